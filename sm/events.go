@@ -1,0 +1,96 @@
+package sm
+
+import pb "go.etcd.io/raft/v3/raftpb"
+
+// Event is one input to a node's state machine. Time arrives beside it (see
+// runtime.Node.Step); the set is closed.
+type Event interface{ isEvent() }
+
+// Received is a message that arrived from the network.
+type Received struct {
+	From NodeID
+	Msg  Message
+}
+
+// TimerFired is delivered once the time a node asked for in Ready.TimerAt has
+// come. It may also arrive early or late; handlers compare against Now.
+type TimerFired struct{}
+
+// DiskDone is the completion of Ready.Disk operation ID. Operations complete in
+// the order they were issued. A non-empty Err means the operation failed and
+// what it wrote may be partial; nodes treat that as fatal (see Ready.Fatal).
+type DiskDone struct {
+	ID  uint64
+	Err string
+}
+
+func (Received) isEvent()   {}
+func (TimerFired) isEvent() {}
+func (DiskDone) isEvent()   {}
+
+// DiskKind is what a DiskOp does.
+type DiskKind uint8
+
+// Disk operations.
+const (
+	// DiskAppend appends encoded batches (EncodeBatch frames) to TP's log.
+	DiskAppend DiskKind = iota
+	// DiskTruncate removes every batch of TP's log at or after Offset
+	// (a batch boundary), making the log end exactly Offset.
+	DiskTruncate
+	// DiskDelete removes TP's log entirely (topic deleted).
+	DiskDelete
+	// DiskRaft persists Raft entries and hard state (controller).
+	DiskRaft
+)
+
+// DiskOp is one durable write. Its completion (DiskDone with the same ID)
+// arrives only after the data is durable when Sync is set: a state machine
+// never acts on a write — acknowledges it, reports it to a leader, votes on it
+// — before that completion.
+type DiskOp struct {
+	ID   uint64
+	Kind DiskKind
+	TP   TopicPartition
+	// Data holds whole EncodeBatch frames for DiskAppend.
+	Data []byte
+	// Offset is the new log end for DiskTruncate.
+	Offset Offset
+	// HardState and Entries are for DiskRaft: entries overwrite any stored
+	// entries at the same or later indexes.
+	HardState *pb.HardState
+	Entries   []*pb.Entry
+	Sync      bool
+}
+
+// Ready is what a state machine asks its caller to do, in field order:
+// execute Disk operations (asynchronously; each completes with DiskDone), send
+// Messages, then arrange a TimerFired at TimerAt. Messages never depend on an
+// uncompleted Disk operation of the same Ready — the state machine holds them
+// back until the completion arrives.
+type Ready struct {
+	Disk     []DiskOp
+	Messages []Envelope
+	// TimerAt is the earliest time the node needs TimerFired; zero means none.
+	TimerAt Time
+	// Fatal, when set, says the node hit an environmental dead end (an I/O
+	// error, a corrupt log it cannot serve). The caller stops the process; it
+	// may restart from disk.
+	Fatal string
+}
+
+// Empty reports whether the Ready asks for nothing beyond a timer.
+func (r *Ready) Empty() bool {
+	return len(r.Disk) == 0 && len(r.Messages) == 0 && r.Fatal == ""
+}
+
+// Durable is what a node found on its disk at start; the runtime reads it and
+// hands it to the node's constructor, which recovers from it.
+type Durable struct {
+	// Logs holds each partition log's bytes: EncodeBatch frames, possibly
+	// ending in a torn or corrupt frame that recovery truncates.
+	Logs map[TopicPartition][]byte
+	// HardState and Entries are the controller's Raft state.
+	HardState *pb.HardState
+	Entries   []*pb.Entry
+}

@@ -1,0 +1,277 @@
+package sm
+
+import pb "go.etcd.io/raft/v3/raftpb"
+
+// Message is anything one node sends another. The set is closed: one struct
+// per request or response. Messages are values; a receiver must not mutate
+// slices it did not allocate.
+type Message interface{ isMessage() }
+
+// Envelope is a message with its route. To is always set.
+type Envelope struct {
+	From, To NodeID
+	Msg      Message
+}
+
+// ---- client ↔ broker -------------------------------------------------------
+
+// ProduceRequest appends records to one partition.
+type ProduceRequest struct {
+	ReqID   uint64
+	TP      TopicPartition
+	Acks    Acks
+	Records []Record
+	// Timeout bounds how long the leader waits for the ack level; after it the
+	// reply is CodeTimeout and the outcome unknown. Zero uses the broker's
+	// ack_timeout.
+	Timeout Duration
+}
+
+// ProduceResponse answers a ProduceRequest. On CodeOK BaseOffset is the offset
+// of the first record; the leader's offsets are the claimed total order.
+type ProduceResponse struct {
+	ReqID       uint64
+	TP          TopicPartition
+	Code        Code
+	Message     string
+	BaseOffset  Offset
+	LeaderEpoch Epoch
+	LeaderHint  NodeID
+}
+
+// FetchRequest reads committed records from one partition.
+type FetchRequest struct {
+	ReqID  uint64
+	TP     TopicPartition
+	Offset Offset
+	// MaxRecords bounds the reply; zero means the broker's default.
+	MaxRecords int32
+	// CurrentLeaderEpoch is the highest epoch the client has seen for the
+	// partition; a node with an older epoch answers CodeUnknownLeaderEpoch, so
+	// a client never reads from a leader older than one it already used.
+	CurrentLeaderEpoch Epoch
+}
+
+// FetchResponse carries batches at or after the requested offset, all below
+// HighWatermark. The first batch may start before Offset.
+type FetchResponse struct {
+	ReqID         uint64
+	TP            TopicPartition
+	Code          Code
+	Message       string
+	Batches       []Batch
+	HighWatermark Offset
+	LogStart      Offset
+	LeaderEpoch   Epoch
+	LeaderHint    NodeID
+}
+
+// ---- broker ↔ broker (replication) ----------------------------------------
+
+// ReplicaFetchRequest is a follower pulling from its leader. FetchOffset is the
+// follower's durable log end: everything below it is on its disk, so the leader
+// counts it toward the high watermark.
+type ReplicaFetchRequest struct {
+	TP               TopicPartition
+	Replica          NodeID
+	Incarnation      uint64
+	LeaderEpoch      Epoch // the epoch the follower believes is current
+	FetchOffset      Offset
+	LastFetchedEpoch Epoch // epoch of the batch just below FetchOffset (0 if empty)
+}
+
+// ReplicaFetchResponse returns batches from FetchOffset, or tells the follower
+// its log diverged: truncate to DivergingEndOffset (the end of
+// DivergingEpoch in the leader's log, or the follower's end if smaller) and
+// fetch again.
+type ReplicaFetchResponse struct {
+	TP                 TopicPartition
+	Code               Code
+	LeaderEpoch        Epoch
+	Batches            []Batch
+	HighWatermark      Offset
+	Diverging          bool
+	DivergingEpoch     Epoch
+	DivergingEndOffset Offset
+}
+
+// ---- broker ↔ controller ---------------------------------------------------
+
+// BrokerHeartbeat registers a broker (first heartbeat of an incarnation) and
+// keeps its session alive. It carries the metadata version the broker holds
+// so the reply can carry the delta since.
+type BrokerHeartbeat struct {
+	Broker          NodeID
+	Incarnation     uint64
+	Rack            string
+	Host            string
+	MetadataVersion uint64
+}
+
+// BrokerHeartbeatResponse answers a heartbeat. Code is CodeNotLeader (with
+// LeaderHint) on a controller follower and CodeStaleBrokerEpoch for an old
+// incarnation. Delta holds metadata changes since the broker's version.
+type BrokerHeartbeatResponse struct {
+	Code       Code
+	LeaderHint NodeID
+	Delta      MetadataDelta
+	// SessionTimeout is how long the controller waits for the next heartbeat
+	// before fencing the broker.
+	SessionTimeout Duration
+}
+
+// AlterISRRequest is a partition leader asking the controller to change the
+// ISR. It is accepted only for the current leader epoch and partition epoch.
+type AlterISRRequest struct {
+	ReqID          uint64
+	Broker         NodeID
+	TP             TopicPartition
+	LeaderEpoch    Epoch
+	PartitionEpoch int64
+	ISR            []NodeID
+}
+
+// AlterISRResponse carries the partition's state after the request (the new
+// state on success, the current one on rejection).
+type AlterISRResponse struct {
+	ReqID      uint64
+	TP         TopicPartition
+	Code       Code
+	LeaderHint NodeID
+	State      PartitionState
+}
+
+// ---- admin client ↔ controller ---------------------------------------------
+
+// CreateTopicRequest creates a topic.
+type CreateTopicRequest struct {
+	ReqID             uint64
+	Name              string
+	Partitions        int32
+	ReplicationFactor int32
+	Config            TopicConfig
+}
+
+// CreateTopicResponse answers CreateTopicRequest; Message names the bad field.
+type CreateTopicResponse struct {
+	ReqID      uint64
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+}
+
+// DeleteTopicRequest deletes a topic and all its partitions.
+type DeleteTopicRequest struct {
+	ReqID uint64
+	Name  string
+}
+
+// DeleteTopicResponse answers DeleteTopicRequest.
+type DeleteTopicResponse struct {
+	ReqID      uint64
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+}
+
+// MetadataRequest asks a controller for metadata changes since SinceVersion
+// (zero for everything). Any controller answers from what it has applied;
+// clients tolerate stale answers by retrying on CodeNotLeader.
+type MetadataRequest struct {
+	ReqID        uint64
+	SinceVersion uint64
+}
+
+// MetadataResponse answers MetadataRequest.
+type MetadataResponse struct {
+	ReqID      uint64
+	Code       Code
+	LeaderHint NodeID
+	Delta      MetadataDelta
+}
+
+// ---- controller ↔ controller ---------------------------------------------
+
+// RaftMessage carries one etcd raft message between controllers.
+type RaftMessage struct {
+	M *pb.Message
+}
+
+func (ProduceRequest) isMessage()          {}
+func (ProduceResponse) isMessage()         {}
+func (FetchRequest) isMessage()            {}
+func (FetchResponse) isMessage()           {}
+func (ReplicaFetchRequest) isMessage()     {}
+func (ReplicaFetchResponse) isMessage()    {}
+func (BrokerHeartbeat) isMessage()         {}
+func (BrokerHeartbeatResponse) isMessage() {}
+func (AlterISRRequest) isMessage()         {}
+func (AlterISRResponse) isMessage()        {}
+func (CreateTopicRequest) isMessage()      {}
+func (CreateTopicResponse) isMessage()     {}
+func (DeleteTopicRequest) isMessage()      {}
+func (DeleteTopicResponse) isMessage()     {}
+func (MetadataRequest) isMessage()         {}
+func (MetadataResponse) isMessage()        {}
+func (RaftMessage) isMessage()             {}
+
+// ---- metadata --------------------------------------------------------------
+
+// TopicConfig is a topic's per-topic settings.
+type TopicConfig struct {
+	// MinInSyncReplicas is the smallest ISR with which acks=all is accepted.
+	// Zero uses the cluster default.
+	MinInSyncReplicas int32
+	// UncleanLeaderElection lets a replica outside the ISR become leader
+	// when no ISR member is alive, at the cost of losing committed records.
+	UncleanLeaderElection bool
+}
+
+// TopicInfo describes a topic.
+type TopicInfo struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int32
+	Config            TopicConfig
+}
+
+// PartitionState is the controller's view of one partition.
+type PartitionState struct {
+	TP       TopicPartition
+	Replicas []NodeID // assignment order; the first is the preferred leader
+	Leader   NodeID   // NoNode while offline
+	// LeaderEpoch increments on every leader change (including to NoNode).
+	LeaderEpoch Epoch
+	ISR         []NodeID
+	// PartitionEpoch increments on every change of leader or ISR; AlterISR
+	// must name it, so stale ISR changes are rejected.
+	PartitionEpoch int64
+}
+
+// BrokerInfo is the controller's view of one broker.
+type BrokerInfo struct {
+	ID          NodeID
+	Incarnation uint64
+	Rack        string
+	Host        string
+	// Fenced is true once the broker's session expired or it shut down; it
+	// leads nothing and is not in any ISR until it registers again.
+	Fenced bool
+}
+
+// MetadataDelta is what changed between FromVersion and ToVersion. When Full
+// is set it holds the whole state and the receiver replaces its own.
+type MetadataDelta struct {
+	FromVersion   uint64
+	ToVersion     uint64
+	Full          bool
+	Brokers       []BrokerInfo
+	Topics        []TopicInfo
+	DeletedTopics []string
+	Partitions    []PartitionState
+}
+
+// Empty reports whether the delta changes nothing.
+func (d *MetadataDelta) Empty() bool {
+	return !d.Full && len(d.Brokers) == 0 && len(d.Topics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0
+}
