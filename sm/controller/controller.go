@@ -1,0 +1,276 @@
+// Package controller is the cluster-metadata state machine: brokers and their
+// sessions, topics, partition assignments, leaders, ISRs and epochs,
+// replicated across controllers with etcd raft (RawNode).
+//
+// It is pure: Step consumes one event with the current time, Ready reports
+// what the caller must do (persist raft state, send messages, arm a timer),
+// Advance acknowledges it. It never blocks, starts goroutines, reads a clock,
+// draws randomness of its own or touches I/O. Raft's election jitter comes
+// from crypto/rand, which the simulator seeds; this package never imports it.
+//
+// Persistence: raft entries and HardState go to disk as one sm.DiskOp
+// (Kind sm.DiskRaft) per raft Ready, and nothing that depends on them — raft
+// messages, applying committed entries, replies — happens before its DiskDone.
+// There is no log compaction yet: every start bootstraps the same snapshot at
+// index 1 and re-applies the whole committed log to rebuild the metadata.
+//
+// Requests are validated where they apply (in log order, identically on every
+// replica), and the leader that proposed an entry replies when it applies.
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Config is one controller's configuration. Peers and the raft timing must be
+// the same on every controller; the metadata itself never depends on Config,
+// so replicas agree even if other fields differ.
+type Config struct {
+	// ID is this controller's raft ID (1..99, see sm.NodeID).
+	ID sm.NodeID
+	// Peers lists every controller ID, ID included; it is the fixed raft
+	// membership (no membership changes yet).
+	Peers []sm.NodeID
+	// TickInterval is the time one raft tick stands for.
+	TickInterval sm.Duration
+	// ElectionTicks and HeartbeatTicks are raft's election timeout and
+	// heartbeat interval in ticks.
+	ElectionTicks  int
+	HeartbeatTicks int
+	// SessionTimeout is how long the leader waits after a broker's last
+	// heartbeat before fencing it (the reference's heartbeat_timeout_ms).
+	SessionTimeout sm.Duration
+	// DefaultMinISR is the min_in_sync_replicas given to topics created
+	// with 0, capped at the topic's replication factor.
+	DefaultMinISR int32
+	// MaxPartitions bounds the partitions of one topic.
+	MaxPartitions int32
+}
+
+// Validate reports the first invalid field, naming it, so a bad deployment
+// fails at start rather than as a confusing raft panic later.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID < 1 || c.ID > 99:
+		return fmt.Errorf("controller: id must be in 1..99 (got %d)", c.ID)
+	case !slices.Contains(c.Peers, c.ID):
+		return fmt.Errorf("controller: peers %v must include id %d", c.Peers, c.ID)
+	case c.TickInterval <= 0:
+		return fmt.Errorf("controller: tick interval must be > 0 (got %v)", c.TickInterval)
+	case c.HeartbeatTicks < 1:
+		return fmt.Errorf("controller: heartbeat ticks must be >= 1 (got %d)", c.HeartbeatTicks)
+	case c.ElectionTicks <= c.HeartbeatTicks:
+		return fmt.Errorf("controller: election ticks must be > heartbeat ticks (got %d <= %d)", c.ElectionTicks, c.HeartbeatTicks)
+	case c.SessionTimeout <= 0:
+		return fmt.Errorf("controller: session timeout must be > 0 (got %v)", c.SessionTimeout)
+	case c.DefaultMinISR < 1:
+		return fmt.Errorf("controller: default min isr must be >= 1 (got %d)", c.DefaultMinISR)
+	case c.MaxPartitions < 1:
+		return fmt.Errorf("controller: max partitions must be >= 1 (got %d)", c.MaxPartitions)
+	}
+	for i, p := range c.Peers {
+		if p < 1 || p > 99 || slices.Contains(c.Peers[:i], p) {
+			return fmt.Errorf("controller: peers %v must be distinct ids in 1..99 (bad %d)", c.Peers, p)
+		}
+	}
+	return nil
+}
+
+// Limits: every queue has one.
+const (
+	// proposalsMax bounds requests waiting for their entry to apply.
+	proposalsMax = 1024
+	// waitersMax bounds heartbeats of one broker waiting for its pending
+	// registration or fence; a broker sends one per interval, so more would
+	// only be stale.
+	waitersMax = 4
+	// tickCatchUpMax bounds the raft ticks one Step delivers after a clock
+	// jump; beyond it the tick schedule restarts from now.
+	tickCatchUpMax = 64
+	// bootstrapIndex is the index (and term) of the snapshot every
+	// controller starts from; the first real entry is bootstrapIndex+1.
+	bootstrapIndex = 1
+)
+
+// errDropped is returned by propose when raft or our own limit refuses it.
+var errDropped = errors.New("controller: proposal dropped")
+
+// Node is one controller. It implements runtime.Node; the other methods are
+// read-only views for tests and the simulator.
+type Node struct {
+	cfg     Config
+	rn      *raft.RawNode
+	storage *raft.MemoryStorage
+	md      *metadata
+
+	now      sm.Time
+	started  bool
+	tickNext sm.Time
+
+	out         sm.Ready       // effects since the last Advance (TimerAt filled by Ready)
+	diskIDLast  uint64         // the last DiskOp ID issued
+	unsynced    *unsyncedReady // the raft Ready waiting for its DiskDone
+	versionSeen uint64         // the highest metadata version CheckInvariants saw
+
+	// Leader-only state; empty unless leaderTerm != 0.
+	leaderTerm  uint64                  // the term this node leads; 0 when it does not
+	seqLast     uint64                  // the last proposal sequence number issued
+	proposals   map[uint64]*proposal    // by Seq: waiting for their entry to apply
+	brokerOps   map[sm.NodeID]uint64    // broker → Seq of its pending register/fence
+	heartbeatAt map[sm.NodeID]sm.Time // broker → last heartbeat (or grace start)
+}
+
+// unsyncedReady is a raft Ready whose entries and HardState are on their way
+// to disk: its messages, committed entries and Advance wait for DiskDone id.
+type unsyncedReady struct {
+	id uint64
+	rd raft.Ready
+}
+
+// New starts a controller from what its disk holds (d.HardState and
+// d.Entries; both empty on first start). It re-applies every committed entry
+// from index 2 to rebuild the metadata.
+func New(cfg Config, d sm.Durable) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	storage, err := newStorage(cfg.Peers, d)
+	if err != nil {
+		return nil, err
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        uint64(cfg.ID),
+		ElectionTick:              cfg.ElectionTicks,
+		HeartbeatTick:             cfg.HeartbeatTicks,
+		Storage:                   storage,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           256,
+		MaxUncommittedEntriesSize: 16 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{id: cfg.ID},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controller: start raft: %w", err)
+	}
+	n := &Node{
+		cfg:         cfg,
+		rn:          rn,
+		storage:     storage,
+		md:          newMetadata(bootstrapIndex),
+		proposals:   map[uint64]*proposal{},
+		brokerOps:   map[sm.NodeID]uint64{},
+		heartbeatAt: map[sm.NodeID]sm.Time{},
+	}
+	n.cfg.Peers = slices.Clone(cfg.Peers)
+	return n, nil
+}
+
+// newStorage bootstraps the membership snapshot and loads the durable state.
+func newStorage(peers []sm.NodeID, d sm.Durable) (*raft.MemoryStorage, error) {
+	voters := make([]uint64, len(peers))
+	for i, p := range peers {
+		voters[i] = uint64(p)
+	}
+	slices.Sort(voters)
+	st := raft.NewMemoryStorage()
+	err := st.ApplySnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{
+		ConfState: &pb.ConfState{Voters: voters},
+		Index:     new(uint64(bootstrapIndex)),
+		Term:      new(uint64(bootstrapIndex)),
+	}})
+	assert(err == nil, "controller: bootstrap snapshot: %v", err)
+	if err := checkDurable(d); err != nil {
+		return nil, err
+	}
+	if !raft.IsEmptyHardState(d.HardState) {
+		_ = st.SetHardState(d.HardState)
+	}
+	_ = st.Append(d.Entries)
+	return st, nil
+}
+
+// checkDurable rejects disk state raft would panic on: entries that do not
+// follow the bootstrap snapshot densely, or a commit index past them.
+func checkDurable(d sm.Durable) error {
+	next, term := uint64(bootstrapIndex+1), uint64(bootstrapIndex)
+	for _, e := range d.Entries {
+		if e.GetIndex() != next || e.GetTerm() < term {
+			return fmt.Errorf("controller: durable entry %d (term %d) does not follow index %d (term %d)", e.GetIndex(), e.GetTerm(), next-1, term)
+		}
+		next, term = next+1, e.GetTerm()
+	}
+	if c := d.HardState.GetCommit(); c >= next {
+		return fmt.Errorf("controller: durable commit %d beyond last entry %d", c, next-1)
+	}
+	return nil
+}
+
+// Step consumes one event at time now (see runtime.Node). It returns an error
+// only for input it cannot route; after a fatal disk error it ignores
+// everything, waiting for the runtime to stop the process.
+func (n *Node) Step(now sm.Time, ev sm.Event) error {
+	if n.out.Fatal != "" {
+		return nil
+	}
+	n.now = max(n.now, now) // time never runs backwards inside the node
+	var err error
+	switch ev := ev.(type) {
+	case sm.TimerFired:
+	case sm.DiskDone:
+		err = n.onDiskDone(ev)
+	case sm.Received:
+		err = n.onReceived(ev)
+	default:
+		err = fmt.Errorf("controller: unexpected event %T", ev)
+	}
+	if n.tick() {
+		n.expireSessions()
+	}
+	n.pump()
+	return err
+}
+
+// Ready returns the effects accumulated since the last Advance. Before the
+// first Step TimerAt is 1 — "as soon as possible" — so that the node learns
+// the time and starts its tick schedule.
+func (n *Node) Ready() sm.Ready {
+	rd := n.out
+	rd.TimerAt = 1
+	if n.started {
+		rd.TimerAt = n.tickNext
+	}
+	return rd
+}
+
+// Advance acknowledges the last Ready: its disk operations have started and
+// its messages are sent.
+func (n *Node) Advance() {
+	n.out.Disk = nil
+	n.out.Messages = nil
+}
+
+// IsLeader reports whether this node currently leads (and answers writes).
+func (n *Node) IsLeader() bool { return n.leaderTerm != 0 }
+
+// Leader is raft's known leader, or sm.NoNode; it is the hint non-leaders give.
+func (n *Node) Leader() sm.NodeID { return sm.NodeID(n.rn.BasicStatus().Lead) }
+
+// Term is raft's current term.
+func (n *Node) Term() uint64 { return n.rn.BasicStatus().GetTerm() }
+
+// AppliedIndex is the raft index of the last applied entry (1, the bootstrap
+// snapshot, before any).
+func (n *Node) AppliedIndex() uint64 { return n.md.applied }
+
+// Metadata is the full applied metadata (Full=true), in deterministic order;
+// controllers that applied the same index return equal values.
+func (n *Node) Metadata() sm.MetadataDelta { return n.md.delta(0) }

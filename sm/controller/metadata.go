@@ -1,0 +1,377 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// metadata is the replicated cluster metadata: the state every controller
+// rebuilds by applying the raft log in order. It is a pure function of the
+// applied entries (and their indexes): no clock, no configuration, no map
+// order reaches its results, so every replica holds identical state.
+type metadata struct {
+	// applied is the raft index of the last applied entry; version is the
+	// index of the last one that changed something (the metadata version).
+	applied uint64
+	version uint64
+	// topicsCreated counts topics ever created; it rotates replica
+	// assignment so that leaders spread across topics.
+	topicsCreated uint64
+
+	brokers map[sm.NodeID]*brokerEntry
+	topics  map[string]*topicEntry
+	// tombstones maps a deleted topic's name to the version that deleted it,
+	// so deltas can report deletions. At most tombstonesMax are kept; horizon
+	// is the newest evicted one: a delta from before it must be Full.
+	tombstones map[string]uint64
+	horizon    uint64
+}
+
+// tombstonesMax bounds the deleted-topic memory; older receivers get a Full
+// delta instead.
+const tombstonesMax = 4096
+
+type brokerEntry struct {
+	info    sm.BrokerInfo
+	version uint64
+}
+
+type topicEntry struct {
+	info       sm.TopicInfo
+	version    uint64
+	partitions []*partitionEntry // index = partition number
+}
+
+type partitionEntry struct {
+	state   sm.PartitionState
+	version uint64
+}
+
+// result is the outcome of applying one command; the proposing leader turns
+// it into the reply.
+type result struct {
+	code    sm.Code
+	message string
+	state   sm.PartitionState // AlterISR: the partition after the command
+}
+
+func newMetadata(applied uint64) *metadata {
+	return &metadata{
+		applied:    applied,
+		brokers:    map[sm.NodeID]*brokerEntry{},
+		topics:     map[string]*topicEntry{},
+		tombstones: map[string]uint64{},
+	}
+}
+
+func fail(code sm.Code, format string, args ...any) result {
+	return result{code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// apply applies cmd as the entry at index. Validation happens here, against
+// the state the entry meets in log order: that is authoritative, and every
+// replica reaches the same result.
+func (md *metadata) apply(index uint64, cmd *command) result {
+	assert(index > md.applied, "controller: apply index %d not after applied %d", index, md.applied)
+	md.applied = index
+	switch {
+	case cmd.Register != nil:
+		return md.applyRegister(cmd.Register)
+	case cmd.Fence != nil:
+		return md.applyFence(cmd.Fence)
+	case cmd.Create != nil:
+		return md.applyCreate(cmd.Create)
+	case cmd.Delete != nil:
+		return md.applyDelete(cmd.Delete)
+	case cmd.AlterISR != nil:
+		return md.applyAlterISR(cmd.AlterISR)
+	}
+	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
+}
+
+// applyEmpty records an entry that carries no command (a leader's first entry
+// of its term).
+func (md *metadata) applyEmpty(index uint64) {
+	assert(index > md.applied, "controller: apply index %d not after applied %d", index, md.applied)
+	md.applied = index
+}
+
+// touch marks a change at the entry being applied and returns its version.
+func (md *metadata) touch() uint64 {
+	assert(md.applied >= md.version, "controller: version %d beyond applied %d", md.version, md.applied)
+	md.version = md.applied
+	return md.version
+}
+
+func (md *metadata) alive(id sm.NodeID) bool {
+	b := md.brokers[id]
+	return b != nil && !b.info.Fenced
+}
+
+func (md *metadata) applyRegister(c *registerBroker) result {
+	b := md.brokers[c.ID]
+	if b != nil && c.Incarnation < b.info.Incarnation {
+		return fail(sm.CodeStaleBrokerEpoch, "broker %v incarnation %d below registered %d", c.ID, c.Incarnation, b.info.Incarnation)
+	}
+	if b != nil && c.Incarnation == b.info.Incarnation && !b.info.Fenced {
+		return result{} // already registered and live: nothing changes
+	}
+	if b != nil && !b.info.Fenced {
+		md.fence(b) // a new incarnation replaces a live one: the old one's state is gone
+	}
+	if b == nil {
+		b = &brokerEntry{}
+		md.brokers[c.ID] = b
+	}
+	b.info = sm.BrokerInfo{ID: c.ID, Incarnation: c.Incarnation, Rack: c.Rack, Host: c.Host}
+	b.version = md.touch()
+	md.electAfterRegister(c.ID)
+	return result{}
+}
+
+func (md *metadata) applyFence(c *fenceBroker) result {
+	b := md.brokers[c.ID]
+	if b == nil {
+		return fail(sm.CodeInvalidRequest, "broker %v is not registered", c.ID)
+	}
+	if b.info.Incarnation != c.Incarnation || b.info.Fenced {
+		return result{} // a stale fence: that incarnation is already gone
+	}
+	md.fence(b)
+	return result{}
+}
+
+// fence marks b fenced and takes it out of every partition: out of the ISR
+// unless it is the last member, and out of leadership, electing the first
+// replica (in Replicas order) that is in the ISR and alive.
+func (md *metadata) fence(b *brokerEntry) {
+	b.info.Fenced = true
+	b.version = md.touch()
+	md.eachPartition(func(t *topicEntry, p *partitionEntry) {
+		md.fencePartition(t, p, b.info.ID)
+	})
+}
+
+func (md *metadata) fencePartition(t *topicEntry, p *partitionEntry, id sm.NodeID) {
+	st := &p.state
+	changed := false
+	if len(st.ISR) > 1 && slices.Contains(st.ISR, id) {
+		st.ISR = slices.DeleteFunc(slices.Clone(st.ISR), func(r sm.NodeID) bool { return r == id })
+		changed = true
+	}
+	if st.Leader == id {
+		st.Leader, st.ISR = md.elect(t, st)
+		st.LeaderEpoch++
+		changed = true
+	}
+	if changed {
+		st.PartitionEpoch++
+		p.version = md.touch()
+	}
+}
+
+// electAfterRegister gives every offline partition of which id is a replica
+// the chance to elect a leader now that id is alive again.
+func (md *metadata) electAfterRegister(id sm.NodeID) {
+	md.eachPartition(func(t *topicEntry, p *partitionEntry) {
+		st := &p.state
+		if st.Leader != sm.NoNode || !slices.Contains(st.Replicas, id) {
+			return
+		}
+		leader, isr := md.elect(t, st)
+		if leader == sm.NoNode {
+			return
+		}
+		st.Leader, st.ISR = leader, isr
+		st.LeaderEpoch++
+		st.PartitionEpoch++
+		p.version = md.touch()
+	})
+}
+
+// elect picks a leader for st: the first replica in the ISR that is alive; if
+// there is none and the topic allows unclean election, the first live replica
+// with the ISR reset to it alone; otherwise NoNode (offline, ISR unchanged).
+func (md *metadata) elect(t *topicEntry, st *sm.PartitionState) (sm.NodeID, []sm.NodeID) {
+	for _, r := range st.Replicas {
+		if md.alive(r) && slices.Contains(st.ISR, r) {
+			return r, st.ISR
+		}
+	}
+	if t.info.Config.UncleanLeaderElection {
+		for _, r := range st.Replicas {
+			if md.alive(r) {
+				return r, []sm.NodeID{r}
+			}
+		}
+	}
+	return sm.NoNode, st.ISR
+}
+
+// eachPartition visits every partition in (topic, partition) order.
+func (md *metadata) eachPartition(visit func(*topicEntry, *partitionEntry)) {
+	for _, name := range slices.Sorted(maps.Keys(md.topics)) {
+		t := md.topics[name]
+		for _, p := range t.partitions {
+			visit(t, p)
+		}
+	}
+}
+
+// liveBrokers returns the unfenced brokers sorted by ID.
+func (md *metadata) liveBrokers() []sm.BrokerInfo {
+	var live []sm.BrokerInfo
+	for _, id := range slices.Sorted(maps.Keys(md.brokers)) {
+		if b := md.brokers[id]; !b.info.Fenced {
+			live = append(live, b.info)
+		}
+	}
+	return live
+}
+
+func (md *metadata) applyCreate(c *createTopic) result {
+	live := md.liveBrokers()
+	if r, ok := validateCreate(c, len(live)); !ok {
+		return r
+	}
+	if md.topics[c.Name] != nil {
+		return fail(sm.CodeTopicExists, "topic %q already exists", c.Name)
+	}
+	v := md.touch()
+	t := &topicEntry{
+		info: sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config},
+		version: v,
+	}
+	assignment := assignReplicas(live, c.Partitions, c.ReplicationFactor, md.topicsCreated)
+	for i, replicas := range assignment {
+		t.partitions = append(t.partitions, &partitionEntry{version: v, state: sm.PartitionState{
+			TP:             sm.TopicPartition{Topic: c.Name, Partition: int32(i)},
+			Replicas:       replicas,
+			Leader:         replicas[0],
+			LeaderEpoch:    1,
+			ISR:            slices.Clone(replicas),
+			PartitionEpoch: 1,
+		}})
+	}
+	md.topics[c.Name] = t
+	md.topicsCreated++
+	return result{}
+}
+
+// validateCreate checks what a CreateTopic must satisfy whatever the state,
+// given the number of live brokers. The proposing leader runs the same checks
+// (with its view of live brokers) to reject early.
+func validateCreate(c *createTopic, live int) (result, bool) {
+	if err := validateTopicName(c.Name); err != "" {
+		return fail(sm.CodeInvalidTopicName, "%s", err), false
+	}
+	if c.Partitions < 1 {
+		return fail(sm.CodeInvalidPartitions, "partitions must be >= 1 (got %d)", c.Partitions), false
+	}
+	if c.ReplicationFactor < 1 {
+		return fail(sm.CodeInvalidReplicationFactor, "replication factor must be >= 1 (got %d)", c.ReplicationFactor), false
+	}
+	if int(c.ReplicationFactor) > live {
+		return fail(sm.CodeInvalidReplicationFactor, "replication factor %d above the %d live brokers", c.ReplicationFactor, live), false
+	}
+	if m := c.Config.MinInSyncReplicas; m < 1 || m > c.ReplicationFactor {
+		return fail(sm.CodeInvalidRequest, "min in-sync replicas must be in 1..%d (replication factor) (got %d)", c.ReplicationFactor, m), false
+	}
+	return result{}, true
+}
+
+func (md *metadata) applyDelete(c *deleteTopic) result {
+	if md.topics[c.Name] == nil {
+		return fail(sm.CodeUnknownTopic, "topic %q does not exist", c.Name)
+	}
+	delete(md.topics, c.Name)
+	md.tombstones[c.Name] = md.touch()
+	md.evictTombstones()
+	return result{}
+}
+
+// evictTombstones keeps at most tombstonesMax, dropping the oldest and
+// raising the horizon past it.
+func (md *metadata) evictTombstones() {
+	for len(md.tombstones) > tombstonesMax {
+		oldest, at := "", uint64(0)
+		for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
+			if v := md.tombstones[name]; oldest == "" || v < at {
+				oldest, at = name, v
+			}
+		}
+		delete(md.tombstones, oldest)
+		md.horizon = max(md.horizon, at)
+	}
+}
+
+func (md *metadata) partition(tp sm.TopicPartition) *partitionEntry {
+	t := md.topics[tp.Topic]
+	if t == nil || tp.Partition < 0 || int(tp.Partition) >= len(t.partitions) {
+		return nil
+	}
+	return t.partitions[tp.Partition]
+}
+
+func (md *metadata) applyAlterISR(c *alterISR) result {
+	p := md.partition(c.TP)
+	if p == nil {
+		return fail(sm.CodeUnknownTopic, "partition %v does not exist", c.TP)
+	}
+	if r, ok := md.checkAlterISR(c, &p.state); !ok {
+		r.state = clonePartition(p.state)
+		return r
+	}
+	p.state.ISR = slices.Clone(c.ISR)
+	p.state.PartitionEpoch++
+	p.version = md.touch()
+	return result{state: clonePartition(p.state)}
+}
+
+// checkAlterISR fences requests from anyone but the current leader at the
+// current epochs, then checks the new ISR's shape.
+func (md *metadata) checkAlterISR(c *alterISR, st *sm.PartitionState) (result, bool) {
+	switch {
+	case c.LeaderEpoch > st.LeaderEpoch:
+		return fail(sm.CodeUnknownLeaderEpoch, "leader epoch %d of %v newer than current %d", c.LeaderEpoch, c.TP, st.LeaderEpoch), false
+	case c.Broker == sm.NoNode || c.Broker != st.Leader || c.LeaderEpoch < st.LeaderEpoch:
+		return fail(sm.CodeFencedLeaderEpoch, "broker %v at leader epoch %d is not the leader of %v (leader %v, epoch %d)",
+			c.Broker, c.LeaderEpoch, c.TP, st.Leader, st.LeaderEpoch), false
+	case c.PartitionEpoch != st.PartitionEpoch:
+		return fail(sm.CodeStaleRequest, "partition epoch %d of %v is not current %d", c.PartitionEpoch, c.TP, st.PartitionEpoch), false
+	}
+	if err := md.checkISR(c.ISR, st); err != "" {
+		return fail(sm.CodeInvalidRequest, "isr %v for %v: %s", c.ISR, c.TP, err), false
+	}
+	return result{}, true
+}
+
+// checkISR returns why isr cannot be st's ISR, or "".
+func (md *metadata) checkISR(isr []sm.NodeID, st *sm.PartitionState) string {
+	if len(isr) == 0 {
+		return "isr is empty"
+	}
+	if !slices.Contains(isr, st.Leader) {
+		return fmt.Sprintf("leader %v not in isr", st.Leader)
+	}
+	for i, r := range isr {
+		switch {
+		case slices.Contains(isr[:i], r):
+			return fmt.Sprintf("replica %v listed twice", r)
+		case !slices.Contains(st.Replicas, r):
+			return fmt.Sprintf("broker %v is not a replica %v", r, st.Replicas)
+		case !md.alive(r):
+			return fmt.Sprintf("broker %v is fenced", r)
+		}
+	}
+	return ""
+}
+
+func clonePartition(st sm.PartitionState) sm.PartitionState {
+	st.Replicas = slices.Clone(st.Replicas)
+	st.ISR = slices.Clone(st.ISR)
+	return st
+}

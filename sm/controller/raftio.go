@@ -1,0 +1,172 @@
+package controller
+
+import (
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// tick delivers one raft tick per TickInterval elapsed since the last one and
+// reports whether any was delivered. The first call only starts the schedule.
+func (n *Node) tick() bool {
+	if !n.started {
+		n.started = true
+		n.tickNext = n.now.Add(n.cfg.TickInterval)
+		return false
+	}
+	ticks := 0
+	for n.now >= n.tickNext && ticks < tickCatchUpMax {
+		n.rn.Tick()
+		n.tickNext = n.tickNext.Add(n.cfg.TickInterval)
+		ticks++
+	}
+	if n.now >= n.tickNext { // a clock jump: do not replay it tick by tick
+		n.tickNext = n.now.Add(n.cfg.TickInterval)
+	}
+	if ticks > 0 {
+		n.syncRole()
+	}
+	return ticks > 0
+}
+
+// pump takes raft Readies while none is waiting for the disk. A Ready with
+// entries or a new HardState becomes one DiskRaft operation and waits; one
+// without is handled at once.
+func (n *Node) pump() {
+	for n.unsynced == nil && n.out.Fatal == "" && n.rn.HasReady() {
+		rd := n.rn.Ready()
+		assert(raft.IsEmptySnap(rd.Snapshot), "controller: raft asked to install a snapshot at %d; compaction is not implemented",
+			rd.Snapshot.GetMetadata().GetIndex())
+		if len(rd.Entries) == 0 && raft.IsEmptyHardState(rd.HardState) {
+			n.finishReady(rd)
+			continue
+		}
+		n.diskIDLast++
+		op := sm.DiskOp{ID: n.diskIDLast, Kind: sm.DiskRaft, Entries: append([]*pb.Entry(nil), rd.Entries...), Sync: true}
+		if !raft.IsEmptyHardState(rd.HardState) {
+			op.HardState = rd.HardState
+		}
+		n.out.Disk = append(n.out.Disk, op)
+		n.unsynced = &unsyncedReady{id: n.diskIDLast, rd: rd}
+	}
+}
+
+// onDiskDone completes the waiting Ready: its state is durable, so it may now
+// act on it. A failed write is an environmental dead end.
+func (n *Node) onDiskDone(ev sm.DiskDone) error {
+	if n.unsynced == nil || n.unsynced.id != ev.ID {
+		return fmt.Errorf("controller: disk completion %d not awaited (awaiting %v)", ev.ID, n.awaitedDisk())
+	}
+	if ev.Err != "" {
+		n.out.Fatal = fmt.Sprintf("controller: raft write %d failed: %s", ev.ID, ev.Err)
+		return nil
+	}
+	rd := n.unsynced.rd
+	n.unsynced = nil
+	n.finishReady(rd)
+	return nil
+}
+
+func (n *Node) awaitedDisk() any {
+	if n.unsynced == nil {
+		return "none"
+	}
+	return n.unsynced.id
+}
+
+// finishReady handles a Ready whose entries and HardState are durable: it
+// makes them visible to raft's storage, sends the messages, applies the
+// committed entries, and advances raft.
+func (n *Node) finishReady(rd raft.Ready) {
+	if !raft.IsEmptyHardState(rd.HardState) {
+		_ = n.storage.SetHardState(rd.HardState)
+	}
+	err := n.storage.Append(rd.Entries)
+	assert(err == nil, "controller: append %d entries to memory storage: %v", len(rd.Entries), err)
+	for _, m := range rd.Messages {
+		n.send(sm.NodeID(m.GetTo()), sm.RaftMessage{M: m})
+	}
+	for _, e := range rd.CommittedEntries {
+		n.applyEntry(e)
+	}
+	n.rn.Advance(rd)
+	n.syncRole()
+}
+
+// applyEntry applies one committed entry and, if this node proposed it in
+// its current tenure, answers the waiting request.
+func (n *Node) applyEntry(e *pb.Entry) {
+	assert(e.GetType() == pb.EntryNormal, "controller: entry %d has type %v; membership changes are not implemented", e.GetIndex(), e.GetType())
+	if len(e.GetData()) == 0 {
+		n.md.applyEmpty(e.GetIndex())
+		return
+	}
+	cmd := decodeCommand(e.GetData())
+	res := n.md.apply(e.GetIndex(), &cmd)
+	n.afterApply(&cmd, res)
+}
+
+// onRaftMessage hands a peer's raft message to raft.
+func (n *Node) onRaftMessage(from sm.NodeID, m sm.RaftMessage) error {
+	if m.M == nil {
+		return fmt.Errorf("controller: empty raft message from %v", from)
+	}
+	if to := sm.NodeID(m.M.GetTo()); to != n.cfg.ID {
+		return fmt.Errorf("controller: raft message for %v delivered to %v", to, n.cfg.ID)
+	}
+	err := n.rn.Step(m.M)
+	n.syncRole()
+	if err != nil {
+		return fmt.Errorf("controller: raft message %v from %v: %w", m.M.GetType(), from, err)
+	}
+	return nil
+}
+
+// syncRole follows raft's role: on losing leadership (or a new term) the
+// pending requests are answered as outcome unknown; on gaining it, leader
+// state starts fresh.
+func (n *Node) syncRole() {
+	st := n.rn.BasicStatus()
+	leading := st.RaftState == raft.StateLeader
+	if n.leaderTerm != 0 && (!leading || st.GetTerm() != n.leaderTerm) {
+		n.stepDown(sm.NodeID(st.Lead))
+	}
+	if leading && n.leaderTerm == 0 {
+		n.stepUp(st.GetTerm())
+	}
+}
+
+// send queues one message for the caller.
+func (n *Node) send(to sm.NodeID, m sm.Message) {
+	n.out.Messages = append(n.out.Messages, sm.Envelope{From: n.cfg.ID, To: to, Msg: m})
+}
+
+// raftLogger keeps raft quiet per node instead of touching raft's global
+// logger, which other controllers in the same (simulated) process share.
+// Panic and Fatal still panic: raft calls them on broken invariants and
+// expects them not to return.
+type raftLogger struct{ id sm.NodeID }
+
+func (raftLogger) Debug(...any)            {}
+func (raftLogger) Debugf(string, ...any)   {}
+func (raftLogger) Error(...any)            {}
+func (raftLogger) Errorf(string, ...any)   {}
+func (raftLogger) Info(...any)             {}
+func (raftLogger) Infof(string, ...any)    {}
+func (raftLogger) Warning(...any)          {}
+func (raftLogger) Warningf(string, ...any) {}
+
+func (l raftLogger) Fatal(v ...any) { l.Panic(v...) }
+
+func (l raftLogger) Fatalf(format string, v ...any) { l.Panicf(format, v...) }
+
+func (l raftLogger) Panic(v ...any) {
+	panic(fmt.Sprintf("controller: raft %v: %s", l.id, fmt.Sprint(v...)))
+}
+
+func (l raftLogger) Panicf(format string, v ...any) {
+	panic(fmt.Sprintf("controller: raft %v: %s", l.id, fmt.Sprintf(format, v...)))
+}
