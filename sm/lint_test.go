@@ -15,19 +15,19 @@ import (
 // forbidden imports for anything under sm/: state machines get time, entropy
 // and I/O only through events, so a replay is exact.
 var forbidden = map[string]string{
-	"os":              "I/O",
-	"net":             "I/O",
-	"syscall":         "I/O",
-	"io/ioutil":       "I/O",
-	"sync":            "concurrency",
-	"sync/atomic":     "concurrency",
-	"math/rand":       "unseeded randomness",
-	"math/rand/v2":    "unseeded randomness",
-	"crypto/rand":     "unseeded randomness",
-	"time":            "wall-clock time (use sm.Time from events)",
-	"unsafe":          "memory unsafety",
-	"runtime":         "scheduler access",
-	"reflect":         "map-order and layout dependence",
+	"os":               "I/O",
+	"net":              "I/O",
+	"syscall":          "I/O",
+	"io/ioutil":        "I/O",
+	"sync":             "concurrency",
+	"sync/atomic":      "concurrency",
+	"math/rand":        "unseeded randomness",
+	"math/rand/v2":     "unseeded randomness",
+	"crypto/rand":      "unseeded randomness",
+	"time":             "wall-clock time (use sm.Time from events)",
+	"unsafe":           "memory unsafety",
+	"runtime":          "scheduler access",
+	"reflect":          "map-order and layout dependence",
 	"testing/synctest": "concurrency",
 }
 

@@ -113,6 +113,7 @@ type BrokerHeartbeat struct {
 // incarnation. Delta holds metadata changes since the broker's version.
 type BrokerHeartbeatResponse struct {
 	Code       Code
+	Message    string
 	LeaderHint NodeID
 	Delta      MetadataDelta
 	// SessionTimeout is how long the controller waits for the next heartbeat
@@ -137,6 +138,7 @@ type AlterISRResponse struct {
 	ReqID      uint64
 	TP         TopicPartition
 	Code       Code
+	Message    string
 	LeaderHint NodeID
 	State      PartitionState
 }

@@ -67,21 +67,37 @@ type alterISR struct {
 	ISR            []sm.NodeID       `json:"isr"`
 }
 
-// kind names the operation, for traces and assertions.
-func (c *command) kind() string {
+// kind is a command's operation; proposals remember it to shape the reply.
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindRegister
+	kindFence
+	kindCreate
+	kindDelete
+	kindAlterISR
+)
+
+var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr"}
+
+func (k kind) String() string { return kindNames[k] }
+
+// kind names the operation, for replies, traces and assertions.
+func (c *command) kind() kind {
 	switch {
 	case c.Register != nil:
-		return "register"
+		return kindRegister
 	case c.Fence != nil:
-		return "fence"
+		return kindFence
 	case c.Create != nil:
-		return "create"
+		return kindCreate
 	case c.Delete != nil:
-		return "delete"
+		return kindDelete
 	case c.AlterISR != nil:
-		return "alter_isr"
+		return kindAlterISR
 	}
-	return "none"
+	return kindNone
 }
 
 // operations counts the operation fields set; a valid command has one.

@@ -12,7 +12,8 @@
 // (Kind sm.DiskRaft) per raft Ready, and nothing that depends on them — raft
 // messages, applying committed entries, replies — happens before its DiskDone.
 // There is no log compaction yet: every start bootstraps the same snapshot at
-// index 1 and re-applies the whole committed log to rebuild the metadata.
+// index 1 and re-applies the whole committed log to rebuild the metadata; the
+// log (on disk and in raft's memory storage) grows until snapshots exist.
 //
 // Requests are validated where they apply (in log order, identically on every
 // replica), and the leader that proposed an entry replies when it applies.
@@ -120,10 +121,10 @@ type Node struct {
 	versionSeen uint64         // the highest metadata version CheckInvariants saw
 
 	// Leader-only state; empty unless leaderTerm != 0.
-	leaderTerm  uint64                  // the term this node leads; 0 when it does not
-	seqLast     uint64                  // the last proposal sequence number issued
-	proposals   map[uint64]*proposal    // by Seq: waiting for their entry to apply
-	brokerOps   map[sm.NodeID]uint64    // broker → Seq of its pending register/fence
+	leaderTerm  uint64                // the term this node leads; 0 when it does not
+	seqLast     uint64                // the last proposal sequence number issued
+	proposals   map[uint64]*proposal  // by Seq: waiting for their entry to apply
+	brokerOps   map[sm.NodeID]uint64  // broker → Seq of its pending register/fence
 	heartbeatAt map[sm.NodeID]sm.Time // broker → last heartbeat (or grace start)
 }
 

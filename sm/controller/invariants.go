@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 
+	"go.etcd.io/raft/v3"
+
 	"github.com/weirmq/weir/sm"
 )
 
@@ -79,6 +81,11 @@ func (md *metadata) checkPartition(t *topicEntry, st *sm.PartitionState) error {
 	if err := checkMembers(st); err != nil {
 		return err
 	}
+	for _, r := range st.Replicas {
+		if md.brokers[r] == nil {
+			return fmt.Errorf("controller: %v replica %v is not a registered broker", st.TP, r)
+		}
+	}
 	switch {
 	case st.LeaderEpoch < 1:
 		return fmt.Errorf("controller: %v leader epoch %d below 1", st.TP, st.LeaderEpoch)
@@ -123,6 +130,72 @@ func (md *metadata) checkOffline(t *topicEntry, st *sm.PartitionState) error {
 	for _, r := range st.Replicas {
 		if md.alive(r) && (slices.Contains(st.ISR, r) || t.info.Config.UncleanLeaderElection) {
 			return fmt.Errorf("controller: %v offline although replica %v is alive and eligible (isr %v)", st.TP, r, st.ISR)
+		}
+	}
+	return nil
+}
+
+// CheckInvariants verifies the metadata and the node's own bookkeeping; the
+// simulator calls it after every step. It returns the first violation.
+func (n *Node) CheckInvariants() error {
+	if err := n.md.check(); err != nil {
+		return err
+	}
+	if n.md.version < n.versionSeen {
+		return fmt.Errorf("controller: %v metadata version went back from %d to %d", n.cfg.ID, n.versionSeen, n.md.version)
+	}
+	n.versionSeen = n.md.version
+	if err := n.checkRole(); err != nil {
+		return err
+	}
+	if err := n.checkPending(); err != nil {
+		return err
+	}
+	if n.unsynced != nil && n.unsynced.id != n.diskIDLast {
+		return fmt.Errorf("controller: %v awaits disk op %d but issued up to %d", n.cfg.ID, n.unsynced.id, n.diskIDLast)
+	}
+	if n.started && n.tickNext <= n.now {
+		return fmt.Errorf("controller: %v next tick %v not after now %v", n.cfg.ID, n.tickNext, n.now)
+	}
+	return nil
+}
+
+// checkRole: leaderTerm mirrors raft; applied state never passes raft's.
+func (n *Node) checkRole() error {
+	st := n.rn.BasicStatus()
+	leading := st.RaftState == raft.StateLeader
+	if leading != (n.leaderTerm != 0) || leading && st.GetTerm() != n.leaderTerm {
+		return fmt.Errorf("controller: %v leader term %d but raft is %v at term %d", n.cfg.ID, n.leaderTerm, st.RaftState, st.GetTerm())
+	}
+	if n.md.applied > st.GetCommit() && n.md.applied > bootstrapIndex {
+		return fmt.Errorf("controller: %v applied %d beyond commit %d", n.cfg.ID, n.md.applied, st.GetCommit())
+	}
+	return nil
+}
+
+// checkPending: nothing pending when not leader; pending state within limits
+// and consistent.
+func (n *Node) checkPending() error {
+	if n.leaderTerm == 0 && (len(n.proposals) > 0 || len(n.brokerOps) > 0 || len(n.heartbeatAt) > 0) {
+		return fmt.Errorf("controller: %v not leader with %d proposals, %d broker ops, %d sessions pending",
+			n.cfg.ID, len(n.proposals), len(n.brokerOps), len(n.heartbeatAt))
+	}
+	if len(n.proposals) > proposalsMax {
+		return fmt.Errorf("controller: %v has %d proposals above limit %d", n.cfg.ID, len(n.proposals), proposalsMax)
+	}
+	for _, id := range slices.Sorted(maps.Keys(n.brokerOps)) {
+		seq := n.brokerOps[id]
+		p := n.proposals[seq]
+		if p == nil || p.broker != id || seq > n.seqLast {
+			return fmt.Errorf("controller: %v broker %v op %d has no matching proposal", n.cfg.ID, id, seq)
+		}
+		if len(p.waiters) > waitersMax {
+			return fmt.Errorf("controller: %v broker %v has %d waiters above limit %d", n.cfg.ID, id, len(p.waiters), waitersMax)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(n.heartbeatAt)) {
+		if n.heartbeatAt[id] > n.now {
+			return fmt.Errorf("controller: %v broker %v heartbeat at %v after now %v", n.cfg.ID, id, n.heartbeatAt[id], n.now)
 		}
 	}
 	return nil

@@ -112,6 +112,9 @@ func (md *metadata) alive(id sm.NodeID) bool {
 }
 
 func (md *metadata) applyRegister(c *registerBroker) result {
+	if c.ID == sm.NoNode {
+		return fail(sm.CodeInvalidRequest, "broker id must not be none")
+	}
 	b := md.brokers[c.ID]
 	if b != nil && c.Incarnation < b.info.Incarnation {
 		return fail(sm.CodeStaleBrokerEpoch, "broker %v incarnation %d below registered %d", c.ID, c.Incarnation, b.info.Incarnation)
@@ -242,7 +245,7 @@ func (md *metadata) applyCreate(c *createTopic) result {
 	}
 	v := md.touch()
 	t := &topicEntry{
-		info: sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config},
+		info:    sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config},
 		version: v,
 	}
 	assignment := assignReplicas(live, c.Partitions, c.ReplicationFactor, md.topicsCreated)

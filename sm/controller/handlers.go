@@ -1,0 +1,316 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// proposal is a request waiting for its entry to apply. Broker operations
+// (register, fence) carry the heartbeats that wait on them instead of a
+// client: those are handled again once the operation applies.
+type proposal struct {
+	kind    kind
+	client  sm.NodeID
+	reqID   uint64
+	tp      sm.TopicPartition // alter_isr
+	broker  sm.NodeID         // register, fence
+	waiters []heartbeat       // register, fence
+}
+
+// heartbeat is a BrokerHeartbeat with the node it came from.
+type heartbeat struct {
+	from sm.NodeID
+	hb   sm.BrokerHeartbeat
+}
+
+// outcomeUnknown is the message of replies to requests whose entry may still
+// commit after this node lost leadership.
+const outcomeUnknown = "outcome unknown: leadership lost"
+
+// codeLeadershipLost answers such requests; clients treat it (like
+// CodeTimeout) as "outcome unknown".
+const codeLeadershipLost = sm.CodeLeadershipLost
+
+func (n *Node) onReceived(ev sm.Received) error {
+	switch m := ev.Msg.(type) {
+	case sm.RaftMessage:
+		return n.onRaftMessage(ev.From, m)
+	case sm.BrokerHeartbeat:
+		n.onHeartbeat(heartbeat{from: ev.From, hb: m})
+	case sm.CreateTopicRequest:
+		n.onCreateTopic(ev.From, m)
+	case sm.DeleteTopicRequest:
+		n.onDeleteTopic(ev.From, m)
+	case sm.AlterISRRequest:
+		n.onAlterISR(ev.From, m)
+	case sm.MetadataRequest:
+		n.onMetadata(ev.From, m)
+	default:
+		return fmt.Errorf("controller: unexpected message %T from %v", ev.Msg, ev.From)
+	}
+	return nil
+}
+
+// onMetadata answers from the applied state on any controller; it may be
+// stale, which clients tolerate.
+func (n *Node) onMetadata(from sm.NodeID, req sm.MetadataRequest) {
+	n.send(from, sm.MetadataResponse{ReqID: req.ReqID, LeaderHint: n.Leader(), Delta: n.md.delta(req.SinceVersion)})
+}
+
+// onHeartbeat registers a broker incarnation (through raft) or refreshes its
+// session. A heartbeat of a broker whose register or fence is pending waits
+// for it and is then handled again.
+func (n *Node) onHeartbeat(h heartbeat) {
+	if !n.IsLeader() {
+		n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: n.Leader()})
+		return
+	}
+	id := h.hb.Broker
+	if id == sm.NoNode {
+		n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeInvalidRequest, LeaderHint: n.cfg.ID})
+		return
+	}
+	if seq, ok := n.brokerOps[id]; ok {
+		n.wait(n.proposals[seq], h)
+		return
+	}
+	b := n.md.brokers[id]
+	switch {
+	case b != nil && h.hb.Incarnation < b.info.Incarnation:
+		n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeStaleBrokerEpoch, LeaderHint: n.cfg.ID})
+	case b == nil || h.hb.Incarnation > b.info.Incarnation || b.info.Fenced:
+		n.proposeRegister(h)
+	default:
+		n.heartbeatAt[id] = n.now
+		n.replyHeartbeat(h)
+	}
+}
+
+func (n *Node) replyHeartbeat(h heartbeat) {
+	n.send(h.from, sm.BrokerHeartbeatResponse{
+		LeaderHint:     n.cfg.ID,
+		Delta:          n.md.delta(h.hb.MetadataVersion),
+		SessionTimeout: n.cfg.SessionTimeout,
+	})
+}
+
+// wait parks h on p, dropping the oldest waiter beyond waitersMax (unanswered:
+// the broker's next heartbeat supersedes it anyway).
+func (n *Node) wait(p *proposal, h heartbeat) {
+	assert(p != nil && p.broker == h.hb.Broker, "controller: broker %v op without its proposal", h.hb.Broker)
+	if len(p.waiters) == waitersMax {
+		p.waiters = slices.Delete(p.waiters, 0, 1)
+	}
+	p.waiters = append(p.waiters, h)
+}
+
+func (n *Node) proposeRegister(h heartbeat) {
+	hb := h.hb
+	cmd := command{Register: &registerBroker{ID: hb.Broker, Incarnation: hb.Incarnation, Rack: hb.Rack, Host: hb.Host}}
+	p := &proposal{broker: hb.Broker, waiters: []heartbeat{h}}
+	if seq, err := n.propose(&cmd, p); err == nil {
+		n.brokerOps[hb.Broker] = seq
+		return
+	}
+	n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeLeaderNotAvailable, LeaderHint: n.cfg.ID})
+}
+
+func (n *Node) onCreateTopic(from sm.NodeID, req sm.CreateTopicRequest) {
+	reply := func(code sm.Code, msg string) {
+		n.send(from, sm.CreateTopicResponse{ReqID: req.ReqID, Code: code, Message: msg, LeaderHint: n.Leader()})
+	}
+	if !n.IsLeader() {
+		reply(sm.CodeNotLeader, "not the controller leader")
+		return
+	}
+	c, r := n.createCommand(req)
+	if r.code != sm.CodeOK {
+		reply(r.code, r.message)
+		return
+	}
+	p := &proposal{client: from, reqID: req.ReqID}
+	if _, err := n.propose(&command{Create: c}, p); err != nil {
+		reply(sm.CodeLeaderNotAvailable, err.Error())
+	}
+}
+
+// createCommand checks a request's shape early, so a bad request costs no
+// raft round, and resolves the default min ISR into the command. The checks
+// that depend on state (existence, live brokers) happen when the entry
+// applies; the partition limit only here, so that replicas never need to
+// agree on configuration.
+func (n *Node) createCommand(req sm.CreateTopicRequest) (*createTopic, result) {
+	c := &createTopic{Name: req.Name, Partitions: req.Partitions, ReplicationFactor: req.ReplicationFactor, Config: req.Config}
+	if c.Config.MinInSyncReplicas == 0 {
+		c.Config.MinInSyncReplicas = max(1, min(n.cfg.DefaultMinISR, c.ReplicationFactor))
+	}
+	if r, ok := validateCreate(c, int(c.ReplicationFactor)); !ok {
+		return nil, r
+	}
+	if c.Partitions > n.cfg.MaxPartitions {
+		return nil, fail(sm.CodeInvalidPartitions, "partitions %d above the limit %d", c.Partitions, n.cfg.MaxPartitions)
+	}
+	return c, result{}
+}
+
+func (n *Node) onDeleteTopic(from sm.NodeID, req sm.DeleteTopicRequest) {
+	reply := func(code sm.Code, msg string) {
+		n.send(from, sm.DeleteTopicResponse{ReqID: req.ReqID, Code: code, Message: msg, LeaderHint: n.Leader()})
+	}
+	if !n.IsLeader() {
+		reply(sm.CodeNotLeader, "not the controller leader")
+		return
+	}
+	p := &proposal{client: from, reqID: req.ReqID}
+	if _, err := n.propose(&command{Delete: &deleteTopic{Name: req.Name}}, p); err != nil {
+		reply(sm.CodeLeaderNotAvailable, err.Error())
+	}
+}
+
+// onAlterISR proposes the change; whether the epochs still match is decided
+// when it applies, since this leader's applied state may lag the log.
+func (n *Node) onAlterISR(from sm.NodeID, req sm.AlterISRRequest) {
+	reply := func(code sm.Code) {
+		n.send(from, sm.AlterISRResponse{ReqID: req.ReqID, TP: req.TP, Code: code, LeaderHint: n.Leader()})
+	}
+	if !n.IsLeader() {
+		reply(sm.CodeNotLeader)
+		return
+	}
+	c := &alterISR{Broker: req.Broker, TP: req.TP, LeaderEpoch: req.LeaderEpoch, PartitionEpoch: req.PartitionEpoch, ISR: slices.Clone(req.ISR)}
+	p := &proposal{client: from, reqID: req.ReqID, tp: req.TP}
+	if _, err := n.propose(&command{AlterISR: c}, p); err != nil {
+		reply(sm.CodeLeaderNotAvailable)
+	}
+}
+
+// propose stamps cmd with this tenure's identity, hands it to raft and
+// remembers p until the entry applies or leadership is lost.
+func (n *Node) propose(cmd *command, p *proposal) (uint64, error) {
+	assert(n.IsLeader(), "controller: %v proposes %s while not leader", n.cfg.ID, cmd.kind())
+	if len(n.proposals) >= proposalsMax {
+		return 0, fmt.Errorf("%w: %d proposals pending", errDropped, len(n.proposals))
+	}
+	n.seqLast++
+	cmd.Proposer, cmd.Term, cmd.Seq = n.cfg.ID, n.leaderTerm, n.seqLast
+	if err := n.rn.Propose(encodeCommand(cmd)); err != nil {
+		return 0, fmt.Errorf("%w: %v", errDropped, err)
+	}
+	p.kind = cmd.kind()
+	n.proposals[cmd.Seq] = p
+	return cmd.Seq, nil
+}
+
+// afterApply does the leader's share of applying cmd: session bookkeeping,
+// and the reply if this tenure proposed it.
+func (n *Node) afterApply(cmd *command, res result) {
+	if !n.IsLeader() {
+		return
+	}
+	n.trackSession(cmd, res)
+	if cmd.Proposer != n.cfg.ID || cmd.Term != n.leaderTerm {
+		return
+	}
+	p := n.proposals[cmd.Seq]
+	if p == nil {
+		return
+	}
+	assert(p.kind == cmd.kind(), "controller: proposal %d is %s, entry is %s", cmd.Seq, p.kind, cmd.kind())
+	delete(n.proposals, cmd.Seq)
+	n.answer(p, res)
+}
+
+// trackSession keeps heartbeatAt to the live brokers: a broker registered
+// now starts its session now; a fenced one has none.
+func (n *Node) trackSession(cmd *command, res result) {
+	switch {
+	case cmd.Register != nil && res.code == sm.CodeOK:
+		n.heartbeatAt[cmd.Register.ID] = n.now
+	case cmd.Fence != nil && !n.md.alive(cmd.Fence.ID):
+		delete(n.heartbeatAt, cmd.Fence.ID)
+	}
+}
+
+// answer replies to p with the applied result.
+func (n *Node) answer(p *proposal, res result) {
+	switch p.kind {
+	case kindCreate:
+		n.send(p.client, sm.CreateTopicResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID})
+	case kindDelete:
+		n.send(p.client, sm.DeleteTopicResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID})
+	case kindAlterISR:
+		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, LeaderHint: n.cfg.ID, State: res.state})
+	case kindRegister, kindFence:
+		delete(n.brokerOps, p.broker)
+		for _, h := range p.waiters {
+			n.onHeartbeat(h)
+		}
+	default:
+		panic(fmt.Sprintf("controller: answer for proposal kind %v", p.kind))
+	}
+}
+
+// stepUp starts a tenure: every live broker gets a fresh session from now,
+// since heartbeats went to the previous leader.
+func (n *Node) stepUp(term uint64) {
+	assert(len(n.proposals) == 0 && len(n.brokerOps) == 0, "controller: %v steps up with %d proposals pending", n.cfg.ID, len(n.proposals))
+	n.leaderTerm = term
+	for _, b := range n.md.liveBrokers() {
+		n.heartbeatAt[b.ID] = n.now
+	}
+}
+
+// stepDown ends a tenure. Pending requests may still commit under the next
+// leader, so their outcome is unknown; waiting heartbeats go to the leader.
+func (n *Node) stepDown(hint sm.NodeID) {
+	n.leaderTerm = 0
+	for _, seq := range slices.Sorted(maps.Keys(n.proposals)) {
+		n.abandon(n.proposals[seq], hint)
+	}
+	clear(n.proposals)
+	clear(n.brokerOps)
+	clear(n.heartbeatAt)
+}
+
+func (n *Node) abandon(p *proposal, hint sm.NodeID) {
+	switch p.kind {
+	case kindCreate:
+		n.send(p.client, sm.CreateTopicResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindDelete:
+		n.send(p.client, sm.DeleteTopicResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindAlterISR:
+		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, LeaderHint: hint})
+	case kindRegister, kindFence:
+		for _, h := range p.waiters {
+			n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: hint})
+		}
+	}
+}
+
+// expireSessions fences, through raft, every live broker whose last heartbeat
+// is older than SessionTimeout and has no operation pending.
+func (n *Node) expireSessions() {
+	if !n.IsLeader() {
+		return
+	}
+	for _, b := range n.md.liveBrokers() {
+		if _, pending := n.brokerOps[b.ID]; pending {
+			continue
+		}
+		at, ok := n.heartbeatAt[b.ID]
+		if !ok {
+			n.heartbeatAt[b.ID] = n.now
+			continue
+		}
+		if n.now.Sub(at) <= n.cfg.SessionTimeout {
+			continue
+		}
+		cmd := command{Fence: &fenceBroker{ID: b.ID, Incarnation: b.Incarnation}}
+		if seq, err := n.propose(&cmd, &proposal{broker: b.ID}); err == nil {
+			n.brokerOps[b.ID] = seq
+		}
+	}
+}

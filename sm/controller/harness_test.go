@@ -1,0 +1,398 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"testing/cryptotest"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// harness runs a few controllers in one deterministic world: a FIFO network
+// queue, a fake disk whose writes become durable only when the harness
+// completes them, virtual time, and broker agents that heartbeat. Everything
+// happens in a fixed order, and raft's jitter is seeded, so a seed is a trace.
+type harness struct {
+	t     testing.TB
+	ids   []sm.NodeID
+	cfgs  map[sm.NodeID]Config
+	nodes map[sm.NodeID]*Node // nil while crashed
+	disks map[sm.NodeID]*fakeDisk
+	now   sm.Time
+
+	queue  []sm.Envelope
+	diskQ  map[sm.NodeID][]sm.DiskOp // started, not yet durable
+	timers map[sm.NodeID]sm.Time
+	// cut reports whether a message is lost (a network partition).
+	cut func(from, to sm.NodeID) bool
+
+	brokers map[sm.NodeID]*brokerAgent
+	inbox   map[sm.NodeID][]sm.Message // replies to clients
+	leaders map[uint64]sm.NodeID       // term → the controller that led it
+	trace   *strings.Builder           // when set, every delivered message
+}
+
+// fakeDisk is one controller's durable raft state.
+type fakeDisk struct {
+	hs      *pb.HardState
+	entries []*pb.Entry
+}
+
+func (d *fakeDisk) write(op sm.DiskOp) {
+	if len(op.Entries) > 0 {
+		first := op.Entries[0].GetIndex()
+		d.entries = slices.DeleteFunc(d.entries, func(e *pb.Entry) bool { return e.GetIndex() >= first })
+		d.entries = append(d.entries, op.Entries...)
+	}
+	if op.HardState != nil {
+		d.hs = op.HardState
+	}
+}
+
+func (d *fakeDisk) lastIndex() uint64 {
+	if len(d.entries) == 0 {
+		return bootstrapIndex
+	}
+	return d.entries[len(d.entries)-1].GetIndex()
+}
+
+const (
+	harnessStep       = 10 * sm.Millisecond
+	heartbeatInterval = 200 * sm.Millisecond
+	settleEventsMax   = 100000
+)
+
+func testConfig(id sm.NodeID, peers []sm.NodeID) Config {
+	return Config{
+		ID: id, Peers: peers, TickInterval: 100 * sm.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
+		SessionTimeout: 2 * sm.Second, DefaultMinISR: 2, MaxPartitions: 1000,
+	}
+}
+
+// newHarness starts n controllers (IDs 1..n) with raft's randomness seeded.
+func newHarness(t testing.TB, seed uint64, n int) *harness {
+	if tt, ok := t.(*testing.T); ok {
+		cryptotest.SetGlobalRandom(tt, seed)
+	}
+	h := &harness{
+		t: t, cfgs: map[sm.NodeID]Config{}, nodes: map[sm.NodeID]*Node{}, disks: map[sm.NodeID]*fakeDisk{},
+		diskQ: map[sm.NodeID][]sm.DiskOp{}, timers: map[sm.NodeID]sm.Time{}, brokers: map[sm.NodeID]*brokerAgent{},
+		inbox: map[sm.NodeID][]sm.Message{}, leaders: map[uint64]sm.NodeID{}, cut: func(sm.NodeID, sm.NodeID) bool { return false },
+	}
+	for i := 1; i <= n; i++ {
+		h.ids = append(h.ids, sm.NodeID(i))
+	}
+	for _, id := range h.ids {
+		h.cfgs[id] = testConfig(id, h.ids)
+		h.disks[id] = &fakeDisk{}
+		h.start(id)
+	}
+	return h
+}
+
+// start (re)creates id from its disk, as a restarted process would.
+func (h *harness) start(id sm.NodeID) {
+	d := h.disks[id]
+	n, err := New(h.cfgs[id], sm.Durable{HardState: d.hs, Entries: slices.Clone(d.entries)})
+	if err != nil {
+		h.t.Fatalf("start %v: %v", id, err)
+	}
+	h.nodes[id] = n
+	h.flush(id)
+}
+
+// crash kills id: its writes not yet durable are lost, and so are messages
+// sent to it from now on.
+func (h *harness) crash(id sm.NodeID) {
+	h.nodes[id] = nil
+	h.diskQ[id] = nil
+	delete(h.timers, id)
+}
+
+// step delivers one event to id and executes its effects.
+func (h *harness) step(id sm.NodeID, ev sm.Event) {
+	n := h.nodes[id]
+	if err := n.Step(h.now, ev); err != nil {
+		h.t.Fatalf("%v step %T at %v: %v", id, ev, h.now, err)
+	}
+	h.flush(id)
+}
+
+// flush executes id's Ready in field order and checks durability ordering:
+// nothing raft sends may claim state that is not yet on the fake disk.
+func (h *harness) flush(id sm.NodeID) {
+	n := h.nodes[id]
+	rd := n.Ready()
+	if rd.Fatal != "" {
+		h.t.Fatalf("%v fatal: %s", id, rd.Fatal)
+	}
+	h.diskQ[id] = append(h.diskQ[id], rd.Disk...)
+	for _, env := range rd.Messages {
+		if env.From != id || env.To == sm.NoNode {
+			h.t.Fatalf("%v sent a misaddressed envelope %+v", id, env)
+		}
+		if m, ok := env.Msg.(sm.RaftMessage); ok {
+			h.checkDurableBeforeSend(id, m.M)
+		}
+		h.queue = append(h.queue, env)
+	}
+	h.timers[id] = rd.TimerAt
+	n.Advance()
+	if err := n.CheckInvariants(); err != nil {
+		h.t.Fatalf("%v at %v: %v", id, h.now, err)
+	}
+	h.checkElectionSafety(id)
+}
+
+func (h *harness) checkDurableBeforeSend(id sm.NodeID, m *pb.Message) {
+	d := h.disks[id]
+	switch m.GetType() {
+	case pb.MsgPreVote, pb.MsgPreVoteResp:
+		return // pre-votes carry a future term and change nothing durable
+	case pb.MsgVoteResp:
+		if !m.GetReject() && d.hs.GetVote() != m.GetTo() {
+			h.t.Fatalf("%v granted a vote to %d before persisting it (disk vote %d)", id, m.GetTo(), d.hs.GetVote())
+		}
+	case pb.MsgAppResp:
+		if !m.GetReject() && m.GetIndex() > d.lastIndex() {
+			h.t.Fatalf("%v acked index %d with only %d durable", id, m.GetIndex(), d.lastIndex())
+		}
+	}
+	if m.GetTerm() > d.hs.GetTerm() {
+		h.t.Fatalf("%v sent %v at term %d with durable term %d", id, m.GetType(), m.GetTerm(), d.hs.GetTerm())
+	}
+}
+
+// send queues a message from a client or broker.
+func (h *harness) send(from, to sm.NodeID, m sm.Message) {
+	h.queue = append(h.queue, sm.Envelope{From: from, To: to, Msg: m})
+}
+
+// next performs one pending event (a disk completion, then a message) and
+// reports whether there was one.
+func (h *harness) next() bool {
+	for _, id := range h.ids {
+		if h.nodes[id] != nil && len(h.diskQ[id]) > 0 {
+			op := h.diskQ[id][0]
+			h.diskQ[id] = h.diskQ[id][1:]
+			h.disks[id].write(op)
+			h.step(id, sm.DiskDone{ID: op.ID})
+			return true
+		}
+	}
+	if len(h.queue) == 0 {
+		return false
+	}
+	env := h.queue[0]
+	h.queue = h.queue[1:]
+	h.deliver(env)
+	return true
+}
+
+func (h *harness) deliver(env sm.Envelope) {
+	if h.cut(env.From, env.To) {
+		return
+	}
+	if h.trace != nil {
+		fmt.Fprintf(h.trace, "%v %v→%v %s\n", h.now, env.From, env.To, describe(env.Msg))
+	}
+	if _, ok := h.cfgs[env.To]; ok {
+		if h.nodes[env.To] != nil {
+			h.step(env.To, sm.Received{From: env.From, Msg: env.Msg})
+		}
+		return
+	}
+	if r, ok := env.Msg.(sm.BrokerHeartbeatResponse); ok && h.brokers[env.To] != nil {
+		h.brokers[env.To].onReply(env.From, r, h.ids)
+		return
+	}
+	h.inbox[env.To] = append(h.inbox[env.To], env.Msg)
+}
+
+// describe renders a message without pointers, so equal traces mean equal runs.
+func describe(m sm.Message) string {
+	if r, ok := m.(sm.RaftMessage); ok {
+		return fmt.Sprintf("raft %v term=%d index=%d logterm=%d commit=%d entries=%d reject=%v",
+			r.M.GetType(), r.M.GetTerm(), r.M.GetIndex(), r.M.GetLogTerm(), r.M.GetCommit(), len(r.M.GetEntries()), r.M.GetReject())
+	}
+	return fmt.Sprintf("%T%+v", m, m)
+}
+
+// settle performs events until none is pending.
+func (h *harness) settle() {
+	for i := 0; h.next(); i++ {
+		if i > settleEventsMax {
+			h.t.Fatalf("no quiescence after %d events at %v", i, h.now)
+		}
+	}
+}
+
+// advance moves virtual time forward by d in small steps, firing timers and
+// broker heartbeats and settling after each.
+func (h *harness) advance(d sm.Duration) {
+	end := h.now.Add(d)
+	for h.now < end {
+		h.now = h.now.Add(harnessStep)
+		for _, id := range h.ids {
+			if at := h.timers[id]; h.nodes[id] != nil && at != 0 && at <= h.now {
+				h.step(id, sm.TimerFired{})
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(h.brokers)) {
+			h.brokers[id].maybeHeartbeat(h)
+		}
+		h.settle()
+	}
+}
+
+// leader returns the controller leading the highest term, or NoNode. (A
+// deposed leader may not know it yet; two leaders of one term fail flush.)
+func (h *harness) leader() sm.NodeID {
+	leader, term := sm.NoNode, uint64(0)
+	for _, id := range h.ids {
+		if n := h.nodes[id]; n != nil && n.IsLeader() && n.Term() > term {
+			leader, term = id, n.Term()
+		}
+	}
+	return leader
+}
+
+// checkElectionSafety fails if two controllers ever lead the same term.
+func (h *harness) checkElectionSafety(id sm.NodeID) {
+	n := h.nodes[id]
+	if !n.IsLeader() {
+		return
+	}
+	if prev, ok := h.leaders[n.Term()]; ok && prev != id {
+		h.t.Fatalf("two leaders of term %d: %v and %v", n.Term(), prev, id)
+	}
+	h.leaders[n.Term()] = id
+}
+
+// waitLeader advances until a leader exists and returns it.
+func (h *harness) waitLeader() sm.NodeID {
+	for range 100 {
+		if l := h.leader(); l != sm.NoNode {
+			return l
+		}
+		h.advance(100 * sm.Millisecond)
+	}
+	h.t.Fatalf("no leader by %v", h.now)
+	return sm.NoNode
+}
+
+func (h *harness) followers() []sm.NodeID {
+	l := h.leader()
+	return slices.DeleteFunc(slices.Clone(h.ids), func(id sm.NodeID) bool { return id == l })
+}
+
+// request sends m from client to controller to, settles, and returns the
+// replies the client received.
+func (h *harness) request(client, to sm.NodeID, m sm.Message) []sm.Message {
+	h.inbox[client] = nil
+	h.send(client, to, m)
+	h.settle()
+	return h.inbox[client]
+}
+
+// requestOne is request that expects exactly one reply.
+func (h *harness) requestOne(client, to sm.NodeID, m sm.Message) sm.Message {
+	replies := h.request(client, to, m)
+	if len(replies) != 1 {
+		h.t.Fatalf("%T to %v: %d replies %+v", m, to, len(replies), replies)
+	}
+	return replies[0]
+}
+
+// converge advances until every running controller applied the same index
+// and holds the same metadata, and returns it.
+func (h *harness) converge() sm.MetadataDelta {
+	for range 100 {
+		h.advance(100 * sm.Millisecond)
+		if md, ok := h.agreed(); ok {
+			return md
+		}
+	}
+	h.t.Fatalf("controllers did not converge by %v", h.now)
+	return sm.MetadataDelta{}
+}
+
+func (h *harness) agreed() (sm.MetadataDelta, bool) {
+	var first *Node
+	for _, id := range h.ids {
+		n := h.nodes[id]
+		if n == nil {
+			continue
+		}
+		if first == nil {
+			first = n
+			continue
+		}
+		if n.AppliedIndex() != first.AppliedIndex() || !equalMetadata(n.Metadata(), first.Metadata()) {
+			return sm.MetadataDelta{}, false
+		}
+	}
+	return first.Metadata(), true
+}
+
+// brokerAgent heartbeats to the controller it believes leads, following
+// hints, and keeps the metadata view the deltas build.
+type brokerAgent struct {
+	id, target  sm.NodeID
+	incarnation uint64
+	rack        string
+	alive       bool
+	sentAt      sm.Time
+	view        *view
+	codes       []sm.Code
+}
+
+// addBroker starts a broker agent that heartbeats from now on.
+func (h *harness) addBroker(id sm.NodeID, rack string) *brokerAgent {
+	b := &brokerAgent{id: id, target: h.ids[0], incarnation: 1, rack: rack, alive: true, view: newView(), sentAt: -sm.Time(heartbeatInterval)}
+	h.brokers[id] = b
+	return b
+}
+
+func (b *brokerAgent) maybeHeartbeat(h *harness) {
+	if !b.alive || h.now.Sub(b.sentAt) < heartbeatInterval {
+		return
+	}
+	b.sentAt = h.now
+	h.send(b.id, b.target, sm.BrokerHeartbeat{
+		Broker: b.id, Incarnation: b.incarnation, Rack: b.rack, Host: fmt.Sprintf("host-%d", b.id), MetadataVersion: b.view.version,
+	})
+}
+
+func (b *brokerAgent) onReply(from sm.NodeID, r sm.BrokerHeartbeatResponse, controllers []sm.NodeID) {
+	b.codes = append(b.codes, r.Code)
+	switch {
+	case r.Code == sm.CodeOK:
+		b.view.apply(r.Delta)
+	case r.Code == sm.CodeNotLeader && r.LeaderHint != sm.NoNode:
+		b.target = r.LeaderHint
+	case r.Code == sm.CodeNotLeader:
+		i := slices.Index(controllers, from)
+		b.target = controllers[(i+1)%len(controllers)]
+	}
+}
+
+// registerBrokers adds live brokers and waits until the leader applied them.
+func (h *harness) registerBrokers(racks map[sm.NodeID]string) {
+	for _, id := range slices.Sorted(maps.Keys(racks)) {
+		h.addBroker(id, racks[id])
+	}
+	for range 100 {
+		h.advance(100 * sm.Millisecond)
+		l := h.leader()
+		if l != sm.NoNode && len(h.nodes[l].md.liveBrokers()) == len(racks) {
+			return
+		}
+	}
+	h.t.Fatalf("brokers %v not registered by %v", slices.Sorted(maps.Keys(racks)), h.now)
+}

@@ -1,0 +1,182 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Goal: whatever sequence of commands the log holds, applying it keeps every
+// metadata invariant, versions never go back, and deltas replayed onto a
+// lagging receiver (or an empty one) reproduce the full metadata exactly.
+func TestMetadataProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		md := newMetadata(bootstrapIndex)
+		lagging := []*view{newView(), newView(), newView()}
+		versionLast := uint64(0)
+		brokerIDs := []sm.NodeID{0, 101, 102, 103, 104, 105}
+		names := []string{"a", "b", "c", ".", "d/e"}
+		apply := func(cmd command) {
+			md.apply(md.applied+1, &cmd)
+		}
+		t.Repeat(map[string]func(*rapid.T){
+			"register": func(t *rapid.T) {
+				apply(command{Register: &registerBroker{
+					ID:          rapid.SampledFrom(brokerIDs).Draw(t, "id"),
+					Incarnation: rapid.Uint64Range(0, 3).Draw(t, "inc"),
+					Rack:        rapid.SampledFrom([]string{"", "x", "y"}).Draw(t, "rack"),
+				}})
+			},
+			"fence": func(t *rapid.T) {
+				id := rapid.SampledFrom(brokerIDs).Draw(t, "id")
+				inc := rapid.Uint64Range(0, 3).Draw(t, "inc")
+				if b := md.brokers[id]; b != nil && rapid.Bool().Draw(t, "current") {
+					inc = b.info.Incarnation
+				}
+				apply(command{Fence: &fenceBroker{ID: id, Incarnation: inc}})
+			},
+			"create": func(t *rapid.T) {
+				apply(command{Create: drawCreate(t, names)})
+			},
+			"delete": func(t *rapid.T) {
+				apply(command{Delete: &deleteTopic{Name: rapid.SampledFrom(names).Draw(t, "name")}})
+			},
+			"alter_isr": func(t *rapid.T) {
+				apply(command{AlterISR: drawAlterISR(t, md)})
+			},
+			"empty": func(t *rapid.T) {
+				md.applyEmpty(md.applied + 1)
+			},
+			"sync": func(t *rapid.T) {
+				v := lagging[rapid.IntRange(0, len(lagging)-1).Draw(t, "view")]
+				v.apply(md.delta(v.version))
+			},
+			"": func(t *rapid.T) {
+				if err := md.check(); err != nil {
+					t.Fatal(err)
+				}
+				if md.version < versionLast {
+					t.Fatalf("version went back %d → %d", versionLast, md.version)
+				}
+				versionLast = md.version
+				checkDeltas(t, md, lagging)
+			},
+		})
+	})
+}
+
+// drawCreate mostly draws well-formed creates (which may still meet too few
+// live brokers or an existing name), and otherwise anything.
+func drawCreate(t *rapid.T, names []string) *createTopic {
+	if rapid.IntRange(0, 3).Draw(t, "wild") == 0 {
+		return &createTopic{
+			Name:              rapid.SampledFrom(names).Draw(t, "name"),
+			Partitions:        rapid.Int32Range(0, 4).Draw(t, "partitions"),
+			ReplicationFactor: rapid.Int32Range(0, 4).Draw(t, "rf"),
+			Config:            sm.TopicConfig{MinInSyncReplicas: rapid.Int32Range(0, 4).Draw(t, "min_isr")},
+		}
+	}
+	rf := rapid.Int32Range(1, 3).Draw(t, "rf")
+	return &createTopic{
+		Name:              rapid.SampledFrom(names[:3]).Draw(t, "name"),
+		Partitions:        rapid.Int32Range(1, 4).Draw(t, "partitions"),
+		ReplicationFactor: rf,
+		Config: sm.TopicConfig{
+			MinInSyncReplicas:     rapid.Int32Range(1, rf).Draw(t, "min_isr"),
+			UncleanLeaderElection: rapid.Bool().Draw(t, "unclean"),
+		},
+	}
+}
+
+// drawAlterISR mostly targets a real partition with its current epochs and
+// leader (so that some succeed), and otherwise anything.
+func drawAlterISR(t *rapid.T, md *metadata) *alterISR {
+	var all []sm.PartitionState
+	md.eachPartition(func(_ *topicEntry, p *partitionEntry) { all = append(all, p.state) })
+	if len(all) == 0 || rapid.IntRange(0, 9).Draw(t, "wild") == 0 {
+		return &alterISR{
+			Broker:         sm.NodeID(rapid.Uint64Range(100, 105).Draw(t, "broker")),
+			TP:             sm.TopicPartition{Topic: rapid.SampledFrom([]string{"a", "b", "z"}).Draw(t, "topic"), Partition: rapid.Int32Range(-1, 4).Draw(t, "p")},
+			LeaderEpoch:    sm.Epoch(rapid.Int64Range(0, 5).Draw(t, "le")),
+			PartitionEpoch: rapid.Int64Range(0, 5).Draw(t, "pe"),
+			ISR:            rapid.SliceOfN(rapid.SampledFrom([]sm.NodeID{101, 102, 103, 104, 105}), 0, 4).Draw(t, "isr"),
+		}
+	}
+	st := rapid.SampledFrom(all).Draw(t, "partition")
+	perm := rapid.Permutation(st.Replicas).Draw(t, "perm")
+	isr := perm[:rapid.IntRange(0, len(perm)).Draw(t, "isr_len")]
+	if st.Leader != sm.NoNode && !slices.Contains(isr, st.Leader) && rapid.Bool().Draw(t, "with_leader") {
+		isr = append(isr, st.Leader)
+	}
+	return &alterISR{Broker: st.Leader, TP: st.TP, LeaderEpoch: st.LeaderEpoch, PartitionEpoch: st.PartitionEpoch, ISR: isr}
+}
+
+// checkDeltas: the full delta rebuilds the metadata from nothing, and the
+// delta since each lagging view's version brings a copy of it up to date.
+func checkDeltas(t *rapid.T, md *metadata, lagging []*view) {
+	full := md.delta(0)
+	fresh := newView()
+	fresh.apply(full)
+	if got := fresh.full(); !equalMetadata(got, full) {
+		t.Fatalf("full delta does not rebuild the metadata:\n%+v\n%+v", got, full)
+	}
+	for i, v := range lagging {
+		c := copyView(v)
+		d := md.delta(v.version)
+		c.apply(d)
+		if got := c.full(); !equalMetadata(got, full) {
+			t.Fatalf("view %d at version %d with delta %+v:\ngot  %+v\nwant %+v", i, v.version, d, got, full)
+		}
+	}
+	if d := md.delta(md.version); md.version > 0 && !d.Empty() {
+		t.Fatalf("delta since the current version is not empty: %+v", d)
+	}
+}
+
+func copyView(v *view) *view {
+	return &view{version: v.version, brokers: maps.Clone(v.brokers), topics: maps.Clone(v.topics), partitions: maps.Clone(v.partitions)}
+}
+
+// Goal: tombstones stay bounded; a receiver older than the evicted ones gets
+// a Full delta, and one newer still gets exact deletions.
+func TestTombstoneHorizon(t *testing.T) {
+	f := newFSM(t)
+	f.register(101)
+	early := newView()
+	early.apply(f.md.delta(0))
+	for i := range tombstonesMax + 10 { // straight to apply: checking every step would be quadratic
+		name := fmt.Sprintf("t%05d", i)
+		for _, cmd := range []command{
+			{Create: &createTopic{Name: name, Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}},
+			{Delete: &deleteTopic{Name: name}},
+		} {
+			if r := f.md.apply(f.md.applied+1, &cmd); r.code != sm.CodeOK {
+				t.Fatalf("%s %s: %v %s", cmd.kind(), name, r.code, r.message)
+			}
+		}
+	}
+	if err := f.md.check(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.md.tombstones) != tombstonesMax || f.md.horizon == 0 {
+		t.Fatalf("%d tombstones, horizon %d", len(f.md.tombstones), f.md.horizon)
+	}
+	if d := f.md.delta(early.version); !d.Full {
+		t.Errorf("delta from before the horizon is not full: from %d horizon %d", early.version, f.md.horizon)
+	}
+	late := f.md.version
+	f.create("x", 1, 1, sm.TopicConfig{})
+	if r := f.do(command{Delete: &deleteTopic{Name: "t00020"}}); r.code != sm.CodeUnknownTopic {
+		t.Errorf("delete of a deleted topic: %v", r.code)
+	}
+	f.ok(command{Delete: &deleteTopic{Name: "x"}})
+	d := f.md.delta(late)
+	if d.Full || !slices.Equal(d.DeletedTopics, []string{"x"}) {
+		t.Errorf("delta after the horizon: %+v", d)
+	}
+}
