@@ -36,7 +36,9 @@ const (
 	// DiskAppend appends encoded batches (EncodeBatch frames) to TP's log.
 	DiskAppend DiskKind = iota
 	// DiskTruncate removes every batch of TP's log at or after Offset
-	// (a batch boundary), making the log end exactly Offset.
+	// (a batch boundary), making the log end exactly Offset. It also cuts
+	// any torn or corrupt bytes at or after that point; recovery relies on
+	// it.
 	DiskTruncate
 	// DiskDelete removes TP's log entirely (topic deleted).
 	DiskDelete

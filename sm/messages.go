@@ -85,8 +85,13 @@ type ReplicaFetchRequest struct {
 // DivergingEpoch in the leader's log, or the follower's end if smaller) and
 // fetch again.
 type ReplicaFetchResponse struct {
-	TP                 TopicPartition
-	Code               Code
+	TP   TopicPartition
+	Code Code
+	// Incarnation and FetchOffset echo the request, so a follower matches an
+	// answer to its one outstanding fetch and ignores late duplicates and
+	// answers meant for an earlier process.
+	Incarnation        uint64
+	FetchOffset        Offset
 	LeaderEpoch        Epoch
 	Batches            []Batch
 	HighWatermark      Offset

@@ -1,0 +1,151 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/weirmq/weir/sim"
+	"github.com/weirmq/weir/sm"
+)
+
+// handleCluster sets the cluster shape and seed. Timing follows
+// sim.DefaultConfig for the seed; scenarios run without random faults.
+//
+// Example: cluster controllers=3 brokers=3 seed=7
+func handleCluster(r *Runner, td *datadriven.TestData) (string, error) {
+	seed, err := argInt(td, "seed", 1)
+	if err != nil {
+		return "", err
+	}
+	cfg := sim.DefaultConfig(uint64(seed))
+	if cfg.Controllers, err = argInt(td, "controllers", 3); err != nil {
+		return "", err
+	}
+	if cfg.Brokers, err = argInt(td, "brokers", 3); err != nil {
+		return "", err
+	}
+	if cfg.Racks, err = argInt(td, "racks", 1); err != nil {
+		return "", err
+	}
+	if cfg.Clients, err = argInt(td, "clients", 2); err != nil {
+		return "", err
+	}
+	cfg.Topics = nil
+	cfg.NetLatency, cfg.NetLatencyMax = sm.Millisecond, 5*sm.Millisecond
+	cfg.SyncLatency = sm.Millisecond
+	cfg.Trace = r.Trace
+	r.cfg = cfg
+	r.world = nil
+	return "ok", nil
+}
+
+// handleTopic declares a workload topic that boot creates.
+//
+// Example: topic name=t0 partitions=1 rf=3 min-isr=2
+func handleTopic(r *Runner, td *datadriven.TestData) (string, error) {
+	name, _ := arg(td, "name")
+	p, err := argInt(td, "partitions", 1)
+	if err != nil {
+		return "", err
+	}
+	rf, err := argInt(td, "rf", 1)
+	if err != nil {
+		return "", err
+	}
+	minISR, err := argInt(td, "min-isr", 1)
+	if err != nil {
+		return "", err
+	}
+	r.cfg.Topics = append(r.cfg.Topics, sim.TopicSpec{Name: name, Partitions: int32(p), ReplicationFactor: int32(rf), MinISR: int32(minISR), Unclean: td.HasArg("unclean")})
+	return "ok", nil
+}
+
+// handleBoot starts every process and creates the declared topics.
+//
+// Example: boot
+func handleBoot(r *Runner, td *datadriven.TestData) (string, error) {
+	w, err := sim.NewScripted(r.cfg)
+	if err != nil {
+		return "", err
+	}
+	r.world = w
+	if err := w.Boot(); err != nil {
+		return "", err
+	}
+	return w.Status(), nil
+}
+
+// handleRun advances virtual time and narrates the client outcomes since the
+// last narration.
+//
+// Example: run for=2s
+func handleRun(r *Runner, td *datadriven.TestData) (string, error) {
+	d, err := argDuration(td, "for", sm.Second)
+	if err != nil {
+		return "", err
+	}
+	if err := r.world.RunFor(d); err != nil {
+		return "", err
+	}
+	return r.narrateOps(), nil
+}
+
+func (r *Runner) narrateOps() string {
+	s, mark := r.world.ClientSummary(r.opsMark)
+	r.opsMark = mark
+	if s == "" {
+		return "ok"
+	}
+	return s
+}
+
+// handleStatus prints the controller's view of every partition.
+//
+// Example: status
+func handleStatus(r *Runner, td *datadriven.TestData) (string, error) {
+	return r.world.Status(), nil
+}
+
+// handleOps narrates client outcomes since the last narration.
+//
+// Example: ops
+func handleOps(r *Runner, td *datadriven.TestData) (string, error) {
+	return r.narrateOps(), nil
+}
+
+// handleStabilize is the liveness phase: heal, converge, read everything.
+//
+// Example: stabilize
+func handleStabilize(r *Runner, td *datadriven.TestData) (string, error) {
+	if err := r.world.Stabilize(); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(r.narrateOps() + "\n" + r.world.Status()), nil
+}
+
+// handleSeed runs one whole random simulator run; failing seeds are saved
+// as scenario files made of this command.
+//
+// Example: seed n=123
+func handleSeed(r *Runner, td *datadriven.TestData) (string, error) {
+	n, err := argInt(td, "n", 0)
+	if err != nil {
+		return "", err
+	}
+	cfg := sim.DefaultConfig(uint64(n))
+	cfg.Trace = r.Trace
+	res := sim.Run(cfg)
+	if res.Err != nil {
+		return "", fmt.Errorf("seed %d: %v", n, res.Err)
+	}
+	return "ok", nil
+}
+
+// handleBreakpoint is a line to set a debugger breakpoint on.
+//
+// Example: _breakpoint
+func handleBreakpoint(r *Runner, td *datadriven.TestData) (string, error) {
+	return "ok", nil // set a debugger breakpoint on this line
+}

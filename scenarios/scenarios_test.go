@@ -1,0 +1,48 @@
+package scenarios
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/weirmq/weir/sm"
+)
+
+var flagTrace = flag.Bool("trace", false, "print every event of each scenario with its virtual time and node")
+
+// TestScenarios replays every scenario file in this directory.
+func TestScenarios(t *testing.T) {
+	files, err := filepath.Glob("*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 12 {
+		t.Fatalf("want at least 12 scenario files, found %d", len(files))
+	}
+	for _, path := range files {
+		t.Run(path, func(t *testing.T) {
+			r := &Runner{Path: path}
+			if *flagTrace {
+				r.Trace = os.Stdout
+			}
+			datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+				return r.Handle(t, td)
+			})
+		})
+	}
+}
+
+func TestParseNodeNames(t *testing.T) {
+	r := &Runner{}
+	for in, want := range map[string]sm.NodeID{"b101": 101, "c2": 2, "cl1001": 1001} {
+		got, err := r.node(in)
+		if err != nil || got != want {
+			t.Errorf("node(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := r.node("x9"); err == nil {
+		t.Error("node(\"x9\") accepted")
+	}
+}

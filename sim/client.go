@@ -1,0 +1,388 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/weirmq/weir/linearizability"
+	"github.com/weirmq/weir/sm"
+)
+
+// client is a simulated application: it learns metadata from the controllers,
+// produces, fetches and manages topics, one request at a time, and records
+// every operation with its virtual invoke and return times.
+type client struct {
+	w   *World
+	id  sm.NodeID
+	rng *rng
+
+	controller sm.NodeID // current guess of the controller leader
+	meta       map[sm.TopicPartition]sm.PartitionState
+	topics     map[string]sm.TopicInfo
+	metaVer    uint64
+	epochs     map[sm.TopicPartition]sm.Epoch // highest leader epoch seen
+
+	reqID    uint64
+	inflight *pending
+	values   int
+	stopped  bool
+	// script, when set, replaces random choices (scenario files).
+	script []action
+	onIdle func()
+}
+
+// pending is the one outstanding request.
+type pending struct {
+	reqID    uint64
+	op       linearizability.Op
+	kind     linearizability.Kind
+	to       sm.NodeID
+	deadline sm.Time
+	meta     bool // a metadata refresh, not recorded in the history
+	acks     sm.Acks
+}
+
+// action is one scripted client step.
+type action struct {
+	kind    linearizability.Kind
+	tp      sm.TopicPartition
+	acks    sm.Acks
+	n       int // records per produce
+	offset  sm.Offset
+	final   bool
+	topic   sm.TopicInfo
+	onReply func(op linearizability.Op)
+}
+
+func newClient(w *World, id sm.NodeID) *client {
+	return &client{
+		w: w, id: id, rng: w.workRNG.child("client" + strconv.Itoa(int(id))),
+		controller: w.controllerIDs()[0],
+		meta:       map[sm.TopicPartition]sm.PartitionState{},
+		topics:     map[string]sm.TopicInfo{},
+		epochs:     map[sm.TopicPartition]sm.Epoch{},
+	}
+}
+
+func (c *client) send(to sm.NodeID, msg sm.Message) {
+	c.w.net.send(sm.Envelope{From: c.id, To: to, Msg: msg})
+}
+
+// refreshMetadata asks the current controller guess for changes.
+func (c *client) refreshMetadata() {
+	c.reqID++
+	c.inflight = &pending{reqID: c.reqID, to: c.controller, meta: true, deadline: c.w.now.Add(c.w.cfg.ClientTimeout)}
+	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID, SinceVersion: c.metaVer})
+	c.armDeadline()
+}
+
+func (c *client) armDeadline() {
+	p := c.inflight
+	c.w.at(p.deadline, func() {
+		if c.inflight == p {
+			c.timeout()
+		}
+	})
+}
+
+// timeout gives up on the outstanding request: its outcome is unknown.
+func (c *client) timeout() {
+	p := c.inflight
+	c.inflight = nil
+	if p.meta {
+		c.rotateController()
+	} else {
+		c.finish(p, linearizability.Unknown)
+		c.forgetLeader(p.op.TP)
+	}
+	c.next(c.thinkTime())
+}
+
+func (c *client) rotateController() {
+	ids := c.w.controllerIDs()
+	i := slices.Index(ids, c.controller)
+	c.controller = ids[(i+1)%len(ids)]
+}
+
+func (c *client) forgetLeader(tp string) {
+	for k, st := range c.meta {
+		if k.String() == tp {
+			st.Leader = sm.NoNode
+			c.meta[k] = st
+		}
+	}
+}
+
+func (c *client) thinkTime() sm.Duration {
+	return sm.Duration(c.rng.between(int64(c.w.cfg.ThinkMin), int64(c.w.cfg.ThinkMax)))
+}
+
+// next schedules the client's next step.
+func (c *client) next(d sm.Duration) {
+	c.w.after(d, func() { c.step() })
+}
+
+// step issues the next request, unless one is outstanding.
+func (c *client) step() {
+	if c.inflight != nil {
+		return
+	}
+	if c.stopped && len(c.script) == 0 {
+		if c.onIdle != nil {
+			c.onIdle()
+		}
+		return
+	}
+	var a action
+	if len(c.script) > 0 {
+		a = c.script[0]
+	} else {
+		a = c.randomAction()
+	}
+	if !c.issue(a) {
+		c.refreshMetadata()
+		return
+	}
+	if len(c.script) > 0 {
+		c.script = c.script[1:]
+	}
+}
+
+func (c *client) randomAction() action {
+	w := c.w
+	tps := w.workloadTPs()
+	tp := tps[c.rng.intn(len(tps))]
+	switch r := c.rng.float(); {
+	case r < w.cfg.ProduceRatio:
+		return action{kind: linearizability.Produce, tp: tp, acks: w.cfg.Acks[c.rng.intn(len(w.cfg.Acks))], n: 1 + c.rng.intn(3)}
+	case r < w.cfg.ProduceRatio+w.cfg.AdminRatio:
+		name := "adm" + strconv.Itoa(c.rng.intn(3))
+		if c.rng.chance(0.5) {
+			return action{kind: linearizability.CreateTopic, topic: sm.TopicInfo{Name: name, Partitions: int32(1 + c.rng.intn(3)), ReplicationFactor: int32(1 + c.rng.intn(3))}}
+		}
+		return action{kind: linearizability.DeleteTopic, topic: sm.TopicInfo{Name: name}}
+	default:
+		hw := c.w.knownHW[tp]
+		return action{kind: linearizability.Fetch, tp: tp, offset: sm.Offset(c.rng.between(0, int64(hw)))}
+	}
+}
+
+// issue sends a's request; false means the client must learn metadata first.
+func (c *client) issue(a action) bool {
+	w := c.w
+	c.reqID++
+	p := &pending{reqID: c.reqID, kind: a.kind, deadline: w.now.Add(w.cfg.ClientTimeout), acks: a.acks}
+	p.op = linearizability.Op{Client: int(c.id), Kind: a.kind, Call: int64(w.now)}
+	switch a.kind {
+	case linearizability.Produce, linearizability.Fetch:
+		st, ok := c.meta[a.tp]
+		if !ok || st.Leader == sm.NoNode {
+			return false
+		}
+		p.to = st.Leader
+		p.op.TP = a.tp.String()
+		if a.kind == linearizability.Produce {
+			recs := make([]sm.Record, a.n)
+			for i := range recs {
+				c.values++
+				v := fmt.Sprintf("%v-%d", c.id, c.values)
+				recs[i] = sm.Record{Value: []byte(v)}
+				p.op.Values = append(p.op.Values, v)
+			}
+			ti := c.topics[a.tp.Topic]
+			p.op.Durable = a.acks.Durable() && !ti.Config.UncleanLeaderElection
+			c.send(p.to, sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs})
+		} else {
+			p.op.FetchOffset = int64(a.offset)
+			p.op.Final = a.final
+			c.send(p.to, sm.FetchRequest{ReqID: c.reqID, TP: a.tp, Offset: a.offset, MaxRecords: 64, CurrentLeaderEpoch: c.epochs[a.tp]})
+		}
+	case linearizability.CreateTopic:
+		p.to = c.controller
+		p.op.TP = a.topic.Name
+		p.op.Partitions = int(a.topic.Partitions)
+		c.send(p.to, sm.CreateTopicRequest{ReqID: c.reqID, Name: a.topic.Name, Partitions: a.topic.Partitions, ReplicationFactor: a.topic.ReplicationFactor, Config: a.topic.Config})
+	case linearizability.DeleteTopic:
+		p.to = c.controller
+		p.op.TP = a.topic.Name
+		c.send(p.to, sm.DeleteTopicRequest{ReqID: c.reqID, Name: a.topic.Name})
+	}
+	c.inflight = p
+	if a.onReply != nil {
+		c.w.replyHooks[c.id] = a.onReply
+	}
+	c.armDeadline()
+	return true
+}
+
+// receive handles a reply. Replies that match no outstanding request (late or
+// duplicated) are ignored.
+func (c *client) receive(m sm.Envelope) {
+	p := c.inflight
+	switch r := m.Msg.(type) {
+	case sm.MetadataResponse:
+		if p == nil || !p.meta || r.ReqID != p.reqID {
+			return
+		}
+		c.inflight = nil
+		if r.Code == sm.CodeOK {
+			c.applyDelta(r.Delta)
+			c.next(0)
+			return
+		}
+		c.retryController(r.LeaderHint)
+	case sm.ProduceResponse:
+		if p == nil || r.ReqID != p.reqID {
+			return
+		}
+		c.inflight = nil
+		p.op.Offset, p.op.Epoch = int64(r.BaseOffset), int64(r.LeaderEpoch)
+		c.noteEpoch(r.TP, r.LeaderEpoch)
+		c.complete(p, r.Code, r.LeaderHint, r.TP)
+	case sm.FetchResponse:
+		if p == nil || r.ReqID != p.reqID {
+			return
+		}
+		c.inflight = nil
+		if r.Code == sm.CodeOK {
+			p.op.HW, p.op.Epoch = int64(r.HighWatermark), int64(r.LeaderEpoch)
+			p.op.Records = flatten(r.Batches, sm.Offset(p.op.FetchOffset), r.HighWatermark)
+			c.noteEpoch(r.TP, r.LeaderEpoch)
+			if r.HighWatermark > c.w.knownHW[r.TP] {
+				c.w.knownHW[r.TP] = r.HighWatermark
+			}
+		}
+		c.complete(p, r.Code, r.LeaderHint, r.TP)
+	case sm.CreateTopicResponse:
+		if p == nil || r.ReqID != p.reqID {
+			return
+		}
+		c.inflight = nil
+		c.completeAdmin(p, r.Code, r.LeaderHint)
+	case sm.DeleteTopicResponse:
+		if p == nil || r.ReqID != p.reqID {
+			return
+		}
+		c.inflight = nil
+		c.completeAdmin(p, r.Code, r.LeaderHint)
+	}
+}
+
+func (c *client) noteEpoch(tp sm.TopicPartition, e sm.Epoch) {
+	if e > c.epochs[tp] {
+		c.epochs[tp] = e
+	}
+}
+
+func (c *client) retryController(hint sm.NodeID) {
+	if hint != sm.NoNode {
+		c.controller = hint
+	} else {
+		c.rotateController()
+	}
+	c.next(c.w.cfg.RetryBackoff)
+}
+
+// complete records a produce or fetch outcome.
+func (c *client) complete(p *pending, code sm.Code, hint sm.NodeID, tp sm.TopicPartition) {
+	switch {
+	case code == sm.CodeOK:
+		c.finish(p, linearizability.OK)
+		c.next(c.thinkTime())
+		return
+	case code.Unknown():
+		c.finish(p, linearizability.Unknown)
+	default:
+		c.finish(p, linearizability.Failed)
+	}
+	if code == sm.CodeNotLeader || code == sm.CodeLeadershipLost || code == sm.CodeFencedLeaderEpoch ||
+		code == sm.CodeUnknownLeaderEpoch || code == sm.CodeUnknownTopic {
+		st := c.meta[tp]
+		st.Leader = hint
+		if hint == sm.NoNode || code != sm.CodeNotLeader {
+			st.Leader = sm.NoNode
+		}
+		c.meta[tp] = st
+	}
+	c.next(c.w.cfg.RetryBackoff)
+}
+
+func (c *client) completeAdmin(p *pending, code sm.Code, hint sm.NodeID) {
+	switch {
+	case code == sm.CodeNotLeader:
+		p.op.Err = code.String()
+		c.finish(p, linearizability.Failed)
+		c.retryController(hint)
+		return
+	case code.Unknown():
+		c.finish(p, linearizability.Unknown)
+	default:
+		if code != sm.CodeOK {
+			p.op.Err = code.String()
+		}
+		c.finish(p, linearizability.OK)
+	}
+	c.next(c.thinkTime())
+}
+
+// finish stamps the return time and appends the op to the history. Fetches
+// that failed carry no information and are not recorded.
+func (c *client) finish(p *pending, out linearizability.Outcome) {
+	w := c.w
+	p.op.Return = int64(w.now)
+	p.op.Outcome = out
+	if hook := w.replyHooks[c.id]; hook != nil {
+		delete(w.replyHooks, c.id)
+		hook(p.op)
+	}
+	if p.kind == linearizability.Fetch && out != linearizability.OK {
+		return
+	}
+	w.history.Ops = append(w.history.Ops, p.op)
+	w.stats.Ops++
+}
+
+// applyDelta merges controller metadata into the client's view.
+func (c *client) applyDelta(d sm.MetadataDelta) {
+	if d.Full {
+		clear(c.meta)
+		clear(c.topics)
+	} else if d.FromVersion > c.metaVer {
+		return
+	}
+	for _, t := range d.Topics {
+		c.topics[t.Name] = t
+	}
+	for _, name := range d.DeletedTopics {
+		delete(c.topics, name)
+		for tp := range c.meta {
+			if tp.Topic == name {
+				delete(c.meta, tp)
+			}
+		}
+	}
+	for _, p := range d.Partitions {
+		if p.LeaderEpoch >= c.meta[p.TP].LeaderEpoch {
+			c.meta[p.TP] = p
+		}
+	}
+	if d.ToVersion > c.metaVer {
+		c.metaVer = d.ToVersion
+	}
+}
+
+// flatten turns batches into records at or after from and below hw.
+func flatten(bs []sm.Batch, from, hw sm.Offset) []linearizability.Rec {
+	var out []linearizability.Rec
+	for _, b := range bs {
+		for i, r := range b.Records {
+			off := b.BaseOffset + sm.Offset(i)
+			if off < from || off >= hw {
+				continue
+			}
+			out = append(out, linearizability.Rec{Offset: int64(off), Value: string(r.Value)})
+		}
+	}
+	return out
+}

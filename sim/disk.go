@@ -1,0 +1,292 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Disk is one node's simulated disk: named files whose contents are volatile
+// until synced. It models what a real disk does to a process that crashes: a
+// write (or truncate) that reached the page cache but not stable storage may
+// survive entirely, partially (a torn tail, possibly with garbage), or not at
+// all. Synced bytes always survive.
+//
+// Files are written with the same byte formats the production stores use for
+// partition logs (sm.EncodeBatch frames), so recovery runs the real decoder.
+type Disk struct {
+	files map[string]*file
+	// Used and Capacity in bytes; writes past Capacity fail with "disk full".
+	capacity int64
+}
+
+type file struct {
+	content []byte // what a read returns now (page cache)
+	durable []byte // what survives a crash
+}
+
+func newDisk(capacity int64) *Disk {
+	return &Disk{files: map[string]*file{}, capacity: capacity}
+}
+
+func (d *Disk) used() int64 {
+	var n int64
+	for _, f := range d.files {
+		n += int64(max(len(f.content), len(f.durable)))
+	}
+	return n
+}
+
+func (d *Disk) get(name string) *file {
+	f := d.files[name]
+	if f == nil {
+		f = &file{}
+		d.files[name] = f
+	}
+	return f
+}
+
+func walFile(tp sm.TopicPartition) string {
+	return "wal/" + tp.Topic + "/" + strconv.Itoa(int(tp.Partition))
+}
+
+const raftFile = "raft"
+
+// apply performs op on the page cache, as the write or ftruncate syscall does
+// when the operation starts. It returns an error text the way a failing
+// syscall would. Stable storage changes only in sync.
+func (d *Disk) apply(op sm.DiskOp) string {
+	switch op.Kind {
+	case sm.DiskAppend:
+		if d.capacity > 0 && d.used()+int64(len(op.Data)) > d.capacity {
+			return "disk full (ENOSPC)"
+		}
+		f := d.get(walFile(op.TP))
+		f.content = append(f.content, op.Data...)
+	case sm.DiskTruncate:
+		f := d.get(walFile(op.TP))
+		pos, err := truncatePos(f.content, op.Offset)
+		if err != "" {
+			return err
+		}
+		f.content = f.content[:pos:pos]
+	case sm.DiskDelete:
+		delete(d.files, walFile(op.TP))
+	case sm.DiskRaft:
+		data := encodeRaftRecord(op.HardState, op.Entries)
+		if d.capacity > 0 && d.used()+int64(len(data)) > d.capacity {
+			return "disk full (ENOSPC)"
+		}
+		f := d.get(raftFile)
+		f.content = append(f.content, data...)
+	default:
+		return fmt.Sprintf("sim: unknown disk op kind %d", op.Kind)
+	}
+	return ""
+}
+
+// opFile names the file op touches.
+func opFile(op sm.DiskOp) string {
+	if op.Kind == sm.DiskRaft {
+		return raftFile
+	}
+	return walFile(op.TP)
+}
+
+// sync makes a file's current contents durable, as fsync does: everything
+// written to it so far, not only one operation's bytes.
+func (d *Disk) sync(name string) {
+	if f := d.files[name]; f != nil {
+		f.durable = slices.Clone(f.content)
+	}
+}
+
+// truncatePos finds the byte position of the first frame at or after offset.
+func truncatePos(buf []byte, offset sm.Offset) (int, string) {
+	pos := 0
+	for pos < len(buf) {
+		b, n, err := sm.DecodeBatch(buf[pos:])
+		if err != nil {
+			return pos, "" // a torn or corrupt tail: the cut removes it too
+		}
+		if b.BaseOffset >= offset {
+			return pos, ""
+		}
+		if b.NextOffset() > offset {
+			return 0, fmt.Sprintf("truncate to offset %d: inside batch [%d,%d)", offset, b.BaseOffset, b.NextOffset())
+		}
+		pos += n
+	}
+	return pos, ""
+}
+
+// crash returns the disk as a restarted process finds it. For each file the
+// synced bytes survive; of the unsynced change, rng decides whether none, all
+// or a torn prefix survives, and torn tails may carry garbage.
+func (d *Disk) crash(r *rng, tear bool) {
+	for _, name := range slices.Sorted(maps.Keys(d.files)) {
+		f := d.files[name]
+		if len(f.content) >= len(f.durable) && string(f.content[:len(f.durable)]) == string(f.durable) {
+			extra := f.content[len(f.durable):]
+			keep := 0
+			if len(extra) > 0 && tear {
+				switch r.intn(3) {
+				case 0:
+					keep = 0
+				case 1:
+					keep = len(extra)
+				default:
+					keep = r.intn(len(extra) + 1)
+				}
+			}
+			next := slices.Clone(f.durable)
+			next = append(next, extra[:keep]...)
+			if keep > 0 && keep < len(extra) && r.chance(0.5) {
+				next[len(next)-1] ^= byte(1 + r.intn(255)) // garbage in the torn sector
+			}
+			f.content, f.durable = next, slices.Clone(next)
+			continue
+		}
+		// An unsynced truncate: either it reached the disk or it did not.
+		if tear && r.chance(0.5) {
+			f.durable = slices.Clone(f.content)
+		} else {
+			f.content = slices.Clone(f.durable)
+		}
+	}
+}
+
+// durable reads the disk into what a node's constructor recovers from.
+func (d *Disk) recover() (sm.Durable, error) {
+	out := sm.Durable{Logs: map[sm.TopicPartition][]byte{}}
+	for _, name := range slices.Sorted(maps.Keys(d.files)) {
+		f := d.files[name]
+		if name == raftFile {
+			hs, ents, err := decodeRaftLog(f.content)
+			if err != nil {
+				return out, err
+			}
+			out.HardState, out.Entries = hs, ents
+			continue
+		}
+		rest, ok := strings.CutPrefix(name, "wal/")
+		if !ok {
+			continue
+		}
+		i := strings.LastIndexByte(rest, '/')
+		p, err := strconv.Atoi(rest[i+1:])
+		if i < 0 || err != nil {
+			return out, fmt.Errorf("sim: bad wal file name %q", name)
+		}
+		out.Logs[sm.TopicPartition{Topic: rest[:i], Partition: int32(p)}] = slices.Clone(f.content)
+	}
+	return out, nil
+}
+
+// Raft records: u32 len, u32 crc32c, then u32 hsLen, hs proto, u32 count,
+// count × (u32 len, entry proto). A torn or corrupt tail ends the log.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeRaftRecord(hs *pb.HardState, ents []*pb.Entry) []byte {
+	mo := proto.MarshalOptions{Deterministic: true}
+	var body []byte
+	var hsb []byte
+	if hs != nil {
+		hsb, _ = mo.Marshal(hs)
+	}
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(hsb)))
+	body = append(body, hsb...)
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(ents)))
+	for _, e := range ents {
+		eb, _ := mo.Marshal(e)
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(eb)))
+		body = append(body, eb...)
+	}
+	out := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(body, castagnoli))
+	return append(out, body...)
+}
+
+func decodeRaftLog(buf []byte) (*pb.HardState, []*pb.Entry, error) {
+	var hs *pb.HardState
+	var ents []*pb.Entry
+	for len(buf) >= 8 {
+		n := binary.LittleEndian.Uint32(buf)
+		if uint64(len(buf)-8) < uint64(n) {
+			break // torn tail
+		}
+		body := buf[8 : 8+n]
+		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(buf[4:]) {
+			break // corrupt tail
+		}
+		buf = buf[8+n:]
+		h, es, err := decodeRaftBody(body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h != nil {
+			hs = h
+		}
+		for _, e := range es {
+			// An entry at index i replaces everything from i on.
+			for len(ents) > 0 && ents[len(ents)-1].GetIndex() >= e.GetIndex() {
+				ents = ents[:len(ents)-1]
+			}
+			ents = append(ents, e)
+		}
+	}
+	return hs, ents, nil
+}
+
+func decodeRaftBody(body []byte) (*pb.HardState, []*pb.Entry, error) {
+	take := func() ([]byte, bool) {
+		if len(body) < 4 {
+			return nil, false
+		}
+		n := binary.LittleEndian.Uint32(body)
+		if uint64(len(body)-4) < uint64(n) {
+			return nil, false
+		}
+		v := body[4 : 4+n]
+		body = body[4+n:]
+		return v, true
+	}
+	hsb, ok := take()
+	if !ok {
+		return nil, nil, fmt.Errorf("sim: raft record: short hard state")
+	}
+	var hs *pb.HardState
+	if len(hsb) > 0 {
+		hs = &pb.HardState{}
+		if err := proto.Unmarshal(hsb, hs); err != nil {
+			return nil, nil, fmt.Errorf("sim: raft record: %w", err)
+		}
+	}
+	if len(body) < 4 {
+		return nil, nil, fmt.Errorf("sim: raft record: short count")
+	}
+	count := binary.LittleEndian.Uint32(body)
+	body = body[4:]
+	ents := make([]*pb.Entry, 0, count)
+	for range count {
+		eb, ok := take()
+		if !ok {
+			return nil, nil, fmt.Errorf("sim: raft record: short entry")
+		}
+		e := &pb.Entry{}
+		if err := proto.Unmarshal(eb, e); err != nil {
+			return nil, nil, fmt.Errorf("sim: raft record: %w", err)
+		}
+		ents = append(ents, e)
+	}
+	return hs, ents, nil
+}

@@ -1,0 +1,226 @@
+package sim
+
+import (
+	"github.com/weirmq/weir/sm"
+)
+
+// startFaults begins the safety phase's fault injection: network loss and
+// duplication rates for the whole phase, plus a stream of discrete faults at
+// random intervals, each healed after a random duration. All draws come from
+// the fault PRNG, so the schedule is part of the seed.
+func (w *World) startFaults() {
+	w.faultsOn = true
+	if w.cfg.Faults.Has(FaultDrop) {
+		w.net.drop = w.cfg.DropRate
+	}
+	if w.cfg.Faults.Has(FaultDuplicate) {
+		w.net.dup = w.cfg.DupRate
+	}
+	if w.cfg.FaultMean > 0 && w.cfg.Faults != 0 {
+		w.scheduleFault()
+	}
+}
+
+func (w *World) scheduleFault() {
+	d := sm.Duration(w.faultRNG.between(int64(w.cfg.FaultMean)/4, int64(w.cfg.FaultMean)*2))
+	w.after(d, func() {
+		if !w.faultsOn {
+			return
+		}
+		w.injectFault()
+		w.scheduleFault()
+	})
+}
+
+// discrete fault classes the director draws from (drop/duplicate/delay are
+// continuous and set per phase).
+var discreteFaults = []Fault{
+	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultCrash, FaultTornWrite,
+	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay,
+}
+
+func (w *World) injectFault() {
+	var enabled []Fault
+	for _, f := range discreteFaults {
+		if w.cfg.Faults.Has(f) {
+			enabled = append(enabled, f)
+		}
+	}
+	if len(enabled) == 0 {
+		return
+	}
+	r := w.faultRNG
+	f := enabled[r.intn(len(enabled))]
+	heal := sm.Duration(r.between(int64(200*sm.Millisecond), int64(3*sm.Second)))
+	switch f {
+	case FaultPartition:
+		a, b := w.splitHosts()
+		w.Partition(a, b, true, heal)
+	case FaultOneWay:
+		a, b := w.splitHosts()
+		w.Partition(a, b, false, heal)
+	case FaultIsolate:
+		w.Isolate(w.randomHost(), heal)
+	case FaultClog:
+		ids := w.allIDs()
+		from, to := ids[r.intn(len(ids))], ids[r.intn(len(ids))]
+		if from == to {
+			return
+		}
+		w.Clog(from, to, heal)
+	case FaultCrash, FaultTornWrite:
+		w.Crash(w.randomHost(), f == FaultTornWrite, heal)
+	case FaultPause:
+		w.Pause(w.randomHost(), heal)
+	case FaultClockJump:
+		w.ClockJump(w.randomHost(), sm.Duration(r.between(int64(100*sm.Millisecond), int64(5*sm.Second))))
+	case FaultDiskError:
+		h := w.hosts[w.randomHost()]
+		h.faults.errorsUntil = w.now.Add(heal)
+		h.faults.errRate = []float64{0.01, 0.1, 1}[r.intn(3)]
+	case FaultDiskFull:
+		w.DiskFull(w.randomHost(), heal)
+	case FaultSlowSync:
+		h := w.hosts[w.randomHost()]
+		h.faults.slowUntil = w.now.Add(heal)
+		h.faults.slowMax = sm.Duration(r.between(int64(10*sm.Millisecond), int64(500*sm.Millisecond)))
+		w.stats.Faults[FaultSlowSync]++
+	case FaultDelay:
+		// A burst of latency on every link out of one node: messages
+		// reorder against those sent before and after.
+		id := w.randomHost()
+		for _, to := range w.allIDs() {
+			if to != id {
+				w.net.cloggedU[link{id, to}] = w.now.Add(sm.Duration(r.between(0, int64(heal))))
+			}
+		}
+		w.stats.Faults[FaultDelay]++
+	}
+}
+
+func (w *World) randomHost() sm.NodeID {
+	return w.hostIDs[w.faultRNG.intn(len(w.hostIDs))]
+}
+
+// splitHosts draws two disjoint non-empty groups of processes (clients stay
+// connected to everyone).
+func (w *World) splitHosts() (a, b []sm.NodeID) {
+	for _, id := range w.hostIDs {
+		if w.faultRNG.chance(0.5) {
+			a = append(a, id)
+		} else {
+			b = append(b, id)
+		}
+	}
+	if len(a) == 0 {
+		a, b = b[:1], b[1:]
+	}
+	if len(b) == 0 {
+		a, b = a[1:], a[:1]
+	}
+	return a, b
+}
+
+// ---- fault primitives (also used by scenario files) -----------------------
+
+// Partition cuts a from b (both ways when symmetric) for d (forever if 0).
+func (w *World) Partition(a, b []sm.NodeID, symmetric bool, d sm.Duration) {
+	if symmetric {
+		w.stats.Faults[FaultPartition]++
+	} else {
+		w.stats.Faults[FaultOneWay]++
+	}
+	w.trace.note(w.now, 0, "partition %v | %v symmetric=%v for %v", a, b, symmetric, d)
+	w.net.partition(a, b, symmetric)
+	if d > 0 {
+		w.after(d, func() { w.unblock(a, b, symmetric) })
+	}
+}
+
+func (w *World) unblock(a, b []sm.NodeID, symmetric bool) {
+	for _, x := range a {
+		for _, y := range b {
+			delete(w.net.blocked, link{x, y})
+			if symmetric {
+				delete(w.net.blocked, link{y, x})
+			}
+		}
+	}
+	w.trace.note(w.now, 0, "heal %v | %v", a, b)
+}
+
+// Isolate cuts id off from everyone for d.
+func (w *World) Isolate(id sm.NodeID, d sm.Duration) {
+	w.stats.Faults[FaultIsolate]++
+	w.trace.note(w.now, id, "isolate for %v", d)
+	others := w.allIDs()
+	others = others[:0:0]
+	for _, x := range w.allIDs() {
+		if x != id {
+			others = append(others, x)
+		}
+	}
+	w.net.isolate(id)
+	if d > 0 {
+		w.after(d, func() { w.unblock([]sm.NodeID{id}, others, true) })
+	}
+}
+
+// Clog holds messages on from→to until d has passed.
+func (w *World) Clog(from, to sm.NodeID, d sm.Duration) {
+	w.stats.Faults[FaultClog]++
+	w.trace.note(w.now, from, "clog -> %v for %v", to, d)
+	w.net.cloggedU[link{from, to}] = w.now.Add(d)
+}
+
+// Crash kills id (tearing unsynced writes when tear) and restarts it after d
+// (never, if d is 0, until the liveness phase).
+func (w *World) Crash(id sm.NodeID, tear bool, d sm.Duration) {
+	h := w.hosts[id]
+	if !h.up {
+		return
+	}
+	if tear {
+		w.stats.Faults[FaultTornWrite]++
+	} else {
+		w.stats.Faults[FaultCrash]++
+	}
+	h.crash(tear)
+	if d > 0 {
+		w.after(d, func() { h.start() })
+	}
+}
+
+// Restart starts id if it is down.
+func (w *World) Restart(id sm.NodeID) { w.hosts[id].start() }
+
+// Pause stops id from stepping for d; events wait.
+func (w *World) Pause(id sm.NodeID, d sm.Duration) {
+	h := w.hosts[id]
+	if !h.up {
+		return
+	}
+	w.stats.Faults[FaultPause]++
+	w.trace.note(w.now, id, "pause for %v", d)
+	h.pausedUntil = w.now.Add(d)
+}
+
+// ClockJump moves id's clock forward by d (monotonic clocks never go back).
+func (w *World) ClockJump(id sm.NodeID, d sm.Duration) {
+	w.stats.Faults[FaultClockJump]++
+	w.trace.note(w.now, id, "clock jumps %v", d)
+	h := w.hosts[id]
+	h.skew += d
+	if h.up {
+		w.at(w.now, func() { h.deliver(h.incarnation, sm.TimerFired{}) })
+	}
+}
+
+// DiskFull caps id's disk at what it holds now for d.
+func (w *World) DiskFull(id sm.NodeID, d sm.Duration) {
+	w.stats.Faults[FaultDiskFull]++
+	h := w.hosts[id]
+	w.trace.note(w.now, id, "disk full for %v", d)
+	h.disk.capacity = max(h.disk.used(), 1)
+	w.after(d, func() { h.disk.capacity = w.cfg.DiskCapacity })
+}

@@ -1,0 +1,504 @@
+package sim
+
+import (
+	crand "crypto/rand"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weirmq/weir/linearizability"
+	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/broker"
+	"github.com/weirmq/weir/sm/controller"
+	"github.com/weirmq/weir/sm/partition"
+)
+
+// Stats counts what a run did.
+type Stats struct {
+	Events     uint64
+	Messages   uint64
+	Dropped    uint64
+	Ops        int
+	Faults     [faultCount]int
+	Fatals     int
+	StepErrors int
+	Simulated  sm.Duration
+	Wall       time.Duration
+}
+
+// Speed is simulated seconds per wall second.
+func (s *Stats) Speed() float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return float64(s.Simulated) / 1e9 / s.Wall.Seconds()
+}
+
+// FaultSummary lists injected faults per class ("crash=3 drop=41 ...").
+func (s *Stats) FaultSummary() string {
+	var b strings.Builder
+	for f := Fault(0); f < faultCount; f++ {
+		if s.Faults[f] > 0 {
+			fmt.Fprintf(&b, "%s=%d ", f, s.Faults[f])
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Seed      uint64
+	Err       error // nil when every check passed
+	Stats     Stats
+	History   *linearizability.History
+	TraceHash uint64
+	Log       *linearizability.Report
+}
+
+// Reproduce is the one-line command that replays this run.
+func (r *Result) Reproduce() string {
+	return fmt.Sprintf("go test ./sim -run TestSim -seed=%d -v", r.Seed)
+}
+
+// New builds a world from cfg without running it.
+func New(cfg Config) (*World, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	root := newRNG(cfg.Seed)
+	w := &World{
+		cfg:        cfg,
+		rng:        root,
+		netRNG:     root.child("net"),
+		diskRNG:    root.child("disk"),
+		faultRNG:   root.child("fault"),
+		workRNG:    root.child("work"),
+		hosts:      map[sm.NodeID]*host{},
+		clients:    map[sm.NodeID]*client{},
+		knownHW:    map[sm.TopicPartition]sm.Offset{},
+		replyHooks: map[sm.NodeID]func(linearizability.Op){},
+		history:    &linearizability.History{},
+	}
+	w.trace.hash = 14695981039346656037
+	w.trace.verbose = cfg.Trace
+	w.net = newNetwork(w)
+	for i := 1; i <= cfg.Controllers; i++ {
+		w.addHost(sm.NodeID(i), kindController)
+	}
+	for i := 0; i < cfg.Brokers; i++ {
+		w.addHost(sm.NodeID(101+i), kindBroker)
+	}
+	for i := 0; i < cfg.Clients; i++ {
+		id := sm.NodeID(1001 + i)
+		w.clients[id] = newClient(w, id)
+	}
+	return w, nil
+}
+
+// withSeededCrypto runs fn with crypto/rand.Reader fed from the seed: etcd
+// raft draws its election jitter from it, and nothing else in a run may be
+// unseeded. Runs therefore must not overlap within one process.
+func withSeededCrypto(seed uint64, fn func()) {
+	var key [32]byte
+	for i := range 4 {
+		v := seed*0x9e3779b97f4a7c15 + uint64(i)
+		for j := range 8 {
+			key[i*8+j] = byte(v >> (8 * j))
+		}
+	}
+	saved := crand.Reader
+	crand.Reader = chachaReader{rand.NewChaCha8(key)}
+	defer func() { crand.Reader = saved }()
+	fn()
+}
+
+// Run executes one whole simulation: setup, safety phase, liveness phase,
+// final reads and every check.
+func Run(cfg Config) *Result {
+	w, err := New(cfg)
+	if err != nil {
+		return &Result{Seed: cfg.Seed, Err: err}
+	}
+	start := time.Now()
+	withSeededCrypto(cfg.Seed, func() { err = w.run() })
+	w.stats.Wall = time.Since(start)
+	w.stats.Events = w.events
+	w.stats.Simulated = sm.Duration(w.now)
+	res := &Result{Seed: cfg.Seed, Err: err, Stats: w.stats, History: w.history, TraceHash: w.trace.hash}
+	if err == nil {
+		res.Log = linearizability.CheckLog(w.history)
+		if !res.Log.OK() {
+			res.Err = fmt.Errorf("history check: %s", res.Log)
+		}
+	}
+	return res
+}
+
+func (w *World) run() error {
+	for _, id := range w.hostIDs {
+		w.hosts[id].start()
+	}
+	if err := w.setup(); err != nil {
+		return err
+	}
+	w.startWorkload()
+	w.startFaults()
+	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
+	if w.failure != nil {
+		return w.failure
+	}
+	if err := w.liveness(); err != nil {
+		return err
+	}
+	return w.finalReads()
+}
+
+// setup waits for a controller leader and registered brokers, then creates
+// the workload topics.
+func (w *World) setup() error {
+	deadline := w.now.Add(30 * sm.Second)
+	w.runUntil(deadline, func() bool { return w.brokersRegistered() })
+	if !w.brokersRegistered() {
+		return w.stuck("setup: brokers did not register")
+	}
+	for _, t := range w.cfg.Topics {
+		if err := w.createTopic(t, deadline); err != nil {
+			return err
+		}
+	}
+	w.runUntil(deadline, func() bool { return w.converged() })
+	if !w.converged() {
+		return w.stuck("setup: workload partitions did not get leaders")
+	}
+	return nil
+}
+
+// createTopic creates t through an admin client, retrying until it exists.
+func (w *World) createTopic(t TopicSpec, deadline sm.Time) error {
+	admin := w.adminClient()
+	done := false
+	var try func()
+	try = func() {
+		admin.script = append(admin.script, action{
+			kind:  linearizability.CreateTopic,
+			topic: sm.TopicInfo{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Config: sm.TopicConfig{MinInSyncReplicas: t.MinISR, UncleanLeaderElection: t.Unclean}},
+			onReply: func(op linearizability.Op) {
+				if op.Outcome == linearizability.OK && (op.Err == "" || op.Err == sm.CodeTopicExists.String()) {
+					done = true
+					return
+				}
+				w.after(100*sm.Millisecond, try)
+			},
+		})
+		admin.next(0)
+	}
+	try()
+	w.runUntil(deadline, func() bool { return done })
+	if !done {
+		return w.stuck("setup: could not create topic " + t.Name)
+	}
+	return nil
+}
+
+// adminClient is the harness's own client (not part of the random workload).
+func (w *World) adminClient() *client {
+	id := sm.NodeID(999_000)
+	if c := w.clients[id]; c != nil {
+		return c
+	}
+	c := newClient(w, id)
+	c.stopped = true
+	w.clients[id] = c
+	return c
+}
+
+func (w *World) startWorkload() {
+	for _, id := range w.clientIDs() {
+		c := w.clients[id]
+		if id == 999_000 {
+			continue
+		}
+		c.next(c.thinkTime())
+	}
+}
+
+// liveness heals every fault, restarts every process, stops the workload and
+// requires convergence within LivenessTimeout.
+func (w *World) liveness() error {
+	w.healAll()
+	for _, id := range w.clientIDs() {
+		w.clients[id].stopped = true
+	}
+	deadline := w.now.Add(w.cfg.LivenessTimeout)
+	w.runUntil(deadline, func() bool { return w.idle() && w.converged() })
+	if w.failure != nil {
+		return w.failure
+	}
+	if !w.converged() || !w.idle() {
+		return w.stuck("liveness: cluster did not converge within " + w.cfg.LivenessTimeout.String())
+	}
+	return nil
+}
+
+// healAll ends every fault: network, disks, pauses, and restarts crashed
+// processes.
+func (w *World) healAll() {
+	w.net.healAll()
+	w.faultsOn = false
+	for _, id := range w.hostIDs {
+		h := w.hosts[id]
+		h.faults = diskFaults{}
+		h.disk.capacity = w.cfg.DiskCapacity
+		h.pausedUntil = 0
+		if !h.up {
+			h.start()
+		}
+	}
+}
+
+func (w *World) idle() bool {
+	for _, id := range w.clientIDs() {
+		if w.clients[id].inflight != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// finalReads reads every workload partition from offset 0 to its high
+// watermark and records the reads as Final.
+func (w *World) finalReads() error {
+	reader := w.adminClient()
+	reader.stopped = true
+	deadline := w.now.Add(w.cfg.LivenessTimeout)
+	for _, tp := range w.workloadTPs() {
+		next := sm.Offset(0)
+		hw := sm.Offset(-1)
+		for hw < 0 || next < hw {
+			got := false
+			reader.script = append(reader.script, action{kind: linearizability.Fetch, tp: tp, offset: next, final: true,
+				onReply: func(op linearizability.Op) {
+					got = true
+					if op.Outcome != linearizability.OK {
+						return
+					}
+					hw = sm.Offset(op.HW)
+					if n := len(op.Records); n > 0 {
+						next = sm.Offset(op.Records[n-1].Offset + 1)
+					}
+				}})
+			reader.next(0)
+			w.runUntil(deadline, func() bool { return got })
+			if !got || w.now >= deadline {
+				return w.stuck("final read of " + tp.String() + " did not finish")
+			}
+			if w.failure != nil {
+				return w.failure
+			}
+			if !w.converged() { // leadership moved: wait again
+				w.runUntil(deadline, func() bool { return w.converged() })
+			}
+		}
+	}
+	return w.failure
+}
+
+// stuck reports a liveness failure with the cluster's state.
+func (w *World) stuck(what string) error {
+	if w.failure != nil {
+		return w.failure
+	}
+	return fmt.Errorf("t=%v: %s\n%s", w.now, what, w.describe())
+}
+
+// ---- cluster views -------------------------------------------------------
+
+func (w *World) controllerIDs() []sm.NodeID {
+	var out []sm.NodeID
+	for _, id := range w.hostIDs {
+		if w.hosts[id].kind == kindController {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (w *World) brokerIDs() []sm.NodeID {
+	var out []sm.NodeID
+	for _, id := range w.hostIDs {
+		if w.hosts[id].kind == kindBroker {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (w *World) clientIDs() []sm.NodeID {
+	ids := make([]sm.NodeID, 0, len(w.clients))
+	for id := range w.clients {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (w *World) allIDs() []sm.NodeID {
+	return append(slices.Clone(w.hostIDs), w.clientIDs()...)
+}
+
+func (w *World) workloadTPs() []sm.TopicPartition {
+	var out []sm.TopicPartition
+	for _, t := range w.cfg.Topics {
+		for p := int32(0); p < t.Partitions; p++ {
+			out = append(out, sm.TopicPartition{Topic: t.Name, Partition: p})
+		}
+	}
+	return out
+}
+
+// leaderController returns the up controller that leads, if exactly one
+// does at the highest term.
+func (w *World) leaderController() *controller.Node {
+	var best *controller.Node
+	for _, id := range w.controllerIDs() {
+		h := w.hosts[id]
+		if !h.up {
+			continue
+		}
+		c := h.node.(*controller.Node)
+		if c.IsLeader() && (best == nil || c.Term() > best.Term()) {
+			best = c
+		}
+	}
+	return best
+}
+
+func (w *World) brokerNode(id sm.NodeID) *broker.Node {
+	h := w.hosts[id]
+	if h == nil || !h.up {
+		return nil
+	}
+	return h.node.(*broker.Node)
+}
+
+func (w *World) brokersRegistered() bool {
+	for _, id := range w.brokerIDs() {
+		b := w.brokerNode(id)
+		if b == nil || !b.Registered() {
+			return false
+		}
+	}
+	return w.leaderController() != nil
+}
+
+// converged: every process up, brokers registered, and every workload
+// partition led by a broker that knows it, with the full replica set in the
+// ISR and everything it holds committed.
+func (w *World) converged() bool {
+	if !w.brokersRegistered() {
+		return false
+	}
+	ctl := w.leaderController()
+	md := ctl.Metadata()
+	states := map[sm.TopicPartition]sm.PartitionState{}
+	for _, p := range md.Partitions {
+		states[p.TP] = p
+	}
+	for _, tp := range w.workloadTPs() {
+		st, ok := states[tp]
+		if !ok || st.Leader == sm.NoNode || len(st.ISR) != len(st.Replicas) {
+			return false
+		}
+		b := w.brokerNode(st.Leader)
+		if b == nil {
+			return false
+		}
+		ps, ok := partitionStatus(b, tp)
+		if !ok || ps.Role != partition.RoleLeader || ps.LeaderEpoch != st.LeaderEpoch || ps.HW != ps.LEO || len(ps.ISR) != len(st.Replicas) {
+			return false
+		}
+	}
+	return true
+}
+
+func partitionStatus(b *broker.Node, tp sm.TopicPartition) (broker.PartitionStatus, bool) {
+	for _, p := range b.Partitions() {
+		if p.TP == tp {
+			return p, true
+		}
+	}
+	return broker.PartitionStatus{}, false
+}
+
+// describe prints the cluster state for failure reports.
+func (w *World) describe() string {
+	var b strings.Builder
+	for _, id := range w.hostIDs {
+		h := w.hosts[id]
+		fmt.Fprintf(&b, "  %v up=%v inc=%d", id, h.up, h.incarnation)
+		if h.up {
+			switch n := h.node.(type) {
+			case *controller.Node:
+				fmt.Fprintf(&b, " leader=%v term=%d applied=%d", n.IsLeader(), n.Term(), n.AppliedIndex())
+			case *broker.Node:
+				fmt.Fprintf(&b, " registered=%v", n.Registered())
+				for _, p := range n.Partitions() {
+					fmt.Fprintf(&b, "\n    %+v", p)
+				}
+			}
+		}
+		b.WriteByte('\n')
+	}
+	if ctl := w.leaderController(); ctl != nil {
+		md := ctl.Metadata()
+		for _, p := range md.Partitions {
+			fmt.Fprintf(&b, "  meta %v leader=%v epoch=%d isr=%v replicas=%v\n", p.TP, p.Leader, p.LeaderEpoch, p.ISR, p.Replicas)
+		}
+		for _, br := range md.Brokers {
+			fmt.Fprintf(&b, "  meta broker %v inc=%d fenced=%v\n", br.ID, br.Incarnation, br.Fenced)
+		}
+	}
+	return b.String()
+}
+
+// newNode builds a host's state machine from what its disk holds.
+func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
+	cfg := w.cfg
+	if h.kind == kindController {
+		return controller.New(controller.Config{
+			ID:             h.id,
+			Peers:          w.controllerIDs(),
+			TickInterval:   cfg.RaftTick,
+			ElectionTicks:  10,
+			HeartbeatTicks: 1,
+			SessionTimeout: cfg.SessionTimeout,
+			DefaultMinISR:  1,
+			MaxPartitions:  1000,
+		}, d)
+	}
+	rack := fmt.Sprintf("rack-%d", int(h.id-101)%max(cfg.Racks, 1))
+	return broker.New(broker.Config{
+		ID:                    h.id,
+		Incarnation:           h.incarnation,
+		Rack:                  rack,
+		Host:                  fmt.Sprintf("broker-%d.sim", h.id),
+		Controllers:           w.controllerIDs(),
+		HeartbeatInterval:     cfg.HeartbeatInterval,
+		ControllerTimeout:     3 * cfg.HeartbeatInterval,
+		AckTimeout:            cfg.AckTimeout,
+		ReplicaLagTime:        cfg.ReplicaLagTime,
+		MaxReplicationLag:     0,
+		ReplicaFetchWait:      200 * sm.Millisecond,
+		ReplicaFetchTimeout:   500 * sm.Millisecond,
+		AlterISRTimeout:       500 * sm.Millisecond,
+		DefaultMinISR:         1,
+		MaxRecordBytes:        1 << 20,
+		MaxBatchBytes:         4 << 20,
+		FetchMaxRecords:       256,
+		FsyncOnWrite:          true,
+		CanaryAckAllBeforeISR: cfg.Canary,
+	}, d)
+}

@@ -1,0 +1,395 @@
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/weirmq/weir/linearizability"
+	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/sm"
+)
+
+// World is one simulated cluster: a single-goroutine discrete-event scheduler
+// over virtual time, with simulated processes, disks and a network. Every
+// random choice derives from one seed, so a run replays exactly.
+type World struct {
+	cfg Config
+	now sm.Time
+	q   eventQueue
+	seq uint64
+
+	rng                                *rng
+	netRNG, diskRNG, faultRNG, workRNG *rng
+
+	hosts   map[sm.NodeID]*host
+	hostIDs []sm.NodeID // sorted
+	net     *network
+	clients map[sm.NodeID]*client
+
+	history    *linearizability.History
+	knownHW    map[sm.TopicPartition]sm.Offset // highest HW any client saw, to aim fetches
+	replyHooks map[sm.NodeID]func(linearizability.Op)
+	faultsOn   bool
+
+	trace   tracer
+	stats   Stats
+	failure error
+	events  uint64
+}
+
+// item is one scheduled event. Events at the same time run in the order they
+// were scheduled (seq), which makes the schedule a total order.
+type item struct {
+	at  sm.Time
+	seq uint64
+	fn  func()
+}
+
+type eventQueue []*item
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*item)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return it
+}
+
+// at schedules fn at virtual time t (not before now).
+func (w *World) at(t sm.Time, fn func()) {
+	if t < w.now {
+		t = w.now
+	}
+	w.seq++
+	heap.Push(&w.q, &item{at: t, seq: w.seq, fn: fn})
+}
+
+func (w *World) after(d sm.Duration, fn func()) { w.at(w.now.Add(d), fn) }
+
+// Now is the current virtual time.
+func (w *World) Now() sm.Time { return w.now }
+
+// runUntil executes events until virtual time t, the queue empties, a failure
+// is recorded, or stop reports true (checked after each event).
+func (w *World) runUntil(t sm.Time, stop func() bool) {
+	for w.q.Len() > 0 && w.failure == nil {
+		if w.q[0].at > t {
+			break
+		}
+		it := heap.Pop(&w.q).(*item)
+		w.now = it.at
+		w.events++
+		it.fn()
+		if stop != nil && stop() {
+			return
+		}
+	}
+	if w.failure == nil && w.now < t {
+		w.now = t
+	}
+}
+
+// fail records the first failure; the run stops.
+func (w *World) fail(format string, args ...any) {
+	if w.failure == nil {
+		w.failure = fmt.Errorf("t=%v: "+format, append([]any{w.now}, args...)...)
+		w.trace.note(w.now, 0, "FAILURE: %v", w.failure)
+	}
+}
+
+// ---- hosts ---------------------------------------------------------------
+
+type hostKind uint8
+
+const (
+	kindController hostKind = iota
+	kindBroker
+)
+
+// host is one simulated process slot: its disk outlives crashes; its state
+// machine does not.
+type host struct {
+	w           *World
+	id          sm.NodeID
+	kind        hostKind
+	node        runtime.Node
+	disk        *Disk
+	up          bool
+	incarnation uint64 // bumps on every start; events for an old one are dropped
+	timerAt     sm.Time
+	timerGen    uint64
+	diskFree    sm.Time // when the disk finishes its queued operations (FIFO)
+	pausedUntil sm.Time
+	skew        sm.Duration // forward clock jumps accumulated
+	faults      diskFaults
+}
+
+// diskFaults are a host's active disk fault windows.
+type diskFaults struct {
+	errorsUntil sm.Time // each op fails with probability errRate until then
+	errRate     float64
+	slowUntil   sm.Time // syncs take up to slowMax until then
+	slowMax     sm.Duration
+}
+
+// localNow is the host's clock: virtual time plus its forward jumps.
+func (h *host) localNow() sm.Time { return h.w.now.Add(h.skew) }
+
+// deliver steps the host's node with ev, unless the host is down (the event
+// is lost) or paused (it waits).
+func (h *host) deliver(inc uint64, ev sm.Event) {
+	if !h.up || h.incarnation != inc {
+		return
+	}
+	if h.w.now < h.pausedUntil {
+		h.w.at(h.pausedUntil, func() { h.deliver(inc, ev) })
+		return
+	}
+	h.w.trace.event(h.w.now, h.id, ev)
+	if err := runtime.Handle(h.node, h, h.localNow(), ev); err != nil {
+		h.w.stats.StepErrors++
+		h.w.trace.note(h.w.now, h.id, "step error: %v", err)
+	}
+	if h.up && h.incarnation == inc {
+		if err := h.node.CheckInvariants(); err != nil {
+			h.w.fail("%v invariant: %v", h.id, err)
+		}
+	}
+}
+
+// StartDisk implements runtime.Env: operations take effect on the page cache
+// now, complete in order, and become durable at completion when synced.
+func (h *host) StartDisk(ops []sm.DiskOp) {
+	w := h.w
+	inc := h.incarnation
+	for _, op := range ops {
+		errText := h.diskError(op)
+		if errText == "" {
+			errText = h.disk.apply(op)
+		}
+		lat := sm.Duration(w.diskRNG.between(int64(w.cfg.DiskLatencyMin), int64(w.cfg.DiskLatencyMax)))
+		if op.Sync {
+			lat += sm.Duration(w.diskRNG.heavyTail(int64(w.cfg.SyncLatency), int64(w.cfg.SyncLatency)*50))
+			if w.now < h.faults.slowUntil {
+				lat += sm.Duration(w.diskRNG.between(0, int64(h.faults.slowMax)))
+			}
+		}
+		done := max(w.now, h.diskFree).Add(lat)
+		h.diskFree = done
+		w.at(done, func() {
+			if !h.up || h.incarnation != inc {
+				return
+			}
+			if errText == "" && op.Sync {
+				h.disk.sync(opFile(op))
+			}
+			h.deliver(inc, sm.DiskDone{ID: op.ID, Err: errText})
+		})
+	}
+}
+
+// diskError draws an injected I/O error for op.
+func (h *host) diskError(op sm.DiskOp) string {
+	w := h.w
+	if w.now < h.faults.errorsUntil && w.diskRNG.chance(h.faults.errRate) {
+		w.stats.Faults[FaultDiskError]++
+		if op.Sync && w.diskRNG.chance(0.5) {
+			return "fsync: input/output error (EIO)"
+		}
+		return "write: input/output error (EIO)"
+	}
+	return ""
+}
+
+// Send implements runtime.Env.
+func (h *host) Send(msgs []sm.Envelope) {
+	for _, m := range msgs {
+		h.w.net.send(m)
+	}
+}
+
+// SetTimer implements runtime.Env. Only the latest timer counts.
+func (h *host) SetTimer(at sm.Time) {
+	if at == 0 || at == h.timerAt {
+		return
+	}
+	h.timerAt = at
+	h.timerGen++
+	gen, inc := h.timerGen, h.incarnation
+	// The node asked in its local time; convert to virtual time.
+	w := h.w
+	w.at(at.Add(-h.skew), func() {
+		if h.timerGen != gen {
+			return
+		}
+		h.timerAt = 0
+		h.deliver(inc, sm.TimerFired{})
+	})
+}
+
+// Fatal implements runtime.Env: the process stops; the simulator restarts it
+// after a while, as a supervisor would.
+func (h *host) Fatal(reason string) {
+	w := h.w
+	w.stats.Fatals++
+	w.trace.note(w.now, h.id, "fatal: %s", reason)
+	h.crash(false)
+	w.after(sm.Duration(w.faultRNG.between(int64(100*sm.Millisecond), int64(2*sm.Second))), func() { h.start() })
+}
+
+// crash kills the process: its state machine, timers, in-flight disk work and
+// unsynced data are gone.
+func (h *host) crash(tear bool) {
+	if !h.up {
+		return
+	}
+	h.up = false
+	h.node = nil
+	h.timerGen++
+	h.timerAt = 0
+	h.pausedUntil = 0
+	h.disk.crash(h.w.diskRNG, tear)
+	h.w.trace.note(h.w.now, h.id, "crash (torn=%v)", tear)
+}
+
+// start boots the process from its disk.
+func (h *host) start() {
+	if h.up {
+		return
+	}
+	w := h.w
+	h.incarnation++
+	h.diskFree = w.now
+	d, err := h.disk.recover()
+	if err != nil {
+		w.fail("%v recover: %v", h.id, err)
+		return
+	}
+	node, err := w.newNode(h, d)
+	if err != nil {
+		w.fail("%v start: %v", h.id, err)
+		return
+	}
+	h.node = node
+	h.up = true
+	w.trace.note(w.now, h.id, "start incarnation %d", h.incarnation)
+	inc := h.incarnation
+	// Kick the node so it arms its timers and starts its protocol.
+	w.at(w.now, func() { h.deliver(inc, sm.TimerFired{}) })
+}
+
+// addHost registers a process slot.
+func (w *World) addHost(id sm.NodeID, kind hostKind) *host {
+	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity)}
+	w.hosts[id] = h
+	w.hostIDs = append(w.hostIDs, id)
+	slices.Sort(w.hostIDs)
+	return h
+}
+
+// ---- tracing -------------------------------------------------------------
+
+// tracer folds every delivered event into a hash (the determinism test
+// compares it) and, when verbose, prints it.
+type tracer struct {
+	hash    uint64
+	verbose io.Writer
+}
+
+func (t *tracer) mix(v uint64) {
+	// FNV-1a over the 8 bytes of v.
+	for i := 0; i < 8; i++ {
+		t.hash ^= v & 0xff
+		t.hash *= 1099511628211
+		v >>= 8
+	}
+}
+
+func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
+	t.mix(uint64(now))
+	t.mix(uint64(node))
+	switch e := ev.(type) {
+	case sm.Received:
+		t.mix(uint64(e.From))
+		t.mix(msgKind(e.Msg))
+	case sm.DiskDone:
+		t.mix(1<<32 | e.ID)
+	case sm.TimerFired:
+		t.mix(2 << 32)
+	}
+	if t.verbose != nil {
+		fmt.Fprintf(t.verbose, "%v %v <- %s\n", now, node, describeEvent(ev))
+	}
+}
+
+func (t *tracer) note(now sm.Time, node sm.NodeID, format string, args ...any) {
+	if t.verbose != nil {
+		fmt.Fprintf(t.verbose, "%v %v ** %s\n", now, node, fmt.Sprintf(format, args...))
+	}
+}
+
+func describeEvent(ev sm.Event) string {
+	switch e := ev.(type) {
+	case sm.Received:
+		return fmt.Sprintf("%v %T%+v", e.From, e.Msg, e.Msg)
+	case sm.DiskDone:
+		if e.Err != "" {
+			return fmt.Sprintf("disk done #%d err=%q", e.ID, e.Err)
+		}
+		return fmt.Sprintf("disk done #%d", e.ID)
+	case sm.TimerFired:
+		return "timer"
+	}
+	return fmt.Sprintf("%T", ev)
+}
+
+func msgKind(m sm.Message) uint64 {
+	switch m.(type) {
+	case sm.ProduceRequest:
+		return 1
+	case sm.ProduceResponse:
+		return 2
+	case sm.FetchRequest:
+		return 3
+	case sm.FetchResponse:
+		return 4
+	case sm.ReplicaFetchRequest:
+		return 5
+	case sm.ReplicaFetchResponse:
+		return 6
+	case sm.BrokerHeartbeat:
+		return 7
+	case sm.BrokerHeartbeatResponse:
+		return 8
+	case sm.AlterISRRequest:
+		return 9
+	case sm.AlterISRResponse:
+		return 10
+	case sm.CreateTopicRequest:
+		return 11
+	case sm.CreateTopicResponse:
+		return 12
+	case sm.DeleteTopicRequest:
+		return 13
+	case sm.DeleteTopicResponse:
+		return 14
+	case sm.MetadataRequest:
+		return 15
+	case sm.MetadataResponse:
+		return 16
+	case sm.RaftMessage:
+		return 17
+	}
+	return 0
+}

@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/partition"
+)
+
+// Config is a broker's static configuration. Durations are sm.Duration
+// (virtual in the simulator). Names follow the reference's [replication]
+// section where one exists.
+type Config struct {
+	// ID is this broker's node ID (conventionally 100..999).
+	ID sm.NodeID
+	// Incarnation distinguishes this process from earlier runs of the same
+	// broker: the controller fences older incarnations, and leaders use it to
+	// tell a restarted follower's fetches from stale ones. It must grow with
+	// every restart.
+	Incarnation uint64
+	// Rack and Host are reported to the controller for placement and clients.
+	Rack, Host string
+	// Controllers are the controller nodes to register with, in the order
+	// they are tried.
+	Controllers []sm.NodeID
+	// HeartbeatInterval is how often the broker heartbeats to the controller,
+	// which also carries metadata changes back (e.g. 100ms in sim, 1s prod).
+	HeartbeatInterval sm.Duration
+	// ControllerTimeout: a controller that has not answered a heartbeat for
+	// this long is presumed gone, and the next one is tried.
+	ControllerTimeout sm.Duration
+	// AckTimeout is the default produce timeout (reference ack_timeout_ms).
+	AckTimeout sm.Duration
+	// ReplicaLagTime shrinks ISR followers that have not caught up for this
+	// long (reference heartbeat_timeout_ms).
+	ReplicaLagTime sm.Duration
+	// MaxReplicationLag shrinks ISR followers this many records behind; 0
+	// disables it (reference max_replication_lag).
+	MaxReplicationLag int64
+	// ReplicaFetchWait is a leader's long-poll wait for an idle follower
+	// fetch; ReplicaFetchTimeout (larger) is when a follower resends; and
+	// AlterISRTimeout is when a leader repeats an unanswered ISR change.
+	ReplicaFetchWait, ReplicaFetchTimeout, AlterISRTimeout sm.Duration
+	// DefaultMinISR is min_in_sync_replicas for topics that do not set it.
+	DefaultMinISR int32
+	// MaxRecordBytes and MaxBatchBytes bound a record and a produce batch.
+	MaxRecordBytes, MaxBatchBytes int
+	// FetchMaxRecords bounds (and defaults) a consumer fetch.
+	FetchMaxRecords int32
+	// FsyncOnWrite syncs every log append before it counts as durable. The
+	// simulator uses true; without it acks promise only "written".
+	FsyncOnWrite bool
+	// CanaryAckAllBeforeISR is a deliberate bug for the simulator's
+	// self-test: acks=all is acknowledged once durable on the leader,
+	// ignoring the ISR. Never set it in production.
+	CanaryAckAllBeforeISR bool
+}
+
+// DefaultConfig is a production-shaped configuration using the reference's
+// defaults (ack_timeout_ms 5000, heartbeat_timeout_ms 30000,
+// max_replication_lag 1000, min_in_sync_replicas 2).
+func DefaultConfig(id sm.NodeID, incarnation uint64, controllers []sm.NodeID) Config {
+	return Config{
+		ID: id, Incarnation: incarnation, Controllers: controllers,
+		HeartbeatInterval: sm.Second, ControllerTimeout: 3 * sm.Second,
+		AckTimeout: 5 * sm.Second, ReplicaLagTime: 30 * sm.Second, MaxReplicationLag: 1000,
+		ReplicaFetchWait: 500 * sm.Millisecond, ReplicaFetchTimeout: 5 * sm.Second,
+		AlterISRTimeout: 5 * sm.Second, DefaultMinISR: 2,
+		MaxRecordBytes: 1 << 20, MaxBatchBytes: 4 << 20, FetchMaxRecords: 10000,
+		FsyncOnWrite: true,
+	}
+}
+
+// Validate reports the first field that cannot work, naming it and its value.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID == sm.NoNode:
+		return fmt.Errorf("broker: id must be set (got %d)", uint64(c.ID))
+	case c.Incarnation == 0:
+		return fmt.Errorf("broker: incarnation must be > 0 (got 0)")
+	case len(c.Controllers) == 0:
+		return fmt.Errorf("broker: controllers must not be empty (got %v)", c.Controllers)
+	case c.HeartbeatInterval <= 0:
+		return fmt.Errorf("broker: heartbeat interval must be > 0 (got %v)", c.HeartbeatInterval)
+	case c.ControllerTimeout < c.HeartbeatInterval:
+		return fmt.Errorf("broker: controller timeout %v must be >= heartbeat interval %v", c.ControllerTimeout, c.HeartbeatInterval)
+	case c.DefaultMinISR < 1:
+		return fmt.Errorf("broker: default min isr must be >= 1 (got %d)", c.DefaultMinISR)
+	}
+	for _, id := range c.Controllers {
+		if id == sm.NoNode {
+			return fmt.Errorf("broker: controllers must not contain node 0 (got %v)", c.Controllers)
+		}
+	}
+	pc := c.partitionConfig(sm.TopicPartition{Topic: "validate"})
+	if err := pc.Validate(); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	return nil
+}
+
+// partitionConfig derives one replica's configuration. A replica fetch
+// response carries at most four maximal batches.
+func (c *Config) partitionConfig(tp sm.TopicPartition) partition.Config {
+	return partition.Config{
+		Self: c.ID, Incarnation: c.Incarnation, TP: tp,
+		AckTimeout: c.AckTimeout, ReplicaLagTime: c.ReplicaLagTime, MaxReplicationLag: c.MaxReplicationLag,
+		ReplicaFetchWait: c.ReplicaFetchWait, ReplicaFetchTimeout: c.ReplicaFetchTimeout,
+		AlterISRTimeout: c.AlterISRTimeout,
+		MaxRecordBytes:  c.MaxRecordBytes, MaxBatchBytes: c.MaxBatchBytes,
+		FetchMaxRecords: c.FetchMaxRecords, ReplicaFetchMaxBytes: 4 * c.MaxBatchBytes,
+		FsyncOnWrite: c.FsyncOnWrite, CanaryAckAllBeforeISR: c.CanaryAckAllBeforeISR,
+	}
+}

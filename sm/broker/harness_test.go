@@ -1,0 +1,299 @@
+package broker_test
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/broker"
+)
+
+// The harness is a small cluster: brokers with in-memory disks (an operation
+// completes on the step after it was issued, or when the test says), a
+// FIFO network the test can cut, and a fake controller whose metadata the
+// test edits by hand and publishes as full deltas on the next heartbeat.
+
+var _ runtime.Node = (*broker.Node)(nil)
+
+const ctrl1, ctrl2 sm.NodeID = 1, 2
+
+type bnode struct {
+	n       *broker.Node
+	cfg     broker.Config
+	files   map[sm.TopicPartition][]byte
+	pending []sm.DiskOp
+	history []sm.DiskOp
+	timerAt sm.Time
+	fatal   string
+}
+
+// fakeController registers brokers and answers heartbeats with the whole
+// state whenever the broker's version is behind; it applies AlterISR for the
+// current epochs.
+type fakeController struct {
+	version uint64
+	brokers map[sm.NodeID]sm.BrokerInfo
+	topics  map[string]sm.TopicInfo
+	parts   map[sm.TopicPartition]sm.PartitionState
+	down    bool // answers nothing
+	notLead sm.NodeID
+}
+
+type world struct {
+	t        *testing.T
+	now      sm.Time
+	nodes    map[sm.NodeID]*bnode
+	ctrl     map[sm.NodeID]*fakeController
+	net      []sm.Envelope
+	cut      map[sm.NodeID]bool
+	replies  []sm.Envelope // to clients
+	holdDisk bool          // when set, disk ops wait for completeDisk
+}
+
+func testConfig(id sm.NodeID, inc uint64) broker.Config {
+	cfg := broker.DefaultConfig(id, inc, []sm.NodeID{ctrl1, ctrl2})
+	cfg.HeartbeatInterval = 100 * sm.Millisecond
+	cfg.ControllerTimeout = 300 * sm.Millisecond
+	cfg.ReplicaLagTime = sm.Second
+	cfg.ReplicaFetchWait = 100 * sm.Millisecond
+	cfg.ReplicaFetchTimeout = 500 * sm.Millisecond
+	cfg.AlterISRTimeout = 500 * sm.Millisecond
+	return cfg
+}
+
+func newWorld(t *testing.T, ids ...sm.NodeID) *world {
+	w := &world{t: t, now: sm.Time(sm.Second), nodes: map[sm.NodeID]*bnode{}, cut: map[sm.NodeID]bool{},
+		ctrl: map[sm.NodeID]*fakeController{ctrl1: newFakeController(), ctrl2: {notLead: ctrl1}}}
+	for _, id := range ids {
+		w.start(id, 1, nil)
+	}
+	return w
+}
+
+func newFakeController() *fakeController {
+	return &fakeController{version: 1, brokers: map[sm.NodeID]sm.BrokerInfo{}, topics: map[string]sm.TopicInfo{}, parts: map[sm.TopicPartition]sm.PartitionState{}}
+}
+
+// start (re)starts broker id from files.
+func (w *world) start(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]byte) {
+	cfg := testConfig(id, inc)
+	n, err := broker.New(cfg, sm.Durable{Logs: files})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if files == nil {
+		files = map[sm.TopicPartition][]byte{}
+	}
+	b := &bnode{n: n, cfg: cfg, files: files}
+	w.nodes[id] = b
+	w.flush(id)
+}
+
+// topic creates a topic whose partitions are led by the first replica.
+func (w *world) topic(name string, parts int32, replicas ...sm.NodeID) {
+	c := w.ctrl[ctrl1]
+	c.topics[name] = sm.TopicInfo{Name: name, Partitions: parts, ReplicationFactor: int32(len(replicas))}
+	for i := range parts {
+		tp := sm.TopicPartition{Topic: name, Partition: i}
+		c.parts[tp] = sm.PartitionState{TP: tp, Replicas: replicas, Leader: replicas[0], LeaderEpoch: 1, ISR: replicas, PartitionEpoch: 1}
+	}
+	c.version++
+}
+
+// elect gives tp a new leader and epoch.
+func (w *world) elect(tp sm.TopicPartition, leader sm.NodeID) {
+	c := w.ctrl[ctrl1]
+	st := c.parts[tp]
+	st.Leader, st.LeaderEpoch, st.PartitionEpoch = leader, st.LeaderEpoch+1, st.PartitionEpoch+1
+	c.parts[tp] = st
+	c.version++
+}
+
+func (w *world) flush(id sm.NodeID) {
+	b := w.nodes[id]
+	rd := b.n.Ready()
+	b.pending = append(b.pending, rd.Disk...)
+	b.history = append(b.history, rd.Disk...)
+	w.net = append(w.net, rd.Messages...)
+	b.timerAt = rd.TimerAt
+	if rd.Fatal != "" {
+		b.fatal = rd.Fatal
+	}
+	b.n.Advance()
+	if err := b.n.CheckInvariants(); err != nil {
+		w.t.Fatalf("%v: %v", id, err)
+	}
+}
+
+func (w *world) step(id sm.NodeID, ev sm.Event) {
+	if err := w.nodes[id].n.Step(w.now, ev); err != nil {
+		w.t.Fatalf("%v step %T: %v", id, ev, err)
+	}
+	w.flush(id)
+}
+
+// completeDisk completes id's oldest disk operation on its files.
+func (w *world) completeDisk(id sm.NodeID) {
+	b := w.nodes[id]
+	op := b.pending[0]
+	b.pending = b.pending[1:]
+	switch op.Kind {
+	case sm.DiskAppend:
+		b.files[op.TP] = append(slices.Clip(b.files[op.TP]), op.Data...)
+	case sm.DiskTruncate:
+		file, pos := b.files[op.TP], 0
+		for pos < len(file) {
+			bt, n, err := sm.DecodeBatch(file[pos:])
+			if err != nil || bt.BaseOffset >= op.Offset {
+				break
+			}
+			pos += n
+		}
+		b.files[op.TP] = slices.Clip(file[:pos])
+	case sm.DiskDelete:
+		delete(b.files, op.TP)
+	}
+	w.step(id, sm.DiskDone{ID: op.ID})
+}
+
+func (w *world) deliver(e sm.Envelope) {
+	if w.cut[e.From] || w.cut[e.To] {
+		return
+	}
+	if c := w.ctrl[e.To]; c != nil {
+		w.controller(e.To, c, e)
+		return
+	}
+	if b := w.nodes[e.To]; b != nil && b.fatal == "" {
+		w.step(e.To, sm.Received{From: e.From, Msg: e.Msg})
+		return
+	}
+	if e.To >= 1000 {
+		w.replies = append(w.replies, e)
+	}
+}
+
+func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
+	if c.down {
+		return
+	}
+	reply := func(m sm.Message) { w.net = append(w.net, sm.Envelope{From: id, To: e.From, Msg: m}) }
+	switch m := e.Msg.(type) {
+	case sm.BrokerHeartbeat:
+		if c.notLead != sm.NoNode {
+			reply(sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: c.notLead})
+			return
+		}
+		if old := c.brokers[m.Broker]; old.Incarnation > m.Incarnation {
+			reply(sm.BrokerHeartbeatResponse{Code: sm.CodeStaleBrokerEpoch})
+			return
+		} else if old.Incarnation != m.Incarnation {
+			c.brokers[m.Broker] = sm.BrokerInfo{ID: m.Broker, Incarnation: m.Incarnation, Rack: m.Rack, Host: m.Host}
+			c.version++
+		}
+		resp := sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Delta: sm.MetadataDelta{FromVersion: m.MetadataVersion, ToVersion: c.version}}
+		if m.MetadataVersion < c.version {
+			resp.Delta = c.full()
+		}
+		reply(resp)
+	case sm.AlterISRRequest:
+		st := c.parts[m.TP]
+		code := sm.CodeStaleRequest
+		if m.LeaderEpoch == st.LeaderEpoch && m.PartitionEpoch == st.PartitionEpoch && m.Broker == st.Leader {
+			st.ISR, st.PartitionEpoch, code = slices.Clone(m.ISR), st.PartitionEpoch+1, sm.CodeOK
+			c.parts[m.TP] = st
+			c.version++
+		}
+		reply(sm.AlterISRResponse{ReqID: m.ReqID, TP: m.TP, Code: code, State: st})
+	}
+}
+
+func (c *fakeController) full() sm.MetadataDelta {
+	d := sm.MetadataDelta{ToVersion: c.version, Full: true}
+	for _, id := range slices.Sorted(maps.Keys(c.brokers)) {
+		d.Brokers = append(d.Brokers, c.brokers[id])
+	}
+	for _, n := range slices.Sorted(maps.Keys(c.topics)) {
+		d.Topics = append(d.Topics, c.topics[n])
+	}
+	for _, tp := range slices.SortedFunc(maps.Keys(c.parts), sm.CompareTP) {
+		d.Partitions = append(d.Partitions, c.parts[tp])
+	}
+	return d
+}
+
+// run advances time by d in 1ms ticks: each tick completes issued disk
+// operations (unless held), delivers every message, then fires due timers.
+func (w *world) run(d sm.Duration) {
+	end := w.now.Add(d)
+	for w.now < end {
+		for range 1000 {
+			progressed := false
+			for _, id := range w.ids() {
+				for !w.holdDisk && len(w.nodes[id].pending) > 0 && w.nodes[id].fatal == "" {
+					w.completeDisk(id)
+					progressed = true
+				}
+			}
+			for len(w.net) > 0 {
+				e := w.net[0]
+				w.net = w.net[1:]
+				w.deliver(e)
+				progressed = true
+			}
+			if !progressed {
+				break
+			}
+		}
+		w.now = w.now.Add(sm.Millisecond)
+		for _, id := range w.ids() {
+			if b := w.nodes[id]; b.fatal == "" && b.timerAt != 0 && b.timerAt <= w.now {
+				w.step(id, sm.TimerFired{})
+			}
+		}
+	}
+}
+
+func (w *world) ids() []sm.NodeID { return slices.Sorted(maps.Keys(w.nodes)) }
+
+// client sends a request from client 1000 to id and returns the reply after
+// running for d.
+func (w *world) client(to sm.NodeID, m sm.Message, d sm.Duration) sm.Message {
+	w.replies = nil
+	w.net = append(w.net, sm.Envelope{From: 1000, To: to, Msg: m})
+	w.run(d)
+	if len(w.replies) != 1 {
+		w.t.Fatalf("client: %d replies to %T", len(w.replies), m)
+	}
+	return w.replies[0].Msg
+}
+
+func (w *world) status(id sm.NodeID, tp sm.TopicPartition) broker.PartitionStatus {
+	for _, s := range w.nodes[id].n.Partitions() {
+		if s.TP == tp {
+			return s
+		}
+	}
+	w.t.Fatalf("%v does not host %v", id, tp)
+	return broker.PartitionStatus{}
+}
+
+func produce(tp sm.TopicPartition, acks sm.Acks, vals ...string) sm.ProduceRequest {
+	var recs []sm.Record
+	for _, v := range vals {
+		recs = append(recs, sm.Record{Value: []byte(v)})
+	}
+	return sm.ProduceRequest{ReqID: 7, TP: tp, Acks: acks, Records: recs}
+}
+
+func logValues(n *broker.Node, tp sm.TopicPartition) []string {
+	var out []string
+	for _, b := range n.Log(tp) {
+		for _, r := range b.Records {
+			out = append(out, string(r.Value))
+		}
+	}
+	return out
+}

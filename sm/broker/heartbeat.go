@@ -1,0 +1,96 @@
+package broker
+
+import (
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// heartbeat is the broker's session with the controller.
+type heartbeat struct {
+	nextAt sm.Time // next regular heartbeat
+	// waitingSince is when the oldest unanswered heartbeat to the current
+	// controller went out (0: none); ControllerTimeout after it the broker
+	// tries the next controller.
+	waitingSince sm.Time
+	hintedAt     sm.Time // last time a leader hint triggered an early heartbeat
+}
+
+func (h *heartbeat) timerAt(timeout sm.Duration) sm.Time {
+	t := h.nextAt
+	if h.waitingSince != 0 {
+		t = min(t, h.waitingSince.Add(timeout))
+	}
+	return t
+}
+
+// tickHeartbeat gives up on a silent controller and sends the heartbeat when
+// it is due.
+func (n *Node) tickHeartbeat() {
+	if n.hb.waitingSince != 0 && n.now >= n.hb.waitingSince.Add(n.cfg.ControllerTimeout) {
+		n.rotateController()
+		n.hb.nextAt = n.now
+	}
+	if n.now >= n.hb.nextAt {
+		n.sendHeartbeat()
+	}
+}
+
+func (n *Node) sendHeartbeat() {
+	n.send(n.ctrl, sm.BrokerHeartbeat{
+		Broker: n.cfg.ID, Incarnation: n.cfg.Incarnation,
+		Rack: n.cfg.Rack, Host: n.cfg.Host, MetadataVersion: n.meta.version,
+	})
+	n.hb.nextAt = n.now.Add(n.cfg.HeartbeatInterval)
+	if n.hb.waitingSince == 0 {
+		n.hb.waitingSince = n.now
+	}
+}
+
+// rotateController moves to the next configured controller.
+func (n *Node) rotateController() {
+	n.ctrlIdx = (n.ctrlIdx + 1) % len(n.cfg.Controllers)
+	n.ctrl = n.cfg.Controllers[n.ctrlIdx]
+	n.hb.waitingSince = 0
+}
+
+// followHint switches to the controller a follower named. The first hint in
+// a heartbeat interval is followed at once; later ones wait for the regular
+// heartbeat, so stale hints pointing at each other cannot make a storm.
+func (n *Node) followHint(hint sm.NodeID) {
+	if hint == sm.NoNode || hint == n.ctrl {
+		n.rotateController()
+		return
+	}
+	n.ctrl = hint
+	if i := slices.Index(n.cfg.Controllers, hint); i >= 0 {
+		n.ctrlIdx = i
+	}
+	n.hb.waitingSince = 0
+	if n.hb.hintedAt == 0 || n.now >= n.hb.hintedAt.Add(n.cfg.HeartbeatInterval) {
+		n.hb.hintedAt = n.now
+		n.sendHeartbeat()
+	}
+}
+
+// onHeartbeatResponse applies the metadata an answer carries, follows a
+// leader hint, or stops when a newer incarnation of this broker registered.
+func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatResponse) {
+	switch resp.Code {
+	case sm.CodeOK:
+		n.ctrl = from // only the leading controller answers OK
+		if i := slices.Index(n.cfg.Controllers, from); i >= 0 {
+			n.ctrlIdx = i
+		}
+		n.hb.waitingSince = 0
+		if n.meta.apply(resp.Delta) {
+			n.reconcile(resp.Delta)
+		}
+	case sm.CodeNotLeader:
+		if from == n.ctrl {
+			n.followHint(resp.LeaderHint)
+		}
+	case sm.CodeStaleBrokerEpoch:
+		n.fatal = "broker: fenced by a newer incarnation"
+	}
+}

@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// metadata is the broker's copy of the controller's state, as of version.
+type metadata struct {
+	version uint64
+	brokers map[sm.NodeID]sm.BrokerInfo
+	topics  map[string]sm.TopicInfo
+	parts   map[sm.TopicPartition]sm.PartitionState
+}
+
+func newMetadata() metadata {
+	return metadata{
+		brokers: map[sm.NodeID]sm.BrokerInfo{},
+		topics:  map[string]sm.TopicInfo{},
+		parts:   map[sm.TopicPartition]sm.PartitionState{},
+	}
+}
+
+// apply folds a delta in and reports whether it changed the held version.
+// A Full delta replaces everything unless it is not newer; an incremental
+// one applies only when it starts at or before the held version and ends
+// after it (the controller's deltas are idempotent upserts and deletes).
+func (m *metadata) apply(d sm.MetadataDelta) bool {
+	switch {
+	case d.Full && m.version != 0 && d.ToVersion <= m.version:
+		return false
+	case d.Full:
+		*m = newMetadata()
+	case d.FromVersion > m.version || d.ToVersion <= m.version:
+		return false
+	}
+	for _, name := range d.DeletedTopics {
+		delete(m.topics, name)
+		maps.DeleteFunc(m.parts, func(tp sm.TopicPartition, _ sm.PartitionState) bool { return tp.Topic == name })
+	}
+	for _, b := range d.Brokers {
+		m.brokers[b.ID] = b
+	}
+	for _, t := range d.Topics {
+		m.topics[t.Name] = t
+	}
+	for _, st := range d.Partitions {
+		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
+		m.parts[st.TP] = st
+	}
+	m.version = d.ToVersion
+	return true
+}
+
+// known reports whether metadata names tp as an existing partition.
+func (m *metadata) known(tp sm.TopicPartition) bool {
+	t, ok := m.topics[tp.Topic]
+	return ok && tp.Partition >= 0 && tp.Partition < t.Partitions
+}
+
+// minISR is the topic's min_in_sync_replicas, or the broker default.
+func (n *Node) minISR(topic string) int32 {
+	if t := n.meta.topics[topic]; t.Config.MinInSyncReplicas > 0 {
+		return t.Config.MinInSyncReplicas
+	}
+	return n.cfg.DefaultMinISR
+}
+
+// reconcile brings the hosted replicas in line with metadata after d was
+// applied: replicas of deleted topics go (with their logs), assigned ones
+// are created, and every replica learns its partition's state.
+//
+// Logs are deleted only while registered: metadata that shows this
+// incarnation registered was produced after the process started, so a
+// topic missing from it is really gone. Before that, a delayed answer
+// meant for the previous incarnation could show an old state in which a
+// newer topic does not exist yet.
+func (n *Node) reconcile(d sm.MetadataDelta) {
+	self, ok := n.meta.brokers[n.cfg.ID]
+	n.registered = ok && self.Incarnation == n.cfg.Incarnation && !self.Fenced
+	for _, tp := range n.sortedParts() {
+		_, exists := n.meta.topics[tp.Topic]
+		if n.registered && (!exists || slices.Contains(d.DeletedTopics, tp.Topic)) {
+			n.drop(tp)
+		}
+	}
+	for _, tp := range slices.SortedFunc(maps.Keys(n.meta.parts), sm.CompareTP) {
+		st := n.meta.parts[tp]
+		h := n.parts[tp]
+		if h == nil && slices.Contains(st.Replicas, n.cfg.ID) {
+			var err error
+			h, err = n.host(tp, nil)
+			assertf(err == nil, "hosting %v: %v", tp, err) // the config was validated
+		}
+		if h != nil {
+			h.p.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
+			n.drain(tp, h)
+		}
+	}
+}
+
+// drop ends a replica of a deleted topic and removes its log.
+func (n *Node) drop(tp sm.TopicPartition) {
+	h := n.parts[tp]
+	h.p.Close(n.now)
+	n.drain(tp, h)
+	delete(n.parts, tp)
+	n.issueDisk(sm.DiskOp{Kind: sm.DiskDelete, TP: tp, Sync: true}, 0)
+}

@@ -1,0 +1,75 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// onReceived routes a message to the replica it concerns, or to the
+// heartbeat session.
+func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
+	switch m := msg.(type) {
+	case sm.ProduceRequest:
+		if h := n.parts[m.TP]; h != nil {
+			h.p.OnProduce(n.now, from, m)
+			n.drain(m.TP, h)
+			return nil
+		}
+		code, hint := n.notHosted(m.TP)
+		n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+	case sm.FetchRequest:
+		if h := n.parts[m.TP]; h != nil {
+			h.p.OnFetch(n.now, from, m)
+			n.drain(m.TP, h)
+			return nil
+		}
+		code, hint := n.notHosted(m.TP)
+		n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+	case sm.ReplicaFetchRequest:
+		if h := n.parts[m.TP]; h != nil {
+			h.p.OnReplicaFetch(n.now, from, m)
+			n.drain(m.TP, h)
+			return nil
+		}
+		code, _ := n.notHosted(m.TP)
+		n.send(from, sm.ReplicaFetchResponse{TP: m.TP, Code: code, Incarnation: m.Incarnation, FetchOffset: m.FetchOffset})
+	case sm.ReplicaFetchResponse:
+		if h := n.parts[m.TP]; h != nil {
+			h.p.OnReplicaFetchResponse(n.now, from, m)
+			n.drain(m.TP, h)
+		}
+	case sm.AlterISRResponse:
+		n.onAlterISRResponse(from, m)
+	case sm.BrokerHeartbeatResponse:
+		n.onHeartbeatResponse(from, m)
+	default:
+		return fmt.Errorf("broker: %v cannot route %T from %v", n.cfg.ID, msg, from)
+	}
+	return nil
+}
+
+// notHosted answers for a partition this broker holds no replica of: before
+// any metadata everything is NOT_LEADER (retry), an unknown partition is
+// UNKNOWN_TOPIC, a known one is NOT_LEADER with its leader as the hint.
+func (n *Node) notHosted(tp sm.TopicPartition) (sm.Code, sm.NodeID) {
+	switch {
+	case n.meta.version == 0:
+		return sm.CodeNotLeader, sm.NoNode
+	case !n.meta.known(tp):
+		return sm.CodeUnknownTopic, sm.NoNode
+	}
+	return sm.CodeNotLeader, n.meta.parts[tp].Leader
+}
+
+// onAlterISRResponse hands the controller's answer to the replica and
+// follows a controller leader hint for the next request.
+func (n *Node) onAlterISRResponse(from sm.NodeID, m sm.AlterISRResponse) {
+	if m.Code == sm.CodeNotLeader && from == n.ctrl && m.LeaderHint != sm.NoNode {
+		n.ctrl = m.LeaderHint
+	}
+	if h := n.parts[m.TP]; h != nil {
+		h.p.OnAlterISRResponse(n.now, m)
+		n.drain(m.TP, h)
+	}
+}

@@ -1,0 +1,149 @@
+package partition
+
+import "github.com/weirmq/weir/sm"
+
+// followerState is what only a follower keeps; it is reset on role change.
+type followerState struct {
+	inflight bool      // a fetch is outstanding
+	sent     sm.Offset // the outstanding fetch's FetchOffset; answers must echo it
+	deadline sm.Time   // resend the fetch after this
+	retryAt  sm.Time   // non-zero: backing off after an error answer
+	// synced is set once the leader answered without divergence in this
+	// epoch. From then on the log is a prefix of the leader's and only
+	// grows, so a later divergence answer can only be a stale duplicate.
+	synced   bool
+	leaderHW sm.Offset // highest high watermark the leader has reported
+}
+
+// maybeFetch sends the next fetch when none is outstanding, no disk write is
+// pending (so the offset it reports is durable and nothing is fetched twice)
+// and the follower is not backing off.
+func (p *Partition) maybeFetch() {
+	f := &p.follow
+	if p.role != RoleFollower || p.leader == sm.NoNode || f.inflight || f.retryAt != 0 || len(p.disk) > 0 {
+		return
+	}
+	assertf(p.durable == p.log.end(), "%v: idle disk but durable end %d below log end %d", p.cfg.TP, p.durable, p.log.end())
+	p.send(p.leader, sm.ReplicaFetchRequest{
+		TP: p.cfg.TP, Replica: p.cfg.Self, Incarnation: p.cfg.Incarnation,
+		LeaderEpoch: p.epoch, FetchOffset: p.durable, LastFetchedEpoch: p.log.epochBelow(p.durable),
+	})
+	f.inflight = true
+	f.sent = p.durable
+	f.deadline = p.now.Add(p.cfg.ReplicaFetchTimeout)
+}
+
+func (p *Partition) followerTimer() {
+	f := &p.follow
+	if f.inflight && p.now >= f.deadline {
+		f.inflight = false
+	}
+	if f.retryAt != 0 && p.now >= f.retryAt {
+		f.retryAt = 0
+	}
+	p.maybeFetch()
+}
+
+func (p *Partition) followerTimerAt() sm.Time {
+	switch {
+	case p.follow.inflight:
+		return p.follow.deadline
+	case p.follow.retryAt != 0:
+		return p.follow.retryAt
+	}
+	return 0
+}
+
+// OnReplicaFetchResponse handles the leader's answer to this follower's
+// fetch: truncate on divergence, append verified batches, or back off on an
+// error code until metadata changes (or ReplicaFetchWait passes).
+func (p *Partition) OnReplicaFetchResponse(now sm.Time, from sm.NodeID, resp sm.ReplicaFetchResponse) {
+	p.setNow(now)
+	f := &p.follow
+	if p.role != RoleFollower || from != p.leader || !f.inflight || resp.TP != p.cfg.TP {
+		return
+	}
+	if resp.Incarnation != p.cfg.Incarnation || resp.FetchOffset != f.sent {
+		return // a late or duplicated answer to another fetch, or to an earlier process
+	}
+	switch {
+	case resp.Code != sm.CodeOK:
+		f.inflight = false
+		f.retryAt = p.now.Add(p.cfg.ReplicaFetchWait)
+	case resp.LeaderEpoch != p.epoch:
+		return
+	case resp.Diverging:
+		p.onDiverging(resp)
+	default:
+		p.onBatches(resp)
+	}
+}
+
+// onDiverging truncates to where this log stops agreeing with the leader's:
+// the end of this log's largest epoch ≤ E', capped at end(E'), cut down to
+// a batch boundary. A further round may follow.
+//
+// Answers echo the fetch's offset and the follower's incarnation, so only
+// the answer to the outstanding fetch gets here. As a second line of
+// defence a divergence answer must never cut below an offset already
+// reported (and counted toward the high watermark): after the first
+// non-diverging answer (synced) divergence answers are ignored, and a log
+// that ends in the current leader's epoch is a prefix of the leader's, so it
+// ignores them too.
+func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
+	if p.follow.synced || p.log.lastEpoch() == p.epoch {
+		return
+	}
+	target := sm.Offset(0)
+	if _, end, ok := p.log.endOfEpoch(resp.DivergingEpoch); ok {
+		target = max(0, min(end, resp.DivergingEndOffset))
+	}
+	target = p.log.boundaryAtOrBelow(target)
+	if target >= p.log.end() {
+		return // a duplicate answer to an earlier fetch; this log already agrees
+	}
+	p.follow.inflight = false
+	p.truncate(target) // the next fetch goes out once the truncation is done
+}
+
+// onBatches appends the leader's batches after checking every one; a
+// response with any bad batch is dropped whole and fetched again.
+func (p *Partition) onBatches(resp sm.ReplicaFetchResponse) {
+	f := &p.follow
+	bs := resp.Batches
+	if len(bs) > 0 && bs[0].BaseOffset != p.log.end() {
+		return // answers an earlier fetch
+	}
+	f.inflight = false
+	if !p.validBatches(bs, resp.LeaderEpoch) {
+		p.maybeFetch()
+		return
+	}
+	f.synced = true
+	f.leaderHW = max(f.leaderHW, resp.HighWatermark)
+	if len(bs) > 0 {
+		p.appendBatches(bs)
+	}
+	p.raiseHW(min(f.leaderHW, p.durable))
+	p.maybeFetch()
+}
+
+// validBatches checks checksums, contiguity and epochs of fetched batches.
+func (p *Partition) validBatches(bs []sm.Batch, leaderEpoch sm.Epoch) bool {
+	next, last := p.log.end(), p.log.lastEpoch()
+	for i := range bs {
+		b := &bs[i]
+		if b.BaseOffset != next || len(b.Records) == 0 || b.Epoch < last || b.Epoch > leaderEpoch || !b.Verify() {
+			return false
+		}
+		next, last = b.NextOffset(), b.Epoch
+	}
+	return true
+}
+
+// onFollowerDurable follows the durable end moving up (or a truncation
+// completing): the high watermark may follow, and the next fetch may go.
+func (p *Partition) onFollowerDurable() {
+	p.raiseHW(min(p.follow.leaderHW, p.durable))
+	p.maybeFetch()
+}

@@ -1,0 +1,328 @@
+package partition
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// leaderState is what only a leader keeps; it is reset on every role change.
+type leaderState struct {
+	// epochStart is the log end when this epoch's leadership began.
+	epochStart sm.Offset
+	followers  []*progress // one per other replica, sorted by ID
+	acks       []pendingAck
+	alter      alterState
+}
+
+// progress is the leader's view of one follower in the current epoch.
+type progress struct {
+	id          sm.NodeID
+	incarnation uint64
+	known       bool      // fetched (without diverging) in this epoch
+	offset      sm.Offset // its durable log end, as last reported
+	// lastFetch and lastFetchLEO are the time of its last fetch and the
+	// leader's durable end then; lastCaughtUp is the last time it had
+	// everything the leader had durable (Kafka's lastCaughtUpTimeMs).
+	lastFetch    sm.Time
+	lastFetchLEO sm.Offset
+	lastCaughtUp sm.Time
+	parked       *parkedFetch
+}
+
+// parkedFetch is a follower fetch with nothing to return yet (long poll).
+type parkedFetch struct {
+	from     sm.NodeID
+	req      sm.ReplicaFetchRequest
+	deadline sm.Time
+}
+
+// pendingAck is an appended produce waiting for its ack level.
+type pendingAck struct {
+	client     sm.NodeID
+	reqID      uint64
+	acks       sm.Acks
+	base, next sm.Offset
+	deadline   sm.Time
+}
+
+// syncFollowers makes lead.followers match the replica set, keeping what is
+// known of followers that stay. A new follower gets ReplicaLagTime from now
+// to show up before it counts as lagging.
+func (p *Partition) syncFollowers() {
+	var fs []*progress
+	for _, id := range p.replicas {
+		if id == p.cfg.Self || slices.ContainsFunc(fs, func(f *progress) bool { return f.id == id }) {
+			continue
+		}
+		f := p.progress(id)
+		if f == nil {
+			f = &progress{id: id, lastFetch: p.now, lastCaughtUp: p.now}
+		}
+		fs = append(fs, f)
+	}
+	slices.SortFunc(fs, func(a, b *progress) int { return cmpNode(a.id, b.id) })
+	p.lead.followers = fs
+}
+
+func (p *Partition) progress(id sm.NodeID) *progress {
+	for _, f := range p.lead.followers {
+		if f.id == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// OnProduce appends a producer's records (leader only) and replies when the
+// ack level is met. Nothing is written when the request is invalid or the
+// ISR is already too small for its ack level.
+func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest) {
+	p.setNow(now)
+	if p.role != RoleLeader {
+		p.replyProduce(from, req.ReqID, sm.CodeNotLeader, "not the leader", 0)
+		return
+	}
+	if code, msg := p.checkProduce(req); code != sm.CodeOK {
+		p.replyProduce(from, req.ReqID, code, msg, 0)
+		return
+	}
+	b := sm.Batch{BaseOffset: p.log.end(), Epoch: p.epoch, Records: slices.Clone(req.Records)}
+	b.Seal()
+	p.appendBatches([]sm.Batch{b})
+	if req.Acks.Kind == sm.AckNone {
+		p.replyProduce(from, req.ReqID, sm.CodeOK, "", b.BaseOffset)
+		return
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = p.cfg.AckTimeout
+	}
+	p.lead.acks = append(p.lead.acks, pendingAck{
+		client: from, reqID: req.ReqID, acks: req.Acks,
+		base: b.BaseOffset, next: b.NextOffset(), deadline: now.Add(timeout),
+	})
+}
+
+// checkProduce validates a produce before anything is written.
+func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
+	rf := int32(len(p.replicas))
+	if len(req.Records) == 0 {
+		return sm.CodeInvalidRequest, "records: produce carries no records"
+	}
+	switch req.Acks.Kind {
+	case sm.AckNone, sm.AckLeader, sm.AckMajority, sm.AckAll:
+	case sm.AckCustom:
+		if req.Acks.N < 1 || req.Acks.N > rf {
+			return sm.CodeInvalidRequest, fmt.Sprintf("acks: %v outside [1, replication factor %d]", req.Acks, rf)
+		}
+	default:
+		return sm.CodeInvalidRequest, fmt.Sprintf("acks: unknown level %v", req.Acks)
+	}
+	for i, r := range req.Records {
+		if n := len(r.Key) + len(r.Value); n > p.cfg.MaxRecordBytes {
+			return sm.CodeMessageTooLarge, fmt.Sprintf("record %d is %d bytes, above max record bytes %d", i, n, p.cfg.MaxRecordBytes)
+		}
+	}
+	if n := batchBytes(req.Records); n > p.cfg.MaxBatchBytes {
+		return sm.CodeMessageTooLarge, fmt.Sprintf("batch is %d bytes, above max batch bytes %d", n, p.cfg.MaxBatchBytes)
+	}
+	if need, have := p.isrNeeded(req.Acks), p.isrSize(); have < need {
+		return sm.CodeNotEnoughReplicas, fmt.Sprintf("isr has %d replicas, acks=%v needs %d", have, req.Acks, need)
+	}
+	return sm.CodeOK, ""
+}
+
+// isrNeeded is the committed ISR size an ack level needs.
+func (p *Partition) isrNeeded(a sm.Acks) int32 {
+	switch a.Kind {
+	case sm.AckAll:
+		return p.minISR
+	case sm.AckMajority:
+		return int32(len(p.replicas))/2 + 1
+	case sm.AckCustom:
+		return a.N
+	}
+	return 0
+}
+
+// isrSize is the committed ISR's size, the leader always counted.
+func (p *Partition) isrSize() int32 {
+	n := int32(len(p.isr))
+	if !slices.Contains(p.isr, p.cfg.Self) {
+		n++
+	}
+	return n
+}
+
+// ackOutcome decides a pending produce: done reports whether to reply now.
+// Majority and custom mean "committed and at least N durable copies"; all
+// means committed with the ISR still at least min_in_sync_replicas.
+func (p *Partition) ackOutcome(a pendingAck) (done bool, code sm.Code) {
+	switch a.acks.Kind {
+	case sm.AckLeader:
+		return p.durable >= a.next, sm.CodeOK
+	case sm.AckAll:
+		if p.cfg.CanaryAckAllBeforeISR {
+			return p.durable >= a.next, sm.CodeOK
+		}
+		if p.hw < a.next {
+			return false, sm.CodeOK
+		}
+		if p.isrSize() < p.minISR {
+			return true, sm.CodeNotEnoughReplicasAfterAppend
+		}
+		return true, sm.CodeOK
+	case sm.AckMajority, sm.AckCustom:
+		return p.hw >= a.next && p.durableCopies(a.next) >= p.isrNeeded(a.acks), sm.CodeOK
+	}
+	assertf(false, "%v: pending ack with level %v", p.cfg.TP, a.acks)
+	return false, 0
+}
+
+// durableCopies counts replicas (leader included) known durable through off.
+func (p *Partition) durableCopies(off sm.Offset) int32 {
+	var n int32
+	if p.durable >= off {
+		n++
+	}
+	for _, f := range p.lead.followers {
+		if f.known && f.offset >= off {
+			n++
+		}
+	}
+	return n
+}
+
+// completeAcks replies to every pending produce whose outcome is decided.
+func (p *Partition) completeAcks() {
+	kept := p.lead.acks[:0]
+	for _, a := range p.lead.acks {
+		if done, code := p.ackOutcome(a); done {
+			p.replyAck(a, code, "")
+			continue
+		}
+		kept = append(kept, a)
+	}
+	clear(p.lead.acks[len(kept):])
+	p.lead.acks = kept
+}
+
+func (p *Partition) replyAck(a pendingAck, code sm.Code, msg string) {
+	if code == sm.CodeNotEnoughReplicasAfterAppend {
+		msg = fmt.Sprintf("isr shrank to %d replicas, below min in-sync replicas %d", p.isrSize(), p.minISR)
+	}
+	p.replyProduce(a.client, a.reqID, code, msg, a.base)
+}
+
+func (p *Partition) replyProduce(to sm.NodeID, reqID uint64, code sm.Code, msg string, base sm.Offset) {
+	if code != sm.CodeOK && !code.Unknown() {
+		base = 0
+	}
+	p.send(to, sm.ProduceResponse{
+		ReqID: reqID, TP: p.cfg.TP, Code: code, Message: msg,
+		BaseOffset: base, LeaderEpoch: p.epoch, LeaderHint: p.leader,
+	})
+}
+
+// maximalISR is the committed ISR plus every member proposed at the current
+// partition epoch: until the controller confirms a shrink, the high
+// watermark keeps waiting for the members being removed (Kafka's rule).
+func (p *Partition) maximalISR() []sm.NodeID {
+	m := slices.Concat(p.isr, p.lead.alter.proposed, []sm.NodeID{p.cfg.Self})
+	slices.Sort(m)
+	return slices.Compact(m)
+}
+
+// maybeAdvanceHW raises the high watermark to the smallest durable end among
+// the maximal ISR. A member that has not fetched in this epoch holds it.
+func (p *Partition) maybeAdvanceHW() {
+	hw := p.durable
+	for _, id := range p.maximalISR() {
+		if id == p.cfg.Self {
+			continue
+		}
+		f := p.progress(id)
+		if f == nil || !f.known {
+			return
+		}
+		hw = min(hw, f.offset)
+	}
+	p.raiseHW(hw)
+}
+
+// onLeaderDurable follows the leader's durable end moving up.
+func (p *Partition) onLeaderDurable() {
+	p.maybeAdvanceHW()
+	p.completeAcks()
+	for _, f := range p.lead.followers {
+		if f.parked != nil && f.parked.req.FetchOffset < p.durable {
+			p.answerParked(f)
+		}
+	}
+	p.maybeAlterISR()
+}
+
+// leaderTimer expires produces and parked fetches, and retries AlterISR.
+func (p *Partition) leaderTimer() {
+	kept := p.lead.acks[:0]
+	for _, a := range p.lead.acks {
+		if p.now >= a.deadline {
+			p.replyAck(a, sm.CodeTimeout, fmt.Sprintf("ack level %v not reached in time", a.acks))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	clear(p.lead.acks[len(kept):])
+	p.lead.acks = kept
+	for _, f := range p.lead.followers {
+		if f.parked != nil && p.now >= f.parked.deadline {
+			p.answerParked(f)
+		}
+	}
+	if p.lead.alter.inflight && p.now >= p.lead.alter.retryAt {
+		p.lead.alter.inflight = false
+	}
+	p.maybeAlterISR()
+}
+
+// leaderTimerAt is the earliest leader deadline.
+func (p *Partition) leaderTimerAt() sm.Time {
+	var t sm.Time
+	for _, a := range p.lead.acks {
+		t = earliest(t, a.deadline)
+	}
+	for _, f := range p.lead.followers {
+		if f.parked != nil {
+			t = earliest(t, f.parked.deadline)
+		}
+	}
+	if p.lead.alter.inflight {
+		return earliest(t, p.lead.alter.retryAt)
+	}
+	for _, f := range p.lead.followers {
+		if slices.Contains(p.isr, f.id) {
+			t = earliest(t, f.lastCaughtUp.Add(p.cfg.ReplicaLagTime+1))
+		}
+	}
+	return t
+}
+
+// earliest is the earlier of two times, zero meaning "none".
+func earliest(a, b sm.Time) sm.Time {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+func cmpNode(a, b sm.NodeID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

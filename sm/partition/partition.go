@@ -1,0 +1,342 @@
+// Package partition is one replica of one partition log: the in-memory log
+// with its leader-epoch cache, the split between what is in memory and what
+// is durable, and Kafka-style ISR replication with leader epochs (both the
+// leader's side and the follower's side).
+//
+// A Partition is pure and knows nothing of the network, the controller or
+// other partitions. Its host (sm/broker) calls one On* handler per input with
+// the current time, then drains TakeOutput (disk operations, messages,
+// AlterISR wishes) and asks TimerAt when it next needs OnTimer. Disk
+// operations complete in issue order and the host reports each with
+// OnDiskDone. The replica never acknowledges a produce, serves a follower or
+// reports its own log end to a leader on the strength of a write whose
+// completion it has not seen.
+//
+// Safety rests on three rules beyond Kafka's: followers report (and the
+// high watermark counts) only durable offsets; a leader serves followers
+// only its own durable data; and a new leader answers no consumer until its
+// high watermark reaches the start of its epoch.
+//
+// Known limits. Replica fetch responses carry no request identifier, so a
+// follower cannot match an answer to the request it sent; within one
+// process it copes (see onDiverging), but the transport must not deliver a
+// response sent to an earlier incarnation of the follower. As in Kafka, a
+// deposed leader whose committed ISR is only itself can still acknowledge
+// writes that are then lost (acks=all with min_in_sync_replicas 1,
+// custom(1)); min_in_sync_replicas >= 2 prevents it.
+package partition
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Role is what this replica currently does for the partition.
+type Role uint8
+
+// Roles.
+const (
+	// RoleNone: not an assigned replica (or not yet told); serves nothing.
+	RoleNone Role = iota
+	// RoleFollower: replicates from Leader (or idles when there is none).
+	RoleFollower
+	// RoleLeader: accepts produces, serves fetches, manages the ISR.
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleNone:
+		return "none"
+	case RoleFollower:
+		return "follower"
+	case RoleLeader:
+		return "leader"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// Config is everything a replica needs that does not change while it runs.
+// The broker fills it from its own Config.
+type Config struct {
+	// Self is this replica's broker; it stamps every message it sends.
+	Self sm.NodeID
+	// Incarnation is Self's process incarnation. Followers send it with every
+	// fetch so a leader can tell a restarted follower from a stale request.
+	Incarnation uint64
+	// TP names the partition; it is stamped on every message and disk op.
+	TP sm.TopicPartition
+	// AckTimeout bounds how long a produce waits for its ack level when the
+	// request carries no Timeout (reference: ack_timeout_ms).
+	AckTimeout sm.Duration
+	// ReplicaLagTime is how long an ISR follower may go without catching up
+	// to the leader's log end before the leader shrinks it out of the ISR
+	// (reference: heartbeat_timeout_ms).
+	ReplicaLagTime sm.Duration
+	// MaxReplicationLag shrinks an ISR follower that is more than this many
+	// records behind the leader's durable log end; 0 disables the check
+	// (reference: max_replication_lag).
+	MaxReplicationLag int64
+	// ReplicaFetchWait is how long a leader parks a follower fetch that has
+	// nothing to return (long poll), so idle partitions cost no traffic.
+	ReplicaFetchWait sm.Duration
+	// ReplicaFetchTimeout is how long a follower waits for a fetch response
+	// before resending; it must exceed ReplicaFetchWait.
+	ReplicaFetchTimeout sm.Duration
+	// AlterISRTimeout is how long a leader waits for an AlterISR answer before
+	// asking again; at most one request is outstanding.
+	AlterISRTimeout sm.Duration
+	// MaxRecordBytes bounds one record's key plus value.
+	MaxRecordBytes int
+	// MaxBatchBytes bounds one produce's encoded batch frame.
+	MaxBatchBytes int
+	// FetchMaxRecords bounds (and defaults) a consumer fetch's record count.
+	FetchMaxRecords int32
+	// ReplicaFetchMaxBytes bounds a replica fetch response (it always carries
+	// at least one batch when one is available).
+	ReplicaFetchMaxBytes int
+	// FsyncOnWrite asks the disk to sync every append before completing it.
+	// Without it, "durable" means "written", and acks promise less.
+	FsyncOnWrite bool
+	// CanaryAckAllBeforeISR is a deliberate bug for the simulator's
+	// self-test: acks=all is acknowledged once durable on the leader alone.
+	CanaryAckAllBeforeISR bool
+}
+
+// Validate reports the first field that cannot work, naming it and its value.
+func (c *Config) Validate() error {
+	switch {
+	case c.Self == sm.NoNode:
+		return fmt.Errorf("partition: self must be set (got %v)", c.Self)
+	case c.TP.Topic == "" || c.TP.Partition < 0:
+		return fmt.Errorf("partition: topic partition must be named (got %q)", c.TP)
+	case c.AckTimeout <= 0:
+		return fmt.Errorf("partition: ack timeout must be > 0 (got %v)", c.AckTimeout)
+	case c.ReplicaLagTime <= 0:
+		return fmt.Errorf("partition: replica lag time must be > 0 (got %v)", c.ReplicaLagTime)
+	case c.MaxReplicationLag < 0:
+		return fmt.Errorf("partition: max replication lag must be >= 0 (got %d)", c.MaxReplicationLag)
+	case c.ReplicaFetchWait <= 0:
+		return fmt.Errorf("partition: replica fetch wait must be > 0 (got %v)", c.ReplicaFetchWait)
+	case c.ReplicaFetchTimeout <= c.ReplicaFetchWait:
+		return fmt.Errorf("partition: replica fetch timeout %v must exceed replica fetch wait %v", c.ReplicaFetchTimeout, c.ReplicaFetchWait)
+	case c.AlterISRTimeout <= 0:
+		return fmt.Errorf("partition: alter isr timeout must be > 0 (got %v)", c.AlterISRTimeout)
+	case c.MaxRecordBytes <= 0:
+		return fmt.Errorf("partition: max record bytes must be > 0 (got %d)", c.MaxRecordBytes)
+	case c.MaxBatchBytes < c.MaxRecordBytes || c.MaxBatchBytes > sm.BatchFrameMax:
+		return fmt.Errorf("partition: max batch bytes must be in [max record bytes %d, %d] (got %d)", c.MaxRecordBytes, sm.BatchFrameMax, c.MaxBatchBytes)
+	case c.FetchMaxRecords <= 0:
+		return fmt.Errorf("partition: fetch max records must be > 0 (got %d)", c.FetchMaxRecords)
+	case c.ReplicaFetchMaxBytes <= 0:
+		return fmt.Errorf("partition: replica fetch max bytes must be > 0 (got %d)", c.ReplicaFetchMaxBytes)
+	}
+	return nil
+}
+
+// Output is what a replica asks its host to do, in field order. The host
+// numbers Disk operations (their ID is left zero), executes them in order and
+// reports each completion with OnDiskDone; it sends Messages as they are
+// (From and To are set); it addresses each AlterISR request to the
+// controller it believes leads.
+type Output struct {
+	Disk     []sm.DiskOp
+	Messages []sm.Envelope
+	AlterISR []sm.AlterISRRequest
+}
+
+// Status is a replica's externally visible state, for the simulator, tests
+// and the admin API.
+type Status struct {
+	TP             sm.TopicPartition
+	Role           Role
+	Leader         sm.NodeID
+	LeaderEpoch    sm.Epoch
+	PartitionEpoch int64
+	LEO            sm.Offset // in-memory log end
+	DurableLEO     sm.Offset // log end the disk has confirmed
+	HW             sm.Offset // high watermark: consumers read below it
+	ISR            []sm.NodeID
+}
+
+// pendingDisk is one issued, uncompleted disk operation: what the durable log
+// end becomes when it completes.
+type pendingDisk struct {
+	kind sm.DiskKind
+	end  sm.Offset
+}
+
+// Partition is one replica of one partition. See the package comment.
+type Partition struct {
+	cfg Config
+	now sm.Time
+
+	log     replicaLog
+	durable sm.Offset     // log end confirmed by the disk
+	hw      sm.Offset     // high watermark
+	disk    []pendingDisk // issued, not completed, FIFO
+
+	role           Role
+	epoch          sm.Epoch // highest leader epoch known from metadata
+	leader         sm.NodeID
+	partitionEpoch int64
+	replicas       []sm.NodeID
+	isr            []sm.NodeID // committed ISR (controller-confirmed)
+	minISR         int32
+
+	lead   leaderState
+	follow followerState
+	out    Output
+	reqSeq uint64
+}
+
+// New recovers a replica from its log bytes (nil for a new one). A torn or
+// corrupt tail is cut: the first output is a DiskTruncate that fixes the
+// file before anything is appended to it. Everything recovered counts as
+// durable: the runtime hands over what is on disk.
+func New(cfg Config, logBytes []byte) (*Partition, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Partition{cfg: cfg, reqSeq: cfg.Incarnation << 32}
+	var torn bool
+	p.log, torn = recoverLog(logBytes)
+	p.durable = p.log.end()
+	if torn {
+		p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: p.durable, Sync: true}, p.durable)
+	}
+	return p, nil
+}
+
+// TakeOutput returns what the replica asked for since the last call.
+func (p *Partition) TakeOutput() Output {
+	o := p.out
+	p.out = Output{}
+	return o
+}
+
+// Status reports the replica's state.
+func (p *Partition) Status() Status {
+	return Status{
+		TP: p.cfg.TP, Role: p.role, Leader: p.leader, LeaderEpoch: p.epoch,
+		PartitionEpoch: p.partitionEpoch, LEO: p.log.end(), DurableLEO: p.durable,
+		HW: p.hw, ISR: slices.Clone(p.isr),
+	}
+}
+
+// Role is the replica's current role.
+func (p *Partition) Role() Role { return p.role }
+
+// Log returns the in-memory log's batches for tests and the simulator's
+// checkers. The slice aliases the log; callers must not modify it.
+func (p *Partition) Log() []sm.Batch {
+	n := len(p.log.batches)
+	return p.log.batches[:n:n]
+}
+
+// TimerAt is the earliest time the replica needs OnTimer; zero means never.
+// It is always after the time of the last input, so a host cannot spin.
+func (p *Partition) TimerAt() sm.Time {
+	switch p.role {
+	case RoleLeader:
+		return p.leaderTimerAt()
+	case RoleFollower:
+		return p.followerTimerAt()
+	}
+	return 0
+}
+
+// OnTimer handles every deadline that has passed by now.
+func (p *Partition) OnTimer(now sm.Time) {
+	p.setNow(now)
+	switch p.role {
+	case RoleLeader:
+		p.leaderTimer()
+	case RoleFollower:
+		p.followerTimer()
+	}
+}
+
+// OnDiskDone reports that the oldest uncompleted disk operation finished
+// (durably, when it was a sync op). The host turns I/O errors into a fatal
+// stop before calling it.
+func (p *Partition) OnDiskDone(now sm.Time) {
+	p.setNow(now)
+	assertf(len(p.disk) > 0, "%v: disk completion with no operation pending", p.cfg.TP)
+	op := p.disk[0]
+	p.disk = p.disk[1:]
+	assertf(op.end >= p.durable, "%v: disk completion moves durable end back from %d to %d", p.cfg.TP, p.durable, op.end)
+	assertf(op.end <= p.log.end(), "%v: durable end %d beyond log end %d", p.cfg.TP, op.end, p.log.end())
+	p.durable = op.end
+	switch p.role {
+	case RoleLeader:
+		p.onLeaderDurable()
+	case RoleFollower:
+		p.onFollowerDurable()
+	}
+}
+
+// Close ends the replica (its topic was deleted or the broker drops it):
+// pending produces and parked fetches are answered. Later outputs are the
+// host's to discard.
+func (p *Partition) Close(now sm.Time) {
+	p.setNow(now)
+	p.stepDown(p.epoch)
+	p.role = RoleNone
+	p.leader = sm.NoNode
+}
+
+func (p *Partition) setNow(now sm.Time) {
+	if now > p.now {
+		p.now = now
+	}
+}
+
+// issueDisk queues op and records the durable end it yields on completion.
+func (p *Partition) issueDisk(op sm.DiskOp, end sm.Offset) {
+	op.TP = p.cfg.TP
+	p.out.Disk = append(p.out.Disk, op)
+	p.disk = append(p.disk, pendingDisk{kind: op.Kind, end: end})
+}
+
+// appendBatches adds validated batches to the in-memory log and issues one
+// DiskAppend for all of them.
+func (p *Partition) appendBatches(bs []sm.Batch) {
+	var data []byte
+	for i := range bs {
+		assertf(bs[i].Verify(), "%v: appending batch at %d with a bad checksum", p.cfg.TP, bs[i].BaseOffset)
+		p.log.append(bs[i])
+		data = sm.EncodeBatch(data, &bs[i])
+	}
+	p.issueDisk(sm.DiskOp{Kind: sm.DiskAppend, Data: data, Sync: p.cfg.FsyncOnWrite}, p.log.end())
+}
+
+// truncate cuts the log at off (a boundary) in memory and on disk. Pending
+// appends that covered the cut part now only make the remainder durable.
+func (p *Partition) truncate(off sm.Offset) {
+	assertf(p.role != RoleLeader, "%v: leader truncating its log to %d", p.cfg.TP, off)
+	p.log.truncate(off)
+	p.durable = min(p.durable, off)
+	for i := range p.disk {
+		p.disk[i].end = min(p.disk[i].end, off)
+	}
+	// Only an unclean election can cut below the high watermark.
+	p.hw = min(p.hw, off)
+	p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: off, Sync: true}, off)
+}
+
+func (p *Partition) send(to sm.NodeID, m sm.Message) {
+	p.out.Messages = append(p.out.Messages, sm.Envelope{From: p.cfg.Self, To: to, Msg: m})
+}
+
+// raiseHW moves the high watermark up; it never moves down except through a
+// truncation after an unclean election.
+func (p *Partition) raiseHW(hw sm.Offset) {
+	if hw <= p.hw {
+		return
+	}
+	assertf(hw <= p.durable, "%v: high watermark %d beyond durable end %d", p.cfg.TP, hw, p.durable)
+	p.hw = hw
+}

@@ -1,0 +1,328 @@
+package partition
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/weirmq/weir/sm"
+	"pgregory.net/rapid"
+)
+
+// TestReplicationProperties drives three replicas through random produces,
+// message deliveries, drops, duplicates and reorders, disk completions,
+// crashes (restart from durable bytes, possibly with a torn tail), clock
+// jumps and clean leader elections, and checks after every step that:
+//   - no record acknowledged with a durable ack level (majority, all,
+//     custom) is missing from any ISR member's log;
+//   - everything below the leader's high watermark is identical on every
+//     ISR member, and a synced follower's log is a prefix of the leader's;
+//   - the high watermark a consumer sees never goes back, and what it read
+//     below it never changes;
+//   - every replica's own invariants hold (checked in collect).
+//
+// At the end the world heals and must converge: every replica holds the
+// leader's log and no produce is left pending.
+func TestReplicationProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		w := newPropWorld(t)
+		steps := rapid.IntRange(20, 300).Draw(t, "steps")
+		actions := w.actions()
+		var names []string
+		for name, a := range actions {
+			for range a.weight {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		for range steps {
+			name := rapid.SampledFrom(names).Draw(t, "action")
+			actions[name].do(t)
+			if traceProps {
+				w.trace(t, name)
+			}
+			w.check(t)
+		}
+		w.converge(t)
+	})
+}
+
+type propAction struct {
+	weight int
+	do     func(*rapid.T)
+}
+
+type propReq struct {
+	acks   sm.Acks
+	values []string
+}
+
+type propWorld struct {
+	c         *cluster
+	reqs      map[uint64]propReq
+	committed map[sm.Offset]string // acked with a durable level, or read below a high watermark
+	seen      map[uint64]bool      // replies already folded into committed
+	readHW    sm.Offset
+	readEpoch sm.Epoch
+	seq       int
+	states    []sm.PartitionState // every earlier controller state
+}
+
+func newPropWorld(t *rapid.T) *propWorld {
+	minISR := int32(rapid.IntRange(1, 3).Draw(t, "minISR"))
+	c := newCluster(t, 3, minISR)
+	return &propWorld{c: c, reqs: map[uint64]propReq{}, committed: map[sm.Offset]string{}, seen: map[uint64]bool{}}
+}
+
+func (w *propWorld) actions() map[string]propAction {
+	c := w.c
+	return map[string]propAction{
+		"produce":  {3, w.produce},
+		"deliver":  {10, func(t *rapid.T) { w.pickMsg(t, c.deliver) }},
+		"drop":     {1, func(t *rapid.T) { w.pickMsg(t, func(i int) { c.net = slices.Delete(c.net, i, i+1) }) }},
+		"dup":      {1, func(t *rapid.T) { w.pickMsg(t, func(i int) { c.net = append(c.net, c.net[i]) }) }},
+		"disk":     {6, w.disk},
+		"tick":     {2, func(t *rapid.T) { c.advance(sm.Duration(rapid.Int64Range(1, 3000).Draw(t, "ms")) * sm.Millisecond) }},
+		"metadata": {2, func(t *rapid.T) { c.metadata(rapid.SampledFrom(c.ids).Draw(t, "replica")) }},
+		"stale":    {1, w.staleMetadata},
+		"corrupt":  {1, w.corrupt},
+		"crash":    {1, w.crash},
+		"elect":    {1, func(t *rapid.T) { w.elect(rapid.SampledFrom(c.st.ISR).Draw(t, "leader")) }},
+		"consume":  {2, w.consume},
+	}
+}
+
+// staleMetadata delivers an old partition state, as a lagging metadata
+// path would; replicas must ignore it. A state from before the replica's
+// restart comes without leave to lead: the broker leads only once metadata
+// shows its new incarnation registered.
+func (w *propWorld) staleMetadata(t *rapid.T) {
+	if len(w.states) == 0 {
+		return
+	}
+	st := rapid.SampledFrom(w.states).Draw(t, "state")
+	r := w.c.reps[rapid.SampledFrom(w.c.ids).Draw(t, "replica")]
+	before := r.p.Status()
+	r.p.ApplyState(w.c.now, st, w.c.minISR, st.PartitionEpoch >= r.startPE)
+	w.c.collect(r)
+	if st.PartitionEpoch < before.PartitionEpoch {
+		if after := r.p.Status(); after.Role != before.Role || after.LeaderEpoch != before.LeaderEpoch || after.PartitionEpoch != before.PartitionEpoch {
+			t.Fatalf("stale state %+v changed %v from %+v to %+v", st, r.id, before, after)
+		}
+	}
+}
+
+// corrupt flips one byte of a record in a fetch response in flight; the
+// follower must notice the checksum and drop the response.
+func (w *propWorld) corrupt(t *rapid.T) {
+	var idx []int
+	for i, e := range w.c.net {
+		if m, ok := e.Msg.(sm.ReplicaFetchResponse); ok && len(m.Batches) > 0 {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return
+	}
+	i := rapid.SampledFrom(idx).Draw(t, "corrupt")
+	m := w.c.net[i].Msg.(sm.ReplicaFetchResponse)
+	bs := slices.Clone(m.Batches)
+	b := &bs[rapid.IntRange(0, len(bs)-1).Draw(t, "batch")]
+	b.Records = slices.Clone(b.Records)
+	b.Records[0].Value = append([]byte("X"), b.Records[0].Value...)
+	m.Batches = bs
+	w.c.net[i].Msg = m
+}
+
+func (w *propWorld) produce(t *rapid.T) {
+	acks := rapid.SampledFrom([]sm.Acks{
+		{Kind: sm.AckNone}, {Kind: sm.AckLeader}, {Kind: sm.AckMajority}, {Kind: sm.AckAll},
+		{Kind: sm.AckCustom, N: 1}, {Kind: sm.AckCustom, N: 2}, {Kind: sm.AckCustom, N: 3},
+	}).Draw(t, "acks")
+	var vals []string
+	for range rapid.IntRange(1, 3).Draw(t, "records") {
+		w.seq++
+		vals = append(vals, fmt.Sprintf("v%d", w.seq))
+	}
+	to := rapid.SampledFrom(w.c.ids).Draw(t, "to") // clients may have stale metadata
+	id := w.c.produce(to, acks, vals...)
+	w.reqs[id] = propReq{acks: acks, values: vals}
+}
+
+func (w *propWorld) pickMsg(t *rapid.T, f func(int)) {
+	if len(w.c.net) == 0 {
+		return
+	}
+	f(rapid.IntRange(0, len(w.c.net)-1).Draw(t, "msg"))
+}
+
+func (w *propWorld) disk(t *rapid.T) {
+	var busy []sm.NodeID
+	for _, id := range w.c.ids {
+		if len(w.c.reps[id].disk.pending) > 0 {
+			busy = append(busy, id)
+		}
+	}
+	if len(busy) > 0 {
+		w.c.diskDone(rapid.SampledFrom(busy).Draw(t, "disk"))
+	}
+}
+
+// crash restarts a replica from its disk. A crashed leader is replaced by a
+// clean election (the controller fences the old incarnation).
+func (w *propWorld) crash(t *rapid.T) {
+	id := rapid.SampledFrom(w.c.ids).Draw(t, "crash")
+	w.c.crash(id, rapid.IntRange(0, 64).Draw(t, "tear"))
+	if id == w.c.st.Leader {
+		w.elect(rapid.SampledFrom(w.c.st.ISR).Draw(t, "leader"))
+	}
+}
+
+// elect bumps the epoch with a new leader from the ISR; replicas learn of it
+// through "metadata" actions, one at a time.
+func (w *propWorld) elect(id sm.NodeID) {
+	c := w.c
+	w.states = append(w.states, c.st)
+	c.st.Leader = id
+	c.st.LeaderEpoch++
+	c.st.PartitionEpoch++
+	c.st.ISR = slices.Clone(c.st.ISR)
+}
+
+func (w *propWorld) consume(t *rapid.T) {
+	id := rapid.SampledFrom(w.c.ids).Draw(t, "from")
+	r := w.c.consume(id, 0, w.readEpoch)
+	if r.Code != sm.CodeOK {
+		return
+	}
+	w.readEpoch = max(w.readEpoch, r.LeaderEpoch)
+	if r.HighWatermark < w.readHW {
+		t.Fatalf("consumer high watermark went back from %d to %d (%v, epoch %d)", w.readHW, r.HighWatermark, id, r.LeaderEpoch)
+	}
+	w.readHW = r.HighWatermark
+	for _, b := range r.Batches {
+		if !b.Verify() {
+			t.Fatalf("consumer got a batch failing its checksum at %d", b.BaseOffset)
+		}
+		for i, rec := range b.Records {
+			off := b.BaseOffset + sm.Offset(i)
+			if off >= r.HighWatermark {
+				t.Fatalf("consumer got offset %d at or above high watermark %d", off, r.HighWatermark)
+			}
+			w.commit(t, off, string(rec.Value), "read")
+		}
+	}
+}
+
+func (w *propWorld) commit(t *rapid.T, off sm.Offset, v, how string) {
+	if old, ok := w.committed[off]; ok && old != v {
+		t.Fatalf("offset %d was committed as %s, now %s %s", off, old, how, v)
+	}
+	w.committed[off] = v
+}
+
+// leader is the replica leading the controller's current epoch, if it knows.
+func (w *propWorld) leader() *replica {
+	r := w.c.reps[w.c.st.Leader]
+	if s := r.p.Status(); s.Role == RoleLeader && s.LeaderEpoch == w.c.st.LeaderEpoch {
+		return r
+	}
+	return nil
+}
+
+func (w *propWorld) check(t *rapid.T) {
+	c := w.c
+	for id, resp := range c.replies {
+		req, ok := w.reqs[id]
+		if w.seen[id] || !ok || resp.Code != sm.CodeOK || !req.acks.Durable() {
+			continue
+		}
+		w.seen[id] = true
+		for i, v := range req.values {
+			w.commit(t, resp.BaseOffset+sm.Offset(i), v, "acked")
+		}
+	}
+	logs := map[sm.NodeID]map[sm.Offset]string{}
+	for _, id := range c.ids {
+		logs[id] = recordMap(c.reps[id].p)
+	}
+	for _, id := range c.st.ISR {
+		for off, v := range w.committed {
+			if got := logs[id][off]; got != v {
+				t.Fatalf("committed offset %d (%s) is %q on isr member %v", off, v, got, id)
+			}
+		}
+	}
+	if l := w.leader(); l != nil {
+		w.checkPrefixes(t, l)
+	}
+}
+
+// checkPrefixes: the committed prefix agrees on every ISR member, and a
+// synced follower of the current epoch holds a prefix of the leader's log.
+func (w *propWorld) checkPrefixes(t *rapid.T, l *replica) {
+	c := w.c
+	lv := values(l.p)
+	hw := int(l.p.Status().HW)
+	for _, id := range c.st.ISR {
+		v := values(c.reps[id].p)
+		if len(v) < hw || !slices.Equal(v[:hw], lv[:hw]) {
+			t.Fatalf("isr member %v disagrees below high watermark %d:\n%v\nleader %v:\n%v", id, hw, v, l.id, lv)
+		}
+	}
+	for _, id := range c.ids {
+		f := c.reps[id].p
+		if f.role == RoleFollower && f.epoch == l.p.epoch && f.follow.synced {
+			if v := values(f); len(v) > len(lv) || !slices.Equal(v, lv[:len(v)]) {
+				t.Fatalf("synced follower %v is not a prefix of leader %v:\n%v\n%v", id, l.id, v, lv)
+			}
+		}
+	}
+}
+
+// converge heals the world and checks that it catches up.
+func (w *propWorld) converge(t *rapid.T) {
+	c := w.c
+	c.isolated = map[sm.NodeID]bool{}
+	c.metadataAll()
+	c.settle(20 * sm.Second)
+	w.check(t)
+	l := w.leader()
+	if l == nil {
+		t.Fatalf("no leader after healing: %+v", c.st)
+	}
+	lv := values(l.p)
+	for _, id := range c.ids {
+		if v := values(c.reps[id].p); !slices.Equal(v, lv) {
+			t.Fatalf("replica %v did not converge:\n%s\nleader %v:\n%s", id, strings.Join(v, " "), l.id, strings.Join(lv, " "))
+		}
+	}
+	if s := l.p.Status(); s.HW != s.LEO || len(l.p.lead.acks) != 0 {
+		t.Fatalf("leader not settled: %+v, %d pending acks", s, len(l.p.lead.acks))
+	}
+}
+
+func recordMap(p *Partition) map[sm.Offset]string {
+	m := map[sm.Offset]string{}
+	for _, b := range p.Log() {
+		for i, r := range b.Records {
+			m[b.BaseOffset+sm.Offset(i)] = string(r.Value)
+		}
+	}
+	return m
+}
+
+var traceProps = os.Getenv("PARTITION_TRACE") != ""
+
+func (w *propWorld) trace(t *rapid.T, name string) {
+	t.Logf("== %s  st=%+v", name, w.c.st)
+	for _, id := range w.c.ids {
+		p := w.c.reps[id].p
+		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.pending), values(p))
+	}
+	for _, e := range w.c.net {
+		t.Logf("   net %v->%v %T %+v", e.From, e.To, e.Msg, e.Msg)
+	}
+}
