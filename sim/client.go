@@ -30,6 +30,9 @@ type client struct {
 	// script, when set, replaces random choices (scenario files).
 	script []action
 	onIdle func()
+	// retry is the scripted action in flight: a retriable failure (the
+	// request certainly did nothing) puts it back at the front.
+	retry *action
 }
 
 // pending is the one outstanding request.
@@ -69,11 +72,13 @@ func (c *client) send(to sm.NodeID, msg sm.Message) {
 	c.w.net.send(sm.Envelope{From: c.id, To: to, Msg: msg})
 }
 
-// refreshMetadata asks the current controller guess for changes.
+// refreshMetadata asks the current controller guess for the whole metadata:
+// the client has found a leader missing or wrong, so a delta since its own
+// version might not say anything new.
 func (c *client) refreshMetadata() {
 	c.reqID++
 	c.inflight = &pending{reqID: c.reqID, to: c.controller, meta: true, deadline: c.w.now.Add(c.w.cfg.ClientTimeout)}
-	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID, SinceVersion: c.metaVer})
+	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID})
 	c.armDeadline()
 }
 
@@ -90,9 +95,11 @@ func (c *client) armDeadline() {
 func (c *client) timeout() {
 	p := c.inflight
 	c.inflight = nil
+	c.retry = nil // no reply: the outcome is unknown, so never retried
 	if p.meta {
 		c.rotateController()
 	} else {
+		p.op.Err = "NO_REPLY"
 		c.finish(p, linearizability.Unknown)
 		c.forgetLeader(p.op.TP)
 	}
@@ -135,6 +142,7 @@ func (c *client) step() {
 		return
 	}
 	var a action
+	c.retry = nil
 	if len(c.script) > 0 {
 		a = c.script[0]
 	} else {
@@ -146,6 +154,7 @@ func (c *client) step() {
 	}
 	if len(c.script) > 0 {
 		c.script = c.script[1:]
+		c.retry = &a
 	}
 }
 
@@ -228,7 +237,7 @@ func (c *client) receive(m sm.Envelope) {
 		c.inflight = nil
 		if r.Code == sm.CodeOK {
 			c.applyDelta(r.Delta)
-			c.next(0)
+			c.next(c.w.cfg.RetryBackoff)
 			return
 		}
 		c.retryController(r.LeaderHint)
@@ -269,6 +278,17 @@ func (c *client) receive(m sm.Envelope) {
 	}
 }
 
+// requeue puts the scripted action that just failed back at the front of
+// the script when the failure says the request did nothing and may be
+// retried (an application would retry it the same way).
+func (c *client) requeue(code sm.Code) {
+	a := c.retry
+	c.retry = nil
+	if a != nil && code.Retriable() && a.onReply == nil {
+		c.script = append([]action{*a}, c.script...)
+	}
+}
+
 func (c *client) noteEpoch(tp sm.TopicPartition, e sm.Epoch) {
 	if e > c.epochs[tp] {
 		c.epochs[tp] = e
@@ -286,6 +306,9 @@ func (c *client) retryController(hint sm.NodeID) {
 
 // complete records a produce or fetch outcome.
 func (c *client) complete(p *pending, code sm.Code, hint sm.NodeID, tp sm.TopicPartition) {
+	if code != sm.CodeOK {
+		p.op.Err = code.String()
+	}
 	switch {
 	case code == sm.CodeOK:
 		c.finish(p, linearizability.OK)
@@ -296,6 +319,7 @@ func (c *client) complete(p *pending, code sm.Code, hint sm.NodeID, tp sm.TopicP
 	default:
 		c.finish(p, linearizability.Failed)
 	}
+	c.requeue(code)
 	if code == sm.CodeNotLeader || code == sm.CodeLeadershipLost || code == sm.CodeFencedLeaderEpoch ||
 		code == sm.CodeUnknownLeaderEpoch || code == sm.CodeUnknownTopic {
 		st := c.meta[tp]
@@ -313,9 +337,11 @@ func (c *client) completeAdmin(p *pending, code sm.Code, hint sm.NodeID) {
 	case code == sm.CodeNotLeader:
 		p.op.Err = code.String()
 		c.finish(p, linearizability.Failed)
+		c.requeue(code)
 		c.retryController(hint)
 		return
 	case code.Unknown():
+		p.op.Err = code.String()
 		c.finish(p, linearizability.Unknown)
 	default:
 		if code != sm.CodeOK {

@@ -126,6 +126,10 @@ type Config struct {
 	// the record) so a test can show the simulator catches it.
 	Canary bool
 
+	// VizDir, when set, receives porcupine's HTML visualisation of a
+	// violation.
+	VizDir string
+
 	// Trace, when set, receives every event with its virtual time and node.
 	Trace io.Writer
 }

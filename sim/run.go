@@ -4,6 +4,8 @@ import (
 	crand "crypto/rand"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +58,55 @@ type Result struct {
 	History   *linearizability.History
 	TraceHash uint64
 	Log       *linearizability.Report
+	Porcupine linearizability.PorcupineResult
+}
+
+// check runs the claimed-order checker and the porcupine models over the
+// history. On a porcupine violation the HTML visualisation goes to vizDir.
+func (r *Result) check(vizDir string) error {
+	r.Log = linearizability.CheckLog(r.History)
+	if !r.Log.OK() {
+		return fmt.Errorf("history check: %s", r.Log)
+	}
+	pr, err := linearizability.CheckPorcupine(r.History, porcupineTimeout, vizDir, fmt.Sprintf("seed-%d", r.Seed))
+	r.Porcupine = pr
+	if err != nil {
+		return err
+	}
+	if !pr.OK() {
+		return fmt.Errorf("linearizability: %s", pr.String())
+	}
+	return nil
+}
+
+// porcupineTimeout bounds porcupine's search per run; a timeout is reported,
+// not failed, since its wall-clock budget varies between machines.
+const porcupineTimeout = 10 * time.Second
+
+// WriteScenario saves the run as a scenario file in dir (replayed by
+// `go test ./scenarios`), so a failing seed stays a regression test once
+// fixed. It returns the file's path.
+func (r *Result) WriteScenario(dir string) (string, error) {
+	path := filepath.Join(dir, fmt.Sprintf("seed-%d.txt", r.Seed))
+	want := "ok"
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Simulator seed %d, saved from a failing run. Goal: the whole random run\n", r.Seed)
+	fmt.Fprintf(&b, "# (swarm config, faults, workload, checks) passes.\n")
+	if r.Err != nil {
+		for _, line := range strings.Split(firstLines(r.Err.Error(), 8), "\n") {
+			fmt.Fprintf(&b, "# failed with: %s\n", line)
+		}
+	}
+	fmt.Fprintf(&b, "seed n=%d\n----\n%s\n", r.Seed, want)
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Reproduce is the one-line command that replays this run.
@@ -129,10 +180,7 @@ func Run(cfg Config) *Result {
 	w.stats.Simulated = sm.Duration(w.now)
 	res := &Result{Seed: cfg.Seed, Err: err, Stats: w.stats, History: w.history, TraceHash: w.trace.hash}
 	if err == nil {
-		res.Log = linearizability.CheckLog(w.history)
-		if !res.Log.OK() {
-			res.Err = fmt.Errorf("history check: %s", res.Log)
-		}
+		res.Err = res.check(cfg.VizDir)
 	}
 	return res
 }
@@ -144,6 +192,7 @@ func (w *World) run() error {
 	if err := w.setup(); err != nil {
 		return err
 	}
+	w.startInvariants()
 	w.startWorkload()
 	w.startFaults()
 	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
@@ -203,9 +252,13 @@ func (w *World) createTopic(t TopicSpec, deadline sm.Time) error {
 	return nil
 }
 
+// adminClientID is the harness's own client: it creates the workload topics
+// and does the final reads.
+const adminClientID = sm.NodeID(9999)
+
 // adminClient is the harness's own client (not part of the random workload).
 func (w *World) adminClient() *client {
-	id := sm.NodeID(999_000)
+	id := sm.NodeID(adminClientID)
 	if c := w.clients[id]; c != nil {
 		return c
 	}
@@ -218,7 +271,7 @@ func (w *World) adminClient() *client {
 func (w *World) startWorkload() {
 	for _, id := range w.clientIDs() {
 		c := w.clients[id]
-		if id == 999_000 {
+		if id == adminClientID {
 			continue
 		}
 		c.next(c.thinkTime())

@@ -37,7 +37,9 @@ func (w *World) Boot() error {
 		for _, id := range w.hostIDs {
 			w.hosts[id].start()
 		}
-		err = w.setup()
+		if err = w.setup(); err == nil {
+			w.startInvariants()
+		}
 	})
 	return err
 }
@@ -229,9 +231,9 @@ func (w *World) ClientSummary(since int) (string, int) {
 		case op.Outcome == linearizability.OK:
 			counts[k]["ok"]++
 		case op.Outcome == linearizability.Unknown:
-			counts[k]["unknown"]++
+			counts[k]["unknown:"+op.Err]++
 		default:
-			counts[k]["failed"]++
+			counts[k]["failed:"+op.Err]++
 		}
 	}
 	slices.SortFunc(keys, func(a, b key) int {

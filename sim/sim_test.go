@@ -15,6 +15,7 @@ var (
 	flagFirst   = flag.Uint64("first", 1, "first seed of the range")
 	flagVerbose = flag.Bool("trace", false, "print the event trace of a single replayed seed")
 	flagFaults  = flag.String("faults", "all", "fault classes: all, none, or a comma list")
+	flagSave    = flag.String("save", os.Getenv("WEIR_SIM_SAVE"), "directory to write failing seeds as scenario files, with porcupine HTML (or WEIR_SIM_SAVE)")
 )
 
 func envInt(name string) (uint64, bool) {
@@ -68,11 +69,19 @@ func TestSim(t *testing.T) {
 		if len(seeds) == 1 && *flagVerbose {
 			cfg.Trace = os.Stdout
 		}
+		cfg.VizDir = *flagSave
 		res := Run(cfg)
 		accumulate(&total, &res.Stats)
 		if res.Err != nil {
 			failed++
 			t.Errorf("seed %d failed: %v\nreproduce: %s", seed, res.Err, res.Reproduce())
+			if *flagSave != "" {
+				path, err := res.WriteScenario(*flagSave)
+				if err != nil {
+					t.Error(err)
+				}
+				t.Logf("saved as scenario %s", path)
+			}
 			if failed >= 3 {
 				break
 			}

@@ -32,6 +32,7 @@ type World struct {
 	knownHW    map[sm.TopicPartition]sm.Offset // highest HW any client saw, to aim fetches
 	replyHooks map[sm.NodeID]func(linearizability.Op)
 	faultsOn   bool
+	inv        invariants
 
 	trace   tracer
 	stats   Stats
