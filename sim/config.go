@@ -28,6 +28,7 @@ const (
 	FaultDiskError              // write or fsync returns EIO
 	FaultDiskFull               // writes fail with ENOSPC
 	FaultSlowSync               // fsync latency spikes
+	FaultSwizzle                // links of a node subset clogged one by one, unclogged in another order
 	faultCount
 )
 
@@ -35,7 +36,7 @@ var faultNames = [...]string{
 	FaultDrop: "drop", FaultDuplicate: "duplicate", FaultDelay: "delay", FaultPartition: "partition",
 	FaultOneWay: "oneway", FaultIsolate: "isolate", FaultClog: "clog", FaultCrash: "crash",
 	FaultTornWrite: "torn", FaultPause: "pause", FaultClockJump: "clockjump", FaultDiskError: "diskerror",
-	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync",
+	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync", FaultSwizzle: "swizzle",
 }
 
 func (f Fault) String() string { return faultNames[f] }

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+
 	"github.com/weirmq/weir/sm"
 )
 
@@ -35,7 +37,7 @@ func (w *World) scheduleFault() {
 // discrete fault classes the director draws from (drop/duplicate/delay are
 // continuous and set per phase).
 var discreteFaults = []Fault{
-	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultCrash, FaultTornWrite,
+	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultSwizzle, FaultCrash, FaultTornWrite,
 	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay,
 }
 
@@ -61,6 +63,8 @@ func (w *World) injectFault() {
 		w.Partition(a, b, false, heal)
 	case FaultIsolate:
 		w.Isolate(w.randomHost(), heal)
+	case FaultSwizzle:
+		w.Swizzle(heal / 2)
 	case FaultClog:
 		ids := w.allIDs()
 		from, to := ids[r.intn(len(ids))], ids[r.intn(len(ids))]
@@ -91,7 +95,7 @@ func (w *World) injectFault() {
 		id := w.randomHost()
 		for _, to := range w.allIDs() {
 			if to != id {
-				w.net.cloggedU[link{id, to}] = w.now.Add(sm.Duration(r.between(0, int64(heal))))
+				w.net.clog(link{id, to}, w.now.Add(sm.Duration(r.between(0, int64(heal)))))
 			}
 		}
 		w.stats.Faults[FaultDelay]++
@@ -170,7 +174,50 @@ func (w *World) Isolate(id sm.NodeID, d sm.Duration) {
 func (w *World) Clog(from, to sm.NodeID, d sm.Duration) {
 	w.stats.Faults[FaultClog]++
 	w.trace.note(w.now, from, "clog -> %v for %v", to, d)
-	w.net.cloggedU[link{from, to}] = w.now.Add(d)
+	w.net.clog(link{from, to}, w.now.Add(d))
+}
+
+// Swizzle is FoundationDB's swizzle-clog: clog every link of a random subset
+// of processes, one process at a time, then unclog them one at a time in a
+// different random order. It finds bugs that need several links to fail and
+// recover in a particular order.
+func (w *World) Swizzle(step sm.Duration) {
+	w.stats.Faults[FaultSwizzle]++
+	r := w.faultRNG
+	ids := slices.Clone(w.hostIDs)
+	r.r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	ids = ids[:1+r.intn(len(ids))]
+	w.trace.note(w.now, 0, "swizzle %v", ids)
+	forever := sm.Time(1 << 62)
+	t := w.now
+	heals := w.heals
+	for _, id := range ids {
+		t = t.Add(sm.Duration(r.between(0, int64(step))))
+		w.at(t, func() {
+			if w.heals != heals {
+				return // the world was healed since: no new clogs
+			}
+			for _, other := range w.allIDs() {
+				if other != id {
+					w.net.clog(link{id, other}, forever)
+					w.net.clog(link{other, id}, forever)
+				}
+			}
+		})
+	}
+	order := slices.Clone(ids)
+	r.r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	for _, id := range order {
+		t = t.Add(sm.Duration(r.between(0, int64(step))))
+		w.at(t, func() {
+			for _, other := range w.allIDs() {
+				if other != id {
+					w.net.unclog(link{id, other})
+					w.net.unclog(link{other, id})
+				}
+			}
+		})
+	}
 }
 
 // Crash kills id (tearing unsynced writes when tear) and restarts it after d

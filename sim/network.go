@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/weirmq/weir/sm"
 )
 
@@ -11,7 +14,8 @@ import (
 type network struct {
 	w        *World
 	blocked  map[link]bool    // from→to drops everything
-	cloggedU map[link]sm.Time // from→to delayed until
+	cloggedU map[link]sm.Time // from→to holds messages until
+	held     map[link][]sm.Envelope
 	drop     float64
 	dup      float64
 }
@@ -19,7 +23,7 @@ type network struct {
 type link struct{ from, to sm.NodeID }
 
 func newNetwork(w *World) *network {
-	return &network{w: w, blocked: map[link]bool{}, cloggedU: map[link]sm.Time{}}
+	return &network{w: w, blocked: map[link]bool{}, cloggedU: map[link]sm.Time{}, held: map[link][]sm.Envelope{}}
 }
 
 // send schedules one envelope's delivery (or loses it).
@@ -48,12 +52,32 @@ func (n *network) send(m sm.Envelope) {
 
 func (n *network) schedule(m sm.Envelope, l link) {
 	w := n.w
-	lat := sm.Duration(w.netRNG.heavyTail(int64(w.cfg.NetLatency), int64(w.cfg.NetLatencyMax)))
-	at := w.now.Add(lat)
 	if u, ok := n.cloggedU[l]; ok && u > w.now {
-		at = u.Add(lat)
+		n.held[l] = append(n.held[l], m)
+		return
 	}
-	w.at(at, func() { n.arrive(m) })
+	lat := sm.Duration(w.netRNG.heavyTail(int64(w.cfg.NetLatency), int64(w.cfg.NetLatencyMax)))
+	w.at(w.now.Add(lat), func() { n.arrive(m) })
+}
+
+// clog holds from→to's messages until until (or until unclog).
+func (n *network) clog(l link, until sm.Time) {
+	n.cloggedU[l] = until
+	n.w.at(until, func() {
+		if n.cloggedU[l] == until {
+			n.unclog(l)
+		}
+	})
+}
+
+// unclog releases a link's held messages, each with a fresh latency.
+func (n *network) unclog(l link) {
+	delete(n.cloggedU, l)
+	held := n.held[l]
+	delete(n.held, l)
+	for _, m := range held {
+		n.schedule(m, l)
+	}
 }
 
 // arrive hands the envelope to its destination if the link is still open.
@@ -101,6 +125,18 @@ func (n *network) isolate(x sm.NodeID) {
 
 func (n *network) healAll() {
 	clear(n.blocked)
-	clear(n.cloggedU)
+	links := make([]link, 0, len(n.cloggedU))
+	for l := range n.cloggedU {
+		links = append(links, l)
+	}
+	slices.SortFunc(links, func(a, b link) int {
+		if a.from != b.from {
+			return cmp.Compare(a.from, b.from)
+		}
+		return cmp.Compare(a.to, b.to)
+	})
+	for _, l := range links {
+		n.unclog(l)
+	}
 	n.drop, n.dup = 0, 0
 }

@@ -300,6 +300,7 @@ func (w *World) liveness() error {
 // processes.
 func (w *World) healAll() {
 	w.net.healAll()
+	w.heals++
 	w.faultsOn = false
 	for _, id := range w.hostIDs {
 		h := w.hosts[id]

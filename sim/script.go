@@ -130,6 +130,7 @@ func (w *World) client(id sm.NodeID) (*client, error) {
 // Heal removes every network fault (partitions, clogs, loss).
 func (w *World) Heal() {
 	w.net.healAll()
+	w.heals++
 	w.trace.note(w.now, 0, "heal network")
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,7 +63,7 @@ func TestSim(t *testing.T) {
 	}
 	var total Stats
 	start := time.Now()
-	failed := 0
+	failed, durable, porcupineOps, porcupineUnknown := 0, 0, 0, 0
 	for _, seed := range seeds {
 		cfg := DefaultConfig(seed)
 		cfg.Faults = faults
@@ -72,6 +73,13 @@ func TestSim(t *testing.T) {
 		cfg.VizDir = *flagSave
 		res := Run(cfg)
 		accumulate(&total, &res.Stats)
+		if res.Log != nil {
+			durable += res.Log.DurableVerified
+		}
+		porcupineOps += res.Porcupine.LogOps + res.Porcupine.TopicOps
+		if res.Porcupine.Unknown() {
+			porcupineUnknown++
+		}
 		if res.Err != nil {
 			failed++
 			t.Errorf("seed %d failed: %v\nreproduce: %s", seed, res.Err, res.Reproduce())
@@ -88,9 +96,11 @@ func TestSim(t *testing.T) {
 		}
 	}
 	wall := time.Since(start)
-	t.Logf("seeds=%d failed=%d ops=%d events=%d simulated=%.0fs wall=%v speed=%.0fx faults: %s",
-		len(seeds), failed, total.Ops, total.Events, float64(total.Simulated)/1e9, wall.Round(time.Millisecond),
-		float64(total.Simulated)/1e9/wall.Seconds(), total.FaultSummary())
+	t.Logf("seeds=%d failed=%d ops=%d durable-acks-verified=%d porcupine-ops=%d porcupine-timeouts=%d",
+		len(seeds), failed, total.Ops, durable, porcupineOps, porcupineUnknown)
+	t.Logf("events=%d simulated=%.0fs wall=%v speed=%.0fx sim-s/wall-s",
+		total.Events, float64(total.Simulated)/1e9, wall.Round(time.Millisecond), float64(total.Simulated)/1e9/wall.Seconds())
+	t.Logf("faults injected: %s fatal-stops=%d", total.FaultSummary(), total.Fatals)
 }
 
 func accumulate(dst, src *Stats) {
@@ -163,4 +173,39 @@ func BenchmarkSim(b *testing.B) {
 	wall := time.Since(start)
 	b.ReportMetric(float64(wall.Nanoseconds())/float64(events), "ns/event")
 	b.ReportMetric(simulated/wall.Seconds(), "sim-s/wall-s")
+}
+
+// TestWriteScenario: a failing seed is saved as a scenario file that the
+// scenarios package replays with the seed command.
+func TestWriteScenario(t *testing.T) {
+	res := &Result{Seed: 42, Err: fmt.Errorf("history check: lost=1\nsecond line")}
+	path, err := res.WriteScenario(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, want := range []string{"# failed with: history check: lost=1\n", "# failed with: second line\n", "seed n=42\n----\nok\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("scenario file lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// TestConfigValidate names the bad field.
+func TestConfigValidate(t *testing.T) {
+	cfg := DefaultConfig(1)
+	cfg.Brokers = 2
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "replication factor 3 above 2 brokers") {
+		t.Fatalf("Validate = %v", err)
+	}
+	if _, err := ParseFaults("crash,bogus"); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
+		t.Fatalf("ParseFaults = %v", err)
+	}
+	if s, err := ParseFaults("crash,torn"); err != nil || !s.Has(FaultCrash) || !s.Has(FaultTornWrite) || s.Has(FaultDrop) {
+		t.Fatalf("ParseFaults = %v, %v", s, err)
+	}
 }

@@ -32,6 +32,7 @@ type World struct {
 	knownHW    map[sm.TopicPartition]sm.Offset // highest HW any client saw, to aim fetches
 	replyHooks map[sm.NodeID]func(linearizability.Op)
 	faultsOn   bool
+	heals      int // counts healAll; faults scheduled before a heal do not start after it
 	inv        invariants
 
 	trace   tracer

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/weirmq/weir/sm"
 )
@@ -32,28 +33,40 @@ func (p *Partition) CheckInvariants() error {
 // checkLog: offsets dense from 0, batches non-empty, epochs non-decreasing,
 // epoch cache exactly what the batches imply.
 func (p *Partition) checkLog() error {
-	var want replicaLog
-	for i, b := range p.log.batches {
+	// Verify only the batches added since the last check (truncate lowers
+	// the mark): each batch is checked once while it stays in the log.
+	l := &p.log
+	start := l.checked
+	end, last := sm.Offset(0), sm.Epoch(0)
+	if start > 0 {
+		end, last = l.batches[start-1].NextOffset(), l.batches[start-1].Epoch
+	}
+	// Epoch cache entries for the verified prefix start below end.
+	k := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].start >= end })
+	for i := start; i < len(l.batches); i++ {
+		b := &l.batches[i]
 		switch {
-		case b.BaseOffset != want.end():
-			return fmt.Errorf("partition: %v batch %d at offset %d, want %d", p.cfg.TP, i, b.BaseOffset, want.end())
+		case b.BaseOffset != end:
+			return fmt.Errorf("partition: %v batch %d at offset %d, want %d", p.cfg.TP, i, b.BaseOffset, end)
 		case len(b.Records) == 0:
 			return fmt.Errorf("partition: %v batch %d at offset %d is empty", p.cfg.TP, i, b.BaseOffset)
-		case b.Epoch < want.lastEpoch():
-			return fmt.Errorf("partition: %v batch at %d has epoch %d after epoch %d", p.cfg.TP, b.BaseOffset, b.Epoch, want.lastEpoch())
+		case b.Epoch < last:
+			return fmt.Errorf("partition: %v batch at %d has epoch %d after epoch %d", p.cfg.TP, b.BaseOffset, b.Epoch, last)
 		}
-		want.append(b)
-	}
-	if len(want.epochs) != len(p.log.epochs) {
-		return fmt.Errorf("partition: %v epoch cache %v, log implies %v", p.cfg.TP, p.log.epochs, want.epochs)
-	}
-	for i := range want.epochs {
-		if want.epochs[i] != p.log.epochs[i] {
-			return fmt.Errorf("partition: %v epoch cache %v, log implies %v", p.cfg.TP, p.log.epochs, want.epochs)
+		if i == 0 || b.Epoch > last {
+			if k >= len(l.epochs) || l.epochs[k] != (epochStart{epoch: b.Epoch, start: b.BaseOffset}) {
+				return fmt.Errorf("partition: %v epoch cache %v lacks epoch %d starting at %d", p.cfg.TP, l.epochs, b.Epoch, b.BaseOffset)
+			}
+			k++
 		}
+		end, last = b.NextOffset(), b.Epoch
 	}
-	if p.log.lastEpoch() > p.epoch && p.role != RoleNone {
-		return fmt.Errorf("partition: %v log holds epoch %d beyond known epoch %d", p.cfg.TP, p.log.lastEpoch(), p.epoch)
+	if k != len(l.epochs) {
+		return fmt.Errorf("partition: %v epoch cache %v has %d entries beyond the log end %d", p.cfg.TP, l.epochs, len(l.epochs)-k, end)
+	}
+	l.checked = len(l.batches)
+	if l.lastEpoch() > p.epoch && p.role != RoleNone {
+		return fmt.Errorf("partition: %v log holds epoch %d beyond known epoch %d", p.cfg.TP, l.lastEpoch(), p.epoch)
 	}
 	return nil
 }

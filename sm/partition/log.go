@@ -21,6 +21,9 @@ type epochStart struct {
 type replicaLog struct {
 	batches []sm.Batch
 	epochs  []epochStart
+	// checked counts the leading batches CheckInvariants has verified;
+	// truncate lowers it, so each batch is verified once while it stays.
+	checked int
 }
 
 // recoverLog rebuilds a log from its on-disk bytes. It keeps the longest
@@ -94,6 +97,7 @@ func (l *replicaLog) truncate(off sm.Offset) {
 	assertf(off <= l.end() && l.isBoundary(off), "truncate to %d: not a batch boundary (log end %d)", off, l.end())
 	i := l.index(off)
 	l.batches = l.batches[:i:i]
+	l.checked = min(l.checked, i)
 	j := sort.Search(len(l.epochs), func(k int) bool { return l.epochs[k].start >= off })
 	l.epochs = l.epochs[:j:j]
 }
