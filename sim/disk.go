@@ -132,7 +132,7 @@ func truncatePos(buf []byte, offset sm.Offset) (int, string) {
 // crash returns the disk as a restarted process finds it. For each file the
 // synced bytes survive; of the unsynced change, rng decides whether none, all
 // or a torn prefix survives, and torn tails may carry garbage.
-func (d *Disk) crash(r *rng, tear bool) {
+func (d *Disk) crash(r *rng, tear bool) (torn int) {
 	for _, name := range slices.Sorted(maps.Keys(d.files)) {
 		f := d.files[name]
 		if len(f.content) >= len(f.durable) && string(f.content[:len(f.durable)]) == string(f.durable) {
@@ -150,8 +150,11 @@ func (d *Disk) crash(r *rng, tear bool) {
 			}
 			next := slices.Clone(f.durable)
 			next = append(next, extra[:keep]...)
-			if keep > 0 && keep < len(extra) && r.chance(0.5) {
-				next[len(next)-1] ^= byte(1 + r.intn(255)) // garbage in the torn sector
+			if keep > 0 && keep < len(extra) {
+				torn++
+				if r.chance(0.5) {
+					next[len(next)-1] ^= byte(1 + r.intn(255)) // garbage in the torn sector
+				}
 			}
 			f.content, f.durable = next, slices.Clone(next)
 			continue
@@ -163,6 +166,7 @@ func (d *Disk) crash(r *rng, tear bool) {
 			f.content = slices.Clone(f.durable)
 		}
 	}
+	return torn
 }
 
 // durable reads the disk into what a node's constructor recovers from.
@@ -171,10 +175,15 @@ func (d *Disk) recover() (sm.Durable, error) {
 	for _, name := range slices.Sorted(maps.Keys(d.files)) {
 		f := d.files[name]
 		if name == raftFile {
-			hs, ents, err := decodeRaftLog(f.content)
+			hs, ents, valid, err := decodeRaftLog(f.content)
 			if err != nil {
 				return out, err
 			}
+			// Opening the raft store cuts a torn tail (and syncs the cut),
+			// as pebble's WAL recovery does; later records must not land
+			// behind garbage that hides them from the next recovery.
+			f.content = f.content[:valid:valid]
+			f.durable = slices.Clone(f.content)
 			out.HardState, out.Entries = hs, ents
 			continue
 		}
@@ -216,10 +225,9 @@ func encodeRaftRecord(hs *pb.HardState, ents []*pb.Entry) []byte {
 	return append(out, body...)
 }
 
-func decodeRaftLog(buf []byte) (*pb.HardState, []*pb.Entry, error) {
-	var hs *pb.HardState
-	var ents []*pb.Entry
-	for len(buf) >= 8 {
+func decodeRaftLog(buf []byte) (hs *pb.HardState, ents []*pb.Entry, valid int, err error) {
+	for len(buf[valid:]) >= 8 {
+		buf := buf[valid:]
 		n := binary.LittleEndian.Uint32(buf)
 		if uint64(len(buf)-8) < uint64(n) {
 			break // torn tail
@@ -228,10 +236,10 @@ func decodeRaftLog(buf []byte) (*pb.HardState, []*pb.Entry, error) {
 		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(buf[4:]) {
 			break // corrupt tail
 		}
-		buf = buf[8+n:]
+		valid += 8 + int(n)
 		h, es, err := decodeRaftBody(body)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		if h != nil {
 			hs = h
@@ -244,7 +252,7 @@ func decodeRaftLog(buf []byte) (*pb.HardState, []*pb.Entry, error) {
 			ents = append(ents, e)
 		}
 	}
-	return hs, ents, nil
+	return hs, ents, valid, nil
 }
 
 func decodeRaftBody(body []byte) (*pb.HardState, []*pb.Entry, error) {

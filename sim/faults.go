@@ -72,8 +72,10 @@ func (w *World) injectFault() {
 			return
 		}
 		w.Clog(from, to, heal)
-	case FaultCrash, FaultTornWrite:
-		w.Crash(w.randomHost(), f == FaultTornWrite, heal)
+	case FaultCrash:
+		w.Crash(w.randomHost(), false, heal)
+	case FaultTornWrite:
+		w.CrashDuringWrite(w.randomHost(), heal)
 	case FaultPause:
 		w.Pause(w.randomHost(), heal)
 	case FaultClockJump:
@@ -236,6 +238,24 @@ func (w *World) Crash(id sm.NodeID, tear bool, d sm.Duration) {
 	if d > 0 {
 		w.after(d, func() { h.start() })
 	}
+}
+
+// CrashDuringWrite kills id in the middle of its next disk write, tearing
+// what it had not synced, and restarts it d later. If id writes nothing
+// within a second it crashes then, torn.
+func (w *World) CrashDuringWrite(id sm.NodeID, d sm.Duration) {
+	h := w.hosts[id]
+	if !h.up || h.tearRestart > 0 {
+		return
+	}
+	h.tearRestart = max(d, sm.Millisecond)
+	inc := h.incarnation
+	w.after(sm.Second, func() {
+		if h.tearRestart > 0 && h.up && h.incarnation == inc {
+			h.tearRestart = 0
+			w.Crash(id, true, d)
+		}
+	})
 }
 
 // Restart starts id if it is down.

@@ -30,6 +30,7 @@ func newNetwork(w *World) *network {
 func (n *network) send(m sm.Envelope) {
 	w := n.w
 	w.stats.Messages++
+	probe(&w.stats, m.Msg)
 	l := link{m.From, m.To}
 	if n.blocked[l] {
 		w.stats.Dropped++
@@ -100,6 +101,38 @@ func (n *network) arrive(m sm.Envelope) {
 }
 
 func isClient(id sm.NodeID) bool { return id >= 1000 }
+
+// probe counts the protocol outcomes a message shows.
+func probe(s *Stats, m sm.Message) {
+	switch r := m.(type) {
+	case sm.ProduceResponse:
+		if r.Code != sm.CodeOK {
+			s.reach("produce " + r.Code.String())
+		}
+	case sm.FetchResponse:
+		if r.Code != sm.CodeOK {
+			s.reach("fetch " + r.Code.String())
+		}
+	case sm.ReplicaFetchResponse:
+		if r.Diverging {
+			s.reach("replica fetch diverging")
+		}
+	case sm.AlterISRRequest:
+		s.reach("alter isr requested")
+	case sm.AlterISRResponse:
+		if r.Code != sm.CodeOK {
+			s.reach("alter isr " + r.Code.String())
+		}
+	case sm.CreateTopicResponse:
+		s.reach("create topic " + r.Code.String())
+	case sm.DeleteTopicResponse:
+		s.reach("delete topic " + r.Code.String())
+	case sm.BrokerHeartbeatResponse:
+		if r.Code != sm.CodeOK {
+			s.reach("heartbeat " + r.Code.String())
+		}
+	}
+}
 
 // partition cuts from→to (and to→from when symmetric).
 func (n *network) partition(a, b []sm.NodeID, symmetric bool) {

@@ -3,6 +3,7 @@ package sim
 import (
 	crand "crypto/rand"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -29,6 +30,18 @@ type Stats struct {
 	StepErrors int
 	Simulated  sm.Duration
 	Wall       time.Duration
+	// Reached counts protocol paths the run exercised (a coverage probe in
+	// the spirit of TigerBeetle's maybe and FoundationDB's CODE_PROBE):
+	// a campaign whose faults never reach them tests little.
+	Reached map[string]int
+}
+
+// reach counts one probe.
+func (s *Stats) reach(probe string) {
+	if s.Reached == nil {
+		s.Reached = map[string]int{}
+	}
+	s.Reached[probe]++
 }
 
 // Speed is simulated seconds per wall second.
@@ -37,6 +50,15 @@ func (s *Stats) Speed() float64 {
 		return 0
 	}
 	return float64(s.Simulated) / 1e9 / s.Wall.Seconds()
+}
+
+// ReachedSummary lists the coverage probes that fired, sorted.
+func (s *Stats) ReachedSummary() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(s.Reached)) {
+		fmt.Fprintf(&b, "%q=%d ", k, s.Reached[k])
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // FaultSummary lists injected faults per class ("crash=3 drop=41 ...").

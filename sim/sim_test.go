@@ -101,6 +101,33 @@ func TestSim(t *testing.T) {
 	t.Logf("events=%d simulated=%.0fs wall=%v speed=%.0fx sim-s/wall-s",
 		total.Events, float64(total.Simulated)/1e9, wall.Round(time.Millisecond), float64(total.Simulated)/1e9/wall.Seconds())
 	t.Logf("faults injected: %s fatal-stops=%d", total.FaultSummary(), total.Fatals)
+	t.Logf("paths reached: %s", total.ReachedSummary())
+	if len(seeds) >= 100 && faults == AllFaults && failed == 0 {
+		checkCoverage(t, &total)
+	}
+}
+
+// mustReach are the protocol paths a default campaign must exercise; if one
+// never fires, the faults have stopped testing it.
+var mustReach = []string{
+	"replica fetch diverging", "log truncated", "torn tail on crash",
+	"produce NOT_ENOUGH_REPLICAS", "produce LEADERSHIP_LOST", "produce TIMEOUT",
+	"fetch LEADER_NOT_AVAILABLE", "alter isr requested",
+	"create topic OK", "create topic TOPIC_ALREADY_EXISTS", "delete topic UNKNOWN_TOPIC",
+}
+
+func checkCoverage(t *testing.T, s *Stats) {
+	t.Helper()
+	for _, p := range mustReach {
+		if s.Reached[p] == 0 {
+			t.Errorf("coverage: %q never reached", p)
+		}
+	}
+	for f := Fault(0); f < faultCount; f++ {
+		if s.Faults[f] == 0 {
+			t.Errorf("coverage: fault %s never injected", f)
+		}
+	}
 }
 
 func accumulate(dst, src *Stats) {
@@ -112,6 +139,10 @@ func accumulate(dst, src *Stats) {
 	dst.StepErrors += src.StepErrors
 	dst.Simulated += src.Simulated
 	dst.Wall += src.Wall
+	for k, v := range src.Reached {
+		dst.reach(k)
+		dst.Reached[k] += v - 1
+	}
 	for i := range src.Faults {
 		dst.Faults[i] += src.Faults[i]
 	}

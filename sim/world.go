@@ -135,6 +135,9 @@ type host struct {
 	pausedUntil sm.Time
 	skew        sm.Duration // forward clock jumps accumulated
 	faults      diskFaults
+	// tearRestart, when set, crashes the host in the middle of its next
+	// write (tearing it) and restarts it this long after.
+	tearRestart sm.Duration
 }
 
 // diskFaults are a host's active disk fault windows.
@@ -176,6 +179,9 @@ func (h *host) StartDisk(ops []sm.DiskOp) {
 	w := h.w
 	inc := h.incarnation
 	for _, op := range ops {
+		if op.Kind == sm.DiskTruncate {
+			w.stats.reach("log truncated")
+		}
 		errText := h.diskError(op)
 		if errText == "" {
 			errText = h.disk.apply(op)
@@ -189,6 +195,17 @@ func (h *host) StartDisk(ops []sm.DiskOp) {
 		}
 		done := max(w.now, h.diskFree).Add(lat)
 		h.diskFree = done
+		if h.tearRestart > 0 && (op.Kind == sm.DiskAppend || op.Kind == sm.DiskRaft) {
+			restart := h.tearRestart
+			h.tearRestart = 0
+			w.at(w.now.Add(sm.Duration(w.diskRNG.between(0, int64(done-w.now)))), func() {
+				if h.up && h.incarnation == inc {
+					w.stats.Faults[FaultTornWrite]++
+					h.crash(true)
+					w.after(restart, func() { h.start() })
+				}
+			})
+		}
 		w.at(done, func() {
 			if !h.up || h.incarnation != inc {
 				return
@@ -261,7 +278,9 @@ func (h *host) crash(tear bool) {
 	h.timerGen++
 	h.timerAt = 0
 	h.pausedUntil = 0
-	h.disk.crash(h.w.diskRNG, tear)
+	if h.disk.crash(h.w.diskRNG, tear) > 0 {
+		h.w.stats.reach("torn tail on crash")
+	}
 	h.w.trace.note(h.w.now, h.id, "crash (torn=%v)", tear)
 }
 

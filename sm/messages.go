@@ -117,10 +117,14 @@ type BrokerHeartbeat struct {
 // LeaderHint) on a controller follower and CodeStaleBrokerEpoch for an old
 // incarnation. Delta holds metadata changes since the broker's version.
 type BrokerHeartbeatResponse struct {
-	Code       Code
-	Message    string
-	LeaderHint NodeID
-	Delta      MetadataDelta
+	// Incarnation echoes the heartbeat's, so a restarted broker ignores
+	// answers meant for its previous process (a late STALE_BROKER_EPOCH
+	// must not stop the new one).
+	Incarnation uint64
+	Code        Code
+	Message     string
+	LeaderHint  NodeID
+	Delta       MetadataDelta
 	// SessionTimeout is how long the controller waits for the next heartbeat
 	// before fencing the broker.
 	SessionTimeout Duration

@@ -185,7 +185,7 @@ func TestUnregisteredLeadsNothing(t *testing.T) {
 	w.topic("orders", 1, 101)
 	w.cut[ctrl1] = true
 	w.ctrl[ctrl1].brokers[101] = sm.BrokerInfo{ID: 101, Incarnation: 1, Fenced: true}
-	w.nodes[101].n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Delta: w.ctrl[ctrl1].full()}})
+	w.nodes[101].n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: w.ctrl[ctrl1].full()}})
 	w.flush(101)
 	if w.nodes[101].n.Registered() {
 		t.Fatal("registered while fenced")
@@ -281,7 +281,7 @@ func TestIncrementalDeltas(t *testing.T) {
 	self := sm.BrokerInfo{ID: 101, Incarnation: 1}
 	st := sm.PartitionState{TP: tp0, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}, PartitionEpoch: 1}
 	send := func(d sm.MetadataDelta) {
-		w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Delta: d}})
+		w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: d}})
 	}
 	send(sm.MetadataDelta{FromVersion: 0, ToVersion: 3, Brokers: []sm.BrokerInfo{self}})
 	send(sm.MetadataDelta{FromVersion: 5, ToVersion: 6, Topics: []sm.TopicInfo{{Name: "orders", Partitions: 1, ReplicationFactor: 1}}, Partitions: []sm.PartitionState{st}})
@@ -329,12 +329,12 @@ func TestUnregisteredMetadataKeepsLogs(t *testing.T) {
 	w := newWorld(t)
 	w.start(101, 2, map[sm.TopicPartition][]byte{gone: sm.EncodeBatch(nil, &b)})
 	old := sm.MetadataDelta{Full: true, ToVersion: 5, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 1}}}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Delta: old}})
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: old}})
 	if len(w.nodes[101].n.Partitions()) != 1 {
 		t.Fatal("stale metadata deleted a recovered log")
 	}
 	cur := sm.MetadataDelta{Full: true, ToVersion: 6, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 2}}}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Delta: cur}})
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: cur}})
 	if len(w.nodes[101].n.Partitions()) != 0 || w.nodes[101].pending[0].Kind != sm.DiskDelete {
 		t.Fatalf("registered metadata kept a deleted topic: %+v", w.nodes[101].pending)
 	}

@@ -183,17 +183,17 @@ func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
 	switch m := e.Msg.(type) {
 	case sm.BrokerHeartbeat:
 		if c.notLead != sm.NoNode {
-			reply(sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: c.notLead})
+			reply(sm.BrokerHeartbeatResponse{Incarnation: m.Incarnation, Code: sm.CodeNotLeader, LeaderHint: c.notLead})
 			return
 		}
 		if old := c.brokers[m.Broker]; old.Incarnation > m.Incarnation {
-			reply(sm.BrokerHeartbeatResponse{Code: sm.CodeStaleBrokerEpoch})
+			reply(sm.BrokerHeartbeatResponse{Incarnation: m.Incarnation, Code: sm.CodeStaleBrokerEpoch})
 			return
 		} else if old.Incarnation != m.Incarnation {
 			c.brokers[m.Broker] = sm.BrokerInfo{ID: m.Broker, Incarnation: m.Incarnation, Rack: m.Rack, Host: m.Host}
 			c.version++
 		}
-		resp := sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Delta: sm.MetadataDelta{FromVersion: m.MetadataVersion, ToVersion: c.version}}
+		resp := sm.BrokerHeartbeatResponse{Incarnation: m.Incarnation, Code: sm.CodeOK, Delta: sm.MetadataDelta{FromVersion: m.MetadataVersion, ToVersion: c.version}}
 		if m.MetadataVersion < c.version {
 			resp.Delta = c.full()
 		}

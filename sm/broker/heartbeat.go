@@ -76,6 +76,9 @@ func (n *Node) followHint(hint sm.NodeID) {
 // onHeartbeatResponse applies the metadata an answer carries, follows a
 // leader hint, or stops when a newer incarnation of this broker registered.
 func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatResponse) {
+	if resp.Incarnation != n.cfg.Incarnation {
+		return // an answer to this broker's previous process
+	}
 	switch resp.Code {
 	case sm.CodeOK:
 		n.ctrl = from // only the leading controller answers OK

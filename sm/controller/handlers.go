@@ -65,12 +65,12 @@ func (n *Node) onMetadata(from sm.NodeID, req sm.MetadataRequest) {
 // for it and is then handled again.
 func (n *Node) onHeartbeat(h heartbeat) {
 	if !n.IsLeader() {
-		n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: n.Leader()})
+		n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: n.Leader()})
 		return
 	}
 	id := h.hb.Broker
 	if id == sm.NoNode {
-		n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeInvalidRequest, LeaderHint: n.cfg.ID})
+		n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeInvalidRequest, LeaderHint: n.cfg.ID})
 		return
 	}
 	if seq, ok := n.brokerOps[id]; ok {
@@ -80,7 +80,7 @@ func (n *Node) onHeartbeat(h heartbeat) {
 	b := n.md.brokers[id]
 	switch {
 	case b != nil && h.hb.Incarnation < b.info.Incarnation:
-		n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeStaleBrokerEpoch, LeaderHint: n.cfg.ID})
+		n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeStaleBrokerEpoch, LeaderHint: n.cfg.ID})
 	case b == nil || h.hb.Incarnation > b.info.Incarnation || b.info.Fenced:
 		n.proposeRegister(h)
 	default:
@@ -90,7 +90,7 @@ func (n *Node) onHeartbeat(h heartbeat) {
 }
 
 func (n *Node) replyHeartbeat(h heartbeat) {
-	n.send(h.from, sm.BrokerHeartbeatResponse{
+	n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation,
 		LeaderHint:     n.cfg.ID,
 		Delta:          n.md.delta(h.hb.MetadataVersion),
 		SessionTimeout: n.cfg.SessionTimeout,
@@ -115,7 +115,7 @@ func (n *Node) proposeRegister(h heartbeat) {
 		n.brokerOps[hb.Broker] = seq
 		return
 	}
-	n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeLeaderNotAvailable, LeaderHint: n.cfg.ID})
+	n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeLeaderNotAvailable, LeaderHint: n.cfg.ID})
 }
 
 func (n *Node) onCreateTopic(from sm.NodeID, req sm.CreateTopicRequest) {
@@ -285,7 +285,7 @@ func (n *Node) abandon(p *proposal, hint sm.NodeID) {
 		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, LeaderHint: hint})
 	case kindRegister, kindFence:
 		for _, h := range p.waiters {
-			n.send(h.from, sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: hint})
+			n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: hint})
 		}
 	}
 }
