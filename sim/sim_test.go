@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	flagSeeds   = flag.Int("seeds", 0, "number of seeds to run (default 200, or WEIR_SIM_SEEDS)")
+	flagSeeds   = flag.Int("seeds", 0, "number of seeds to run (default 300, or WEIR_SIM_SEEDS)")
 	flagSeed    = flag.Uint64("seed", 0, "replay one seed (or WEIR_SIM_SEED)")
 	flagFirst   = flag.Uint64("first", 1, "first seed of the range")
 	flagVerbose = flag.Bool("trace", false, "print the event trace of a single replayed seed")
@@ -47,7 +47,7 @@ func TestSim(t *testing.T) {
 	if ok {
 		seeds = append(seeds, single)
 	} else {
-		n := uint64(200)
+		n := uint64(300)
 		if v, ok := envInt("WEIR_SIM_SEEDS"); ok {
 			n = v
 		}

@@ -339,3 +339,42 @@ func TestUnregisteredMetadataKeepsLogs(t *testing.T) {
 		t.Fatalf("registered metadata kept a deleted topic: %+v", w.nodes[101].pending)
 	}
 }
+
+// A broker answers metadata requests from its own copy, so clients need
+// only a broker list; before it has metadata it says so.
+func TestBrokerAnswersMetadata(t *testing.T) {
+	w := newWorld(t, 101)
+	n := w.nodes[101].n
+	if err := n.Step(w.now, sm.Received{From: 5000, Msg: sm.MetadataRequest{ReqID: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	rd := n.Ready()
+	n.Advance()
+	var got []sm.MetadataResponse
+	for _, e := range rd.Messages {
+		if r, ok := e.Msg.(sm.MetadataResponse); ok && e.To == 5000 {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 1 || got[0].Code != sm.CodeNotLeader {
+		t.Fatalf("before metadata: %+v", got)
+	}
+	self := sm.BrokerInfo{ID: 101, Incarnation: 1}
+	st := sm.PartitionState{TP: tp0, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}, PartitionEpoch: 1}
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: sm.MetadataDelta{Full: true, ToVersion: 4,
+		Brokers: []sm.BrokerInfo{self}, Topics: []sm.TopicInfo{{Name: tp0.Topic, Partitions: 1, ReplicationFactor: 1}}, Partitions: []sm.PartitionState{st}}}})
+	if err := n.Step(w.now, sm.Received{From: 5000, Msg: sm.MetadataRequest{ReqID: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	rd = n.Ready()
+	n.Advance()
+	for _, e := range rd.Messages {
+		if r, ok := e.Msg.(sm.MetadataResponse); ok && e.To == 5000 {
+			if r.Code != sm.CodeOK || !r.Delta.Full || r.Delta.ToVersion != 4 || len(r.Delta.Partitions) != 1 || r.Delta.Partitions[0].Leader != 101 {
+				t.Fatalf("after metadata: %+v", r)
+			}
+			return
+		}
+	}
+	t.Fatal("no metadata response")
+}

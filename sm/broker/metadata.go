@@ -54,6 +54,30 @@ func (m *metadata) apply(d sm.MetadataDelta) bool {
 	return true
 }
 
+// delta is the broker's whole view as a Full delta, in a stable order, or an
+// empty delta when the asker already holds this version or a newer one.
+// (The broker keeps no per-entry versions, so it never sends partial
+// deltas.)
+func (m *metadata) delta(since uint64) sm.MetadataDelta {
+	if since >= m.version {
+		return sm.MetadataDelta{FromVersion: since, ToVersion: max(since, m.version)}
+	}
+	d := sm.MetadataDelta{ToVersion: m.version, Full: true}
+	for _, id := range slices.Sorted(maps.Keys(m.brokers)) {
+		d.Brokers = append(d.Brokers, m.brokers[id])
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.topics)) {
+		d.Topics = append(d.Topics, m.topics[name])
+	}
+	tps := slices.SortedFunc(maps.Keys(m.parts), sm.CompareTP)
+	for _, tp := range tps {
+		st := m.parts[tp]
+		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
+		d.Partitions = append(d.Partitions, st)
+	}
+	return d
+}
+
 // known reports whether metadata names tp as an existing partition.
 func (m *metadata) known(tp sm.TopicPartition) bool {
 	t, ok := m.topics[tp.Topic]

@@ -43,10 +43,25 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		n.onAlterISRResponse(from, m)
 	case sm.BrokerHeartbeatResponse:
 		n.onHeartbeatResponse(from, m)
+	case sm.MetadataRequest:
+		n.onMetadataRequest(from, m)
 	default:
 		return fmt.Errorf("broker: %v cannot route %T from %v", n.cfg.ID, msg, from)
 	}
 	return nil
+}
+
+// onMetadataRequest answers a client from this broker's copy of the
+// metadata, so clients need only a broker list (as the reference's SDK
+// does). The copy may lag the controller; clients refresh on NOT_LEADER.
+// Before the broker holds any metadata it answers NOT_LEADER with its
+// controller guess as the hint.
+func (n *Node) onMetadataRequest(from sm.NodeID, req sm.MetadataRequest) {
+	if n.meta.version == 0 {
+		n.send(from, sm.MetadataResponse{ReqID: req.ReqID, Code: sm.CodeNotLeader, LeaderHint: n.ctrl})
+		return
+	}
+	n.send(from, sm.MetadataResponse{ReqID: req.ReqID, Delta: n.meta.delta(req.SinceVersion)})
 }
 
 // notHosted answers for a partition this broker holds no replica of: before
