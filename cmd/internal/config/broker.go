@@ -1,0 +1,190 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Broker is broker.toml: the reference's sections where they apply.
+type Broker struct {
+	Broker struct {
+		// ID is the broker's node ID, 100..999 (see sm.NodeID).
+		ID     uint64 `toml:"id"`
+		RackID string `toml:"rack_id"`
+	} `toml:"broker"`
+	Network     Network     `toml:"network"`
+	WAL         WAL         `toml:"wal"`
+	Controller  Controllers `toml:"controller"`
+	Replication Replication `toml:"replication"`
+	TLS         TLS         `toml:"tls"`
+	Log         Log         `toml:"log"`
+}
+
+// Network is the [network] section.
+type Network struct {
+	QUICListen          string `toml:"quic_listen"`
+	RPCListen           string `toml:"rpc_listen"`
+	MaxConnections      int    `toml:"max_connections"`
+	ConnectionTimeoutMs int64  `toml:"connection_timeout_ms"`
+	MaxFrameBytes       int    `toml:"max_frame_bytes"`
+	QUIC                struct {
+		MaxConcurrentUniStreams  int64 `toml:"max_concurrent_uni_streams"`
+		MaxConcurrentBidiStreams int64 `toml:"max_concurrent_bidi_streams"`
+		MaxIdleTimeoutMs         int64 `toml:"max_idle_timeout_ms"`
+		MaxStreamData            int64 `toml:"max_stream_data"`
+		MaxConnectionData        int64 `toml:"max_connection_data"`
+	} `toml:"quic_config"`
+}
+
+// WAL is the [wal] section.
+type WAL struct {
+	Path             string `toml:"path"`
+	CapacityBytes    int64  `toml:"capacity_bytes"`
+	FsyncOnWrite     bool   `toml:"fsync_on_write"`
+	SegmentSizeBytes int64  `toml:"segment_size_bytes"`
+	BufferSize       int    `toml:"buffer_size"`
+	UploadIntervalMs int64  `toml:"upload_interval_ms"`
+	FlushIntervalMs  int64  `toml:"flush_interval_ms"`
+	// Backend is auto, uring or sync (auto tries io_uring, falls back).
+	Backend string `toml:"backend"`
+}
+
+// Controllers is the broker's [controller] section: where the controllers
+// are. Endpoints are "ID@host:port" or "host:port" (IDs 1, 2, … in order).
+type Controllers struct {
+	Endpoints           []string `toml:"endpoints"`
+	ElectionTimeoutMs   int64    `toml:"election_timeout_ms"`
+	HeartbeatIntervalMs int64    `toml:"heartbeat_interval_ms"`
+}
+
+// Replication is the [replication] section.
+type Replication struct {
+	MinInSyncReplicas  int32 `toml:"min_in_sync_replicas"`
+	AckTimeoutMs       int64 `toml:"ack_timeout_ms"`
+	MaxReplicationLag  int64 `toml:"max_replication_lag"`
+	HeartbeatTimeoutMs int64 `toml:"heartbeat_timeout_ms"`
+}
+
+// TLS names the files of mutual TLS, which is always on.
+type TLS struct {
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// Log is the [log] section.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"` // json or console
+}
+
+// DefaultBroker is the reference's defaults, scaled for one machine.
+func DefaultBroker() Broker {
+	var b Broker
+	b.Broker.ID = 101
+	b.Broker.RackID = "default"
+	b.Network.QUICListen = "127.0.0.1:9092"
+	b.Network.RPCListen = "127.0.0.1:9093"
+	b.Network.MaxConnections = 10000
+	b.Network.ConnectionTimeoutMs = 30000
+	b.Network.MaxFrameBytes = 16 << 20
+	b.Network.QUIC.MaxConcurrentUniStreams = 1000
+	b.Network.QUIC.MaxConcurrentBidiStreams = 1000
+	b.Network.QUIC.MaxIdleTimeoutMs = 30000
+	b.Network.QUIC.MaxStreamData = 1024000
+	b.Network.QUIC.MaxConnectionData = 10240000
+	b.WAL = WAL{Path: "./weir-data/broker-101/wal", CapacityBytes: 10 << 30, FsyncOnWrite: true,
+		SegmentSizeBytes: 1 << 30, BufferSize: 65536, UploadIntervalMs: 600000, FlushIntervalMs: 1000, Backend: "auto"}
+	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, ElectionTimeoutMs: 5000, HeartbeatIntervalMs: 1000}
+	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
+	b.Log = Log{Level: "info", Format: "console"}
+	return b
+}
+
+// Validate names every bad key.
+func (b *Broker) Validate() error {
+	var p Problems
+	p.Add(b.Broker.ID < 100 || b.Broker.ID > 999, "broker.id", "must be in 100..999 (got %d)", b.Broker.ID)
+	p.Add(!validAddr(b.Network.QUICListen), "network.quic_listen", "want host:port (got %q)", b.Network.QUICListen)
+	p.Add(b.Network.MaxFrameBytes < 1024, "network.max_frame_bytes", "must be >= 1024 (got %d)", b.Network.MaxFrameBytes)
+	p.Add(b.Network.QUIC.MaxIdleTimeoutMs <= 0, "network.quic_config.max_idle_timeout_ms", "must be > 0 (got %d)", b.Network.QUIC.MaxIdleTimeoutMs)
+	p.Add(b.WAL.Path == "", "wal.path", "must be set")
+	p.Add(b.WAL.CapacityBytes <= 0, "wal.capacity_bytes", "must be > 0 (got %d)", b.WAL.CapacityBytes)
+	p.Add(b.WAL.SegmentSizeBytes < 4096, "wal.segment_size_bytes", "must be >= 4096 (got %d)", b.WAL.SegmentSizeBytes)
+	p.Add(b.WAL.Backend != "auto" && b.WAL.Backend != "uring" && b.WAL.Backend != "sync", "wal.backend", "want auto, uring or sync (got %q)", b.WAL.Backend)
+	if _, err := ParseEndpoints(b.Controller.Endpoints); err != nil {
+		p.Add(true, "controller.endpoints", "%v", err)
+	}
+	p.Add(b.Controller.HeartbeatIntervalMs <= 0, "controller.heartbeat_interval_ms", "must be > 0 (got %d)", b.Controller.HeartbeatIntervalMs)
+	p.Add(b.Replication.MinInSyncReplicas < 1, "replication.min_in_sync_replicas", "must be >= 1 (got %d)", b.Replication.MinInSyncReplicas)
+	p.Add(b.Replication.AckTimeoutMs <= 0, "replication.ack_timeout_ms", "must be > 0 (got %d)", b.Replication.AckTimeoutMs)
+	p.Add(b.Replication.MaxReplicationLag < 0, "replication.max_replication_lag", "must be >= 0 (got %d)", b.Replication.MaxReplicationLag)
+	p.Add(b.Replication.HeartbeatTimeoutMs <= 0, "replication.heartbeat_timeout_ms", "must be > 0 (got %d)", b.Replication.HeartbeatTimeoutMs)
+	validateTLS(&p, b.TLS)
+	validateLog(&p, b.Log)
+	return p.Err("broker")
+}
+
+func validateTLS(p *Problems, t TLS) {
+	p.Add(t.CAFile == "", "tls.ca_file", "must be set: mutual TLS is always on")
+	p.Add(t.CertFile == "", "tls.cert_file", "must be set: mutual TLS is always on")
+	p.Add(t.KeyFile == "", "tls.key_file", "must be set: mutual TLS is always on")
+}
+
+func validateLog(p *Problems, l Log) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Add(true, "log.level", "want debug, info, warn or error (got %q)", l.Level)
+	}
+	p.Add(l.Format != "json" && l.Format != "console", "log.format", "want json or console (got %q)", l.Format)
+}
+
+func validAddr(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n < 65536
+}
+
+// Endpoint is one controller: its raft ID and address.
+type Endpoint struct {
+	ID   sm.NodeID
+	Addr string
+}
+
+// ParseEndpoints reads "ID@host:port" or "host:port" entries; bare entries
+// get IDs 1, 2, … by position.
+func ParseEndpoints(list []string) ([]Endpoint, error) {
+	if len(list) == 0 {
+		return nil, fmt.Errorf("need at least one controller")
+	}
+	var out []Endpoint
+	seen := map[sm.NodeID]bool{}
+	for i, e := range list {
+		id, addr := sm.NodeID(i+1), e
+		if name, rest, ok := strings.Cut(e, "@"); ok {
+			name = strings.TrimPrefix(name, "controller-")
+			n, err := strconv.ParseUint(name, 10, 64)
+			if err != nil || n < 1 || n > 99 {
+				return nil, fmt.Errorf("entry %q: want ID@host:port with ID in 1..99", e)
+			}
+			id, addr = sm.NodeID(n), rest
+		}
+		if !validAddr(addr) {
+			return nil, fmt.Errorf("entry %q: want host:port", e)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("entry %q: controller %d listed twice", e, id)
+		}
+		seen[id] = true
+		out = append(out, Endpoint{ID: id, Addr: addr})
+	}
+	return out, nil
+}

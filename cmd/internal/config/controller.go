@@ -1,0 +1,79 @@
+package config
+
+// Controller is controller.toml: the reference's sections where they apply.
+type Controller struct {
+	Controller struct {
+		// NodeID is this controller's raft ID, 1..99.
+		NodeID     uint64 `toml:"node_id"`
+		RaftListen string `toml:"raft_listen"`
+		RPCListen  string `toml:"rpc_listen"`
+		HTTPListen string `toml:"http_listen"`
+		// DataDir holds the raft log and hard state (pebble).
+		DataDir string `toml:"data_dir"`
+	} `toml:"controller"`
+	Raft struct {
+		// Peers are "ID@host:port" raft addresses of every controller,
+		// this one included.
+		Peers               []string `toml:"peers"`
+		ElectionTimeoutMs   int64    `toml:"election_timeout_ms"`
+		HeartbeatIntervalMs int64    `toml:"heartbeat_interval_ms"`
+	} `toml:"raft"`
+	Cluster struct {
+		// SessionTimeoutMs fences a broker silent this long.
+		SessionTimeoutMs  int64 `toml:"session_timeout_ms"`
+		MinInSyncReplicas int32 `toml:"min_in_sync_replicas"`
+		MaxPartitions     int32 `toml:"max_partitions"`
+	} `toml:"cluster"`
+	Network Network `toml:"network"`
+	TLS     TLS     `toml:"tls"`
+	Log     Log     `toml:"log"`
+}
+
+// DefaultController is a single-node controller on loopback.
+func DefaultController() Controller {
+	var c Controller
+	c.Controller.NodeID = 1
+	c.Controller.RaftListen = "127.0.0.1:9095"
+	c.Controller.RPCListen = "127.0.0.1:9094"
+	c.Controller.HTTPListen = "127.0.0.1:9642"
+	c.Controller.DataDir = "./weir-data/controller-1"
+	c.Raft.Peers = []string{"1@127.0.0.1:9095"}
+	c.Raft.ElectionTimeoutMs = 5000
+	c.Raft.HeartbeatIntervalMs = 1000
+	c.Cluster.SessionTimeoutMs = 30000
+	c.Cluster.MinInSyncReplicas = 2
+	c.Cluster.MaxPartitions = 10000
+	nb := DefaultBroker()
+	c.Network = nb.Network
+	c.Log = Log{Level: "info", Format: "console"}
+	return c
+}
+
+// Validate names every bad key.
+func (c *Controller) Validate() error {
+	var p Problems
+	p.Add(c.Controller.NodeID < 1 || c.Controller.NodeID > 99, "controller.node_id", "must be in 1..99 (got %d)", c.Controller.NodeID)
+	p.Add(!validAddr(c.Controller.RaftListen), "controller.raft_listen", "want host:port (got %q)", c.Controller.RaftListen)
+	p.Add(!validAddr(c.Controller.RPCListen), "controller.rpc_listen", "want host:port (got %q)", c.Controller.RPCListen)
+	p.Add(!validAddr(c.Controller.HTTPListen), "controller.http_listen", "want host:port (got %q)", c.Controller.HTTPListen)
+	p.Add(c.Controller.DataDir == "", "controller.data_dir", "must be set")
+	peers, err := ParseEndpoints(c.Raft.Peers)
+	if err != nil {
+		p.Add(true, "raft.peers", "%v", err)
+	} else {
+		found := false
+		for _, e := range peers {
+			found = found || uint64(e.ID) == c.Controller.NodeID
+		}
+		p.Add(!found, "raft.peers", "must include this controller's node_id %d", c.Controller.NodeID)
+	}
+	p.Add(c.Raft.HeartbeatIntervalMs <= 0, "raft.heartbeat_interval_ms", "must be > 0 (got %d)", c.Raft.HeartbeatIntervalMs)
+	p.Add(c.Raft.ElectionTimeoutMs <= c.Raft.HeartbeatIntervalMs, "raft.election_timeout_ms", "must be > raft.heartbeat_interval_ms (got %d <= %d)", c.Raft.ElectionTimeoutMs, c.Raft.HeartbeatIntervalMs)
+	p.Add(c.Cluster.SessionTimeoutMs <= 0, "cluster.session_timeout_ms", "must be > 0 (got %d)", c.Cluster.SessionTimeoutMs)
+	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)
+	p.Add(c.Cluster.MaxPartitions < 1, "cluster.max_partitions", "must be >= 1 (got %d)", c.Cluster.MaxPartitions)
+	p.Add(c.Network.MaxFrameBytes < 1024, "network.max_frame_bytes", "must be >= 1024 (got %d)", c.Network.MaxFrameBytes)
+	validateTLS(&p, c.TLS)
+	validateLog(&p, c.Log)
+	return p.Err("controller")
+}
