@@ -1,0 +1,206 @@
+// Package admin is the controller's HTTP admin API: list, describe, create
+// and delete topics under /api/v1/topics, every answer in the reference's
+// envelope {"success", "data", "error", "leader_hint"}.
+//
+// Every controller serves it (controller.http_listen, default
+// 127.0.0.1:9642). Reads are answered from this controller's applied
+// metadata, so a follower may answer a little behind the leader
+// (linearizable reads are a later issue). Writes must reach the raft leader:
+// a follower forwards them, at most one hop, to the leader's admin URL and
+// relays the answer; when it cannot, it answers 503 with leader_hint.
+//
+// The status code is the retry contract, so clients need not parse errors:
+//
+//	200, 201  done
+//	400, 404, 409, 405, 413, 415  rejected: nothing was done, do not retry as is
+//	503       nothing was done: retry (on leader_hint, when set)
+//	502, 504  the outcome is unknown: check (describe the topic) before retrying
+//	500       a bug, logged; for a write the outcome is unknown
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Backend is what the server needs from the controller process, which wires
+// it to the controller state machine's loop. Its methods are called
+// concurrently, one call per HTTP request.
+type Backend interface {
+	// CreateTopic submits req to the local controller state machine and
+	// waits for its reply. The outcome, rejections included, is in the
+	// response's Code; the error is only for a request that got no reply
+	// (timeout, shutdown). ReqID is left zero for the Backend to assign.
+	CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error)
+	// DeleteTopic is CreateTopic's twin for deletes.
+	DeleteTopic(ctx context.Context, req sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error)
+	// Metadata returns this controller's full applied metadata (Full set).
+	Metadata(ctx context.Context) (sm.MetadataDelta, error)
+	// Leader returns this controller's ID and the raft leader as known
+	// locally (sm.NoNode if none).
+	Leader() (self sm.NodeID, leader sm.NodeID)
+}
+
+// ErrUnavailable is what a Backend error wraps when the request certainly
+// never reached the controller state machine (the loop is stopping, its
+// inbox is full). The server answers 503, which promises the client that
+// nothing was done. Any other Backend error from a write is answered 504:
+// the request may have been proposed, so its outcome is unknown.
+var ErrUnavailable = errors.New("admin: controller unavailable")
+
+// Config configures a Server.
+type Config struct {
+	// Self is this controller's node ID; forwarded requests carry it, so the
+	// leader's logs say who forwarded.
+	Self sm.NodeID
+	// LeaderURL returns the admin base URL ("http://10.0.0.2:9642") of
+	// another controller, used to forward writes to the leader. Nil, or
+	// false for an ID, means that controller's writes are answered 503.
+	LeaderURL func(sm.NodeID) (string, bool)
+	// RequestTimeout bounds each Backend call and each forwarded request.
+	// Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Logf receives panics, unexpected controller replies and net/http's own
+	// errors. Nil means log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// Limits and defaults. Everything a client sends has a bound.
+const (
+	// DefaultRequestTimeout is RequestTimeout when the config leaves it zero:
+	// long enough for a raft round under an election, short enough that a
+	// client is not left hanging.
+	DefaultRequestTimeout = 10 * time.Second
+	// bodyBytesMax bounds a request body (413 beyond); a create is < 1 KiB.
+	bodyBytesMax = 1 << 20
+	// replyBytesMax bounds a relayed answer from the leader; a relayed
+	// answer is a write's envelope, a few hundred bytes.
+	replyBytesMax = 1 << 20
+	// headerBytesMax bounds request headers (net/http answers 431 beyond).
+	headerBytesMax = 64 << 10
+	// readHeaderTimeout and readTimeout stop slow-loris clients.
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	// forwardSlackMax caps how much longer a follower waits for a forwarded
+	// write than the leader waits for its controller (a quarter of
+	// RequestTimeout), so that the leader's own answer (504 with its
+	// reason) arrives before the follower gives up.
+	forwardSlackMax = time.Second
+	// writeSlack is the margin of the server's write timeout past the
+	// longest handler (a forward).
+	writeSlack = 5 * time.Second
+)
+
+// Validate reports the first bad field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Self == sm.NoNode:
+		return errors.New("admin: self must not be none")
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("admin: request timeout must be >= 0 (got %v)", c.RequestTimeout)
+	}
+	return nil
+}
+
+// Server is the admin HTTP server of one controller.
+type Server struct {
+	cfg     Config
+	b       Backend
+	client  *http.Client // forwards writes to the leader
+	handler http.Handler
+	srv     *http.Server
+}
+
+// New returns a server for b. An invalid config or a nil Backend is a
+// wiring bug and panics; cmd/ validates user input with Config.Validate
+// first.
+func New(cfg Config, b Backend) *Server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if b == nil {
+		panic("admin: nil backend")
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	s := &Server{cfg: cfg, b: b}
+	s.client = &http.Client{
+		// No proxy from the environment: controller-to-controller traffic
+		// stays direct. No redirects: the leader answers, or it is an error.
+		Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: idleTimeout},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	s.handler = s.routes()
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      s.forwardTimeout() + writeSlack,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    headerBytesMax,
+		ErrorLog:          log.New(logWriter(cfg.Logf), "admin: ", 0),
+	}
+	return s
+}
+
+// Handler returns the API's handler, for tests and for embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln until Shutdown; it returns nil after
+// Shutdown and the listener's error otherwise.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits, until ctx ends, for the
+// requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.client.CloseIdleConnections()
+	return s.srv.Shutdown(ctx)
+}
+
+// routes maps the API. A method-less pattern per path catches the methods
+// the path does not serve (405, with Allow), and "/" everything else (404),
+// so every answer is an envelope.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/topics", s.onListTopics)
+	mux.HandleFunc("POST /api/v1/topics", s.onCreateTopic)
+	mux.HandleFunc("/api/v1/topics", methodNotAllowed("GET, HEAD, POST"))
+	mux.HandleFunc("GET /api/v1/topics/{name}", s.onDescribeTopic)
+	mux.HandleFunc("DELETE /api/v1/topics/{name}", s.onDeleteTopic)
+	mux.HandleFunc("/api/v1/topics/{name}", methodNotAllowed("GET, HEAD, DELETE"))
+	mux.HandleFunc("/", onNotFound)
+	return s.recoverPanics(mux)
+}
+
+// forwardTimeout bounds a forwarded write: RequestTimeout plus the slack.
+func (s *Server) forwardTimeout() time.Duration {
+	return s.cfg.RequestTimeout + min(forwardSlackMax, s.cfg.RequestTimeout/4)
+}
+
+func (s *Server) logf(format string, args ...any) { s.cfg.Logf(format, args...) }
+
+// logWriter adapts Logf to the io.Writer net/http logs to.
+type logWriter func(format string, args ...any)
+
+func (f logWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,235 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// createBody is the body of POST /api/v1/topics: the reference's fields
+// plus Weir's per-topic config. Pointers tell an absent or null field from
+// a zero one.
+//
+// retention_ms, segment_bytes and compression_type (top level, as the
+// reference creates them, or under config, as it describes them) are not
+// implemented yet. They are accepted only absent or null, and any value is
+// a 400 naming the field: accepting one and ignoring it would hand the
+// client a topic unlike the one it asked for.
+type createBody struct {
+	Name              *string     `json:"name"`
+	Partitions        *int32      `json:"partitions"`
+	ReplicationFactor *int32      `json:"replication_factor"`
+	RetentionMs       *int64      `json:"retention_ms"`
+	SegmentBytes      *int64      `json:"segment_bytes"`
+	CompressionType   *string     `json:"compression_type"`
+	Config            *configBody `json:"config"`
+}
+
+// configBody is createBody's "config" object; describe's "config" has the
+// same keys, so a described topic's config can be sent back as is.
+type configBody struct {
+	// MinInSyncReplicas absent means the cluster's min_in_sync_replicas
+	// (capped at the replication factor).
+	MinInSyncReplicas     *int32  `json:"min_in_sync_replicas"`
+	UncleanLeaderElection *bool   `json:"unclean_leader_election"`
+	RetentionMs           *int64  `json:"retention_ms"`
+	SegmentBytes          *int64  `json:"segment_bytes"`
+	CompressionType       *string `json:"compression_type"`
+}
+
+// requestError is an answer to a request rejected before it reached the
+// controller: nothing was done.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func badRequest(format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// readJSONBody reads a JSON request body. It must be declared as JSON:
+// browsers cannot send that cross-origin without a CORS preflight, which
+// this server never grants, so a web page cannot create topics through a
+// controller on an operator's loopback.
+func readJSONBody(r *http.Request) ([]byte, *requestError) {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return nil, &requestError{status: http.StatusUnsupportedMediaType,
+			msg: fmt.Sprintf("Content-Type must be application/json (got %s)", quoteBounded(ct))}
+	}
+	body, err := io.ReadAll(r.Body) // bounded by recoverPanics' MaxBytesReader
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &requestError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("request body above the %d-byte limit", tooLarge.Limit)}
+	case err != nil:
+		return nil, badRequest("reading request body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeCreate parses and checks a create body. It checks shape only
+// (fields, types, presence, what holds whatever the cluster state); the
+// controller checks the rest and its message is passed through.
+func decodeCreate(body []byte) (sm.CreateTopicRequest, *requestError) {
+	if rerr := checkKeys(body, reflect.TypeFor[createBody](), ""); rerr != nil {
+		return sm.CreateTopicRequest{}, rerr
+	}
+	var cb createBody
+	if err := json.Unmarshal(body, &cb); err != nil {
+		return sm.CreateTopicRequest{}, jsonError(body, err)
+	}
+	return cb.request()
+}
+
+func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
+	switch {
+	case cb.Name == nil:
+		return sm.CreateTopicRequest{}, badRequest("name: required (a string)")
+	case cb.Partitions == nil:
+		return sm.CreateTopicRequest{}, badRequest("partitions: required (an integer >= 1)")
+	case cb.ReplicationFactor == nil:
+		return sm.CreateTopicRequest{}, badRequest("replication_factor: required (an integer >= 1)")
+	}
+	if rerr := unimplemented("", cb.RetentionMs != nil, cb.SegmentBytes != nil, cb.CompressionType != nil); rerr != nil {
+		return sm.CreateTopicRequest{}, rerr
+	}
+	req := sm.CreateTopicRequest{Name: *cb.Name, Partitions: *cb.Partitions, ReplicationFactor: *cb.ReplicationFactor}
+	if c := cb.Config; c != nil {
+		if rerr := unimplemented("config.", c.RetentionMs != nil, c.SegmentBytes != nil, c.CompressionType != nil); rerr != nil {
+			return sm.CreateTopicRequest{}, rerr
+		}
+		if m := c.MinInSyncReplicas; m != nil {
+			rf := req.ReplicationFactor
+			switch {
+			case *m < 1:
+				return sm.CreateTopicRequest{}, badRequest("config.min_in_sync_replicas: must be >= 1 (got %d); omit it for the cluster default", *m)
+			case rf >= 1 && *m > rf:
+				return sm.CreateTopicRequest{}, badRequest("config.min_in_sync_replicas: %d above replication_factor %d", *m, rf)
+			}
+			req.Config.MinInSyncReplicas = *m
+		}
+		if u := c.UncleanLeaderElection; u != nil {
+			req.Config.UncleanLeaderElection = *u
+		}
+	}
+	return req, nil
+}
+
+// unimplemented rejects the per-topic settings Weir does not have yet.
+func unimplemented(prefix string, retention, segment, compression bool) *requestError {
+	switch {
+	case retention:
+		return badRequest("%sretention_ms: per-topic retention is not implemented yet; omit the field or send null", prefix)
+	case segment:
+		return badRequest("%ssegment_bytes: per-topic segment size is not implemented yet (the brokers' wal.segment_size_bytes applies); omit the field or send null", prefix)
+	case compression:
+		return badRequest("%scompression_type: compression is not implemented yet (records are stored as produced); omit the field or send null", prefix)
+	}
+	return nil
+}
+
+// checkKeys rejects a body that is not a JSON object or has a key t does
+// not declare (exactly, not case-folded as encoding/json matches), naming
+// it with its path: "config.foo: unknown field".
+func checkKeys(raw []byte, t reflect.Type, path string) *requestError {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return badRequest("%s: want a JSON object, got %s", objectName(path), te.Value)
+		}
+		return jsonError(raw, err)
+	}
+	if m == nil {
+		if path == "" {
+			return badRequest("request body: want a JSON object, got null")
+		}
+		return nil // a null nested object means "all defaults"
+	}
+	fields := map[string]reflect.Type{}
+	var known []string
+	for f := range t.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		fields[tag] = f.Type
+		known = append(known, tag)
+	}
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		ft, ok := fields[key]
+		if !ok {
+			return badRequest("%s: unknown field (known: %s)", quoteBounded(path+key), strings.Join(known, ", "))
+		}
+		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+			if rerr := checkKeys(m[key], ft.Elem(), path+key+"."); rerr != nil {
+				return rerr
+			}
+		}
+	}
+	return nil
+}
+
+func objectName(path string) string {
+	if path == "" {
+		return "request body"
+	}
+	return strings.TrimSuffix(path, ".")
+}
+
+// jsonError words a decoding error for the client: where the JSON broke,
+// or which field has the wrong type.
+func jsonError(body []byte, err error) *requestError {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case len(bytes.TrimSpace(body)) == 0:
+		return badRequest("request body is empty; want a JSON object")
+	case errors.As(err, &se):
+		line, col := position(body, se.Offset)
+		return badRequest("malformed JSON at line %d, column %d (byte offset %d): %v", line, col, se.Offset, se)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "request body"
+		}
+		return badRequest("%s: want %s, got %s (at byte offset %d)", field, typeName(te.Type), te.Value, te.Offset)
+	}
+	return badRequest("request body: %v", err)
+}
+
+// position is the 1-based line and column of the byte before offset, where
+// encoding/json stopped.
+func position(body []byte, offset int64) (line, col int) {
+	end := int(min(max(offset-1, 0), int64(len(body))))
+	before := body[:end]
+	line = 1 + bytes.Count(before, []byte{'\n'})
+	col = 1 + end - (bytes.LastIndexByte(before, '\n') + 1)
+	return line, col
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int32:
+		return "an integer in -2147483648..2147483647"
+	case reflect.Int64:
+		return "an integer in -9223372036854775808..9223372036854775807"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	}
+	return t.String()
+}
