@@ -106,8 +106,16 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 	n.registered = ok && self.Incarnation == n.cfg.Incarnation && !self.Fenced
 	for _, tp := range n.sortedParts() {
 		_, exists := n.meta.topics[tp.Topic]
-		if n.registered && (!exists || slices.Contains(d.DeletedTopics, tp.Topic)) {
+		gone := !exists || slices.Contains(d.DeletedTopics, tp.Topic)
+		switch {
+		case gone && n.registered:
 			n.drop(tp)
+		case gone:
+			// Unregistered: keep the log (the delta may be stale for this
+			// incarnation) but serve nothing: stop leading or following.
+			h := n.parts[tp]
+			h.p.Close(n.now)
+			n.drain(tp, h)
 		}
 	}
 	for _, tp := range slices.SortedFunc(maps.Keys(n.meta.parts), sm.CompareTP) {

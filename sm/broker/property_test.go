@@ -15,35 +15,44 @@ import (
 )
 
 // TestBrokerNodeProperty is the broker node's state-machine property test:
-// three broker processes (101..103) with in-memory disks, a message pool the
-// test delivers in any order, and a fake controller the test drives, which
-// answers heartbeats with metadata deltas and AlterISR by the real rules.
-// Random actions produce (every ack level), consume, deliver, drop and
-// duplicate messages, complete disk operations, move time, crash and
-// restart brokers from their durable bytes, move leadership within the ISR
-// and fence brokers. After every action it checks that:
+// three broker processes (101..103) with in-memory disks (durable and
+// volatile bytes; a completion is durable when the operation syncs), a
+// message pool the test delivers in any order, and a fake controller the
+// test drives: it registers brokers (fencing an older incarnation), answers
+// heartbeats with full or incremental metadata deltas, and applies AlterISR
+// by the real rules. Random actions produce (every ack level, from clients
+// 1000..1002), consume, deliver, drop and duplicate messages, complete disk
+// operations, move time, crash brokers (losing pending disk operations, bar
+// a possibly torn first one, and everything in flight to them) and restart
+// them with a new incarnation from their durable bytes, move leadership to
+// another live ISR member, fence brokers, push metadata, and create and
+// delete a second topic. After every action ("") it checks that:
 //   - every node's own invariants hold;
 //   - records below any replica's high watermark agree across replicas and
 //     never change (one global committed map, fed also by durable acks and
 //     consumer reads);
 //   - a produce acknowledged at majority, all or custom(2) is at its offset
-//     on every ISR member whose high watermark passed it, and in the
-//     controller's leader's log;
-//   - the high watermark consumer fetches report never decreases within a
-//     leader epoch;
+//     on every ISR member whose high watermark passed it, and with every
+//     other committed record in the controller's leader's log;
+//   - the high watermark consumer fetches report never goes back, within a
+//     leader epoch or across epochs;
 //   - no two brokers (or incarnations) lead one partition in one epoch, and
 //     a broker leads only an epoch the controller gave it.
 //
-// At the end the world heals (everyone restarts, every message and disk
-// operation completes, time runs) and must converge: one leader per
-// partition, every replica holding its log, every durable ack readable.
+// A run alternates one to four such safety phases with healing: everyone
+// restarts, every message and disk operation completes and time runs, and
+// the world must converge (one leader per partition, in sync with every
+// replica, deleted topics gone from every broker and disk) with every
+// durable ack readable from the leader.
 //
 // BROKER_PROP_TRACE=1 logs every action and the world after it.
 func TestBrokerNodeProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		w := newPropWorld(t)
-		t.Repeat(w.actions())
-		w.heal()
+		for range rapid.IntRange(1, 4).Draw(t, "rounds") {
+			t.Repeat(w.actions())
+			w.heal()
+		}
 	})
 }
 
@@ -97,6 +106,10 @@ type propRec struct {
 	value string
 }
 
+// propHWRange is the lowest and highest high watermark consumer fetches
+// reported in one leader epoch.
+type propHWRange struct{ lo, hi sm.Offset }
+
 type propProduce struct {
 	tp     sm.TopicPartition
 	acks   sm.Acks
@@ -113,8 +126,18 @@ type propAck struct {
 	values []string
 }
 
+// propKnobs are configuration choices drawn once per run (swarm testing):
+// short ack timeouts, a small replication lag limit, small batches and
+// fetches.
+type propKnobs struct {
+	ackTimeout sm.Duration
+	maxLag     int64
+	small      bool
+}
+
 type propWorld struct {
 	t     *rapid.T
+	knobs propKnobs
 	now   sm.Time
 	nodes map[sm.NodeID]*propNode
 	ctrl  *propCtrl
@@ -125,7 +148,7 @@ type propWorld struct {
 	acked     []propAck
 	committed map[sm.TopicPartition]map[sm.Offset]propRec
 	leaders   map[propTPEpoch]propLeader // who was seen leading (tp, epoch)
-	fetchHW   map[propTPEpoch]sm.Offset  // highest HW a consumer fetch reported
+	fetchHW   map[sm.TopicPartition]map[sm.Epoch]propHWRange
 	maxHW     map[sm.TopicPartition]sm.Offset
 	// consumerEpoch is the newest leader epoch a consumer has seen per
 	// partition; its fetches carry it.
@@ -136,8 +159,13 @@ func newPropWorld(t *rapid.T) *propWorld {
 	w := &propWorld{
 		t: t, now: sm.Time(sm.Second), nodes: map[sm.NodeID]*propNode{}, ctrl: newPropCtrl(),
 		produces: map[uint64]propProduce{}, committed: map[sm.TopicPartition]map[sm.Offset]propRec{},
-		leaders: map[propTPEpoch]propLeader{}, fetchHW: map[propTPEpoch]sm.Offset{},
+		leaders: map[propTPEpoch]propLeader{}, fetchHW: map[sm.TopicPartition]map[sm.Epoch]propHWRange{},
 		maxHW: map[sm.TopicPartition]sm.Offset{}, consumerEpoch: map[sm.TopicPartition]sm.Epoch{},
+	}
+	w.knobs = propKnobs{
+		ackTimeout: rapid.SampledFrom([]sm.Duration{5 * sm.Second, sm.Second, 300 * sm.Millisecond}).Draw(t, "ack timeout"),
+		maxLag:     rapid.SampledFrom([]int64{1000, 0, 3}).Draw(t, "max replication lag"),
+		small:      rapid.Bool().Draw(t, "small batches"),
 	}
 	minISR := rapid.SampledFrom([]int32{0, 1, 2, 3}).Draw(t, "t0 minISR")
 	w.ctrl.createTopic("t0", 1, minISR)
@@ -151,28 +179,32 @@ func newPropWorld(t *rapid.T) *propWorld {
 	return w
 }
 
-// actions maps each action to its handler; an action's weight is how many
-// keys it gets (t.Repeat draws keys uniformly).
+// actions maps each action to its handler. t.Repeat draws keys with a
+// bias toward the first in sort order, and an action's weight is how many
+// keys it gets; names are chosen so that deliveries and disk completions
+// come first and rarer events (kill, topic) later.
 func (w *propWorld) actions() map[string]func(*rapid.T) {
 	table := []struct {
 		name   string
 		weight int
 		do     func(*rapid.T)
 	}{
-		{"produce", 3, w.actProduce},
-		{"fetch", 1, w.actFetch},
 		{"deliver", 4, w.actDeliver},
-		{"pump", 3, w.actPump},
+		{"disk", 3, w.actDisk},
 		{"drop", 1, w.actDrop},
 		{"dup", 1, w.actDup},
-		{"disk", 3, w.actDisk},
-		{"tick", 2, w.actTick},
-		{"crash", 1, w.actCrash},
-		{"restart", 1, w.actRestart},
 		{"elect", 1, w.actElect},
 		{"fence", 1, w.actFence},
+		{"fetch", 2, w.actFetch},
+		{"kill", 1, w.actKill},
 		{"metadata", 1, w.actMetadata},
-		{"create", 1, w.actCreate},
+		{"produce", 4, w.actProduce},
+		{"pump", 3, w.actPump},
+		{"remove", 1, w.actRemove},
+		{"restart", 1, w.actRestart},
+		{"settle", 2, w.actSettle},
+		{"tick", 2, w.actTick},
+		{"topic", 1, w.actTopic},
 	}
 	m := map[string]func(*rapid.T){"": func(*rapid.T) { w.check() }}
 	for _, a := range table {
@@ -207,7 +239,8 @@ func (w *propWorld) actProduce(t *rapid.T) {
 	}
 	client := sm.NodeID(1000 + rapid.IntRange(0, 2).Draw(t, "client"))
 	w.reqSeq++
-	req := sm.ProduceRequest{ReqID: w.reqSeq, TP: tp, Acks: acks}
+	timeout := rapid.SampledFrom([]sm.Duration{0, 0, 200 * sm.Millisecond}).Draw(t, "timeout")
+	req := sm.ProduceRequest{ReqID: w.reqSeq, TP: tp, Acks: acks, Timeout: timeout}
 	var values []string
 	for i := range n {
 		v := fmt.Sprintf("r%d.%d", w.reqSeq, i)
@@ -225,7 +258,7 @@ func (w *propWorld) actFetch(t *rapid.T) {
 	if to == sm.NoNode || rapid.IntRange(0, 3).Draw(t, "misroute") == 0 {
 		to = rapid.SampledFrom(propBrokers).Draw(t, "to")
 	}
-	off := sm.Offset(rapid.Int64Range(0, int64(w.maxHW[tp])).Draw(t, "offset"))
+	off := sm.Offset(rapid.Int64Range(0, int64(w.maxHW[tp])+1).Draw(t, "offset"))
 	w.reqSeq++
 	req := sm.FetchRequest{ReqID: w.reqSeq, TP: tp, Offset: off, CurrentLeaderEpoch: w.consumerEpoch[tp]}
 	w.send(sm.Envelope{From: 2000, To: to, Msg: req}, 0, 0)
@@ -251,19 +284,28 @@ func (w *propWorld) actDeliver(t *rapid.T) {
 	}
 }
 
-// actPump is one round of everything: every issued disk operation
-// completes, then every message in flight is delivered in order.
-func (w *propWorld) actPump(*rapid.T) {
-	for _, id := range propBrokers {
-		for nd := w.nodes[id]; nd.n != nil && len(nd.pending) > 0; {
-			w.completeDisk(nd)
+// actPump runs a few rounds of everything, without moving time: in each,
+// every issued disk operation completes, then every message in flight is
+// delivered in order.
+func (w *propWorld) actPump(t *rapid.T) {
+	for range rapid.IntRange(1, 4).Draw(t, "rounds") {
+		for _, id := range propBrokers {
+			for nd := w.nodes[id]; nd.n != nil && len(nd.pending) > 0; {
+				w.completeDisk(nd)
+			}
+		}
+		batch := w.pool
+		w.pool = nil
+		for _, m := range batch {
+			w.deliver(m, false)
 		}
 	}
-	batch := w.pool
-	w.pool = nil
-	for _, m := range batch {
-		w.deliver(m, false)
-	}
+}
+
+// actSettle is a fault-free period: everything in flight is delivered and
+// every disk operation completes while time runs (timers fire).
+func (w *propWorld) actSettle(t *rapid.T) {
+	w.settle(sm.Duration(rapid.Int64Range(20, 400).Draw(t, "ms")) * sm.Millisecond)
 }
 
 func (w *propWorld) actDrop(t *rapid.T) {
@@ -314,10 +356,11 @@ func (w *propWorld) actTick(t *rapid.T) {
 	w.fire()
 }
 
-// actCrash kills a broker: its pending disk operations are lost (the first
+// actKill crashes a broker: its pending disk operations are lost (the first
 // may have reached the disk, in part), and so is everything in flight to
-// it. It restarts at once or stays down until "restart".
-func (w *propWorld) actCrash(t *rapid.T) {
+// it. It restarts at once or (one time in four) stays down until
+// "restart".
+func (w *propWorld) actKill(t *rapid.T) {
 	var alive []sm.NodeID
 	for _, id := range propBrokers {
 		if w.nodes[id].n != nil {
@@ -337,7 +380,7 @@ func (w *propWorld) actCrash(t *rapid.T) {
 		reached = rapid.IntRange(0, most).Draw(t, "reached")
 	}
 	w.crash(nd, reached)
-	if !rapid.Bool().Draw(t, "stay down") {
+	if rapid.IntRange(0, 3).Draw(t, "stay down") != 3 {
 		w.start(nd.id)
 	}
 }
@@ -388,7 +431,10 @@ func (w *propWorld) actFence(t *rapid.T) {
 }
 
 // actMetadata hands a broker a heartbeat answer now: a delta since the
-// version of its last heartbeat, or the full state.
+// version of its last heartbeat, or the full state. It is how a broker
+// sees metadata showing itself fenced (sm/controller re-registers a fenced
+// broker before answering its heartbeat), an input the broker must handle
+// by leading nothing (see Registered).
 func (w *propWorld) actMetadata(t *rapid.T) {
 	var alive []sm.NodeID
 	for _, id := range propBrokers {
@@ -401,22 +447,36 @@ func (w *propWorld) actMetadata(t *rapid.T) {
 	if rapid.Bool().Draw(t, "full") {
 		since = 0
 	}
-	resp := sm.BrokerHeartbeatResponse{Code: sm.CodeOK, LeaderHint: ctrl1, Delta: w.ctrl.delta(since), SessionTimeout: sm.Second}
+	resp := sm.BrokerHeartbeatResponse{Incarnation: nd.inc, Code: sm.CodeOK, LeaderHint: ctrl1, Delta: w.ctrl.delta(since), SessionTimeout: sm.Second}
 	w.step(nd, sm.Received{From: ctrl1, Msg: resp})
 }
 
-// actCreate creates topic t1 (two partitions, leaders on 102 and 103) once
-// every broker is registered and live, as the real controller requires.
-func (w *propWorld) actCreate(t *rapid.T) {
-	if w.ctrl.topics["t1"] != nil {
-		t.Skip("t1 exists")
+// actTopic creates a second topic (two partitions, leaders on 102 and 103)
+// once every broker is registered and live, as the real controller
+// requires. Names are never reused (see the package's known limit).
+func (w *propWorld) actTopic(t *rapid.T) {
+	if len(w.ctrl.topics) > 1 {
+		t.Skip("a second topic exists")
 	}
 	for _, id := range propBrokers {
 		if !w.ctrl.alive(id) {
 			t.Skip("replication factor 3 needs three live brokers")
 		}
 	}
-	w.ctrl.createTopic("t1", 2, rapid.SampledFrom([]int32{0, 1, 2, 3}).Draw(t, "t1 minISR"))
+	name := fmt.Sprintf("t%d", len(w.ctrl.tombstones)+1)
+	w.ctrl.createTopic(name, 2, rapid.SampledFrom([]int32{0, 1, 2, 3}).Draw(t, "minISR"))
+}
+
+// actRemove deletes the second topic: brokers drop its replicas and logs,
+// and its acks promise nothing any more.
+func (w *propWorld) actRemove(t *rapid.T) {
+	for _, name := range slices.Sorted(maps.Keys(w.ctrl.topics)) {
+		if name != "t0" {
+			w.ctrl.deleteTopic(name)
+			return
+		}
+	}
+	t.Skip("no topic to delete")
 }
 
 // ---- processes, disks and the network --------------------------------------
@@ -425,13 +485,25 @@ func (w *propWorld) actCreate(t *rapid.T) {
 func (w *propWorld) start(id sm.NodeID) {
 	nd := w.nodes[id]
 	nd.inc++
-	n, err := broker.New(testConfig(id, nd.inc), sm.Durable{Logs: maps.Clone(nd.durable)})
+	n, err := broker.New(w.config(id, nd.inc), sm.Durable{Logs: maps.Clone(nd.durable)})
 	if err != nil {
 		w.t.Fatalf("start %v: %v", id, err)
 	}
 	nd.n, nd.pending, nd.volatile = n, nil, maps.Clone(nd.durable)
 	w.flush(nd)
 	w.step(nd, sm.TimerFired{}) // the runtime arms the first timer at once
+}
+
+// config is the harness's test configuration with this run's knobs.
+func (w *propWorld) config(id sm.NodeID, inc uint64) broker.Config {
+	cfg := testConfig(id, inc)
+	cfg.AckTimeout, cfg.MaxReplicationLag = w.knobs.ackTimeout, w.knobs.maxLag
+	if w.knobs.small {
+		// A replica fetch then carries a few batches, a consumer fetch a
+		// few records.
+		cfg.MaxRecordBytes, cfg.MaxBatchBytes, cfg.FetchMaxRecords = 32, 96, 4
+	}
+	return cfg
 }
 
 // crash stops nd. What survives is its durable bytes, plus reached bytes
@@ -647,13 +719,15 @@ type propCtrl struct {
 	parts    map[sm.TopicPartition]*ctrlPart
 	leaderAt map[propTPEpoch]sm.NodeID // every leader it named, per epoch
 	lastSeen map[sm.NodeID]uint64      // metadata version of each broker's last heartbeat
+	// tombstones maps a deleted topic to the version that deleted it.
+	tombstones map[string]uint64
 }
 
 func newPropCtrl() *propCtrl {
 	return &propCtrl{
 		brokers: map[sm.NodeID]*ctrlBroker{}, topics: map[string]*ctrlTopic{},
 		parts: map[sm.TopicPartition]*ctrlPart{}, leaderAt: map[propTPEpoch]sm.NodeID{},
-		lastSeen: map[sm.NodeID]uint64{},
+		lastSeen: map[sm.NodeID]uint64{}, tombstones: map[string]uint64{},
 	}
 }
 
@@ -705,6 +779,18 @@ func (c *propCtrl) createTopic(name string, parts int32, minISR int32) {
 			Leader: replicas[0], LeaderEpoch: 1, ISR: replicas, PartitionEpoch: 1,
 		})
 	}
+}
+
+func (c *propCtrl) deleteTopic(name string) {
+	delete(c.topics, name)
+	maps.DeleteFunc(c.parts, func(tp sm.TopicPartition, _ *ctrlPart) bool { return tp.Topic == name })
+	c.tombstones[name] = c.touch()
+}
+
+// deleted reports whether tp's topic was deleted.
+func (c *propCtrl) deleted(tp sm.TopicPartition) bool {
+	_, ok := c.tombstones[tp.Topic]
+	return ok
 }
 
 func (c *propCtrl) register(hb sm.BrokerHeartbeat) {
@@ -772,7 +858,7 @@ func (c *propCtrl) elect(tp sm.TopicPartition, leader sm.NodeID) {
 func (c *propCtrl) heartbeat(hb sm.BrokerHeartbeat, full bool) sm.BrokerHeartbeatResponse {
 	b := c.brokers[hb.Broker]
 	if b != nil && hb.Incarnation < b.info.Incarnation {
-		return sm.BrokerHeartbeatResponse{Code: sm.CodeStaleBrokerEpoch, LeaderHint: ctrl1}
+		return sm.BrokerHeartbeatResponse{Incarnation: hb.Incarnation, Code: sm.CodeStaleBrokerEpoch, LeaderHint: ctrl1}
 	}
 	if b == nil || hb.Incarnation > b.info.Incarnation || b.info.Fenced {
 		c.register(hb)
@@ -782,7 +868,7 @@ func (c *propCtrl) heartbeat(hb sm.BrokerHeartbeat, full bool) sm.BrokerHeartbea
 	if full {
 		since = 0
 	}
-	return sm.BrokerHeartbeatResponse{Code: sm.CodeOK, LeaderHint: ctrl1, Delta: c.delta(since), SessionTimeout: sm.Second}
+	return sm.BrokerHeartbeatResponse{Incarnation: hb.Incarnation, Code: sm.CodeOK, LeaderHint: ctrl1, Delta: c.delta(since), SessionTimeout: sm.Second}
 }
 
 func (c *propCtrl) alterISR(req sm.AlterISRRequest) sm.AlterISRResponse {
@@ -844,6 +930,11 @@ func (c *propCtrl) delta(since uint64) sm.MetadataDelta {
 			d.Partitions = append(d.Partitions, st)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.tombstones)) {
+		if v := c.tombstones[name]; v > since && !d.Full {
+			d.DeletedTopics = append(d.DeletedTopics, name)
+		}
+	}
 	return d
 }
 
@@ -855,7 +946,7 @@ func (w *propWorld) ctrlReceive(m propMsg, full bool) {
 	switch r := e.Msg.(type) {
 	case sm.BrokerHeartbeat:
 		if e.To == ctrl2 {
-			reply(sm.BrokerHeartbeatResponse{Code: sm.CodeNotLeader, LeaderHint: ctrl1})
+			reply(sm.BrokerHeartbeatResponse{Incarnation: r.Incarnation, Code: sm.CodeNotLeader, LeaderHint: ctrl1})
 			return
 		}
 		reply(w.ctrl.heartbeat(r, full))
@@ -911,11 +1002,7 @@ func (w *propWorld) onProduceOK(nd *propNode, m sm.ProduceResponse) {
 }
 
 func (w *propWorld) onFetchOK(nd *propNode, m sm.FetchResponse) {
-	key := propTPEpoch{m.TP, m.LeaderEpoch}
-	if prev, ok := w.fetchHW[key]; ok && m.HighWatermark < prev {
-		w.t.Fatalf("%v: consumer high watermark of %v went back from %d to %d in epoch %d", nd.id, m.TP, prev, m.HighWatermark, m.LeaderEpoch)
-	}
-	w.fetchHW[key] = m.HighWatermark
+	w.checkFetchHW(nd, m.TP, m.LeaderEpoch, m.HighWatermark)
 	w.maxHW[m.TP] = max(w.maxHW[m.TP], m.HighWatermark)
 	how := fmt.Sprintf("read from %v below high watermark %d", nd.id, m.HighWatermark)
 	for _, b := range m.Batches {
@@ -930,6 +1017,36 @@ func (w *propWorld) onFetchOK(nd *propNode, m sm.FetchResponse) {
 			w.commit(m.TP, off, propRec{b.Epoch, string(r.Value)}, how)
 		}
 	}
+}
+
+// checkFetchHW: the high watermark consumers see never goes back, within an
+// epoch or across epochs. A new leader answers consumers only once its high
+// watermark reaches its log end at election, which holds everything the
+// previous epoch ever committed, so every high watermark reported in an
+// epoch is at least every one reported in an earlier epoch, even by a
+// deposed leader that has not heard yet.
+func (w *propWorld) checkFetchHW(nd *propNode, tp sm.TopicPartition, epoch sm.Epoch, hw sm.Offset) {
+	ranges := w.fetchHW[tp]
+	if ranges == nil {
+		ranges = map[sm.Epoch]propHWRange{}
+		w.fetchHW[tp] = ranges
+	}
+	if r, ok := ranges[epoch]; ok && hw < r.hi {
+		w.t.Fatalf("%v: consumer high watermark of %v went back from %d to %d in epoch %d", nd.id, tp, r.hi, hw, epoch)
+	}
+	for _, e := range slices.Sorted(maps.Keys(ranges)) {
+		switch r := ranges[e]; {
+		case e < epoch && r.hi > hw:
+			w.t.Fatalf("%v: consumer high watermark of %v is %d in epoch %d, below %d seen in epoch %d", nd.id, tp, hw, epoch, r.hi, e)
+		case e > epoch && r.lo < hw:
+			w.t.Fatalf("%v: consumer high watermark of %v is %d in epoch %d, above %d seen in later epoch %d", nd.id, tp, hw, epoch, r.lo, e)
+		}
+	}
+	r, ok := ranges[epoch]
+	if !ok {
+		r = propHWRange{lo: hw, hi: hw}
+	}
+	ranges[epoch] = propHWRange{lo: min(r.lo, hw), hi: max(r.hi, hw)}
 }
 
 // commit records that (tp, off) holds rec for good; it must never differ.
@@ -972,7 +1089,9 @@ func (w *propWorld) check() {
 		}
 	}
 	for _, a := range w.acked {
-		w.checkAck(a, logs, hws)
+		if !w.ctrl.deleted(a.tp) {
+			w.checkAck(a, logs, hws)
+		}
 	}
 	for _, tp := range w.ctrl.tps() {
 		w.checkLeaderLog(tp, logs)
@@ -1059,6 +1178,19 @@ func (w *propWorld) converged() string {
 			return fmt.Sprintf("%v not registered", id)
 		}
 	}
+	for _, id := range propBrokers {
+		nd := w.nodes[id]
+		for _, s := range nd.n.Partitions() {
+			if w.ctrl.deleted(s.TP) {
+				return fmt.Sprintf("%v still hosts %v of a deleted topic", id, s.TP)
+			}
+		}
+		for tp := range nd.durable {
+			if w.ctrl.deleted(tp) {
+				return fmt.Sprintf("%v still has the log of %v of a deleted topic", id, tp)
+			}
+		}
+	}
 	for _, tp := range w.ctrl.tps() {
 		st := w.ctrl.parts[tp].st
 		if st.Leader == sm.NoNode {
@@ -1088,21 +1220,28 @@ func (w *propWorld) converged() string {
 func (w *propWorld) readBack(tp sm.TopicPartition) {
 	st := w.ctrl.parts[tp].st
 	nd := w.nodes[st.Leader]
-	w.reqSeq++
-	w.step(nd, sm.Received{From: 3000, Msg: sm.FetchRequest{ReqID: w.reqSeq, TP: tp, CurrentLeaderEpoch: st.LeaderEpoch}})
-	i := slices.IndexFunc(w.pool, func(m propMsg) bool { return m.env.To == 3000 })
-	if i < 0 {
-		w.t.Fatalf("read back %v: no answer from %v", tp, st.Leader)
-	}
-	resp := w.pool[i].env.Msg.(sm.FetchResponse)
-	w.pool = slices.Delete(w.pool, i, i+1)
-	if resp.Code != sm.CodeOK {
-		w.t.Fatalf("read back %v from %v: %v %s", tp, st.Leader, resp.Code, resp.Message)
-	}
 	got := map[sm.Offset]string{}
-	for _, b := range resp.Batches {
-		for i, r := range b.Records {
-			got[b.BaseOffset+sm.Offset(i)] = string(r.Value)
+	for off, hw := sm.Offset(0), sm.Offset(1); off < hw; {
+		w.reqSeq++
+		w.step(nd, sm.Received{From: 3000, Msg: sm.FetchRequest{ReqID: w.reqSeq, TP: tp, Offset: off, CurrentLeaderEpoch: st.LeaderEpoch}})
+		i := slices.IndexFunc(w.pool, func(m propMsg) bool { return m.env.To == 3000 })
+		if i < 0 {
+			w.t.Fatalf("read back %v: no answer from %v", tp, st.Leader)
+		}
+		resp := w.pool[i].env.Msg.(sm.FetchResponse)
+		w.pool = slices.Delete(w.pool, i, i+1)
+		if resp.Code != sm.CodeOK {
+			w.t.Fatalf("read back %v at %d from %v: %v %s", tp, off, st.Leader, resp.Code, resp.Message)
+		}
+		hw = resp.HighWatermark
+		for _, b := range resp.Batches {
+			for i, r := range b.Records {
+				got[b.BaseOffset+sm.Offset(i)] = string(r.Value)
+				off = max(off, b.BaseOffset+sm.Offset(i)+1)
+			}
+		}
+		if len(resp.Batches) == 0 && off < hw {
+			w.t.Fatalf("read back %v at %d from %v: no records below high watermark %d", tp, off, st.Leader, hw)
 		}
 	}
 	for _, a := range w.acked {
@@ -1164,4 +1303,43 @@ func (w *propWorld) dump(action string) {
 		fmt.Fprintf(&b, "   net %v->%v (inc %d) %T %+v\n", m.env.From, m.env.To, m.toInc, m.env.Msg, m.env.Msg)
 	}
 	w.t.Logf("%s", b.String())
+}
+
+// TestFencedBrokerStopsLeadingDeletedTopic: metadata that shows this
+// broker fenced and a topic it leads deleted leaves its replica leading.
+// reconcile defers the deletion while unregistered (to keep the log), and
+// the partition's state is gone from metadata, so ApplyState never demotes
+// the replica: the broker breaks its own invariant (an unregistered broker
+// leads nothing) and acknowledges produces to the deleted topic.
+func TestFencedBrokerStopsLeadingDeletedTopic(t *testing.T) {
+	w := newWorld(t, 101)
+	w.topic("orders", 1, 101)
+	c := w.ctrl[ctrl1]
+	c.topics["orders"] = sm.TopicInfo{Name: "orders", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}
+	w.run(300 * sm.Millisecond)
+	if s := w.status(101, tp0); s.Role != partition.RoleLeader {
+		t.Fatalf("setup: %+v", s)
+	}
+	// The session expires and the topic is deleted; the next answer the
+	// broker sees carries both.
+	delete(c.topics, "orders")
+	delete(c.parts, tp0)
+	c.brokers[101] = sm.BrokerInfo{ID: 101, Incarnation: 1, Fenced: true}
+	c.version++
+	n := w.nodes[101].n
+	if err := n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: c.full()}}); err != nil {
+		t.Fatal(err)
+	}
+	n.Advance()
+	if err := n.CheckInvariants(); err != nil {
+		t.Errorf("after fenced metadata without the topic: %v", err)
+	}
+	if err := n.Step(w.now, sm.Received{From: 1000, Msg: produce(tp0, sm.Acks{Kind: sm.AckNone}, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range n.Ready().Messages {
+		if r, ok := e.Msg.(sm.ProduceResponse); ok && r.Code == sm.CodeOK {
+			t.Errorf("fenced broker acknowledged a produce to deleted topic %v: %+v", tp0, r)
+		}
+	}
 }
