@@ -1306,11 +1306,11 @@ func (w *propWorld) dump(action string) {
 }
 
 // TestFencedBrokerStopsLeadingDeletedTopic: metadata that shows this
-// broker fenced and a topic it leads deleted leaves its replica leading.
-// reconcile defers the deletion while unregistered (to keep the log), and
-// the partition's state is gone from metadata, so ApplyState never demotes
-// the replica: the broker breaks its own invariant (an unregistered broker
-// leads nothing) and acknowledges produces to the deleted topic.
+// broker fenced and a topic it leads deleted must stop its replica. (Found
+// by the property test: reconcile deferred the deletion while unregistered,
+// to keep the log, and the partition's state was already gone from
+// metadata, so nothing demoted the replica; the broker kept leading and
+// acknowledged produces to the deleted topic.)
 func TestFencedBrokerStopsLeadingDeletedTopic(t *testing.T) {
 	w := newWorld(t, 101)
 	w.topic("orders", 1, 101)
