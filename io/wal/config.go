@@ -1,0 +1,107 @@
+package wal
+
+import (
+	"fmt"
+	"time"
+)
+
+// Backend names accepted in Config.Backend.
+const (
+	// BackendAuto uses io_uring when the kernel allows it and falls back to
+	// BackendSync otherwise; WAL.Backend says which was chosen and why.
+	BackendAuto = "auto"
+	// BackendUring submits each commit group's writes and fdatasyncs through
+	// one io_uring ring: one io_uring_enter per group instead of one system
+	// call per file operation, and the fdatasyncs of different segments run
+	// in parallel. Open fails if the kernel refuses io_uring.
+	BackendUring = "uring"
+	// BackendSync issues pwrite(2) and fdatasync(2) one at a time. It works
+	// everywhere and is the fallback.
+	BackendSync = "sync"
+)
+
+// Config mirrors the reference's [wal] section. The zero value is not
+// usable; start from DefaultConfig.
+type Config struct {
+	// Path is the WAL directory ([wal] path); one subdirectory per
+	// partition, <topic>-<partition>, holds that partition's segments.
+	Path string
+	// CapacityBytes bounds the bytes held in all segments together
+	// ([wal] capacity_bytes); an append that would exceed it fails and
+	// writes nothing. Zero means unbounded.
+	CapacityBytes int64
+	// FsyncOnWrite ([wal] fsync_on_write): when true, an append the state
+	// machine marks Sync completes only after fdatasync(2) of every segment
+	// it touched, so its DiskDone means "on stable storage".
+	//
+	// When false, a Sync append completes as soon as write(2) returned: its
+	// data is in the kernel page cache, which survives a crash of the
+	// process (kill -9, panic, OOM kill) but not of the machine (power loss,
+	// kernel panic, VM reset). The state machine cannot tell the
+	// difference: it treats the completion as durable, so followers report
+	// such offsets to the leader as durable, the high watermark counts them
+	// and acks=all acknowledges them. A machine crash can then lose records
+	// that were acknowledged, on every replica at once if they share a fate
+	// (same power domain). FlushInterval bounds that window. Truncations,
+	// deletions and segment rolls are always synced.
+	FsyncOnWrite bool
+	// SegmentSizeBytes is the size at which the active segment is sealed and
+	// a new one started ([wal] segment_size_bytes). Segments roll only at
+	// frame boundaries: a frame that would take the active segment past this
+	// size starts a new segment, and a frame larger than the size gets a
+	// segment of its own.
+	SegmentSizeBytes int64
+	// FlushInterval ([wal] flush_interval_ms), when positive, fdatasyncs
+	// segments holding unsynced appends that long after they were written.
+	// It matters only for appends that completed without fsync (FsyncOnWrite
+	// false, or ops without Sync); it bounds how much a machine crash can
+	// lose. Zero disables it.
+	FlushInterval time.Duration
+	// Backend selects the I/O backend: BackendAuto, BackendUring or
+	// BackendSync. Empty means BackendAuto.
+	Backend string
+	// RingEntries sizes the io_uring submission queue (a power of two; the
+	// completion queue is twice as large). Groups larger than the ring are
+	// split. Zero means 256.
+	RingEntries uint32
+}
+
+// The reference's [wal] buffer_size has no field: appends are written from
+// the frames the state machine encoded, coalesced per segment per commit
+// group into one write; there is no staging buffer to size.
+
+// DefaultConfig is the reference's [wal] defaults: 10 GiB capacity, fsync on
+// write, 1 GiB segments, a 1 s flush interval, backend auto.
+func DefaultConfig(path string) Config {
+	return Config{
+		Path:             path,
+		CapacityBytes:    10 << 30,
+		FsyncOnWrite:     true,
+		SegmentSizeBytes: 1 << 30,
+		FlushInterval:    time.Second,
+		Backend:          BackendAuto,
+		RingEntries:      256,
+	}
+}
+
+// Validate reports the first unusable field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Path == "":
+		return fmt.Errorf("wal: path must be set")
+	case c.CapacityBytes < 0:
+		return fmt.Errorf("wal: capacity_bytes must be >= 0 (got %d)", c.CapacityBytes)
+	case c.SegmentSizeBytes <= 0:
+		return fmt.Errorf("wal: segment_size_bytes must be > 0 (got %d)", c.SegmentSizeBytes)
+	case c.FlushInterval < 0:
+		return fmt.Errorf("wal: flush interval must be >= 0 (got %v)", c.FlushInterval)
+	case c.RingEntries > 32768:
+		return fmt.Errorf("wal: ring entries must be <= 32768 (got %d)", c.RingEntries)
+	}
+	switch c.Backend {
+	case "", BackendAuto, BackendUring, BackendSync:
+	default:
+		return fmt.Errorf("wal: backend must be %q, %q or %q (got %q)", BackendAuto, BackendUring, BackendSync, c.Backend)
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package wal_test
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/weirmq/weir/io/wal"
+	"github.com/weirmq/weir/sm"
+)
+
+// Wiring a WAL under a node: Open recovers sm.Durable.Logs, and an Executor
+// is the node's StartDisk; its callback posts each DiskDone back to the
+// node's loop (here a channel stands in for runtime.Loop.Post).
+func ExampleWAL_NewExecutor() {
+	dir, _ := os.MkdirTemp("", "wal-example")
+	defer os.RemoveAll(dir)
+	w, rec, err := wal.Open(wal.DefaultConfig(dir))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	durable := sm.Durable{Logs: rec.Logs} // hand to broker.New
+
+	events := make(chan sm.DiskDone, 16)
+	exec := w.NewExecutor(func(d sm.DiskDone) { events <- d })
+
+	tp := sm.TopicPartition{Topic: "orders", Partition: 0}
+	b := sm.Batch{BaseOffset: 0, Epoch: 1, Records: []sm.Record{{Value: []byte("hello")}}}
+	b.Seal()
+	exec.StartDisk([]sm.DiskOp{{ID: 1, Kind: sm.DiskAppend, TP: tp, Data: sm.EncodeBatch(nil, &b), Sync: true}})
+	d := <-events
+	fmt.Println(len(durable.Logs), d.ID, d.Err == "")
+	// Output: 0 1 true
+}

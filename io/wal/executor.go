@@ -1,0 +1,57 @@
+package wal
+
+import "github.com/weirmq/weir/sm"
+
+// Executor runs one node's disk effects on a shared WAL: it is the disk half
+// of runtime.Adapters. All Executors of a WAL feed the same committer, so
+// group commit spans every node (shard) in the process, while each node's
+// operations still complete in the order it issued them.
+type Executor struct {
+	w    *WAL
+	done func(sm.DiskDone)
+}
+
+// NewExecutor returns an Executor that reports each completion by calling
+// done on the WAL's committer goroutine, in issue order. done typically
+// posts the event to the node's loop (runtime.Loop.Post); it may block for
+// back-pressure, which holds up every Executor of this WAL meanwhile, but
+// it must not wait for a later completion of the same WAL.
+func (w *WAL) NewExecutor(done func(sm.DiskDone)) *Executor {
+	return &Executor{w: w, done: done}
+}
+
+// StartDisk queues ops and returns without blocking on I/O (it takes one
+// short lock), as runtime.Adapters requires. Each op later completes with
+// sm.DiskDone{ID: op.ID}; a non-empty Err means it failed (see the package
+// comment for which failures poison the WAL). The WAL reads op.Data until
+// the completion: the caller must not modify it before then.
+//
+// DiskAppend with Sync completes after fdatasync when Config.FsyncOnWrite
+// holds, after write(2) otherwise; DiskTruncate and DiskDelete complete
+// after they are durable; DiskRaft is refused (raft state has its own store).
+func (e *Executor) StartDisk(ops []sm.DiskOp) {
+	if len(ops) == 0 {
+		return
+	}
+	w := e.w
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		ids := make([]uint64, len(ops))
+		for i := range ops {
+			ids[i] = ops[i].ID
+		}
+		go func() {
+			<-w.stopped // after every earlier completion, to keep issue order
+			for _, id := range ids {
+				e.done(sm.DiskDone{ID: id, Err: ErrClosed.Error()})
+			}
+		}()
+		return
+	}
+	for i := range ops {
+		w.queue = append(w.queue, request{op: ops[i], exec: e})
+	}
+	w.mu.Unlock()
+	w.signal()
+}

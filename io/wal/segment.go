@@ -1,0 +1,190 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// indexIntervalBytes spaces a segment's sparse offset index: a truncate
+// walks at most this many bytes of frame headers from the nearest entry.
+const indexIntervalBytes = 64 << 10
+
+// segmentNameDigits is the zero-padded width of a segment's base offset.
+const segmentNameDigits = 20
+
+// partition is one partition's log on disk.
+type partition struct {
+	tp      sm.TopicPartition
+	dir     string
+	dirMade bool
+	segs    []*segment // by base offset; the last is active
+	// next is the log end offset; known says whether the log has one yet
+	// (a fresh partition takes its first append's base offset).
+	next  sm.Offset
+	known bool
+}
+
+func (p *partition) active() *segment {
+	if len(p.segs) == 0 {
+		return nil
+	}
+	return p.segs[len(p.segs)-1]
+}
+
+// segment is one file of a partition's log.
+type segment struct {
+	base  sm.Offset
+	path  string
+	f     *os.File // open while active; sealed segments are closed
+	fd    int
+	size  int64
+	index []indexEntry
+
+	pw         int  // 1 + index of this segment's pending write in the group; 0 none
+	syncQueued bool // a datasync is queued in the group
+	dirty      bool // holds bytes not yet fdatasync'ed
+	inDirty    bool // listed in WAL.dirty
+}
+
+type indexEntry struct {
+	off sm.Offset
+	pos int64
+}
+
+// note records that a batch at off starts at byte pos, sparsely.
+func (s *segment) note(off sm.Offset, pos int64) {
+	if n := len(s.index); n == 0 || pos-s.index[n-1].pos >= indexIntervalBytes {
+		s.index = append(s.index, indexEntry{off: off, pos: pos})
+	}
+}
+
+// trimIndex forgets entries at or after off (after a cut there).
+func (s *segment) trimIndex(off sm.Offset) {
+	i := sort.Search(len(s.index), func(i int) bool { return s.index[i].off >= off })
+	s.index = s.index[:i]
+}
+
+func (s *segment) openFile() error {
+	if s.f != nil {
+		return nil
+	}
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("wal: open segment: %w", err)
+	}
+	s.f, s.fd = f, int(f.Fd())
+	return nil
+}
+
+func (s *segment) closeFile() error {
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f, s.fd = nil, -1
+	if err != nil {
+		return fmt.Errorf("wal: close segment: %w", err)
+	}
+	return nil
+}
+
+func segmentName(base sm.Offset) string {
+	return fmt.Sprintf("%0*d.log", segmentNameDigits, base)
+}
+
+// parseSegmentName reads a base offset from a segment file name.
+func parseSegmentName(name string) (sm.Offset, bool) {
+	digits, ok := strings.CutSuffix(name, ".log")
+	if !ok || len(digits) != segmentNameDigits {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return sm.Offset(v), true
+}
+
+// dirName is a partition's directory name, <topic>-<partition>. Topics that
+// cannot be a single directory name are refused rather than escaped.
+func dirName(tp sm.TopicPartition) (string, error) {
+	if tp.Topic == "" || tp.Topic == "." || tp.Topic == ".." || strings.ContainsAny(tp.Topic, "/\x00") {
+		return "", fmt.Errorf("wal: topic name %q cannot name a directory", tp.Topic)
+	}
+	if tp.Partition < 0 {
+		return "", fmt.Errorf("wal: partition index of %v is negative", tp)
+	}
+	return tp.Topic + "-" + strconv.Itoa(int(tp.Partition)), nil
+}
+
+// parseDirName is dirName's inverse; names it would not produce are not
+// partition directories.
+func parseDirName(name string) (sm.TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return sm.TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 || strconv.FormatInt(p, 10) != name[i+1:] {
+		return sm.TopicPartition{}, false
+	}
+	tp := sm.TopicPartition{Topic: name[:i], Partition: int32(p)}
+	if d, err := dirName(tp); err != nil || d != name {
+		return sm.TopicPartition{}, false
+	}
+	return tp, true
+}
+
+// partitionFor returns tp's state, creating it (not yet its directory) for a
+// first append.
+func (w *WAL) partitionFor(tp sm.TopicPartition) (*partition, error) {
+	if p := w.parts[tp]; p != nil {
+		return p, nil
+	}
+	name, err := dirName(tp)
+	if err != nil {
+		return nil, err
+	}
+	p := &partition{tp: tp, dir: filepath.Join(w.root, name)}
+	w.parts[tp] = p
+	return p, nil
+}
+
+// createSegment starts a new active segment for p at base, durably: the
+// partition directory's entry and the file's entry are fsynced before any
+// byte is written to it.
+func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
+	if !p.dirMade {
+		if err := os.Mkdir(p.dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, w.fail(fmt.Errorf("wal: create partition directory for %v: %w", p.tp, err))
+		}
+		if err := w.syncDir(w.root); err != nil {
+			return nil, err
+		}
+		p.dirMade = true
+	}
+	path := filepath.Join(p.dir, segmentName(base))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, w.fail(fmt.Errorf("wal: create segment for %v at offset %d: %w", p.tp, base, err))
+	}
+	s := &segment{base: base, path: path, f: f, fd: int(f.Fd())}
+	p.segs = append(p.segs, s)
+	if err := w.syncDir(p.dir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

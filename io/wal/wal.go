@@ -1,0 +1,420 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// ErrClosed completes operations submitted after Close.
+var ErrClosed = errors.New("wal: closed")
+
+// WAL is an open write-ahead log: the partition segments under Config.Path
+// and the committer goroutine that executes operations on them. Its methods
+// are safe for concurrent use.
+type WAL struct {
+	cfg  Config
+	root string
+	lock *os.File
+	be   backend
+	info BackendInfo
+
+	// Guarded by mu: what callers hand to the committer.
+	mu      sync.Mutex
+	queue   []request
+	closing bool
+	wake    chan struct{}
+	stopped chan struct{}
+
+	// Owned by the committer goroutine (and by Open before it starts).
+	parts    map[sm.TopicPartition]*partition
+	used     int64
+	failed   error
+	group    group
+	errs     []error
+	spare    []request
+	frames   []frameInfo
+	scratch  []byte
+	unsynced bool // some active segment may hold bytes not yet fdatasync'ed
+	closeErr error
+	tombs    uint64         // deletions so far, naming tombstones
+	reaper   sync.WaitGroup // background removals of deleted partitions
+	// hookGroup, when set (tests only), runs before each group with the
+	// number of operations in it.
+	hookGroup func(n int)
+
+	stats counters
+}
+
+// request is one queued operation and where its completion goes: an
+// Executor's callback, or a channel for the blocking methods.
+type request struct {
+	op   sm.DiskOp
+	exec *Executor
+	ch   chan error
+}
+
+// Stats are cumulative counters, for metrics and for tests that check group
+// commit (DataSyncs well below Appends under concurrency).
+type Stats struct {
+	// Groups counts commit groups: batches of operations executed together.
+	Groups uint64
+	// Appends, Truncates and Deletes count operations that succeeded.
+	Appends, Truncates, Deletes uint64
+	// Rolls counts segments sealed because the next frame did not fit.
+	Rolls uint64
+	// Writes counts pwrite / IORING_OP_WRITE operations issued.
+	Writes uint64
+	// DataSyncs counts fdatasyncs of segment files; DirSyncs counts fsyncs
+	// of directories (segment creation and removal, partition creation).
+	DataSyncs, DirSyncs uint64
+	// BytesAppended counts frame bytes written by appends.
+	BytesAppended uint64
+	// UsedBytes is the bytes held in all segments, as CapacityBytes counts.
+	UsedBytes int64
+}
+
+type counters struct {
+	groups, appends, truncates, deletes, rolls atomic.Uint64
+	writes, dataSyncs, dirSyncs, bytes         atomic.Uint64
+	used                                       atomic.Int64
+}
+
+// Recovery is what Open found on disk.
+type Recovery struct {
+	// Logs holds every partition's log: the concatenated valid frames of its
+	// segments, in offset order, exactly what sm.Durable.Logs wants. A
+	// partition whose directory holds no frames maps to an empty slice. The
+	// caller owns the map; see the package comment for its memory cost.
+	Logs map[sm.TopicPartition][]byte
+	// Repairs describes, one line each, what Open changed on disk: torn
+	// tails cut, leftovers of interrupted deletions removed. The caller logs
+	// them.
+	Repairs []string
+	// UsedBytes is the bytes held in all segments after repairs.
+	UsedBytes int64
+}
+
+// CorruptError is a log Open refuses to serve: a bad frame that is not a
+// torn tail, or a gap in offsets. It names the file and byte offset so an
+// operator can inspect it; the process must not start on this disk as is.
+type CorruptError struct {
+	// Path is the segment file.
+	Path string
+	// Pos is the byte offset in the file where the bad frame starts.
+	Pos int64
+	// Reason says what is wrong (e.g. "checksum mismatch").
+	Reason string
+}
+
+// Error reads "wal: corrupt record in <file> at byte <n>: <reason>".
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("wal: corrupt record in %s at byte %d: %s", e.Path, e.Pos, e.Reason)
+}
+
+// Open locks the WAL directory (creating it if needed), chooses a backend,
+// recovers every partition log (see the package comment) and starts the
+// committer. The caller must Close the WAL.
+func Open(cfg Config) (*WAL, Recovery, error) {
+	if cfg.Backend == "" {
+		cfg.Backend = BackendAuto
+	}
+	if cfg.RingEntries == 0 {
+		cfg.RingEntries = 256
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, Recovery{}, err
+	}
+	root := filepath.Clean(cfg.Path)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, Recovery{}, fmt.Errorf("wal: create %s: %w", root, err)
+	}
+	lock, err := lockDir(root)
+	if err != nil {
+		return nil, Recovery{}, err
+	}
+	be, info, err := selectBackend(&cfg)
+	if err != nil {
+		lock.Close()
+		return nil, Recovery{}, err
+	}
+	w := &WAL{
+		cfg: cfg, root: root, lock: lock, be: be, info: info,
+		wake: make(chan struct{}, 1), stopped: make(chan struct{}),
+		parts: map[sm.TopicPartition]*partition{},
+	}
+	rec, err := w.recoverAll()
+	if err != nil {
+		w.closeFiles()
+		be.close()
+		lock.Close()
+		return nil, Recovery{}, err
+	}
+	w.stats.used.Store(w.used)
+	go w.run()
+	return w, rec, nil
+}
+
+// lockDir takes an exclusive flock on <root>/LOCK so two processes never
+// write one WAL; the kernel drops it when the process dies.
+func lockDir(root string) (*os.File, error) {
+	path := filepath.Join(root, "LOCK")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open lock file: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: %s is in use by another process (flock %s: %w)", root, path, err)
+	}
+	return f, nil
+}
+
+// Backend reports the backend Open chose and why, if it fell back.
+func (w *WAL) Backend() BackendInfo { return w.info }
+
+// Stats returns the counters so far.
+func (w *WAL) Stats() Stats {
+	c := &w.stats
+	return Stats{
+		Groups: c.groups.Load(), Appends: c.appends.Load(), Truncates: c.truncates.Load(),
+		Deletes: c.deletes.Load(), Rolls: c.rolls.Load(), Writes: c.writes.Load(),
+		DataSyncs: c.dataSyncs.Load(), DirSyncs: c.dirSyncs.Load(), BytesAppended: c.bytes.Load(),
+		UsedBytes: c.used.Load(),
+	}
+}
+
+// Append writes frames (whole sm.EncodeBatch frames, continuing tp's log)
+// and returns when done: after fdatasync if sync is set and
+// Config.FsyncOnWrite holds, after write(2) otherwise. Concurrent callers
+// share fdatasyncs (group commit).
+func (w *WAL) Append(tp sm.TopicPartition, frames []byte, sync bool) error {
+	return w.do(sm.DiskOp{Kind: sm.DiskAppend, TP: tp, Data: frames, Sync: sync})
+}
+
+// Truncate removes every batch of tp's log at or after offset (a batch
+// boundary), deleting later segments and cutting one, durably. Truncating
+// at or beyond the log end does nothing.
+func (w *WAL) Truncate(tp sm.TopicPartition, offset sm.Offset) error {
+	return w.do(sm.DiskOp{Kind: sm.DiskTruncate, TP: tp, Offset: offset, Sync: true})
+}
+
+// Delete removes tp's log and directory, durably.
+func (w *WAL) Delete(tp sm.TopicPartition) error {
+	return w.do(sm.DiskOp{Kind: sm.DiskDelete, TP: tp, Sync: true})
+}
+
+func (w *WAL) do(op sm.DiskOp) error {
+	ch := make(chan error, 1)
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.queue = append(w.queue, request{op: op, ch: ch})
+	w.mu.Unlock()
+	w.signal()
+	return <-ch
+}
+
+func (w *WAL) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close executes what is already queued, fdatasyncs any unsynced appends,
+// stops the committer and closes every file. Operations submitted after
+// Close fail with ErrClosed.
+func (w *WAL) Close() error {
+	w.mu.Lock()
+	already := w.closing
+	w.closing = true
+	w.mu.Unlock()
+	w.signal()
+	<-w.stopped
+	if already {
+		return nil
+	}
+	w.reaper.Wait()
+	err := w.closeErr
+	if cerr := w.closeFiles(); err == nil {
+		err = cerr
+	}
+	if cerr := w.be.close(); err == nil && cerr != nil {
+		err = fmt.Errorf("wal: close backend: %w", cerr)
+	}
+	if cerr := w.lock.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("wal: close lock: %w", cerr)
+	}
+	return err
+}
+
+func (w *WAL) closeFiles() error {
+	var err error
+	for _, p := range w.parts {
+		for _, s := range p.segs {
+			if cerr := s.closeFile(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	return err
+}
+
+// run is the committer: it takes everything queued as one group, executes
+// it, completes it, and repeats. While it executes a group (its fdatasync in
+// particular), new operations queue up and become the next group.
+func (w *WAL) run() {
+	defer close(w.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	for {
+		w.mu.Lock()
+		batch := w.queue
+		w.queue, w.spare = w.spare[:0], nil
+		closing := w.closing
+		w.mu.Unlock()
+		if len(batch) == 0 {
+			if closing {
+				w.closeErr = w.flushDirty()
+				return
+			}
+			select {
+			case <-w.wake:
+			case <-timer.C:
+				armed = false
+				_ = w.flushDirty() // an error poisons the WAL; the next operation reports it
+			}
+			w.spare = batch
+			continue
+		}
+		w.commit(batch)
+		w.complete(batch)
+		w.spare = batch[:0]
+		if !armed && w.unsynced && w.cfg.FlushInterval > 0 {
+			timer.Reset(w.cfg.FlushInterval)
+			armed = true
+		}
+	}
+}
+
+// commit executes one group and leaves each operation's outcome in w.errs.
+func (w *WAL) commit(batch []request) {
+	w.errs = w.errs[:0]
+	for range batch {
+		w.errs = append(w.errs, nil)
+	}
+	if w.failed != nil {
+		for i := range w.errs {
+			w.errs[i] = w.failed
+		}
+		return
+	}
+	if w.hookGroup != nil {
+		w.hookGroup(len(batch))
+	}
+	w.stats.groups.Add(1)
+	g := &w.group
+	for i := range batch {
+		op := &batch[i].op
+		switch op.Kind {
+		case sm.DiskAppend:
+			w.errs[i] = w.queueAppend(g, op)
+		case sm.DiskTruncate:
+			w.errs[i] = w.truncate(g, op.TP, op.Offset)
+		case sm.DiskDelete:
+			w.errs[i] = w.delete(g, op.TP)
+		case sm.DiskRaft:
+			w.errs[i] = fmt.Errorf("wal: disk op %d is a raft write (DiskRaft); this WAL stores partition logs only", op.ID)
+		default:
+			w.errs[i] = fmt.Errorf("wal: disk op %d has unknown kind %d", op.ID, op.Kind)
+		}
+		if w.failed != nil {
+			break
+		}
+	}
+	if w.failed == nil {
+		_ = w.flush(g)
+	}
+	if w.failed != nil {
+		// Nothing in a failed group is known to be durable.
+		for i := range w.errs {
+			if w.errs[i] == nil {
+				w.errs[i] = w.failed
+			}
+		}
+		w.group.reset()
+	}
+	w.stats.used.Store(w.used)
+}
+
+func (w *WAL) complete(batch []request) {
+	for i := range batch {
+		r, err := &batch[i], w.errs[i]
+		if r.exec != nil {
+			d := sm.DiskDone{ID: r.op.ID}
+			if err != nil {
+				d.Err = err.Error()
+			}
+			r.exec.done(d)
+		} else {
+			r.ch <- err
+		}
+		*r = request{}
+	}
+}
+
+// fail poisons the WAL with its first I/O error and returns it.
+func (w *WAL) fail(err error) error {
+	if w.failed == nil {
+		w.failed = err
+	}
+	return w.failed
+}
+
+// flushDirty fdatasyncs every segment holding appends that completed
+// without one (FlushInterval, Close).
+func (w *WAL) flushDirty() error {
+	if w.failed != nil {
+		return w.failed
+	}
+	w.unsynced = false
+	for _, p := range w.parts {
+		if s := p.active(); s != nil && s.dirty && s.f != nil {
+			w.group.markSync(s)
+		}
+	}
+	return w.flush(&w.group)
+}
+
+// syncDir makes a directory's entries (created, removed, renamed files)
+// durable.
+func (w *WAL) syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return w.fail(fmt.Errorf("wal: open directory %s to fsync it: %w", dir, err))
+	}
+	defer f.Close()
+	w.stats.dirSyncs.Add(1)
+	if err := f.Sync(); err != nil {
+		return w.fail(fmt.Errorf("wal: fsync directory %s: %w", dir, err))
+	}
+	return nil
+}
