@@ -1,5 +1,32 @@
 package config
 
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// ParsePeerURLs reads "ID@http://host:port" entries.
+func ParsePeerURLs(list []string) (map[sm.NodeID]string, error) {
+	out := map[sm.NodeID]string{}
+	for _, e := range list {
+		idStr, raw, ok := strings.Cut(e, "@")
+		n, err := strconv.ParseUint(strings.TrimPrefix(idStr, "controller-"), 10, 64)
+		if !ok || err != nil || n < 1 || n > 99 {
+			return nil, fmt.Errorf("entry %q: want ID@http://host:port with ID in 1..99", e)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("entry %q: want an http:// or https:// URL", e)
+		}
+		out[sm.NodeID(n)] = strings.TrimRight(raw, "/")
+	}
+	return out, nil
+}
+
 // Controller is controller.toml: the reference's sections where they apply.
 type Controller struct {
 	Controller struct {
@@ -18,6 +45,14 @@ type Controller struct {
 		ElectionTimeoutMs   int64    `toml:"election_timeout_ms"`
 		HeartbeatIntervalMs int64    `toml:"heartbeat_interval_ms"`
 	} `toml:"raft"`
+	Admin struct {
+		// PeerURLs are "ID@http://host:port" admin addresses of the other
+		// controllers, so a follower can forward writes to the leader;
+		// without them a follower answers 503 with the leader's ID.
+		PeerURLs []string `toml:"peer_urls"`
+		// RequestTimeoutMs bounds each admin request.
+		RequestTimeoutMs int64 `toml:"request_timeout_ms"`
+	} `toml:"admin"`
 	Cluster struct {
 		// SessionTimeoutMs fences a broker silent this long.
 		SessionTimeoutMs  int64 `toml:"session_timeout_ms"`
@@ -40,6 +75,7 @@ func DefaultController() Controller {
 	c.Raft.Peers = []string{"1@127.0.0.1:9095"}
 	c.Raft.ElectionTimeoutMs = 5000
 	c.Raft.HeartbeatIntervalMs = 1000
+	c.Admin.RequestTimeoutMs = 10000
 	c.Cluster.SessionTimeoutMs = 30000
 	c.Cluster.MinInSyncReplicas = 2
 	c.Cluster.MaxPartitions = 10000
@@ -69,6 +105,9 @@ func (c *Controller) Validate() error {
 	}
 	p.Add(c.Raft.HeartbeatIntervalMs <= 0, "raft.heartbeat_interval_ms", "must be > 0 (got %d)", c.Raft.HeartbeatIntervalMs)
 	p.Add(c.Raft.ElectionTimeoutMs <= c.Raft.HeartbeatIntervalMs, "raft.election_timeout_ms", "must be > raft.heartbeat_interval_ms (got %d <= %d)", c.Raft.ElectionTimeoutMs, c.Raft.HeartbeatIntervalMs)
+	_, err = ParsePeerURLs(c.Admin.PeerURLs)
+	p.Add(err != nil, "admin.peer_urls", "%v", err)
+	p.Add(c.Admin.RequestTimeoutMs <= 0, "admin.request_timeout_ms", "must be > 0 (got %d)", c.Admin.RequestTimeoutMs)
 	p.Add(c.Cluster.SessionTimeoutMs <= 0, "cluster.session_timeout_ms", "must be > 0 (got %d)", c.Cluster.SessionTimeoutMs)
 	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)
 	p.Add(c.Cluster.MaxPartitions < 1, "cluster.max_partitions", "must be >= 1 (got %d)", c.Cluster.MaxPartitions)

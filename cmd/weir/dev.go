@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/weirmq/weir/cmd/internal/dev"
+)
+
+func newDev(g *globals) *cobra.Command {
+	o := dev.DefaultOptions()
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a local cluster in one process (1 controller, --brokers brokers)",
+		Long: `Run a whole Weir cluster in this process: one controller and --brokers brokers
+on loopback, real QUIC with mutual TLS, data in --data (./weir-data). A
+development CA and certificates are generated on first start and reused after;
+the other weir commands find them in ./weir-data/certs.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Dir = g.dataDir
+			level := zerolog.WarnLevel
+			if verbose {
+				level = zerolog.InfoLevel
+			}
+			log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
+			c, err := dev.Start(o, log)
+			if err != nil {
+				return fmt.Errorf("%w\nhint: is another `weir dev` already running, or are ports %d/%d/%d in use?", err, o.HTTPPort, o.ControllerPort, o.BrokerPort)
+			}
+			fmt.Printf(`Weir dev cluster running (1 controller, %d broker(s)); data in %s
+  admin API  http://%s
+  brokers    %s
+  certs      %s (client certificate: client-cli)
+
+Try, from another terminal:
+  weir create-topic t 3 1
+  seq 1000 | weir produce t
+  weir consume t --from-beginning --max 1000
+
+Ctrl-C stops the cluster.
+`, len(c.Brokers), o.Dir, c.Controller.HTTPAddr, strings.Join(c.BrokerAddrs(), ","), dev.CertDir(o.Dir))
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			<-sig
+			fmt.Println("stopping…")
+			return c.Shutdown()
+		},
+	}
+	cmd.Flags().IntVar(&o.Brokers, "brokers", 1, "number of brokers (1..9)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at info level")
+	return cmd
+}
