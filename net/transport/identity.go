@@ -1,0 +1,84 @@
+package transport
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/weirmq/weir/net/wire"
+	"github.com/weirmq/weir/sm"
+)
+
+// Node id ranges. A NodeID names one process across the cluster, and its role
+// follows from the range it is in, so a certificate can be bound to ids
+// without a registry: a broker certificate can never pass for a controller,
+// and no client can claim a server's id (and so receive its replies).
+const (
+	ControllerIDMin sm.NodeID = 1
+	ControllerIDMax sm.NodeID = 99
+	BrokerIDMin     sm.NodeID = 100
+	BrokerIDMax     sm.NodeID = 999_999
+	ClientIDMin     sm.NodeID = 1_000_000
+)
+
+// RoleOf returns the role an id belongs to; false for NoNode.
+func RoleOf(id sm.NodeID) (wire.Role, bool) {
+	switch {
+	case id == sm.NoNode:
+		return 0, false
+	case id <= ControllerIDMax:
+		return wire.RoleController, true
+	case id <= BrokerIDMax:
+		return wire.RoleBroker, true
+	}
+	return wire.RoleClient, true
+}
+
+// CertName is the certificate CommonName a server node must hold:
+// "controller-1", "broker-101". Clients name their certificates
+// "client-<label>" with any label (see Authorize).
+func CertName(role wire.Role, id sm.NodeID) string {
+	return role.String() + "-" + strconv.FormatUint(uint64(id), 10)
+}
+
+var clientLabel = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Authorize decides whether a peer whose verified certificate has
+// CommonName cn may act as node id with the given role. The rule:
+//
+//   - "controller-N" may be exactly controller N, 1 ≤ N ≤ 99;
+//   - "broker-N" may be exactly broker N, 100 ≤ N ≤ 999999;
+//   - "client-LABEL" (LABEL of [A-Za-z0-9._-]) may be any client id
+//     ≥ 1000000: clients pick their ids, and the transport also refuses a
+//     client id already held by a live connection with another certificate;
+//   - anything else may be nothing.
+//
+// N is written in decimal without sign or leading zeros, so each id has one
+// name. The role must match the id's range (RoleOf).
+func Authorize(cn string, role wire.Role, id sm.NodeID) error {
+	if r, ok := RoleOf(id); !ok || r != role {
+		return fmt.Errorf("transport: node %d is not a %v id", uint64(id), role)
+	}
+	prefix, rest, ok := strings.Cut(cn, "-")
+	if !ok || prefix != role.String() {
+		return fmt.Errorf("transport: certificate %q may not act as %v %d (want %q)", cn, role, uint64(id), nameFor(role, id))
+	}
+	if role == wire.RoleClient {
+		if !clientLabel.MatchString(rest) {
+			return fmt.Errorf("transport: certificate %q has an invalid client label", cn)
+		}
+		return nil
+	}
+	if rest != strconv.FormatUint(uint64(id), 10) {
+		return fmt.Errorf("transport: certificate %q may not act as %v %d (want %q)", cn, role, uint64(id), nameFor(role, id))
+	}
+	return nil
+}
+
+func nameFor(role wire.Role, id sm.NodeID) string {
+	if role == wire.RoleClient {
+		return "client-*"
+	}
+	return CertName(role, id)
+}

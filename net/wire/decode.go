@@ -1,0 +1,409 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Smallest encodings of repeated elements: a count is accepted only if that
+// many elements could fit in the remaining bytes, which bounds every
+// allocation by the input.
+const (
+	recordBytesMin    = 4 + 4                     // key length, value length
+	batchBytesMin     = 4 + 4 + 8 + 8 + 4         // an empty sm batch frame
+	nodeBytes         = 8                         // a NodeID
+	stringBytesMin    = 4                         // a length
+	brokerBytesMin    = 8 + 8 + 4 + 4 + 1         // id, incarnation, rack, host, fenced
+	topicBytesMin     = 4 + 4 + 4 + 4 + 1         // name, partitions, rf, min ISR, unclean
+	partitionBytesMin = 4 + 4 + 4 + 8 + 8 + 4 + 8 // tp, replicas, leader, epoch, isr, partition epoch
+)
+
+// pathElem is one step of the field path a decoder is inside, such as
+// "records[3]"; index is -1 for a plain field.
+type pathElem struct {
+	name  string
+	index int
+}
+
+// decoder consumes buf front to back. The first failure sticks: later reads
+// return zero values, so message decoders read straight through and loops
+// stop early by checking err. The path is built only when a failure is
+// reported, so the success path does not allocate for it.
+type decoder struct {
+	buf  []byte
+	msg  string
+	path []pathElem
+	err  error
+}
+
+func (d *decoder) push(name string, index int) { d.path = append(d.path, pathElem{name, index}) }
+func (d *decoder) pop()                        { d.path = d.path[:len(d.path)-1] }
+
+func (d *decoder) fail(field, reason string, cause error) {
+	if d.err != nil {
+		return
+	}
+	var b strings.Builder
+	for _, p := range d.path {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.name)
+		if p.index >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(p.index))
+			b.WriteByte(']')
+		}
+	}
+	if field != "" {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(field)
+	}
+	d.err = &DecodeError{Msg: d.msg, Field: b.String(), Reason: reason, cause: cause}
+}
+
+// end reports the sticky error, or trailing bytes after a complete message.
+func (d *decoder) end() error {
+	if d.err == nil && len(d.buf) != 0 {
+		d.fail("", fmt.Sprintf("%d trailing bytes", len(d.buf)), nil)
+	}
+	return d.err
+}
+
+// take returns the next n bytes, or fails naming field.
+func (d *decoder) take(field string, n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.buf) < n {
+		d.fail(field, fmt.Sprintf("truncated: need %d bytes, %d remaining", n, len(d.buf)), nil)
+		return nil
+	}
+	b := d.buf[:n:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+func (d *decoder) u8(field string) uint8 {
+	if b := d.take(field, 1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (d *decoder) u16(field string) uint16 {
+	if b := d.take(field, 2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (d *decoder) u32(field string) uint32 {
+	if b := d.take(field, 4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (d *decoder) u64(field string) uint64 {
+	if b := d.take(field, 8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (d *decoder) i32(field string) int32 { return int32(d.u32(field)) }
+func (d *decoder) i64(field string) int64 { return int64(d.u64(field)) }
+
+func (d *decoder) bool(field string) bool {
+	v := d.u8(field)
+	if v > 1 {
+		d.fail(field, fmt.Sprintf("invalid bool %d", v), nil)
+	}
+	return v == 1
+}
+
+// bytes reads a length-prefixed byte string; empty decodes as nil. The result
+// aliases the input.
+func (d *decoder) bytes(field string) []byte {
+	n := d.u32(field)
+	if d.err != nil {
+		return nil
+	}
+	if uint64(n) > uint64(len(d.buf)) {
+		d.fail(field, fmt.Sprintf("length %d exceeds remaining %d bytes", n, len(d.buf)), nil)
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	return d.take(field, int(n))
+}
+
+func (d *decoder) str(field string) string { return string(d.bytes(field)) }
+
+// count reads a slice length and checks that that many elements of at least
+// elemMin bytes fit in what remains.
+func (d *decoder) count(field string, elemMin int) int {
+	n := d.u32(field)
+	if d.err != nil {
+		return 0
+	}
+	if uint64(n)*uint64(elemMin) > uint64(len(d.buf)) {
+		d.fail(field, fmt.Sprintf("count %d needs at least %d bytes, exceeds remaining %d bytes", n, uint64(n)*uint64(elemMin), len(d.buf)), nil)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) tp(field string) sm.TopicPartition {
+	d.push(field, -1)
+	defer d.pop()
+	return sm.TopicPartition{Topic: d.str("topic"), Partition: d.i32("partition")}
+}
+
+func (d *decoder) nodes(field string) []sm.NodeID {
+	n := d.count(field, nodeBytes)
+	if n == 0 {
+		return nil
+	}
+	ns := make([]sm.NodeID, n)
+	for i := range ns {
+		ns[i] = sm.NodeID(d.u64(field))
+	}
+	return ns
+}
+
+func (d *decoder) records(field string) []sm.Record {
+	n := d.count(field, recordBytesMin)
+	if n == 0 {
+		return nil
+	}
+	rs := make([]sm.Record, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.push(field, i)
+		rs[i] = sm.Record{Key: d.bytes("key"), Value: d.bytes("value")}
+		d.pop()
+	}
+	return rs
+}
+
+// batches decodes sm batch frames; sm.DecodeBatch verifies each frame's
+// checksum, so a corrupted batch is a malformed frame.
+func (d *decoder) batches(field string) []sm.Batch {
+	n := d.count(field, batchBytesMin)
+	if n == 0 {
+		return nil
+	}
+	bs := make([]sm.Batch, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		b, used, err := sm.DecodeBatch(d.buf)
+		if err != nil {
+			d.push(field, i)
+			d.fail("", err.Error(), err)
+			d.pop()
+			break
+		}
+		bs[i] = b
+		d.buf = d.buf[used:]
+	}
+	return bs
+}
+
+func (d *decoder) topicConfig(field string) sm.TopicConfig {
+	d.push(field, -1)
+	defer d.pop()
+	return sm.TopicConfig{MinInSyncReplicas: d.i32("minInSyncReplicas"), UncleanLeaderElection: d.bool("uncleanLeaderElection")}
+}
+
+func (d *decoder) topicInfo() sm.TopicInfo {
+	return sm.TopicInfo{
+		Name:              d.str("name"),
+		Partitions:        d.i32("partitions"),
+		ReplicationFactor: d.i32("replicationFactor"),
+		Config:            d.topicConfig("config"),
+	}
+}
+
+func (d *decoder) partitionState() sm.PartitionState {
+	return sm.PartitionState{
+		TP:             d.tp("tp"),
+		Replicas:       d.nodes("replicas"),
+		Leader:         sm.NodeID(d.u64("leader")),
+		LeaderEpoch:    sm.Epoch(d.i64("leaderEpoch")),
+		ISR:            d.nodes("isr"),
+		PartitionEpoch: d.i64("partitionEpoch"),
+	}
+}
+
+func (d *decoder) delta(field string) sm.MetadataDelta {
+	d.push(field, -1)
+	defer d.pop()
+	md := sm.MetadataDelta{FromVersion: d.u64("fromVersion"), ToVersion: d.u64("toVersion"), Full: d.bool("full")}
+	if n := d.count("brokers", brokerBytesMin); n > 0 {
+		md.Brokers = make([]sm.BrokerInfo, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.push("brokers", i)
+			md.Brokers[i] = sm.BrokerInfo{
+				ID: sm.NodeID(d.u64("id")), Incarnation: d.u64("incarnation"),
+				Rack: d.str("rack"), Host: d.str("host"), Fenced: d.bool("fenced"),
+			}
+			d.pop()
+		}
+	}
+	if n := d.count("topics", topicBytesMin); n > 0 {
+		md.Topics = make([]sm.TopicInfo, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.push("topics", i)
+			md.Topics[i] = d.topicInfo()
+			d.pop()
+		}
+	}
+	if n := d.count("deletedTopics", stringBytesMin); n > 0 {
+		md.DeletedTopics = make([]string, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.push("deletedTopics", i)
+			md.DeletedTopics[i] = d.str("")
+			d.pop()
+		}
+	}
+	if n := d.count("partitions", partitionBytesMin); n > 0 {
+		md.Partitions = make([]sm.PartitionState, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.push("partitions", i)
+			md.Partitions[i] = d.partitionState()
+			d.pop()
+		}
+	}
+	return md
+}
+
+func (d *decoder) raft() sm.RaftMessage {
+	switch present := d.u8("m"); {
+	case d.err != nil || present == 0:
+		return sm.RaftMessage{}
+	case present != 1:
+		d.fail("m", fmt.Sprintf("invalid presence byte %d", present), nil)
+		return sm.RaftMessage{}
+	}
+	b := d.bytes("m")
+	if d.err != nil {
+		return sm.RaftMessage{}
+	}
+	m := new(pb.Message)
+	if err := proto.Unmarshal(b, m); err != nil {
+		d.fail("m", err.Error(), err)
+		return sm.RaftMessage{}
+	}
+	return sm.RaftMessage{M: m}
+}
+
+func (d *decoder) reply() (uint64, sm.Code, string, sm.NodeID) {
+	return d.u64("reqID"), sm.Code(d.u16("code")), d.str("message"), sm.NodeID(d.u64("leaderHint"))
+}
+
+// decodeMessage reads the payload of a message of type t (never TypeHello).
+// Go evaluates composite literal fields in order, so each literal below reads
+// the wire in declaration order.
+func decodeMessage(d *decoder, t Type) sm.Message {
+	switch t {
+	case TypeProduceRequest:
+		return sm.ProduceRequest{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"),
+			Acks:    sm.Acks{Kind: sm.AckKind(d.u8("acks.kind")), N: d.i32("acks.n")},
+			Records: d.records("records"), Timeout: sm.Duration(d.i64("timeout")),
+		}
+	case TypeProduceResponse:
+		return sm.ProduceResponse{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			BaseOffset: sm.Offset(d.i64("baseOffset")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")),
+		}
+	case TypeFetchRequest:
+		return sm.FetchRequest{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"), Offset: sm.Offset(d.i64("offset")),
+			MaxRecords: d.i32("maxRecords"), CurrentLeaderEpoch: sm.Epoch(d.i64("currentLeaderEpoch")),
+		}
+	case TypeFetchResponse:
+		return sm.FetchResponse{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			Batches: d.batches("batches"), HighWatermark: sm.Offset(d.i64("highWatermark")),
+			LogStart: sm.Offset(d.i64("logStart")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")),
+		}
+	case TypeReplicaFetchRequest:
+		return sm.ReplicaFetchRequest{
+			TP: d.tp("tp"), Replica: sm.NodeID(d.u64("replica")), Incarnation: d.u64("incarnation"),
+			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")), FetchOffset: sm.Offset(d.i64("fetchOffset")),
+			LastFetchedEpoch: sm.Epoch(d.i64("lastFetchedEpoch")),
+		}
+	case TypeReplicaFetchResponse:
+		return sm.ReplicaFetchResponse{
+			TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Incarnation: d.u64("incarnation"),
+			FetchOffset: sm.Offset(d.i64("fetchOffset")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
+			Batches: d.batches("batches"), HighWatermark: sm.Offset(d.i64("highWatermark")),
+			Diverging: d.bool("diverging"), DivergingEpoch: sm.Epoch(d.i64("divergingEpoch")),
+			DivergingEndOffset: sm.Offset(d.i64("divergingEndOffset")),
+		}
+	case TypeBrokerHeartbeat:
+		return sm.BrokerHeartbeat{
+			Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation"),
+			Rack: d.str("rack"), Host: d.str("host"), MetadataVersion: d.u64("metadataVersion"),
+		}
+	case TypeBrokerHeartbeatResponse:
+		return sm.BrokerHeartbeatResponse{
+			Incarnation: d.u64("incarnation"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")), Delta: d.delta("delta"),
+			SessionTimeout: sm.Duration(d.i64("sessionTimeout")),
+		}
+	case TypeAlterISRRequest:
+		return sm.AlterISRRequest{
+			ReqID: d.u64("reqID"), Broker: sm.NodeID(d.u64("broker")), TP: d.tp("tp"),
+			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")), PartitionEpoch: d.i64("partitionEpoch"), ISR: d.nodes("isr"),
+		}
+	case TypeAlterISRResponse:
+		m := sm.AlterISRResponse{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")),
+		}
+		d.push("state", -1)
+		m.State = d.partitionState()
+		d.pop()
+		return m
+	case TypeCreateTopicRequest:
+		return sm.CreateTopicRequest{
+			ReqID: d.u64("reqID"), Name: d.str("name"), Partitions: d.i32("partitions"),
+			ReplicationFactor: d.i32("replicationFactor"), Config: d.topicConfig("config"),
+		}
+	case TypeCreateTopicResponse:
+		var m sm.CreateTopicResponse
+		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
+		return m
+	case TypeDeleteTopicRequest:
+		return sm.DeleteTopicRequest{ReqID: d.u64("reqID"), Name: d.str("name")}
+	case TypeDeleteTopicResponse:
+		var m sm.DeleteTopicResponse
+		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
+		return m
+	case TypeMetadataRequest:
+		return sm.MetadataRequest{ReqID: d.u64("reqID"), SinceVersion: d.u64("sinceVersion")}
+	case TypeMetadataResponse:
+		return sm.MetadataResponse{
+			ReqID: d.u64("reqID"), Code: sm.Code(d.u16("code")),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")), Delta: d.delta("delta"),
+		}
+	case TypeRaftMessage:
+		return d.raft()
+	}
+	d.fail("", "no decoder for type "+t.String(), ErrUnknownType)
+	return nil
+}

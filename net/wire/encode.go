@@ -1,0 +1,282 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// encoder appends fields to buf; the first failure sticks and later writes
+// are ignored, so message encoders read straight through.
+type encoder struct {
+	buf   []byte
+	start int
+	err   error
+}
+
+func (e *encoder) header(t Type) {
+	e.buf = append(e.buf, 0, 0, 0, 0, Version, uint8(t))
+}
+
+func (e *encoder) finish() ([]byte, error) {
+	if e.err != nil {
+		return e.buf[:e.start], e.err
+	}
+	n := len(e.buf) - e.start - 4
+	if uint64(n) > math.MaxUint32 {
+		return e.buf[:e.start], fmt.Errorf("%w: message of %d bytes exceeds the u32 length prefix", ErrFrameTooLarge, n)
+	}
+	binary.LittleEndian.PutUint32(e.buf[e.start:], uint32(n))
+	return e.buf, nil
+}
+
+func (e *encoder) u8(v uint8)   { e.buf = append(e.buf, v) }
+func (e *encoder) u16(v uint16) { e.buf = binary.LittleEndian.AppendUint16(e.buf, v) }
+func (e *encoder) u32(v uint32) { e.buf = binary.LittleEndian.AppendUint32(e.buf, v) }
+func (e *encoder) u64(v uint64) { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
+func (e *encoder) i32(v int32)  { e.u32(uint32(v)) }
+func (e *encoder) i64(v int64)  { e.u64(uint64(v)) }
+
+func (e *encoder) bool(v bool) {
+	if v {
+		e.u8(1)
+	} else {
+		e.u8(0)
+	}
+}
+
+func (e *encoder) count(n int, what string) {
+	if uint64(n) > math.MaxUint32 && e.err == nil {
+		e.err = fmt.Errorf("%w: %s: %d exceeds the u32 length prefix", ErrFrameTooLarge, what, n)
+	}
+	e.u32(uint32(n))
+}
+
+func (e *encoder) str(s string, what string) {
+	e.count(len(s), what)
+	e.buf = append(e.buf, s...)
+}
+
+func (e *encoder) bytes(b []byte, what string) {
+	e.count(len(b), what)
+	e.buf = append(e.buf, b...)
+}
+
+func (e *encoder) tp(tp sm.TopicPartition) {
+	e.str(tp.Topic, "tp.topic")
+	e.i32(tp.Partition)
+}
+
+func (e *encoder) nodes(ns []sm.NodeID, what string) {
+	e.count(len(ns), what)
+	for _, n := range ns {
+		e.u64(uint64(n))
+	}
+}
+
+func (e *encoder) records(rs []sm.Record) {
+	e.count(len(rs), "records")
+	for i := range rs {
+		e.bytes(rs[i].Key, "record key")
+		e.bytes(rs[i].Value, "record value")
+	}
+}
+
+func (e *encoder) batches(bs []sm.Batch) {
+	e.count(len(bs), "batches")
+	for i := range bs {
+		at := len(e.buf)
+		e.buf = sm.EncodeBatch(e.buf, &bs[i])
+		if n := len(e.buf) - at; n > sm.BatchFrameMax+4 && e.err == nil {
+			e.err = fmt.Errorf("%w: batches[%d]: frame of %d bytes exceeds sm.BatchFrameMax %d", ErrFrameTooLarge, i, n, sm.BatchFrameMax)
+		}
+	}
+}
+
+func (e *encoder) delta(d *sm.MetadataDelta) {
+	e.u64(d.FromVersion)
+	e.u64(d.ToVersion)
+	e.bool(d.Full)
+	e.count(len(d.Brokers), "brokers")
+	for i := range d.Brokers {
+		b := &d.Brokers[i]
+		e.u64(uint64(b.ID))
+		e.u64(b.Incarnation)
+		e.str(b.Rack, "rack")
+		e.str(b.Host, "host")
+		e.bool(b.Fenced)
+	}
+	e.count(len(d.Topics), "topics")
+	for i := range d.Topics {
+		e.topicInfo(&d.Topics[i])
+	}
+	e.count(len(d.DeletedTopics), "deleted topics")
+	for _, s := range d.DeletedTopics {
+		e.str(s, "deleted topic")
+	}
+	e.count(len(d.Partitions), "partitions")
+	for i := range d.Partitions {
+		e.partitionState(&d.Partitions[i])
+	}
+}
+
+func (e *encoder) topicInfo(t *sm.TopicInfo) {
+	e.str(t.Name, "topic name")
+	e.i32(t.Partitions)
+	e.i32(t.ReplicationFactor)
+	e.topicConfig(t.Config)
+}
+
+func (e *encoder) topicConfig(c sm.TopicConfig) {
+	e.i32(c.MinInSyncReplicas)
+	e.bool(c.UncleanLeaderElection)
+}
+
+func (e *encoder) partitionState(p *sm.PartitionState) {
+	e.tp(p.TP)
+	e.nodes(p.Replicas, "replicas")
+	e.u64(uint64(p.Leader))
+	e.i64(int64(p.LeaderEpoch))
+	e.nodes(p.ISR, "isr")
+	e.i64(p.PartitionEpoch)
+}
+
+func (e *encoder) raft(m sm.RaftMessage) {
+	if m.M == nil {
+		e.u8(0)
+		return
+	}
+	e.u8(1)
+	at := len(e.buf)
+	e.u32(0)
+	out, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(e.buf, m.M)
+	if err != nil {
+		if e.err == nil {
+			e.err = fmt.Errorf("wire: RaftMessage: %w", err)
+		}
+		return
+	}
+	e.buf = out
+	n := len(e.buf) - at - 4
+	if uint64(n) > math.MaxUint32 && e.err == nil {
+		e.err = fmt.Errorf("%w: raft message of %d bytes", ErrFrameTooLarge, n)
+	}
+	binary.LittleEndian.PutUint32(e.buf[at:], uint32(n))
+}
+
+// encodeMessage writes m's fields in declaration order. TypeOf has already
+// accepted m's type.
+func encodeMessage(e *encoder, m sm.Message) {
+	switch m := m.(type) {
+	case sm.ProduceRequest:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.u8(uint8(m.Acks.Kind))
+		e.i32(m.Acks.N)
+		e.records(m.Records)
+		e.i64(int64(m.Timeout))
+	case sm.ProduceResponse:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.u16(uint16(m.Code))
+		e.str(m.Message, "message")
+		e.i64(int64(m.BaseOffset))
+		e.i64(int64(m.LeaderEpoch))
+		e.u64(uint64(m.LeaderHint))
+	case sm.FetchRequest:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.i64(int64(m.Offset))
+		e.i32(m.MaxRecords)
+		e.i64(int64(m.CurrentLeaderEpoch))
+	case sm.FetchResponse:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.u16(uint16(m.Code))
+		e.str(m.Message, "message")
+		e.batches(m.Batches)
+		e.i64(int64(m.HighWatermark))
+		e.i64(int64(m.LogStart))
+		e.i64(int64(m.LeaderEpoch))
+		e.u64(uint64(m.LeaderHint))
+	case sm.ReplicaFetchRequest:
+		e.tp(m.TP)
+		e.u64(uint64(m.Replica))
+		e.u64(m.Incarnation)
+		e.i64(int64(m.LeaderEpoch))
+		e.i64(int64(m.FetchOffset))
+		e.i64(int64(m.LastFetchedEpoch))
+	case sm.ReplicaFetchResponse:
+		e.tp(m.TP)
+		e.u16(uint16(m.Code))
+		e.u64(m.Incarnation)
+		e.i64(int64(m.FetchOffset))
+		e.i64(int64(m.LeaderEpoch))
+		e.batches(m.Batches)
+		e.i64(int64(m.HighWatermark))
+		e.bool(m.Diverging)
+		e.i64(int64(m.DivergingEpoch))
+		e.i64(int64(m.DivergingEndOffset))
+	case sm.BrokerHeartbeat:
+		e.u64(uint64(m.Broker))
+		e.u64(m.Incarnation)
+		e.str(m.Rack, "rack")
+		e.str(m.Host, "host")
+		e.u64(m.MetadataVersion)
+	case sm.BrokerHeartbeatResponse:
+		e.u64(m.Incarnation)
+		e.u16(uint16(m.Code))
+		e.str(m.Message, "message")
+		e.u64(uint64(m.LeaderHint))
+		e.delta(&m.Delta)
+		e.i64(int64(m.SessionTimeout))
+	case sm.AlterISRRequest:
+		e.u64(m.ReqID)
+		e.u64(uint64(m.Broker))
+		e.tp(m.TP)
+		e.i64(int64(m.LeaderEpoch))
+		e.i64(m.PartitionEpoch)
+		e.nodes(m.ISR, "isr")
+	case sm.AlterISRResponse:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.u16(uint16(m.Code))
+		e.str(m.Message, "message")
+		e.u64(uint64(m.LeaderHint))
+		e.partitionState(&m.State)
+	case sm.CreateTopicRequest:
+		e.u64(m.ReqID)
+		e.str(m.Name, "name")
+		e.i32(m.Partitions)
+		e.i32(m.ReplicationFactor)
+		e.topicConfig(m.Config)
+	case sm.CreateTopicResponse:
+		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
+	case sm.DeleteTopicRequest:
+		e.u64(m.ReqID)
+		e.str(m.Name, "name")
+	case sm.DeleteTopicResponse:
+		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
+	case sm.MetadataRequest:
+		e.u64(m.ReqID)
+		e.u64(m.SinceVersion)
+	case sm.MetadataResponse:
+		e.u64(m.ReqID)
+		e.u16(uint16(m.Code))
+		e.u64(uint64(m.LeaderHint))
+		e.delta(&m.Delta)
+	case sm.RaftMessage:
+		e.raft(m)
+	}
+}
+
+func (e *encoder) reply(reqID uint64, code sm.Code, msg string, hint sm.NodeID) {
+	e.u64(reqID)
+	e.u16(uint16(code))
+	e.str(msg, "message")
+	e.u64(uint64(hint))
+}

@@ -1,0 +1,243 @@
+package wire
+
+import (
+	"reflect"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+	"pgregory.net/rapid"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Generators for every message type. Strings come from arbitrary bytes, so
+// invalid UTF-8 is covered; batches are sealed, because the wire carries
+// their CRC and sm.DecodeBatch verifies it.
+
+var (
+	genBytes  = rapid.SliceOfN(rapid.Byte(), 0, 40)
+	genString = rapid.Custom(func(t *rapid.T) string { return string(genBytes.Draw(t, "s")) })
+	genNode   = rapid.Custom(func(t *rapid.T) sm.NodeID { return sm.NodeID(rapid.Uint64().Draw(t, "node")) })
+	genNodes  = rapid.SliceOfN(genNode, 0, 6)
+	genTP     = rapid.Custom(func(t *rapid.T) sm.TopicPartition {
+		return sm.TopicPartition{Topic: genString.Draw(t, "topic"), Partition: rapid.Int32().Draw(t, "partition")}
+	})
+	genCode   = rapid.Custom(func(t *rapid.T) sm.Code { return sm.Code(rapid.Uint16().Draw(t, "code")) })
+	genRecord = rapid.Custom(func(t *rapid.T) sm.Record {
+		return sm.Record{Key: genBytes.Draw(t, "key"), Value: genBytes.Draw(t, "value")}
+	})
+	genRecords = rapid.SliceOfN(genRecord, 0, 5)
+	genBatch   = rapid.Custom(func(t *rapid.T) sm.Batch {
+		b := sm.Batch{
+			BaseOffset: sm.Offset(rapid.Int64().Draw(t, "base")),
+			Epoch:      sm.Epoch(rapid.Int64().Draw(t, "epoch")),
+			Records:    genRecords.Draw(t, "records"),
+		}
+		b.Seal()
+		return b
+	})
+	genBatches     = rapid.SliceOfN(genBatch, 0, 3)
+	genTopicConfig = rapid.Custom(func(t *rapid.T) sm.TopicConfig {
+		return sm.TopicConfig{MinInSyncReplicas: rapid.Int32().Draw(t, "minISR"), UncleanLeaderElection: rapid.Bool().Draw(t, "unclean")}
+	})
+	genPartitionState = rapid.Custom(func(t *rapid.T) sm.PartitionState {
+		return sm.PartitionState{
+			TP: genTP.Draw(t, "tp"), Replicas: genNodes.Draw(t, "replicas"), Leader: genNode.Draw(t, "leader"),
+			LeaderEpoch: sm.Epoch(rapid.Int64().Draw(t, "epoch")), ISR: genNodes.Draw(t, "isr"),
+			PartitionEpoch: rapid.Int64().Draw(t, "pepoch"),
+		}
+	})
+	genDelta = rapid.Custom(func(t *rapid.T) sm.MetadataDelta {
+		return sm.MetadataDelta{
+			FromVersion: rapid.Uint64().Draw(t, "from"), ToVersion: rapid.Uint64().Draw(t, "to"), Full: rapid.Bool().Draw(t, "full"),
+			Brokers: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.BrokerInfo {
+				return sm.BrokerInfo{ID: genNode.Draw(t, "id"), Incarnation: rapid.Uint64().Draw(t, "inc"),
+					Rack: genString.Draw(t, "rack"), Host: genString.Draw(t, "host"), Fenced: rapid.Bool().Draw(t, "fenced")}
+			}), 0, 3).Draw(t, "brokers"),
+			Topics: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.TopicInfo {
+				return sm.TopicInfo{Name: genString.Draw(t, "name"), Partitions: rapid.Int32().Draw(t, "p"),
+					ReplicationFactor: rapid.Int32().Draw(t, "rf"), Config: genTopicConfig.Draw(t, "config")}
+			}), 0, 3).Draw(t, "topics"),
+			DeletedTopics: rapid.SliceOfN(genString, 0, 3).Draw(t, "deleted"),
+			Partitions:    rapid.SliceOfN(genPartitionState, 0, 3).Draw(t, "partitions"),
+		}
+	})
+	genU64p = rapid.Custom(func(t *rapid.T) *uint64 {
+		if rapid.Bool().Draw(t, "set") {
+			return proto.Uint64(rapid.Uint64().Draw(t, "v"))
+		}
+		return nil
+	})
+	genEntry = rapid.Custom(func(t *rapid.T) *pb.Entry {
+		e := &pb.Entry{Term: genU64p.Draw(t, "term"), Index: genU64p.Draw(t, "index"), Data: genBytes.Draw(t, "data")}
+		if rapid.Bool().Draw(t, "typed") {
+			e.Type = pb.EntryType(rapid.IntRange(0, 2).Draw(t, "type")).Enum()
+		}
+		return e
+	})
+	genRaft = rapid.Custom(func(t *rapid.T) sm.RaftMessage {
+		if rapid.IntRange(0, 9).Draw(t, "nil") == 0 {
+			return sm.RaftMessage{}
+		}
+		m := &pb.Message{
+			Type: pb.MessageType(rapid.IntRange(0, 23).Draw(t, "type")).Enum(),
+			To:   genU64p.Draw(t, "to"), From: genU64p.Draw(t, "from"), Term: genU64p.Draw(t, "term"),
+			LogTerm: genU64p.Draw(t, "logTerm"), Index: genU64p.Draw(t, "index"), Commit: genU64p.Draw(t, "commit"),
+			Vote: genU64p.Draw(t, "vote"), RejectHint: genU64p.Draw(t, "hint"), Context: genBytes.Draw(t, "ctx"),
+			Entries: rapid.SliceOfN(genEntry, 0, 3).Draw(t, "entries"),
+		}
+		if rapid.Bool().Draw(t, "reject") {
+			m.Reject = proto.Bool(rapid.Bool().Draw(t, "r"))
+		}
+		if rapid.Bool().Draw(t, "snap") {
+			m.Snapshot = &pb.Snapshot{Data: genBytes.Draw(t, "sdata"), Metadata: &pb.SnapshotMetadata{
+				Index: genU64p.Draw(t, "sindex"), Term: genU64p.Draw(t, "sterm"),
+				ConfState: &pb.ConfState{Voters: rapid.SliceOfN(rapid.Uint64(), 0, 3).Draw(t, "voters")},
+			}}
+		}
+		return sm.RaftMessage{M: m}
+	})
+)
+
+// genMessage draws a message of type typ.
+func genMessage(typ Type) *rapid.Generator[sm.Message] {
+	return rapid.Custom(func(t *rapid.T) sm.Message {
+		u64 := func(l string) uint64 { return rapid.Uint64().Draw(t, l) }
+		i64 := func(l string) int64 { return rapid.Int64().Draw(t, l) }
+		i32 := func(l string) int32 { return rapid.Int32().Draw(t, l) }
+		switch typ {
+		case TypeProduceRequest:
+			return sm.ProduceRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"),
+				Acks:    sm.Acks{Kind: sm.AckKind(rapid.Uint8().Draw(t, "kind")), N: i32("n")},
+				Records: genRecords.Draw(t, "records"), Timeout: sm.Duration(i64("timeout"))}
+		case TypeProduceResponse:
+			return sm.ProduceResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
+				Message: genString.Draw(t, "msg"), BaseOffset: sm.Offset(i64("base")), LeaderEpoch: sm.Epoch(i64("epoch")),
+				LeaderHint: genNode.Draw(t, "hint")}
+		case TypeFetchRequest:
+			return sm.FetchRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Offset: sm.Offset(i64("off")),
+				MaxRecords: i32("max"), CurrentLeaderEpoch: sm.Epoch(i64("epoch"))}
+		case TypeFetchResponse:
+			return sm.FetchResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
+				Message: genString.Draw(t, "msg"), Batches: genBatches.Draw(t, "batches"), HighWatermark: sm.Offset(i64("hw")),
+				LogStart: sm.Offset(i64("start")), LeaderEpoch: sm.Epoch(i64("epoch")), LeaderHint: genNode.Draw(t, "hint")}
+		case TypeReplicaFetchRequest:
+			return sm.ReplicaFetchRequest{TP: genTP.Draw(t, "tp"), Replica: genNode.Draw(t, "replica"), Incarnation: u64("inc"),
+				LeaderEpoch: sm.Epoch(i64("epoch")), FetchOffset: sm.Offset(i64("off")), LastFetchedEpoch: sm.Epoch(i64("last"))}
+		case TypeReplicaFetchResponse:
+			return sm.ReplicaFetchResponse{TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"), Incarnation: u64("inc"),
+				FetchOffset: sm.Offset(i64("off")), LeaderEpoch: sm.Epoch(i64("epoch")), Batches: genBatches.Draw(t, "batches"),
+				HighWatermark: sm.Offset(i64("hw")), Diverging: rapid.Bool().Draw(t, "div"),
+				DivergingEpoch: sm.Epoch(i64("depoch")), DivergingEndOffset: sm.Offset(i64("dend"))}
+		case TypeBrokerHeartbeat:
+			return sm.BrokerHeartbeat{Broker: genNode.Draw(t, "broker"), Incarnation: u64("inc"), Rack: genString.Draw(t, "rack"),
+				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver")}
+		case TypeBrokerHeartbeatResponse:
+			return sm.BrokerHeartbeatResponse{Incarnation: u64("inc"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
+				LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta"), SessionTimeout: sm.Duration(i64("session"))}
+		case TypeAlterISRRequest:
+			return sm.AlterISRRequest{ReqID: u64("req"), Broker: genNode.Draw(t, "broker"), TP: genTP.Draw(t, "tp"),
+				LeaderEpoch: sm.Epoch(i64("epoch")), PartitionEpoch: i64("pepoch"), ISR: genNodes.Draw(t, "isr")}
+		case TypeAlterISRResponse:
+			return sm.AlterISRResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
+				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), State: genPartitionState.Draw(t, "state")}
+		case TypeCreateTopicRequest:
+			return sm.CreateTopicRequest{ReqID: u64("req"), Name: genString.Draw(t, "name"), Partitions: i32("p"),
+				ReplicationFactor: i32("rf"), Config: genTopicConfig.Draw(t, "config")}
+		case TypeCreateTopicResponse:
+			return sm.CreateTopicResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint")}
+		case TypeDeleteTopicRequest:
+			return sm.DeleteTopicRequest{ReqID: u64("req"), Name: genString.Draw(t, "name")}
+		case TypeDeleteTopicResponse:
+			return sm.DeleteTopicResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint")}
+		case TypeMetadataRequest:
+			return sm.MetadataRequest{ReqID: u64("req"), SinceVersion: u64("since")}
+		case TypeMetadataResponse:
+			return sm.MetadataResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta")}
+		case TypeRaftMessage:
+			return genRaft.Draw(t, "raft")
+		}
+		panic("no generator for " + typ.String())
+	})
+}
+
+// messageTypes is every type but Hello.
+func messageTypes() []Type { return Types()[1:] }
+
+// normalize returns m with every empty slice set to nil, recursively, so that
+// values that encode identically compare equal. It does not descend into
+// pointers (raft messages are compared with proto.Equal).
+func normalize(m sm.Message) sm.Message {
+	v := reflect.New(reflect.TypeOf(m)).Elem()
+	v.Set(reflect.ValueOf(m))
+	normalizeValue(v)
+	return v.Interface().(sm.Message)
+}
+
+func normalizeValue(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		// Copy before normalising so the caller's value is not modified.
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		for i := range c.Len() {
+			normalizeValue(c.Index(i))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() {
+				normalizeValue(f)
+			}
+		}
+	}
+}
+
+// equalMessages compares modulo nil/empty slices, and raft payloads with
+// proto.Equal.
+func equalMessages(a, b sm.Message) bool {
+	ra, aok := a.(sm.RaftMessage)
+	rb, bok := b.(sm.RaftMessage)
+	if aok || bok {
+		return aok && bok && (ra.M == nil) == (rb.M == nil) && proto.Equal(ra.M, rb.M)
+	}
+	return reflect.DeepEqual(normalize(a), normalize(b))
+}
+
+// samples is one fixed, non-trivial message of every type: the fuzz seed
+// corpus and the table for deterministic tests.
+func samples() []sm.Message {
+	b := sm.Batch{BaseOffset: 10, Epoch: 2, Records: []sm.Record{{Key: []byte("k"), Value: []byte("v1")}, {Value: []byte("v2")}}}
+	b.Seal()
+	tp := sm.TopicPartition{Topic: "orders", Partition: 3}
+	ps := sm.PartitionState{TP: tp, Replicas: []sm.NodeID{101, 102, 103}, Leader: 101, LeaderEpoch: 4, ISR: []sm.NodeID{101, 102}, PartitionEpoch: 9}
+	delta := sm.MetadataDelta{FromVersion: 1, ToVersion: 7, Full: true,
+		Brokers:       []sm.BrokerInfo{{ID: 101, Incarnation: 3, Rack: "a", Host: "b101:9092"}, {ID: 102, Fenced: true}},
+		Topics:        []sm.TopicInfo{{Name: "orders", Partitions: 4, ReplicationFactor: 3, Config: sm.TopicConfig{MinInSyncReplicas: 2, UncleanLeaderElection: true}}},
+		DeletedTopics: []string{"old"}, Partitions: []sm.PartitionState{ps}}
+	raft := &pb.Message{Type: pb.MessageType_MsgApp.Enum(), To: proto.Uint64(2), From: proto.Uint64(1), Term: proto.Uint64(5),
+		Entries: []*pb.Entry{{Term: proto.Uint64(5), Index: proto.Uint64(8), Data: []byte(`{"cmd":1}`)}}, Commit: proto.Uint64(7)}
+	return []sm.Message{
+		sm.ProduceRequest{ReqID: 1, TP: tp, Acks: sm.Acks{Kind: sm.AckCustom, N: 2}, Records: b.Records, Timeout: 5 * sm.Second},
+		sm.ProduceResponse{ReqID: 1, TP: tp, Code: sm.CodeNotLeader, Message: "not leader", BaseOffset: 10, LeaderEpoch: 2, LeaderHint: 102},
+		sm.FetchRequest{ReqID: 2, TP: tp, Offset: 10, MaxRecords: 100, CurrentLeaderEpoch: 2},
+		sm.FetchResponse{ReqID: 2, TP: tp, Batches: []sm.Batch{b, b}, HighWatermark: 12, LogStart: 0, LeaderEpoch: 2, LeaderHint: 101},
+		sm.ReplicaFetchRequest{TP: tp, Replica: 102, Incarnation: 4, LeaderEpoch: 2, FetchOffset: 10, LastFetchedEpoch: 1},
+		sm.ReplicaFetchResponse{TP: tp, Incarnation: 4, FetchOffset: 10, LeaderEpoch: 2, Batches: []sm.Batch{b}, HighWatermark: 12, Diverging: true, DivergingEpoch: 1, DivergingEndOffset: 9},
+		sm.BrokerHeartbeat{Broker: 101, Incarnation: 3, Rack: "a", Host: "b101:9092", MetadataVersion: 6},
+		sm.BrokerHeartbeatResponse{Incarnation: 3, Code: sm.CodeOK, LeaderHint: 1, Delta: delta, SessionTimeout: 10 * sm.Second},
+		sm.AlterISRRequest{ReqID: 3, Broker: 101, TP: tp, LeaderEpoch: 4, PartitionEpoch: 9, ISR: []sm.NodeID{101}},
+		sm.AlterISRResponse{ReqID: 3, TP: tp, Code: sm.CodeStaleRequest, Message: "stale", LeaderHint: 1, State: ps},
+		sm.CreateTopicRequest{ReqID: 4, Name: "orders", Partitions: 4, ReplicationFactor: 3, Config: sm.TopicConfig{MinInSyncReplicas: 2}},
+		sm.CreateTopicResponse{ReqID: 4, Code: sm.CodeTopicExists, Message: "exists", LeaderHint: 1},
+		sm.DeleteTopicRequest{ReqID: 5, Name: "orders"},
+		sm.DeleteTopicResponse{ReqID: 5, Code: sm.CodeOK},
+		sm.MetadataRequest{ReqID: 6, SinceVersion: 3},
+		sm.MetadataResponse{ReqID: 6, LeaderHint: 1, Delta: delta},
+		sm.RaftMessage{M: raft},
+	}
+}
