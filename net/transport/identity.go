@@ -82,3 +82,30 @@ func nameFor(role wire.Role, id sm.NodeID) string {
 	}
 	return CertName(role, id)
 }
+
+// ServerID returns the node a server certificate's CommonName names:
+// "controller-N" is controller N and "broker-N" broker N, under the same
+// rules as Authorize (decimal without sign or leading zeros, in the role's
+// range). A client name, or anything else, is an error: clients do not
+// serve, so a dialler that finds one has reached the wrong process.
+func ServerID(cn string) (sm.NodeID, error) {
+	prefix, rest, _ := strings.Cut(cn, "-")
+	var role wire.Role
+	switch prefix {
+	case wire.RoleController.String():
+		role = wire.RoleController
+	case wire.RoleBroker.String():
+		role = wire.RoleBroker
+	default:
+		return sm.NoNode, fmt.Errorf("transport: certificate %q does not name a server (want \"broker-N\" or \"controller-N\")", cn)
+	}
+	n, err := strconv.ParseUint(rest, 10, 64)
+	if err != nil {
+		return sm.NoNode, fmt.Errorf("transport: certificate %q does not name a server (want \"broker-N\" or \"controller-N\")", cn)
+	}
+	id := sm.NodeID(n)
+	if err := Authorize(cn, role, id); err != nil {
+		return sm.NoNode, err
+	}
+	return id, nil
+}

@@ -324,7 +324,9 @@ func (t *Transport) backoff(n int) time.Duration {
 func (t *Transport) dial(p *peer, addr string) {
 	defer t.wg.Done()
 	t.stats.dials.Add(1)
-	c, rs, err := t.connect(p.id, addr)
+	ctx, cancel := t.handshakeContext()
+	c, rs, err := t.connect(ctx, p.id, addr)
+	cancel()
 	registered := err == nil && t.register(c) == nil
 	t.mu.Lock()
 	p.dialing = false
@@ -349,11 +351,10 @@ func (t *Transport) dial(p *peer, addr string) {
 	t.serve(c, rs)
 }
 
-// connect dials addr and runs the Hello exchange, expecting node `to`.
-func (t *Transport) connect(to sm.NodeID, addr string) (*conn, *quic.ReceiveStream, error) {
-	ctx, cancel := t.handshakeContext()
-	defer cancel()
-	role, _ := RoleOf(to)
+// connect dials addr and runs the Hello exchange within ctx, expecting node
+// `to`, or, when to is NoNode, whichever server the verified certificate
+// names (see Connect).
+func (t *Transport) connect(ctx context.Context, to sm.NodeID, addr string) (*conn, *quic.ReceiveStream, error) {
 	udpAddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, nil, err
@@ -378,6 +379,16 @@ func (t *Transport) connect(to sm.NodeID, addr string) (*conn, *quic.ReceiveStre
 	if c.name, err = peerName(qc); err != nil {
 		return fail(CodeIdentity, err)
 	}
+	if to == sm.NoNode {
+		if to, err = ServerID(c.name); err != nil {
+			return fail(CodeIdentity, err)
+		}
+		if to == t.cfg.Self {
+			return fail(CodeIdentity, fmt.Errorf("transport: %s is this node (%s)", addr, c.name))
+		}
+		c.peer = to
+	}
+	role, _ := RoleOf(to)
 	if err := Authorize(c.name, role, to); err != nil {
 		return fail(CodeIdentity, err)
 	}
@@ -402,6 +413,61 @@ func (t *Transport) connect(to sm.NodeID, addr string) (*conn, *quic.ReceiveStre
 		return fail(CodeIdentity, fmt.Errorf("transport: dialled %v %d but the server's hello says %v %d", role, uint64(to), h.Role, uint64(h.Node)))
 	}
 	return c, rs, nil
+}
+
+// Connect dials addr, learns which server answers there from its verified
+// certificate ("broker-N" or "controller-N", checked by Authorize) and its
+// Hello, and registers the connection so that Send to that node uses it. It
+// returns the node's id.
+//
+// It exists for clients, which start from a list of bootstrap addresses and
+// cannot know the node ids behind them, and which need a definite answer
+// ("this node is reachable" or an error) where Send only drops and counts.
+// The handshake is bounded by ctx, HandshakeTimeout and Close. Unlike a dial
+// started by Send, a failed Connect does not put any peer into backoff (its
+// id is unknown), and a successful one clears the peer's backoff. Any
+// connection already open to the node stays up; the new one becomes current,
+// as with simultaneous dials. A certificate that names a client, or this
+// node itself, is refused.
+func (t *Transport) Connect(ctx context.Context, addr string) (sm.NodeID, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return sm.NoNode, errors.New("transport: closed")
+	}
+	t.wg.Add(1) // handed to the reader goroutine on success
+	t.mu.Unlock()
+	hctx, cancel := t.handshakeContext()
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	t.stats.dials.Add(1)
+	c, rs, err := t.connect(hctx, sm.NoNode, addr)
+	if err != nil {
+		t.wg.Done()
+		t.stats.dialFailures.Add(1)
+		if ctx.Err() != nil {
+			err = fmt.Errorf("transport: connect %s: %w (%v)", addr, context.Cause(ctx), err)
+		} else {
+			err = fmt.Errorf("transport: connect %s: %w", addr, err)
+		}
+		return sm.NoNode, err
+	}
+	if err := t.register(c); err != nil {
+		t.wg.Done()
+		return sm.NoNode, fmt.Errorf("transport: connect %s: %w", addr, err)
+	}
+	t.mu.Lock()
+	if p := t.peers[c.peer]; p != nil {
+		p.failures, p.retryAt = 0, time.Time{}
+	}
+	t.mu.Unlock()
+	t.log(slog.LevelInfo, "transport: connected", "to", c.peer, "addr", addr)
+	go func() {
+		defer t.wg.Done()
+		t.serve(c, rs)
+	}()
+	return c.peer, nil
 }
 
 // readHello reads a stream's first frame, which must be a Hello, within ctx.

@@ -2,8 +2,10 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -349,4 +351,78 @@ func TestReconnectAfterPeerCrash(t *testing.T) {
 	cfg2.Listen = addr
 	restarted := start(t, cfg2, inbox2, b)
 	sendUntil(t, b101, restarted, sm.Envelope{From: 101, To: 102, Msg: sm.MetadataRequest{ReqID: 2}})
+}
+
+// A client that knows only an address learns the server's id from its
+// certificate; Send to that id then uses the connection without any address
+// for it, and the reply comes back over the same connection.
+func TestConnectLearnsServerID(t *testing.T) {
+	servers := newBook()
+	broker := newNode(t, 101, "broker-101", true, servers)
+	addr, _ := servers.lookup(101)
+	client := newNode(t, 1_000_001, "client-a", false, newBook()) // an empty address book
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	id, err := client.Connect(ctx, addr)
+	if err != nil || id != 101 {
+		t.Fatalf("Connect = %v, %v; want 101", id, err)
+	}
+	client.Send([]sm.Envelope{{To: 101, Msg: sm.MetadataRequest{ReqID: 1}}})
+	broker.expect(t, 1_000_001, sm.MetadataRequest{ReqID: 1})
+	broker.Send([]sm.Envelope{{To: 1_000_001, Msg: sm.MetadataResponse{ReqID: 1}}})
+	client.expect(t, 101, sm.MetadataResponse{ReqID: 1})
+	if s := client.Stats(); s.Dials != 1 || s.DialFailures != 0 || s.Conns != 1 || s.Dropped != 0 {
+		t.Fatalf("client stats %+v", s)
+	}
+}
+
+// Connect refuses a listener whose certificate names no server, gives up
+// when its context ends (here on an address that swallows packets), and
+// refuses to start after Close.
+func TestConnectFailures(t *testing.T) {
+	b := newBook()
+	cfg, inbox := nodeConfig(t, 1_000_002, "client-b", true, b) // a client that listens
+	start(t, cfg, inbox, b)
+	addr, _ := b.lookup(1_000_002)
+	client := newNode(t, 1_000_001, "client-a", false, newBook())
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if id, err := client.Connect(ctx, addr); err == nil || !strings.Contains(err.Error(), `certificate "client-b" does not name a server`) {
+		t.Fatalf("Connect to a client = %v, %v", id, err)
+	}
+
+	hole, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	t0 := time.Now()
+	if _, err := client.Connect(short, hole.LocalAddr().String()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect to a black hole: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("Connect ignored its context: took %v", d)
+	}
+	if s := client.Stats(); s.Dials != 2 || s.DialFailures != 2 || s.Conns != 0 {
+		t.Fatalf("client stats %+v", s)
+	}
+	client.Close()
+	if _, err := client.Connect(ctx, addr); err == nil {
+		t.Fatal("Connect after Close succeeded")
+	}
+}
+
+func TestServerID(t *testing.T) {
+	for cn, want := range map[string]sm.NodeID{"broker-101": 101, "controller-1": 1, "broker-999999": 999_999} {
+		if id, err := ServerID(cn); err != nil || id != want {
+			t.Errorf("ServerID(%q) = %v, %v; want %v", cn, id, err, want)
+		}
+	}
+	for _, cn := range []string{"client-a", "broker-5", "controller-100", "broker-0101", "broker-+101", "broker-", "broker", "broker-1x", ""} {
+		if id, err := ServerID(cn); err == nil {
+			t.Errorf("ServerID(%q) = %v, want an error", cn, id)
+		}
+	}
 }

@@ -1,0 +1,398 @@
+package sdk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirmq/weir/net/transport"
+	"github.com/weirmq/weir/net/wire"
+	"github.com/weirmq/weir/sm"
+)
+
+const clientIDMin = transport.ClientIDMin
+
+// Client is a connection to one Weir cluster: one transport, the cluster's
+// metadata, and the requests in flight, matched to replies by ReqID.
+// Producers and Consumers share their Client's connections. It is safe for
+// concurrent use.
+type Client struct {
+	cfg   Config
+	id    sm.NodeID
+	tr    *transport.Transport
+	reqID atomic.Uint64
+
+	closing   chan struct{} // closed by Close: every wait ends
+	closeOnce sync.Once
+
+	mu        sync.Mutex // guards the fields below
+	closed    bool
+	pending   map[uint64]call
+	producers map[*Producer]struct{}
+	consumers map[*Consumer]struct{}
+
+	metaMu sync.RWMutex // guards meta, bootstrap, refreshing
+	meta   metadata
+	// bootstrap maps the ids learned at bootstrap to the addresses they were
+	// reached at, for brokers whose metadata names no address.
+	bootstrap  map[sm.NodeID]string
+	bootAddrs  map[string]sm.NodeID // the reverse, to reuse connections
+	refreshing *refreshCall
+
+	linkMu sync.Mutex
+	links  map[sm.NodeID]*link
+}
+
+// call is a request waiting for its reply.
+type call struct {
+	to    sm.NodeID
+	reply chan sm.Message // capacity 1
+}
+
+// link is what the Client knows about its connection to one broker.
+type link struct {
+	up      bool          // a Connect succeeded and no request to it has timed out since
+	dialing chan struct{} // non-nil while a Connect is in progress; closed when it ends
+	err     error         // the last Connect's error
+}
+
+// NewClient connects to the cluster: it tries each bootstrap address in
+// order until one answers a metadata request, and repeats the round with
+// exponential backoff and jitter until ctx ends. ctx bounds only this
+// connection phase; the Client lives until Close.
+func NewClient(ctx context.Context, cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ClientID == 0 {
+		if cfg.ClientID, err = randomClientID(); err != nil {
+			return nil, err
+		}
+	}
+	c := &Client{
+		cfg:       cfg,
+		id:        cfg.ClientID,
+		closing:   make(chan struct{}),
+		pending:   map[uint64]call{},
+		producers: map[*Producer]struct{}{},
+		consumers: map[*Consumer]struct{}{},
+		meta:      newMetadata(),
+		bootstrap: map[sm.NodeID]string{},
+		bootAddrs: map[string]sm.NodeID{},
+		links:     map[sm.NodeID]*link{},
+	}
+	c.tr, err = transport.New(transport.Config{
+		Self:             c.id,
+		Role:             wire.RoleClient,
+		ClientTLS:        cfg.TLS,
+		Addresses:        c.address,
+		Deliver:          c.deliver,
+		HandshakeTimeout: cfg.DialTimeout,
+		BackoffMin:       cfg.Backoff.Min,
+		BackoffMax:       cfg.Backoff.Max,
+		Logger:           c.transportLog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	if err := c.bootstrapMetadata(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// randomClientID draws an id in [ClientIDMin, ClientIDMin+2⁶²), so two
+// clients of one cluster practically never collide.
+func randomClientID() (sm.NodeID, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("sdk: client id: %w", err)
+	}
+	return clientIDMin + sm.NodeID(binary.LittleEndian.Uint64(b[:])>>2), nil
+}
+
+// bootstrapMetadata runs rounds over the bootstrap addresses until one
+// broker answers with metadata.
+func (c *Client) bootstrapMetadata(ctx context.Context) error {
+	var errs []error
+	for round := 0; ; round++ {
+		errs = errs[:0]
+		for _, addr := range c.cfg.Brokers {
+			err := c.bootstrapFrom(ctx, addr)
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		d := c.cfg.Backoff.Delay(round)
+		c.log(slog.LevelWarn, "sdk: no bootstrap broker answered", "round", round, "retry_in", d, "err", errors.Join(errs...))
+		if err := sleep(ctx, c.closing, d); err != nil {
+			return fmt.Errorf("sdk: no bootstrap broker answered (%w): %w", err, errors.Join(errs...))
+		}
+	}
+}
+
+// bootstrapFrom connects to addr (unless a connection made earlier is
+// still trusted) and asks the broker there for metadata.
+func (c *Client) bootstrapFrom(ctx context.Context, addr string) error {
+	c.metaMu.RLock()
+	id, known := c.bootAddrs[addr]
+	c.metaMu.RUnlock()
+	c.linkMu.Lock()
+	up := known && c.linkLocked(id).up
+	c.linkMu.Unlock()
+	if !up {
+		var err error
+		if id, err = c.tr.Connect(ctx, addr); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
+		}
+		c.metaMu.Lock()
+		c.bootstrap[id] = addr
+		c.bootAddrs[addr] = id
+		c.metaMu.Unlock()
+		c.linkMu.Lock()
+		c.linkLocked(id).up = true
+		c.linkMu.Unlock()
+	}
+	if err := c.metadataFrom(ctx, id); err != nil {
+		return fmt.Errorf("%s (%v): %w", addr, id, err)
+	}
+	return nil
+}
+
+// ID is the node id brokers know this client by.
+func (c *Client) ID() sm.NodeID { return c.id }
+
+// Close stops the Client and everything made from it. Producers are
+// stopped without flushing: their queued records fail with ErrClosed (not
+// written) and their requests in flight with an *OutcomeUnknownError
+// wrapping ErrClosed; call Producer.Close first to deliver them. Pending
+// Polls and other calls return ErrClosed. Close waits for the SDK's
+// goroutines and the transport to stop; calling it again does nothing.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		ps := make([]*Producer, 0, len(c.producers))
+		for p := range c.producers {
+			ps = append(ps, p)
+		}
+		for k := range c.consumers {
+			k.markClosed()
+		}
+		c.mu.Unlock()
+		close(c.closing)
+		for _, p := range ps {
+			p.abort()
+			p.wg.Wait()
+		}
+		err = c.tr.Close()
+	})
+	return err
+}
+
+func (c *Client) isClosed() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Client) nextReqID() uint64 { return c.reqID.Add(1) }
+
+// roundTrip sends req (whose ReqID is reqID) to node `to` and waits up to
+// wait for the reply. sent reports whether the request was handed to the
+// transport: when it is false the request certainly had no effect. A reply
+// that never comes is an error wrapping ErrTimeout; the broker's link is
+// then re-checked before the next request to it.
+func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req sm.Message, wait time.Duration) (reply sm.Message, sent bool, err error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, false, err
+	}
+	ch := make(chan sm.Message, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	c.pending[reqID] = call{to: to, reply: ch}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, reqID)
+		c.mu.Unlock()
+	}()
+	c.tr.Send([]sm.Envelope{{From: c.id, To: to, Msg: req}})
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case m := <-ch:
+		return m, true, nil
+	case <-timer.C:
+		c.suspect(to)
+		return nil, true, fmt.Errorf("%w: no reply from %v within %v", ErrTimeout, to, wait)
+	case <-ctx.Done():
+		return nil, true, context.Cause(ctx)
+	case <-c.closing:
+		return nil, true, ErrClosed
+	}
+}
+
+// deliver is the transport's Deliver: it hands a reply to the request
+// waiting for it. Replies nobody waits for (late, or after a timeout) are
+// dropped. It never blocks.
+func (c *Client) deliver(from sm.NodeID, m sm.Message) {
+	var id uint64
+	switch r := m.(type) {
+	case sm.ProduceResponse:
+		id = r.ReqID
+	case sm.FetchResponse:
+		id = r.ReqID
+	case sm.MetadataResponse:
+		id = r.ReqID
+	default:
+		c.log(slog.LevelWarn, "sdk: unexpected message", "from", from, "type", fmt.Sprintf("%T", m))
+		return
+	}
+	c.mu.Lock()
+	p, ok := c.pending[id]
+	if ok && p.to == from {
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	if ok && p.to == from {
+		p.reply <- m // capacity 1, and only one reply is ever handed over
+	}
+}
+
+func (c *Client) linkLocked(id sm.NodeID) *link {
+	l := c.links[id]
+	if l == nil {
+		l = &link{}
+		c.links[id] = l
+	}
+	return l
+}
+
+// connect makes sure the Client has a verified connection to broker id,
+// dialling its address (from metadata, else from bootstrap) if no Connect
+// succeeded yet or a request to it has since timed out. It turns "the
+// broker is down" into a prompt error instead of a request that silently
+// goes nowhere and ends in an unknown outcome. Concurrent callers share one
+// dial.
+func (c *Client) connect(ctx context.Context, id sm.NodeID) error {
+	c.linkMu.Lock()
+	l := c.linkLocked(id)
+	if l.up {
+		c.linkMu.Unlock()
+		return nil
+	}
+	if wait := l.dialing; wait != nil {
+		c.linkMu.Unlock()
+		select {
+		case <-wait:
+			c.linkMu.Lock()
+			up, err := l.up, l.err
+			c.linkMu.Unlock()
+			if up {
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-c.closing:
+			return ErrClosed
+		}
+	}
+	done := make(chan struct{})
+	l.dialing = done
+	c.linkMu.Unlock()
+
+	err := c.dial(ctx, id)
+	c.linkMu.Lock()
+	l.dialing, l.up, l.err = nil, err == nil, err
+	c.linkMu.Unlock()
+	close(done)
+	return err
+}
+
+func (c *Client) dial(ctx context.Context, id sm.NodeID) error {
+	addr, ok := c.address(id)
+	if !ok {
+		return fmt.Errorf("%w: %v: no address in metadata", ErrUnreachable, id)
+	}
+	got, err := c.tr.Connect(ctx, addr)
+	switch {
+	case err != nil:
+		if c.isClosed() {
+			return ErrClosed
+		}
+		return fmt.Errorf("%w: %v at %s: %w", ErrUnreachable, id, addr, err)
+	case got != id:
+		return fmt.Errorf("%w: %v: %s answers as %v", ErrUnreachable, id, addr, got)
+	}
+	return nil
+}
+
+// suspect marks a broker's link for re-checking: a request to it got no
+// reply, so the connection may be dead.
+func (c *Client) suspect(id sm.NodeID) {
+	c.linkMu.Lock()
+	if l := c.links[id]; l != nil {
+		l.up = false
+	}
+	c.linkMu.Unlock()
+}
+
+// address is the transport's Addresses: where broker id listens, from
+// metadata, else where it was reached at bootstrap.
+func (c *Client) address(id sm.NodeID) (string, bool) {
+	c.metaMu.RLock()
+	defer c.metaMu.RUnlock()
+	if b, ok := c.meta.brokers[id]; ok && b.Host != "" {
+		return b.Host, true
+	}
+	addr, ok := c.bootstrap[id]
+	return addr, ok
+}
+
+func (c *Client) log(level slog.Level, msg string, kv ...any) {
+	if c.cfg.Logger != nil {
+		c.cfg.Logger.Log(context.Background(), level, msg, kv...)
+	}
+}
+
+func (c *Client) transportLog(level slog.Level, msg string, kv ...any) {
+	c.log(level, msg, append(kv, "client", c.id)...)
+}
+
+// sleep waits d, or until ctx or stop ends it.
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-stop:
+		return ErrClosed
+	}
+}

@@ -1,0 +1,422 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// ConsumerConfig configures a Consumer. Zero values mean the defaults
+// documented on each field.
+type ConsumerConfig struct {
+	// MaxRecords bounds the records one fetch returns per partition (zero:
+	// the broker's default, 10000).
+	MaxRecords int32
+	// PollInterval is how long Poll waits before fetching again after a
+	// round in which no partition had new records (default 100 ms). Brokers
+	// answer fetches at once, so this is the consumer's idle latency.
+	PollInterval time.Duration
+}
+
+// Record is one consumed record.
+type Record struct {
+	// TP and Offset say where the record is: offsets are dense per
+	// partition, so Offset+1 is the next record.
+	TP     TopicPartition
+	Offset sm.Offset
+	// Key and Value are the record as produced. They are the caller's to
+	// keep; the SDK does not reuse them.
+	Key, Value []byte
+	// LeaderEpoch is the epoch of the leader that wrote the record.
+	LeaderEpoch sm.Epoch
+}
+
+// Consumer reads assigned partitions from their leaders, each from its own
+// position. It reads only committed records (below the high watermark), and
+// never from a leader older than one it has already seen: every fetch
+// carries the highest leader epoch seen for the partition, in metadata or in
+// replies. Positions live in the Consumer only (there are no consumer
+// groups or committed offsets yet). Its methods are safe for concurrent use,
+// but its positions are one cursor per partition.
+type Consumer struct {
+	c    *Client
+	cfg  ConsumerConfig
+	done chan struct{} // closed by Close (or the Client's)
+
+	mu       sync.Mutex
+	closed   bool
+	assigned []TopicPartition
+	cursors  map[TopicPartition]*cursor
+}
+
+// cursor is one assigned partition's read state.
+type cursor struct {
+	pos   sm.Offset
+	epoch sm.Epoch // the highest leader epoch seen
+	seq   uint64   // bumped by every Seek, so a fetch from before it is discarded
+}
+
+// NewConsumer makes a consumer on c's connections, with nothing assigned.
+func (c *Client) NewConsumer(cfg ConsumerConfig) *Consumer {
+	cfg.PollInterval = orDefault(cfg.PollInterval, 100*time.Millisecond)
+	cfg.MaxRecords = max(cfg.MaxRecords, 0)
+	k := &Consumer{c: c, cfg: cfg, done: make(chan struct{}), cursors: map[TopicPartition]*cursor{}}
+	c.mu.Lock()
+	if c.closed {
+		k.markClosed()
+	} else {
+		c.consumers[k] = struct{}{}
+	}
+	c.mu.Unlock()
+	return k
+}
+
+func (k *Consumer) markClosed() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.closed {
+		k.closed = true
+		close(k.done)
+	}
+}
+
+// Close ends the consumer: Poll returns ErrClosed. The Client stays open.
+func (k *Consumer) Close() error {
+	k.markClosed()
+	k.c.mu.Lock()
+	delete(k.c.consumers, k)
+	k.c.mu.Unlock()
+	return nil
+}
+
+// Assign sets the partitions Poll reads, replacing the previous assignment.
+// Partitions assigned before keep their positions; new ones start at offset
+// 0, the beginning of the log.
+func (k *Consumer) Assign(tps ...TopicPartition) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	kept := map[TopicPartition]*cursor{}
+	k.assigned = k.assigned[:0]
+	for _, tp := range tps {
+		if _, dup := kept[tp]; dup {
+			continue
+		}
+		cur := k.cursors[tp]
+		if cur == nil {
+			cur = &cursor{}
+		}
+		kept[tp] = cur
+		k.assigned = append(k.assigned, tp)
+	}
+	k.cursors = kept
+}
+
+// AssignTopic assigns exactly the partitions of topic, as metadata lists
+// them (see Assign), and returns them. To read several topics, Assign the
+// union of their Partitions.
+func (k *Consumer) AssignTopic(ctx context.Context, topic string) ([]TopicPartition, error) {
+	parts, err := k.c.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	tps := make([]TopicPartition, len(parts))
+	for i, p := range parts {
+		tps[i] = p.TP
+	}
+	k.Assign(tps...)
+	return tps, nil
+}
+
+// Assignment returns the assigned partitions, in assignment order.
+func (k *Consumer) Assignment() []TopicPartition {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.assigned)
+}
+
+// Seek sets the offset the next Poll reads tp from. A Poll in progress
+// discards what it fetched for tp from the old position.
+func (k *Consumer) Seek(tp TopicPartition, offset sm.Offset) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur := k.cursors[tp]
+	switch {
+	case cur == nil:
+		return fmt.Errorf("sdk: Seek: %v is not assigned", tp)
+	case offset < 0:
+		return fmt.Errorf("%w: Seek: offset %d", ErrInvalidRequest, offset)
+	}
+	cur.pos = offset
+	cur.seq++
+	return nil
+}
+
+// SeekToBeginning moves the given partitions, or all assigned ones when
+// none are given, to offset 0. Unassigned partitions are ignored.
+func (k *Consumer) SeekToBeginning(tps ...TopicPartition) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(tps) == 0 {
+		tps = k.assigned
+	}
+	for _, tp := range tps {
+		if cur := k.cursors[tp]; cur != nil {
+			cur.pos = 0
+			cur.seq++
+		}
+	}
+}
+
+// SeekToEnd moves the given partitions, or all assigned ones when none are
+// given, to their current high watermarks, so Poll returns only records
+// committed from now on. It asks each leader (retrying retriable failures
+// until ctx ends).
+func (k *Consumer) SeekToEnd(ctx context.Context, tps ...TopicPartition) error {
+	if len(tps) == 0 {
+		tps = k.Assignment()
+	}
+	for _, tp := range tps {
+		k.mu.Lock()
+		cur := k.cursors[tp]
+		var job fetchJob
+		if cur != nil {
+			job = fetchJob{tp: tp, pos: math.MaxInt64, epoch: cur.epoch}
+		}
+		k.mu.Unlock()
+		if cur == nil {
+			return fmt.Errorf("sdk: SeekToEnd: %v is not assigned", tp)
+		}
+		for attempt := 0; ; attempt++ {
+			// Past any possible end, the leader answers OFFSET_OUT_OF_RANGE
+			// with its high watermark, without reading its log.
+			r := k.fetch(ctx, job)
+			if errors.Is(r.err, ErrOffsetOutOfRange) {
+				if err := k.Seek(tp, r.hw); err != nil {
+					return err
+				}
+				break
+			}
+			if r.err == nil {
+				return fmt.Errorf("sdk: SeekToEnd: %v answered a fetch at offset %d", tp, job.pos)
+			}
+			if r.refresh {
+				k.c.refresh(ctx)
+			}
+			if !r.retry {
+				return r.err
+			}
+			job.epoch = max(job.epoch, r.epoch)
+			if err := sleep(ctx, k.done, k.c.cfg.Backoff.Delay(attempt)); err != nil {
+				return fmt.Errorf("%w (while retrying after: %v)", err, r.err)
+			}
+		}
+	}
+	return nil
+}
+
+// Position is the offset the next Poll reads tp from; false if tp is not
+// assigned.
+func (k *Consumer) Position(tp TopicPartition) (sm.Offset, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cur := k.cursors[tp]; cur != nil {
+		return cur.pos, true
+	}
+	return 0, false
+}
+
+// Poll returns the next records of the assigned partitions, in assignment
+// order and, within a partition, offset order, and advances the positions
+// past them. It fetches every partition from its leader at once; if none
+// has new records it waits PollInterval (or backoff, when a leader was
+// unavailable) and tries again, until records arrive, ctx ends (then it
+// returns ctx's error) or a partition fails for good.
+//
+// Leadership changes (NOT_LEADER, LEADER_NOT_AVAILABLE, UNKNOWN_LEADER_EPOCH,
+// FENCED_LEADER_EPOCH, unknown leader, no reply) are handled inside: Poll
+// refreshes metadata and fetches from the new leader. Other failures, such
+// as ErrOffsetOutOfRange after a Seek past the end, are returned as
+// *BrokerError values (joined, one per partition), together with the
+// records other partitions returned in the same round; the failed
+// partition's position is unchanged.
+func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
+	failures := 0
+	for {
+		recs, retry, err := k.pollOnce(ctx)
+		if len(recs) > 0 || err != nil {
+			return recs, err
+		}
+		wait := k.cfg.PollInterval
+		if retry {
+			wait = k.c.cfg.Backoff.Delay(failures)
+			failures++
+		} else {
+			failures = 0
+		}
+		if err := sleep(ctx, k.done, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+type fetchJob struct {
+	tp    TopicPartition
+	pos   sm.Offset
+	epoch sm.Epoch
+	seq   uint64
+}
+
+type fetchResult struct {
+	recs    []Record
+	next    sm.Offset // the position after recs
+	epoch   sm.Epoch  // the highest leader epoch seen
+	hw      sm.Offset
+	err     error
+	retry   bool // err is transient: try again later
+	refresh bool // metadata is probably stale
+}
+
+// pollOnce runs one fetch round over the assignment.
+func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err error) {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	if len(k.assigned) == 0 {
+		k.mu.Unlock()
+		return nil, false, errors.New("sdk: Poll: no partitions assigned")
+	}
+	jobs := make([]fetchJob, len(k.assigned))
+	for i, tp := range k.assigned {
+		cur := k.cursors[tp]
+		jobs[i] = fetchJob{tp: tp, pos: cur.pos, epoch: cur.epoch, seq: cur.seq}
+	}
+	k.mu.Unlock()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() { // Close interrupts fetches in flight
+		select {
+		case <-k.done:
+			cancel(ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
+	k.c.maybeRefresh(ctx)
+	results := make([]fetchResult, len(jobs))
+	var wg sync.WaitGroup
+	for i := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = k.fetch(ctx, jobs[i])
+		}()
+	}
+	wg.Wait()
+
+	var errs []error
+	refresh := false
+	k.mu.Lock()
+	for i, r := range results {
+		cur := k.cursors[jobs[i].tp]
+		if cur == nil {
+			continue // unassigned meanwhile
+		}
+		cur.epoch = max(cur.epoch, r.epoch)
+		if cur.seq != jobs[i].seq {
+			continue // moved by Seek meanwhile
+		}
+		if len(r.recs) > 0 {
+			recs = append(recs, r.recs...)
+			cur.pos = r.next
+		}
+		switch {
+		case r.err == nil:
+		case r.retry:
+			retry = true
+		default:
+			errs = append(errs, r.err)
+		}
+		refresh = refresh || r.refresh
+	}
+	closed := k.closed
+	k.mu.Unlock()
+	switch {
+	case closed:
+		return recs, false, ErrClosed
+	case ctx.Err() != nil: // one error, not one per partition
+		return recs, false, context.Cause(ctx)
+	}
+	if refresh && ctx.Err() == nil {
+		k.c.refresh(ctx)
+	}
+	return recs, retry, errors.Join(errs...)
+}
+
+// fetch reads one partition once from its leader.
+func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
+	c := k.c
+	leader, mEpoch, err := c.leaderOf(job.tp)
+	if errors.Is(err, ErrUnknownTopic) {
+		c.refresh(ctx) // the topic may be new
+		leader, mEpoch, err = c.leaderOf(job.tp)
+	}
+	res := fetchResult{epoch: max(job.epoch, mEpoch), next: job.pos}
+	stopped := func() bool { return ctx.Err() != nil || c.isClosed() }
+	switch {
+	case errors.Is(err, ErrUnknownTopic):
+		res.err = err
+		return res
+	case err != nil:
+		res.err, res.retry, res.refresh = err, true, true
+		return res
+	}
+	if err := c.connect(ctx, leader); err != nil {
+		res.err, res.retry, res.refresh = err, !stopped(), true
+		return res
+	}
+	reqID := c.nextReqID()
+	req := sm.FetchRequest{ReqID: reqID, TP: job.tp, Offset: job.pos, MaxRecords: k.cfg.MaxRecords, CurrentLeaderEpoch: res.epoch}
+	m, _, err := c.roundTrip(ctx, leader, reqID, req, c.cfg.RequestTimeout)
+	if err != nil {
+		// A fetch changes nothing, so a lost reply is only a retry.
+		res.err, res.retry, res.refresh = err, errors.Is(err, ErrTimeout) && !stopped(), true
+		return res
+	}
+	resp, ok := m.(sm.FetchResponse)
+	if !ok {
+		res.err, res.retry = fmt.Errorf("sdk: %v answered a fetch with %T", leader, m), true
+		return res
+	}
+	res.epoch = max(res.epoch, resp.LeaderEpoch)
+	res.hw = resp.HighWatermark
+	if resp.Code != sm.CodeOK {
+		berr := &BrokerError{Code: resp.Code, Message: resp.Message, Broker: leader, TP: job.tp}
+		if resp.Code == sm.CodeOffsetOutOfRange {
+			berr.Message = fmt.Sprintf("%s (position %d, high watermark %d)", resp.Message, job.pos, resp.HighWatermark)
+		}
+		res.err = berr
+		res.retry = resp.Code.Retriable()
+		res.refresh = res.retry && resp.Code != sm.CodeNotEnoughReplicas
+		return res
+	}
+	// The first batch may start before the position: skip what was read.
+	for _, b := range resp.Batches {
+		for i, r := range b.Records {
+			off := b.BaseOffset + sm.Offset(i)
+			if off < res.next {
+				continue
+			}
+			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, LeaderEpoch: b.Epoch})
+			res.next = off + 1
+		}
+	}
+	return res
+}

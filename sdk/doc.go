@@ -1,0 +1,42 @@
+// Package sdk is Weir's Go client: a Client that connects to a cluster over
+// QUIC with mutual TLS and keeps its metadata, a batching Producer and a
+// Consumer that reads assigned partitions.
+//
+// # Connecting
+//
+// A Client needs only a list of bootstrap broker addresses and a client
+// certificate (CommonName "client-<label>", see TLSFromDir). NewClient dials
+// the addresses in turn, learning each broker's id from its verified
+// certificate, until one answers a MetadataRequest; brokers answer from
+// their copy of the controller's metadata, which names every broker's
+// address and every partition's leader. Requests then go straight to the
+// partition leaders, each over the Client's one transport.
+//
+// # Outcomes: written, not written, unknown
+//
+// Every produce ends in exactly one of three ways, and the error says which:
+//
+//   - nil: the records were written at the requested ack level, at the
+//     offsets in the Result;
+//   - an *OutcomeUnknownError (errors.Is(err, ErrTimeout)): the request
+//     reached, or may have reached, the leader but no decisive answer came
+//     back (TIMEOUT, LEADERSHIP_LOST, NOT_ENOUGH_REPLICAS_AFTER_APPEND, no
+//     reply within RequestTimeout, or the wait was abandoned). The records
+//     may or may not have been written; the SDK never retries such a
+//     request, because a retry could write them twice;
+//   - any other error: the records were certainly not written (rejected
+//     locally, refused by the broker, or never sent).
+//
+// Retriable refusals (NOT_LEADER, LEADER_NOT_AVAILABLE, UNKNOWN_LEADER_EPOCH,
+// FENCED_LEADER_EPOCH, NOT_ENOUGH_REPLICAS, STORAGE_ERROR; sm.Code.Retriable)
+// are retried with exponential backoff and jitter until
+// ProducerConfig.DeliveryTimeout, refreshing metadata first when the
+// refusal says leadership moved.
+//
+// # Concurrency
+//
+// Client and Producer are safe for concurrent use. A Consumer is safe too,
+// but its positions are one cursor: concurrent Polls on one Consumer return
+// interleaved records, so use one goroutine per Consumer. Close methods wait
+// for every goroutine the SDK started.
+package sdk

@@ -1,0 +1,358 @@
+package sdk
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weirmq/weir/net/tlsutil"
+	"github.com/weirmq/weir/net/transport"
+	"github.com/weirmq/weir/net/wire"
+	"github.com/weirmq/weir/sm"
+)
+
+// wait bounds what should happen at once on loopback, generously so a loaded
+// machine does not make tests flaky.
+const wait = 10 * time.Second
+
+// fakeCluster is brokers on real loopback QUIC transports that share one
+// metadata state and one log per partition. Each answers MetadataRequest
+// with a Full delta, ProduceRequest by appending (if it leads the
+// partition), FetchRequest by reading; hooks override answers.
+type fakeCluster struct {
+	t       testing.TB
+	certDir string
+	brokers map[sm.NodeID]*fakeBroker
+
+	mu         sync.Mutex
+	version    uint64
+	topics     map[string]sm.TopicInfo
+	parts      map[sm.TopicPartition]sm.PartitionState
+	logs       map[sm.TopicPartition][]sm.Batch
+	produces   []seenProduce
+	fetches    []seenFetch
+	metaReqs   int
+	noMetadata map[sm.NodeID]bool // answer NOT_LEADER, as a broker without metadata does
+	// Hooks run with mu held; returning true means "answered with resp".
+	// A nil response with true means "no answer at all".
+	onProduce func(self sm.NodeID, req sm.ProduceRequest) (sm.Message, bool)
+	onFetch   func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool)
+}
+
+type fakeBroker struct {
+	id   sm.NodeID
+	tr   *transport.Transport
+	addr string
+}
+
+type seenProduce struct {
+	broker sm.NodeID
+	req    sm.ProduceRequest
+}
+
+type seenFetch struct {
+	broker sm.NodeID
+	req    sm.FetchRequest
+}
+
+// newFakeCluster starts brokers with a fresh CA and certificates in
+// t.TempDir(), including the client certificate "client-test".
+func newFakeCluster(t testing.TB, ids ...sm.NodeID) *fakeCluster {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := tlsutil.GenerateCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"client-test"}
+	for _, id := range ids {
+		names = append(names, transport.CertName(wire.RoleBroker, id))
+	}
+	for _, name := range names {
+		if _, err := tlsutil.IssueCert(ca, name, []string{"127.0.0.1", "localhost"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &fakeCluster{
+		t: t, certDir: dir, brokers: map[sm.NodeID]*fakeBroker{},
+		version: 1, topics: map[string]sm.TopicInfo{}, parts: map[sm.TopicPartition]sm.PartitionState{},
+		logs: map[sm.TopicPartition][]sm.Batch{}, noMetadata: map[sm.NodeID]bool{},
+	}
+	for _, id := range ids {
+		f.startBroker(id)
+	}
+	return f
+}
+
+func (f *fakeCluster) startBroker(id sm.NodeID) {
+	t := f.t
+	paths := tlsutil.PathsFor(f.certDir, transport.CertName(wire.RoleBroker, id))
+	server, err := tlsutil.LoadServerConfig(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := tlsutil.LoadClientConfig(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBroker{id: id}
+	b.tr, err = transport.New(transport.Config{
+		Self: id, Role: wire.RoleBroker, Listen: "127.0.0.1:0",
+		ServerTLS: server, ClientTLS: client,
+		Deliver: func(from sm.NodeID, m sm.Message) { f.handle(b, from, m) },
+		Logger:  testLogger(t, "broker"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.tr.Close() })
+	b.addr = b.tr.Addr().String()
+	f.brokers[id] = b
+}
+
+func testLogger(t testing.TB, who string) func(slog.Level, string, ...any) {
+	return func(level slog.Level, msg string, kv ...any) {
+		if testing.Verbose() {
+			t.Logf("%s %v: %s %v", who, level, msg, kv)
+		}
+	}
+}
+
+// clientConfig is a Config for this cluster with test-sized timeouts.
+func (f *fakeCluster) clientConfig(brokers ...string) Config {
+	f.t.Helper()
+	tc, err := TLSFromDir(f.certDir, "client-test")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if len(brokers) == 0 {
+		for _, id := range slices.Sorted(maps.Keys(f.brokers)) {
+			brokers = append(brokers, f.brokers[id].addr)
+		}
+	}
+	return Config{
+		Brokers: brokers, TLS: tc,
+		RequestTimeout: 2 * time.Second, DialTimeout: 500 * time.Millisecond,
+		Backoff: BackoffConfig{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond},
+	}
+}
+
+// newClient connects a client to f, closed at the end of the test.
+func (f *fakeCluster) newClient(cfg Config) *Client {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, err := NewClient(ctx, cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// createTopic adds a topic whose partition i is led by leaders[i%len].
+func (f *fakeCluster) createTopic(name string, partitions int32, leaders ...sm.NodeID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.topics[name] = sm.TopicInfo{Name: name, Partitions: partitions, ReplicationFactor: 1}
+	for i := range partitions {
+		tp := sm.TopicPartition{Topic: name, Partition: i}
+		l := leaders[int(i)%len(leaders)]
+		f.parts[tp] = sm.PartitionState{TP: tp, Replicas: []sm.NodeID{l}, Leader: l, LeaderEpoch: 1, ISR: []sm.NodeID{l}, PartitionEpoch: 1}
+	}
+	f.version++
+}
+
+// moveLeader makes to the leader of tp, in a new epoch.
+func (f *fakeCluster) moveLeader(tp sm.TopicPartition, to sm.NodeID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.parts[tp]
+	st.Leader, st.Replicas, st.ISR = to, []sm.NodeID{to}, []sm.NodeID{to}
+	st.LeaderEpoch++
+	st.PartitionEpoch++
+	f.parts[tp] = st
+	f.version++
+}
+
+func (f *fakeCluster) setOnProduce(hook func(self sm.NodeID, req sm.ProduceRequest) (sm.Message, bool)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onProduce = hook
+}
+
+func (f *fakeCluster) producesSeen() []seenProduce {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.produces)
+}
+
+func (f *fakeCluster) fetchesSeen() []seenFetch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.fetches)
+}
+
+func (f *fakeCluster) metadataRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.metaReqs
+}
+
+// logOf returns the records of tp's log, in offset order.
+func (f *fakeCluster) logOf(tp sm.TopicPartition) []sm.Record {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sm.Record
+	for _, b := range f.logs[tp] {
+		out = append(out, b.Records...)
+	}
+	return out
+}
+
+func (f *fakeCluster) handle(b *fakeBroker, from sm.NodeID, m sm.Message) {
+	f.mu.Lock()
+	var reply sm.Message
+	answered := false
+	switch r := m.(type) {
+	case sm.MetadataRequest:
+		f.metaReqs++
+		if f.noMetadata[b.id] {
+			reply = sm.MetadataResponse{ReqID: r.ReqID, Code: sm.CodeNotLeader}
+		} else {
+			reply = sm.MetadataResponse{ReqID: r.ReqID, Delta: f.deltaLocked(r.SinceVersion)}
+		}
+	case sm.ProduceRequest:
+		f.produces = append(f.produces, seenProduce{b.id, r})
+		if f.onProduce != nil {
+			reply, answered = f.onProduce(b.id, r)
+		}
+		if !answered {
+			reply = f.produceLocked(b.id, r)
+		}
+	case sm.FetchRequest:
+		f.fetches = append(f.fetches, seenFetch{b.id, r})
+		if f.onFetch != nil {
+			reply, answered = f.onFetch(b.id, r)
+		}
+		if !answered {
+			reply = f.fetchLocked(b.id, r)
+		}
+	default:
+		f.t.Errorf("fake broker %v: unexpected %T from %v", b.id, m, from)
+	}
+	f.mu.Unlock()
+	if reply != nil {
+		b.tr.Send([]sm.Envelope{{To: from, Msg: reply}})
+	}
+}
+
+// deltaLocked answers as a broker does: everything, or nothing new.
+func (f *fakeCluster) deltaLocked(since uint64) sm.MetadataDelta {
+	if since >= f.version {
+		return sm.MetadataDelta{FromVersion: since, ToVersion: since}
+	}
+	d := sm.MetadataDelta{ToVersion: f.version, Full: true}
+	for _, id := range slices.Sorted(maps.Keys(f.brokers)) {
+		d.Brokers = append(d.Brokers, sm.BrokerInfo{ID: id, Incarnation: 1, Host: f.brokers[id].addr})
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.topics)) {
+		d.Topics = append(d.Topics, f.topics[name])
+	}
+	for _, tp := range slices.SortedFunc(maps.Keys(f.parts), sm.CompareTP) {
+		d.Partitions = append(d.Partitions, f.parts[tp])
+	}
+	return d
+}
+
+func (f *fakeCluster) endLocked(tp sm.TopicPartition) sm.Offset {
+	if bs := f.logs[tp]; len(bs) > 0 {
+		return bs[len(bs)-1].NextOffset()
+	}
+	return 0
+}
+
+func (f *fakeCluster) produceLocked(self sm.NodeID, req sm.ProduceRequest) sm.ProduceResponse {
+	resp := sm.ProduceResponse{ReqID: req.ReqID, TP: req.TP}
+	st, ok := f.parts[req.TP]
+	switch {
+	case !ok:
+		resp.Code = sm.CodeUnknownTopic
+		return resp
+	case st.Leader != self:
+		resp.Code, resp.LeaderHint, resp.Message = sm.CodeNotLeader, st.Leader, "not the leader"
+		return resp
+	}
+	b := sm.Batch{BaseOffset: f.endLocked(req.TP), Epoch: st.LeaderEpoch, Records: slices.Clone(req.Records)}
+	b.Seal()
+	f.logs[req.TP] = append(f.logs[req.TP], b)
+	resp.BaseOffset, resp.LeaderEpoch, resp.LeaderHint = b.BaseOffset, st.LeaderEpoch, self
+	return resp
+}
+
+func (f *fakeCluster) fetchLocked(self sm.NodeID, req sm.FetchRequest) sm.FetchResponse {
+	resp := sm.FetchResponse{ReqID: req.ReqID, TP: req.TP}
+	st, ok := f.parts[req.TP]
+	if !ok {
+		resp.Code = sm.CodeUnknownTopic
+		return resp
+	}
+	resp.LeaderEpoch, resp.LeaderHint = st.LeaderEpoch, st.Leader
+	end := f.endLocked(req.TP)
+	switch {
+	case st.Leader != self:
+		resp.Code = sm.CodeNotLeader
+	case req.CurrentLeaderEpoch > st.LeaderEpoch:
+		resp.Code = sm.CodeUnknownLeaderEpoch
+	case req.Offset < 0 || req.Offset > end:
+		resp.Code, resp.HighWatermark, resp.Message = sm.CodeOffsetOutOfRange, end, "offset outside [0, high watermark]"
+	default:
+		resp.HighWatermark = end
+		n := 0
+		for _, b := range f.logs[req.TP] {
+			if b.NextOffset() <= req.Offset {
+				continue
+			}
+			if req.MaxRecords > 0 && n >= int(req.MaxRecords) {
+				break
+			}
+			resp.Batches = append(resp.Batches, b)
+			n += len(b.Records)
+		}
+	}
+	return resp
+}
+
+// blackHole is a UDP address that swallows every packet: a dial to it hangs
+// until its timeout.
+func blackHole(t testing.TB) string {
+	hole, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hole.Close() })
+	return hole.LocalAddr().String()
+}
+
+// eventually polls cond until it holds.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
