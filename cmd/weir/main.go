@@ -12,7 +12,8 @@ import (
 
 // global flags shared by every command.
 type globals struct {
-	apiURL  string
+	apiURL    string
+	bootstrap []string
 	brokers []string
 	certs   string
 	cert    string
