@@ -23,6 +23,30 @@ func addClientCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(newProduce(g), newConsume(g), newBench(g))
 }
 
+// checkTopic fails fast, with a hint, when topic does not exist (the SDK
+// itself would wait up to its delivery timeout for it to appear, as Kafka
+// clients do). Brokers learn new topics within a heartbeat or two of the
+// controller, so a topic created a moment ago gets a few seconds.
+func checkTopic(ctx context.Context, c *sdk.Client, topic string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := c.Partitions(ctx, topic)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, sdk.ErrUnknownTopic):
+			return err
+		case time.Now().After(deadline):
+			return fmt.Errorf("unknown topic %q\nhint: create it with `weir create-topic %s PARTITIONS REPLICATION_FACTOR`", topic, topic)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // connect builds an SDK client from the global flags.
 func (g *globals) connect(ctx context.Context) (*sdk.Client, error) {
 	dir := g.certs
@@ -65,11 +89,14 @@ func newProduce(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if err := checkTopic(ctx, c, args[0]); err != nil {
+				return err
+			}
 			p := c.NewProducer(sdk.ProducerConfig{Acks: &acks})
 			var firstErr error
 			n, failed := 0, 0
 			sc := bufio.NewScanner(os.Stdin)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			sc.Buffer(make([]byte, 64<<10), 64<<20) // the producer, not the scanner, enforces record limits
 			for sc.Scan() {
 				msg := sdk.Message{Topic: args[0], Partition: partition, Value: []byte(sc.Text())}
 				if key != "" {
@@ -121,6 +148,9 @@ func newConsume(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if err := checkTopic(ctx, c, args[0]); err != nil {
+				return err
+			}
 			cons := c.NewConsumer(sdk.ConsumerConfig{})
 			tps, err := assign(ctx, c, cons, args[0], partition)
 			if err != nil {

@@ -5,12 +5,14 @@
 package dev
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -142,6 +144,13 @@ func Start(o Options, log zerolog.Logger) (*Cluster, error) {
 			return nil, err
 		}
 		c.Brokers = append(c.Brokers, b)
+	}
+	// Ready means usable: a controller leader and every broker registered.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Controller.WaitReady(ctx, o.Brokers); err != nil {
+		_ = c.Shutdown()
+		return nil, err
 	}
 	return c, nil
 }

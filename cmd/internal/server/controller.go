@@ -36,6 +36,7 @@ type Controller struct {
 	raft   *transport.Transport
 	rpc    *transport.Transport
 	http   *admin.Server
+	api    *backend
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -113,11 +114,12 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	ad.local = loc
 	ad.disk = c.exec.StartDisk
 	ad.send = func(msgs []sm.Envelope) { c.route(msgs) }
+	c.api = &backend{local: loc, self: id}
 	c.http = admin.New(admin.Config{
 		Self: id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
 		LeaderURL: func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
 		Logf:      func(format string, args ...any) { log.Warn().Str("component", "admin").Msgf(format, args...) },
-	}, &backend{local: loc, self: id})
+	}, c.api)
 	ln, err := net.Listen("tcp", cfg.Controller.HTTPListen)
 	if err != nil {
 		c.abort()
@@ -169,6 +171,30 @@ func (c *Controller) abort() {
 		_ = c.exec.Close()
 	}
 	_ = c.store.Close()
+}
+
+// WaitReady waits until a controller leader is known and at least brokers
+// brokers are registered and unfenced in its applied metadata.
+func (c *Controller) WaitReady(ctx context.Context, brokers int) error {
+	for {
+		r, err := c.api.metadata(ctx)
+		if err == nil && r.LeaderHint != sm.NoNode {
+			live := 0
+			for _, b := range r.Delta.Brokers {
+				if !b.Fenced {
+					live++
+				}
+			}
+			if live >= brokers {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("controller: not ready (leader and %d brokers): %w", brokers, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Wait blocks until the controller stops and returns why (nil after
