@@ -8,16 +8,22 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
+// nodeArg resolves node= and reads the duration under key (def if absent).
+func (r *Runner) nodeArg(td *datadriven.TestData, key string, def sm.Duration) (sm.NodeID, sm.Duration, error) {
+	s, _ := arg(td, "node")
+	id, err := r.node(s)
+	if err != nil {
+		return 0, 0, err
+	}
+	d, err := argDuration(td, key, def)
+	return id, d, err
+}
+
 // handleCrash kills a process; torn tears its unsynced writes.
 //
 // Example: crash node=leader:t0/0 torn restart-after=1s
 func handleCrash(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
-	if err != nil {
-		return "", err
-	}
-	d, err := argDuration(td, "restart-after", 0)
+	id, d, err := r.nodeArg(td, "restart-after", 0)
 	if err != nil {
 		return "", err
 	}
@@ -29,8 +35,7 @@ func handleCrash(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: restart node=b101
 func handleRestart(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
+	id, _, err := r.nodeArg(td, "", 0)
 	if err != nil {
 		return "", err
 	}
@@ -62,12 +67,7 @@ func handlePartition(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: isolate node=b101 for=2s
 func handleIsolate(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
-	if err != nil {
-		return "", err
-	}
-	d, err := argDuration(td, "for", 0)
+	id, d, err := r.nodeArg(td, "for", 0)
 	if err != nil {
 		return "", err
 	}
@@ -79,13 +79,11 @@ func handleIsolate(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: clog from=b101 to=b102 for=1s
 func handleClog(r *Runner, td *datadriven.TestData) (string, error) {
-	fs, _ := arg(td, "from")
-	ts, _ := arg(td, "to")
-	from, err := r.node(fs)
+	ends, err := r.nodes(td, "from")
 	if err != nil {
 		return "", err
 	}
-	to, err := r.node(ts)
+	to, err := r.nodes(td, "to")
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +91,7 @@ func handleClog(r *Runner, td *datadriven.TestData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r.world.Clog(from, to, d)
+	r.world.Clog(ends[0], to[0], d)
 	return "ok", nil
 }
 
@@ -101,12 +99,7 @@ func handleClog(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: pause node=b101 for=1s
 func handlePause(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
-	if err != nil {
-		return "", err
-	}
-	d, err := argDuration(td, "for", sm.Second)
+	id, d, err := r.nodeArg(td, "for", sm.Second)
 	if err != nil {
 		return "", err
 	}
@@ -118,12 +111,7 @@ func handlePause(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: clock-jump node=b101 by=5s
 func handleClockJump(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
-	if err != nil {
-		return "", err
-	}
-	d, err := argDuration(td, "by", sm.Second)
+	id, d, err := r.nodeArg(td, "by", sm.Second)
 	if err != nil {
 		return "", err
 	}
@@ -135,16 +123,11 @@ func handleClockJump(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: disk-errors node=b101 rate=1 for=1s
 func handleDiskErrors(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
+	id, d, err := r.nodeArg(td, "for", sm.Second)
 	if err != nil {
 		return "", err
 	}
 	rate, err := argFloat(td, "rate", 1)
-	if err != nil {
-		return "", err
-	}
-	d, err := argDuration(td, "for", sm.Second)
 	if err != nil {
 		return "", err
 	}
@@ -156,12 +139,7 @@ func handleDiskErrors(r *Runner, td *datadriven.TestData) (string, error) {
 //
 // Example: disk-full node=b101 for=1s
 func handleDiskFull(r *Runner, td *datadriven.TestData) (string, error) {
-	s, _ := arg(td, "node")
-	id, err := r.node(s)
-	if err != nil {
-		return "", err
-	}
-	d, err := argDuration(td, "for", sm.Second)
+	id, d, err := r.nodeArg(td, "for", sm.Second)
 	if err != nil {
 		return "", err
 	}

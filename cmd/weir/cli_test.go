@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -13,26 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cmd/internal/dev"
+	"github.com/weirmq/weir/cmd/internal/testnet"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
 
 // run executes the weir CLI in-process with stdin and returns stdout and
 // the error.
@@ -67,7 +47,7 @@ func TestQuickStart(t *testing.T) {
 	}
 	o := dev.DefaultOptions()
 	o.Dir = t.TempDir()
-	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort = freePort(t), freePort(t), freePort(t), freePort(t)
+	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	c, err := dev.Start(o, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

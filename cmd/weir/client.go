@@ -203,4 +203,3 @@ func assign(ctx context.Context, c *sdk.Client, cons *sdk.Consumer, topic string
 	}
 	return cons.AssignTopic(ctx, topic)
 }
-

@@ -14,10 +14,10 @@ import (
 type globals struct {
 	apiURL    string
 	bootstrap []string
-	brokers []string
-	certs   string
-	cert    string
-	dataDir string
+	brokers   []string
+	certs     string
+	cert      string
+	dataDir   string
 }
 
 func main() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirmq/weir/cmd/internal/testnet"
 	"github.com/weirmq/weir/net/tlsutil"
 )
 
@@ -44,26 +44,6 @@ func buildBinaries(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// freePort finds an unused port on loopback for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 func newCluster(t *testing.T, controllers, brokers int) *cluster {
 	dir := t.TempDir()
 	c := &cluster{t: t, dir: dir, bin: buildBinaries(t, dir), certs: filepath.Join(dir, "certs"),
@@ -75,11 +55,11 @@ func newCluster(t *testing.T, controllers, brokers int) *cluster {
 	names := []string{"client-itest"}
 	for i := 1; i <= controllers; i++ {
 		names = append(names, fmt.Sprintf("controller-%d", i))
-		c.ctlPorts[i] = [3]int{freePort(t), freePort(t), freePort(t)}
+		c.ctlPorts[i] = [3]int{testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)}
 	}
 	for i := 0; i < brokers; i++ {
 		names = append(names, fmt.Sprintf("broker-%d", 101+i))
-		c.brkPorts[101+i] = freePort(t)
+		c.brkPorts[101+i] = testnet.FreePort(t)
 	}
 	for _, n := range names {
 		if _, err := tlsutil.IssueCert(ca, n, []string{"127.0.0.1", "localhost"}); err != nil {
@@ -320,4 +300,29 @@ func (c *cluster) controllerLeader() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no controller names a leader")
+}
+
+// startCluster runs 3 controllers and 3 brokers and creates topic with
+// replication factor 3 and min ISR 2, waiting for its full ISR.
+func startCluster(t *testing.T, topic string, partitions int) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts processes; skipped with -short")
+	}
+	c := newCluster(t, 3, 3)
+	for id := 1; id <= 3; id++ {
+		c.start(fmt.Sprintf("controller-%d", id))
+	}
+	for id := 101; id <= 103; id++ {
+		c.start(fmt.Sprintf("broker-%d", id))
+	}
+	c.waitFor("topic created", 30*time.Second, func() error {
+		_, err := c.api(http.MethodPost, "/api/v1/topics", fmt.Sprintf(`{"name":%q,"partitions":%d,"replication_factor":3,"config":{"min_in_sync_replicas":2}}`, topic, partitions))
+		if err != nil && !isExists(err) {
+			return err
+		}
+		return nil
+	})
+	c.waitFor("full ISR", 30*time.Second, func() error { return fullISR(c, topic) })
+	return c
 }

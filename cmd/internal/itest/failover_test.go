@@ -15,24 +15,7 @@ import (
 // cluster keeps electing leaders within the ISR and serving the admin API.
 // (The produce/consume workload and history check run in TestNoAckedLoss.)
 func TestClusterFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes; skipped with -short")
-	}
-	c := newCluster(t, 3, 3)
-	for id := 1; id <= 3; id++ {
-		c.start(fmt.Sprintf("controller-%d", id))
-	}
-	for id := 101; id <= 103; id++ {
-		c.start(fmt.Sprintf("broker-%d", id))
-	}
-	c.waitFor("topic created", 30*time.Second, func() error {
-		_, err := c.api(http.MethodPost, "/api/v1/topics", `{"name":"it","partitions":3,"replication_factor":3,"config":{"min_in_sync_replicas":2}}`)
-		if err != nil && !isExists(err) {
-			return err
-		}
-		return nil
-	})
-	c.waitFor("full ISR", 30*time.Second, func() error { return fullISR(c, "it") })
+	c := startCluster(t, "it", 3)
 	parts, _ := c.describe("it")
 	victim := *parts[0].Leader
 	epoch := parts[0].LeaderEpoch

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -22,25 +21,8 @@ import (
 // order checker from linearizability/ must find no acknowledged record
 // lost, duplicated or reordered.
 func TestNoAckedLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes; skipped with -short")
-	}
-	c := newCluster(t, 3, 3)
-	for id := 1; id <= 3; id++ {
-		c.start(fmt.Sprintf("controller-%d", id))
-	}
-	for id := 101; id <= 103; id++ {
-		c.start(fmt.Sprintf("broker-%d", id))
-	}
 	const topic, partitions = "noloss", 3
-	c.waitFor("topic created", 30*time.Second, func() error {
-		_, err := c.api(http.MethodPost, "/api/v1/topics", fmt.Sprintf(`{"name":%q,"partitions":%d,"replication_factor":3,"config":{"min_in_sync_replicas":2}}`, topic, partitions))
-		if err != nil && !isExists(err) {
-			return err
-		}
-		return nil
-	})
-	c.waitFor("full ISR", 30*time.Second, func() error { return fullISR(c, topic) })
+	c := startCluster(t, topic, partitions)
 
 	tlsConf, err := sdk.TLSFromDir(c.certs, "client-itest")
 	if err != nil {
