@@ -63,9 +63,13 @@ func applyEnv(dst any, env []string) error {
 			vars[k] = v
 		}
 	}
-	return walk(reflect.ValueOf(dst).Elem(), nil, func(key []string, v reflect.Value) error {
+	return walk(reflect.ValueOf(dst).Elem(), nil, func(key []string, v reflect.Value, alias string) error {
 		name := "WEIR_" + strings.ToUpper(strings.Join(key, "_"))
 		s, ok := vars[name]
+		if !ok && alias != "" {
+			name = alias
+			s, ok = vars[name]
+		}
 		if !ok {
 			return nil
 		}
@@ -76,8 +80,10 @@ func applyEnv(dst any, env []string) error {
 	})
 }
 
-// walk visits every leaf field with its TOML key path.
-func walk(v reflect.Value, key []string, fn func([]string, reflect.Value) error) error {
+// walk visits every leaf field with its TOML key path and the extra
+// environment variable name its `env` tag gives (the reference spells some
+// overrides without their section, e.g. WEIR_ADMIN_GLOBAL_BURST_SIZE).
+func walk(v reflect.Value, key []string, fn func([]string, reflect.Value, string) error) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -93,7 +99,10 @@ func walk(v reflect.Value, key []string, fn func([]string, reflect.Value) error)
 			}
 			continue
 		}
-		if err := fn(path, fv); err != nil {
+		if fv.Kind() == reflect.Map {
+			continue // tables of tables are set in TOML only
+		}
+		if err := fn(path, fv, f.Tag.Get("env")); err != nil {
 			return err
 		}
 	}

@@ -102,3 +102,34 @@ func TestValidateNamesKeys(t *testing.T) {
 		}
 	}
 }
+
+// The reference spells the rate-limit overrides without their section; both
+// spellings work, and endpoint tables come from TOML.
+func TestRateLimitingConfig(t *testing.T) {
+	path := write(t, `
+[admin.rate_limiting]
+enabled = true
+per_ip_refill_rate = 20
+
+[admin.rate_limiting.endpoints]
+"/health" = { burst_size = 50, refill_rate = 100 }
+"POST:/api/v1/topics" = { burst_size = 5, refill_rate = 10 }
+`)
+	c := DefaultController()
+	env := []string{"WEIR_ADMIN_GLOBAL_BURST_SIZE=7", "WEIR_ADMIN_RATE_LIMITING_CLEANUP_INTERVAL_SECONDS=60", "WEIR_ADMIN_RATE_LIMITING_ENABLED=false"}
+	if err := Load(path, &c, env); err != nil {
+		t.Fatal(err)
+	}
+	rl := c.Admin.RateLimiting
+	if rl.GlobalBurstSize != 7 || rl.CleanupIntervalSeconds != 60 || rl.Enabled || rl.PerIPRefillRate != 20 {
+		t.Fatalf("overrides: %+v", rl)
+	}
+	if e := rl.Endpoints["POST:/api/v1/topics"]; e.BurstSize != 5 || e.RefillRate != 10 || len(rl.Endpoints) != 2 {
+		t.Fatalf("endpoints: %+v", rl.Endpoints)
+	}
+	c.Admin.RateLimiting.Endpoints["/bad"] = EndpointLimit{}
+	c.TLS = TLS{CAFile: "a", CertFile: "b", KeyFile: "c"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "admin.rate_limiting.endpoints./bad") {
+		t.Fatalf("Validate = %v", err)
+	}
+}

@@ -45,14 +45,7 @@ type Controller struct {
 		ElectionTimeoutMs   int64    `toml:"election_timeout_ms"`
 		HeartbeatIntervalMs int64    `toml:"heartbeat_interval_ms"`
 	} `toml:"raft"`
-	Admin struct {
-		// PeerURLs are "ID@http://host:port" admin addresses of the other
-		// controllers, so a follower can forward writes to the leader;
-		// without them a follower answers 503 with the leader's ID.
-		PeerURLs []string `toml:"peer_urls"`
-		// RequestTimeoutMs bounds each admin request.
-		RequestTimeoutMs int64 `toml:"request_timeout_ms"`
-	} `toml:"admin"`
+	Admin   Admin `toml:"admin"`
 	Cluster struct {
 		// SessionTimeoutMs fences a broker silent this long.
 		SessionTimeoutMs  int64 `toml:"session_timeout_ms"`
@@ -62,6 +55,43 @@ type Controller struct {
 	Network Network `toml:"network"`
 	TLS     TLS     `toml:"tls"`
 	Log     Log     `toml:"log"`
+}
+
+// Admin is the controller's [admin] section.
+type Admin struct {
+	// Port is the reference's admin port; controller.http_listen, which
+	// names the address, wins when both are set.
+	Port int `toml:"port"`
+	// PeerURLs are "ID@http://host:port" admin addresses of the other
+	// controllers, so a follower can forward requests to the leader;
+	// without them a follower answers 503 with the leader's ID.
+	PeerURLs []string `toml:"peer_urls"`
+	// RequestTimeoutMs bounds each admin request.
+	RequestTimeoutMs      int64        `toml:"request_timeout_ms"`
+	HealthCheckIntervalMs int64        `toml:"health_check_interval_ms"`
+	HealthTimeoutMs       int64        `toml:"health_timeout_ms"`
+	EnableCORS            bool         `toml:"enable_cors"`
+	LogRequests           bool         `toml:"log_requests"`
+	RateLimiting          RateLimiting `toml:"rate_limiting"`
+}
+
+// RateLimiting is [admin.rate_limiting]; the environment names follow the
+// reference (WEIR_ADMIN_GLOBAL_BURST_SIZE, …) as well as the section path.
+type RateLimiting struct {
+	Enabled                bool                     `toml:"enabled" env:"WEIR_ADMIN_RATE_LIMITING_ENABLED"`
+	GlobalBurstSize        int                      `toml:"global_burst_size" env:"WEIR_ADMIN_GLOBAL_BURST_SIZE"`
+	GlobalRefillRate       float64                  `toml:"global_refill_rate" env:"WEIR_ADMIN_GLOBAL_REFILL_RATE"`
+	PerIPBurstSize         int                      `toml:"per_ip_burst_size" env:"WEIR_ADMIN_PER_IP_BURST_SIZE"`
+	PerIPRefillRate        float64                  `toml:"per_ip_refill_rate" env:"WEIR_ADMIN_PER_IP_REFILL_RATE"`
+	CleanupIntervalSeconds int64                    `toml:"cleanup_interval_seconds" env:"WEIR_ADMIN_CLEANUP_INTERVAL_SECONDS"`
+	TrustedProxies         []string                 `toml:"trusted_proxies" env:"WEIR_ADMIN_TRUSTED_PROXIES"`
+	Endpoints              map[string]EndpointLimit `toml:"endpoints"`
+}
+
+// EndpointLimit is one [admin.rate_limiting.endpoints] entry.
+type EndpointLimit struct {
+	BurstSize  int     `toml:"burst_size"`
+	RefillRate float64 `toml:"refill_rate"`
 }
 
 // DefaultController is a single-node controller on loopback.
@@ -75,7 +105,14 @@ func DefaultController() Controller {
 	c.Raft.Peers = []string{"1@127.0.0.1:9095"}
 	c.Raft.ElectionTimeoutMs = 5000
 	c.Raft.HeartbeatIntervalMs = 1000
+	c.Admin.Port = 9642
 	c.Admin.RequestTimeoutMs = 10000
+	c.Admin.HealthCheckIntervalMs = 15000
+	c.Admin.HealthTimeoutMs = 30000
+	c.Admin.EnableCORS = true
+	c.Admin.LogRequests = true
+	c.Admin.RateLimiting = RateLimiting{Enabled: true, GlobalBurstSize: 1000, GlobalRefillRate: 60,
+		PerIPBurstSize: 100, PerIPRefillRate: 30, CleanupIntervalSeconds: 3600}
 	c.Cluster.SessionTimeoutMs = 30000
 	c.Cluster.MinInSyncReplicas = 2
 	c.Cluster.MaxPartitions = 10000
@@ -108,6 +145,17 @@ func (c *Controller) Validate() error {
 	_, err = ParsePeerURLs(c.Admin.PeerURLs)
 	p.Add(err != nil, "admin.peer_urls", "%v", err)
 	p.Add(c.Admin.RequestTimeoutMs <= 0, "admin.request_timeout_ms", "must be > 0 (got %d)", c.Admin.RequestTimeoutMs)
+	p.Add(c.Admin.HealthCheckIntervalMs <= 0, "admin.health_check_interval_ms", "must be > 0 (got %d)", c.Admin.HealthCheckIntervalMs)
+	p.Add(c.Admin.HealthTimeoutMs <= c.Admin.HealthCheckIntervalMs, "admin.health_timeout_ms", "must be > admin.health_check_interval_ms (got %d <= %d)", c.Admin.HealthTimeoutMs, c.Admin.HealthCheckIntervalMs)
+	rl := c.Admin.RateLimiting
+	p.Add(rl.GlobalBurstSize < 1, "admin.rate_limiting.global_burst_size", "must be >= 1 (got %d)", rl.GlobalBurstSize)
+	p.Add(rl.GlobalRefillRate <= 0, "admin.rate_limiting.global_refill_rate", "must be > 0 (got %v)", rl.GlobalRefillRate)
+	p.Add(rl.PerIPBurstSize < 1, "admin.rate_limiting.per_ip_burst_size", "must be >= 1 (got %d)", rl.PerIPBurstSize)
+	p.Add(rl.PerIPRefillRate <= 0, "admin.rate_limiting.per_ip_refill_rate", "must be > 0 (got %v)", rl.PerIPRefillRate)
+	p.Add(rl.CleanupIntervalSeconds < 1, "admin.rate_limiting.cleanup_interval_seconds", "must be >= 1 (got %d)", rl.CleanupIntervalSeconds)
+	for path, e := range rl.Endpoints {
+		p.Add(e.BurstSize < 1 || e.RefillRate <= 0, "admin.rate_limiting.endpoints."+path, "burst_size must be >= 1 and refill_rate > 0 (got %d, %v)", e.BurstSize, e.RefillRate)
+	}
 	p.Add(c.Cluster.SessionTimeoutMs <= 0, "cluster.session_timeout_ms", "must be > 0 (got %d)", c.Cluster.SessionTimeoutMs)
 	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)
 	p.Add(c.Cluster.MaxPartitions < 1, "cluster.max_partitions", "must be >= 1 (got %d)", c.Cluster.MaxPartitions)
