@@ -1,20 +1,30 @@
 // Package admin is the controller's HTTP admin API: list, describe, create
-// and delete topics under /api/v1/topics, every answer in the reference's
-// envelope {"success", "data", "error", "leader_hint"}.
+// and delete topics under /api/v1/topics, and the operator endpoints
+// (GET /health, /api/v1/cluster, /api/v1/brokers and
+// /api/v1/brokers/{id}/health). Every answer but /health's is in the
+// reference's envelope {"success", "data", "error", "leader_hint"}; /health
+// answers the reference's bare object.
 //
 // Every controller serves it (controller.http_listen, default
-// 127.0.0.1:9642). Reads are answered from this controller's applied
-// metadata, so a follower may answer a little behind the leader
-// (linearizable reads are a later issue). Writes must reach the raft leader:
-// a follower forwards them, at most one hop, to the leader's admin URL and
-// relays the answer; when it cannot, it answers 503 with leader_hint.
+// 127.0.0.1:9642). Topic reads are answered from this controller's applied
+// metadata, so a follower may answer a little behind the leader. The
+// operator reads (cluster, brokers, broker health) are linearizable: the
+// Backend confirms leadership before answering, and a follower that cannot
+// forwards the read, at most one hop, to the leader; ?stale=true answers
+// from this controller's applied state instead, with or without a leader.
+// /health always reports this controller, from its applied state. Writes
+// must reach the raft leader: a follower forwards them, at most one hop, to
+// the leader's admin URL and relays the answer; when it cannot, it answers
+// 503 with leader_hint.
 //
 // The status code is the retry contract, so clients need not parse errors:
 //
 //	200, 201  done
 //	400, 404, 409, 405, 413, 415  rejected: nothing was done, do not retry as is
 //	503       nothing was done: retry (on leader_hint, when set)
-//	502, 504  the outcome is unknown: check (describe the topic) before retrying
+//	502, 504  for a write the outcome is unknown: check (describe the topic)
+//	          before retrying; a read's 502 means the leader's admin URL
+//	          answered something that is not this API
 //	500       a bug, logged; for a write the outcome is unknown
 package admin
 
@@ -47,6 +57,15 @@ type Backend interface {
 	// Leader returns this controller's ID and the raft leader as known
 	// locally (sm.NoNode if none).
 	Leader() (self sm.NodeID, leader sm.NodeID)
+	// ClusterStatus returns the cluster as this controller sees it. With
+	// stale false the answer must be linearizable (raft ReadIndex: the
+	// leader confirms its leadership and answers once it has applied
+	// through the read index); a controller that cannot serve one returns
+	// a *NotLeaderError naming the leader it knows. With stale true it
+	// answers from its applied state, leader or not, and never returns
+	// *NotLeaderError. Errors that certainly did nothing wrap
+	// ErrUnavailable.
+	ClusterStatus(ctx context.Context, stale bool) (ClusterStatus, error)
 }
 
 // ErrUnavailable is what a Backend error wraps when the request certainly
@@ -71,6 +90,22 @@ type Config struct {
 	// Logf receives panics, unexpected controller replies and net/http's own
 	// errors. Nil means log.Printf.
 	Logf func(format string, args ...any)
+	// Version is the build's version, reported by /health.
+	Version string
+	// Started is when the controller process started; /health reports
+	// uptime_seconds from it. Zero means when New was called.
+	Started time.Time
+	// RateLimitStats returns the rate_limiting block of /health: a value
+	// that encodes as a JSON object with the keys of RateLimiting (a
+	// RateLimiting will do). Nil, or a nil answer, reports rate limiting
+	// disabled with zero counts.
+	RateLimitStats func() any
+	// Middleware, if set, wraps the whole API (every route, 404s and 405s
+	// included), inside the body limit and panic recovery: the process
+	// plugs rate limiting, CORS and request logging in here.
+	Middleware func(http.Handler) http.Handler
+	// Now is the clock, for tests. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Limits and defaults. Everything a client sends has a bound.
@@ -81,9 +116,12 @@ const (
 	DefaultRequestTimeout = 10 * time.Second
 	// bodyBytesMax bounds a request body (413 beyond); a create is < 1 KiB.
 	bodyBytesMax = 1 << 20
-	// replyBytesMax bounds a relayed answer from the leader; a relayed
-	// answer is a write's envelope, a few hundred bytes.
+	// replyBytesMax bounds a relayed answer from the leader to a write: a
+	// write's envelope, a few hundred bytes.
 	replyBytesMax = 1 << 20
+	// readReplyBytesMax bounds a relayed answer to a forwarded read; the
+	// cluster's status lists every broker and topic (about 100 bytes each).
+	readReplyBytesMax = 32 << 20
 	// headerBytesMax bounds request headers (net/http answers 431 beyond).
 	headerBytesMax = 64 << 10
 	// readHeaderTimeout and readTimeout stop slow-loris clients.
@@ -136,6 +174,12 @@ func New(cfg Config, b Backend) *Server {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Started.IsZero() {
+		cfg.Started = cfg.Now()
+	}
 	s := &Server{cfg: cfg, b: b}
 	s.client = &http.Client{
 		// No proxy from the environment: controller-to-controller traffic
@@ -177,9 +221,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // routes maps the API. A method-less pattern per path catches the methods
 // the path does not serve (405, with Allow), and "/" everything else (404),
-// so every answer is an envelope.
+// so every answer is an envelope (or /health's object).
+//
+// Layers, outermost first: the body limit (on net/http's own writer, see
+// limitBodies), panic recovery for the middleware, the middleware, panic
+// recovery for the handlers (so the middleware sees their 500s).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", s.onHealth)
+	mux.HandleFunc("/health", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /api/v1/cluster", s.onCluster)
+	mux.HandleFunc("/api/v1/cluster", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /api/v1/brokers", s.onListBrokers)
+	mux.HandleFunc("/api/v1/brokers", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /api/v1/brokers/{id}/health", s.onBrokerHealth)
+	mux.HandleFunc("/api/v1/brokers/{id}/health", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /api/v1/topics", s.onListTopics)
 	mux.HandleFunc("POST /api/v1/topics", s.onCreateTopic)
 	mux.HandleFunc("/api/v1/topics", methodNotAllowed("GET, HEAD, POST"))
@@ -187,10 +243,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/topics/{name}", s.onDeleteTopic)
 	mux.HandleFunc("/api/v1/topics/{name}", methodNotAllowed("GET, HEAD, DELETE"))
 	mux.HandleFunc("/", onNotFound)
-	return s.recoverPanics(mux)
+	h := s.recoverPanics(mux)
+	if s.cfg.Middleware != nil {
+		mw := s.cfg.Middleware(h)
+		if mw == nil {
+			panic("admin: middleware returned a nil handler")
+		}
+		h = s.recoverPanics(mw)
+	}
+	return limitBodies(h)
 }
 
-// forwardTimeout bounds a forwarded write: RequestTimeout plus the slack.
+// forwardTimeout bounds a forwarded request: RequestTimeout plus the slack.
 func (s *Server) forwardTimeout() time.Duration {
 	return s.cfg.RequestTimeout + min(forwardSlackMax, s.cfg.RequestTimeout/4)
 }

@@ -31,10 +31,39 @@ type fakeBackend struct {
 	deleteFn func(context.Context, sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error)
 	creates  []sm.CreateTopicRequest
 	deletes  []sm.DeleteTopicRequest
+	// status is what ClusterStatus answers, with IsLeader and Leader
+	// filled from self and leader; a linearizable call on a follower gets
+	// *NotLeaderError, as from a real controller. statusFn overrides it.
+	status      ClusterStatus
+	statusFn    func(ctx context.Context, stale bool) (ClusterStatus, error)
+	statusCalls []bool // each call's stale argument
 }
 
 func newFake(self, leader sm.NodeID) *fakeBackend {
-	return &fakeBackend{self: self, leader: leader, md: sm.MetadataDelta{Full: true}}
+	return &fakeBackend{self: self, leader: leader, md: sm.MetadataDelta{Full: true},
+		status: ClusterStatus{Metadata: sm.MetadataDelta{Full: true}}}
+}
+
+func (f *fakeBackend) ClusterStatus(ctx context.Context, stale bool) (ClusterStatus, error) {
+	f.mu.Lock()
+	f.statusCalls = append(f.statusCalls, stale)
+	fn, st, self, leader := f.statusFn, f.status, f.self, f.leader
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, stale)
+	}
+	if !stale && leader != self {
+		return ClusterStatus{}, &NotLeaderError{Leader: leader}
+	}
+	st.IsLeader, st.Leader = leader == self, leader
+	return st, nil
+}
+
+// stales returns each ClusterStatus call's stale argument so far.
+func (f *fakeBackend) stales() []bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.statusCalls)
 }
 
 func (f *fakeBackend) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
@@ -533,7 +562,8 @@ func TestMethodNotAllowed(t *testing.T) {
 
 func TestNotFound(t *testing.T) {
 	s, _ := newServer(t, newFake(1, 1), nil)
-	for _, p := range []string{"/", "/api/v1/brokers", "/api/v1/topics/", "/api/v1/topics/x/partitions", "/health"} {
+	for _, p := range []string{"/", "/api/v1/topics/", "/api/v1/topics/x/partitions", "/healthz", "/api/v1/clusters",
+		"/api/v1/brokers/", "/api/v1/brokers/1", "/api/v1/brokers/1/health/x", "/api/v1/brokers/1/metrics"} {
 		a := do(t, s.Handler(), "GET", p, "", "")
 		expect(t, a, http.StatusNotFound, "no such endpoint: GET")
 	}

@@ -68,7 +68,7 @@ func readJSONBody(r *http.Request) ([]byte, *requestError) {
 		return nil, &requestError{status: http.StatusUnsupportedMediaType,
 			msg: fmt.Sprintf("Content-Type must be application/json (got %s)", quoteBounded(ct))}
 	}
-	body, err := io.ReadAll(r.Body) // bounded by recoverPanics' MaxBytesReader
+	body, err := io.ReadAll(r.Body) // bounded by limitBodies' MaxBytesReader
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

@@ -81,13 +81,20 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// recoverPanics turns a panic in a handler into a logged 500, so no request
-// can take the controller down. http.ErrAbortHandler keeps its meaning. It
-// also bounds every body, on the unwrapped writer so that net/http closes
-// the connection after an oversized one instead of draining it.
-func (s *Server) recoverPanics(h http.Handler) http.Handler {
+// limitBodies bounds every request body. It wraps net/http's own writer,
+// before any middleware can wrap it, so that net/http closes the
+// connection after an oversized body instead of draining it.
+func limitBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, bodyBytesMax)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a logged 500, so no request
+// can take the controller down. http.ErrAbortHandler keeps its meaning.
+func (s *Server) recoverPanics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &writeTracker{ResponseWriter: w}
 		defer func() {
 			v := recover()

@@ -61,12 +61,18 @@ func (s *Server) onListTopics(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	topics := make([]topicSummary, 0, len(md.Topics))
-	for _, t := range md.Topics {
+	succeed(w, http.StatusOK, topicSummaries(md.Topics), leader)
+}
+
+// topicSummaries lists topics by name, without reordering the Backend's
+// slice; never nil, so an empty list encodes as [].
+func topicSummaries(all []sm.TopicInfo) []topicSummary {
+	topics := make([]topicSummary, 0, len(all))
+	for _, t := range all {
 		topics = append(topics, topicSummary{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor})
 	}
 	slices.SortFunc(topics, func(a, b topicSummary) int { return strings.Compare(a.Name, b.Name) })
-	succeed(w, http.StatusOK, topics, leader)
+	return topics
 }
 
 // onDescribeTopic answers GET /api/v1/topics/{name} from the applied

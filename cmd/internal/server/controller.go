@@ -284,3 +284,25 @@ func (b *backend) Leader() (sm.NodeID, sm.NodeID) {
 	}
 	return b.self, r.LeaderHint
 }
+
+// ClusterStatus answers the admin server's status reads from the
+// controller's applied metadata.
+func (b *backend) ClusterStatus(ctx context.Context, stale bool) (admin.ClusterStatus, error) {
+	r, err := b.metadata(ctx)
+	if err != nil {
+		return admin.ClusterStatus{}, err
+	}
+	if !stale && r.LeaderHint != b.self {
+		return admin.ClusterStatus{}, &admin.NotLeaderError{Leader: r.LeaderHint}
+	}
+	st := admin.ClusterStatus{IsLeader: r.LeaderHint == b.self, Leader: r.LeaderHint, Metadata: r.Delta}
+	live := 0
+	for _, br := range r.Delta.Brokers {
+		st.Brokers = append(st.Brokers, admin.BrokerStatus{Info: br, Online: !br.Fenced})
+		if !br.Fenced {
+			live++
+		}
+	}
+	st.Healthy = r.LeaderHint != sm.NoNode && (len(st.Brokers) <= 2 && live >= 1 || live*2 > len(st.Brokers))
+	return st, nil
+}

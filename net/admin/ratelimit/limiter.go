@@ -1,0 +1,473 @@
+package ratelimit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Clock is where a Limiter reads the time: the wall clock in production,
+// a fake one in tests. The Limiter never calls time.Now itself.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// SystemClock is the wall clock. New uses it when given a nil Clock.
+var SystemClock Clock = systemClock{}
+
+// ipLimitersMax bounds the per-IP buckets. Beyond it, clients not yet
+// tracked share one overflow bucket of the per-IP size until Cleanup
+// frees room, so memory stays bounded however many addresses a client
+// can use (an IPv6 /64 has 2^64).
+const ipLimitersMax = 1 << 16
+
+// Header names. They are Go's canonical spellings of the reference's
+// X-RateLimit-*; header names are case-insensitive on the wire.
+const (
+	headerLimit     = "X-Ratelimit-Limit"
+	headerRemaining = "X-Ratelimit-Remaining"
+	headerReset     = "X-Ratelimit-Reset"
+	headerType      = "X-Ratelimit-Type"
+)
+
+// scope is a bucket's kind: the values of X-RateLimit-Type.
+type scope uint8
+
+const (
+	scopeGlobal scope = iota
+	scopeIP
+	scopeEndpoint
+)
+
+func (s scope) String() string {
+	switch s {
+	case scopeGlobal:
+		return "global"
+	case scopeIP:
+		return "ip"
+	case scopeEndpoint:
+		return "endpoint"
+	}
+	return fmt.Sprintf("scope(%d)", uint8(s))
+}
+
+// limit is a bucket's size, with what each request needs precomputed.
+type limit struct {
+	burst     int
+	perMinute int
+	perSecond float64
+	text      string // perMinute, for X-RateLimit-Limit
+}
+
+func newLimit(burst, perMinute int) limit {
+	return limit{burst: burst, perMinute: perMinute, perSecond: float64(perMinute) / 60, text: strconv.Itoa(perMinute)}
+}
+
+// newBucket is a full bucket of size l.
+func (l *limit) newBucket() *rate.Limiter { return rate.NewLimiter(rate.Limit(l.perSecond), l.burst) }
+
+// untilTokens is how long a bucket holding have tokens takes to hold want.
+func (l *limit) untilTokens(have, want float64) time.Duration {
+	if have >= want {
+		return 0
+	}
+	return time.Duration(math.Ceil((want - have) / l.perSecond * float64(time.Second)))
+}
+
+// endpoint is one endpoint bucket, shared by every client.
+type endpoint struct {
+	name   string // its Endpoints key, or "METHOD:pattern" for a category route
+	limit  limit
+	bucket *rate.Limiter
+}
+
+// endpointKey is an exact Endpoints key; method "" is any method.
+type endpointKey struct{ method, path string }
+
+// routeEndpoint is a category-table route with the bucket it resolves to.
+type routeEndpoint struct {
+	route route
+	ep    *endpoint
+}
+
+// Limiter is the admin API's rate limiter: a global bucket, one bucket
+// per client IP and one per endpoint (see the package doc). It is safe
+// for concurrent use.
+type Limiter struct {
+	enabled         bool
+	clock           Clock
+	cleanupInterval time.Duration
+	trusted         []netip.Prefix
+	exact           map[endpointKey]*endpoint
+	routes          []routeEndpoint
+	globalLimit     limit
+	ipLimit         limit
+
+	// mu makes a request's check of its buckets and its take from them
+	// one step, so that a refusal by one takes nothing from the others.
+	// Every request passes the global bucket anyway, so one lock adds no
+	// serialisation that the global bucket does not already impose.
+	mu              sync.Mutex
+	global          *rate.Limiter
+	ips             map[netip.Addr]*rate.Limiter
+	ipOverflow      *rate.Limiter
+	totalRequests   uint64
+	blockedRequests uint64
+	lastCleanup     time.Time
+}
+
+// New returns a limiter for cfg reading time from clock (SystemClock if
+// nil). It fails with Validate's error for a bad config.
+func New(cfg Config, clock Clock) (*Limiter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = SystemClock
+	}
+	l := &Limiter{
+		enabled:         cfg.Enabled,
+		clock:           clock,
+		cleanupInterval: time.Duration(cfg.CleanupIntervalSeconds) * time.Second,
+		exact:           map[endpointKey]*endpoint{},
+		globalLimit:     newLimit(cfg.GlobalBurstSize, cfg.GlobalRefillRate),
+		ipLimit:         newLimit(cfg.PerIPBurstSize, cfg.PerIPRefillRate),
+		ips:             map[netip.Addr]*rate.Limiter{},
+		lastCleanup:     clock.Now(),
+	}
+	for _, s := range cfg.TrustedProxies {
+		p, err := parseProxy(s)
+		if err != nil {
+			panic(fmt.Sprintf("ratelimit: validated trusted proxy %q: %v", s, err))
+		}
+		l.trusted = append(l.trusted, p)
+	}
+	l.global = l.globalLimit.newBucket()
+	l.ipOverflow = l.ipLimit.newBucket()
+	patterns := map[string]*endpoint{}
+	for k, el := range cfg.Endpoints {
+		ep := newEndpoint(k, newLimit(el.BurstSize, el.RefillRate))
+		method, path := splitEndpointKey(k)
+		if strings.Contains(path, "{") {
+			patterns[k] = ep
+			continue
+		}
+		l.exact[endpointKey{method, path}] = ep
+	}
+	for _, r := range routes {
+		ep := patterns[r.method+":"+r.pattern]
+		if ep == nil {
+			ep = patterns[r.pattern]
+		}
+		if ep == nil {
+			cl := cfg.categoryLimit(r.category)
+			ep = newEndpoint(r.method+":"+r.pattern, newLimit(cl.BurstSize, cl.RefillRate))
+		}
+		l.routes = append(l.routes, routeEndpoint{route: r, ep: ep})
+	}
+	return l, nil
+}
+
+func newEndpoint(name string, lim limit) *endpoint {
+	return &endpoint{name: name, limit: lim, bucket: lim.newBucket()}
+}
+
+// endpointFor classifies a request: the exact key "METHOD:path", then the
+// exact key "path", then the category table's route (whose bucket a
+// pattern key may size). Nil means no endpoint bucket applies (a path
+// outside the API). HEAD is classified as GET.
+func (l *Limiter) endpointFor(method, path string) *endpoint {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	if ep := l.exact[endpointKey{method, path}]; ep != nil {
+		return ep
+	}
+	if ep := l.exact[endpointKey{"", path}]; ep != nil {
+		return ep
+	}
+	for i := range l.routes {
+		if l.routes[i].route.match(method, path) {
+			return l.routes[i].ep
+		}
+	}
+	return nil
+}
+
+// Middleware rate-limits next. Every response it passes carries the
+// X-RateLimit-* headers of the deciding bucket (see the package doc); a
+// refused request is answered 429 with Retry-After and never reaches
+// next. With Enabled = false it returns next itself.
+func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	if !l.enabled {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := l.ClientIP(r)
+		noteClientIP(r, ip)
+		ep := l.endpointFor(r.Method, r.URL.EscapedPath())
+		v := l.decide(l.clock.Now(), ip, ep)
+		setHeaders(w.Header(), &v)
+		if !v.allowed {
+			refuse(w, &v, ip, ep)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// candidate is one bucket a request is checked against.
+type candidate struct {
+	scope  scope
+	limit  *limit
+	bucket *rate.Limiter // nil: an untracked IP, whose bucket would be full
+	tokens float64       // before the request; after it, once allowed
+}
+
+// verdict is a request's outcome and the deciding bucket's headers.
+type verdict struct {
+	allowed    bool
+	scope      scope
+	limit      *limit
+	remaining  int
+	resetUnix  int64
+	retryAfter int64 // seconds; refusals only
+}
+
+// decide checks every bucket of the request and takes one token from
+// each only if all have one.
+func (l *Limiter) decide(now time.Time, ip netip.Addr, ep *endpoint) verdict {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.totalRequests++
+	var buf [3]candidate
+	cs := buf[:0]
+	cs = append(cs, candidate{scope: scopeGlobal, limit: &l.globalLimit, bucket: l.global, tokens: l.global.TokensAt(now)})
+	ipc := candidate{scope: scopeIP, limit: &l.ipLimit, bucket: l.ips[ip], tokens: float64(l.ipLimit.burst)}
+	if ipc.bucket == nil && len(l.ips) >= ipLimitersMax {
+		ipc.bucket = l.ipOverflow
+	}
+	if ipc.bucket != nil {
+		ipc.tokens = ipc.bucket.TokensAt(now)
+	}
+	cs = append(cs, ipc)
+	if ep != nil {
+		cs = append(cs, candidate{scope: scopeEndpoint, limit: &ep.limit, bucket: ep.bucket, tokens: ep.bucket.TokensAt(now)})
+	}
+	if c, wait, refused := slowestRefusal(cs); refused {
+		l.blockedRequests++
+		return verdict{
+			scope:      c.scope,
+			limit:      c.limit,
+			resetUnix:  unixCeil(now.Add(c.limit.untilTokens(c.tokens, float64(c.limit.burst)))),
+			retryAfter: max(1, int64(math.Ceil(wait.Seconds()))),
+		}
+	}
+	if cs[1].bucket == nil {
+		cs[1].bucket = l.ipLimit.newBucket()
+		l.ips[ip] = cs[1].bucket
+	}
+	for i := range cs {
+		if !cs[i].bucket.AllowN(now, 1) {
+			panic(fmt.Sprintf("ratelimit: %s bucket refused a token it holds (%.3f)", cs[i].scope, cs[i].tokens))
+		}
+		cs[i].tokens--
+	}
+	c := mostRestrictive(cs)
+	return verdict{
+		allowed:   true,
+		scope:     c.scope,
+		limit:     c.limit,
+		remaining: int(math.Floor(c.tokens)),
+		resetUnix: unixCeil(now.Add(c.limit.untilTokens(c.tokens, float64(c.limit.burst)))),
+	}
+}
+
+// slowestRefusal finds the buckets without a whole token and returns the
+// one that takes longest to earn it: the wait after which all of them
+// would admit the request. Ties go to the more specific scope.
+func slowestRefusal(cs []candidate) (c *candidate, wait time.Duration, refused bool) {
+	for i := range cs {
+		if cs[i].tokens >= 1 {
+			continue
+		}
+		w := cs[i].limit.untilTokens(cs[i].tokens, 1)
+		if c == nil || w >= wait {
+			c, wait = &cs[i], w
+		}
+	}
+	return c, wait, c != nil
+}
+
+// mostRestrictive is the bucket with the fewest whole tokens left; among
+// equals, the slowest to refill, then the most specific scope.
+func mostRestrictive(cs []candidate) *candidate {
+	best := &cs[0]
+	for i := 1; i < len(cs); i++ {
+		c := &cs[i]
+		cr, br := math.Floor(c.tokens), math.Floor(best.tokens)
+		if cr < br || (cr == br && c.limit.perMinute <= best.limit.perMinute) {
+			best = c
+		}
+	}
+	return best
+}
+
+// unixCeil is t in Unix seconds, rounded up: the first whole second at
+// or after t.
+func unixCeil(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+// setHeaders sets the X-RateLimit-* headers with one allocation for the
+// four values.
+func setHeaders(h http.Header, v *verdict) {
+	vals := make([]string, 4)
+	vals[0] = v.limit.text
+	vals[1] = strconv.Itoa(v.remaining)
+	vals[2] = strconv.FormatInt(v.resetUnix, 10)
+	vals[3] = v.scope.String()
+	h[headerLimit] = vals[0:1:1]
+	h[headerRemaining] = vals[1:2:2]
+	h[headerReset] = vals[2:3:3]
+	h[headerType] = vals[3:4:4]
+}
+
+// envelope is the admin API's answer shape (net/admin's envelope); a
+// refusal has data and leader_hint null.
+type envelope struct {
+	Success    bool    `json:"success"`
+	Data       any     `json:"data"`
+	Error      string  `json:"error"`
+	LeaderHint *string `json:"leader_hint"`
+}
+
+// refuse answers 429 in the reference's words.
+func refuse(w http.ResponseWriter, v *verdict, ip netip.Addr, ep *endpoint) {
+	body, err := json.Marshal(envelope{Error: refusalMessage(v, ip, ep)})
+	if err != nil {
+		panic(fmt.Sprintf("ratelimit: encoding refusal: %v", err))
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Retry-After", strconv.FormatInt(v.retryAfter, 10))
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write(body) // a client that left is not an error
+}
+
+// refusalMessage is the reference's "Rate limit exceeded for IP
+// 192.168.1.100. Limit: 30 requests per minute", with the endpoint or
+// "all clients" in place of the IP when that bucket refused.
+func refusalMessage(v *verdict, ip netip.Addr, ep *endpoint) string {
+	var who string
+	switch v.scope {
+	case scopeGlobal:
+		who = "all clients"
+	case scopeIP:
+		who = "IP " + ipString(ip)
+	case scopeEndpoint:
+		who = "endpoint " + ep.name
+	}
+	return fmt.Sprintf("Rate limit exceeded for %s. Limit: %d requests per minute", who, v.limit.perMinute)
+}
+
+// ipString is ip for messages and logs; "unknown" when the peer address
+// was not an IP.
+func ipString(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return "unknown"
+	}
+	return ip.String()
+}
+
+// Stats is the rate_limiting block of the reference's /health answer.
+type Stats struct {
+	// Enabled is Config.Enabled; a disabled limiter counts nothing.
+	Enabled bool `json:"enabled"`
+	// ActiveLimiters is the number of per-IP buckets held: the state that
+	// Cleanup bounds. The global and endpoint buckets are fixed and not
+	// counted.
+	ActiveLimiters int `json:"active_limiters"`
+	// TotalRequests counts the requests checked; BlockedRequests, those
+	// answered 429.
+	TotalRequests   uint64 `json:"total_requests"`
+	BlockedRequests uint64 `json:"blocked_requests"`
+	// LastCleanup is when Cleanup last ran, in UTC whole seconds as the
+	// reference prints it; New counts as one, since a new Limiter holds
+	// no idle bucket.
+	LastCleanup time.Time `json:"last_cleanup"`
+}
+
+// Stats reports the counters for /health.
+func (l *Limiter) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Stats{
+		Enabled:         l.enabled,
+		ActiveLimiters:  len(l.ips),
+		TotalRequests:   l.totalRequests,
+		BlockedRequests: l.blockedRequests,
+		LastCleanup:     l.lastCleanup.UTC().Truncate(time.Second),
+	}
+}
+
+// Cleanup drops the per-IP buckets that are full at now: their clients
+// were idle long enough to earn back the whole burst, so a fresh bucket
+// is the same bucket and dropping it loses nothing. It returns how many
+// it dropped. Start calls it every CleanupIntervalSeconds; callers that
+// drive time themselves (tests, a simulator) call it directly.
+func (l *Limiter) Cleanup(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	full := float64(l.ipLimit.burst)
+	n := 0
+	for ip, b := range l.ips {
+		if b.TokensAt(now) >= full {
+			delete(l.ips, ip)
+			n++
+		}
+	}
+	l.lastCleanup = now
+	return n
+}
+
+// Start runs Cleanup every CleanupIntervalSeconds, at the Clock's time,
+// on a goroutine that ends with ctx. A disabled limiter starts nothing.
+func (l *Limiter) Start(ctx context.Context) {
+	if !l.enabled {
+		return
+	}
+	go func() {
+		t := time.NewTicker(l.cleanupInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				l.Cleanup(l.clock.Now())
+			}
+		}
+	}()
+}

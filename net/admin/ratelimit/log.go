@@ -1,0 +1,105 @@
+package ratelimit
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// logPathBytesMax bounds the path a log line quotes.
+const logPathBytesMax = 256
+
+// Log logs one line per request (log_requests): method, quoted path,
+// status, duration and client IP, as
+//
+//	admin: GET "/api/v1/topics" 200 1.234ms client=10.0.0.7
+//
+// The client IP is the one the Limiter used (trusted-proxy aware) when
+// its Middleware runs inside Log, else the TCP peer's. A handler that
+// panics through Log is logged with status "aborted". Disabled, or with
+// a nil logf, it returns next itself.
+func Log(logf func(format string, args ...any), enabled bool) func(http.Handler) http.Handler {
+	if !enabled || logf == nil {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			slot := &logSlot{}
+			r = r.WithContext(context.WithValue(r.Context(), logSlotKey{}, slot))
+			sw := &statusWriter{ResponseWriter: w}
+			done := false
+			defer func() {
+				status := "aborted"
+				if done {
+					status = strconv.Itoa(sw.statusOr200())
+				}
+				ip := slot.clientIP
+				if !slot.set {
+					ip = parseHop(r.RemoteAddr)
+				}
+				logf("admin: %s %s %s %s client=%s", r.Method, quotePath(r.URL.Path), status,
+					time.Since(start).Round(time.Microsecond), ipString(ip))
+			}()
+			next.ServeHTTP(sw, r)
+			done = true
+		})
+	}
+}
+
+// logSlot carries the Limiter's client IP out to Log.
+type logSlot struct {
+	clientIP netip.Addr
+	set      bool
+}
+
+type logSlotKey struct{}
+
+// noteClientIP hands ip to an enclosing Log, if any.
+func noteClientIP(r *http.Request, ip netip.Addr) {
+	if s, ok := r.Context().Value(logSlotKey{}).(*logSlot); ok {
+		s.clientIP, s.set = ip, true
+	}
+}
+
+// quotePath quotes a client-supplied path, cut short, so that a log line
+// stays one bounded line.
+func quotePath(p string) string {
+	if len(p) > logPathBytesMax {
+		return strconv.Quote(p[:logPathBytesMax]) + "..."
+	}
+	return strconv.Quote(p)
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 && status >= 200 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// statusOr200 is the status sent; a handler that wrote nothing sent 200.
+func (w *statusWriter) statusOr200() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
