@@ -16,7 +16,6 @@ import (
 
 func newDev(g *globals) *cobra.Command {
 	o := dev.DefaultOptions()
-	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local cluster in one process (1 controller, --brokers brokers)",
@@ -27,7 +26,7 @@ the other weir commands find them in ./weir-data/certs.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dir = g.dataDir
 			level := zerolog.WarnLevel
-			if verbose {
+			if g.verbose {
 				level = zerolog.InfoLevel
 			}
 			log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
@@ -38,6 +37,7 @@ the other weir commands find them in ./weir-data/certs.`,
 			fmt.Printf(`Weir dev cluster running (1 controller, %d broker(s)); data in %s
   admin API  http://%s
   brokers    %s
+  metrics    http://%s/metrics (controller), %s (brokers)
   certs      %s (client certificate: client-cli)
 
 Try, from another terminal:
@@ -46,7 +46,7 @@ Try, from another terminal:
   weir consume t --from-beginning --max 1000
 
 Ctrl-C stops the cluster.
-`, len(c.Brokers), o.Dir, c.Controller.HTTPAddr, strings.Join(c.BrokerAddrs(), ","), dev.CertDir(o.Dir))
+`, len(c.Brokers), o.Dir, c.Controller.HTTPAddr, strings.Join(c.BrokerAddrs(), ","), c.Controller.HTTPAddr, strings.Join(c.MetricsAddrs(), ","), dev.CertDir(o.Dir))
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 			<-sig
@@ -55,6 +55,5 @@ Ctrl-C stops the cluster.
 		},
 	}
 	cmd.Flags().IntVar(&o.Brokers, "brokers", 1, "number of brokers (1..9)")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at info level")
 	return cmd
 }

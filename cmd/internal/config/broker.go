@@ -22,6 +22,13 @@ type Broker struct {
 	Replication Replication `toml:"replication"`
 	TLS         TLS         `toml:"tls"`
 	Log         Log         `toml:"log"`
+	Metrics     Metrics     `toml:"metrics"`
+}
+
+// Metrics is the broker's [metrics] section: where GET /metrics listens
+// (empty: nowhere). Controllers serve /metrics on their admin address.
+type Metrics struct {
+	Listen string `toml:"listen"`
 }
 
 // Network is the [network] section.
@@ -102,6 +109,7 @@ func DefaultBroker() Broker {
 	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, ElectionTimeoutMs: 5000, HeartbeatIntervalMs: 1000}
 	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
 	b.Log = Log{Level: "info", Format: "console"}
+	b.Metrics.Listen = "127.0.0.1:9643"
 	return b
 }
 
@@ -124,6 +132,7 @@ func (b *Broker) Validate() error {
 	p.Add(b.Replication.AckTimeoutMs <= 0, "replication.ack_timeout_ms", "must be > 0 (got %d)", b.Replication.AckTimeoutMs)
 	p.Add(b.Replication.MaxReplicationLag < 0, "replication.max_replication_lag", "must be >= 0 (got %d)", b.Replication.MaxReplicationLag)
 	p.Add(b.Replication.HeartbeatTimeoutMs <= 0, "replication.heartbeat_timeout_ms", "must be > 0 (got %d)", b.Replication.HeartbeatTimeoutMs)
+	p.Add(b.Metrics.Listen != "" && !validAddr(b.Metrics.Listen), "metrics.listen", "want host:port or empty (got %q)", b.Metrics.Listen)
 	validateTLS(&p, b.TLS)
 	validateLog(&p, b.Log)
 	return p.Err("broker")

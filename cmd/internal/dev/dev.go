@@ -31,11 +31,14 @@ type Options struct {
 	// Ports: controller rpc, raft, admin HTTP; broker i listens on
 	// BrokerPort + 100*i.
 	ControllerPort, RaftPort, HTTPPort, BrokerPort int
+	// MetricsPort is broker 0's GET /metrics port (broker i: +i); zero
+	// picks free ports.
+	MetricsPort int
 }
 
 // DefaultOptions is one broker on loopback in ./weir-data.
 func DefaultOptions() Options {
-	return Options{Dir: "weir-data", Brokers: 1, Host: "127.0.0.1", ControllerPort: 9094, RaftPort: 9095, HTTPPort: 9642, BrokerPort: 9092}
+	return Options{Dir: "weir-data", Brokers: 1, Host: "127.0.0.1", ControllerPort: 9094, RaftPort: 9095, HTTPPort: 9642, BrokerPort: 9092, MetricsPort: 9643}
 }
 
 // ClientCertName is the certificate the CLI uses by default.
@@ -111,6 +114,10 @@ func BrokerConfig(o Options, i int) config.Broker {
 	b.Broker.RackID = "dev-" + strconv.Itoa(i%3)
 	b.Network.QUICListen = addr(o.Host, o.BrokerPort+100*i)
 	b.Network.RPCListen = addr(o.Host, o.BrokerPort+100*i+1)
+	b.Metrics.Listen = addr(o.Host, 0) // any free port unless MetricsPort is set
+	if o.MetricsPort > 0 {
+		b.Metrics.Listen = addr(o.Host, o.MetricsPort+i)
+	}
 	b.WAL.Path = filepath.Join(o.Dir, "broker-"+strconv.Itoa(id), "wal")
 	b.WAL.CapacityBytes = 1 << 30
 	b.WAL.SegmentSizeBytes = 64 << 20
@@ -160,6 +167,15 @@ func (c *Cluster) BrokerAddrs() []string {
 	var out []string
 	for _, b := range c.Brokers {
 		out = append(out, b.Addr)
+	}
+	return out
+}
+
+// MetricsAddrs lists the brokers' GET /metrics addresses.
+func (c *Cluster) MetricsAddrs() []string {
+	var out []string
+	for _, b := range c.Brokers {
+		out = append(out, b.MetricsAddr)
 	}
 	return out
 }

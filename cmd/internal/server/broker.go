@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/cmd/internal/metrics"
 	"github.com/weirmq/weir/io/wal"
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/transport"
@@ -24,17 +26,19 @@ import (
 // Broker is a running broker process: the broker state machine in a loop,
 // its WAL and its QUIC transport.
 type Broker struct {
-	ID   sm.NodeID
-	Addr string // the QUIC address it listens on
+	ID          sm.NodeID
+	Addr        string // the QUIC address it listens on
+	MetricsAddr string // GET /metrics, when [metrics] listen is set
 
-	log    zerolog.Logger
-	wal    *wal.WAL
-	exec   *wal.Executor
-	tr     *transport.Transport
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-	once   sync.Once
+	metrics *http.Server
+	log     zerolog.Logger
+	wal     *wal.WAL
+	exec    *wal.Executor
+	tr      *transport.Transport
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error
+	once    sync.Once
 }
 
 // ms converts configuration milliseconds.
@@ -76,6 +80,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	b := &Broker{ID: id, log: log, wal: w, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
+	reg := metrics.New()
 	// The transport starts first, so the broker can advertise the address
 	// it actually bound (port 0 picks one); messages wait for the loop.
 	var loop *runtime.Loop
@@ -86,6 +91,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		Addresses: book.lookup,
 		Deliver: func(from sm.NodeID, m sm.Message) {
 			book.learn(m)
+			reg.ObserveInbound(from, m)
 			select {
 			case <-ready:
 				_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
@@ -114,16 +120,46 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	ad := &adapters{}
-	loop = runtime.NewLoop(node, ad, queueEvents)
+	probe := metrics.NewProbe(reg, node, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
+	loop = runtime.NewLoop(probe, ad, queueEvents)
 	b.exec = w.NewExecutor(func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
 	close(ready)
-	ad.disk, ad.send = b.exec.StartDisk, tr.Send
+	ad.disk = b.exec.StartDisk
+	ad.send = func(ms []sm.Envelope) { reg.ObserveSend(ms); tr.Send(ms) }
+	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: probe.Load, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
+		cancel()
+		_ = tr.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	if cfg.Metrics.Listen != "" {
+		if err := b.serveMetrics(cfg.Metrics.Listen, reg); err != nil {
+			cancel()
+			_ = tr.Close()
+			_ = w.Close()
+			return nil, err
+		}
+	}
 	go func() {
 		b.err = loop.Run(ctx)
 		close(b.done)
 	}()
 	log.Info().Str("quic", b.Addr).Msg("broker started")
 	return b, nil
+}
+
+// serveMetrics starts GET /metrics on its own listener.
+func (b *Broker) serveMetrics(addr string, reg *metrics.Registry) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("broker: metrics.listen %s: %w", addr, err)
+	}
+	b.MetricsAddr = ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg.Handler())
+	b.metrics = &http.Server{Handler: metrics.HTTP(reg, mux), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = b.metrics.Serve(ln) }()
+	return nil
 }
 
 // adapters joins the disk executor and the transport into runtime.Adapters.
@@ -230,6 +266,9 @@ func (b *Broker) Wait() error {
 func (b *Broker) Shutdown() error {
 	var err error
 	b.once.Do(func() {
+		if b.metrics != nil {
+			_ = b.metrics.Close()
+		}
 		b.cancel()
 		<-b.done
 		b.exec = nil

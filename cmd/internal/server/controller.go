@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/cmd/internal/metrics"
 	"github.com/weirmq/weir/io/raftstore"
 	"github.com/weirmq/weir/net/admin"
 	"github.com/weirmq/weir/net/transport"
@@ -90,11 +91,16 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	c := &Controller{ID: id, log: log, store: store, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	reg := metrics.New()
+	probe := metrics.NewProbe(reg, node, time.Second, func() metrics.ControllerSnapshot { return metrics.SampleController(node) })
 	ad := &adapters{}
-	loop := runtime.NewLoop(node, ad, queueEvents)
+	loop := runtime.NewLoop(probe, ad, queueEvents)
 	loc := newLocal(loop)
 	c.exec = raftstore.NewExecutor(store, func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
-	deliver := func(from sm.NodeID, m sm.Message) { _ = loop.Post(ctx, sm.Received{From: from, Msg: m}) }
+	deliver := func(from sm.NodeID, m sm.Message) {
+		reg.ObserveInbound(from, m)
+		_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
+	}
 	mk := func(listen string, addrs func(sm.NodeID) (string, bool)) (*transport.Transport, error) {
 		return transport.New(transport.Config{
 			Self: id, Role: wire.RoleController, Listen: listen,
@@ -113,12 +119,22 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	c.RaftAddr, c.RPCAddr = c.raft.Addr().String(), c.rpc.Addr().String()
 	ad.local = loc
 	ad.disk = c.exec.StartDisk
-	ad.send = func(msgs []sm.Envelope) { c.route(msgs) }
+	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
+	src := metrics.ControllerSourcesFrom(probe)
+	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
+	if err := reg.RegisterController(src); err != nil {
+		c.abort()
+		return nil, err
+	}
 	c.api = &backend{local: loc, self: id}
 	c.http = admin.New(admin.Config{
 		Self: id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
 		LeaderURL: func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
 		Logf:      func(format string, args ...any) { log.Warn().Str("component", "admin").Msgf(format, args...) },
+		Version:   Version,
+		Middleware: func(next http.Handler) http.Handler {
+			return withMetrics(reg, next)
+		},
 	}, c.api)
 	ln, err := net.Listen("tcp", cfg.Controller.HTTPListen)
 	if err != nil {
@@ -137,6 +153,23 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	}()
 	log.Info().Str("rpc", c.RPCAddr).Str("raft", c.RaftAddr).Str("http", c.HTTPAddr).Msg("controller started")
 	return c, nil
+}
+
+// Version is the build's version, reported by /health.
+var Version = "0.1.0-dev"
+
+// withMetrics serves GET /metrics beside the admin API and instruments the
+// API's requests.
+func withMetrics(reg *metrics.Registry, api http.Handler) http.Handler {
+	inst := metrics.HTTP(reg, api)
+	scrape := reg.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			scrape.ServeHTTP(w, r)
+			return
+		}
+		inst.ServeHTTP(w, r)
+	})
 }
 
 // route sends raft traffic over the peer transport and everything else
