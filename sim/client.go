@@ -33,6 +33,9 @@ type client struct {
 	// retry is the scripted action in flight: a retriable failure (the
 	// request certainly did nothing) puts it back at the front.
 	retry *action
+	// probes holds the answers to scripted cluster-status requests (nil
+	// until answered), by request ID.
+	probes map[uint64]*sm.ClusterStatusResponse
 }
 
 // pending is the one outstanding request.
@@ -44,6 +47,11 @@ type pending struct {
 	deadline sm.Time
 	meta     bool // a metadata refresh, not recorded in the history
 	acks     sm.Acks
+	// status marks a cluster-status request (not recorded in the history);
+	// a linearizable (not stale) answer must have applied commitAtInvoke.
+	status         bool
+	stale          bool
+	commitAtInvoke uint64
 }
 
 // action is one scripted client step.
@@ -56,6 +64,9 @@ type action struct {
 	final   bool
 	topic   sm.TopicInfo
 	onReply func(op linearizability.Op)
+	// status asks the controller for the cluster status (stale or not)
+	// instead of kind's operation.
+	status, stale bool
 }
 
 func newClient(w *World, id sm.NodeID) *client {
@@ -65,6 +76,7 @@ func newClient(w *World, id sm.NodeID) *client {
 		meta:       map[sm.TopicPartition]sm.PartitionState{},
 		topics:     map[string]sm.TopicInfo{},
 		epochs:     map[sm.TopicPartition]sm.Epoch{},
+		probes:     map[uint64]*sm.ClusterStatusResponse{},
 	}
 }
 
@@ -96,7 +108,7 @@ func (c *client) timeout() {
 	p := c.inflight
 	c.inflight = nil
 	c.retry = nil // no reply: the outcome is unknown, so never retried
-	if p.meta {
+	if p.meta || p.status {
 		c.rotateController()
 	} else {
 		p.op.Err = "NO_REPLY"
@@ -148,6 +160,10 @@ func (c *client) step() {
 	} else {
 		a = c.randomAction()
 	}
+	if a.status {
+		c.requestStatus(a.stale)
+		return
+	}
 	if !c.issue(a) {
 		c.refreshMetadata()
 		return
@@ -171,6 +187,8 @@ func (c *client) randomAction() action {
 			return action{kind: linearizability.CreateTopic, topic: sm.TopicInfo{Name: name, Partitions: int32(1 + c.rng.intn(3)), ReplicationFactor: int32(1 + c.rng.intn(3))}}
 		}
 		return action{kind: linearizability.DeleteTopic, topic: sm.TopicInfo{Name: name}}
+	case r < w.cfg.ProduceRatio+w.cfg.AdminRatio+w.cfg.StatusRatio:
+		return action{status: true, stale: c.rng.chance(1.0 / 3)}
 	default:
 		hw := c.w.knownHW[tp]
 		return action{kind: linearizability.Fetch, tp: tp, offset: sm.Offset(c.rng.between(0, int64(hw)))}
@@ -275,6 +293,8 @@ func (c *client) receive(m sm.Envelope) {
 		}
 		c.inflight = nil
 		c.completeAdmin(p, r.Code, r.LeaderHint)
+	case sm.ClusterStatusResponse:
+		c.onStatus(r)
 	}
 }
 

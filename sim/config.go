@@ -108,9 +108,13 @@ type Config struct {
 	SyncLatency                    sm.Duration
 	DiskCapacity                   int64
 
-	Acks          []sm.Acks
-	ProduceRatio  float64
-	AdminRatio    float64
+	Acks         []sm.Acks
+	ProduceRatio float64
+	AdminRatio   float64
+	// StatusRatio is the share of client steps that ask a controller for
+	// the cluster status (a third of them stale); linearizable answers are
+	// checked against the commit index when they were asked.
+	StatusRatio   float64
 	ThinkMin      sm.Duration
 	ThinkMax      sm.Duration
 	ClientTimeout sm.Duration
@@ -122,10 +126,18 @@ type Config struct {
 	HeartbeatInterval sm.Duration
 	AckTimeout        sm.Duration
 	ReplicaLagTime    sm.Duration
+	// HealthInterval is how often brokers report health (and how often the
+	// simulator posts them synthetic HealthObserved values); HealthTimeout
+	// is how long the controller leader counts a silent broker online.
+	HealthInterval sm.Duration
+	HealthTimeout  sm.Duration
 
 	// Canary plants a known bug (acks=all acknowledged before the ISR has
 	// the record) so a test can show the simulator catches it.
 	Canary bool
+	// CanaryReadIndex plants another: controller leaders answer
+	// linearizable cluster-status requests without a ReadIndex round.
+	CanaryReadIndex bool
 
 	// VizDir, when set, receives porcupine's HTML visualisation of a
 	// violation.
@@ -167,6 +179,7 @@ func DefaultConfig(seed uint64) Config {
 		},
 		ProduceRatio:      0.6,
 		AdminRatio:        0.03,
+		StatusRatio:       0.02,
 		ThinkMin:          sm.Millisecond,
 		ThinkMax:          sm.Duration(r.between(5, 50)) * sm.Millisecond,
 		ClientTimeout:     1500 * sm.Millisecond,
@@ -176,6 +189,8 @@ func DefaultConfig(seed uint64) Config {
 		HeartbeatInterval: 200 * sm.Millisecond,
 		AckTimeout:        1000 * sm.Millisecond,
 		ReplicaLagTime:    1000 * sm.Millisecond,
+		HealthInterval:    500 * sm.Millisecond,
+		HealthTimeout:     1500 * sm.Millisecond,
 	}
 	if r.chance(0.3) {
 		c.Topics = append(c.Topics, TopicSpec{Name: "t2", Partitions: 1, ReplicationFactor: 1, MinISR: 1})

@@ -131,6 +131,8 @@ func probe(s *Stats, m sm.Message) {
 		if r.Code != sm.CodeOK {
 			s.reach("heartbeat " + r.Code.String())
 		}
+	case sm.ClusterStatusResponse:
+		s.reach("cluster status " + r.Code.String())
 	}
 }
 

@@ -452,6 +452,14 @@ func (w *World) leaderController() *controller.Node {
 	return best
 }
 
+func (w *World) controllerNode(id sm.NodeID) *controller.Node {
+	h := w.hosts[id]
+	if h == nil || !h.up {
+		return nil
+	}
+	return h.node.(*controller.Node)
+}
+
 func (w *World) brokerNode(id sm.NodeID) *broker.Node {
 	h := w.hosts[id]
 	if h == nil || !h.up {
@@ -553,6 +561,9 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			SessionTimeout: cfg.SessionTimeout,
 			DefaultMinISR:  1,
 			MaxPartitions:  1000,
+			HealthTimeout:  cfg.HealthTimeout,
+
+			CanaryStatusWithoutReadIndex: cfg.CanaryReadIndex,
 		}, d)
 	}
 	rack := fmt.Sprintf("rack-%d", int(h.id-101)%max(cfg.Racks, 1))
@@ -564,6 +575,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		Controllers:           w.controllerIDs(),
 		HeartbeatInterval:     cfg.HeartbeatInterval,
 		ControllerTimeout:     3 * cfg.HeartbeatInterval,
+		HealthInterval:        cfg.HealthInterval,
 		AckTimeout:            cfg.AckTimeout,
 		ReplicaLagTime:        cfg.ReplicaLagTime,
 		MaxReplicationLag:     0,

@@ -114,6 +114,7 @@ var mustReach = []string{
 	"produce NOT_ENOUGH_REPLICAS", "produce LEADERSHIP_LOST", "produce TIMEOUT",
 	"fetch LEADER_NOT_AVAILABLE", "alter isr requested",
 	"create topic OK", "create topic TOPIC_ALREADY_EXISTS", "delete topic UNKNOWN_TOPIC",
+	"cluster status linearizable", "cluster status NOT_LEADER",
 }
 
 func checkCoverage(t *testing.T, s *Stats) {
@@ -176,6 +177,26 @@ func TestCanary(t *testing.T) {
 		}
 	}
 	t.Fatalf("canary bug not caught in %d seeds", budget)
+}
+
+// TestCanaryReadIndex plants a bug in linearizable cluster-status reads —
+// the leader answers from its applied state without a ReadIndex round, so a
+// deposed or lagging leader answers stale — and requires the clients' check
+// (applied index at least the commit index when asked) to catch it.
+func TestCanaryReadIndex(t *testing.T) {
+	const budget = 60
+	for seed := uint64(1); seed <= budget; seed++ {
+		cfg := DefaultConfig(seed)
+		cfg.CanaryReadIndex = true
+		if res := Run(cfg); res.Err != nil {
+			if !strings.Contains(res.Err.Error(), "cluster status: linearizable answer") {
+				t.Fatalf("seed %d failed for another reason: %v", seed, res.Err)
+			}
+			t.Logf("canary caught at seed %d: %v", seed, firstLine(res.Err.Error()))
+			return
+		}
+	}
+	t.Fatalf("read-index canary not caught in %d seeds", budget)
 }
 
 func firstLine(s string) string {

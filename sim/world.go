@@ -308,6 +308,9 @@ func (h *host) start() {
 	inc := h.incarnation
 	// Kick the node so it arms its timers and starts its protocol.
 	w.at(w.now, func() { h.deliver(inc, sm.TimerFired{}) })
+	if h.kind == kindBroker {
+		h.observeHealth(inc)
+	}
 }
 
 // addHost registers a process slot.
@@ -348,6 +351,8 @@ func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
 		t.mix(1<<32 | e.ID)
 	case sm.TimerFired:
 		t.mix(2 << 32)
+	case sm.HealthObserved:
+		t.mix(3 << 32)
 	}
 	if t.verbose != nil {
 		fmt.Fprintf(t.verbose, "%v %v <- %s\n", now, node, describeEvent(ev))
@@ -371,6 +376,8 @@ func describeEvent(ev sm.Event) string {
 		return fmt.Sprintf("disk done #%d", e.ID)
 	case sm.TimerFired:
 		return "timer"
+	case sm.HealthObserved:
+		return fmt.Sprintf("health observed %+v", e.Health)
 	}
 	return fmt.Sprintf("%T", ev)
 }
@@ -411,6 +418,10 @@ func msgKind(m sm.Message) uint64 {
 		return 16
 	case sm.RaftMessage:
 		return 17
+	case sm.ClusterStatusRequest:
+		return 18
+	case sm.ClusterStatusResponse:
+		return 19
 	}
 	return 0
 }

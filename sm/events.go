@@ -24,9 +24,19 @@ type DiskDone struct {
 	Err string
 }
 
-func (Received) isEvent()   {}
-func (TimerFired) isEvent() {}
-func (DiskDone) isEvent()   {}
+// HealthObserved is the runtime's latest measurement of the process's
+// components, posted to a broker periodically (the simulator posts synthetic
+// values). The broker keeps the latest one and sends it, with the
+// Replication part filled from its own partitions, in its next health
+// report; a broker that never received one reports zero components.
+type HealthObserved struct {
+	Health BrokerHealth
+}
+
+func (Received) isEvent()       {}
+func (TimerFired) isEvent()     {}
+func (DiskDone) isEvent()       {}
+func (HealthObserved) isEvent() {}
 
 // DiskKind is what a DiskOp does.
 type DiskKind uint8

@@ -111,6 +111,10 @@ type BrokerHeartbeat struct {
 	Rack            string
 	Host            string
 	MetadataVersion uint64
+	// Health is the broker's health report, attached to the first heartbeat
+	// at or after each health interval (and repeated until a controller
+	// leader answers one); nil when this heartbeat carries no report.
+	Health *BrokerHealth
 }
 
 // BrokerHeartbeatResponse answers a heartbeat. Code is CodeNotLeader (with
@@ -201,6 +205,53 @@ type MetadataResponse struct {
 	Delta      MetadataDelta
 }
 
+// ClusterStatusRequest asks a controller for the operator's view of the
+// cluster: raft state, the full metadata, every broker's health and the
+// cluster health verdict.
+//
+// With Stale false the answer is linearizable: only the leader answers, and
+// only after a raft ReadIndex round has confirmed it still leads and it has
+// applied everything committed when the request arrived; a follower answers
+// CodeNotLeader with LeaderHint, or CodeLeaderNotAvailable while it knows no
+// leader. With Stale true any controller answers at once from what it has
+// applied, even without a leader.
+type ClusterStatusRequest struct {
+	ReqID uint64
+	Stale bool
+}
+
+// ClusterStatusResponse answers ClusterStatusRequest. On any code but CodeOK
+// only ReqID, Code, LeaderHint, Term and Leader are meaningful.
+//
+// Broker health is soft state only the leader holds (brokers report to it):
+// when IsLeader is false, every broker's Online is false and Healthy is
+// false, both meaning "unknown: ask the leader".
+type ClusterStatusResponse struct {
+	ReqID      uint64
+	Code       Code
+	LeaderHint NodeID
+	// IsLeader tells whether the answering controller leads (a
+	// linearizable answer always comes from the leader).
+	IsLeader bool
+	// Term, CommitIndex and AppliedIndex are the answering controller's raft
+	// term, commit index and applied index; Metadata is the state at
+	// AppliedIndex.
+	Term, CommitIndex, AppliedIndex uint64
+	Metadata                        MetadataDelta // Full
+	// Brokers lists every broker in Metadata, sorted by ID.
+	Brokers []BrokerStatus
+	// Healthy is the cluster health verdict (the reference's rule): a leader
+	// exists and, with at most two brokers, at least one is online; with
+	// more, a majority is online.
+	Healthy bool
+	// Leader is the controller leader as the answering controller knows it
+	// (NoNode: none known).
+	Leader NodeID
+	// Now is the answering controller's clock when it answered, so a reader
+	// can turn LastReport into an age.
+	Now Time
+}
+
 // ---- controller ↔ controller ---------------------------------------------
 
 // RaftMessage carries one etcd raft message between controllers.
@@ -224,6 +275,8 @@ func (DeleteTopicRequest) isMessage()      {}
 func (DeleteTopicResponse) isMessage()     {}
 func (MetadataRequest) isMessage()         {}
 func (MetadataResponse) isMessage()        {}
+func (ClusterStatusRequest) isMessage()    {}
+func (ClusterStatusResponse) isMessage()   {}
 func (RaftMessage) isMessage()             {}
 
 // ---- metadata --------------------------------------------------------------

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,10 @@ const (
 	brokerBytesMin    = 8 + 8 + 4 + 4 + 1         // id, incarnation, rack, host, fenced
 	topicBytesMin     = 4 + 4 + 4 + 4 + 1         // name, partitions, rf, min ISR, unclean
 	partitionBytesMin = 4 + 4 + 4 + 8 + 8 + 4 + 8 // tp, replicas, leader, epoch, isr, partition epoch
+	// healthBytes is a BrokerHealth less its WAL backend string's bytes:
+	// WAL, cache, object storage, network, replication, resources.
+	healthBytes          = (1 + 8 + 8 + 4) + (1 + 8 + 8 + 8) + (1 + 1) + (8 + 1) + (8 + 8) + (8 + 8 + 8)
+	brokerStatusBytesMin = brokerBytesMin + 1 + 8 + healthBytes // info, online, last report, health
 )
 
 // pathElem is one step of the field path a decoder is inside, such as
@@ -121,8 +126,20 @@ func (d *decoder) u64(field string) uint64 {
 	return 0
 }
 
-func (d *decoder) i32(field string) int32 { return int32(d.u32(field)) }
-func (d *decoder) i64(field string) int64 { return int64(d.u64(field)) }
+func (d *decoder) i32(field string) int32   { return int32(d.u32(field)) }
+func (d *decoder) i64(field string) int64   { return int64(d.u64(field)) }
+func (d *decoder) f64(field string) float64 { return math.Float64frombits(d.u64(field)) }
+
+// int reads a Go int carried as i64, refusing values this platform's int
+// cannot hold (so that a decoded frame re-encodes to the same bytes).
+func (d *decoder) int(field string) int {
+	v := d.i64(field)
+	if int64(int(v)) != v {
+		d.fail(field, fmt.Sprintf("%d overflows int", v), nil)
+		return 0
+	}
+	return int(v)
+}
 
 func (d *decoder) bool(field string) bool {
 	v := d.u8(field)
@@ -245,6 +262,76 @@ func (d *decoder) partitionState() sm.PartitionState {
 	}
 }
 
+func (d *decoder) brokerInfo() sm.BrokerInfo {
+	return sm.BrokerInfo{
+		ID: sm.NodeID(d.u64("id")), Incarnation: d.u64("incarnation"),
+		Rack: d.str("rack"), Host: d.str("host"), Fenced: d.bool("fenced"),
+	}
+}
+
+func (d *decoder) health(field string) sm.BrokerHealth {
+	d.push(field, -1)
+	defer d.pop()
+	return sm.BrokerHealth{
+		WAL: sm.WALHealth{
+			Healthy: d.bool("wal.healthy"), UsedBytes: d.i64("wal.usedBytes"),
+			CapacityBytes: d.i64("wal.capacityBytes"), Backend: d.str("wal.backend"),
+		},
+		Cache: sm.CacheHealth{
+			Healthy: d.bool("cache.healthy"), HitRate: d.f64("cache.hitRate"),
+			UsedBytes: d.i64("cache.usedBytes"), CapacityBytes: d.i64("cache.capacityBytes"),
+		},
+		ObjectStorage: sm.ObjectStorageHealth{Healthy: d.bool("objectStorage.healthy"), Configured: d.bool("objectStorage.configured")},
+		Network:       sm.NetworkHealth{Connections: d.int("network.connections"), Healthy: d.bool("network.healthy")},
+		Replication: sm.ReplicationHealth{
+			MaxLagRecords: d.i64("replication.maxLagRecords"), UnderReplicatedPartitions: d.int("replication.underReplicatedPartitions"),
+		},
+		Resources: sm.ResourceUsage{
+			MemoryBytes: d.u64("resources.memoryBytes"), Goroutines: d.int("resources.goroutines"),
+			CPUPercent: d.f64("resources.cpuPercent"),
+		},
+	}
+}
+
+// optionalHealth reads a presence byte and, if set, a health report.
+func (d *decoder) optionalHealth(field string) *sm.BrokerHealth {
+	switch present := d.u8(field); {
+	case d.err != nil || present == 0:
+		return nil
+	case present != 1:
+		d.fail(field, fmt.Sprintf("invalid presence byte %d", present), nil)
+		return nil
+	}
+	h := d.health(field)
+	if d.err != nil {
+		return nil
+	}
+	return &h
+}
+
+func (d *decoder) clusterStatus() sm.ClusterStatusResponse {
+	m := sm.ClusterStatusResponse{
+		ReqID: d.u64("reqID"), Code: sm.Code(d.u16("code")), LeaderHint: sm.NodeID(d.u64("leaderHint")),
+		IsLeader: d.bool("isLeader"), Term: d.u64("term"), CommitIndex: d.u64("commitIndex"),
+		AppliedIndex: d.u64("appliedIndex"), Metadata: d.delta("metadata"),
+	}
+	if n := d.count("brokers", brokerStatusBytesMin); n > 0 {
+		m.Brokers = make([]sm.BrokerStatus, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.push("brokers", i)
+			m.Brokers[i] = sm.BrokerStatus{
+				Info: d.brokerInfo(), Online: d.bool("online"), LastReport: sm.Time(d.i64("lastReport")),
+				Health: d.health("health"),
+			}
+			d.pop()
+		}
+	}
+	m.Healthy = d.bool("healthy")
+	m.Leader = sm.NodeID(d.u64("leader"))
+	m.Now = sm.Time(d.i64("now"))
+	return m
+}
+
 func (d *decoder) delta(field string) sm.MetadataDelta {
 	d.push(field, -1)
 	defer d.pop()
@@ -253,10 +340,7 @@ func (d *decoder) delta(field string) sm.MetadataDelta {
 		md.Brokers = make([]sm.BrokerInfo, n)
 		for i := 0; i < n && d.err == nil; i++ {
 			d.push("brokers", i)
-			md.Brokers[i] = sm.BrokerInfo{
-				ID: sm.NodeID(d.u64("id")), Incarnation: d.u64("incarnation"),
-				Rack: d.str("rack"), Host: d.str("host"), Fenced: d.bool("fenced"),
-			}
+			md.Brokers[i] = d.brokerInfo()
 			d.pop()
 		}
 	}
@@ -358,6 +442,7 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 		return sm.BrokerHeartbeat{
 			Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation"),
 			Rack: d.str("rack"), Host: d.str("host"), MetadataVersion: d.u64("metadataVersion"),
+			Health: d.optionalHealth("health"),
 		}
 	case TypeBrokerHeartbeatResponse:
 		return sm.BrokerHeartbeatResponse{
@@ -403,6 +488,10 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 		}
 	case TypeRaftMessage:
 		return d.raft()
+	case TypeClusterStatusRequest:
+		return sm.ClusterStatusRequest{ReqID: d.u64("reqID"), Stale: d.bool("stale")}
+	case TypeClusterStatusResponse:
+		return d.clusterStatus()
 	}
 	d.fail("", "no decoder for type "+t.String(), ErrUnknownType)
 	return nil

@@ -34,12 +34,14 @@ func (e *encoder) finish() ([]byte, error) {
 	return e.buf, nil
 }
 
-func (e *encoder) u8(v uint8)   { e.buf = append(e.buf, v) }
-func (e *encoder) u16(v uint16) { e.buf = binary.LittleEndian.AppendUint16(e.buf, v) }
-func (e *encoder) u32(v uint32) { e.buf = binary.LittleEndian.AppendUint32(e.buf, v) }
-func (e *encoder) u64(v uint64) { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
-func (e *encoder) i32(v int32)  { e.u32(uint32(v)) }
-func (e *encoder) i64(v int64)  { e.u64(uint64(v)) }
+func (e *encoder) u8(v uint8)    { e.buf = append(e.buf, v) }
+func (e *encoder) u16(v uint16)  { e.buf = binary.LittleEndian.AppendUint16(e.buf, v) }
+func (e *encoder) u32(v uint32)  { e.buf = binary.LittleEndian.AppendUint32(e.buf, v) }
+func (e *encoder) u64(v uint64)  { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
+func (e *encoder) i32(v int32)   { e.u32(uint32(v)) }
+func (e *encoder) i64(v int64)   { e.u64(uint64(v)) }
+func (e *encoder) int(v int)     { e.i64(int64(v)) }
+func (e *encoder) f64(v float64) { e.u64(math.Float64bits(v)) }
 
 func (e *encoder) bool(v bool) {
 	if v {
@@ -103,12 +105,7 @@ func (e *encoder) delta(d *sm.MetadataDelta) {
 	e.bool(d.Full)
 	e.count(len(d.Brokers), "brokers")
 	for i := range d.Brokers {
-		b := &d.Brokers[i]
-		e.u64(uint64(b.ID))
-		e.u64(b.Incarnation)
-		e.str(b.Rack, "rack")
-		e.str(b.Host, "host")
-		e.bool(b.Fenced)
+		e.brokerInfo(&d.Brokers[i])
 	}
 	e.count(len(d.Topics), "topics")
 	for i := range d.Topics {
@@ -122,6 +119,66 @@ func (e *encoder) delta(d *sm.MetadataDelta) {
 	for i := range d.Partitions {
 		e.partitionState(&d.Partitions[i])
 	}
+}
+
+func (e *encoder) brokerInfo(b *sm.BrokerInfo) {
+	e.u64(uint64(b.ID))
+	e.u64(b.Incarnation)
+	e.str(b.Rack, "rack")
+	e.str(b.Host, "host")
+	e.bool(b.Fenced)
+}
+
+func (e *encoder) health(h *sm.BrokerHealth) {
+	e.bool(h.WAL.Healthy)
+	e.i64(h.WAL.UsedBytes)
+	e.i64(h.WAL.CapacityBytes)
+	e.str(h.WAL.Backend, "wal backend")
+	e.bool(h.Cache.Healthy)
+	e.f64(h.Cache.HitRate)
+	e.i64(h.Cache.UsedBytes)
+	e.i64(h.Cache.CapacityBytes)
+	e.bool(h.ObjectStorage.Healthy)
+	e.bool(h.ObjectStorage.Configured)
+	e.int(h.Network.Connections)
+	e.bool(h.Network.Healthy)
+	e.i64(h.Replication.MaxLagRecords)
+	e.int(h.Replication.UnderReplicatedPartitions)
+	e.u64(h.Resources.MemoryBytes)
+	e.int(h.Resources.Goroutines)
+	e.f64(h.Resources.CPUPercent)
+}
+
+// optionalHealth writes a presence byte, then the health if present.
+func (e *encoder) optionalHealth(h *sm.BrokerHealth) {
+	if h == nil {
+		e.u8(0)
+		return
+	}
+	e.u8(1)
+	e.health(h)
+}
+
+func (e *encoder) clusterStatus(m *sm.ClusterStatusResponse) {
+	e.u64(m.ReqID)
+	e.u16(uint16(m.Code))
+	e.u64(uint64(m.LeaderHint))
+	e.bool(m.IsLeader)
+	e.u64(m.Term)
+	e.u64(m.CommitIndex)
+	e.u64(m.AppliedIndex)
+	e.delta(&m.Metadata)
+	e.count(len(m.Brokers), "brokers")
+	for i := range m.Brokers {
+		b := &m.Brokers[i]
+		e.brokerInfo(&b.Info)
+		e.bool(b.Online)
+		e.i64(int64(b.LastReport))
+		e.health(&b.Health)
+	}
+	e.bool(m.Healthy)
+	e.u64(uint64(m.Leader))
+	e.i64(int64(m.Now))
 }
 
 func (e *encoder) topicInfo(t *sm.TopicInfo) {
@@ -227,6 +284,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.str(m.Rack, "rack")
 		e.str(m.Host, "host")
 		e.u64(m.MetadataVersion)
+		e.optionalHealth(m.Health)
 	case sm.BrokerHeartbeatResponse:
 		e.u64(m.Incarnation)
 		e.u16(uint16(m.Code))
@@ -271,6 +329,11 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.delta(&m.Delta)
 	case sm.RaftMessage:
 		e.raft(m)
+	case sm.ClusterStatusRequest:
+		e.u64(m.ReqID)
+		e.bool(m.Stale)
+	case sm.ClusterStatusResponse:
+		e.clusterStatus(&m)
 	}
 }
 

@@ -113,6 +113,8 @@ func FuzzDeleteTopicResponse(f *testing.F)     { fuzzType(f, TypeDeleteTopicResp
 func FuzzMetadataRequest(f *testing.F)         { fuzzType(f, TypeMetadataRequest) }
 func FuzzMetadataResponse(f *testing.F)        { fuzzType(f, TypeMetadataResponse) }
 func FuzzRaftMessage(f *testing.F)             { fuzzType(f, TypeRaftMessage) }
+func FuzzClusterStatusRequest(f *testing.F)    { fuzzType(f, TypeClusterStatusRequest) }
+func FuzzClusterStatusResponse(f *testing.F)   { fuzzType(f, TypeClusterStatusResponse) }
 
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.

@@ -50,10 +50,7 @@ var (
 	genDelta = rapid.Custom(func(t *rapid.T) sm.MetadataDelta {
 		return sm.MetadataDelta{
 			FromVersion: rapid.Uint64().Draw(t, "from"), ToVersion: rapid.Uint64().Draw(t, "to"), Full: rapid.Bool().Draw(t, "full"),
-			Brokers: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.BrokerInfo {
-				return sm.BrokerInfo{ID: genNode.Draw(t, "id"), Incarnation: rapid.Uint64().Draw(t, "inc"),
-					Rack: genString.Draw(t, "rack"), Host: genString.Draw(t, "host"), Fenced: rapid.Bool().Draw(t, "fenced")}
-			}), 0, 3).Draw(t, "brokers"),
+			Brokers: rapid.SliceOfN(genBrokerInfo, 0, 3).Draw(t, "brokers"),
 			Topics: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.TopicInfo {
 				return sm.TopicInfo{Name: genString.Draw(t, "name"), Partitions: rapid.Int32().Draw(t, "p"),
 					ReplicationFactor: rapid.Int32().Draw(t, "rf"), Config: genTopicConfig.Draw(t, "config")}
@@ -61,6 +58,34 @@ var (
 			DeletedTopics: rapid.SliceOfN(genString, 0, 3).Draw(t, "deleted"),
 			Partitions:    rapid.SliceOfN(genPartitionState, 0, 3).Draw(t, "partitions"),
 		}
+	})
+	genHealth = rapid.Custom(func(t *rapid.T) sm.BrokerHealth {
+		b := func(l string) bool { return rapid.Bool().Draw(t, l) }
+		i64 := func(l string) int64 { return rapid.Int64().Draw(t, l) }
+		f64 := func(l string) float64 { return rapid.Float64().Draw(t, l) } // never NaN, so values compare equal
+		return sm.BrokerHealth{
+			WAL:           sm.WALHealth{Healthy: b("walOK"), UsedBytes: i64("walUsed"), CapacityBytes: i64("walCap"), Backend: genString.Draw(t, "backend")},
+			Cache:         sm.CacheHealth{Healthy: b("cacheOK"), HitRate: f64("hit"), UsedBytes: i64("cacheUsed"), CapacityBytes: i64("cacheCap")},
+			ObjectStorage: sm.ObjectStorageHealth{Healthy: b("osOK"), Configured: b("osConf")},
+			Network:       sm.NetworkHealth{Connections: rapid.Int().Draw(t, "conns"), Healthy: b("netOK")},
+			Replication:   sm.ReplicationHealth{MaxLagRecords: i64("lag"), UnderReplicatedPartitions: rapid.Int().Draw(t, "under")},
+			Resources:     sm.ResourceUsage{MemoryBytes: rapid.Uint64().Draw(t, "mem"), Goroutines: rapid.Int().Draw(t, "gr"), CPUPercent: f64("cpu")},
+		}
+	})
+	genHealthp = rapid.Custom(func(t *rapid.T) *sm.BrokerHealth {
+		if rapid.Bool().Draw(t, "present") {
+			h := genHealth.Draw(t, "health")
+			return &h
+		}
+		return nil
+	})
+	genBrokerInfo = rapid.Custom(func(t *rapid.T) sm.BrokerInfo {
+		return sm.BrokerInfo{ID: genNode.Draw(t, "id"), Incarnation: rapid.Uint64().Draw(t, "inc"),
+			Rack: genString.Draw(t, "rack"), Host: genString.Draw(t, "host"), Fenced: rapid.Bool().Draw(t, "fenced")}
+	})
+	genBrokerStatus = rapid.Custom(func(t *rapid.T) sm.BrokerStatus {
+		return sm.BrokerStatus{Info: genBrokerInfo.Draw(t, "info"), Online: rapid.Bool().Draw(t, "online"),
+			LastReport: sm.Time(rapid.Int64().Draw(t, "last")), Health: genHealth.Draw(t, "health")}
 	})
 	genU64p = rapid.Custom(func(t *rapid.T) *uint64 {
 		if rapid.Bool().Draw(t, "set") {
@@ -131,7 +156,7 @@ func genMessage(typ Type) *rapid.Generator[sm.Message] {
 				DivergingEpoch: sm.Epoch(i64("depoch")), DivergingEndOffset: sm.Offset(i64("dend"))}
 		case TypeBrokerHeartbeat:
 			return sm.BrokerHeartbeat{Broker: genNode.Draw(t, "broker"), Incarnation: u64("inc"), Rack: genString.Draw(t, "rack"),
-				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver")}
+				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver"), Health: genHealthp.Draw(t, "health")}
 		case TypeBrokerHeartbeatResponse:
 			return sm.BrokerHeartbeatResponse{Incarnation: u64("inc"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
 				LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta"), SessionTimeout: sm.Duration(i64("session"))}
@@ -156,6 +181,13 @@ func genMessage(typ Type) *rapid.Generator[sm.Message] {
 			return sm.MetadataResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta")}
 		case TypeRaftMessage:
 			return genRaft.Draw(t, "raft")
+		case TypeClusterStatusRequest:
+			return sm.ClusterStatusRequest{ReqID: u64("req"), Stale: rapid.Bool().Draw(t, "stale")}
+		case TypeClusterStatusResponse:
+			return sm.ClusterStatusResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), LeaderHint: genNode.Draw(t, "hint"),
+				IsLeader: rapid.Bool().Draw(t, "isLeader"), Term: u64("term"), CommitIndex: u64("commit"), AppliedIndex: u64("applied"),
+				Metadata: genDelta.Draw(t, "metadata"), Brokers: rapid.SliceOfN(genBrokerStatus, 0, 3).Draw(t, "brokers"),
+				Healthy: rapid.Bool().Draw(t, "healthy"), Leader: genNode.Draw(t, "leader"), Now: sm.Time(i64("now"))}
 		}
 		panic("no generator for " + typ.String())
 	})
@@ -219,6 +251,14 @@ func samples() []sm.Message {
 		Brokers:       []sm.BrokerInfo{{ID: 101, Incarnation: 3, Rack: "a", Host: "b101:9092"}, {ID: 102, Fenced: true}},
 		Topics:        []sm.TopicInfo{{Name: "orders", Partitions: 4, ReplicationFactor: 3, Config: sm.TopicConfig{MinInSyncReplicas: 2, UncleanLeaderElection: true}}},
 		DeletedTopics: []string{"old"}, Partitions: []sm.PartitionState{ps}}
+	health := sm.BrokerHealth{
+		WAL:           sm.WALHealth{Healthy: true, UsedBytes: 1 << 20, CapacityBytes: 1 << 30, Backend: "uring"},
+		Cache:         sm.CacheHealth{Healthy: true, HitRate: 0.75, UsedBytes: 4096, CapacityBytes: 1 << 20},
+		ObjectStorage: sm.ObjectStorageHealth{Configured: false},
+		Network:       sm.NetworkHealth{Connections: 12, Healthy: true},
+		Replication:   sm.ReplicationHealth{MaxLagRecords: 40, UnderReplicatedPartitions: 1},
+		Resources:     sm.ResourceUsage{MemoryBytes: 64 << 20, Goroutines: 42, CPUPercent: 12.5},
+	}
 	raft := &pb.Message{Type: pb.MessageType_MsgApp.Enum(), To: proto.Uint64(2), From: proto.Uint64(1), Term: proto.Uint64(5),
 		Entries: []*pb.Entry{{Term: proto.Uint64(5), Index: proto.Uint64(8), Data: []byte(`{"cmd":1}`)}}, Commit: proto.Uint64(7)}
 	return []sm.Message{
@@ -228,7 +268,7 @@ func samples() []sm.Message {
 		sm.FetchResponse{ReqID: 2, TP: tp, Batches: []sm.Batch{b, b}, HighWatermark: 12, LogStart: 0, LeaderEpoch: 2, LeaderHint: 101},
 		sm.ReplicaFetchRequest{TP: tp, Replica: 102, Incarnation: 4, LeaderEpoch: 2, FetchOffset: 10, LastFetchedEpoch: 1},
 		sm.ReplicaFetchResponse{TP: tp, Incarnation: 4, FetchOffset: 10, LeaderEpoch: 2, Batches: []sm.Batch{b}, HighWatermark: 12, Diverging: true, DivergingEpoch: 1, DivergingEndOffset: 9},
-		sm.BrokerHeartbeat{Broker: 101, Incarnation: 3, Rack: "a", Host: "b101:9092", MetadataVersion: 6},
+		sm.BrokerHeartbeat{Broker: 101, Incarnation: 3, Rack: "a", Host: "b101:9092", MetadataVersion: 6, Health: &health},
 		sm.BrokerHeartbeatResponse{Incarnation: 3, Code: sm.CodeOK, LeaderHint: 1, Delta: delta, SessionTimeout: 10 * sm.Second},
 		sm.AlterISRRequest{ReqID: 3, Broker: 101, TP: tp, LeaderEpoch: 4, PartitionEpoch: 9, ISR: []sm.NodeID{101}},
 		sm.AlterISRResponse{ReqID: 3, TP: tp, Code: sm.CodeStaleRequest, Message: "stale", LeaderHint: 1, State: ps},
@@ -239,5 +279,10 @@ func samples() []sm.Message {
 		sm.MetadataRequest{ReqID: 6, SinceVersion: 3},
 		sm.MetadataResponse{ReqID: 6, LeaderHint: 1, Delta: delta},
 		sm.RaftMessage{M: raft},
+		sm.ClusterStatusRequest{ReqID: 7, Stale: true},
+		sm.ClusterStatusResponse{ReqID: 7, LeaderHint: 1, IsLeader: true, Term: 3, CommitIndex: 12, AppliedIndex: 11, Metadata: delta,
+			Brokers: []sm.BrokerStatus{{Info: delta.Brokers[0], Online: true, LastReport: 90 * sm.Time(sm.Second), Health: health},
+				{Info: delta.Brokers[1]}},
+			Healthy: true, Leader: 1, Now: 95 * sm.Time(sm.Second)},
 	}
 }

@@ -8,10 +8,12 @@
 //	u8  type     Type of the payload
 //	payload      the fields of the message in declaration order
 //
-// Field encodings: fixed-width integers (u8, u16, i32, u64, i64); bool as one
-// byte that must be 0 or 1; string and []byte as u32 length then the bytes; a
-// slice as u32 count then its elements; a batch as one sm.EncodeBatch frame
-// (its CRC is carried as sealed); a raft message as u8 presence then u32
+// Field encodings: fixed-width integers (u8, u16, i32, u64, i64; Go int as
+// i64); float64 as the u64 of its IEEE 754 bits; bool as one byte that must
+// be 0 or 1; string and []byte as u32 length then the bytes; a slice as u32
+// count then its elements; a batch as one sm.EncodeBatch frame (its CRC is
+// carried as sealed); an optional struct (BrokerHeartbeat.Health) as u8
+// presence (0 or 1) then its fields; a raft message as u8 presence then u32
 // length and its protobuf encoding. The encoding is canonical for every type
 // but RaftMessage: a frame that decodes re-encodes to the same bytes.
 //
@@ -72,7 +74,9 @@ const (
 	TypeMetadataRequest         Type = 16
 	TypeMetadataResponse        Type = 17
 	TypeRaftMessage             Type = 18
-	typeEnd                          = 19
+	TypeClusterStatusRequest    Type = 19
+	TypeClusterStatusResponse   Type = 20
+	typeEnd                          = 21
 )
 
 var typeNames = [typeEnd]string{
@@ -94,6 +98,8 @@ var typeNames = [typeEnd]string{
 	TypeMetadataRequest:         "MetadataRequest",
 	TypeMetadataResponse:        "MetadataResponse",
 	TypeRaftMessage:             "RaftMessage",
+	TypeClusterStatusRequest:    "ClusterStatusRequest",
+	TypeClusterStatusResponse:   "ClusterStatusResponse",
 }
 
 // Types lists every valid Type in order, so tests and tools can iterate.
@@ -231,6 +237,10 @@ func TypeOf(m sm.Message) (Type, error) {
 		return TypeMetadataResponse, nil
 	case sm.RaftMessage:
 		return TypeRaftMessage, nil
+	case sm.ClusterStatusRequest:
+		return TypeClusterStatusRequest, nil
+	case sm.ClusterStatusResponse:
+		return TypeClusterStatusResponse, nil
 	}
 	return 0, fmt.Errorf("wire: no frame type for message %T", m)
 }

@@ -124,6 +124,15 @@ func TestDecodeErrorMessages(t *testing.T) {
 	boolBad, _ := Encode(sm.ReplicaFetchResponse{Diverging: true})
 	boolBad[len(boolBad)-17] = 7
 
+	presenceBad, _ := Encode(sm.BrokerHeartbeat{Broker: 101})
+	presenceBad[len(presenceBad)-1] = 2 // the health presence byte ends a report-less heartbeat
+	healthShort, _ := Encode(samples()[6])
+	healthShort = setPrefix(healthShort[:len(healthShort)-4]) // cut inside resources.cpuPercent
+	statusCount, _ := Encode(sm.ClusterStatusResponse{Brokers: make([]sm.BrokerStatus, 1)})
+	// The broker count sits before one broker status (info 25 + online 1 +
+	// last report 8 + health 97 bytes) and the trailer (healthy, leader, now).
+	binary.LittleEndian.PutUint32(statusCount[len(statusCount)-131-17-4:], 2)
+
 	versionBad, _ := Encode(sm.MetadataRequest{})
 	versionBad[4] = 9
 	typeBad, _ := Encode(sm.MetadataRequest{})
@@ -143,6 +152,9 @@ func TestDecodeErrorMessages(t *testing.T) {
 		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 24 bytes", ErrMalformed},
 		{"batch checksum", corrupt, "wire: FetchResponse: batches[1]: sm: batch frame checksum mismatch", sm.ErrCorruptFrame},
 		{"bool", boolBad, "wire: ReplicaFetchResponse: diverging: invalid bool 7", ErrMalformed},
+		{"health presence", presenceBad, "wire: BrokerHeartbeat: health: invalid presence byte 2", ErrMalformed},
+		{"health cut", healthShort, "wire: BrokerHeartbeat: health.resources.cpuPercent: truncated: need 8 bytes, 4 remaining", ErrMalformed},
+		{"status brokers", statusCount, "wire: ClusterStatusResponse: brokers: count 2 needs at least 262 bytes, exceeds remaining 148 bytes", ErrMalformed},
 		{"version", versionBad, "wire: frame: version 9 not supported (this build speaks 1)", ErrVersion},
 		{"type", typeBad, "wire: frame: unknown type 200", ErrUnknownType},
 		{"trailing", trailing, "wire: MetadataRequest: 3 trailing bytes", ErrMalformed},

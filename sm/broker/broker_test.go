@@ -318,6 +318,18 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := broker.New(cfg, sm.Durable{}); err == nil {
 		t.Fatal("New accepted an invalid config")
 	}
+	cfg = testConfig(101, 1)
+	cfg.HealthInterval = -1
+	if err := cfg.Validate(); err == nil || err.Error() != "broker: health interval must be >= 0 (got -1ns); 0 uses 15s" {
+		t.Fatalf("%v", err)
+	}
+	cfg.HealthInterval = 0 // the default
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := broker.DefaultConfig(101, 1, []sm.NodeID{ctrl1}); d.HealthInterval != 15*sm.Second {
+		t.Fatalf("default health interval %v, want the reference's 15s", d.HealthInterval)
+	}
 }
 
 // Metadata that does not show this incarnation registered may be a delayed

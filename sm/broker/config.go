@@ -29,6 +29,13 @@ type Config struct {
 	// ControllerTimeout: a controller that has not answered a heartbeat for
 	// this long is presumed gone, and the next one is tried.
 	ControllerTimeout sm.Duration
+	// HealthInterval is how often the broker reports its health
+	// (sm.BrokerHealth) to the controller, on the first heartbeat at or
+	// after each interval (the reference's health_check_interval_ms); zero
+	// uses DefaultHealthInterval. The controller counts a broker online
+	// while its last report is within its health timeout (30 s by default),
+	// so the interval should be at most half of that.
+	HealthInterval sm.Duration
 	// AckTimeout is the default produce timeout (reference ack_timeout_ms).
 	AckTimeout sm.Duration
 	// ReplicaLagTime shrinks ISR followers that have not caught up for this
@@ -56,13 +63,17 @@ type Config struct {
 	CanaryAckAllBeforeISR bool
 }
 
+// DefaultHealthInterval is the reference's health_check_interval_ms (15 s).
+const DefaultHealthInterval = 15 * sm.Second
+
 // DefaultConfig is a production-shaped configuration using the reference's
 // defaults (ack_timeout_ms 5000, heartbeat_timeout_ms 30000,
-// max_replication_lag 1000, min_in_sync_replicas 2).
+// max_replication_lag 1000, min_in_sync_replicas 2,
+// health_check_interval_ms 15000).
 func DefaultConfig(id sm.NodeID, incarnation uint64, controllers []sm.NodeID) Config {
 	return Config{
 		ID: id, Incarnation: incarnation, Controllers: controllers,
-		HeartbeatInterval: sm.Second, ControllerTimeout: 3 * sm.Second,
+		HeartbeatInterval: sm.Second, ControllerTimeout: 3 * sm.Second, HealthInterval: DefaultHealthInterval,
 		AckTimeout: 5 * sm.Second, ReplicaLagTime: 30 * sm.Second, MaxReplicationLag: 1000,
 		ReplicaFetchWait: 500 * sm.Millisecond, ReplicaFetchTimeout: 5 * sm.Second,
 		AlterISRTimeout: 5 * sm.Second, DefaultMinISR: 2,
@@ -84,6 +95,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("broker: heartbeat interval must be > 0 (got %v)", c.HeartbeatInterval)
 	case c.ControllerTimeout < c.HeartbeatInterval:
 		return fmt.Errorf("broker: controller timeout %v must be >= heartbeat interval %v", c.ControllerTimeout, c.HeartbeatInterval)
+	case c.HealthInterval < 0:
+		return fmt.Errorf("broker: health interval must be >= 0 (got %v); 0 uses %v", c.HealthInterval, DefaultHealthInterval)
 	case c.DefaultMinISR < 1:
 		return fmt.Errorf("broker: default min isr must be >= 1 (got %d)", c.DefaultMinISR)
 	}

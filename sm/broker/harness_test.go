@@ -39,6 +39,14 @@ type fakeController struct {
 	parts   map[sm.TopicPartition]sm.PartitionState
 	down    bool // answers nothing
 	notLead sm.NodeID
+	// heartbeats records every heartbeat that reached the controller (even
+	// while down), with its arrival time.
+	heartbeats []timedHeartbeat
+}
+
+type timedHeartbeat struct {
+	at sm.Time
+	hb sm.BrokerHeartbeat
 }
 
 type world struct {
@@ -60,6 +68,7 @@ func testConfig(id sm.NodeID, inc uint64) broker.Config {
 	cfg.ReplicaFetchWait = 100 * sm.Millisecond
 	cfg.ReplicaFetchTimeout = 500 * sm.Millisecond
 	cfg.AlterISRTimeout = 500 * sm.Millisecond
+	cfg.HealthInterval = 500 * sm.Millisecond
 	return cfg
 }
 
@@ -176,6 +185,9 @@ func (w *world) deliver(e sm.Envelope) {
 }
 
 func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
+	if hb, ok := e.Msg.(sm.BrokerHeartbeat); ok {
+		c.heartbeats = append(c.heartbeats, timedHeartbeat{at: w.now, hb: hb})
+	}
 	if c.down {
 		return
 	}

@@ -14,6 +14,11 @@ type heartbeat struct {
 	// tries the next controller.
 	waitingSince sm.Time
 	hintedAt     sm.Time // last time a leader hint triggered an early heartbeat
+	// healthAt is when the next health report is due; from then on every
+	// heartbeat carries one (healthSent) until a controller leader answers,
+	// and the next is due HealthInterval after that answer.
+	healthAt   sm.Time
+	healthSent bool
 }
 
 func (h *heartbeat) timerAt(timeout sm.Duration) sm.Time {
@@ -37,10 +42,16 @@ func (n *Node) tickHeartbeat() {
 }
 
 func (n *Node) sendHeartbeat() {
-	n.send(n.ctrl, sm.BrokerHeartbeat{
+	hb := sm.BrokerHeartbeat{
 		Broker: n.cfg.ID, Incarnation: n.cfg.Incarnation,
 		Rack: n.cfg.Rack, Host: n.cfg.Host, MetadataVersion: n.meta.version,
-	})
+	}
+	if n.now >= n.hb.healthAt {
+		h := n.healthReport()
+		hb.Health = &h
+		n.hb.healthSent = true
+	}
+	n.send(n.ctrl, hb)
 	n.hb.nextAt = n.now.Add(n.cfg.HeartbeatInterval)
 	if n.hb.waitingSince == 0 {
 		n.hb.waitingSince = n.now
@@ -86,6 +97,10 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 			n.ctrlIdx = i
 		}
 		n.hb.waitingSince = 0
+		if n.hb.healthSent {
+			n.hb.healthSent = false
+			n.hb.healthAt = n.now.Add(n.cfg.HealthInterval)
+		}
 		if n.meta.apply(resp.Delta) {
 			n.reconcile(resp.Delta)
 		}
@@ -96,4 +111,19 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 	case sm.CodeStaleBrokerEpoch:
 		n.fatal = "broker: fenced by a newer incarnation"
 	}
+}
+
+// healthReport is the latest health the runtime observed, with Replication
+// computed from the partitions this broker leads.
+func (n *Node) healthReport() sm.BrokerHealth {
+	h := n.observed
+	h.Replication = sm.ReplicationHealth{}
+	for _, hp := range n.parts { // a max and a count: map order does not matter
+		lag, under := hp.p.ReplicationLag()
+		h.Replication.MaxLagRecords = max(h.Replication.MaxLagRecords, lag)
+		if under {
+			h.Replication.UnderReplicatedPartitions++
+		}
+	}
+	return h
 }

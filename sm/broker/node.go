@@ -63,6 +63,9 @@ type Node struct {
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
 	hb      heartbeat
+	// observed is the runtime's latest health measurement (HealthObserved);
+	// zero until the first one.
+	observed sm.BrokerHealth
 
 	rd    sm.Ready // effects since the last Advance (TimerAt computed in Ready)
 	fatal string
@@ -75,6 +78,9 @@ type Node struct {
 func New(cfg Config, d sm.Durable) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = DefaultHealthInterval
 	}
 	n := &Node{
 		cfg: cfg, parts: map[sm.TopicPartition]*hosted{},
@@ -119,6 +125,8 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	case sm.TimerFired:
 	case sm.DiskDone:
 		n.onDiskDone(e)
+	case sm.HealthObserved:
+		n.observed = e.Health
 	default:
 		err = fmt.Errorf("broker: unknown event %T", ev)
 	}

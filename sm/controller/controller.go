@@ -53,7 +53,20 @@ type Config struct {
 	DefaultMinISR int32
 	// MaxPartitions bounds the partitions of one topic.
 	MaxPartitions int32
+	// HealthTimeout is how long after a broker's last health report the
+	// leader still counts it online (the reference's health_timeout_ms);
+	// zero uses DefaultHealthTimeout. It should be at least twice the
+	// brokers' health interval, so that one lost report does not flap.
+	HealthTimeout sm.Duration
+	// CanaryStatusWithoutReadIndex is a deliberate bug for the simulator's
+	// self-test: a leader answers linearizable cluster-status requests at
+	// once from its applied state, skipping the ReadIndex round. Never set
+	// it in production.
+	CanaryStatusWithoutReadIndex bool
 }
+
+// DefaultHealthTimeout is the reference's health_timeout_ms (30 s).
+const DefaultHealthTimeout = 30 * sm.Second
 
 // Validate reports the first invalid field, naming it, so a bad deployment
 // fails at start rather than as a confusing raft panic later.
@@ -75,6 +88,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("controller: default min isr must be >= 1 (got %d)", c.DefaultMinISR)
 	case c.MaxPartitions < 1:
 		return fmt.Errorf("controller: max partitions must be >= 1 (got %d)", c.MaxPartitions)
+	case c.HealthTimeout < 0:
+		return fmt.Errorf("controller: health timeout must be >= 0 (got %v); 0 uses %v", c.HealthTimeout, DefaultHealthTimeout)
 	}
 	for i, p := range c.Peers {
 		if p < 1 || p > 99 || slices.Contains(c.Peers[:i], p) {
@@ -98,6 +113,9 @@ const (
 	// bootstrapIndex is the index (and term) of the snapshot every
 	// controller starts from; the first real entry is bootstrapIndex+1.
 	bootstrapIndex = 1
+	// readsMax bounds linearizable cluster-status reads waiting for their
+	// ReadIndex round; beyond it requests are refused (LEADER_NOT_AVAILABLE).
+	readsMax = 1024
 )
 
 // errDropped is returned by propose when raft or our own limit refuses it.
@@ -126,6 +144,11 @@ type Node struct {
 	proposals   map[uint64]*proposal  // by Seq: waiting for their entry to apply
 	brokerOps   map[sm.NodeID]uint64  // broker → Seq of its pending register/fence
 	heartbeatAt map[sm.NodeID]sm.Time // broker → last heartbeat (or grace start)
+	leaderSince sm.Time               // when this tenure started (health grace)
+	reports     map[sm.NodeID]report  // broker → last health report (see health.go)
+	sweepAt     sm.Time               // next sweep of stale reports
+	readSeqLast uint64                // the last ReadIndex context issued (never reused)
+	reads       map[uint64]*read      // by context: cluster-status reads in flight
 }
 
 // unsyncedReady is a raft Ready whose entries and HardState are on their way
@@ -170,6 +193,11 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		proposals:   map[uint64]*proposal{},
 		brokerOps:   map[sm.NodeID]uint64{},
 		heartbeatAt: map[sm.NodeID]sm.Time{},
+		reports:     map[sm.NodeID]report{},
+		reads:       map[uint64]*read{},
+	}
+	if n.cfg.HealthTimeout == 0 {
+		n.cfg.HealthTimeout = DefaultHealthTimeout
 	}
 	n.cfg.Peers = slices.Clone(cfg.Peers)
 	return n, nil
@@ -235,6 +263,7 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	}
 	if n.tick() {
 		n.expireSessions()
+		n.sweepReports()
 	}
 	n.pump()
 	return err
@@ -267,6 +296,10 @@ func (n *Node) Leader() sm.NodeID { return sm.NodeID(n.rn.BasicStatus().Lead) }
 
 // Term is raft's current term.
 func (n *Node) Term() uint64 { return n.rn.BasicStatus().GetTerm() }
+
+// CommitIndex is raft's commit index: every entry at or below it is
+// committed in the cluster (it may not be applied yet).
+func (n *Node) CommitIndex() uint64 { return n.rn.BasicStatus().GetCommit() }
 
 // AppliedIndex is the raft index of the last applied entry (1, the bootstrap
 // snapshot, before any).

@@ -48,6 +48,8 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onAlterISR(ev.From, m)
 	case sm.MetadataRequest:
 		n.onMetadata(ev.From, m)
+	case sm.ClusterStatusRequest:
+		n.onClusterStatus(ev.From, m)
 	default:
 		return fmt.Errorf("controller: unexpected message %T from %v", ev.Msg, ev.From)
 	}
@@ -85,6 +87,9 @@ func (n *Node) onHeartbeat(h heartbeat) {
 		n.proposeRegister(h)
 	default:
 		n.heartbeatAt[id] = n.now
+		if h.hb.Health != nil {
+			n.reports[id] = report{at: n.now, health: *h.hb.Health}
+		}
 		n.replyHeartbeat(h)
 	}
 }
@@ -254,17 +259,22 @@ func (n *Node) answer(p *proposal, res result) {
 }
 
 // stepUp starts a tenure: every live broker gets a fresh session from now,
-// since heartbeats went to the previous leader.
+// since heartbeats went to the previous leader, and health starts from no
+// reports and a grace period (see health.go).
 func (n *Node) stepUp(term uint64) {
 	assert(len(n.proposals) == 0 && len(n.brokerOps) == 0, "controller: %v steps up with %d proposals pending", n.cfg.ID, len(n.proposals))
+	assert(len(n.reports) == 0 && len(n.reads) == 0, "controller: %v steps up with %d health reports, %d reads held", n.cfg.ID, len(n.reports), len(n.reads))
 	n.leaderTerm = term
 	for _, b := range n.md.liveBrokers() {
 		n.heartbeatAt[b.ID] = n.now
 	}
+	n.leaderSince = n.now
+	n.sweepAt = n.now.Add(n.cfg.HealthTimeout)
 }
 
 // stepDown ends a tenure. Pending requests may still commit under the next
-// leader, so their outcome is unknown; waiting heartbeats go to the leader.
+// leader, so their outcome is unknown; waiting heartbeats and unanswered
+// cluster-status reads go to the leader. Health reports are forgotten.
 func (n *Node) stepDown(hint sm.NodeID) {
 	n.leaderTerm = 0
 	for _, seq := range slices.Sorted(maps.Keys(n.proposals)) {
@@ -273,6 +283,8 @@ func (n *Node) stepDown(hint sm.NodeID) {
 	clear(n.proposals)
 	clear(n.brokerOps)
 	clear(n.heartbeatAt)
+	clear(n.reports)
+	n.abandonReads(hint)
 }
 
 func (n *Node) abandon(p *proposal, hint sm.NodeID) {

@@ -76,6 +76,12 @@ func testConfig(id sm.NodeID, peers []sm.NodeID) Config {
 
 // newHarness starts n controllers (IDs 1..n) with raft's randomness seeded.
 func newHarness(t testing.TB, seed uint64, n int) *harness {
+	return newHarnessWith(t, seed, n, nil)
+}
+
+// newHarnessWith is newHarness with each controller's configuration passed
+// through adjust (when set) before it starts.
+func newHarnessWith(t testing.TB, seed uint64, n int, adjust func(*Config)) *harness {
 	if tt, ok := t.(*testing.T); ok {
 		cryptotest.SetGlobalRandom(tt, seed)
 	}
@@ -88,7 +94,11 @@ func newHarness(t testing.TB, seed uint64, n int) *harness {
 		h.ids = append(h.ids, sm.NodeID(i))
 	}
 	for _, id := range h.ids {
-		h.cfgs[id] = testConfig(id, h.ids)
+		cfg := testConfig(id, h.ids)
+		if adjust != nil {
+			adjust(&cfg)
+		}
+		h.cfgs[id] = cfg
 		h.disks[id] = &fakeDisk{}
 		h.start(id)
 	}
@@ -220,6 +230,11 @@ func describe(m sm.Message) string {
 		return fmt.Sprintf("raft %v term=%d index=%d logterm=%d commit=%d entries=%d reject=%v",
 			r.M.GetType(), r.M.GetTerm(), r.M.GetIndex(), r.M.GetLogTerm(), r.M.GetCommit(), len(r.M.GetEntries()), r.M.GetReject())
 	}
+	if hb, ok := m.(sm.BrokerHeartbeat); ok && hb.Health != nil {
+		health := *hb.Health
+		hb.Health = nil
+		return fmt.Sprintf("%T%+v health=%+v", hb, hb, health)
+	}
 	return fmt.Sprintf("%T%+v", m, m)
 }
 
@@ -350,6 +365,8 @@ type brokerAgent struct {
 	sentAt      sm.Time
 	view        *view
 	codes       []sm.Code
+	// health, when set, rides every heartbeat as the broker's health report.
+	health *sm.BrokerHealth
 }
 
 // addBroker starts a broker agent that heartbeats from now on.
@@ -366,6 +383,7 @@ func (b *brokerAgent) maybeHeartbeat(h *harness) {
 	b.sentAt = h.now
 	h.send(b.id, b.target, sm.BrokerHeartbeat{
 		Broker: b.id, Incarnation: b.incarnation, Rack: b.rack, Host: fmt.Sprintf("host-%d", b.id), MetadataVersion: b.view.version,
+		Health: b.health,
 	})
 }
 

@@ -176,9 +176,12 @@ func (n *Node) checkRole() error {
 // checkPending: nothing pending when not leader; pending state within limits
 // and consistent.
 func (n *Node) checkPending() error {
-	if n.leaderTerm == 0 && (len(n.proposals) > 0 || len(n.brokerOps) > 0 || len(n.heartbeatAt) > 0) {
-		return fmt.Errorf("controller: %v not leader with %d proposals, %d broker ops, %d sessions pending",
-			n.cfg.ID, len(n.proposals), len(n.brokerOps), len(n.heartbeatAt))
+	if n.leaderTerm == 0 && (len(n.proposals) > 0 || len(n.brokerOps) > 0 || len(n.heartbeatAt) > 0 || len(n.reports) > 0 || len(n.reads) > 0) {
+		return fmt.Errorf("controller: %v not leader with %d proposals, %d broker ops, %d sessions, %d health reports, %d reads pending",
+			n.cfg.ID, len(n.proposals), len(n.brokerOps), len(n.heartbeatAt), len(n.reports), len(n.reads))
+	}
+	if len(n.reads) > readsMax {
+		return fmt.Errorf("controller: %v has %d reads above limit %d", n.cfg.ID, len(n.reads), readsMax)
 	}
 	if len(n.proposals) > proposalsMax {
 		return fmt.Errorf("controller: %v has %d proposals above limit %d", n.cfg.ID, len(n.proposals), proposalsMax)
@@ -197,6 +200,35 @@ func (n *Node) checkPending() error {
 		if n.heartbeatAt[id] > n.now {
 			return fmt.Errorf("controller: %v broker %v heartbeat at %v after now %v", n.cfg.ID, id, n.heartbeatAt[id], n.now)
 		}
+	}
+	return n.checkHealth()
+}
+
+// checkHealth: reports come from registered brokers and are not from the
+// future; reads are issued contexts.
+func (n *Node) checkHealth() error {
+	if len(n.reports) > len(n.md.brokers) {
+		return fmt.Errorf("controller: %v holds %d health reports for %d brokers", n.cfg.ID, len(n.reports), len(n.md.brokers))
+	}
+	bad := func(r report) bool { return r.at > n.now || r.at < n.leaderSince }
+	for _, r := range n.reports { // any order finds whether one is bad
+		if bad(r) {
+			for _, id := range slices.Sorted(maps.Keys(n.reports)) { // report the first, deterministically
+				if bad(n.reports[id]) {
+					return fmt.Errorf("controller: %v broker %v report at %v outside tenure [%v, %v]", n.cfg.ID, id, n.reports[id].at, n.leaderSince, n.now)
+				}
+			}
+		}
+	}
+	first, last := uint64(0), uint64(0)
+	for seq := range n.reads { // min and max: order-independent
+		if first == 0 || seq < first {
+			first = seq
+		}
+		last = max(last, seq)
+	}
+	if len(n.reads) > 0 && (first == 0 || last > n.readSeqLast) {
+		return fmt.Errorf("controller: %v reads %d..%d outside 1..%d (the contexts issued)", n.cfg.ID, first, last, n.readSeqLast)
 	}
 	return nil
 }

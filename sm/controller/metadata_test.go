@@ -319,6 +319,8 @@ func TestConfigValidate(t *testing.T) {
 		{"session", func(c *Config) { c.SessionTimeout = -1 }, "controller: session timeout must be > 0 (got -1ns)"},
 		{"min isr", func(c *Config) { c.DefaultMinISR = 0 }, "controller: default min isr must be >= 1 (got 0)"},
 		{"max partitions", func(c *Config) { c.MaxPartitions = 0 }, "controller: max partitions must be >= 1 (got 0)"},
+		{"health timeout", func(c *Config) { c.HealthTimeout = -1 }, "controller: health timeout must be >= 0 (got -1ns); 0 uses 30s"},
+		{"health timeout default", func(c *Config) { c.HealthTimeout = 0 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

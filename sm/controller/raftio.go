@@ -79,7 +79,8 @@ func (n *Node) awaitedDisk() any {
 
 // finishReady handles a Ready whose entries and HardState are durable: it
 // makes them visible to raft's storage, sends the messages, applies the
-// committed entries, and advances raft.
+// committed entries, answers the cluster-status reads that are now
+// confirmed and applied, and advances raft.
 func (n *Node) finishReady(rd raft.Ready) {
 	if !raft.IsEmptyHardState(rd.HardState) {
 		_ = n.storage.SetHardState(rd.HardState)
@@ -92,6 +93,8 @@ func (n *Node) finishReady(rd raft.Ready) {
 	for _, e := range rd.CommittedEntries {
 		n.applyEntry(e)
 	}
+	n.onReadStates(rd.ReadStates)
+	n.answerReads()
 	n.rn.Advance(rd)
 	n.syncRole()
 }

@@ -229,6 +229,24 @@ func (p *Partition) Status() Status {
 // Role is the replica's current role.
 func (p *Partition) Role() Role { return p.role }
 
+// ReplicationLag is a leader's view of its followers for health reports:
+// the most records any follower lacks against the leader's log end
+// (followers not heard from in this epoch are not counted, since their log
+// end is unknown), and whether the committed ISR is smaller than the replica
+// set. A replica that does not lead reports (0, false).
+func (p *Partition) ReplicationLag() (lagMax int64, underReplicated bool) {
+	if p.role != RoleLeader {
+		return 0, false
+	}
+	end := p.log.end()
+	for _, f := range p.lead.followers {
+		if f.known {
+			lagMax = max(lagMax, int64(end-f.offset))
+		}
+	}
+	return lagMax, len(p.isr) < len(p.lead.followers)+1
+}
+
 // Log returns the in-memory log's batches for tests and the simulator's
 // checkers. The slice aliases the log; callers must not modify it.
 func (p *Partition) Log() []sm.Batch {
