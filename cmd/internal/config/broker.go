@@ -15,6 +15,9 @@ type Broker struct {
 		// ID is the broker's node ID, 100..999 (see sm.NodeID).
 		ID     uint64 `toml:"id"`
 		RackID string `toml:"rack_id"`
+		// HealthCheckIntervalMs is how often the broker reports its health
+		// to the controller (the controller's admin.health_check_interval_ms).
+		HealthCheckIntervalMs int64 `toml:"health_check_interval_ms"`
 	} `toml:"broker"`
 	Network     Network     `toml:"network"`
 	WAL         WAL         `toml:"wal"`
@@ -94,6 +97,7 @@ func DefaultBroker() Broker {
 	var b Broker
 	b.Broker.ID = 101
 	b.Broker.RackID = "default"
+	b.Broker.HealthCheckIntervalMs = 15000
 	b.Network.QUICListen = "127.0.0.1:9092"
 	b.Network.RPCListen = "127.0.0.1:9093"
 	b.Network.MaxConnections = 10000
@@ -117,6 +121,7 @@ func DefaultBroker() Broker {
 func (b *Broker) Validate() error {
 	var p Problems
 	p.Add(b.Broker.ID < 100 || b.Broker.ID > 999, "broker.id", "must be in 100..999 (got %d)", b.Broker.ID)
+	p.Add(b.Broker.HealthCheckIntervalMs <= 0, "broker.health_check_interval_ms", "must be > 0 (got %d)", b.Broker.HealthCheckIntervalMs)
 	p.Add(!validAddr(b.Network.QUICListen), "network.quic_listen", "want host:port (got %q)", b.Network.QUICListen)
 	p.Add(b.Network.MaxFrameBytes < 1024, "network.max_frame_bytes", "must be >= 1024 (got %d)", b.Network.MaxFrameBytes)
 	p.Add(b.Network.QUIC.MaxIdleTimeoutMs <= 0, "network.quic_config.max_idle_timeout_ms", "must be > 0 (got %d)", b.Network.QUIC.MaxIdleTimeoutMs)

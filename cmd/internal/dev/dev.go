@@ -101,6 +101,8 @@ func ControllerConfig(o Options) config.Controller {
 	c.Raft.HeartbeatIntervalMs = 100
 	c.Raft.ElectionTimeoutMs = 1000
 	c.Cluster.SessionTimeoutMs = 6000
+	c.Admin.HealthCheckIntervalMs = 2000
+	c.Admin.HealthTimeoutMs = 6000
 	c.Cluster.MinInSyncReplicas = 1
 	c.TLS = tlsFor(o, "controller-1")
 	return c
@@ -123,6 +125,7 @@ func BrokerConfig(o Options, i int) config.Broker {
 	b.WAL.SegmentSizeBytes = 64 << 20
 	b.Controller.Endpoints = []string{"1@" + addr(o.Host, o.ControllerPort)}
 	b.Controller.HeartbeatIntervalMs = 500
+	b.Broker.HealthCheckIntervalMs = 2000
 	b.Replication.MinInSyncReplicas = 1
 	b.Replication.HeartbeatTimeoutMs = 5000
 	b.Replication.AckTimeoutMs = 5000

@@ -136,6 +136,9 @@ min_in_sync_replicas = 2
 ack_timeout_ms = 3000
 heartbeat_timeout_ms = 2000
 
+[metrics]
+listen = "127.0.0.1:0"
+
 [log]
 level = "info"
 format = "json"

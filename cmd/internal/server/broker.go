@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -144,8 +145,38 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		b.err = loop.Run(ctx)
 		close(b.done)
 	}()
+	go observeHealth(ctx, loop, w, tr, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
 	log.Info().Str("quic", b.Addr).Msg("broker started")
 	return b, nil
+}
+
+// observeHealth samples what only the process can see — WAL, network,
+// memory, goroutines — and posts it to the broker, which sends it with its
+// next health report (the broker adds replication lag itself). It samples
+// twice per report interval so a report is never older than half of one.
+func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *transport.Transport, capacity int64, every time.Duration) {
+	t := time.NewTicker(max(every/2, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		ws, ts := w.Stats(), tr.Stats()
+		var mem goruntime.MemStats
+		goruntime.ReadMemStats(&mem)
+		h := sm.BrokerHealth{
+			// An I/O error stops the broker (fsyncgate), so a reporting
+			// broker's WAL works; it is unhealthy when nearly full.
+			WAL:       sm.WALHealth{Healthy: capacity <= 0 || ws.UsedBytes < capacity/100*95, UsedBytes: ws.UsedBytes, CapacityBytes: capacity, Backend: w.Backend().Name},
+			Network:   sm.NetworkHealth{Healthy: true, Connections: ts.Conns},
+			Resources: sm.ResourceUsage{MemoryBytes: mem.Sys, Goroutines: goruntime.NumGoroutine()},
+		}
+		if err := loop.Post(ctx, sm.HealthObserved{Health: h}); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // serveMetrics starts GET /metrics on its own listener.
@@ -227,6 +258,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.MaxReplicationLag = cfg.Replication.MaxReplicationLag
 	bc.DefaultMinISR = cfg.Replication.MinInSyncReplicas
 	bc.FsyncOnWrite = cfg.WAL.FsyncOnWrite
+	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
 	// A batch must fit in one frame with room for the envelope.
 	bc.MaxBatchBytes = min(bc.MaxBatchBytes, cfg.Network.MaxFrameBytes/2)
 	bc.MaxRecordBytes = min(bc.MaxRecordBytes, bc.MaxBatchBytes)

@@ -83,6 +83,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 		SessionTimeout: ms(cfg.Cluster.SessionTimeoutMs),
 		DefaultMinISR:  cfg.Cluster.MinInSyncReplicas,
 		MaxPartitions:  cfg.Cluster.MaxPartitions,
+		HealthTimeout:  ms(cfg.Admin.HealthTimeoutMs),
 	}, durable)
 	if err != nil {
 		_ = store.Close()
@@ -318,24 +319,45 @@ func (b *backend) Leader() (sm.NodeID, sm.NodeID) {
 	return b.self, r.LeaderHint
 }
 
-// ClusterStatus answers the admin server's status reads from the
-// controller's applied metadata.
+// ClusterStatus asks the controller state machine for its status: through
+// a raft ReadIndex round on the leader, or from local state when stale.
 func (b *backend) ClusterStatus(ctx context.Context, stale bool) (admin.ClusterStatus, error) {
-	r, err := b.metadata(ctx)
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { return sm.ClusterStatusRequest{ReqID: id, Stale: stale} })
 	if err != nil {
-		return admin.ClusterStatus{}, err
+		return admin.ClusterStatus{}, errors.Join(admin.ErrUnavailable, err)
 	}
-	if !stale && r.LeaderHint != b.self {
+	r, ok := m.(sm.ClusterStatusResponse)
+	if !ok {
+		return admin.ClusterStatus{}, fmt.Errorf("controller: unexpected reply %T to cluster status", m)
+	}
+	switch r.Code {
+	case sm.CodeOK:
+	case sm.CodeNotLeader, sm.CodeLeaderNotAvailable:
 		return admin.ClusterStatus{}, &admin.NotLeaderError{Leader: r.LeaderHint}
+	default:
+		return admin.ClusterStatus{}, fmt.Errorf("controller: cluster status: %v", r.Code)
 	}
-	st := admin.ClusterStatus{IsLeader: r.LeaderHint == b.self, Leader: r.LeaderHint, Metadata: r.Delta}
-	live := 0
-	for _, br := range r.Delta.Brokers {
-		st.Brokers = append(st.Brokers, admin.BrokerStatus{Info: br, Online: !br.Fenced})
-		if !br.Fenced {
-			live++
+	st := admin.ClusterStatus{IsLeader: r.IsLeader, Leader: r.Leader, Term: r.Term, CommitIndex: r.CommitIndex,
+		AppliedIndex: r.AppliedIndex, Healthy: r.Healthy, Metadata: r.Metadata}
+	now := time.Now()
+	for _, br := range r.Brokers {
+		bs := admin.BrokerStatus{Info: br.Info, Online: br.Online, Health: adminHealth(br.Health)}
+		if br.LastReport != 0 {
+			bs.LastReport = now.Add(-time.Duration(r.Now - br.LastReport))
 		}
+		st.Brokers = append(st.Brokers, bs)
 	}
-	st.Healthy = r.LeaderHint != sm.NoNode && (len(st.Brokers) <= 2 && live >= 1 || live*2 > len(st.Brokers))
 	return st, nil
+}
+
+// adminHealth maps the state machine's health report onto the API's.
+func adminHealth(h sm.BrokerHealth) admin.BrokerHealth {
+	return admin.BrokerHealth{
+		WAL:           admin.WALHealth{Healthy: h.WAL.Healthy, UsedBytes: h.WAL.UsedBytes, CapacityBytes: h.WAL.CapacityBytes, Backend: h.WAL.Backend},
+		Cache:         admin.CacheHealth{Healthy: h.Cache.Healthy, UsedBytes: h.Cache.UsedBytes, CapacityBytes: h.Cache.CapacityBytes},
+		ObjectStorage: admin.ObjectStorageHealth{Healthy: h.ObjectStorage.Healthy, Configured: h.ObjectStorage.Configured},
+		Network:       admin.NetworkHealth{Healthy: h.Network.Healthy, Connections: h.Network.Connections},
+		Replication:   admin.ReplicationHealth{MaxLagRecords: h.Replication.MaxLagRecords, UnderReplicatedPartitions: h.Replication.UnderReplicatedPartitions},
+		Resources:     admin.ResourceUsage{MemoryBytes: h.Resources.MemoryBytes, Goroutines: h.Resources.Goroutines, CPUPercent: h.Resources.CPUPercent},
+	}
 }
