@@ -82,6 +82,7 @@ func startDev(t *testing.T) *devCluster {
 		t.Skip("starts a cluster; skipped with -short")
 	}
 	o := dev.DefaultOptions()
+	o.NoRateLimit, o.MetricsPort = true, 0
 	o.Dir = t.TempDir()
 	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	c, err := dev.Start(o, zerolog.Nop())

@@ -80,9 +80,9 @@ type Admin struct {
 type RateLimiting struct {
 	Enabled                bool                     `toml:"enabled" env:"WEIR_ADMIN_RATE_LIMITING_ENABLED"`
 	GlobalBurstSize        int                      `toml:"global_burst_size" env:"WEIR_ADMIN_GLOBAL_BURST_SIZE"`
-	GlobalRefillRate       float64                  `toml:"global_refill_rate" env:"WEIR_ADMIN_GLOBAL_REFILL_RATE"`
+	GlobalRefillRate       int                      `toml:"global_refill_rate" env:"WEIR_ADMIN_GLOBAL_REFILL_RATE"`
 	PerIPBurstSize         int                      `toml:"per_ip_burst_size" env:"WEIR_ADMIN_PER_IP_BURST_SIZE"`
-	PerIPRefillRate        float64                  `toml:"per_ip_refill_rate" env:"WEIR_ADMIN_PER_IP_REFILL_RATE"`
+	PerIPRefillRate        int                      `toml:"per_ip_refill_rate" env:"WEIR_ADMIN_PER_IP_REFILL_RATE"`
 	CleanupIntervalSeconds int64                    `toml:"cleanup_interval_seconds" env:"WEIR_ADMIN_CLEANUP_INTERVAL_SECONDS"`
 	TrustedProxies         []string                 `toml:"trusted_proxies" env:"WEIR_ADMIN_TRUSTED_PROXIES"`
 	Endpoints              map[string]EndpointLimit `toml:"endpoints"`
@@ -90,8 +90,8 @@ type RateLimiting struct {
 
 // EndpointLimit is one [admin.rate_limiting.endpoints] entry.
 type EndpointLimit struct {
-	BurstSize  int     `toml:"burst_size"`
-	RefillRate float64 `toml:"refill_rate"`
+	BurstSize  int `toml:"burst_size"`
+	RefillRate int `toml:"refill_rate"`
 }
 
 // DefaultController is a single-node controller on loopback.
@@ -149,12 +149,12 @@ func (c *Controller) Validate() error {
 	p.Add(c.Admin.HealthTimeoutMs <= c.Admin.HealthCheckIntervalMs, "admin.health_timeout_ms", "must be > admin.health_check_interval_ms (got %d <= %d)", c.Admin.HealthTimeoutMs, c.Admin.HealthCheckIntervalMs)
 	rl := c.Admin.RateLimiting
 	p.Add(rl.GlobalBurstSize < 1, "admin.rate_limiting.global_burst_size", "must be >= 1 (got %d)", rl.GlobalBurstSize)
-	p.Add(rl.GlobalRefillRate <= 0, "admin.rate_limiting.global_refill_rate", "must be > 0 (got %v)", rl.GlobalRefillRate)
+	p.Add(rl.GlobalRefillRate <= 0, "admin.rate_limiting.global_refill_rate", "must be > 0 (got %d)", rl.GlobalRefillRate)
 	p.Add(rl.PerIPBurstSize < 1, "admin.rate_limiting.per_ip_burst_size", "must be >= 1 (got %d)", rl.PerIPBurstSize)
-	p.Add(rl.PerIPRefillRate <= 0, "admin.rate_limiting.per_ip_refill_rate", "must be > 0 (got %v)", rl.PerIPRefillRate)
+	p.Add(rl.PerIPRefillRate <= 0, "admin.rate_limiting.per_ip_refill_rate", "must be > 0 (got %d)", rl.PerIPRefillRate)
 	p.Add(rl.CleanupIntervalSeconds < 1, "admin.rate_limiting.cleanup_interval_seconds", "must be >= 1 (got %d)", rl.CleanupIntervalSeconds)
 	for path, e := range rl.Endpoints {
-		p.Add(e.BurstSize < 1 || e.RefillRate <= 0, "admin.rate_limiting.endpoints."+path, "burst_size must be >= 1 and refill_rate > 0 (got %d, %v)", e.BurstSize, e.RefillRate)
+		p.Add(e.BurstSize < 1 || e.RefillRate <= 0, "admin.rate_limiting.endpoints."+path, "burst_size must be >= 1 and refill_rate > 0 (got %d, %d)", e.BurstSize, e.RefillRate)
 	}
 	p.Add(c.Cluster.SessionTimeoutMs <= 0, "cluster.session_timeout_ms", "must be > 0 (got %d)", c.Cluster.SessionTimeoutMs)
 	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)

@@ -31,6 +31,9 @@ type Options struct {
 	// Ports: controller rpc, raft, admin HTTP; broker i listens on
 	// BrokerPort + 100*i.
 	ControllerPort, RaftPort, HTTPPort, BrokerPort int
+	// NoRateLimit turns the admin API's rate limiting off (tests that make
+	// many requests); by default it runs with the reference's limits.
+	NoRateLimit bool
 	// MetricsPort is broker 0's GET /metrics port (broker i: +i); zero
 	// picks free ports.
 	MetricsPort int
@@ -105,6 +108,7 @@ func ControllerConfig(o Options) config.Controller {
 	c.Admin.HealthTimeoutMs = 6000
 	c.Cluster.MinInSyncReplicas = 1
 	c.TLS = tlsFor(o, "controller-1")
+	c.Admin.RateLimiting.Enabled = !o.NoRateLimit
 	return c
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/weirmq/weir/cmd/internal/metrics"
 	"github.com/weirmq/weir/io/raftstore"
 	"github.com/weirmq/weir/net/admin"
+	"github.com/weirmq/weir/net/admin/ratelimit"
 	"github.com/weirmq/weir/net/transport"
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
@@ -123,18 +124,28 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
+	c.api = &backend{local: loc, self: id}
+	lim, err := ratelimit.New(rateLimitConfig(cfg.Admin.RateLimiting), nil)
+	if err != nil {
+		c.abort()
+		return nil, err
+	}
+	lim.Start(ctx)
+	src.RateLimit = func() (uint64, uint64) { s := lim.Stats(); return s.TotalRequests, s.BlockedRequests }
 	if err := reg.RegisterController(src); err != nil {
 		c.abort()
 		return nil, err
 	}
-	c.api = &backend{local: loc, self: id}
+	accessLog := func(format string, args ...any) { log.Info().Str("component", "admin").Msgf(format, args...) }
 	c.http = admin.New(admin.Config{
 		Self: id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
-		LeaderURL: func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
-		Logf:      func(format string, args ...any) { log.Warn().Str("component", "admin").Msgf(format, args...) },
-		Version:   Version,
+		LeaderURL:      func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
+		Logf:           func(format string, args ...any) { log.Warn().Str("component", "admin").Msgf(format, args...) },
+		Version:        Version,
+		RateLimitStats: func() any { return lim.Stats() },
 		Middleware: func(next http.Handler) http.Handler {
-			return withMetrics(reg, next)
+			limited := ratelimit.Log(accessLog, cfg.Admin.LogRequests)(ratelimit.CORS(cfg.Admin.EnableCORS)(lim.Middleware(next)))
+			return withMetrics(reg, limited)
 		},
 	}, c.api)
 	ln, err := net.Listen("tcp", cfg.Controller.HTTPListen)
@@ -158,6 +169,24 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 
 // Version is the build's version, reported by /health.
 var Version = "0.1.0-dev"
+
+// rateLimitConfig maps [admin.rate_limiting] onto the limiter's settings;
+// the category limits keep the reference's defaults.
+func rateLimitConfig(c config.RateLimiting) ratelimit.Config {
+	r := ratelimit.DefaultConfig()
+	r.Enabled = c.Enabled
+	r.GlobalBurstSize, r.GlobalRefillRate = c.GlobalBurstSize, c.GlobalRefillRate
+	r.PerIPBurstSize, r.PerIPRefillRate = c.PerIPBurstSize, c.PerIPRefillRate
+	r.CleanupIntervalSeconds = int(c.CleanupIntervalSeconds)
+	r.TrustedProxies = c.TrustedProxies
+	if len(c.Endpoints) > 0 {
+		r.Endpoints = map[string]ratelimit.EndpointLimit{}
+		for k, e := range c.Endpoints {
+			r.Endpoints[k] = ratelimit.EndpointLimit{BurstSize: e.BurstSize, RefillRate: e.RefillRate}
+		}
+	}
+	return r
+}
 
 // withMetrics serves GET /metrics beside the admin API and instruments the
 // API's requests.

@@ -70,14 +70,23 @@ func (l *Limiter) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// parseHop reads "ip", "ip:port" or "[ipv6]:port"; the zero Addr if it is
-// none of them.
+// parseHop reads "ip", "ip:port", "[ipv6]" or "[ipv6]:port"; the zero
+// Addr if it is none of them. The port is not checked: only the address
+// matters here.
 func parseHop(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap().WithZone("")
+	host := s
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return netip.Addr{}
+		}
+		host = s[1:end]
+	} else if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
+		host = s[:i] // one colon: IPv4 with a port; more: a bare IPv6
 	}
-	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
-		return a.Unmap().WithZone("")
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
 	}
-	return netip.Addr{}
+	return a.Unmap().WithZone("")
 }

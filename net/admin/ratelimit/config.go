@@ -169,6 +169,9 @@ func (c *Config) categoryLimit(cat Category) EndpointLimit {
 // one of the category table's patterns, "{...}" segments.
 func checkEndpointKey(k string) error {
 	method, path := splitEndpointKey(k)
+	if strings.HasPrefix(k, ":") {
+		return fmt.Errorf("want \"/path\" or \"METHOD:/path\" (got %q)", k)
+	}
 	if method != "" && strings.TrimFunc(method, func(r rune) bool { return r >= 'A' && r <= 'Z' }) != "" {
 		return fmt.Errorf("method must be upper case letters, as in \"POST:/api/v1/topics\" (got %q)", method)
 	}

@@ -67,6 +67,7 @@ func TestValidateNamesKey(t *testing.T) {
 		{"category", func(c *Config) { c.HighFrequency.BurstSize = 0 }, "admin.rate_limiting.high_frequency.burst_size must be > 0"},
 		{"endpoint rate", func(c *Config) { c.Endpoints["/x"] = EndpointLimit{BurstSize: 1} }, `admin.rate_limiting.endpoints."/x".refill_rate must be > 0`},
 		{"endpoint path", func(c *Config) { c.Endpoints["x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints."x" want "/path" or "METHOD:/path"`},
+		{"endpoint empty method", func(c *Config) { c.Endpoints[":/x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints.":/x" want "/path" or "METHOD:/path"`},
 		{"endpoint method", func(c *Config) { c.Endpoints["post:/x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints."post:/x" method must be upper case`},
 		{"endpoint head", func(c *Config) { c.Endpoints["HEAD:/health"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints."HEAD:/health" HEAD is limited as GET`},
 		{"endpoint pattern", func(c *Config) { c.Endpoints["/api/v1/things/{id}"] = EndpointLimit{1, 1} }, `is not a route of the category table; patterns are /api/v1/topics/{name}`},

@@ -4,14 +4,20 @@
 //
 // # Buckets
 //
-// Each request is checked against three token buckets (golang.org/x/time/rate,
-// driven by an injected Clock): the global bucket, its client IP's bucket
-// (see Limiter.ClientIP), and its endpoint's bucket, shared by all
-// clients. It is admitted only if every bucket holds a whole token, and
+// Each request is checked against three token buckets, timed by an
+// injected Clock: the global bucket, its client IP's bucket (see
+// Limiter.ClientIP), and its endpoint's bucket, shared by all clients.
+// The request is admitted only if every bucket holds a whole token, and
 // then takes one from each; a refusal takes nothing from any. So the most
 // restrictive bucket decides: with global 60, per-IP 30 and endpoint 10
 // requests per minute, a client gets at most 10 a minute on that
 // endpoint.
+//
+// The buckets do golang.org/x/time/rate's arithmetic (a property test
+// holds them to it) but not through it: its per-bucket lock and time.Time
+// handling cost ~270 ns per request for three buckets against ~45 ns here
+// (BenchmarkBucket), and with it the middleware measured 0.65-1.1 µs, over
+// the reference's < 1 µs budget.
 //
 // # Endpoints and categories
 //

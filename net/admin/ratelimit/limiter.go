@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Clock is where a Limiter reads the time: the wall clock in production,
@@ -64,38 +62,42 @@ func (s scope) String() string {
 	return fmt.Sprintf("scope(%d)", uint8(s))
 }
 
-// limit is a bucket's size, with what each request needs precomputed.
-type limit struct {
-	burst     int
-	perMinute int
-	perSecond float64
-	text      string // perMinute, for X-RateLimit-Limit
-}
-
-func newLimit(burst, perMinute int) limit {
-	return limit{burst: burst, perMinute: perMinute, perSecond: float64(perMinute) / 60, text: strconv.Itoa(perMinute)}
-}
-
-// newBucket is a full bucket of size l.
-func (l *limit) newBucket() *rate.Limiter { return rate.NewLimiter(rate.Limit(l.perSecond), l.burst) }
-
-// untilTokens is how long a bucket holding have tokens takes to hold want.
-func (l *limit) untilTokens(have, want float64) time.Duration {
-	if have >= want {
-		return 0
+// smallCounts are the texts of 0..1023, so that X-RateLimit-Remaining of
+// buckets of the reference's sizes costs no allocation.
+var smallCounts = func() []string {
+	s := make([]string, 1024)
+	for i := range s {
+		s[i] = strconv.Itoa(i)
 	}
-	return time.Duration(math.Ceil((want - have) / l.perSecond * float64(time.Second)))
+	return s
+}()
+
+// countText is n's decimal text.
+func countText(n int) string {
+	if n >= 0 && n < len(smallCounts) {
+		return smallCounts[n]
+	}
+	return strconv.Itoa(n)
 }
 
 // endpoint is one endpoint bucket, shared by every client.
 type endpoint struct {
 	name   string // its Endpoints key, or "METHOD:pattern" for a category route
 	limit  limit
-	bucket *rate.Limiter
+	bucket *bucket
 }
 
-// endpointKey is an exact Endpoints key; method "" is any method.
-type endpointKey struct{ method, path string }
+// pathEndpoints are the exact Endpoints keys of one path: with a method,
+// and without ("any").
+type pathEndpoints struct {
+	byMethod []methodEndpoint
+	any      *endpoint
+}
+
+type methodEndpoint struct {
+	method string
+	ep     *endpoint
+}
 
 // routeEndpoint is a category-table route with the bucket it resolves to.
 type routeEndpoint struct {
@@ -111,7 +113,7 @@ type Limiter struct {
 	clock           Clock
 	cleanupInterval time.Duration
 	trusted         []netip.Prefix
-	exact           map[endpointKey]*endpoint
+	exact           map[string]*pathEndpoints // by path
 	routes          []routeEndpoint
 	globalLimit     limit
 	ipLimit         limit
@@ -121,9 +123,9 @@ type Limiter struct {
 	// Every request passes the global bucket anyway, so one lock adds no
 	// serialisation that the global bucket does not already impose.
 	mu              sync.Mutex
-	global          *rate.Limiter
-	ips             map[netip.Addr]*rate.Limiter
-	ipOverflow      *rate.Limiter
+	global          *bucket
+	ips             map[netip.Addr]*bucket
+	ipOverflow      *bucket
 	totalRequests   uint64
 	blockedRequests uint64
 	lastCleanup     time.Time
@@ -138,15 +140,17 @@ func New(cfg Config, clock Clock) (*Limiter, error) {
 	if clock == nil {
 		clock = SystemClock
 	}
+	now := clock.Now()
+	nowNs := now.UnixNano()
 	l := &Limiter{
 		enabled:         cfg.Enabled,
 		clock:           clock,
 		cleanupInterval: time.Duration(cfg.CleanupIntervalSeconds) * time.Second,
-		exact:           map[endpointKey]*endpoint{},
+		exact:           map[string]*pathEndpoints{},
 		globalLimit:     newLimit(cfg.GlobalBurstSize, cfg.GlobalRefillRate),
 		ipLimit:         newLimit(cfg.PerIPBurstSize, cfg.PerIPRefillRate),
-		ips:             map[netip.Addr]*rate.Limiter{},
-		lastCleanup:     clock.Now(),
+		ips:             map[netip.Addr]*bucket{},
+		lastCleanup:     now,
 	}
 	for _, s := range cfg.TrustedProxies {
 		p, err := parseProxy(s)
@@ -155,17 +159,26 @@ func New(cfg Config, clock Clock) (*Limiter, error) {
 		}
 		l.trusted = append(l.trusted, p)
 	}
-	l.global = l.globalLimit.newBucket()
-	l.ipOverflow = l.ipLimit.newBucket()
+	l.global = newBucket(&l.globalLimit, nowNs)
+	l.ipOverflow = newBucket(&l.ipLimit, nowNs)
 	patterns := map[string]*endpoint{}
 	for k, el := range cfg.Endpoints {
-		ep := newEndpoint(k, newLimit(el.BurstSize, el.RefillRate))
+		ep := newEndpoint(k, newLimit(el.BurstSize, el.RefillRate), nowNs)
 		method, path := splitEndpointKey(k)
 		if strings.Contains(path, "{") {
 			patterns[k] = ep
 			continue
 		}
-		l.exact[endpointKey{method, path}] = ep
+		pe := l.exact[path]
+		if pe == nil {
+			pe = &pathEndpoints{}
+			l.exact[path] = pe
+		}
+		if method == "" {
+			pe.any = ep
+		} else {
+			pe.byMethod = append(pe.byMethod, methodEndpoint{method, ep})
+		}
 	}
 	for _, r := range routes {
 		ep := patterns[r.method+":"+r.pattern]
@@ -174,15 +187,17 @@ func New(cfg Config, clock Clock) (*Limiter, error) {
 		}
 		if ep == nil {
 			cl := cfg.categoryLimit(r.category)
-			ep = newEndpoint(r.method+":"+r.pattern, newLimit(cl.BurstSize, cl.RefillRate))
+			ep = newEndpoint(r.method+":"+r.pattern, newLimit(cl.BurstSize, cl.RefillRate), nowNs)
 		}
 		l.routes = append(l.routes, routeEndpoint{route: r, ep: ep})
 	}
 	return l, nil
 }
 
-func newEndpoint(name string, lim limit) *endpoint {
-	return &endpoint{name: name, limit: lim, bucket: lim.newBucket()}
+func newEndpoint(name string, lim limit, nowNs int64) *endpoint {
+	ep := &endpoint{name: name, limit: lim}
+	ep.bucket = newBucket(&ep.limit, nowNs)
+	return ep
 }
 
 // endpointFor classifies a request: the exact key "METHOD:path", then the
@@ -193,11 +208,15 @@ func (l *Limiter) endpointFor(method, path string) *endpoint {
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
-	if ep := l.exact[endpointKey{method, path}]; ep != nil {
-		return ep
-	}
-	if ep := l.exact[endpointKey{"", path}]; ep != nil {
-		return ep
+	if pe := l.exact[path]; pe != nil {
+		for _, m := range pe.byMethod {
+			if m.method == method {
+				return m.ep
+			}
+		}
+		if pe.any != nil {
+			return pe.any
+		}
 	}
 	for i := range l.routes {
 		if l.routes[i].route.match(method, path) {
@@ -218,8 +237,8 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := l.ClientIP(r)
 		noteClientIP(r, ip)
-		ep := l.endpointFor(r.Method, r.URL.EscapedPath())
-		v := l.decide(l.clock.Now(), ip, ep)
+		ep := l.endpointFor(r.Method, escapedPath(r))
+		v := l.decide(l.clock.Now().UnixNano(), ip, ep)
 		setHeaders(w.Header(), &v)
 		if !v.allowed {
 			refuse(w, &v, ip, ep)
@@ -229,87 +248,98 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// escapedPath is the path as the client sent it, which is what
+// net/http's mux splits into segments: Path, unless the request escaped
+// a character that Path shows decoded (a "%2F" in a topic name).
+func escapedPath(r *http.Request) string {
+	if r.URL.RawPath == "" {
+		return r.URL.Path
+	}
+	return r.URL.EscapedPath()
+}
+
 // candidate is one bucket a request is checked against.
 type candidate struct {
 	scope  scope
 	limit  *limit
-	bucket *rate.Limiter // nil: an untracked IP, whose bucket would be full
-	tokens float64       // before the request; after it, once allowed
+	bucket *bucket // nil: an untracked IP, whose bucket would be full
+	tokens float64 // before the request; after it, once allowed
 }
 
 // verdict is a request's outcome and the deciding bucket's headers.
 type verdict struct {
 	allowed    bool
 	scope      scope
-	limit      *limit
+	perMinute  int
+	limitText  string
 	remaining  int
-	resetUnix  int64
+	resetText  string
 	retryAfter int64 // seconds; refusals only
+}
+
+// newVerdict is the headers of c deciding at nowNs.
+func newVerdict(nowNs int64, c *candidate, allowed bool) verdict {
+	return verdict{
+		allowed:   allowed,
+		scope:     c.scope,
+		perMinute: c.limit.perMinute,
+		limitText: c.limit.text,
+		remaining: max(0, int(math.Floor(c.tokens))),
+		resetText: c.limit.resetHeader(unixCeil(nowNs + c.limit.untilTokens(c.tokens, float64(c.limit.burst)))),
+	}
 }
 
 // decide checks every bucket of the request and takes one token from
 // each only if all have one.
-func (l *Limiter) decide(now time.Time, ip netip.Addr, ep *endpoint) verdict {
+func (l *Limiter) decide(nowNs int64, ip netip.Addr, ep *endpoint) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.totalRequests++
 	var buf [3]candidate
 	cs := buf[:0]
-	cs = append(cs, candidate{scope: scopeGlobal, limit: &l.globalLimit, bucket: l.global, tokens: l.global.TokensAt(now)})
+	cs = append(cs, candidate{scope: scopeGlobal, limit: &l.globalLimit, bucket: l.global, tokens: l.global.tokensAt(&l.globalLimit, nowNs)})
 	ipc := candidate{scope: scopeIP, limit: &l.ipLimit, bucket: l.ips[ip], tokens: float64(l.ipLimit.burst)}
 	if ipc.bucket == nil && len(l.ips) >= ipLimitersMax {
 		ipc.bucket = l.ipOverflow
 	}
 	if ipc.bucket != nil {
-		ipc.tokens = ipc.bucket.TokensAt(now)
+		ipc.tokens = ipc.bucket.tokensAt(&l.ipLimit, nowNs)
 	}
 	cs = append(cs, ipc)
 	if ep != nil {
-		cs = append(cs, candidate{scope: scopeEndpoint, limit: &ep.limit, bucket: ep.bucket, tokens: ep.bucket.TokensAt(now)})
+		cs = append(cs, candidate{scope: scopeEndpoint, limit: &ep.limit, bucket: ep.bucket, tokens: ep.bucket.tokensAt(&ep.limit, nowNs)})
 	}
-	if c, wait, refused := slowestRefusal(cs); refused {
+	if c, waitNs, refused := slowestRefusal(cs); refused {
 		l.blockedRequests++
-		return verdict{
-			scope:      c.scope,
-			limit:      c.limit,
-			resetUnix:  unixCeil(now.Add(c.limit.untilTokens(c.tokens, float64(c.limit.burst)))),
-			retryAfter: max(1, int64(math.Ceil(wait.Seconds()))),
-		}
+		v := newVerdict(nowNs, c, false)
+		v.retryAfter = max(1, ceilDiv(waitNs, int64(time.Second)))
+		return v
 	}
 	if cs[1].bucket == nil {
-		cs[1].bucket = l.ipLimit.newBucket()
+		cs[1].bucket = newBucket(&l.ipLimit, nowNs)
 		l.ips[ip] = cs[1].bucket
 	}
 	for i := range cs {
-		if !cs[i].bucket.AllowN(now, 1) {
-			panic(fmt.Sprintf("ratelimit: %s bucket refused a token it holds (%.3f)", cs[i].scope, cs[i].tokens))
-		}
+		cs[i].bucket.take(nowNs, cs[i].tokens)
 		cs[i].tokens--
 	}
-	c := mostRestrictive(cs)
-	return verdict{
-		allowed:   true,
-		scope:     c.scope,
-		limit:     c.limit,
-		remaining: int(math.Floor(c.tokens)),
-		resetUnix: unixCeil(now.Add(c.limit.untilTokens(c.tokens, float64(c.limit.burst)))),
-	}
+	return newVerdict(nowNs, mostRestrictive(cs), true)
 }
 
 // slowestRefusal finds the buckets without a whole token and returns the
 // one that takes longest to earn it: the wait after which all of them
 // would admit the request. Ties go to the more specific scope.
-func slowestRefusal(cs []candidate) (c *candidate, wait time.Duration, refused bool) {
+func slowestRefusal(cs []candidate) (c *candidate, waitNs int64, refused bool) {
 	for i := range cs {
 		if cs[i].tokens >= 1 {
 			continue
 		}
 		w := cs[i].limit.untilTokens(cs[i].tokens, 1)
-		if c == nil || w >= wait {
-			c, wait = &cs[i], w
+		if c == nil || w >= waitNs {
+			c, waitNs = &cs[i], w
 		}
 	}
-	return c, wait, c != nil
+	return c, waitNs, c != nil
 }
 
 // mostRestrictive is the bucket with the fewest whole tokens left; among
@@ -326,23 +356,20 @@ func mostRestrictive(cs []candidate) *candidate {
 	return best
 }
 
-// unixCeil is t in Unix seconds, rounded up: the first whole second at
-// or after t.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
-}
+// ceilDiv is a/b rounded up, for a >= 0 and b > 0.
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
-// setHeaders sets the X-RateLimit-* headers with one allocation for the
-// four values.
+// unixCeil is Unix nanoseconds ns in seconds, rounded up: the first
+// whole second at or after it.
+func unixCeil(ns int64) int64 { return ceilDiv(ns, int64(time.Second)) }
+
+// setHeaders sets the X-RateLimit-* headers. The four values share one
+// fresh array, so that no response's slice aliases another's.
 func setHeaders(h http.Header, v *verdict) {
-	vals := make([]string, 4)
-	vals[0] = v.limit.text
-	vals[1] = strconv.Itoa(v.remaining)
-	vals[2] = strconv.FormatInt(v.resetUnix, 10)
+	vals := new([4]string)
+	vals[0] = v.limitText
+	vals[1] = countText(v.remaining)
+	vals[2] = v.resetText
 	vals[3] = v.scope.String()
 	h[headerLimit] = vals[0:1:1]
 	h[headerRemaining] = vals[1:2:2]
@@ -389,7 +416,7 @@ func refusalMessage(v *verdict, ip netip.Addr, ep *endpoint) string {
 	case scopeEndpoint:
 		who = "endpoint " + ep.name
 	}
-	return fmt.Sprintf("Rate limit exceeded for %s. Limit: %d requests per minute", who, v.limit.perMinute)
+	return fmt.Sprintf("Rate limit exceeded for %s. Limit: %d requests per minute", who, v.perMinute)
 }
 
 // ipString is ip for messages and logs; "unknown" when the peer address
@@ -438,12 +465,13 @@ func (l *Limiter) Stats() Stats {
 // it dropped. Start calls it every CleanupIntervalSeconds; callers that
 // drive time themselves (tests, a simulator) call it directly.
 func (l *Limiter) Cleanup(now time.Time) int {
+	nowNs := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	full := float64(l.ipLimit.burst)
 	n := 0
 	for ip, b := range l.ips {
-		if b.TokensAt(now) >= full {
+		if b.tokensAt(&l.ipLimit, nowNs) >= full {
 			delete(l.ips, ip)
 			n++
 		}

@@ -40,18 +40,30 @@ type route struct {
 	method   string
 	pattern  string
 	category Category
+	prefix   string // pattern up to its wildcard; "" without one
 }
+
+// wildcard is the one pattern segment a route may end with.
+const wildcard = "{name}"
 
 // routes is the reference's category table with Weir's paths. HEAD is
 // classified as GET, as net/http serves it.
 var routes = []route{
-	{"GET", "/health", CategoryHigh},
-	{"GET", "/api/v1/cluster", CategoryHigh},
-	{"GET", "/api/v1/topics", CategoryMedium},
-	{"GET", "/api/v1/brokers", CategoryMedium},
-	{"GET", "/api/v1/topics/{name}", CategoryMedium},
-	{"POST", "/api/v1/topics", CategoryLow},
-	{"DELETE", "/api/v1/topics/{name}", CategoryLow},
+	{method: "GET", pattern: "/health", category: CategoryHigh},
+	{method: "GET", pattern: "/api/v1/cluster", category: CategoryHigh},
+	{method: "GET", pattern: "/api/v1/topics", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/brokers", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/topics/{name}", category: CategoryMedium},
+	{method: "POST", pattern: "/api/v1/topics", category: CategoryLow},
+	{method: "DELETE", pattern: "/api/v1/topics/{name}", category: CategoryLow},
+}
+
+func init() {
+	for i := range routes {
+		if p, ok := strings.CutSuffix(routes[i].pattern, wildcard); ok {
+			routes[i].prefix = p
+		}
+	}
 }
 
 // match reports whether method and the escaped path fit the route. A
@@ -60,12 +72,11 @@ func (r *route) match(method, path string) bool {
 	if method != r.method {
 		return false
 	}
-	prefix, wild := strings.CutSuffix(r.pattern, "{name}")
-	if !wild {
+	if r.prefix == "" {
 		return path == r.pattern
 	}
-	rest, ok := strings.CutPrefix(path, prefix)
-	return ok && rest != "" && !strings.Contains(rest, "/")
+	rest, ok := strings.CutPrefix(path, r.prefix)
+	return ok && rest != "" && strings.IndexByte(rest, '/') < 0
 }
 
 // routePatterns lists the table's patterns for error messages.
