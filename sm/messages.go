@@ -165,6 +165,9 @@ type CreateTopicRequest struct {
 	Partitions        int32
 	ReplicationFactor int32
 	Config            TopicConfig
+	// CreatedAtMs is the requester's wall-clock time (Unix ms), recorded
+	// as the topic's creation time.
+	CreatedAtMs int64
 }
 
 // CreateTopicResponse answers CreateTopicRequest; Message names the bad field.
@@ -289,6 +292,15 @@ type TopicConfig struct {
 	// UncleanLeaderElection lets a replica outside the ISR become leader
 	// when no ISR member is alive, at the cost of losing committed records.
 	UncleanLeaderElection bool
+	// RetentionMs, SegmentBytes and CompressionType are the reference's
+	// per-topic settings. They are validated and stored with the topic so
+	// that clients can create topics as the reference does and read the
+	// settings back; brokers do not enforce them yet (retention and
+	// compression come with tiered storage). Zero/empty means unset;
+	// RetentionMs -1 means forever.
+	RetentionMs     int64
+	SegmentBytes    int64
+	CompressionType string
 }
 
 // TopicInfo describes a topic.
@@ -297,6 +309,10 @@ type TopicInfo struct {
 	Partitions        int32
 	ReplicationFactor int32
 	Config            TopicConfig
+	// CreatedAtMs is the wall-clock time (Unix ms) the creating request
+	// carried; zero when it carried none. State machines never read a
+	// clock: the process that accepted the request stamped it.
+	CreatedAtMs int64
 }
 
 // PartitionState is the controller's view of one partition.

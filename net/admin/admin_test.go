@@ -409,12 +409,7 @@ func TestCreateTopicBadRequests(t *testing.T) {
 		{"unclean type", jsonType, `{` + ok + `,"config":{"unclean_leader_election":"yes"}}`, 400, "config.unclean_leader_election: want true or false, got string"},
 		{"min isr zero", jsonType, `{` + ok + `,"config":{"min_in_sync_replicas":0}}`, 400, "config.min_in_sync_replicas: must be >= 1 (got 0)"},
 		{"min isr above rf", jsonType, `{"name":"t","partitions":1,"replication_factor":2,"config":{"min_in_sync_replicas":3}}`, 400, "config.min_in_sync_replicas: 3 above replication_factor 2"},
-		{"retention_ms", jsonType, `{` + ok + `,"retention_ms":604800000}`, 400, "retention_ms: per-topic retention is not implemented yet"},
-		{"segment_bytes", jsonType, `{` + ok + `,"segment_bytes":1073741824}`, 400, "segment_bytes: per-topic segment size is not implemented yet"},
-		{"compression_type", jsonType, `{` + ok + `,"compression_type":"lz4"}`, 400, "compression_type: compression is not implemented yet"},
-		{"config.retention_ms", jsonType, `{` + ok + `,"config":{"retention_ms":1}}`, 400, "config.retention_ms: per-topic retention"},
-		{"config.segment_bytes", jsonType, `{` + ok + `,"config":{"segment_bytes":1}}`, 400, "config.segment_bytes: per-topic segment size"},
-		{"config.compression_type", jsonType, `{` + ok + `,"config":{"compression_type":"none"}}`, 400, "config.compression_type: compression"},
+		{"retention_ms disagreeing", jsonType, `{` + ok + `,"retention_ms":1,"config":{"retention_ms":2}}`, 400, "config.retention_ms: 2 disagrees with retention_ms 1"},
 		{"retention_ms type", jsonType, `{` + ok + `,"retention_ms":"7d"}`, 400, "retention_ms: want an integer"},
 		{"too large", jsonType, `{"name":"` + strings.Repeat("a", bodyBytesMax) + `"}`, 413, "request body above the 1048576-byte limit"},
 	}
@@ -848,4 +843,27 @@ func TestConfig(t *testing.T) {
 		}
 	}()
 	New(Config{Self: 1}, nil)
+}
+
+// The reference's create example, with its retention, segment and
+// compression settings, is accepted and its settings reach the controller.
+func TestCreateTopicReferenceExample(t *testing.T) {
+	b := newFake(1, 1)
+	s, _ := newServer(t, b, nil)
+	body := `{"name":"user-events","partitions":12,"replication_factor":3,"retention_ms":604800000,"segment_bytes":1073741824,"compression_type":"lz4"}`
+	a := do(t, s.Handler(), "POST", "/api/v1/topics", jsonType, body)
+	expect(t, a, 201, "")
+	req := b.lastCreate()
+	if req.Config.RetentionMs != 604800000 || req.Config.SegmentBytes != 1073741824 || req.Config.CompressionType != "lz4" {
+		t.Fatalf("settings not passed on: %+v", req.Config)
+	}
+}
+
+func (f *fakeBackend) lastCreate() sm.CreateTopicRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.creates) == 0 {
+		return sm.CreateTopicRequest{}
+	}
+	return f.creates[len(f.creates)-1]
 }

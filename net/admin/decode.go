@@ -20,11 +20,10 @@ import (
 // plus Weir's per-topic config. Pointers tell an absent or null field from
 // a zero one.
 //
-// retention_ms, segment_bytes and compression_type (top level, as the
-// reference creates them, or under config, as it describes them) are not
-// implemented yet. They are accepted only absent or null, and any value is
-// a 400 naming the field: accepting one and ignoring it would hand the
-// client a topic unlike the one it asked for.
+// retention_ms, segment_bytes and compression_type may come at the top
+// level (as the reference creates them) or under config (as it describes
+// them). The controller validates and stores them, and describe returns
+// them; brokers do not enforce them yet (see sm.TopicConfig).
 type createBody struct {
 	Name              *string     `json:"name"`
 	Partitions        *int32      `json:"partitions"`
@@ -103,12 +102,12 @@ func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
 	case cb.ReplicationFactor == nil:
 		return sm.CreateTopicRequest{}, badRequest("replication_factor: required (an integer >= 1)")
 	}
-	if rerr := unimplemented("", cb.RetentionMs != nil, cb.SegmentBytes != nil, cb.CompressionType != nil); rerr != nil {
+	req := sm.CreateTopicRequest{Name: *cb.Name, Partitions: *cb.Partitions, ReplicationFactor: *cb.ReplicationFactor}
+	if rerr := settings(&req.Config, "", cb.RetentionMs, cb.SegmentBytes, cb.CompressionType); rerr != nil {
 		return sm.CreateTopicRequest{}, rerr
 	}
-	req := sm.CreateTopicRequest{Name: *cb.Name, Partitions: *cb.Partitions, ReplicationFactor: *cb.ReplicationFactor}
 	if c := cb.Config; c != nil {
-		if rerr := unimplemented("config.", c.RetentionMs != nil, c.SegmentBytes != nil, c.CompressionType != nil); rerr != nil {
+		if rerr := settings(&req.Config, "config.", c.RetentionMs, c.SegmentBytes, c.CompressionType); rerr != nil {
 			return sm.CreateTopicRequest{}, rerr
 		}
 		if m := c.MinInSyncReplicas; m != nil {
@@ -128,15 +127,26 @@ func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
 	return req, nil
 }
 
-// unimplemented rejects the per-topic settings Weir does not have yet.
-func unimplemented(prefix string, retention, segment, compression bool) *requestError {
-	switch {
-	case retention:
-		return badRequest("%sretention_ms: per-topic retention is not implemented yet; omit the field or send null", prefix)
-	case segment:
-		return badRequest("%ssegment_bytes: per-topic segment size is not implemented yet (the brokers' wal.segment_size_bytes applies); omit the field or send null", prefix)
-	case compression:
-		return badRequest("%scompression_type: compression is not implemented yet (records are stored as produced); omit the field or send null", prefix)
+// settings copies the reference's per-topic settings into cfg; a setting
+// given both at the top level and under config must agree.
+func settings(cfg *sm.TopicConfig, prefix string, retention, segment *int64, compression *string) *requestError {
+	if retention != nil {
+		if cfg.RetentionMs != 0 && cfg.RetentionMs != *retention {
+			return badRequest("%sretention_ms: %d disagrees with retention_ms %d", prefix, *retention, cfg.RetentionMs)
+		}
+		cfg.RetentionMs = *retention
+	}
+	if segment != nil {
+		if cfg.SegmentBytes != 0 && cfg.SegmentBytes != *segment {
+			return badRequest("%ssegment_bytes: %d disagrees with segment_bytes %d", prefix, *segment, cfg.SegmentBytes)
+		}
+		cfg.SegmentBytes = *segment
+	}
+	if compression != nil {
+		if cfg.CompressionType != "" && cfg.CompressionType != *compression {
+			return badRequest("%scompression_type: %q disagrees with compression_type %q", prefix, *compression, cfg.CompressionType)
+		}
+		cfg.CompressionType = *compression
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/weirmq/weir/sm"
 )
@@ -18,8 +19,8 @@ type topicSummary struct {
 	Name              string `json:"name"`
 	Partitions        int32  `json:"partitions"`
 	ReplicationFactor int32  `json:"replication_factor"`
-	// CreatedAt is always null: the controller does not record creation
-	// times yet. The key stays so the shape is the reference's.
+	// CreatedAt is the topic's creation time (RFC 3339), null when the
+	// creating request carried none.
 	CreatedAt *string `json:"created_at"`
 }
 
@@ -30,12 +31,13 @@ type topicDetail struct {
 	Partitions           int32                 `json:"partitions"`
 	ReplicationFactor    int32                 `json:"replication_factor"`
 	Config               topicConfig           `json:"config"`
-	CreatedAt            *string               `json:"created_at"` // always null, as in topicSummary
+	CreatedAt            *string               `json:"created_at"` // null when the creator sent no time
 	PartitionAssignments []partitionAssignment `json:"partition_assignments"`
 }
 
-// topicConfig is the reference's topic config (whose three settings Weir
-// does not implement yet, hence always null) plus Weir's own.
+// topicConfig is the reference's topic config (stored and returned; not
+// yet enforced by brokers, see sm.TopicConfig; null when unset) plus
+// Weir's own.
 type topicConfig struct {
 	RetentionMs           *int64  `json:"retention_ms"`
 	SegmentBytes          *int64  `json:"segment_bytes"`
@@ -69,7 +71,7 @@ func (s *Server) onListTopics(w http.ResponseWriter, r *http.Request) {
 func topicSummaries(all []sm.TopicInfo) []topicSummary {
 	topics := make([]topicSummary, 0, len(all))
 	for _, t := range all {
-		topics = append(topics, topicSummary{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor})
+		topics = append(topics, topicSummary{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, CreatedAt: createdAt(t.CreatedAtMs)})
 	}
 	slices.SortFunc(topics, func(a, b topicSummary) int { return strings.Compare(a.Name, b.Name) })
 	return topics
@@ -91,15 +93,42 @@ func (s *Server) onDescribeTopic(w http.ResponseWriter, r *http.Request) {
 	succeed(w, http.StatusOK, describe(md.Topics[i], md.Partitions), leader)
 }
 
+func nonZero(v int64) *int64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// createdAt formats a creation time as RFC 3339 (UTC), nil when unknown.
+func createdAt(ms int64) *string {
+	if ms <= 0 {
+		return nil
+	}
+	s := time.UnixMilli(ms).UTC().Format(time.RFC3339)
+	return &s
+}
+
 func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 	d := topicDetail{
 		Name:              t.Name,
 		Partitions:        t.Partitions,
 		ReplicationFactor: t.ReplicationFactor,
 		Config: topicConfig{
+			RetentionMs:           nonZero(t.Config.RetentionMs),
+			SegmentBytes:          nonZero(t.Config.SegmentBytes),
+			CompressionType:       nonEmpty(t.Config.CompressionType),
 			MinInSyncReplicas:     t.Config.MinInSyncReplicas,
 			UncleanLeaderElection: t.Config.UncleanLeaderElection,
 		},
+		CreatedAt:            createdAt(t.CreatedAtMs),
 		PartitionAssignments: []partitionAssignment{},
 	}
 	for _, p := range all {

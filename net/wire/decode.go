@@ -239,7 +239,8 @@ func (d *decoder) batches(field string) []sm.Batch {
 func (d *decoder) topicConfig(field string) sm.TopicConfig {
 	d.push(field, -1)
 	defer d.pop()
-	return sm.TopicConfig{MinInSyncReplicas: d.i32("minInSyncReplicas"), UncleanLeaderElection: d.bool("uncleanLeaderElection")}
+	return sm.TopicConfig{MinInSyncReplicas: d.i32("minInSyncReplicas"), UncleanLeaderElection: d.bool("uncleanLeaderElection"),
+		RetentionMs: d.i64("retentionMs"), SegmentBytes: d.i64("segmentBytes"), CompressionType: d.str("compressionType")}
 }
 
 func (d *decoder) topicInfo() sm.TopicInfo {
@@ -248,6 +249,7 @@ func (d *decoder) topicInfo() sm.TopicInfo {
 		Partitions:        d.i32("partitions"),
 		ReplicationFactor: d.i32("replicationFactor"),
 		Config:            d.topicConfig("config"),
+		CreatedAtMs:       d.i64("createdAtMs"),
 	}
 }
 
@@ -468,6 +470,7 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 		return sm.CreateTopicRequest{
 			ReqID: d.u64("reqID"), Name: d.str("name"), Partitions: d.i32("partitions"),
 			ReplicationFactor: d.i32("replicationFactor"), Config: d.topicConfig("config"),
+			CreatedAtMs: d.i64("createdAtMs"),
 		}
 	case TypeCreateTopicResponse:
 		var m sm.CreateTopicResponse

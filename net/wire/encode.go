@@ -186,11 +186,15 @@ func (e *encoder) topicInfo(t *sm.TopicInfo) {
 	e.i32(t.Partitions)
 	e.i32(t.ReplicationFactor)
 	e.topicConfig(t.Config)
+	e.i64(t.CreatedAtMs)
 }
 
 func (e *encoder) topicConfig(c sm.TopicConfig) {
 	e.i32(c.MinInSyncReplicas)
 	e.bool(c.UncleanLeaderElection)
+	e.i64(c.RetentionMs)
+	e.i64(c.SegmentBytes)
+	e.str(c.CompressionType, "compression type")
 }
 
 func (e *encoder) partitionState(p *sm.PartitionState) {
@@ -312,6 +316,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i32(m.Partitions)
 		e.i32(m.ReplicationFactor)
 		e.topicConfig(m.Config)
+		e.i64(m.CreatedAtMs)
 	case sm.CreateTopicResponse:
 		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
 	case sm.DeleteTopicRequest:

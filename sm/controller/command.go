@@ -50,6 +50,7 @@ type createTopic struct {
 	Partitions        int32          `json:"partitions"`
 	ReplicationFactor int32          `json:"rf"`
 	Config            sm.TopicConfig `json:"config"`
+	CreatedAtMs       int64          `json:"created_ms,omitempty"`
 }
 
 // deleteTopic removes a topic and its partitions.

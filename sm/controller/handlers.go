@@ -148,7 +148,7 @@ func (n *Node) onCreateTopic(from sm.NodeID, req sm.CreateTopicRequest) {
 // applies; the partition limit only here, so that replicas never need to
 // agree on configuration.
 func (n *Node) createCommand(req sm.CreateTopicRequest) (*createTopic, result) {
-	c := &createTopic{Name: req.Name, Partitions: req.Partitions, ReplicationFactor: req.ReplicationFactor, Config: req.Config}
+	c := &createTopic{Name: req.Name, Partitions: req.Partitions, ReplicationFactor: req.ReplicationFactor, Config: req.Config, CreatedAtMs: req.CreatedAtMs}
 	if c.Config.MinInSyncReplicas == 0 {
 		c.Config.MinInSyncReplicas = max(1, min(n.cfg.DefaultMinISR, c.ReplicationFactor))
 	}

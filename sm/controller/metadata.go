@@ -245,7 +245,7 @@ func (md *metadata) applyCreate(c *createTopic) result {
 	}
 	v := md.touch()
 	t := &topicEntry{
-		info:    sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config},
+		info:    sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config, CreatedAtMs: c.CreatedAtMs},
 		version: v,
 	}
 	assignment := assignReplicas(live, c.Partitions, c.ReplicationFactor, md.topicsCreated)
@@ -282,6 +282,17 @@ func validateCreate(c *createTopic, live int) (result, bool) {
 	}
 	if m := c.Config.MinInSyncReplicas; m < 1 || m > c.ReplicationFactor {
 		return fail(sm.CodeInvalidRequest, "min in-sync replicas must be in 1..%d (replication factor) (got %d)", c.ReplicationFactor, m), false
+	}
+	if r := c.Config.RetentionMs; r < -1 {
+		return fail(sm.CodeInvalidRequest, "retention_ms must be -1 (forever), 0 (unset) or positive (got %d)", r), false
+	}
+	if s := c.Config.SegmentBytes; s != 0 && (s < 1<<20 || s > 1<<34) {
+		return fail(sm.CodeInvalidRequest, "segment_bytes must be 0 (unset) or in %d..%d (got %d)", 1<<20, int64(1)<<34, s), false
+	}
+	switch c.Config.CompressionType {
+	case "", "none", "gzip", "snappy", "lz4", "zstd", "producer":
+	default:
+		return fail(sm.CodeInvalidRequest, "compression_type must be none, gzip, snappy, lz4, zstd or producer (got %q)", c.Config.CompressionType), false
 	}
 	return result{}, true
 }

@@ -297,6 +297,9 @@ type backend struct {
 }
 
 func (b *backend) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
+	if req.CreatedAtMs == 0 {
+		req.CreatedAtMs = time.Now().UnixMilli() // the state machine reads no clock: the request carries it
+	}
 	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
 	if err != nil {
 		return sm.CreateTopicResponse{}, err
