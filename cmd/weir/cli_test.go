@@ -267,7 +267,7 @@ func TestAdminCommands(t *testing.T) {
 			t.Errorf("json: %+v", res)
 		}
 		out, _ = cli(t, "", "create-topic", "c", "1", "1", "--format", "yaml", "--min-insync-replicas", "1")
-		hasLines(t, out, "topic: c", "action: created", `message: "Topic 'c' created"`)
+		hasLines(t, out, "topic: c", "action: created", "message: Topic 'c' created")
 		out, _ = cli(t, "", "create-topic", "d", "1", "1", "-o", "csv")
 		if recs := parseCSV(t, out, "topic", "action", "message"); !slices.Equal(recs[0], []string{"d", "created", "Topic 'd' created"}) {
 			t.Errorf("csv: %q", recs)

@@ -5,9 +5,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"go.yaml.in/yaml/v3"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -184,199 +184,35 @@ func indentedJSON(v any) ([]byte, error) {
 }
 
 // jsonToYAML renders a JSON document as block-style YAML with the same
-// keys in the same order.
-//
-// It is a small emitter rather than a YAML library because the module
-// does not depend on one and this change is confined to cmd/weir: the
-// shapes printed are JSON's (objects, arrays, strings, numbers, bools,
-// null), which YAML renders simply. Strings that YAML could read as
-// anything but the same string are written as JSON strings, which are
-// valid YAML double-quoted scalars with the same escapes.
+// keys in the same order: JSON is YAML, so yaml.v3 parses it into nodes
+// (which keep key order); clearing the flow and quoting styles the JSON
+// syntax gave them lets the encoder write block style and quote only the
+// strings YAML would read as something else.
 func jsonToYAML(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	v, err := decodeOrdered(dec)
-	if err != nil {
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("rendering yaml: invalid JSON")
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("rendering yaml: %w", err)
 	}
+	var plain func(*yaml.Node)
+	plain = func(n *yaml.Node) {
+		n.Style = 0
+		for _, c := range n.Content {
+			plain(c)
+		}
+	}
+	plain(&doc)
 	var buf bytes.Buffer
-	switch v := v.(type) {
-	case orderedObject:
-		if len(v) == 0 {
-			buf.WriteString("{}\n")
-		} else {
-			writeYAMLObject(&buf, v, 0)
-		}
-	case []any:
-		if len(v) == 0 {
-			buf.WriteString("[]\n")
-		} else {
-			writeYAMLArray(&buf, v, 0)
-		}
-	default:
-		buf.WriteString(yamlScalar(v) + "\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent() // "- x" at its key's column, as kubectl prints
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("rendering yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("rendering yaml: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// orderedObject is a JSON object with its keys in document order.
-type orderedObject []keyValue
-
-type keyValue struct {
-	key   string
-	value any
-}
-
-// decodeOrdered reads one JSON value: orderedObject, []any, string,
-// json.Number, bool or nil.
-func decodeOrdered(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch tok {
-	case json.Delim('{'):
-		obj := orderedObject{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			v, err := decodeOrdered(dec)
-			if err != nil {
-				return nil, err
-			}
-			obj = append(obj, keyValue{k.(string), v})
-		}
-		_, err := dec.Token() // '}'
-		return obj, err
-	case json.Delim('['):
-		arr := []any{}
-		for dec.More() {
-			v, err := decodeOrdered(dec)
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, v)
-		}
-		_, err := dec.Token() // ']'
-		return arr, err
-	}
-	return tok, nil
-}
-
-// yamlInline is how v is written after "key: " or "- ": a scalar, or an
-// empty collection in flow style; ok is false for a non-empty collection,
-// which goes on the following lines.
-func yamlInline(v any) (string, bool) {
-	switch v := v.(type) {
-	case orderedObject:
-		return "{}", len(v) == 0
-	case []any:
-		return "[]", len(v) == 0
-	}
-	return yamlScalar(v), true
-}
-
-func writeYAMLObject(buf *bytes.Buffer, obj orderedObject, indent int) {
-	pad := strings.Repeat(" ", indent)
-	for _, kv := range obj {
-		if atLineStart(buf) { // not right after "- "
-			buf.WriteString(pad)
-		}
-		buf.WriteString(yamlString(kv.key) + ":")
-		if s, ok := yamlInline(kv.value); ok {
-			buf.WriteString(" " + s + "\n")
-			continue
-		}
-		buf.WriteByte('\n')
-		switch v := kv.value.(type) {
-		case orderedObject:
-			writeYAMLObject(buf, v, indent+2)
-		case []any:
-			// A sequence under a key may stay at the key's indentation.
-			writeYAMLArray(buf, v, indent)
-		}
-	}
-}
-
-func writeYAMLArray(buf *bytes.Buffer, arr []any, indent int) {
-	pad := strings.Repeat(" ", indent)
-	for _, v := range arr {
-		if atLineStart(buf) {
-			buf.WriteString(pad)
-		}
-		buf.WriteString("- ")
-		if s, ok := yamlInline(v); ok {
-			buf.WriteString(s + "\n")
-			continue
-		}
-		// A collection starts on the dash's line, indented past it.
-		switch v := v.(type) {
-		case orderedObject:
-			writeYAMLObject(buf, v, indent+2)
-		case []any:
-			writeYAMLArray(buf, v, indent+2)
-		}
-	}
-}
-
-func atLineStart(buf *bytes.Buffer) bool {
-	return buf.Len() == 0 || buf.Bytes()[buf.Len()-1] == '\n'
-}
-
-func yamlScalar(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return strconv.FormatBool(v)
-	case json.Number:
-		return yamlNumber(v.String())
-	case string:
-		return yamlString(v)
-	}
-	panic(fmt.Sprintf("yaml: unexpected %T", v)) // decodeOrdered returns no other type
-}
-
-// yamlNumber writes a JSON number so that YAML 1.1 too reads it as one:
-// an exponent needs a dot in the mantissa and a sign ("1e3" is 1.0e+3).
-func yamlNumber(n string) string {
-	i := strings.IndexAny(n, "eE")
-	if i < 0 {
-		return n
-	}
-	mant, exp := n[:i], n[i+1:]
-	if !strings.Contains(mant, ".") {
-		mant += ".0"
-	}
-	if exp[0] != '+' && exp[0] != '-' {
-		exp = "+" + exp
-	}
-	return mant + n[i:i+1] + exp
-}
-
-// yamlString writes s plain when YAML (1.1 or 1.2) can only read it back
-// as the same string: a letter or underscore, then letters, digits and
-// "_./-", and not a word that YAML 1.1 reads as a bool or null. Anything
-// else is double-quoted.
-func yamlString(s string) string {
-	plain := s != ""
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_':
-		case i > 0 && (r >= '0' && r <= '9' || r == '.' || r == '/' || r == '-'):
-		default:
-			plain = false
-		}
-	}
-	switch strings.ToLower(s) {
-	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
-		plain = false
-	}
-	if plain {
-		return s
-	}
-	b, _ := toJSON(s) // a string always encodes
-	return string(b)
 }
