@@ -60,6 +60,10 @@ type Config struct {
 	// Backend selects the I/O backend: BackendAuto, BackendUring or
 	// BackendSync. Empty means BackendAuto.
 	Backend string
+	// OnSync, if set, is called on the committer goroutine with the time
+	// each commit group that synced took to write and fdatasync (the WAL's
+	// sync latency, for metrics). It must not block.
+	OnSync func(time.Duration)
 	// RingEntries sizes the io_uring submission queue (a power of two; the
 	// completion queue is twice as large). Groups larger than the ring are
 	// split. Zero means 256.

@@ -1,5 +1,7 @@
 package wal
 
+import "time"
+
 // group is the I/O one commit group has queued and not yet run: at most one
 // write per segment (frames appended to a segment in one group are
 // contiguous, so they coalesce) and at most one fdatasync per segment.
@@ -89,8 +91,12 @@ func (w *WAL) flush(g *group) error {
 	}
 	w.stats.writes.Add(uint64(len(g.writes)))
 	w.stats.dataSyncs.Add(uint64(len(g.syncs)))
+	start := time.Now()
 	if err := w.be.run(); err != nil {
 		return w.fail(err)
+	}
+	if len(g.syncs) > 0 && w.cfg.OnSync != nil {
+		w.cfg.OnSync(time.Since(start))
 	}
 	for i := range g.writes {
 		g.writes[i].seg.dirty = true

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -667,4 +668,31 @@ func TestTruncateUsesIndex(t *testing.T) {
 	mustClose(t, w)
 	_, rec := mustOpen(t, cfg)
 	checkLog(t, rec, m)
+}
+
+// OnSync reports each synced commit group's latency.
+func TestOnSyncReportsSyncLatency(t *testing.T) {
+	var n atomic.Int64
+	cfg := DefaultConfig(t.TempDir())
+	cfg.Backend = BackendSync
+	cfg.OnSync = func(d time.Duration) {
+		if d <= 0 {
+			t.Errorf("sync latency %v", d)
+		}
+		n.Add(1)
+	}
+	w, _, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tp := sm.TopicPartition{Topic: "s", Partition: 0}
+	b := sm.Batch{BaseOffset: 0, Epoch: 1, Records: []sm.Record{{Value: []byte("x")}}}
+	b.Seal()
+	if err := w.Append(tp, sm.EncodeBatch(nil, &b), true); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() == 0 {
+		t.Fatal("OnSync not called for a synced append")
+	}
 }

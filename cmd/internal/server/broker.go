@@ -64,7 +64,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		book.set(e.ID, e.Addr)
 		ctrls = append(ctrls, e.ID)
 	}
-	w, rec, err := wal.Open(walConfig(cfg.WAL))
+	reg := metrics.New()
+	wc := walConfig(cfg.WAL)
+	wc.OnSync = reg.ObserveWALSync
+	w, rec, err := wal.Open(wc)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +84,6 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	b := &Broker{ID: id, log: log, wal: w, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	reg := metrics.New()
 	// The transport starts first, so the broker can advertise the address
 	// it actually bound (port 0 picks one); messages wait for the loop.
 	var loop *runtime.Loop
