@@ -45,63 +45,19 @@ type BrokerStatus struct {
 }
 
 // BrokerHealth is a broker's own report on its components, rendered by
-// GET /api/v1/brokers/{id}/health.
-type BrokerHealth struct {
-	WAL           WALHealth
-	Cache         CacheHealth
-	ObjectStorage ObjectStorageHealth
-	Network       NetworkHealth
-	Replication   ReplicationHealth
-	Resources     ResourceUsage
-}
+// GET /api/v1/brokers/{id}/health: the state machine's type, so the process
+// hands reports through unchanged.
+type BrokerHealth = sm.BrokerHealth
 
-// WALHealth is the broker's write-ahead log.
-type WALHealth struct {
-	Healthy bool
-	// UsedBytes and CapacityBytes are the WAL's disk use and its
-	// configured capacity.
-	UsedBytes, CapacityBytes int64
-	// Backend is the I/O backend in use ("uring", "sync").
-	Backend string
-}
-
-// CacheHealth is the broker's in-memory data (recent batches of the
-// partitions it hosts).
-type CacheHealth struct {
-	Healthy bool
-	// UsedBytes is the memory held; CapacityBytes its bound, 0 if none.
-	UsedBytes, CapacityBytes int64
-}
-
-// ObjectStorageHealth is the broker's object store. A broker with none
-// configured reports Configured false, and that is not unhealthy.
-type ObjectStorageHealth struct {
-	Healthy, Configured bool
-}
-
-// NetworkHealth is the broker's QUIC transport.
-type NetworkHealth struct {
-	Healthy bool
-	// Connections is the number of open connections.
-	Connections int
-}
-
-// ReplicationHealth is how far behind the broker's partitions'
-// followers are, over the partitions it leads.
-type ReplicationHealth struct {
-	// MaxLagRecords is the largest follower lag, in records.
-	MaxLagRecords int64
-	// UnderReplicatedPartitions counts the partitions it leads whose ISR
-	// is smaller than their replica set.
-	UnderReplicatedPartitions int
-}
-
-// ResourceUsage is the broker process's resource use.
-type ResourceUsage struct {
-	MemoryBytes uint64
-	Goroutines  int
-	CPUPercent  float64
-}
+// The report's components (see sm).
+type (
+	WALHealth           = sm.WALHealth
+	CacheHealth         = sm.CacheHealth
+	ObjectStorageHealth = sm.ObjectStorageHealth
+	NetworkHealth       = sm.NetworkHealth
+	ReplicationHealth   = sm.ReplicationHealth
+	ResourceUsage       = sm.ResourceUsage
+)
 
 // NotLeaderError is what Backend.ClusterStatus returns for a linearizable
 // read (stale false) on a controller that cannot serve one: it is not the

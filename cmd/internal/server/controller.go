@@ -373,23 +373,11 @@ func (b *backend) ClusterStatus(ctx context.Context, stale bool) (admin.ClusterS
 		AppliedIndex: r.AppliedIndex, Healthy: r.Healthy, Metadata: r.Metadata}
 	now := time.Now()
 	for _, br := range r.Brokers {
-		bs := admin.BrokerStatus{Info: br.Info, Online: br.Online, Health: adminHealth(br.Health)}
+		bs := admin.BrokerStatus{Info: br.Info, Online: br.Online, Health: br.Health}
 		if br.LastReport != 0 {
 			bs.LastReport = now.Add(-time.Duration(r.Now - br.LastReport))
 		}
 		st.Brokers = append(st.Brokers, bs)
 	}
 	return st, nil
-}
-
-// adminHealth maps the state machine's health report onto the API's.
-func adminHealth(h sm.BrokerHealth) admin.BrokerHealth {
-	return admin.BrokerHealth{
-		WAL:           admin.WALHealth{Healthy: h.WAL.Healthy, UsedBytes: h.WAL.UsedBytes, CapacityBytes: h.WAL.CapacityBytes, Backend: h.WAL.Backend},
-		Cache:         admin.CacheHealth{Healthy: h.Cache.Healthy, UsedBytes: h.Cache.UsedBytes, CapacityBytes: h.Cache.CapacityBytes},
-		ObjectStorage: admin.ObjectStorageHealth{Healthy: h.ObjectStorage.Healthy, Configured: h.ObjectStorage.Configured},
-		Network:       admin.NetworkHealth{Healthy: h.Network.Healthy, Connections: h.Network.Connections},
-		Replication:   admin.ReplicationHealth{MaxLagRecords: h.Replication.MaxLagRecords, UnderReplicatedPartitions: h.Replication.UnderReplicatedPartitions},
-		Resources:     admin.ResourceUsage{MemoryBytes: h.Resources.MemoryBytes, Goroutines: h.Resources.Goroutines, CPUPercent: h.Resources.CPUPercent},
-	}
 }
