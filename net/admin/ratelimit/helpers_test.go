@@ -115,3 +115,35 @@ func headersOf(w *httptest.ResponseRecorder) rateHeaders {
 		Type:      h.Get("X-RateLimit-Type"),
 	}
 }
+
+// A request a peer controller forwarded was charged by that peer: from a
+// trusted proxy it passes uncharged; the header from anyone else is
+// ignored.
+func TestForwardedByTrustedPeerNotChargedTwice(t *testing.T) {
+	cfg := roomyConfig()
+	cfg.PerIPBurstSize = 1
+	cfg.TrustedProxies = []string{"10.0.0.2"}
+	l, _ := newTestLimiter(t, cfg)
+	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	send := func(remote string, forwarded bool) int {
+		r := httptest.NewRequest("POST", "/api/v1/topics", nil)
+		r.RemoteAddr = remote
+		if forwarded {
+			r.Header.Set(ForwardedByHeader, "controller-2")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 3 {
+		if code := send("10.0.0.2:5000", true); code != http.StatusOK {
+			t.Fatalf("forwarded request %d from the trusted peer: %d", i, code)
+		}
+	}
+	if code := send("10.0.0.9:5000", true); code != http.StatusOK {
+		t.Fatalf("first request from an untrusted peer: %d", code)
+	}
+	if code := send("10.0.0.9:5000", true); code != http.StatusTooManyRequests {
+		t.Fatalf("the header from an untrusted peer bypassed the limit: %d", code)
+	}
+}

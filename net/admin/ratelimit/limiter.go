@@ -235,6 +235,10 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.forwardedByPeer(r) {
+			next.ServeHTTP(w, r) // the forwarding controller already charged it
+			return
+		}
 		ip := l.ClientIP(r)
 		noteClientIP(r, ip)
 		ep := l.endpointFor(r.Method, escapedPath(r))
@@ -246,6 +250,21 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ForwardedByHeader marks a request one controller forwarded to the leader
+// (net/admin sets it). The forwarding controller has rate-limited the
+// request already, so when it comes from a trusted proxy (list the peer
+// controllers in trusted_proxies) it is not charged a second time — and
+// not to the forwarding controller's IP, which would make every follower
+// share one client's budget.
+const ForwardedByHeader = "X-Weir-Forwarded-By"
+
+func (l *Limiter) forwardedByPeer(r *http.Request) bool {
+	if r.Header.Get(ForwardedByHeader) == "" {
+		return false
+	}
+	return l.isTrusted(parseHop(r.RemoteAddr))
 }
 
 // escapedPath is the path as the client sent it, which is what
