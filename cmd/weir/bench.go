@@ -23,6 +23,8 @@ type benchOpts struct {
 	concurrency int
 	rate        float64
 	duration    time.Duration
+	inflight    int
+	linger      time.Duration
 }
 
 func newBench(g *globals) *cobra.Command {
@@ -35,6 +37,8 @@ func newBench(g *globals) *cobra.Command {
 	pf.StringVar(&o.acks, "acks", "leader", "ack level for produce")
 	pf.IntVar(&o.concurrency, "concurrency", 64, "records in flight (produce)")
 	pf.Float64Var(&o.rate, "rate", 0, "target records per second (0: as fast as possible)")
+	pf.IntVar(&o.inflight, "max-inflight", 1, "produce requests in flight per partition (more than 1 may reorder retried batches)")
+	pf.DurationVar(&o.linger, "linger", time.Millisecond, "how long a batch may wait for more records")
 	cmd.AddCommand(&cobra.Command{
 		Use: "produce", Short: "Send records and report msg/s, MB/s and latency percentiles",
 		RunE: func(cmd *cobra.Command, args []string) error { return benchProduce(g, o) },
@@ -74,7 +78,7 @@ func benchProduce(g *globals, o *benchOpts) error {
 		return err
 	}
 	defer c.Close()
-	p := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: time.Millisecond})
+	p := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight})
 	payload := make([]byte, o.size)
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
