@@ -159,6 +159,7 @@ type Status struct {
 	DurableLEO     sm.Offset // log end the disk has confirmed
 	HW             sm.Offset // high watermark: consumers read below it
 	ISR            []sm.NodeID
+	Replicas       []sm.NodeID // the assigned replica set, as metadata gives it
 }
 
 // pendingDisk is one issued, uncompleted disk operation: what the durable log
@@ -222,7 +223,7 @@ func (p *Partition) Status() Status {
 	return Status{
 		TP: p.cfg.TP, Role: p.role, Leader: p.leader, LeaderEpoch: p.epoch,
 		PartitionEpoch: p.partitionEpoch, LEO: p.log.end(), DurableLEO: p.durable,
-		HW: p.hw, ISR: slices.Clone(p.isr),
+		HW: p.hw, ISR: slices.Clone(p.isr), Replicas: slices.Clone(p.replicas),
 	}
 }
 

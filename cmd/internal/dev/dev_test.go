@@ -97,7 +97,7 @@ func TestOperatorSurface(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"weir_wal_data_syncs_total", "weir_wal_used_bytes", "weir_wire_messages_total", "weir_transport_connections"} {
+	for _, m := range []string{"weir_wal_data_syncs_total", "weir_wal_used_bytes", "weir_wire_messages_total", "weir_transport_connections", "weir_under_replicated_partitions"} {
 		if !strings.Contains(string(b), m) {
 			t.Errorf("broker /metrics lacks %s", m)
 		}
