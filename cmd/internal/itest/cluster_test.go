@@ -98,6 +98,10 @@ election_timeout_ms = 1000
 [admin]
 peer_urls = [%s]
 
+# The test polls the admin API every 100 ms; limits are tested elsewhere.
+[admin.rate_limiting]
+enabled = false
+
 [cluster]
 session_timeout_ms = 3000
 min_in_sync_replicas = 2
