@@ -71,13 +71,11 @@ func benchProduce(g *globals, o *benchOpts) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	c, err := g.connect(ctx)
+	ctx, c, closeSession, err := g.session()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeSession()
 	p := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight})
 	payload := make([]byte, o.size)
 	for i := range payload {
@@ -138,13 +136,11 @@ func benchProduce(g *globals, o *benchOpts) error {
 }
 
 func benchConsume(g *globals, o *benchOpts) error {
-	ctx, cancel := signalContext()
-	defer cancel()
-	c, err := g.connect(ctx)
+	ctx, c, closeSession, err := g.session()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeSession()
 	cons := c.NewConsumer(sdk.ConsumerConfig{})
 	tps, err := cons.AssignTopic(ctx, o.topic)
 	if err != nil {

@@ -66,6 +66,18 @@ func (g *globals) connect(ctx context.Context) (*sdk.Client, error) {
 	return c, nil
 }
 
+// session connects for a command that runs until done or Ctrl-C; done
+// closes the client and releases the signal handler.
+func (g *globals) session() (context.Context, *sdk.Client, func(), error) {
+	ctx, cancel := signalContext()
+	c, err := g.connect(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, c, func() { c.Close(); cancel() }, nil
+}
+
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt)
 }
@@ -82,13 +94,11 @@ func newProduce(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			c, err := g.connect(ctx)
+			ctx, c, closeSession, err := g.session()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer closeSession()
 			if err := checkTopic(ctx, c, args[0]); err != nil {
 				return err
 			}
@@ -141,13 +151,11 @@ func newConsume(g *globals) *cobra.Command {
 		Short: "Print records of a topic",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := signalContext()
-			defer cancel()
-			c, err := g.connect(ctx)
+			ctx, c, closeSession, err := g.session()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer closeSession()
 			if err := checkTopic(ctx, c, args[0]); err != nil {
 				return err
 			}
