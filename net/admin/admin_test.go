@@ -270,7 +270,7 @@ func TestListTopics(t *testing.T) {
 }
 
 // Describe follows the reference's shape: brokers by name, partitions in
-// order, an offline leader null, the unimplemented settings null.
+// order, an offline leader null, unset retention, segment and compression settings null.
 func TestDescribeTopic(t *testing.T) {
 	b := newFake(2, 1) // a follower reads locally
 	b.md = sampleMetadata()
