@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/weirmq/weir/sm"
 )
@@ -24,9 +26,14 @@ func validateTopicName(name string) string {
 	case name == "." || name == "..":
 		return fmt.Sprintf("topic name %q is reserved", name)
 	}
-	for i := 0; i < len(name); i++ {
-		if !topicNameByte(name[i]) {
-			return fmt.Sprintf("topic name %q has %q at byte %d; allowed are [a-zA-Z0-9._-]", name, name[i], i)
+	// Range over runes, so a multi-byte character is named whole (a byte of
+	// it printed as a rune would be a different character).
+	for i, r := range name {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
+			return fmt.Sprintf("topic name %q has byte %#x (not UTF-8) at byte %d; allowed are [a-zA-Z0-9._-]", name, name[i], i)
+		case r >= utf8.RuneSelf || !topicNameByte(byte(r)):
+			return fmt.Sprintf("topic name %q has %q at byte %d; allowed are [a-zA-Z0-9._-]", name, r, i)
 		}
 	}
 	return ""

@@ -71,6 +71,10 @@ func TestCreateTopicValidation(t *testing.T) {
 		{"dot", createTopic{Name: ".", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, `topic name "." is reserved`},
 		{"dotdot", createTopic{Name: "..", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, `topic name ".." is reserved`},
 		{"bad char", createTopic{Name: "a/b", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, `topic name "a/b" has '/' at byte 1`},
+		// A multi-byte rune is named whole, at the byte it starts at.
+		{"unicode", createTopic{Name: "Ünïcode", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, `topic name "Ünïcode" has 'Ü' at byte 0`},
+		{"unicode later", createTopic{Name: "ab€", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, `has '€' at byte 2`},
+		{"invalid utf-8", createTopic{Name: "a\xff", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, `has byte 0xff (not UTF-8) at byte 1`},
 		{"too long", createTopic{Name: long, Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidTopicName, "is 250 bytes, above the 249 limit"},
 		{"zero partitions", createTopic{Name: "t", Partitions: 0, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidPartitions, "partitions must be >= 1 (got 0)"},
 		{"zero rf", createTopic{Name: "t", Partitions: 1, ReplicationFactor: 0, Config: sm.TopicConfig{MinInSyncReplicas: 1}}, sm.CodeInvalidReplicationFactor, "replication factor must be >= 1 (got 0)"},
