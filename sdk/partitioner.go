@@ -1,17 +1,41 @@
 package sdk
 
+import (
+	"time"
+
+	"github.com/weirmq/weir/sm"
+)
+
 // Partitioner picks the partition of a record sent with Partition -1.
 //
 // Partition returns a partition in [0, partitions) for the record's key, or
 // a negative number for "no preference", in which case the producer uses
 // its sticky partition for the topic: keyless records fill one partition's
 // batch, and the producer moves to another partition (one with a leader,
-// chosen at random) each time that batch is sent, so keyless load spreads
-// over the partitions in whole batches rather than one record at a time
-// (Kafka's KIP-480). Partition is called with the producer's lock held: it
-// must be fast, must not block and must not call the Producer.
+// chosen at random, never the one it leaves) as soon as that batch is
+// complete: sent, full (ProducerConfig.BatchRecords or BatchBytes), or
+// older than ProducerConfig.Linger. Keyless load so spreads over the
+// partitions in whole batches rather than one record at a time (Kafka's
+// KIP-480, which moves on when a batch is completed). The linger bound
+// matters when the partition's request is still in flight: its next batch
+// waits, and without the bound every keyless record would pile into it.
+// With Linger 0 every keyless record moves on. Partition is called with
+// the producer's lock held: it must be fast, must not block and must not
+// call the Producer.
 type Partitioner interface {
 	Partition(topic string, key []byte, partitions int32) int32
+}
+
+// stickyBatchDoneLocked reports whether the batch that keyless records for
+// tp are filling is complete: gone (sent), full, or lingered, so that the
+// next keyless record moves to another partition.
+func (p *Producer) stickyBatchDoneLocked(tp sm.TopicPartition) bool {
+	pq := p.parts[tp]
+	if pq == nil || len(pq.batches) == 0 {
+		return true
+	}
+	b := pq.batches[len(pq.batches)-1]
+	return b.full || time.Since(b.created) >= p.cfg.Linger
 }
 
 // KeyHashPartitioner is the default Partitioner. A record with a key goes to

@@ -355,11 +355,15 @@ func (p *Producer) placeLocked(e *entry) (placed bool, err error) {
 }
 
 // stickyLocked is the topic's sticky partition for keyless records, chosen
-// at random among partitions with a leader, avoiding the previous one.
+// at random among partitions with a leader, avoiding the previous one, each
+// time the sticky batch is complete (see Partitioner).
 func (p *Producer) stickyLocked(topic string, n int32) int32 {
 	s := p.sticky[topic]
-	if s.set && s.cur < n {
+	if s.set && s.cur < n && !p.stickyBatchDoneLocked(sm.TopicPartition{Topic: topic, Partition: s.cur}) {
 		return s.cur
+	}
+	if s.set {
+		s.prev = s.cur
 	}
 	cands := p.c.ledPartitions(topic)
 	if len(cands) == 0 {
