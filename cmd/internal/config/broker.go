@@ -34,20 +34,26 @@ type Metrics struct {
 	Listen string `toml:"listen"`
 }
 
-// Network is the [network] section.
+// Network is the broker's [network] section.
 type Network struct {
-	QUICListen          string `toml:"quic_listen"`
-	RPCListen           string `toml:"rpc_listen"`
-	MaxConnections      int    `toml:"max_connections"`
-	ConnectionTimeoutMs int64  `toml:"connection_timeout_ms"`
-	MaxFrameBytes       int    `toml:"max_frame_bytes"`
-	QUIC                struct {
-		MaxConcurrentUniStreams  int64 `toml:"max_concurrent_uni_streams"`
-		MaxConcurrentBidiStreams int64 `toml:"max_concurrent_bidi_streams"`
-		MaxIdleTimeoutMs         int64 `toml:"max_idle_timeout_ms"`
-		MaxStreamData            int64 `toml:"max_stream_data"`
-		MaxConnectionData        int64 `toml:"max_connection_data"`
-	} `toml:"quic_config"`
+	// QUICListen is the UDP address every message arrives on: clients,
+	// peer brokers' replication and controllers.
+	QUICListen string `toml:"quic_listen"`
+	NetworkLimits
+}
+
+// NetworkLimits are the [network] keys brokers and controllers share.
+type NetworkLimits struct {
+	MaxConnections int        `toml:"max_connections"`
+	MaxFrameBytes  int        `toml:"max_frame_bytes"`
+	QUIC           QUICConfig `toml:"quic_config"`
+}
+
+// QUICConfig is [network.quic_config].
+type QUICConfig struct {
+	MaxIdleTimeoutMs  int64 `toml:"max_idle_timeout_ms"`
+	MaxStreamData     int64 `toml:"max_stream_data"`
+	MaxConnectionData int64 `toml:"max_connection_data"`
 }
 
 // WAL is the [wal] section.
@@ -56,8 +62,6 @@ type WAL struct {
 	CapacityBytes    int64  `toml:"capacity_bytes"`
 	FsyncOnWrite     bool   `toml:"fsync_on_write"`
 	SegmentSizeBytes int64  `toml:"segment_size_bytes"`
-	BufferSize       int    `toml:"buffer_size"`
-	UploadIntervalMs int64  `toml:"upload_interval_ms"`
 	FlushIntervalMs  int64  `toml:"flush_interval_ms"`
 	// Backend is auto, uring or sync (auto tries io_uring, falls back).
 	Backend string `toml:"backend"`
@@ -67,7 +71,6 @@ type WAL struct {
 // are. Endpoints are "ID@host:port" or "host:port" (IDs 1, 2, … in order).
 type Controllers struct {
 	Endpoints           []string `toml:"endpoints"`
-	ElectionTimeoutMs   int64    `toml:"election_timeout_ms"`
 	HeartbeatIntervalMs int64    `toml:"heartbeat_interval_ms"`
 }
 
@@ -99,22 +102,20 @@ func DefaultBroker() Broker {
 	b.Broker.RackID = "default"
 	b.Broker.HealthCheckIntervalMs = 15000
 	b.Network.QUICListen = "127.0.0.1:9092"
-	b.Network.RPCListen = "127.0.0.1:9093"
-	b.Network.MaxConnections = 10000
-	b.Network.ConnectionTimeoutMs = 30000
-	b.Network.MaxFrameBytes = 16 << 20
-	b.Network.QUIC.MaxConcurrentUniStreams = 1000
-	b.Network.QUIC.MaxConcurrentBidiStreams = 1000
-	b.Network.QUIC.MaxIdleTimeoutMs = 30000
-	b.Network.QUIC.MaxStreamData = 1024000
-	b.Network.QUIC.MaxConnectionData = 10240000
+	b.Network.NetworkLimits = DefaultNetworkLimits()
 	b.WAL = WAL{Path: "./weir-data/broker-101/wal", CapacityBytes: 10 << 30, FsyncOnWrite: true,
-		SegmentSizeBytes: 1 << 30, BufferSize: 65536, UploadIntervalMs: 600000, FlushIntervalMs: 1000, Backend: "auto"}
-	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, ElectionTimeoutMs: 5000, HeartbeatIntervalMs: 1000}
+		SegmentSizeBytes: 1 << 30, FlushIntervalMs: 1000, Backend: "auto"}
+	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, HeartbeatIntervalMs: 1000}
 	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
 	b.Log = Log{Level: "info", Format: "console"}
 	b.Metrics.Listen = "127.0.0.1:9643"
 	return b
+}
+
+// DefaultNetworkLimits is the reference's [network] limits.
+func DefaultNetworkLimits() NetworkLimits {
+	return NetworkLimits{MaxConnections: 10000, MaxFrameBytes: 16 << 20,
+		QUIC: QUICConfig{MaxIdleTimeoutMs: 30000, MaxStreamData: 1024000, MaxConnectionData: 10240000}}
 }
 
 // Validate names every bad key.
@@ -123,8 +124,7 @@ func (b *Broker) Validate() error {
 	p.Add(b.Broker.ID < 100 || b.Broker.ID > 999, "broker.id", "must be in 100..999 (got %d)", b.Broker.ID)
 	p.Add(b.Broker.HealthCheckIntervalMs <= 0, "broker.health_check_interval_ms", "must be > 0 (got %d)", b.Broker.HealthCheckIntervalMs)
 	p.Add(!validAddr(b.Network.QUICListen), "network.quic_listen", "want host:port (got %q)", b.Network.QUICListen)
-	p.Add(b.Network.MaxFrameBytes < 1024, "network.max_frame_bytes", "must be >= 1024 (got %d)", b.Network.MaxFrameBytes)
-	p.Add(b.Network.QUIC.MaxIdleTimeoutMs <= 0, "network.quic_config.max_idle_timeout_ms", "must be > 0 (got %d)", b.Network.QUIC.MaxIdleTimeoutMs)
+	validateNetwork(&p, b.Network.NetworkLimits)
 	p.Add(b.WAL.Path == "", "wal.path", "must be set")
 	p.Add(b.WAL.CapacityBytes <= 0, "wal.capacity_bytes", "must be > 0 (got %d)", b.WAL.CapacityBytes)
 	p.Add(b.WAL.SegmentSizeBytes < 4096, "wal.segment_size_bytes", "must be >= 4096 (got %d)", b.WAL.SegmentSizeBytes)
@@ -141,6 +141,14 @@ func (b *Broker) Validate() error {
 	validateTLS(&p, b.TLS)
 	validateLog(&p, b.Log)
 	return p.Err("broker")
+}
+
+func validateNetwork(p *Problems, n NetworkLimits) {
+	p.Add(n.MaxConnections < 1, "network.max_connections", "must be >= 1 (got %d)", n.MaxConnections)
+	p.Add(n.MaxFrameBytes < 1024, "network.max_frame_bytes", "must be >= 1024 (got %d)", n.MaxFrameBytes)
+	p.Add(n.QUIC.MaxIdleTimeoutMs <= 0, "network.quic_config.max_idle_timeout_ms", "must be > 0 (got %d)", n.QUIC.MaxIdleTimeoutMs)
+	p.Add(n.QUIC.MaxStreamData < 0, "network.quic_config.max_stream_data", "must be >= 0 (got %d)", n.QUIC.MaxStreamData)
+	p.Add(n.QUIC.MaxConnectionData < 0, "network.quic_config.max_connection_data", "must be >= 0 (got %d)", n.QUIC.MaxConnectionData)
 }
 
 func validateTLS(p *Problems, t TLS) {

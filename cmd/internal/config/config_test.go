@@ -133,3 +133,64 @@ per_ip_refill_rate = 20
 		t.Fatalf("Validate = %v", err)
 	}
 }
+
+// A WEIR_ variable that names no key is refused, as an unknown TOML key is,
+// naming the variable; the CLI's and the harnesses' variables pass.
+func TestUnknownEnvironmentVariableRefused(t *testing.T) {
+	b := DefaultBroker()
+	err := Load("", &b, []string{"WEIR_WAL_PATHS=/x", "WEIR_BOOTSTRAP=127.0.0.1:9092", "WEIR_SIM_SEEDS=3", "WEIRD=1"})
+	if err == nil || !strings.Contains(err.Error(), "WEIR_WAL_PATHS") || strings.Contains(err.Error(), "WEIR_BOOTSTRAP") {
+		t.Fatalf("Load = %v, want WEIR_WAL_PATHS (only) refused", err)
+	}
+	c := DefaultController()
+	if err := Load("", &c, []string{"WEIR_WAL_PATH=/x"}); err == nil || !strings.Contains(err.Error(), "WEIR_WAL_PATH") || !strings.Contains(err.Error(), "controller") {
+		t.Fatalf("Load = %v, want a broker key refused by a controller", err)
+	}
+	c = DefaultController()
+	if err := Load("", &c, []string{"WEIR_ADMIN_GLOBAL_BURST_SIZE=7", "WEIR_CONTROLLER_NODE_ID=2", "WEIR_API_URL=http://x"}); err != nil {
+		t.Fatalf("Load = %v, want keys and their reference spellings accepted", err)
+	}
+}
+
+// Decode errors speak TOML: the key, what it wants, what the file has, and
+// never a Go type such as config.WAL.CapacityBytes or int64.
+func TestDecodeErrorsNameTOMLTypes(t *testing.T) {
+	tests := []struct{ doc, want string }{
+		{"[wal]\ncapacity_bytes = \"lots\"\n", `x.toml:2:18: key wal.capacity_bytes: want an integer, got string "lots"`},
+		{"[wal]\npath = 5 # five\n", `key wal.path: want a string, got integer 5`},
+		{"[wal]\nfsync_on_write = \"yes\"\n", `key wal.fsync_on_write: want true or false, got string "yes"`},
+		{"[controller]\nendpoints = \"x\"\n", `key controller.endpoints: want an array of strings, got string "x"`},
+		{"[broker]\nid = -1\n", `key broker.id: want a non-negative integer, got -1`},
+		{"[network.quic_config]\nmax_idle_timeout_ms = 1.5\n", `key network.quic_config.max_idle_timeout_ms: want an integer, got float 1.5`},
+		{"wal = 3\n", `key wal: want a table, got integer 3`},
+		{"[wal\n", `x.toml:1:5: expected ']' to close table name`},
+	}
+	for _, tt := range tests {
+		b := DefaultBroker()
+		err := Load(write(t, tt.doc), &b, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: Load = %v, want %q", tt.doc, err, tt.want)
+			continue
+		}
+		for _, goType := range []string{"config.W", "config.B", "config.N", "config.C", "int64", "uint64", "struct", "[]string"} {
+			if strings.Contains(err.Error(), goType) {
+				t.Errorf("%q: Load = %v, names the Go type %s", tt.doc, err, goType)
+			}
+		}
+	}
+}
+
+// Keys of the reference that Weir does not implement are refused, saying
+// so, rather than accepted and ignored.
+func TestUnimplementedReferenceKeysRefused(t *testing.T) {
+	for _, doc := range []string{"[network]\nrpc_listen = \"0.0.0.0:9093\"\n", "[wal]\nupload_interval_ms = 600000\n", "[network.quic_config]\nmax_concurrent_uni_streams = 1000\n"} {
+		b := DefaultBroker()
+		if err := Load(write(t, doc), &b, nil); err == nil || !strings.Contains(err.Error(), "does not implement") {
+			t.Errorf("%q: Load = %v, want it refused as not implemented", doc, err)
+		}
+	}
+	c := DefaultController()
+	if err := Load(write(t, "[network]\nquic_listen = \"0.0.0.0:9092\"\n"), &c, nil); err == nil || !strings.Contains(err.Error(), "network.quic_listen") {
+		t.Fatalf("Load = %v, want a controller's network.quic_listen refused", err)
+	}
+}

@@ -52,9 +52,9 @@ type Controller struct {
 		MinInSyncReplicas int32 `toml:"min_in_sync_replicas"`
 		MaxPartitions     int32 `toml:"max_partitions"`
 	} `toml:"cluster"`
-	Network Network `toml:"network"`
-	TLS     TLS     `toml:"tls"`
-	Log     Log     `toml:"log"`
+	Network NetworkLimits `toml:"network"`
+	TLS     TLS           `toml:"tls"`
+	Log     Log           `toml:"log"`
 }
 
 // Admin is the controller's [admin] section.
@@ -116,8 +116,7 @@ func DefaultController() Controller {
 	c.Cluster.SessionTimeoutMs = 30000
 	c.Cluster.MinInSyncReplicas = 2
 	c.Cluster.MaxPartitions = 10000
-	nb := DefaultBroker()
-	c.Network = nb.Network
+	c.Network = DefaultNetworkLimits()
 	c.Log = Log{Level: "info", Format: "console"}
 	return c
 }
@@ -159,7 +158,7 @@ func (c *Controller) Validate() error {
 	p.Add(c.Cluster.SessionTimeoutMs <= 0, "cluster.session_timeout_ms", "must be > 0 (got %d)", c.Cluster.SessionTimeoutMs)
 	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)
 	p.Add(c.Cluster.MaxPartitions < 1, "cluster.max_partitions", "must be >= 1 (got %d)", c.Cluster.MaxPartitions)
-	p.Add(c.Network.MaxFrameBytes < 1024, "network.max_frame_bytes", "must be >= 1024 (got %d)", c.Network.MaxFrameBytes)
+	validateNetwork(&p, c.Network)
 	validateTLS(&p, c.TLS)
 	validateLog(&p, c.Log)
 	return p.Err("controller")

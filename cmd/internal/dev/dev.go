@@ -119,7 +119,6 @@ func BrokerConfig(o Options, i int) config.Broker {
 	b.Broker.ID = uint64(id)
 	b.Broker.RackID = "dev-" + strconv.Itoa(i%3)
 	b.Network.QUICListen = addr(o.Host, o.BrokerPort+100*i)
-	b.Network.RPCListen = addr(o.Host, o.BrokerPort+100*i+1)
 	b.Metrics.Listen = addr(o.Host, 0) // any free port unless MetricsPort is set
 	if o.MetricsPort > 0 {
 		b.Metrics.Listen = addr(o.Host, o.MetricsPort+i)

@@ -103,7 +103,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		},
 		MaxFrameBytes: cfg.Network.MaxFrameBytes,
 		ConnsMax:      cfg.Network.MaxConnections,
-		QUIC:          quicConfig(cfg.Network),
+		QUIC:          quicConfig(cfg.Network.NetworkLimits),
 		Logger:        slogTo(log),
 	})
 	if err != nil {
@@ -267,7 +267,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	return bc
 }
 
-func quicConfig(n config.Network) transport.QUICConfig {
+func quicConfig(n config.NetworkLimits) transport.QUICConfig {
 	return transport.QUICConfig{
 		IdleTimeout:             time.Duration(n.QUIC.MaxIdleTimeoutMs) * time.Millisecond,
 		StreamReceiveWindow:     uint64(max(n.QUIC.MaxStreamData, 0)),
