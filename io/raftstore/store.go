@@ -11,14 +11,25 @@
 // lost in a crash, but then every later Save is lost too (pebble's WAL
 // replays a prefix of the batches it was given).
 //
+// Open refuses a store that replays fewer saves than were synced — a
+// corrupt record in the middle of the WAL, which pebble would silently
+// treat as the end of the log — with a *CorruptError naming the WAL file
+// and byte (see synced.go for how it knows). A torn tail of unsynced saves
+// still opens.
+//
 // Layout in the pebble keyspace:
 //
 //	"v"                  format version (one byte, formatVersion)
+//	"s"                  uint64 BE: how many batches were committed (saves,
+//	                     and the format version's); written by every Save
 //	"h"                  HardState (deterministic proto)
 //	"e" + uint64 BE idx  Entry with Index idx (deterministic proto)
 //
 // Big-endian index keys make pebble's byte order the log order, so Load is one
 // forward scan and the overwrite rule is one range deletion.
+//
+// Beside pebble's files, weir-synced records the number of the last synced
+// save (synced.go).
 //
 // Pebble starts background goroutines and reads the wall clock, so this
 // package is for production and for integration tests only; the simulator
@@ -49,6 +60,7 @@ const formatVersion = 1
 
 var (
 	formatKey    = []byte("v")
+	seqKey       = []byte("s")
 	hardStateKey = []byte("h")
 	entryLower   = []byte("e") // every entry key has this prefix
 	entryUpper   = []byte("f") // the first key past every entry key
@@ -99,30 +111,96 @@ type Store struct {
 	// every Save fails. Reopening recovers.
 	failed error
 	buf    []byte // marshal scratch space, reused across Saves
+	// seq is the number of the last committed batch (seqKey); synced
+	// records each synced one in the marker.
+	seq    uint64
+	synced *syncedWriter
 }
 
 // Open opens (creating if needed) the raft store in directory dir. Opening
 // replays pebble's WAL, which cuts a torn tail left by a crash, as the
-// simulator's recover does.
+// simulator's recover does. If the store then holds fewer saves than the
+// synced-save marker says were synced, Open changes nothing and returns a
+// *CorruptError (errors.Is(err, ErrCorrupt)) naming where replay stopped.
 func Open(dir string, opts Options) (s *Store, err error) {
 	defer catchFatal(&err)
-	po := &pebble.Options{FS: opts.FS, Logger: Logger{Log: opts.Log}}
-	if po.FS == nil {
-		po.FS = vfs.Default
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
 	}
-	if opts.tune != nil {
-		opts.tune(po)
-	}
-	db, err := pebble.Open(dir, po)
+	markPath := fs.PathJoin(dir, syncedFile)
+	mark, err := readSynced(fs, markPath)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open %q: %w", dir, err)
 	}
+	if mark.synced > 0 {
+		// Read-only first: a read-write open would flush what it replayed
+		// and retire the WAL it stopped in, destroying the evidence.
+		if err := checkReplay(dir, opts, fs, mark.synced); err != nil {
+			return nil, err
+		}
+	}
+	w := &stopWatcher{}
+	db, err := pebble.Open(dir, pebbleOptions(opts, fs, w, false))
+	if err != nil {
+		return nil, openFailed(fs, dir, err, w, mark.synced)
+	}
 	s = &Store{db: db}
-	if err := s.init(); err != nil {
+	if err = s.init(); err == nil && s.seq < mark.synced {
+		// checkReplay saw enough saves; the files changed since.
+		e := &CorruptError{Dir: dir, Replayed: s.seq, Synced: mark.synced}
+		w.fill(fs, e)
+		err = e
+	}
+	if err == nil && !mark.found {
+		err = createSynced(fs, dir, markPath, s.seq)
+	}
+	if err == nil {
+		s.synced, err = openSyncedWriter(fs, markPath)
+	}
+	if err != nil {
 		_ = db.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("raftstore: open %q: %w", dir, err)
 	}
 	return s, nil
+}
+
+// pebbleOptions are the options of every pebble.Open of the store; w
+// watches the log lines for where WAL replay stopped. A read-only open
+// passes on only pebble's errors (the read-write open that follows logs
+// the same replay).
+func pebbleOptions(opts Options, fs vfs.FS, w *stopWatcher, readOnly bool) *pebble.Options {
+	logf := func(l Level, msg string) {
+		w.observe(msg)
+		if opts.Log != nil && (!readOnly || l > LevelInfo) {
+			opts.Log(l, msg)
+		}
+	}
+	po := &pebble.Options{FS: fs, Logger: Logger{Log: logf}, ReadOnly: readOnly}
+	if opts.tune != nil {
+		opts.tune(po)
+	}
+	return po
+}
+
+// readSeq reads seqKey: how many batches the store holds (0 in a store
+// written before the key existed).
+func readSeq(db *pebble.DB) (uint64, error) {
+	v, closer, err := db.Get(seqKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = closer.Close() }()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("malformed save sequence %x", v)
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // init checks (or, on an empty database, writes) the format version and
@@ -142,7 +220,11 @@ func (s *Store) init() error {
 		if nonEmpty {
 			return errors.New("database holds data but no raftstore format version")
 		}
-		if err := s.db.Set(formatKey, []byte{formatVersion}, pebble.Sync); err != nil {
+		b := s.db.NewBatch()
+		_ = b.Set(formatKey, []byte{formatVersion}, nil)
+		_ = b.Set(seqKey, binary.BigEndian.AppendUint64(nil, 1), nil)
+		err = b.Commit(pebble.Sync)
+		if err = errors.Join(err, b.Close()); err != nil {
 			return err
 		}
 	case err != nil:
@@ -154,6 +236,9 @@ func (s *Store) init() error {
 		if !ok {
 			return fmt.Errorf("unsupported raftstore format version %s (want %d)", got, formatVersion)
 		}
+	}
+	if s.seq, err = readSeq(s.db); err != nil {
+		return err
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: entryLower, UpperBound: entryUpper})
 	if err != nil {
@@ -287,14 +372,12 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 	if len(ents) > 0 && s.last > newLast {
 		_ = b.DeleteRange(entryKey(newLast+1), entryKey(s.last+1), nil)
 	}
-	if b.Empty() {
-		if !sync {
-			return nil
-		}
-		// Nothing to write, but the caller wants what came before durable:
-		// a WAL-only record makes pebble sync the WAL.
-		_ = b.LogData(nil, nil)
+	if b.Empty() && !sync {
+		return nil
 	}
+	// Every batch, even one that only syncs what came before, carries its
+	// number, which the marker names once it is synced.
+	_ = b.Set(seqKey, binary.BigEndian.AppendUint64(nil, s.seq+1), nil)
 
 	wo := pebble.NoSync
 	if sync {
@@ -310,6 +393,14 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 		return fmt.Errorf("raftstore: save: %w", err)
 	}
 	s.last = newLast
+	s.seq++
+	if sync {
+		// Before the caller hears of it: nothing it acts on is newer than
+		// the marker.
+		if err := s.synced.record(s.seq); err != nil {
+			return fmt.Errorf("raftstore: save: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -324,7 +415,7 @@ func (s *Store) Close() (err error) {
 	defer catchFatal(&err)
 	db := s.db
 	s.db = nil
-	if err := db.Close(); err != nil {
+	if err := errors.Join(db.Close(), s.synced.close()); err != nil {
 		return fmt.Errorf("raftstore: close: %w", err)
 	}
 	return nil
