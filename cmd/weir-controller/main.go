@@ -4,15 +4,9 @@
 package main
 
 import (
-	"github.com/rs/zerolog"
+	"os"
 
-	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/procmain"
-	"github.com/weirmq/weir/cmd/internal/server"
 )
 
-func main() {
-	cfg := config.DefaultController()
-	procmain.Main("weir-controller", &cfg, func() config.Log { return cfg.Log }, cfg.Validate,
-		func(log zerolog.Logger) (procmain.Process, error) { return server.StartController(cfg, log) })
-}
+func main() { os.Exit(procmain.Controller(os.Args[1:], os.Environ(), os.Stderr)) }

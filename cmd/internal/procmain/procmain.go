@@ -1,10 +1,13 @@
-// Package procmain is the shared main of weir-broker and weir-controller:
-// flags, configuration, structured logs, and graceful shutdown on SIGTERM.
+// Package procmain is the main of weir-broker and weir-controller: flags,
+// configuration and its checks, structured logs, exit codes, and graceful
+// shutdown on SIGTERM.
 package procmain
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/cmd/internal/server"
 )
 
 // Process is what a binary runs: it starts, then either stops on its own
@@ -22,38 +26,76 @@ type Process interface {
 	Shutdown() error
 }
 
-// Exit codes: 0 clean stop, 1 bad usage or configuration, 2 a failure at
-// start, 3 the node stopped itself (an environmental dead end such as an I/O
-// error; a supervisor should restart it).
+// Exit codes: 0 clean stop, 1 bad usage or configuration (a bad value, or
+// a key naming a file, address or directory that cannot be used), 2 any
+// other failure at start, 3 the node stopped itself (an environmental dead
+// end such as an I/O error; a supervisor should restart it).
 const (
 	ExitConfig = 1
 	ExitStart  = 2
 	ExitFatal  = 3
 )
 
-// Main loads cfg from --config and WEIR_* variables, validates it, builds a
+// Broker is weir-broker's main: args without the program name, env in
+// os.Environ() form. It returns the exit code.
+func Broker(args, env []string, stderr io.Writer) int {
+	cfg := config.DefaultBroker()
+	return run("weir-broker", args, env, stderr, &cfg, func() config.Log { return cfg.Log },
+		func() error { return check(cfg.Validate, cfg.Preflight) },
+		func(log zerolog.Logger) (Process, error) { return server.StartBroker(cfg, log) })
+}
+
+// Controller is weir-controller's main, like Broker.
+func Controller(args, env []string, stderr io.Writer) int {
+	cfg := config.DefaultController()
+	return run("weir-controller", args, env, stderr, &cfg, func() config.Log { return cfg.Log },
+		func() error { return check(cfg.Validate, cfg.Preflight) },
+		func(log zerolog.Logger) (Process, error) { return server.StartController(cfg, log) })
+}
+
+// check runs the value checks, then (only when the values are sound) the
+// checks of the files, addresses and directories they name.
+func check(validate, preflight func() error) error {
+	if err := validate(); err != nil {
+		return err
+	}
+	return preflight()
+}
+
+// run loads cfg from --config and WEIR_* variables, checks it, builds a
 // logger from log, starts the process and runs it until SIGTERM/SIGINT (a
 // graceful stop, exit 0) or until it stops itself (exit 3).
-func Main(name string, cfg any, logOf func() config.Log, validate func() error, start func(zerolog.Logger) (Process, error)) {
-	fs := flag.NewFlagSet(name, flag.ExitOnError)
+func run(name string, args, env []string, stderr io.Writer, cfg any, logOf func() config.Log, checkCfg func() error, start func(zerolog.Logger) (Process, error)) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	path := fs.String("config", "", "TOML configuration file (keys may be overridden by WEIR_<SECTION>_<KEY>)")
-	_ = fs.Parse(os.Args[1:])
-	if err := config.Load(*path, cfg, os.Environ()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(ExitConfig)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return ExitConfig
 	}
-	if err := validate(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(ExitConfig)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (the only flag is --config FILE)\n", name, fs.Arg(0))
+		return ExitConfig
 	}
-	log := NewLogger(logOf())
+	if err := config.Load(*path, cfg, env); err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	if err := checkCfg(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	log := newLogger(logOf(), stderr)
 	p, err := start(log)
 	if err != nil {
 		log.Error().Err(err).Msg("start failed")
-		os.Exit(ExitStart)
+		return ExitStart
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sig)
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.Wait() }()
 	select {
@@ -61,30 +103,48 @@ func Main(name string, cfg any, logOf func() config.Log, validate func() error, 
 		log.Info().Str("signal", s.String()).Msg("shutting down")
 		if err := p.Shutdown(); err != nil {
 			log.Error().Err(err).Msg("shutdown")
-			os.Exit(ExitFatal)
+			return ExitFatal
 		}
-		os.Exit(0)
+		return 0
 	case err := <-stopped:
 		if err == nil {
-			os.Exit(0)
+			return 0
 		}
 		log.Error().Err(err).Msg("node stopped")
 		_ = p.Shutdown()
-		os.Exit(ExitFatal)
+		return ExitFatal
 	}
 }
 
-// NewLogger builds the process logger from [log].
-func NewLogger(l config.Log) zerolog.Logger {
+// NewLogger builds the process logger from [log], writing to stderr.
+func NewLogger(l config.Log) zerolog.Logger { return newLogger(l, os.Stderr) }
+
+func newLogger(l config.Log, out io.Writer) zerolog.Logger {
 	level, err := zerolog.ParseLevel(l.Level)
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
 	var log zerolog.Logger
 	if l.Format == "console" {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+		log = zerolog.New(ConsoleWriter(out, time.RFC3339))
 	} else {
-		log = zerolog.New(os.Stderr)
+		log = zerolog.New(out)
 	}
 	return log.Level(level).With().Timestamp().Logger()
+}
+
+// ConsoleWriter is zerolog's human-readable format on out, coloured only
+// when out is a terminal: logs redirected to a file or a journal carry no
+// ANSI escape codes. NO_COLOR (any value) and TERM=dumb turn colour off too.
+func ConsoleWriter(out io.Writer, timeFormat string) zerolog.ConsoleWriter {
+	return zerolog.ConsoleWriter{Out: out, TimeFormat: timeFormat, NoColor: !colorTerminal(out)}
+}
+
+func colorTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
