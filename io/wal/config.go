@@ -64,6 +64,12 @@ type Config struct {
 	// each commit group that synced took to write and fdatasync (the WAL's
 	// sync latency, for metrics). It must not block.
 	OnSync func(time.Duration)
+	// TruncateCorrupt makes Open cut every damaged partition log (see
+	// Recovery.Damaged) back to its valid prefix at once, losing what
+	// follows, instead of reporting it. It is the operator's explicit
+	// acceptance of that loss (weir-broker --truncate-corrupt), never a
+	// default.
+	TruncateCorrupt bool
 	// RingEntries sizes the io_uring submission queue (a power of two; the
 	// completion queue is twice as large). Groups larger than the ring are
 	// split. Zero means 256.

@@ -50,20 +50,33 @@
 //
 // # Recovery
 //
-// Open reads every partition directory in full. A torn tail — the last
-// segment ending in a partial frame, or in a frame whose checksum fails with
-// no valid frame anywhere after it — is cut off and the file fdatasync'ed. A
-// bad frame with a valid frame after it, a bad frame in a sealed segment, or
-// a gap in offsets is refused with an error naming the file and byte offset:
-// the log is never served past corruption.
+// Synced bytes are never cut. The WAL keeps a sync ledger (<path>/SYNCED):
+// after each commit group's fdatasyncs, and before any of its operations
+// complete, it durably records how many bytes of each active segment are on
+// stable storage (see ledger). Open reads every partition directory in full
+// against it:
 //
-// One case this rule gets wrong: a power loss during an unsynced multi-page
-// write may persist a later page of it but not an earlier one, leaving a bad
-// frame followed by a valid one that was never acknowledged. Open refuses
-// that log too. It cannot tell unsynced data from synced data (nothing on
-// disk records how far the last fdatasync reached), so it will not guess.
-// The operator cuts the file at the byte the error names, or re-replicates
-// the partition.
+//   - Bytes of the last segment beyond its sync mark that do not decode are
+//     a torn tail — a write a crash interrupted, never acknowledged — and
+//     are cut, the file fdatasync'ed.
+//   - A bad frame below the mark, a bad frame anywhere in a sealed segment,
+//     a gap in offsets, or a file shorter than its mark is damage: bytes
+//     that may have been acknowledged are gone. Open does not cut them and
+//     does not refuse to start: it reports the partition in
+//     Recovery.Damaged with the file and byte (CorruptError), serves the
+//     valid prefix, and refuses appends to it until a Truncate repairs it.
+//     The broker decides: a replica another in-sync replica can rebuild is
+//     truncated and refetches; the last in-sync copy stops the broker
+//     (see sm/broker). Config.TruncateCorrupt (weir-broker
+//     --truncate-corrupt) is the operator's explicit acceptance: Open cuts
+//     every damaged log at once and says so in Recovery.Repairs.
+//
+// Whatever valid bytes of the last segment lie beyond its mark (written,
+// synced by a group whose ledger record a crash lost, or never synced) are
+// fdatasync'ed at Open, since the state machines treat everything Open
+// returns as durable, and the ledger is rewritten with one mark per
+// partition. A WAL written before the ledger existed has no marks: its
+// last segments are treated as unsynced once, as older versions did.
 //
 // Memory: Open returns every partition's bytes in memory (Recovery.Logs), as
 // sm.Durable wants them today, so a WAL holding N bytes costs N bytes of heap

@@ -107,5 +107,13 @@ func (w *WAL) flush(g *group) error {
 	for i := range g.writes {
 		w.unsynced = w.unsynced || g.writes[i].seg.dirty
 	}
-	return nil
+	// The synced bytes' marks are durable before any operation of the
+	// group completes: from then on they may be acknowledged, and recovery
+	// must never take them for a torn tail.
+	for _, s := range g.syncs {
+		if s.f != nil && s.dir != "" {
+			w.ledger.add(s.dir, syncMark{base: int64(s.base), size: s.size})
+		}
+	}
+	return w.writeLedger()
 }

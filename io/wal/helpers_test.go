@@ -198,3 +198,23 @@ func (c *completions) wait(t testing.TB, n int) []sm.DiskDone {
 	defer c.mu.Unlock()
 	return slices.Clone(c.done)
 }
+
+// setSyncMark records in the WAL at root that only size bytes of segment
+// file seg were synced, as if the rest was written by a group whose
+// fdatasync a crash interrupted.
+func setSyncMark(t testing.TB, root, seg string, size int64) {
+	t.Helper()
+	base, ok := parseSegmentName(filepath.Base(seg))
+	if !ok {
+		t.Fatalf("%s is not a segment", seg)
+	}
+	f, err := os.OpenFile(filepath.Join(root, ledgerName), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec := appendLedgerRecord(nil, filepath.Base(filepath.Dir(seg)), syncMark{base: int64(base), size: size})
+	if _, err := f.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -68,6 +68,10 @@ func (w *WAL) queueAppend(g *group, op *sm.DiskOp) error {
 	if err != nil {
 		return err
 	}
+	if p.damage != nil {
+		return fmt.Errorf("wal: append to %v at offset %d refused: the log is damaged (%v); truncate it to at most offset %d first",
+			tp, frames[0].base, p.damage.err, p.damage.err.Offset)
+	}
 	if p.known && frames[0].base != p.next {
 		return fmt.Errorf("wal: append to %v: batch base offset %d, log ends at %d", tp, frames[0].base, p.next)
 	}
@@ -123,6 +127,11 @@ func (w *WAL) truncate(g *group, tp sm.TopicPartition, off sm.Offset) error {
 		return err
 	}
 	p := w.parts[tp]
+	if p != nil && p.damage != nil {
+		if err := w.repair(p); err != nil {
+			return err
+		}
+	}
 	if p == nil || !p.known || off >= p.next {
 		return nil
 	}
@@ -139,6 +148,20 @@ func (w *WAL) truncate(g *group, tp sm.TopicPartition, off sm.Offset) error {
 		keep = p.segs[k-1]
 		var err error
 		if cut, err = w.cutPos(tp, keep, off); err != nil {
+			return err
+		}
+	}
+	if keep != nil && (cut < keep.size || k < len(p.segs)) {
+		// keep becomes (or stays) the last segment. Its mark must not claim
+		// bytes beyond the cut before they are cut, or the next Open would
+		// take the shorter file for lost synced data; a sealed segment was
+		// synced in full, so its bytes up to the cut are all synced.
+		m := syncMark{base: int64(keep.base), size: cut}
+		if k == len(p.segs) {
+			m.size = min(cut, w.syncedOf(keep.dir, keep))
+		}
+		w.ledger.add(keep.dir, m)
+		if err := w.writeLedger(); err != nil {
 			return err
 		}
 	}
@@ -237,6 +260,7 @@ func (w *WAL) delete(g *group, tp sm.TopicPartition) error {
 	if err != nil {
 		return err
 	}
+	delete(w.ledger.marks, name) // a new log of this name starts with fresh marks
 	if p := w.parts[tp]; p != nil {
 		for _, s := range p.segs {
 			if err := s.closeFile(); err != nil {

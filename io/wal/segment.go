@@ -26,6 +26,9 @@ type partition struct {
 	dir     string
 	dirMade bool
 	segs    []*segment // by base offset; the last is active
+	// damage, when set, is a defect Open found below the sync mark or in a
+	// sealed segment; appends are refused until a truncate repairs it.
+	damage *damage
 	// next is the log end offset; known says whether the log has one yet
 	// (a fresh partition takes its first append's base offset).
 	next  sm.Offset
@@ -42,6 +45,7 @@ func (p *partition) active() *segment {
 // segment is one file of a partition's log.
 type segment struct {
 	base  sm.Offset
+	dir   string // the partition directory's name, keying its sync mark
 	path  string
 	f     *os.File // open while active; sealed segments are closed
 	fd    int
@@ -176,12 +180,20 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 		}
 		p.dirMade = true
 	}
+	// The new file's mark (0 bytes synced) is durable before the file
+	// exists, so a mark left by an earlier file of the same name (a
+	// truncated or deleted log) never vouches for this one's bytes.
+	name := filepath.Base(p.dir)
+	w.ledger.add(name, syncMark{base: int64(base)})
+	if err := w.writeLedger(); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(p.dir, segmentName(base))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, w.fail(fmt.Errorf("wal: create segment for %v at offset %d: %w", p.tp, base, err))
 	}
-	s := &segment{base: base, path: path, f: f, fd: int(f.Fd())}
+	s := &segment{base: base, dir: name, path: path, f: f, fd: int(f.Fd())}
 	p.segs = append(p.segs, s)
 	if err := w.syncDir(p.dir); err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ type WAL struct {
 
 	// Owned by the committer goroutine (and by Open before it starts).
 	parts    map[sm.TopicPartition]*partition
+	ledger   ledger
 	used     int64
 	failed   error
 	group    group
@@ -74,8 +75,10 @@ type Stats struct {
 	// Writes counts pwrite / IORING_OP_WRITE operations issued.
 	Writes uint64
 	// DataSyncs counts fdatasyncs of segment files; DirSyncs counts fsyncs
-	// of directories (segment creation and removal, partition creation).
-	DataSyncs, DirSyncs uint64
+	// of directories (segment creation and removal, partition creation);
+	// LedgerSyncs counts fdatasyncs of the sync ledger (one per commit group
+	// that synced, see ledger).
+	DataSyncs, DirSyncs, LedgerSyncs uint64
 	// BytesAppended counts frame bytes written by appends.
 	BytesAppended uint64
 	// UsedBytes is the bytes held in all segments, as CapacityBytes counts.
@@ -85,6 +88,7 @@ type Stats struct {
 type counters struct {
 	groups, appends, truncates, deletes, rolls atomic.Uint64
 	writes, dataSyncs, dirSyncs, bytes         atomic.Uint64
+	ledgerSyncs                                atomic.Uint64
 	used                                       atomic.Int64
 }
 
@@ -101,6 +105,16 @@ type Recovery struct {
 	Repairs []string
 	// UsedBytes is the bytes held in all segments after repairs.
 	UsedBytes int64
+	// Damaged lists partitions whose log has a defect that is not a torn
+	// tail: a bad frame below the sync mark (bytes that were synced before
+	// an operation writing them completed, so possibly acknowledged), in a
+	// sealed segment, or a gap in offsets. Logs holds each one's valid
+	// prefix. The WAL refuses appends to a damaged partition until a
+	// Truncate at or below the end of that prefix cuts the bad bytes (the
+	// caller decides whether it may: a replica that can be rebuilt from
+	// another may; the last copy of acknowledged data may not). Nothing is
+	// changed on disk until then.
+	Damaged map[sm.TopicPartition]*CorruptError
 }
 
 // CorruptError is a log Open refuses to serve: a bad frame that is not a
@@ -111,6 +125,9 @@ type CorruptError struct {
 	Path string
 	// Pos is the byte offset in the file where the bad frame starts.
 	Pos int64
+	// Offset is the log offset the bad frame should have started at: the
+	// end of the valid log before it.
+	Offset sm.Offset
 	// Reason says what is wrong (e.g. "checksum mismatch").
 	Reason string
 }
@@ -151,7 +168,7 @@ func Open(cfg Config) (*WAL, Recovery, error) {
 		wake: make(chan struct{}, 1), stopped: make(chan struct{}),
 		parts: map[sm.TopicPartition]*partition{},
 	}
-	rec, err := w.recoverAll()
+	rec, err := w.recover()
 	if err != nil {
 		w.closeFiles()
 		be.close()
@@ -193,8 +210,9 @@ func (w *WAL) Stats() Stats {
 	return Stats{
 		Groups: c.groups.Load(), Appends: c.appends.Load(), Truncates: c.truncates.Load(),
 		Deletes: c.deletes.Load(), Rolls: c.rolls.Load(), Writes: c.writes.Load(),
-		DataSyncs: c.dataSyncs.Load(), DirSyncs: c.dirSyncs.Load(), BytesAppended: c.bytes.Load(),
-		UsedBytes: c.used.Load(),
+		DataSyncs: c.dataSyncs.Load(), DirSyncs: c.dirSyncs.Load(), LedgerSyncs: c.ledgerSyncs.Load(),
+		BytesAppended: c.bytes.Load(),
+		UsedBytes:     c.used.Load(),
 	}
 }
 
@@ -267,6 +285,10 @@ func (w *WAL) Close() error {
 
 func (w *WAL) closeFiles() error {
 	var err error
+	if w.ledger.f != nil {
+		err = w.ledger.f.Close()
+		w.ledger.f = nil
+	}
 	for _, p := range w.parts {
 		for _, s := range p.segs {
 			if cerr := s.closeFile(); err == nil {
