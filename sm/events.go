@@ -18,10 +18,17 @@ type TimerFired struct{}
 
 // DiskDone is the completion of Ready.Disk operation ID. Operations complete in
 // the order they were issued. A non-empty Err means the operation failed and
-// what it wrote may be partial; nodes treat that as fatal (see Ready.Fatal).
+// what it wrote may be partial; nodes treat that as fatal (see Ready.Fatal),
+// unless Refused is set.
 type DiskDone struct {
 	ID  uint64
 	Err string
+	// Refused, with Err, says the operation was refused before it wrote
+	// anything, for a reason that may pass: the log's capacity is used up,
+	// or the process is out of file descriptors. Only appends are refused;
+	// every later append to the same log that does not start where the log
+	// now ends is refused too. The node carries on: nothing on disk changed.
+	Refused bool
 }
 
 // HealthObserved is the runtime's latest measurement of the process's
@@ -102,6 +109,17 @@ type Durable struct {
 	// Logs holds each partition log's bytes: EncodeBatch frames, possibly
 	// ending in a torn or corrupt frame that recovery truncates.
 	Logs map[TopicPartition][]byte
+	// Damaged names partition logs whose disk lost data that may have been
+	// acknowledged: a bad record below what was synced, in a sealed
+	// segment, or a gap. Logs holds each one's valid prefix; the value
+	// names the file and byte. Nothing was cut: the broker leaves the ISR,
+	// and cuts and rebuilds the replica from the leader only when another
+	// replica leads (see sm/broker).
+	Damaged map[TopicPartition]string
+	// FreshDisk says the node's disk held no state at all: a first start, or
+	// a lost or replaced disk. A broker that was registered before then
+	// holds none of its replicas' data.
+	FreshDisk bool
 	// HardState and Entries are the controller's Raft state.
 	HardState *pb.HardState
 	Entries   []*pb.Entry

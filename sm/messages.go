@@ -115,6 +115,19 @@ type BrokerHeartbeat struct {
 	// at or after each health interval (and repeated until a controller
 	// leader answers one); nil when this heartbeat carries no report.
 	Health *BrokerHealth
+	// LostDisk and Lost are sent until this incarnation is registered: the
+	// process started on an empty disk (every replica it held is gone), or
+	// found the logs of Lost damaged. Registering removes the broker from
+	// those partitions' ISRs even when that empties one: a replica that lost
+	// acknowledged data must not lead or count toward the high watermark
+	// until it has caught up again.
+	LostDisk bool
+	Lost     []TopicPartition
+	// AcceptDataLoss, sent with the registration, is the operator's
+	// explicit acceptance (weir-broker --accept-data-loss) that partitions
+	// whose every in-sync copy was lost be led by this broker with what it
+	// holds.
+	AcceptDataLoss bool
 }
 
 // BrokerHeartbeatResponse answers a heartbeat. Code is CodeNotLeader (with

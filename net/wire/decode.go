@@ -20,6 +20,7 @@ const (
 	recordBytesMin    = 4 + 4                     // key length, value length
 	batchBytesMin     = 4 + 4 + 8 + 8 + 4         // an empty sm batch frame
 	nodeBytes         = 8                         // a NodeID
+	tpBytesMin        = 4 + 4                     // topic length, partition
 	stringBytesMin    = 4                         // a length
 	brokerBytesMin    = 8 + 8 + 4 + 4 + 1         // id, incarnation, rack, host, fenced
 	topicBytesMin     = 4 + 4 + 4 + 4 + 1         // name, partitions, rf, min ISR, unclean
@@ -186,6 +187,20 @@ func (d *decoder) tp(field string) sm.TopicPartition {
 	d.push(field, -1)
 	defer d.pop()
 	return sm.TopicPartition{Topic: d.str("topic"), Partition: d.i32("partition")}
+}
+
+func (d *decoder) tps(field string) []sm.TopicPartition {
+	n := d.count(field, tpBytesMin)
+	if n == 0 {
+		return nil
+	}
+	tps := make([]sm.TopicPartition, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.push(field, i)
+		tps[i] = d.tp("tp")
+		d.pop()
+	}
+	return tps
 }
 
 func (d *decoder) nodes(field string) []sm.NodeID {
@@ -444,7 +459,8 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 		return sm.BrokerHeartbeat{
 			Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation"),
 			Rack: d.str("rack"), Host: d.str("host"), MetadataVersion: d.u64("metadataVersion"),
-			Health: d.optionalHealth("health"),
+			Health: d.optionalHealth("health"), LostDisk: d.bool("lostDisk"), Lost: d.tps("lost"),
+			AcceptDataLoss: d.bool("acceptDataLoss"),
 		}
 	case TypeBrokerHeartbeatResponse:
 		return sm.BrokerHeartbeatResponse{

@@ -73,6 +73,13 @@ func (e *encoder) tp(tp sm.TopicPartition) {
 	e.i32(tp.Partition)
 }
 
+func (e *encoder) tps(tps []sm.TopicPartition, what string) {
+	e.count(len(tps), what)
+	for _, tp := range tps {
+		e.tp(tp)
+	}
+}
+
 func (e *encoder) nodes(ns []sm.NodeID, what string) {
 	e.count(len(ns), what)
 	for _, n := range ns {
@@ -289,6 +296,9 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.str(m.Host, "host")
 		e.u64(m.MetadataVersion)
 		e.optionalHealth(m.Health)
+		e.bool(m.LostDisk)
+		e.tps(m.Lost, "lost")
+		e.bool(m.AcceptDataLoss)
 	case sm.BrokerHeartbeatResponse:
 		e.u64(m.Incarnation)
 		e.u16(uint16(m.Code))

@@ -156,7 +156,9 @@ func genMessage(typ Type) *rapid.Generator[sm.Message] {
 				DivergingEpoch: sm.Epoch(i64("depoch")), DivergingEndOffset: sm.Offset(i64("dend"))}
 		case TypeBrokerHeartbeat:
 			return sm.BrokerHeartbeat{Broker: genNode.Draw(t, "broker"), Incarnation: u64("inc"), Rack: genString.Draw(t, "rack"),
-				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver"), Health: genHealthp.Draw(t, "health")}
+				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver"), Health: genHealthp.Draw(t, "health"),
+				LostDisk: rapid.Bool().Draw(t, "lostDisk"), Lost: rapid.SliceOfN(genTP, 0, 4).Draw(t, "lost"),
+				AcceptDataLoss: rapid.Bool().Draw(t, "accept")}
 		case TypeBrokerHeartbeatResponse:
 			return sm.BrokerHeartbeatResponse{Incarnation: u64("inc"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
 				LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta"), SessionTimeout: sm.Duration(i64("session"))}

@@ -125,9 +125,11 @@ func TestDecodeErrorMessages(t *testing.T) {
 	boolBad[len(boolBad)-17] = 7
 
 	presenceBad, _ := Encode(sm.BrokerHeartbeat{Broker: 101})
-	presenceBad[len(presenceBad)-1] = 2 // the health presence byte ends a report-less heartbeat
+	// The health presence byte comes before lostDisk (1), lost (count 4) and
+	// acceptDataLoss (1) in a report-less heartbeat.
+	presenceBad[len(presenceBad)-7] = 2
 	healthShort, _ := Encode(samples()[6])
-	healthShort = setPrefix(healthShort[:len(healthShort)-4]) // cut inside resources.cpuPercent
+	healthShort = setPrefix(healthShort[:len(healthShort)-6-4]) // cut inside resources.cpuPercent
 	statusCount, _ := Encode(sm.ClusterStatusResponse{Brokers: make([]sm.BrokerStatus, 1)})
 	// The broker count sits before one broker status (info 25 + online 1 +
 	// last report 8 + health 97 bytes) and the trailer (healthy, leader, now).

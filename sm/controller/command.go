@@ -33,6 +33,12 @@ type registerBroker struct {
 	Incarnation uint64    `json:"inc"`
 	Rack        string    `json:"rack,omitempty"`
 	Host        string    `json:"host,omitempty"`
+	// LostDisk and Lost name the replicas this incarnation lost (all of
+	// them, or those listed); AcceptDataLoss lets it lead partitions whose
+	// every in-sync copy is gone. See sm.BrokerHeartbeat.
+	LostDisk       bool                `json:"lostDisk,omitempty"`
+	Lost           []sm.TopicPartition `json:"lost,omitempty"`
+	AcceptDataLoss bool                `json:"acceptLoss,omitempty"`
 }
 
 // fenceBroker fences one incarnation of a broker; a newer incarnation is

@@ -50,7 +50,16 @@ func parseCommand(t *testing.T, td *datadriven.TestData) command {
 	id := sm.NodeID(argInt(t, td, "id", 0))
 	switch td.Cmd {
 	case "register":
-		return command{Register: &registerBroker{ID: id, Incarnation: uint64(argInt(t, td, "inc", 1)), Rack: argString(td, "rack")}}
+		c := &registerBroker{ID: id, Incarnation: uint64(argInt(t, td, "inc", 1)), Rack: argString(td, "rack"),
+			LostDisk: td.HasArg("lost-disk"), AcceptDataLoss: td.HasArg("accept-loss")}
+		if arg, ok := td.Arg("lost"); ok {
+			for _, v := range arg.Vals {
+				topic, p, _ := strings.Cut(v, "/")
+				partition, _ := strconv.Atoi(p)
+				c.Lost = append(c.Lost, sm.TopicPartition{Topic: topic, Partition: int32(partition)})
+			}
+		}
+		return command{Register: c}
 	case "fence":
 		return command{Fence: &fenceBroker{ID: id, Incarnation: uint64(argInt(t, td, "inc", 1))}}
 	case "create":

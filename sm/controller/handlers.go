@@ -114,7 +114,8 @@ func (n *Node) wait(p *proposal, h heartbeat) {
 
 func (n *Node) proposeRegister(h heartbeat) {
 	hb := h.hb
-	cmd := command{Register: &registerBroker{ID: hb.Broker, Incarnation: hb.Incarnation, Rack: hb.Rack, Host: hb.Host}}
+	cmd := command{Register: &registerBroker{ID: hb.Broker, Incarnation: hb.Incarnation, Rack: hb.Rack, Host: hb.Host,
+		LostDisk: hb.LostDisk, Lost: hb.Lost, AcceptDataLoss: hb.AcceptDataLoss}}
 	p := &proposal{broker: hb.Broker, waiters: []heartbeat{h}}
 	if seq, err := n.propose(&cmd, p); err == nil {
 		n.brokerOps[hb.Broker] = seq

@@ -114,8 +114,9 @@ func checkMembers(st *sm.PartitionState) error {
 			return fmt.Errorf("controller: %v replicas %v not distinct brokers", st.TP, st.Replicas)
 		}
 	}
-	if len(st.ISR) == 0 {
-		return fmt.Errorf("controller: %v isr is empty", st.TP)
+	if len(st.ISR) == 0 && st.Leader != sm.NoNode {
+		// Empty only while offline: every in-sync copy was lost.
+		return fmt.Errorf("controller: %v isr is empty under leader %v", st.TP, st.Leader)
 	}
 	for i, r := range st.ISR {
 		if slices.Contains(st.ISR[:i], r) || !slices.Contains(st.Replicas, r) {

@@ -122,8 +122,13 @@ func (md *metadata) applyRegister(c *registerBroker) result {
 	if b != nil && c.Incarnation == b.info.Incarnation && !b.info.Fenced {
 		return result{} // already registered and live: nothing changes
 	}
+	// Partitions this command leaves leaderless get their new epochs once:
+	// the old incarnation is fenced and the new one may be elected in the
+	// same entry, and no one ever sees the state in between, so a restart
+	// moves a partition's leader epoch by one, not two.
+	vacated := map[sm.TopicPartition]bool{}
 	if b != nil && !b.info.Fenced {
-		md.fence(b) // a new incarnation replaces a live one: the old one's state is gone
+		md.fenceInto(b, vacated) // a new incarnation replaces a live one: the old one's state is gone
 	}
 	if b == nil {
 		b = &brokerEntry{}
@@ -131,8 +136,35 @@ func (md *metadata) applyRegister(c *registerBroker) result {
 	}
 	b.info = sm.BrokerInfo{ID: c.ID, Incarnation: c.Incarnation, Rack: c.Rack, Host: c.Host}
 	b.version = md.touch()
-	md.electAfterRegister(c.ID)
+	md.dropLostCopies(c, vacated)
+	md.electAfterRegister(c.ID, c.AcceptDataLoss, vacated)
 	return result{}
+}
+
+// dropLostCopies takes a registering broker that lost its disk, or some of
+// its logs, out of those partitions' ISRs, even when it was the last
+// member: its copy no longer holds what the high watermark promised, so it
+// must not be elected as if it did. The partition then stays offline until
+// a replica that did not lose it returns — there is none, since the ISR
+// held only this one — an unclean election is allowed, or the operator
+// accepts the loss (AcceptDataLoss). After the fence of the previous
+// incarnation the broker is in an ISR only as its last member.
+func (md *metadata) dropLostCopies(c *registerBroker, vacated map[sm.TopicPartition]bool) {
+	if !c.LostDisk && len(c.Lost) == 0 {
+		return
+	}
+	md.eachPartition(func(t *topicEntry, p *partitionEntry) {
+		st := &p.state
+		if !slices.Contains(st.ISR, c.ID) || (!c.LostDisk && !slices.Contains(c.Lost, st.TP)) {
+			return
+		}
+		st.ISR = slices.DeleteFunc(slices.Clone(st.ISR), func(r sm.NodeID) bool { return r == c.ID })
+		assert(st.Leader != c.ID, "controller: %v led by %v at its own registration", st.TP, c.ID)
+		if !vacated[st.TP] {
+			st.PartitionEpoch++
+		}
+		p.version = md.touch() // electAfterRegister elects, if anyone may lead
+	})
 }
 
 func (md *metadata) applyFence(c *fenceBroker) result {
@@ -151,14 +183,24 @@ func (md *metadata) applyFence(c *fenceBroker) result {
 // unless it is the last member, and out of leadership, electing the first
 // replica (in Replicas order) that is in the ISR and alive.
 func (md *metadata) fence(b *brokerEntry) {
+	md.fenceInto(b, nil)
+}
+
+// fenceInto is fence, adding to vacated (when not nil) the partitions it
+// leaves without a leader.
+func (md *metadata) fenceInto(b *brokerEntry, vacated map[sm.TopicPartition]bool) {
 	b.info.Fenced = true
 	b.version = md.touch()
 	md.eachPartition(func(t *topicEntry, p *partitionEntry) {
-		md.fencePartition(t, p, b.info.ID)
+		if md.fencePartition(t, p, b.info.ID) && vacated != nil {
+			vacated[p.state.TP] = true
+		}
 	})
 }
 
-func (md *metadata) fencePartition(t *topicEntry, p *partitionEntry, id sm.NodeID) {
+// fencePartition takes id out of one partition and reports whether that
+// left it without a leader.
+func (md *metadata) fencePartition(t *topicEntry, p *partitionEntry, id sm.NodeID) bool {
 	st := &p.state
 	changed := false
 	if len(st.ISR) > 1 && slices.Contains(st.ISR, id) {
@@ -174,23 +216,34 @@ func (md *metadata) fencePartition(t *topicEntry, p *partitionEntry, id sm.NodeI
 		st.PartitionEpoch++
 		p.version = md.touch()
 	}
+	return changed && st.Leader == sm.NoNode
 }
 
 // electAfterRegister gives every offline partition of which id is a replica
 // the chance to elect a leader now that id is alive again.
-func (md *metadata) electAfterRegister(id sm.NodeID) {
+//
+// With acceptLoss, a partition whose ISR is empty (every in-sync copy was
+// lost) is led by id with what it holds: the operator's explicit choice.
+// Partitions in vacated already moved to a new epoch in this command with no
+// leader; electing one there keeps that epoch.
+func (md *metadata) electAfterRegister(id sm.NodeID, acceptLoss bool, vacated map[sm.TopicPartition]bool) {
 	md.eachPartition(func(t *topicEntry, p *partitionEntry) {
 		st := &p.state
 		if st.Leader != sm.NoNode || !slices.Contains(st.Replicas, id) {
 			return
 		}
 		leader, isr := md.elect(t, st)
+		if leader == sm.NoNode && acceptLoss && len(st.ISR) == 0 {
+			leader, isr = id, []sm.NodeID{id}
+		}
 		if leader == sm.NoNode {
 			return
 		}
 		st.Leader, st.ISR = leader, isr
-		st.LeaderEpoch++
-		st.PartitionEpoch++
+		if !vacated[st.TP] {
+			st.LeaderEpoch++
+			st.PartitionEpoch++
+		}
 		p.version = md.touch()
 	})
 }
