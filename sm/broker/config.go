@@ -57,6 +57,12 @@ type Config struct {
 	// FsyncOnWrite syncs every log append before it counts as durable. The
 	// simulator uses true; without it acks promise only "written".
 	FsyncOnWrite bool
+	// AcceptDataLoss is the operator's explicit acceptance (weir-broker
+	// --accept-data-loss) that partitions whose every in-sync copy this
+	// broker lost — on a lost disk, or in damaged logs — be led by it with
+	// what it holds; the records lost are gone and their offsets will be
+	// assigned to new records. Never a default.
+	AcceptDataLoss bool
 	// CanaryAckAllBeforeISR is a deliberate bug for the simulator's
 	// self-test: acks=all is acknowledged once durable on the leader,
 	// ignoring the ISR. Never set it in production.

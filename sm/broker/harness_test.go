@@ -58,6 +58,8 @@ type world struct {
 	cut      map[sm.NodeID]bool
 	replies  []sm.Envelope // to clients
 	holdDisk bool          // when set, disk ops wait for completeDisk
+	// refuse makes a broker's appends complete refused (a full WAL).
+	refuse map[sm.NodeID]bool
 }
 
 func testConfig(id sm.NodeID, inc uint64) broker.Config {
@@ -73,7 +75,7 @@ func testConfig(id sm.NodeID, inc uint64) broker.Config {
 }
 
 func newWorld(t *testing.T, ids ...sm.NodeID) *world {
-	w := &world{t: t, now: sm.Time(sm.Second), nodes: map[sm.NodeID]*bnode{}, cut: map[sm.NodeID]bool{},
+	w := &world{t: t, now: sm.Time(sm.Second), nodes: map[sm.NodeID]*bnode{}, cut: map[sm.NodeID]bool{}, refuse: map[sm.NodeID]bool{},
 		ctrl: map[sm.NodeID]*fakeController{ctrl1: newFakeController(), ctrl2: {notLead: ctrl1}}}
 	for _, id := range ids {
 		w.start(id, 1, nil)
@@ -87,8 +89,14 @@ func newFakeController() *fakeController {
 
 // start (re)starts broker id from files.
 func (w *world) start(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]byte) {
+	w.startFrom(id, inc, sm.Durable{Logs: files})
+}
+
+// startFrom (re)starts broker id from what its disk reported.
+func (w *world) startFrom(id sm.NodeID, inc uint64, d sm.Durable) {
+	files := d.Logs
 	cfg := testConfig(id, inc)
-	n, err := broker.New(cfg, sm.Durable{Logs: files})
+	n, err := broker.New(cfg, d)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -148,6 +156,10 @@ func (w *world) completeDisk(id sm.NodeID) {
 	b := w.nodes[id]
 	op := b.pending[0]
 	b.pending = b.pending[1:]
+	if op.Kind == sm.DiskAppend && w.refuse[id] {
+		w.step(id, sm.DiskDone{ID: op.ID, Err: "wal: capacity_bytes 100 exceeded", Refused: true})
+		return
+	}
 	switch op.Kind {
 	case sm.DiskAppend:
 		b.files[op.TP] = append(slices.Clip(b.files[op.TP]), op.Data...)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/weirmq/weir/sm"
@@ -45,6 +46,12 @@ func (n *Node) sendHeartbeat() {
 	hb := sm.BrokerHeartbeat{
 		Broker: n.cfg.ID, Incarnation: n.cfg.Incarnation,
 		Rack: n.cfg.Rack, Host: n.cfg.Host, MetadataVersion: n.meta.version,
+	}
+	if !n.reported {
+		// Until this incarnation registers: what it lost, so the
+		// controller never elects it as if it held that data.
+		hb.LostDisk, hb.AcceptDataLoss = n.lostDisk, n.cfg.AcceptDataLoss
+		hb.Lost = slices.SortedFunc(maps.Keys(n.damaged), sm.CompareTP)
 	}
 	if n.now >= n.hb.healthAt {
 		h := n.healthReport()

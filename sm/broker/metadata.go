@@ -104,6 +104,7 @@ func (n *Node) minISR(topic string) int32 {
 func (n *Node) reconcile(d sm.MetadataDelta) {
 	self, ok := n.meta.brokers[n.cfg.ID]
 	n.registered = ok && self.Incarnation == n.cfg.Incarnation && !self.Fenced
+	n.reported = n.reported || n.registered
 	for _, tp := range n.sortedParts() {
 		_, exists := n.meta.topics[tp.Topic]
 		gone := !exists || slices.Contains(d.DeletedTopics, tp.Topic)
@@ -126,11 +127,27 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			h, err = n.host(tp, nil)
 			assertf(err == nil, "hosting %v: %v", tp, err) // the config was validated
 		}
+		if h != nil && n.damaged[tp] != "" && !n.repairable(st) {
+			continue // serves nothing, keeps its bytes: see damaged
+		}
+		if h != nil && n.damaged[tp] != "" {
+			delete(n.damaged, tp)
+			h.p.Repair() // issued before anything ApplyState makes it append
+		}
 		if h != nil {
 			h.p.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
 			n.drain(tp, h)
 		}
 	}
+}
+
+// repairable reports whether a damaged replica may cut its log and rebuild
+// from the leader: this incarnation is registered (the controller has taken
+// it out of the ISR) and another replica leads. With no leader, the bad
+// bytes stay on disk for the operator: the partition is offline, and this
+// copy may be the best there is.
+func (n *Node) repairable(st sm.PartitionState) bool {
+	return n.registered && st.Leader != sm.NoNode && st.Leader != n.cfg.ID && !slices.Contains(st.ISR, n.cfg.ID)
 }
 
 // drop ends a replica of a deleted topic and removes its log.
@@ -139,5 +156,6 @@ func (n *Node) drop(tp sm.TopicPartition) {
 	h.p.Close(n.now)
 	n.drain(tp, h)
 	delete(n.parts, tp)
+	delete(n.damaged, tp)
 	n.issueDisk(sm.DiskOp{Kind: sm.DiskDelete, TP: tp, Sync: true}, 0)
 }

@@ -67,6 +67,15 @@ type Node struct {
 	// zero until the first one.
 	observed sm.BrokerHealth
 
+	// damaged holds the replicas recovered from damaged logs (sm.Durable)
+	// with the damage found; such a replica serves nothing and its log is
+	// not cut until metadata shows another replica leading, to rebuild it
+	// from. lostDisk says the process started on an empty disk. Both are
+	// reported to the controller until this incarnation registers.
+	damaged  map[sm.TopicPartition]string
+	lostDisk bool
+	reported bool // registered once: losses were reported
+
 	rd    sm.Ready // effects since the last Advance (TimerAt computed in Ready)
 	fatal string
 }
@@ -85,15 +94,28 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	n := &Node{
 		cfg: cfg, parts: map[sm.TopicPartition]*hosted{},
 		ctrl: cfg.Controllers[0], meta: newMetadata(),
-		hb: heartbeat{nextAt: 1},
+		hb:       heartbeat{nextAt: 1},
+		damaged:  map[sm.TopicPartition]string{},
+		lostDisk: d.FreshDisk,
 	}
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Logs), sm.CompareTP) {
 		if _, err := n.host(tp, d.Logs[tp]); err != nil {
 			return nil, err
 		}
 	}
+	for _, tp := range slices.SortedFunc(maps.Keys(d.Damaged), sm.CompareTP) {
+		if n.parts[tp] == nil {
+			return nil, fmt.Errorf("broker: %v is reported damaged but has no log", tp)
+		}
+		n.damaged[tp] = d.Damaged[tp]
+	}
 	return n, nil
 }
+
+// Damaged reports the hosted replicas whose logs are damaged and not yet
+// repaired, with the damage found, for the process to log and the admin
+// API to show.
+func (n *Node) Damaged() map[sm.TopicPartition]string { return maps.Clone(n.damaged) }
 
 // host creates the replica of tp from its log bytes (nil: a new one).
 func (n *Node) host(tp sm.TopicPartition, logBytes []byte) (*hosted, error) {
@@ -222,11 +244,26 @@ func (n *Node) onDiskDone(e sm.DiskDone) {
 	}
 	r := n.disk[0]
 	n.disk = n.disk[1:]
-	if e.Err != "" {
+	h := n.parts[r.tp]
+	mine := h != nil && h.gen == r.gen
+	if e.Err != "" && e.Refused && mine {
+		// Refused before anything was written (the log is full): the
+		// replica carries on, and its producers get a retriable error.
+		if !h.p.OnDiskRefused(n.now, e.Err) {
+			n.fatal = fmt.Sprintf("broker: %v: an append from before this leader's epoch was refused (%s); restarting to lead only what is on disk", r.tp, e.Err)
+			return
+		}
+		n.drain(r.tp, h)
+		return
+	}
+	if e.Err != "" && !(e.Refused && r.gen != 0) {
 		n.fatal = fmt.Sprintf("broker: disk operation %d on %v failed: %s", e.ID, r.tp, e.Err)
 		return
 	}
-	if h := n.parts[r.tp]; h != nil && h.gen == r.gen {
+	if e.Err != "" {
+		return // a refused append of a replica that is gone
+	}
+	if mine {
 		h.p.OnDiskDone(n.now)
 		n.drain(r.tp, h)
 	}

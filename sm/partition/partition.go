@@ -166,7 +166,10 @@ type Status struct {
 // end becomes when it completes.
 type pendingDisk struct {
 	kind sm.DiskKind
-	end  sm.Offset
+	// start is the log end when the operation was issued: where an append's
+	// batches begin.
+	start sm.Offset
+	end   sm.Offset
 }
 
 // Partition is one replica of one partition. See the package comment.
@@ -206,7 +209,7 @@ func New(cfg Config, logBytes []byte) (*Partition, error) {
 	p.log, torn = recoverLog(logBytes)
 	p.durable = p.log.end()
 	if torn {
-		p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: p.durable, Sync: true}, p.durable)
+		p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: p.durable, Sync: true}, p.durable, p.durable)
 	}
 	return p, nil
 }
@@ -314,22 +317,88 @@ func (p *Partition) setNow(now sm.Time) {
 }
 
 // issueDisk queues op and records the durable end it yields on completion.
-func (p *Partition) issueDisk(op sm.DiskOp, end sm.Offset) {
+func (p *Partition) issueDisk(op sm.DiskOp, start, end sm.Offset) {
 	op.TP = p.cfg.TP
 	p.out.Disk = append(p.out.Disk, op)
-	p.disk = append(p.disk, pendingDisk{kind: op.Kind, end: end})
+	p.disk = append(p.disk, pendingDisk{kind: op.Kind, start: start, end: end})
 }
 
 // appendBatches adds validated batches to the in-memory log and issues one
 // DiskAppend for all of them.
 func (p *Partition) appendBatches(bs []sm.Batch) {
 	var data []byte
+	start := p.log.end()
 	for i := range bs {
 		assertf(bs[i].Verify(), "%v: appending batch at %d with a bad checksum", p.cfg.TP, bs[i].BaseOffset)
 		p.log.append(bs[i])
 		data = sm.EncodeBatch(data, &bs[i])
 	}
-	p.issueDisk(sm.DiskOp{Kind: sm.DiskAppend, Data: data, Sync: p.cfg.FsyncOnWrite}, p.log.end())
+	p.issueDisk(sm.DiskOp{Kind: sm.DiskAppend, Data: data, Sync: p.cfg.FsyncOnWrite}, start, p.log.end())
+}
+
+// Repair cuts a damaged log (see sm.Durable.Damaged) on disk at its valid
+// end, the prefix this replica was recovered with, so that it can take
+// appends again. The host calls it once it is sure another replica can
+// rebuild what was lost, before the replica follows.
+func (p *Partition) Repair() {
+	assertf(p.role == RoleNone, "%v: repair while %v", p.cfg.TP, p.role)
+	end := p.log.end()
+	p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: end, Sync: true}, end, end)
+}
+
+// OnDiskRefused reports that the oldest uncompleted disk operation, an
+// append, was refused before it wrote anything (sm.DiskDone.Refused: the log
+// is full, or the process is out of file descriptors). Its batches leave the
+// in-memory log — the disk refuses every later pending append too, so they
+// go with it — and the produces waiting on them are answered
+// CodeStorageError, which is retriable: nothing was written. Followers
+// never saw them (a leader serves only durable data), and the high
+// watermark is below them. A follower backs off and fetches again.
+//
+// One refusal cannot be absorbed: a leader whose refused append began before
+// its epoch (it was appending as a follower when it was elected) would lead
+// a log shorter than its epoch's start, which followers may hold and which
+// may be committed. OnDiskRefused then returns false and the host must stop
+// the process: after a restart the replica recovers what is really on disk.
+func (p *Partition) OnDiskRefused(now sm.Time, reason string) bool {
+	p.setNow(now)
+	assertf(len(p.disk) > 0, "%v: disk refusal with no operation pending", p.cfg.TP)
+	op := p.disk[0]
+	p.disk = p.disk[1:]
+	assertf(op.kind == sm.DiskAppend, "%v: a %v operation was refused", p.cfg.TP, op.kind)
+	cut := op.start
+	if p.role == RoleLeader && cut < p.lead.epochStart {
+		return false
+	}
+	if cut < p.log.end() && p.log.isBoundary(cut) {
+		p.log.truncate(cut)
+	}
+	cut = min(cut, p.log.end())
+	assertf(p.durable <= cut, "%v: refused append at %d below durable end %d", p.cfg.TP, cut, p.durable)
+	for i := range p.disk {
+		p.disk[i].start = min(p.disk[i].start, cut)
+		p.disk[i].end = min(p.disk[i].end, cut)
+	}
+	msg := fmt.Sprintf("broker %d cannot store %v: %s; nothing was written, retry later", uint64(p.cfg.Self), p.cfg.TP, reason)
+	switch p.role {
+	case RoleLeader:
+		kept := p.lead.acks[:0]
+		for _, a := range p.lead.acks {
+			if a.next > cut {
+				p.replyProduce(a.client, a.reqID, sm.CodeStorageError, msg, 0)
+				continue
+			}
+			kept = append(kept, a)
+		}
+		clear(p.lead.acks[len(kept):])
+		p.lead.acks = kept
+	case RoleFollower:
+		p.follow.inflight = false
+		if p.follow.retryAt == 0 {
+			p.follow.retryAt = p.now.Add(p.cfg.ReplicaFetchWait)
+		}
+	}
+	return true
 }
 
 // truncate cuts the log at off (a boundary) in memory and on disk. Pending
@@ -339,11 +408,12 @@ func (p *Partition) truncate(off sm.Offset) {
 	p.log.truncate(off)
 	p.durable = min(p.durable, off)
 	for i := range p.disk {
+		p.disk[i].start = min(p.disk[i].start, off)
 		p.disk[i].end = min(p.disk[i].end, off)
 	}
 	// Only an unclean election can cut below the high watermark.
 	p.hw = min(p.hw, off)
-	p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: off, Sync: true}, off)
+	p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: off, Sync: true}, off, off)
 }
 
 func (p *Partition) send(to sm.NodeID, m sm.Message) {
