@@ -52,9 +52,11 @@ func (e *CorruptError) Error() string {
 	fmt.Fprintf(&b, "raftstore: store %s does not replay to the end", e.Dir)
 	if e.File != "" {
 		fmt.Fprintf(&b, ": the record at byte %d of %s cannot be read", e.Offset, e.File)
-		if e.Offset >= e.FileBytes {
+		switch {
+		case e.FileBytes == 0: // its size is unknown
+		case e.Offset >= e.FileBytes:
 			fmt.Fprintf(&b, " (the end of its %d bytes: the lost state was in a table file)", e.FileBytes)
-		} else {
+		default:
 			fmt.Fprintf(&b, " (of %d bytes)", e.FileBytes)
 		}
 	}

@@ -206,7 +206,7 @@ func TestSyncedMarker(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	name := fs.PathJoin("raft", syncedFile)
+	name := fs.PathJoin("raft", SyncedFile)
 	m, err := readSynced(fs, name)
 	if err != nil || !m.found || m.synced != 4 {
 		t.Fatalf("marker %+v (%v), want synced 4", m, err)

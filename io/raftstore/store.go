@@ -128,7 +128,7 @@ func Open(dir string, opts Options) (s *Store, err error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	markPath := fs.PathJoin(dir, syncedFile)
+	markPath := fs.PathJoin(dir, SyncedFile)
 	mark, err := readSynced(fs, markPath)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open %q: %w", dir, err)

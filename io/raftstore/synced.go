@@ -28,10 +28,14 @@ import (
 // Each slot is magic (4 bytes), the save number (8, little endian) and a
 // CRC-32C of the 12 bytes before it.
 const (
-	syncedFile = "weir-synced"
 	slotBytes  = 16
 	slotsBytes = 2 * slotBytes
 )
+
+// SyncedFile is the synced-save marker's name in the store's directory.
+// Deleting it is how an operator accepts the loss Open refused (the store
+// then opens with what it replays); nothing else should touch it.
+const SyncedFile = "weir-synced"
 
 var (
 	slotMagic  = [4]byte{'w', 's', 'y', '1'}

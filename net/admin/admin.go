@@ -219,30 +219,76 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
-// routes maps the API. A method-less pattern per path catches the methods
-// the path does not serve (405, with Allow), and "/" everything else (404),
-// so every answer is an envelope (or /health's object).
+// endpoint is one pattern of the API and its handler.
+type endpoint struct {
+	pattern string
+	serve   func(s *Server, w http.ResponseWriter, r *http.Request)
+}
+
+// notAllowed answers 405 with allow for the methods a path does not serve.
+func notAllowed(allow string) func(*Server, http.ResponseWriter, *http.Request) {
+	h := methodNotAllowed(allow)
+	return func(_ *Server, w http.ResponseWriter, r *http.Request) { h(w, r) }
+}
+
+// endpoints maps the API. A method-less pattern per path catches the
+// methods the path does not serve (405, with Allow), and "/" everything
+// else (404), so every answer is an envelope (or /health's object).
+var endpoints = []endpoint{
+	{"GET /health", (*Server).onHealth},
+	{"/health", notAllowed("GET, HEAD")},
+	{"GET /api/v1/cluster", (*Server).onCluster},
+	{"/api/v1/cluster", notAllowed("GET, HEAD")},
+	{"GET /api/v1/brokers", (*Server).onListBrokers},
+	{"/api/v1/brokers", notAllowed("GET, HEAD")},
+	{"GET /api/v1/brokers/{id}/health", (*Server).onBrokerHealth},
+	{"/api/v1/brokers/{id}/health", notAllowed("GET, HEAD")},
+	{"GET /api/v1/topics", (*Server).onListTopics},
+	{"POST /api/v1/topics", (*Server).onCreateTopic},
+	{"/api/v1/topics", notAllowed("GET, HEAD, POST")},
+	{"GET /api/v1/topics/{name}", (*Server).onDescribeTopic},
+	{"DELETE /api/v1/topics/{name}", (*Server).onDeleteTopic},
+	{"/api/v1/topics/{name}", notAllowed("GET, HEAD, DELETE")},
+	{notFoundPattern, func(_ *Server, w http.ResponseWriter, r *http.Request) { onNotFound(w, r) }},
+}
+
+// notFoundPattern catches every path the API does not serve.
+const notFoundPattern = "/"
+
+// patterns matches requests to endpoints without serving them, for
+// Pattern.
+var patterns = func() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, e := range endpoints {
+		mux.HandleFunc(e.pattern, func(http.ResponseWriter, *http.Request) {})
+	}
+	return mux
+}()
+
+// Pattern is the API's route pattern that r matches ("GET
+// /api/v1/topics/{name}", "/api/v1/topics" for a method that path does not
+// serve), or "" for a path outside the API. It does not depend on what
+// wraps the API, so middleware that replaces the request (r.WithContext)
+// can still label metrics by route, and it is known before the request is
+// served, so requests that middleware answers itself (429, 403) are
+// labelled too.
+func Pattern(r *http.Request) string {
+	if _, p := patterns.Handler(r); p != notFoundPattern {
+		return p
+	}
+	return ""
+}
+
+// routes builds the API's handler.
 //
 // Layers, outermost first: the body limit (on net/http's own writer, see
 // limitBodies), panic recovery for the middleware, the middleware, panic
 // recovery for the handlers (so the middleware sees their 500s).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", s.onHealth)
-	mux.HandleFunc("/health", methodNotAllowed("GET, HEAD"))
-	mux.HandleFunc("GET /api/v1/cluster", s.onCluster)
-	mux.HandleFunc("/api/v1/cluster", methodNotAllowed("GET, HEAD"))
-	mux.HandleFunc("GET /api/v1/brokers", s.onListBrokers)
-	mux.HandleFunc("/api/v1/brokers", methodNotAllowed("GET, HEAD"))
-	mux.HandleFunc("GET /api/v1/brokers/{id}/health", s.onBrokerHealth)
-	mux.HandleFunc("/api/v1/brokers/{id}/health", methodNotAllowed("GET, HEAD"))
-	mux.HandleFunc("GET /api/v1/topics", s.onListTopics)
-	mux.HandleFunc("POST /api/v1/topics", s.onCreateTopic)
-	mux.HandleFunc("/api/v1/topics", methodNotAllowed("GET, HEAD, POST"))
-	mux.HandleFunc("GET /api/v1/topics/{name}", s.onDescribeTopic)
-	mux.HandleFunc("DELETE /api/v1/topics/{name}", s.onDeleteTopic)
-	mux.HandleFunc("/api/v1/topics/{name}", methodNotAllowed("GET, HEAD, DELETE"))
-	mux.HandleFunc("/", onNotFound)
+	for _, e := range endpoints {
+		mux.HandleFunc(e.pattern, func(w http.ResponseWriter, r *http.Request) { e.serve(s, w, r) })
+	}
 	h := s.recoverPanics(mux)
 	if s.cfg.Middleware != nil {
 		mw := s.cfg.Middleware(h)

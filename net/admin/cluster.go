@@ -22,8 +22,9 @@ import (
 // /health's status values.
 const (
 	// statusHealthy: a controller leader is known and the cluster is
-	// Healthy (ClusterStatus.Healthy).
-	statusHealthy = "healthy"
+	// Healthy (ClusterStatus.Healthy). "ok", as the reference answers, so
+	// that its clients and probes that match the word read Weir's too.
+	statusHealthy = "ok"
 	// statusDegraded: a leader is known, so the cluster serves writes,
 	// but it is not Healthy (too few brokers online, for example).
 	statusDegraded = "degraded"
@@ -75,9 +76,11 @@ type brokerSummary struct {
 	// PortQUIC is the port of the broker's advertised "host:port"; null if
 	// the broker advertised no port.
 	PortQUIC *uint16 `json:"port_quic"`
-	// PortRPC is always null: a Weir broker serves every RPC (clients,
-	// replication, controllers) on its one QUIC address, and reports no
-	// other, so there is no separate port to name.
+	// PortRPC is the port the broker serves its internal RPCs on
+	// (replication, controller traffic), which the reference's brokers
+	// serve apart on network.rpc_listen. A Weir broker serves every RPC on
+	// its one QUIC address (config refuses network.rpc_listen), so this is
+	// PortQUIC: the port a reference client would dial for RPCs.
 	PortRPC *uint16 `json:"port_rpc"`
 	RackID  string  `json:"rack_id"` // "" when the broker has no rack
 	Online  bool    `json:"online"`
@@ -311,7 +314,7 @@ func brokerSummaries(brokers []BrokerStatus) []brokerSummary {
 	out := make([]brokerSummary, 0, len(sorted))
 	for _, b := range sorted {
 		host, port := splitHostPort(b.Info.Host)
-		out = append(out, brokerSummary{ID: brokerName(b.Info.ID), Host: host, PortQUIC: port, RackID: b.Info.Rack, Online: b.Online})
+		out = append(out, brokerSummary{ID: brokerName(b.Info.ID), Host: host, PortQUIC: port, PortRPC: port, RackID: b.Info.Rack, Online: b.Online})
 	}
 	return out
 }

@@ -127,7 +127,7 @@ func TestHealth(t *testing.T) {
 	s, _, clock := newOpServer(t, b, nil, nil)
 	clock.advance(3600*time.Second + 900*time.Millisecond)
 	a := getHealth(t, s.Handler())
-	want := compact(t, `{"status":"healthy","version":"0.1.0","uptime_seconds":3600,"is_leader":true,"raft_term":1,
+	want := compact(t, `{"status":"ok","version":"0.1.0","uptime_seconds":3600,"is_leader":true,"raft_term":1,
 		"rate_limiting":{"enabled":false,"active_limiters":0,"total_requests":0,"blocked_requests":0,"last_cleanup":null}}`)
 	if a.status != http.StatusOK || a.raw != want {
 		t.Fatalf("status %d\ngot  %s\nwant %s", a.status, a.raw, want)
@@ -169,8 +169,8 @@ func TestHealthStatusRule(t *testing.T) {
 		term           uint64
 		logged, linear bool
 	}{
-		{name: "leader healthy", self: 1, leader: 1, healthy: true, code: 200, status: "healthy", isLeader: true, term: 5},
-		{name: "follower healthy", self: 2, leader: 1, healthy: true, code: 200, status: "healthy", term: 5},
+		{name: "leader healthy", self: 1, leader: 1, healthy: true, code: 200, status: "ok", isLeader: true, term: 5},
+		{name: "follower healthy", self: 2, leader: 1, healthy: true, code: 200, status: "ok", term: 5},
 		{name: "leader degraded", self: 1, leader: 1, code: 200, status: "degraded", isLeader: true, term: 5},
 		{name: "no leader", self: 1, leader: sm.NoNode, healthy: true, code: 200, status: "unhealthy", term: 5},
 		{name: "backend down", self: 1, leader: 1, err: fmt.Errorf("loop stopped: %w", ErrUnavailable), code: 503, status: "unhealthy", logged: true},
@@ -253,8 +253,8 @@ func TestClusterShape(t *testing.T) {
 	expect(t, a, http.StatusOK, "")
 	want := compact(t, `{"success":true,"data":{
 		"brokers":[
-			{"id":"broker-1","host":"localhost","port_quic":9092,"port_rpc":null,"rack_id":"rack-1","online":true},
-			{"id":"broker-2","host":"localhost","port_quic":9192,"port_rpc":null,"rack_id":"rack-2","online":false}
+			{"id":"broker-1","host":"localhost","port_quic":9092,"port_rpc":9092,"rack_id":"rack-1","online":true},
+			{"id":"broker-2","host":"localhost","port_quic":9192,"port_rpc":9192,"rack_id":"rack-2","online":false}
 		],
 		"topics":[],"leader":"controller-1","term":1,"healthy":true,"commit_index":42,"applied_index":41
 	},"error":null,"leader_hint":"controller-1"}`)
@@ -293,8 +293,8 @@ func TestListBrokersShape(t *testing.T) {
 	a := do(t, s.Handler(), "GET", "/api/v1/brokers", "", "")
 	expect(t, a, http.StatusOK, "")
 	want := compact(t, `{"success":true,"data":[
-		{"id":"broker-1","host":"localhost","port_quic":9092,"port_rpc":null,"rack_id":"rack-1","online":true},
-		{"id":"broker-2","host":"localhost","port_quic":9192,"port_rpc":null,"rack_id":"rack-2","online":false}
+		{"id":"broker-1","host":"localhost","port_quic":9092,"port_rpc":9092,"rack_id":"rack-1","online":true},
+		{"id":"broker-2","host":"localhost","port_quic":9192,"port_rpc":9192,"rack_id":"rack-2","online":false}
 	],"error":null,"leader_hint":"controller-1"}`)
 	if a.raw != want {
 		t.Fatalf("got  %s\nwant %s", a.raw, want)
@@ -309,7 +309,7 @@ func TestListBrokersShape(t *testing.T) {
 	want = compact(t, `[
 		{"id":"broker-101","host":"no-port","port_quic":null,"port_rpc":null,"rack_id":"","online":false},
 		{"id":"broker-102","host":"10.0.0.1","port_quic":null,"port_rpc":null,"rack_id":"","online":false},
-		{"id":"broker-103","host":"::1","port_quic":9092,"port_rpc":null,"rack_id":"","online":true}]`)
+		{"id":"broker-103","host":"::1","port_quic":9092,"port_rpc":9092,"rack_id":"","online":true}]`)
 	if string(a.env.Data) != want {
 		t.Fatalf("got  %s\nwant %s", a.env.Data, want)
 	}

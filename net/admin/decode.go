@@ -59,8 +59,11 @@ func badRequest(format string, args ...any) *requestError {
 
 // readJSONBody reads a JSON request body. It must be declared as JSON:
 // browsers cannot send that cross-origin without a CORS preflight, which
-// this server never grants, so a web page cannot create topics through a
-// controller on an operator's loopback.
+// the process grants only to admin.allowed_origins, so a web page cannot
+// create topics through a controller on an operator's loopback with a
+// "simple" (text/plain or form) POST. This is the second wall: the first,
+// ratelimit.CORS, refuses any state-changing browser request from an
+// unlisted origin before it gets here, DELETE included.
 func readJSONBody(r *http.Request) ([]byte, *requestError) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {

@@ -2,10 +2,13 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/weirmq/weir/net/admin/ratelimit"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -59,33 +62,146 @@ type Controller struct {
 
 // Admin is the controller's [admin] section.
 type Admin struct {
-	// Port is the reference's admin port; controller.http_listen, which
-	// names the address, wins when both are set.
+	// Port is the reference's admin REST API port. The API listens on
+	// controller.http_listen, which names host and port, so Port, when set
+	// (non-zero), must be that address's port: the reference's
+	// configuration, which sets both to 9642, loads as it is, and a Port
+	// that says otherwise is refused rather than ignored.
 	Port int `toml:"port"`
 	// PeerURLs are "ID@http://host:port" admin addresses of the other
 	// controllers, so a follower can forward requests to the leader;
 	// without them a follower answers 503 with the leader's ID.
 	PeerURLs []string `toml:"peer_urls"`
 	// RequestTimeoutMs bounds each admin request.
-	RequestTimeoutMs      int64        `toml:"request_timeout_ms"`
-	HealthCheckIntervalMs int64        `toml:"health_check_interval_ms"`
-	HealthTimeoutMs       int64        `toml:"health_timeout_ms"`
-	EnableCORS            bool         `toml:"enable_cors"`
-	LogRequests           bool         `toml:"log_requests"`
-	RateLimiting          RateLimiting `toml:"rate_limiting"`
+	RequestTimeoutMs      int64 `toml:"request_timeout_ms"`
+	HealthCheckIntervalMs int64 `toml:"health_check_interval_ms"`
+	HealthTimeoutMs       int64 `toml:"health_timeout_ms"`
+	// EnableCORS lets the web pages of AllowedOrigins call the API from a
+	// browser. Off by default: the API has no authentication, so any page
+	// in an operator's browser could otherwise drive it. On, it needs
+	// AllowedOrigins; "*" is refused.
+	EnableCORS bool `toml:"enable_cors"`
+	// AllowedOrigins are the origins ("https://console.example.com",
+	// "http://localhost:3000") whose pages may call the API when
+	// EnableCORS is on. Whatever CORS says, a browser request from any
+	// other origin cannot change state (see ratelimit.CORS).
+	AllowedOrigins []string     `toml:"allowed_origins"`
+	LogRequests    bool         `toml:"log_requests"`
+	RateLimiting   RateLimiting `toml:"rate_limiting"`
+}
+
+// CORSOrigins is the origins to give ratelimit.CORS, canonical: none when
+// EnableCORS is off. Call it on a validated configuration.
+func (a *Admin) CORSOrigins() []string {
+	if !a.EnableCORS {
+		return nil
+	}
+	out := make([]string, 0, len(a.AllowedOrigins))
+	for _, o := range a.AllowedOrigins {
+		if c, err := ratelimit.ParseOrigin(o); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// validateCORS checks enable_cors and allowed_origins together.
+func (a *Admin) validateCORS(p *Problems) {
+	p.Add(a.EnableCORS && len(a.AllowedOrigins) == 0, "admin.enable_cors",
+		"is true but admin.allowed_origins is empty: list the origins whose web pages may call the admin API (e.g. allowed_origins = [\"http://localhost:3000\"]); \"*\" is not allowed, as the API has no authentication")
+	p.Add(!a.EnableCORS && len(a.AllowedOrigins) > 0, "admin.allowed_origins",
+		"is set but admin.enable_cors is false, so it would change nothing: set enable_cors = true, or remove allowed_origins")
+	p.Add(len(a.AllowedOrigins) > ratelimit.OriginsMax, "admin.allowed_origins", "must have at most %d entries (got %d)", ratelimit.OriginsMax, len(a.AllowedOrigins))
+	for i, o := range a.AllowedOrigins {
+		_, err := ratelimit.ParseOrigin(o)
+		p.Add(err != nil, fmt.Sprintf("admin.allowed_origins[%d]", i), "%v", err)
+	}
+}
+
+// validatePort checks admin.port against controller.http_listen.
+func (c *Controller) validatePort(p *Problems) {
+	port := c.Admin.Port
+	if port == 0 {
+		return
+	}
+	if port < 0 || port > 65535 {
+		p.Add(true, "admin.port", "must be in 1..65535, or 0 for the port of controller.http_listen (got %d)", port)
+		return
+	}
+	host, lp, err := net.SplitHostPort(c.Controller.HTTPListen)
+	if err != nil {
+		return // controller.http_listen's own problem is reported
+	}
+	if lp != strconv.Itoa(port) {
+		p.Add(true, "admin.port", "is %d but controller.http_listen is %q: the admin API listens on controller.http_listen, so set its port (http_listen = %q) and remove admin.port",
+			port, c.Controller.HTTPListen, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
 }
 
 // RateLimiting is [admin.rate_limiting]; the environment names follow the
 // reference (WEIR_ADMIN_GLOBAL_BURST_SIZE, …) as well as the section path.
 type RateLimiting struct {
-	Enabled                bool                     `toml:"enabled" env:"WEIR_ADMIN_RATE_LIMITING_ENABLED"`
-	GlobalBurstSize        int                      `toml:"global_burst_size" env:"WEIR_ADMIN_GLOBAL_BURST_SIZE"`
-	GlobalRefillRate       int                      `toml:"global_refill_rate" env:"WEIR_ADMIN_GLOBAL_REFILL_RATE"`
-	PerIPBurstSize         int                      `toml:"per_ip_burst_size" env:"WEIR_ADMIN_PER_IP_BURST_SIZE"`
-	PerIPRefillRate        int                      `toml:"per_ip_refill_rate" env:"WEIR_ADMIN_PER_IP_REFILL_RATE"`
-	CleanupIntervalSeconds int64                    `toml:"cleanup_interval_seconds" env:"WEIR_ADMIN_CLEANUP_INTERVAL_SECONDS"`
-	TrustedProxies         []string                 `toml:"trusted_proxies" env:"WEIR_ADMIN_TRUSTED_PROXIES"`
-	Endpoints              map[string]EndpointLimit `toml:"endpoints"`
+	Enabled                bool     `toml:"enabled" env:"WEIR_ADMIN_RATE_LIMITING_ENABLED"`
+	GlobalBurstSize        int      `toml:"global_burst_size" env:"WEIR_ADMIN_GLOBAL_BURST_SIZE"`
+	GlobalRefillRate       int      `toml:"global_refill_rate" env:"WEIR_ADMIN_GLOBAL_REFILL_RATE"`
+	PerIPBurstSize         int      `toml:"per_ip_burst_size" env:"WEIR_ADMIN_PER_IP_BURST_SIZE"`
+	PerIPRefillRate        int      `toml:"per_ip_refill_rate" env:"WEIR_ADMIN_PER_IP_REFILL_RATE"`
+	CleanupIntervalSeconds int64    `toml:"cleanup_interval_seconds" env:"WEIR_ADMIN_CLEANUP_INTERVAL_SECONDS"`
+	TrustedProxies         []string `toml:"trusted_proxies" env:"WEIR_ADMIN_TRUSTED_PROXIES"`
+	// Endpoints absent or empty means the reference's endpoint keys
+	// (ratelimit.DefaultConfig); otherwise exactly the keys it lists.
+	Endpoints map[string]EndpointLimit `toml:"endpoints"`
+	// HighFrequency, MediumFrequency and LowFrequency size the buckets of
+	// the reference's three endpoint categories, for routes no Endpoints
+	// key names (see ratelimit.Config).
+	HighFrequency   EndpointLimit `toml:"high_frequency"`
+	MediumFrequency EndpointLimit `toml:"medium_frequency"`
+	LowFrequency    EndpointLimit `toml:"low_frequency"`
+}
+
+// Limiter is the rate limiter's configuration.
+func (r RateLimiting) Limiter() ratelimit.Config {
+	l := ratelimit.DefaultConfig()
+	l.Enabled = r.Enabled
+	l.GlobalBurstSize, l.GlobalRefillRate = r.GlobalBurstSize, r.GlobalRefillRate
+	l.PerIPBurstSize, l.PerIPRefillRate = r.PerIPBurstSize, r.PerIPRefillRate
+	l.CleanupIntervalSeconds = int(min(r.CleanupIntervalSeconds, math.MaxInt32))
+	l.TrustedProxies = r.TrustedProxies
+	if len(r.Endpoints) > 0 {
+		l.Endpoints = map[string]ratelimit.EndpointLimit{}
+		for k, e := range r.Endpoints {
+			l.Endpoints[k] = ratelimit.EndpointLimit(e)
+		}
+	}
+	l.HighFrequency = ratelimit.EndpointLimit(r.HighFrequency)
+	l.MediumFrequency = ratelimit.EndpointLimit(r.MediumFrequency)
+	l.LowFrequency = ratelimit.EndpointLimit(r.LowFrequency)
+	return l
+}
+
+// referenceRateLimiting is the reference's [admin.rate_limiting].
+func referenceRateLimiting() RateLimiting {
+	d := ratelimit.DefaultConfig()
+	return RateLimiting{Enabled: d.Enabled, GlobalBurstSize: d.GlobalBurstSize, GlobalRefillRate: d.GlobalRefillRate,
+		PerIPBurstSize: d.PerIPBurstSize, PerIPRefillRate: d.PerIPRefillRate, CleanupIntervalSeconds: int64(d.CleanupIntervalSeconds),
+		HighFrequency: EndpointLimit(d.HighFrequency), MediumFrequency: EndpointLimit(d.MediumFrequency), LowFrequency: EndpointLimit(d.LowFrequency)}
+}
+
+// InteractiveRateLimiting is [admin.rate_limiting] for a cluster people
+// use by hand (weir dev): limits that a person at a terminal, or a shell
+// loop of CLI commands, never reaches — bursts of 10,000 requests and
+// 10,000 a second sustained on every bucket — while the limiter and its
+// headers still work as in production and a runaway program is stopped.
+func InteractiveRateLimiting() RateLimiting {
+	roomy := EndpointLimit{BurstSize: 10_000, RefillRate: 600_000}
+	r := RateLimiting{Enabled: true, GlobalBurstSize: 100_000, GlobalRefillRate: 6_000_000,
+		PerIPBurstSize: roomy.BurstSize, PerIPRefillRate: roomy.RefillRate, CleanupIntervalSeconds: 3600,
+		Endpoints:     map[string]EndpointLimit{},
+		HighFrequency: roomy, MediumFrequency: roomy, LowFrequency: roomy}
+	for k := range ratelimit.DefaultConfig().Endpoints {
+		r.Endpoints[k] = roomy // the reference's keys, each roomy
+	}
+	return r
 }
 
 // EndpointLimit is one [admin.rate_limiting.endpoints] entry.
@@ -105,14 +221,11 @@ func DefaultController() Controller {
 	c.Raft.Peers = []string{"1@127.0.0.1:9095"}
 	c.Raft.ElectionTimeoutMs = 5000
 	c.Raft.HeartbeatIntervalMs = 1000
-	c.Admin.Port = 9642
 	c.Admin.RequestTimeoutMs = 10000
 	c.Admin.HealthCheckIntervalMs = 15000
 	c.Admin.HealthTimeoutMs = 30000
-	c.Admin.EnableCORS = true
 	c.Admin.LogRequests = true
-	c.Admin.RateLimiting = RateLimiting{Enabled: true, GlobalBurstSize: 1000, GlobalRefillRate: 60,
-		PerIPBurstSize: 100, PerIPRefillRate: 30, CleanupIntervalSeconds: 3600}
+	c.Admin.RateLimiting = referenceRateLimiting()
 	c.Cluster.SessionTimeoutMs = 30000
 	c.Cluster.MinInSyncReplicas = 2
 	c.Cluster.MaxPartitions = 10000
@@ -146,15 +259,9 @@ func (c *Controller) Validate() error {
 	p.Add(c.Admin.RequestTimeoutMs <= 0, "admin.request_timeout_ms", "must be > 0 (got %d)", c.Admin.RequestTimeoutMs)
 	p.Add(c.Admin.HealthCheckIntervalMs <= 0, "admin.health_check_interval_ms", "must be > 0 (got %d)", c.Admin.HealthCheckIntervalMs)
 	p.Add(c.Admin.HealthTimeoutMs <= c.Admin.HealthCheckIntervalMs, "admin.health_timeout_ms", "must be > admin.health_check_interval_ms (got %d <= %d)", c.Admin.HealthTimeoutMs, c.Admin.HealthCheckIntervalMs)
-	rl := c.Admin.RateLimiting
-	p.Add(rl.GlobalBurstSize < 1, "admin.rate_limiting.global_burst_size", "must be >= 1 (got %d)", rl.GlobalBurstSize)
-	p.Add(rl.GlobalRefillRate <= 0, "admin.rate_limiting.global_refill_rate", "must be > 0 (got %d)", rl.GlobalRefillRate)
-	p.Add(rl.PerIPBurstSize < 1, "admin.rate_limiting.per_ip_burst_size", "must be >= 1 (got %d)", rl.PerIPBurstSize)
-	p.Add(rl.PerIPRefillRate <= 0, "admin.rate_limiting.per_ip_refill_rate", "must be > 0 (got %d)", rl.PerIPRefillRate)
-	p.Add(rl.CleanupIntervalSeconds < 1, "admin.rate_limiting.cleanup_interval_seconds", "must be >= 1 (got %d)", rl.CleanupIntervalSeconds)
-	for path, e := range rl.Endpoints {
-		p.Add(e.BurstSize < 1 || e.RefillRate <= 0, "admin.rate_limiting.endpoints."+path, "burst_size must be >= 1 and refill_rate > 0 (got %d, %d)", e.BurstSize, e.RefillRate)
-	}
+	c.validatePort(&p)
+	c.Admin.validateCORS(&p)
+	c.Admin.RateLimiting.validate(&p)
 	p.Add(c.Cluster.SessionTimeoutMs <= 0, "cluster.session_timeout_ms", "must be > 0 (got %d)", c.Cluster.SessionTimeoutMs)
 	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)
 	p.Add(c.Cluster.MaxPartitions < 1, "cluster.max_partitions", "must be >= 1 (got %d)", c.Cluster.MaxPartitions)
@@ -162,4 +269,25 @@ func (c *Controller) Validate() error {
 	validateTLS(&p, c.TLS)
 	validateLog(&p, c.Log)
 	return p.Err("controller")
+}
+
+// validate checks [admin.rate_limiting] as the limiter will use it; its
+// messages name each key ("admin.rate_limiting.per_ip_burst_size must be
+// > 0 (got 0)").
+func (r *RateLimiting) validate(p *Problems) {
+	if r.CleanupIntervalSeconds > math.MaxInt32 {
+		p.Add(true, "admin.rate_limiting.cleanup_interval_seconds", "must be at most a week (got %d)", r.CleanupIntervalSeconds)
+	}
+	l := r.Limiter()
+	err := l.Validate()
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		*p = append(*p, e.Error())
+	}
 }

@@ -80,7 +80,7 @@ func TestOperatorSurface(t *testing.T) {
 			BlockedRequests uint64 `json:"blocked_requests"`
 		} `json:"rate_limiting"`
 	}
-	if err := json.Unmarshal([]byte(body), &health); err != nil || health.Status != "healthy" || !health.IsLeader || health.RaftTerm == 0 ||
+	if err := json.Unmarshal([]byte(body), &health); err != nil || health.Status != "ok" || !health.IsLeader || health.RaftTerm == 0 ||
 		!health.RateLimiting.Enabled || health.RateLimiting.BlockedRequests == 0 {
 		t.Fatalf("/health: %s (%v)", body, err)
 	}

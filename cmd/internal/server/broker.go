@@ -170,7 +170,7 @@ func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *tran
 			Network:   sm.NetworkHealth{Healthy: true, Connections: ts.Conns},
 			Resources: sm.ResourceUsage{MemoryBytes: mem.Sys, Goroutines: goruntime.NumGoroutine()},
 		}
-		if err := loop.Post(ctx, sm.HealthObserved{Health: h}); err != nil {
+		if err := loop.Post(ctx, sm.HealthObserved{Health: observedHealth(h)}); err != nil {
 			return
 		}
 		select {

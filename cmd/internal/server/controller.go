@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -65,8 +66,15 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 		ids = append(ids, p.ID)
 	}
 	store, err := raftstore.Open(cfg.Controller.DataDir, raftstore.Options{Log: func(l raftstore.Level, msg string) {
-		log.Info().Str("component", "pebble").Msg(msg)
+		ev := log.Info()
+		if l > raftstore.LevelInfo {
+			ev = log.Error()
+		}
+		ev.Str("component", "pebble").Msg(msg)
 	}})
+	if errors.Is(err, raftstore.ErrCorrupt) {
+		return nil, storeCorrupt(id, len(peers), cfg.Controller.DataDir, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +133,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
 	c.api = &backend{local: loc, self: id}
-	lim, err := ratelimit.New(rateLimitConfig(cfg.Admin.RateLimiting), nil)
+	lim, err := ratelimit.New(cfg.Admin.RateLimiting.Limiter(), nil)
 	if err != nil {
 		c.abort()
 		return nil, err
@@ -144,7 +152,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 		Version:        Version,
 		RateLimitStats: func() any { return lim.Stats() },
 		Middleware: func(next http.Handler) http.Handler {
-			limited := ratelimit.Log(accessLog, cfg.Admin.LogRequests)(ratelimit.CORS(cfg.Admin.EnableCORS)(lim.Middleware(next)))
+			limited := ratelimit.Log(accessLog, cfg.Admin.LogRequests)(ratelimit.CORS(cfg.Admin.CORSOrigins())(lim.Middleware(next)))
 			return withMetrics(reg, limited)
 		},
 	}, c.api)
@@ -167,31 +175,31 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	return c, nil
 }
 
+// storeCorrupt is the refusal of a controller whose raft store lost state it
+// had acknowledged: the store's own error (file and byte) and what the
+// operator can do, which depends on whether peers hold that state.
+func storeCorrupt(id sm.NodeID, controllers int, dataDir string, err error) error {
+	if controllers == 1 {
+		return fmt.Errorf("controller-%d refuses to start: %w. This is the only controller, so the metadata past "+
+			"that point is lost. Copy %s aside for inspection; to go on with the state before that point, delete %s "+
+			"and start again, or start afresh (weir dev: remove its whole data directory, ./weir-data by default). "+
+			"See docs/operations.md, \"Controller store corruption\"",
+			id, err, dataDir, filepath.Join(dataDir, raftstore.SyncedFile))
+	}
+	return fmt.Errorf("controller-%d refuses to start: %w. Its peers hold that state: with the other controllers "+
+		"running, move %s aside (do not delete it), restart the current leader (so that the leader tracks this node "+
+		"afresh), then start controller-%d again with an empty data_dir; it rejoins and copies the log from the "+
+		"leader. Do not stop or wipe another controller until it has caught up. "+
+		"See docs/operations.md, \"Controller store corruption\"", id, err, dataDir, id)
+}
+
 // Version is the build's version, reported by /health.
 var Version = "0.1.0-dev"
-
-// rateLimitConfig maps [admin.rate_limiting] onto the limiter's settings;
-// the category limits keep the reference's defaults.
-func rateLimitConfig(c config.RateLimiting) ratelimit.Config {
-	r := ratelimit.DefaultConfig()
-	r.Enabled = c.Enabled
-	r.GlobalBurstSize, r.GlobalRefillRate = c.GlobalBurstSize, c.GlobalRefillRate
-	r.PerIPBurstSize, r.PerIPRefillRate = c.PerIPBurstSize, c.PerIPRefillRate
-	r.CleanupIntervalSeconds = int(c.CleanupIntervalSeconds)
-	r.TrustedProxies = c.TrustedProxies
-	if len(c.Endpoints) > 0 {
-		r.Endpoints = map[string]ratelimit.EndpointLimit{}
-		for k, e := range c.Endpoints {
-			r.Endpoints[k] = ratelimit.EndpointLimit{BurstSize: e.BurstSize, RefillRate: e.RefillRate}
-		}
-	}
-	return r
-}
 
 // withMetrics serves GET /metrics beside the admin API and instruments the
 // API's requests.
 func withMetrics(reg *metrics.Registry, api http.Handler) http.Handler {
-	inst := metrics.HTTP(reg, api)
+	inst := metrics.HTTPWithRoute(reg, api, admin.Pattern) // the route, though Log replaces the request
 	scrape := reg.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

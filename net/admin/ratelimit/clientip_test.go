@@ -94,7 +94,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 	w := serve(h, request{path: "/api/v1/topics", remote: "192.0.2.9:1", xff: []string{"198.51.100.77"}})
 	var body envelope
 	_ = json.Unmarshal(w.Body.Bytes(), &body)
-	if want := "Rate limit exceeded for IP 192.0.2.9. Limit: 30 requests per minute"; w.Code != 429 || body.Error != want {
+	if want := "Rate limit exceeded for IP 192.0.2.9. Limit: 30 requests per minute, in bursts of at most 2; retry after 2 s"; w.Code != 429 || body.Error != want {
 		t.Fatalf("spoofer's third request: %d %q, want 429 %q", w.Code, body.Error, want)
 	}
 

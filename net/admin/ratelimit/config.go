@@ -40,7 +40,9 @@ type Config struct {
 	// A key is an exact path ("/api/v1/topics", any method), a method and
 	// an exact path ("POST:/api/v1/topics", which wins over the path
 	// alone), or a route pattern of the category table with or without
-	// a method ("DELETE:/api/v1/topics/{name}"). See the package doc.
+	// a method ("DELETE:/api/v1/topics/{name}"); "DELETE:/api/v1/topics"
+	// is the reference's name for the last. A key that matches no route
+	// is refused. See the package doc.
 	Endpoints map[string]EndpointLimit `toml:"endpoints"`
 	// HighFrequency, MediumFrequency and LowFrequency are the limits of
 	// the reference's three endpoint categories, for the category table's
@@ -76,8 +78,9 @@ const (
 
 // DefaultConfig is the reference's configuration: enabled, a 1000-request
 // global burst refilling 60 per minute, 100 per IP refilling 30 per minute,
-// hourly cleanup, and its six endpoint keys; the category limits are the
-// same numbers (high 50/100, medium 20/30, low 5/10).
+// hourly cleanup, and its endpoint keys but "/health", which is never
+// limited (see HealthPath); the category limits are the same numbers
+// (high 50/100, medium 20/30, low 5/10).
 func DefaultConfig() Config {
 	return Config{
 		Enabled:                true,
@@ -87,7 +90,6 @@ func DefaultConfig() Config {
 		PerIPRefillRate:        30,
 		CleanupIntervalSeconds: 3600,
 		Endpoints: map[string]EndpointLimit{
-			"/health":               {BurstSize: 50, RefillRate: 100},
 			"/api/v1/cluster":       {BurstSize: 50, RefillRate: 100},
 			"/api/v1/topics":        {BurstSize: 20, RefillRate: 30},
 			"/api/v1/brokers":       {BurstSize: 20, RefillRate: 30},
@@ -132,12 +134,18 @@ func (c *Config) Validate() error {
 	if len(c.Endpoints) > endpointsMax {
 		bad("endpoints", "must have at most %d keys (got %d)", endpointsMax, len(c.Endpoints))
 	}
+	targets := map[string]string{} // canonical target: the key naming it
 	for _, k := range slices.Sorted(maps.Keys(c.Endpoints)) {
 		key := fmt.Sprintf("endpoints.%q", k)
-		if err := checkEndpointKey(k); err != nil {
+		t, err := resolveKey(k)
+		if err != nil {
 			bad(key, "%v", err)
 			continue
 		}
+		if other, dup := targets[t.name()]; dup {
+			bad(key, "limits %s, as endpoints.%q does; keep one", t.name(), other)
+		}
+		targets[t.name()] = k
 		l := c.Endpoints[k]
 		checkBucket(key+".", "burst_size", "refill_rate", l.BurstSize, l.RefillRate)
 	}
@@ -165,26 +173,64 @@ func (c *Config) categoryLimit(cat Category) EndpointLimit {
 	panic(fmt.Sprintf("ratelimit: unknown category %d", cat))
 }
 
-// checkEndpointKey accepts "/path", "METHOD:/path" and, when the path is
-// one of the category table's patterns, "{...}" segments.
-func checkEndpointKey(k string) error {
+// keyTarget is what an Endpoints key limits, once resolved.
+type keyTarget struct {
+	method  string // "" for any method
+	path    string // an exact escaped path, or a route pattern
+	pattern bool   // path is a route pattern of the category table
+}
+
+// name is the target as a canonical key.
+func (t keyTarget) name() string {
+	if t.method == "" {
+		return t.path
+	}
+	return t.method + ":" + t.path
+}
+
+// resolveKey reads an Endpoints key: "/path" (any method), "METHOD:/path",
+// or either with a category-table pattern as the path
+// ("DELETE:/api/v1/topics/{name}"). Every key must limit some route of the
+// API; one that could never match a request is refused. A key
+// "METHOD:/collection" where the API serves METHOD only on
+// /collection/{...} names that route: the reference's
+// "DELETE:/api/v1/topics" limits topic deletes, which go to
+// /api/v1/topics/{name}, in the reference as in Weir.
+func resolveKey(k string) (keyTarget, error) {
 	method, path := splitEndpointKey(k)
-	if strings.HasPrefix(k, ":") {
-		return fmt.Errorf("want \"/path\" or \"METHOD:/path\" (got %q)", k)
+	switch {
+	case strings.HasPrefix(k, ":") || !strings.HasPrefix(path, "/"):
+		return keyTarget{}, fmt.Errorf("want \"/path\" or \"METHOD:/path\" (got %q)", k)
+	case method != "" && strings.TrimFunc(method, func(r rune) bool { return r >= 'A' && r <= 'Z' }) != "":
+		return keyTarget{}, fmt.Errorf("method must be upper case letters, as in \"POST:/api/v1/topics\" (got %q)", method)
+	case method == "HEAD":
+		return keyTarget{}, fmt.Errorf("HEAD is limited as GET; write \"GET:%s\"", path)
+	case path == HealthPath:
+		return keyTarget{}, fmt.Errorf("%s is never rate limited, so that liveness probes never see 429; remove this key", HealthPath)
 	}
-	if method != "" && strings.TrimFunc(method, func(r rune) bool { return r >= 'A' && r <= 'Z' }) != "" {
-		return fmt.Errorf("method must be upper case letters, as in \"POST:/api/v1/topics\" (got %q)", method)
+	t := keyTarget{method: method, path: path}
+	if strings.ContainsAny(path, "{}") {
+		t.pattern = true
+		if !slices.ContainsFunc(routes, func(r route) bool { return r.pattern == path }) {
+			return keyTarget{}, fmt.Errorf("pattern %q is not a route of the category table; patterns are %s", path, routePatterns())
+		}
+		if method != "" && !slices.ContainsFunc(routes, func(r route) bool { return r.pattern == path && r.method == method }) {
+			return keyTarget{}, fmt.Errorf("the API does not serve %s %s; routes are %s", method, path, routeList())
+		}
+		return t, nil
 	}
-	if method == "HEAD" {
-		return fmt.Errorf("HEAD is limited as GET; write \"GET:%s\"", path)
+	if slices.ContainsFunc(routes, func(r route) bool { return (method == "" || r.method == method) && matchPattern(r.pattern, path) }) {
+		return t, nil
 	}
-	if !strings.HasPrefix(path, "/") {
-		return fmt.Errorf("want \"/path\" or \"METHOD:/path\" (got %q)", k)
+	if method != "" {
+		for _, r := range routes {
+			rest, ok := strings.CutPrefix(r.pattern, path+"/")
+			if ok && r.method == method && isWildcard(rest) {
+				return keyTarget{method: method, path: r.pattern, pattern: true}, nil
+			}
+		}
 	}
-	if strings.ContainsAny(path, "{}") && !slices.ContainsFunc(routes, func(r route) bool { return r.pattern == path }) {
-		return fmt.Errorf("pattern %q is not a route of the category table; patterns are %s", path, routePatterns())
-	}
-	return nil
+	return keyTarget{}, fmt.Errorf("matches no route of the admin API, so it would limit nothing; routes are %s", routeList())
 }
 
 // splitEndpointKey splits "POST:/api/v1/topics" into its method and path;

@@ -9,8 +9,9 @@ import (
 )
 
 // The reference's [admin.rate_limiting] example decodes, with unknown keys
-// refused, into exactly DefaultConfig: the TOML tags are the reference's
-// keys and the defaults are its values.
+// refused, into DefaultConfig plus its "/health" key: the TOML tags are
+// the reference's keys and the defaults are its values. That one key is
+// refused, by name, because /health is never limited.
 func TestReferenceTOMLIsDefault(t *testing.T) {
 	const reference = `
 [admin.rate_limiting]
@@ -44,7 +45,13 @@ cleanup_interval_seconds = 3600    # Cleanup interval in seconds (default: 3600)
 	if err := dec.Decode(&file); err != nil {
 		t.Fatalf("decoding the reference's TOML: %v", err)
 	}
-	if got := file.Admin.RateLimiting; !reflect.DeepEqual(got, def) {
+	got := file.Admin.RateLimiting
+	err := got.Validate()
+	if want := `admin.rate_limiting.endpoints."/health" /health is never rate limited, so that liveness probes never see 429; remove this key`; err == nil || err.Error() != want {
+		t.Fatalf("reference config: Validate() = %v, want exactly\n%s", err, want)
+	}
+	delete(got.Endpoints, "/health")
+	if !reflect.DeepEqual(got, def) {
 		t.Fatalf("reference TOML decodes to\n%+v\nwant DefaultConfig\n%+v", got, def)
 	}
 	if err := def.Validate(); err != nil {
@@ -65,7 +72,12 @@ func TestValidateNamesKey(t *testing.T) {
 		{"global rate", func(c *Config) { c.GlobalRefillRate = 0 }, "admin.rate_limiting.global_refill_rate must be > 0"},
 		{"cleanup", func(c *Config) { c.CleanupIntervalSeconds = 0 }, "admin.rate_limiting.cleanup_interval_seconds must be > 0"},
 		{"category", func(c *Config) { c.HighFrequency.BurstSize = 0 }, "admin.rate_limiting.high_frequency.burst_size must be > 0"},
-		{"endpoint rate", func(c *Config) { c.Endpoints["/x"] = EndpointLimit{BurstSize: 1} }, `admin.rate_limiting.endpoints."/x".refill_rate must be > 0`},
+		{"endpoint rate", func(c *Config) { c.Endpoints["/api/v1/cluster"] = EndpointLimit{BurstSize: 1} }, `admin.rate_limiting.endpoints."/api/v1/cluster".refill_rate must be > 0`},
+		{"endpoint matching nothing", func(c *Config) { c.Endpoints["/x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints."/x" matches no route of the admin API, so it would limit nothing; routes are GET /api/v1/cluster,`},
+		{"method the path does not serve", func(c *Config) { c.Endpoints["PUT:/api/v1/topics"] = EndpointLimit{1, 1} }, `endpoints."PUT:/api/v1/topics" matches no route`},
+		{"pattern with a method it does not serve", func(c *Config) { c.Endpoints["POST:/api/v1/topics/{name}"] = EndpointLimit{1, 1} }, `endpoints."POST:/api/v1/topics/{name}" the API does not serve POST /api/v1/topics/{name}`},
+		{"health", func(c *Config) { c.Endpoints["GET:/health"] = EndpointLimit{1, 1} }, `endpoints."GET:/health" /health is never rate limited`},
+		{"two keys, one route", func(c *Config) { c.Endpoints["DELETE:/api/v1/topics/{name}"] = EndpointLimit{1, 1} }, `endpoints."DELETE:/api/v1/topics/{name}" limits DELETE:/api/v1/topics/{name}, as endpoints."DELETE:/api/v1/topics" does; keep one`},
 		{"endpoint path", func(c *Config) { c.Endpoints["x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints."x" want "/path" or "METHOD:/path"`},
 		{"endpoint empty method", func(c *Config) { c.Endpoints[":/x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints.":/x" want "/path" or "METHOD:/path"`},
 		{"endpoint method", func(c *Config) { c.Endpoints["post:/x"] = EndpointLimit{1, 1} }, `admin.rate_limiting.endpoints."post:/x" method must be upper case`},

@@ -1,6 +1,7 @@
 // Package ratelimit is the admin API's rate limiter, configured by
-// [admin.rate_limiting] as in the reference, plus the CORS (enable_cors)
-// and request-log (log_requests) middleware that wrap it.
+// [admin.rate_limiting] as in the reference, plus the CORS and
+// cross-origin guard (enable_cors, allowed_origins) and request-log
+// (log_requests) middleware that wrap it.
 //
 // # Buckets
 //
@@ -21,8 +22,9 @@
 //
 // # Endpoints and categories
 //
-// A request (HEAD counted as GET; the path as sent, escaped) resolves to
-// its endpoint bucket in this order:
+// GET and HEAD /health are never limited: no bucket, no header, not
+// counted (see HealthPath). Any other request (HEAD counted as GET; the
+// path as sent, escaped) resolves to its endpoint bucket in this order:
 //
 //  1. the Endpoints key "METHOD:/path", exactly;
 //  2. the Endpoints key "/path", exactly (any method);
@@ -31,26 +33,28 @@
 //     "/api/v1/topics/{name}") if any, else by its category's limit;
 //  4. none: a path outside the API has only the global and per-IP buckets.
 //
-// The category table is the reference's, with Weir's paths. Defaults are
-// burst/refill per minute:
+// The category table is the reference's, with Weir's paths, less /health,
+// plus broker health. Defaults are burst/refill per minute:
 //
-//	category          route                          default
-//	high_frequency    GET    /health                 50/100
-//	high_frequency    GET    /api/v1/cluster         50/100
-//	medium_frequency  GET    /api/v1/topics          20/30
-//	medium_frequency  GET    /api/v1/brokers         20/30
-//	medium_frequency  GET    /api/v1/topics/{name}   20/30
-//	low_frequency     POST   /api/v1/topics          5/10
-//	low_frequency     DELETE /api/v1/topics/{name}   5/10
+//	category          route                                default
+//	high_frequency    GET    /api/v1/cluster               50/100
+//	medium_frequency  GET    /api/v1/topics                20/30
+//	medium_frequency  GET    /api/v1/brokers               20/30
+//	medium_frequency  GET    /api/v1/topics/{name}         20/30
+//	medium_frequency  GET    /api/v1/brokers/{id}/health   20/30
+//	low_frequency     POST   /api/v1/topics                5/10
+//	low_frequency     DELETE /api/v1/topics/{name}         5/10
 //
-// DefaultConfig also holds the reference's six Endpoints keys ("/health",
-// "/api/v1/cluster", "/api/v1/topics", "/api/v1/brokers",
+// DefaultConfig also holds the reference's Endpoints keys but "/health"
+// ("/api/v1/cluster", "/api/v1/topics", "/api/v1/brokers",
 // "POST:/api/v1/topics", "DELETE:/api/v1/topics"), with the same numbers,
 // so every route has one bucket of the reference's size. Each key and
 // each unkeyed route is its own bucket; a key without a method is one
-// bucket for all methods. "DELETE:/api/v1/topics" names the collection,
-// which Weir answers 405; topic deletes fall to step 3 (low_frequency, or
-// a "DELETE:/api/v1/topics/{name}" key).
+// bucket for all methods. "DELETE:/api/v1/topics" means what the
+// reference means by it, topic deletes: "METHOD:/collection", where the
+// API serves METHOD only on /collection/{...}, names that route. A key
+// that matches no route is refused, and so is "/health", and two keys
+// naming one route.
 //
 // # Headers
 //
@@ -71,12 +75,15 @@
 //
 // A 429 also has Retry-After: seconds, rounded up and at least 1, after
 // which every bucket that refused holds a token again (other clients
-// permitting). Its body is the admin envelope with the reference's message:
+// permitting). Its body is the admin envelope with the reference's
+// message, completed with the bucket's burst and the Retry-After, so that
+// a client refused on the 6th request of a burst under "10 a minute"
+// learns why:
 //
-//	{"success":false,"data":null,"error":"Rate limit exceeded for IP 192.168.1.100. Limit: 30 requests per minute","leader_hint":null}
+//	{"success":false,"data":null,"error":"Rate limit exceeded for IP 192.168.1.100. Limit: 30 requests per minute, in bursts of at most 100; retry after 2 s","leader_hint":null}
 //
-// with "endpoint POST:/api/v1/topics" or "all clients" in place of
-// "IP 192.168.1.100" when that bucket refused.
+// with "endpoint POST:/api/v1/topics" (the key or route) or "all clients"
+// in place of "IP 192.168.1.100" when that bucket refused.
 //
 // With enabled = false the Middleware is the next handler itself: no
 // headers (their absence tells a client nothing is limited), no counting.
@@ -90,7 +97,8 @@
 //
 // # Wiring
 //
-// Order the middleware Log(CORS(limiter.Middleware(api))): Log sees every
-// answer, 429s included, with the limiter's client IP; CORS answers
-// preflights before they cost tokens and marks 429s readable.
+// Order the middleware Log(CORS(origins)(limiter.Middleware(api))): Log
+// sees every answer, 429s and 403s included, with the limiter's client
+// IP; CORS answers preflights and refuses cross-origin writes before they
+// cost tokens, and marks 429s readable by listed origins.
 package ratelimit

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -164,20 +163,23 @@ func New(cfg Config, clock Clock) (*Limiter, error) {
 	patterns := map[string]*endpoint{}
 	for k, el := range cfg.Endpoints {
 		ep := newEndpoint(k, newLimit(el.BurstSize, el.RefillRate), nowNs)
-		method, path := splitEndpointKey(k)
-		if strings.Contains(path, "{") {
-			patterns[k] = ep
+		t, err := resolveKey(k)
+		if err != nil {
+			panic(fmt.Sprintf("ratelimit: validated endpoint key %q: %v", k, err))
+		}
+		if t.pattern {
+			patterns[t.name()] = ep
 			continue
 		}
-		pe := l.exact[path]
+		pe := l.exact[t.path]
 		if pe == nil {
 			pe = &pathEndpoints{}
-			l.exact[path] = pe
+			l.exact[t.path] = pe
 		}
-		if method == "" {
+		if t.method == "" {
 			pe.any = ep
 		} else {
-			pe.byMethod = append(pe.byMethod, methodEndpoint{method, ep})
+			pe.byMethod = append(pe.byMethod, methodEndpoint{t.method, ep})
 		}
 	}
 	for _, r := range routes {
@@ -229,19 +231,21 @@ func (l *Limiter) endpointFor(method, path string) *endpoint {
 // Middleware rate-limits next. Every response it passes carries the
 // X-RateLimit-* headers of the deciding bucket (see the package doc); a
 // refused request is answered 429 with Retry-After and never reaches
-// next. With Enabled = false it returns next itself.
+// next. GET and HEAD /health pass uncounted and without headers (see
+// HealthPath). With Enabled = false it returns next itself.
 func (l *Limiter) Middleware(next http.Handler) http.Handler {
 	if !l.enabled {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l.forwardedByPeer(r) {
-			next.ServeHTTP(w, r) // the forwarding controller already charged it
+		path := escapedPath(r)
+		if exempt(r.Method, path) || l.forwardedByPeer(r) {
+			next.ServeHTTP(w, r) // a probe; or the forwarding controller already charged it
 			return
 		}
 		ip := l.ClientIP(r)
 		noteClientIP(r, ip)
-		ep := l.endpointFor(r.Method, escapedPath(r))
+		ep := l.endpointFor(r.Method, path)
 		v := l.decide(l.clock.Now().UnixNano(), ip, ep)
 		setHeaders(w.Header(), &v)
 		if !v.allowed {
@@ -290,6 +294,7 @@ type verdict struct {
 	allowed    bool
 	scope      scope
 	perMinute  int
+	burst      int
 	limitText  string
 	remaining  int
 	resetText  string
@@ -302,6 +307,7 @@ func newVerdict(nowNs int64, c *candidate, allowed bool) verdict {
 		allowed:   allowed,
 		scope:     c.scope,
 		perMinute: c.limit.perMinute,
+		burst:     c.limit.burst,
 		limitText: c.limit.text,
 		remaining: max(0, int(math.Floor(c.tokens))),
 		resetText: c.limit.resetHeader(unixCeil(nowNs + c.limit.untilTokens(c.tokens, float64(c.limit.burst)))),
@@ -424,7 +430,10 @@ func refuse(w http.ResponseWriter, v *verdict, ip netip.Addr, ep *endpoint) {
 
 // refusalMessage is the reference's "Rate limit exceeded for IP
 // 192.168.1.100. Limit: 30 requests per minute", with the endpoint or
-// "all clients" in place of the IP when that bucket refused.
+// "all clients" in place of the IP when that bucket refused, and the two
+// facts a client needs that the reference's words leave out: the bucket's
+// burst (a client refused on its 6th request of a burst, under a limit of
+// 10 a minute, must learn why) and when to retry (Retry-After).
 func refusalMessage(v *verdict, ip netip.Addr, ep *endpoint) string {
 	var who string
 	switch v.scope {
@@ -435,7 +444,8 @@ func refusalMessage(v *verdict, ip netip.Addr, ep *endpoint) string {
 	case scopeEndpoint:
 		who = "endpoint " + ep.name
 	}
-	return fmt.Sprintf("Rate limit exceeded for %s. Limit: %d requests per minute", who, v.perMinute)
+	return fmt.Sprintf("Rate limit exceeded for %s. Limit: %d requests per minute, in bursts of at most %d; retry after %d s",
+		who, v.perMinute, v.burst, v.retryAfter)
 }
 
 // ipString is ip for messages and logs; "unknown" when the peer address

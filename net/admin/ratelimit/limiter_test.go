@@ -86,26 +86,26 @@ func TestMostRestrictiveDecides(t *testing.T) {
 		global, perIP, endpoint   int // bursts; rates are 6, 12 and 18 per minute
 		wantType, wantLimit, want string
 	}{
-		{"global", 2, 5, 10, "global", "6", "Rate limit exceeded for all clients. Limit: 6 requests per minute"},
-		{"ip", 10, 2, 5, "ip", "12", "Rate limit exceeded for IP 192.0.2.1. Limit: 12 requests per minute"},
-		{"endpoint", 10, 5, 2, "endpoint", "18", "Rate limit exceeded for endpoint /x. Limit: 18 requests per minute"},
+		{"global", 2, 5, 10, "global", "6", "Rate limit exceeded for all clients. Limit: 6 requests per minute, in bursts of at most 2; retry after 10 s"},
+		{"ip", 10, 2, 5, "ip", "12", "Rate limit exceeded for IP 192.0.2.1. Limit: 12 requests per minute, in bursts of at most 2; retry after 5 s"},
+		{"endpoint", 10, 5, 2, "endpoint", "18", "Rate limit exceeded for endpoint /api/v1/cluster. Limit: 18 requests per minute, in bursts of at most 2; retry after 4 s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := roomyConfig()
 			cfg.GlobalBurstSize, cfg.GlobalRefillRate = tt.global, 6
 			cfg.PerIPBurstSize, cfg.PerIPRefillRate = tt.perIP, 12
-			cfg.Endpoints["/x"] = EndpointLimit{BurstSize: tt.endpoint, RefillRate: 18}
+			cfg.Endpoints["/api/v1/cluster"] = EndpointLimit{BurstSize: tt.endpoint, RefillRate: 18}
 			l, _ := newTestLimiter(t, cfg)
 			h := l.Middleware(&okHandler{})
 			for i := range 2 {
-				w := serve(h, request{path: "/x"})
+				w := serve(h, request{path: "/api/v1/cluster"})
 				got := headersOf(w)
 				if w.Code != 200 || got.Type != tt.wantType || got.Limit != tt.wantLimit || got.Remaining != strconv.Itoa(1-i) {
 					t.Fatalf("request %d: %d %+v, want 200 type %s limit %s remaining %d", i+1, w.Code, got, tt.wantType, tt.wantLimit, 1-i)
 				}
 			}
-			w := serve(h, request{path: "/x"})
+			w := serve(h, request{path: "/api/v1/cluster"})
 			var body envelope
 			_ = json.Unmarshal(w.Body.Bytes(), &body)
 			if got := headersOf(w); w.Code != 429 || got.Type != tt.wantType || got.Limit != tt.wantLimit || body.Error != tt.want {
@@ -126,10 +126,10 @@ func TestMostRestrictiveTies(t *testing.T) {
 	}
 
 	cfg.GlobalRefillRate = 30
-	cfg.Endpoints["/same"] = EndpointLimit{BurstSize: 3, RefillRate: 30}
+	cfg.Endpoints["/api/v1/brokers"] = EndpointLimit{BurstSize: 3, RefillRate: 30}
 	l, _ = newTestLimiter(t, cfg)
 	h := l.Middleware(&okHandler{})
-	if got := headersOf(serve(h, request{path: "/same"})); got.Type != "endpoint" {
+	if got := headersOf(serve(h, request{path: "/api/v1/brokers"})); got.Type != "endpoint" {
 		t.Fatalf("all three at 2 and 30/min: %+v, want the most specific, endpoint", got)
 	}
 	if got := headersOf(serve(h, request{path: "/x"})); got.Type != "ip" || got.Remaining != "1" {
@@ -142,13 +142,13 @@ func TestRefusalTakesNothing(t *testing.T) {
 	cfg := roomyConfig()
 	cfg.GlobalBurstSize = 10
 	cfg.PerIPBurstSize = 5
-	cfg.Endpoints["/a"] = EndpointLimit{BurstSize: 1, RefillRate: 60}
+	cfg.Endpoints["/api/v1/cluster"] = EndpointLimit{BurstSize: 1, RefillRate: 60}
 	l, clock := newTestLimiter(t, cfg)
 	h := l.Middleware(&okHandler{})
-	serve(h, request{path: "/a"})
+	serve(h, request{path: "/api/v1/cluster"})
 	for range 3 {
-		if w := serve(h, request{path: "/a"}); w.Code != 429 || headersOf(w).Type != "endpoint" {
-			t.Fatalf("GET /a again: %d %+v, want 429 by the endpoint", w.Code, headersOf(w))
+		if w := serve(h, request{path: "/api/v1/cluster"}); w.Code != 429 || headersOf(w).Type != "endpoint" {
+			t.Fatalf("GET /api/v1/cluster again: %d %+v, want 429 by the endpoint", w.Code, headersOf(w))
 		}
 	}
 	now := clock.Now().UnixNano()
@@ -162,22 +162,22 @@ func TestRefusalTakesNothing(t *testing.T) {
 // slowest one decides, and a retry after it succeeds.
 func TestRetryAfterIsSlowestRefusal(t *testing.T) {
 	cfg := roomyConfig()
-	cfg.PerIPBurstSize, cfg.PerIPRefillRate = 1, 60                   // 1 s per token
-	cfg.Endpoints["/x"] = EndpointLimit{BurstSize: 1, RefillRate: 15} // 4 s per token
+	cfg.PerIPBurstSize, cfg.PerIPRefillRate = 1, 60                                // 1 s per token
+	cfg.Endpoints["/api/v1/cluster"] = EndpointLimit{BurstSize: 1, RefillRate: 15} // 4 s per token
 	l, clock := newTestLimiter(t, cfg)
 	h := l.Middleware(&okHandler{})
-	serve(h, request{path: "/x"})
-	w := serve(h, request{path: "/x"})
+	serve(h, request{path: "/api/v1/cluster"})
+	w := serve(h, request{path: "/api/v1/cluster"})
 	if w.Code != 429 || w.Header().Get("Retry-After") != "4" || headersOf(w).Type != "endpoint" || headersOf(w).Reset != resetAt(4*time.Second) {
 		t.Fatalf("both empty: %d Retry-After=%q %+v, want 429 Retry-After 4 by the endpoint", w.Code, w.Header().Get("Retry-After"), headersOf(w))
 	}
 	clock.Advance(3 * time.Second)
-	w = serve(h, request{path: "/x"})
+	w = serve(h, request{path: "/api/v1/cluster"})
 	if w.Code != 429 || w.Header().Get("Retry-After") != "1" {
 		t.Fatalf("3 s later: %d Retry-After=%q, want 429 Retry-After 1", w.Code, w.Header().Get("Retry-After"))
 	}
 	clock.Advance(time.Second)
-	if w = serve(h, request{path: "/x"}); w.Code != 200 {
+	if w = serve(h, request{path: "/api/v1/cluster"}); w.Code != 200 {
 		t.Fatalf("after Retry-After: %d, want 200", w.Code)
 	}
 }
@@ -194,7 +194,7 @@ func TestTooManyRequestsBody(t *testing.T) {
 	serve(h, rq)
 	serve(h, rq)
 	w := serve(h, rq)
-	const body = `{"success":false,"data":null,"error":"Rate limit exceeded for IP 192.168.1.100. Limit: 30 requests per minute","leader_hint":null}` + "\n"
+	const body = `{"success":false,"data":null,"error":"Rate limit exceeded for IP 192.168.1.100. Limit: 30 requests per minute, in bursts of at most 2; retry after 2 s","leader_hint":null}` + "\n"
 	want := rateHeaders{Limit: "30", Remaining: "0", Reset: resetAt(4 * time.Second), Type: "ip"}
 	if w.Code != http.StatusTooManyRequests || w.Body.String() != body || headersOf(w) != want {
 		t.Fatalf("third request: %d %+v\n%s\nwant 429 %+v\n%s", w.Code, headersOf(w), w.Body, want, body)
@@ -213,21 +213,22 @@ func TestEndpointClassification(t *testing.T) {
 		method, path, want string
 		limit              limit
 	}{
-		{"GET", "/health", "/health", newLimit(50, 100)},
-		{"HEAD", "/health", "/health", newLimit(50, 100)},
 		{"GET", "/api/v1/cluster", "/api/v1/cluster", newLimit(50, 100)},
 		{"GET", "/api/v1/topics", "/api/v1/topics", newLimit(20, 30)},
 		{"GET", "/api/v1/brokers", "/api/v1/brokers", newLimit(20, 30)},
 		{"GET", "/api/v1/topics/orders", "GET:/api/v1/topics/{name}", newLimit(20, 30)},
 		{"POST", "/api/v1/topics", "POST:/api/v1/topics", newLimit(5, 10)},
-		{"DELETE", "/api/v1/topics/orders", "DELETE:/api/v1/topics/{name}", newLimit(5, 10)},
-		{"DELETE", "/api/v1/topics", "DELETE:/api/v1/topics", newLimit(5, 10)},
-		{"PUT", "/api/v1/topics", "/api/v1/topics", newLimit(20, 30)}, // a key without method: any method
+		// The reference's "DELETE:/api/v1/topics" key limits topic deletes.
+		{"DELETE", "/api/v1/topics/orders", "DELETE:/api/v1/topics", newLimit(5, 10)},
+		{"DELETE", "/api/v1/topics", "/api/v1/topics", newLimit(20, 30)}, // a 405: the key without method
+		{"PUT", "/api/v1/topics", "/api/v1/topics", newLimit(20, 30)},    // a key without method: any method
+		{"GET", "/api/v1/brokers/broker-101/health", "GET:/api/v1/brokers/{id}/health", newLimit(20, 30)},
 		{"GET", "/api/v1/topics/a%2Fb", "GET:/api/v1/topics/{name}", newLimit(20, 30)},
 		{"GET", "/api/v1/topics/a/b", "", limit{}},
 		{"GET", "/api/v1/topics/", "", limit{}},
 		{"GET", "/healthz", "", limit{}},
-		{"POST", "/health", "/health", newLimit(50, 100)},
+		{"POST", "/health", "", limit{}},
+		{"GET", "/api/v1/brokers//health", "", limit{}},
 	}
 	for _, tt := range tests {
 		ep := l.endpointFor(tt.method, tt.path)
@@ -247,6 +248,7 @@ func TestEndpointClassification(t *testing.T) {
 // its category keep theirs.
 func TestPatternKey(t *testing.T) {
 	cfg := DefaultConfig()
+	delete(cfg.Endpoints, "DELETE:/api/v1/topics") // names the same route
 	cfg.Endpoints["DELETE:/api/v1/topics/{name}"] = EndpointLimit{BurstSize: 1, RefillRate: 10}
 	l, _ := newTestLimiter(t, cfg)
 	h := l.Middleware(&okHandler{})
@@ -256,11 +258,84 @@ func TestPatternKey(t *testing.T) {
 	w := serve(h, request{method: "DELETE", path: "/api/v1/topics/b"})
 	var body envelope
 	_ = json.Unmarshal(w.Body.Bytes(), &body)
-	if want := "Rate limit exceeded for endpoint DELETE:/api/v1/topics/{name}. Limit: 10 requests per minute"; w.Code != 429 || body.Error != want {
+	if want := "Rate limit exceeded for endpoint DELETE:/api/v1/topics/{name}. Limit: 10 requests per minute, in bursts of at most 1; retry after 6 s"; w.Code != 429 || body.Error != want {
 		t.Fatalf("second delete: %d %q, want 429 %q", w.Code, body.Error, want)
 	}
 	if w := serve(h, request{path: "/api/v1/topics/a"}); w.Code != 200 {
 		t.Fatalf("describe after deletes ran out: %d, want 200", w.Code)
+	}
+}
+
+// The reference's key "DELETE:/api/v1/topics" limits topic deletes,
+// which go to /api/v1/topics/{name}: with a burst of 1 the second delete
+// is refused by that key's bucket.
+func TestReferenceDeleteKeyLimitsDeletes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Endpoints["DELETE:/api/v1/topics"] = EndpointLimit{BurstSize: 1, RefillRate: 10}
+	l, _ := newTestLimiter(t, cfg)
+	h := l.Middleware(&okHandler{})
+	if w := serve(h, request{method: "DELETE", path: "/api/v1/topics/a"}); w.Code != 200 || headersOf(w).Type != "endpoint" || headersOf(w).Remaining != "0" {
+		t.Fatalf("first delete: %d %+v, want 200 with the key's bucket empty", w.Code, headersOf(w))
+	}
+	w := serve(h, request{method: "DELETE", path: "/api/v1/topics/b"})
+	var body envelope
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	if want := "Rate limit exceeded for endpoint DELETE:/api/v1/topics. Limit: 10 requests per minute, in bursts of at most 1; retry after 6 s"; w.Code != 429 || body.Error != want {
+		t.Fatalf("second delete: %d %q, want 429 %q", w.Code, body.Error, want)
+	}
+}
+
+// A liveness probe never sees 429: GET and HEAD /health pass with every
+// bucket empty, uncounted and without rate-limit headers; other methods on
+// /health are limited like any request.
+func TestHealthIsNeverLimited(t *testing.T) {
+	cfg := roomyConfig()
+	cfg.GlobalBurstSize, cfg.PerIPBurstSize = 1, 1
+	l, _ := newTestLimiter(t, cfg)
+	next := &okHandler{}
+	h := l.Middleware(next)
+	if w := serve(h, request{path: "/api/v1/topics"}); w.Code != 200 {
+		t.Fatalf("first request: %d", w.Code)
+	}
+	if w := serve(h, request{path: "/api/v1/topics"}); w.Code != 429 {
+		t.Fatalf("second request: %d, want 429 (buckets empty)", w.Code)
+	}
+	for i := range 100 {
+		for _, m := range []string{"GET", "HEAD"} {
+			w := serve(h, request{method: m, path: "/health"})
+			if w.Code != 200 || headersOf(w) != (rateHeaders{}) {
+				t.Fatalf("%s /health #%d with every bucket empty: %d %+v, want 200 without rate-limit headers", m, i, w.Code, headersOf(w))
+			}
+		}
+	}
+	if w := serve(h, request{method: "POST", path: "/health"}); w.Code != 429 {
+		t.Fatalf("POST /health: %d, want 429: only probes are exempt", w.Code)
+	}
+	if s := l.Stats(); s.TotalRequests != 3 || s.BlockedRequests != 2 {
+		t.Fatalf("Stats = %+v, want the 3 limited requests counted, /health probes not", s)
+	}
+	if next.Calls() != 201 {
+		t.Fatalf("next served %d, want 1 + 200 probes", next.Calls())
+	}
+}
+
+// The 429's words are true of the bucket that refused: a burst of 5 at 10
+// a minute refuses the 6th request at once, and says so (not only "10 a
+// minute"), with the Retry-After the header carries.
+func TestRefusalMessageNamesBurst(t *testing.T) {
+	l, _ := newTestLimiter(t, DefaultConfig())
+	h := l.Middleware(&okHandler{})
+	for i := range 5 {
+		if w := serve(h, request{method: "POST", path: "/api/v1/topics"}); w.Code != 200 {
+			t.Fatalf("create %d: %d", i+1, w.Code)
+		}
+	}
+	w := serve(h, request{method: "POST", path: "/api/v1/topics"})
+	var body envelope
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	want := "Rate limit exceeded for endpoint POST:/api/v1/topics. Limit: 10 requests per minute, in bursts of at most 5; retry after 6 s"
+	if w.Code != 429 || body.Error != want || w.Header().Get("Retry-After") != "6" {
+		t.Fatalf("6th create: %d Retry-After=%q %q, want 429 Retry-After=6 %q", w.Code, w.Header().Get("Retry-After"), body.Error, want)
 	}
 }
 
@@ -397,7 +472,7 @@ func TestStatsJSON(t *testing.T) {
 func TestConcurrentAdmitsExactlyBurst(t *testing.T) {
 	cfg := roomyConfig()
 	cfg.GlobalBurstSize = 100
-	cfg.Endpoints["/x"] = EndpointLimit{BurstSize: 150, RefillRate: 60}
+	cfg.Endpoints["/api/v1/cluster"] = EndpointLimit{BurstSize: 150, RefillRate: 60}
 	l, _ := newTestLimiter(t, cfg)
 	next := &okHandler{}
 	h := l.Middleware(next)
@@ -405,7 +480,7 @@ func TestConcurrentAdmitsExactlyBurst(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for range 50 {
-				serve(h, request{path: "/x", remote: fmt.Sprintf("192.0.2.%d:1", g)})
+				serve(h, request{path: "/api/v1/cluster", remote: fmt.Sprintf("192.0.2.%d:1", g)})
 			}
 		})
 	}
@@ -414,7 +489,7 @@ func TestConcurrentAdmitsExactlyBurst(t *testing.T) {
 	if got := next.Calls(); got != 100 {
 		t.Fatalf("admitted %d of 400, want the global burst of 100", got)
 	}
-	if tok := l.routeBucketTokens(now, "/x"); tok != 50 {
+	if tok := l.routeBucketTokens(now, "/api/v1/cluster"); tok != 50 {
 		t.Fatalf("endpoint bucket holds %v tokens, want 150-100 = 50 (refusals took none)", tok)
 	}
 	if s := l.Stats(); s.TotalRequests != 400 || s.BlockedRequests != 300 {
