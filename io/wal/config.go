@@ -3,6 +3,8 @@ package wal
 import (
 	"fmt"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Backend names accepted in Config.Backend.
@@ -64,6 +66,11 @@ type Config struct {
 	// each commit group that synced took to write and fdatasync (the WAL's
 	// sync latency, for metrics). It must not block.
 	OnSync func(time.Duration)
+	// MaxOpenFiles bounds the segment files the WAL keeps open ([wal]
+	// max_open_files): past it, the least recently used are closed (and
+	// reopened on their next append), so a broker with many partitions
+	// does not run out of descriptors. Zero means DefaultMaxOpenFiles().
+	MaxOpenFiles int
 	// TruncateCorrupt makes Open cut every damaged partition log (see
 	// Recovery.Damaged) back to its valid prefix at once, losing what
 	// follows, instead of reporting it. It is the operator's explicit
@@ -94,6 +101,17 @@ func DefaultConfig(path string) Config {
 	}
 }
 
+// DefaultMaxOpenFiles is half the process's file descriptor limit (Go
+// raises the soft limit to the hard one at start), leaving the rest to
+// sockets, the raft store and the process; at least 16.
+func DefaultMaxOpenFiles() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return 4096
+	}
+	return int(max(lim.Cur/2, 16))
+}
+
 // Validate reports the first unusable field.
 func (c *Config) Validate() error {
 	switch {
@@ -105,6 +123,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("wal: segment_size_bytes must be > 0 (got %d)", c.SegmentSizeBytes)
 	case c.FlushInterval < 0:
 		return fmt.Errorf("wal: flush interval must be >= 0 (got %v)", c.FlushInterval)
+	case c.MaxOpenFiles < 0:
+		return fmt.Errorf("wal: max_open_files must be >= 0 (got %d)", c.MaxOpenFiles)
 	case c.RingEntries > 32768:
 		return fmt.Errorf("wal: ring entries must be <= 32768 (got %d)", c.RingEntries)
 	}

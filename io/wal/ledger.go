@@ -225,6 +225,9 @@ func (w *WAL) recover() (Recovery, error) {
 		}
 		m := syncMark{base: int64(s.base), size: w.syncedOf(s.dir, s)}
 		if s.size > m.size {
+			if err := s.openFile(); err != nil {
+				return rec, err
+			}
 			w.stats.dataSyncs.Add(1)
 			if err := fdatasync(s.fd, s.path); err != nil {
 				return rec, w.fail(err)

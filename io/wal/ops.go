@@ -60,26 +60,39 @@ func (w *WAL) queueAppend(g *group, op *sm.DiskOp) error {
 	if err != nil || len(frames) == 0 {
 		return err
 	}
-	if c := w.cfg.CapacityBytes; c > 0 && w.used+int64(len(op.Data)) > c {
-		return fmt.Errorf("wal: capacity_bytes %d exceeded (used %d, append %d): append to %v at offset %d",
-			c, w.used, len(op.Data), tp, frames[0].base)
-	}
 	p, err := w.partitionFor(tp)
 	if err != nil {
+		return err
+	}
+	if err := w.checkSpace(p, op, frames[0].base); err != nil {
+		w.stats.refused.Add(1)
+		p.refused = true
 		return err
 	}
 	if p.damage != nil {
 		return fmt.Errorf("wal: append to %v at offset %d refused: the log is damaged (%v); truncate it to at most offset %d first",
 			tp, frames[0].base, p.damage.err, p.damage.err.Offset)
 	}
+	if p.known && frames[0].base != p.next && p.refused {
+		// It continues an append that was refused: refused with it.
+		w.stats.refused.Add(1)
+		return refused("wal: append to %v at offset %d continues a refused append (the log ends at %d)", tp, frames[0].base, p.next)
+	}
 	if p.known && frames[0].base != p.next {
 		return fmt.Errorf("wal: append to %v: batch base offset %d, log ends at %d", tp, frames[0].base, p.next)
 	}
 	pos := 0
-	for _, f := range frames {
+	for i, f := range frames {
 		s, err := w.segmentFor(g, p, f)
-		if err != nil {
+		if err != nil && i == 0 && errors.Is(err, ErrRefused) {
+			w.stats.refused.Add(1)
+			p.refused = true
 			return err
+		}
+		if err != nil {
+			// A later frame of one append cannot be refused alone: the
+			// frames before it are queued. Open segments beforehand.
+			return w.fail(err)
 		}
 		g.add(s, s.size, op.Data[pos:pos+f.n])
 		s.note(f.base, s.size)
@@ -91,8 +104,25 @@ func (w *WAL) queueAppend(g *group, op *sm.DiskOp) error {
 		}
 		pos += f.n
 	}
+	p.refused = false
+	w.free -= int64(len(op.Data))
 	w.stats.appends.Add(1)
 	w.stats.bytes.Add(uint64(len(op.Data)))
+	return nil
+}
+
+// checkSpace refuses an append the WAL's capacity or the file system cannot
+// take.
+func (w *WAL) checkSpace(p *partition, op *sm.DiskOp, base sm.Offset) error {
+	n := int64(len(op.Data))
+	if c := w.cfg.CapacityBytes; c > 0 && w.used+n > c {
+		return refused("wal: capacity_bytes %d exceeded (used %d, append %d): append to %v at offset %d",
+			c, w.used, n, p.tp, base)
+	}
+	if w.free >= 0 && n+freeReserveBytes > w.free {
+		return refused("wal: the file system holding %s has %d bytes free, and appends keep %d in reserve: append of %d bytes to %v at offset %d",
+			w.root, max(w.free, 0), freeReserveBytes, n, p.tp, base)
+	}
 	return nil
 }
 
@@ -151,6 +181,12 @@ func (w *WAL) truncate(g *group, tp sm.TopicPartition, off sm.Offset) error {
 			return err
 		}
 	}
+	if keep == nil && len(p.segs) > 0 {
+		w.ledger.add(filepath.Base(p.dir), syncMark{base: -1}) // no segment will remain
+		if err := w.writeLedger(); err != nil {
+			return err
+		}
+	}
 	if keep != nil && (cut < keep.size || k < len(p.segs)) {
 		// keep becomes (or stays) the last segment. Its mark must not claim
 		// bytes beyond the cut before they are cut, or the next Open would
@@ -199,7 +235,7 @@ func (w *WAL) truncate(g *group, tp sm.TopicPartition, off sm.Offset) error {
 			keep.dirty = false
 		}
 	}
-	p.next = off
+	p.next, p.refused = off, false
 	w.stats.truncates.Add(1)
 	return nil
 }
@@ -260,7 +296,13 @@ func (w *WAL) delete(g *group, tp sm.TopicPartition) error {
 	if err != nil {
 		return err
 	}
-	delete(w.ledger.marks, name) // a new log of this name starts with fresh marks
+	// A new log of this name starts with no mark: the reset is durable
+	// before the directory goes, so no mark of this log survives it.
+	w.ledger.add(name, syncMark{base: -1})
+	if err := w.writeLedger(); err != nil {
+		return err
+	}
+	delete(w.ledger.marks, name)
 	if p := w.parts[tp]; p != nil {
 		for _, s := range p.segs {
 			if err := s.closeFile(); err != nil {

@@ -81,7 +81,7 @@ func (w *WAL) recoverPartition(tp sm.TopicPartition, dir string, rec *Recovery) 
 			total += info.Size()
 		}
 		// ReadDir sorts by name, and zero-padded names sort by offset.
-		p.segs = append(p.segs, &segment{base: base, dir: name, path: filepath.Join(dir, e.Name()), fd: -1})
+		p.segs = append(p.segs, &segment{w: w, base: base, dir: name, path: filepath.Join(dir, e.Name()), fd: -1})
 	}
 	log := make([]byte, 0, total)
 	var next sm.Offset

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/weirmq/weir/sm"
 )
@@ -29,6 +31,10 @@ type partition struct {
 	// damage, when set, is a defect Open found below the sync mark or in a
 	// sealed segment; appends are refused until a truncate repairs it.
 	damage *damage
+	// refused is set by an append refused for space or descriptors: later
+	// appends that do not start where the log ends continue it and are
+	// refused too. A successful append or a truncate clears it.
+	refused bool
 	// next is the log end offset; known says whether the log has one yet
 	// (a fresh partition takes its first append's base offset).
 	next  sm.Offset
@@ -44,6 +50,8 @@ func (p *partition) active() *segment {
 
 // segment is one file of a partition's log.
 type segment struct {
+	w     *WAL // whose descriptor budget the open file counts against
+	lru   *list.Element
 	base  sm.Offset
 	dir   string // the partition directory's name, keying its sync mark
 	path  string
@@ -78,13 +86,21 @@ func (s *segment) trimIndex(off sm.Offset) {
 
 func (s *segment) openFile() error {
 	if s.f != nil {
+		s.w.lru.MoveToFront(s.lru)
 		return nil
 	}
+	if err := s.w.makeRoomForFile(); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil && outOfDescriptors(err) {
+		return refused("wal: open segment %s: %v (raise the file descriptor limit, see [wal] max_open_files)", s.path, err)
+	}
 	if err != nil {
 		return fmt.Errorf("wal: open segment: %w", err)
 	}
 	s.f, s.fd = f, int(f.Fd())
+	s.lru = s.w.lru.PushFront(s)
 	return nil
 }
 
@@ -92,6 +108,8 @@ func (s *segment) closeFile() error {
 	if s.f == nil {
 		return nil
 	}
+	s.w.lru.Remove(s.lru)
+	s.lru = nil
 	err := s.f.Close()
 	s.f, s.fd = nil, -1
 	if err != nil {
@@ -175,28 +193,83 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 		if err := os.Mkdir(p.dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, w.fail(fmt.Errorf("wal: create partition directory for %v: %w", p.tp, err))
 		}
-		if err := w.syncDir(w.root); err != nil {
-			return nil, err
+		if err := w.syncDirOrRefuse(w.root); err != nil {
+			return nil, err // refused: the next append syncs it again
 		}
 		p.dirMade = true
 	}
-	// The new file's mark (0 bytes synced) is durable before the file
-	// exists, so a mark left by an earlier file of the same name (a
-	// truncated or deleted log) never vouches for this one's bytes.
 	name := filepath.Base(p.dir)
+	path := filepath.Join(p.dir, segmentName(base))
+	if err := w.makeRoomForFile(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil && outOfDescriptors(err) {
+		return nil, refused("wal: create segment for %v at offset %d: %v", p.tp, base, err)
+	}
+	if err != nil {
+		return nil, w.fail(fmt.Errorf("wal: create segment for %v at offset %d: %w", p.tp, base, err))
+	}
+	if err := w.syncDirOrRefuse(p.dir); err != nil {
+		// Refused: the file's entry may not be durable, so the file must
+		// not take data. Remove it (unlink needs no descriptor).
+		f.Close()
+		if rerr := os.Remove(path); rerr != nil {
+			return nil, w.fail(fmt.Errorf("wal: remove segment %s after a refused directory sync: %w", path, rerr))
+		}
+		return nil, err
+	}
+	s := &segment{w: w, base: base, dir: name, path: path, f: f, fd: int(f.Fd())}
+	s.lru = w.lru.PushFront(s)
+	p.segs = append(p.segs, s)
+	// The new last segment's mark (0 bytes synced) is durable before any
+	// byte is written to it. Until then the previous mark names another
+	// base (or was reset by a delete or a truncate), so it never vouches
+	// for this file's bytes.
 	w.ledger.add(name, syncMark{base: int64(base)})
 	if err := w.writeLedger(); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(p.dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, w.fail(fmt.Errorf("wal: create segment for %v at offset %d: %w", p.tp, base, err))
-	}
-	s := &segment{base: base, dir: name, path: path, f: f, fd: int(f.Fd())}
-	p.segs = append(p.segs, s)
-	if err := w.syncDir(p.dir); err != nil {
-		return nil, err
-	}
 	return s, nil
+}
+
+// outOfDescriptors reports EMFILE or ENFILE: the process or the system has
+// no file descriptor left. Nothing was written, so it refuses the operation
+// instead of poisoning the WAL.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// makeRoomForFile closes the least recently used segment files until one
+// more fits under Config.MaxOpenFiles. Files with I/O queued in the current
+// commit group stay open; a file holding unsynced bytes is fdatasync'ed
+// before it is closed (its sync mark follows with the next ledger write),
+// so FlushInterval's promise holds for it. When every open file is in use
+// the budget is exceeded for this group rather than failing it.
+func (w *WAL) makeRoomForFile() error {
+	if w.cfg.MaxOpenFiles <= 0 {
+		return nil
+	}
+	for e := w.lru.Back(); e != nil && w.lru.Len() >= w.cfg.MaxOpenFiles; {
+		s := e.Value.(*segment)
+		e = e.Prev()
+		if s.pw > 0 || s.syncQueued {
+			continue
+		}
+		if s.dirty {
+			w.stats.dataSyncs.Add(1)
+			if err := fdatasync(s.fd, s.path); err != nil {
+				return w.fail(err)
+			}
+			s.dirty = false
+			if s.dir != "" {
+				w.ledger.add(s.dir, syncMark{base: int64(s.base), size: s.size})
+			}
+		}
+		if err := s.closeFile(); err != nil {
+			return w.fail(err)
+		}
+		w.stats.evictions.Add(1)
+	}
+	return nil
 }

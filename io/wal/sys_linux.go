@@ -11,3 +11,15 @@ import (
 func datasyncFD(fd int) error { return unix.Fdatasync(fd) }
 
 func uringAvailable() error { return uring.Available() }
+
+// statfsFree is the space unprivileged writers may still use on the file
+// system holding path; tests replace it.
+var statfsFree = realStatfsFree
+
+func realStatfsFree(path string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,29 @@ import (
 
 // ErrClosed completes operations submitted after Close.
 var ErrClosed = errors.New("wal: closed")
+
+// ErrRefused is wrapped by every error that refuses an append before it
+// wrote anything, for a reason that may pass: capacity_bytes used up, the
+// file system nearly full, no file descriptor to open a segment, or an
+// earlier refused append this one continues. The WAL stays usable, and an
+// Executor reports such an error with sm.DiskDone.Refused set.
+var ErrRefused = errors.New("wal: append refused")
+
+// refused builds an error that is ErrRefused (errors.Is) and reads as its
+// message alone.
+func refused(format string, args ...any) error {
+	return &refusedError{msg: fmt.Sprintf(format, args...)}
+}
+
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string        { return e.msg }
+func (e *refusedError) Is(target error) bool { return target == ErrRefused }
+
+// freeReserveBytes is the file-system space appends never use: the broker
+// refuses produces before the disk is full, so the WAL's own metadata (the
+// sync ledger, directory entries) and truncates keep working.
+const freeReserveBytes = 64 << 20
 
 // WAL is an open write-ahead log: the partition segments under Config.Path
 // and the committer goroutine that executes operations on them. Its methods
@@ -37,7 +61,9 @@ type WAL struct {
 	// Owned by the committer goroutine (and by Open before it starts).
 	parts    map[sm.TopicPartition]*partition
 	ledger   ledger
+	lru      list.List // open segment files, most recently used first
 	used     int64
+	free     int64 // bytes the file system can still take this group (-1: unknown)
 	failed   error
 	group    group
 	errs     []error
@@ -81,6 +107,12 @@ type Stats struct {
 	DataSyncs, DirSyncs, LedgerSyncs uint64
 	// BytesAppended counts frame bytes written by appends.
 	BytesAppended uint64
+	// Refused counts appends refused before writing anything (ErrRefused).
+	Refused uint64
+	// OpenFiles is the segment files open now; Evictions counts files
+	// closed to stay under Config.MaxOpenFiles.
+	OpenFiles int64
+	Evictions uint64
 	// UsedBytes is the bytes held in all segments, as CapacityBytes counts.
 	UsedBytes int64
 }
@@ -88,8 +120,8 @@ type Stats struct {
 type counters struct {
 	groups, appends, truncates, deletes, rolls atomic.Uint64
 	writes, dataSyncs, dirSyncs, bytes         atomic.Uint64
-	ledgerSyncs                                atomic.Uint64
-	used                                       atomic.Int64
+	ledgerSyncs, refused, evictions            atomic.Uint64
+	used, open                                 atomic.Int64
 }
 
 // Recovery is what Open found on disk.
@@ -146,6 +178,9 @@ func Open(cfg Config) (*WAL, Recovery, error) {
 	}
 	if cfg.RingEntries == 0 {
 		cfg.RingEntries = 256
+	}
+	if cfg.MaxOpenFiles == 0 {
+		cfg.MaxOpenFiles = DefaultMaxOpenFiles()
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovery{}, err
@@ -211,7 +246,8 @@ func (w *WAL) Stats() Stats {
 		Groups: c.groups.Load(), Appends: c.appends.Load(), Truncates: c.truncates.Load(),
 		Deletes: c.deletes.Load(), Rolls: c.rolls.Load(), Writes: c.writes.Load(),
 		DataSyncs: c.dataSyncs.Load(), DirSyncs: c.dirSyncs.Load(), LedgerSyncs: c.ledgerSyncs.Load(),
-		BytesAppended: c.bytes.Load(),
+		BytesAppended: c.bytes.Load(), Refused: c.refused.Load(),
+		OpenFiles: c.open.Load(), Evictions: c.evictions.Load(),
 		UsedBytes:     c.used.Load(),
 	}
 }
@@ -352,6 +388,7 @@ func (w *WAL) commit(batch []request) {
 	if w.hookGroup != nil {
 		w.hookGroup(len(batch))
 	}
+	w.free = w.freeBytes()
 	w.stats.groups.Add(1)
 	g := &w.group
 	for i := range batch {
@@ -385,6 +422,7 @@ func (w *WAL) commit(batch []request) {
 		w.group.reset()
 	}
 	w.stats.used.Store(w.used)
+	w.stats.open.Store(int64(w.lru.Len()))
 }
 
 func (w *WAL) complete(batch []request) {
@@ -393,7 +431,7 @@ func (w *WAL) complete(batch []request) {
 		if r.exec != nil {
 			d := sm.DiskDone{ID: r.op.ID}
 			if err != nil {
-				d.Err = err.Error()
+				d.Err, d.Refused = err.Error(), errors.Is(err, ErrRefused)
 			}
 			r.exec.done(d)
 		} else {
@@ -426,6 +464,25 @@ func (w *WAL) flushDirty() error {
 	return w.flush(&w.group)
 }
 
+// syncDirOrRefuse is syncDir for the append path: a directory it cannot
+// open for want of a descriptor refuses the append instead of poisoning the
+// WAL (nothing was lost: the caller retries the sync before relying on it).
+func (w *WAL) syncDirOrRefuse(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil && outOfDescriptors(err) {
+		return refused("wal: open directory %s to fsync it: %v", dir, err)
+	}
+	if err != nil {
+		return w.fail(fmt.Errorf("wal: open directory %s to fsync it: %w", dir, err))
+	}
+	defer f.Close()
+	w.stats.dirSyncs.Add(1)
+	if err := f.Sync(); err != nil {
+		return w.fail(fmt.Errorf("wal: fsync directory %s: %w", dir, err))
+	}
+	return nil
+}
+
 // syncDir makes a directory's entries (created, removed, renamed files)
 // durable.
 func (w *WAL) syncDir(dir string) error {
@@ -439,4 +496,15 @@ func (w *WAL) syncDir(dir string) error {
 		return w.fail(fmt.Errorf("wal: fsync directory %s: %w", dir, err))
 	}
 	return nil
+}
+
+// freeBytes samples the file system's free space once per commit group; -1
+// when it cannot tell (the check is then skipped: capacity_bytes still
+// holds).
+func (w *WAL) freeBytes() int64 {
+	n, err := statfsFree(w.root)
+	if err != nil {
+		return -1
+	}
+	return n
 }
