@@ -158,6 +158,7 @@ func New(cfg Config) (*Transport, error) {
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if cfg.Listen != "" {
+		t.qt.ConnContext, t.quicConf.Tracer = connContext, t.traceConn // see refusals.go
 		if t.ln, err = t.qt.Listen(cfg.ServerTLS, t.quicConf); err != nil {
 			t.qt.Close()
 			udp.Close()
@@ -777,7 +778,7 @@ type Stats struct {
 	DroppedInvalid     uint64 // would not encode, or above MaxFrameBytes
 	DroppedClosed      uint64 // sent after Close
 	Malformed          uint64 // connections closed for an undecodable or oversized frame
-	Refused            uint64 // connections refused: certificate, hello, id in use, limits
+	Refused            uint64 // connections refused: TLS handshake (certificate), hello, id in use, limits
 	Dials              uint64
 	DialFailures       uint64
 	Conns              int // verified live connections now
