@@ -508,3 +508,7 @@ func (w *WAL) freeBytes() int64 {
 	}
 	return n
 }
+
+// MaxOpenFiles is the descriptor budget in effect (Config.MaxOpenFiles, or
+// its default).
+func (w *WAL) MaxOpenFiles() int { return w.cfg.MaxOpenFiles }

@@ -26,6 +26,11 @@ type Broker struct {
 	TLS         TLS         `toml:"tls"`
 	Log         Log         `toml:"log"`
 	Metrics     Metrics     `toml:"metrics"`
+	// AcceptDataLoss is weir-broker's --accept-data-loss (alias
+	// --truncate-corrupt), never a configuration key: start even where the
+	// last in-sync copy of a partition was lost, cutting damaged logs at the
+	// damage and leading with what remains. A one-off operator decision.
+	AcceptDataLoss bool `toml:"-"`
 }
 
 // Metrics is the broker's [metrics] section: where GET /metrics listens
@@ -65,6 +70,9 @@ type WAL struct {
 	FlushIntervalMs  int64  `toml:"flush_interval_ms"`
 	// Backend is auto, uring or sync (auto tries io_uring, falls back).
 	Backend string `toml:"backend"`
+	// MaxOpenFiles bounds the segment files kept open (0: half the file
+	// descriptor limit); the least recently used are closed past it.
+	MaxOpenFiles int `toml:"max_open_files"`
 }
 
 // Controllers is the broker's [controller] section: where the controllers

@@ -189,6 +189,10 @@ var (
 	walBytes     = desc("wal_appended_bytes_total", "Frame bytes appended to the WAL: the disk write volume.")
 	walUsed      = desc("wal_used_bytes", "Bytes held in all WAL segments, as the capacity limit counts them.")
 	walCapacity  = desc("wal_capacity_bytes", "The WAL's configured capacity; appends fail beyond it.")
+	walRefused   = desc("wal_appends_refused_total", "Appends the WAL refused before writing anything (capacity or file system full, no file descriptor); producers got STORAGE_ERROR.")
+	walLedger    = desc("wal_ledger_syncs_total", "fdatasyncs of the WAL's sync ledger, which records how far each segment was synced (one per commit group that synced).")
+	walOpen      = desc("wal_open_files", "Segment files the WAL holds open (bounded by [wal] max_open_files).")
+	walEvicted   = desc("wal_file_evictions_total", "Segment files closed to stay under [wal] max_open_files.")
 )
 
 type walCollector struct {
@@ -197,7 +201,7 @@ type walCollector struct {
 }
 
 func (c *walCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{walGroups, walOps, walRolls, walWrites, walDataSyncs, walDirSyncs, walBytes, walUsed, walCapacity} {
+	for _, d := range []*prometheus.Desc{walGroups, walOps, walRolls, walWrites, walDataSyncs, walDirSyncs, walBytes, walUsed, walCapacity, walRefused, walLedger, walOpen, walEvicted} {
 		ch <- d
 	}
 }
@@ -214,6 +218,10 @@ func (c *walCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(ch, walDirSyncs, s.DirSyncs)
 	counter(ch, walBytes, s.BytesAppended)
 	gauge(ch, walUsed, float64(s.UsedBytes))
+	counter(ch, walRefused, s.Refused)
+	counter(ch, walLedger, s.LedgerSyncs)
+	gauge(ch, walOpen, float64(s.OpenFiles))
+	counter(ch, walEvicted, s.Evictions)
 	if c.capacity > 0 {
 		gauge(ch, walCapacity, float64(c.capacity))
 	}

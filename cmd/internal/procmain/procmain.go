@@ -40,7 +40,12 @@ const (
 // os.Environ() form. It returns the exit code.
 func Broker(args, env []string, stderr io.Writer) int {
 	cfg := config.DefaultBroker()
-	return run("weir-broker", args, env, stderr, &cfg, func() config.Log { return cfg.Log },
+	flags := func(fs *flag.FlagSet) {
+		const usage = "start even where this broker held the last in-sync copy of data it lost (damaged logs are cut at the damage, an empty disk leads empty partitions); records lost are gone and their offsets are reused"
+		fs.BoolVar(&cfg.AcceptDataLoss, "accept-data-loss", false, usage)
+		fs.BoolVar(&cfg.AcceptDataLoss, "truncate-corrupt", false, "same as --accept-data-loss")
+	}
+	return runWith("weir-broker", args, env, stderr, flags, &cfg, func() config.Log { return cfg.Log },
 		func() error { return check(cfg.Validate, cfg.Preflight) },
 		func(log zerolog.Logger) (Process, error) { return server.StartBroker(cfg, log) })
 }
@@ -66,9 +71,17 @@ func check(validate, preflight func() error) error {
 // logger from log, starts the process and runs it until SIGTERM/SIGINT (a
 // graceful stop, exit 0) or until it stops itself (exit 3).
 func run(name string, args, env []string, stderr io.Writer, cfg any, logOf func() config.Log, checkCfg func() error, start func(zerolog.Logger) (Process, error)) int {
+	return runWith(name, args, env, stderr, nil, cfg, logOf, checkCfg, start)
+}
+
+// runWith is run with flags of the binary's own beside --config.
+func runWith(name string, args, env []string, stderr io.Writer, flags func(*flag.FlagSet), cfg any, logOf func() config.Log, checkCfg func() error, start func(zerolog.Logger) (Process, error)) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "TOML configuration file (keys may be overridden by WEIR_<SECTION>_<KEY>)")
+	if flags != nil {
+		flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -76,7 +89,7 @@ func run(name string, args, env []string, stderr io.Writer, cfg any, logOf func(
 		return ExitConfig
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q (the only flag is --config FILE)\n", name, fs.Arg(0))
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (flags: --config FILE; see --help)\n", name, fs.Arg(0))
 		return ExitConfig
 	}
 	if err := config.Load(*path, cfg, env); err != nil {

@@ -67,19 +67,27 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	reg := metrics.New()
 	wc := walConfig(cfg.WAL)
 	wc.OnSync = reg.ObserveWALSync
+	wc.TruncateCorrupt = cfg.AcceptDataLoss
 	w, rec, err := wal.Open(wc)
 	if err != nil {
 		return nil, err
 	}
 	// Bumped under the WAL's directory lock: one process per directory.
-	inc, err := nextIncarnation(cfg.WAL.Path)
+	inc, fresh, err := nextIncarnation(cfg.WAL.Path, time.Now())
 	if err != nil {
 		_ = w.Close()
 		return nil, err
 	}
-	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Logs)).Int64("bytes", rec.UsedBytes).Uint64("incarnation", inc).Msg("wal recovered")
+	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Logs)).Int64("bytes", rec.UsedBytes).
+		Uint64("incarnation", inc).Bool("fresh_disk", fresh).Int("max_open_files", w.MaxOpenFiles()).Msg("wal recovered")
 	for _, r := range rec.Repairs {
 		log.Warn().Str("repair", r).Msg("wal repaired on open")
+	}
+	damaged := damagedLogs(log, rec.Damaged)
+	if fresh && !cfg.AcceptDataLoss {
+		log.Warn().Str("wal", cfg.WAL.Path).Msg("the WAL directory held no state: if this broker was registered before (a lost or replaced disk), " +
+			"it rebuilds its replicas from their leaders; partitions it held the last in-sync copy of stay offline " +
+			"(restart with --accept-data-loss to lead them empty)")
 	}
 	b := &Broker{ID: id, log: log, wal: w, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,7 +123,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	b.Addr = tr.Addr().String()
 	bc := brokerConfig(cfg, id, inc, ctrls)
 	bc.Host = advertised(cfg.Network.QUICListen, b.Addr)
-	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs})
+	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: fresh})
 	if err != nil {
 		cancel()
 		_ = tr.Close()
@@ -246,7 +254,24 @@ func walConfig(c config.WAL) wal.Config {
 	w.SegmentSizeBytes = c.SegmentSizeBytes
 	w.FlushInterval = time.Duration(c.FlushIntervalMs) * time.Millisecond
 	w.Backend = c.Backend
+	w.MaxOpenFiles = c.MaxOpenFiles
 	return w
+}
+
+// damagedLogs logs every damaged partition log Open found, saying what
+// happens next and how to accept the loss, and returns them for the state
+// machine.
+func damagedLogs(log zerolog.Logger, found map[sm.TopicPartition]*wal.CorruptError) map[sm.TopicPartition]string {
+	out := map[sm.TopicPartition]string{}
+	for tp, ce := range found {
+		out[tp] = ce.Error()
+		log.Error().Str("partition", tp.String()).Str("file", ce.Path).Int64("byte", ce.Pos).Int64("offset", int64(ce.Offset)).Str("damage", ce.Reason).
+			Msgf("partition %v lost acknowledged data at %s byte %d (records from offset %d on): this replica leaves the ISR and is rebuilt "+
+				"from the leader once another replica leads; if it held the last in-sync copy the partition stays offline and the file is kept "+
+				"as it is; to accept the loss, restart with --accept-data-loss (the log is cut there, and offsets from %d are reused)",
+				tp, ce.Path, ce.Pos, ce.Offset, ce.Offset)
+	}
+	return out
 }
 
 func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID) broker.Config {
@@ -260,6 +285,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.MaxReplicationLag = cfg.Replication.MaxReplicationLag
 	bc.DefaultMinISR = cfg.Replication.MinInSyncReplicas
 	bc.FsyncOnWrite = cfg.WAL.FsyncOnWrite
+	bc.AcceptDataLoss = cfg.AcceptDataLoss
 	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
 	// A batch must fit in one frame with room for the envelope.
 	bc.MaxBatchBytes = min(bc.MaxBatchBytes, cfg.Network.MaxFrameBytes/2)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -69,43 +70,49 @@ func (b *addrBook) learn(m sm.Message) {
 
 // nextIncarnation reads, bumps and durably rewrites the process incarnation
 // kept in dir: every start of a broker gets a number its predecessors never
-// had, whatever the wall clock says.
-func nextIncarnation(dir string) (uint64, error) {
+// had. It is at least the Unix time in seconds, so a broker whose disk was
+// lost (the file with it) still starts above the incarnation the controller
+// remembers, and rejoins instead of being told it is stale; the stored
+// counter keeps it growing when starts come faster than seconds or the clock
+// steps back. fresh reports that dir held no incarnation: a first start, or
+// a lost disk.
+func nextIncarnation(dir string, now time.Time) (n uint64, fresh bool, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("incarnation: %w", err)
+		return 0, false, fmt.Errorf("incarnation: %w", err)
 	}
 	path := filepath.Join(dir, "INCARNATION")
-	var n uint64
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
 		n, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("incarnation: %s holds %q, want a number", path, strings.TrimSpace(string(data)))
+			return 0, false, fmt.Errorf("incarnation: %s holds %q, want a number", path, strings.TrimSpace(string(data)))
 		}
-	case !errors.Is(err, os.ErrNotExist):
-		return 0, fmt.Errorf("incarnation: %w", err)
+	case errors.Is(err, os.ErrNotExist):
+		fresh = true
+	default:
+		return 0, false, fmt.Errorf("incarnation: %w", err)
 	}
-	n++
+	n = max(n+1, uint64(max(now.Unix(), 0)))
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return 0, fmt.Errorf("incarnation: %w", err)
+		return 0, false, fmt.Errorf("incarnation: %w", err)
 	}
 	_, werr := f.WriteString(strconv.FormatUint(n, 10) + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		return 0, fmt.Errorf("incarnation: %s: %w", tmp, err)
+		return 0, false, fmt.Errorf("incarnation: %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return 0, fmt.Errorf("incarnation: %w", err)
+		return 0, false, fmt.Errorf("incarnation: %w", err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	return n, nil
+	return n, fresh, nil
 }
 
 // slogTo adapts the transport's slog-levelled callback to zerolog.
