@@ -181,6 +181,9 @@ func (c *Client) ID() sm.NodeID { return c.id }
 // Polls and other calls return ErrClosed. Close waits for the SDK's
 // goroutines and the transport to stop; calling it again does nothing.
 func (c *Client) Close() error {
+	if c == nil { // NewClient failed; `defer c.Close()` must not panic
+		return nil
+	}
 	var err error
 	c.closeOnce.Do(func() {
 		c.mu.Lock()

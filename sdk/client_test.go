@@ -125,7 +125,7 @@ func TestSendAtEachAckLevel(t *testing.T) {
 		{AckCustom(2), sm.Acks{Kind: sm.AckCustom, N: 2}},
 	}
 	for i, l := range levels {
-		p := c.NewProducer(ProducerConfig{Acks: l.acks, AckTimeout: 3 * time.Second})
+		p := newProducer(t, c, ProducerConfig{Acks: l.acks, AckTimeout: 3 * time.Second})
 		r, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
 		if err != nil || r != (Result{Topic: "orders", Partition: 0, Offset: sm.Offset(i)}) {
 			t.Fatalf("acks %v: Send = %+v, %v", l.want, r, err)
@@ -146,7 +146,7 @@ func TestBatchingWithinLinger(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	f.createTopic("orders", 1, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{Linger: 200 * time.Millisecond})
+	p := newProducer(t, c, ProducerConfig{Linger: 200 * time.Millisecond})
 	defer p.Close(testCtx(t))
 	var mu sync.Mutex
 	var got []sm.Offset
@@ -191,7 +191,7 @@ func TestBatchLimits(t *testing.T) {
 		f.mu.Lock()
 		f.produces, f.logs = nil, map[sm.TopicPartition][]sm.Batch{}
 		f.mu.Unlock()
-		p := c.NewProducer(cfg)
+		p := newProducer(t, c, cfg)
 		for i := range 95 {
 			p.SendAsync(Message{Topic: "orders", Partition: 0, Value: fmt.Appendf(nil, "%02d", i)}, nil)
 		}
@@ -240,7 +240,7 @@ func TestKeyHashPartitioning(t *testing.T) {
 	f := newFakeCluster(t, 101, 102)
 	f.createTopic("orders", 4, 101, 102)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{})
+	p := newProducer(t, c, ProducerConfig{})
 	defer p.Close(testCtx(t))
 	for round := range 2 {
 		for i := range 20 {
@@ -261,7 +261,7 @@ func TestKeyHashPartitioning(t *testing.T) {
 		}
 	}
 
-	sticky := c.NewProducer(ProducerConfig{Linger: time.Hour})
+	sticky := newProducer(t, c, ProducerConfig{Linger: time.Hour})
 	before := len(f.producesSeen())
 	for range 20 {
 		sticky.SendAsync(Message{Topic: "orders", Partition: AnyPartition, Value: []byte("x")}, nil)
@@ -282,7 +282,7 @@ func TestNotLeaderRefreshesAndRetries(t *testing.T) {
 	c := f.newClient(f.clientConfig())
 	f.moveLeader(orders0, 102)
 	before := f.metadataRequests()
-	p := c.NewProducer(ProducerConfig{})
+	p := newProducer(t, c, ProducerConfig{})
 	defer p.Close(testCtx(t))
 	r, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: []byte("v")})
 	if err != nil || r.Offset != 0 {
@@ -312,7 +312,7 @@ func TestNotLeaderHintFollowedWhenMetadataIsStale(t *testing.T) {
 		}
 		return sm.ProduceResponse{ReqID: req.ReqID, TP: req.TP, BaseOffset: 7}, true
 	})
-	p := c.NewProducer(ProducerConfig{})
+	p := newProducer(t, c, ProducerConfig{})
 	defer p.Close(testCtx(t))
 	r, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: []byte("v")})
 	if err != nil || r.Offset != 7 {
@@ -337,7 +337,7 @@ func TestRetriableCodesAreRetried(t *testing.T) {
 			}
 			return nil, false
 		})
-		p := c.NewProducer(ProducerConfig{})
+		p := newProducer(t, c, ProducerConfig{})
 		if _, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: []byte("v")}); err != nil {
 			t.Fatalf("%v: %v", code, err)
 		}
@@ -363,7 +363,7 @@ func TestUnknownOutcomeIsSurfacedNotRetried(t *testing.T) {
 			}
 			return sm.ProduceResponse{ReqID: req.ReqID, TP: req.TP, Code: code, Message: "m"}, true
 		})
-		p := c.NewProducer(ProducerConfig{})
+		p := newProducer(t, c, ProducerConfig{})
 		_, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: []byte("v")})
 		var unknown *OutcomeUnknownError
 		if !errors.Is(err, ErrTimeout) || !errors.As(err, &unknown) || unknown.TP != orders0 {
@@ -406,7 +406,7 @@ func TestErrorsIsSentinels(t *testing.T) {
 		f.setOnProduce(func(self sm.NodeID, req sm.ProduceRequest) (sm.Message, bool) {
 			return sm.ProduceResponse{ReqID: req.ReqID, TP: req.TP, Code: tc.code, Message: "because"}, true
 		})
-		p := c.NewProducer(ProducerConfig{DeliveryTimeout: 200 * time.Millisecond})
+		p := newProducer(t, c, ProducerConfig{DeliveryTimeout: 200 * time.Millisecond})
 		_, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: []byte("v")})
 		var be *BrokerError
 		if !errors.Is(err, tc.sentinel) || !errors.As(err, &be) || be.Code != tc.code || be.Broker != 101 || be.TP != orders0 {
@@ -449,7 +449,7 @@ func TestMessageTooLargeRejectedLocally(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	f.createTopic("orders", 1, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{MaxRecordBytes: 100})
+	p := newProducer(t, c, ProducerConfig{MaxRecordBytes: 100})
 	defer p.Close(testCtx(t))
 	_, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Key: []byte("k"), Value: make([]byte, 100)})
 	var unknown *OutcomeUnknownError
@@ -479,16 +479,14 @@ func TestMessageTooLargeRejectedLocally(t *testing.T) {
 	}
 }
 
-// A topic created after the client loaded metadata is found by a refresh;
-// one that never appears fails with ErrUnknownTopic after DeliveryTimeout.
+// A topic created after the client loaded metadata is found by a refresh,
+// while metadata answers that have not seen it yet count against
+// UnknownTopicRetries; records queued meanwhile keep their order.
 func TestTopicResolution(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{DeliveryTimeout: 300 * time.Millisecond})
+	p := newProducer(t, c, ProducerConfig{UnknownTopicRetries: 1000, DeliveryTimeout: time.Hour})
 	defer p.Close(testCtx(t))
-	if _, err := p.Send(testCtx(t), Message{Topic: "nope", Partition: AnyPartition}); !errors.Is(err, ErrUnknownTopic) {
-		t.Fatalf("Send to a missing topic = %v", err)
-	}
 	time.AfterFunc(50*time.Millisecond, func() { f.createTopic("late", 1, 101) })
 	var wg sync.WaitGroup
 	results := make([]Result, 5)
@@ -507,6 +505,45 @@ func TestTopicResolution(t *testing.T) {
 		if r.Offset != sm.Offset(i) {
 			t.Fatalf("record %d at %+v: order lost while waiting for metadata", i, r)
 		}
+	}
+}
+
+// A Send to a topic metadata does not know fails with ErrUnknownTopic after
+// UnknownTopicRetries more answers, not after the (here one hour)
+// DeliveryTimeout: it used to wait the whole DeliveryTimeout.
+func TestUnknownTopicFailsFast(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	c := f.newClient(f.clientConfig())
+	for _, retries := range []int{0, -1, 3} {
+		p := newProducer(t, c, ProducerConfig{DeliveryTimeout: time.Hour, UnknownTopicRetries: retries})
+		before := f.metadataRequests()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a bound on a hang
+		_, err := p.Send(ctx, Message{Topic: "nope", Partition: AnyPartition, Value: []byte("x")})
+		cancel()
+		var berr *BrokerError
+		if !errors.Is(err, ErrUnknownTopic) || !errors.As(err, &berr) || !strings.Contains(err.Error(), "create it first") {
+			t.Fatalf("retries %d: Send to a missing topic = %v, want ErrUnknownTopic", retries, err)
+		}
+		want := map[int]int{0: 5, -1: 1, 3: 4}[retries] // answers asked for: 1 + retries (default 4)
+		if got := f.metadataRequests() - before; got != want {
+			t.Errorf("retries %d: %d metadata requests, want %d", retries, got, want)
+		}
+		p.Close(testCtx(t))
+	}
+}
+
+// NewProducer and NewConsumer on a nil *Client (NewClient failed, its
+// error unchecked) return ErrNoClient instead of panicking.
+func TestNilClient(t *testing.T) {
+	var c *Client
+	if p, err := c.NewProducer(ProducerConfig{}); p != nil || !errors.Is(err, ErrNoClient) {
+		t.Fatalf("NewProducer on nil = %v, %v", p, err)
+	}
+	if k, err := c.NewConsumer(ConsumerConfig{}); k != nil || !errors.Is(err, ErrNoClient) {
+		t.Fatalf("NewConsumer on nil = %v, %v", k, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close on nil = %v", err)
 	}
 }
 
@@ -532,7 +569,7 @@ func TestConcurrentSends(t *testing.T) {
 	f := newFakeCluster(t, 101, 102)
 	f.createTopic("orders", 3, 101, 102)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{Linger: time.Millisecond})
+	p := newProducer(t, c, ProducerConfig{Linger: time.Millisecond})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -563,7 +600,7 @@ func TestConsumerAcrossPartitionsAndEpochs(t *testing.T) {
 	f := newFakeCluster(t, 101, 102)
 	f.createTopic("orders", 2, 101, 102) // orders/0 on 101, orders/1 on 102
 	pc := f.newClient(f.clientConfig())
-	p := pc.NewProducer(ProducerConfig{})
+	p := newProducer(t, pc, ProducerConfig{})
 	defer p.Close(testCtx(t))
 	produce := func(tp sm.TopicPartition, values ...string) {
 		t.Helper()
@@ -577,7 +614,7 @@ func TestConsumerAcrossPartitionsAndEpochs(t *testing.T) {
 	produce(orders1, "b0", "b1", "b2", "b3", "b4")
 
 	c := f.newClient(f.clientConfig()) // a second client: its metadata goes stale
-	k := c.NewConsumer(ConsumerConfig{MaxRecords: 2, PollInterval: 10 * time.Millisecond})
+	k := newConsumer(t, c, ConsumerConfig{MaxRecords: 2, PollInterval: 10 * time.Millisecond})
 	if tps, err := k.AssignTopic(testCtx(t), "orders"); err != nil || !slices.Equal(tps, []sm.TopicPartition{orders0, orders1}) {
 		t.Fatalf("AssignTopic = %v, %v", tps, err)
 	}
@@ -708,7 +745,7 @@ func TestProducerCloseFlushes(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	f.createTopic("orders", 1, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{Linger: time.Hour})
+	p := newProducer(t, c, ProducerConfig{Linger: time.Hour})
 	var errs []error
 	var mu sync.Mutex
 	for range 3 {
@@ -740,7 +777,7 @@ func TestFlush(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	f.createTopic("orders", 2, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{Linger: time.Hour})
+	p := newProducer(t, c, ProducerConfig{Linger: time.Hour})
 	defer p.Close(testCtx(t))
 	var done atomic.Int32
 	for i := range 10 {
@@ -759,7 +796,7 @@ func TestSendContextWithdrawsQueuedRecord(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	f.createTopic("orders", 1, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{Linger: time.Hour})
+	p := newProducer(t, c, ProducerConfig{Linger: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := p.Send(ctx, Message{Topic: "orders", Partition: 0})
@@ -785,7 +822,7 @@ func TestProducerCloseAbandons(t *testing.T) {
 	cfg.RequestTimeout = time.Minute
 	c := f.newClient(cfg)
 	f.setOnProduce(func(sm.NodeID, sm.ProduceRequest) (sm.Message, bool) { return nil, true })
-	p := c.NewProducer(ProducerConfig{})
+	p := newProducer(t, c, ProducerConfig{})
 	errs := make(chan error, 2)
 	p.SendAsync(Message{Topic: "orders", Partition: 0}, func(_ Result, err error) { errs <- err })
 	eventually(t, "the first request", func() bool { return len(f.producesSeen()) == 1 })
@@ -827,8 +864,8 @@ func TestClientClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.setOnProduce(func(sm.NodeID, sm.ProduceRequest) (sm.Message, bool) { return nil, true })
-	p := c.NewProducer(ProducerConfig{})
-	k := c.NewConsumer(ConsumerConfig{})
+	p := newProducer(t, c, ProducerConfig{})
+	k := newConsumer(t, c, ConsumerConfig{})
 	k.Assign(orders0)
 	sendErr := make(chan error, 1)
 	go func() {
@@ -856,8 +893,11 @@ func TestClientClose(t *testing.T) {
 	if _, err := c.Topics(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Topics after Close = %v", err)
 	}
-	if _, err := c.NewProducer(ProducerConfig{}).Send(ctx, Message{Topic: "orders", Partition: 0}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Send on a producer made after Close = %v", err)
+	if _, err := c.NewProducer(ProducerConfig{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("NewProducer after Close = %v", err)
+	}
+	if _, err := c.NewConsumer(ConsumerConfig{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("NewConsumer after Close = %v", err)
 	}
 	if err := p.Close(ctx); err != nil {
 		t.Fatalf("Producer.Close after Client.Close = %v", err)

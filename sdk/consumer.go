@@ -63,18 +63,22 @@ type cursor struct {
 }
 
 // NewConsumer makes a consumer on c's connections, with nothing assigned.
-func (c *Client) NewConsumer(cfg ConsumerConfig) *Consumer {
+// It fails with ErrNoClient when c is nil, and with ErrClosed when c is
+// closed.
+func (c *Client) NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	if c == nil {
+		return nil, ErrNoClient
+	}
 	cfg.PollInterval = orDefault(cfg.PollInterval, 100*time.Millisecond)
 	cfg.MaxRecords = max(cfg.MaxRecords, 0)
 	k := &Consumer{c: c, cfg: cfg, done: make(chan struct{}), cursors: map[TopicPartition]*cursor{}}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		k.markClosed()
-	} else {
-		c.consumers[k] = struct{}{}
+		return nil, ErrClosed
 	}
-	c.mu.Unlock()
-	return k
+	c.consumers[k] = struct{}{}
+	return k, nil
 }
 
 func (k *Consumer) markClosed() {

@@ -5,37 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"testing"
 	"time"
 
+	"github.com/weirmq/weir/cmd/devcluster"
 	"github.com/weirmq/weir/sdk"
 	"github.com/weirmq/weir/sm"
 )
 
-// These examples need a running cluster (`weir dev` starts one on
+// The examples run against `weir dev` as they stand: it listens on
 // 127.0.0.1:9092 and writes the client certificate "client-cli" under
-// weir-data/certs), so they are compiled but not run by go test.
+// weir-data/certs. Create their topics first:
+//
+//	weir create-topic orders 3 1
+//	weir create-topic payments 1 1
+//	weir create-topic clicks 3 1
+//
+// go test runs them against an in-process cluster on free ports instead
+// (TestMain), pointing these two variables at it.
+var (
+	bootstrap = []string{"127.0.0.1:9092"}
+	certDir   = "weir-data/certs"
+)
 
 // Connect, produce one record and read it back.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	tlsConf, err := sdk.TLSFromDir("weir-data/certs", "client-cli")
+	tlsConf, err := sdk.TLSFromDir(certDir, "client-cli")
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // no weir-data/certs: start `weir dev` first
 	}
-	client, err := sdk.NewClient(ctx, sdk.Config{
-		Brokers: []string{"127.0.0.1:9092", "127.0.0.1:9192"},
-		TLS:     tlsConf,
-	})
+	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: bootstrap, TLS: tlsConf})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
 
-	producer := client.NewProducer(sdk.ProducerConfig{}) // acks=all
+	producer, err := client.NewProducer(sdk.ProducerConfig{}) // acks=all
+	if err != nil {
+		log.Fatal(err)
+	}
 	res, err := producer.Send(ctx, sdk.Message{
-		Topic: "orders", Partition: sdk.AnyPartition,
+		Topic: "orders", Partition: sdk.AnyPartition, // the key chooses the partition
 		Key: []byte("customer-42"), Value: []byte(`{"total": 99.5}`),
 	})
 	if err != nil {
@@ -45,68 +59,84 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	consumer := client.NewConsumer(sdk.ConsumerConfig{})
-	consumer.Assign(sdk.TopicPartition{Topic: res.Topic, Partition: res.Partition})
-	if err := consumer.Seek(sdk.TopicPartition{Topic: res.Topic, Partition: res.Partition}, res.Offset); err != nil {
+	consumer, err := client.NewConsumer(sdk.ConsumerConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tp := sdk.TopicPartition{Topic: res.Topic, Partition: res.Partition}
+	consumer.Assign(tp)
+	if err := consumer.Seek(tp, res.Offset); err != nil {
 		log.Fatal(err)
 	}
 	recs, err := consumer.Poll(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%s/%d@%d: %s\n", recs[0].TP.Topic, recs[0].TP.Partition, recs[0].Offset, recs[0].Value)
+	fmt.Printf("%s/%d: %s=%s\n", recs[0].TP.Topic, recs[0].TP.Partition, recs[0].Key, recs[0].Value)
+	// Output: orders/0: customer-42={"total": 99.5}
 }
 
 // Handle the three outcomes of a produce: written, not written, unknown.
 func ExampleProducer_Send() {
 	ctx := context.Background()
-	tlsConf, err := sdk.TLSFromDir("weir-data/certs", "client-cli")
+	tlsConf, err := sdk.TLSFromDir(certDir, "client-cli")
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: []string{"127.0.0.1:9092"}, TLS: tlsConf})
+	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: bootstrap, TLS: tlsConf})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	producer := client.NewProducer(sdk.ProducerConfig{Acks: sdk.AckLevel(sm.AckMajority)})
+	producer, err := client.NewProducer(sdk.ProducerConfig{Acks: sdk.AckLevel(sm.AckMajority)})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer producer.Close(ctx)
 
 	sendCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := producer.Send(sendCtx, sdk.Message{Topic: "payments", Partition: sdk.AnyPartition, Key: []byte("invoice-7"), Value: []byte("paid")})
-	var unknown *sdk.OutcomeUnknownError
-	switch {
-	case err == nil:
-		fmt.Println("written at offset", res.Offset)
-	case errors.As(err, &unknown):
-		// Maybe written: resending could duplicate it. Read the partition
-		// back, or rely on an idempotent consumer, before resending.
-		fmt.Println("outcome unknown on", unknown.TP, ":", unknown.Err)
-	case errors.Is(err, sdk.ErrMessageTooLarge), errors.Is(err, sdk.ErrUnknownTopic):
-		fmt.Println("rejected, not written:", err)
-	default:
-		fmt.Println("not written, safe to resend later:", err)
+	for _, topic := range []string{"payments", "no-such-topic"} {
+		res, err := producer.Send(sendCtx, sdk.Message{Topic: topic, Partition: sdk.AnyPartition, Key: []byte("invoice-7"), Value: []byte("paid")})
+		var unknown *sdk.OutcomeUnknownError
+		switch {
+		case err == nil:
+			fmt.Printf("written to %s/%d\n", res.Topic, res.Partition)
+		case errors.As(err, &unknown):
+			// Maybe written: resending could duplicate it. Read the
+			// partition back, or rely on an idempotent consumer, first.
+			fmt.Println("outcome unknown on", unknown.TP, ":", unknown.Err)
+		case errors.Is(err, sdk.ErrUnknownTopic), errors.Is(err, sdk.ErrMessageTooLarge):
+			fmt.Printf("%s: rejected, not written\n", topic)
+		default:
+			fmt.Println("not written, safe to resend later:", err)
+		}
 	}
+	// Output:
+	// written to payments/0
+	// no-such-topic: rejected, not written
 }
 
-// Batch many records: SendAsync queues and returns; Flush waits for all.
+// Batch many records: SendAsync queues and returns; Close flushes them.
 func ExampleProducer_SendAsync() {
 	ctx := context.Background()
-	tlsConf, err := sdk.TLSFromDir("weir-data/certs", "client-cli")
+	tlsConf, err := sdk.TLSFromDir(certDir, "client-cli")
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: []string{"127.0.0.1:9092"}, TLS: tlsConf})
+	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: bootstrap, TLS: tlsConf})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	producer := client.NewProducer(sdk.ProducerConfig{
+	producer, err := client.NewProducer(sdk.ProducerConfig{
 		Acks:         sdk.AckLevel(sm.AckLeader),
 		Linger:       5 * time.Millisecond, // let records gather into batches
 		BatchRecords: 1000,
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	failed := make(chan error, 1)
 	for i := range 10000 {
 		msg := sdk.Message{Topic: "clicks", Partition: sdk.AnyPartition, Value: fmt.Appendf(nil, "click %d", i)}
@@ -128,34 +158,48 @@ func ExampleProducer_SendAsync() {
 	default:
 		fmt.Println("all 10000 records written")
 	}
+	// Output: all 10000 records written
 }
 
 // Tail every partition of a topic from its current end.
 func ExampleConsumer_Poll() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tlsConf, err := sdk.TLSFromDir("weir-data/certs", "client-cli")
+	tlsConf, err := sdk.TLSFromDir(certDir, "client-cli")
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: []string{"127.0.0.1:9092"}, TLS: tlsConf})
+	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: bootstrap, TLS: tlsConf})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
 
-	consumer := client.NewConsumer(sdk.ConsumerConfig{MaxRecords: 500})
+	consumer, err := client.NewConsumer(sdk.ConsumerConfig{MaxRecords: 500})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if _, err := consumer.AssignTopic(ctx, "orders"); err != nil {
 		log.Fatal(err)
 	}
 	if err := consumer.SeekToEnd(ctx); err != nil {
 		log.Fatal(err)
 	}
-	for {
-		recs, err := consumer.Poll(ctx)
-		if errors.Is(err, context.DeadlineExceeded) {
-			return
+
+	// Something to tail: three records to partition 0, written after the
+	// consumer found the end.
+	producer, err := client.NewProducer(sdk.ProducerConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, v := range []string{"first", "second", "third"} {
+		if _, err := producer.Send(ctx, sdk.Message{Topic: "orders", Partition: 0, Key: []byte("tail"), Value: []byte(v)}); err != nil {
+			log.Fatal(err)
 		}
+	}
+
+	for seen := 0; seen < 3; {
+		recs, err := consumer.Poll(ctx)
 		if errors.Is(err, sdk.ErrOffsetOutOfRange) {
 			consumer.SeekToBeginning()
 			continue
@@ -164,7 +208,46 @@ func ExampleConsumer_Poll() {
 			log.Fatal(err)
 		}
 		for _, r := range recs {
-			fmt.Printf("%v@%d (epoch %d) %s=%s\n", r.TP, r.Offset, r.LeaderEpoch, r.Key, r.Value)
+			fmt.Printf("%v %s=%s\n", r.TP, r.Key, r.Value)
+			seen++
 		}
 	}
+	// Output:
+	// orders/0 tail=first
+	// orders/0 tail=second
+	// orders/0 tail=third
+}
+
+// TestMain runs the examples against an in-process cluster with the topics
+// they use.
+func TestMain(m *testing.M) {
+	os.Exit(runWithCluster(m))
+}
+
+func runWithCluster(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "weir-sdk-examples-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	c, err := devcluster.Start(dir, 1)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sdk examples: start a cluster:", err)
+		return 1
+	}
+	defer c.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, t := range []struct {
+		name       string
+		partitions int
+	}{{"orders", 3}, {"payments", 1}, {"clicks", 3}} {
+		if err := c.CreateTopic(ctx, t.name, t.partitions, 1); err != nil {
+			fmt.Fprintln(os.Stderr, "sdk examples:", err)
+			return 1
+		}
+	}
+	bootstrap, certDir = c.Brokers, c.CertDir
+	return m.Run()
 }

@@ -155,6 +155,25 @@ func (f *fakeCluster) newClient(cfg Config) *Client {
 	return c
 }
 
+// newProducer and newConsumer make one or end the test.
+func newProducer(t testing.TB, c *Client, cfg ProducerConfig) *Producer {
+	t.Helper()
+	p, err := c.NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newConsumer(t testing.TB, c *Client, cfg ConsumerConfig) *Consumer {
+	t.Helper()
+	k, err := c.NewConsumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // createTopic adds a topic whose partition i is led by leaders[i%len].
 func (f *fakeCluster) createTopic(name string, partitions int32, leaders ...sm.NodeID) {
 	f.mu.Lock()

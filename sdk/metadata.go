@@ -227,6 +227,13 @@ func (c *Client) leaderOf(tp sm.TopicPartition) (sm.NodeID, sm.Epoch, error) {
 	return st.Leader, st.LeaderEpoch, nil
 }
 
+// metadataVersion is the held metadata's version.
+func (c *Client) metadataVersion() uint64 {
+	c.metaMu.RLock()
+	defer c.metaMu.RUnlock()
+	return c.meta.version
+}
+
 // knownBroker reports whether id is an unfenced broker in metadata.
 func (c *Client) knownBroker(id sm.NodeID) bool {
 	c.metaMu.RLock()

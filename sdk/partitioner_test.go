@@ -24,7 +24,7 @@ func TestKeylessRecordsSpreadWhilePartitionsAreBusy(t *testing.T) {
 		<-gate // holds the fake cluster's lock: every broker answer waits
 		return nil, false
 	})
-	p := c.NewProducer(ProducerConfig{})
+	p := newProducer(t, c, ProducerConfig{})
 	for i := range records {
 		p.SendAsync(Message{Topic: "orders", Partition: AnyPartition, Value: fmt.Appendf(nil, "%d", i)}, func(_ Result, err error) {
 			if err != nil {
@@ -56,7 +56,7 @@ func TestKeylessRecordsStickUntilBatchComplete(t *testing.T) {
 	f := newFakeCluster(t, 101)
 	f.createTopic("orders", 4, 101)
 	c := f.newClient(f.clientConfig())
-	p := c.NewProducer(ProducerConfig{Linger: time.Hour, BatchRecords: 10})
+	p := newProducer(t, c, ProducerConfig{Linger: time.Hour, BatchRecords: 10})
 	for i := range 40 {
 		p.SendAsync(Message{Topic: "orders", Partition: AnyPartition, Value: fmt.Appendf(nil, "%02d", i)}, nil)
 	}

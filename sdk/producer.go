@@ -84,6 +84,14 @@ type ProducerConfig struct {
 	// the broker's ack timeout (5 s by default). The SDK waits this plus
 	// Config.RequestTimeout for the reply.
 	AckTimeout time.Duration
+	// UnknownTopicRetries is how many more metadata answers may say a
+	// topic does not exist before its records fail with ErrUnknownTopic
+	// (default 4: with the default backoff about 1.5 s, enough for brokers
+	// to learn of a topic created just before, which they do within a
+	// controller heartbeat). Negative fails at the first such answer.
+	// Metadata requests that fail are retried until DeliveryTimeout, as the
+	// cluster may just be unreachable.
+	UnknownTopicRetries int
 }
 
 // AckLevel returns an ack level for ProducerConfig.Acks: sm.AckNone,
@@ -104,6 +112,12 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 	c.DeliveryTimeout = orDefault(c.DeliveryTimeout, 60*time.Second)
 	c.Linger = max(c.Linger, 0)
 	c.AckTimeout = max(c.AckTimeout, 0)
+	switch {
+	case c.UnknownTopicRetries == 0:
+		c.UnknownTopicRetries = 4
+	case c.UnknownTopicRetries < 0:
+		c.UnknownTopicRetries = 0
+	}
 	if c.Partitioner == nil {
 		c.Partitioner = KeyHashPartitioner{}
 	}
@@ -195,9 +209,16 @@ type partQueue struct {
 	timer    *time.Timer // linger of the head batch
 }
 
-// NewProducer makes a producer on c's connections. A producer made after c
-// is closed fails every record with ErrClosed.
-func (c *Client) NewProducer(cfg ProducerConfig) *Producer {
+// ErrNoClient: a Producer or Consumer was asked of a nil *Client, typically
+// because NewClient failed and its error was not checked.
+var ErrNoClient = errors.New("sdk: nil *Client (did NewClient fail?)")
+
+// NewProducer makes a producer on c's connections. It fails with
+// ErrNoClient when c is nil, and with ErrClosed when c is closed.
+func (c *Client) NewProducer(cfg ProducerConfig) (*Producer, error) {
+	if c == nil {
+		return nil, ErrNoClient
+	}
 	cfg = cfg.withDefaults()
 	p := &Producer{
 		c: c, cfg: cfg, acks: *cfg.Acks,
@@ -207,15 +228,14 @@ func (c *Client) NewProducer(cfg ProducerConfig) *Producer {
 		sticky:     map[string]stickyState{},
 		gens:       map[uint64]*flushGen{},
 	}
-	p.ctx, p.cancel = context.WithCancelCause(context.Background())
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		p.closed, p.stopped = true, true
-	} else {
-		c.producers[p] = struct{}{}
+		return nil, ErrClosed
 	}
-	c.mu.Unlock()
-	return p
+	p.ctx, p.cancel = context.WithCancelCause(context.Background())
+	c.producers[p] = struct{}{}
+	return p, nil
 }
 
 // Send produces msg and waits for its outcome at the producer's ack level.
@@ -557,16 +577,25 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 }
 
 // resolve waits for metadata to know a topic (it may have just been
-// created), for up to DeliveryTimeout, then places the records queued for
-// it in order, or fails them with ErrUnknownTopic.
+// created), then places the records queued for it in order. They fail with
+// ErrUnknownTopic once UnknownTopicRetries+1 metadata answers did not know
+// the topic, or when metadata could not be had before DeliveryTimeout.
 func (p *Producer) resolve(topic string) {
 	defer p.wg.Done()
 	deadline := time.Now().Add(p.cfg.DeliveryTimeout)
 	var resolveErr error
+	misses := 0
 	for attempt := 0; ; attempt++ {
 		err := p.c.refresh(p.ctx)
 		if _, ok := p.c.partitionCount(topic); ok {
 			break
+		}
+		if err == nil {
+			if misses++; misses > p.cfg.UnknownTopicRetries {
+				resolveErr = &BrokerError{Code: sm.CodeUnknownTopic, TP: sm.TopicPartition{Topic: topic, Partition: -1},
+					Message: fmt.Sprintf("no such topic in metadata (version %d, asked %d times); create it first (weir create-topic %s PARTITIONS RF)", p.c.metadataVersion(), misses, topic)}
+				break
+			}
 		}
 		wait := p.c.cfg.Backoff.Delay(attempt)
 		if time.Until(deadline) < wait {

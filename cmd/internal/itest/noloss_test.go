@@ -50,7 +50,11 @@ func TestNoAckedLoss(t *testing.T) {
 				return
 			}
 			defer cl.Close()
-			p := cl.NewProducer(sdk.ProducerConfig{Acks: sdk.AckLevel(sm.AckAll)})
+			p, err := cl.NewProducer(sdk.ProducerConfig{Acks: sdk.AckLevel(sm.AckAll)})
+			if err != nil {
+				t.Errorf("producer %d: %v", g, err)
+				return
+			}
 			defer p.Close(ctx)
 			for n := 0; ; n++ {
 				select {
@@ -145,7 +149,10 @@ func readAll(t *testing.T, brokers []string, tlsConf *tls.Config, topic string, 
 	defer cl.Close()
 	for p := range partitions {
 		tp := sdk.TopicPartition{Topic: topic, Partition: int32(p)}
-		cons := cl.NewConsumer(sdk.ConsumerConfig{PollInterval: 50 * time.Millisecond})
+		cons, err := cl.NewConsumer(sdk.ConsumerConfig{PollInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
 		cons.Assign(tp)
 		cons.SeekToBeginning(tp)
 		op := linearizability.Op{Client: 99, Kind: linearizability.Fetch, TP: fmt.Sprintf("%s/%d", topic, p), Final: true, Call: now()}
