@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weirmq/weir/cmd/internal/dev"
+	"github.com/weirmq/weir/cmd/internal/procmain"
 )
 
 func newDev(g *globals) *cobra.Command {
@@ -22,17 +23,23 @@ func newDev(g *globals) *cobra.Command {
 		Long: `Run a whole Weir cluster in this process: one controller and --brokers brokers
 on loopback, real QUIC with mutual TLS, data in --data (./weir-data). A
 development CA and certificates are generated on first start and reused after;
-the other weir commands find them in ./weir-data/certs.`,
+the other weir commands find them in ./weir-data/certs.
+
+A node that stops on its own is reported and restarted (5 attempts, with
+backoff); if it cannot be restarted, weir dev stops and exits non-zero.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dir = g.dataDir
 			level := zerolog.WarnLevel
 			if g.verbose {
 				level = zerolog.InfoLevel
 			}
-			log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
+			log := zerolog.New(procmain.ConsoleWriter(os.Stderr, time.TimeOnly)).Level(level).With().Timestamp().Logger()
 			c, err := dev.Start(o, log)
 			if err != nil {
-				return fmt.Errorf("%w\nhint: is another `weir dev` already running, or are ports %d/%d/%d in use?", err, o.HTTPPort, o.ControllerPort, o.BrokerPort)
+				if hint := dev.StartHint(o, err); hint != "" {
+					return fmt.Errorf("%w\n%s", err, hint)
+				}
+				return err
 			}
 			fmt.Printf(`Weir dev cluster running (1 controller, %d broker(s)); data in %s
   admin API  http://%s
@@ -49,9 +56,15 @@ Ctrl-C stops the cluster.
 `, len(c.Brokers), o.Dir, c.Controller.HTTPAddr, strings.Join(c.BrokerAddrs(), ","), c.Controller.HTTPAddr, strings.Join(c.MetricsAddrs(), ","), dev.CertDir(o.Dir))
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-			<-sig
-			fmt.Println("stopping…")
-			return c.Shutdown()
+			defer signal.Stop(sig)
+			select {
+			case <-sig:
+				fmt.Println("stopping…")
+				return c.Shutdown()
+			case err := <-c.Failed(): // a node stopped and could not be restarted
+				_ = c.Shutdown()
+				return err
+			}
 		},
 	}
 	cmd.Flags().IntVar(&o.Brokers, "brokers", 1, "number of brokers (1..9)")

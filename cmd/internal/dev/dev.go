@@ -11,7 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +41,17 @@ type Options struct {
 	// MetricsPort is broker 0's GET /metrics port (broker i: +i); zero
 	// picks free ports.
 	MetricsPort int
+	// RestartAttempts bounds the restarts of a node that stopped on its
+	// own (default 5); RestartBackoff is the wait before the first, doubled
+	// for each next (default 1 s). A node that cannot be restarted fails
+	// the cluster (Cluster.Failed).
+	RestartAttempts int
+	RestartBackoff  time.Duration
+
+	// startBroker and startController are server.StartBroker and
+	// server.StartController; tests replace them to fail restarts.
+	startBroker     func(config.Broker, zerolog.Logger) (*server.Broker, error)
+	startController func(config.Controller, zerolog.Logger) (*server.Controller, error)
 }
 
 // DefaultOptions is one broker on loopback in ./weir-data.
@@ -50,12 +65,46 @@ const ClientCertName = "client-cli"
 // CertDir is where dev certificates live under dir.
 func CertDir(dir string) string { return filepath.Join(dir, "certs") }
 
-// Cluster is a running dev cluster.
+// Cluster is a running dev cluster. Every node is supervised: a node that
+// stops without being asked is reported (an error in the log), restarted
+// with backoff, and if it cannot be restarted the cluster fails (Failed).
 type Cluster struct {
+	// Controller and Brokers are the running nodes; a restart replaces its
+	// node's entry (under the cluster's lock: read them with Node and
+	// BrokerNode while restarts may happen).
 	Controller *server.Controller
 	Brokers    []*server.Broker
 	Opts       Options
+
+	log    zerolog.Logger
+	failed chan error    // the first node that could not be restarted
+	stop   chan struct{} // closed by Shutdown: supervisors stop restarting
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	stopping bool
+	events   []Event
+	notify   chan struct{} // closed and replaced at every event
 }
+
+// Event is something a supervisor saw: a node stopping, restarting, or
+// failing for good.
+type Event struct {
+	Node string // controller-1, broker-101, …
+	Kind EventKind
+	Err  error
+}
+
+// EventKind says what happened to a node.
+type EventKind string
+
+// What a supervisor reports.
+const (
+	NodeStopped       EventKind = "stopped"
+	NodeRestarted     EventKind = "restarted"
+	NodeRestartFailed EventKind = "restart failed"
+	NodeGaveUp        EventKind = "gave up"
+)
 
 // EnsureCerts creates the dev CA on first use (reusing it after) and issues
 // any missing node and client certificates.
@@ -136,22 +185,81 @@ func BrokerConfig(o Options, i int) config.Broker {
 	return b
 }
 
-// Start brings the cluster up.
+func (o Options) withDefaults() Options {
+	if o.RestartAttempts <= 0 {
+		o.RestartAttempts = 5
+	}
+	if o.RestartBackoff <= 0 {
+		o.RestartBackoff = time.Second
+	}
+	if o.startBroker == nil {
+		o.startBroker = server.StartBroker
+	}
+	if o.startController == nil {
+		o.startController = server.StartController
+	}
+	return o
+}
+
+// Preflight checks every node's files and addresses before any starts, so
+// a port in use is named with its node and key, and nothing half-starts.
+func Preflight(o Options) error {
+	var p config.Preflight
+	ctl := ControllerConfig(o)
+	p.Merge("controller-1", ctl.Preflight())
+	for i := range o.Brokers {
+		b := BrokerConfig(o, i)
+		p.Merge("broker-"+strconv.Itoa(101+i), b.Preflight())
+	}
+	return p.Err("weir dev")
+}
+
+// Ports lists what weir dev listens on, for hints.
+func Ports(o Options) []string {
+	out := []string{
+		fmt.Sprintf("%d (admin API)", o.HTTPPort),
+		fmt.Sprintf("%d (controller rpc)", o.ControllerPort),
+		fmt.Sprintf("%d (controller raft)", o.RaftPort),
+	}
+	for i := range o.Brokers {
+		out = append(out, fmt.Sprintf("%d (broker-%d)", o.BrokerPort+100*i, 101+i))
+	}
+	if o.MetricsPort > 0 {
+		out = append(out, fmt.Sprintf("%d-%d (broker metrics)", o.MetricsPort, o.MetricsPort+o.Brokers-1))
+	}
+	return out
+}
+
+// StartHint is what to add to a start error: for an address in use, which
+// ports weir dev needs; nothing for any other error (a corrupt WAL is not
+// a port problem).
+func StartHint(o Options, err error) string {
+	if !errors.Is(err, config.ErrAddrInUse) && !errors.Is(err, syscall.EADDRINUSE) {
+		return ""
+	}
+	return fmt.Sprintf("hint: is another `weir dev` running? It listens on %s", strings.Join(Ports(o), ", "))
+}
+
+// Start brings the cluster up and supervises it until Shutdown.
 func Start(o Options, log zerolog.Logger) (*Cluster, error) {
+	o = o.withDefaults()
 	if o.Brokers < 1 || o.Brokers > 9 {
 		return nil, fmt.Errorf("dev: --brokers must be 1..9 (got %d)", o.Brokers)
 	}
 	if _, err := EnsureCerts(o); err != nil {
 		return nil, err
 	}
-	c := &Cluster{Opts: o}
-	ctl, err := server.StartController(ControllerConfig(o), log)
+	if err := Preflight(o); err != nil {
+		return nil, err
+	}
+	c := &Cluster{Opts: o, log: log, failed: make(chan error, 1), stop: make(chan struct{}), notify: make(chan struct{})}
+	ctl, err := o.startController(ControllerConfig(o), log)
 	if err != nil {
 		return nil, err
 	}
 	c.Controller = ctl
 	for i := range o.Brokers {
-		b, err := server.StartBroker(BrokerConfig(o, i), log)
+		b, err := o.startBroker(BrokerConfig(o, i), log)
 		if err != nil {
 			_ = c.Shutdown()
 			return nil, err
@@ -165,11 +273,146 @@ func Start(o Options, log zerolog.Logger) (*Cluster, error) {
 		_ = c.Shutdown()
 		return nil, err
 	}
+	c.wg.Add(1 + len(c.Brokers))
+	go c.supervise("controller-1", ctl, func() (node, error) {
+		n, err := o.startController(ControllerConfig(o), log)
+		if err == nil {
+			c.mu.Lock()
+			c.Controller = n
+			c.mu.Unlock()
+		}
+		return n, err
+	})
+	for i, b := range c.Brokers {
+		go c.supervise("broker-"+strconv.Itoa(101+i), b, func() (node, error) {
+			n, err := o.startBroker(BrokerConfig(o, i), log)
+			if err == nil {
+				c.mu.Lock()
+				c.Brokers[i] = n
+				c.mu.Unlock()
+			}
+			return n, err
+		})
+	}
 	return c, nil
+}
+
+// node is a running controller or broker.
+type node interface {
+	Wait() error
+	Shutdown() error
+}
+
+// supervise waits for n to stop. A stop nobody asked for is reported and
+// the node restarted, up to RestartAttempts times in a row with doubling
+// backoff; then the cluster fails.
+func (c *Cluster) supervise(name string, n node, restart func() (node, error)) {
+	defer c.wg.Done()
+	for {
+		err := n.Wait()
+		if c.isStopping() {
+			return
+		}
+		_ = n.Shutdown() // release its directory lock and sockets
+		if err == nil {
+			err = errors.New("stopped without being asked to")
+		}
+		c.report(Event{Node: name, Kind: NodeStopped, Err: err})
+		if n = c.restart(name, restart); n == nil {
+			return
+		}
+	}
+}
+
+// restart makes up to RestartAttempts attempts; nil means it gave up (or
+// the cluster is shutting down).
+func (c *Cluster) restart(name string, start func() (node, error)) node {
+	wait := c.Opts.RestartBackoff
+	var last error
+	for attempt := 1; attempt <= c.Opts.RestartAttempts; attempt++ {
+		select {
+		case <-c.stop:
+			return nil
+		case <-time.After(wait):
+		}
+		wait *= 2
+		n, err := start()
+		if err == nil {
+			if c.isStopping() { // Shutdown ran meanwhile and did not see n
+				_ = n.Shutdown()
+				return nil
+			}
+			c.report(Event{Node: name, Kind: NodeRestarted})
+			return n
+		}
+		last = err
+		c.report(Event{Node: name, Kind: NodeRestartFailed, Err: fmt.Errorf("attempt %d of %d: %w", attempt, c.Opts.RestartAttempts, err)})
+	}
+	err := fmt.Errorf("dev: %s stopped and could not be restarted (%d attempts): %w", name, c.Opts.RestartAttempts, last)
+	c.report(Event{Node: name, Kind: NodeGaveUp, Err: err})
+	select {
+	case c.failed <- err:
+	default:
+	}
+	return nil
+}
+
+// report logs ev loudly (errors show at every log level weir dev uses) and
+// records it for Events.
+func (c *Cluster) report(ev Event) {
+	switch ev.Kind {
+	case NodeRestarted:
+		c.log.Warn().Str("node", ev.Node).Msg("dev: node restarted")
+	case NodeGaveUp:
+		c.log.Error().Str("node", ev.Node).Err(ev.Err).Msg("dev: NODE DOWN for good; stopping weir dev")
+	case NodeRestartFailed:
+		c.log.Error().Str("node", ev.Node).Err(ev.Err).Msg("dev: restart failed")
+	default:
+		c.log.Error().Str("node", ev.Node).Err(ev.Err).Msg("dev: NODE STOPPED; restarting it")
+	}
+	c.mu.Lock()
+	c.events = append(c.events, ev)
+	close(c.notify)
+	c.notify = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// Events returns what the supervisors reported so far, and a channel
+// closed at the next report.
+func (c *Cluster) Events() ([]Event, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.events), c.notify
+}
+
+// Failed delivers the error of a node that could not be restarted; weir
+// dev then stops and exits non-zero.
+func (c *Cluster) Failed() <-chan error { return c.failed }
+
+func (c *Cluster) isStopping() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopping
+}
+
+// Node is the running controller (a restart replaces it).
+func (c *Cluster) Node() *server.Controller {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Controller
+}
+
+// BrokerNode is the running broker i (a restart replaces it).
+func (c *Cluster) BrokerNode(i int) *server.Broker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Brokers[i]
 }
 
 // BrokerAddrs lists the brokers' QUIC addresses.
 func (c *Cluster) BrokerAddrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []string
 	for _, b := range c.Brokers {
 		out = append(out, b.Addr)
@@ -179,6 +422,8 @@ func (c *Cluster) BrokerAddrs() []string {
 
 // MetricsAddrs lists the brokers' GET /metrics addresses.
 func (c *Cluster) MetricsAddrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []string
 	for _, b := range c.Brokers {
 		out = append(out, b.MetricsAddr)
@@ -186,14 +431,24 @@ func (c *Cluster) MetricsAddrs() []string {
 	return out
 }
 
-// Shutdown stops brokers, then the controller.
+// Shutdown stops the supervisors, then brokers, then the controller. It
+// may be called more than once.
 func (c *Cluster) Shutdown() error {
+	c.mu.Lock()
+	first := !c.stopping
+	c.stopping = true
+	brokers, ctl := slices.Clone(c.Brokers), c.Controller
+	c.mu.Unlock()
+	if first && c.stop != nil {
+		close(c.stop)
+	}
 	var errs []error
-	for _, b := range c.Brokers {
+	for _, b := range brokers {
 		errs = append(errs, b.Shutdown())
 	}
-	if c.Controller != nil {
-		errs = append(errs, c.Controller.Shutdown())
+	if ctl != nil {
+		errs = append(errs, ctl.Shutdown())
 	}
+	c.wg.Wait()
 	return errors.Join(errs...)
 }

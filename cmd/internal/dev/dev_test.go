@@ -1,14 +1,23 @@
 package dev
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/cmd/internal/server"
 	"github.com/weirmq/weir/cmd/internal/testnet"
 )
 
@@ -102,4 +111,158 @@ func TestOperatorSurface(t *testing.T) {
 			t.Errorf("broker /metrics lacks %s", m)
 		}
 	}
+}
+
+// testOptions is a dev cluster on free ports in a temporary directory.
+func testOptions(t *testing.T) Options {
+	o := DefaultOptions()
+	o.Dir = t.TempDir()
+	o.NoRateLimit = true
+	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort, o.MetricsPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), 0
+	o.RestartBackoff = 10 * time.Millisecond
+	return o
+}
+
+// waitEvent waits until the supervisors reported an event of kind for node.
+func waitEvent(t *testing.T, c *Cluster, node string, kind EventKind) Event {
+	t.Helper()
+	deadline := time.After(2 * time.Minute) // a bound on a hang, not a timing assertion
+	for {
+		evs, next := c.Events()
+		for _, ev := range evs {
+			if ev.Node == node && ev.Kind == kind {
+				return ev
+			}
+		}
+		select {
+		case <-next:
+		case <-deadline:
+			t.Fatalf("no %q event for %s; events: %+v", kind, node, evs)
+		}
+	}
+}
+
+// A port in use is named with its node and key before anything starts,
+// and only then does the hint about another weir dev appear, listing every
+// port weir dev needs (the raft port included).
+func TestStartHintOnlyForAddressInUse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster; skipped with -short")
+	}
+	o := testOptions(t)
+	held, err := net.ListenPacket("udp", addr(o.Host, o.BrokerPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	c, err := Start(o, zerolog.Nop())
+	if err == nil {
+		c.Shutdown()
+		t.Fatal("Start succeeded with the broker's port held")
+	}
+	if !strings.Contains(err.Error(), "broker-101 network.quic_listen") {
+		t.Errorf("Start = %v, want the node and key named", err)
+	}
+	hint := StartHint(o, err)
+	for _, port := range []int{o.HTTPPort, o.ControllerPort, o.RaftPort, o.BrokerPort} {
+		if !strings.Contains(hint, strconv.Itoa(port)) {
+			t.Errorf("hint %q lacks port %d", hint, port)
+		}
+	}
+	if h := StartHint(o, errors.New("wal: segment 0: checksum mismatch at byte 4096")); h != "" {
+		t.Errorf("hint for a corrupt WAL: %q", h)
+	}
+}
+
+// A broker that stops while weir dev runs is reported and restarted, and
+// the restarted broker serves the cluster again.
+func TestStoppedBrokerIsReportedAndRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster; skipped with -short")
+	}
+	var logBuf syncBuffer
+	c, err := Start(testOptions(t), zerolog.New(&logBuf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	first := c.BrokerNode(0)
+	if err := first.Shutdown(); err != nil { // behind weir dev's back
+		t.Fatal(err)
+	}
+	waitEvent(t, c, "broker-101", NodeStopped)
+	waitEvent(t, c, "broker-101", NodeRestarted)
+	if c.BrokerNode(0) == first {
+		t.Fatal("broker entry not replaced by the restarted broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Node().WaitReady(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logBuf.String(), `"level":"error"`) || !strings.Contains(logBuf.String(), "NODE STOPPED") {
+		t.Errorf("the stop was not logged as an error:\n%s", logBuf.String())
+	}
+	select {
+	case err := <-c.Failed():
+		t.Fatalf("cluster failed: %v", err)
+	default:
+	}
+}
+
+// A node that cannot be restarted fails the cluster, naming it, after the
+// configured attempts.
+func TestUnrestartableNodeFailsTheCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster; skipped with -short")
+	}
+	o := testOptions(t)
+	o.RestartAttempts = 2
+	starts := 0
+	o.startBroker = func(cfg config.Broker, log zerolog.Logger) (*server.Broker, error) {
+		if starts++; starts > 1 {
+			return nil, errors.New("wal: no space left on device")
+		}
+		return server.StartBroker(cfg, log)
+	}
+	c, err := Start(o, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	if err := c.BrokerNode(0).Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	var failure error
+	select {
+	case failure = <-c.Failed():
+	case <-time.After(2 * time.Minute): // a bound on a hang
+		t.Fatal("cluster did not fail")
+	}
+	for _, w := range []string{"broker-101", "2 attempts", "no space left"} {
+		if !strings.Contains(failure.Error(), w) {
+			t.Errorf("failure %q lacks %q", failure, w)
+		}
+	}
+	if ev := waitEvent(t, c, "broker-101", NodeRestartFailed); !strings.Contains(ev.Err.Error(), "attempt 1 of 2") {
+		t.Errorf("restart failure event %v", ev.Err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the supervisors' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
