@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,4 +266,60 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The sample broker.toml and controller.toml start a working cluster with
+// the certificates weir dev writes (README: "weir-controller --config
+// cmd/weir-controller/controller.toml"). Only ports and data paths are
+// overridden, the way an operator would with WEIR_ variables.
+func TestSampleConfigsStartACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster; skipped with -short")
+	}
+	brokerTOML, err := filepath.Abs("../../weir-broker/broker.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	controllerTOML, _ := filepath.Abs("../../weir-controller/controller.toml")
+	t.Chdir(t.TempDir())
+	o := DefaultOptions()
+	if _, err := EnsureCerts(o); err != nil { // weir-data/certs, as weir dev makes them
+		t.Fatal(err)
+	}
+	rpc, raft, httpPort, quic := testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
+	ctlCfg := config.DefaultController()
+	err = config.Load(controllerTOML, &ctlCfg, []string{
+		"WEIR_CONTROLLER_RPC_LISTEN=127.0.0.1:" + strconv.Itoa(rpc), "WEIR_CONTROLLER_RAFT_LISTEN=127.0.0.1:" + strconv.Itoa(raft),
+		"WEIR_CONTROLLER_HTTP_LISTEN=127.0.0.1:" + strconv.Itoa(httpPort), "WEIR_RAFT_PEERS=1@127.0.0.1:" + strconv.Itoa(raft),
+		"WEIR_RAFT_ELECTION_TIMEOUT_MS=1000", "WEIR_RAFT_HEARTBEAT_INTERVAL_MS=100"})
+	if err == nil {
+		err = errors.Join(ctlCfg.Validate(), ctlCfg.Preflight())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	brkCfg := config.DefaultBroker()
+	err = config.Load(brokerTOML, &brkCfg, []string{"WEIR_NETWORK_QUIC_LISTEN=127.0.0.1:" + strconv.Itoa(quic),
+		"WEIR_METRICS_LISTEN=127.0.0.1:0", "WEIR_CONTROLLER_ENDPOINTS=1@127.0.0.1:" + strconv.Itoa(rpc), "WEIR_CONTROLLER_HEARTBEAT_INTERVAL_MS=200"})
+	if err == nil {
+		err = errors.Join(brkCfg.Validate(), brkCfg.Preflight())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := server.StartController(ctlCfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Shutdown()
+	b, err := server.StartBroker(brkCfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ctl.WaitReady(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 }
