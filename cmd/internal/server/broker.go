@@ -266,10 +266,10 @@ func damagedLogs(log zerolog.Logger, found map[sm.TopicPartition]*wal.CorruptErr
 	for tp, ce := range found {
 		out[tp] = ce.Error()
 		log.Error().Str("partition", tp.String()).Str("file", ce.Path).Int64("byte", ce.Pos).Int64("offset", int64(ce.Offset)).Str("damage", ce.Reason).
-			Msgf("partition %v lost acknowledged data at %s byte %d (records from offset %d on): this replica leaves the ISR and is rebuilt "+
+			Msgf("%v: partition %v lost acknowledged data (records from offset %d on): this replica leaves the ISR and is rebuilt "+
 				"from the leader once another replica leads; if it held the last in-sync copy the partition stays offline and the file is kept "+
 				"as it is; to accept the loss, restart with --accept-data-loss (the log is cut there, and offsets from %d are reused)",
-				tp, ce.Path, ce.Pos, ce.Offset, ce.Offset)
+				ce, tp, ce.Offset, ce.Offset)
 	}
 	return out
 }

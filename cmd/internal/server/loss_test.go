@@ -1,0 +1,318 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/cmd/internal/dev"
+	"github.com/weirmq/weir/cmd/internal/server"
+	"github.com/weirmq/weir/cmd/internal/testnet"
+	"github.com/weirmq/weir/sdk"
+	"github.com/weirmq/weir/sm"
+)
+
+// lossRig is one controller and one broker with weir dev's configuration
+// on free ports, started and restarted by the test, and a client.
+type lossRig struct {
+	t    *testing.T
+	o    dev.Options
+	ctl  *server.Controller
+	brk  *server.Broker
+	logs *syncBuffer // the broker's log, every start
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newLossRig(t *testing.T) *lossRig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a controller and a broker; skipped with -short")
+	}
+	o := dev.DefaultOptions()
+	o.Dir = t.TempDir()
+	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
+	o.MetricsPort = testnet.FreePort(t)
+	o.NoRateLimit = true
+	if _, err := dev.EnsureCerts(o); err != nil {
+		t.Fatal(err)
+	}
+	r := &lossRig{t: t, o: o, logs: &syncBuffer{}}
+	ctl, err := server.StartController(dev.ControllerConfig(o), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ctl = ctl
+	t.Cleanup(func() {
+		if r.brk != nil {
+			_ = r.brk.Shutdown()
+		}
+		_ = r.ctl.Shutdown()
+	})
+	return r
+}
+
+// startBroker starts broker 101, with mutate applied to its configuration.
+func (r *lossRig) startBroker(mutate func(*config.Broker)) {
+	r.t.Helper()
+	cfg := dev.BrokerConfig(r.o, 0)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	brk, err := server.StartBroker(cfg, zerolog.New(r.logs))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.brk = brk
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.ctl.WaitReady(ctx, 1); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *lossRig) stopBroker() {
+	r.t.Helper()
+	if err := r.brk.Shutdown(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.brk = nil
+}
+
+func (r *lossRig) admin(method, path, body string) (int, string) {
+	r.t.Helper()
+	req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", r.o.HTTPPort, path), strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *lossRig) createTopic(name string) {
+	r.t.Helper()
+	if code, body := r.admin(http.MethodPost, "/api/v1/topics", fmt.Sprintf(`{"name":%q,"partitions":1,"replication_factor":1}`, name)); code/100 != 2 {
+		r.t.Fatalf("create %s: %d %s", name, code, body)
+	}
+}
+
+func (r *lossRig) producer() (*sdk.Client, *sdk.Producer) {
+	r.t.Helper()
+	tlsConf, err := sdk.TLSFromDir(dev.CertDir(r.o.Dir), dev.ClientCertName)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := sdk.NewClient(ctx, sdk.Config{Brokers: []string{fmt.Sprintf("127.0.0.1:%d", r.o.BrokerPort)}, TLS: tlsConf})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p, err := c.NewProducer(sdk.ProducerConfig{Acks: sdk.AckLevel(sm.AckAll), DeliveryTimeout: 3 * time.Second})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { _ = c.Close() })
+	return c, p
+}
+
+func send(p *sdk.Producer, topic string, v []byte) (sdk.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return p.Send(ctx, sdk.Message{Topic: topic, Partition: 0, Value: v})
+}
+
+// Issue 7 item 3: a full WAL used to kill the broker (exit 3, and a
+// supervisor restarted it into the same wall). Now produce gets the
+// retriable STORAGE_ERROR naming the broker and how full its WAL is, the
+// broker stays up, the refusals show in its metrics, and deleting a topic
+// frees the space: produce works again without a restart.
+func TestFullWALRefusesAndRecovers(t *testing.T) {
+	r := newLossRig(t)
+	r.startBroker(func(b *config.Broker) { b.WAL.CapacityBytes = 64 << 10 })
+	r.createTopic("fill")
+	r.createTopic("after")
+	_, p := r.producer()
+	value := bytes.Repeat([]byte("x"), 1024)
+	var err error
+	for i := 0; i < 200 && err == nil; i++ {
+		_, err = send(p, "fill", value)
+	}
+	var be *sdk.BrokerError
+	if !errors.As(err, &be) || be.Code != sm.CodeStorageError || !strings.Contains(be.Message, "broker 101") || !strings.Contains(be.Message, "capacity_bytes 65536") {
+		t.Fatalf("produce into a full WAL: %v", err)
+	}
+	select {
+	case <-waitDone(r.brk):
+		t.Fatalf("the broker stopped: %v", r.brk.Wait())
+	case <-time.After(500 * time.Millisecond):
+	}
+	metrics := httpGet(t, "http://"+r.brk.MetricsAddr+"/metrics")
+	if !strings.Contains(metrics, "weir_wal_appends_refused_total") || strings.Contains(metrics, "weir_wal_appends_refused_total 0\n") {
+		t.Fatalf("metrics do not count the refusals:\n%s", grepLines(metrics, "wal_"))
+	}
+	if code, body := r.admin(http.MethodDelete, "/api/v1/topics/fill", ""); code/100 != 2 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err = send(p, "after", value)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("produce after the topic was deleted: %v", err)
+	}
+}
+
+// Issue 7 item 2: a bit flip in a partition's last batch used to be cut as
+// a torn tail, dropping acknowledged records and reusing their offsets. Now
+// the broker names the file and byte, keeps the file as it is and, holding
+// the only copy, leaves the partition offline rather than serve a shorter
+// log; --accept-data-loss is the explicit way on, losing exactly the
+// damaged batch.
+func TestDamagedLastBatchIsNotCut(t *testing.T) {
+	r := newLossRig(t)
+	r.startBroker(nil)
+	r.createTopic("t")
+	_, p := r.producer()
+	const n = 20
+	for i := range n {
+		if _, err := send(p, "t", fmt.Appendf(nil, "record-%d", i)); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	r.stopBroker()
+	seg := filepath.Join(dev.BrokerConfig(r.o, 0).WAL.Path, "t-0", fmt.Sprintf("%020d.log", 0))
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0 // byte where the last frame starts
+	for pos := 0; pos < len(data); {
+		_, size, err := sm.DecodeBatch(data[pos:])
+		if err != nil {
+			t.Fatalf("segment before the flip: %v", err)
+		}
+		last, pos = pos, pos+size
+	}
+	data[len(data)-3] ^= 0x04
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r.startBroker(nil)
+	want := fmt.Sprintf("wal: corrupt record in %s at byte %d: checksum mismatch below the synced mark", seg, last)
+	waitFor(t, "the damage logged", func() bool { return strings.Contains(r.logs.String(), want) })
+	if !strings.Contains(r.logs.String(), "--accept-data-loss") {
+		t.Fatalf("the log does not say how to accept the loss:\n%s", r.logs.String())
+	}
+	waitFor(t, "partition t/0 offline", func() bool {
+		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
+		return strings.Contains(body, `"leader":null`) && strings.Contains(body, `"in_sync_replicas":[]`)
+	})
+	if got, _ := os.ReadFile(seg); !bytes.Equal(got, data) {
+		t.Fatal("the damaged segment was changed")
+	}
+	if _, err := send(p, "t", []byte("while offline")); err == nil {
+		t.Fatal("produce accepted by a partition whose last copy is damaged")
+	}
+
+	r.stopBroker()
+	r.startBroker(func(b *config.Broker) { b.AcceptDataLoss = true })
+	waitFor(t, "partition t/0 led again", func() bool {
+		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
+		return strings.Contains(body, `"leader":"broker-101"`) || strings.Contains(body, `"leader":101`)
+	})
+	c, _ := r.producer()
+	cons, err := c.NewConsumer(sdk.ConsumerConfig{PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdk.TopicPartition{Topic: "t", Partition: 0}
+	cons.Assign(tp)
+	cons.SeekToBeginning(tp)
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < n-1 && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		recs, _ := cons.Poll(ctx)
+		cancel()
+		for _, rec := range recs {
+			got = append(got, string(rec.Value))
+		}
+	}
+	if len(got) != n-1 || got[n-2] != fmt.Sprintf("record-%d", n-2) {
+		t.Fatalf("after accepting the loss: %d records %q, want the %d before the damaged batch", len(got), got, n-1)
+	}
+}
+
+func waitDone(b *server.Broker) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { _ = b.Wait(); close(ch) }()
+	return ch
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s", what) // the rig's logs are in the failing test's output
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
