@@ -183,10 +183,16 @@ func listenErr(err error) error {
 		err = sys.Err
 	}
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w (%w): another process listens there", ErrAddrInUse, err)
+		return addrInUse{err}
 	}
 	return err
 }
+
+// addrInUse is EADDRINUSE, matching ErrAddrInUse too.
+type addrInUse struct{ errno error }
+
+func (addrInUse) Error() string     { return "address already in use: another process listens there" }
+func (e addrInUse) Unwrap() []error { return []error{ErrAddrInUse, e.errno} }
 
 // checkDir makes sure dir exists (creating it) and a file can be created in
 // it.

@@ -224,7 +224,10 @@ func Ports(o Options) []string {
 	for i := range o.Brokers {
 		out = append(out, fmt.Sprintf("%d (broker-%d)", o.BrokerPort+100*i, 101+i))
 	}
-	if o.MetricsPort > 0 {
+	switch {
+	case o.MetricsPort > 0 && o.Brokers == 1:
+		out = append(out, fmt.Sprintf("%d (broker metrics)", o.MetricsPort))
+	case o.MetricsPort > 0:
 		out = append(out, fmt.Sprintf("%d-%d (broker metrics)", o.MetricsPort, o.MetricsPort+o.Brokers-1))
 	}
 	return out
