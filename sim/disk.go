@@ -32,6 +32,12 @@ type Disk struct {
 type file struct {
 	content []byte // what a read returns now (page cache)
 	durable []byte // what survives a crash
+	// refused is set by an append refused for space, as the production WAL
+	// does: until an append starting at refusedAt (the log's end) or a
+	// truncate, appends continue the refused one and are refused too.
+	// Process state, so a crash clears it.
+	refused   bool
+	refusedAt sm.Offset
 }
 
 func newDisk(capacity int64) *Disk {
@@ -63,35 +69,54 @@ const raftFile = "raft"
 
 // apply performs op on the page cache, as the write or ftruncate syscall does
 // when the operation starts. It returns an error text the way a failing
-// syscall would. Stable storage changes only in sync.
-func (d *Disk) apply(op sm.DiskOp) string {
+// syscall would, and whether the operation was refused before it wrote
+// anything (an append onto a full disk: the production WAL checks space
+// first, so the broker carries on). Stable storage changes only in sync.
+func (d *Disk) apply(op sm.DiskOp) (errText string, refused bool) {
 	switch op.Kind {
 	case sm.DiskAppend:
-		if d.capacity > 0 && d.used()+int64(len(op.Data)) > d.capacity {
-			return "disk full (ENOSPC)"
-		}
 		f := d.get(walFile(op.TP))
+		if base := frameBase(op.Data); f.refused && base != f.refusedAt {
+			return fmt.Sprintf("append at offset %d continues a refused append (the log ends at %d)", base, f.refusedAt), true
+		}
+		if d.capacity > 0 && d.used()+int64(len(op.Data)) > d.capacity {
+			if !f.refused {
+				f.refused, f.refusedAt = true, frameBase(op.Data)
+			}
+			return "disk full (ENOSPC): append refused", true
+		}
+		f.refused = false
 		f.content = append(f.content, op.Data...)
 	case sm.DiskTruncate:
 		f := d.get(walFile(op.TP))
 		pos, err := truncatePos(f.content, op.Offset)
 		if err != "" {
-			return err
+			return err, false
 		}
 		f.content = f.content[:pos:pos]
+		f.refused = false
 	case sm.DiskDelete:
 		delete(d.files, walFile(op.TP))
 	case sm.DiskRaft:
 		data := encodeRaftRecord(op.HardState, op.Entries)
 		if d.capacity > 0 && d.used()+int64(len(data)) > d.capacity {
-			return "disk full (ENOSPC)"
+			return "disk full (ENOSPC)", false
 		}
 		f := d.get(raftFile)
 		f.content = append(f.content, data...)
 	default:
-		return fmt.Sprintf("sim: unknown disk op kind %d", op.Kind)
+		return fmt.Sprintf("sim: unknown disk op kind %d", op.Kind), false
 	}
-	return ""
+	return "", false
+}
+
+// frameBase reads the base offset of the first batch frame in data (layout
+// in sm/batch.go: u32 length, u32 crc, i64 base offset, ...).
+func frameBase(data []byte) sm.Offset {
+	if len(data) < 16 {
+		return -1
+	}
+	return sm.Offset(binary.LittleEndian.Uint64(data[8:]))
 }
 
 // opFile names the file op touches.
@@ -135,6 +160,7 @@ func truncatePos(buf []byte, offset sm.Offset) (int, string) {
 func (d *Disk) crash(r *rng, tear bool) (torn int) {
 	for _, name := range slices.Sorted(maps.Keys(d.files)) {
 		f := d.files[name]
+		f.refused = false
 		if len(f.content) >= len(f.durable) && string(f.content[:len(f.durable)]) == string(f.durable) {
 			extra := f.content[len(f.durable):]
 			keep := 0

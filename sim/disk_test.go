@@ -78,7 +78,7 @@ func TestRaftStoreCutsTornTail(t *testing.T) {
 	if got, _ := d.recover(); len(got.Entries) != 1 {
 		t.Fatalf("first recovery: %d entries", len(got.Entries))
 	}
-	d.apply(sm.DiskOp{Kind: sm.DiskRaft, Entries: ent(3)})
+	_, _ = d.apply(sm.DiskOp{Kind: sm.DiskRaft, Entries: ent(3)})
 	d.sync(raftFile)
 	got, err := d.recover()
 	if err != nil || len(got.Entries) != 2 || got.Entries[1].GetIndex() != 3 {
@@ -86,13 +86,22 @@ func TestRaftStoreCutsTornTail(t *testing.T) {
 	}
 }
 
-// A disk at capacity refuses appends with ENOSPC and writes nothing.
+// A disk at capacity refuses appends with ENOSPC and writes nothing, as the
+// production WAL does; an append that continues a refused one is refused
+// too, and once there is space the refused offset is written again.
 func TestDiskFull(t *testing.T) {
 	d := newDisk(10)
-	if err := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")}); err == "" {
-		t.Fatal("append over capacity succeeded")
+	if err, refused := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")}); err == "" || !refused {
+		t.Fatalf("append over capacity: %q refused=%v", err, refused)
 	}
 	if d.used() != 0 {
 		t.Fatalf("used %d after a refused append", d.used())
+	}
+	d.capacity = 1 << 20
+	if err, refused := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(1, "y")}); err == "" || !refused {
+		t.Fatalf("append continuing a refused one: %q refused=%v", err, refused)
+	}
+	if err, _ := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")}); err != "" {
+		t.Fatalf("append at the refused offset once there is space: %q", err)
 	}
 }

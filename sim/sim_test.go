@@ -115,6 +115,7 @@ var mustReach = []string{
 	"fetch LEADER_NOT_AVAILABLE", "alter isr requested",
 	"create topic OK", "create topic TOPIC_ALREADY_EXISTS", "delete topic UNKNOWN_TOPIC",
 	"cluster status linearizable", "cluster status NOT_LEADER",
+	"append refused", "produce STORAGE_ERROR",
 }
 
 func checkCoverage(t *testing.T, s *Stats) {

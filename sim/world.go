@@ -182,9 +182,9 @@ func (h *host) StartDisk(ops []sm.DiskOp) {
 		if op.Kind == sm.DiskTruncate {
 			w.stats.reach("log truncated")
 		}
-		errText := h.diskError(op)
+		errText, refused := h.diskError(op), false
 		if errText == "" {
-			errText = h.disk.apply(op)
+			errText, refused = h.disk.apply(op)
 		}
 		lat := sm.Duration(w.diskRNG.between(int64(w.cfg.DiskLatencyMin), int64(w.cfg.DiskLatencyMax)))
 		if op.Sync {
@@ -213,7 +213,10 @@ func (h *host) StartDisk(ops []sm.DiskOp) {
 			if errText == "" && op.Sync {
 				h.disk.sync(opFile(op))
 			}
-			h.deliver(inc, sm.DiskDone{ID: op.ID, Err: errText})
+			if refused {
+				w.stats.reach("append refused")
+			}
+			h.deliver(inc, sm.DiskDone{ID: op.ID, Err: errText, Refused: refused})
 		})
 	}
 }
@@ -297,6 +300,7 @@ func (h *host) start() {
 		w.fail("%v recover: %v", h.id, err)
 		return
 	}
+	d.FreshDisk = h.incarnation == 1 // the simulated disks are never lost (yet)
 	node, err := w.newNode(h, d)
 	if err != nil {
 		w.fail("%v start: %v", h.id, err)
