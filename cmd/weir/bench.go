@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -12,7 +15,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/weirmq/weir/sdk"
-	"github.com/weirmq/weir/sm"
 )
 
 type benchOpts struct {
@@ -25,58 +27,126 @@ type benchOpts struct {
 	duration    time.Duration
 	inflight    int
 	linger      time.Duration
+	create      bool
+	partitions  int
+	rf          int
 }
 
 func newBench(g *globals) *cobra.Command {
 	o := &benchOpts{}
 	cmd := &cobra.Command{Use: "bench", Short: "Measure produce or consume throughput and latency"}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.topic, "topic", "bench", "topic (must exist)")
-	pf.IntVar(&o.records, "records", 100000, "records to send or read")
+	pf.StringVar(&o.topic, "topic", "bench", "topic (must exist, or pass --create)")
+	pf.IntVar(&o.records, "records", 100000, "records to send, or at most to read (consume stops at the end of the data)")
 	pf.IntVar(&o.size, "size", 1024, "record size in bytes")
 	pf.StringVar(&o.acks, "acks", "leader", "ack level for produce")
 	pf.IntVar(&o.concurrency, "concurrency", 64, "records in flight (produce)")
 	pf.Float64Var(&o.rate, "rate", 0, "target records per second (0: as fast as possible)")
 	pf.IntVar(&o.inflight, "max-inflight", 1, "produce requests in flight per partition (more than 1 may reorder retried batches)")
 	pf.DurationVar(&o.linger, "linger", time.Millisecond, "how long a batch may wait for more records")
-	cmd.AddCommand(&cobra.Command{
+	produce := &cobra.Command{
 		Use: "produce", Short: "Send records and report msg/s, MB/s and latency percentiles",
+		Long: `Send --records records of --size bytes and report msg/s, MB/s and latency
+percentiles of the records written. The run stops at the first record that
+fails (after the SDK's retries) and reports failed records apart.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return benchProduce(g, o) },
-	}, &cobra.Command{
+	}
+	produce.Flags().BoolVar(&o.create, "create", false, "create --topic first if it does not exist")
+	produce.Flags().IntVar(&o.partitions, "partitions", 1, "partitions of the topic --create makes")
+	produce.Flags().IntVar(&o.rf, "replication-factor", 1, "replication factor of the topic --create makes")
+	cmd.AddCommand(produce, &cobra.Command{
 		Use: "consume", Short: "Read records from the beginning and report msg/s and MB/s",
+		Long: `Read --records records from the beginning of --topic, or every record it
+holds when that is fewer, and report msg/s and MB/s.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return benchConsume(g, o) },
 	})
 	return cmd
 }
 
+// check refuses values the run cannot use.
+func (o *benchOpts) check() error {
+	switch {
+	case o.records < 1:
+		return fmt.Errorf("--records %d: want at least 1", o.records)
+	case o.size < 0:
+		return fmt.Errorf("--size %d: want a record size in bytes ≥ 0", o.size)
+	case o.concurrency < 1:
+		return fmt.Errorf("--concurrency %d: want at least 1", o.concurrency)
+	case o.rate < 0:
+		return fmt.Errorf("--rate %v: want records per second ≥ 0 (0: as fast as possible)", o.rate)
+	case o.inflight < 1:
+		return fmt.Errorf("--max-inflight %d: want at least 1", o.inflight)
+	case o.linger < 0:
+		return fmt.Errorf("--linger %v: want a duration ≥ 0", o.linger)
+	}
+	return nil
+}
+
 // progress prints a one-line running count to stderr until stop is closed.
-func progress(what string, done *atomic.Int64, total int, stop chan struct{}) {
+func progress(what string, done, failed *atomic.Int64, total int, stop chan struct{}) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	start := time.Now()
 	for {
 		select {
 		case <-stop:
-			fmt.Fprintf(os.Stderr, "\r%*s\r", 70, "")
+			fmt.Fprintf(os.Stderr, "\r%*s\r", 79, "")
 			return
 		case <-t.C:
 			n := done.Load()
-			fmt.Fprintf(os.Stderr, "\r%s %d/%d (%.0f msg/s)   ", what, n, total, float64(n)/time.Since(start).Seconds())
+			line := fmt.Sprintf("%s %d/%d (%.0f msg/s)", what, n, total, float64(n)/time.Since(start).Seconds())
+			if failed != nil {
+				if f := failed.Load(); f > 0 {
+					line += fmt.Sprintf(", %d failed", f)
+				}
+			}
+			fmt.Fprintf(os.Stderr, "\r%s   ", line)
 		}
 	}
 }
 
+// createBenchTopic creates o.topic unless it exists.
+func createBenchTopic(g *globals, o *benchOpts) error {
+	body := map[string]any{"name": o.topic, "partitions": o.partitions, "replication_factor": o.rf}
+	err := g.api(http.MethodPost, "/api/v1/topics", body, nil)
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusConflict {
+		return nil // it exists: use it
+	}
+	if err != nil {
+		return fmt.Errorf("--create: %w", topicHint(err, o.topic))
+	}
+	fmt.Fprintf(os.Stderr, "created topic %q (%d partitions, replication factor %d)\n", o.topic, o.partitions, o.rf)
+	return nil
+}
+
 func benchProduce(g *globals, o *benchOpts) error {
-	acks, err := sm.ParseAcks(o.acks)
+	acks, err := parseAcks(o.acks)
 	if err != nil {
 		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.create {
+		if err := createBenchTopic(g, o); err != nil {
+			return err
+		}
 	}
 	ctx, c, closeSession, err := g.session()
 	if err != nil {
 		return err
 	}
 	defer closeSession()
-	p := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight})
+	hint := fmt.Sprintf("pass --create to create it, or create it with `weir create-topic %s PARTITIONS REPLICATION_FACTOR`", o.topic)
+	if _, err := checkTopicHint(ctx, c, o.topic, hint); err != nil {
+		return err
+	}
+	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight})
+	if err != nil {
+		return err
+	}
 	payload := make([]byte, o.size)
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
@@ -85,15 +155,16 @@ func benchProduce(g *globals, o *benchOpts) error {
 	if o.rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(o.rate), max(1, int(o.rate/100)))
 	}
-	lat := make([]time.Duration, o.records)
-	var done, failed atomic.Int64
+	var ok, failed atomic.Int64
+	var mu sync.Mutex // guards lat and firstErr
+	lat := make([]time.Duration, 0, o.records)
 	var firstErr error
-	var mu sync.Mutex
-	sem := make(chan struct{}, max(1, o.concurrency))
+	sem := make(chan struct{}, o.concurrency)
 	stop := make(chan struct{})
-	go progress("produced", &done, o.records, stop)
+	go progress("produced", &ok, &failed, o.records, stop)
 	start := time.Now()
-	for i := 0; i < o.records; i++ {
+	sent := 0
+	for ; sent < o.records && failed.Load() == 0; sent++ { // a failure stops the run
 		if limiter != nil {
 			if err := limiter.Wait(ctx); err != nil {
 				break
@@ -106,58 +177,77 @@ func benchProduce(g *globals, o *benchOpts) error {
 		if ctx.Err() != nil {
 			break
 		}
-		i, t0 := i, time.Now()
-		p.SendAsync(sdk.Message{Topic: o.topic, Partition: -1, Value: payload}, func(_ sdk.Result, err error) {
-			lat[i] = time.Since(t0)
+		t0 := time.Now()
+		p.SendAsync(sdk.Message{Topic: o.topic, Partition: sdk.AnyPartition, Value: payload}, func(_ sdk.Result, err error) {
+			d := time.Since(t0)
+			mu.Lock()
 			if err != nil {
 				failed.Add(1)
-				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
 				}
-				mu.Unlock()
+			} else {
+				ok.Add(1)
+				lat = append(lat, d)
 			}
-			done.Add(1)
+			mu.Unlock()
 			<-sem
 		})
 	}
-	if err := p.Close(ctx); err != nil {
-		close(stop)
-		return err
-	}
+	closeErr := p.Close(ctx)
 	elapsed := time.Since(start)
 	close(stop)
-	n := int(done.Load())
-	report("produce", n, o.size, elapsed, lat[:n])
-	if f := failed.Load(); f > 0 {
-		return fmt.Errorf("%d of %d records failed; first error: %w", f, n, firstErr)
+	if closeErr != nil {
+		return closeErr
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	f := failed.Load()
+	report("produce", int(ok.Load()), int(f), o.size, elapsed, lat)
+	if f > 0 {
+		return fmt.Errorf("%d of %d records sent failed (the run stops at the first failure; %d of --records %d were sent); first error: %w", f, sent, sent, o.records, firstErr)
 	}
 	return nil
 }
 
 func benchConsume(g *globals, o *benchOpts) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	ctx, c, closeSession, err := g.session()
 	if err != nil {
 		return err
 	}
 	defer closeSession()
-	cons := c.NewConsumer(sdk.ConsumerConfig{})
+	hint := fmt.Sprintf("`weir bench produce --topic %s --create` creates it and writes records to read", o.topic)
+	if _, err := checkTopicHint(ctx, c, o.topic, hint); err != nil {
+		return err
+	}
+	cons, err := c.NewConsumer(sdk.ConsumerConfig{})
+	if err != nil {
+		return err
+	}
 	tps, err := cons.AssignTopic(ctx, o.topic)
+	if err != nil {
+		return err
+	}
+	target, err := benchTarget(ctx, cons, tps, o)
 	if err != nil {
 		return err
 	}
 	cons.SeekToBeginning(tps...)
 	var done atomic.Int64
 	stop := make(chan struct{})
-	go progress("consumed", &done, o.records, stop)
+	go progress("consumed", &done, nil, int(target), stop)
 	start := time.Now()
 	bytes := 0
-	for int(done.Load()) < o.records {
+	for done.Load() < target {
 		recs, err := cons.Poll(ctx)
 		if err != nil {
 			close(stop)
 			return err
 		}
+		recs = recs[:min(int64(len(recs)), target-done.Load())]
 		for _, r := range recs {
 			bytes += len(r.Value)
 		}
@@ -171,7 +261,29 @@ func benchConsume(g *globals, o *benchOpts) error {
 	return nil
 }
 
-func report(what string, n, size int, elapsed time.Duration, lat []time.Duration) {
+// benchTarget is how many records bench consume reads: --records, or every
+// record the topic holds now (the sum of its high watermarks) when that is
+// fewer, so the run ends at the end of the data.
+func benchTarget(ctx context.Context, cons *sdk.Consumer, tps []sdk.TopicPartition, o *benchOpts) (int64, error) {
+	if err := cons.SeekToEnd(ctx, tps...); err != nil {
+		return 0, fmt.Errorf("finding the end of %s: %w", o.topic, err)
+	}
+	var held int64
+	for _, tp := range tps {
+		pos, _ := cons.Position(tp)
+		held += int64(pos)
+	}
+	switch {
+	case held == 0:
+		return 0, fmt.Errorf("topic %q holds no records\nhint: `weir bench produce --topic %s` writes some", o.topic, o.topic)
+	case held < int64(o.records):
+		fmt.Fprintf(os.Stderr, "topic %q holds %d records, fewer than --records %d: reading them all\n", o.topic, held, o.records)
+		return held, nil
+	}
+	return int64(o.records), nil
+}
+
+func report(what string, n, failed, size int, elapsed time.Duration, lat []time.Duration) {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -180,7 +292,11 @@ func report(what string, n, size int, elapsed time.Duration, lat []time.Duration
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
 	mb := float64(n*size) / 1e6
-	fmt.Printf("%s: %d records of %d B in %v: %.0f msg/s, %.1f MB/s; latency p50 %v p99 %v p999 %v max %v\n",
+	fmt.Printf("%s: %d records of %d B in %v: %.0f msg/s, %.1f MB/s; latency p50 %v p99 %v p999 %v max %v",
 		what, n, size, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), mb/elapsed.Seconds(),
 		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(0.999).Round(time.Microsecond), pct(1).Round(time.Microsecond))
+	if failed > 0 {
+		fmt.Printf("; %d failed (not counted)", failed)
+	}
+	fmt.Println()
 }

@@ -502,15 +502,15 @@ func TestAdminCommands(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		if !h.Healthy || h.Leader == nil || *h.Leader != "controller-1" || h.Brokers != 1 || h.BrokersOnline != 1 ||
-			h.Stale || h.Controller.URL != d.apiURL || h.Controller.Status != "healthy" || !h.Controller.IsLeader {
+			h.Stale || h.Controller.URL != d.apiURL || h.Controller.Status != "ok" || !h.Controller.IsLeader {
 			t.Errorf("json: %+v", h)
 		}
 		out, _ := cli(t, "", "cluster-health", "--fail-unhealthy")
 		hasLines(t, out, "HEALTHY     yes", "LEADER      controller-1", "BROKERS     1 online, 0 offline")
 		out, _ = cli(t, "", "cluster-health", "--format", "yaml")
-		hasLines(t, out, "healthy: true", "leader: controller-1", "brokers: 1", "brokers_online: 1", "stale: false", "controller:", "  status: healthy", "  is_leader: true")
+		hasLines(t, out, "healthy: true", "leader: controller-1", "brokers: 1", "brokers_online: 1", "stale: false", "controller:", "  status: ok", "  is_leader: true")
 		out, _ = cli(t, "", "cluster-health", "--format", "csv")
-		if recs := parseCSV(t, out, healthCSVHeader...); len(recs) != 1 || recs[0][0] != "true" || recs[0][1] != "controller-1" || recs[0][9] != "healthy" {
+		if recs := parseCSV(t, out, healthCSVHeader...); len(recs) != 1 || recs[0][0] != "true" || recs[0][1] != "controller-1" || recs[0][9] != "ok" {
 			t.Errorf("csv: %q", recs)
 		}
 		out, _ = cli(t, "", "cluster-health", "--stale", "--format", "json")

@@ -142,8 +142,9 @@ type clusterInfo struct {
 }
 
 // healthInfo is GET /health's answer (not enveloped in the reference).
-// Status is "ok" in the reference; Weir says "healthy", "degraded" (a
-// leader, but not enough brokers online) or "unhealthy" (no leader).
+// Status is "ok" (as in the reference; older Weir controllers said
+// "healthy"), "degraded" (a leader, but not enough brokers online) or
+// "unhealthy" (no leader).
 type healthInfo struct {
 	Status        string `json:"status"`
 	Version       string `json:"version"`
@@ -345,7 +346,7 @@ func (g *globals) health() (healthInfo, error) {
 			return healthInfo{}, fmt.Errorf("the controller at %s answered GET %s with a malformed envelope: %v", g.apiURL, path, err)
 		}
 		if !env.Success {
-			return healthInfo{}, g.rejection(http.MethodGet, path, r.status, env)
+			return healthInfo{}, g.rejection(http.MethodGet, path, r, env)
 		}
 		body = env.Data
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -63,6 +64,9 @@ func newRoot() *cobra.Command {
 			return err
 		},
 	}
+	info, ok := debug.ReadBuildInfo()
+	root.Version = versionString(info, ok)
+	root.SetVersionTemplate("{{.Version}}")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.apiURL, "api-url", envOr("WEIR_API_URL", "http://127.0.0.1:9642"), "controller admin API")
 	pf.StringVar(&g.dataDir, "data", envOr("WEIR_DATA", "weir-data"), "data directory (weir dev keeps its certificates in <data>/certs)")
@@ -72,7 +76,7 @@ func newRoot() *cobra.Command {
 	pf.BoolVar(&g.noColor, "no-color", false, "no ANSI colors in tables (also when NO_COLOR is set, or stdout is not a terminal)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print each admin API request (method, URL, status, time) to stderr (weir dev: log at info level)")
 	root.AddCommand(newDev(g), newCreateTopic(g), newListTopics(g), newDescribeTopic(g), newDeleteTopic(g),
-		newListBrokers(g), newClusterHealth(g))
+		newListBrokers(g), newClusterHealth(g), newVersion(g))
 	addClientCommands(root, g)
 	return root
 }

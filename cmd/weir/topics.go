@@ -39,15 +39,54 @@ func (e *apiError) Error() string { return e.msg }
 // httpReply is one admin API exchange.
 type httpReply struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
 // replyBytesMax bounds an admin API answer.
 const replyBytesMax = 16 << 20
 
+// retryAfterMax bounds how long a command waits, on a 429 (rate limited),
+// for the Retry-After the controller asks for before its one retry: a
+// person at a terminal waits that long, a longer wait is theirs to decide.
+const retryAfterMax = 10 * time.Second
+
 // do sends one request to the admin API; with --verbose it traces the
-// exchange to stderr. An error means no answer.
+// exchange to stderr. An error means no answer. A 429 whose Retry-After is
+// at most retryAfterMax is retried once, after it (the rate limiter refused
+// it before it did anything, so a retry is safe for every method);
+// rejection says when to retry otherwise.
 func (g *globals) do(method, path string, body any) (httpReply, error) {
+	r, err := g.doOnce(method, path, body)
+	if err != nil || r.status != http.StatusTooManyRequests {
+		return r, err
+	}
+	wait, ok := retryAfter(r.header, time.Now())
+	if !ok || wait > retryAfterMax {
+		return r, nil
+	}
+	fmt.Fprintf(os.Stderr, "rate limited by the controller at %s; retrying in %v\n", g.apiURL, wait)
+	time.Sleep(wait)
+	return g.doOnce(method, path, body)
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date
+// (RFC 9110, 10.2.3), rounded up to whole seconds.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(s) * time.Second, true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(0, at.Sub(now).Round(time.Second)), true
+	}
+	return 0, false
+}
+
+func (g *globals) doOnce(method, path string, body any) (httpReply, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -82,7 +121,7 @@ func (g *globals) do(method, path string, body any) (httpReply, error) {
 	if err != nil {
 		return httpReply{}, fmt.Errorf("reading the answer of the controller at %s to %s %s: %v; retry", g.apiURL, method, path, err)
 	}
-	return httpReply{status: resp.StatusCode, body: b}, nil
+	return httpReply{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 func (g *globals) trace(method, u, outcome string, start time.Time) {
@@ -103,7 +142,7 @@ func (g *globals) api(method, path string, body any, out any) error {
 		return fmt.Errorf("the controller at %s answered %s %s with status %d and a body that is not the admin envelope: %v\nhint: does --api-url point at a Weir controller's admin API?", g.apiURL, method, path, r.status, err)
 	}
 	if !env.Success {
-		return g.rejection(method, path, r.status, env)
+		return g.rejection(method, path, r, env)
 	}
 	if out != nil && len(env.Data) > 0 {
 		if err := json.Unmarshal(env.Data, out); err != nil {
@@ -114,12 +153,19 @@ func (g *globals) api(method, path string, body any, out any) error {
 }
 
 // rejection turns a failed envelope into an *apiError with a next step.
-func (g *globals) rejection(method, path string, status int, env envelope) error {
+func (g *globals) rejection(method, path string, r httpReply, env envelope) error {
+	status := r.status
 	msg := http.StatusText(status)
 	if env.Error != nil {
 		msg = *env.Error
 	}
 	switch {
+	case status == http.StatusTooManyRequests:
+		if wait, ok := retryAfter(r.header, time.Now()); ok {
+			msg += fmt.Sprintf(" (rate limited by the controller at %s; retry in %v)", g.apiURL, wait)
+		} else {
+			msg += fmt.Sprintf(" (rate limited by the controller at %s; retry later)", g.apiURL)
+		}
 	case status == http.StatusServiceUnavailable && env.LeaderHint != nil:
 		msg += fmt.Sprintf(" (leader: %v; retry, or point --api-url at it)", env.LeaderHint)
 	case status == http.StatusNotFound && strings.HasPrefix(msg, "no such endpoint"),
