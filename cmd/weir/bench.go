@@ -89,12 +89,16 @@ func progress(what string, done, failed *atomic.Int64, total int, stop chan stru
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	start := time.Now()
+	shown := false
 	for {
 		select {
 		case <-stop:
-			fmt.Fprintf(os.Stderr, "\r%*s\r", 79, "")
+			if shown {
+				fmt.Fprintf(os.Stderr, "\r%*s\r", 79, "")
+			}
 			return
 		case <-t.C:
+			shown = true
 			n := done.Load()
 			line := fmt.Sprintf("%s %d/%d (%.0f msg/s)", what, n, total, float64(n)/time.Since(start).Seconds())
 			if failed != nil {
@@ -117,7 +121,7 @@ func createBenchTopic(g *globals, o *benchOpts) error {
 	if err != nil {
 		return fmt.Errorf("--create: %w", topicHint(err, o.topic))
 	}
-	fmt.Fprintf(os.Stderr, "created topic %q (%d partitions, replication factor %d)\n", o.topic, o.partitions, o.rf)
+	fmt.Fprintf(os.Stderr, "created topic %q (partitions %d, replication factor %d)\n", o.topic, o.partitions, o.rf)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -26,9 +27,14 @@ type versionInfo struct {
 	Note string `json:"note,omitempty"`
 }
 
+// pseudoVersionRE matches the pseudo-versions go build stamps on an
+// untagged commit (v0.0.0-20261202184209-e6f7fed73acc+dirty): they only
+// repeat the revision, so the version shown is then server.Version.
+var pseudoVersionRE = regexp.MustCompile(`-(0\.)?[0-9]{14}-[0-9a-f]{12}(\+dirty)?$`)
+
 // buildVersion reads the build's version from its embedded build
 // information: the module version when it was built as a module
-// (go install ...@v0.2.0), else server.Version; the git revision go build
+// (go install ...@v0.2.0, a build of a tagged commit), else server.Version; the git revision go build
 // stamps (vcs.revision, vcs.modified).
 func buildVersion(info *debug.BuildInfo, ok bool) versionInfo {
 	v := versionInfo{Version: server.Version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
@@ -36,7 +42,7 @@ func buildVersion(info *debug.BuildInfo, ok bool) versionInfo {
 		v.Note = "no build information"
 		return v
 	}
-	if mv := info.Main.Version; mv != "" && mv != "(devel)" {
+	if mv := info.Main.Version; mv != "" && mv != "(devel)" && !pseudoVersionRE.MatchString(mv) {
 		v.Version = mv
 	}
 	if info.GoVersion != "" {

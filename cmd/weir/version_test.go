@@ -27,6 +27,9 @@ func TestVersion(t *testing.T) {
 	}{
 		{info, true, "weir v0.2.0 (revision 0123456789abcdef0123456789abcdef01234567, modified) go1.26.8 " + platform + "\n"},
 		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, true, "weir 0.1.0-dev (revision unknown: built without VCS information) go1.26.8 " + platform + "\n"},
+		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261202184209-e6f7fed73acc+dirty"},
+			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "e6f7fed73acc26961541e7b1529392f55f4e6bbc"}, {Key: "vcs.modified", Value: "false"}}},
+			true, "weir 0.1.0-dev (revision e6f7fed73acc26961541e7b1529392f55f4e6bbc) go1.26.8 " + platform + "\n"},
 		{nil, false, "weir 0.1.0-dev (revision unknown: no build information) go"},
 	} {
 		got := versionString(tc.info, tc.ok)
