@@ -56,7 +56,8 @@ func benchBackends(b *testing.B) []string {
 // many records share one fdatasync. No assertions: numbers only.
 func BenchmarkAppend1KiB(b *testing.B) {
 	for _, be := range benchBackends(b) {
-		b.Run("raw/"+be, func(b *testing.B) { benchRaw(b, be) })
+		b.Run("raw/"+be, func(b *testing.B) { benchRaw(b, be, false) })
+		b.Run("raw2/"+be, func(b *testing.B) { benchRaw(b, be, true) })
 	}
 	for _, be := range benchBackends(b) {
 		for _, n := range []int{1, 4, 16, 64} {
@@ -66,14 +67,26 @@ func BenchmarkAppend1KiB(b *testing.B) {
 	}
 }
 
-func benchRaw(b *testing.B, be string) {
-	path := filepath.Join(benchDir(b), "raw.log")
+// benchRaw is the raw loop: pwrite + fdatasync of each record. With mark,
+// each record is followed by a 32-byte pwrite + fdatasync of a second file
+// (in a second submission with io_uring): the floor for the WAL's protocol,
+// whose sync ledger records how far the data was synced before anything
+// completes.
+func benchRaw(b *testing.B, be string, mark bool) {
+	dir := benchDir(b)
+	path := filepath.Join(dir, "raw.log")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
 	fd := int(f.Fd())
+	mf, err := os.OpenFile(filepath.Join(dir, "mark"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mf.Close()
+	mfd, markRec := int(mf.Fd()), make([]byte, 32)
 	rec := make([]byte, benchRecordBytes)
 	var ring *uring.Ring
 	if be == BackendUring {
@@ -85,31 +98,37 @@ func benchRaw(b *testing.B, be string) {
 	b.SetBytes(benchRecordBytes)
 	b.ResetTimer()
 	for i := range b.N {
-		off := int64(i) * benchRecordBytes
-		if ring == nil {
-			if _, err := unix.Pwrite(fd, rec, off); err != nil {
-				b.Fatal(err)
-			}
-			if err := unix.Fdatasync(fd); err != nil {
-				b.Fatal(err)
-			}
-			continue
+		benchWriteSync(b, ring, fd, rec, int64(i)*benchRecordBytes)
+		if mark {
+			benchWriteSync(b, ring, mfd, markRec, int64(i)*32)
 		}
-		if err := ring.PrepWrite(fd, rec, off, 1, uring.FlagIOLink); err != nil {
-			b.Fatal(err)
-		}
-		if err := ring.PrepFsync(fd, uring.FsyncDatasync, 2, 0); err != nil {
-			b.Fatal(err)
-		}
-		if err := ring.SubmitAndWait(2); err != nil {
-			b.Fatal(err)
-		}
-		ring.Reap(func(c uring.CQE) {
-			if c.Res < 0 {
-				b.Fatal(c.Err())
-			}
-		})
 	}
+}
+
+func benchWriteSync(b *testing.B, ring *uring.Ring, fd int, rec []byte, off int64) {
+	if ring == nil {
+		if _, err := unix.Pwrite(fd, rec, off); err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Fdatasync(fd); err != nil {
+			b.Fatal(err)
+		}
+		return
+	}
+	if err := ring.PrepWrite(fd, rec, off, 1, uring.FlagIOLink); err != nil {
+		b.Fatal(err)
+	}
+	if err := ring.PrepFsync(fd, uring.FsyncDatasync, 2, 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := ring.SubmitAndWait(2); err != nil {
+		b.Fatal(err)
+	}
+	ring.Reap(func(c uring.CQE) {
+		if c.Res < 0 {
+			b.Fatal(c.Err())
+		}
+	})
 }
 
 // benchAppend runs b.N appends split over n appenders; appender k writes to
@@ -168,5 +187,6 @@ func benchAppend(b *testing.B, be string, n, parts int) {
 	b.StopTimer()
 	st := w.Stats()
 	b.ReportMetric(float64(st.DataSyncs)/float64(b.N), "fsyncs/op")
+	b.ReportMetric(float64(st.LedgerSyncs)/float64(b.N), "ledgersyncs/op")
 	b.ReportMetric(float64(st.Appends)/float64(max(st.Groups, 1)), "appends/group")
 }
