@@ -248,7 +248,7 @@ func (w *WAL) Stats() Stats {
 		DataSyncs: c.dataSyncs.Load(), DirSyncs: c.dirSyncs.Load(), LedgerSyncs: c.ledgerSyncs.Load(),
 		BytesAppended: c.bytes.Load(), Refused: c.refused.Load(),
 		OpenFiles: c.open.Load(), Evictions: c.evictions.Load(),
-		UsedBytes:     c.used.Load(),
+		UsedBytes: c.used.Load(),
 	}
 }
 
