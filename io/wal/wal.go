@@ -18,6 +18,10 @@ import (
 // ErrClosed completes operations submitted after Close.
 var ErrClosed = errors.New("wal: closed")
 
+// ErrLocked is wrapped by Open's error when another process holds the WAL
+// directory.
+var ErrLocked = errors.New("in use by another process")
+
 // ErrRefused is wrapped by every error that refuses an append before it
 // wrote anything, for a reason that may pass: capacity_bytes used up, the
 // file system nearly full, no file descriptor to open a segment, or an
@@ -231,7 +235,7 @@ func lockDir(root string) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("wal: %s is in use by another process (flock %s: %w)", root, path, err)
+		return nil, fmt.Errorf("wal: %s is %w (flock %s: %w)", root, ErrLocked, path, err)
 	}
 	return f, nil
 }

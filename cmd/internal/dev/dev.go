@@ -36,8 +36,10 @@ type Options struct {
 	// BrokerPort + 100*i.
 	ControllerPort, RaftPort, HTTPPort, BrokerPort int
 	// NoRateLimit turns the admin API's rate limiting off (tests that make
-	// many requests); by default it runs with the reference's limits.
-	NoRateLimit bool
+	// many requests). By default it runs with limits a person at a
+	// terminal never reaches (config.InteractiveRateLimiting);
+	// ReferenceRateLimits uses the reference's production defaults instead.
+	NoRateLimit, ReferenceRateLimits bool
 	// MetricsPort is broker 0's GET /metrics port (broker i: +i); zero
 	// picks free ports.
 	MetricsPort int
@@ -157,6 +159,9 @@ func ControllerConfig(o Options) config.Controller {
 	c.Admin.HealthTimeoutMs = 6000
 	c.Cluster.MinInSyncReplicas = 1
 	c.TLS = tlsFor(o, "controller-1")
+	if !o.ReferenceRateLimits {
+		c.Admin.RateLimiting = config.InteractiveRateLimiting()
+	}
 	c.Admin.RateLimiting.Enabled = !o.NoRateLimit
 	return c
 }

@@ -102,6 +102,13 @@ func runWith(name string, args, env []string, stderr io.Writer, flags func(*flag
 	}
 	log := newLogger(logOf(), stderr)
 	p, err := start(log)
+	var ke *config.KeyError
+	if errors.As(err, &ke) {
+		// A start problem a key explains (a WAL directory another process
+		// holds, an address taken since the preflight): like a bad value.
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("start failed")
 		return ExitStart

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/io/wal"
 	"github.com/weirmq/weir/net/tlsutil"
 )
 
@@ -110,5 +111,22 @@ func TestConsoleLogToFileHasNoColour(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "wal full") || strings.Contains(string(b), "\x1b[") {
 		t.Fatalf("log file holds %q, want the message without escape codes", b)
+	}
+}
+
+// A WAL directory another broker process holds is a start problem its key
+// explains: exit 1 naming wal.path, not 2.
+func TestLockedWALExitsOneNamingTheKey(t *testing.T) {
+	path, _ := brokerTOML(t)
+	walDir := filepath.Join(filepath.Dir(path), "wal")
+	w, _, err := wal.Open(wal.DefaultConfig(walDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var stderr bytes.Buffer
+	code := Broker([]string{"--config", path}, nil, &stderr)
+	if code != ExitConfig || !strings.Contains(stderr.String(), "wal.path") || !strings.Contains(stderr.String(), "in use by another process") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }

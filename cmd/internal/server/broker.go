@@ -69,6 +69,9 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	wc.OnSync = reg.ObserveWALSync
 	wc.TruncateCorrupt = cfg.AcceptDataLoss
 	w, rec, err := wal.Open(wc)
+	if errors.Is(err, wal.ErrLocked) {
+		return nil, &config.KeyError{Key: "wal.path", Value: cfg.WAL.Path, Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
