@@ -448,3 +448,92 @@ func TestBrokerWithLostDiskRebuilds(t *testing.T) {
 			grepLines(httpGet(t, "http://"+r.brks[1].MetricsAddr+"/metrics"), "weir_partition"), r.logs.String())
 	}
 }
+
+// Issue 7 item 2 with replicas: a follower whose last acknowledged batch is
+// damaged does not come back serving a shorter log. It leaves the ISR (the
+// controller takes it out at registration), cuts the damage only once
+// another replica leads, refetches, and rejoins; alone it then serves every
+// acknowledged record.
+func TestDamagedReplicaRebuildsFromLeader(t *testing.T) {
+	r := newLossRigN(t, 3)
+	for i := range 3 {
+		r.startBrokerN(i, nil)
+	}
+	r.createTopicRF("t", 3)
+	isr := func(want string) func() bool {
+		return func() bool {
+			_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
+			return strings.Contains(body, `"in_sync_replicas":`+want)
+		}
+	}
+	waitFor(t, "full ISR", isr(`["broker-101","broker-102","broker-103"]`))
+	c, p := r.producer()
+	const n = 30
+	for i := range n {
+		if _, err := send(p, "t", fmt.Appendf(nil, "record-%d", i)); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	_ = c.Close()
+	// Let every replica sync what it holds, then stop 102 and flip a byte
+	// of its last batch.
+	waitFor(t, "broker-102 holds every record", func() bool {
+		m := httpGet(t, "http://"+r.brks[1].MetricsAddr+"/metrics")
+		return strings.Contains(m, fmt.Sprintf(`weir_partition_log_end_offset{partition="0",topic="t"} %d`, n))
+	})
+	r.stopBrokerN(1)
+	seg := filepath.Join(dev.BrokerConfig(r.o, 1).WAL.Path, "t-0", fmt.Sprintf("%020d.log", 0))
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-3] ^= 0x04
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.startBrokerN(1, nil)
+	waitFor(t, "the damage logged", func() bool {
+		return strings.Contains(r.logs.String(), "wal: corrupt record in "+seg)
+	})
+	waitFor(t, "the repaired replica caught up", func() bool {
+		m := httpGet(t, "http://"+r.brks[1].MetricsAddr+"/metrics")
+		return strings.Contains(m, fmt.Sprintf(`weir_partition_log_end_offset{partition="0",topic="t"} %d`, n))
+	})
+	waitFor(t, "the repaired replica back in the ISR", isr(`["broker-101","broker-102","broker-103"]`))
+	r.stopBrokerN(0)
+	r.stopBrokerN(2)
+	waitFor(t, "broker-102 leads alone", func() bool {
+		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
+		return strings.Contains(body, `"leader":"broker-102"`) && strings.Contains(body, `"in_sync_replicas":["broker-102"]`)
+	})
+	got := readAll(t, r, 1, n)
+	if len(got) != n || got[n-1] != fmt.Sprintf("record-%d", n-1) {
+		t.Fatalf("read from the repaired broker alone: %d records, want %d", len(got), n)
+	}
+}
+
+// readAll reads partition t/0 from the beginning through broker index i
+// until it has want records or 30 s pass.
+func readAll(t *testing.T, r *lossRig, i, want int) []string {
+	t.Helper()
+	c, _ := r.producerOn(i)
+	cons, err := c.NewConsumer(sdk.ConsumerConfig{PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdk.TopicPartition{Topic: "t", Partition: 0}
+	cons.Assign(tp)
+	cons.SeekToBeginning(tp)
+	var got []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		// Longer than the SDK's 5 s dial timeout (see TestBrokerWithLostDiskRebuilds).
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		recs, _ := cons.Poll(ctx)
+		cancel()
+		for _, rec := range recs {
+			got = append(got, string(rec.Value))
+		}
+	}
+	return got
+}
