@@ -471,26 +471,17 @@ func (w *WAL) flushDirty() error {
 // syncDirOrRefuse is syncDir for the append path: a directory it cannot
 // open for want of a descriptor refuses the append instead of poisoning the
 // WAL (nothing was lost: the caller retries the sync before relying on it).
-func (w *WAL) syncDirOrRefuse(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil && outOfDescriptors(err) {
-		return refused("wal: open directory %s to fsync it: %v", dir, err)
-	}
-	if err != nil {
-		return w.fail(fmt.Errorf("wal: open directory %s to fsync it: %w", dir, err))
-	}
-	defer f.Close()
-	w.stats.dirSyncs.Add(1)
-	if err := f.Sync(); err != nil {
-		return w.fail(fmt.Errorf("wal: fsync directory %s: %w", dir, err))
-	}
-	return nil
-}
+func (w *WAL) syncDirOrRefuse(dir string) error { return w.syncDirMode(dir, true) }
 
 // syncDir makes a directory's entries (created, removed, renamed files)
 // durable.
-func (w *WAL) syncDir(dir string) error {
+func (w *WAL) syncDir(dir string) error { return w.syncDirMode(dir, false) }
+
+func (w *WAL) syncDirMode(dir string, refusable bool) error {
 	f, err := os.Open(dir)
+	if err != nil && refusable && outOfDescriptors(err) {
+		return refused("wal: open directory %s to fsync it: %v", dir, err)
+	}
 	if err != nil {
 		return w.fail(fmt.Errorf("wal: open directory %s to fsync it: %w", dir, err))
 	}
