@@ -380,10 +380,7 @@ func TestBrokerWithLostDiskRebuilds(t *testing.T) {
 	r.startBrokerN(1, nil)
 	// The ISR may still name the old incarnation: wait until the new one
 	// holds the records, then until it is in the ISR.
-	waitFor(t, "the rebuilt replica caught up", func() bool {
-		m := httpGet(t, "http://"+r.brks[1].MetricsAddr+"/metrics")
-		return strings.Contains(m, fmt.Sprintf(`weir_partition_log_end_offset{partition="0",topic="t"} %d`, n))
-	})
+	r.waitHolds("the rebuilt replica caught up", 1, n)
 	waitFor(t, "the rebuilt broker back in the ISR", fullISR)
 	select {
 	case <-waitDone(r.brks[1]):
@@ -396,10 +393,7 @@ func TestBrokerWithLostDiskRebuilds(t *testing.T) {
 	// Once the controller has fenced the other two, the rebuilt replica
 	// leads. (The SDK is only asked afterwards: a client whose metadata
 	// still names a dead leader keeps dialling it until its next refresh.)
-	waitFor(t, "broker-102 leads alone", func() bool {
-		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
-		return strings.Contains(body, `"leader":"broker-102"`) && strings.Contains(body, `"in_sync_replicas":["broker-102"]`)
-	})
+	r.waitLeadsAlone(1)
 	got := readAll(t, r, 1, n)
 	if len(got) != n || got[n-1] != fmt.Sprintf("record-%d", n-1) {
 		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
@@ -436,10 +430,7 @@ func TestDamagedReplicaRebuildsFromLeader(t *testing.T) {
 	_ = c.Close()
 	// Let every replica sync what it holds, then stop 102 and flip a byte
 	// of its last batch.
-	waitFor(t, "broker-102 holds every record", func() bool {
-		m := httpGet(t, "http://"+r.brks[1].MetricsAddr+"/metrics")
-		return strings.Contains(m, fmt.Sprintf(`weir_partition_log_end_offset{partition="0",topic="t"} %d`, n))
-	})
+	r.waitHolds("broker-102 holds every record", 1, n)
 	r.stopBrokerN(1)
 	seg := filepath.Join(dev.BrokerConfig(r.o, 1).WAL.Path, "t-0", fmt.Sprintf("%020d.log", 0))
 	data, err := os.ReadFile(seg)
@@ -454,17 +445,11 @@ func TestDamagedReplicaRebuildsFromLeader(t *testing.T) {
 	waitFor(t, "the damage logged", func() bool {
 		return strings.Contains(r.logs.String(), "wal: corrupt record in "+seg)
 	})
-	waitFor(t, "the repaired replica caught up", func() bool {
-		m := httpGet(t, "http://"+r.brks[1].MetricsAddr+"/metrics")
-		return strings.Contains(m, fmt.Sprintf(`weir_partition_log_end_offset{partition="0",topic="t"} %d`, n))
-	})
+	r.waitHolds("the repaired replica caught up", 1, n)
 	waitFor(t, "the repaired replica back in the ISR", isr(`["broker-101","broker-102","broker-103"]`))
 	r.stopBrokerN(0)
 	r.stopBrokerN(2)
-	waitFor(t, "broker-102 leads alone", func() bool {
-		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
-		return strings.Contains(body, `"leader":"broker-102"`) && strings.Contains(body, `"in_sync_replicas":["broker-102"]`)
-	})
+	r.waitLeadsAlone(1)
 	got := readAll(t, r, 1, n)
 	if len(got) != n || got[n-1] != fmt.Sprintf("record-%d", n-1) {
 		t.Fatalf("read from the repaired broker alone: %d records, want %d", len(got), n)
@@ -495,4 +480,25 @@ func readAll(t *testing.T, r *lossRig, i, want int) []string {
 		}
 	}
 	return got
+}
+
+// waitHolds waits until broker index i's replica of t/0 ends at offset n,
+// as its metrics show.
+func (r *lossRig) waitHolds(what string, i, n int) {
+	r.t.Helper()
+	want := fmt.Sprintf(`weir_partition_log_end_offset{partition="0",topic="t"} %d`, n)
+	waitFor(r.t, what, func() bool {
+		return strings.Contains(httpGet(r.t, "http://"+r.brks[i].MetricsAddr+"/metrics"), want)
+	})
+}
+
+// waitLeadsAlone waits until broker index i leads t/0 with an ISR of itself
+// (the controller has fenced the others).
+func (r *lossRig) waitLeadsAlone(i int) {
+	r.t.Helper()
+	name := fmt.Sprintf("broker-%d", 101+i)
+	waitFor(r.t, name+" leads alone", func() bool {
+		_, body := r.admin(http.MethodGet, "/api/v1/topics/t", "")
+		return strings.Contains(body, `"leader":"`+name+`"`) && strings.Contains(body, `"in_sync_replicas":["`+name+`"]`)
+	})
 }
