@@ -3,42 +3,67 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/sm"
 )
 
 // Adapters are the production effect executors a Loop hands a node's effects
-// to. They run concurrently with the loop and report completions with Post.
-type Adapters interface {
-	// StartDisk begins disk operations; each later completes with
-	// Loop.Post(sm.DiskDone{...}), in the order given.
-	StartDisk(ops []sm.DiskOp)
-	// Send transmits messages, best effort, without blocking the loop.
-	Send(msgs []sm.Envelope)
+// to. They run concurrently with the loop and report completions with
+// Loop.Post. A node that never issues an effect kind may leave its adapter
+// nil; an effect of a kind without an adapter stops the node.
+type Adapters struct {
+	Log  LogStore
+	Raft RaftStore
+	Net  Network
+}
+
+// LoopConfig tunes a Loop.
+type LoopConfig struct {
+	// Queue bounds how many posted events may wait (default 1024).
+	Queue int
+	// Batch is how many queued events the loop steps before it hands their
+	// effects to the adapters in one Ready (default 64). Batching lets one
+	// group commit cover many requests without any change to the node.
+	Batch int
+	// Log receives every Step error with the event that caused it.
+	Log zerolog.Logger
 }
 
 // ErrFatal wraps the reason a node stopped itself (Ready.Fatal).
 var ErrFatal = errors.New("runtime: node stopped")
 
 // Loop drives one node in real time: a single goroutine owns the node and
-// feeds it events posted by adapters and its own timer, through Handle —
-// the same function the simulator uses.
+// feeds it events posted by adapters and its own timer, through the same
+// Step/Flush seam the simulator uses.
 type Loop struct {
 	node     Node
 	adapters Adapters
+	cfg      LoopConfig
 	events   chan sm.Event
 	start    time.Time
 	timer    *time.Timer
-	timerAt  sm.Time
+	alarm    Alarm
+	armed    uint64 // generation of the armed timer
 	fatal    string
+	// StepErrors counts Step errors (each is also logged).
+	stepErrors uint64
 }
 
-// NewLoop prepares a loop; queue bounds how many posted events may wait.
-func NewLoop(node Node, adapters Adapters, queue int) *Loop {
+// NewLoop prepares a loop.
+func NewLoop(node Node, adapters Adapters, cfg LoopConfig) *Loop {
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1024
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &Loop{node: node, adapters: adapters, events: make(chan sm.Event, queue), start: time.Now(), timer: t}
+	return &Loop{node: node, adapters: adapters, cfg: cfg, events: make(chan sm.Event, cfg.Queue), start: time.Now(), timer: t}
 }
 
 // Now is the loop's clock: monotonic nanoseconds since the loop was made.
@@ -55,11 +80,15 @@ func (l *Loop) Post(ctx context.Context, ev sm.Event) error {
 	}
 }
 
+// StepErrors reports how many events the node refused so far. It may only
+// be read after Run returns.
+func (l *Loop) StepErrors() uint64 { return l.stepErrors }
+
 // Run steps the node until ctx ends or the node stops itself.
 func (l *Loop) Run(ctx context.Context) error {
 	env := loopEnv{l}
 	if err := Handle(l.node, env, l.Now(), sm.TimerFired{}); err != nil {
-		return err
+		l.stepError(sm.TimerFired{}, err)
 	}
 	for l.fatal == "" {
 		var ev sm.Event
@@ -68,27 +97,98 @@ func (l *Loop) Run(ctx context.Context) error {
 			return ctx.Err()
 		case ev = <-l.events:
 		case <-l.timer.C:
-			l.timerAt = 0
+			if !l.alarm.Fire(l.armed) {
+				continue
+			}
 			ev = sm.TimerFired{}
 		}
-		_ = Handle(l.node, env, l.Now(), ev) // Step errors are malformed input; the node already refused it
+		l.step(ev)
+		// Step whatever else is already queued, up to Batch events, before
+		// one Ready: their effects go to the adapters together.
+	batch:
+		for i := 1; i < l.cfg.Batch; i++ {
+			select {
+			case ev = <-l.events:
+				l.step(ev)
+			default:
+				break batch
+			}
+		}
+		Flush(l.node, env)
 	}
 	return errors.Join(ErrFatal, errors.New(l.fatal))
+}
+
+func (l *Loop) step(ev sm.Event) {
+	if err := l.node.Step(l.Now(), ev); err != nil {
+		l.stepError(ev, err)
+	}
+}
+
+func (l *Loop) stepError(ev sm.Event, err error) {
+	l.stepErrors++
+	l.cfg.Log.Warn().Err(err).Str("event", DescribeEvent(ev)).Msg("node refused an event")
+}
+
+// DescribeEvent is a one-line description of an event for logs and traces.
+func DescribeEvent(ev sm.Event) string {
+	switch e := ev.(type) {
+	case sm.Received:
+		return fmt.Sprintf("received %T from %v", e.Msg, e.From)
+	case sm.TimerFired:
+		return "timer"
+	case sm.LogDone:
+		return fmt.Sprintf("log effect %d done: %v %s", e.ID, e.Outcome, e.Reason)
+	case sm.RaftDone:
+		return fmt.Sprintf("raft save %d done: %v %s", e.ID, e.Outcome, e.Reason)
+	case sm.HealthObserved:
+		return "health observed"
+	}
+	return fmt.Sprintf("%T", ev)
 }
 
 // loopEnv adapts a Loop to Env: the timer is the loop's own; the rest goes to
 // the adapters.
 type loopEnv struct{ l *Loop }
 
-func (e loopEnv) StartDisk(ops []sm.DiskOp) { e.l.adapters.StartDisk(ops) }
-func (e loopEnv) Send(msgs []sm.Envelope)   { e.l.adapters.Send(msgs) }
-func (e loopEnv) Fatal(reason string)       { e.l.fatal = reason }
-func (e loopEnv) SetTimer(at sm.Time) {
-	l := e.l
-	if at == 0 || at == l.timerAt {
+func (e loopEnv) StartLog(ops []sm.LogOp) {
+	if e.l.adapters.Log == nil {
+		e.Fatal(fmt.Sprintf("runtime: the node issued %d log operations and has no log store", len(ops)))
 		return
 	}
-	l.timerAt = at
-	d := time.Duration(at - l.Now())
-	l.timer.Reset(max(d, 0))
+	e.l.adapters.Log.StartLog(ops)
+}
+
+func (e loopEnv) StartRaft(saves []sm.RaftSave) {
+	if e.l.adapters.Raft == nil {
+		e.Fatal(fmt.Sprintf("runtime: the node issued %d raft saves and has no raft store", len(saves)))
+		return
+	}
+	e.l.adapters.Raft.StartRaft(saves)
+}
+
+func (e loopEnv) Send(msgs []sm.Envelope) {
+	if e.l.adapters.Net != nil {
+		e.l.adapters.Net.Send(msgs)
+	}
+}
+
+func (e loopEnv) Fatal(reason string) {
+	if e.l.fatal == "" {
+		e.l.fatal = reason
+	}
+}
+
+func (e loopEnv) SetTimer(at sm.Time) {
+	l := e.l
+	gen, arm := l.alarm.Set(at)
+	if !arm {
+		return
+	}
+	l.armed = gen
+	if at == 0 {
+		l.timer.Stop()
+		return
+	}
+	l.timer.Reset(max(time.Duration(at-l.Now()), 0))
 }

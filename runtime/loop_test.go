@@ -1,36 +1,45 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/sm"
 )
 
 // echoNode replies to every message, asks for a timer 5ms out, writes one
-// disk op per message, and stops itself on a DiskDone error.
+// disk op per message, and stops itself on a LogDone error.
 type echoNode struct {
 	rd     sm.Ready
 	timers int
-	done   []uint64
-	nextID uint64
+	done   []sm.EffectID
+	nextID sm.EffectID
+	steps  int
 }
 
 func (n *echoNode) Step(now sm.Time, ev sm.Event) error {
+	n.steps++
 	switch e := ev.(type) {
 	case sm.Received:
+		if _, bad := e.Msg.(sm.ProduceRequest); bad {
+			return errors.New("echo: produce requests are not routable here")
+		}
 		n.nextID++
-		n.rd.Disk = append(n.rd.Disk, sm.DiskOp{ID: n.nextID, Kind: sm.DiskAppend, Sync: true})
+		n.rd.Log = append(n.rd.Log, sm.LogOp{ID: n.nextID, Kind: sm.LogAppend, Sync: true})
 		n.rd.Messages = append(n.rd.Messages, sm.Envelope{From: 1, To: e.From, Msg: e.Msg})
 	case sm.TimerFired:
 		n.timers++
 		n.rd.Messages = append(n.rd.Messages, sm.Envelope{From: 1, To: 2, Msg: sm.MetadataRequest{ReqID: uint64(n.timers)}})
-	case sm.DiskDone:
-		if e.Err != "" {
-			n.rd.Fatal = e.Err
+	case sm.LogDone:
+		if e.Outcome != sm.OutcomeOK {
+			n.rd.Fatal = e.Reason
 		}
 		n.done = append(n.done, e.ID)
 	}
@@ -46,21 +55,24 @@ func (n *echoNode) CheckInvariants() error { return nil }
 type recorder struct {
 	mu   sync.Mutex
 	sent []sm.Envelope
-	ops  []sm.DiskOp
-	loop *Loop
-	fail bool
+	ops  []sm.LogOp
+	// starts counts StartLog calls.
+	starts int
+	loop   *Loop
+	fail   bool
 }
 
-func (r *recorder) StartDisk(ops []sm.DiskOp) {
+func (r *recorder) StartLog(ops []sm.LogOp) {
 	r.mu.Lock()
 	r.ops = append(r.ops, ops...)
+	r.starts++
 	fail := r.fail
 	r.mu.Unlock()
 	go func() {
 		for _, op := range ops {
-			d := sm.DiskDone{ID: op.ID}
+			d := sm.LogDone{ID: op.ID}
 			if fail {
-				d.Err = "fsync: input/output error"
+				d.Outcome, d.Reason = sm.OutcomeUnknown, "fsync: input/output error"
 			}
 			_ = r.loop.Post(context.Background(), d)
 		}
@@ -88,7 +100,7 @@ func (r *recorder) Send(msgs []sm.Envelope) {
 func TestLoopDrivesNode(t *testing.T) {
 	node := &echoNode{}
 	rec := &recorder{}
-	loop := NewLoop(node, rec, 16)
+	loop := NewLoop(node, Adapters{Log: rec, Net: rec}, LoopConfig{Queue: 16})
 	rec.loop = loop
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -128,5 +140,89 @@ func TestLoopDrivesNode(t *testing.T) {
 	}
 	if replies != 4 {
 		t.Fatalf("%d replies, want 4", replies)
+	}
+}
+
+// The one SetTimer definition: only the latest wish fires, zero cancels,
+// the same wish twice arms once, and a stopped process's wake-ups are void.
+func TestAlarm(t *testing.T) {
+	var a Alarm
+	g1, arm := a.Set(10)
+	if !arm {
+		t.Fatal("first wish not armed")
+	}
+	if _, arm := a.Set(10); arm {
+		t.Fatal("the same wish armed twice")
+	}
+	g2, arm := a.Set(20)
+	if !arm || a.Fire(g1) {
+		t.Fatal("a replaced wish fired")
+	}
+	if !a.Fire(g2) || a.Fire(g2) {
+		t.Fatal("the current wish must fire exactly once")
+	}
+	g3, _ := a.Set(30)
+	if _, arm := a.Set(0); !arm || a.Fire(g3) {
+		t.Fatal("a cancelled wish fired")
+	}
+	g4, _ := a.Set(40)
+	a.Reset()
+	if a.Fire(g4) {
+		t.Fatal("a wish of a stopped process fired")
+	}
+	if _, arm := a.Set(40); !arm {
+		t.Fatal("after Reset the same time must arm again")
+	}
+}
+
+// Every Step error is logged with its event, the loop carries on, and events
+// queued together are stepped before one Ready (one StartLog call).
+func TestLoopLogsStepErrorsAndBatches(t *testing.T) {
+	node := &echoNode{timers: 3} // no timer traffic
+	rec := &recorder{}
+	var logs bytes.Buffer
+	loop := NewLoop(node, Adapters{Log: rec, Net: rec}, LoopConfig{Queue: 16, Log: zerolog.New(&logs)})
+	rec.loop = loop
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Queue before Run starts: the first batch holds all of them.
+	_ = loop.Post(ctx, sm.Received{From: 2000000, Msg: sm.ProduceRequest{ReqID: 1}})
+	for i := range 5 {
+		_ = loop.Post(ctx, sm.Received{From: 2000000, Msg: sm.MetadataRequest{ReqID: uint64(i)}})
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- loop.Run(ctx) }()
+	for rec.count(2000000) < 5 {
+		if ctx.Err() != nil {
+			t.Fatal("replies did not come")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-errc
+	if loop.StepErrors() != 1 {
+		t.Fatalf("%d step errors counted, want 1", loop.StepErrors())
+	}
+	if !strings.Contains(logs.String(), "received sm.ProduceRequest from cl2000000") || !strings.Contains(logs.String(), "not routable") {
+		t.Fatalf("step error not logged with its event: %q", logs.String())
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.starts != 1 || len(rec.ops) != 5 {
+		t.Fatalf("%d StartLog calls for %d ops, want 1 call (one batch) for 5", rec.starts, len(rec.ops))
+	}
+}
+
+// A node that issues an effect its driver has no adapter for stops.
+func TestLoopFatalWithoutAdapter(t *testing.T) {
+	node := &echoNode{timers: 3}
+	rec := &recorder{}
+	loop := NewLoop(node, Adapters{Net: rec}, LoopConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = loop.Post(ctx, sm.Received{From: 1000, Msg: sm.MetadataRequest{}})
+	err := loop.Run(ctx)
+	if !errors.Is(err, ErrFatal) || !strings.Contains(err.Error(), "no log store") {
+		t.Fatalf("Run = %v, want a fatal stop naming the missing log store", err)
 	}
 }

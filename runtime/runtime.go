@@ -6,17 +6,20 @@
 //
 //  1. The driver hands the node one event with the current time: Step(now, ev).
 //  2. It takes the node's effects: rd := Ready().
-//  3. It executes them in field order — starts rd.Disk operations (they run
-//     asynchronously and each completes later as a sm.DiskDone event, in issue
-//     order), sends rd.Messages, arranges sm.TimerFired at rd.TimerAt, and stops
-//     the process if rd.Fatal is set.
+//  3. It executes them in field order — starts rd.Log and rd.Raft effects
+//     (they run asynchronously and each completes later as an event naming
+//     its ID: sm.LogDone, sm.RaftDone), sends rd.Messages, arranges
+//     sm.TimerFired at rd.TimerAt (Alarm), and stops the process if rd.Fatal
+//     is set.
 //  4. It acknowledges: Advance().
 //
 // The ordering rule for durable effects lives in the state machines: nothing
 // is acknowledged to a client, reported to a leader, or voted on that depends
-// on a write before that write's DiskDone has arrived. A driver is therefore
-// free to batch and reorder the *execution* of disk operations across nodes
-// (group commit), as long as it completes one node's operations in order.
+// on a write before that write's completion has arrived. A driver is
+// therefore free to batch the execution of effects (group commit) and to
+// complete them in any order each effect kind allows (see LogStore,
+// RaftStore). A completion whose ID the node no longer tracks is dropped by
+// the node.
 package runtime
 
 import "github.com/weirmq/weir/sm"
@@ -25,7 +28,8 @@ import "github.com/weirmq/weir/sm"
 // (sm/controller).
 type Node interface {
 	// Step consumes one event. It returns an error only for input that is
-	// malformed or cannot be routed; the driver logs and drops it.
+	// malformed or cannot be routed; the driver logs it with the event and
+	// carries on.
 	Step(now sm.Time, ev sm.Event) error
 	// Ready returns the effects accumulated since the last Advance.
 	Ready() sm.Ready
@@ -36,16 +40,58 @@ type Node interface {
 	CheckInvariants() error
 }
 
-// Env executes a node's effects. The simulator implements it with its
-// virtual network and disk; production with QUIC, the WAL and pebble.
-type Env interface {
-	// StartDisk begins the operations; each completes later with a DiskDone
-	// event delivered to the node, in the order given.
-	StartDisk(ops []sm.DiskOp)
-	// Send transmits messages; delivery is best effort.
+// LogStore executes partition-log writes (sm.LogOp), the broker's durable
+// effect. It promises:
+//
+//   - Each op completes exactly once, with an sm.LogDone naming its ID,
+//     delivered to the node that issued it (the driver posts it as an event).
+//   - The ops on one partition log complete in issue order. A store may
+//     batch ops of many logs into one write and one sync (group commit) and
+//     complete different logs' ops in any order.
+//   - OutcomeOK with Sync: the op's bytes are on stable storage and survive a
+//     crash or power loss. Without Sync: they survive a process crash, not a
+//     power loss.
+//   - OutcomeFailed: nothing was written (the append was refused: capacity,
+//     free space, file descriptors); every later append to that log that
+//     does not start at its end is refused too, so a log never has a gap.
+//   - OutcomeUnknown: an I/O error; the op may be partly written. The store
+//     is poisoned (every later op completes unknown) and the node stops;
+//     after a restart it recovers from what the disk really holds.
+//
+// A crash leaves every synced byte in place and, of the unsynced ones, any
+// prefix — possibly ending in garbage — which recovery cuts as a torn tail
+// (sm.Durable). Implementations: io/wal in production, sim's disk.
+type LogStore interface {
+	StartLog(ops []sm.LogOp)
+}
+
+// RaftStore persists raft entries and hard state (sm.RaftSave), the
+// controller's durable effect. Saves complete in issue order, each exactly
+// once with an sm.RaftDone; OutcomeOK with Sync means the save survives a
+// power loss, and an earlier unsynced save is then durable too (a later
+// synced save covers the earlier ones, as one log file's fsync does).
+// OutcomeUnknown is an I/O error: the node stops. A crash keeps every synced
+// save and, of the unsynced ones after them, a prefix. Implementations:
+// io/raftstore (pebble) in production, sim's disk.
+type RaftStore interface {
+	StartRaft(saves []sm.RaftSave)
+}
+
+// Network sends messages, best effort: a message may be lost, delayed or
+// (between servers) duplicated; state machines retry on their own timers.
+// Send never blocks on the network.
+type Network interface {
 	Send(msgs []sm.Envelope)
-	// SetTimer asks for a TimerFired at or after at (zero: no timer). A later
-	// call replaces an earlier one.
+}
+
+// Env executes a node's effects. The simulator implements it with its
+// virtual network and disk; production (Loop) with QUIC, the WAL and pebble.
+type Env interface {
+	LogStore
+	RaftStore
+	Network
+	// SetTimer records when the node next needs a TimerFired; see Alarm,
+	// which both drivers use to implement it.
 	SetTimer(at sm.Time)
 	// Fatal stops the node: an environmental dead end such as an I/O error.
 	Fatal(reason string)
@@ -60,6 +106,9 @@ func Handle(node Node, env Env, now sm.Time, ev sm.Event) error {
 }
 
 // Flush executes whatever the node has ready, in the contract's field order.
+// A driver that steps several events before one Flush (Loop batches queued
+// events) gets their effects together: nodes accumulate effects until
+// Advance.
 func Flush(node Node, env Env) {
 	rd := node.Ready()
 	if rd.Fatal != "" {
@@ -67,12 +116,54 @@ func Flush(node Node, env Env) {
 		node.Advance()
 		return
 	}
-	if len(rd.Disk) > 0 {
-		env.StartDisk(rd.Disk)
+	if len(rd.Log) > 0 {
+		env.StartLog(rd.Log)
+	}
+	if len(rd.Raft) > 0 {
+		env.StartRaft(rd.Raft)
 	}
 	if len(rd.Messages) > 0 {
 		env.Send(rd.Messages)
 	}
 	env.SetTimer(rd.TimerAt)
 	node.Advance()
+}
+
+// Alarm is the one definition of SetTimer, shared by both drivers: a node
+// has at most one wish, the latest one it reported; zero means it needs no
+// timer. A driver arms one wake-up per wish and delivers sm.TimerFired only
+// for the current one, so a replaced or cancelled wish never fires. Nodes
+// must still treat any event as a tick (a paused process, a clock jump), and
+// a TimerFired as a hint, not a promise that a deadline passed.
+type Alarm struct {
+	at  sm.Time
+	gen uint64
+}
+
+// Set records the node's wish. When it changed it returns arm true with a
+// generation: the driver schedules a wake-up at at (none if at is zero)
+// tagged with gen, and earlier wake-ups are void.
+func (a *Alarm) Set(at sm.Time) (gen uint64, arm bool) {
+	if at == a.at {
+		return a.gen, false
+	}
+	a.at = at
+	a.gen++
+	return a.gen, true
+}
+
+// Fire reports whether a wake-up tagged gen is still wanted; if so the wish
+// is used up and the driver delivers sm.TimerFired.
+func (a *Alarm) Fire(gen uint64) bool {
+	if gen != a.gen || a.at == 0 {
+		return false
+	}
+	a.at = 0
+	return true
+}
+
+// Reset forgets the wish (the process stopped); pending wake-ups are void.
+func (a *Alarm) Reset() {
+	a.at = 0
+	a.gen++
 }

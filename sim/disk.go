@@ -67,14 +67,14 @@ func walFile(tp sm.TopicPartition) string {
 
 const raftFile = "raft"
 
-// apply performs op on the page cache, as the write or ftruncate syscall does
-// when the operation starts. It returns an error text the way a failing
+// applyLog performs op on the page cache, as the write or ftruncate syscall
+// does when the operation starts. It returns an error text the way a failing
 // syscall would, and whether the operation was refused before it wrote
 // anything (an append onto a full disk: the production WAL checks space
 // first, so the broker carries on). Stable storage changes only in sync.
-func (d *Disk) apply(op sm.DiskOp) (errText string, refused bool) {
+func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 	switch op.Kind {
-	case sm.DiskAppend:
+	case sm.LogAppend:
 		f := d.get(walFile(op.TP))
 		if base := frameBase(op.Data); f.refused && base != f.refusedAt {
 			return fmt.Sprintf("append at offset %d continues a refused append (the log ends at %d)", base, f.refusedAt), true
@@ -87,7 +87,7 @@ func (d *Disk) apply(op sm.DiskOp) (errText string, refused bool) {
 		}
 		f.refused = false
 		f.content = append(f.content, op.Data...)
-	case sm.DiskTruncate:
+	case sm.LogTruncate:
 		f := d.get(walFile(op.TP))
 		pos, err := truncatePos(f.content, op.Offset)
 		if err != "" {
@@ -95,19 +95,24 @@ func (d *Disk) apply(op sm.DiskOp) (errText string, refused bool) {
 		}
 		f.content = f.content[:pos:pos]
 		f.refused = false
-	case sm.DiskDelete:
+	case sm.LogDelete:
 		delete(d.files, walFile(op.TP))
-	case sm.DiskRaft:
-		data := encodeRaftRecord(op.HardState, op.Entries)
-		if d.capacity > 0 && d.used()+int64(len(data)) > d.capacity {
-			return "disk full (ENOSPC)", false
-		}
-		f := d.get(raftFile)
-		f.content = append(f.content, data...)
 	default:
-		return fmt.Sprintf("sim: unknown disk op kind %d", op.Kind), false
+		return fmt.Sprintf("sim: unknown log op kind %d", op.Kind), false
 	}
 	return "", false
+}
+
+// applyRaft appends a raft save to the raft file's page cache. A full disk
+// is an I/O error for the raft store (pebble cannot refuse a save cleanly).
+func (d *Disk) applyRaft(s sm.RaftSave) (errText string) {
+	data := encodeRaftRecord(s.HardState, s.Entries)
+	if d.capacity > 0 && d.used()+int64(len(data)) > d.capacity {
+		return "disk full (ENOSPC)"
+	}
+	f := d.get(raftFile)
+	f.content = append(f.content, data...)
+	return ""
 }
 
 // frameBase reads the base offset of the first batch frame in data (layout
@@ -117,14 +122,6 @@ func frameBase(data []byte) sm.Offset {
 		return -1
 	}
 	return sm.Offset(binary.LittleEndian.Uint64(data[8:]))
-}
-
-// opFile names the file op touches.
-func opFile(op sm.DiskOp) string {
-	if op.Kind == sm.DiskRaft {
-		return raftFile
-	}
-	return walFile(op.TP)
 }
 
 // sync makes a file's current contents durable, as fsync does: everything

@@ -19,9 +19,9 @@ func frame(off sm.Offset, v string) []byte {
 // Synced bytes survive a crash; unsynced bytes never do without tearing.
 func TestDiskCrashKeepsSyncedOnly(t *testing.T) {
 	d := newDisk(0)
-	d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")})
+	d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(0, "x")})
 	d.sync(walFile(tpA))
-	d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(1, "y")})
+	d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(1, "y")})
 	d.crash(newRNG(1), false)
 	got, err := d.recover()
 	if err != nil {
@@ -39,9 +39,9 @@ func TestDiskTornCrash(t *testing.T) {
 	outcomes := map[string]bool{}
 	for seed := uint64(1); seed <= 200; seed++ {
 		d := newDisk(0)
-		d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")})
+		d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(0, "x")})
 		d.sync(walFile(tpA))
-		d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(1, "yyyyyyyy")})
+		d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(1, "yyyyyyyy")})
 		torn := d.crash(newRNG(seed), true)
 		got, _ := d.recover()
 		bs, _, err := sm.DecodeLog(got.Logs[tpA])
@@ -69,7 +69,7 @@ func TestDiskTornCrash(t *testing.T) {
 func TestRaftStoreCutsTornTail(t *testing.T) {
 	d := newDisk(0)
 	ent := func(i uint64) []*pb.Entry { return []*pb.Entry{{Index: new(i), Term: new(uint64(1))}} }
-	d.apply(sm.DiskOp{Kind: sm.DiskRaft, Entries: ent(2)})
+	d.applyRaft(sm.RaftSave{Entries: ent(2)})
 	d.sync(raftFile)
 	f := d.files[raftFile]
 	torn := encodeRaftRecord(nil, ent(3))
@@ -78,7 +78,7 @@ func TestRaftStoreCutsTornTail(t *testing.T) {
 	if got, _ := d.recover(); len(got.Entries) != 1 {
 		t.Fatalf("first recovery: %d entries", len(got.Entries))
 	}
-	_, _ = d.apply(sm.DiskOp{Kind: sm.DiskRaft, Entries: ent(3)})
+	_ = d.applyRaft(sm.RaftSave{Entries: ent(3)})
 	d.sync(raftFile)
 	got, err := d.recover()
 	if err != nil || len(got.Entries) != 2 || got.Entries[1].GetIndex() != 3 {
@@ -91,17 +91,17 @@ func TestRaftStoreCutsTornTail(t *testing.T) {
 // too, and once there is space the refused offset is written again.
 func TestDiskFull(t *testing.T) {
 	d := newDisk(10)
-	if err, refused := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")}); err == "" || !refused {
+	if err, refused := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(0, "x")}); err == "" || !refused {
 		t.Fatalf("append over capacity: %q refused=%v", err, refused)
 	}
 	if d.used() != 0 {
 		t.Fatalf("used %d after a refused append", d.used())
 	}
 	d.capacity = 1 << 20
-	if err, refused := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(1, "y")}); err == "" || !refused {
+	if err, refused := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(1, "y")}); err == "" || !refused {
 		t.Fatalf("append continuing a refused one: %q refused=%v", err, refused)
 	}
-	if err, _ := d.apply(sm.DiskOp{Kind: sm.DiskAppend, TP: tpA, Data: frame(0, "x")}); err != "" {
+	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(0, "x")}); err != "" {
 		t.Fatalf("append at the refused offset once there is space: %q", err)
 	}
 }

@@ -129,9 +129,8 @@ type host struct {
 	disk        *Disk
 	up          bool
 	incarnation uint64 // bumps on every start; events for an old one are dropped
-	timerAt     sm.Time
-	timerGen    uint64
-	diskFree    sm.Time // when the disk finishes its queued operations (FIFO)
+	alarm       runtime.Alarm
+	diskFree    map[string]sm.Time // per file: when its queued writes finish (FIFO)
 	pausedUntil sm.Time
 	skew        sm.Duration // forward clock jumps accumulated
 	faults      diskFaults
@@ -173,60 +172,99 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 	}
 }
 
-// StartDisk implements runtime.Env: operations take effect on the page cache
-// now, complete in order, and become durable at completion when synced.
-func (h *host) StartDisk(ops []sm.DiskOp) {
-	w := h.w
-	inc := h.incarnation
+// StartLog implements runtime.LogStore: operations take effect on the page
+// cache now, complete in order per file (operations on different partition
+// logs complete in any order, as io/wal may), and become durable at
+// completion when synced. Refusals end OutcomeFailed, I/O errors
+// OutcomeUnknown.
+func (h *host) StartLog(ops []sm.LogOp) {
 	for _, op := range ops {
-		if op.Kind == sm.DiskTruncate {
-			w.stats.reach("log truncated")
+		if op.Kind == sm.LogTruncate {
+			h.w.stats.reach("log truncated")
 		}
-		errText, refused := h.diskError(op), false
+		errText, refused := h.diskError(op.Sync), false
 		if errText == "" {
-			errText, refused = h.disk.apply(op)
+			errText, refused = h.disk.applyLog(op)
 		}
-		lat := sm.Duration(w.diskRNG.between(int64(w.cfg.DiskLatencyMin), int64(w.cfg.DiskLatencyMax)))
-		if op.Sync {
-			lat += sm.Duration(w.diskRNG.heavyTail(int64(w.cfg.SyncLatency), int64(w.cfg.SyncLatency)*50))
-			if w.now < h.faults.slowUntil {
-				lat += sm.Duration(w.diskRNG.between(0, int64(h.faults.slowMax)))
+		id := op.ID
+		h.startWrite(walFile(op.TP), op.Sync, op.Kind == sm.LogAppend, errText, func(errText string) sm.Event {
+			d := sm.LogDone{ID: id, Reason: errText}
+			switch {
+			case errText == "":
+			case refused:
+				d.Outcome = sm.OutcomeFailed
+				h.w.stats.reach("append refused")
+			default:
+				d.Outcome = sm.OutcomeUnknown
 			}
-		}
-		done := max(w.now, h.diskFree).Add(lat)
-		h.diskFree = done
-		if h.tearRestart > 0 && (op.Kind == sm.DiskAppend || op.Kind == sm.DiskRaft) {
-			restart := h.tearRestart
-			h.tearRestart = 0
-			w.at(w.now.Add(sm.Duration(w.diskRNG.between(0, int64(done-w.now)))), func() {
-				if h.up && h.incarnation == inc {
-					w.stats.Faults[FaultTornWrite]++
-					h.crash(true)
-					w.after(restart, func() { h.start() })
-				}
-			})
-		}
-		w.at(done, func() {
-			if !h.up || h.incarnation != inc {
-				return
-			}
-			if errText == "" && op.Sync {
-				h.disk.sync(opFile(op))
-			}
-			if refused {
-				w.stats.reach("append refused")
-			}
-			h.deliver(inc, sm.DiskDone{ID: op.ID, Err: errText, Refused: refused})
+			return d
 		})
 	}
 }
 
-// diskError draws an injected I/O error for op.
-func (h *host) diskError(op sm.DiskOp) string {
+// StartRaft implements runtime.RaftStore: saves complete in order and are
+// durable at completion when synced.
+func (h *host) StartRaft(saves []sm.RaftSave) {
+	for _, s := range saves {
+		errText := h.diskError(s.Sync)
+		if errText == "" {
+			errText = h.disk.applyRaft(s)
+		}
+		id := s.ID
+		h.startWrite(raftFile, s.Sync, true, errText, func(errText string) sm.Event {
+			d := sm.RaftDone{ID: id, Reason: errText}
+			if errText != "" {
+				d.Outcome = sm.OutcomeUnknown
+			}
+			return d
+		})
+	}
+}
+
+// startWrite schedules the completion of one write to file, already applied
+// to the page cache: after the file's earlier writes, with drawn latency
+// (sync latency and slow-disk windows when synced). A pending tear-restart
+// fault crashes the host in the middle of a write that can tear.
+func (h *host) startWrite(file string, sync, canTear bool, errText string, done func(errText string) sm.Event) {
+	w := h.w
+	inc := h.incarnation
+	lat := sm.Duration(w.diskRNG.between(int64(w.cfg.DiskLatencyMin), int64(w.cfg.DiskLatencyMax)))
+	if sync {
+		lat += sm.Duration(w.diskRNG.heavyTail(int64(w.cfg.SyncLatency), int64(w.cfg.SyncLatency)*50))
+		if w.now < h.faults.slowUntil {
+			lat += sm.Duration(w.diskRNG.between(0, int64(h.faults.slowMax)))
+		}
+	}
+	at := max(w.now, h.diskFree[file]).Add(lat)
+	h.diskFree[file] = at
+	if h.tearRestart > 0 && canTear {
+		restart := h.tearRestart
+		h.tearRestart = 0
+		w.at(w.now.Add(sm.Duration(w.diskRNG.between(0, int64(at-w.now)))), func() {
+			if h.up && h.incarnation == inc {
+				w.stats.Faults[FaultTornWrite]++
+				h.crash(true)
+				w.after(restart, func() { h.start() })
+			}
+		})
+	}
+	w.at(at, func() {
+		if !h.up || h.incarnation != inc {
+			return
+		}
+		if errText == "" && sync {
+			h.disk.sync(file)
+		}
+		h.deliver(inc, done(errText))
+	})
+}
+
+// diskError draws an injected I/O error for a write.
+func (h *host) diskError(sync bool) string {
 	w := h.w
 	if w.now < h.faults.errorsUntil && w.diskRNG.chance(h.faults.errRate) {
 		w.stats.Faults[FaultDiskError]++
-		if op.Sync && w.diskRNG.chance(0.5) {
+		if sync && w.diskRNG.chance(0.5) {
 			return "fsync: input/output error (EIO)"
 		}
 		return "write: input/output error (EIO)"
@@ -241,22 +279,19 @@ func (h *host) Send(msgs []sm.Envelope) {
 	}
 }
 
-// SetTimer implements runtime.Env. Only the latest timer counts.
+// SetTimer implements runtime.Env with runtime.Alarm, as the production
+// loop does: only the latest wish counts, zero cancels.
 func (h *host) SetTimer(at sm.Time) {
-	if at == 0 || at == h.timerAt {
+	gen, arm := h.alarm.Set(at)
+	if !arm || at == 0 {
 		return
 	}
-	h.timerAt = at
-	h.timerGen++
-	gen, inc := h.timerGen, h.incarnation
+	inc := h.incarnation
 	// The node asked in its local time; convert to virtual time.
-	w := h.w
-	w.at(at.Add(-h.skew), func() {
-		if h.timerGen != gen {
-			return
+	h.w.at(at.Add(-h.skew), func() {
+		if h.alarm.Fire(gen) {
+			h.deliver(inc, sm.TimerFired{})
 		}
-		h.timerAt = 0
-		h.deliver(inc, sm.TimerFired{})
 	})
 }
 
@@ -278,8 +313,7 @@ func (h *host) crash(tear bool) {
 	}
 	h.up = false
 	h.node = nil
-	h.timerGen++
-	h.timerAt = 0
+	h.alarm.Reset()
 	h.pausedUntil = 0
 	if h.disk.crash(h.w.diskRNG, tear) > 0 {
 		h.w.stats.reach("torn tail on crash")
@@ -294,7 +328,7 @@ func (h *host) start() {
 	}
 	w := h.w
 	h.incarnation++
-	h.diskFree = w.now
+	clear(h.diskFree)
 	d, err := h.disk.recover()
 	if err != nil {
 		w.fail("%v recover: %v", h.id, err)
@@ -319,7 +353,7 @@ func (h *host) start() {
 
 // addHost registers a process slot.
 func (w *World) addHost(id sm.NodeID, kind hostKind) *host {
-	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity)}
+	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity), diskFree: map[string]sm.Time{}}
 	w.hosts[id] = h
 	w.hostIDs = append(w.hostIDs, id)
 	slices.Sort(w.hostIDs)
@@ -351,8 +385,12 @@ func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
 	case sm.Received:
 		t.mix(uint64(e.From))
 		t.mix(msgKind(e.Msg))
-	case sm.DiskDone:
-		t.mix(1<<32 | e.ID)
+	case sm.LogDone:
+		t.mix(1<<32 | uint64(e.ID))
+		t.mix(uint64(e.Outcome))
+	case sm.RaftDone:
+		t.mix(4<<32 | uint64(e.ID))
+		t.mix(uint64(e.Outcome))
 	case sm.TimerFired:
 		t.mix(2 << 32)
 	case sm.HealthObserved:
@@ -373,11 +411,16 @@ func describeEvent(ev sm.Event) string {
 	switch e := ev.(type) {
 	case sm.Received:
 		return fmt.Sprintf("%v %T%+v", e.From, e.Msg, e.Msg)
-	case sm.DiskDone:
-		if e.Err != "" {
-			return fmt.Sprintf("disk done #%d err=%q", e.ID, e.Err)
+	case sm.LogDone:
+		if e.Outcome != sm.OutcomeOK {
+			return fmt.Sprintf("log done #%d %v %q", e.ID, e.Outcome, e.Reason)
 		}
-		return fmt.Sprintf("disk done #%d", e.ID)
+		return fmt.Sprintf("log done #%d", e.ID)
+	case sm.RaftDone:
+		if e.Outcome != sm.OutcomeOK {
+			return fmt.Sprintf("raft done #%d %v %q", e.ID, e.Outcome, e.Reason)
+		}
+		return fmt.Sprintf("raft done #%d", e.ID)
 	case sm.TimerFired:
 		return "timer"
 	case sm.HealthObserved:

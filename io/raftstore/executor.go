@@ -2,7 +2,6 @@ package raftstore
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -14,35 +13,36 @@ import (
 // one learns why instead of waiting forever.
 var ErrExecutorClosed = errors.New("raftstore: executor closed")
 
-// Executor runs a controller node's disk operations against a Store. It is
-// the disk half of runtime.Adapters (StartDisk) for a controller: the loop
-// goroutine hands it operations without blocking, and one executor goroutine
-// runs them in issue order, reporting each with the completion callback, in
-// the same order — the order sm.DiskDone promises.
+// Executor runs a controller node's raft saves against a Store: it
+// implements runtime.RaftStore. The loop goroutine hands it saves without
+// blocking, and one executor goroutine runs them in issue order, reporting
+// each with the completion callback, in the same order — the order
+// runtime.RaftStore promises. A save that fails ends sm.OutcomeUnknown (a
+// failed pebble commit may or may not have reached the disk).
 //
-// It does no group commit: the controller issues one DiskRaft operation at a
-// time and waits for its completion, so there is never a queue to merge.
+// It does no group commit: the controller issues one RaftSave at a time and
+// waits for its completion, so there is never a queue to merge.
 type Executor struct {
 	store *Store
-	done  func(sm.DiskDone)
+	done  func(sm.RaftDone)
 
 	mu     sync.Mutex
-	cond   *sync.Cond  // signalled when queue grows or closed is set
-	queue  []sm.DiskOp // issued, not yet taken by the goroutine
+	cond   *sync.Cond    // signalled when queue grows or closed is set
+	queue  []sm.RaftSave // issued, not yet taken by the goroutine
 	closed bool
 	// tail is closed once every completion issued so far has been reported:
-	// first when the goroutine exits, then by each goroutine StartDisk
-	// starts after Close to fail its operations in order.
+	// first when the goroutine exits, then by each goroutine StartRaft
+	// starts after Close to fail its saves in order.
 	tail chan struct{}
 	exit chan struct{} // closed when the executor goroutine has returned
 }
 
 // NewExecutor starts the executor goroutine. done receives each completion
 // (typically a closure over runtime.Loop.Post); it is called from the
-// executor's goroutines (never from StartDisk), one call at a time, and may
+// executor's goroutines (never from StartRaft), one call at a time, and may
 // block — that is how the loop's back-pressure reaches the disk. The Executor does not own store:
 // close the Executor first, then the Store.
-func NewExecutor(store *Store, done func(sm.DiskDone)) *Executor {
+func NewExecutor(store *Store, done func(sm.RaftDone)) *Executor {
 	exit := make(chan struct{})
 	e := &Executor{store: store, done: done, tail: exit, exit: exit}
 	e.cond = sync.NewCond(&e.mu)
@@ -50,12 +50,11 @@ func NewExecutor(store *Store, done func(sm.DiskDone)) *Executor {
 	return e
 }
 
-// StartDisk queues ops and returns at once; each later completes through the
-// callback, in order. Only sm.DiskRaft is supported: any other kind completes
-// with an "unsupported disk op kind" error (which a node treats as fatal).
-// After Close, every op completes with ErrExecutorClosed, still in order and
-// still from another goroutine, so StartDisk never calls the callback itself.
-func (e *Executor) StartDisk(ops []sm.DiskOp) {
+// StartRaft queues saves and returns at once; each later completes through
+// the callback, in order. After Close, every save completes OutcomeUnknown
+// with ErrExecutorClosed, still in order and still from another goroutine,
+// so StartRaft never calls the callback itself.
+func (e *Executor) StartRaft(ops []sm.RaftSave) {
 	if len(ops) == 0 {
 		return
 	}
@@ -72,7 +71,7 @@ func (e *Executor) StartDisk(ops []sm.DiskOp) {
 	go func() {
 		<-prev
 		for _, op := range ops {
-			e.done(sm.DiskDone{ID: op.ID, Err: ErrExecutorClosed.Error()})
+			e.done(failed(op.ID, ErrExecutorClosed))
 		}
 		close(next)
 	}()
@@ -87,7 +86,7 @@ func (e *Executor) Close() error {
 	e.closed = true
 	e.cond.Signal()
 	e.mu.Unlock()
-	// Wait for the goroutine only, not for failures reported by StartDisk
+	// Wait for the goroutine only, not for failures reported by StartRaft
 	// calls after Close.
 	<-e.exit
 	return nil
@@ -106,25 +105,27 @@ func (e *Executor) run() {
 			return
 		}
 		op := e.queue[0]
-		e.queue[0] = sm.DiskOp{} // drop references to the entries
+		e.queue[0] = sm.RaftSave{} // drop references to the entries
 		e.queue = e.queue[1:]
 		closed := e.closed
 		e.mu.Unlock()
 		if closed {
-			e.done(sm.DiskDone{ID: op.ID, Err: ErrExecutorClosed.Error()})
+			e.done(failed(op.ID, ErrExecutorClosed))
 			continue
 		}
 		e.done(e.execute(op))
 	}
 }
 
-// execute runs one operation and describes its outcome.
-func (e *Executor) execute(op sm.DiskOp) sm.DiskDone {
-	if op.Kind != sm.DiskRaft {
-		return sm.DiskDone{ID: op.ID, Err: fmt.Sprintf("raftstore: unsupported disk op kind %d", op.Kind)}
-	}
+// execute runs one save and describes its outcome.
+func (e *Executor) execute(op sm.RaftSave) sm.RaftDone {
 	if err := e.store.Save(op.HardState, op.Entries, op.Sync); err != nil {
-		return sm.DiskDone{ID: op.ID, Err: err.Error()}
+		return failed(op.ID, err)
 	}
-	return sm.DiskDone{ID: op.ID}
+	return sm.RaftDone{ID: op.ID}
+}
+
+// failed is the completion of a save that may or may not have happened.
+func failed(id sm.EffectID, err error) sm.RaftDone {
+	return sm.RaftDone{ID: id, Outcome: sm.OutcomeUnknown, Reason: err.Error()}
 }

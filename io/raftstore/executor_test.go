@@ -7,43 +7,44 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
 )
 
 // The Executor is the disk half of runtime.Adapters.
-var _ interface{ StartDisk([]sm.DiskOp) } = (*Executor)(nil)
+var _ runtime.RaftStore = (*Executor)(nil)
 
 // collector gathers completions the way runtime.Loop.Post would receive
 // them.
-type collector chan sm.DiskDone
+type collector chan sm.RaftDone
 
-func (c collector) done(d sm.DiskDone) { c <- d }
+func (c collector) done(d sm.RaftDone) { c <- d }
 
-func (c collector) next(t *testing.T) sm.DiskDone {
+func (c collector) next(t *testing.T) sm.RaftDone {
 	t.Helper()
 	select {
 	case d := <-c:
 		return d
 	case <-time.After(10 * time.Second):
 		t.Fatal("no completion")
-		return sm.DiskDone{}
+		return sm.RaftDone{}
 	}
 }
 
 // expect takes len(want) completions and checks their IDs and errors; an
 // empty want error means success, otherwise the error must contain it.
-func (c collector) expect(t *testing.T, want ...sm.DiskDone) {
+func (c collector) expect(t *testing.T, want ...sm.RaftDone) {
 	t.Helper()
 	for _, w := range want {
 		d := c.next(t)
-		if d.ID != w.ID || (w.Err == "") != (d.Err == "") || !strings.Contains(d.Err, w.Err) {
-			t.Errorf("completion %+v, want ID %d with error containing %q", d, w.ID, w.Err)
+		if d.ID != w.ID || d.Outcome != w.Outcome || !strings.Contains(d.Reason, w.Reason) {
+			t.Errorf("completion %+v, want ID %d, %v, with a reason containing %q", d, w.ID, w.Outcome, w.Reason)
 		}
 	}
 }
 
-func raftOp(id uint64, from, to, term uint64) sm.DiskOp {
-	return sm.DiskOp{ID: id, Kind: sm.DiskRaft, HardState: hardState(term, 1, 0), Entries: ents(from, to, term), Sync: true}
+func raftOp(id sm.EffectID, from, to, term uint64) sm.RaftSave {
+	return sm.RaftSave{ID: id, HardState: hardState(term, 1, 0), Entries: ents(from, to, term), Sync: true}
 }
 
 func TestExecutorCompletesInOrder(t *testing.T) {
@@ -52,25 +53,22 @@ func TestExecutorCompletesInOrder(t *testing.T) {
 	c := make(collector, 100)
 	e := NewExecutor(s, c.done)
 
-	e.StartDisk([]sm.DiskOp{raftOp(1, 1, 3, 1), {ID: 2, Kind: sm.DiskAppend, Data: []byte("x")}})
-	e.StartDisk(nil)
-	e.StartDisk([]sm.DiskOp{
-		raftOp(3, 7, 8, 1),                                 // a gap after 3: refused
-		raftOp(4, 3, 5, 2),                                 // overwrites 3
-		{ID: 5, Kind: sm.DiskRaft, Sync: true},             // nothing to write: a bare sync
-		{ID: 6, Kind: sm.DiskRaft, Entries: ents(6, 6, 2)}, // unsynced
-		{ID: 7, Kind: sm.DiskTruncate},                     // unsupported
-		{ID: 8, Kind: sm.DiskRaft, HardState: hardState(2, 2, 6)},
+	e.StartRaft([]sm.RaftSave{raftOp(1, 1, 3, 1)})
+	e.StartRaft(nil)
+	e.StartRaft([]sm.RaftSave{
+		raftOp(3, 7, 8, 1),              // a gap after 3: refused
+		raftOp(4, 3, 5, 2),              // overwrites 3
+		{ID: 5, Sync: true},             // nothing to write: a bare sync
+		{ID: 6, Entries: ents(6, 6, 2)}, // unsynced
+		{ID: 8, HardState: hardState(2, 2, 6)},
 	})
 	c.expect(t,
-		sm.DiskDone{ID: 1},
-		sm.DiskDone{ID: 2, Err: "raftstore: unsupported disk op kind 0"},
-		sm.DiskDone{ID: 3, Err: "gap"},
-		sm.DiskDone{ID: 4},
-		sm.DiskDone{ID: 5},
-		sm.DiskDone{ID: 6},
-		sm.DiskDone{ID: 7, Err: "raftstore: unsupported disk op kind 1"},
-		sm.DiskDone{ID: 8},
+		sm.RaftDone{ID: 1},
+		sm.RaftDone{ID: 3, Outcome: sm.OutcomeUnknown, Reason: "gap"},
+		sm.RaftDone{ID: 4},
+		sm.RaftDone{ID: 5},
+		sm.RaftDone{ID: 6},
+		sm.RaftDone{ID: 8},
 	)
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
@@ -78,12 +76,12 @@ func TestExecutorCompletesInOrder(t *testing.T) {
 	checkDurable(t, loadT(t, s), hardState(2, 2, 6), append(ents(1, 2, 1), ents(3, 6, 2)...))
 
 	// After Close every op fails, in order, from another goroutine.
-	e.StartDisk([]sm.DiskOp{raftOp(9, 7, 7, 2), raftOp(10, 8, 8, 2)})
-	e.StartDisk([]sm.DiskOp{raftOp(11, 9, 9, 2)})
+	e.StartRaft([]sm.RaftSave{raftOp(9, 7, 7, 2), raftOp(10, 8, 8, 2)})
+	e.StartRaft([]sm.RaftSave{raftOp(11, 9, 9, 2)})
 	c.expect(t,
-		sm.DiskDone{ID: 9, Err: ErrExecutorClosed.Error()},
-		sm.DiskDone{ID: 10, Err: ErrExecutorClosed.Error()},
-		sm.DiskDone{ID: 11, Err: ErrExecutorClosed.Error()},
+		sm.RaftDone{ID: 9, Outcome: sm.OutcomeUnknown, Reason: ErrExecutorClosed.Error()},
+		sm.RaftDone{ID: 10, Outcome: sm.OutcomeUnknown, Reason: ErrExecutorClosed.Error()},
+		sm.RaftDone{ID: 11, Outcome: sm.OutcomeUnknown, Reason: ErrExecutorClosed.Error()},
 	)
 	if err := e.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
@@ -94,11 +92,11 @@ func TestExecutorCompletesInOrder(t *testing.T) {
 	_ = s.Close()
 	e = NewExecutor(s, c.done)
 	defer e.Close()
-	e.StartDisk([]sm.DiskOp{raftOp(12, 7, 7, 2)})
-	c.expect(t, sm.DiskDone{ID: 12, Err: ErrClosed.Error()})
+	e.StartRaft([]sm.RaftSave{raftOp(12, 7, 7, 2)})
+	c.expect(t, sm.RaftDone{ID: 12, Outcome: sm.OutcomeUnknown, Reason: ErrClosed.Error()})
 }
 
-// TestExecutorCloseFailsQueued checks that StartDisk never blocks on a slow
+// TestExecutorCloseFailsQueued checks that StartRaft never blocks on a slow
 // completion callback, and that Close lets the running op finish but fails
 // the queued ones.
 func TestExecutorCloseFailsQueued(t *testing.T) {
@@ -106,18 +104,18 @@ func TestExecutorCloseFailsQueued(t *testing.T) {
 	defer s.Close()
 	release := make(chan struct{})
 	c := make(collector, 100)
-	e := NewExecutor(s, func(d sm.DiskDone) {
+	e := NewExecutor(s, func(d sm.RaftDone) {
 		if d.ID == 1 {
 			<-release // the loop's event queue is full
 		}
 		c.done(d)
 	})
-	e.StartDisk([]sm.DiskOp{raftOp(1, 1, 1, 1)})
+	e.StartRaft([]sm.RaftSave{raftOp(1, 1, 1, 1)})
 	for !s.hasLast(1) { // op 1 has run; its completion is blocked
 		time.Sleep(time.Millisecond)
 	}
-	e.StartDisk([]sm.DiskOp{raftOp(2, 2, 2, 1)}) // returns at once
-	e.StartDisk([]sm.DiskOp{raftOp(3, 3, 3, 1)})
+	e.StartRaft([]sm.RaftSave{raftOp(2, 2, 2, 1)}) // returns at once
+	e.StartRaft([]sm.RaftSave{raftOp(3, 3, 3, 1)})
 	closed := make(chan struct{})
 	go func() { _ = e.Close(); close(closed) }()
 	for !e.isClosed() {
@@ -131,9 +129,9 @@ func TestExecutorCloseFailsQueued(t *testing.T) {
 	close(release)
 	<-closed
 	c.expect(t,
-		sm.DiskDone{ID: 1},
-		sm.DiskDone{ID: 2, Err: ErrExecutorClosed.Error()},
-		sm.DiskDone{ID: 3, Err: ErrExecutorClosed.Error()},
+		sm.RaftDone{ID: 1},
+		sm.RaftDone{ID: 2, Outcome: sm.OutcomeUnknown, Reason: ErrExecutorClosed.Error()},
+		sm.RaftDone{ID: 3, Outcome: sm.OutcomeUnknown, Reason: ErrExecutorClosed.Error()},
 	)
 	checkDurable(t, loadT(t, s), hardState(1, 1, 0), ents(1, 1, 1))
 }

@@ -1,5 +1,5 @@
 // Package raftstore is the production raft store of a controller node: it
-// persists what sm.DiskOp operations of Kind sm.DiskRaft carry (raft entries
+// persists what sm.RaftSave effects carry (raft entries
 // and HardState) in pebble, and reads it back as the sm.Durable the
 // controller's constructor recovers from.
 //
@@ -313,8 +313,8 @@ func (s *Store) Load() (d sm.Durable, err error) {
 	return d, nil
 }
 
-// Save writes hs and ents as one atomic pebble batch, the way a DiskRaft
-// operation asks (see sm.DiskOp):
+// Save writes hs and ents as one atomic pebble batch, the way an
+// sm.RaftSave asks:
 //
 //   - ents (contiguous indexes) overwrite any stored entries at the same or
 //     later indexes: stored entries past the last of ents are deleted;

@@ -132,7 +132,7 @@ func benchWriteSync(b *testing.B, ring *uring.Ring, fd int, rec []byte, off int6
 }
 
 // benchAppend runs b.N appends split over n appenders; appender k writes to
-// partition k%parts. Each appender submits one op and waits for its DiskDone
+// partition k%parts. Each appender submits one op and waits for its LogDone
 // before the next, as a client with one request in flight; offsets are
 // assigned under the partition's lock, as its leader does.
 func benchAppend(b *testing.B, be string, n, parts int) {
@@ -159,7 +159,7 @@ func benchAppend(b *testing.B, be string, n, parts int) {
 	for i := range chans {
 		chans[i] = make(chan string, 1)
 	}
-	exec := w.NewExecutor(func(d sm.DiskDone) { chans[d.ID>>32] <- d.Err })
+	exec := w.NewExecutor(func(d sm.LogDone) { chans[d.ID>>32] <- d.Reason })
 	b.SetBytes(benchRecordBytes)
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -172,9 +172,9 @@ func benchAppend(b *testing.B, be string, n, parts int) {
 			p := ps[k%parts]
 			for i := range count {
 				p.mu.Lock()
-				op := sm.DiskOp{ID: uint64(k)<<32 | uint64(i), Kind: sm.DiskAppend, TP: p.tp, Data: benchFrame(p.next, value), Sync: true}
+				op := sm.LogOp{ID: sm.EffectID(uint64(k)<<32 | uint64(i)), Kind: sm.LogAppend, TP: p.tp, Data: benchFrame(p.next, value), Sync: true}
 				p.next++
-				exec.StartDisk([]sm.DiskOp{op})
+				exec.StartLog([]sm.LogOp{op})
 				p.mu.Unlock()
 				if e := <-chans[k]; e != "" {
 					b.Error(e)

@@ -21,7 +21,7 @@ const (
 
 func crashTP(p int32) sm.TopicPartition { return sm.TopicPartition{Topic: "crash", Partition: p} }
 
-// Every append acknowledged with sync (Append returned, or DiskDone
+// Every append acknowledged with sync (Append returned, or LogDone
 // arrived) by a process that is then SIGKILLed mid-stream is there after
 // recovery, three crashes in a row on the same directory, with segment rolls
 // in between; the recovered logs are clean and continue from where they end.
@@ -158,11 +158,11 @@ func TestCrashChild(t *testing.T) {
 		}()
 	}
 	var mu sync.Mutex
-	ends := map[uint64]sm.Offset{}
+	ends := map[sm.EffectID]sm.Offset{}
 	slots := make(chan struct{}, 16)
-	exec := w.NewExecutor(func(d sm.DiskDone) {
-		if d.Err != "" {
-			die("op %d: %s", d.ID, d.Err)
+	exec := w.NewExecutor(func(d sm.LogDone) {
+		if d.Outcome != sm.OutcomeOK {
+			die("op %d: %s", d.ID, d.Reason)
 		}
 		mu.Lock()
 		end := ends[d.ID]
@@ -172,7 +172,7 @@ func TestCrashChild(t *testing.T) {
 		<-slots
 	})
 	tp, next := crashTP(0), start(0)
-	for id := uint64(1); ; id++ {
+	for id := sm.EffectID(1); ; id++ {
 		slots <- struct{}{}
 		recs := 1 + int(id%3)
 		data := frame(tp, next, 1, recs, 100+int(id*53)%500)
@@ -180,6 +180,6 @@ func TestCrashChild(t *testing.T) {
 		mu.Lock()
 		ends[id] = next
 		mu.Unlock()
-		exec.StartDisk([]sm.DiskOp{{ID: id, Kind: sm.DiskAppend, TP: tp, Data: data, Sync: true}})
+		exec.StartLog([]sm.LogOp{{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true}})
 	}
 }

@@ -1,6 +1,6 @@
 // Package wal is Weir's segmented write-ahead log for partition logs: the
-// production executor of the state machines' disk effects (sm.DiskAppend,
-// sm.DiskTruncate, sm.DiskDelete) and the reader that turns a node's disk
+// production executor of the state machines' disk effects (sm.LogAppend,
+// sm.LogTruncate, sm.LogDelete) and the reader that turns a node's disk
 // into sm.Durable at start.
 //
 // # Layout
@@ -41,11 +41,11 @@
 //
 // # Durability
 //
-// With Config.FsyncOnWrite (the default) a Sync append's DiskDone means the
-// bytes are on stable storage. Without it, DiskDone means "in the page
+// With Config.FsyncOnWrite (the default) a Sync append's LogDone means the
+// bytes are on stable storage. Without it, LogDone means "in the page
 // cache": the bytes survive a process crash but not a machine crash. The
 // state machines cannot tell the two apart. A follower reports any offset
-// whose DiskDone has arrived to its leader as durable, and the high
+// whose LogDone has arrived to its leader as durable, and the high
 // watermark counts it. Config.FsyncOnWrite spells out what that costs.
 //
 // # Recovery

@@ -9,7 +9,7 @@ import (
 )
 
 // Wiring a WAL under a node: Open recovers sm.Durable.Logs, and an Executor
-// is the node's StartDisk; its callback posts each DiskDone back to the
+// is the node's StartLog; its callback posts each LogDone back to the
 // node's loop (here a channel stands in for runtime.Loop.Post).
 func ExampleWAL_NewExecutor() {
 	dir, _ := os.MkdirTemp("", "wal-example")
@@ -22,14 +22,14 @@ func ExampleWAL_NewExecutor() {
 	defer w.Close()
 	durable := sm.Durable{Logs: rec.Logs} // hand to broker.New
 
-	events := make(chan sm.DiskDone, 16)
-	exec := w.NewExecutor(func(d sm.DiskDone) { events <- d })
+	events := make(chan sm.LogDone, 16)
+	exec := w.NewExecutor(func(d sm.LogDone) { events <- d })
 
 	tp := sm.TopicPartition{Topic: "orders", Partition: 0}
 	b := sm.Batch{BaseOffset: 0, Epoch: 1, Records: []sm.Record{{Value: []byte("hello")}}}
 	b.Seal()
-	exec.StartDisk([]sm.DiskOp{{ID: 1, Kind: sm.DiskAppend, TP: tp, Data: sm.EncodeBatch(nil, &b), Sync: true}})
+	exec.StartLog([]sm.LogOp{{ID: 1, Kind: sm.LogAppend, TP: tp, Data: sm.EncodeBatch(nil, &b), Sync: true}})
 	d := <-events
-	fmt.Println(len(durable.Logs), d.ID, d.Err == "")
+	fmt.Println(len(durable.Logs), d.ID, d.Outcome == sm.OutcomeOK)
 	// Output: 0 1 true
 }

@@ -1,6 +1,10 @@
 package wal
 
-import "github.com/weirmq/weir/sm"
+import (
+	"errors"
+
+	"github.com/weirmq/weir/sm"
+)
 
 // Executor runs one node's disk effects on a shared WAL: it is the disk half
 // of runtime.Adapters. All Executors of a WAL feed the same committer, so
@@ -8,7 +12,7 @@ import "github.com/weirmq/weir/sm"
 // operations still complete in the order it issued them.
 type Executor struct {
 	w    *WAL
-	done func(sm.DiskDone)
+	done func(sm.LogDone)
 }
 
 // NewExecutor returns an Executor that reports each completion by calling
@@ -16,20 +20,20 @@ type Executor struct {
 // posts the event to the node's loop (runtime.Loop.Post); it may block for
 // back-pressure, which holds up every Executor of this WAL meanwhile, but
 // it must not wait for a later completion of the same WAL.
-func (w *WAL) NewExecutor(done func(sm.DiskDone)) *Executor {
+func (w *WAL) NewExecutor(done func(sm.LogDone)) *Executor {
 	return &Executor{w: w, done: done}
 }
 
-// StartDisk queues ops and returns without blocking on I/O (it takes one
+// StartLog queues ops and returns without blocking on I/O (it takes one
 // short lock), as runtime.Adapters requires. Each op later completes with
-// sm.DiskDone{ID: op.ID}; a non-empty Err means it failed (see the package
+// sm.LogDone{ID: op.ID}; a non-empty Err means it failed (see the package
 // comment for which failures poison the WAL). The WAL reads op.Data until
 // the completion: the caller must not modify it before then.
 //
 // DiskAppend with Sync completes after fdatasync when Config.FsyncOnWrite
 // holds, after write(2) otherwise; DiskTruncate and DiskDelete complete
 // after they are durable; DiskRaft is refused (raft state has its own store).
-func (e *Executor) StartDisk(ops []sm.DiskOp) {
+func (e *Executor) StartLog(ops []sm.LogOp) {
 	if len(ops) == 0 {
 		return
 	}
@@ -37,14 +41,14 @@ func (e *Executor) StartDisk(ops []sm.DiskOp) {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
-		ids := make([]uint64, len(ops))
+		ids := make([]sm.EffectID, len(ops))
 		for i := range ops {
 			ids[i] = ops[i].ID
 		}
 		go func() {
 			<-w.stopped // after every earlier completion, to keep issue order
 			for _, id := range ids {
-				e.done(sm.DiskDone{ID: id, Err: ErrClosed.Error()})
+				e.done(done(id, ErrClosed))
 			}
 		}()
 		return
@@ -54,4 +58,15 @@ func (e *Executor) StartDisk(ops []sm.DiskOp) {
 	}
 	w.mu.Unlock()
 	w.signal()
+}
+
+// done is the completion of op id that ended with err.
+func done(id sm.EffectID, err error) sm.LogDone {
+	switch {
+	case err == nil:
+		return sm.LogDone{ID: id}
+	case errors.Is(err, ErrRefused):
+		return sm.LogDone{ID: id, Outcome: sm.OutcomeFailed, Reason: err.Error()}
+	}
+	return sm.LogDone{ID: id, Outcome: sm.OutcomeUnknown, Reason: err.Error()}
 }

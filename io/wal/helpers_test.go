@@ -169,23 +169,23 @@ func fileSize(t testing.TB, path string) int64 {
 	return st.Size()
 }
 
-// completions collects an Executor's DiskDone events.
+// completions collects an Executor's LogDone events.
 type completions struct {
 	mu   sync.Mutex
-	done []sm.DiskDone
-	ch   chan sm.DiskDone
+	done []sm.LogDone
+	ch   chan sm.LogDone
 }
 
-func newCompletions() *completions { return &completions{ch: make(chan sm.DiskDone, 1024)} }
+func newCompletions() *completions { return &completions{ch: make(chan sm.LogDone, 1024)} }
 
-func (c *completions) post(d sm.DiskDone) {
+func (c *completions) post(d sm.LogDone) {
 	c.mu.Lock()
 	c.done = append(c.done, d)
 	c.mu.Unlock()
 	c.ch <- d
 }
 
-func (c *completions) wait(t testing.TB, n int) []sm.DiskDone {
+func (c *completions) wait(t testing.TB, n int) []sm.LogDone {
 	t.Helper()
 	for i := range n {
 		select {

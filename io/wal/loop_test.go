@@ -13,20 +13,20 @@ import (
 
 // diskNode is a minimal runtime.Node: at its first timer it issues a run of
 // appends, a truncate and more appends in two Readies, then stops itself
-// once every DiskDone has arrived.
+// once every LogDone has arrived.
 type diskNode struct {
 	rd     sm.Ready
 	m      *model
-	nextID uint64
-	issued []uint64
-	done   []uint64
+	nextID sm.EffectID
+	issued []sm.EffectID
+	done   []sm.EffectID
 	failed string
 }
 
-func (n *diskNode) issue(op sm.DiskOp) {
+func (n *diskNode) issue(op sm.LogOp) {
 	n.nextID++
 	op.ID, op.TP, op.Sync = n.nextID, n.m.tp, true
-	n.rd.Disk = append(n.rd.Disk, op)
+	n.rd.Log = append(n.rd.Log, op)
 	n.issued = append(n.issued, op.ID)
 }
 
@@ -37,19 +37,19 @@ func (n *diskNode) Step(now sm.Time, ev sm.Event) error {
 			return nil
 		}
 		for range 20 {
-			n.issue(sm.DiskOp{Kind: sm.DiskAppend, Data: n.m.add(1, 3, 100)})
+			n.issue(sm.LogOp{Kind: sm.LogAppend, Data: n.m.add(1, 3, 100)})
 		}
 		n.m.truncate(30)
-		n.issue(sm.DiskOp{Kind: sm.DiskTruncate, Offset: 30})
-	case sm.DiskDone:
+		n.issue(sm.LogOp{Kind: sm.LogTruncate, Offset: 30})
+	case sm.LogDone:
 		n.done = append(n.done, e.ID)
-		if e.Err != "" {
-			n.failed = e.Err
-			n.rd.Fatal = e.Err
+		if e.Outcome != sm.OutcomeOK {
+			n.failed = e.Reason
+			n.rd.Fatal = e.Reason
 		}
 		if e.ID == 21 { // after the truncate: a second Ready
 			for range 5 {
-				n.issue(sm.DiskOp{Kind: sm.DiskAppend, Data: n.m.add(1, 2, 50)})
+				n.issue(sm.LogOp{Kind: sm.LogAppend, Data: n.m.add(1, 2, 50)})
 			}
 		}
 		if len(n.done) == len(n.issued) && n.rd.Fatal == "" {
@@ -62,13 +62,8 @@ func (n *diskNode) Ready() sm.Ready        { return n.rd }
 func (n *diskNode) Advance()               { n.rd = sm.Ready{} }
 func (n *diskNode) CheckInvariants() error { return nil }
 
-type diskAdapters struct{ exec *Executor }
-
-func (a diskAdapters) StartDisk(ops []sm.DiskOp) { a.exec.StartDisk(ops) }
-func (a diskAdapters) Send([]sm.Envelope)        {}
-
 // The Executor is the disk half of runtime.Adapters: a real runtime.Loop
-// drives a node whose disk operations go to the WAL, and every DiskDone
+// drives a node whose disk operations go to the WAL, and every LogDone
 // comes back through Loop.Post, in issue order.
 func TestRuntimeLoopWiring(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
@@ -79,8 +74,8 @@ func TestRuntimeLoopWiring(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var loop *runtime.Loop
-		exec := w.NewExecutor(func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
-		loop = runtime.NewLoop(node, diskAdapters{exec}, 4) // a small queue: the WAL feels back-pressure
+		exec := w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) })
+		loop = runtime.NewLoop(node, runtime.Adapters{Log: exec}, runtime.LoopConfig{Queue: 4}) // a small queue: the WAL feels back-pressure
 		err := loop.Run(ctx)
 		if !errors.Is(err, runtime.ErrFatal) || node.failed != "" || len(node.done) != 26 {
 			t.Fatalf("loop ended with %v; failed %q; %d of %d done", err, node.failed, len(node.done), len(node.issued))

@@ -54,7 +54,7 @@ func (w *WAL) parseFrames(tp sm.TopicPartition, data []byte) ([]frameInfo, error
 
 // queueAppend validates an append in full (frames, offsets, capacity) before
 // queueing any of it, so a refused append writes nothing.
-func (w *WAL) queueAppend(g *group, op *sm.DiskOp) error {
+func (w *WAL) queueAppend(g *group, op *sm.LogOp) error {
 	tp := op.TP
 	frames, err := w.parseFrames(tp, op.Data)
 	if err != nil || len(frames) == 0 {
@@ -113,7 +113,7 @@ func (w *WAL) queueAppend(g *group, op *sm.DiskOp) error {
 
 // checkSpace refuses an append the WAL's capacity or the file system cannot
 // take.
-func (w *WAL) checkSpace(p *partition, op *sm.DiskOp, base sm.Offset) error {
+func (w *WAL) checkSpace(p *partition, op *sm.LogOp, base sm.Offset) error {
 	n := int64(len(op.Data))
 	if c := w.cfg.CapacityBytes; c > 0 && w.used+n > c {
 		return refused("wal: capacity_bytes %d exceeded (used %d, append %d): append to %v at offset %d",

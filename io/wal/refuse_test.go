@@ -27,18 +27,18 @@ func TestRefusesWhenFileSystemIsFull(t *testing.T) {
 		done := newCompletions()
 		exec := w.NewExecutor(done.post)
 		refusedFrame := frame(tp0, 1, 1, 1, 100)
-		exec.StartDisk([]sm.DiskOp{
-			{ID: 1, Kind: sm.DiskAppend, TP: tp0, Data: refusedFrame, Sync: true},
-			{ID: 2, Kind: sm.DiskAppend, TP: tp0, Data: frame(tp0, 2, 1, 1, 100), Sync: true},
+		exec.StartLog([]sm.LogOp{
+			{ID: 1, Kind: sm.LogAppend, TP: tp0, Data: refusedFrame, Sync: true},
+			{ID: 2, Kind: sm.LogAppend, TP: tp0, Data: frame(tp0, 2, 1, 1, 100), Sync: true},
 		})
 		got := done.wait(t, 2)
 		for _, d := range got {
-			if !d.Refused || d.Err == "" {
+			if !(d.Outcome == sm.OutcomeFailed) || d.Outcome == sm.OutcomeOK {
 				t.Fatalf("append on a full file system: %+v", d)
 			}
 		}
-		if !strings.Contains(got[0].Err, "bytes free") {
-			t.Fatalf("refusals: %q / %q", got[0].Err, got[1].Err)
+		if !strings.Contains(got[0].Reason, "bytes free") {
+			t.Fatalf("refusals: %q / %q", got[0].Reason, got[1].Reason)
 		}
 		if st := w.Stats(); st.Refused != 2 {
 			t.Fatalf("refused counter %d, want 2", st.Refused)

@@ -26,7 +26,7 @@ var ErrLocked = errors.New("in use by another process")
 // wrote anything, for a reason that may pass: capacity_bytes used up, the
 // file system nearly full, no file descriptor to open a segment, or an
 // earlier refused append this one continues. The WAL stays usable, and an
-// Executor reports such an error with sm.DiskDone.Refused set.
+// Executor reports such an error with sm.LogDone.Refused set.
 var ErrRefused = errors.New("wal: append refused")
 
 // refused builds an error that is ErrRefused (errors.Is) and reads as its
@@ -88,7 +88,7 @@ type WAL struct {
 // request is one queued operation and where its completion goes: an
 // Executor's callback, or a channel for the blocking methods.
 type request struct {
-	op   sm.DiskOp
+	op   sm.LogOp
 	exec *Executor
 	ch   chan error
 }
@@ -261,22 +261,22 @@ func (w *WAL) Stats() Stats {
 // Config.FsyncOnWrite holds, after write(2) otherwise. Concurrent callers
 // share fdatasyncs (group commit).
 func (w *WAL) Append(tp sm.TopicPartition, frames []byte, sync bool) error {
-	return w.do(sm.DiskOp{Kind: sm.DiskAppend, TP: tp, Data: frames, Sync: sync})
+	return w.do(sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: frames, Sync: sync})
 }
 
 // Truncate removes every batch of tp's log at or after offset (a batch
 // boundary), deleting later segments and cutting one, durably. Truncating
 // at or beyond the log end does nothing.
 func (w *WAL) Truncate(tp sm.TopicPartition, offset sm.Offset) error {
-	return w.do(sm.DiskOp{Kind: sm.DiskTruncate, TP: tp, Offset: offset, Sync: true})
+	return w.do(sm.LogOp{Kind: sm.LogTruncate, TP: tp, Offset: offset, Sync: true})
 }
 
 // Delete removes tp's log and directory, durably.
 func (w *WAL) Delete(tp sm.TopicPartition) error {
-	return w.do(sm.DiskOp{Kind: sm.DiskDelete, TP: tp, Sync: true})
+	return w.do(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
 }
 
-func (w *WAL) do(op sm.DiskOp) error {
+func (w *WAL) do(op sm.LogOp) error {
 	ch := make(chan error, 1)
 	w.mu.Lock()
 	if w.closing {
@@ -398,14 +398,12 @@ func (w *WAL) commit(batch []request) {
 	for i := range batch {
 		op := &batch[i].op
 		switch op.Kind {
-		case sm.DiskAppend:
+		case sm.LogAppend:
 			w.errs[i] = w.queueAppend(g, op)
-		case sm.DiskTruncate:
+		case sm.LogTruncate:
 			w.errs[i] = w.truncate(g, op.TP, op.Offset)
-		case sm.DiskDelete:
+		case sm.LogDelete:
 			w.errs[i] = w.delete(g, op.TP)
-		case sm.DiskRaft:
-			w.errs[i] = fmt.Errorf("wal: disk op %d is a raft write (DiskRaft); this WAL stores partition logs only", op.ID)
 		default:
 			w.errs[i] = fmt.Errorf("wal: disk op %d has unknown kind %d", op.ID, op.Kind)
 		}
@@ -433,11 +431,7 @@ func (w *WAL) complete(batch []request) {
 	for i := range batch {
 		r, err := &batch[i], w.errs[i]
 		if r.exec != nil {
-			d := sm.DiskDone{ID: r.op.ID}
-			if err != nil {
-				d.Err, d.Refused = err.Error(), errors.Is(err, ErrRefused)
-			}
-			r.exec.done(d)
+			r.exec.done(done(r.op.ID, err))
 		} else {
 			r.ch <- err
 		}

@@ -238,15 +238,15 @@ func TestGroupCommit(t *testing.T) {
 		for range n {
 			wg.Go(func() {
 				mu.Lock() // offsets are assigned in submission order, as a partition leader does
-				op := sm.DiskOp{ID: uint64(len(m.bases) + 1), Kind: sm.DiskAppend, TP: tp0, Data: m.add(1, 1, 1000), Sync: true}
-				exec.StartDisk([]sm.DiskOp{op})
+				op := sm.LogOp{ID: sm.EffectID(len(m.bases) + 1), Kind: sm.LogAppend, TP: tp0, Data: m.add(1, 1, 1000), Sync: true}
+				exec.StartLog([]sm.LogOp{op})
 				mu.Unlock()
 			})
 		}
 		wg.Wait()
 		got := done.wait(t, n)
 		for i, d := range got {
-			if d.ID != uint64(i+1) || d.Err != "" {
+			if d.ID != sm.EffectID(i+1) || d.Outcome != sm.OutcomeOK {
 				t.Fatalf("completion %d: %+v", i, d)
 			}
 		}
@@ -660,36 +660,34 @@ func TestExecutorOrder(t *testing.T) {
 		done := newCompletions()
 		exec := w.NewExecutor(done.post)
 		m := &model{tp: tp0}
-		ops := []sm.DiskOp{
-			{ID: 10, Kind: sm.DiskAppend, TP: tp0, Data: m.add(3, 1, 10), Sync: true},
-			{ID: 11, Kind: sm.DiskAppend, TP: tp0, Data: []byte("not a frame"), Sync: true},
-			{ID: 12, Kind: sm.DiskAppend, TP: tp0, Data: frame(tp0, 7, 1, 1, 10), Sync: true}, // gap
-			{ID: 13, Kind: sm.DiskTruncate, TP: tp0, Offset: 2, Sync: true},
-			{ID: 14, Kind: sm.DiskAppend, TP: tp1, Data: frame(tp1, 0, 1, 1, 10)},
-			{ID: 15, Kind: sm.DiskDelete, TP: tp1, Sync: true},
-			{ID: 16, Kind: sm.DiskRaft, Sync: true},
-			{ID: 17, Kind: sm.DiskAppend, TP: sm.TopicPartition{Topic: "../x", Partition: 0}, Data: frame(tp0, 0, 1, 1, 10)},
+		ops := []sm.LogOp{
+			{ID: 10, Kind: sm.LogAppend, TP: tp0, Data: m.add(3, 1, 10), Sync: true},
+			{ID: 11, Kind: sm.LogAppend, TP: tp0, Data: []byte("not a frame"), Sync: true},
+			{ID: 12, Kind: sm.LogAppend, TP: tp0, Data: frame(tp0, 7, 1, 1, 10), Sync: true}, // gap
+			{ID: 13, Kind: sm.LogTruncate, TP: tp0, Offset: 2, Sync: true},
+			{ID: 14, Kind: sm.LogAppend, TP: tp1, Data: frame(tp1, 0, 1, 1, 10)},
+			{ID: 15, Kind: sm.LogDelete, TP: tp1, Sync: true},
+			{ID: 17, Kind: sm.LogAppend, TP: sm.TopicPartition{Topic: "../x", Partition: 0}, Data: frame(tp0, 0, 1, 1, 10)},
 		}
-		exec.StartDisk(ops[:3])
-		exec.StartDisk(ops[3:])
+		exec.StartLog(ops[:3])
+		exec.StartLog(ops[3:])
 		got := done.wait(t, len(ops))
-		wantErr := map[uint64]string{
+		wantErr := map[sm.EffectID]string{
 			11: "wal: append to orders/0: frame at byte 0 of the append: sm: malformed batch frame",
 			12: "wal: append to orders/0: batch base offset 7, log ends at 3",
-			16: "wal: disk op 16 is a raft write",
 			17: `wal: topic name "../x" cannot name a directory`,
 		}
 		for i, d := range got {
 			if d.ID != ops[i].ID {
 				t.Fatalf("completion %d is op %d, want %d", i, d.ID, ops[i].ID)
 			}
-			if want := wantErr[d.ID]; (want == "") != (d.Err == "") || !strings.HasPrefix(d.Err, want) {
-				t.Fatalf("op %d: err %q, want prefix %q", d.ID, d.Err, want)
+			if want := wantErr[d.ID]; (want == "") != (d.Outcome == sm.OutcomeOK) || !strings.HasPrefix(d.Reason, want) {
+				t.Fatalf("op %d: err %q, want prefix %q", d.ID, d.Reason, want)
 			}
 		}
 		mustClose(t, w)
-		exec.StartDisk([]sm.DiskOp{{ID: 99, Kind: sm.DiskAppend, TP: tp0}})
-		if d := done.wait(t, 1)[len(ops)]; d.ID != 99 || d.Err != ErrClosed.Error() {
+		exec.StartLog([]sm.LogOp{{ID: 99, Kind: sm.LogAppend, TP: tp0}})
+		if d := done.wait(t, 1)[len(ops)]; d.ID != 99 || d.Reason != ErrClosed.Error() {
 			t.Fatalf("after Close: %+v", d)
 		}
 		if err := w.Append(tp0, nil, true); !errors.Is(err, ErrClosed) {

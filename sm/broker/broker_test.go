@@ -94,7 +94,7 @@ func TestFollowerTruncation(t *testing.T) {
 	w.run(sm.Second)
 	var truncated bool
 	for _, op := range w.nodes[101].history {
-		truncated = truncated || (op.Kind == sm.DiskTruncate && op.TP == tp0 && op.Offset == 1)
+		truncated = truncated || (op.Kind == sm.LogTruncate && op.TP == tp0 && op.Offset == 1)
 	}
 	if !truncated {
 		t.Fatalf("101 did not truncate to 1: %+v", w.nodes[101].history)
@@ -134,8 +134,8 @@ func TestRecoveryFromBytesWithTornTail(t *testing.T) {
 	w.ctrl[ctrl1].topics["orders"] = sm.TopicInfo{Name: "orders", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}
 	w.start(101, 2, map[sm.TopicPartition][]byte{tp0: file, other: file[:10]})
 	ops := w.nodes[101].pending
-	if len(ops) != 2 || ops[0].Kind != sm.DiskTruncate || ops[0].TP != other || ops[0].Offset != 0 ||
-		ops[1].Kind != sm.DiskTruncate || ops[1].TP != tp0 || ops[1].Offset != 2 {
+	if len(ops) != 2 || ops[0].Kind != sm.LogTruncate || ops[0].TP != other || ops[0].Offset != 0 ||
+		ops[1].Kind != sm.LogTruncate || ops[1].TP != tp0 || ops[1].Offset != 2 {
 		t.Fatalf("recovery ops %+v", ops)
 	}
 	if s := w.status(101, tp0); s.LEO != 2 || s.DurableLEO != 2 {
@@ -143,7 +143,7 @@ func TestRecoveryFromBytesWithTornTail(t *testing.T) {
 	}
 	w.run(300 * sm.Millisecond)
 	// The full metadata does not know topic "gone": its log is deleted.
-	if slices.ContainsFunc(w.nodes[101].history, func(op sm.DiskOp) bool { return op.Kind == sm.DiskDelete && op.TP == other }) == false {
+	if slices.ContainsFunc(w.nodes[101].history, func(op sm.LogOp) bool { return op.Kind == sm.LogDelete && op.TP == other }) == false {
 		t.Fatalf("no delete of %v: %+v", other, w.nodes[101].history)
 	}
 	if _, ok := w.nodes[101].files[other]; ok {
@@ -242,7 +242,7 @@ func TestFatalConditions(t *testing.T) {
 	w.holdDisk = true
 	w.client(101, produce(tp0, sm.Acks{Kind: sm.AckNone}, "a"), sm.Millisecond)
 	op := w.nodes[101].pending[0]
-	w.step(101, sm.DiskDone{ID: op.ID, Err: "EIO"})
+	w.step(101, sm.LogDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Reason: "EIO"})
 	if got := w.nodes[101].fatal; !strings.Contains(got, "EIO") || !strings.Contains(got, "orders/0") {
 		t.Fatalf("fatal %q", got)
 	}
@@ -347,7 +347,7 @@ func TestUnregisteredMetadataKeepsLogs(t *testing.T) {
 	}
 	cur := sm.MetadataDelta{Full: true, ToVersion: 6, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 2}}}
 	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: cur}})
-	if len(w.nodes[101].n.Partitions()) != 0 || w.nodes[101].pending[0].Kind != sm.DiskDelete {
+	if len(w.nodes[101].n.Partitions()) != 0 || w.nodes[101].pending[0].Kind != sm.LogDelete {
 		t.Fatalf("registered metadata kept a deleted topic: %+v", w.nodes[101].pending)
 	}
 }

@@ -23,8 +23,8 @@ type bnode struct {
 	n       *broker.Node
 	cfg     broker.Config
 	files   map[sm.TopicPartition][]byte
-	pending []sm.DiskOp
-	history []sm.DiskOp
+	pending []sm.LogOp
+	history []sm.LogOp
 	timerAt sm.Time
 	fatal   string
 }
@@ -131,8 +131,8 @@ func (w *world) elect(tp sm.TopicPartition, leader sm.NodeID) {
 func (w *world) flush(id sm.NodeID) {
 	b := w.nodes[id]
 	rd := b.n.Ready()
-	b.pending = append(b.pending, rd.Disk...)
-	b.history = append(b.history, rd.Disk...)
+	b.pending = append(b.pending, rd.Log...)
+	b.history = append(b.history, rd.Log...)
 	w.net = append(w.net, rd.Messages...)
 	b.timerAt = rd.TimerAt
 	if rd.Fatal != "" {
@@ -156,14 +156,14 @@ func (w *world) completeDisk(id sm.NodeID) {
 	b := w.nodes[id]
 	op := b.pending[0]
 	b.pending = b.pending[1:]
-	if op.Kind == sm.DiskAppend && w.refuse[id] {
-		w.step(id, sm.DiskDone{ID: op.ID, Err: "wal: capacity_bytes 100 exceeded", Refused: true})
+	if op.Kind == sm.LogAppend && w.refuse[id] {
+		w.step(id, sm.LogDone{ID: op.ID, Outcome: sm.OutcomeFailed, Reason: "wal: capacity_bytes 100 exceeded"})
 		return
 	}
 	switch op.Kind {
-	case sm.DiskAppend:
+	case sm.LogAppend:
 		b.files[op.TP] = append(slices.Clip(b.files[op.TP]), op.Data...)
-	case sm.DiskTruncate:
+	case sm.LogTruncate:
 		file, pos := b.files[op.TP], 0
 		for pos < len(file) {
 			bt, n, err := sm.DecodeBatch(file[pos:])
@@ -173,10 +173,10 @@ func (w *world) completeDisk(id sm.NodeID) {
 			pos += n
 		}
 		b.files[op.TP] = slices.Clip(file[:pos])
-	case sm.DiskDelete:
+	case sm.LogDelete:
 		delete(b.files, op.TP)
 	}
-	w.step(id, sm.DiskDone{ID: op.ID})
+	w.step(id, sm.LogDone{ID: op.ID})
 }
 
 func (w *world) deliver(e sm.Envelope) {

@@ -125,8 +125,8 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 func (n *Node) healthReport() sm.BrokerHealth {
 	h := n.observed
 	h.Replication = sm.ReplicationHealth{}
-	for _, hp := range n.parts { // a max and a count: map order does not matter
-		lag, under := hp.p.ReplicationLag()
+	for _, p := range n.parts { // a max and a count: map order does not matter
+		lag, under := p.ReplicationLag()
 		h.Replication.MaxLagRecords = max(h.Replication.MaxLagRecords, lag)
 		if under {
 			h.Replication.UnderReplicatedPartitions++

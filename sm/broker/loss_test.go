@@ -109,7 +109,7 @@ func TestDamagedReplicaRebuildsOnlyFromAnotherLeader(t *testing.T) {
 	w.elect(tp0, 101)
 	w.run(time2s)
 	h := w.nodes[102].history
-	if len(h) == 0 || h[0].Kind != sm.DiskTruncate || h[0].Offset != 1 || h[0].TP != tp0 {
+	if len(h) == 0 || h[0].Kind != sm.LogTruncate || h[0].Offset != 1 || h[0].TP != tp0 {
 		t.Fatalf("the first disk operation of the repair must cut the damaged log at offset 1: %+v", h)
 	}
 	if got := logValues(w.nodes[102].n, tp0); !slices.Equal(got, []string{"a", "b", "c"}) {

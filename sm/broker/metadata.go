@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/host"
 )
 
 // metadata is the broker's copy of the controller's state, as of version.
@@ -114,29 +115,27 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 		case gone:
 			// Unregistered: keep the log (the delta may be stale for this
 			// incarnation) but serve nothing: stop leading or following.
-			h := n.parts[tp]
-			h.p.Close(n.now)
-			n.drain(tp, h)
+			n.parts[tp].Close(n.now)
+			n.drain(tp)
 		}
 	}
 	for _, tp := range slices.SortedFunc(maps.Keys(n.meta.parts), sm.CompareTP) {
 		st := n.meta.parts[tp]
-		h := n.parts[tp]
-		if h == nil && slices.Contains(st.Replicas, n.cfg.ID) {
-			var err error
-			h, err = n.host(tp, nil)
+		if n.parts[tp] == nil && slices.Contains(st.Replicas, n.cfg.ID) {
+			err := n.host(tp, nil)
 			assertf(err == nil, "hosting %v: %v", tp, err) // the config was validated
 		}
+		h := n.parts[tp]
 		if h != nil && n.damaged[tp] != "" && !n.repairable(st) {
 			continue // serves nothing, keeps its bytes: see damaged
 		}
 		if h != nil && n.damaged[tp] != "" {
 			delete(n.damaged, tp)
-			h.p.Repair() // issued before anything ApplyState makes it append
+			h.Repair() // issued before anything ApplyState makes it append
 		}
 		if h != nil {
-			h.p.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
-			n.drain(tp, h)
+			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
+			n.drain(tp)
 		}
 	}
 }
@@ -152,10 +151,10 @@ func (n *Node) repairable(st sm.PartitionState) bool {
 
 // drop ends a replica of a deleted topic and removes its log.
 func (n *Node) drop(tp sm.TopicPartition) {
-	h := n.parts[tp]
-	h.p.Close(n.now)
-	n.drain(tp, h)
+	n.parts[tp].Close(n.now)
+	n.drain(tp)
 	delete(n.parts, tp)
+	n.hosts.Remove(host.PartitionKey(tp))
 	delete(n.damaged, tp)
-	n.issueDisk(sm.DiskOp{Kind: sm.DiskDelete, TP: tp, Sync: true}, 0)
+	n.issueLog(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
 }

@@ -1,7 +1,8 @@
-// Package broker is the broker node: every partition replica hosted on one
-// process, the heartbeat session with the controller that carries metadata
-// back, and the routing of messages, disk completions and timers to
-// replicas (sm/partition). It implements runtime.Node.
+// Package broker is the broker node: the components hosted on one process
+// (partition replicas, sm/partition, behind sm/host's component interface),
+// the heartbeat session with the controller that carries metadata back, and
+// the routing of messages, effect completions and timers to components. It
+// implements runtime.Node.
 //
 // It is pure: Step consumes one event with the time, Ready reports the
 // effects (disk operations, messages, the next timer, a fatal stop) and
@@ -9,14 +10,17 @@
 // clock, draws randomness or touches I/O.
 //
 // Every event doubles as a tick, so deadlines that passed while a process
-// was paused are handled at the next event. A failed disk operation is an
+// was paused are handled at the next event; component timers live in a heap
+// (sm/host), so an event costs O(log P) in the number of hosted partitions.
+// A log operation that ends with an unknown outcome (an I/O error) is an
 // environmental dead end (Ready.Fatal); the runtime restarts the process,
 // which recovers its logs from disk.
 //
-// Known limit: topics are named, not numbered. A topic deleted and
-// re-created between two metadata versions this broker saw looks the same
-// as the old one, so its old log would be kept; the controller should send
-// the deletion in a delta (or topics should carry IDs).
+// Known limit: topics are named, not numbered. Deletions travel in metadata
+// deltas (DeletedTopics), so a topic deleted and re-created within one delta
+// is dropped and hosted anew; but a broker that was fenced across a delete
+// and re-create and then gets a full snapshot cannot tell the new topic
+// from the old one (topic IDs will fix it).
 package broker
 
 import (
@@ -25,6 +29,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/host"
 	"github.com/weirmq/weir/sm/partition"
 )
 
@@ -33,21 +38,6 @@ import (
 // ISR.
 type PartitionStatus = partition.Status
 
-// hosted is a replica this broker holds. gen tells one replica of a TP from
-// a later one (topic deleted and re-created), so a disk completion issued by
-// the first never reaches the second.
-type hosted struct {
-	p   *partition.Partition
-	gen uint64
-}
-
-// diskRoute remembers who issued a disk operation (gen 0: the broker).
-type diskRoute struct {
-	id  uint64
-	tp  sm.TopicPartition
-	gen uint64
-}
-
 // Node is one broker process. See the package comment.
 type Node struct {
 	cfg        Config
@@ -55,10 +45,10 @@ type Node struct {
 	meta       metadata
 	registered bool
 
-	parts  map[sm.TopicPartition]*hosted
-	gen    uint64
-	disk   []diskRoute // issued, uncompleted, in issue order
-	diskID uint64
+	// hosts holds every component (its effects, routes and timers); parts
+	// indexes the partition replicas among them.
+	hosts *host.Set
+	parts map[sm.TopicPartition]*partition.Partition
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
@@ -81,7 +71,7 @@ type Node struct {
 }
 
 // New starts a broker from what its disk holds: every partition log in d is
-// recovered (a torn tail is cut by a DiskTruncate in the first Ready). The
+// recovered (a torn tail is cut by a LogTruncate in the first Ready). The
 // caller must take Ready before the first Step; the first heartbeat goes out
 // at the first timer.
 func New(cfg Config, d sm.Durable) (*Node, error) {
@@ -92,14 +82,14 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		cfg.HealthInterval = DefaultHealthInterval
 	}
 	n := &Node{
-		cfg: cfg, parts: map[sm.TopicPartition]*hosted{},
+		cfg: cfg, hosts: host.NewSet(), parts: map[sm.TopicPartition]*partition.Partition{},
 		ctrl: cfg.Controllers[0], meta: newMetadata(),
 		hb:       heartbeat{nextAt: 1},
 		damaged:  map[sm.TopicPartition]string{},
 		lostDisk: d.FreshDisk,
 	}
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Logs), sm.CompareTP) {
-		if _, err := n.host(tp, d.Logs[tp]); err != nil {
+		if err := n.host(tp, d.Logs[tp]); err != nil {
 			return nil, err
 		}
 	}
@@ -118,17 +108,16 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 func (n *Node) Damaged() map[sm.TopicPartition]string { return maps.Clone(n.damaged) }
 
 // host creates the replica of tp from its log bytes (nil: a new one).
-func (n *Node) host(tp sm.TopicPartition, logBytes []byte) (*hosted, error) {
+func (n *Node) host(tp sm.TopicPartition, logBytes []byte) error {
 	assertf(n.parts[tp] == nil, "hosting %v twice", tp)
-	p, err := partition.New(n.cfg.partitionConfig(tp), logBytes)
+	p, err := partition.New(n.cfg.partitionConfig(tp), logBytes, &n.hosts.IDs)
 	if err != nil {
-		return nil, fmt.Errorf("broker: recovering %v: %w", tp, err)
+		return fmt.Errorf("broker: recovering %v: %w", tp, err)
 	}
-	n.gen++
-	h := &hosted{p: p, gen: n.gen}
-	n.parts[tp] = h
-	n.drain(tp, h)
-	return h, nil
+	n.parts[tp] = p
+	n.hosts.Add(host.PartitionKey(tp), p)
+	n.drain(tp)
+	return nil
 }
 
 // Step consumes one event. It returns an error only for a message it cannot
@@ -145,8 +134,8 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	case sm.Received:
 		err = n.onReceived(e.From, e.Msg)
 	case sm.TimerFired:
-	case sm.DiskDone:
-		n.onDiskDone(e)
+	case sm.LogDone:
+		n.onLogDone(e)
 	case sm.HealthObserved:
 		n.observed = e.Health
 	default:
@@ -188,7 +177,7 @@ func (n *Node) Controller() sm.NodeID { return n.ctrl }
 func (n *Node) Partitions() []PartitionStatus {
 	out := make([]PartitionStatus, 0, len(n.parts))
 	for _, tp := range n.sortedParts() {
-		out = append(out, n.parts[tp].p.Status())
+		out = append(out, n.parts[tp].Status())
 	}
 	return out
 }
@@ -196,8 +185,8 @@ func (n *Node) Partitions() []PartitionStatus {
 // Log returns a hosted replica's in-memory batches (nil when not hosted),
 // for the simulator's checkers. Callers must not modify them.
 func (n *Node) Log(tp sm.TopicPartition) []sm.Batch {
-	if h := n.parts[tp]; h != nil {
-		return h.p.Log()
+	if p := n.parts[tp]; p != nil {
+		return p.Log()
 	}
 	return nil
 }
@@ -206,114 +195,94 @@ func (n *Node) sortedParts() []sm.TopicPartition {
 	return slices.SortedFunc(maps.Keys(n.parts), sm.CompareTP)
 }
 
-// drain moves a replica's output into the node's Ready: disk operations get
-// IDs and routes, AlterISR requests go to the controller believed to lead.
-func (n *Node) drain(tp sm.TopicPartition, h *hosted) {
-	out := h.p.TakeOutput()
-	for _, op := range out.Disk {
-		n.issueDisk(op, h.gen)
-	}
+// drain settles a replica after any call into it: its effects go into the
+// node's Ready (log operations routed by ID), its AlterISR requests to the
+// controller believed to lead, and its timer is re-filed.
+func (n *Node) drain(tp sm.TopicPartition) {
+	n.settle(host.PartitionKey(tp))
+}
+
+func (n *Node) settle(k host.Key) {
+	out := n.hosts.Settle(k)
+	n.rd.Log = append(n.rd.Log, out.Log...)
 	n.rd.Messages = append(n.rd.Messages, out.Messages...)
-	for _, req := range out.AlterISR {
-		n.send(n.ctrl, req)
+	for _, m := range out.ToController {
+		n.send(n.ctrl, m)
 	}
 }
 
-func (n *Node) issueDisk(op sm.DiskOp, gen uint64) {
-	n.diskID++
-	op.ID = n.diskID
-	n.rd.Disk = append(n.rd.Disk, op)
-	n.disk = append(n.disk, diskRoute{id: op.ID, tp: op.TP, gen: gen})
+// issueLog issues a log operation on the node's own behalf (deleting a
+// dropped replica's log).
+func (n *Node) issueLog(op sm.LogOp) {
+	op.ID = n.hosts.IDs.Next()
+	n.hosts.Issue(op)
+	n.rd.Log = append(n.rd.Log, op)
 }
 
 func (n *Node) send(to sm.NodeID, m sm.Message) {
 	n.rd.Messages = append(n.rd.Messages, sm.Envelope{From: n.cfg.ID, To: to, Msg: m})
 }
 
-// onDiskDone routes a completion to the replica that issued the operation.
-// A failed operation, or a completion out of issue order, is an
-// environmental dead end: stop, and let the runtime restart from disk.
-func (n *Node) onDiskDone(e sm.DiskDone) {
-	if len(n.disk) == 0 || n.disk[0].id != e.ID {
-		want := uint64(0)
-		if len(n.disk) > 0 {
-			want = n.disk[0].id
-		}
-		n.fatal = fmt.Sprintf("broker: disk completion %d out of order (want %d)", e.ID, want)
+// onLogDone routes a log completion to the component that issued the
+// operation. A completion this process did not issue, or already had, is
+// dropped. An unknown outcome (an I/O error) is an environmental dead end,
+// whoever issued the operation: stop, and let the runtime restart from disk.
+// A refusal (OutcomeFailed) goes to the replica, which carries on.
+func (n *Node) onLogDone(e sm.LogDone) {
+	r, known, err := n.hosts.RouteLog(e)
+	switch {
+	case err != nil:
+		n.fatal = "broker: " + err.Error()
+		return
+	case !known:
+		return // late or duplicate: nothing waits for it
+	case e.Outcome == sm.OutcomeUnknown:
+		n.fatal = fmt.Sprintf("broker: log operation %d on %v failed: %s", e.ID, r.TP, e.Reason)
+		return
+	case r.Component == nil:
+		return // the node's own delete, or a replica that is gone
+	}
+	if err := r.Component.OnLogDone(n.now, e); err != nil {
+		n.fatal = "broker: " + err.Error()
 		return
 	}
-	r := n.disk[0]
-	n.disk = n.disk[1:]
-	h := n.parts[r.tp]
-	mine := h != nil && h.gen == r.gen
-	if e.Err != "" && e.Refused && mine {
-		// Refused before anything was written (the log is full): the
-		// replica carries on, and its producers get a retriable error.
-		if !h.p.OnDiskRefused(n.now, e.Err) {
-			n.fatal = fmt.Sprintf("broker: %v: an append from before this leader's epoch was refused (%s); restarting to lead only what is on disk", r.tp, e.Err)
-			return
-		}
-		n.drain(r.tp, h)
-		return
-	}
-	if e.Err != "" && !(e.Refused && r.gen != 0) {
-		n.fatal = fmt.Sprintf("broker: disk operation %d on %v failed: %s", e.ID, r.tp, e.Err)
-		return
-	}
-	if e.Err != "" {
-		return // a refused append of a replica that is gone
-	}
-	if mine {
-		h.p.OnDiskDone(n.now)
-		n.drain(r.tp, h)
-	}
+	n.settle(r.Key)
 }
 
-// onTimer runs the heartbeat and every replica deadline that has come.
+// onTimer runs the heartbeat and every component deadline that has come, in
+// (time, key) order.
 func (n *Node) onTimer() {
 	n.tickHeartbeat()
-	if at := n.partsTimerAt(); at == 0 || at > n.now {
-		return // nothing due: skip sorting the partitions
-	}
-	for _, tp := range n.sortedParts() {
-		h := n.parts[tp]
-		if at := h.p.TimerAt(); at != 0 && at <= n.now {
-			h.p.OnTimer(n.now)
-			n.drain(tp, h)
+	for {
+		k, ok := n.hosts.Due(n.now)
+		if !ok {
+			return
 		}
+		n.hosts.Get(k).OnTimer(n.now)
+		n.settle(k)
 	}
 }
 
 func (n *Node) timerAt() sm.Time {
 	t := n.hb.timerAt(n.cfg.ControllerTimeout)
-	if at := n.partsTimerAt(); at != 0 && at < t {
+	if at := n.hosts.TimerAt(); at != 0 && at < t {
 		t = at
-	}
-	return t
-}
-
-// partsTimerAt is the earliest replica deadline (0: none).
-func (n *Node) partsTimerAt() sm.Time {
-	var t sm.Time
-	for _, h := range n.parts {
-		if at := h.p.TimerAt(); at != 0 && (t == 0 || at < t) {
-			t = at // min is order-independent, so ranging over the map is fine
-		}
 	}
 	return t
 }
 
 // CheckInvariants verifies the node and every replica it hosts.
 func (n *Node) CheckInvariants() error {
-	for i := 1; i < len(n.disk); i++ {
-		if n.disk[i].id <= n.disk[i-1].id {
-			return fmt.Errorf("broker: %v disk routes out of order: %d after %d", n.cfg.ID, n.disk[i].id, n.disk[i-1].id)
-		}
+	if err := n.hosts.CheckInvariants(); err != nil {
+		return fmt.Errorf("broker: %v: %w", n.cfg.ID, err)
+	}
+	if len(n.parts) != n.hosts.Len() {
+		return fmt.Errorf("broker: %v indexes %d partitions but hosts %d components", n.cfg.ID, len(n.parts), n.hosts.Len())
 	}
 	for _, tp := range n.sortedParts() {
-		p := n.parts[tp].p
-		if err := p.CheckInvariants(); err != nil {
-			return fmt.Errorf("broker: %v: %w", n.cfg.ID, err)
+		p := n.parts[tp]
+		if n.hosts.Get(host.PartitionKey(tp)) != p {
+			return fmt.Errorf("broker: %v indexes a replica of %v it does not host", n.cfg.ID, tp)
 		}
 		s := p.Status()
 		if s.Role != partition.RoleLeader {

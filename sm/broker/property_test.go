@@ -74,7 +74,7 @@ type propNode struct {
 	inc      uint64
 	n        *broker.Node
 	timerAt  sm.Time
-	pending  []sm.DiskOp
+	pending  []sm.LogOp
 	volatile map[sm.TopicPartition][]byte
 	durable  map[sm.TopicPartition][]byte
 }
@@ -374,7 +374,7 @@ func (w *propWorld) actKill(t *rapid.T) {
 	reached := 0
 	if len(nd.pending) > 0 {
 		most := 1
-		if op := nd.pending[0]; op.Kind == sm.DiskAppend {
+		if op := nd.pending[0]; op.Kind == sm.LogAppend {
 			most = len(op.Data)
 		}
 		reached = rapid.IntRange(0, most).Draw(t, "reached")
@@ -515,7 +515,7 @@ func (w *propWorld) crash(nd *propNode, reached int) {
 		op := nd.pending[0]
 		if slices.Equal(nd.volatile[op.TP], nd.durable[op.TP]) {
 			switch op.Kind {
-			case sm.DiskAppend:
+			case sm.LogAppend:
 				files[op.TP] = append(slices.Clip(files[op.TP]), op.Data[:reached]...)
 			default:
 				applyPropOp(files, op)
@@ -529,11 +529,11 @@ func (w *propWorld) crash(nd *propNode, reached int) {
 // applyPropOp performs a disk operation on a set of files the way a log
 // store must: a truncation cuts at the first frame at or after the offset,
 // or at the first frame it cannot decode.
-func applyPropOp(files map[sm.TopicPartition][]byte, op sm.DiskOp) {
+func applyPropOp(files map[sm.TopicPartition][]byte, op sm.LogOp) {
 	switch op.Kind {
-	case sm.DiskAppend:
+	case sm.LogAppend:
 		files[op.TP] = append(slices.Clip(files[op.TP]), op.Data...)
-	case sm.DiskTruncate:
+	case sm.LogTruncate:
 		file, pos := files[op.TP], 0
 		for pos < len(file) {
 			b, n, err := sm.DecodeBatch(file[pos:])
@@ -543,7 +543,7 @@ func applyPropOp(files map[sm.TopicPartition][]byte, op sm.DiskOp) {
 			pos += n
 		}
 		files[op.TP] = slices.Clip(file[:pos])
-	case sm.DiskDelete:
+	case sm.LogDelete:
 		delete(files, op.TP)
 	}
 }
@@ -561,7 +561,7 @@ func (w *propWorld) completeDisk(nd *propNode) {
 			delete(nd.durable, op.TP)
 		}
 	}
-	w.step(nd, sm.DiskDone{ID: op.ID})
+	w.step(nd, sm.LogDone{ID: op.ID})
 }
 
 func (w *propWorld) step(nd *propNode, ev sm.Event) {
@@ -578,7 +578,7 @@ func (w *propWorld) flush(nd *propNode) {
 	if rd.Fatal != "" {
 		w.t.Fatalf("%v stopped: %s", nd.id, rd.Fatal)
 	}
-	nd.pending = append(nd.pending, rd.Disk...)
+	nd.pending = append(nd.pending, rd.Log...)
 	nd.timerAt = rd.TimerAt
 	nd.n.Advance()
 	for _, e := range rd.Messages {

@@ -11,33 +11,33 @@ import (
 func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
-		if h := n.parts[m.TP]; h != nil {
-			h.p.OnProduce(n.now, from, m)
-			n.drain(m.TP, h)
+		if p := n.parts[m.TP]; p != nil {
+			p.OnProduce(n.now, from, m)
+			n.drain(m.TP)
 			return nil
 		}
 		code, hint := n.notHosted(m.TP)
 		n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.FetchRequest:
-		if h := n.parts[m.TP]; h != nil {
-			h.p.OnFetch(n.now, from, m)
-			n.drain(m.TP, h)
+		if p := n.parts[m.TP]; p != nil {
+			p.OnFetch(n.now, from, m)
+			n.drain(m.TP)
 			return nil
 		}
 		code, hint := n.notHosted(m.TP)
 		n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.ReplicaFetchRequest:
-		if h := n.parts[m.TP]; h != nil {
-			h.p.OnReplicaFetch(n.now, from, m)
-			n.drain(m.TP, h)
+		if p := n.parts[m.TP]; p != nil {
+			p.OnReplicaFetch(n.now, from, m)
+			n.drain(m.TP)
 			return nil
 		}
 		code, _ := n.notHosted(m.TP)
 		n.send(from, sm.ReplicaFetchResponse{TP: m.TP, Code: code, Incarnation: m.Incarnation, FetchOffset: m.FetchOffset})
 	case sm.ReplicaFetchResponse:
-		if h := n.parts[m.TP]; h != nil {
-			h.p.OnReplicaFetchResponse(n.now, from, m)
-			n.drain(m.TP, h)
+		if p := n.parts[m.TP]; p != nil {
+			p.OnReplicaFetchResponse(n.now, from, m)
+			n.drain(m.TP)
 		}
 	case sm.AlterISRResponse:
 		n.onAlterISRResponse(from, m)
@@ -83,8 +83,8 @@ func (n *Node) onAlterISRResponse(from sm.NodeID, m sm.AlterISRResponse) {
 	if m.Code == sm.CodeNotLeader && from == n.ctrl && m.LeaderHint != sm.NoNode {
 		n.ctrl = m.LeaderHint
 	}
-	if h := n.parts[m.TP]; h != nil {
-		h.p.OnAlterISRResponse(n.now, m)
-		n.drain(m.TP, h)
+	if p := n.parts[m.TP]; p != nil {
+		p.OnAlterISRResponse(n.now, m)
+		n.drain(m.TP)
 	}
 }

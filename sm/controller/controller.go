@@ -8,9 +8,9 @@
 // draws randomness of its own or touches I/O. Raft's election jitter comes
 // from crypto/rand, which the simulator seeds; this package never imports it.
 //
-// Persistence: raft entries and HardState go to disk as one sm.DiskOp
-// (Kind sm.DiskRaft) per raft Ready, and nothing that depends on them — raft
-// messages, applying committed entries, replies — happens before its DiskDone.
+// Persistence: raft entries and HardState go to disk as one sm.RaftSave
+// per raft Ready, and nothing that depends on them — raft
+// messages, applying committed entries, replies — happens before its RaftDone.
 // There is no log compaction yet: every start bootstraps the same snapshot at
 // index 1 and re-applies the whole committed log to rebuild the metadata; the
 // log (on disk and in raft's memory storage) grows until snapshots exist.
@@ -134,8 +134,8 @@ type Node struct {
 	tickNext sm.Time
 
 	out         sm.Ready       // effects since the last Advance (TimerAt filled by Ready)
-	diskIDLast  uint64         // the last DiskOp ID issued
-	unsynced    *unsyncedReady // the raft Ready waiting for its DiskDone
+	saveIDLast  sm.EffectID    // the last RaftSave ID issued
+	unsynced    *unsyncedReady // the raft Ready waiting for its RaftDone
 	versionSeen uint64         // the highest metadata version CheckInvariants saw
 
 	// Leader-only state; empty unless leaderTerm != 0.
@@ -152,9 +152,9 @@ type Node struct {
 }
 
 // unsyncedReady is a raft Ready whose entries and HardState are on their way
-// to disk: its messages, committed entries and Advance wait for DiskDone id.
+// to disk: its messages, committed entries and Advance wait for RaftDone id.
 type unsyncedReady struct {
-	id uint64
+	id sm.EffectID
 	rd raft.Ready
 }
 
@@ -254,8 +254,8 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	var err error
 	switch ev := ev.(type) {
 	case sm.TimerFired:
-	case sm.DiskDone:
-		err = n.onDiskDone(ev)
+	case sm.RaftDone:
+		n.onRaftDone(ev)
 	case sm.Received:
 		err = n.onReceived(ev)
 	default:
@@ -284,7 +284,7 @@ func (n *Node) Ready() sm.Ready {
 // Advance acknowledges the last Ready: its disk operations have started and
 // its messages are sent.
 func (n *Node) Advance() {
-	n.out.Disk = nil
+	n.out.Raft = nil
 	n.out.Messages = nil
 }
 

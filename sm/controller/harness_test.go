@@ -26,7 +26,7 @@ type harness struct {
 	now   sm.Time
 
 	queue  []sm.Envelope
-	diskQ  map[sm.NodeID][]sm.DiskOp // started, not yet durable
+	diskQ  map[sm.NodeID][]sm.RaftSave // started, not yet durable
 	timers map[sm.NodeID]sm.Time
 	// cut reports whether a message is lost (a network partition).
 	cut func(from, to sm.NodeID) bool
@@ -43,7 +43,7 @@ type fakeDisk struct {
 	entries []*pb.Entry
 }
 
-func (d *fakeDisk) write(op sm.DiskOp) {
+func (d *fakeDisk) write(op sm.RaftSave) {
 	if len(op.Entries) > 0 {
 		first := op.Entries[0].GetIndex()
 		d.entries = slices.DeleteFunc(d.entries, func(e *pb.Entry) bool { return e.GetIndex() >= first })
@@ -87,7 +87,7 @@ func newHarnessWith(t testing.TB, seed uint64, n int, adjust func(*Config)) *har
 	}
 	h := &harness{
 		t: t, cfgs: map[sm.NodeID]Config{}, nodes: map[sm.NodeID]*Node{}, disks: map[sm.NodeID]*fakeDisk{},
-		diskQ: map[sm.NodeID][]sm.DiskOp{}, timers: map[sm.NodeID]sm.Time{}, brokers: map[sm.NodeID]*brokerAgent{},
+		diskQ: map[sm.NodeID][]sm.RaftSave{}, timers: map[sm.NodeID]sm.Time{}, brokers: map[sm.NodeID]*brokerAgent{},
 		inbox: map[sm.NodeID][]sm.Message{}, leaders: map[uint64]sm.NodeID{}, cut: func(sm.NodeID, sm.NodeID) bool { return false },
 	}
 	for i := 1; i <= n; i++ {
@@ -141,7 +141,7 @@ func (h *harness) flush(id sm.NodeID) {
 	if rd.Fatal != "" {
 		h.t.Fatalf("%v fatal: %s", id, rd.Fatal)
 	}
-	h.diskQ[id] = append(h.diskQ[id], rd.Disk...)
+	h.diskQ[id] = append(h.diskQ[id], rd.Raft...)
 	for _, env := range rd.Messages {
 		if env.From != id || env.To == sm.NoNode {
 			h.t.Fatalf("%v sent a misaddressed envelope %+v", id, env)
@@ -191,7 +191,7 @@ func (h *harness) next() bool {
 			op := h.diskQ[id][0]
 			h.diskQ[id] = h.diskQ[id][1:]
 			h.disks[id].write(op)
-			h.step(id, sm.DiskDone{ID: op.ID})
+			h.step(id, sm.RaftDone{ID: op.ID})
 			return true
 		}
 	}

@@ -152,8 +152,8 @@ func (n *Node) CheckInvariants() error {
 	if err := n.checkPending(); err != nil {
 		return err
 	}
-	if n.unsynced != nil && n.unsynced.id != n.diskIDLast {
-		return fmt.Errorf("controller: %v awaits disk op %d but issued up to %d", n.cfg.ID, n.unsynced.id, n.diskIDLast)
+	if n.unsynced != nil && n.unsynced.id != n.saveIDLast {
+		return fmt.Errorf("controller: %v awaits raft save %d but issued up to %d", n.cfg.ID, n.unsynced.id, n.saveIDLast)
 	}
 	if n.started && n.tickNext <= n.now {
 		return fmt.Errorf("controller: %v next tick %v not after now %v", n.cfg.ID, n.tickNext, n.now)

@@ -158,24 +158,28 @@ func TestDiskErrorIsFatal(t *testing.T) {
 	h := newHarness(t, 1, 1)
 	n := h.nodes[1]
 	now := sm.Time(0)
-	var op sm.DiskOp
+	var op sm.RaftSave
 	for i := 0; op.ID == 0 && i < 100; i++ {
 		now = now.Add(100 * sm.Millisecond)
 		if err := n.Step(now, sm.TimerFired{}); err != nil {
 			t.Fatal(err)
 		}
-		if rd := n.Ready(); len(rd.Disk) > 0 {
-			op = rd.Disk[0]
+		if rd := n.Ready(); len(rd.Raft) > 0 {
+			op = rd.Raft[0]
 		}
 		n.Advance()
 	}
-	if op.Kind != sm.DiskRaft || !op.Sync || op.HardState.GetTerm() == 0 {
+	if !op.Sync || op.HardState.GetTerm() == 0 {
 		t.Fatalf("first disk op %+v", op)
 	}
-	if err := n.Step(now, sm.DiskDone{ID: op.ID + 1}); err == nil || !strings.Contains(err.Error(), "not awaited") {
+	// A completion for an ID not awaited (a late duplicate) is dropped.
+	if err := n.Step(now, sm.RaftDone{ID: op.ID + 1}); err != nil {
 		t.Errorf("unexpected completion: %v", err)
 	}
-	if err := n.Step(now, sm.DiskDone{ID: op.ID, Err: "EIO"}); err != nil {
+	if rd := n.Ready(); rd.Fatal != "" || len(rd.Messages) != 0 {
+		t.Fatalf("a stray completion acted: %+v", rd)
+	}
+	if err := n.Step(now, sm.RaftDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Reason: "EIO"}); err != nil {
 		t.Fatal(err)
 	}
 	rd := n.Ready()
@@ -201,7 +205,7 @@ func TestStepRejectsUnroutableInput(t *testing.T) {
 		sm.Received{From: 7, Msg: sm.ProduceRequest{}},
 		sm.Received{From: 2, Msg: sm.RaftMessage{}},
 		sm.Received{From: 2, Msg: sm.RaftMessage{M: &pb.Message{Type: pb.MsgHeartbeat.Enum(), From: new(uint64(2)), To: new(uint64(3))}}},
-		sm.DiskDone{ID: 1},
+		sm.LogDone{ID: 1}, // a broker's effect: never issued by a controller
 	}
 	for _, ev := range bad {
 		if err := n.Step(5*sm.Time(sm.Second), ev); err == nil {

@@ -33,8 +33,8 @@ func (n *Node) tick() bool {
 }
 
 // pump takes raft Readies while none is waiting for the disk. A Ready with
-// entries or a new HardState becomes one DiskRaft operation and waits; one
-// without is handled at once.
+// entries or a new HardState becomes one RaftSave and waits; one without is
+// handled at once.
 func (n *Node) pump() {
 	for n.unsynced == nil && n.out.Fatal == "" && n.rn.HasReady() {
 		rd := n.rn.Ready()
@@ -44,37 +44,31 @@ func (n *Node) pump() {
 			n.finishReady(rd)
 			continue
 		}
-		n.diskIDLast++
-		op := sm.DiskOp{ID: n.diskIDLast, Kind: sm.DiskRaft, Entries: append([]*pb.Entry(nil), rd.Entries...), Sync: true}
+		n.saveIDLast++
+		op := sm.RaftSave{ID: n.saveIDLast, Entries: append([]*pb.Entry(nil), rd.Entries...), Sync: true}
 		if !raft.IsEmptyHardState(rd.HardState) {
 			op.HardState = rd.HardState
 		}
-		n.out.Disk = append(n.out.Disk, op)
-		n.unsynced = &unsyncedReady{id: n.diskIDLast, rd: rd}
+		n.out.Raft = append(n.out.Raft, op)
+		n.unsynced = &unsyncedReady{id: n.saveIDLast, rd: rd}
 	}
 }
 
-// onDiskDone completes the waiting Ready: its state is durable, so it may now
-// act on it. A failed write is an environmental dead end.
-func (n *Node) onDiskDone(ev sm.DiskDone) error {
+// onRaftDone completes the waiting Ready: its state is durable, so it may
+// now act on it. A completion for any other ID (a late duplicate) is
+// dropped. A save that did not end OK is an environmental dead end: the
+// store cannot say what it holds.
+func (n *Node) onRaftDone(ev sm.RaftDone) {
 	if n.unsynced == nil || n.unsynced.id != ev.ID {
-		return fmt.Errorf("controller: disk completion %d not awaited (awaiting %v)", ev.ID, n.awaitedDisk())
+		return
 	}
-	if ev.Err != "" {
-		n.out.Fatal = fmt.Sprintf("controller: raft write %d failed: %s", ev.ID, ev.Err)
-		return nil
+	if ev.Outcome != sm.OutcomeOK {
+		n.out.Fatal = fmt.Sprintf("controller: raft save %d ended %v: %s", ev.ID, ev.Outcome, ev.Reason)
+		return
 	}
 	rd := n.unsynced.rd
 	n.unsynced = nil
 	n.finishReady(rd)
-	return nil
-}
-
-func (n *Node) awaitedDisk() any {
-	if n.unsynced == nil {
-		return "none"
-	}
-	return n.unsynced.id
 }
 
 // finishReady handles a Ready whose entries and HardState are durable: it

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/host"
 )
 
 // The harness is a tiny world for one partition: replicas with in-memory
@@ -38,11 +39,11 @@ func testConfig(self sm.NodeID, inc uint64) Config {
 // (every op syncs), pending the issued ones in order.
 type testDisk struct {
 	file    []byte
-	pending []sm.DiskOp
-	history []sm.DiskOp
+	pending []sm.LogOp
+	history []sm.LogOp
 }
 
-func (d *testDisk) complete(t tb) sm.DiskOp {
+func (d *testDisk) complete(t tb) sm.LogOp {
 	op := d.pending[0]
 	d.pending = d.pending[1:]
 	d.file = applyOp(t, d.file, op)
@@ -52,11 +53,11 @@ func (d *testDisk) complete(t tb) sm.DiskOp {
 // applyOp executes one disk operation on file bytes the way a log store
 // must: a truncation cuts at the first frame at or after the offset, or at
 // the first frame it cannot decode (a torn tail).
-func applyOp(t tb, file []byte, op sm.DiskOp) []byte {
+func applyOp(t tb, file []byte, op sm.LogOp) []byte {
 	switch op.Kind {
-	case sm.DiskAppend:
+	case sm.LogAppend:
 		return append(slices.Clip(file), op.Data...)
-	case sm.DiskTruncate:
+	case sm.LogTruncate:
 		pos := 0
 		for pos < len(file) {
 			b, n, err := sm.DecodeBatch(file[pos:])
@@ -66,7 +67,7 @@ func applyOp(t tb, file []byte, op sm.DiskOp) []byte {
 			pos += n
 		}
 		return slices.Clip(file[:pos])
-	case sm.DiskDelete:
+	case sm.LogDelete:
 		return nil
 	}
 	t.Fatalf("unexpected disk op %v", op.Kind)
@@ -128,7 +129,7 @@ func (c *cluster) start(id sm.NodeID, file []byte) {
 	if c.mutate != nil {
 		c.mutate(&cfg)
 	}
-	p, err := New(cfg, file)
+	p, err := New(cfg, file, &host.IDs{})
 	if err != nil {
 		c.t.Fatalf("new %v: %v", id, err)
 	}
@@ -140,10 +141,10 @@ func (c *cluster) start(id sm.NodeID, file []byte) {
 // collect drains a replica's output into the world and checks it.
 func (c *cluster) collect(r *replica) {
 	out := r.p.TakeOutput()
-	r.disk.pending = append(r.disk.pending, out.Disk...)
-	r.disk.history = append(r.disk.history, out.Disk...)
+	r.disk.pending = append(r.disk.pending, out.Log...)
+	r.disk.history = append(r.disk.history, out.Log...)
 	c.net = append(c.net, out.Messages...)
-	for _, a := range out.AlterISR {
+	for _, a := range out.ToController {
 		c.net = append(c.net, sm.Envelope{From: r.id, To: ctrlID, Msg: a})
 	}
 	if err := r.p.CheckInvariants(); err != nil {
@@ -204,8 +205,10 @@ func (c *cluster) consume(from sm.NodeID, off sm.Offset, epoch sm.Epoch) sm.Fetc
 // diskDone completes the oldest pending disk operation of id.
 func (c *cluster) diskDone(id sm.NodeID) {
 	r := c.reps[id]
-	r.disk.complete(c.t)
-	r.p.OnDiskDone(c.now)
+	op := r.disk.complete(c.t)
+	if err := r.p.OnLogDone(c.now, sm.LogDone{ID: op.ID}); err != nil {
+		c.t.Fatalf("%v: %v", id, err)
+	}
 	c.collect(r)
 }
 
@@ -318,7 +321,7 @@ func (c *cluster) crash(id sm.NodeID, tear int) {
 	c.net = slices.DeleteFunc(c.net, func(e sm.Envelope) bool { return e.To == id })
 	r := c.reps[id]
 	file := r.disk.file
-	if len(r.disk.pending) > 0 && r.disk.pending[0].Kind == sm.DiskAppend && tear > 0 {
+	if len(r.disk.pending) > 0 && r.disk.pending[0].Kind == sm.LogAppend && tear > 0 {
 		data := r.disk.pending[0].Data
 		file = append(slices.Clip(file), data[:min(tear, len(data)-1)]...)
 	}

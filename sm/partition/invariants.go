@@ -104,11 +104,16 @@ func (p *Partition) checkLeader() error {
 		return fmt.Errorf("partition: %v epoch start %d beyond log end %d", p.cfg.TP, p.lead.epochStart, p.log.end())
 	}
 	prev := sm.Offset(-1)
+	var due sm.Time
 	for _, a := range p.lead.acks {
 		if a.base <= prev || a.next <= a.base || a.next > p.log.end() {
 			return fmt.Errorf("partition: %v pending ack [%d, %d) out of order (previous base %d, log end %d)", p.cfg.TP, a.base, a.next, prev, p.log.end())
 		}
 		prev = a.base
+		due = earliest(due, a.deadline)
+	}
+	if due != p.lead.acksDue {
+		return fmt.Errorf("partition: %v earliest ack deadline cached as %v, is %v", p.cfg.TP, p.lead.acksDue, due)
 	}
 	if p.follow != (followerState{}) {
 		return fmt.Errorf("partition: %v leader holds follower state", p.cfg.TP)

@@ -57,7 +57,7 @@ func (p *Partition) maybeAlterISR() {
 		return
 	}
 	p.reqSeq++
-	p.out.AlterISR = append(p.out.AlterISR, sm.AlterISRRequest{
+	p.out.ToController = append(p.out.ToController, sm.AlterISRRequest{
 		ReqID: p.reqSeq, Broker: p.cfg.Self, TP: p.cfg.TP,
 		LeaderEpoch: p.epoch, PartitionEpoch: p.partitionEpoch, ISR: want,
 	})

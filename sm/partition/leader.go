@@ -13,7 +13,27 @@ type leaderState struct {
 	epochStart sm.Offset
 	followers  []*progress // one per other replica, sorted by ID
 	acks       []pendingAck
-	alter      alterState
+	// acksDue is the earliest deadline in acks (zero: none), kept by
+	// addAck and keepAcks so TimerAt does not scan every pending produce.
+	acksDue sm.Time
+	alter   alterState
+}
+
+// addAck queues a produce waiting for its ack level.
+func (p *Partition) addAck(a pendingAck) {
+	p.lead.acks = append(p.lead.acks, a)
+	p.lead.acksDue = earliest(p.lead.acksDue, a.deadline)
+}
+
+// keepAcks replaces the pending produces by kept, a prefix-compacted subset
+// of them, and recomputes the earliest deadline.
+func (p *Partition) keepAcks(kept []pendingAck) {
+	clear(p.lead.acks[len(kept):])
+	p.lead.acks = kept
+	p.lead.acksDue = 0
+	for _, a := range kept {
+		p.lead.acksDue = earliest(p.lead.acksDue, a.deadline)
+	}
 }
 
 // progress is the leader's view of one follower in the current epoch.
@@ -99,7 +119,7 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 	if timeout <= 0 {
 		timeout = p.cfg.AckTimeout
 	}
-	p.lead.acks = append(p.lead.acks, pendingAck{
+	p.addAck(pendingAck{
 		client: from, reqID: req.ReqID, acks: req.Acks,
 		base: b.BaseOffset, next: b.NextOffset(), deadline: now.Add(timeout),
 	})
@@ -205,8 +225,7 @@ func (p *Partition) completeAcks() {
 		}
 		kept = append(kept, a)
 	}
-	clear(p.lead.acks[len(kept):])
-	p.lead.acks = kept
+	p.keepAcks(kept)
 }
 
 func (p *Partition) replyAck(a pendingAck, code sm.Code, msg string) {
@@ -274,8 +293,7 @@ func (p *Partition) leaderTimer() {
 		}
 		kept = append(kept, a)
 	}
-	clear(p.lead.acks[len(kept):])
-	p.lead.acks = kept
+	p.keepAcks(kept)
 	for _, f := range p.lead.followers {
 		if f.parked != nil && p.now >= f.parked.deadline {
 			p.answerParked(f)
@@ -289,10 +307,7 @@ func (p *Partition) leaderTimer() {
 
 // leaderTimerAt is the earliest leader deadline.
 func (p *Partition) leaderTimerAt() sm.Time {
-	var t sm.Time
-	for _, a := range p.lead.acks {
-		t = earliest(t, a.deadline)
-	}
+	t := p.lead.acksDue
 	for _, f := range p.lead.followers {
 		if f.parked != nil {
 			t = earliest(t, f.parked.deadline)

@@ -4,23 +4,25 @@
 // leader's side and the follower's side).
 //
 // A Partition is pure and knows nothing of the network, the controller or
-// other partitions. Its host (sm/broker) calls one On* handler per input with
-// the current time, then drains TakeOutput (disk operations, messages,
-// AlterISR wishes) and asks TimerAt when it next needs OnTimer. Disk
-// operations complete in issue order and the host reports each with
-// OnDiskDone. The replica never acknowledges a produce, serves a follower or
-// reports its own log end to a leader on the strength of a write whose
-// completion it has not seen.
+// other partitions. It is a hosted component (sm/host): its host (sm/broker)
+// calls one On* handler per input with the current time, then drains
+// TakeOutput (log operations, messages, AlterISR wishes for the controller)
+// and asks TimerAt when it next needs OnTimer. Its log operations carry IDs
+// from the host's allocator and complete in issue order (they all touch one
+// log); the host reports each with OnLogDone. The replica never acknowledges
+// a produce, serves a follower or reports its own log end to a leader on the
+// strength of a write whose completion it has not seen.
 //
 // Safety rests on three rules beyond Kafka's: followers report (and the
 // high watermark counts) only durable offsets; a leader serves followers
 // only its own durable data; and a new leader answers no consumer until its
 // high watermark reaches the start of its epoch.
 //
-// Known limits. Replica fetch responses carry no request identifier, so a
-// follower cannot match an answer to the request it sent; within one
-// process it copes (see onDiverging), but the transport must not deliver a
-// response sent to an earlier incarnation of the follower. As in Kafka, a
+// Replica fetch responses echo the fetch offset and the follower's
+// incarnation, so a follower matches an answer to its one outstanding fetch
+// and ignores late duplicates and answers meant for an earlier process.
+//
+// Known limit. As in Kafka, a
 // deposed leader whose committed ISR is only itself can still acknowledge
 // writes that are then lost (acks=all with min_in_sync_replicas 1,
 // custom(1)); min_in_sync_replicas >= 2 prevents it.
@@ -31,6 +33,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/host"
 )
 
 // Role is what this replica currently does for the partition.
@@ -136,16 +139,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Output is what a replica asks its host to do, in field order. The host
-// numbers Disk operations (their ID is left zero), executes them in order and
-// reports each completion with OnDiskDone; it sends Messages as they are
-// (From and To are set); it addresses each AlterISR request to the
-// controller it believes leads.
-type Output struct {
-	Disk     []sm.DiskOp
-	Messages []sm.Envelope
-	AlterISR []sm.AlterISRRequest
-}
+// Output is what a replica asks its host to do: log operations (with IDs),
+// messages (From and To set), and AlterISR requests for the controller the
+// host believes leads (ToController).
+type Output = host.Output
 
 // Status is a replica's externally visible state, for the simulator, tests
 // and the admin API.
@@ -165,7 +162,8 @@ type Status struct {
 // pendingDisk is one issued, uncompleted disk operation: what the durable log
 // end becomes when it completes.
 type pendingDisk struct {
-	kind sm.DiskKind
+	id   sm.EffectID
+	kind sm.LogOpKind
 	// start is the log end when the operation was issued: where an append's
 	// batches begin.
 	start sm.Offset
@@ -193,23 +191,28 @@ type Partition struct {
 	lead   leaderState
 	follow followerState
 	out    Output
+	ids    *host.IDs
 	reqSeq uint64
 }
 
-// New recovers a replica from its log bytes (nil for a new one). A torn or
-// corrupt tail is cut: the first output is a DiskTruncate that fixes the
-// file before anything is appended to it. Everything recovered counts as
-// durable: the runtime hands over what is on disk.
-func New(cfg Config, logBytes []byte) (*Partition, error) {
+// New recovers a replica from its log bytes (nil for a new one); its log
+// operations take IDs from ids, the host's allocator. A torn or corrupt
+// tail is cut: the first output is a LogTruncate that fixes the file before
+// anything is appended to it. Everything recovered counts as durable: the
+// runtime hands over what is on disk.
+func New(cfg Config, logBytes []byte, ids *host.IDs) (*Partition, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Partition{cfg: cfg, reqSeq: cfg.Incarnation << 32}
+	if ids == nil {
+		return nil, fmt.Errorf("partition: %v needs an effect ID allocator", cfg.TP)
+	}
+	p := &Partition{cfg: cfg, ids: ids, reqSeq: cfg.Incarnation << 32}
 	var torn bool
 	p.log, torn = recoverLog(logBytes)
 	p.durable = p.log.end()
 	if torn {
-		p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: p.durable, Sync: true}, p.durable, p.durable)
+		p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: p.durable, Sync: true}, p.durable, p.durable)
 	}
 	return p, nil
 }
@@ -229,9 +232,6 @@ func (p *Partition) Status() Status {
 		HW: p.hw, ISR: slices.Clone(p.isr), Replicas: slices.Clone(p.replicas),
 	}
 }
-
-// Role is the replica's current role.
-func (p *Partition) Role() Role { return p.role }
 
 // ReplicationLag is a leader's view of its followers for health reports:
 // the most records any follower lacks against the leader's log end
@@ -281,12 +281,31 @@ func (p *Partition) OnTimer(now sm.Time) {
 	}
 }
 
-// OnDiskDone reports that the oldest uncompleted disk operation finished
-// (durably, when it was a sync op). The host turns I/O errors into a fatal
-// stop before calling it.
-func (p *Partition) OnDiskDone(now sm.Time) {
+// OnLogDone completes the replica's oldest uncompleted log operation, which
+// must be d.ID (one log's operations complete in issue order): OutcomeOK
+// (durable, when it was a sync op) or OutcomeFailed (a refused append, see
+// onRefused). The host turns an unknown outcome (an I/O error) into a fatal
+// stop before calling it. An error says the replica cannot carry on in this
+// process.
+func (p *Partition) OnLogDone(now sm.Time, d sm.LogDone) error {
 	p.setNow(now)
-	assertf(len(p.disk) > 0, "%v: disk completion with no operation pending", p.cfg.TP)
+	assertf(len(p.disk) > 0, "%v: log completion %d with no operation pending", p.cfg.TP, d.ID)
+	assertf(p.disk[0].id == d.ID, "%v: log completion %d, but %d is the oldest pending", p.cfg.TP, d.ID, p.disk[0].id)
+	switch d.Outcome {
+	case sm.OutcomeOK:
+		p.onDurable()
+		return nil
+	case sm.OutcomeFailed:
+		if !p.onRefused(d.Reason) {
+			return fmt.Errorf("partition: %v: an append from before this leader's epoch was refused (%s); restart to lead only what is on disk", p.cfg.TP, d.Reason)
+		}
+		return nil
+	}
+	return fmt.Errorf("partition: %v: log operation %d ended %v: %s", p.cfg.TP, d.ID, d.Outcome, d.Reason)
+}
+
+// onDurable pops the completed operation and moves the durable end.
+func (p *Partition) onDurable() {
 	op := p.disk[0]
 	p.disk = p.disk[1:]
 	assertf(op.end >= p.durable, "%v: disk completion moves durable end back from %d to %d", p.cfg.TP, p.durable, op.end)
@@ -317,14 +336,15 @@ func (p *Partition) setNow(now sm.Time) {
 }
 
 // issueDisk queues op and records the durable end it yields on completion.
-func (p *Partition) issueDisk(op sm.DiskOp, start, end sm.Offset) {
+func (p *Partition) issueDisk(op sm.LogOp, start, end sm.Offset) {
+	op.ID = p.ids.Next()
 	op.TP = p.cfg.TP
-	p.out.Disk = append(p.out.Disk, op)
-	p.disk = append(p.disk, pendingDisk{kind: op.Kind, start: start, end: end})
+	p.out.Log = append(p.out.Log, op)
+	p.disk = append(p.disk, pendingDisk{id: op.ID, kind: op.Kind, start: start, end: end})
 }
 
 // appendBatches adds validated batches to the in-memory log and issues one
-// DiskAppend for all of them.
+// LogAppend for all of them.
 func (p *Partition) appendBatches(bs []sm.Batch) {
 	var data []byte
 	start := p.log.end()
@@ -333,7 +353,7 @@ func (p *Partition) appendBatches(bs []sm.Batch) {
 		p.log.append(bs[i])
 		data = sm.EncodeBatch(data, &bs[i])
 	}
-	p.issueDisk(sm.DiskOp{Kind: sm.DiskAppend, Data: data, Sync: p.cfg.FsyncOnWrite}, start, p.log.end())
+	p.issueDisk(sm.LogOp{Kind: sm.LogAppend, Data: data, Sync: p.cfg.FsyncOnWrite}, start, p.log.end())
 }
 
 // Repair cuts a damaged log (see sm.Durable.Damaged) on disk at its valid
@@ -343,12 +363,12 @@ func (p *Partition) appendBatches(bs []sm.Batch) {
 func (p *Partition) Repair() {
 	assertf(p.role == RoleNone, "%v: repair while %v", p.cfg.TP, p.role)
 	end := p.log.end()
-	p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: end, Sync: true}, end, end)
+	p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: end, Sync: true}, end, end)
 }
 
-// OnDiskRefused reports that the oldest uncompleted disk operation, an
-// append, was refused before it wrote anything (sm.DiskDone.Refused: the log
-// is full, or the process is out of file descriptors). Its batches leave the
+// onRefused handles the oldest uncompleted log operation, an append, being
+// refused before it wrote anything (sm.OutcomeFailed: the log is full, or
+// the process is out of file descriptors). Its batches leave the
 // in-memory log — the disk refuses every later pending append too, so they
 // go with it — and the produces waiting on them are answered
 // CodeStorageError, which is retriable: nothing was written. Followers
@@ -358,14 +378,12 @@ func (p *Partition) Repair() {
 // One refusal cannot be absorbed: a leader whose refused append began before
 // its epoch (it was appending as a follower when it was elected) would lead
 // a log shorter than its epoch's start, which followers may hold and which
-// may be committed. OnDiskRefused then returns false and the host must stop
-// the process: after a restart the replica recovers what is really on disk.
-func (p *Partition) OnDiskRefused(now sm.Time, reason string) bool {
-	p.setNow(now)
-	assertf(len(p.disk) > 0, "%v: disk refusal with no operation pending", p.cfg.TP)
+// may be committed. onRefused then returns false and the host must stop the
+// process: after a restart the replica recovers what is really on disk.
+func (p *Partition) onRefused(reason string) bool {
 	op := p.disk[0]
 	p.disk = p.disk[1:]
-	assertf(op.kind == sm.DiskAppend, "%v: a %v operation was refused", p.cfg.TP, op.kind)
+	assertf(op.kind == sm.LogAppend, "%v: a %v operation was refused", p.cfg.TP, op.kind)
 	cut := op.start
 	if p.role == RoleLeader && cut < p.lead.epochStart {
 		return false
@@ -390,8 +408,7 @@ func (p *Partition) OnDiskRefused(now sm.Time, reason string) bool {
 			}
 			kept = append(kept, a)
 		}
-		clear(p.lead.acks[len(kept):])
-		p.lead.acks = kept
+		p.keepAcks(kept)
 	case RoleFollower:
 		p.follow.inflight = false
 		if p.follow.retryAt == 0 {
@@ -413,7 +430,7 @@ func (p *Partition) truncate(off sm.Offset) {
 	}
 	// Only an unclean election can cut below the high watermark.
 	p.hw = min(p.hw, off)
-	p.issueDisk(sm.DiskOp{Kind: sm.DiskTruncate, Offset: off, Sync: true}, off, off)
+	p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: off, Sync: true}, off, off)
 }
 
 func (p *Partition) send(to sm.NodeID, m sm.Message) {
@@ -429,3 +446,5 @@ func (p *Partition) raiseHW(hw sm.Offset) {
 	assertf(hw <= p.durable, "%v: high watermark %d beyond durable end %d", p.cfg.TP, hw, p.durable)
 	p.hw = hw
 }
+
+var _ host.Component = (*Partition)(nil)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/host"
 )
 
 var (
@@ -58,7 +59,7 @@ func TestAckLeaderAfterDiskDone(t *testing.T) {
 	if _, ok := c.replies[lead]; ok {
 		t.Fatal("acks=leader answered before the disk completed")
 	}
-	if got := c.reps[101].disk.pending; len(got) != 2 || got[0].Kind != sm.DiskAppend || !got[0].Sync {
+	if got := c.reps[101].disk.pending; len(got) != 2 || got[0].Kind != sm.LogAppend || !got[0].Sync {
 		t.Fatalf("pending disk ops %+v", got)
 	}
 	c.diskDone(101) // the acks=none batch
@@ -174,7 +175,7 @@ func TestDivergenceTruncatesToEpochBoundary(t *testing.T) {
 	c.stabilize()
 	var truncs []sm.Offset
 	for _, op := range c.reps[102].disk.history {
-		if op.Kind == sm.DiskTruncate {
+		if op.Kind == sm.LogTruncate {
 			truncs = append(truncs, op.Offset)
 		}
 	}
@@ -399,7 +400,7 @@ func TestRecoveryTornTail(t *testing.T) {
 	}
 	whole := len(file)
 	for _, cut := range []int{whole, whole - 3, whole - 40} {
-		p, err := New(testConfig(101, 1), file[:cut])
+		p, err := New(testConfig(101, 1), file[:cut], &host.IDs{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,11 +409,11 @@ func TestRecoveryTornTail(t *testing.T) {
 		wantEnd := sm.Offset(6)
 		if cut < whole {
 			wantEnd = 4
-			if len(out.Disk) != 1 || out.Disk[0].Kind != sm.DiskTruncate || out.Disk[0].Offset != 4 {
-				t.Fatalf("cut %d: disk %+v, want truncate to 4", cut, out.Disk)
+			if len(out.Log) != 1 || out.Log[0].Kind != sm.LogTruncate || out.Log[0].Offset != 4 {
+				t.Fatalf("cut %d: disk %+v, want truncate to 4", cut, out.Log)
 			}
-		} else if len(out.Disk) != 0 {
-			t.Fatalf("clean log: disk %+v", out.Disk)
+		} else if len(out.Log) != 0 {
+			t.Fatalf("clean log: disk %+v", out.Log)
 		}
 		if s.LEO != wantEnd || s.DurableLEO != wantEnd {
 			t.Fatalf("cut %d: %+v", cut, s)
@@ -424,7 +425,7 @@ func TestRecoveryTornTail(t *testing.T) {
 	// A flipped bit in the middle batch cuts there.
 	bad := slices.Clone(file)
 	bad[len(bad)/2] ^= 0xff
-	p, _ := New(testConfig(101, 1), bad)
+	p, _ := New(testConfig(101, 1), bad, &host.IDs{})
 	if s := p.Status(); s.LEO != 2 {
 		t.Fatalf("corrupt middle: %+v", s)
 	}
@@ -439,7 +440,7 @@ func TestFollowerCrashRecovers(t *testing.T) {
 	c.diskDone(101)
 	c.deliver(0)    // the batch reaches 102, its append is pending
 	c.crash(102, 9) // torn: part of the frame reached the file
-	if got := c.reps[102].disk.pending; len(got) != 1 || got[0].Kind != sm.DiskTruncate || got[0].Offset != 1 {
+	if got := c.reps[102].disk.pending; len(got) != 1 || got[0].Kind != sm.LogTruncate || got[0].Offset != 1 {
 		t.Fatalf("recovery ops %+v", got)
 	}
 	c.metadata(102)

@@ -30,9 +30,15 @@ type miniHost struct {
 	timer sm.Time
 }
 
-func (h *miniHost) StartDisk(ops []sm.DiskOp) {
+func (h *miniHost) StartLog(ops []sm.LogOp) {
 	for _, op := range ops {
-		h.queue = append(h.queue, sm.DiskDone{ID: op.ID})
+		h.queue = append(h.queue, sm.LogDone{ID: op.ID})
+	}
+}
+
+func (h *miniHost) StartRaft(saves []sm.RaftSave) {
+	for _, s := range saves {
+		h.queue = append(h.queue, sm.RaftDone{ID: s.ID})
 	}
 }
 

@@ -17,24 +17,35 @@ import (
 // DefaultSampleEvery is how often a Probe samples when NewProbe is given 0.
 const DefaultSampleEvery = time.Second
 
-// diskIssuedMax bounds the disk operations a Probe remembers awaiting
-// completion; beyond it the oldest are forgotten (a disk that never
-// completes stops the node anyway).
+// diskIssuedMax bounds the disk effects a Probe remembers awaiting
+// completion; beyond it new ones are not timed (a disk that never completes
+// stops the node anyway).
 const diskIssuedMax = 1 << 16
 
+// diskKind is the kind label of a timed disk effect.
+type diskKind uint8
+
+const (
+	diskAppend   = diskKind(sm.LogAppend)
+	diskTruncate = diskKind(sm.LogTruncate)
+	diskDelete   = diskKind(sm.LogDelete)
+	diskRaft     = diskKind(3)
+)
+
 var diskKindNames = [...]string{
-	sm.DiskAppend:   "append",
-	sm.DiskTruncate: "truncate",
-	sm.DiskDelete:   "delete",
-	sm.DiskRaft:     "raft",
+	diskAppend:   "append",
+	diskTruncate: "truncate",
+	diskDelete:   "delete",
+	diskRaft:     "raft",
 }
 
 // Probe wraps the runtime.Node a runtime.Loop drives; give the Probe to
 // runtime.NewLoop in the node's place. Its work happens on the loop
 // goroutine, the only one that may read a state machine:
 //
-//   - it times each disk operation from the step that issued it to the step
-//     that delivers its DiskDone (weir_disk_op_duration_seconds);
+//   - it times each disk effect (log operation, raft save) from the step
+//     that issued it to the step that delivers its completion
+//     (weir_disk_op_duration_seconds);
 //   - it notes the raft term and commit index of every hard state the node
 //     hands to disk (Raft);
 //   - after a step, when `every` of loop time has passed since the last
@@ -54,8 +65,8 @@ type Probe[T any] struct {
 	now     sm.Time
 	last    sm.Time
 	sampled bool
-	ready   []sm.DiskOp // Disk of the Ready not yet advanced
-	issued  []issuedOp  // started, not completed, in issue order
+	ready   sm.Ready                 // the Ready not yet advanced
+	issued  map[sm.EffectID]issuedOp // started, not completed
 
 	v            atomic.Pointer[T]
 	term, commit atomic.Uint64
@@ -64,9 +75,8 @@ type Probe[T any] struct {
 var _ runtime.Node = (*Probe[struct{}])(nil)
 
 type issuedOp struct {
-	id   uint64
 	at   sm.Time
-	kind sm.DiskKind
+	kind diskKind
 	sync bool
 }
 
@@ -78,7 +88,7 @@ func NewProbe[T any](reg *Registry, node runtime.Node, every time.Duration, take
 	if every <= 0 {
 		every = DefaultSampleEvery
 	}
-	return &Probe[T]{node: node, take: take, every: sm.Duration(every), disk: reg.disk}
+	return &Probe[T]{node: node, take: take, every: sm.Duration(every), disk: reg.disk, issued: map[sm.EffectID]issuedOp{}}
 }
 
 // Load returns the latest sample (T's zero value before the first).
@@ -97,7 +107,10 @@ func (p *Probe[T]) Raft() (term, commit uint64) { return p.term.Load(), p.commit
 // Step notes the time and any disk completion, then steps the node.
 func (p *Probe[T]) Step(now sm.Time, ev sm.Event) error {
 	p.now = now
-	if d, ok := ev.(sm.DiskDone); ok {
+	switch d := ev.(type) {
+	case sm.LogDone:
+		p.completed(d.ID)
+	case sm.RaftDone:
 		p.completed(d.ID)
 	}
 	return p.node.Step(now, ev)
@@ -107,26 +120,24 @@ func (p *Probe[T]) Step(now sm.Time, ev sm.Event) error {
 // started when the driver advances.
 func (p *Probe[T]) Ready() sm.Ready {
 	rd := p.node.Ready()
-	p.ready = rd.Disk
+	p.ready = rd
 	return rd
 }
 
 // Advance records the advanced Ready's disk operations, advances the node
 // and samples when due.
 func (p *Probe[T]) Advance() {
-	for i := range p.ready {
-		op := &p.ready[i]
-		if op.Kind == sm.DiskRaft && op.HardState != nil {
-			p.term.Store(op.HardState.GetTerm())
-			p.commit.Store(op.HardState.GetCommit())
-		}
-		if len(p.issued) >= diskIssuedMax {
-			p.issued[0] = issuedOp{}
-			p.issued = p.issued[1:]
-		}
-		p.issued = append(p.issued, issuedOp{id: op.ID, at: p.now, kind: op.Kind, sync: op.Sync})
+	for _, op := range p.ready.Log {
+		p.issue(op.ID, diskKind(op.Kind), op.Sync)
 	}
-	p.ready = nil
+	for _, s := range p.ready.Raft {
+		if s.HardState != nil {
+			p.term.Store(s.HardState.GetTerm())
+			p.commit.Store(s.HardState.GetCommit())
+		}
+		p.issue(s.ID, diskRaft, s.Sync)
+	}
+	p.ready = sm.Ready{}
 	p.node.Advance()
 	if p.take != nil && (!p.sampled || p.now-p.last >= sm.Time(p.every)) {
 		v := p.take()
@@ -138,24 +149,26 @@ func (p *Probe[T]) Advance() {
 // CheckInvariants passes through.
 func (p *Probe[T]) CheckInvariants() error { return p.node.CheckInvariants() }
 
-// completed observes the latency of disk operation id. Operations complete
-// in issue order, so it is normally the first one remembered.
-func (p *Probe[T]) completed(id uint64) {
-	for i := range p.issued {
-		if p.issued[i].id != id {
-			continue
-		}
-		op := p.issued[i]
-		clear(p.issued[:i+1])
-		p.issued = p.issued[i+1:]
-		p.observer(op.kind, op.sync).Observe(time.Duration(p.now - op.at).Seconds())
+func (p *Probe[T]) issue(id sm.EffectID, kind diskKind, sync bool) {
+	if len(p.issued) < diskIssuedMax {
+		p.issued[id] = issuedOp{at: p.now, kind: kind, sync: sync}
+	}
+}
+
+// completed observes the latency of disk effect id (effects of different
+// logs complete in any order).
+func (p *Probe[T]) completed(id sm.EffectID) {
+	op, ok := p.issued[id]
+	if !ok {
 		return
 	}
+	delete(p.issued, id)
+	p.observer(op.kind, op.sync).Observe(time.Duration(p.now - op.at).Seconds())
 }
 
 // observer returns the latency child of a kind and sync flag; children are
 // made on first use, so a broker shows no raft series.
-func (p *Probe[T]) observer(kind sm.DiskKind, sync bool) prometheus.Observer {
+func (p *Probe[T]) observer(kind diskKind, sync bool) prometheus.Observer {
 	s := 0
 	if sync {
 		s = 1

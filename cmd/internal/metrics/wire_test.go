@@ -34,7 +34,7 @@ func exercise(reg *Registry) {
 	HTTP(reg, http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	p := NewProbe[int](reg, &diskNode{}, 0, nil)
 	_ = runtime.Handle(p, nopEnv{}, 0, sm.Received{Msg: sm.ProduceRequest{}})
-	_ = runtime.Handle(p, nopEnv{}, 1, sm.DiskDone{ID: 1})
+	_ = runtime.Handle(p, nopEnv{}, 1, sm.LogDone{ID: 1})
 }
 
 func TestTrackedTypes(t *testing.T) {

@@ -135,10 +135,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	}
 	ad := &adapters{}
 	probe := metrics.NewProbe(reg, node, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
-	loop = runtime.NewLoop(probe, ad, queueEvents)
-	b.exec = w.NewExecutor(func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
+	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
+	b.exec = w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) })
 	close(ready)
-	ad.disk = b.exec.StartDisk
+	ad.log = b.exec.StartLog
 	ad.send = func(ms []sm.Envelope) { reg.ObserveSend(ms); tr.Send(ms) }
 	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: probe.Load, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
 		cancel()
@@ -206,14 +206,19 @@ func (b *Broker) serveMetrics(addr string, reg *metrics.Registry) error {
 	return nil
 }
 
-// adapters joins the disk executor and the transport into runtime.Adapters.
+// adapters joins the disk executor and the transport: it is the
+// runtime.LogStore (broker) or runtime.RaftStore (controller) and the
+// runtime.Network of a loop, bound once the executor exists (the executor
+// posts to the loop, so it is made after it).
 type adapters struct {
-	disk  func([]sm.DiskOp)
+	log   func([]sm.LogOp)
+	raft  func([]sm.RaftSave)
 	send  func([]sm.Envelope)
 	local *local
 }
 
-func (a *adapters) StartDisk(ops []sm.DiskOp) { a.disk(ops) }
+func (a *adapters) StartLog(ops []sm.LogOp)       { a.log(ops) }
+func (a *adapters) StartRaft(saves []sm.RaftSave) { a.raft(saves) }
 
 func (a *adapters) Send(msgs []sm.Envelope) {
 	if a.local == nil {

@@ -104,9 +104,9 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	reg := metrics.New()
 	probe := metrics.NewProbe(reg, node, time.Second, func() metrics.ControllerSnapshot { return metrics.SampleController(node) })
 	ad := &adapters{}
-	loop := runtime.NewLoop(probe, ad, queueEvents)
+	loop := runtime.NewLoop(probe, runtime.Adapters{Raft: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
 	loc := newLocal(loop)
-	c.exec = raftstore.NewExecutor(store, func(d sm.DiskDone) { _ = loop.Post(ctx, d) })
+	c.exec = raftstore.NewExecutor(store, func(d sm.RaftDone) { _ = loop.Post(ctx, d) })
 	deliver := func(from sm.NodeID, m sm.Message) {
 		reg.ObserveInbound(from, m)
 		_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
@@ -128,7 +128,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 	}
 	c.RaftAddr, c.RPCAddr = c.raft.Addr().String(), c.rpc.Addr().String()
 	ad.local = loc
-	ad.disk = c.exec.StartDisk
+	ad.raft = c.exec.StartRaft
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}

@@ -1,0 +1,136 @@
+package sm
+
+import (
+	"strconv"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// Effects and their completions.
+//
+// A state machine asks for work in Ready and learns how it ended from a
+// completion event that names the work's EffectID. Every effect kind states
+// its own ordering: some complete in issue order (appends to one partition
+// log, raft saves), others in any order and arbitrarily late. A completion
+// may arrive after the component that asked for it is gone; a node drops a
+// completion whose ID it no longer tracks. runtime/ has one interface per
+// kind (LogStore, RaftStore) that documents what an adapter promises.
+
+// EffectID names one effect a node issued. IDs are unique and increasing
+// within one process (incarnation) of a node; zero is never issued.
+type EffectID uint64
+
+// Outcome is how an effect ended.
+type Outcome uint8
+
+// Outcomes. The values are not on any wire but are explicit anyway: a trace
+// prints them.
+const (
+	// OutcomeOK: the effect took place (durably, when it asked to be synced).
+	OutcomeOK Outcome = 0
+	// OutcomeFailed: the effect did not take place and left nothing behind;
+	// the reason says why and whether retrying can help.
+	OutcomeFailed Outcome = 1
+	// OutcomeUnknown: the adapter cannot tell whether the effect took place
+	// (an I/O error mid-write, a failed fsync, a lost reply, a timeout).
+	// The state machine must treat it as "maybe", as a client treats an
+	// unknown produce outcome.
+	OutcomeUnknown Outcome = 2
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return "ok"
+	case OutcomeFailed:
+		return "failed"
+	case OutcomeUnknown:
+		return "unknown"
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// ---- partition logs --------------------------------------------------------
+
+// LogOpKind is what a LogOp does to its partition log.
+type LogOpKind uint8
+
+// Log operations.
+const (
+	// LogAppend appends encoded batches (EncodeBatch frames) to TP's log.
+	LogAppend LogOpKind = 0
+	// LogTruncate removes every batch of TP's log at or after Offset (a
+	// batch boundary), making the log end exactly Offset. It also cuts any
+	// torn or corrupt bytes at or after that point; recovery relies on it.
+	LogTruncate LogOpKind = 1
+	// LogDelete removes TP's log entirely (topic deleted, replica dropped).
+	LogDelete LogOpKind = 2
+)
+
+func (k LogOpKind) String() string {
+	switch k {
+	case LogAppend:
+		return "append"
+	case LogTruncate:
+		return "truncate"
+	case LogDelete:
+		return "delete"
+	}
+	return "logop(" + strconv.Itoa(int(k)) + ")"
+}
+
+// LogOp is one write to one partition log. Its completion, LogDone with the
+// same ID, arrives after the write is durable when Sync is set: a state
+// machine never acts on a write — acknowledges it, reports it to a leader —
+// before that completion.
+//
+// Ordering: the operations on one TP complete in issue order (a log store
+// may batch them — group commit — but never reorders them); operations on
+// different partitions complete in any order.
+type LogOp struct {
+	ID   EffectID
+	Kind LogOpKind
+	TP   TopicPartition
+	// Data holds whole EncodeBatch frames for LogAppend.
+	Data []byte
+	// Offset is the new log end for LogTruncate.
+	Offset Offset
+	Sync   bool
+}
+
+// LogDone completes LogOp ID.
+//
+//   - OutcomeOK: done, and durable if the op asked for Sync.
+//   - OutcomeFailed: refused before anything was written, for a reason that
+//     may pass (the log's capacity or the file system is full, the process
+//     is out of file descriptors). Only appends are refused, and every later
+//     append to the same log that does not start where the log now ends is
+//     refused too, so the log on disk never has a gap. The node carries on.
+//   - OutcomeUnknown: an I/O error; the write may be partial and the page
+//     cache cannot be trusted (fsyncgate). Nodes stop (Ready.Fatal) and
+//     recover from disk after a restart.
+type LogDone struct {
+	ID      EffectID
+	Outcome Outcome
+	Reason  string
+}
+
+// ---- raft persistence ------------------------------------------------------
+
+// RaftSave persists raft entries and hard state (the controller). Entries
+// overwrite any stored entries at the same or later indexes. Saves complete
+// in issue order, each after it is durable when Sync is set.
+type RaftSave struct {
+	ID        EffectID
+	HardState *pb.HardState
+	Entries   []*pb.Entry
+	Sync      bool
+}
+
+// RaftDone completes RaftSave ID: OutcomeOK (durable), or OutcomeUnknown
+// (an I/O error: the node stops). Raft saves are never refused.
+type RaftDone struct {
+	ID      EffectID
+	Outcome Outcome
+	Reason  string
+}
