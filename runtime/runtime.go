@@ -125,8 +125,18 @@ func Flush(node Node, env Env) {
 	if len(rd.Messages) > 0 {
 		env.Send(rd.Messages)
 	}
+	if ps, ok := env.(ProbeSink); ok && len(rd.Probes) > 0 {
+		ps.Reached(rd.Probes)
+	}
 	env.SetTimer(rd.TimerAt)
 	node.Advance()
+}
+
+// ProbeSink is an Env that counts the protocol paths nodes report
+// (sm.Ready.Probes); the simulator does, for its coverage gate. An Env
+// without it ignores them.
+type ProbeSink interface {
+	Reached(probes []sm.Probe)
 }
 
 // Alarm is the one definition of SetTimer, shared by both drivers: a node

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weirmq/weir/sm"
 )
 
 var (
@@ -116,6 +118,12 @@ var mustReach = []string{
 	"create topic OK", "create topic TOPIC_ALREADY_EXISTS", "delete topic UNKNOWN_TOPIC",
 	"cluster status linearizable", "cluster status NOT_LEADER",
 	"append refused", "produce STORAGE_ERROR",
+	// In-code probes (sm.Probe) the state machines report.
+	sm.ProbeISRShrinkLagTime.String(), sm.ProbeISRExpand.String(), sm.ProbeFollowerTruncated.String(),
+	sm.ProbeStaleFetchAnswerIgnored.String(), sm.ProbeLeaderBelowEpochStart.String(),
+	sm.ProbeAppendRolledBack.String(), sm.ProbeAckAfterAppendShrunk.String(), sm.ProbeParkedFetchExpired.String(),
+	sm.ProbeReplicaDropped.String(), sm.ProbeSessionExpired.String(), sm.ProbeNewIncarnationFenced.String(),
+	sm.ProbePartitionOffline.String(), sm.ProbeAlterISRRejected.String(), sm.ProbeProposalsLost.String(),
 }
 
 func checkCoverage(t *testing.T, s *Stats) {

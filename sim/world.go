@@ -272,6 +272,14 @@ func (h *host) diskError(sync bool) string {
 	return ""
 }
 
+// Reached implements runtime.ProbeSink: the campaign counts every protocol
+// path a node reports (sm.Probe) for the coverage gate.
+func (h *host) Reached(probes []sm.Probe) {
+	for _, p := range probes {
+		h.w.stats.reach(p.String())
+	}
+}
+
 // Send implements runtime.Env.
 func (h *host) Send(msgs []sm.Envelope) {
 	for _, m := range msgs {

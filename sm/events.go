@@ -47,6 +47,9 @@ type Ready struct {
 	// error, a corrupt log it cannot serve). The caller stops the process; it
 	// may restart from disk.
 	Fatal string
+	// Probes are the protocol paths taken since the last Advance (see
+	// Probe): the simulator counts them; production may ignore them.
+	Probes []Probe
 }
 
 // Durable is what a node found on its disk at start; the runtime reads it and

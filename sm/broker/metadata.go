@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
 )
 
@@ -123,7 +124,7 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 		st := n.meta.parts[tp]
 		if n.parts[tp] == nil && slices.Contains(st.Replicas, n.cfg.ID) {
 			err := n.host(tp, nil)
-			assertf(err == nil, "hosting %v: %v", tp, err) // the config was validated
+			assert.That(err == nil, "broker: hosting %v: %v", tp, err) // the config was validated
 		}
 		h := n.parts[tp]
 		if h != nil && n.damaged[tp] != "" && !n.repairable(st) {
@@ -155,6 +156,7 @@ func (n *Node) drop(tp sm.TopicPartition) {
 	n.drain(tp)
 	delete(n.parts, tp)
 	n.hosts.Remove(host.PartitionKey(tp))
+	n.probe(sm.ProbeReplicaDropped)
 	delete(n.damaged, tp)
 	n.issueLog(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
 }

@@ -29,6 +29,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
 	"github.com/weirmq/weir/sm/partition"
 )
@@ -109,7 +110,7 @@ func (n *Node) Damaged() map[sm.TopicPartition]string { return maps.Clone(n.dama
 
 // host creates the replica of tp from its log bytes (nil: a new one).
 func (n *Node) host(tp sm.TopicPartition, logBytes []byte) error {
-	assertf(n.parts[tp] == nil, "hosting %v twice", tp)
+	assert.That(n.parts[tp] == nil, "broker: hosting %v twice", tp)
 	p, err := partition.New(n.cfg.partitionConfig(tp), logBytes, &n.hosts.IDs)
 	if err != nil {
 		return fmt.Errorf("broker: recovering %v: %w", tp, err)
@@ -206,6 +207,7 @@ func (n *Node) settle(k host.Key) {
 	out := n.hosts.Settle(k)
 	n.rd.Log = append(n.rd.Log, out.Log...)
 	n.rd.Messages = append(n.rd.Messages, out.Messages...)
+	n.rd.Probes = append(n.rd.Probes, out.Probes...)
 	for _, m := range out.ToController {
 		n.send(n.ctrl, m)
 	}
@@ -239,8 +241,11 @@ func (n *Node) onLogDone(e sm.LogDone) {
 	case e.Outcome == sm.OutcomeUnknown:
 		n.fatal = fmt.Sprintf("broker: log operation %d on %v failed: %s", e.ID, r.TP, e.Reason)
 		return
+	case r.Gone:
+		n.probe(sm.ProbeCompletionForGoneComponent)
+		return
 	case r.Component == nil:
-		return // the node's own delete, or a replica that is gone
+		return // the node's own delete
 	}
 	if err := r.Component.OnLogDone(n.now, e); err != nil {
 		n.fatal = "broker: " + err.Error()
@@ -299,8 +304,6 @@ func (n *Node) CheckInvariants() error {
 	return nil
 }
 
-func assertf(cond bool, format string, args ...any) {
-	if !cond {
-		panic(fmt.Sprintf("broker: "+format, args...))
-	}
-}
+
+// probe reports that a protocol path was taken (sm.Probe).
+func (n *Node) probe(p sm.Probe) { n.rd.Probes = append(n.rd.Probes, p) }

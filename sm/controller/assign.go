@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // topicNameBytesMax is Kafka's limit, kept so names survive a round trip
@@ -53,7 +54,7 @@ func topicNameByte(c byte) bool {
 // leaders (the first replica) spread over brokers within a topic and, via
 // rotation (the number of topics created so far), across topics.
 func assignReplicas(live []sm.BrokerInfo, partitions, rf int32, rotation uint64) [][]sm.NodeID {
-	assert(rf >= 1 && int(rf) <= len(live), "controller: replication factor %d with %d live brokers", rf, len(live))
+	assert.That(rf >= 1 && int(rf) <= len(live), "controller: replication factor %d with %d live brokers", rf, len(live))
 	order := rackAlternating(live)
 	n := uint64(len(order))
 	out := make([][]sm.NodeID, partitions)

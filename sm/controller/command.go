@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // command is one raft entry payload. Exactly one operation field is set.
@@ -119,9 +120,9 @@ func (c *command) operations() int {
 }
 
 func encodeCommand(c *command) []byte {
-	assert(c.operations() == 1, "controller: command with %d operations", c.operations())
+	assert.That(c.operations() == 1, "controller: command with %d operations", c.operations())
 	data, err := json.Marshal(c)
-	assert(err == nil, "controller: encode %s command: %v", c.kind(), err)
+	assert.That(err == nil, "controller: encode %s command: %v", c.kind(), err)
 	return data
 }
 
@@ -130,7 +131,7 @@ func encodeCommand(c *command) []byte {
 func decodeCommand(data []byte) command {
 	var c command
 	err := json.Unmarshal(data, &c)
-	assert(err == nil, "controller: decode command %q: %v", data, err)
-	assert(c.operations() == 1, "controller: command %q has %d operations", data, c.operations())
+	assert.That(err == nil, "controller: decode command %q: %v", data, err)
+	assert.That(c.operations() == 1, "controller: command %q has %d operations", data, c.operations())
 	return c
 }

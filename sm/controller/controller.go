@@ -28,6 +28,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // Config is one controller's configuration. Peers and the raft timing must be
@@ -216,7 +217,7 @@ func newStorage(peers []sm.NodeID, d sm.Durable) (*raft.MemoryStorage, error) {
 		Index:     new(uint64(bootstrapIndex)),
 		Term:      new(uint64(bootstrapIndex)),
 	}})
-	assert(err == nil, "controller: bootstrap snapshot: %v", err)
+	assert.That(err == nil, "controller: bootstrap snapshot: %v", err)
 	if err := checkDurable(d); err != nil {
 		return nil, err
 	}
@@ -286,6 +287,7 @@ func (n *Node) Ready() sm.Ready {
 func (n *Node) Advance() {
 	n.out.Raft = nil
 	n.out.Messages = nil
+	n.out.Probes = nil
 }
 
 // IsLeader reports whether this node currently leads (and answers writes).
@@ -308,3 +310,6 @@ func (n *Node) AppliedIndex() uint64 { return n.md.applied }
 // Metadata is the full applied metadata (Full=true), in deterministic order;
 // controllers that applied the same index return equal values.
 func (n *Node) Metadata() sm.MetadataDelta { return n.md.delta(0) }
+
+// probe reports that a protocol path was taken (sm.Probe).
+func (n *Node) probe(p sm.Probe) { n.out.Probes = append(n.out.Probes, p) }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // proposal is a request waiting for its entry to apply. Broker operations
@@ -105,7 +106,7 @@ func (n *Node) replyHeartbeat(h heartbeat) {
 // wait parks h on p, dropping the oldest waiter beyond waitersMax (unanswered:
 // the broker's next heartbeat supersedes it anyway).
 func (n *Node) wait(p *proposal, h heartbeat) {
-	assert(p != nil && p.broker == h.hb.Broker, "controller: broker %v op without its proposal", h.hb.Broker)
+	assert.That(p != nil && p.broker == h.hb.Broker, "controller: broker %v op without its proposal", h.hb.Broker)
 	if len(p.waiters) == waitersMax {
 		p.waiters = slices.Delete(p.waiters, 0, 1)
 	}
@@ -196,7 +197,7 @@ func (n *Node) onAlterISR(from sm.NodeID, req sm.AlterISRRequest) {
 // propose stamps cmd with this tenure's identity, hands it to raft and
 // remembers p until the entry applies or leadership is lost.
 func (n *Node) propose(cmd *command, p *proposal) (uint64, error) {
-	assert(n.IsLeader(), "controller: %v proposes %s while not leader", n.cfg.ID, cmd.kind())
+	assert.That(n.IsLeader(), "controller: %v proposes %s while not leader", n.cfg.ID, cmd.kind())
 	if len(n.proposals) >= proposalsMax {
 		return 0, fmt.Errorf("%w: %d proposals pending", errDropped, len(n.proposals))
 	}
@@ -224,7 +225,7 @@ func (n *Node) afterApply(cmd *command, res result) {
 	if p == nil {
 		return
 	}
-	assert(p.kind == cmd.kind(), "controller: proposal %d is %s, entry is %s", cmd.Seq, p.kind, cmd.kind())
+	assert.That(p.kind == cmd.kind(), "controller: proposal %d is %s, entry is %s", cmd.Seq, p.kind, cmd.kind())
 	delete(n.proposals, cmd.Seq)
 	n.answer(p, res)
 }
@@ -263,8 +264,8 @@ func (n *Node) answer(p *proposal, res result) {
 // since heartbeats went to the previous leader, and health starts from no
 // reports and a grace period (see health.go).
 func (n *Node) stepUp(term uint64) {
-	assert(len(n.proposals) == 0 && len(n.brokerOps) == 0, "controller: %v steps up with %d proposals pending", n.cfg.ID, len(n.proposals))
-	assert(len(n.reports) == 0 && len(n.reads) == 0, "controller: %v steps up with %d health reports, %d reads held", n.cfg.ID, len(n.reports), len(n.reads))
+	assert.That(len(n.proposals) == 0 && len(n.brokerOps) == 0, "controller: %v steps up with %d proposals pending", n.cfg.ID, len(n.proposals))
+	assert.That(len(n.reports) == 0 && len(n.reads) == 0, "controller: %v steps up with %d health reports, %d reads held", n.cfg.ID, len(n.reports), len(n.reads))
 	n.leaderTerm = term
 	for _, b := range n.md.liveBrokers() {
 		n.heartbeatAt[b.ID] = n.now
@@ -278,6 +279,9 @@ func (n *Node) stepUp(term uint64) {
 // cluster-status reads go to the leader. Health reports are forgotten.
 func (n *Node) stepDown(hint sm.NodeID) {
 	n.leaderTerm = 0
+	if len(n.proposals) > 0 {
+		n.probe(sm.ProbeProposalsLost)
+	}
 	for _, seq := range slices.Sorted(maps.Keys(n.proposals)) {
 		n.abandon(n.proposals[seq], hint)
 	}
@@ -324,6 +328,7 @@ func (n *Node) expireSessions() {
 		cmd := command{Fence: &fenceBroker{ID: b.ID, Incarnation: b.Incarnation}}
 		if seq, err := n.propose(&cmd, &proposal{broker: b.ID}); err == nil {
 			n.brokerOps[b.ID] = seq
+			n.probe(sm.ProbeSessionExpired)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/raft/v3"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // Broker health tracking and the operator's cluster status.
@@ -153,7 +154,7 @@ func (n *Node) statusRefusal(reqID uint64, hint sm.NodeID) sm.ClusterStatusRespo
 // its index.
 func (n *Node) onReadStates(rss []raft.ReadState) {
 	for _, rs := range rss {
-		assert(len(rs.RequestCtx) == 8, "controller: %v read state with a %d-byte context", n.cfg.ID, len(rs.RequestCtx))
+		assert.That(len(rs.RequestCtx) == 8, "controller: %v read state with a %d-byte context", n.cfg.ID, len(rs.RequestCtx))
 		if r := n.reads[binary.LittleEndian.Uint64(rs.RequestCtx)]; r != nil {
 			r.confirmed, r.index = true, rs.Index
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // metadata is the replicated cluster metadata: the state every controller
@@ -27,6 +28,9 @@ type metadata struct {
 	// so deltas can report deletions. At most tombstonesMax are kept; horizon
 	// is the newest evicted one: a delta from before it must be Full.
 	tombstones map[string]uint64
+	// probes are the protocol paths applying entries took (sm.Probe); the
+	// node moves them to its Ready.
+	probes []sm.Probe
 	horizon    uint64
 }
 
@@ -75,7 +79,7 @@ func fail(code sm.Code, format string, args ...any) result {
 // the state the entry meets in log order: that is authoritative, and every
 // replica reaches the same result.
 func (md *metadata) apply(index uint64, cmd *command) result {
-	assert(index > md.applied, "controller: apply index %d not after applied %d", index, md.applied)
+	assert.That(index > md.applied, "controller: apply index %d not after applied %d", index, md.applied)
 	md.applied = index
 	switch {
 	case cmd.Register != nil:
@@ -95,13 +99,13 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 // applyEmpty records an entry that carries no command (a leader's first entry
 // of its term).
 func (md *metadata) applyEmpty(index uint64) {
-	assert(index > md.applied, "controller: apply index %d not after applied %d", index, md.applied)
+	assert.That(index > md.applied, "controller: apply index %d not after applied %d", index, md.applied)
 	md.applied = index
 }
 
 // touch marks a change at the entry being applied and returns its version.
 func (md *metadata) touch() uint64 {
-	assert(md.applied >= md.version, "controller: version %d beyond applied %d", md.version, md.applied)
+	assert.That(md.applied >= md.version, "controller: version %d beyond applied %d", md.version, md.applied)
 	md.version = md.applied
 	return md.version
 }
@@ -129,6 +133,7 @@ func (md *metadata) applyRegister(c *registerBroker) result {
 	vacated := map[sm.TopicPartition]bool{}
 	if b != nil && !b.info.Fenced {
 		md.fenceInto(b, vacated) // a new incarnation replaces a live one: the old one's state is gone
+		md.probes = append(md.probes, sm.ProbeNewIncarnationFenced)
 	}
 	if b == nil {
 		b = &brokerEntry{}
@@ -159,7 +164,7 @@ func (md *metadata) dropLostCopies(c *registerBroker, vacated map[sm.TopicPartit
 			return
 		}
 		st.ISR = slices.DeleteFunc(slices.Clone(st.ISR), func(r sm.NodeID) bool { return r == c.ID })
-		assert(st.Leader != c.ID, "controller: %v led by %v at its own registration", st.TP, c.ID)
+		assert.That(st.Leader != c.ID, "controller: %v led by %v at its own registration", st.TP, c.ID)
 		if !vacated[st.TP] {
 			st.PartitionEpoch++
 		}
@@ -215,6 +220,9 @@ func (md *metadata) fencePartition(t *topicEntry, p *partitionEntry, id sm.NodeI
 	if changed {
 		st.PartitionEpoch++
 		p.version = md.touch()
+	}
+	if changed && st.Leader == sm.NoNode {
+		md.probes = append(md.probes, sm.ProbePartitionOffline)
 	}
 	return changed && st.Leader == sm.NoNode
 }
@@ -389,6 +397,9 @@ func (md *metadata) applyAlterISR(c *alterISR) result {
 		return fail(sm.CodeUnknownTopic, "partition %v does not exist", c.TP)
 	}
 	if r, ok := md.checkAlterISR(c, &p.state); !ok {
+		if r.code != sm.CodeInvalidRequest {
+			md.probes = append(md.probes, sm.ProbeAlterISRRejected)
+		}
 		r.state = clonePartition(p.state)
 		return r
 	}

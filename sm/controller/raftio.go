@@ -7,6 +7,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // tick delivers one raft tick per TickInterval elapsed since the last one and
@@ -38,7 +39,7 @@ func (n *Node) tick() bool {
 func (n *Node) pump() {
 	for n.unsynced == nil && n.out.Fatal == "" && n.rn.HasReady() {
 		rd := n.rn.Ready()
-		assert(raft.IsEmptySnap(rd.Snapshot), "controller: raft asked to install a snapshot at %d; compaction is not implemented",
+		assert.That(raft.IsEmptySnap(rd.Snapshot), "controller: raft asked to install a snapshot at %d; compaction is not implemented",
 			rd.Snapshot.GetMetadata().GetIndex())
 		if len(rd.Entries) == 0 && raft.IsEmptyHardState(rd.HardState) {
 			n.finishReady(rd)
@@ -80,7 +81,7 @@ func (n *Node) finishReady(rd raft.Ready) {
 		_ = n.storage.SetHardState(rd.HardState)
 	}
 	err := n.storage.Append(rd.Entries)
-	assert(err == nil, "controller: append %d entries to memory storage: %v", len(rd.Entries), err)
+	assert.That(err == nil, "controller: append %d entries to memory storage: %v", len(rd.Entries), err)
 	for _, m := range rd.Messages {
 		n.send(sm.NodeID(m.GetTo()), sm.RaftMessage{M: m})
 	}
@@ -96,13 +97,15 @@ func (n *Node) finishReady(rd raft.Ready) {
 // applyEntry applies one committed entry and, if this node proposed it in
 // its current tenure, answers the waiting request.
 func (n *Node) applyEntry(e *pb.Entry) {
-	assert(e.GetType() == pb.EntryNormal, "controller: entry %d has type %v; membership changes are not implemented", e.GetIndex(), e.GetType())
+	assert.That(e.GetType() == pb.EntryNormal, "controller: entry %d has type %v; membership changes are not implemented", e.GetIndex(), e.GetType())
 	if len(e.GetData()) == 0 {
 		n.md.applyEmpty(e.GetIndex())
 		return
 	}
 	cmd := decodeCommand(e.GetData())
 	res := n.md.apply(e.GetIndex(), &cmd)
+	n.out.Probes = append(n.out.Probes, n.md.probes...)
+	n.md.probes = n.md.probes[:0]
 	n.afterApply(&cmd, res)
 }
 

@@ -107,6 +107,8 @@ type Output struct {
 	Messages []sm.Envelope
 	// ToController messages go to the controller the node believes leads.
 	ToController []sm.Message
+	// Probes are the protocol paths the component took (sm.Probe).
+	Probes []sm.Probe
 }
 
 // IDs allocates effect IDs for one node process: unique and increasing.
@@ -260,6 +262,8 @@ type LogDone struct {
 	Key       Key
 	Component Component
 	TP        sm.TopicPartition
+	// Gone says the operation's component was removed before it completed.
+	Gone bool
 }
 
 // RouteLog matches a log completion to the operation it completes. known is
@@ -283,7 +287,11 @@ func (s *Set) RouteLog(d sm.LogDone) (r LogDone, known bool, err error) {
 		s.logs[rt.tp] = q[1:]
 	}
 	r.TP = rt.tp
-	if rt.e != nil && !rt.e.gone {
+	switch {
+	case rt.e == nil:
+	case rt.e.gone:
+		r.Gone = true
+	default:
 		r.Key, r.Component = rt.e.key, rt.e.c
 	}
 	return r, true, nil

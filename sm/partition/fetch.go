@@ -123,6 +123,7 @@ func (p *Partition) OnFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest) {
 		resp.Code = sm.CodeUnknownLeaderEpoch
 	case p.hw < p.lead.epochStart:
 		resp.Code, resp.Message = sm.CodeLeaderNotAvailable, "new leader has not committed its epoch start yet"
+		p.probe(sm.ProbeLeaderBelowEpochStart)
 	case req.Offset < 0 || req.Offset > p.hw:
 		resp.Code, resp.HighWatermark = sm.CodeOffsetOutOfRange, p.hw
 		resp.Message = "offset outside [0, high watermark]"

@@ -1,6 +1,9 @@
 package partition
 
-import "github.com/weirmq/weir/sm"
+import (
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
+)
 
 // followerState is what only a follower keeps; it is reset on role change.
 type followerState struct {
@@ -23,7 +26,7 @@ func (p *Partition) maybeFetch() {
 	if p.role != RoleFollower || p.leader == sm.NoNode || f.inflight || f.retryAt != 0 || len(p.disk) > 0 {
 		return
 	}
-	assertf(p.durable == p.log.end(), "%v: idle disk but durable end %d below log end %d", p.cfg.TP, p.durable, p.log.end())
+	assert.That(p.durable == p.log.end(), "partition: %v: idle disk but durable end %d below log end %d", p.cfg.TP, p.durable, p.log.end())
 	p.send(p.leader, sm.ReplicaFetchRequest{
 		TP: p.cfg.TP, Replica: p.cfg.Self, Incarnation: p.cfg.Incarnation,
 		LeaderEpoch: p.epoch, FetchOffset: p.durable, LastFetchedEpoch: p.log.epochBelow(p.durable),
@@ -64,6 +67,7 @@ func (p *Partition) OnReplicaFetchResponse(now sm.Time, from sm.NodeID, resp sm.
 		return
 	}
 	if resp.Incarnation != p.cfg.Incarnation || resp.FetchOffset != f.sent {
+		p.probe(sm.ProbeStaleFetchAnswerIgnored)
 		return // a late or duplicated answer to another fetch, or to an earlier process
 	}
 	switch {
@@ -103,6 +107,7 @@ func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
 		return // a duplicate answer to an earlier fetch; this log already agrees
 	}
 	p.follow.inflight = false
+	p.probe(sm.ProbeFollowerTruncated)
 	p.truncate(target) // the next fetch goes out once the truncation is done
 }
 

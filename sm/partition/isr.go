@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // alterState tracks the leader's ISR change requests at the current
@@ -56,6 +57,7 @@ func (p *Partition) maybeAlterISR() {
 	if sameMembers(want, p.isr) {
 		return
 	}
+	p.probeISRChange(want)
 	p.reqSeq++
 	p.out.ToController = append(p.out.ToController, sm.AlterISRRequest{
 		ReqID: p.reqSeq, Broker: p.cfg.Self, TP: p.cfg.TP,
@@ -67,6 +69,21 @@ func (p *Partition) maybeAlterISR() {
 		inflight: true, reqID: p.reqSeq,
 		retryAt:  p.now.Add(p.cfg.AlterISRTimeout),
 		proposed: slices.Compact(proposed),
+	}
+}
+
+// probeISRChange reports why the proposed ISR differs from the committed one.
+func (p *Partition) probeISRChange(want []sm.NodeID) {
+	for _, f := range p.lead.followers {
+		in, stays := slices.Contains(p.isr, f.id), slices.Contains(want, f.id)
+		switch {
+		case in && !stays && p.now.Sub(f.lastCaughtUp) > p.cfg.ReplicaLagTime:
+			p.probe(sm.ProbeISRShrinkLagTime)
+		case in && !stays:
+			p.probe(sm.ProbeISRShrinkMaxLag)
+		case !in && stays:
+			p.probe(sm.ProbeISRExpand)
+		}
 	}
 }
 
@@ -94,7 +111,7 @@ func (p *Partition) OnAlterISRResponse(now sm.Time, resp sm.AlterISRResponse) {
 // adoptISR takes a newer partition state for the epoch this replica leads.
 // Requests named the old partition epoch and are dead: forget them.
 func (p *Partition) adoptISR(st sm.PartitionState) {
-	assertf(p.role == RoleLeader && st.LeaderEpoch == p.epoch, "%v: adopting isr of epoch %d as %v of epoch %d", p.cfg.TP, st.LeaderEpoch, p.role, p.epoch)
+	assert.That(p.role == RoleLeader && st.LeaderEpoch == p.epoch, "partition: %v: adopting isr of epoch %d as %v of epoch %d", p.cfg.TP, st.LeaderEpoch, p.role, p.epoch)
 	if st.PartitionEpoch > p.partitionEpoch {
 		p.lead.alter = alterState{}
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // leaderState is what only a leader keeps; it is reset on every role change.
@@ -197,7 +198,7 @@ func (p *Partition) ackOutcome(a pendingAck) (done bool, code sm.Code) {
 	case sm.AckMajority, sm.AckCustom:
 		return p.hw >= a.next && p.durableCopies(a.next) >= p.isrNeeded(a.acks), sm.CodeOK
 	}
-	assertf(false, "%v: pending ack with level %v", p.cfg.TP, a.acks)
+	assert.That(false, "partition: %v: pending ack with level %v", p.cfg.TP, a.acks)
 	return false, 0
 }
 
@@ -230,6 +231,7 @@ func (p *Partition) completeAcks() {
 
 func (p *Partition) replyAck(a pendingAck, code sm.Code, msg string) {
 	if code == sm.CodeNotEnoughReplicasAfterAppend {
+		p.probe(sm.ProbeAckAfterAppendShrunk)
 		msg = fmt.Sprintf("isr shrank to %d replicas, below min in-sync replicas %d", p.isrSize(), p.minISR)
 	}
 	p.replyProduce(a.client, a.reqID, code, msg, a.base)
@@ -296,6 +298,7 @@ func (p *Partition) leaderTimer() {
 	p.keepAcks(kept)
 	for _, f := range p.lead.followers {
 		if f.parked != nil && p.now >= f.parked.deadline {
+			p.probe(sm.ProbeParkedFetchExpired)
 			p.answerParked(f)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // epochStart is one leader-epoch cache entry: the first offset written in
@@ -60,9 +61,9 @@ func (l *replicaLog) lastEpoch() sm.Epoch {
 
 // append adds b at the end; the caller has validated it.
 func (l *replicaLog) append(b sm.Batch) {
-	assertf(b.BaseOffset == l.end(), "append at %d, log end %d", b.BaseOffset, l.end())
-	assertf(len(b.Records) > 0, "append of an empty batch at %d", b.BaseOffset)
-	assertf(b.Epoch >= l.lastEpoch(), "append of epoch %d after epoch %d", b.Epoch, l.lastEpoch())
+	assert.That(b.BaseOffset == l.end(), "partition: append at %d, log end %d", b.BaseOffset, l.end())
+	assert.That(len(b.Records) > 0, "partition: append of an empty batch at %d", b.BaseOffset)
+	assert.That(b.Epoch >= l.lastEpoch(), "partition: append of epoch %d after epoch %d", b.Epoch, l.lastEpoch())
 	if len(l.epochs) == 0 || b.Epoch > l.lastEpoch() {
 		l.epochs = append(l.epochs, epochStart{epoch: b.Epoch, start: b.BaseOffset})
 	}
@@ -94,7 +95,7 @@ func (l *replicaLog) isBoundary(off sm.Offset) bool {
 
 // truncate drops every batch at or after off, a batch boundary.
 func (l *replicaLog) truncate(off sm.Offset) {
-	assertf(off <= l.end() && l.isBoundary(off), "truncate to %d: not a batch boundary (log end %d)", off, l.end())
+	assert.That(off <= l.end() && l.isBoundary(off), "partition: truncate to %d: not a batch boundary (log end %d)", off, l.end())
 	i := l.index(off)
 	l.batches = l.batches[:i:i]
 	l.checked = min(l.checked, i)

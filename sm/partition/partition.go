@@ -33,6 +33,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
 )
 
@@ -289,8 +290,8 @@ func (p *Partition) OnTimer(now sm.Time) {
 // process.
 func (p *Partition) OnLogDone(now sm.Time, d sm.LogDone) error {
 	p.setNow(now)
-	assertf(len(p.disk) > 0, "%v: log completion %d with no operation pending", p.cfg.TP, d.ID)
-	assertf(p.disk[0].id == d.ID, "%v: log completion %d, but %d is the oldest pending", p.cfg.TP, d.ID, p.disk[0].id)
+	assert.That(len(p.disk) > 0, "partition: %v: log completion %d with no operation pending", p.cfg.TP, d.ID)
+	assert.That(p.disk[0].id == d.ID, "partition: %v: log completion %d, but %d is the oldest pending", p.cfg.TP, d.ID, p.disk[0].id)
 	switch d.Outcome {
 	case sm.OutcomeOK:
 		p.onDurable()
@@ -308,8 +309,8 @@ func (p *Partition) OnLogDone(now sm.Time, d sm.LogDone) error {
 func (p *Partition) onDurable() {
 	op := p.disk[0]
 	p.disk = p.disk[1:]
-	assertf(op.end >= p.durable, "%v: disk completion moves durable end back from %d to %d", p.cfg.TP, p.durable, op.end)
-	assertf(op.end <= p.log.end(), "%v: durable end %d beyond log end %d", p.cfg.TP, op.end, p.log.end())
+	assert.That(op.end >= p.durable, "partition: %v: disk completion moves durable end back from %d to %d", p.cfg.TP, p.durable, op.end)
+	assert.That(op.end <= p.log.end(), "partition: %v: durable end %d beyond log end %d", p.cfg.TP, op.end, p.log.end())
 	p.durable = op.end
 	switch p.role {
 	case RoleLeader:
@@ -349,7 +350,7 @@ func (p *Partition) appendBatches(bs []sm.Batch) {
 	var data []byte
 	start := p.log.end()
 	for i := range bs {
-		assertf(bs[i].Verify(), "%v: appending batch at %d with a bad checksum", p.cfg.TP, bs[i].BaseOffset)
+		assert.That(bs[i].Verify(), "partition: %v: appending batch at %d with a bad checksum", p.cfg.TP, bs[i].BaseOffset)
 		p.log.append(bs[i])
 		data = sm.EncodeBatch(data, &bs[i])
 	}
@@ -361,7 +362,7 @@ func (p *Partition) appendBatches(bs []sm.Batch) {
 // appends again. The host calls it once it is sure another replica can
 // rebuild what was lost, before the replica follows.
 func (p *Partition) Repair() {
-	assertf(p.role == RoleNone, "%v: repair while %v", p.cfg.TP, p.role)
+	assert.That(p.role == RoleNone, "partition: %v: repair while %v", p.cfg.TP, p.role)
 	end := p.log.end()
 	p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: end, Sync: true}, end, end)
 }
@@ -383,16 +384,17 @@ func (p *Partition) Repair() {
 func (p *Partition) onRefused(reason string) bool {
 	op := p.disk[0]
 	p.disk = p.disk[1:]
-	assertf(op.kind == sm.LogAppend, "%v: a %v operation was refused", p.cfg.TP, op.kind)
+	assert.That(op.kind == sm.LogAppend, "partition: %v: a %v operation was refused", p.cfg.TP, op.kind)
 	cut := op.start
 	if p.role == RoleLeader && cut < p.lead.epochStart {
 		return false
 	}
 	if cut < p.log.end() && p.log.isBoundary(cut) {
 		p.log.truncate(cut)
+		p.probe(sm.ProbeAppendRolledBack)
 	}
 	cut = min(cut, p.log.end())
-	assertf(p.durable <= cut, "%v: refused append at %d below durable end %d", p.cfg.TP, cut, p.durable)
+	assert.That(p.durable <= cut, "partition: %v: refused append at %d below durable end %d", p.cfg.TP, cut, p.durable)
 	for i := range p.disk {
 		p.disk[i].start = min(p.disk[i].start, cut)
 		p.disk[i].end = min(p.disk[i].end, cut)
@@ -421,7 +423,7 @@ func (p *Partition) onRefused(reason string) bool {
 // truncate cuts the log at off (a boundary) in memory and on disk. Pending
 // appends that covered the cut part now only make the remainder durable.
 func (p *Partition) truncate(off sm.Offset) {
-	assertf(p.role != RoleLeader, "%v: leader truncating its log to %d", p.cfg.TP, off)
+	assert.That(p.role != RoleLeader, "partition: %v: leader truncating its log to %d", p.cfg.TP, off)
 	p.log.truncate(off)
 	p.durable = min(p.durable, off)
 	for i := range p.disk {
@@ -443,8 +445,11 @@ func (p *Partition) raiseHW(hw sm.Offset) {
 	if hw <= p.hw {
 		return
 	}
-	assertf(hw <= p.durable, "%v: high watermark %d beyond durable end %d", p.cfg.TP, hw, p.durable)
+	assert.That(hw <= p.durable, "partition: %v: high watermark %d beyond durable end %d", p.cfg.TP, hw, p.durable)
 	p.hw = hw
 }
 
 var _ host.Component = (*Partition)(nil)
+
+// probe reports that a protocol path was taken (sm.Probe).
+func (p *Partition) probe(pr sm.Probe) { p.out.Probes = append(p.out.Probes, pr) }

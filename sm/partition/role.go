@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // ApplyState adopts the controller's view of the partition (from metadata or
@@ -14,7 +15,7 @@ import (
 // ignored: metadata can arrive late.
 func (p *Partition) ApplyState(now sm.Time, st sm.PartitionState, minISR int32, canLead bool) {
 	p.setNow(now)
-	assertf(st.TP == p.cfg.TP, "%v: given the state of %v", p.cfg.TP, st.TP)
+	assert.That(st.TP == p.cfg.TP, "partition: %v: given the state of %v", p.cfg.TP, st.TP)
 	p.minISR = max(minISR, 1)
 	// A log holding batches of an epoch above st.LeaderEpoch means the state
 	// is older than one this replica acted on before a restart: wait for

@@ -1,0 +1,101 @@
+package sm
+
+import "strconv"
+
+// Probe names a protocol path that testing must see taken now and then: a
+// "sometimes" assertion in the manner of TigerBeetle and Antithesis. State
+// machines report a probe in Ready.Probes when they take its path; the
+// simulator counts them per campaign and its coverage gate fails when a
+// listed probe never fires, so faults that stop reaching a path are noticed.
+// Production drivers may ignore them. Probes are not on any wire; append new
+// ones before probeCount.
+type Probe uint16
+
+// Probes. Each is reported where the path is decided, once per occurrence.
+const (
+	probeNone Probe = iota
+	// ProbeISRShrinkLagTime: a leader proposes an ISR without a follower
+	// that has not caught up within the replica lag time.
+	ProbeISRShrinkLagTime
+	// ProbeISRShrinkMaxLag: a leader proposes an ISR without a follower
+	// that is more than max_replication_lag records behind.
+	ProbeISRShrinkMaxLag
+	// ProbeISRExpand: a leader proposes an ISR with a follower that caught up.
+	ProbeISRExpand
+	// ProbeFollowerTruncated: a follower cut its log at the end of the
+	// epoch its leader named (divergence).
+	ProbeFollowerTruncated
+	// ProbeStaleFetchAnswerIgnored: a follower ignored a replica fetch
+	// answer that does not echo its outstanding fetch.
+	ProbeStaleFetchAnswerIgnored
+	// ProbeLeaderBelowEpochStart: a new leader refused a consumer fetch
+	// because its high watermark has not reached its epoch start yet.
+	ProbeLeaderBelowEpochStart
+	// ProbeAppendRolledBack: a replica rolled refused appends out of its log.
+	ProbeAppendRolledBack
+	// ProbeAckAfterAppendShrunk: a produce was answered
+	// NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+	ProbeAckAfterAppendShrunk
+	// ProbeParkedFetchExpired: a leader answered a parked replica fetch at
+	// its deadline with nothing new.
+	ProbeParkedFetchExpired
+	// ProbeReplicaDropped: a broker dropped a replica of a deleted topic and
+	// deleted its log.
+	ProbeReplicaDropped
+	// ProbeCompletionForGoneComponent: a log completion arrived for a
+	// component the broker no longer hosts, and was dropped.
+	ProbeCompletionForGoneComponent
+	// ProbeSessionExpired: the controller fenced a broker whose session
+	// timed out.
+	ProbeSessionExpired
+	// ProbeNewIncarnationFenced: registering a broker's new incarnation
+	// fenced its previous one.
+	ProbeNewIncarnationFenced
+	// ProbePartitionOffline: an election found no live ISR member and left
+	// the partition without a leader.
+	ProbePartitionOffline
+	// ProbeAlterISRRejected: the controller refused an ISR change from a
+	// stale leader or partition epoch.
+	ProbeAlterISRRejected
+	// ProbeProposalsLost: a controller that lost leadership answered its
+	// pending proposals LEADERSHIP_LOST.
+	ProbeProposalsLost
+
+	probeCount
+)
+
+var probeNames = [probeCount]string{
+	probeNone:                       "none",
+	ProbeISRShrinkLagTime:           "isr-shrink-lag-time",
+	ProbeISRShrinkMaxLag:            "isr-shrink-max-lag",
+	ProbeISRExpand:                  "isr-expand",
+	ProbeFollowerTruncated:          "follower-truncated",
+	ProbeStaleFetchAnswerIgnored:    "stale-fetch-answer-ignored",
+	ProbeLeaderBelowEpochStart:      "leader-below-epoch-start",
+	ProbeAppendRolledBack:           "append-rolled-back",
+	ProbeAckAfterAppendShrunk:       "ack-after-append-shrunk",
+	ProbeParkedFetchExpired:         "parked-fetch-expired",
+	ProbeReplicaDropped:             "replica-dropped",
+	ProbeCompletionForGoneComponent: "completion-for-gone-component",
+	ProbeSessionExpired:             "session-expired",
+	ProbeNewIncarnationFenced:       "new-incarnation-fenced",
+	ProbePartitionOffline:           "partition-offline",
+	ProbeAlterISRRejected:           "alter-isr-rejected",
+	ProbeProposalsLost:              "proposals-lost",
+}
+
+func (p Probe) String() string {
+	if p < probeCount && probeNames[p] != "" {
+		return probeNames[p]
+	}
+	return "probe(" + strconv.Itoa(int(p)) + ")"
+}
+
+// AllProbes lists every probe, in declaration order.
+func AllProbes() []Probe {
+	ps := make([]Probe, 0, probeCount-1)
+	for p := probeNone + 1; p < probeCount; p++ {
+		ps = append(ps, p)
+	}
+	return ps
+}
