@@ -2,6 +2,7 @@ package partition
 
 import (
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
 )
 
 // OnReplicaFetch serves a follower's fetch (leader only). The fetch's offset
@@ -105,10 +106,18 @@ func (p *Partition) recordFetch(f *progress, req sm.ReplicaFetchRequest) {
 func (p *Partition) answerParked(f *progress) {
 	pf := f.parked
 	f.parked = nil
+	bs := p.log.readWhole(pf.req.FetchOffset, p.durable, p.cfg.ReplicaFetchMaxBytes)
+	if n := len(bs); n > 0 {
+		// A leader serves followers only data it has itself synced, and only
+		// batches of its epoch or older.
+		assert.That(bs[n-1].NextOffset() <= p.durable && bs[n-1].Epoch <= p.epoch,
+			"partition: %v: serving [%d, %d) of epoch %d to %v beyond durable end %d or epoch %d",
+			p.cfg.TP, bs[0].BaseOffset, bs[n-1].NextOffset(), bs[n-1].Epoch, pf.from, p.durable, p.epoch)
+	}
+	assert.That(p.hw <= p.durable, "partition: %v: telling %v high watermark %d beyond durable end %d", p.cfg.TP, pf.from, p.hw, p.durable)
 	p.send(pf.from, sm.ReplicaFetchResponse{
 		TP: p.cfg.TP, Code: sm.CodeOK, Incarnation: pf.req.Incarnation, FetchOffset: pf.req.FetchOffset,
-		LeaderEpoch: p.epoch, HighWatermark: p.hw,
-		Batches: p.log.readWhole(pf.req.FetchOffset, p.durable, p.cfg.ReplicaFetchMaxBytes),
+		LeaderEpoch: p.epoch, HighWatermark: p.hw, Batches: bs,
 	})
 }
 
@@ -156,6 +165,8 @@ func (p *Partition) consumerBatches(from sm.Offset, maxRecords int32) []sm.Batch
 			b.Seal()
 		}
 		n += b.NextOffset() - max(from, b.BaseOffset)
+		assert.That(b.NextOffset() <= p.hw && b.NextOffset() <= p.durable,
+			"partition: %v: serving a consumer [%d, %d) beyond high watermark %d or durable end %d", p.cfg.TP, b.BaseOffset, b.NextOffset(), p.hw, p.durable)
 		out = append(out, b)
 	}
 	return out

@@ -445,6 +445,8 @@ func (p *Partition) raiseHW(hw sm.Offset) {
 	if hw <= p.hw {
 		return
 	}
+	assert.That(p.role != RoleFollower || hw <= p.follow.leaderHW,
+		"partition: %v: follower high watermark %d beyond its leader's %d", p.cfg.TP, hw, p.follow.leaderHW)
 	assert.That(hw <= p.durable, "partition: %v: high watermark %d beyond durable end %d", p.cfg.TP, hw, p.durable)
 	p.hw = hw
 }

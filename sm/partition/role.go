@@ -47,6 +47,8 @@ func (p *Partition) ApplyState(now sm.Time, st sm.PartitionState, minISR int32, 
 
 // recordState copies the controller's fields the replica keeps.
 func (p *Partition) recordState(st sm.PartitionState) {
+	assert.That(st.LeaderEpoch >= p.epoch && st.PartitionEpoch >= p.partitionEpoch,
+		"partition: %v: state at epochs %d/%d replaces newer %d/%d", p.cfg.TP, st.LeaderEpoch, st.PartitionEpoch, p.epoch, p.partitionEpoch)
 	p.epoch = st.LeaderEpoch
 	p.leader = st.Leader
 	p.partitionEpoch = st.PartitionEpoch
