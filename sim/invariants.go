@@ -14,7 +14,10 @@ import (
 //   - committed data never changes: every replica's records below its high
 //     watermark agree with the cluster's committed log of that partition,
 //     which only grows;
-//   - a running replica never drops records below its high watermark.
+//   - a running replica never drops records below its high watermark;
+//   - raft: at most one controller leads a term, and a committed entry never
+//     changes (every controller's committed entries agree, by index, with
+//     the cluster's committed raft log, which only grows).
 const invariantInterval = 100 * sm.Millisecond
 
 type replicaKey struct {
@@ -26,10 +29,23 @@ type replicaKey struct {
 type invariants struct {
 	committed map[sm.TopicPartition][]string // values by offset, committed
 	verified  map[replicaKey]sm.Offset       // replica checked below this
+	// raft is the cluster's committed raft log by index; raftLeaders the
+	// controller seen leading each term; raftVerified how far each
+	// controller process was checked.
+	raft         map[uint64]raftEntry
+	raftLeaders  map[uint64]sm.NodeID
+	raftVerified map[replicaKey]uint64
+}
+
+// raftEntry is what identifies a committed raft entry.
+type raftEntry struct {
+	term uint64
+	data string
 }
 
 func (w *World) startInvariants() {
-	w.inv = invariants{committed: map[sm.TopicPartition][]string{}, verified: map[replicaKey]sm.Offset{}}
+	w.inv = invariants{committed: map[sm.TopicPartition][]string{}, verified: map[replicaKey]sm.Offset{},
+		raft: map[uint64]raftEntry{}, raftLeaders: map[uint64]sm.NodeID{}, raftVerified: map[replicaKey]uint64{}}
 	var tick func()
 	tick = func() {
 		w.checkCluster()
@@ -39,6 +55,9 @@ func (w *World) startInvariants() {
 }
 
 func (w *World) checkCluster() {
+	for _, id := range w.controllerIDs() {
+		w.checkRaft(id)
+	}
 	unclean := map[string]bool{}
 	for _, t := range w.cfg.Topics {
 		unclean[t.Name] = t.Unclean
@@ -117,4 +136,38 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition) {
 	}
 	w.inv.committed[tp] = ref
 	w.inv.verified[key] = st.HW
+}
+
+// checkRaft checks one controller against raft's two promises: one leader
+// per term, and committed entries never change.
+func (w *World) checkRaft(id sm.NodeID) {
+	c := w.controllerNode(id)
+	if c == nil {
+		return
+	}
+	if c.IsLeader() {
+		term := c.Term()
+		if other, ok := w.inv.raftLeaders[term]; ok && other != id {
+			w.fail("raft: %v and %v both lead term %d", other, id, term)
+			return
+		}
+		w.inv.raftLeaders[term] = id
+	}
+	key := replicaKey{broker: id, inc: w.hosts[id].incarnation}
+	from := w.inv.raftVerified[key] + 1
+	ents := c.CommittedEntries(from)
+	for _, e := range ents {
+		i := e.GetIndex()
+		got := raftEntry{term: e.GetTerm(), data: string(e.GetData())}
+		if ref, ok := w.inv.raft[i]; !ok {
+			w.inv.raft[i] = got
+		} else if ref != got {
+			w.fail("raft: %v holds committed entry %d as term %d (%d bytes); the cluster committed term %d (%d bytes)",
+				id, i, got.term, len(got.data), ref.term, len(ref.data))
+			return
+		}
+	}
+	if n := len(ents); n > 0 {
+		w.inv.raftVerified[key] = ents[n-1].GetIndex()
+	}
 }

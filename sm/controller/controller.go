@@ -22,6 +22,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"go.etcd.io/raft/v3"
@@ -302,6 +303,24 @@ func (n *Node) Term() uint64 { return n.rn.BasicStatus().GetTerm() }
 // CommitIndex is raft's commit index: every entry at or below it is
 // committed in the cluster (it may not be applied yet).
 func (n *Node) CommitIndex() uint64 { return n.rn.BasicStatus().GetCommit() }
+
+// CommittedEntries returns the applied entries this node holds from index
+// lo on, for the simulator's raft checker (committed entries never change).
+// It stops at the applied index, not raft's commit index: a follower's
+// stable storage may still hold a stale entry at a committed index whose
+// replacement is on its way to disk.
+func (n *Node) CommittedEntries(lo uint64) []*pb.Entry {
+	first, _ := n.storage.FirstIndex()
+	last, _ := n.storage.LastIndex()
+	hi := min(n.md.applied, last)
+	lo = max(lo, first)
+	if lo > hi {
+		return nil
+	}
+	ents, err := n.storage.Entries(lo, hi+1, math.MaxUint64)
+	assert.That(err == nil, "controller: reading committed entries [%d, %d]: %v", lo, hi, err)
+	return ents
+}
 
 // AppliedIndex is the raft index of the last applied entry (1, the bootstrap
 // snapshot, before any).
