@@ -118,7 +118,7 @@ func TestRaftStoreDurabilityPerSave(t *testing.T) {
 	if got, _ := d.recover(); len(got.Entries) != 0 {
 		t.Fatalf("an unsynced save survived a crash: %d entries", len(got.Entries))
 	}
-	_ = d.applyRaft(sm.RaftSave{Entries: ent(2)})              // unsynced
+	_ = d.applyRaft(sm.RaftSave{Entries: ent(2)})             // unsynced
 	_ = d.applyRaft(sm.RaftSave{Entries: ent(3), Sync: true}) // synced: covers both
 	d.sync(raftFile)
 	d.crash(newRNG(1), true)

@@ -304,6 +304,5 @@ func (n *Node) CheckInvariants() error {
 	return nil
 }
 
-
 // probe reports that a protocol path was taken (sm.Probe).
 func (n *Node) probe(p sm.Probe) { n.rd.Probes = append(n.rd.Probes, p) }

@@ -30,8 +30,8 @@ type metadata struct {
 	tombstones map[string]uint64
 	// probes are the protocol paths applying entries took (sm.Probe); the
 	// node moves them to its Ready.
-	probes []sm.Probe
-	horizon    uint64
+	probes  []sm.Probe
+	horizon uint64
 }
 
 // tombstonesMax bounds the deleted-topic memory; older receivers get a Full
