@@ -28,10 +28,10 @@ type metadata struct {
 	// so deltas can report deletions. At most tombstonesMax are kept; horizon
 	// is the newest evicted one: a delta from before it must be Full.
 	tombstones map[string]uint64
+	horizon    uint64
 	// probes are the protocol paths applying entries took (sm.Probe); the
 	// node moves them to its Ready.
-	probes  []sm.Probe
-	horizon uint64
+	probes []sm.Probe
 }
 
 // tombstonesMax bounds the deleted-topic memory; older receivers get a Full
