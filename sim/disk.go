@@ -173,10 +173,16 @@ func (d *Disk) crash(r *rng, tear bool) (torn int) {
 			}
 			next := slices.Clone(f.durable)
 			next = append(next, extra[:keep]...)
-			if keep > 0 && keep < len(extra) {
+			if keep > 0 && (keep < len(extra) || r.chance(0.25)) {
 				torn++
+				// Garbage anywhere in what survived of the unsynced range,
+				// not only its last byte: a sector that was half written,
+				// or a whole frame of the right length whose checksum no
+				// longer matches. Synced bytes are never touched.
 				if r.chance(0.5) {
-					next[len(next)-1] ^= byte(1 + r.intn(255)) // garbage in the torn sector
+					for range 1 + r.intn(3) {
+						next[len(f.durable)+r.intn(keep)] ^= byte(1 + r.intn(255))
+					}
 				}
 			}
 			f.content, f.durable = next, slices.Clone(next)

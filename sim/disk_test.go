@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"bytes"
+	"slices"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -124,5 +126,37 @@ func TestRaftStoreDurabilityPerSave(t *testing.T) {
 	d.crash(newRNG(1), true)
 	if got, _ := d.recover(); len(got.Entries) != 2 {
 		t.Fatalf("after a synced save %d entries survived, want 2", len(got.Entries))
+	}
+}
+
+// A crash damages only the unsynced range, and anywhere in it: sometimes a
+// torn prefix, sometimes a whole write of the right length with a bad byte
+// in the middle, never a synced byte.
+func TestCrashDamagesAnywhereUnsynced(t *testing.T) {
+	var midCorrupt, fullCorrupt bool
+	for seed := uint64(1); seed <= 400; seed++ {
+		d := newDisk(0)
+		d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(0, "synced")})
+		d.sync(walFile(tpA))
+		synced := slices.Clone(d.files[walFile(tpA)].content)
+		extra := frame(1, "unsynced-value-with-some-length")
+		d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: extra})
+		d.crash(newRNG(seed), true)
+		got := d.files[walFile(tpA)].content
+		if !bytes.Equal(got[:len(synced)], synced) {
+			t.Fatalf("seed %d: a synced byte changed", seed)
+		}
+		tail := got[len(synced):]
+		for i := range tail {
+			if tail[i] != extra[i] && i < len(tail)-1 {
+				midCorrupt = true
+			}
+		}
+		if len(tail) == len(extra) && !bytes.Equal(tail, extra) {
+			fullCorrupt = true
+		}
+	}
+	if !midCorrupt || !fullCorrupt {
+		t.Fatalf("damage before the last byte %v, full-length write with a bad byte %v: want both", midCorrupt, fullCorrupt)
 	}
 }
