@@ -46,6 +46,11 @@ const (
 	// ViolationHWBackwards: a fetch saw a lower HW than a fetch that returned
 	// before it was invoked, from a leader epoch at least as new.
 	ViolationHWBackwards = "hw-backwards"
+	// ViolationRefusedRead: a fetch was refused OFFSET_OUT_OF_RANGE at an
+	// offset within its own reply's [0, HW], or at or below an HW a fetch
+	// that returned before it was invoked saw, from a leader epoch at most
+	// its own: committed offsets must stay readable.
+	ViolationRefusedRead = "refused-committed-read"
 	// ViolationBadHistory: the history itself breaks the recording contract
 	// (a value produced twice, Return < Call, an OK produce without values).
 	// It is a simulator bug, but it voids other checks, so it fails the run.
@@ -197,6 +202,7 @@ type tpLog struct {
 	finalHW  int64       // max HW over Final reads, -1 if none
 	produces []int32     // OK produces
 	fetches  []int32     // OK fetches
+	refused  []int32     // fetches refused OFFSET_OUT_OF_RANGE (with their reply's HW and epoch)
 }
 
 type logChecker struct {
@@ -243,6 +249,7 @@ func CheckLog(h *History) *Report {
 		c.checkClaims(t)
 		c.checkProduceOrder(t)
 		c.checkHWOrder(t)
+		c.checkRefusedReads(t)
 	}
 	c.r.TPs = len(c.tps)
 	return c.r
@@ -304,6 +311,10 @@ func (c *logChecker) indexOps() {
 				t.fetches = append(t.fetches, id)
 				c.r.Fetches++
 				c.r.Records += len(op.Records)
+			}
+			if op.Kind == Fetch && op.Outcome == Failed && op.Err == ErrOffsetOutOfRange && !c.skipped(op.TP) {
+				t := c.tp(op.TP)
+				t.refused = append(t.refused, id)
 			}
 			continue
 		}
@@ -540,6 +551,39 @@ func (c *logChecker) checkHWOrder(t *tpLog) {
 		func(a, b int32) {
 			c.report(ViolationHWBackwards, t.name, ops[b].HW, []int32{a, b},
 				"%s saw hw %d, but %s, invoked after it returned and answered at epoch %d >= %d, saw hw %d",
+				c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].HW)
+		},
+		func(b int32, maxA int64) bool { return ops[b].HW >= maxA })
+}
+
+// checkRefusedReads checks that a committed offset is never refused: a
+// fetch answered OFFSET_OUT_OF_RANGE must ask beyond its own reply's HW, and
+// beyond every HW a fetch that returned before it was invoked saw from an
+// epoch at most its own (a deposed leader's older epoch may lag). Its reply's
+// HW also takes part in the HW order.
+func (c *logChecker) checkRefusedReads(t *tpLog) {
+	ops := c.h.Ops
+	for _, id := range t.refused {
+		if op := &ops[id]; op.FetchOffset >= 0 && op.FetchOffset <= op.HW {
+			c.report(ViolationRefusedRead, t.name, op.FetchOffset, []int32{id},
+				"%s was refused OFFSET_OUT_OF_RANGE at offset %d, within its own reply's hw %d", c.desc(id), op.FetchOffset, op.HW)
+		}
+	}
+	c.sweep(t.refused, t.fetches, func(id int32) int64 { return ops[id].Epoch },
+		func(id int32) int64 { return ops[id].HW },
+		func(int32) bool { return false },
+		func(a, b int32) {
+			c.report(ViolationRefusedRead, t.name, ops[b].FetchOffset, []int32{a, b},
+				"%s saw hw %d, but %s, invoked after it returned and answered at epoch %d >= %d, was refused offset %d as out of range",
+				c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].FetchOffset)
+		},
+		func(b int32, maxA int64) bool { return ops[b].FetchOffset > maxA })
+	c.sweep(t.refused, t.fetches, func(id int32) int64 { return ops[id].Epoch },
+		func(id int32) int64 { return ops[id].HW },
+		func(int32) bool { return false },
+		func(a, b int32) {
+			c.report(ViolationHWBackwards, t.name, ops[b].HW, []int32{a, b},
+				"%s saw hw %d, but %s, invoked after it returned and refused at epoch %d >= %d, reported hw %d",
 				c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].HW)
 		},
 		func(b int32, maxA int64) bool { return ops[b].HW >= maxA })

@@ -22,6 +22,13 @@ func fetch(c int, tp string, call, ret, hw, ep int64, final bool, recs ...Rec) O
 	return op
 }
 
+// refused is a fetch at offset off refused OFFSET_OUT_OF_RANGE by a reply
+// with high watermark hw at epoch ep.
+func refused(c int, tp string, call, ret, off, hw, ep int64) Op {
+	return Op{Client: c, Kind: Fetch, TP: tp, Call: call, Return: ret, Outcome: Failed,
+		FetchOffset: off, HW: hw, Epoch: ep, Err: ErrOffsetOutOfRange}
+}
+
 // recs returns contiguous records from offset from.
 func recs(from int64, vals ...string) []Rec {
 	out := make([]Rec, len(vals))
@@ -121,6 +128,24 @@ func TestCheckLog(t *testing.T) {
 			prod(0, "t/0", 0, 10, Unknown, 0, 0, false, "a"),
 			fetch(9, "t/0", 100, 101, 0, 1, false, recs(0, "a")...),
 		}, []string{ViolationAboveHW}},
+		{"committed offset refused within the reply's own hw", []Op{
+			refused(1, "t/0", 100, 101, 2, 5, 1),
+		}, []string{ViolationRefusedRead}},
+		{"committed offset refused after a read saw it committed", []Op{
+			prod(0, "t/0", 0, 10, Unknown, 0, 0, false, "a", "b", "c"),
+			fetch(1, "t/0", 20, 30, 3, 1, false, recs(0, "a", "b", "c")...),
+			refused(1, "t/0", 40, 41, 3, 2, 1),
+		}, []string{ViolationHWBackwards, ViolationRefusedRead}},
+		{"a refusal by a deposed leader's older epoch binds nothing", []Op{
+			prod(0, "t/0", 0, 10, Unknown, 0, 0, false, "a", "b", "c"),
+			fetch(1, "t/0", 20, 30, 3, 2, false, recs(0, "a", "b", "c")...),
+			refused(1, "t/0", 40, 41, 3, 2, 1),
+		}, nil},
+		{"a refusal beyond the hw is fine", []Op{
+			prod(0, "t/0", 0, 10, Unknown, 0, 0, false, "a"),
+			fetch(1, "t/0", 20, 30, 1, 1, false, recs(0, "a")...),
+			refused(1, "t/0", 40, 41, 2, 1, 1),
+		}, nil},
 		{"acked value at another offset", []Op{
 			prod(0, "t/0", 0, 10, OK, 3, 1, false, "a"),
 			fetch(9, "t/0", 100, 101, 1, 1, true, recs(0, "a")...),

@@ -91,9 +91,12 @@ type Op struct {
 	Epoch   int64
 	Durable bool
 
-	// Fetch: FetchOffset is the offset requested; Records the records returned
-	// (all below HW, contiguous ascending offsets starting at FetchOffset); HW
-	// the high watermark in the reply; Epoch the leader epoch that answered.
+	// Fetch: FetchOffset is the offset requested; Records exactly the records
+	// the reply held at or after FetchOffset (a correct broker returns only
+	// records below HW, contiguous from FetchOffset; CheckLog checks both);
+	// HW the high watermark in the reply; Epoch the leader epoch that
+	// answered. A fetch refused OFFSET_OUT_OF_RANGE (Failed, Err
+	// ErrOffsetOutOfRange) also carries the HW and epoch of its reply.
 	// Final marks the end-of-run reads, done after the liveness phase healed
 	// everything, that together read each partition's whole committed log.
 	FetchOffset int64
@@ -106,6 +109,10 @@ type Op struct {
 	Partitions int
 	Err        string
 }
+
+// ErrOffsetOutOfRange is the Err of a fetch the leader refused because its
+// offset lies outside [0, HW].
+const ErrOffsetOutOfRange = "OFFSET_OUT_OF_RANGE"
 
 // History is the record of one run: every client operation, in any order.
 type History struct {
