@@ -86,13 +86,15 @@ func (c *client) send(to sm.NodeID, msg sm.Message) {
 	c.w.net.send(sm.Envelope{From: c.id, To: to, Msg: msg})
 }
 
-// refreshMetadata asks the current controller guess for the whole metadata:
-// the client has found a leader missing or wrong, so a delta since its own
-// version might not say anything new.
+// refreshMetadata asks the current controller guess for the changes since
+// the version the client holds, as the SDK does, so simulated clients run
+// the delta path (deletions, re-creations) and not only Full answers. An
+// answer with nothing new still clears the leaders replies named, so the
+// client falls back to what metadata says.
 func (c *client) refreshMetadata() {
 	c.reqID++
 	c.inflight = &pending{reqID: c.reqID, to: c.controller, meta: true, deadline: c.w.now.Add(c.w.cfg.ClientTimeout)}
-	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID})
+	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID, SinceVersion: c.meta.Version()})
 	c.armDeadline()
 }
 
