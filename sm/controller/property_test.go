@@ -30,6 +30,7 @@ func TestMetadataProperties(t *testing.T) {
 		inOrder := metacache.New()
 		lagging := []*metacache.Cache{metacache.New(), metacache.New(), metacache.New()}
 		versionLast := uint64(0)
+		held := make([]uint64, 1+len(lagging)) // each receiver's last version: it never goes back
 		brokerIDs := []sm.NodeID{0, 101, 102, 103, 104, 105}
 		names := []string{"a", "b", "c", ".", "d/e"}
 		apply := func(cmd command) {
@@ -103,7 +104,7 @@ func TestMetadataProperties(t *testing.T) {
 				versionLast = md.version
 				snapshots[md.version] = md.delta(0)
 				give(inOrder, md.delta(inOrder.Version()))
-				checkReceivers(t, snapshots, append([]*metacache.Cache{inOrder}, lagging...))
+				checkReceivers(t, snapshots, append([]*metacache.Cache{inOrder}, lagging...), held)
 				if got, want := inOrder.Full(), md.delta(0); !equalMetadata(got, want) {
 					t.Fatalf("receiver given every delta in order:\ngot  %+v\nwant %+v", got, want)
 				}
@@ -114,9 +115,14 @@ func TestMetadataProperties(t *testing.T) {
 }
 
 // checkReceivers: every receiver holds the controller's Full snapshot at
-// the version it holds.
-func checkReceivers(t *rapid.T, snapshots map[uint64]sm.MetadataDelta, receivers []*metacache.Cache) {
+// the version it holds, and that version is not older than the one it held
+// at the last check (held).
+func checkReceivers(t *rapid.T, snapshots map[uint64]sm.MetadataDelta, receivers []*metacache.Cache, held []uint64) {
 	for i, c := range receivers {
+		if c.Version() < held[i] {
+			t.Fatalf("receiver %d went back from version %d to %d", i, held[i], c.Version())
+		}
+		held[i] = c.Version()
 		want, ok := snapshots[c.Version()]
 		if !ok {
 			t.Fatalf("receiver %d at version %d, which the controller never held", i, c.Version())
