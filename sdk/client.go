@@ -366,7 +366,7 @@ func (c *Client) suspect(id sm.NodeID) {
 func (c *Client) address(id sm.NodeID) (string, bool) {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	if b, ok := c.meta.brokers[id]; ok && b.Host != "" {
+	if b, ok := c.meta.Broker(id); ok && b.Host != "" {
 		return b.Host, true
 	}
 	addr, ok := c.bootstrap[id]

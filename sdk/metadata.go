@@ -11,16 +11,15 @@ import (
 	"time"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/metacache"
 )
 
-// metadata is the client's copy of the cluster metadata, as of version.
-// Versions come from the controller (the raft index of the last change), so
-// answers from different brokers are comparable and an older one is ignored.
+// metadata is the client's copy of the cluster metadata. Versions come from
+// the controller (the raft index of the last change), so answers from
+// different brokers are comparable: the shared cache (sm/metacache) applies
+// them with the controller's rules and ignores an older one.
 type metadata struct {
-	version uint64
-	brokers map[sm.NodeID]sm.BrokerInfo
-	topics  map[string]sm.TopicInfo
-	parts   map[sm.TopicPartition]sm.PartitionState
+	metacache.Cache
 	// updated is when a broker last answered (whether or not it had news);
 	// MetadataMaxAge counts from it.
 	updated time.Time
@@ -28,45 +27,7 @@ type metadata struct {
 	source sm.NodeID
 }
 
-func newMetadata() metadata {
-	return metadata{
-		brokers: map[sm.NodeID]sm.BrokerInfo{},
-		topics:  map[string]sm.TopicInfo{},
-		parts:   map[sm.TopicPartition]sm.PartitionState{},
-	}
-}
-
-// apply folds a delta in, with the brokers' rule: a Full delta replaces
-// everything unless it is not newer; an incremental one applies only when
-// it starts at or before the held version and ends after it.
-func (m *metadata) apply(d sm.MetadataDelta) {
-	switch {
-	case d.Full && m.version != 0 && d.ToVersion <= m.version:
-		return
-	case d.Full:
-		m.version = 0
-		m.brokers = map[sm.NodeID]sm.BrokerInfo{}
-		m.topics = map[string]sm.TopicInfo{}
-		m.parts = map[sm.TopicPartition]sm.PartitionState{}
-	case d.FromVersion > m.version || d.ToVersion <= m.version:
-		return
-	}
-	for _, name := range d.DeletedTopics {
-		delete(m.topics, name)
-		maps.DeleteFunc(m.parts, func(tp sm.TopicPartition, _ sm.PartitionState) bool { return tp.Topic == name })
-	}
-	for _, b := range d.Brokers {
-		m.brokers[b.ID] = b
-	}
-	for _, t := range d.Topics {
-		m.topics[t.Name] = t
-	}
-	for _, st := range d.Partitions {
-		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
-		m.parts[st.TP] = st
-	}
-	m.version = d.ToVersion
-}
+func newMetadata() metadata { return metadata{} }
 
 // metadataWaitMax bounds the wait for a metadata reply, which brokers answer
 // from memory: a broker that has not answered by then is likely gone, and
@@ -76,7 +37,7 @@ const metadataWaitMax = 5 * time.Second
 // metadataFrom asks broker id for the changes since the held version.
 func (c *Client) metadataFrom(ctx context.Context, id sm.NodeID) error {
 	c.metaMu.RLock()
-	since := c.meta.version
+	since := c.meta.Version()
 	c.metaMu.RUnlock()
 	reqID := c.nextReqID()
 	m, _, err := c.roundTrip(ctx, id, reqID, sm.MetadataRequest{ReqID: reqID, SinceVersion: since}, min(c.cfg.RequestTimeout, metadataWaitMax))
@@ -92,10 +53,10 @@ func (c *Client) metadataFrom(ctx context.Context, id sm.NodeID) error {
 		return &BrokerError{Code: resp.Code, Broker: id, Message: "no metadata to answer with"}
 	}
 	c.metaMu.Lock()
-	c.meta.apply(resp.Delta)
+	c.meta.Apply(resp.Delta)
 	c.meta.updated = time.Now()
 	c.meta.source = id
-	version := c.meta.version
+	version := c.meta.Version()
 	c.metaMu.Unlock()
 	c.log(slog.LevelDebug, "sdk: metadata", "from", id, "version", version)
 	return nil
@@ -171,9 +132,9 @@ func (c *Client) metadataCandidates() []sm.NodeID {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
 	var live []sm.NodeID
-	for id, b := range c.meta.brokers {
-		if !b.Fenced && b.Host != "" && id != c.meta.source {
-			live = append(live, id)
+	for _, b := range c.meta.Brokers() {
+		if !b.Fenced && b.Host != "" && b.ID != c.meta.source {
+			live = append(live, b.ID)
 		}
 	}
 	rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
@@ -213,40 +174,45 @@ func (c *Client) maybeRefresh(ctx context.Context) {
 func (c *Client) leaderOf(tp sm.TopicPartition) (sm.NodeID, sm.Epoch, error) {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	t, ok := c.meta.topics[tp.Topic]
-	if !ok || tp.Partition < 0 || tp.Partition >= t.Partitions {
-		return sm.NoNode, 0, &BrokerError{Code: sm.CodeUnknownTopic, TP: tp, Message: fmt.Sprintf("no such partition in metadata version %d", c.meta.version)}
+	if !c.meta.Known(tp) {
+		return sm.NoNode, 0, &BrokerError{Code: sm.CodeUnknownTopic, TP: tp, Message: fmt.Sprintf("no such partition in metadata version %d", c.meta.Version())}
 	}
-	st, ok := c.meta.parts[tp]
+	st, ok := c.meta.Partition(tp)
 	switch {
 	case !ok || st.Leader == sm.NoNode:
 		return sm.NoNode, st.LeaderEpoch, &BrokerError{Code: sm.CodeLeaderNotAvailable, TP: tp, Message: "metadata names no leader"}
-	case c.meta.brokers[st.Leader].Fenced:
+	case c.fenced(st.Leader):
 		return sm.NoNode, st.LeaderEpoch, &BrokerError{Code: sm.CodeLeaderNotAvailable, TP: tp, Message: fmt.Sprintf("leader %v is fenced", st.Leader)}
 	}
 	return st.Leader, st.LeaderEpoch, nil
+}
+
+// fenced reports whether metadata shows broker id fenced (a broker it does
+// not name is not).
+func (c *Client) fenced(id sm.NodeID) bool {
+	b, _ := c.meta.Broker(id)
+	return b.Fenced
 }
 
 // metadataVersion is the held metadata's version.
 func (c *Client) metadataVersion() uint64 {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	return c.meta.version
+	return c.meta.Version()
 }
 
 // knownBroker reports whether id is an unfenced broker in metadata.
 func (c *Client) knownBroker(id sm.NodeID) bool {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	b, ok := c.meta.brokers[id]
-	return ok && !b.Fenced
+	return c.meta.Live(id)
 }
 
 // partitionCount is the topic's partition count, if metadata knows it.
 func (c *Client) partitionCount(topic string) (int32, bool) {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	t, ok := c.meta.topics[topic]
+	t, ok := c.meta.Topic(topic)
 	return t.Partitions, ok
 }
 
@@ -255,9 +221,10 @@ func (c *Client) ledPartitions(topic string) []int32 {
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
 	var out []int32
-	for i := range c.meta.topics[topic].Partitions {
-		st := c.meta.parts[sm.TopicPartition{Topic: topic, Partition: i}]
-		if st.Leader != sm.NoNode && !c.meta.brokers[st.Leader].Fenced {
+	t, _ := c.meta.Topic(topic)
+	for i := range t.Partitions {
+		st, _ := c.meta.Partition(sm.TopicPartition{Topic: topic, Partition: i})
+		if st.Leader != sm.NoNode && !c.fenced(st.Leader) {
 			out = append(out, i)
 		}
 	}
@@ -290,7 +257,7 @@ func (c *Client) Topics(ctx context.Context) ([]string, error) {
 	c.maybeRefresh(ctx)
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	return slices.Sorted(maps.Keys(c.meta.topics)), nil
+	return c.meta.Topics(), nil
 }
 
 // Partitions describes the topic's partitions, in order. A topic the held
@@ -308,14 +275,14 @@ func (c *Client) Partitions(ctx context.Context, topic string) ([]PartitionInfo,
 	}
 	c.metaMu.RLock()
 	defer c.metaMu.RUnlock()
-	t, ok := c.meta.topics[topic]
+	t, ok := c.meta.Topic(topic)
 	if !ok {
 		return nil, &BrokerError{Code: sm.CodeUnknownTopic, TP: TopicPartition{Topic: topic, Partition: -1}, Message: "no such topic in metadata"}
 	}
 	out := make([]PartitionInfo, t.Partitions)
 	for i := range out {
 		tp := TopicPartition{Topic: topic, Partition: int32(i)}
-		st := c.meta.parts[tp]
+		st, _ := c.meta.Partition(tp)
 		out[i] = PartitionInfo{TP: tp, Leader: st.Leader, LeaderEpoch: st.LeaderEpoch, Replicas: slices.Clone(st.Replicas), ISR: slices.Clone(st.ISR)}
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weirmq/weir/linearizability"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/metacache"
 )
 
 // client is a simulated application: it learns metadata from the controllers,
@@ -18,10 +19,11 @@ type client struct {
 	rng *rng
 
 	controller sm.NodeID // current guess of the controller leader
-	meta       map[sm.TopicPartition]sm.PartitionState
-	topics     map[string]sm.TopicInfo
-	metaVer    uint64
-	epochs     map[sm.TopicPartition]sm.Epoch // highest leader epoch seen
+	meta       metacache.Cache
+	// leaders overrides meta's leader of a partition after a reply named
+	// another (a hint) or none, until the next metadata answer.
+	leaders map[sm.TopicPartition]sm.NodeID
+	epochs  map[sm.TopicPartition]sm.Epoch // highest leader epoch seen
 
 	reqID    uint64
 	inflight *pending
@@ -42,6 +44,7 @@ type client struct {
 type pending struct {
 	reqID    uint64
 	op       linearizability.Op
+	tp       sm.TopicPartition // of a produce or fetch
 	kind     linearizability.Kind
 	to       sm.NodeID
 	deadline sm.Time
@@ -73,8 +76,7 @@ func newClient(w *World, id sm.NodeID) *client {
 	return &client{
 		w: w, id: id, rng: w.workRNG.child("client" + strconv.Itoa(int(id))),
 		controller: w.controllerIDs()[0],
-		meta:       map[sm.TopicPartition]sm.PartitionState{},
-		topics:     map[string]sm.TopicInfo{},
+		leaders:    map[sm.TopicPartition]sm.NodeID{},
 		epochs:     map[sm.TopicPartition]sm.Epoch{},
 		probes:     map[uint64]*sm.ClusterStatusResponse{},
 	}
@@ -84,13 +86,15 @@ func (c *client) send(to sm.NodeID, msg sm.Message) {
 	c.w.net.send(sm.Envelope{From: c.id, To: to, Msg: msg})
 }
 
-// refreshMetadata asks the current controller guess for the whole metadata:
-// the client has found a leader missing or wrong, so a delta since its own
-// version might not say anything new.
+// refreshMetadata asks the current controller guess for the changes since
+// the version the client holds, as the SDK does, so simulated clients run
+// the delta path (deletions, re-creations) and not only Full answers. An
+// answer with nothing new still clears the leaders replies named, so the
+// client falls back to what metadata says.
 func (c *client) refreshMetadata() {
 	c.reqID++
 	c.inflight = &pending{reqID: c.reqID, to: c.controller, meta: true, deadline: c.w.now.Add(c.w.cfg.ClientTimeout)}
-	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID})
+	c.send(c.controller, sm.MetadataRequest{ReqID: c.reqID, SinceVersion: c.meta.Version()})
 	c.armDeadline()
 }
 
@@ -113,7 +117,9 @@ func (c *client) timeout() {
 	} else {
 		p.op.Err = "NO_REPLY"
 		c.finish(p, linearizability.Unknown)
-		c.forgetLeader(p.op.TP)
+		if p.kind == linearizability.Produce || p.kind == linearizability.Fetch {
+			c.leaders[p.tp] = sm.NoNode // ask metadata before trying it again
+		}
 	}
 	c.next(c.thinkTime())
 }
@@ -124,13 +130,14 @@ func (c *client) rotateController() {
 	c.controller = ids[(i+1)%len(ids)]
 }
 
-func (c *client) forgetLeader(tp string) {
-	for k, st := range c.meta {
-		if k.String() == tp {
-			st.Leader = sm.NoNode
-			c.meta[k] = st
-		}
+// leader is where the client sends tp's requests: what the last reply said,
+// else what metadata says; sm.NoNode when it knows of none.
+func (c *client) leader(tp sm.TopicPartition) sm.NodeID {
+	if l, ok := c.leaders[tp]; ok {
+		return l
 	}
+	l, _ := c.meta.Leader(tp)
+	return l
 }
 
 func (c *client) thinkTime() sm.Duration {
@@ -203,12 +210,11 @@ func (c *client) issue(a action) bool {
 	p.op = linearizability.Op{Client: int(c.id), Kind: a.kind, Call: int64(w.now)}
 	switch a.kind {
 	case linearizability.Produce, linearizability.Fetch:
-		st, ok := c.meta[a.tp]
-		if !ok || st.Leader == sm.NoNode {
+		p.to = c.leader(a.tp)
+		if p.to == sm.NoNode {
 			return false
 		}
-		p.to = st.Leader
-		p.op.TP = a.tp.String()
+		p.tp, p.op.TP = a.tp, a.tp.String()
 		if a.kind == linearizability.Produce {
 			recs := make([]sm.Record, a.n)
 			for i := range recs {
@@ -217,7 +223,7 @@ func (c *client) issue(a action) bool {
 				recs[i] = sm.Record{Value: []byte(v)}
 				p.op.Values = append(p.op.Values, v)
 			}
-			ti := c.topics[a.tp.Topic]
+			ti, _ := c.meta.Topic(a.tp.Topic)
 			p.op.Durable = a.acks.Durable() && !ti.Config.UncleanLeaderElection
 			c.send(p.to, sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs})
 		} else {
@@ -254,7 +260,8 @@ func (c *client) receive(m sm.Envelope) {
 		}
 		c.inflight = nil
 		if r.Code == sm.CodeOK {
-			c.applyDelta(r.Delta)
+			clear(c.leaders) // what metadata says now wins over older replies
+			c.meta.Apply(r.Delta)
 			c.next(c.w.cfg.RetryBackoff)
 			return
 		}
@@ -347,12 +354,10 @@ func (c *client) complete(p *pending, code sm.Code, hint sm.NodeID, tp sm.TopicP
 	c.requeue(code)
 	if code == sm.CodeNotLeader || code == sm.CodeLeadershipLost || code == sm.CodeFencedLeaderEpoch ||
 		code == sm.CodeUnknownLeaderEpoch || code == sm.CodeUnknownTopic {
-		st := c.meta[tp]
-		st.Leader = hint
-		if hint == sm.NoNode || code != sm.CodeNotLeader {
-			st.Leader = sm.NoNode
+		c.leaders[tp] = hint
+		if code != sm.CodeNotLeader {
+			c.leaders[tp] = sm.NoNode
 		}
-		c.meta[tp] = st
 	}
 	c.next(c.w.cfg.RetryBackoff)
 }
@@ -389,35 +394,6 @@ func (c *client) finish(p *pending, out linearizability.Outcome) {
 	}
 	w.history.Ops = append(w.history.Ops, p.op) // failed fetches too: the checker reads their replies
 	w.stats.Ops++
-}
-
-// applyDelta merges controller metadata into the client's view.
-func (c *client) applyDelta(d sm.MetadataDelta) {
-	if d.Full {
-		clear(c.meta)
-		clear(c.topics)
-	} else if d.FromVersion > c.metaVer {
-		return
-	}
-	for _, t := range d.Topics {
-		c.topics[t.Name] = t
-	}
-	for _, name := range d.DeletedTopics {
-		delete(c.topics, name)
-		for tp := range c.meta {
-			if tp.Topic == name {
-				delete(c.meta, tp)
-			}
-		}
-	}
-	for _, p := range d.Partitions {
-		if p.LeaderEpoch >= c.meta[p.TP].LeaderEpoch {
-			c.meta[p.TP] = p
-		}
-	}
-	if d.ToVersion > c.metaVer {
-		c.metaVer = d.ToVersion
-	}
 }
 
 // flatten turns batches into records at or after from and below hw.

@@ -45,7 +45,7 @@ func (n *Node) tickHeartbeat() {
 func (n *Node) sendHeartbeat() {
 	hb := sm.BrokerHeartbeat{
 		Broker: n.cfg.ID, Incarnation: n.cfg.Incarnation,
-		Rack: n.cfg.Rack, Host: n.cfg.Host, MetadataVersion: n.meta.version,
+		Rack: n.cfg.Rack, Host: n.cfg.Host, MetadataVersion: n.meta.Version(),
 	}
 	if !n.reported {
 		// Until this incarnation registers: what it lost, so the
@@ -108,7 +108,7 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 			n.hb.healthSent = false
 			n.hb.healthAt = n.now.Add(n.cfg.HealthInterval)
 		}
-		if n.meta.apply(resp.Delta) {
+		if n.meta.Apply(resp.Delta) {
 			n.reconcile(resp.Delta)
 		}
 	case sm.CodeNotLeader:

@@ -1,94 +1,35 @@
 package broker
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
+	"github.com/weirmq/weir/sm/metacache"
 )
 
-// metadata is the broker's copy of the controller's state, as of version.
-type metadata struct {
-	version uint64
-	brokers map[sm.NodeID]sm.BrokerInfo
-	topics  map[string]sm.TopicInfo
-	parts   map[sm.TopicPartition]sm.PartitionState
-}
+// metadata is the broker's copy of the controller's state: the shared
+// cache (sm/metacache applies deltas with the controller's rules), plus
+// what only a broker does with it.
+type metadata struct{ metacache.Cache }
 
-func newMetadata() metadata {
-	return metadata{
-		brokers: map[sm.NodeID]sm.BrokerInfo{},
-		topics:  map[string]sm.TopicInfo{},
-		parts:   map[sm.TopicPartition]sm.PartitionState{},
-	}
-}
-
-// apply folds a delta in and reports whether it changed the held version.
-// A Full delta replaces everything unless it is not newer; an incremental
-// one applies only when it starts at or before the held version and ends
-// after it (the controller's deltas are idempotent upserts and deletes).
-func (m *metadata) apply(d sm.MetadataDelta) bool {
-	switch {
-	case d.Full && m.version != 0 && d.ToVersion <= m.version:
-		return false
-	case d.Full:
-		*m = newMetadata()
-	case d.FromVersion > m.version || d.ToVersion <= m.version:
-		return false
-	}
-	for _, name := range d.DeletedTopics {
-		delete(m.topics, name)
-		maps.DeleteFunc(m.parts, func(tp sm.TopicPartition, _ sm.PartitionState) bool { return tp.Topic == name })
-	}
-	for _, b := range d.Brokers {
-		m.brokers[b.ID] = b
-	}
-	for _, t := range d.Topics {
-		m.topics[t.Name] = t
-	}
-	for _, st := range d.Partitions {
-		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
-		m.parts[st.TP] = st
-	}
-	m.version = d.ToVersion
-	return true
-}
+func newMetadata() metadata { return metadata{} }
 
 // delta is the broker's whole view as a Full delta, in a stable order, or an
 // empty delta when the asker already holds this version or a newer one.
 // (The broker keeps no per-entry versions, so it never sends partial
 // deltas.)
 func (m *metadata) delta(since uint64) sm.MetadataDelta {
-	if since >= m.version {
-		return sm.MetadataDelta{FromVersion: since, ToVersion: max(since, m.version)}
+	if v := m.Version(); since >= v {
+		return sm.MetadataDelta{FromVersion: since, ToVersion: max(since, v)}
 	}
-	d := sm.MetadataDelta{ToVersion: m.version, Full: true}
-	for _, id := range slices.Sorted(maps.Keys(m.brokers)) {
-		d.Brokers = append(d.Brokers, m.brokers[id])
-	}
-	for _, name := range slices.Sorted(maps.Keys(m.topics)) {
-		d.Topics = append(d.Topics, m.topics[name])
-	}
-	tps := slices.SortedFunc(maps.Keys(m.parts), sm.CompareTP)
-	for _, tp := range tps {
-		st := m.parts[tp]
-		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
-		d.Partitions = append(d.Partitions, st)
-	}
-	return d
-}
-
-// known reports whether metadata names tp as an existing partition.
-func (m *metadata) known(tp sm.TopicPartition) bool {
-	t, ok := m.topics[tp.Topic]
-	return ok && tp.Partition >= 0 && tp.Partition < t.Partitions
+	return m.Full()
 }
 
 // minISR is the topic's min_in_sync_replicas, or the broker default.
 func (n *Node) minISR(topic string) int32 {
-	if t := n.meta.topics[topic]; t.Config.MinInSyncReplicas > 0 {
+	if t, _ := n.meta.Topic(topic); t.Config.MinInSyncReplicas > 0 {
 		return t.Config.MinInSyncReplicas
 	}
 	return n.cfg.DefaultMinISR
@@ -104,11 +45,11 @@ func (n *Node) minISR(topic string) int32 {
 // meant for the previous incarnation could show an old state in which a
 // newer topic does not exist yet.
 func (n *Node) reconcile(d sm.MetadataDelta) {
-	self, ok := n.meta.brokers[n.cfg.ID]
+	self, ok := n.meta.Broker(n.cfg.ID)
 	n.registered = ok && self.Incarnation == n.cfg.Incarnation && !self.Fenced
 	n.reported = n.reported || n.registered
 	for _, tp := range n.sortedParts() {
-		_, exists := n.meta.topics[tp.Topic]
+		_, exists := n.meta.Topic(tp.Topic)
 		gone := !exists || slices.Contains(d.DeletedTopics, tp.Topic)
 		switch {
 		case gone && n.registered:
@@ -120,8 +61,8 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			n.drain(tp)
 		}
 	}
-	for _, tp := range slices.SortedFunc(maps.Keys(n.meta.parts), sm.CompareTP) {
-		st := n.meta.parts[tp]
+	for _, st := range n.meta.AllPartitions() {
+		tp := st.TP
 		if n.parts[tp] == nil && slices.Contains(st.Replicas, n.cfg.ID) {
 			err := n.host(tp, nil)
 			assert.That(err == nil, "broker: hosting %v: %v", tp, err) // the config was validated

@@ -293,7 +293,7 @@ func (n *Node) CheckInvariants() error {
 		if s.Role != partition.RoleLeader {
 			continue
 		}
-		st, ok := n.meta.parts[tp]
+		st, ok := n.meta.Partition(tp)
 		if !n.registered || !ok || st.Leader != n.cfg.ID || st.LeaderEpoch != s.LeaderEpoch {
 			return fmt.Errorf("broker: %v leads %v at epoch %d; registered %v, metadata %+v", n.cfg.ID, tp, s.LeaderEpoch, n.registered, st)
 		}

@@ -57,7 +57,7 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 // Before the broker holds any metadata it answers NOT_LEADER with its
 // controller guess as the hint.
 func (n *Node) onMetadataRequest(from sm.NodeID, req sm.MetadataRequest) {
-	if n.meta.version == 0 {
+	if n.meta.Version() == 0 {
 		n.send(from, sm.MetadataResponse{ReqID: req.ReqID, Code: sm.CodeNotLeader, LeaderHint: n.ctrl})
 		return
 	}
@@ -69,12 +69,13 @@ func (n *Node) onMetadataRequest(from sm.NodeID, req sm.MetadataRequest) {
 // UNKNOWN_TOPIC, a known one is NOT_LEADER with its leader as the hint.
 func (n *Node) notHosted(tp sm.TopicPartition) (sm.Code, sm.NodeID) {
 	switch {
-	case n.meta.version == 0:
+	case n.meta.Version() == 0:
 		return sm.CodeNotLeader, sm.NoNode
-	case !n.meta.known(tp):
+	case !n.meta.Known(tp):
 		return sm.CodeUnknownTopic, sm.NoNode
 	}
-	return sm.CodeNotLeader, n.meta.parts[tp].Leader
+	leader, _ := n.meta.Leader(tp)
+	return sm.CodeNotLeader, leader
 }
 
 // onAlterISRResponse hands the controller's answer to the replica and

@@ -95,7 +95,7 @@ func TestCreateTopicVisibleEverywhere(t *testing.T) {
 	// Brokers learn it through heartbeat deltas.
 	h.advance(sm.Second)
 	for _, id := range []sm.NodeID{101, 102, 103} {
-		if got := h.brokers[id].view.full(); !equalMetadata(got, md) {
+		if got := h.brokers[id].view.Full(); !equalMetadata(got, md) {
 			t.Errorf("broker %v view differs from controller metadata:\n%+v\n%+v", id, got, md)
 		}
 	}

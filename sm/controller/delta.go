@@ -10,7 +10,8 @@ import (
 // delta returns what changed after version since, up to the current version.
 //
 // A receiver applies a delta by first removing every topic in DeletedTopics
-// together with its partitions, then upserting Brokers, Topics and Partitions.
+// together with its partitions, then upserting Brokers, Topics and Partitions
+// (sm/metacache.Cache.Apply is the one implementation every receiver uses).
 // A name may be both deleted and (re)created in one delta. since == 0, or a
 // since older than the tombstone horizon, yields Full: the whole state, which
 // replaces the receiver's. A since newer than this controller's version (the

@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/metacache"
 )
 
 // harness runs a few controllers in one deterministic world: a FIFO network
@@ -363,7 +365,7 @@ type brokerAgent struct {
 	rack        string
 	alive       bool
 	sentAt      sm.Time
-	view        *view
+	view        *metacache.Cache
 	codes       []sm.Code
 	// health, when set, rides every heartbeat as the broker's health report.
 	health *sm.BrokerHealth
@@ -371,7 +373,7 @@ type brokerAgent struct {
 
 // addBroker starts a broker agent that heartbeats from now on.
 func (h *harness) addBroker(id sm.NodeID, rack string) *brokerAgent {
-	b := &brokerAgent{id: id, target: h.ids[0], incarnation: 1, rack: rack, alive: true, view: newView(), sentAt: -sm.Time(heartbeatInterval)}
+	b := &brokerAgent{id: id, target: h.ids[0], incarnation: 1, rack: rack, alive: true, view: metacache.New(), sentAt: -sm.Time(heartbeatInterval)}
 	h.brokers[id] = b
 	return b
 }
@@ -382,7 +384,7 @@ func (b *brokerAgent) maybeHeartbeat(h *harness) {
 	}
 	b.sentAt = h.now
 	h.send(b.id, b.target, sm.BrokerHeartbeat{
-		Broker: b.id, Incarnation: b.incarnation, Rack: b.rack, Host: fmt.Sprintf("host-%d", b.id), MetadataVersion: b.view.version,
+		Broker: b.id, Incarnation: b.incarnation, Rack: b.rack, Host: fmt.Sprintf("host-%d", b.id), MetadataVersion: b.view.Version(),
 		Health: b.health,
 	})
 }
@@ -391,7 +393,7 @@ func (b *brokerAgent) onReply(from sm.NodeID, r sm.BrokerHeartbeatResponse, cont
 	b.codes = append(b.codes, r.Code)
 	switch {
 	case r.Code == sm.CodeOK:
-		b.view.apply(r.Delta)
+		b.view.Apply(r.Delta)
 	case r.Code == sm.CodeNotLeader && r.LeaderHint != sm.NoNode:
 		b.target = r.LeaderHint
 	case r.Code == sm.CodeNotLeader:
@@ -414,3 +416,5 @@ func (h *harness) registerBrokers(racks map[sm.NodeID]string) {
 	}
 	h.t.Fatalf("brokers %v not registered by %v", slices.Sorted(maps.Keys(racks)), h.now)
 }
+
+func equalMetadata(a, b sm.MetadataDelta) bool { return reflect.DeepEqual(a, b) }
