@@ -1,0 +1,8 @@
+//go:build !linux
+
+package walfs
+
+import "golang.org/x/sys/unix"
+
+// datasyncFD falls back to fsync(2) where fdatasync is not offered.
+func datasyncFD(fd int) error { return unix.Fsync(fd) }
