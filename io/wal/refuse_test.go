@@ -23,7 +23,7 @@ func TestRefusesWhenFileSystemIsFull(t *testing.T) {
 		appendModel(t, w, m, 1, 1, 100)
 		free := int64(freeReserveBytes) // below reserve + any append
 		statfsFree = func(string) (int64, error) { return free, nil }
-		defer func() { statfsFree = realStatfsFree }()
+		defer func() { statfsFree = nil }()
 		done := newCompletions()
 		exec := w.NewExecutor(done.post)
 		refusedFrame := frame(tp0, 1, 1, 1, 100)
