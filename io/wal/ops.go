@@ -136,7 +136,11 @@ func (w *WAL) segmentFor(g *group, p *partition, f frameInfo) (*segment, error) 
 		return s, s.openFile()
 	}
 	if s != nil {
-		g.markSync(s)
+		// A segment closed to stay under MaxOpenFiles was synced in full
+		// when it was closed, and has no writes queued: nothing to sync.
+		if s.f != nil {
+			g.markSync(s)
+		}
 		if err := w.flush(g); err != nil {
 			return nil, err
 		}
