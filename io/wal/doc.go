@@ -74,8 +74,11 @@
 // Whatever valid bytes of the last segment lie beyond its mark (written,
 // synced by a group whose ledger record a crash lost, or never synced) are
 // fdatasync'ed at Open, since the state machines treat everything Open
-// returns as durable, and the ledger is rewritten with one mark per
-// partition. A WAL written before the ledger existed has no marks: its
+// returns as durable; so, with one syncfs(2), is whatever else a crashed
+// process left unsynced in the page cache (a truncate's unlinks, a new
+// segment's directory entry); and the ledger is rewritten with one mark per
+// partition. Recovery's own writes (a torn tail cut, a tombstone removed)
+// are durable before Open returns. A WAL written before the ledger existed has no marks: its
 // last segments are treated as unsynced once, as older versions did.
 //
 // Memory: Open returns every partition's bytes in memory (Recovery.Logs), as

@@ -122,8 +122,13 @@ func appendLedgerRecord(buf []byte, dir string, m syncMark) []byte {
 	return buf
 }
 
-// writeLedger makes the queued records durable (or, with FsyncOnWrite off,
-// written), compacting the file first when it has grown large.
+// writeLedger makes the queued records durable, compacting the file first
+// when it has grown large. It syncs with FsyncOnWrite off too: a record that
+// lowers or resets a mark (a truncate, a delete, a new segment) must be
+// durable before the change it announces, or a power loss could keep the
+// change and an older, higher mark, which the next Open reads as lost
+// acknowledged data. Records come only with fdatasyncs of segments or
+// directory syncs, so this adds one sync where there are already some.
 func (w *WAL) writeLedger() error {
 	l := &w.ledger
 	if len(l.buf) == 0 || w.failed != nil {
@@ -133,10 +138,8 @@ func (w *WAL) writeLedger() error {
 		return w.rewriteLedger()
 	}
 	w.be.write(l.f, l.buf, l.size, l.path)
-	if w.cfg.FsyncOnWrite {
-		w.be.datasync(l.f, l.path)
-		w.stats.ledgerSyncs.Add(1)
-	}
+	w.be.datasync(l.f, l.path)
+	w.stats.ledgerSyncs.Add(1)
 	if err := w.be.run(); err != nil {
 		return w.fail(err)
 	}
@@ -184,9 +187,9 @@ func (w *WAL) rewriteLedger() error {
 }
 
 // recover opens the sync ledger, recovers every partition against it, makes
-// each active segment's valid bytes durable (the state machines treat what
-// Open returns as durable), and rewrites the ledger with one mark per
-// partition.
+// each active segment's valid bytes and every directory's entries durable
+// (the state machines treat what Open returns as durable), and rewrites the
+// ledger with one mark per partition.
 func (w *WAL) recover() (Recovery, error) {
 	marks, existed, err := readLedger(w.fs, w.root)
 	if err != nil {
@@ -234,6 +237,14 @@ func (w *WAL) recover() (Recovery, error) {
 			m.size = s.size
 		}
 		live[s.dir] = m
+	}
+	// After a process crash the page cache may still hold what the dead
+	// process never synced: directory entries it created, removed or
+	// renamed (a truncate's removed segments, a roll's new file) and file
+	// bytes. Open serves that state as durable, so all of it must be:
+	// one syncfs covers every directory and file at once.
+	if err := w.fs.SyncAll(w.root); err != nil {
+		return rec, w.fail(fmt.Errorf("wal: sync the file system holding %s: %w", w.root, err))
 	}
 	w.ledger.marks, w.ledger.legacy = live, false
 	if err := w.rewriteLedger(); err != nil {

@@ -18,6 +18,7 @@ const (
 	OpReadDir  OpKind = "readdir"
 	OpStat     OpKind = "stat"
 	OpSyncDir  OpKind = "syncdir"
+	OpSyncAll  OpKind = "syncall"
 	OpFree     OpKind = "free"
 	OpLock     OpKind = "lock"
 	OpRead     OpKind = "read"
@@ -47,7 +48,7 @@ type Op struct {
 // operations need count only these).
 func (o Op) Mutates() bool {
 	switch o.Kind {
-	case OpMkdir, OpRemove, OpRename, OpSyncDir, OpWrite, OpDatasync, OpTruncate:
+	case OpMkdir, OpRemove, OpRename, OpSyncDir, OpSyncAll, OpWrite, OpDatasync, OpTruncate:
 		return true
 	case OpOpen:
 		return o.Flag&^0o3 != 0 // creating or truncating
@@ -171,6 +172,13 @@ func (f *Faulty) SyncDir(name string) error {
 		return err
 	}
 	return f.fs.SyncDir(name)
+}
+
+func (f *Faulty) SyncAll(name string) error {
+	if err := f.fsErr(Op{Kind: OpSyncAll, Path: name}); err != nil {
+		return err
+	}
+	return f.fs.SyncAll(name)
 }
 
 func (f *Faulty) Free(name string) (int64, error) {

@@ -74,6 +74,37 @@ func (m *Mem) PowerLoss(r *rand.Rand) *Mem {
 	return &Mem{root: m.root.crash(r, memo), locks: map[string]bool{}, free: m.free}
 }
 
+// ProcessCrash returns the file system as a crash of the process using it
+// leaves it: everything written, synced or not, is still there (in the
+// page cache) and still unsynced, and no lock is held. m is unchanged.
+func (m *Mem) ProcessCrash() *Mem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	memo := map[*node]*node{}
+	return &Mem{root: m.root.copy(memo), locks: map[string]bool{}, free: m.free}
+}
+
+func (n *node) copy(memo map[*node]*node) *node {
+	if c, ok := memo[n]; ok {
+		return c
+	}
+	c := &node{dir: n.dir, modTime: n.modTime, data: slices.Clone(n.data), synced: slices.Clone(n.synced), dirtyFrom: n.dirtyFrom}
+	memo[n] = c
+	if n.dir {
+		c.kids = make(map[string]*node, len(n.kids))
+		for name, k := range n.kids {
+			c.kids[name] = k.copy(memo)
+		}
+		if n.syncedKids != nil {
+			c.syncedKids = make(map[string]*node, len(n.syncedKids))
+			for name, k := range n.syncedKids {
+				c.syncedKids[name] = k.copy(memo)
+			}
+		}
+	}
+	return c
+}
+
 func (n *node) crash(r *rand.Rand, memo map[*node]*node) *node {
 	if c, ok := memo[n]; ok {
 		return c
@@ -376,6 +407,30 @@ func (m *Mem) SyncDir(name string) error {
 		return pathErr("fsync", name, syscall.ENOTDIR)
 	}
 	n.syncedKids = maps.Clone(n.kids)
+	return nil
+}
+
+func (m *Mem) SyncAll(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[*node]bool{}
+	var walk func(*node)
+	walk = func(n *node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		if !n.dir {
+			n.synced = append(n.synced[:n.dirtyFrom], n.data[n.dirtyFrom:]...)
+			n.dirtyFrom = len(n.data)
+			return
+		}
+		n.syncedKids = maps.Clone(n.kids)
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(m.root)
 	return nil
 }
 

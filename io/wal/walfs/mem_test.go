@@ -220,3 +220,38 @@ func TestFaulty(t *testing.T) {
 		t.Fatalf("a failed datasync made %q durable", got)
 	}
 }
+
+// A process crash keeps everything written, still unsynced: a power loss
+// after it loses what was never synced.
+func TestMemProcessCrash(t *testing.T) {
+	m := NewMem()
+	f := mustCreate(t, m, "/f")
+	mustWrite(t, f, []byte("ab"), 0)
+	if err := f.Datasync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, f, []byte("cd"), 2)
+	mustCreate(t, m, "/g").Close()
+	l, err := m.Lock("/LOCK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c := m.ProcessCrash()
+	if got := read(t, c, "/f"); string(got) != "abcd" {
+		t.Fatalf("after a process crash: %q", got)
+	}
+	if _, err := c.Lock("/LOCK"); err != nil {
+		t.Fatalf("a crashed process keeps no lock: %v", err)
+	}
+	p := c.PowerLoss(nil)
+	if got := read(t, p, "/f"); string(got) != "ab" {
+		t.Fatalf("a power loss after a process crash kept unsynced bytes: %q", got)
+	}
+	if _, err := p.Stat("/g"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an unsynced entry survived: %v", err)
+	}
+}

@@ -57,6 +57,21 @@ func (OS) SyncDir(name string) error {
 	return err
 }
 
+func (OS) SyncAll(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	err = syncFS(int(f.Fd()))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return pathErr("syncfs", name, err)
+	}
+	return nil
+}
+
 func (OS) Free(name string) (int64, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(name, &st); err != nil {

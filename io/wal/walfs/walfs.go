@@ -58,6 +58,10 @@ type FS interface {
 	// SyncDir makes the directory's entries durable (fsync of the
 	// directory).
 	SyncDir(name string) error
+	// SyncAll makes everything written to the file system holding name
+	// durable, by any process: file data and directory entries
+	// (syncfs(2); sync(2) where there is none).
+	SyncAll(name string) error
 	// Free is how many bytes unprivileged writers may still use on the
 	// file system holding name (statfs f_bavail * f_bsize).
 	Free(name string) (int64, error)
