@@ -39,6 +39,17 @@
 // write nothing (capacity, malformed frames, an offset inside a batch) fail
 // only their operation.
 //
+// # File system
+//
+// Every file and directory operation goes through Config.FS (package
+// walfs): the operating system's by default, where commit groups may run
+// through io_uring; any other FS — walfs.Mem, a strict in-memory file
+// system that keeps only synced data and synced directory entries at a
+// simulated power loss, or walfs.Faulty, which fails chosen operations —
+// runs on the sync backend, pwrite and fdatasync through the seam. The
+// tests run the WAL on both to check the durability and poisoning rules
+// below through power losses and I/O errors.
+//
 // # Durability
 //
 // With Config.FsyncOnWrite (the default) a Sync append's DiskDone means the
