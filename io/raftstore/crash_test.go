@@ -115,11 +115,18 @@ type crashCfg struct {
 }
 
 // runCrashes drives one store through cfg.gens generations of random saves,
-// each ended by a simulated crash (CrashClone with the percentage pct draws)
-// and a reopen. After each crash the loaded state must be the model's state
-// after some prefix of that generation's saves, at least up to the last
-// synced one: synced saves survive, each save is atomic, and a lost save
-// takes every later one with it.
+// on pebble v2's crashable in-memory FS (vfs.NewCrashableMem; CrashClone is
+// v2's replacement for v1's NewStrictMem, SetIgnoreSyncs and
+// ResetToSyncedState: with UnsyncedDataPercent 0 it keeps exactly what was
+// synced, file data and directory entries). The synced-save marker goes
+// through the same FS (Options.FS), so the crash applies to it too.
+//
+// Each generation is ended by a simulated crash (CrashClone with the
+// percentage pct draws) and a reopen. After each crash the synced-save
+// marker holds at least the last synced save, and the loaded state must be
+// the model's state after some prefix of that generation's saves, at least
+// up to the last synced one: synced saves survive, each save is atomic, and
+// a lost save takes every later one with it.
 func runCrashes(t *testing.T, seed uint64, cfg crashCfg, st *crashStats) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	fs := vfs.NewCrashableMem()
@@ -132,6 +139,14 @@ func runCrashes(t *testing.T, seed uint64, cfg crashCfg, st *crashStats) {
 	cur, term := model{}, uint64(1)
 	for gen := range cfg.gens {
 		states, synced := []model{cur}, 0
+		// The save number the synced-save marker must hold: its number at
+		// the start (a reopen may replay unsynced saves past it), then that
+		// of each synced save.
+		mark, err := readSynced(fs, fs.PathJoin("raft", SyncedFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncedSeq := mark.synced
 		for range 1 + r.IntN(cfg.maxOps) {
 			hs, es, sync := genSave(r, cur, &term, cfg)
 			if err := s.Save(hs, es, sync); err != nil {
@@ -141,6 +156,7 @@ func runCrashes(t *testing.T, seed uint64, cfg crashCfg, st *crashStats) {
 			states = append(states, cur)
 			if sync {
 				synced = len(states) - 1
+				syncedSeq = s.seq
 			}
 		}
 		if r.IntN(2) == 0 {
@@ -161,6 +177,12 @@ func runCrashes(t *testing.T, seed uint64, cfg crashCfg, st *crashStats) {
 			t.Fatal(err)
 		}
 		fs, opts.FS = crashed, crashed
+		// The marker beside pebble's files (written through the same FS)
+		// survives with the last synced save: a marker that lost it could
+		// not tell a later loss of that save from a torn tail.
+		if mark, err := readSynced(crashed, crashed.PathJoin("raft", SyncedFile)); err != nil || mark.synced < syncedSeq {
+			t.Fatalf("seed %d gen %d: synced-save marker after the crash: %+v, %v; the last synced save was %d", seed, gen, mark, err, syncedSeq)
+		}
 		if s, err = Open("raft", opts); err != nil {
 			t.Fatalf("seed %d gen %d: reopen after crash (%d%% unsynced kept): %v", seed, gen, cc.UnsyncedDataPercent, err)
 		}

@@ -1,11 +1,12 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/weirmq/weir/io/wal/walfs"
 )
 
 // backend executes the file I/O of one commit group. write and datasync
@@ -17,8 +18,8 @@ import (
 // Buffers handed to write must stay untouched until run returns.
 type backend interface {
 	name() string
-	write(fd int, buf []byte, off int64, path string)
-	datasync(fd int, path string)
+	write(f walfs.File, buf []byte, off int64, path string)
+	datasync(f walfs.File, path string)
 	run() error
 	close() error
 }
@@ -49,8 +50,20 @@ func (b BackendInfo) String() string {
 // probeUring is replaced in tests to exercise the fallback.
 var probeUring = uringAvailable
 
-func selectBackend(cfg *Config) (backend, BackendInfo, error) {
+// selectBackend picks the backend; osFS says the WAL runs on the operating
+// system's file system (Config.FS nil), the only one io_uring can reach.
+func selectBackend(cfg *Config, osFS bool) (backend, BackendInfo, error) {
 	info := BackendInfo{Requested: cfg.Backend}
+	if !osFS && cfg.Backend == BackendUring {
+		return nil, info, fmt.Errorf("wal: backend %q needs the operating system's file system, and Config.FS is set", BackendUring)
+	}
+	if !osFS {
+		info.Name = BackendSync
+		if cfg.Backend != BackendSync {
+			info.FallbackReason = "Config.FS is not the operating system's file system"
+		}
+		return &syncBackend{}, info, nil
+	}
 	if cfg.Backend == BackendSync {
 		info.Name = BackendSync
 		return &syncBackend{}, info, nil
@@ -76,15 +89,15 @@ type syncBackend struct{ err error }
 
 func (b *syncBackend) name() string { return BackendSync }
 
-func (b *syncBackend) write(fd int, buf []byte, off int64, path string) {
+func (b *syncBackend) write(f walfs.File, buf []byte, off int64, path string) {
 	if b.err == nil {
-		b.err = pwriteFull(fd, buf, off, path)
+		b.err = pwriteFull(f, buf, off, path)
 	}
 }
 
-func (b *syncBackend) datasync(fd int, path string) {
+func (b *syncBackend) datasync(f walfs.File, path string) {
 	if b.err == nil {
-		b.err = fdatasync(fd, path)
+		b.err = fdatasync(f, path)
 	}
 }
 
@@ -97,16 +110,13 @@ func (b *syncBackend) run() error {
 func (b *syncBackend) close() error { return nil }
 
 // pwriteFull writes all of buf at off, resuming short writes.
-func pwriteFull(fd int, buf []byte, off int64, path string) error {
+func pwriteFull(f walfs.File, buf []byte, off int64, path string) error {
 	for len(buf) > 0 {
-		n, err := unix.Pwrite(fd, buf, off)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		n, err := f.Pwrite(buf, off)
 		if err != nil {
 			return &os.PathError{Op: fmt.Sprintf("wal: pwrite %d bytes at byte %d of", len(buf), off), Path: path, Err: err}
 		}
-		if n == 0 {
+		if n <= 0 {
 			return &os.PathError{Op: fmt.Sprintf("wal: pwrite %d bytes at byte %d of", len(buf), off), Path: path, Err: unix.EIO}
 		}
 		buf, off = buf[n:], off+int64(n)
@@ -114,15 +124,10 @@ func pwriteFull(fd int, buf []byte, off int64, path string) error {
 	return nil
 }
 
-func fdatasync(fd int, path string) error {
-	for {
-		err := datasyncFD(fd)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return &os.PathError{Op: "wal: fdatasync", Path: path, Err: err}
-		}
-		return nil
+// fdatasync makes f's data durable (its errors name the file).
+func fdatasync(f walfs.File, path string) error {
+	if err := f.Datasync(); err != nil {
+		return &os.PathError{Op: "wal: fdatasync", Path: path, Err: err}
 	}
+	return nil
 }

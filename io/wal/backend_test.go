@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/weirmq/weir/io/wal/walfs"
 )
 
 func newBackend(t *testing.T, name string) backend {
 	t.Helper()
 	cfg := Config{Backend: name, RingEntries: 8}
-	be, info, err := selectBackend(&cfg)
+	be, info, err := selectBackend(&cfg, true)
 	if err != nil || info.Name != name {
 		t.Fatalf("backend %s: %v (%+v)", name, err, info)
 	}
@@ -23,10 +25,20 @@ func newBackend(t *testing.T, name string) backend {
 	return be
 }
 
-func openTemp(t *testing.T, name string) (*os.File, string) {
+func openTemp(t *testing.T, name string) (walfs.File, string) {
+	t.Helper()
+	return openTempFlag(t, name, os.O_RDWR|os.O_CREATE)
+}
+
+func openTempFlag(t *testing.T, name string, flag int) (walfs.File, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if flag&os.O_CREATE == 0 {
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := walfs.OS{}.OpenFile(path, flag, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +54,7 @@ func TestBackendContract(t *testing.T) {
 		be := newBackend(t, name)
 		const files, chunks, size = 20, 37, 100
 		want := make([][]byte, files)
-		fds := make([]*os.File, files)
+		fds := make([]walfs.File, files)
 		paths := make([]string, files)
 		for i := range files {
 			fds[i], paths[i] = openTemp(t, fmt.Sprintf("f%d", i))
@@ -51,11 +63,11 @@ func TestBackendContract(t *testing.T) {
 			for i := range files {
 				buf := bytes.Repeat([]byte{byte('a' + (i+c)%26)}, size)
 				want[i] = append(want[i], buf...)
-				be.write(int(fds[i].Fd()), buf, int64(c*size), paths[i])
+				be.write(fds[i], buf, int64(c*size), paths[i])
 			}
 		}
 		for i := range files {
-			be.datasync(int(fds[i].Fd()), paths[i])
+			be.datasync(fds[i], paths[i])
 		}
 		if err := be.run(); err != nil {
 			t.Fatal(err)
@@ -69,11 +81,13 @@ func TestBackendContract(t *testing.T) {
 		if err := be.run(); err != nil { // an empty run is fine
 			t.Fatal(err)
 		}
-		// Errors name the file and the offset.
-		be.write(-1, []byte("x"), 42, "/nowhere/seg.log")
-		be.datasync(-1, "/nowhere/seg.log")
+		// Errors name the file and the offset (a file opened read-only
+		// refuses writes with EBADF).
+		ro, roPath := openTempFlag(t, "ro.log", os.O_RDONLY)
+		be.write(ro, []byte("x"), 42, roPath)
+		be.datasync(ro, roPath)
 		err := be.run()
-		if err == nil || !strings.Contains(err.Error(), "at byte 42 of /nowhere/seg.log") || !errors.Is(err, unix.EBADF) {
+		if err == nil || !strings.Contains(err.Error(), "at byte 42 of "+roPath) || !errors.Is(err, unix.EBADF) {
 			t.Fatalf("write to a bad descriptor: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/weirmq/weir/io/uring"
+	"github.com/weirmq/weir/io/wal/walfs"
 )
 
 // uringBackend queues a group's operations and submits them together. The
@@ -34,6 +35,7 @@ type uringBackend struct {
 
 type ioOp struct {
 	sync bool
+	f    walfs.File
 	fd   int
 	buf  []byte
 	off  int64
@@ -61,12 +63,16 @@ func newUringBackend(entries uint32) (backend, error) {
 
 func (b *uringBackend) name() string { return BackendUring }
 
-func (b *uringBackend) write(fd int, buf []byte, off int64, path string) {
-	b.ops = append(b.ops, ioOp{fd: fd, buf: buf, off: off, path: path})
+// write and datasync take files of walfs.OS (the WAL picks this backend
+// only for it); any other file gets descriptor -1, which fails with EBADF.
+func (b *uringBackend) write(f walfs.File, buf []byte, off int64, path string) {
+	fd, _ := walfs.FD(f)
+	b.ops = append(b.ops, ioOp{f: f, fd: fd, buf: buf, off: off, path: path})
 }
 
-func (b *uringBackend) datasync(fd int, path string) {
-	b.ops = append(b.ops, ioOp{sync: true, fd: fd, path: path})
+func (b *uringBackend) datasync(f walfs.File, path string) {
+	fd, _ := walfs.FD(f)
+	b.ops = append(b.ops, ioOp{sync: true, f: f, fd: fd, path: path})
 }
 
 func (b *uringBackend) close() error { return b.ring.Close() }
@@ -173,7 +179,7 @@ func (b *uringBackend) finish() error {
 				switch {
 				case res == 0 && !repaired:
 				case res == 0 || res == -int32(unix.ECANCELED):
-					if err := fdatasync(op.fd, op.path); err != nil {
+					if err := fdatasync(op.f, op.path); err != nil {
 						return err
 					}
 				default:
@@ -185,12 +191,12 @@ func (b *uringBackend) finish() error {
 			switch {
 			case res == int32(len(op.buf)):
 			case res >= 0 && res < int32(len(op.buf)):
-				if err := pwriteFull(op.fd, op.buf[res:], op.off+int64(res), op.path); err != nil {
+				if err := pwriteFull(op.f, op.buf[res:], op.off+int64(res), op.path); err != nil {
 					return err
 				}
 				repaired = true
 			case res == -int32(unix.ECANCELED):
-				if err := pwriteFull(op.fd, op.buf, op.off, op.path); err != nil {
+				if err := pwriteFull(op.f, op.buf, op.off, op.path); err != nil {
 					return err
 				}
 				repaired = true

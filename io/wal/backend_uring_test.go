@@ -19,14 +19,13 @@ func TestUringRepairsShortWrite(t *testing.T) {
 	}
 	b := newBackend(t, BackendUring).(*uringBackend)
 	f, path := openTemp(t, "seg")
-	fd := int(f.Fd())
 	data := []byte("0123456789abcdef")
-	if _, err := f.WriteAt(data[:5], 0); err != nil { // what the "short" write managed
+	if _, err := f.Pwrite(data[:5], 0); err != nil { // what the "short" write managed
 		t.Fatal(err)
 	}
-	b.write(fd, data, 0, path)
-	b.write(fd, []byte("XYZ"), int64(len(data)), path)
-	b.datasync(fd, path)
+	b.write(f, data, 0, path)
+	b.write(f, []byte("XYZ"), int64(len(data)), path)
+	b.datasync(f, path)
 	b.chains = [][]int{{0, 1, 2}}
 	b.res = []int32{5, -int32(unix.ECANCELED), -int32(unix.ECANCELED)}
 	if err := b.finish(); err != nil {

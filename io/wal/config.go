@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/weirmq/weir/io/wal/walfs"
 )
 
 // Backend names accepted in Config.Backend.
@@ -81,6 +83,13 @@ type Config struct {
 	// completion queue is twice as large). Groups larger than the ring are
 	// split. Zero means 256.
 	RingEntries uint32
+	// FS is the file system the WAL runs on; nil means the operating
+	// system's (walfs.OS). With any other FS (walfs.Mem, walfs.Faulty in
+	// tests and the simulator) every operation goes through it and the
+	// backend is BackendSync: pwrite and fdatasync through FS, one at a
+	// time; io_uring needs real descriptors, so BackendUring is refused
+	// and BackendAuto says why it fell back.
+	FS walfs.FS
 }
 
 // The reference's [wal] buffer_size has no field: appends are written from

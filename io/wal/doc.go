@@ -39,6 +39,17 @@
 // write nothing (capacity, malformed frames, an offset inside a batch) fail
 // only their operation.
 //
+// # File system
+//
+// Every file and directory operation goes through Config.FS (package
+// walfs): the operating system's by default, where commit groups may run
+// through io_uring; any other FS — walfs.Mem, a strict in-memory file
+// system that keeps only synced data and synced directory entries at a
+// simulated power loss, or walfs.Faulty, which fails chosen operations —
+// runs on the sync backend, pwrite and fdatasync through the seam. The
+// tests run the WAL on both to check the durability and poisoning rules
+// below through power losses and I/O errors.
+//
 // # Durability
 //
 // With Config.FsyncOnWrite (the default) a Sync append's LogDone means the
@@ -74,8 +85,11 @@
 // Whatever valid bytes of the last segment lie beyond its mark (written,
 // synced by a group whose ledger record a crash lost, or never synced) are
 // fdatasync'ed at Open, since the state machines treat everything Open
-// returns as durable, and the ledger is rewritten with one mark per
-// partition. A WAL written before the ledger existed has no marks: its
+// returns as durable; so, with one syncfs(2), is whatever else a crashed
+// process left unsynced in the page cache (a truncate's unlinks, a new
+// segment's directory entry); and the ledger is rewritten with one mark per
+// partition. Recovery's own writes (a torn tail cut, a tombstone removed)
+// are durable before Open returns. A WAL written before the ledger existed has no marks: its
 // last segments are treated as unsynced once, as older versions did.
 //
 // Memory: Open returns every partition's bytes in memory (Recovery.Logs), as

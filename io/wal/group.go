@@ -84,10 +84,10 @@ func (w *WAL) flush(g *group) error {
 			}
 			buf = arena[start:len(arena):len(arena)]
 		}
-		w.be.write(pw.seg.fd, buf, pw.off, pw.seg.path)
+		w.be.write(pw.seg.f, buf, pw.off, pw.seg.path)
 	}
 	for _, s := range g.syncs {
-		w.be.datasync(s.fd, s.path)
+		w.be.datasync(s.f, s.path)
 	}
 	w.stats.writes.Add(uint64(len(g.writes)))
 	w.stats.dataSyncs.Add(uint64(len(g.syncs)))

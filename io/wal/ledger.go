@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/weirmq/weir/io/wal/walfs"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -58,8 +59,7 @@ type syncMark struct {
 // synced from 0).
 type ledger struct {
 	path  string
-	f     *os.File
-	fd    int
+	f     walfs.File
 	size  int64
 	marks map[string]syncMark // by partition directory name
 	buf   []byte              // records queued for the next write
@@ -70,8 +70,8 @@ type ledger struct {
 }
 
 // readLedger loads the marks under root; a missing file is an empty ledger.
-func readLedger(root string) (map[string]syncMark, bool, error) {
-	data, err := os.ReadFile(filepath.Join(root, ledgerName))
+func readLedger(fsys walfs.FS, root string) (map[string]syncMark, bool, error) {
+	data, err := walfs.ReadFile(fsys, filepath.Join(root, ledgerName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]syncMark{}, false, nil
 	}
@@ -122,8 +122,13 @@ func appendLedgerRecord(buf []byte, dir string, m syncMark) []byte {
 	return buf
 }
 
-// writeLedger makes the queued records durable (or, with FsyncOnWrite off,
-// written), compacting the file first when it has grown large.
+// writeLedger makes the queued records durable, compacting the file first
+// when it has grown large. It syncs with FsyncOnWrite off too: a record that
+// lowers or resets a mark (a truncate, a delete, a new segment) must be
+// durable before the change it announces, or a power loss could keep the
+// change and an older, higher mark, which the next Open reads as lost
+// acknowledged data. Records come only with fdatasyncs of segments or
+// directory syncs, so this adds one sync where there are already some.
 func (w *WAL) writeLedger() error {
 	l := &w.ledger
 	if len(l.buf) == 0 || w.failed != nil {
@@ -132,11 +137,9 @@ func (w *WAL) writeLedger() error {
 	if l.size+int64(len(l.buf)) > ledgerCompactBytes {
 		return w.rewriteLedger()
 	}
-	w.be.write(l.fd, l.buf, l.size, l.path)
-	if w.cfg.FsyncOnWrite {
-		w.be.datasync(l.fd, l.path)
-		w.stats.ledgerSyncs.Add(1)
-	}
+	w.be.write(l.f, l.buf, l.size, l.path)
+	w.be.datasync(l.f, l.path)
+	w.stats.ledgerSyncs.Add(1)
 	if err := w.be.run(); err != nil {
 		return w.fail(err)
 	}
@@ -155,21 +158,20 @@ func (w *WAL) rewriteLedger() error {
 		buf = appendLedgerRecord(buf, dir, l.marks[dir])
 	}
 	tmp := l.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := w.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return w.fail(fmt.Errorf("wal: create sync ledger: %w", err))
 	}
-	fd := int(f.Fd())
-	if err := pwriteFull(fd, buf, 0, tmp); err != nil {
+	if err := pwriteFull(f, buf, 0, tmp); err != nil {
 		f.Close()
 		return w.fail(err)
 	}
-	if err := fdatasync(fd, tmp); err != nil {
+	if err := fdatasync(f, tmp); err != nil {
 		f.Close()
 		return w.fail(err)
 	}
 	w.stats.ledgerSyncs.Add(1)
-	if err := os.Rename(tmp, l.path); err != nil {
+	if err := w.fs.Rename(tmp, l.path); err != nil {
 		f.Close()
 		return w.fail(fmt.Errorf("wal: replace sync ledger: %w", err))
 	}
@@ -180,30 +182,30 @@ func (w *WAL) rewriteLedger() error {
 	if l.f != nil {
 		_ = l.f.Close()
 	}
-	l.f, l.fd, l.size, l.buf = f, fd, int64(len(buf)), l.buf[:0]
+	l.f, l.size, l.buf = f, int64(len(buf)), l.buf[:0]
 	return nil
 }
 
 // recover opens the sync ledger, recovers every partition against it, makes
-// each active segment's valid bytes durable (the state machines treat what
-// Open returns as durable), and rewrites the ledger with one mark per
-// partition.
+// each active segment's valid bytes and every directory's entries durable
+// (the state machines treat what Open returns as durable), and rewrites the
+// ledger with one mark per partition.
 func (w *WAL) recover() (Recovery, error) {
-	marks, existed, err := readLedger(w.root)
+	marks, existed, err := readLedger(w.fs, w.root)
 	if err != nil {
 		return Recovery{}, err
 	}
 	path := filepath.Join(w.root, ledgerName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return Recovery{}, fmt.Errorf("wal: open sync ledger: %w", err)
 	}
-	info, err := f.Stat()
+	size, err := f.Size()
 	if err != nil {
 		f.Close()
 		return Recovery{}, fmt.Errorf("wal: stat sync ledger: %w", err)
 	}
-	w.ledger = ledger{path: path, f: f, fd: int(f.Fd()), size: info.Size(), marks: marks, legacy: !existed}
+	w.ledger = ledger{path: path, f: f, size: size, marks: marks, legacy: !existed}
 	rec, err := w.recoverAll()
 	if err != nil {
 		return rec, err
@@ -229,12 +231,20 @@ func (w *WAL) recover() (Recovery, error) {
 				return rec, err
 			}
 			w.stats.dataSyncs.Add(1)
-			if err := fdatasync(s.fd, s.path); err != nil {
+			if err := fdatasync(s.f, s.path); err != nil {
 				return rec, w.fail(err)
 			}
 			m.size = s.size
 		}
 		live[s.dir] = m
+	}
+	// After a process crash the page cache may still hold what the dead
+	// process never synced: directory entries it created, removed or
+	// renamed (a truncate's removed segments, a roll's new file) and file
+	// bytes. Open serves that state as durable, so all of it must be:
+	// one syncfs covers every directory and file at once.
+	if err := w.fs.SyncAll(w.root); err != nil {
+		return rec, w.fail(fmt.Errorf("wal: sync the file system holding %s: %w", w.root, err))
 	}
 	w.ledger.marks, w.ledger.legacy = live, false
 	if err := w.rewriteLedger(); err != nil {

@@ -136,7 +136,11 @@ func (w *WAL) segmentFor(g *group, p *partition, f frameInfo) (*segment, error) 
 		return s, s.openFile()
 	}
 	if s != nil {
-		g.markSync(s)
+		// A segment closed to stay under MaxOpenFiles was synced in full
+		// when it was closed, and has no writes queued: nothing to sync.
+		if s.f != nil {
+			g.markSync(s)
+		}
 		if err := w.flush(g); err != nil {
 			return nil, err
 		}
@@ -207,7 +211,7 @@ func (w *WAL) truncate(g *group, tp sm.TopicPartition, off sm.Offset) error {
 			if err := s.closeFile(); err != nil {
 				return w.fail(err)
 			}
-			if err := os.Remove(s.path); err != nil {
+			if err := w.fs.Remove(s.path); err != nil {
 				return w.fail(fmt.Errorf("wal: truncate %v to %d: %w", tp, off, err))
 			}
 			w.used -= s.size
@@ -226,7 +230,7 @@ func (w *WAL) truncate(g *group, tp sm.TopicPartition, off sm.Offset) error {
 				return w.fail(fmt.Errorf("wal: truncate %v to %d: %w", tp, off, err))
 			}
 			w.stats.dataSyncs.Add(1)
-			if err := fdatasync(keep.fd, keep.path); err != nil {
+			if err := fdatasync(keep.f, keep.path); err != nil {
 				return w.fail(err)
 			}
 			w.used -= keep.size - cut
@@ -251,7 +255,7 @@ func (w *WAL) cutPos(tp sm.TopicPartition, s *segment, off sm.Offset) (int64, er
 	f := s.f
 	if f == nil {
 		var err error
-		if f, err = os.Open(s.path); err != nil {
+		if f, err = w.fs.OpenFile(s.path, os.O_RDONLY, 0); err != nil {
 			return 0, w.fail(fmt.Errorf("wal: truncate %v to %d: %w", tp, off, err))
 		}
 		defer f.Close()
@@ -313,19 +317,19 @@ func (w *WAL) delete(g *group, tp sm.TopicPartition) error {
 		delete(w.parts, tp)
 	}
 	dir := filepath.Join(w.root, name)
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := w.fs.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		w.stats.deletes.Add(1)
 		return nil
 	}
 	w.tombs++
 	tomb := dir + tombstoneSuffix + strconv.FormatUint(w.tombs, 10)
-	if err := os.Rename(dir, tomb); err != nil {
+	if err := w.fs.Rename(dir, tomb); err != nil {
 		return w.fail(fmt.Errorf("wal: delete %v: %w", tp, err))
 	}
 	if err := w.syncDir(w.root); err != nil {
 		return err
 	}
-	w.reaper.Go(func() { _ = os.RemoveAll(tomb) }) // a failure leaves the tombstone to the next Open
+	w.reaper.Go(func() { _ = w.fs.RemoveAll(tomb) }) // a failure leaves the tombstone to the next Open
 	w.stats.deletes.Add(1)
 	return nil
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/weirmq/weir/io/wal/walfs"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -16,7 +16,7 @@ import (
 // package comment for what it repairs and what it refuses.
 func (w *WAL) recoverAll() (Recovery, error) {
 	rec := Recovery{Logs: map[sm.TopicPartition][]byte{}, Damaged: map[sm.TopicPartition]*CorruptError{}}
-	entries, err := os.ReadDir(w.root)
+	entries, err := w.fs.ReadDir(w.root)
 	if err != nil {
 		return rec, fmt.Errorf("wal: read %s: %w", w.root, err)
 	}
@@ -28,7 +28,7 @@ func (w *WAL) recoverAll() (Recovery, error) {
 		name, full := e.Name(), filepath.Join(w.root, e.Name())
 		tp, ok := parseDirName(name)
 		if !ok && strings.Contains(name, tombstoneSuffix) {
-			if err := os.RemoveAll(full); err != nil {
+			if err := w.fs.RemoveAll(full); err != nil {
 				return rec, fmt.Errorf("wal: remove leftover of a deleted partition: %w", err)
 			}
 			rec.Repairs = append(rec.Repairs, fmt.Sprintf("removed %s, left by an interrupted partition deletion", full))
@@ -61,7 +61,7 @@ func (w *WAL) recoverAll() (Recovery, error) {
 // partition is recovered up to it and reported in rec.Damaged (or, with
 // Config.TruncateCorrupt, cut there and reported in rec.Repairs).
 func (w *WAL) recoverPartition(tp sm.TopicPartition, dir string, rec *Recovery) (*partition, []byte, error) {
-	entries, err := os.ReadDir(dir)
+	entries, err := w.fs.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("wal: read partition directory %s: %w", dir, err)
 	}
@@ -81,7 +81,7 @@ func (w *WAL) recoverPartition(tp sm.TopicPartition, dir string, rec *Recovery) 
 			total += info.Size()
 		}
 		// ReadDir sorts by name, and zero-padded names sort by offset.
-		p.segs = append(p.segs, &segment{w: w, base: base, dir: name, path: filepath.Join(dir, e.Name()), fd: -1})
+		p.segs = append(p.segs, &segment{w: w, base: base, dir: name, path: filepath.Join(dir, e.Name())})
 	}
 	log := make([]byte, 0, total)
 	var next sm.Offset
@@ -92,7 +92,7 @@ func (w *WAL) recoverPartition(tp sm.TopicPartition, dir string, rec *Recovery) 
 				"offset gap: segment starts at offset %d, the previous segment ends at %d", s.base, next)}
 			return w.damaged(p, i, 0, dmg, log, rec)
 		}
-		data, err := os.ReadFile(s.path)
+		data, err := walfs.ReadFile(w.fs, s.path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("wal: read segment: %w", err)
 		}
@@ -199,7 +199,7 @@ func (w *WAL) repair(p *partition) error {
 		if err := s.closeFile(); err != nil {
 			return w.fail(err)
 		}
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := w.fs.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return w.fail(fmt.Errorf("wal: repair %v: %w", p.tp, err))
 		}
 	}
@@ -222,7 +222,7 @@ func (w *WAL) repair(p *partition) error {
 			return w.fail(fmt.Errorf("wal: repair %v: cut %s at byte %d: %w", p.tp, s.path, s.size, err))
 		}
 		w.stats.dataSyncs.Add(1)
-		if err := fdatasync(s.fd, s.path); err != nil {
+		if err := fdatasync(s.f, s.path); err != nil {
 			return w.fail(err)
 		}
 	}
@@ -319,5 +319,5 @@ func (w *WAL) cutTornTail(s *segment, good int) error {
 		return fmt.Errorf("wal: cut torn tail of %s at byte %d: %w", s.path, good, err)
 	}
 	w.stats.dataSyncs.Add(1)
-	return fdatasync(s.fd, s.path)
+	return fdatasync(s.f, s.path)
 }

@@ -23,7 +23,7 @@ func TestRefusesWhenFileSystemIsFull(t *testing.T) {
 		appendModel(t, w, m, 1, 1, 100)
 		free := int64(freeReserveBytes) // below reserve + any append
 		statfsFree = func(string) (int64, error) { return free, nil }
-		defer func() { statfsFree = realStatfsFree }()
+		defer func() { statfsFree = nil }()
 		done := newCompletions()
 		exec := w.NewExecutor(done.post)
 		refusedFrame := frame(tp0, 1, 1, 1, 100)
@@ -128,4 +128,34 @@ func TestOutOfDescriptorsRefuses(t *testing.T) {
 	if err := w.Append(tp0, frame(tp0, 0, 1, 1, 10), true); err != nil {
 		t.Fatal(fmt.Errorf("the WAL was poisoned: %w", err))
 	}
+}
+
+// A partition whose active segment was closed to stay under MaxOpenFiles
+// rolls to a new segment without touching the closed file (it was synced
+// when it was closed): the roll used to fdatasync a closed descriptor and
+// poison the WAL with EBADF.
+func TestRollAfterEviction(t *testing.T) {
+	forBackends(t, func(t *testing.T, be string) {
+		dir := t.TempDir()
+		cfg := testConfig(dir, be)
+		cfg.MaxOpenFiles = 2
+		cfg.SegmentSizeBytes = 400
+		w, _ := mustOpen(t, cfg)
+		var ms []*model
+		for i := range 3 {
+			ms = append(ms, &model{tp: sm.TopicPartition{Topic: "evict", Partition: int32(i)}})
+		}
+		for _, m := range ms { // the third closes the first's segment
+			appendModel(t, w, m, 1, 1, 200)
+		}
+		appendModel(t, w, ms[0], 1, 1, 300) // does not fit: a roll
+		if st := w.Stats(); st.Evictions == 0 || st.Rolls == 0 {
+			t.Fatalf("no eviction before a roll: %+v", st)
+		}
+		mustClose(t, w)
+		_, rec := mustOpen(t, cfg)
+		for _, m := range ms {
+			checkLog(t, rec, m)
+		}
+	})
 }

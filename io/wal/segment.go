@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/weirmq/weir/io/wal/walfs"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -55,8 +56,7 @@ type segment struct {
 	base  sm.Offset
 	dir   string // the partition directory's name, keying its sync mark
 	path  string
-	f     *os.File // open while active; sealed segments are closed
-	fd    int
+	f     walfs.File // open while active; sealed segments are closed
 	size  int64
 	index []indexEntry
 
@@ -92,14 +92,14 @@ func (s *segment) openFile() error {
 	if err := s.w.makeRoomForFile(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	f, err := s.w.fs.OpenFile(s.path, os.O_RDWR, 0)
 	if err != nil && outOfDescriptors(err) {
 		return refused("wal: open segment %s: %v (raise the file descriptor limit, see [wal] max_open_files)", s.path, err)
 	}
 	if err != nil {
 		return fmt.Errorf("wal: open segment: %w", err)
 	}
-	s.f, s.fd = f, int(f.Fd())
+	s.f = f
 	s.lru = s.w.lru.PushFront(s)
 	return nil
 }
@@ -111,7 +111,7 @@ func (s *segment) closeFile() error {
 	s.w.lru.Remove(s.lru)
 	s.lru = nil
 	err := s.f.Close()
-	s.f, s.fd = nil, -1
+	s.f = nil
 	if err != nil {
 		return fmt.Errorf("wal: close segment: %w", err)
 	}
@@ -190,7 +190,7 @@ func (w *WAL) partitionFor(tp sm.TopicPartition) (*partition, error) {
 // byte is written to it.
 func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 	if !p.dirMade {
-		if err := os.Mkdir(p.dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := w.fs.Mkdir(p.dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, w.fail(fmt.Errorf("wal: create partition directory for %v: %w", p.tp, err))
 		}
 		if err := w.syncDirOrRefuse(w.root); err != nil {
@@ -203,7 +203,7 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 	if err := w.makeRoomForFile(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil && outOfDescriptors(err) {
 		return nil, refused("wal: create segment for %v at offset %d: %v", p.tp, base, err)
 	}
@@ -214,12 +214,12 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 		// Refused: the file's entry may not be durable, so the file must
 		// not take data. Remove it (unlink needs no descriptor).
 		f.Close()
-		if rerr := os.Remove(path); rerr != nil {
+		if rerr := w.fs.Remove(path); rerr != nil {
 			return nil, w.fail(fmt.Errorf("wal: remove segment %s after a refused directory sync: %w", path, rerr))
 		}
 		return nil, err
 	}
-	s := &segment{w: w, base: base, dir: name, path: path, f: f, fd: int(f.Fd())}
+	s := &segment{w: w, base: base, dir: name, path: path, f: f}
 	s.lru = w.lru.PushFront(s)
 	p.segs = append(p.segs, s)
 	// The new last segment's mark (0 bytes synced) is durable before any
@@ -258,7 +258,7 @@ func (w *WAL) makeRoomForFile() error {
 		}
 		if s.dirty {
 			w.stats.dataSyncs.Add(1)
-			if err := fdatasync(s.fd, s.path); err != nil {
+			if err := fdatasync(s.f, s.path); err != nil {
 				return w.fail(err)
 			}
 			s.dirty = false

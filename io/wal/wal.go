@@ -4,14 +4,14 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/weirmq/weir/io/wal/walfs"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -20,7 +20,7 @@ var ErrClosed = errors.New("wal: closed")
 
 // ErrLocked is wrapped by Open's error when another process holds the WAL
 // directory.
-var ErrLocked = errors.New("in use by another process")
+var ErrLocked = walfs.ErrLocked
 
 // ErrRefused is wrapped by every error that refuses an append before it
 // wrote anything, for a reason that may pass: capacity_bytes used up, the
@@ -51,7 +51,8 @@ const freeReserveBytes = 64 << 20
 type WAL struct {
 	cfg  Config
 	root string
-	lock *os.File
+	fs   walfs.FS
+	lock io.Closer
 	be   backend
 	info BackendInfo
 
@@ -190,20 +191,24 @@ func Open(cfg Config) (*WAL, Recovery, error) {
 		return nil, Recovery{}, err
 	}
 	root := filepath.Clean(cfg.Path)
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, Recovery{}, fmt.Errorf("wal: create %s: %w", root, err)
+	fsys, osFS := cfg.FS, cfg.FS == nil
+	if osFS {
+		fsys = walfs.OS{}
 	}
-	lock, err := lockDir(root)
+	if err := makeRoot(fsys, root); err != nil {
+		return nil, Recovery{}, err
+	}
+	lock, err := lockDir(fsys, root)
 	if err != nil {
 		return nil, Recovery{}, err
 	}
-	be, info, err := selectBackend(&cfg)
+	be, info, err := selectBackend(&cfg, osFS)
 	if err != nil {
 		lock.Close()
 		return nil, Recovery{}, err
 	}
 	w := &WAL{
-		cfg: cfg, root: root, lock: lock, be: be, info: info,
+		cfg: cfg, root: root, fs: fsys, lock: lock, be: be, info: info,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{}),
 		parts: map[sm.TopicPartition]*partition{},
 	}
@@ -219,25 +224,43 @@ func Open(cfg Config) (*WAL, Recovery, error) {
 	return w, rec, nil
 }
 
-// lockDir takes an exclusive flock on <root>/LOCK so two processes never
-// write one WAL; the kernel drops it when the process dies.
-func lockDir(root string) (*os.File, error) {
-	path := filepath.Join(root, "LOCK")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("wal: open lock file: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if !errors.Is(err, unix.EINTR) {
+// makeRoot creates the WAL directory and any missing parents, durably: each
+// new directory's entry is synced in its parent, or a power loss soon after
+// the first Open could take the whole WAL with it, however well its files
+// were synced.
+func makeRoot(fsys walfs.FS, root string) error {
+	var made []string
+	for d := root; ; d = filepath.Dir(d) {
+		if _, err := fsys.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
 			break
 		}
 	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("wal: %s is %w (flock %s: %w)", root, ErrLocked, path, err)
+	if err := fsys.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("wal: create %s: %w", root, err)
 	}
-	return f, nil
+	for _, d := range made {
+		if err := fsys.SyncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("wal: create %s: fsync directory %s: %w", root, filepath.Dir(d), err)
+		}
+	}
+	return nil
+}
+
+// lockDir takes an exclusive lock (flock) on <root>/LOCK so two processes
+// never write one WAL; the kernel drops it when the process dies.
+func lockDir(fsys walfs.FS, root string) (io.Closer, error) {
+	l, err := fsys.Lock(filepath.Join(root, "LOCK"))
+	if errors.Is(err, walfs.ErrLocked) {
+		return nil, fmt.Errorf("wal: %s is %w", root, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: open lock file: %w", err)
+	}
+	return l, nil
 }
 
 // Backend reports the backend Open chose and why, if it fell back.
@@ -472,26 +495,32 @@ func (w *WAL) syncDirOrRefuse(dir string) error { return w.syncDirMode(dir, true
 func (w *WAL) syncDir(dir string) error { return w.syncDirMode(dir, false) }
 
 func (w *WAL) syncDirMode(dir string, refusable bool) error {
-	f, err := os.Open(dir)
-	if err != nil && refusable && outOfDescriptors(err) {
-		return refused("wal: open directory %s to fsync it: %v", dir, err)
-	}
-	if err != nil {
+	err := w.fs.SyncDir(dir)
+	if err != nil && outOfDescriptors(err) { // opening the directory failed
+		if refusable {
+			return refused("wal: open directory %s to fsync it: %v", dir, err)
+		}
 		return w.fail(fmt.Errorf("wal: open directory %s to fsync it: %w", dir, err))
 	}
-	defer f.Close()
 	w.stats.dirSyncs.Add(1)
-	if err := f.Sync(); err != nil {
+	if err != nil {
 		return w.fail(fmt.Errorf("wal: fsync directory %s: %w", dir, err))
 	}
 	return nil
 }
 
+// statfsFree, when set (tests only), replaces FS.Free.
+var statfsFree func(path string) (int64, error)
+
 // freeBytes samples the file system's free space once per commit group; -1
 // when it cannot tell (the check is then skipped: capacity_bytes still
 // holds).
 func (w *WAL) freeBytes() int64 {
-	n, err := statfsFree(w.root)
+	free := w.fs.Free
+	if statfsFree != nil {
+		free = statfsFree
+	}
+	n, err := free(w.root)
 	if err != nil {
 		return -1
 	}
