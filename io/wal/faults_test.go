@@ -101,10 +101,10 @@ func TestFaultsPoisonOrRefuse(t *testing.T) {
 			done := newCompletions()
 			exec := w.NewExecutor(done.post)
 			before := *m0
-			exec.StartDisk([]sm.DiskOp{
-				{ID: 1, Kind: sm.DiskAppend, TP: tp0, Data: m0.add(1, 2, 100), Sync: true},
-				{ID: 2, Kind: sm.DiskAppend, TP: tp1, Data: m1.add(1, 1, 30), Sync: true},
-				{ID: 3, Kind: sm.DiskAppend, TP: tp0, Data: m0.add(1, 1, 10), Sync: false},
+			exec.StartLog([]sm.LogOp{
+				{ID: 1, Kind: sm.LogAppend, TP: tp0, Data: m0.add(1, 2, 100), Sync: true},
+				{ID: 2, Kind: sm.LogAppend, TP: tp1, Data: m1.add(1, 1, 30), Sync: true},
+				{ID: 3, Kind: sm.LogAppend, TP: tp0, Data: m0.add(1, 1, 10), Sync: false},
 			})
 			got := done.wait(t, 3)
 			if !arm.hasFired() {
@@ -114,12 +114,12 @@ func TestFaultsPoisonOrRefuse(t *testing.T) {
 			switch {
 			case c.poison:
 				for _, d := range got {
-					if d.Err == "" || d.Refused {
+					if d.Outcome == sm.OutcomeOK || (d.Outcome == sm.OutcomeFailed) {
 						t.Fatalf("op %d of the failed group: %+v; want it failed, not acknowledged", d.ID, d)
 					}
 				}
-				if !strings.Contains(got[0].Err, c.errno.Error()) {
-					t.Fatalf("the group failed with %q, want the injected %v", got[0].Err, c.errno)
+				if !strings.Contains(got[0].Reason, c.errno.Error()) {
+					t.Fatalf("the group failed with %q, want the injected %v", got[0].Reason, c.errno)
 				}
 				if !errors.Is(later, c.errno) || errors.Is(later, ErrRefused) {
 					t.Fatalf("an append after the failure: %v; want the first error again (poisoned)", later)
@@ -145,15 +145,15 @@ func TestFaultsPoisonOrRefuse(t *testing.T) {
 				}
 				return
 			case c.refused:
-				var refusedIDs []uint64
+				var refusedIDs []sm.EffectID
 				for _, d := range got {
-					if d.Err != "" && !d.Refused {
+					if d.Outcome != sm.OutcomeOK && !(d.Outcome == sm.OutcomeFailed) {
 						t.Fatalf("op %d failed instead of being refused: %+v", d.ID, d)
 					}
-					if d.Refused {
+					if d.Outcome == sm.OutcomeFailed {
 						refusedIDs = append(refusedIDs, d.ID)
-						if !strings.Contains(d.Err, c.errno.Error()) {
-							t.Fatalf("refusal %q does not name %v", d.Err, c.errno)
+						if !strings.Contains(d.Reason, c.errno.Error()) {
+							t.Fatalf("refusal %q does not name %v", d.Reason, c.errno)
 						}
 					}
 				}
@@ -167,7 +167,7 @@ func TestFaultsPoisonOrRefuse(t *testing.T) {
 				}
 			default:
 				for _, d := range got {
-					if d.Err != "" {
+					if d.Outcome != sm.OutcomeOK {
 						t.Fatalf("op %d: %+v", d.ID, d)
 					}
 				}

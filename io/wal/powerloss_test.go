@@ -174,16 +174,16 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 			state            int
 			durable, removal bool
 		}
-		inflight := map[uint64]pending{}
+		inflight := map[sm.EffectID]pending{}
 		done := newCompletions()
-		exec := w.NewExecutor(func(d sm.DiskDone) {
+		exec := w.NewExecutor(func(d sm.LogDone) {
 			// On the committer goroutine, which also takes the image: a
 			// completion seen before the image was taken happened before
 			// the power loss.
 			mu.Lock()
 			p := inflight[d.ID]
 			delete(inflight, d.ID)
-			if d.Err == "" && !cp.crashed() {
+			if d.Outcome == sm.OutcomeOK && !cp.crashed() {
 				h := hist[p.tp]
 				if p.durable {
 					h.durable = max(h.durable, p.state)
@@ -195,28 +195,28 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 			mu.Unlock()
 			done.post(d)
 		})
-		id := uint64(0)
+		id := sm.EffectID(0)
 		for batch := 0; batch < 12 && !cp.crashed(); batch++ {
-			var ops []sm.DiskOp
+			var ops []sm.LogOp
 			mu.Lock()
 			for range 1 + r.IntN(4) {
 				id++
 				tp := plTPs[r.IntN(len(plTPs))]
 				h := hist[tp]
 				cur := h.cur()
-				op := sm.DiskOp{ID: id, TP: tp, Sync: true}
+				op := sm.LogOp{ID: id, TP: tp, Sync: true}
 				var next []byte
 				switch k := r.IntN(20); {
 				case k == 0:
-					op.Kind = sm.DiskDelete
+					op.Kind = sm.LogDelete
 				case k < 3:
 					bases, pos, end := plFrames(t, cur)
-					op.Kind, op.Offset, next = sm.DiskTruncate, end, cur
+					op.Kind, op.Offset, next = sm.LogTruncate, end, cur
 					if i := r.IntN(len(bases) + 1); i < len(bases) { // else at the end: nothing to cut
 						op.Offset, next = bases[i], cur[:pos[i]]
 					}
 				default:
-					op.Kind, op.Sync = sm.DiskAppend, r.IntN(5) != 0
+					op.Kind, op.Sync = sm.LogAppend, r.IntN(5) != 0
 					_, _, off := plFrames(t, cur)
 					for range 1 + r.IntN(3) {
 						// The epoch makes every frame unique, so a frame
@@ -229,15 +229,15 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				}
 				h.states = append(h.states, next)
 				inflight[id] = pending{tp: tp, state: len(h.states) - 1,
-					durable: op.Kind == sm.DiskAppend && op.Sync && cfg.FsyncOnWrite, removal: op.Kind != sm.DiskAppend}
+					durable: op.Kind == sm.LogAppend && op.Sync && cfg.FsyncOnWrite, removal: op.Kind != sm.LogAppend}
 				ops = append(ops, op)
 			}
 			mu.Unlock()
-			exec.StartDisk(ops)
+			exec.StartLog(ops)
 			got := done.wait(t, len(ops))
 			for _, d := range got[len(got)-len(ops):] {
-				if d.Err != "" {
-					t.Fatalf("%s: op %d: %s", where, d.ID, d.Err)
+				if d.Outcome != sm.OutcomeOK {
+					t.Fatalf("%s: op %d: %s", where, d.ID, d.Reason)
 				}
 			}
 		}
