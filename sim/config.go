@@ -29,6 +29,7 @@ const (
 	FaultDiskFull               // writes fail with ENOSPC
 	FaultSlowSync               // fsync latency spikes
 	FaultSwizzle                // links of a node subset clogged one by one, unclogged in another order
+	FaultZombie                 // a paused broker resumes after it was fenced and replaced
 	faultCount
 )
 
@@ -37,6 +38,7 @@ var faultNames = [...]string{
 	FaultOneWay: "oneway", FaultIsolate: "isolate", FaultClog: "clog", FaultCrash: "crash",
 	FaultTornWrite: "torn", FaultPause: "pause", FaultClockJump: "clockjump", FaultDiskError: "diskerror",
 	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync", FaultSwizzle: "swizzle",
+	FaultZombie: "zombie",
 }
 
 func (f Fault) String() string { return faultNames[f] }

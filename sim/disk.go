@@ -44,6 +44,16 @@ func newDisk(capacity int64) *Disk {
 	return &Disk{files: map[string]*file{}, capacity: capacity}
 }
 
+// syncedCopy is a new disk holding what d has synced: a snapshot of the
+// volume as stable storage holds it, for a replacement process.
+func (d *Disk) syncedCopy() *Disk {
+	c := newDisk(d.capacity)
+	for name, f := range d.files {
+		c.files[name] = &file{content: slices.Clone(f.durable), durable: slices.Clone(f.durable)}
+	}
+	return c
+}
+
 func (d *Disk) used() int64 {
 	var n int64
 	for _, f := range d.files {

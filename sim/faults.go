@@ -38,7 +38,7 @@ func (w *World) scheduleFault() {
 // continuous and set per phase).
 var discreteFaults = []Fault{
 	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultSwizzle, FaultCrash, FaultTornWrite,
-	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay,
+	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay, FaultZombie,
 }
 
 func (w *World) injectFault() {
@@ -91,6 +91,12 @@ func (w *World) injectFault() {
 		h.faults.slowUntil = w.now.Add(heal)
 		h.faults.slowMax = sm.Duration(r.between(int64(10*sm.Millisecond), int64(500*sm.Millisecond)))
 		w.stats.Faults[FaultSlowSync]++
+	case FaultZombie:
+		brokers := w.brokerIDs()
+		// The replacement starts on a copy of what the old disk synced:
+		// a replacement on an empty disk is a lost disk, which the
+		// checker's promises do not yet cover (see Zombie).
+		w.Zombie(brokers[r.intn(len(brokers))], false, heal)
 	case FaultDelay:
 		// A burst of latency on every link out of one node: messages
 		// reorder against those sent before and after.

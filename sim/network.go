@@ -92,7 +92,7 @@ func (n *network) arrive(m sm.Envelope) {
 		c.receive(m)
 		return
 	}
-	h := w.hosts[m.To]
+	h := w.routeTo(m.From, m.To)
 	if h == nil {
 		w.fail("message to unknown node %v from %v: %T", m.To, m.From, m.Msg)
 		return

@@ -151,6 +151,7 @@ func New(cfg Config) (*World, error) {
 		workRNG:    root.child("work"),
 		hosts:      map[sm.NodeID]*host{},
 		clients:    map[sm.NodeID]*client{},
+		zombies:    map[sm.NodeID]*zombie{},
 		knownHW:    map[sm.TopicPartition]sm.Offset{},
 		replyHooks: map[sm.NodeID]func(linearizability.Op){},
 		history:    &linearizability.History{},
@@ -322,6 +323,7 @@ func (w *World) liveness() error {
 // processes.
 func (w *World) healAll() {
 	w.net.healAll()
+	w.killZombies()
 	w.heals++
 	w.faultsOn = false
 	for _, id := range w.hostIDs {

@@ -124,6 +124,7 @@ var mustReach = []string{
 	sm.ProbeAppendRolledBack.String(), sm.ProbeAckAfterAppendShrunk.String(), sm.ProbeParkedFetchExpired.String(),
 	sm.ProbeReplicaDropped.String(), sm.ProbeSessionExpired.String(), sm.ProbeNewIncarnationFenced.String(),
 	sm.ProbePartitionOffline.String(), sm.ProbeAlterISRRejected.String(), sm.ProbeProposalsLost.String(),
+	sm.ProbeStaleIncarnationFetchRefused.String(), "zombie thawed",
 }
 
 func checkCoverage(t *testing.T, s *Stats) {

@@ -27,6 +27,7 @@ type World struct {
 	hostIDs []sm.NodeID // sorted
 	net     *network
 	clients map[sm.NodeID]*client
+	zombies map[sm.NodeID]*zombie // old processes of replaced brokers, still running
 
 	history    *linearizability.History
 	knownHW    map[sm.TopicPartition]sm.Offset // highest HW any client saw, to aim fetches
@@ -134,6 +135,9 @@ type host struct {
 	pausedUntil sm.Time
 	skew        sm.Duration // forward clock jumps accumulated
 	faults      diskFaults
+	// fresh says the disk holds nothing yet (a first start, or a lost or
+	// replaced disk): the next start reports sm.Durable.FreshDisk.
+	fresh bool
 	// tearRestart, when set, crashes the host in the middle of its next
 	// write (tearing it) and restarts it this long after.
 	tearRestart sm.Duration
@@ -283,6 +287,8 @@ func (h *host) Reached(probes []sm.Probe) {
 // Send implements runtime.Env.
 func (h *host) Send(msgs []sm.Envelope) {
 	for _, m := range msgs {
+		h.w.sentBy(h, m.To)
+		h.w.checkZombieAccepted(h, m)
 		h.w.net.send(m)
 	}
 }
@@ -310,6 +316,9 @@ func (h *host) Fatal(reason string) {
 	w.stats.Fatals++
 	w.trace.note(w.now, h.id, "fatal: %s", reason)
 	h.crash(false)
+	if w.hosts[h.id] != h {
+		return // a zombie: it is not restarted (see zombie)
+	}
 	w.after(sm.Duration(w.faultRNG.between(int64(100*sm.Millisecond), int64(2*sm.Second))), func() { h.start() })
 }
 
@@ -342,7 +351,7 @@ func (h *host) start() {
 		w.fail("%v recover: %v", h.id, err)
 		return
 	}
-	d.FreshDisk = h.incarnation == 1 // the simulated disks are never lost (yet)
+	d.FreshDisk, h.fresh = h.fresh, false
 	node, err := w.newNode(h, d)
 	if err != nil {
 		w.fail("%v start: %v", h.id, err)
@@ -361,7 +370,7 @@ func (h *host) start() {
 
 // addHost registers a process slot.
 func (w *World) addHost(id sm.NodeID, kind hostKind) *host {
-	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity), diskFree: map[string]sm.Time{}}
+	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity), diskFree: map[string]sm.Time{}, fresh: true}
 	w.hosts[id] = h
 	w.hostIDs = append(w.hostIDs, id)
 	slices.Sort(w.hostIDs)

@@ -128,6 +128,10 @@ type BrokerHeartbeat struct {
 	// whose every in-sync copy was lost be led by this broker with what it
 	// holds.
 	AcceptDataLoss bool
+	// SentAt is the broker's clock when it sent this heartbeat; the answer
+	// echoes it, and an OK answer extends the broker's leader lease to
+	// SentAt + SessionTimeout (see broker.Node's lease).
+	SentAt Time
 }
 
 // BrokerHeartbeatResponse answers a heartbeat. Code is CodeNotLeader (with
@@ -145,6 +149,8 @@ type BrokerHeartbeatResponse struct {
 	// SessionTimeout is how long the controller waits for the next heartbeat
 	// before fencing the broker.
 	SessionTimeout Duration
+	// SentAt echoes the heartbeat's.
+	SentAt Time
 }
 
 // AlterISRRequest is a partition leader asking the controller to change the

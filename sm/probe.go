@@ -60,28 +60,33 @@ const (
 	// ProbeProposalsLost: a controller that lost leadership answered its
 	// pending proposals LEADERSHIP_LOST.
 	ProbeProposalsLost
+	// ProbeStaleIncarnationFetchRefused: a broker refused a replica fetch
+	// from an incarnation older than the one registered for its sender (a
+	// zombie process).
+	ProbeStaleIncarnationFetchRefused
 
 	probeCount
 )
 
 var probeNames = [probeCount]string{
-	probeNone:                       "none",
-	ProbeISRShrinkLagTime:           "isr-shrink-lag-time",
-	ProbeISRShrinkMaxLag:            "isr-shrink-max-lag",
-	ProbeISRExpand:                  "isr-expand",
-	ProbeFollowerTruncated:          "follower-truncated",
-	ProbeStaleFetchAnswerIgnored:    "stale-fetch-answer-ignored",
-	ProbeLeaderBelowEpochStart:      "leader-below-epoch-start",
-	ProbeAppendRolledBack:           "append-rolled-back",
-	ProbeAckAfterAppendShrunk:       "ack-after-append-shrunk",
-	ProbeParkedFetchExpired:         "parked-fetch-expired",
-	ProbeReplicaDropped:             "replica-dropped",
-	ProbeCompletionForGoneComponent: "completion-for-gone-component",
-	ProbeSessionExpired:             "session-expired",
-	ProbeNewIncarnationFenced:       "new-incarnation-fenced",
-	ProbePartitionOffline:           "partition-offline",
-	ProbeAlterISRRejected:           "alter-isr-rejected",
-	ProbeProposalsLost:              "proposals-lost",
+	probeNone:                         "none",
+	ProbeISRShrinkLagTime:             "isr-shrink-lag-time",
+	ProbeISRShrinkMaxLag:              "isr-shrink-max-lag",
+	ProbeISRExpand:                    "isr-expand",
+	ProbeFollowerTruncated:            "follower-truncated",
+	ProbeStaleFetchAnswerIgnored:      "stale-fetch-answer-ignored",
+	ProbeLeaderBelowEpochStart:        "leader-below-epoch-start",
+	ProbeAppendRolledBack:             "append-rolled-back",
+	ProbeAckAfterAppendShrunk:         "ack-after-append-shrunk",
+	ProbeParkedFetchExpired:           "parked-fetch-expired",
+	ProbeReplicaDropped:               "replica-dropped",
+	ProbeCompletionForGoneComponent:   "completion-for-gone-component",
+	ProbeSessionExpired:               "session-expired",
+	ProbeNewIncarnationFenced:         "new-incarnation-fenced",
+	ProbePartitionOffline:             "partition-offline",
+	ProbeAlterISRRejected:             "alter-isr-rejected",
+	ProbeStaleIncarnationFetchRefused: "stale-incarnation-fetch-refused",
+	ProbeProposalsLost:                "proposals-lost",
 }
 
 func (p Probe) String() string {

@@ -457,14 +457,14 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 		}
 	case TypeBrokerHeartbeat:
 		return sm.BrokerHeartbeat{
-			Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation"),
+			Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation"), SentAt: sm.Time(d.i64("sentAt")),
 			Rack: d.str("rack"), Host: d.str("host"), MetadataVersion: d.u64("metadataVersion"),
 			Health: d.optionalHealth("health"), LostDisk: d.bool("lostDisk"), Lost: d.tps("lost"),
 			AcceptDataLoss: d.bool("acceptDataLoss"),
 		}
 	case TypeBrokerHeartbeatResponse:
 		return sm.BrokerHeartbeatResponse{
-			Incarnation: d.u64("incarnation"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			Incarnation: d.u64("incarnation"), SentAt: sm.Time(d.i64("sentAt")), Code: sm.Code(d.u16("code")), Message: d.str("message"),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")), Delta: d.delta("delta"),
 			SessionTimeout: sm.Duration(d.i64("sessionTimeout")),
 		}

@@ -292,6 +292,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 	case sm.BrokerHeartbeat:
 		e.u64(uint64(m.Broker))
 		e.u64(m.Incarnation)
+		e.i64(int64(m.SentAt))
 		e.str(m.Rack, "rack")
 		e.str(m.Host, "host")
 		e.u64(m.MetadataVersion)
@@ -301,6 +302,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.bool(m.AcceptDataLoss)
 	case sm.BrokerHeartbeatResponse:
 		e.u64(m.Incarnation)
+		e.i64(int64(m.SentAt))
 		e.u16(uint16(m.Code))
 		e.str(m.Message, "message")
 		e.u64(uint64(m.LeaderHint))

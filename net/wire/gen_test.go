@@ -158,10 +158,11 @@ func genMessage(typ Type) *rapid.Generator[sm.Message] {
 			return sm.BrokerHeartbeat{Broker: genNode.Draw(t, "broker"), Incarnation: u64("inc"), Rack: genString.Draw(t, "rack"),
 				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver"), Health: genHealthp.Draw(t, "health"),
 				LostDisk: rapid.Bool().Draw(t, "lostDisk"), Lost: rapid.SliceOfN(genTP, 0, 4).Draw(t, "lost"),
-				AcceptDataLoss: rapid.Bool().Draw(t, "accept")}
+				AcceptDataLoss: rapid.Bool().Draw(t, "accept"), SentAt: sm.Time(i64("sent"))}
 		case TypeBrokerHeartbeatResponse:
 			return sm.BrokerHeartbeatResponse{Incarnation: u64("inc"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
-				LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta"), SessionTimeout: sm.Duration(i64("session"))}
+				LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta"), SessionTimeout: sm.Duration(i64("session")),
+				SentAt: sm.Time(i64("sent"))}
 		case TypeAlterISRRequest:
 			return sm.AlterISRRequest{ReqID: u64("req"), Broker: genNode.Draw(t, "broker"), TP: genTP.Draw(t, "tp"),
 				LeaderEpoch: sm.Epoch(i64("epoch")), PartitionEpoch: i64("pepoch"), ISR: genNodes.Draw(t, "isr")}

@@ -42,7 +42,7 @@ func newBenchNode(tb testing.TB, parts int) *benchNode {
 		tp := sm.TopicPartition{Topic: benchTopic, Partition: int32(i)}
 		d.Partitions = append(d.Partitions, sm.PartitionState{TP: tp, Replicas: []sm.NodeID{101, 102}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101, 102}, PartitionEpoch: 1})
 	}
-	b.step(tb, sm.Received{From: 1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Incarnation: 1, Delta: d}})
+	b.step(tb, sm.Received{From: 1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Incarnation: 1, Delta: d, SentAt: b.now, SessionTimeout: 3600 * sm.Second}})
 	for i := range parts {
 		b.fetch(tb, i)
 	}
@@ -67,7 +67,7 @@ func (b *benchNode) step(tb testing.TB, ev sm.Event) {
 	for _, m := range rd.Messages {
 		switch msg := m.Msg.(type) {
 		case sm.BrokerHeartbeat:
-			defer b.step(tb, sm.Received{From: 1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Incarnation: 1, Delta: sm.MetadataDelta{FromVersion: msg.MetadataVersion, ToVersion: msg.MetadataVersion}}})
+			defer b.step(tb, sm.Received{From: 1, Msg: sm.BrokerHeartbeatResponse{Code: sm.CodeOK, Incarnation: 1, Delta: sm.MetadataDelta{FromVersion: msg.MetadataVersion, ToVersion: msg.MetadataVersion}, SentAt: msg.SentAt, SessionTimeout: 3600 * sm.Second}})
 		case sm.ReplicaFetchResponse:
 			if msg.Code == sm.CodeOK && len(msg.Batches) > 0 {
 				b.fetched[msg.TP.Partition] = msg.Batches[len(msg.Batches)-1].NextOffset()

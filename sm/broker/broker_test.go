@@ -185,7 +185,7 @@ func TestUnregisteredLeadsNothing(t *testing.T) {
 	w.topic("orders", 1, 101)
 	w.cut[ctrl1] = true
 	w.ctrl[ctrl1].brokers[101] = sm.BrokerInfo{ID: 101, Incarnation: 1, Fenced: true}
-	w.nodes[101].n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: w.ctrl[ctrl1].full()}})
+	w.nodes[101].n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: w.ctrl[ctrl1].full(), SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
 	w.flush(101)
 	if w.nodes[101].n.Registered() {
 		t.Fatal("registered while fenced")
@@ -281,7 +281,7 @@ func TestIncrementalDeltas(t *testing.T) {
 	self := sm.BrokerInfo{ID: 101, Incarnation: 1}
 	st := sm.PartitionState{TP: tp0, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}, PartitionEpoch: 1}
 	send := func(d sm.MetadataDelta) {
-		w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: d}})
+		w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: d, SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
 	}
 	send(sm.MetadataDelta{FromVersion: 0, ToVersion: 3, Brokers: []sm.BrokerInfo{self}})
 	send(sm.MetadataDelta{FromVersion: 5, ToVersion: 6, Topics: []sm.TopicInfo{{Name: "orders", Partitions: 1, ReplicationFactor: 1}}, Partitions: []sm.PartitionState{st}})
@@ -341,12 +341,12 @@ func TestUnregisteredMetadataKeepsLogs(t *testing.T) {
 	w := newWorld(t)
 	w.start(101, 2, map[sm.TopicPartition][]byte{gone: sm.EncodeBatch(nil, &b)})
 	old := sm.MetadataDelta{Full: true, ToVersion: 5, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 1}}}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: old}})
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: old, SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
 	if len(w.nodes[101].n.Partitions()) != 1 {
 		t.Fatal("stale metadata deleted a recovered log")
 	}
 	cur := sm.MetadataDelta{Full: true, ToVersion: 6, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 2}}}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: cur}})
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: cur, SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
 	if len(w.nodes[101].n.Partitions()) != 0 || w.nodes[101].pending[0].Kind != sm.LogDelete {
 		t.Fatalf("registered metadata kept a deleted topic: %+v", w.nodes[101].pending)
 	}
@@ -373,7 +373,7 @@ func TestBrokerAnswersMetadata(t *testing.T) {
 	}
 	self := sm.BrokerInfo{ID: 101, Incarnation: 1}
 	st := sm.PartitionState{TP: tp0, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}, PartitionEpoch: 1}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: sm.MetadataDelta{Full: true, ToVersion: 4,
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, SentAt: w.now, SessionTimeout: 3600 * sm.Second, Delta: sm.MetadataDelta{Full: true, ToVersion: 4,
 		Brokers: []sm.BrokerInfo{self}, Topics: []sm.TopicInfo{{Name: tp0.Topic, Partitions: 1, ReplicationFactor: 1}}, Partitions: []sm.PartitionState{st}}}})
 	if err := n.Step(w.now, sm.Received{From: 5000, Msg: sm.MetadataRequest{ReqID: 2}}); err != nil {
 		t.Fatal(err)
@@ -389,4 +389,67 @@ func TestBrokerAnswersMetadata(t *testing.T) {
 		}
 	}
 	t.Fatal("no metadata response")
+}
+
+// A leader whose lease lapsed — no controller answered a heartbeat within
+// the session timeout, so a newer incarnation may lead in its place — serves
+// no produce or fetch until a controller answers again.
+func TestLeaderLease(t *testing.T) {
+	w := newWorld(t, 101, 102, 103)
+	w.ctrl[ctrl1].session = 500 * sm.Millisecond
+	w.topic("orders", 1, 101, 102, 103)
+	w.run(300 * sm.Millisecond)
+	if r := w.client(101, produce(tp0, ackAll, "a"), 50*sm.Millisecond).(sm.ProduceResponse); r.Code != sm.CodeOK {
+		t.Fatalf("produce under the lease: %+v", r)
+	}
+	w.ctrl[ctrl1].down = true
+	w.run(600 * sm.Millisecond)
+	r := w.client(101, produce(tp0, ackAll, "b"), 50*sm.Millisecond).(sm.ProduceResponse)
+	if r.Code != sm.CodeNotLeader || !strings.Contains(r.Message, "lease expired") {
+		t.Fatalf("produce after the lease: %+v", r)
+	}
+	f := w.client(101, sm.FetchRequest{ReqID: 8, TP: tp0}, 10*sm.Millisecond).(sm.FetchResponse)
+	if f.Code != sm.CodeNotLeader || len(f.Batches) != 0 {
+		t.Fatalf("fetch after the lease: %+v", f)
+	}
+	if got := logValues(w.nodes[101].n, tp0); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("log after a refused produce: %v", got)
+	}
+	w.ctrl[ctrl1].down = false
+	w.run(600 * sm.Millisecond)
+	if r := w.client(101, produce(tp0, ackAll, "b"), 100*sm.Millisecond).(sm.ProduceResponse); r.Code != sm.CodeOK || r.BaseOffset != 1 {
+		t.Fatalf("produce after the controller answered again: %+v", r)
+	}
+}
+
+// A replica fetch from an incarnation older than the one metadata names
+// for its sender (a zombie process) is refused and does not count; and once
+// a leader learns of a newer incarnation it forgets the old one's progress.
+func TestStaleIncarnationFetchRefused(t *testing.T) {
+	w := newWorld(t, 101, 102, 103)
+	w.topic("orders", 1, 101, 102, 103)
+	w.run(300 * sm.Millisecond)
+	w.client(101, produce(tp0, ackAll, "a", "b"), 100*sm.Millisecond)
+	c := w.ctrl[ctrl1]
+	info := c.brokers[102]
+	info.Incarnation++
+	c.brokers[102] = info
+	c.version++
+	w.run(500 * sm.Millisecond) // 101 learns of 102's new incarnation
+	if got, _ := w.nodes[101].n.BrokerInfo(102); got.Incarnation != info.Incarnation {
+		t.Fatalf("101 knows 102 as %+v", got)
+	}
+	w.replies = nil
+	w.net = append(w.net, sm.Envelope{From: 102, To: 101, Msg: sm.ReplicaFetchRequest{TP: tp0, Replica: 102,
+		Incarnation: info.Incarnation - 1, LeaderEpoch: 1, FetchOffset: 2, LastFetchedEpoch: 1}})
+	var got *sm.ReplicaFetchResponse
+	w.tap = func(e sm.Envelope) {
+		if r, ok := e.Msg.(sm.ReplicaFetchResponse); ok && e.From == 101 && e.To == 102 && r.Incarnation == info.Incarnation-1 {
+			got = &r
+		}
+	}
+	w.run(10 * sm.Millisecond)
+	if got == nil || got.Code != sm.CodeStaleBrokerEpoch {
+		t.Fatalf("fetch from the old incarnation answered %+v", got)
+	}
 }

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"testing"
@@ -38,6 +39,7 @@ type fakeController struct {
 	topics  map[string]sm.TopicInfo
 	parts   map[sm.TopicPartition]sm.PartitionState
 	down    bool // answers nothing
+	session sm.Duration // session timeout it names (0: an hour)
 	notLead sm.NodeID
 	// heartbeats records every heartbeat that reached the controller (even
 	// while down), with its arrival time.
@@ -60,6 +62,8 @@ type world struct {
 	holdDisk bool          // when set, disk ops wait for completeDisk
 	// refuse makes a broker's appends complete refused (a full WAL).
 	refuse map[sm.NodeID]bool
+	// tap, when set, sees every message before it is delivered.
+	tap func(sm.Envelope)
 }
 
 func testConfig(id sm.NodeID, inc uint64) broker.Config {
@@ -217,7 +221,7 @@ func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
 			c.brokers[m.Broker] = sm.BrokerInfo{ID: m.Broker, Incarnation: m.Incarnation, Rack: m.Rack, Host: m.Host}
 			c.version++
 		}
-		resp := sm.BrokerHeartbeatResponse{Incarnation: m.Incarnation, Code: sm.CodeOK, Delta: sm.MetadataDelta{FromVersion: m.MetadataVersion, ToVersion: c.version}}
+		resp := sm.BrokerHeartbeatResponse{Incarnation: m.Incarnation, Code: sm.CodeOK, SentAt: m.SentAt, SessionTimeout: cmp.Or(c.session, 3600*sm.Second), Delta: sm.MetadataDelta{FromVersion: m.MetadataVersion, ToVersion: c.version}}
 		if m.MetadataVersion < c.version {
 			resp.Delta = c.full()
 		}
@@ -264,6 +268,9 @@ func (w *world) run(d sm.Duration) {
 			for len(w.net) > 0 {
 				e := w.net[0]
 				w.net = w.net[1:]
+				if w.tap != nil {
+					w.tap(e)
+				}
 				w.deliver(e)
 				progressed = true
 			}

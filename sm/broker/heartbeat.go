@@ -46,6 +46,7 @@ func (n *Node) sendHeartbeat() {
 	hb := sm.BrokerHeartbeat{
 		Broker: n.cfg.ID, Incarnation: n.cfg.Incarnation,
 		Rack: n.cfg.Rack, Host: n.cfg.Host, MetadataVersion: n.meta.Version(),
+		SentAt: n.now,
 	}
 	if !n.reported {
 		// Until this incarnation registers: what it lost, so the
@@ -99,6 +100,9 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 	}
 	switch resp.Code {
 	case sm.CodeOK:
+		if resp.SentAt <= n.now {
+			n.leaseUntil = max(n.leaseUntil, resp.SentAt.Add(resp.SessionTimeout))
+		}
 		n.ctrl = from // only the leading controller answers OK
 		if i := slices.Index(n.cfg.Controllers, from); i >= 0 {
 			n.ctrlIdx = i

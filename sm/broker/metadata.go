@@ -80,6 +80,19 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			n.drain(tp)
 		}
 	}
+	// A broker registered anew: leaders forget what its earlier process
+	// reported (see partition.OnReplicaRestarted).
+	for _, b := range d.Brokers {
+		if b.ID == n.cfg.ID {
+			continue
+		}
+		for _, tp := range n.sortedParts() {
+			if st, ok := n.meta.Partition(tp); ok && slices.Contains(st.Replicas, b.ID) {
+				n.parts[tp].OnReplicaRestarted(n.now, b.ID, b.Incarnation)
+				n.drain(tp)
+			}
+		}
+	}
 }
 
 // repairable reports whether a damaged replica may cut its log and rebuild

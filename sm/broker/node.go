@@ -67,6 +67,16 @@ type Node struct {
 	lostDisk bool
 	reported bool // registered once: losses were reported
 
+	// leaseUntil is the end of the leader lease: the send time of the last
+	// heartbeat a controller leader answered OK, plus the session timeout
+	// it named. The controller fences a broker only after a session timeout
+	// without heartbeats, counted from when it received one, so until then
+	// no newer incarnation can have been elected in this one's place by
+	// session expiry; after it, this process may be a zombie (frozen while a
+	// replacement took over) and serves no produce or fetch as leader until
+	// a controller answers again.
+	leaseUntil sm.Time
+
 	rd    sm.Ready // effects since the last Advance (TimerAt computed in Ready)
 	fatal string
 }
@@ -205,6 +215,7 @@ func (n *Node) drain(tp sm.TopicPartition) {
 
 func (n *Node) settle(k host.Key) {
 	out := n.hosts.Settle(k)
+	n.gateLease(out.Messages)
 	n.rd.Log = append(n.rd.Log, out.Log...)
 	n.rd.Messages = append(n.rd.Messages, out.Messages...)
 	n.rd.Probes = append(n.rd.Probes, out.Probes...)
@@ -219,6 +230,36 @@ func (n *Node) issueLog(op sm.LogOp) {
 	op.ID = n.hosts.IDs.Next()
 	n.hosts.Issue(op)
 	n.rd.Log = append(n.rd.Log, op)
+}
+
+// leased reports whether the leader lease holds (see leaseUntil).
+func (n *Node) leased() bool { return n.now < n.leaseUntil }
+
+// leaseExpired is the message of answers refused for an expired lease.
+const leaseExpired = "leader lease expired: no controller has answered a heartbeat within the session timeout"
+
+// gateLease turns a partition's OK produce and fetch answers into errors
+// while the lease has expired: a produce answered after the lease ended
+// (its records may still commit if this process is not a zombie) times out,
+// a read is refused as from a non-leader.
+func (n *Node) gateLease(msgs []sm.Envelope) {
+	if n.leased() {
+		return
+	}
+	for i, e := range msgs {
+		switch m := e.Msg.(type) {
+		case sm.ProduceResponse:
+			if m.Code == sm.CodeOK {
+				m.Code, m.Message = sm.CodeTimeout, leaseExpired
+				msgs[i].Msg = m
+			}
+		case sm.FetchResponse:
+			if m.Code == sm.CodeOK {
+				m = sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired}
+				msgs[i].Msg = m
+			}
+		}
+	}
 }
 
 func (n *Node) send(to sm.NodeID, m sm.Message) {
@@ -306,3 +347,7 @@ func (n *Node) CheckInvariants() error {
 
 // probe reports that a protocol path was taken (sm.Probe).
 func (n *Node) probe(p sm.Probe) { n.rd.Probes = append(n.rd.Probes, p) }
+
+// BrokerInfo is what this broker's metadata says of broker id (its
+// registered incarnation and whether it is fenced).
+func (n *Node) BrokerInfo(id sm.NodeID) (sm.BrokerInfo, bool) { return n.meta.Broker(id) }

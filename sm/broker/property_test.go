@@ -447,7 +447,7 @@ func (w *propWorld) actMetadata(t *rapid.T) {
 	if rapid.Bool().Draw(t, "full") {
 		since = 0
 	}
-	resp := sm.BrokerHeartbeatResponse{Incarnation: nd.inc, Code: sm.CodeOK, LeaderHint: ctrl1, Delta: w.ctrl.delta(since), SessionTimeout: sm.Second}
+	resp := sm.BrokerHeartbeatResponse{Incarnation: nd.inc, Code: sm.CodeOK, LeaderHint: ctrl1, Delta: w.ctrl.delta(since), SessionTimeout: sm.Second, SentAt: w.now}
 	w.step(nd, sm.Received{From: ctrl1, Msg: resp})
 }
 
@@ -868,7 +868,7 @@ func (c *propCtrl) heartbeat(hb sm.BrokerHeartbeat, full bool) sm.BrokerHeartbea
 	if full {
 		since = 0
 	}
-	return sm.BrokerHeartbeatResponse{Incarnation: hb.Incarnation, Code: sm.CodeOK, LeaderHint: ctrl1, Delta: c.delta(since), SessionTimeout: sm.Second}
+	return sm.BrokerHeartbeatResponse{Incarnation: hb.Incarnation, Code: sm.CodeOK, LeaderHint: ctrl1, Delta: c.delta(since), SessionTimeout: sm.Second, SentAt: hb.SentAt}
 }
 
 func (c *propCtrl) alterISR(req sm.AlterISRRequest) sm.AlterISRResponse {
@@ -1327,7 +1327,7 @@ func TestFencedBrokerStopsLeadingDeletedTopic(t *testing.T) {
 	c.brokers[101] = sm.BrokerInfo{ID: 101, Incarnation: 1, Fenced: true}
 	c.version++
 	n := w.nodes[101].n
-	if err := n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: c.full()}}); err != nil {
+	if err := n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: c.full(), SentAt: w.now, SessionTimeout: 3600 * sm.Second}}); err != nil {
 		t.Fatal(err)
 	}
 	n.Advance()

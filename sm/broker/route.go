@@ -11,6 +11,10 @@ import (
 func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
+		if p := n.parts[m.TP]; p != nil && !n.leased() {
+			n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
+			return nil
+		}
 		if p := n.parts[m.TP]; p != nil {
 			p.OnProduce(n.now, from, m)
 			n.drain(m.TP)
@@ -19,6 +23,10 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		code, hint := n.notHosted(m.TP)
 		n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.FetchRequest:
+		if p := n.parts[m.TP]; p != nil && !n.leased() {
+			n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
+			return nil
+		}
 		if p := n.parts[m.TP]; p != nil {
 			p.OnFetch(n.now, from, m)
 			n.drain(m.TP)
@@ -27,6 +35,13 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		code, hint := n.notHosted(m.TP)
 		n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.ReplicaFetchRequest:
+		if info, ok := n.meta.Broker(m.Replica); ok && m.Incarnation < info.Incarnation {
+			// A process the controller replaced (a zombie): its log is not
+			// the replica's any more and must not count toward the ISR.
+			n.probe(sm.ProbeStaleIncarnationFetchRefused)
+			n.send(from, sm.ReplicaFetchResponse{TP: m.TP, Code: sm.CodeStaleBrokerEpoch, Incarnation: m.Incarnation, FetchOffset: m.FetchOffset})
+			return nil
+		}
 		if p := n.parts[m.TP]; p != nil {
 			p.OnReplicaFetch(n.now, from, m)
 			n.drain(m.TP)

@@ -100,6 +100,7 @@ func (n *Node) replyHeartbeat(h heartbeat) {
 		LeaderHint:     n.cfg.ID,
 		Delta:          n.md.delta(h.hb.MetadataVersion),
 		SessionTimeout: n.cfg.SessionTimeout,
+		SentAt:         h.hb.SentAt,
 	})
 }
 

@@ -346,3 +346,22 @@ func cmpNode(a, b sm.NodeID) int {
 	}
 	return 0
 }
+
+// OnReplicaRestarted tells the leader that the controller registered
+// incarnation inc of replica id. What the replica's earlier process reported
+// says nothing about the new one's log — it may have started on an empty
+// disk — and the earlier process may still be running (a zombie), so the
+// leader forgets the follower's progress and any parked fetch; fetches from
+// older incarnations are ignored from now on, and the new process counts
+// toward the high watermark and the ISR only once it has fetched.
+func (p *Partition) OnReplicaRestarted(now sm.Time, id sm.NodeID, inc uint64) {
+	p.setNow(now)
+	if p.role != RoleLeader {
+		return
+	}
+	f := p.progress(id)
+	if f == nil || f.incarnation >= inc {
+		return
+	}
+	f.incarnation, f.known, f.offset, f.parked = inc, false, 0, nil
+}
