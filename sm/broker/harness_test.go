@@ -38,7 +38,7 @@ type fakeController struct {
 	brokers map[sm.NodeID]sm.BrokerInfo
 	topics  map[string]sm.TopicInfo
 	parts   map[sm.TopicPartition]sm.PartitionState
-	down    bool // answers nothing
+	down    bool        // answers nothing
 	session sm.Duration // session timeout it names (0: an hour)
 	notLead sm.NodeID
 	// heartbeats records every heartbeat that reached the controller (even
