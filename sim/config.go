@@ -140,6 +140,9 @@ type Config struct {
 	// CanaryReadIndex plants another: controller leaders answer
 	// linearizable cluster-status requests without a ReadIndex round.
 	CanaryReadIndex bool
+	// CanaryZombie plants a third: brokers serve and count replica fetches
+	// from replaced incarnations (zombies).
+	CanaryZombie bool
 
 	// VizDir, when set, receives porcupine's HTML visualisation of a
 	// violation.

@@ -209,6 +209,26 @@ func TestCanaryReadIndex(t *testing.T) {
 	t.Fatalf("read-index canary not caught in %d seeds", budget)
 }
 
+// TestCanaryZombie plants trust in replaced incarnations — leaders serve
+// and count a zombie's replica fetches — and requires the zombie checker
+// to catch it.
+func TestCanaryZombie(t *testing.T) {
+	const budget = 60
+	for seed := uint64(1); seed <= budget; seed++ {
+		cfg := DefaultConfig(seed)
+		cfg.CanaryZombie = true
+		cfg.Faults = 1<<FaultZombie | 1<<FaultDrop | 1<<FaultDelay
+		if res := Run(cfg); res.Err != nil {
+			if !strings.Contains(res.Err.Error(), "zombie:") {
+				t.Fatalf("seed %d failed for another reason: %v", seed, res.Err)
+			}
+			t.Logf("canary caught at seed %d: %v", seed, firstLine(res.Err.Error()))
+			return
+		}
+	}
+	t.Fatalf("zombie canary not caught in %d seeds", budget)
+}
+
 func firstLine(s string) string {
 	for i := range s {
 		if s[i] == '\n' {

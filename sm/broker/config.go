@@ -67,6 +67,10 @@ type Config struct {
 	// self-test: acks=all is acknowledged once durable on the leader,
 	// ignoring the ISR. Never set it in production.
 	CanaryAckAllBeforeISR bool
+	// CanaryTrustStaleIncarnations is another: replica fetches from an
+	// incarnation older than the registered one are served and counted, and
+	// leaders keep a replaced process's progress. Never set it in production.
+	CanaryTrustStaleIncarnations bool
 }
 
 // DefaultHealthInterval is the reference's health_check_interval_ms (15 s).

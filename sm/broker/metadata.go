@@ -83,7 +83,7 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 	// A broker registered anew: leaders forget what its earlier process
 	// reported (see partition.OnReplicaRestarted).
 	for _, b := range d.Brokers {
-		if b.ID == n.cfg.ID {
+		if b.ID == n.cfg.ID || n.cfg.CanaryTrustStaleIncarnations {
 			continue
 		}
 		for _, tp := range n.sortedParts() {

@@ -35,7 +35,7 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		code, hint := n.notHosted(m.TP)
 		n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.ReplicaFetchRequest:
-		if info, ok := n.meta.Broker(m.Replica); ok && m.Incarnation < info.Incarnation {
+		if info, ok := n.meta.Broker(m.Replica); ok && m.Incarnation < info.Incarnation && !n.cfg.CanaryTrustStaleIncarnations {
 			// A process the controller replaced (a zombie): its log is not
 			// the replica's any more and must not count toward the ISR.
 			n.probe(sm.ProbeStaleIncarnationFetchRefused)
