@@ -224,7 +224,11 @@ func (c *client) issue(a action) bool {
 				p.op.Values = append(p.op.Values, v)
 			}
 			ti, _ := c.meta.Topic(a.tp.Topic)
-			p.op.Durable = a.acks.Durable() && !ti.Config.UncleanLeaderElection
+			// Promised: records that wait for a commit, on a topic without
+			// unclean election whose min ISR is above the disks the run may
+			// lose (a committed record is on that many eligible copies).
+			p.op.Durable = a.acks.Durable() && !ti.Config.UncleanLeaderElection &&
+				int(max(ti.Config.MinInSyncReplicas, 1)) > c.w.durabilityBudget()
 			c.send(p.to, sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs})
 		} else {
 			p.op.FetchOffset = int64(a.offset)

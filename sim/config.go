@@ -30,6 +30,7 @@ const (
 	FaultSlowSync               // fsync latency spikes
 	FaultSwizzle                // links of a node subset clogged one by one, unclogged in another order
 	FaultZombie                 // a paused broker resumes after it was fenced and replaced
+	FaultLostDisk               // a broker's disk is lost: it restarts on an empty one
 	faultCount
 )
 
@@ -38,7 +39,7 @@ var faultNames = [...]string{
 	FaultOneWay: "oneway", FaultIsolate: "isolate", FaultClog: "clog", FaultCrash: "crash",
 	FaultTornWrite: "torn", FaultPause: "pause", FaultClockJump: "clockjump", FaultDiskError: "diskerror",
 	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync", FaultSwizzle: "swizzle",
-	FaultZombie: "zombie",
+	FaultZombie: "zombie", FaultLostDisk: "lostdisk",
 }
 
 func (f Fault) String() string { return faultNames[f] }
@@ -104,6 +105,12 @@ type Config struct {
 	DropRate  float64
 	DupRate   float64
 	FaultMean sm.Duration // mean time between injected faults
+	// LostDisks is how many distinct brokers may lose their disk in a run
+	// (lostdisk faults, and zombies replaced on an empty disk). The
+	// checker's durability promise holds for records that wait for a commit
+	// on topics whose min_in_sync_replicas is above it: a committed record
+	// is on at least that many in-sync or eligible copies (sm ELR).
+	LostDisks int
 
 	NetLatency, NetLatencyMax      sm.Duration
 	DiskLatencyMin, DiskLatencyMax sm.Duration
@@ -200,6 +207,12 @@ func DefaultConfig(seed uint64) Config {
 	if r.chance(0.3) {
 		c.Topics = append(c.Topics, TopicSpec{Name: "t2", Partitions: 1, ReplicationFactor: 1, MinISR: 1})
 	}
+	// Half the seeds may lose one broker's disk: their durability promise
+	// covers only topics with min ISR 2 or more; the other half keep the
+	// full promise with no disk ever lost.
+	if r.chance(0.5) {
+		c.LostDisks = 1
+	}
 	return c
 }
 
@@ -214,6 +227,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sim: clients must be >= 0 (got %d)", c.Clients)
 	case len(c.Acks) == 0 && c.Clients > 0:
 		return fmt.Errorf("sim: acks must list at least one ack level")
+	case c.LostDisks < 0 || c.LostDisks >= c.Brokers && c.LostDisks > 0:
+		return fmt.Errorf("sim: lost disks must be 0..%d, below the %d brokers (got %d)", max(c.Brokers-1, 0), c.Brokers, c.LostDisks)
 	case c.NetLatency <= 0 || c.NetLatencyMax < c.NetLatency:
 		return fmt.Errorf("sim: net latency must be > 0 and <= max (got %v, max %v)", c.NetLatency, c.NetLatencyMax)
 	}

@@ -77,6 +77,10 @@ func walFile(tp sm.TopicPartition) string {
 
 const raftFile = "raft"
 
+// lostMarker is the file a broker's empty disk gets at start (see
+// host.start): a lost disk stays reported as lost until a start registers.
+const lostMarker = "LOST_DISK"
+
 // applyLog performs op on the page cache, as the write or ftruncate syscall
 // does when the operation starts. It returns an error text the way a failing
 // syscall would, and whether the operation was refused before it wrote

@@ -38,7 +38,7 @@ func (w *World) scheduleFault() {
 // continuous and set per phase).
 var discreteFaults = []Fault{
 	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultSwizzle, FaultCrash, FaultTornWrite,
-	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay, FaultZombie,
+	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay, FaultZombie, FaultLostDisk,
 }
 
 func (w *World) injectFault() {
@@ -93,10 +93,19 @@ func (w *World) injectFault() {
 		w.stats.Faults[FaultSlowSync]++
 	case FaultZombie:
 		brokers := w.brokerIDs()
-		// The replacement starts on a copy of what the old disk synced:
-		// a replacement on an empty disk is a lost disk, which the
-		// checker's promises do not yet cover (see Zombie).
-		w.Zombie(brokers[r.intn(len(brokers))], false, heal)
+		// The replacement starts on a copy of what the old disk synced,
+		// or, within the run's lost-disk budget, on an empty disk.
+		id, fresh := brokers[r.intn(len(brokers))], false
+		if r.chance(0.3) {
+			if v, ok := w.diskVictim(); ok {
+				id, fresh = v, true
+			}
+		}
+		w.Zombie(id, fresh, heal)
+	case FaultLostDisk:
+		if v, ok := w.diskVictim(); ok {
+			w.LoseDisk(v, heal)
+		}
 	case FaultDelay:
 		// A burst of latency on every link out of one node: messages
 		// reorder against those sent before and after.
@@ -262,6 +271,53 @@ func (w *World) CrashDuringWrite(id sm.NodeID, d sm.Duration) {
 			w.Crash(id, true, d)
 		}
 	})
+}
+
+// diskVictim draws a broker whose disk may be lost: a new one while the
+// run's budget (Config.LostDisks) allows, else one already lost.
+func (w *World) diskVictim() (sm.NodeID, bool) {
+	if w.cfg.LostDisks == 0 {
+		return 0, false
+	}
+	if len(w.diskVictims) < w.cfg.LostDisks {
+		var fresh []sm.NodeID
+		for _, id := range w.brokerIDs() {
+			if !slices.Contains(w.diskVictims, id) {
+				fresh = append(fresh, id)
+			}
+		}
+		id := fresh[w.faultRNG.intn(len(fresh))]
+		w.diskVictims = append(w.diskVictims, id)
+		return id, true
+	}
+	return w.diskVictims[w.faultRNG.intn(len(w.diskVictims))], true
+}
+
+// LoseDisk kills broker id, replaces its disk with an empty one and
+// restarts it after d: it starts reporting sm.Durable.FreshDisk, so it
+// registers as having lost every replica it held.
+func (w *World) LoseDisk(id sm.NodeID, d sm.Duration) {
+	h := w.hosts[id]
+	if h.kind != kindBroker {
+		return
+	}
+	w.stats.Faults[FaultLostDisk]++
+	if !slices.Contains(w.diskVictims, id) {
+		w.diskVictims = append(w.diskVictims, id)
+	}
+	h.crash(false)
+	h.disk = newDisk(w.cfg.DiskCapacity)
+	w.trace.note(w.now, id, "disk lost")
+	w.after(max(d, sm.Millisecond), func() { h.start() })
+}
+
+// durabilityBudget is how many disks the run may lose (0 when no fault
+// class can lose one): the promise covers topics with min ISR above it.
+func (w *World) durabilityBudget() int {
+	if w.cfg.Faults.Has(FaultLostDisk) || w.cfg.Faults.Has(FaultZombie) {
+		return w.cfg.LostDisks
+	}
+	return 0
 }
 
 // Restart starts id if it is down.

@@ -316,7 +316,7 @@ func (w *World) liveness() error {
 	if !w.converged() || !w.idle() {
 		return w.stuck("liveness: cluster did not converge within " + w.cfg.LivenessTimeout.String())
 	}
-	return nil
+	return w.checkLostForGood()
 }
 
 // healAll ends every fault: network, disks, pauses, and restarts crashed
@@ -352,7 +352,16 @@ func (w *World) finalReads() error {
 	reader := w.adminClient()
 	reader.stopped = true
 	deadline := w.now.Add(w.cfg.LivenessTimeout)
+	offline := map[sm.TopicPartition]bool{}
+	if ctl := w.leaderController(); ctl != nil {
+		for _, st := range ctl.Metadata().Partitions {
+			offline[st.TP] = w.lostForGood(st)
+		}
+	}
 	for _, tp := range w.workloadTPs() {
+		if offline[tp] {
+			continue // nothing can read it (checkLostForGood allowed it)
+		}
 		next := sm.Offset(0)
 		hw := sm.Offset(-1)
 		for hw < 0 || next < hw {
@@ -495,6 +504,9 @@ func (w *World) converged() bool {
 	}
 	for _, tp := range w.workloadTPs() {
 		st, ok := states[tp]
+		if ok && w.lostForGood(st) {
+			continue // every eligible copy is gone: offline until an operator acts
+		}
 		if !ok || st.Leader == sm.NoNode || len(st.ISR) != len(st.Replicas) {
 			return false
 		}
@@ -508,6 +520,39 @@ func (w *World) converged() bool {
 		}
 	}
 	return true
+}
+
+// lostForGood reports a partition the controller keeps offline because every
+// in-sync and eligible copy was on a lost disk: it waits for an operator
+// (unclean election, or a broker started with --accept-data-loss). Only a
+// run that lost disks can have one.
+func (w *World) lostForGood(st sm.PartitionState) bool {
+	return len(w.diskVictims) > 0 && st.Leader == sm.NoNode && len(st.ISR) == 0 && len(st.ELR) == 0
+}
+
+// checkLostForGood fails the run when a partition the durability promise
+// covers lost every eligible copy: with fewer lost disks than its min ISR,
+// some in-sync or eligible copy of every committed record survives.
+func (w *World) checkLostForGood() error {
+	ctl := w.leaderController()
+	if ctl == nil {
+		return nil
+	}
+	minISR := map[string]int32{}
+	for _, t := range w.cfg.Topics {
+		minISR[t.Name] = max(t.MinISR, 1)
+	}
+	for _, st := range ctl.Metadata().Partitions {
+		m, workload := minISR[st.TP.Topic]
+		if workload && w.lostForGood(st) {
+			w.stats.reach("partition lost for good")
+			if int(m) > w.durabilityBudget() {
+				return fmt.Errorf("t=%v: %v lost every in-sync and eligible copy with %d of at most %d disks lost, below its min isr %d\n%s",
+					w.now, st.TP, len(w.diskVictims), w.durabilityBudget(), m, w.describe())
+			}
+		}
+	}
+	return nil
 }
 
 func partitionStatus(b *broker.Node, tp sm.TopicPartition) (broker.PartitionStatus, bool) {
@@ -541,7 +586,7 @@ func (w *World) describe() string {
 	if ctl := w.leaderController(); ctl != nil {
 		md := ctl.Metadata()
 		for _, p := range md.Partitions {
-			fmt.Fprintf(&b, "  meta %v leader=%v epoch=%d isr=%v replicas=%v\n", p.TP, p.Leader, p.LeaderEpoch, p.ISR, p.Replicas)
+			fmt.Fprintf(&b, "  meta %v leader=%v epoch=%d isr=%v elr=%v replicas=%v\n", p.TP, p.Leader, p.LeaderEpoch, p.ISR, p.ELR, p.Replicas)
 		}
 		for _, br := range md.Brokers {
 			fmt.Fprintf(&b, "  meta broker %v inc=%d fenced=%v\n", br.ID, br.Incarnation, br.Fenced)

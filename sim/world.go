@@ -9,6 +9,7 @@ import (
 	"github.com/weirmq/weir/linearizability"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/broker"
 )
 
 // World is one simulated cluster: a single-goroutine discrete-event scheduler
@@ -28,6 +29,9 @@ type World struct {
 	net     *network
 	clients map[sm.NodeID]*client
 	zombies map[sm.NodeID]*zombie // old processes of replaced brokers, still running
+	// diskVictims are the brokers whose disk was lost (at most
+	// Config.LostDisks of them).
+	diskVictims []sm.NodeID
 
 	history    *linearizability.History
 	knownHW    map[sm.TopicPartition]sm.Offset // highest HW any client saw, to aim fetches
@@ -135,9 +139,9 @@ type host struct {
 	pausedUntil sm.Time
 	skew        sm.Duration // forward clock jumps accumulated
 	faults      diskFaults
-	// fresh says the disk holds nothing yet (a first start, or a lost or
-	// replaced disk): the next start reports sm.Durable.FreshDisk.
-	fresh bool
+	// lossPending says the disk holds the lost-disk marker (lostMarker):
+	// it started empty and the broker has not registered since.
+	lossPending bool
 	// tearRestart, when set, crashes the host in the middle of its next
 	// write (tearing it) and restarts it this long after.
 	tearRestart sm.Duration
@@ -172,6 +176,10 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 	if h.up && h.incarnation == inc {
 		if err := h.node.CheckInvariants(); err != nil {
 			h.w.fail("%v invariant: %v", h.id, err)
+		}
+		if h.lossPending && h.node.(*broker.Node).LossReported() {
+			h.lossPending = false
+			delete(h.disk.files, lostMarker) // removed and the directory synced
 		}
 	}
 }
@@ -316,8 +324,9 @@ func (h *host) Fatal(reason string) {
 	w.stats.Fatals++
 	w.trace.note(w.now, h.id, "fatal: %s", reason)
 	h.crash(false)
-	if w.hosts[h.id] != h {
-		return // a zombie: it is not restarted (see zombie)
+	if z := w.zombies[h.id]; z != nil && z.h == h {
+		w.killZombie(h.id, z) // a zombie is not restarted
+		return
 	}
 	w.after(sm.Duration(w.faultRNG.between(int64(100*sm.Millisecond), int64(2*sm.Second))), func() { h.start() })
 }
@@ -351,7 +360,18 @@ func (h *host) start() {
 		w.fail("%v recover: %v", h.id, err)
 		return
 	}
-	d.FreshDisk, h.fresh = h.fresh, false
+	if h.kind == kindBroker {
+		// As the production broker does (cmd/internal/server): an empty
+		// disk gets a durable lost-disk marker, and every start on a disk
+		// holding it reports a lost disk, until a start registers.
+		if len(h.disk.files) == 0 {
+			h.disk.files[lostMarker] = &file{content: []byte("1"), durable: []byte("1")}
+		}
+		h.lossPending = h.disk.files[lostMarker] != nil
+		d.FreshDisk = h.lossPending
+	} else {
+		d.FreshDisk = h.incarnation == 1
+	}
 	node, err := w.newNode(h, d)
 	if err != nil {
 		w.fail("%v start: %v", h.id, err)
@@ -370,7 +390,7 @@ func (h *host) start() {
 
 // addHost registers a process slot.
 func (w *World) addHost(id sm.NodeID, kind hostKind) *host {
-	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity), diskFree: map[string]sm.Time{}, fresh: true}
+	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity), diskFree: map[string]sm.Time{}}
 	w.hosts[id] = h
 	w.hostIDs = append(w.hostIDs, id)
 	slices.Sort(w.hostIDs)

@@ -42,6 +42,9 @@ func (w *World) Zombie(id sm.NodeID, fresh bool, life sm.Duration) {
 	if old == nil || old.kind != kindBroker || !old.up || w.zombies[id] != nil {
 		return
 	}
+	if fresh && !slices.Contains(w.diskVictims, id) {
+		w.diskVictims = append(w.diskVictims, id)
+	}
 	w.stats.Faults[FaultZombie]++
 	freeze := w.cfg.SessionTimeout + sm.Duration(w.faultRNG.between(int64(200*sm.Millisecond), int64(2*w.cfg.SessionTimeout)))
 	old.pausedUntil = w.now.Add(freeze)
@@ -50,7 +53,7 @@ func (w *World) Zombie(id sm.NodeID, fresh bool, life sm.Duration) {
 		disk = old.disk.syncedCopy()
 	}
 	nh := &host{w: w, id: id, kind: kindBroker, disk: disk, diskFree: map[string]sm.Time{},
-		incarnation: old.incarnation, fresh: fresh}
+		incarnation: old.incarnation}
 	z := &zombie{h: old, inc: old.incarnation, conns: map[sm.NodeID]bool{}}
 	for _, p := range w.allIDs() {
 		if p != id {

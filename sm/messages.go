@@ -345,6 +345,16 @@ type PartitionState struct {
 	// PartitionEpoch increments on every change of leader or ISR; AlterISR
 	// must name it, so stale ISR changes are rejected.
 	PartitionEpoch int64
+	// ELR are the eligible leader replicas (Kafka's KIP-966): replicas out
+	// of the ISR that still hold every committed record. A replica enters
+	// it when it leaves an ISR that is then smaller than
+	// min_in_sync_replicas — the high watermark does not advance while the
+	// ISR is that small, so it misses nothing committed — and leaves it when
+	// it rejoins the ISR, reports it lost the partition's data, or the ISR
+	// reaches min_in_sync_replicas again. When no ISR member is alive, a
+	// live ELR member is elected: the partition stays available, and loses
+	// nothing committed, when the last in-sync copy is lost.
+	ELR []NodeID
 }
 
 // BrokerInfo is the controller's view of one broker.

@@ -64,6 +64,12 @@ const (
 	// from an incarnation older than the one registered for its sender (a
 	// zombie process).
 	ProbeStaleIncarnationFetchRefused
+	// ProbeELRElected: with no live ISR member, the controller elected an
+	// eligible leader replica (sm.PartitionState.ELR).
+	ProbeELRElected
+	// ProbeHWHeldBelowMinISR: a leader held its high watermark because the
+	// ISR is smaller than min_in_sync_replicas.
+	ProbeHWHeldBelowMinISR
 
 	probeCount
 )
@@ -86,6 +92,8 @@ var probeNames = [probeCount]string{
 	ProbePartitionOffline:             "partition-offline",
 	ProbeAlterISRRejected:             "alter-isr-rejected",
 	ProbeStaleIncarnationFetchRefused: "stale-incarnation-fetch-refused",
+	ProbeELRElected:                   "elr-elected",
+	ProbeHWHeldBelowMinISR:            "hw-held-below-min-isr",
 	ProbeProposalsLost:                "proposals-lost",
 }
 

@@ -276,6 +276,7 @@ func (d *decoder) partitionState() sm.PartitionState {
 		LeaderEpoch:    sm.Epoch(d.i64("leaderEpoch")),
 		ISR:            d.nodes("isr"),
 		PartitionEpoch: d.i64("partitionEpoch"),
+		ELR:            d.nodes("elr"),
 	}
 }
 

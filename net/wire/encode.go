@@ -211,6 +211,7 @@ func (e *encoder) partitionState(p *sm.PartitionState) {
 	e.i64(int64(p.LeaderEpoch))
 	e.nodes(p.ISR, "isr")
 	e.i64(p.PartitionEpoch)
+	e.nodes(p.ELR, "elr")
 }
 
 func (e *encoder) raft(m sm.RaftMessage) {

@@ -44,7 +44,7 @@ var (
 		return sm.PartitionState{
 			TP: genTP.Draw(t, "tp"), Replicas: genNodes.Draw(t, "replicas"), Leader: genNode.Draw(t, "leader"),
 			LeaderEpoch: sm.Epoch(rapid.Int64().Draw(t, "epoch")), ISR: genNodes.Draw(t, "isr"),
-			PartitionEpoch: rapid.Int64().Draw(t, "pepoch"),
+			PartitionEpoch: rapid.Int64().Draw(t, "pepoch"), ELR: genNodes.Draw(t, "elr"),
 		}
 	})
 	genDelta = rapid.Custom(func(t *rapid.T) sm.MetadataDelta {

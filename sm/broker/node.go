@@ -351,3 +351,9 @@ func (n *Node) probe(p sm.Probe) { n.rd.Probes = append(n.rd.Probes, p) }
 // BrokerInfo is what this broker's metadata says of broker id (its
 // registered incarnation and whether it is fenced).
 func (n *Node) BrokerInfo(id sm.NodeID) (sm.BrokerInfo, bool) { return n.meta.Broker(id) }
+
+// LossReported reports whether this incarnation has registered: what it
+// lost (sm.Durable.FreshDisk, damaged logs) is then known to the controller.
+// An adapter that keeps a lost-disk marker removes it only after this, so a
+// process that restarts before registering still reports the loss.
+func (n *Node) LossReported() bool { return n.reported }

@@ -101,8 +101,25 @@ func (md *metadata) checkPartition(t *topicEntry, st *sm.PartitionState) error {
 			return fmt.Errorf("controller: %v fenced %v in isr %v (leader %v)", st.TP, r, st.ISR, st.Leader)
 		}
 	}
+	if err := checkELR(t, st); err != nil {
+		return err
+	}
 	if st.Leader == sm.NoNode {
 		return md.checkOffline(t, st)
+	}
+	return nil
+}
+
+// checkELR: the ELR holds distinct replicas outside the ISR, and only while
+// the ISR is smaller than min_in_sync_replicas.
+func checkELR(t *topicEntry, st *sm.PartitionState) error {
+	if len(st.ELR) > 0 && int32(len(st.ISR)) >= t.info.Config.MinInSyncReplicas {
+		return fmt.Errorf("controller: %v elr %v beside isr %v of at least min isr %d", st.TP, st.ELR, st.ISR, t.info.Config.MinInSyncReplicas)
+	}
+	for i, r := range st.ELR {
+		if slices.Contains(st.ELR[:i], r) || !slices.Contains(st.Replicas, r) || slices.Contains(st.ISR, r) {
+			return fmt.Errorf("controller: %v elr %v has duplicates, non-replicas or isr members (isr %v, replicas %v)", st.TP, st.ELR, st.ISR, st.Replicas)
+		}
 	}
 	return nil
 }
@@ -129,8 +146,8 @@ func checkMembers(st *sm.PartitionState) error {
 // checkOffline: a partition is offline only when no eligible replica lives.
 func (md *metadata) checkOffline(t *topicEntry, st *sm.PartitionState) error {
 	for _, r := range st.Replicas {
-		if md.alive(r) && (slices.Contains(st.ISR, r) || t.info.Config.UncleanLeaderElection) {
-			return fmt.Errorf("controller: %v offline although replica %v is alive and eligible (isr %v)", st.TP, r, st.ISR)
+		if md.alive(r) && (slices.Contains(st.ISR, r) || slices.Contains(st.ELR, r) || t.info.Config.UncleanLeaderElection) {
+			return fmt.Errorf("controller: %v offline although replica %v is alive and eligible (isr %v, elr %v)", st.TP, r, st.ISR, st.ELR)
 		}
 	}
 	return nil

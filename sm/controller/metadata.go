@@ -160,10 +160,14 @@ func (md *metadata) dropLostCopies(c *registerBroker, vacated map[sm.TopicPartit
 	}
 	md.eachPartition(func(t *topicEntry, p *partitionEntry) {
 		st := &p.state
-		if !slices.Contains(st.ISR, c.ID) || (!c.LostDisk && !slices.Contains(c.Lost, st.TP)) {
+		if !slices.Contains(st.ISR, c.ID) && !slices.Contains(st.ELR, c.ID) || (!c.LostDisk && !slices.Contains(c.Lost, st.TP)) {
 			return
 		}
-		st.ISR = slices.DeleteFunc(slices.Clone(st.ISR), func(r sm.NodeID) bool { return r == c.ID })
+		st.ISR = without(st.ISR, c.ID)
+		st.ELR = without(st.ELR, c.ID) // it holds nothing to be eligible with
+		if len(st.ELR) == 0 {
+			st.ELR = nil
+		}
 		assert.That(st.Leader != c.ID, "controller: %v led by %v at its own registration", st.TP, c.ID)
 		if !vacated[st.TP] {
 			st.PartitionEpoch++
@@ -209,11 +213,11 @@ func (md *metadata) fencePartition(t *topicEntry, p *partitionEntry, id sm.NodeI
 	st := &p.state
 	changed := false
 	if len(st.ISR) > 1 && slices.Contains(st.ISR, id) {
-		st.ISR = slices.DeleteFunc(slices.Clone(st.ISR), func(r sm.NodeID) bool { return r == id })
+		leaveISR(st, id, t.info.Config.MinInSyncReplicas)
 		changed = true
 	}
 	if st.Leader == id {
-		st.Leader, st.ISR = md.elect(t, st)
+		md.elect(t, st)
 		st.LeaderEpoch++
 		changed = true
 	}
@@ -240,14 +244,14 @@ func (md *metadata) electAfterRegister(id sm.NodeID, acceptLoss bool, vacated ma
 		if st.Leader != sm.NoNode || !slices.Contains(st.Replicas, id) {
 			return
 		}
-		leader, isr := md.elect(t, st)
-		if leader == sm.NoNode && acceptLoss && len(st.ISR) == 0 {
-			leader, isr = id, []sm.NodeID{id}
+		md.elect(t, st)
+		if st.Leader == sm.NoNode && acceptLoss && len(st.ISR) == 0 {
+			// The operator's choice: what id holds is the partition now.
+			st.Leader, st.ISR, st.ELR = id, []sm.NodeID{id}, nil
 		}
-		if leader == sm.NoNode {
+		if st.Leader == sm.NoNode {
 			return
 		}
-		st.Leader, st.ISR = leader, isr
 		if !vacated[st.TP] {
 			st.LeaderEpoch++
 			st.PartitionEpoch++
@@ -256,23 +260,38 @@ func (md *metadata) electAfterRegister(id sm.NodeID, acceptLoss bool, vacated ma
 	})
 }
 
-// elect picks a leader for st: the first replica in the ISR that is alive; if
-// there is none and the topic allows unclean election, the first live replica
-// with the ISR reset to it alone; otherwise NoNode (offline, ISR unchanged).
-func (md *metadata) elect(t *topicEntry, st *sm.PartitionState) (sm.NodeID, []sm.NodeID) {
+// elect picks a leader for st and sets Leader, ISR and ELR: the first
+// replica in the ISR that is alive (ISR unchanged); else the first live ELR
+// member, with the ISR reset to it alone and the former ISR members — which
+// hold every committed record too — moved to the ELR; else, if the topic
+// allows unclean election, the first live replica with the ISR reset to it
+// alone and the ELR emptied (committed records may be lost); otherwise
+// NoNode (offline, ISR and ELR unchanged).
+func (md *metadata) elect(t *topicEntry, st *sm.PartitionState) {
 	for _, r := range st.Replicas {
 		if md.alive(r) && slices.Contains(st.ISR, r) {
-			return r, st.ISR
+			st.Leader = r
+			return
+		}
+	}
+	for _, r := range st.Replicas {
+		if md.alive(r) && slices.Contains(st.ELR, r) {
+			elr := append(without(st.ELR, r), st.ISR...)
+			st.Leader, st.ISR, st.ELR = r, []sm.NodeID{r}, inReplicaOrder(st, elr)
+			settleELR(st, t.info.Config.MinInSyncReplicas)
+			md.probes = append(md.probes, sm.ProbeELRElected)
+			return
 		}
 	}
 	if t.info.Config.UncleanLeaderElection {
 		for _, r := range st.Replicas {
 			if md.alive(r) {
-				return r, []sm.NodeID{r}
+				st.Leader, st.ISR, st.ELR = r, []sm.NodeID{r}, nil
+				return
 			}
 		}
 	}
-	return sm.NoNode, st.ISR
+	st.Leader = sm.NoNode
 }
 
 // eachPartition visits every partition in (topic, partition) order.
@@ -403,7 +422,7 @@ func (md *metadata) applyAlterISR(c *alterISR) result {
 		r.state = clonePartition(p.state)
 		return r
 	}
-	p.state.ISR = slices.Clone(c.ISR)
+	setISR(&p.state, c.ISR, md.topics[c.TP.Topic].info.Config.MinInSyncReplicas)
 	p.state.PartitionEpoch++
 	p.version = md.touch()
 	return result{state: clonePartition(p.state)}
@@ -451,5 +470,6 @@ func (md *metadata) checkISR(isr []sm.NodeID, st *sm.PartitionState) string {
 func clonePartition(st sm.PartitionState) sm.PartitionState {
 	st.Replicas = slices.Clone(st.Replicas)
 	st.ISR = slices.Clone(st.ISR)
+	st.ELR = slices.Clone(st.ELR)
 	return st
 }

@@ -154,7 +154,16 @@ func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
 	if need, have := p.isrNeeded(req.Acks), p.isrSize(); have < need {
 		return sm.CodeNotEnoughReplicas, fmt.Sprintf("isr has %d replicas, acks=%v needs %d", have, req.Acks, need)
 	}
+	if commits(req.Acks) && p.isrSize() < p.minISR {
+		return sm.CodeNotEnoughReplicas, fmt.Sprintf("isr has %d replicas, below min in-sync replicas %d: acks=%v waits for a commit, and nothing commits", p.isrSize(), p.minISR, req.Acks)
+	}
 	return sm.CodeOK, ""
+}
+
+// commits reports whether an ack level waits for the records to commit
+// (reach the high watermark).
+func commits(a sm.Acks) bool {
+	return a.Kind == sm.AckAll || a.Kind == sm.AckMajority || a.Kind == sm.AckCustom
 }
 
 // isrNeeded is the committed ISR size an ack level needs.
@@ -190,14 +199,17 @@ func (p *Partition) ackOutcome(a pendingAck) (done bool, code sm.Code) {
 		if p.cfg.CanaryAckAllBeforeISR {
 			return p.durable >= a.next, sm.CodeOK
 		}
+		if p.isrSize() < p.minISR {
+			return true, sm.CodeNotEnoughReplicasAfterAppend // nothing commits until the ISR grows
+		}
 		if p.hw < a.next {
 			return false, sm.CodeOK
 		}
-		if p.isrSize() < p.minISR {
-			return true, sm.CodeNotEnoughReplicasAfterAppend
-		}
 		return true, sm.CodeOK
 	case sm.AckMajority, sm.AckCustom:
+		if p.hw < a.next && p.isrSize() < p.minISR {
+			return true, sm.CodeNotEnoughReplicasAfterAppend // nothing commits until the ISR grows
+		}
 		return p.hw >= a.next && p.durableCopies(a.next) >= p.isrNeeded(a.acks), sm.CodeOK
 	}
 	assert.That(false, "partition: %v: pending ack with level %v", p.cfg.TP, a.acks)
@@ -271,6 +283,14 @@ func (p *Partition) maybeAdvanceHW() {
 			return
 		}
 		hw = min(hw, f.offset)
+	}
+	if hw > p.hw && p.isrSize() < p.minISR {
+		// Nothing commits while the ISR is smaller than min in-sync
+		// replicas, so the replicas that left it (the controller's ELR)
+		// hold every committed record and may be elected if the last
+		// in-sync copy is lost (KIP-966).
+		p.probe(sm.ProbeHWHeldBelowMinISR)
+		return
 	}
 	p.raiseHW(hw)
 }

@@ -143,10 +143,20 @@ func TestProduceRejections(t *testing.T) {
 	if s := c.status(101); s.LEO != 0 {
 		t.Fatalf("rejected produces wrote: %+v", s)
 	}
-	id := c.produce(101, sm.Acks{Kind: sm.AckCustom, N: 1}, "ok")
+	// custom(1) waits for a commit, and nothing commits below min ISR
+	// (the high watermark is held so the ELR misses nothing committed).
+	id := c.produce(101, sm.Acks{Kind: sm.AckCustom, N: 1}, "x")
+	c.stabilize()
+	if r := c.reply(t, id); r.Code != sm.CodeNotEnoughReplicas || !strings.Contains(r.Message, "below min in-sync replicas 2") {
+		t.Fatalf("custom(1) below min isr: %+v", r)
+	}
+	id = c.produce(101, ackLeader, "ok")
 	c.stabilize()
 	if r := c.reply(t, id); r.Code != sm.CodeOK {
-		t.Fatalf("custom(1): %+v", r)
+		t.Fatalf("acks=leader below min isr: %+v", r)
+	}
+	if s := c.status(101); s.DurableLEO != 1 || s.HW != 0 {
+		t.Fatalf("below min isr the high watermark must hold: %+v", s)
 	}
 	c.isolated[102] = false
 	id = c.produce(102, ackLeader, "x")

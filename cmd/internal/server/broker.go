@@ -86,7 +86,15 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	for _, r := range rec.Repairs {
 		log.Warn().Str("repair", r).Msg("wal repaired on open")
 	}
+	lost, err := lostDisk(cfg.WAL.Path, fresh)
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
 	damaged := damagedLogs(log, rec.Damaged)
+	if lost && !fresh {
+		log.Warn().Str("wal", cfg.WAL.Path).Msg("this WAL directory started empty and its broker never registered since: reporting the lost disk again")
+	}
 	if fresh && !cfg.AcceptDataLoss {
 		log.Warn().Str("wal", cfg.WAL.Path).Msg("the WAL directory held no state: if this broker was registered before (a lost or replaced disk), " +
 			"it rebuilds its replicas from their leaders; partitions it held the last in-sync copy of stay offline " +
@@ -126,7 +134,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	b.Addr = tr.Addr().String()
 	bc := brokerConfig(cfg, id, inc, ctrls)
 	bc.Host = advertised(cfg.Network.QUICListen, b.Addr)
-	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: fresh})
+	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: lost})
 	if err != nil {
 		cancel()
 		_ = tr.Close()
@@ -134,7 +142,8 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	ad := &adapters{}
-	probe := metrics.NewProbe(reg, node, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
+	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
+	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
 	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
 	b.exec = w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) })
 	close(ready)
