@@ -125,6 +125,7 @@ var mustReach = []string{
 	sm.ProbeReplicaDropped.String(), sm.ProbeSessionExpired.String(), sm.ProbeNewIncarnationFenced.String(),
 	sm.ProbePartitionOffline.String(), sm.ProbeAlterISRRejected.String(), sm.ProbeProposalsLost.String(),
 	sm.ProbeStaleIncarnationFetchRefused.String(), "zombie thawed",
+	sm.ProbeELRElected.String(), sm.ProbeHWHeldBelowMinISR.String(),
 }
 
 func checkCoverage(t *testing.T, s *Stats) {
