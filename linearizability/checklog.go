@@ -124,9 +124,14 @@ func (r *Report) String() string {
 		return b.String()
 	}
 	b.WriteString(": violations")
+	var broken []string
 	for _, k := range slices.Sorted(maps.Keys(r.Counts)) {
 		fmt.Fprintf(&b, " %s=%d", k, r.Counts[k])
+		if p := PromiseOf(k); !slices.Contains(broken, p) {
+			broken = append(broken, p)
+		}
 	}
+	fmt.Fprintf(&b, " (promises broken: %s)", strings.Join(broken, ", "))
 	for _, v := range r.Violations {
 		b.WriteString("\n  ")
 		b.WriteString(v.String())

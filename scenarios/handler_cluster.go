@@ -33,6 +33,18 @@ func handleCluster(r *Runner, td *datadriven.TestData) (string, error) {
 		return "", err
 	}
 	cfg.Topics = nil
+	cfg.LostDisks = 0 // scenarios script their faults; none loses a disk unless it says so
+	switch c, _ := arg(td, "canary"); c {
+	case "":
+	case "acks-all":
+		cfg.Canary = true
+	case "read-index":
+		cfg.CanaryReadIndex = true
+	case "zombie":
+		cfg.CanaryZombie = true
+	default:
+		return "", fmt.Errorf("canary=%q: want acks-all, read-index or zombie (a deliberate bug, to show a check catching it)", c)
+	}
 	cfg.NetLatency, cfg.NetLatencyMax = sm.Millisecond, 5*sm.Millisecond
 	cfg.SyncLatency = sm.Millisecond
 	cfg.Trace = r.Trace

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
@@ -44,5 +45,17 @@ func TestParseNodeNames(t *testing.T) {
 	}
 	if _, err := r.node("x9"); err == nil {
 		t.Error("node(\"x9\") accepted")
+	}
+}
+
+// A check must say which promise its scenario protects, by a known name.
+func TestCheckNeedsPromise(t *testing.T) {
+	r := &Runner{}
+	if _, err := handleCheck(r, &datadriven.TestData{Cmd: "check"}); err == nil || !strings.Contains(err.Error(), "promise= is required") {
+		t.Errorf("bare check: %v", err)
+	}
+	td := &datadriven.TestData{Cmd: "check", CmdArgs: []datadriven.CmdArg{{Key: "promise", Vals: []string{"fast"}}}}
+	if _, err := handleCheck(r, td); err == nil || !strings.Contains(err.Error(), `unknown promise "fast"`) {
+		t.Errorf("unknown promise: %v", err)
 	}
 }
