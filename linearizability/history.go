@@ -212,7 +212,10 @@ func recreatedTopics(h *History) map[string]bool {
 	}
 	for i := range h.Ops {
 		op := &h.Ops[i]
-		if op.Err != "" || op.Outcome == Failed {
+		// Failed ops and OK ones answered with an error (UNKNOWN_TOPIC,
+		// TOPIC_ALREADY_EXISTS) changed nothing; Unknown ones, whatever
+		// code they carry (TIMEOUT, LEADERSHIP_LOST), may have.
+		if op.Outcome == Failed || op.Outcome == OK && op.Err != "" {
 			continue
 		}
 		switch op.Kind {

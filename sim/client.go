@@ -187,6 +187,14 @@ func (c *client) randomAction() action {
 	tp := tps[c.rng.intn(len(tps))]
 	switch r := c.rng.float(); {
 	case r < w.cfg.ProduceRatio:
+		if c.rng.chance(0.1) {
+			// Now and then write to a topic the admin workload creates and
+			// deletes, so deletions race appends in flight (a completion
+			// for a replica the broker no longer hosts).
+			if ps := c.meta.Partitions("adm" + strconv.Itoa(c.rng.intn(3))); len(ps) > 0 {
+				tp = ps[c.rng.intn(len(ps))].TP
+			}
+		}
 		return action{kind: linearizability.Produce, tp: tp, acks: w.cfg.Acks[c.rng.intn(len(w.cfg.Acks))], n: 1 + c.rng.intn(3)}
 	case r < w.cfg.ProduceRatio+w.cfg.AdminRatio:
 		name := "adm" + strconv.Itoa(c.rng.intn(3))
