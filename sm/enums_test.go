@@ -167,6 +167,7 @@ func TestEnumsExplicit(t *testing.T) {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
+	declared := map[string]int{}
 	for _, path := range files {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
@@ -175,15 +176,28 @@ func TestEnumsExplicit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, msg := range implicitEnumValues(fset, f, names) {
+		for _, msg := range implicitEnumValues(fset, f, names, declared) {
 			t.Error(msg)
+		}
+	}
+	// Every declared constant has a generated name: a constant added
+	// without rerunning go generate would be invisible to the golden file.
+	named := map[string]int{}
+	for _, line := range enumValues(wireEnums) {
+		enum, _, _ := strings.Cut(line, ".")
+		named[enum]++
+	}
+	for _, e := range wireEnums {
+		if declared[e.name] != named[e.name] {
+			t.Errorf("%s: %d constants declared but %d have generated names: run go generate ./sm", e.name, declared[e.name], named[e.name])
 		}
 	}
 }
 
 // implicitEnumValues reports the constants of the named types in f that
-// use iota or repeat the previous spec's expression.
-func implicitEnumValues(fset *token.FileSet, f *ast.File, types []string) []string {
+// use iota or repeat the previous spec's expression, and counts the
+// constants of each type in declared.
+func implicitEnumValues(fset *token.FileSet, f *ast.File, types []string, declared map[string]int) []string {
 	var out []string
 	for _, decl := range f.Decls {
 		gd, ok := decl.(*ast.GenDecl)
@@ -204,6 +218,7 @@ func implicitEnumValues(fset *token.FileSet, f *ast.File, types []string) []stri
 			if !slices.Contains(types, typ) {
 				continue
 			}
+			declared[typ] += len(vs.Names)
 			where := fset.Position(vs.Pos())
 			if len(vs.Values) == 0 {
 				out = append(out, fmt.Sprintf("%v: %s %v has no explicit value", where, typ, vs.Names[0]))
@@ -234,7 +249,11 @@ const (
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := implicitEnumValues(fset, f, []string{"Code"})
+	declared := map[string]int{}
+	got := implicitEnumValues(fset, f, []string{"Code"}, declared)
+	if declared["Code"] != 3 {
+		t.Errorf("counted %d Code constants, want 3", declared["Code"])
+	}
 	if len(got) != 2 || !strings.Contains(got[0], "A uses iota") || !strings.Contains(got[1], "B has no explicit value") {
 		t.Fatalf("got %q", got)
 	}
