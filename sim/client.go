@@ -85,7 +85,8 @@ func newClient(w *World, id sm.NodeID) *client {
 // clientStream names a client's random stream. The names are the clients'
 // numbers from before node IDs moved to the sm ranges (workload clients
 // 1001.., the harness 9999), so each seed still draws the same workload and
-// the recorded scenarios replay the same runs.
+// the recorded scenarios replay the same runs. (A world with 8,999 or more
+// workload clients would give its last one the harness's stream.)
 func clientStream(id sm.NodeID) string {
 	n := uint64(id-firstClientID) + 1001
 	if id.IsAdmin() {
