@@ -20,7 +20,7 @@ func (r *Runner) clientTP(td *datadriven.TestData) (sm.NodeID, sm.TopicPartition
 // handleProduce queues produce requests (one record each) on a client; they
 // go out as virtual time runs.
 //
-// Example: produce client=cl1001 tp=t0/0 acks=all n=10
+// Example: produce client=cl1000001 tp=t0/0 acks=all n=10
 func handleProduce(r *Runner, td *datadriven.TestData) (string, error) {
 	c, tp, err := r.clientTP(td)
 	if err != nil {
@@ -40,7 +40,7 @@ func handleProduce(r *Runner, td *datadriven.TestData) (string, error) {
 
 // handleFetch queues one fetch.
 //
-// Example: fetch client=cl1001 tp=t0/0 offset=0
+// Example: fetch client=cl1000001 tp=t0/0 offset=0
 func handleFetch(r *Runner, td *datadriven.TestData) (string, error) {
 	c, tp, err := r.clientTP(td)
 	if err != nil {
@@ -55,7 +55,7 @@ func handleFetch(r *Runner, td *datadriven.TestData) (string, error) {
 
 // handleCreateTopic queues a topic creation through the controller.
 //
-// Example: create-topic client=cl1001 name=x partitions=3 rf=2
+// Example: create-topic client=cl1000001 name=x partitions=3 rf=2
 func handleCreateTopic(r *Runner, td *datadriven.TestData) (string, error) {
 	cs, _ := arg(td, "client")
 	c, err := r.node(cs)
@@ -76,7 +76,7 @@ func handleCreateTopic(r *Runner, td *datadriven.TestData) (string, error) {
 
 // handleDeleteTopic queues a topic deletion.
 //
-// Example: delete-topic client=cl1001 name=x
+// Example: delete-topic client=cl1000001 name=x
 func handleDeleteTopic(r *Runner, td *datadriven.TestData) (string, error) {
 	cs, _ := arg(td, "client")
 	c, err := r.node(cs)

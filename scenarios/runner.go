@@ -9,10 +9,10 @@
 //	cluster controllers=3 brokers=3 seed=7 [racks=N] [clients=N]
 //	topic name=t0 partitions=1 rf=3 [min-isr=2] [unclean]
 //	boot
-//	produce client=cl1001 tp=t0/0 acks=all [n=10]
-//	fetch client=cl1001 tp=t0/0 [offset=0]
-//	create-topic client=cl1001 name=x partitions=3 rf=2
-//	delete-topic client=cl1001 name=x
+//	produce client=cl1000001 tp=t0/0 acks=all [n=10]
+//	fetch client=cl1000001 tp=t0/0 [offset=0]
+//	create-topic client=cl1000001 name=x partitions=3 rf=2
+//	delete-topic client=cl1000001 name=x
 //	run for=2s
 //	crash node=b101|leader:t0/0|controller-leader [torn] [restart-after=1s]
 //	restart node=b101
@@ -155,7 +155,8 @@ func parseTP(s string) (sm.TopicPartition, error) {
 	return sm.TopicPartition{Topic: s[:i], Partition: int32(p)}, nil
 }
 
-// node resolves b101, c1, cl1001, leader:t0/0 and controller-leader.
+// node resolves the names sm.NodeID prints (b101, c1, cl1000001, adm1),
+// leader:t0/0 and controller-leader.
 func (r *Runner) node(s string) (sm.NodeID, error) {
 	switch {
 	case s == "controller-leader":
@@ -172,17 +173,12 @@ func (r *Runner) node(s string) (sm.NodeID, error) {
 			return id, nil
 		}
 		return 0, fmt.Errorf("%v has no leader now", tp)
-	case strings.HasPrefix(s, "cl"):
-		n, err := strconv.Atoi(s[2:])
-		return sm.NodeID(n), err
-	case strings.HasPrefix(s, "b"), strings.HasPrefix(s, "c"):
-		n, err := strconv.Atoi(s[1:])
-		if err != nil {
-			return 0, fmt.Errorf("node %q: want b101, c1, cl1001, leader:t/0 or controller-leader", s)
-		}
-		return sm.NodeID(n), nil
 	}
-	return 0, fmt.Errorf("node %q: want b101, c1, cl1001, leader:t/0 or controller-leader", s)
+	id, err := sm.ParseNodeID(s)
+	if err != nil || id == sm.NoNode {
+		return 0, fmt.Errorf("node %q: want b101, c1, cl1000001, adm1, leader:t/0 or controller-leader", s)
+	}
+	return id, nil
 }
 
 func (r *Runner) nodes(td *datadriven.TestData, key string) ([]sm.NodeID, error) {

@@ -37,14 +37,16 @@ func TestScenarios(t *testing.T) {
 
 func TestParseNodeNames(t *testing.T) {
 	r := &Runner{}
-	for in, want := range map[string]sm.NodeID{"b101": 101, "c2": 2, "cl1001": 1001} {
+	for in, want := range map[string]sm.NodeID{"b101": 101, "c2": 2, "cl1000001": 1_000_001, "adm1": sm.AdminClientIDMin + 1} {
 		got, err := r.node(in)
 		if err != nil || got != want {
 			t.Errorf("node(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if _, err := r.node("x9"); err == nil {
-		t.Error("node(\"x9\") accepted")
+	for _, bad := range []string{"x9", "cl1001", "b5", "c100", "none"} {
+		if _, err := r.node(bad); err == nil {
+			t.Errorf("node(%q) accepted", bad)
+		}
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-const clientIDMin = transport.ClientIDMin
+const clientIDMin = sm.ClientIDMin
 
 // Client is a connection to one Weir cluster: one transport, the cluster's
 // metadata, and the requests in flight, matched to replies by ReqID.
@@ -109,14 +109,15 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// randomClientID draws an id in [ClientIDMin, ClientIDMin+2⁶²), so two
-// clients of one cluster practically never collide.
+// randomClientID draws an id from the client range [sm.ClientIDMin,
+// sm.AdminClientIDMin), about 2⁶² ids, so two clients of one cluster
+// practically never collide.
 func randomClientID() (sm.NodeID, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return 0, fmt.Errorf("sdk: client id: %w", err)
 	}
-	return clientIDMin + sm.NodeID(binary.LittleEndian.Uint64(b[:])>>2), nil
+	return clientIDMin + sm.NodeID(binary.LittleEndian.Uint64(b[:])%uint64(sm.AdminClientIDMin-clientIDMin)), nil
 }
 
 // bootstrapMetadata runs rounds over the bootstrap addresses until one

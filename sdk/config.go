@@ -26,9 +26,10 @@ type Config struct {
 	// other name from a client). TLSFromDir builds it from files.
 	TLS *tls.Config
 	// ClientID is this client's node id, which brokers address replies to.
-	// It must be at least 1_000_000 (transport.ClientIDMin) and unique among
-	// live clients of the cluster; zero draws a random one from crypto/rand,
-	// which is what almost every caller wants.
+	// It must be in the client range (sm.ClientIDMin = 1_000_000 up to
+	// sm.AdminClientIDMin-1) and unique among live clients of the cluster;
+	// zero draws a random one from crypto/rand, which is what almost every
+	// caller wants.
 	ClientID sm.NodeID
 	// RequestTimeout bounds the wait for each reply (default 30 s). A
 	// produce that gets no reply in time fails with an *OutcomeUnknownError;
@@ -106,8 +107,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("sdk: Config.Brokers is empty: at least one bootstrap address is needed")
 	case c.TLS == nil:
 		return c, errors.New("sdk: Config.TLS is nil: brokers require a client certificate (see TLSFromDir)")
-	case c.ClientID != 0 && c.ClientID < clientIDMin:
-		return c, fmt.Errorf("sdk: Config.ClientID %d is below %d, the smallest client id", uint64(c.ClientID), uint64(clientIDMin))
+	case c.ClientID != 0 && !c.ClientID.IsClient():
+		lo, hi := sm.RoleClient.IDRange()
+		return c, fmt.Errorf("sdk: Config.ClientID %d is outside the client range %d..%d", uint64(c.ClientID), uint64(lo), uint64(hi))
 	case c.RequestTimeout < 0 || c.DialTimeout < 0 || c.MetadataMaxAge < 0:
 		return c, errors.New("sdk: timeouts must not be negative")
 	}

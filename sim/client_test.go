@@ -54,7 +54,7 @@ func TestClientKeepsTopicDeletedAndRecreatedInOneDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := w.clients[1001]
+	c := w.clients[firstClientID]
 	answer := func(d sm.MetadataDelta) {
 		c.refreshMetadata()
 		c.receive(sm.Envelope{From: c.controller, To: c.id, Msg: sm.MetadataResponse{ReqID: c.reqID, Delta: d}})

@@ -227,8 +227,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sim: clients must be >= 0 (got %d)", c.Clients)
 	case len(c.Acks) == 0 && c.Clients > 0:
 		return fmt.Errorf("sim: acks must list at least one ack level")
-	case c.LostDisks < 0 || c.LostDisks >= c.Brokers && c.LostDisks > 0:
-		return fmt.Errorf("sim: lost disks must be 0..%d, below the %d brokers (got %d)", max(c.Brokers-1, 0), c.Brokers, c.LostDisks)
+	case c.LostDisks < 0:
+		return fmt.Errorf("sim: lost disks must be >= 0 (got %d)", c.LostDisks)
 	case c.NetLatency <= 0 || c.NetLatencyMax < c.NetLatency:
 		return fmt.Errorf("sim: net latency must be > 0 and <= max (got %v, max %v)", c.NetLatency, c.NetLatencyMax)
 	}

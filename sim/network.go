@@ -29,6 +29,9 @@ func newNetwork(w *World) *network {
 // send schedules one envelope's delivery (or loses it).
 func (n *network) send(m sm.Envelope) {
 	w := n.w
+	if w.tamper != nil {
+		w.tamper(&m)
+	}
 	w.stats.Messages++
 	probe(&w.stats, m.Msg)
 	l := link{m.From, m.To}
@@ -38,7 +41,7 @@ func (n *network) send(m sm.Envelope) {
 	}
 	// Client requests and replies ride a reliable stream per request (QUIC):
 	// they are never duplicated, but a connection can be lost.
-	clientTraffic := isClient(m.From) || isClient(m.To)
+	clientTraffic := !m.From.IsServer() || !m.To.IsServer()
 	if n.drop > 0 && w.netRNG.chance(n.drop) {
 		w.stats.Dropped++
 		w.stats.Faults[FaultDrop]++
@@ -89,18 +92,17 @@ func (n *network) arrive(m sm.Envelope) {
 		return
 	}
 	if c := w.clients[m.To]; c != nil {
+		w.trace.event(w.now, m.To, sm.Received{From: m.From, Msg: m.Msg})
 		c.receive(m)
 		return
 	}
 	h := w.routeTo(m.From, m.To)
 	if h == nil {
-		w.fail("message to unknown node %v from %v: %T", m.To, m.From, m.Msg)
+		w.fail("message to unknown node %v from %v: %v", m.To, m.From, m.Msg.Kind())
 		return
 	}
 	h.deliver(h.incarnation, sm.Received{From: m.From, Msg: m.Msg})
 }
-
-func isClient(id sm.NodeID) bool { return id >= 1000 }
 
 // probe counts the protocol outcomes a message shows.
 func probe(s *Stats, m sm.Message) {

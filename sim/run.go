@@ -156,17 +156,16 @@ func New(cfg Config) (*World, error) {
 		replyHooks: map[sm.NodeID]func(linearizability.Op){},
 		history:    &linearizability.History{},
 	}
-	w.trace.hash = 14695981039346656037
 	w.trace.verbose = cfg.Trace
 	w.net = newNetwork(w)
 	for i := 1; i <= cfg.Controllers; i++ {
 		w.addHost(sm.NodeID(i), kindController)
 	}
 	for i := 0; i < cfg.Brokers; i++ {
-		w.addHost(sm.NodeID(101+i), kindBroker)
+		w.addHost(firstBrokerID+sm.NodeID(i), kindBroker)
 	}
 	for i := 0; i < cfg.Clients; i++ {
-		id := sm.NodeID(1001 + i)
+		id := firstClientID + sm.NodeID(i)
 		w.clients[id] = newClient(w, id)
 	}
 	return w, nil
@@ -201,7 +200,7 @@ func Run(cfg Config) *Result {
 	w.stats.Wall = time.Since(start)
 	w.stats.Events = w.events
 	w.stats.Simulated = sm.Duration(w.now)
-	res := &Result{Seed: cfg.Seed, Err: err, Stats: w.stats, History: w.history, TraceHash: w.trace.hash}
+	res := &Result{Seed: cfg.Seed, Err: err, Stats: w.stats, History: w.history, TraceHash: w.trace.sum()}
 	if err == nil {
 		res.Err = res.check(cfg.VizDir)
 	}
@@ -275,13 +274,10 @@ func (w *World) createTopic(t TopicSpec, deadline sm.Time) error {
 	return nil
 }
 
-// adminClientID is the harness's own client: it creates the workload topics
-// and does the final reads.
-const adminClientID = sm.NodeID(9999)
-
-// adminClient is the harness's own client (not part of the random workload).
+// adminClient is the harness's own client (adminClientID, not part of the
+// random workload): it creates the workload topics and does the final reads.
 func (w *World) adminClient() *client {
-	id := sm.NodeID(adminClientID)
+	id := adminClientID
 	if c := w.clients[id]; c != nil {
 		return c
 	}
@@ -613,7 +609,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			CanaryStatusWithoutReadIndex: cfg.CanaryReadIndex,
 		}, d)
 	}
-	rack := fmt.Sprintf("rack-%d", int(h.id-101)%max(cfg.Racks, 1))
+	rack := fmt.Sprintf("rack-%d", int(h.id-firstBrokerID)%max(cfg.Racks, 1))
 	return broker.New(broker.Config{
 		ID:                           h.id,
 		Incarnation:                  h.incarnation,

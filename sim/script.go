@@ -211,7 +211,7 @@ func (w *World) Status() string {
 }
 
 // ClientSummary narrates each client's outcomes since the last call:
-// "cl1001 produce acks=all: 10 ok, 2 unknown".
+// "cl1000001 produce acks=all: 10 ok, 2 unknown".
 func (w *World) ClientSummary(since int) (string, int) {
 	type key struct {
 		client int

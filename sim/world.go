@@ -2,11 +2,15 @@ package sim
 
 import (
 	"container/heap"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/weirmq/weir/linearizability"
+	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
@@ -44,7 +48,19 @@ type World struct {
 	stats   Stats
 	failure error
 	events  uint64
+
+	// tamper, when set (by tests), may change each envelope as it is sent:
+	// TestDeterminismSeesOneByte changes one byte of one message.
+	tamper func(*sm.Envelope)
 }
+
+// Simulated node IDs, in the sm ranges: controllers c1.., brokers b101..,
+// workload clients cl1000001.. and the harness's own client adm1.
+const (
+	firstBrokerID = sm.BrokerIDMin + 1
+	firstClientID = sm.ClientIDMin + 1
+	adminClientID = sm.AdminClientIDMin + 1
+)
 
 // item is one scheduled event. Events at the same time run in the order they
 // were scheduled (seq), which makes the schedule a total order.
@@ -190,6 +206,7 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 // completion when synced. Refusals end OutcomeFailed, I/O errors
 // OutcomeUnknown.
 func (h *host) StartLog(ops []sm.LogOp) {
+	h.w.trace.logOps(h.w.now, h.id, ops)
 	for _, op := range ops {
 		if op.Kind == sm.LogTruncate {
 			h.w.stats.reach("log truncated")
@@ -217,6 +234,7 @@ func (h *host) StartLog(ops []sm.LogOp) {
 // StartRaft implements runtime.RaftStore: saves complete in order and are
 // durable at completion when synced.
 func (h *host) StartRaft(saves []sm.RaftSave) {
+	h.w.trace.raftSaves(h.w.now, h.id, saves)
 	for _, s := range saves {
 		errText := h.diskError(s.Sync)
 		if errText == "" {
@@ -304,6 +322,7 @@ func (h *host) Send(msgs []sm.Envelope) {
 // SetTimer implements runtime.Env with runtime.Alarm, as the production
 // loop does: only the latest wish counts, zero cancels.
 func (h *host) SetTimer(at sm.Time) {
+	h.w.trace.setTimer(h.w.now, h.id, at)
 	gen, arm := h.alarm.Set(at)
 	if !arm || at == 0 {
 		return
@@ -399,43 +418,163 @@ func (w *World) addHost(id sm.NodeID, kind hostKind) *host {
 
 // ---- tracing -------------------------------------------------------------
 
-// tracer folds every delivered event into a hash (the determinism test
-// compares it) and, when verbose, prints it.
+// tracer folds every event the world delivers — to a process or to a
+// client — and every effect a process starts into one hash (the
+// determinism test compares it) and, when verbose, prints the events. The
+// hash covers whole contents: messages as their net/wire frames, disk
+// operations and completions and timers with every field, so two runs that
+// differ in a single byte of anything a node saw or did hash differently.
 type tracer struct {
-	hash    uint64
+	d       *xxhash.Digest
+	buf     []byte
 	verbose io.Writer
 }
 
-func (t *tracer) mix(v uint64) {
-	// FNV-1a over the 8 bytes of v.
-	for i := 0; i < 8; i++ {
-		t.hash ^= v & 0xff
-		t.hash *= 1099511628211
-		v >>= 8
+// Record tags: what kind of thing the bytes after them describe.
+const (
+	traceReceived byte = iota + 1
+	traceLogDone
+	traceRaftDone
+	traceTimerFired
+	traceHealthObserved
+	traceLogOp
+	traceRaftSave
+	traceSetTimer
+	traceUnknown
+)
+
+// sum is the hash of everything traced so far.
+func (t *tracer) sum() uint64 {
+	if t.d == nil {
+		return xxhash.New().Sum64()
+	}
+	return t.d.Sum64()
+}
+
+// begin starts a record: time, node, tag.
+func (t *tracer) begin(now sm.Time, node sm.NodeID, tag byte) {
+	b := binary.LittleEndian.AppendUint64(t.buf[:0], uint64(now))
+	b = binary.LittleEndian.AppendUint64(b, uint64(node))
+	t.buf = append(b, tag)
+}
+
+func (t *tracer) u64(v uint64) { t.buf = binary.LittleEndian.AppendUint64(t.buf, v) }
+
+func (t *tracer) bytes(p []byte) {
+	t.u64(uint64(len(p)))
+	t.buf = append(t.buf, p...)
+}
+
+func (t *tracer) str(s string) {
+	t.u64(uint64(len(s)))
+	t.buf = append(t.buf, s...)
+}
+
+func (t *tracer) bool(v bool) {
+	if v {
+		t.buf = append(t.buf, 1)
+	} else {
+		t.buf = append(t.buf, 0)
 	}
 }
 
+// message appends m's wire frame, or its kind and the encoding error for a
+// message the codec refuses (which a real network could not carry).
+func (t *tracer) message(m sm.Message) {
+	n := len(t.buf)
+	var err error
+	if t.buf, err = wire.AppendFrame(t.buf, m); err != nil {
+		t.buf = t.buf[:n]
+		t.str(fmt.Sprintf("unencodable %T: %v", m, err))
+	}
+}
+
+// end folds the record into the hash.
+func (t *tracer) end() {
+	if t.d == nil {
+		t.d = xxhash.New()
+	}
+	t.d.Write(t.buf)
+}
+
 func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
-	t.mix(uint64(now))
-	t.mix(uint64(node))
 	switch e := ev.(type) {
 	case sm.Received:
-		t.mix(uint64(e.From))
-		t.mix(msgKind(e.Msg))
+		t.begin(now, node, traceReceived)
+		t.u64(uint64(e.From))
+		t.message(e.Msg)
 	case sm.LogDone:
-		t.mix(1<<32 | uint64(e.ID))
-		t.mix(uint64(e.Outcome))
+		t.begin(now, node, traceLogDone)
+		t.u64(uint64(e.ID))
+		t.u64(uint64(e.Outcome))
+		t.str(e.Reason)
 	case sm.RaftDone:
-		t.mix(4<<32 | uint64(e.ID))
-		t.mix(uint64(e.Outcome))
+		t.begin(now, node, traceRaftDone)
+		t.u64(uint64(e.ID))
+		t.u64(uint64(e.Outcome))
+		t.str(e.Reason)
 	case sm.TimerFired:
-		t.mix(2 << 32)
+		t.begin(now, node, traceTimerFired)
 	case sm.HealthObserved:
-		t.mix(3 << 32)
+		// The codec's encoding of a health report, the one a heartbeat
+		// carries.
+		t.begin(now, node, traceHealthObserved)
+		t.message(sm.BrokerHeartbeat{Health: &e.Health})
+	default:
+		t.begin(now, node, traceUnknown)
+		t.str(fmt.Sprintf("%T%+v", ev, ev))
 	}
+	t.end()
 	if t.verbose != nil {
 		fmt.Fprintf(t.verbose, "%v %v <- %s\n", now, node, describeEvent(ev))
 	}
+}
+
+// logOps folds the partition-log writes a node started.
+func (t *tracer) logOps(now sm.Time, node sm.NodeID, ops []sm.LogOp) {
+	for i := range ops {
+		op := &ops[i]
+		t.begin(now, node, traceLogOp)
+		t.u64(uint64(op.ID))
+		t.u64(uint64(op.Kind))
+		t.str(op.TP.Topic)
+		t.u64(uint64(op.TP.Partition))
+		t.bytes(op.Data)
+		t.u64(uint64(op.Offset))
+		t.bool(op.Sync)
+		t.end()
+	}
+}
+
+// raftSaves folds the raft writes a controller started.
+func (t *tracer) raftSaves(now sm.Time, node sm.NodeID, saves []sm.RaftSave) {
+	for i := range saves {
+		s := &saves[i]
+		t.begin(now, node, traceRaftSave)
+		t.u64(uint64(s.ID))
+		t.bool(s.HardState != nil)
+		if hs := s.HardState; hs != nil {
+			t.u64(hs.GetTerm())
+			t.u64(hs.GetVote())
+			t.u64(hs.GetCommit())
+		}
+		t.u64(uint64(len(s.Entries)))
+		for _, e := range s.Entries {
+			t.u64(e.GetTerm())
+			t.u64(e.GetIndex())
+			t.u64(uint64(e.GetType()))
+			t.bytes(e.GetData())
+		}
+		t.bool(s.Sync)
+		t.end()
+	}
+}
+
+// setTimer folds a node's timer wish (zero cancels).
+func (t *tracer) setTimer(now sm.Time, node sm.NodeID, at sm.Time) {
+	t.begin(now, node, traceSetTimer)
+	t.u64(uint64(at))
+	t.end()
 }
 
 func (t *tracer) note(now sm.Time, node sm.NodeID, format string, args ...any) {
@@ -447,7 +586,7 @@ func (t *tracer) note(now sm.Time, node sm.NodeID, format string, args ...any) {
 func describeEvent(ev sm.Event) string {
 	switch e := ev.(type) {
 	case sm.Received:
-		return fmt.Sprintf("%v %T%+v", e.From, e.Msg, e.Msg)
+		return fmt.Sprintf("%v %v%+v", e.From, e.Msg.Kind(), e.Msg)
 	case sm.LogDone:
 		if e.Outcome != sm.OutcomeOK {
 			return fmt.Sprintf("log done #%d %v %q", e.ID, e.Outcome, e.Reason)
@@ -464,48 +603,4 @@ func describeEvent(ev sm.Event) string {
 		return fmt.Sprintf("health observed %+v", e.Health)
 	}
 	return fmt.Sprintf("%T", ev)
-}
-
-func msgKind(m sm.Message) uint64 {
-	switch m.(type) {
-	case sm.ProduceRequest:
-		return 1
-	case sm.ProduceResponse:
-		return 2
-	case sm.FetchRequest:
-		return 3
-	case sm.FetchResponse:
-		return 4
-	case sm.ReplicaFetchRequest:
-		return 5
-	case sm.ReplicaFetchResponse:
-		return 6
-	case sm.BrokerHeartbeat:
-		return 7
-	case sm.BrokerHeartbeatResponse:
-		return 8
-	case sm.AlterISRRequest:
-		return 9
-	case sm.AlterISRResponse:
-		return 10
-	case sm.CreateTopicRequest:
-		return 11
-	case sm.CreateTopicResponse:
-		return 12
-	case sm.DeleteTopicRequest:
-		return 13
-	case sm.DeleteTopicResponse:
-		return 14
-	case sm.MetadataRequest:
-		return 15
-	case sm.MetadataResponse:
-		return 16
-	case sm.RaftMessage:
-		return 17
-	case sm.ClusterStatusRequest:
-		return 18
-	case sm.ClusterStatusResponse:
-		return 19
-	}
-	return 0
 }

@@ -4,59 +4,53 @@ package sm
 // unknown topic) are data, never Go errors or panics.
 type Code uint16
 
-// Reply codes. The names follow the reference's error names.
+//go:generate go tool stringer -type=Code -linecomment
+
+// Reply codes. The names follow the reference's error names; String prints
+// them. The values are part of the wire protocol: append only, never change
+// or reuse one (TestEnumsAppendOnly holds them to testdata/enums.golden).
 const (
-	CodeOK                           Code = iota
-	CodeNotLeader                         // this node does not lead the partition (or is not the controller leader); see LeaderHint
-	CodeUnknownTopic                      // no such topic or partition
-	CodeTopicExists                       // create of a name that exists
-	CodeInvalidRequest                    // malformed or out-of-range request; Message names the field
-	CodeNotEnoughReplicas                 // the ISR is smaller than the ack level needs; nothing was written
-	CodeNotEnoughReplicasAfterAppend      // written, then the ISR shrank below the ack level: outcome unknown
-	CodeTimeout                           // the ack level was not reached in time: outcome unknown
-	CodeOffsetOutOfRange                  // fetch below the log start or above the high watermark
-	CodeFencedLeaderEpoch                 // the request carried an older leader epoch than this node's
-	CodeUnknownLeaderEpoch                // the request carried a newer leader epoch than this node knows
-	CodeLeaderNotAvailable                // a new leader has not yet committed its first epoch offset; retry
-	CodeStaleBrokerEpoch                  // a broker incarnation older than the registered one
-	CodeMessageTooLarge                   // a record or batch above the configured maximum
-	CodeStorageError                      // the replica's storage failed; retry elsewhere
-	CodeInvalidReplicationFactor          // replication factor above the live brokers, or zero
-	CodeInvalidPartitions                 // partition count zero or above the limit
-	CodeInvalidTopicName                  // empty, too long, or characters outside [a-zA-Z0-9._-]
-	CodeStaleRequest                      // an ISR change for an old partition epoch
-	CodeLeadershipLost                    // the leader lost leadership while the request was pending: outcome unknown
+	// Success.
+	CodeOK Code = 0 // OK
+	// This node does not lead the partition (or is not the controller leader); see LeaderHint.
+	CodeNotLeader Code = 1 // NOT_LEADER
+	// No such topic or partition.
+	CodeUnknownTopic Code = 2 // UNKNOWN_TOPIC
+	// Create of a name that exists.
+	CodeTopicExists Code = 3 // TOPIC_ALREADY_EXISTS
+	// Malformed or out-of-range request; Message names the field.
+	CodeInvalidRequest Code = 4 // INVALID_REQUEST
+	// The ISR is smaller than the ack level needs; nothing was written.
+	CodeNotEnoughReplicas Code = 5 // NOT_ENOUGH_REPLICAS
+	// Written, then the ISR shrank below the ack level: outcome unknown.
+	CodeNotEnoughReplicasAfterAppend Code = 6 // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	// The ack level was not reached in time: outcome unknown.
+	CodeTimeout Code = 7 // TIMEOUT
+	// Fetch below the log start or above the high watermark.
+	CodeOffsetOutOfRange Code = 8 // OFFSET_OUT_OF_RANGE
+	// The request carried an older leader epoch than this node's.
+	CodeFencedLeaderEpoch Code = 9 // FENCED_LEADER_EPOCH
+	// The request carried a newer leader epoch than this node knows.
+	CodeUnknownLeaderEpoch Code = 10 // UNKNOWN_LEADER_EPOCH
+	// A new leader has not yet committed its first epoch offset; retry.
+	CodeLeaderNotAvailable Code = 11 // LEADER_NOT_AVAILABLE
+	// A broker incarnation older than the registered one.
+	CodeStaleBrokerEpoch Code = 12 // STALE_BROKER_EPOCH
+	// A record or batch above the configured maximum.
+	CodeMessageTooLarge Code = 13 // MESSAGE_TOO_LARGE
+	// The replica's storage failed; retry elsewhere.
+	CodeStorageError Code = 14 // STORAGE_ERROR
+	// Replication factor above the live brokers, or zero.
+	CodeInvalidReplicationFactor Code = 15 // INVALID_REPLICATION_FACTOR
+	// Partition count zero or above the limit.
+	CodeInvalidPartitions Code = 16 // INVALID_PARTITIONS
+	// Empty, too long, or characters outside [a-zA-Z0-9._-].
+	CodeInvalidTopicName Code = 17 // INVALID_TOPIC_NAME
+	// An ISR change for an old partition epoch.
+	CodeStaleRequest Code = 18 // STALE_REQUEST
+	// The leader lost leadership while the request was pending: outcome unknown.
+	CodeLeadershipLost Code = 19 // LEADERSHIP_LOST
 )
-
-var codeNames = [...]string{
-	CodeOK:                           "OK",
-	CodeNotLeader:                    "NOT_LEADER",
-	CodeUnknownTopic:                 "UNKNOWN_TOPIC",
-	CodeTopicExists:                  "TOPIC_ALREADY_EXISTS",
-	CodeInvalidRequest:               "INVALID_REQUEST",
-	CodeNotEnoughReplicas:            "NOT_ENOUGH_REPLICAS",
-	CodeNotEnoughReplicasAfterAppend: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-	CodeTimeout:                      "TIMEOUT",
-	CodeOffsetOutOfRange:             "OFFSET_OUT_OF_RANGE",
-	CodeFencedLeaderEpoch:            "FENCED_LEADER_EPOCH",
-	CodeUnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
-	CodeLeaderNotAvailable:           "LEADER_NOT_AVAILABLE",
-	CodeStaleBrokerEpoch:             "STALE_BROKER_EPOCH",
-	CodeMessageTooLarge:              "MESSAGE_TOO_LARGE",
-	CodeStorageError:                 "STORAGE_ERROR",
-	CodeInvalidReplicationFactor:     "INVALID_REPLICATION_FACTOR",
-	CodeInvalidPartitions:            "INVALID_PARTITIONS",
-	CodeInvalidTopicName:             "INVALID_TOPIC_NAME",
-	CodeStaleRequest:                 "STALE_REQUEST",
-	CodeLeadershipLost:               "LEADERSHIP_LOST",
-}
-
-func (c Code) String() string {
-	if int(c) < len(codeNames) && codeNames[c] != "" {
-		return codeNames[c]
-	}
-	return "CODE_" + itoa(int(c))
-}
 
 // Retriable reports whether a client may retry the same request elsewhere or
 // later without risk of a duplicate (the request certainly did nothing).
@@ -72,26 +66,4 @@ func (c Code) Retriable() bool {
 // have been applied.
 func (c Code) Unknown() bool {
 	return c == CodeTimeout || c == CodeNotEnoughReplicasAfterAppend || c == CodeLeadershipLost
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

@@ -1,10 +1,6 @@
 package sm
 
-import (
-	"strconv"
-
-	pb "go.etcd.io/raft/v3/raftpb"
-)
+import pb "go.etcd.io/raft/v3/raftpb"
 
 // Effects and their completions.
 //
@@ -23,32 +19,22 @@ type EffectID uint64
 // Outcome is how an effect ended.
 type Outcome uint8
 
+//go:generate go tool stringer -type=Outcome,LogOpKind -linecomment
+
 // Outcomes. The values are not on any wire but are explicit anyway: a trace
 // prints them.
 const (
 	// OutcomeOK: the effect took place (durably, when it asked to be synced).
-	OutcomeOK Outcome = 0
+	OutcomeOK Outcome = 0 // ok
 	// OutcomeFailed: the effect did not take place and left nothing behind;
 	// the reason says why and whether retrying can help.
-	OutcomeFailed Outcome = 1
+	OutcomeFailed Outcome = 1 // failed
 	// OutcomeUnknown: the adapter cannot tell whether the effect took place
 	// (an I/O error mid-write, a failed fsync, a lost reply, a timeout).
 	// The state machine must treat it as "maybe", as a client treats an
 	// unknown produce outcome.
-	OutcomeUnknown Outcome = 2
+	OutcomeUnknown Outcome = 2 // unknown
 )
-
-func (o Outcome) String() string {
-	switch o {
-	case OutcomeOK:
-		return "ok"
-	case OutcomeFailed:
-		return "failed"
-	case OutcomeUnknown:
-		return "unknown"
-	}
-	return "outcome(" + strconv.Itoa(int(o)) + ")"
-}
 
 // ---- partition logs --------------------------------------------------------
 
@@ -58,26 +44,14 @@ type LogOpKind uint8
 // Log operations.
 const (
 	// LogAppend appends encoded batches (EncodeBatch frames) to TP's log.
-	LogAppend LogOpKind = 0
+	LogAppend LogOpKind = 0 // append
 	// LogTruncate removes every batch of TP's log at or after Offset (a
 	// batch boundary), making the log end exactly Offset. It also cuts any
 	// torn or corrupt bytes at or after that point; recovery relies on it.
-	LogTruncate LogOpKind = 1
+	LogTruncate LogOpKind = 1 // truncate
 	// LogDelete removes TP's log entirely (topic deleted, replica dropped).
-	LogDelete LogOpKind = 2
+	LogDelete LogOpKind = 2 // delete
 )
-
-func (k LogOpKind) String() string {
-	switch k {
-	case LogAppend:
-		return "append"
-	case LogTruncate:
-		return "truncate"
-	case LogDelete:
-		return "delete"
-	}
-	return "logop(" + strconv.Itoa(int(k)) + ")"
-}
 
 // LogOp is one write to one partition log. Its completion, LogDone with the
 // same ID, arrives after the write is durable when Sync is set: a state

@@ -3,9 +3,69 @@ package sm
 import pb "go.etcd.io/raft/v3/raftpb"
 
 // Message is anything one node sends another. The set is closed: one struct
-// per request or response. Messages are values; a receiver must not mutate
-// slices it did not allocate.
-type Message interface{ isMessage() }
+// per request or response, each with its MsgKind. Messages are values; a
+// receiver must not mutate slices it did not allocate.
+type Message interface {
+	// Kind names the message's type; it is the type byte of its net/wire
+	// frame, and traces, metrics and probes label messages with it.
+	Kind() MsgKind
+}
+
+// MsgKind identifies a message type. It is the one list of messages: the
+// wire codec uses the value as the frame's type byte, and traces, metrics
+// and the simulator name messages by it. Adding a message means adding a
+// kind here, its struct with a Kind method below, and its codec in net/wire.
+//
+// The values are part of the wire protocol: append only, never change or
+// reuse one (TestEnumsAppendOnly holds them to testdata/enums.golden).
+type MsgKind uint8
+
+//go:generate go tool stringer -type=MsgKind -trimprefix=Kind
+
+// Message kinds. Zero is invalid, so that a zeroed buffer never decodes; 1
+// is the wire's Hello frame (net/wire.TypeHello), which opens a connection
+// and is not a Message.
+const (
+	KindProduceRequest          MsgKind = 2
+	KindProduceResponse         MsgKind = 3
+	KindFetchRequest            MsgKind = 4
+	KindFetchResponse           MsgKind = 5
+	KindReplicaFetchRequest     MsgKind = 6
+	KindReplicaFetchResponse    MsgKind = 7
+	KindBrokerHeartbeat         MsgKind = 8
+	KindBrokerHeartbeatResponse MsgKind = 9
+	KindAlterISRRequest         MsgKind = 10
+	KindAlterISRResponse        MsgKind = 11
+	KindCreateTopicRequest      MsgKind = 12
+	KindCreateTopicResponse     MsgKind = 13
+	KindDeleteTopicRequest      MsgKind = 14
+	KindDeleteTopicResponse     MsgKind = 15
+	KindMetadataRequest         MsgKind = 16
+	KindMetadataResponse        MsgKind = 17
+	KindRaftMessage             MsgKind = 18
+	KindClusterStatusRequest    MsgKind = 19
+	KindClusterStatusResponse   MsgKind = 20
+
+	// kindEnd is one past the largest kind; append new kinds above it.
+	kindEnd = 21
+)
+
+// MsgKindFirst is the smallest message kind (the values below it are
+// reserved, see above).
+const MsgKindFirst = KindProduceRequest
+
+// Valid reports whether k names a message type.
+func (k MsgKind) Valid() bool { return k >= MsgKindFirst && k < kindEnd }
+
+// MsgKinds lists every message kind in increasing order, so codecs, tests
+// and metrics can iterate them.
+func MsgKinds() []MsgKind {
+	ks := make([]MsgKind, 0, kindEnd-MsgKindFirst)
+	for k := MsgKindFirst; k < kindEnd; k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}
 
 // Envelope is a message with its route. To is always set.
 type Envelope struct {
@@ -281,25 +341,25 @@ type RaftMessage struct {
 	M *pb.Message
 }
 
-func (ProduceRequest) isMessage()          {}
-func (ProduceResponse) isMessage()         {}
-func (FetchRequest) isMessage()            {}
-func (FetchResponse) isMessage()           {}
-func (ReplicaFetchRequest) isMessage()     {}
-func (ReplicaFetchResponse) isMessage()    {}
-func (BrokerHeartbeat) isMessage()         {}
-func (BrokerHeartbeatResponse) isMessage() {}
-func (AlterISRRequest) isMessage()         {}
-func (AlterISRResponse) isMessage()        {}
-func (CreateTopicRequest) isMessage()      {}
-func (CreateTopicResponse) isMessage()     {}
-func (DeleteTopicRequest) isMessage()      {}
-func (DeleteTopicResponse) isMessage()     {}
-func (MetadataRequest) isMessage()         {}
-func (MetadataResponse) isMessage()        {}
-func (ClusterStatusRequest) isMessage()    {}
-func (ClusterStatusResponse) isMessage()   {}
-func (RaftMessage) isMessage()             {}
+func (ProduceRequest) Kind() MsgKind          { return KindProduceRequest }
+func (ProduceResponse) Kind() MsgKind         { return KindProduceResponse }
+func (FetchRequest) Kind() MsgKind            { return KindFetchRequest }
+func (FetchResponse) Kind() MsgKind           { return KindFetchResponse }
+func (ReplicaFetchRequest) Kind() MsgKind     { return KindReplicaFetchRequest }
+func (ReplicaFetchResponse) Kind() MsgKind    { return KindReplicaFetchResponse }
+func (BrokerHeartbeat) Kind() MsgKind         { return KindBrokerHeartbeat }
+func (BrokerHeartbeatResponse) Kind() MsgKind { return KindBrokerHeartbeatResponse }
+func (AlterISRRequest) Kind() MsgKind         { return KindAlterISRRequest }
+func (AlterISRResponse) Kind() MsgKind        { return KindAlterISRResponse }
+func (CreateTopicRequest) Kind() MsgKind      { return KindCreateTopicRequest }
+func (CreateTopicResponse) Kind() MsgKind     { return KindCreateTopicResponse }
+func (DeleteTopicRequest) Kind() MsgKind      { return KindDeleteTopicRequest }
+func (DeleteTopicResponse) Kind() MsgKind     { return KindDeleteTopicResponse }
+func (MetadataRequest) Kind() MsgKind         { return KindMetadataRequest }
+func (MetadataResponse) Kind() MsgKind        { return KindMetadataResponse }
+func (ClusterStatusRequest) Kind() MsgKind    { return KindClusterStatusRequest }
+func (ClusterStatusResponse) Kind() MsgKind   { return KindClusterStatusResponse }
+func (RaftMessage) Kind() MsgKind             { return KindRaftMessage }
 
 // ---- metadata --------------------------------------------------------------
 

@@ -51,26 +51,149 @@ func (d Duration) String() string {
 // it (the simulator derives it from the run seed).
 type Rand interface{ Uint64() uint64 }
 
-// NodeID names a process: controller, broker or client. Zero means "none".
-//
-// By convention controllers are 1..99 (their Raft IDs), brokers 100..999 and
-// clients 1000 and up; nothing depends on it but traces are easier to read.
+// NodeID names a process: controller, broker, client or admin client. Zero
+// means "none". The ID alone tells the process's Role: the ranges below are
+// the one definition the transport (which binds certificates to them), the
+// simulator, configuration checks and traces share.
 type NodeID uint64
 
 // NoNode is the zero NodeID: no leader known, no hint.
 const NoNode NodeID = 0
 
-func (n NodeID) String() string {
+// Node-ID ranges, by role.
+const (
+	// ControllerIDMin..ControllerIDMax are controllers; the ID is also the
+	// controller's raft ID.
+	ControllerIDMin NodeID = 1
+	ControllerIDMax NodeID = 99
+	// BrokerIDMin..BrokerIDMax are brokers.
+	BrokerIDMin NodeID = 100
+	BrokerIDMax NodeID = 999_999
+	// ClientIDMin..AdminClientIDMin-1 are clients (the SDK, the
+	// simulator's workload clients): they pick their own IDs, at random in
+	// production.
+	ClientIDMin NodeID = 1_000_000
+	// AdminClientIDMin and up are admin clients: requests that originate
+	// inside a server process (the controller's admin API) or the
+	// simulator's harness. No remote peer may claim one.
+	AdminClientIDMin NodeID = 1 << 62
+)
+
+// Role is what kind of process a NodeID names (see the ranges above).
+type Role uint8
+
+//go:generate go tool stringer -type=Role -linecomment
+
+// Roles. Not on any wire (net/wire has its own connection role), but
+// explicit anyway: logs print them.
+const (
+	RoleNone       Role = 0 // none
+	RoleController Role = 1 // controller
+	RoleBroker     Role = 2 // broker
+	RoleClient     Role = 3 // client
+	RoleAdmin      Role = 4 // admin
+)
+
+// Role returns the role n's range assigns; RoleNone for NoNode.
+func (n NodeID) Role() Role {
 	switch {
 	case n == NoNode:
-		return "none"
-	case n < 100:
-		return "c" + strconv.FormatUint(uint64(n), 10)
-	case n < 1000:
-		return "b" + strconv.FormatUint(uint64(n), 10)
-	default:
-		return "cl" + strconv.FormatUint(uint64(n), 10)
+		return RoleNone
+	case n <= ControllerIDMax:
+		return RoleController
+	case n <= BrokerIDMax:
+		return RoleBroker
+	case n < AdminClientIDMin:
+		return RoleClient
 	}
+	return RoleAdmin
+}
+
+// IsController reports whether n is in the controller range.
+func (n NodeID) IsController() bool { return n.Role() == RoleController }
+
+// IsBroker reports whether n is in the broker range.
+func (n NodeID) IsBroker() bool { return n.Role() == RoleBroker }
+
+// IsClient reports whether n is in the (non-admin) client range.
+func (n NodeID) IsClient() bool { return n.Role() == RoleClient }
+
+// IsAdmin reports whether n is in the admin-client range.
+func (n NodeID) IsAdmin() bool { return n.Role() == RoleAdmin }
+
+// IsServer reports whether n is a controller or a broker: a process that
+// serves, as opposed to a client of either kind.
+func (n NodeID) IsServer() bool { r := n.Role(); return r == RoleController || r == RoleBroker }
+
+// Node-name prefixes, by role; see NodeID.String.
+var rolePrefix = [...]string{RoleController: "c", RoleBroker: "b", RoleClient: "cl", RoleAdmin: "adm"}
+
+// String names n for traces and logs: c1 (controller 1), b101 (broker 101),
+// cl1000001 (client 1000001), adm7 (admin client AdminClientIDMin+7) and
+// "none". ParseNodeID reads the same forms back.
+func (n NodeID) String() string {
+	r := n.Role()
+	switch r {
+	case RoleNone:
+		return "none"
+	case RoleAdmin:
+		return rolePrefix[r] + strconv.FormatUint(uint64(n-AdminClientIDMin), 10)
+	}
+	return rolePrefix[r] + strconv.FormatUint(uint64(n), 10)
+}
+
+// ParseNodeID reads a name String prints ("c1", "b101", "cl1000001",
+// "adm7", "none") and refuses a number outside its prefix's range.
+func ParseNodeID(s string) (NodeID, error) {
+	if s == "none" {
+		return NoNode, nil
+	}
+	// Longest prefixes first: "cl" before "c".
+	for _, r := range []Role{RoleAdmin, RoleClient, RoleController, RoleBroker} {
+		p := rolePrefix[r]
+		if len(s) <= len(p) || s[:len(p)] != p {
+			continue
+		}
+		digits := s[len(p):]
+		v, err := strconv.ParseUint(digits, 10, 64)
+		if err != nil || (len(digits) > 1 && digits[0] == '0') {
+			return NoNode, fmt.Errorf("sm: node %q: want %s followed by a decimal number", s, p)
+		}
+		n := NodeID(v)
+		if r == RoleAdmin {
+			if v > uint64(^NodeID(0)-AdminClientIDMin) {
+				return NoNode, fmt.Errorf("sm: node %q: admin number out of range", s)
+			}
+			n = AdminClientIDMin + NodeID(v)
+		}
+		if n.Role() != r {
+			return NoNode, fmt.Errorf("sm: node %q is not a %v id (%v ids are %s)", s, r, r, r.rangeText())
+		}
+		return n, nil
+	}
+	return NoNode, fmt.Errorf("sm: node %q: want c<id>, b<id>, cl<id>, adm<n> or none", s)
+}
+
+// IDRange returns the smallest and the largest NodeID of role r (both
+// NoNode for RoleNone).
+func (r Role) IDRange() (lo, hi NodeID) {
+	switch r {
+	case RoleController:
+		return ControllerIDMin, ControllerIDMax
+	case RoleBroker:
+		return BrokerIDMin, BrokerIDMax
+	case RoleClient:
+		return ClientIDMin, AdminClientIDMin - 1
+	case RoleAdmin:
+		return AdminClientIDMin, ^NodeID(0)
+	}
+	return NoNode, NoNode
+}
+
+// rangeText describes r's ID range for error messages, e.g. "100..999999".
+func (r Role) rangeText() string {
+	lo, hi := r.IDRange()
+	return strconv.FormatUint(uint64(lo), 10) + ".." + strconv.FormatUint(uint64(hi), 10)
 }
 
 // Offset is a record's position in a partition log; offsets are dense from 0.
@@ -129,15 +252,24 @@ type Batch struct {
 func (b *Batch) NextOffset() Offset { return b.BaseOffset + Offset(len(b.Records)) }
 
 // AckKind is how many replicas must hold a produce before it is acknowledged.
+// The values are part of the wire protocol (ProduceRequest): append only.
 type AckKind uint8
 
-// Ack levels, as in the reference's AcknowledgmentLevel.
+//go:generate go tool stringer -type=AckKind -linecomment
+
+// Ack levels, as in the reference's AcknowledgmentLevel. String prints the
+// names ParseAcks reads.
 const (
-	AckNone     AckKind = iota // reply as soon as the leader accepted it; no durability promise
-	AckLeader                  // durable on the leader
-	AckMajority                // committed, and durable on a majority of the replicas
-	AckAll                     // committed: durable on every ISR member, ISR ≥ min_in_sync_replicas
-	AckCustom                  // committed, and durable on at least N replicas
+	// AckNone: reply as soon as the leader accepted it; no durability promise.
+	AckNone AckKind = 0 // none
+	// AckLeader: durable on the leader.
+	AckLeader AckKind = 1 // leader
+	// AckMajority: committed, and durable on a majority of the replicas.
+	AckMajority AckKind = 2 // majority
+	// AckAll: committed: durable on every ISR member, ISR ≥ min_in_sync_replicas.
+	AckAll AckKind = 3 // all
+	// AckCustom: committed, and durable on at least N replicas.
+	AckCustom AckKind = 4 // custom
 )
 
 // Acks is an ack level; N is used by AckCustom only.
@@ -147,19 +279,10 @@ type Acks struct {
 }
 
 func (a Acks) String() string {
-	switch a.Kind {
-	case AckNone:
-		return "none"
-	case AckLeader:
-		return "leader"
-	case AckMajority:
-		return "majority"
-	case AckAll:
-		return "all"
-	case AckCustom:
+	if a.Kind == AckCustom {
 		return "custom(" + strconv.Itoa(int(a.N)) + ")"
 	}
-	return "acks(" + strconv.Itoa(int(a.Kind)) + ")"
+	return a.Kind.String()
 }
 
 // Durable reports whether an acknowledgment at this level promises that the

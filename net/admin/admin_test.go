@@ -455,13 +455,13 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeLeadershipLost:               {504, "outcome unknown (LEADERSHIP_LOST: msg); check GET /api/v1/topics/t before retrying"},
 	}
 	var named []sm.Code
-	for c := sm.Code(0); !strings.HasPrefix(c.String(), "CODE_"); c++ {
+	for c := sm.Code(0); !strings.HasPrefix(c.String(), "Code("); c++ {
 		named = append(named, c)
 	}
 	named = append(named, sm.Code(len(named))) // one unnamed code: 500
 	for _, c := range named {
 		w, ok := want[c]
-		if !ok && !strings.HasPrefix(c.String(), "CODE_") {
+		if !ok && !strings.HasPrefix(c.String(), "Code(") {
 			t.Fatalf("code %s has no expected status in this test", c)
 		}
 		if !ok {

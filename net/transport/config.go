@@ -104,8 +104,10 @@ type QUICConfig struct {
 func (c Config) withDefaults() (Config, error) {
 	role, ok := RoleOf(c.Self)
 	switch {
-	case !ok:
+	case c.Self == sm.NoNode:
 		return c, errors.New("transport: Self must be set")
+	case !ok:
+		return c, fmt.Errorf("transport: Self %v is an admin id, which never connects (want a controller, broker or client id)", c.Self)
 	case role != c.Role:
 		return c, fmt.Errorf("transport: node %d is a %v id, not a %v", uint64(c.Self), role, c.Role)
 	case c.Deliver == nil:

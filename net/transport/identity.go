@@ -10,29 +10,21 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-// Node id ranges. A NodeID names one process across the cluster, and its role
-// follows from the range it is in, so a certificate can be bound to ids
-// without a registry: a broker certificate can never pass for a controller,
-// and no client can claim a server's id (and so receive its replies).
-const (
-	ControllerIDMin sm.NodeID = 1
-	ControllerIDMax sm.NodeID = 99
-	BrokerIDMin     sm.NodeID = 100
-	BrokerIDMax     sm.NodeID = 999_999
-	ClientIDMin     sm.NodeID = 1_000_000
-)
-
-// RoleOf returns the role an id belongs to; false for NoNode.
+// RoleOf returns the connection role an id's range (sm.NodeID.Role) gives
+// it, so a certificate can be bound to ids without a registry: a broker
+// certificate can never pass for a controller, and no client can claim a
+// server's id (and so receive its replies). False for NoNode and for admin
+// ids, which live inside server processes and never connect.
 func RoleOf(id sm.NodeID) (wire.Role, bool) {
-	switch {
-	case id == sm.NoNode:
-		return 0, false
-	case id <= ControllerIDMax:
+	switch id.Role() {
+	case sm.RoleController:
 		return wire.RoleController, true
-	case id <= BrokerIDMax:
+	case sm.RoleBroker:
 		return wire.RoleBroker, true
+	case sm.RoleClient:
+		return wire.RoleClient, true
 	}
-	return wire.RoleClient, true
+	return 0, false
 }
 
 // CertName is the certificate CommonName a server node must hold:
@@ -47,11 +39,15 @@ var clientLabel = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // Authorize decides whether a peer whose verified certificate has
 // CommonName cn may act as node id with the given role. The rule:
 //
-//   - "controller-N" may be exactly controller N, 1 ≤ N ≤ 99;
-//   - "broker-N" may be exactly broker N, 100 ≤ N ≤ 999999;
-//   - "client-LABEL" (LABEL of [A-Za-z0-9._-]) may be any client id
-//     ≥ 1000000: clients pick their ids, and the transport also refuses a
-//     client id already held by a live connection with another certificate;
+//   - "controller-N" may be exactly controller N, N in the controller
+//     range (sm.ControllerIDMin..sm.ControllerIDMax, 1..99);
+//   - "broker-N" may be exactly broker N, N in the broker range
+//     (sm.BrokerIDMin..sm.BrokerIDMax, 100..999999);
+//   - "client-LABEL" (LABEL of [A-Za-z0-9._-]) may be any id in the client
+//     range (sm.ClientIDMin..sm.AdminClientIDMin-1): clients pick their
+//     ids, and the transport also refuses a client id already held by a
+//     live connection with another certificate;
+//   - admin ids (sm.AdminClientIDMin and up) may not connect at all;
 //   - anything else may be nothing.
 //
 // N is written in decimal without sign or leading zeros, so each id has one

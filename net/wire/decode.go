@@ -413,42 +413,42 @@ func (d *decoder) reply() (uint64, sm.Code, string, sm.NodeID) {
 	return d.u64("reqID"), sm.Code(d.u16("code")), d.str("message"), sm.NodeID(d.u64("leaderHint"))
 }
 
-// decodeMessage reads the payload of a message of type t (never TypeHello).
+// decodeMessage reads the payload of a message of kind k.
 // Go evaluates composite literal fields in order, so each literal below reads
 // the wire in declaration order.
-func decodeMessage(d *decoder, t Type) sm.Message {
-	switch t {
-	case TypeProduceRequest:
+func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
+	switch k {
+	case sm.KindProduceRequest:
 		return sm.ProduceRequest{
 			ReqID: d.u64("reqID"), TP: d.tp("tp"),
 			Acks:    sm.Acks{Kind: sm.AckKind(d.u8("acks.kind")), N: d.i32("acks.n")},
 			Records: d.records("records"), Timeout: sm.Duration(d.i64("timeout")),
 		}
-	case TypeProduceResponse:
+	case sm.KindProduceResponse:
 		return sm.ProduceResponse{
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
 			BaseOffset: sm.Offset(d.i64("baseOffset")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")),
 		}
-	case TypeFetchRequest:
+	case sm.KindFetchRequest:
 		return sm.FetchRequest{
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), Offset: sm.Offset(d.i64("offset")),
 			MaxRecords: d.i32("maxRecords"), CurrentLeaderEpoch: sm.Epoch(d.i64("currentLeaderEpoch")),
 		}
-	case TypeFetchResponse:
+	case sm.KindFetchResponse:
 		return sm.FetchResponse{
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
 			Batches: d.batches("batches"), HighWatermark: sm.Offset(d.i64("highWatermark")),
 			LogStart: sm.Offset(d.i64("logStart")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")),
 		}
-	case TypeReplicaFetchRequest:
+	case sm.KindReplicaFetchRequest:
 		return sm.ReplicaFetchRequest{
 			TP: d.tp("tp"), Replica: sm.NodeID(d.u64("replica")), Incarnation: d.u64("incarnation"),
 			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")), FetchOffset: sm.Offset(d.i64("fetchOffset")),
 			LastFetchedEpoch: sm.Epoch(d.i64("lastFetchedEpoch")),
 		}
-	case TypeReplicaFetchResponse:
+	case sm.KindReplicaFetchResponse:
 		return sm.ReplicaFetchResponse{
 			TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Incarnation: d.u64("incarnation"),
 			FetchOffset: sm.Offset(d.i64("fetchOffset")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
@@ -456,25 +456,25 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 			Diverging: d.bool("diverging"), DivergingEpoch: sm.Epoch(d.i64("divergingEpoch")),
 			DivergingEndOffset: sm.Offset(d.i64("divergingEndOffset")),
 		}
-	case TypeBrokerHeartbeat:
+	case sm.KindBrokerHeartbeat:
 		return sm.BrokerHeartbeat{
 			Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation"), SentAt: sm.Time(d.i64("sentAt")),
 			Rack: d.str("rack"), Host: d.str("host"), MetadataVersion: d.u64("metadataVersion"),
 			Health: d.optionalHealth("health"), LostDisk: d.bool("lostDisk"), Lost: d.tps("lost"),
 			AcceptDataLoss: d.bool("acceptDataLoss"),
 		}
-	case TypeBrokerHeartbeatResponse:
+	case sm.KindBrokerHeartbeatResponse:
 		return sm.BrokerHeartbeatResponse{
 			Incarnation: d.u64("incarnation"), SentAt: sm.Time(d.i64("sentAt")), Code: sm.Code(d.u16("code")), Message: d.str("message"),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")), Delta: d.delta("delta"),
 			SessionTimeout: sm.Duration(d.i64("sessionTimeout")),
 		}
-	case TypeAlterISRRequest:
+	case sm.KindAlterISRRequest:
 		return sm.AlterISRRequest{
 			ReqID: d.u64("reqID"), Broker: sm.NodeID(d.u64("broker")), TP: d.tp("tp"),
 			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")), PartitionEpoch: d.i64("partitionEpoch"), ISR: d.nodes("isr"),
 		}
-	case TypeAlterISRResponse:
+	case sm.KindAlterISRResponse:
 		m := sm.AlterISRResponse{
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")),
@@ -483,36 +483,36 @@ func decodeMessage(d *decoder, t Type) sm.Message {
 		m.State = d.partitionState()
 		d.pop()
 		return m
-	case TypeCreateTopicRequest:
+	case sm.KindCreateTopicRequest:
 		return sm.CreateTopicRequest{
 			ReqID: d.u64("reqID"), Name: d.str("name"), Partitions: d.i32("partitions"),
 			ReplicationFactor: d.i32("replicationFactor"), Config: d.topicConfig("config"),
 			CreatedAtMs: d.i64("createdAtMs"),
 		}
-	case TypeCreateTopicResponse:
+	case sm.KindCreateTopicResponse:
 		var m sm.CreateTopicResponse
 		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
 		return m
-	case TypeDeleteTopicRequest:
+	case sm.KindDeleteTopicRequest:
 		return sm.DeleteTopicRequest{ReqID: d.u64("reqID"), Name: d.str("name")}
-	case TypeDeleteTopicResponse:
+	case sm.KindDeleteTopicResponse:
 		var m sm.DeleteTopicResponse
 		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
 		return m
-	case TypeMetadataRequest:
+	case sm.KindMetadataRequest:
 		return sm.MetadataRequest{ReqID: d.u64("reqID"), SinceVersion: d.u64("sinceVersion")}
-	case TypeMetadataResponse:
+	case sm.KindMetadataResponse:
 		return sm.MetadataResponse{
 			ReqID: d.u64("reqID"), Code: sm.Code(d.u16("code")),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")), Delta: d.delta("delta"),
 		}
-	case TypeRaftMessage:
+	case sm.KindRaftMessage:
 		return d.raft()
-	case TypeClusterStatusRequest:
+	case sm.KindClusterStatusRequest:
 		return sm.ClusterStatusRequest{ReqID: d.u64("reqID"), Stale: d.bool("stale")}
-	case TypeClusterStatusResponse:
+	case sm.KindClusterStatusResponse:
 		return d.clusterStatus()
 	}
-	d.fail("", "no decoder for type "+t.String(), ErrUnknownType)
+	d.fail("", "no decoder for message kind "+k.String(), ErrUnknownType)
 	return nil
 }

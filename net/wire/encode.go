@@ -238,7 +238,7 @@ func (e *encoder) raft(m sm.RaftMessage) {
 }
 
 // encodeMessage writes m's fields in declaration order. TypeOf has already
-// accepted m's type.
+// accepted m's kind.
 func encodeMessage(e *encoder, m sm.Message) {
 	switch m := m.(type) {
 	case sm.ProduceRequest:
@@ -352,6 +352,10 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.bool(m.Stale)
 	case sm.ClusterStatusResponse:
 		e.clusterStatus(&m)
+	default:
+		// A Message with a valid Kind but a type this codec does not know,
+		// such as a pointer to a message struct.
+		e.err = fmt.Errorf("wire: no encoder for message %T", m)
 	}
 }
 

@@ -85,9 +85,10 @@ func frameOf(typ Type, payload []byte) []byte {
 
 // fuzzType is a per-type target: the payload decoder of one type, seeded
 // with that type's sample.
-func fuzzType(f *testing.F, typ Type) {
+func fuzzType(f *testing.F, k sm.MsgKind) {
+	typ := TypeFor(k)
 	for _, m := range samples() {
-		if t, _ := TypeOf(m); t == typ {
+		if m.Kind() == k {
 			frame, _ := Encode(m)
 			f.Add(frame[HeaderBytes:])
 		}
@@ -96,25 +97,25 @@ func fuzzType(f *testing.F, typ Type) {
 	f.Fuzz(func(t *testing.T, payload []byte) { checkDecoded(t, frameOf(typ, payload)) })
 }
 
-func FuzzProduceRequest(f *testing.F)          { fuzzType(f, TypeProduceRequest) }
-func FuzzProduceResponse(f *testing.F)         { fuzzType(f, TypeProduceResponse) }
-func FuzzFetchRequest(f *testing.F)            { fuzzType(f, TypeFetchRequest) }
-func FuzzFetchResponse(f *testing.F)           { fuzzType(f, TypeFetchResponse) }
-func FuzzReplicaFetchRequest(f *testing.F)     { fuzzType(f, TypeReplicaFetchRequest) }
-func FuzzReplicaFetchResponse(f *testing.F)    { fuzzType(f, TypeReplicaFetchResponse) }
-func FuzzBrokerHeartbeat(f *testing.F)         { fuzzType(f, TypeBrokerHeartbeat) }
-func FuzzBrokerHeartbeatResponse(f *testing.F) { fuzzType(f, TypeBrokerHeartbeatResponse) }
-func FuzzAlterISRRequest(f *testing.F)         { fuzzType(f, TypeAlterISRRequest) }
-func FuzzAlterISRResponse(f *testing.F)        { fuzzType(f, TypeAlterISRResponse) }
-func FuzzCreateTopicRequest(f *testing.F)      { fuzzType(f, TypeCreateTopicRequest) }
-func FuzzCreateTopicResponse(f *testing.F)     { fuzzType(f, TypeCreateTopicResponse) }
-func FuzzDeleteTopicRequest(f *testing.F)      { fuzzType(f, TypeDeleteTopicRequest) }
-func FuzzDeleteTopicResponse(f *testing.F)     { fuzzType(f, TypeDeleteTopicResponse) }
-func FuzzMetadataRequest(f *testing.F)         { fuzzType(f, TypeMetadataRequest) }
-func FuzzMetadataResponse(f *testing.F)        { fuzzType(f, TypeMetadataResponse) }
-func FuzzRaftMessage(f *testing.F)             { fuzzType(f, TypeRaftMessage) }
-func FuzzClusterStatusRequest(f *testing.F)    { fuzzType(f, TypeClusterStatusRequest) }
-func FuzzClusterStatusResponse(f *testing.F)   { fuzzType(f, TypeClusterStatusResponse) }
+func FuzzProduceRequest(f *testing.F)          { fuzzType(f, sm.KindProduceRequest) }
+func FuzzProduceResponse(f *testing.F)         { fuzzType(f, sm.KindProduceResponse) }
+func FuzzFetchRequest(f *testing.F)            { fuzzType(f, sm.KindFetchRequest) }
+func FuzzFetchResponse(f *testing.F)           { fuzzType(f, sm.KindFetchResponse) }
+func FuzzReplicaFetchRequest(f *testing.F)     { fuzzType(f, sm.KindReplicaFetchRequest) }
+func FuzzReplicaFetchResponse(f *testing.F)    { fuzzType(f, sm.KindReplicaFetchResponse) }
+func FuzzBrokerHeartbeat(f *testing.F)         { fuzzType(f, sm.KindBrokerHeartbeat) }
+func FuzzBrokerHeartbeatResponse(f *testing.F) { fuzzType(f, sm.KindBrokerHeartbeatResponse) }
+func FuzzAlterISRRequest(f *testing.F)         { fuzzType(f, sm.KindAlterISRRequest) }
+func FuzzAlterISRResponse(f *testing.F)        { fuzzType(f, sm.KindAlterISRResponse) }
+func FuzzCreateTopicRequest(f *testing.F)      { fuzzType(f, sm.KindCreateTopicRequest) }
+func FuzzCreateTopicResponse(f *testing.F)     { fuzzType(f, sm.KindCreateTopicResponse) }
+func FuzzDeleteTopicRequest(f *testing.F)      { fuzzType(f, sm.KindDeleteTopicRequest) }
+func FuzzDeleteTopicResponse(f *testing.F)     { fuzzType(f, sm.KindDeleteTopicResponse) }
+func FuzzMetadataRequest(f *testing.F)         { fuzzType(f, sm.KindMetadataRequest) }
+func FuzzMetadataResponse(f *testing.F)        { fuzzType(f, sm.KindMetadataResponse) }
+func FuzzRaftMessage(f *testing.F)             { fuzzType(f, sm.KindRaftMessage) }
+func FuzzClusterStatusRequest(f *testing.F)    { fuzzType(f, sm.KindClusterStatusRequest) }
+func FuzzClusterStatusResponse(f *testing.F)   { fuzzType(f, sm.KindClusterStatusResponse) }
 
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.

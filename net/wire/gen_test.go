@@ -124,69 +124,69 @@ var (
 	})
 )
 
-// genMessage draws a message of type typ.
-func genMessage(typ Type) *rapid.Generator[sm.Message] {
+// genMessage draws a message of kind typ.
+func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 	return rapid.Custom(func(t *rapid.T) sm.Message {
 		u64 := func(l string) uint64 { return rapid.Uint64().Draw(t, l) }
 		i64 := func(l string) int64 { return rapid.Int64().Draw(t, l) }
 		i32 := func(l string) int32 { return rapid.Int32().Draw(t, l) }
 		switch typ {
-		case TypeProduceRequest:
+		case sm.KindProduceRequest:
 			return sm.ProduceRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"),
 				Acks:    sm.Acks{Kind: sm.AckKind(rapid.Uint8().Draw(t, "kind")), N: i32("n")},
 				Records: genRecords.Draw(t, "records"), Timeout: sm.Duration(i64("timeout"))}
-		case TypeProduceResponse:
+		case sm.KindProduceResponse:
 			return sm.ProduceResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
 				Message: genString.Draw(t, "msg"), BaseOffset: sm.Offset(i64("base")), LeaderEpoch: sm.Epoch(i64("epoch")),
 				LeaderHint: genNode.Draw(t, "hint")}
-		case TypeFetchRequest:
+		case sm.KindFetchRequest:
 			return sm.FetchRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Offset: sm.Offset(i64("off")),
 				MaxRecords: i32("max"), CurrentLeaderEpoch: sm.Epoch(i64("epoch"))}
-		case TypeFetchResponse:
+		case sm.KindFetchResponse:
 			return sm.FetchResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
 				Message: genString.Draw(t, "msg"), Batches: genBatches.Draw(t, "batches"), HighWatermark: sm.Offset(i64("hw")),
 				LogStart: sm.Offset(i64("start")), LeaderEpoch: sm.Epoch(i64("epoch")), LeaderHint: genNode.Draw(t, "hint")}
-		case TypeReplicaFetchRequest:
+		case sm.KindReplicaFetchRequest:
 			return sm.ReplicaFetchRequest{TP: genTP.Draw(t, "tp"), Replica: genNode.Draw(t, "replica"), Incarnation: u64("inc"),
 				LeaderEpoch: sm.Epoch(i64("epoch")), FetchOffset: sm.Offset(i64("off")), LastFetchedEpoch: sm.Epoch(i64("last"))}
-		case TypeReplicaFetchResponse:
+		case sm.KindReplicaFetchResponse:
 			return sm.ReplicaFetchResponse{TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"), Incarnation: u64("inc"),
 				FetchOffset: sm.Offset(i64("off")), LeaderEpoch: sm.Epoch(i64("epoch")), Batches: genBatches.Draw(t, "batches"),
 				HighWatermark: sm.Offset(i64("hw")), Diverging: rapid.Bool().Draw(t, "div"),
 				DivergingEpoch: sm.Epoch(i64("depoch")), DivergingEndOffset: sm.Offset(i64("dend"))}
-		case TypeBrokerHeartbeat:
+		case sm.KindBrokerHeartbeat:
 			return sm.BrokerHeartbeat{Broker: genNode.Draw(t, "broker"), Incarnation: u64("inc"), Rack: genString.Draw(t, "rack"),
 				Host: genString.Draw(t, "host"), MetadataVersion: u64("ver"), Health: genHealthp.Draw(t, "health"),
 				LostDisk: rapid.Bool().Draw(t, "lostDisk"), Lost: rapid.SliceOfN(genTP, 0, 4).Draw(t, "lost"),
 				AcceptDataLoss: rapid.Bool().Draw(t, "accept"), SentAt: sm.Time(i64("sent"))}
-		case TypeBrokerHeartbeatResponse:
+		case sm.KindBrokerHeartbeatResponse:
 			return sm.BrokerHeartbeatResponse{Incarnation: u64("inc"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
 				LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta"), SessionTimeout: sm.Duration(i64("session")),
 				SentAt: sm.Time(i64("sent"))}
-		case TypeAlterISRRequest:
+		case sm.KindAlterISRRequest:
 			return sm.AlterISRRequest{ReqID: u64("req"), Broker: genNode.Draw(t, "broker"), TP: genTP.Draw(t, "tp"),
 				LeaderEpoch: sm.Epoch(i64("epoch")), PartitionEpoch: i64("pepoch"), ISR: genNodes.Draw(t, "isr")}
-		case TypeAlterISRResponse:
+		case sm.KindAlterISRResponse:
 			return sm.AlterISRResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
 				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), State: genPartitionState.Draw(t, "state")}
-		case TypeCreateTopicRequest:
+		case sm.KindCreateTopicRequest:
 			return sm.CreateTopicRequest{ReqID: u64("req"), Name: genString.Draw(t, "name"), Partitions: i32("p"),
 				ReplicationFactor: i32("rf"), Config: genTopicConfig.Draw(t, "config")}
-		case TypeCreateTopicResponse:
+		case sm.KindCreateTopicResponse:
 			return sm.CreateTopicResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint")}
-		case TypeDeleteTopicRequest:
+		case sm.KindDeleteTopicRequest:
 			return sm.DeleteTopicRequest{ReqID: u64("req"), Name: genString.Draw(t, "name")}
-		case TypeDeleteTopicResponse:
+		case sm.KindDeleteTopicResponse:
 			return sm.DeleteTopicResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint")}
-		case TypeMetadataRequest:
+		case sm.KindMetadataRequest:
 			return sm.MetadataRequest{ReqID: u64("req"), SinceVersion: u64("since")}
-		case TypeMetadataResponse:
+		case sm.KindMetadataResponse:
 			return sm.MetadataResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), LeaderHint: genNode.Draw(t, "hint"), Delta: genDelta.Draw(t, "delta")}
-		case TypeRaftMessage:
+		case sm.KindRaftMessage:
 			return genRaft.Draw(t, "raft")
-		case TypeClusterStatusRequest:
+		case sm.KindClusterStatusRequest:
 			return sm.ClusterStatusRequest{ReqID: u64("req"), Stale: rapid.Bool().Draw(t, "stale")}
-		case TypeClusterStatusResponse:
+		case sm.KindClusterStatusResponse:
 			return sm.ClusterStatusResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), LeaderHint: genNode.Draw(t, "hint"),
 				IsLeader: rapid.Bool().Draw(t, "isLeader"), Term: u64("term"), CommitIndex: u64("commit"), AppliedIndex: u64("applied"),
 				Metadata: genDelta.Draw(t, "metadata"), Brokers: rapid.SliceOfN(genBrokerStatus, 0, 3).Draw(t, "brokers"),
@@ -196,8 +196,8 @@ func genMessage(typ Type) *rapid.Generator[sm.Message] {
 	})
 }
 
-// messageTypes is every type but Hello.
-func messageTypes() []Type { return Types()[1:] }
+// messageTypes is every message kind.
+func messageTypes() []sm.MsgKind { return sm.MsgKinds() }
 
 // normalize returns m with every empty slice set to nil, recursively, so that
 // values that encode identically compare equal. It does not descend into

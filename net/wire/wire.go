@@ -50,98 +50,67 @@ const HeaderBytes = 6
 // smaller bound, since it is what a peer can make a receiver allocate.
 const DefaultMaxFrameBytes = sm.BatchFrameMax + 1<<20
 
-// Type identifies a frame's payload. The values are part of the protocol and
-// never reused.
+// Type identifies a frame's payload: TypeHello, or the sm.MsgKind of the
+// message it carries (the one list of message types is sm.MsgKind). The
+// values are part of the protocol and never reused.
 type Type uint8
 
-// Frame types. Zero is invalid so that a zeroed buffer never decodes.
-const (
-	TypeHello                   Type = 1
-	TypeProduceRequest          Type = 2
-	TypeProduceResponse         Type = 3
-	TypeFetchRequest            Type = 4
-	TypeFetchResponse           Type = 5
-	TypeReplicaFetchRequest     Type = 6
-	TypeReplicaFetchResponse    Type = 7
-	TypeBrokerHeartbeat         Type = 8
-	TypeBrokerHeartbeatResponse Type = 9
-	TypeAlterISRRequest         Type = 10
-	TypeAlterISRResponse        Type = 11
-	TypeCreateTopicRequest      Type = 12
-	TypeCreateTopicResponse     Type = 13
-	TypeDeleteTopicRequest      Type = 14
-	TypeDeleteTopicResponse     Type = 15
-	TypeMetadataRequest         Type = 16
-	TypeMetadataResponse        Type = 17
-	TypeRaftMessage             Type = 18
-	TypeClusterStatusRequest    Type = 19
-	TypeClusterStatusResponse   Type = 20
-	typeEnd                          = 21
-)
+// TypeHello is the frame that opens every connection. Zero is invalid, so
+// that a zeroed buffer never decodes; every other value is an sm.MsgKind.
+const TypeHello Type = 1
 
-var typeNames = [typeEnd]string{
-	TypeHello:                   "Hello",
-	TypeProduceRequest:          "ProduceRequest",
-	TypeProduceResponse:         "ProduceResponse",
-	TypeFetchRequest:            "FetchRequest",
-	TypeFetchResponse:           "FetchResponse",
-	TypeReplicaFetchRequest:     "ReplicaFetchRequest",
-	TypeReplicaFetchResponse:    "ReplicaFetchResponse",
-	TypeBrokerHeartbeat:         "BrokerHeartbeat",
-	TypeBrokerHeartbeatResponse: "BrokerHeartbeatResponse",
-	TypeAlterISRRequest:         "AlterISRRequest",
-	TypeAlterISRResponse:        "AlterISRResponse",
-	TypeCreateTopicRequest:      "CreateTopicRequest",
-	TypeCreateTopicResponse:     "CreateTopicResponse",
-	TypeDeleteTopicRequest:      "DeleteTopicRequest",
-	TypeDeleteTopicResponse:     "DeleteTopicResponse",
-	TypeMetadataRequest:         "MetadataRequest",
-	TypeMetadataResponse:        "MetadataResponse",
-	TypeRaftMessage:             "RaftMessage",
-	TypeClusterStatusRequest:    "ClusterStatusRequest",
-	TypeClusterStatusResponse:   "ClusterStatusResponse",
+// TypeFor is the frame type that carries messages of kind k.
+func TypeFor(k sm.MsgKind) Type { return Type(k) }
+
+// Kind is the message kind a frame of type t carries; false for TypeHello
+// and for values that name no message.
+func (t Type) Kind() (sm.MsgKind, bool) {
+	k := sm.MsgKind(t)
+	return k, k.Valid()
 }
 
-// Types lists every valid Type in order, so tests and tools can iterate.
+// valid reports whether t names a frame this build reads.
+func (t Type) valid() bool {
+	_, ok := t.Kind()
+	return t == TypeHello || ok
+}
+
+// Types lists every valid Type in order (Hello first, then every message
+// kind), so tests and tools can iterate.
 func Types() []Type {
-	ts := make([]Type, 0, typeEnd-1)
-	for t := TypeHello; t < typeEnd; t++ {
-		ts = append(ts, t)
+	ts := []Type{TypeHello}
+	for _, k := range sm.MsgKinds() {
+		ts = append(ts, TypeFor(k))
 	}
 	return ts
 }
 
 // String names the type as its Go struct is named, for errors and logs.
 func (t Type) String() string {
-	if t > 0 && t < typeEnd {
-		return typeNames[t]
+	if t == TypeHello {
+		return "Hello"
+	}
+	if k, ok := t.Kind(); ok {
+		return k.String()
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Role is what a connecting process is. It decides which identities its
-// certificate may claim (see the transport package).
+// certificate may claim (see the transport package). The values are part of
+// the protocol (Hello): append only (TestEnumsAppendOnly).
 type Role uint8
 
-// Roles. Zero is invalid.
-const (
-	RoleClient     Role = 1
-	RoleBroker     Role = 2
-	RoleController Role = 3
-)
+//go:generate go tool stringer -type=Role -linecomment
 
-// String is the role's name as used in certificate common names.
-func (r Role) String() string {
-	switch r {
-	case RoleClient:
-		return "client"
-	case RoleBroker:
-		return "broker"
-	case RoleController:
-		return "controller"
-	}
-	return "role(" + strconv.Itoa(int(r)) + ")"
-}
+// Roles. Zero is invalid. String is the role's name as used in certificate
+// common names. Admin clients (sm.RoleAdmin) never connect: they live
+// inside server processes.
+const (
+	RoleClient     Role = 1 // client
+	RoleBroker     Role = 2 // broker
+	RoleController Role = 3 // controller
+)
 
 // Hello opens every connection, once in each direction, so that each side
 // learns which node the other claims to be before any message flows. The
@@ -200,49 +169,17 @@ func headerError(reason string, cause error) error {
 	return &DecodeError{Msg: "frame", Reason: reason, cause: cause}
 }
 
-// TypeOf reports the frame type that carries m.
+// TypeOf reports the frame type that carries m: its Kind. It fails for nil
+// and for a kind that names no message.
 func TypeOf(m sm.Message) (Type, error) {
-	switch m.(type) {
-	case sm.ProduceRequest:
-		return TypeProduceRequest, nil
-	case sm.ProduceResponse:
-		return TypeProduceResponse, nil
-	case sm.FetchRequest:
-		return TypeFetchRequest, nil
-	case sm.FetchResponse:
-		return TypeFetchResponse, nil
-	case sm.ReplicaFetchRequest:
-		return TypeReplicaFetchRequest, nil
-	case sm.ReplicaFetchResponse:
-		return TypeReplicaFetchResponse, nil
-	case sm.BrokerHeartbeat:
-		return TypeBrokerHeartbeat, nil
-	case sm.BrokerHeartbeatResponse:
-		return TypeBrokerHeartbeatResponse, nil
-	case sm.AlterISRRequest:
-		return TypeAlterISRRequest, nil
-	case sm.AlterISRResponse:
-		return TypeAlterISRResponse, nil
-	case sm.CreateTopicRequest:
-		return TypeCreateTopicRequest, nil
-	case sm.CreateTopicResponse:
-		return TypeCreateTopicResponse, nil
-	case sm.DeleteTopicRequest:
-		return TypeDeleteTopicRequest, nil
-	case sm.DeleteTopicResponse:
-		return TypeDeleteTopicResponse, nil
-	case sm.MetadataRequest:
-		return TypeMetadataRequest, nil
-	case sm.MetadataResponse:
-		return TypeMetadataResponse, nil
-	case sm.RaftMessage:
-		return TypeRaftMessage, nil
-	case sm.ClusterStatusRequest:
-		return TypeClusterStatusRequest, nil
-	case sm.ClusterStatusResponse:
-		return TypeClusterStatusResponse, nil
+	if m == nil {
+		return 0, errors.New("wire: no frame type for a nil message")
 	}
-	return 0, fmt.Errorf("wire: no frame type for message %T", m)
+	k := m.Kind()
+	if !k.Valid() {
+		return 0, fmt.Errorf("wire: no frame type for message %T (kind %v)", m, k)
+	}
+	return TypeFor(k), nil
 }
 
 // AppendFrame appends m's frame to dst. It fails only for a message type it
@@ -291,7 +228,7 @@ func PeekType(frame []byte) (Type, error) {
 		return 0, headerError(fmt.Sprintf("version %d not supported (this build speaks %d)", v, Version), ErrVersion)
 	}
 	t := Type(frame[5])
-	if t == 0 || t >= typeEnd {
+	if !t.valid() {
 		return 0, headerError(fmt.Sprintf("unknown type %d", frame[5]), ErrUnknownType)
 	}
 	return t, nil
@@ -310,8 +247,9 @@ func Decode(frame []byte) (sm.Message, error) {
 	if t == TypeHello {
 		return nil, &DecodeError{Msg: "Hello", Reason: "unexpected Hello after the stream's first frame"}
 	}
+	k, _ := t.Kind()
 	d := decoder{buf: frame[HeaderBytes:], msg: t.String()}
-	m := decodeMessage(&d, t)
+	m := decodeMessage(&d, k)
 	if err := d.end(); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("encode: %v", err)
 				}
-				if got, _ := PeekType(frame); got != typ {
+				if got, _ := PeekType(frame); got != TypeFor(typ) {
 					t.Fatalf("frame type %v, want %v", got, typ)
 				}
 				got, err := Decode(frame)
@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("re-encode: %v", err)
 				}
-				if typ != TypeRaftMessage && !bytes.Equal(again, frame) {
+				if typ != sm.KindRaftMessage && !bytes.Equal(again, frame) {
 					t.Fatalf("encoding is not canonical")
 				}
 			})
@@ -57,7 +57,7 @@ func TestSamplesAndAppend(t *testing.T) {
 	var stream []byte
 	for i, m := range ss {
 		typ, err := TypeOf(m)
-		if err != nil || typ != messageTypes()[i] {
+		if err != nil || typ != TypeFor(messageTypes()[i]) {
 			t.Fatalf("sample %d: type %v (%v), want %v", i, typ, err, messageTypes()[i])
 		}
 		if stream, err = AppendFrame(stream, m); err != nil {
@@ -260,7 +260,7 @@ func TestReadFrameRefusesOversizedBeforeReading(t *testing.T) {
 // bytes delivered plus one 64 KiB chunk, not the promise.
 func TestReadFrameLyingPrefixAllocatesLittle(t *testing.T) {
 	input := binary.LittleEndian.AppendUint32(nil, 1<<30)
-	input = append(input, Version, byte(TypeProduceRequest), 1, 2, 3)
+	input = append(input, Version, byte(sm.KindProduceRequest), 1, 2, 3)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := ReadFrame(bytes.NewReader(input), 2<<30)
@@ -305,6 +305,36 @@ func BenchmarkDecodeProduce1KiB(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode(frame); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The wire's own enums keep their released values (message kinds are held
+// by sm's TestEnumsAppendOnly): Hello is frame type 1, and roles are
+// client 1, broker 2, controller 3. Append new values; never change these.
+func TestWireEnumsFixed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		got  uint8
+		want uint8
+	}{
+		{TypeHello.String(), uint8(TypeHello), 1},
+		{RoleClient.String(), uint8(RoleClient), 1},
+		{RoleBroker.String(), uint8(RoleBroker), 2},
+		{RoleController.String(), uint8(RoleController), 3},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %d, released as %d", c.name, c.got, c.want)
+		}
+	}
+	if RoleClient.String() != "client" || RoleBroker.String() != "broker" || RoleController.String() != "controller" {
+		t.Errorf("role names %v %v %v: certificates use client, broker, controller", RoleClient, RoleBroker, RoleController)
+	}
+	// Every message kind is its own frame type, and every frame type but
+	// Hello names a message kind.
+	for _, typ := range Types() {
+		if k, ok := typ.Kind(); ok != (typ != TypeHello) || (ok && TypeFor(k) != typ) {
+			t.Errorf("type %v: kind %v, %v", typ, k, ok)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 // (virtual in the simulator). Names follow the reference's [replication]
 // section where one exists.
 type Config struct {
-	// ID is this broker's node ID (conventionally 100..999).
+	// ID is this broker's node ID (in the broker range, see sm.BrokerIDMin).
 	ID sm.NodeID
 	// Incarnation distinguishes this process from earlier runs of the same
 	// broker: the controller fences older incarnations, and leaders use it to

@@ -74,7 +74,7 @@ const DefaultHealthTimeout = 30 * sm.Second
 // fails at start rather than as a confusing raft panic later.
 func (c *Config) Validate() error {
 	switch {
-	case c.ID < 1 || c.ID > 99:
+	case !c.ID.IsController():
 		return fmt.Errorf("controller: id must be in 1..99 (got %d)", c.ID)
 	case !slices.Contains(c.Peers, c.ID):
 		return fmt.Errorf("controller: peers %v must include id %d", c.Peers, c.ID)
@@ -94,7 +94,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("controller: health timeout must be >= 0 (got %v); 0 uses %v", c.HealthTimeout, DefaultHealthTimeout)
 	}
 	for i, p := range c.Peers {
-		if p < 1 || p > 99 || slices.Contains(c.Peers[:i], p) {
+		if !p.IsController() || slices.Contains(c.Peers[:i], p) {
 			return fmt.Errorf("controller: peers %v must be distinct ids in 1..99 (bad %d)", c.Peers, p)
 		}
 	}

@@ -12,7 +12,8 @@ import (
 // Broker is broker.toml: the reference's sections where they apply.
 type Broker struct {
 	Broker struct {
-		// ID is the broker's node ID, 100..999 (see sm.NodeID).
+		// ID is the broker's node ID, in the broker range 100..999999
+		// (sm.BrokerIDMin..sm.BrokerIDMax).
 		ID     uint64 `toml:"id"`
 		RackID string `toml:"rack_id"`
 		// HealthCheckIntervalMs is how often the broker reports its health
@@ -129,7 +130,7 @@ func DefaultNetworkLimits() NetworkLimits {
 // Validate names every bad key.
 func (b *Broker) Validate() error {
 	var p Problems
-	p.Add(b.Broker.ID < 100 || b.Broker.ID > 999, "broker.id", "must be in 100..999 (got %d)", b.Broker.ID)
+	p.Add(!sm.NodeID(b.Broker.ID).IsBroker(), "broker.id", "must be in %d..%d (got %d)", sm.BrokerIDMin, sm.BrokerIDMax, b.Broker.ID)
 	p.Add(b.Broker.HealthCheckIntervalMs <= 0, "broker.health_check_interval_ms", "must be > 0 (got %d)", b.Broker.HealthCheckIntervalMs)
 	p.Add(!validAddr(b.Network.QUICListen), "network.quic_listen", "want host:port (got %q)", b.Network.QUICListen)
 	validateNetwork(&p, b.Network.NetworkLimits)
@@ -202,8 +203,8 @@ func ParseEndpoints(list []string) ([]Endpoint, error) {
 		if name, rest, ok := strings.Cut(e, "@"); ok {
 			name = strings.TrimPrefix(name, "controller-")
 			n, err := strconv.ParseUint(name, 10, 64)
-			if err != nil || n < 1 || n > 99 {
-				return nil, fmt.Errorf("entry %q: want ID@host:port with ID in 1..99", e)
+			if err != nil || !sm.NodeID(n).IsController() {
+				return nil, fmt.Errorf("entry %q: want ID@host:port with ID in %d..%d", e, sm.ControllerIDMin, sm.ControllerIDMax)
 			}
 			id, addr = sm.NodeID(n), rest
 		}

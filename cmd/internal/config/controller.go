@@ -18,8 +18,8 @@ func ParsePeerURLs(list []string) (map[sm.NodeID]string, error) {
 	for _, e := range list {
 		idStr, raw, ok := strings.Cut(e, "@")
 		n, err := strconv.ParseUint(strings.TrimPrefix(idStr, "controller-"), 10, 64)
-		if !ok || err != nil || n < 1 || n > 99 {
-			return nil, fmt.Errorf("entry %q: want ID@http://host:port with ID in 1..99", e)
+		if !ok || err != nil || !sm.NodeID(n).IsController() {
+			return nil, fmt.Errorf("entry %q: want ID@http://host:port with ID in %d..%d", e, sm.ControllerIDMin, sm.ControllerIDMax)
 		}
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -33,7 +33,8 @@ func ParsePeerURLs(list []string) (map[sm.NodeID]string, error) {
 // Controller is controller.toml: the reference's sections where they apply.
 type Controller struct {
 	Controller struct {
-		// NodeID is this controller's raft ID, 1..99.
+		// NodeID is this controller's raft ID, in the controller range 1..99
+		// (sm.ControllerIDMin..sm.ControllerIDMax).
 		NodeID     uint64 `toml:"node_id"`
 		RaftListen string `toml:"raft_listen"`
 		RPCListen  string `toml:"rpc_listen"`
@@ -237,7 +238,7 @@ func DefaultController() Controller {
 // Validate names every bad key.
 func (c *Controller) Validate() error {
 	var p Problems
-	p.Add(c.Controller.NodeID < 1 || c.Controller.NodeID > 99, "controller.node_id", "must be in 1..99 (got %d)", c.Controller.NodeID)
+	p.Add(!sm.NodeID(c.Controller.NodeID).IsController(), "controller.node_id", "must be in %d..%d (got %d)", sm.ControllerIDMin, sm.ControllerIDMax, c.Controller.NodeID)
 	p.Add(!validAddr(c.Controller.RaftListen), "controller.raft_listen", "want host:port (got %q)", c.Controller.RaftListen)
 	p.Add(!validAddr(c.Controller.RPCListen), "controller.rpc_listen", "want host:port (got %q)", c.Controller.RPCListen)
 	p.Add(!validAddr(c.Controller.HTTPListen), "controller.http_listen", "want host:port (got %q)", c.Controller.HTTPListen)

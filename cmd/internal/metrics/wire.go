@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -18,31 +17,31 @@ const (
 
 var dirNames = [2]string{"in", "out"}
 
-// typeUnknown labels a message net/wire cannot carry (a wiring bug).
+// typeUnknown labels a message whose Kind names no message type (a bug).
 const typeUnknown = "unknown"
 
 // codesCached is how many reply codes get a pre-resolved histogram child;
 // larger codes (none today) resolve per call.
 const codesCached = 64
 
-// responseOf maps the request types timed from arrival to response — client
+// responseOf maps the request kinds timed from arrival to response — client
 // requests whose ReqID one response to the same peer echoes — to that
-// response's type.
-var responseOf = [256]wire.Type{
-	wire.TypeProduceRequest:     wire.TypeProduceResponse,
-	wire.TypeFetchRequest:       wire.TypeFetchResponse,
-	wire.TypeMetadataRequest:    wire.TypeMetadataResponse,
-	wire.TypeCreateTopicRequest: wire.TypeCreateTopicResponse,
-	wire.TypeDeleteTopicRequest: wire.TypeDeleteTopicResponse,
+// response's kind.
+var responseOf = [256]sm.MsgKind{
+	sm.KindProduceRequest:     sm.KindProduceResponse,
+	sm.KindFetchRequest:       sm.KindFetchResponse,
+	sm.KindMetadataRequest:    sm.KindMetadataResponse,
+	sm.KindCreateTopicRequest: sm.KindCreateTopicResponse,
+	sm.KindDeleteTopicRequest: sm.KindDeleteTopicResponse,
 }
 
 // requestOf is responseOf reversed, for the latency label; slotOf numbers
-// the response types densely for the observer cache.
-var requestOf, slotOf = func() (req [256]wire.Type, slot [256]uint8) {
+// the response kinds densely for the observer cache.
+var requestOf, slotOf = func() (req [256]sm.MsgKind, slot [256]uint8) {
 	n := uint8(0)
 	for q, resp := range responseOf {
 		if resp != 0 {
-			req[resp] = wire.Type(q)
+			req[resp] = sm.MsgKind(q)
 			slot[resp] = n
 			n++
 		}
@@ -50,11 +49,11 @@ var requestOf, slotOf = func() (req [256]wire.Type, slot [256]uint8) {
 	return req, slot
 }()
 
-// trackedTypes is how many request types the tracker times.
+// trackedTypes is how many request kinds the tracker times.
 const trackedTypes = 5
 
 type wireMetrics struct {
-	// messages[dir][type]; index 0 holds "unknown".
+	// messages[dir][kind]; index 0 holds "unknown".
 	messages [2][256]prometheus.Counter
 
 	produceRecords, produceBytes prometheus.Counter
@@ -62,7 +61,7 @@ type wireMetrics struct {
 	replicaBytes                 [2]prometheus.Counter
 
 	latency *prometheus.HistogramVec
-	// obs[slotOf[response type]][code] caches latency children.
+	// obs[slotOf[response kind]][code] caches latency children.
 	obs       [trackedTypes][codesCached]atomic.Pointer[prometheus.Observer]
 	evicted   prometheus.Counter
 	unmatched prometheus.Counter
@@ -79,8 +78,8 @@ func newWireMetrics(reg prometheus.Registerer, pendingMax int, since func() int6
 	}, []string{"direction", "type"})
 	for d := range dirNames {
 		m.messages[d][0] = msgs.WithLabelValues(dirNames[d], typeUnknown)
-		for _, t := range wire.Types() {
-			m.messages[d][t] = msgs.WithLabelValues(dirNames[d], t.String())
+		for _, k := range sm.MsgKinds() {
+			m.messages[d][k] = msgs.WithLabelValues(dirNames[d], k.String())
 		}
 	}
 	counter := func(name, help string) prometheus.Counter {
@@ -118,8 +117,8 @@ func newWireMetrics(reg prometheus.Registerer, pendingMax int, since func() int6
 // a client request (produce, fetch, metadata, create and delete topic).
 func (r *Registry) ObserveInbound(from sm.NodeID, m sm.Message) {
 	w := r.wire
-	t, err := wire.TypeOf(m)
-	if err != nil {
+	t := m.Kind()
+	if !t.Valid() {
 		w.messages[dirIn][0].Inc()
 		return
 	}
@@ -155,8 +154,8 @@ func (r *Registry) ObserveInbound(from sm.NodeID, m sm.Message) {
 // latency of the client request a response answers.
 func (r *Registry) ObserveOutbound(to sm.NodeID, m sm.Message) {
 	w := r.wire
-	t, err := wire.TypeOf(m)
-	if err != nil {
+	t := m.Kind()
+	if !t.Valid() {
 		w.messages[dirOut][0].Inc()
 		return
 	}
@@ -202,9 +201,9 @@ func (r *Registry) ObserveSend(msgs []sm.Envelope) {
 	}
 }
 
-// observer returns the latency child for a response type and code, labelled
-// with the request's type name.
-func (w *wireMetrics) observer(resp wire.Type, code sm.Code) prometheus.Observer {
+// observer returns the latency child for a response kind and code, labelled
+// with the request's kind name.
+func (w *wireMetrics) observer(resp sm.MsgKind, code sm.Code) prometheus.Observer {
 	if int(code) >= codesCached {
 		return w.latency.WithLabelValues(requestOf[resp].String(), code.String())
 	}
@@ -234,11 +233,11 @@ func batchBytes(bs []sm.Batch) int {
 }
 
 // pendingKey names one outstanding client request by who sent it, the
-// response type that answers it and its ReqID.
+// response kind that answers it and its ReqID.
 type pendingKey struct {
 	peer sm.NodeID
 	req  uint64
-	typ  wire.Type
+	typ  sm.MsgKind
 }
 
 type pendingEntry struct {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
 )
@@ -98,7 +97,7 @@ func TestRequestLatency(t *testing.T) {
 	f.expect(t, "weir_wire_messages_total", 0, "direction", "in", "type", "RaftMessage")
 	// Every wire type has its series from the start, so rate() works on the
 	// first message.
-	if n, want := len(f["weir_wire_messages_total"].GetMetric()), 2*(len(wire.Types())+1); n != want {
+	if n, want := len(f["weir_wire_messages_total"].GetMetric()), 2*(len(sm.MsgKinds())+1); n != want {
 		t.Errorf("%d wire message series, want %d", n, want)
 	}
 }
@@ -153,7 +152,7 @@ func TestPendingFIFOBounded(t *testing.T) {
 	p := newPending(max)
 	evictions := 0
 	for i := range uint64(100_000) {
-		k := pendingKey{peer: sm.NodeID(i % 7), req: i, typ: wire.TypeProduceResponse}
+		k := pendingKey{peer: sm.NodeID(i % 7), req: i, typ: sm.KindProduceResponse}
 		if p.add(k, int64(i)) {
 			evictions++
 		}
@@ -174,7 +173,7 @@ func TestPendingFIFOBounded(t *testing.T) {
 	}
 	// The survivors are the newest unanswered ones.
 	for i := uint64(100_000 - 10*(max-1)); i < 100_000; i += 10 {
-		if _, ok := p.m[pendingKey{peer: sm.NodeID(i % 7), req: i, typ: wire.TypeProduceResponse}]; !ok {
+		if _, ok := p.m[pendingKey{peer: sm.NodeID(i % 7), req: i, typ: sm.KindProduceResponse}]; !ok {
 			t.Fatalf("request %d evicted before older ones", i)
 		}
 	}

@@ -141,8 +141,8 @@ func slogTo(log zerolog.Logger) func(level slog.Level, msg string, kv ...any) {
 }
 
 // local routes requests that originate inside this process (the admin HTTP
-// server) into the node loop and their replies back, using client IDs no
-// remote client may hold (the top of the ID space).
+// server) into the node loop and their replies back, using admin client IDs
+// (sm.AdminClientIDMin and up), which no remote peer may hold.
 type local struct {
 	loop    *runtime.Loop
 	next    atomic.Uint64
@@ -150,14 +150,12 @@ type local struct {
 	waiting map[sm.NodeID]chan sm.Message
 }
 
-const localIDBase = sm.NodeID(1 << 62)
-
 func newLocal(loop *runtime.Loop) *local {
 	return &local{loop: loop, waiting: map[sm.NodeID]chan sm.Message{}}
 }
 
 // isLocal reports whether id is one of ours.
-func isLocal(id sm.NodeID) bool { return id >= localIDBase }
+func isLocal(id sm.NodeID) bool { return id.IsAdmin() }
 
 // deliver hands a reply to its waiter; false if nobody waits (late reply).
 func (l *local) deliver(e sm.Envelope) bool {
@@ -178,7 +176,7 @@ func (l *local) deliver(e sm.Envelope) bool {
 // waits for the first reply.
 func (l *local) call(ctx context.Context, build func(reqID uint64) sm.Message) (sm.Message, error) {
 	n := l.next.Add(1)
-	id := localIDBase + sm.NodeID(n)
+	id := sm.AdminClientIDMin + sm.NodeID(n)
 	ch := make(chan sm.Message, 1)
 	l.mu.Lock()
 	l.waiting[id] = ch

@@ -216,7 +216,7 @@ func withMetrics(reg *metrics.Registry, api http.Handler) http.Handler {
 func (c *Controller) route(msgs []sm.Envelope) {
 	var peers, others []sm.Envelope
 	for _, m := range msgs {
-		if m.To <= transport.ControllerIDMax {
+		if m.To.IsController() {
 			peers = append(peers, m)
 		} else {
 			others = append(others, m)
