@@ -113,8 +113,8 @@ func (d *Disk) PendingLogs() []sm.TopicPartition {
 	return tps
 }
 
-// PendingRaft is the number of uncompleted raft saves.
-func (d *Disk) PendingRaft() int { return len(d.raftPending) }
+// PendingRaft returns the uncompleted raft saves in issue order.
+func (d *Disk) PendingRaft() []sm.RaftSave { return slices.Clone(d.raftPending) }
 
 // Log returns tp's bytes as completed operations left them (nil: no log).
 func (d *Disk) Log(tp sm.TopicPartition) []byte { return d.logs[tp] }
