@@ -30,8 +30,8 @@ import (
 // Raft saves complete in issue order too; a synced save makes every earlier
 // save durable (one file, one fsync).
 type Disk struct {
-	logs    map[sm.TopicPartition][]byte
-	synced  map[sm.TopicPartition]int // durable prefix of each log
+	logs    map[sm.TopicPartition][]byte // as completed operations left them
+	durable map[sm.TopicPartition][]byte // as the last synced operation left them
 	refused map[sm.TopicPartition]bool
 	// pending holds issued, uncompleted log operations in issue order.
 	pending []sm.LogOp
@@ -63,7 +63,7 @@ func (r raftState) apply(s sm.RaftSave) raftState {
 
 // NewDisk returns an empty disk.
 func NewDisk() *Disk {
-	return &Disk{logs: map[sm.TopicPartition][]byte{}, synced: map[sm.TopicPartition]int{}, refused: map[sm.TopicPartition]bool{}}
+	return &Disk{logs: map[sm.TopicPartition][]byte{}, durable: map[sm.TopicPartition][]byte{}, refused: map[sm.TopicPartition]bool{}}
 }
 
 // NewDiskFrom returns a disk holding logs, all of it synced.
@@ -71,7 +71,7 @@ func NewDiskFrom(logs map[sm.TopicPartition][]byte) *Disk {
 	d := NewDisk()
 	for tp, b := range logs {
 		d.logs[tp] = slices.Clone(b)
-		d.synced[tp] = len(b)
+		d.durable[tp] = d.logs[tp]
 	}
 	return d
 }
@@ -123,6 +123,15 @@ func (d *Disk) Log(tp sm.TopicPartition) []byte { return d.logs[tp] }
 func (d *Disk) Logs() map[sm.TopicPartition][]byte {
 	out := make(map[sm.TopicPartition][]byte, len(d.logs))
 	for tp, b := range d.logs {
+		out[tp] = slices.Clone(b)
+	}
+	return out
+}
+
+// Synced returns a copy of every log as a power loss would leave it.
+func (d *Disk) Synced() map[sm.TopicPartition][]byte {
+	out := make(map[sm.TopicPartition][]byte, len(d.durable))
+	for tp, b := range d.durable {
 		out[tp] = slices.Clone(b)
 	}
 	return out
@@ -195,21 +204,34 @@ func (d *Disk) complete(i int, outcome sm.Outcome, reason string) sm.LogDone {
 }
 
 func (d *Disk) apply(op sm.LogOp) {
-	switch op.Kind {
-	case sm.LogAppend:
-		d.logs[op.TP] = append(slices.Clip(d.logs[op.TP]), op.Data...)
+	applyTo(d.logs, op)
+	if op.Kind == sm.LogAppend {
 		d.refused[op.TP] = false
-	case sm.LogTruncate:
-		d.logs[op.TP] = slices.Clip(d.logs[op.TP][:cutAt(d.logs[op.TP], op.Offset)])
-		d.synced[op.TP] = min(d.synced[op.TP], len(d.logs[op.TP]))
-	case sm.LogDelete:
-		delete(d.logs, op.TP)
-		delete(d.synced, op.TP)
+	}
+	if op.Kind == sm.LogDelete {
 		delete(d.refused, op.TP)
-		return
 	}
 	if op.Sync {
-		d.synced[op.TP] = len(d.logs[op.TP])
+		if b, ok := d.logs[op.TP]; ok {
+			d.durable[op.TP] = b
+		} else {
+			delete(d.durable, op.TP)
+		}
+	}
+}
+
+// applyTo performs op on a set of logs the way a log store must: a
+// truncation cuts at the first frame at or after the offset, or at the first
+// frame it cannot decode (a torn tail). Logs are never changed in place, so
+// a synced copy can share their bytes.
+func applyTo(logs map[sm.TopicPartition][]byte, op sm.LogOp) {
+	switch op.Kind {
+	case sm.LogAppend:
+		logs[op.TP] = append(slices.Clip(logs[op.TP]), op.Data...)
+	case sm.LogTruncate:
+		logs[op.TP] = slices.Clip(logs[op.TP][:cutAt(logs[op.TP], op.Offset)])
+	case sm.LogDelete:
+		delete(logs, op.TP)
 	}
 }
 
@@ -259,14 +281,30 @@ func (d *Disk) Crash(tear int) {
 	clear(d.refused)
 }
 
-// PowerLoss is a machine crash: uncompleted operations are lost, and so is
-// every completed byte that was not synced.
-func (d *Disk) PowerLoss() {
-	d.Crash(0)
-	for _, tp := range slices.Collect(maps.Keys(d.logs)) {
-		d.logs[tp] = slices.Clip(d.logs[tp][:d.synced[tp]])
+// PowerLoss is a machine crash: every uncompleted operation is lost, and so
+// is every completed one that was not synced (a later synced operation on
+// the same log covers the earlier ones). The first uncompleted operation may
+// have reached the disk in part, when its log had no unsynced bytes:
+// reached bytes of an append (all of it when reached is its length or
+// more), or, when reached > 0, the whole truncation or deletion.
+func (d *Disk) PowerLoss(reached int) {
+	var first *sm.LogOp
+	if len(d.pending) > 0 {
+		first = &d.pending[0]
 	}
+	clean := first != nil && slices.Equal(d.logs[first.TP], d.durable[first.TP])
+	d.logs = maps.Clone(d.durable)
+	if clean && reached > 0 {
+		op := *first
+		if op.Kind == sm.LogAppend {
+			op.Data = op.Data[:min(reached, len(op.Data))]
+		}
+		applyTo(d.logs, op)
+	}
+	d.durable = maps.Clone(d.logs)
 	d.raft = d.raftSynced
+	d.pending, d.raftPending, d.poisoned = nil, nil, ""
+	clear(d.refused)
 }
 
 // cutAt is where a truncation to off cuts file: at the first frame at or
