@@ -70,6 +70,8 @@ type world struct {
 	refuse map[sm.NodeID]bool
 	// tap, when set, sees every message before it is delivered.
 	tap func(sm.Envelope)
+	// observe, when set, sees every effect a broker hands its Env.
+	observe func(id sm.NodeID, e testkit.Effect)
 }
 
 // The clients: IDs in the client range.
@@ -117,7 +119,13 @@ func (w *world) startFrom(id sm.NodeID, inc uint64, d sm.Durable) {
 		w.t.Fatal(err)
 	}
 	disk := testkit.NewDiskFrom(d.Logs)
-	h := testkit.NewHost(w.t, w.clock, testkit.NewEnv(id, disk, w.net))
+	env := testkit.NewEnv(id, disk, w.net)
+	env.Observe = func(e testkit.Effect) {
+		if w.observe != nil {
+			w.observe(id, e)
+		}
+	}
+	h := testkit.NewHost(w.t, w.clock, env)
 	b := &bnode{n: n, cfg: cfg, host: h, disk: disk}
 	w.nodes[id] = b
 	h.Start(n)

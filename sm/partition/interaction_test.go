@@ -78,22 +78,18 @@ func (it *interaction) run(t *testing.T, td *datadriven.TestData) {
 	c := it.c
 	switch td.Cmd {
 	case "cluster":
-		n, minISR := argInt(t, td, "replicas", 3), argInt(t, td, "min-isr", 1)
+		n, minISR := testkit.ArgInt(t, td, "replicas", 3), testkit.ArgInt(t, td, "min-isr", 1)
 		it.c = newClusterWith(t, n, int32(minISR), it.observe)
 		it.status()
 	case "produce":
-		var vals []string
-		if arg, ok := td.Arg("values"); ok {
-			vals = arg.Vals
-		}
-		id := c.produce(argNode(t, td, "to"), parseAcks(t, td), vals...)
+		id := c.produce(testkit.ArgNode(t, td, "to"), testkit.ArgAcks(t, td), testkit.ArgStrings(td, "values")...)
 		fmt.Fprintf(&it.out, "(produce req=%d)\n", id)
 	case "fetch":
-		c.consume(argNode(t, td, "node"), sm.Offset(argInt(t, td, "offset", 0)), sm.Epoch(argInt(t, td, "epoch", 0))) // its answer shows as an effect
+		c.consume(testkit.ArgNode(t, td, "node"), sm.Offset(testkit.ArgInt(t, td, "offset", 0)), sm.Epoch(testkit.ArgInt(t, td, "epoch", 0))) // its answer shows as an effect
 	case "replica-fetch":
-		from, to := argNode(t, td, "from"), argNode(t, td, "to")
-		req := sm.ReplicaFetchRequest{TP: testTP, Replica: from, Incarnation: c.reps[from].inc(), LeaderEpoch: sm.Epoch(argInt(t, td, "epoch", 0)),
-			FetchOffset: sm.Offset(argInt(t, td, "offset", 0)), LastFetchedEpoch: sm.Epoch(argInt(t, td, "last-epoch", 0))}
+		from, to := testkit.ArgNode(t, td, "from"), testkit.ArgNode(t, td, "to")
+		req := sm.ReplicaFetchRequest{TP: testTP, Replica: from, Incarnation: c.reps[from].inc(), LeaderEpoch: sm.Epoch(testkit.ArgInt(t, td, "epoch", 0)),
+			FetchOffset: sm.Offset(testkit.ArgInt(t, td, "offset", 0)), LastFetchedEpoch: sm.Epoch(testkit.ArgInt(t, td, "last-epoch", 0))}
 		fmt.Fprintf(&it.out, "deliver %v→%v %s\n", from, to, testkit.Describe(req))
 		it.indent = "  "
 		c.ask(from, to, req)
@@ -108,7 +104,7 @@ func (it *interaction) run(t *testing.T, td *datadriven.TestData) {
 	case "complete-log":
 		it.completeLog(t, td)
 	case "tick":
-		d, err := time.ParseDuration(argString(t, td, "d"))
+		d, err := time.ParseDuration(testkit.ArgString(t, td, "d"))
 		if err != nil {
 			td.Fatalf(t, "tick: %v", err)
 		}
@@ -119,12 +115,12 @@ func (it *interaction) run(t *testing.T, td *datadriven.TestData) {
 	case "elect":
 		it.elect(t, td)
 	case "metadata":
-		c.metadata(argNode(t, td, "node"))
+		c.metadata(testkit.ArgNode(t, td, "node"))
 	case "isolate", "heal":
-		c.isolated[argNode(t, td, "node")] = td.Cmd == "isolate"
+		c.isolated[testkit.ArgNode(t, td, "node")] = td.Cmd == "isolate"
 		fmt.Fprintf(&it.out, "ok\n")
 	case "crash":
-		c.crash(argNode(t, td, "node"), argInt(t, td, "tear", 0))
+		c.crash(testkit.ArgNode(t, td, "node"), testkit.ArgInt(t, td, "tear", 0))
 	case "status":
 		it.status()
 	case "net":
@@ -132,7 +128,7 @@ func (it *interaction) run(t *testing.T, td *datadriven.TestData) {
 			fmt.Fprintf(&it.out, "%v→%v %s\n", e.From, e.To, testkit.Describe(e.Msg))
 		}
 	case "log":
-		fmt.Fprintf(&it.out, "%v\n", values(c.reps[argNode(t, td, "node")].p))
+		fmt.Fprintf(&it.out, "%v\n", values(c.reps[testkit.ArgNode(t, td, "node")].p))
 	default:
 		td.Fatalf(t, "unknown command %q", td.Cmd)
 	}
@@ -147,10 +143,10 @@ func (it *interaction) elect(t *testing.T, td *datadriven.TestData) {
 	c := it.c
 	arg, ok := td.Arg("tell")
 	if !ok {
-		c.elect(argNode(t, td, "leader"))
+		c.elect(testkit.ArgNode(t, td, "leader"))
 		return
 	}
-	c.st.Leader = argNode(t, td, "leader")
+	c.st.Leader = testkit.ArgNode(t, td, "leader")
 	c.st.LeaderEpoch++
 	c.st.PartitionEpoch++
 	c.st.ISR = slices.Clone(c.st.ISR)
@@ -166,7 +162,7 @@ func (it *interaction) elect(t *testing.T, td *datadriven.TestData) {
 // deliver hands the matching queued messages to their destinations, in
 // queue order; what they cause is shown under each, and queued behind.
 func (it *interaction) deliver(t *testing.T, td *datadriven.TestData) {
-	c, match, limit := it.c, it.matcher(t, td), argInt(t, td, "n", -1)
+	c, match, limit := it.c, it.matcher(t, td), testkit.ArgInt(t, td, "n", -1)
 	batch := c.net.TakeFunc(match)
 	if limit >= 0 && len(batch) > limit {
 		c.net.Queue = append(slices.Clone(batch[limit:]), c.net.Queue...)
@@ -197,9 +193,9 @@ func (it *interaction) deliverOne(e sm.Envelope) {
 }
 
 func (it *interaction) completeLog(t *testing.T, td *datadriven.TestData) {
-	id := argNode(t, td, "node")
+	id := testkit.ArgNode(t, td, "node")
 	outcome := sm.OutcomeOK
-	switch s := argStringOr(td, "outcome", "ok"); s {
+	switch s := testkit.ArgStringOr(td, "outcome", "ok"); s {
 	case "ok":
 	case "failed":
 		outcome = sm.OutcomeFailed
@@ -207,7 +203,7 @@ func (it *interaction) completeLog(t *testing.T, td *datadriven.TestData) {
 		td.Fatalf(t, "outcome %q: a replica alone takes ok or failed (unknown stops its broker)", s)
 	}
 	r := it.c.reps[id]
-	for range argInt(t, td, "n", 1) {
+	for range testkit.ArgInt(t, td, "n", 1) {
 		d, ok := r.disk.CompleteNext(outcome, "testkit: log full")
 		if !ok {
 			td.Fatalf(t, "%v has no log operation pending", id)
@@ -266,68 +262,11 @@ func (it *interaction) status() {
 // matcher selects queued messages by from=, to= and type= (the message's
 // Go type name without the package, e.g. ReplicaFetchResponse).
 func (it *interaction) matcher(t *testing.T, td *datadriven.TestData) func(sm.Envelope) bool {
-	from, to := argNodeOr(t, td, "from"), argNodeOr(t, td, "to")
-	typ := argStringOr(td, "type", "")
+	from, to := testkit.ArgNodeOr(t, td, "from"), testkit.ArgNodeOr(t, td, "to")
+	typ := testkit.ArgStringOr(td, "type", "")
 	return func(e sm.Envelope) bool {
 		return (from == sm.NoNode || e.From == from) && (to == sm.NoNode || e.To == to) &&
 			(typ == "" || strings.TrimPrefix(fmt.Sprintf("%T", e.Msg), "sm.") == typ)
 	}
 }
 
-func parseAcks(t *testing.T, td *datadriven.TestData) sm.Acks {
-	switch s := argStringOr(td, "acks", "all"); s {
-	case "none":
-		return sm.Acks{Kind: sm.AckNone}
-	case "leader":
-		return sm.Acks{Kind: sm.AckLeader}
-	case "majority":
-		return sm.Acks{Kind: sm.AckMajority}
-	case "all":
-		return sm.Acks{Kind: sm.AckAll}
-	default:
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			td.Fatalf(t, "acks %q", s)
-		}
-		return sm.Acks{Kind: sm.AckCustom, N: int32(n)}
-	}
-}
-
-func argString(t *testing.T, td *datadriven.TestData, key string) string {
-	arg, ok := td.Arg(key)
-	if !ok || len(arg.Vals) != 1 {
-		td.Fatalf(t, "%s needs %s=", td.Cmd, key)
-	}
-	return arg.Vals[0]
-}
-
-func argStringOr(td *datadriven.TestData, key, def string) string {
-	if arg, ok := td.Arg(key); ok && len(arg.Vals) == 1 {
-		return arg.Vals[0]
-	}
-	return def
-}
-
-func argInt(t *testing.T, td *datadriven.TestData, key string, def int) int {
-	s := argStringOr(td, key, "")
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		td.Fatalf(t, "%s=%q: %v", key, s, err)
-	}
-	return n
-}
-
-func argNode(t *testing.T, td *datadriven.TestData, key string) sm.NodeID {
-	id := argNodeOr(t, td, key)
-	if id == sm.NoNode {
-		td.Fatalf(t, "%s needs %s=", td.Cmd, key)
-	}
-	return id
-}
-
-func argNodeOr(t *testing.T, td *datadriven.TestData, key string) sm.NodeID {
-	return sm.NodeID(argInt(t, td, key, 0))
-}
