@@ -269,4 +269,3 @@ func (it *interaction) matcher(t *testing.T, td *datadriven.TestData) func(sm.En
 			(typ == "" || strings.TrimPrefix(fmt.Sprintf("%T", e.Msg), "sm.") == typ)
 	}
 }
-
