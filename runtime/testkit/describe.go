@@ -76,7 +76,8 @@ func DescribeOp(op sm.LogOp) string {
 }
 
 // DescribeEffect renders one effect batch as lines (none for a timer wish:
-// every step reports one). Messages show as "from→to message".
+// every step reports one). Messages show as "from→to message", probes as
+// "probe name".
 func DescribeEffect(e Effect) []string {
 	var out []string
 	for _, op := range e.Log {
@@ -87,6 +88,9 @@ func DescribeEffect(e Effect) []string {
 	}
 	for _, m := range e.Messages {
 		out = append(out, fmt.Sprintf("%v→%v %s", m.From, m.To, Describe(m.Msg)))
+	}
+	for _, p := range e.Probes {
+		out = append(out, "probe "+p.String())
 	}
 	if e.Fatal != "" {
 		out = append(out, "fatal: "+e.Fatal)

@@ -61,6 +61,8 @@ type Effect struct {
 	Timer   bool
 	TimerAt sm.Time
 	Fatal   string
+	// Probes are the protocol paths the node reported (sm.Probe).
+	Probes []sm.Probe
 }
 
 // Env is one simulated process's environment: it implements runtime.Env
@@ -152,6 +154,7 @@ func (e *Env) Fatal(reason string) {
 
 // Reached implements runtime.ProbeSink.
 func (e *Env) Reached(probes []sm.Probe) {
+	e.observe(Effect{Probes: probes})
 	for _, p := range probes {
 		e.Probes[p]++
 	}
