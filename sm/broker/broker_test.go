@@ -78,7 +78,7 @@ func TestFollowerTruncation(t *testing.T) {
 	w.run(300 * sm.Millisecond)
 	w.client(101, produce(tp0, ackAll, "a"), 50*sm.Millisecond)
 	w.cut[101] = true
-	w.net = append(w.net, sm.Envelope{From: 1000, To: 101, Msg: produce(tp0, sm.Acks{Kind: sm.AckLeader}, "lost")})
+	w.net.Send([]sm.Envelope{{From: client, To: 101, Msg: produce(tp0, sm.Acks{Kind: sm.AckLeader}, "lost")}})
 	w.deliverDirect()
 	w.run(10 * sm.Millisecond)
 	if s := w.status(101, tp0); s.DurableLEO != 2 {
@@ -93,11 +93,11 @@ func TestFollowerTruncation(t *testing.T) {
 	w.cut[101] = false
 	w.run(sm.Second)
 	var truncated bool
-	for _, op := range w.nodes[101].history {
+	for _, op := range w.nodes[101].disk.History {
 		truncated = truncated || (op.Kind == sm.LogTruncate && op.TP == tp0 && op.Offset == 1)
 	}
 	if !truncated {
-		t.Fatalf("101 did not truncate to 1: %+v", w.nodes[101].history)
+		t.Fatalf("101 did not truncate to 1: %+v", w.nodes[101].disk.History)
 	}
 	for _, id := range w.ids() {
 		if got := logValues(w.nodes[id].n, tp0); !slices.Equal(got, []string{"a", "b", "c"}) {
@@ -109,10 +109,9 @@ func TestFollowerTruncation(t *testing.T) {
 // deliverDirect hands client messages to a cut broker (the cut is only
 // between brokers and controllers in TestFollowerTruncation).
 func (w *world) deliverDirect() {
-	for len(w.net) > 0 {
-		e := w.net[0]
-		w.net = w.net[1:]
-		if e.From == 1000 {
+	for w.net.Len() > 0 {
+		e, _ := w.net.Pop()
+		if e.From == client {
 			w.step(e.To, sm.Received{From: e.From, Msg: e.Msg})
 		}
 	}
@@ -133,7 +132,7 @@ func TestRecoveryFromBytesWithTornTail(t *testing.T) {
 	w.topic("orders", 1, 101)
 	w.ctrl[ctrl1].topics["orders"] = sm.TopicInfo{Name: "orders", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1}}
 	w.start(101, 2, map[sm.TopicPartition][]byte{tp0: file, other: file[:10]})
-	ops := w.nodes[101].pending
+	ops := w.nodes[101].pending()
 	if len(ops) != 2 || ops[0].Kind != sm.LogTruncate || ops[0].TP != other || ops[0].Offset != 0 ||
 		ops[1].Kind != sm.LogTruncate || ops[1].TP != tp0 || ops[1].Offset != 2 {
 		t.Fatalf("recovery ops %+v", ops)
@@ -143,17 +142,17 @@ func TestRecoveryFromBytesWithTornTail(t *testing.T) {
 	}
 	w.run(300 * sm.Millisecond)
 	// The full metadata does not know topic "gone": its log is deleted.
-	if slices.ContainsFunc(w.nodes[101].history, func(op sm.LogOp) bool { return op.Kind == sm.LogDelete && op.TP == other }) == false {
-		t.Fatalf("no delete of %v: %+v", other, w.nodes[101].history)
+	if slices.ContainsFunc(w.nodes[101].disk.History, func(op sm.LogOp) bool { return op.Kind == sm.LogDelete && op.TP == other }) == false {
+		t.Fatalf("no delete of %v: %+v", other, w.nodes[101].disk.History)
 	}
-	if _, ok := w.nodes[101].files[other]; ok {
+	if _, ok := w.nodes[101].disk.Logs()[other]; ok {
 		t.Fatal("deleted log still on disk")
 	}
 	r := w.client(101, produce(tp0, ackAll, "d"), 50*sm.Millisecond).(sm.ProduceResponse)
 	if r.Code != sm.CodeOK || r.BaseOffset != 2 {
 		t.Fatalf("%+v", r)
 	}
-	batches, _, err := sm.DecodeLog(w.nodes[101].files[tp0])
+	batches, _, err := sm.DecodeLog(w.nodes[101].disk.Log(tp0))
 	if err != nil || len(batches) != 3 || string(batches[2].Records[0].Value) != "d" {
 		t.Fatalf("file after append: %d batches, %v", len(batches), err)
 	}
@@ -174,7 +173,7 @@ func TestRouting(t *testing.T) {
 	if r := w.client(101, sm.FetchRequest{TP: missing}, sm.Millisecond).(sm.FetchResponse); r.Code != sm.CodeUnknownTopic {
 		t.Fatalf("unknown: %+v", r)
 	}
-	if err := w.nodes[101].n.Step(w.now, sm.Received{From: 5, Msg: sm.CreateTopicRequest{}}); err == nil {
+	if err := w.stepErr(101, sm.Received{From: client, Msg: sm.CreateTopicRequest{}}); err == nil {
 		t.Fatal("routed a CreateTopicRequest")
 	}
 }
@@ -185,8 +184,7 @@ func TestUnregisteredLeadsNothing(t *testing.T) {
 	w.topic("orders", 1, 101)
 	w.cut[ctrl1] = true
 	w.ctrl[ctrl1].brokers[101] = sm.BrokerInfo{ID: 101, Incarnation: 1, Fenced: true}
-	w.nodes[101].n.Step(w.now, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: w.ctrl[ctrl1].full(), SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
-	w.flush(101)
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: w.ctrl[ctrl1].full(), SentAt: w.now(), SessionTimeout: 3600 * sm.Second}})
 	if w.nodes[101].n.Registered() {
 		t.Fatal("registered while fenced")
 	}
@@ -231,7 +229,7 @@ func TestFatalConditions(t *testing.T) {
 	w := newWorld(t, 101)
 	w.ctrl[ctrl1].brokers[101] = sm.BrokerInfo{ID: 101, Incarnation: 5}
 	w.run(200 * sm.Millisecond)
-	if got := w.nodes[101].fatal; got != "broker: fenced by a newer incarnation" {
+	if got := w.nodes[101].fatal(); got != "broker: fenced by a newer incarnation" {
 		t.Fatalf("fatal %q", got)
 	}
 
@@ -241,9 +239,9 @@ func TestFatalConditions(t *testing.T) {
 	w.run(300 * sm.Millisecond)
 	w.holdDisk = true
 	w.client(101, produce(tp0, sm.Acks{Kind: sm.AckNone}, "a"), sm.Millisecond)
-	op := w.nodes[101].pending[0]
+	op := w.nodes[101].pending()[0]
 	w.step(101, sm.LogDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Reason: "EIO"})
-	if got := w.nodes[101].fatal; !strings.Contains(got, "EIO") || !strings.Contains(got, "orders/0") {
+	if got := w.nodes[101].fatal(); !strings.Contains(got, "EIO") || !strings.Contains(got, "orders/0") {
 		t.Fatalf("fatal %q", got)
 	}
 }
@@ -255,7 +253,7 @@ func TestTopicDeletion(t *testing.T) {
 	w.topic("orders", 1, 101, 102)
 	w.run(300 * sm.Millisecond)
 	w.cut[102] = true
-	w.net = append(w.net, sm.Envelope{From: 1000, To: 101, Msg: produce(tp0, ackAll, "a")})
+	w.net.Send([]sm.Envelope{{From: client, To: 101, Msg: produce(tp0, ackAll, "a")}})
 	w.replies = nil
 	w.run(10 * sm.Millisecond)
 	c := w.ctrl[ctrl1]
@@ -269,7 +267,7 @@ func TestTopicDeletion(t *testing.T) {
 	if len(w.nodes[101].n.Partitions()) != 0 {
 		t.Fatalf("still hosting %+v", w.nodes[101].n.Partitions())
 	}
-	if _, ok := w.nodes[101].files[tp0]; ok {
+	if _, ok := w.nodes[101].disk.Logs()[tp0]; ok {
 		t.Fatal("log not deleted")
 	}
 }
@@ -281,7 +279,7 @@ func TestIncrementalDeltas(t *testing.T) {
 	self := sm.BrokerInfo{ID: 101, Incarnation: 1}
 	st := sm.PartitionState{TP: tp0, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}, PartitionEpoch: 1}
 	send := func(d sm.MetadataDelta) {
-		w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: d, SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
+		w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, Delta: d, SentAt: w.now(), SessionTimeout: 3600 * sm.Second}})
 	}
 	send(sm.MetadataDelta{FromVersion: 0, ToVersion: 3, Brokers: []sm.BrokerInfo{self}})
 	send(sm.MetadataDelta{FromVersion: 5, ToVersion: 6, Topics: []sm.TopicInfo{{Name: "orders", Partitions: 1, ReplicationFactor: 1}}, Partitions: []sm.PartitionState{st}})
@@ -341,14 +339,14 @@ func TestUnregisteredMetadataKeepsLogs(t *testing.T) {
 	w := newWorld(t)
 	w.start(101, 2, map[sm.TopicPartition][]byte{gone: sm.EncodeBatch(nil, &b)})
 	old := sm.MetadataDelta{Full: true, ToVersion: 5, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 1}}}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: old, SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: old, SentAt: w.now(), SessionTimeout: 3600 * sm.Second}})
 	if len(w.nodes[101].n.Partitions()) != 1 {
 		t.Fatal("stale metadata deleted a recovered log")
 	}
 	cur := sm.MetadataDelta{Full: true, ToVersion: 6, Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 2}}}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: cur, SentAt: w.now, SessionTimeout: 3600 * sm.Second}})
-	if len(w.nodes[101].n.Partitions()) != 0 || w.nodes[101].pending[0].Kind != sm.LogDelete {
-		t.Fatalf("registered metadata kept a deleted topic: %+v", w.nodes[101].pending)
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 2, Code: sm.CodeOK, Delta: cur, SentAt: w.now(), SessionTimeout: 3600 * sm.Second}})
+	if len(w.nodes[101].n.Partitions()) != 0 || w.nodes[101].pending()[0].Kind != sm.LogDelete {
+		t.Fatalf("registered metadata kept a deleted topic: %+v", w.nodes[101].pending())
 	}
 }
 
@@ -356,15 +354,9 @@ func TestUnregisteredMetadataKeepsLogs(t *testing.T) {
 // only a broker list; before it has metadata it says so.
 func TestBrokerAnswersMetadata(t *testing.T) {
 	w := newWorld(t, 101)
-	n := w.nodes[101].n
-	if err := n.Step(w.now, sm.Received{From: 5000, Msg: sm.MetadataRequest{ReqID: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	rd := n.Ready()
-	n.Advance()
 	var got []sm.MetadataResponse
-	for _, e := range rd.Messages {
-		if r, ok := e.Msg.(sm.MetadataResponse); ok && e.To == 5000 {
+	for _, e := range w.ask(101, client2, sm.MetadataRequest{ReqID: 1}) {
+		if r, ok := e.Msg.(sm.MetadataResponse); ok && e.To == client2 {
 			got = append(got, r)
 		}
 	}
@@ -373,15 +365,10 @@ func TestBrokerAnswersMetadata(t *testing.T) {
 	}
 	self := sm.BrokerInfo{ID: 101, Incarnation: 1}
 	st := sm.PartitionState{TP: tp0, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}, PartitionEpoch: 1}
-	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, SentAt: w.now, SessionTimeout: 3600 * sm.Second, Delta: sm.MetadataDelta{Full: true, ToVersion: 4,
+	w.step(101, sm.Received{From: ctrl1, Msg: sm.BrokerHeartbeatResponse{Incarnation: 1, Code: sm.CodeOK, SentAt: w.now(), SessionTimeout: 3600 * sm.Second, Delta: sm.MetadataDelta{Full: true, ToVersion: 4,
 		Brokers: []sm.BrokerInfo{self}, Topics: []sm.TopicInfo{{Name: tp0.Topic, Partitions: 1, ReplicationFactor: 1}}, Partitions: []sm.PartitionState{st}}}})
-	if err := n.Step(w.now, sm.Received{From: 5000, Msg: sm.MetadataRequest{ReqID: 2}}); err != nil {
-		t.Fatal(err)
-	}
-	rd = n.Ready()
-	n.Advance()
-	for _, e := range rd.Messages {
-		if r, ok := e.Msg.(sm.MetadataResponse); ok && e.To == 5000 {
+	for _, e := range w.ask(101, client2, sm.MetadataRequest{ReqID: 2}) {
+		if r, ok := e.Msg.(sm.MetadataResponse); ok && e.To == client2 {
 			if r.Code != sm.CodeOK || !r.Delta.Full || r.Delta.ToVersion != 4 || len(r.Delta.Partitions) != 1 || r.Delta.Partitions[0].Leader != 101 {
 				t.Fatalf("after metadata: %+v", r)
 			}
@@ -440,8 +427,8 @@ func TestStaleIncarnationFetchRefused(t *testing.T) {
 		t.Fatalf("101 knows 102 as %+v", got)
 	}
 	w.replies = nil
-	w.net = append(w.net, sm.Envelope{From: 102, To: 101, Msg: sm.ReplicaFetchRequest{TP: tp0, Replica: 102,
-		Incarnation: info.Incarnation - 1, LeaderEpoch: 1, FetchOffset: 2, LastFetchedEpoch: 1}})
+	w.net.Send([]sm.Envelope{{From: 102, To: 101, Msg: sm.ReplicaFetchRequest{TP: tp0, Replica: 102,
+		Incarnation: info.Incarnation - 1, LeaderEpoch: 1, FetchOffset: 2, LastFetchedEpoch: 1}}})
 	var got *sm.ReplicaFetchResponse
 	w.tap = func(e sm.Envelope) {
 		if r, ok := e.Msg.(sm.ReplicaFetchResponse); ok && e.From == 101 && e.To == 102 && r.Incarnation == info.Incarnation-1 {

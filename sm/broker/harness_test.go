@@ -7,28 +7,34 @@ import (
 	"testing"
 
 	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
 )
 
-// The harness is a small cluster: brokers with in-memory disks (an operation
-// completes on the step after it was issued, or when the test says), a
-// FIFO network the test can cut, and a fake controller whose metadata the
+// The harness is a small cluster on runtime/testkit: brokers in testkit
+// hosts (every event goes through runtime.Handle) with fake disks (an
+// operation completes on the step after it was issued, or when the test
+// says), a FIFO network the test can cut, and a fake controller whose metadata the
 // test edits by hand and publishes as full deltas on the next heartbeat.
 
 var _ runtime.Node = (*broker.Node)(nil)
 
 const ctrl1, ctrl2 sm.NodeID = 1, 2
 
+// bnode is one broker process in its testkit host.
 type bnode struct {
-	n       *broker.Node
-	cfg     broker.Config
-	files   map[sm.TopicPartition][]byte
-	pending []sm.LogOp
-	history []sm.LogOp
-	timerAt sm.Time
-	fatal   string
+	n    *broker.Node
+	cfg  broker.Config
+	host *testkit.Host
+	disk *testkit.Disk
 }
+
+// fatal is why the process stopped itself ("" while it runs).
+func (b *bnode) fatal() string { return b.host.Stopped() }
+
+// pending is the disk operations issued and not yet completed.
+func (b *bnode) pending() []sm.LogOp { return b.disk.Pending() }
 
 // fakeController registers brokers and answers heartbeats with the whole
 // state whenever the broker's version is behind; it applies AlterISR for the
@@ -53,10 +59,10 @@ type timedHeartbeat struct {
 
 type world struct {
 	t        *testing.T
-	now      sm.Time
+	clock    *testkit.Clock
 	nodes    map[sm.NodeID]*bnode
 	ctrl     map[sm.NodeID]*fakeController
-	net      []sm.Envelope
+	net      *testkit.Network
 	cut      map[sm.NodeID]bool
 	replies  []sm.Envelope // to clients
 	holdDisk bool          // when set, disk ops wait for completeDisk
@@ -64,7 +70,15 @@ type world struct {
 	refuse map[sm.NodeID]bool
 	// tap, when set, sees every message before it is delivered.
 	tap func(sm.Envelope)
+	// observe, when set, sees every effect a broker hands its Env.
+	observe func(id sm.NodeID, e testkit.Effect)
 }
+
+// The clients: IDs in the client range.
+const (
+	client  sm.NodeID = 1_000_000
+	client2 sm.NodeID = 1_000_001
+)
 
 func testConfig(id sm.NodeID, inc uint64) broker.Config {
 	cfg := broker.DefaultConfig(id, inc, []sm.NodeID{ctrl1, ctrl2})
@@ -79,7 +93,7 @@ func testConfig(id sm.NodeID, inc uint64) broker.Config {
 }
 
 func newWorld(t *testing.T, ids ...sm.NodeID) *world {
-	w := &world{t: t, now: sm.Time(sm.Second), nodes: map[sm.NodeID]*bnode{}, cut: map[sm.NodeID]bool{}, refuse: map[sm.NodeID]bool{},
+	w := &world{t: t, clock: testkit.NewClock(sm.Time(sm.Second)), net: &testkit.Network{}, nodes: map[sm.NodeID]*bnode{}, cut: map[sm.NodeID]bool{}, refuse: map[sm.NodeID]bool{},
 		ctrl: map[sm.NodeID]*fakeController{ctrl1: newFakeController(), ctrl2: {notLead: ctrl1}}}
 	for _, id := range ids {
 		w.start(id, 1, nil)
@@ -96,21 +110,28 @@ func (w *world) start(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]by
 	w.startFrom(id, inc, sm.Durable{Logs: files})
 }
 
-// startFrom (re)starts broker id from what its disk reported.
+// startFrom (re)starts broker id from what its disk reported, on a disk
+// holding those logs, synced.
 func (w *world) startFrom(id sm.NodeID, inc uint64, d sm.Durable) {
-	files := d.Logs
 	cfg := testConfig(id, inc)
 	n, err := broker.New(cfg, d)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if files == nil {
-		files = map[sm.TopicPartition][]byte{}
+	disk := testkit.NewDiskFrom(d.Logs)
+	env := testkit.NewEnv(id, disk, w.net)
+	env.Observe = func(e testkit.Effect) {
+		if w.observe != nil {
+			w.observe(id, e)
+		}
 	}
-	b := &bnode{n: n, cfg: cfg, files: files}
+	h := testkit.NewHost(w.t, w.clock, env)
+	b := &bnode{n: n, cfg: cfg, host: h, disk: disk}
 	w.nodes[id] = b
-	w.flush(id)
+	h.Start(n)
 }
+
+func (w *world) now() sm.Time { return w.clock.Now() }
 
 // topic creates a topic whose partitions are led by the first replica.
 func (w *world) topic(name string, parts int32, replicas ...sm.NodeID) {
@@ -132,55 +153,44 @@ func (w *world) elect(tp sm.TopicPartition, leader sm.NodeID) {
 	c.version++
 }
 
-func (w *world) flush(id sm.NodeID) {
-	b := w.nodes[id]
-	rd := b.n.Ready()
-	b.pending = append(b.pending, rd.Log...)
-	b.history = append(b.history, rd.Log...)
-	w.net = append(w.net, rd.Messages...)
-	b.timerAt = rd.TimerAt
-	if rd.Fatal != "" {
-		b.fatal = rd.Fatal
-	}
-	b.n.Advance()
-	if err := b.n.CheckInvariants(); err != nil {
-		w.t.Fatalf("%v: %v", id, err)
-	}
-}
-
+// step hands id one event through runtime.Handle; a Step error fails the
+// test.
 func (w *world) step(id sm.NodeID, ev sm.Event) {
-	if err := w.nodes[id].n.Step(w.now, ev); err != nil {
-		w.t.Fatalf("%v step %T: %v", id, ev, err)
-	}
-	w.flush(id)
+	w.nodes[id].host.Handle(ev)
 }
 
-// completeDisk completes id's oldest disk operation on its files.
+// stepErr is step for an event the broker may refuse: it returns Step's
+// error instead of failing.
+func (w *world) stepErr(id sm.NodeID, ev sm.Event) error {
+	h := w.nodes[id].host
+	h.StepError = func(sm.Event, error) {}
+	defer func() { h.StepError = nil }()
+	return h.Handle(ev)
+}
+
+// ask hands id a message from from directly (past the network and its
+// cuts) and returns what id sent in answer, taking it off the network.
+func (w *world) ask(id, from sm.NodeID, m sm.Message) []sm.Envelope {
+	n := w.net.Len()
+	w.step(id, sm.Received{From: from, Msg: m})
+	out := slices.Clone(w.net.Queue[n:])
+	w.net.Queue = w.net.Queue[:n]
+	return out
+}
+
+// completeDisk completes id's oldest disk operation (refused, for an
+// append, while w.refuse[id]).
 func (w *world) completeDisk(id sm.NodeID) {
 	b := w.nodes[id]
-	op := b.pending[0]
-	b.pending = b.pending[1:]
-	if op.Kind == sm.LogAppend && w.refuse[id] {
-		w.step(id, sm.LogDone{ID: op.ID, Outcome: sm.OutcomeFailed, Reason: "wal: capacity_bytes 100 exceeded"})
+	ops := b.disk.Pending()
+	if len(ops) == 0 {
+		w.t.Fatalf("%v: no disk operation pending", id)
+	}
+	if ops[0].Kind == sm.LogAppend && w.refuse[id] {
+		b.host.CompleteNext(sm.OutcomeFailed, "wal: capacity_bytes 100 exceeded")
 		return
 	}
-	switch op.Kind {
-	case sm.LogAppend:
-		b.files[op.TP] = append(slices.Clip(b.files[op.TP]), op.Data...)
-	case sm.LogTruncate:
-		file, pos := b.files[op.TP], 0
-		for pos < len(file) {
-			bt, n, err := sm.DecodeBatch(file[pos:])
-			if err != nil || bt.BaseOffset >= op.Offset {
-				break
-			}
-			pos += n
-		}
-		b.files[op.TP] = slices.Clip(file[:pos])
-	case sm.LogDelete:
-		delete(b.files, op.TP)
-	}
-	w.step(id, sm.LogDone{ID: op.ID})
+	b.host.CompleteNext(sm.OutcomeOK, "")
 }
 
 func (w *world) deliver(e sm.Envelope) {
@@ -191,23 +201,21 @@ func (w *world) deliver(e sm.Envelope) {
 		w.controller(e.To, c, e)
 		return
 	}
-	if b := w.nodes[e.To]; b != nil && b.fatal == "" {
-		w.step(e.To, sm.Received{From: e.From, Msg: e.Msg})
+	if b := w.nodes[e.To]; b != nil {
+		b.host.Deliver(e) // lost if the process stopped
 		return
 	}
-	if e.To >= 1000 {
-		w.replies = append(w.replies, e)
-	}
+	w.replies = append(w.replies, e)
 }
 
 func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
 	if hb, ok := e.Msg.(sm.BrokerHeartbeat); ok {
-		c.heartbeats = append(c.heartbeats, timedHeartbeat{at: w.now, hb: hb})
+		c.heartbeats = append(c.heartbeats, timedHeartbeat{at: w.now(), hb: hb})
 	}
 	if c.down {
 		return
 	}
-	reply := func(m sm.Message) { w.net = append(w.net, sm.Envelope{From: id, To: e.From, Msg: m}) }
+	reply := func(m sm.Message) { w.net.Send([]sm.Envelope{{From: id, To: e.From, Msg: m}}) }
 	switch m := e.Msg.(type) {
 	case sm.BrokerHeartbeat:
 		if c.notLead != sm.NoNode {
@@ -255,19 +263,18 @@ func (c *fakeController) full() sm.MetadataDelta {
 // run advances time by d in 1ms ticks: each tick completes issued disk
 // operations (unless held), delivers every message, then fires due timers.
 func (w *world) run(d sm.Duration) {
-	end := w.now.Add(d)
-	for w.now < end {
+	end := w.now().Add(d)
+	for w.now() < end {
 		for range 1000 {
 			progressed := false
 			for _, id := range w.ids() {
-				for !w.holdDisk && len(w.nodes[id].pending) > 0 && w.nodes[id].fatal == "" {
+				for b := w.nodes[id]; !w.holdDisk && len(b.disk.Pending()) > 0 && b.host.Up(); {
 					w.completeDisk(id)
 					progressed = true
 				}
 			}
-			for len(w.net) > 0 {
-				e := w.net[0]
-				w.net = w.net[1:]
+			for w.net.Len() > 0 {
+				e, _ := w.net.Pop()
 				if w.tap != nil {
 					w.tap(e)
 				}
@@ -278,22 +285,20 @@ func (w *world) run(d sm.Duration) {
 				break
 			}
 		}
-		w.now = w.now.Add(sm.Millisecond)
+		w.clock.Advance(sm.Millisecond)
 		for _, id := range w.ids() {
-			if b := w.nodes[id]; b.fatal == "" && b.timerAt != 0 && b.timerAt <= w.now {
-				w.step(id, sm.TimerFired{})
-			}
+			w.nodes[id].host.Fire()
 		}
 	}
 }
 
 func (w *world) ids() []sm.NodeID { return slices.Sorted(maps.Keys(w.nodes)) }
 
-// client sends a request from client 1000 to id and returns the reply after
+// client sends a request from client to id and returns the reply after
 // running for d.
 func (w *world) client(to sm.NodeID, m sm.Message, d sm.Duration) sm.Message {
 	w.replies = nil
-	w.net = append(w.net, sm.Envelope{From: 1000, To: to, Msg: m})
+	w.net.Send([]sm.Envelope{{From: client, To: to, Msg: m}})
 	w.run(d)
 	if len(w.replies) != 1 {
 		w.t.Fatalf("client: %d replies to %T", len(w.replies), m)

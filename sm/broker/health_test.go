@@ -25,11 +25,11 @@ func (w *world) healthReports(c, id sm.NodeID) []timedHeartbeat {
 func TestHealthReports(t *testing.T) {
 	w := newWorld(t, 101, 102, 103)
 	w.topic("orders", 1, 101, 102, 103)
-	start := w.now
+	start := w.now()
 	w.run(300 * sm.Millisecond)
 	first := w.healthReports(ctrl1, 101)
 	if len(first) != 1 || first[0].at > start.Add(sm.Millisecond) || first[0].hb.Health.Replication != (sm.ReplicationHealth{}) {
-		t.Fatalf("reports by %v: %+v (want one, on the first heartbeat)", w.now, first)
+		t.Fatalf("reports by %v: %+v (want one, on the first heartbeat)", w.now(), first)
 	}
 
 	// The process observes its components; 103 stops fetching while 101

@@ -25,8 +25,8 @@ func TestRefusedAppendAnswersStorageError(t *testing.T) {
 	if r.Code != sm.CodeStorageError || !r.Code.Retriable() || !strings.Contains(r.Message, "broker 101") || !strings.Contains(r.Message, "capacity_bytes") {
 		t.Fatalf("produce into a full WAL: %+v", r)
 	}
-	if got := logValues(w.nodes[101].n, tp0); !slices.Equal(got, []string{"a"}) || w.nodes[101].fatal != "" {
-		t.Fatalf("after the refusal: log %v, fatal %q", got, w.nodes[101].fatal)
+	if got := logValues(w.nodes[101].n, tp0); !slices.Equal(got, []string{"a"}) || w.nodes[101].fatal() != "" {
+		t.Fatalf("after the refusal: log %v, fatal %q", got, w.nodes[101].fatal())
 	}
 	w.refuse[101] = false
 	r = w.client(101, produce(tp0, ackAll, "c"), 50*sm.Millisecond).(sm.ProduceResponse)
@@ -48,8 +48,8 @@ func TestRefusedFollowerAppendCatchesUpLater(t *testing.T) {
 	w.refuse[102] = true
 	w.client(101, produce(tp0, sm.Acks{Kind: sm.AckLeader}, "a"), 50*sm.Millisecond)
 	w.run(500 * sm.Millisecond)
-	if got := logValues(w.nodes[102].n, tp0); len(got) != 0 || w.nodes[102].fatal != "" {
-		t.Fatalf("full follower: log %v, fatal %q", got, w.nodes[102].fatal)
+	if got := logValues(w.nodes[102].n, tp0); len(got) != 0 || w.nodes[102].fatal() != "" {
+		t.Fatalf("full follower: log %v, fatal %q", got, w.nodes[102].fatal())
 	}
 	w.refuse[102] = false
 	w.run(500 * sm.Millisecond)
@@ -72,7 +72,7 @@ func TestDamagedReplicaRebuildsOnlyFromAnotherLeader(t *testing.T) {
 		}
 	}
 	w.run(300 * sm.Millisecond)
-	file := w.nodes[102].files[tp0]
+	file := w.nodes[102].disk.Log(tp0)
 	_, n, err := sm.DecodeBatch(file)
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +98,8 @@ func TestDamagedReplicaRebuildsOnlyFromAnotherLeader(t *testing.T) {
 	if last := c.heartbeats[len(c.heartbeats)-1].hb; len(last.Lost) != 0 {
 		t.Fatalf("heartbeat after registration still reports losses: %+v", last)
 	}
-	if len(w.nodes[102].history) != 0 {
-		t.Fatalf("damaged replica touched its disk with no leader to rebuild from: %+v", w.nodes[102].history)
+	if len(w.nodes[102].disk.History) != 0 {
+		t.Fatalf("damaged replica touched its disk with no leader to rebuild from: %+v", w.nodes[102].disk.History)
 	}
 	if d := w.nodes[102].n.Damaged(); d[tp0] == "" {
 		t.Fatalf("damage not reported: %v", d)
@@ -108,7 +108,7 @@ func TestDamagedReplicaRebuildsOnlyFromAnotherLeader(t *testing.T) {
 	w.cut[101] = false
 	w.elect(tp0, 101)
 	w.run(time2s)
-	h := w.nodes[102].history
+	h := w.nodes[102].disk.History
 	if len(h) == 0 || h[0].Kind != sm.LogTruncate || h[0].Offset != 1 || h[0].TP != tp0 {
 		t.Fatalf("the first disk operation of the repair must cut the damaged log at offset 1: %+v", h)
 	}

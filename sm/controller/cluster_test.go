@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -303,10 +304,11 @@ func TestRestartReplaysIdenticalMetadata(t *testing.T) {
 
 	for _, id := range h.ids {
 		h.crash(id)
-		h.start(id)
-		if got := h.nodes[id].Metadata(); got.ToVersion != 0 || len(got.Brokers) != 0 {
+		n := h.recover(id)
+		if got := n.Metadata(); got.ToVersion != 0 || len(got.Brokers) != 0 {
 			t.Fatalf("%v applied before its first step: %+v", id, got)
 		}
+		h.run(id, n)
 		h.advance(sm.Second)
 	}
 	if after := h.converge(); !equalMetadata(before, after) {
@@ -328,11 +330,12 @@ func TestRestartReplaysIdenticalMetadata(t *testing.T) {
 }
 
 // replayDisk applies a disk's committed entries to fresh metadata.
-func replayDisk(t *testing.T, d *fakeDisk) sm.MetadataDelta {
+func replayDisk(t *testing.T, d *testkit.Disk) sm.MetadataDelta {
 	t.Helper()
 	md := newMetadata(bootstrapIndex)
-	for _, e := range d.entries {
-		if e.GetIndex() > d.hs.GetCommit() {
+	hs, entries := durable(d)
+	for _, e := range entries {
+		if e.GetIndex() > hs.GetCommit() {
 			break
 		}
 		if len(e.GetData()) == 0 {

@@ -11,27 +11,31 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/metacache"
 )
 
-// harness runs a few controllers in one deterministic world: a FIFO network
-// queue, a fake disk whose writes become durable only when the harness
-// completes them, virtual time, and broker agents that heartbeat. Everything
-// happens in a fixed order, and raft's jitter is seeded, so a seed is a trace.
+// harness runs a few controllers in one deterministic world built on
+// runtime/testkit: each controller in a testkit.Host (every event goes
+// through runtime.Handle), a FIFO network queue, a fake disk whose writes
+// become durable only when the harness completes them, virtual time, and
+// broker agents that heartbeat. Everything happens in a fixed order, and
+// raft's jitter is seeded, so a seed is a trace.
 type harness struct {
 	t     testing.TB
 	ids   []sm.NodeID
 	cfgs  map[sm.NodeID]Config
 	nodes map[sm.NodeID]*Node // nil while crashed
-	disks map[sm.NodeID]*fakeDisk
-	now   sm.Time
-
-	queue  []sm.Envelope
-	diskQ  map[sm.NodeID][]sm.RaftSave // started, not yet durable
-	timers map[sm.NodeID]sm.Time
+	hosts map[sm.NodeID]*testkit.Host
+	disks map[sm.NodeID]*testkit.Disk
+	clock *testkit.Clock
+	net   *testkit.Network
 	// cut reports whether a message is lost (a network partition).
 	cut func(from, to sm.NodeID) bool
+	// allowFatal lets a controller stop itself (Ready.Fatal) without failing
+	// the test.
+	allowFatal bool
 
 	brokers map[sm.NodeID]*brokerAgent
 	inbox   map[sm.NodeID][]sm.Message // replies to clients
@@ -39,28 +43,14 @@ type harness struct {
 	trace   *strings.Builder           // when set, every delivered message
 }
 
-// fakeDisk is one controller's durable raft state.
-type fakeDisk struct {
-	hs      *pb.HardState
-	entries []*pb.Entry
-}
+// durable reads a controller's completed raft state.
+func durable(d *testkit.Disk) (*pb.HardState, []*pb.Entry) { return d.Raft() }
 
-func (d *fakeDisk) write(op sm.RaftSave) {
-	if len(op.Entries) > 0 {
-		first := op.Entries[0].GetIndex()
-		d.entries = slices.DeleteFunc(d.entries, func(e *pb.Entry) bool { return e.GetIndex() >= first })
-		d.entries = append(d.entries, op.Entries...)
-	}
-	if op.HardState != nil {
-		d.hs = op.HardState
-	}
-}
-
-func (d *fakeDisk) lastIndex() uint64 {
-	if len(d.entries) == 0 {
+func lastIndex(entries []*pb.Entry) uint64 {
+	if len(entries) == 0 {
 		return bootstrapIndex
 	}
-	return d.entries[len(d.entries)-1].GetIndex()
+	return entries[len(entries)-1].GetIndex()
 }
 
 const (
@@ -88,8 +78,8 @@ func newHarnessWith(t testing.TB, seed uint64, n int, adjust func(*Config)) *har
 		cryptotest.SetGlobalRandom(tt, seed)
 	}
 	h := &harness{
-		t: t, cfgs: map[sm.NodeID]Config{}, nodes: map[sm.NodeID]*Node{}, disks: map[sm.NodeID]*fakeDisk{},
-		diskQ: map[sm.NodeID][]sm.RaftSave{}, timers: map[sm.NodeID]sm.Time{}, brokers: map[sm.NodeID]*brokerAgent{},
+		t: t, cfgs: map[sm.NodeID]Config{}, nodes: map[sm.NodeID]*Node{}, hosts: map[sm.NodeID]*testkit.Host{}, disks: map[sm.NodeID]*testkit.Disk{},
+		clock: testkit.NewClock(0), net: &testkit.Network{}, brokers: map[sm.NodeID]*brokerAgent{},
 		inbox: map[sm.NodeID][]sm.Message{}, leaders: map[uint64]sm.NodeID{}, cut: func(sm.NodeID, sm.NodeID) bool { return false },
 	}
 	for i := 1; i <= n; i++ {
@@ -101,107 +91,118 @@ func newHarnessWith(t testing.TB, seed uint64, n int, adjust func(*Config)) *har
 			adjust(&cfg)
 		}
 		h.cfgs[id] = cfg
-		h.disks[id] = &fakeDisk{}
+		h.disks[id] = testkit.NewDisk()
+		env := testkit.NewEnv(id, h.disks[id], h.net)
+		env.CheckSend = func(e sm.Envelope) error {
+			if m, ok := e.Msg.(sm.RaftMessage); ok {
+				return h.checkDurableBeforeSend(id, m.M)
+			}
+			return nil
+		}
+		host := testkit.NewHost(t, h.clock, env)
+		host.After = func() { h.afterStep(id) }
+		h.hosts[id] = host
 		h.start(id)
 	}
 	return h
 }
 
 // start (re)creates id from its disk, as a restarted process would.
-func (h *harness) start(id sm.NodeID) {
-	d := h.disks[id]
-	n, err := New(h.cfgs[id], sm.Durable{HardState: d.hs, Entries: slices.Clone(d.entries)})
+func (h *harness) start(id sm.NodeID) { h.run(id, h.recover(id)) }
+
+// recover builds id's node from its disk without running it.
+func (h *harness) recover(id sm.NodeID) *Node {
+	hs, entries := durable(h.disks[id])
+	n, err := New(h.cfgs[id], sm.Durable{HardState: hs, Entries: entries})
 	if err != nil {
 		h.t.Fatalf("start %v: %v", id, err)
 	}
+	return n
+}
+
+// run starts n as id's process; the host kicks it with its first event.
+func (h *harness) run(id sm.NodeID, n *Node) {
 	h.nodes[id] = n
-	h.flush(id)
+	h.hosts[id].Start(n)
 }
 
 // crash kills id: its writes not yet durable are lost, and so are messages
 // sent to it from now on.
 func (h *harness) crash(id sm.NodeID) {
 	h.nodes[id] = nil
-	h.diskQ[id] = nil
-	delete(h.timers, id)
+	h.hosts[id].Crash(0)
 }
 
 // step delivers one event to id and executes its effects.
 func (h *harness) step(id sm.NodeID, ev sm.Event) {
-	n := h.nodes[id]
-	if err := n.Step(h.now, ev); err != nil {
-		h.t.Fatalf("%v step %T at %v: %v", id, ev, h.now, err)
-	}
-	h.flush(id)
+	h.hosts[id].Handle(ev)
 }
 
-// flush executes id's Ready in field order and checks durability ordering:
-// nothing raft sends may claim state that is not yet on the fake disk.
-func (h *harness) flush(id sm.NodeID) {
-	n := h.nodes[id]
-	rd := n.Ready()
-	if rd.Fatal != "" {
-		h.t.Fatalf("%v fatal: %s", id, rd.Fatal)
-	}
-	h.diskQ[id] = append(h.diskQ[id], rd.Raft...)
-	for _, env := range rd.Messages {
-		if env.From != id || env.To == sm.NoNode {
-			h.t.Fatalf("%v sent a misaddressed envelope %+v", id, env)
-		}
-		if m, ok := env.Msg.(sm.RaftMessage); ok {
-			h.checkDurableBeforeSend(id, m.M)
-		}
-		h.queue = append(h.queue, env)
-	}
-	h.timers[id] = rd.TimerAt
-	n.Advance()
-	if err := n.CheckInvariants(); err != nil {
-		h.t.Fatalf("%v at %v: %v", id, h.now, err)
-	}
-	h.checkElectionSafety(id)
+// call runs fn on id's node (a direct call, not an event), executes what
+// the node then has ready, and returns the messages it sent, taken off the
+// network.
+func (h *harness) call(id sm.NodeID, fn func()) []sm.Envelope {
+	n := h.net.Len()
+	h.hosts[id].Call(func(sm.Time) { fn() })
+	out := slices.Clone(h.net.Queue[n:])
+	h.net.Queue = h.net.Queue[:n]
+	return out
 }
 
-func (h *harness) checkDurableBeforeSend(id sm.NodeID, m *pb.Message) {
-	d := h.disks[id]
+// afterStep runs after every step of id: the controller has not stopped
+// (unless allowed), and no two controllers led one term. The host has
+// checked the node's invariants and, on every send, that nothing raft sends
+// claims state not yet on the fake disk.
+func (h *harness) afterStep(id sm.NodeID) {
+	if why := h.hosts[id].Stopped(); why != "" {
+		if !h.allowFatal {
+			h.t.Fatalf("%v fatal: %s", id, why)
+		}
+		return
+	}
+	if h.nodes[id] != nil {
+		h.checkElectionSafety(id)
+	}
+}
+
+func (h *harness) checkDurableBeforeSend(id sm.NodeID, m *pb.Message) error {
+	hs, entries := durable(h.disks[id])
 	switch m.GetType() {
 	case pb.MsgPreVote, pb.MsgPreVoteResp:
-		return // pre-votes carry a future term and change nothing durable
+		return nil // pre-votes carry a future term and change nothing durable
 	case pb.MsgVoteResp:
-		if !m.GetReject() && d.hs.GetVote() != m.GetTo() {
-			h.t.Fatalf("%v granted a vote to %d before persisting it (disk vote %d)", id, m.GetTo(), d.hs.GetVote())
+		if !m.GetReject() && hs.GetVote() != m.GetTo() {
+			return fmt.Errorf("%v granted a vote to %d before persisting it (disk vote %d)", id, m.GetTo(), hs.GetVote())
 		}
 	case pb.MsgAppResp:
-		if !m.GetReject() && m.GetIndex() > d.lastIndex() {
-			h.t.Fatalf("%v acked index %d with only %d durable", id, m.GetIndex(), d.lastIndex())
+		if !m.GetReject() && m.GetIndex() > lastIndex(entries) {
+			return fmt.Errorf("%v acked index %d with only %d durable", id, m.GetIndex(), lastIndex(entries))
 		}
 	}
-	if m.GetTerm() > d.hs.GetTerm() {
-		h.t.Fatalf("%v sent %v at term %d with durable term %d", id, m.GetType(), m.GetTerm(), d.hs.GetTerm())
+	if m.GetTerm() > hs.GetTerm() {
+		return fmt.Errorf("%v sent %v at term %d with durable term %d", id, m.GetType(), m.GetTerm(), hs.GetTerm())
 	}
+	return nil
 }
 
 // send queues a message from a client or broker.
 func (h *harness) send(from, to sm.NodeID, m sm.Message) {
-	h.queue = append(h.queue, sm.Envelope{From: from, To: to, Msg: m})
+	h.net.Send([]sm.Envelope{{From: from, To: to, Msg: m}})
 }
 
 // next performs one pending event (a disk completion, then a message) and
 // reports whether there was one.
 func (h *harness) next() bool {
 	for _, id := range h.ids {
-		if h.nodes[id] != nil && len(h.diskQ[id]) > 0 {
-			op := h.diskQ[id][0]
-			h.diskQ[id] = h.diskQ[id][1:]
-			h.disks[id].write(op)
-			h.step(id, sm.RaftDone{ID: op.ID})
+		if h.hosts[id].Up() && len(h.disks[id].PendingRaft()) > 0 {
+			h.hosts[id].CompleteRaft(sm.OutcomeOK, "")
 			return true
 		}
 	}
-	if len(h.queue) == 0 {
+	env, ok := h.net.Pop()
+	if !ok {
 		return false
 	}
-	env := h.queue[0]
-	h.queue = h.queue[1:]
 	h.deliver(env)
 	return true
 }
@@ -211,12 +212,10 @@ func (h *harness) deliver(env sm.Envelope) {
 		return
 	}
 	if h.trace != nil {
-		fmt.Fprintf(h.trace, "%v %v→%v %s\n", h.now, env.From, env.To, describe(env.Msg))
+		fmt.Fprintf(h.trace, "%v %v→%v %s\n", h.now(), env.From, env.To, describe(env.Msg))
 	}
 	if _, ok := h.cfgs[env.To]; ok {
-		if h.nodes[env.To] != nil {
-			h.step(env.To, sm.Received{From: env.From, Msg: env.Msg})
-		}
+		h.hosts[env.To].Deliver(env) // lost while crashed
 		return
 	}
 	if r, ok := env.Msg.(sm.BrokerHeartbeatResponse); ok && h.brokers[env.To] != nil {
@@ -244,7 +243,7 @@ func describe(m sm.Message) string {
 func (h *harness) settle() {
 	for i := 0; h.next(); i++ {
 		if i > settleEventsMax {
-			h.t.Fatalf("no quiescence after %d events at %v", i, h.now)
+			h.t.Fatalf("no quiescence after %d events at %v", i, h.now())
 		}
 	}
 }
@@ -252,13 +251,11 @@ func (h *harness) settle() {
 // advance moves virtual time forward by d in small steps, firing timers and
 // broker heartbeats and settling after each.
 func (h *harness) advance(d sm.Duration) {
-	end := h.now.Add(d)
-	for h.now < end {
-		h.now = h.now.Add(harnessStep)
+	end := h.now().Add(d)
+	for h.now() < end {
+		h.clock.Advance(harnessStep)
 		for _, id := range h.ids {
-			if at := h.timers[id]; h.nodes[id] != nil && at != 0 && at <= h.now {
-				h.step(id, sm.TimerFired{})
-			}
+			h.hosts[id].Fire()
 		}
 		for _, id := range slices.Sorted(maps.Keys(h.brokers)) {
 			h.brokers[id].maybeHeartbeat(h)
@@ -299,7 +296,7 @@ func (h *harness) waitLeader() sm.NodeID {
 		}
 		h.advance(100 * sm.Millisecond)
 	}
-	h.t.Fatalf("no leader by %v", h.now)
+	h.t.Fatalf("no leader by %v", h.now())
 	return sm.NoNode
 }
 
@@ -335,7 +332,7 @@ func (h *harness) converge() sm.MetadataDelta {
 			return md
 		}
 	}
-	h.t.Fatalf("controllers did not converge by %v", h.now)
+	h.t.Fatalf("controllers did not converge by %v", h.now())
 	return sm.MetadataDelta{}
 }
 
@@ -379,10 +376,10 @@ func (h *harness) addBroker(id sm.NodeID, rack string) *brokerAgent {
 }
 
 func (b *brokerAgent) maybeHeartbeat(h *harness) {
-	if !b.alive || h.now.Sub(b.sentAt) < heartbeatInterval {
+	if !b.alive || h.now().Sub(b.sentAt) < heartbeatInterval {
 		return
 	}
-	b.sentAt = h.now
+	b.sentAt = h.now()
 	h.send(b.id, b.target, sm.BrokerHeartbeat{
 		Broker: b.id, Incarnation: b.incarnation, Rack: b.rack, Host: fmt.Sprintf("host-%d", b.id), MetadataVersion: b.view.Version(),
 		Health: b.health,
@@ -414,7 +411,9 @@ func (h *harness) registerBrokers(racks map[sm.NodeID]string) {
 			return
 		}
 	}
-	h.t.Fatalf("brokers %v not registered by %v", slices.Sorted(maps.Keys(racks)), h.now)
+	h.t.Fatalf("brokers %v not registered by %v", slices.Sorted(maps.Keys(racks)), h.now())
 }
+
+func (h *harness) now() sm.Time { return h.clock.Now() }
 
 func equalMetadata(a, b sm.MetadataDelta) bool { return reflect.DeepEqual(a, b) }

@@ -18,9 +18,9 @@ func withHealthTimeout(c *Config) { c.HealthTimeout = healthTimeout }
 // status asks controller to for the cluster status and returns its answer.
 func (h *harness) status(to sm.NodeID, stale bool) sm.ClusterStatusResponse {
 	h.t.Helper()
-	r := h.requestOne(client, to, sm.ClusterStatusRequest{ReqID: uint64(h.now), Stale: stale}).(sm.ClusterStatusResponse)
-	if r.ReqID != uint64(h.now) {
-		h.t.Fatalf("status answer %d to request %d", r.ReqID, uint64(h.now))
+	r := h.requestOne(client, to, sm.ClusterStatusRequest{ReqID: uint64(h.now()), Stale: stale}).(sm.ClusterStatusResponse)
+	if r.ReqID != uint64(h.now()) {
+		h.t.Fatalf("status answer %d to request %d", r.ReqID, uint64(h.now()))
 	}
 	return r
 }
@@ -72,13 +72,13 @@ func TestHealthOnlineOffline(t *testing.T) {
 	h.advance(300 * sm.Millisecond)
 
 	r := h.status(l, false)
-	if r.Code != sm.CodeOK || !r.IsLeader || r.Leader != l || r.Now != h.now || !r.Healthy {
+	if r.Code != sm.CodeOK || !r.IsLeader || r.Leader != l || r.Now != h.now() || !r.Healthy {
 		t.Fatalf("status: %+v", r)
 	}
 	for _, id := range []sm.NodeID{101, 102, 103} {
 		b := brokerStatus(t, r, id)
-		if !b.Online || b.LastReport == 0 || h.now.Sub(b.LastReport) > heartbeatInterval || b.Health.Network.Connections != int(id) {
-			t.Errorf("%v: %+v at %v", id, b, h.now)
+		if !b.Online || b.LastReport == 0 || h.now().Sub(b.LastReport) > heartbeatInterval || b.Health.Network.Connections != int(id) {
+			t.Errorf("%v: %+v at %v", id, b, h.now())
 		}
 	}
 
@@ -87,14 +87,14 @@ func TestHealthOnlineOffline(t *testing.T) {
 	h.brokers[101].health = nil
 	h.advance(20 * sm.Millisecond) // let a report sent just before land
 	last := brokerStatus(t, h.status(l, false), 101).LastReport
-	h.advance(last.Add(healthTimeout).Sub(h.now))
+	h.advance(last.Add(healthTimeout).Sub(h.now()))
 	if b := brokerStatus(t, h.status(l, false), 101); !b.Online {
-		t.Fatalf("101 offline at exactly HealthTimeout after its last report: %+v (now %v)", b, h.now)
+		t.Fatalf("101 offline at exactly HealthTimeout after its last report: %+v (now %v)", b, h.now())
 	}
 	h.advance(harnessStep)
 	r = h.status(l, false)
 	if b := brokerStatus(t, r, 101); b.Online || b.Info.Fenced || b.LastReport != last {
-		t.Fatalf("101 just past HealthTimeout: %+v (now %v)", b, h.now)
+		t.Fatalf("101 just past HealthTimeout: %+v (now %v)", b, h.now())
 	}
 	if !r.Healthy || !slices.Equal(online(r), []sm.NodeID{102, 103}) {
 		t.Fatalf("2 of 3 online: healthy=%v online=%v", r.Healthy, online(r))
@@ -176,7 +176,7 @@ func TestHealthGraceAfterFailover(t *testing.T) {
 	if b := brokerStatus(t, r, 103); b.LastReport != 0 || b.Online != (r.Now.Sub(since) <= healthTimeout) {
 		t.Fatalf("103 on the new leader %v (since %v, now %v): %+v", nl, since, r.Now, b)
 	}
-	h.advance(since.Add(healthTimeout + harnessStep).Sub(h.now))
+	h.advance(since.Add(healthTimeout + harnessStep).Sub(h.now()))
 	r = h.status(nl, false)
 	if !slices.Equal(online(r), []sm.NodeID{101, 102}) || !r.Healthy {
 		t.Fatalf("after the grace: online=%v healthy=%v", online(r), r.Healthy)
@@ -335,17 +335,24 @@ func TestReadWaitsForApply(t *testing.T) {
 	n.readSeqLast += 2
 	n.reads[n.readSeqLast-1] = &read{client: client, reqID: 1, confirmed: true, index: n.md.applied + 1}
 	n.reads[n.readSeqLast] = &read{client: client, reqID: 2, confirmed: true, index: n.md.applied}
-	n.answerReads()
-	rd := n.Ready()
-	if len(rd.Messages) != 1 || rd.Messages[0].Msg.(sm.ClusterStatusResponse).ReqID != 2 {
-		t.Fatalf("answers before apply: %+v", rd.Messages)
+	msgs := h.call(l, n.answerReads)
+	if len(msgs) != 1 || msgs[0].Msg.(sm.ClusterStatusResponse).ReqID != 2 {
+		t.Fatalf("answers before apply: %+v", msgs)
 	}
-	n.Advance()
-	n.md.applyEmpty(n.md.applied + 1) // as if the next entry applied
-	n.answerReads()
-	rd = n.Ready()
-	if len(rd.Messages) != 1 || rd.Messages[0].Msg.(sm.ClusterStatusResponse).ReqID != 1 || len(n.reads) != 0 {
-		t.Fatalf("answers after apply: %+v", rd.Messages)
+	// The next entry applies for real: a broker registers.
+	want := n.md.applied + 1
+	h.inbox[client] = nil
+	h.addBroker(101, "a")
+	for i := 0; n.md.applied < want && i < 100; i++ {
+		h.advance(harnessStep)
 	}
-	n.Advance()
+	var answers []sm.ClusterStatusResponse
+	for _, m := range h.inbox[client] {
+		if r, ok := m.(sm.ClusterStatusResponse); ok {
+			answers = append(answers, r)
+		}
+	}
+	if len(answers) != 1 || answers[0].ReqID != 1 || len(n.reads) != 0 {
+		t.Fatalf("answers after apply (applied %d, want %d): %+v", n.md.applied, want, answers)
+	}
 }

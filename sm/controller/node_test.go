@@ -8,6 +8,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/weirmq/weir/runtime"
+	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -156,39 +157,39 @@ func TestCreateTopicProposalChecks(t *testing.T) {
 // Goal: a failed raft write is fatal; the node then ignores everything.
 func TestDiskErrorIsFatal(t *testing.T) {
 	h := newHarness(t, 1, 1)
-	n := h.nodes[1]
-	now := sm.Time(0)
+	h.allowFatal = true
+	host, n := h.hosts[1], h.nodes[1]
 	var op sm.RaftSave
 	for i := 0; op.ID == 0 && i < 100; i++ {
-		now = now.Add(100 * sm.Millisecond)
-		if err := n.Step(now, sm.TimerFired{}); err != nil {
-			t.Fatal(err)
+		h.clock.Advance(100 * sm.Millisecond)
+		host.Handle(sm.TimerFired{})
+		if saves := h.disks[1].PendingRaft(); len(saves) > 0 {
+			op = saves[0]
 		}
-		if rd := n.Ready(); len(rd.Raft) > 0 {
-			op = rd.Raft[0]
-		}
-		n.Advance()
 	}
 	if !op.Sync || op.HardState.GetTerm() == 0 {
 		t.Fatalf("first disk op %+v", op)
 	}
 	// A completion for an ID not awaited (a late duplicate) is dropped.
-	if err := n.Step(now, sm.RaftDone{ID: op.ID + 1}); err != nil {
+	sent := h.net.Len()
+	if err := host.Handle(sm.RaftDone{ID: op.ID + 1}); err != nil {
 		t.Errorf("unexpected completion: %v", err)
 	}
-	if rd := n.Ready(); rd.Fatal != "" || len(rd.Messages) != 0 {
-		t.Fatalf("a stray completion acted: %+v", rd)
+	if host.Stopped() != "" || h.net.Len() != sent {
+		t.Fatalf("a stray completion acted: fatal %q, %d messages", host.Stopped(), h.net.Len()-sent)
 	}
-	if err := n.Step(now, sm.RaftDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Reason: "EIO"}); err != nil {
+	if err := host.Handle(sm.RaftDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Reason: "EIO"}); err != nil {
 		t.Fatal(err)
 	}
-	rd := n.Ready()
-	if !strings.Contains(rd.Fatal, "EIO") {
-		t.Fatalf("fatal %q", rd.Fatal)
+	if !strings.Contains(host.Stopped(), "EIO") {
+		t.Fatalf("fatal %q", host.Stopped())
 	}
-	n.Advance()
-	if err := n.Step(now, sm.Received{From: client, Msg: sm.MetadataRequest{}}); err != nil || len(n.Ready().Messages) != 0 {
-		t.Errorf("a dead node answered: %v %+v", err, n.Ready())
+	// The host now loses every event, as a dead process would; the node
+	// itself must also refuse to act if it were stepped anyway.
+	net := &testkit.Network{}
+	env := testkit.NewEnv(1, testkit.NewDisk(), net)
+	if err := runtime.Handle(n, env, h.now(), sm.Received{From: client, Msg: sm.MetadataRequest{}}); err != nil || net.Len() != 0 || env.TimerAt() != 0 {
+		t.Errorf("a dead node answered: %v %+v (timer %v)", err, net.Queue, env.TimerAt())
 	}
 }
 
@@ -198,8 +199,10 @@ func TestStepRejectsUnroutableInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rd := n.Ready(); rd.TimerAt != 1 {
-		t.Errorf("TimerAt before the first step = %v, want 1 (asap)", rd.TimerAt)
+	env := testkit.NewEnv(1, testkit.NewDisk(), &testkit.Network{})
+	runtime.Flush(n, env)
+	if at := env.TimerAt(); at != 1 {
+		t.Errorf("TimerAt before the first step = %v, want 1 (asap)", at)
 	}
 	bad := []sm.Event{
 		sm.Received{From: 7, Msg: sm.ProduceRequest{}},
@@ -208,15 +211,15 @@ func TestStepRejectsUnroutableInput(t *testing.T) {
 		sm.LogDone{ID: 1}, // a broker's effect: never issued by a controller
 	}
 	for _, ev := range bad {
-		if err := n.Step(5*sm.Time(sm.Second), ev); err == nil {
+		if err := runtime.Handle(n, env, 5*sm.Time(sm.Second), ev); err == nil {
 			t.Errorf("Step(%+v) accepted", ev)
 		}
 	}
-	if rd := n.Ready(); rd.TimerAt != 5*sm.Time(sm.Second)+sm.Time(100*sm.Millisecond) {
-		t.Errorf("TimerAt %v after first step at 5s", rd.TimerAt)
+	if at := env.TimerAt(); at != 5*sm.Time(sm.Second)+sm.Time(100*sm.Millisecond) {
+		t.Errorf("TimerAt %v after first step at 5s", at)
 	}
 	// A clock jump replays a bounded number of ticks and keeps the schedule ahead of now.
-	if err := n.Step(sm.Time(3600*sm.Second), sm.TimerFired{}); err != nil {
+	if err := runtime.Handle(n, env, sm.Time(3600*sm.Second), sm.TimerFired{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.CheckInvariants(); err != nil {

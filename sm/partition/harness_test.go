@@ -5,15 +5,19 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/host"
 )
 
-// The harness is a tiny world for one partition: replicas with in-memory
-// disks that complete operations only when told, a network of envelopes the
-// test delivers, drops or duplicates one by one, and a fake controller that
-// owns the partition state and answers AlterISR. Unit tests drive it by
-// hand; the property test drives it from rapid.
+// The harness is a tiny world for one partition, built on runtime/testkit:
+// each replica runs in a testkit.Host (as a testkit.Component standing in for
+// its broker) with a fake disk that completes operations only when told, a
+// shared network of envelopes the test delivers, drops or duplicates one by
+// one, and a fake controller that owns the partition state and answers
+// AlterISR. Every event reaches a replica through runtime.Handle. Unit tests
+// drive it by hand; the property test drives it from rapid; the datadriven
+// interaction tests narrate it.
 
 // tb is what both *testing.T and *rapid.T offer.
 type tb interface {
@@ -21,6 +25,12 @@ type tb interface {
 }
 
 const ctrlID sm.NodeID = 1
+
+// The clients: producer and consumer IDs, in the client range.
+const (
+	producerID sm.NodeID = 1_000_000
+	consumerID sm.NodeID = 1_000_001
+)
 
 var testTP = sm.TopicPartition{Topic: "t", Partition: 0}
 
@@ -35,50 +45,11 @@ func testConfig(self sm.NodeID, inc uint64) Config {
 	}
 }
 
-// testDisk is a replica's disk: file holds completed operations' bytes
-// (every op syncs), pending the issued ones in order.
-type testDisk struct {
-	file    []byte
-	pending []sm.LogOp
-	history []sm.LogOp
-}
-
-func (d *testDisk) complete(t tb) sm.LogOp {
-	op := d.pending[0]
-	d.pending = d.pending[1:]
-	d.file = applyOp(t, d.file, op)
-	return op
-}
-
-// applyOp executes one disk operation on file bytes the way a log store
-// must: a truncation cuts at the first frame at or after the offset, or at
-// the first frame it cannot decode (a torn tail).
-func applyOp(t tb, file []byte, op sm.LogOp) []byte {
-	switch op.Kind {
-	case sm.LogAppend:
-		return append(slices.Clip(file), op.Data...)
-	case sm.LogTruncate:
-		pos := 0
-		for pos < len(file) {
-			b, n, err := sm.DecodeBatch(file[pos:])
-			if err != nil || b.BaseOffset >= op.Offset {
-				break
-			}
-			pos += n
-		}
-		return slices.Clip(file[:pos])
-	case sm.LogDelete:
-		return nil
-	}
-	t.Fatalf("unexpected disk op %v", op.Kind)
-	return nil
-}
-
 type replica struct {
 	id   sm.NodeID
-	inc  uint64
 	p    *Partition
-	disk testDisk
+	host *testkit.Host
+	disk *testkit.Disk
 	// hw is the highest high watermark seen while leading at epoch hwEpoch.
 	hw      sm.Offset
 	hwEpoch sm.Epoch
@@ -88,12 +59,15 @@ type replica struct {
 	startPE int64
 }
 
+// inc is the replica's incarnation.
+func (r *replica) inc() uint64 { return r.host.Incarnation }
+
 type cluster struct {
 	t        tb
-	now      sm.Time
+	clock    *testkit.Clock
 	ids      []sm.NodeID
 	reps     map[sm.NodeID]*replica
-	net      []sm.Envelope
+	net      *testkit.Network
 	isolated map[sm.NodeID]bool
 	st       sm.PartitionState
 	minISR   int32
@@ -101,54 +75,85 @@ type cluster struct {
 	reqSeq   uint64
 	// mutate, when set, adjusts each replica's Config before New.
 	mutate func(*Config)
+	// observe, when set, sees every effect a replica hands its Env.
+	observe func(id sm.NodeID, e testkit.Effect)
 }
 
 // newCluster starts n replicas 101.. with 101 leading epoch 1, everyone in
 // the ISR, and delivers the state to everyone.
 func newCluster(t tb, n int, minISR int32) *cluster {
-	c := &cluster{t: t, now: sm.Time(sm.Second), reps: map[sm.NodeID]*replica{}, isolated: map[sm.NodeID]bool{}, minISR: minISR, replies: map[uint64]sm.ProduceResponse{}}
+	return newClusterWith(t, n, minISR, nil)
+}
+
+// newClusterWith is newCluster with a hook that sees every effect.
+func newClusterWith(t tb, n int, minISR int32, observe func(sm.NodeID, testkit.Effect)) *cluster {
+	c := &cluster{t: t, clock: testkit.NewClock(sm.Time(sm.Second)), net: &testkit.Network{}, reps: map[sm.NodeID]*replica{},
+		isolated: map[sm.NodeID]bool{}, minISR: minISR, replies: map[uint64]sm.ProduceResponse{}, observe: observe}
 	for i := range n {
 		c.ids = append(c.ids, sm.NodeID(101+i))
 	}
 	c.st = sm.PartitionState{TP: testTP, Replicas: slices.Clone(c.ids), Leader: c.ids[0], LeaderEpoch: 1, ISR: slices.Clone(c.ids), PartitionEpoch: 1}
 	for _, id := range c.ids {
-		c.start(id, nil)
+		c.start(id)
 	}
 	c.metadataAll()
 	return c
 }
 
-func (c *cluster) start(id sm.NodeID, file []byte) {
+func (c *cluster) now() sm.Time { return c.clock.Now() }
+
+// start (re)starts id from what its disk holds.
+func (c *cluster) start(id sm.NodeID) {
 	r := c.reps[id]
 	if r == nil {
-		r = &replica{id: id}
+		r = &replica{id: id, disk: testkit.NewDisk()}
+		env := testkit.NewEnv(id, r.disk, c.net)
+		if c.observe != nil {
+			env.Observe = func(e testkit.Effect) { c.observe(id, e) }
+		}
+		r.host = testkit.NewHost(c.t, c.clock, env)
+		r.host.After = func() { c.check(r) }
 		c.reps[id] = r
 	}
-	r.inc++
-	cfg := testConfig(id, r.inc)
+	cfg := testConfig(id, r.host.Incarnation+1)
 	if c.mutate != nil {
 		c.mutate(&cfg)
 	}
-	p, err := New(cfg, file, &host.IDs{})
+	p, err := New(cfg, r.disk.Log(testTP), &host.IDs{})
 	if err != nil {
 		c.t.Fatalf("new %v: %v", id, err)
 	}
-	r.p, r.disk.file, r.disk.pending, r.hw, r.hwEpoch = p, file, nil, 0, 0
+	r.p, r.hw, r.hwEpoch = p, 0, 0
 	r.startPE = c.st.PartitionEpoch
-	c.collect(r)
+	r.host.Start(&testkit.Component{C: p, Self: id, Controller: ctrlID, Receive: receive(p)})
 }
 
-// collect drains a replica's output into the world and checks it.
-func (c *cluster) collect(r *replica) {
-	out := r.p.TakeOutput()
-	r.disk.pending = append(r.disk.pending, out.Log...)
-	r.disk.history = append(r.disk.history, out.Log...)
-	c.net = append(c.net, out.Messages...)
-	for _, a := range out.ToController {
-		c.net = append(c.net, sm.Envelope{From: r.id, To: ctrlID, Msg: a})
+// receive routes a message to the replica's handler, as a broker does.
+func receive(p *Partition) func(now sm.Time, from sm.NodeID, m sm.Message) error {
+	return func(now sm.Time, from sm.NodeID, m sm.Message) error {
+		switch m := m.(type) {
+		case sm.ProduceRequest:
+			p.OnProduce(now, from, m)
+		case sm.FetchRequest:
+			p.OnFetch(now, from, m)
+		case sm.ReplicaFetchRequest:
+			p.OnReplicaFetch(now, from, m)
+		case sm.ReplicaFetchResponse:
+			p.OnReplicaFetchResponse(now, from, m)
+		case sm.AlterISRResponse:
+			p.OnAlterISRResponse(now, m)
+		default:
+			return fmt.Errorf("partition harness: unexpected %T", m)
+		}
+		return nil
 	}
-	if err := r.p.CheckInvariants(); err != nil {
-		c.t.Fatalf("%v: %v", r.id, err)
+}
+
+// check runs after every step of r: the process must not have stopped, and
+// a leader's high watermark never goes back within an epoch.
+func (c *cluster) check(r *replica) {
+	if why := r.host.Stopped(); why != "" {
+		c.t.Fatalf("%v stopped: %s", r.id, why)
 	}
 	if s := r.p.Status(); s.Role == RoleLeader {
 		if s.LeaderEpoch == r.hwEpoch && s.HW < r.hw {
@@ -158,11 +163,13 @@ func (c *cluster) collect(r *replica) {
 	}
 }
 
-func (c *cluster) metadata(id sm.NodeID) {
+// applyState hands id a partition state, as its broker does on metadata.
+func (c *cluster) applyState(id sm.NodeID, st sm.PartitionState, canLead bool) {
 	r := c.reps[id]
-	r.p.ApplyState(c.now, c.st, c.minISR, true)
-	c.collect(r)
+	r.host.Call(func(now sm.Time) { r.p.ApplyState(now, st, c.minISR, canLead) })
 }
+
+func (c *cluster) metadata(id sm.NodeID) { c.applyState(id, c.st, true) }
 
 func (c *cluster) metadataAll() {
 	for _, id := range c.ids {
@@ -186,37 +193,39 @@ func (c *cluster) produce(to sm.NodeID, acks sm.Acks, values ...string) uint64 {
 	for i, v := range values {
 		recs[i] = sm.Record{Value: []byte(v)}
 	}
-	r := c.reps[to]
-	r.p.OnProduce(c.now, 1000, sm.ProduceRequest{ReqID: c.reqSeq, TP: testTP, Acks: acks, Records: recs})
-	c.collect(r)
+	c.reps[to].host.Deliver(sm.Envelope{From: producerID, To: to, Msg: sm.ProduceRequest{ReqID: c.reqSeq, TP: testTP, Acks: acks, Records: recs}})
 	return c.reqSeq
 }
 
+// ask delivers m from from to id directly (past the network) and returns
+// the messages id sent in answer, taking them off the network.
+func (c *cluster) ask(from, id sm.NodeID, m sm.Message) []sm.Envelope {
+	n := c.net.Len()
+	c.reps[id].host.Deliver(sm.Envelope{From: from, To: id, Msg: m})
+	out := slices.Clone(c.net.Queue[n:])
+	c.net.Queue = c.net.Queue[:n]
+	return out
+}
+
 func (c *cluster) consume(from sm.NodeID, off sm.Offset, epoch sm.Epoch) sm.FetchResponse {
-	r := c.reps[from]
-	r.p.OnFetch(c.now, 2000, sm.FetchRequest{ReqID: 1, TP: testTP, Offset: off, CurrentLeaderEpoch: epoch})
-	out := r.p.TakeOutput()
-	if len(out.Messages) != 1 {
-		c.t.Fatalf("consume: %d messages", len(out.Messages))
+	out := c.ask(consumerID, from, sm.FetchRequest{ReqID: 1, TP: testTP, Offset: off, CurrentLeaderEpoch: epoch})
+	if len(out) != 1 {
+		c.t.Fatalf("consume: %d messages", len(out))
 	}
-	return out.Messages[0].Msg.(sm.FetchResponse)
+	return out[0].Msg.(sm.FetchResponse)
 }
 
 // diskDone completes the oldest pending disk operation of id.
 func (c *cluster) diskDone(id sm.NodeID) {
-	r := c.reps[id]
-	op := r.disk.complete(c.t)
-	if err := r.p.OnLogDone(c.now, sm.LogDone{ID: op.ID}); err != nil {
-		c.t.Fatalf("%v: %v", id, err)
+	if !c.reps[id].host.CompleteNext(sm.OutcomeOK, "") {
+		c.t.Fatalf("%v: no disk operation pending", id)
 	}
-	c.collect(r)
 }
 
 // deliver hands message i to its destination (dropped when an end is
 // isolated).
 func (c *cluster) deliver(i int) {
-	e := c.net[i]
-	c.net = slices.Delete(c.net, i, i+1)
+	e := c.net.Take(i)
 	if c.isolated[e.From] || c.isolated[e.To] {
 		return
 	}
@@ -231,17 +240,10 @@ func (c *cluster) deliver(i int) {
 		return
 	}
 	r := c.reps[e.To]
-	switch m := e.Msg.(type) {
-	case sm.ReplicaFetchRequest:
-		r.p.OnReplicaFetch(c.now, e.From, m)
-	case sm.ReplicaFetchResponse:
-		r.p.OnReplicaFetchResponse(c.now, e.From, m)
-	case sm.AlterISRResponse:
-		r.p.OnAlterISRResponse(c.now, m)
-	default:
-		c.t.Fatalf("deliver: unexpected %T", e.Msg)
+	if r == nil {
+		c.t.Fatalf("deliver: unexpected %T to %v", e.Msg, e.To)
 	}
-	c.collect(r)
+	r.host.Deliver(e)
 }
 
 // alterISR is the fake controller: it applies a request for the current
@@ -255,22 +257,18 @@ func (c *cluster) alterISR(req sm.AlterISRRequest) {
 	}
 	st := c.st
 	st.ISR, st.Replicas = slices.Clone(st.ISR), slices.Clone(st.Replicas)
-	c.net = append(c.net, sm.Envelope{From: ctrlID, To: req.Broker, Msg: sm.AlterISRResponse{ReqID: req.ReqID, TP: testTP, Code: code, State: st}})
+	c.net.Send([]sm.Envelope{{From: ctrlID, To: req.Broker, Msg: sm.AlterISRResponse{ReqID: req.ReqID, TP: testTP, Code: code, State: st}}})
 }
 
-// fire delivers OnTimer to every replica whose timer is due.
+// fire delivers TimerFired to every replica whose timer is due.
 func (c *cluster) fire() {
 	for _, id := range c.ids {
-		r := c.reps[id]
-		if at := r.p.TimerAt(); at != 0 && at <= c.now {
-			r.p.OnTimer(c.now)
-			c.collect(r)
-		}
+		c.reps[id].host.Fire()
 	}
 }
 
 func (c *cluster) advance(d sm.Duration) {
-	c.now = c.now.Add(d)
+	c.clock.Advance(d)
 	c.fire()
 }
 
@@ -280,12 +278,12 @@ func (c *cluster) stabilize() {
 	for range 100000 {
 		progressed := false
 		for _, id := range c.ids {
-			for len(c.reps[id].disk.pending) > 0 {
+			for len(c.reps[id].disk.Pending()) > 0 {
 				c.diskDone(id)
 				progressed = true
 			}
 		}
-		for len(c.net) > 0 {
+		for c.net.Len() > 0 {
 			c.deliver(0)
 			progressed = true
 		}
@@ -298,16 +296,16 @@ func (c *cluster) stabilize() {
 
 // settle stabilizes and lets timers run for d of virtual time.
 func (c *cluster) settle(d sm.Duration) {
-	end := c.now.Add(d)
-	for c.now < end {
+	end := c.now().Add(d)
+	for c.now() < end {
 		c.stabilize()
 		next := end
 		for _, id := range c.ids {
-			if at := c.reps[id].p.TimerAt(); at != 0 && at < next {
+			if at := c.reps[id].host.Env.TimerAt(); at != 0 && at < next {
 				next = at
 			}
 		}
-		c.now = max(c.now, next)
+		c.clock.Set(max(c.now(), next))
 		c.fire()
 	}
 	c.stabilize()
@@ -318,14 +316,9 @@ func (c *cluster) settle(d sm.Duration) {
 // Messages in flight to the old process die with its connections (the
 // transport contract: a response never reaches a later incarnation).
 func (c *cluster) crash(id sm.NodeID, tear int) {
-	c.net = slices.DeleteFunc(c.net, func(e sm.Envelope) bool { return e.To == id })
-	r := c.reps[id]
-	file := r.disk.file
-	if len(r.disk.pending) > 0 && r.disk.pending[0].Kind == sm.LogAppend && tear > 0 {
-		data := r.disk.pending[0].Data
-		file = append(slices.Clip(file), data[:min(tear, len(data)-1)]...)
-	}
-	c.start(id, file)
+	c.net.DropFunc(testkit.To(id))
+	c.reps[id].host.Crash(tear)
+	c.start(id)
 }
 
 func (c *cluster) reply(t tb, id uint64) sm.ProduceResponse {
@@ -351,7 +344,7 @@ func values(p *Partition) []string {
 
 func countMsgs[M sm.Message](c *cluster, to sm.NodeID) int {
 	n := 0
-	for _, e := range c.net {
+	for _, e := range c.net.Queue {
 		if _, ok := e.Msg.(M); ok && e.To == to {
 			n++
 		}

@@ -39,7 +39,7 @@ func TestOffsetsDenseAndSealed(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 	// The disk holds exactly the sealed frames.
-	got, _, err := sm.DecodeLog(c.reps[101].disk.file)
+	got, _, err := sm.DecodeLog(c.reps[101].disk.Log(testTP))
 	if err != nil || len(got) != 3 || got[2].BaseOffset != 5 {
 		t.Fatalf("disk: %d batches, err %v", len(got), err)
 	}
@@ -50,7 +50,7 @@ func TestAckLeaderAfterDiskDone(t *testing.T) {
 	c := newCluster(t, 1, 1)
 	none := c.produce(101, ackNone, "x")
 	lead := c.produce(101, ackLeader, "y")
-	for len(c.net) > 0 {
+	for len(c.net.Queue) > 0 {
 		c.deliver(0)
 	}
 	if _, ok := c.replies[none]; !ok {
@@ -59,11 +59,11 @@ func TestAckLeaderAfterDiskDone(t *testing.T) {
 	if _, ok := c.replies[lead]; ok {
 		t.Fatal("acks=leader answered before the disk completed")
 	}
-	if got := c.reps[101].disk.pending; len(got) != 2 || got[0].Kind != sm.LogAppend || !got[0].Sync {
+	if got := c.reps[101].disk.Pending(); len(got) != 2 || got[0].Kind != sm.LogAppend || !got[0].Sync {
 		t.Fatalf("pending disk ops %+v", got)
 	}
 	c.diskDone(101) // the acks=none batch
-	for len(c.net) > 0 {
+	for len(c.net.Queue) > 0 {
 		c.deliver(0)
 	}
 	if _, ok := c.replies[lead]; ok {
@@ -84,7 +84,7 @@ func TestAckAllWaitsForFollowerFetchOffset(t *testing.T) {
 	id := c.produce(101, ackAll, "v")
 	c.diskDone(101) // leader durable: the parked fetch is answered
 	if countMsgs[sm.ReplicaFetchResponse](c, 102) != 1 {
-		t.Fatalf("parked fetch not answered: %v", c.net)
+		t.Fatalf("parked fetch not answered: %v", c.net.Queue)
 	}
 	c.deliver(0)
 	if s := c.status(102); s.LEO != 1 || s.DurableLEO != 0 {
@@ -184,7 +184,7 @@ func TestDivergenceTruncatesToEpochBoundary(t *testing.T) {
 	c.produce(103, ackLeader, "d1", "d2")
 	c.stabilize()
 	var truncs []sm.Offset
-	for _, op := range c.reps[102].disk.history {
+	for _, op := range c.reps[102].disk.History {
 		if op.Kind == sm.LogTruncate {
 			truncs = append(truncs, op.Offset)
 		}
@@ -215,7 +215,7 @@ func TestHighWatermarkNeverGoesBack(t *testing.T) {
 	if hw != 2 {
 		t.Fatalf("hw %d, want 2", hw)
 	}
-	c.net = append(c.net, old)
+	c.net.Queue = append(c.net.Queue, old)
 	c.stabilize()
 	if got := c.status(101).HW; got != hw {
 		t.Fatalf("hw moved from %d to %d", hw, got)
@@ -228,8 +228,8 @@ func TestFollowerOnlyReceivesDurableLeaderData(t *testing.T) {
 	c.stabilize()
 	c.produce(101, ackLeader, "a")
 	c.advance(300 * sm.Millisecond) // the parked fetch times out: answered empty
-	for len(c.net) > 0 {
-		e := c.net[0]
+	for len(c.net.Queue) > 0 {
+		e := c.net.Queue[0]
 		if resp, ok := e.Msg.(sm.ReplicaFetchResponse); ok && len(resp.Batches) > 0 {
 			t.Fatalf("served %d batches before the leader's disk completed", len(resp.Batches))
 		}
@@ -331,6 +331,7 @@ func TestConsumerFetchCutsAtHW(t *testing.T) {
 	c.stabilize()
 	p := c.reps[101].p
 	p.hw = 2 // as if only two records were committed
+	c.reps[101].hw = 2
 	r := c.consume(101, 1, 1)
 	if r.Code != sm.CodeOK || len(r.Batches) != 1 || len(r.Batches[0].Records) != 2 || !r.Batches[0].Verify() {
 		t.Fatalf("%+v", r)
@@ -377,11 +378,9 @@ func TestFencedEpochs(t *testing.T) {
 	c.stabilize()
 	c.elect(101) // epoch 2
 	c.stabilize()
-	p := c.reps[101].p
 	ask := func(epoch sm.Epoch) sm.Code {
-		p.OnReplicaFetch(c.now, 102, sm.ReplicaFetchRequest{TP: testTP, Replica: 102, Incarnation: 1, LeaderEpoch: epoch})
-		out := p.TakeOutput()
-		return out.Messages[0].Msg.(sm.ReplicaFetchResponse).Code
+		out := c.ask(102, 101, sm.ReplicaFetchRequest{TP: testTP, Replica: 102, Incarnation: 1, LeaderEpoch: epoch})
+		return out[0].Msg.(sm.ReplicaFetchResponse).Code
 	}
 	if got := ask(1); got != sm.CodeFencedLeaderEpoch {
 		t.Fatalf("epoch 1: %v", got)
@@ -394,7 +393,7 @@ func TestFencedEpochs(t *testing.T) {
 	}
 	// A follower told it is fenced backs off, then resumes with new metadata.
 	f := c.reps[102].p
-	f.OnReplicaFetchResponse(c.now, 101, sm.ReplicaFetchResponse{TP: testTP, Code: sm.CodeFencedLeaderEpoch})
+	c.ask(101, 102, sm.ReplicaFetchResponse{TP: testTP, Code: sm.CodeFencedLeaderEpoch})
 	if f.follow.inflight || f.follow.retryAt == 0 {
 		t.Fatalf("follower state after fenced: %+v", f.follow)
 	}
@@ -450,7 +449,7 @@ func TestFollowerCrashRecovers(t *testing.T) {
 	c.diskDone(101)
 	c.deliver(0)    // the batch reaches 102, its append is pending
 	c.crash(102, 9) // torn: part of the frame reached the file
-	if got := c.reps[102].disk.pending; len(got) != 1 || got[0].Kind != sm.LogTruncate || got[0].Offset != 1 {
+	if got := c.reps[102].disk.Pending(); len(got) != 1 || got[0].Kind != sm.LogTruncate || got[0].Offset != 1 {
 		t.Fatalf("recovery ops %+v", got)
 	}
 	c.metadata(102)
@@ -482,7 +481,7 @@ func TestConfigValidate(t *testing.T) {
 func TestCanaryAckAllBeforeISR(t *testing.T) {
 	c := newCluster(t, 2, 2)
 	c.mutate = func(cfg *Config) { cfg.CanaryAckAllBeforeISR = true }
-	c.start(101, nil)
+	c.start(101)
 	c.metadata(101)
 	c.isolated[102] = true
 	id := c.produce(101, ackAll, "x")

@@ -21,7 +21,7 @@ import (
 //     ISR member, and a synced follower's log is a prefix of the leader's;
 //   - the high watermark a consumer sees never goes back, and what it read
 //     below it never changes;
-//   - every replica's own invariants hold (checked in collect).
+//   - every replica's own invariants hold (checked after every step).
 //
 // At the end the world heals and must converge: every replica holds the
 // leader's log and no produce is left pending.
@@ -81,8 +81,8 @@ func (w *propWorld) actions() map[string]propAction {
 	return map[string]propAction{
 		"produce":  {3, w.produce},
 		"deliver":  {10, func(t *rapid.T) { w.pickMsg(t, c.deliver) }},
-		"drop":     {1, func(t *rapid.T) { w.pickMsg(t, func(i int) { c.net = slices.Delete(c.net, i, i+1) }) }},
-		"dup":      {1, func(t *rapid.T) { w.pickMsg(t, func(i int) { c.net = append(c.net, c.net[i]) }) }},
+		"drop":     {1, func(t *rapid.T) { w.pickMsg(t, func(i int) { c.net.Drop(i) }) }},
+		"dup":      {1, func(t *rapid.T) { w.pickMsg(t, func(i int) { c.net.Dup(i) }) }},
 		"disk":     {6, w.disk},
 		"tick":     {2, func(t *rapid.T) { c.advance(sm.Duration(rapid.Int64Range(1, 3000).Draw(t, "ms")) * sm.Millisecond) }},
 		"metadata": {2, func(t *rapid.T) { c.metadata(rapid.SampledFrom(c.ids).Draw(t, "replica")) }},
@@ -105,8 +105,7 @@ func (w *propWorld) staleMetadata(t *rapid.T) {
 	st := rapid.SampledFrom(w.states).Draw(t, "state")
 	r := w.c.reps[rapid.SampledFrom(w.c.ids).Draw(t, "replica")]
 	before := r.p.Status()
-	r.p.ApplyState(w.c.now, st, w.c.minISR, st.PartitionEpoch >= r.startPE)
-	w.c.collect(r)
+	w.c.applyState(r.id, st, st.PartitionEpoch >= r.startPE)
 	if st.PartitionEpoch < before.PartitionEpoch {
 		if after := r.p.Status(); after.Role != before.Role || after.LeaderEpoch != before.LeaderEpoch || after.PartitionEpoch != before.PartitionEpoch {
 			t.Fatalf("stale state %+v changed %v from %+v to %+v", st, r.id, before, after)
@@ -118,7 +117,7 @@ func (w *propWorld) staleMetadata(t *rapid.T) {
 // follower must notice the checksum and drop the response.
 func (w *propWorld) corrupt(t *rapid.T) {
 	var idx []int
-	for i, e := range w.c.net {
+	for i, e := range w.c.net.Queue {
 		if m, ok := e.Msg.(sm.ReplicaFetchResponse); ok && len(m.Batches) > 0 {
 			idx = append(idx, i)
 		}
@@ -127,13 +126,13 @@ func (w *propWorld) corrupt(t *rapid.T) {
 		return
 	}
 	i := rapid.SampledFrom(idx).Draw(t, "corrupt")
-	m := w.c.net[i].Msg.(sm.ReplicaFetchResponse)
+	m := w.c.net.Queue[i].Msg.(sm.ReplicaFetchResponse)
 	bs := slices.Clone(m.Batches)
 	b := &bs[rapid.IntRange(0, len(bs)-1).Draw(t, "batch")]
 	b.Records = slices.Clone(b.Records)
 	b.Records[0].Value = append([]byte("X"), b.Records[0].Value...)
 	m.Batches = bs
-	w.c.net[i].Msg = m
+	w.c.net.Queue[i].Msg = m
 }
 
 func (w *propWorld) produce(t *rapid.T) {
@@ -152,16 +151,16 @@ func (w *propWorld) produce(t *rapid.T) {
 }
 
 func (w *propWorld) pickMsg(t *rapid.T, f func(int)) {
-	if len(w.c.net) == 0 {
+	if len(w.c.net.Queue) == 0 {
 		return
 	}
-	f(rapid.IntRange(0, len(w.c.net)-1).Draw(t, "msg"))
+	f(rapid.IntRange(0, len(w.c.net.Queue)-1).Draw(t, "msg"))
 }
 
 func (w *propWorld) disk(t *rapid.T) {
 	var busy []sm.NodeID
 	for _, id := range w.c.ids {
-		if len(w.c.reps[id].disk.pending) > 0 {
+		if len(w.c.reps[id].disk.Pending()) > 0 {
 			busy = append(busy, id)
 		}
 	}
@@ -320,9 +319,9 @@ func (w *propWorld) trace(t *rapid.T, name string) {
 	t.Logf("== %s  st=%+v", name, w.c.st)
 	for _, id := range w.c.ids {
 		p := w.c.reps[id].p
-		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.pending), values(p))
+		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.Pending()), values(p))
 	}
-	for _, e := range w.c.net {
+	for _, e := range w.c.net.Queue {
 		t.Logf("   net %v->%v %T %+v", e.From, e.To, e.Msg, e.Msg)
 	}
 }
