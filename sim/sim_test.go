@@ -126,7 +126,7 @@ var mustReach = []string{
 	sm.ProbePartitionOffline.String(), sm.ProbeAlterISRRejected.String(), sm.ProbeProposalsLost.String(),
 	sm.ProbeStaleIncarnationFetchRefused.String(), "zombie thawed",
 	sm.ProbeELRElected.String(), sm.ProbeHWHeldBelowMinISR.String(),
-	sm.ProbeCompletionForGoneComponent.String(),
+	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
 }
 
 func checkCoverage(t *testing.T, s *Stats) {

@@ -70,6 +70,9 @@ const (
 	// ProbeHWHeldBelowMinISR: a leader held its high watermark because the
 	// ISR is smaller than min_in_sync_replicas.
 	ProbeHWHeldBelowMinISR
+	// ProbeLeaseExpired: a broker whose leader lease expired refused a
+	// produce or fetch, or turned an OK answer into an error.
+	ProbeLeaseExpired
 
 	probeCount
 )
@@ -94,6 +97,7 @@ var probeNames = [probeCount]string{
 	ProbeStaleIncarnationFetchRefused: "stale-incarnation-fetch-refused",
 	ProbeELRElected:                   "elr-elected",
 	ProbeHWHeldBelowMinISR:            "hw-held-below-min-isr",
+	ProbeLeaseExpired:                 "leader-lease-expired",
 	ProbeProposalsLost:                "proposals-lost",
 }
 

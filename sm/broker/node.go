@@ -252,11 +252,13 @@ func (n *Node) gateLease(msgs []sm.Envelope) {
 			if m.Code == sm.CodeOK {
 				m.Code, m.Message = sm.CodeTimeout, leaseExpired
 				msgs[i].Msg = m
+				n.probe(sm.ProbeLeaseExpired)
 			}
 		case sm.FetchResponse:
 			if m.Code == sm.CodeOK {
 				m = sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired}
 				msgs[i].Msg = m
+				n.probe(sm.ProbeLeaseExpired)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
 		if p := n.parts[m.TP]; p != nil && !n.leased() {
+			n.probe(sm.ProbeLeaseExpired)
 			n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
 			return nil
 		}
@@ -24,6 +25,7 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.FetchRequest:
 		if p := n.parts[m.TP]; p != nil && !n.leased() {
+			n.probe(sm.ProbeLeaseExpired)
 			n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
 			return nil
 		}
