@@ -82,11 +82,15 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 	}
 	// A broker registered anew: leaders forget what its earlier process
 	// reported (see partition.OnReplicaRestarted).
+	var tps []sm.TopicPartition
 	for _, b := range d.Brokers {
 		if b.ID == n.cfg.ID || n.cfg.CanaryTrustStaleIncarnations {
 			continue
 		}
-		for _, tp := range n.sortedParts() {
+		if tps == nil {
+			tps = n.sortedParts()
+		}
+		for _, tp := range tps {
 			if st, ok := n.meta.Partition(tp); ok && slices.Contains(st.Replicas, b.ID) {
 				n.parts[tp].OnReplicaRestarted(n.now, b.ID, b.Incarnation)
 				n.drain(tp)
