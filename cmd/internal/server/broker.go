@@ -94,7 +94,6 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	}
 	lost, err := lostDisk(cfg.WAL.Path, fresh)
 	if err != nil {
-		_ = w.Close()
 		return nil, err
 	}
 	damaged := damagedLogs(log, rec.Damaged)
