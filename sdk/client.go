@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,7 +96,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		HandshakeTimeout: cfg.DialTimeout,
 		BackoffMin:       cfg.Backoff.Min,
 		BackoffMax:       cfg.Backoff.Max,
-		Logger:           c.transportLog,
+		Log:              cfg.Log.With().Stringer("client", c.id).Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sdk: %w", err)
@@ -137,7 +136,7 @@ func (c *Client) bootstrapMetadata(ctx context.Context) error {
 			}
 		}
 		d := c.cfg.Backoff.Delay(round)
-		c.log(slog.LevelWarn, "sdk: no bootstrap broker answered", "round", round, "retry_in", d, "err", errors.Join(errs...))
+		c.cfg.Log.Warn().Int("round", round).Dur("retry_in", d).Err(errors.Join(errs...)).Msg("sdk: no bootstrap broker answered")
 		if err := sleep(ctx, c.closing, d); err != nil {
 			return fmt.Errorf("sdk: no bootstrap broker answered (%w): %w", err, errors.Join(errs...))
 		}
@@ -269,7 +268,7 @@ func (c *Client) deliver(from sm.NodeID, m sm.Message) {
 	case sm.MetadataResponse:
 		id = r.ReqID
 	default:
-		c.log(slog.LevelWarn, "sdk: unexpected message", "from", from, "type", fmt.Sprintf("%T", m))
+		c.cfg.Log.Warn().Stringer("from", from).Str("type", fmt.Sprintf("%T", m)).Msg("sdk: unexpected message")
 		return
 	}
 	c.mu.Lock()
@@ -372,16 +371,6 @@ func (c *Client) address(id sm.NodeID) (string, bool) {
 	}
 	addr, ok := c.bootstrap[id]
 	return addr, ok
-}
-
-func (c *Client) log(level slog.Level, msg string, kv ...any) {
-	if c.cfg.Logger != nil {
-		c.cfg.Logger.Log(context.Background(), level, msg, kv...)
-	}
-}
-
-func (c *Client) transportLog(level slog.Level, msg string, kv ...any) {
-	c.log(level, msg, append(kv, "client", c.id)...)
 }
 
 // sleep waits d, or until ctx or stop ends it.

@@ -5,10 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/sm"
@@ -50,9 +51,9 @@ type Config struct {
 	// Backoff paces retries: between bootstrap rounds, and between attempts
 	// of a retriable request.
 	Backoff BackoffConfig
-	// Logger receives connection events from the transport and the SDK's
-	// retries (nil discards them).
-	Logger *slog.Logger
+	// Log receives connection events from the transport and the SDK's
+	// retries. The zero value discards them, like zerolog.Nop().
+	Log zerolog.Logger
 }
 
 // BackoffConfig is exponential backoff with jitter: the n-th retry (from 0)

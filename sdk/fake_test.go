@@ -2,13 +2,14 @@ package sdk
 
 import (
 	"context"
-	"log/slog"
 	"maps"
 	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/transport"
@@ -105,7 +106,7 @@ func (f *fakeCluster) startBroker(id sm.NodeID) {
 		Self: id, Role: wire.RoleBroker, Listen: "127.0.0.1:0",
 		ServerTLS: server, ClientTLS: client,
 		Deliver: func(from sm.NodeID, m sm.Message) { f.handle(b, from, m) },
-		Logger:  testLogger(t, "broker"),
+		Log:     testLogger(t, "broker"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -115,12 +116,11 @@ func (f *fakeCluster) startBroker(id sm.NodeID) {
 	f.brokers[id] = b
 }
 
-func testLogger(t testing.TB, who string) func(slog.Level, string, ...any) {
-	return func(level slog.Level, msg string, kv ...any) {
-		if testing.Verbose() {
-			t.Logf("%s %v: %s %v", who, level, msg, kv)
-		}
+func testLogger(t testing.TB, who string) zerolog.Logger {
+	if !testing.Verbose() {
+		return zerolog.Nop()
 	}
+	return zerolog.New(zerolog.NewTestWriter(t)).With().Str("who", who).Logger()
 }
 
 // clientConfig is a Config for this cluster with test-sized timeouts.

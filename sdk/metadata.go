@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -58,7 +57,7 @@ func (c *Client) metadataFrom(ctx context.Context, id sm.NodeID) error {
 	c.meta.source = id
 	version := c.meta.Version()
 	c.metaMu.Unlock()
-	c.log(slog.LevelDebug, "sdk: metadata", "from", id, "version", version)
+	c.cfg.Log.Debug().Stringer("from", id).Uint64("version", uint64(version)).Msg("sdk: metadata")
 	return nil
 }
 
@@ -162,7 +161,7 @@ func (c *Client) maybeRefresh(ctx context.Context) {
 		return
 	}
 	if err := c.refresh(ctx); err != nil {
-		c.log(slog.LevelWarn, "sdk: periodic metadata refresh failed", "err", err)
+		c.cfg.Log.Warn().Err(err).Msg("sdk: periodic metadata refresh failed")
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -512,7 +511,7 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 			if time.Until(deadline) < wait {
 				return -1, lastErr
 			}
-			c.log(slog.LevelDebug, "sdk: retrying produce", "tp", tp, "attempt", attempt, "in", wait, "err", lastErr)
+			c.cfg.Log.Debug().Stringer("tp", tp).Int("attempt", attempt).Dur("in", wait).Err(lastErr).Msg("sdk: retrying produce")
 			if err := sleep(ctx, nil, wait); err != nil {
 				return -1, fmt.Errorf("%w (while retrying after: %v)", err, lastErr)
 			}

@@ -34,6 +34,7 @@ backoff); if it cannot be restarted, weir dev stops and exits non-zero.`,
 				level = zerolog.InfoLevel
 			}
 			log := zerolog.New(procmain.ConsoleWriter(os.Stderr, time.TimeOnly)).Level(level).With().Timestamp().Logger()
+			defer procmain.CaptureStdlog(log)()
 			c, err := dev.Start(o, log)
 			if err != nil {
 				if hint := dev.StartHint(o, err); hint != "" {

@@ -4,73 +4,67 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
 )
 
-// Level is the severity of a pebble log line, so that a caller's LogFunc can
-// route or filter it without parsing text.
-type Level uint8
-
-// Pebble's three severities, in increasing order.
-const (
-	// LevelInfo is routine progress: WAL recovery, flushes, compactions.
-	LevelInfo Level = iota
-	// LevelError is a problem pebble survived, such as a background error.
-	LevelError
-	// LevelFatal is a problem pebble cannot continue from. After the LogFunc
-	// returns, the Logger panics with a *FatalError (pebble's contract is
-	// that Fatalf never returns).
-	LevelFatal
-)
-
-// String names the level for log output.
-func (l Level) String() string {
-	switch l {
-	case LevelInfo:
-		return "info"
-	case LevelError:
-		return "error"
-	case LevelFatal:
-		return "fatal"
-	}
-	return fmt.Sprintf("level(%d)", uint8(l))
-}
-
-// LogFunc receives one formatted pebble log line. It is how the caller owns
-// pebble's output: pebble otherwise writes to the process-global standard
-// logger, and calls os.Exit on fatal errors. It may be called from pebble's
-// background goroutines, concurrently, so it must be safe for that. A nil
-// LogFunc discards everything.
-type LogFunc func(level Level, msg string)
-
-// Logger adapts a LogFunc to pebble.Logger. It is exported so that callers
-// running their own pebble instances can route them the same way.
+// Logger adapts a zerolog.Logger to pebble.Logger, so that pebble's lines
+// land in the process log (component=pebble) instead of the process-global
+// log package, and a fatal error panics instead of exiting the process. It
+// is exported so that callers running their own pebble instances can route
+// them the same way. Pebble calls it from its background goroutines,
+// concurrently; a zerolog.Logger is safe for that when its writer is.
+//
+// Pebble's three severities map to zerolog's info, error and fatal; the
+// fatal line is written with WithLevel, which does not exit, and then
+// Fatalf panics with a *FatalError (pebble's contract is that Fatalf never
+// returns).
 type Logger struct {
-	// Log receives the lines; nil discards them.
-	Log LogFunc
+	// Log receives the lines; the zero value discards them.
+	Log zerolog.Logger
+
+	tap       func(msg string) // sees every line, logged or not (the store's replay watcher)
+	quietInfo bool             // drop info lines (a read-only open the read-write open repeats)
 }
 
 var _ pebble.Logger = Logger{}
 
-func (l Logger) emit(level Level, format string, args []any) string {
-	msg := fmt.Sprintf(format, args...)
-	if l.Log != nil {
-		l.Log(level, msg)
+func (l Logger) emit(ev *zerolog.Event, format string, args []any) string {
+	if ev == nil && l.tap == nil {
+		return "" // disabled and unobserved: skip the formatting
 	}
+	msg := fmt.Sprintf(format, args...)
+	if l.tap != nil {
+		l.tap(msg)
+	}
+	ev.Str("component", "pebble").Msg(msg) // a nil event is a no-op
 	return msg
 }
 
-// Infof implements pebble.Logger.
-func (l Logger) Infof(format string, args ...any) { l.emit(LevelInfo, format, args) }
+// Infof implements pebble.Logger: routine progress such as WAL recovery,
+// flushes and compactions.
+func (l Logger) Infof(format string, args ...any) {
+	var ev *zerolog.Event
+	if !l.quietInfo {
+		ev = l.Log.Info()
+	}
+	l.emit(ev, format, args)
+}
 
-// Errorf implements pebble.Logger.
-func (l Logger) Errorf(format string, args ...any) { l.emit(LevelError, format, args) }
+// Errorf implements pebble.Logger: a problem pebble survived, such as a
+// background error.
+func (l Logger) Errorf(format string, args ...any) { l.emit(l.Log.Error(), format, args) }
 
-// Fatalf implements pebble.Logger: it routes the line at LevelFatal and then
+// Fatalf implements pebble.Logger: it logs the line at fatal level and then
 // panics with a *FatalError instead of exiting the process, so that
 // Store.Save can turn a fatal commit error into an ordinary error (and a
 // crashed background goroutine still stops the process, with a stack trace).
 func (l Logger) Fatalf(format string, args ...any) {
-	panic(&FatalError{Msg: l.emit(LevelFatal, format, args)})
+	msg := fmt.Sprintf(format, args...)
+	if l.tap != nil {
+		l.tap(msg)
+	}
+	l.Log.WithLevel(zerolog.FatalLevel).Str("component", "pebble").Msg(msg)
+	panic(&FatalError{Msg: msg})
 }
 
 // FatalError is the panic value of Logger.Fatalf: pebble reached a state it

@@ -44,6 +44,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/rs/zerolog"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -86,10 +87,10 @@ type Options struct {
 	// (vfs.Default). Tests pass vfs.NewMem or vfs.NewCrashableMem to run in
 	// memory and to simulate crashes.
 	FS vfs.FS
-	// Log receives pebble's log lines (see LogFunc); nil discards them.
-	// Pebble is never given its default logger, which writes to the
+	// Log receives pebble's log lines (see Logger); the zero value discards
+	// them. Pebble is never given its default logger, which writes to the
 	// process-global log package and exits the process on fatal errors.
-	Log LogFunc
+	Log zerolog.Logger
 
 	// tune adjusts the pebble options just before Open; tests use it to
 	// force memtable flushes and compactions.
@@ -173,13 +174,7 @@ func Open(dir string, opts Options) (s *Store, err error) {
 // passes on only pebble's errors (the read-write open that follows logs
 // the same replay).
 func pebbleOptions(opts Options, fs vfs.FS, w *stopWatcher, readOnly bool) *pebble.Options {
-	logf := func(l Level, msg string) {
-		w.observe(msg)
-		if opts.Log != nil && (!readOnly || l > LevelInfo) {
-			opts.Log(l, msg)
-		}
-	}
-	po := &pebble.Options{FS: fs, Logger: Logger{Log: logf}, ReadOnly: readOnly}
+	po := &pebble.Options{FS: fs, Logger: Logger{Log: opts.Log, tap: w.observe, quietInfo: readOnly}, ReadOnly: readOnly}
 	if opts.tune != nil {
 		opts.tune(po)
 	}

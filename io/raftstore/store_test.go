@@ -1,6 +1,8 @@
 package raftstore
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/rs/zerolog"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -247,14 +250,50 @@ func TestFormatVersion(t *testing.T) {
 	}
 }
 
-func TestLoggerRoutes(t *testing.T) {
-	var mu sync.Mutex
-	var lines []string
-	log := func(l Level, msg string) {
-		mu.Lock()
-		defer mu.Unlock()
-		lines = append(lines, l.String()+": "+msg)
+// logBuf collects a zerolog logger's JSON lines; pebble logs from several
+// goroutines.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuf) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
+// lines are the logged events as "level: message" (each checked to be
+// tagged component=pebble).
+func (b *logBuf) lines(t *testing.T) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var ev struct{ Level, Component, Message string }
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if ev.Component != "pebble" {
+			t.Errorf("log line %q: component %q, want pebble", l, ev.Component)
+		}
+		out = append(out, ev.Level+": "+ev.Message)
 	}
+	return out
+}
+
+func TestLoggerRoutes(t *testing.T) {
+	var buf logBuf
+	log := zerolog.New(&buf)
 	s, err := Open("raft", Options{FS: vfs.NewMem(), Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -263,11 +302,13 @@ func TestLoggerRoutes(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	t.Logf("pebble logged %d lines through LogFunc: %q", len(lines), lines)
-	mu.Unlock()
+	if got := buf.lines(t); len(got) == 0 {
+		t.Errorf("pebble logged nothing through Options.Log")
+	} else {
+		t.Logf("pebble logged %d lines through Options.Log: %q", len(got), got)
+	}
 
-	lines = nil
+	buf.reset()
 	l := Logger{Log: log}
 	l.Infof("a %d", 1)
 	l.Errorf("b %s", "x")
@@ -280,10 +321,18 @@ func TestLoggerRoutes(t *testing.T) {
 		}()
 		l.Fatalf("c %d", 2)
 	}()
-	if want := []string{"info: a 1", "error: b x", "fatal: c 2"}; strings.Join(lines, "|") != strings.Join(want, "|") {
-		t.Errorf("routed %q, want %q", lines, want)
+	if got, want := buf.lines(t), []string{"info: a 1", "error: b x", "fatal: c 2"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("routed %q, want %q", got, want)
 	}
-	Logger{}.Infof("a nil LogFunc discards") // must not panic
+	Logger{}.Infof("a zero Logger discards") // must not panic
+
+	buf.reset()
+	quiet := Logger{Log: log.Level(zerolog.ErrorLevel)}
+	quiet.Infof("below the level")
+	quiet.Errorf("at the level")
+	if got := buf.lines(t); len(got) != 1 || got[0] != "error: at the level" {
+		t.Errorf("level filter: %q", got)
+	}
 
 	var err2 error
 	func() {
@@ -300,19 +349,14 @@ func TestLoggerRoutes(t *testing.T) {
 // instead of the process exiting, and the Store refuses later writes, since
 // whether the failed batch reached the disk is unknown.
 func TestWriteErrorIsSticky(t *testing.T) {
-	var lines []string
-	var mu sync.Mutex
+	var buf logBuf
 	toggle := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
 		if strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
 			return errorfs.ErrInjected
 		}
 		return nil
 	})}
-	s, err := Open("raft", Options{FS: errorfs.Wrap(vfs.NewMem(), toggle), Log: func(l Level, msg string) {
-		mu.Lock()
-		defer mu.Unlock()
-		lines = append(lines, l.String()+": "+msg)
-	}})
+	s, err := Open("raft", Options{FS: errorfs.Wrap(vfs.NewMem(), toggle), Log: zerolog.New(&buf)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,10 +371,8 @@ func TestWriteErrorIsSticky(t *testing.T) {
 	if err := s.Save(nil, ents(3, 3, 2), true); err == nil || !strings.Contains(err.Error(), "reopen") {
 		t.Errorf("Save after a failed write: %v", err)
 	}
-	mu.Lock()
-	if len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "fatal: ") {
-		t.Errorf("the fatal line was not routed to LogFunc: %q", lines)
+	if lines := buf.lines(t); len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "fatal: ") {
+		t.Errorf("the fatal line was not routed to Options.Log: %q", lines)
 	}
-	mu.Unlock()
 	t.Logf("Close after the failure: %v", s.Close())
 }

@@ -38,6 +38,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/weirmq/weir/sm"
 )
 
@@ -87,9 +89,11 @@ type Config struct {
 	// RequestTimeout bounds each Backend call and each forwarded request.
 	// Zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// Logf receives panics, unexpected controller replies and net/http's own
-	// errors. Nil means log.Printf.
-	Logf func(format string, args ...any)
+	// Log receives what goes wrong serving requests: panics, unexpected
+	// controller replies, failed forwards and net/http's own errors; never a
+	// line per successful request (the access log is ratelimit.Log's). The
+	// zero value discards them.
+	Log zerolog.Logger
 	// Version is the build's version, reported by /health.
 	Version string
 	// Started is when the controller process started; /health reports
@@ -171,9 +175,6 @@ func New(cfg Config, b Backend) *Server {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = log.Printf
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -195,7 +196,7 @@ func New(cfg Config, b Backend) *Server {
 		WriteTimeout:      s.forwardTimeout() + writeSlack,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    headerBytesMax,
-		ErrorLog:          log.New(logWriter(cfg.Logf), "admin: ", 0),
+		ErrorLog:          log.New(logWriter{cfg.Log}, "admin: ", 0),
 	}
 	return s
 }
@@ -305,12 +306,14 @@ func (s *Server) forwardTimeout() time.Duration {
 	return s.cfg.RequestTimeout + min(forwardSlackMax, s.cfg.RequestTimeout/4)
 }
 
-func (s *Server) logf(format string, args ...any) { s.cfg.Logf(format, args...) }
+// logf logs a request that went wrong, at warning level.
+func (s *Server) logf(format string, args ...any) { s.cfg.Log.Warn().Msgf(format, args...) }
 
-// logWriter adapts Logf to the io.Writer net/http logs to.
-type logWriter func(format string, args ...any)
+// logWriter is the io.Writer net/http logs its own errors to (a log.Logger
+// writes each line with one Write): they go to Log at warning level.
+type logWriter struct{ log zerolog.Logger }
 
-func (f logWriter) Write(p []byte) (int, error) {
-	f("%s", strings.TrimSuffix(string(p), "\n"))
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Str("source", "net/http").Msg(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }

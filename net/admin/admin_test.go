@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/weirmq/weir/sm"
 )
 
@@ -106,16 +108,16 @@ func (f *fakeBackend) calls() (creates, deletes int) {
 	return len(f.creates), len(f.deletes)
 }
 
-// logBuf collects Logf output.
+// logBuf collects Config.Log's JSON lines.
 type logBuf struct {
 	mu  sync.Mutex
 	buf strings.Builder
 }
 
-func (l *logBuf) logf(format string, args ...any) {
+func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(&l.buf, format+"\n", args...)
+	return l.buf.Write(p)
 }
 
 func (l *logBuf) String() string {
@@ -128,7 +130,7 @@ func newServer(t *testing.T, b Backend, urls map[sm.NodeID]string) (*Server, *lo
 	t.Helper()
 	self, _ := b.Leader()
 	logs := &logBuf{}
-	cfg := Config{Self: self, RequestTimeout: 2 * time.Second, Logf: logs.logf}
+	cfg := Config{Self: self, RequestTimeout: 2 * time.Second, Log: zerolog.New(logs)}
 	if urls != nil {
 		cfg.LeaderURL = func(id sm.NodeID) (string, bool) { u, ok := urls[id]; return u, ok }
 	}
@@ -771,7 +773,7 @@ func TestPanicRecovered(t *testing.T) {
 func TestServeAndShutdown(t *testing.T) {
 	b := newFake(1, 1)
 	b.md = sampleMetadata()
-	s := New(Config{Self: 1, Logf: t.Logf}, b)
+	s := New(Config{Self: 1, Log: zerolog.New(zerolog.NewTestWriter(t))}, b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -806,7 +808,7 @@ func TestServeAndShutdown(t *testing.T) {
 // answered 413. Parallel: net/http then lingers 500 ms before closing.
 func TestBodyLimitOverTheWire(t *testing.T) {
 	t.Parallel()
-	s := New(Config{Self: 1, Logf: t.Logf}, newFake(1, 1))
+	s := New(Config{Self: 1, Log: zerolog.New(zerolog.NewTestWriter(t))}, newFake(1, 1))
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
 	big := bytes.Repeat([]byte(" "), bodyBytesMax+1024)
@@ -834,7 +836,7 @@ func TestConfig(t *testing.T) {
 		}
 	}
 	s := New(Config{Self: 1}, newFake(1, 1))
-	if s.cfg.RequestTimeout != DefaultRequestTimeout || s.cfg.Logf == nil {
+	if s.cfg.RequestTimeout != DefaultRequestTimeout {
 		t.Fatalf("defaults not applied: %+v", s.cfg)
 	}
 	defer func() {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/weirmq/weir/sm"
 )
 
@@ -46,7 +48,7 @@ func newOpServer(t *testing.T, b Backend, urls map[sm.NodeID]string, edit func(*
 	t.Helper()
 	logs, clock := &logBuf{}, &fakeClock{now: t0}
 	self, _ := b.Leader()
-	cfg := Config{Self: self, RequestTimeout: 2 * time.Second, Logf: logs.logf, Version: "0.1.0", Started: t0, Now: clock.Now}
+	cfg := Config{Self: self, RequestTimeout: 2 * time.Second, Log: zerolog.New(logs), Version: "0.1.0", Started: t0, Now: clock.Now}
 	if urls != nil {
 		cfg.LeaderURL = func(id sm.NodeID) (string, bool) { u, ok := urls[id]; return u, ok }
 	}
@@ -785,7 +787,7 @@ func TestBodyLimitUnderMiddleware(t *testing.T) {
 			next.ServeHTTP(&statusRecorder{ResponseWriter: w}, r)
 		})
 	}
-	s := New(Config{Self: 1, Logf: t.Logf, Middleware: wrap}, newFake(1, 1))
+	s := New(Config{Self: 1, Log: zerolog.New(zerolog.NewTestWriter(t)), Middleware: wrap}, newFake(1, 1))
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
 	resp, err := http.Post(ts.URL+"/api/v1/topics", jsonType, strings.NewReader(strings.Repeat(" ", bodyBytesMax+1024)))

@@ -104,7 +104,7 @@ func (s *Server) recoverPanics(h http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.logf("admin: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
+			s.cfg.Log.Error().Str("stack", string(debug.Stack())).Msgf("admin: panic serving %s %s: %v", r.Method, r.URL.Path, v)
 			if !sw.wrote {
 				fail(sw, http.StatusInternalServerError, "internal error (logged by the controller); for a write the outcome is unknown", sm.NoNode)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quic-go/quic-go"
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/sm"
@@ -32,7 +33,7 @@ func benchTransport(b *testing.B) {
 	book := newBook()
 	var broker *Transport
 	cfg, _ := nodeConfig(b, 101, "broker-101", true, book)
-	cfg.Logger = nil
+	cfg.Log = zerolog.Nop()
 	cfg.Deliver = func(from sm.NodeID, m sm.Message) {
 		req := m.(sm.ProduceRequest)
 		broker.Send([]sm.Envelope{{To: from, Msg: sm.ProduceResponse{ReqID: req.ReqID, TP: req.TP, BaseOffset: 1}}})
@@ -40,7 +41,7 @@ func benchTransport(b *testing.B) {
 	broker = start(b, cfg, nil, book).Transport
 	replies := make(chan uint64, 1)
 	ccfg, _ := nodeConfig(b, 1_000_001, "client-a", false, book)
-	ccfg.Logger = nil
+	ccfg.Log = zerolog.Nop()
 	ccfg.Deliver = func(_ sm.NodeID, m sm.Message) { replies <- m.(sm.ProduceResponse).ReqID }
 	client := start(b, ccfg, nil, book)
 	env := []sm.Envelope{{To: 101, Msg: benchRequest}}

@@ -6,10 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/wire"
@@ -73,9 +73,10 @@ type Config struct {
 	ConnsMax int
 	// QUIC holds the QUIC tuning knobs.
 	QUIC QUICConfig
-	// Logger receives the transport's events (nil discards them). The level
-	// is slog's; kv are alternating keys and values, so any logger adapts.
-	Logger func(level slog.Level, msg string, kv ...any)
+	// Log receives the transport's connection events (connects, refusals,
+	// dial failures, lost connections) and messages it had to drop; never
+	// one line per delivered message. The zero value discards them.
+	Log zerolog.Logger
 }
 
 // QUICConfig maps the reference's [network.quic_config] onto quic-go.
@@ -144,9 +145,6 @@ func (c Config) withDefaults() (Config, error) {
 	q.KeepAlivePeriod = orDefault(q.KeepAlivePeriod, q.IdleTimeout/3)
 	q.MaxIncomingUniStreams = orDefault(q.MaxIncomingUniStreams, 1)
 	q.MaxIncomingStreams = orDefault(q.MaxIncomingStreams, -1)
-	if c.Logger == nil {
-		c.Logger = func(slog.Level, string, ...any) {}
-	}
 	return c, nil
 }
 

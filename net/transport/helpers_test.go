@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/wire"
@@ -110,11 +110,9 @@ func nodeConfig(t testing.TB, id sm.NodeID, name string, listen bool, b *book) (
 	cfg := Config{
 		Self: id, Role: role, ClientTLS: clientTLS(t, name), Addresses: b.lookup,
 		Deliver: func(from sm.NodeID, m sm.Message) { inbox <- received{from, m} },
-		Logger: func(level slog.Level, msg string, kv ...any) {
-			if testing.Verbose() {
-				t.Logf("%v %d: %s %v", level, uint64(id), msg, kv)
-			}
-		},
+	}
+	if testing.Verbose() {
+		cfg.Log = zerolog.New(zerolog.NewTestWriter(t)).With().Stringer("node", id).Logger()
 	}
 	if listen {
 		cfg.Listen = "127.0.0.1:0"

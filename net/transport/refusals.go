@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 
 	"github.com/quic-go/quic-go"
@@ -49,5 +48,5 @@ func (t *Transport) onInboundEnd(ctx context.Context) {
 		remote = a.String()
 	}
 	t.stats.refused.Add(1)
-	t.log(slog.LevelWarn, "transport: refused TLS handshake", "remote", remote, "err", te)
+	t.cfg.Log.Warn().Str("remote", remote).Err(te).Msg("transport: refused TLS handshake")
 }

@@ -1,11 +1,11 @@
 package transport
 
 import (
-	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/sm"
@@ -17,10 +17,12 @@ type logLines struct {
 	lines []string
 }
 
-func (l *logLines) log(level slog.Level, msg string, kv ...any) {
+// Write takes one JSON line from zerolog (one call per event).
+func (l *logLines) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf("%v %s %v", level, msg, kv))
+	l.lines = append(l.lines, string(p))
+	return len(p), nil
 }
 
 func (l *logLines) matching(substr string) []string {
@@ -44,7 +46,7 @@ func TestTLSRefusalsLoggedAndCounted(t *testing.T) {
 	b := newBook()
 	cfg, inbox := nodeConfig(t, 101, "broker-101", true, b)
 	logs := &logLines{}
-	cfg.Logger = logs.log
+	cfg.Log = zerolog.New(logs)
 	broker := start(t, cfg, inbox, b)
 	addr, _ := b.lookup(101)
 
@@ -66,7 +68,7 @@ func TestTLSRefusalsLoggedAndCounted(t *testing.T) {
 		t.Fatalf("refusal log lines: %q, want 2", got)
 	}
 	for i, want := range []string{"client didn't provide a certificate", "unknown authority"} {
-		if !strings.HasPrefix(got[i], "WARN") || !strings.Contains(got[i], "remote 127.0.0.1:") || !strings.Contains(got[i], want) {
+		if !strings.HasPrefix(got[i], `{"level":"warn"`) || !strings.Contains(got[i], `"remote":"127.0.0.1:`) || !strings.Contains(got[i], want) {
 			t.Errorf("log line %d: %q, want a warning with the remote address and %q", i, got[i], want)
 		}
 	}

@@ -54,7 +54,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -185,8 +184,6 @@ func resetKey(cfg *Config) *quic.StatelessResetKey {
 // Addr is the bound UDP address (useful with Listen ":0").
 func (t *Transport) Addr() net.Addr { return t.udp.LocalAddr() }
 
-func (t *Transport) log(level slog.Level, msg string, kv ...any) { t.cfg.Logger(level, msg, kv...) }
-
 // Send queues messages for delivery and returns at once. Envelope.From is
 // ignored: receivers learn the sender from the connection. Messages are
 // encoded here, on the caller's goroutine, so the caller may reuse what they
@@ -200,7 +197,7 @@ func (t *Transport) Send(msgs []sm.Envelope) {
 		}
 		if err != nil {
 			t.stats.droppedInvalid.Add(1)
-			t.log(slog.LevelError, "transport: dropping a message that cannot be sent", "to", env.To, "type", fmt.Sprintf("%T", env.Msg), "err", err)
+			t.cfg.Log.Error().Stringer("to", env.To).Str("type", fmt.Sprintf("%T", env.Msg)).Err(err).Msg("transport: dropping a message that cannot be sent")
 			continue
 		}
 		t.enqueue(env.To, frame)
@@ -342,13 +339,13 @@ func (t *Transport) dial(p *peer, addr string) {
 		t.mu.Unlock()
 		if err != nil {
 			t.stats.dialFailures.Add(1)
-			t.log(slog.LevelWarn, "transport: dial failed", "to", p.id, "addr", addr, "failures", failures, "retry_in", wait, "err", err)
+			t.cfg.Log.Warn().Stringer("to", p.id).Str("addr", addr).Int("failures", failures).Dur("retry_in", wait).Err(err).Msg("transport: dial failed")
 		}
 		return
 	}
 	p.failures, p.retryAt = 0, time.Time{}
 	t.mu.Unlock()
-	t.log(slog.LevelInfo, "transport: connected", "to", p.id, "addr", addr)
+	t.cfg.Log.Info().Stringer("to", p.id).Str("addr", addr).Msg("transport: connected")
 	t.serve(c, rs)
 }
 
@@ -463,7 +460,7 @@ func (t *Transport) Connect(ctx context.Context, addr string) (sm.NodeID, error)
 		p.failures, p.retryAt = 0, time.Time{}
 	}
 	t.mu.Unlock()
-	t.log(slog.LevelInfo, "transport: connected", "to", c.peer, "addr", addr)
+	t.cfg.Log.Info().Stringer("to", c.peer).Str("addr", addr).Msg("transport: connected")
 	go func() {
 		defer t.wg.Done()
 		t.serve(c, rs)
@@ -491,7 +488,7 @@ func (t *Transport) acceptLoop() {
 		qc, err := t.ln.Accept(t.ctx)
 		if err != nil {
 			if t.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				t.log(slog.LevelError, "transport: accept stopped", "err", err)
+				t.cfg.Log.Error().Err(err).Msg("transport: accept stopped")
 			}
 			return
 		}
@@ -506,10 +503,10 @@ func (t *Transport) accept(qc *quic.Conn) {
 	c, rs, err := t.handshakeInbound(qc)
 	if err != nil {
 		t.stats.refused.Add(1)
-		t.log(slog.LevelWarn, "transport: refused connection", "remote", qc.RemoteAddr().String(), "err", err)
+		t.cfg.Log.Warn().Str("remote", qc.RemoteAddr().String()).Err(err).Msg("transport: refused connection")
 		return
 	}
-	t.log(slog.LevelInfo, "transport: accepted", "from", c.peer, "name", c.name, "remote", qc.RemoteAddr().String())
+	t.cfg.Log.Info().Stringer("from", c.peer).Str("name", c.name).Str("remote", qc.RemoteAddr().String()).Msg("transport: accepted")
 	t.serve(c, rs)
 }
 
@@ -646,11 +643,11 @@ func (t *Transport) readFailed(c *conn, err error) {
 	case errors.Is(err, wire.ErrFrameTooLarge):
 		t.stats.malformed.Add(1)
 		c.qc.CloseWithError(CodeFrameTooLarge, reason(err))
-		t.log(slog.LevelWarn, "transport: closed connection: oversized frame", "peer", c.peer, "err", err)
+		t.cfg.Log.Warn().Stringer("peer", c.peer).Err(err).Msg("transport: closed connection: oversized frame")
 	case errors.Is(err, wire.ErrMalformed):
 		t.stats.malformed.Add(1)
 		c.qc.CloseWithError(CodeMalformed, reason(err))
-		t.log(slog.LevelWarn, "transport: closed connection: malformed frame", "peer", c.peer, "err", err)
+		t.cfg.Log.Warn().Stringer("peer", c.peer).Err(err).Msg("transport: closed connection: malformed frame")
 	case errors.Is(err, io.EOF):
 		// The peer finished its stream: it is shutting down and has sent
 		// everything. Closing tells it we have read it all.
@@ -658,7 +655,7 @@ func (t *Transport) readFailed(c *conn, err error) {
 	default:
 		c.qc.CloseWithError(CodeClosed, "read failed")
 		if t.ctx.Err() == nil {
-			t.log(slog.LevelInfo, "transport: connection lost", "peer", c.peer, "err", err)
+			t.cfg.Log.Info().Stringer("peer", c.peer).Err(err).Msg("transport: connection lost")
 		}
 	}
 }

@@ -65,6 +65,12 @@ type Config struct {
 	// once from its applied state, skipping the ReadIndex round. Never set
 	// it in production.
 	CanaryStatusWithoutReadIndex bool
+	// RaftLogger receives etcd raft's own log lines (elections, term
+	// changes, rejected appends). Nil keeps raft quiet. The process passes
+	// an adapter to its logger (cmd/internal/server); sm/ does no I/O
+	// itself. Its Panic and Fatal methods must not return (raft calls them
+	// on broken invariants), and Fatal must not exit the process.
+	RaftLogger raft.Logger
 }
 
 // DefaultHealthTimeout is the reference's health_timeout_ms (30 s).
@@ -171,6 +177,10 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var logger raft.Logger = raftLogger{id: cfg.ID}
+	if cfg.RaftLogger != nil {
+		logger = cfg.RaftLogger
+	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        uint64(cfg.ID),
 		ElectionTick:              cfg.ElectionTicks,
@@ -182,7 +192,7 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		DisableProposalForwarding: true,
-		Logger:                    raftLogger{id: cfg.ID},
+		Logger:                    logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("controller: start raft: %w", err)

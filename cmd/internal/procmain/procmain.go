@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -101,6 +103,7 @@ func runWith(name string, args, env []string, stderr io.Writer, flags func(*flag
 		return ExitConfig
 	}
 	log := newLogger(logOf(), stderr)
+	defer CaptureStdlog(log)()
 	p, err := start(log)
 	var ke *config.KeyError
 	if errors.As(err, &ke) {
@@ -151,6 +154,31 @@ func newLogger(l config.Log, out io.Writer) zerolog.Logger {
 		log = zerolog.New(out)
 	}
 	return log.Level(level).With().Timestamp().Logger()
+}
+
+// CaptureStdlog routes the standard library's global logger into log, at
+// warning level with component=stdlog, until the returned function
+// restores it. Libraries that offer no logger of their own write there:
+// quic-go warns through it when it cannot enlarge a UDP socket's buffers.
+// Call it once per process, with the process logger.
+func CaptureStdlog(log zerolog.Logger) (restore func()) {
+	out, flags, prefix := stdlog.Writer(), stdlog.Flags(), stdlog.Prefix()
+	stdlog.SetFlags(0)
+	stdlog.SetPrefix("")
+	stdlog.SetOutput(stdlogWriter{log.With().Str("component", "stdlog").Logger()})
+	return func() {
+		stdlog.SetOutput(out)
+		stdlog.SetFlags(flags)
+		stdlog.SetPrefix(prefix)
+	}
+}
+
+// stdlogWriter takes the standard logger's lines (one Write each).
+type stdlogWriter struct{ log zerolog.Logger }
+
+func (w stdlogWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Msg(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // ConsoleWriter is zerolog's human-readable format on out, coloured only

@@ -33,21 +33,21 @@ type Broker struct {
 
 	metrics *http.Server
 	log     zerolog.Logger
-	wal     *wal.WAL
-	exec    *wal.Executor
-	tr      *transport.Transport
-	cancel  context.CancelFunc
+	undo    cleanups // what StartBroker opened, closed by Shutdown
 	done    chan struct{}
 	err     error
 	once    sync.Once
+	stopErr error
 }
 
 // ms converts configuration milliseconds.
 func ms(n int64) sm.Duration { return sm.Duration(n) * sm.Millisecond }
 
 // StartBroker recovers the WAL and starts a broker. It returns once the
-// broker listens; Wait reports how it ended.
-func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
+// broker listens; Wait reports how it ended. If it fails, everything it
+// had opened is closed again (the WAL's directory lock released, the port
+// free).
+func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -64,6 +64,12 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		book.set(e.ID, e.Addr)
 		ctrls = append(ctrls, e.ID)
 	}
+	b := &Broker{ID: id, log: log, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = b.undo.run()
+		}
+	}()
 	reg := metrics.New()
 	wc := walConfig(cfg.WAL)
 	wc.OnSync = reg.ObserveWALSync
@@ -75,10 +81,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.undo.push(w.Close) // last: disk work already issued completes and is synced
 	// Bumped under the WAL's directory lock: one process per directory.
 	inc, fresh, err := nextIncarnation(cfg.WAL.Path, time.Now())
 	if err != nil {
-		_ = w.Close()
 		return nil, err
 	}
 	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Logs)).Int64("bytes", rec.UsedBytes).
@@ -88,7 +94,6 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 	}
 	lost, err := lostDisk(cfg.WAL.Path, fresh)
 	if err != nil {
-		_ = w.Close()
 		return nil, err
 	}
 	damaged := damagedLogs(log, rec.Damaged)
@@ -100,9 +105,8 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 			"it rebuilds its replicas from their leaders; partitions it held the last in-sync copy of stay offline " +
 			"(restart with --accept-data-loss to lead them empty)")
 	}
-	b := &Broker{ID: id, log: log, wal: w, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
+	b.undo.pushFunc(cancel)
 	// The transport starts first, so the broker can advertise the address
 	// it actually bound (port 0 picks one); messages wait for the loop.
 	var loop *runtime.Loop
@@ -123,43 +127,32 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		MaxFrameBytes: cfg.Network.MaxFrameBytes,
 		ConnsMax:      cfg.Network.MaxConnections,
 		QUIC:          quicConfig(cfg.Network.NetworkLimits),
-		Logger:        slogTo(log),
+		Log:           log,
 	})
 	if err != nil {
-		cancel()
-		_ = w.Close()
 		return nil, err
 	}
-	b.tr = tr
+	b.undo.push(tr.Close) // queued replies are flushed, connections close
 	b.Addr = tr.Addr().String()
 	bc := brokerConfig(cfg, id, inc, ctrls)
 	bc.Host = advertised(cfg.Network.QUICListen, b.Addr)
 	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: lost})
 	if err != nil {
-		cancel()
-		_ = tr.Close()
-		_ = w.Close()
 		return nil, err
 	}
 	ad := &adapters{}
 	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
 	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
 	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
-	b.exec = w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) })
+	exec := w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) })
 	close(ready)
-	ad.log = b.exec.StartLog
+	ad.log = exec.StartLog
 	ad.send = func(ms []sm.Envelope) { reg.ObserveSend(ms); tr.Send(ms) }
 	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: probe.Load, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
-		cancel()
-		_ = tr.Close()
-		_ = w.Close()
 		return nil, err
 	}
 	if cfg.Metrics.Listen != "" {
 		if err := b.serveMetrics(cfg.Metrics.Listen, reg); err != nil {
-			cancel()
-			_ = tr.Close()
-			_ = w.Close()
 			return nil, err
 		}
 	}
@@ -167,7 +160,13 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (*Broker, error) {
 		b.err = loop.Run(ctx)
 		close(b.done)
 	}()
-	go observeHealth(ctx, loop, w, tr, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
+	b.undo.pushFunc(func() { cancel(); <-b.done }) // the loop stops taking events
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		observeHealth(ctx, loop, w, tr, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
+	}()
+	b.undo.pushFunc(func() { cancel(); <-healthDone })
 	log.Info().Str("quic", b.Addr).Msg("broker started")
 	return b, nil
 }
@@ -211,7 +210,9 @@ func (b *Broker) serveMetrics(addr string, reg *metrics.Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg.Handler())
 	b.metrics = &http.Server{Handler: metrics.HTTP(reg, mux), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = b.metrics.Serve(ln) }()
+	served := make(chan struct{})
+	go func() { defer close(served); _ = b.metrics.Serve(ln) }()
+	b.undo.push(func() error { err := b.metrics.Close(); <-served; return err })
 	return nil
 }
 
@@ -337,22 +338,14 @@ func (b *Broker) Wait() error {
 	return b.err
 }
 
-// Shutdown stops the broker gracefully: the loop stops taking events, disk
-// work already issued completes and is synced, queued replies are flushed,
-// connections close.
+// Shutdown stops the broker gracefully, undoing StartBroker in reverse: the
+// metrics listener closes, the loop stops taking events, queued replies
+// are flushed and connections close, and disk work already issued
+// completes and is synced.
 func (b *Broker) Shutdown() error {
-	var err error
 	b.once.Do(func() {
-		if b.metrics != nil {
-			_ = b.metrics.Close()
-		}
-		b.cancel()
-		<-b.done
-		b.exec = nil
-		werr := b.wal.Close()
-		terr := b.tr.Close()
-		err = errors.Join(werr, terr)
+		b.stopErr = b.undo.run()
 		b.log.Info().Msg("broker stopped")
 	})
-	return err
+	return b.stopErr
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
@@ -113,31 +110,6 @@ func nextIncarnation(dir string, now time.Time) (n uint64, fresh bool, err error
 		_ = d.Close()
 	}
 	return n, fresh, nil
-}
-
-// slogTo adapts the transport's slog-levelled callback to zerolog.
-func slogTo(log zerolog.Logger) func(level slog.Level, msg string, kv ...any) {
-	return func(level slog.Level, msg string, kv ...any) {
-		var ev *zerolog.Event
-		switch {
-		case level >= slog.LevelError:
-			ev = log.Error()
-		case level >= slog.LevelWarn:
-			ev = log.Warn()
-		case level >= slog.LevelInfo:
-			ev = log.Info()
-		default:
-			ev = log.Debug()
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if err, ok := kv[i+1].(error); ok {
-				ev = ev.AnErr(fmt.Sprint(kv[i]), err) // Interface would print an error as {}
-				continue
-			}
-			ev = ev.Interface(fmt.Sprint(kv[i]), kv[i+1])
-		}
-		ev.Msg(msg)
-	}
 }
 
 // local routes requests that originate inside this process (the admin HTTP

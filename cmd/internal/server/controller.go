@@ -33,21 +33,21 @@ type Controller struct {
 	RaftAddr string
 	HTTPAddr string
 
-	log    zerolog.Logger
-	store  *raftstore.Store
-	exec   *raftstore.Executor
-	raft   *transport.Transport
-	rpc    *transport.Transport
-	http   *admin.Server
-	api    *backend
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-	once   sync.Once
+	log     zerolog.Logger
+	raft    *transport.Transport
+	rpc     *transport.Transport
+	api     *backend
+	undo    cleanups // what StartController opened, closed by Shutdown
+	done    chan struct{}
+	err     error
+	once    sync.Once
+	stopErr error
 }
 
-// StartController opens the raft store and starts a controller.
-func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, error) {
+// StartController opens the raft store and starts a controller. If it
+// fails, everything it had opened is closed again (the store's directory
+// lock released, the ports free).
+func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -65,22 +65,22 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 		book.set(p.ID, p.Addr)
 		ids = append(ids, p.ID)
 	}
-	store, err := raftstore.Open(cfg.Controller.DataDir, raftstore.Options{Log: func(l raftstore.Level, msg string) {
-		ev := log.Info()
-		if l > raftstore.LevelInfo {
-			ev = log.Error()
+	c := &Controller{ID: id, log: log, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = c.undo.run()
 		}
-		ev.Str("component", "pebble").Msg(msg)
-	}})
+	}()
+	store, err := raftstore.Open(cfg.Controller.DataDir, raftstore.Options{Log: log})
 	if errors.Is(err, raftstore.ErrCorrupt) {
 		return nil, storeCorrupt(id, len(peers), cfg.Controller.DataDir, err)
 	}
 	if err != nil {
 		return nil, err
 	}
+	c.undo.push(store.Close)
 	durable, err := store.Load()
 	if err != nil {
-		_ = store.Close()
 		return nil, err
 	}
 	log.Info().Int("raft_entries", len(durable.Entries)).Msg("raft store recovered")
@@ -93,84 +93,96 @@ func StartController(cfg config.Controller, log zerolog.Logger) (*Controller, er
 		DefaultMinISR:  cfg.Cluster.MinInSyncReplicas,
 		MaxPartitions:  cfg.Cluster.MaxPartitions,
 		HealthTimeout:  ms(cfg.Admin.HealthTimeoutMs),
+		RaftLogger:     newRaftLogger(log),
 	}, durable)
 	if err != nil {
-		_ = store.Close()
 		return nil, err
 	}
-	c := &Controller{ID: id, log: log, store: store, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.undo.pushFunc(cancel)
 	reg := metrics.New()
 	probe := metrics.NewProbe(reg, node, time.Second, func() metrics.ControllerSnapshot { return metrics.SampleController(node) })
 	ad := &adapters{}
 	loop := runtime.NewLoop(probe, runtime.Adapters{Raft: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
 	loc := newLocal(loop)
-	c.exec = raftstore.NewExecutor(store, func(d sm.RaftDone) { _ = loop.Post(ctx, d) })
+	exec := raftstore.NewExecutor(store, func(d sm.RaftDone) { _ = loop.Post(ctx, d) })
+	c.undo.push(exec.Close) // the store finishes its write
 	deliver := func(from sm.NodeID, m sm.Message) {
 		reg.ObserveInbound(from, m)
 		_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
 	}
 	mk := func(listen string, addrs func(sm.NodeID) (string, bool)) (*transport.Transport, error) {
-		return transport.New(transport.Config{
+		tr, err := transport.New(transport.Config{
 			Self: id, Role: wire.RoleController, Listen: listen,
 			ServerTLS: serverTLS, ClientTLS: clientTLS, Addresses: addrs, Deliver: deliver,
 			MaxFrameBytes: cfg.Network.MaxFrameBytes, ConnsMax: cfg.Network.MaxConnections,
-			QUIC: quicConfig(cfg.Network), Logger: slogTo(log),
+			QUIC: quicConfig(cfg.Network), Log: log,
 		})
+		if err == nil {
+			c.undo.push(tr.Close) // queued messages are flushed
+		}
+		return tr, err
 	}
-	if c.raft, err = mk(cfg.Controller.RaftListen, book.lookup); err == nil {
-		c.rpc, err = mk(cfg.Controller.RPCListen, func(sm.NodeID) (string, bool) { return "", false })
+	if c.raft, err = mk(cfg.Controller.RaftListen, book.lookup); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		c.abort()
+	if c.rpc, err = mk(cfg.Controller.RPCListen, func(sm.NodeID) (string, bool) { return "", false }); err != nil {
 		return nil, err
 	}
 	c.RaftAddr, c.RPCAddr = c.raft.Addr().String(), c.rpc.Addr().String()
 	ad.local = loc
-	ad.raft = c.exec.StartRaft
+	ad.raft = exec.StartRaft
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
 	c.api = &backend{local: loc, self: id}
 	lim, err := ratelimit.New(cfg.Admin.RateLimiting.Limiter(), nil)
 	if err != nil {
-		c.abort()
 		return nil, err
 	}
-	lim.Start(ctx)
+	lim.Start(ctx) // stops with ctx
 	src.RateLimit = func() (uint64, uint64) { s := lim.Stats(); return s.TotalRequests, s.BlockedRequests }
 	if err := reg.RegisterController(src); err != nil {
-		c.abort()
 		return nil, err
 	}
-	accessLog := func(format string, args ...any) { log.Info().Str("component", "admin").Msgf(format, args...) }
-	c.http = admin.New(admin.Config{
+	go func() {
+		c.err = loop.Run(ctx)
+		close(c.done)
+	}()
+	c.undo.pushFunc(func() { cancel(); <-c.done }) // the loop stops
+	adminLog := log.With().Str("component", "admin").Logger()
+	srv := admin.New(admin.Config{
 		Self: id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
 		LeaderURL:      func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
-		Logf:           func(format string, args ...any) { log.Warn().Str("component", "admin").Msgf(format, args...) },
+		Log:            adminLog,
 		Version:        Version,
 		RateLimitStats: func() any { return lim.Stats() },
 		Middleware: func(next http.Handler) http.Handler {
-			limited := ratelimit.Log(accessLog, cfg.Admin.LogRequests)(ratelimit.CORS(cfg.Admin.CORSOrigins())(lim.Middleware(next)))
+			limited := ratelimit.Log(adminLog, cfg.Admin.LogRequests)(ratelimit.CORS(cfg.Admin.CORSOrigins())(lim.Middleware(next)))
 			return withMetrics(reg, limited)
 		},
 	}, c.api)
 	ln, err := net.Listen("tcp", cfg.Controller.HTTPListen)
 	if err != nil {
-		c.abort()
 		return nil, fmt.Errorf("controller: admin http_listen %s: %w", cfg.Controller.HTTPListen, err)
 	}
 	c.HTTPAddr = ln.Addr().String()
+	served := make(chan struct{})
 	go func() {
-		if err := c.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin server stopped")
 		}
 	}()
-	go func() {
-		c.err = loop.Run(ctx)
-		close(c.done)
-	}()
+	// First on Shutdown: no new admin requests, the ones in flight finish
+	// (they need the loop).
+	c.undo.push(func() error {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		err := srv.Shutdown(sctx)
+		<-served
+		return err
+	})
 	log.Info().Str("rpc", c.RPCAddr).Str("raft", c.RaftAddr).Str("http", c.HTTPAddr).Msg("controller started")
 	return c, nil
 }
@@ -230,20 +242,6 @@ func (c *Controller) route(msgs []sm.Envelope) {
 	}
 }
 
-func (c *Controller) abort() {
-	c.cancel()
-	if c.raft != nil {
-		_ = c.raft.Close()
-	}
-	if c.rpc != nil {
-		_ = c.rpc.Close()
-	}
-	if c.exec != nil {
-		_ = c.exec.Close()
-	}
-	_ = c.store.Close()
-}
-
 // WaitReady waits until a controller leader is known and at least brokers
 // brokers are registered and unfenced in its applied metadata.
 func (c *Controller) WaitReady(ctx context.Context, brokers int) error {
@@ -278,24 +276,15 @@ func (c *Controller) Wait() error {
 	return c.err
 }
 
-// Shutdown stops the controller gracefully: no new admin requests, the loop
-// stops, the raft store finishes its write and closes, transports flush.
+// Shutdown stops the controller gracefully, undoing StartController in
+// reverse: no new admin requests (those in flight finish), the loop stops,
+// the transports flush, the raft store finishes its write and closes.
 func (c *Controller) Shutdown() error {
-	var err error
 	c.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		herr := c.http.Shutdown(ctx)
-		c.cancel()
-		<-c.done
-		eerr := c.exec.Close()
-		serr := c.store.Close()
-		rerr := c.raft.Close()
-		perr := c.rpc.Close()
-		err = errors.Join(herr, eerr, serr, rerr, perr)
+		c.stopErr = c.undo.run()
 		c.log.Info().Msg("controller stopped")
 	})
-	return err
+	return c.stopErr
 }
 
 // backend answers the admin server through the controller's loop.

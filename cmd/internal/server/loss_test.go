@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -183,7 +182,7 @@ func (r *lossRig) producerOn(only ...int) (*sdk.Client, *sdk.Producer) {
 		}
 	}
 	c, err := sdk.NewClient(ctx, sdk.Config{Brokers: addrs, TLS: tlsConf,
-		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		Log: zerolog.New(r.logs).Level(zerolog.InfoLevel)})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // discardWriter is a ResponseWriter that keeps only its header map, so
@@ -134,7 +136,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	})
 	b.Run("chain-parallel", func(b *testing.B) {
 		// The production chain with logging off: CORS, then the limiter.
-		h := Log(nil, false)(CORS([]string{"https://console.example"})(newBenchLimiter(b).Middleware(next)))
+		h := Log(zerolog.Nop(), false)(CORS([]string{"https://console.example"})(newBenchLimiter(b).Middleware(next)))
 		var ids atomic.Int64
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // logPathBytesMax bounds the path a log line quotes.
@@ -18,10 +20,11 @@ const logPathBytesMax = 256
 //
 // The client IP is the one the Limiter used (trusted-proxy aware) when
 // its Middleware runs inside Log, else the TCP peer's. A handler that
-// panics through Log is logged with status "aborted". Disabled, or with
-// a nil logf, it returns next itself.
-func Log(logf func(format string, args ...any), enabled bool) func(http.Handler) http.Handler {
-	if !enabled || logf == nil {
+// panics through Log is logged with status "aborted". Lines go to log at
+// info level. Disabled, or with a logger at zerolog.Disabled (such as
+// zerolog.Nop()), it returns next itself.
+func Log(log zerolog.Logger, enabled bool) func(http.Handler) http.Handler {
+	if !enabled || log.GetLevel() == zerolog.Disabled {
 		return func(next http.Handler) http.Handler { return next }
 	}
 	return func(next http.Handler) http.Handler {
@@ -40,7 +43,7 @@ func Log(logf func(format string, args ...any), enabled bool) func(http.Handler)
 				if !slot.set {
 					ip = parseHop(r.RemoteAddr)
 				}
-				logf("admin: %s %s %s %s client=%s", r.Method, quotePath(r.URL.Path), status,
+				log.Info().Msgf("admin: %s %s %s %s client=%s", r.Method, quotePath(r.URL.Path), status,
 					time.Since(start).Round(time.Microsecond), ipString(ip))
 			}()
 			next.ServeHTTP(sw, r)

@@ -1,11 +1,14 @@
 package ratelimit
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
 	"sync"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // logRecorder collects log lines.
@@ -14,10 +17,20 @@ type logRecorder struct {
 	lines []string
 }
 
-func (r *logRecorder) logf(format string, args ...any) {
+// Write takes one zerolog JSON event and keeps its message, checking that
+// it is at info level.
+func (r *logRecorder) Write(p []byte) (int, error) {
+	var ev struct{ Level, Message string }
+	if err := json.Unmarshal(p, &ev); err != nil {
+		return 0, err
+	}
+	if ev.Level != "info" {
+		return 0, fmt.Errorf("level %q, want info", ev.Level)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+	r.lines = append(r.lines, ev.Message)
+	return len(p), nil
 }
 
 // Log writes one line per request, 429s included, with the limiter's
@@ -28,7 +41,7 @@ func TestLog(t *testing.T) {
 	cfg.TrustedProxies = []string{"10.0.0.1"}
 	l, _ := newTestLimiter(t, cfg)
 	rec := &logRecorder{}
-	h := Log(rec.logf, true)(l.Middleware(&okHandler{}))
+	h := Log(zerolog.New(rec), true)(l.Middleware(&okHandler{}))
 	serve(h, request{path: "/api/v1/topics", remote: "10.0.0.1:1", xff: []string{"203.0.113.5"}})
 	serve(h, request{path: "/api/v1/topics", remote: "10.0.0.1:1", xff: []string{"203.0.113.5"}})
 	serve(h, request{method: "DELETE", path: "/a%0Ab", remote: "192.0.2.1:1"})
@@ -51,7 +64,7 @@ func TestLog(t *testing.T) {
 // handler is logged; a panic is logged as aborted and still propagates.
 func TestLogWithoutLimiter(t *testing.T) {
 	rec := &logRecorder{}
-	h := Log(rec.logf, true)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Log(zerolog.New(rec), true)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {
 			panic(http.ErrAbortHandler)
 		}
@@ -84,10 +97,10 @@ func TestLogWithoutLimiter(t *testing.T) {
 func TestLogDisabled(t *testing.T) {
 	rec := &logRecorder{}
 	next := &okHandler{}
-	if h := Log(rec.logf, false)(next); h != http.Handler(next) {
+	if h := Log(zerolog.New(rec), false)(next); h != http.Handler(next) {
 		t.Fatalf("Log(false) wrapped the handler")
 	}
-	if h := Log(nil, true)(next); h != http.Handler(next) {
-		t.Fatalf("Log(nil logf) wrapped the handler")
+	if h := Log(zerolog.Nop(), true)(next); h != http.Handler(next) {
+		t.Fatalf("Log(zerolog.Nop()) wrapped the handler")
 	}
 }
