@@ -244,6 +244,10 @@ func (c *cluster) api(method, path string, body string) (json.RawMessage, error)
 			last = err
 		case env.Success:
 			return env.Data, nil
+		case env.Error != nil && resp.StatusCode >= 400 && resp.StatusCode < 500:
+			// A definite answer (conflict, bad request, not found): asking
+			// the other controllers would only bury it under theirs.
+			return nil, &apiError{status: resp.StatusCode, msg: fmt.Sprintf("%s: %s", resp.Status, *env.Error)}
 		case env.Error != nil:
 			last = fmt.Errorf("%s: %s", resp.Status, *env.Error)
 		default:
@@ -252,6 +256,14 @@ func (c *cluster) api(method, path string, body string) (json.RawMessage, error)
 	}
 	return nil, last
 }
+
+// apiError is a definite 4xx answer of the admin API.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
 
 // waitFor polls cond until it holds or the deadline passes.
 func (c *cluster) waitFor(what string, d time.Duration, cond func() error) {

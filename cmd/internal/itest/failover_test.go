@@ -1,10 +1,10 @@
 package itest
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 )
@@ -50,7 +50,12 @@ func TestClusterFailover(t *testing.T) {
 	}
 }
 
-func isExists(err error) bool { return err != nil && strings.Contains(err.Error(), "409") }
+// isExists reports a 409 Conflict answer (the topic already exists), not
+// any error whose text happens to hold "409" (a port in a dial error).
+func isExists(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status == http.StatusConflict
+}
 
 func fullISR(c *cluster, topic string) error {
 	ps, err := c.describe(topic)
