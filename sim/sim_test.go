@@ -140,6 +140,8 @@ func runWorkers(t *testing.T, seeds []uint64, n int, faults string) []seedReport
 	args := []string{"-test.run=^TestSim$", "-test.count=1", "-faults=" + faults, "-save=" + *flagSave, "-maxfail=" + strconv.Itoa(*flagMaxFail)}
 	if d, ok := t.Deadline(); ok {
 		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
+	} else {
+		args = append(args, "-test.timeout=0") // -timeout 0 here: none there either
 	}
 	type worker struct {
 		cmd  *exec.Cmd
