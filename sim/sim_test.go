@@ -247,7 +247,11 @@ func TestSim(t *testing.T) {
 	failed, durable, porcupineOps, porcupineUnknown := 0, 0, 0, 0
 	var slowestCheck time.Duration
 	var classSeeds [faultCount]int
+	probeSeeds := map[string]int{} // seeds that reached each probe
 	for _, rep := range reps {
+		for p := range rep.Stats.Reached {
+			probeSeeds[p]++
+		}
 		accumulate(&total, &rep.Stats)
 		durable += rep.Durable
 		porcupineOps += rep.PorcupineOps
@@ -287,10 +291,17 @@ func TestSim(t *testing.T) {
 	t.Logf("fault classes, seeds on/injected: %s", strings.TrimSpace(classes.String()))
 	t.Logf("faults injected: %s fatal-stops=%d", total.FaultSummary(), total.Fatals)
 	t.Logf("paths reached: %s", total.ReachedSummary())
+	gated := slices.Clone(mustReach)
+	slices.SortStableFunc(gated, func(a, b string) int { return cmp.Compare(probeSeeds[a], probeSeeds[b]) })
+	var ps strings.Builder
+	for _, p := range gated {
+		fmt.Fprintf(&ps, "%q=%d ", p, probeSeeds[p])
+	}
+	t.Logf("seeds reaching each gated probe, rarest first: %s", strings.TrimSpace(ps.String()))
 	if replay {
 		return // one replayed seed: nothing to gate
 	}
-	if failed == 0 {
+	if len(reps) == len(seeds) { // the range ran to its end
 		checkCoverage(t, &total, len(reps), *flagFaults)
 	}
 }
@@ -325,16 +336,33 @@ var mustReach = []string{
 	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
 }
 
-// gateMinSeeds is the smallest seed range the coverage gate holds to the
-// whole of mustReach (the -short range is 20 seeds).
-const gateMinSeeds = 20
+// Coverage gate sizes. A range of gateMinSeeds or more (the -short range
+// is 20) must reach every mustReach probe but rareProbes, and inject every
+// fault class; from fullGateSeeds (the default range is 300) it must reach
+// rareProbes too.
+const (
+	gateMinSeeds  = 20
+	fullGateSeeds = 100
+)
 
-// checkCoverage is the coverage gate over a seed range: every mustReach
-// probe fired and every fault class was injected somewhere in the range.
-// It runs at every range size at or above gateMinSeeds when the seeds draw
-// their own faults (or run all of them); a range narrowed by -faults to some
-// classes, or shorter than gateMinSeeds, cannot be expected to reach every
-// path, and a single replayed seed (-seed=N) is never gated.
+// rareProbes fire in few seeds, so a 20-seed range can miss them by chance
+// alone; TestSim prints how many seeds reached each probe. Over seeds
+// 1-1000 (Swarm as of this commit) a consumer fetch refused by a new leader
+// below its epoch start (fetch LEADER_NOT_AVAILABLE, leader-below-epoch-start)
+// fired in 66 seeds and produce LEADERSHIP_LOST in 92; the next rarest gated
+// probe, produce STORAGE_ERROR, in 206. At 6.6% a seed, 20 seeds miss a probe
+// with probability 0.934^20 = 25%, 100 seeds with 0.1%, 300 seeds with
+// 1e-9: a miss at 100+ seeds means the faults stopped reaching it. (At 20.6%,
+// 20 seeds miss with 1%.)
+var rareProbes = []string{"fetch LEADER_NOT_AVAILABLE", sm.ProbeLeaderBelowEpochStart.String(), "produce LEADERSHIP_LOST"}
+
+// checkCoverage is the coverage gate over a seed range: mustReach probes
+// fired and every fault class was injected somewhere in the range (sizes
+// above). It runs whenever the seeds draw their own faults (or run all of
+// them). A range narrowed by -faults to some classes cannot be expected to
+// reach every path, a range under gateMinSeeds (a handful of seeds picked by
+// hand) is too small to expect every probe, and a single replayed seed
+// (-seed=N) is never gated.
 func checkCoverage(t *testing.T, s *Stats, seeds int, faults string) {
 	t.Helper()
 	if faults != "" && faults != "all" {
@@ -345,31 +373,29 @@ func checkCoverage(t *testing.T, s *Stats, seeds int, faults string) {
 		t.Logf("coverage gate off: %d seeds, the gate needs at least %d", seeds, gateMinSeeds)
 		return
 	}
-	var missed []string
+	var missed, skipped []string
+	gated := 0
 	for _, p := range mustReach {
+		if seeds < fullGateSeeds && slices.Contains(rareProbes, p) {
+			skipped = append(skipped, p)
+			continue
+		}
+		gated++
 		if s.Reached[p] == 0 {
 			missed = append(missed, p)
 			t.Errorf("coverage: %q never reached", p)
 		}
 	}
+	faultsMissed := 0
 	for f := Fault(0); f < faultCount; f++ {
 		if s.Faults[f] == 0 {
+			faultsMissed++
 			missed = append(missed, "fault "+f.String())
 			t.Errorf("coverage: fault %s never injected", f)
 		}
 	}
-	t.Logf("coverage gate: %d/%d probes reached, %d/%d fault classes injected; missed: %v",
-		len(mustReach)-countPrefix(missed, false), len(mustReach), int(faultCount)-countPrefix(missed, true), int(faultCount), missed)
-}
-
-func countPrefix(missed []string, faults bool) int {
-	n := 0
-	for _, m := range missed {
-		if strings.HasPrefix(m, "fault ") == faults {
-			n++
-		}
-	}
-	return n
+	t.Logf("coverage gate: %d/%d probes reached, %d/%d fault classes injected; missed: %v; not gated under %d seeds: %v",
+		gated-(len(missed)-faultsMissed), gated, int(faultCount)-faultsMissed, int(faultCount), missed, fullGateSeeds, skipped)
 }
 
 func accumulate(dst, src *Stats) {
