@@ -531,6 +531,9 @@ func (w *World) converged() bool {
 	replicas := map[sm.NodeID]map[sm.TopicPartition]broker.PartitionStatus{}
 	for _, tp := range tps {
 		st := states[tp]
+		if w.lostForGood(st) {
+			continue
+		}
 		byTP, ok := replicas[st.Leader]
 		if !ok {
 			b := w.brokerNode(st.Leader)
