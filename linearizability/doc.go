@@ -62,5 +62,6 @@
 // left out of each history. CheckPorcupine runs both and writes porcupine's
 // visualization of the illegal partitions only (fetches appear after the
 // produces there, with their real times in the description). Its timeout is
-// wall clock, so a timeout (porcupine.Unknown) is reported, not failed.
+// wall clock; a timeout is reported as porcupine.Unknown, which the
+// simulator counts as a failed run (a history never checked proves nothing).
 package linearizability

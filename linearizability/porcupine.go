@@ -9,8 +9,8 @@ import (
 )
 
 // PorcupineResult is CheckPorcupine's verdict per model. A timeout
-// (porcupine.Unknown) is not a failure, but it is reported so a run that was
-// never fully checked stays visible.
+// (porcupine.Unknown) is not Illegal; Unknown reports it so the caller can
+// fail the run (the simulator does) rather than count it as checked.
 type PorcupineResult struct {
 	Log    porcupine.CheckResult // LogModel over LogOperations
 	Topics porcupine.CheckResult // TopicModel over TopicOperations
@@ -52,7 +52,7 @@ func (r *PorcupineResult) String() string {
 
 // CheckPorcupine checks h with LogModel and TopicModel. timeout bounds each
 // model's search in wall-clock time (0 = none); on expiry the result is
-// porcupine.Unknown, not a failure. When a model finds h illegal and vizDir
+// porcupine.Unknown, not Illegal (callers decide; the simulator fails it). When a model finds h illegal and vizDir
 // is not "", it writes porcupine's HTML for the illegal partitions to
 // vizDir/<name>-log.html or vizDir/<name>-topics.html. The error is only for
 // failing to write those files.

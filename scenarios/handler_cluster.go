@@ -137,8 +137,9 @@ func handleStabilize(r *Runner, td *datadriven.TestData) (string, error) {
 	return strings.TrimSpace(r.narrateOps() + "\n" + r.world.Status()), nil
 }
 
-// handleSeed runs one whole random simulator run; failing seeds are saved
-// as scenario files made of this command.
+// handleSeed runs one whole random simulator run, with the configuration
+// TestSim gives the seed (sim.Swarm); failing seeds are saved as scenario
+// files made of this command.
 //
 // Example: seed n=123
 func handleSeed(r *Runner, td *datadriven.TestData) (string, error) {
@@ -146,7 +147,7 @@ func handleSeed(r *Runner, td *datadriven.TestData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := sim.DefaultConfig(uint64(n))
+	cfg := sim.Swarm(uint64(n))
 	cfg.Trace = r.Trace
 	res := sim.Run(cfg)
 	if res.Err != nil {

@@ -53,6 +53,27 @@ const AllFaults FaultSet = 1<<faultCount - 1
 // Has reports whether f is enabled.
 func (s FaultSet) Has(f Fault) bool { return s&(1<<f) != 0 }
 
+// String is "all", "none" or the comma list of enabled classes.
+func (s FaultSet) String() string {
+	if s == 0 {
+		return "none"
+	}
+	all := FaultSet(0)
+	for _, f := range swarmClasses() {
+		all |= 1 << f
+	}
+	if s&all == all {
+		return "all"
+	}
+	var names []string
+	for f := Fault(0); f < faultCount; f++ {
+		if s.Has(f) {
+			names = append(names, f.String())
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 // ParseFaults reads "all", "none" or a comma list of class names.
 func ParseFaults(s string) (FaultSet, error) {
 	switch s {
@@ -129,17 +150,30 @@ type Config struct {
 	ClientTimeout sm.Duration
 	RetryBackoff  sm.Duration
 
-	// Node timing.
+	// Node timing. ElectionTicks and HeartbeatTicks are the controllers'
+	// raft election timeout and heartbeat interval in RaftTicks;
+	// MaxReplicationLag shrinks ISR followers that many records behind (0:
+	// off).
 	RaftTick          sm.Duration
+	ElectionTicks     int
+	HeartbeatTicks    int
 	SessionTimeout    sm.Duration
 	HeartbeatInterval sm.Duration
 	AckTimeout        sm.Duration
 	ReplicaLagTime    sm.Duration
+	MaxReplicationLag int64
 	// HealthInterval is how often brokers report health (and how often the
 	// simulator posts them synthetic HealthObserved values); HealthTimeout
 	// is how long the controller leader counts a silent broker online.
 	HealthInterval sm.Duration
 	HealthTimeout  sm.Duration
+
+	// NodeCheckEvery, when above 1, runs each node's own CheckInvariants
+	// after every NodeCheckEvery-th event instead of after every step: a
+	// broker's check walks all its partitions, which dominates seeds with
+	// hundreds of them. The cluster-wide invariants still run every
+	// invariantInterval.
+	NodeCheckEvery int
 
 	// Canary plants a known bug (acks=all acknowledged before the ISR has
 	// the record) so a test can show the simulator catches it.
@@ -159,8 +193,10 @@ type Config struct {
 	Trace io.Writer
 }
 
-// DefaultConfig is the swarm configuration for seed: cluster shape, latencies
-// and fault mix vary with the seed (swarm testing), all faults enabled.
+// DefaultConfig is the base configuration for seed: cluster shape and
+// latencies vary with the seed, node timings are fixed and every fault class
+// is enabled. Scenario files and the canary tests build on it; TestSim runs
+// Swarm, which draws the rest too.
 func DefaultConfig(seed uint64) Config {
 	r := newRNG(seed).child("config")
 	c := Config{
@@ -197,6 +233,8 @@ func DefaultConfig(seed uint64) Config {
 		ClientTimeout:     1500 * sm.Millisecond,
 		RetryBackoff:      50 * sm.Millisecond,
 		RaftTick:          50 * sm.Millisecond,
+		ElectionTicks:     10,
+		HeartbeatTicks:    1,
 		SessionTimeout:    1500 * sm.Millisecond,
 		HeartbeatInterval: 200 * sm.Millisecond,
 		AckTimeout:        1000 * sm.Millisecond,
@@ -216,6 +254,106 @@ func DefaultConfig(seed uint64) Config {
 	return c
 }
 
+// swarmClasses are the fault classes Swarm switches on and off: the
+// continuous ones (message loss and duplication, at a drawn rate) and every
+// discrete class the fault director injects.
+func swarmClasses() []Fault {
+	return append([]Fault{FaultDrop, FaultDuplicate}, discreteFaults...)
+}
+
+// Swarm is the configuration TestSim runs for seed (swarm testing, after
+// Groce et al., "Swarm Testing", ISSTA 2012: a campaign of varied narrow
+// configurations finds more than one wide one). On top of DefaultConfig's
+// shape and latencies, the seed's "swarm" PRNG draws, in this one place:
+//
+//   - which fault classes are on: none (1 seed in 12), all (1 in 6), or each
+//     class independently with a per-seed probability in [0.2, 0.8];
+//   - the drop and duplicate rates and the mean time between discrete faults;
+//   - the node timings: raft tick, election and heartbeat ticks, broker
+//     heartbeat, session timeout, ack timeout, replica lag time and max
+//     replication lag (off in half the seeds), and the client timeout;
+//   - the load: one seed in eight adds a topic of 100-150 partitions and runs
+//     12-40 clients.
+//
+// Every drawn value lies inside what Validate and the brokers' and
+// controllers' own config validation accept.
+func Swarm(seed uint64) Config {
+	c := DefaultConfig(seed)
+	r := newRNG(seed).child("swarm")
+	classes := swarmClasses()
+	c.Faults = 0
+	switch u := r.float(); {
+	case u < 1.0/12: // none
+	case u < 1.0/12+1.0/6:
+		for _, f := range classes {
+			c.Faults |= 1 << f
+		}
+	default:
+		p := 0.2 + 0.6*r.float()
+		for _, f := range classes {
+			if r.chance(p) {
+				c.Faults |= 1 << f
+			}
+		}
+	}
+	c.DropRate = r.logUniform(0.0005, 0.08)
+	c.DupRate = r.logUniform(0.0005, 0.03)
+	c.FaultMean = sm.Duration(r.logUniform(float64(150*sm.Millisecond), float64(3*sm.Second)))
+
+	c.RaftTick = sm.Duration(r.between(10, 100)) * sm.Millisecond
+	c.ElectionTicks = int(r.between(5, 20))
+	// An election timeout under 150ms only measures the network's tail.
+	for c.RaftTick*sm.Duration(c.ElectionTicks) < 150*sm.Millisecond {
+		c.ElectionTicks++
+	}
+	c.HeartbeatTicks = int(r.between(1, int64(max(1, c.ElectionTicks/4))))
+	c.HeartbeatInterval = sm.Duration(r.between(100, 400)) * sm.Millisecond
+	// Timeouts log-uniform, so that in many seeds a leader is fenced and
+	// replaced (session timeout) while produces still wait for their acks
+	// (ack timeout): the LEADERSHIP_LOST path.
+	c.SessionTimeout = max(3*c.HeartbeatInterval, sm.Duration(r.logUniform(float64(600*sm.Millisecond), float64(5*sm.Second))))
+	c.AckTimeout = sm.Duration(r.logUniform(float64(300*sm.Millisecond), float64(4*sm.Second)))
+	c.ReplicaLagTime = sm.Duration(r.between(400, 4000)) * sm.Millisecond
+	if r.chance(0.5) {
+		c.MaxReplicationLag = int64(r.logUniform(1, 64))
+	}
+	c.ClientTimeout = sm.Duration(r.logUniform(float64(300*sm.Millisecond), float64(5*sm.Second)))
+	c.Clients = int(r.between(3, 8))
+
+	if r.chance(1.0 / 16) {
+		rf := int32(min(3, c.Brokers))
+		c.Topics = append(c.Topics, TopicSpec{Name: "tm", Partitions: int32(r.between(100, 120)), ReplicationFactor: rf, MinISR: int32(1 + r.intn(int(rf)))})
+		c.Clients = int(r.between(10, 24))
+		c.NodeCheckEvery = 16
+	}
+	return c
+}
+
+// SwarmSummary is one line naming what Swarm drew: fault classes (and their
+// rates), timings and load.
+func (c *Config) SwarmSummary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "faults=%s", c.Faults.String())
+	if c.Faults.Has(FaultDrop) {
+		fmt.Fprintf(&b, " drop=%.4f", c.DropRate)
+	}
+	if c.Faults.Has(FaultDuplicate) {
+		fmt.Fprintf(&b, " dup=%.4f", c.DupRate)
+	}
+	if c.Faults&^(1<<FaultDrop|1<<FaultDuplicate) != 0 {
+		fmt.Fprintf(&b, " fault-mean=%dms", c.FaultMean/sm.Millisecond)
+	}
+	parts := int32(0)
+	for _, t := range c.Topics {
+		parts += t.Partitions
+	}
+	ms := func(d sm.Duration) string { return fmt.Sprintf("%dms", d/sm.Millisecond) }
+	fmt.Fprintf(&b, " raft=%sx%d/%d hb=%s session=%s ack=%s lag=%s max-lag=%d client-timeout=%s ctl=%d brokers=%d partitions=%d clients=%d",
+		ms(c.RaftTick), c.ElectionTicks, c.HeartbeatTicks, ms(c.HeartbeatInterval), ms(c.SessionTimeout), ms(c.AckTimeout),
+		ms(c.ReplicaLagTime), c.MaxReplicationLag, ms(c.ClientTimeout), c.Controllers, c.Brokers, parts, c.Clients)
+	return b.String()
+}
+
 // Validate names the first bad field.
 func (c *Config) Validate() error {
 	switch {
@@ -231,6 +369,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sim: lost disks must be >= 0 (got %d)", c.LostDisks)
 	case c.NetLatency <= 0 || c.NetLatencyMax < c.NetLatency:
 		return fmt.Errorf("sim: net latency must be > 0 and <= max (got %v, max %v)", c.NetLatency, c.NetLatencyMax)
+	case c.DropRate < 0 || c.DropRate >= 1 || c.DupRate < 0 || c.DupRate >= 1:
+		return fmt.Errorf("sim: drop and duplicate rates must be in [0, 1) (got %v, %v)", c.DropRate, c.DupRate)
+	case c.RaftTick <= 0 || c.HeartbeatTicks < 1 || c.ElectionTicks <= c.HeartbeatTicks:
+		return fmt.Errorf("sim: raft tick must be > 0 and 1 <= heartbeat ticks < election ticks (got %v, %d, %d)", c.RaftTick, c.HeartbeatTicks, c.ElectionTicks)
+	case c.HeartbeatInterval <= 0 || c.SessionTimeout <= c.HeartbeatInterval:
+		return fmt.Errorf("sim: heartbeat interval must be > 0 and below the session timeout (got %v, %v)", c.HeartbeatInterval, c.SessionTimeout)
+	case c.AckTimeout <= 0 || c.ReplicaLagTime <= 0 || c.MaxReplicationLag < 0:
+		return fmt.Errorf("sim: ack timeout and replica lag time must be > 0, max replication lag >= 0 (got %v, %v, %d)", c.AckTimeout, c.ReplicaLagTime, c.MaxReplicationLag)
+	case c.ClientTimeout <= 0 && c.Clients > 0:
+		return fmt.Errorf("sim: client timeout must be > 0 (got %v)", c.ClientTimeout)
 	}
 	for _, t := range c.Topics {
 		if t.ReplicationFactor > int32(c.Brokers) {

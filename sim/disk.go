@@ -142,7 +142,9 @@ func frameBase(data []byte) sm.Offset {
 // written to it so far, not only one operation's bytes.
 func (d *Disk) sync(name string) {
 	if f := d.files[name]; f != nil {
-		f.durable = slices.Clone(f.content)
+		// Share the bytes: content only grows by append past this length
+		// or is re-sliced with its capacity cut, never written in place.
+		f.durable = f.content[:len(f.content):len(f.content)]
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/broker"
 	"github.com/weirmq/weir/sm/partition"
 )
 
@@ -62,24 +63,31 @@ func (w *World) checkCluster() {
 	for _, t := range w.cfg.Topics {
 		unclean[t.Name] = t.Unclean
 	}
+	// One status listing per broker per check: a seed may run hundreds of
+	// partitions.
+	brokers := w.brokerIDs()
+	replicas := map[sm.NodeID]map[sm.TopicPartition]broker.PartitionStatus{}
+	for _, id := range brokers {
+		if b := w.brokerNode(id); b != nil {
+			replicas[id] = statusByTP(b)
+		}
+	}
 	for _, tp := range w.workloadTPs() {
-		w.checkLeaders(tp)
+		w.checkLeaders(tp, brokers, replicas)
 		if !unclean[tp.Topic] {
-			for _, id := range w.brokerIDs() {
-				w.checkCommitted(id, tp)
+			for _, id := range brokers {
+				if st, ok := replicas[id][tp]; ok {
+					w.checkCommitted(id, tp, st)
+				}
 			}
 		}
 	}
 }
 
-func (w *World) checkLeaders(tp sm.TopicPartition) {
+func (w *World) checkLeaders(tp sm.TopicPartition, brokers []sm.NodeID, replicas map[sm.NodeID]map[sm.TopicPartition]broker.PartitionStatus) {
 	leaders := map[sm.Epoch]sm.NodeID{}
-	for _, id := range w.brokerIDs() {
-		b := w.brokerNode(id)
-		if b == nil {
-			continue
-		}
-		st, ok := partitionStatus(b, tp)
+	for _, id := range brokers {
+		st, ok := replicas[id][tp]
 		if !ok || st.Role != partition.RoleLeader {
 			continue
 		}
@@ -92,16 +100,9 @@ func (w *World) checkLeaders(tp sm.TopicPartition) {
 }
 
 // checkCommitted compares the new part of one replica's committed prefix
-// with the cluster's committed log.
-func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition) {
+// (st is its status) with the cluster's committed log.
+func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.PartitionStatus) {
 	b := w.brokerNode(id)
-	if b == nil {
-		return
-	}
-	st, ok := partitionStatus(b, tp)
-	if !ok {
-		return
-	}
 	key := replicaKey{id, w.hosts[id].incarnation, tp}
 	from := w.inv.verified[key]
 	if st.LEO < from {

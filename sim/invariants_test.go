@@ -3,6 +3,9 @@ package sim
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/weirmq/weir/linearizability"
 )
 
 // The raft checker fails when a controller's committed entry differs from
@@ -45,5 +48,27 @@ func TestRaftCheckerCatches(t *testing.T) {
 				t.Fatalf("checker said %v, want %q", w.failure, plant.want)
 			}
 		})
+	}
+}
+
+// A porcupine search that runs out of time fails the run. The history is
+// built so the search cannot finish: 40 creates of one topic with unknown
+// outcomes (each may land at any time after its call, so porcupine must try
+// every subset of them) before two creates that both succeeded, which no
+// subset explains.
+func TestPorcupineTimeoutFails(t *testing.T) {
+	h := &linearizability.History{}
+	for i := range 40 {
+		h.Ops = append(h.Ops, linearizability.Op{Client: i, Kind: linearizability.CreateTopic, TP: "x", Partitions: 1,
+			Call: int64(i), Return: 1000, Outcome: linearizability.Unknown})
+	}
+	for i, call := range []int64{2000, 4000} {
+		h.Ops = append(h.Ops, linearizability.Op{Client: 40 + i, Kind: linearizability.CreateTopic, TP: "x", Partitions: 1,
+			Call: call, Return: call + 100, Outcome: linearizability.OK})
+	}
+	r := &Result{Seed: 1, History: h}
+	err := r.check("", 200*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "porcupine timed out after 200ms") || !r.Porcupine.Unknown() {
+		t.Fatalf("check = %v (porcupine %s), want a timeout failure", err, r.Porcupine.String())
 	}
 }

@@ -35,6 +35,12 @@ func (g *rng) between(lo, hi int64) int64 {
 	return lo + g.r.Int64N(hi-lo+1)
 }
 
+// logUniform draws from [lo, hi] (0 < lo <= hi) with a uniform logarithm, so
+// every order of magnitude is as likely.
+func (g *rng) logUniform(lo, hi float64) float64 {
+	return lo * math.Exp(g.r.Float64()*math.Log(hi/lo))
+}
+
 // heavyTail draws a latency: mostly near base, sometimes (Pareto tail) far
 // beyond it, capped at limit.
 func (g *rng) heavyTail(base, limit int64) int64 {

@@ -81,16 +81,22 @@ type Result struct {
 	TraceHash uint64
 	Log       *linearizability.Report
 	Porcupine linearizability.PorcupineResult
+	// CheckWall is the wall time the history checks took.
+	CheckWall time.Duration
 }
 
 // check runs the claimed-order checker and the porcupine models over the
 // history. On a porcupine violation the HTML visualisation goes to vizDir.
-func (r *Result) check(vizDir string) error {
+// A porcupine search that does not finish within timeout fails the run: a
+// history never fully checked proves nothing.
+func (r *Result) check(vizDir string, timeout time.Duration) error {
+	start := time.Now()
+	defer func() { r.CheckWall = time.Since(start) }()
 	r.Log = linearizability.CheckLog(r.History)
 	if !r.Log.OK() {
 		return fmt.Errorf("history check: %s", r.Log)
 	}
-	pr, err := linearizability.CheckPorcupine(r.History, porcupineTimeout, vizDir, fmt.Sprintf("seed-%d", r.Seed))
+	pr, err := linearizability.CheckPorcupine(r.History, timeout, vizDir, fmt.Sprintf("seed-%d", r.Seed))
 	r.Porcupine = pr
 	if err != nil {
 		return err
@@ -98,12 +104,17 @@ func (r *Result) check(vizDir string) error {
 	if !pr.OK() {
 		return fmt.Errorf("linearizability: %s", pr.String())
 	}
+	if pr.Unknown() {
+		return fmt.Errorf("linearizability: porcupine timed out after %v, history not checked: %s", timeout, pr.String())
+	}
 	return nil
 }
 
-// porcupineTimeout bounds porcupine's search per run; a timeout is reported,
-// not failed, since its wall-clock budget varies between machines.
-const porcupineTimeout = 10 * time.Second
+// PorcupineTimeout bounds porcupine's search per run, in wall-clock time; a
+// search that runs out fails the seed. The default workload's checks take
+// milliseconds (TestSim prints the slowest), so reaching this takes a
+// pathological history or a starved machine, either worth a look.
+const PorcupineTimeout = 60 * time.Second
 
 // WriteScenario saves the run as a scenario file in dir (replayed by
 // `go test ./scenarios`), so a failing seed stays a regression test once
@@ -202,9 +213,16 @@ func Run(cfg Config) *Result {
 	w.stats.Simulated = sm.Duration(w.now)
 	res := &Result{Seed: cfg.Seed, Err: err, Stats: w.stats, History: w.history, TraceHash: w.trace.sum()}
 	if err == nil {
-		res.Err = res.check(cfg.VizDir)
+		res.Err = res.check(cfg.VizDir, PorcupineTimeout)
 	}
 	return res
+}
+
+// nodeCheckDue says whether a node's own CheckInvariants runs after the step
+// just taken: after every step, or after every NodeCheckEvery-th event when
+// that is set (a broker's check walks all its partitions).
+func (w *World) nodeCheckDue() bool {
+	return w.cfg.NodeCheckEvery <= 1 || w.events%uint64(w.cfg.NodeCheckEvery) == 0
 }
 
 func (w *World) run() error {
@@ -498,7 +516,10 @@ func (w *World) converged() bool {
 	for _, p := range md.Partitions {
 		states[p.TP] = p
 	}
-	for _, tp := range w.workloadTPs() {
+	// Metadata first (cheap); replica status only once it agrees, and one
+	// Partitions call per leader (a seed may run hundreds of partitions).
+	tps := w.workloadTPs()
+	for _, tp := range tps {
 		st, ok := states[tp]
 		if ok && w.lostForGood(st) {
 			continue // every eligible copy is gone: offline until an operator acts
@@ -506,11 +527,23 @@ func (w *World) converged() bool {
 		if !ok || st.Leader == sm.NoNode || len(st.ISR) != len(st.Replicas) {
 			return false
 		}
-		b := w.brokerNode(st.Leader)
-		if b == nil {
-			return false
+	}
+	replicas := map[sm.NodeID]map[sm.TopicPartition]broker.PartitionStatus{}
+	for _, tp := range tps {
+		st := states[tp]
+		if w.lostForGood(st) {
+			continue
 		}
-		ps, ok := partitionStatus(b, tp)
+		byTP, ok := replicas[st.Leader]
+		if !ok {
+			b := w.brokerNode(st.Leader)
+			if b == nil {
+				return false
+			}
+			byTP = statusByTP(b)
+			replicas[st.Leader] = byTP
+		}
+		ps, ok := byTP[tp]
 		if !ok || ps.Role != partition.RoleLeader || ps.LeaderEpoch != st.LeaderEpoch || ps.HW != ps.LEO || len(ps.ISR) != len(st.Replicas) {
 			return false
 		}
@@ -551,13 +584,14 @@ func (w *World) checkLostForGood() error {
 	return nil
 }
 
-func partitionStatus(b *broker.Node, tp sm.TopicPartition) (broker.PartitionStatus, bool) {
-	for _, p := range b.Partitions() {
-		if p.TP == tp {
-			return p, true
-		}
+// statusByTP indexes a broker's replica statuses by partition.
+func statusByTP(b *broker.Node) map[sm.TopicPartition]broker.PartitionStatus {
+	all := b.Partitions()
+	out := make(map[sm.TopicPartition]broker.PartitionStatus, len(all))
+	for _, p := range all {
+		out[p.TP] = p
 	}
-	return broker.PartitionStatus{}, false
+	return out
 }
 
 // describe prints the cluster state for failure reports.
@@ -599,8 +633,8 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			ID:             h.id,
 			Peers:          w.controllerIDs(),
 			TickInterval:   cfg.RaftTick,
-			ElectionTicks:  10,
-			HeartbeatTicks: 1,
+			ElectionTicks:  cfg.ElectionTicks,
+			HeartbeatTicks: cfg.HeartbeatTicks,
 			SessionTimeout: cfg.SessionTimeout,
 			DefaultMinISR:  1,
 			MaxPartitions:  1000,
@@ -621,7 +655,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		HealthInterval:               cfg.HealthInterval,
 		AckTimeout:                   cfg.AckTimeout,
 		ReplicaLagTime:               cfg.ReplicaLagTime,
-		MaxReplicationLag:            0,
+		MaxReplicationLag:            cfg.MaxReplicationLag,
 		ReplicaFetchWait:             200 * sm.Millisecond,
 		ReplicaFetchTimeout:          500 * sm.Millisecond,
 		AlterISRTimeout:              500 * sm.Millisecond,

@@ -189,7 +189,7 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 		h.w.stats.StepErrors++
 		h.w.trace.note(h.w.now, h.id, "step error: %v", err)
 	}
-	if h.up && h.incarnation == inc {
+	if h.up && h.incarnation == inc && h.w.nodeCheckDue() {
 		if err := h.node.CheckInvariants(); err != nil {
 			h.w.fail("%v invariant: %v", h.id, err)
 		}
