@@ -215,7 +215,7 @@ func (n *Node) drain(tp sm.TopicPartition) {
 
 func (n *Node) settle(k host.Key) {
 	out := n.hosts.Settle(k)
-	n.gateLease(out.Messages)
+	out.Messages = n.gateLease(out.Messages)
 	n.rd.Log = append(n.rd.Log, out.Log...)
 	n.rd.Messages = append(n.rd.Messages, out.Messages...)
 	n.rd.Probes = append(n.rd.Probes, out.Probes...)
@@ -241,27 +241,39 @@ const leaseExpired = "leader lease expired: no controller has answered a heartbe
 // gateLease turns a partition's OK produce and fetch answers into errors
 // while the lease has expired: a produce answered after the lease ended
 // (its records may still commit if this process is not a zombie) times out,
-// a read is refused as from a non-leader.
-func (n *Node) gateLease(msgs []sm.Envelope) {
+// a read is refused as from a non-leader. Replica fetches are held back: a
+// follower whose lease expired may be a zombie whose replacement registered
+// on another copy of its disk, and a leader that has not heard of the
+// replacement yet would count the zombie's log as the replica's (the
+// follower's fetch timer sends again once a controller has answered).
+func (n *Node) gateLease(msgs []sm.Envelope) []sm.Envelope {
 	if n.leased() {
-		return
+		return msgs
 	}
+	kept := msgs[:0]
 	for i, e := range msgs {
+		if _, ok := e.Msg.(sm.ReplicaFetchRequest); ok {
+			n.probe(sm.ProbeLeaseExpired)
+			continue
+		}
+		kept = append(kept, msgs[i])
+		i := len(kept) - 1
 		switch m := e.Msg.(type) {
 		case sm.ProduceResponse:
 			if m.Code == sm.CodeOK {
 				m.Code, m.Message = sm.CodeTimeout, leaseExpired
-				msgs[i].Msg = m
+				kept[i].Msg = m
 				n.probe(sm.ProbeLeaseExpired)
 			}
 		case sm.FetchResponse:
 			if m.Code == sm.CodeOK {
 				m = sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired}
-				msgs[i].Msg = m
+				kept[i].Msg = m
 				n.probe(sm.ProbeLeaseExpired)
 			}
 		}
 	}
+	return kept
 }
 
 func (n *Node) send(to sm.NodeID, m sm.Message) {
