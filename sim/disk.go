@@ -81,6 +81,10 @@ const raftFile = "raft"
 // host.start): a lost disk stays reported as lost until a start registers.
 const lostMarker = "LOST_DISK"
 
+// incarnationFile stands for the production INCARNATION file: a disk without
+// it has never held a broker.
+const incarnationFile = "INCARNATION"
+
 // applyLog performs op on the page cache, as the write or ftruncate syscall
 // does when the operation starts. It returns an error text the way a failing
 // syscall would, and whether the operation was refused before it wrote

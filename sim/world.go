@@ -380,10 +380,12 @@ func (h *host) start() {
 		return
 	}
 	if h.kind == kindBroker {
-		// As the production broker does (cmd/internal/server): an empty
-		// disk gets a durable lost-disk marker, and every start on a disk
-		// holding it reports a lost disk, until a start registers.
-		if len(h.disk.files) == 0 {
+		// As the production broker does (cmd/internal/server): a disk
+		// without the incarnation file is fresh and gets a durable
+		// lost-disk marker, and every start on a disk holding it reports a
+		// lost disk, until a start registers.
+		if h.disk.files[incarnationFile] == nil {
+			h.disk.files[incarnationFile] = &file{content: []byte("1"), durable: []byte("1")}
 			h.disk.files[lostMarker] = &file{content: []byte("1"), durable: []byte("1")}
 		}
 		h.lossPending = h.disk.files[lostMarker] != nil

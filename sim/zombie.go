@@ -34,9 +34,15 @@ type zombie struct {
 // starts a replacement (on an empty disk when fresh, else on a copy of the
 // old disk's synced contents) and lets the old process thaw and run for
 // life before it dies. A fresh replacement registers as having lost its
-// disk, which can leave a partition whose only in-sync copy it held offline
-// for good (no unclean election): the random campaign uses copies only,
-// until the checker's promises cover lost disks.
+// disk (it counts toward Config.LostDisks).
+//
+// The old process thaws only once the controller has registered the
+// replacement (the freeze is extended until then, and the zombie dies if it
+// never happens): "fenced and replaced". Otherwise a replacement that died
+// before registering leaves the old process the registered one, writing a
+// disk the replacement's copy no longer follows — a disk rolled back to a
+// snapshot the broker cannot know about, which no promise covers (like a
+// disk lying about fsync, see docs/architecture.md).
 func (w *World) Zombie(id sm.NodeID, fresh bool, life sm.Duration) {
 	old := w.hosts[id]
 	if old == nil || old.kind != kindBroker || !old.up || w.zombies[id] != nil {
@@ -64,12 +70,36 @@ func (w *World) Zombie(id sm.NodeID, fresh bool, life sm.Duration) {
 	w.hosts[id] = nh
 	w.trace.note(w.now, id, "zombie: incarnation %d frozen for %v, replaced (fresh disk=%v), dies in %v", z.inc, freeze, fresh, freeze+life)
 	nh.start()
-	w.after(freeze, func() {
-		if w.zombies[id] == z && z.h.up {
-			w.stats.reach("zombie thawed")
+	var thaw func()
+	thaw = func() {
+		if w.zombies[id] != z || !z.h.up {
+			return
 		}
-	})
+		if !w.registeredAbove(id, z.inc) {
+			z.h.pausedUntil = w.now.Add(100 * sm.Millisecond)
+			w.after(100*sm.Millisecond, thaw)
+			return
+		}
+		z.h.pausedUntil = w.now
+		w.stats.reach("zombie thawed")
+	}
+	w.after(freeze, thaw)
 	w.after(freeze+life, func() { w.killZombie(id, z) })
+}
+
+// registeredAbove reports whether the leading controller has registered
+// an incarnation of broker id above inc.
+func (w *World) registeredAbove(id sm.NodeID, inc uint64) bool {
+	c := w.leaderController()
+	if c == nil {
+		return false
+	}
+	for _, b := range c.Metadata().Brokers {
+		if b.ID == id {
+			return b.Incarnation > inc
+		}
+	}
+	return false
 }
 
 // killZombie ends a zombie process; its peers' connections fall back to the
