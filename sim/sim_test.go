@@ -351,8 +351,11 @@ const (
 // seeds (1.9%: 20 seeds miss it with probability 0.981^20 = 68%, 300 seeds
 // with 0.3%); the next rarest, produce LEADERSHIP_LOST, in 188 and produce
 // STORAGE_ERROR in 202 (20 seeds miss one with 1.6% and 1.1%), so those stay
-// gated from 20 seeds on.
-var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String()}
+// gated from 20 seeds on. Since followers whose lease expired stop fetching,
+// a zombie's replica fetch reaches a leader only when it was in flight across
+// the freeze: stale-incarnation-fetch-refused fired in 12 of seeds 1-1000
+// (and completion-for-gone-component in 15, after a workload change).
+var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String()}
 
 // checkCoverage is the coverage gate over a seed range: mustReach probes
 // fired and every fault class was injected somewhere in the range (sizes
