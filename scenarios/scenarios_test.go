@@ -11,7 +11,7 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-var flagTrace = flag.Bool("trace", false, "print every event of each scenario with its virtual time and node")
+var flagTrace = flag.Bool("events", false, "print every event of each scenario with its virtual time and node")
 
 // TestScenarios replays every scenario file in this directory.
 func TestScenarios(t *testing.T) {
