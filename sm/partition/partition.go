@@ -234,6 +234,10 @@ func (p *Partition) Status() Status {
 	}
 }
 
+// Leading reports whether the replica leads, and at which epoch: Status
+// without the copies, for checks that run after every step.
+func (p *Partition) Leading() (bool, sm.Epoch) { return p.role == RoleLeader, p.epoch }
+
 // ReplicationLag is a leader's view of its followers for health reports:
 // the most records any follower lacks against the leader's log end
 // (followers not heard from in this epoch are not counted, since their log
