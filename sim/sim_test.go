@@ -517,12 +517,18 @@ func firstLine(s string) string {
 
 // BenchmarkSim reports nanoseconds per simulated event and simulated seconds
 // per wall second at the default workload.
-func BenchmarkSim(b *testing.B) {
+// BenchmarkSim runs swarm seeds; BenchmarkSimDefault the fixed-timing
+// DefaultConfig workload the earlier figures in docs/performance.md used.
+func BenchmarkSim(b *testing.B) { benchSim(b, Swarm) }
+
+func BenchmarkSimDefault(b *testing.B) { benchSim(b, DefaultConfig) }
+
+func benchSim(b *testing.B, config func(uint64) Config) {
 	var events uint64
 	var simulated float64
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		res := Run(Swarm(uint64(i + 1)))
+		res := Run(config(uint64(i + 1)))
 		if res.Err != nil {
 			b.Fatalf("seed %d: %v", i+1, res.Err)
 		}
