@@ -31,6 +31,7 @@ const (
 	FaultSwizzle                // links of a node subset clogged one by one, unclogged in another order
 	FaultZombie                 // a paused broker resumes after it was fenced and replaced
 	FaultLostDisk               // a broker's disk is lost: it restarts on an empty one
+	FaultLostSync               // a broker's disk acknowledges syncs it does not keep, then loses power
 	faultCount
 )
 
@@ -39,7 +40,7 @@ var faultNames = [...]string{
 	FaultOneWay: "oneway", FaultIsolate: "isolate", FaultClog: "clog", FaultCrash: "crash",
 	FaultTornWrite: "torn", FaultPause: "pause", FaultClockJump: "clockjump", FaultDiskError: "diskerror",
 	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync", FaultSwizzle: "swizzle",
-	FaultZombie: "zombie", FaultLostDisk: "lostdisk",
+	FaultZombie: "zombie", FaultLostDisk: "lostdisk", FaultLostSync: "lostsync",
 }
 
 func (f Fault) String() string { return faultNames[f] }

@@ -38,6 +38,16 @@ type file struct {
 	// Process state, so a crash clears it.
 	refused   bool
 	refusedAt sm.Offset
+	// mark is the production WAL's sync-ledger mark for the file: how many
+	// bytes a completed sync acknowledged. It survives crashes — the ledger
+	// is honest even when the data device lies about fsync (lieSync) — so
+	// recovery reports a log holding less than its mark as damaged instead
+	// of passing the loss off as a torn tail.
+	mark int
+	// next caches the offset after the file's last frame (nextOK), as the
+	// WAL keeps its log end; any change but an append invalidates it.
+	next   sm.Offset
+	nextOK bool
 }
 
 func newDisk(capacity int64) *Disk {
@@ -49,7 +59,7 @@ func newDisk(capacity int64) *Disk {
 func (d *Disk) syncedCopy() *Disk {
 	c := newDisk(d.capacity)
 	for name, f := range d.files {
-		c.files[name] = &file{content: slices.Clone(f.durable), durable: slices.Clone(f.durable)}
+		c.files[name] = &file{content: slices.Clone(f.durable), durable: slices.Clone(f.durable), mark: f.mark}
 	}
 	return c
 }
@@ -103,8 +113,20 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 			}
 			return "disk full (ENOSPC): append refused", true
 		}
+		// As io/wal does: an append must start at the log's end; anything
+		// else is an I/O-level error (the broker stops), never a silent
+		// second copy of an offset.
+		if !f.nextOK {
+			f.next, f.nextOK = framesEnd(f.content)
+		}
+		if f.nextOK && len(f.content) > 0 && frameBase(op.Data) != f.next {
+			return fmt.Sprintf("append: batch base offset %d, log ends at %d", frameBase(op.Data), f.next), false
+		}
 		f.refused = false
 		f.content = append(f.content, op.Data...)
+		if f.nextOK {
+			f.next, f.nextOK = framesEnd(op.Data)
+		}
 	case sm.LogTruncate:
 		f := d.get(walFile(op.TP))
 		pos, err := truncatePos(f.content, op.Offset)
@@ -112,6 +134,8 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 			return err, false
 		}
 		f.content = f.content[:pos:pos]
+		f.nextOK = false
+		f.mark = min(f.mark, pos) // the WAL records a cut before making it
 		f.refused = false
 	case sm.LogDelete:
 		delete(d.files, walFile(op.TP))
@@ -149,7 +173,55 @@ func (d *Disk) sync(name string) {
 		// Share the bytes: content only grows by append past this length
 		// or is re-sliced with its capacity cut, never written in place.
 		f.durable = f.content[:len(f.content):len(f.content)]
+		f.mark = len(f.content)
 	}
+}
+
+// lieSync is a sync the device acknowledges without making appended data
+// durable (a volatile write cache that ignores flushes): the sync ledger
+// records the mark, the appended bytes stay in the page cache, and a power
+// loss drops them. The lie covers appends only: a file cut since its last
+// real sync is synced for real, since a device that reverts a truncate and
+// keeps old bytes of the same length at the same place defeats any
+// length-based ledger (outside every promise, docs/architecture.md).
+func (d *Disk) lieSync(name string) {
+	f := d.files[name]
+	if f == nil {
+		return
+	}
+	if len(f.content) < len(f.durable) || string(f.content[:len(f.durable)]) != string(f.durable) {
+		d.sync(name)
+		return
+	}
+	f.mark = len(f.content)
+}
+
+// framesEnd is the offset after buf's last valid frame, and whether buf
+// decodes whole (a torn tail makes the end unknown until recovery cuts it).
+func framesEnd(buf []byte) (sm.Offset, bool) {
+	pos, next := 0, sm.Offset(0)
+	for pos < len(buf) {
+		b, n, err := sm.DecodeBatch(buf[pos:])
+		if err != nil {
+			return 0, false
+		}
+		pos += n
+		next = b.NextOffset()
+	}
+	return next, true
+}
+
+// validFrames is the length of buf's prefix of whole, valid batch frames.
+func validFrames(buf []byte) int {
+	pos := 0
+	for pos < len(buf) {
+		_, n, err := sm.DecodeBatch(buf[pos:])
+		if err != nil {
+			break
+		}
+		pos += n
+	}
+	return pos
 }
 
 // truncatePos finds the byte position of the first frame at or after offset.
@@ -178,6 +250,7 @@ func (d *Disk) crash(r *rng, tear bool) (torn int) {
 	for _, name := range slices.Sorted(maps.Keys(d.files)) {
 		f := d.files[name]
 		f.refused = false
+		f.nextOK = false
 		if len(f.content) >= len(f.durable) && string(f.content[:len(f.durable)]) == string(f.durable) {
 			extra := f.content[len(f.durable):]
 			keep := 0
@@ -245,7 +318,20 @@ func (d *Disk) recover() (sm.Durable, error) {
 		if i < 0 || err != nil {
 			return out, fmt.Errorf("sim: bad wal file name %q", name)
 		}
-		out.Logs[sm.TopicPartition{Topic: rest[:i], Partition: int32(p)}] = slices.Clone(f.content)
+		tp := sm.TopicPartition{Topic: rest[:i], Partition: int32(p)}
+		// As io/wal's Open does against its sync ledger: bytes below the
+		// mark that are gone or do not decode are damage (reported, the
+		// valid prefix served, nothing cut); beyond it, a torn tail.
+		if valid := validFrames(f.content); valid < f.mark {
+			if out.Damaged == nil {
+				out.Damaged = map[sm.TopicPartition]string{}
+			}
+			out.Damaged[tp] = fmt.Sprintf("%s: byte %d: %d of the %d bytes its sync mark covers are gone or corrupt",
+				name, valid, f.mark-valid, f.mark)
+			out.Logs[tp] = slices.Clone(f.content[:valid])
+			continue
+		}
+		out.Logs[tp] = slices.Clone(f.content)
 	}
 	return out, nil
 }

@@ -38,7 +38,7 @@ func (w *World) scheduleFault() {
 // continuous and set per phase).
 var discreteFaults = []Fault{
 	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultSwizzle, FaultCrash, FaultTornWrite,
-	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay, FaultZombie, FaultLostDisk,
+	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay, FaultZombie, FaultLostDisk, FaultLostSync,
 }
 
 func (w *World) injectFault() {
@@ -105,6 +105,10 @@ func (w *World) injectFault() {
 	case FaultLostDisk:
 		if v, ok := w.diskVictim(); ok {
 			w.LoseDisk(v, heal)
+		}
+	case FaultLostSync:
+		if v, ok := w.diskVictim(); ok {
+			w.LoseSyncs(v, heal)
 		}
 	case FaultDelay:
 		// A burst of latency on every link out of one node: messages
@@ -311,10 +315,40 @@ func (w *World) LoseDisk(id sm.NodeID, d sm.Duration) {
 	w.after(max(d, sm.Millisecond), func() { h.start() })
 }
 
+// LoseSyncs makes broker id's disk acknowledge partition-log syncs without
+// keeping them for d, then cuts its power (restarting it shortly after):
+// what it synced in the window is gone, below the sync ledger's marks, so
+// recovery reports those logs damaged (sm.Durable.Damaged) and the broker
+// registers as having lost them. A device that lies to the ledger too is
+// outside every promise (docs/architecture.md).
+func (w *World) LoseSyncs(id sm.NodeID, d sm.Duration) {
+	h := w.hosts[id]
+	if h.kind != kindBroker || !h.up {
+		return
+	}
+	w.stats.Faults[FaultLostSync]++
+	if !slices.Contains(w.diskVictims, id) {
+		w.diskVictims = append(w.diskVictims, id)
+	}
+	h.faults.lieUntil = w.now.Add(d)
+	w.trace.note(w.now, id, "disk acknowledges syncs it does not keep for %v", d)
+	heals := w.heals
+	w.after(d, func() {
+		if w.heals != heals {
+			return // healed first: later syncs made everything durable
+		}
+		if h := w.hosts[id]; h.up {
+			h.crash(false)
+			w.trace.note(w.now, id, "power loss after lying syncs")
+			w.after(sm.Duration(w.faultRNG.between(int64(100*sm.Millisecond), int64(sm.Second))), func() { h.start() })
+		}
+	})
+}
+
 // durabilityBudget is how many disks the run may lose (0 when no fault
 // class can lose one): the promise covers topics with min ISR above it.
 func (w *World) durabilityBudget() int {
-	if w.cfg.Faults.Has(FaultLostDisk) || w.cfg.Faults.Has(FaultZombie) {
+	if w.cfg.Faults.Has(FaultLostDisk) || w.cfg.Faults.Has(FaultZombie) || w.cfg.Faults.Has(FaultLostSync) {
 		return w.cfg.LostDisks
 	}
 	return 0

@@ -334,6 +334,7 @@ var mustReach = []string{
 	sm.ProbeStaleIncarnationFetchRefused.String(), sm.ProbeISRShrinkMaxLag.String(), "zombie thawed",
 	sm.ProbeELRElected.String(), sm.ProbeHWHeldBelowMinISR.String(),
 	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
+	sm.ProbeDamagedReplicaRepaired.String(), "damaged log on recovery",
 }
 
 // Coverage gate sizes. A range of gateMinSeeds or more (the -short range

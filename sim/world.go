@@ -168,6 +168,7 @@ type diskFaults struct {
 	errorsUntil sm.Time // each op fails with probability errRate until then
 	errRate     float64
 	slowUntil   sm.Time // syncs take up to slowMax until then
+	lieUntil    sm.Time // partition-log syncs are acknowledged but not made durable until then
 	slowMax     sm.Duration
 }
 
@@ -208,6 +209,9 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 func (h *host) StartLog(ops []sm.LogOp) {
 	h.w.trace.logOps(h.w.now, h.id, ops)
 	for _, op := range ops {
+		if h.w.trace.verbose != nil {
+			h.w.trace.note(h.w.now, h.id, "log %v #%d %v offset=%d base=%d bytes=%d sync=%v", op.Kind, op.ID, op.TP, op.Offset, frameBase(op.Data), len(op.Data), op.Sync)
+		}
 		if op.Kind == sm.LogTruncate {
 			h.w.stats.reach("log truncated")
 		}
@@ -283,7 +287,11 @@ func (h *host) startWrite(file string, sync, canTear bool, errText string, done 
 			return
 		}
 		if errText == "" && sync {
-			h.disk.sync(file)
+			if w.now < h.faults.lieUntil && file != raftFile {
+				h.disk.lieSync(file)
+			} else {
+				h.disk.sync(file)
+			}
 		}
 		h.deliver(inc, done(errText))
 	})
@@ -392,6 +400,10 @@ func (h *host) start() {
 		d.FreshDisk = h.lossPending
 	} else {
 		d.FreshDisk = h.incarnation == 1
+	}
+	if len(d.Damaged) > 0 {
+		w.stats.reach("damaged log on recovery")
+		w.trace.note(w.now, h.id, "recovered damaged logs %v", d.Damaged)
 	}
 	node, err := w.newNode(h, d)
 	if err != nil {

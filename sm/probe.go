@@ -73,6 +73,9 @@ const (
 	// ProbeLeaseExpired: a broker whose leader lease expired refused a
 	// produce or fetch, or turned an OK answer into an error.
 	ProbeLeaseExpired
+	// ProbeDamagedReplicaRepaired: a replica recovered from a damaged log
+	// cut the damage to rebuild from another leader (Partition.Repair).
+	ProbeDamagedReplicaRepaired
 
 	probeCount
 )
@@ -98,6 +101,7 @@ var probeNames = [probeCount]string{
 	ProbeELRElected:                   "elr-elected",
 	ProbeHWHeldBelowMinISR:            "hw-held-below-min-isr",
 	ProbeLeaseExpired:                 "leader-lease-expired",
+	ProbeDamagedReplicaRepaired:       "damaged-replica-repaired",
 	ProbeProposalsLost:                "proposals-lost",
 }
 

@@ -73,6 +73,7 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 		}
 		if h != nil && n.damaged[tp] != "" {
 			delete(n.damaged, tp)
+			n.probe(sm.ProbeDamagedReplicaRepaired)
 			h.Repair() // issued before anything ApplyState makes it append
 		}
 		if h != nil {

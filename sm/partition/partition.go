@@ -390,6 +390,13 @@ func (p *Partition) onRefused(reason string) bool {
 	p.disk = p.disk[1:]
 	assert.That(op.kind == sm.LogAppend, "partition: %v: a %v operation was refused", p.cfg.TP, op.kind)
 	cut := op.start
+	if op.end <= op.start {
+		// An earlier refusal (or a truncate) already cut everything this
+		// append held; what the log holds now was appended after, in later
+		// operations the store accepted. Cutting at its old start would
+		// drop them from memory while they land on disk.
+		cut = p.log.end()
+	}
 	if p.role == RoleLeader && cut < p.lead.epochStart {
 		return false
 	}
