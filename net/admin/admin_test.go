@@ -237,7 +237,7 @@ func sampleMetadata() sm.MetadataDelta {
 			{Name: "audit", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1, UncleanLeaderElection: true}},
 		},
 		Partitions: []sm.PartitionState{
-			{TP: sm.TopicPartition{Topic: "user-events", Partition: 1}, Replicas: []sm.NodeID{102, 103, 101}, Leader: sm.NoNode, LeaderEpoch: 4, ISR: []sm.NodeID{}},
+			{TP: sm.TopicPartition{Topic: "user-events", Partition: 1}, Replicas: []sm.NodeID{102, 103, 101}, Leader: sm.NoNode, LeaderEpoch: 4, ISR: []sm.NodeID{}, ELR: []sm.NodeID{102}},
 			{TP: sm.TopicPartition{Topic: "audit", Partition: 0}, Replicas: []sm.NodeID{101}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101}},
 			{TP: sm.TopicPartition{Topic: "user-events", Partition: 0}, Replicas: []sm.NodeID{101, 102, 103}, Leader: 101, LeaderEpoch: 1, ISR: []sm.NodeID{101, 102}},
 		},
@@ -285,7 +285,7 @@ func TestDescribeTopic(t *testing.T) {
 		"created_at":null,
 		"partition_assignments":[
 			{"partition":0,"leader":"broker-101","replicas":["broker-101","broker-102","broker-103"],"in_sync_replicas":["broker-101","broker-102"],"leader_epoch":1},
-			{"partition":1,"leader":null,"replicas":["broker-102","broker-103","broker-101"],"in_sync_replicas":[],"leader_epoch":4}
+			{"partition":1,"leader":null,"replicas":["broker-102","broker-103","broker-101"],"in_sync_replicas":[],"eligible_leader_replicas":["broker-102"],"leader_epoch":4}
 		]},"error":null,"leader_hint":"controller-1"}`)
 	if a.raw != want {
 		t.Fatalf("got  %s\nwant %s", a.raw, want)

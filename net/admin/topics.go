@@ -53,7 +53,11 @@ type partitionAssignment struct {
 	Leader         *string  `json:"leader"`
 	Replicas       []string `json:"replicas"`
 	InSyncReplicas []string `json:"in_sync_replicas"`
-	LeaderEpoch    sm.Epoch `json:"leader_epoch"`
+	// EligibleLeaderReplicas (the controller's ELR): replicas out of the ISR
+	// that hold every committed record and may be elected when no in-sync
+	// replica is alive; present only when not empty.
+	EligibleLeaderReplicas []string `json:"eligible_leader_replicas,omitempty"`
+	LeaderEpoch            sm.Epoch `json:"leader_epoch"`
 }
 
 // onListTopics answers GET /api/v1/topics from the applied metadata,
@@ -140,6 +144,9 @@ func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 			Replicas:       brokerNames(p.Replicas),
 			InSyncReplicas: brokerNames(p.ISR),
 			LeaderEpoch:    p.LeaderEpoch,
+		}
+		if len(p.ELR) > 0 {
+			a.EligibleLeaderReplicas = brokerNames(p.ELR)
 		}
 		if p.Leader != sm.NoNode {
 			a.Leader = new(brokerName(p.Leader))
