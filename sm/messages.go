@@ -222,6 +222,13 @@ type AlterISRRequest struct {
 	LeaderEpoch    Epoch
 	PartitionEpoch int64
 	ISR            []NodeID
+	// Incarnations, parallel to ISR, names the process incarnation of each
+	// member whose fetches the leader counted (its own for itself). The
+	// controller adds a replica to the ISR only if that is the incarnation
+	// it has registered (Kafka's KIP-903): a leader that has not heard of a
+	// replica's restart must not vouch for the new process with what the old
+	// one held.
+	Incarnations []uint64
 }
 
 // AlterISRResponse carries the partition's state after the request (the new

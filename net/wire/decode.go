@@ -215,6 +215,18 @@ func (d *decoder) nodes(field string) []sm.NodeID {
 	return ns
 }
 
+func (d *decoder) u64s(field string) []uint64 {
+	n := d.count(field, 8)
+	if n == 0 {
+		return nil
+	}
+	vs := make([]uint64, n)
+	for i := range vs {
+		vs[i] = d.u64(field)
+	}
+	return vs
+}
+
 func (d *decoder) records(field string) []sm.Record {
 	n := d.count(field, recordBytesMin)
 	if n == 0 {
@@ -473,6 +485,7 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		return sm.AlterISRRequest{
 			ReqID: d.u64("reqID"), Broker: sm.NodeID(d.u64("broker")), TP: d.tp("tp"),
 			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")), PartitionEpoch: d.i64("partitionEpoch"), ISR: d.nodes("isr"),
+			Incarnations: d.u64s("incarnations"),
 		}
 	case sm.KindAlterISRResponse:
 		m := sm.AlterISRResponse{

@@ -87,6 +87,13 @@ func (e *encoder) nodes(ns []sm.NodeID, what string) {
 	}
 }
 
+func (e *encoder) u64s(vs []uint64, what string) {
+	e.count(len(vs), what)
+	for _, v := range vs {
+		e.u64(v)
+	}
+}
+
 func (e *encoder) records(rs []sm.Record) {
 	e.count(len(rs), "records")
 	for i := range rs {
@@ -316,6 +323,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i64(int64(m.LeaderEpoch))
 		e.i64(m.PartitionEpoch)
 		e.nodes(m.ISR, "isr")
+		e.u64s(m.Incarnations, "incarnations")
 	case sm.AlterISRResponse:
 		e.u64(m.ReqID)
 		e.tp(m.TP)

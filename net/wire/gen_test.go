@@ -165,7 +165,8 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 				SentAt: sm.Time(i64("sent"))}
 		case sm.KindAlterISRRequest:
 			return sm.AlterISRRequest{ReqID: u64("req"), Broker: genNode.Draw(t, "broker"), TP: genTP.Draw(t, "tp"),
-				LeaderEpoch: sm.Epoch(i64("epoch")), PartitionEpoch: i64("pepoch"), ISR: genNodes.Draw(t, "isr")}
+				LeaderEpoch: sm.Epoch(i64("epoch")), PartitionEpoch: i64("pepoch"), ISR: genNodes.Draw(t, "isr"),
+				Incarnations: rapid.SliceOfN(rapid.Uint64(), 0, 4).Draw(t, "incs")}
 		case sm.KindAlterISRResponse:
 			return sm.AlterISRResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
 				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), State: genPartitionState.Draw(t, "state")}

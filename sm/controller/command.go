@@ -73,6 +73,9 @@ type alterISR struct {
 	LeaderEpoch    sm.Epoch          `json:"leader_epoch"`
 	PartitionEpoch int64             `json:"partition_epoch"`
 	ISR            []sm.NodeID       `json:"isr"`
+	// Incarnations parallel ISR (sm.AlterISRRequest); absent in commands
+	// proposed before they existed, which are applied unchecked.
+	Incarnations []uint64 `json:"incs,omitempty"`
 }
 
 // kind is a command's operation; proposals remember it to shape the reply.

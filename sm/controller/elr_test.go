@@ -88,3 +88,25 @@ func TestNoELRAtMinISROne(t *testing.T) {
 	f.fence(101)
 	expectPartition(t, f, "fenced", sm.NoNode, nodes(101), nil)
 }
+
+// A leader vouches for the incarnation whose fetches it counted; the
+// controller adds a replica to the ISR only for the incarnation it has
+// registered (KIP-903), so a leader that missed a restart cannot bring the
+// new process in on the old one's progress.
+func TestAlterISRAddsOnlyTheRegisteredIncarnation(t *testing.T) {
+	f := newFSM(t)
+	f.register(101, 102, 103)
+	f.create("t", 1, 3, sm.TopicConfig{MinInSyncReplicas: 1})
+	f.shrink("t", 0, 101, 103)
+	f.ok(command{Register: &registerBroker{ID: 102, Incarnation: 2}})
+	st := f.state("t", 0)
+	stale := &alterISR{Broker: 101, TP: st.TP, LeaderEpoch: st.LeaderEpoch, PartitionEpoch: st.PartitionEpoch,
+		ISR: nodes(101, 102, 103), Incarnations: []uint64{1, 1, 1}}
+	if r := f.do(command{AlterISR: stale}); r.code != sm.CodeStaleBrokerEpoch {
+		t.Fatalf("adding 102 on incarnation 1's progress: %v %s", r.code, r.message)
+	}
+	current := *stale
+	current.Incarnations = []uint64{1, 2, 1}
+	f.ok(command{AlterISR: &current})
+	expectPartition(t, f, "102 added at incarnation 2", 101, nodes(101, 102, 103), nil)
+}

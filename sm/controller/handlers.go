@@ -188,7 +188,8 @@ func (n *Node) onAlterISR(from sm.NodeID, req sm.AlterISRRequest) {
 		reply(sm.CodeNotLeader)
 		return
 	}
-	c := &alterISR{Broker: req.Broker, TP: req.TP, LeaderEpoch: req.LeaderEpoch, PartitionEpoch: req.PartitionEpoch, ISR: slices.Clone(req.ISR)}
+	c := &alterISR{Broker: req.Broker, TP: req.TP, LeaderEpoch: req.LeaderEpoch, PartitionEpoch: req.PartitionEpoch,
+		ISR: slices.Clone(req.ISR), Incarnations: slices.Clone(req.Incarnations)}
 	p := &proposal{client: from, reqID: req.ReqID, tp: req.TP}
 	if _, err := n.propose(&command{AlterISR: c}, p); err != nil {
 		reply(sm.CodeLeaderNotAvailable)

@@ -443,6 +443,17 @@ func (md *metadata) checkAlterISR(c *alterISR, st *sm.PartitionState) (result, b
 	if err := md.checkISR(c.ISR, st); err != "" {
 		return fail(sm.CodeInvalidRequest, "isr %v for %v: %s", c.ISR, c.TP, err), false
 	}
+	if len(c.Incarnations) == len(c.ISR) {
+		for i, r := range c.ISR {
+			if slices.Contains(st.ISR, r) {
+				continue // already in: its restarts take it out (fence, registration)
+			}
+			if inc := md.brokers[r].info.Incarnation; c.Incarnations[i] != inc {
+				return fail(sm.CodeStaleBrokerEpoch, "isr %v for %v: the leader vouches for incarnation %d of %v, but %d is registered",
+					c.ISR, c.TP, c.Incarnations[i], r, inc), false
+			}
+		}
+	}
 	return result{}, true
 }
 

@@ -59,9 +59,17 @@ func (p *Partition) maybeAlterISR() {
 	}
 	p.probeISRChange(want)
 	p.reqSeq++
+	incs := make([]uint64, len(want))
+	for i, id := range want {
+		if id == p.cfg.Self {
+			incs[i] = p.cfg.Incarnation
+		} else if f := p.progress(id); f != nil {
+			incs[i] = f.incarnation
+		}
+	}
 	p.out.ToController = append(p.out.ToController, sm.AlterISRRequest{
 		ReqID: p.reqSeq, Broker: p.cfg.Self, TP: p.cfg.TP,
-		LeaderEpoch: p.epoch, PartitionEpoch: p.partitionEpoch, ISR: want,
+		LeaderEpoch: p.epoch, PartitionEpoch: p.partitionEpoch, ISR: want, Incarnations: incs,
 	})
 	proposed := slices.Concat(p.lead.alter.proposed, want)
 	slices.Sort(proposed)
