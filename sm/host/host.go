@@ -25,6 +25,7 @@ import (
 	"cmp"
 	"container/heap"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -326,18 +327,29 @@ func (s *Set) CheckInvariants() error {
 	}
 	n := 0
 	for tp, q := range s.logs {
-		for i, id := range q {
-			if i > 0 && id <= q[i-1] {
-				return fmt.Errorf("host: log operations on %v out of issue order: %d after %d", tp, id, q[i-1])
-			}
-			if s.routes[id].tp != tp {
-				return fmt.Errorf("host: log operation %d queued on %v but routed to %v", id, tp, s.routes[id].tp)
+		if s.checkLogQueue(tp, q) != nil {
+			for _, tp := range slices.SortedFunc(maps.Keys(s.logs), sm.CompareTP) {
+				if err := s.checkLogQueue(tp, s.logs[tp]); err != nil {
+					return err
+				}
 			}
 		}
 		n += len(q)
 	}
 	if n != len(s.routes) {
 		return fmt.Errorf("host: %d effects routed but %d queued", len(s.routes), n)
+	}
+	return nil
+}
+
+func (s *Set) checkLogQueue(tp sm.TopicPartition, q []sm.EffectID) error {
+	for i, id := range q {
+		if i > 0 && id <= q[i-1] {
+			return fmt.Errorf("host: log operations on %v out of issue order: %d after %d", tp, id, q[i-1])
+		}
+		if s.routes[id].tp != tp {
+			return fmt.Errorf("host: log operation %d queued on %v but routed to %v", id, tp, s.routes[id].tp)
+		}
 	}
 	return nil
 }
