@@ -17,6 +17,7 @@ import (
 // nil; an effect of a kind without an adapter stops the node.
 type Adapters struct {
 	Log  LogStore
+	Read LogReader
 	Raft RaftStore
 	Net  Network
 }
@@ -157,6 +158,14 @@ func (e loopEnv) StartLog(ops []sm.LogOp) {
 		return
 	}
 	e.l.adapters.Log.StartLog(ops)
+}
+
+func (e loopEnv) StartRead(reads []sm.LogRead) {
+	if e.l.adapters.Read == nil {
+		e.Fatal(fmt.Sprintf("runtime: the node issued %d log reads and has no log reader", len(reads)))
+		return
+	}
+	e.l.adapters.Read.StartRead(reads)
 }
 
 func (e loopEnv) StartRaft(saves []sm.RaftSave) {

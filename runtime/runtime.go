@@ -65,6 +65,24 @@ type LogStore interface {
 	StartLog(ops []sm.LogOp)
 }
 
+// LogReader reads partition-log segments (sm.LogRead), the effect that
+// serves fetches for data outside the state machine's cache. It promises:
+//
+//   - Each read completes exactly once, with an sm.LogReadDone naming its
+//     ID, in any order relative to other reads and to the log's writes,
+//     possibly late.
+//   - A read sees every write to its log whose sm.LogDone was delivered
+//     before the read was issued.
+//   - OutcomeOK: whole frames from the requested position, as written; the
+//     reader does not verify them (the state machine checks each frame's
+//     CRC). OutcomeFailed: the segment is gone or the read failed; nothing
+//     else changed.
+//
+// Implementations: io/wal in production, sim's disk, testkit.Disk.
+type LogReader interface {
+	StartRead(reads []sm.LogRead)
+}
+
 // RaftStore persists raft entries and hard state (sm.RaftSave), the
 // controller's durable effect. Saves complete in issue order, each exactly
 // once with an sm.RaftDone; OutcomeOK with Sync means the save survives a
@@ -88,6 +106,7 @@ type Network interface {
 // virtual network and disk; production (Loop) with QUIC, the WAL and pebble.
 type Env interface {
 	LogStore
+	LogReader
 	RaftStore
 	Network
 	// SetTimer records when the node next needs a TimerFired; see Alarm,
@@ -118,6 +137,9 @@ func Flush(node Node, env Env) {
 	}
 	if len(rd.Log) > 0 {
 		env.StartLog(rd.Log)
+	}
+	if len(rd.Reads) > 0 {
+		env.StartRead(rd.Reads)
 	}
 	if len(rd.Raft) > 0 {
 		env.StartRaft(rd.Raft)

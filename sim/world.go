@@ -206,6 +206,12 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 // logs complete in any order, as io/wal may), and become durable at
 // completion when synced. Refusals end OutcomeFailed, I/O errors
 // OutcomeUnknown.
+// StartRead implements runtime.LogReader. (Segment reads arrive with the
+// bounded log; no node issues them yet.)
+func (h *host) StartRead(reads []sm.LogRead) {
+	h.Fatal(fmt.Sprintf("sim: %d log reads: the simulated disk does not serve reads yet", len(reads)))
+}
+
 func (h *host) StartLog(ops []sm.LogOp) {
 	h.w.trace.logOps(h.w.now, h.id, ops)
 	for _, op := range ops {

@@ -15,10 +15,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	u32 crc        CRC32C of everything after this field
 //	i64 baseOffset
 //	i64 epoch
+//	i64 timestamp  Unix ms (Batch.Timestamp)
 //	u32 count
 //	count × { u32 keyLen, key, u32 valueLen, value }
 const (
-	frameHeaderBytes = 4 + 4 + 8 + 8 + 4
+	// FrameHeaderBytes is the size of a frame holding no records: every
+	// frame's fixed part.
+	FrameHeaderBytes = 4 + 4 + 8 + 8 + 8 + 4
+	frameHeaderBytes = FrameHeaderBytes
 	// BatchFrameMax bounds one encoded frame; decoders refuse larger ones
 	// before allocating.
 	BatchFrameMax = 64 << 20
@@ -47,6 +51,7 @@ func (b *Batch) Verify() bool { return b.CRC == BatchCRC(b) }
 func appendBatchBody(dst []byte, b *Batch) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.BaseOffset))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Epoch))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Timestamp))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(b.Records)))
 	for _, r := range b.Records {
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Key)))
@@ -92,10 +97,11 @@ func DecodeBatch(buf []byte) (Batch, int, error) {
 	b := Batch{
 		BaseOffset: Offset(binary.LittleEndian.Uint64(body)),
 		Epoch:      Epoch(binary.LittleEndian.Uint64(body[8:])),
+		Timestamp:  int64(binary.LittleEndian.Uint64(body[16:])),
 		CRC:        crc,
 	}
-	count := binary.LittleEndian.Uint32(body[16:])
-	p := body[20:]
+	count := binary.LittleEndian.Uint32(body[24:])
+	p := body[28:]
 	if uint64(count) > uint64(len(p))/8 {
 		return Batch{}, 0, fmt.Errorf("%w: %d records in %d bytes", ErrBadFrame, count, len(p))
 	}
@@ -145,4 +151,13 @@ func DecodeLog(buf []byte) ([]Batch, int, error) {
 		pos += n
 	}
 	return out, pos, nil
+}
+
+// FrameBytes is the size of the EncodeBatch frame of a batch holding recs.
+func FrameBytes(recs []Record) int {
+	n := FrameHeaderBytes
+	for _, r := range recs {
+		n += 8 + len(r.Key) + len(r.Value)
+	}
+	return n
 }

@@ -51,6 +51,18 @@ const (
 	LogTruncate LogOpKind = 1 // truncate
 	// LogDelete removes TP's log entirely (topic deleted, replica dropped).
 	LogDelete LogOpKind = 2 // delete
+	// LogRoll seals TP's active segment — durable in full, with its index
+	// file (SegmentIndex, built by IndexBuilder) beside it — and starts an
+	// empty one at Offset, which must be the log end. The state machine
+	// decides when segments roll; stores never roll on their own.
+	LogRoll LogOpKind = 3 // roll
+	// LogTrim deletes every sealed segment that ends at or below Offset, a
+	// segment base: the log start becomes Offset (retention).
+	LogTrim LogOpKind = 4 // trim
+	// LogReset removes every segment and starts the log empty at Offset (a
+	// follower whose leader's log starts beyond its own end). With TopicID
+	// set it also creates a log that does not exist yet.
+	LogReset LogOpKind = 5 // reset
 )
 
 // LogOp is one write to one partition log. Its completion, LogDone with the
@@ -61,15 +73,30 @@ const (
 // Ordering: the operations on one TP complete in issue order (a log store
 // may batch them — group commit — but never reorders them); operations on
 // different partitions complete in any order.
+//
+// A log is created by its first operation (an append at offset 0, or a
+// LogReset) and records TopicID; an operation naming another nonzero
+// TopicID than the log's is refused as an I/O-level error, so a replica of
+// a re-created topic never writes into the old topic's log (LogDelete
+// first).
+//
+// LogTruncate may cut into sealed segments: segments after the one holding
+// Offset go, and that one becomes the active segment again (its index file
+// removed), cut at Offset. Truncating to a segment's base leaves it empty.
 type LogOp struct {
-	ID   EffectID
-	Kind LogOpKind
-	TP   TopicPartition
-	// Data holds whole EncodeBatch frames for LogAppend.
+	ID      EffectID
+	Kind    LogOpKind
+	TP      TopicPartition
+	TopicID TopicID
+	// Data holds whole EncodeBatch frames for LogAppend, all into the active
+	// segment.
 	Data []byte
-	// Offset is the new log end for LogTruncate.
+	// Offset is the new log end for LogTruncate, the new segment's base for
+	// LogRoll, and the new log start for LogTrim and LogReset.
 	Offset Offset
-	Sync   bool
+	// Sync asks for an append to be durable before it completes. Truncate,
+	// delete, roll, trim and reset are always durable when they complete.
+	Sync bool
 }
 
 // LogDone completes LogOp ID.
@@ -86,6 +113,45 @@ type LogOp struct {
 type LogDone struct {
 	ID      EffectID
 	Outcome Outcome
+	Reason  string
+}
+
+// ---- partition log reads ---------------------------------------------------
+
+// LogRead reads whole batch frames from one segment of TP's log: from byte
+// Pos, which the segment's index names as a frame's start, up to MaxBytes
+// of whole frames (at least one frame when one starts at Pos). A read sees
+// every append whose LogDone was delivered before the read was issued.
+//
+// Ordering: reads complete in any order, arbitrarily late, and independently
+// of the log's writes. A read may race a truncate, trim, reset or delete of
+// the same log: it then returns the bytes from before the change or fails;
+// a state machine that changed the log since it issued a read discards the
+// result.
+type LogRead struct {
+	ID EffectID
+	TP TopicPartition
+	// Segment is the base offset of the segment to read.
+	Segment Offset
+	// Pos is where in the segment file to start.
+	Pos int64
+	// MaxBytes bounds the frames returned after the first.
+	MaxBytes int
+}
+
+// LogReadDone completes LogRead ID.
+//
+//   - OutcomeOK: Data holds whole frames from Pos (none at the segment's
+//     end). The store does not check them; the state machine verifies every
+//     checksum, and treats a bad frame as corruption at rest.
+//   - OutcomeFailed: nothing could be read: the segment is gone (trimmed,
+//     truncated away, deleted) or the read failed (EIO). Reason says which.
+//
+// Reads change nothing, so no outcome is unknown.
+type LogReadDone struct {
+	ID      EffectID
+	Outcome Outcome
+	Data    []byte
 	Reason  string
 }
 

@@ -28,17 +28,19 @@ type HealthObserved struct {
 func (Received) isEvent()       {}
 func (TimerFired) isEvent()     {}
 func (LogDone) isEvent()        {}
+func (LogReadDone) isEvent()    {}
 func (RaftDone) isEvent()       {}
 func (HealthObserved) isEvent() {}
 
 // Ready is what a state machine asks its caller to do, in field order:
-// start the Log and Raft effects (asynchronously; each completes later with
+// start the Log, Reads and Raft effects (asynchronously; each completes later with
 // an event naming its ID), send Messages, then arrange a TimerFired at
 // TimerAt. Messages never depend on an uncompleted effect of the same Ready
 // — the state machine holds them back until the completion arrives. A Ready
 // may cover several Steps: effects accumulate until Advance.
 type Ready struct {
 	Log      []LogOp
+	Reads    []LogRead
 	Raft     []RaftSave
 	Messages []Envelope
 	// TimerAt is the earliest time the node needs TimerFired; zero means none.

@@ -31,11 +31,14 @@ func _() {
 	_ = x[LogAppend-0]
 	_ = x[LogTruncate-1]
 	_ = x[LogDelete-2]
+	_ = x[LogRoll-3]
+	_ = x[LogTrim-4]
+	_ = x[LogReset-5]
 }
 
-const _LogOpKind_name = "appendtruncatedelete"
+const _LogOpKind_name = "appendtruncatedeleterolltrimreset"
 
-var _LogOpKind_index = [...]uint8{0, 6, 14, 20}
+var _LogOpKind_index = [...]uint8{0, 6, 14, 20, 24, 28, 33}
 
 func (i LogOpKind) String() string {
 	idx := int(i) - 0

@@ -8,6 +8,7 @@
 package sm
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 )
@@ -203,6 +204,36 @@ type Offset int64
 // replication request carries it, so a deposed leader is fenced.
 type Epoch int64
 
+// TopicID names one incarnation of a topic: a topic deleted and created again
+// under the same name gets a new ID, so a broker that was down meanwhile can
+// tell its old log from the new topic's. The controller derives it from the
+// raft entry that created the topic (see sm/controller), never from
+// randomness. The zero ID is "unknown" (logs written before topic IDs).
+type TopicID [16]byte
+
+// String is the ID in base64url without padding (22 characters), as Kafka
+// prints topic IDs; the zero ID prints as "-".
+func (id TopicID) String() string {
+	if id == (TopicID{}) {
+		return "-"
+	}
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// ParseTopicID reads String's form back.
+func ParseTopicID(s string) (TopicID, error) {
+	var id TopicID
+	if s == "-" {
+		return id, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("sm: topic ID %q: want 22 base64url characters", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
 // TopicPartition names one partition of one topic.
 type TopicPartition struct {
 	Topic     string
@@ -239,13 +270,18 @@ type Record struct {
 }
 
 // Batch is the unit of replication and storage: records with dense offsets
-// from BaseOffset, written by the leader of Epoch, protected by CRC (CRC32C
-// over the encoded header fields and records; see EncodeBatch).
+// from BaseOffset, written by the leader of Epoch at Timestamp, protected by
+// CRC (CRC32C over the encoded header fields and records; see EncodeBatch).
 type Batch struct {
 	BaseOffset Offset
 	Epoch      Epoch
-	CRC        uint32
-	Records    []Record
+	// Timestamp is when the leader appended the batch, in Unix milliseconds
+	// (Kafka's LogAppendTime): what time-based retention and segment rolls
+	// and time lookups go by. State machines read no clock; the leader takes
+	// it from the wall time its host derives from the event time.
+	Timestamp int64
+	CRC       uint32
+	Records   []Record
 }
 
 // NextOffset is the offset just past the batch.

@@ -16,10 +16,10 @@ import (
 // Frame header fields a truncate reads (layout in sm/batch.go: u32 frameLen,
 // u32 crc, i64 baseOffset, i64 epoch, u32 count).
 const (
-	frameHeaderBytes = 28
+	frameHeaderBytes = sm.FrameHeaderBytes
 	frameLenMin      = frameHeaderBytes - 4
 	frameBaseAt      = 8
-	frameCountAt     = 24
+	frameCountAt     = 32 // after length, crc, base, epoch, timestamp
 )
 
 // frameInfo is one frame of an append.

@@ -18,7 +18,7 @@ import (
 // allocation by the input.
 const (
 	recordBytesMin    = 4 + 4                     // key length, value length
-	batchBytesMin     = 4 + 4 + 8 + 8 + 4         // an empty sm batch frame
+	batchBytesMin     = sm.FrameHeaderBytes       // an empty sm batch frame
 	nodeBytes         = 8                         // a NodeID
 	tpBytesMin        = 4 + 4                     // topic length, partition
 	stringBytesMin    = 4                         // a length

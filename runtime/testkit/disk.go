@@ -35,6 +35,8 @@ type Disk struct {
 	refused map[sm.TopicPartition]bool
 	// pending holds issued, uncompleted log operations in issue order.
 	pending []sm.LogOp
+	// reads holds issued, uncompleted log reads.
+	reads []sm.LogRead
 	// History is every log operation ever issued to this disk, in order.
 	History []sm.LogOp
 
@@ -80,6 +82,11 @@ func NewDiskFrom(logs map[sm.TopicPartition][]byte) *Disk {
 func (d *Disk) StartLog(ops []sm.LogOp) {
 	d.pending = append(d.pending, ops...)
 	d.History = append(d.History, ops...)
+}
+
+// StartRead implements runtime.LogReader: the reads wait for the test.
+func (d *Disk) StartRead(reads []sm.LogRead) {
+	d.reads = append(d.reads, reads...)
 }
 
 // StartRaft implements runtime.RaftStore: the saves wait for the test.

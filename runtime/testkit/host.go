@@ -55,6 +55,7 @@ func (c *Clock) Set(t sm.Time) {
 // tests that print or check what a node did (Env.Observe).
 type Effect struct {
 	Log      []sm.LogOp
+	Reads    []sm.LogRead
 	Raft     []sm.RaftSave
 	Messages []sm.Envelope
 	// Timer is set when the node reported its timer wish TimerAt.
@@ -103,6 +104,12 @@ func (e *Env) observe(x Effect) {
 func (e *Env) StartLog(ops []sm.LogOp) {
 	e.observe(Effect{Log: ops})
 	e.Disk.StartLog(ops)
+}
+
+// StartRead implements runtime.LogReader.
+func (e *Env) StartRead(reads []sm.LogRead) {
+	e.observe(Effect{Reads: reads})
+	e.Disk.StartRead(reads)
 }
 
 // StartRaft implements runtime.RaftStore.

@@ -148,12 +148,5 @@ func (l *replicaLog) readWhole(from, limit sm.Offset, maxBytes int) []sm.Batch {
 	return l.batches[i:j:j]
 }
 
-// batchBytes is the encoded frame size of a batch holding recs (see
-// sm.EncodeBatch): 28 header bytes plus 8 length bytes per record.
-func batchBytes(recs []sm.Record) int {
-	n := 4 + 4 + 8 + 8 + 4
-	for _, r := range recs {
-		n += 8 + len(r.Key) + len(r.Value)
-	}
-	return n
-}
+// batchBytes is the encoded frame size of a batch holding recs.
+func batchBytes(recs []sm.Record) int { return sm.FrameBytes(recs) }

@@ -30,6 +30,8 @@ type miniHost struct {
 	timer sm.Time
 }
 
+func (h *miniHost) StartRead([]sm.LogRead) {}
+
 func (h *miniHost) StartLog(ops []sm.LogOp) {
 	for _, op := range ops {
 		h.queue = append(h.queue, sm.LogDone{ID: op.ID})

@@ -46,6 +46,7 @@ func (n *diskNode) CheckInvariants() error { return nil }
 type nopEnv struct{}
 
 func (nopEnv) StartLog([]sm.LogOp)     {}
+func (nopEnv) StartRead([]sm.LogRead)  {}
 func (nopEnv) StartRaft([]sm.RaftSave) {}
 func (nopEnv) Send([]sm.Envelope)      {}
 func (nopEnv) SetTimer(sm.Time)        {}
