@@ -54,6 +54,24 @@ type Config struct {
 	MaxRecordBytes, MaxBatchBytes int
 	// FetchMaxRecords bounds (and defaults) a consumer fetch.
 	FetchMaxRecords int32
+	// SegmentBytes is when a partition's active segment rolls for topics
+	// that do not set segment_bytes (the reference's [wal]
+	// segment_size_bytes); SegmentMs rolls one whose first batch is older
+	// (0: never by age).
+	SegmentBytes int64
+	SegmentMs    int64
+	// CacheBytes bounds the recent batches all of the broker's replicas keep
+	// in memory together (the reference's [cache] write_cache_size_bytes);
+	// fetches for anything older read the disk.
+	CacheBytes int64
+	// RetentionCheckInterval is how often replicas apply their topic's
+	// retention (Kafka's log.retention.check.interval.ms).
+	RetentionCheckInterval sm.Duration
+	// WallClockAtStart is the wall-clock time, in Unix ms, at node time 0:
+	// a leader stamps each batch with WallClockAtStart + now, and time-based
+	// retention compares against the same clock. The process reads the clock
+	// once at start; the simulator sets a fixed value.
+	WallClockAtStart int64
 	// FsyncOnWrite syncs every log append before it counts as durable. The
 	// simulator uses true; without it acks promise only "written".
 	FsyncOnWrite bool

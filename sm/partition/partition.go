@@ -153,6 +153,7 @@ type Status struct {
 	Leader         sm.NodeID
 	LeaderEpoch    sm.Epoch
 	PartitionEpoch int64
+	LogStart       sm.Offset // log start offset: older records were deleted by retention
 	LEO            sm.Offset // in-memory log end
 	DurableLEO     sm.Offset // log end the disk has confirmed
 	HW             sm.Offset // high watermark: consumers read below it
