@@ -32,6 +32,9 @@ const (
 	FaultZombie                 // a paused broker resumes after it was fenced and replaced
 	FaultLostDisk               // a broker's disk is lost: it restarts on an empty one
 	FaultLostSync               // a broker's disk acknowledges syncs it does not keep, then loses power
+	FaultReadError              // log reads fail with EIO or take a heavy-tailed long time
+	FaultBitRot                 // a bit flips at rest in a sealed segment
+	FaultLostIndex              // index files are deleted or corrupted at rest; the broker restarts and rebuilds them
 	faultCount
 )
 
@@ -41,6 +44,26 @@ var faultNames = [...]string{
 	FaultTornWrite: "torn", FaultPause: "pause", FaultClockJump: "clockjump", FaultDiskError: "diskerror",
 	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync", FaultSwizzle: "swizzle",
 	FaultZombie: "zombie", FaultLostDisk: "lostdisk", FaultLostSync: "lostsync",
+	FaultReadError: "readerr", FaultBitRot: "bitrot", FaultLostIndex: "lostindex",
+}
+
+// segmentFaultsWired says whether brokers roll and read segments (sm/partition
+// issues LogRoll and LogRead), which the segment fault classes act on:
+// readerr fails and slows log reads, bitrot flips a bit in a sealed segment,
+// lostindex damages index files. Until brokers do, those classes could never
+// be injected, so they stay out of the fault director, Swarm's draws and the
+// coverage gate, and every seed runs as before; ParseFaults knows them, and
+// their primitives (ReadFaults, BitRot, LoseIndexes) work when called. Set
+// it where the state machines issue rolls and reads.
+const segmentFaultsWired = false
+
+// segmentFaults are the fault classes that need segments (see
+// segmentFaultsWired).
+func segmentFaults() []Fault {
+	if !segmentFaultsWired {
+		return nil
+	}
+	return []Fault{FaultReadError, FaultBitRot, FaultLostIndex}
 }
 
 func (f Fault) String() string { return faultNames[f] }
@@ -128,7 +151,9 @@ type Config struct {
 	DupRate   float64
 	FaultMean sm.Duration // mean time between injected faults
 	// LostDisks is how many distinct brokers may lose their disk in a run
-	// (lostdisk faults, and zombies replaced on an empty disk). The
+	// (lostdisk faults, zombies replaced on an empty disk, lostsync, and
+	// bitrot: a flipped bit makes a broker's copy of a segment's records
+	// bad until it is repaired, a lost copy like a lost disk). The
 	// checker's durability promise holds for records that wait for a commit
 	// on topics whose min_in_sync_replicas is above it: a committed record
 	// is on at least that many in-sync or eligible copies (sm ELR).

@@ -6,8 +6,6 @@ import (
 	"hash/crc32"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -25,6 +23,8 @@ import (
 // partition logs (sm.EncodeBatch frames), so recovery runs the real decoder.
 type Disk struct {
 	files map[string]*file
+	// logs are the partition logs' directories (disklog.go), by walFile.
+	logs map[string]*plog
 	// Used and Capacity in bytes; writes past Capacity fail with "disk full".
 	capacity int64
 }
@@ -32,26 +32,16 @@ type Disk struct {
 type file struct {
 	content []byte // what a read returns now (page cache)
 	durable []byte // what survives a crash
-	// refused is set by an append refused for space, as the production WAL
-	// does: until an append starting at refusedAt (the log's end) or a
-	// truncate, appends continue the refused one and are refused too.
-	// Process state, so a crash clears it.
-	refused   bool
-	refusedAt sm.Offset
 	// mark is the production WAL's sync-ledger mark for the file: how many
 	// bytes a completed sync acknowledged. It survives crashes — the ledger
 	// is honest even when the data device lies about fsync (lieSync) — so
 	// recovery reports a log holding less than its mark as damaged instead
 	// of passing the loss off as a torn tail.
 	mark int
-	// next caches the offset after the file's last frame (nextOK), as the
-	// WAL keeps its log end; any change but an append invalidates it.
-	next   sm.Offset
-	nextOK bool
 }
 
 func newDisk(capacity int64) *Disk {
-	return &Disk{files: map[string]*file{}, capacity: capacity}
+	return &Disk{files: map[string]*file{}, logs: map[string]*plog{}, capacity: capacity}
 }
 
 // syncedCopy is a new disk holding what d has synced: a snapshot of the
@@ -61,6 +51,11 @@ func (d *Disk) syncedCopy() *Disk {
 	for name, f := range d.files {
 		c.files[name] = &file{content: slices.Clone(f.durable), durable: slices.Clone(f.durable), mark: f.mark}
 	}
+	for key, l := range d.logs {
+		if len(l.durSegs) > 0 {
+			c.logs[key] = l.syncedCopy()
+		}
+	}
 	return c
 }
 
@@ -68,6 +63,9 @@ func (d *Disk) used() int64 {
 	var n int64
 	for _, f := range d.files {
 		n += int64(max(len(f.content), len(f.durable)))
+	}
+	for _, l := range d.logs {
+		n += l.used()
 	}
 	return n
 }
@@ -81,10 +79,6 @@ func (d *Disk) get(name string) *file {
 	return f
 }
 
-func walFile(tp sm.TopicPartition) string {
-	return "wal/" + tp.Topic + "/" + strconv.Itoa(int(tp.Partition))
-}
-
 const raftFile = "raft"
 
 // lostMarker is the file a broker's empty disk gets at start (see
@@ -94,56 +88,6 @@ const lostMarker = "LOST_DISK"
 // incarnationFile stands for the production INCARNATION file: a disk without
 // it has never held a broker.
 const incarnationFile = "INCARNATION"
-
-// applyLog performs op on the page cache, as the write or ftruncate syscall
-// does when the operation starts. It returns an error text the way a failing
-// syscall would, and whether the operation was refused before it wrote
-// anything (an append onto a full disk: the production WAL checks space
-// first, so the broker carries on). Stable storage changes only in sync.
-func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
-	switch op.Kind {
-	case sm.LogAppend:
-		f := d.get(walFile(op.TP))
-		if base := frameBase(op.Data); f.refused && base != f.refusedAt {
-			return fmt.Sprintf("append at offset %d continues a refused append (the log ends at %d)", base, f.refusedAt), true
-		}
-		if d.capacity > 0 && d.used()+int64(len(op.Data)) > d.capacity {
-			if !f.refused {
-				f.refused, f.refusedAt = true, frameBase(op.Data)
-			}
-			return "disk full (ENOSPC): append refused", true
-		}
-		// As io/wal does: an append must start at the log's end; anything
-		// else is an I/O-level error (the broker stops), never a silent
-		// second copy of an offset.
-		if !f.nextOK {
-			f.next, f.nextOK = framesEnd(f.content)
-		}
-		if f.nextOK && len(f.content) > 0 && frameBase(op.Data) != f.next {
-			return fmt.Sprintf("append: batch base offset %d, log ends at %d", frameBase(op.Data), f.next), false
-		}
-		f.refused = false
-		f.content = append(f.content, op.Data...)
-		if f.nextOK {
-			f.next, f.nextOK = framesEnd(op.Data)
-		}
-	case sm.LogTruncate:
-		f := d.get(walFile(op.TP))
-		pos, err := truncatePos(f.content, op.Offset)
-		if err != "" {
-			return err, false
-		}
-		f.content = f.content[:pos:pos]
-		f.nextOK = false
-		f.mark = min(f.mark, pos) // the WAL records a cut before making it
-		f.refused = false
-	case sm.LogDelete:
-		delete(d.files, walFile(op.TP))
-	default:
-		return fmt.Sprintf("sim: unknown log op kind %d", op.Kind), false
-	}
-	return "", false
-}
 
 // applyRaft appends a raft save to the raft file's page cache. A full disk
 // is an I/O error for the raft store (pebble cannot refuse a save cleanly).
@@ -167,48 +111,24 @@ func frameBase(data []byte) sm.Offset {
 }
 
 // sync makes a file's current contents durable, as fsync does: everything
-// written to it so far, not only one operation's bytes.
+// written to it so far, not only one operation's bytes. For a partition log
+// (a walFile name) it syncs every file of the log and its directory.
 func (d *Disk) sync(name string) {
-	if f := d.files[name]; f != nil {
-		// Share the bytes: content only grows by append past this length
-		// or is re-sliced with its capacity cut, never written in place.
-		f.durable = f.content[:len(f.content):len(f.content)]
-		f.mark = len(f.content)
+	if l := d.logs[name]; l != nil {
+		l.sync(false)
+	} else if f := d.files[name]; f != nil {
+		f.sync()
 	}
 }
 
 // lieSync is a sync the device acknowledges without making appended data
-// durable (a volatile write cache that ignores flushes): the sync ledger
-// records the mark, the appended bytes stay in the page cache, and a power
-// loss drops them. The lie covers appends only: a file cut since its last
-// real sync is synced for real, since a device that reverts a truncate and
-// keeps old bytes of the same length at the same place defeats any
-// length-based ledger (outside every promise, docs/architecture.md).
+// durable (file.lieSync); index files and the directory are synced for real.
 func (d *Disk) lieSync(name string) {
-	f := d.files[name]
-	if f == nil {
-		return
+	if l := d.logs[name]; l != nil {
+		l.sync(true)
+	} else if f := d.files[name]; f != nil {
+		f.lieSync()
 	}
-	if len(f.content) < len(f.durable) || string(f.content[:len(f.durable)]) != string(f.durable) {
-		d.sync(name)
-		return
-	}
-	f.mark = len(f.content)
-}
-
-// framesEnd is the offset after buf's last valid frame, and whether buf
-// decodes whole (a torn tail makes the end unknown until recovery cuts it).
-func framesEnd(buf []byte) (sm.Offset, bool) {
-	pos, next := 0, sm.Offset(0)
-	for pos < len(buf) {
-		b, n, err := sm.DecodeBatch(buf[pos:])
-		if err != nil {
-			return 0, false
-		}
-		pos += n
-		next = b.NextOffset()
-	}
-	return next, true
 }
 
 // validFrames is the length of buf's prefix of whole, valid batch frames.
@@ -245,47 +165,17 @@ func truncatePos(buf []byte, offset sm.Offset) (int, string) {
 
 // crash returns the disk as a restarted process finds it. For each file the
 // synced bytes survive; of the unsynced change, rng decides whether none, all
-// or a torn prefix survives, and torn tails may carry garbage.
+// or a torn prefix survives, and torn tails may carry garbage (file.crash;
+// partition logs: plog.crash).
 func (d *Disk) crash(r *rng, tear bool) (torn int) {
-	for _, name := range slices.Sorted(maps.Keys(d.files)) {
-		f := d.files[name]
-		f.refused = false
-		f.nextOK = false
-		if len(f.content) >= len(f.durable) && string(f.content[:len(f.durable)]) == string(f.durable) {
-			extra := f.content[len(f.durable):]
-			keep := 0
-			if len(extra) > 0 && tear {
-				switch r.intn(3) {
-				case 0:
-					keep = 0
-				case 1:
-					keep = len(extra)
-				default:
-					keep = r.intn(len(extra) + 1)
-				}
-			}
-			next := slices.Clone(f.durable)
-			next = append(next, extra[:keep]...)
-			if keep > 0 && (keep < len(extra) || r.chance(0.25)) {
-				torn++
-				// Garbage anywhere in what survived of the unsynced range,
-				// not only its last byte: a sector that was half written,
-				// or a whole frame of the right length whose checksum no
-				// longer matches. Synced bytes are never touched.
-				if r.chance(0.5) {
-					for range 1 + r.intn(3) {
-						next[len(f.durable)+r.intn(keep)] ^= byte(1 + r.intn(255))
-					}
-				}
-			}
-			f.content, f.durable = next, slices.Clone(next)
-			continue
-		}
-		// An unsynced truncate: either it reached the disk or it did not.
-		if tear && r.chance(0.5) {
-			f.durable = slices.Clone(f.content)
+	names := slices.Collect(maps.Keys(d.files))
+	names = slices.AppendSeq(names, maps.Keys(d.logs))
+	slices.Sort(names)
+	for _, name := range names {
+		if l := d.logs[name]; l != nil {
+			torn += l.crash(r, tear)
 		} else {
-			f.content = slices.Clone(f.durable)
+			torn += d.files[name].crash(r, tear, nil)
 		}
 	}
 	return torn
@@ -309,29 +199,17 @@ func (d *Disk) recover() (sm.Durable, error) {
 			out.HardState, out.Entries = hs, ents
 			continue
 		}
-		rest, ok := strings.CutPrefix(name, "wal/")
-		if !ok {
-			continue
-		}
-		i := strings.LastIndexByte(rest, '/')
-		p, err := strconv.Atoi(rest[i+1:])
-		if i < 0 || err != nil {
-			return out, fmt.Errorf("sim: bad wal file name %q", name)
-		}
-		tp := sm.TopicPartition{Topic: rest[:i], Partition: int32(p)}
-		// As io/wal's Open does against its sync ledger: bytes below the
-		// mark that are gone or do not decode are damage (reported, the
-		// valid prefix served, nothing cut); beyond it, a torn tail.
-		if valid := validFrames(f.content); valid < f.mark {
+	}
+	for _, key := range slices.Sorted(maps.Keys(d.logs)) {
+		l := d.logs[key]
+		data, damaged := l.recoverBytes()
+		if damaged != "" {
 			if out.Damaged == nil {
 				out.Damaged = map[sm.TopicPartition]string{}
 			}
-			out.Damaged[tp] = fmt.Sprintf("%s: byte %d: %d of the %d bytes its sync mark covers are gone or corrupt",
-				name, valid, f.mark-valid, f.mark)
-			out.Logs[tp] = slices.Clone(f.content[:valid])
-			continue
+			out.Damaged[l.tp] = damaged
 		}
-		out.Logs[tp] = slices.Clone(f.content)
+		out.Logs[l.tp] = data
 	}
 	return out, nil
 }

@@ -138,11 +138,11 @@ func TestCrashDamagesAnywhereUnsynced(t *testing.T) {
 		d := newDisk(0)
 		d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: frame(0, "synced")})
 		d.sync(walFile(tpA))
-		synced := slices.Clone(d.files[walFile(tpA)].content)
+		synced := slices.Clone(d.logs[walFile(tpA)].last().data.content)
 		extra := frame(1, "unsynced-value-with-some-length")
 		d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: extra})
 		d.crash(newRNG(seed), true)
-		got := d.files[walFile(tpA)].content
+		got := d.logs[walFile(tpA)].last().data.content
 		if !bytes.Equal(got[:len(synced)], synced) {
 			t.Fatalf("seed %d: a synced byte changed", seed)
 		}

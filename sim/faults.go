@@ -36,10 +36,10 @@ func (w *World) scheduleFault() {
 
 // discrete fault classes the director draws from (drop/duplicate/delay are
 // continuous and set per phase).
-var discreteFaults = []Fault{
+var discreteFaults = append([]Fault{
 	FaultPartition, FaultOneWay, FaultIsolate, FaultClog, FaultSwizzle, FaultCrash, FaultTornWrite,
 	FaultPause, FaultClockJump, FaultDiskError, FaultDiskFull, FaultSlowSync, FaultDelay, FaultZombie, FaultLostDisk, FaultLostSync,
-}
+}, segmentFaults()...)
 
 func (w *World) injectFault() {
 	var enabled []Fault
@@ -110,6 +110,18 @@ func (w *World) injectFault() {
 		if v, ok := w.diskVictim(); ok {
 			w.LoseSyncs(v, heal)
 		}
+	case FaultReadError:
+		slow := sm.Duration(0)
+		if r.chance(0.5) {
+			slow = sm.Duration(r.logUniform(float64(10*sm.Millisecond), float64(2*sm.Second)))
+		}
+		w.ReadFaults(w.randomBroker(), []float64{0, 0.01, 0.1, 1}[r.intn(4)], slow, heal)
+	case FaultBitRot:
+		if v, ok := w.diskVictim(); ok {
+			w.BitRot(v)
+		}
+	case FaultLostIndex:
+		w.LoseIndexes(w.randomBroker(), heal)
 	case FaultDelay:
 		// A burst of latency on every link out of one node: messages
 		// reorder against those sent before and after.
@@ -125,6 +137,11 @@ func (w *World) injectFault() {
 
 func (w *World) randomHost() sm.NodeID {
 	return w.hostIDs[w.faultRNG.intn(len(w.hostIDs))]
+}
+
+func (w *World) randomBroker() sm.NodeID {
+	ids := w.brokerIDs()
+	return ids[w.faultRNG.intn(len(ids))]
 }
 
 // splitHosts draws two disjoint non-empty groups of processes (clients stay
@@ -348,7 +365,8 @@ func (w *World) LoseSyncs(id sm.NodeID, d sm.Duration) {
 // durabilityBudget is how many disks the run may lose (0 when no fault
 // class can lose one): the promise covers topics with min ISR above it.
 func (w *World) durabilityBudget() int {
-	if w.cfg.Faults.Has(FaultLostDisk) || w.cfg.Faults.Has(FaultZombie) || w.cfg.Faults.Has(FaultLostSync) {
+	if w.cfg.Faults.Has(FaultLostDisk) || w.cfg.Faults.Has(FaultZombie) || w.cfg.Faults.Has(FaultLostSync) ||
+		w.cfg.Faults.Has(FaultBitRot) && segmentFaultsWired {
 		return w.cfg.LostDisks
 	}
 	return 0
@@ -386,4 +404,86 @@ func (w *World) DiskFull(id sm.NodeID, d sm.Duration) {
 	w.trace.note(w.now, id, "disk full for %v", d)
 	h.disk.capacity = max(h.disk.used(), 1)
 	w.after(d, func() { h.disk.capacity = w.cfg.DiskCapacity })
+}
+
+// ReadFaults makes broker id's log reads fail with EIO with probability
+// rate and, when slow > 0, take up to slow longer (heavy-tailed), for d.
+// Each read the window reaches counts as one readerr fault.
+func (w *World) ReadFaults(id sm.NodeID, rate float64, slow, d sm.Duration) {
+	h := w.hosts[id]
+	w.trace.note(w.now, id, "read faults for %v: EIO rate %v, slow up to %v", d, rate, slow)
+	h.faults.readErrUntil, h.faults.readErrRate = w.now.Add(d), rate
+	if slow > 0 {
+		h.faults.readSlowUntil, h.faults.readSlowMax = w.now.Add(d), slow
+	}
+}
+
+// BitRot flips one bit at rest in a sealed segment of broker id's disk —
+// in its durable bytes and its page cache, so the next read returns it —
+// and reports whether it found one. The state machine's checksums must
+// catch it: a read returns the corrupt frame, and recovery reports the log
+// damaged only if it scans the segment (an index rebuild does).
+//
+// A flipped bit loses the broker's copy of the records in that frame until
+// it is repaired, as a lost disk loses all of them, so the director draws
+// the victim from the same lost-disk budget (Config.LostDisks, diskVictim):
+// the durability promise covers topics whose min ISR is above the number of
+// brokers that may hold a bad copy.
+func (w *World) BitRot(id sm.NodeID) bool {
+	h := w.hosts[id]
+	segs := h.disk.sealedAtRest()
+	if h.kind != kindBroker || len(segs) == 0 {
+		return false
+	}
+	r := w.faultRNG
+	ref := segs[r.intn(len(segs))]
+	pos := r.intn(len(ref.s.data.durable))
+	bit := uint(r.intn(8))
+	ref.s.flipBit(pos, bit)
+	if !slices.Contains(w.diskVictims, id) {
+		w.diskVictims = append(w.diskVictims, id)
+	}
+	w.stats.Faults[FaultBitRot]++
+	w.trace.note(w.now, id, "bit %d of byte %d flipped in %s", bit, pos, segmentFile(ref.l.tp, ref.s.base))
+	return true
+}
+
+// LoseIndexes deletes or corrupts index files of sealed segments on broker
+// id's disk (at rest: durable and page cache), then crashes the broker and
+// restarts it after d, so it must rebuild them (recoverManifests). It
+// reports whether it damaged any; with none on the disk it does nothing.
+// Index files are derived data: losing them loses nothing.
+func (w *World) LoseIndexes(id sm.NodeID, d sm.Duration) bool {
+	h := w.hosts[id]
+	if h.kind != kindBroker || !h.up {
+		return false
+	}
+	r := w.faultRNG
+	n := 0
+	for _, ref := range h.disk.sealedAtRest() {
+		ix := &ref.s.index
+		if len(ix.durable) == 0 || !r.chance(0.5) {
+			continue
+		}
+		switch r.intn(3) {
+		case 0: // deleted
+			ix.content, ix.durable = nil, nil
+		case 1: // cut short
+			b := slices.Clone(ix.durable[:r.intn(len(ix.durable))])
+			ix.content, ix.durable = b, b
+		default: // a flipped bit
+			b := slices.Clone(ix.durable)
+			b[r.intn(len(b))] ^= 1 << r.intn(8)
+			ix.content, ix.durable = b, b
+		}
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	w.stats.Faults[FaultLostIndex]++
+	w.trace.note(w.now, id, "%d index files lost or corrupted; restart", n)
+	h.crash(false)
+	w.after(max(d, sm.Millisecond), func() { h.start() })
+	return true
 }

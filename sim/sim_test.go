@@ -389,7 +389,8 @@ func checkCoverage(t *testing.T, s *Stats, seeds int, faults string) {
 		}
 	}
 	faultsMissed := 0
-	for f := Fault(0); f < faultCount; f++ {
+	classes := swarmClasses()
+	for _, f := range classes {
 		if s.Faults[f] == 0 {
 			faultsMissed++
 			missed = append(missed, "fault "+f.String())
@@ -397,7 +398,7 @@ func checkCoverage(t *testing.T, s *Stats, seeds int, faults string) {
 		}
 	}
 	t.Logf("coverage gate: %d/%d probes reached, %d/%d fault classes injected; missed: %v; not gated under %d seeds: %v",
-		gated-(len(missed)-faultsMissed), gated, int(faultCount)-faultsMissed, int(faultCount), missed, fullGateSeeds, skipped)
+		gated-(len(missed)-faultsMissed), gated, len(classes)-faultsMissed, len(classes), missed, fullGateSeeds, skipped)
 }
 
 func accumulate(dst, src *Stats) {

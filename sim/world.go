@@ -27,6 +27,7 @@ type World struct {
 
 	rng                                *rng
 	netRNG, diskRNG, faultRNG, workRNG *rng
+	readRNG                            *rng // log read latencies and errors (StartRead)
 
 	hosts   map[sm.NodeID]*host
 	hostIDs []sm.NodeID // sorted
@@ -170,6 +171,13 @@ type diskFaults struct {
 	slowUntil   sm.Time // syncs take up to slowMax until then
 	lieUntil    sm.Time // partition-log syncs are acknowledged but not made durable until then
 	slowMax     sm.Duration
+	// Read faults (readerr): each log read fails with EIO with probability
+	// readErrRate until readErrUntil, and takes up to readSlowMax longer
+	// (heavy-tailed) until readSlowUntil.
+	readErrUntil  sm.Time
+	readErrRate   float64
+	readSlowUntil sm.Time
+	readSlowMax   sm.Duration
 }
 
 // localNow is the host's clock: virtual time plus its forward jumps.
@@ -201,32 +209,85 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 	}
 }
 
-// StartLog implements runtime.LogStore: operations take effect on the page
-// cache now, complete in order per file (operations on different partition
-// logs complete in any order, as io/wal may), and become durable at
-// completion when synced. Refusals end OutcomeFailed, I/O errors
-// OutcomeUnknown.
-// StartRead implements runtime.LogReader. (Segment reads arrive with the
-// bounded log; no node issues them yet.)
+// StartRead implements runtime.LogReader. Each read takes its bytes from the
+// segment's page cache when it is issued — so it sees every append that
+// completed before, and nothing a later truncate, reset or bit flip does —
+// and completes after its own drawn latency, so reads complete in any order
+// and independently of the log's writes. A read of a segment that is gone
+// by its completion (trimmed, truncated away, reset, deleted), or that an
+// injected fault fails (readerr: EIO), completes OutcomeFailed; a crash
+// loses it.
 func (h *host) StartRead(reads []sm.LogRead) {
-	h.Fatal(fmt.Sprintf("sim: %d log reads: the simulated disk does not serve reads yet", len(reads)))
+	w := h.w
+	w.trace.logReads(w.now, h.id, reads)
+	if w.readRNG == nil {
+		// Its own stream, so reads never shift the draws of writes.
+		w.readRNG = newRNG(w.cfg.Seed).child("read")
+	}
+	r := w.readRNG
+	inc := h.incarnation
+	for _, rd := range reads {
+		if w.trace.verbose != nil {
+			w.trace.note(w.now, h.id, "read #%d %v segment=%d pos=%d max=%d", rd.ID, rd.TP, rd.Segment, rd.Pos, rd.MaxBytes)
+		}
+		data, seg, errText := h.disk.readLog(rd)
+		if errText == "" && w.now < h.faults.readErrUntil && r.chance(h.faults.readErrRate) {
+			w.stats.Faults[FaultReadError]++
+			errText = "read: input/output error (EIO)"
+		}
+		lat := sm.Duration(r.heavyTail(int64(max(w.cfg.DiskLatencyMin, 1)), int64(w.cfg.DiskLatencyMax)*20))
+		if w.now < h.faults.readSlowUntil {
+			w.stats.Faults[FaultReadError]++
+			lat += sm.Duration(r.heavyTail(int64(h.faults.readSlowMax)/50+1, int64(h.faults.readSlowMax)))
+		}
+		id, tp := rd.ID, rd.TP
+		w.after(lat, func() {
+			if !h.up || h.incarnation != inc {
+				return
+			}
+			d := sm.LogReadDone{ID: id}
+			switch {
+			case errText != "":
+				d.Outcome, d.Reason = sm.OutcomeFailed, errText
+				w.stats.reach("log read failed")
+			case !h.disk.segmentExists(tp, seg):
+				d.Outcome, d.Reason = sm.OutcomeFailed, fmt.Sprintf("read %v: segment %d is gone", tp, seg.base)
+				w.stats.reach("log read of a gone segment")
+			default:
+				d.Data = data
+			}
+			h.deliver(inc, d)
+		})
+	}
 }
 
+// StartLog implements runtime.LogStore: operations take effect on the page
+// cache now, complete in order per partition log (operations on different
+// partition logs complete in any order, as io/wal may), and become durable
+// at completion when synced; every operation but an append is synced.
+// Refusals end OutcomeFailed, I/O errors OutcomeUnknown.
 func (h *host) StartLog(ops []sm.LogOp) {
 	h.w.trace.logOps(h.w.now, h.id, ops)
 	for _, op := range ops {
 		if h.w.trace.verbose != nil {
 			h.w.trace.note(h.w.now, h.id, "log %v #%d %v offset=%d base=%d bytes=%d sync=%v", op.Kind, op.ID, op.TP, op.Offset, frameBase(op.Data), len(op.Data), op.Sync)
 		}
-		if op.Kind == sm.LogTruncate {
+		switch op.Kind {
+		case sm.LogTruncate:
 			h.w.stats.reach("log truncated")
+		case sm.LogRoll:
+			h.w.stats.reach("log rolled")
+		case sm.LogTrim:
+			h.w.stats.reach("log trimmed")
+		case sm.LogReset:
+			h.w.stats.reach("log reset")
 		}
 		errText, refused := h.diskError(op.Sync), false
 		if errText == "" {
 			errText, refused = h.disk.applyLog(op)
 		}
 		id := op.ID
-		h.startWrite(walFile(op.TP), op.Sync, op.Kind == sm.LogAppend, errText, func(errText string) sm.Event {
+		h.startWrite(walFile(op.TP), op.Sync || op.Kind != sm.LogAppend, op.Kind == sm.LogAppend, errText, func(errText string) sm.Event {
 			d := sm.LogDone{ID: id, Reason: errText}
 			switch {
 			case errText == "":
@@ -461,6 +522,8 @@ const (
 	traceRaftSave
 	traceSetTimer
 	traceUnknown
+	traceLogRead
+	traceLogReadDone
 )
 
 // sum is the hash of everything traced so far.
@@ -533,6 +596,12 @@ func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
 		t.u64(uint64(e.ID))
 		t.u64(uint64(e.Outcome))
 		t.str(e.Reason)
+	case sm.LogReadDone:
+		t.begin(now, node, traceLogReadDone)
+		t.u64(uint64(e.ID))
+		t.u64(uint64(e.Outcome))
+		t.bytes(e.Data)
+		t.str(e.Reason)
 	case sm.TimerFired:
 		t.begin(now, node, traceTimerFired)
 	case sm.HealthObserved:
@@ -559,9 +628,25 @@ func (t *tracer) logOps(now sm.Time, node sm.NodeID, ops []sm.LogOp) {
 		t.u64(uint64(op.Kind))
 		t.str(op.TP.Topic)
 		t.u64(uint64(op.TP.Partition))
+		t.buf = append(t.buf, op.TopicID[:]...)
 		t.bytes(op.Data)
 		t.u64(uint64(op.Offset))
 		t.bool(op.Sync)
+		t.end()
+	}
+}
+
+// logReads folds the partition-log reads a node started.
+func (t *tracer) logReads(now sm.Time, node sm.NodeID, reads []sm.LogRead) {
+	for i := range reads {
+		r := &reads[i]
+		t.begin(now, node, traceLogRead)
+		t.u64(uint64(r.ID))
+		t.str(r.TP.Topic)
+		t.u64(uint64(r.TP.Partition))
+		t.u64(uint64(r.Segment))
+		t.u64(uint64(r.Pos))
+		t.u64(uint64(r.MaxBytes))
 		t.end()
 	}
 }
@@ -617,6 +702,11 @@ func describeEvent(ev sm.Event) string {
 			return fmt.Sprintf("raft done #%d %v %q", e.ID, e.Outcome, e.Reason)
 		}
 		return fmt.Sprintf("raft done #%d", e.ID)
+	case sm.LogReadDone:
+		if e.Outcome != sm.OutcomeOK {
+			return fmt.Sprintf("read done #%d %v %q", e.ID, e.Outcome, e.Reason)
+		}
+		return fmt.Sprintf("read done #%d %d bytes", e.ID, len(e.Data))
 	case sm.TimerFired:
 		return "timer"
 	case sm.HealthObserved:
