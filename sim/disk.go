@@ -174,6 +174,9 @@ func (d *Disk) crash(r *rng, tear bool) (torn int) {
 	for _, name := range names {
 		if l := d.logs[name]; l != nil {
 			torn += l.crash(r, tear)
+			if len(l.segs) == 0 {
+				delete(d.logs, name) // its creation never reached the disk
+			}
 		} else {
 			torn += d.files[name].crash(r, tear, nil)
 		}

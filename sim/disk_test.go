@@ -2,7 +2,11 @@ package sim
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -158,5 +162,390 @@ func TestCrashDamagesAnywhereUnsynced(t *testing.T) {
 	}
 	if !midCorrupt || !fullCorrupt {
 		t.Fatalf("damage before the last byte %v, full-length write with a bad byte %v: want both", midCorrupt, fullCorrupt)
+	}
+}
+
+// ---- segments ----------------------------------------------------------------
+
+var idA = sm.TopicID{1}
+
+// batchAt is a frame of n records from off, epoch 1, timestamped ts.
+func batchAt(off sm.Offset, n int, ts int64) []byte {
+	b := sm.Batch{BaseOffset: off, Epoch: 1, Timestamp: ts}
+	for i := range n {
+		b.Records = append(b.Records, sm.Record{Value: []byte(fmt.Sprintf("v%04d", int(off)+i))})
+	}
+	b.Seal()
+	return sm.EncodeBatch(nil, &b)
+}
+
+// mustApply applies op and fails on an error.
+func mustApply(t *testing.T, d *Disk, op sm.LogOp) {
+	t.Helper()
+	op.TP = tpA
+	if op.TopicID == (sm.TopicID{}) {
+		op.TopicID = idA
+	}
+	if err, _ := d.applyLog(op); err != "" {
+		t.Fatalf("%v at %d: %s", op.Kind, op.Offset, err)
+	}
+}
+
+func appendAt(t *testing.T, d *Disk, off sm.Offset, n int) {
+	t.Helper()
+	mustApply(t, d, sm.LogOp{Kind: sm.LogAppend, Data: batchAt(off, n, int64(off))})
+}
+
+func manifestOf(t *testing.T, d *Disk) (sm.LogManifest, map[sm.TopicPartition]string, logRecovery) {
+	t.Helper()
+	ms, damaged, st, err := d.recoverManifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms[tpA], damaged, st
+}
+
+func bounds(m sm.LogManifest) string {
+	var b strings.Builder
+	for _, s := range m.Segments {
+		fmt.Fprintf(&b, "[%d,%d)", s.Base, s.Next)
+		if s.Sealed {
+			b.WriteString("s")
+		}
+	}
+	return b.String()
+}
+
+// The segment model applies every LogOp kind with the production semantics
+// and recovers the manifest the state machine built: rolls seal segments
+// with their index files, a trim drops whole sealed segments from the front,
+// a truncation into a sealed segment makes it active again, a reset starts
+// over at an offset, and the manifest's indexes are IndexBuilder's.
+func TestDiskSegmentOps(t *testing.T) {
+	d := newDisk(0)
+	appendAt(t, d, 0, 3)
+	appendAt(t, d, 3, 2)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 5})
+	appendAt(t, d, 5, 5)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 10})
+	appendAt(t, d, 10, 1)
+	d.sync(walFile(tpA))
+	m, damaged, st := manifestOf(t, d)
+	if bounds(m) != "[0,5)s[5,10)s[10,11)" || damaged != nil || st.indexesRebuilt != 0 || m.TopicID != idA {
+		t.Fatalf("after rolls: %s damaged=%v %+v id=%v", bounds(m), damaged, st, m.TopicID)
+	}
+	want, _ := sm.ScanSegment(slices.Concat(batchAt(0, 3, 0), batchAt(3, 2, 3)), 0, 0)
+	want.Sealed = true
+	if got := m.Segments[0]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("index of segment 0:\n got %+v\nwant %+v", got, want)
+	}
+
+	// The roll must be at the log end, of a non-empty segment.
+	for _, off := range []sm.Offset{10, 12} {
+		if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogRoll, TP: tpA, Offset: off}); err == "" {
+			t.Fatalf("roll at %d with the log ending at 11 accepted", off)
+		}
+	}
+	// An append must start at the log end.
+	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: batchAt(12, 1, 0)}); err == "" {
+		t.Fatal("append at 12 with the log ending at 11 accepted")
+	}
+	// Another topic's ID is refused; none (zero) is not.
+	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, TopicID: sm.TopicID{2}, Data: batchAt(11, 1, 0)}); err == "" {
+		t.Fatal("append naming another topic ID accepted")
+	}
+	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: batchAt(11, 1, 0)}); err != "" {
+		t.Fatalf("append without a topic ID: %s", err)
+	}
+
+	// Truncating into a sealed segment drops the later ones and makes it
+	// active, without its index; a cut inside a batch is refused.
+	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogTruncate, TP: tpA, Offset: 6}); err == "" {
+		t.Fatal("truncate inside batch [5,10) accepted")
+	}
+	mustApply(t, d, sm.LogOp{Kind: sm.LogTruncate, Offset: 3})
+	d.sync(walFile(tpA))
+	if m, _, _ := manifestOf(t, d); bounds(m) != "[0,3)" {
+		t.Fatalf("after truncate to 3: %s", bounds(m))
+	}
+	if l := d.logs[walFile(tpA)]; len(l.segs) != 1 || len(l.segs[0].index.content) != 0 {
+		t.Fatalf("truncated segment: %d segments, index %d bytes", len(l.segs), len(l.segs[0].index.content))
+	}
+	appendAt(t, d, 3, 2)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 5})
+	appendAt(t, d, 5, 5)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 10})
+
+	// Trim to a segment base; not to an offset inside one.
+	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogTrim, TP: tpA, Offset: 7}); err == "" {
+		t.Fatal("trim to offset 7, not a segment base, accepted")
+	}
+	mustApply(t, d, sm.LogOp{Kind: sm.LogTrim, Offset: 5})
+	d.sync(walFile(tpA))
+	if m, _, _ := manifestOf(t, d); bounds(m) != "[5,10)s[10,10)" {
+		t.Fatalf("after trim: %s", bounds(m))
+	}
+	// Truncating to a segment's base leaves it empty and active.
+	mustApply(t, d, sm.LogOp{Kind: sm.LogTruncate, Offset: 5})
+	d.sync(walFile(tpA))
+	if m, _, _ := manifestOf(t, d); bounds(m) != "[5,5)" {
+		t.Fatalf("after truncate to 5: %s", bounds(m))
+	}
+	appendAt(t, d, 5, 2)
+
+	// A reset starts the log empty at an offset; a delete removes it.
+	mustApply(t, d, sm.LogOp{Kind: sm.LogReset, Offset: 100})
+	appendAt(t, d, 100, 1)
+	d.sync(walFile(tpA))
+	if m, _, _ := manifestOf(t, d); bounds(m) != "[100,101)" {
+		t.Fatalf("after reset: %s", bounds(m))
+	}
+	mustApply(t, d, sm.LogOp{Kind: sm.LogDelete})
+	if ms, _, _, _ := d.recoverManifests(); len(ms) != 0 {
+		t.Fatalf("after delete: %v", ms)
+	}
+	// A reset creates a log with its topic ID.
+	mustApply(t, d, sm.LogOp{Kind: sm.LogReset, Offset: 7, TopicID: sm.TopicID{9}})
+	d.sync(walFile(tpA))
+	if m, _, _ := manifestOf(t, d); bounds(m) != "[7,7)" || m.TopicID != (sm.TopicID{9}) {
+		t.Fatalf("after reset of no log: %s %v", bounds(m), m.TopicID)
+	}
+}
+
+// rolled is a synced disk holding tpA as [0,5) [5,10) sealed and [10,12)
+// active.
+func rolled(t *testing.T) *Disk {
+	d := newDisk(0)
+	appendAt(t, d, 0, 3)
+	appendAt(t, d, 3, 2)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 5})
+	appendAt(t, d, 5, 5)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 10})
+	appendAt(t, d, 10, 2)
+	d.sync(walFile(tpA))
+	return d
+}
+
+// An index file that is missing, cut short, corrupt, or that disagrees with
+// its segment's length is rebuilt from the segment: the same index, counted,
+// and written back so the next start reads it.
+func TestDiskIndexRebuilt(t *testing.T) {
+	ref, _, _ := manifestOf(t, rolled(t))
+	damage := map[string]func(segs []*segment){
+		"deleted":   func(segs []*segment) { segs[1].index = file{} },
+		"cut short": func(segs []*segment) { b := segs[1].index.durable[:20]; segs[1].index = file{content: b, durable: b} },
+		"bit flip": func(segs []*segment) {
+			b := slices.Clone(segs[1].index.durable)
+			b[30] ^= 4
+			segs[1].index = file{content: b, durable: b}
+		},
+		"another segment's": func(segs []*segment) { segs[1].index = segs[0].index },
+	}
+	for _, name := range slices.Sorted(maps.Keys(damage)) {
+		t.Run(name, func(t *testing.T) {
+			d := rolled(t)
+			damage[name](d.logs[walFile(tpA)].segs)
+			d.crash(newRNG(1), false)
+			m, damaged, st := manifestOf(t, d)
+			if !reflect.DeepEqual(m, ref) || damaged != nil || st.indexesRebuilt != 1 {
+				t.Fatalf("manifest %s damaged=%v %+v, want %s rebuilt once", bounds(m), damaged, st, bounds(ref))
+			}
+			if _, _, st := manifestOf(t, d); st.indexesRebuilt != 0 {
+				t.Fatal("the rebuilt index was not written back")
+			}
+		})
+	}
+}
+
+// Recovery cuts a torn tail beyond the active segment's sync mark (and the
+// cut is durable), but reports bytes below a mark that are gone or corrupt —
+// in the active segment or a sealed one (a scan of it finds the damage) —
+// as damage naming the file and byte, with the valid prefix as the
+// manifest and nothing cut.
+func TestDiskRecoveryTornAndDamaged(t *testing.T) {
+	d := rolled(t)
+	l := d.logs[walFile(tpA)]
+	a := l.last()
+	whole := len(a.data.content)
+	a.data.content = append(slices.Clip(a.data.content), batchAt(12, 1, 0)[:9]...) // torn, unsynced
+	m, damaged, st := manifestOf(t, d)
+	if m.End() != 12 || damaged != nil || st.tornCut != 1 || len(a.data.content) != whole || len(a.data.durable) != whole {
+		t.Fatalf("torn tail: end %d damaged=%v %+v, file %d/%d bytes", m.End(), damaged, st, len(a.data.content), len(a.data.durable))
+	}
+
+	// A corrupt byte below the active segment's mark.
+	d = rolled(t)
+	a = d.logs[walFile(tpA)].last()
+	second := len(batchAt(10, 2, 10)) - 3
+	a.data.content = slices.Clone(a.data.content)
+	a.data.content[second] ^= 1
+	m, damaged, _ = manifestOf(t, d)
+	want := fmt.Sprintf("%s: byte 0:", segmentFile(tpA, 10))
+	if m.End() != 10 || !strings.HasPrefix(damaged[tpA], want) || len(a.data.content) != len(a.data.durable) {
+		t.Fatalf("corrupt active segment: end %d damaged=%q (want prefix %q)", m.End(), damaged[tpA], want)
+	}
+
+	// A bit flipped at rest in a sealed segment whose index is gone: the
+	// rebuild scans it and finds the damage at the flipped frame.
+	d = rolled(t)
+	s := d.logs[walFile(tpA)].segs[0]
+	pos := len(batchAt(0, 3, 0)) + 12
+	s.flipBit(pos, 3)
+	s.index = file{}
+	m, damaged, _ = manifestOf(t, d)
+	want = fmt.Sprintf("%s: byte %d:", segmentFile(tpA, 0), len(batchAt(0, 3, 0)))
+	if bounds(m) != "[0,3)" || !strings.HasPrefix(damaged[tpA], want) {
+		t.Fatalf("flipped sealed segment: %s damaged=%q (want prefix %q)", bounds(m), damaged[tpA], want)
+	}
+	// The byte recovery the broker takes today reports it too.
+	if got, _ := d.recover(); !strings.HasPrefix(got.Damaged[tpA], want) {
+		t.Fatalf("byte recovery: damaged=%q", got.Damaged[tpA])
+	}
+
+	// Synced data lost by a lying device: the active segment holds less
+	// than its mark.
+	d = rolled(t)
+	a = d.logs[walFile(tpA)].last()
+	appendAt(t, d, 12, 1)
+	d.lieSync(walFile(tpA))
+	d.crash(newRNG(1), false)
+	if _, damaged, _ = manifestOf(t, d); !strings.HasPrefix(damaged[tpA], segmentFile(tpA, 10)) {
+		t.Fatalf("lost sync: damaged=%q", damaged[tpA])
+	}
+}
+
+// A roll that had not completed at a crash — the sealed segment's unsynced
+// tail torn, the next segment created — is undone: the torn segment is cut
+// and active again, what followed it goes.
+func TestDiskRollUndone(t *testing.T) {
+	undone := 0
+	for seed := uint64(1); seed <= 100; seed++ {
+		d := newDisk(0)
+		appendAt(t, d, 0, 3)
+		d.sync(walFile(tpA))
+		appendAt(t, d, 3, 4)
+		mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 7})
+		appendAt(t, d, 7, 1)
+		d.crash(newRNG(seed), true)
+		m, damaged, st := manifestOf(t, d)
+		if damaged != nil || m.End() < 3 {
+			t.Fatalf("seed %d: %s damaged=%v", seed, bounds(m), damaged)
+		}
+		switch bounds(m) {
+		case "[0,3)", "[0,7)", "[0,7)s[7,7)", "[0,7)s[7,8)":
+		default:
+			t.Fatalf("seed %d: %s", seed, bounds(m))
+		}
+		undone += st.rollsUndone
+	}
+	if undone == 0 {
+		t.Fatal("no seed tore the rolled segment")
+	}
+}
+
+// Random operations with syncs and torn crashes: recovery never errs or
+// reports damage (no device lies here), every record it recovers is one
+// that was written at its offset, and nothing synced is lost.
+func TestDiskSegmentsCrashProperty(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		r := newRNG(seed)
+		d := newDisk(0)
+		written := map[sm.Offset]map[string]bool{}
+		var end, start sm.Offset
+		syncedEnd, pending := sm.Offset(0), false
+		write := 0
+		for step := 0; step < 40; step++ {
+			op := sm.LogOp{TP: tpA, TopicID: idA}
+			switch k := r.intn(10); {
+			case k < 5:
+				n := 1 + r.intn(3)
+				b := sm.Batch{BaseOffset: end, Epoch: 1}
+				for i := range n {
+					write++
+					v := fmt.Sprintf("w%d", write)
+					b.Records = append(b.Records, sm.Record{Value: []byte(v)})
+					if written[end+sm.Offset(i)] == nil {
+						written[end+sm.Offset(i)] = map[string]bool{}
+					}
+					written[end+sm.Offset(i)][v] = true
+				}
+				b.Seal()
+				op.Kind, op.Data = sm.LogAppend, sm.EncodeBatch(nil, &b)
+				end += sm.Offset(n)
+			case k < 7:
+				op.Kind, op.Offset, pending = sm.LogRoll, end, true
+				if l := d.logs[walFile(tpA)]; l == nil || l.last().base == end {
+					continue
+				}
+			case k == 7:
+				l := d.logs[walFile(tpA)]
+				if l == nil || len(l.segs) < 2 {
+					continue
+				}
+				op.Kind, op.Offset, pending = sm.LogTrim, l.segs[1].base, true
+				start = op.Offset
+			case k == 8:
+				d.sync(walFile(tpA))
+				syncedEnd, pending = end, false
+				continue
+			default:
+				d.crash(r, true)
+				m, damaged, _, err := d.recoverManifests()
+				if err != nil || damaged != nil {
+					t.Fatalf("seed %d step %d: %v %v", seed, step, err, damaged)
+				}
+				got := m[tpA]
+				if !pending && got.End() < syncedEnd {
+					t.Fatalf("seed %d step %d: recovered end %d below synced end %d", seed, step, got.End(), syncedEnd)
+				}
+				checkRecords(t, d, got, written)
+				end, start, syncedEnd, pending = got.End(), got.Start(), min(syncedEnd, got.End()), false
+				_ = start
+				continue
+			}
+			if err, _ := d.applyLog(op); err != "" {
+				t.Fatalf("seed %d step %d: %v: %s", seed, step, op.Kind, err)
+			}
+		}
+	}
+}
+
+// checkRecords decodes every segment of m from the disk and checks each
+// record is one written at its offset.
+func checkRecords(t *testing.T, d *Disk, m sm.LogManifest, written map[sm.Offset]map[string]bool) {
+	t.Helper()
+	l := d.logs[walFile(tpA)]
+	for _, s := range m.Segments {
+		seg := l.findSegment(s.Base)
+		bs, n, err := sm.DecodeLog(seg.data.content)
+		if err != nil || int64(n) != s.Bytes {
+			t.Fatalf("segment %d: %d of %d bytes decode: %v", s.Base, n, s.Bytes, err)
+		}
+		for _, b := range bs {
+			for i, rec := range b.Records {
+				if off := b.BaseOffset + sm.Offset(i); !written[off][string(rec.Value)] {
+					t.Fatalf("offset %d holds %q, never written there", off, rec.Value)
+				}
+			}
+		}
+	}
+}
+
+// The oracle's segment skipping: from a later segment's base on, the
+// earlier segments are not decoded; a bad frame stops it with the file and
+// byte.
+func TestDiskLogBatches(t *testing.T) {
+	d := rolled(t)
+	all, err := d.logBatches(tpA, 0)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("%d batches, %v", len(all), err)
+	}
+	if got, _ := d.logBatches(tpA, 10); len(got) != 1 || got[0].BaseOffset != 10 {
+		t.Fatalf("from 10: %d batches", len(got))
+	}
+	d.logs[walFile(tpA)].segs[1].flipBit(30, 0)
+	got, err := d.logBatches(tpA, 0)
+	if len(got) != 2 || err == nil || !strings.Contains(err.Error(), segmentFile(tpA, 5)+": byte 0") {
+		t.Fatalf("flipped: %d batches, %v", len(got), err)
 	}
 }

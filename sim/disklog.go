@@ -117,10 +117,16 @@ func compareOffset(a, b sm.Offset) int {
 	return 0
 }
 
-// newLog creates a log directory holding one empty segment at base.
-func (d *Disk) newLog(tp sm.TopicPartition, id sm.TopicID, base sm.Offset) *plog {
+// newLog creates a log directory holding one empty segment at base. An
+// append creates it durably, as the WAL creates a file and syncs its
+// directory before it writes; a reset's creation is durable when the reset
+// completes.
+func (d *Disk) newLog(tp sm.TopicPartition, id sm.TopicID, base sm.Offset, durable bool) *plog {
 	l := &plog{tp: tp, topicID: id}
 	l.segs = []*segment{{base: base}}
+	if durable {
+		l.durSegs, l.durTopicID = slices.Clone(l.segs), id
+	}
 	l.active, l.activeOK = sm.NewIndexBuilder(base), true
 	d.logs[walFile(tp)] = l
 	return l
@@ -144,7 +150,7 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 		return "", false
 	case sm.LogReset:
 		if l == nil {
-			l = d.newLog(op.TP, op.TopicID, op.Offset)
+			l = d.newLog(op.TP, op.TopicID, op.Offset, false)
 		} else {
 			l.segs = []*segment{{base: op.Offset}}
 			l.active, l.activeOK = sm.NewIndexBuilder(op.Offset), true
@@ -182,7 +188,7 @@ func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 	}
 	if d.capacity > 0 && d.used()+int64(len(op.Data)) > d.capacity {
 		if l == nil {
-			l = d.newLog(op.TP, op.TopicID, base)
+			l = d.newLog(op.TP, op.TopicID, base, true)
 		}
 		if !l.refused {
 			l.refused, l.refusedAt = true, base
@@ -190,7 +196,7 @@ func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 		return "disk full (ENOSPC): append refused", true
 	}
 	if l == nil {
-		l = d.newLog(op.TP, op.TopicID, base)
+		l = d.newLog(op.TP, op.TopicID, base, true)
 	}
 	// As io/wal does: an append must start at the log's end; anything else
 	// is an I/O-level error (the broker stops), never a silent second copy
@@ -320,6 +326,8 @@ func (f *file) lieSync() {
 	f.mark = len(f.content)
 }
 
+func (f *file) synced() bool { return string(f.content) == string(f.durable) }
+
 func (f *file) extendsDurable() bool {
 	return len(f.content) >= len(f.durable) && string(f.content[:len(f.durable)]) == string(f.durable)
 }
@@ -343,6 +351,12 @@ func (l *plog) crash(r *rng, tear bool) (torn int) {
 		}
 	}
 	for _, s := range l.segs {
+		// A roll writes the index file only once the segment's data is
+		// durable (io/wal does the same), so an index never survives
+		// beside data it does not describe.
+		if !s.data.synced() && len(s.index.content) > 0 {
+			s.index.content = s.index.durable
+		}
 		torn += s.data.crash(r, tear, decided)
 		s.index.crash(r, tear, decided)
 	}
@@ -513,34 +527,36 @@ func (l *plog) recoverManifest(st *logRecovery) (sm.LogManifest, string, error) 
 				continue
 			}
 			idx, serr := sm.ScanSegment(s.data.content, s.base, lastEpoch)
+			cut, why := len(s.data.content), fmt.Sprintf("the segment ends at offset %d, the next one starts at %d", idx.Next, next)
+			if serr != nil {
+				cut, why = int(serr.Pos), serr.Reason
+			}
 			switch {
-			case serr != nil && serr.Pos < int64(s.data.mark):
+			case cut < s.data.mark:
 				idx.Sealed = false
 				m.Segments = append(m.Segments, idx)
-				return m, fmt.Sprintf("%s: byte %d: sealed segment damaged below its sync mark (byte %d): %s", name, serr.Pos, s.data.mark, serr.Reason), nil
-			case serr != nil:
+				return m, fmt.Sprintf("%s: byte %d: sealed segment damaged below its sync mark (byte %d): %s", name, cut, s.data.mark, why), nil
+			case serr != nil || idx.Next != next || idx.Next == idx.Base:
 				// The roll never completed (it syncs the segment whole):
-				// what follows the torn tail was never acknowledged either,
-				// unless a later segment's mark says otherwise.
+				// what follows the end of its valid bytes was never
+				// acknowledged either, unless a later segment's mark says
+				// otherwise.
 				for _, t := range l.segs[i+1:] {
 					if t.data.mark > 0 {
 						idx.Sealed = false
 						m.Segments = append(m.Segments, idx)
-						return m, fmt.Sprintf("%s: byte %d: torn, but segment %s after it holds %d synced bytes",
-							name, serr.Pos, segmentFile(l.tp, t.base), t.data.mark), nil
+						return m, fmt.Sprintf("%s: byte %d: %s, but segment %s after it holds %d synced bytes",
+							name, cut, why, segmentFile(l.tp, t.base), t.data.mark), nil
 					}
 				}
 				st.rollsUndone++
 				l.segs = l.segs[:i+1]
 				s.index = file{}
-				cutFile(&s.data, int(serr.Pos))
+				cutFile(&s.data, cut)
 				l.durSegs, l.durTopicID = slices.Clone(l.segs), l.topicID
+				l.active, l.activeOK = sm.ResumeIndex(idx), true
 				m.Segments = append(m.Segments, idx)
 				return m, "", nil
-			case idx.Next != next || idx.Next == idx.Base:
-				idx.Sealed = false
-				m.Segments = append(m.Segments, idx)
-				return m, fmt.Sprintf("%s: byte %d: sealed segment ends at offset %d, the next segment starts at %d", name, idx.Bytes, idx.Next, next), nil
 			}
 			st.indexesRebuilt++
 			idx.Sealed = true
@@ -635,6 +651,39 @@ func (d *Disk) readLog(r sm.LogRead) (data []byte, seg *segment, errText string)
 func (d *Disk) segmentExists(tp sm.TopicPartition, seg *segment) bool {
 	l := d.logs[walFile(tp)]
 	return l != nil && slices.Contains(l.segs, seg)
+}
+
+// logBatches decodes tp's page-cache segments from the one holding from
+// (see World.diskLog).
+func (d *Disk) logBatches(tp sm.TopicPartition, from sm.Offset) ([]sm.Batch, error) {
+	l := d.logs[walFile(tp)]
+	if l == nil {
+		return nil, nil
+	}
+	var out []sm.Batch
+	next := sm.Offset(-1)
+	for i, s := range l.segs {
+		if i+1 < len(l.segs) && l.segs[i+1].base <= from {
+			continue
+		}
+		if next >= 0 && s.base != next {
+			return out, fmt.Errorf("%s: starts at offset %d, the log before it ends at %d", segmentFile(tp, s.base), s.base, next)
+		}
+		next = s.base
+		for pos := 0; pos < len(s.data.content); {
+			b, n, err := sm.DecodeBatch(s.data.content[pos:])
+			if err == nil && b.BaseOffset != next {
+				err = fmt.Errorf("batch at offset %d, expected %d", b.BaseOffset, next)
+			}
+			if err != nil {
+				return out, fmt.Errorf("%s: byte %d: %w", segmentFile(tp, s.base), pos, err)
+			}
+			out = append(out, b)
+			next = b.NextOffset()
+			pos += n
+		}
+	}
+	return out, nil
 }
 
 // ---- faults at rest --------------------------------------------------------------

@@ -113,7 +113,7 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.Par
 		return
 	}
 	ref := w.inv.committed[tp]
-	log := b.Log(tp)
+	log := w.replicaLog(b, id, tp, from)
 	i := sort.Search(len(log), func(i int) bool { return log[i].NextOffset() > from })
 	for ; i < len(log) && log[i].BaseOffset < st.HW; i++ {
 		for j, r := range log[i].Records {
@@ -171,4 +171,29 @@ func (w *World) checkRaft(id sm.NodeID) {
 	if n := len(ents); n > 0 {
 		w.inv.raftVerified[key] = ents[n-1].GetIndex()
 	}
+}
+
+// invariantsReadDisk says where the cluster invariants read a replica's
+// log: from the broker's disk (diskLog, the oracle) when set, else from the
+// replica's in-memory log (broker.Node.Log). Set it when replicas no longer
+// hold their whole log in memory.
+const invariantsReadDisk = false
+
+// replicaLog is broker id's log of tp as the invariants see it (see
+// invariantsReadDisk), from the batch holding offset from on at least.
+func (w *World) replicaLog(b *broker.Node, id sm.NodeID, tp sm.TopicPartition, from sm.Offset) []sm.Batch {
+	if invariantsReadDisk {
+		log, _ := w.diskLog(id, tp, from)
+		return log
+	}
+	return b.Log(tp)
+}
+
+// diskLog is the disk oracle: broker id's log of tp as its disk's page cache
+// holds it now — every segment's frames, decoded — skipping the segments
+// that end at or below from. It stops at the first frame that does not
+// decode (a torn tail recovery has not cut yet, a bit flipped at rest) or
+// does not continue the log, with an error naming the file and byte.
+func (w *World) diskLog(id sm.NodeID, tp sm.TopicPartition, from sm.Offset) ([]sm.Batch, error) {
+	return w.hosts[id].disk.logBatches(tp, from)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weirmq/weir/linearizability"
+	"github.com/weirmq/weir/sm"
 )
 
 // The raft checker fails when a controller's committed entry differs from
@@ -70,5 +71,55 @@ func TestPorcupineTimeoutFails(t *testing.T) {
 	err := r.check("", 200*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "porcupine timed out after 200ms") || !r.Porcupine.Unknown() {
 		t.Fatalf("check = %v (porcupine %s), want a timeout failure", err, r.Porcupine.String())
+	}
+}
+
+// The disk oracle reads a broker's partition log from its disk, as the
+// replica's in-memory log holds it: the same batches, in a seed run with
+// every replica, at every invariant check (the switch point,
+// invariantsReadDisk, can change where the invariants read without
+// changing what they see).
+func TestDiskOracleMatchesReplicaLog(t *testing.T) {
+	w, err := NewScripted(DefaultConfig(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Boot(); err != nil {
+		t.Fatal(err)
+	}
+	tp := w.workloadTPs()[0]
+	if err := w.Produce(firstClientID, tp, sm.Acks{Kind: sm.AckAll}, 30); err != nil {
+		t.Fatal(err)
+	}
+	compared := 0
+	for range 30 {
+		if err := w.RunFor(100 * sm.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range w.brokerIDs() {
+			b := w.brokerNode(id)
+			if b == nil {
+				continue
+			}
+			for _, tp := range w.workloadTPs() {
+				mem := b.Log(tp)
+				disk, err := w.diskLog(id, tp, 0)
+				if err != nil {
+					t.Fatalf("%v %v: %v", id, tp, err)
+				}
+				if len(mem) != len(disk) {
+					t.Fatalf("%v %v: %d batches in memory, %d on disk", id, tp, len(mem), len(disk))
+				}
+				for i := range mem {
+					if mem[i].BaseOffset != disk[i].BaseOffset || mem[i].CRC != disk[i].CRC {
+						t.Fatalf("%v %v batch %d: memory [%d crc %x], disk [%d crc %x]", id, tp, i, mem[i].BaseOffset, mem[i].CRC, disk[i].BaseOffset, disk[i].CRC)
+					}
+				}
+				compared += len(mem)
+			}
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no batch compared")
 	}
 }

@@ -488,6 +488,26 @@ func (h *host) start() {
 	}
 }
 
+// recoverLogs is the manifest recovery (Disk.recoverManifests), with what it
+// repaired counted as coverage probes: what start hands a broker once
+// brokers recover from manifests instead of sm.Durable.Logs.
+func (h *host) recoverLogs() (map[sm.TopicPartition]sm.LogManifest, map[sm.TopicPartition]string, error) {
+	ms, damaged, st, err := h.disk.recoverManifests()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%v recover: %w", h.id, err)
+	}
+	for range st.indexesRebuilt {
+		h.w.stats.reach("index rebuilt")
+	}
+	for range st.rollsUndone {
+		h.w.stats.reach("incomplete roll undone")
+	}
+	if st.indexesRebuilt+st.rollsUndone+st.tornCut > 0 {
+		h.w.trace.note(h.w.now, h.id, "recovery: %d indexes rebuilt, %d rolls undone, %d torn tails cut", st.indexesRebuilt, st.rollsUndone, st.tornCut)
+	}
+	return ms, damaged, nil
+}
+
 // addHost registers a process slot.
 func (w *World) addHost(id sm.NodeID, kind hostKind) *host {
 	h := &host{w: w, id: id, kind: kind, disk: newDisk(w.cfg.DiskCapacity), diskFree: map[string]sm.Time{}}
