@@ -40,7 +40,7 @@ func newContractStore(t *testing.T) *contractStore {
 	return &contractStore{w: w, h: h, node: rec}
 }
 
-func (s *contractStore) StartLog(ops []sm.LogOp)     { s.h.StartLog(ops) }
+func (s *contractStore) StartLog(ops []sm.LogOp)      { s.h.StartLog(ops) }
 func (s *contractStore) StartRead(reads []sm.LogRead) { s.h.StartRead(reads) }
 
 // Next runs the world until the node has been handed a completion.
