@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,39 +12,86 @@ import (
 )
 
 // Disk is one simulated process's disk: its partition logs and its raft
-// state. It implements runtime.LogStore and runtime.RaftStore, keeping their
-// promises the way a real store would, but completes nothing on its own: an
-// operation waits until the test completes it (CompleteLog, CompleteRaft).
+// state. It implements runtime.LogStore, runtime.LogReader and
+// runtime.RaftStore, keeping their promises the way a real store would, but
+// completes nothing on its own: an operation or read waits until the test
+// completes it (CompleteLog, CompleteRead, CompleteRaft).
 //
+//   - A partition log is a list of segments as io/wal keeps them
+//     (sm/segment.go): every segment but the last sealed, with its index file
+//     (sm.EncodeSegmentIndex) beside it, and the topic ID the log was created
+//     with. Every LogOp kind does what sm/effects.go says; an op the store
+//     must refuse as an I/O error (another topic ID, an append that does not
+//     start at the log end, a roll not at the end, a trim not to a segment
+//     base, a cut inside a batch) completes OutcomeUnknown and poisons the
+//     disk, as a real store stops.
 //   - Operations on one partition log complete in issue order; the test picks
 //     which log completes next, so different logs complete in any order it
 //     likes.
-//   - A completed operation takes effect on the log's bytes; it is durable
-//     (survives PowerLoss) when it asked for Sync. An uncompleted one has not
-//     taken effect: Crash and PowerLoss drop it (Crash may tear an append).
+//   - A completed operation takes effect on the log; it is durable (survives
+//     PowerLoss) when it asked for Sync, and every kind but an append is
+//     synced. An uncompleted one has not taken effect: Crash and PowerLoss
+//     drop it (Crash may tear an append).
 //   - OutcomeFailed leaves nothing behind, and from then on every append to
 //     that log that does not start at its end is refused too, so the log
 //     never has a gap (runtime.LogStore).
 //   - OutcomeUnknown poisons the disk: this and every later completion, log
 //     or raft, is unknown, and nothing more is written.
+//   - A read takes the bytes of completed operations when it is issued and
+//     completes when the test says, in any order; a read of a segment gone by
+//     then fails (runtime.LogReader).
+//   - Manifests is what a store's Open finds: the logs' manifests, torn tails
+//     cut, indexes rebuilt where their files were lost.
 //
 // Raft saves complete in issue order too; a synced save makes every earlier
 // save durable (one file, one fsync).
 type Disk struct {
-	logs    map[sm.TopicPartition][]byte // as completed operations left them
-	durable map[sm.TopicPartition][]byte // as the last synced operation left them
+	logs    map[sm.TopicPartition]*tlog // as completed operations left them
+	durable map[sm.TopicPartition]*tlog // as the last synced operation left them
 	refused map[sm.TopicPartition]bool
 	// pending holds issued, uncompleted log operations in issue order.
 	pending []sm.LogOp
-	// reads holds issued, uncompleted log reads.
-	reads []sm.LogRead
+	// reads holds issued, uncompleted log reads in issue order.
+	reads []pendingRead
 	// History is every log operation ever issued to this disk, in order.
 	History []sm.LogOp
+	// IndexesRebuilt counts the index files Manifests found lost or
+	// corrupt and rebuilt from their segments.
+	IndexesRebuilt int
 
 	raftPending []sm.RaftSave
 	raft        raftState // completed saves
 	raftSynced  raftState // what a power loss keeps
 	poisoned    string
+	gen         uint64 // names segments, so a read can tell its segment went
+}
+
+// tlog is one partition log. It is never changed in place once another
+// holder (the durable copy, a read) may share it: every change builds a new
+// one (change), and segment data only grows by appending past its capacity.
+type tlog struct {
+	id   sm.TopicID
+	segs []tseg
+	// next caches the active segment's end and whole whether it decodes
+	// whole (known: the cache is valid), so appends do not rescan it.
+	next         sm.Offset
+	whole, known bool
+}
+
+type tseg struct {
+	gen  uint64
+	base sm.Offset
+	data []byte
+	// index is the index file of a sealed segment (nil: active, or lost).
+	index  []byte
+	sealed bool
+}
+
+type pendingRead struct {
+	r    sm.LogRead
+	data []byte
+	gen  uint64 // the segment read; 0: none
+	err  string
 }
 
 type raftState struct {
@@ -65,17 +113,28 @@ func (r raftState) apply(s sm.RaftSave) raftState {
 
 // NewDisk returns an empty disk.
 func NewDisk() *Disk {
-	return &Disk{logs: map[sm.TopicPartition][]byte{}, durable: map[sm.TopicPartition][]byte{}, refused: map[sm.TopicPartition]bool{}}
+	return &Disk{logs: map[sm.TopicPartition]*tlog{}, durable: map[sm.TopicPartition]*tlog{}, refused: map[sm.TopicPartition]bool{}}
 }
 
-// NewDiskFrom returns a disk holding logs, all of it synced.
+// NewDiskFrom returns a disk holding logs, all of it synced, each log one
+// segment from its first batch's offset (0 when empty).
 func NewDiskFrom(logs map[sm.TopicPartition][]byte) *Disk {
 	d := NewDisk()
 	for tp, b := range logs {
-		d.logs[tp] = slices.Clone(b)
-		d.durable[tp] = d.logs[tp]
+		base := dataStart(b)
+		if base < 0 {
+			base = 0
+		}
+		l := &tlog{segs: []tseg{d.newSeg(base)}}
+		l.segs[0].data = slices.Clip(slices.Clone(b))
+		d.logs[tp], d.durable[tp] = l, l
 	}
 	return d
+}
+
+func (d *Disk) newSeg(base sm.Offset) tseg {
+	d.gen++
+	return tseg{gen: d.gen, base: base}
 }
 
 // StartLog implements runtime.LogStore: the operations wait for the test.
@@ -84,9 +143,12 @@ func (d *Disk) StartLog(ops []sm.LogOp) {
 	d.History = append(d.History, ops...)
 }
 
-// StartRead implements runtime.LogReader: the reads wait for the test.
+// StartRead implements runtime.LogReader: each read takes the bytes of the
+// operations completed so far and waits for the test.
 func (d *Disk) StartRead(reads []sm.LogRead) {
-	d.reads = append(d.reads, reads...)
+	for _, r := range reads {
+		d.reads = append(d.reads, d.snapshot(r))
+	}
 }
 
 // StartRaft implements runtime.RaftStore: the saves wait for the test.
@@ -120,17 +182,27 @@ func (d *Disk) PendingLogs() []sm.TopicPartition {
 	return tps
 }
 
+// PendingReads returns the uncompleted log reads in issue order.
+func (d *Disk) PendingReads() []sm.LogRead {
+	out := make([]sm.LogRead, len(d.reads))
+	for i, p := range d.reads {
+		out[i] = p.r
+	}
+	return out
+}
+
 // PendingRaft returns the uncompleted raft saves in issue order.
 func (d *Disk) PendingRaft() []sm.RaftSave { return slices.Clone(d.raftPending) }
 
-// Log returns tp's bytes as completed operations left them (nil: no log).
-func (d *Disk) Log(tp sm.TopicPartition) []byte { return d.logs[tp] }
+// Log returns tp's bytes as completed operations left them, its segments'
+// one after the other (nil: no log).
+func (d *Disk) Log(tp sm.TopicPartition) []byte { return d.logs[tp].bytes() }
 
 // Logs returns a copy of every log's bytes.
 func (d *Disk) Logs() map[sm.TopicPartition][]byte {
 	out := make(map[sm.TopicPartition][]byte, len(d.logs))
-	for tp, b := range d.logs {
-		out[tp] = slices.Clone(b)
+	for tp, l := range d.logs {
+		out[tp] = slices.Clone(l.bytes())
 	}
 	return out
 }
@@ -138,8 +210,43 @@ func (d *Disk) Logs() map[sm.TopicPartition][]byte {
 // Synced returns a copy of every log as a power loss would leave it.
 func (d *Disk) Synced() map[sm.TopicPartition][]byte {
 	out := make(map[sm.TopicPartition][]byte, len(d.durable))
-	for tp, b := range d.durable {
-		out[tp] = slices.Clone(b)
+	for tp, l := range d.durable {
+		out[tp] = slices.Clone(l.bytes())
+	}
+	return out
+}
+
+// Segments returns the bases of tp's segments, in order (nil: no log).
+func (d *Disk) Segments(tp sm.TopicPartition) []sm.Offset {
+	l := d.logs[tp]
+	if l == nil {
+		return nil
+	}
+	out := make([]sm.Offset, len(l.segs))
+	for i, s := range l.segs {
+		out[i] = s.base
+	}
+	return out
+}
+
+// TopicID returns the topic ID tp's log was created with.
+func (d *Disk) TopicID(tp sm.TopicPartition) sm.TopicID {
+	if l := d.logs[tp]; l != nil {
+		return l.id
+	}
+	return sm.TopicID{}
+}
+
+func (l *tlog) bytes() []byte {
+	switch {
+	case l == nil:
+		return nil
+	case len(l.segs) == 1:
+		return l.segs[0].data
+	}
+	var out []byte
+	for _, s := range l.segs {
+		out = append(out, s.data...)
 	}
 	return out
 }
@@ -148,7 +255,8 @@ func (d *Disk) Synced() map[sm.TopicPartition][]byte {
 func (d *Disk) Raft() (*pb.HardState, []*pb.Entry) { return d.raft.hs, slices.Clone(d.raft.entries) }
 
 // Durable is what a process restarting from this disk finds (the runtime
-// hands it to the node's constructor).
+// hands it to the node's constructor): the logs' bytes (see Manifests for
+// what a store's Open makes of them) and the raft state.
 func (d *Disk) Durable() sm.Durable {
 	hs, ents := d.Raft()
 	return sm.Durable{Logs: d.Logs(), HardState: hs, Entries: ents}
@@ -169,8 +277,9 @@ func (d *Disk) CompleteNext(outcome sm.Outcome, reason string) (done sm.LogDone,
 
 // CompleteLog completes tp's oldest uncompleted operation; ok is false when
 // tp has none. The outcome may be turned into another one the store's
-// promises require (a refused log refuses a gap; a poisoned disk answers
-// unknown): the returned completion is the one to deliver.
+// promises require (a refused log refuses a gap; an op a store must refuse
+// as an I/O error, or a poisoned disk, answers unknown): the returned
+// completion is the one to deliver.
 func (d *Disk) CompleteLog(tp sm.TopicPartition, outcome sm.Outcome, reason string) (done sm.LogDone, ok bool) {
 	i := slices.IndexFunc(d.pending, func(op sm.LogOp) bool { return op.TP == tp })
 	if i < 0 {
@@ -186,13 +295,16 @@ func (d *Disk) complete(i int, outcome sm.Outcome, reason string) sm.LogDone {
 		return sm.LogDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Reason: d.poisoned}
 	}
 	if outcome == sm.OutcomeOK && op.Kind == sm.LogAppend && d.refused[op.TP] {
-		if end, start := logEnd(d.logs[op.TP]), dataStart(op.Data); start != end {
+		if end, start := d.logs[op.TP].end(), dataStart(op.Data); start != end {
 			outcome, reason = sm.OutcomeFailed, fmt.Sprintf("testkit: append at %d to %v, which ends at %d after a refusal", start, op.TP, end)
 		}
 	}
 	switch outcome {
 	case sm.OutcomeOK:
-		d.apply(op)
+		if err := d.apply(op); err != "" {
+			outcome, reason = sm.OutcomeUnknown, "testkit: "+err
+			d.poisoned = reason
+		}
 	case sm.OutcomeFailed:
 		if op.Kind != sm.LogAppend {
 			panic(fmt.Sprintf("testkit: only appends can be refused, not %v %d on %v", op.Kind, op.ID, op.TP))
@@ -210,36 +322,317 @@ func (d *Disk) complete(i int, outcome sm.Outcome, reason string) sm.LogDone {
 	return sm.LogDone{ID: op.ID, Outcome: outcome, Reason: reason}
 }
 
-func (d *Disk) apply(op sm.LogOp) {
-	applyTo(d.logs, op)
+func (d *Disk) apply(op sm.LogOp) string {
+	l, err := d.applyTo(d.logs[op.TP], op, true)
+	if err != "" {
+		return err
+	}
+	if l == nil {
+		delete(d.logs, op.TP)
+	} else {
+		d.logs[op.TP] = l
+	}
 	if op.Kind == sm.LogAppend {
 		d.refused[op.TP] = false
 	}
-	if op.Kind == sm.LogDelete {
+	if op.Kind == sm.LogDelete || op.Kind == sm.LogReset {
 		delete(d.refused, op.TP)
 	}
-	if op.Sync {
-		if b, ok := d.logs[op.TP]; ok {
-			d.durable[op.TP] = b
+	if op.Sync || op.Kind != sm.LogAppend {
+		if l != nil {
+			d.durable[op.TP] = l
 		} else {
 			delete(d.durable, op.TP)
 		}
 	}
+	return ""
 }
 
-// applyTo performs op on a set of logs the way a log store must: a
-// truncation cuts at the first frame at or after the offset, or at the first
-// frame it cannot decode (a torn tail). Logs are never changed in place, so
-// a synced copy can share their bytes.
-func applyTo(logs map[sm.TopicPartition][]byte, op sm.LogOp) {
-	switch op.Kind {
-	case sm.LogAppend:
-		logs[op.TP] = append(slices.Clip(logs[op.TP]), op.Data...)
-	case sm.LogTruncate:
-		logs[op.TP] = slices.Clip(logs[op.TP][:cutAt(logs[op.TP], op.Offset)])
-	case sm.LogDelete:
-		delete(logs, op.TP)
+// applyTo returns log l after op, as a log store must change it, or why a
+// store refuses op as an I/O error (checked only when strict: a power
+// loss's partial write lands unchecked). l itself is not changed.
+func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
+	if strict && l != nil && op.TopicID != (sm.TopicID{}) && l.id != (sm.TopicID{}) && op.TopicID != l.id {
+		return nil, fmt.Sprintf("%v %v: log belongs to topic ID %v, not %v", op.Kind, op.TP, l.id, op.TopicID)
 	}
+	switch op.Kind {
+	case sm.LogDelete:
+		return nil, ""
+	case sm.LogReset:
+		id := op.TopicID
+		if l != nil && l.id != (sm.TopicID{}) {
+			id = l.id
+		}
+		return &tlog{id: id, segs: []tseg{d.newSeg(op.Offset)}}, ""
+	case sm.LogAppend:
+		if l == nil {
+			base := dataStart(op.Data)
+			if base < 0 {
+				base = 0
+			}
+			l = &tlog{id: op.TopicID, segs: []tseg{d.newSeg(base)}}
+		}
+		l = l.change(op.TopicID)
+		a := &l.segs[len(l.segs)-1]
+		if end, whole := l.endWhole(); strict && whole && dataStart(op.Data) != end {
+			return nil, fmt.Sprintf("append to %v: batch base offset %d, log ends at %d", op.TP, dataStart(op.Data), end)
+		}
+		a.data = append(slices.Clip(a.data), op.Data...)
+		if l.known && l.whole {
+			for pos := 0; pos < len(op.Data); {
+				b, n, err := sm.DecodeBatch(op.Data[pos:])
+				if err != nil {
+					l.whole = false
+					break
+				}
+				l.next, pos = b.NextOffset(), pos+n
+			}
+		} else {
+			l.known = false
+		}
+		return l, ""
+	}
+	if l == nil {
+		return nil, fmt.Sprintf("%v %v: no such log", op.Kind, op.TP)
+	}
+	l = l.change(op.TopicID)
+	l.known = false
+	switch op.Kind {
+	case sm.LogTruncate:
+		if op.Offset < l.segs[0].base {
+			return nil, fmt.Sprintf("truncate %v to %d: below the log start %d", op.TP, op.Offset, l.segs[0].base)
+		}
+		k := len(l.segs) - 1
+		for k > 0 && l.segs[k].base > op.Offset {
+			k--
+		}
+		s := &l.segs[k]
+		pos := cutAt(s.data, op.Offset)
+		if strict && pos < len(s.data) {
+			if b, _, err := sm.DecodeBatch(s.data[pos:]); err == nil && b.BaseOffset < op.Offset {
+				return nil, fmt.Sprintf("truncate %v to %d: inside batch [%d,%d)", op.TP, op.Offset, b.BaseOffset, b.NextOffset())
+			}
+		}
+		l.segs = l.segs[:k+1]
+		s.data = slices.Clip(s.data[:pos])
+		s.index, s.sealed = nil, false
+	case sm.LogRoll:
+		a := &l.segs[len(l.segs)-1]
+		idx, serr := sm.ScanSegment(a.data, a.base, 0)
+		switch {
+		case strict && serr != nil:
+			return nil, fmt.Sprintf("roll %v: segment %d: %v", op.TP, a.base, serr)
+		case strict && (op.Offset != idx.Next || idx.Next == a.base):
+			return nil, fmt.Sprintf("roll %v at %d: the log ends at %d, its active segment starts at %d", op.TP, op.Offset, idx.Next, a.base)
+		}
+		idx.Sealed = true
+		a.index, a.sealed = sm.EncodeSegmentIndex(nil, &idx), true
+		l.segs = append(l.segs, d.newSeg(op.Offset))
+	case sm.LogTrim:
+		i := slices.IndexFunc(l.segs, func(s tseg) bool { return s.base == op.Offset })
+		switch {
+		case i >= 0:
+			l.segs = l.segs[i:]
+		case strict && op.Offset > l.segs[0].base:
+			return nil, fmt.Sprintf("trim %v to %d: not a segment base", op.TP, op.Offset)
+		}
+	default:
+		return nil, fmt.Sprintf("unknown log op kind %d", op.Kind)
+	}
+	return l, ""
+}
+
+// change returns a copy of l to change (recording id if l has none yet).
+func (l *tlog) change(id sm.TopicID) *tlog {
+	c := &tlog{id: l.id, segs: slices.Clone(l.segs), next: l.next, whole: l.whole, known: l.known}
+	if c.id == (sm.TopicID{}) {
+		c.id = id
+	}
+	return c
+}
+
+// end is the offset after the log's last whole frame (0: no log).
+func (l *tlog) end() sm.Offset {
+	e, _ := l.endWhole()
+	return e
+}
+
+// endWhole is end, and whether the active segment decodes whole (no torn
+// tail).
+func (l *tlog) endWhole() (sm.Offset, bool) {
+	if l == nil {
+		return 0, true
+	}
+	if !l.known {
+		a := l.segs[len(l.segs)-1]
+		idx, serr := sm.ScanSegment(a.data, a.base, 0)
+		l.next, l.whole, l.known = idx.Next, serr == nil, true
+	}
+	return l.next, l.whole
+}
+
+// ---- reads -------------------------------------------------------------------
+
+func (d *Disk) snapshot(r sm.LogRead) pendingRead {
+	p := pendingRead{r: r}
+	l := d.logs[r.TP]
+	if l == nil {
+		p.err = fmt.Sprintf("testkit: read %v: no such log", r.TP)
+		return p
+	}
+	i := slices.IndexFunc(l.segs, func(s tseg) bool { return s.base == r.Segment })
+	if i < 0 {
+		p.err = fmt.Sprintf("testkit: read %v: no segment %d", r.TP, r.Segment)
+		return p
+	}
+	buf := l.segs[i].data
+	if r.Pos < 0 || r.Pos > int64(len(buf)) {
+		p.err = fmt.Sprintf("testkit: read %v segment %d: byte %d beyond its end %d", r.TP, r.Segment, r.Pos, len(buf))
+		return p
+	}
+	end := int(r.Pos)
+	for end+4 <= len(buf) {
+		n := 4 + int(binary.LittleEndian.Uint32(buf[end:]))
+		if n > len(buf)-end || end > int(r.Pos) && end+n-int(r.Pos) > r.MaxBytes {
+			break
+		}
+		end += n
+	}
+	p.data, p.gen = buf[r.Pos:end:end], l.segs[i].gen
+	return p
+}
+
+// CompleteRead completes read id; ok is false when no such read is
+// pending. OutcomeOK returns the frames the read took when it was issued,
+// or fails when the segment is gone (or never existed); OutcomeFailed is an
+// I/O error (reason, or EIO). Reads are never unknown.
+func (d *Disk) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) (done sm.LogReadDone, ok bool) {
+	i := slices.IndexFunc(d.reads, func(p pendingRead) bool { return p.r.ID == id })
+	if i < 0 {
+		return sm.LogReadDone{}, false
+	}
+	p := d.reads[i]
+	d.reads = slices.Delete(d.reads, i, i+1)
+	done = sm.LogReadDone{ID: id}
+	switch {
+	case outcome == sm.OutcomeUnknown:
+		panic(fmt.Sprintf("testkit: reads are never unknown (read %d)", id))
+	case outcome == sm.OutcomeFailed:
+		if reason == "" {
+			reason = "testkit: read: input/output error (EIO)"
+		}
+		done.Outcome, done.Reason = sm.OutcomeFailed, reason
+	case p.err != "":
+		done.Outcome, done.Reason = sm.OutcomeFailed, p.err
+	case !d.segmentExists(p.r.TP, p.gen):
+		done.Outcome, done.Reason = sm.OutcomeFailed, fmt.Sprintf("testkit: read %v: segment %d is gone", p.r.TP, p.r.Segment)
+	default:
+		done.Data = p.data
+	}
+	return done, true
+}
+
+// CompleteReads completes every pending read with OutcomeOK, in issue
+// order, and returns the completions.
+func (d *Disk) CompleteReads() []sm.LogReadDone {
+	var out []sm.LogReadDone
+	for len(d.reads) > 0 {
+		done, _ := d.CompleteRead(d.reads[0].r.ID, sm.OutcomeOK, "")
+		out = append(out, done)
+	}
+	return out
+}
+
+func (d *Disk) segmentExists(tp sm.TopicPartition, gen uint64) bool {
+	l := d.logs[tp]
+	return l != nil && slices.ContainsFunc(l.segs, func(s tseg) bool { return s.gen == gen })
+}
+
+// ---- recovery and damage -------------------------------------------------------
+
+// Manifests is what a log store's Open finds on this disk — what a process
+// restarting from it recovers from once nodes take manifests: for each log
+// its manifest (sealed segments from their index files, rebuilt from the
+// segment when lost or corrupt, counted in IndexesRebuilt; the active one
+// scanned, a torn tail cut — the cut durable), and the logs whose sealed
+// segments do not decode (a FlipBit), by segment and byte, with the valid
+// prefix as their manifest.
+func (d *Disk) Manifests() (map[sm.TopicPartition]sm.LogManifest, map[sm.TopicPartition]string) {
+	out := map[sm.TopicPartition]sm.LogManifest{}
+	var damaged map[sm.TopicPartition]string
+	for _, tp := range slices.SortedFunc(maps.Keys(d.logs), sm.CompareTP) {
+		m, dmg := d.recoverLog(tp)
+		if dmg != "" {
+			if damaged == nil {
+				damaged = map[sm.TopicPartition]string{}
+			}
+			damaged[tp] = dmg
+		}
+		out[tp] = m
+	}
+	return out, damaged
+}
+
+func (d *Disk) recoverLog(tp sm.TopicPartition) (sm.LogManifest, string) {
+	l := d.logs[tp]
+	m := sm.LogManifest{TopicID: l.id}
+	last := sm.Epoch(0)
+	for i, s := range l.segs {
+		if i < len(l.segs)-1 {
+			idx, err := sm.DecodeSegmentIndex(s.index)
+			if err != nil || idx.Base != s.base || idx.Next != l.segs[i+1].base || idx.Bytes != int64(len(s.data)) {
+				var serr *sm.ScanError
+				idx, serr = sm.ScanSegment(s.data, s.base, last)
+				if serr != nil || idx.Next != l.segs[i+1].base {
+					idx.Sealed = false
+					m.Segments = append(m.Segments, idx)
+					return m, fmt.Sprintf("testkit: %v segment %d: sealed segment does not decode whole (%v)", tp, s.base, serr)
+				}
+				d.IndexesRebuilt++
+				idx.Sealed = true
+				c := l.change(l.id)
+				c.segs[i].index = sm.EncodeSegmentIndex(nil, &idx)
+				d.setBoth(tp, c)
+				l = c
+			}
+			m.Segments = append(m.Segments, idx)
+			last = idx.Epochs[len(idx.Epochs)-1].Epoch
+			continue
+		}
+		idx, serr := sm.ScanSegment(s.data, s.base, last)
+		if serr != nil {
+			c := l.change(l.id)
+			c.segs[i].data = slices.Clip(s.data[:serr.Pos])
+			d.setBoth(tp, c)
+		}
+		m.Segments = append(m.Segments, idx)
+	}
+	return m, ""
+}
+
+// setBoth replaces tp's log, completed and durable alike (recovery's cut or
+// rewrite, synced).
+func (d *Disk) setBoth(tp sm.TopicPartition, l *tlog) { d.logs[tp], d.durable[tp] = l, l }
+
+// FlipBit flips bit of byte pos in segment base of tp's log, at rest: in
+// what reads return and in what a power loss keeps. Tests plant corruption
+// with it.
+func (d *Disk) FlipBit(tp sm.TopicPartition, base sm.Offset, pos int, bit uint) {
+	l := d.logs[tp].change(sm.TopicID{})
+	i := slices.IndexFunc(l.segs, func(s tseg) bool { return s.base == base })
+	data := slices.Clone(l.segs[i].data)
+	data[pos] ^= 1 << bit
+	l.segs[i].data = data
+	d.setBoth(tp, l)
+}
+
+// LoseIndex deletes the index file of sealed segment base of tp's log, at
+// rest: the next Manifests rebuilds it.
+func (d *Disk) LoseIndex(tp sm.TopicPartition, base sm.Offset) {
+	l := d.logs[tp].change(sm.TopicID{})
+	i := slices.IndexFunc(l.segs, func(s tseg) bool { return s.base == base })
+	l.segs[i].index = nil
+	d.setBoth(tp, l)
 }
 
 // CompleteRaft completes the oldest raft save; ok is false when none is
@@ -269,10 +662,11 @@ func (d *Disk) CompleteRaft(outcome sm.Outcome, reason string) (done sm.RaftDone
 	return sm.RaftDone{ID: s.ID, Outcome: outcome, Reason: reason}, true
 }
 
-// Crash is a process crash: uncompleted operations are lost, completed ones
-// stay (they reached the page cache). When tear > 0, the first tear bytes
-// (never the whole frame) of each log's first uncompleted append reach the
-// file, a torn tail that recovery must cut. The poison goes with the process.
+// Crash is a process crash: uncompleted operations and reads are lost,
+// completed operations stay (they reached the page cache). When tear > 0,
+// the first tear bytes (never the whole frame) of each log's first
+// uncompleted append reach the active segment, a torn tail that recovery
+// must cut. The poison goes with the process.
 func (d *Disk) Crash(tear int) {
 	seen := map[sm.TopicPartition]bool{}
 	for _, op := range d.pending {
@@ -281,36 +675,47 @@ func (d *Disk) Crash(tear int) {
 		}
 		seen[op.TP] = true
 		if tear > 0 && op.Kind == sm.LogAppend && len(op.Data) > 1 {
-			d.logs[op.TP] = append(slices.Clip(d.logs[op.TP]), op.Data[:min(tear, len(op.Data)-1)]...)
+			part := op
+			part.Data = op.Data[:min(tear, len(op.Data)-1)]
+			if l, _ := d.applyTo(d.logs[op.TP], part, false); l != nil {
+				d.logs[op.TP] = l
+			}
 		}
 	}
-	d.pending, d.raftPending, d.poisoned = nil, nil, ""
+	d.pending, d.raftPending, d.reads, d.poisoned = nil, nil, nil, ""
 	clear(d.refused)
 }
 
-// PowerLoss is a machine crash: every uncompleted operation is lost, and so
-// is every completed one that was not synced (a later synced operation on
-// the same log covers the earlier ones). The first uncompleted operation may
-// have reached the disk in part, when its log had no unsynced bytes:
-// reached bytes of an append (all of it when reached is its length or
-// more), or, when reached > 0, the whole truncation or deletion.
+// PowerLoss is a machine crash: every uncompleted operation and read is
+// lost, and so is every completed operation that was not synced (a later
+// synced operation on the same log covers the earlier ones). The first
+// uncompleted operation may have reached the disk in part, when its log had
+// no unsynced changes: reached bytes of an append (all of it when reached
+// is its length or more), or, when reached > 0, the whole of any other
+// kind.
 func (d *Disk) PowerLoss(reached int) {
 	var first *sm.LogOp
 	if len(d.pending) > 0 {
 		first = &d.pending[0]
 	}
-	clean := first != nil && slices.Equal(d.logs[first.TP], d.durable[first.TP])
+	clean := first != nil && d.logs[first.TP] == d.durable[first.TP]
 	d.logs = maps.Clone(d.durable)
 	if clean && reached > 0 {
 		op := *first
 		if op.Kind == sm.LogAppend {
 			op.Data = op.Data[:min(reached, len(op.Data))]
 		}
-		applyTo(d.logs, op)
+		if l, err := d.applyTo(d.logs[op.TP], op, false); err == "" {
+			if l == nil {
+				delete(d.logs, op.TP)
+			} else {
+				d.logs[op.TP] = l
+			}
+		}
 	}
 	d.durable = maps.Clone(d.logs)
 	d.raft = d.raftSynced
-	d.pending, d.raftPending, d.poisoned = nil, nil, ""
+	d.pending, d.raftPending, d.reads, d.poisoned = nil, nil, nil, ""
 	clear(d.refused)
 }
 

@@ -295,6 +295,29 @@ func (h *Host) CompleteLog(tp sm.TopicPartition, outcome sm.Outcome, reason stri
 	return ok
 }
 
+// CompleteRead completes read id with outcome (see Disk.CompleteRead) and
+// delivers the completion; false when no such read is pending.
+func (h *Host) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) bool {
+	d, ok := h.Env.Disk.CompleteRead(id, outcome, reason)
+	if ok {
+		h.Handle(d)
+	}
+	return ok
+}
+
+// CompleteReads completes every pending read OK, in issue order, delivering
+// each completion, and returns how many it completed. Reads the node issues
+// while handling them wait for the next call.
+func (h *Host) CompleteReads() int {
+	n := 0
+	for _, r := range h.Env.Disk.PendingReads() {
+		if h.CompleteRead(r.ID, sm.OutcomeOK, "") {
+			n++
+		}
+	}
+	return n
+}
+
 // CompleteRaft completes the oldest raft save; false when none is pending.
 func (h *Host) CompleteRaft(outcome sm.Outcome, reason string) bool {
 	d, ok := h.Env.Disk.CompleteRaft(outcome, reason)
