@@ -54,6 +54,13 @@ func (w *World) injectFault() {
 	r := w.faultRNG
 	f := enabled[r.intn(len(enabled))]
 	heal := sm.Duration(r.between(int64(200*sm.Millisecond), int64(3*sm.Second)))
+	w.inject(f, heal)
+}
+
+// inject injects one discrete fault of class f, healed after heal where it
+// heals.
+func (w *World) inject(f Fault, heal sm.Duration) {
+	r := w.faultRNG
 	switch f {
 	case FaultPartition:
 		a, b := w.splitHosts()

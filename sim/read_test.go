@@ -213,3 +213,55 @@ func TestFaultsAtRest(t *testing.T) {
 		t.Fatal("the broker did not restart")
 	}
 }
+
+// The director's segment fault classes, injected as it injects them once
+// segmentFaultsWired is set: readerr opens a read-fault window on a broker,
+// bitrot flips a bit on a broker within the lost-disk budget (none when
+// the budget is zero), lostindex damages index files and restarts a broker.
+func TestSegmentFaultClasses(t *testing.T) {
+	for _, budget := range []int{0, 1} {
+		cfg := DefaultConfig(5)
+		cfg.LostDisks = budget
+		w, err := NewScripted(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Boot(); err != nil {
+			t.Fatal(err)
+		}
+		tp := sm.TopicPartition{Topic: "zz", Partition: 0}
+		for _, id := range w.brokerIDs() {
+			d := w.hosts[id].disk
+			for off := sm.Offset(0); off < 30; off++ {
+				if off%10 == 0 && off > 0 {
+					d.applyLog(sm.LogOp{Kind: sm.LogRoll, TP: tp, Offset: off})
+				}
+				d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: batchAt(off, 1, 0)})
+			}
+			d.sync(walFile(tp))
+		}
+		for range 10 {
+			w.inject(FaultReadError, sm.Second)
+			w.inject(FaultBitRot, sm.Second)
+			w.inject(FaultLostIndex, 10*sm.Millisecond)
+			if err := w.RunFor(50 * sm.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+		windows := 0
+		for _, id := range w.brokerIDs() {
+			if w.hosts[id].faults.readErrUntil > 0 {
+				windows++
+			}
+		}
+		if windows == 0 || w.stats.Faults[FaultLostIndex] == 0 {
+			t.Fatalf("budget %d: %d read-fault windows, %d lostindex", budget, windows, w.stats.Faults[FaultLostIndex])
+		}
+		switch flips := w.stats.Faults[FaultBitRot]; {
+		case budget == 0 && (flips != 0 || len(w.diskVictims) != 0):
+			t.Fatalf("bitrot with no lost-disk budget: %d flips, victims %v", flips, w.diskVictims)
+		case budget == 1 && (flips == 0 || len(w.diskVictims) != 1):
+			t.Fatalf("bitrot within a budget of 1: %d flips, victims %v", flips, w.diskVictims)
+		}
+	}
+}
