@@ -140,7 +140,7 @@ func (d *Disk) newLog(tp sm.TopicPartition, id sm.TopicID, base sm.Offset, durab
 func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 	l := d.logs[walFile(op.TP)]
 	if l != nil && op.TopicID != (sm.TopicID{}) && l.topicID != (sm.TopicID{}) && op.TopicID != l.topicID {
-		return fmt.Sprintf("%v %v: log belongs to topic ID %v, not %v", op.Kind, op.TP, l.topicID, op.TopicID), false
+		return fmt.Sprintf("%v %v: %s names topic ID %v, not %v", op.Kind, op.TP, partitionFile(op.TP), l.topicID, op.TopicID), false
 	}
 	switch op.Kind {
 	case sm.LogAppend:
@@ -469,6 +469,8 @@ func (l *plog) recoverBytes() (data []byte, damaged string) {
 
 // logRecovery counts what recoverManifests did, for the coverage probes.
 type logRecovery struct {
+	// rebuilt names the index files rewritten.
+	rebuilt []string
 	// indexesRebuilt counts sealed segments whose index file was missing or
 	// could not be trusted, rebuilt by scanning the segment.
 	indexesRebuilt int
@@ -559,6 +561,7 @@ func (l *plog) recoverManifest(st *logRecovery) (sm.LogManifest, string, error) 
 				return m, "", nil
 			}
 			st.indexesRebuilt++
+			st.rebuilt = append(st.rebuilt, indexFile(l.tp, s.base))
 			idx.Sealed = true
 			enc := sm.EncodeSegmentIndex(nil, &idx)
 			s.index = file{content: enc, durable: enc}

@@ -503,7 +503,7 @@ func (h *host) recoverLogs() (map[sm.TopicPartition]sm.LogManifest, map[sm.Topic
 		h.w.stats.reach("incomplete roll undone")
 	}
 	if st.indexesRebuilt+st.rollsUndone+st.tornCut > 0 {
-		h.w.trace.note(h.w.now, h.id, "recovery: %d indexes rebuilt, %d rolls undone, %d torn tails cut", st.indexesRebuilt, st.rollsUndone, st.tornCut)
+		h.w.trace.note(h.w.now, h.id, "recovery: indexes rebuilt %v, %d rolls undone, %d torn tails cut", st.rebuilt, st.rollsUndone, st.tornCut)
 	}
 	return ms, damaged, nil
 }
