@@ -265,3 +265,31 @@ func TestSegmentFaultClasses(t *testing.T) {
 		}
 	}
 }
+
+// Reads are in the determinism hash: the reads a node starts and their
+// completions, with every byte of the data returned.
+func TestTraceHashesReads(t *testing.T) {
+	hash := func(reads []sm.LogRead, done sm.LogReadDone) uint64 {
+		var tr tracer
+		tr.logReads(5, firstBrokerID, reads)
+		tr.event(6, firstBrokerID, done)
+		return tr.sum()
+	}
+	reads := []sm.LogRead{{ID: 1, TP: tpA, Segment: 10, Pos: 64, MaxBytes: 1 << 10}}
+	done := sm.LogReadDone{ID: 1, Data: batchAt(10, 2, 0)}
+	base := hash(reads, done)
+	if hash(reads, done) != base {
+		t.Fatal("the same reads hash differently")
+	}
+	other := slices.Clone(reads)
+	other[0].Pos = 65
+	flipped := done
+	flipped.Data = slices.Clone(done.Data)
+	flipped.Data[len(flipped.Data)-1] ^= 1
+	failed := sm.LogReadDone{ID: 1, Outcome: sm.OutcomeFailed, Reason: "gone"}
+	for name, h := range map[string]uint64{"position": hash(other, done), "data byte": hash(reads, flipped), "outcome": hash(reads, failed)} {
+		if h == base {
+			t.Errorf("a different read %s hashes the same", name)
+		}
+	}
+}

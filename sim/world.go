@@ -254,7 +254,7 @@ func (h *host) StartRead(reads []sm.LogRead) {
 				d.Outcome, d.Reason = sm.OutcomeFailed, fmt.Sprintf("read %v: segment %d is gone", tp, seg.base)
 				w.stats.reach("log read of a gone segment")
 			default:
-				d.Data = data
+				d.Data = slices.Clone(data) // the node's own buffer, as a real read fills
 			}
 			h.deliver(inc, d)
 		})

@@ -527,7 +527,7 @@ func (d *Disk) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) (
 	case !d.segmentExists(p.r.TP, p.gen):
 		done.Outcome, done.Reason = sm.OutcomeFailed, fmt.Sprintf("testkit: read %v: segment %d is gone", p.r.TP, p.r.Segment)
 	default:
-		done.Data = p.data
+		done.Data = slices.Clone(p.data) // the node's own buffer, as a real read fills
 	}
 	return done, true
 }
