@@ -419,7 +419,7 @@ func TestDiskRecoveryTornAndDamaged(t *testing.T) {
 // and active again, what followed it goes.
 func TestDiskRollUndone(t *testing.T) {
 	undone := 0
-	for seed := uint64(1); seed <= 100; seed++ {
+	for seed := uint64(1); seed <= 400; seed++ {
 		d := newDisk(0)
 		appendAt(t, d, 0, 3)
 		d.sync(walFile(tpA))
@@ -436,6 +436,12 @@ func TestDiskRollUndone(t *testing.T) {
 		default:
 			t.Fatalf("seed %d: %s", seed, bounds(m))
 		}
+		for _, s := range m.Segments {
+			seg := d.logs[walFile(tpA)].findSegment(s.Base)
+			if _, n, err := sm.DecodeLog(seg.data.content); err != nil || int64(n) != s.Bytes {
+				t.Fatalf("seed %d: segment %d: %d of its %d bytes decode: %v", seed, s.Base, n, s.Bytes, err)
+			}
+		}
 		undone += st.rollsUndone
 	}
 	if undone == 0 {
@@ -443,21 +449,24 @@ func TestDiskRollUndone(t *testing.T) {
 	}
 }
 
-// Random operations with syncs and torn crashes: recovery never errs or
-// reports damage (no device lies here), every record it recovers is one
-// that was written at its offset, and nothing synced is lost.
+// Random operations — appends, rolls, trims, truncations, resets — with
+// syncs and torn crashes: recovery never errs or reports damage (no device
+// lies here), every record it recovers is one that was written at its
+// offset, and nothing synced is lost.
 func TestDiskSegmentsCrashProperty(t *testing.T) {
-	for seed := uint64(1); seed <= 300; seed++ {
+	for seed := uint64(1); seed <= 400; seed++ {
 		r := newRNG(seed)
 		d := newDisk(0)
 		written := map[sm.Offset]map[string]bool{}
-		var end, start sm.Offset
+		var end sm.Offset
+		var bases []sm.Offset // batch bases in the page cache
 		syncedEnd, pending := sm.Offset(0), false
 		write := 0
-		for step := 0; step < 40; step++ {
+		for step := 0; step < 60; step++ {
 			op := sm.LogOp{TP: tpA, TopicID: idA}
-			switch k := r.intn(10); {
-			case k < 5:
+			l := d.logs[walFile(tpA)]
+			switch k := r.intn(14); {
+			case k < 6:
 				n := 1 + r.intn(3)
 				b := sm.Batch{BaseOffset: end, Epoch: 1}
 				for i := range n {
@@ -471,20 +480,34 @@ func TestDiskSegmentsCrashProperty(t *testing.T) {
 				}
 				b.Seal()
 				op.Kind, op.Data = sm.LogAppend, sm.EncodeBatch(nil, &b)
+				bases = append(bases, end)
 				end += sm.Offset(n)
-			case k < 7:
-				op.Kind, op.Offset, pending = sm.LogRoll, end, true
-				if l := d.logs[walFile(tpA)]; l == nil || l.last().base == end {
+			case k < 8:
+				if l == nil || l.last().base == end {
 					continue
 				}
-			case k == 7:
-				l := d.logs[walFile(tpA)]
+				op.Kind, op.Offset, pending = sm.LogRoll, end, true
+			case k == 8:
 				if l == nil || len(l.segs) < 2 {
 					continue
 				}
-				op.Kind, op.Offset, pending = sm.LogTrim, l.segs[1].base, true
-				start = op.Offset
-			case k == 8:
+				op.Kind, op.Offset, pending = sm.LogTrim, l.segs[1+r.intn(len(l.segs)-1)].base, true
+				bases = slices.DeleteFunc(bases, func(b sm.Offset) bool { return b < op.Offset })
+			case k == 9:
+				if len(bases) == 0 {
+					continue
+				}
+				op.Kind, op.Offset, pending = sm.LogTruncate, bases[r.intn(len(bases))], true
+				bases = slices.DeleteFunc(bases, func(b sm.Offset) bool { return b >= op.Offset })
+				end = op.Offset
+				syncedEnd = min(syncedEnd, end)
+			case k == 10:
+				if r.intn(4) > 0 {
+					continue
+				}
+				op.Kind, op.Offset, pending = sm.LogReset, end+sm.Offset(r.intn(5)), true
+				bases, end, syncedEnd = nil, op.Offset, 0
+			case k < 13:
 				d.sync(walFile(tpA))
 				syncedEnd, pending = end, false
 				continue
@@ -494,17 +517,28 @@ func TestDiskSegmentsCrashProperty(t *testing.T) {
 				if err != nil || damaged != nil {
 					t.Fatalf("seed %d step %d: %v %v", seed, step, err, damaged)
 				}
-				got := m[tpA]
+				got, ok := m[tpA]
+				if !ok {
+					if syncedEnd > 0 {
+						t.Fatalf("seed %d step %d: log lost, synced to %d", seed, step, syncedEnd)
+					}
+					end, bases = 0, nil
+					continue
+				}
 				if !pending && got.End() < syncedEnd {
 					t.Fatalf("seed %d step %d: recovered end %d below synced end %d", seed, step, got.End(), syncedEnd)
 				}
 				checkRecords(t, d, got, written)
-				end, start, syncedEnd, pending = got.End(), got.Start(), min(syncedEnd, got.End()), false
-				_ = start
+				bs, _ := d.logBatches(tpA, 0)
+				bases = bases[:0]
+				for _, b := range bs {
+					bases = append(bases, b.BaseOffset)
+				}
+				end, syncedEnd, pending = got.End(), min(syncedEnd, got.End()), false
 				continue
 			}
 			if err, _ := d.applyLog(op); err != "" {
-				t.Fatalf("seed %d step %d: %v: %s", seed, step, op.Kind, err)
+				t.Fatalf("seed %d step %d: %v at %d: %s", seed, step, op.Kind, op.Offset, err)
 			}
 		}
 	}
