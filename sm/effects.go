@@ -51,11 +51,9 @@ const (
 	LogTruncate LogOpKind = 1 // truncate
 	// LogDelete removes TP's log entirely (topic deleted, replica dropped).
 	LogDelete LogOpKind = 2 // delete
-	// LogRoll seals TP's active segment — durable in full, with its index
-	// file (SegmentIndex, built by IndexBuilder) beside it — and starts an
-	// empty one at Offset, which must be the log end. The state machine
-	// decides when segments roll; stores never roll on their own.
-	LogRoll LogOpKind = 3 // roll
+	// 3 is reserved: it was a separate roll operation, which could not be
+	// refused without leaving the store and the state machine disagreeing
+	// on byte positions. Rolls ride on appends (LogOp.Roll).
 	// LogTrim deletes every sealed segment that ends at or below Offset, a
 	// segment base: the log start becomes Offset (retention).
 	LogTrim LogOpKind = 4 // trim
@@ -91,8 +89,15 @@ type LogOp struct {
 	// Data holds whole EncodeBatch frames for LogAppend, all into the active
 	// segment.
 	Data []byte
-	// Offset is the new log end for LogTruncate, the new segment's base for
-	// LogRoll, and the new log start for LogTrim and LogReset.
+	// Roll, on a LogAppend, first seals the active segment — durable in
+	// full, with its index file (SegmentIndex, built by IndexBuilder)
+	// beside it — and starts a new segment at Data's base offset, which the
+	// frames then go into. The state machine decides when segments roll;
+	// stores never roll on their own. The roll and the append are one
+	// operation: refused together (nothing changed), or done together.
+	Roll bool
+	// Offset is the new log end for LogTruncate, and the new log start for
+	// LogTrim and LogReset.
 	Offset Offset
 	// Sync asks for an append to be durable before it completes. Truncate,
 	// delete, roll, trim and reset are always durable when they complete.
