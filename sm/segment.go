@@ -14,7 +14,7 @@ import (
 // A partition log is a sequence of segments. Each holds consecutive
 // EncodeBatch frames with dense offsets from its Base; the next segment's
 // Base is this one's Next. Every segment but the last is sealed: the state
-// machine decided it was full (LogRoll), and the store made it durable in
+// machine decided it was full (LogOp.Roll), and the store made it durable in
 // full and wrote its index beside it. The log start offset is the first
 // segment's Base; retention deletes whole sealed segments from the front
 // (LogTrim). A log that was reset (LogReset) starts with an empty segment at
