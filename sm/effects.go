@@ -61,6 +61,15 @@ const (
 	// follower whose leader's log starts beyond its own end). With TopicID
 	// set it also creates a log that does not exist yet.
 	LogReset LogOpKind = 5 // reset
+	// LogDamaged records that TP's log holds corrupt bytes at rest from
+	// Offset on (a batch boundary at or below them), found by a read; Note
+	// says where and what. The store keeps the record durably and, at every
+	// start until a LogTruncate to Offset or below (or a LogReset or
+	// LogDelete), reports the log in Durable.Damaged with Note and a
+	// manifest cut at Offset, so the broker's damaged-replica path (report,
+	// leave the ISR, cut, refetch from the leader) repairs it. Nothing is
+	// changed in the segments.
+	LogDamaged LogOpKind = 6 // damaged
 )
 
 // LogOp is one write to one partition log. Its completion, LogDone with the
@@ -100,8 +109,11 @@ type LogOp struct {
 	// LogTrim and LogReset.
 	Offset Offset
 	// Sync asks for an append to be durable before it completes. Truncate,
-	// delete, roll, trim and reset are always durable when they complete.
+	// delete, trim, reset and damaged are always durable when they
+	// complete.
 	Sync bool
+	// Note is LogDamaged's description of the damage.
+	Note string
 }
 
 // LogDone completes LogOp ID.

@@ -33,23 +33,24 @@ func _() {
 	_ = x[LogDelete-2]
 	_ = x[LogTrim-4]
 	_ = x[LogReset-5]
+	_ = x[LogDamaged-6]
 }
 
 const (
 	_LogOpKind_name_0 = "appendtruncatedelete"
-	_LogOpKind_name_1 = "trimreset"
+	_LogOpKind_name_1 = "trimresetdamaged"
 )
 
 var (
 	_LogOpKind_index_0 = [...]uint8{0, 6, 14, 20}
-	_LogOpKind_index_1 = [...]uint8{0, 4, 9}
+	_LogOpKind_index_1 = [...]uint8{0, 4, 9, 16}
 )
 
 func (i LogOpKind) String() string {
 	switch {
 	case i <= 2:
 		return _LogOpKind_name_0[_LogOpKind_index_0[i]:_LogOpKind_index_0[i+1]]
-	case 4 <= i && i <= 5:
+	case 4 <= i && i <= 6:
 		i -= 4
 		return _LogOpKind_name_1[_LogOpKind_index_1[i]:_LogOpKind_index_1[i+1]]
 	default:
