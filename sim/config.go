@@ -47,10 +47,10 @@ var faultNames = [...]string{
 	FaultReadError: "readerr", FaultBitRot: "bitrot", FaultLostIndex: "lostindex",
 }
 
-// segmentFaultsWired says whether brokers roll and read segments (sm/partition
-// issues LogRoll and LogRead), which the segment fault classes act on:
-// readerr fails and slows log reads, bitrot flips a bit in a sealed segment,
-// lostindex damages index files. Until brokers do, those classes could never
+// segmentFaultsWired says whether brokers roll and read segments
+// (sm/partition sets LogOp.Roll and issues LogRead), which the segment fault
+// classes act on: readerr fails and slows log reads, bitrot flips a bit in a
+// sealed segment, lostindex damages index files. Until brokers do, those classes could never
 // be injected, so they stay out of the fault director, Swarm's draws and the
 // coverage gate, and every seed runs as before; ParseFaults knows them, and
 // their primitives (ReadFaults, BitRot, LoseIndexes) work when called. Set

@@ -196,6 +196,13 @@ func appendAt(t *testing.T, d *Disk, off sm.Offset, n int) {
 	mustApply(t, d, sm.LogOp{Kind: sm.LogAppend, Data: batchAt(off, n, int64(off))})
 }
 
+// rollAt seals the active segment and appends a batch of n records at off
+// into a new one (an append with Roll).
+func rollAt(t *testing.T, d *Disk, off sm.Offset, n int) {
+	t.Helper()
+	mustApply(t, d, sm.LogOp{Kind: sm.LogAppend, Roll: true, Data: batchAt(off, n, int64(off))})
+}
+
 func manifestOf(t *testing.T, d *Disk) (sm.LogManifest, map[sm.TopicPartition]string, logRecovery) {
 	t.Helper()
 	ms, damaged, st, err := d.recoverManifests()
@@ -225,10 +232,8 @@ func TestDiskSegmentOps(t *testing.T) {
 	d := newDisk(0)
 	appendAt(t, d, 0, 3)
 	appendAt(t, d, 3, 2)
-	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 5})
-	appendAt(t, d, 5, 5)
-	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 10})
-	appendAt(t, d, 10, 1)
+	rollAt(t, d, 5, 5)
+	rollAt(t, d, 10, 1)
 	d.sync(walFile(tpA))
 	m, damaged, st := manifestOf(t, d)
 	if bounds(m) != "[0,5)s[5,10)s[10,11)" || damaged != nil || st.indexesRebuilt != 0 || m.TopicID != idA {
@@ -240,11 +245,16 @@ func TestDiskSegmentOps(t *testing.T) {
 		t.Fatalf("index of segment 0:\n got %+v\nwant %+v", got, want)
 	}
 
-	// The roll must be at the log end, of a non-empty segment.
+	// A roll must be at the log end; an empty active segment cannot roll.
 	for _, off := range []sm.Offset{10, 12} {
-		if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogRoll, TP: tpA, Offset: off}); err == "" {
+		if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogAppend, Roll: true, TP: tpA, Data: batchAt(off, 1, 0)}); err == "" {
 			t.Fatalf("roll at %d with the log ending at 11 accepted", off)
 		}
+	}
+	e := newDisk(0)
+	mustApply(t, e, sm.LogOp{Kind: sm.LogReset, Offset: 4})
+	if err, _ := e.applyLog(sm.LogOp{Kind: sm.LogAppend, Roll: true, TP: tpA, Data: batchAt(4, 1, 0)}); err == "" {
+		t.Fatal("roll of an empty active segment accepted")
 	}
 	// An append must start at the log end.
 	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: batchAt(12, 1, 0)}); err == "" {
@@ -272,9 +282,8 @@ func TestDiskSegmentOps(t *testing.T) {
 		t.Fatalf("truncated segment: %d segments, index %d bytes", len(l.segs), len(l.segs[0].index.content))
 	}
 	appendAt(t, d, 3, 2)
-	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 5})
-	appendAt(t, d, 5, 5)
-	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 10})
+	rollAt(t, d, 5, 5)
+	rollAt(t, d, 10, 1)
 
 	// Trim to a segment base; not to an offset inside one.
 	if err, _ := d.applyLog(sm.LogOp{Kind: sm.LogTrim, TP: tpA, Offset: 7}); err == "" {
@@ -282,7 +291,7 @@ func TestDiskSegmentOps(t *testing.T) {
 	}
 	mustApply(t, d, sm.LogOp{Kind: sm.LogTrim, Offset: 5})
 	d.sync(walFile(tpA))
-	if m, _, _ := manifestOf(t, d); bounds(m) != "[5,10)s[10,10)" {
+	if m, _, _ := manifestOf(t, d); bounds(m) != "[5,10)s[10,11)" {
 		t.Fatalf("after trim: %s", bounds(m))
 	}
 	// Truncating to a segment's base leaves it empty and active.
@@ -318,10 +327,8 @@ func rolled(t *testing.T) *Disk {
 	d := newDisk(0)
 	appendAt(t, d, 0, 3)
 	appendAt(t, d, 3, 2)
-	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 5})
-	appendAt(t, d, 5, 5)
-	mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 10})
-	appendAt(t, d, 10, 2)
+	rollAt(t, d, 5, 5)
+	rollAt(t, d, 10, 2)
 	d.sync(walFile(tpA))
 	return d
 }
@@ -424,8 +431,7 @@ func TestDiskRollUndone(t *testing.T) {
 		appendAt(t, d, 0, 3)
 		d.sync(walFile(tpA))
 		appendAt(t, d, 3, 4)
-		mustApply(t, d, sm.LogOp{Kind: sm.LogRoll, Offset: 7})
-		appendAt(t, d, 7, 1)
+		rollAt(t, d, 7, 1)
 		d.crash(newRNG(seed), true)
 		m, damaged, st := manifestOf(t, d)
 		if damaged != nil || m.End() < 3 {
@@ -466,7 +472,13 @@ func TestDiskSegmentsCrashProperty(t *testing.T) {
 			op := sm.LogOp{TP: tpA, TopicID: idA}
 			l := d.logs[walFile(tpA)]
 			switch k := r.intn(14); {
-			case k < 6:
+			case k < 8:
+				if k >= 6 { // a roll, with the append it rides on
+					if l == nil || l.last().base == end {
+						continue
+					}
+					op.Roll, pending = true, true
+				}
 				n := 1 + r.intn(3)
 				b := sm.Batch{BaseOffset: end, Epoch: 1}
 				for i := range n {
@@ -482,11 +494,6 @@ func TestDiskSegmentsCrashProperty(t *testing.T) {
 				op.Kind, op.Data = sm.LogAppend, sm.EncodeBatch(nil, &b)
 				bases = append(bases, end)
 				end += sm.Offset(n)
-			case k < 8:
-				if l == nil || l.last().base == end {
-					continue
-				}
-				op.Kind, op.Offset, pending = sm.LogRoll, end, true
 			case k == 8:
 				if l == nil || len(l.segs) < 2 {
 					continue
@@ -581,5 +588,52 @@ func TestDiskLogBatches(t *testing.T) {
 	got, err := d.logBatches(tpA, 0)
 	if len(got) != 2 || err == nil || !strings.Contains(err.Error(), segmentFile(tpA, 5)+": byte 0") {
 		t.Fatalf("flipped: %d batches, %v", len(got), err)
+	}
+}
+
+// A LogDamaged record changes no segment but is durable: every recovery
+// reports the log damaged with its note and a manifest (and byte log) cut
+// at its offset, until a truncation to or below it, or a reset.
+func TestDiskDamageRecord(t *testing.T) {
+	d := rolled(t) // [0,5) [5,10) [10,12)
+	mustApply(t, d, sm.LogOp{Kind: sm.LogDamaged, Offset: 8, Note: "crc at byte 40 of segment 5"})
+	mustApply(t, d, sm.LogOp{Kind: sm.LogDamaged, Offset: 9, Note: "later"}) // the lower one stays
+	d.sync(walFile(tpA))
+	d.crash(newRNG(1), false)
+	for range 2 {
+		m, damaged, _ := manifestOf(t, d)
+		if bounds(m) != "[0,5)s[5,5)" || damaged[tpA] != "crc at byte 40 of segment 5" {
+			t.Fatalf("damaged at 8 (inside batch [5,10)): %s %q", bounds(m), damaged[tpA])
+		}
+		got, _ := d.recover()
+		if bs, _, _ := sm.DecodeLog(got.Logs[tpA]); len(bs) != 2 || got.Damaged[tpA] == "" {
+			t.Fatalf("byte recovery: %d batches, damaged %q", len(bs), got.Damaged[tpA])
+		}
+	}
+	if n := len(d.logs[walFile(tpA)].segs); n != 3 {
+		t.Fatalf("the record changed the segments: %d", n)
+	}
+	// A truncation above the record keeps it; one to it or below clears it.
+	mustApply(t, d, sm.LogOp{Kind: sm.LogTruncate, Offset: 10})
+	d.sync(walFile(tpA))
+	if _, damaged, _ := manifestOf(t, d); damaged[tpA] == "" {
+		t.Fatal("a truncation above the damage cleared it")
+	}
+	mustApply(t, d, sm.LogOp{Kind: sm.LogTruncate, Offset: 5})
+	d.sync(walFile(tpA))
+	if m, damaged, _ := manifestOf(t, d); damaged != nil || bounds(m) != "[0,5)s[5,5)" {
+		t.Fatalf("after the cut: %s %v", bounds(m), damaged)
+	}
+	// Unsynced, the record may be lost by a crash; a reset clears it.
+	mustApply(t, d, sm.LogOp{Kind: sm.LogDamaged, Offset: 0, Note: "x"})
+	d.crash(newRNG(1), false)
+	if _, damaged, _ := manifestOf(t, d); damaged != nil {
+		t.Fatalf("an unsynced record survived a crash that kept no change: %v", damaged)
+	}
+	mustApply(t, d, sm.LogOp{Kind: sm.LogDamaged, Offset: 0, Note: "x"})
+	mustApply(t, d, sm.LogOp{Kind: sm.LogReset, Offset: 20})
+	d.sync(walFile(tpA))
+	if _, damaged, _ := manifestOf(t, d); damaged != nil {
+		t.Fatalf("a reset kept the record: %v", damaged)
 	}
 }

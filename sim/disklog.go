@@ -17,12 +17,13 @@ import (
 // ledger's mark is kept per segment file.
 //
 // Each file has page-cache and durable contents, as Disk's other files do.
-// The directory's structure — which segments exist, the topic ID — has them
-// too: a roll, trim, reset or truncation changes the page-cache structure
-// when it starts and the durable one when it completes (the store syncs the
-// files and the directory). A crash in between keeps one or the other,
-// never a mix. A LogDelete is durable when it starts, as it always was
-// here: the directory goes before the completion is posted.
+// The directory's structure — which segments exist, the topic ID, the
+// damage record (LogDamaged) — has them too: a roll, trim, reset,
+// truncation or damage record changes the page-cache structure when it
+// starts and the durable one when it completes (the store syncs the files
+// and the directory). A crash in between keeps one or the other, never a
+// mix. A LogDelete is durable when it starts, as it always was here: the
+// directory goes before the completion is posted.
 
 // plog is one partition log's directory.
 type plog struct {
@@ -33,6 +34,9 @@ type plog struct {
 	segs       []*segment
 	durSegs    []*segment
 	durTopicID sm.TopicID
+	// damage is the LogDamaged record (nil: none), durDamage its durable
+	// copy: recovery reports the log damaged from damage.off on.
+	damage, durDamage *damageRecord
 	// refused is set by an append refused for space, as the production WAL
 	// does: until an append starting at refusedAt (the log's end) or a
 	// truncate, appends continue the refused one and are refused too.
@@ -44,6 +48,12 @@ type plog struct {
 	// invalidates it until the next operation rebuilds it).
 	active   sm.IndexBuilder
 	activeOK bool
+}
+
+// damageRecord is what LogDamaged wrote down.
+type damageRecord struct {
+	off  sm.Offset
+	note string
 }
 
 // segment is one segment's data file and index file.
@@ -75,7 +85,7 @@ func walFile(tp sm.TopicPartition) string {
 
 // structureSynced reports whether the page-cache structure is durable.
 func (l *plog) structureSynced() bool {
-	return l.topicID == l.durTopicID && slices.Equal(l.segs, l.durSegs)
+	return l.topicID == l.durTopicID && l.damage == l.durDamage && slices.Equal(l.segs, l.durSegs)
 }
 
 func (l *plog) last() *segment { return l.segs[len(l.segs)-1] }
@@ -155,6 +165,7 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 			l.segs = []*segment{{base: op.Offset}}
 			l.active, l.activeOK = sm.NewIndexBuilder(op.Offset), true
 			l.refused = false
+			l.damage = nil
 		}
 		l.adoptTopicID(op.TopicID)
 		return "", false
@@ -166,10 +177,13 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 	switch op.Kind {
 	case sm.LogTruncate:
 		return l.truncate(op.Offset), false
-	case sm.LogRoll:
-		return l.roll(op.Offset), false
 	case sm.LogTrim:
 		return l.trim(op.Offset), false
+	case sm.LogDamaged:
+		if l.damage == nil || op.Offset < l.damage.off {
+			l.damage = &damageRecord{off: op.Offset, note: op.Note}
+		}
+		return "", false
 	}
 	return fmt.Sprintf("sim: unknown log op kind %d", op.Kind), false
 }
@@ -181,12 +195,31 @@ func (l *plog) adoptTopicID(id sm.TopicID) {
 	}
 }
 
+// appendLog appends op's frames to the active segment, after sealing it
+// first when op.Roll says so: the roll and the append are one operation,
+// refused together for space (the index file counts) or done together.
 func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 	base := frameBase(op.Data)
 	if l != nil && l.refused && base != l.refusedAt {
 		return fmt.Sprintf("append at offset %d continues a refused append (the log ends at %d)", base, l.refusedAt), true
 	}
-	if d.capacity > 0 && d.used()+int64(len(op.Data)) > d.capacity {
+	var seal []byte // the index file a roll writes
+	if op.Roll && l != nil {
+		end, ok := l.end()
+		a := l.last()
+		switch {
+		case !ok:
+			return fmt.Sprintf("roll %v: segment %d does not decode at offset %d", op.TP, a.base, end), false
+		case base != end:
+			return fmt.Sprintf("roll %v: batch base offset %d, log ends at %d", op.TP, base, end), false
+		case end == a.base:
+			return fmt.Sprintf("roll %v at offset %d: the active segment is empty", op.TP, base), false
+		}
+		idx := l.active.Index()
+		idx.Sealed = true
+		seal = sm.EncodeSegmentIndex(nil, &idx)
+	}
+	if d.capacity > 0 && d.used()+int64(len(op.Data)+len(seal)) > d.capacity {
 		if l == nil {
 			l = d.newLog(op.TP, op.TopicID, base, true)
 		}
@@ -201,10 +234,15 @@ func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 	// As io/wal does: an append must start at the log's end; anything else
 	// is an I/O-level error (the broker stops), never a silent second copy
 	// of an offset. Behind a torn tail the end is unknown until a cut.
-	a := l.last()
 	if end, ok := l.end(); ok && base != end {
 		return fmt.Sprintf("append: batch base offset %d, log ends at %d", base, end), false
 	}
+	if seal != nil {
+		l.last().index.content = seal
+		l.segs = append(slices.Clip(l.segs), &segment{base: base})
+		l.active, l.activeOK = sm.NewIndexBuilder(base), true
+	}
+	a := l.last()
 	l.refused = false
 	pos := len(a.data.content)
 	a.data.content = append(a.data.content, op.Data...)
@@ -251,27 +289,9 @@ func (l *plog) truncate(off sm.Offset) string {
 	s.data.mark = min(s.data.mark, pos) // the WAL records a cut before making it
 	l.activeOK = false
 	l.refused = false
-	return ""
-}
-
-// roll seals the active segment (its index file written) and starts an
-// empty one at off, which must be the log end.
-func (l *plog) roll(off sm.Offset) string {
-	end, ok := l.end()
-	a := l.last()
-	switch {
-	case !ok:
-		return fmt.Sprintf("roll %v: segment %d does not decode at offset %d", l.tp, a.base, end)
-	case off != end:
-		return fmt.Sprintf("roll %v at offset %d: the log ends at %d", l.tp, off, end)
-	case end == a.base:
-		return fmt.Sprintf("roll %v at offset %d: the active segment is empty", l.tp, off)
+	if l.damage != nil && off <= l.damage.off {
+		l.damage = nil // the damaged range is cut
 	}
-	idx := l.active.Index()
-	idx.Sealed = true
-	a.index.content = sm.EncodeSegmentIndex(nil, &idx)
-	l.segs = append(slices.Clip(l.segs), &segment{base: off})
-	l.active, l.activeOK = sm.NewIndexBuilder(off), true
 	return ""
 }
 
@@ -293,7 +313,7 @@ func (l *plog) trim(off sm.Offset) string {
 // when lie, only in the sync ledger (lieSync).
 func (l *plog) sync(lie bool) {
 	l.durSegs = slices.Clone(l.segs)
-	l.durTopicID = l.topicID
+	l.durTopicID, l.durDamage = l.topicID, l.damage
 	for _, s := range l.segs {
 		s.index.durable = s.index.content
 		if lie {
@@ -345,9 +365,9 @@ func (l *plog) crash(r *rng, tear bool) (torn int) {
 		reached := tear && r.chance(0.5)
 		decided = &reached
 		if reached {
-			l.durSegs, l.durTopicID = slices.Clone(l.segs), l.topicID
+			l.durSegs, l.durTopicID, l.durDamage = slices.Clone(l.segs), l.topicID, l.damage
 		} else {
-			l.segs, l.topicID = slices.Clone(l.durSegs), l.durTopicID
+			l.segs, l.topicID, l.damage = slices.Clone(l.durSegs), l.durTopicID, l.durDamage
 		}
 	}
 	for _, s := range l.segs {
@@ -410,7 +430,7 @@ func (f *file) crash(r *rng, tear bool, decided *bool) (torn int) {
 // syncedCopy is what a replacement process finds of l on a copy of the
 // volume: the durable structure and bytes.
 func (l *plog) syncedCopy() *plog {
-	c := &plog{tp: l.tp, topicID: l.durTopicID, durTopicID: l.durTopicID}
+	c := &plog{tp: l.tp, topicID: l.durTopicID, durTopicID: l.durTopicID, damage: l.durDamage, durDamage: l.durDamage}
 	for _, s := range l.durSegs {
 		cs := &segment{base: s.base}
 		cs.data = file{content: slices.Clone(s.data.durable), durable: slices.Clone(s.data.durable), mark: s.data.mark}
@@ -449,6 +469,25 @@ func (l *plog) used() int64 {
 // (reported, the valid prefix served, nothing cut); beyond the last
 // segment's mark, a torn tail the broker cuts itself.
 func (l *plog) recoverBytes() (data []byte, damaged string) {
+	data, damaged = l.scanBytes()
+	if r := l.damage; r != nil {
+		// As the manifest recovery: the recorded damage cuts what is served.
+		data = data[:damageCut(data, r.off)]
+		damaged = joinDamage(r.note, damaged)
+	}
+	return data, damaged
+}
+
+// joinDamage is a log's damage report: the recorded note, and what
+// recovery found itself.
+func joinDamage(note, found string) string {
+	if found == "" {
+		return note
+	}
+	return note + "; " + found
+}
+
+func (l *plog) scanBytes() (data []byte, damaged string) {
 	for i, s := range l.segs {
 		last := i == len(l.segs)-1
 		valid := validFrames(s.data.content)
@@ -499,6 +538,16 @@ func (d *Disk) recoverManifests() (map[sm.TopicPartition]sm.LogManifest, map[sm.
 			return nil, nil, st, err
 		}
 		if dmg != "" {
+			if damaged == nil {
+				damaged = map[sm.TopicPartition]string{}
+			}
+			damaged[l.tp] = dmg
+		}
+		if r := l.damage; r != nil {
+			if m.End() > r.off {
+				m = l.cutManifest(m, r.off)
+			}
+			dmg = joinDamage(r.note, dmg)
 			if damaged == nil {
 				damaged = map[sm.TopicPartition]string{}
 			}
@@ -591,6 +640,42 @@ func (l *plog) recoverManifest(st *logRecovery) (sm.LogManifest, string, error) 
 		m.Segments = append(m.Segments, idx)
 	}
 	return m, "", nil
+}
+
+// cutManifest is m cut at off (a LogDamaged record): the segment holding
+// off becomes the last, active one, its index rebuilt from its bytes before
+// off (only a damaged log's start reads a sealed segment). Nothing on disk
+// changes.
+func (l *plog) cutManifest(m sm.LogManifest, off sm.Offset) sm.LogManifest {
+	k := len(m.Segments) - 1
+	for k > 0 && m.Segments[k].Base > off {
+		k--
+	}
+	s := m.Segments[k]
+	seg := l.findSegment(s.Base)
+	pos := damageCut(seg.data.content[:s.Bytes], off)
+	minEpoch := sm.Epoch(0)
+	if k > 0 {
+		e := m.Segments[k-1].Epochs
+		minEpoch = e[len(e)-1].Epoch
+	}
+	idx, _ := sm.ScanSegment(seg.data.content[:pos], s.Base, minEpoch)
+	m.Segments = append(slices.Clip(m.Segments[:k]), idx)
+	return m
+}
+
+// damageCut is where damage recorded from off cuts buf: at the first frame
+// holding an offset at or after off, or the first that does not decode.
+func damageCut(buf []byte, off sm.Offset) int {
+	pos := 0
+	for pos < len(buf) {
+		b, n, err := sm.DecodeBatch(buf[pos:])
+		if err != nil || b.NextOffset() > off {
+			break
+		}
+		pos += n
+	}
+	return pos
 }
 
 // trustIndex decodes s's index file and checks it against what is cheap to

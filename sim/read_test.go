@@ -168,14 +168,7 @@ func TestFaultsAtRest(t *testing.T) {
 	h := w.hosts[id]
 	tp := sm.TopicPartition{Topic: "zz", Partition: 0}
 	for off := sm.Offset(0); off < 40; off++ {
-		op := sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: batchAt(off, 1, 0)}
-		if off%10 == 0 && off > 0 {
-			op = sm.LogOp{Kind: sm.LogRoll, TP: tp, Offset: off}
-			if e, _ := h.disk.applyLog(op); e != "" {
-				t.Fatal(e)
-			}
-			op = sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: batchAt(off, 1, 0)}
-		}
+		op := sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: batchAt(off, 1, 0), Roll: off%10 == 0 && off > 0}
 		if e, _ := h.disk.applyLog(op); e != "" {
 			t.Fatal(e)
 		}
@@ -233,10 +226,7 @@ func TestSegmentFaultClasses(t *testing.T) {
 		for _, id := range w.brokerIDs() {
 			d := w.hosts[id].disk
 			for off := sm.Offset(0); off < 30; off++ {
-				if off%10 == 0 && off > 0 {
-					d.applyLog(sm.LogOp{Kind: sm.LogRoll, TP: tp, Offset: off})
-				}
-				d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: batchAt(off, 1, 0)})
+				d.applyLog(sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: batchAt(off, 1, 0), Roll: off%10 == 0 && off > 0})
 			}
 			d.sync(walFile(tp))
 		}

@@ -264,19 +264,23 @@ func (h *host) StartRead(reads []sm.LogRead) {
 // StartLog implements runtime.LogStore: operations take effect on the page
 // cache now, complete in order per partition log (operations on different
 // partition logs complete in any order, as io/wal may), and become durable
-// at completion when synced; every operation but an append is synced.
+// at completion when synced; every operation but a plain append (no Roll)
+// is synced.
 // Refusals end OutcomeFailed, I/O errors OutcomeUnknown.
 func (h *host) StartLog(ops []sm.LogOp) {
 	h.w.trace.logOps(h.w.now, h.id, ops)
 	for _, op := range ops {
 		if h.w.trace.verbose != nil {
-			h.w.trace.note(h.w.now, h.id, "log %v #%d %v offset=%d base=%d bytes=%d sync=%v", op.Kind, op.ID, op.TP, op.Offset, frameBase(op.Data), len(op.Data), op.Sync)
+			h.w.trace.note(h.w.now, h.id, "log %v #%d %v offset=%d base=%d bytes=%d sync=%v roll=%v", op.Kind, op.ID, op.TP, op.Offset, frameBase(op.Data), len(op.Data), op.Sync, op.Roll)
+		}
+		if op.Roll {
+			h.w.stats.reach("log rolled")
 		}
 		switch op.Kind {
 		case sm.LogTruncate:
 			h.w.stats.reach("log truncated")
-		case sm.LogRoll:
-			h.w.stats.reach("log rolled")
+		case sm.LogDamaged:
+			h.w.stats.reach("log damage recorded")
 		case sm.LogTrim:
 			h.w.stats.reach("log trimmed")
 		case sm.LogReset:
@@ -287,7 +291,7 @@ func (h *host) StartLog(ops []sm.LogOp) {
 			errText, refused = h.disk.applyLog(op)
 		}
 		id := op.ID
-		h.startWrite(walFile(op.TP), op.Sync || op.Kind != sm.LogAppend, op.Kind == sm.LogAppend, errText, func(errText string) sm.Event {
+		h.startWrite(walFile(op.TP), op.Sync || op.Roll || op.Kind != sm.LogAppend, op.Kind == sm.LogAppend, errText, func(errText string) sm.Event {
 			d := sm.LogDone{ID: id, Reason: errText}
 			switch {
 			case errText == "":
@@ -650,8 +654,10 @@ func (t *tracer) logOps(now sm.Time, node sm.NodeID, ops []sm.LogOp) {
 		t.u64(uint64(op.TP.Partition))
 		t.buf = append(t.buf, op.TopicID[:]...)
 		t.bytes(op.Data)
+		t.bool(op.Roll)
 		t.u64(uint64(op.Offset))
 		t.bool(op.Sync)
+		t.str(op.Note)
 		t.end()
 	}
 }

@@ -20,11 +20,12 @@ import (
 //   - A partition log is a list of segments as io/wal keeps them
 //     (sm/segment.go): every segment but the last sealed, with its index file
 //     (sm.EncodeSegmentIndex) beside it, and the topic ID the log was created
-//     with. Every LogOp kind does what sm/effects.go says; an op the store
-//     must refuse as an I/O error (another topic ID, an append that does not
-//     start at the log end, a roll not at the end, a trim not to a segment
-//     base, a cut inside a batch) completes OutcomeUnknown and poisons the
-//     disk, as a real store stops.
+//     with, and a LogDamaged record. Every LogOp kind does what
+//     sm/effects.go says; an op the store must refuse as an I/O error
+//     (another topic ID, an append that does not start at the log end, a
+//     roll of an empty segment, a trim not to a segment base, a cut inside
+//     a batch) completes OutcomeUnknown and poisons the disk, as a real
+//     store stops.
 //   - Operations on one partition log complete in issue order; the test picks
 //     which log completes next, so different logs complete in any order it
 //     likes.
@@ -41,7 +42,8 @@ import (
 //     completes when the test says, in any order; a read of a segment gone by
 //     then fails (runtime.LogReader).
 //   - Manifests is what a store's Open finds: the logs' manifests, torn tails
-//     cut, indexes rebuilt where their files were lost.
+//     cut, indexes rebuilt where their files were lost, damage recorded by
+//     LogDamaged reported and the manifest cut there.
 //
 // Raft saves complete in issue order too; a synced save makes every earlier
 // save durable (one file, one fsync).
@@ -72,6 +74,9 @@ type Disk struct {
 type tlog struct {
 	id   sm.TopicID
 	segs []tseg
+	// damaged is the LogDamaged record: from damagedAt on (damaged set).
+	damaged   string
+	damagedAt sm.Offset
 	// next caches the active segment's end and whole whether it decodes
 	// whole (known: the cache is valid), so appends do not rescan it.
 	next         sm.Offset
@@ -338,7 +343,7 @@ func (d *Disk) apply(op sm.LogOp) string {
 	if op.Kind == sm.LogDelete || op.Kind == sm.LogReset {
 		delete(d.refused, op.TP)
 	}
-	if op.Sync || op.Kind != sm.LogAppend {
+	if op.Sync || op.Roll || op.Kind != sm.LogAppend {
 		if l != nil {
 			d.durable[op.TP] = l
 		} else {
@@ -365,6 +370,7 @@ func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
 		}
 		return &tlog{id: id, segs: []tseg{d.newSeg(op.Offset)}}, ""
 	case sm.LogAppend:
+		roll := op.Roll && l != nil // a roll of no log just creates it
 		if l == nil {
 			base := dataStart(op.Data)
 			if base < 0 {
@@ -373,10 +379,24 @@ func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
 			l = &tlog{id: op.TopicID, segs: []tseg{d.newSeg(base)}}
 		}
 		l = l.change(op.TopicID)
-		a := &l.segs[len(l.segs)-1]
 		if end, whole := l.endWhole(); strict && whole && dataStart(op.Data) != end {
 			return nil, fmt.Sprintf("append to %v: batch base offset %d, log ends at %d", op.TP, dataStart(op.Data), end)
 		}
+		if roll {
+			a := &l.segs[len(l.segs)-1]
+			idx, serr := sm.ScanSegment(a.data, a.base, 0)
+			switch {
+			case strict && serr != nil:
+				return nil, fmt.Sprintf("roll %v: segment %d: %v", op.TP, a.base, serr)
+			case strict && idx.Next == a.base:
+				return nil, fmt.Sprintf("roll %v at %d: the active segment is empty", op.TP, a.base)
+			}
+			idx.Sealed = true
+			a.index, a.sealed = sm.EncodeSegmentIndex(nil, &idx), true
+			l.segs = append(l.segs, d.newSeg(dataStart(op.Data)))
+			l.next, l.whole, l.known = dataStart(op.Data), true, true
+		}
+		a := &l.segs[len(l.segs)-1]
 		a.data = append(slices.Clip(a.data), op.Data...)
 		if l.known && l.whole {
 			for pos := 0; pos < len(op.Data); {
@@ -416,18 +436,16 @@ func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
 		l.segs = l.segs[:k+1]
 		s.data = slices.Clip(s.data[:pos])
 		s.index, s.sealed = nil, false
-	case sm.LogRoll:
-		a := &l.segs[len(l.segs)-1]
-		idx, serr := sm.ScanSegment(a.data, a.base, 0)
-		switch {
-		case strict && serr != nil:
-			return nil, fmt.Sprintf("roll %v: segment %d: %v", op.TP, a.base, serr)
-		case strict && (op.Offset != idx.Next || idx.Next == a.base):
-			return nil, fmt.Sprintf("roll %v at %d: the log ends at %d, its active segment starts at %d", op.TP, op.Offset, idx.Next, a.base)
+		if l.damaged != "" && op.Offset <= l.damagedAt {
+			l.damaged = "" // the damaged range is cut
 		}
-		idx.Sealed = true
-		a.index, a.sealed = sm.EncodeSegmentIndex(nil, &idx), true
-		l.segs = append(l.segs, d.newSeg(op.Offset))
+	case sm.LogDamaged:
+		if l.damaged == "" || op.Offset < l.damagedAt {
+			l.damaged, l.damagedAt = op.Note, op.Offset
+			if l.damaged == "" {
+				l.damaged = "testkit: damaged"
+			}
+		}
 	case sm.LogTrim:
 		i := slices.IndexFunc(l.segs, func(s tseg) bool { return s.base == op.Offset })
 		switch {
@@ -444,7 +462,7 @@ func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
 
 // change returns a copy of l to change (recording id if l has none yet).
 func (l *tlog) change(id sm.TopicID) *tlog {
-	c := &tlog{id: l.id, segs: slices.Clone(l.segs), next: l.next, whole: l.whole, known: l.known}
+	c := &tlog{id: l.id, segs: slices.Clone(l.segs), next: l.next, whole: l.whole, known: l.known, damaged: l.damaged, damagedAt: l.damagedAt}
 	if c.id == (sm.TopicID{}) {
 		c.id = id
 	}
@@ -562,6 +580,14 @@ func (d *Disk) Manifests() (map[sm.TopicPartition]sm.LogManifest, map[sm.TopicPa
 	var damaged map[sm.TopicPartition]string
 	for _, tp := range slices.SortedFunc(maps.Keys(d.logs), sm.CompareTP) {
 		m, dmg := d.recoverLog(tp)
+		if l := d.logs[tp]; l.damaged != "" {
+			m = l.cut(m, l.damagedAt)
+			if dmg != "" {
+				dmg = l.damaged + "; " + dmg
+			} else {
+				dmg = l.damaged
+			}
+		}
 		if dmg != "" {
 			if damaged == nil {
 				damaged = map[sm.TopicPartition]string{}
@@ -608,6 +634,37 @@ func (d *Disk) recoverLog(tp sm.TopicPartition) (sm.LogManifest, string) {
 		m.Segments = append(m.Segments, idx)
 	}
 	return m, ""
+}
+
+// cut is m cut at off, where a LogDamaged record says the damage starts:
+// the segment holding off becomes the last, active one, cut before the
+// batch holding off. Nothing on the disk changes.
+func (l *tlog) cut(m sm.LogManifest, off sm.Offset) sm.LogManifest {
+	if m.End() <= off {
+		return m
+	}
+	k := len(m.Segments) - 1
+	for k > 0 && m.Segments[k].Base > off {
+		k--
+	}
+	s := m.Segments[k]
+	data := l.segs[k].data[:s.Bytes]
+	pos := 0
+	for pos < len(data) {
+		b, n, err := sm.DecodeBatch(data[pos:])
+		if err != nil || b.NextOffset() > off {
+			break
+		}
+		pos += n
+	}
+	minEpoch := sm.Epoch(0)
+	if k > 0 {
+		e := m.Segments[k-1].Epochs
+		minEpoch = e[len(e)-1].Epoch
+	}
+	idx, _ := sm.ScanSegment(data[:pos], s.Base, minEpoch)
+	m.Segments = append(slices.Clip(m.Segments[:k]), idx)
+	return m
 }
 
 // setBoth replaces tp's log, completed and durable alike (recovery's cut or

@@ -9,6 +9,14 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
+// rollOp seals tp's active segment and appends n records at base to a new
+// one, synced.
+func rollOp(id sm.EffectID, tp sm.TopicPartition, base sm.Offset, n int) sm.LogOp {
+	op := appendOp(id, tp, base, n, true)
+	op.Roll = true
+	return op
+}
+
 // completeAll completes every pending log operation OK and fails on any
 // other outcome.
 func completeAll(t *testing.T, d *Disk) {
@@ -63,7 +71,7 @@ func TestDiskReads(t *testing.T) {
 
 	// A read issued before a roll and a trim of its segment fails; one
 	// issued before a truncation of it returns the old bytes.
-	d.StartLog([]sm.LogOp{{ID: 4, Kind: sm.LogRoll, TP: tpA, Offset: 4}, appendOp(5, tpA, 4, 1, true)})
+	d.StartLog([]sm.LogOp{rollOp(5, tpA, 4, 1)})
 	completeAll(t, d)
 	d.StartRead([]sm.LogRead{{ID: 20, TP: tpA, Segment: 0, MaxBytes: 1 << 20}, {ID: 21, TP: tpA, Segment: 4, MaxBytes: 1 << 20}})
 	d.StartLog([]sm.LogOp{{ID: 6, Kind: sm.LogTrim, TP: tpA, Offset: 4}, {ID: 7, Kind: sm.LogTruncate, TP: tpA, Offset: 4}})
@@ -89,10 +97,8 @@ func TestDiskSegmentsAndManifests(t *testing.T) {
 	d := NewDisk()
 	d.StartLog([]sm.LogOp{
 		{ID: 1, Kind: sm.LogAppend, TP: tpA, TopicID: id, Data: frames(0, 3)},
-		{ID: 2, Kind: sm.LogRoll, TP: tpA, Offset: 3},
-		appendOp(3, tpA, 3, 2, false),
-		{ID: 4, Kind: sm.LogRoll, TP: tpA, Offset: 5},
-		appendOp(5, tpA, 5, 1, true),
+		{ID: 3, Kind: sm.LogAppend, Roll: true, TP: tpA, Data: frames(3, 2)},
+		rollOp(5, tpA, 5, 1),
 	})
 	completeAll(t, d)
 	if got := d.Segments(tpA); !slices.Equal(got, []sm.Offset{0, 3, 5}) || d.TopicID(tpA) != id {
@@ -202,5 +208,31 @@ func TestHostCompleteReads(t *testing.T) {
 	}
 	if d := node.done; d[0].ID != 2 || d[0].Outcome != sm.OutcomeFailed || d[1].ID != 1 || !bytes.Equal(d[1].Data, frames(0, 1)) || d[2].ID != 3 {
 		t.Fatalf("completions %+v", d)
+	}
+}
+
+// Goal: a LogDamaged record changes no segment, is reported with its note
+// and a manifest cut before the batch holding its offset at every recovery,
+// and goes with a truncation to or below that offset.
+func TestDiskDamageRecord(t *testing.T) {
+	d := NewDisk()
+	d.StartLog([]sm.LogOp{appendOp(1, tpA, 0, 2, true), rollOp(2, tpA, 2, 3), appendOp(3, tpA, 5, 1, true),
+		{ID: 4, Kind: sm.LogDamaged, TP: tpA, Offset: 3, Note: "bad crc in segment 2"}})
+	completeAll(t, d)
+	before := d.Log(tpA)
+	for range 2 {
+		d.Crash(0)
+		ms, damaged := d.Manifests()
+		if m := ms[tpA]; damaged[tpA] != "bad crc in segment 2" || m.End() != 2 || len(m.Segments) != 2 || m.Segments[1].Sealed {
+			t.Fatalf("damaged at 3: %+v %v", m, damaged)
+		}
+	}
+	if !bytes.Equal(d.Log(tpA), before) {
+		t.Fatal("the record changed the log")
+	}
+	d.StartLog([]sm.LogOp{{ID: 5, Kind: sm.LogTruncate, TP: tpA, Offset: 2}})
+	completeAll(t, d)
+	if _, damaged := d.Manifests(); damaged != nil {
+		t.Fatalf("after the cut: %v", damaged)
 	}
 }
