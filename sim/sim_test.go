@@ -318,7 +318,7 @@ func countFailed(reps []seedReport) int {
 
 // mustReach are the protocol paths a default campaign must exercise; if one
 // never fires, the faults have stopped testing it.
-var mustReach = []string{
+var mustReach = append([]string{
 	"replica fetch diverging", "log truncated", "torn tail on crash",
 	"produce NOT_ENOUGH_REPLICAS", "produce LEADERSHIP_LOST", "produce TIMEOUT",
 	"fetch LEADER_NOT_AVAILABLE", "alter isr requested",
@@ -335,6 +335,17 @@ var mustReach = []string{
 	sm.ProbeELRElected.String(), sm.ProbeHWHeldBelowMinISR.String(),
 	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
 	sm.ProbeDamagedReplicaRepaired.String(), "damaged log on recovery",
+}, segmentProbes()...)
+
+// segmentProbes are the simulator's own paths of segmented logs, gated with
+// the segment fault classes (segmentFaultsWired): rolls, the index rebuild
+// after lostindex (host.recoverLogs, once brokers start from manifests), and
+// reads failed by readerr.
+func segmentProbes() []string {
+	if !segmentFaultsWired {
+		return nil
+	}
+	return []string{"log rolled", "index rebuilt", "log read failed"}
 }
 
 // Coverage gate sizes. A range of gateMinSeeds or more (the -short range
