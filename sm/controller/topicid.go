@@ -17,10 +17,9 @@ const topicIDDomain = "weir/topic-id/v1\x00"
 // replica — and every replay of the log — computes the same ID without
 // drawing randomness. A committed index holds one entry forever, so two
 // creations never share (term, index): a topic deleted and created again
-// gets a new ID. The term adds nothing to uniqueness within one cluster's
-// log; it is there so that two clusters bootstrapped alike, whose logs
-// diverge from their first elections, do not mint the same IDs for the
-// same names.
+// gets a new ID. IDs are unique within one cluster, which is what its
+// brokers need to tell incarnations of a name apart; two clusters whose
+// logs are alike mint the same IDs (there is no cluster ID to mix in).
 func topicID(name string, term, index uint64) sm.TopicID {
 	h := sha256.New()
 	h.Write([]byte(topicIDDomain))
