@@ -16,7 +16,4 @@ func TestBrokerConfigStorageKeys(t *testing.T) {
 	if bc.SegmentBytes != 8<<20 || bc.SegmentMs != 60000 || bc.RetentionCheckInterval != 2500*sm.Millisecond || bc.CacheBytes != 64<<20 {
 		t.Fatalf("broker config: segment %d/%dms, retention check %v, cache %d", bc.SegmentBytes, bc.SegmentMs, bc.RetentionCheckInterval, bc.CacheBytes)
 	}
-	if w := walConfig(c.WAL); w.SegmentSizeBytes != 8<<20 {
-		t.Fatalf("wal config: segment %d", w.SegmentSizeBytes)
-	}
 }
