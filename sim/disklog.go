@@ -366,6 +366,15 @@ func (l *plog) crash(r *rng, tear bool) (torn int) {
 		decided = &reached
 		if reached {
 			l.durSegs, l.durTopicID, l.durDamage = slices.Clone(l.segs), l.topicID, l.damage
+			// A roll makes the segment it seals durable in full, index and
+			// all, before it creates the next one: a roll that reached the
+			// disk brought them along.
+			for _, s := range l.segs[:len(l.segs)-1] {
+				if !s.data.synced() || !s.index.synced() {
+					s.data.sync()
+					s.index.durable = s.index.content
+				}
+			}
 		} else {
 			l.segs, l.topicID, l.damage = slices.Clone(l.durSegs), l.durTopicID, l.durDamage
 		}
@@ -515,9 +524,6 @@ type logRecovery struct {
 	indexesRebuilt int
 	// tornCut counts active segments whose torn tail was cut.
 	tornCut int
-	// rollsUndone counts rolls that had not completed at a crash: a sealed
-	// segment with a torn tail, cut and made active again.
-	rollsUndone int
 }
 
 // recoverManifests is Open as io/wal does it: for each partition log, its
@@ -582,32 +588,13 @@ func (l *plog) recoverManifest(st *logRecovery) (sm.LogManifest, string, error) 
 			if serr != nil {
 				cut, why = int(serr.Pos), serr.Reason
 			}
-			switch {
-			case cut < s.data.mark:
+			if serr != nil || idx.Next != next || idx.Next == idx.Base {
+				// A sealed segment was durable in full before the segment
+				// after it existed (a roll syncs it, then writes its index,
+				// then creates the next): any defect is damage.
 				idx.Sealed = false
 				m.Segments = append(m.Segments, idx)
-				return m, fmt.Sprintf("%s: byte %d: sealed segment damaged below its sync mark (byte %d): %s", name, cut, s.data.mark, why), nil
-			case serr != nil || idx.Next != next || idx.Next == idx.Base:
-				// The roll never completed (it syncs the segment whole):
-				// what follows the end of its valid bytes was never
-				// acknowledged either, unless a later segment's mark says
-				// otherwise.
-				for _, t := range l.segs[i+1:] {
-					if t.data.mark > 0 {
-						idx.Sealed = false
-						m.Segments = append(m.Segments, idx)
-						return m, fmt.Sprintf("%s: byte %d: %s, but segment %s after it holds %d synced bytes",
-							name, cut, why, segmentFile(l.tp, t.base), t.data.mark), nil
-					}
-				}
-				st.rollsUndone++
-				l.segs = l.segs[:i+1]
-				s.index = file{}
-				cutFile(&s.data, cut)
-				l.durSegs, l.durTopicID = slices.Clone(l.segs), l.topicID
-				l.active, l.activeOK = sm.ResumeIndex(idx), true
-				m.Segments = append(m.Segments, idx)
-				return m, "", nil
+				return m, fmt.Sprintf("%s: byte %d: sealed segment damaged (sync mark at byte %d): %s", name, cut, s.data.mark, why), nil
 			}
 			st.indexesRebuilt++
 			st.rebuilt = append(st.rebuilt, indexFile(l.tp, s.base))

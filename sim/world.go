@@ -503,11 +503,8 @@ func (h *host) recoverLogs() (map[sm.TopicPartition]sm.LogManifest, map[sm.Topic
 	for range st.indexesRebuilt {
 		h.w.stats.reach("index rebuilt")
 	}
-	for range st.rollsUndone {
-		h.w.stats.reach("incomplete roll undone")
-	}
-	if st.indexesRebuilt+st.rollsUndone+st.tornCut > 0 {
-		h.w.trace.note(h.w.now, h.id, "recovery: indexes rebuilt %v, %d rolls undone, %d torn tails cut", st.rebuilt, st.rollsUndone, st.tornCut)
+	if st.indexesRebuilt+st.tornCut > 0 {
+		h.w.trace.note(h.w.now, h.id, "recovery: indexes rebuilt %v, %d torn tails cut", st.rebuilt, st.tornCut)
 	}
 	return ms, damaged, nil
 }
