@@ -264,9 +264,8 @@ func (h *host) StartRead(reads []sm.LogRead) {
 // StartLog implements runtime.LogStore: operations take effect on the page
 // cache now, complete in order per partition log (operations on different
 // partition logs complete in any order, as io/wal may), and become durable
-// at completion when synced; every operation but a plain append (no Roll)
-// is synced.
-// Refusals end OutcomeFailed, I/O errors OutcomeUnknown.
+// at completion when synced — and every operation but a plain append (no
+// Roll) is synced. Refusals end OutcomeFailed, I/O errors OutcomeUnknown.
 func (h *host) StartLog(ops []sm.LogOp) {
 	h.w.trace.logOps(h.w.now, h.id, ops)
 	for _, op := range ops {
