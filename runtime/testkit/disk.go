@@ -261,10 +261,32 @@ func (d *Disk) Raft() (*pb.HardState, []*pb.Entry) { return d.raft.hs, slices.Cl
 
 // Durable is what a process restarting from this disk finds (the runtime
 // hands it to the node's constructor): the logs' bytes (see Manifests for
-// what a store's Open makes of them) and the raft state.
+// what a store's Open makes of them; a log with a LogDamaged record is
+// reported in Damaged with its note, its bytes cut before the batch holding
+// the record's offset) and the raft state.
 func (d *Disk) Durable() sm.Durable {
 	hs, ents := d.Raft()
-	return sm.Durable{Logs: d.Logs(), HardState: hs, Entries: ents}
+	out := sm.Durable{Logs: d.Logs(), HardState: hs, Entries: ents}
+	for tp, l := range d.logs {
+		if l.damaged == "" {
+			continue
+		}
+		if out.Damaged == nil {
+			out.Damaged = map[sm.TopicPartition]string{}
+		}
+		out.Damaged[tp] = l.damaged
+		b := out.Logs[tp]
+		pos := 0
+		for pos < len(b) {
+			bt, n, err := sm.DecodeBatch(b[pos:])
+			if err != nil || bt.NextOffset() > l.damagedAt {
+				break
+			}
+			pos += n
+		}
+		out.Logs[tp] = b[:pos]
+	}
+	return out
 }
 
 // Poisoned reports why the disk answers every operation unknown ("" if it

@@ -230,6 +230,9 @@ func TestDiskDamageRecord(t *testing.T) {
 	if !bytes.Equal(d.Log(tpA), before) {
 		t.Fatal("the record changed the log")
 	}
+	if dur := d.Durable(); dur.Damaged[tpA] == "" || logEnd(dur.Logs[tpA]) != 2 {
+		t.Fatalf("Durable: damaged %v, log ends at %d", dur.Damaged, logEnd(dur.Logs[tpA]))
+	}
 	d.StartLog([]sm.LogOp{{ID: 5, Kind: sm.LogTruncate, TP: tpA, Offset: 2}})
 	completeAll(t, d)
 	if _, damaged := d.Manifests(); damaged != nil {
