@@ -113,7 +113,7 @@ func (h *harness) start(id sm.NodeID) { h.run(id, h.recover(id)) }
 // recover builds id's node from its disk without running it.
 func (h *harness) recover(id sm.NodeID) *Node {
 	hs, entries := durable(h.disks[id])
-	n, err := New(h.cfgs[id], sm.Durable{HardState: hs, Entries: entries})
+	n, err := New(h.cfgs[id], sm.Durable{HardState: hs, Snapshot: h.disks[id].RaftSnapshot(), Entries: entries})
 	if err != nil {
 		h.t.Fatalf("start %v: %v", id, err)
 	}
