@@ -175,8 +175,12 @@ func (h *harness) checkDurableBeforeSend(id sm.NodeID, m *pb.Message) error {
 			return fmt.Errorf("%v granted a vote to %d before persisting it (disk vote %d)", id, m.GetTo(), hs.GetVote())
 		}
 	case pb.MsgAppResp:
-		if !m.GetReject() && m.GetIndex() > lastIndex(entries) {
-			return fmt.Errorf("%v acked index %d with only %d durable", id, m.GetIndex(), lastIndex(entries))
+		last := lastIndex(entries)
+		if len(entries) == 0 {
+			last = max(last, h.disks[id].RaftSnapshot().GetMetadata().GetIndex())
+		}
+		if !m.GetReject() && m.GetIndex() > last {
+			return fmt.Errorf("%v acked index %d with only %d durable", id, m.GetIndex(), last)
 		}
 	}
 	if m.GetTerm() > hs.GetTerm() {
