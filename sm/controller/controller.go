@@ -169,6 +169,7 @@ type Node struct {
 	// none is in flight.
 	snapIndex  uint64
 	compacting sm.EffectID
+	restored   bool // the metadata came from a snapshot (at start or from the leader)
 
 	now      sm.Time
 	started  bool
@@ -238,6 +239,7 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		md:          md,
 		voters:      sortedVoters(cfg.Peers),
 		snapIndex:   md.applied,
+		restored:    md.applied > bootstrapIndex,
 		proposals:   map[uint64]*proposal{},
 		brokerOps:   map[sm.NodeID]uint64{},
 		heartbeatAt: map[sm.NodeID]sm.Time{},
@@ -424,6 +426,18 @@ func (n *Node) AppliedIndex() uint64 { return n.md.applied }
 // bootstrap one, before any): the entries at or below it are summarised
 // by the snapshot and may no longer be in the log.
 func (n *Node) SnapshotIndex() uint64 { return n.snapIndex }
+
+// Restored reports whether this node's metadata came from a snapshot — the
+// one on its disk at start or one the leader sent — rather than from
+// applying every entry since the bootstrap.
+func (n *Node) Restored() bool { return n.restored }
+
+// SnapshotTerm is the term of the entry at SnapshotIndex.
+func (n *Node) SnapshotTerm() uint64 {
+	snap, err := n.storage.Snapshot()
+	assert.That(err == nil, "controller: read memory storage snapshot: %v", err)
+	return snap.GetMetadata().GetTerm()
+}
 
 // MetadataDigest is the encoded metadata snapshot of the applied state
 // (what a snapshot at AppliedIndex would carry): controllers that applied

@@ -136,7 +136,7 @@ func (n *Node) installSnapshot(snap *pb.Snapshot) {
 	assert.That(err == nil, "controller: install %v", err)
 	err = n.storage.ApplySnapshot(snap)
 	assert.That(err == nil, "controller: apply snapshot at %d to memory storage: %v", idx, err)
-	n.md, n.snapIndex = md, idx
+	n.md, n.snapIndex, n.restored = md, idx, true
 	n.probe(sm.ProbeSnapshotApplied)
 }
 
