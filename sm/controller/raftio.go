@@ -69,7 +69,9 @@ func (n *Node) onRaftDone(ev sm.RaftDone) {
 		n.compacting = 0
 		if ev.Outcome != sm.OutcomeOK {
 			n.out.Fatal = fmt.Sprintf("controller: raft snapshot save %d ended %v: %s", ev.ID, ev.Outcome, ev.Reason)
+			return
 		}
+		n.maybeSnapshot() // enough may have been applied meanwhile (a start replaying a long log)
 		return
 	}
 	if n.unsynced == nil || n.unsynced.id != ev.ID {

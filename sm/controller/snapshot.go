@@ -21,8 +21,8 @@ import (
 // reports, proposals, reads) is not in it: a new leader starts those fresh.
 //
 // Layout: one format-version byte (snapshotFormat), then the JSON encoding
-// of snapshotBody, with every list sorted (brokers by ID, topics and
-// tombstones by name), so equal metadata encodes to equal bytes. A reader
+// of snapshotBody, with every list sorted (brokers by ID, topics by name,
+// tombstones oldest first), so equal metadata encodes to equal bytes. A reader
 // refuses any other version byte rather than misread it: a newer
 // controller's snapshot reaching an older one during a rolling upgrade is
 // an error naming both versions, never silently partial metadata.
@@ -78,7 +78,7 @@ func encodeSnapshot(md *metadata) []byte {
 		}
 		body.Topics = append(body.Topics, st)
 	}
-	for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
+	for _, name := range md.tombstoneOrder {
 		body.Tombstones = append(body.Tombstones, snapTombstone{Name: name, Version: md.tombstones[name]})
 	}
 	out := bytes.NewBuffer([]byte{snapshotFormat})
@@ -131,6 +131,7 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 			return nil, fmt.Errorf("controller: metadata snapshot: tombstone %q listed twice", ts.Name)
 		}
 		md.tombstones[ts.Name] = ts.Version
+		md.tombstoneOrder = append(md.tombstoneOrder, ts.Name) // check() refuses an order that is not by version
 	}
 	if md.applied < bootstrapIndex {
 		return nil, fmt.Errorf("controller: metadata snapshot: applied index %d below the bootstrap index %d", md.applied, bootstrapIndex)

@@ -129,6 +129,7 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 		{"applied 0", []byte("\x01{\"applied\":0}"), "below the bootstrap index"},
 		{"version beyond applied", []byte("\x01{\"applied\":3,\"version\":4}"), "version 4 beyond applied 3"},
 		{"duplicate broker", bytes.Replace(good, []byte(`"brokers":[`), []byte(`"brokers":[{"info":{"ID":101,"Incarnation":1},"v":1},`), 1), "broker b101 listed twice"},
+		{"tombstones out of order", []byte("\x01" + `{"applied":5,"version":5,"tombstones":[{"name":"a","v":5},{"name":"b","v":4}]}`), `tombstone "b" at version 4 outside (5, 5]`},
 		{"partition of unknown broker", bytes.Replace(good, []byte(`"Replicas":[`), []byte(`"Replicas":[109,`), 1), "not a registered broker"},
 	}
 	for _, c := range cases {
