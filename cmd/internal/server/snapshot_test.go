@@ -72,12 +72,13 @@ func TestControllerRestartsFromSnapshot(t *testing.T) {
 	adminDo(t, http.MethodPost, "http://"+c.ctls[1].HTTPAddr+"/api/v1/topics", `{"name":"after","partitions":1,"replication_factor":1}`)
 }
 
-// writeLog fills a raft store at dir with a single controller's committed
-// log of n entries after the bootstrap snapshot: broker 101 registers, then
+// writeLog appends to the raft store at dir a single controller's
+// committed log, entries first..first+n-1 (the first real entry is 2,
+// after the bootstrap snapshot): broker 101 registers, then
 // topics are created and deleted in turn (so the metadata stays small and
 // every entry does real work when replayed). The payloads are the
 // controller's JSON commands (sm/controller/command.go).
-func writeLog(b *testing.B, dir string, n int) {
+func writeLog(b *testing.B, dir string, first uint64, n int) {
 	b.Helper()
 	s, err := raftstore.Open(dir, raftstore.Options{FS: vfs.Default})
 	if err != nil {
@@ -85,8 +86,9 @@ func writeLog(b *testing.B, dir string, n int) {
 	}
 	defer s.Close()
 	var batch []*pb.Entry
-	for i := range n {
-		idx := uint64(i + 2)
+	for k := range n {
+		idx := first + uint64(k)
+		i := int(idx - 2)
 		var cmd string
 		switch {
 		case i == 0:
@@ -98,7 +100,7 @@ func writeLog(b *testing.B, dir string, n int) {
 		}
 		data := fmt.Appendf(nil, `{"p":1,"t":1,"s":%d,%s}`, i+1, cmd)
 		batch = append(batch, &pb.Entry{Index: proto.Uint64(idx), Term: proto.Uint64(1), Data: data})
-		if len(batch) == 1000 || i == n-1 {
+		if len(batch) == 1000 || k == n-1 {
 			hs := &pb.HardState{Term: proto.Uint64(1), Vote: proto.Uint64(1), Commit: proto.Uint64(idx)}
 			if err := s.Save(hs, batch, false); err != nil {
 				b.Fatal(err)
@@ -163,13 +165,14 @@ func startController(b *testing.B, dir string, snapshotEntries uint64, persist b
 // and load, node built, committed log applied) after 100,000 entries were
 // written: the whole log without compaction, and the same store once the
 // controller compacted it with the production SnapshotEntries (10,000): a
-// snapshot and the few entries after it.
+// snapshot and no entries after it, and that store with 9,999 more entries
+// (the most a store holds after its snapshot with that setting).
 //
 //	go test ./cmd/internal/server -run '^$' -bench ControllerStartup -benchtime 5x
 func BenchmarkControllerStartup(b *testing.B) {
 	const entries = 100_000
 	dir := filepath.Join(b.TempDir(), "controller-1")
-	writeLog(b, dir, entries)
+	writeLog(b, dir, 2, entries)
 	run := func(b *testing.B) {
 		var d sm.Durable
 		for b.Loop() {
@@ -181,4 +184,6 @@ func BenchmarkControllerStartup(b *testing.B) {
 	b.Run("whole-log", run)
 	startController(b, dir, controller.DefaultSnapshotEntries, true) // the controller compacts its store
 	b.Run("compacted", run)
+	writeLog(b, dir, entries+2, controller.DefaultSnapshotEntries-1)
+	b.Run("compacted+9999", run)
 }
