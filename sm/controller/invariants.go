@@ -189,6 +189,12 @@ func (n *Node) CheckInvariants() error {
 	if err := n.checkPending(); err != nil {
 		return err
 	}
+	if n.snapIndex > n.md.applied || n.snapIndex < bootstrapIndex {
+		return fmt.Errorf("controller: %v snapshot at %d outside [%d, applied %d]", n.cfg.ID, n.snapIndex, bootstrapIndex, n.md.applied)
+	}
+	if n.compacting > n.saveIDLast {
+		return fmt.Errorf("controller: %v awaits snapshot save %d but issued up to %d", n.cfg.ID, n.compacting, n.saveIDLast)
+	}
 	if n.unsynced != nil && n.unsynced.id != n.saveIDLast {
 		return fmt.Errorf("controller: %v awaits raft save %d but issued up to %d", n.cfg.ID, n.unsynced.id, n.saveIDLast)
 	}
