@@ -31,7 +31,7 @@ func sameMetadata(a, b *metadata) error {
 func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 	brokerIDs := []sm.NodeID{0, 101, 102, 103, 104, 105}
 	names := []string{"a", "b", "c", ".", "d/e"}
-	switch rapid.IntRange(0, 5).Draw(t, "kind") {
+	switch rapid.IntRange(0, 6).Draw(t, "kind") {
 	case 0:
 		return command{Register: &registerBroker{
 			ID:             rapid.SampledFrom(brokerIDs).Draw(t, "id"),
@@ -53,6 +53,10 @@ func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 		return command{Delete: &deleteTopic{Name: rapid.SampledFrom(names).Draw(t, "name")}}, true
 	case 4:
 		return command{AlterISR: drawAlterISR(t, md)}, true
+	case 5:
+		key := rapid.SampledFrom(sm.TopicConfigKeys()).Draw(t, "key")
+		value := rapid.SampledFrom([]int64{-1, 0, 1, 60_000, 1 << 20, 1 << 30}).Draw(t, "value")
+		return command{AlterConfig: &alterTopicConfig{Name: rapid.SampledFrom(names).Draw(t, "name"), Set: []sm.TopicConfigEntry{{Key: key, Value: value}}}}, true
 	}
 	return command{}, false // an empty entry (a new leader's first)
 }
