@@ -335,6 +335,7 @@ var mustReach = append([]string{
 	sm.ProbeELRElected.String(), sm.ProbeHWHeldBelowMinISR.String(),
 	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
 	sm.ProbeDamagedReplicaRepaired.String(), "damaged log on recovery",
+	sm.ProbeSnapshotSent.String(), sm.ProbeSnapshotApplied.String(), "restored metadata matches replayed",
 }, segmentProbes()...)
 
 // segmentProbes are the simulator's own paths of segmented logs, gated with
