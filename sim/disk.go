@@ -48,6 +48,9 @@ type file struct {
 	// WAL keeps its log end; any change but an append invalidates it.
 	next   sm.Offset
 	nextOK bool
+	// segs are the log's segment bases (the file holds every segment's
+	// frames in order); reads address a segment and a position in it.
+	segs []sm.Offset
 }
 
 func newDisk(capacity int64) *Disk {
@@ -123,6 +126,9 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 			return fmt.Sprintf("append: batch base offset %d, log ends at %d", frameBase(op.Data), f.next), false
 		}
 		f.refused = false
+		if len(f.segs) == 0 || op.Roll {
+			f.segs = append(f.segs, frameBase(op.Data))
+		}
 		f.content = append(f.content, op.Data...)
 		if f.nextOK {
 			f.next, f.nextOK = framesEnd(op.Data)
@@ -135,10 +141,24 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 		}
 		f.content = f.content[:pos:pos]
 		f.nextOK = false
+		i := 0
+		for i < len(f.segs) && f.segs[i] <= op.Offset {
+			i++
+		}
+		f.segs = f.segs[:i:i]
 		f.mark = min(f.mark, pos) // the WAL records a cut before making it
 		f.refused = false
 	case sm.LogDelete:
 		delete(d.files, walFile(op.TP))
+	case sm.LogTrim:
+		f := d.get(walFile(op.TP))
+		for len(f.segs) > 1 && f.segs[0] < op.Offset {
+			f.segs = f.segs[1:]
+		}
+	case sm.LogReset:
+		f := d.get(walFile(op.TP))
+		f.content, f.nextOK, f.segs, f.mark, f.refused = nil, false, []sm.Offset{op.Offset}, 0, false
+	case sm.LogDamaged:
 	default:
 		return fmt.Sprintf("sim: unknown log op kind %d", op.Kind), false
 	}
@@ -291,6 +311,47 @@ func (d *Disk) crash(r *rng, tear bool) (torn int) {
 	return torn
 }
 
+// read serves a log read from the page cache: whole frames of the segment
+// from the read's position, up to its MaxBytes (at least one).
+func (d *Disk) read(r sm.LogRead) sm.LogReadDone {
+	f := d.files[walFile(r.TP)]
+	i := -1
+	if f != nil {
+		i = slices.Index(f.segs, r.Segment)
+	}
+	if i < 0 {
+		return sm.LogReadDone{ID: r.ID, Outcome: sm.OutcomeFailed, Reason: fmt.Sprintf("sim: %v has no segment at %d", r.TP, r.Segment)}
+	}
+	start, end := framePosOf(f.content, r.Segment), len(f.content)
+	if i+1 < len(f.segs) {
+		end = framePosOf(f.content, f.segs[i+1])
+	}
+	pos := min(start+int(r.Pos), end)
+	out := pos
+	for out < end {
+		_, n, err := sm.DecodeBatch(f.content[out:])
+		if err != nil || out > pos && out+n-pos > r.MaxBytes {
+			break
+		}
+		out += n
+	}
+	return sm.LogReadDone{ID: r.ID, Outcome: sm.OutcomeOK, Data: slices.Clone(f.content[pos:out])}
+}
+
+// framePosOf is the byte position of the frame of buf starting at off (the
+// end when none does).
+func framePosOf(buf []byte, off sm.Offset) int {
+	pos := 0
+	for pos < len(buf) {
+		b, n, err := sm.DecodeBatch(buf[pos:])
+		if err != nil || b.BaseOffset >= off {
+			break
+		}
+		pos += n
+	}
+	return pos
+}
+
 // durable reads the disk into what a node's constructor recovers from.
 func (d *Disk) recover() (sm.Durable, error) {
 	out := sm.Durable{Logs: map[sm.TopicPartition][]byte{}}
@@ -332,6 +393,12 @@ func (d *Disk) recover() (sm.Durable, error) {
 			continue
 		}
 		out.Logs[tp] = slices.Clone(f.content)
+	}
+	// A restarted replica recovers each log as one segment.
+	for name, f := range d.files {
+		if name != raftFile && len(f.content) > 0 {
+			f.segs = []sm.Offset{frameBase(f.content)}
+		}
 	}
 	return out, nil
 }

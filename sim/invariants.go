@@ -102,7 +102,6 @@ func (w *World) checkLeaders(tp sm.TopicPartition, brokers []sm.NodeID, replicas
 // checkCommitted compares the new part of one replica's committed prefix
 // (st is its status) with the cluster's committed log.
 func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.PartitionStatus) {
-	b := w.brokerNode(id)
 	key := replicaKey{id, w.hosts[id].incarnation, tp}
 	from := w.inv.verified[key]
 	if st.LEO < from {
@@ -113,7 +112,7 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.Par
 		return
 	}
 	ref := w.inv.committed[tp]
-	log := b.Log(tp)
+	log := w.diskBatches(id, tp)
 	i := sort.Search(len(log), func(i int) bool { return log[i].NextOffset() > from })
 	for ; i < len(log) && log[i].BaseOffset < st.HW; i++ {
 		for j, r := range log[i].Records {
@@ -171,4 +170,16 @@ func (w *World) checkRaft(id sm.NodeID) {
 	if n := len(ents); n > 0 {
 		w.inv.raftVerified[key] = ents[n-1].GetIndex()
 	}
+}
+
+// diskBatches reads a broker's partition log from its disk's page cache
+// (what the replica wrote and reads back), decoded: the cluster invariants
+// read what is on disk, since no replica holds its log in memory.
+func (w *World) diskBatches(id sm.NodeID, tp sm.TopicPartition) []sm.Batch {
+	f := w.hosts[id].disk.files[walFile(tp)]
+	if f == nil {
+		return nil
+	}
+	bs, _, _ := sm.DecodeLog(f.content)
+	return bs
 }

@@ -206,10 +206,16 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 // logs complete in any order, as io/wal may), and become durable at
 // completion when synced. Refusals end OutcomeFailed, I/O errors
 // OutcomeUnknown.
-// StartRead implements runtime.LogReader. (Segment reads arrive with the
-// bounded log; no node issues them yet.)
+// StartRead implements runtime.LogReader: each read takes what the page
+// cache holds now and completes after a drawn latency, in any order.
 func (h *host) StartRead(reads []sm.LogRead) {
-	h.Fatal(fmt.Sprintf("sim: %d log reads: the simulated disk does not serve reads yet", len(reads)))
+	w := h.w
+	inc := h.incarnation
+	for _, r := range reads {
+		d := h.disk.read(r)
+		lat := sm.Duration(w.diskRNG.between(int64(w.cfg.DiskLatencyMin), int64(w.cfg.DiskLatencyMax)))
+		w.at(w.now.Add(lat), func() { h.deliver(inc, d) })
+	}
 }
 
 func (h *host) StartLog(ops []sm.LogOp) {

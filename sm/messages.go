@@ -158,6 +158,10 @@ type ReplicaFetchResponse struct {
 	Diverging          bool
 	DivergingEpoch     Epoch
 	DivergingEndOffset Offset
+	// LogStart is the leader's log start offset: a follower deletes its own
+	// segments below it (retention runs on the leader's log), and one whose
+	// log ends below it (CodeOffsetOutOfRange) starts over there.
+	LogStart Offset
 }
 
 // ---- broker ↔ controller ---------------------------------------------------
@@ -387,6 +391,10 @@ type TopicConfig struct {
 	RetentionMs     int64
 	SegmentBytes    int64
 	CompressionType string
+	// RetentionBytes bounds a partition's log size (-1 or 0: unlimited);
+	// SegmentMs rolls a segment whose first batch is that old (0: never).
+	RetentionBytes int64
+	SegmentMs      int64
 }
 
 // TopicInfo describes a topic.
@@ -399,6 +407,8 @@ type TopicInfo struct {
 	// carried; zero when it carried none. State machines never read a
 	// clock: the process that accepted the request stamped it.
 	CreatedAtMs int64
+	// ID names this incarnation of the topic (see TopicID).
+	ID TopicID
 }
 
 // PartitionState is the controller's view of one partition.

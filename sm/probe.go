@@ -76,6 +76,23 @@ const (
 	// ProbeDamagedReplicaRepaired: a replica recovered from a damaged log
 	// cut the damage to rebuild from another leader (Partition.Repair).
 	ProbeDamagedReplicaRepaired
+	// ProbeReadFromCache: a fetch was served from the cached suffix.
+	ProbeReadFromCache
+	// ProbeReadFromDisk: a fetch for data outside the cache was served by a
+	// log read.
+	ProbeReadFromDisk
+	// ProbeSegmentRolled: a replica sealed its active segment and started a
+	// new one.
+	ProbeSegmentRolled
+	// ProbeRetentionDeleted: a replica deleted sealed segments by retention
+	// (its own, or following its leader's log start).
+	ProbeRetentionDeleted
+	// ProbeFollowerReset: a follower whose log ended below its leader's log
+	// start emptied its log and started it there.
+	ProbeFollowerReset
+	// ProbeCorruptionFound: a log read found bytes at rest that fail their
+	// checksum; nothing of them was served.
+	ProbeCorruptionFound
 
 	probeCount
 )
@@ -103,6 +120,12 @@ var probeNames = [probeCount]string{
 	ProbeLeaseExpired:                 "leader-lease-expired",
 	ProbeDamagedReplicaRepaired:       "damaged-replica-repaired",
 	ProbeProposalsLost:                "proposals-lost",
+	ProbeReadFromCache:                "read-from-cache",
+	ProbeReadFromDisk:                 "read-from-disk",
+	ProbeSegmentRolled:                "segment-rolled",
+	ProbeRetentionDeleted:             "retention-deleted",
+	ProbeFollowerReset:                "follower-reset",
+	ProbeCorruptionFound:              "corruption-found",
 }
 
 func (p Probe) String() string {

@@ -37,6 +37,9 @@ type Disk struct {
 	pending []sm.LogOp
 	// reads holds issued, uncompleted log reads.
 	reads []sm.LogRead
+	// segs holds each log's segment bases: the disk keeps one byte string
+	// per log, and reads address a segment and a position in it.
+	segs map[sm.TopicPartition][]sm.Offset
 	// History is every log operation ever issued to this disk, in order.
 	History []sm.LogOp
 
@@ -65,7 +68,7 @@ func (r raftState) apply(s sm.RaftSave) raftState {
 
 // NewDisk returns an empty disk.
 func NewDisk() *Disk {
-	return &Disk{logs: map[sm.TopicPartition][]byte{}, durable: map[sm.TopicPartition][]byte{}, refused: map[sm.TopicPartition]bool{}}
+	return &Disk{logs: map[sm.TopicPartition][]byte{}, durable: map[sm.TopicPartition][]byte{}, refused: map[sm.TopicPartition]bool{}, segs: map[sm.TopicPartition][]sm.Offset{}}
 }
 
 // NewDiskFrom returns a disk holding logs, all of it synced.
@@ -150,6 +153,14 @@ func (d *Disk) Raft() (*pb.HardState, []*pb.Entry) { return d.raft.hs, slices.Cl
 // Durable is what a process restarting from this disk finds (the runtime
 // hands it to the node's constructor).
 func (d *Disk) Durable() sm.Durable {
+	// A restarted replica recovers each log as one segment.
+	clear(d.segs)
+	for tp, b := range d.logs {
+		if base := dataStart(b); base >= 0 {
+			d.segs[tp] = []sm.Offset{base}
+		}
+	}
+	d.reads = nil
 	hs, ents := d.Raft()
 	return sm.Durable{Logs: d.Logs(), HardState: hs, Entries: ents}
 }
@@ -212,6 +223,35 @@ func (d *Disk) complete(i int, outcome sm.Outcome, reason string) sm.LogDone {
 
 func (d *Disk) apply(op sm.LogOp) {
 	applyTo(d.logs, op)
+	segs := d.segs[op.TP]
+	switch op.Kind {
+	case sm.LogAppend:
+		if base := dataStart(op.Data); len(segs) == 0 || op.Roll {
+			segs = append(segs, base)
+		}
+	case sm.LogTruncate:
+		i := 0
+		for i < len(segs) && segs[i] <= op.Offset {
+			i++
+		}
+		segs = segs[:i]
+		if len(segs) == 0 {
+			segs = []sm.Offset{op.Offset}
+		}
+	case sm.LogTrim:
+		for len(segs) > 1 && segs[0] < op.Offset {
+			segs = segs[1:]
+		}
+	case sm.LogReset:
+		segs = []sm.Offset{op.Offset}
+	case sm.LogDelete:
+		segs = nil
+	}
+	if segs == nil {
+		delete(d.segs, op.TP)
+	} else {
+		d.segs[op.TP] = segs
+	}
 	if op.Kind == sm.LogAppend {
 		d.refused[op.TP] = false
 	}
@@ -237,9 +277,61 @@ func applyTo(logs map[sm.TopicPartition][]byte, op sm.LogOp) {
 		logs[op.TP] = append(slices.Clip(logs[op.TP]), op.Data...)
 	case sm.LogTruncate:
 		logs[op.TP] = slices.Clip(logs[op.TP][:cutAt(logs[op.TP], op.Offset)])
-	case sm.LogDelete:
+	case sm.LogDelete, sm.LogReset:
 		delete(logs, op.TP)
 	}
+}
+
+// PendingReads returns the issued, uncompleted reads, oldest first.
+func (d *Disk) PendingReads() []sm.LogRead { return slices.Clone(d.reads) }
+
+// CompleteRead completes the oldest pending read: with OutcomeOK it returns
+// whole frames of the segment from the read's position, up to its
+// MaxBytes (at least one), or fails when the segment is gone; ok is false
+// when no read is pending.
+func (d *Disk) CompleteRead(outcome sm.Outcome, reason string) (done sm.LogReadDone, ok bool) {
+	if len(d.reads) == 0 {
+		return sm.LogReadDone{}, false
+	}
+	r := d.reads[0]
+	d.reads = d.reads[1:]
+	if outcome != sm.OutcomeOK {
+		return sm.LogReadDone{ID: r.ID, Outcome: outcome, Reason: reason}, true
+	}
+	segs := d.segs[r.TP]
+	i := slices.Index(segs, r.Segment)
+	if i < 0 {
+		return sm.LogReadDone{ID: r.ID, Outcome: sm.OutcomeFailed, Reason: fmt.Sprintf("testkit: %v has no segment at %d", r.TP, r.Segment)}, true
+	}
+	file := d.logs[r.TP]
+	start, end := framePos(file, r.Segment), len(file)
+	if i+1 < len(segs) {
+		end = framePos(file, segs[i+1])
+	}
+	pos := start + int(r.Pos)
+	out := pos
+	for out < end {
+		_, n, err := sm.DecodeBatch(file[out:])
+		if err != nil || out > pos && out+n-pos > r.MaxBytes {
+			break
+		}
+		out += n
+	}
+	return sm.LogReadDone{ID: r.ID, Outcome: sm.OutcomeOK, Data: slices.Clone(file[min(pos, end):max(out, min(pos, end))])}, true
+}
+
+// framePos is the byte position of the frame of file starting at off (the
+// end when none does).
+func framePos(file []byte, off sm.Offset) int {
+	pos := 0
+	for pos < len(file) {
+		b, n, err := sm.DecodeBatch(file[pos:])
+		if err != nil || b.BaseOffset >= off {
+			break
+		}
+		pos += n
+	}
+	return pos
 }
 
 // CompleteRaft completes the oldest raft save; ok is false when none is

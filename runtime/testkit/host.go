@@ -295,6 +295,16 @@ func (h *Host) CompleteLog(tp sm.TopicPartition, outcome sm.Outcome, reason stri
 	return ok
 }
 
+// CompleteRead completes the oldest pending log read and delivers the
+// completion; false when none is pending.
+func (h *Host) CompleteRead(outcome sm.Outcome, reason string) bool {
+	d, ok := h.Env.Disk.CompleteRead(outcome, reason)
+	if ok {
+		h.Handle(d)
+	}
+	return ok
+}
+
 // CompleteRaft completes the oldest raft save; false when none is pending.
 func (h *Host) CompleteRaft(outcome sm.Outcome, reason string) bool {
 	d, ok := h.Env.Disk.CompleteRaft(outcome, reason)

@@ -7,6 +7,7 @@ import (
 	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
 	"github.com/weirmq/weir/sm/metacache"
+	"github.com/weirmq/weir/sm/partition"
 )
 
 // metadata is the broker's copy of the controller's state: the shared
@@ -33,6 +34,23 @@ func (n *Node) minISR(topic string) int32 {
 		return t.Config.MinInSyncReplicas
 	}
 	return n.cfg.DefaultMinISR
+}
+
+// settings are a topic's log settings: its config, or the broker's
+// defaults.
+func (n *Node) settings(topic string) partition.Settings {
+	s := partition.Settings{SegmentBytes: n.cfg.SegmentBytes, SegmentMs: n.cfg.SegmentMs}
+	if t, ok := n.meta.Topic(topic); ok {
+		c := t.Config
+		if c.SegmentBytes > 0 {
+			s.SegmentBytes = c.SegmentBytes
+		}
+		if c.SegmentMs > 0 {
+			s.SegmentMs = c.SegmentMs
+		}
+		s.RetentionMs, s.RetentionBytes = c.RetentionMs, c.RetentionBytes
+	}
+	return s
 }
 
 // reconcile brings the hosted replicas in line with metadata after d was
@@ -77,6 +95,9 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			h.Repair() // issued before anything ApplyState makes it append
 		}
 		if h != nil {
+			if s := n.settings(tp.Topic); s != h.Settings() {
+				h.SetSettings(s)
+			}
 			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
 			n.drain(tp)
 		}

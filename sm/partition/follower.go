@@ -71,6 +71,8 @@ func (p *Partition) OnReplicaFetchResponse(now sm.Time, from sm.NodeID, resp sm.
 		return // a late or duplicated answer to another fetch, or to an earlier process
 	}
 	switch {
+	case resp.Code == sm.CodeOffsetOutOfRange && resp.LeaderEpoch == p.epoch && resp.LogStart > p.log.end():
+		p.resetTo(resp.LogStart, resp.HighWatermark)
 	case resp.Code != sm.CodeOK:
 		f.inflight = false
 		f.retryAt = p.now.Add(p.cfg.ReplicaFetchWait)
@@ -102,6 +104,16 @@ func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
 	if _, end, ok := p.log.endOfEpoch(resp.DivergingEpoch); ok {
 		target = max(0, min(end, resp.DivergingEndOffset))
 	}
+	if target < p.log.start() {
+		// The leader agrees with nothing this log holds, and the log
+		// does not start at 0 (retention, or a reset): start over where the
+		// leader's log starts, or at this log's start.
+		if resp.LogStart > p.log.start() {
+			p.resetTo(resp.LogStart, resp.HighWatermark)
+			return
+		}
+		target = p.log.start()
+	}
 	target = p.log.boundaryAtOrBelow(target)
 	if target >= p.log.end() {
 		return // a duplicate answer to an earlier fetch; this log already agrees
@@ -126,6 +138,7 @@ func (p *Partition) onBatches(resp sm.ReplicaFetchResponse) {
 	}
 	f.synced = true
 	f.leaderHW = max(f.leaderHW, resp.HighWatermark)
+	p.followLogStart(resp.LogStart)
 	if len(bs) > 0 {
 		p.appendBatches(bs)
 	}
@@ -151,4 +164,24 @@ func (p *Partition) validBatches(bs []sm.Batch, leaderEpoch sm.Epoch) bool {
 func (p *Partition) onFollowerDurable() {
 	p.raiseHW(min(p.follow.leaderHW, p.durable))
 	p.maybeFetch()
+}
+
+// resetTo empties the log and starts it at the leader's log start: the
+// leader's retention deleted everything between this log's end and there,
+// so none of it can be fetched. Those records were committed (retention
+// deletes only below the leader's high watermark), so the high watermark
+// moves up to the new start once the reset is durable.
+func (p *Partition) resetTo(start, leaderHW sm.Offset) {
+	f := &p.follow
+	f.inflight = false
+	f.synced = false
+	f.leaderHW = max(f.leaderHW, leaderHW)
+	p.probe(sm.ProbeFollowerReset)
+	p.log.reset(start)
+	for i := range p.disk {
+		p.disk[i].start = min(p.disk[i].start, start)
+		p.disk[i].end = min(p.disk[i].end, start)
+	}
+	p.durable = min(p.durable, start)
+	p.issueDisk(sm.LogOp{Kind: sm.LogReset, Offset: start, Sync: true}, start, start)
 }

@@ -245,7 +245,7 @@ func (w *propWorld) check(t *rapid.T) {
 	}
 	logs := map[sm.NodeID]map[sm.Offset]string{}
 	for _, id := range c.ids {
-		logs[id] = recordMap(c.reps[id].p)
+		logs[id] = recordMap(c.reps[id])
 	}
 	for _, id := range c.st.ISR {
 		for off, v := range w.committed {
@@ -263,10 +263,10 @@ func (w *propWorld) check(t *rapid.T) {
 // synced follower of the current epoch holds a prefix of the leader's log.
 func (w *propWorld) checkPrefixes(t *rapid.T, l *replica) {
 	c := w.c
-	lv := values(l.p)
+	lv := values(l)
 	hw := int(l.p.Status().HW)
 	for _, id := range c.st.ISR {
-		v := values(c.reps[id].p)
+		v := values(c.reps[id])
 		if len(v) < hw || !slices.Equal(v[:hw], lv[:hw]) {
 			t.Fatalf("isr member %v disagrees below high watermark %d:\n%v\nleader %v:\n%v", id, hw, v, l.id, lv)
 		}
@@ -274,7 +274,7 @@ func (w *propWorld) checkPrefixes(t *rapid.T, l *replica) {
 	for _, id := range c.ids {
 		f := c.reps[id].p
 		if f.role == RoleFollower && f.epoch == l.p.epoch && f.follow.synced {
-			if v := values(f); len(v) > len(lv) || !slices.Equal(v, lv[:len(v)]) {
+			if v := values(c.reps[id]); len(v) > len(lv) || !slices.Equal(v, lv[:len(v)]) {
 				t.Fatalf("synced follower %v is not a prefix of leader %v:\n%v\n%v", id, l.id, v, lv)
 			}
 		}
@@ -292,9 +292,10 @@ func (w *propWorld) converge(t *rapid.T) {
 	if l == nil {
 		t.Fatalf("no leader after healing: %+v", c.st)
 	}
-	lv := values(l.p)
+	lv := values(l)
 	for _, id := range c.ids {
-		if v := values(c.reps[id].p); !slices.Equal(v, lv) {
+		if v := values(c.reps[id]); !slices.Equal(v, lv) {
+			w.trace(t, "not converged")
 			t.Fatalf("replica %v did not converge:\n%s\nleader %v:\n%s", id, strings.Join(v, " "), l.id, strings.Join(lv, " "))
 		}
 	}
@@ -303,9 +304,9 @@ func (w *propWorld) converge(t *rapid.T) {
 	}
 }
 
-func recordMap(p *Partition) map[sm.Offset]string {
+func recordMap(r *replica) map[sm.Offset]string {
 	m := map[sm.Offset]string{}
-	for _, b := range p.Log() {
+	for _, b := range r.batches() {
 		for i, r := range b.Records {
 			m[b.BaseOffset+sm.Offset(i)] = string(r.Value)
 		}
@@ -319,7 +320,7 @@ func (w *propWorld) trace(t *rapid.T, name string) {
 	t.Logf("== %s  st=%+v", name, w.c.st)
 	for _, id := range w.c.ids {
 		p := w.c.reps[id].p
-		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.Pending()), values(p))
+		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.Pending()), values(w.c.reps[id]))
 	}
 	for _, e := range w.c.net.Queue {
 		t.Logf("   net %v->%v %T %+v", e.From, e.To, e.Msg, e.Msg)
