@@ -75,6 +75,12 @@ type cluster struct {
 	reqSeq   uint64
 	// mutate, when set, adjusts each replica's Config before New.
 	mutate func(*Config)
+	// cacheBytes is each replica process's cache budget (-1: unbounded);
+	// settings are the topic's log settings.
+	cacheBytes int64
+	settings   Settings
+	// mayStop lets a process stop itself (Ready.Fatal) without failing.
+	mayStop bool
 	// observe, when set, sees every effect a replica hands its Env.
 	observe func(id sm.NodeID, e testkit.Effect)
 }
@@ -87,8 +93,17 @@ func newCluster(t tb, n int, minISR int32) *cluster {
 
 // newClusterWith is newCluster with a hook that sees every effect.
 func newClusterWith(t tb, n int, minISR int32, observe func(sm.NodeID, testkit.Effect)) *cluster {
+	return newClusterSetup(t, n, minISR, func(c *cluster) { c.observe = observe })
+}
+
+// newClusterSetup is newCluster with a hook that adjusts the cluster before
+// any replica starts.
+func newClusterSetup(t tb, n int, minISR int32, setup func(*cluster)) *cluster {
 	c := &cluster{t: t, clock: testkit.NewClock(sm.Time(sm.Second)), net: &testkit.Network{}, reps: map[sm.NodeID]*replica{},
-		isolated: map[sm.NodeID]bool{}, minISR: minISR, replies: map[uint64]sm.ProduceResponse{}, observe: observe}
+		isolated: map[sm.NodeID]bool{}, minISR: minISR, replies: map[uint64]sm.ProduceResponse{}, cacheBytes: -1}
+	if setup != nil {
+		setup(c)
+	}
 	for i := range n {
 		c.ids = append(c.ids, sm.NodeID(101+i))
 	}
@@ -119,7 +134,17 @@ func (c *cluster) start(id sm.NodeID) {
 	if c.mutate != nil {
 		c.mutate(&cfg)
 	}
-	p, err := newFromBytes(cfg, r.disk.Log(testTP), &host.IDs{})
+	if c.cacheBytes >= 0 {
+		cfg.Cache = NewCache(c.cacheBytes)
+	}
+	cfg.RetentionCheckInterval = 500 * sm.Millisecond
+	cfg.WallClockAtStart = 1_767_225_600_000
+	r.disk.Durable() // a restarted process recovers the log as one segment
+	m, torn := ManifestFromBytes(r.disk.Log(testTP))
+	p, err := New(cfg, c.settings, &m, &host.IDs{})
+	if err == nil && torn {
+		p.CutTail()
+	}
 	if err != nil {
 		c.t.Fatalf("new %v: %v", id, err)
 	}
@@ -152,7 +177,7 @@ func receive(p *Partition) func(now sm.Time, from sm.NodeID, m sm.Message) error
 // check runs after every step of r: the process must not have stopped, and
 // a leader's high watermark never goes back within an epoch.
 func (c *cluster) check(r *replica) {
-	if why := r.host.Stopped(); why != "" {
+	if why := r.host.Stopped(); why != "" && !c.mayStop {
 		c.t.Fatalf("%v stopped: %s", r.id, why)
 	}
 	if s := r.p.Status(); s.Role == RoleLeader {
