@@ -568,13 +568,21 @@ func (c *logChecker) checkHWOrder(t *tpLog) {
 // HW also takes part in the HW order.
 func (c *logChecker) checkRefusedReads(t *tpLog) {
 	ops := c.h.Ops
+	// A fetch below its reply's log start asks for records retention
+	// deleted: refusing it is right, whatever the hw.
+	var beyond []int32
 	for _, id := range t.refused {
-		if op := &ops[id]; op.FetchOffset >= 0 && op.FetchOffset <= op.HW {
+		op := &ops[id]
+		if op.FetchOffset < op.LogStart {
+			continue
+		}
+		beyond = append(beyond, id)
+		if op.FetchOffset >= 0 && op.FetchOffset <= op.HW {
 			c.report(ViolationRefusedRead, t.name, op.FetchOffset, []int32{id},
-				"%s was refused OFFSET_OUT_OF_RANGE at offset %d, within its own reply's hw %d", c.desc(id), op.FetchOffset, op.HW)
+				"%s was refused OFFSET_OUT_OF_RANGE at offset %d, within its own reply's [log start %d, hw %d]", c.desc(id), op.FetchOffset, op.LogStart, op.HW)
 		}
 	}
-	c.sweep(t.refused, t.fetches, func(id int32) int64 { return ops[id].Epoch },
+	c.sweep(beyond, t.fetches, func(id int32) int64 { return ops[id].Epoch },
 		func(id int32) int64 { return ops[id].HW },
 		func(int32) bool { return false },
 		func(a, b int32) {

@@ -360,8 +360,9 @@ func (w *World) idle() bool {
 	return true
 }
 
-// finalReads reads every workload partition from offset 0 to its high
-// watermark and records the reads as Final.
+// finalReads reads every workload partition from its log start (offset 0,
+// or where retention left it) to its high watermark and records the reads
+// as Final.
 func (w *World) finalReads() error {
 	reader := w.adminClient()
 	reader.stopped = true
@@ -383,6 +384,10 @@ func (w *World) finalReads() error {
 			reader.script = append(reader.script, action{kind: linearizability.Fetch, tp: tp, offset: next, final: true,
 				onReply: func(op linearizability.Op) {
 					got = true
+					if op.Err == linearizability.ErrOffsetOutOfRange && sm.Offset(op.LogStart) > next {
+						next = sm.Offset(op.LogStart) // retention deleted what lies below
+						return
+					}
 					if op.Outcome != linearizability.OK {
 						return
 					}
