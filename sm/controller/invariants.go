@@ -32,10 +32,16 @@ func (md *metadata) check() error {
 			return err
 		}
 	}
+	ids := make(map[sm.TopicID]string, len(md.topics))
 	for _, name := range slices.Sorted(maps.Keys(md.topics)) {
 		if err := md.checkTopic(name, md.topics[name]); err != nil {
 			return err
 		}
+		id := md.topics[name].info.ID
+		if other, dup := ids[id]; dup {
+			return fmt.Errorf("controller: topics %q and %q share topic id %v", other, name, id)
+		}
+		ids[id] = name
 	}
 	return nil
 }
@@ -56,12 +62,17 @@ func (md *metadata) checkTopic(name string, t *topicEntry) error {
 	switch {
 	case t.info.Name != name:
 		return fmt.Errorf("controller: topic %q stored under %q", t.info.Name, name)
+	case t.info.ID == (sm.TopicID{}):
+		return fmt.Errorf("controller: topic %q has no topic id", name)
 	case int(t.info.Partitions) != len(t.partitions):
 		return fmt.Errorf("controller: topic %q has %d partitions, info says %d", name, len(t.partitions), t.info.Partitions)
 	case t.version == 0 || t.version > md.version:
 		return fmt.Errorf("controller: topic %q version %d outside (0, %d]", name, t.version, md.version)
 	case t.info.Config.MinInSyncReplicas < 1 || t.info.Config.MinInSyncReplicas > t.info.ReplicationFactor:
 		return fmt.Errorf("controller: topic %q min isr %d outside 1..%d", name, t.info.Config.MinInSyncReplicas, t.info.ReplicationFactor)
+	}
+	if r, ok := validateTopicConfig(&t.info.Config); !ok {
+		return fmt.Errorf("controller: topic %q holds an invalid config: %s", name, r.message)
 	}
 	for i, p := range t.partitions {
 		if p.version < t.version || p.version > md.version {

@@ -87,11 +87,13 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 	case cmd.Fence != nil:
 		return md.applyFence(cmd.Fence)
 	case cmd.Create != nil:
-		return md.applyCreate(cmd.Create)
+		return md.applyCreate(cmd.Create, cmd.Term)
 	case cmd.Delete != nil:
 		return md.applyDelete(cmd.Delete)
 	case cmd.AlterISR != nil:
 		return md.applyAlterISR(cmd.AlterISR)
+	case cmd.AlterConfig != nil:
+		return md.applyAlterConfig(cmd.AlterConfig)
 	}
 	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
 }
@@ -315,7 +317,10 @@ func (md *metadata) liveBrokers() []sm.BrokerInfo {
 	return live
 }
 
-func (md *metadata) applyCreate(c *createTopic) result {
+// applyCreate creates the topic with the ID derived from the entry being
+// applied: term is the proposer's, which raft stamped on the entry (a
+// leader proposes only in the term it leads), and md.applied its index.
+func (md *metadata) applyCreate(c *createTopic, term uint64) result {
 	live := md.liveBrokers()
 	if r, ok := validateCreate(c, len(live)); !ok {
 		return r
@@ -325,7 +330,7 @@ func (md *metadata) applyCreate(c *createTopic) result {
 	}
 	v := md.touch()
 	t := &topicEntry{
-		info:    sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config, CreatedAtMs: c.CreatedAtMs},
+		info:    sm.TopicInfo{Name: c.Name, ID: topicID(c.Name, term, md.applied), Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config, CreatedAtMs: c.CreatedAtMs},
 		version: v,
 	}
 	assignment := assignReplicas(live, c.Partitions, c.ReplicationFactor, md.topicsCreated)
@@ -363,16 +368,8 @@ func validateCreate(c *createTopic, live int) (result, bool) {
 	if m := c.Config.MinInSyncReplicas; m < 1 || m > c.ReplicationFactor {
 		return fail(sm.CodeInvalidRequest, "min in-sync replicas must be in 1..%d (replication factor) (got %d)", c.ReplicationFactor, m), false
 	}
-	if r := c.Config.RetentionMs; r < -1 {
-		return fail(sm.CodeInvalidRequest, "retention_ms must be -1 (forever), 0 (unset) or positive (got %d)", r), false
-	}
-	if s := c.Config.SegmentBytes; s != 0 && (s < 1<<20 || s > 1<<34) {
-		return fail(sm.CodeInvalidRequest, "segment_bytes must be 0 (unset) or in %d..%d (got %d)", 1<<20, int64(1)<<34, s), false
-	}
-	switch c.Config.CompressionType {
-	case "", "none", "gzip", "snappy", "lz4", "zstd", "producer":
-	default:
-		return fail(sm.CodeInvalidRequest, "compression_type must be none, gzip, snappy, lz4, zstd or producer (got %q)", c.Config.CompressionType), false
+	if r, ok := validateTopicConfig(&c.Config); !ok {
+		return r, false
 	}
 	return result{}, true
 }

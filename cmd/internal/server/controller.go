@@ -320,6 +320,18 @@ func (b *backend) DeleteTopic(ctx context.Context, req sm.DeleteTopicRequest) (s
 	return r, nil
 }
 
+func (b *backend) AlterTopicConfig(ctx context.Context, req sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
+	if err != nil {
+		return sm.AlterTopicConfigResponse{}, err
+	}
+	r, ok := m.(sm.AlterTopicConfigResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to alter topic config", m)
+	}
+	return r, nil
+}
+
 func (b *backend) Metadata(ctx context.Context) (sm.MetadataDelta, error) {
 	r, err := b.metadata(ctx)
 	return r.Delta, err
