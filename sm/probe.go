@@ -93,6 +93,10 @@ const (
 	// ProbeCorruptionFound: a log read found bytes at rest that fail their
 	// checksum; nothing of them was served.
 	ProbeCorruptionFound
+	// ProbeStaleTopicLogDropped: a broker found a log of an earlier
+	// incarnation of a topic (deleted and created again meanwhile) and
+	// deleted it.
+	ProbeStaleTopicLogDropped
 
 	probeCount
 )
@@ -126,6 +130,7 @@ var probeNames = [probeCount]string{
 	ProbeRetentionDeleted:             "retention-deleted",
 	ProbeFollowerReset:                "follower-reset",
 	ProbeCorruptionFound:              "corruption-found",
+	ProbeStaleTopicLogDropped:         "stale-topic-log-dropped",
 }
 
 func (p Probe) String() string {

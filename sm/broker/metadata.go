@@ -67,9 +67,18 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 	n.registered = ok && self.Incarnation == n.cfg.Incarnation && !self.Fenced
 	n.reported = n.reported || n.registered
 	for _, tp := range n.sortedParts() {
-		_, exists := n.meta.Topic(tp.Topic)
+		t, exists := n.meta.Topic(tp.Topic)
 		gone := !exists || slices.Contains(d.DeletedTopics, tp.Topic)
+		// A log of an earlier incarnation of the topic (deleted and created
+		// again while this broker was down or fenced) is gone too: it must
+		// never be served as the new topic's.
+		old := exists && t.ID != (sm.TopicID{}) && n.parts[tp].TopicID() != (sm.TopicID{}) && n.parts[tp].TopicID() != t.ID
 		switch {
+		case old && n.registered:
+			n.probe(sm.ProbeStaleTopicLogDropped)
+			n.drop(tp)
+		case exists && !gone && t.ID != (sm.TopicID{}) && n.parts[tp].TopicID() == (sm.TopicID{}):
+			n.parts[tp].AdoptTopicID(t.ID)
 		case gone && n.registered:
 			n.drop(tp)
 		case gone:
@@ -132,11 +141,12 @@ func (n *Node) repairable(st sm.PartitionState) bool {
 
 // drop ends a replica of a deleted topic and removes its log.
 func (n *Node) drop(tp sm.TopicPartition) {
-	n.parts[tp].Close(n.now)
+	p := n.parts[tp]
+	p.Close(n.now)
 	n.drain(tp)
 	delete(n.parts, tp)
 	n.hosts.Remove(host.PartitionKey(tp))
 	n.probe(sm.ProbeReplicaDropped)
 	delete(n.damaged, tp)
-	n.issueLog(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
+	n.issueLog(sm.LogOp{Kind: sm.LogDelete, TP: tp, TopicID: p.TopicID(), Sync: true})
 }

@@ -129,7 +129,10 @@ func (n *Node) host(tp sm.TopicPartition, m *sm.LogManifest) error {
 	assert.That(n.parts[tp] == nil, "broker: hosting %v twice", tp)
 	pc := n.cfg.partitionConfig(tp)
 	pc.Cache = n.cache
-	if t, ok := n.meta.Topic(tp.Topic); ok {
+	switch t, ok := n.meta.Topic(tp.Topic); {
+	case m != nil:
+		pc.TopicID = m.TopicID // what the log on disk belongs to
+	case ok:
 		pc.TopicID = t.ID
 	}
 	p, err := partition.New(pc, n.settings(tp.Topic), m, &n.hosts.IDs)

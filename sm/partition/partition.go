@@ -291,6 +291,18 @@ func (p *Partition) SetSettings(s Settings) {
 	p.scheduleRetention()
 }
 
+// TopicID is the topic incarnation the replica's log belongs to (zero:
+// unknown, a log from before topic IDs).
+func (p *Partition) TopicID() sm.TopicID { return p.cfg.TopicID }
+
+// AdoptTopicID names the incarnation of a log that did not know its own (a
+// log written before topic IDs): later operations carry it, and the store
+// records it.
+func (p *Partition) AdoptTopicID(id sm.TopicID) {
+	assert.That(p.cfg.TopicID == (sm.TopicID{}), "partition: %v: adopting topic ID %v over %v", p.cfg.TP, id, p.cfg.TopicID)
+	p.cfg.TopicID = id
+}
+
 // Settings are the log settings in force.
 func (p *Partition) Settings() Settings { return p.settings }
 
