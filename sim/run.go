@@ -273,7 +273,8 @@ func (w *World) createTopic(t TopicSpec, deadline sm.Time) error {
 	try = func() {
 		admin.script = append(admin.script, action{
 			kind:  linearizability.CreateTopic,
-			topic: sm.TopicInfo{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Config: sm.TopicConfig{MinInSyncReplicas: t.MinISR, UncleanLeaderElection: t.Unclean}},
+			topic: sm.TopicInfo{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Config: sm.TopicConfig{
+				MinInSyncReplicas: t.MinISR, UncleanLeaderElection: t.Unclean, RetentionBytes: t.RetentionBytes, RetentionMs: t.RetentionMs}},
 			onReply: func(op linearizability.Op) {
 				if op.Outcome == linearizability.OK && (op.Err == "" || op.Err == sm.CodeTopicExists.String()) {
 					done = true
@@ -677,6 +678,9 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		MaxBatchBytes:                4 << 20,
 		FetchMaxRecords:              256,
 		WallClockAtStart:             simWallClockAtStart,
+		CacheBytes:                   max(cfg.Storage.CacheBytes, 1), // 0 would mean the default
+		SegmentBytes:                 cfg.Storage.SegmentBytes,
+		RetentionCheckInterval:       cfg.Storage.RetentionCheckInterval,
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,

@@ -22,9 +22,19 @@ type pendingRead struct {
 	seg  sm.Offset // segment read
 	pos  int64     // byte read from
 	want sm.Offset // the fetch's offset: the answer starts with the batch holding it
-	// Exactly one of consumer and replica is set.
+	// Exactly one of consumer, replica and locate is set: a consumer fetch,
+	// a follower's fetch, or a follower looking for the position of the
+	// offset it must truncate to (want).
 	consumer *consumerFetch
 	replica  *parkedFetch
+	locate   bool
+}
+
+// frameAt is one frame a read returned and where it lies.
+type frameAt struct {
+	base sm.Offset
+	pos  int64
+	size int
 }
 
 // consumerFetch is a consumer's fetch waiting for a read.
@@ -38,16 +48,17 @@ type consumerFetch struct {
 func (p *Partition) readBytes() int { return sm.IndexIntervalBytes + p.cfg.ReplicaFetchMaxBytes }
 
 // issueRead reads the segment holding r.want from its indexed position.
-func (p *Partition) issueRead(r pendingRead) {
+func (p *Partition) issueRead(r pendingRead) sm.EffectID {
 	r.gen = p.log.gen
 	r.seg, r.pos = p.log.locate(r.want)
-	p.issueReadAt(r)
+	return p.issueReadAt(r)
 }
 
-func (p *Partition) issueReadAt(r pendingRead) {
+func (p *Partition) issueReadAt(r pendingRead) sm.EffectID {
 	id := p.ids.Next()
 	p.out.Reads = append(p.out.Reads, sm.LogRead{ID: id, TP: p.cfg.TP, Segment: r.seg, Pos: r.pos, MaxBytes: p.readBytes()})
 	p.reads[id] = r
+	return id
 }
 
 // OnLogReadDone completes one of the replica's log reads (any order). A
@@ -62,6 +73,12 @@ func (p *Partition) OnLogReadDone(now sm.Time, d sm.LogReadDone) error {
 		return nil
 	}
 	delete(p.reads, d.ID)
+	if r.locate {
+		if p.follow.locating && p.follow.locateID == d.ID {
+			p.locateDone(r, d)
+		}
+		return nil
+	}
 	if r.gen != p.log.gen {
 		p.reserve(r)
 		return nil
@@ -110,6 +127,24 @@ func (p *Partition) OnLogReadDone(now sm.Time, d sm.LogReadDone) error {
 		p.onCorrupt(r, r.pos, errors.New("the segment ends before the offset its index promises"))
 	}
 	return nil
+}
+
+// locateDone hands a locating read's frames to onLocated.
+func (p *Partition) locateDone(r pendingRead, d sm.LogReadDone) {
+	var frames []frameAt
+	if d.Outcome == sm.OutcomeOK && r.gen == p.log.gen {
+		for pos := 0; pos < len(d.Data); {
+			b, n, err := sm.DecodeBatch(d.Data[pos:])
+			if err != nil {
+				break // the fetches that follow will read, and report, it
+			}
+			frames = append(frames, frameAt{base: b.BaseOffset, pos: r.pos + int64(pos), size: n})
+			pos += n
+		}
+	}
+	seg := p.log.segmentAt(p.log.segment(r.seg))
+	more := len(frames) > 0 && frames[len(frames)-1].pos+int64(frames[len(frames)-1].size) < seg.Bytes
+	p.onLocated(r, frames, more)
 }
 
 // onCorrupt handles bytes at rest that cannot be what was written. The
@@ -261,12 +296,15 @@ func (p *Partition) divergence(req sm.ReplicaFetchRequest) (sm.ReplicaFetchRespo
 	case !ok:
 		e, end = 0, 0 // every epoch here is newer: the follower keeps nothing
 	case e != req.LastFetchedEpoch || end < req.FetchOffset:
-	case p.log.isBoundary(req.FetchOffset):
+	case !p.log.cutsCachedBatch(req.FetchOffset):
+		// One leader wrote every batch of an epoch, and replicas copy whole
+		// batches, so the follower's batches of epoch e are a prefix of the
+		// leader's: its end is a boundary here too. (Only a cached batch
+		// can show otherwise; the leader keeps no other boundaries.)
 		return sm.ReplicaFetchResponse{}, false
 	default:
-		// Same epoch, but the offset is not a boundary this leader knows:
-		// have the follower cut back to one it does (the batches may differ,
-		// or the boundary's position is not indexed here).
+		// Same epoch, but the offset cuts a batch here: the batches differ,
+		// so have the follower drop the batch it cut.
 		end = p.log.boundaryAtOrBelow(req.FetchOffset)
 	}
 	return sm.ReplicaFetchResponse{

@@ -291,9 +291,13 @@ func (l *replicaLog) boundaryAtOrBelow(off sm.Offset) sm.Offset {
 	return b
 }
 
-// isBoundary reports whether off is a known batch boundary or the end.
-func (l *replicaLog) isBoundary(off sm.Offset) bool {
-	return off >= l.start() && l.boundaryAtOrBelow(off) == off
+// cutsCachedBatch reports whether off lies strictly inside a cached batch.
+func (l *replicaLog) cutsCachedBatch(off sm.Offset) bool {
+	if off < l.cacheStart() || off >= l.end() {
+		return false
+	}
+	j := sort.Search(len(l.cache), func(j int) bool { return l.cache[j].b.NextOffset() > off })
+	return l.cache[j].b.BaseOffset != off
 }
 
 // truncate drops every batch at or after off, a known boundary: later
@@ -301,6 +305,12 @@ func (l *replicaLog) isBoundary(off sm.Offset) bool {
 func (l *replicaLog) truncate(off sm.Offset) {
 	b, i, pos := l.knownBoundary(off)
 	assert.That(off <= l.end() && b == off, "partition: truncate to %d: not a known batch boundary (log end %d)", off, l.end())
+	l.truncateAt(off, i, pos)
+}
+
+// truncateAt is truncate with off's position given: byte pos of the
+// segment at index i (found by a read when the log did not know it).
+func (l *replicaLog) truncateAt(off sm.Offset, i int, pos int64) {
 	if off == l.end() {
 		return
 	}

@@ -572,6 +572,13 @@ func (p *Partition) onRefused(reason string) bool {
 func (p *Partition) truncate(off sm.Offset) {
 	assert.That(p.role != RoleLeader, "partition: %v: leader truncating its log to %d", p.cfg.TP, off)
 	p.log.truncate(off)
+	p.afterTruncate(off)
+}
+
+// afterTruncate follows the log being cut at off in memory: the durable
+// end, pending appends and the high watermark follow, and the cut goes to
+// disk.
+func (p *Partition) afterTruncate(off sm.Offset) {
 	p.durable = min(p.durable, off)
 	for i := range p.disk {
 		p.disk[i].start = min(p.disk[i].start, off)
