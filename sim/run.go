@@ -654,6 +654,9 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			MaxPartitions:  1000,
 			HealthTimeout:  cfg.HealthTimeout,
 
+			SnapshotEntries:        cfg.SnapshotEntries,
+			SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
+
 			CanaryStatusWithoutReadIndex: cfg.CanaryReadIndex,
 		}, d)
 	}

@@ -181,7 +181,14 @@ type RaftSave struct {
 	ID        EffectID
 	HardState *pb.HardState
 	Entries   []*pb.Entry
-	Sync      bool
+	// Snapshot, when set, is written first: persist it; entries at or below
+	// its index may then be deleted. Stored entries above its index stay
+	// only if the stored log holds the snapshot's own last entry (same index
+	// and term), which raft's log matching makes a valid continuation;
+	// otherwise (a snapshot from the leader replacing a divergent log) they
+	// are deleted too. The save is atomic: a crash keeps all of it or none.
+	Snapshot *pb.Snapshot
+	Sync     bool
 }
 
 // RaftDone completes RaftSave ID: OutcomeOK (durable), or OutcomeUnknown

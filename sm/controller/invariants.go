@@ -22,10 +22,19 @@ func (md *metadata) check() error {
 	if len(md.tombstones) > tombstonesMax {
 		return fmt.Errorf("controller: %d tombstones above limit %d", len(md.tombstones), tombstonesMax)
 	}
-	for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
-		if v := md.tombstones[name]; v > md.version || v <= md.horizon {
-			return fmt.Errorf("controller: tombstone %q at version %d outside (%d, %d]", name, v, md.horizon, md.version)
+	if len(md.tombstoneOrder) != len(md.tombstones) {
+		return fmt.Errorf("controller: %d tombstones but %d in their order", len(md.tombstones), len(md.tombstoneOrder))
+	}
+	prev := md.horizon
+	for _, name := range md.tombstoneOrder { // every tombstone, since the lengths match and versions are distinct
+		v, ok := md.tombstones[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("controller: tombstone order names %q, which has no tombstone", name)
+		case v > md.version || v <= prev:
+			return fmt.Errorf("controller: tombstone %q at version %d outside (%d, %d] (the previous tombstone's or the horizon, and the version)", name, v, prev, md.version)
 		}
+		prev = v
 	}
 	for _, id := range slices.Sorted(maps.Keys(md.brokers)) {
 		if err := md.checkBroker(id, md.brokers[id]); err != nil {
@@ -179,6 +188,12 @@ func (n *Node) CheckInvariants() error {
 	}
 	if err := n.checkPending(); err != nil {
 		return err
+	}
+	if n.snapIndex > n.md.applied || n.snapIndex < bootstrapIndex {
+		return fmt.Errorf("controller: %v snapshot at %d outside [%d, applied %d]", n.cfg.ID, n.snapIndex, bootstrapIndex, n.md.applied)
+	}
+	if n.compacting > n.saveIDLast {
+		return fmt.Errorf("controller: %v awaits snapshot save %d but issued up to %d", n.cfg.ID, n.compacting, n.saveIDLast)
 	}
 	if n.unsynced != nil && n.unsynced.id != n.saveIDLast {
 		return fmt.Errorf("controller: %v awaits raft save %d but issued up to %d", n.cfg.ID, n.unsynced.id, n.saveIDLast)

@@ -29,6 +29,9 @@ type metadata struct {
 	// is the newest evicted one: a delta from before it must be Full.
 	tombstones map[string]uint64
 	horizon    uint64
+	// tombstoneOrder lists the tombstones' names oldest first (by version,
+	// which every delete raises), so that eviction is O(1).
+	tombstoneOrder []string
 	// probes are the protocol paths applying entries took (sm.Probe); the
 	// node moves them to its Ready.
 	probes []sm.Probe
@@ -379,7 +382,11 @@ func (md *metadata) applyDelete(c *deleteTopic) result {
 		return fail(sm.CodeUnknownTopic, "topic %q does not exist", c.Name)
 	}
 	delete(md.topics, c.Name)
+	if _, again := md.tombstones[c.Name]; again { // re-created and deleted again: it moves to the end
+		md.tombstoneOrder = slices.DeleteFunc(md.tombstoneOrder, func(n string) bool { return n == c.Name })
+	}
 	md.tombstones[c.Name] = md.touch()
+	md.tombstoneOrder = append(md.tombstoneOrder, c.Name)
 	md.evictTombstones()
 	return result{}
 }
@@ -388,14 +395,10 @@ func (md *metadata) applyDelete(c *deleteTopic) result {
 // raising the horizon past it.
 func (md *metadata) evictTombstones() {
 	for len(md.tombstones) > tombstonesMax {
-		oldest, at := "", uint64(0)
-		for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
-			if v := md.tombstones[name]; oldest == "" || v < at {
-				oldest, at = name, v
-			}
-		}
+		oldest := md.tombstoneOrder[0]
+		md.tombstoneOrder = md.tombstoneOrder[1:]
+		md.horizon = max(md.horizon, md.tombstones[oldest])
 		delete(md.tombstones, oldest)
-		md.horizon = max(md.horizon, at)
 	}
 }
 
