@@ -7,14 +7,14 @@ import (
 
 // followerState is what only a follower keeps; it is reset on role change.
 type followerState struct {
-	inflight bool      // a fetch is outstanding
+	inflight bool // a fetch is outstanding
 	// locating is set while a read looks for the byte position of the
 	// offset a divergence answer said to truncate to; no fetch goes out.
 	locating bool
 	locateID sm.EffectID // the read doing it
-	sent     sm.Offset // the outstanding fetch's FetchOffset; answers must echo it
-	deadline sm.Time   // resend the fetch after this
-	retryAt  sm.Time   // non-zero: backing off after an error answer
+	sent     sm.Offset   // the outstanding fetch's FetchOffset; answers must echo it
+	deadline sm.Time     // resend the fetch after this
+	retryAt  sm.Time     // non-zero: backing off after an error answer
 	// synced is set once the leader answered without divergence in this
 	// epoch. From then on the log is a prefix of the leader's and only
 	// grows, so a later divergence answer can only be a stale duplicate.

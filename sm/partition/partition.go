@@ -217,9 +217,9 @@ type Partition struct {
 
 	log      replicaLog
 	settings Settings
-	durable  sm.Offset // log end confirmed by the disk
-	hw      sm.Offset     // high watermark
-	disk    []pendingDisk // issued, not completed, FIFO
+	durable  sm.Offset     // log end confirmed by the disk
+	hw       sm.Offset     // high watermark
+	disk     []pendingDisk // issued, not completed, FIFO
 
 	role           Role
 	epoch          sm.Epoch // highest leader epoch known from metadata

@@ -8,7 +8,6 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-
 // storageCluster is a cluster whose replicas roll a segment per batch or
 // two and keep a tiny cache, so most reads go to disk.
 func storageCluster(t *testing.T, s Settings, cache int64) *cluster {
