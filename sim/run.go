@@ -272,7 +272,7 @@ func (w *World) createTopic(t TopicSpec, deadline sm.Time) error {
 	var try func()
 	try = func() {
 		admin.script = append(admin.script, action{
-			kind:  linearizability.CreateTopic,
+			kind: linearizability.CreateTopic,
 			topic: sm.TopicInfo{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Config: sm.TopicConfig{
 				MinInSyncReplicas: t.MinISR, UncleanLeaderElection: t.Unclean, RetentionBytes: t.RetentionBytes, RetentionMs: t.RetentionMs}},
 			onReply: func(op linearizability.Op) {
