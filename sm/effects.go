@@ -104,9 +104,11 @@ type LogOp struct {
 //   - OutcomeOK: done, and durable if the op asked for Sync.
 //   - OutcomeFailed: refused before anything was written, for a reason that
 //     may pass (the log's capacity or the file system is full, the process
-//     is out of file descriptors). Only appends are refused, and every later
-//     append to the same log that does not start where the log now ends is
-//     refused too, so the log on disk never has a gap. The node carries on.
+//     is out of file descriptors). Only appends and rolls are refused (a
+//     refused roll leaves the segment active, as if never asked), and every
+//     later append to the same log that does not start where the log now
+//     ends is refused too, so the log on disk never has a gap. The node
+//     carries on.
 //   - OutcomeUnknown: an I/O error; the write may be partial and the page
 //     cache cannot be trusted (fsyncgate). Nodes stop (Ready.Fatal) and
 //     recover from disk after a restart.

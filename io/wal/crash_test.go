@@ -46,7 +46,6 @@ func TestCrashRecovery(t *testing.T) {
 
 func crashConfig(dir, be string) Config {
 	cfg := testConfig(dir, be)
-	cfg.SegmentSizeBytes = crashSegment
 	return cfg
 }
 
