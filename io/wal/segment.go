@@ -213,7 +213,7 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 		return nil, err
 	}
 	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil && outOfDescriptors(err) {
+	if err != nil && (outOfDescriptors(err) || outOfSpace(err)) {
 		return nil, refused("wal: create segment for %v at offset %d: %v", p.tp, base, err)
 	}
 	if err != nil {
