@@ -64,6 +64,31 @@ type reader struct {
 
 	viewMu sync.RWMutex
 	views  map[sm.TopicPartition]*logView
+
+	slabMu sync.Mutex
+	slab   []byte // what is left of the current read-buffer slab
+}
+
+// readSlabBytes is the size of the slabs read buffers are carved from: one
+// large allocation per many reads instead of one each, which keeps the Go
+// heap's large-object path (its lock, zeroing, returning pages to the OS)
+// out of a sequential read's way. A slab is freed once every read carved
+// from it is garbage.
+const readSlabBytes = 16 << 20
+
+// buffer returns n bytes for a read's data, owned by its completion.
+func (rd *reader) buffer(n int64) []byte {
+	if n > readSlabBytes/4 {
+		return make([]byte, n)
+	}
+	rd.slabMu.Lock()
+	defer rd.slabMu.Unlock()
+	if int64(len(rd.slab)) < n {
+		rd.slab = make([]byte, readSlabBytes)
+	}
+	b := rd.slab[:n:n]
+	rd.slab = rd.slab[n:]
+	return b
 }
 
 type readReq struct {
@@ -226,7 +251,7 @@ func (w *WAL) read(r sm.LogRead) sm.LogReadDone {
 	}
 	defer f.Close()
 	avail := seg.size - r.Pos
-	buf := make([]byte, min(avail, max(int64(r.MaxBytes), frameHeaderBytes)))
+	buf := rd.buffer(min(avail, max(int64(r.MaxBytes), frameHeaderBytes)))
 	if err := readFull(f, buf, r.Pos); err != nil {
 		return fail("wal: read of %s at byte %d (%d bytes): %v", seg.path, r.Pos, len(buf), err)
 	}
