@@ -16,7 +16,6 @@ import (
 const (
 	crashEnvDir     = "WEIR_WAL_CRASH_CHILD_DIR"
 	crashEnvBackend = "WEIR_WAL_CRASH_CHILD_BACKEND"
-	crashSegment    = 4096
 )
 
 func crashTP(p int32) sm.TopicPartition { return sm.TopicPartition{Topic: "crash", Partition: p} }
@@ -153,6 +152,11 @@ func TestCrashChild(t *testing.T) {
 				}
 				next += sm.Offset(recs)
 				ack(p, next)
+				if i%12 == 11 { // as the state machine rolls segments
+					if err := w.Roll(tp, next); err != nil {
+						die("roll %v at %d: %v", tp, next, err)
+					}
+				}
 			}
 		}()
 	}
@@ -179,6 +183,14 @@ func TestCrashChild(t *testing.T) {
 		mu.Lock()
 		ends[id] = next
 		mu.Unlock()
-		exec.StartLog([]sm.LogOp{{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true}})
+		op := sm.LogOp{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true}
+		if id%20 == 0 {
+			next -= sm.Offset(recs)
+			op = sm.LogOp{ID: id, Kind: sm.LogRoll, TP: tp, Offset: next}
+			mu.Lock()
+			ends[id] = next
+			mu.Unlock()
+		}
+		exec.StartLog([]sm.LogOp{op})
 	}
 }
