@@ -103,19 +103,26 @@ func BenchmarkOpen(b *testing.B) {
 			start := time.Now()
 			benchFill(b, dir, c.total, c.parts)
 			b.Logf("%s: wrote %d partitions in %v", c.name, c.parts, time.Since(start).Round(time.Millisecond))
-			for _, mode := range []string{"manifest", "readall"} {
-				b.Run(mode, func(b *testing.B) { benchOpen(b, dir, mode == "readall", c.parts) })
+			for _, mode := range []string{"manifest", "manifest-after-crash", "readall"} {
+				b.Run(mode, func(b *testing.B) { benchOpen(b, dir, mode, c.parts) })
 			}
 			os.RemoveAll(dir)
 		})
 	}
 }
 
-func benchOpen(b *testing.B, dir string, readAll bool, parts int) {
+func benchOpen(b *testing.B, dir, mode string, parts int) {
 	cfg := DefaultConfig(dir)
-	cfg.ReadLogBytes = readAll
+	cfg.ReadLogBytes = mode == "readall"
 	for b.Loop() {
 		b.StopTimer()
+		if mode == "manifest-after-crash" {
+			// A crash leaves no checkpoint: Open scans every active segment.
+			cps, _ := filepath.Glob(filepath.Join(dir, "*", "*"+checkpointSuffix))
+			for _, cp := range cps {
+				os.Remove(cp)
+			}
+		}
 		dropCache(b, dir)
 		b.StartTimer()
 		w, rec, err := Open(cfg)

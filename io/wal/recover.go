@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,9 +57,10 @@ func (w *WAL) recoverAll() (Recovery, error) {
 
 // dirListing is a partition directory's files by kind.
 type dirListing struct {
-	logs    []sm.Offset          // segment bases, in order
-	sizes   map[sm.Offset]int64  // segment file sizes
-	indexes map[sm.Offset]string // index files by base
+	checkpoints []string             // checkpoint files
+	logs        []sm.Offset          // segment bases, in order
+	sizes       map[sm.Offset]int64  // segment file sizes
+	indexes     map[sm.Offset]string // index files by base
 }
 
 // listPartition sorts a partition directory's entries: segments, index
@@ -90,6 +93,10 @@ func (w *WAL) listPartition(p *partition, rec *Recovery) (dirListing, bool, erro
 		}
 		if base, ok := parseBaseName(name, indexSuffix); ok {
 			l.indexes[base] = full
+			continue
+		}
+		if _, ok := parseBaseName(name, checkpointSuffix); ok {
+			l.checkpoints = append(l.checkpoints, full) // recoverActive takes the last segment's
 			continue
 		}
 		switch {
@@ -125,7 +132,8 @@ func (w *WAL) listPartition(p *partition, rec *Recovery) (dirListing, bool, erro
 func isWALName(name string) bool {
 	_, seg := parseSegmentName(name)
 	_, idx := parseBaseName(name, indexSuffix)
-	return seg || idx
+	_, cp := parseBaseName(name, checkpointSuffix)
+	return seg || idx || cp
 }
 
 // recoverPartition rebuilds one partition's state. Sealed segments are
@@ -152,6 +160,15 @@ func (w *WAL) recoverPartition(tp sm.TopicPartition, dir string, rec *Recovery) 
 	var segs []*segment
 	for _, base := range l.logs {
 		segs = append(segs, &segment{w: w, base: base, dir: name, path: filepath.Join(dir, segmentName(base)), size: l.sizes[base]})
+	}
+	for _, cp := range l.checkpoints { // only the last segment's can be current
+		if len(segs) > 0 && cp == segs[len(segs)-1].checkpointPath() {
+			continue
+		}
+		if err := w.fs.Remove(cp); err != nil {
+			return nil, fmt.Errorf("wal: remove stale checkpoint %s: %w", cp, err)
+		}
+		rec.Repairs = append(rec.Repairs, fmt.Sprintf("removed %s, a checkpoint of a segment that is no longer active", cp))
 	}
 	// Index files without their segment: a segment deleted by hand (the WAL
 	// removes a segment's index before the segment).
@@ -283,16 +300,16 @@ func sameIndex(a, b *sm.SegmentIndex) bool {
 // recoverActive scans the last segment against the sync ledger. An index
 // file beside it is the leftover of a roll or a truncate a crash
 // interrupted: it is removed (the segment is active), and, when it matches
-// the segment, it proves the whole file was synced.
+// the segment, it proves the whole file was synced. A checkpoint left by a
+// clean Close spares the scan of the bytes it covers; it is removed too
+// (durably, by the syncfs at the end of recovery), so it is never used
+// twice.
 func (w *WAL) recoverActive(p *partition, s *segment, indexPath string, minEpoch sm.Epoch, rec *Recovery) (*CorruptError, error) {
-	data, err := walfs.ReadFile(w.fs, s.path)
-	if err != nil {
-		return nil, fmt.Errorf("wal: read segment: %w", err)
-	}
+	size := s.size
 	synced := w.syncedOf(s.dir, s)
 	if indexPath != "" {
 		if raw, err := walfs.ReadFile(w.fs, indexPath); err == nil {
-			if idx, err := sm.DecodeSegmentIndex(raw); err == nil && idx.Base == s.base && idx.Bytes == int64(len(data)) {
+			if idx, err := sm.DecodeSegmentIndex(raw); err == nil && idx.Base == s.base && idx.Bytes == size {
 				synced = max(synced, idx.Bytes)
 			}
 		}
@@ -304,24 +321,98 @@ func (w *WAL) recoverActive(p *partition, s *segment, indexPath string, minEpoch
 		}
 		rec.Repairs = append(rec.Repairs, fmt.Sprintf("removed %s beside the last segment, left by an interrupted roll or truncate", indexPath))
 	}
-	idx, serr := sm.ScanSegment(data, s.base, minEpoch)
-	s.b = sm.ResumeIndex(idx)
+	cp, ok, err := w.takeCheckpoint(s, size, synced, minEpoch)
+	if err != nil {
+		return nil, err
+	}
+	from, next := int64(0), s.base
+	if ok {
+		from, next, minEpoch = cp.Bytes, cp.Next, max(minEpoch, lastEpochIn(cp))
+		s.b = sm.ResumeIndex(cp)
+	} else {
+		s.b = sm.NewIndexBuilder(s.base)
+	}
+	data, err := readFrom(w, s.path, from, size)
+	if err != nil {
+		return nil, err
+	}
+	idx, serr := sm.ScanSegment(data, next, minEpoch)
 	good := len(data)
 	if serr != nil {
 		good = int(serr.Pos)
 	}
-	s.size = int64(good)
-	if dmg := classify(s, data, good, idx.Next, serr, synced, w.ledger.legacy); dmg != nil {
+	for pos := 0; pos < good; { // the builder continues: the same rule, the same index
+		bt, n, err := sm.DecodeBatch(data[pos:])
+		if err != nil {
+			return nil, fmt.Errorf("wal: %s at byte %d: %w after a clean scan", s.path, from+int64(pos), err)
+		}
+		s.b.Add(bt.BaseOffset, bt.NextOffset(), bt.Epoch, bt.Timestamp, n)
+		pos += n
+	}
+	s.size = from + int64(good)
+	if dmg := classify(s, data, good, idx.Next, serr, synced-from, w.ledger.legacy); dmg != nil {
+		dmg.Pos += from
 		return dmg, nil
 	}
 	if good < len(data) {
-		if err := w.cutTornTail(s, good); err != nil {
+		if err := w.cutTornTail(s, int(s.size)); err != nil {
 			return nil, err
 		}
 		rec.Repairs = append(rec.Repairs, fmt.Sprintf("cut a torn tail of %d bytes from %s at byte %d (%s; %d bytes were synced)",
-			len(data)-good, s.path, good, frameProblem(data[good:]), max(synced, 0)))
+			len(data)-good, s.path, s.size, frameProblem(data[good:]), max(synced, 0)))
 	}
 	return nil, nil
+}
+
+func lastEpochIn(idx sm.SegmentIndex) sm.Epoch {
+	if n := len(idx.Epochs); n > 0 {
+		return idx.Epochs[n-1].Epoch
+	}
+	return 0
+}
+
+// readFrom reads path's bytes [from, size).
+func readFrom(w *WAL, path string, from, size int64) ([]byte, error) {
+	if from == 0 {
+		data, err := walfs.ReadFile(w.fs, path)
+		if err != nil {
+			return nil, fmt.Errorf("wal: read segment: %w", err)
+		}
+		return data, nil
+	}
+	f, err := w.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("wal: read segment: %w", err)
+	}
+	defer f.Close()
+	data := make([]byte, size-from)
+	if err := readFull(f, data, from); err != nil {
+		return nil, fmt.Errorf("wal: read segment %s at byte %d: %w", path, from, err)
+	}
+	return data, nil
+}
+
+// takeCheckpoint reads and removes the active segment's checkpoint, and
+// returns it when it can be trusted: it decodes, it is for this segment,
+// and every byte it covers is in the file and was synced.
+func (w *WAL) takeCheckpoint(s *segment, size, synced int64, minEpoch sm.Epoch) (sm.SegmentIndex, bool, error) {
+	path := s.checkpointPath()
+	raw, err := walfs.ReadFile(w.fs, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return sm.SegmentIndex{}, false, nil
+	}
+	if err != nil {
+		return sm.SegmentIndex{}, false, fmt.Errorf("wal: read checkpoint %s: %w", path, err)
+	}
+	if err := w.fs.Remove(path); err != nil {
+		return sm.SegmentIndex{}, false, fmt.Errorf("wal: remove checkpoint %s: %w", path, err)
+	}
+	cp, err := sm.DecodeSegmentIndex(raw)
+	if err != nil || cp.Base != s.base || cp.Bytes > size || cp.Bytes > synced || cp.Epochs[0].Epoch < minEpoch {
+		return sm.SegmentIndex{}, false, nil
+	}
+	cp.Sealed = false
+	return cp, true, nil
 }
 
 // classify decides whether the active segment's scan found damage: synced

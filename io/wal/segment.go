@@ -81,6 +81,11 @@ func (s *segment) index() sm.SegmentIndex {
 	return idx
 }
 
+// checkpointPath is where a clean Close leaves the active segment's index.
+func (s *segment) checkpointPath() string {
+	return strings.TrimSuffix(s.path, ".log") + checkpointSuffix
+}
+
 // indexPath is where a sealed segment's index file lives.
 func (s *segment) indexPath() string {
 	return strings.TrimSuffix(s.path, ".log") + indexSuffix
@@ -127,6 +132,15 @@ func segmentName(base sm.Offset) string {
 // indexSuffix names a sealed segment's index file: <base>.index beside
 // <base>.log, holding sm.EncodeSegmentIndex of its index.
 const indexSuffix = ".index"
+
+// checkpointSuffix names the active segment's index as a clean Close left
+// it, <base>.checkpoint: the next Open scans only the bytes after it. Open
+// removes it, so one exists only while the WAL is closed.
+const checkpointSuffix = ".checkpoint"
+
+// checkpointMinBytes is the active segment size from which Close writes a
+// checkpoint (below it the scan costs less than the file).
+const checkpointMinBytes = 1 << 20
 
 // deletedSuffix marks a trimmed or reset segment file renamed away to be
 // unlinked in the background; Open removes any a crash left.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -415,6 +417,9 @@ func (w *WAL) run() {
 		if len(batch) == 0 {
 			if closing {
 				w.closeErr = w.flushDirty()
+				if w.closeErr == nil {
+					w.closeErr = w.writeCheckpoints()
+				}
 				return
 			}
 			select {
@@ -526,6 +531,29 @@ func (w *WAL) flushDirty() error {
 		}
 	}
 	return w.flush(&w.group)
+}
+
+// writeCheckpoints leaves, at a clean Close, every large enough active
+// segment's index beside it (fdatasync'ed, after the segment was): the next
+// Open resumes the index from it and scans only what follows. A checkpoint
+// lost to a power loss (its directory entry is not synced) or unreadable
+// costs only a full scan.
+func (w *WAL) writeCheckpoints() error {
+	for _, tp := range slices.SortedFunc(maps.Keys(w.parts), sm.CompareTP) {
+		p := w.parts[tp]
+		s := p.active()
+		if p.damage != nil || s == nil || s.size < checkpointMinBytes || s.dirty {
+			continue
+		}
+		idx := s.b.Index()
+		if err := w.writeSmallFile(s.checkpointPath(), sm.EncodeSegmentIndex(nil, &idx)); err != nil {
+			if errors.Is(err, ErrRefused) {
+				continue // no room: the next Open scans
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // syncDirOrRefuse is syncDir for the append path: a directory it cannot
