@@ -142,7 +142,7 @@ func benchAppend(b *testing.B, be string, n, parts int) {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	value := make([]byte, benchRecordBytes-28-8) // frame header 28, record lengths 8
+	value := make([]byte, benchRecordBytes-sm.FrameHeaderBytes-8) // record lengths 8
 	if got := len(benchFrame(0, value)); got != benchRecordBytes {
 		b.Fatalf("frame is %d bytes", got)
 	}
