@@ -51,14 +51,16 @@ func (e *Executor) StartRead(reads []sm.LogRead) {
 }
 
 // StartLog queues ops and returns without blocking on I/O (it takes one
-// short lock), as runtime.Adapters requires. Each op later completes with
-// sm.LogDone{ID: op.ID}; a non-empty Err means it failed (see the package
-// comment for which failures poison the WAL). The WAL reads op.Data until
-// the completion: the caller must not modify it before then.
+// short lock), as runtime.LogStore requires. Each op later completes with
+// sm.LogDone{ID: op.ID}: OutcomeOK; OutcomeFailed for a refusal that wrote
+// nothing (capacity, free space, descriptors); OutcomeUnknown for any other
+// error (see the package comment for which ones poison the WAL). The WAL
+// reads op.Data until the completion: the caller must not modify it before
+// then.
 //
-// DiskAppend with Sync completes after fdatasync when Config.FsyncOnWrite
-// holds, after write(2) otherwise; DiskTruncate and DiskDelete complete
-// after they are durable; DiskRaft is refused (raft state has its own store).
+// An append with Sync completes after fdatasync when Config.FsyncOnWrite
+// holds, after write(2) otherwise; rolls, trims, truncates, resets and
+// deletes complete after they are durable.
 func (e *Executor) StartLog(ops []sm.LogOp) {
 	if len(ops) == 0 {
 		return
