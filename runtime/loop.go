@@ -32,6 +32,11 @@ type LoopConfig struct {
 	Batch int
 	// Log receives every Step error with the event that caused it.
 	Log zerolog.Logger
+	// Start is the loop's time zero (Now counts from it); zero means when
+	// NewLoop runs. A process that hands its node the wall clock at time
+	// zero (broker.Config.WallClockAtStart) reads the clock once, sets both
+	// from it, and the two stay in step.
+	Start time.Time
 }
 
 // ErrFatal wraps the reason a node stopped itself (Ready.Fatal).
@@ -64,8 +69,15 @@ func NewLoop(node Node, adapters Adapters, cfg LoopConfig) *Loop {
 	}
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &Loop{node: node, adapters: adapters, cfg: cfg, events: make(chan sm.Event, cfg.Queue), start: time.Now(), timer: t}
+	start := cfg.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	return &Loop{node: node, adapters: adapters, cfg: cfg, events: make(chan sm.Event, cfg.Queue), start: start, timer: t}
 }
+
+// StartedAt is the loop's time zero: Now is the monotonic time since.
+func (l *Loop) StartedAt() time.Time { return l.start }
 
 // Now is the loop's clock: monotonic nanoseconds since the loop was made.
 func (l *Loop) Now() sm.Time { return sm.Time(time.Since(l.start)) }

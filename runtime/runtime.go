@@ -83,7 +83,8 @@ type LogReader interface {
 	StartRead(reads []sm.LogRead)
 }
 
-// RaftStore persists raft entries and hard state (sm.RaftSave), the
+// RaftStore persists raft entries, hard state and snapshots (sm.RaftSave,
+// whose Snapshot field says which entries a snapshot lets it delete), the
 // controller's durable effect. Saves complete in issue order, each exactly
 // once with an sm.RaftDone; OutcomeOK with Sync means the save survives a
 // power loss, and an earlier unsynced save is then durable too (a later

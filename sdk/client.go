@@ -267,6 +267,8 @@ func (c *Client) deliver(from sm.NodeID, m sm.Message) {
 		id = r.ReqID
 	case sm.MetadataResponse:
 		id = r.ReqID
+	case sm.ListOffsetsResponse:
+		id = r.ReqID
 	default:
 		c.cfg.Log.Warn().Stringer("from", from).Str("type", fmt.Sprintf("%T", m)).Msg("sdk: unexpected message")
 		return

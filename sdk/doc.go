@@ -33,6 +33,15 @@
 // ProducerConfig.DeliveryTimeout, refreshing metadata first when the
 // refusal says leadership moved.
 //
+// # Topics and offsets
+//
+// Topics, Topic and Partitions answer from the Client's metadata: a topic's
+// ID (a new one each time its name is created), settings, partitions,
+// leaders and in-sync replicas. ListOffsets asks every partition's leader
+// for its log start (older records were deleted by retention), high
+// watermark (the end of what consumers read) and log end, retrying at the
+// new leader when leadership moved.
+//
 // # Concurrency
 //
 // Client and Producer are safe for concurrent use. A Consumer is safe too,

@@ -38,6 +38,7 @@ type fakeCluster struct {
 	produces   []seenProduce
 	fetches    []seenFetch
 	metaReqs   int
+	offsetReqs []seenOffsets
 	noMetadata map[sm.NodeID]bool // answer NOT_LEADER, as a broker without metadata does
 	// Hooks run with mu held; returning true means "answered with resp".
 	// A nil response with true means "no answer at all".
@@ -54,6 +55,28 @@ type fakeBroker struct {
 type seenProduce struct {
 	broker sm.NodeID
 	req    sm.ProduceRequest
+}
+
+type seenOffsets struct {
+	broker sm.NodeID
+	req    sm.ListOffsetsRequest
+}
+
+// listOffsetsLocked answers as a leader does: log start 0, the high
+// watermark and the log end both at the log's end.
+func (f *fakeCluster) listOffsetsLocked(self sm.NodeID, req sm.ListOffsetsRequest) sm.ListOffsetsResponse {
+	resp := sm.ListOffsetsResponse{ReqID: req.ReqID, TP: req.TP}
+	st, ok := f.parts[req.TP]
+	switch {
+	case !ok:
+		resp.Code = sm.CodeUnknownTopic
+	case st.Leader != self:
+		resp.Code, resp.LeaderHint = sm.CodeNotLeader, st.Leader
+	default:
+		end := f.endLocked(req.TP)
+		resp.HighWatermark, resp.LogEnd, resp.LeaderEpoch, resp.LeaderHint = end, end, st.LeaderEpoch, self
+	}
+	return resp
 }
 
 type seenFetch struct {
@@ -262,6 +285,9 @@ func (f *fakeCluster) handle(b *fakeBroker, from sm.NodeID, m sm.Message) {
 		if !answered {
 			reply = f.fetchLocked(b.id, r)
 		}
+	case sm.ListOffsetsRequest:
+		f.offsetReqs = append(f.offsetReqs, seenOffsets{b.id, r})
+		reply = f.listOffsetsLocked(b.id, r)
 	default:
 		f.t.Errorf("fake broker %v: unexpected %T from %v", b.id, m, from)
 	}

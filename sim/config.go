@@ -168,6 +168,11 @@ type Config struct {
 	// is how long the controller leader counts a silent broker online.
 	HealthInterval sm.Duration
 	HealthTimeout  sm.Duration
+	// SnapshotEntries and SnapshotCatchUpEntries are the controllers'
+	// compaction policy (controller.Config): small, so that a run takes
+	// many snapshots and lagging controllers get them by MsgSnap.
+	SnapshotEntries        uint64
+	SnapshotCatchUpEntries uint64
 
 	// NodeCheckEvery, when above 1, runs each node's own CheckInvariants
 	// after every NodeCheckEvery-th event instead of after every step: a
@@ -246,6 +251,10 @@ func DefaultConfig(seed uint64) Config {
 	if r.chance(0.3) {
 		c.Topics = append(c.Topics, TopicSpec{Name: "t2", Partitions: 1, ReplicationFactor: 1, MinISR: 1})
 	}
+	// From their own stream, so that the draws above stay as they were.
+	snap := newRNG(seed).child("snapshot")
+	c.SnapshotEntries = uint64(snap.logUniform(4, 50))
+	c.SnapshotCatchUpEntries = uint64(snap.between(1, max(1, int64(c.SnapshotEntries/4))))
 	// Half the seeds may lose one broker's disk: their durability promise
 	// covers only topics with min ISR 2 or more; the other half keep the
 	// full promise with no disk ever lost.

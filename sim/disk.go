@@ -147,12 +147,30 @@ func (d *Disk) applyLog(op sm.LogOp) (errText string, refused bool) {
 
 // applyRaft appends a raft save to the raft file's page cache. A full disk
 // is an I/O error for the raft store (pebble cannot refuse a save cleanly).
+// A save with a snapshot compacts the file, as io/raftstore's range
+// deletion does: the page cache then holds one record, the state after the
+// save (snapshot, hard state, the entries after the snapshot). Like any
+// rewrite that is not an append, a crash before the next sync keeps either
+// all of it or the synced file (crash), both states the raft store may
+// recover to: the saves through the last synced one, and maybe later ones.
 func (d *Disk) applyRaft(s sm.RaftSave) (errText string) {
-	data := encodeRaftRecord(s.HardState, s.Entries)
+	data := encodeRaftRecord(s.Snapshot, s.HardState, s.Entries)
+	f := d.get(raftFile)
+	if s.Snapshot != nil {
+		hs, snap, ents, _, err := decodeRaftLog(append(slices.Clip(f.content), data...))
+		if err != nil {
+			return fmt.Sprintf("sim: raft file: %v", err)
+		}
+		data = encodeRaftRecord(snap, hs, ents)
+		if d.capacity > 0 && d.used()-int64(len(f.content))+int64(len(data)) > d.capacity {
+			return "disk full (ENOSPC)"
+		}
+		f.content = data
+		return ""
+	}
 	if d.capacity > 0 && d.used()+int64(len(data)) > d.capacity {
 		return "disk full (ENOSPC)"
 	}
-	f := d.get(raftFile)
 	f.content = append(f.content, data...)
 	return ""
 }
@@ -297,7 +315,7 @@ func (d *Disk) recover() (sm.Durable, error) {
 	for _, name := range slices.Sorted(maps.Keys(d.files)) {
 		f := d.files[name]
 		if name == raftFile {
-			hs, ents, valid, err := decodeRaftLog(f.content)
+			hs, snap, ents, valid, err := decodeRaftLog(f.content)
 			if err != nil {
 				return out, err
 			}
@@ -306,7 +324,7 @@ func (d *Disk) recover() (sm.Durable, error) {
 			// behind garbage that hides them from the next recovery.
 			f.content = f.content[:valid:valid]
 			f.durable = slices.Clone(f.content)
-			out.HardState, out.Entries = hs, ents
+			out.HardState, out.Snapshot, out.Entries = hs, snap, ents
 			continue
 		}
 		rest, ok := strings.CutPrefix(name, "wal/")
@@ -336,14 +354,20 @@ func (d *Disk) recover() (sm.Durable, error) {
 	return out, nil
 }
 
-// Raft records: u32 len, u32 crc32c, then u32 hsLen, hs proto, u32 count,
-// count × (u32 len, entry proto). A torn or corrupt tail ends the log.
+// Raft records: u32 len, u32 crc32c, then u32 snapLen, snapshot proto, u32
+// hsLen, hs proto, u32 count, count × (u32 len, entry proto). A torn or
+// corrupt tail ends the log.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func encodeRaftRecord(hs *pb.HardState, ents []*pb.Entry) []byte {
+func encodeRaftRecord(snap *pb.Snapshot, hs *pb.HardState, ents []*pb.Entry) []byte {
 	mo := proto.MarshalOptions{Deterministic: true}
 	var body []byte
-	var hsb []byte
+	var hsb, snapb []byte
+	if snap != nil {
+		snapb, _ = mo.Marshal(snap)
+	}
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(snapb)))
+	body = append(body, snapb...)
 	if hs != nil {
 		hsb, _ = mo.Marshal(hs)
 	}
@@ -360,7 +384,12 @@ func encodeRaftRecord(hs *pb.HardState, ents []*pb.Entry) []byte {
 	return append(out, body...)
 }
 
-func decodeRaftLog(buf []byte) (hs *pb.HardState, ents []*pb.Entry, valid int, err error) {
+// decodeRaftLog replays the raft file's records with io/raftstore's rules
+// (sm.RaftSave): a snapshot replaces the stored one and drops the entries
+// at or below its index — all of them unless the log holds the snapshot's
+// last entry —, a non-empty hard state replaces the stored one, and an
+// entry at index i replaces everything from i on.
+func decodeRaftLog(buf []byte) (hs *pb.HardState, snap *pb.Snapshot, ents []*pb.Entry, valid int, err error) {
 	for len(buf[valid:]) >= 8 {
 		buf := buf[valid:]
 		n := binary.LittleEndian.Uint32(buf)
@@ -372,9 +401,15 @@ func decodeRaftLog(buf []byte) (hs *pb.HardState, ents []*pb.Entry, valid int, e
 			break // corrupt tail
 		}
 		valid += 8 + int(n)
-		h, es, err := decodeRaftBody(body)
+		sn, h, es, err := decodeRaftBody(body)
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, nil, 0, err
+		}
+		if sn != nil {
+			idx, term := sn.GetMetadata().GetIndex(), sn.GetMetadata().GetTerm()
+			keep := slices.ContainsFunc(ents, func(e *pb.Entry) bool { return e.GetIndex() == idx && e.GetTerm() == term })
+			ents = slices.DeleteFunc(ents, func(e *pb.Entry) bool { return !keep || e.GetIndex() <= idx })
+			snap = sn
 		}
 		if h != nil {
 			hs = h
@@ -387,10 +422,10 @@ func decodeRaftLog(buf []byte) (hs *pb.HardState, ents []*pb.Entry, valid int, e
 			ents = append(ents, e)
 		}
 	}
-	return hs, ents, valid, nil
+	return hs, snap, ents, valid, nil
 }
 
-func decodeRaftBody(body []byte) (*pb.HardState, []*pb.Entry, error) {
+func decodeRaftBody(body []byte) (*pb.Snapshot, *pb.HardState, []*pb.Entry, error) {
 	take := func() ([]byte, bool) {
 		if len(body) < 4 {
 			return nil, false
@@ -403,19 +438,30 @@ func decodeRaftBody(body []byte) (*pb.HardState, []*pb.Entry, error) {
 		body = body[4+n:]
 		return v, true
 	}
+	snapb, ok := take()
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("sim: raft record: short snapshot")
+	}
+	var snap *pb.Snapshot
+	if len(snapb) > 0 {
+		snap = &pb.Snapshot{}
+		if err := proto.Unmarshal(snapb, snap); err != nil {
+			return nil, nil, nil, fmt.Errorf("sim: raft record: %w", err)
+		}
+	}
 	hsb, ok := take()
 	if !ok {
-		return nil, nil, fmt.Errorf("sim: raft record: short hard state")
+		return nil, nil, nil, fmt.Errorf("sim: raft record: short hard state")
 	}
 	var hs *pb.HardState
 	if len(hsb) > 0 {
 		hs = &pb.HardState{}
 		if err := proto.Unmarshal(hsb, hs); err != nil {
-			return nil, nil, fmt.Errorf("sim: raft record: %w", err)
+			return nil, nil, nil, fmt.Errorf("sim: raft record: %w", err)
 		}
 	}
 	if len(body) < 4 {
-		return nil, nil, fmt.Errorf("sim: raft record: short count")
+		return nil, nil, nil, fmt.Errorf("sim: raft record: short count")
 	}
 	count := binary.LittleEndian.Uint32(body)
 	body = body[4:]
@@ -423,13 +469,13 @@ func decodeRaftBody(body []byte) (*pb.HardState, []*pb.Entry, error) {
 	for range count {
 		eb, ok := take()
 		if !ok {
-			return nil, nil, fmt.Errorf("sim: raft record: short entry")
+			return nil, nil, nil, fmt.Errorf("sim: raft record: short entry")
 		}
 		e := &pb.Entry{}
 		if err := proto.Unmarshal(eb, e); err != nil {
-			return nil, nil, fmt.Errorf("sim: raft record: %w", err)
+			return nil, nil, nil, fmt.Errorf("sim: raft record: %w", err)
 		}
 		ents = append(ents, e)
 	}
-	return hs, ents, nil
+	return snap, hs, ents, nil
 }

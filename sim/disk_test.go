@@ -74,7 +74,7 @@ func TestRaftStoreCutsTornTail(t *testing.T) {
 	d.applyRaft(sm.RaftSave{Entries: ent(2)})
 	d.sync(raftFile)
 	f := d.files[raftFile]
-	torn := encodeRaftRecord(nil, ent(3))
+	torn := encodeRaftRecord(nil, nil, ent(3))
 	f.content = append(f.content, torn[:len(torn)-3]...)
 	f.durable = append([]byte(nil), f.content...)
 	if got, _ := d.recover(); len(got.Entries) != 1 {

@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
+	"github.com/weirmq/weir/sm/controller"
 	"github.com/weirmq/weir/sm/partition"
 )
 
@@ -18,7 +21,13 @@ import (
 //   - a running replica never drops records below its high watermark;
 //   - raft: at most one controller leads a term, and a committed entry never
 //     changes (every controller's committed entries agree, by index, with
-//     the cluster's committed raft log, which only grows).
+//     the cluster's committed raft log, which only grows). With compaction a
+//     controller holds only the entries after its snapshot (and a few
+//     before): those it holds are compared, and the snapshot stands for the
+//     rest — its index and term must be the committed entry's;
+//   - controllers that applied the same index hold the same metadata,
+//     whether they replayed the log or restored a snapshot (the encoded
+//     metadata is compared, across controllers and over time).
 const invariantInterval = 100 * sm.Millisecond
 
 type replicaKey struct {
@@ -36,7 +45,22 @@ type invariants struct {
 	raft         map[uint64]raftEntry
 	raftLeaders  map[uint64]sm.NodeID
 	raftVerified map[replicaKey]uint64
+	// raftStates is the encoded metadata some controller held at an applied
+	// index (the newest raftStatesMax indexes); raftStateSeen the applied
+	// index each controller process was last compared at.
+	raftStates    map[uint64]raftState
+	raftStateSeen map[replicaKey]uint64
 }
+
+// raftState is the metadata a controller held at an applied index.
+type raftState struct {
+	digest   string
+	by       sm.NodeID
+	restored bool // by had restored a snapshot (at start or from the leader)
+}
+
+// raftStatesMax bounds invariants.raftStates.
+const raftStatesMax = 256
 
 // raftEntry is what identifies a committed raft entry.
 type raftEntry struct {
@@ -46,7 +70,8 @@ type raftEntry struct {
 
 func (w *World) startInvariants() {
 	w.inv = invariants{committed: map[sm.TopicPartition][]string{}, verified: map[replicaKey]sm.Offset{},
-		raft: map[uint64]raftEntry{}, raftLeaders: map[uint64]sm.NodeID{}, raftVerified: map[replicaKey]uint64{}}
+		raft: map[uint64]raftEntry{}, raftLeaders: map[uint64]sm.NodeID{}, raftVerified: map[replicaKey]uint64{},
+		raftStates: map[uint64]raftState{}, raftStateSeen: map[replicaKey]uint64{}}
 	var tick func()
 	tick = func() {
 		w.checkCluster()
@@ -170,5 +195,41 @@ func (w *World) checkRaft(id sm.NodeID) {
 	}
 	if n := len(ents); n > 0 {
 		w.inv.raftVerified[key] = ents[n-1].GetIndex()
+	}
+	w.checkRaftSnapshot(id, c, key)
+}
+
+// checkRaftSnapshot checks what a controller's snapshot summarises: the
+// snapshot names a committed entry (index and term), and the metadata at
+// the controller's applied index is the one every other controller held at
+// that index.
+func (w *World) checkRaftSnapshot(id sm.NodeID, c *controller.Node, key replicaKey) {
+	if si := c.SnapshotIndex(); si > 1 {
+		if ref, ok := w.inv.raft[si]; ok && ref.term != c.SnapshotTerm() {
+			w.fail("raft: %v holds a snapshot at %d of term %d; the cluster committed term %d there", id, si, c.SnapshotTerm(), ref.term)
+			return
+		}
+	}
+	applied := c.AppliedIndex()
+	if seen, ok := w.inv.raftStateSeen[key]; ok && seen == applied {
+		return // compared at this index already
+	}
+	w.inv.raftStateSeen[key] = applied
+	got := raftState{digest: string(c.MetadataDigest()), by: id, restored: c.Restored()}
+	ref, ok := w.inv.raftStates[applied]
+	if !ok {
+		w.inv.raftStates[applied] = got
+		for len(w.inv.raftStates) > raftStatesMax {
+			delete(w.inv.raftStates, slices.Min(slices.Collect(maps.Keys(w.inv.raftStates))))
+		}
+		return
+	}
+	if ref.digest != got.digest {
+		w.fail("raft: %v's metadata at applied index %d (snapshot at %d, restored from a snapshot: %v) differs from %v's at that index (restored: %v):\n%s\n%s",
+			id, applied, c.SnapshotIndex(), got.restored, ref.by, ref.restored, got.digest, ref.digest)
+		return
+	}
+	if got.restored != ref.restored {
+		w.stats.reach("restored metadata matches replayed")
 	}
 }

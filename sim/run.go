@@ -625,6 +625,14 @@ func (w *World) describe() string {
 	return b.String()
 }
 
+// simWallClockAtStart is the simulated wall clock, in Unix ms, at virtual
+// time 0 (2026-01-01T00:00:00Z): brokers stamp batches with it plus their
+// node time. A host's node time is the world's virtual time plus its clock
+// jumps, and does not restart with the process, so one fixed value keeps a
+// broker's wall clock continuous across its restarts, and every run of a
+// seed stamps the same times.
+const simWallClockAtStart int64 = 1767225600000
+
 // newNode builds a host's state machine from what its disk holds.
 func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 	cfg := w.cfg
@@ -639,6 +647,9 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			DefaultMinISR:  1,
 			MaxPartitions:  1000,
 			HealthTimeout:  cfg.HealthTimeout,
+
+			SnapshotEntries:        cfg.SnapshotEntries,
+			SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
 
 			CanaryStatusWithoutReadIndex: cfg.CanaryReadIndex,
 		}, d)
@@ -663,6 +674,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		MaxRecordBytes:               1 << 20,
 		MaxBatchBytes:                4 << 20,
 		FetchMaxRecords:              256,
+		WallClockAtStart:             simWallClockAtStart,
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,

@@ -335,6 +335,7 @@ var mustReach = []string{
 	sm.ProbeELRElected.String(), sm.ProbeHWHeldBelowMinISR.String(),
 	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
 	sm.ProbeDamagedReplicaRepaired.String(), "damaged log on recovery",
+	sm.ProbeSnapshotSent.String(), sm.ProbeSnapshotApplied.String(), "restored metadata matches replayed",
 }
 
 // Coverage gate sizes. A range of gateMinSeeds or more (the -short range

@@ -585,6 +585,12 @@ func (t *tracer) raftSaves(now sm.Time, node sm.NodeID, saves []sm.RaftSave) {
 			t.u64(uint64(e.GetType()))
 			t.bytes(e.GetData())
 		}
+		t.bool(s.Snapshot != nil)
+		if sn := s.Snapshot; sn != nil {
+			t.u64(sn.GetMetadata().GetIndex())
+			t.u64(sn.GetMetadata().GetTerm())
+			t.bytes(sn.GetData())
+		}
 		t.bool(s.Sync)
 		t.end()
 	}

@@ -51,11 +51,9 @@ const (
 	LogTruncate LogOpKind = 1 // truncate
 	// LogDelete removes TP's log entirely (topic deleted, replica dropped).
 	LogDelete LogOpKind = 2 // delete
-	// LogRoll seals TP's active segment — durable in full, with its index
-	// file (SegmentIndex, built by IndexBuilder) beside it — and starts an
-	// empty one at Offset, which must be the log end. The state machine
-	// decides when segments roll; stores never roll on their own.
-	LogRoll LogOpKind = 3 // roll
+	// 3 is reserved: it was a separate roll operation, which could not be
+	// refused without leaving the store and the state machine disagreeing
+	// on byte positions. Rolls ride on appends (LogOp.Roll).
 	// LogTrim deletes every sealed segment that ends at or below Offset, a
 	// segment base: the log start becomes Offset (retention).
 	LogTrim LogOpKind = 4 // trim
@@ -63,6 +61,15 @@ const (
 	// follower whose leader's log starts beyond its own end). With TopicID
 	// set it also creates a log that does not exist yet.
 	LogReset LogOpKind = 5 // reset
+	// LogDamaged records that TP's log holds corrupt bytes at rest from
+	// Offset on (a batch boundary at or below them), found by a read; Note
+	// says where and what. The store keeps the record durably and, at every
+	// start until a LogTruncate to Offset or below (or a LogReset or
+	// LogDelete), reports the log in Durable.Damaged with Note and a
+	// manifest cut at Offset, so the broker's damaged-replica path (report,
+	// leave the ISR, cut, refetch from the leader) repairs it. Nothing is
+	// changed in the segments.
+	LogDamaged LogOpKind = 6 // damaged
 )
 
 // LogOp is one write to one partition log. Its completion, LogDone with the
@@ -91,12 +98,22 @@ type LogOp struct {
 	// Data holds whole EncodeBatch frames for LogAppend, all into the active
 	// segment.
 	Data []byte
-	// Offset is the new log end for LogTruncate, the new segment's base for
-	// LogRoll, and the new log start for LogTrim and LogReset.
+	// Roll, on a LogAppend, first seals the active segment — durable in
+	// full, with its index file (SegmentIndex, built by IndexBuilder)
+	// beside it — and starts a new segment at Data's base offset, which the
+	// frames then go into. The state machine decides when segments roll;
+	// stores never roll on their own. The roll and the append are one
+	// operation: refused together (nothing changed), or done together.
+	Roll bool
+	// Offset is the new log end for LogTruncate, and the new log start for
+	// LogTrim and LogReset.
 	Offset Offset
 	// Sync asks for an append to be durable before it completes. Truncate,
-	// delete, roll, trim and reset are always durable when they complete.
+	// delete, trim, reset and damaged are always durable when they
+	// complete.
 	Sync bool
+	// Note is LogDamaged's description of the damage.
+	Note string
 }
 
 // LogDone completes LogOp ID.
@@ -104,11 +121,9 @@ type LogOp struct {
 //   - OutcomeOK: done, and durable if the op asked for Sync.
 //   - OutcomeFailed: refused before anything was written, for a reason that
 //     may pass (the log's capacity or the file system is full, the process
-//     is out of file descriptors). Only appends and rolls are refused (a
-//     refused roll leaves the segment active, as if never asked), and every
-//     later append to the same log that does not start where the log now
-//     ends is refused too, so the log on disk never has a gap. The node
-//     carries on.
+//     is out of file descriptors). Only appends are refused, and every later
+//     append to the same log that does not start where the log now ends is
+//     refused too, so the log on disk never has a gap. The node carries on.
 //   - OutcomeUnknown: an I/O error; the write may be partial and the page
 //     cache cannot be trusted (fsyncgate). Nodes stop (Ready.Fatal) and
 //     recover from disk after a restart.
@@ -166,7 +181,14 @@ type RaftSave struct {
 	ID        EffectID
 	HardState *pb.HardState
 	Entries   []*pb.Entry
-	Sync      bool
+	// Snapshot, when set, is written first: persist it; entries at or below
+	// its index may then be deleted. Stored entries above its index stay
+	// only if the stored log holds the snapshot's own last entry (same index
+	// and term), which raft's log matching makes a valid continuation;
+	// otherwise (a snapshot from the leader replacing a divergent log) they
+	// are deleted too. The save is atomic: a crash keeps all of it or none.
+	Snapshot *pb.Snapshot
+	Sync     bool
 }
 
 // RaftDone completes RaftSave ID: OutcomeOK (durable), or OutcomeUnknown

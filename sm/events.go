@@ -71,7 +71,10 @@ type Durable struct {
 	// a lost or replaced disk. A broker that was registered before then
 	// holds none of its replicas' data.
 	FreshDisk bool
-	// HardState and Entries are the controller's Raft state.
+	// HardState, Snapshot and Entries are the controller's Raft state:
+	// Snapshot (nil if none was ever saved) summarises the log up to its
+	// index, and Entries are the stored entries after it.
 	HardState *pb.HardState
+	Snapshot  *pb.Snapshot
 	Entries   []*pb.Entry
 }

@@ -46,8 +46,17 @@ const (
 	KindClusterStatusRequest    MsgKind = 19
 	KindClusterStatusResponse   MsgKind = 20
 
-	// kindEnd is one past the largest kind; append new kinds above it.
-	kindEnd = 21
+	// kindEnd is one past the largest kind: a new kind goes at the end of
+	// the last block below, and kindEnd names it.
+	kindEnd = KindListOffsetsResponse + 1
+)
+
+// Message kinds added with bounded storage (issue 9).
+const (
+	KindAlterTopicConfigRequest  MsgKind = 21
+	KindAlterTopicConfigResponse MsgKind = 22
+	KindListOffsetsRequest       MsgKind = 23
+	KindListOffsetsResponse      MsgKind = 24
 )
 
 // MsgKindFirst is the smallest message kind (the values below it are
@@ -122,6 +131,33 @@ type FetchResponse struct {
 	Batches       []Batch
 	HighWatermark Offset
 	LogStart      Offset
+	LeaderEpoch   Epoch
+	LeaderHint    NodeID
+}
+
+// ListOffsetsRequest asks a partition's leader for its offsets: where the
+// log starts, the high watermark and the log end. CurrentLeaderEpoch is as
+// in FetchRequest (zero: unchecked).
+type ListOffsetsRequest struct {
+	ReqID              uint64
+	TP                 TopicPartition
+	CurrentLeaderEpoch Epoch
+}
+
+// ListOffsetsResponse answers ListOffsetsRequest; only the leader answers
+// CodeOK (others CodeNotLeader with LeaderHint). LogStart is the oldest
+// offset still held (older records were deleted by retention),
+// HighWatermark the end of what consumers may read, LogEnd the end of what
+// the leader holds (at or above the high watermark: the difference is not
+// committed yet). LeaderEpoch is the answering replica's.
+type ListOffsetsResponse struct {
+	ReqID         uint64
+	TP            TopicPartition
+	Code          Code
+	Message       string
+	LogStart      Offset
+	HighWatermark Offset
+	LogEnd        Offset
 	LeaderEpoch   Epoch
 	LeaderHint    NodeID
 }
@@ -278,6 +314,30 @@ type DeleteTopicResponse struct {
 	LeaderHint NodeID
 }
 
+// AlterTopicConfigRequest changes some of a topic's settings; the ones it
+// does not name keep their values. Set names each setting at most once, by
+// its key (TopicConfigKeys), with the new value; 0 sets it back to unset.
+type AlterTopicConfigRequest struct {
+	ReqID uint64
+	Name  string
+	Set   []TopicConfigEntry
+}
+
+// TopicConfigEntry is one setting of an AlterTopicConfigRequest.
+type TopicConfigEntry struct {
+	Key   string
+	Value int64
+}
+
+// AlterTopicConfigResponse answers AlterTopicConfigRequest; Message names
+// the bad key.
+type AlterTopicConfigResponse struct {
+	ReqID      uint64
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+}
+
 // MetadataRequest asks a controller for metadata changes since SinceVersion
 // (zero for everything). Any controller answers from what it has applied;
 // clients tolerate stale answers by retrying on CodeNotLeader.
@@ -368,9 +428,17 @@ func (ClusterStatusRequest) Kind() MsgKind    { return KindClusterStatusRequest 
 func (ClusterStatusResponse) Kind() MsgKind   { return KindClusterStatusResponse }
 func (RaftMessage) Kind() MsgKind             { return KindRaftMessage }
 
+func (AlterTopicConfigRequest) Kind() MsgKind  { return KindAlterTopicConfigRequest }
+func (AlterTopicConfigResponse) Kind() MsgKind { return KindAlterTopicConfigResponse }
+func (ListOffsetsRequest) Kind() MsgKind       { return KindListOffsetsRequest }
+func (ListOffsetsResponse) Kind() MsgKind      { return KindListOffsetsResponse }
+
 // ---- metadata --------------------------------------------------------------
 
-// TopicConfig is a topic's per-topic settings.
+// TopicConfig is a topic's per-topic settings. The controller validates
+// and stores them; brokers apply them from the metadata delta, so an
+// altered setting (AlterTopicConfigRequest) takes effect on every replica
+// once its broker has the new TopicInfo.
 type TopicConfig struct {
 	// MinInSyncReplicas is the smallest ISR with which acks=all is accepted.
 	// Zero uses the cluster default.
@@ -378,15 +446,55 @@ type TopicConfig struct {
 	// UncleanLeaderElection lets a replica outside the ISR become leader
 	// when no ISR member is alive, at the cost of losing committed records.
 	UncleanLeaderElection bool
-	// RetentionMs, SegmentBytes and CompressionType are the reference's
-	// per-topic settings. They are validated and stored with the topic so
-	// that clients can create topics as the reference does and read the
-	// settings back; brokers do not enforce them yet (retention and
-	// compression come with tiered storage). Zero/empty means unset;
-	// RetentionMs -1 means forever.
-	RetentionMs     int64
-	SegmentBytes    int64
+	// RetentionMs deletes sealed segments whose newest record is older
+	// (Kafka's retention.ms); 0 is unset and -1 keeps records forever,
+	// both meaning no time limit.
+	RetentionMs int64
+	// SegmentBytes rolls a partition's active segment at this size
+	// (Kafka's segment.bytes); 0 is unset: the broker's
+	// [wal] segment_size_bytes.
+	SegmentBytes int64
+	// CompressionType is the reference's setting, stored and returned;
+	// Weir does not compress yet. Empty is unset.
 	CompressionType string
+	// RetentionBytes deletes a partition's oldest sealed segments while it
+	// holds more (Kafka's retention.bytes, per partition); 0 is unset and
+	// -1 unlimited (Kafka's default), both meaning no size limit.
+	RetentionBytes int64
+	// SegmentMs rolls the active segment once its first record is this old
+	// (Kafka's segment.ms), so time-based retention can delete data of a
+	// quiet partition; 0 is unset: the broker's [wal] segment_ms.
+	SegmentMs int64
+}
+
+// Topic config keys: the names AlterTopicConfigRequest, the admin API and
+// the CLI use for the alterable settings.
+const (
+	ConfigRetentionMs    = "retention_ms"
+	ConfigRetentionBytes = "retention_bytes"
+	ConfigSegmentBytes   = "segment_bytes"
+	ConfigSegmentMs      = "segment_ms"
+)
+
+// TopicConfigKeys lists the alterable settings' keys.
+func TopicConfigKeys() []string {
+	return []string{ConfigRetentionMs, ConfigRetentionBytes, ConfigSegmentBytes, ConfigSegmentMs}
+}
+
+// Setting returns a pointer to the setting key names, nil for a key that
+// names none (or one that cannot be altered).
+func (c *TopicConfig) Setting(key string) *int64 {
+	switch key {
+	case ConfigRetentionMs:
+		return &c.RetentionMs
+	case ConfigRetentionBytes:
+		return &c.RetentionBytes
+	case ConfigSegmentBytes:
+		return &c.SegmentBytes
+	case ConfigSegmentMs:
+		return &c.SegmentMs
+	}
+	return nil
 }
 
 // TopicInfo describes a topic.
@@ -399,6 +507,11 @@ type TopicInfo struct {
 	// carried; zero when it carried none. State machines never read a
 	// clock: the process that accepted the request stamped it.
 	CreatedAtMs int64
+	// ID names this incarnation of the topic (see TopicID): the controller
+	// derives it from the raft entry that created the topic, so a topic
+	// deleted and created again under the same name has a new one. Brokers
+	// tag partition directories and log headers with it.
+	ID TopicID
 }
 
 // PartitionState is the controller's view of one partition.

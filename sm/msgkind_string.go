@@ -27,11 +27,15 @@ func _() {
 	_ = x[KindRaftMessage-18]
 	_ = x[KindClusterStatusRequest-19]
 	_ = x[KindClusterStatusResponse-20]
+	_ = x[KindAlterTopicConfigRequest-21]
+	_ = x[KindAlterTopicConfigResponse-22]
+	_ = x[KindListOffsetsRequest-23]
+	_ = x[KindListOffsetsResponse-24]
 }
 
-const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponse"
+const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponse"
 
-var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319}
+var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403}
 
 func (i MsgKind) String() string {
 	idx := int(i) - 2

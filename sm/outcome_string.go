@@ -31,19 +31,29 @@ func _() {
 	_ = x[LogAppend-0]
 	_ = x[LogTruncate-1]
 	_ = x[LogDelete-2]
-	_ = x[LogRoll-3]
 	_ = x[LogTrim-4]
 	_ = x[LogReset-5]
+	_ = x[LogDamaged-6]
 }
 
-const _LogOpKind_name = "appendtruncatedeleterolltrimreset"
+const (
+	_LogOpKind_name_0 = "appendtruncatedelete"
+	_LogOpKind_name_1 = "trimresetdamaged"
+)
 
-var _LogOpKind_index = [...]uint8{0, 6, 14, 20, 24, 28, 33}
+var (
+	_LogOpKind_index_0 = [...]uint8{0, 6, 14, 20}
+	_LogOpKind_index_1 = [...]uint8{0, 4, 9, 16}
+)
 
 func (i LogOpKind) String() string {
-	idx := int(i) - 0
-	if i < 0 || idx >= len(_LogOpKind_index)-1 {
+	switch {
+	case i <= 2:
+		return _LogOpKind_name_0[_LogOpKind_index_0[i]:_LogOpKind_index_0[i+1]]
+	case 4 <= i && i <= 6:
+		i -= 4
+		return _LogOpKind_name_1[_LogOpKind_index_1[i]:_LogOpKind_index_1[i+1]]
+	default:
 		return "LogOpKind(" + strconv.FormatInt(int64(i), 10) + ")"
 	}
-	return _LogOpKind_name[_LogOpKind_index[idx]:_LogOpKind_index[idx+1]]
 }

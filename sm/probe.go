@@ -76,6 +76,12 @@ const (
 	// ProbeDamagedReplicaRepaired: a replica recovered from a damaged log
 	// cut the damage to rebuild from another leader (Partition.Repair).
 	ProbeDamagedReplicaRepaired
+	// ProbeSnapshotSent: a controller leader sent a raft snapshot (MsgSnap)
+	// to a follower that lags behind its compacted log.
+	ProbeSnapshotSent
+	// ProbeSnapshotApplied: a controller replaced its metadata with a raft
+	// snapshot received from the leader.
+	ProbeSnapshotApplied
 
 	probeCount
 )
@@ -103,6 +109,8 @@ var probeNames = [probeCount]string{
 	ProbeLeaseExpired:                 "leader-lease-expired",
 	ProbeDamagedReplicaRepaired:       "damaged-replica-repaired",
 	ProbeProposalsLost:                "proposals-lost",
+	ProbeSnapshotSent:                 "snapshot-sent",
+	ProbeSnapshotApplied:              "snapshot-applied",
 }
 
 func (p Probe) String() string {

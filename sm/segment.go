@@ -14,7 +14,7 @@ import (
 // A partition log is a sequence of segments. Each holds consecutive
 // EncodeBatch frames with dense offsets from its Base; the next segment's
 // Base is this one's Next. Every segment but the last is sealed: the state
-// machine decided it was full (LogRoll), and the store made it durable in
+// machine decided it was full (LogOp.Roll), and the store made it durable in
 // full and wrote its index beside it. The log start offset is the first
 // segment's Base; retention deletes whole sealed segments from the front
 // (LogTrim). A log that was reset (LogReset) starts with an empty segment at
@@ -26,9 +26,11 @@ import (
 // appended.
 
 // IndexIntervalBytes is how far apart index entries are: an entry for a
-// segment's first batch, then for the first batch that starts at least this
-// many bytes after the previous entry. A read positioned by the index reads
-// at most this many bytes it does not need.
+// segment's first batch, for the first batch of every epoch, and for the
+// first batch that starts at least this many bytes after the previous
+// entry. A read positioned by the index reads at most this many bytes it
+// does not need, and every epoch start has a known position (a truncation
+// to it needs one).
 const IndexIntervalBytes = 32 << 10
 
 // IndexEntry locates one batch in its segment file.
@@ -120,12 +122,13 @@ func ResumeIndex(idx SegmentIndex) IndexBuilder {
 func (b *IndexBuilder) Add(base, next Offset, epoch Epoch, timestamp int64, frameBytes int) {
 	pos := b.idx.Bytes
 	b.idx.MaxTimestamp = max(b.idx.MaxTimestamp, timestamp)
-	if len(b.idx.Entries) == 0 || pos-b.last >= IndexIntervalBytes {
+	newEpoch := len(b.idx.Epochs) == 0 || epoch > b.idx.Epochs[len(b.idx.Epochs)-1].Epoch
+	if newEpoch {
+		b.idx.Epochs = append(b.idx.Epochs, EpochStart{Epoch: epoch, Start: base})
+	}
+	if newEpoch || pos-b.last >= IndexIntervalBytes {
 		b.idx.Entries = append(b.idx.Entries, IndexEntry{Offset: base, Pos: pos, MaxTimestamp: b.idx.MaxTimestamp})
 		b.last = pos
-	}
-	if n := len(b.idx.Epochs); n == 0 || epoch > b.idx.Epochs[n-1].Epoch {
-		b.idx.Epochs = append(b.idx.Epochs, EpochStart{Epoch: epoch, Start: base})
 	}
 	b.idx.Next = next
 	b.idx.Bytes += int64(frameBytes)

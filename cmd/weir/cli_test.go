@@ -222,6 +222,7 @@ func tableRows(out string) [][]string {
 // json test output is decoded with DisallowUnknownFields).
 type apiTopicSummary struct {
 	Name              string  `json:"name"`
+	TopicID           string  `json:"topic_id"`
 	Partitions        int     `json:"partitions"`
 	ReplicationFactor int     `json:"replication_factor"`
 	CreatedAt         *string `json:"created_at"`
@@ -229,6 +230,7 @@ type apiTopicSummary struct {
 
 type apiTopic struct {
 	Name              string         `json:"name"`
+	TopicID           string         `json:"topic_id"`
 	Partitions        int            `json:"partitions"`
 	ReplicationFactor int            `json:"replication_factor"`
 	Config            map[string]any `json:"config"`
@@ -239,8 +241,14 @@ type apiTopic struct {
 		Replicas    []string `json:"replicas"`
 		ISR         []string `json:"in_sync_replicas"`
 		LeaderEpoch int64    `json:"leader_epoch"`
+		LogStart    *int64   `json:"log_start_offset"`
+		HW          *int64   `json:"high_watermark"`
+		LogEnd      *int64   `json:"log_end_offset"`
 	} `json:"partition_assignments"`
 }
+
+// topicIDRE is a topic ID as the admin API and the CLI print it.
+var topicIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
 
 // TestAdminCommands runs every admin command in every format against a
 // dev cluster, with colors, --verbose, and delete-topic's confirmation.
@@ -281,7 +289,18 @@ func TestAdminCommands(t *testing.T) {
 	t.Run("list-topics", func(t *testing.T) {
 		out, _ := cli(t, "", "list-topics")
 		want := [][]string{{"NAME", "PARTITIONS", "REPLICATION"}, {"a", "3", "1"}, {"b", "2", "1"}, {"c", "1", "1"}, {"d", "1", "1"}}
-		if got := tableRows(out); !slices.EqualFunc(got, want, slices.Equal) {
+		got := tableRows(out)
+		ids := map[string]bool{}
+		for i, row := range got {
+			if i > 0 && (len(row) != 4 || !topicIDRE.MatchString(row[3]) || ids[row[3]]) {
+				t.Errorf("table row %q: want a distinct topic id last", row)
+			}
+			if len(row) == 4 {
+				ids[row[3]] = true
+			}
+		}
+		if len(got) != len(want) || !slices.Equal(got[0], []string{"NAME", "PARTITIONS", "REPLICATION", "TOPIC-ID"}) ||
+			!slices.EqualFunc(got[1:], want[1:], func(a, b []string) bool { return len(a) == 4 && slices.Equal(a[:3], b) }) {
 			t.Errorf("table: %q", got)
 		}
 		if strings.Contains(out, esc) {
@@ -290,14 +309,14 @@ func TestAdminCommands(t *testing.T) {
 		out, _ = cli(t, "", "list-topics", "--format", "json")
 		var ts []apiTopicSummary
 		parseJSON(t, out, &ts)
-		if len(ts) != 4 || ts[0].Name != "a" || ts[0].Partitions != 3 || ts[0].ReplicationFactor != 1 || ts[3].Name != "d" {
+		if len(ts) != 4 || ts[0].Name != "a" || ts[0].Partitions != 3 || ts[0].ReplicationFactor != 1 || ts[3].Name != "d" || !topicIDRE.MatchString(ts[0].TopicID) {
 			t.Errorf("json: %+v", ts)
 		}
 		out, _ = cli(t, "", "list-topics", "--format", "YAML")
 		hasLines(t, out, "- name: a", "  partitions: 3", "  replication_factor: 1", "- name: d")
 		out, _ = cli(t, "", "list-topics", "--format", "csv")
-		recs := parseCSV(t, out, "name", "partitions", "replication_factor")
-		if !slices.EqualFunc(recs, want[1:], slices.Equal) {
+		recs := parseCSV(t, out, "name", "partitions", "replication_factor", "topic_id")
+		if !slices.EqualFunc(recs, want[1:], func(a, b []string) bool { return len(a) == 4 && slices.Equal(a[:3], b) && topicIDRE.MatchString(a[3]) }) {
 			t.Errorf("csv: %q", recs)
 		}
 	})
@@ -305,19 +324,21 @@ func TestAdminCommands(t *testing.T) {
 	t.Run("describe-topic", func(t *testing.T) {
 		out, _ := cli(t, "", "describe-topic", "a")
 		rows := tableRows(out)
-		if len(rows) != 5 || !strings.HasPrefix(out, "topic a: 3 partitions, replication factor 1") ||
-			!slices.Equal(rows[1], []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC"}) ||
-			!slices.Equal(rows[2][:2], []string{"0", "broker-101"}) || rows[4][0] != "2" {
+		if len(rows) != 6 || !strings.HasPrefix(out, "topic a: 3 partitions, replication factor 1") ||
+			len(rows[1]) != 3 || rows[1][0] != "topic" || rows[1][1] != "id" || !topicIDRE.MatchString(rows[1][2]) ||
+			!slices.Equal(rows[2], []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC", "LOG-START", "HIGH-WATERMARK", "LOG-END"}) ||
+			!slices.Equal(rows[3][:2], []string{"0", "broker-101"}) || !slices.Equal(rows[3][5:], []string{"0", "0", "0"}) || rows[5][0] != "2" {
 			t.Errorf("table: %q", out)
 		}
 		out, _ = cli(t, "", "describe-topic", "a", "--format", "json")
 		var top apiTopic
 		parseJSON(t, out, &top)
-		if top.Name != "a" || top.Partitions != 3 || len(top.Assignments) != 3 || top.Config["min_in_sync_replicas"] == nil {
+		if top.Name != "a" || top.Partitions != 3 || len(top.Assignments) != 3 || top.Config["min_in_sync_replicas"] == nil || rows[1][2] != top.TopicID {
 			t.Errorf("json: %+v", top)
 		}
 		for i, p := range top.Assignments {
-			if p.Partition != i || p.Leader == nil || *p.Leader != "broker-101" || !slices.Equal(p.ISR, []string{"broker-101"}) {
+			if p.Partition != i || p.Leader == nil || *p.Leader != "broker-101" || !slices.Equal(p.ISR, []string{"broker-101"}) ||
+				p.LogStart == nil || *p.LogStart != 0 || p.HW == nil || *p.HW != 0 || p.LogEnd == nil || *p.LogEnd != 0 {
 				t.Errorf("json partition %d: %+v", i, p)
 			}
 		}
@@ -325,12 +346,12 @@ func TestAdminCommands(t *testing.T) {
 		hasLines(t, out, "name: a", "partitions: 3", "config:", "  min_in_sync_replicas: 1", "partition_assignments:",
 			"- partition: 0", "  leader: broker-101", "  replicas:", "  - broker-101", "  in_sync_replicas:", "- partition: 2")
 		out, _ = cli(t, "", "describe-topic", "a", "--format", "csv")
-		recs := parseCSV(t, out, "topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas")
+		recs := parseCSV(t, out, "topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas", "log_start_offset", "high_watermark", "log_end_offset")
 		if len(recs) != 3 {
 			t.Fatalf("csv: %q", recs)
 		}
 		for i, r := range recs {
-			if r[0] != "a" || r[1] != strconv.Itoa(i) || r[2] != "broker-101" || r[4] != "broker-101" || r[5] != "broker-101" {
+			if r[0] != "a" || r[1] != strconv.Itoa(i) || r[2] != "broker-101" || r[4] != "broker-101" || r[5] != "broker-101" || !slices.Equal(r[6:], []string{"0", "0", "0"}) {
 				t.Errorf("csv row %d: %q", i, r)
 			}
 		}
@@ -444,7 +465,7 @@ func TestAdminCommands(t *testing.T) {
 			t.Errorf("delete of an unknown topic: %v", err)
 		}
 		// Empty lists in every format.
-		if out, _ := cli(t, "", "list-topics"); out != "NAME  PARTITIONS  REPLICATION\n" {
+		if out, _ := cli(t, "", "list-topics"); out != "NAME  PARTITIONS  REPLICATION  TOPIC-ID\n" {
 			t.Errorf("empty table: %q", out)
 		}
 		if out, _ := cli(t, "", "list-topics", "--format", "json"); out != "[]\n" {
@@ -453,7 +474,7 @@ func TestAdminCommands(t *testing.T) {
 		if out, _ := cli(t, "", "list-topics", "--format", "yaml"); out != "[]\n" {
 			t.Errorf("empty yaml: %q", out)
 		}
-		if out, _ := cli(t, "", "list-topics", "--format", "csv"); len(parseCSV(t, out, "name", "partitions", "replication_factor")) != 0 {
+		if out, _ := cli(t, "", "list-topics", "--format", "csv"); len(parseCSV(t, out, "name", "partitions", "replication_factor", "topic_id")) != 0 {
 			t.Errorf("empty csv: %q", out)
 		}
 	})

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/weirmq/weir/sdk"
+	"github.com/weirmq/weir/sm"
 )
 
 // envelope is the admin API's reply shape.
@@ -212,6 +215,7 @@ func (g *globals) printResult(r topicResult) error {
 func newCreateTopic(g *globals) *cobra.Command {
 	var minISR int
 	var unclean bool
+	var settings configFlags
 	cmd := &cobra.Command{
 		Use:   "create-topic NAME PARTITIONS REPLICATION_FACTOR",
 		Short: "Create a topic",
@@ -233,6 +237,9 @@ func newCreateTopic(g *globals) *cobra.Command {
 			if unclean {
 				cfg["unclean_leader_election"] = true
 			}
+			for k, v := range settings.given(cmd) {
+				cfg[k] = v
+			}
 			if len(cfg) > 0 {
 				body["config"] = cfg
 			}
@@ -245,11 +252,74 @@ func newCreateTopic(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&minISR, "min-insync-replicas", 0, "min_in_sync_replicas for acks=all (default: the cluster's)")
 	cmd.Flags().BoolVar(&unclean, "unclean-leader-election", false, "allow an out-of-sync replica to lead (may lose data)")
+	settings.add(cmd)
+	return cmd
+}
+
+// configFlags are the alterable topic settings as flags, shared by
+// create-topic and alter-topic.
+type configFlags struct {
+	retentionMs, retentionBytes, segmentBytes, segmentMs int64
+}
+
+// configFlagKeys maps each flag to the admin API's config key.
+var configFlagKeys = []struct{ flag, key string }{
+	{"retention-ms", "retention_ms"},
+	{"retention-bytes", "retention_bytes"},
+	{"segment-bytes", "segment_bytes"},
+	{"segment-ms", "segment_ms"},
+}
+
+func (c *configFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Int64Var(&c.retentionMs, "retention-ms", 0, "delete data older than this many ms (-1: forever, 0: unset)")
+	f.Int64Var(&c.retentionBytes, "retention-bytes", 0, "delete a partition's oldest data beyond this many bytes (-1: unlimited, 0: unset)")
+	f.Int64Var(&c.segmentBytes, "segment-bytes", 0, "roll a partition's segment at this size, 1 MiB..16 GiB (0: the broker's wal.segment_size_bytes)")
+	f.Int64Var(&c.segmentMs, "segment-ms", 0, "roll a partition's segment this many ms after its first record, 1 s..365 d (0: the broker's wal.segment_ms)")
+}
+
+// given returns the config keys of the flags set on the command line, with
+// their values; the controller validates them.
+func (c *configFlags) given(cmd *cobra.Command) map[string]any {
+	values := map[string]int64{"retention-ms": c.retentionMs, "retention-bytes": c.retentionBytes, "segment-bytes": c.segmentBytes, "segment-ms": c.segmentMs}
+	out := map[string]any{}
+	for _, fk := range configFlagKeys {
+		if cmd.Flags().Changed(fk.flag) {
+			out[fk.key] = values[fk.flag]
+		}
+	}
+	return out
+}
+
+func newAlterTopic(g *globals) *cobra.Command {
+	var settings configFlags
+	cmd := &cobra.Command{
+		Use:   "alter-topic NAME",
+		Short: "Change a topic's retention and segment settings",
+		Long: `Change a topic's retention and segment settings: only the flags given
+change (0 sets one back to unset), the others keep their values. The
+controller replicates the change, and every broker applies it from its next
+metadata update.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := settings.given(cmd)
+			if len(body) == 0 {
+				return fmt.Errorf("nothing to change: give at least one of --retention-ms, --retention-bytes, --segment-bytes, --segment-ms")
+			}
+			var msg string
+			if err := g.api(http.MethodPatch, "/api/v1/topics/"+url.PathEscape(args[0]), body, &msg); err != nil {
+				return topicHint(err, args[0])
+			}
+			return g.printResult(topicResult{Topic: args[0], Action: "altered", Message: msg})
+		},
+	}
+	settings.add(cmd)
 	return cmd
 }
 
 type topicSummary struct {
 	Name              string `json:"name"`
+	TopicID           string `json:"topic_id"`
 	Partitions        int    `json:"partitions"`
 	ReplicationFactor int    `json:"replication_factor"`
 }
@@ -259,7 +329,7 @@ func newListTopics(g *globals) *cobra.Command {
 		Use:   "list-topics",
 		Short: "List topics",
 		Long: `List topics. Formats: table; json and yaml (the API's list of topics);
-csv (name, partitions, replication_factor).`,
+csv (name, partitions, replication_factor, topic_id).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw json.RawMessage
@@ -272,11 +342,11 @@ csv (name, partitions, replication_factor).`,
 			}
 			r := view{
 				data:  raw,
-				table: table{header: []string{"NAME", "PARTITIONS", "REPLICATION"}},
-				csv:   [][]string{{"name", "partitions", "replication_factor"}},
+				table: table{header: []string{"NAME", "PARTITIONS", "REPLICATION", "TOPIC-ID"}},
+				csv:   [][]string{{"name", "partitions", "replication_factor", "topic_id"}},
 			}
 			for _, t := range ts {
-				row := []string{t.Name, strconv.Itoa(t.Partitions), strconv.Itoa(t.ReplicationFactor)}
+				row := []string{t.Name, strconv.Itoa(t.Partitions), strconv.Itoa(t.ReplicationFactor), t.TopicID}
 				r.table.rows = append(r.table.rows, row)
 				r.csv = append(r.csv, row)
 			}
@@ -287,11 +357,16 @@ csv (name, partitions, replication_factor).`,
 
 type topicDetail struct {
 	Name              string `json:"name"`
+	TopicID           string `json:"topic_id"`
 	Partitions        int    `json:"partitions"`
 	ReplicationFactor int    `json:"replication_factor"`
 	Config            struct {
-		MinInSyncReplicas     *int  `json:"min_in_sync_replicas"`
-		UncleanLeaderElection *bool `json:"unclean_leader_election"`
+		MinInSyncReplicas     *int   `json:"min_in_sync_replicas"`
+		UncleanLeaderElection *bool  `json:"unclean_leader_election"`
+		RetentionMs           *int64 `json:"retention_ms"`
+		RetentionBytes        *int64 `json:"retention_bytes"`
+		SegmentBytes          *int64 `json:"segment_bytes"`
+		SegmentMs             *int64 `json:"segment_ms"`
 	} `json:"config"`
 	Assignments []struct {
 		Partition   int      `json:"partition"`
@@ -302,16 +377,27 @@ type topicDetail struct {
 	} `json:"partition_assignments"`
 }
 
+// offsetsWait bounds describe-topic's offsets query: the partition leaders
+// answer from memory, so a leader that has not answered by then is down or
+// moving, and the description is worth printing without its offsets.
+const offsetsWait = 5 * time.Second
+
 func newDescribeTopic(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe-topic NAME",
-		Short: "Show a topic's partitions, leaders and in-sync replicas",
-		Long: `Show a topic's partitions, leaders and in-sync replicas. Formats: table
-(one row per partition; a partition without a leader in red, one whose
-in-sync replicas are fewer than its replicas in yellow); json and yaml (the
-API's whole topic, config included); csv (one row per partition: topic,
-partition, leader (empty when none), leader_epoch, replicas, in_sync_replicas,
-the last two comma-separated).`,
+		Short: "Show a topic's partitions, leaders, in-sync replicas and offsets",
+		Long: `Show a topic's ID, settings, partitions, leaders, in-sync replicas and, from
+each partition's leader (through --bootstrap), its log start offset (older
+records were deleted by retention), high watermark (the end of what consumers
+can read) and log end offset. Formats: table (one row per partition; a
+partition without a leader in red, one whose in-sync replicas are fewer than
+its replicas in yellow); json and yaml (the API's whole topic, config
+included, with log_start_offset, high_watermark and log_end_offset added to
+each partition, null when its leader did not answer); csv (one row per
+partition: topic, partition, leader (empty when none), leader_epoch, replicas,
+in_sync_replicas, the last two comma-separated, then log_start_offset,
+high_watermark, log_end_offset, empty when unknown). When no broker answers,
+the offsets are left out with a warning on stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw json.RawMessage
@@ -322,18 +408,16 @@ the last two comma-separated).`,
 			if err := json.Unmarshal(raw, &t); err != nil {
 				return fmt.Errorf("the controller's description of topic %q is not one this CLI understands: %v\nhint: the controller may run another Weir version than this CLI", args[0], err)
 			}
-			head := fmt.Sprintf("topic %s: %d partitions, replication factor %d", t.Name, t.Partitions, t.ReplicationFactor)
-			if c := t.Config.MinInSyncReplicas; c != nil {
-				head += fmt.Sprintf(", min in-sync replicas %d", *c)
-			}
-			if c := t.Config.UncleanLeaderElection; c != nil && *c {
-				head += ", unclean leader election allowed"
+			offs := g.topicOffsets(t.Name)
+			data, err := withOffsets(raw, offs)
+			if err != nil {
+				return fmt.Errorf("the controller's description of topic %q is not one this CLI understands: %v", args[0], err)
 			}
 			r := view{
-				data:    raw,
-				preface: []string{head},
-				table:   table{header: []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC"}},
-				csv:     [][]string{{"topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas"}},
+				data:    data,
+				preface: describeHead(&t),
+				table:   table{header: []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC", "LOG-START", "HIGH-WATERMARK", "LOG-END"}},
+				csv:     [][]string{{"topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas", "log_start_offset", "high_watermark", "log_end_offset"}},
 			}
 			for _, p := range t.Assignments {
 				leader := ""
@@ -346,8 +430,12 @@ the last two comma-separated).`,
 				if shown == "" {
 					shown = "none"
 				}
-				r.table.rows = append(r.table.rows, []string{part, shown, epoch, replicas, isr})
-				r.csv = append(r.csv, []string{t.Name, part, leader, epoch, replicas, isr})
+				start, hw, end := "", "", ""
+				if o, ok := offs[int32(p.Partition)]; ok {
+					start, hw, end = strconv.FormatInt(int64(o.LogStart), 10), strconv.FormatInt(int64(o.HighWatermark), 10), strconv.FormatInt(int64(o.LogEnd), 10)
+				}
+				r.table.rows = append(r.table.rows, []string{part, shown, epoch, replicas, isr, orDash(start), orDash(hw), orDash(end)})
+				r.csv = append(r.csv, []string{t.Name, part, leader, epoch, replicas, isr, start, hw, end})
 			}
 			r.table.paint = func(row, col int) string {
 				p := t.Assignments[row]
@@ -362,6 +450,155 @@ the last two comma-separated).`,
 			return g.print(r)
 		},
 	}
+}
+
+// describeHead is describe-topic's first lines: the topic, its ID and the
+// settings that are set.
+func describeHead(t *topicDetail) []string {
+	head := fmt.Sprintf("topic %s: %d partitions, replication factor %d", t.Name, t.Partitions, t.ReplicationFactor)
+	if c := t.Config.MinInSyncReplicas; c != nil {
+		head += fmt.Sprintf(", min in-sync replicas %d", *c)
+	}
+	if c := t.Config.UncleanLeaderElection; c != nil && *c {
+		head += ", unclean leader election allowed"
+	}
+	lines := []string{head}
+	if t.TopicID != "" {
+		lines = append(lines, "topic id "+t.TopicID)
+	}
+	var set []string
+	for _, c := range []struct {
+		key string
+		v   *int64
+	}{{"retention_ms", t.Config.RetentionMs}, {"retention_bytes", t.Config.RetentionBytes}, {"segment_bytes", t.Config.SegmentBytes}, {"segment_ms", t.Config.SegmentMs}} {
+		if c.v != nil {
+			set = append(set, fmt.Sprintf("%s %d", c.key, *c.v))
+		}
+	}
+	if len(set) > 0 {
+		lines = append(lines, "config: "+strings.Join(set, ", "))
+	}
+	return lines
+}
+
+// topicOffsets asks the partitions' leaders for their offsets, by
+// partition; the partitions that did not answer are missing, with a
+// warning on stderr (the description is still worth printing).
+func (g *globals) topicOffsets(topic string) map[int32]sdk.PartitionOffsets {
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsWait)
+	defer cancel()
+	c, err := g.connect(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warning: offsets unavailable: %v\n", err)
+		return nil
+	}
+	defer c.Close()
+	offs, err := c.ListOffsets(ctx, topic)
+	// The brokers learn a topic a heartbeat or two after the controller.
+	for errors.Is(err, sdk.ErrUnknownTopic) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		offs, err = c.ListOffsets(ctx, topic)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warning: offsets of some partitions unavailable: %v\n", err)
+	}
+	out := map[int32]sdk.PartitionOffsets{}
+	for _, o := range offs {
+		if o.Leader != sm.NoNode {
+			out[o.TP.Partition] = o
+		}
+	}
+	return out
+}
+
+// withOffsets adds log_start_offset, high_watermark and log_end_offset to
+// each partition of the API's topic description (null for a partition
+// without offsets), keeping every key where the API put it.
+func withOffsets(raw json.RawMessage, offs map[int32]sdk.PartitionOffsets) (json.RawMessage, error) {
+	top, err := objectFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	for i := range top {
+		if top[i].key != "partition_assignments" {
+			continue
+		}
+		var parts []json.RawMessage
+		if err := json.Unmarshal(top[i].val, &parts); err != nil {
+			return nil, fmt.Errorf("partition_assignments: %w", err)
+		}
+		for j, p := range parts {
+			fs, err := objectFields(p)
+			if err != nil {
+				return nil, fmt.Errorf("partition_assignments[%d]: %w", j, err)
+			}
+			var head struct {
+				Partition int32 `json:"partition"`
+			}
+			if err := json.Unmarshal(p, &head); err != nil {
+				return nil, fmt.Errorf("partition_assignments[%d]: %w", j, err)
+			}
+			start, hw, end := json.RawMessage("null"), json.RawMessage("null"), json.RawMessage("null")
+			if o, ok := offs[head.Partition]; ok {
+				start = json.RawMessage(strconv.FormatInt(int64(o.LogStart), 10))
+				hw = json.RawMessage(strconv.FormatInt(int64(o.HighWatermark), 10))
+				end = json.RawMessage(strconv.FormatInt(int64(o.LogEnd), 10))
+			}
+			fs = append(fs, jsonField{"log_start_offset", start}, jsonField{"high_watermark", hw}, jsonField{"log_end_offset", end})
+			parts[j] = encodeFields(fs)
+		}
+		b, err := json.Marshal(parts)
+		if err != nil {
+			return nil, err
+		}
+		top[i].val = b
+	}
+	return encodeFields(top), nil
+}
+
+// jsonField is one key of a JSON object, its value as it came.
+type jsonField struct {
+	key string
+	val json.RawMessage
+}
+
+// objectFields splits a JSON object into its fields, in order.
+func objectFields(raw []byte) ([]jsonField, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("want a JSON object")
+	}
+	var out []jsonField
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, jsonField{key, v})
+	}
+	return out, nil
+}
+
+// encodeFields joins fields back into a JSON object.
+func encodeFields(fs []jsonField) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.key)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(f.val)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // errNotATerminal is delete-topic's refusal to prompt.

@@ -16,16 +16,26 @@ import (
 )
 
 // model is the simulator's raft store semantics (sim/disk.go, decodeRaftLog):
-// a record's non-empty hard state replaces the stored one, and an entry at
-// index i replaces everything from i on. Copied, not imported: sim is a
-// consumer of this package's contract, not a dependency.
+// a record's snapshot replaces the stored one and drops the entries at or
+// below its index (and all of them unless the log holds the snapshot's
+// last entry), its non-empty hard state replaces the stored one, and an
+// entry at index i replaces everything from i on. Copied, not imported: sim
+// is a consumer of this package's contract, not a dependency.
 type model struct {
 	hs   *pb.HardState
+	snap *pb.Snapshot
 	ents []*pb.Entry
 }
 
-func (m model) apply(hs *pb.HardState, es []*pb.Entry) model {
-	out := model{hs: m.hs, ents: slices.Clone(m.ents)}
+func (m model) apply(op sm.RaftSave) model {
+	hs, es := op.HardState, op.Entries
+	out := model{hs: m.hs, snap: m.snap, ents: slices.Clone(m.ents)}
+	if sn := op.Snapshot; sn != nil {
+		idx, term := sn.GetMetadata().GetIndex(), sn.GetMetadata().GetTerm()
+		keep := slices.ContainsFunc(out.ents, func(e *pb.Entry) bool { return e.GetIndex() == idx && e.GetTerm() == term })
+		out.ents = slices.DeleteFunc(out.ents, func(e *pb.Entry) bool { return !keep || e.GetIndex() <= idx })
+		out.snap = sn
+	}
 	if hs != nil {
 		if b, _ := (proto.MarshalOptions{Deterministic: true}).Marshal(hs); len(b) > 0 {
 			out.hs = hs
@@ -41,7 +51,12 @@ func (m model) apply(hs *pb.HardState, es []*pb.Entry) model {
 }
 
 func (m model) equal(d sm.Durable) bool {
-	return proto.Equal(m.hs, d.HardState) && sameEntries(d.Entries, m.ents) == nil
+	return proto.Equal(m.hs, d.HardState) && proto.Equal(m.snap, d.Snapshot) && sameEntries(d.Entries, m.ents) == nil
+}
+
+// snapshot is a raft snapshot at index and term carrying data.
+func snapshot(index, term uint64, data []byte) *pb.Snapshot {
+	return &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}}}
 }
 
 // checkContiguous fails unless es is a valid raft log: indexes contiguous,
@@ -55,19 +70,25 @@ func checkContiguous(es []*pb.Entry) error {
 	return nil
 }
 
-// genSave draws one Save a raft node could issue on top of m: an append, an
-// overwrite at a higher term (a new leader's log), a hard state alone, or an
-// empty sync.
-func genSave(r *rand.Rand, m model, term *uint64, cfg crashCfg) (hs *pb.HardState, es []*pb.Entry, sync bool) {
-	sync = r.IntN(cfg.syncOneIn) == 0
+// genSave draws one save a raft node could issue on top of m: an append, an
+// overwrite at a higher term (a new leader's log), a hard state alone, an
+// empty sync, and with cfg.snapshots a compaction of the node's own log (a
+// snapshot at a stored entry) or a snapshot from the leader (beyond the log
+// or at a higher term, with the entries after it).
+func genSave(r *rand.Rand, m model, term *uint64, cfg crashCfg) sm.RaftSave {
+	sync := r.IntN(cfg.syncOneIn) == 0
 	switch k := r.IntN(20); {
 	case k == 0:
-		return nil, nil, true // a sync alone: makes earlier unsynced saves durable
+		return sm.RaftSave{Sync: true} // a sync alone: makes earlier unsynced saves durable
 	case k < 4:
 		*term++
-		return hardState(*term, r.Uint64N(4), 0), nil, sync
+		return sm.RaftSave{HardState: hardState(*term, r.Uint64N(4), 0), Sync: sync}
+	case cfg.snapshots && k < 6 && len(m.ents) > 0: // compact the own log
+		e := m.ents[r.IntN(len(m.ents))]
+		return sm.RaftSave{Snapshot: snapshot(e.GetIndex(), e.GetTerm(), genData(r, cfg)), Sync: sync}
 	}
-	first := uint64(1)
+	var snap *pb.Snapshot
+	first := m.snap.GetMetadata().GetIndex() + 1
 	if n := len(m.ents); n > 0 {
 		first = m.ents[n-1].GetIndex() + 1
 		if r.IntN(4) == 0 { // overwrite a suffix (or all) of the log
@@ -75,6 +96,19 @@ func genSave(r *rand.Rand, m model, term *uint64, cfg crashCfg) (hs *pb.HardStat
 			*term++
 		}
 	}
+	if cfg.snapshots && r.IntN(8) == 0 { // the leader's snapshot replaces the log up to first-1
+		if r.IntN(2) == 0 {
+			first += r.Uint64N(5) // beyond the log
+		}
+		*term++
+		if idx := first - 1; idx > m.snap.GetMetadata().GetIndex() {
+			snap = snapshot(idx, *term, genData(r, cfg))
+		} else {
+			first = m.snap.GetMetadata().GetIndex() + 1
+		}
+	}
+	var es []*pb.Entry
+	var hs *pb.HardState
 	for i := range 1 + r.IntN(5) {
 		size := r.IntN(cfg.maxData + 1)
 		if cfg.big && r.IntN(10) == 0 {
@@ -90,14 +124,27 @@ func genSave(r *rand.Rand, m model, term *uint64, cfg crashCfg) (hs *pb.HardStat
 		}
 		es = append(es, &pb.Entry{Index: new(first + uint64(i)), Term: new(*term), Data: data})
 	}
-	if r.IntN(2) == 0 {
+	if r.IntN(2) == 0 || snap != nil {
 		hs = hardState(*term, r.Uint64N(4), first-1)
 	}
-	return hs, es, sync
+	return sm.RaftSave{Snapshot: snap, HardState: hs, Entries: es, Sync: sync || snap != nil}
+}
+
+// genData is a snapshot's payload: small, or now and then up to 64 KiB.
+func genData(r *rand.Rand, cfg crashCfg) []byte {
+	size := r.IntN(cfg.maxData + 1)
+	if cfg.big && r.IntN(4) == 0 {
+		size = r.IntN(64 << 10)
+	}
+	data := make([]byte, size)
+	for j := range data {
+		data[j] = byte(r.Uint32())
+	}
+	return data
 }
 
 type crashStats struct {
-	crashes, syncedOnly, someUnsynced, allUnsynced int
+	crashes, syncedOnly, someUnsynced, allUnsynced, snapshots int
 	// flushes counts memtable flushes, including the one each reopen does
 	// to recover the WAL; compactions counts compactions.
 	flushes, compactions int64
@@ -110,6 +157,7 @@ type crashCfg struct {
 	maxData   int                  // entry payloads: 0..maxData bytes
 	big       bool                 // one entry in 10 gets up to 16 KiB
 	syncOneIn int                  // a save syncs with probability 1/syncOneIn
+	snapshots bool                 // draw snapshot saves too
 	pct       func(*rand.Rand) int // CrashCloneCfg.UnsyncedDataPercent
 	tune      func(*pebble.Options)
 }
@@ -148,13 +196,16 @@ func runCrashes(t *testing.T, seed uint64, cfg crashCfg, st *crashStats) {
 		}
 		syncedSeq := mark.synced
 		for range 1 + r.IntN(cfg.maxOps) {
-			hs, es, sync := genSave(r, cur, &term, cfg)
-			if err := s.Save(hs, es, sync); err != nil {
+			op := genSave(r, cur, &term, cfg)
+			if err := s.SaveRaft(op); err != nil {
 				t.Fatalf("seed %d gen %d: save: %v", seed, gen, err)
 			}
-			cur = cur.apply(hs, es)
+			cur = cur.apply(op)
+			if op.Snapshot != nil {
+				st.snapshots++
+			}
 			states = append(states, cur)
-			if sync {
+			if op.Sync {
 				synced = len(states) - 1
 				syncedSeq = s.seq
 			}
@@ -192,6 +243,9 @@ func runCrashes(t *testing.T, seed uint64, cfg crashCfg, st *crashStats) {
 		}
 		if err := checkContiguous(d.Entries); err != nil {
 			t.Fatalf("seed %d gen %d: loaded log invalid: %v", seed, gen, err)
+		}
+		if si := d.Snapshot.GetMetadata().GetIndex(); d.Snapshot != nil && len(d.Entries) > 0 && d.Entries[0].GetIndex() != si+1 {
+			t.Fatalf("seed %d gen %d: loaded log starts at %d after the snapshot at %d", seed, gen, d.Entries[0].GetIndex(), si)
 		}
 		k := len(states) - 1
 		for k >= 0 && !states[k].equal(d) {
@@ -258,5 +312,28 @@ func TestCrashWithFlushes(t *testing.T) {
 	t.Logf("%+v", st)
 	if st.flushes <= int64(st.crashes) || st.compactions == 0 {
 		t.Errorf("no memtable flushes or compactions happened beyond WAL recovery: %+v", st)
+	}
+}
+
+// TestCrashAfterSnapshotSaves repeats the random crashes with snapshot saves
+// among the others — compactions of the node's own log and snapshots from a
+// leader that replace it — with unsynced data kept or not, a small memtable
+// so that the range deletions reach sstables, and the synced-save marker
+// checked at every reopen: after every crash the store holds one consistent
+// snapshot and the contiguous entries after it, the state after a prefix of
+// the saves at least through the last synced one.
+func TestCrashAfterSnapshotSaves(t *testing.T) {
+	tune := func(o *pebble.Options) {
+		o.MemTableSize = 64 << 10
+		o.L0CompactionThreshold = 2
+	}
+	var st crashStats
+	for seed := range uint64(30) {
+		runCrashes(t, 200+seed, crashCfg{gens: 5, maxOps: 40, maxData: 512, big: seed%2 == 0, syncOneIn: 6, snapshots: true, tune: tune,
+			pct: func(r *rand.Rand) int { return []int{0, 50, r.IntN(101)}[r.IntN(3)] }}, &st)
+	}
+	t.Logf("%+v", st)
+	if st.snapshots < 100 || st.someUnsynced+st.allUnsynced == 0 || st.syncedOnly == 0 {
+		t.Errorf("the crashes did not cover snapshot saves and every outcome: %+v", st)
 	}
 }

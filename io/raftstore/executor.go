@@ -119,7 +119,7 @@ func (e *Executor) run() {
 
 // execute runs one save and describes its outcome.
 func (e *Executor) execute(op sm.RaftSave) sm.RaftDone {
-	if err := e.store.Save(op.HardState, op.Entries, op.Sync); err != nil {
+	if err := e.store.SaveRaft(op); err != nil {
 		return failed(op.ID, err)
 	}
 	return sm.RaftDone{ID: op.ID}

@@ -1,13 +1,15 @@
 // Package raftstore is the production raft store of a controller node: it
-// persists what sm.RaftSave effects carry (raft entries
-// and HardState) in pebble, and reads it back as the sm.Durable the
+// persists what sm.RaftSave effects carry (raft entries, HardState and
+// snapshots) in pebble, and reads it back as the sm.Durable the
 // controller's constructor recovers from.
 //
 // It implements, on a real disk, the semantics the simulator's model of the
 // raft store has (sim/disk.go): each Save is atomic — after a crash it is on
 // disk entirely or not at all — and entries overwrite any stored entries at
 // the same or later indexes, so the stored log is always a contiguous run of
-// indexes. A Save with sync set is durable when it returns; one without may be
+// indexes. A save with a snapshot stores it and, in the same batch, deletes
+// the entries it summarises (a range deletion), so the log is the snapshot
+// followed by a contiguous run after it. A Save with sync set is durable when it returns; one without may be
 // lost in a crash, but then every later Save is lost too (pebble's WAL
 // replays a prefix of the batches it was given).
 //
@@ -23,7 +25,10 @@
 //	"s"                  uint64 BE: how many batches were committed (saves,
 //	                     and the format version's); written by every Save
 //	"h"                  HardState (deterministic proto)
-//	"e" + uint64 BE idx  Entry with Index idx (deterministic proto)
+//	"p"                  the newest raft Snapshot (deterministic proto);
+//	                     absent until the first snapshot save
+//	"e" + uint64 BE idx  Entry with Index idx (deterministic proto), all
+//	                     above the snapshot's index
 //
 // Big-endian index keys make pebble's byte order the log order, so Load is one
 // forward scan and the overwrite rule is one range deletion.
@@ -56,13 +61,21 @@ import (
 var ErrClosed = errors.New("raftstore: store is closed")
 
 // formatVersion is the layout described in the package comment; Open refuses
-// a store with any other version rather than misreading it.
-const formatVersion = 1
+// a store with any other version rather than misreading it. Version 1 is
+// the same layout without snapshots: it opens as it is, and the first
+// snapshot save raises the version in its batch, so that a binary that
+// knows no snapshots refuses the store instead of misreading a log that
+// starts after one.
+const (
+	formatVersion       = 2
+	formatVersionNoSnap = 1
+)
 
 var (
 	formatKey    = []byte("v")
 	seqKey       = []byte("s")
 	hardStateKey = []byte("h")
+	snapshotKey  = []byte("p")
 	entryLower   = []byte("e") // every entry key has this prefix
 	entryUpper   = []byte("f") // the first key past every entry key
 )
@@ -107,6 +120,10 @@ type Store struct {
 	// Save delete only when entries are really overwritten, instead of
 	// adding a range tombstone to every append.
 	last uint64
+	// snapIndex is the stored snapshot's index, 0 if there is none;
+	// version the store's format version.
+	snapIndex uint64
+	version   byte
 	// failed is set when a write may or may not have reached the database
 	// (pebble's commit pipeline broke); from then on last is unreliable and
 	// every Save fails. Reopening recovers.
@@ -216,6 +233,7 @@ func (s *Store) init() error {
 			return errors.New("database holds data but no raftstore format version")
 		}
 		b := s.db.NewBatch()
+		s.version = formatVersion
 		_ = b.Set(formatKey, []byte{formatVersion}, nil)
 		_ = b.Set(seqKey, binary.BigEndian.AppendUint64(nil, 1), nil)
 		err = b.Commit(pebble.Sync)
@@ -225,16 +243,24 @@ func (s *Store) init() error {
 	case err != nil:
 		return err
 	default:
-		ok := len(v) == 1 && v[0] == formatVersion
+		ok := len(v) == 1 && (v[0] == formatVersion || v[0] == formatVersionNoSnap)
 		got := fmt.Sprintf("%x", v)
+		if ok {
+			s.version = v[0]
+		}
 		_ = closer.Close()
 		if !ok {
-			return fmt.Errorf("unsupported raftstore format version %s (want %d)", got, formatVersion)
+			return fmt.Errorf("unsupported raftstore format version %s (want %d or %d)", got, formatVersionNoSnap, formatVersion)
 		}
 	}
 	if s.seq, err = readSeq(s.db); err != nil {
 		return err
 	}
+	snap, err := s.loadSnapshot()
+	if err != nil {
+		return err
+	}
+	s.snapIndex = snap.GetMetadata().GetIndex()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: entryLower, UpperBound: entryUpper})
 	if err != nil {
 		return err
@@ -250,11 +276,32 @@ func (s *Store) init() error {
 	return errors.Join(it.Error(), it.Close())
 }
 
+// loadSnapshot reads snapshotKey (nil if absent).
+func (s *Store) loadSnapshot() (*pb.Snapshot, error) {
+	v, closer, err := s.db.Get(snapshotKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load snapshot: %w", err)
+	}
+	defer func() { _ = closer.Close() }()
+	snap := &pb.Snapshot{}
+	if err := proto.Unmarshal(v, snap); err != nil { // copies: v is only valid until closer.Close
+		return nil, fmt.Errorf("load snapshot: %w", err)
+	}
+	if snap.GetMetadata().GetIndex() == 0 {
+		return nil, errors.New("load snapshot: stored snapshot has index 0")
+	}
+	return snap, nil
+}
+
 // Load reads the whole durable raft state: the HardState (nil if none was
-// ever saved) and every entry in index order (nil if none). It is what the
-// runtime hands the controller's constructor, in sm.Durable; Logs stays nil
-// because partition logs live elsewhere. It fails on a log that is not a
-// contiguous run of indexes, which Save never writes.
+// ever saved), the snapshot (nil if none was saved) and every entry after
+// it in index order (nil if none). It is what the runtime hands the
+// controller's constructor, in sm.Durable; Logs stays nil because
+// partition logs live elsewhere. It fails on a log that is not a contiguous
+// run of indexes right after the snapshot, which Save never writes.
 func (s *Store) Load() (d sm.Durable, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -275,6 +322,9 @@ func (s *Store) Load() (d sm.Durable, err error) {
 			return d, fmt.Errorf("raftstore: load hard state: %w", err)
 		}
 		d.HardState = hs
+	}
+	if d.Snapshot, err = s.loadSnapshot(); err != nil {
+		return d, fmt.Errorf("raftstore: %w", err)
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: entryLower, UpperBound: entryUpper})
 	if err != nil {
@@ -300,6 +350,9 @@ func (s *Store) Load() (d sm.Durable, err error) {
 		if n := len(d.Entries); n > 0 && d.Entries[n-1].GetIndex()+1 != idx {
 			return d, fmt.Errorf("raftstore: load entries: gap between %d and %d", d.Entries[n-1].GetIndex(), idx)
 		}
+		if si := d.Snapshot.GetMetadata().GetIndex(); len(d.Entries) == 0 && d.Snapshot != nil && idx != si+1 {
+			return d, fmt.Errorf("raftstore: load entries: first entry %d does not follow the snapshot at %d", idx, si)
+		}
 		d.Entries = append(d.Entries, e)
 	}
 	if err := it.Error(); err != nil {
@@ -308,20 +361,35 @@ func (s *Store) Load() (d sm.Durable, err error) {
 	return d, nil
 }
 
-// Save writes hs and ents as one atomic pebble batch, the way an
-// sm.RaftSave asks:
+// Save writes hs and ents as one atomic pebble batch; it is SaveRaft
+// without a snapshot.
+func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) error {
+	return s.SaveRaft(sm.RaftSave{HardState: hs, Entries: ents, Sync: sync})
+}
+
+// SaveRaft writes op's snapshot, entries and HardState as one atomic pebble
+// batch, the way an sm.RaftSave asks:
 //
-//   - ents (contiguous indexes) overwrite any stored entries at the same or
-//     later indexes: stored entries past the last of ents are deleted;
+//   - the snapshot (when set) replaces the stored one, and the entries at or
+//     below its index are deleted with one range deletion; the stored
+//     entries above it stay only if the store holds the snapshot's last
+//     entry (same index and term), else they are deleted too (a snapshot
+//     from the leader replacing a divergent log);
+//   - ents (contiguous indexes, after the snapshot) overwrite any stored
+//     entries at the same or later indexes: stored entries past the last of
+//     ents are deleted;
 //   - hs replaces the stored HardState, unless it is nil or empty on the wire
 //     (then the stored one stays, as in the simulator's model);
 //   - with sync, the batch (and everything saved before it) is durable when
-//     Save returns.
+//     SaveRaft returns.
 //
-// It refuses ents that would leave a gap after the stored log, since no valid
-// raft log has one. If a commit fails, whether the batch reached the disk is
-// unknown: the Store then fails every later Save and must be reopened.
-func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) {
+// It refuses ents that would leave a gap after the stored log or reach back
+// to the snapshot, and a snapshot not newer than the stored one, since no
+// valid raft log has those. If a commit fails, whether the batch reached the
+// disk is unknown: the Store then fails every later save and must be
+// reopened.
+func (s *Store) SaveRaft(op sm.RaftSave) (err error) {
+	hs, ents, sync := op.HardState, op.Entries, op.Sync
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
@@ -330,7 +398,17 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 	if s.failed != nil {
 		return fmt.Errorf("raftstore: an earlier write failed, reopen the store: %w", s.failed)
 	}
-	newLast := s.last
+	mo := proto.MarshalOptions{Deterministic: true}
+	b := s.db.NewBatch()
+	defer func() { _ = b.Close() }()
+	last, snapIndex := s.last, s.snapIndex
+	if op.Snapshot != nil {
+		if last, err = s.batchSnapshot(b, op.Snapshot); err != nil {
+			return err
+		}
+		snapIndex = op.Snapshot.GetMetadata().GetIndex()
+	}
+	newLast := last
 	if len(ents) > 0 {
 		first := ents[0].GetIndex()
 		if first == 0 {
@@ -341,15 +419,14 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 				return fmt.Errorf("raftstore: save: entry %d follows %d", e.GetIndex(), first+uint64(i)-1)
 			}
 		}
-		if s.last != 0 && first > s.last+1 {
-			return fmt.Errorf("raftstore: save: entries from %d would leave a gap after stored entry %d", first, s.last)
+		if first <= snapIndex {
+			return fmt.Errorf("raftstore: save: entries from %d reach back to the snapshot at %d", first, snapIndex)
+		}
+		if end := max(last, snapIndex); end != 0 && first > end+1 {
+			return fmt.Errorf("raftstore: save: entries from %d would leave a gap after stored entry %d", first, end)
 		}
 		newLast = first + uint64(len(ents)) - 1
 	}
-
-	b := s.db.NewBatch()
-	defer func() { _ = b.Close() }()
-	mo := proto.MarshalOptions{Deterministic: true}
 	if hs != nil {
 		if s.buf, err = mo.MarshalAppend(s.buf[:0], hs); err != nil {
 			return fmt.Errorf("raftstore: save hard state: %w", err)
@@ -364,8 +441,8 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 		}
 		_ = b.Set(entryKey(e.GetIndex()), s.buf, nil)
 	}
-	if len(ents) > 0 && s.last > newLast {
-		_ = b.DeleteRange(entryKey(newLast+1), entryKey(s.last+1), nil)
+	if len(ents) > 0 && last > newLast {
+		_ = b.DeleteRange(entryKey(newLast+1), entryKey(last+1), nil)
 	}
 	if b.Empty() && !sync {
 		return nil
@@ -387,7 +464,10 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 	if err := b.Commit(wo); err != nil {
 		return fmt.Errorf("raftstore: save: %w", err)
 	}
-	s.last = newLast
+	s.last, s.snapIndex = newLast, snapIndex
+	if op.Snapshot != nil {
+		s.version = formatVersion
+	}
 	s.seq++
 	if sync {
 		// Before the caller hears of it: nothing it acts on is newer than
@@ -397,6 +477,55 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, sync bool) (err error) 
 		}
 	}
 	return nil
+}
+
+// batchSnapshot adds to b the writes of a snapshot save (see SaveRaft) and
+// returns the highest entry index the store holds after them (0 if none).
+func (s *Store) batchSnapshot(b *pebble.Batch, snap *pb.Snapshot) (uint64, error) {
+	idx, term := snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm()
+	if idx == 0 {
+		return 0, errors.New("raftstore: save: snapshot at index 0")
+	}
+	if idx <= s.snapIndex {
+		return 0, fmt.Errorf("raftstore: save: snapshot at %d not after the stored snapshot at %d", idx, s.snapIndex)
+	}
+	keep := false
+	if idx <= s.last {
+		v, closer, err := s.db.Get(entryKey(idx))
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+		case err != nil:
+			return 0, fmt.Errorf("raftstore: save snapshot: read entry %d: %w", idx, err)
+		default:
+			e := &pb.Entry{}
+			err := proto.Unmarshal(v, e)
+			_ = closer.Close()
+			if err != nil {
+				return 0, fmt.Errorf("raftstore: save snapshot: read entry %d: %w", idx, err)
+			}
+			keep = e.GetTerm() == term
+		}
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(snap)
+	if err != nil {
+		return 0, fmt.Errorf("raftstore: save snapshot: %w", err)
+	}
+	_ = b.Set(snapshotKey, data, nil)
+	if s.version != formatVersion {
+		_ = b.Set(formatKey, []byte{formatVersion}, nil)
+	}
+	last := s.last
+	upper := idx + 1
+	switch {
+	case !keep:
+		upper, last = max(idx, s.last)+1, 0
+	case s.last == idx:
+		last = 0
+	}
+	if s.last != 0 {
+		_ = b.DeleteRange(entryLower, entryKey(upper), nil)
+	}
+	return last, nil
 }
 
 // Close closes the database. Later calls of Store methods return ErrClosed;

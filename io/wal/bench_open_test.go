@@ -43,13 +43,11 @@ func benchFill(b *testing.B, dir string, total int64, parts int) {
 			bt := sm.Batch{BaseOffset: off, Epoch: 1, Timestamp: int64(off), Records: []sm.Record{{Value: value}}}
 			bt.Seal()
 			data := sm.EncodeBatch(nil, &bt)
-			if seg+int64(len(data)) > benchSegmentBytes {
-				if err := w.Roll(tp, off); err != nil {
-					b.Fatal(err)
-				}
+			roll := seg+int64(len(data)) > benchSegmentBytes
+			if roll {
 				seg = 0
 			}
-			if err := w.Append(tp, data, false); err != nil {
+			if err := w.Do(sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: data, Roll: roll}); err != nil {
 				b.Fatal(err)
 			}
 			off++

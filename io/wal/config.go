@@ -49,7 +49,7 @@ type Config struct {
 	// (same power domain). FlushInterval bounds that window. Truncations,
 	// deletions and segment rolls are always synced.
 	FsyncOnWrite bool
-	// Segments roll only when the state machine says so (sm.LogRoll); the
+	// Segments roll only when the state machine says so (sm.LogOp.Roll); the
 	// reference's [wal] segment_size_bytes is the broker's default
 	// segment size (broker.Config.SegmentBytes), not a WAL setting.
 

@@ -147,16 +147,13 @@ func TestCrashChild(t *testing.T) {
 			tp, next := crashTP(p), start(p)
 			for i := 0; ; i++ {
 				recs := 1 + i%4
-				if err := w.Append(tp, frame(tp, next, 1, recs, 20+(i*37)%300), true); err != nil {
+				// Every twelfth append rolls, as the state machine rolls segments.
+				op := sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: frame(tp, next, 1, recs, 20+(i*37)%300), Sync: true, Roll: i%12 == 11}
+				if err := w.Do(op); err != nil {
 					die("append %v at %d: %v", tp, next, err)
 				}
 				next += sm.Offset(recs)
 				ack(p, next)
-				if i%12 == 11 { // as the state machine rolls segments
-					if err := w.Roll(tp, next); err != nil {
-						die("roll %v at %d: %v", tp, next, err)
-					}
-				}
 			}
 		}()
 	}
@@ -183,14 +180,6 @@ func TestCrashChild(t *testing.T) {
 		mu.Lock()
 		ends[id] = next
 		mu.Unlock()
-		op := sm.LogOp{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true}
-		if id%20 == 0 {
-			next -= sm.Offset(recs)
-			op = sm.LogOp{ID: id, Kind: sm.LogRoll, TP: tp, Offset: next}
-			mu.Lock()
-			ends[id] = next
-			mu.Unlock()
-		}
-		exec.StartLog([]sm.LogOp{op})
+		exec.StartLog([]sm.LogOp{{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true, Roll: id%20 == 0}})
 	}
 }

@@ -1,8 +1,8 @@
 // Package wal is Weir's segmented write-ahead log for partition logs: the
 // production executor of the state machines' disk effects (sm.LogAppend,
-// LogRoll, LogTrim, LogTruncate, LogReset, LogDelete) and segment reads
-// (sm.LogRead), and the reader that turns a node's disk into manifests at
-// start.
+// with or without Roll, LogTrim, LogTruncate, LogReset, LogDelete,
+// LogDamaged) and segment reads (sm.LogRead), and the reader that turns a
+// node's disk into manifests at start.
 //
 // # Layout
 //
@@ -13,6 +13,8 @@
 //	<path>/<topic>-<partition>/<base>.log        segments, named by the offset of their first batch,
 //	                                             20 digits, zero-padded (00000000000000000000.log)
 //	<path>/<topic>-<partition>/<base>.index      beside every sealed segment: sm.EncodeSegmentIndex
+//	<path>/<topic>-<partition>/<base>.checkpoint the active segment's index, left by a clean Close
+//	<path>/<topic>-<partition>/DAMAGED           corruption a read found (sm.LogDamaged), until cut
 //	<path>/<topic>-<partition>/<name>.deleted    a trimmed or reset segment, being unlinked
 //	<path>/<topic>-<partition>.deleting.<n>/     a deleted partition, being removed
 //
@@ -41,11 +43,15 @@
 //
 //   - LogAppend writes whole frames at the end of the active segment (the
 //     partition's first segment is created at its first frame's base).
-//   - LogRoll (at the log end) fdatasyncs the active segment, writes its
-//     index file and fdatasyncs it, creates the next segment and syncs the
-//     directory. Running out of space or descriptors on the way refuses the
-//     roll (sm.OutcomeFailed) after removing what it wrote: the segment stays
-//     active and takes appends, and a later roll succeeds.
+//   - LogAppend with Roll first seals the active segment: it fdatasyncs it,
+//     writes its index file and fdatasyncs it, creates the next segment at
+//     the append's base and syncs the directory; then the frames go into the
+//     new segment. The append is checked in full (frames, offsets, capacity,
+//     free space) before the roll starts, and running out of space or
+//     descriptors during the roll refuses the whole append
+//     (sm.OutcomeFailed) after removing what the roll wrote: the segment
+//     stays active, and a later rolling append succeeds. An empty active
+//     segment has nothing to seal.
 //   - LogTrim deletes every sealed segment ending at or below Offset, oldest
 //     first, each index file before its segment; the directory is synced
 //     before the trim completes, and the segments, renamed to .deleted, are
@@ -59,6 +65,12 @@
 //     exist.
 //   - LogDelete renames the directory to a tombstone, syncs the root, and
 //     removes it in the background.
+//   - LogDamaged writes the DAMAGED record (offset and note; the lowest
+//     offset wins) durably and changes no segment. Every Open reports the
+//     log in Recovery.Damaged with the note, its manifest cut at the
+//     offset, until a truncate to the offset or below cuts the bytes (the
+//     record goes after the cut is durable) or a reset or delete removes
+//     them.
 //
 // # Executing effects
 //
@@ -68,9 +80,9 @@
 // then one fdatasync per segment that a Sync append touched, runs them through
 // the backend, and only then reports completions. Appends that arrive while
 // a group's fdatasync is in flight wait and form the next group: many
-// produces, one fsync (group commit). Truncations, deletions, rolls, trims
-// and resets run the queued I/O first and are always synced, with their
-// directory.
+// produces, one fsync (group commit). Truncations, deletions, rolls, trims,
+// resets and damage records run the queued I/O first and are always synced,
+// with their directory.
 //
 // Any I/O error poisons the WAL: that group and every later operation fail
 // with the first error, and the process must restart from disk. After a

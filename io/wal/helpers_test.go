@@ -139,15 +139,21 @@ func (m *model) truncate(off sm.Offset) {
 	}
 }
 
+// appendModel appends n batches to m's log, rolling first (an append with
+// sm.LogOp.Roll, as the state machine rolls) when m.rollAt says so.
 func appendModel(t testing.TB, w *WAL, m *model, n, recs, size int) {
 	t.Helper()
-	if m.rollAt > 0 && m.segBytes() > 0 && m.segBytes()+n*(sm.FrameHeaderBytes+recs*(12+size)) > m.rollAt {
-		if err := w.Roll(m.tp, m.next); err != nil {
-			t.Fatalf("roll %v at %d: %v", m.tp, m.next, err)
-		}
+	roll := m.rollAt > 0 && m.segBytes() > 0 && m.segBytes()+n*(sm.FrameHeaderBytes+recs*(12+size)) > m.rollAt
+	appendModelRoll(t, w, m, roll, n, recs, size)
+}
+
+// appendModelRoll appends n batches to m's log, rolling first if roll.
+func appendModelRoll(t testing.TB, w *WAL, m *model, roll bool, n, recs, size int) {
+	t.Helper()
+	if roll && m.segBytes() > 0 {
 		m.roll()
 	}
-	if err := w.Append(m.tp, m.add(n, recs, size), true); err != nil {
+	if err := w.Do(sm.LogOp{Kind: sm.LogAppend, TP: m.tp, Data: m.add(n, recs, size), Sync: true, Roll: roll}); err != nil {
 		t.Fatalf("append to %v: %v", m.tp, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,16 +26,10 @@ func manifestLog(t *testing.T, cfg Config, segs int) (*model, []string) {
 	m := &model{tp: tp0}
 	var files []string
 	for i := range segs {
-		for range 5 {
-			appendModel(t, w, m, 1, 2, 9000) // ~18 KiB: several index entries per segment
+		for j := range 5 {
+			appendModelRoll(t, w, m, i > 0 && j == 0, 1, 2, 9000) // ~18 KiB: several index entries per segment
 		}
 		files = append(files, w.parts[tp0].active().path)
-		if i < segs-1 {
-			if err := w.Roll(tp0, m.next); err != nil {
-				t.Fatal(err)
-			}
-			m.roll()
-		}
 	}
 	mustClose(t, w)
 	return m, files
@@ -257,9 +252,10 @@ func TestOperatorDamage(t *testing.T) {
 	})
 }
 
-// A disk that fills during a roll refuses it with nothing changed: the
-// index file or the new segment it could not write are removed, the segment
-// stays active and takes appends, and the roll succeeds once there is room.
+// A disk that fills during a roll refuses the append that rolls with nothing
+// changed: the index file or the new segment it could not write are
+// removed, nothing is appended, the segment stays active and takes appends,
+// and the roll succeeds once there is room.
 func TestRollRefusedForSpace(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -285,7 +281,7 @@ func TestRollRefusedForSpace(t *testing.T) {
 			fy.SetInjector(o.inject)
 			done := newCompletions()
 			exec := w.NewExecutor(done.post)
-			exec.StartLog([]sm.LogOp{{ID: 1, Kind: sm.LogRoll, TP: tp0, Offset: m.next}})
+			exec.StartLog([]sm.LogOp{{ID: 1, Kind: sm.LogAppend, TP: tp0, Data: frame(tp0, m.next, 1, 1, 100), Sync: true, Roll: true}})
 			d := done.wait(t, 1)[0]
 			if !o.hasFired() || d.Outcome != sm.OutcomeFailed || !strings.Contains(d.Reason, "no space") {
 				t.Fatalf("roll on a full disk: fault fired %v, %+v", o.hasFired(), d)
@@ -298,11 +294,11 @@ func TestRollRefusedForSpace(t *testing.T) {
 			if len(names) != 2 || names[0] != segmentName(0) || names[1] != partitionFileName {
 				t.Fatalf("a refused roll left %v", names)
 			}
-			appendModel(t, w, m, 1, 1, 100) // the segment is still active
-			if err := w.Roll(tp0, m.next); err != nil {
-				t.Fatalf("roll once there is room: %v", err)
+			if st := w.Stats(); st.Rolls != 0 || st.UsedBytes != int64(len(m.data)) {
+				t.Fatalf("a refused roll changed the log: %+v", st)
 			}
-			m.roll()
+			appendModel(t, w, m, 1, 1, 100)           // the segment is still active
+			appendModelRoll(t, w, m, true, 1, 1, 100) // and rolls once there is room
 			appendModel(t, w, m, 1, 1, 100)
 			mustClose(t, w)
 			_, rec := mustOpen(t, memConfig(mem.PowerLoss(nil)))
@@ -529,4 +525,76 @@ func TestCheckpointSparesTheActiveScan(t *testing.T) {
 	// directory entry is not synced): the manifest is the same.
 	_, rec := mustOpen(t, memConfig(mem.PowerLoss(nil)))
 	checkManifest(t, rec.Manifests[tp0], wantManifest(t, m))
+}
+
+// sm.LogDamaged records corruption a read found, durably: every Open until
+// a truncate to the offset or below (or a reset) reports the log damaged
+// with the note and a manifest cut at the offset, changing nothing on disk;
+// the truncate that accepts the loss cuts the bytes and clears the record.
+func TestLogDamaged(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir, BackendSync)
+	cfg.ReadLogBytes = false
+	m, files := manifestLog(t, cfg, 3)
+	at := m.bases[7] // inside the second segment (batches 5-9)
+	w, _ := mustOpen(t, cfg)
+	if err := w.Do(sm.LogOp{Kind: sm.LogDamaged, TP: tp0, Offset: at, Note: "crc mismatch at offset 14 (read)"}); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, w)
+	sizes := func() []int64 {
+		var out []int64
+		for _, f := range files {
+			out = append(out, fileSize(t, f))
+		}
+		return out
+	}
+	before := sizes()
+	cut := &model{tp: tp0, data: m.data[:m.starts[7]], starts: m.starts[:7], bases: m.bases[:7], next: at, segs: m.segs[:1]}
+	for range 2 { // reported at every start
+		w, rec := mustOpen(t, cfg)
+		dmg := rec.Damaged[tp0]
+		if dmg == nil || dmg.Offset != at || !strings.Contains(dmg.Reason, "crc mismatch at offset 14") || dmg.Path != files[1] {
+			t.Fatalf("damage %+v", dmg)
+		}
+		want := wantManifest(t, cut)
+		checkManifest(t, rec.Manifests[tp0], want)
+		if err := w.Append(tp0, frame(tp0, at, 1, 1, 10), true); err == nil {
+			t.Fatal("append to a log with recorded damage accepted")
+		}
+		mustClose(t, w)
+		if !slices.Equal(sizes(), before) {
+			t.Fatalf("recording damage changed the segments: %v -> %v", before, sizes())
+		}
+	}
+	w, _ = mustOpen(t, cfg)
+	if err := w.Truncate(tp0, at); err != nil {
+		t.Fatal(err)
+	}
+	appendModel(t, w, cut, 1, 1, 10)
+	mustClose(t, w)
+	w, rec := mustOpen(t, cfg)
+	if len(rec.Damaged) > 0 {
+		t.Fatalf("damage after the truncate accepted it: %v", rec.Damaged)
+	}
+	checkManifest(t, rec.Manifests[tp0], wantManifest(t, cut))
+	// Recorded and cleared while running: a truncate below it, or a reset.
+	if err := w.Do(sm.LogOp{Kind: sm.LogDamaged, TP: tp0, Offset: cut.bases[3], Note: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Truncate(tp0, cut.bases[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Do(sm.LogOp{Kind: sm.LogDamaged, TP: tp0, Offset: cut.bases[1], Note: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Do(sm.LogOp{Kind: sm.LogReset, TP: tp0, Offset: 500}); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, w)
+	w, rec = mustOpen(t, cfg)
+	defer mustClose(t, w)
+	if man := rec.Manifests[tp0]; len(rec.Damaged) > 0 || man.Start() != 500 {
+		t.Fatalf("damage %v, manifest %+v", rec.Damaged, man)
+	}
 }

@@ -96,6 +96,15 @@ func (w *WAL) queueAppend(g *group, op *sm.LogOp) error {
 	if last := p.lastEpoch(); frames[0].epoch < last {
 		return fmt.Errorf("wal: append to %v at offset %d: epoch %d after epoch %d", tp, frames[0].base, frames[0].epoch, last)
 	}
+	if op.Roll {
+		if err := w.sealActive(g, p, frames[0].base); err != nil {
+			if errors.Is(err, ErrRefused) {
+				w.stats.refused.Add(1)
+				p.refused = true
+			}
+			return err
+		}
+	}
 	s, err := w.activeFor(p, frames[0].base)
 	if err != nil && errors.Is(err, ErrRefused) {
 		w.stats.refused.Add(1)
@@ -135,7 +144,7 @@ func (p *partition) lastEpoch() sm.Epoch {
 
 // activeFor returns p's active segment, open for writing, creating p's
 // first segment at base when it has none. The state machine decides when
-// segments roll (LogRoll); appends never do.
+// segments roll (LogOp.Roll); the WAL never rolls on its own.
 func (w *WAL) activeFor(p *partition, base sm.Offset) (*segment, error) {
 	if s := p.active(); s != nil {
 		return s, s.openFile()
@@ -178,6 +187,11 @@ func (w *WAL) truncate(g *group, op *sm.LogOp) error {
 		if err := w.repair(p); err != nil {
 			return err
 		}
+	}
+	if p != nil && p.damaged != nil && off <= p.damaged.offset && off >= p.next {
+		// Nothing to cut (a damaged log recovered cut at the record's
+		// offset): the truncate still accepts the loss.
+		return w.clearDamage(p)
 	}
 	if p == nil || !p.known || off >= p.next {
 		return nil
@@ -244,6 +258,11 @@ func (w *WAL) truncate(g *group, op *sm.LogOp) error {
 	keep.b = sm.ResumeIndex(idx)
 	p.next, p.refused = off, false
 	w.touch(p)
+	if p.damaged != nil && off <= p.damaged.offset {
+		if err := w.clearDamage(p); err != nil {
+			return err
+		}
+	}
 	w.stats.truncates.Add(1)
 	return nil
 }
@@ -335,32 +354,20 @@ func (w *WAL) cutIndex(tp sm.TopicPartition, s *segment, off sm.Offset) (int64, 
 	return pos, idx, nil
 }
 
-// roll seals tp's active segment and starts an empty one at op.Offset, the
-// log end: the segment is fdatasync'ed in full, its index file written and
+// sealActive seals p's active segment and starts an empty one at base, for
+// an append with Roll (base is its first frame's, the log end): the queued
+// I/O runs, the segment is fdatasync'ed in full, its index file written and
 // fdatasync'ed, then the new segment created and the directory synced (see
 // createSegment). Running out of space or descriptors on the way refuses
-// the roll with nothing changed: the partial files are removed and the
-// segment stays active.
-func (w *WAL) roll(g *group, op *sm.LogOp) error {
-	if err := w.flush(g); err != nil {
-		return err
-	}
-	p := w.parts[op.TP]
-	if p == nil || !p.known {
-		return fmt.Errorf("wal: roll of %v, which has no log", op.TP)
-	}
-	if err := w.checkTopicID(p, op); err != nil {
-		return err
-	}
-	if p.damage != nil {
-		return fmt.Errorf("wal: roll of %v refused: the log is damaged (%v)", op.TP, p.damage.err)
-	}
-	if op.Offset != p.next {
-		return fmt.Errorf("wal: roll of %v at offset %d, but the log ends at %d", op.TP, op.Offset, p.next)
-	}
+// the append with nothing changed: the partial files are removed and the
+// segment stays active. An empty active segment has nothing to seal.
+func (w *WAL) sealActive(g *group, p *partition, base sm.Offset) error {
 	s := p.active()
 	if s == nil || s.size == 0 {
-		return nil // the active segment is empty and starts at the log end already
+		return nil
+	}
+	if err := w.flush(g); err != nil {
+		return err
 	}
 	if err := s.openFile(); err != nil {
 		return err
@@ -377,12 +384,11 @@ func (w *WAL) roll(g *group, op *sm.LogOp) error {
 	if err := w.writeSmallFile(s.indexPath(), sm.EncodeSegmentIndex(nil, &idx)); err != nil {
 		return err
 	}
-	if _, err := w.createSegment(p, op.Offset); err != nil {
+	if _, err := w.createSegment(p, base); err != nil {
 		if errors.Is(err, ErrRefused) {
 			if rerr := w.fs.Remove(s.indexPath()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				return w.fail(fmt.Errorf("wal: remove %s after a refused roll: %w", s.indexPath(), rerr))
 			}
-			w.stats.refused.Add(1)
 		}
 		return err
 	}
@@ -461,6 +467,9 @@ func (w *WAL) reset(g *group, op *sm.LogOp) error {
 		if err := w.syncDir(p.dir); err != nil {
 			return err
 		}
+	}
+	if err := w.clearDamage(p); err != nil {
+		return err
 	}
 	p.damage, p.refused = nil, false
 	p.next, p.known = op.Offset, true

@@ -164,3 +164,113 @@ func (w *WAL) checkTopicID(p *partition, op *sm.LogOp) error {
 	}
 	return w.writePartitionFile(p, op.TopicID)
 }
+
+// damagedFileName is the file in a partition directory that records
+// corruption at rest a read found (sm.LogDamaged): from offset on, the log's
+// bytes cannot be trusted. Open reports the log damaged, cut there, until a
+// truncate to the offset or below, a reset or a delete removes the file.
+const damagedFileName = "DAMAGED"
+
+// Damaged file layout (little endian):
+//
+//	u32 magic "WDM1"
+//	u32 crc     CRC32C of everything after this field
+//	u16 version (1)
+//	i64 offset
+//	u32 note length, note
+const damagedMagic = 0x314d4457 // "WDM1"
+
+// damageRecord is a LogDamaged record.
+type damageRecord struct {
+	offset sm.Offset
+	note   string
+}
+
+func encodeDamagedFile(r damageRecord) []byte {
+	buf := binary.LittleEndian.AppendUint32(nil, damagedMagic)
+	buf = binary.LittleEndian.AppendUint32(buf, 0)
+	buf = binary.LittleEndian.AppendUint16(buf, partitionVersion)
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(r.offset))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(r.note)))
+	buf = append(buf, r.note...)
+	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[8:], crcTable))
+	return buf
+}
+
+// errBadDamagedFile is wrapped by decodeDamagedFile for any defect.
+var errBadDamagedFile = errors.New("wal: bad DAMAGED file")
+
+func decodeDamagedFile(buf []byte) (damageRecord, error) {
+	bad := func(format string, args ...any) (damageRecord, error) {
+		return damageRecord{}, fmt.Errorf("%w: %s", errBadDamagedFile, fmt.Sprintf(format, args...))
+	}
+	if len(buf) < 8+2+8+4 {
+		return bad("%d bytes", len(buf))
+	}
+	if m := binary.LittleEndian.Uint32(buf); m != damagedMagic {
+		return bad("magic %#x", m)
+	}
+	if crc32.Checksum(buf[8:], crcTable) != binary.LittleEndian.Uint32(buf[4:]) {
+		return bad("checksum mismatch")
+	}
+	if v := binary.LittleEndian.Uint16(buf[8:]); v != partitionVersion {
+		return bad("version %d (this build reads version %d)", v, partitionVersion)
+	}
+	off := int64(binary.LittleEndian.Uint64(buf[10:]))
+	n := binary.LittleEndian.Uint32(buf[18:])
+	if uint64(len(buf)) != 22+uint64(n) || off < 0 {
+		return bad("%d bytes for a note of %d at offset %d", len(buf), n, off)
+	}
+	return damageRecord{offset: sm.Offset(off), note: string(buf[22:])}, nil
+}
+
+// recordDamage executes sm.LogDamaged: the record (the lowest offset
+// recorded so far wins) is made durable in the partition directory; the
+// segments are left alone.
+func (w *WAL) recordDamage(g *group, op *sm.LogOp) error {
+	if err := w.flush(g); err != nil {
+		return err
+	}
+	p := w.parts[op.TP]
+	if p == nil || !p.dirMade {
+		return fmt.Errorf("wal: damage recorded for %v, which has no log", op.TP)
+	}
+	if err := w.checkTopicID(p, op); err != nil {
+		return err
+	}
+	if op.Offset < 0 || op.Offset > p.next {
+		return fmt.Errorf("wal: damage recorded for %v at offset %d, outside its log [%d, %d)", op.TP, op.Offset, p.start(), p.next)
+	}
+	r := damageRecord{offset: op.Offset, note: op.Note}
+	if p.damaged != nil && p.damaged.offset <= r.offset {
+		return nil // already damaged from there
+	}
+	path := filepath.Join(p.dir, damagedFileName)
+	if err := w.writeSmallFile(path+".tmp", encodeDamagedFile(r)); err != nil {
+		return w.fail(fmt.Errorf("wal: record damage of %v: %v", op.TP, err))
+	}
+	if err := w.fs.Rename(path+".tmp", path); err != nil {
+		return w.fail(fmt.Errorf("wal: record damage of %v: %w", op.TP, err))
+	}
+	if err := w.syncDir(p.dir); err != nil {
+		return err
+	}
+	p.damaged = &r
+	return nil
+}
+
+// clearDamage removes p's damage record, durably, once the bytes it
+// describes are gone (a truncate to its offset or below, a reset).
+func (w *WAL) clearDamage(p *partition) error {
+	if p.damaged == nil {
+		return nil
+	}
+	if err := w.fs.Remove(filepath.Join(p.dir, damagedFileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return w.fail(fmt.Errorf("wal: clear the damage record of %v: %w", p.tp, err))
+	}
+	if err := w.syncDir(p.dir); err != nil {
+		return err
+	}
+	p.damaged = nil
+	return nil
+}

@@ -169,9 +169,9 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 
 		var mu sync.Mutex
 		type pending struct {
-			tp               sm.TopicPartition
-			state            int
-			durable, removal bool
+			tp                              sm.TopicPartition
+			state                           int
+			durable, durableBefore, removal bool
 		}
 		inflight := map[sm.EffectID]pending{}
 		done := newCompletions()
@@ -186,6 +186,9 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				h := hist[p.tp]
 				if p.durable {
 					h.durable = max(h.durable, p.state)
+				}
+				if p.durableBefore {
+					h.durable = max(h.durable, p.state-1)
 				}
 				if p.removal {
 					h.removed = max(h.removed, p.state)
@@ -208,11 +211,6 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				switch k := r.IntN(20); {
 				case k == 0:
 					op.Kind = sm.LogDelete
-				case k < 3 && len(cur) > 0:
-					// Rolls make every segment durable in full, with its
-					// index file.
-					_, _, end := plFrames(t, cur)
-					op.Kind, op.Offset, next = sm.LogRoll, end, cur
 				case k < 5:
 					bases, pos, end := plFrames(t, cur)
 					op.Kind, op.Offset, next = sm.LogTruncate, end, cur
@@ -220,7 +218,9 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 						op.Offset, next = bases[i], cur[:pos[i]]
 					}
 				default:
-					op.Kind, op.Sync = sm.LogAppend, r.IntN(5) != 0
+					// A roll (with the append) makes the sealed segment
+					// durable in full, with its index file.
+					op.Kind, op.Sync, op.Roll = sm.LogAppend, r.IntN(5) != 0, len(cur) > 0 && r.IntN(6) == 0
 					_, _, off := plFrames(t, cur)
 					for range 1 + r.IntN(3) {
 						// The epoch makes every frame unique, so a frame
@@ -233,7 +233,7 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				}
 				h.states = append(h.states, next)
 				inflight[id] = pending{tp: tp, state: len(h.states) - 1,
-					durable: op.Kind == sm.LogAppend && op.Sync && cfg.FsyncOnWrite || op.Kind == sm.LogRoll,
+					durable: op.Kind == sm.LogAppend && op.Sync && cfg.FsyncOnWrite, durableBefore: op.Roll,
 					removal: op.Kind == sm.LogTruncate || op.Kind == sm.LogDelete}
 				ops = append(ops, op)
 			}

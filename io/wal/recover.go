@@ -115,7 +115,20 @@ func (w *WAL) listPartition(p *partition, rec *Recovery) (dirListing, bool, erro
 			}
 			p.id = id
 			continue
-		case name == partitionFileName+".tmp" || strings.HasSuffix(name, deletedSuffix) && isWALName(strings.TrimSuffix(name, deletedSuffix)):
+		case name == damagedFileName:
+			data, err := walfs.ReadFile(w.fs, full)
+			if err != nil {
+				return l, false, fmt.Errorf("wal: read %s: %w", full, err)
+			}
+			r, err := decodeDamagedFile(data)
+			if err != nil {
+				// Something was found corrupt, but not where: all of it.
+				r = damageRecord{note: fmt.Sprintf("%s is unreadable (%v): the whole log is suspect", full, err)}
+			}
+			p.damaged = &r
+			continue
+		case name == partitionFileName+".tmp" || name == damagedFileName+".tmp" ||
+			strings.HasSuffix(name, deletedSuffix) && isWALName(strings.TrimSuffix(name, deletedSuffix)):
 			if err := w.fs.Remove(full); err != nil {
 				return l, false, fmt.Errorf("wal: remove leftover %s: %w", full, err)
 			}
@@ -224,6 +237,60 @@ func (w *WAL) recoverPartition(tp sm.TopicPartition, dir string, rec *Recovery) 
 	if err := w.activate(p, next); err != nil {
 		return nil, err
 	}
+	if p.damaged != nil {
+		return w.recordedDamage(p, rec)
+	}
+	return p, nil
+}
+
+// recordedDamage reports a log with a damage record (sm.LogDamaged) as
+// damaged from the record's offset: its manifest is cut there (segments
+// after the one holding it dropped, that one's index cut), nothing changes
+// on disk, and appends are refused until a truncate repairs it, as for
+// damage Open finds itself.
+func (w *WAL) recordedDamage(p *partition, rec *Recovery) (*partition, error) {
+	off := min(max(p.damaged.offset, p.start()), p.next)
+	dmg := &CorruptError{Offset: off, Reason: "damage recorded by a read: " + p.damaged.note}
+	if len(p.segs) == 0 {
+		dmg.Path = filepath.Join(p.dir, damagedFileName)
+		p.damage = &damage{err: dmg}
+		rec.Damaged[p.tp] = dmg
+		return p, nil
+	}
+	k := len(p.segs) - 1
+	for k > 0 && p.segs[k].base > off {
+		k--
+	}
+	s := p.segs[k]
+	cut, idx, err := w.cutIndex(p.tp, s, off)
+	if err != nil {
+		return nil, err
+	}
+	d := &damage{err: dmg, cutFrom: s, doomed: slices.Clone(p.segs[k+1:])}
+	for _, ds := range d.doomed {
+		w.used -= ds.size
+		if err := ds.closeFile(); err != nil {
+			return nil, err
+		}
+	}
+	w.used -= s.size - cut
+	dmg.Path, dmg.Pos = s.path, cut
+	s.size, s.b, s.sealed = cut, sm.ResumeIndex(idx), false
+	p.segs = p.segs[:k+1]
+	p.damage = d
+	p.next = off
+	if err := w.activate(p, off); err != nil {
+		return nil, err
+	}
+	if w.cfg.TruncateCorrupt {
+		if err := w.repair(p); err != nil {
+			return nil, err
+		}
+		rec.Repairs = append(rec.Repairs, fmt.Sprintf("truncate_corrupt: cut %v at offset %d: %v; the records from offset %d on are lost",
+			p.tp, off, dmg, off))
+		return p, nil
+	}
+	rec.Damaged[p.tp] = dmg
 	return p, nil
 }
 
@@ -563,6 +630,10 @@ func (w *WAL) repair(p *partition) error {
 		if err := fdatasync(s.f, s.path); err != nil {
 			return w.fail(err)
 		}
+	}
+	// A damage record goes once the bytes it describes are cut, durably.
+	if err := w.clearDamage(p); err != nil {
+		return err
 	}
 	p.damage = nil
 	w.touch(p)

@@ -29,6 +29,9 @@ type partition struct {
 	// damage, when set, is a defect Open found below the sync mark or in a
 	// sealed segment; appends are refused until a truncate repairs it.
 	damage *damage
+	// damaged is the durable record of corruption a read found
+	// (sm.LogDamaged), reported as damage at every Open until cleared.
+	damaged *damageRecord
 	// refused is set by an append refused for space or descriptors: later
 	// appends that do not start where the log ends continue it and are
 	// refused too. A successful append or a truncate clears it.

@@ -107,7 +107,7 @@ type Stats struct {
 	// Appends, Truncates, Deletes, Trims and Resets count operations that
 	// succeeded.
 	Appends, Truncates, Deletes, Trims, Resets uint64
-	// Rolls counts segments sealed (sm.LogRoll).
+	// Rolls counts segments sealed (appends with sm.LogOp.Roll).
 	Rolls uint64
 	// Reads counts segment reads served, BytesRead their bytes.
 	Reads, BytesRead uint64
@@ -326,12 +326,6 @@ func (w *WAL) Delete(tp sm.TopicPartition) error {
 	return w.do(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
 }
 
-// Roll seals tp's active segment and starts a new one at offset, the log
-// end (sm.LogRoll).
-func (w *WAL) Roll(tp sm.TopicPartition, offset sm.Offset) error {
-	return w.do(sm.LogOp{Kind: sm.LogRoll, TP: tp, Offset: offset, Sync: true})
-}
-
 // Do executes op and returns when it completed (the blocking form of an
 // Executor's StartLog, for tools and tests).
 func (w *WAL) Do(op sm.LogOp) error { return w.do(op) }
@@ -469,12 +463,12 @@ func (w *WAL) commit(batch []request) {
 			w.errs[i] = w.truncate(g, op)
 		case sm.LogDelete:
 			w.errs[i] = w.delete(g, op)
-		case sm.LogRoll:
-			w.errs[i] = w.roll(g, op)
 		case sm.LogTrim:
 			w.errs[i] = w.trim(g, op)
 		case sm.LogReset:
 			w.errs[i] = w.reset(g, op)
+		case sm.LogDamaged:
+			w.errs[i] = w.recordDamage(g, op)
 		default:
 			w.errs[i] = fmt.Errorf("wal: disk op %d has unknown kind %d", op.ID, op.Kind)
 		}

@@ -1,5 +1,6 @@
-// Package admin is the controller's HTTP admin API: list, describe, create
-// and delete topics under /api/v1/topics, and the operator endpoints
+// Package admin is the controller's HTTP admin API: list, describe, create,
+// alter (PATCH a topic's config) and delete topics under /api/v1/topics,
+// and the operator endpoints
 // (GET /health, /api/v1/cluster, /api/v1/brokers and
 // /api/v1/brokers/{id}/health). Every answer but /health's is in the
 // reference's envelope {"success", "data", "error", "leader_hint"}; /health
@@ -54,6 +55,8 @@ type Backend interface {
 	CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error)
 	// DeleteTopic is CreateTopic's twin for deletes.
 	DeleteTopic(ctx context.Context, req sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error)
+	// AlterTopicConfig is CreateTopic's twin for config changes.
+	AlterTopicConfig(ctx context.Context, req sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error)
 	// Metadata returns this controller's full applied metadata (Full set).
 	Metadata(ctx context.Context) (sm.MetadataDelta, error)
 	// Leader returns this controller's ID and the raft leader as known
@@ -249,7 +252,8 @@ var endpoints = []endpoint{
 	{"/api/v1/topics", notAllowed("GET, HEAD, POST")},
 	{"GET /api/v1/topics/{name}", (*Server).onDescribeTopic},
 	{"DELETE /api/v1/topics/{name}", (*Server).onDeleteTopic},
-	{"/api/v1/topics/{name}", notAllowed("GET, HEAD, DELETE")},
+	{"PATCH /api/v1/topics/{name}", (*Server).onAlterTopic},
+	{"/api/v1/topics/{name}", notAllowed("GET, HEAD, DELETE, PATCH")},
 	{notFoundPattern, func(_ *Server, w http.ResponseWriter, r *http.Request) { onNotFound(w, r) }},
 }
 

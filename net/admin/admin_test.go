@@ -33,6 +33,8 @@ type fakeBackend struct {
 	deleteFn func(context.Context, sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error)
 	creates  []sm.CreateTopicRequest
 	deletes  []sm.DeleteTopicRequest
+	alterFn  func(context.Context, sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error)
+	alters   []sm.AlterTopicConfigRequest
 	// status is what ClusterStatus answers, with IsLeader and Leader
 	// filled from self and leader; a linearizable call on a follower gets
 	// *NotLeaderError, as from a real controller. statusFn overrides it.
@@ -88,6 +90,17 @@ func (f *fakeBackend) DeleteTopic(ctx context.Context, req sm.DeleteTopicRequest
 		return fn(ctx, req)
 	}
 	return sm.DeleteTopicResponse{LeaderHint: f.self}, nil
+}
+
+func (f *fakeBackend) AlterTopicConfig(ctx context.Context, req sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error) {
+	f.mu.Lock()
+	f.alters = append(f.alters, req)
+	fn := f.alterFn
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, req)
+	}
+	return sm.AlterTopicConfigResponse{LeaderHint: f.self}, nil
 }
 
 func (f *fakeBackend) Metadata(context.Context) (sm.MetadataDelta, error) {
@@ -233,8 +246,8 @@ func compact(t *testing.T, s string) string {
 func sampleMetadata() sm.MetadataDelta {
 	return sm.MetadataDelta{Full: true, ToVersion: 9,
 		Topics: []sm.TopicInfo{
-			{Name: "user-events", Partitions: 2, ReplicationFactor: 3, Config: sm.TopicConfig{MinInSyncReplicas: 2}},
-			{Name: "audit", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1, UncleanLeaderElection: true}},
+			{Name: "user-events", ID: sm.TopicID{1}, Partitions: 2, ReplicationFactor: 3, Config: sm.TopicConfig{MinInSyncReplicas: 2}},
+			{Name: "audit", ID: sm.TopicID{2}, Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: 1, UncleanLeaderElection: true}},
 		},
 		Partitions: []sm.PartitionState{
 			{TP: sm.TopicPartition{Topic: "user-events", Partition: 1}, Replicas: []sm.NodeID{102, 103, 101}, Leader: sm.NoNode, LeaderEpoch: 4, ISR: []sm.NodeID{}, ELR: []sm.NodeID{102}},
@@ -253,8 +266,8 @@ func TestListTopics(t *testing.T) {
 	a := do(t, s.Handler(), "GET", "/api/v1/topics", "", "")
 	expect(t, a, http.StatusOK, "")
 	want := compact(t, `{"success":true,"data":[
-		{"name":"audit","partitions":1,"replication_factor":1,"created_at":null},
-		{"name":"user-events","partitions":2,"replication_factor":3,"created_at":null}
+		{"name":"audit","topic_id":"AgAAAAAAAAAAAAAAAAAAAA","partitions":1,"replication_factor":1,"created_at":null},
+		{"name":"user-events","topic_id":"AQAAAAAAAAAAAAAAAAAAAA","partitions":2,"replication_factor":3,"created_at":null}
 	],"error":null,"leader_hint":"controller-1"}`)
 	if a.raw != want {
 		t.Fatalf("got  %s\nwant %s", a.raw, want)
@@ -280,8 +293,8 @@ func TestDescribeTopic(t *testing.T) {
 	a := do(t, s.Handler(), "GET", "/api/v1/topics/user-events", "", "")
 	expect(t, a, http.StatusOK, "")
 	want := compact(t, `{"success":true,"data":{
-		"name":"user-events","partitions":2,"replication_factor":3,
-		"config":{"retention_ms":null,"segment_bytes":null,"compression_type":null,"min_in_sync_replicas":2,"unclean_leader_election":false},
+		"name":"user-events","topic_id":"AQAAAAAAAAAAAAAAAAAAAA","partitions":2,"replication_factor":3,
+		"config":{"retention_ms":null,"segment_bytes":null,"compression_type":null,"min_in_sync_replicas":2,"unclean_leader_election":false,"retention_bytes":null,"segment_ms":null},
 		"created_at":null,
 		"partition_assignments":[
 			{"partition":0,"leader":"broker-101","replicas":["broker-101","broker-102","broker-103"],"in_sync_replicas":["broker-101","broker-102"],"leader_epoch":1},
@@ -546,8 +559,8 @@ func TestMethodNotAllowed(t *testing.T) {
 	for _, tc := range []struct{ method, path, allow string }{
 		{"PUT", "/api/v1/topics", "GET, HEAD, POST"},
 		{"DELETE", "/api/v1/topics", "GET, HEAD, POST"},
-		{"POST", "/api/v1/topics/x", "GET, HEAD, DELETE"},
-		{"PATCH", "/api/v1/topics/x", "GET, HEAD, DELETE"},
+		{"POST", "/api/v1/topics/x", "GET, HEAD, DELETE, PATCH"},
+		{"PUT", "/api/v1/topics/x", "GET, HEAD, DELETE, PATCH"},
 	} {
 		a := do(t, s.Handler(), tc.method, tc.path, jsonType, `{}`)
 		expect(t, a, http.StatusMethodNotAllowed, "method \""+tc.method+"\" not allowed")

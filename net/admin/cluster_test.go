@@ -279,8 +279,8 @@ func TestClusterShape(t *testing.T) {
 	if err := json.Unmarshal(a.env.Data, &data); err != nil {
 		t.Fatal(err)
 	}
-	wantTopics := compact(t, `[{"name":"audit","partitions":1,"replication_factor":1,"created_at":null},
-		{"name":"user-events","partitions":2,"replication_factor":3,"created_at":null}]`)
+	wantTopics := compact(t, `[{"name":"audit","topic_id":"AgAAAAAAAAAAAAAAAAAAAA","partitions":1,"replication_factor":1,"created_at":null},
+		{"name":"user-events","topic_id":"AQAAAAAAAAAAAAAAAAAAAA","partitions":2,"replication_factor":3,"created_at":null}]`)
 	if string(data.Brokers) != "[]" || string(data.Topics) != wantTopics || data.Healthy {
 		t.Fatalf("got %s", a.env.Data)
 	}

@@ -20,10 +20,11 @@ import (
 // plus Weir's per-topic config. Pointers tell an absent or null field from
 // a zero one.
 //
-// retention_ms, segment_bytes and compression_type may come at the top
-// level (as the reference creates them) or under config (as it describes
-// them). The controller validates and stores them, and describe returns
-// them; brokers do not enforce them yet (see sm.TopicConfig).
+// retention_ms, segment_bytes, compression_type, retention_bytes and
+// segment_ms may come at the top level (as the reference creates them) or
+// under config (as it describes them). The controller validates and
+// stores them, describe returns them, and brokers apply them from the
+// metadata delta (see sm.TopicConfig).
 type createBody struct {
 	Name              *string     `json:"name"`
 	Partitions        *int32      `json:"partitions"`
@@ -31,6 +32,8 @@ type createBody struct {
 	RetentionMs       *int64      `json:"retention_ms"`
 	SegmentBytes      *int64      `json:"segment_bytes"`
 	CompressionType   *string     `json:"compression_type"`
+	RetentionBytes    *int64      `json:"retention_bytes"`
+	SegmentMs         *int64      `json:"segment_ms"`
 	Config            *configBody `json:"config"`
 }
 
@@ -44,6 +47,8 @@ type configBody struct {
 	RetentionMs           *int64  `json:"retention_ms"`
 	SegmentBytes          *int64  `json:"segment_bytes"`
 	CompressionType       *string `json:"compression_type"`
+	RetentionBytes        *int64  `json:"retention_bytes"`
+	SegmentMs             *int64  `json:"segment_ms"`
 }
 
 // requestError is an answer to a request rejected before it reached the
@@ -109,8 +114,14 @@ func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
 	if rerr := settings(&req.Config, "", cb.RetentionMs, cb.SegmentBytes, cb.CompressionType); rerr != nil {
 		return sm.CreateTopicRequest{}, rerr
 	}
+	if rerr := moreSettings(&req.Config, "", cb.RetentionBytes, cb.SegmentMs); rerr != nil {
+		return sm.CreateTopicRequest{}, rerr
+	}
 	if c := cb.Config; c != nil {
 		if rerr := settings(&req.Config, "config.", c.RetentionMs, c.SegmentBytes, c.CompressionType); rerr != nil {
+			return sm.CreateTopicRequest{}, rerr
+		}
+		if rerr := moreSettings(&req.Config, "config.", c.RetentionBytes, c.SegmentMs); rerr != nil {
 			return sm.CreateTopicRequest{}, rerr
 		}
 		if m := c.MinInSyncReplicas; m != nil {
@@ -152,6 +163,59 @@ func settings(cfg *sm.TopicConfig, prefix string, retention, segment *int64, com
 		cfg.CompressionType = *compression
 	}
 	return nil
+}
+
+// moreSettings is settings for retention_bytes and segment_ms.
+func moreSettings(cfg *sm.TopicConfig, prefix string, retentionBytes, segmentMs *int64) *requestError {
+	for _, s := range []struct {
+		key string
+		v   *int64
+		dst *int64
+	}{{sm.ConfigRetentionBytes, retentionBytes, &cfg.RetentionBytes}, {sm.ConfigSegmentMs, segmentMs, &cfg.SegmentMs}} {
+		if s.v == nil {
+			continue
+		}
+		if *s.dst != 0 && *s.dst != *s.v {
+			return badRequest("%s%s: %d disagrees with %s %d", prefix, s.key, *s.v, s.key, *s.dst)
+		}
+		*s.dst = *s.v
+	}
+	return nil
+}
+
+// decodeAlter parses a PATCH body: a JSON object whose keys are config
+// keys (sm.TopicConfigKeys) and whose values are integers, or null to set
+// one back to unset. It checks shape only; the controller checks the
+// values and its message, naming the key, is passed through.
+func decodeAlter(name string, body []byte) (sm.AlterTopicConfigRequest, *requestError) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return sm.AlterTopicConfigRequest{}, badRequest("request body: want a JSON object of config keys, got %s", te.Value)
+		}
+		return sm.AlterTopicConfigRequest{}, jsonError(body, err)
+	}
+	keys := sm.TopicConfigKeys()
+	if len(m) == 0 {
+		return sm.AlterTopicConfigRequest{}, badRequest("request body: no config keys to change (keys: %s)", strings.Join(keys, ", "))
+	}
+	req := sm.AlterTopicConfigRequest{Name: name}
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(keys, key) {
+			return sm.AlterTopicConfigRequest{}, badRequest("%s: not an alterable config key (keys: %s)", quoteBounded(key), strings.Join(keys, ", "))
+		}
+		var v *int64
+		if err := json.Unmarshal(m[key], &v); err != nil {
+			return sm.AlterTopicConfigRequest{}, badRequest("%s: want an integer in -9223372036854775808..9223372036854775807, or null for unset (got %s)", key, quoteBounded(string(m[key])))
+		}
+		e := sm.TopicConfigEntry{Key: key}
+		if v != nil {
+			e.Value = *v
+		}
+		req.Set = append(req.Set, e)
+	}
+	return req, nil
 }
 
 // checkKeys rejects a body that is not a JSON object or has a key t does

@@ -16,7 +16,10 @@ import (
 // topicSummary is one element of GET /api/v1/topics' data (the
 // reference's TopicSummary).
 type topicSummary struct {
-	Name              string `json:"name"`
+	Name string `json:"name"`
+	// TopicID is the topic's ID (sm.TopicID's base64url form): a topic
+	// deleted and created again under its name has a new one.
+	TopicID           string `json:"topic_id"`
 	Partitions        int32  `json:"partitions"`
 	ReplicationFactor int32  `json:"replication_factor"`
 	// CreatedAt is the topic's creation time (RFC 3339), null when the
@@ -28,6 +31,7 @@ type topicSummary struct {
 // shape.
 type topicDetail struct {
 	Name                 string                `json:"name"`
+	TopicID              string                `json:"topic_id"`
 	Partitions           int32                 `json:"partitions"`
 	ReplicationFactor    int32                 `json:"replication_factor"`
 	Config               topicConfig           `json:"config"`
@@ -35,15 +39,17 @@ type topicDetail struct {
 	PartitionAssignments []partitionAssignment `json:"partition_assignments"`
 }
 
-// topicConfig is the reference's topic config (stored and returned; not
-// yet enforced by brokers, see sm.TopicConfig; null when unset) plus
-// Weir's own.
+// topicConfig is the reference's topic config (null when unset) plus
+// Weir's own; brokers apply it from the metadata delta (see
+// sm.TopicConfig).
 type topicConfig struct {
 	RetentionMs           *int64  `json:"retention_ms"`
 	SegmentBytes          *int64  `json:"segment_bytes"`
 	CompressionType       *string `json:"compression_type"`
 	MinInSyncReplicas     int32   `json:"min_in_sync_replicas"`
 	UncleanLeaderElection bool    `json:"unclean_leader_election"`
+	RetentionBytes        *int64  `json:"retention_bytes"`
+	SegmentMs             *int64  `json:"segment_ms"`
 }
 
 // partitionAssignment is one partition's replicas and leadership; brokers
@@ -75,7 +81,7 @@ func (s *Server) onListTopics(w http.ResponseWriter, r *http.Request) {
 func topicSummaries(all []sm.TopicInfo) []topicSummary {
 	topics := make([]topicSummary, 0, len(all))
 	for _, t := range all {
-		topics = append(topics, topicSummary{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, CreatedAt: createdAt(t.CreatedAtMs)})
+		topics = append(topics, topicSummary{Name: t.Name, TopicID: t.ID.String(), Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, CreatedAt: createdAt(t.CreatedAtMs)})
 	}
 	slices.SortFunc(topics, func(a, b topicSummary) int { return strings.Compare(a.Name, b.Name) })
 	return topics
@@ -123,6 +129,7 @@ func createdAt(ms int64) *string {
 func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 	d := topicDetail{
 		Name:              t.Name,
+		TopicID:           t.ID.String(),
 		Partitions:        t.Partitions,
 		ReplicationFactor: t.ReplicationFactor,
 		Config: topicConfig{
@@ -131,6 +138,8 @@ func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 			CompressionType:       nonEmpty(t.Config.CompressionType),
 			MinInSyncReplicas:     t.Config.MinInSyncReplicas,
 			UncleanLeaderElection: t.Config.UncleanLeaderElection,
+			RetentionBytes:        nonZero(t.Config.RetentionBytes),
+			SegmentMs:             nonZero(t.Config.SegmentMs),
 		},
 		CreatedAt:            createdAt(t.CreatedAtMs),
 		PartitionAssignments: []partitionAssignment{},
@@ -225,6 +234,35 @@ func (s *Server) onDeleteTopic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, resp.Code, resp.Message, resp.LeaderHint, name, http.StatusOK, fmt.Sprintf("Topic '%s' deleted", name))
+}
+
+// onAlterTopic answers PATCH /api/v1/topics/{name}: a JSON object of the
+// config keys to change (sm.TopicConfigKeys) with their new values, null
+// setting one back to unset; the others keep theirs. A bad body is
+// rejected on any controller; a good one runs on the leader.
+func (s *Server) onAlterTopic(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	body, rerr := readJSONBody(r)
+	var req sm.AlterTopicConfigRequest
+	if rerr == nil {
+		req, rerr = decodeAlter(name, body)
+	}
+	if rerr != nil {
+		_, leader := s.b.Leader()
+		fail(w, rerr.status, rerr.msg, leader)
+		return
+	}
+	if !s.routeWrite(w, r, name, body) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := s.b.AlterTopicConfig(ctx, req)
+	if err != nil {
+		s.backendFailed(w, name, err)
+		return
+	}
+	s.answer(w, r, resp.Code, resp.Message, resp.LeaderHint, name, http.StatusOK, fmt.Sprintf("Topic '%s' config altered", name))
 }
 
 // answer turns the controller's reply to a write into the envelope.

@@ -17,14 +17,15 @@ import (
 // many elements could fit in the remaining bytes, which bounds every
 // allocation by the input.
 const (
-	recordBytesMin    = 4 + 4                     // key length, value length
-	batchBytesMin     = sm.FrameHeaderBytes       // an empty sm batch frame
-	nodeBytes         = 8                         // a NodeID
-	tpBytesMin        = 4 + 4                     // topic length, partition
-	stringBytesMin    = 4                         // a length
-	brokerBytesMin    = 8 + 8 + 4 + 4 + 1         // id, incarnation, rack, host, fenced
-	topicBytesMin     = 4 + 4 + 4 + 4 + 1         // name, partitions, rf, min ISR, unclean
-	partitionBytesMin = 4 + 4 + 4 + 8 + 8 + 4 + 8 // tp, replicas, leader, epoch, isr, partition epoch
+	recordBytesMin      = 4 + 4                     // key length, value length
+	batchBytesMin       = sm.FrameHeaderBytes       // an empty sm batch frame
+	nodeBytes           = 8                         // a NodeID
+	tpBytesMin          = 4 + 4                     // topic length, partition
+	stringBytesMin      = 4                         // a length
+	brokerBytesMin      = 8 + 8 + 4 + 4 + 1         // id, incarnation, rack, host, fenced
+	topicBytesMin       = 4 + 4 + 4 + 4 + 1 + 16    // name, partitions, rf, min ISR, unclean, id
+	configEntryBytesMin = 4 + 8                     // key, value
+	partitionBytesMin   = 4 + 4 + 4 + 8 + 8 + 4 + 8 // tp, replicas, leader, epoch, isr, partition epoch
 	// healthBytes is a BrokerHealth less its WAL backend string's bytes:
 	// WAL, cache, object storage, network, replication, resources.
 	healthBytes          = (1 + 8 + 8 + 4) + (1 + 8 + 8 + 8) + (1 + 1) + (8 + 1) + (8 + 8) + (8 + 8 + 8)
@@ -267,7 +268,28 @@ func (d *decoder) topicConfig(field string) sm.TopicConfig {
 	d.push(field, -1)
 	defer d.pop()
 	return sm.TopicConfig{MinInSyncReplicas: d.i32("minInSyncReplicas"), UncleanLeaderElection: d.bool("uncleanLeaderElection"),
-		RetentionMs: d.i64("retentionMs"), SegmentBytes: d.i64("segmentBytes"), CompressionType: d.str("compressionType")}
+		RetentionMs: d.i64("retentionMs"), SegmentBytes: d.i64("segmentBytes"), CompressionType: d.str("compressionType"),
+		RetentionBytes: d.i64("retentionBytes"), SegmentMs: d.i64("segmentMs")}
+}
+
+func (d *decoder) topicID(field string) sm.TopicID {
+	var id sm.TopicID
+	copy(id[:], d.take(field, len(id)))
+	return id
+}
+
+func (d *decoder) configEntries(field string) []sm.TopicConfigEntry {
+	n := d.count(field, configEntryBytesMin)
+	if n == 0 {
+		return nil
+	}
+	es := make([]sm.TopicConfigEntry, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.push(field, i)
+		es[i] = sm.TopicConfigEntry{Key: d.str("key"), Value: d.i64("value")}
+		d.pop()
+	}
+	return es
 }
 
 func (d *decoder) topicInfo() sm.TopicInfo {
@@ -277,6 +299,7 @@ func (d *decoder) topicInfo() sm.TopicInfo {
 		ReplicationFactor: d.i32("replicationFactor"),
 		Config:            d.topicConfig("config"),
 		CreatedAtMs:       d.i64("createdAtMs"),
+		ID:                d.topicID("id"),
 	}
 }
 
@@ -525,6 +548,21 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		return sm.ClusterStatusRequest{ReqID: d.u64("reqID"), Stale: d.bool("stale")}
 	case sm.KindClusterStatusResponse:
 		return d.clusterStatus()
+	case sm.KindAlterTopicConfigRequest:
+		return sm.AlterTopicConfigRequest{ReqID: d.u64("reqID"), Name: d.str("name"), Set: d.configEntries("set")}
+	case sm.KindAlterTopicConfigResponse:
+		var m sm.AlterTopicConfigResponse
+		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
+		return m
+	case sm.KindListOffsetsRequest:
+		return sm.ListOffsetsRequest{ReqID: d.u64("reqID"), TP: d.tp("tp"), CurrentLeaderEpoch: sm.Epoch(d.i64("currentLeaderEpoch"))}
+	case sm.KindListOffsetsResponse:
+		return sm.ListOffsetsResponse{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			LogStart: sm.Offset(d.i64("logStart")), HighWatermark: sm.Offset(d.i64("highWatermark")),
+			LogEnd: sm.Offset(d.i64("logEnd")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")),
+		}
 	}
 	d.fail("", "no decoder for message kind "+k.String(), ErrUnknownType)
 	return nil

@@ -201,6 +201,7 @@ func (e *encoder) topicInfo(t *sm.TopicInfo) {
 	e.i32(t.ReplicationFactor)
 	e.topicConfig(t.Config)
 	e.i64(t.CreatedAtMs)
+	e.buf = append(e.buf, t.ID[:]...)
 }
 
 func (e *encoder) topicConfig(c sm.TopicConfig) {
@@ -209,6 +210,8 @@ func (e *encoder) topicConfig(c sm.TopicConfig) {
 	e.i64(c.RetentionMs)
 	e.i64(c.SegmentBytes)
 	e.str(c.CompressionType, "compression type")
+	e.i64(c.RetentionBytes)
+	e.i64(c.SegmentMs)
 }
 
 func (e *encoder) partitionState(p *sm.PartitionState) {
@@ -360,6 +363,30 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.bool(m.Stale)
 	case sm.ClusterStatusResponse:
 		e.clusterStatus(&m)
+	case sm.AlterTopicConfigRequest:
+		e.u64(m.ReqID)
+		e.str(m.Name, "name")
+		e.count(len(m.Set), "set")
+		for _, c := range m.Set {
+			e.str(c.Key, "set key")
+			e.i64(c.Value)
+		}
+	case sm.AlterTopicConfigResponse:
+		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
+	case sm.ListOffsetsRequest:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.i64(int64(m.CurrentLeaderEpoch))
+	case sm.ListOffsetsResponse:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.u16(uint16(m.Code))
+		e.str(m.Message, "message")
+		e.i64(int64(m.LogStart))
+		e.i64(int64(m.HighWatermark))
+		e.i64(int64(m.LogEnd))
+		e.i64(int64(m.LeaderEpoch))
+		e.u64(uint64(m.LeaderHint))
 	default:
 		// A Message with a valid Kind but a type this codec does not know,
 		// such as a pointer to a message struct.

@@ -117,6 +117,11 @@ func FuzzRaftMessage(f *testing.F)             { fuzzType(f, sm.KindRaftMessage)
 func FuzzClusterStatusRequest(f *testing.F)    { fuzzType(f, sm.KindClusterStatusRequest) }
 func FuzzClusterStatusResponse(f *testing.F)   { fuzzType(f, sm.KindClusterStatusResponse) }
 
+func FuzzAlterTopicConfigRequest(f *testing.F)  { fuzzType(f, sm.KindAlterTopicConfigRequest) }
+func FuzzAlterTopicConfigResponse(f *testing.F) { fuzzType(f, sm.KindAlterTopicConfigResponse) }
+func FuzzListOffsetsRequest(f *testing.F)       { fuzzType(f, sm.KindListOffsetsRequest) }
+func FuzzListOffsetsResponse(f *testing.F)      { fuzzType(f, sm.KindListOffsetsResponse) }
+
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.
 func FuzzHello(f *testing.F) {

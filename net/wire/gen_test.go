@@ -38,7 +38,10 @@ var (
 	})
 	genBatches     = rapid.SliceOfN(genBatch, 0, 3)
 	genTopicConfig = rapid.Custom(func(t *rapid.T) sm.TopicConfig {
-		return sm.TopicConfig{MinInSyncReplicas: rapid.Int32().Draw(t, "minISR"), UncleanLeaderElection: rapid.Bool().Draw(t, "unclean")}
+		return sm.TopicConfig{MinInSyncReplicas: rapid.Int32().Draw(t, "minISR"), UncleanLeaderElection: rapid.Bool().Draw(t, "unclean"),
+			RetentionMs: rapid.Int64().Draw(t, "retention"), SegmentBytes: rapid.Int64().Draw(t, "segment"),
+			CompressionType: genString.Draw(t, "compression"), RetentionBytes: rapid.Int64().Draw(t, "retentionBytes"),
+			SegmentMs: rapid.Int64().Draw(t, "segmentMs")}
 	})
 	genPartitionState = rapid.Custom(func(t *rapid.T) sm.PartitionState {
 		return sm.PartitionState{
@@ -52,8 +55,11 @@ var (
 			FromVersion: rapid.Uint64().Draw(t, "from"), ToVersion: rapid.Uint64().Draw(t, "to"), Full: rapid.Bool().Draw(t, "full"),
 			Brokers: rapid.SliceOfN(genBrokerInfo, 0, 3).Draw(t, "brokers"),
 			Topics: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.TopicInfo {
-				return sm.TopicInfo{Name: genString.Draw(t, "name"), Partitions: rapid.Int32().Draw(t, "p"),
-					ReplicationFactor: rapid.Int32().Draw(t, "rf"), Config: genTopicConfig.Draw(t, "config")}
+				var id sm.TopicID
+				copy(id[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "id"))
+				return sm.TopicInfo{Name: genString.Draw(t, "name"), ID: id, Partitions: rapid.Int32().Draw(t, "p"),
+					ReplicationFactor: rapid.Int32().Draw(t, "rf"), Config: genTopicConfig.Draw(t, "config"),
+					CreatedAtMs: rapid.Int64().Draw(t, "created")}
 			}), 0, 3).Draw(t, "topics"),
 			DeletedTopics: rapid.SliceOfN(genString, 0, 3).Draw(t, "deleted"),
 			Partitions:    rapid.SliceOfN(genPartitionState, 0, 3).Draw(t, "partitions"),
@@ -192,6 +198,19 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 				IsLeader: rapid.Bool().Draw(t, "isLeader"), Term: u64("term"), CommitIndex: u64("commit"), AppliedIndex: u64("applied"),
 				Metadata: genDelta.Draw(t, "metadata"), Brokers: rapid.SliceOfN(genBrokerStatus, 0, 3).Draw(t, "brokers"),
 				Healthy: rapid.Bool().Draw(t, "healthy"), Leader: genNode.Draw(t, "leader"), Now: sm.Time(i64("now"))}
+		case sm.KindAlterTopicConfigRequest:
+			return sm.AlterTopicConfigRequest{ReqID: u64("req"), Name: genString.Draw(t, "name"),
+				Set: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.TopicConfigEntry {
+					return sm.TopicConfigEntry{Key: genString.Draw(t, "key"), Value: rapid.Int64().Draw(t, "value")}
+				}), 0, 4).Draw(t, "set")}
+		case sm.KindAlterTopicConfigResponse:
+			return sm.AlterTopicConfigResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint")}
+		case sm.KindListOffsetsRequest:
+			return sm.ListOffsetsRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), CurrentLeaderEpoch: sm.Epoch(i64("epoch"))}
+		case sm.KindListOffsetsResponse:
+			return sm.ListOffsetsResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
+				LogStart: sm.Offset(i64("start")), HighWatermark: sm.Offset(i64("hw")), LogEnd: sm.Offset(i64("end")),
+				LeaderEpoch: sm.Epoch(i64("epoch")), LeaderHint: genNode.Draw(t, "hint")}
 		}
 		panic("no generator for " + typ.String())
 	})
@@ -252,8 +271,9 @@ func samples() []sm.Message {
 	tp := sm.TopicPartition{Topic: "orders", Partition: 3}
 	ps := sm.PartitionState{TP: tp, Replicas: []sm.NodeID{101, 102, 103}, Leader: 101, LeaderEpoch: 4, ISR: []sm.NodeID{101, 102}, PartitionEpoch: 9}
 	delta := sm.MetadataDelta{FromVersion: 1, ToVersion: 7, Full: true,
-		Brokers:       []sm.BrokerInfo{{ID: 101, Incarnation: 3, Rack: "a", Host: "b101:9092"}, {ID: 102, Fenced: true}},
-		Topics:        []sm.TopicInfo{{Name: "orders", Partitions: 4, ReplicationFactor: 3, Config: sm.TopicConfig{MinInSyncReplicas: 2, UncleanLeaderElection: true}}},
+		Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 3, Rack: "a", Host: "b101:9092"}, {ID: 102, Fenced: true}},
+		Topics: []sm.TopicInfo{{Name: "orders", ID: sm.TopicID{0x5e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff}, Partitions: 4, ReplicationFactor: 3,
+			Config: sm.TopicConfig{MinInSyncReplicas: 2, UncleanLeaderElection: true, RetentionMs: 60000, SegmentBytes: 1 << 20, RetentionBytes: 1 << 30, SegmentMs: 3600000}, CreatedAtMs: 1767225600000}},
 		DeletedTopics: []string{"old"}, Partitions: []sm.PartitionState{ps}}
 	health := sm.BrokerHealth{
 		WAL:           sm.WALHealth{Healthy: true, UsedBytes: 1 << 20, CapacityBytes: 1 << 30, Backend: "uring"},
@@ -288,5 +308,9 @@ func samples() []sm.Message {
 			Brokers: []sm.BrokerStatus{{Info: delta.Brokers[0], Online: true, LastReport: 90 * sm.Time(sm.Second), Health: health},
 				{Info: delta.Brokers[1]}},
 			Healthy: true, Leader: 1, Now: 95 * sm.Time(sm.Second)},
+		sm.AlterTopicConfigRequest{ReqID: 8, Name: "orders", Set: []sm.TopicConfigEntry{{Key: sm.ConfigRetentionMs, Value: 60000}, {Key: sm.ConfigSegmentMs, Value: 3600000}}},
+		sm.AlterTopicConfigResponse{ReqID: 8, Code: sm.CodeInvalidRequest, Message: "segment_ms must be", LeaderHint: 1},
+		sm.ListOffsetsRequest{ReqID: 9, TP: tp, CurrentLeaderEpoch: 2},
+		sm.ListOffsetsResponse{ReqID: 9, TP: tp, LogStart: 4, HighWatermark: 12, LogEnd: 14, LeaderEpoch: 2, LeaderHint: 101},
 	}
 }

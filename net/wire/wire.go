@@ -11,7 +11,7 @@
 // Field encodings: fixed-width integers (u8, u16, i32, u64, i64; Go int as
 // i64); float64 as the u64 of its IEEE 754 bits; bool as one byte that must
 // be 0 or 1; string and []byte as u32 length then the bytes; a slice as u32
-// count then its elements; a batch as one sm.EncodeBatch frame (its CRC is
+// count then its elements; an sm.TopicID as its 16 bytes; a batch as one sm.EncodeBatch frame (its CRC is
 // carried as sealed); an optional struct (BrokerHeartbeat.Health) as u8
 // presence (0 or 1) then its fields; a raft message as u8 presence then u32
 // length and its protobuf encoding. The encoding is canonical for every type

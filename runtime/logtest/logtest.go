@@ -16,8 +16,8 @@
 //     frames from its position up to MaxBytes (at least one), none past the
 //     segment's end;
 //   - reads of segments trimmed, truncated away, reset or deleted fail;
-//   - LogRoll, LogTrim, LogReset and LogTruncate change the segments as
-//     sm/effects.go says, and so does the manifest after a restart: it equals
+//   - appends that roll (LogOp.Roll), LogTrim, LogReset and LogTruncate
+//     change the segments as sm/effects.go says, and so does the manifest after a restart: it equals
 //     the one sm.IndexBuilder computes from what was appended (bases,
 //     sizes, sealed flags, index entries, epochs, timestamps);
 //   - a log records the topic ID it was created with, an op naming another
@@ -126,14 +126,12 @@ func testOrderPerLog(h *harness) {
 		}
 		var op sm.LogOp
 		switch i {
-		case 20:
-			op = sm.LogOp{Kind: sm.LogRoll, TP: tpA, Offset: next[tpA]}
 		case 31:
 			// Cuts tpB's last batch, of one record (i = 28).
 			op = sm.LogOp{Kind: sm.LogTruncate, TP: tpB, Offset: next[tpB] - 1}
 			next[tpB]--
 		default:
-			op = sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: h.frame(tp, next[tp], 1, int64(i), 1+i%4, 64), Sync: i%2 == 0}
+			op = sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: h.frame(tp, next[tp], 1, int64(i), 1+i%4, 64), Sync: i%2 == 0, Roll: i == 20}
 			next[tp] += sm.Offset(1 + i%4)
 		}
 		ops = append(ops, h.issue(op))
@@ -171,11 +169,9 @@ func testRollAndManifest(h *harness) {
 			}
 			ts += int64(7 - (i%5)*3)
 			n := 1 + (i+seg)%3
-			h.ok(h.op(sm.LogOp{Kind: sm.LogAppend, TP: tpA, TopicID: idA, Data: h.frame(tpA, off, epoch, ts, n, 2500+300*i), Sync: i%4 == 0}))
+			h.ok(h.op(sm.LogOp{Kind: sm.LogAppend, TP: tpA, TopicID: idA, Data: h.frame(tpA, off, epoch, ts, n, 2500+300*i),
+				Sync: i%4 == 0, Roll: seg > 0 && i == 0}))
 			off += sm.Offset(n)
-		}
-		if seg < 2 {
-			h.ok(h.op(sm.LogOp{Kind: sm.LogRoll, TP: tpA, TopicID: idA, Offset: off}))
 		}
 	}
 	h.checkSegments(tpA)
@@ -189,7 +185,7 @@ func testRollAndManifest(h *harness) {
 	// Appends continue the active segment after the restart; a roll then
 	// seals it with the index the builder resumed.
 	h.ok(h.op(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: h.frame(tpA, off, epoch, ts+5, 2, 40000), Sync: true}))
-	h.ok(h.op(sm.LogOp{Kind: sm.LogRoll, TP: tpA, Offset: off + 2}))
+	h.ok(h.op(sm.LogOp{Kind: sm.LogAppend, TP: tpA, Data: h.frame(tpA, off+2, epoch, ts+6, 1, 100), Sync: true, Roll: true}))
 	h.checkManifests(h.s.Restart(h.st))
 	h.checkSegments(tpA)
 }
@@ -282,7 +278,7 @@ func testTopicID(h *harness) {
 	for _, op := range []sm.LogOp{
 		{Kind: sm.LogAppend, TP: tpA, TopicID: idB, Data: h.frame(tpA, 2, 1, 2, 1, 100), Sync: true},
 		{Kind: sm.LogTruncate, TP: tpA, TopicID: idB, Offset: 0},
-		{Kind: sm.LogRoll, TP: tpA, TopicID: idB, Offset: 2},
+		{Kind: sm.LogAppend, TP: tpA, TopicID: idB, Data: h.frame(tpA, 2, 1, 2, 1, 100), Sync: true, Roll: true},
 		{Kind: sm.LogReset, TP: tpA, TopicID: idB, Offset: 50},
 	} {
 		if d := h.op(op); d.Outcome == sm.OutcomeOK {
@@ -474,18 +470,17 @@ func (h *harness) readFails(tp sm.TopicPartition, seg sm.Offset) {
 }
 
 // segments creates tp's log with n segments (n-1 sealed) of k one-record
-// batches each, and returns their bases.
+// batches each, each segment's first append rolling, and returns their
+// bases.
 func (h *harness) segments(tp sm.TopicPartition, id sm.TopicID, n, k int) []sm.Offset {
 	var bases []sm.Offset
 	off := h.model.end(tp)
 	for s := range n {
 		bases = append(bases, off)
 		for i := range k {
-			h.ok(h.op(sm.LogOp{Kind: sm.LogAppend, TP: tp, TopicID: id, Data: h.frame(tp, off, sm.Epoch(1+s), int64(100*s+i), 1, 700), Sync: true}))
+			h.ok(h.op(sm.LogOp{Kind: sm.LogAppend, TP: tp, TopicID: id, Data: h.frame(tp, off, sm.Epoch(1+s), int64(100*s+i), 1, 700),
+				Sync: true, Roll: s > 0 && i == 0}))
 			off++
-		}
-		if s < n-1 {
-			h.ok(h.op(sm.LogOp{Kind: sm.LogRoll, TP: tp, Offset: off}))
 		}
 	}
 	return bases
@@ -607,6 +602,11 @@ func (m *model) apply(t tb, op sm.LogOp) {
 			l = &modelLog{id: op.TopicID, segs: []modelSeg{{b: sm.NewIndexBuilder(bt.BaseOffset)}}}
 			m.logs[op.TP] = l
 		}
+		if last := &l.segs[len(l.segs)-1]; op.Roll && len(last.data) > 0 {
+			bt, _, _ := sm.DecodeBatch(op.Data)
+			last.sealed = true
+			l.segs = append(l.segs, modelSeg{b: sm.NewIndexBuilder(bt.BaseOffset)})
+		}
 		s := &l.segs[len(l.segs)-1]
 		for pos := 0; pos < len(op.Data); {
 			bt, n, err := sm.DecodeBatch(op.Data[pos:])
@@ -617,10 +617,6 @@ func (m *model) apply(t tb, op sm.LogOp) {
 			pos += n
 		}
 		s.data = append(slices.Clip(s.data), op.Data...)
-	case sm.LogRoll:
-		last := &l.segs[len(l.segs)-1]
-		last.sealed = true
-		l.segs = append(l.segs, modelSeg{b: sm.NewIndexBuilder(op.Offset)})
 	case sm.LogTrim:
 		for len(l.segs) > 1 && l.segs[0].b.Index().Next <= op.Offset {
 			l.segs = l.segs[1:]

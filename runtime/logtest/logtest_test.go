@@ -117,11 +117,13 @@ func (s *memStore) apply(op sm.LogOp) error {
 			l = &memLog{id: op.TopicID, segs: []memSeg{{base: b.BaseOffset}}}
 			s.logs[op.TP] = l
 		}
+		if last := &l.segs[len(l.segs)-1]; op.Roll && len(last.data) > 0 {
+			b, _, _ := sm.DecodeBatch(op.Data)
+			last.sealed = true
+			l.segs = append(l.segs, memSeg{base: b.BaseOffset})
+		}
 		a := &l.segs[len(l.segs)-1]
 		a.data = append(slices.Clip(a.data), op.Data...)
-	case sm.LogRoll:
-		l.segs[len(l.segs)-1].sealed = true
-		l.segs = append(l.segs, memSeg{base: op.Offset})
 	case sm.LogTrim:
 		for len(l.segs) > 1 && l.segs[1].base <= op.Offset && !s.trimNoop {
 			l.segs = l.segs[1:]

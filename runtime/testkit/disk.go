@@ -48,10 +48,19 @@ type Disk struct {
 
 type raftState struct {
 	hs      *pb.HardState
+	snap    *pb.Snapshot
 	entries []*pb.Entry
 }
 
 func (r raftState) apply(s sm.RaftSave) raftState {
+	if s.Snapshot != nil {
+		// sm.RaftSave: entries up to the snapshot go; those after it stay
+		// only if the log holds the snapshot's last entry.
+		idx, term := s.Snapshot.GetMetadata().GetIndex(), s.Snapshot.GetMetadata().GetTerm()
+		keep := slices.ContainsFunc(r.entries, func(e *pb.Entry) bool { return e.GetIndex() == idx && e.GetTerm() == term })
+		r.entries = slices.DeleteFunc(slices.Clone(r.entries), func(e *pb.Entry) bool { return e.GetIndex() <= idx || !keep })
+		r.snap = s.Snapshot
+	}
 	if len(s.Entries) > 0 {
 		first := s.Entries[0].GetIndex()
 		r.entries = slices.DeleteFunc(slices.Clone(r.entries), func(e *pb.Entry) bool { return e.GetIndex() >= first })
@@ -147,11 +156,14 @@ func (d *Disk) Synced() map[sm.TopicPartition][]byte {
 // Raft returns the completed raft hard state and entries.
 func (d *Disk) Raft() (*pb.HardState, []*pb.Entry) { return d.raft.hs, slices.Clone(d.raft.entries) }
 
+// RaftSnapshot returns the completed raft snapshot (nil if none).
+func (d *Disk) RaftSnapshot() *pb.Snapshot { return d.raft.snap }
+
 // Durable is what a process restarting from this disk finds (the runtime
 // hands it to the node's constructor).
 func (d *Disk) Durable() sm.Durable {
 	hs, ents := d.Raft()
-	return sm.Durable{Logs: d.Logs(), HardState: hs, Entries: ents}
+	return sm.Durable{Logs: d.Logs(), HardState: hs, Snapshot: d.raft.snap, Entries: ents}
 }
 
 // Poisoned reports why the disk answers every operation unknown ("" if it

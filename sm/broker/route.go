@@ -36,6 +36,19 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		}
 		code, hint := n.notHosted(m.TP)
 		n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+	case sm.ListOffsetsRequest:
+		if p := n.parts[m.TP]; p != nil && !n.leased() {
+			n.probe(sm.ProbeLeaseExpired)
+			n.send(from, sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
+			return nil
+		}
+		if p := n.parts[m.TP]; p != nil {
+			p.OnListOffsets(n.now, from, m)
+			n.drain(m.TP)
+			return nil
+		}
+		code, hint := n.notHosted(m.TP)
+		n.send(from, sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
 	case sm.ReplicaFetchRequest:
 		if info, ok := n.meta.Broker(m.Replica); ok && m.Incarnation < info.Incarnation && !n.cfg.CanaryTrustStaleIncarnations {
 			// A process the controller replaced (a zombie): its log is not

@@ -26,6 +26,8 @@ type command struct {
 	Create   *createTopic    `json:"create,omitempty"`
 	Delete   *deleteTopic    `json:"delete,omitempty"`
 	AlterISR *alterISR       `json:"alter_isr,omitempty"`
+
+	AlterConfig *alterTopicConfig `json:"alter_config,omitempty"`
 }
 
 // registerBroker records a broker incarnation and unfences it.
@@ -88,9 +90,10 @@ const (
 	kindCreate
 	kindDelete
 	kindAlterISR
+	kindAlterConfig
 )
 
-var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr"}
+var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -107,6 +110,8 @@ func (c *command) kind() kind {
 		return kindDelete
 	case c.AlterISR != nil:
 		return kindAlterISR
+	case c.AlterConfig != nil:
+		return kindAlterConfig
 	}
 	return kindNone
 }
@@ -114,7 +119,7 @@ func (c *command) kind() kind {
 // operations counts the operation fields set; a valid command has one.
 func (c *command) operations() int {
 	n := 0
-	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil} {
+	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil, c.AlterConfig != nil} {
 		if set {
 			n++
 		}

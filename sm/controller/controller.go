@@ -8,12 +8,20 @@
 // draws randomness of its own or touches I/O. Raft's election jitter comes
 // from crypto/rand, which the simulator seeds; this package never imports it.
 //
-// Persistence: raft entries and HardState go to disk as one sm.RaftSave
-// per raft Ready, and nothing that depends on them — raft
-// messages, applying committed entries, replies — happens before its RaftDone.
-// There is no log compaction yet: every start bootstraps the same snapshot at
-// index 1 and re-applies the whole committed log to rebuild the metadata; the
-// log (on disk and in raft's memory storage) grows until snapshots exist.
+// Persistence: raft entries, HardState and a received raft snapshot go to
+// disk as one sm.RaftSave per raft Ready, and nothing that depends on them —
+// raft messages, applying committed entries or the snapshot, replies —
+// happens before its RaftDone.
+//
+// Compaction (snapshot.go, raftio.go): every Config.SnapshotEntries applied
+// entries the node serialises its metadata into a raft snapshot at its
+// applied index, keeps Config.SnapshotCatchUpEntries entries before it in
+// raft's memory for followers that lag a little, and issues the snapshot in
+// a RaftSave so that the store deletes the entries it summarises. A
+// follower further behind than the kept entries gets the snapshot from raft
+// (MsgSnap) and replaces its metadata with it. A start restores the stored
+// snapshot (or, without one, bootstraps the membership snapshot at index 1)
+// and re-applies only the committed entries after it.
 //
 // Requests are validated where they apply (in log order, identically on every
 // replica), and the leader that proposed an entry replies when it applies.
@@ -65,6 +73,17 @@ type Config struct {
 	// once from its applied state, skipping the ReadIndex round. Never set
 	// it in production.
 	CanaryStatusWithoutReadIndex bool
+	// SnapshotEntries is how many entries applied since the last snapshot
+	// make the node take the next one and compact its log; zero uses
+	// DefaultSnapshotEntries.
+	SnapshotEntries uint64
+	// SnapshotCatchUpEntries is how many entries before a new snapshot stay
+	// in raft's memory, so that a follower slightly behind catches up from
+	// the log instead of receiving the whole snapshot (etcd's
+	// SnapshotCatchUpEntries); zero uses DefaultSnapshotCatchUpEntries or
+	// half of SnapshotEntries, whichever is smaller. The stored log keeps
+	// only the entries after the snapshot.
+	SnapshotCatchUpEntries uint64
 	// RaftLogger receives etcd raft's own log lines (elections, term
 	// changes, rejected appends). Nil keeps raft quiet. The process passes
 	// an adapter to its logger (cmd/internal/server); sm/ does no I/O
@@ -75,6 +94,13 @@ type Config struct {
 
 // DefaultHealthTimeout is the reference's health_timeout_ms (30 s).
 const DefaultHealthTimeout = 30 * sm.Second
+
+// Compaction defaults: a snapshot every 10,000 applied entries, keeping
+// 5,000 before it for slow followers (etcd's SnapshotCatchUpEntries).
+const (
+	DefaultSnapshotEntries        = 10_000
+	DefaultSnapshotCatchUpEntries = 5_000
+)
 
 // Validate reports the first invalid field, naming it, so a bad deployment
 // fails at start rather than as a confusing raft panic later.
@@ -136,6 +162,14 @@ type Node struct {
 	rn      *raft.RawNode
 	storage *raft.MemoryStorage
 	md      *metadata
+	voters  []uint64 // the raft membership, sorted, for snapshots' ConfState
+	// snapIndex is the index of the newest raft snapshot in storage (the
+	// bootstrap one, one restored at start, received or taken); compacting
+	// is the ID of the RaftSave persisting a snapshot this node took, 0 when
+	// none is in flight.
+	snapIndex  uint64
+	compacting sm.EffectID
+	restored   bool // the metadata came from a snapshot (at start or from the leader)
 
 	now      sm.Time
 	started  bool
@@ -166,14 +200,15 @@ type unsyncedReady struct {
 	rd raft.Ready
 }
 
-// New starts a controller from what its disk holds (d.HardState and
-// d.Entries; both empty on first start). It re-applies every committed entry
-// from index 2 to rebuild the metadata.
+// New starts a controller from what its disk holds (d.HardState,
+// d.Snapshot and d.Entries; all empty on first start). It restores the
+// metadata from the snapshot, if any, and re-applies every committed entry
+// after it (from index 2 without one) to rebuild the rest.
 func New(cfg Config, d sm.Durable) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	storage, err := newStorage(cfg.Peers, d)
+	storage, md, err := newStorage(cfg.Peers, d)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +236,10 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		cfg:         cfg,
 		rn:          rn,
 		storage:     storage,
-		md:          newMetadata(bootstrapIndex),
+		md:          md,
+		voters:      sortedVoters(cfg.Peers),
+		snapIndex:   md.applied,
+		restored:    md.applied > bootstrapIndex,
 		proposals:   map[uint64]*proposal{},
 		brokerOps:   map[sm.NodeID]uint64{},
 		heartbeatAt: map[sm.NodeID]sm.Time{},
@@ -211,38 +249,83 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	if n.cfg.HealthTimeout == 0 {
 		n.cfg.HealthTimeout = DefaultHealthTimeout
 	}
+	if n.cfg.SnapshotEntries == 0 {
+		n.cfg.SnapshotEntries = DefaultSnapshotEntries
+	}
+	if n.cfg.SnapshotCatchUpEntries == 0 {
+		n.cfg.SnapshotCatchUpEntries = min(DefaultSnapshotCatchUpEntries, n.cfg.SnapshotEntries/2)
+	}
 	n.cfg.Peers = slices.Clone(cfg.Peers)
 	return n, nil
 }
 
-// newStorage bootstraps the membership snapshot and loads the durable state.
-func newStorage(peers []sm.NodeID, d sm.Durable) (*raft.MemoryStorage, error) {
+func sortedVoters(peers []sm.NodeID) []uint64 {
 	voters := make([]uint64, len(peers))
 	for i, p := range peers {
 		voters[i] = uint64(p)
 	}
 	slices.Sort(voters)
-	st := raft.NewMemoryStorage()
-	err := st.ApplySnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{
+	return voters
+}
+
+// newStorage loads the durable state into raft's memory storage: the stored
+// snapshot, or without one the bootstrap membership snapshot, then the
+// HardState and the entries after the snapshot. It returns the metadata the
+// snapshot holds (empty at the bootstrap index).
+func newStorage(peers []sm.NodeID, d sm.Durable) (*raft.MemoryStorage, *metadata, error) {
+	voters := sortedVoters(peers)
+	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
 		ConfState: &pb.ConfState{Voters: voters},
 		Index:     new(uint64(bootstrapIndex)),
 		Term:      new(uint64(bootstrapIndex)),
-	}})
-	assert.That(err == nil, "controller: bootstrap snapshot: %v", err)
-	if err := checkDurable(d); err != nil {
-		return nil, err
+	}}
+	md := newMetadata(bootstrapIndex)
+	if d.Snapshot != nil && !raft.IsEmptySnap(d.Snapshot) {
+		snap = d.Snapshot
+		var err error
+		if md, err = restoreSnapshot(snap, voters); err != nil {
+			return nil, nil, fmt.Errorf("controller: durable %w", err)
+		}
 	}
+	if err := checkDurable(d, snap); err != nil {
+		return nil, nil, err
+	}
+	st := raft.NewMemoryStorage()
+	err := st.ApplySnapshot(snap)
+	assert.That(err == nil, "controller: apply snapshot at %d to empty storage: %v", snap.GetMetadata().GetIndex(), err)
 	if !raft.IsEmptyHardState(d.HardState) {
 		_ = st.SetHardState(d.HardState)
 	}
 	_ = st.Append(d.Entries)
-	return st, nil
+	return st, md, nil
+}
+
+// restoreSnapshot checks a raft snapshot (from disk or from the leader)
+// against the configured membership and decodes the metadata it carries.
+func restoreSnapshot(snap *pb.Snapshot, voters []uint64) (*metadata, error) {
+	meta := snap.GetMetadata()
+	index := meta.GetIndex()
+	if got := meta.GetConfState().GetVoters(); !slices.Equal(got, voters) || len(meta.GetConfState().GetLearners()) > 0 {
+		return nil, fmt.Errorf("snapshot at %d has voters %v (learners %v), but the configured peers are %v",
+			index, got, meta.GetConfState().GetLearners(), voters)
+	}
+	if index == bootstrapIndex && len(snap.GetData()) == 0 {
+		return newMetadata(bootstrapIndex), nil
+	}
+	md, err := decodeSnapshot(snap.GetData())
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %d (term %d): %w", index, meta.GetTerm(), err)
+	}
+	if md.applied != index {
+		return nil, fmt.Errorf("snapshot at %d (term %d) holds metadata applied through %d", index, meta.GetTerm(), md.applied)
+	}
+	return md, nil
 }
 
 // checkDurable rejects disk state raft would panic on: entries that do not
-// follow the bootstrap snapshot densely, or a commit index past them.
-func checkDurable(d sm.Durable) error {
-	next, term := uint64(bootstrapIndex+1), uint64(bootstrapIndex)
+// follow the snapshot densely, or a commit index outside them.
+func checkDurable(d sm.Durable, snap *pb.Snapshot) error {
+	next, term := snap.GetMetadata().GetIndex()+1, snap.GetMetadata().GetTerm()
 	for _, e := range d.Entries {
 		if e.GetIndex() != next || e.GetTerm() < term {
 			return fmt.Errorf("controller: durable entry %d (term %d) does not follow index %d (term %d)", e.GetIndex(), e.GetTerm(), next-1, term)
@@ -251,6 +334,9 @@ func checkDurable(d sm.Durable) error {
 	}
 	if c := d.HardState.GetCommit(); c >= next {
 		return fmt.Errorf("controller: durable commit %d beyond last entry %d", c, next-1)
+	}
+	if c := d.HardState.GetCommit(); !raft.IsEmptyHardState(d.HardState) && c < snap.GetMetadata().GetIndex() {
+		return fmt.Errorf("controller: durable commit %d below the snapshot at %d", c, snap.GetMetadata().GetIndex())
 	}
 	return nil
 }
@@ -335,6 +421,29 @@ func (n *Node) CommittedEntries(lo uint64) []*pb.Entry {
 // AppliedIndex is the raft index of the last applied entry (1, the bootstrap
 // snapshot, before any).
 func (n *Node) AppliedIndex() uint64 { return n.md.applied }
+
+// SnapshotIndex is the index of the node's newest raft snapshot (1, the
+// bootstrap one, before any): the entries at or below it are summarised
+// by the snapshot and may no longer be in the log.
+func (n *Node) SnapshotIndex() uint64 { return n.snapIndex }
+
+// Restored reports whether this node's metadata came from a snapshot — the
+// one on its disk at start or one the leader sent — rather than from
+// applying every entry since the bootstrap.
+func (n *Node) Restored() bool { return n.restored }
+
+// SnapshotTerm is the term of the entry at SnapshotIndex.
+func (n *Node) SnapshotTerm() uint64 {
+	snap, err := n.storage.Snapshot()
+	assert.That(err == nil, "controller: read memory storage snapshot: %v", err)
+	return snap.GetMetadata().GetTerm()
+}
+
+// MetadataDigest is the encoded metadata snapshot of the applied state
+// (what a snapshot at AppliedIndex would carry): controllers that applied
+// the same index return equal bytes, whether they replayed the log or
+// restored a snapshot.
+func (n *Node) MetadataDigest() []byte { return encodeSnapshot(n.md) }
 
 // Metadata is the full applied metadata (Full=true), in deterministic order;
 // controllers that applied the same index return equal values.

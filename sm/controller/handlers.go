@@ -47,6 +47,8 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onDeleteTopic(ev.From, m)
 	case sm.AlterISRRequest:
 		n.onAlterISR(ev.From, m)
+	case sm.AlterTopicConfigRequest:
+		n.onAlterTopicConfig(ev.From, m)
 	case sm.MetadataRequest:
 		n.onMetadata(ev.From, m)
 	case sm.ClusterStatusRequest:
@@ -252,6 +254,8 @@ func (n *Node) answer(p *proposal, res result) {
 		n.send(p.client, sm.DeleteTopicResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID})
 	case kindAlterISR:
 		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, LeaderHint: n.cfg.ID, State: res.state})
+	case kindAlterConfig:
+		n.send(p.client, sm.AlterTopicConfigResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID})
 	case kindRegister, kindFence:
 		delete(n.brokerOps, p.broker)
 		for _, h := range p.waiters {
@@ -302,6 +306,8 @@ func (n *Node) abandon(p *proposal, hint sm.NodeID) {
 		n.send(p.client, sm.DeleteTopicResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindAlterISR:
 		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, LeaderHint: hint})
+	case kindAlterConfig:
+		n.send(p.client, sm.AlterTopicConfigResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindRegister, kindFence:
 		for _, h := range p.waiters {
 			n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: hint})

@@ -113,7 +113,7 @@ func (h *harness) start(id sm.NodeID) { h.run(id, h.recover(id)) }
 // recover builds id's node from its disk without running it.
 func (h *harness) recover(id sm.NodeID) *Node {
 	hs, entries := durable(h.disks[id])
-	n, err := New(h.cfgs[id], sm.Durable{HardState: hs, Entries: entries})
+	n, err := New(h.cfgs[id], sm.Durable{HardState: hs, Snapshot: h.disks[id].RaftSnapshot(), Entries: entries})
 	if err != nil {
 		h.t.Fatalf("start %v: %v", id, err)
 	}
@@ -175,8 +175,12 @@ func (h *harness) checkDurableBeforeSend(id sm.NodeID, m *pb.Message) error {
 			return fmt.Errorf("%v granted a vote to %d before persisting it (disk vote %d)", id, m.GetTo(), hs.GetVote())
 		}
 	case pb.MsgAppResp:
-		if !m.GetReject() && m.GetIndex() > lastIndex(entries) {
-			return fmt.Errorf("%v acked index %d with only %d durable", id, m.GetIndex(), lastIndex(entries))
+		last := lastIndex(entries)
+		if len(entries) == 0 {
+			last = max(last, h.disks[id].RaftSnapshot().GetMetadata().GetIndex())
+		}
+		if !m.GetReject() && m.GetIndex() > last {
+			return fmt.Errorf("%v acked index %d with only %d durable", id, m.GetIndex(), last)
 		}
 	}
 	if m.GetTerm() > hs.GetTerm() {

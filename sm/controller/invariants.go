@@ -22,20 +22,35 @@ func (md *metadata) check() error {
 	if len(md.tombstones) > tombstonesMax {
 		return fmt.Errorf("controller: %d tombstones above limit %d", len(md.tombstones), tombstonesMax)
 	}
-	for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
-		if v := md.tombstones[name]; v > md.version || v <= md.horizon {
-			return fmt.Errorf("controller: tombstone %q at version %d outside (%d, %d]", name, v, md.horizon, md.version)
+	if len(md.tombstoneOrder) != len(md.tombstones) {
+		return fmt.Errorf("controller: %d tombstones but %d in their order", len(md.tombstones), len(md.tombstoneOrder))
+	}
+	prev := md.horizon
+	for _, name := range md.tombstoneOrder { // every tombstone, since the lengths match and versions are distinct
+		v, ok := md.tombstones[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("controller: tombstone order names %q, which has no tombstone", name)
+		case v > md.version || v <= prev:
+			return fmt.Errorf("controller: tombstone %q at version %d outside (%d, %d] (the previous tombstone's or the horizon, and the version)", name, v, prev, md.version)
 		}
+		prev = v
 	}
 	for _, id := range slices.Sorted(maps.Keys(md.brokers)) {
 		if err := md.checkBroker(id, md.brokers[id]); err != nil {
 			return err
 		}
 	}
+	ids := make(map[sm.TopicID]string, len(md.topics))
 	for _, name := range slices.Sorted(maps.Keys(md.topics)) {
 		if err := md.checkTopic(name, md.topics[name]); err != nil {
 			return err
 		}
+		id := md.topics[name].info.ID
+		if other, dup := ids[id]; dup {
+			return fmt.Errorf("controller: topics %q and %q share topic id %v", other, name, id)
+		}
+		ids[id] = name
 	}
 	return nil
 }
@@ -56,12 +71,17 @@ func (md *metadata) checkTopic(name string, t *topicEntry) error {
 	switch {
 	case t.info.Name != name:
 		return fmt.Errorf("controller: topic %q stored under %q", t.info.Name, name)
+	case t.info.ID == (sm.TopicID{}):
+		return fmt.Errorf("controller: topic %q has no topic id", name)
 	case int(t.info.Partitions) != len(t.partitions):
 		return fmt.Errorf("controller: topic %q has %d partitions, info says %d", name, len(t.partitions), t.info.Partitions)
 	case t.version == 0 || t.version > md.version:
 		return fmt.Errorf("controller: topic %q version %d outside (0, %d]", name, t.version, md.version)
 	case t.info.Config.MinInSyncReplicas < 1 || t.info.Config.MinInSyncReplicas > t.info.ReplicationFactor:
 		return fmt.Errorf("controller: topic %q min isr %d outside 1..%d", name, t.info.Config.MinInSyncReplicas, t.info.ReplicationFactor)
+	}
+	if r, ok := validateTopicConfig(&t.info.Config); !ok {
+		return fmt.Errorf("controller: topic %q holds an invalid config: %s", name, r.message)
 	}
 	for i, p := range t.partitions {
 		if p.version < t.version || p.version > md.version {
@@ -168,6 +188,12 @@ func (n *Node) CheckInvariants() error {
 	}
 	if err := n.checkPending(); err != nil {
 		return err
+	}
+	if n.snapIndex > n.md.applied || n.snapIndex < bootstrapIndex {
+		return fmt.Errorf("controller: %v snapshot at %d outside [%d, applied %d]", n.cfg.ID, n.snapIndex, bootstrapIndex, n.md.applied)
+	}
+	if n.compacting > n.saveIDLast {
+		return fmt.Errorf("controller: %v awaits snapshot save %d but issued up to %d", n.cfg.ID, n.compacting, n.saveIDLast)
 	}
 	if n.unsynced != nil && n.unsynced.id != n.saveIDLast {
 		return fmt.Errorf("controller: %v awaits raft save %d but issued up to %d", n.cfg.ID, n.unsynced.id, n.saveIDLast)

@@ -23,7 +23,11 @@ func TestInvariantsCatchCorruption(t *testing.T) {
 		{"epochs", func(md *metadata) { md.topics["t"].partitions[0].state.PartitionEpoch = 0 }, "partition epoch 0 below leader epoch 1"},
 		{"version ahead", func(md *metadata) { md.topics["t"].version = md.version + 1 }, "version"},
 		{"partition count", func(md *metadata) { md.topics["t"].info.Partitions = 5 }, "has 2 partitions, info says 5"},
-		{"tombstone ahead", func(md *metadata) { md.tombstones["gone"] = md.version + 1 }, `tombstone "gone"`},
+		{"tombstone ahead", func(md *metadata) {
+			md.tombstones["gone"] = md.version + 1
+			md.tombstoneOrder = append(md.tombstoneOrder, "gone")
+		}, `tombstone "gone"`},
+		{"tombstone unordered", func(md *metadata) { md.tombstones["gone"] = 1 }, `1 tombstones but 0 in their order`},
 		{"unknown replica", func(md *metadata) { delete(md.brokers, 103) }, "replica b103 is not a registered broker"},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,9 @@ type metadata struct {
 	// is the newest evicted one: a delta from before it must be Full.
 	tombstones map[string]uint64
 	horizon    uint64
+	// tombstoneOrder lists the tombstones' names oldest first (by version,
+	// which every delete raises), so that eviction is O(1).
+	tombstoneOrder []string
 	// probes are the protocol paths applying entries took (sm.Probe); the
 	// node moves them to its Ready.
 	probes []sm.Probe
@@ -87,11 +90,13 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 	case cmd.Fence != nil:
 		return md.applyFence(cmd.Fence)
 	case cmd.Create != nil:
-		return md.applyCreate(cmd.Create)
+		return md.applyCreate(cmd.Create, cmd.Term)
 	case cmd.Delete != nil:
 		return md.applyDelete(cmd.Delete)
 	case cmd.AlterISR != nil:
 		return md.applyAlterISR(cmd.AlterISR)
+	case cmd.AlterConfig != nil:
+		return md.applyAlterConfig(cmd.AlterConfig)
 	}
 	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
 }
@@ -315,7 +320,10 @@ func (md *metadata) liveBrokers() []sm.BrokerInfo {
 	return live
 }
 
-func (md *metadata) applyCreate(c *createTopic) result {
+// applyCreate creates the topic with the ID derived from the entry being
+// applied: term is the proposer's, which raft stamped on the entry (a
+// leader proposes only in the term it leads), and md.applied its index.
+func (md *metadata) applyCreate(c *createTopic, term uint64) result {
 	live := md.liveBrokers()
 	if r, ok := validateCreate(c, len(live)); !ok {
 		return r
@@ -325,7 +333,7 @@ func (md *metadata) applyCreate(c *createTopic) result {
 	}
 	v := md.touch()
 	t := &topicEntry{
-		info:    sm.TopicInfo{Name: c.Name, Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config, CreatedAtMs: c.CreatedAtMs},
+		info:    sm.TopicInfo{Name: c.Name, ID: topicID(c.Name, term, md.applied), Partitions: c.Partitions, ReplicationFactor: c.ReplicationFactor, Config: c.Config, CreatedAtMs: c.CreatedAtMs},
 		version: v,
 	}
 	assignment := assignReplicas(live, c.Partitions, c.ReplicationFactor, md.topicsCreated)
@@ -363,16 +371,8 @@ func validateCreate(c *createTopic, live int) (result, bool) {
 	if m := c.Config.MinInSyncReplicas; m < 1 || m > c.ReplicationFactor {
 		return fail(sm.CodeInvalidRequest, "min in-sync replicas must be in 1..%d (replication factor) (got %d)", c.ReplicationFactor, m), false
 	}
-	if r := c.Config.RetentionMs; r < -1 {
-		return fail(sm.CodeInvalidRequest, "retention_ms must be -1 (forever), 0 (unset) or positive (got %d)", r), false
-	}
-	if s := c.Config.SegmentBytes; s != 0 && (s < 1<<20 || s > 1<<34) {
-		return fail(sm.CodeInvalidRequest, "segment_bytes must be 0 (unset) or in %d..%d (got %d)", 1<<20, int64(1)<<34, s), false
-	}
-	switch c.Config.CompressionType {
-	case "", "none", "gzip", "snappy", "lz4", "zstd", "producer":
-	default:
-		return fail(sm.CodeInvalidRequest, "compression_type must be none, gzip, snappy, lz4, zstd or producer (got %q)", c.Config.CompressionType), false
+	if r, ok := validateTopicConfig(&c.Config); !ok {
+		return r, false
 	}
 	return result{}, true
 }
@@ -382,7 +382,11 @@ func (md *metadata) applyDelete(c *deleteTopic) result {
 		return fail(sm.CodeUnknownTopic, "topic %q does not exist", c.Name)
 	}
 	delete(md.topics, c.Name)
+	if _, again := md.tombstones[c.Name]; again { // re-created and deleted again: it moves to the end
+		md.tombstoneOrder = slices.DeleteFunc(md.tombstoneOrder, func(n string) bool { return n == c.Name })
+	}
 	md.tombstones[c.Name] = md.touch()
+	md.tombstoneOrder = append(md.tombstoneOrder, c.Name)
 	md.evictTombstones()
 	return result{}
 }
@@ -391,14 +395,10 @@ func (md *metadata) applyDelete(c *deleteTopic) result {
 // raising the horizon past it.
 func (md *metadata) evictTombstones() {
 	for len(md.tombstones) > tombstonesMax {
-		oldest, at := "", uint64(0)
-		for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
-			if v := md.tombstones[name]; oldest == "" || v < at {
-				oldest, at = name, v
-			}
-		}
+		oldest := md.tombstoneOrder[0]
+		md.tombstoneOrder = md.tombstoneOrder[1:]
+		md.horizon = max(md.horizon, md.tombstones[oldest])
 		delete(md.tombstones, oldest)
-		md.horizon = max(md.horizon, at)
 	}
 }
 

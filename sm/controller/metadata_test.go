@@ -10,11 +10,11 @@ import (
 
 // fsm drives metadata directly, one entry per command.
 type fsm struct {
-	t  *testing.T
+	t  testing.TB
 	md *metadata
 }
 
-func newFSM(t *testing.T) *fsm { return &fsm{t: t, md: newMetadata(bootstrapIndex)} }
+func newFSM(t testing.TB) *fsm { return &fsm{t: t, md: newMetadata(bootstrapIndex)} }
 
 func (f *fsm) do(cmd command) result {
 	f.t.Helper()

@@ -25,6 +25,9 @@ type Cache struct {
 	version uint64
 	brokers map[sm.NodeID]sm.BrokerInfo
 	topics  map[string]sm.TopicInfo
+	// ids maps each topic's ID (sm.TopicInfo.ID) to its name; a topic with
+	// the zero ID (from a controller before topic IDs) is not in it.
+	ids map[sm.TopicID]string
 	// parts holds partition states by topic, then partition index, so a
 	// deletion costs the deleted topic's partitions, not all of them.
 	parts map[string]map[int32]sm.PartitionState
@@ -37,7 +40,17 @@ func (c *Cache) reset() {
 	c.version = 0
 	c.brokers = map[sm.NodeID]sm.BrokerInfo{}
 	c.topics = map[string]sm.TopicInfo{}
+	c.ids = map[sm.TopicID]string{}
 	c.parts = map[string]map[int32]sm.PartitionState{}
+}
+
+// deleteTopic removes the topic named name and its partitions.
+func (c *Cache) deleteTopic(name string) {
+	if t, ok := c.topics[name]; ok && c.ids[t.ID] == name {
+		delete(c.ids, t.ID)
+	}
+	delete(c.topics, name)
+	delete(c.parts, name)
 }
 
 // Apply folds d in and reports whether it did; a refused delta changes
@@ -59,7 +72,10 @@ func (c *Cache) reset() {
 //   - Deletions go first, each removing the topic and all its partitions;
 //     then brokers, topics and partitions are upserted. A name may be both
 //     deleted and created in one delta: the topic was re-created, and only
-//     the new topic's partitions remain.
+//     the new topic's partitions remain. A topic upserted with another ID
+//     than the one held (not the zero ID: a copy from before topic IDs) is a
+//     new incarnation of the name even when the delta does not list its
+//     deletion: the old one's partitions go too.
 //
 // Brokers are never removed except by a Full delta (the controller keeps
 // fenced brokers). Apply never fails on malformed input; it stores what it is
@@ -76,14 +92,19 @@ func (c *Cache) Apply(d sm.MetadataDelta) bool {
 		c.reset() // the zero value meeting its first delta
 	}
 	for _, name := range d.DeletedTopics {
-		delete(c.topics, name)
-		delete(c.parts, name)
+		c.deleteTopic(name)
 	}
 	for _, b := range d.Brokers {
 		c.brokers[b.ID] = b
 	}
 	for _, t := range d.Topics {
+		if old, ok := c.topics[t.Name]; ok && old.ID != t.ID && old.ID != (sm.TopicID{}) {
+			c.deleteTopic(t.Name)
+		}
 		c.topics[t.Name] = t
+		if t.ID != (sm.TopicID{}) {
+			c.ids[t.ID] = t.Name
+		}
 	}
 	for _, st := range d.Partitions {
 		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
@@ -127,6 +148,17 @@ func (c *Cache) Brokers() []sm.BrokerInfo {
 func (c *Cache) Topic(name string) (sm.TopicInfo, bool) {
 	t, ok := c.topics[name]
 	return t, ok
+}
+
+// TopicByID returns the topic whose ID is id: false when no topic of the
+// held version has it (the topic it named was deleted, or is unknown yet),
+// and for the zero ID.
+func (c *Cache) TopicByID(id sm.TopicID) (sm.TopicInfo, bool) {
+	name, ok := c.ids[id]
+	if !ok || id == (sm.TopicID{}) {
+		return sm.TopicInfo{}, false
+	}
+	return c.topics[name], true
 }
 
 // Topics lists the topic names, sorted.
@@ -195,7 +227,7 @@ func (c *Cache) Full() sm.MetadataDelta {
 
 // Clone returns an independent copy.
 func (c *Cache) Clone() *Cache {
-	out := &Cache{version: c.version, brokers: maps.Clone(c.brokers), topics: maps.Clone(c.topics)}
+	out := &Cache{version: c.version, brokers: maps.Clone(c.brokers), topics: maps.Clone(c.topics), ids: maps.Clone(c.ids)}
 	if c.parts != nil {
 		out.parts = make(map[string]map[int32]sm.PartitionState, len(c.parts))
 		for name, byIndex := range c.parts {

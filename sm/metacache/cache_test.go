@@ -126,3 +126,57 @@ func TestZeroValueFullAndClone(t *testing.T) {
 		t.Fatalf("brokers %+v", got)
 	}
 }
+
+// Goal: topic IDs travel with the topics: TopicByID finds a topic by the ID
+// it holds and forgets one deleted; a topic upserted with a new ID is a new
+// incarnation even when the delta does not list the old one's deletion, so
+// the old one's partitions do not survive into it; an update with the same
+// ID (a config change) keeps the partitions.
+func TestTopicIDs(t *testing.T) {
+	oldID, newID := sm.TopicID{1}, sm.TopicID{2}
+	c := metacache.New()
+	d := full(10)
+	d.Topics[0].ID = oldID
+	c.Apply(d)
+	if got, ok := c.TopicByID(oldID); !ok || got.Name != "a" {
+		t.Fatalf("TopicByID(old): %+v %v", got, ok)
+	}
+	if _, ok := c.TopicByID(sm.TopicID{}); ok {
+		t.Fatal("the zero id names a topic")
+	}
+	// Same ID, new config: partitions stay.
+	c.Apply(sm.MetadataDelta{FromVersion: 10, ToVersion: 11,
+		Topics: []sm.TopicInfo{{Name: "a", ID: oldID, Partitions: 2, ReplicationFactor: 2, Config: sm.TopicConfig{RetentionMs: 5}}}})
+	if got := c.Partitions("a"); len(got) != 2 {
+		t.Fatalf("config change dropped partitions: %+v", got)
+	}
+	if got, _ := c.Topic("a"); got.Config.RetentionMs != 5 {
+		t.Fatalf("config change not applied: %+v", got)
+	}
+	// New ID without a deletion: only the new incarnation's partitions.
+	c.Apply(sm.MetadataDelta{FromVersion: 11, ToVersion: 12,
+		Topics:     []sm.TopicInfo{{Name: "a", ID: newID, Partitions: 1, ReplicationFactor: 1}},
+		Partitions: []sm.PartitionState{part("a", 0, 102, 1, 102)}})
+	if got := c.Partitions("a"); len(got) != 1 || got[0].Leader != 102 {
+		t.Fatalf("partitions after re-creation: %+v", got)
+	}
+	if _, ok := c.TopicByID(oldID); ok {
+		t.Fatal("the old incarnation's id still names a topic")
+	}
+	if got, ok := c.Clone().TopicByID(newID); !ok || got.Partitions != 1 {
+		t.Fatalf("TopicByID(new) on a clone: %+v %v", got, ok)
+	}
+	c.Apply(sm.MetadataDelta{FromVersion: 12, ToVersion: 13, DeletedTopics: []string{"a"}})
+	if _, ok := c.TopicByID(newID); ok {
+		t.Fatal("a deleted topic's id still names it")
+	}
+	if !reflect.DeepEqual(c.Full(), metacacheRoundTrip(c)) {
+		t.Fatal("Full does not rebuild the cache")
+	}
+}
+
+func metacacheRoundTrip(c *metacache.Cache) sm.MetadataDelta {
+	r := metacache.New()
+	r.Apply(c.Full())
+	return r.Full()
+}

@@ -22,6 +22,7 @@ type Broker struct {
 	} `toml:"broker"`
 	Network     Network     `toml:"network"`
 	WAL         WAL         `toml:"wal"`
+	Cache       Cache       `toml:"cache"`
 	Controller  Controllers `toml:"controller"`
 	Replication Replication `toml:"replication"`
 	TLS         TLS         `toml:"tls"`
@@ -64,17 +65,44 @@ type QUICConfig struct {
 
 // WAL is the [wal] section.
 type WAL struct {
-	Path             string `toml:"path"`
-	CapacityBytes    int64  `toml:"capacity_bytes"`
-	FsyncOnWrite     bool   `toml:"fsync_on_write"`
-	SegmentSizeBytes int64  `toml:"segment_size_bytes"`
-	FlushIntervalMs  int64  `toml:"flush_interval_ms"`
+	Path          string `toml:"path"`
+	CapacityBytes int64  `toml:"capacity_bytes"`
+	FsyncOnWrite  bool   `toml:"fsync_on_write"`
+	// SegmentSizeBytes is when a partition's active segment rolls, for
+	// topics that do not set segment_bytes.
+	SegmentSizeBytes int64 `toml:"segment_size_bytes"`
+	// SegmentMs rolls a partition's active segment once its first record
+	// is this old, for topics that do not set segment_ms (0: never by age),
+	// so time-based retention can delete the data of a quiet partition.
+	SegmentMs int64 `toml:"segment_ms"`
+	// RetentionCheckIntervalMs is how often replicas apply their topic's
+	// retention (Kafka's log.retention.check.interval.ms).
+	RetentionCheckIntervalMs int64 `toml:"retention_check_interval_ms"`
+	FlushIntervalMs          int64 `toml:"flush_interval_ms"`
 	// Backend is auto, uring or sync (auto tries io_uring, falls back).
 	Backend string `toml:"backend"`
 	// MaxOpenFiles bounds the segment files kept open (0: half the file
 	// descriptor limit); the least recently used are closed past it.
 	MaxOpenFiles int `toml:"max_open_files"`
 }
+
+// Cache is the [cache] section.
+type Cache struct {
+	// WriteCacheSizeBytes bounds the recent batches the broker keeps in
+	// memory, all partitions together; fetches for older data read the
+	// disk.
+	WriteCacheSizeBytes int64 `toml:"write_cache_size_bytes"`
+}
+
+// Bounds of the segment and cache keys, named in their errors.
+const (
+	segmentSizeBytesMin    = 1 << 20 // as a topic's segment_bytes
+	segmentSizeBytesMax    = 1 << 34
+	segmentMsMin           = 1000 // as a topic's segment_ms
+	segmentMsMax           = 365 * 24 * 3600 * 1000
+	writeCacheSizeBytesMin = 1 << 20
+	retentionCheckMsMin    = 100
+)
 
 // Controllers is the broker's [controller] section: where the controllers
 // are. Endpoints are "ID@host:port" or "host:port" (IDs 1, 2, … in order).
@@ -113,7 +141,9 @@ func DefaultBroker() Broker {
 	b.Network.QUICListen = "127.0.0.1:9092"
 	b.Network.NetworkLimits = DefaultNetworkLimits()
 	b.WAL = WAL{Path: "./weir-data/broker-101/wal", CapacityBytes: 10 << 30, FsyncOnWrite: true,
-		SegmentSizeBytes: 1 << 30, FlushIntervalMs: 1000, Backend: "auto"}
+		SegmentSizeBytes: 1 << 30, SegmentMs: 7 * 24 * 3600 * 1000, RetentionCheckIntervalMs: 300000,
+		FlushIntervalMs: 1000, Backend: "auto"}
+	b.Cache = Cache{WriteCacheSizeBytes: 1 << 30}
 	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, HeartbeatIntervalMs: 1000}
 	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
 	b.Log = Log{Level: "info", Format: "console"}
@@ -136,7 +166,12 @@ func (b *Broker) Validate() error {
 	validateNetwork(&p, b.Network.NetworkLimits)
 	p.Add(b.WAL.Path == "", "wal.path", "must be set")
 	p.Add(b.WAL.CapacityBytes <= 0, "wal.capacity_bytes", "must be > 0 (got %d)", b.WAL.CapacityBytes)
-	p.Add(b.WAL.SegmentSizeBytes < 4096, "wal.segment_size_bytes", "must be >= 4096 (got %d)", b.WAL.SegmentSizeBytes)
+	p.Add(b.WAL.SegmentSizeBytes < segmentSizeBytesMin || b.WAL.SegmentSizeBytes > segmentSizeBytesMax, "wal.segment_size_bytes",
+		"must be in %d..%d (1 MiB..16 GiB) (got %d)", segmentSizeBytesMin, int64(segmentSizeBytesMax), b.WAL.SegmentSizeBytes)
+	p.Add(b.WAL.SegmentMs != 0 && (b.WAL.SegmentMs < segmentMsMin || b.WAL.SegmentMs > segmentMsMax), "wal.segment_ms",
+		"must be 0 (never by age) or in %d..%d (1 s..365 d) (got %d)", segmentMsMin, int64(segmentMsMax), b.WAL.SegmentMs)
+	p.Add(b.WAL.RetentionCheckIntervalMs < retentionCheckMsMin, "wal.retention_check_interval_ms", "must be >= %d (got %d)", retentionCheckMsMin, b.WAL.RetentionCheckIntervalMs)
+	p.Add(b.Cache.WriteCacheSizeBytes < writeCacheSizeBytesMin, "cache.write_cache_size_bytes", "must be >= %d (1 MiB) (got %d)", writeCacheSizeBytesMin, b.Cache.WriteCacheSizeBytes)
 	p.Add(b.WAL.Backend != "auto" && b.WAL.Backend != "uring" && b.WAL.Backend != "sync", "wal.backend", "want auto, uring or sync (got %q)", b.WAL.Backend)
 	if _, err := ParseEndpoints(b.Controller.Endpoints); err != nil {
 		p.Add(true, "controller.endpoints", "%v", err)

@@ -95,8 +95,9 @@ func TestValidateNamesKeys(t *testing.T) {
 	c := DefaultController()
 	c.Raft.Peers = []string{"2@127.0.0.1:1"}
 	c.Raft.ElectionTimeoutMs = 10
+	c.Controller.SnapshotEntries = 0
 	err = c.Validate()
-	for _, key := range []string{"raft.peers", "raft.election_timeout_ms"} {
+	for _, key := range []string{"raft.peers", "raft.election_timeout_ms", "controller.snapshot_entries: must be in 10..100000000 (got 0)"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("Validate = %v, want %s named", err, key)
 		}

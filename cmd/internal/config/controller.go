@@ -10,6 +10,7 @@ import (
 
 	"github.com/weirmq/weir/net/admin/ratelimit"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/controller"
 )
 
 // ParsePeerURLs reads "ID@http://host:port" entries.
@@ -41,6 +42,12 @@ type Controller struct {
 		HTTPListen string `toml:"http_listen"`
 		// DataDir holds the raft log and hard state (pebble).
 		DataDir string `toml:"data_dir"`
+		// SnapshotEntries is the raft log compaction interval: after this
+		// many applied entries the controller snapshots its metadata and
+		// the store deletes the entries the snapshot covers
+		// (controller.Config.SnapshotEntries). The reference has no key
+		// for it.
+		SnapshotEntries uint64 `toml:"snapshot_entries"`
 	} `toml:"controller"`
 	Raft struct {
 		// Peers are "ID@host:port" raft addresses of every controller,
@@ -211,6 +218,14 @@ type EndpointLimit struct {
 	RefillRate int `toml:"refill_rate"`
 }
 
+// Bounds of controller.snapshot_entries: a snapshot after every few entries
+// only rewrites the metadata over and over, and beyond a hundred million the
+// log a start replays is no longer bounded in practice.
+const (
+	SnapshotEntriesMin = 10
+	SnapshotEntriesMax = 100_000_000
+)
+
 // DefaultController is a single-node controller on loopback.
 func DefaultController() Controller {
 	var c Controller
@@ -219,6 +234,7 @@ func DefaultController() Controller {
 	c.Controller.RPCListen = "127.0.0.1:9094"
 	c.Controller.HTTPListen = "127.0.0.1:9642"
 	c.Controller.DataDir = "./weir-data/controller-1"
+	c.Controller.SnapshotEntries = controller.DefaultSnapshotEntries
 	c.Raft.Peers = []string{"1@127.0.0.1:9095"}
 	c.Raft.ElectionTimeoutMs = 5000
 	c.Raft.HeartbeatIntervalMs = 1000
@@ -243,6 +259,8 @@ func (c *Controller) Validate() error {
 	p.Add(!validAddr(c.Controller.RPCListen), "controller.rpc_listen", "want host:port (got %q)", c.Controller.RPCListen)
 	p.Add(!validAddr(c.Controller.HTTPListen), "controller.http_listen", "want host:port (got %q)", c.Controller.HTTPListen)
 	p.Add(c.Controller.DataDir == "", "controller.data_dir", "must be set")
+	p.Add(c.Controller.SnapshotEntries < SnapshotEntriesMin || c.Controller.SnapshotEntries > SnapshotEntriesMax, "controller.snapshot_entries",
+		"must be in %d..%d (got %d)", SnapshotEntriesMin, SnapshotEntriesMax, c.Controller.SnapshotEntries)
 	peers, err := ParseEndpoints(c.Raft.Peers)
 	if err != nil {
 		p.Add(true, "raft.peers", "%v", err)

@@ -180,6 +180,8 @@ func BrokerConfig(o Options, i int) config.Broker {
 	b.WAL.Path = filepath.Join(o.Dir, "broker-"+strconv.Itoa(id), "wal")
 	b.WAL.CapacityBytes = 1 << 30
 	b.WAL.SegmentSizeBytes = 64 << 20
+	b.WAL.RetentionCheckIntervalMs = 5000
+	b.Cache.WriteCacheSizeBytes = 64 << 20
 	b.Controller.Endpoints = []string{"1@" + addr(o.Host, o.ControllerPort)}
 	b.Controller.HeartbeatIntervalMs = 500
 	b.Broker.HealthCheckIntervalMs = 2000

@@ -140,6 +140,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	b.Addr = tr.Addr().String()
 	bc := brokerConfig(cfg, id, inc, ctrls)
 	bc.Host = advertised(cfg.Network.QUICListen, b.Addr)
+	// The loop's time zero and the wall clock the broker stamps batches
+	// with come from one reading, so node time t is wall time start+t.
+	start := time.Now()
+	bc.WallClockAtStart = start.UnixMilli()
 	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: lost})
 	if err != nil {
 		return nil, err
@@ -147,7 +151,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	ad := &adapters{}
 	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
 	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
-	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Read: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
+	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Read: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log, Start: start})
 	exec := w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) }).WithReads(func(d sm.LogReadDone) { _ = loop.Post(ctx, d) })
 	close(ready)
 	ad.log = exec.StartLog
@@ -309,7 +313,10 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.MaxReplicationLag = cfg.Replication.MaxReplicationLag
 	bc.DefaultMinISR = cfg.Replication.MinInSyncReplicas
 	bc.FsyncOnWrite = cfg.WAL.FsyncOnWrite
-	bc.SegmentBytes = cfg.WAL.SegmentSizeBytes // the state machine rolls segments ([wal] segment_size_bytes)
+	bc.SegmentBytes = cfg.WAL.SegmentSizeBytes
+	bc.SegmentMs = cfg.WAL.SegmentMs
+	bc.RetentionCheckInterval = ms(cfg.WAL.RetentionCheckIntervalMs)
+	bc.CacheBytes = cfg.Cache.WriteCacheSizeBytes
 	bc.AcceptDataLoss = cfg.AcceptDataLoss
 	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
 	// A batch must fit in one frame with room for the envelope.

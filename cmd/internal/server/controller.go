@@ -83,7 +83,8 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	if err != nil {
 		return nil, err
 	}
-	log.Info().Int("raft_entries", len(durable.Entries)).Msg("raft store recovered")
+	log.Info().Int("raft_entries", len(durable.Entries)).Uint64("snapshot_index", durable.Snapshot.GetMetadata().GetIndex()).
+		Int("snapshot_bytes", len(durable.Snapshot.GetData())).Msg("raft store recovered")
 	tick := ms(cfg.Raft.HeartbeatIntervalMs)
 	node, err := controller.New(controller.Config{
 		ID: id, Peers: ids, TickInterval: tick,
@@ -94,6 +95,9 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 		MaxPartitions:  cfg.Cluster.MaxPartitions,
 		HealthTimeout:  ms(cfg.Admin.HealthTimeoutMs),
 		RaftLogger:     newRaftLogger(log),
+
+		SnapshotEntries: cfg.Controller.SnapshotEntries,
+		// SnapshotCatchUpEntries: the default, min(5000, half of it).
 	}, durable)
 	if err != nil {
 		return nil, err
@@ -316,6 +320,18 @@ func (b *backend) DeleteTopic(ctx context.Context, req sm.DeleteTopicRequest) (s
 	r, ok := m.(sm.DeleteTopicResponse)
 	if !ok {
 		return r, fmt.Errorf("controller: unexpected reply %T to delete topic", m)
+	}
+	return r, nil
+}
+
+func (b *backend) AlterTopicConfig(ctx context.Context, req sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
+	if err != nil {
+		return sm.AlterTopicConfigResponse{}, err
+	}
+	r, ok := m.(sm.AlterTopicConfigResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to alter topic config", m)
 	}
 	return r, nil
 }

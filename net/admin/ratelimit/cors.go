@@ -14,7 +14,7 @@ import (
 // headers and Retry-After are exposed so that a browser client can honour
 // them.
 const (
-	corsAllowMethods  = "GET, HEAD, POST, DELETE"
+	corsAllowMethods  = "GET, HEAD, POST, PATCH, DELETE"
 	corsAllowHeaders  = "Content-Type"
 	corsExposeHeaders = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-RateLimit-Type"
 	corsMaxAgeSeconds = "600"

@@ -43,7 +43,7 @@ func TestCORSListedOrigin(t *testing.T) {
 	w := serveReq(h, corsRequest(http.MethodOptions, "/api/v1/topics/orders", console, "Access-Control-Request-Method", "DELETE"))
 	want := map[string]string{
 		"Access-Control-Allow-Origin":  console,
-		"Access-Control-Allow-Methods": "GET, HEAD, POST, DELETE",
+		"Access-Control-Allow-Methods": "GET, HEAD, POST, PATCH, DELETE",
 		"Access-Control-Allow-Headers": "Content-Type",
 		"Access-Control-Max-Age":       "600",
 		"Vary":                         "Origin",

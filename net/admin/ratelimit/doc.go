@@ -44,6 +44,7 @@
 //	medium_frequency  GET    /api/v1/brokers/{id}/health   20/30
 //	low_frequency     POST   /api/v1/topics                5/10
 //	low_frequency     DELETE /api/v1/topics/{name}         5/10
+//	low_frequency     PATCH  /api/v1/topics/{name}         5/10
 //
 // DefaultConfig also holds the reference's Endpoints keys but "/health"
 // ("/api/v1/cluster", "/api/v1/topics", "/api/v1/brokers",

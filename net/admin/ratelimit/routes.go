@@ -18,7 +18,8 @@ const (
 	CategoryHigh Category = iota + 1
 	// CategoryMedium is listing and describing topics and brokers.
 	CategoryMedium
-	// CategoryLow is creating and deleting topics: each one a raft write.
+	// CategoryLow is creating, altering and deleting topics: each one a
+	// raft write.
 	CategoryLow
 )
 
@@ -63,6 +64,7 @@ var routes = []route{
 	{method: "GET", pattern: "/api/v1/brokers/{id}/health", category: CategoryMedium},
 	{method: "POST", pattern: "/api/v1/topics", category: CategoryLow},
 	{method: "DELETE", pattern: "/api/v1/topics/{name}", category: CategoryLow},
+	{method: "PATCH", pattern: "/api/v1/topics/{name}", category: CategoryLow},
 }
 
 // match reports whether method and the escaped path fit the route.

@@ -1,0 +1,146 @@
+package controller
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
+)
+
+// The metadata snapshot is the Data of a raft snapshot: everything applying
+// the log up to the snapshot's index built (brokers, topics, partitions with
+// their ISR and ELR, tombstones and every version), so that a controller
+// restored from it and then applying the entries after it holds exactly
+// what replaying the whole log gives. Leader soft state (sessions, health
+// reports, proposals, reads) is not in it: a new leader starts those fresh.
+//
+// Layout: one format-version byte (snapshotFormat), then the JSON encoding
+// of snapshotBody, with every list sorted (brokers by ID, topics by name,
+// tombstones oldest first), so equal metadata encodes to equal bytes. A reader
+// refuses any other version byte rather than misread it: a newer
+// controller's snapshot reaching an older one during a rolling upgrade is
+// an error naming both versions, never silently partial metadata.
+const snapshotFormat = 1
+
+// ErrSnapshotFormat is wrapped by decodeSnapshot's error for a snapshot of
+// an unknown format version.
+var ErrSnapshotFormat = errors.New("controller: unknown metadata snapshot format")
+
+type snapshotBody struct {
+	Applied       uint64          `json:"applied"`
+	Version       uint64          `json:"version"`
+	TopicsCreated uint64          `json:"topics_created"`
+	Horizon       uint64          `json:"horizon"`
+	Brokers       []snapBroker    `json:"brokers"`
+	Topics        []snapTopic     `json:"topics"`
+	Tombstones    []snapTombstone `json:"tombstones"`
+}
+
+type snapBroker struct {
+	Info    sm.BrokerInfo `json:"info"`
+	Version uint64        `json:"v"`
+}
+
+type snapTopic struct {
+	Info       sm.TopicInfo    `json:"info"`
+	Version    uint64          `json:"v"`
+	Partitions []snapPartition `json:"partitions"`
+}
+
+type snapPartition struct {
+	State   sm.PartitionState `json:"state"`
+	Version uint64            `json:"v"`
+}
+
+type snapTombstone struct {
+	Name    string `json:"name"`
+	Version uint64 `json:"v"`
+}
+
+// encodeSnapshot serialises md (see the layout above).
+func encodeSnapshot(md *metadata) []byte {
+	body := snapshotBody{Applied: md.applied, Version: md.version, TopicsCreated: md.topicsCreated, Horizon: md.horizon}
+	for _, id := range slices.Sorted(maps.Keys(md.brokers)) {
+		b := md.brokers[id]
+		body.Brokers = append(body.Brokers, snapBroker{Info: b.info, Version: b.version})
+	}
+	for _, name := range slices.Sorted(maps.Keys(md.topics)) {
+		t := md.topics[name]
+		st := snapTopic{Info: t.info, Version: t.version, Partitions: make([]snapPartition, len(t.partitions))}
+		for i, p := range t.partitions {
+			st.Partitions[i] = snapPartition{State: p.state, Version: p.version}
+		}
+		body.Topics = append(body.Topics, st)
+	}
+	for _, name := range md.tombstoneOrder {
+		body.Tombstones = append(body.Tombstones, snapTombstone{Name: name, Version: md.tombstones[name]})
+	}
+	out := bytes.NewBuffer([]byte{snapshotFormat})
+	err := json.NewEncoder(out).Encode(&body)
+	assert.That(err == nil, "controller: encode metadata snapshot at %d: %v", md.applied, err)
+	return out.Bytes()
+}
+
+// decodeSnapshot reads a metadata snapshot. The bytes come from disk or from
+// a peer, so anything malformed is an error, never a panic: an unknown
+// format version, bad JSON, unknown fields, trailing data, duplicate
+// brokers or topics, and any state that breaks the metadata's invariants
+// (metadata.check).
+func decodeSnapshot(data []byte) (*metadata, error) {
+	if len(data) == 0 {
+		return nil, errors.New("controller: metadata snapshot is empty")
+	}
+	if data[0] != snapshotFormat {
+		return nil, fmt.Errorf("%w: version %d (this controller reads version %d)", ErrSnapshotFormat, data[0], snapshotFormat)
+	}
+	var body snapshotBody
+	dec := json.NewDecoder(bytes.NewReader(data[1:]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return nil, fmt.Errorf("controller: metadata snapshot: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("controller: metadata snapshot: data after the body")
+	}
+	md := newMetadata(body.Applied)
+	md.version, md.topicsCreated, md.horizon = body.Version, body.TopicsCreated, body.Horizon
+	for _, b := range body.Brokers {
+		if md.brokers[b.Info.ID] != nil {
+			return nil, fmt.Errorf("controller: metadata snapshot: broker %v listed twice", b.Info.ID)
+		}
+		md.brokers[b.Info.ID] = &brokerEntry{info: b.Info, version: b.Version}
+	}
+	for _, t := range body.Topics {
+		if md.topics[t.Info.Name] != nil {
+			return nil, fmt.Errorf("controller: metadata snapshot: topic %q listed twice", t.Info.Name)
+		}
+		te := &topicEntry{info: t.Info, version: t.Version}
+		for _, p := range t.Partitions {
+			te.partitions = append(te.partitions, &partitionEntry{state: p.State, version: p.Version})
+		}
+		md.topics[t.Info.Name] = te
+	}
+	for _, ts := range body.Tombstones {
+		if _, dup := md.tombstones[ts.Name]; dup {
+			return nil, fmt.Errorf("controller: metadata snapshot: tombstone %q listed twice", ts.Name)
+		}
+		md.tombstones[ts.Name] = ts.Version
+		md.tombstoneOrder = append(md.tombstoneOrder, ts.Name) // check() refuses an order that is not by version
+	}
+	if md.applied < bootstrapIndex {
+		return nil, fmt.Errorf("controller: metadata snapshot: applied index %d below the bootstrap index %d", md.applied, bootstrapIndex)
+	}
+	if md.topicsCreated < uint64(len(md.topics)) {
+		return nil, fmt.Errorf("controller: metadata snapshot: %d topics but only %d ever created", len(md.topics), md.topicsCreated)
+	}
+	if err := md.check(); err != nil {
+		return nil, fmt.Errorf("controller: metadata snapshot: %w", err)
+	}
+	return md, nil
+}
