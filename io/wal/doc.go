@@ -145,15 +145,20 @@
 //     write a crash interrupted, never acknowledged — and are cut, the file
 //     fdatasync'ed; a bad frame below the mark, or a file shorter than its
 //     mark, is damage. An index file beside it is the leftover of a roll or
-//     truncate a crash interrupted, and is removed.
+//     truncate a crash interrupted, and is removed. After a clean Close,
+//     the <base>.checkpoint it left (the active segment's index, written
+//     after the segment was synced) spares the scan of the bytes it covers:
+//     the index resumes from it and only what follows is scanned. Open
+//     removes it, durably before any operation, so it is used once.
 //
-// So start-up reads the index files and one active segment per partition:
+// So start-up reads the index files and at most one active segment per
+// partition (after a clean shutdown, only its bytes past the checkpoint):
 // its time does not grow with the data retained (BenchmarkOpen). Damage —
 // also a missing segment: an index file left without its segment, a gap in
-// offsets, the active segment the ledger names gone — is not cut and does
-// not stop Open: the partition is reported in Recovery.Damaged with the file
-// and byte (CorruptError), its manifest is the valid prefix, and appends are
-// refused until a Truncate repairs it. The broker decides: a replica another
+// offsets, the active segment the ledger names gone, a DAMAGED record — is
+// not cut and does not stop Open: the partition is reported in
+// Recovery.Damaged with the file and byte (CorruptError), its manifest is
+// the valid prefix, and appends are refused until a Truncate repairs it. The broker decides: a replica another
 // in-sync replica can rebuild is truncated and refetches; the last in-sync
 // copy stops the broker (see sm/broker). Config.TruncateCorrupt (weir-broker
 // --truncate-corrupt) is the operator's explicit acceptance: Open cuts every
