@@ -100,7 +100,16 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		lostDisk: d.FreshDisk,
 	}
 	n.cache = partition.NewCache(cfg.CacheBytes)
+	for _, tp := range slices.SortedFunc(maps.Keys(d.Manifests), sm.CompareTP) {
+		m := d.Manifests[tp]
+		if err := n.host(tp, &m); err != nil {
+			return nil, err
+		}
+	}
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Logs), sm.CompareTP) {
+		if n.parts[tp] != nil {
+			return nil, fmt.Errorf("broker: %v is both a manifest and a byte log", tp)
+		}
 		m, torn := partition.ManifestFromBytes(d.Logs[tp])
 		if err := n.host(tp, &m); err != nil {
 			return nil, err

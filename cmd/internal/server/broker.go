@@ -74,7 +74,6 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	wc := walConfig(cfg.WAL)
 	wc.OnSync = reg.ObserveWALSync
 	wc.TruncateCorrupt = cfg.AcceptDataLoss
-	wc.ReadLogBytes = true // until the broker starts from rec.Manifests
 	w, rec, err := wal.Open(wc)
 	if errors.Is(err, wal.ErrLocked) {
 		return nil, &config.KeyError{Key: "wal.path", Value: cfg.WAL.Path, Err: err}
@@ -88,7 +87,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Logs)).Int64("bytes", rec.UsedBytes).
+	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Manifests)).Int64("bytes", rec.UsedBytes).
 		Uint64("incarnation", inc).Bool("fresh_disk", fresh).Int("max_open_files", w.MaxOpenFiles()).Msg("wal recovered")
 	for _, r := range rec.Repairs {
 		log.Warn().Str("repair", r).Msg("wal repaired on open")
@@ -144,7 +143,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	// with come from one reading, so node time t is wall time start+t.
 	start := time.Now()
 	bc.WallClockAtStart = start.UnixMilli()
-	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: lost})
+	node, err := broker.New(bc, sm.Durable{Manifests: rec.Manifests, Damaged: damaged, FreshDisk: lost})
 	if err != nil {
 		return nil, err
 	}
