@@ -95,6 +95,9 @@ type Report struct {
 	// partitions without final reads.
 	DurableVerified   int
 	DurableUnverified int
+	// DurableDeleted counts Durable OK records below the final log start:
+	// retention deleted them, which is not a loss.
+	DurableDeleted int
 	// SkippedTPs are partitions of topics that may have been deleted and
 	// recreated (one name, several logs); CheckLog does not check them.
 	SkippedTPs []string
@@ -205,9 +208,12 @@ type tpLog struct {
 	final    offsetIndex // Final reads only
 	produced int64       // values produced to the partition: bounds a valid log
 	finalHW  int64       // max HW over Final reads, -1 if none
-	produces []int32     // OK produces
-	fetches  []int32     // OK fetches
-	refused  []int32     // fetches refused OFFSET_OUT_OF_RANGE (with their reply's HW and epoch)
+	// finalStart is the highest log start a Final read's reply named:
+	// retention deleted the records below it.
+	finalStart int64
+	produces   []int32 // OK produces
+	fetches    []int32 // OK fetches
+	refused    []int32 // fetches refused OFFSET_OUT_OF_RANGE (with their reply's HW and epoch)
 }
 
 type logChecker struct {
@@ -311,6 +317,10 @@ func (c *logChecker) indexOps() {
 			c.report(ViolationBadHistory, op.TP, -1, []int32{id}, "%s returned before it was invoked", c.desc(id))
 		}
 		if op.Kind != Produce {
+			if op.Kind == Fetch && op.Final && !c.skipped(op.TP) {
+				t := c.tp(op.TP)
+				t.finalStart = max(t.finalStart, op.LogStart)
+			}
 			if op.Kind == Fetch && op.Outcome == OK && !c.skipped(op.TP) {
 				t := c.tp(op.TP)
 				t.fetches = append(t.fetches, id)
@@ -505,6 +515,10 @@ func (c *logChecker) claimLoss(t *tpLog, x int64, v string) string {
 		return ""
 	}
 	s, ok := t.final.get(x)
+	if !ok && x < t.finalStart {
+		c.r.DurableDeleted++ // below the log start: retention, not loss
+		return ""
+	}
 	switch {
 	case ok && s.value == v:
 		c.r.DurableVerified++
@@ -568,13 +582,21 @@ func (c *logChecker) checkHWOrder(t *tpLog) {
 // HW also takes part in the HW order.
 func (c *logChecker) checkRefusedReads(t *tpLog) {
 	ops := c.h.Ops
+	// A fetch below its reply's log start asks for records retention
+	// deleted: refusing it is right, whatever the hw.
+	var beyond []int32
 	for _, id := range t.refused {
-		if op := &ops[id]; op.FetchOffset >= 0 && op.FetchOffset <= op.HW {
+		op := &ops[id]
+		if op.FetchOffset < op.LogStart {
+			continue
+		}
+		beyond = append(beyond, id)
+		if op.FetchOffset >= 0 && op.FetchOffset <= op.HW {
 			c.report(ViolationRefusedRead, t.name, op.FetchOffset, []int32{id},
-				"%s was refused OFFSET_OUT_OF_RANGE at offset %d, within its own reply's hw %d", c.desc(id), op.FetchOffset, op.HW)
+				"%s was refused OFFSET_OUT_OF_RANGE at offset %d, within its own reply's [log start %d, hw %d]", c.desc(id), op.FetchOffset, op.LogStart, op.HW)
 		}
 	}
-	c.sweep(t.refused, t.fetches, func(id int32) int64 { return ops[id].Epoch },
+	c.sweep(beyond, t.fetches, func(id int32) int64 { return ops[id].Epoch },
 		func(id int32) int64 { return ops[id].HW },
 		func(int32) bool { return false },
 		func(a, b int32) {

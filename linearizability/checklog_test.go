@@ -267,3 +267,36 @@ func TestCheckLogCapsViolations(t *testing.T) {
 		t.Fatalf("summary lacks the total: %s", r)
 	}
 }
+
+// TestCheckLogRetention: records retention deleted (below the log start the
+// final reads name) are not lost, a fetch below its reply's log start is
+// rightly refused, and a record lost above the log start is still found.
+func TestCheckLogRetention(t *testing.T) {
+	below := refused(9, "t/0", 100, 101, 0, 5, 1)
+	below.LogStart, below.Final = 3, true
+	final := fetch(9, "t/0", 102, 103, 5, 1, true, recs(3, "d", "e")...)
+	final.LogStart = 3
+	stale := refused(3, "t/0", 50, 51, 1, 4, 1) // a consumer behind retention
+	stale.LogStart = 2
+	ops := []Op{
+		topicOp(9, CreateTopic, "t", 0, 1, OK, ""),
+		prod(0, "t/0", 2, 10, OK, 0, 1, true, "a", "b", "c"),
+		prod(0, "t/0", 11, 12, OK, 3, 1, true, "d", "e"),
+		stale, below, final,
+	}
+	r := CheckLog(&History{Ops: ops})
+	if !r.OK() || r.DurableDeleted != 3 || r.DurableVerified != 2 {
+		t.Fatalf("retention history: %s (deleted %d, verified %d)", r, r.DurableDeleted, r.DurableVerified)
+	}
+	// The same final reads at hw 4 lose "e", above the log start.
+	ops[5] = fetch(9, "t/0", 102, 103, 4, 1, true, recs(3, "d")...)
+	ops[5].LogStart = 3
+	if r := CheckLog(&History{Ops: ops}); r.Counts[ViolationLost] != 1 {
+		t.Fatalf("a loss above the log start: %s", r)
+	}
+	// A refusal at or above the log start and within the hw is still wrong.
+	ops[3].FetchOffset = 2
+	if r := CheckLog(&History{Ops: ops}); r.Counts[ViolationRefusedRead] == 0 {
+		t.Fatalf("a refused committed offset above the log start: %s", r)
+	}
+}

@@ -103,6 +103,10 @@ type Op struct {
 	Records     []Rec
 	HW          int64
 	Final       bool
+	// LogStart is the log start offset the reply named: retention deleted
+	// every record below it, so a fetch below it is refused out of range
+	// and records below it are gone by design, not lost.
+	LogStart int64
 
 	// Create/Delete topic: Partitions for create; Err is the reply code name
 	// ("" on success, e.g. "TOPIC_ALREADY_EXISTS", "UNKNOWN_TOPIC").
@@ -111,7 +115,7 @@ type Op struct {
 }
 
 // ErrOffsetOutOfRange is the Err of a fetch the leader refused because its
-// offset lies outside [0, HW].
+// offset lies outside [LogStart, HW].
 const ErrOffsetOutOfRange = "OFFSET_OUT_OF_RANGE"
 
 // History is the record of one run: every client operation, in any order.

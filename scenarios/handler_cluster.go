@@ -45,6 +45,17 @@ func handleCluster(r *Runner, td *datadriven.TestData) (string, error) {
 	default:
 		return "", fmt.Errorf("canary=%q: want acks-all, read-index or zombie (a deliberate bug, to show a check catching it)", c)
 	}
+	// Storage: the DefaultConfig's unless the scenario sets it.
+	if v, ok := arg(td, "segment-bytes"); ok {
+		if _, err := fmt.Sscan(v, &cfg.Storage.SegmentBytes); err != nil || cfg.Storage.SegmentBytes <= 0 {
+			return "", fmt.Errorf("segment-bytes=%q: want a positive byte count", v)
+		}
+	}
+	if v, ok := arg(td, "cache-bytes"); ok {
+		if _, err := fmt.Sscan(v, &cfg.Storage.CacheBytes); err != nil || cfg.Storage.CacheBytes < 0 {
+			return "", fmt.Errorf("cache-bytes=%q: want a byte count >= 0", v)
+		}
+	}
 	cfg.NetLatency, cfg.NetLatencyMax = sm.Millisecond, 5*sm.Millisecond
 	cfg.SyncLatency = sm.Millisecond
 	cfg.Trace = r.Trace
@@ -70,8 +81,30 @@ func handleTopic(r *Runner, td *datadriven.TestData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r.cfg.Topics = append(r.cfg.Topics, sim.TopicSpec{Name: name, Partitions: int32(p), ReplicationFactor: int32(rf), MinISR: int32(minISR), Unclean: td.HasArg("unclean")})
+	retBytes, err := argInt(td, "retention-bytes", 0)
+	if err != nil {
+		return "", err
+	}
+	retMs, err := argInt(td, "retention-ms", 0)
+	if err != nil {
+		return "", err
+	}
+	r.cfg.Topics = append(r.cfg.Topics, sim.TopicSpec{Name: name, Partitions: int32(p), ReplicationFactor: int32(rf), MinISR: int32(minISR), Unclean: td.HasArg("unclean"),
+		RetentionBytes: int64(retBytes), RetentionMs: int64(retMs)})
 	return "ok", nil
+}
+
+// handleLogs describes every running replica of a partition: its role,
+// log start, high watermark, log end and segment count.
+//
+// Example: logs tp=t0/0
+func handleLogs(r *Runner, td *datadriven.TestData) (string, error) {
+	v, _ := arg(td, "tp")
+	tp, err := parseTP(v)
+	if err != nil {
+		return "", err
+	}
+	return r.world.Logs(tp), nil
 }
 
 // handleBoot starts every process and creates the declared topics.

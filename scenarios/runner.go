@@ -92,7 +92,7 @@ func init() {
 		"run": handleRun, "crash": handleCrash, "restart": handleRestart, "partition": handlePartition,
 		"isolate": handleIsolate, "clog": handleClog, "pause": handlePause, "clock-jump": handleClockJump,
 		"disk-errors": handleDiskErrors, "disk-full": handleDiskFull, "loss": handleLoss, "heal": handleHeal,
-		"status": handleStatus, "ops": handleOps, "stabilize": handleStabilize, "check": handleCheck,
+		"status": handleStatus, "logs": handleLogs, "ops": handleOps, "stabilize": handleStabilize, "check": handleCheck,
 		"seed": handleSeed, "_breakpoint": handleBreakpoint,
 	}
 }

@@ -60,6 +60,9 @@ type cursor struct {
 	pos   sm.Offset
 	epoch sm.Epoch // the highest leader epoch seen
 	seq   uint64   // bumped by every Seek, so a fetch from before it is discarded
+	// beginning says the position is "the log start" (SeekToBeginning):
+	// when retention moved the log start past pos, reading starts there.
+	beginning bool
 }
 
 // NewConsumer makes a consumer on c's connections, with nothing assigned.
@@ -157,12 +160,14 @@ func (k *Consumer) Seek(tp TopicPartition, offset sm.Offset) error {
 		return fmt.Errorf("%w: Seek: offset %d", ErrInvalidRequest, offset)
 	}
 	cur.pos = offset
+	cur.beginning = false
 	cur.seq++
 	return nil
 }
 
 // SeekToBeginning moves the given partitions, or all assigned ones when
-// none are given, to offset 0. Unassigned partitions are ignored.
+// none are given, to their log start: offset 0, or the first offset
+// retention kept. Unassigned partitions are ignored.
 func (k *Consumer) SeekToBeginning(tps ...TopicPartition) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -172,6 +177,7 @@ func (k *Consumer) SeekToBeginning(tps ...TopicPartition) {
 	for _, tp := range tps {
 		if cur := k.cursors[tp]; cur != nil {
 			cur.pos = 0
+			cur.beginning = true
 			cur.seq++
 		}
 	}
@@ -277,13 +283,15 @@ type fetchJob struct {
 }
 
 type fetchResult struct {
-	recs    []Record
-	next    sm.Offset // the position after recs
-	epoch   sm.Epoch  // the highest leader epoch seen
-	hw      sm.Offset
-	err     error
-	retry   bool // err is transient: try again later
-	refresh bool // metadata is probably stale
+	recs  []Record
+	next  sm.Offset // the position after recs
+	epoch sm.Epoch  // the highest leader epoch seen
+	hw    sm.Offset
+	// logStart is the log start the leader named with OFFSET_OUT_OF_RANGE.
+	logStart sm.Offset
+	err      error
+	retry    bool // err is transient: try again later
+	refresh  bool // metadata is probably stale
 }
 
 // pollOnce runs one fetch round over the assignment.
@@ -341,8 +349,16 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 			recs = append(recs, r.recs...)
 			cur.pos = r.next
 		}
+		if len(r.recs) > 0 {
+			cur.beginning = false
+		}
 		switch {
 		case r.err == nil:
+		case cur.beginning && errors.Is(r.err, ErrOffsetOutOfRange) && r.logStart > cur.pos:
+			// Retention deleted the records before the log start: the
+			// beginning is there now.
+			cur.pos = r.logStart
+			retry = true
 		case r.retry:
 			retry = true
 		default:
@@ -404,7 +420,8 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	if resp.Code != sm.CodeOK {
 		berr := &BrokerError{Code: resp.Code, Message: resp.Message, Broker: leader, TP: job.tp}
 		if resp.Code == sm.CodeOffsetOutOfRange {
-			berr.Message = fmt.Sprintf("%s (position %d, high watermark %d)", resp.Message, job.pos, resp.HighWatermark)
+			berr.Message = fmt.Sprintf("%s (position %d, log start %d, high watermark %d)", resp.Message, job.pos, resp.LogStart, resp.HighWatermark)
+			res.logStart = resp.LogStart
 		}
 		res.err = berr
 		res.retry = resp.Code.Retriable()

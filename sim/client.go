@@ -308,7 +308,7 @@ func (c *client) receive(m sm.Envelope) {
 		// record at or above the high watermark, or a committed offset
 		// refused as out of range.
 		if r.Code == sm.CodeOK || r.Code == sm.CodeOffsetOutOfRange {
-			p.op.HW, p.op.Epoch = int64(r.HighWatermark), int64(r.LeaderEpoch)
+			p.op.HW, p.op.Epoch, p.op.LogStart = int64(r.HighWatermark), int64(r.LeaderEpoch), int64(r.LogStart)
 		}
 		if r.Code == sm.CodeOK {
 			p.op.Records = flatten(r.Batches, sm.Offset(p.op.FetchOffset))

@@ -129,6 +129,19 @@ type TopicSpec struct {
 	ReplicationFactor int32
 	MinISR            int32
 	Unclean           bool
+	// RetentionBytes and RetentionMs are the topic's retention (0: none).
+	RetentionBytes int64
+	RetentionMs    int64
+}
+
+// Storage is how brokers keep partition logs in a run: the cache that
+// bounds the batches they hold in memory, the segment size they roll at
+// (the broker default: topics do not set one, since a topic's
+// segment_bytes may not go below 1 MiB), and how often retention runs.
+type Storage struct {
+	CacheBytes             int64
+	SegmentBytes           int64
+	RetentionCheckInterval sm.Duration
 }
 
 // Config is one simulation run. DefaultConfig draws a swarm configuration
@@ -158,6 +171,8 @@ type Config struct {
 	// on topics whose min_in_sync_replicas is above it: a committed record
 	// is on at least that many in-sync or eligible copies (sm ELR).
 	LostDisks int
+	// Storage is how brokers keep their logs (cache, segments, retention).
+	Storage Storage
 
 	NetLatency, NetLatencyMax      sm.Duration
 	DiskLatencyMin, DiskLatencyMax sm.Duration
@@ -272,6 +287,9 @@ func DefaultConfig(seed uint64) Config {
 		ReplicaLagTime:    1000 * sm.Millisecond,
 		HealthInterval:    500 * sm.Millisecond,
 		HealthTimeout:     1500 * sm.Millisecond,
+		// Segments of a few dozen batches and a cache of a few: fetches
+		// read the disk, segments roll and sealed ones pile up.
+		Storage: Storage{CacheBytes: 16 << 10, SegmentBytes: 4 << 10, RetentionCheckInterval: 500 * sm.Millisecond},
 	}
 	if r.chance(0.3) {
 		c.Topics = append(c.Topics, TopicSpec{Name: "t2", Partitions: 1, ReplicationFactor: 1, MinISR: 1})
@@ -354,6 +372,28 @@ func Swarm(seed uint64) Config {
 	}
 	c.ClientTimeout = sm.Duration(r.logUniform(float64(300*sm.Millisecond), float64(5*sm.Second)))
 	c.Clients = int(r.between(3, 8))
+
+	// Storage: from no cache (every fetch reads the disk) to one that holds
+	// everything, segments of a few batches to a few hundred, and, on some
+	// topics, retention by size or time that deletes while the faults run.
+	switch u := r.float(); {
+	case u < 0.2:
+		c.Storage.CacheBytes = 0
+	case u < 0.8:
+		c.Storage.CacheBytes = int64(r.logUniform(1<<10, 256<<10))
+	default:
+		c.Storage.CacheBytes = 64 << 20
+	}
+	c.Storage.SegmentBytes = int64(r.logUniform(256, 32<<10))
+	c.Storage.RetentionCheckInterval = sm.Duration(r.between(100, 2000)) * sm.Millisecond
+	for i := range c.Topics {
+		if r.chance(1.0 / 3) {
+			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))
+		}
+		if r.chance(1.0 / 4) {
+			c.Topics[i].RetentionMs = int64(r.between(2000, 15000))
+		}
+	}
 
 	if r.chance(1.0 / 16) {
 		rf := int32(min(3, c.Brokers))

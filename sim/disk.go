@@ -223,6 +223,8 @@ func (d *Disk) recover() (sm.Durable, error) {
 	}
 	for _, key := range slices.Sorted(maps.Keys(d.logs)) {
 		l := d.logs[key]
+		l.collapse()
+		l.forgetTopicID()
 		data, damaged := l.recoverBytes()
 		if damaged != "" {
 			if out.Damaged == nil {

@@ -607,13 +607,16 @@ func TestDiskDamageRecord(t *testing.T) {
 		if bounds(m) != "[0,5)s[5,5)" || damaged[tpA] != "crc at byte 40 of segment 5" {
 			t.Fatalf("damaged at 8 (inside batch [5,10)): %s %q", bounds(m), damaged[tpA])
 		}
+	}
+	if n := len(d.logs[walFile(tpA)].segs); n != 3 {
+		t.Fatalf("the record changed the segments: %d", n)
+	}
+	// The byte recovery (which makes the log one segment) reports it too.
+	for range 2 {
 		got, _ := d.recover()
 		if bs, _, _ := sm.DecodeLog(got.Logs[tpA]); len(bs) != 2 || got.Damaged[tpA] == "" {
 			t.Fatalf("byte recovery: %d batches, damaged %q", len(bs), got.Damaged[tpA])
 		}
-	}
-	if n := len(d.logs[walFile(tpA)].segs); n != 3 {
-		t.Fatalf("the record changed the segments: %d", n)
 	}
 	// A truncation above the record keeps it; one to it or below clears it.
 	mustApply(t, d, sm.LogOp{Kind: sm.LogTruncate, Offset: 10})
@@ -623,7 +626,7 @@ func TestDiskDamageRecord(t *testing.T) {
 	}
 	mustApply(t, d, sm.LogOp{Kind: sm.LogTruncate, Offset: 5})
 	d.sync(walFile(tpA))
-	if m, damaged, _ := manifestOf(t, d); damaged != nil || bounds(m) != "[0,5)s[5,5)" {
+	if m, damaged, _ := manifestOf(t, d); damaged != nil || bounds(m) != "[0,5)" {
 		t.Fatalf("after the cut: %s %v", bounds(m), damaged)
 	}
 	// Unsynced, the record may be lost by a crash; a reset clears it.
@@ -637,5 +640,33 @@ func TestDiskDamageRecord(t *testing.T) {
 	d.sync(walFile(tpA))
 	if _, damaged, _ := manifestOf(t, d); damaged != nil {
 		t.Fatalf("a reset kept the record: %v", damaged)
+	}
+}
+
+// The byte recovery makes a segmented log one segment, as the broker that
+// recovers from bytes sees it: the same frames, reads addressed from the
+// first base, sync marks added up so a loss below any of them is damage.
+func TestDiskByteRecoveryCollapses(t *testing.T) {
+	d := rolled(t)
+	got, _ := d.recover()
+	l := d.logs[walFile(tpA)]
+	if len(l.segs) != 1 || l.segs[0].base != 0 || got.Damaged != nil || !bytes.Equal(got.Logs[tpA], l.segs[0].data.content) {
+		t.Fatalf("%d segments, damaged %v", len(l.segs), got.Damaged)
+	}
+	if data, _, err := d.readLog(sm.LogRead{TP: tpA, Segment: 0, Pos: int64(len(batchAt(0, 3, 0)) + len(batchAt(3, 2, 3))), MaxBytes: 1}); err != "" || !bytes.Equal(data, batchAt(5, 5, 5)) {
+		t.Fatalf("read of the second segment's frame in the collapsed log: %q", err)
+	}
+	appendAt(t, d, 12, 1)
+
+	// Synced data lost in a sealed segment (a lying device) is damage
+	// after the collapse.
+	d = rolled(t)
+	s := d.logs[walFile(tpA)].segs[1]
+	s.data.content = s.data.content[:10:10]
+	s.data.durable = s.data.content
+	if got, _ := d.recover(); got.Damaged[tpA] == "" {
+		t.Fatal("a sealed segment short of its mark is not damage after the collapse")
+	} else if bs, _, _ := sm.DecodeLog(got.Logs[tpA]); len(bs) != 2 {
+		t.Fatalf("served %d batches, want the 2 before the loss", len(bs))
 	}
 }

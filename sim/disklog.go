@@ -235,7 +235,14 @@ func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 	// is an I/O-level error (the broker stops), never a silent second copy
 	// of an offset. Behind a torn tail the end is unknown until a cut.
 	if end, ok := l.end(); ok && base != end {
-		return fmt.Sprintf("append: batch base offset %d, log ends at %d", base, end), false
+		if len(l.segs) > 1 || len(l.last().data.content) > 0 {
+			return fmt.Sprintf("append: batch base offset %d, log ends at %d", base, end), false
+		}
+		// A log holding no batch at all starts where its first append
+		// does, as an empty file does: a broker that recovered it from
+		// bytes does not know where it starts.
+		l.segs = []*segment{{base: base}}
+		l.active, l.activeOK = sm.NewIndexBuilder(base), true
 	}
 	if seal != nil {
 		l.last().index.content = seal
@@ -268,9 +275,16 @@ func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 // segments go, the segment holding off becomes active again without its
 // index, cut at the first frame at or after off (or at bytes that do not
 // decode).
+//
+// Below the log start, every batch goes and the log is empty at off: a
+// broker that recovered from bytes cannot know the start of a log holding
+// no batch (sm.Durable.Logs is empty for it) and takes it as 0.
 func (l *plog) truncate(off sm.Offset) string {
 	if off < l.start() {
-		return fmt.Sprintf("truncate %v to offset %d: below the log start %d", l.tp, off, l.start())
+		l.segs = []*segment{{base: off}}
+		l.active, l.activeOK = sm.NewIndexBuilder(off), true
+		l.refused, l.damage = false, nil
+		return ""
 	}
 	i := len(l.segs) - 1
 	for i > 0 && l.segs[i].base > off {
@@ -499,7 +513,12 @@ func joinDamage(note, found string) string {
 func (l *plog) scanBytes() (data []byte, damaged string) {
 	for i, s := range l.segs {
 		last := i == len(l.segs)-1
-		valid := validFrames(s.data.content)
+		// Frames that do not decode, or decode but do not continue the log.
+		idx, serr := sm.ScanSegment(s.data.content, s.base, 0)
+		valid := int(idx.Bytes)
+		if serr != nil {
+			valid = int(serr.Pos)
+		}
 		if valid < s.data.mark {
 			return append(data, s.data.content[:valid]...), fmt.Sprintf("%s: byte %d: %d of the %d bytes its sync mark covers are gone or corrupt",
 				segmentFile(l.tp, s.base), valid, s.data.mark-valid, s.data.mark)
@@ -514,6 +533,30 @@ func (l *plog) scanBytes() (data []byte, damaged string) {
 	}
 	return data, ""
 }
+
+// collapse makes l one active segment holding every segment's frames, as a
+// broker that recovers from bytes (sm.Durable.Logs) sees its log: one
+// segment from its first batch, which its reads then address. The sync
+// marks add up, so data lost below any of them still shows as damage. Only
+// the byte recovery does this; recoverManifests keeps the segments.
+func (l *plog) collapse() {
+	if len(l.segs) <= 1 {
+		return
+	}
+	one := &segment{base: l.segs[0].base}
+	for _, s := range l.segs {
+		one.data.content = append(one.data.content, s.data.content...)
+		one.data.durable = append(one.data.durable, s.data.durable...)
+		one.data.mark += s.data.mark
+	}
+	l.segs, l.durSegs = []*segment{one}, []*segment{one}
+	l.activeOK = false
+}
+
+// forgetTopicID is the byte recovery's other loss: sm.Durable.Logs carries
+// no topic ID, so the broker cannot tell the log's, and the log takes the
+// next one an operation names, as a log written before topic IDs does.
+func (l *plog) forgetTopicID() { l.topicID, l.durTopicID = sm.TopicID{}, sm.TopicID{} }
 
 // logRecovery counts what recoverManifests did, for the coverage probes.
 type logRecovery struct {

@@ -127,7 +127,6 @@ func (w *World) checkLeaders(tp sm.TopicPartition, brokers []sm.NodeID, replicas
 // checkCommitted compares the new part of one replica's committed prefix
 // (st is its status) with the cluster's committed log.
 func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.PartitionStatus) {
-	b := w.brokerNode(id)
 	key := replicaKey{id, w.hosts[id].incarnation, tp}
 	from := w.inv.verified[key]
 	if st.LEO < from {
@@ -138,7 +137,7 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.Par
 		return
 	}
 	ref := w.inv.committed[tp]
-	log := w.replicaLog(b, id, tp, from)
+	log := w.diskBatches(id, tp, from)
 	i := sort.Search(len(log), func(i int) bool { return log[i].NextOffset() > from })
 	for ; i < len(log) && log[i].BaseOffset < st.HW; i++ {
 		for j, r := range log[i].Records {
@@ -234,20 +233,12 @@ func (w *World) checkRaftSnapshot(id sm.NodeID, c *controller.Node, key replicaK
 	}
 }
 
-// invariantsReadDisk says where the cluster invariants read a replica's
-// log: from the broker's disk (diskLog, the oracle) when set, else from the
-// replica's in-memory log (broker.Node.Log). Set it when replicas no longer
-// hold their whole log in memory.
-const invariantsReadDisk = false
-
-// replicaLog is broker id's log of tp as the invariants see it (see
-// invariantsReadDisk), from the batch holding offset from on at least.
-func (w *World) replicaLog(b *broker.Node, id sm.NodeID, tp sm.TopicPartition, from sm.Offset) []sm.Batch {
-	if invariantsReadDisk {
-		log, _ := w.diskLog(id, tp, from)
-		return log
-	}
-	return b.Log(tp)
+// diskBatches is what the cluster invariants read of a replica's log: the
+// disk oracle's batches (diskLog), since no replica holds its log in
+// memory; from the segment holding offset from on at least.
+func (w *World) diskBatches(id sm.NodeID, tp sm.TopicPartition, from sm.Offset) []sm.Batch {
+	log, _ := w.diskLog(id, tp, from)
+	return log
 }
 
 // diskLog is the disk oracle: broker id's log of tp as its disk's page cache

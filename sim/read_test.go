@@ -180,7 +180,7 @@ func TestFaultsAtRest(t *testing.T) {
 	if w.stats.Faults[FaultBitRot] != 1 {
 		t.Fatalf("bitrot injected %d times", w.stats.Faults[FaultBitRot])
 	}
-	if d, _ := h.disk.recover(); d.Damaged[tp] == "" {
+	if d, _ := h.disk.syncedCopy().recover(); d.Damaged[tp] == "" {
 		t.Fatal("byte recovery did not see the flipped bit")
 	}
 	lost := false

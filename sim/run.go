@@ -272,8 +272,9 @@ func (w *World) createTopic(t TopicSpec, deadline sm.Time) error {
 	var try func()
 	try = func() {
 		admin.script = append(admin.script, action{
-			kind:  linearizability.CreateTopic,
-			topic: sm.TopicInfo{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Config: sm.TopicConfig{MinInSyncReplicas: t.MinISR, UncleanLeaderElection: t.Unclean}},
+			kind: linearizability.CreateTopic,
+			topic: sm.TopicInfo{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Config: sm.TopicConfig{
+				MinInSyncReplicas: t.MinISR, UncleanLeaderElection: t.Unclean, RetentionBytes: t.RetentionBytes, RetentionMs: t.RetentionMs}},
 			onReply: func(op linearizability.Op) {
 				if op.Outcome == linearizability.OK && (op.Err == "" || op.Err == sm.CodeTopicExists.String()) {
 					done = true
@@ -360,8 +361,9 @@ func (w *World) idle() bool {
 	return true
 }
 
-// finalReads reads every workload partition from offset 0 to its high
-// watermark and records the reads as Final.
+// finalReads reads every workload partition from its log start (offset 0,
+// or where retention left it) to its high watermark and records the reads
+// as Final.
 func (w *World) finalReads() error {
 	reader := w.adminClient()
 	reader.stopped = true
@@ -383,6 +385,10 @@ func (w *World) finalReads() error {
 			reader.script = append(reader.script, action{kind: linearizability.Fetch, tp: tp, offset: next, final: true,
 				onReply: func(op linearizability.Op) {
 					got = true
+					if op.Err == linearizability.ErrOffsetOutOfRange && sm.Offset(op.LogStart) > next {
+						next = sm.Offset(op.LogStart) // retention deleted what lies below
+						return
+					}
 					if op.Outcome != linearizability.OK {
 						return
 					}
@@ -675,6 +681,9 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		MaxBatchBytes:                4 << 20,
 		FetchMaxRecords:              256,
 		WallClockAtStart:             simWallClockAtStart,
+		CacheBytes:                   max(cfg.Storage.CacheBytes, 1), // 0 would mean the default
+		SegmentBytes:                 cfg.Storage.SegmentBytes,
+		RetentionCheckInterval:       cfg.Storage.RetentionCheckInterval,
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,

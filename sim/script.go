@@ -210,6 +210,28 @@ func (w *World) Status() string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// Logs describes every running replica of tp: role, log start, high
+// watermark and log end, and how many segments the log has.
+func (w *World) Logs(tp sm.TopicPartition) string {
+	var b strings.Builder
+	for _, id := range w.brokerIDs() {
+		h := w.hosts[id]
+		if !h.up {
+			fmt.Fprintf(&b, "%v down\n", id)
+			continue
+		}
+		n := w.brokerNode(id)
+		for _, st := range n.Partitions() {
+			if st.TP != tp {
+				continue
+			}
+			m, _ := n.Manifest(tp)
+			fmt.Fprintf(&b, "%v %v log=[%d, %d) hw=%d segments=%d\n", id, st.Role, st.LogStart, st.LEO, st.HW, len(m.Segments))
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // ClientSummary narrates each client's outcomes since the last call:
 // "cl1000001 produce acks=all: 10 ok, 2 unknown".
 func (w *World) ClientSummary(since int) (string, int) {

@@ -336,6 +336,11 @@ var mustReach = append([]string{
 	sm.ProbeCompletionForGoneComponent.String(), sm.ProbeLeaseExpired.String(),
 	sm.ProbeDamagedReplicaRepaired.String(), "damaged log on recovery",
 	sm.ProbeSnapshotSent.String(), sm.ProbeSnapshotApplied.String(), "restored metadata matches replayed",
+	// The bounded log: reads from the cache and from disk, rolls,
+	// retention, a follower reset to its leader's log start, and a broker
+	// dropping the log of an earlier incarnation of a topic.
+	sm.ProbeReadFromCache.String(), sm.ProbeReadFromDisk.String(), sm.ProbeSegmentRolled.String(),
+	sm.ProbeRetentionDeleted.String(), sm.ProbeFollowerReset.String(), sm.ProbeStaleTopicLogDropped.String(),
 }, segmentProbes()...)
 
 // segmentProbes are the simulator's own paths of segmented logs, gated with
@@ -368,7 +373,9 @@ const (
 // a zombie's replica fetch reaches a leader only when it was in flight across
 // the freeze: stale-incarnation-fetch-refused fired in 12 of seeds 1-1000
 // (and completion-for-gone-component in 15, after a workload change).
-var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String()}
+// follower-reset (a follower down or cut off while retention deleted
+// past its log end) fired in 11 of seeds 1-300.
+var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String(), sm.ProbeFollowerReset.String()}
 
 // checkCoverage is the coverage gate over a seed range: mustReach probes
 // fired and every fault class was injected somewhere in the range (sizes

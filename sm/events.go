@@ -57,8 +57,13 @@ type Ready struct {
 // Durable is what a node found on its disk at start; the runtime reads it and
 // hands it to the node's constructor, which recovers from it.
 type Durable struct {
-	// Logs holds each partition log's bytes: EncodeBatch frames, possibly
-	// ending in a torn or corrupt frame that recovery truncates.
+	// Manifests holds each partition log's manifest: its segments and their
+	// indexes, not their bytes. The store has cut torn tails; everything a
+	// manifest holds is durable.
+	Manifests map[TopicPartition]LogManifest
+	// Logs holds partition logs as bytes (EncodeBatch frames, possibly
+	// ending in a torn frame the replica cuts), from stores that hand logs
+	// over whole; a log is in Manifests or in Logs.
 	Logs map[TopicPartition][]byte
 	// Damaged names partition logs whose disk lost data that may have been
 	// acknowledged: a bad record below what was synced, in a sealed

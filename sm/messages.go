@@ -194,6 +194,10 @@ type ReplicaFetchResponse struct {
 	Diverging          bool
 	DivergingEpoch     Epoch
 	DivergingEndOffset Offset
+	// LogStart is the leader's log start offset: a follower deletes its own
+	// segments below it (retention runs on the leader's log), and one whose
+	// log ends below it (CodeOffsetOutOfRange) starts over there.
+	LogStart Offset
 }
 
 // ---- broker ↔ controller ---------------------------------------------------

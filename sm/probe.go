@@ -82,6 +82,27 @@ const (
 	// ProbeSnapshotApplied: a controller replaced its metadata with a raft
 	// snapshot received from the leader.
 	ProbeSnapshotApplied
+	// ProbeReadFromCache: a fetch was served from the cached suffix.
+	ProbeReadFromCache
+	// ProbeReadFromDisk: a fetch for data outside the cache was served by a
+	// log read.
+	ProbeReadFromDisk
+	// ProbeSegmentRolled: a replica sealed its active segment and started a
+	// new one.
+	ProbeSegmentRolled
+	// ProbeRetentionDeleted: a replica deleted sealed segments by retention
+	// (its own, or following its leader's log start).
+	ProbeRetentionDeleted
+	// ProbeFollowerReset: a follower whose log ended below its leader's log
+	// start emptied its log and started it there.
+	ProbeFollowerReset
+	// ProbeCorruptionFound: a log read found bytes at rest that fail their
+	// checksum; nothing of them was served.
+	ProbeCorruptionFound
+	// ProbeStaleTopicLogDropped: a broker found a log of an earlier
+	// incarnation of a topic (deleted and created again meanwhile) and
+	// deleted it.
+	ProbeStaleTopicLogDropped
 
 	probeCount
 )
@@ -111,6 +132,13 @@ var probeNames = [probeCount]string{
 	ProbeProposalsLost:                "proposals-lost",
 	ProbeSnapshotSent:                 "snapshot-sent",
 	ProbeSnapshotApplied:              "snapshot-applied",
+	ProbeReadFromCache:                "read-from-cache",
+	ProbeReadFromDisk:                 "read-from-disk",
+	ProbeSegmentRolled:                "segment-rolled",
+	ProbeRetentionDeleted:             "retention-deleted",
+	ProbeFollowerReset:                "follower-reset",
+	ProbeCorruptionFound:              "corruption-found",
+	ProbeStaleTopicLogDropped:         "stale-topic-log-dropped",
 }
 
 func (p Probe) String() string {

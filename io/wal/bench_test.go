@@ -136,13 +136,13 @@ func benchWriteSync(b *testing.B, ring *uring.Ring, fd int, rec []byte, off int6
 // before the next, as a client with one request in flight; offsets are
 // assigned under the partition's lock, as its leader does.
 func benchAppend(b *testing.B, be string, n, parts int) {
-	cfg := Config{Path: benchDir(b), FsyncOnWrite: true, SegmentSizeBytes: 64 << 20, Backend: be, RingEntries: 256}
+	cfg := Config{Path: benchDir(b), FsyncOnWrite: true, Backend: be, RingEntries: 256}
 	w, _, err := Open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	value := make([]byte, benchRecordBytes-28-8) // frame header 28, record lengths 8
+	value := make([]byte, benchRecordBytes-sm.FrameHeaderBytes-8) // record lengths 8
 	if got := len(benchFrame(0, value)); got != benchRecordBytes {
 		b.Fatalf("frame is %d bytes", got)
 	}

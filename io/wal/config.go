@@ -49,12 +49,20 @@ type Config struct {
 	// (same power domain). FlushInterval bounds that window. Truncations,
 	// deletions and segment rolls are always synced.
 	FsyncOnWrite bool
-	// SegmentSizeBytes is the size at which the active segment is sealed and
-	// a new one started ([wal] segment_size_bytes). Segments roll only at
-	// frame boundaries: a frame that would take the active segment past this
-	// size starts a new segment, and a frame larger than the size gets a
-	// segment of its own.
-	SegmentSizeBytes int64
+	// Segments roll only when the state machine says so (sm.LogOp.Roll); the
+	// reference's [wal] segment_size_bytes is the broker's default
+	// segment size (broker.Config.SegmentBytes), not a WAL setting.
+
+	// ReadConcurrency is how many segment reads (sm.LogRead) run at once,
+	// each on its own reader goroutine, never on the committer. Zero means
+	// 4.
+	ReadConcurrency int
+	// ReadLogBytes makes Open also return every partition's bytes
+	// (Recovery.Logs), reading and checking every segment, for callers that
+	// still build sm.Durable.Logs. It makes Open's time and memory grow with
+	// the data retained; without it Open reads only index files and active
+	// segments.
+	ReadLogBytes bool
 	// FlushInterval ([wal] flush_interval_ms), when positive, fdatasyncs
 	// segments holding unsynced appends that long after they were written.
 	// It matters only for appends that completed without fsync (FsyncOnWrite
@@ -97,16 +105,16 @@ type Config struct {
 // group into one write; there is no staging buffer to size.
 
 // DefaultConfig is the reference's [wal] defaults: 10 GiB capacity, fsync on
-// write, 1 GiB segments, a 1 s flush interval, backend auto.
+// write, a 1 s flush interval, backend auto.
 func DefaultConfig(path string) Config {
 	return Config{
-		Path:             path,
-		CapacityBytes:    10 << 30,
-		FsyncOnWrite:     true,
-		SegmentSizeBytes: 1 << 30,
-		FlushInterval:    time.Second,
-		Backend:          BackendAuto,
-		RingEntries:      256,
+		Path:            path,
+		CapacityBytes:   10 << 30,
+		FsyncOnWrite:    true,
+		FlushInterval:   time.Second,
+		Backend:         BackendAuto,
+		RingEntries:     256,
+		ReadConcurrency: 4,
 	}
 }
 
@@ -128,8 +136,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("wal: path must be set")
 	case c.CapacityBytes < 0:
 		return fmt.Errorf("wal: capacity_bytes must be >= 0 (got %d)", c.CapacityBytes)
-	case c.SegmentSizeBytes <= 0:
-		return fmt.Errorf("wal: segment_size_bytes must be > 0 (got %d)", c.SegmentSizeBytes)
+	case c.ReadConcurrency < 0:
+		return fmt.Errorf("wal: read concurrency must be >= 0 (got %d)", c.ReadConcurrency)
 	case c.FlushInterval < 0:
 		return fmt.Errorf("wal: flush interval must be >= 0 (got %v)", c.FlushInterval)
 	case c.MaxOpenFiles < 0:

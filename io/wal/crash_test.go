@@ -16,7 +16,6 @@ import (
 const (
 	crashEnvDir     = "WEIR_WAL_CRASH_CHILD_DIR"
 	crashEnvBackend = "WEIR_WAL_CRASH_CHILD_BACKEND"
-	crashSegment    = 4096
 )
 
 func crashTP(p int32) sm.TopicPartition { return sm.TopicPartition{Topic: "crash", Partition: p} }
@@ -46,7 +45,6 @@ func TestCrashRecovery(t *testing.T) {
 
 func crashConfig(dir, be string) Config {
 	cfg := testConfig(dir, be)
-	cfg.SegmentSizeBytes = crashSegment
 	return cfg
 }
 
@@ -149,7 +147,9 @@ func TestCrashChild(t *testing.T) {
 			tp, next := crashTP(p), start(p)
 			for i := 0; ; i++ {
 				recs := 1 + i%4
-				if err := w.Append(tp, frame(tp, next, 1, recs, 20+(i*37)%300), true); err != nil {
+				// Every twelfth append rolls, as the state machine rolls segments.
+				op := sm.LogOp{Kind: sm.LogAppend, TP: tp, Data: frame(tp, next, 1, recs, 20+(i*37)%300), Sync: true, Roll: i%12 == 11}
+				if err := w.Do(op); err != nil {
 					die("append %v at %d: %v", tp, next, err)
 				}
 				next += sm.Offset(recs)
@@ -180,6 +180,6 @@ func TestCrashChild(t *testing.T) {
 		mu.Lock()
 		ends[id] = next
 		mu.Unlock()
-		exec.StartLog([]sm.LogOp{{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true}})
+		exec.StartLog([]sm.LogOp{{ID: id, Kind: sm.LogAppend, TP: tp, Data: data, Sync: true, Roll: id%20 == 0}})
 	}
 }

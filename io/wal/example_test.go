@@ -8,9 +8,10 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-// Wiring a WAL under a node: Open recovers sm.Durable.Logs, and an Executor
-// is the node's StartLog; its callback posts each LogDone back to the
-// node's loop (here a channel stands in for runtime.Loop.Post).
+// Wiring a WAL under a node: Open recovers each log's manifest, and an
+// Executor is the node's StartLog and StartRead; its callbacks post each
+// LogDone and LogReadDone back to the node's loop (here a channel stands in
+// for runtime.Loop.Post).
 func ExampleWAL_NewExecutor() {
 	dir, _ := os.MkdirTemp("", "wal-example")
 	defer os.RemoveAll(dir)
@@ -20,16 +21,18 @@ func ExampleWAL_NewExecutor() {
 		return
 	}
 	defer w.Close()
-	durable := sm.Durable{Logs: rec.Logs} // hand to broker.New
+	manifests := rec.Manifests // hand to the broker
 
-	events := make(chan sm.LogDone, 16)
-	exec := w.NewExecutor(func(d sm.LogDone) { events <- d })
+	events := make(chan sm.Event, 16)
+	exec := w.NewExecutor(func(d sm.LogDone) { events <- d }).WithReads(func(d sm.LogReadDone) { events <- d })
 
 	tp := sm.TopicPartition{Topic: "orders", Partition: 0}
 	b := sm.Batch{BaseOffset: 0, Epoch: 1, Records: []sm.Record{{Value: []byte("hello")}}}
 	b.Seal()
 	exec.StartLog([]sm.LogOp{{ID: 1, Kind: sm.LogAppend, TP: tp, Data: sm.EncodeBatch(nil, &b), Sync: true}})
-	d := <-events
-	fmt.Println(len(durable.Logs), d.ID, d.Outcome == sm.OutcomeOK)
-	// Output: 0 1 true
+	d := (<-events).(sm.LogDone)
+	exec.StartRead([]sm.LogRead{{ID: 2, TP: tp, Segment: 0, Pos: 0, MaxBytes: 1 << 20}})
+	r := (<-events).(sm.LogReadDone)
+	fmt.Println(len(manifests), d.ID, d.Outcome == sm.OutcomeOK, r.ID, len(r.Data) == len(sm.EncodeBatch(nil, &b)))
+	// Output: 0 1 true 2 true
 }

@@ -32,11 +32,13 @@ func forBackends(t *testing.T, body func(t *testing.T, backend string)) {
 
 func testConfig(dir, backend string) Config {
 	return Config{
-		Path:             dir,
-		FsyncOnWrite:     true,
-		SegmentSizeBytes: 1 << 20,
-		Backend:          backend,
-		RingEntries:      8, // small, so groups exercise the ring's flow control
+		Path:         dir,
+		FsyncOnWrite: true,
+		Backend:      backend,
+		RingEntries:  8, // small, so groups exercise the ring's flow control
+		// The older tests check recovered bytes; the manifest tests
+		// (manifest_test.go) run without it.
+		ReadLogBytes: true,
 	}
 }
 
@@ -69,7 +71,8 @@ func value(tp sm.TopicPartition, off sm.Offset, size int) []byte {
 
 // frame encodes one sealed batch of records starting at base.
 func frame(tp sm.TopicPartition, base sm.Offset, epoch sm.Epoch, records, size int) []byte {
-	b := sm.Batch{BaseOffset: base, Epoch: epoch}
+	// Timestamps go back now and then, as leaders' clocks may.
+	b := sm.Batch{BaseOffset: base, Epoch: epoch, Timestamp: 1_700_000_000_000 + int64(base*37%500)}
 	for i := range records {
 		off := base + sm.Offset(i)
 		b.Records = append(b.Records, sm.Record{Key: fmt.Appendf(nil, "k%d", off), Value: value(tp, off, size)})
@@ -86,6 +89,26 @@ type model struct {
 	starts []int       // byte position of each frame
 	bases  []sm.Offset // base offset of each frame
 	next   sm.Offset
+	// rollAt, when set, makes appendModel roll the active segment before an
+	// append that would take it past rollAt bytes, as the state machine
+	// does with segment_bytes; segs are the segments' byte starts in data.
+	rollAt int
+	segs   []int
+	rolls  int
+}
+
+// segBytes is the size of the model's active segment.
+func (m *model) segBytes() int {
+	if len(m.segs) == 0 {
+		return len(m.data)
+	}
+	return len(m.data) - m.segs[len(m.segs)-1]
+}
+
+// roll records a roll at the model's end.
+func (m *model) roll() {
+	m.segs = append(m.segs, len(m.data))
+	m.rolls++
 }
 
 // add returns frames for n batches of recs records continuing the model,
@@ -111,11 +134,26 @@ func (m *model) truncate(off sm.Offset) {
 		m.starts, m.bases = m.starts[:i], m.bases[:i]
 	}
 	m.next = off
+	for len(m.segs) > 0 && m.segs[len(m.segs)-1] > len(m.data) {
+		m.segs = m.segs[:len(m.segs)-1]
+	}
 }
 
+// appendModel appends n batches to m's log, rolling first (an append with
+// sm.LogOp.Roll, as the state machine rolls) when m.rollAt says so.
 func appendModel(t testing.TB, w *WAL, m *model, n, recs, size int) {
 	t.Helper()
-	if err := w.Append(m.tp, m.add(n, recs, size), true); err != nil {
+	roll := m.rollAt > 0 && m.segBytes() > 0 && m.segBytes()+n*(sm.FrameHeaderBytes+recs*(12+size)) > m.rollAt
+	appendModelRoll(t, w, m, roll, n, recs, size)
+}
+
+// appendModelRoll appends n batches to m's log, rolling first if roll.
+func appendModelRoll(t testing.TB, w *WAL, m *model, roll bool, n, recs, size int) {
+	t.Helper()
+	if roll && m.segBytes() > 0 {
+		m.roll()
+	}
+	if err := w.Do(sm.LogOp{Kind: sm.LogAppend, TP: m.tp, Data: m.add(n, recs, size), Sync: true, Roll: roll}); err != nil {
 		t.Fatalf("append to %v: %v", m.tp, err)
 	}
 }

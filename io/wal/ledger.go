@@ -250,6 +250,48 @@ func (w *WAL) recover() (Recovery, error) {
 	if err := w.rewriteLedger(); err != nil {
 		return rec, err
 	}
+	for tp, p := range w.parts {
+		rec.Manifests[tp] = p.manifest()
+	}
+	if w.cfg.ReadLogBytes {
+		if rec.Logs, err = w.readLogs(); err != nil {
+			return rec, err
+		}
+	}
 	rec.UsedBytes = w.used
 	return rec, nil
+}
+
+// manifest describes p's log as recovered: an empty log has one empty
+// segment at its end.
+func (p *partition) manifest() sm.LogManifest {
+	m := sm.LogManifest{TopicID: p.id}
+	for _, s := range p.segs {
+		m.Segments = append(m.Segments, s.index())
+	}
+	if len(m.Segments) == 0 {
+		m.Segments = []sm.SegmentIndex{{Base: p.next, Next: p.next}}
+	}
+	return m
+}
+
+// readLogs reads every partition's valid bytes (Config.ReadLogBytes).
+func (w *WAL) readLogs() (map[sm.TopicPartition][]byte, error) {
+	logs := map[sm.TopicPartition][]byte{}
+	for tp, p := range w.parts {
+		var n int64
+		for _, s := range p.segs {
+			n += s.size
+		}
+		log := make([]byte, 0, n)
+		for _, s := range p.segs {
+			data, err := walfs.ReadFile(w.fs, s.path)
+			if err != nil {
+				return nil, fmt.Errorf("wal: read segment: %w", err)
+			}
+			log = append(log, data[:min(int64(len(data)), s.size)]...)
+		}
+		logs[tp] = log
+	}
+	return logs, nil
 }

@@ -134,14 +134,13 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 	r := rand.New(rand.NewPCG(seed, 0x9a11))
 	mem := walfs.NewMem()
 	cfg := memConfig(nil)
-	cfg.SegmentSizeBytes = int64(300 + r.IntN(900))
 	cfg.FsyncOnWrite = r.IntN(4) != 0
 	if r.IntN(3) == 0 {
 		cfg.MaxOpenFiles = 2
 	}
 	logs := map[sm.TopicPartition][]byte{}
 	for gen := range 6 {
-		where := fmt.Sprintf("seed %d gen %d (fsync_on_write %v, segment %d)", seed, gen, cfg.FsyncOnWrite, cfg.SegmentSizeBytes)
+		where := fmt.Sprintf("seed %d gen %d (fsync_on_write %v)", seed, gen, cfg.FsyncOnWrite)
 		cp := &crashPoint{mem: mem, at: 1 + r.IntN(200)} // past the ops' count now and then: a loss after them
 		switch r.IntN(5) {
 		case 0:
@@ -170,9 +169,9 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 
 		var mu sync.Mutex
 		type pending struct {
-			tp               sm.TopicPartition
-			state            int
-			durable, removal bool
+			tp                              sm.TopicPartition
+			state                           int
+			durable, durableBefore, removal bool
 		}
 		inflight := map[sm.EffectID]pending{}
 		done := newCompletions()
@@ -187,6 +186,9 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				h := hist[p.tp]
 				if p.durable {
 					h.durable = max(h.durable, p.state)
+				}
+				if p.durableBefore {
+					h.durable = max(h.durable, p.state-1)
 				}
 				if p.removal {
 					h.removed = max(h.removed, p.state)
@@ -209,14 +211,16 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				switch k := r.IntN(20); {
 				case k == 0:
 					op.Kind = sm.LogDelete
-				case k < 3:
+				case k < 5:
 					bases, pos, end := plFrames(t, cur)
 					op.Kind, op.Offset, next = sm.LogTruncate, end, cur
 					if i := r.IntN(len(bases) + 1); i < len(bases) { // else at the end: nothing to cut
 						op.Offset, next = bases[i], cur[:pos[i]]
 					}
 				default:
-					op.Kind, op.Sync = sm.LogAppend, r.IntN(5) != 0
+					// A roll (with the append) makes the sealed segment
+					// durable in full, with its index file.
+					op.Kind, op.Sync, op.Roll = sm.LogAppend, r.IntN(5) != 0, len(cur) > 0 && r.IntN(6) == 0
 					_, _, off := plFrames(t, cur)
 					for range 1 + r.IntN(3) {
 						// The epoch makes every frame unique, so a frame
@@ -229,7 +233,8 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 				}
 				h.states = append(h.states, next)
 				inflight[id] = pending{tp: tp, state: len(h.states) - 1,
-					durable: op.Kind == sm.LogAppend && op.Sync && cfg.FsyncOnWrite, removal: op.Kind != sm.LogAppend}
+					durable: op.Kind == sm.LogAppend && op.Sync && cfg.FsyncOnWrite, durableBefore: op.Roll,
+					removal: op.Kind == sm.LogTruncate || op.Kind == sm.LogDelete}
 				ops = append(ops, op)
 			}
 			mu.Unlock()
@@ -276,11 +281,44 @@ func runPowerLosses(t *testing.T, seed uint64, st *plStats) {
 			if strings.Contains(rp, "torn tail") {
 				st.torn++
 			}
+			// A sealed segment's index is synced before the next segment
+			// exists: a power loss may lose its directory entry, never
+			// leave it wrong.
+			if strings.Contains(rp, "rebuilt index") && !strings.Contains(rp, "(missing)") {
+				t.Fatalf("%s: %s", where, rp)
+			}
 		}
+		plCheckManifests(t, where, rec)
 		plCheckRecovered(t, where, mem, cfg, rec, st)
 		logs = rec.Logs
 		mustClose(t, w)
 		st.gens++
+	}
+}
+
+// plCheckManifests checks that each recovered manifest describes the bytes
+// recovered with it: the index sm.ScanSegment builds from them, segment by
+// segment.
+func plCheckManifests(t *testing.T, where string, rec Recovery) {
+	t.Helper()
+	for tp, m := range rec.Manifests {
+		if err := m.Check(); err != nil {
+			t.Fatalf("%s: %v: invalid manifest: %v", where, tp, err)
+		}
+		log := rec.Logs[tp]
+		if m.Bytes() != int64(len(log)) {
+			t.Fatalf("%s: %v: manifest of %d bytes, log of %d", where, tp, m.Bytes(), len(log))
+		}
+		pos, epoch := int64(0), sm.Epoch(0)
+		for i, seg := range m.Segments {
+			want, serr := sm.ScanSegment(log[pos:pos+seg.Bytes], seg.Base, epoch)
+			want.Sealed = seg.Sealed
+			if serr != nil || !sameIndex(&seg, &want) {
+				t.Fatalf("%s: %v: segment %d of the manifest %+v, its bytes scan to %+v (%v)", where, tp, i, seg, want, serr)
+			}
+			pos += seg.Bytes
+			epoch = max(epoch, lastEpochIn(seg))
+		}
 	}
 }
 
@@ -345,6 +383,9 @@ func flipAt(t *testing.T, fsys walfs.FS, tp sm.TopicPartition, pos int) {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
+		if _, ok := parseSegmentName(e.Name()); !ok {
+			continue
+		}
 		info, err := e.Info()
 		if err != nil {
 			t.Fatal(err)
@@ -465,9 +506,8 @@ func TestRecoveryMakesPageCacheDurable(t *testing.T) {
 	mem := walfs.NewMem()
 	fy := walfs.NewFaulty(mem)
 	cfg := memConfig(fy)
-	cfg.SegmentSizeBytes = 200
 	w, _ := mustOpen(t, cfg)
-	m := &model{tp: tp0}
+	m := &model{tp: tp0, rollAt: 200}
 	for range 4 {
 		appendModel(t, w, m, 1, 1, 100) // one segment each
 	}
@@ -500,5 +540,86 @@ func TestRecoveryMakesPageCacheDurable(t *testing.T) {
 	if !bytes.Equal(again.Logs[tp0], rec.Logs[tp0]) || len(again.Damaged) > 0 {
 		t.Fatalf("Open served %d bytes; after a power loss right after it, %d (damage %v)",
 			len(rec.Logs[tp0]), len(again.Logs[tp0]), again.Damaged)
+	}
+}
+
+// A power loss at any point of a trim or a reset leaves a log recovery
+// serves without damage: for a trim, the log with some whole segments gone
+// from its front (at most those the trim removes); for a reset, a prefix of
+// the old log at a segment boundary (possibly empty, at offset 0: the reset
+// never completed, and a follower resets again), or the empty log at the
+// reset offset.
+func TestTrimResetPowerLoss(t *testing.T) {
+	mem := walfs.NewMem()
+	w, _ := mustOpen(t, memConfig(mem))
+	m := &model{tp: tp0, rollAt: 300}
+	for range 12 {
+		appendModel(t, w, m, 1, 2, 40)
+	}
+	segStarts := append([]int{0}, m.segs...) // byte starts of the segments in m.data
+	segBases := []sm.Offset{0}
+	for _, p := range m.segs {
+		segBases = append(segBases, m.bases[slices.Index(m.starts, p)])
+	}
+	mustClose(t, w)
+	if len(segBases) < 4 {
+		t.Fatalf("want 4+ segments, got %d", len(segBases))
+	}
+	base := mem.PowerLoss(nil)
+	for _, c := range []struct {
+		name string
+		op   sm.LogOp
+		ok   func(start sm.Offset, log []byte) bool
+	}{
+		{"trim", sm.LogOp{Kind: sm.LogTrim, TP: tp0, Offset: segBases[2]}, func(start sm.Offset, log []byte) bool {
+			for i := 0; i <= 2; i++ {
+				if start == segBases[i] && bytes.Equal(log, m.data[segStarts[i]:]) {
+					return true
+				}
+			}
+			return false
+		}},
+		{"reset", sm.LogOp{Kind: sm.LogReset, TP: tp0, Offset: 1000}, func(start sm.Offset, log []byte) bool {
+			if start == 1000 && len(log) == 0 {
+				return true
+			}
+			return start == 0 && (len(log) == len(m.data) || slices.Contains(segStarts, len(log))) && bytes.HasPrefix(m.data, log)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for at := 1; ; at++ {
+				img := base.PowerLoss(nil) // a copy
+				cp := &crashPoint{mem: img, at: at}
+				fy := walfs.NewFaulty(img)
+				fy.SetInjector(cp.inject)
+				w, _ := mustOpen(t, memConfig(fy))
+				cp.mu.Lock()
+				cp.n = 0 // count from the operation on
+				cp.mu.Unlock()
+				if err := w.Do(c.op); err != nil {
+					t.Fatal(err)
+				}
+				done := !cp.crashed()
+				if done {
+					cp.take()
+				}
+				fy.SetInjector(nil)
+				_ = w.Close()
+				w, rec := mustOpen(t, memConfig(cp.image))
+				man, log := rec.Manifests[tp0], rec.Logs[tp0]
+				if len(rec.Damaged) > 0 || !c.ok(man.Start(), log) {
+					t.Fatalf("power loss at mutating operation %d: log from %d, %d bytes (damage %v, repairs %q)",
+						at, man.Start(), len(log), rec.Damaged, rec.Repairs)
+				}
+				plCheckManifests(t, fmt.Sprintf("%s at %d", c.name, at), rec)
+				mustClose(t, w)
+				if done {
+					if at < 4 {
+						t.Fatalf("the %s made only %d changes", c.name, at)
+					}
+					return
+				}
+			}
+		})
 	}
 }

@@ -139,11 +139,10 @@ func TestRollAfterEviction(t *testing.T) {
 		dir := t.TempDir()
 		cfg := testConfig(dir, be)
 		cfg.MaxOpenFiles = 2
-		cfg.SegmentSizeBytes = 400
 		w, _ := mustOpen(t, cfg)
 		var ms []*model
 		for i := range 3 {
-			ms = append(ms, &model{tp: sm.TopicPartition{Topic: "evict", Partition: int32(i)}})
+			ms = append(ms, &model{tp: sm.TopicPartition{Topic: "evict", Partition: int32(i)}, rollAt: 400})
 		}
 		for _, m := range ms { // the third closes the first's segment
 			appendModel(t, w, m, 1, 1, 200)

@@ -4,10 +4,8 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,10 +13,6 @@ import (
 	"github.com/weirmq/weir/io/wal/walfs"
 	"github.com/weirmq/weir/sm"
 )
-
-// indexIntervalBytes spaces a segment's sparse offset index: a truncate
-// walks at most this many bytes of frame headers from the nearest entry.
-const indexIntervalBytes = 64 << 10
 
 // segmentNameDigits is the zero-padded width of a segment's base offset.
 const segmentNameDigits = 20
@@ -28,10 +22,16 @@ type partition struct {
 	tp      sm.TopicPartition
 	dir     string
 	dirMade bool
-	segs    []*segment // by base offset; the last is active
+	// id is the topic incarnation the log belongs to (its PARTITION file);
+	// zero for a log created without one or by an older WAL.
+	id   sm.TopicID
+	segs []*segment // by base offset; the last is active, the others sealed
 	// damage, when set, is a defect Open found below the sync mark or in a
 	// sealed segment; appends are refused until a truncate repairs it.
 	damage *damage
+	// damaged is the durable record of corruption a read found
+	// (sm.LogDamaged), reported as damage at every Open until cleared.
+	damaged *damageRecord
 	// refused is set by an append refused for space or descriptors: later
 	// appends that do not start where the log ends continue it and are
 	// refused too. A successful append or a truncate clears it.
@@ -40,6 +40,14 @@ type partition struct {
 	// (a fresh partition takes its first append's base offset).
 	next  sm.Offset
 	known bool
+}
+
+// start is the log start offset.
+func (p *partition) start() sm.Offset {
+	if len(p.segs) == 0 {
+		return p.next
+	}
+	return p.segs[0].base
 }
 
 func (p *partition) active() *segment {
@@ -51,14 +59,17 @@ func (p *partition) active() *segment {
 
 // segment is one file of a partition's log.
 type segment struct {
-	w     *WAL // whose descriptor budget the open file counts against
-	lru   *list.Element
-	base  sm.Offset
-	dir   string // the partition directory's name, keying its sync mark
-	path  string
-	f     walfs.File // open while active; sealed segments are closed
-	size  int64
-	index []indexEntry
+	w    *WAL // whose descriptor budget the open file counts against
+	lru  *list.Element
+	base sm.Offset
+	dir  string // the partition directory's name, keying its sync mark
+	path string
+	f    walfs.File // open while active; sealed segments are closed
+	size int64
+	// b is the segment's index, built by the state machines' rule as frames
+	// are appended (sealed ones no longer change).
+	b      sm.IndexBuilder
+	sealed bool
 
 	pw         int  // 1 + index of this segment's pending write in the group; 0 none
 	syncQueued bool // a datasync is queued in the group
@@ -66,22 +77,21 @@ type segment struct {
 	inDirty    bool // listed in WAL.dirty
 }
 
-type indexEntry struct {
-	off sm.Offset
-	pos int64
+// index is the segment's index as the manifest reports it.
+func (s *segment) index() sm.SegmentIndex {
+	idx := s.b.Index()
+	idx.Sealed = s.sealed
+	return idx
 }
 
-// note records that a batch at off starts at byte pos, sparsely.
-func (s *segment) note(off sm.Offset, pos int64) {
-	if n := len(s.index); n == 0 || pos-s.index[n-1].pos >= indexIntervalBytes {
-		s.index = append(s.index, indexEntry{off: off, pos: pos})
-	}
+// checkpointPath is where a clean Close leaves the active segment's index.
+func (s *segment) checkpointPath() string {
+	return strings.TrimSuffix(s.path, ".log") + checkpointSuffix
 }
 
-// trimIndex forgets entries at or after off (after a cut there).
-func (s *segment) trimIndex(off sm.Offset) {
-	i := sort.Search(len(s.index), func(i int) bool { return s.index[i].off >= off })
-	s.index = s.index[:i]
+// indexPath is where a sealed segment's index file lives.
+func (s *segment) indexPath() string {
+	return strings.TrimSuffix(s.path, ".log") + indexSuffix
 }
 
 func (s *segment) openFile() error {
@@ -122,9 +132,31 @@ func segmentName(base sm.Offset) string {
 	return fmt.Sprintf("%0*d.log", segmentNameDigits, base)
 }
 
+// indexSuffix names a sealed segment's index file: <base>.index beside
+// <base>.log, holding sm.EncodeSegmentIndex of its index.
+const indexSuffix = ".index"
+
+// checkpointSuffix names the active segment's index as a clean Close left
+// it, <base>.checkpoint: the next Open scans only the bytes after it. Open
+// removes it, so one exists only while the WAL is closed.
+const checkpointSuffix = ".checkpoint"
+
+// checkpointMinBytes is the active segment size from which Close writes a
+// checkpoint (below it the scan costs less than the file).
+const checkpointMinBytes = 1 << 20
+
+// deletedSuffix marks a trimmed or reset segment file renamed away to be
+// unlinked in the background; Open removes any a crash left.
+const deletedSuffix = ".deleted"
+
 // parseSegmentName reads a base offset from a segment file name.
 func parseSegmentName(name string) (sm.Offset, bool) {
-	digits, ok := strings.CutSuffix(name, ".log")
+	return parseBaseName(name, ".log")
+}
+
+// parseBaseName reads a base offset from <20 digits><suffix>.
+func parseBaseName(name, suffix string) (sm.Offset, bool) {
+	digits, ok := strings.CutSuffix(name, suffix)
 	if !ok || len(digits) != segmentNameDigits {
 		return 0, false
 	}
@@ -189,14 +221,8 @@ func (w *WAL) partitionFor(tp sm.TopicPartition) (*partition, error) {
 // partition directory's entry and the file's entry are fsynced before any
 // byte is written to it.
 func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
-	if !p.dirMade {
-		if err := w.fs.Mkdir(p.dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, w.fail(fmt.Errorf("wal: create partition directory for %v: %w", p.tp, err))
-		}
-		if err := w.syncDirOrRefuse(w.root); err != nil {
-			return nil, err // refused: the next append syncs it again
-		}
-		p.dirMade = true
+	if err := w.makePartitionDir(p); err != nil {
+		return nil, err
 	}
 	name := filepath.Base(p.dir)
 	path := filepath.Join(p.dir, segmentName(base))
@@ -204,7 +230,7 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 		return nil, err
 	}
 	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil && outOfDescriptors(err) {
+	if err != nil && (outOfDescriptors(err) || outOfSpace(err)) {
 		return nil, refused("wal: create segment for %v at offset %d: %v", p.tp, base, err)
 	}
 	if err != nil {
@@ -219,7 +245,7 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 		}
 		return nil, err
 	}
-	s := &segment{w: w, base: base, dir: name, path: path, f: f}
+	s := &segment{w: w, base: base, dir: name, path: path, f: f, b: sm.NewIndexBuilder(base)}
 	s.lru = w.lru.PushFront(s)
 	p.segs = append(p.segs, s)
 	// The new last segment's mark (0 bytes synced) is durable before any
@@ -238,6 +264,12 @@ func (w *WAL) createSegment(p *partition, base sm.Offset) (*segment, error) {
 // instead of poisoning the WAL.
 func outOfDescriptors(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// outOfSpace reports ENOSPC or EDQUOT: the file system (or the user's quota)
+// is full. Where nothing durable was changed, the operation is refused.
+func outOfSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // makeRoomForFile closes the least recently used segment files until one

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,8 +79,11 @@ type WAL struct {
 	scratch  []byte
 	unsynced bool // some active segment may hold bytes not yet fdatasync'ed
 	closeErr error
-	tombs    uint64         // deletions so far, naming tombstones
-	reaper   sync.WaitGroup // background removals of deleted partitions
+	tombs    uint64                     // deletions so far, naming tombstones
+	reaper   sync.WaitGroup             // background removals of deleted partitions and segments
+	touched  map[sm.TopicPartition]bool // logs whose view changes with this group
+
+	reads reader
 	// hookGroup, when set (tests only), runs before each group with the
 	// number of operations in it.
 	hookGroup func(n int)
@@ -99,10 +104,13 @@ type request struct {
 type Stats struct {
 	// Groups counts commit groups: batches of operations executed together.
 	Groups uint64
-	// Appends, Truncates and Deletes count operations that succeeded.
-	Appends, Truncates, Deletes uint64
-	// Rolls counts segments sealed because the next frame did not fit.
+	// Appends, Truncates, Deletes, Trims and Resets count operations that
+	// succeeded.
+	Appends, Truncates, Deletes, Trims, Resets uint64
+	// Rolls counts segments sealed (appends with sm.LogOp.Roll).
 	Rolls uint64
+	// Reads counts segment reads served, BytesRead their bytes.
+	Reads, BytesRead uint64
 	// Writes counts pwrite / IORING_OP_WRITE operations issued.
 	Writes uint64
 	// DataSyncs counts fdatasyncs of segment files; DirSyncs counts fsyncs
@@ -124,6 +132,7 @@ type Stats struct {
 
 type counters struct {
 	groups, appends, truncates, deletes, rolls atomic.Uint64
+	trims, resets, reads, bytesRead            atomic.Uint64
 	writes, dataSyncs, dirSyncs, bytes         atomic.Uint64
 	ledgerSyncs, refused, evictions            atomic.Uint64
 	used, open                                 atomic.Int64
@@ -131,26 +140,34 @@ type counters struct {
 
 // Recovery is what Open found on disk.
 type Recovery struct {
-	// Logs holds every partition's log: the concatenated valid frames of its
-	// segments, in offset order, exactly what sm.Durable.Logs wants. A
-	// partition whose directory holds no frames maps to an empty slice. The
-	// caller owns the map; see the package comment for its memory cost.
+	// Manifests describes every partition log: its topic ID and its
+	// segments with their indexes, not their bytes (sm.Durable.Manifests).
+	// Sealed segments come from their index files; only the active segment
+	// was read. A damaged log's manifest covers its valid prefix.
+	Manifests map[sm.TopicPartition]sm.LogManifest
+	// Logs holds every partition's bytes, the concatenated valid frames of
+	// its segments, only with Config.ReadLogBytes (for callers that still
+	// want sm.Durable.Logs; it costs the whole WAL in memory).
 	Logs map[sm.TopicPartition][]byte
 	// Repairs describes, one line each, what Open changed on disk: torn
-	// tails cut, leftovers of interrupted deletions removed. The caller logs
-	// them.
+	// tails cut, index files rebuilt, leftovers of interrupted deletions,
+	// trims and rolls removed. The caller logs them.
 	Repairs []string
+	// Warnings describes, one line each, what Open found and left alone:
+	// files in a partition directory that the WAL did not write (ignored),
+	// an unreadable PARTITION file. The caller logs them.
+	Warnings []string
 	// UsedBytes is the bytes held in all segments after repairs.
 	UsedBytes int64
 	// Damaged lists partitions whose log has a defect that is not a torn
 	// tail: a bad frame below the sync mark (bytes that were synced before
 	// an operation writing them completed, so possibly acknowledged), in a
-	// sealed segment, or a gap in offsets. Logs holds each one's valid
-	// prefix. The WAL refuses appends to a damaged partition until a
-	// Truncate at or below the end of that prefix cuts the bad bytes (the
-	// caller decides whether it may: a replica that can be rebuilt from
-	// another may; the last copy of acknowledged data may not). Nothing is
-	// changed on disk until then.
+	// sealed segment, a missing segment file, or a gap in offsets.
+	// Manifests holds each one's valid prefix. The WAL refuses appends to a
+	// damaged partition until a Truncate at or below the end of that prefix
+	// cuts the bad bytes (the caller decides whether it may: a replica that
+	// can be rebuilt from another may; the last copy of acknowledged data
+	// may not). Nothing is changed on disk until then.
 	Damaged map[sm.TopicPartition]*CorruptError
 }
 
@@ -183,6 +200,9 @@ func Open(cfg Config) (*WAL, Recovery, error) {
 	}
 	if cfg.RingEntries == 0 {
 		cfg.RingEntries = 256
+	}
+	if cfg.ReadConcurrency == 0 {
+		cfg.ReadConcurrency = 4
 	}
 	if cfg.MaxOpenFiles == 0 {
 		cfg.MaxOpenFiles = DefaultMaxOpenFiles()
@@ -220,6 +240,12 @@ func Open(cfg Config) (*WAL, Recovery, error) {
 		return nil, Recovery{}, err
 	}
 	w.stats.used.Store(w.used)
+	w.reads.views = map[sm.TopicPartition]*logView{}
+	for _, p := range w.parts {
+		w.touch(p)
+	}
+	w.publish()
+	w.startReaders()
 	go w.run()
 	return w, rec, nil
 }
@@ -271,7 +297,8 @@ func (w *WAL) Stats() Stats {
 	c := &w.stats
 	return Stats{
 		Groups: c.groups.Load(), Appends: c.appends.Load(), Truncates: c.truncates.Load(),
-		Deletes: c.deletes.Load(), Rolls: c.rolls.Load(), Writes: c.writes.Load(),
+		Deletes: c.deletes.Load(), Trims: c.trims.Load(), Resets: c.resets.Load(),
+		Rolls: c.rolls.Load(), Reads: c.reads.Load(), BytesRead: c.bytesRead.Load(), Writes: c.writes.Load(),
 		DataSyncs: c.dataSyncs.Load(), DirSyncs: c.dirSyncs.Load(), LedgerSyncs: c.ledgerSyncs.Load(),
 		BytesAppended: c.bytes.Load(), Refused: c.refused.Load(),
 		OpenFiles: c.open.Load(), Evictions: c.evictions.Load(),
@@ -298,6 +325,10 @@ func (w *WAL) Truncate(tp sm.TopicPartition, offset sm.Offset) error {
 func (w *WAL) Delete(tp sm.TopicPartition) error {
 	return w.do(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
 }
+
+// Do executes op and returns when it completed (the blocking form of an
+// Executor's StartLog, for tools and tests).
+func (w *WAL) Do(op sm.LogOp) error { return w.do(op) }
 
 func (w *WAL) do(op sm.LogOp) error {
 	ch := make(chan error, 1)
@@ -332,6 +363,7 @@ func (w *WAL) Close() error {
 	if already {
 		return nil
 	}
+	w.stopReaders()
 	w.reaper.Wait()
 	err := w.closeErr
 	if cerr := w.closeFiles(); err == nil {
@@ -379,6 +411,9 @@ func (w *WAL) run() {
 		if len(batch) == 0 {
 			if closing {
 				w.closeErr = w.flushDirty()
+				if w.closeErr == nil {
+					w.closeErr = w.writeCheckpoints()
+				}
 				return
 			}
 			select {
@@ -391,6 +426,7 @@ func (w *WAL) run() {
 			continue
 		}
 		w.commit(batch)
+		w.publish()
 		w.complete(batch)
 		w.spare = batch[:0]
 		if !armed && w.unsynced && w.cfg.FlushInterval > 0 {
@@ -424,9 +460,15 @@ func (w *WAL) commit(batch []request) {
 		case sm.LogAppend:
 			w.errs[i] = w.queueAppend(g, op)
 		case sm.LogTruncate:
-			w.errs[i] = w.truncate(g, op.TP, op.Offset)
+			w.errs[i] = w.truncate(g, op)
 		case sm.LogDelete:
-			w.errs[i] = w.delete(g, op.TP)
+			w.errs[i] = w.delete(g, op)
+		case sm.LogTrim:
+			w.errs[i] = w.trim(g, op)
+		case sm.LogReset:
+			w.errs[i] = w.reset(g, op)
+		case sm.LogDamaged:
+			w.errs[i] = w.recordDamage(g, op)
 		default:
 			w.errs[i] = fmt.Errorf("wal: disk op %d has unknown kind %d", op.ID, op.Kind)
 		}
@@ -483,6 +525,29 @@ func (w *WAL) flushDirty() error {
 		}
 	}
 	return w.flush(&w.group)
+}
+
+// writeCheckpoints leaves, at a clean Close, every large enough active
+// segment's index beside it (fdatasync'ed, after the segment was): the next
+// Open resumes the index from it and scans only what follows. A checkpoint
+// lost to a power loss (its directory entry is not synced) or unreadable
+// costs only a full scan.
+func (w *WAL) writeCheckpoints() error {
+	for _, tp := range slices.SortedFunc(maps.Keys(w.parts), sm.CompareTP) {
+		p := w.parts[tp]
+		s := p.active()
+		if p.damage != nil || s == nil || s.size < checkpointMinBytes || s.dirty {
+			continue
+		}
+		idx := s.b.Index()
+		if err := w.writeSmallFile(s.checkpointPath(), sm.EncodeSegmentIndex(nil, &idx)); err != nil {
+			if errors.Is(err, ErrRefused) {
+				continue // no room: the next Open scans
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // syncDirOrRefuse is syncDir for the append path: a directory it cannot

@@ -55,33 +55,39 @@ func TestAppendReadBack(t *testing.T) {
 	})
 }
 
-// A segment rolls at a frame boundary once the next frame would take it past
-// segment_size_bytes; files are named by their first offset; a frame larger
-// than a segment gets one of its own.
+// A segment rolls only when an append says so (sm.LogOp.Roll): the sealed
+// segment gets its index file, exactly the index sm.IndexBuilder computes,
+// and the append starts the new one; files are named by their first
+// offset; a new log's first append has nothing to seal.
 func TestSegmentRoll(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
 		dir := t.TempDir()
 		cfg := testConfig(dir, be)
-		cfg.SegmentSizeBytes = 512
 		w, _ := mustOpen(t, cfg)
-		m := &model{tp: tp0}
+		m := &model{tp: tp0, rollAt: 512}
 		for range 20 {
 			appendModel(t, w, m, 1, 2, 30)
 		}
-		appendModel(t, w, m, 6, 1, 40)  // one op spanning a roll
-		appendModel(t, w, m, 1, 1, 900) // bigger than a segment
+		appendModel(t, w, m, 6, 1, 40)
+		appendModel(t, w, m, 1, 1, 900) // bigger than a segment: one of its own
 		appendModel(t, w, m, 1, 1, 10)
+		appendModelRoll(t, w, m, true, 1, 1, 10)
+		other := &model{tp: tp1}
+		appendModelRoll(t, w, other, true, 1, 1, 10) // a new log: nothing to seal
 		st := w.Stats()
 		mustClose(t, w)
 
 		files := segments(t, dir, tp0)
-		if len(files) < 4 || st.Rolls != uint64(len(files)-1) {
-			t.Fatalf("%d segment files, %d rolls", len(files), st.Rolls)
+		if len(files) < 4 || st.Rolls != uint64(len(files)-1) || m.rolls != len(files)-1 || len(segments(t, dir, tp1)) != 1 {
+			t.Fatalf("%d segment files, %d rolls, the model rolled %d times", len(files), st.Rolls, m.rolls)
 		}
-		for _, f := range files {
+		for i, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if i == len(files)-1 {
+				continue // active: no index file
 			}
 			batches, n, err := sm.DecodeLog(data)
 			if err != nil || n != len(data) || len(batches) == 0 {
@@ -90,8 +96,15 @@ func TestSegmentRoll(t *testing.T) {
 			if want := segmentName(batches[0].BaseOffset); filepath.Base(f) != want {
 				t.Fatalf("segment %s starts at offset %d (want name %s)", f, batches[0].BaseOffset, want)
 			}
-			if len(data) > int(cfg.SegmentSizeBytes) && len(batches) != 1 {
-				t.Fatalf("%s holds %d bytes in %d batches, over the segment size", f, len(data), len(batches))
+			raw, err := os.ReadFile(strings.TrimSuffix(f, ".log") + ".index")
+			if err != nil {
+				t.Fatalf("sealed segment without its index file: %v", err)
+			}
+			idx, err := sm.DecodeSegmentIndex(raw)
+			want, serr := sm.ScanSegment(data, batches[0].BaseOffset, 0)
+			want.Sealed = true
+			if err != nil || serr != nil || !sameIndex(&idx, &want) || !idx.Sealed {
+				t.Fatalf("%s: index file %+v (%v), want %+v", f, idx, err, want)
 			}
 		}
 		_, rec := mustOpen(t, cfg)
@@ -105,9 +118,8 @@ func TestTruncateAcrossSegments(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
 		dir := t.TempDir()
 		cfg := testConfig(dir, be)
-		cfg.SegmentSizeBytes = 512
 		w, _ := mustOpen(t, cfg)
-		m := &model{tp: tp0}
+		m := &model{tp: tp0, rollAt: 512}
 		for range 60 {
 			appendModel(t, w, m, 1, 2, 30) // batch i holds offsets [2i, 2i+2)
 		}
@@ -128,7 +140,7 @@ func TestTruncateAcrossSegments(t *testing.T) {
 		m.truncate(40)
 		for _, f := range segments(t, dir, tp0) {
 			base, _ := parseSegmentName(filepath.Base(f))
-			if base >= 40 {
+			if base > 40 || base == 40 && fileSize(t, f) != 0 {
 				t.Fatalf("segment %s survived a truncate to 40", f)
 			}
 		}
@@ -147,8 +159,8 @@ func TestTruncateAcrossSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.truncate(0)
-		if files := segments(t, dir, tp0); len(files) != 0 {
-			t.Fatalf("truncate to 0 left %v", files)
+		if files := segments(t, dir, tp0); len(files) != 1 || fileSize(t, files[0]) != 0 {
+			t.Fatalf("truncate to 0 left %v, want one empty segment", files)
 		}
 		appendModel(t, w, m, 2, 1, 10)
 		if st := w.Stats(); st.UsedBytes != int64(len(m.data)) {
@@ -166,9 +178,8 @@ func TestDelete(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
 		dir := t.TempDir()
 		cfg := testConfig(dir, be)
-		cfg.SegmentSizeBytes = 256
 		w, _ := mustOpen(t, cfg)
-		m0, m1 := &model{tp: tp0}, &model{tp: tp1}
+		m0, m1 := &model{tp: tp0, rollAt: 256}, &model{tp: tp1, rollAt: 256}
 		for range 10 {
 			appendModel(t, w, m0, 1, 2, 40)
 			appendModel(t, w, m1, 1, 2, 40)
@@ -257,8 +268,9 @@ func TestGroupCommit(t *testing.T) {
 		if firstGroup == n {
 			want = 1
 		}
-		// One more ledger sync marks the partition's first segment.
-		if st.Appends != n || st.Groups != want || st.DataSyncs != want || st.LedgerSyncs-st0.LedgerSyncs != want+1 {
+		// One more ledger sync marks the partition's first segment, and one
+		// more fdatasync writes its PARTITION file.
+		if st.Appends != n || st.Groups != want || st.DataSyncs != want+1 || st.LedgerSyncs-st0.LedgerSyncs != want+1 {
 			t.Fatalf("%d appends in %d groups with %d fdatasyncs and %d ledger syncs; want %d in %d with %d",
 				st.Appends, st.Groups, st.DataSyncs, st.LedgerSyncs, n, want, want)
 		}
@@ -322,9 +334,8 @@ func TestRecoverTornTail(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
 		dir := t.TempDir()
 		cfg := testConfig(dir, be)
-		cfg.SegmentSizeBytes = 300
 		w, _ := mustOpen(t, cfg)
-		m := &model{tp: tp0}
+		m := &model{tp: tp0, rollAt: 300}
 		for range 8 {
 			appendModel(t, w, m, 1, 2, 20)
 		}
@@ -397,9 +408,8 @@ func TestRecoverReportsDamage(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
 		dir := t.TempDir()
 		cfg := testConfig(dir, be)
-		cfg.SegmentSizeBytes = 300
 		w, _ := mustOpen(t, cfg)
-		m := &model{tp: tp0}
+		m := &model{tp: tp0, rollAt: 300}
 		for range 12 {
 			appendModel(t, w, m, 1, 2, 20)
 		}
@@ -521,9 +531,20 @@ func TestRecoverReportsDamage(t *testing.T) {
 		os.Remove(files[1])
 		base1, _ := parseSegmentName(filepath.Base(files[1]))
 		base2, _ := parseSegmentName(filepath.Base(files[2]))
+		idx1 := strings.TrimSuffix(files[1], ".log") + ".index"
 		damaged("missing segment", fmt.Sprintf(
-			"wal: corrupt record in %s at byte 0: offset gap: segment starts at offset %d, the previous segment ends at %d",
-			files[2], base2, base1), prefixUntil(files[1], 0))
+			"wal: corrupt record in %s at byte 0: segment file missing: its index file %s remains (deleted while the WAL was down?)",
+			files[1], idx1), prefixUntil(files[1], 0))
+		idxData, err := os.ReadFile(idx1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(files[1])
+		os.Remove(idx1)
+		damaged("missing segment and index", fmt.Sprintf(
+			"wal: corrupt record in %s at byte 0: segment file missing: offset gap: %s starts at offset %d, the previous segment ends at %d",
+			files[1], files[2], base2, base1), prefixUntil(files[1], 0))
+		os.WriteFile(idx1, idxData, 0o644)
 
 		w, rec := mustOpen(t, cfg)
 		if len(rec.Repairs) != 0 || len(rec.Damaged) != 0 {
@@ -593,11 +614,12 @@ func TestFsyncOnWriteFalse(t *testing.T) {
 		for range 20 {
 			appendModel(t, w, m, 1, 1, 50)
 		}
-		if st := w.Stats(); st.DataSyncs != 0 || st.DirSyncs == 0 {
+		// The one fdatasync writes the partition's PARTITION file.
+		if st := w.Stats(); st.DataSyncs != 1 || st.DirSyncs == 0 {
 			t.Fatalf("fsync_on_write=false: %d fdatasyncs, %d directory syncs", st.DataSyncs, st.DirSyncs)
 		}
 		mustClose(t, w)
-		if st := w.Stats(); st.DataSyncs != 1 {
+		if st := w.Stats(); st.DataSyncs != 2 {
 			t.Fatalf("Close synced %d segments, want 1", st.DataSyncs)
 		}
 		cfg.FlushInterval = 10 * time.Millisecond
@@ -720,10 +742,17 @@ func TestDirectoryRules(t *testing.T) {
 	checkLog(t, rec, m)
 	mustClose(t, w)
 
+	// Files the WAL did not write are reported by name and left alone.
 	bad := filepath.Join(dir, "orders-0", "12.log")
-	os.WriteFile(bad, nil, 0o644)
-	if _, _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "unexpected segment file "+bad) {
-		t.Fatalf("misnamed segment: %v", err)
+	os.WriteFile(bad, []byte("not mine"), 0o644)
+	w, rec = mustOpen(t, cfg)
+	checkLog(t, rec, m)
+	if len(rec.Warnings) != 2 || !strings.Contains(strings.Join(rec.Warnings, "\n"), "ignored "+bad) {
+		t.Fatalf("foreign files: warnings %q", rec.Warnings)
+	}
+	mustClose(t, w)
+	if data, err := os.ReadFile(bad); err != nil || string(data) != "not mine" {
+		t.Fatalf("a foreign file was touched: %q %v", data, err)
 	}
 	os.Remove(bad)
 
@@ -737,12 +766,12 @@ func TestDirectoryRules(t *testing.T) {
 	appendModel(t, w, e, 1, 1, 10)
 	mustClose(t, w)
 
-	for _, c := range []Config{{}, {Path: dir, SegmentSizeBytes: 0}, {Path: dir, SegmentSizeBytes: 1, Backend: "x"}, {Path: dir, SegmentSizeBytes: 1, CapacityBytes: -1}} {
+	for _, c := range []Config{{}, {Path: dir, ReadConcurrency: -1}, {Path: dir, Backend: "x"}, {Path: dir, CapacityBytes: -1}} {
 		if _, _, err := Open(c); err == nil {
 			t.Fatalf("config %+v accepted", c)
 		}
 	}
-	if d := DefaultConfig(dir); d.Validate() != nil || d.CapacityBytes != 10737418240 || d.SegmentSizeBytes != 1<<30 {
+	if d := DefaultConfig(dir); d.Validate() != nil || d.CapacityBytes != 10737418240 || d.ReadConcurrency != 4 {
 		t.Fatalf("default config %+v", d)
 	}
 }
@@ -758,8 +787,8 @@ func TestTruncateUsesIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := w.parts[tp0].active() // the committer is idle: no append in flight
-	if len(s.index) < 5 {
-		t.Fatalf("index has %d entries for %d bytes", len(s.index), s.size)
+	if n := len(s.b.Index().Entries); n < 5 {
+		t.Fatalf("index has %d entries for %d bytes", n, s.size)
 	}
 	for _, off := range []sm.Offset{399, 257, 128, 1} {
 		if err := w.Truncate(tp0, off); err != nil {
@@ -768,6 +797,11 @@ func TestTruncateUsesIndex(t *testing.T) {
 		m.truncate(off)
 		if s.size != int64(len(m.data)) || fileSize(t, s.path) != int64(len(m.data)) {
 			t.Fatalf("truncate to %d: segment %d bytes, file %d, want %d", off, s.size, fileSize(t, s.path), len(m.data))
+		}
+		// The cut index is the one a scan of what remains builds.
+		want, _ := sm.ScanSegment(m.data, 0, 0)
+		if got := s.b.Index(); !sameIndex(&got, &want) {
+			t.Fatalf("truncate to %d: index %+v, a scan builds %+v", off, got, want)
 		}
 	}
 	mustClose(t, w)

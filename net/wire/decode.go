@@ -489,7 +489,7 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			FetchOffset: sm.Offset(d.i64("fetchOffset")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
 			Batches: d.batches("batches"), HighWatermark: sm.Offset(d.i64("highWatermark")),
 			Diverging: d.bool("diverging"), DivergingEpoch: sm.Epoch(d.i64("divergingEpoch")),
-			DivergingEndOffset: sm.Offset(d.i64("divergingEndOffset")),
+			DivergingEndOffset: sm.Offset(d.i64("divergingEndOffset")), LogStart: sm.Offset(d.i64("logStart")),
 		}
 	case sm.KindBrokerHeartbeat:
 		return sm.BrokerHeartbeat{

@@ -300,6 +300,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.bool(m.Diverging)
 		e.i64(int64(m.DivergingEpoch))
 		e.i64(int64(m.DivergingEndOffset))
+		e.i64(int64(m.LogStart))
 	case sm.BrokerHeartbeat:
 		e.u64(uint64(m.Broker))
 		e.u64(m.Incarnation)

@@ -122,7 +122,7 @@ func TestDecodeErrorMessages(t *testing.T) {
 	corrupt[len(corrupt)-40] ^= 0xFF // inside the second batch's records
 
 	boolBad, _ := Encode(sm.ReplicaFetchResponse{Diverging: true})
-	boolBad[len(boolBad)-17] = 7
+	boolBad[len(boolBad)-25] = 7 // before divergingEpoch, divergingEndOffset and logStart
 
 	presenceBad, _ := Encode(sm.BrokerHeartbeat{Broker: 101})
 	// The health presence byte comes before lostDisk (1), lost (count 4) and

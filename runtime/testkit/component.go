@@ -48,6 +48,11 @@ func (n *Component) Step(now sm.Time, ev sm.Event) error {
 			n.ready.Fatal = err.Error()
 			err = nil
 		}
+	case sm.LogReadDone:
+		if err = n.C.OnLogReadDone(now, e); err != nil {
+			n.ready.Fatal = err.Error()
+			err = nil
+		}
 	default:
 		err = fmt.Errorf("testkit: a component cannot take %T", ev)
 	}
@@ -58,6 +63,7 @@ func (n *Component) Step(now sm.Time, ev sm.Event) error {
 func (n *Component) collect() {
 	out := n.C.TakeOutput()
 	n.ready.Log = append(n.ready.Log, out.Log...)
+	n.ready.Reads = append(n.ready.Reads, out.Reads...)
 	n.ready.Messages = append(n.ready.Messages, out.Messages...)
 	for _, m := range out.ToController {
 		n.ready.Messages = append(n.ready.Messages, sm.Envelope{From: n.Self, To: n.Controller, Msg: m})

@@ -277,6 +277,17 @@ func (d *Disk) RaftSnapshot() *pb.Snapshot { return d.raft.snap }
 // reported in Damaged with its note, its bytes cut before the batch holding
 // the record's offset) and the raft state.
 func (d *Disk) Durable() sm.Durable {
+	// A replica that recovers from bytes sees each log as one segment from
+	// its first batch, and addresses its reads so: the disk makes it one
+	// (the simulator's disk does the same). Reads in flight went with the
+	// process.
+	for tp, l := range d.logs {
+		d.logs[tp] = l.collapse()
+	}
+	for tp, l := range d.durable {
+		d.durable[tp] = l.collapse()
+	}
+	d.reads = nil
 	hs, ents := d.Raft()
 	out := sm.Durable{Logs: d.Logs(), HardState: hs, Snapshot: d.raft.snap, Entries: ents}
 	for tp, l := range d.logs {
@@ -494,6 +505,16 @@ func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
 	return l, ""
 }
 
+// collapse is l as one segment holding every segment's frames (l itself
+// when it has one).
+func (l *tlog) collapse() *tlog {
+	if l == nil || len(l.segs) <= 1 {
+		return l
+	}
+	c := &tlog{id: l.id, damaged: l.damaged, damagedAt: l.damagedAt, segs: []tseg{{gen: l.segs[0].gen, base: l.segs[0].base, data: slices.Clip(l.bytes())}}}
+	return c
+}
+
 // change returns a copy of l to change (recording id if l has none yet).
 func (l *tlog) change(id sm.TopicID) *tlog {
 	c := &tlog{id: l.id, segs: slices.Clone(l.segs), next: l.next, whole: l.whole, known: l.known, damaged: l.damaged, damagedAt: l.damagedAt}
@@ -554,11 +575,20 @@ func (d *Disk) snapshot(r sm.LogRead) pendingRead {
 	return p
 }
 
-// CompleteRead completes read id; ok is false when no such read is
+// CompleteRead completes the oldest pending read (see CompleteReadID); ok
+// is false when none is pending.
+func (d *Disk) CompleteRead(outcome sm.Outcome, reason string) (done sm.LogReadDone, ok bool) {
+	if len(d.reads) == 0 {
+		return sm.LogReadDone{}, false
+	}
+	return d.CompleteReadID(d.reads[0].r.ID, outcome, reason)
+}
+
+// CompleteReadID completes read id; ok is false when no such read is
 // pending. OutcomeOK returns the frames the read took when it was issued,
 // or fails when the segment is gone (or never existed); OutcomeFailed is an
 // I/O error (reason, or EIO). Reads are never unknown.
-func (d *Disk) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) (done sm.LogReadDone, ok bool) {
+func (d *Disk) CompleteReadID(id sm.EffectID, outcome sm.Outcome, reason string) (done sm.LogReadDone, ok bool) {
 	i := slices.IndexFunc(d.reads, func(p pendingRead) bool { return p.r.ID == id })
 	if i < 0 {
 		return sm.LogReadDone{}, false
@@ -589,7 +619,7 @@ func (d *Disk) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) (
 func (d *Disk) CompleteReads() []sm.LogReadDone {
 	var out []sm.LogReadDone
 	for len(d.reads) > 0 {
-		done, _ := d.CompleteRead(d.reads[0].r.ID, sm.OutcomeOK, "")
+		done, _ := d.CompleteRead(sm.OutcomeOK, "")
 		out = append(out, done)
 	}
 	return out

@@ -295,10 +295,21 @@ func (h *Host) CompleteLog(tp sm.TopicPartition, outcome sm.Outcome, reason stri
 	return ok
 }
 
-// CompleteRead completes read id with outcome (see Disk.CompleteRead) and
-// delivers the completion; false when no such read is pending.
-func (h *Host) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) bool {
-	d, ok := h.Env.Disk.CompleteRead(id, outcome, reason)
+// CompleteRead completes the oldest pending log read with outcome (see
+// Disk.CompleteReadID) and delivers the completion; false when none is
+// pending.
+func (h *Host) CompleteRead(outcome sm.Outcome, reason string) bool {
+	d, ok := h.Env.Disk.CompleteRead(outcome, reason)
+	if ok {
+		h.Handle(d)
+	}
+	return ok
+}
+
+// CompleteReadID completes read id with outcome and delivers the
+// completion; false when no such read is pending.
+func (h *Host) CompleteReadID(id sm.EffectID, outcome sm.Outcome, reason string) bool {
+	d, ok := h.Env.Disk.CompleteReadID(id, outcome, reason)
 	if ok {
 		h.Handle(d)
 	}
@@ -311,7 +322,7 @@ func (h *Host) CompleteRead(id sm.EffectID, outcome sm.Outcome, reason string) b
 func (h *Host) CompleteReads() int {
 	n := 0
 	for _, r := range h.Env.Disk.PendingReads() {
-		if h.CompleteRead(r.ID, sm.OutcomeOK, "") {
+		if h.CompleteReadID(r.ID, sm.OutcomeOK, "") {
 			n++
 		}
 	}

@@ -54,18 +54,18 @@ func TestDiskReads(t *testing.T) {
 	}
 	want := map[sm.EffectID][]byte{10: f0, 11: slices.Concat(f0, f1), 12: f1}
 	for _, id := range []sm.EffectID{12, 10, 11} {
-		done, ok := d.CompleteRead(id, sm.OutcomeOK, "")
+		done, ok := d.CompleteReadID(id, sm.OutcomeOK, "")
 		if !ok || done.Outcome != sm.OutcomeOK || !bytes.Equal(done.Data, want[id]) {
 			t.Fatalf("read %d: %+v", id, done)
 		}
 	}
-	if done, _ := d.CompleteRead(13, sm.OutcomeOK, ""); done.Outcome != sm.OutcomeFailed || done.Reason == "" {
+	if done, _ := d.CompleteReadID(13, sm.OutcomeOK, ""); done.Outcome != sm.OutcomeFailed || done.Reason == "" {
 		t.Fatalf("read of segment 5, which does not exist: %+v", done)
 	}
-	if done, _ := d.CompleteRead(14, sm.OutcomeFailed, ""); done.Outcome != sm.OutcomeFailed || !strings.Contains(done.Reason, "EIO") {
+	if done, _ := d.CompleteReadID(14, sm.OutcomeFailed, ""); done.Outcome != sm.OutcomeFailed || !strings.Contains(done.Reason, "EIO") {
 		t.Fatalf("failed read: %+v", done)
 	}
-	if _, ok := d.CompleteRead(14, sm.OutcomeOK, ""); ok {
+	if _, ok := d.CompleteReadID(14, sm.OutcomeOK, ""); ok {
 		t.Fatal("completed a read twice")
 	}
 
@@ -200,7 +200,7 @@ func TestHostCompleteReads(t *testing.T) {
 	if len(disk.PendingReads()) != 3 || len(node.done) != 0 {
 		t.Fatalf("%d reads pending, %d done", len(disk.PendingReads()), len(node.done))
 	}
-	if !h.CompleteRead(2, sm.OutcomeFailed, "") || h.CompleteRead(2, sm.OutcomeOK, "") {
+	if !h.CompleteReadID(2, sm.OutcomeFailed, "") || h.CompleteReadID(2, sm.OutcomeOK, "") {
 		t.Fatal("read 2 did not complete exactly once")
 	}
 	if n := h.CompleteReads(); n != 2 || len(node.done) != 3 {

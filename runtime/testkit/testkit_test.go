@@ -253,10 +253,12 @@ type comp struct {
 	done  []sm.LogDone
 }
 
-func (c *comp) TimerAt() sm.Time        { return c.at }
-func (c *comp) OnTimer(now sm.Time)     { c.fired++; c.at = 0 }
-func (c *comp) CheckInvariants() error  { return nil }
-func (c *comp) TakeOutput() host.Output { o := c.out; c.out = host.Output{}; return o }
+func (c *comp) TimerAt() sm.Time                            { return c.at }
+func (c *comp) OnTimer(now sm.Time)                         { c.fired++; c.at = 0 }
+func (c *comp) CheckInvariants() error                      { return nil }
+func (c *comp) TakeOutput() host.Output                     { o := c.out; c.out = host.Output{}; return o }
+func (c *comp) OnLogReadDone(sm.Time, sm.LogReadDone) error { return nil }
+
 func (c *comp) OnLogDone(now sm.Time, d sm.LogDone) error {
 	c.done = append(c.done, d)
 	return nil

@@ -34,7 +34,7 @@ func TestProduceAcksAllAcrossThreeBrokers(t *testing.T) {
 	}
 	w.run(300 * sm.Millisecond)
 	for _, id := range w.ids() {
-		if got := logValues(w.nodes[id].n, tp0); !slices.Equal(got, []string{"a", "b"}) {
+		if got := logValues(w.nodes[id], tp0); !slices.Equal(got, []string{"a", "b"}) {
 			t.Fatalf("%v log %v", id, got)
 		}
 		if s := w.status(id, tp0); s.DurableLEO != 2 || s.HW != 2 {
@@ -100,7 +100,7 @@ func TestFollowerTruncation(t *testing.T) {
 		t.Fatalf("101 did not truncate to 1: %+v", w.nodes[101].disk.History)
 	}
 	for _, id := range w.ids() {
-		if got := logValues(w.nodes[id].n, tp0); !slices.Equal(got, []string{"a", "b", "c"}) {
+		if got := logValues(w.nodes[id], tp0); !slices.Equal(got, []string{"a", "b", "c"}) {
 			t.Fatalf("%v log %v", id, got)
 		}
 	}
@@ -399,7 +399,7 @@ func TestLeaderLease(t *testing.T) {
 	if f.Code != sm.CodeNotLeader || len(f.Batches) != 0 {
 		t.Fatalf("fetch after the lease: %+v", f)
 	}
-	if got := logValues(w.nodes[101].n, tp0); !slices.Equal(got, []string{"a"}) {
+	if got := logValues(w.nodes[101], tp0); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("log after a refused produce: %v", got)
 	}
 	w.ctrl[ctrl1].down = false

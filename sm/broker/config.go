@@ -94,6 +94,15 @@ type Config struct {
 // DefaultHealthInterval is the reference's health_check_interval_ms (15 s).
 const DefaultHealthInterval = 15 * sm.Second
 
+// Storage defaults: the cache and segment size weir dev uses (the
+// reference's production values are 1 GiB each; set them in [cache] and
+// [wal]), and Kafka's retention check interval.
+const (
+	DefaultCacheBytes             = 64 << 20
+	DefaultSegmentBytes           = 64 << 20
+	DefaultRetentionCheckInterval = 5 * 60 * sm.Second
+)
+
 // DefaultConfig is a production-shaped configuration using the reference's
 // defaults (ack_timeout_ms 5000, heartbeat_timeout_ms 30000,
 // max_replication_lag 1000, min_in_sync_replicas 2,
@@ -106,8 +115,26 @@ func DefaultConfig(id sm.NodeID, incarnation uint64, controllers []sm.NodeID) Co
 		ReplicaFetchWait: 500 * sm.Millisecond, ReplicaFetchTimeout: 5 * sm.Second,
 		AlterISRTimeout: 5 * sm.Second, DefaultMinISR: 2,
 		MaxRecordBytes: 1 << 20, MaxBatchBytes: 4 << 20, FetchMaxRecords: 10000,
+		SegmentBytes: DefaultSegmentBytes, CacheBytes: DefaultCacheBytes, RetentionCheckInterval: DefaultRetentionCheckInterval,
 		FsyncOnWrite: true,
 	}
+}
+
+// withDefaults fills the storage fields left zero.
+func (c Config) withDefaults() Config {
+	if c.HealthInterval == 0 {
+		c.HealthInterval = DefaultHealthInterval
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = DefaultCacheBytes
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+	return c
 }
 
 // Validate reports the first field that cannot work, naming it and its value.
@@ -127,6 +154,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("broker: health interval must be >= 0 (got %v); 0 uses %v", c.HealthInterval, DefaultHealthInterval)
 	case c.DefaultMinISR < 1:
 		return fmt.Errorf("broker: default min isr must be >= 1 (got %d)", c.DefaultMinISR)
+	case c.CacheBytes < 0:
+		return fmt.Errorf("broker: cache bytes must be >= 0 (got %d); 0 uses %d", c.CacheBytes, DefaultCacheBytes)
+	case c.SegmentBytes < 0:
+		return fmt.Errorf("broker: segment bytes must be >= 0 (got %d); 0 uses %d", c.SegmentBytes, DefaultSegmentBytes)
+	case c.SegmentMs < 0 || c.RetentionCheckInterval < 0:
+		return fmt.Errorf("broker: segment ms and retention check interval must be >= 0 (got %d, %v)", c.SegmentMs, c.RetentionCheckInterval)
 	}
 	for _, id := range c.Controllers {
 		if id == sm.NoNode {
@@ -150,6 +183,7 @@ func (c *Config) partitionConfig(tp sm.TopicPartition) partition.Config {
 		AlterISRTimeout: c.AlterISRTimeout,
 		MaxRecordBytes:  c.MaxRecordBytes, MaxBatchBytes: c.MaxBatchBytes,
 		FetchMaxRecords: c.FetchMaxRecords, ReplicaFetchMaxBytes: 4 * c.MaxBatchBytes,
+		WallClockAtStart: c.WallClockAtStart, RetentionCheckInterval: c.RetentionCheckInterval,
 		FsyncOnWrite: c.FsyncOnWrite, CanaryAckAllBeforeISR: c.CanaryAckAllBeforeISR,
 	}
 }

@@ -324,9 +324,25 @@ func produce(tp sm.TopicPartition, acks sm.Acks, vals ...string) sm.ProduceReque
 	return sm.ProduceRequest{ReqID: 7, TP: tp, Acks: acks, Records: recs}
 }
 
-func logValues(n *broker.Node, tp sm.TopicPartition) []string {
+// nodeLog is a broker's log of tp: what its disk holds (completed
+// operations), then the batches it appended beyond, still in its cache.
+func nodeLog(n *broker.Node, d *testkit.Disk, tp sm.TopicPartition) []sm.Batch {
+	bs, _, _ := sm.DecodeLog(d.Log(tp))
+	end := sm.Offset(0)
+	if k := len(bs); k > 0 {
+		end = bs[k-1].NextOffset()
+	}
+	for _, b := range n.Cached(tp) {
+		if b.BaseOffset >= end {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
+func logValues(b *bnode, tp sm.TopicPartition) []string {
 	var out []string
-	for _, b := range n.Log(tp) {
+	for _, b := range nodeLog(b.n, b.disk, tp) {
 		for _, r := range b.Records {
 			out = append(out, string(r.Value))
 		}

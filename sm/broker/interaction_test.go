@@ -228,7 +228,7 @@ func (it *brokerInteraction) status(id sm.NodeID) {
 	}
 	fmt.Fprintf(&it.out, "%v incarnation %d registered=%v\n", id, it.incs[id], b.n.Registered())
 	for _, s := range b.n.Partitions() {
-		fmt.Fprintf(&it.out, "  %v %v epoch=%d leo=%d durable=%d hw=%d isr=%v log=%v", s.TP, s.Role, s.LeaderEpoch, s.LEO, s.DurableLEO, s.HW, s.ISR, logValues(b.n, s.TP))
+		fmt.Fprintf(&it.out, "  %v %v epoch=%d leo=%d durable=%d hw=%d isr=%v log=%v", s.TP, s.Role, s.LeaderEpoch, s.LEO, s.DurableLEO, s.HW, s.ISR, logValues(b, s.TP))
 		if n := len(b.disk.PendingOn(s.TP)); n > 0 {
 			fmt.Fprintf(&it.out, " disk-pending=%d", n)
 		}

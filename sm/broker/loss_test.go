@@ -25,7 +25,7 @@ func TestRefusedAppendAnswersStorageError(t *testing.T) {
 	if r.Code != sm.CodeStorageError || !r.Code.Retriable() || !strings.Contains(r.Message, "broker 101") || !strings.Contains(r.Message, "capacity_bytes") {
 		t.Fatalf("produce into a full WAL: %+v", r)
 	}
-	if got := logValues(w.nodes[101].n, tp0); !slices.Equal(got, []string{"a"}) || w.nodes[101].fatal() != "" {
+	if got := logValues(w.nodes[101], tp0); !slices.Equal(got, []string{"a"}) || w.nodes[101].fatal() != "" {
 		t.Fatalf("after the refusal: log %v, fatal %q", got, w.nodes[101].fatal())
 	}
 	w.refuse[101] = false
@@ -33,7 +33,7 @@ func TestRefusedAppendAnswersStorageError(t *testing.T) {
 	if r.Code != sm.CodeOK || r.BaseOffset != 1 {
 		t.Fatalf("produce after space came back: %+v", r)
 	}
-	if got := logValues(w.nodes[101].n, tp0); !slices.Equal(got, []string{"a", "c"}) {
+	if got := logValues(w.nodes[101], tp0); !slices.Equal(got, []string{"a", "c"}) {
 		t.Fatalf("log %v", got)
 	}
 }
@@ -48,12 +48,12 @@ func TestRefusedFollowerAppendCatchesUpLater(t *testing.T) {
 	w.refuse[102] = true
 	w.client(101, produce(tp0, sm.Acks{Kind: sm.AckLeader}, "a"), 50*sm.Millisecond)
 	w.run(500 * sm.Millisecond)
-	if got := logValues(w.nodes[102].n, tp0); len(got) != 0 || w.nodes[102].fatal() != "" {
+	if got := logValues(w.nodes[102], tp0); len(got) != 0 || w.nodes[102].fatal() != "" {
 		t.Fatalf("full follower: log %v, fatal %q", got, w.nodes[102].fatal())
 	}
 	w.refuse[102] = false
 	w.run(500 * sm.Millisecond)
-	if got := logValues(w.nodes[102].n, tp0); !slices.Equal(got, []string{"a"}) {
+	if got := logValues(w.nodes[102], tp0); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("follower after space came back: %v", got)
 	}
 }
@@ -112,7 +112,7 @@ func TestDamagedReplicaRebuildsOnlyFromAnotherLeader(t *testing.T) {
 	if len(h) == 0 || h[0].Kind != sm.LogTruncate || h[0].Offset != 1 || h[0].TP != tp0 {
 		t.Fatalf("the first disk operation of the repair must cut the damaged log at offset 1: %+v", h)
 	}
-	if got := logValues(w.nodes[102].n, tp0); !slices.Equal(got, []string{"a", "b", "c"}) {
+	if got := logValues(w.nodes[102], tp0); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("rebuilt log %v", got)
 	}
 	if d := w.nodes[102].n.Damaged(); len(d) != 0 {

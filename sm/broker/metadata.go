@@ -7,6 +7,7 @@ import (
 	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
 	"github.com/weirmq/weir/sm/metacache"
+	"github.com/weirmq/weir/sm/partition"
 )
 
 // metadata is the broker's copy of the controller's state: the shared
@@ -35,6 +36,23 @@ func (n *Node) minISR(topic string) int32 {
 	return n.cfg.DefaultMinISR
 }
 
+// settings are a topic's log settings: its config, or the broker's
+// defaults.
+func (n *Node) settings(topic string) partition.Settings {
+	s := partition.Settings{SegmentBytes: n.cfg.SegmentBytes, SegmentMs: n.cfg.SegmentMs}
+	if t, ok := n.meta.Topic(topic); ok {
+		c := t.Config
+		if c.SegmentBytes > 0 {
+			s.SegmentBytes = c.SegmentBytes
+		}
+		if c.SegmentMs > 0 {
+			s.SegmentMs = c.SegmentMs
+		}
+		s.RetentionMs, s.RetentionBytes = c.RetentionMs, c.RetentionBytes
+	}
+	return s
+}
+
 // reconcile brings the hosted replicas in line with metadata after d was
 // applied: replicas of deleted topics go (with their logs), assigned ones
 // are created, and every replica learns its partition's state.
@@ -49,9 +67,18 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 	n.registered = ok && self.Incarnation == n.cfg.Incarnation && !self.Fenced
 	n.reported = n.reported || n.registered
 	for _, tp := range n.sortedParts() {
-		_, exists := n.meta.Topic(tp.Topic)
+		t, exists := n.meta.Topic(tp.Topic)
 		gone := !exists || slices.Contains(d.DeletedTopics, tp.Topic)
+		// A log of an earlier incarnation of the topic (deleted and created
+		// again while this broker was down or fenced) is gone too: it must
+		// never be served as the new topic's.
+		old := exists && t.ID != (sm.TopicID{}) && n.parts[tp].TopicID() != (sm.TopicID{}) && n.parts[tp].TopicID() != t.ID
 		switch {
+		case old && n.registered:
+			n.probe(sm.ProbeStaleTopicLogDropped)
+			n.drop(tp)
+		case exists && !gone && t.ID != (sm.TopicID{}) && n.parts[tp].TopicID() == (sm.TopicID{}):
+			n.parts[tp].AdoptTopicID(t.ID)
 		case gone && n.registered:
 			n.drop(tp)
 		case gone:
@@ -77,6 +104,9 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			h.Repair() // issued before anything ApplyState makes it append
 		}
 		if h != nil {
+			if s := n.settings(tp.Topic); s != h.Settings() {
+				h.SetSettings(s)
+			}
 			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
 			n.drain(tp)
 		}
@@ -111,11 +141,12 @@ func (n *Node) repairable(st sm.PartitionState) bool {
 
 // drop ends a replica of a deleted topic and removes its log.
 func (n *Node) drop(tp sm.TopicPartition) {
-	n.parts[tp].Close(n.now)
+	p := n.parts[tp]
+	p.Close(n.now)
 	n.drain(tp)
 	delete(n.parts, tp)
 	n.hosts.Remove(host.PartitionKey(tp))
 	n.probe(sm.ProbeReplicaDropped)
 	delete(n.damaged, tp)
-	n.issueLog(sm.LogOp{Kind: sm.LogDelete, TP: tp, Sync: true})
+	n.issueLog(sm.LogOp{Kind: sm.LogDelete, TP: tp, TopicID: p.TopicID(), Sync: true})
 }

@@ -50,6 +50,8 @@ type Node struct {
 	// indexes the partition replicas among them.
 	hosts *host.Set
 	parts map[sm.TopicPartition]*partition.Partition
+	// cache bounds the batches all replicas keep in memory together.
+	cache *partition.Cache
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
@@ -89,9 +91,7 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.HealthInterval == 0 {
-		cfg.HealthInterval = DefaultHealthInterval
-	}
+	cfg = cfg.withDefaults()
 	n := &Node{
 		cfg: cfg, hosts: host.NewSet(), parts: map[sm.TopicPartition]*partition.Partition{},
 		ctrl: cfg.Controllers[0], meta: newMetadata(),
@@ -99,9 +99,24 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		damaged:  map[sm.TopicPartition]string{},
 		lostDisk: d.FreshDisk,
 	}
-	for _, tp := range slices.SortedFunc(maps.Keys(d.Logs), sm.CompareTP) {
-		if err := n.host(tp, d.Logs[tp]); err != nil {
+	n.cache = partition.NewCache(cfg.CacheBytes)
+	for _, tp := range slices.SortedFunc(maps.Keys(d.Manifests), sm.CompareTP) {
+		m := d.Manifests[tp]
+		if err := n.host(tp, &m); err != nil {
 			return nil, err
+		}
+	}
+	for _, tp := range slices.SortedFunc(maps.Keys(d.Logs), sm.CompareTP) {
+		if n.parts[tp] != nil {
+			return nil, fmt.Errorf("broker: %v is both a manifest and a byte log", tp)
+		}
+		m, torn := partition.ManifestFromBytes(d.Logs[tp])
+		if err := n.host(tp, &m); err != nil {
+			return nil, err
+		}
+		if torn {
+			n.parts[tp].CutTail()
+			n.drain(tp)
 		}
 	}
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Damaged), sm.CompareTP) {
@@ -118,10 +133,18 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 // API to show.
 func (n *Node) Damaged() map[sm.TopicPartition]string { return maps.Clone(n.damaged) }
 
-// host creates the replica of tp from its log bytes (nil: a new one).
-func (n *Node) host(tp sm.TopicPartition, logBytes []byte) error {
+// host creates the replica of tp from its log's manifest (nil: a new one).
+func (n *Node) host(tp sm.TopicPartition, m *sm.LogManifest) error {
 	assert.That(n.parts[tp] == nil, "broker: hosting %v twice", tp)
-	p, err := partition.New(n.cfg.partitionConfig(tp), logBytes, &n.hosts.IDs)
+	pc := n.cfg.partitionConfig(tp)
+	pc.Cache = n.cache
+	switch t, ok := n.meta.Topic(tp.Topic); {
+	case m != nil:
+		pc.TopicID = m.TopicID // what the log on disk belongs to
+	case ok:
+		pc.TopicID = t.ID
+	}
+	p, err := partition.New(pc, n.settings(tp.Topic), m, &n.hosts.IDs)
 	if err != nil {
 		return fmt.Errorf("broker: recovering %v: %w", tp, err)
 	}
@@ -147,6 +170,8 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	case sm.TimerFired:
 	case sm.LogDone:
 		n.onLogDone(e)
+	case sm.LogReadDone:
+		n.onLogReadDone(e)
 	case sm.HealthObserved:
 		n.observed = e.Health
 	default:
@@ -193,14 +218,26 @@ func (n *Node) Partitions() []PartitionStatus {
 	return out
 }
 
-// Log returns a hosted replica's in-memory batches (nil when not hosted),
-// for the simulator's checkers. Callers must not modify them.
-func (n *Node) Log(tp sm.TopicPartition) []sm.Batch {
+// Manifest describes a hosted replica's log as the replica knows it
+// (false when not hosted), for the simulator's checkers.
+func (n *Node) Manifest(tp sm.TopicPartition) (sm.LogManifest, bool) {
 	if p := n.parts[tp]; p != nil {
-		return p.Log()
+		return p.Manifest(), true
+	}
+	return sm.LogManifest{}, false
+}
+
+// Cached returns a hosted replica's cached batches (nil when not hosted),
+// for tests: with an unbounded cache, the whole log since the start.
+func (n *Node) Cached(tp sm.TopicPartition) []sm.Batch {
+	if p := n.parts[tp]; p != nil {
+		return p.Cached()
 	}
 	return nil
 }
+
+// CacheUsed is the bytes of batches the replicas keep in memory together.
+func (n *Node) CacheUsed() int64 { return n.cache.Used() }
 
 func (n *Node) sortedParts() []sm.TopicPartition {
 	return slices.SortedFunc(maps.Keys(n.parts), sm.CompareTP)
@@ -217,6 +254,7 @@ func (n *Node) settle(k host.Key) {
 	out := n.hosts.Settle(k)
 	out.Messages = n.gateLease(out.Messages)
 	n.rd.Log = append(n.rd.Log, out.Log...)
+	n.rd.Reads = append(n.rd.Reads, out.Reads...)
 	n.rd.Messages = append(n.rd.Messages, out.Messages...)
 	n.rd.Probes = append(n.rd.Probes, out.Probes...)
 	for _, m := range out.ToController {
@@ -303,6 +341,26 @@ func (n *Node) onLogDone(e sm.LogDone) {
 		return // the node's own delete
 	}
 	if err := r.Component.OnLogDone(n.now, e); err != nil {
+		n.fatal = "broker: " + err.Error()
+		return
+	}
+	n.settle(r.Key)
+}
+
+// onLogReadDone routes a read completion to the component that issued it
+// (reads complete in any order; one for a gone component is dropped).
+func (n *Node) onLogReadDone(e sm.LogReadDone) {
+	r, known := n.hosts.RouteRead(e)
+	switch {
+	case !known:
+		return
+	case r.Gone:
+		n.probe(sm.ProbeCompletionForGoneComponent)
+		return
+	case r.Component == nil:
+		return
+	}
+	if err := r.Component.OnLogReadDone(n.now, e); err != nil {
 		n.fatal = "broker: " + err.Error()
 		return
 	}

@@ -528,6 +528,15 @@ func (w *propWorld) crash(nd *propNode, reached int) {
 	w.pool = slices.DeleteFunc(w.pool, func(m propMsg) bool { return m.env.To == nd.id })
 }
 
+// completeRead completes nd's oldest log read; false when none is pending.
+func (w *propWorld) completeRead(nd *propNode) bool {
+	d, ok := nd.disk.CompleteRead(sm.OutcomeOK, "")
+	if ok {
+		w.step(nd, d)
+	}
+	return ok
+}
+
 // completeDisk completes nd's oldest disk operation.
 func (w *propWorld) completeDisk(nd *propNode) {
 	if !nd.host.CompleteNext(sm.OutcomeOK, "") {
@@ -620,6 +629,9 @@ func (w *propWorld) quiesce() {
 		for _, id := range propBrokers {
 			for nd := w.nodes[id]; nd.n != nil && len(nd.pending()) > 0; {
 				w.completeDisk(nd)
+				progressed = true
+			}
+			for nd := w.nodes[id]; nd.n != nil && w.completeRead(nd); {
 				progressed = true
 			}
 		}
@@ -954,7 +966,7 @@ func (w *propWorld) onProduceOK(nd *propNode, m sm.ProduceResponse) {
 	if !ok || req.tp != m.TP {
 		w.t.Fatalf("%v acknowledged unknown produce %d on %v", nd.id, m.ReqID, m.TP)
 	}
-	log := propRecords(nd.n.Log(m.TP))
+	log := propRecords(nodeLog(nd.n, nd.disk, m.TP))
 	for i, v := range req.values {
 		off := m.BaseOffset + sm.Offset(i)
 		if int(off) >= len(log) || log[off] != (propRec{m.LeaderEpoch, v}) {
@@ -1046,7 +1058,7 @@ func (w *propWorld) check() {
 		key := propLeader{id, nd.inc}
 		logs[key], hws[key] = map[sm.TopicPartition][]propRec{}, map[sm.TopicPartition]sm.Offset{}
 		for _, s := range nd.n.Partitions() {
-			log := propRecords(nd.n.Log(s.TP))
+			log := propRecords(nodeLog(nd.n, nd.disk, s.TP))
 			logs[key][s.TP], hws[key][s.TP] = log, s.HW
 			if s.Role == partition.RoleLeader {
 				w.checkLeading(nd, s)
@@ -1175,9 +1187,9 @@ func (w *propWorld) converged() string {
 		case len(st.ISR) != len(st.Replicas):
 			return fmt.Sprintf("%v: isr %v short of replicas %v", tp, st.ISR, st.Replicas)
 		}
-		want := propRecords(l.Log(tp))
+		want := propRecords(nodeLog(l, w.nodes[st.Leader].disk, tp))
 		for _, id := range st.Replicas {
-			if got := propRecords(w.nodes[id].n.Log(tp)); !slices.Equal(got, want) {
+			if got := propRecords(nodeLog(w.nodes[id].n, w.nodes[id].disk, tp)); !slices.Equal(got, want) {
 				return fmt.Sprintf("%v: %v holds %v, leader %v holds %v", tp, id, got, st.Leader, want)
 			}
 		}
@@ -1193,7 +1205,10 @@ func (w *propWorld) readBack(tp sm.TopicPartition) {
 	for off, hw := sm.Offset(0), sm.Offset(1); off < hw; {
 		w.reqSeq++
 		w.step(nd, sm.Received{From: 3000, Msg: sm.FetchRequest{ReqID: w.reqSeq, TP: tp, Offset: off, CurrentLeaderEpoch: st.LeaderEpoch}})
-		i := slices.IndexFunc(w.pool, func(m propMsg) bool { return m.env.To == 3000 })
+		answered := func(m propMsg) bool { return m.env.To == 3000 }
+		for !slices.ContainsFunc(w.pool, answered) && w.completeRead(nd) {
+		}
+		i := slices.IndexFunc(w.pool, answered)
 		if i < 0 {
 			w.t.Fatalf("read back %v: no answer from %v", tp, st.Leader)
 		}
@@ -1265,7 +1280,7 @@ func (w *propWorld) dump(action string) {
 		}
 		fmt.Fprintf(&b, "   %v inc=%d registered=%v disk=%d\n", id, nd.inc, nd.n.Registered(), len(nd.pending()))
 		for _, s := range nd.n.Partitions() {
-			fmt.Fprintf(&b, "      %+v log=%v\n", s, propRecords(nd.n.Log(s.TP)))
+			fmt.Fprintf(&b, "      %+v log=%v\n", s, propRecords(nodeLog(nd.n, nd.disk, s.TP)))
 		}
 	}
 	for _, m := range w.pool {

@@ -93,6 +93,8 @@ type Component interface {
 	// any component sees it). An error says the component cannot carry on
 	// in this process; the node stops and restarts from disk.
 	OnLogDone(now sm.Time, d sm.LogDone) error
+	// OnLogReadDone completes one of the component's log reads (any order).
+	OnLogReadDone(now sm.Time, d sm.LogReadDone) error
 	// TakeOutput returns the effects the component asked for since the last
 	// call. Log operations carry IDs from the Set's allocator (IDs).
 	TakeOutput() Output
@@ -104,6 +106,8 @@ type Component interface {
 type Output struct {
 	// Log operations, each with an ID from Set.IDs and its TP set.
 	Log []sm.LogOp
+	// Reads, each with an ID from Set.IDs; they complete in any order.
+	Reads []sm.LogRead
 	// Messages go out as they are (From and To set).
 	Messages []sm.Envelope
 	// ToController messages go to the controller the node believes leads.
@@ -135,8 +139,9 @@ type entry struct {
 
 // route is where an issued effect's completion goes.
 type route struct {
-	e  *entry // nil: the node's own effect
-	tp sm.TopicPartition
+	e    *entry // nil: the node's own effect
+	tp   sm.TopicPartition
+	read bool // a log read, outside the per-log order
 }
 
 // Set is the components one node hosts. See the package comment.
@@ -147,6 +152,8 @@ type Set struct {
 	routes  map[sm.EffectID]route
 	// logs holds each partition log's uncompleted operations in issue order.
 	logs map[sm.TopicPartition][]sm.EffectID
+	// reads counts the routed, uncompleted log reads.
+	reads int
 }
 
 // NewSet returns an empty set.
@@ -198,6 +205,9 @@ func (s *Set) Settle(k Key) Output {
 	for _, op := range out.Log {
 		s.track(op, e)
 	}
+	for _, r := range out.Reads {
+		s.trackRead(r, e)
+	}
 	s.file(e)
 	return out
 }
@@ -217,6 +227,38 @@ func (s *Set) track(op sm.LogOp, e *entry) {
 	}
 	s.routes[op.ID] = route{e: e, tp: op.TP}
 	s.logs[op.TP] = append(s.logs[op.TP], op.ID)
+}
+
+func (s *Set) trackRead(r sm.LogRead, e *entry) {
+	if r.ID == 0 || r.ID > s.IDs.last {
+		panic(fmt.Sprintf("host: log read on %v has ID %d, not from this set's allocator (last %d)", r.TP, r.ID, s.IDs.last))
+	}
+	if _, dup := s.routes[r.ID]; dup {
+		panic(fmt.Sprintf("host: effect ID %d issued twice", r.ID))
+	}
+	s.routes[r.ID] = route{e: e, tp: r.TP, read: true}
+	s.reads++
+}
+
+// RouteRead matches a read completion to the read it completes (reads
+// complete in any order). known is false for an ID this set does not track
+// as a read.
+func (s *Set) RouteRead(d sm.LogReadDone) (r LogDone, known bool) {
+	rt, ok := s.routes[d.ID]
+	if !ok || !rt.read {
+		return LogDone{}, false
+	}
+	delete(s.routes, d.ID)
+	s.reads--
+	r.TP = rt.tp
+	switch {
+	case rt.e == nil:
+	case rt.e.gone:
+		r.Gone = true
+	default:
+		r.Key, r.Component = rt.e.key, rt.e.c
+	}
+	return r, true
 }
 
 // file puts e's current timer in the heap.
@@ -274,7 +316,7 @@ type LogDone struct {
 // same log): the node must stop.
 func (s *Set) RouteLog(d sm.LogDone) (r LogDone, known bool, err error) {
 	rt, ok := s.routes[d.ID]
-	if !ok {
+	if !ok || rt.read {
 		return LogDone{}, false, nil
 	}
 	q := s.logs[rt.tp]
@@ -336,8 +378,8 @@ func (s *Set) CheckInvariants() error {
 		}
 		n += len(q)
 	}
-	if n != len(s.routes) {
-		return fmt.Errorf("host: %d effects routed but %d queued", len(s.routes), n)
+	if n+s.reads != len(s.routes) {
+		return fmt.Errorf("host: %d effects routed but %d log operations queued and %d reads", len(s.routes), n, s.reads)
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ func (f *fake) TakeOutput() Output {
 	f.out = Output{}
 	return o
 }
+func (f *fake) OnLogReadDone(now sm.Time, d sm.LogReadDone) error { return nil }
+
 func (f *fake) OnLogDone(now sm.Time, d sm.LogDone) error {
 	f.done = append(f.done, d.ID)
 	return nil

@@ -7,10 +7,14 @@ import (
 
 // followerState is what only a follower keeps; it is reset on role change.
 type followerState struct {
-	inflight bool      // a fetch is outstanding
-	sent     sm.Offset // the outstanding fetch's FetchOffset; answers must echo it
-	deadline sm.Time   // resend the fetch after this
-	retryAt  sm.Time   // non-zero: backing off after an error answer
+	inflight bool // a fetch is outstanding
+	// locating is set while a read looks for the byte position of the
+	// offset a divergence answer said to truncate to; no fetch goes out.
+	locating bool
+	locateID sm.EffectID // the read doing it
+	sent     sm.Offset   // the outstanding fetch's FetchOffset; answers must echo it
+	deadline sm.Time     // resend the fetch after this
+	retryAt  sm.Time     // non-zero: backing off after an error answer
 	// synced is set once the leader answered without divergence in this
 	// epoch. From then on the log is a prefix of the leader's and only
 	// grows, so a later divergence answer can only be a stale duplicate.
@@ -23,7 +27,7 @@ type followerState struct {
 // and the follower is not backing off.
 func (p *Partition) maybeFetch() {
 	f := &p.follow
-	if p.role != RoleFollower || p.leader == sm.NoNode || f.inflight || f.retryAt != 0 || len(p.disk) > 0 {
+	if p.role != RoleFollower || p.leader == sm.NoNode || f.inflight || f.locating || f.retryAt != 0 || len(p.disk) > 0 {
 		return
 	}
 	assert.That(p.durable == p.log.end(), "partition: %v: idle disk but durable end %d below log end %d", p.cfg.TP, p.durable, p.log.end())
@@ -71,6 +75,8 @@ func (p *Partition) OnReplicaFetchResponse(now sm.Time, from sm.NodeID, resp sm.
 		return // a late or duplicated answer to another fetch, or to an earlier process
 	}
 	switch {
+	case resp.Code == sm.CodeOffsetOutOfRange && resp.LeaderEpoch == p.epoch && resp.LogStart > p.log.end():
+		p.resetTo(resp.LogStart, resp.HighWatermark)
 	case resp.Code != sm.CodeOK:
 		f.inflight = false
 		f.retryAt = p.now.Add(p.cfg.ReplicaFetchWait)
@@ -102,13 +108,69 @@ func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
 	if _, end, ok := p.log.endOfEpoch(resp.DivergingEpoch); ok {
 		target = max(0, min(end, resp.DivergingEndOffset))
 	}
-	target = p.log.boundaryAtOrBelow(target)
+	if target < p.log.start() {
+		// The leader agrees with nothing this log holds, and the log
+		// does not start at 0 (retention, or a reset): start over where the
+		// leader's log starts, or at this log's start.
+		if resp.LogStart > p.log.start() {
+			p.resetTo(resp.LogStart, resp.HighWatermark)
+			return
+		}
+		target = p.log.start()
+	}
 	if target >= p.log.end() {
 		return // a duplicate answer to an earlier fetch; this log already agrees
 	}
 	p.follow.inflight = false
 	p.probe(sm.ProbeFollowerTruncated)
+	// The target is a batch boundary here too: the follower's batches of
+	// each epoch are a prefix of the one sequence that epoch's leader
+	// wrote, and so are the leader's. Its byte position may not be known
+	// (no index entry, not cached): read it first.
+	if p.log.boundaryAtOrBelow(target) != target {
+		p.follow.locating = true
+		p.follow.locateID = p.issueRead(pendingRead{want: target, locate: true})
+		return
+	}
 	p.truncate(target) // the next fetch goes out once the truncation is done
+}
+
+// onLocated finishes a divergence truncation whose position a read looked
+// for: bs are the frames read from pos in the segment at seg (with their
+// positions). It truncates at the batch boundary at or below the target
+// that the read found, or reads on; a read overtaken by a change of role
+// or log gives up, and the next fetch asks again.
+func (p *Partition) onLocated(r pendingRead, frames []frameAt, more bool) {
+	f := &p.follow
+	f.locating = false
+	if p.role != RoleFollower || r.gen != p.log.gen {
+		p.maybeFetch()
+		return
+	}
+	best := -1
+	for i := range frames {
+		if frames[i].base > r.want {
+			break
+		}
+		best = i
+	}
+	switch {
+	case best >= 0 && (frames[best].base == r.want || best+1 < len(frames) || !more):
+		i := p.log.segment(r.seg)
+		p.truncateLocated(frames[best].base, i, frames[best].pos)
+	case more:
+		f.locating = true
+		r.pos = frames[len(frames)-1].pos + int64(frames[len(frames)-1].size)
+		f.locateID = p.issueReadAt(r)
+	default:
+		p.maybeFetch() // nothing usable: fetch again, and be told again
+	}
+}
+
+// truncateLocated is truncate at a boundary whose position a read found.
+func (p *Partition) truncateLocated(off sm.Offset, seg int, pos int64) {
+	p.log.truncateAt(off, seg, pos)
+	p.afterTruncate(off)
 }
 
 // onBatches appends the leader's batches after checking every one; a
@@ -126,6 +188,7 @@ func (p *Partition) onBatches(resp sm.ReplicaFetchResponse) {
 	}
 	f.synced = true
 	f.leaderHW = max(f.leaderHW, resp.HighWatermark)
+	p.followLogStart(resp.LogStart)
 	if len(bs) > 0 {
 		p.appendBatches(bs)
 	}
@@ -151,4 +214,24 @@ func (p *Partition) validBatches(bs []sm.Batch, leaderEpoch sm.Epoch) bool {
 func (p *Partition) onFollowerDurable() {
 	p.raiseHW(min(p.follow.leaderHW, p.durable))
 	p.maybeFetch()
+}
+
+// resetTo empties the log and starts it at the leader's log start: the
+// leader's retention deleted everything between this log's end and there,
+// so none of it can be fetched. Those records were committed (retention
+// deletes only below the leader's high watermark), so the high watermark
+// moves up to the new start once the reset is durable.
+func (p *Partition) resetTo(start, leaderHW sm.Offset) {
+	f := &p.follow
+	f.inflight = false
+	f.synced = false
+	f.leaderHW = max(f.leaderHW, leaderHW)
+	p.probe(sm.ProbeFollowerReset)
+	p.log.reset(start)
+	for i := range p.disk {
+		p.disk[i].start = min(p.disk[i].start, start)
+		p.disk[i].end = min(p.disk[i].end, start)
+	}
+	p.durable = min(p.durable, start)
+	p.issueDisk(sm.LogOp{Kind: sm.LogReset, Offset: start, Sync: true}, start, start)
 }

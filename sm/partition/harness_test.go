@@ -75,6 +75,12 @@ type cluster struct {
 	reqSeq   uint64
 	// mutate, when set, adjusts each replica's Config before New.
 	mutate func(*Config)
+	// cacheBytes is each replica process's cache budget (-1: unbounded);
+	// settings are the topic's log settings.
+	cacheBytes int64
+	settings   Settings
+	// mayStop lets a process stop itself (Ready.Fatal) without failing.
+	mayStop bool
 	// observe, when set, sees every effect a replica hands its Env.
 	observe func(id sm.NodeID, e testkit.Effect)
 }
@@ -87,8 +93,17 @@ func newCluster(t tb, n int, minISR int32) *cluster {
 
 // newClusterWith is newCluster with a hook that sees every effect.
 func newClusterWith(t tb, n int, minISR int32, observe func(sm.NodeID, testkit.Effect)) *cluster {
+	return newClusterSetup(t, n, minISR, func(c *cluster) { c.observe = observe })
+}
+
+// newClusterSetup is newCluster with a hook that adjusts the cluster before
+// any replica starts.
+func newClusterSetup(t tb, n int, minISR int32, setup func(*cluster)) *cluster {
 	c := &cluster{t: t, clock: testkit.NewClock(sm.Time(sm.Second)), net: &testkit.Network{}, reps: map[sm.NodeID]*replica{},
-		isolated: map[sm.NodeID]bool{}, minISR: minISR, replies: map[uint64]sm.ProduceResponse{}, observe: observe}
+		isolated: map[sm.NodeID]bool{}, minISR: minISR, replies: map[uint64]sm.ProduceResponse{}, cacheBytes: -1}
+	if setup != nil {
+		setup(c)
+	}
 	for i := range n {
 		c.ids = append(c.ids, sm.NodeID(101+i))
 	}
@@ -119,7 +134,17 @@ func (c *cluster) start(id sm.NodeID) {
 	if c.mutate != nil {
 		c.mutate(&cfg)
 	}
-	p, err := New(cfg, r.disk.Log(testTP), &host.IDs{})
+	if c.cacheBytes >= 0 {
+		cfg.Cache = NewCache(c.cacheBytes)
+	}
+	cfg.RetentionCheckInterval = 500 * sm.Millisecond
+	cfg.WallClockAtStart = 1_767_225_600_000
+	r.disk.Durable() // a restarted process recovers the log as one segment
+	m, torn := ManifestFromBytes(r.disk.Log(testTP))
+	p, err := New(cfg, c.settings, &m, &host.IDs{})
+	if err == nil && torn {
+		p.CutTail()
+	}
 	if err != nil {
 		c.t.Fatalf("new %v: %v", id, err)
 	}
@@ -152,7 +177,7 @@ func receive(p *Partition) func(now sm.Time, from sm.NodeID, m sm.Message) error
 // check runs after every step of r: the process must not have stopped, and
 // a leader's high watermark never goes back within an epoch.
 func (c *cluster) check(r *replica) {
-	if why := r.host.Stopped(); why != "" {
+	if why := r.host.Stopped(); why != "" && !c.mayStop {
 		c.t.Fatalf("%v stopped: %s", r.id, why)
 	}
 	if s := r.p.Status(); s.Role == RoleLeader {
@@ -208,7 +233,17 @@ func (c *cluster) ask(from, id sm.NodeID, m sm.Message) []sm.Envelope {
 }
 
 func (c *cluster) consume(from sm.NodeID, off sm.Offset, epoch sm.Epoch) sm.FetchResponse {
-	out := c.ask(consumerID, from, sm.FetchRequest{ReqID: 1, TP: testTP, Offset: off, CurrentLeaderEpoch: epoch})
+	n := c.net.Len()
+	c.reps[from].host.Deliver(sm.Envelope{From: consumerID, To: from, Msg: sm.FetchRequest{ReqID: 1, TP: testTP, Offset: off, CurrentLeaderEpoch: epoch}})
+	// A fetch outside the cache is answered once its reads complete.
+	answered := func() bool {
+		return slices.ContainsFunc(c.net.Queue[n:], func(e sm.Envelope) bool { return e.To == consumerID })
+	}
+	for !answered() && c.reps[from].host.CompleteRead(sm.OutcomeOK, "") {
+	}
+	out := c.net.Queue[n:]
+	out = slices.DeleteFunc(slices.Clone(out), func(e sm.Envelope) bool { return e.To != consumerID })
+	c.net.Queue = slices.DeleteFunc(c.net.Queue, func(e sm.Envelope) bool { return e.To == consumerID })
 	if len(out) != 1 {
 		c.t.Fatalf("consume: %d messages", len(out))
 	}
@@ -282,6 +317,9 @@ func (c *cluster) stabilize() {
 				c.diskDone(id)
 				progressed = true
 			}
+			for c.reps[id].host.CompleteRead(sm.OutcomeOK, "") {
+				progressed = true
+			}
 		}
 		for c.net.Len() > 0 {
 			c.deliver(0)
@@ -331,10 +369,26 @@ func (c *cluster) reply(t tb, id uint64) sm.ProduceResponse {
 
 func (c *cluster) status(id sm.NodeID) Status { return c.reps[id].p.Status() }
 
+// batches is a replica's log: what its disk holds (completed operations),
+// then the batches it appended beyond, still in its cache.
+func (r *replica) batches() []sm.Batch {
+	bs, _, _ := sm.DecodeLog(r.disk.Log(testTP))
+	end := sm.Offset(0)
+	if n := len(bs); n > 0 {
+		end = bs[n-1].NextOffset()
+	}
+	for _, b := range r.p.Cached() {
+		if b.BaseOffset >= end {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
 // values renders a replica's log as "offset:epoch:value" strings.
-func values(p *Partition) []string {
+func values(r *replica) []string {
 	var out []string
-	for _, b := range p.Log() {
+	for _, b := range r.batches() {
 		for i, r := range b.Records {
 			out = append(out, fmt.Sprintf("%d:%d:%s", b.BaseOffset+sm.Offset(i), b.Epoch, r.Value))
 		}
@@ -353,3 +407,15 @@ func countMsgs[M sm.Message](c *cluster, to sm.NodeID) int {
 }
 
 var _ tb = (*testing.T)(nil)
+
+// newFromBytes recovers a replica from a log held as one byte string, the
+// way the broker does for stores that hand logs over as bytes: a torn tail
+// is cut by the first log operation.
+func newFromBytes(cfg Config, b []byte, ids *host.IDs) (*Partition, error) {
+	m, torn := ManifestFromBytes(b)
+	p, err := New(cfg, Settings{}, &m, ids)
+	if err == nil && torn {
+		p.CutTail()
+	}
+	return p, err
+}

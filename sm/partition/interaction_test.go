@@ -128,7 +128,7 @@ func (it *interaction) run(t *testing.T, td *datadriven.TestData) {
 			fmt.Fprintf(&it.out, "%v→%v %s\n", e.From, e.To, testkit.Describe(e.Msg))
 		}
 	case "log":
-		fmt.Fprintf(&it.out, "%v\n", values(c.reps[testkit.ArgNode(t, td, "node")].p))
+		fmt.Fprintf(&it.out, "%v\n", values(c.reps[testkit.ArgNode(t, td, "node")]))
 	default:
 		td.Fatalf(t, "unknown command %q", td.Cmd)
 	}

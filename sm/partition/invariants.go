@@ -2,7 +2,6 @@ package partition
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/weirmq/weir/sm"
 )
@@ -30,41 +29,51 @@ func (p *Partition) CheckInvariants() error {
 	return nil
 }
 
-// checkLog: offsets dense from 0, batches non-empty, epochs non-decreasing,
-// epoch cache exactly what the batches imply.
+// checkLog: segments contiguous with valid indexes (checked when they
+// change), the cached suffix dense, in place and ending at the log end
+// (each batch checked once), the epoch cache ordered inside the log.
 func (p *Partition) checkLog() error {
-	// Verify only the batches added since the last check (truncate lowers
-	// the mark): each batch is checked once while it stays in the log.
 	l := &p.log
-	start := l.checked
-	end, last := sm.Offset(0), sm.Epoch(0)
-	if start > 0 {
-		end, last = l.batches[start-1].NextOffset(), l.batches[start-1].Epoch
-	}
-	// Epoch cache entries for the verified prefix start below end.
-	k := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].start >= end })
-	for i := start; i < len(l.batches); i++ {
-		b := &l.batches[i]
-		switch {
-		case b.BaseOffset != end:
-			return fmt.Errorf("partition: %v batch %d at offset %d, want %d", p.cfg.TP, i, b.BaseOffset, end)
-		case len(b.Records) == 0:
-			return fmt.Errorf("partition: %v batch %d at offset %d is empty", p.cfg.TP, i, b.BaseOffset)
-		case b.Epoch < last:
-			return fmt.Errorf("partition: %v batch at %d has epoch %d after epoch %d", p.cfg.TP, b.BaseOffset, b.Epoch, last)
+	if l.version != l.checkedVersion {
+		m := l.manifest()
+		if err := m.Check(); err != nil {
+			return fmt.Errorf("partition: %v log: %w", p.cfg.TP, err)
 		}
-		if i == 0 || b.Epoch > last {
-			if k >= len(l.epochs) || l.epochs[k] != (epochStart{epoch: b.Epoch, start: b.BaseOffset}) {
-				return fmt.Errorf("partition: %v epoch cache %v lacks epoch %d starting at %d", p.cfg.TP, l.epochs, b.Epoch, b.BaseOffset)
+		l.checkedVersion = l.version
+	}
+	a := l.activeIndex()
+	if n := len(l.cache); n > 0 {
+		last := &l.cache[n-1]
+		if last.b.NextOffset() != a.Next || last.seg == a.Base && last.pos+int64(last.size) != a.Bytes {
+			return fmt.Errorf("partition: %v cache ends with [%d, %d) at byte %d+%d of segment %d, log ends at %d (%d bytes into segment %d)",
+				p.cfg.TP, last.b.BaseOffset, last.b.NextOffset(), last.pos, last.size, last.seg, a.Next, a.Bytes, a.Base)
+		}
+		if l.cache[0].b.BaseOffset < l.start() {
+			return fmt.Errorf("partition: %v cache starts at %d below log start %d", p.cfg.TP, l.cache[0].b.BaseOffset, l.start())
+		}
+		for i := n - 1; i >= 0 && l.cache[i].seq > l.checkedSeq; i-- {
+			cb := &l.cache[i]
+			switch {
+			case len(cb.b.Records) == 0 || cb.size != batchBytes(cb.b.Records):
+				return fmt.Errorf("partition: %v cached batch at %d: %d records, size %d", p.cfg.TP, cb.b.BaseOffset, len(cb.b.Records), cb.size)
+			case i > 0 && l.cache[i-1].b.NextOffset() != cb.b.BaseOffset:
+				return fmt.Errorf("partition: %v cached batch at %d follows one ending at %d", p.cfg.TP, cb.b.BaseOffset, l.cache[i-1].b.NextOffset())
+			case i > 0 && l.cache[i-1].seg == cb.seg && l.cache[i-1].pos+int64(l.cache[i-1].size) != cb.pos:
+				return fmt.Errorf("partition: %v cached batch at %d at byte %d of segment %d, previous ends at %d", p.cfg.TP, cb.b.BaseOffset, cb.pos, cb.seg, l.cache[i-1].pos+int64(l.cache[i-1].size))
+			case i > 0 && cb.b.Epoch < l.cache[i-1].b.Epoch:
+				return fmt.Errorf("partition: %v cached batch at %d has epoch %d after epoch %d", p.cfg.TP, cb.b.BaseOffset, cb.b.Epoch, l.cache[i-1].b.Epoch)
 			}
-			k++
 		}
-		end, last = b.NextOffset(), b.Epoch
+		l.checkedSeq = last.seq
 	}
-	if k != len(l.epochs) {
-		return fmt.Errorf("partition: %v epoch cache %v has %d entries beyond the log end %d", p.cfg.TP, l.epochs, len(l.epochs)-k, end)
+	for i, e := range l.epochs {
+		if e.start < l.start() || e.start >= l.end() || i > 0 && (e.epoch <= l.epochs[i-1].epoch || e.start <= l.epochs[i-1].start) {
+			return fmt.Errorf("partition: %v epoch cache %v outside the log [%d, %d) or out of order", p.cfg.TP, l.epochs, l.start(), l.end())
+		}
 	}
-	l.checked = len(l.batches)
+	if (len(l.epochs) == 0) != (l.start() == l.end()) {
+		return fmt.Errorf("partition: %v epoch cache %v for log [%d, %d)", p.cfg.TP, l.epochs, l.start(), l.end())
+	}
 	if l.lastEpoch() > p.epoch && p.role != RoleNone {
 		return fmt.Errorf("partition: %v log holds epoch %d beyond known epoch %d", p.cfg.TP, l.lastEpoch(), p.epoch)
 	}

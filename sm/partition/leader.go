@@ -111,7 +111,7 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 	}
 	assert.That(p.log.lastEpoch() <= p.epoch, "partition: %v: leading epoch %d over a log ending in epoch %d", p.cfg.TP, p.epoch, p.log.lastEpoch())
 	assert.That(p.lead.epochStart <= p.log.end(), "partition: %v: epoch start %d beyond log end %d", p.cfg.TP, p.lead.epochStart, p.log.end())
-	b := sm.Batch{BaseOffset: p.log.end(), Epoch: p.epoch, Records: slices.Clone(req.Records)}
+	b := sm.Batch{BaseOffset: p.log.end(), Epoch: p.epoch, Timestamp: p.wallClock(), Records: slices.Clone(req.Records)}
 	b.Seal()
 	p.appendBatches([]sm.Batch{b})
 	if req.Acks.Kind == sm.AckNone {

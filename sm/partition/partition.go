@@ -101,6 +101,19 @@ type Config struct {
 	// ReplicaFetchMaxBytes bounds a replica fetch response (it always carries
 	// at least one batch when one is available).
 	ReplicaFetchMaxBytes int
+	// TopicID is the topic incarnation this replica belongs to; it is
+	// stamped on every log operation so a store never writes into another
+	// incarnation's log.
+	TopicID sm.TopicID
+	// Cache is the broker's shared bound on cached batches; nil caches
+	// without a bound (tests).
+	Cache *Cache
+	// WallClockAtStart is the wall-clock time (Unix ms) at node time 0: a
+	// leader stamps batches with it plus the time of the produce.
+	WallClockAtStart int64
+	// RetentionCheckInterval is how often the replica applies retention
+	// (zero: never).
+	RetentionCheckInterval sm.Duration
 	// FsyncOnWrite asks the disk to sync every append before completing it.
 	// Without it, "durable" means "written", and acks promise less.
 	FsyncOnWrite bool
@@ -140,6 +153,27 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Settings are the topic's log settings, which may change while the replica
+// runs (an altered topic config reaches the broker in a metadata delta).
+type Settings struct {
+	// SegmentBytes rolls the active segment before it would pass this size
+	// (at least one batch per segment).
+	SegmentBytes int64
+	// SegmentMs rolls it once its first batch is this old (0: never).
+	SegmentMs int64
+	// RetentionMs deletes sealed, committed segments whose newest batch is
+	// older (-1 or 0: forever).
+	RetentionMs int64
+	// RetentionBytes deletes the oldest sealed, committed segments while
+	// the log would still hold at least this much without them (-1 or 0:
+	// unlimited).
+	RetentionBytes int64
+}
+
+// DefaultSegmentBytes is the segment size when nothing sets one (the
+// reference's [wal] segment_size_bytes).
+const DefaultSegmentBytes = 1 << 30
+
 // Output is what a replica asks its host to do: log operations (with IDs),
 // messages (From and To set), and AlterISR requests for the controller the
 // host believes leads (ToController).
@@ -170,6 +204,10 @@ type pendingDisk struct {
 	// batches begin.
 	start sm.Offset
 	end   sm.Offset
+	// before is the active segment as it was before an append (with the
+	// first batch's timestamp): what a refusal restores.
+	before        sm.SegmentIndex
+	beforeFirstTs int64
 }
 
 // Partition is one replica of one partition. See the package comment.
@@ -177,10 +215,11 @@ type Partition struct {
 	cfg Config
 	now sm.Time
 
-	log     replicaLog
-	durable sm.Offset     // log end confirmed by the disk
-	hw      sm.Offset     // high watermark
-	disk    []pendingDisk // issued, not completed, FIFO
+	log      replicaLog
+	settings Settings
+	durable  sm.Offset     // log end confirmed by the disk
+	hw       sm.Offset     // high watermark
+	disk     []pendingDisk // issued, not completed, FIFO
 
 	role           Role
 	epoch          sm.Epoch // highest leader epoch known from metadata
@@ -195,28 +234,83 @@ type Partition struct {
 	out    Output
 	ids    *host.IDs
 	reqSeq uint64
+
+	// reads are the issued, uncompleted log reads (any order).
+	reads map[sm.EffectID]pendingRead
+	// retentionAt is when retention next runs (zero: never).
+	retentionAt sm.Time
+	// damaged is set once a read found corrupt bytes at rest: the file
+	// and byte. The replica serves nothing more until it is rebuilt.
+	damaged string
 }
 
-// New recovers a replica from its log bytes (nil for a new one); its log
-// operations take IDs from ids, the host's allocator. A torn or corrupt
-// tail is cut: the first output is a LogTruncate that fixes the file before
-// anything is appended to it. Everything recovered counts as durable: the
-// runtime hands over what is on disk.
-func New(cfg Config, logBytes []byte, ids *host.IDs) (*Partition, error) {
+// New recovers a replica from its log's manifest (nil for a new log, which
+// starts at offset 0); its log operations take IDs from ids, the host's
+// allocator. Everything in the manifest counts as durable: the store hands
+// over what is on disk, torn tails already cut.
+func New(cfg Config, settings Settings, m *sm.LogManifest, ids *host.IDs) (*Partition, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if ids == nil {
 		return nil, fmt.Errorf("partition: %v needs an effect ID allocator", cfg.TP)
 	}
-	p := &Partition{cfg: cfg, ids: ids, reqSeq: cfg.Incarnation << 32}
-	var torn bool
-	p.log, torn = recoverLog(logBytes)
-	p.durable = p.log.end()
-	if torn {
-		p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: p.durable, Sync: true}, p.durable, p.durable)
+	p := &Partition{cfg: cfg, ids: ids, reqSeq: cfg.Incarnation << 32, reads: map[sm.EffectID]pendingRead{}}
+	if m != nil {
+		if err := m.Check(); err != nil {
+			return nil, fmt.Errorf("partition: %v: bad manifest: %w", cfg.TP, err)
+		}
+		p.log = newLog(*m, cfg.Cache)
+	} else {
+		p.log = newLog(sm.LogManifest{}, cfg.Cache)
 	}
+	p.durable = p.log.end()
+	p.hw = p.log.start()
+	p.SetSettings(settings)
 	return p, nil
+}
+
+// ManifestFromBytes describes a log held as one byte string (EncodeBatch
+// frames from offset 0, as older stores hand logs over) as a single active
+// segment: the longest valid prefix, and whether bytes after it must be cut.
+func ManifestFromBytes(buf []byte) (m sm.LogManifest, torn bool) {
+	base := sm.Offset(0)
+	if b, _, err := sm.DecodeBatch(buf); err == nil {
+		base = b.BaseOffset // a log reset at a leader's log start
+	}
+	idx, serr := sm.ScanSegment(buf, base, 0)
+	return sm.LogManifest{Segments: []sm.SegmentIndex{idx}}, serr != nil
+}
+
+// SetSettings applies the topic's log settings from now on.
+func (p *Partition) SetSettings(s Settings) {
+	if s.SegmentBytes <= 0 {
+		s.SegmentBytes = DefaultSegmentBytes
+	}
+	p.settings = s
+	p.scheduleRetention()
+}
+
+// TopicID is the topic incarnation the replica's log belongs to (zero:
+// unknown, a log from before topic IDs).
+func (p *Partition) TopicID() sm.TopicID { return p.cfg.TopicID }
+
+// AdoptTopicID names the incarnation of a log that did not know its own (a
+// log written before topic IDs): later operations carry it, and the store
+// records it.
+func (p *Partition) AdoptTopicID(id sm.TopicID) {
+	assert.That(p.cfg.TopicID == (sm.TopicID{}), "partition: %v: adopting topic ID %v over %v", p.cfg.TP, id, p.cfg.TopicID)
+	p.cfg.TopicID = id
+}
+
+// Settings are the log settings in force.
+func (p *Partition) Settings() Settings { return p.settings }
+
+// CutTail truncates the log on disk at its recovered end: bytes beyond it
+// (a torn tail a store handed over) go before anything is appended.
+func (p *Partition) CutTail() {
+	end := p.log.end()
+	p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: end, Sync: true}, end, end)
 }
 
 // TakeOutput returns what the replica asked for since the last call.
@@ -230,7 +324,7 @@ func (p *Partition) TakeOutput() Output {
 func (p *Partition) Status() Status {
 	return Status{
 		TP: p.cfg.TP, Role: p.role, Leader: p.leader, LeaderEpoch: p.epoch,
-		PartitionEpoch: p.partitionEpoch, LEO: p.log.end(), DurableLEO: p.durable,
+		PartitionEpoch: p.partitionEpoch, LogStart: p.log.start(), LEO: p.log.end(), DurableLEO: p.durable,
 		HW: p.hw, ISR: slices.Clone(p.isr), Replicas: slices.Clone(p.replicas),
 	}
 }
@@ -257,28 +351,38 @@ func (p *Partition) ReplicationLag() (lagMax int64, underReplicated bool) {
 	return lagMax, len(p.isr) < len(p.lead.followers)+1
 }
 
-// Log returns the in-memory log's batches for tests and the simulator's
-// checkers. The slice aliases the log; callers must not modify it.
-func (p *Partition) Log() []sm.Batch {
-	n := len(p.log.batches)
-	return p.log.batches[:n:n]
+// Cached returns the cached suffix of the log's batches, for tests.
+func (p *Partition) Cached() []sm.Batch {
+	out := make([]sm.Batch, len(p.log.cache))
+	for i := range p.log.cache {
+		out[i] = p.log.cache[i].b
+	}
+	return out
 }
+
+// Manifest describes the log as the replica knows it (segments and their
+// indexes), for tests and the simulator's checkers.
+func (p *Partition) Manifest() sm.LogManifest { return p.log.manifest() }
 
 // TimerAt is the earliest time the replica needs OnTimer; zero means never.
 // It is always after the time of the last input, so a host cannot spin.
 func (p *Partition) TimerAt() sm.Time {
+	t := p.retentionAt
 	switch p.role {
 	case RoleLeader:
-		return p.leaderTimerAt()
+		t = earliest(t, p.leaderTimerAt())
 	case RoleFollower:
-		return p.followerTimerAt()
+		t = earliest(t, p.followerTimerAt())
 	}
-	return 0
+	return t
 }
 
 // OnTimer handles every deadline that has passed by now.
 func (p *Partition) OnTimer(now sm.Time) {
 	p.setNow(now)
+	if p.retentionAt != 0 && p.now >= p.retentionAt {
+		p.applyRetention()
+	}
 	switch p.role {
 	case RoleLeader:
 		p.leaderTimer()
@@ -299,7 +403,11 @@ func (p *Partition) OnLogDone(now sm.Time, d sm.LogDone) error {
 	assert.That(p.disk[0].id == d.ID, "partition: %v: log completion %d, but %d is the oldest pending", p.cfg.TP, d.ID, p.disk[0].id)
 	switch d.Outcome {
 	case sm.OutcomeOK:
+		kind := p.disk[0].kind
 		p.onDurable()
+		if kind == sm.LogDamaged {
+			return fmt.Errorf("partition: %v: corrupt data at rest (%s): restarting so the damage is reported and the replica is rebuilt from another one", p.cfg.TP, p.damaged)
+		}
 		return nil
 	case sm.OutcomeFailed:
 		if !p.onRefused(d.Reason) {
@@ -333,6 +441,9 @@ func (p *Partition) Close(now sm.Time) {
 	p.stepDown(p.epoch)
 	p.role = RoleNone
 	p.leader = sm.NoNode
+	p.retentionAt = 0
+	p.log.close()
+	p.answerReads(sm.CodeNotLeader, "the replica was closed")
 }
 
 func (p *Partition) setNow(now sm.Time) {
@@ -342,24 +453,48 @@ func (p *Partition) setNow(now sm.Time) {
 }
 
 // issueDisk queues op and records the durable end it yields on completion.
-func (p *Partition) issueDisk(op sm.LogOp, start, end sm.Offset) {
+func (p *Partition) issueDisk(op sm.LogOp, start, end sm.Offset) *pendingDisk {
 	op.ID = p.ids.Next()
 	op.TP = p.cfg.TP
+	op.TopicID = p.cfg.TopicID
 	p.out.Log = append(p.out.Log, op)
 	p.disk = append(p.disk, pendingDisk{id: op.ID, kind: op.Kind, start: start, end: end})
+	return &p.disk[len(p.disk)-1]
 }
 
-// appendBatches adds validated batches to the in-memory log and issues one
-// LogAppend for all of them.
+// appendBatches adds validated batches to the log and issues their
+// LogAppends: one per segment they go into, a batch that would overfill
+// the active segment (or find it too old) rolling a new one first.
 func (p *Partition) appendBatches(bs []sm.Batch) {
-	var data []byte
-	start := p.log.end()
-	for i := range bs {
-		assert.That(bs[i].Verify(), "partition: %v: appending batch at %d with a bad checksum", p.cfg.TP, bs[i].BaseOffset)
-		p.log.append(bs[i])
-		data = sm.EncodeBatch(data, &bs[i])
+	for len(bs) > 0 {
+		roll := p.log.wantsRoll(batchBytes(bs[0].Records), bs[0].Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs)
+		before, beforeTs := p.log.activeIndex(), p.log.activeFirstTs
+		if roll {
+			p.log.roll()
+			p.probe(sm.ProbeSegmentRolled)
+		}
+		var data []byte
+		start := p.log.end()
+		n := 0
+		for n < len(bs) {
+			b := &bs[n]
+			if n > 0 && p.log.wantsRoll(batchBytes(b.Records), b.Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs) {
+				break
+			}
+			assert.That(b.Verify(), "partition: %v: appending batch at %d with a bad checksum", p.cfg.TP, b.BaseOffset)
+			p.log.append(*b)
+			data = sm.EncodeBatch(data, b)
+			n++
+		}
+		d := p.issueDisk(sm.LogOp{Kind: sm.LogAppend, Data: data, Roll: roll, Sync: p.cfg.FsyncOnWrite}, start, p.log.end())
+		d.before, d.beforeFirstTs = before, beforeTs
+		bs = bs[n:]
 	}
-	p.issueDisk(sm.LogOp{Kind: sm.LogAppend, Data: data, Sync: p.cfg.FsyncOnWrite}, start, p.log.end())
+}
+
+// wallClock is the wall-clock time of now, in Unix ms.
+func (p *Partition) wallClock() int64 {
+	return p.cfg.WallClockAtStart + int64(p.now)/int64(sm.Millisecond)
 }
 
 // Repair cuts a damaged log (see sm.Durable.Damaged) on disk at its valid
@@ -401,8 +536,8 @@ func (p *Partition) onRefused(reason string) bool {
 	if p.role == RoleLeader && cut < p.lead.epochStart {
 		return false
 	}
-	if cut < p.log.end() && p.log.isBoundary(cut) {
-		p.log.truncate(cut)
+	if cut < p.log.end() {
+		p.log.restore(op.before, op.beforeFirstTs)
 		p.probe(sm.ProbeAppendRolledBack)
 	}
 	cut = min(cut, p.log.end())
@@ -437,6 +572,13 @@ func (p *Partition) onRefused(reason string) bool {
 func (p *Partition) truncate(off sm.Offset) {
 	assert.That(p.role != RoleLeader, "partition: %v: leader truncating its log to %d", p.cfg.TP, off)
 	p.log.truncate(off)
+	p.afterTruncate(off)
+}
+
+// afterTruncate follows the log being cut at off in memory: the durable
+// end, pending appends and the high watermark follow, and the cut goes to
+// disk.
+func (p *Partition) afterTruncate(off sm.Offset) {
 	p.durable = min(p.durable, off)
 	for i := range p.disk {
 		p.disk[i].start = min(p.disk[i].start, off)

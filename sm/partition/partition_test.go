@@ -29,7 +29,7 @@ func TestOffsetsDenseAndSealed(t *testing.T) {
 			t.Fatalf("produce %d: %+v, want OK at %d", id, r, want)
 		}
 	}
-	log := c.reps[101].p.Log()
+	log := c.reps[101].batches()
 	for i, b := range log {
 		if !b.Verify() || b.Epoch != 1 {
 			t.Fatalf("batch %d: verify %v epoch %d", i, b.Verify(), b.Epoch)
@@ -194,7 +194,7 @@ func TestDivergenceTruncatesToEpochBoundary(t *testing.T) {
 	}
 	want := []string{"0:1:a1", "1:1:a2", "2:3:d1", "3:3:d2"}
 	for _, id := range c.ids {
-		if got := values(c.reps[id].p); !slices.Equal(got, want) {
+		if got := values(c.reps[id]); !slices.Equal(got, want) {
 			t.Fatalf("%v log %v, want %v", id, got, want)
 		}
 	}
@@ -336,7 +336,7 @@ func TestConsumerFetchCutsAtHW(t *testing.T) {
 	if r.Code != sm.CodeOK || len(r.Batches) != 1 || len(r.Batches[0].Records) != 2 || !r.Batches[0].Verify() {
 		t.Fatalf("%+v", r)
 	}
-	if len(p.Log()[0].Records) != 3 {
+	if len(p.Cached()[0].Records) != 3 {
 		t.Fatal("cutting the reply changed the log")
 	}
 }
@@ -409,7 +409,7 @@ func TestRecoveryTornTail(t *testing.T) {
 	}
 	whole := len(file)
 	for _, cut := range []int{whole, whole - 3, whole - 40} {
-		p, err := New(testConfig(101, 1), file[:cut], &host.IDs{})
+		p, err := newFromBytes(testConfig(101, 1), file[:cut], &host.IDs{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +434,7 @@ func TestRecoveryTornTail(t *testing.T) {
 	// A flipped bit in the middle batch cuts there.
 	bad := slices.Clone(file)
 	bad[len(bad)/2] ^= 0xff
-	p, _ := New(testConfig(101, 1), bad, &host.IDs{})
+	p, _ := newFromBytes(testConfig(101, 1), bad, &host.IDs{})
 	if s := p.Status(); s.LEO != 2 {
 		t.Fatalf("corrupt middle: %+v", s)
 	}
@@ -457,7 +457,7 @@ func TestFollowerCrashRecovers(t *testing.T) {
 	if r := c.reply(t, id); r.Code != sm.CodeOK {
 		t.Fatalf("%+v", r)
 	}
-	if got := values(c.reps[102].p); !slices.Equal(got, values(c.reps[101].p)) {
+	if got := values(c.reps[102]); !slices.Equal(got, values(c.reps[101])) {
 		t.Fatalf("102 %v", got)
 	}
 }

@@ -46,8 +46,24 @@ func TestReplicationProperties(t *testing.T) {
 			w.check(t)
 		}
 		w.converge(t)
+		for _, id := range w.c.ids {
+			for pr, n := range w.c.reps[id].host.Env.Probes {
+				propProbes[pr] += n
+			}
+		}
 	})
+	// The storage paths must be taken across the runs, or the draws above
+	// stopped reaching them.
+	for _, pr := range []sm.Probe{sm.ProbeReadFromCache, sm.ProbeReadFromDisk, sm.ProbeSegmentRolled, sm.ProbeRetentionDeleted} {
+		if propProbes[pr] == 0 {
+			t.Errorf("no run reached %v (probes reached: %v)", pr, propProbes)
+		}
+	}
 }
+
+// propProbes counts the probes every run of TestReplicationProperties
+// reached.
+var propProbes = map[sm.Probe]int{}
 
 type propAction struct {
 	weight int
@@ -72,7 +88,16 @@ type propWorld struct {
 
 func newPropWorld(t *rapid.T) *propWorld {
 	minISR := int32(rapid.IntRange(1, 3).Draw(t, "minISR"))
-	c := newCluster(t, 3, minISR)
+	c := newClusterSetup(t, 3, minISR, func(c *cluster) {
+		// Storage: a cache from none to unbounded, segments from a few
+		// batches to one, retention by size and time on or off.
+		c.cacheBytes = rapid.SampledFrom([]int64{-1, 0, 300, 3000}).Draw(t, "cache bytes")
+		c.settings = Settings{
+			SegmentBytes:   rapid.SampledFrom([]int64{0, 60, 200}).Draw(t, "segment bytes"),
+			RetentionBytes: rapid.SampledFrom([]int64{0, 100, 300}).Draw(t, "retention bytes"),
+			RetentionMs:    rapid.SampledFrom([]int64{0, 0, 4000}).Draw(t, "retention ms"),
+		}
+	})
 	return &propWorld{c: c, reqs: map[uint64]propReq{}, committed: map[sm.Offset]string{}, seen: map[uint64]bool{}}
 }
 
@@ -245,11 +270,12 @@ func (w *propWorld) check(t *rapid.T) {
 	}
 	logs := map[sm.NodeID]map[sm.Offset]string{}
 	for _, id := range c.ids {
-		logs[id] = recordMap(c.reps[id].p)
+		logs[id] = recordMap(c.reps[id])
 	}
 	for _, id := range c.st.ISR {
+		start := c.reps[id].p.Status().LogStart // retention deleted what lies below
 		for off, v := range w.committed {
-			if got := logs[id][off]; got != v {
+			if got := logs[id][off]; got != v && off >= start {
 				t.Fatalf("committed offset %d (%s) is %q on isr member %v", off, v, got, id)
 			}
 		}
@@ -263,22 +289,38 @@ func (w *propWorld) check(t *rapid.T) {
 // synced follower of the current epoch holds a prefix of the leader's log.
 func (w *propWorld) checkPrefixes(t *rapid.T, l *replica) {
 	c := w.c
-	lv := values(l.p)
-	hw := int(l.p.Status().HW)
+	hw := l.p.Status().HW
 	for _, id := range c.st.ISR {
-		v := values(c.reps[id].p)
-		if len(v) < hw || !slices.Equal(v[:hw], lv[:hw]) {
+		from := max(l.p.Status().LogStart, c.reps[id].p.Status().LogStart)
+		v, lv := valuesFrom(c.reps[id], from), valuesFrom(l, from)
+		n := int(hw - from)
+		if n > 0 && (len(v) < n || !slices.Equal(v[:n], lv[:n])) {
 			t.Fatalf("isr member %v disagrees below high watermark %d:\n%v\nleader %v:\n%v", id, hw, v, l.id, lv)
 		}
 	}
 	for _, id := range c.ids {
 		f := c.reps[id].p
 		if f.role == RoleFollower && f.epoch == l.p.epoch && f.follow.synced {
-			if v := values(f); len(v) > len(lv) || !slices.Equal(v, lv[:len(v)]) {
+			from := max(l.p.Status().LogStart, f.Status().LogStart)
+			v, lv := valuesFrom(c.reps[id], from), valuesFrom(l, from)
+			if len(v) > len(lv) || !slices.Equal(v, lv[:len(v)]) {
 				t.Fatalf("synced follower %v is not a prefix of leader %v:\n%v\n%v", id, l.id, v, lv)
 			}
 		}
 	}
+}
+
+// valuesFrom is values from offset from on.
+func valuesFrom(r *replica, from sm.Offset) []string {
+	var out []string
+	for _, b := range r.batches() {
+		for i, rec := range b.Records {
+			if off := b.BaseOffset + sm.Offset(i); off >= from {
+				out = append(out, fmt.Sprintf("%d:%d:%s", off, b.Epoch, rec.Value))
+			}
+		}
+	}
+	return out
 }
 
 // converge heals the world and checks that it catches up.
@@ -292,9 +334,11 @@ func (w *propWorld) converge(t *rapid.T) {
 	if l == nil {
 		t.Fatalf("no leader after healing: %+v", c.st)
 	}
-	lv := values(l.p)
 	for _, id := range c.ids {
-		if v := values(c.reps[id].p); !slices.Equal(v, lv) {
+		from := max(l.p.Status().LogStart, c.reps[id].p.Status().LogStart)
+		lv := valuesFrom(l, from)
+		if v := valuesFrom(c.reps[id], from); !slices.Equal(v, lv) {
+			w.trace(t, "not converged")
 			t.Fatalf("replica %v did not converge:\n%s\nleader %v:\n%s", id, strings.Join(v, " "), l.id, strings.Join(lv, " "))
 		}
 	}
@@ -303,9 +347,9 @@ func (w *propWorld) converge(t *rapid.T) {
 	}
 }
 
-func recordMap(p *Partition) map[sm.Offset]string {
+func recordMap(r *replica) map[sm.Offset]string {
 	m := map[sm.Offset]string{}
-	for _, b := range p.Log() {
+	for _, b := range r.batches() {
 		for i, r := range b.Records {
 			m[b.BaseOffset+sm.Offset(i)] = string(r.Value)
 		}
@@ -319,7 +363,7 @@ func (w *propWorld) trace(t *rapid.T, name string) {
 	t.Logf("== %s  st=%+v", name, w.c.st)
 	for _, id := range w.c.ids {
 		p := w.c.reps[id].p
-		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.Pending()), values(p))
+		t.Logf("   %v %+v pend=%d log=%v", id, p.Status(), len(w.c.reps[id].disk.Pending()), values(w.c.reps[id]))
 	}
 	for _, e := range w.c.net.Queue {
 		t.Logf("   net %v->%v %T %+v", e.From, e.To, e.Msg, e.Msg)

@@ -43,6 +43,9 @@ func (p *Partition) ApplyState(now sm.Time, st sm.PartitionState, minISR int32, 
 	default:
 		p.becomeFollower(st, leader)
 	}
+	if p.retentionAt == 0 || p.role == RoleNone {
+		p.scheduleRetention()
+	}
 }
 
 // recordState copies the controller's fields the replica keeps.

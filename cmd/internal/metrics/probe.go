@@ -199,7 +199,7 @@ func SampleBroker(n *broker.Node) []PartitionStat {
 		out = append(out, PartitionStat{
 			Topic: s.TP.Topic, Partition: s.TP.Partition,
 			Leader: s.Role == partition.RoleLeader, ISRSize: len(s.ISR), Replicas: len(s.Replicas),
-			HW: int64(s.HW), LEO: int64(s.LEO),
+			HW: int64(s.HW), LEO: int64(s.LEO), LogStart: int64(s.LogStart),
 		})
 	}
 	return out

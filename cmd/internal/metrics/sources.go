@@ -25,8 +25,9 @@ type PartitionStat struct {
 	// weir_under_replicated_partitions while any led partition's count is
 	// unknown (a partial count would read as healthy).
 	Replicas int
-	// HW is the high watermark; LEO the log end offset.
-	HW, LEO int64
+	// HW is the high watermark; LEO the log end offset; LogStart the log
+	// start offset (retention deleted what lies below it).
+	HW, LEO, LogStart int64
 }
 
 // BrokerSources are the snapshots a broker's collectors read at scrape
@@ -233,6 +234,7 @@ var (
 	partLeader  = desc("partition_leader", "1 if this broker leads the partition, 0 if it hosts a follower replica.", "topic", "partition")
 	partHW      = desc("partition_high_watermark", "The replica's high watermark: consumers read below it. Its rate is the committed write rate.", "topic", "partition")
 	partLEO     = desc("partition_log_end_offset", "The replica's log end offset. On the leader, log end minus high watermark is the replication lag in records.", "topic", "partition")
+	partStart   = desc("partition_log_start_offset", "The replica's log start offset: retention deleted the records below it. Log end minus log start is the records retained.", "topic", "partition")
 	partISR     = desc("partition_isr_size", "In-sync replicas of a partition this broker leads. Below min_in_sync_replicas, acks=all produces fail.", "topic", "partition")
 	partReps    = desc("partition_replicas", "Assigned replicas of a partition this broker leads.", "topic", "partition")
 	partHosted  = desc("hosted_partitions", "Partition replicas this broker hosts, by role (leader, follower).", "role")
@@ -242,7 +244,7 @@ var (
 type partitionCollector struct{ parts func() []PartitionStat }
 
 func (c *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{partLeader, partHW, partLEO, partISR, partReps, partHosted, underRepDsc} {
+	for _, d := range []*prometheus.Desc{partLeader, partHW, partLEO, partStart, partISR, partReps, partHosted, underRepDsc} {
 		ch <- d
 	}
 }
@@ -262,6 +264,7 @@ func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(ch, partLeader, lead, p.Topic, part)
 		gauge(ch, partHW, float64(p.HW), p.Topic, part)
 		gauge(ch, partLEO, float64(p.LEO), p.Topic, part)
+		gauge(ch, partStart, float64(p.LogStart), p.Topic, part)
 		if !p.Leader {
 			continue
 		}

@@ -87,10 +87,13 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Logs)).Int64("bytes", rec.UsedBytes).
+	log.Info().Str("backend", w.Backend().String()).Int("partitions", len(rec.Manifests)).Int64("bytes", rec.UsedBytes).
 		Uint64("incarnation", inc).Bool("fresh_disk", fresh).Int("max_open_files", w.MaxOpenFiles()).Msg("wal recovered")
 	for _, r := range rec.Repairs {
 		log.Warn().Str("repair", r).Msg("wal repaired on open")
+	}
+	for _, r := range rec.Warnings {
+		log.Warn().Str("warning", r).Msg("wal found on open")
 	}
 	lost, err := lostDisk(cfg.WAL.Path, fresh)
 	if err != nil {
@@ -140,17 +143,18 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	// with come from one reading, so node time t is wall time start+t.
 	start := time.Now()
 	bc.WallClockAtStart = start.UnixMilli()
-	node, err := broker.New(bc, sm.Durable{Logs: rec.Logs, Damaged: damaged, FreshDisk: lost})
+	node, err := broker.New(bc, sm.Durable{Manifests: rec.Manifests, Damaged: damaged, FreshDisk: lost})
 	if err != nil {
 		return nil, err
 	}
 	ad := &adapters{}
 	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
 	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
-	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log, Start: start})
-	exec := w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) })
+	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Read: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log, Start: start})
+	exec := w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) }).WithReads(func(d sm.LogReadDone) { _ = loop.Post(ctx, d) })
 	close(ready)
 	ad.log = exec.StartLog
+	ad.read = exec.StartRead
 	ad.send = func(ms []sm.Envelope) { reg.ObserveSend(ms); tr.Send(ms) }
 	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: probe.Load, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
 		return nil, err
@@ -226,12 +230,14 @@ func (b *Broker) serveMetrics(addr string, reg *metrics.Registry) error {
 // posts to the loop, so it is made after it).
 type adapters struct {
 	log   func([]sm.LogOp)
+	read  func([]sm.LogRead)
 	raft  func([]sm.RaftSave)
 	send  func([]sm.Envelope)
 	local *local
 }
 
 func (a *adapters) StartLog(ops []sm.LogOp)       { a.log(ops) }
+func (a *adapters) StartRead(rs []sm.LogRead)     { a.read(rs) }
 func (a *adapters) StartRaft(saves []sm.RaftSave) { a.raft(saves) }
 
 func (a *adapters) Send(msgs []sm.Envelope) {
@@ -273,7 +279,6 @@ func walConfig(c config.WAL) wal.Config {
 	w := wal.DefaultConfig(c.Path)
 	w.CapacityBytes = c.CapacityBytes
 	w.FsyncOnWrite = c.FsyncOnWrite
-	w.SegmentSizeBytes = c.SegmentSizeBytes
 	w.FlushInterval = time.Duration(c.FlushIntervalMs) * time.Millisecond
 	w.Backend = c.Backend
 	w.MaxOpenFiles = c.MaxOpenFiles

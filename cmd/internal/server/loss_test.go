@@ -28,7 +28,7 @@ import (
 // lossRig is one controller and one broker with weir dev's configuration
 // on free ports, started and restarted by the test, and a client.
 type lossRig struct {
-	t    *testing.T
+	t    testing.TB
 	o    dev.Options
 	ctl  *server.Controller
 	brk  *server.Broker   // broker 101
@@ -53,9 +53,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newLossRig(t *testing.T) *lossRig { return newLossRigN(t, 1) }
+func newLossRig(t testing.TB) *lossRig { return newLossRigN(t, 1) }
 
-func newLossRigN(t *testing.T, brokers int) *lossRig {
+func newLossRigN(t testing.TB, brokers int) *lossRig {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a controller and a broker; skipped with -short")
@@ -316,7 +316,7 @@ func waitDone(b *server.Broker) <-chan struct{} {
 	return ch
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -327,7 +327,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func httpGet(t *testing.T, url string) string {
+func httpGet(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

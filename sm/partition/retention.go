@@ -1,0 +1,87 @@
+package partition
+
+import "github.com/weirmq/weir/sm"
+
+// Retention deletes whole sealed segments from the front of the log once
+// every record in them is committed (below this replica's high watermark)
+// and the topic's limits say so: by time, a segment whose newest batch is
+// older than retention_ms by the wall clock (batch timestamps are the
+// leader's append time); by size, the oldest segments while the log would
+// still hold at least retention_bytes without them. The active segment is
+// never deleted. Every replica applies retention to its own log, and a
+// follower also deletes what its leader's log start has passed, so
+// replicas converge on the leader's log start; a follower whose log ends
+// below it starts over there (resetTo).
+
+// scheduleRetention arms the next retention check.
+func (p *Partition) scheduleRetention() {
+	p.retentionAt = 0
+	if p.cfg.RetentionCheckInterval > 0 && p.role != RoleNone && p.limited() {
+		p.retentionAt = p.now.Add(p.cfg.RetentionCheckInterval)
+	}
+}
+
+// limited reports whether the topic sets any retention limit.
+func (p *Partition) limited() bool {
+	return p.settings.RetentionMs > 0 || p.settings.RetentionBytes > 0
+}
+
+// applyRetention deletes what retention allows and schedules the next check.
+func (p *Partition) applyRetention() {
+	p.scheduleRetention()
+	if p.damaged != "" || !p.limited() {
+		return
+	}
+	wall := p.wallClock()
+	size := p.log.bytes()
+	cut := p.log.start()
+	for i := range p.log.sealed {
+		s := &p.log.sealed[i]
+		if s.Next > p.hw {
+			break
+		}
+		byTime := p.settings.RetentionMs > 0 && wall-s.MaxTimestamp > p.settings.RetentionMs
+		bySize := p.settings.RetentionBytes > 0 && size-s.Bytes >= p.settings.RetentionBytes
+		if !byTime && !bySize {
+			break
+		}
+		size -= s.Bytes
+		cut = s.Next
+	}
+	p.trim(cut)
+}
+
+// followLogStart deletes the sealed segments that lie wholly below the
+// leader's log start.
+func (p *Partition) followLogStart(leaderStart sm.Offset) {
+	cut := p.log.start()
+	for i := range p.log.sealed {
+		if s := &p.log.sealed[i]; s.Next <= leaderStart && s.Next <= p.durable {
+			cut = s.Next
+			continue
+		}
+		break
+	}
+	p.trim(cut)
+}
+
+// trim makes start, a segment base, the log start, on disk too.
+func (p *Partition) trim(start sm.Offset) {
+	if start <= p.log.start() {
+		return
+	}
+	p.log.trimTo(start)
+	p.probe(sm.ProbeRetentionDeleted)
+	end := p.log.end()
+	p.issueDisk(sm.LogOp{Kind: sm.LogTrim, Offset: start, Sync: true}, end, end)
+	p.raiseHWTo(start)
+}
+
+// raiseHWTo lifts the high watermark to at least off when it is durable:
+// records below a log start were committed (retention and a leader's log
+// start only delete committed records).
+func (p *Partition) raiseHWTo(off sm.Offset) {
+	if p.hw < off && off <= p.durable {
+		p.hw = off
+	}
+}
