@@ -204,7 +204,18 @@ func (d *Disk) crash(r *rng, tear bool) (torn int) {
 
 // durable reads the disk into what a node's constructor recovers from.
 func (d *Disk) recover() (sm.Durable, error) {
-	out := sm.Durable{Logs: map[sm.TopicPartition][]byte{}}
+	out, err := d.recoverRaft()
+	if err != nil {
+		return out, err
+	}
+	d.recoverLogBytes(&out)
+	return out, nil
+}
+
+// recoverRaft reads the raft state (a node starting from manifests takes
+// its partition logs from recoverManifests).
+func (d *Disk) recoverRaft() (sm.Durable, error) {
+	var out sm.Durable
 	for _, name := range slices.Sorted(maps.Keys(d.files)) {
 		f := d.files[name]
 		if name == raftFile {
@@ -221,6 +232,13 @@ func (d *Disk) recover() (sm.Durable, error) {
 			continue
 		}
 	}
+	return out, nil
+}
+
+// recoverLogBytes hands the partition logs over as bytes (sm.Durable.Logs),
+// for a node that takes them so.
+func (d *Disk) recoverLogBytes(out *sm.Durable) {
+	out.Logs = map[sm.TopicPartition][]byte{}
 	for _, key := range slices.Sorted(maps.Keys(d.logs)) {
 		l := d.logs[key]
 		l.collapse()
@@ -234,7 +252,6 @@ func (d *Disk) recover() (sm.Durable, error) {
 		}
 		out.Logs[l.tp] = data
 	}
-	return out, nil
 }
 
 // Raft records: u32 len, u32 crc32c, then u32 snapLen, snapshot proto, u32

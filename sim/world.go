@@ -452,7 +452,12 @@ func (h *host) start() {
 	w := h.w
 	h.incarnation++
 	clear(h.diskFree)
-	d, err := h.disk.recover()
+	// As the production broker does, a node starts from its logs'
+	// manifests (io/wal's Open), never from their bytes.
+	d, err := h.disk.recoverRaft()
+	if err == nil {
+		d.Manifests, d.Damaged, err = h.recoverLogs()
+	}
 	if err != nil {
 		w.fail("%v recover: %v", h.id, err)
 		return
