@@ -420,7 +420,9 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	if resp.Code != sm.CodeOK {
 		berr := &BrokerError{Code: resp.Code, Message: resp.Message, Broker: leader, TP: job.tp}
 		if resp.Code == sm.CodeOffsetOutOfRange {
-			berr.Message = fmt.Sprintf("%s (position %d, log start %d, high watermark %d)", resp.Message, job.pos, resp.LogStart, resp.HighWatermark)
+			if resp.Message == "" {
+				berr.Message = fmt.Sprintf("offset %d outside [log start %d, high watermark %d]", job.pos, resp.LogStart, resp.HighWatermark)
+			}
 			res.logStart = resp.LogStart
 		}
 		res.err = berr

@@ -58,9 +58,10 @@ type Config struct {
 	// 4.
 	ReadConcurrency int
 	// ReadLogBytes makes Open also return every partition's bytes
-	// (Recovery.Logs), reading and checking every segment, for callers that
-	// still build sm.Durable.Logs. It makes Open's time and memory grow with
-	// the data retained; without it Open reads only index files and active
+	// (Recovery.Logs), reading and checking every segment: a verification
+	// mode for tests and offline tools (the broker starts from
+	// Recovery.Manifests). It makes Open's time and memory grow with the
+	// data retained; without it Open reads only index files and active
 	// segments.
 	ReadLogBytes bool
 	// FlushInterval ([wal] flush_interval_ms), when positive, fdatasyncs

@@ -146,8 +146,8 @@ type Recovery struct {
 	// was read. A damaged log's manifest covers its valid prefix.
 	Manifests map[sm.TopicPartition]sm.LogManifest
 	// Logs holds every partition's bytes, the concatenated valid frames of
-	// its segments, only with Config.ReadLogBytes (for callers that still
-	// want sm.Durable.Logs; it costs the whole WAL in memory).
+	// its segments, only with Config.ReadLogBytes (tests and tools; it
+	// costs the whole WAL in memory).
 	Logs map[sm.TopicPartition][]byte
 	// Repairs describes, one line each, what Open changed on disk: torn
 	// tails cut, index files rebuilt, leftovers of interrupted deletions,
