@@ -63,6 +63,21 @@ func handlePartition(r *Runner, td *datadriven.TestData) (string, error) {
 	return fmt.Sprintf("partitioned %v | %v", a, b), nil
 }
 
+// handleBitRot flips one bit at rest in a sealed segment on a broker's
+// disk (sim.World.BitRot): the next read of it must fail its checksum.
+//
+// Example: bitrot node=leader:t0/0
+func handleBitRot(r *Runner, td *datadriven.TestData) (string, error) {
+	id, _, err := r.nodeArg(td, "", 0)
+	if err != nil {
+		return "", err
+	}
+	if !r.world.BitRot(id) {
+		return "", fmt.Errorf("bitrot: %v holds no sealed segment", id)
+	}
+	return fmt.Sprintf("flipped a bit on %v", id), nil
+}
+
 // handleIsolate cuts one process off from everyone.
 //
 // Example: isolate node=b101 for=2s

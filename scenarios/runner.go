@@ -89,7 +89,7 @@ func init() {
 	handlers = map[string]handler{
 		"cluster": handleCluster, "topic": handleTopic, "boot": handleBoot,
 		"produce": handleProduce, "fetch": handleFetch, "create-topic": handleCreateTopic, "delete-topic": handleDeleteTopic,
-		"run": handleRun, "crash": handleCrash, "restart": handleRestart, "partition": handlePartition,
+		"run": handleRun, "crash": handleCrash, "bitrot": handleBitRot, "restart": handleRestart, "partition": handlePartition,
 		"isolate": handleIsolate, "clog": handleClog, "pause": handlePause, "clock-jump": handleClockJump,
 		"disk-errors": handleDiskErrors, "disk-full": handleDiskFull, "loss": handleLoss, "heal": handleHeal,
 		"status": handleStatus, "logs": handleLogs, "ops": handleOps, "stabilize": handleStabilize, "check": handleCheck,

@@ -55,7 +55,7 @@ var faultNames = [...]string{
 // coverage gate, and every seed runs as before; ParseFaults knows them, and
 // their primitives (ReadFaults, BitRot, LoseIndexes) work when called. Set
 // it where the state machines issue rolls and reads.
-const segmentFaultsWired = false
+const segmentFaultsWired = true
 
 // segmentFaults are the fault classes that need segments (see
 // segmentFaultsWired).

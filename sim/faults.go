@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/partition"
 )
 
 // startFaults begins the safety phase's fault injection: network loss and
@@ -443,6 +444,12 @@ func (w *World) BitRot(id sm.NodeID) bool {
 		return false
 	}
 	r := w.faultRNG
+	// Half the time, a segment of a partition the broker leads: only
+	// leaders serve reads, so only there does a fetch meet the flipped
+	// bit before the segment is deleted (the corruption path).
+	if led := w.ledSegments(id, segs); len(led) > 0 && r.chance(0.5) {
+		segs = led
+	}
 	ref := segs[r.intn(len(segs))]
 	pos := r.intn(len(ref.s.data.durable))
 	bit := uint(r.intn(8))
@@ -493,4 +500,25 @@ func (w *World) LoseIndexes(id sm.NodeID, d sm.Duration) bool {
 	h.crash(false)
 	w.after(max(d, sm.Millisecond), func() { h.start() })
 	return true
+}
+
+// ledSegments are the segments of segs whose partition id leads.
+func (w *World) ledSegments(id sm.NodeID, segs []sealedRef) []sealedRef {
+	var out []sealedRef
+	n := w.brokerNode(id)
+	if n == nil {
+		return nil
+	}
+	lead := map[sm.TopicPartition]bool{}
+	for _, st := range n.Partitions() {
+		if st.Role == partition.RoleLeader {
+			lead[st.TP] = true
+		}
+	}
+	for _, ref := range segs {
+		if lead[ref.l.tp] {
+			out = append(out, ref)
+		}
+	}
+	return out
 }

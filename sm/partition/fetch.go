@@ -285,10 +285,12 @@ func (p *Partition) replicaFetchCode(req sm.ReplicaFetchRequest) sm.Code {
 // leader's at or below the follower's last fetched epoch and end(E') where it
 // ends here. A follower whose last epoch is not E', or whose log goes past
 // end(E'), holds records the leader does not: it must truncate first. A
-// follower that holds no batch (LastFetchedEpoch 0: its log is empty, or was
-// reset at a log start) has nothing to diverge.
+// follower that holds no batch (LastFetchedEpoch 0: its log is empty — new,
+// reset at a log start, or emptied by its own retention, which deletes only
+// committed records) has nothing to diverge while its end is within this
+// log; beyond it, it must start over.
 func (p *Partition) divergence(req sm.ReplicaFetchRequest) (sm.ReplicaFetchResponse, bool) {
-	if req.FetchOffset == 0 || req.LastFetchedEpoch == 0 && req.FetchOffset <= p.log.start() {
+	if req.FetchOffset == 0 || req.LastFetchedEpoch == 0 && req.FetchOffset <= p.log.end() {
 		return sm.ReplicaFetchResponse{}, false
 	}
 	e, end, ok := p.log.endOfEpoch(req.LastFetchedEpoch)

@@ -109,14 +109,11 @@ func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
 		target = max(0, min(end, resp.DivergingEndOffset))
 	}
 	if target < p.log.start() {
-		// The leader agrees with nothing this log holds, and the log
-		// does not start at 0 (retention, or a reset): start over where the
-		// leader's log starts, or at this log's start.
-		if resp.LogStart > p.log.start() {
-			p.resetTo(resp.LogStart, resp.HighWatermark)
-			return
-		}
-		target = p.log.start()
+		// The leader agrees with nothing this log holds, and the log does
+		// not start at 0 (retention, or a reset): it cannot be cut below its
+		// start, so it starts over where the leader's log starts.
+		p.resetTo(resp.LogStart, resp.HighWatermark)
+		return
 	}
 	if target >= p.log.end() {
 		return // a duplicate answer to an earlier fetch; this log already agrees
@@ -233,5 +230,6 @@ func (p *Partition) resetTo(start, leaderHW sm.Offset) {
 		p.disk[i].end = min(p.disk[i].end, start)
 	}
 	p.durable = min(p.durable, start)
+	p.hw = min(p.hw, start) // only below an unclean election's new start
 	p.issueDisk(sm.LogOp{Kind: sm.LogReset, Offset: start, Sync: true}, start, start)
 }

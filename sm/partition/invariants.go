@@ -66,12 +66,15 @@ func (p *Partition) checkLog() error {
 		}
 		l.checkedSeq = last.seq
 	}
+	// An empty log that retention emptied keeps one entry at its start
+	// (see trimTo); otherwise every entry lies inside the log.
+	emptied := l.start() == l.end() && len(l.epochs) == 1 && l.epochs[0].start == l.start()
 	for i, e := range l.epochs {
-		if e.start < l.start() || e.start >= l.end() || i > 0 && (e.epoch <= l.epochs[i-1].epoch || e.start <= l.epochs[i-1].start) {
+		if !emptied && (e.start < l.start() || e.start >= l.end()) || i > 0 && (e.epoch <= l.epochs[i-1].epoch || e.start <= l.epochs[i-1].start) {
 			return fmt.Errorf("partition: %v epoch cache %v outside the log [%d, %d) or out of order", p.cfg.TP, l.epochs, l.start(), l.end())
 		}
 	}
-	if (len(l.epochs) == 0) != (l.start() == l.end()) {
+	if len(l.epochs) == 0 && l.start() < l.end() || len(l.epochs) > 0 && l.epochs[0].start != l.start() {
 		return fmt.Errorf("partition: %v epoch cache %v for log [%d, %d)", p.cfg.TP, l.epochs, l.start(), l.end())
 	}
 	if l.lastEpoch() > p.epoch && p.role != RoleNone {

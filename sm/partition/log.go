@@ -137,7 +137,12 @@ func (l *replicaLog) append(b sm.Batch) {
 	assert.That(b.BaseOffset == l.end(), "partition: append at %d, log end %d", b.BaseOffset, l.end())
 	assert.That(len(b.Records) > 0, "partition: append of an empty batch at %d", b.BaseOffset)
 	assert.That(b.Epoch >= l.lastEpoch(), "partition: append of epoch %d after epoch %d", b.Epoch, l.lastEpoch())
-	if len(l.epochs) == 0 || b.Epoch > l.lastEpoch() {
+	switch {
+	case l.start() == l.end() && len(l.epochs) > 0 && b.Epoch > l.lastEpoch():
+		// A log retention emptied kept the epoch of what it deleted; the
+		// first batch after it says where its own epoch starts.
+		l.epochs = []epochStart{{epoch: b.Epoch, start: b.BaseOffset}}
+	case len(l.epochs) == 0 || b.Epoch > l.lastEpoch():
 		l.epochs = append(l.epochs, epochStart{epoch: b.Epoch, start: b.BaseOffset})
 	}
 	a := l.activeIndex()
@@ -387,7 +392,9 @@ func (l *replicaLog) trimTo(start sm.Offset) {
 	l.sealed = l.sealed[i:]
 	l.dropCache(start, true)
 	// Keep the epoch that covers start, starting there (Kafka's
-	// LeaderEpochFileCache.truncateFromStart).
+	// LeaderEpochFileCache.truncateFromStart). When the trim empties the
+	// log, that is the epoch of the last batch deleted: a follower whose
+	// log ends there in that epoch agrees with this log.
 	j := sort.Search(len(l.epochs), func(k int) bool { return l.epochs[k].start > start })
 	if j > 0 {
 		l.epochs = l.epochs[j-1:]
@@ -398,11 +405,16 @@ func (l *replicaLog) trimTo(start sm.Offset) {
 	}
 }
 
-// epochBelow is the epoch of the batch holding off-1 (0 when off is at or
-// below the log start): the LastFetchedEpoch a follower with durable end off
-// reports.
+// epochBelow is the epoch of the batch holding off-1: the LastFetchedEpoch
+// a follower with durable end off reports. At or below the log start it is
+// 0 — except for a log that retention emptied, whose epoch cache keeps the
+// epoch of the last batch it deleted, at the log start (Kafka's
+// truncateFromStart): that is still the epoch of the batch before off.
 func (l *replicaLog) epochBelow(off sm.Offset) sm.Epoch {
 	if off <= l.start() {
+		if off == l.start() && l.start() == l.end() && len(l.epochs) == 1 && l.epochs[0].start == off {
+			return l.epochs[0].epoch
+		}
 		return 0
 	}
 	i := sort.Search(len(l.epochs), func(k int) bool { return l.epochs[k].start >= off }) - 1

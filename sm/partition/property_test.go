@@ -93,8 +93,8 @@ func newPropWorld(t *rapid.T) *propWorld {
 		// batches to one, retention by size and time on or off.
 		c.cacheBytes = rapid.SampledFrom([]int64{-1, 0, 300, 3000}).Draw(t, "cache bytes")
 		c.settings = Settings{
-			SegmentBytes:   rapid.SampledFrom([]int64{0, 60, 200}).Draw(t, "segment bytes"),
-			RetentionBytes: rapid.SampledFrom([]int64{0, 100, 300}).Draw(t, "retention bytes"),
+			SegmentBytes:   rapid.SampledFrom([]int64{0, 60, 60, 200}).Draw(t, "segment bytes"),
+			RetentionBytes: rapid.SampledFrom([]int64{0, 100, 100, 300}).Draw(t, "retention bytes"),
 			RetentionMs:    rapid.SampledFrom([]int64{0, 0, 4000}).Draw(t, "retention ms"),
 		}
 	})
@@ -329,6 +329,15 @@ func (w *propWorld) converge(t *rapid.T) {
 	c.isolated = map[sm.NodeID]bool{}
 	c.metadataAll()
 	c.settle(20 * sm.Second)
+	if l := w.leader(); l != nil && c.settings.RetentionBytes > 0 && c.settings.SegmentBytes > 0 {
+		// Enough records that retention by size must delete segments on
+		// the healed cluster.
+		for i := range 20 {
+			c.produce(l.id, sm.Acks{Kind: sm.AckLeader}, fmt.Sprintf("tail%d", i))
+			c.settle(100 * sm.Millisecond)
+		}
+		c.settle(5 * sm.Second)
+	}
 	w.check(t)
 	l := w.leader()
 	if l == nil {
