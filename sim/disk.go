@@ -202,9 +202,18 @@ func (d *Disk) crash(r *rng, tear bool) (torn int) {
 	return torn
 }
 
-// durable reads the disk into what a node's constructor recovers from.
-func (d *Disk) recover() (sm.Durable, error) {
-	out, err := d.recoverRaft()
+// byteRecovery is the disk read back with partition logs as bytes: the
+// raft state, the damage found, and each log merged into one byte string.
+// Tests compare disks by it; nodes start from recoverManifests.
+type byteRecovery struct {
+	sm.Durable
+	Logs map[sm.TopicPartition][]byte
+}
+
+// recover reads the disk back with its partition logs as bytes.
+func (d *Disk) recover() (byteRecovery, error) {
+	dur, err := d.recoverRaft()
+	out := byteRecovery{Durable: dur}
 	if err != nil {
 		return out, err
 	}
@@ -235,9 +244,8 @@ func (d *Disk) recoverRaft() (sm.Durable, error) {
 	return out, nil
 }
 
-// recoverLogBytes hands the partition logs over as bytes (sm.Durable.Logs),
-// for a node that takes them so.
-func (d *Disk) recoverLogBytes(out *sm.Durable) {
+// recoverLogBytes reads the partition logs back as bytes.
+func (d *Disk) recoverLogBytes(out *byteRecovery) {
 	out.Logs = map[sm.TopicPartition][]byte{}
 	for _, key := range slices.Sorted(maps.Keys(d.logs)) {
 		l := d.logs[key]

@@ -61,13 +61,9 @@ type Durable struct {
 	// indexes, not their bytes. The store has cut torn tails; everything a
 	// manifest holds is durable.
 	Manifests map[TopicPartition]LogManifest
-	// Logs holds partition logs as bytes (EncodeBatch frames, possibly
-	// ending in a torn frame the replica cuts), from stores that hand logs
-	// over whole; a log is in Manifests or in Logs.
-	Logs map[TopicPartition][]byte
 	// Damaged names partition logs whose disk lost data that may have been
 	// acknowledged: a bad record below what was synced, in a sealed
-	// segment, or a gap. Logs holds each one's valid prefix; the value
+	// segment, or a gap. Manifests holds each one's valid prefix; the value
 	// names the file and byte. Nothing was cut: the broker leaves the ISR,
 	// and cuts and rebuilds the replica from the leader only when another
 	// replica leads (see sm/broker).

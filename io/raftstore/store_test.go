@@ -106,7 +106,7 @@ func TestEmptyStore(t *testing.T) {
 	s := openT(t, vfs.NewMem())
 	defer s.Close()
 	d := loadT(t, s)
-	if d.HardState != nil || d.Entries != nil || d.Logs != nil {
+	if d.HardState != nil || d.Entries != nil || d.Manifests != nil {
 		t.Fatalf("empty store loaded %+v", d)
 	}
 }

@@ -272,44 +272,15 @@ func (d *Disk) Raft() (*pb.HardState, []*pb.Entry) { return d.raft.hs, slices.Cl
 func (d *Disk) RaftSnapshot() *pb.Snapshot { return d.raft.snap }
 
 // Durable is what a process restarting from this disk finds (the runtime
-// hands it to the node's constructor): the logs' bytes (see Manifests for
-// what a store's Open makes of them; a log with a LogDamaged record is
-// reported in Damaged with its note, its bytes cut before the batch holding
-// the record's offset) and the raft state.
+// hands it to the node's constructor): the logs' manifests and damage as a
+// store's Open finds them (Manifests: torn tails cut, indexes rebuilt, a
+// log with a LogDamaged record reported damaged and cut there) and the raft
+// state.
 func (d *Disk) Durable() sm.Durable {
-	// A replica that recovers from bytes sees each log as one segment from
-	// its first batch, and addresses its reads so: the disk makes it one
-	// (the simulator's disk does the same). Reads in flight went with the
-	// process.
-	for tp, l := range d.logs {
-		d.logs[tp] = l.collapse()
-	}
-	for tp, l := range d.durable {
-		d.durable[tp] = l.collapse()
-	}
-	d.reads = nil
+	d.reads = nil // reads in flight went with the process
 	hs, ents := d.Raft()
-	out := sm.Durable{Logs: d.Logs(), HardState: hs, Snapshot: d.raft.snap, Entries: ents}
-	for tp, l := range d.logs {
-		if l.damaged == "" {
-			continue
-		}
-		if out.Damaged == nil {
-			out.Damaged = map[sm.TopicPartition]string{}
-		}
-		out.Damaged[tp] = l.damaged
-		b := out.Logs[tp]
-		pos := 0
-		for pos < len(b) {
-			bt, n, err := sm.DecodeBatch(b[pos:])
-			if err != nil || bt.NextOffset() > l.damagedAt {
-				break
-			}
-			pos += n
-		}
-		out.Logs[tp] = b[:pos]
-	}
-	return out
+	ms, damaged := d.Manifests()
+	return sm.Durable{Manifests: ms, Damaged: damaged, HardState: hs, Snapshot: d.raft.snap, Entries: ents}
 }
 
 // Poisoned reports why the disk answers every operation unknown ("" if it
@@ -438,8 +409,12 @@ func (d *Disk) applyTo(l *tlog, op sm.LogOp, strict bool) (*tlog, string) {
 			}
 			idx.Sealed = true
 			a.index, a.sealed = sm.EncodeSegmentIndex(nil, &idx), true
-			l.segs = append(l.segs, d.newSeg(dataStart(op.Data)))
-			l.next, l.whole, l.known = dataStart(op.Data), true, true
+			base := dataStart(op.Data)
+			if base < 0 { // a torn rolling append (a crash): the roll reached the disk
+				base = idx.Next
+			}
+			l.segs = append(l.segs, d.newSeg(base))
+			l.next, l.whole, l.known = base, true, true
 		}
 		a := &l.segs[len(l.segs)-1]
 		a.data = append(slices.Clip(a.data), op.Data...)

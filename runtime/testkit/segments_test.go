@@ -230,8 +230,8 @@ func TestDiskDamageRecord(t *testing.T) {
 	if !bytes.Equal(d.Log(tpA), before) {
 		t.Fatal("the record changed the log")
 	}
-	if dur := d.Durable(); dur.Damaged[tpA] == "" || logEnd(dur.Logs[tpA]) != 2 {
-		t.Fatalf("Durable: damaged %v, log ends at %d", dur.Damaged, logEnd(dur.Logs[tpA]))
+	if dur := d.Durable(); dur.Damaged[tpA] == "" || func() sm.Offset { m := dur.Manifests[tpA]; return m.End() }() != 2 {
+		t.Fatalf("Durable: damaged %v, manifests %+v", dur.Damaged, dur.Manifests)
 	}
 	d.StartLog([]sm.LogOp{{ID: 5, Kind: sm.LogTruncate, TP: tpA, Offset: 2}})
 	completeAll(t, d)

@@ -107,18 +107,27 @@ func newFakeController() *fakeController {
 
 // start (re)starts broker id from files.
 func (w *world) start(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]byte) {
-	w.startFrom(id, inc, sm.Durable{Logs: files})
+	w.startFrom(id, inc, files, sm.Durable{})
 }
 
-// startFrom (re)starts broker id from what its disk reported, on a disk
-// holding those logs, synced.
-func (w *world) startFrom(id sm.NodeID, inc uint64, d sm.Durable) {
+// startFrom (re)starts broker id on a disk holding files (synced), from
+// what the disk's store finds there, with extra's damage and fresh-disk
+// report added.
+func (w *world) startFrom(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]byte, extra sm.Durable) {
 	cfg := testConfig(id, inc)
+	disk := testkit.NewDiskFrom(files)
+	d := disk.Durable()
+	d.FreshDisk = extra.FreshDisk
+	for tp, why := range extra.Damaged {
+		if d.Damaged == nil {
+			d.Damaged = map[sm.TopicPartition]string{}
+		}
+		d.Damaged[tp] = why
+	}
 	n, err := broker.New(cfg, d)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	disk := testkit.NewDiskFrom(d.Logs)
 	env := testkit.NewEnv(id, disk, w.net)
 	env.Observe = func(e testkit.Effect) {
 		if w.observe != nil {

@@ -147,7 +147,7 @@ func (it *brokerInteraction) run(t *testing.T, td *datadriven.TestData) {
 		b.host.Crash(0)
 		it.incs[id]++
 		w.net.DropFunc(testkit.To(id))
-		w.startFrom(id, it.incs[id], sm.Durable{Logs: b.disk.Logs()})
+		w.startFrom(id, it.incs[id], b.disk.Logs(), sm.Durable{})
 	case "status":
 		it.status(testkit.ArgNode(t, td, "node"))
 	case "pending":

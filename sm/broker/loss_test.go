@@ -87,8 +87,7 @@ func TestDamagedReplicaRebuildsOnlyFromAnotherLeader(t *testing.T) {
 	c.version++
 	w.cut[101] = true
 	c.heartbeats = nil
-	w.startFrom(102, 2, sm.Durable{
-		Logs:    map[sm.TopicPartition][]byte{tp0: slices.Clone(file[:n])},
+	w.startFrom(102, 2, map[sm.TopicPartition][]byte{tp0: slices.Clone(file[:n])}, sm.Durable{
 		Damaged: map[sm.TopicPartition]string{tp0: "wal: corrupt record in x at byte 40"},
 	})
 	w.run(500 * sm.Millisecond)
@@ -126,7 +125,7 @@ const time2s = 2 * sm.Second
 // controller never elects it for data it no longer holds.
 func TestFreshDiskIsReported(t *testing.T) {
 	w := newWorld(t)
-	w.startFrom(101, 5, sm.Durable{FreshDisk: true})
+	w.startFrom(101, 5, nil, sm.Durable{FreshDisk: true})
 	w.run(300 * sm.Millisecond)
 	hbs := w.ctrl[ctrl1].heartbeats
 	if len(hbs) < 2 || !hbs[0].hb.LostDisk || hbs[len(hbs)-1].hb.LostDisk {

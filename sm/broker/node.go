@@ -106,19 +106,6 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 			return nil, err
 		}
 	}
-	for _, tp := range slices.SortedFunc(maps.Keys(d.Logs), sm.CompareTP) {
-		if n.parts[tp] != nil {
-			return nil, fmt.Errorf("broker: %v is both a manifest and a byte log", tp)
-		}
-		m, torn := partition.ManifestFromBytes(d.Logs[tp])
-		if err := n.host(tp, &m); err != nil {
-			return nil, err
-		}
-		if torn {
-			n.parts[tp].CutTail()
-			n.drain(tp)
-		}
-	}
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Damaged), sm.CompareTP) {
 		if n.parts[tp] == nil {
 			return nil, fmt.Errorf("broker: %v is reported damaged but has no log", tp)

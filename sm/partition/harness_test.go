@@ -139,12 +139,11 @@ func (c *cluster) start(id sm.NodeID) {
 	}
 	cfg.RetentionCheckInterval = 500 * sm.Millisecond
 	cfg.WallClockAtStart = 1_767_225_600_000
-	r.disk.Durable() // a restarted process recovers the log as one segment
-	m, torn := ManifestFromBytes(r.disk.Log(testTP))
-	p, err := New(cfg, c.settings, &m, &host.IDs{})
-	if err == nil && torn {
-		p.CutTail()
+	var m *sm.LogManifest
+	if dm, ok := r.disk.Durable().Manifests[testTP]; ok {
+		m = &dm
 	}
+	p, err := New(cfg, c.settings, m, &host.IDs{})
 	if err != nil {
 		c.t.Fatalf("new %v: %v", id, err)
 	}
@@ -407,15 +406,3 @@ func countMsgs[M sm.Message](c *cluster, to sm.NodeID) int {
 }
 
 var _ tb = (*testing.T)(nil)
-
-// newFromBytes recovers a replica from a log held as one byte string, the
-// way the broker does for stores that hand logs over as bytes: a torn tail
-// is cut by the first log operation.
-func newFromBytes(cfg Config, b []byte, ids *host.IDs) (*Partition, error) {
-	m, torn := ManifestFromBytes(b)
-	p, err := New(cfg, Settings{}, &m, ids)
-	if err == nil && torn {
-		p.CutTail()
-	}
-	return p, err
-}

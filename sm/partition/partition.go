@@ -270,18 +270,6 @@ func New(cfg Config, settings Settings, m *sm.LogManifest, ids *host.IDs) (*Part
 	return p, nil
 }
 
-// ManifestFromBytes describes a log held as one byte string (EncodeBatch
-// frames from offset 0, as older stores hand logs over) as a single active
-// segment: the longest valid prefix, and whether bytes after it must be cut.
-func ManifestFromBytes(buf []byte) (m sm.LogManifest, torn bool) {
-	base := sm.Offset(0)
-	if b, _, err := sm.DecodeBatch(buf); err == nil {
-		base = b.BaseOffset // a log reset at a leader's log start
-	}
-	idx, serr := sm.ScanSegment(buf, base, 0)
-	return sm.LogManifest{Segments: []sm.SegmentIndex{idx}}, serr != nil
-}
-
 // SetSettings applies the topic's log settings from now on.
 func (p *Partition) SetSettings(s Settings) {
 	if s.SegmentBytes <= 0 {
@@ -305,13 +293,6 @@ func (p *Partition) AdoptTopicID(id sm.TopicID) {
 
 // Settings are the log settings in force.
 func (p *Partition) Settings() Settings { return p.settings }
-
-// CutTail truncates the log on disk at its recovered end: bytes beyond it
-// (a torn tail a store handed over) go before anything is appended.
-func (p *Partition) CutTail() {
-	end := p.log.end()
-	p.issueDisk(sm.LogOp{Kind: sm.LogTruncate, Offset: end, Sync: true}, end, end)
-}
 
 // TakeOutput returns what the replica asked for since the last call.
 func (p *Partition) TakeOutput() Output {

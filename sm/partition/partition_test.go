@@ -399,44 +399,60 @@ func TestFencedEpochs(t *testing.T) {
 	}
 }
 
-// Recovery keeps the valid prefix and cuts a torn tail before anything else.
-func TestRecoveryTornTail(t *testing.T) {
-	var file []byte
-	for i := range 3 {
-		b := sm.Batch{BaseOffset: sm.Offset(i * 2), Epoch: 1, Records: []sm.Record{{Value: []byte("a")}, {Value: []byte("b")}}}
-		b.Seal()
-		file = sm.EncodeBatch(file, &b)
-	}
-	whole := len(file)
-	for _, cut := range []int{whole, whole - 3, whole - 40} {
-		p, err := newFromBytes(testConfig(101, 1), file[:cut], &host.IDs{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := p.TakeOutput()
-		s := p.Status()
-		wantEnd := sm.Offset(6)
-		if cut < whole {
-			wantEnd = 4
-			if len(out.Log) != 1 || out.Log[0].Kind != sm.LogTruncate || out.Log[0].Offset != 4 {
-				t.Fatalf("cut %d: disk %+v, want truncate to 4", cut, out.Log)
+// A replica recovers from a store's manifest — sealed segments with their
+// indexes, an active segment — without its bytes: log start and end, the
+// epoch cache and every segment as the store described them, all durable,
+// and it issues nothing (the store cut any torn tail). A manifest that is
+// not a valid log is refused.
+func TestRecoveryFromManifest(t *testing.T) {
+	var segs []sm.SegmentIndex
+	off, epoch := sm.Offset(10), sm.Epoch(1)
+	for s := range 3 {
+		var data []byte
+		for i := range 4 {
+			if s == 1 && i == 2 {
+				epoch = 2
 			}
-		} else if len(out.Log) != 0 {
-			t.Fatalf("clean log: disk %+v", out.Log)
+			b := sm.Batch{BaseOffset: off, Epoch: epoch, Timestamp: int64(1000 + off), Records: []sm.Record{{Value: []byte("a")}, {Value: []byte("b")}}}
+			b.Seal()
+			data = sm.EncodeBatch(data, &b)
+			off = b.NextOffset()
 		}
-		if s.LEO != wantEnd || s.DurableLEO != wantEnd {
-			t.Fatalf("cut %d: %+v", cut, s)
+		idx, serr := sm.ScanSegment(data, off-8, 0)
+		if serr != nil {
+			t.Fatal(serr)
 		}
-		if err := p.CheckInvariants(); err != nil {
-			t.Fatal(err)
-		}
+		idx.Sealed = s < 2
+		segs = append(segs, idx)
 	}
-	// A flipped bit in the middle batch cuts there.
-	bad := slices.Clone(file)
-	bad[len(bad)/2] ^= 0xff
-	p, _ := newFromBytes(testConfig(101, 1), bad, &host.IDs{})
-	if s := p.Status(); s.LEO != 2 {
-		t.Fatalf("corrupt middle: %+v", s)
+	m := sm.LogManifest{Segments: segs}
+	p, err := New(testConfig(101, 1), Settings{}, &m, &host.IDs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := p.TakeOutput(); len(out.Log) != 0 || len(out.Reads) != 0 {
+		t.Fatalf("recovery issued %+v", out)
+	}
+	if s := p.Status(); s.LogStart != 10 || s.LEO != 34 || s.DurableLEO != 34 || s.HW != 10 {
+		t.Fatalf("status %+v", s)
+	}
+	if got := p.Manifest(); len(got.Segments) != 3 || got.Segments[2].Sealed || !got.Segments[1].Sealed {
+		t.Fatalf("manifest %+v", got)
+	}
+	if e := p.log.epochBelow(34); e != 2 {
+		t.Fatalf("epoch below the end %d, want 2", e)
+	}
+	if _, end, ok := p.log.endOfEpoch(1); !ok || end != 22 {
+		t.Fatalf("end of epoch 1: %d %v, want 22", end, ok)
+	}
+	if err := p.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	bad := m
+	bad.Segments = slices.Clone(m.Segments)
+	bad.Segments[1].Base++
+	if _, err := New(testConfig(101, 1), Settings{}, &bad, &host.IDs{}); err == nil || !strings.Contains(err.Error(), "bad manifest") {
+		t.Fatalf("a manifest with a gap: %v", err)
 	}
 }
 
@@ -448,9 +464,12 @@ func TestFollowerCrashRecovers(t *testing.T) {
 	id := c.produce(101, ackAll, "b", "c")
 	c.diskDone(101)
 	c.deliver(0)    // the batch reaches 102, its append is pending
-	c.crash(102, 9) // torn: part of the frame reached the file
-	if got := c.reps[102].disk.Pending(); len(got) != 1 || got[0].Kind != sm.LogTruncate || got[0].Offset != 1 {
+	c.crash(102, 9) // torn: part of the frame reached the file; the store cuts it at start
+	if got := c.reps[102].disk.Pending(); len(got) != 0 {
 		t.Fatalf("recovery ops %+v", got)
+	}
+	if s := c.status(102); s.LEO != 1 || s.DurableLEO != 1 {
+		t.Fatalf("recovered %+v", s)
 	}
 	c.metadata(102)
 	c.settle(sm.Second)
