@@ -136,7 +136,11 @@ func (p *Partition) locateDone(r pendingRead, d sm.LogReadDone) {
 		for pos := 0; pos < len(d.Data); {
 			b, n, err := sm.DecodeBatch(d.Data[pos:])
 			if err != nil {
-				break // the fetches that follow will read, and report, it
+				// This log is damaged below where it must be cut: record
+				// it, and the restart's damaged-replica path rebuilds it.
+				p.follow.locating = false
+				p.onCorrupt(r, r.pos+int64(pos), err)
+				return
 			}
 			frames = append(frames, frameAt{base: b.BaseOffset, pos: r.pos + int64(pos), size: n})
 			pos += n
@@ -169,7 +173,9 @@ func (p *Partition) onCorrupt(r pendingRead, pos int64, err error) {
 		end := p.log.end()
 		p.issueDisk(sm.LogOp{Kind: sm.LogDamaged, Offset: cut, Note: p.damaged, Sync: true}, end, end)
 	}
-	p.answerRead(r, sm.CodeStorageError, fmt.Sprintf("broker %d holds corrupt data for %v (%s); another replica will serve it", uint64(p.cfg.Self), p.cfg.TP, p.damaged), nil)
+	if !r.locate {
+		p.answerRead(r, sm.CodeStorageError, fmt.Sprintf("broker %d holds corrupt data for %v (%s); another replica will serve it", uint64(p.cfg.Self), p.cfg.TP, p.damaged), nil)
+	}
 }
 
 // Damaged reports corruption a read found at rest ("" when none): the file
