@@ -32,11 +32,12 @@ type WALHealth struct {
 	Backend string
 }
 
-// CacheHealth is the state of the broker's read cache (the reference's
-// cache hit rates). Weir has no cache yet, so it is zero for now.
+// CacheHealth is the state of the broker's cache of recent batches
+// ([cache] write_cache_size_bytes), filled in by the broker itself.
 type CacheHealth struct {
 	Healthy bool
-	// HitRate is hits / lookups in [0, 1] since the process started.
+	// HitRate is the share of fetches served from the cache, in [0, 1],
+	// since the process started.
 	HitRate float64
 	// UsedBytes and CapacityBytes are the cache's size and its limit.
 	UsedBytes, CapacityBytes int64

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/broker"
 )
 
 // healthReports returns the heartbeats of broker id that reached controller
@@ -51,6 +52,9 @@ func TestHealthReports(t *testing.T) {
 	last := *reports[len(reports)-1].hb.Health
 	want := observed
 	want.Replication = sm.ReplicationHealth{MaxLagRecords: 5, UnderReplicatedPartitions: 1}
+	// The cache holds the five records' batch (one frame), and every fetch
+	// the follower made was served from it.
+	want.Cache = sm.CacheHealth{Healthy: true, HitRate: 1, UsedBytes: int64(sm.FrameBytes(make([]sm.Record, 5)) + 5), CapacityBytes: broker.DefaultCacheBytes}
 	if last != want {
 		t.Fatalf("last report\n got %+v\nwant %+v", last, want)
 	}

@@ -125,9 +125,11 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 }
 
 // healthReport is the latest health the runtime observed, with Replication
-// computed from the partitions this broker leads.
+// computed from the partitions this broker leads and Cache from the
+// broker's batch cache.
 func (n *Node) healthReport() sm.BrokerHealth {
 	h := n.observed
+	h.Cache = sm.CacheHealth{Healthy: true, HitRate: n.cache.HitRate(), UsedBytes: n.cache.Used(), CapacityBytes: n.cache.Budget()}
 	h.Replication = sm.ReplicationHealth{}
 	for _, p := range n.parts { // a max and a count: map order does not matter
 		lag, under := p.ReplicationLag()

@@ -22,6 +22,29 @@ type Cache struct {
 	queue  []cacheRef
 	head   int
 	live   int // queued entries whose batch is still cached
+	// hits and lookups count the fetches served from a cached suffix and
+	// all fetches that needed batches, since the process started.
+	hits, lookups uint64
+}
+
+// HitRate is the share of fetches served from the cache since the process
+// started (0 before the first).
+func (c *Cache) HitRate() float64 {
+	if c.lookups == 0 {
+		return 0
+	}
+	return float64(c.hits) / float64(c.lookups)
+}
+
+// lookup counts one fetch that needed batches, served from the cache or not.
+func (c *Cache) lookup(hit bool) {
+	if c == nil {
+		return
+	}
+	c.lookups++
+	if hit {
+		c.hits++
+	}
 }
 
 // cacheRef is one admission, in admission order.

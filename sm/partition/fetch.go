@@ -363,7 +363,9 @@ func (p *Partition) serveReplica(pf *parkedFetch) {
 		p.replyReplica(pf, nil)
 		return
 	}
-	if bs, ok := p.log.cached(pf.req.FetchOffset, p.durable, p.cfg.ReplicaFetchMaxBytes); ok {
+	bs, ok := p.log.cached(pf.req.FetchOffset, p.durable, p.cfg.ReplicaFetchMaxBytes)
+	p.cfg.Cache.lookup(ok)
+	if ok {
 		p.probe(sm.ProbeReadFromCache)
 		p.replyReplica(pf, bs)
 		return
@@ -440,6 +442,7 @@ func (p *Partition) serveFetch(from sm.NodeID, req sm.FetchRequest) {
 		return
 	}
 	bs, ok := p.log.cached(req.Offset, p.log.end(), p.cfg.ReplicaFetchMaxBytes)
+	p.cfg.Cache.lookup(ok)
 	if !ok {
 		p.issueRead(pendingRead{want: req.Offset, consumer: &consumerFetch{from: from, req: req}})
 		return
