@@ -381,6 +381,12 @@ func (w *World) finalReads() error {
 		next := sm.Offset(0)
 		hw := sm.Offset(-1)
 		for hw < 0 || next < hw {
+			if w.lostForGoodNow(tp) {
+				// A final read met corruption on the only copy: the replica
+				// reported the damage and the partition is offline (the
+				// durability check below says whether that was allowed).
+				break
+			}
 			got := false
 			reader.script = append(reader.script, action{kind: linearizability.Fetch, tp: tp, offset: next, final: true,
 				onReply: func(op linearizability.Op) {
@@ -410,7 +416,10 @@ func (w *World) finalReads() error {
 			}
 		}
 	}
-	return w.failure
+	if w.failure != nil {
+		return w.failure
+	}
+	return w.checkLostForGood() // a final read may have met the only copy's corruption
 }
 
 // stuck reports a liveness failure with the cluster's state.
@@ -563,6 +572,21 @@ func (w *World) converged() bool {
 // run that lost disks can have one.
 func (w *World) lostForGood(st sm.PartitionState) bool {
 	return len(w.diskVictims) > 0 && st.Leader == sm.NoNode && len(st.ISR) == 0 && len(st.ELR) == 0
+}
+
+// lostForGoodNow reports whether tp has lost every eligible copy in the
+// leading controller's current metadata.
+func (w *World) lostForGoodNow(tp sm.TopicPartition) bool {
+	ctl := w.leaderController()
+	if ctl == nil {
+		return false
+	}
+	for _, st := range ctl.Metadata().Partitions {
+		if st.TP == tp {
+			return w.lostForGood(st)
+		}
+	}
+	return false
 }
 
 // checkLostForGood fails the run when a partition the durability promise
