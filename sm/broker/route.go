@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/partition"
 )
 
 // onReceived routes a message to the replica it concerns, or to the
@@ -11,44 +12,20 @@ import (
 func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
-		if p := n.parts[m.TP]; p != nil && !n.leased() {
-			n.probe(sm.ProbeLeaseExpired)
-			n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
-			return nil
-		}
-		if p := n.parts[m.TP]; p != nil {
-			p.OnProduce(n.now, from, m)
-			n.drain(m.TP)
-			return nil
-		}
-		code, hint := n.notHosted(m.TP)
-		n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnProduce(n.now, from, m) },
+			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
+				return sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
+			})
 	case sm.FetchRequest:
-		if p := n.parts[m.TP]; p != nil && !n.leased() {
-			n.probe(sm.ProbeLeaseExpired)
-			n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
-			return nil
-		}
-		if p := n.parts[m.TP]; p != nil {
-			p.OnFetch(n.now, from, m)
-			n.drain(m.TP)
-			return nil
-		}
-		code, hint := n.notHosted(m.TP)
-		n.send(from, sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnFetch(n.now, from, m) },
+			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
+				return sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
+			})
 	case sm.ListOffsetsRequest:
-		if p := n.parts[m.TP]; p != nil && !n.leased() {
-			n.probe(sm.ProbeLeaseExpired)
-			n.send(from, sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired})
-			return nil
-		}
-		if p := n.parts[m.TP]; p != nil {
-			p.OnListOffsets(n.now, from, m)
-			n.drain(m.TP)
-			return nil
-		}
-		code, hint := n.notHosted(m.TP)
-		n.send(from, sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnListOffsets(n.now, from, m) },
+			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
+				return sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
+			})
 	case sm.ReplicaFetchRequest:
 		if info, ok := n.meta.Broker(m.Replica); ok && m.Incarnation < info.Incarnation && !n.cfg.CanaryTrustStaleIncarnations {
 			// A process the controller replaced (a zombie): its log is not
@@ -117,5 +94,23 @@ func (n *Node) onAlterISRResponse(from sm.NodeID, m sm.AlterISRResponse) {
 	if p := n.parts[m.TP]; p != nil {
 		p.OnAlterISRResponse(n.now, m)
 		n.drain(m.TP)
+	}
+}
+
+// routeClient hands a client's request for tp to its replica, unless the
+// leader lease has expired (NOT_LEADER, see leaseUntil) or tp is not hosted
+// here; refuse builds the answer in those cases.
+func (n *Node) routeClient(from sm.NodeID, tp sm.TopicPartition, deliver func(*partition.Partition), refuse func(code sm.Code, hint sm.NodeID, msg string) sm.Message) {
+	p := n.parts[tp]
+	switch {
+	case p != nil && !n.leased():
+		n.probe(sm.ProbeLeaseExpired)
+		n.send(from, refuse(sm.CodeNotLeader, sm.NoNode, leaseExpired))
+	case p != nil:
+		deliver(p)
+		n.drain(tp)
+	default:
+		code, hint := n.notHosted(tp)
+		n.send(from, refuse(code, hint, "partition not hosted here"))
 	}
 }
