@@ -16,10 +16,11 @@ import (
 // Loop.Post. A node that never issues an effect kind may leave its adapter
 // nil; an effect of a kind without an adapter stops the node.
 type Adapters struct {
-	Log  LogStore
-	Read LogReader
-	Raft RaftStore
-	Net  Network
+	Log    LogStore
+	Read   LogReader
+	Raft   RaftStore
+	Object ObjectStore
+	Net    Network
 }
 
 // LoopConfig tunes a Loop.
@@ -154,6 +155,8 @@ func DescribeEvent(ev sm.Event) string {
 		return fmt.Sprintf("log effect %d done: %v %s", e.ID, e.Outcome, e.Reason)
 	case sm.RaftDone:
 		return fmt.Sprintf("raft save %d done: %v %s", e.ID, e.Outcome, e.Reason)
+	case sm.ObjectDone:
+		return fmt.Sprintf("object effect %d done: %v %v %s", e.ID, e.Outcome, e.Err, e.Reason)
 	case sm.HealthObserved:
 		return "health observed"
 	}
@@ -186,6 +189,14 @@ func (e loopEnv) StartRaft(saves []sm.RaftSave) {
 		return
 	}
 	e.l.adapters.Raft.StartRaft(saves)
+}
+
+func (e loopEnv) StartObject(ops []sm.ObjectOp) {
+	if e.l.adapters.Object == nil {
+		e.Fatal(fmt.Sprintf("runtime: the node issued %d object-store operations and has no object store", len(ops)))
+		return
+	}
+	e.l.adapters.Object.StartObject(ops)
 }
 
 func (e loopEnv) Send(msgs []sm.Envelope) {

@@ -96,6 +96,41 @@ type RaftStore interface {
 	StartRaft(saves []sm.RaftSave)
 }
 
+// ObjectStore executes object-store operations (sm.ObjectOp): the tiered
+// log's cold copy on Google Cloud Storage (cloud/gcs), a directory
+// (cloud/local) or the simulator's store. Its semantics are GCS's, and
+// every implementation keeps them (runtime/objtest checks):
+//
+//   - Each op completes exactly once, with an sm.ObjectDone naming its ID,
+//     in any order and arbitrarily late, independently of other effects.
+//   - Strong consistency: once a put completed OK, every get and list
+//     issued afterwards sees the object, and once a delete completed OK none
+//     does. A list returns names in lexicographic order, one page at a time.
+//   - A put creates the whole object or nothing (no reader ever sees part
+//     of one). CreateOnly (GCS ifGenerationMatch=0) fails with
+//     sm.ObjErrExists when the name exists, so a name is written at most
+//     once. Generations increase with every write of a name.
+//   - A put with a Source reads the named local segment range from the
+//     node's log store and checks every frame (CRC32C, offsets dense over
+//     [Base, Next)) before the object is created: sm.ObjErrSourceGone or
+//     sm.ObjErrSourceCorrupt otherwise, nothing created.
+//   - OutcomeFailed means the op certainly did nothing. OutcomeUnknown (only
+//     puts and deletes) means it may have: the request left and its answer
+//     was lost, or timed out. A put that completes Unknown may have created
+//     its object, now or — a request still in flight — later; the caller
+//     never assumes either.
+//   - Adapters retry transient errors (HTTP 429 and 5xx, resets) with
+//     backoff within a deadline per op, then report ObjErrThrottled or
+//     ObjErrUnavailable; an op never blocks the node's loop.
+//
+// A crash of the node leaves the store as it is: objects put before the
+// crash stay, in-flight puts may or may not land. Implementations:
+// cloud.Executor (over cloud/gcs or cloud/local) in production, sim's
+// object store.
+type ObjectStore interface {
+	StartObject(ops []sm.ObjectOp)
+}
+
 // Network sends messages, best effort: a message may be lost, delayed or
 // (between servers) duplicated; state machines retry on their own timers.
 // Send never blocks on the network.
@@ -109,6 +144,7 @@ type Env interface {
 	LogStore
 	LogReader
 	RaftStore
+	ObjectStore
 	Network
 	// SetTimer records when the node next needs a TimerFired; see Alarm,
 	// which both drivers use to implement it.
@@ -144,6 +180,9 @@ func Flush(node Node, env Env) {
 	}
 	if len(rd.Raft) > 0 {
 		env.StartRaft(rd.Raft)
+	}
+	if len(rd.Objects) > 0 {
+		env.StartObject(rd.Objects)
 	}
 	if len(rd.Messages) > 0 {
 		env.Send(rd.Messages)

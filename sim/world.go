@@ -209,6 +209,20 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 	}
 }
 
+// StartObject implements runtime.ObjectStore. Until the simulated object
+// store lands, every operation fails: no world has one yet.
+func (h *host) StartObject(ops []sm.ObjectOp) {
+	w, inc := h.w, h.incarnation
+	for _, op := range ops {
+		id := op.ID
+		w.after(1, func() {
+			if h.up && h.incarnation == inc {
+				h.deliver(inc, sm.ObjectDone{ID: id, Outcome: sm.OutcomeFailed, Err: sm.ObjErrUnavailable, Reason: "sim: no object store"})
+			}
+		})
+	}
+}
+
 // StartRead implements runtime.LogReader. Each read takes its bytes from the
 // segment's page cache when it is issued — so it sees every append that
 // completed before, and nothing a later truncate, reset or bit flip does —

@@ -50,6 +50,9 @@ const (
 	CodeStaleRequest Code = 18 // STALE_REQUEST
 	// The leader lost leadership while the request was pending: outcome unknown.
 	CodeLeadershipLost Code = 19 // LEADERSHIP_LOST
+	// An uploaded segment does not continue the partition's uploaded range
+	// (a gap or an overlap): the uploader resumes from the range it is told.
+	CodeRemoteMismatch Code = 20 // REMOTE_MISMATCH
 )
 
 // Retriable reports whether a client may retry the same request elsewhere or

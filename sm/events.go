@@ -33,7 +33,7 @@ func (RaftDone) isEvent()       {}
 func (HealthObserved) isEvent() {}
 
 // Ready is what a state machine asks its caller to do, in field order:
-// start the Log, Reads and Raft effects (asynchronously; each completes later with
+// start the Log, Reads, Raft and Objects effects (asynchronously; each completes later with
 // an event naming its ID), send Messages, then arrange a TimerFired at
 // TimerAt. Messages never depend on an uncompleted effect of the same Ready
 // — the state machine holds them back until the completion arrives. A Ready
@@ -42,6 +42,7 @@ type Ready struct {
 	Log      []LogOp
 	Reads    []LogRead
 	Raft     []RaftSave
+	Objects  []ObjectOp
 	Messages []Envelope
 	// TimerAt is the earliest time the node needs TimerFired; zero means none.
 	TimerAt Time

@@ -48,7 +48,7 @@ const (
 
 	// kindEnd is one past the largest kind: a new kind goes at the end of
 	// the last block below, and kindEnd names it.
-	kindEnd = KindListOffsetsResponse + 1
+	kindEnd = KindRemoteSegmentsResponse + 1
 )
 
 // Message kinds added with bounded storage (issue 9).
@@ -57,6 +57,16 @@ const (
 	KindAlterTopicConfigResponse MsgKind = 22
 	KindListOffsetsRequest       MsgKind = 23
 	KindListOffsetsResponse      MsgKind = 24
+)
+
+// Message kinds added with tiered storage (issue 10).
+const (
+	KindCommitSegmentRequest       MsgKind = 25
+	KindCommitSegmentResponse      MsgKind = 26
+	KindDropRemoteSegmentsRequest  MsgKind = 27
+	KindDropRemoteSegmentsResponse MsgKind = 28
+	KindRemoteSegmentsRequest      MsgKind = 29
+	KindRemoteSegmentsResponse     MsgKind = 30
 )
 
 // MsgKindFirst is the smallest message kind (the values below it are
@@ -282,6 +292,91 @@ type AlterISRResponse struct {
 	State      PartitionState
 }
 
+// ---- broker ↔ controller: tiered storage ----------------------------------
+
+// CommitSegmentRequest is a partition leader's uploader proposing an
+// uploaded segment. The controller records it (through raft) only if
+// LeaderEpoch is the partition's current leader epoch, TopicID its topic's,
+// and Segment continues the partition's uploaded range: its Base is the
+// recorded RemoteLog.End (any Base when nothing was ever uploaded), Next >
+// Base, and its Name parses as a segment object of that topic, partition,
+// base and epoch. A rejected upload's object is an orphan for the garbage
+// collector; the uploader never deletes an object itself.
+type CommitSegmentRequest struct {
+	ReqID       uint64
+	Broker      NodeID
+	TP          TopicPartition
+	TopicID     TopicID
+	LeaderEpoch Epoch
+	Segment     RemoteSegment
+}
+
+// CommitSegmentResponse answers a CommitSegmentRequest once its entry
+// applied (or at once when the leader rejects it): CodeOK (recorded),
+// CodeFencedLeaderEpoch (not the current leader epoch), CodeRemoteMismatch
+// (it does not continue the uploaded range; Remote says where it is),
+// CodeUnknownTopic, CodeNotLeader / CodeLeadershipLost (ask again). Remote
+// is the partition's uploaded range after the request.
+type CommitSegmentResponse struct {
+	ReqID      uint64
+	TP         TopicPartition
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+	Remote     RemoteLog
+}
+
+// DropRemoteSegmentsRequest is a partition leader applying retention to
+// the remote tier: drop every recorded segment whose Next is at or below
+// Below (a recorded segment boundary). The controller removes them from
+// its records (raft), so no reader is directed to them again, and the
+// garbage collector deletes the objects after its grace period. Accepted
+// for the current leader epoch only.
+type DropRemoteSegmentsRequest struct {
+	ReqID       uint64
+	Broker      NodeID
+	TP          TopicPartition
+	TopicID     TopicID
+	LeaderEpoch Epoch
+	Below       Offset
+}
+
+// DropRemoteSegmentsResponse answers a DropRemoteSegmentsRequest with the
+// range after it (codes as CommitSegmentResponse).
+type DropRemoteSegmentsResponse struct {
+	ReqID      uint64
+	TP         TopicPartition
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+	Remote     RemoteLog
+}
+
+// RemoteSegmentsRequest asks the controller leader for a partition's
+// recorded segments: those with Next > From, in offset order, at most Max
+// (0: the controller's page size).
+type RemoteSegmentsRequest struct {
+	ReqID   uint64
+	TP      TopicPartition
+	TopicID TopicID
+	From    Offset
+	Max     int32
+}
+
+// RemoteSegmentsResponse is a page of recorded segments; More says another
+// page follows (ask again from the last segment's Next). Answered from the
+// leader's applied state.
+type RemoteSegmentsResponse struct {
+	ReqID      uint64
+	TP         TopicPartition
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+	Remote     RemoteLog
+	Segments   []RemoteSegment
+	More       bool
+}
+
 // ---- admin client ↔ controller ---------------------------------------------
 
 // CreateTopicRequest creates a topic.
@@ -437,6 +532,13 @@ func (AlterTopicConfigResponse) Kind() MsgKind { return KindAlterTopicConfigResp
 func (ListOffsetsRequest) Kind() MsgKind       { return KindListOffsetsRequest }
 func (ListOffsetsResponse) Kind() MsgKind      { return KindListOffsetsResponse }
 
+func (CommitSegmentRequest) Kind() MsgKind       { return KindCommitSegmentRequest }
+func (CommitSegmentResponse) Kind() MsgKind      { return KindCommitSegmentResponse }
+func (DropRemoteSegmentsRequest) Kind() MsgKind  { return KindDropRemoteSegmentsRequest }
+func (DropRemoteSegmentsResponse) Kind() MsgKind { return KindDropRemoteSegmentsResponse }
+func (RemoteSegmentsRequest) Kind() MsgKind      { return KindRemoteSegmentsRequest }
+func (RemoteSegmentsResponse) Kind() MsgKind     { return KindRemoteSegmentsResponse }
+
 // ---- metadata --------------------------------------------------------------
 
 // TopicConfig is a topic's per-topic settings. The controller validates
@@ -469,6 +571,15 @@ type TopicConfig struct {
 	// (Kafka's segment.ms), so time-based retention can delete data of a
 	// quiet partition; 0 is unset: the broker's [wal] segment_ms.
 	SegmentMs int64
+	// LocalRetentionMs and LocalRetentionBytes bound the hot tail a replica
+	// keeps on its disk once its segments are uploaded (tiered storage,
+	// Kafka's local.retention.ms/bytes): an uploaded segment is deleted
+	// locally when its newest record is older, or while the local log would
+	// still hold more without it. 0 is unset: the broker's [object_storage]
+	// local_retention_ms/bytes; -1 keeps uploaded segments locally until
+	// retention_ms/bytes delete them.
+	LocalRetentionMs    int64
+	LocalRetentionBytes int64
 }
 
 // Topic config keys: the names AlterTopicConfigRequest, the admin API and
@@ -478,11 +589,14 @@ const (
 	ConfigRetentionBytes = "retention_bytes"
 	ConfigSegmentBytes   = "segment_bytes"
 	ConfigSegmentMs      = "segment_ms"
+	// Tiered storage (issue 10).
+	ConfigLocalRetentionMs    = "local_retention_ms"
+	ConfigLocalRetentionBytes = "local_retention_bytes"
 )
 
 // TopicConfigKeys lists the alterable settings' keys.
 func TopicConfigKeys() []string {
-	return []string{ConfigRetentionMs, ConfigRetentionBytes, ConfigSegmentBytes, ConfigSegmentMs}
+	return []string{ConfigRetentionMs, ConfigRetentionBytes, ConfigSegmentBytes, ConfigSegmentMs, ConfigLocalRetentionMs, ConfigLocalRetentionBytes}
 }
 
 // Setting returns a pointer to the setting key names, nil for a key that
@@ -497,6 +611,10 @@ func (c *TopicConfig) Setting(key string) *int64 {
 		return &c.SegmentBytes
 	case ConfigSegmentMs:
 		return &c.SegmentMs
+	case ConfigLocalRetentionMs:
+		return &c.LocalRetentionMs
+	case ConfigLocalRetentionBytes:
+		return &c.LocalRetentionBytes
 	}
 	return nil
 }
@@ -539,6 +657,11 @@ type PartitionState struct {
 	// live ELR member is elected: the partition stays available, and loses
 	// nothing committed, when the last in-sync copy is lost.
 	ELR []NodeID
+	// Remote is the partition's uploaded range (tiered storage); the
+	// segments themselves are the controller's records
+	// (RemoteSegmentsRequest). A commit or drop changes it without a new
+	// PartitionEpoch.
+	Remote RemoteLog
 }
 
 // BrokerInfo is the controller's view of one broker.

@@ -31,11 +31,17 @@ func _() {
 	_ = x[KindAlterTopicConfigResponse-22]
 	_ = x[KindListOffsetsRequest-23]
 	_ = x[KindListOffsetsResponse-24]
+	_ = x[KindCommitSegmentRequest-25]
+	_ = x[KindCommitSegmentResponse-26]
+	_ = x[KindDropRemoteSegmentsRequest-27]
+	_ = x[KindDropRemoteSegmentsResponse-28]
+	_ = x[KindRemoteSegmentsRequest-29]
+	_ = x[KindRemoteSegmentsResponse-30]
 }
 
-const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponse"
+const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponse"
 
-var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403}
+var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538}
 
 func (i MsgKind) String() string {
 	idx := int(i) - 2

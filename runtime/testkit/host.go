@@ -57,6 +57,7 @@ type Effect struct {
 	Log      []sm.LogOp
 	Reads    []sm.LogRead
 	Raft     []sm.RaftSave
+	Objects  []sm.ObjectOp
 	Messages []sm.Envelope
 	// Timer is set when the node reported its timer wish TimerAt.
 	Timer   bool
@@ -81,6 +82,9 @@ type Env struct {
 	// example that nothing is sent before the write it depends on is
 	// durable); an error fails the test.
 	CheckSend func(sm.Envelope) error
+	// PendingObjects are the object-store operations the node started and
+	// the test has not completed (it posts sm.ObjectDone itself).
+	PendingObjects []sm.ObjectOp
 
 	alarm  runtime.Alarm
 	wake   sm.Time // the armed wake-up (zero: none)
@@ -113,6 +117,13 @@ func (e *Env) StartRead(reads []sm.LogRead) {
 }
 
 // StartRaft implements runtime.RaftStore.
+// StartObject implements runtime.ObjectStore: the ops wait in Objects until
+// the test completes them.
+func (e *Env) StartObject(ops []sm.ObjectOp) {
+	e.observe(Effect{Objects: ops})
+	e.PendingObjects = append(e.PendingObjects, ops...)
+}
+
 func (e *Env) StartRaft(saves []sm.RaftSave) {
 	e.observe(Effect{Raft: saves})
 	e.Disk.StartRaft(saves)

@@ -38,12 +38,15 @@ type Kind uint8
 // Component kinds.
 const (
 	KindPartition Kind = 1 // a partition replica (sm/partition)
+	KindTier      Kind = 2 // a partition leader's tiered-storage component (sm/tier)
 )
 
 func (k Kind) String() string {
 	switch k {
 	case KindPartition:
 		return "partition"
+	case KindTier:
+		return "tier"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -102,12 +105,22 @@ type Component interface {
 	CheckInvariants() error
 }
 
+// ObjectUser is a component that issues object-store operations: the node
+// hands it their completions (any order).
+type ObjectUser interface {
+	OnObjectDone(now sm.Time, d sm.ObjectDone) error
+}
+
 // Output is what a component asks its node to do.
 type Output struct {
 	// Log operations, each with an ID from Set.IDs and its TP set.
 	Log []sm.LogOp
 	// Reads, each with an ID from Set.IDs; they complete in any order.
 	Reads []sm.LogRead
+	// Objects are object-store operations, each with an ID from Set.IDs;
+	// they complete in any order. A component that issues them implements
+	// ObjectUser.
+	Objects []sm.ObjectOp
 	// Messages go out as they are (From and To set).
 	Messages []sm.Envelope
 	// ToController messages go to the controller the node believes leads.
@@ -142,6 +155,7 @@ type route struct {
 	e    *entry // nil: the node's own effect
 	tp   sm.TopicPartition
 	read bool // a log read, outside the per-log order
+	obj  bool // an object-store operation, outside the per-log order
 }
 
 // Set is the components one node hosts. See the package comment.
@@ -152,8 +166,9 @@ type Set struct {
 	routes  map[sm.EffectID]route
 	// logs holds each partition log's uncompleted operations in issue order.
 	logs map[sm.TopicPartition][]sm.EffectID
-	// reads counts the routed, uncompleted log reads.
-	reads int
+	// reads counts the routed, uncompleted log reads; objects the
+	// object-store operations.
+	reads, objects int
 }
 
 // NewSet returns an empty set.
@@ -208,6 +223,9 @@ func (s *Set) Settle(k Key) Output {
 	for _, r := range out.Reads {
 		s.trackRead(r, e)
 	}
+	for _, op := range out.Objects {
+		s.trackObject(op, e)
+	}
 	s.file(e)
 	return out
 }
@@ -238,6 +256,41 @@ func (s *Set) trackRead(r sm.LogRead, e *entry) {
 	}
 	s.routes[r.ID] = route{e: e, tp: r.TP, read: true}
 	s.reads++
+}
+
+// IssueObject tracks an object-store operation the node issues on its own
+// behalf (no component).
+func (s *Set) IssueObject(op sm.ObjectOp) { s.trackObject(op, nil) }
+
+func (s *Set) trackObject(op sm.ObjectOp, e *entry) {
+	if op.ID == 0 || op.ID > s.IDs.last {
+		panic(fmt.Sprintf("host: object operation %v has ID %d, not from this set's allocator (last %d)", op.Kind, op.ID, s.IDs.last))
+	}
+	if _, dup := s.routes[op.ID]; dup {
+		panic(fmt.Sprintf("host: effect ID %d issued twice", op.ID))
+	}
+	s.routes[op.ID] = route{e: e, obj: true}
+	s.objects++
+}
+
+// RouteObject matches an object-store completion to the operation it
+// completes (any order). known is false for an ID this set does not track
+// as an object operation.
+func (s *Set) RouteObject(d sm.ObjectDone) (r LogDone, known bool) {
+	rt, ok := s.routes[d.ID]
+	if !ok || !rt.obj {
+		return LogDone{}, false
+	}
+	delete(s.routes, d.ID)
+	s.objects--
+	switch {
+	case rt.e == nil:
+	case rt.e.gone:
+		r.Gone = true
+	default:
+		r.Key, r.Component = rt.e.key, rt.e.c
+	}
+	return r, true
 }
 
 // RouteRead matches a read completion to the read it completes (reads
@@ -316,7 +369,7 @@ type LogDone struct {
 // same log): the node must stop.
 func (s *Set) RouteLog(d sm.LogDone) (r LogDone, known bool, err error) {
 	rt, ok := s.routes[d.ID]
-	if !ok || rt.read {
+	if !ok || rt.read || rt.obj {
 		return LogDone{}, false, nil
 	}
 	q := s.logs[rt.tp]
@@ -378,8 +431,8 @@ func (s *Set) CheckInvariants() error {
 		}
 		n += len(q)
 	}
-	if n+s.reads != len(s.routes) {
-		return fmt.Errorf("host: %d effects routed but %d log operations queued and %d reads", len(s.routes), n, s.reads)
+	if n+s.reads+s.objects != len(s.routes) {
+		return fmt.Errorf("host: %d effects routed but %d log operations queued, %d reads and %d object operations", len(s.routes), n, s.reads, s.objects)
 	}
 	return nil
 }

@@ -32,6 +32,8 @@ type miniHost struct {
 
 func (h *miniHost) StartRead([]sm.LogRead) {}
 
+func (h *miniHost) StartObject([]sm.ObjectOp) {}
+
 func (h *miniHost) StartLog(ops []sm.LogOp) {
 	for _, op := range ops {
 		h.queue = append(h.queue, sm.LogDone{ID: op.ID})

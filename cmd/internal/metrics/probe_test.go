@@ -47,6 +47,7 @@ type nopEnv struct{}
 
 func (nopEnv) StartLog([]sm.LogOp)     {}
 func (nopEnv) StartRead([]sm.LogRead)  {}
+func (nopEnv) StartObject([]sm.ObjectOp) {}
 func (nopEnv) StartRaft([]sm.RaftSave) {}
 func (nopEnv) Send([]sm.Envelope)      {}
 func (nopEnv) SetTimer(sm.Time)        {}
