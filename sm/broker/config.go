@@ -5,6 +5,7 @@ import (
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/partition"
+	"github.com/weirmq/weir/sm/tier"
 )
 
 // Config is a broker's static configuration. Durations are sm.Duration
@@ -64,6 +65,8 @@ type Config struct {
 	// in memory together (the reference's [cache] write_cache_size_bytes);
 	// fetches for anything older read the disk.
 	CacheBytes int64
+	// Tier is the broker's tiered-storage configuration (its object store).
+	Tier tier.Config
 	// RetentionCheckInterval is how often replicas apply their topic's
 	// retention (Kafka's log.retention.check.interval.ms).
 	RetentionCheckInterval sm.Duration

@@ -43,6 +43,28 @@ import (
 // Config is one controller's configuration. Peers and the raft timing must be
 // the same on every controller; the metadata itself never depends on Config,
 // so replicas agree even if other fields differ.
+// TieringConfig is the controller's side of tiered storage: recording
+// uploaded segments is always on (it costs nothing without uploads); the
+// garbage collector needs the object store.
+type TieringConfig struct {
+	// GC enables the garbage collector on the leader: it lists segment
+	// objects and deletes those no record refers to and none can any more.
+	// It needs an object store ([object_storage] on the controller).
+	GC bool
+	// GCGrace is how long an object must have been seen unreferenced and
+	// uncommittable before it is deleted; zero uses DefaultGCGrace.
+	GCGrace sm.Duration
+	// GCInterval is how often the leader starts a collection pass; zero
+	// uses DefaultGCInterval.
+	GCInterval sm.Duration
+}
+
+// Tiering defaults.
+const (
+	DefaultGCGrace    = 10 * 60 * sm.Second
+	DefaultGCInterval = 5 * 60 * sm.Second
+)
+
 type Config struct {
 	// ID is this controller's raft ID (1..99, see sm.NodeID).
 	ID sm.NodeID
@@ -73,6 +95,8 @@ type Config struct {
 	// once from its applied state, skipping the ReadIndex round. Never set
 	// it in production.
 	CanaryStatusWithoutReadIndex bool
+	// Tiering configures the controller's side of tiered storage.
+	Tiering TieringConfig
 	// SnapshotEntries is how many entries applied since the last snapshot
 	// make the node take the next one and compact its log; zero uses
 	// DefaultSnapshotEntries.
