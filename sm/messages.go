@@ -170,6 +170,13 @@ type ListOffsetsResponse struct {
 	LogEnd        Offset
 	LeaderEpoch   Epoch
 	LeaderHint    NodeID
+	// LocalStart and LocalBytes are the answering replica's own log on
+	// disk (with tiered storage LogStart may be older: the records below
+	// LocalStart are served from the object store); Remote is the uploaded
+	// range as the broker's metadata has it.
+	LocalStart Offset
+	LocalBytes int64
+	Remote     RemoteLog
 }
 
 // ---- broker ↔ broker (replication) ----------------------------------------
