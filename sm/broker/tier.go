@@ -18,12 +18,12 @@ import (
 func tierKey(tp sm.TopicPartition) host.Key { return host.Key{Kind: host.KindTier, TP: tp} }
 
 // tierView is what the tier component of tp works from.
-func (n *Node) tierView(tp sm.TopicPartition) tier.View {
+func (n *Node) tierView(tp sm.TopicPartition) tier.ReplicaView {
 	p := n.parts[tp]
 	st := p.Status()
 	s := p.Settings()
 	leading, epoch := p.Leading()
-	return tier.View{
+	return tier.ReplicaView{
 		Leading: leading && n.registered && n.leased(), Epoch: epoch, TopicID: p.TopicID(),
 		HW: st.HW, Durable: st.DurableLEO, LocalStart: st.LocalStart,
 		Sealed: p.Sealed(), LocalBytes: p.LocalBytes(), Wall: p.WallClock(),

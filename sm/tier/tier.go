@@ -49,9 +49,9 @@ type Settings struct {
 	RetryMin, RetryMax sm.Duration
 }
 
-// View is the hosting replica's state the component works from; the broker
+// ReplicaView is the hosting replica's state the component works from; the broker
 // hands a fresh one with every call.
-type View struct {
+type ReplicaView struct {
 	Leading bool
 	Epoch   sm.Epoch
 	TopicID sm.TopicID
@@ -112,7 +112,7 @@ type Tier struct {
 	ids    *host.IDs
 	now    sm.Time
 	epoch  sm.Epoch
-	view   View
+	view   ReplicaView
 
 	remote sm.RemoteLog
 	// segs are the recorded segments from the controller, valid once
@@ -206,7 +206,7 @@ func (t *Tier) SetRemote(r sm.RemoteLog) {
 
 // Poke runs the component with the replica's current state: it starts what
 // is due (an upload, the records' load, retention).
-func (t *Tier) Poke(now sm.Time, v View) {
+func (t *Tier) Poke(now sm.Time, v ReplicaView) {
 	t.setNow(now)
 	t.view = v
 	t.step()

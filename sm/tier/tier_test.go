@@ -24,7 +24,7 @@ type fixture struct {
 	t    *testing.T
 	tier *Tier
 	ids  *host.IDs
-	view View
+	view ReplicaView
 	now  sm.Time
 	out  host.Output
 }
@@ -36,7 +36,7 @@ func newFixture(t *testing.T, budget *Budget, remote sm.RemoteLog, sealed ...sm.
 	if n := len(sealed); n > 0 {
 		end = sealed[n-1].Next
 	}
-	f.view = View{Leading: true, Epoch: 1, TopicID: testID, HW: end + 1, Durable: end + 1, Sealed: sealed, Wall: 1000}
+	f.view = ReplicaView{Leading: true, Epoch: 1, TopicID: testID, HW: end + 1, Durable: end + 1, Sealed: sealed, Wall: 1000}
 	return f
 }
 
