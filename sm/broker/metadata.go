@@ -123,8 +123,8 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			if s := n.settings(tp.Topic); s != h.Settings() {
 				h.SetSettings(s)
 			}
-			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
 			h.SetRemote(n.now, st.Remote)
+			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
 			n.syncTier(tp)
 			n.drain(tp)
 		}
