@@ -103,6 +103,13 @@ const (
 	// incarnation of a topic (deleted and created again meanwhile) and
 	// deleted it.
 	ProbeStaleTopicLogDropped
+	// ProbeColdRead: a consumer fetch below the local log start was
+	// answered with records read from the object store (it waited for at
+	// least one get, its own or one already in flight).
+	ProbeColdRead
+	// ProbeColdCacheHit: a consumer fetch below the local log start was
+	// answered from the cold cache alone, without any get.
+	ProbeColdCacheHit
 
 	probeCount
 )
@@ -139,6 +146,8 @@ var probeNames = [probeCount]string{
 	ProbeFollowerReset:                "follower-reset",
 	ProbeCorruptionFound:              "corruption-found",
 	ProbeStaleTopicLogDropped:         "stale-topic-log-dropped",
+	ProbeColdRead:                     "cold-read",
+	ProbeColdCacheHit:                 "cold-cache-hit",
 }
 
 func (p Probe) String() string {
