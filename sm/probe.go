@@ -118,6 +118,13 @@ const (
 	// ProbeUploadedDeletedLocally: a replica deleted uploaded segments from
 	// its disk (the local window).
 	ProbeUploadedDeletedLocally
+	// ProbeColdRead: a consumer fetch below the local log start was
+	// answered with records read from the object store (it waited for at
+	// least one get, its own or one already in flight).
+	ProbeColdRead
+	// ProbeColdCacheHit: a consumer fetch below the local log start was
+	// answered from the cold cache alone, without any get.
+	ProbeColdCacheHit
 
 	probeCount
 )
@@ -159,6 +166,8 @@ var probeNames = [probeCount]string{
 	ProbeTailOnlyRebuild:              "tail-only-rebuild",
 	ProbeRemoteRetentionDropped:       "remote-retention-dropped",
 	ProbeUploadedDeletedLocally:       "uploaded-deleted-locally",
+	ProbeColdRead:                     "cold-read",
+	ProbeColdCacheHit:                 "cold-cache-hit",
 }
 
 func (p Probe) String() string {
