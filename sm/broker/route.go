@@ -5,6 +5,7 @@ import (
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/partition"
+	"github.com/weirmq/weir/sm/tier"
 )
 
 // onReceived routes a message to the replica it concerns, or to the
@@ -48,6 +49,12 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		}
 	case sm.AlterISRResponse:
 		n.onAlterISRResponse(from, m)
+	case sm.CommitSegmentResponse:
+		n.onTierResponse(from, m.TP, m.Code, m.LeaderHint, func(t *tier.Tier) { t.OnCommitResponse(n.now, m) })
+	case sm.DropRemoteSegmentsResponse:
+		n.onTierResponse(from, m.TP, m.Code, m.LeaderHint, func(t *tier.Tier) { t.OnDropResponse(n.now, m) })
+	case sm.RemoteSegmentsResponse:
+		n.onTierResponse(from, m.TP, m.Code, m.LeaderHint, func(t *tier.Tier) { t.OnRemoteSegments(n.now, m) })
 	case sm.BrokerHeartbeatResponse:
 		n.onHeartbeatResponse(from, m)
 	case sm.MetadataRequest:
