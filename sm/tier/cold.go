@@ -285,7 +285,9 @@ func (r *ColdReader) deliver(f *coldFetch, k coldKey, idx *sm.SegmentIndex, data
 
 // chunk returns f's state of chunk k (at or after f.first).
 func (f *coldFetch) chunk(k int64) *chunkState {
-	assert.That(f.started && k >= f.first, "tier: fetch %d asks for chunk %d before its first %d", f.seq, k, f.first)
+	if !f.started || k < f.first { // not assert.That: its arguments would allocate on this hot path
+		panic(fmt.Sprintf("tier: fetch %d asks for chunk %d before its first %d", f.seq, k, f.first))
+	}
 	for int64(len(f.chunks)) <= k-f.first {
 		f.chunks = append(f.chunks, chunkState{})
 	}
