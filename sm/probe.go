@@ -103,6 +103,13 @@ const (
 	// incarnation of a topic (deleted and created again meanwhile) and
 	// deleted it.
 	ProbeStaleTopicLogDropped
+	// ProbeZombieUploadRejected: the controller refused to record an
+	// uploaded segment from a leader epoch that is no longer current (a
+	// zombie leader's upload; its object is an orphan for the collector).
+	ProbeZombieUploadRejected
+	// ProbeOrphanCollected: the controller's garbage collector deleted a
+	// segment object that no record refers to and none ever can.
+	ProbeOrphanCollected
 
 	probeCount
 )
@@ -139,6 +146,8 @@ var probeNames = [probeCount]string{
 	ProbeFollowerReset:                "follower-reset",
 	ProbeCorruptionFound:              "corruption-found",
 	ProbeStaleTopicLogDropped:         "stale-topic-log-dropped",
+	ProbeZombieUploadRejected:         "zombie-upload-rejected",
+	ProbeOrphanCollected:              "orphan-collected",
 }
 
 func (p Probe) String() string {

@@ -114,6 +114,7 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 	f.register(101)
 	f.register(102)
 	f.create("x", 2, 2, sm.TopicConfig{})
+	f.commit(sm.TopicPartition{Topic: "x"}, 0, 10)
 	good := encodeSnapshot(f.md)
 	if _, err := decodeSnapshot(good); err != nil {
 		t.Fatalf("good snapshot: %v", err)
@@ -125,8 +126,9 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty"},
-		{"version 0", withVersion(0), "version 0 (this controller reads version 1)"},
-		{"version 2", withVersion(2), "version 2"},
+		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 and 2)"},
+		{"version 3", withVersion(3), "version 3"},
+		{"version 1 with segments", withVersion(1), "version 1 holds uploaded segments of x/0"},
 		{"trailing data", append(slices.Clone(good), "{}"...), "data after the body"},
 		{"unknown field", []byte("\x01{\"applied\":3,\"surprise\":1}"), "unknown field"},
 		{"not json", []byte("\x01{"), "unexpected EOF"},
