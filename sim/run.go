@@ -338,6 +338,9 @@ func (w *World) liveness() error {
 // processes.
 func (w *World) healAll() {
 	w.net.healAll()
+	if w.objects != nil {
+		w.objects.heal()
+	}
 	w.killZombies()
 	w.heals++
 	w.faultsOn = false
