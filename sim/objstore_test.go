@@ -311,3 +311,182 @@ func TestObjectStoreTrace(t *testing.T) {
 		t.Fatal("one byte of the puts changed, the trace hash did not")
 	}
 }
+
+// fakeRecords is a controller node that records uploaded segments, for the
+// tiered-storage checkers.
+type fakeRecords struct {
+	recorder
+	applied uint64
+	recs    map[sm.TopicPartition][]sm.RemoteSegment
+	md      sm.MetadataDelta
+}
+
+func (f *fakeRecords) RemoteSegments() map[sm.TopicPartition][]sm.RemoteSegment { return f.recs }
+func (f *fakeRecords) AppliedIndex() uint64                                      { return f.applied }
+func (f *fakeRecords) Metadata() sm.MetadataDelta                                { return f.md }
+
+var tierTopicID = sm.TopicID{0xaa, 1}
+
+// tierWorld is an objWorld with two fake controllers (c1, c2) whose
+// metadata holds topic t0 (ID tierTopicID) at leader epoch 3.
+func tierWorld(t *testing.T) (*objWorld, [2]*fakeRecords) {
+	o := newObjWorld(6)
+	w := o.w
+	w.inv = invariants{committed: map[sm.TopicPartition][]string{}}
+	var cs [2]*fakeRecords
+	for i := range cs {
+		h := w.addHost(sm.NodeID(1+i), kindController)
+		cs[i] = &fakeRecords{applied: 10, recs: map[sm.TopicPartition][]sm.RemoteSegment{}, md: sm.MetadataDelta{
+			Topics:     []sm.TopicInfo{{Name: "t0", Partitions: 2, ID: tierTopicID}},
+			Partitions: []sm.PartitionState{{TP: tp0, LeaderEpoch: 3}, {TP: sm.TopicPartition{Topic: "t0", Partition: 1}, LeaderEpoch: 3}},
+		}}
+		h.node, h.up, h.incarnation = cs[i], true, 1
+	}
+	return o, cs
+}
+
+var tp0 = sm.TopicPartition{Topic: "t0", Partition: 0}
+
+// uploadSegment stores a segment object of values from base as an uploader
+// would (frames, then their index) and returns its record.
+func uploadSegment(t *testing.T, o *objWorld, base sm.Offset, epoch sm.Epoch, values ...string) sm.RemoteSegment {
+	t.Helper()
+	var data []byte
+	for i, v := range values {
+		b := sm.Batch{BaseOffset: base + sm.Offset(i), Epoch: epoch, Records: []sm.Record{{Value: []byte(v)}}}
+		b.Seal()
+		data = sm.EncodeBatch(data, &b)
+	}
+	idx, serr := sm.ScanSegment(data, base, 0)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	frames := int64(len(data))
+	data = sm.EncodeSegmentIndex(data, &idx)
+	name := sm.ObjectName{TopicID: tierTopicID, Partition: 0, Base: base, Epoch: epoch, Broker: 101, Incarnation: 1, Effect: sm.EffectID(base + 1)}.String()
+	if d := o.w.objectStore().model.Put(sm.ObjectOp{Name: name, CreateOnly: true}, data); d.Outcome != sm.OutcomeOK {
+		t.Fatalf("upload: %+v", d)
+	}
+	return sm.RemoteSegment{Name: name, Base: base, Next: idx.Next, DataBytes: frames, IndexBytes: int64(len(data)) - frames, LeaderEpoch: epoch}
+}
+
+// Goal: the GC-safety checker passes a store that holds every recorded
+// segment as committed, and catches a recorded segment missing, cut short,
+// corrupt, or holding other records than the cluster committed; a lagging
+// controller's records are not held against the store.
+func TestGCSafetyChecker(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		spoil func(o *objWorld, cs [2]*fakeRecords, seg *sm.RemoteSegment)
+		want  string
+	}{
+		{"good", func(*objWorld, [2]*fakeRecords, *sm.RemoteSegment) {}, ""},
+		{"missing", func(o *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) {
+			o.w.objects.model.Apply(sm.ObjectOp{Kind: sm.ObjDelete, Name: seg.Name}, nil)
+		}, "is not in the object store"},
+		{"missing, seen by a lagging controller only", func(o *objWorld, cs [2]*fakeRecords, seg *sm.RemoteSegment) {
+			o.w.objects.model.Apply(sm.ObjectOp{Kind: sm.ObjDelete, Name: seg.Name}, nil)
+			o.w.inv.appliedMax = 11 // a controller applied the drop, deleted and went down
+		}, ""},
+		{"size", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.IndexBytes++ }, "the record says"},
+		{"offsets", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.Next++ }, "frames hold offsets"},
+		{"crc", func(o *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) {
+			data, _ := o.w.objects.Get(seg.Name)
+			bad := slices.Clone(data)
+			bad[seg.DataBytes-1] ^= 1
+			o.w.objects.model.Put(sm.ObjectOp{Name: seg.Name}, bad)
+		}, "frames do not decode"},
+		{"values", func(o *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) {
+			o.w.inv.committed[tp0][6] = "other"
+		}, `offset 6 holds "v6", the cluster committed "other"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, cs := tierWorld(t)
+			o.w.inv.committed[tp0] = []string{"v0", "v1", "v2", "v3", "v4", unverified, "v6"}
+			seg := uploadSegment(t, o, 4, 3, "v4", "v5", "v6", "v7")
+			c.spoil(o, cs, &seg)
+			cs[0].recs[tp0] = []sm.RemoteSegment{seg}
+			cs[1].applied = 9 // c1 is the newest
+			o.w.checkObjects()
+			switch {
+			case c.want == "" && o.w.failure != nil:
+				t.Fatalf("failed: %v", o.w.failure)
+			case c.want != "" && (o.w.failure == nil || !strings.Contains(o.w.failure.Error(), c.want)):
+				t.Fatalf("failure %v, want one saying %q", o.w.failure, c.want)
+			}
+			if c.name == "good" {
+				// The object filled what no replica could still show, and
+				// is compared again once the committed log reaches offset 7.
+				if got := o.w.inv.committed[tp0][5]; got != "v5" {
+					t.Fatalf("unverified offset 5 now %q", got)
+				}
+				o.w.inv.committed[tp0] = append(o.w.inv.committed[tp0], "not v7")
+				o.w.checkObjects()
+				if o.w.failure == nil || !strings.Contains(o.w.failure.Error(), `offset 7 holds "v7"`) {
+					t.Fatalf("a later committed offset was not compared: %v", o.w.failure)
+				}
+			}
+		})
+	}
+}
+
+// Goal: the liveness check waits for the collector to delete every orphan
+// — an object no record refers to and none can any more — and fails the
+// run for one it leaves past its allowance; referenced and still
+// committable objects may stay.
+func TestOrphanLiveness(t *testing.T) {
+	setup := func(t *testing.T) (*objWorld, string) {
+		o, cs := tierWorld(t)
+		kept := uploadSegment(t, o, 0, 3, "a", "b")
+		orphanOld := uploadSegment(t, o, 10, 2, "x")    // epoch 2 < 3: never committable
+		committable := uploadSegment(t, o, 20, 3, "y") // epoch 3, base 20 ≥ end 2: may still be recorded
+		_ = committable
+		for _, c := range cs {
+			c.recs[tp0] = []sm.RemoteSegment{kept}
+			c.md.Partitions[0].Remote = sm.RemoteLog{Start: 0, End: 2, Segments: 1}
+		}
+		// A stray object of a deleted topic incarnation and a bad name.
+		o.w.objects.model.Put(sm.ObjectOp{Name: sm.ObjectName{TopicID: sm.TopicID{0xdd}, Base: 5}.String()}, []byte("gone topic"))
+		o.w.objects.model.Put(sm.ObjectOp{Name: sm.SegmentsPrefix + "junk"}, []byte("?"))
+		var tick func()
+		tick = func() { o.w.checkObjects(); o.w.after(invariantInterval, tick) }
+		tick()
+		if len(o.w.inv.orphanSince) != 3 {
+			t.Fatalf("orphans %v, want the old epoch's, the gone topic's and the junk", o.w.inv.orphanSince)
+		}
+		return o, orphanOld.Name
+	}
+	t.Run("collected", func(t *testing.T) {
+		o, _ := setup(t)
+		// A collector that deletes every orphan a grace after it saw it.
+		o.w.after(o.w.cfg.GCGrace+o.w.cfg.GCInterval, func() {
+			for name := range o.w.inv.orphanSince {
+				o.w.objects.model.Apply(sm.ObjectOp{Kind: sm.ObjDelete, Name: name}, nil)
+			}
+		})
+		if err := o.w.objectLiveness(); err != nil {
+			t.Fatal(err)
+		}
+		if o.w.stats.Reached["orphan object collected"] != 3 || len(o.w.objects.Names(sm.SegmentsPrefix)) != 2 {
+			t.Fatalf("collected %d, left %q", o.w.stats.Reached["orphan object collected"], o.w.objects.Names(sm.SegmentsPrefix))
+		}
+	})
+	t.Run("left", func(t *testing.T) {
+		o, old := setup(t)
+		o.w.after(o.w.cfg.GCGrace, func() {
+			for name := range o.w.inv.orphanSince {
+				if name != old {
+					o.w.objects.model.Apply(sm.ObjectOp{Kind: sm.ObjDelete, Name: name}, nil)
+				}
+			}
+		})
+		start := o.w.now
+		err := o.w.objectLiveness()
+		if err == nil || !strings.Contains(err.Error(), "1 orphan objects not collected") || !strings.Contains(err.Error(), old) {
+			t.Fatalf("objectLiveness = %v", err)
+		}
+		if o.w.now.Sub(start) < o.w.orphanAllowance() {
+			t.Fatalf("gave up after %v, before the allowance %v", o.w.now.Sub(start), o.w.orphanAllowance())
+		}
+	})
+}
