@@ -322,8 +322,8 @@ type fakeRecords struct {
 }
 
 func (f *fakeRecords) RemoteSegments() map[sm.TopicPartition][]sm.RemoteSegment { return f.recs }
-func (f *fakeRecords) AppliedIndex() uint64                                      { return f.applied }
-func (f *fakeRecords) Metadata() sm.MetadataDelta                                { return f.md }
+func (f *fakeRecords) AppliedIndex() uint64                                     { return f.applied }
+func (f *fakeRecords) Metadata() sm.MetadataDelta                               { return f.md }
 
 var tierTopicID = sm.TopicID{0xaa, 1}
 
@@ -438,7 +438,7 @@ func TestOrphanLiveness(t *testing.T) {
 	setup := func(t *testing.T) (*objWorld, string) {
 		o, cs := tierWorld(t)
 		kept := uploadSegment(t, o, 0, 3, "a", "b")
-		orphanOld := uploadSegment(t, o, 10, 2, "x")    // epoch 2 < 3: never committable
+		orphanOld := uploadSegment(t, o, 10, 2, "x")   // epoch 2 < 3: never committable
 		committable := uploadSegment(t, o, 20, 3, "y") // epoch 3, base 20 ≥ end 2: may still be recorded
 		_ = committable
 		for _, c := range cs {
