@@ -243,6 +243,9 @@ func (o *Objects) Get(name string) ([]byte, bool) {
 	return obj.data, ok
 }
 
+// Generation is name's generation (0: no such object).
+func (o *Objects) Generation(name string) int64 { return o.objs[name].gen }
+
 // Names returns the stored names starting with prefix, in order.
 func (o *Objects) Names(prefix string) []string {
 	i, _ := slices.BinarySearch(o.names, prefix)
