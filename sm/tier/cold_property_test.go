@@ -18,16 +18,23 @@ import (
 func TestColdProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var segs []testSegment
-		base := sm.Offset(rapid.IntRange(0, 1000).Draw(t, "base"))
+		base := sm.Offset(rapid.IntRange(20, 1000).Draw(t, "base"))
 		epoch := sm.Epoch(1)
 		for i := range rapid.IntRange(1, 3).Draw(t, "segments") {
 			shapes := make([]batchShape, rapid.IntRange(1, 25).Draw(t, "batches"))
+			records := 0
 			for j := range shapes {
 				epoch += sm.Epoch(rapid.IntRange(0, 1).Draw(t, "epoch step"))
 				shapes[j].epoch = epoch
 				shapes[j].values = rapid.SliceOfN(rapid.IntRange(0, 300), 1, 5).Draw(t, "values")
+				records += len(shapes[j].values)
 			}
-			s := makeSegment(t, base, sm.EffectID(i+1), shapes)
+			// The object may hold records below its record's base (a leader
+			// uploaded a local segment that began below the uploaded end),
+			// the base even inside a batch.
+			below := rapid.IntRange(0, min(15, records-1)).Draw(t, "records below the base")
+			s := makeSegment(t, base-sm.Offset(below), sm.EffectID(i+1), shapes)
+			s.seg.Base = base
 			segs = append(segs, s)
 			base = s.seg.Next
 		}
