@@ -18,16 +18,19 @@ import (
 // A fetch needs the segment's index (the object's trailer: IndexBytes from
 // DataBytes on), then the frames from the index entry at or below the fetch
 // offset. Both come from the cache or from gets: the index in one get, the
-// frames in aligned chunks (ColdCacheConfig.ChunkBytes). The reader
+// frames in aligned chunks (ColdCacheConfig.ChunkBytes); at the first chunk
+// it misses, a fetch asks at once for every chunk its byte budget will
+// likely read, so a fetch costs at most two round trips. The reader
 // assembles whole frames (a frame may span chunks), checks every frame's
 // checksum and that offsets run on densely from the index entry, skips the
 // batches that end at or before the fetch offset, and answers once it holds
 // FetchMaxBytes of frames, FetchMaxRecords records, reaches the high
 // watermark, or reaches the segment's end (the consumer asks again from the
 // next offset, which the caller routes to the next segment or the local
-// log). An answer is exactly what the hot path would serve for the same
-// offset and limits: consumers cannot tell the tiers apart except by
-// latency.
+// log). The batches are the ones the hot path serves from that offset, whole
+// and as stored (sealed by the leader that appended them), bounded by records the same
+// way: consumers cannot tell the tiers apart except by latency and by how
+// many bytes one answer carries.
 //
 // Gets are deduplicated: fetches needing an index or chunk already asked
 // for wait on the same get. Completions come in any order, arbitrarily late;
@@ -42,9 +45,10 @@ import (
 // Read-ahead: after answering a fetch that used chunk k of a segment, the
 // reader gets chunk k+1 into the cache, or, when k was the segment's last,
 // the next segment's index and then the chunk where reads of it start (the
-// caller passes the next segment). It runs within the cache's read-ahead share, so it never pushes
-// out more than a quarter of the cache, and never takes bytes a pending
-// fetch holds (fetches keep the slices they use).
+// caller passes the next segment). It runs within the cache's read-ahead
+// share, so it never pushes out more than a quarter of the cache, and it
+// never takes bytes a pending fetch holds (fetches keep the slices they
+// use).
 
 // Defaults for ColdReaderConfig.
 const (
