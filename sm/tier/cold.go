@@ -27,10 +27,10 @@ import (
 // FetchMaxBytes of frames, FetchMaxRecords records, reaches the high
 // watermark, or reaches the segment's end (the consumer asks again from the
 // next offset, which the caller routes to the next segment or the local
-// log). The batches are the ones the hot path serves from that offset, whole
-// and as stored (sealed by the leader that appended them), bounded by records the same
-// way: consumers cannot tell the tiers apart except by latency and by how
-// many bytes one answer carries.
+// log). The batches are the ones the hot path serves from that offset,
+// whole and as stored (sealed by the leader that appended them), bounded by
+// records the same way: consumers cannot tell the tiers apart except by
+// latency and by how many bytes one answer carries.
 //
 // Gets are deduplicated: fetches needing an index or chunk already asked
 // for wait on the same get. Completions come in any order, arbitrarily late;
