@@ -486,3 +486,21 @@ func TestColdRecordStartsInsideObject(t *testing.T) {
 		w.check(req, w.takeReply())
 	}
 }
+
+// A get with an unknown outcome (the adapter could not tell) is a failure
+// to the reader: a get changes nothing, so the fetch is answered
+// STORAGE_ERROR and may be retried.
+func TestColdGetUnknown(t *testing.T) {
+	s := makeSegment(t, 0, 1, variedShapes(5, 0))
+	w := newColdWorld(t, ColdCacheConfig{}, ColdReaderConfig{}, s)
+	w.fetch(0, 0)
+	op := w.ops[0]
+	w.ops = nil
+	if !w.r.OnObjectDone(0, sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Err: sm.ObjErrUnavailable, Reason: "deadline exceeded"}, w.view) {
+		t.Fatalf("get %d disowned", op.ID)
+	}
+	w.settle()
+	if resp := w.takeReply(); resp.Code != sm.CodeStorageError || !strings.Contains(resp.Message, "deadline exceeded") {
+		t.Fatalf("answer %v %q", resp.Code, resp.Message)
+	}
+}
