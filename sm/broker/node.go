@@ -57,6 +57,9 @@ type Node struct {
 	// broker leads (with an object store); uploads bounds their uploads.
 	tiers   map[sm.TopicPartition]*tier.Tier
 	uploads *tier.Budget
+	// cold caches what cold reads got from the object store, for all the
+	// broker's partitions together.
+	cold *tier.ColdCache
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
@@ -106,6 +109,7 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 		lostDisk: d.FreshDisk,
 	}
 	n.cache = partition.NewCache(cfg.CacheBytes)
+	n.cold = tier.NewColdCache(tier.ColdCacheConfig{BudgetBytes: cfg.Tier.ColdCacheBytes})
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Manifests), sm.CompareTP) {
 		m := d.Manifests[tp]
 		if err := n.host(tp, &m); err != nil {

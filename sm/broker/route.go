@@ -18,7 +18,16 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 				return sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
 	case sm.FetchRequest:
-		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnFetch(n.now, from, m) },
+		n.routeClient(from, m.TP, func(p *partition.Partition) {
+			if t := n.tiers[m.TP]; t != nil {
+				if st, cold := p.ColdFetch(n.now, m); cold {
+					t.ColdFetch(n.now, from, m, st, n.tierView(m.TP))
+					n.settleTier(m.TP)
+					return
+				}
+			}
+			p.OnFetch(n.now, from, m)
+		},
 			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
 				return sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})

@@ -45,7 +45,7 @@ func (n *Node) syncTier(tp sm.TopicPartition) {
 	if !want || t != nil {
 		return
 	}
-	t = tier.New(n.cfg.tierSettings(tp), epoch, p.Remote(), n.uploads, &n.hosts.IDs)
+	t = tier.New(n.cfg.tierSettings(tp), epoch, p.Remote(), n.uploads, n.cold, &n.hosts.IDs)
 	n.tiers[tp] = t
 	n.hosts.Add(tierKey(tp), t)
 	n.settleTier(tp)
@@ -119,3 +119,9 @@ func (n *Node) onTierResponse(from sm.NodeID, tp sm.TopicPartition, code sm.Code
 		n.settleTier(tp)
 	}
 }
+
+// ColdCacheStats reports the broker's cold cache (the remote tier's reads).
+func (n *Node) ColdCacheStats() tier.ColdCacheStats { return n.cold.Stats() }
+
+// UploadsInFlight is the number of segment uploads running.
+func (n *Node) UploadsInFlight() int { return n.uploads.Used() }

@@ -474,6 +474,12 @@ func (p *Partition) ColdFetch(now sm.Time, req sm.FetchRequest) (status sm.Fetch
 // serveFetch answers a consumer fetch now, or issues the read that will.
 func (p *Partition) serveFetch(from sm.NodeID, req sm.FetchRequest) {
 	resp := p.fetchStatus(req)
+	if resp.Code == sm.CodeOK && req.Offset < p.log.start() {
+		// Below the local log: only the object store holds it, and this
+		// broker's tier component is not serving (not registered yet, or
+		// no object store): retry.
+		resp.Code, resp.Message = sm.CodeLeaderNotAvailable, "records below the local log start are served from the object store, which this leader cannot read yet"
+	}
 	if resp.Code != sm.CodeOK || req.Offset == p.hw {
 		p.send(from, resp)
 		return

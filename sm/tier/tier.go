@@ -47,6 +47,8 @@ type Settings struct {
 	RetentionCheckInterval sm.Duration
 	// RetryMin and RetryMax bound the backoff after a failed upload.
 	RetryMin, RetryMax sm.Duration
+	// FetchMaxRecords bounds a cold fetch as the replica bounds a hot one.
+	FetchMaxRecords int32
 }
 
 // ReplicaView is the hosting replica's state the component works from; the broker
@@ -108,6 +110,7 @@ type upload struct {
 // Tier is one partition leader's tiered-storage component.
 type Tier struct {
 	cfg    Settings
+	cold   *ColdReader
 	budget *Budget
 	ids    *host.IDs
 	now    sm.Time
@@ -143,9 +146,44 @@ type Tier struct {
 }
 
 // New starts the component of a leader at epoch, with the uploaded range
-// metadata shows.
-func New(cfg Settings, epoch sm.Epoch, remote sm.RemoteLog, budget *Budget, ids *host.IDs) *Tier {
-	return &Tier{cfg: cfg, epoch: epoch, remote: remote, budget: budget, ids: ids}
+// metadata shows; cold reads go through cache, the broker's.
+func New(cfg Settings, epoch sm.Epoch, remote sm.RemoteLog, budget *Budget, cache *ColdCache, ids *host.IDs) *Tier {
+	cold := NewColdReader(ColdReaderConfig{TP: cfg.TP, Self: cfg.Self, FetchMaxRecords: cfg.FetchMaxRecords}, cache)
+	return &Tier{cfg: cfg, epoch: epoch, remote: remote, budget: budget, ids: ids, cold: cold}
+}
+
+// coldView is what a cold answer carries, from the latest replica view.
+func (t *Tier) coldView() View {
+	start := t.view.LocalStart
+	if t.remote.Segments > 0 && t.remote.Start < start {
+		start = t.remote.Start
+	}
+	return View{HighWatermark: t.view.HW, LogStart: start, LeaderEpoch: t.epoch}
+}
+
+// ColdFetch serves a consumer fetch below the local log start, which the
+// replica checked (status is its answer without batches: code OK, high
+// watermark, log start), from the object store.
+func (t *Tier) ColdFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, status sm.FetchResponse, v ReplicaView) {
+	t.setNow(now)
+	t.view = v
+	t.step()
+	reply := func(code sm.Code, msg string) {
+		resp := status
+		resp.Code, resp.Message = code, msg
+		t.out.Messages = append(t.out.Messages, sm.Envelope{From: t.cfg.Self, To: from, Msg: resp})
+	}
+	if !t.loaded {
+		reply(sm.CodeLeaderNotAvailable, "the leader is loading the partition's uploaded segment records")
+		return
+	}
+	i := sort.Search(len(t.segs), func(i int) bool { return t.segs[i].Next > req.Offset })
+	if i == len(t.segs) || t.segs[i].Base > req.Offset {
+		reply(sm.CodeOffsetOutOfRange, fmt.Sprintf("no uploaded segment holds offset %d (uploaded [%d, %d), local log from %d)", req.Offset, t.remote.Start, t.remote.End, v.LocalStart))
+		return
+	}
+	cv := View{HighWatermark: status.HighWatermark, LogStart: status.LogStart, LeaderEpoch: status.LeaderEpoch}
+	t.cold.Fetch(now, from, req, t.segs[i:min(i+2, len(t.segs))], cv)
 }
 
 // Epoch is the leader epoch the component works for.
@@ -289,7 +327,8 @@ func (t *Tier) maybeUpload() {
 func (t *Tier) OnObjectDone(now sm.Time, d sm.ObjectDone) error {
 	t.setNow(now)
 	if t.up == nil || t.up.put != d.ID || t.up.committing {
-		return nil // not an upload of this component's (a cold read's, later)
+		t.cold.OnObjectDone(now, d, t.coldView())
+		return nil
 	}
 	switch {
 	case d.Outcome == sm.OutcomeOK:
@@ -559,12 +598,17 @@ func (t *Tier) OnLogReadDone(sm.Time, sm.LogReadDone) error { return nil }
 func (t *Tier) TakeOutput() host.Output {
 	o := t.out
 	t.out = host.Output{}
+	ops, replies, probes := t.cold.TakeOutput(t.ids)
+	o.Objects = append(o.Objects, ops...)
+	o.Messages = append(o.Messages, replies...)
+	o.Probes = append(o.Probes, probes...)
 	return o
 }
 
 // Close ends the component (leadership lost): it releases its upload slot.
 // In-flight operations complete to nobody; a put that lands is an orphan.
 func (t *Tier) Close() {
+	t.cold.Abort(sm.CodeNotLeader, sm.NoNode)
 	if t.up != nil {
 		t.up = nil
 		t.budget.release()
@@ -589,5 +633,5 @@ func (t *Tier) CheckInvariants() error {
 	if t.up != nil && t.budget.used == 0 {
 		return fmt.Errorf("tier: %v: an upload in flight holds no budget", t.cfg.TP)
 	}
-	return nil
+	return t.cold.CheckInvariants()
 }

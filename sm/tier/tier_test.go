@@ -31,7 +31,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, budget *Budget, remote sm.RemoteLog, sealed ...sm.SegmentIndex) *fixture {
 	f := &fixture{t: t, ids: &host.IDs{}, now: sm.Time(sm.Second)}
-	f.tier = New(testSettings(), 1, remote, budget, f.ids)
+	f.tier = New(testSettings(), 1, remote, budget, NewColdCache(ColdCacheConfig{}), f.ids)
 	end := sm.Offset(0)
 	if n := len(sealed); n > 0 {
 		end = sealed[n-1].Next
