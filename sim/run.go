@@ -715,6 +715,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CacheBytes:                   max(cfg.Storage.CacheBytes, 1), // 0 would mean the default
 		SegmentBytes:                 cfg.Storage.SegmentBytes,
 		RetentionCheckInterval:       cfg.Storage.RetentionCheckInterval,
+		Tier:                         cfg.Storage.Tier,
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,

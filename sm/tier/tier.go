@@ -296,7 +296,9 @@ func (t *Tier) candidate() (sm.SegmentIndex, sm.Offset, bool) {
 }
 
 func (t *Tier) maybeUpload() {
-	if t.up != nil || t.now < t.retryAt {
+	// Uploads wait for the records: a commit that lands while they load
+	// could be missing from both the page and the list.
+	if !t.loaded || t.up != nil || t.now < t.retryAt {
 		return
 	}
 	s, start, ok := t.candidate()
@@ -383,8 +385,13 @@ func (t *Tier) OnCommitResponse(now sm.Time, m sm.CommitSegmentResponse) {
 	switch m.Code {
 	case sm.CodeOK:
 		t.setRemote(m.Remote)
-		if t.loaded && (len(t.segs) == 0 || t.segs[len(t.segs)-1].Next == u.seg.Base) {
+		switch {
+		case len(t.segs) == 0 || t.segs[len(t.segs)-1].Next == u.seg.Base:
 			t.segs = append(t.segs, u.seg)
+		case len(t.segs) > 0 && t.segs[len(t.segs)-1].Name == u.seg.Name:
+			// A repeat of the last commit, answered again.
+		default:
+			t.reload() // the list lost track of the range: read it again
 		}
 		t.out.Probes = append(t.out.Probes, sm.ProbeUploadOK)
 		t.endUpload(false)
@@ -467,6 +474,11 @@ func (t *Tier) OnRemoteSegments(now sm.Time, m sm.RemoteSegmentsResponse) {
 	}
 	t.trimSegs(t.remote.Start)
 	t.step()
+}
+
+// reload forgets the records and loads them again.
+func (t *Tier) reload() {
+	t.loaded, t.segs, t.listReq = false, nil, 0
 }
 
 // ---- remote retention ------------------------------------------------------
