@@ -179,7 +179,11 @@ func (t *Tier) ColdFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, statu
 	}
 	i := sort.Search(len(t.segs), func(i int) bool { return t.segs[i].Next > req.Offset })
 	if i == len(t.segs) || t.segs[i].Base > req.Offset {
-		reply(sm.CodeOffsetOutOfRange, fmt.Sprintf("no uploaded segment holds offset %d (uploaded [%d, %d), local log from %d)", req.Offset, t.remote.Start, t.remote.End, v.LocalStart))
+		// The records do not hold it although the replica's range says it
+		// is uploaded: they are behind (a commit seen in metadata first).
+		t.reload()
+		t.step()
+		reply(sm.CodeLeaderNotAvailable, fmt.Sprintf("the leader is catching up with the uploaded segment records (offset %d; uploaded [%d, %d), local log from %d)", req.Offset, t.remote.Start, t.remote.End, v.LocalStart))
 		return
 	}
 	cv := View{HighWatermark: status.HighWatermark, LogStart: status.LogStart, LeaderEpoch: status.LeaderEpoch}
@@ -232,13 +236,32 @@ func (t *Tier) Covering(off sm.Offset) (sm.RemoteSegment, bool) {
 }
 
 // SetRemote updates the uploaded range from metadata (never backwards).
-func (t *Tier) SetRemote(r sm.RemoteLog) {
+// Metadata may show this component's own commit before its answer comes:
+// the commit is then done. A range that grew otherwise is read again.
+func (t *Tier) SetRemote(now sm.Time, r sm.RemoteLog) {
+	t.setNow(now)
 	if r.End < t.remote.End || r.End == t.remote.End && r.Start <= t.remote.Start {
 		return
 	}
+	grew := r.End > t.remote.End
 	t.remote = r
-	if t.loaded {
-		t.trimSegs(r.Start)
+	if !t.loaded {
+		return
+	}
+	t.trimSegs(r.Start)
+	if !grew {
+		return
+	}
+	if u := t.up; u != nil && u.committing && u.seg.Next == r.End && (len(t.segs) == 0 && u.seg.Base == r.Start || len(t.segs) > 0 && t.segs[len(t.segs)-1].Next == u.seg.Base) {
+		t.segs = append(t.segs, u.seg)
+		t.out.Probes = append(t.out.Probes, sm.ProbeUploadOK)
+		t.endUpload(false)
+		t.step()
+		return
+	}
+	if n := len(t.segs); n == 0 || t.segs[n-1].Next != r.End {
+		t.reload()
+		t.step()
 	}
 }
 
@@ -386,6 +409,8 @@ func (t *Tier) OnCommitResponse(now sm.Time, m sm.CommitSegmentResponse) {
 	case sm.CodeOK:
 		t.setRemote(m.Remote)
 		switch {
+		case !t.loaded:
+			// Loading: the pages will hold it.
 		case len(t.segs) == 0 || t.segs[len(t.segs)-1].Next == u.seg.Base:
 			t.segs = append(t.segs, u.seg)
 		case len(t.segs) > 0 && t.segs[len(t.segs)-1].Name == u.seg.Name:
