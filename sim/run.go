@@ -331,6 +331,9 @@ func (w *World) liveness() error {
 	if !w.converged() || !w.idle() {
 		return w.stuck("liveness: cluster did not converge within " + w.cfg.LivenessTimeout.String())
 	}
+	if err := w.objectLiveness(); err != nil {
+		return err
+	}
 	return w.checkLostForGood()
 }
 
@@ -338,6 +341,9 @@ func (w *World) liveness() error {
 // processes.
 func (w *World) healAll() {
 	w.net.healAll()
+	if w.objects != nil {
+		w.objects.heal()
+	}
 	w.killZombies()
 	w.heals++
 	w.faultsOn = false
@@ -677,6 +683,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			DefaultMinISR:  1,
 			MaxPartitions:  1000,
 			HealthTimeout:  cfg.HealthTimeout,
+			Tiering:        controller.TieringConfig{GC: true, GCGrace: cfg.GCGrace, GCInterval: cfg.GCInterval},
 
 			SnapshotEntries:        cfg.SnapshotEntries,
 			SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
