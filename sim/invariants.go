@@ -439,9 +439,11 @@ func (w *World) verifySegmentObject(tp sm.TopicPartition, seg *sm.RemoteSegment,
 
 // trackOrphans notes since when each segment object has been an orphan the
 // garbage collector must delete: referenced by no record and never
-// committable any more — its topic ID is gone, its epoch is below the
-// partition's leader epoch, or its base below the uploaded end
-// (sm.ObjectName, the controller's GC rule).
+// committable any more — its topic ID is gone, its partition does not
+// exist, its epoch is below the partition's leader epoch, or its base below
+// the uploaded end (the controller's GC rule, sm/controller/gc.go). Names
+// under segments/ that are not segment object names are not the
+// collector's: it leaves them alone, and so does the check.
 func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md sm.MetadataDelta) {
 	if w.objects == nil {
 		return
@@ -467,7 +469,7 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md s
 	live := make(map[string]bool, len(names))
 	for _, name := range names {
 		live[name] = true
-		if referenced[name] || committable(name, topics, parts) {
+		if referenced[name] || !collectable(name, topics, parts) {
 			delete(w.inv.orphanSince, name)
 			continue
 		}
@@ -483,21 +485,22 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md s
 	}
 }
 
-// committable reports whether a segment object could still be recorded: a
-// well-formed name of a live topic ID, from the partition's current leader
-// epoch or later, at or above its uploaded end. A name that does not parse
-// is never committable.
-func committable(name string, topics map[sm.TopicID]string, parts map[sm.TopicPartition]sm.PartitionState) bool {
+// collectable reports whether the collector may delete an unreferenced
+// segment object: its name parses (sm.ParseObjectName) and it can never be
+// recorded — no live topic has its topic ID, the partition does not exist,
+// its epoch is below the partition's leader epoch, or its base below the
+// uploaded end.
+func collectable(name string, topics map[sm.TopicID]string, parts map[sm.TopicPartition]sm.PartitionState) bool {
 	n, err := sm.ParseObjectName(name)
 	if err != nil {
 		return false
 	}
 	topic, ok := topics[n.TopicID]
 	if !ok {
-		return false
+		return true
 	}
 	st, ok := parts[sm.TopicPartition{Topic: topic, Partition: n.Partition}]
-	return ok && n.Epoch >= st.LeaderEpoch && n.Base >= st.Remote.End
+	return !ok || n.Epoch < st.LeaderEpoch || n.Base < st.Remote.End
 }
 
 // orphanAllowance is how long an orphan may outlive its becoming one: the
@@ -522,16 +525,19 @@ func (w *World) overdueOrphans() []string {
 
 // objectLiveness is the liveness phase's orphan check: with the faults
 // healed, the garbage collector deletes every orphan within its allowance.
-// It runs the world until no orphan is left (at most one allowance; nothing
-// when the store has none), then fails the run for any orphan older than
-// its allowance. Objects still referenced or still committable may stay.
+// It runs the world until no orphan is left and no object op is in flight
+// (a late put may still land and leave one) — at most one allowance, and
+// not at all when the store is empty — then fails the run for any orphan
+// older than its allowance. Objects still referenced or still committable
+// may stay.
 func (w *World) objectLiveness() error {
 	if _, _, _, _, ok := w.recordsView(); !ok || w.objects == nil {
 		return nil
 	}
 	w.checkObjects()
-	if len(w.inv.orphanSince) > 0 {
-		w.runUntil(w.now.Add(w.orphanAllowance()+invariantInterval), func() bool { return len(w.inv.orphanSince) == 0 })
+	settled := func() bool { return len(w.inv.orphanSince) == 0 && w.objects.pending == 0 }
+	if !settled() {
+		w.runUntil(w.now.Add(w.orphanAllowance()+invariantInterval), settled)
 		if w.failure != nil {
 			return w.failure
 		}
@@ -541,5 +547,5 @@ func (w *World) objectLiveness() error {
 		return fmt.Errorf("t=%v: liveness: %d orphan objects not collected within %v (gc grace %v, interval %v), first %s, an orphan since %v",
 			w.now, len(late), w.orphanAllowance(), w.cfg.GCGrace, w.cfg.GCInterval, late[0], w.inv.orphanSince[late[0]])
 	}
-	return nil
+	return w.failure
 }
