@@ -166,9 +166,11 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.Par
 				continue
 			}
 			checked = off + 1
-			if int(off) > len(ref) && off == st.LogStart {
+			if int(off) > len(ref) && (off == st.LogStart || off == st.LocalStart) {
 				// Retention deleted what lies below this replica's log start
-				// before any check read it: those offsets stay unverified.
+				// before any check read it, or the local window deleted what
+				// only the object store holds now (the GC-safety check
+				// compares those): those offsets stay unverified here.
 				for int(off) > len(ref) {
 					ref = append(ref, unverified)
 				}
