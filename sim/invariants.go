@@ -303,8 +303,9 @@ type objChecked struct {
 }
 
 // recordsView is the newest applied segment records among the running
-// controllers: those of the controller with the highest applied index, its
-// metadata, and ok false when no controller records segments. Any
+// controllers: the controller with the highest applied index (its
+// RemoteSegments and Metadata), and ok false when no controller records
+// segments. Any
 // controller's applied state is a prefix of the committed history, and the
 // garbage collector deletes only objects no later entry can record again
 // (committability only shrinks), so the newest state is the one the object
@@ -312,7 +313,7 @@ type objChecked struct {
 // further (a lagging controller may still record a segment that a later
 // drop removed and the collector deleted, and is checked only for
 // orphans, where that errs on the safe side).
-func (w *World) recordsView() (recs map[sm.TopicPartition][]sm.RemoteSegment, md sm.MetadataDelta, by sm.NodeID, newest, ok bool) {
+func (w *World) recordsView() (c remoteRecords, by sm.NodeID, newest, ok bool) {
 	var best remoteRecords
 	for _, id := range w.controllerIDs() {
 		h := w.hosts[id]
@@ -327,22 +328,23 @@ func (w *World) recordsView() (recs map[sm.TopicPartition][]sm.RemoteSegment, md
 		}
 	}
 	if best == nil {
-		return nil, sm.MetadataDelta{}, 0, false, false
+		return nil, 0, false, false
 	}
-	return best.RemoteSegments(), best.Metadata(), by, best.AppliedIndex() >= w.inv.appliedMax, true
+	return best, by, best.AppliedIndex() >= w.inv.appliedMax, true
 }
 
 // checkObjects runs both tiered-storage checks on the newest records.
 func (w *World) checkObjects() {
-	recs, md, by, newest, ok := w.recordsView()
+	c, by, newest, ok := w.recordsView()
 	if !ok {
 		return
 	}
+	recs := c.RemoteSegments()
 	if newest {
 		w.checkGCSafety(recs, by)
 	}
 	if w.failure == nil {
-		w.trackOrphans(recs, md)
+		w.trackOrphans(recs, c.Metadata)
 	}
 }
 
@@ -446,10 +448,15 @@ func (w *World) verifySegmentObject(tp sm.TopicPartition, seg *sm.RemoteSegment,
 // the uploaded end (the controller's GC rule, sm/controller/gc.go). Names
 // under segments/ that are not segment object names are not the
 // collector's: it leaves them alone, and so does the check.
-func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md sm.MetadataDelta) {
+func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, metadata func() sm.MetadataDelta) {
 	if w.objects == nil {
 		return
 	}
+	names := w.objects.Names(sm.SegmentsPrefix)
+	if len(names) == 0 && len(w.inv.orphanSince) == 0 {
+		return // nothing to track: skip building the metadata
+	}
+	md := metadata()
 	if w.inv.orphanSince == nil {
 		w.inv.orphanSince = map[string]sm.Time{}
 	}
@@ -467,7 +474,6 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md s
 	for _, p := range md.Partitions {
 		parts[p.TP] = p
 	}
-	names := w.objects.Names(sm.SegmentsPrefix)
 	live := make(map[string]bool, len(names))
 	for _, name := range names {
 		live[name] = true
@@ -533,7 +539,7 @@ func (w *World) overdueOrphans() []string {
 // older than its allowance. Objects still referenced or still committable
 // may stay.
 func (w *World) objectLiveness() error {
-	if _, _, _, _, ok := w.recordsView(); !ok || w.objects == nil {
+	if _, _, _, ok := w.recordsView(); !ok || w.objects == nil {
 		return nil
 	}
 	w.checkObjects()
