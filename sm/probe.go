@@ -125,6 +125,13 @@ const (
 	// ProbeColdCacheHit: a consumer fetch below the local log start was
 	// answered from the cold cache alone, without any get.
 	ProbeColdCacheHit
+	// ProbeZombieUploadRejected: the controller refused to record an
+	// uploaded segment from a leader epoch that is no longer current (a
+	// zombie leader's upload; its object is an orphan for the collector).
+	ProbeZombieUploadRejected
+	// ProbeOrphanCollected: the controller's garbage collector deleted a
+	// segment object that no record refers to and none ever can.
+	ProbeOrphanCollected
 
 	probeCount
 )
@@ -168,6 +175,8 @@ var probeNames = [probeCount]string{
 	ProbeUploadedDeletedLocally:       "uploaded-deleted-locally",
 	ProbeColdRead:                     "cold-read",
 	ProbeColdCacheHit:                 "cold-cache-hit",
+	ProbeZombieUploadRejected:         "zombie-upload-rejected",
+	ProbeOrphanCollected:              "orphan-collected",
 }
 
 func (p Probe) String() string {

@@ -18,16 +18,19 @@ import (
 // A fetch needs the segment's index (the object's trailer: IndexBytes from
 // DataBytes on), then the frames from the index entry at or below the fetch
 // offset. Both come from the cache or from gets: the index in one get, the
-// frames in aligned chunks (ColdCacheConfig.ChunkBytes). The reader
+// frames in aligned chunks (ColdCacheConfig.ChunkBytes); at the first chunk
+// it misses, a fetch asks at once for every chunk its byte budget will
+// likely read, so a fetch costs at most two round trips. The reader
 // assembles whole frames (a frame may span chunks), checks every frame's
 // checksum and that offsets run on densely from the index entry, skips the
 // batches that end at or before the fetch offset, and answers once it holds
 // FetchMaxBytes of frames, FetchMaxRecords records, reaches the high
 // watermark, or reaches the segment's end (the consumer asks again from the
 // next offset, which the caller routes to the next segment or the local
-// log). An answer is exactly what the hot path would serve for the same
-// offset and limits: consumers cannot tell the tiers apart except by
-// latency.
+// log). The batches are the ones the hot path serves from that offset,
+// whole and as stored (sealed by the leader that appended them), bounded by
+// records the same way: consumers cannot tell the tiers apart except by
+// latency and by how many bytes one answer carries.
 //
 // Gets are deduplicated: fetches needing an index or chunk already asked
 // for wait on the same get. Completions come in any order, arbitrarily late;
@@ -41,10 +44,11 @@ import (
 //
 // Read-ahead: after answering a fetch that used chunk k of a segment, the
 // reader gets chunk k+1 into the cache, or, when k was the segment's last,
-// the next segment's index and first chunk (the caller passes the next
-// segment). It runs within the cache's read-ahead share, so it never pushes
-// out more than a quarter of the cache, and never takes bytes a pending
-// fetch holds (fetches keep the slices they use).
+// the next segment's index and then the chunk where reads of it start (the
+// caller passes the next segment). It runs within the cache's read-ahead
+// share, so it never pushes out more than a quarter of the cache, and it
+// never takes bytes a pending fetch holds (fetches keep the slices they
+// use).
 
 // Defaults for ColdReaderConfig.
 const (
@@ -118,6 +122,9 @@ type coldGet struct {
 	// reserved is the read-ahead reservation it holds in the cache (zero:
 	// a fetch asked for it).
 	reserved int64
+	// thenStart: a read-ahead of the next segment's index, after which the
+	// chunk where that segment's reads start is read ahead too.
+	thenStart bool
 }
 
 // chunkState is what a fetch has of one chunk.
@@ -226,6 +233,9 @@ func (r *ColdReader) OnObjectDone(now sm.Time, d sm.ObjectDone, v View) (mine bo
 		r.deliver(f, g.key, idx, data, why)
 		r.advance(f, v)
 	}
+	if g.thenStart && idx != nil {
+		r.prefetchStart(g.seg, idx)
+	}
 	return true
 }
 
@@ -261,7 +271,10 @@ func decodeIndex(seg segRef, data []byte) (*sm.SegmentIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	if idx.Base != seg.base || idx.Next != seg.next || idx.Bytes != seg.dataBytes {
+	// The record may start after the object's first batch: a leader whose
+	// local segment began below the uploaded end uploads it whole, and its
+	// record starts at the uploaded end.
+	if idx.Base > seg.base || idx.Next != seg.next || idx.Bytes != seg.dataBytes {
 		return nil, fmt.Errorf("describes offsets [%d, %d) in %d bytes; the recorded segment is [%d, %d) in %d bytes",
 			idx.Base, idx.Next, idx.Bytes, seg.base, seg.next, seg.dataBytes)
 	}
@@ -534,27 +547,44 @@ func (r *ColdReader) readAhead(f *coldFetch) {
 		r.prefetch(coldKey{f.seg.name, k}, f.seg, off, end)
 		return
 	}
-	if f.hasNext {
-		n := f.next
-		r.prefetch(coldKey{n.name, indexChunk}, n, n.dataBytes, n.dataBytes+n.indexBytes)
-		_, end := r.cache.chunkSpan(n.dataBytes, 0)
-		r.prefetch(coldKey{n.name, 0}, n, 0, end)
+	if !f.hasNext {
+		return
+	}
+	n := f.next
+	if it := r.cache.items[coldKey{n.name, indexChunk}]; it != nil {
+		r.prefetchStart(n, it.idx)
+		return
+	}
+	if g := r.prefetch(coldKey{n.name, indexChunk}, n, n.dataBytes, n.dataBytes+n.indexBytes); g != nil {
+		g.thenStart = true
 	}
 }
 
+// prefetchStart asks for the chunk where a fetch at seg's first offset
+// starts reading, by seg's index (not always chunk 0: a record may start
+// after its object's first batch).
+func (r *ColdReader) prefetchStart(seg segRef, idx *sm.SegmentIndex) {
+	e, ok := idx.Locate(seg.base)
+	assert.That(ok, "tier: %v: index of %s has no entry at or below its record's base %d", r.cfg.TP, seg.name, seg.base)
+	k := r.cache.chunkOf(e.Pos)
+	off, end := r.cache.chunkSpan(seg.dataBytes, k)
+	r.prefetch(coldKey{seg.name, k}, seg, off, end)
+}
+
 // prefetch asks for k within the cache's read-ahead share, unless it is
-// cached or asked for already.
-func (r *ColdReader) prefetch(k coldKey, seg segRef, off, end int64) {
+// cached or asked for already; it returns the get it queued.
+func (r *ColdReader) prefetch(k coldKey, seg segRef, off, end int64) *coldGet {
 	if r.gets[k] != nil || r.cache.has(k) {
-		return
+		return nil
 	}
 	size := itemSize(end - off)
 	if !r.cache.reserveReadAhead(size) {
-		return
+		return nil
 	}
 	g := &coldGet{key: k, seg: seg, off: off, end: end, reserved: size}
 	r.gets[k] = g
 	r.queued = append(r.queued, g)
+	return g
 }
 
 // TakeOutput returns what the reader asked for since the last call: gets

@@ -18,16 +18,32 @@ import (
 func TestColdProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var segs []testSegment
-		base := sm.Offset(rapid.IntRange(0, 1000).Draw(t, "base"))
+		base := sm.Offset(rapid.IntRange(20, 1000).Draw(t, "base"))
 		epoch := sm.Epoch(1)
+		// Frames all of one size (but for key lengths), so byte bounds fall
+		// on frame edges.
+		var uniform []int
+		if rapid.Bool().Draw(t, "uniform frames") {
+			uniform = rapid.SliceOfN(rapid.IntRange(0, 300), 1, 5).Draw(t, "uniform values")
+		}
 		for i := range rapid.IntRange(1, 3).Draw(t, "segments") {
 			shapes := make([]batchShape, rapid.IntRange(1, 25).Draw(t, "batches"))
+			records := 0
 			for j := range shapes {
 				epoch += sm.Epoch(rapid.IntRange(0, 1).Draw(t, "epoch step"))
 				shapes[j].epoch = epoch
-				shapes[j].values = rapid.SliceOfN(rapid.IntRange(0, 300), 1, 5).Draw(t, "values")
+				shapes[j].values = uniform
+				if uniform == nil {
+					shapes[j].values = rapid.SliceOfN(rapid.IntRange(0, 300), 1, 5).Draw(t, "values")
+				}
+				records += len(shapes[j].values)
 			}
-			s := makeSegment(t, base, sm.EffectID(i+1), shapes)
+			// The object may hold records below its record's base (a leader
+			// uploaded a local segment that began below the uploaded end),
+			// the base even inside a batch.
+			below := rapid.IntRange(0, min(15, records-1)).Draw(t, "records below the base")
+			s := makeSegment(t, base-sm.Offset(below), sm.EffectID(i+1), shapes)
+			s.seg.Base = base
 			segs = append(segs, s)
 			base = s.seg.Next
 		}
@@ -38,6 +54,11 @@ func TestColdProperties(t *testing.T) {
 		rc := ColdReaderConfig{
 			FetchMaxBytes:   int64(rapid.IntRange(1, 3000).Draw(t, "max bytes")),
 			FetchMaxRecords: int32(rapid.IntRange(0, 40).Draw(t, "max records")),
+		}
+		if uniform != nil {
+			// Exactly k frames, or one byte off.
+			k := int64(rapid.IntRange(1, 6).Draw(t, "frames"))
+			rc.FetchMaxBytes = max(1, k*int64(sm.FrameBytes(segs[0].batches[0].Records))+int64(rapid.IntRange(-1, 1).Draw(t, "edge")))
 		}
 		w := newColdWorld(t, cc, rc, segs...)
 		first, end := segs[0].seg.Base, segs[len(segs)-1].seg.Next

@@ -454,3 +454,53 @@ func TestColdByteBound(t *testing.T) {
 		}
 	}
 }
+
+// A record may start after its object's first batch (a leader uploaded a
+// local segment that began below the uploaded end, whole): fetches from
+// the record's base on are served, and read-ahead from the previous
+// segment's end prefetches the chunk where the record's reads start, not
+// the object's first.
+func TestColdRecordStartsInsideObject(t *testing.T) {
+	a := makeSegment(t, 0, 1, uniformShapes(10, 4, 30)) // [0, 40)
+	shapes := uniformShapes(20, 2, 40)                  // [30, 70) in the object
+	for i := 5; i < len(shapes); i++ {
+		shapes[i].epoch = 2 // an index entry at offset 40
+	}
+	b := makeSegment(t, 30, 2, shapes)
+	b.seg.Base = a.seg.Next
+	const chunk = 128
+	w := newColdWorld(t, ColdCacheConfig{ChunkBytes: chunk}, ColdReaderConfig{FetchMaxBytes: 1 << 20}, a, b)
+	req := w.fetch(35, 0)
+	w.drain()
+	w.check(req, w.takeReply())
+	start := framePositions(&b)[5]
+	if !w.cache.has(coldKey{b.seg.Name, indexChunk}) || !w.cache.has(coldKey{b.seg.Name, start / chunk}) || start/chunk == 0 {
+		t.Fatalf("read-ahead did not fetch %s's index and its chunk %d holding byte %d", b.seg.Name, start/chunk, start)
+	}
+	if w.cache.has(coldKey{b.seg.Name, 0}) {
+		t.Fatalf("read-ahead fetched the object's first chunk, below the record")
+	}
+	for off := b.seg.Base; off < b.seg.Next; off++ {
+		req := w.fetch(off, 0)
+		w.drain()
+		w.check(req, w.takeReply())
+	}
+}
+
+// A get with an unknown outcome (the adapter could not tell) is a failure
+// to the reader: a get changes nothing, so the fetch is answered
+// STORAGE_ERROR and may be retried.
+func TestColdGetUnknown(t *testing.T) {
+	s := makeSegment(t, 0, 1, variedShapes(5, 0))
+	w := newColdWorld(t, ColdCacheConfig{}, ColdReaderConfig{}, s)
+	w.fetch(0, 0)
+	op := w.ops[0]
+	w.ops = nil
+	if !w.r.OnObjectDone(0, sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Err: sm.ObjErrUnavailable, Reason: "deadline exceeded"}, w.view) {
+		t.Fatalf("get %d disowned", op.ID)
+	}
+	w.settle()
+	if resp := w.takeReply(); resp.Code != sm.CodeStorageError || !strings.Contains(resp.Message, "deadline exceeded") {
+		t.Fatalf("answer %v %q", resp.Code, resp.Message)
+	}
+}
