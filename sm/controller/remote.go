@@ -427,3 +427,8 @@ func (n *Node) RemoteSegments() map[sm.TopicPartition][]sm.RemoteSegment {
 	}
 	return out
 }
+
+// MetadataVersion is the applied metadata's version: it changes whenever
+// anything in the metadata does, records included, so a checker can skip
+// RemoteSegments and Metadata (both copy everything) while it stands still.
+func (n *Node) MetadataVersion() uint64 { return n.md.version }
