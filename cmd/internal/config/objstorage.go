@@ -92,7 +92,7 @@ const (
 
 // Type is the normalised storage type: gcs, local or none (empty is none);
 // anything else is returned lowercased, for Validate to refuse.
-func (o *ObjectStore) Type() string {
+func (o ObjectStore) Type() string {
 	t := strings.ToLower(strings.TrimSpace(o.StorageType))
 	if t == "" {
 		return StorageNone
@@ -101,7 +101,7 @@ func (o *ObjectStore) Type() string {
 }
 
 // Enabled says a store is configured.
-func (o *ObjectStore) Enabled() bool { return o.Type() != StorageNone }
+func (o ObjectStore) Enabled() bool { return o.Type() != StorageNone }
 
 func (o *ObjectStore) validate(p *Problems) {
 	const k = "object_storage."
