@@ -1,11 +1,15 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/weirmq/weir/cloud"
+	"github.com/weirmq/weir/sm"
 )
 
 func validBroker() Broker {
@@ -81,13 +85,27 @@ func TestObjectStorageValidate(t *testing.T) {
 		{func(b *Broker) { b.ObjectStorage.StorageType = "ftp" }, `object_storage.storage_type: want gcs, local or none (got "ftp")`},
 		{func(b *Broker) { b.ObjectStorage.StorageType = "gcs" }, "object_storage.bucket: must name the GCS bucket"},
 		{func(b *Broker) { b.ObjectStorage.StorageType = "local" }, "object_storage.path: must name the directory"},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Bucket = "local", "/x", "b" }, "object_storage.bucket: applies to storage_type = \"gcs\" only"},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Region = "local", "/x", "eu" }, "object_storage.region: applies to"},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.MultipartThreshold = "local", "/x", 1 << 20 }, "object_storage.multipart_threshold: applies to storage_type = \"gcs\" only"},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Bucket, b.ObjectStorage.Path = "gcs", "b", "/x" }, "object_storage.path: applies to storage_type = \"local\" only"},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Bucket, b.ObjectStorage.Endpoint = "gcs", "b", "localhost:4443" }, "object_storage.endpoint: want an http:// or https:// URL"},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Prefix = "local", "/x", "a" }, `object_storage.prefix: must end with "/"`},
-		{func(b *Broker) { b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Prefix = "local", "/x", "../a/" }, "object_storage.prefix: must be a relative name"},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Bucket = "local", "/x", "b"
+		}, "object_storage.bucket: applies to storage_type = \"gcs\" only"},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Region = "local", "/x", "eu"
+		}, "object_storage.region: applies to"},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.MultipartThreshold = "local", "/x", 1<<20
+		}, "object_storage.multipart_threshold: applies to storage_type = \"gcs\" only"},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Bucket, b.ObjectStorage.Path = "gcs", "b", "/x"
+		}, "object_storage.path: applies to storage_type = \"local\" only"},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Bucket, b.ObjectStorage.Endpoint = "gcs", "b", "localhost:4443"
+		}, "object_storage.endpoint: want an http:// or https:// URL"},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Prefix = "local", "/x", "a"
+		}, `object_storage.prefix: must end with "/"`},
+		{func(b *Broker) {
+			b.ObjectStorage.StorageType, b.ObjectStorage.Path, b.ObjectStorage.Prefix = "local", "/x", "../a/"
+		}, "object_storage.prefix: must be a relative name"},
 		{func(b *Broker) { b.ObjectStorage.MultipartThreshold = 1000 }, "object_storage.multipart_threshold: must be in 262144..5368709120"},
 		{func(b *Broker) { b.ObjectStorage.MaxConcurrentUploads = 0 }, "object_storage.max_concurrent_uploads: must be in 1..1000 (got 0)"},
 		{func(b *Broker) { b.ObjectStorage.UploadBandwidthBytesPerSec = 100 }, "object_storage.upload_bandwidth_bytes_per_sec: must be 0 (unlimited) or >= 65536"},
@@ -143,5 +161,26 @@ func TestObjectStoragePreflight(t *testing.T) {
 	p.checkStore(&g, StoreOptions{})
 	if len(p.Errs) != 1 || !errors.Is(p.Errs[0], ErrGCSNotBuilt) || p.Errs[0].Key != "object_storage.storage_type" {
 		t.Fatalf("gcs without the adapter: %v", p.Errs)
+	}
+}
+
+// unreachable is a store whose lists fail, as a bucket without access does.
+type unreachable struct{ cloud.Store }
+
+func (unreachable) List(ctx context.Context, prefix, after string, limit int) ([]sm.ObjectInfo, bool, error) {
+	return nil, false, &cloud.Error{Kind: sm.ObjErrUnavailable, Op: "list", Err: errors.New("403 Forbidden")}
+}
+
+// Reach names the key locating the store and the cause.
+func TestObjectStorageReach(t *testing.T) {
+	g := ObjectStore{StorageType: "gcs", Bucket: "weir-prod", Prefix: "c1/"}
+	err := g.Reach(context.Background(), unreachable{})
+	var ke *KeyError
+	if !errors.As(err, &ke) || ke.Key != "object_storage.bucket" || ke.Value != "weir-prod" || !strings.Contains(err.Error(), "403 Forbidden") || !strings.Contains(err.Error(), "not reachable") {
+		t.Fatalf("Reach = %v", err)
+	}
+	l := ObjectStore{StorageType: "local", Path: "/x"}
+	if err := l.Reach(context.Background(), unreachable{}); !errors.As(err, &ke) || ke.Key != "object_storage.path" {
+		t.Fatalf("Reach = %v", err)
 	}
 }
