@@ -341,7 +341,26 @@ var mustReach = append([]string{
 	// dropping the log of an earlier incarnation of a topic.
 	sm.ProbeReadFromCache.String(), sm.ProbeReadFromDisk.String(), sm.ProbeSegmentRolled.String(),
 	sm.ProbeRetentionDeleted.String(), sm.ProbeFollowerReset.String(), sm.ProbeStaleTopicLogDropped.String(),
-}, segmentProbes()...)
+}, append(segmentProbes(), objectProbes()...)...)
+
+// objectProbes are the simulator's own paths of the object store, gated
+// with its fault classes (objectFaultsWired): an upload with an unknown
+// outcome, one that landed after its unknown completion, a failed ranged
+// read (a cold read, once segments are recorded and local copies go), and
+// an orphan collected by the controllers' GC (objectLiveness).
+func objectProbes() []string {
+	if !objectFaultsWired {
+		return nil
+	}
+	return []string{"object put unknown outcome", "object put landed late", "object read failed", "orphan object collected",
+		// Tiered storage in the state machines: uploads recorded, retried
+		// after an unknown outcome, a zombie's commit refused, orphans
+		// collected, local copies deleted past the window, reads from the
+		// object store and its cache, remote retention, tail-only rebuild.
+		sm.ProbeUploadOK.String(), sm.ProbeUploadUnknown.String(), sm.ProbeZombieUploadRejected.String(),
+		sm.ProbeOrphanCollected.String(), sm.ProbeUploadedDeletedLocally.String(), sm.ProbeColdRead.String(),
+		sm.ProbeColdCacheHit.String(), sm.ProbeRemoteRetentionDropped.String(), sm.ProbeTailOnlyRebuild.String()}
+}
 
 // segmentProbes are the simulator's own paths of segmented logs, gated with
 // the segment fault classes (segmentFaultsWired): rolls, the index rebuild

@@ -93,6 +93,9 @@ func (md *metadata) checkTopic(name string, t *topicEntry) error {
 		if err := md.checkPartition(t, &p.state); err != nil {
 			return err
 		}
+		if err := checkRemote(t, p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -183,6 +186,9 @@ func (n *Node) CheckInvariants() error {
 		return fmt.Errorf("controller: %v metadata version went back from %d to %d", n.cfg.ID, n.versionSeen, n.md.version)
 	}
 	n.versionSeen = n.md.version
+	if err := n.checkRemoteEnds(); err != nil {
+		return err
+	}
 	if err := n.checkRole(); err != nil {
 		return err
 	}
@@ -245,7 +251,28 @@ func (n *Node) checkPending() error {
 			return fmt.Errorf("controller: %v broker %v heartbeat at %v after now %v", n.cfg.ID, id, n.heartbeatAt[id], n.now)
 		}
 	}
+	if err := n.checkGC(); err != nil {
+		return err
+	}
 	return n.checkHealth()
+}
+
+// checkRemoteEnds: no partition's uploaded end went back since the last
+// check (a deleted topic's partitions are forgotten; a re-created topic
+// has a new ID).
+func (n *Node) checkRemoteEnds() error {
+	seen := make(map[remoteKey]sm.Offset, len(n.remoteEndSeen))
+	var err error
+	n.md.eachPartition(func(t *topicEntry, p *partitionEntry) {
+		k := remoteKey{id: t.info.ID, partition: p.state.TP.Partition}
+		end := p.state.Remote.End
+		if was, ok := n.remoteEndSeen[k]; ok && end < was && err == nil {
+			err = fmt.Errorf("controller: %v %v uploaded end went back from %d to %d", n.cfg.ID, p.state.TP, was, end)
+		}
+		seen[k] = end
+	})
+	n.remoteEndSeen = seen
+	return err
 }
 
 // checkHealth: reports come from registered brokers and are not from the

@@ -1,0 +1,672 @@
+package tier
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/assert"
+	"github.com/weirmq/weir/sm/host"
+)
+
+// The cold read path: a partition leader serves consumer fetches for
+// offsets below its local log start from the uploaded segment objects
+// (sm.RemoteSegment), through the broker's ColdCache.
+//
+// A fetch needs the segment's index (the object's trailer: IndexBytes from
+// DataBytes on), then the frames from the index entry at or below the fetch
+// offset. Both come from the cache or from gets: the index in one get, the
+// frames in aligned chunks (ColdCacheConfig.ChunkBytes); at the first chunk
+// it misses, a fetch asks at once for every chunk its byte budget will
+// likely read, so a fetch costs at most two round trips. The reader
+// assembles whole frames (a frame may span chunks), checks every frame's
+// checksum and that offsets run on densely from the index entry, skips the
+// batches that end at or before the fetch offset, and answers once it holds
+// FetchMaxBytes of frames, FetchMaxRecords records, reaches the high
+// watermark, or reaches the segment's end (the consumer asks again from the
+// next offset, which the caller routes to the next segment or the local
+// log). The batches are the ones the hot path serves from that offset,
+// whole and as stored (sealed by the leader that appended them), bounded by
+// records the same way: consumers cannot tell the tiers apart except by
+// latency and by how many bytes one answer carries.
+//
+// Gets are deduplicated: fetches needing an index or chunk already asked
+// for wait on the same get. Completions come in any order, arbitrarily late;
+// one whose ID the reader does not track (it was aborted since) is not its
+// own. A failed get answers the fetches that need its bytes STORAGE_ERROR
+// (retriable); bytes that are not the recorded segment — a bad index, a
+// frame failing its checksum, offsets out of place, a short object — answer
+// STORAGE_ERROR naming the object and byte, report sm.ProbeCorruptionFound,
+// and are dropped from the cache so a retry reads them again. Nothing of a
+// fetch that met corrupt bytes is served.
+//
+// Read-ahead: after answering a fetch that used chunk k of a segment, the
+// reader gets chunk k+1 into the cache, or, when k was the segment's last,
+// the next segment's index and then the chunk where reads of it start (the
+// caller passes the next segment). It runs within the cache's read-ahead
+// share, so it never pushes out more than a quarter of the cache, and it
+// never takes bytes a pending fetch holds (fetches keep the slices they
+// use).
+
+// Defaults for ColdReaderConfig.
+const (
+	// DefaultColdFetchMaxRecords is the broker's default fetch bound
+	// (broker.Config.FetchMaxRecords), used when the caller gives none.
+	DefaultColdFetchMaxRecords int32 = 10000
+	// DefaultColdFetchMaxBytes bounds the frames of one answer (it always
+	// carries at least one batch): one default chunk.
+	DefaultColdFetchMaxBytes int64 = 1 << 20
+)
+
+// ColdReaderConfig configures one partition's ColdReader.
+type ColdReaderConfig struct {
+	// TP is the partition; Self the broker, which answers as the leader.
+	TP   sm.TopicPartition
+	Self sm.NodeID
+	// FetchMaxRecords bounds (and defaults) a fetch's records, as the hot
+	// path's partition.Config.FetchMaxRecords does; pass the same value.
+	// Zero uses DefaultColdFetchMaxRecords.
+	FetchMaxRecords int32
+	// FetchMaxBytes bounds the frames of one answer beyond its first batch;
+	// zero uses DefaultColdFetchMaxBytes.
+	FetchMaxBytes int64
+}
+
+// View is the partition state an answer carries: the leader's high
+// watermark (nothing at or above it is served), its log start (local and
+// remote: the oldest offset it can serve) and its epoch.
+type View struct {
+	HighWatermark, LogStart sm.Offset
+	LeaderEpoch             sm.Epoch
+}
+
+// ColdReader serves one partition leader's fetches below its local log
+// start. See the comment above DefaultColdFetchMaxRecords.
+type ColdReader struct {
+	cfg   ColdReaderConfig
+	cache *ColdCache
+	seq   uint64
+	// fetches are the pending fetches by arrival.
+	fetches map[uint64]*coldFetch
+	// gets are the gets asked for and not completed, by what they read:
+	// queued (no ID yet, until TakeOutput) or issued (in byID).
+	gets   map[coldKey]*coldGet
+	byID   map[sm.EffectID]*coldGet
+	queued []*coldGet
+	// Output since the last TakeOutput.
+	replies []sm.Envelope
+	probes  []sm.Probe
+}
+
+// segRef is what the reader needs of a RemoteSegment (a copy: the caller's
+// records may change while a fetch waits).
+type segRef struct {
+	name                  string
+	base, next            sm.Offset
+	dataBytes, indexBytes int64
+}
+
+func refOf(s *sm.RemoteSegment) segRef {
+	return segRef{name: s.Name, base: s.Base, next: s.Next, dataBytes: s.DataBytes, indexBytes: s.IndexBytes}
+}
+
+// coldGet is one get asked for: an object's index or one data chunk.
+type coldGet struct {
+	id       sm.EffectID // zero while queued
+	key      coldKey
+	seg      segRef
+	off, end int64
+	waiters  []*coldFetch
+	// reserved is the read-ahead reservation it holds in the cache (zero:
+	// a fetch asked for it).
+	reserved int64
+	// thenStart: a read-ahead of the next segment's index, after which the
+	// chunk where that segment's reads start is read ahead too.
+	thenStart bool
+}
+
+// chunkState is what a fetch has of one chunk.
+type chunkState struct {
+	data    []byte // nil until held
+	waiting bool   // on a get
+	failed  string // the get failed: why
+}
+
+// coldFetch is one pending consumer fetch.
+type coldFetch struct {
+	seq        uint64
+	from       sm.NodeID
+	req        sm.FetchRequest
+	seg, next  segRef
+	hasNext    bool
+	maxRecords sm.Offset
+	epoch      sm.Epoch // of the latest view, for an abort's answer
+	// The index, or the get it waits on.
+	idx        *sm.SegmentIndex
+	idxWaiting bool
+	idxFailed  string
+	// The cursor: the next frame's byte position and base offset, from the
+	// index entry at or below the fetch offset; first is that entry's chunk
+	// and chunks what the fetch has of chunks first, first+1, ….
+	started bool
+	pos     int64
+	expect  sm.Offset
+	first   int64
+	chunks  []chunkState
+	// The answer so far: batches, their records at or after the fetch
+	// offset, and their frame bytes.
+	batches []sm.Batch
+	records sm.Offset
+	bytes   int64
+	full    bool // the next frame would pass FetchMaxBytes
+	waited  bool // some bytes came from a get
+	done    bool
+}
+
+// NewColdReader returns a reader for cfg.TP reading through cache.
+func NewColdReader(cfg ColdReaderConfig, cache *ColdCache) *ColdReader {
+	if cfg.FetchMaxRecords <= 0 {
+		cfg.FetchMaxRecords = DefaultColdFetchMaxRecords
+	}
+	if cfg.FetchMaxBytes <= 0 {
+		cfg.FetchMaxBytes = DefaultColdFetchMaxBytes
+	}
+	return &ColdReader{cfg: cfg, cache: cache, fetches: map[uint64]*coldFetch{}, gets: map[coldKey]*coldGet{}, byID: map[sm.EffectID]*coldGet{}}
+}
+
+// Pending is the number of fetches waiting for gets.
+func (r *ColdReader) Pending() int { return len(r.fetches) }
+
+// Fetch serves req, from consumer from, out of segs[0], the recorded segment
+// holding req.Offset; segs[1], when given, is the segment after it (for
+// read-ahead). The caller has checked everything the hot path checks (role,
+// epochs, req.Offset within [LogStart, HighWatermark)) and routed here an
+// offset below its local log start. The answer comes out of TakeOutput,
+// now or after the gets it needs complete.
+func (r *ColdReader) Fetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, segs []sm.RemoteSegment, v View) {
+	assert.That(len(segs) > 0, "tier: %v: cold fetch at %d without a segment", r.cfg.TP, req.Offset)
+	s := &segs[0]
+	assert.That(req.TP == r.cfg.TP, "tier: %v: cold reader given a fetch for %v", r.cfg.TP, req.TP)
+	assert.That(s.Base <= req.Offset && req.Offset < s.Next, "tier: %v: cold fetch at %d routed to segment [%d, %d)", r.cfg.TP, req.Offset, s.Base, s.Next)
+	assert.That(s.DataBytes > 0 && s.IndexBytes > 0, "tier: %v: segment %s has %d data and %d index bytes", r.cfg.TP, s.Name, s.DataBytes, s.IndexBytes)
+	maxRecords := req.MaxRecords
+	if maxRecords <= 0 || maxRecords > r.cfg.FetchMaxRecords {
+		maxRecords = r.cfg.FetchMaxRecords
+	}
+	r.seq++
+	f := &coldFetch{seq: r.seq, from: from, req: req, seg: refOf(s), maxRecords: sm.Offset(maxRecords)}
+	if len(segs) > 1 {
+		assert.That(segs[1].Base == s.Next, "tier: %v: segment after [%d, %d) starts at %d", r.cfg.TP, s.Base, s.Next, segs[1].Base)
+		f.next, f.hasNext = refOf(&segs[1]), true
+	}
+	r.fetches[f.seq] = f
+	r.advance(f, v)
+}
+
+// OnObjectDone completes one of the reader's gets, answering the fetches it
+// lets finish with v. mine is false for an ID the reader does not track (it
+// was aborted since, or the operation is another component's).
+func (r *ColdReader) OnObjectDone(now sm.Time, d sm.ObjectDone, v View) (mine bool) {
+	g := r.byID[d.ID]
+	if g == nil {
+		return false
+	}
+	delete(r.byID, d.ID)
+	delete(r.gets, g.key)
+	if g.reserved > 0 {
+		r.cache.releaseReadAhead(g.reserved)
+	}
+	idx, why := r.received(g, d)
+	data := d.Data
+	if g.key.chunk == indexChunk {
+		data = nil
+	}
+	if why == "" {
+		r.cache.put(g.key, idx, data, int64(len(d.Data)), g.reserved > 0 && len(g.waiters) == 0)
+	}
+	for _, f := range g.waiters {
+		if f.done {
+			continue
+		}
+		r.deliver(f, g.key, idx, data, why)
+		r.advance(f, v)
+	}
+	if g.thenStart && idx != nil {
+		r.prefetchStart(g.seg, idx)
+	}
+	return true
+}
+
+// received checks a get's result: the decoded index for an index get, and
+// why the bytes cannot be used ("" when they can).
+func (r *ColdReader) received(g *coldGet, d sm.ObjectDone) (*sm.SegmentIndex, string) {
+	st := &r.cache.stats
+	st.Gets++
+	if d.Outcome != sm.OutcomeOK {
+		st.GetFailures++
+		return nil, fmt.Sprintf("object %s: get of bytes [%d, %d): %v (%v): %s", g.seg.name, g.off, g.end, d.Outcome, d.Err, d.Reason)
+	}
+	st.GetBytes += uint64(len(d.Data))
+	if int64(len(d.Data)) != g.end-g.off {
+		r.corruptFound()
+		return nil, fmt.Sprintf("object %s: get of bytes [%d, %d) returned %d bytes: the object is not the recorded segment", g.seg.name, g.off, g.end, len(d.Data))
+	}
+	if g.key.chunk != indexChunk {
+		return nil, ""
+	}
+	idx, err := decodeIndex(g.seg, d.Data)
+	if err != nil {
+		r.corruptFound()
+		return nil, fmt.Sprintf("object %s: index at byte %d: %v", g.seg.name, g.off, err)
+	}
+	return idx, ""
+}
+
+// decodeIndex decodes an object's index trailer and checks it describes the
+// recorded segment.
+func decodeIndex(seg segRef, data []byte) (*sm.SegmentIndex, error) {
+	idx, err := sm.DecodeSegmentIndex(data)
+	if err != nil {
+		return nil, err
+	}
+	// The record may start after the object's first batch: a leader whose
+	// local segment began below the uploaded end uploads it whole, and its
+	// record starts at the uploaded end.
+	if idx.Base > seg.base || idx.Next != seg.next || idx.Bytes != seg.dataBytes {
+		return nil, fmt.Errorf("describes offsets [%d, %d) in %d bytes; the recorded segment is [%d, %d) in %d bytes",
+			idx.Base, idx.Next, idx.Bytes, seg.base, seg.next, seg.dataBytes)
+	}
+	return &idx, nil
+}
+
+// deliver hands f the outcome of a get it waits on.
+func (r *ColdReader) deliver(f *coldFetch, k coldKey, idx *sm.SegmentIndex, data []byte, why string) {
+	if k.chunk == indexChunk {
+		assert.That(f.idxWaiting && f.idx == nil, "tier: %v: fetch %d handed an index it did not wait for", r.cfg.TP, f.seq)
+		f.idxWaiting, f.idx, f.idxFailed = false, idx, why
+		return
+	}
+	c := f.chunk(k.chunk)
+	assert.That(c.waiting && c.data == nil, "tier: %v: fetch %d handed %v, which it did not wait for", r.cfg.TP, f.seq, k)
+	c.waiting, c.failed = false, why
+	if why == "" {
+		c.data = data
+	}
+}
+
+// chunk returns f's state of chunk k (at or after f.first).
+func (f *coldFetch) chunk(k int64) *chunkState {
+	if !f.started || k < f.first { // not assert.That: its arguments would allocate on this hot path
+		panic(fmt.Sprintf("tier: fetch %d asks for chunk %d before its first %d", f.seq, k, f.first))
+	}
+	for int64(len(f.chunks)) <= k-f.first {
+		f.chunks = append(f.chunks, chunkState{})
+	}
+	return &f.chunks[k-f.first]
+}
+
+// stepResult is what one step of a fetch came to.
+type stepResult uint8
+
+const (
+	stepOK       stepResult = iota // a frame decoded; go on
+	stepWait                       // waiting for a get
+	stepFull                       // the next frame would pass the byte budget
+	stepAnswered                   // answered with an error
+)
+
+// advance carries f as far as the bytes it holds, the cache and its limits
+// allow: it answers f, or leaves it waiting for a get.
+func (r *ColdReader) advance(f *coldFetch, v View) {
+	f.epoch = v.LeaderEpoch
+	if f.idx == nil && !r.takeIndex(f) {
+		return
+	}
+	if !f.started {
+		e, ok := f.idx.Locate(f.req.Offset)
+		assert.That(ok, "tier: %v: index of %s has no entry at or below %d (base %d)", r.cfg.TP, f.seg.name, f.req.Offset, f.idx.Base)
+		f.started, f.pos, f.expect, f.first = true, e.Pos, e.Offset, r.cache.chunkOf(e.Pos)
+	}
+	for !f.full && f.pos < f.seg.dataBytes && f.records < f.maxRecords && f.expect < v.HighWatermark {
+		switch r.step(f, v) {
+		case stepWait, stepAnswered:
+			return
+		case stepFull:
+			f.full = true
+		}
+	}
+	r.finish(f, v)
+}
+
+// takeIndex gives f its segment's index from the cache, or asks for it;
+// false while f has no index.
+func (r *ColdReader) takeIndex(f *coldFetch) bool {
+	switch {
+	case f.idxFailed != "":
+		r.fail(f, f.idxFailed)
+		return false
+	case f.idxWaiting:
+		return false
+	}
+	if idx, ok := r.cache.index(f.seg.name); ok {
+		f.idx = idx
+		return true
+	}
+	f.idxWaiting = true
+	r.ask(f, coldKey{f.seg.name, indexChunk}, f.seg, f.seg.dataBytes, f.seg.dataBytes+f.seg.indexBytes)
+	return false
+}
+
+// step decodes the frame at f's cursor and adds its batch to the answer
+// when it holds records at or after the fetch offset.
+func (r *ColdReader) step(f *coldFetch, v View) stepResult {
+	if f.pos+4 > f.seg.dataBytes {
+		return r.corrupt(f, f.pos, 1, fmt.Sprintf("%d bytes left for a frame", f.seg.dataBytes-f.pos))
+	}
+	hdr, res := r.bytesAt(f, f.pos, 4)
+	if res != stepOK {
+		return res
+	}
+	size := 4 + int64(binary.LittleEndian.Uint32(hdr))
+	if size < sm.FrameHeaderBytes || size > 4+sm.BatchFrameMax || f.pos+size > f.seg.dataBytes {
+		return r.corrupt(f, f.pos, 4, fmt.Sprintf("a frame of %d bytes in a data part of %d", size, f.seg.dataBytes))
+	}
+	if len(f.batches) > 0 && f.bytes+size > r.cfg.FetchMaxBytes {
+		return stepFull
+	}
+	frame, res := r.bytesAt(f, f.pos, size)
+	if res != stepOK {
+		return res
+	}
+	b, _, err := sm.DecodeBatch(frame)
+	switch {
+	case err != nil:
+		return r.corrupt(f, f.pos, size, err.Error())
+	case b.BaseOffset != f.expect:
+		return r.corrupt(f, f.pos, size, fmt.Sprintf("batch at offset %d, expected %d", b.BaseOffset, f.expect))
+	case len(b.Records) == 0:
+		return r.corrupt(f, f.pos, size, fmt.Sprintf("empty batch at offset %d", b.BaseOffset))
+	case b.NextOffset() > f.seg.next:
+		return r.corrupt(f, f.pos, size, fmt.Sprintf("batch [%d, %d) past the segment's end %d", b.BaseOffset, b.NextOffset(), f.seg.next))
+	}
+	f.pos += size
+	f.expect = b.NextOffset()
+	if b.NextOffset() <= f.req.Offset {
+		return stepOK // below the fetch offset: located past
+	}
+	if b.NextOffset() > v.HighWatermark {
+		// Uploaded segments are committed, so this cannot happen while the
+		// caller's view is right; cut as the hot path does, never serve
+		// beyond the high watermark.
+		k := int(v.HighWatermark - b.BaseOffset)
+		b.Records = b.Records[:k:k]
+		b.Seal()
+	}
+	f.records += b.NextOffset() - max(f.req.Offset, b.BaseOffset)
+	f.bytes += size
+	f.batches = append(f.batches, b)
+	return stepOK
+}
+
+// bytesAt returns n bytes of f's segment at pos, from the chunks f holds,
+// then the cache; when some are in neither, it asks for them (and for the
+// chunks after them within f's byte budget) and f waits.
+func (r *ColdReader) bytesAt(f *coldFetch, pos, n int64) ([]byte, stepResult) {
+	first, last := r.cache.chunkOf(pos), r.cache.chunkOf(pos+n-1)
+	missing := false
+	for k := first; k <= last; k++ {
+		c := f.chunk(k)
+		switch {
+		case c.data != nil:
+			continue
+		case c.failed != "":
+			r.fail(f, c.failed)
+			return nil, stepAnswered
+		case c.waiting:
+			missing = true
+			continue
+		}
+		if d, ok := r.cache.chunkData(f.seg.name, k); ok {
+			c.data = d
+			continue
+		}
+		missing = true
+		r.askChunk(f, k)
+		// Ask for the chunks the budget will likely read too, in one
+		// round trip.
+		end := min(f.seg.dataBytes, max(pos+n, pos+r.cfg.FetchMaxBytes-f.bytes))
+		for j := k + 1; j <= r.cache.chunkOf(end-1); j++ {
+			if c := f.chunk(j); c.data == nil && !c.waiting && c.failed == "" && !r.cache.has(coldKey{f.seg.name, j}) {
+				r.askChunk(f, j)
+			}
+		}
+	}
+	if missing {
+		return nil, stepWait
+	}
+	if first == last {
+		off := first * r.cache.chunk
+		return f.chunk(first).data[pos-off : pos-off+n], stepOK
+	}
+	buf := make([]byte, 0, n)
+	for k := first; k <= last; k++ {
+		off, end := r.cache.chunkSpan(f.seg.dataBytes, k)
+		buf = append(buf, f.chunk(k).data[max(pos, off)-off:min(pos+n, end)-off]...)
+	}
+	return buf, stepOK
+}
+
+// askChunk makes f wait for chunk k of its segment.
+func (r *ColdReader) askChunk(f *coldFetch, k int64) {
+	f.chunk(k).waiting = true
+	off, end := r.cache.chunkSpan(f.seg.dataBytes, k)
+	r.ask(f, coldKey{f.seg.name, k}, f.seg, off, end)
+}
+
+// ask adds f to the waiters of the get of k, asking for it unless it is
+// already asked for.
+func (r *ColdReader) ask(f *coldFetch, k coldKey, seg segRef, off, end int64) {
+	g := r.gets[k]
+	if g == nil {
+		g = &coldGet{key: k, seg: seg, off: off, end: end}
+		r.gets[k] = g
+		r.queued = append(r.queued, g)
+	}
+	assert.That(g.off == off && g.end == end, "tier: %v: %v asked as [%d, %d) and [%d, %d)", r.cfg.TP, k, g.off, g.end, off, end)
+	g.waiters = append(g.waiters, f)
+	f.waited = true
+}
+
+// corrupt answers f STORAGE_ERROR for the n bytes at pos that are not the
+// recorded segment, and drops their chunks from the cache.
+func (r *ColdReader) corrupt(f *coldFetch, pos, n int64, why string) stepResult {
+	r.corruptFound()
+	for k := r.cache.chunkOf(pos); k <= r.cache.chunkOf(pos+n-1); k++ {
+		r.cache.remove(coldKey{f.seg.name, k})
+	}
+	r.fail(f, fmt.Sprintf("object %s: byte %d (offset %d): %s", f.seg.name, pos, f.expect, why))
+	return stepAnswered
+}
+
+func (r *ColdReader) corruptFound() {
+	r.cache.stats.Corruptions++
+	r.probes = append(r.probes, sm.ProbeCorruptionFound)
+}
+
+// finish answers f with its batches.
+func (r *ColdReader) finish(f *coldFetch, v View) {
+	if f.pos == f.seg.dataBytes && f.expect != f.seg.next {
+		r.corrupt(f, f.pos-1, 1, fmt.Sprintf("the data part ends at offset %d, the recorded segment at %d", f.expect, f.seg.next))
+		return
+	}
+	if n := len(f.batches); n > 0 {
+		assert.That(f.batches[0].BaseOffset <= f.req.Offset && f.batches[0].NextOffset() > f.req.Offset,
+			"tier: %v: cold fetch at %d answered from batch [%d, %d)", r.cfg.TP, f.req.Offset, f.batches[0].BaseOffset, f.batches[0].NextOffset())
+		assert.That(f.batches[n-1].NextOffset() <= v.HighWatermark,
+			"tier: %v: cold fetch serving up to %d beyond high watermark %d", r.cfg.TP, f.batches[n-1].NextOffset(), v.HighWatermark)
+	}
+	if f.waited {
+		r.cache.stats.ColdReads++
+		r.probes = append(r.probes, sm.ProbeColdRead)
+	} else {
+		r.cache.stats.CacheHitReads++
+		r.probes = append(r.probes, sm.ProbeColdCacheHit)
+	}
+	r.answer(f, sm.FetchResponse{
+		ReqID: f.req.ReqID, TP: r.cfg.TP, Code: sm.CodeOK, Batches: f.batches,
+		HighWatermark: v.HighWatermark, LogStart: v.LogStart, LeaderEpoch: v.LeaderEpoch, LeaderHint: r.cfg.Self,
+	})
+	r.readAhead(f)
+}
+
+// fail answers f STORAGE_ERROR (retriable) saying why.
+func (r *ColdReader) fail(f *coldFetch, why string) {
+	r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: sm.CodeStorageError, Message: why, LeaderEpoch: f.epoch, LeaderHint: r.cfg.Self})
+}
+
+func (r *ColdReader) answer(f *coldFetch, resp sm.FetchResponse) {
+	assert.That(!f.done && r.fetches[f.seq] == f, "tier: %v: fetch %d answered twice", r.cfg.TP, f.seq)
+	f.done = true
+	delete(r.fetches, f.seq)
+	f.chunks, f.idx = nil, nil
+	r.replies = append(r.replies, sm.Envelope{From: r.cfg.Self, To: f.from, Msg: resp})
+}
+
+// readAhead gets into the cache what a sequential consumer of f asks for
+// next: the chunk after the last one f used, or the next segment's index
+// and first chunk.
+func (r *ColdReader) readAhead(f *coldFetch) {
+	if !f.started || f.pos == 0 {
+		return
+	}
+	k := r.cache.chunkOf(f.pos-1) + 1
+	if k*r.cache.chunk < f.seg.dataBytes {
+		off, end := r.cache.chunkSpan(f.seg.dataBytes, k)
+		r.prefetch(coldKey{f.seg.name, k}, f.seg, off, end)
+		return
+	}
+	if !f.hasNext {
+		return
+	}
+	n := f.next
+	if it := r.cache.items[coldKey{n.name, indexChunk}]; it != nil {
+		r.prefetchStart(n, it.idx)
+		return
+	}
+	if g := r.prefetch(coldKey{n.name, indexChunk}, n, n.dataBytes, n.dataBytes+n.indexBytes); g != nil {
+		g.thenStart = true
+	}
+}
+
+// prefetchStart asks for the chunk where a fetch at seg's first offset
+// starts reading, by seg's index (not always chunk 0: a record may start
+// after its object's first batch).
+func (r *ColdReader) prefetchStart(seg segRef, idx *sm.SegmentIndex) {
+	e, ok := idx.Locate(seg.base)
+	assert.That(ok, "tier: %v: index of %s has no entry at or below its record's base %d", r.cfg.TP, seg.name, seg.base)
+	k := r.cache.chunkOf(e.Pos)
+	off, end := r.cache.chunkSpan(seg.dataBytes, k)
+	r.prefetch(coldKey{seg.name, k}, seg, off, end)
+}
+
+// prefetch asks for k within the cache's read-ahead share, unless it is
+// cached or asked for already; it returns the get it queued.
+func (r *ColdReader) prefetch(k coldKey, seg segRef, off, end int64) *coldGet {
+	if r.gets[k] != nil || r.cache.has(k) {
+		return nil
+	}
+	size := itemSize(end - off)
+	if !r.cache.reserveReadAhead(size) {
+		return nil
+	}
+	g := &coldGet{key: k, seg: seg, off: off, end: end, reserved: size}
+	r.gets[k] = g
+	r.queued = append(r.queued, g)
+	return g
+}
+
+// TakeOutput returns what the reader asked for since the last call: gets
+// (their IDs drawn from ids now), answers to consumers, and probes.
+func (r *ColdReader) TakeOutput(ids *host.IDs) (ops []sm.ObjectOp, replies []sm.Envelope, probes []sm.Probe) {
+	for _, g := range r.queued {
+		assert.That(g.id == 0 && r.gets[g.key] == g, "tier: %v: %v queued twice", r.cfg.TP, g.key)
+		g.id = ids.Next()
+		r.byID[g.id] = g
+		ops = append(ops, sm.ObjectOp{ID: g.id, Kind: sm.ObjGet, Name: g.seg.name, Off: g.off, Len: g.end - g.off})
+	}
+	r.queued = nil
+	replies, probes = r.replies, r.probes
+	r.replies, r.probes = nil, nil
+	return ops, replies, probes
+}
+
+// Abort answers every pending fetch with code (NOT_LEADER with the new
+// leader's hint when leadership is lost) and forgets every get, so their
+// completions are no longer the reader's. Call it before dropping a
+// reader: it returns the read-ahead reservations to the shared cache. The
+// reader can serve again afterwards.
+func (r *ColdReader) Abort(code sm.Code, hint sm.NodeID) {
+	for _, seq := range slices.Sorted(maps.Keys(r.fetches)) {
+		f := r.fetches[seq]
+		r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: code, LeaderEpoch: f.epoch, LeaderHint: hint})
+	}
+	for _, g := range r.gets {
+		if g.reserved > 0 {
+			r.cache.releaseReadAhead(g.reserved)
+		}
+	}
+	clear(r.gets)
+	clear(r.byID)
+	r.queued = nil
+}
+
+// CheckInvariants verifies the reader's bookkeeping: every get is queued or
+// issued, once; every pending fetch waits on a get that lists it.
+func (r *ColdReader) CheckInvariants() error {
+	if len(r.gets) != len(r.byID)+len(r.queued) {
+		return fmt.Errorf("tier: %v: %d gets asked for, %d issued and %d queued", r.cfg.TP, len(r.gets), len(r.byID), len(r.queued))
+	}
+	for id, g := range r.byID {
+		if g.id != id || r.gets[g.key] != g {
+			return fmt.Errorf("tier: %v: get %d of %v is not tracked as issued", r.cfg.TP, id, g.key)
+		}
+	}
+	for _, g := range r.queued {
+		if g.id != 0 || r.gets[g.key] != g {
+			return fmt.Errorf("tier: %v: queued get of %v is not tracked", r.cfg.TP, g.key)
+		}
+	}
+	for seq, f := range r.fetches {
+		if f.done || f.seq != seq {
+			return fmt.Errorf("tier: %v: fetch %d pending after its answer", r.cfg.TP, seq)
+		}
+		waits := 0
+		if f.idxWaiting {
+			waits++
+			if err := r.checkWaits(f, coldKey{f.seg.name, indexChunk}); err != nil {
+				return err
+			}
+		}
+		for i := range f.chunks {
+			if f.chunks[i].waiting {
+				waits++
+				if err := r.checkWaits(f, coldKey{f.seg.name, f.first + int64(i)}); err != nil {
+					return err
+				}
+			}
+		}
+		if waits == 0 {
+			return fmt.Errorf("tier: %v: fetch %d pending without waiting for a get", r.cfg.TP, seq)
+		}
+	}
+	return nil
+}
+
+func (r *ColdReader) checkWaits(f *coldFetch, k coldKey) error {
+	if g := r.gets[k]; g == nil || !slices.Contains(g.waiters, f) {
+		return fmt.Errorf("tier: %v: fetch %d waits for %v, which no get will hand it", r.cfg.TP, f.seq, k)
+	}
+	return nil
+}
