@@ -47,7 +47,7 @@ type subject struct {
 	done chan sm.Event
 }
 
-func newSubject(t *testing.T, store cloud.Store, cfg cloud.ExecutorConfig) *subject {
+func newSubject(t testing.TB, store cloud.Store, cfg cloud.ExecutorConfig) *subject {
 	s := &subject{segs: &memSegments{segs: map[segKey][]byte{}}, done: make(chan sm.Event, 1024)}
 	e, err := cloud.NewExecutor(store, s.segs, func(ev sm.Event) { s.done <- ev }, cfg)
 	if err != nil {
