@@ -90,28 +90,38 @@ func uniformShapes(n, per, valueBytes int) []batchShape {
 	return out
 }
 
-// expect is the model: the batches a fetch at off must answer from s with
-// record bound maxRecords, byte bound maxBytes and high watermark hw.
-func expect(s *testSegment, off sm.Offset, maxRecords int32, maxBytes int64, hw sm.Offset) []sm.Batch {
+// expect is the model: the batches a fetch at off must answer from segs
+// (the segment holding off and the ones after it) reading at most maxSegs
+// of them, with record bound maxRecords, byte bound maxBytes and high
+// watermark hw: the batches the hot path serves from off, read on across
+// segment boundaries, stopping before a batch that overlaps the previous
+// segment (an object holding records below its record's base).
+func expect(segs []testSegment, maxSegs int, off sm.Offset, maxRecords int32, maxBytes int64, hw sm.Offset) []sm.Batch {
 	var out []sm.Batch
 	var records sm.Offset
 	var bytes int64
-	for _, b := range s.batches {
-		if b.NextOffset() <= off {
-			continue
+	for j, s := range segs[:min(len(segs), maxSegs)] {
+		from := off
+		if j > 0 {
+			from = s.seg.Base
 		}
-		size := int64(sm.FrameBytes(b.Records))
-		if records >= sm.Offset(maxRecords) || b.BaseOffset >= hw || len(out) > 0 && bytes+size > maxBytes {
-			break
+		for _, b := range s.batches {
+			if b.NextOffset() <= from {
+				continue
+			}
+			size := int64(sm.FrameBytes(b.Records))
+			if records >= sm.Offset(maxRecords) || b.BaseOffset >= hw || len(out) > 0 && (bytes+size > maxBytes || b.BaseOffset < from) {
+				return out
+			}
+			if b.NextOffset() > hw {
+				k := int(hw - b.BaseOffset)
+				b.Records = b.Records[:k:k]
+				b.Seal()
+			}
+			records += b.NextOffset() - max(from, b.BaseOffset)
+			bytes += size
+			out = append(out, b)
 		}
-		if b.NextOffset() > hw {
-			k := int(hw - b.BaseOffset)
-			b.Records = b.Records[:k:k]
-			b.Seal()
-		}
-		records += b.NextOffset() - max(off, b.BaseOffset)
-		bytes += size
-		out = append(out, b)
 	}
 	return out
 }
@@ -283,12 +293,12 @@ func (w *coldWorld) check(req sm.FetchRequest, resp sm.FetchResponse) {
 		w.t.Fatalf("fetch %d at %d: answer %v %q hw %d start %d epoch %d hint %d", req.ReqID, req.Offset, resp.Code, resp.Message,
 			resp.HighWatermark, resp.LogStart, resp.LeaderEpoch, resp.LeaderHint)
 	}
-	s := &w.segs[w.segIndex(req.Offset)]
+	segs := w.segs[w.segIndex(req.Offset):]
 	maxRecords := req.MaxRecords
 	if maxRecords <= 0 || maxRecords > w.r.cfg.FetchMaxRecords {
 		maxRecords = w.r.cfg.FetchMaxRecords
 	}
-	if why := sameBatches(resp.Batches, expect(s, req.Offset, maxRecords, w.r.cfg.FetchMaxBytes, w.view.HighWatermark)); why != "" {
+	if why := sameBatches(resp.Batches, expect(segs, w.r.cfg.MaxSegments, req.Offset, maxRecords, w.r.cfg.FetchMaxBytes, w.view.HighWatermark)); why != "" {
 		w.t.Fatalf("fetch %d at %d (max records %d): %s", req.ReqID, req.Offset, req.MaxRecords, why)
 	}
 }

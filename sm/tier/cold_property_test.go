@@ -10,11 +10,13 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-// Random segments, chunk sizes, budgets and bounds; random fetches,
-// completions in random order, failed gets and aborts: every fetch is
-// answered exactly once, an OK answer always equals the model, an error
-// only follows a failed get or an abort, and the reader's and cache's
-// invariants hold after every step.
+// Random segments (from a few batches to many, so fetches read on across
+// segment boundaries, some objects holding records below their record's
+// base), chunk sizes, budgets and bounds; random fetches, completions in
+// random order, failed gets and aborts: every fetch is answered exactly
+// once, an OK answer always equals the model, an error only follows a
+// failed get, an abort or (LEADER_NOT_AVAILABLE) a full reader, and the
+// reader's and cache's invariants hold after every step.
 func TestColdProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var segs []testSegment
@@ -22,19 +24,23 @@ func TestColdProperties(t *testing.T) {
 		epoch := sm.Epoch(1)
 		// Frames all of one size (but for key lengths), so byte bounds fall
 		// on frame edges.
+		maxBatches, maxValue := 25, 300
+		if rapid.Bool().Draw(t, "small segments") {
+			maxBatches, maxValue = 4, 40
+		}
 		var uniform []int
 		if rapid.Bool().Draw(t, "uniform frames") {
-			uniform = rapid.SliceOfN(rapid.IntRange(0, 300), 1, 5).Draw(t, "uniform values")
+			uniform = rapid.SliceOfN(rapid.IntRange(0, maxValue), 1, 5).Draw(t, "uniform values")
 		}
-		for i := range rapid.IntRange(1, 3).Draw(t, "segments") {
-			shapes := make([]batchShape, rapid.IntRange(1, 25).Draw(t, "batches"))
+		for i := range rapid.IntRange(1, 6).Draw(t, "segments") {
+			shapes := make([]batchShape, rapid.IntRange(1, maxBatches).Draw(t, "batches"))
 			records := 0
 			for j := range shapes {
 				epoch += sm.Epoch(rapid.IntRange(0, 1).Draw(t, "epoch step"))
 				shapes[j].epoch = epoch
 				shapes[j].values = uniform
 				if uniform == nil {
-					shapes[j].values = rapid.SliceOfN(rapid.IntRange(0, 300), 1, 5).Draw(t, "values")
+					shapes[j].values = rapid.SliceOfN(rapid.IntRange(0, maxValue), 1, 5).Draw(t, "values")
 				}
 				records += len(shapes[j].values)
 			}
@@ -54,6 +60,10 @@ func TestColdProperties(t *testing.T) {
 		rc := ColdReaderConfig{
 			FetchMaxBytes:   int64(rapid.IntRange(1, 3000).Draw(t, "max bytes")),
 			FetchMaxRecords: int32(rapid.IntRange(0, 40).Draw(t, "max records")),
+			MaxSegments:     rapid.IntRange(0, 4).Draw(t, "max segments"),
+		}
+		if rapid.IntRange(0, 3).Draw(t, "bounded pending") == 0 {
+			rc.MaxPending = rapid.IntRange(1, 4).Draw(t, "max pending")
 		}
 		if uniform != nil {
 			// Exactly k frames, or one byte off.
@@ -64,6 +74,7 @@ func TestColdProperties(t *testing.T) {
 		first, end := segs[0].seg.Base, segs[len(segs)-1].seg.Next
 		w.view.HighWatermark = sm.Offset(rapid.Int64Range(int64(end)-3, int64(end)+3).Draw(t, "hw"))
 		reqs := map[uint64]sm.FetchRequest{}
+		full := map[uint64]bool{} // the reader held its most pending fetches when it came
 		answered := map[uint64]bool{}
 		stale := map[sm.EffectID]bool{}
 		failed, aborted := 0, 0
@@ -74,7 +85,14 @@ func TestColdProperties(t *testing.T) {
 					t.Fatalf("answer to fetch %d, unknown or answered before", resp.ReqID)
 				}
 				answered[resp.ReqID] = true
+				if full[resp.ReqID] != (resp.Code == sm.CodeLeaderNotAvailable) {
+					t.Fatalf("fetch %d at %d: %v %q with the reader full: %v", req.ReqID, req.Offset, resp.Code, resp.Message, full[resp.ReqID])
+				}
 				switch resp.Code {
+				case sm.CodeLeaderNotAvailable:
+					if !strings.Contains(resp.Message, "waiting for the object store") {
+						t.Fatalf("fetch %d refused with %q", req.ReqID, resp.Message)
+					}
 				case sm.CodeOK:
 					w.check(req, resp)
 				case sm.CodeStorageError:
@@ -108,11 +126,21 @@ func TestColdProperties(t *testing.T) {
 		t.Repeat(map[string]func(*rapid.T){
 			"fetch": func(t *rapid.T) {
 				off := sm.Offset(rapid.Int64Range(int64(first), int64(end)-1).Draw(t, "offset"))
+				if rapid.Bool().Draw(t, "near a segment's end") {
+					// Where reading on into the next segments matters most.
+					s := segs[rapid.IntRange(0, len(segs)-1).Draw(t, "segment")].seg
+					off = max(s.Base, s.Next-sm.Offset(rapid.IntRange(1, 3).Draw(t, "before the end")))
+				}
 				if off >= w.view.HighWatermark {
 					t.Skip("the caller answers fetches at or above the high watermark")
 				}
+				refuse := w.r.Pending() >= w.r.cfg.MaxPending
 				req := w.fetch(off, int32(rapid.IntRange(0, 30).Draw(t, "fetch max records")))
 				reqs[req.ReqID] = req
+				full[req.ReqID] = refuse
+				if refuse && (len(w.replies) == 0 || w.replies[len(w.replies)-1].ReqID != req.ReqID) {
+					t.Fatalf("fetch %d not refused at once with %d pending", req.ReqID, w.r.Pending())
+				}
 			},
 			"complete": func(t *rapid.T) {
 				if len(w.ops) == 0 {
@@ -121,7 +149,7 @@ func TestColdProperties(t *testing.T) {
 				completeAt(rapid.IntRange(0, len(w.ops)-1).Draw(t, "op"), rapid.IntRange(0, 9).Draw(t, "fail") == 0)
 			},
 			"abort": func(t *rapid.T) {
-				if rapid.IntRange(0, 4).Draw(t, "abort chance") != 0 {
+				if rapid.IntRange(0, 19).Draw(t, "abort chance") != 0 {
 					t.Skip("aborts are rare")
 				}
 				for _, op := range w.ops {

@@ -272,12 +272,12 @@ func TestColdDedup(t *testing.T) {
 
 // A sequential consumer finds the next chunk prefetched, and at a segment's
 // end the next segment's index and first chunk: its next fetches need no
-// get.
+// get. (Fetches read one segment each here, so they stop at a's end.)
 func TestColdReadAhead(t *testing.T) {
 	a := makeSegment(t, 0, 1, uniformShapes(40, 1, 60))
 	b := makeSegment(t, a.seg.Next, 2, uniformShapes(10, 1, 60))
 	const chunk = 512
-	w := newColdWorld(t, ColdCacheConfig{BudgetBytes: 1 << 20, ChunkBytes: chunk}, ColdReaderConfig{FetchMaxBytes: 400}, a, b)
+	w := newColdWorld(t, ColdCacheConfig{BudgetBytes: 1 << 20, ChunkBytes: chunk}, ColdReaderConfig{FetchMaxBytes: 400, MaxSegments: 1}, a, b)
 	req := w.fetch(0, 0)
 	w.complete(0, false) // index
 	w.complete(0, false) // chunk 0
@@ -458,8 +458,9 @@ func TestColdByteBound(t *testing.T) {
 // A record may start after its object's first batch (a leader uploaded a
 // local segment that began below the uploaded end, whole): fetches from
 // the record's base on are served, and read-ahead from the previous
-// segment's end prefetches the chunk where the record's reads start, not
-// the object's first.
+// segment's end (fetches reading one segment) or a fetch reading on into
+// it reads from the chunk where the record's reads start, not the
+// object's first.
 func TestColdRecordStartsInsideObject(t *testing.T) {
 	a := makeSegment(t, 0, 1, uniformShapes(10, 4, 30)) // [0, 40)
 	shapes := uniformShapes(20, 2, 40)                  // [30, 70) in the object
@@ -469,21 +470,215 @@ func TestColdRecordStartsInsideObject(t *testing.T) {
 	b := makeSegment(t, 30, 2, shapes)
 	b.seg.Base = a.seg.Next
 	const chunk = 128
-	w := newColdWorld(t, ColdCacheConfig{ChunkBytes: chunk}, ColdReaderConfig{FetchMaxBytes: 1 << 20}, a, b)
-	req := w.fetch(35, 0)
-	w.drain()
-	w.check(req, w.takeReply())
-	start := framePositions(&b)[5]
-	if !w.cache.has(coldKey{b.seg.Name, indexChunk}) || !w.cache.has(coldKey{b.seg.Name, start / chunk}) || start/chunk == 0 {
-		t.Fatalf("read-ahead did not fetch %s's index and its chunk %d holding byte %d", b.seg.Name, start/chunk, start)
-	}
-	if w.cache.has(coldKey{b.seg.Name, 0}) {
-		t.Fatalf("read-ahead fetched the object's first chunk, below the record")
-	}
-	for off := b.seg.Base; off < b.seg.Next; off++ {
-		req := w.fetch(off, 0)
+	for _, maxSegs := range []int{1, 0} {
+		w := newColdWorld(t, ColdCacheConfig{ChunkBytes: chunk}, ColdReaderConfig{FetchMaxBytes: 1 << 20, MaxSegments: maxSegs}, a, b)
+		req := w.fetch(35, 0)
 		w.drain()
-		w.check(req, w.takeReply())
+		resp := w.takeReply()
+		w.check(req, resp)
+		if want := map[int]sm.Offset{1: a.seg.Next, 0: b.seg.Next}[maxSegs]; resp.Batches[len(resp.Batches)-1].NextOffset() != want {
+			t.Fatalf("max segments %d: answer %s, want it to end at %d", maxSegs, spans(resp.Batches), want)
+		}
+		start := framePositions(&b)[5]
+		if !w.cache.has(coldKey{b.seg.Name, indexChunk}) || !w.cache.has(coldKey{b.seg.Name, start / chunk}) || start/chunk == 0 {
+			t.Fatalf("max segments %d: %s's index and its chunk %d holding byte %d not read", maxSegs, b.seg.Name, start/chunk, start)
+		}
+		if w.cache.has(coldKey{b.seg.Name, 0}) {
+			t.Fatalf("max segments %d: read the object's first chunk, below the record", maxSegs)
+		}
+		for off := b.seg.Base; off < b.seg.Next; off++ {
+			req := w.fetch(off, 0)
+			w.drain()
+			w.check(req, w.takeReply())
+		}
+	}
+}
+
+// smallSegments is n segments from base of batches batches each of per
+// records of valueBytes.
+func smallSegments(t *testing.T, base sm.Offset, n, batches, per, valueBytes int) []testSegment {
+	var out []testSegment
+	for i := range n {
+		s := makeSegment(t, base, sm.EffectID(i+1), uniformShapes(batches, per, valueBytes))
+		out = append(out, s)
+		base = s.seg.Next
+	}
+	return out
+}
+
+// With small segments a fetch reads on into the following ones while its
+// budgets last, so an answer carries about FetchMaxBytes (or MaxRecords),
+// and at most MaxSegments segments: every offset is answered exactly as
+// the model says, for several bounds.
+func TestColdFetchAcrossSegments(t *testing.T) {
+	segs := smallSegments(t, 100, 8, 3, 2, 50) // 8 segments of 3 frames
+	frame := int64(sm.FrameBytes(segs[0].batches[0].Records))
+	for _, c := range []struct {
+		maxBytes    int64
+		maxSegs     int
+		maxRecords  int32
+		chunk       int64
+		wantSegsMax int // the most segments one answer spans
+	}{
+		{maxBytes: 10 * frame, chunk: 1 << 10, wantSegsMax: 4}, // 10 frames: 1+3+3+3
+		{maxBytes: 10*frame - 1, chunk: 100, wantSegsMax: 4},
+		{maxBytes: 1 << 20, maxSegs: 3, chunk: 1 << 10, wantSegsMax: 3},
+		{maxBytes: 1 << 20, maxRecords: 7, chunk: 64, wantSegsMax: 2}, // 1 record, then 6
+		{maxBytes: 1 << 20, chunk: 1 << 20, wantSegsMax: 8},
+	} {
+		w := newColdWorld(t, ColdCacheConfig{BudgetBytes: 1 << 20, ChunkBytes: c.chunk}, ColdReaderConfig{FetchMaxBytes: c.maxBytes, MaxSegments: c.maxSegs}, segs...)
+		most := 0
+		for off := segs[0].seg.Base; off < segs[len(segs)-1].seg.Next; off++ {
+			req := w.fetch(off, c.maxRecords)
+			w.drain()
+			resp := w.takeReply()
+			w.check(req, resp)
+			spanned := w.segIndex(resp.Batches[len(resp.Batches)-1].NextOffset()-1) - w.segIndex(off) + 1
+			most = max(most, spanned)
+		}
+		if most != c.wantSegsMax {
+			t.Fatalf("%+v: answers span at most %d segments, want %d", c, most, c.wantSegsMax)
+		}
+		if st := w.cache.Stats(); st.MultiSegmentReads == 0 {
+			t.Fatalf("%+v: stats %+v", c, st)
+		}
+	}
+}
+
+// A fetch reading on into the next segments asks for their indexes
+// together, then for every chunk its budget reaches in all of them: two
+// round trips with a cold cache, one with the indexes cached, none when
+// everything is.
+func TestColdFetchAcrossSegmentsRoundTrips(t *testing.T) {
+	segs := smallSegments(t, 0, 6, 3, 2, 50)
+	frame := int64(sm.FrameBytes(segs[0].batches[0].Records))
+	w := newColdWorld(t, ColdCacheConfig{BudgetBytes: 1 << 20, ChunkBytes: 2 * frame}, ColdReaderConfig{FetchMaxBytes: 12 * frame}, segs...)
+	// waves completes the gets in flight in rounds (each round: those
+	// asked before it) until the fetch is answered; it returns the rounds
+	// and the gets of each.
+	waves := func() (rounds int, gets []int) {
+		for len(w.replies) == 0 {
+			if len(w.ops) == 0 {
+				t.Fatalf("fetch pending with nothing in flight")
+			}
+			n := len(w.ops)
+			gets = append(gets, n)
+			for range n {
+				w.complete(0, false)
+			}
+			rounds++
+		}
+		return rounds, gets
+	}
+	req := w.fetch(1, 0) // about 12 frames: 4 segments
+	first := slices.Clone(w.ops)
+	if rounds, gets := waves(); rounds != 2 {
+		t.Fatalf("cold fetch across segments took %d round trips (%v gets)", rounds, gets)
+	}
+	resp := w.takeReply()
+	w.check(req, resp)
+	spanned := w.segIndex(resp.Batches[len(resp.Batches)-1].NextOffset() - 1)
+	if spanned < 3 {
+		t.Fatalf("answer %s spans %d segments", spans(resp.Batches), spanned+1)
+	}
+	for i := range spanned + 1 {
+		if !slices.ContainsFunc(first, func(op sm.ObjectOp) bool {
+			return op.Name == segs[i].seg.Name && op.Off == segs[i].seg.DataBytes
+		}) {
+			t.Fatalf("the first gets %+v do not hold segment %d's index", first, i)
+		}
+	}
+	w.drain() // read-ahead
+	// Everything cached: no get.
+	req = w.fetch(1, 0)
+	w.check(req, w.takeReply())
+	if len(w.ops) != 0 {
+		t.Fatalf("cached fetch asked for %+v", w.ops)
+	}
+	// Indexes cached, chunks not: one round trip.
+	for i := range segs {
+		for k := int64(0); k*w.cache.chunk < segs[i].seg.DataBytes; k++ {
+			w.cache.remove(coldKey{segs[i].seg.Name, k})
+		}
+	}
+	req = w.fetch(1, 0)
+	if rounds, gets := waves(); rounds != 1 {
+		t.Fatalf("fetch with cached indexes took %d round trips (%v gets)", rounds, gets)
+	}
+	w.check(req, w.takeReply())
+	w.drain()
+}
+
+// A segment whose object holds records below its record's base, in a batch
+// straddling the base: an answer reading on from the previous segment ends
+// at the base (batches of one answer never overlap); the next fetch starts
+// with the straddling batch.
+func TestColdReadOnStopsAtOverlap(t *testing.T) {
+	a := makeSegment(t, 0, 1, uniformShapes(5, 4, 30))  // [0, 20)
+	b := makeSegment(t, 19, 2, uniformShapes(6, 2, 30)) // [19, 31) in the object: [19, 21) straddles 20
+	b.seg.Base = a.seg.Next
+	c := makeSegment(t, b.seg.Next, 3, uniformShapes(3, 2, 30))
+	w := newColdWorld(t, ColdCacheConfig{ChunkBytes: 256}, ColdReaderConfig{}, a, b, c)
+	req := w.fetch(10, 0)
+	w.drain()
+	resp := w.takeReply()
+	w.check(req, resp)
+	if last := resp.Batches[len(resp.Batches)-1].NextOffset(); last != a.seg.Next {
+		t.Fatalf("answer %s, want it to end at %d, before the batch overlapping it", spans(resp.Batches), a.seg.Next)
+	}
+	req = w.fetch(a.seg.Next, 0)
+	w.drain()
+	resp = w.takeReply()
+	w.check(req, resp)
+	if resp.Batches[0].BaseOffset != 19 || resp.Batches[len(resp.Batches)-1].NextOffset() != c.seg.Next {
+		t.Fatalf("answer %s at %d, want [19, 21) first and the rest of b and c", spans(resp.Batches), a.seg.Next)
+	}
+}
+
+// A reader holds at most MaxPending fetches waiting for the object store:
+// the next is answered LEADER_NOT_AVAILABLE (retriable) at once, saying
+// why, and gets nothing asked; once they are answered it serves again.
+func TestColdPendingBound(t *testing.T) {
+	var segs []testSegment
+	for i := range DefaultColdMaxPending + 1 {
+		segs = append(segs, makeSegment(t, sm.Offset(10*i), sm.EffectID(i+1), uniformShapes(2, 5, 20)))
+	}
+	w := newColdWorld(t, ColdCacheConfig{}, ColdReaderConfig{MaxSegments: 1}, segs...)
+	reqs := map[uint64]sm.FetchRequest{}
+	for i := range DefaultColdMaxPending {
+		req := w.fetch(segs[i].seg.Base+3, 0)
+		reqs[req.ReqID] = req
+	}
+	if w.r.Pending() != DefaultColdMaxPending || len(w.replies) != 0 {
+		t.Fatalf("%d pending, %d answered", w.r.Pending(), len(w.replies))
+	}
+	inflight := len(w.ops)
+	w.fetch(segs[DefaultColdMaxPending].seg.Base, 0)
+	resp := w.takeReply()
+	if resp.Code != sm.CodeLeaderNotAvailable || !resp.Code.Retriable() || len(resp.Batches) != 0 || resp.LeaderHint != coldSelf ||
+		resp.HighWatermark != w.view.HighWatermark || resp.LeaderEpoch != w.view.LeaderEpoch ||
+		!strings.Contains(resp.Message, "64 fetches below its local log start waiting for the object store") {
+		t.Fatalf("fetch past the bound: %v %q hint %d", resp.Code, resp.Message, resp.LeaderHint)
+	}
+	if len(w.ops) != inflight || w.r.Pending() != DefaultColdMaxPending || w.cache.Stats().Refused != 1 {
+		t.Fatalf("a refused fetch asked for gets or is pending: %d gets (were %d), %d pending", len(w.ops), inflight, w.r.Pending())
+	}
+	// One answered: room for one more.
+	for len(w.replies) == 0 {
+		w.complete(0, false)
+	}
+	n := len(w.replies)
+	req := w.fetch(segs[DefaultColdMaxPending].seg.Base, 0)
+	if len(w.replies) != n {
+		t.Fatalf("a fetch with room was answered at once: %+v", w.replies[n:])
+	}
+	reqs[req.ReqID] = req
+	w.drain()
+	if len(w.replies) != len(reqs) {
+		t.Fatalf("%d answers to %d fetches", len(w.replies), len(reqs))
+	}
+	for _, resp := range w.replies {
+		w.check(reqs[resp.ReqID], resp)
 	}
 }
 

@@ -78,8 +78,14 @@ type ColdCacheStats struct {
 	// segment).
 	Gets, GetBytes, GetFailures, Corruptions uint64
 	// ColdReads and CacheHitReads count fetches answered OK: those that
-	// waited for a get, and those served from the cache alone.
-	ColdReads, CacheHitReads uint64
+	// waited for a get, and those served from the cache alone;
+	// MultiSegmentReads those of them that read on into a following
+	// segment. Refused counts fetches answered LEADER_NOT_AVAILABLE because
+	// their reader held its most pending fetches.
+	ColdReads, CacheHitReads, MultiSegmentReads, Refused uint64
+	// Forgotten counts the items dropped because their segment's record
+	// was dropped (remote retention).
+	Forgotten uint64
 }
 
 // coldKey names one cached item: an object's index (chunk = indexChunk) or
@@ -152,11 +158,20 @@ func (c *ColdCache) chunkSpan(dataBytes, k int64) (off, end int64) {
 // chunkOf is the chunk holding byte pos.
 func (c *ColdCache) chunkOf(pos int64) int64 { return pos / c.chunk }
 
-// Forget drops seg's index and chunks (its object was deleted).
+// Forget drops seg's index and chunks: its record was dropped (remote
+// retention), so no fetch reads it any more and its object is deleted. A
+// get of it still in flight may cache its bytes again; they age out.
 func (c *ColdCache) Forget(seg *sm.RemoteSegment) {
-	c.remove(coldKey{seg.Name, indexChunk})
+	c.forget(coldKey{seg.Name, indexChunk})
 	for k := int64(0); k*c.chunk < seg.DataBytes; k++ {
-		c.remove(coldKey{seg.Name, k})
+		c.forget(coldKey{seg.Name, k})
+	}
+}
+
+func (c *ColdCache) forget(k coldKey) {
+	if c.items[k] != nil {
+		c.stats.Forgotten++
+		c.remove(k)
 	}
 }
 

@@ -111,6 +111,7 @@ type upload struct {
 type Tier struct {
 	cfg    Settings
 	cold   *ColdReader
+	cache  *ColdCache // the broker's, shared: cold's, and where dropped segments are forgotten
 	budget *Budget
 	ids    *host.IDs
 	now    sm.Time
@@ -149,7 +150,7 @@ type Tier struct {
 // metadata shows; cold reads go through cache, the broker's.
 func New(cfg Settings, epoch sm.Epoch, remote sm.RemoteLog, budget *Budget, cache *ColdCache, ids *host.IDs) *Tier {
 	cold := NewColdReader(ColdReaderConfig{TP: cfg.TP, Self: cfg.Self, FetchMaxRecords: cfg.FetchMaxRecords}, cache)
-	return &Tier{cfg: cfg, epoch: epoch, remote: remote, budget: budget, ids: ids, cold: cold}
+	return &Tier{cfg: cfg, epoch: epoch, remote: remote, budget: budget, ids: ids, cold: cold, cache: cache}
 }
 
 // coldView is what a cold answer carries, from the latest replica view.
@@ -187,7 +188,9 @@ func (t *Tier) ColdFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, statu
 		return
 	}
 	cv := View{HighWatermark: status.HighWatermark, LogStart: status.LogStart, LeaderEpoch: status.LeaderEpoch}
-	t.cold.Fetch(now, from, req, t.segs[i:min(i+2, len(t.segs))], cv)
+	// The covering segment and the ones a fetch may read on into, and one
+	// more for read-ahead.
+	t.cold.Fetch(now, from, req, t.segs[i:min(i+DefaultColdFetchSegments+1, len(t.segs))], cv)
 }
 
 // Epoch is the leader epoch the component works for.
@@ -449,6 +452,9 @@ func (t *Tier) setRemote(r sm.RemoteLog) {
 
 func (t *Tier) trimSegs(start sm.Offset) {
 	i := sort.Search(len(t.segs), func(i int) bool { return t.segs[i].Base >= start })
+	for j := range i {
+		t.cache.Forget(&t.segs[j]) // dropped: its object goes
+	}
 	if i > 0 {
 		t.segs = slices.Delete(slices.Clone(t.segs), 0, i)
 	}

@@ -245,6 +245,12 @@ func TestRemoteRetentionDropsExpired(t *testing.T) {
 		{Name: "c", Base: 20, Next: 30, DataBytes: 1000, MaxTimestamp: 2500},
 	}})
 	f.take()
+	// The broker's cold cache holds some of every segment.
+	cache := f.tier.cache
+	for _, name := range []string{"a", "b", "c"} {
+		cache.put(coldKey{name, indexChunk}, &sm.SegmentIndex{}, nil, 10, false)
+		cache.put(coldKey{name, 0}, nil, make([]byte, 100), 100, false)
+	}
 	f.now = f.tier.TimerAt()
 	f.tier.OnTimer(f.now)
 	o = f.take()
@@ -265,5 +271,19 @@ func TestRemoteRetentionDropsExpired(t *testing.T) {
 	}
 	if _, ok := f.tier.Covering(15); ok {
 		t.Fatal("a dropped segment still covers 15")
+	}
+	// The dropped segments are forgotten by the cache; the kept one stays.
+	for _, name := range []string{"a", "b", "c"} {
+		for _, k := range []coldKey{{name, indexChunk}, {name, 0}} {
+			if cache.has(k) != (name == "c") {
+				t.Fatalf("after dropping a and b, %v cached: %v", k, cache.has(k))
+			}
+		}
+	}
+	if st := cache.Stats(); st.Forgotten != 4 || st.Items != 2 {
+		t.Fatalf("cache stats %+v", st)
+	}
+	if err := cache.CheckInvariants(); err != nil {
+		t.Fatal(err)
 	}
 }
