@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/tier"
 )
 
 // Fault is a class of injected fault; every class can be switched on or off
@@ -88,10 +89,9 @@ func segmentFaults() []Fault {
 // (objectProbes), and every seed runs as before. ParseFaults knows them,
 // and their primitive (ObjectFaults) works when called
 // (TestObjectStoreFaults, TestObjectFaultsPrimitive drive every class).
-// Set it where the brokers upload in the simulator. (With uploads wired
-// and the controller not yet recording them, seeds 1-20 injected every
-// put class but objreaderr and objpage reached nothing.)
-const objectFaultsWired = false
+// Brokers upload in the simulator (Storage.Tier, drawn on in three seeds
+// of four), so it is set.
+const objectFaultsWired = true
 
 // objectFaultClasses are the object-store fault classes, drawn and
 // injected from their own PRNG streams (objectSwarm, scheduleObjectFault)
@@ -183,6 +183,10 @@ type Storage struct {
 	CacheBytes             int64
 	SegmentBytes           int64
 	RetentionCheckInterval sm.Duration
+	// Tier is the brokers' tiered storage (sm/tier): when enabled, leaders
+	// upload committed segments to the world's object store, replicas keep
+	// only the local window, and reads below it are cold.
+	Tier tier.Config
 }
 
 // Config is one simulation run. DefaultConfig draws a swarm configuration
@@ -454,6 +458,27 @@ func Swarm(seed uint64) Config {
 	}
 	c.Storage.SegmentBytes = int64(r.logUniform(256, 32<<10))
 	c.Storage.RetentionCheckInterval = sm.Duration(r.between(100, 2000)) * sm.Millisecond
+	// Tiered storage, from its own stream so that the draws above and
+	// below stay as they were: on in three seeds of four, with upload
+	// intervals, local windows and cold caches from tiny to roomy.
+	ts := newRNG(seed).child("tier-config")
+	if ts.chance(0.75) {
+		t := &c.Storage.Tier
+		t.Enabled = true
+		t.UploadInterval = sm.Duration(ts.between(200, 3000)) * sm.Millisecond
+		t.MaxConcurrentUploads = int(ts.between(1, 4))
+		t.LocalRetentionMs, t.LocalRetentionBytes = -1, -1
+		if ts.chance(0.6) {
+			t.LocalRetentionMs = ts.between(300, 5000)
+		}
+		if ts.chance(0.6) {
+			t.LocalRetentionBytes = int64(ts.logUniform(512, 32<<10))
+		}
+		t.ColdCacheBytes = int64(ts.logUniform(1<<10, 1<<20))
+		if ts.chance(0.2) {
+			t.ColdCacheBytes = 64 << 20
+		}
+	}
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))

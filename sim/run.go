@@ -373,7 +373,6 @@ func (w *World) idle() bool {
 func (w *World) finalReads() error {
 	reader := w.adminClient()
 	reader.stopped = true
-	deadline := w.now.Add(w.cfg.LivenessTimeout)
 	offline := map[sm.TopicPartition]bool{}
 	if ctl := w.leaderController(); ctl != nil {
 		for _, st := range ctl.Metadata().Partitions {
@@ -384,6 +383,9 @@ func (w *World) finalReads() error {
 		if offline[tp] {
 			continue // nothing can read it (checkLostForGood allowed it)
 		}
+		// Each partition has the liveness timeout to be read whole: reads
+		// of cold data wait for the object store, a round trip per fetch.
+		deadline := w.now.Add(w.cfg.LivenessTimeout)
 		next := sm.Offset(0)
 		hw := sm.Offset(-1)
 		for hw < 0 || next < hw {
@@ -715,6 +717,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CacheBytes:                   max(cfg.Storage.CacheBytes, 1), // 0 would mean the default
 		SegmentBytes:                 cfg.Storage.SegmentBytes,
 		RetentionCheckInterval:       cfg.Storage.RetentionCheckInterval,
+		Tier:                         cfg.Storage.Tier,
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,

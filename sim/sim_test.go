@@ -352,7 +352,14 @@ func objectProbes() []string {
 	if !objectFaultsWired {
 		return nil
 	}
-	return []string{"object put unknown outcome", "object put landed late", "object read failed", "orphan object collected"}
+	return []string{"object put unknown outcome", "object put landed late", "object read failed", "orphan object collected",
+		// Tiered storage in the state machines: uploads recorded, retried
+		// after an unknown outcome, a zombie's commit refused, orphans
+		// collected, local copies deleted past the window, reads from the
+		// object store and its cache, remote retention, tail-only rebuild.
+		sm.ProbeUploadOK.String(), sm.ProbeUploadUnknown.String(), sm.ProbeZombieUploadRejected.String(),
+		sm.ProbeOrphanCollected.String(), sm.ProbeUploadedDeletedLocally.String(), sm.ProbeColdRead.String(),
+		sm.ProbeColdCacheHit.String(), sm.ProbeRemoteRetentionDropped.String(), sm.ProbeTailOnlyRebuild.String()}
 }
 
 // segmentProbes are the simulator's own paths of segmented logs, gated with

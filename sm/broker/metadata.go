@@ -125,6 +125,10 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			}
 			h.SetRemote(n.now, st.Remote)
 			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
+			if t := n.tiers[tp]; t != nil {
+				t.SetRemote(n.now, st.Remote)
+				n.settleTier(tp)
+			}
 			n.syncTier(tp)
 			n.drain(tp)
 		}

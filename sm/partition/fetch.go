@@ -325,7 +325,19 @@ func (p *Partition) divergence(req sm.ReplicaFetchRequest) (sm.ReplicaFetchRespo
 	e, end, ok := p.log.endOfEpoch(req.LastFetchedEpoch)
 	switch {
 	case !ok:
-		e, end = 0, 0 // every epoch here is newer: the follower keeps nothing
+		// Every epoch here is newer than the follower's last. Below this
+		// log's start everything was committed (retention, a reset to the
+		// leader's start or the uploaded end only pass committed records),
+		// so the follower keeps what it has there and nothing after: its
+		// own end of that epoch, cut at this log's start.
+		switch start := p.log.start(); {
+		case start > 0 && req.FetchOffset == start:
+			return sm.ReplicaFetchResponse{}, false // it ends where this log starts: nothing to compare
+		case start > 0:
+			e, end = req.LastFetchedEpoch, start
+		default:
+			e, end = 0, 0
+		}
 	case e != req.LastFetchedEpoch || end < req.FetchOffset:
 	case !p.log.cutsCachedBatch(req.FetchOffset):
 		// One leader wrote every batch of an epoch, and replicas copy whole

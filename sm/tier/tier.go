@@ -179,7 +179,11 @@ func (t *Tier) ColdFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, statu
 	}
 	i := sort.Search(len(t.segs), func(i int) bool { return t.segs[i].Next > req.Offset })
 	if i == len(t.segs) || t.segs[i].Base > req.Offset {
-		reply(sm.CodeOffsetOutOfRange, fmt.Sprintf("no uploaded segment holds offset %d (uploaded [%d, %d), local log from %d)", req.Offset, t.remote.Start, t.remote.End, v.LocalStart))
+		// The records do not hold it although the replica's range says it
+		// is uploaded: they are behind (a commit seen in metadata first).
+		t.reload()
+		t.step()
+		reply(sm.CodeLeaderNotAvailable, fmt.Sprintf("the leader is catching up with the uploaded segment records (offset %d; uploaded [%d, %d), local log from %d)", req.Offset, t.remote.Start, t.remote.End, v.LocalStart))
 		return
 	}
 	cv := View{HighWatermark: status.HighWatermark, LogStart: status.LogStart, LeaderEpoch: status.LeaderEpoch}
@@ -232,13 +236,32 @@ func (t *Tier) Covering(off sm.Offset) (sm.RemoteSegment, bool) {
 }
 
 // SetRemote updates the uploaded range from metadata (never backwards).
-func (t *Tier) SetRemote(r sm.RemoteLog) {
+// Metadata may show this component's own commit before its answer comes:
+// the commit is then done. A range that grew otherwise is read again.
+func (t *Tier) SetRemote(now sm.Time, r sm.RemoteLog) {
+	t.setNow(now)
 	if r.End < t.remote.End || r.End == t.remote.End && r.Start <= t.remote.Start {
 		return
 	}
+	grew := r.End > t.remote.End
 	t.remote = r
-	if t.loaded {
-		t.trimSegs(r.Start)
+	if !t.loaded {
+		return
+	}
+	t.trimSegs(r.Start)
+	if !grew {
+		return
+	}
+	if u := t.up; u != nil && u.committing && u.seg.Next == r.End && (len(t.segs) == 0 && u.seg.Base == r.Start || len(t.segs) > 0 && t.segs[len(t.segs)-1].Next == u.seg.Base) {
+		t.segs = append(t.segs, u.seg)
+		t.out.Probes = append(t.out.Probes, sm.ProbeUploadOK)
+		t.endUpload(false)
+		t.step()
+		return
+	}
+	if n := len(t.segs); n == 0 || t.segs[n-1].Next != r.End {
+		t.reload()
+		t.step()
 	}
 }
 
@@ -296,7 +319,9 @@ func (t *Tier) candidate() (sm.SegmentIndex, sm.Offset, bool) {
 }
 
 func (t *Tier) maybeUpload() {
-	if t.up != nil || t.now < t.retryAt {
+	// Uploads wait for the records: a commit that lands while they load
+	// could be missing from both the page and the list.
+	if !t.loaded || t.up != nil || t.now < t.retryAt {
 		return
 	}
 	s, start, ok := t.candidate()
@@ -383,8 +408,15 @@ func (t *Tier) OnCommitResponse(now sm.Time, m sm.CommitSegmentResponse) {
 	switch m.Code {
 	case sm.CodeOK:
 		t.setRemote(m.Remote)
-		if t.loaded && (len(t.segs) == 0 || t.segs[len(t.segs)-1].Next == u.seg.Base) {
+		switch {
+		case !t.loaded:
+			// Loading: the pages will hold it.
+		case len(t.segs) == 0 || t.segs[len(t.segs)-1].Next == u.seg.Base:
 			t.segs = append(t.segs, u.seg)
+		case len(t.segs) > 0 && t.segs[len(t.segs)-1].Name == u.seg.Name:
+			// A repeat of the last commit, answered again.
+		default:
+			t.reload() // the list lost track of the range: read it again
 		}
 		t.out.Probes = append(t.out.Probes, sm.ProbeUploadOK)
 		t.endUpload(false)
@@ -467,6 +499,11 @@ func (t *Tier) OnRemoteSegments(now sm.Time, m sm.RemoteSegmentsResponse) {
 	}
 	t.trimSegs(t.remote.Start)
 	t.step()
+}
+
+// reload forgets the records and loads them again.
+func (t *Tier) reload() {
+	t.loaded, t.segs, t.listReq = false, nil, 0
 }
 
 // ---- remote retention ------------------------------------------------------

@@ -36,7 +36,10 @@ func newFixture(t *testing.T, budget *Budget, remote sm.RemoteLog, sealed ...sm.
 	if n := len(sealed); n > 0 {
 		end = sealed[n-1].Next
 	}
-	f.view = ReplicaView{Leading: true, Epoch: 1, TopicID: testID, HW: end + 1, Durable: end + 1, Sealed: sealed, Wall: 1000}
+	f.view = ReplicaView{Leading: true, Epoch: 1, TopicID: testID, HW: end + 1, Durable: end + 1, Wall: 1000}
+	// Load the (empty) records first: uploads wait for them.
+	f.loadEmpty(f.poke())
+	f.view.Sealed = sealed
 	return f
 }
 
@@ -90,7 +93,6 @@ func TestUploadCommitsInOrder(t *testing.T) {
 	f := newFixture(t, NewBudget(4), sm.RemoteLog{}, seg(0, 10, 1000, 500), seg(10, 20, 900, 600))
 	o := f.poke()
 	put := onlyPut(t, o)
-	o = f.loadEmpty(o)
 	if put.Source == nil || put.Source.Segment != 0 || put.Source.Len != 1000 || put.Source.Next != 10 || !put.CreateOnly {
 		t.Fatalf("put %+v", put)
 	}
@@ -231,6 +233,7 @@ func TestRemoteRetentionDropsExpired(t *testing.T) {
 	f.view.Sealed, f.view.LocalStart, f.view.HW, f.view.Durable = nil, 30, 30, 30
 	f.view.RetentionMs = 1000
 	f.view.Wall = 3000
+	f.tier.reload()
 	o := f.poke()
 	var req sm.RemoteSegmentsRequest
 	for _, m := range o.ToController {
