@@ -424,6 +424,12 @@ func (p *Partition) replicaBatches(bs []sm.Batch) []sm.Batch {
 
 // replyReplica sends a follower its batches.
 func (p *Partition) replyReplica(pf *parkedFetch, bs []sm.Batch) {
+	if f := p.progress(pf.req.Replica); f != nil && pf.req.Incarnation < f.incarnation {
+		// The follower restarted while this fetch waited (for a read, or
+		// parked): it came from the replaced process, a zombie perhaps,
+		// and is not answered (OnReplicaFetch drops such fetches too).
+		return
+	}
 	if n := len(bs); n > 0 {
 		// A leader serves followers only data it has itself synced, and only
 		// batches of its epoch or older, from where the follower asked.

@@ -85,3 +85,27 @@ func TestTailOnlyRebuild(t *testing.T) {
 		t.Fatalf("tail %v, leader's %v", got, want)
 	}
 }
+
+// A follower fetch that waits for a disk read while the follower restarts
+// (the leader learns of its new incarnation) is not answered when the read
+// completes: the old process may be a zombie whose log is no longer the
+// replica's.
+func TestReplicaFetchFromReplacedProcessNotAnsweredAfterRead(t *testing.T) {
+	c := storageCluster(t, Settings{SegmentBytes: 100}, 0) // no cache: every fetch reads the disk
+	produceN(c, 4, "v")
+	l := c.reps[101]
+	c.net.Queue = nil
+	l.host.Deliver(sm.Envelope{From: 103, To: 101, Msg: sm.ReplicaFetchRequest{TP: testTP, Replica: 103, Incarnation: c.reps[103].inc(), LeaderEpoch: 1, FetchOffset: 0}})
+	if len(l.disk.PendingReads()) != 1 {
+		t.Fatalf("want the fetch waiting on a read, reads %+v", l.disk.PendingReads())
+	}
+	l.p.OnReplicaRestarted(c.now(), 103, c.reps[103].inc()+1)
+	c.check(l)
+	d, _ := l.disk.CompleteRead(sm.OutcomeOK, "")
+	l.host.Handle(d)
+	for _, e := range c.net.Queue {
+		if r, ok := e.Msg.(sm.ReplicaFetchResponse); ok && e.To == 103 && r.Code == sm.CodeOK {
+			t.Fatalf("answered the replaced process's fetch: %+v", r)
+		}
+	}
+}
