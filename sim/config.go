@@ -78,14 +78,19 @@ func segmentFaults() []Fault {
 }
 
 // objectFaultsWired says whether nodes issue object-store operations in the
-// simulator (brokers upload sealed segments, controllers collect orphans:
-// sm/tier and the controller's GC wired through newNode's configs). The
-// object-store fault classes act on those operations only, so until nodes
-// issue them the classes could never be injected: they stay out of Swarm's
-// draws, the fault director and the coverage gate, and every seed runs as
-// before. ParseFaults knows them, and their primitive (ObjectFaults) works
-// when called (TestObjectStoreFaults drives every class). Set it where the
-// brokers upload in the simulator.
+// simulator: brokers upload sealed segments (broker.Config.Tier in
+// newNode), the controllers record them and collect orphans
+// (controller.Config.Tiering.GC, set), and brokers read cold segments once
+// local copies are gone. The object-store fault classes act on those
+// operations only — objreaderr on gets (cold reads), objpage on lists (the
+// GC's), the rest mostly on puts — so until nodes issue all three kinds
+// the classes could not all be injected: they stay out of Swarm's draws,
+// the fault director, the coverage gate and its object probes
+// (objectProbes), and every seed runs as before. ParseFaults knows them,
+// and their primitive (ObjectFaults) works when called
+// (TestObjectStoreFaults, TestObjectFaultsPrimitive drive every class).
+// Brokers upload in the simulator (Storage.Tier, drawn on in three seeds
+// of four), so it is set.
 const objectFaultsWired = true
 
 // objectFaultClasses are the object-store fault classes, drawn and
@@ -213,6 +218,10 @@ type Config struct {
 	LostDisks int
 	// Storage is how brokers keep their logs (cache, segments, retention).
 	Storage Storage
+	// WipeAll, with tiered storage, wipes every broker's disk after the
+	// liveness phase and requires the final reads to return everything
+	// that was uploaded (World.wipeAll).
+	WipeAll bool
 
 	NetLatency, NetLatencyMax sm.Duration
 	// ObjectLatency is the object store's typical operation latency and
@@ -473,6 +482,7 @@ func Swarm(seed uint64) Config {
 		if ts.chance(0.2) {
 			t.ColdCacheBytes = 64 << 20
 		}
+		c.WipeAll = ts.chance(0.2)
 	}
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {

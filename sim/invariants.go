@@ -166,11 +166,11 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.Par
 				continue
 			}
 			checked = off + 1
-			if int(off) > len(ref) && off == st.LocalStart {
+			if int(off) > len(ref) && (off == st.LogStart || off == st.LocalStart) {
 				// Retention deleted what lies below this replica's log start
-				// before any check read it (or, with tiered storage, only the
-				// object store holds it and this replica never had it): those
-				// offsets stay unverified here.
+				// before any check read it, or the local window deleted what
+				// only the object store holds now (the GC-safety check
+				// compares those): those offsets stay unverified here.
 				for int(off) > len(ref) {
 					ref = append(ref, unverified)
 				}
@@ -303,8 +303,9 @@ type objChecked struct {
 }
 
 // recordsView is the newest applied segment records among the running
-// controllers: those of the controller with the highest applied index, its
-// metadata, and ok false when no controller records segments. Any
+// controllers: the controller with the highest applied index (its
+// RemoteSegments and Metadata), and ok false when no controller records
+// segments. Any
 // controller's applied state is a prefix of the committed history, and the
 // garbage collector deletes only objects no later entry can record again
 // (committability only shrinks), so the newest state is the one the object
@@ -312,7 +313,7 @@ type objChecked struct {
 // further (a lagging controller may still record a segment that a later
 // drop removed and the collector deleted, and is checked only for
 // orphans, where that errs on the safe side).
-func (w *World) recordsView() (recs map[sm.TopicPartition][]sm.RemoteSegment, md sm.MetadataDelta, by sm.NodeID, newest, ok bool) {
+func (w *World) recordsView() (c remoteRecords, by sm.NodeID, newest, ok bool) {
 	var best remoteRecords
 	for _, id := range w.controllerIDs() {
 		h := w.hosts[id]
@@ -327,22 +328,23 @@ func (w *World) recordsView() (recs map[sm.TopicPartition][]sm.RemoteSegment, md
 		}
 	}
 	if best == nil {
-		return nil, sm.MetadataDelta{}, 0, false, false
+		return nil, 0, false, false
 	}
-	return best.RemoteSegments(), best.Metadata(), by, best.AppliedIndex() >= w.inv.appliedMax, true
+	return best, by, best.AppliedIndex() >= w.inv.appliedMax, true
 }
 
 // checkObjects runs both tiered-storage checks on the newest records.
 func (w *World) checkObjects() {
-	recs, md, by, newest, ok := w.recordsView()
+	c, by, newest, ok := w.recordsView()
 	if !ok {
 		return
 	}
+	recs := c.RemoteSegments()
 	if newest {
 		w.checkGCSafety(recs, by)
 	}
 	if w.failure == nil {
-		w.trackOrphans(recs, md)
+		w.trackOrphans(recs, c.Metadata)
 	}
 }
 
@@ -441,13 +443,20 @@ func (w *World) verifySegmentObject(tp sm.TopicPartition, seg *sm.RemoteSegment,
 
 // trackOrphans notes since when each segment object has been an orphan the
 // garbage collector must delete: referenced by no record and never
-// committable any more — its topic ID is gone, its epoch is below the
-// partition's leader epoch, or its base below the uploaded end
-// (sm.ObjectName, the controller's GC rule).
-func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md sm.MetadataDelta) {
+// committable any more — its topic ID is gone, its partition does not
+// exist, its epoch is below the partition's leader epoch, or its base below
+// the uploaded end (the controller's GC rule, sm/controller/gc.go). Names
+// under segments/ that are not segment object names are not the
+// collector's: it leaves them alone, and so does the check.
+func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, metadata func() sm.MetadataDelta) {
 	if w.objects == nil {
 		return
 	}
+	names := w.objects.Names(sm.SegmentsPrefix)
+	if len(names) == 0 && len(w.inv.orphanSince) == 0 {
+		return // nothing to track: skip building the metadata
+	}
+	md := metadata()
 	if w.inv.orphanSince == nil {
 		w.inv.orphanSince = map[string]sm.Time{}
 	}
@@ -465,11 +474,10 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md s
 	for _, p := range md.Partitions {
 		parts[p.TP] = p
 	}
-	names := w.objects.Names(sm.SegmentsPrefix)
 	live := make(map[string]bool, len(names))
 	for _, name := range names {
 		live[name] = true
-		if referenced[name] || committable(name, topics, parts) {
+		if referenced[name] || !collectable(name, topics, parts) {
 			delete(w.inv.orphanSince, name)
 			continue
 		}
@@ -485,21 +493,22 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, md s
 	}
 }
 
-// committable reports whether a segment object could still be recorded: a
-// well-formed name of a live topic ID, from the partition's current leader
-// epoch or later, at or above its uploaded end. A name that does not parse
-// is never committable.
-func committable(name string, topics map[sm.TopicID]string, parts map[sm.TopicPartition]sm.PartitionState) bool {
+// collectable reports whether the collector may delete an unreferenced
+// segment object: its name parses (sm.ParseObjectName) and it can never be
+// recorded — no live topic has its topic ID, the partition does not exist,
+// its epoch is below the partition's leader epoch, or its base below the
+// uploaded end.
+func collectable(name string, topics map[sm.TopicID]string, parts map[sm.TopicPartition]sm.PartitionState) bool {
 	n, err := sm.ParseObjectName(name)
 	if err != nil {
 		return false
 	}
 	topic, ok := topics[n.TopicID]
 	if !ok {
-		return false
+		return true
 	}
 	st, ok := parts[sm.TopicPartition{Topic: topic, Partition: n.Partition}]
-	return ok && n.Epoch >= st.LeaderEpoch && n.Base >= st.Remote.End
+	return !ok || n.Epoch < st.LeaderEpoch || n.Base < st.Remote.End
 }
 
 // orphanAllowance is how long an orphan may outlive its becoming one: the
@@ -524,16 +533,19 @@ func (w *World) overdueOrphans() []string {
 
 // objectLiveness is the liveness phase's orphan check: with the faults
 // healed, the garbage collector deletes every orphan within its allowance.
-// It runs the world until no orphan is left (at most one allowance; nothing
-// when the store has none), then fails the run for any orphan older than
-// its allowance. Objects still referenced or still committable may stay.
+// It runs the world until no orphan is left and no object op is in flight
+// (a late put may still land and leave one) — at most one allowance, and
+// not at all when the store is empty — then fails the run for any orphan
+// older than its allowance. Objects still referenced or still committable
+// may stay.
 func (w *World) objectLiveness() error {
-	if _, _, _, _, ok := w.recordsView(); !ok || w.objects == nil {
+	if _, _, _, ok := w.recordsView(); !ok || w.objects == nil {
 		return nil
 	}
 	w.checkObjects()
-	if len(w.inv.orphanSince) > 0 {
-		w.runUntil(w.now.Add(w.orphanAllowance()+invariantInterval), func() bool { return len(w.inv.orphanSince) == 0 })
+	settled := func() bool { return len(w.inv.orphanSince) == 0 && w.objects.pending == 0 }
+	if !settled() {
+		w.runUntil(w.now.Add(w.orphanAllowance()+invariantInterval), settled)
 		if w.failure != nil {
 			return w.failure
 		}
@@ -543,5 +555,5 @@ func (w *World) objectLiveness() error {
 		return fmt.Errorf("t=%v: liveness: %d orphan objects not collected within %v (gc grace %v, interval %v), first %s, an orphan since %v",
 			w.now, len(late), w.orphanAllowance(), w.cfg.GCGrace, w.cfg.GCInterval, late[0], w.inv.orphanSince[late[0]])
 	}
-	return nil
+	return w.failure
 }

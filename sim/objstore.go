@@ -41,8 +41,9 @@ type objectStore struct {
 	model *testkit.Objects
 	rng   *rng
 	f     objectWindows
-	// pending counts ops issued and not completed (or landed, for late
-	// puts): the liveness phase waits for them.
+	// pending counts ops issued and not yet completed (late puts: not
+	// yet landed): the liveness phase's orphan check waits for them
+	// (objectLiveness).
 	pending int
 }
 

@@ -445,14 +445,17 @@ func TestOrphanLiveness(t *testing.T) {
 			c.recs[tp0] = []sm.RemoteSegment{kept}
 			c.md.Partitions[0].Remote = sm.RemoteLog{Start: 0, End: 2, Segments: 1}
 		}
-		// A stray object of a deleted topic incarnation and a bad name.
+		// A stray object of a deleted topic incarnation, one of a
+		// partition that does not exist, and a name that is not a segment
+		// object's (not the collector's business).
 		o.w.objects.model.Put(sm.ObjectOp{Name: sm.ObjectName{TopicID: sm.TopicID{0xdd}, Base: 5}.String()}, []byte("gone topic"))
+		o.w.objects.model.Put(sm.ObjectOp{Name: sm.ObjectName{TopicID: tierTopicID, Partition: 7, Epoch: 9}.String()}, []byte("no partition 7"))
 		o.w.objects.model.Put(sm.ObjectOp{Name: sm.SegmentsPrefix + "junk"}, []byte("?"))
 		var tick func()
 		tick = func() { o.w.checkObjects(); o.w.after(invariantInterval, tick) }
 		tick()
 		if len(o.w.inv.orphanSince) != 3 {
-			t.Fatalf("orphans %v, want the old epoch's, the gone topic's and the junk", o.w.inv.orphanSince)
+			t.Fatalf("orphans %v, want the old epoch's, the gone topic's and partition 7's", o.w.inv.orphanSince)
 		}
 		return o, orphanOld.Name
 	}
@@ -467,7 +470,7 @@ func TestOrphanLiveness(t *testing.T) {
 		if err := o.w.objectLiveness(); err != nil {
 			t.Fatal(err)
 		}
-		if o.w.stats.Reached["orphan object collected"] != 3 || len(o.w.objects.Names(sm.SegmentsPrefix)) != 2 {
+		if o.w.stats.Reached["orphan object collected"] != 3 || len(o.w.objects.Names(sm.SegmentsPrefix)) != 3 {
 			t.Fatalf("collected %d, left %q", o.w.stats.Reached["orphan object collected"], o.w.objects.Names(sm.SegmentsPrefix))
 		}
 	})

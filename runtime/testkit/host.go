@@ -1,7 +1,9 @@
 // Package testkit is the one small world the unit and property tests of
 // sm/... drive their state machines in: a manual clock, a fake disk that
 // completes nothing until the test says so (Disk), a network queue the test
-// delivers from, drops and reorders (Network), an Env per simulated process
+// delivers from, drops and reorders (Network), an object store with GCS's
+// semantics that the test completes operations through (Objects: OK,
+// failed, unknown, applied with the reply lost), an Env per simulated process
 // that executes a node's effects on them, and a Host that steps one node
 // through runtime.Handle — the driver the simulator and production use — so
 // no test calls Ready or Advance by hand and every test exercises the

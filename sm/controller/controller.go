@@ -25,6 +25,13 @@
 //
 // Requests are validated where they apply (in log order, identically on every
 // replica), and the leader that proposed an entry replies when it applies.
+//
+// Tiered storage (remote.go, gc.go): the metadata records each partition's
+// uploaded segments (commit_segment, drop_remote_segments) and summarises
+// them in PartitionState.Remote; the leader answers RemoteSegmentsRequest
+// pages from its applied state and, with Config.Tiering.GC, runs the
+// garbage collector of segment objects (object-store effects in
+// Ready.Objects, completed by sm.ObjectDone).
 package controller
 
 import (

@@ -334,3 +334,30 @@ func TestNewRejectsBadSnapshot(t *testing.T) {
 		t.Errorf("good snapshot: %v", err)
 	}
 }
+
+// Goal: a snapshot of format 1 (before tiered storage: no Remote in the
+// partition states, no records) still reads, as metadata with nothing
+// uploaded, and what it decodes to encodes as format 2.
+func TestSnapshotReadsFormat1(t *testing.T) {
+	f := newFSM(t)
+	f.register(101, 102)
+	f.create("x", 2, 2, sm.TopicConfig{RetentionMs: 60000})
+	f.ok(command{Delete: &deleteTopic{Name: "x"}})
+	f.create("y", 1, 1, sm.TopicConfig{})
+	enc := encodeSnapshot(f.md)
+	remote := []byte(`,"Remote":{"Start":0,"End":0,"Bytes":0,"Segments":0}`)
+	if bytes.Count(enc, remote) != 1 {
+		t.Fatalf("format 2 encodes Remote %d times for 1 partition:\n%s", bytes.Count(enc, remote), enc)
+	}
+	v1 := append([]byte{snapshotFormatV1}, bytes.ReplaceAll(enc[1:], remote, nil)...)
+	md, err := decodeSnapshot(v1)
+	if err != nil {
+		t.Fatalf("format 1: %v\n%s", err, v1)
+	}
+	if err := sameMetadata(md, f.md); err != nil {
+		t.Fatal(err)
+	}
+	if again := encodeSnapshot(md); again[0] != snapshotFormat || !bytes.Equal(again, enc) {
+		t.Fatalf("re-encoded format 1 snapshot:\n%s\nwant\n%s", again, enc)
+	}
+}
