@@ -506,7 +506,7 @@ func (r *ColdReader) reach(f *coldFetch) int {
 		} else {
 			left := p.seg.next - p.from
 			records += left
-			bytes += p.seg.dataBytes * int64(left) / int64(p.seg.next-p.seg.base)
+			bytes += p.seg.dataBytes * int64(left) / max(1, int64(p.seg.next-p.seg.base))
 		}
 	}
 	return j
