@@ -59,6 +59,9 @@ type invariants struct {
 	// (checkGCSafety); orphanSince when each orphan object was first seen
 	// one (trackOrphans).
 	objVerified map[string]objChecked
+	// objNames caches parsed segment object names (nil: not a segment
+	// object's name) for trackOrphans, which looks at every object often.
+	objNames    map[string]*sm.ObjectName
 	orphanSince map[string]sm.Time
 	// appliedMax is the highest applied index any controller was seen at.
 	appliedMax uint64
@@ -477,12 +480,17 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, meta
 	live := make(map[string]bool, len(names))
 	for _, name := range names {
 		live[name] = true
-		if referenced[name] || !collectable(name, topics, parts) {
+		if referenced[name] || !collectable(w.parseObjectName(name), topics, parts) {
 			delete(w.inv.orphanSince, name)
 			continue
 		}
 		if _, ok := w.inv.orphanSince[name]; !ok {
 			w.inv.orphanSince[name] = w.now
+		}
+	}
+	for name := range w.inv.objNames {
+		if !live[name] {
+			delete(w.inv.objNames, name)
 		}
 	}
 	for name := range w.inv.orphanSince {
@@ -493,14 +501,29 @@ func (w *World) trackOrphans(recs map[sm.TopicPartition][]sm.RemoteSegment, meta
 	}
 }
 
+// parseObjectName is sm.ParseObjectName, cached (nil: not a segment
+// object's name).
+func (w *World) parseObjectName(name string) *sm.ObjectName {
+	if w.inv.objNames == nil {
+		w.inv.objNames = map[string]*sm.ObjectName{}
+	}
+	n, ok := w.inv.objNames[name]
+	if !ok {
+		if p, err := sm.ParseObjectName(name); err == nil {
+			n = &p
+		}
+		w.inv.objNames[name] = n
+	}
+	return n
+}
+
 // collectable reports whether the collector may delete an unreferenced
-// segment object: its name parses (sm.ParseObjectName) and it can never be
-// recorded — no live topic has its topic ID, the partition does not exist,
-// its epoch is below the partition's leader epoch, or its base below the
-// uploaded end.
-func collectable(name string, topics map[sm.TopicID]string, parts map[sm.TopicPartition]sm.PartitionState) bool {
-	n, err := sm.ParseObjectName(name)
-	if err != nil {
+// segment object named n (nil: a name that is not a segment object's, which
+// the collector leaves alone): it can never be recorded — no live topic
+// has its topic ID, the partition does not exist, its epoch is below the
+// partition's leader epoch, or its base below the uploaded end.
+func collectable(n *sm.ObjectName, topics map[sm.TopicID]string, parts map[sm.TopicPartition]sm.PartitionState) bool {
+	if n == nil {
 		return false
 	}
 	topic, ok := topics[n.TopicID]

@@ -48,8 +48,10 @@ import (
 // Gets are deduplicated: fetches needing an index or chunk already asked
 // for wait on the same get. Completions come in any order, arbitrarily late;
 // one whose ID the reader does not track (it was aborted since) is not its
-// own. A failed get answers the fetches that need its bytes STORAGE_ERROR
-// (retriable); bytes that are not the recorded segment — a bad index, a
+// own. A failed get answers the fetches that need its bytes with the
+// batches they hold (a fetch that read on into a segment it cannot read
+// serves what it read before; the consumer asks again from there), or
+// STORAGE_ERROR (retriable) when they hold none; bytes that are not the recorded segment — a bad index, a
 // frame failing its checksum, offsets out of place, a short object — answer
 // STORAGE_ERROR naming the object and byte, report sm.ProbeCorruptionFound,
 // and are dropped from the cache so a retry reads them again. Nothing of a
@@ -169,6 +171,7 @@ type chunkState struct {
 	data    []byte // nil until held
 	waiting bool   // on a get
 	failed  string // the get failed: why
+	corrupt bool   // … because the bytes are not the recorded segment
 }
 
 // coldPart is what a fetch has of one of the segments it reads.
@@ -181,6 +184,7 @@ type coldPart struct {
 	idx        *sm.SegmentIndex
 	idxWaiting bool
 	idxFailed  string
+	idxCorrupt bool
 	// The cursor, once the index is known: the next frame's byte position
 	// and base offset, from the index entry at or below from; first is that
 	// entry's chunk and chunks what the fetch has of chunks first,
@@ -198,9 +202,9 @@ type coldFetch struct {
 	from       sm.NodeID
 	req        sm.FetchRequest
 	maxRecords sm.Offset
-	// The latest view's epoch (for an abort's answer) and high watermark.
-	epoch sm.Epoch
-	hw    sm.Offset
+	// view is the latest view (an abort's or a failure's answer carries
+	// its epoch).
+	view View
 	// parts are the segments the fetch may read, from the one holding the
 	// fetch offset; cur is the one the cursor is in. next, when hasNext,
 	// is the segment after them (for read-ahead).
@@ -309,7 +313,7 @@ func (r *ColdReader) OnObjectDone(now sm.Time, d sm.ObjectDone, v View) (mine bo
 	if g.reserved > 0 {
 		r.cache.releaseReadAhead(g.reserved)
 	}
-	idx, why := r.received(g, d)
+	idx, why, corrupt := r.received(g, d)
 	data := d.Data
 	if g.key.chunk == indexChunk {
 		data = nil
@@ -321,7 +325,7 @@ func (r *ColdReader) OnObjectDone(now sm.Time, d sm.ObjectDone, v View) (mine bo
 		if w.f.done {
 			continue
 		}
-		r.deliver(w, g.key, idx, data, why)
+		r.deliver(w, g.key, idx, data, why, corrupt)
 		r.advance(w.f, v)
 	}
 	if g.thenStart && idx != nil {
@@ -330,29 +334,30 @@ func (r *ColdReader) OnObjectDone(now sm.Time, d sm.ObjectDone, v View) (mine bo
 	return true
 }
 
-// received checks a get's result: the decoded index for an index get, and
-// why the bytes cannot be used ("" when they can).
-func (r *ColdReader) received(g *coldGet, d sm.ObjectDone) (*sm.SegmentIndex, string) {
+// received checks a get's result: the decoded index for an index get, why
+// the bytes cannot be used ("" when they can), and whether that is because
+// they are not the recorded segment.
+func (r *ColdReader) received(g *coldGet, d sm.ObjectDone) (*sm.SegmentIndex, string, bool) {
 	st := &r.cache.stats
 	st.Gets++
 	if d.Outcome != sm.OutcomeOK {
 		st.GetFailures++
-		return nil, fmt.Sprintf("object %s: get of bytes [%d, %d): %v (%v): %s", g.seg.name, g.off, g.end, d.Outcome, d.Err, d.Reason)
+		return nil, fmt.Sprintf("object %s: get of bytes [%d, %d): %v (%v): %s", g.seg.name, g.off, g.end, d.Outcome, d.Err, d.Reason), false
 	}
 	st.GetBytes += uint64(len(d.Data))
 	if int64(len(d.Data)) != g.end-g.off {
 		r.corruptFound()
-		return nil, fmt.Sprintf("object %s: get of bytes [%d, %d) returned %d bytes: the object is not the recorded segment", g.seg.name, g.off, g.end, len(d.Data))
+		return nil, fmt.Sprintf("object %s: get of bytes [%d, %d) returned %d bytes: the object is not the recorded segment", g.seg.name, g.off, g.end, len(d.Data)), true
 	}
 	if g.key.chunk != indexChunk {
-		return nil, ""
+		return nil, "", false
 	}
 	idx, err := decodeIndex(g.seg, d.Data)
 	if err != nil {
 		r.corruptFound()
-		return nil, fmt.Sprintf("object %s: index at byte %d: %v", g.seg.name, g.off, err)
+		return nil, fmt.Sprintf("object %s: index at byte %d: %v", g.seg.name, g.off, err), true
 	}
-	return idx, ""
+	return idx, "", false
 }
 
 // decodeIndex decodes an object's index trailer and checks it describes the
@@ -373,11 +378,11 @@ func decodeIndex(seg segRef, data []byte) (*sm.SegmentIndex, error) {
 }
 
 // deliver hands w's fetch the outcome of a get it waits on.
-func (r *ColdReader) deliver(w coldWaiter, k coldKey, idx *sm.SegmentIndex, data []byte, why string) {
+func (r *ColdReader) deliver(w coldWaiter, k coldKey, idx *sm.SegmentIndex, data []byte, why string, corrupt bool) {
 	p := &w.f.parts[w.part]
 	if k.chunk == indexChunk {
 		assert.That(p.idxWaiting && p.idx == nil, "tier: %v: fetch %d handed an index it did not wait for", r.cfg.TP, w.f.seq)
-		p.idxWaiting, p.idx, p.idxFailed = false, idx, why
+		p.idxWaiting, p.idx, p.idxFailed, p.idxCorrupt = false, idx, why, corrupt
 		if idx != nil {
 			r.start(p)
 		}
@@ -385,7 +390,7 @@ func (r *ColdReader) deliver(w coldWaiter, k coldKey, idx *sm.SegmentIndex, data
 	}
 	c := p.chunk(k.chunk)
 	assert.That(c.waiting && c.data == nil, "tier: %v: fetch %d handed %v, which it did not wait for", r.cfg.TP, w.f.seq, k)
-	c.waiting, c.failed = false, why
+	c.waiting, c.failed, c.corrupt = false, why, corrupt
 	if why == "" {
 		c.data = data
 	}
@@ -424,13 +429,13 @@ const (
 // advance carries f as far as the bytes it holds, the cache and its limits
 // allow: it answers f, or leaves it waiting for a get.
 func (r *ColdReader) advance(f *coldFetch, v View) {
-	f.epoch, f.hw = v.LeaderEpoch, v.HighWatermark
+	f.view = v
 	r.plan(f)
 	for {
 		p := &f.parts[f.cur]
 		if !p.started {
 			if p.idxFailed != "" {
-				r.fail(f, p.idxFailed)
+				r.getFailed(f, p.idxFailed, p.idxCorrupt)
 			}
 			return // or waiting for the index
 		}
@@ -492,7 +497,7 @@ func (r *ColdReader) reach(f *coldFetch) int {
 	j := f.cur
 	for ; j < len(f.parts); j++ {
 		p := &f.parts[j]
-		if j > f.cur && (bytes >= r.cfg.FetchMaxBytes || records >= f.maxRecords || p.seg.base >= f.hw) {
+		if j > f.cur && (bytes >= r.cfg.FetchMaxBytes || records >= f.maxRecords || p.seg.base >= f.view.HighWatermark) {
 			break
 		}
 		if p.started {
@@ -501,7 +506,7 @@ func (r *ColdReader) reach(f *coldFetch) int {
 		} else {
 			left := p.seg.next - p.from
 			records += left
-			bytes += p.seg.dataBytes * int64(left) / int64(p.seg.next-p.seg.base)
+			bytes += p.seg.dataBytes * int64(left) / max(1, int64(p.seg.next-p.seg.base))
 		}
 	}
 	return j
@@ -614,7 +619,7 @@ func (r *ColdReader) bytesAt(f *coldFetch, pos, n int64) ([]byte, stepResult) {
 		case c.data != nil:
 			continue
 		case c.failed != "":
-			r.fail(f, c.failed)
+			r.getFailed(f, c.failed, c.corrupt)
 			return nil, stepAnswered
 		case c.waiting:
 			missing = true
@@ -716,9 +721,22 @@ func (r *ColdReader) finish(f *coldFetch, v View) {
 	})
 }
 
+// getFailed answers f, whose next bytes a get could not read: with the
+// batches it holds (a fetch reading on into the next segments then serves
+// what it read before them), or, when it holds none or the bytes are not
+// the recorded segment, STORAGE_ERROR.
+func (r *ColdReader) getFailed(f *coldFetch, why string, corrupt bool) {
+	if corrupt || len(f.batches) == 0 {
+		r.fail(f, why)
+		return
+	}
+	r.cache.stats.PartialReads++
+	r.finish(f, f.view)
+}
+
 // fail answers f STORAGE_ERROR (retriable) saying why.
 func (r *ColdReader) fail(f *coldFetch, why string) {
-	r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: sm.CodeStorageError, Message: why, LeaderEpoch: f.epoch, LeaderHint: r.cfg.Self})
+	r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: sm.CodeStorageError, Message: why, LeaderEpoch: f.view.LeaderEpoch, LeaderHint: r.cfg.Self})
 }
 
 func (r *ColdReader) answer(f *coldFetch, resp sm.FetchResponse) {
@@ -812,7 +830,7 @@ func (r *ColdReader) TakeOutput(ids *host.IDs) (ops []sm.ObjectOp, replies []sm.
 func (r *ColdReader) Abort(code sm.Code, hint sm.NodeID) {
 	for _, seq := range slices.Sorted(maps.Keys(r.fetches)) {
 		f := r.fetches[seq]
-		r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: code, LeaderEpoch: f.epoch, LeaderHint: hint})
+		r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: code, LeaderEpoch: f.view.LeaderEpoch, LeaderHint: hint})
 	}
 	for _, g := range r.gets {
 		if g.reserved > 0 {

@@ -699,3 +699,41 @@ func TestColdGetUnknown(t *testing.T) {
 		t.Fatalf("answer %v %q", resp.Code, resp.Message)
 	}
 }
+
+// A fetch reading on into the next segment whose get there fails serves
+// what it read before (the consumer asks again from there); one whose bytes
+// there are corrupt serves nothing.
+func TestColdReadOnGetFailure(t *testing.T) {
+	segs := smallSegments(t, 0, 2, 4, 2, 30)
+	a, b := segs[0], segs[1]
+	w := newColdWorld(t, ColdCacheConfig{ChunkBytes: 1 << 20}, ColdReaderConfig{}, a, b)
+	req := w.fetch(1, 0)
+	if len(w.ops) != 2 {
+		t.Fatalf("gets %+v; want both indexes", w.ops)
+	}
+	w.complete(0, false)
+	w.complete(0, false)
+	// Both chunks asked: fail b's.
+	i := slices.IndexFunc(w.ops, func(op sm.ObjectOp) bool { return op.Name == b.seg.Name })
+	if len(w.ops) != 2 || i < 0 {
+		t.Fatalf("gets %+v; want both segments' chunks", w.ops)
+	}
+	w.complete(i, true)
+	w.drain()
+	resp := w.takeReply()
+	w.checkUpTo(req, resp, true)
+	if resp.Batches[len(resp.Batches)-1].NextOffset() != a.seg.Next || w.cache.Stats().PartialReads != 1 {
+		t.Fatalf("answer %s; want a's batches, up to %d (stats %+v)", spans(resp.Batches), a.seg.Next, w.cache.Stats())
+	}
+	req = w.fetch(a.seg.Next, 0)
+	w.drain()
+	w.check(req, w.takeReply())
+
+	w = newColdWorld(t, ColdCacheConfig{ChunkBytes: 1 << 20}, ColdReaderConfig{}, a, b)
+	w.objs[b.seg.Name][40] ^= 1
+	w.fetch(1, 0)
+	w.drain()
+	if resp := w.takeReply(); resp.Code != sm.CodeStorageError || len(resp.Batches) != 0 || !strings.Contains(resp.Message, b.seg.Name) {
+		t.Fatalf("fetch over a corrupt next segment: %v %q with %d batches", resp.Code, resp.Message, len(resp.Batches))
+	}
+}

@@ -80,9 +80,10 @@ type ColdCacheStats struct {
 	// ColdReads and CacheHitReads count fetches answered OK: those that
 	// waited for a get, and those served from the cache alone;
 	// MultiSegmentReads those of them that read on into a following
-	// segment. Refused counts fetches answered LEADER_NOT_AVAILABLE because
+	// segment; PartialReads those that answered with the batches they held
+	// when a get they needed next failed. Refused counts fetches answered LEADER_NOT_AVAILABLE because
 	// their reader held its most pending fetches.
-	ColdReads, CacheHitReads, MultiSegmentReads, Refused uint64
+	ColdReads, CacheHitReads, MultiSegmentReads, PartialReads, Refused uint64
 	// Forgotten counts the items dropped because their segment's record
 	// was dropped (remote retention).
 	Forgotten uint64
