@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +79,14 @@ func TestBrokerUploadsToLocalStore(t *testing.T) {
 	}
 	if s := r.brk.Objects.Stats(); s.Puts == 0 || s.PutBytes < uint64(len(data)) {
 		t.Fatalf("executor stats %+v after an upload of %d bytes", s, len(data))
+	}
+	// The broker's health reports its object store, reachable.
+	want := `"object_storage":{"healthy":true,"configured":true}`
+	for body := ""; !strings.Contains(body, want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker health %s lacks %s", body, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+		_, body = r.admin(http.MethodGet, "/api/v1/brokers/101/health", "")
 	}
 }
