@@ -218,6 +218,10 @@ type Config struct {
 	LostDisks int
 	// Storage is how brokers keep their logs (cache, segments, retention).
 	Storage Storage
+	// WipeAll, with tiered storage, wipes every broker's disk after the
+	// liveness phase and requires the final reads to return everything
+	// that was uploaded (World.wipeAll).
+	WipeAll bool
 
 	NetLatency, NetLatencyMax sm.Duration
 	// ObjectLatency is the object store's typical operation latency and
@@ -478,6 +482,7 @@ func Swarm(seed uint64) Config {
 		if ts.chance(0.2) {
 			t.ColdCacheBytes = 64 << 20
 		}
+		c.WipeAll = ts.chance(0.2)
 	}
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {

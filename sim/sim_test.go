@@ -359,7 +359,8 @@ func objectProbes() []string {
 		// object store and its cache, remote retention, tail-only rebuild.
 		sm.ProbeUploadOK.String(), sm.ProbeUploadUnknown.String(), sm.ProbeZombieUploadRejected.String(),
 		sm.ProbeOrphanCollected.String(), sm.ProbeUploadedDeletedLocally.String(), sm.ProbeColdRead.String(),
-		sm.ProbeColdCacheHit.String(), sm.ProbeRemoteRetentionDropped.String(), sm.ProbeTailOnlyRebuild.String()}
+		sm.ProbeColdCacheHit.String(), sm.ProbeRemoteRetentionDropped.String(), sm.ProbeTailOnlyRebuild.String(),
+		"all disks wiped"}
 }
 
 // segmentProbes are the simulator's own paths of segmented logs, gated with
@@ -394,7 +395,10 @@ const (
 // (and completion-for-gone-component in 15, after a workload change).
 // follower-reset (a follower down or cut off while retention deleted
 // past its log end) fired in 11 of seeds 1-300.
-var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String(), sm.ProbeFollowerReset.String()}
+var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String(), sm.ProbeFollowerReset.String(),
+	// A zombie's commit (about one seed in ten) and the wipe of every disk
+	// (drawn in about one seed in seven).
+	sm.ProbeZombieUploadRejected.String(), "all disks wiped"}
 
 // checkCoverage is the coverage gate over a seed range: mustReach probes
 // fired and every fault class was injected somewhere in the range (sizes

@@ -165,6 +165,9 @@ type host struct {
 	// tearRestart, when set, crashes the host in the middle of its next
 	// write (tearing it) and restarts it this long after.
 	tearRestart sm.Duration
+	// acceptDataLoss starts the broker with --accept-data-loss (the
+	// operator's answer to losing every copy: see World.wipeAll).
+	acceptDataLoss bool
 }
 
 // diskFaults are a host's active disk fault windows.

@@ -157,3 +157,46 @@ func TestTieredLostDiskRebuildsOnlyTheTail(t *testing.T) {
 		t.Fatalf("the rebuilt leader served %d records, want 60", len(got))
 	}
 }
+
+// The only replica loses its disk (RF = 1) after its data was uploaded:
+// led again, it continues the log after the uploaded range — never giving
+// uploaded offsets to new records — and serves the old records from the
+// object store. Only what was not uploaded is lost.
+func TestTieredOnlyCopyLostContinuesAfterUploadedRange(t *testing.T) {
+	w := newWorld(t)
+	w.objects = testkit.NewObjects()
+	w.tierCfg = func(c *broker.Config) {
+		c.SegmentBytes = 400
+		c.RetentionCheckInterval = 100 * sm.Millisecond
+		c.Tier.LocalRetentionMs = -1
+	}
+	w.start(101, 1, nil)
+	w.topic("t", 1, 101)
+	c := w.ctrl[ctrl1]
+	ti := c.topics["t"]
+	ti.ID = sm.TopicID{9}
+	ti.Config.MinInSyncReplicas = 1
+	c.topics["t"] = ti
+	c.version++
+	w.run(ms(500))
+	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	produceValues(w, tp, 0, 30)
+	w.run(ms(2000))
+	remote := c.parts[tp].Remote
+	if remote.End == 0 {
+		t.Fatal("nothing uploaded")
+	}
+	w.startFrom(101, 2, nil, sm.Durable{FreshDisk: true})
+	w.run(ms(1000))
+	if s := w.status(101, tp); s.LocalStart != remote.End || s.LEO != remote.End || s.LogStart != 0 {
+		t.Fatalf("after the lost disk: %+v, uploaded end %d", s, remote.End)
+	}
+	r := w.client(101, produce(tp, sm.Acks{Kind: sm.AckAll}, "after"), ms(300)).(sm.ProduceResponse)
+	if r.Code != sm.CodeOK || r.BaseOffset != remote.End {
+		t.Fatalf("produce after the loss: %+v, want offset %d", r, remote.End)
+	}
+	got := consumeAll(w, 101, 1, tp)
+	if len(got) != int(remote.End)+1 || got[len(got)-1] != "after" {
+		t.Fatalf("read back %d records (last %q), want the %d uploaded and the new one", len(got), got[len(got)-1], remote.End)
+	}
+}

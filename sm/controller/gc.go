@@ -232,9 +232,17 @@ func (n *Node) onGCListed(d sm.ObjectDone) {
 		n.gcEnd(true)
 		return
 	}
-	n.gc.page = slices.Clone(d.Objects)
-	n.gc.more = d.More
-	n.gc.after = d.Objects[len(d.Objects)-1].Name
+	page, more := d.Objects, d.More
+	if len(page) > gcListPage { // a store that ignored the limit: take what was asked
+		page, more = page[:gcListPage], true
+	}
+	last := page[len(page)-1].Name
+	if last <= n.gc.after {
+		more = false // a store that lists backwards would never end the pass
+	}
+	n.gc.page = slices.Clone(page)
+	n.gc.more = more
+	n.gc.after = last
 	// The read round must start after the page arrived: see the comment
 	// at the top of this file.
 	n.readSeqLast++

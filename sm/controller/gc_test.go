@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -376,4 +377,49 @@ func TestGCDeletesOnlyConfirmed(t *testing.T) {
 		}
 	}
 	t.Fatalf("orphan never collected after the partition healed")
+}
+
+// Goal: a store that breaks the list contract cannot break the collector:
+// a page longer than asked is cut at the page size (the rest listed
+// again), and a page that does not move past the cursor ends the pass
+// instead of looping.
+func TestGCListContractBroken(t *testing.T) {
+	h := newHarnessWith(t, 15, 1, withGC(sm.Second, sm.Second))
+	l := h.waitLeader()
+	env := h.hosts[l].Env
+	takeList := func() sm.ObjectOp {
+		t.Helper()
+		for range 50 {
+			if len(env.PendingObjects) > 0 {
+				op := env.PendingObjects[0]
+				env.PendingObjects = env.PendingObjects[1:]
+				if op.Kind != sm.ObjList {
+					t.Fatalf("expected a list, got %+v", op)
+				}
+				return op
+			}
+			h.advance(100 * sm.Millisecond)
+		}
+		t.Fatalf("no list issued by %v", h.now())
+		return sm.ObjectOp{}
+	}
+	names := make([]sm.ObjectInfo, gcListPage+200)
+	for i := range names {
+		names[i] = sm.ObjectInfo{Name: sm.SegmentsPrefix + fmt.Sprintf("junk-%05d", i)}
+	}
+	op := takeList()
+	h.step(l, sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeOK, Objects: names}) // More false, yet too long
+	h.settle()
+	op = takeList()
+	if op.After != names[gcListPage-1].Name {
+		t.Fatalf("second list after %q, want %q", op.After, names[gcListPage-1].Name)
+	}
+	h.step(l, sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeOK, Objects: names[:3], More: true}) // backwards
+	h.settle()
+	if stats := h.nodes[l].GCStats(); stats.Passes != 1 || stats.Unparseable != gcListPage+3 {
+		t.Fatalf("stats %+v, want the pass ended after the backwards page", stats)
+	}
+	if len(env.PendingObjects) != 0 {
+		t.Fatalf("listed again at once: %+v", env.PendingObjects)
+	}
 }

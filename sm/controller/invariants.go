@@ -10,9 +10,15 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-// check verifies the metadata's invariants. It returns the first violation;
-// the simulator calls it (via Node.CheckInvariants) after every step.
-func (md *metadata) check() error {
+// check verifies the metadata's invariants, all of them: what a snapshot
+// read from disk or a peer must pass. It returns the first violation.
+func (md *metadata) check() error { return md.checkDepth(true) }
+
+// checkDepth is check; without deep it skips re-parsing every recorded
+// segment's object name, which applying the commit checked and nothing
+// changes afterwards (the simulator checks a node after every step, and
+// a partition may record many segments).
+func (md *metadata) checkDepth(deep bool) error {
 	if md.version > md.applied {
 		return fmt.Errorf("controller: version %d beyond applied %d", md.version, md.applied)
 	}
@@ -43,7 +49,7 @@ func (md *metadata) check() error {
 	}
 	ids := make(map[sm.TopicID]string, len(md.topics))
 	for _, name := range slices.Sorted(maps.Keys(md.topics)) {
-		if err := md.checkTopic(name, md.topics[name]); err != nil {
+		if err := md.checkTopic(name, md.topics[name], deep); err != nil {
 			return err
 		}
 		id := md.topics[name].info.ID
@@ -67,7 +73,7 @@ func (md *metadata) checkBroker(id sm.NodeID, b *brokerEntry) error {
 	return nil
 }
 
-func (md *metadata) checkTopic(name string, t *topicEntry) error {
+func (md *metadata) checkTopic(name string, t *topicEntry, deep bool) error {
 	switch {
 	case t.info.Name != name:
 		return fmt.Errorf("controller: topic %q stored under %q", t.info.Name, name)
@@ -93,7 +99,7 @@ func (md *metadata) checkTopic(name string, t *topicEntry) error {
 		if err := md.checkPartition(t, &p.state); err != nil {
 			return err
 		}
-		if err := checkRemote(t, p); err != nil {
+		if err := checkRemote(t, p, deep); err != nil {
 			return err
 		}
 	}
@@ -179,7 +185,7 @@ func (md *metadata) checkOffline(t *topicEntry, st *sm.PartitionState) error {
 // CheckInvariants verifies the metadata and the node's own bookkeeping; the
 // simulator calls it after every step. It returns the first violation.
 func (n *Node) CheckInvariants() error {
-	if err := n.md.check(); err != nil {
+	if err := n.md.checkDepth(false); err != nil {
 		return err
 	}
 	if n.md.version < n.versionSeen {

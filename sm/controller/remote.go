@@ -62,16 +62,10 @@ type dropRemoteSegments struct {
 // checkSegmentShape returns why s cannot be an upload of topic id's
 // partition at leader epoch epoch, whatever the state, or "".
 func checkSegmentShape(s *sm.RemoteSegment, id sm.TopicID, partition int32, epoch sm.Epoch) string {
-	switch {
-	case s.Base < 0:
-		return fmt.Sprintf("base %d is negative", s.Base)
-	case s.Next <= s.Base:
-		return fmt.Sprintf("next %d not after base %d", s.Next, s.Base)
-	case s.DataBytes <= 0:
-		return fmt.Sprintf("data bytes %d not positive", s.DataBytes)
-	case s.IndexBytes < 0:
-		return fmt.Sprintf("index bytes %d negative", s.IndexBytes)
-	case s.LeaderEpoch != epoch:
+	if why := checkSegmentRange(s); why != "" {
+		return why
+	}
+	if s.LeaderEpoch != epoch {
 		return fmt.Sprintf("segment epoch %d differs from the request's leader epoch %d", s.LeaderEpoch, epoch)
 	}
 	n, err := sm.ParseObjectName(s.Name)
@@ -81,6 +75,30 @@ func checkSegmentShape(s *sm.RemoteSegment, id sm.TopicID, partition int32, epoc
 	if n.TopicID != id || n.Partition != partition || n.Base != s.Base || n.Epoch != epoch {
 		return fmt.Sprintf("object %q names topic %v partition %d base %d epoch %d, not topic %v partition %d base %d epoch %d",
 			s.Name, n.TopicID, n.Partition, n.Base, n.Epoch, id, partition, s.Base, epoch)
+	}
+	return ""
+}
+
+// checkRecordShape is checkSegmentShape of a record at its own epoch;
+// without deep it skips parsing the name.
+func checkRecordShape(s *sm.RemoteSegment, id sm.TopicID, partition int32, deep bool) string {
+	if deep {
+		return checkSegmentShape(s, id, partition, s.LeaderEpoch)
+	}
+	return checkSegmentRange(s)
+}
+
+// checkSegmentRange returns why s's offsets and sizes are impossible, or "".
+func checkSegmentRange(s *sm.RemoteSegment) string {
+	switch {
+	case s.Base < 0:
+		return fmt.Sprintf("base %d is negative", s.Base)
+	case s.Next <= s.Base:
+		return fmt.Sprintf("next %d not after base %d", s.Next, s.Base)
+	case s.DataBytes <= 0:
+		return fmt.Sprintf("data bytes %d not positive", s.DataBytes)
+	case s.IndexBytes < 0:
+		return fmt.Sprintf("index bytes %d negative", s.IndexBytes)
 	}
 	return ""
 }
@@ -246,15 +264,16 @@ func summarise(segs []sm.RemoteSegment, end sm.Offset) sm.RemoteLog {
 	return r
 }
 
-// checkRemote verifies one partition's records against its summary.
-func checkRemote(t *topicEntry, p *partitionEntry) error {
+// checkRemote verifies one partition's records against its summary; deep
+// also checks every record's object name (see metadata.checkDepth).
+func checkRemote(t *topicEntry, p *partitionEntry, deep bool) error {
 	st := &p.state
 	if len(p.remote) > 0 && p.remote[0].Base < 0 {
 		return fmt.Errorf("controller: %v first uploaded segment at negative base %d", st.TP, p.remote[0].Base)
 	}
 	for i := range p.remote {
 		s := &p.remote[i]
-		if why := checkSegmentShape(s, t.info.ID, st.TP.Partition, s.LeaderEpoch); why != "" {
+		if why := checkRecordShape(s, t.info.ID, st.TP.Partition, deep); why != "" {
 			return fmt.Errorf("controller: %v uploaded segment %d: %s", st.TP, i, why)
 		}
 		if i > 0 && s.Base != p.remote[i-1].Next {
@@ -408,3 +427,8 @@ func (n *Node) RemoteSegments() map[sm.TopicPartition][]sm.RemoteSegment {
 	}
 	return out
 }
+
+// MetadataVersion is the applied metadata's version: it changes whenever
+// anything in the metadata does, records included, so a checker can skip
+// RemoteSegments and Metadata (both copy everything) while it stands still.
+func (n *Node) MetadataVersion() uint64 { return n.md.version }

@@ -252,3 +252,29 @@ func TestTieringLeadershipLost(t *testing.T) {
 		t.Errorf("pending tiering requests answered %v, want %v", got, want)
 	}
 }
+
+// Goal: MetadataVersion moves with every change of the records and only
+// then (a refused commit changes nothing).
+func TestMetadataVersionFollowsRecords(t *testing.T) {
+	h := newHarness(t, 8, 1)
+	l := h.waitLeader()
+	h.registerBrokers(map[sm.NodeID]string{101: "a"})
+	createTopicOK(t, h, sm.CreateTopicRequest{ReqID: 1, Name: "t", Partitions: 1, ReplicationFactor: 1})
+	n := h.nodes[l]
+	tp := sm.TopicPartition{Topic: "t"}
+	v := n.MetadataVersion()
+	if v != n.Metadata().ToVersion {
+		t.Fatalf("version %d, metadata at %d", v, n.Metadata().ToVersion)
+	}
+	c := uploadOf(n.md, tp, 0, 10, 1)
+	req := sm.CommitSegmentRequest{ReqID: 2, Broker: c.Broker, TP: tp, TopicID: c.TopicID, LeaderEpoch: c.LeaderEpoch, Segment: c.Segment}
+	if r := h.requestOne(900, l, req).(sm.CommitSegmentResponse); r.Code != sm.CodeOK || n.MetadataVersion() <= v {
+		t.Fatalf("commit %+v: version %d → %d", r, v, n.MetadataVersion())
+	}
+	v = n.MetadataVersion()
+	gap := uploadOf(n.md, tp, 20, 30, 2)
+	req = sm.CommitSegmentRequest{ReqID: 3, Broker: gap.Broker, TP: tp, TopicID: gap.TopicID, LeaderEpoch: gap.LeaderEpoch, Segment: gap.Segment}
+	if r := h.requestOne(900, l, req).(sm.CommitSegmentResponse); r.Code != sm.CodeRemoteMismatch || n.MetadataVersion() != v {
+		t.Fatalf("refused commit %+v: version %d → %d", r, v, n.MetadataVersion())
+	}
+}
