@@ -196,7 +196,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	healthDone := make(chan struct{})
 	go func() {
 		defer close(healthDone)
-		observeHealth(ctx, loop, w, tr, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
+		observeHealth(ctx, loop, w, tr, b.Objects, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
 	}()
 	b.undo.pushFunc(func() { cancel(); <-healthDone })
 	log.Info().Str("quic", b.Addr).Msg("broker started")
@@ -204,10 +204,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 }
 
 // observeHealth samples what only the process can see — WAL, network,
-// memory, goroutines — and posts it to the broker, which sends it with its
+// object store, memory, goroutines — and posts it to the broker, which sends it with its
 // next health report (the broker adds replication lag itself). It samples
 // twice per report interval so a report is never older than half of one.
-func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *transport.Transport, capacity int64, every time.Duration) {
+func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *transport.Transport, objects *cloud.Executor, capacity int64, every time.Duration) {
 	t := time.NewTicker(max(every/2, 100*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -220,6 +220,10 @@ func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *tran
 			WAL:       sm.WALHealth{Healthy: capacity <= 0 || ws.UsedBytes < capacity/100*95, UsedBytes: ws.UsedBytes, CapacityBytes: capacity, Backend: w.Backend().Name},
 			Network:   sm.NetworkHealth{Healthy: true, Connections: ts.Conns},
 			Resources: sm.ResourceUsage{MemoryBytes: mem.Sys, Goroutines: goruntime.NumGoroutine()},
+		}
+		if objects != nil {
+			// Reachable: the store answered the latest op that reached it.
+			h.ObjectStorage = sm.ObjectStorageHealth{Configured: true, Healthy: objects.Reachable()}
 		}
 		if err := loop.Post(ctx, sm.HealthObserved{Health: observedHealth(h)}); err != nil {
 			return
