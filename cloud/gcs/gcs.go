@@ -45,11 +45,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/storage"
 	gax "github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
@@ -347,11 +349,17 @@ func (p *put) single(ctx context.Context, body io.Reader) (*storage.ObjectAttrs,
 
 // resumable streams the body in ChunkSize chunks of one upload session; the
 // client retries chunks (only it can resume the session) with this store's
-// backoff and classification. The session is finalised only when the
-// Writer closes after the body's end, so a body that fails — or runs past
-// size — cancels the upload and nothing is created.
+// backoff and classification. The session is finalised only by its last
+// chunk, sent after the Writer closes at the body's end, so a body that
+// fails — or runs past size — cancels the upload and nothing is created;
+// and only a failure of the last chunk can leave the outcome unknown, which
+// the acknowledged progress tells apart (chunks before the last one are
+// acknowledged before it is sent).
 func (p *put) resumable(ctx context.Context, body io.Reader) (*storage.ObjectAttrs, error) {
-	rec := &recorder{s: p.s}
+	chunk := (int64(p.s.cfg.ChunkSize) + googleapi.MinUploadChunkSize - 1) / googleapi.MinUploadChunkSize * googleapi.MinUploadChunkSize
+	var acked atomic.Int64
+	lastChunk := func() bool { return acked.Load() >= p.size-chunk }
+	rec := &recorder{s: p.s, final: lastChunk}
 	obj := p.s.object(p.name).Retryer(
 		storage.WithPolicy(storage.RetryAlways),
 		storage.WithBackoff(p.s.backoff()),
@@ -360,8 +368,9 @@ func (p *put) resumable(ctx context.Context, body io.Reader) (*storage.ObjectAtt
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	w := p.writer(wctx, obj)
-	w.ChunkSize = p.s.cfg.ChunkSize
+	w.ChunkSize = int(chunk)
 	w.ChunkTransferTimeout = p.s.cfg.AttemptTimeout
+	w.ProgressFunc = func(n int64) { acked.Store(n) }
 	if dl, ok := ctx.Deadline(); ok {
 		w.ChunkRetryDeadline = time.Until(dl)
 	}
@@ -373,7 +382,8 @@ func (p *put) resumable(ctx context.Context, body io.Reader) (*storage.ObjectAtt
 	if err != nil {
 		// Fail the pipe first, so Close cannot end the upload as if the body
 		// were complete, and cancel (a Writer never opened then refuses to
-		// open on Close); then wait for the upload to stop.
+		// open on Close); then wait for the upload to stop. The last chunk
+		// was never sent: nothing can have been created.
 		w.CloseWithError(err)
 		wcancel()
 		cerr := w.Close()
@@ -384,13 +394,15 @@ func (p *put) resumable(ctx context.Context, body io.Reader) (*storage.ObjectAtt
 		if cerr != nil {
 			err = cerr // the upload's own error, which made Write fail
 		}
-		amb := rec.wasAmbiguous() || p.s.mayHaveApplied(err)
-		return p.finish(ctx, nil, classify(p.s, "put", p.name, err, amb), amb)
+		return nil, classify(p.s, "put", p.name, rec.final_(err), false)
 	}
 	p.crc = h.Sum32()
 	if err := w.Close(); err != nil {
-		amb := rec.wasAmbiguous() || p.s.mayHaveApplied(err)
-		return p.finish(ctx, nil, classify(p.s, "put", p.name, err, amb), amb)
+		// A timeout of the last chunk ends in a deadline error that the
+		// error function never saw: unknown once the last chunk may have
+		// been sent.
+		amb := rec.wasAmbiguous() || lastChunk() && p.s.mayHaveApplied(err)
+		return p.finish(ctx, nil, classify(p.s, "put", p.name, rec.final_(err), amb), amb)
 	}
 	return w.Attrs(), nil
 }
@@ -408,7 +420,18 @@ func (p *put) finish(ctx context.Context, attrs *storage.ObjectAttrs, err error,
 		return attrs, nil
 	}
 	var e *cloud.Error
-	if !errors.As(err, &e) || e.Kind != sm.ObjErrExists || !ambiguous {
+	if !errors.As(err, &e) {
+		return nil, err
+	}
+	if e.Kind == sm.ObjErrNotFound {
+		// A put's 404: the bucket is gone, or the upload session (which
+		// fake-gcs-server forgets once finalised, where GCS answers a
+		// repeated last chunk with the object).
+		e.Kind = sm.ObjErrUnavailable
+	} else if e.Kind != sm.ObjErrExists {
+		return nil, err
+	}
+	if !ambiguous {
 		return nil, err
 	}
 	got, aerr := retry(p.s, ctx, false, func(ctx context.Context) (*storage.ObjectAttrs, error) {

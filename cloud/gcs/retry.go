@@ -3,6 +3,7 @@ package gcs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -50,12 +51,15 @@ func retryRec[T any](s *Store, ctx context.Context, mutating bool, ambiguous *bo
 }
 
 // recorder is the error function of a resumable upload's client-side
-// retries: it classifies every failed attempt like retryRec does.
+// retries: it classifies every failed attempt like retryRec does, counting
+// a failure as possibly applied only when the last chunk may have been the
+// request that failed (final), and keeps the last error it saw.
 type recorder struct {
 	s         *Store
+	final     func() bool
 	mu        sync.Mutex
 	ambiguous bool
-	attempts  int
+	last      error
 }
 
 func (r *recorder) shouldRetry(err error) bool {
@@ -64,8 +68,8 @@ func (r *recorder) shouldRetry(err error) bool {
 	}
 	retryable, applied := r.s.class(err)
 	r.mu.Lock()
-	r.attempts++
-	r.ambiguous = r.ambiguous || applied
+	r.ambiguous = r.ambiguous || applied && r.final()
+	r.last = err
 	r.mu.Unlock()
 	return retryable
 }
@@ -74,6 +78,18 @@ func (r *recorder) wasAmbiguous() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ambiguous
+}
+
+// final_ is the error to classify an upload by: when the client gave up at
+// its deadline between retries it returns only the context's error, and the
+// last attempt's (a 429, say) says more.
+func (r *recorder) final_(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && r.s.ctx.Err() == nil {
+		return fmt.Errorf("%w (last attempt: %w)", err, r.last)
+	}
+	return err
 }
 
 // class says whether err (one failed attempt) is worth retrying, and
