@@ -160,7 +160,9 @@ func isSingleUpload(r *http.Request) bool {
 func isChunk(r *http.Request) bool {
 	return isUpload(r) && r.URL.Query().Get("upload_id") != ""
 }
-func isRead(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Query().Get("alt") == "media" }
+func isRead(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Query().Get("alt") == "media"
+}
 func isDelete(r *http.Request) bool { return r.Method == http.MethodDelete }
 func isList(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/o")
