@@ -564,15 +564,34 @@ func (c *logChecker) checkProduceOrder(t *tpLog) {
 // HW(B) >= HW(A). Replies from an older epoch (a deposed leader) may lag.
 func (c *logChecker) checkHWOrder(t *tpLog) {
 	ops := c.h.Ops
-	c.sweep(t.fetches, t.fetches, func(id int32) int64 { return ops[id].Epoch },
-		func(id int32) int64 { return ops[id].HW },
-		func(int32) bool { return false },
-		func(a, b int32) {
-			c.report(ViolationHWBackwards, t.name, ops[b].HW, []int32{a, b},
-				"%s saw hw %d, but %s, invoked after it returned and answered at epoch %d >= %d, saw hw %d",
-				c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].HW)
-		},
-		func(b int32, maxA int64) bool { return ops[b].HW >= maxA })
+	for _, era := range c.eras(t.fetches) {
+		c.sweep(era, era, func(id int32) int64 { return ops[id].Epoch },
+			func(id int32) int64 { return ops[id].HW },
+			func(int32) bool { return false },
+			func(a, b int32) {
+				c.report(ViolationHWBackwards, t.name, ops[b].HW, []int32{a, b},
+					"%s saw hw %d, but %s, invoked after it returned and answered at epoch %d >= %d, saw hw %d",
+					c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].HW)
+			},
+			func(b int32, maxA int64) bool { return ops[b].HW >= maxA })
+	}
+}
+
+// eras splits ops at History.LossAt: those invoked before it and those
+// invoked after, which the order checks compare only among themselves.
+func (c *logChecker) eras(ids []int32) [][]int32 {
+	if c.h.LossAt == 0 {
+		return [][]int32{ids}
+	}
+	var before, after []int32
+	for _, id := range ids {
+		if c.h.Ops[id].Call >= c.h.LossAt {
+			after = append(after, id)
+		} else {
+			before = append(before, id)
+		}
+	}
+	return [][]int32{before, after}
 }
 
 // checkRefusedReads checks that a committed offset is never refused: a
@@ -596,24 +615,28 @@ func (c *logChecker) checkRefusedReads(t *tpLog) {
 				"%s was refused OFFSET_OUT_OF_RANGE at offset %d, within its own reply's [log start %d, hw %d]", c.desc(id), op.FetchOffset, op.LogStart, op.HW)
 		}
 	}
-	c.sweep(beyond, t.fetches, func(id int32) int64 { return ops[id].Epoch },
-		func(id int32) int64 { return ops[id].HW },
-		func(int32) bool { return false },
-		func(a, b int32) {
-			c.report(ViolationRefusedRead, t.name, ops[b].FetchOffset, []int32{a, b},
-				"%s saw hw %d, but %s, invoked after it returned and answered at epoch %d >= %d, was refused offset %d as out of range",
-				c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].FetchOffset)
-		},
-		func(b int32, maxA int64) bool { return ops[b].FetchOffset > maxA })
-	c.sweep(t.refused, t.fetches, func(id int32) int64 { return ops[id].Epoch },
-		func(id int32) int64 { return ops[id].HW },
-		func(int32) bool { return false },
-		func(a, b int32) {
-			c.report(ViolationHWBackwards, t.name, ops[b].HW, []int32{a, b},
-				"%s saw hw %d, but %s, invoked after it returned and refused at epoch %d >= %d, reported hw %d",
-				c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].HW)
-		},
-		func(b int32, maxA int64) bool { return ops[b].HW >= maxA })
+	fetchEras, beyondEras, refusedEras := c.eras(t.fetches), c.eras(beyond), c.eras(t.refused)
+	for k := range fetchEras {
+		fetches, beyond, refused := fetchEras[k], beyondEras[k], refusedEras[k]
+		c.sweep(beyond, fetches, func(id int32) int64 { return ops[id].Epoch },
+			func(id int32) int64 { return ops[id].HW },
+			func(int32) bool { return false },
+			func(a, b int32) {
+				c.report(ViolationRefusedRead, t.name, ops[b].FetchOffset, []int32{a, b},
+					"%s saw hw %d, but %s, invoked after it returned and answered at epoch %d >= %d, was refused offset %d as out of range",
+					c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].FetchOffset)
+			},
+			func(b int32, maxA int64) bool { return ops[b].FetchOffset > maxA })
+		c.sweep(refused, fetches, func(id int32) int64 { return ops[id].Epoch },
+			func(id int32) int64 { return ops[id].HW },
+			func(int32) bool { return false },
+			func(a, b int32) {
+				c.report(ViolationHWBackwards, t.name, ops[b].HW, []int32{a, b},
+					"%s saw hw %d, but %s, invoked after it returned and refused at epoch %d >= %d, reported hw %d",
+					c.desc(a), ops[a].HW, c.desc(b), ops[b].Epoch, ops[a].Epoch, ops[b].HW)
+			},
+			func(b int32, maxA int64) bool { return ops[b].HW >= maxA })
+	}
 }
 
 // sweep finds, for each B in bs, the A in as with the largest key(A) among

@@ -300,3 +300,24 @@ func TestCheckLogRetention(t *testing.T) {
 		t.Fatalf("a refused committed offset above the log start: %s", r)
 	}
 }
+
+// After History.LossAt (every copy but the object store's lost), the high
+// watermark may fall back to the uploaded end: fetches after it are ordered
+// only among themselves. Before it, and among fetches after it, the order
+// still binds.
+func TestCheckLogLossAt(t *testing.T) {
+	ops := []Op{
+		fetch(0, "t/0", 0, 10, 5, 2, false),
+		fetch(1, "t/0", 20, 30, 3, 3, true),
+	}
+	if r := CheckLog(&History{Ops: ops}); r.OK() {
+		t.Fatal("hw 5 then 3 at a newer epoch was not flagged without a loss")
+	}
+	if r := CheckLog(&History{Ops: ops, LossAt: 15}); !r.OK() {
+		t.Fatalf("hw falling back after the loss was flagged: %v", r)
+	}
+	ops = append(ops, fetch(1, "t/0", 40, 50, 2, 3, true))
+	if r := CheckLog(&History{Ops: ops, LossAt: 15}); r.OK() {
+		t.Fatal("hw going back among fetches after the loss was not flagged")
+	}
+}

@@ -121,6 +121,13 @@ const ErrOffsetOutOfRange = "OFFSET_OUT_OF_RANGE"
 // History is the record of one run: every client operation, in any order.
 type History struct {
 	Ops []Op
+	// LossAt, when set, is the virtual time at which every copy of the
+	// logs but the object store's was lost (the simulator's wipe of every
+	// broker's disk with tiered storage): the high watermark may then fall
+	// back to the uploaded end, so fetches invoked after it are ordered
+	// only against each other, and acknowledged records not uploaded by
+	// then are no longer Durable.
+	LossAt int64
 }
 
 // Add appends op and returns its index, the id violations refer to.

@@ -50,6 +50,13 @@ type PartitionOffsets struct {
 	// Leader answered, at LeaderEpoch.
 	Leader      sm.NodeID
 	LeaderEpoch sm.Epoch
+	// LocalStart and LocalBytes are the leader's log on its disk; with
+	// tiered storage the records from LogStart to LocalStart are served
+	// from the object store. Remote is the uploaded range: segments
+	// holding [Remote.Start, Remote.End), Remote.Bytes in the bucket.
+	LocalStart sm.Offset
+	LocalBytes int64
+	Remote     sm.RemoteLog
 }
 
 // ListOffsets asks the leader of each of the topic's partitions, all at
@@ -123,6 +130,7 @@ func (c *Client) listOffsetsOnce(ctx context.Context, tp TopicPartition, epoch *
 		return po, resp.Code.Retriable(), &BrokerError{Code: resp.Code, Message: resp.Message, Broker: leader, TP: tp}
 	}
 	po.LogStart, po.HighWatermark, po.LogEnd = resp.LogStart, resp.HighWatermark, resp.LogEnd
+	po.LocalStart, po.LocalBytes, po.Remote = resp.LocalStart, resp.LocalBytes, resp.Remote
 	po.Leader, po.LeaderEpoch = leader, resp.LeaderEpoch
 	return po, false, nil
 }

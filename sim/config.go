@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/tier"
 )
 
 // Fault is a class of injected fault; every class can be switched on or off
@@ -14,27 +15,35 @@ type Fault uint8
 
 // Fault classes.
 const (
-	FaultDrop      Fault = iota // a message lost
-	FaultDuplicate              // a message delivered twice
-	FaultDelay                  // heavy-tailed latency spikes (reordering)
-	FaultPartition              // symmetric partition between two groups
-	FaultOneWay                 // one-way partition
-	FaultIsolate                // one node cut off from everyone
-	FaultClog                   // a link holds its messages for a while
-	FaultCrash                  // process killed; restarts from disk
-	FaultTornWrite              // crash that tears unsynced writes
-	FaultPause                  // process stops stepping for a while
-	FaultClockJump              // node clock jumps forward
-	FaultDiskError              // write or fsync returns EIO
-	FaultDiskFull               // writes fail with ENOSPC
-	FaultSlowSync               // fsync latency spikes
-	FaultSwizzle                // links of a node subset clogged one by one, unclogged in another order
-	FaultZombie                 // a paused broker resumes after it was fenced and replaced
-	FaultLostDisk               // a broker's disk is lost: it restarts on an empty one
-	FaultLostSync               // a broker's disk acknowledges syncs it does not keep, then loses power
-	FaultReadError              // log reads fail with EIO or take a heavy-tailed long time
-	FaultBitRot                 // a bit flips at rest in a sealed segment
-	FaultLostIndex              // index files are deleted or corrupted at rest; the broker restarts and rebuilds them
+	FaultDrop           Fault = iota // a message lost
+	FaultDuplicate                   // a message delivered twice
+	FaultDelay                       // heavy-tailed latency spikes (reordering)
+	FaultPartition                   // symmetric partition between two groups
+	FaultOneWay                      // one-way partition
+	FaultIsolate                     // one node cut off from everyone
+	FaultClog                        // a link holds its messages for a while
+	FaultCrash                       // process killed; restarts from disk
+	FaultTornWrite                   // crash that tears unsynced writes
+	FaultPause                       // process stops stepping for a while
+	FaultClockJump                   // node clock jumps forward
+	FaultDiskError                   // write or fsync returns EIO
+	FaultDiskFull                    // writes fail with ENOSPC
+	FaultSlowSync                    // fsync latency spikes
+	FaultSwizzle                     // links of a node subset clogged one by one, unclogged in another order
+	FaultZombie                      // a paused broker resumes after it was fenced and replaced
+	FaultLostDisk                    // a broker's disk is lost: it restarts on an empty one
+	FaultLostSync                    // a broker's disk acknowledges syncs it does not keep, then loses power
+	FaultReadError                   // log reads fail with EIO or take a heavy-tailed long time
+	FaultBitRot                      // a bit flips at rest in a sealed segment
+	FaultLostIndex                   // index files are deleted or corrupted at rest; the broker restarts and rebuilds them
+	FaultObjSlow                     // object-store ops take a heavy-tailed long time
+	FaultObjThrottle                 // object-store ops answered 429 until the adapter's retries run out
+	FaultObjUnavailable              // object-store ops answered 503 until the adapter's retries run out
+	FaultObjTimeout                  // object-store ops run into their deadline
+	FaultObjLostReply                // an object write happens but its reply is lost (unknown outcome, object created)
+	FaultObjLate                     // an object put completes unknown and lands later (an upload still in flight)
+	FaultObjReadError                // ranged object reads fail or take a long time
+	FaultObjPage                     // object lists return small pages
 	faultCount
 )
 
@@ -45,6 +54,8 @@ var faultNames = [...]string{
 	FaultDiskFull: "diskfull", FaultSlowSync: "slowsync", FaultSwizzle: "swizzle",
 	FaultZombie: "zombie", FaultLostDisk: "lostdisk", FaultLostSync: "lostsync",
 	FaultReadError: "readerr", FaultBitRot: "bitrot", FaultLostIndex: "lostindex",
+	FaultObjSlow: "objslow", FaultObjThrottle: "objthrottle", FaultObjUnavailable: "obj503", FaultObjTimeout: "objtimeout",
+	FaultObjLostReply: "objlostreply", FaultObjLate: "objlate", FaultObjReadError: "objreaderr", FaultObjPage: "objpage",
 }
 
 // segmentFaultsWired says whether brokers roll and read segments
@@ -64,6 +75,36 @@ func segmentFaults() []Fault {
 		return nil
 	}
 	return []Fault{FaultReadError, FaultBitRot, FaultLostIndex}
+}
+
+// objectFaultsWired says whether nodes issue object-store operations in the
+// simulator: brokers upload sealed segments (broker.Config.Tier in
+// newNode), the controllers record them and collect orphans
+// (controller.Config.Tiering.GC, set), and brokers read cold segments once
+// local copies are gone. The object-store fault classes act on those
+// operations only — objreaderr on gets (cold reads), objpage on lists (the
+// GC's), the rest mostly on puts — so until nodes issue all three kinds
+// the classes could not all be injected: they stay out of Swarm's draws,
+// the fault director, the coverage gate and its object probes
+// (objectProbes), and every seed runs as before. ParseFaults knows them,
+// and their primitive (ObjectFaults) works when called
+// (TestObjectStoreFaults, TestObjectFaultsPrimitive drive every class).
+// Brokers upload in the simulator (Storage.Tier, drawn on in three seeds
+// of four), so it is set.
+const objectFaultsWired = true
+
+// objectFaultClasses are the object-store fault classes, drawn and
+// injected from their own PRNG streams (objectSwarm, scheduleObjectFault)
+// so that switching them on changes no other draw.
+var objectFaultClasses = []Fault{FaultObjSlow, FaultObjThrottle, FaultObjUnavailable, FaultObjTimeout, FaultObjLostReply, FaultObjLate, FaultObjReadError, FaultObjPage}
+
+// objectFaults are the object-store classes the campaign uses (see
+// objectFaultsWired).
+func objectFaults() []Fault {
+	if !objectFaultsWired {
+		return nil
+	}
+	return objectFaultClasses
 }
 
 func (f Fault) String() string { return faultNames[f] }
@@ -142,6 +183,10 @@ type Storage struct {
 	CacheBytes             int64
 	SegmentBytes           int64
 	RetentionCheckInterval sm.Duration
+	// Tier is the brokers' tiered storage (sm/tier): when enabled, leaders
+	// upload committed segments to the world's object store, replicas keep
+	// only the local window, and reads below it are cold.
+	Tier tier.Config
 }
 
 // Config is one simulation run. DefaultConfig draws a swarm configuration
@@ -173,8 +218,23 @@ type Config struct {
 	LostDisks int
 	// Storage is how brokers keep their logs (cache, segments, retention).
 	Storage Storage
+	// WipeAll, with tiered storage, wipes every broker's disk after the
+	// liveness phase and requires the final reads to return everything
+	// that was uploaded (World.wipeAll).
+	WipeAll bool
 
-	NetLatency, NetLatencyMax      sm.Duration
+	NetLatency, NetLatencyMax sm.Duration
+	// ObjectLatency is the object store's typical operation latency and
+	// ObjectLatencyMax the cap of its heavy tail (the network's style);
+	// ObjectTimeout is an operation's deadline (objtimeout) and
+	// ObjectLateMax how long after its unknown completion a late put may
+	// still land (objlate).
+	ObjectLatency, ObjectLatencyMax sm.Duration
+	ObjectTimeout, ObjectLateMax    sm.Duration
+	// GCGrace and GCInterval are the controllers' tiered-storage garbage
+	// collection (controller.Config.Tiering): small virtual values, so that
+	// the liveness phase sees orphans collected (objectLiveness).
+	GCGrace, GCInterval            sm.Duration
 	DiskLatencyMin, DiskLatencyMax sm.Duration
 	SyncLatency                    sm.Duration
 	DiskCapacity                   int64
@@ -298,6 +358,14 @@ func DefaultConfig(seed uint64) Config {
 	snap := newRNG(seed).child("snapshot")
 	c.SnapshotEntries = uint64(snap.logUniform(4, 50))
 	c.SnapshotCatchUpEntries = uint64(snap.between(1, max(1, int64(c.SnapshotEntries/4))))
+	// The object store's timing, from its own stream too.
+	obj := newRNG(seed).child("objects-config")
+	c.ObjectLatency = sm.Duration(obj.between(2, 30)) * sm.Millisecond
+	c.ObjectLatencyMax = 2 * sm.Second
+	c.ObjectTimeout = sm.Duration(obj.between(2, 8)) * sm.Second
+	c.ObjectLateMax = sm.Duration(obj.between(1, 6)) * sm.Second
+	c.GCInterval = sm.Duration(obj.between(500, 2000)) * sm.Millisecond
+	c.GCGrace = sm.Duration(obj.between(1000, 4000)) * sm.Millisecond
 	// Half the seeds may lose one broker's disk: their durability promise
 	// covers only topics with min ISR 2 or more; the other half keep the
 	// full promise with no disk ever lost.
@@ -311,7 +379,7 @@ func DefaultConfig(seed uint64) Config {
 // continuous ones (message loss and duplication, at a drawn rate) and every
 // discrete class the fault director injects.
 func swarmClasses() []Fault {
-	return append([]Fault{FaultDrop, FaultDuplicate}, discreteFaults...)
+	return append(append([]Fault{FaultDrop, FaultDuplicate}, discreteFaults...), objectFaults()...)
 }
 
 // Swarm is the configuration TestSim runs for seed (swarm testing, after
@@ -333,18 +401,26 @@ func swarmClasses() []Fault {
 func Swarm(seed uint64) Config {
 	c := DefaultConfig(seed)
 	r := newRNG(seed).child("swarm")
-	classes := swarmClasses()
+	classes := append([]Fault{FaultDrop, FaultDuplicate}, discreteFaults...)
 	c.Faults = 0
+	objects := newRNG(seed).child("swarm-objects")
 	switch u := r.float(); {
 	case u < 1.0/12: // none
 	case u < 1.0/12+1.0/6:
-		for _, f := range classes {
+		for _, f := range append(classes, objectFaults()...) {
 			c.Faults |= 1 << f
 		}
 	default:
 		p := 0.2 + 0.6*r.float()
 		for _, f := range classes {
 			if r.chance(p) {
+				c.Faults |= 1 << f
+			}
+		}
+		// From their own stream, so that the draws above and below stay
+		// as they were.
+		for _, f := range objectFaults() {
+			if objects.chance(p) {
 				c.Faults |= 1 << f
 			}
 		}
@@ -386,6 +462,28 @@ func Swarm(seed uint64) Config {
 	}
 	c.Storage.SegmentBytes = int64(r.logUniform(256, 32<<10))
 	c.Storage.RetentionCheckInterval = sm.Duration(r.between(100, 2000)) * sm.Millisecond
+	// Tiered storage, from its own stream so that the draws above and
+	// below stay as they were: on in three seeds of four, with upload
+	// intervals, local windows and cold caches from tiny to roomy.
+	ts := newRNG(seed).child("tier-config")
+	if ts.chance(0.75) {
+		t := &c.Storage.Tier
+		t.Enabled = true
+		t.UploadInterval = sm.Duration(ts.between(200, 3000)) * sm.Millisecond
+		t.MaxConcurrentUploads = int(ts.between(1, 4))
+		t.LocalRetentionMs, t.LocalRetentionBytes = -1, -1
+		if ts.chance(0.6) {
+			t.LocalRetentionMs = ts.between(300, 5000)
+		}
+		if ts.chance(0.6) {
+			t.LocalRetentionBytes = int64(ts.logUniform(512, 32<<10))
+		}
+		t.ColdCacheBytes = int64(ts.logUniform(1<<10, 1<<20))
+		if ts.chance(0.2) {
+			t.ColdCacheBytes = 64 << 20
+		}
+		c.WipeAll = ts.chance(0.2)
+	}
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))
@@ -452,6 +550,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sim: heartbeat interval must be > 0 and below the session timeout (got %v, %v)", c.HeartbeatInterval, c.SessionTimeout)
 	case c.AckTimeout <= 0 || c.ReplicaLagTime <= 0 || c.MaxReplicationLag < 0:
 		return fmt.Errorf("sim: ack timeout and replica lag time must be > 0, max replication lag >= 0 (got %v, %v, %d)", c.AckTimeout, c.ReplicaLagTime, c.MaxReplicationLag)
+	case c.ObjectLatency <= 0 || c.ObjectLatencyMax < c.ObjectLatency || c.ObjectTimeout <= 0 || c.ObjectLateMax <= 0:
+		return fmt.Errorf("sim: object latency must be > 0 and <= max, timeout and late max > 0 (got %v, max %v, %v, %v)", c.ObjectLatency, c.ObjectLatencyMax, c.ObjectTimeout, c.ObjectLateMax)
+	case c.GCGrace <= 0 || c.GCInterval <= 0:
+		return fmt.Errorf("sim: gc grace and interval must be > 0 (got %v, %v)", c.GCGrace, c.GCInterval)
 	case c.ClientTimeout <= 0 && c.Clients > 0:
 		return fmt.Errorf("sim: client timeout must be > 0 (got %v)", c.ClientTimeout)
 	}

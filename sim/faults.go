@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/weirmq/weir/sm"
@@ -22,6 +23,72 @@ func (w *World) startFaults() {
 	if w.cfg.FaultMean > 0 && w.cfg.Faults != 0 {
 		w.scheduleFault()
 	}
+	if w.cfg.FaultMean > 0 && len(w.enabledObjectFaults()) > 0 {
+		w.scheduleObjectFault(newRNG(w.cfg.Seed).child("object-faults"))
+	}
+}
+
+// enabledObjectFaults are the object-store classes this run injects.
+func (w *World) enabledObjectFaults() []Fault {
+	var out []Fault
+	for _, f := range objectFaults() {
+		if w.cfg.Faults.Has(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// scheduleObjectFault is the object store's fault director: windows of the
+// enabled object-store classes at random intervals (twice the mean of the
+// other faults: each window lasts for many operations), from their own
+// stream r, so that switching the classes on shifts no other draw.
+func (w *World) scheduleObjectFault(r *rng) {
+	d := sm.Duration(r.between(int64(w.cfg.FaultMean)/2, int64(w.cfg.FaultMean)*4))
+	w.after(d, func() {
+		if !w.faultsOn {
+			return
+		}
+		enabled := w.enabledObjectFaults()
+		f := enabled[r.intn(len(enabled))]
+		w.ObjectFaults(f, sm.Duration(r.between(int64(500*sm.Millisecond), int64(5*sm.Second))), r)
+		w.scheduleObjectFault(r)
+	})
+}
+
+// ObjectFaults opens a window of object-store fault class f for d, its
+// rates and sizes drawn from r: every operation the window reaches counts
+// as one fault of f (objectStore.draw).
+func (w *World) ObjectFaults(f Fault, d sm.Duration, r *rng) {
+	s := w.objectStore()
+	until := w.now.Add(d)
+	rate := []float64{0.05, 0.2, 0.5, 1}[r.intn(4)]
+	fl := &s.f
+	switch f {
+	case FaultObjSlow:
+		fl.slowUntil, fl.slowMax = until, sm.Duration(r.logUniform(float64(50*sm.Millisecond), float64(5*sm.Second)))
+	case FaultObjThrottle:
+		fl.throttleUntil, fl.throttleRate = until, rate
+	case FaultObjUnavailable:
+		fl.unavailUntil, fl.unavailRate = until, rate
+	case FaultObjTimeout:
+		fl.timeoutUntil, fl.timeoutRate = until, rate
+	case FaultObjLostReply:
+		fl.lostReplyUntil, fl.lostReplyRate = until, rate
+	case FaultObjLate:
+		fl.lateUntil, fl.lateRate = until, rate
+	case FaultObjReadError:
+		fl.readErrUntil, fl.readErrRate = until, []float64{0, 0.1, 0.5, 1}[r.intn(4)]
+		fl.readSlowMax = 0
+		if r.chance(0.5) {
+			fl.readSlowMax = sm.Duration(r.logUniform(float64(20*sm.Millisecond), float64(3*sm.Second)))
+		}
+	case FaultObjPage:
+		fl.pageUntil, fl.pageMax = until, 1+r.intn(3)
+	default:
+		panic(fmt.Sprintf("sim: %v is not an object-store fault class", f))
+	}
+	w.trace.note(w.now, 0, "object store: %v for %v", f, d)
 }
 
 func (w *World) scheduleFault() {

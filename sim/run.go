@@ -242,7 +242,60 @@ func (w *World) run() error {
 	if err := w.liveness(); err != nil {
 		return err
 	}
+	if w.cfg.WipeAll {
+		if err := w.wipeAll(); err != nil {
+			return err
+		}
+	}
 	return w.finalReads()
+}
+
+// wipeAll is the stateless-broker test: once the cluster has converged,
+// every broker loses its disk at once and restarts on an empty one, and the
+// operator accepts the loss (--accept-data-loss), so each partition is led
+// again by a replica that holds nothing. What was uploaded must still be
+// read back whole by the final reads — from the object store — and what was
+// not is lost: acknowledged records at or above a partition's uploaded end
+// are no longer promised. The cluster must converge again, every replica
+// rebuilding only the (empty) tail above the uploaded range.
+func (w *World) wipeAll() error {
+	ctl := w.leaderController()
+	if ctl == nil {
+		return w.stuck("wipe: no controller leads")
+	}
+	ends := map[string]int64{}
+	for _, st := range ctl.Metadata().Partitions {
+		ends[st.TP.String()] = int64(st.Remote.End)
+	}
+	for i := range w.history.Ops {
+		op := &w.history.Ops[i]
+		if op.Kind == linearizability.Produce && op.Durable && op.Offset+int64(len(op.Values)) > ends[op.TP] {
+			op.Durable = false // not (wholly) uploaded: lost with the disks
+		}
+	}
+	w.history.LossAt = int64(w.now)
+	w.stats.reach("all disks wiped")
+	w.trace.note(w.now, sm.NoNode, "every broker's disk lost; restarting with --accept-data-loss")
+	for _, id := range w.brokerIDs() {
+		h := w.hosts[id]
+		if h.up {
+			h.crash(false)
+		}
+		h.disk = newDisk(w.cfg.DiskCapacity)
+		h.acceptDataLoss = true
+	}
+	for _, id := range w.brokerIDs() {
+		w.hosts[id].start()
+	}
+	deadline := w.now.Add(w.cfg.LivenessTimeout)
+	w.runUntil(deadline, func() bool { return w.converged() })
+	if w.failure != nil {
+		return w.failure
+	}
+	if !w.converged() {
+		return w.stuck("after every disk was wiped the cluster did not converge within " + w.cfg.LivenessTimeout.String())
+	}
+	return nil
 }
 
 // setup waits for a controller leader and registered brokers, then creates
@@ -331,6 +384,9 @@ func (w *World) liveness() error {
 	if !w.converged() || !w.idle() {
 		return w.stuck("liveness: cluster did not converge within " + w.cfg.LivenessTimeout.String())
 	}
+	if err := w.objectLiveness(); err != nil {
+		return err
+	}
 	return w.checkLostForGood()
 }
 
@@ -338,6 +394,9 @@ func (w *World) liveness() error {
 // processes.
 func (w *World) healAll() {
 	w.net.healAll()
+	if w.objects != nil {
+		w.objects.heal()
+	}
 	w.killZombies()
 	w.heals++
 	w.faultsOn = false
@@ -367,7 +426,6 @@ func (w *World) idle() bool {
 func (w *World) finalReads() error {
 	reader := w.adminClient()
 	reader.stopped = true
-	deadline := w.now.Add(w.cfg.LivenessTimeout)
 	offline := map[sm.TopicPartition]bool{}
 	if ctl := w.leaderController(); ctl != nil {
 		for _, st := range ctl.Metadata().Partitions {
@@ -378,6 +436,9 @@ func (w *World) finalReads() error {
 		if offline[tp] {
 			continue // nothing can read it (checkLostForGood allowed it)
 		}
+		// Each partition has the liveness timeout to be read whole: reads
+		// of cold data wait for the object store, a round trip per fetch.
+		deadline := w.now.Add(w.cfg.LivenessTimeout)
 		next := sm.Offset(0)
 		hw := sm.Offset(-1)
 		for hw < 0 || next < hw {
@@ -677,6 +738,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 			DefaultMinISR:  1,
 			MaxPartitions:  1000,
 			HealthTimeout:  cfg.HealthTimeout,
+			Tiering:        controller.TieringConfig{GC: true, GCGrace: cfg.GCGrace, GCInterval: cfg.GCInterval},
 
 			SnapshotEntries:        cfg.SnapshotEntries,
 			SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
@@ -708,6 +770,8 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CacheBytes:                   max(cfg.Storage.CacheBytes, 1), // 0 would mean the default
 		SegmentBytes:                 cfg.Storage.SegmentBytes,
 		RetentionCheckInterval:       cfg.Storage.RetentionCheckInterval,
+		Tier:                         cfg.Storage.Tier,
+		AcceptDataLoss:               h.acceptDataLoss,
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,

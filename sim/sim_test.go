@@ -341,7 +341,27 @@ var mustReach = append([]string{
 	// dropping the log of an earlier incarnation of a topic.
 	sm.ProbeReadFromCache.String(), sm.ProbeReadFromDisk.String(), sm.ProbeSegmentRolled.String(),
 	sm.ProbeRetentionDeleted.String(), sm.ProbeFollowerReset.String(), sm.ProbeStaleTopicLogDropped.String(),
-}, segmentProbes()...)
+}, append(segmentProbes(), objectProbes()...)...)
+
+// objectProbes are the simulator's own paths of the object store, gated
+// with its fault classes (objectFaultsWired): an upload with an unknown
+// outcome, one that landed after its unknown completion, a failed ranged
+// read (a cold read, once segments are recorded and local copies go), and
+// an orphan collected by the controllers' GC (objectLiveness).
+func objectProbes() []string {
+	if !objectFaultsWired {
+		return nil
+	}
+	return []string{"object put unknown outcome", "object put landed late", "object read failed", "orphan object collected",
+		// Tiered storage in the state machines: uploads recorded, retried
+		// after an unknown outcome, a zombie's commit refused, orphans
+		// collected, local copies deleted past the window, reads from the
+		// object store and its cache, remote retention, tail-only rebuild.
+		sm.ProbeUploadOK.String(), sm.ProbeUploadUnknown.String(), sm.ProbeZombieUploadRejected.String(),
+		sm.ProbeOrphanCollected.String(), sm.ProbeUploadedDeletedLocally.String(), sm.ProbeColdRead.String(),
+		sm.ProbeColdCacheHit.String(), sm.ProbeRemoteRetentionDropped.String(), sm.ProbeTailOnlyRebuild.String(),
+		"all disks wiped"}
+}
 
 // segmentProbes are the simulator's own paths of segmented logs, gated with
 // the segment fault classes (segmentFaultsWired): rolls, the index rebuild
@@ -375,7 +395,10 @@ const (
 // (and completion-for-gone-component in 15, after a workload change).
 // follower-reset (a follower down or cut off while retention deleted
 // past its log end) fired in 11 of seeds 1-300.
-var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String(), sm.ProbeFollowerReset.String()}
+var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeStaleIncarnationFetchRefused.String(), sm.ProbeFollowerReset.String(),
+	// A zombie's commit (about one seed in ten) and the wipe of every disk
+	// (drawn in about one seed in seven).
+	sm.ProbeZombieUploadRejected.String(), "all disks wiped"}
 
 // checkCoverage is the coverage gate over a seed range: mustReach probes
 // fired and every fault class was injected somewhere in the range (sizes

@@ -34,6 +34,9 @@ type World struct {
 	net     *network
 	clients map[sm.NodeID]*client
 	zombies map[sm.NodeID]*zombie // old processes of replaced brokers, still running
+	// objects is the one object store every host shares (objectStore
+	// creates it on first use): also the checkers' oracle.
+	objects *objectStore
 	// diskVictims are the brokers whose disk was lost (at most
 	// Config.LostDisks of them).
 	diskVictims []sm.NodeID
@@ -162,6 +165,9 @@ type host struct {
 	// tearRestart, when set, crashes the host in the middle of its next
 	// write (tearing it) and restarts it this long after.
 	tearRestart sm.Duration
+	// acceptDataLoss starts the broker with --accept-data-loss (the
+	// operator's answer to losing every copy: see World.wipeAll).
+	acceptDataLoss bool
 }
 
 // diskFaults are a host's active disk fault windows.
@@ -206,20 +212,6 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 			h.lossPending = false
 			delete(h.disk.files, lostMarker) // removed and the directory synced
 		}
-	}
-}
-
-// StartObject implements runtime.ObjectStore. Until the simulated object
-// store lands, every operation fails: no world has one yet.
-func (h *host) StartObject(ops []sm.ObjectOp) {
-	w, inc := h.w, h.incarnation
-	for _, op := range ops {
-		id := op.ID
-		w.after(1, func() {
-			if h.up && h.incarnation == inc {
-				h.deliver(inc, sm.ObjectDone{ID: id, Outcome: sm.OutcomeFailed, Err: sm.ObjErrUnavailable, Reason: "sim: no object store"})
-			}
-		})
 	}
 }
 
@@ -563,6 +555,8 @@ const (
 	traceUnknown
 	traceLogRead
 	traceLogReadDone
+	traceObjectOp
+	traceObjectDone
 )
 
 // sum is the hash of everything traced so far.
@@ -641,6 +635,22 @@ func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
 		t.u64(uint64(e.Outcome))
 		t.bytes(e.Data)
 		t.str(e.Reason)
+	case sm.ObjectDone:
+		t.begin(now, node, traceObjectDone)
+		t.u64(uint64(e.ID))
+		t.u64(uint64(e.Outcome))
+		t.u64(uint64(e.Err))
+		t.str(e.Reason)
+		t.bytes(e.Data)
+		t.u64(uint64(e.Size))
+		t.u64(uint64(e.Generation))
+		t.u64(uint64(len(e.Objects)))
+		for _, o := range e.Objects {
+			t.str(o.Name)
+			t.u64(uint64(o.Size))
+			t.u64(uint64(o.Generation))
+		}
+		t.bool(e.More)
 	case sm.TimerFired:
 		t.begin(now, node, traceTimerFired)
 	case sm.HealthObserved:
@@ -688,6 +698,36 @@ func (t *tracer) logReads(now sm.Time, node sm.NodeID, reads []sm.LogRead) {
 		t.u64(uint64(r.Segment))
 		t.u64(uint64(r.Pos))
 		t.u64(uint64(r.MaxBytes))
+		t.end()
+	}
+}
+
+// objectOps folds the object-store operations a node started.
+func (t *tracer) objectOps(now sm.Time, node sm.NodeID, ops []sm.ObjectOp) {
+	for i := range ops {
+		op := &ops[i]
+		t.begin(now, node, traceObjectOp)
+		t.u64(uint64(op.ID))
+		t.u64(uint64(op.Kind))
+		t.str(op.Name)
+		t.bool(op.Source != nil)
+		if src := op.Source; src != nil {
+			t.str(src.TP.Topic)
+			t.u64(uint64(src.TP.Partition))
+			t.buf = append(t.buf, src.TopicID[:]...)
+			t.u64(uint64(src.Segment))
+			t.u64(uint64(src.Pos))
+			t.u64(uint64(src.Len))
+			t.u64(uint64(src.Base))
+			t.u64(uint64(src.Next))
+		}
+		t.bytes(op.Data)
+		t.bool(op.CreateOnly)
+		t.u64(uint64(op.Off))
+		t.u64(uint64(op.Len))
+		t.str(op.Prefix)
+		t.str(op.After)
+		t.u64(uint64(op.Limit))
 		t.end()
 	}
 }
@@ -754,6 +794,12 @@ func describeEvent(ev sm.Event) string {
 			return fmt.Sprintf("read done #%d %v %q", e.ID, e.Outcome, e.Reason)
 		}
 		return fmt.Sprintf("read done #%d %d bytes", e.ID, len(e.Data))
+	case sm.ObjectDone:
+		s := fmt.Sprintf("object done #%d %v", e.ID, e.Outcome)
+		if e.Err != sm.ObjErrNone {
+			s += fmt.Sprintf(" %v %q", e.Err, e.Reason)
+		}
+		return s + fmt.Sprintf(" %d bytes, %d listed, more=%v", len(e.Data), len(e.Objects), e.More)
 	case sm.TimerFired:
 		return "timer"
 	case sm.HealthObserved:

@@ -103,6 +103,35 @@ const (
 	// incarnation of a topic (deleted and created again meanwhile) and
 	// deleted it.
 	ProbeStaleTopicLogDropped
+	// Tiered storage, the uploader side (sm/tier, sm/partition):
+	// ProbeUploadOK: an uploaded segment was recorded by the controller.
+	ProbeUploadOK
+	// ProbeUploadUnknown: a segment put ended with an unknown outcome; the
+	// uploader put it again under a new name (the first may be an orphan).
+	ProbeUploadUnknown
+	// ProbeTailOnlyRebuild: a leader sent a follower behind the uploaded
+	// end to start there, so it fetches only the tail.
+	ProbeTailOnlyRebuild
+	// ProbeRemoteRetentionDropped: the controller dropped remote segments
+	// a leader's retention asked it to.
+	ProbeRemoteRetentionDropped
+	// ProbeUploadedDeletedLocally: a replica deleted uploaded segments from
+	// its disk (the local window).
+	ProbeUploadedDeletedLocally
+	// ProbeColdRead: a consumer fetch below the local log start was
+	// answered with records read from the object store (it waited for at
+	// least one get, its own or one already in flight).
+	ProbeColdRead
+	// ProbeColdCacheHit: a consumer fetch below the local log start was
+	// answered from the cold cache alone, without any get.
+	ProbeColdCacheHit
+	// ProbeZombieUploadRejected: the controller refused to record an
+	// uploaded segment from a leader epoch that is no longer current (a
+	// zombie leader's upload; its object is an orphan for the collector).
+	ProbeZombieUploadRejected
+	// ProbeOrphanCollected: the controller's garbage collector deleted a
+	// segment object that no record refers to and none ever can.
+	ProbeOrphanCollected
 
 	probeCount
 )
@@ -139,6 +168,15 @@ var probeNames = [probeCount]string{
 	ProbeFollowerReset:                "follower-reset",
 	ProbeCorruptionFound:              "corruption-found",
 	ProbeStaleTopicLogDropped:         "stale-topic-log-dropped",
+	ProbeUploadOK:                     "upload-ok",
+	ProbeUploadUnknown:                "upload-unknown",
+	ProbeTailOnlyRebuild:              "tail-only-rebuild",
+	ProbeRemoteRetentionDropped:       "remote-retention-dropped",
+	ProbeUploadedDeletedLocally:       "uploaded-deleted-locally",
+	ProbeColdRead:                     "cold-read",
+	ProbeColdCacheHit:                 "cold-cache-hit",
+	ProbeZombieUploadRejected:         "zombie-upload-rejected",
+	ProbeOrphanCollected:              "orphan-collected",
 }
 
 func (p Probe) String() string {

@@ -244,6 +244,14 @@ type apiTopic struct {
 		LogStart    *int64   `json:"log_start_offset"`
 		HW          *int64   `json:"high_watermark"`
 		LogEnd      *int64   `json:"log_end_offset"`
+		LocalStart  *int64   `json:"local_start_offset"`
+		LocalBytes  *int64   `json:"local_bytes"`
+		Uploaded    *struct {
+			Start    int64 `json:"start_offset"`
+			End      int64 `json:"end_offset"`
+			Bytes    int64 `json:"bytes"`
+			Segments int64 `json:"segments"`
+		} `json:"uploaded"`
 	} `json:"partition_assignments"`
 }
 
@@ -326,8 +334,8 @@ func TestAdminCommands(t *testing.T) {
 		rows := tableRows(out)
 		if len(rows) != 6 || !strings.HasPrefix(out, "topic a: 3 partitions, replication factor 1") ||
 			len(rows[1]) != 3 || rows[1][0] != "topic" || rows[1][1] != "id" || !topicIDRE.MatchString(rows[1][2]) ||
-			!slices.Equal(rows[2], []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC", "LOG-START", "HIGH-WATERMARK", "LOG-END"}) ||
-			!slices.Equal(rows[3][:2], []string{"0", "broker-101"}) || !slices.Equal(rows[3][5:], []string{"0", "0", "0"}) || rows[5][0] != "2" {
+			!slices.Equal(rows[2], []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC", "LOG-START", "HIGH-WATERMARK", "LOG-END", "LOCAL-START", "UPLOADED-END", "LOCAL-BYTES", "UPLOADED-BYTES"}) ||
+			!slices.Equal(rows[3][:2], []string{"0", "broker-101"}) || !slices.Equal(rows[3][5:], []string{"0", "0", "0", "0", "0", "0", "0"}) || rows[5][0] != "2" {
 			t.Errorf("table: %q", out)
 		}
 		out, _ = cli(t, "", "describe-topic", "a", "--format", "json")
@@ -338,7 +346,8 @@ func TestAdminCommands(t *testing.T) {
 		}
 		for i, p := range top.Assignments {
 			if p.Partition != i || p.Leader == nil || *p.Leader != "broker-101" || !slices.Equal(p.ISR, []string{"broker-101"}) ||
-				p.LogStart == nil || *p.LogStart != 0 || p.HW == nil || *p.HW != 0 || p.LogEnd == nil || *p.LogEnd != 0 {
+				p.LogStart == nil || *p.LogStart != 0 || p.HW == nil || *p.HW != 0 || p.LogEnd == nil || *p.LogEnd != 0 ||
+				p.LocalStart == nil || *p.LocalStart != 0 || p.LocalBytes == nil || p.Uploaded == nil || p.Uploaded.End != 0 {
 				t.Errorf("json partition %d: %+v", i, p)
 			}
 		}
@@ -346,12 +355,13 @@ func TestAdminCommands(t *testing.T) {
 		hasLines(t, out, "name: a", "partitions: 3", "config:", "  min_in_sync_replicas: 1", "partition_assignments:",
 			"- partition: 0", "  leader: broker-101", "  replicas:", "  - broker-101", "  in_sync_replicas:", "- partition: 2")
 		out, _ = cli(t, "", "describe-topic", "a", "--format", "csv")
-		recs := parseCSV(t, out, "topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas", "log_start_offset", "high_watermark", "log_end_offset")
+		recs := parseCSV(t, out, "topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas", "log_start_offset", "high_watermark", "log_end_offset",
+			"local_start_offset", "uploaded_end_offset", "local_bytes", "uploaded_bytes")
 		if len(recs) != 3 {
 			t.Fatalf("csv: %q", recs)
 		}
 		for i, r := range recs {
-			if r[0] != "a" || r[1] != strconv.Itoa(i) || r[2] != "broker-101" || r[4] != "broker-101" || r[5] != "broker-101" || !slices.Equal(r[6:], []string{"0", "0", "0"}) {
+			if r[0] != "a" || r[1] != strconv.Itoa(i) || r[2] != "broker-101" || r[4] != "broker-101" || r[5] != "broker-101" || !slices.Equal(r[6:], []string{"0", "0", "0", "0", "0", "0", "0"}) {
 				t.Errorf("csv row %d: %q", i, r)
 			}
 		}

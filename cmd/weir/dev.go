@@ -25,6 +25,11 @@ on loopback, real QUIC with mutual TLS, data in --data (./weir-data). A
 development CA and certificates are generated on first start and reused after;
 the other weir commands find them in ./weir-data/certs.
 
+Sealed segments are uploaded to a local object store in --data/objects
+(./weir-data/objects): older data is then served from there, and each broker
+keeps only the local window (--local-retention-ms, --local-retention-bytes) on
+its disk. --no-object-store keeps every log whole on the brokers' disks.
+
 A node that stops on its own is reported and restarted (5 attempts, with
 backoff); if it cannot be restarted, weir dev stops and exits non-zero.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,5 +74,9 @@ Ctrl-C stops the cluster.
 		},
 	}
 	cmd.Flags().IntVar(&o.Brokers, "brokers", 1, "number of brokers (1..9)")
+	cmd.Flags().BoolVar(&o.NoObjects, "no-object-store", false, "run without the local object store (no tiered storage)")
+	cmd.Flags().Int64Var(&o.LocalRetentionMs, "local-retention-ms", 0, "keep uploaded segments on the brokers' disks this long (ms) for topics that set no local_retention_ms (0: 1 hour; -1: until retention)")
+	cmd.Flags().Int64Var(&o.LocalRetentionBytes, "local-retention-bytes", 0, "keep at most this many bytes of uploaded segments per partition on disk for topics that set no local_retention_bytes (0 or -1: no size bound)")
+	cmd.Flags().Int64Var(&o.UploadIntervalMs, "upload-interval-ms", 0, "upload committed data at the latest this long after it was written (ms; 0: 10 minutes)")
 	return cmd
 }

@@ -260,6 +260,7 @@ func newCreateTopic(g *globals) *cobra.Command {
 // create-topic and alter-topic.
 type configFlags struct {
 	retentionMs, retentionBytes, segmentBytes, segmentMs int64
+	localRetentionMs, localRetentionBytes                int64
 }
 
 // configFlagKeys maps each flag to the admin API's config key.
@@ -268,6 +269,8 @@ var configFlagKeys = []struct{ flag, key string }{
 	{"retention-bytes", "retention_bytes"},
 	{"segment-bytes", "segment_bytes"},
 	{"segment-ms", "segment_ms"},
+	{"local-retention-ms", "local_retention_ms"},
+	{"local-retention-bytes", "local_retention_bytes"},
 }
 
 func (c *configFlags) add(cmd *cobra.Command) {
@@ -276,12 +279,15 @@ func (c *configFlags) add(cmd *cobra.Command) {
 	f.Int64Var(&c.retentionBytes, "retention-bytes", 0, "delete a partition's oldest data beyond this many bytes (-1: unlimited, 0: unset)")
 	f.Int64Var(&c.segmentBytes, "segment-bytes", 0, "roll a partition's segment at this size, 1 MiB..16 GiB (0: the broker's wal.segment_size_bytes)")
 	f.Int64Var(&c.segmentMs, "segment-ms", 0, "roll a partition's segment this many ms after its first record, 1 s..365 d (0: the broker's wal.segment_ms)")
+	f.Int64Var(&c.localRetentionMs, "local-retention-ms", 0, "with tiered storage, keep uploaded data on the brokers' disks this many ms (-1: until retention deletes it, 0: the broker's object_storage.local_retention_ms)")
+	f.Int64Var(&c.localRetentionBytes, "local-retention-bytes", 0, "with tiered storage, keep at most this many bytes of uploaded data per partition on disk (-1: unbounded, 0: the broker's object_storage.local_retention_bytes)")
 }
 
 // given returns the config keys of the flags set on the command line, with
 // their values; the controller validates them.
 func (c *configFlags) given(cmd *cobra.Command) map[string]any {
-	values := map[string]int64{"retention-ms": c.retentionMs, "retention-bytes": c.retentionBytes, "segment-bytes": c.segmentBytes, "segment-ms": c.segmentMs}
+	values := map[string]int64{"retention-ms": c.retentionMs, "retention-bytes": c.retentionBytes, "segment-bytes": c.segmentBytes, "segment-ms": c.segmentMs,
+		"local-retention-ms": c.localRetentionMs, "local-retention-bytes": c.localRetentionBytes}
 	out := map[string]any{}
 	for _, fk := range configFlagKeys {
 		if cmd.Flags().Changed(fk.flag) {
@@ -304,7 +310,7 @@ metadata update.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := settings.given(cmd)
 			if len(body) == 0 {
-				return fmt.Errorf("nothing to change: give at least one of --retention-ms, --retention-bytes, --segment-bytes, --segment-ms")
+				return fmt.Errorf("nothing to change: give at least one of --retention-ms, --retention-bytes, --segment-bytes, --segment-ms, --local-retention-ms, --local-retention-bytes")
 			}
 			var msg string
 			if err := g.api(http.MethodPatch, "/api/v1/topics/"+url.PathEscape(args[0]), body, &msg); err != nil {
@@ -367,6 +373,8 @@ type topicDetail struct {
 		RetentionBytes        *int64 `json:"retention_bytes"`
 		SegmentBytes          *int64 `json:"segment_bytes"`
 		SegmentMs             *int64 `json:"segment_ms"`
+		LocalRetentionMs      *int64 `json:"local_retention_ms"`
+		LocalRetentionBytes   *int64 `json:"local_retention_bytes"`
 	} `json:"config"`
 	Assignments []struct {
 		Partition   int      `json:"partition"`
@@ -389,14 +397,19 @@ func newDescribeTopic(g *globals) *cobra.Command {
 		Long: `Show a topic's ID, settings, partitions, leaders, in-sync replicas and, from
 each partition's leader (through --bootstrap), its log start offset (older
 records were deleted by retention), high watermark (the end of what consumers
-can read) and log end offset. Formats: table (one row per partition; a
+can read) and log end offset, and the tiers: the leader's local log start
+(records below it are served from the object store), the end of the uploaded
+range, the bytes on the leader's disk and the bytes uploaded (one copy).
+Formats: table (one row per partition; a
 partition without a leader in red, one whose in-sync replicas are fewer than
 its replicas in yellow); json and yaml (the API's whole topic, config
-included, with log_start_offset, high_watermark and log_end_offset added to
-each partition, null when its leader did not answer); csv (one row per
-partition: topic, partition, leader (empty when none), leader_epoch, replicas,
-in_sync_replicas, the last two comma-separated, then log_start_offset,
-high_watermark, log_end_offset, empty when unknown). When no broker answers,
+included, with log_start_offset, high_watermark, log_end_offset,
+local_start_offset, local_bytes and uploaded {start_offset, end_offset, bytes,
+segments} added to each partition, null when its leader did not answer); csv
+(one row per partition: topic, partition, leader (empty when none),
+leader_epoch, replicas, in_sync_replicas, the last two comma-separated, then
+log_start_offset, high_watermark, log_end_offset, local_start_offset,
+uploaded_end_offset, local_bytes, uploaded_bytes, empty when unknown). When no broker answers,
 the offsets are left out with a warning on stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -416,8 +429,8 @@ the offsets are left out with a warning on stderr.`,
 			r := view{
 				data:    data,
 				preface: describeHead(&t),
-				table:   table{header: []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC", "LOG-START", "HIGH-WATERMARK", "LOG-END"}},
-				csv:     [][]string{{"topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas", "log_start_offset", "high_watermark", "log_end_offset"}},
+				table:   table{header: []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC", "LOG-START", "HIGH-WATERMARK", "LOG-END", "LOCAL-START", "UPLOADED-END", "LOCAL-BYTES", "UPLOADED-BYTES"}},
+				csv:     [][]string{{"topic", "partition", "leader", "leader_epoch", "replicas", "in_sync_replicas", "log_start_offset", "high_watermark", "log_end_offset", "local_start_offset", "uploaded_end_offset", "local_bytes", "uploaded_bytes"}},
 			}
 			for _, p := range t.Assignments {
 				leader := ""
@@ -430,12 +443,15 @@ the offsets are left out with a warning on stderr.`,
 				if shown == "" {
 					shown = "none"
 				}
-				start, hw, end := "", "", ""
+				var start, hw, end, local, upEnd, localBytes, upBytes string
 				if o, ok := offs[int32(p.Partition)]; ok {
-					start, hw, end = strconv.FormatInt(int64(o.LogStart), 10), strconv.FormatInt(int64(o.HighWatermark), 10), strconv.FormatInt(int64(o.LogEnd), 10)
+					f := func(v int64) string { return strconv.FormatInt(v, 10) }
+					start, hw, end = f(int64(o.LogStart)), f(int64(o.HighWatermark)), f(int64(o.LogEnd))
+					local, upEnd, localBytes, upBytes = f(int64(o.LocalStart)), f(int64(o.Remote.End)), f(o.LocalBytes), f(o.Remote.Bytes)
 				}
-				r.table.rows = append(r.table.rows, []string{part, shown, epoch, replicas, isr, orDash(start), orDash(hw), orDash(end)})
-				r.csv = append(r.csv, []string{t.Name, part, leader, epoch, replicas, isr, start, hw, end})
+				r.table.rows = append(r.table.rows, []string{part, shown, epoch, replicas, isr, orDash(start), orDash(hw), orDash(end),
+					orDash(local), orDash(upEnd), orDash(localBytes), orDash(upBytes)})
+				r.csv = append(r.csv, []string{t.Name, part, leader, epoch, replicas, isr, start, hw, end, local, upEnd, localBytes, upBytes})
 			}
 			r.table.paint = func(row, col int) string {
 				p := t.Assignments[row]
@@ -470,7 +486,8 @@ func describeHead(t *topicDetail) []string {
 	for _, c := range []struct {
 		key string
 		v   *int64
-	}{{"retention_ms", t.Config.RetentionMs}, {"retention_bytes", t.Config.RetentionBytes}, {"segment_bytes", t.Config.SegmentBytes}, {"segment_ms", t.Config.SegmentMs}} {
+	}{{"retention_ms", t.Config.RetentionMs}, {"retention_bytes", t.Config.RetentionBytes}, {"segment_bytes", t.Config.SegmentBytes}, {"segment_ms", t.Config.SegmentMs},
+		{"local_retention_ms", t.Config.LocalRetentionMs}, {"local_retention_bytes", t.Config.LocalRetentionBytes}} {
 		if c.v != nil {
 			set = append(set, fmt.Sprintf("%s %d", c.key, *c.v))
 		}
@@ -514,6 +531,15 @@ func (g *globals) topicOffsets(topic string) map[int32]sdk.PartitionOffsets {
 // withOffsets adds log_start_offset, high_watermark and log_end_offset to
 // each partition of the API's topic description (null for a partition
 // without offsets), keeping every key where the API put it.
+// uploadedRange is a partition's uploaded range in describe-topic's json and
+// yaml: segments holding [start_offset, end_offset), bytes in the bucket.
+type uploadedRange struct {
+	Start    int64 `json:"start_offset"`
+	End      int64 `json:"end_offset"`
+	Bytes    int64 `json:"bytes"`
+	Segments int64 `json:"segments"`
+}
+
 func withOffsets(raw json.RawMessage, offs map[int32]sdk.PartitionOffsets) (json.RawMessage, error) {
 	top, err := objectFields(raw)
 	if err != nil {
@@ -538,13 +564,16 @@ func withOffsets(raw json.RawMessage, offs map[int32]sdk.PartitionOffsets) (json
 			if err := json.Unmarshal(p, &head); err != nil {
 				return nil, fmt.Errorf("partition_assignments[%d]: %w", j, err)
 			}
-			start, hw, end := json.RawMessage("null"), json.RawMessage("null"), json.RawMessage("null")
+			null := json.RawMessage("null")
+			start, hw, end, local, localBytes, remote := null, null, null, null, null, null
 			if o, ok := offs[head.Partition]; ok {
-				start = json.RawMessage(strconv.FormatInt(int64(o.LogStart), 10))
-				hw = json.RawMessage(strconv.FormatInt(int64(o.HighWatermark), 10))
-				end = json.RawMessage(strconv.FormatInt(int64(o.LogEnd), 10))
+				num := func(v int64) json.RawMessage { return json.RawMessage(strconv.FormatInt(v, 10)) }
+				start, hw, end = num(int64(o.LogStart)), num(int64(o.HighWatermark)), num(int64(o.LogEnd))
+				local, localBytes = num(int64(o.LocalStart)), num(o.LocalBytes)
+				remote, _ = json.Marshal(uploadedRange{Start: int64(o.Remote.Start), End: int64(o.Remote.End), Bytes: o.Remote.Bytes, Segments: int64(o.Remote.Segments)})
 			}
-			fs = append(fs, jsonField{"log_start_offset", start}, jsonField{"high_watermark", hw}, jsonField{"log_end_offset", end})
+			fs = append(fs, jsonField{"log_start_offset", start}, jsonField{"high_watermark", hw}, jsonField{"log_end_offset", end},
+				jsonField{"local_start_offset", local}, jsonField{"local_bytes", localBytes}, jsonField{"uploaded", remote})
 			parts[j] = encodeFields(fs)
 		}
 		b, err := json.Marshal(parts)

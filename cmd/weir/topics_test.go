@@ -41,7 +41,7 @@ func TestTopicSettingsOffsetsAndIDs(t *testing.T) {
 	}
 	out := cli("", "describe-topic", "logs")
 	hasLines(t, out, "config: retention_ms 60000, segment_bytes 1048576")
-	if rows := tableRows(out); rows[len(rows)-1][0] != "1" || strings.Join(rows[len(rows)-1][5:], " ") != "0 30 30" {
+	if rows := tableRows(out); rows[len(rows)-1][0] != "1" || strings.Join(rows[len(rows)-1][5:9], " ") != "0 30 30 0" || rows[len(rows)-1][10] == "0" {
 		t.Errorf("table: %q", out)
 	}
 

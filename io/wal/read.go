@@ -27,6 +27,7 @@ type logView struct {
 	sealed []viewSeg
 	active viewSeg
 	empty  bool // the log has no segment file (active is not a segment)
+	id     sm.TopicID
 }
 
 type viewSeg struct {
@@ -142,7 +143,7 @@ func (w *WAL) publish() {
 
 // viewOf builds p's view, sharing prev's sealed list when it still holds.
 func (w *WAL) viewOf(p *partition, prev *logView) *logView {
-	v := &logView{empty: len(p.segs) == 0}
+	v := &logView{empty: len(p.segs) == 0, id: p.id}
 	if v.empty {
 		return v
 	}

@@ -294,11 +294,13 @@ func TestDescribeTopic(t *testing.T) {
 	expect(t, a, http.StatusOK, "")
 	want := compact(t, `{"success":true,"data":{
 		"name":"user-events","topic_id":"AQAAAAAAAAAAAAAAAAAAAA","partitions":2,"replication_factor":3,
-		"config":{"retention_ms":null,"segment_bytes":null,"compression_type":null,"min_in_sync_replicas":2,"unclean_leader_election":false,"retention_bytes":null,"segment_ms":null},
+		"config":{"retention_ms":null,"segment_bytes":null,"compression_type":null,"min_in_sync_replicas":2,"unclean_leader_election":false,"retention_bytes":null,"segment_ms":null,"local_retention_ms":null,"local_retention_bytes":null},
 		"created_at":null,
 		"partition_assignments":[
-			{"partition":0,"leader":"broker-101","replicas":["broker-101","broker-102","broker-103"],"in_sync_replicas":["broker-101","broker-102"],"leader_epoch":1},
-			{"partition":1,"leader":null,"replicas":["broker-102","broker-103","broker-101"],"in_sync_replicas":[],"eligible_leader_replicas":["broker-102"],"leader_epoch":4}
+			{"partition":0,"leader":"broker-101","replicas":["broker-101","broker-102","broker-103"],"in_sync_replicas":["broker-101","broker-102"],"leader_epoch":1,
+			 "uploaded":{"start_offset":0,"end_offset":0,"bytes":0,"segments":0}},
+			{"partition":1,"leader":null,"replicas":["broker-102","broker-103","broker-101"],"in_sync_replicas":[],"eligible_leader_replicas":["broker-102"],"leader_epoch":4,
+			 "uploaded":{"start_offset":0,"end_offset":0,"bytes":0,"segments":0}}
 		]},"error":null,"leader_hint":"controller-1"}`)
 	if a.raw != want {
 		t.Fatalf("got  %s\nwant %s", a.raw, want)
@@ -468,6 +470,7 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeInvalidTopicName:             {400, "name: msg"},
 		sm.CodeStaleRequest:                 {500, "unexpected controller reply STALE_REQUEST: msg"},
 		sm.CodeLeadershipLost:               {504, "outcome unknown (LEADERSHIP_LOST: msg); check GET /api/v1/topics/t before retrying"},
+		sm.CodeRemoteMismatch:               {500, "unexpected controller reply REMOTE_MISMATCH: msg"},
 	}
 	var named []sm.Code
 	for c := sm.Code(0); !strings.HasPrefix(c.String(), "Code("); c++ {

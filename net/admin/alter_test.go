@@ -29,7 +29,7 @@ func TestAlterTopic(t *testing.T) {
 	}
 
 	for _, c := range []struct{ name, body, msg string }{
-		{"unknown key", `{"retention_ms":1,"min_in_sync_replicas":2}`, `"min_in_sync_replicas": not an alterable config key (keys: retention_ms, retention_bytes, segment_bytes, segment_ms)`},
+		{"unknown key", `{"retention_ms":1,"min_in_sync_replicas":2}`, `"min_in_sync_replicas": not an alterable config key (keys: retention_ms, retention_bytes, segment_bytes, segment_ms, local_retention_ms, local_retention_bytes)`},
 		{"string value", `{"retention_bytes":"1GB"}`, `retention_bytes: want an integer`},
 		{"fraction", `{"segment_ms":1.5}`, `segment_ms: want an integer`},
 		{"empty", `{}`, "no config keys to change"},

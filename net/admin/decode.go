@@ -26,15 +26,18 @@ import (
 // stores them, describe returns them, and brokers apply them from the
 // metadata delta (see sm.TopicConfig).
 type createBody struct {
-	Name              *string     `json:"name"`
-	Partitions        *int32      `json:"partitions"`
-	ReplicationFactor *int32      `json:"replication_factor"`
-	RetentionMs       *int64      `json:"retention_ms"`
-	SegmentBytes      *int64      `json:"segment_bytes"`
-	CompressionType   *string     `json:"compression_type"`
-	RetentionBytes    *int64      `json:"retention_bytes"`
-	SegmentMs         *int64      `json:"segment_ms"`
-	Config            *configBody `json:"config"`
+	Name              *string `json:"name"`
+	Partitions        *int32  `json:"partitions"`
+	ReplicationFactor *int32  `json:"replication_factor"`
+	RetentionMs       *int64  `json:"retention_ms"`
+	SegmentBytes      *int64  `json:"segment_bytes"`
+	CompressionType   *string `json:"compression_type"`
+	RetentionBytes    *int64  `json:"retention_bytes"`
+	SegmentMs         *int64  `json:"segment_ms"`
+	// Tiered storage's local window (Weir's; Kafka's local.retention.*).
+	LocalRetentionMs    *int64      `json:"local_retention_ms"`
+	LocalRetentionBytes *int64      `json:"local_retention_bytes"`
+	Config              *configBody `json:"config"`
 }
 
 // configBody is createBody's "config" object; describe's "config" has the
@@ -49,6 +52,8 @@ type configBody struct {
 	CompressionType       *string `json:"compression_type"`
 	RetentionBytes        *int64  `json:"retention_bytes"`
 	SegmentMs             *int64  `json:"segment_ms"`
+	LocalRetentionMs      *int64  `json:"local_retention_ms"`
+	LocalRetentionBytes   *int64  `json:"local_retention_bytes"`
 }
 
 // requestError is an answer to a request rejected before it reached the
@@ -114,14 +119,14 @@ func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
 	if rerr := settings(&req.Config, "", cb.RetentionMs, cb.SegmentBytes, cb.CompressionType); rerr != nil {
 		return sm.CreateTopicRequest{}, rerr
 	}
-	if rerr := moreSettings(&req.Config, "", cb.RetentionBytes, cb.SegmentMs); rerr != nil {
+	if rerr := moreSettings(&req.Config, "", cb.RetentionBytes, cb.SegmentMs, cb.LocalRetentionMs, cb.LocalRetentionBytes); rerr != nil {
 		return sm.CreateTopicRequest{}, rerr
 	}
 	if c := cb.Config; c != nil {
 		if rerr := settings(&req.Config, "config.", c.RetentionMs, c.SegmentBytes, c.CompressionType); rerr != nil {
 			return sm.CreateTopicRequest{}, rerr
 		}
-		if rerr := moreSettings(&req.Config, "config.", c.RetentionBytes, c.SegmentMs); rerr != nil {
+		if rerr := moreSettings(&req.Config, "config.", c.RetentionBytes, c.SegmentMs, c.LocalRetentionMs, c.LocalRetentionBytes); rerr != nil {
 			return sm.CreateTopicRequest{}, rerr
 		}
 		if m := c.MinInSyncReplicas; m != nil {
@@ -165,13 +170,15 @@ func settings(cfg *sm.TopicConfig, prefix string, retention, segment *int64, com
 	return nil
 }
 
-// moreSettings is settings for retention_bytes and segment_ms.
-func moreSettings(cfg *sm.TopicConfig, prefix string, retentionBytes, segmentMs *int64) *requestError {
+// moreSettings is settings for retention_bytes, segment_ms and the local
+// window.
+func moreSettings(cfg *sm.TopicConfig, prefix string, retentionBytes, segmentMs, localMs, localBytes *int64) *requestError {
 	for _, s := range []struct {
 		key string
 		v   *int64
 		dst *int64
-	}{{sm.ConfigRetentionBytes, retentionBytes, &cfg.RetentionBytes}, {sm.ConfigSegmentMs, segmentMs, &cfg.SegmentMs}} {
+	}{{sm.ConfigRetentionBytes, retentionBytes, &cfg.RetentionBytes}, {sm.ConfigSegmentMs, segmentMs, &cfg.SegmentMs},
+		{sm.ConfigLocalRetentionMs, localMs, &cfg.LocalRetentionMs}, {sm.ConfigLocalRetentionBytes, localBytes, &cfg.LocalRetentionBytes}} {
 		if s.v == nil {
 			continue
 		}

@@ -50,6 +50,8 @@ type topicConfig struct {
 	UncleanLeaderElection bool    `json:"unclean_leader_election"`
 	RetentionBytes        *int64  `json:"retention_bytes"`
 	SegmentMs             *int64  `json:"segment_ms"`
+	LocalRetentionMs      *int64  `json:"local_retention_ms"`
+	LocalRetentionBytes   *int64  `json:"local_retention_bytes"`
 }
 
 // partitionAssignment is one partition's replicas and leadership; brokers
@@ -64,6 +66,17 @@ type partitionAssignment struct {
 	// replica is alive; present only when not empty.
 	EligibleLeaderReplicas []string `json:"eligible_leader_replicas,omitempty"`
 	LeaderEpoch            sm.Epoch `json:"leader_epoch"`
+	// Uploaded is the partition's uploaded range (tiered storage):
+	// segments in the object store holding [start_offset, end_offset).
+	Uploaded uploadedRange `json:"uploaded"`
+}
+
+// uploadedRange is a partition's sm.RemoteLog.
+type uploadedRange struct {
+	Start    sm.Offset `json:"start_offset"`
+	End      sm.Offset `json:"end_offset"`
+	Bytes    int64     `json:"bytes"`
+	Segments int32     `json:"segments"`
 }
 
 // onListTopics answers GET /api/v1/topics from the applied metadata,
@@ -140,6 +153,8 @@ func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 			UncleanLeaderElection: t.Config.UncleanLeaderElection,
 			RetentionBytes:        nonZero(t.Config.RetentionBytes),
 			SegmentMs:             nonZero(t.Config.SegmentMs),
+			LocalRetentionMs:      nonZero(t.Config.LocalRetentionMs),
+			LocalRetentionBytes:   nonZero(t.Config.LocalRetentionBytes),
 		},
 		CreatedAt:            createdAt(t.CreatedAtMs),
 		PartitionAssignments: []partitionAssignment{},
@@ -153,6 +168,7 @@ func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 			Replicas:       brokerNames(p.Replicas),
 			InSyncReplicas: brokerNames(p.ISR),
 			LeaderEpoch:    p.LeaderEpoch,
+			Uploaded:       uploadedRange{Start: p.Remote.Start, End: p.Remote.End, Bytes: p.Remote.Bytes, Segments: p.Remote.Segments},
 		}
 		if len(p.ELR) > 0 {
 			a.EligibleLeaderReplicas = brokerNames(p.ELR)

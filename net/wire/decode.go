@@ -17,15 +17,22 @@ import (
 // many elements could fit in the remaining bytes, which bounds every
 // allocation by the input.
 const (
-	recordBytesMin      = 4 + 4                     // key length, value length
-	batchBytesMin       = sm.FrameHeaderBytes       // an empty sm batch frame
-	nodeBytes           = 8                         // a NodeID
-	tpBytesMin          = 4 + 4                     // topic length, partition
-	stringBytesMin      = 4                         // a length
-	brokerBytesMin      = 8 + 8 + 4 + 4 + 1         // id, incarnation, rack, host, fenced
-	topicBytesMin       = 4 + 4 + 4 + 4 + 1 + 16    // name, partitions, rf, min ISR, unclean, id
-	configEntryBytesMin = 4 + 8                     // key, value
-	partitionBytesMin   = 4 + 4 + 4 + 8 + 8 + 4 + 8 // tp, replicas, leader, epoch, isr, partition epoch
+	recordBytesMin      = 4 + 4                  // key length, value length
+	batchBytesMin       = sm.FrameHeaderBytes    // an empty sm batch frame
+	nodeBytes           = 8                      // a NodeID
+	tpBytesMin          = 4 + 4                  // topic length, partition
+	stringBytesMin      = 4                      // a length
+	brokerBytesMin      = 8 + 8 + 4 + 4 + 1      // id, incarnation, rack, host, fenced
+	topicBytesMin       = 4 + 4 + 4 + 4 + 1 + 16 // name, partitions, rf, min ISR, unclean, id
+	configEntryBytesMin = 4 + 8                  // key, value
+	// partitionBytesMin: tp, replicas, leader, epoch, isr, partition epoch,
+	// elr, remote.
+	partitionBytesMin = 4 + 4 + 4 + 8 + 8 + 4 + 8 + 4 + remoteLogBytes
+	remoteLogBytes    = 8 + 8 + 8 + 4 // start, end, bytes, segments
+	// remoteSegmentBytesMin is a RemoteSegment with an empty name and no
+	// epochs: name, base, next, data, index, max timestamp, epoch, epochs.
+	remoteSegmentBytesMin = 4 + 8 + 8 + 8 + 8 + 8 + 8 + 4
+	epochStartBytes       = 8 + 8 // epoch, start
 	// healthBytes is a BrokerHealth less its WAL backend string's bytes:
 	// WAL, cache, object storage, network, replication, resources.
 	healthBytes          = (1 + 8 + 8 + 4) + (1 + 8 + 8 + 8) + (1 + 1) + (8 + 1) + (8 + 8) + (8 + 8 + 8)
@@ -269,7 +276,44 @@ func (d *decoder) topicConfig(field string) sm.TopicConfig {
 	defer d.pop()
 	return sm.TopicConfig{MinInSyncReplicas: d.i32("minInSyncReplicas"), UncleanLeaderElection: d.bool("uncleanLeaderElection"),
 		RetentionMs: d.i64("retentionMs"), SegmentBytes: d.i64("segmentBytes"), CompressionType: d.str("compressionType"),
-		RetentionBytes: d.i64("retentionBytes"), SegmentMs: d.i64("segmentMs")}
+		RetentionBytes: d.i64("retentionBytes"), SegmentMs: d.i64("segmentMs"),
+		LocalRetentionMs: d.i64("localRetentionMs"), LocalRetentionBytes: d.i64("localRetentionBytes")}
+}
+
+func (d *decoder) remoteLog(field string) sm.RemoteLog {
+	d.push(field, -1)
+	defer d.pop()
+	return sm.RemoteLog{Start: sm.Offset(d.i64("start")), End: sm.Offset(d.i64("end")), Bytes: d.i64("bytes"),
+		Segments: d.i32("segments")}
+}
+
+func (d *decoder) remoteSegment() sm.RemoteSegment {
+	s := sm.RemoteSegment{
+		Name: d.str("name"), Base: sm.Offset(d.i64("base")), Next: sm.Offset(d.i64("next")),
+		DataBytes: d.i64("dataBytes"), IndexBytes: d.i64("indexBytes"), MaxTimestamp: d.i64("maxTimestamp"),
+		LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
+	}
+	if n := d.count("epochs", epochStartBytes); n > 0 {
+		s.Epochs = make([]sm.EpochStart, n)
+		for i := range s.Epochs {
+			s.Epochs[i] = sm.EpochStart{Epoch: sm.Epoch(d.i64("epochs")), Start: sm.Offset(d.i64("epochs"))}
+		}
+	}
+	return s
+}
+
+func (d *decoder) remoteSegments(field string) []sm.RemoteSegment {
+	n := d.count(field, remoteSegmentBytesMin)
+	if n == 0 {
+		return nil
+	}
+	ss := make([]sm.RemoteSegment, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.push(field, i)
+		ss[i] = d.remoteSegment()
+		d.pop()
+	}
+	return ss
 }
 
 func (d *decoder) topicID(field string) sm.TopicID {
@@ -312,6 +356,7 @@ func (d *decoder) partitionState() sm.PartitionState {
 		ISR:            d.nodes("isr"),
 		PartitionEpoch: d.i64("partitionEpoch"),
 		ELR:            d.nodes("elr"),
+		Remote:         d.remoteLog("remote"),
 	}
 }
 
@@ -448,6 +493,11 @@ func (d *decoder) reply() (uint64, sm.Code, string, sm.NodeID) {
 	return d.u64("reqID"), sm.Code(d.u16("code")), d.str("message"), sm.NodeID(d.u64("leaderHint"))
 }
 
+// tieringReply reads the head the controller's tiered-storage answers share.
+func (d *decoder) tieringReply() (uint64, sm.TopicPartition, sm.Code, string, sm.NodeID, sm.RemoteLog) {
+	return d.u64("reqID"), d.tp("tp"), sm.Code(d.u16("code")), d.str("message"), sm.NodeID(d.u64("leaderHint")), d.remoteLog("remote")
+}
+
 // decodeMessage reads the payload of a message of kind k.
 // Go evaluates composite literal fields in order, so each literal below reads
 // the wire in declaration order.
@@ -561,8 +611,42 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
 			LogStart: sm.Offset(d.i64("logStart")), HighWatermark: sm.Offset(d.i64("highWatermark")),
 			LogEnd: sm.Offset(d.i64("logEnd")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
-			LeaderHint: sm.NodeID(d.u64("leaderHint")),
+			LeaderHint: sm.NodeID(d.u64("leaderHint")), LocalStart: sm.Offset(d.i64("localStart")),
+			LocalBytes: d.i64("localBytes"), Remote: d.remoteLog("remote"),
 		}
+	case sm.KindCommitSegmentRequest:
+		m := sm.CommitSegmentRequest{
+			ReqID: d.u64("reqID"), Broker: sm.NodeID(d.u64("broker")), TP: d.tp("tp"), TopicID: d.topicID("topicID"),
+			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
+		}
+		d.push("segment", -1)
+		m.Segment = d.remoteSegment()
+		d.pop()
+		return m
+	case sm.KindCommitSegmentResponse:
+		var m sm.CommitSegmentResponse
+		m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, m.Remote = d.tieringReply()
+		return m
+	case sm.KindDropRemoteSegmentsRequest:
+		return sm.DropRemoteSegmentsRequest{
+			ReqID: d.u64("reqID"), Broker: sm.NodeID(d.u64("broker")), TP: d.tp("tp"), TopicID: d.topicID("topicID"),
+			LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")), Below: sm.Offset(d.i64("below")),
+		}
+	case sm.KindDropRemoteSegmentsResponse:
+		var m sm.DropRemoteSegmentsResponse
+		m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, m.Remote = d.tieringReply()
+		return m
+	case sm.KindRemoteSegmentsRequest:
+		return sm.RemoteSegmentsRequest{
+			ReqID: d.u64("reqID"), TP: d.tp("tp"), TopicID: d.topicID("topicID"), From: sm.Offset(d.i64("from")),
+			Max: d.i32("max"),
+		}
+	case sm.KindRemoteSegmentsResponse:
+		var m sm.RemoteSegmentsResponse
+		m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, m.Remote = d.tieringReply()
+		m.Segments = d.remoteSegments("segments")
+		m.More = d.bool("more")
+		return m
 	}
 	d.fail("", "no decoder for message kind "+k.String(), ErrUnknownType)
 	return nil

@@ -212,6 +212,8 @@ func (e *encoder) topicConfig(c sm.TopicConfig) {
 	e.str(c.CompressionType, "compression type")
 	e.i64(c.RetentionBytes)
 	e.i64(c.SegmentMs)
+	e.i64(c.LocalRetentionMs)
+	e.i64(c.LocalRetentionBytes)
 }
 
 func (e *encoder) partitionState(p *sm.PartitionState) {
@@ -222,6 +224,29 @@ func (e *encoder) partitionState(p *sm.PartitionState) {
 	e.nodes(p.ISR, "isr")
 	e.i64(p.PartitionEpoch)
 	e.nodes(p.ELR, "elr")
+	e.remoteLog(&p.Remote)
+}
+
+func (e *encoder) remoteLog(r *sm.RemoteLog) {
+	e.i64(int64(r.Start))
+	e.i64(int64(r.End))
+	e.i64(r.Bytes)
+	e.i32(r.Segments)
+}
+
+func (e *encoder) remoteSegment(s *sm.RemoteSegment) {
+	e.str(s.Name, "segment name")
+	e.i64(int64(s.Base))
+	e.i64(int64(s.Next))
+	e.i64(s.DataBytes)
+	e.i64(s.IndexBytes)
+	e.i64(s.MaxTimestamp)
+	e.i64(int64(s.LeaderEpoch))
+	e.count(len(s.Epochs), "segment epochs")
+	for _, es := range s.Epochs {
+		e.i64(int64(es.Epoch))
+		e.i64(int64(es.Start))
+	}
 }
 
 func (e *encoder) raft(m sm.RaftMessage) {
@@ -388,6 +413,40 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i64(int64(m.LogEnd))
 		e.i64(int64(m.LeaderEpoch))
 		e.u64(uint64(m.LeaderHint))
+		e.i64(int64(m.LocalStart))
+		e.i64(m.LocalBytes)
+		e.remoteLog(&m.Remote)
+	case sm.CommitSegmentRequest:
+		e.u64(m.ReqID)
+		e.u64(uint64(m.Broker))
+		e.tp(m.TP)
+		e.buf = append(e.buf, m.TopicID[:]...)
+		e.i64(int64(m.LeaderEpoch))
+		e.remoteSegment(&m.Segment)
+	case sm.CommitSegmentResponse:
+		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
+	case sm.DropRemoteSegmentsRequest:
+		e.u64(m.ReqID)
+		e.u64(uint64(m.Broker))
+		e.tp(m.TP)
+		e.buf = append(e.buf, m.TopicID[:]...)
+		e.i64(int64(m.LeaderEpoch))
+		e.i64(int64(m.Below))
+	case sm.DropRemoteSegmentsResponse:
+		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
+	case sm.RemoteSegmentsRequest:
+		e.u64(m.ReqID)
+		e.tp(m.TP)
+		e.buf = append(e.buf, m.TopicID[:]...)
+		e.i64(int64(m.From))
+		e.i32(m.Max)
+	case sm.RemoteSegmentsResponse:
+		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
+		e.count(len(m.Segments), "segments")
+		for i := range m.Segments {
+			e.remoteSegment(&m.Segments[i])
+		}
+		e.bool(m.More)
 	default:
 		// A Message with a valid Kind but a type this codec does not know,
 		// such as a pointer to a message struct.
@@ -400,4 +459,14 @@ func (e *encoder) reply(reqID uint64, code sm.Code, msg string, hint sm.NodeID) 
 	e.u16(uint16(code))
 	e.str(msg, "message")
 	e.u64(uint64(hint))
+}
+
+// tieringReply is the head the controller's tiered-storage answers share.
+func (e *encoder) tieringReply(reqID uint64, tp sm.TopicPartition, code sm.Code, msg string, hint sm.NodeID, r *sm.RemoteLog) {
+	e.u64(reqID)
+	e.tp(tp)
+	e.u16(uint16(code))
+	e.str(msg, "message")
+	e.u64(uint64(hint))
+	e.remoteLog(r)
 }

@@ -122,6 +122,13 @@ func FuzzAlterTopicConfigResponse(f *testing.F) { fuzzType(f, sm.KindAlterTopicC
 func FuzzListOffsetsRequest(f *testing.F)       { fuzzType(f, sm.KindListOffsetsRequest) }
 func FuzzListOffsetsResponse(f *testing.F)      { fuzzType(f, sm.KindListOffsetsResponse) }
 
+func FuzzCommitSegmentRequest(f *testing.F)       { fuzzType(f, sm.KindCommitSegmentRequest) }
+func FuzzCommitSegmentResponse(f *testing.F)      { fuzzType(f, sm.KindCommitSegmentResponse) }
+func FuzzDropRemoteSegmentsRequest(f *testing.F)  { fuzzType(f, sm.KindDropRemoteSegmentsRequest) }
+func FuzzDropRemoteSegmentsResponse(f *testing.F) { fuzzType(f, sm.KindDropRemoteSegmentsResponse) }
+func FuzzRemoteSegmentsRequest(f *testing.F)      { fuzzType(f, sm.KindRemoteSegmentsRequest) }
+func FuzzRemoteSegmentsResponse(f *testing.F)     { fuzzType(f, sm.KindRemoteSegmentsResponse) }
+
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.
 func FuzzHello(f *testing.F) {

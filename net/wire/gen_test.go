@@ -41,13 +41,33 @@ var (
 		return sm.TopicConfig{MinInSyncReplicas: rapid.Int32().Draw(t, "minISR"), UncleanLeaderElection: rapid.Bool().Draw(t, "unclean"),
 			RetentionMs: rapid.Int64().Draw(t, "retention"), SegmentBytes: rapid.Int64().Draw(t, "segment"),
 			CompressionType: genString.Draw(t, "compression"), RetentionBytes: rapid.Int64().Draw(t, "retentionBytes"),
-			SegmentMs: rapid.Int64().Draw(t, "segmentMs")}
+			SegmentMs: rapid.Int64().Draw(t, "segmentMs"), LocalRetentionMs: rapid.Int64().Draw(t, "localMs"),
+			LocalRetentionBytes: rapid.Int64().Draw(t, "localBytes")}
+	})
+	genTopicID = rapid.Custom(func(t *rapid.T) sm.TopicID {
+		var id sm.TopicID
+		copy(id[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "id"))
+		return id
+	})
+	genRemoteLog = rapid.Custom(func(t *rapid.T) sm.RemoteLog {
+		return sm.RemoteLog{Start: sm.Offset(rapid.Int64().Draw(t, "start")), End: sm.Offset(rapid.Int64().Draw(t, "end")),
+			Bytes: rapid.Int64().Draw(t, "bytes"), Segments: rapid.Int32().Draw(t, "segments")}
+	})
+	genRemoteSegment = rapid.Custom(func(t *rapid.T) sm.RemoteSegment {
+		return sm.RemoteSegment{Name: genString.Draw(t, "name"), Base: sm.Offset(rapid.Int64().Draw(t, "base")),
+			Next: sm.Offset(rapid.Int64().Draw(t, "next")), DataBytes: rapid.Int64().Draw(t, "data"),
+			IndexBytes: rapid.Int64().Draw(t, "index"), MaxTimestamp: rapid.Int64().Draw(t, "maxTs"),
+			LeaderEpoch: sm.Epoch(rapid.Int64().Draw(t, "epoch")),
+			Epochs: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.EpochStart {
+				return sm.EpochStart{Epoch: sm.Epoch(rapid.Int64().Draw(t, "e")), Start: sm.Offset(rapid.Int64().Draw(t, "s"))}
+			}), 0, 3).Draw(t, "epochs")}
 	})
 	genPartitionState = rapid.Custom(func(t *rapid.T) sm.PartitionState {
 		return sm.PartitionState{
 			TP: genTP.Draw(t, "tp"), Replicas: genNodes.Draw(t, "replicas"), Leader: genNode.Draw(t, "leader"),
 			LeaderEpoch: sm.Epoch(rapid.Int64().Draw(t, "epoch")), ISR: genNodes.Draw(t, "isr"),
 			PartitionEpoch: rapid.Int64().Draw(t, "pepoch"), ELR: genNodes.Draw(t, "elr"),
+			Remote: genRemoteLog.Draw(t, "remote"),
 		}
 	})
 	genDelta = rapid.Custom(func(t *rapid.T) sm.MetadataDelta {
@@ -55,9 +75,7 @@ var (
 			FromVersion: rapid.Uint64().Draw(t, "from"), ToVersion: rapid.Uint64().Draw(t, "to"), Full: rapid.Bool().Draw(t, "full"),
 			Brokers: rapid.SliceOfN(genBrokerInfo, 0, 3).Draw(t, "brokers"),
 			Topics: rapid.SliceOfN(rapid.Custom(func(t *rapid.T) sm.TopicInfo {
-				var id sm.TopicID
-				copy(id[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "id"))
-				return sm.TopicInfo{Name: genString.Draw(t, "name"), ID: id, Partitions: rapid.Int32().Draw(t, "p"),
+				return sm.TopicInfo{Name: genString.Draw(t, "name"), ID: genTopicID.Draw(t, "id"), Partitions: rapid.Int32().Draw(t, "p"),
 					ReplicationFactor: rapid.Int32().Draw(t, "rf"), Config: genTopicConfig.Draw(t, "config"),
 					CreatedAtMs: rapid.Int64().Draw(t, "created")}
 			}), 0, 3).Draw(t, "topics"),
@@ -210,7 +228,27 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 		case sm.KindListOffsetsResponse:
 			return sm.ListOffsetsResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
 				LogStart: sm.Offset(i64("start")), HighWatermark: sm.Offset(i64("hw")), LogEnd: sm.Offset(i64("end")),
-				LeaderEpoch: sm.Epoch(i64("epoch")), LeaderHint: genNode.Draw(t, "hint")}
+				LeaderEpoch: sm.Epoch(i64("epoch")), LeaderHint: genNode.Draw(t, "hint"), LocalStart: sm.Offset(i64("localStart")),
+				LocalBytes: i64("localBytes"), Remote: genRemoteLog.Draw(t, "remote")}
+		case sm.KindCommitSegmentRequest:
+			return sm.CommitSegmentRequest{ReqID: u64("req"), Broker: genNode.Draw(t, "broker"), TP: genTP.Draw(t, "tp"),
+				TopicID: genTopicID.Draw(t, "id"), LeaderEpoch: sm.Epoch(i64("epoch")), Segment: genRemoteSegment.Draw(t, "segment")}
+		case sm.KindCommitSegmentResponse:
+			return sm.CommitSegmentResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
+				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), Remote: genRemoteLog.Draw(t, "remote")}
+		case sm.KindDropRemoteSegmentsRequest:
+			return sm.DropRemoteSegmentsRequest{ReqID: u64("req"), Broker: genNode.Draw(t, "broker"), TP: genTP.Draw(t, "tp"),
+				TopicID: genTopicID.Draw(t, "id"), LeaderEpoch: sm.Epoch(i64("epoch")), Below: sm.Offset(i64("below"))}
+		case sm.KindDropRemoteSegmentsResponse:
+			return sm.DropRemoteSegmentsResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
+				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), Remote: genRemoteLog.Draw(t, "remote")}
+		case sm.KindRemoteSegmentsRequest:
+			return sm.RemoteSegmentsRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), TopicID: genTopicID.Draw(t, "id"),
+				From: sm.Offset(i64("from")), Max: i32("max")}
+		case sm.KindRemoteSegmentsResponse:
+			return sm.RemoteSegmentsResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
+				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), Remote: genRemoteLog.Draw(t, "remote"),
+				Segments: rapid.SliceOfN(genRemoteSegment, 0, 3).Draw(t, "segments"), More: rapid.Bool().Draw(t, "more")}
 		}
 		panic("no generator for " + typ.String())
 	})
@@ -269,11 +307,18 @@ func samples() []sm.Message {
 	b := sm.Batch{BaseOffset: 10, Epoch: 2, Records: []sm.Record{{Key: []byte("k"), Value: []byte("v1")}, {Value: []byte("v2")}}}
 	b.Seal()
 	tp := sm.TopicPartition{Topic: "orders", Partition: 3}
-	ps := sm.PartitionState{TP: tp, Replicas: []sm.NodeID{101, 102, 103}, Leader: 101, LeaderEpoch: 4, ISR: []sm.NodeID{101, 102}, PartitionEpoch: 9}
+	remote := sm.RemoteLog{Start: 100, End: 4000, Bytes: 3 << 20, Segments: 3}
+	ps := sm.PartitionState{TP: tp, Replicas: []sm.NodeID{101, 102, 103}, Leader: 101, LeaderEpoch: 4, ISR: []sm.NodeID{101, 102}, PartitionEpoch: 9,
+		Remote: remote}
+	tid := sm.TopicID{0x5e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff}
+	seg := sm.RemoteSegment{Name: sm.ObjectName{TopicID: tid, Partition: 3, Base: 4000, Epoch: 4, Broker: 101, Incarnation: 7, Effect: 12}.String(),
+		Base: 4000, Next: 4500, DataBytes: 1 << 20, IndexBytes: 96, MaxTimestamp: 1767225600000, LeaderEpoch: 4,
+		Epochs: []sm.EpochStart{{Epoch: 3, Start: 4000}, {Epoch: 4, Start: 4200}}}
 	delta := sm.MetadataDelta{FromVersion: 1, ToVersion: 7, Full: true,
 		Brokers: []sm.BrokerInfo{{ID: 101, Incarnation: 3, Rack: "a", Host: "b101:9092"}, {ID: 102, Fenced: true}},
-		Topics: []sm.TopicInfo{{Name: "orders", ID: sm.TopicID{0x5e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff}, Partitions: 4, ReplicationFactor: 3,
-			Config: sm.TopicConfig{MinInSyncReplicas: 2, UncleanLeaderElection: true, RetentionMs: 60000, SegmentBytes: 1 << 20, RetentionBytes: 1 << 30, SegmentMs: 3600000}, CreatedAtMs: 1767225600000}},
+		Topics: []sm.TopicInfo{{Name: "orders", ID: tid, Partitions: 4, ReplicationFactor: 3,
+			Config: sm.TopicConfig{MinInSyncReplicas: 2, UncleanLeaderElection: true, RetentionMs: 60000, SegmentBytes: 1 << 20, RetentionBytes: 1 << 30, SegmentMs: 3600000,
+				LocalRetentionMs: 600000, LocalRetentionBytes: -1}, CreatedAtMs: 1767225600000}},
 		DeletedTopics: []string{"old"}, Partitions: []sm.PartitionState{ps}}
 	health := sm.BrokerHealth{
 		WAL:           sm.WALHealth{Healthy: true, UsedBytes: 1 << 20, CapacityBytes: 1 << 30, Backend: "uring"},
@@ -311,6 +356,13 @@ func samples() []sm.Message {
 		sm.AlterTopicConfigRequest{ReqID: 8, Name: "orders", Set: []sm.TopicConfigEntry{{Key: sm.ConfigRetentionMs, Value: 60000}, {Key: sm.ConfigSegmentMs, Value: 3600000}}},
 		sm.AlterTopicConfigResponse{ReqID: 8, Code: sm.CodeInvalidRequest, Message: "segment_ms must be", LeaderHint: 1},
 		sm.ListOffsetsRequest{ReqID: 9, TP: tp, CurrentLeaderEpoch: 2},
-		sm.ListOffsetsResponse{ReqID: 9, TP: tp, LogStart: 4, HighWatermark: 12, LogEnd: 14, LeaderEpoch: 2, LeaderHint: 101},
+		sm.ListOffsetsResponse{ReqID: 9, TP: tp, LogStart: 4, HighWatermark: 12, LogEnd: 14, LeaderEpoch: 2, LeaderHint: 101,
+			LocalStart: 8, LocalBytes: 4096, Remote: sm.RemoteLog{Start: 4, End: 8, Bytes: 2048, Segments: 1}},
+		sm.CommitSegmentRequest{ReqID: 10, Broker: 101, TP: tp, TopicID: tid, LeaderEpoch: 4, Segment: seg},
+		sm.CommitSegmentResponse{ReqID: 10, TP: tp, Code: sm.CodeRemoteMismatch, Message: "base 4000, uploaded range ends at 3900", LeaderHint: 1, Remote: remote},
+		sm.DropRemoteSegmentsRequest{ReqID: 11, Broker: 101, TP: tp, TopicID: tid, LeaderEpoch: 4, Below: 1200},
+		sm.DropRemoteSegmentsResponse{ReqID: 11, TP: tp, Code: sm.CodeOK, LeaderHint: 1, Remote: remote},
+		sm.RemoteSegmentsRequest{ReqID: 12, TP: tp, TopicID: tid, From: 3900, Max: 100},
+		sm.RemoteSegmentsResponse{ReqID: 12, TP: tp, Code: sm.CodeOK, LeaderHint: 1, Remote: remote, Segments: []sm.RemoteSegment{seg, {Name: "x", Base: 4500, Next: 4501}}, More: true},
 	}
 }

@@ -113,9 +113,10 @@ func TestDecodeErrorMessages(t *testing.T) {
 
 	hb, _ := Encode(sm.BrokerHeartbeatResponse{Delta: sm.MetadataDelta{Partitions: []sm.PartitionState{{ISR: []sm.NodeID{1}}}}})
 	hbCount := bytes.Clone(hb)
-	// The ISR count is 4+8+8+4+8 bytes before the end (isr count, one id,
-	// partition epoch, an empty elr, then the session timeout).
-	binary.LittleEndian.PutUint32(hbCount[len(hbCount)-8-4-8-8-4:], 1000)
+	// The ISR count is 4+8+8+4+28+8 bytes before the end (isr count, one
+	// id, partition epoch, an empty elr, the remote range, then the session
+	// timeout).
+	binary.LittleEndian.PutUint32(hbCount[len(hbCount)-8-28-4-8-8-4:], 1000)
 
 	fetch, _ := Encode(samples()[3])
 	corrupt := bytes.Clone(fetch)
@@ -135,6 +136,15 @@ func TestDecodeErrorMessages(t *testing.T) {
 	// last report 8 + health 97 bytes) and the trailer (healthy, leader, now).
 	binary.LittleEndian.PutUint32(statusCount[len(statusCount)-131-17-4:], 2)
 
+	epochsCount, _ := Encode(sm.RemoteSegmentsResponse{Segments: []sm.RemoteSegment{{Epochs: []sm.EpochStart{{Epoch: 1, Start: 2}}}}})
+	// The segment's epochs count sits before its one epoch start (16) and
+	// More (1).
+	binary.LittleEndian.PutUint32(epochsCount[len(epochsCount)-1-16-4:], 5)
+	segmentShort, _ := Encode(sm.CommitSegmentRequest{})
+	// Keep 4 bytes of segment.next: cut the rest of the segment (next's
+	// other 4, data, index, max timestamp, epoch, epochs count).
+	segmentShort = setPrefix(segmentShort[:len(segmentShort)-4-8-8-8-8-4])
+
 	versionBad, _ := Encode(sm.MetadataRequest{})
 	versionBad[4] = 9
 	typeBad, _ := Encode(sm.MetadataRequest{})
@@ -151,12 +161,14 @@ func TestDecodeErrorMessages(t *testing.T) {
 		is    error
 	}{
 		{"lying length", lying, "wire: ProduceRequest: records[3].value: length 4294967295 exceeds remaining 8 bytes", ErrMalformed},
-		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 28 bytes", ErrMalformed},
+		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 56 bytes", ErrMalformed},
 		{"batch checksum", corrupt, "wire: FetchResponse: batches[1]: sm: batch frame checksum mismatch", sm.ErrCorruptFrame},
 		{"bool", boolBad, "wire: ReplicaFetchResponse: diverging: invalid bool 7", ErrMalformed},
 		{"health presence", presenceBad, "wire: BrokerHeartbeat: health: invalid presence byte 2", ErrMalformed},
 		{"health cut", healthShort, "wire: BrokerHeartbeat: health.resources.cpuPercent: truncated: need 8 bytes, 4 remaining", ErrMalformed},
 		{"status brokers", statusCount, "wire: ClusterStatusResponse: brokers: count 2 needs at least 262 bytes, exceeds remaining 148 bytes", ErrMalformed},
+		{"segment epochs", epochsCount, "wire: RemoteSegmentsResponse: segments[0].epochs: count 5 needs at least 80 bytes, exceeds remaining 17 bytes", ErrMalformed},
+		{"segment cut", segmentShort, "wire: CommitSegmentRequest: segment.next: truncated: need 8 bytes, 4 remaining", ErrMalformed},
 		{"version", versionBad, "wire: frame: version 9 not supported (this build speaks 1)", ErrVersion},
 		{"type", typeBad, "wire: frame: unknown type 200", ErrUnknownType},
 		{"trailing", trailing, "wire: MetadataRequest: 3 trailing bytes", ErrMalformed},

@@ -1,7 +1,9 @@
 // Package testkit is the one small world the unit and property tests of
 // sm/... drive their state machines in: a manual clock, a fake disk that
 // completes nothing until the test says so (Disk), a network queue the test
-// delivers from, drops and reorders (Network), an Env per simulated process
+// delivers from, drops and reorders (Network), an object store with GCS's
+// semantics that the test completes operations through (Objects: OK,
+// failed, unknown, applied with the reply lost), an Env per simulated process
 // that executes a node's effects on them, and a Host that steps one node
 // through runtime.Handle — the driver the simulator and production use — so
 // no test calls Ready or Advance by hand and every test exercises the
@@ -83,8 +85,15 @@ type Env struct {
 	// durable); an error fails the test.
 	CheckSend func(sm.Envelope) error
 	// PendingObjects are the object-store operations the node started and
-	// the test has not completed (it posts sm.ObjectDone itself).
+	// the test has not completed (Host.CompleteObject and its siblings, or
+	// the test posts sm.ObjectDone itself).
 	PendingObjects []sm.ObjectOp
+	// InFlightObjects are operations a crashed process left pending: their
+	// completions are lost, but they may still land (LandObject).
+	InFlightObjects []sm.ObjectOp
+	// Store is the object store the helpers complete operations through
+	// (ObjectStore creates it on first use; Envs may share one).
+	Store *Objects
 
 	alarm  runtime.Alarm
 	wake   sm.Time // the armed wake-up (zero: none)
@@ -116,14 +125,14 @@ func (e *Env) StartRead(reads []sm.LogRead) {
 	e.Disk.StartRead(reads)
 }
 
-// StartRaft implements runtime.RaftStore.
-// StartObject implements runtime.ObjectStore: the ops wait in Objects until
-// the test completes them.
+// StartObject implements runtime.ObjectStore: the ops wait in
+// PendingObjects until the test completes them.
 func (e *Env) StartObject(ops []sm.ObjectOp) {
 	e.observe(Effect{Objects: ops})
 	e.PendingObjects = append(e.PendingObjects, ops...)
 }
 
+// StartRaft implements runtime.RaftStore.
 func (e *Env) StartRaft(saves []sm.RaftSave) {
 	e.observe(Effect{Raft: saves})
 	e.Disk.StartRaft(saves)
@@ -218,12 +227,15 @@ func (h *Host) Start(node runtime.Node) {
 }
 
 // Crash kills the process (uncompleted disk operations are lost, tear bytes
-// may reach the first one; see Disk.Crash). Restart with Start.
+// may reach the first one; see Disk.Crash; pending object operations lose
+// their completions but may still land, Env.LandObject). Restart with
+// Start.
 func (h *Host) Crash(tear int) {
 	h.Node = nil
 	h.Env.alarm.Reset()
 	h.Env.wake = 0
 	h.Env.Disk.Crash(tear)
+	h.Env.crashObjects()
 }
 
 // Up reports whether a process is running (started and not stopped).

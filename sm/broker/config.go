@@ -137,7 +137,33 @@ func (c Config) withDefaults() Config {
 	if c.RetentionCheckInterval == 0 {
 		c.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
+	t := &c.Tier
+	if t.UploadInterval == 0 {
+		t.UploadInterval = tier.DefaultUploadInterval
+	}
+	if t.MaxConcurrentUploads == 0 {
+		t.MaxConcurrentUploads = tier.DefaultMaxConcurrentUploads
+	}
+	if t.LocalRetentionMs == 0 {
+		t.LocalRetentionMs = tier.DefaultLocalRetentionMs
+	}
+	if t.LocalRetentionBytes == 0 {
+		t.LocalRetentionBytes = -1
+	}
+	if t.ColdCacheBytes == 0 {
+		t.ColdCacheBytes = tier.DefaultColdCacheBytes
+	}
 	return c
+}
+
+// tierSettings derives a tier component's parameters.
+func (c *Config) tierSettings(tp sm.TopicPartition) tier.Settings {
+	return tier.Settings{
+		Self: c.ID, Incarnation: c.Incarnation, TP: tp, CommitTimeout: c.AlterISRTimeout,
+		RetentionCheckInterval: c.RetentionCheckInterval,
+		RetryMin:               max(c.ReplicaFetchWait, sm.Millisecond), RetryMax: 30 * sm.Second,
+		FetchMaxRecords: c.FetchMaxRecords,
+	}
 }
 
 // Validate reports the first field that cannot work, naming it and its value.
@@ -163,6 +189,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("broker: segment bytes must be >= 0 (got %d); 0 uses %d", c.SegmentBytes, DefaultSegmentBytes)
 	case c.SegmentMs < 0 || c.RetentionCheckInterval < 0:
 		return fmt.Errorf("broker: segment ms and retention check interval must be >= 0 (got %d, %v)", c.SegmentMs, c.RetentionCheckInterval)
+	case c.Tier.UploadInterval < 0 || c.Tier.MaxConcurrentUploads < 0 || c.Tier.ColdCacheBytes < 0 || c.Tier.UploadBytesPerSecond < 0:
+		return fmt.Errorf("broker: tier upload interval, max concurrent uploads, cold cache bytes and upload bandwidth must be >= 0 (got %v, %d, %d, %d)",
+			c.Tier.UploadInterval, c.Tier.MaxConcurrentUploads, c.Tier.ColdCacheBytes, c.Tier.UploadBytesPerSecond)
+	case c.Tier.LocalRetentionMs < -1 || c.Tier.LocalRetentionBytes < -1:
+		return fmt.Errorf("broker: tier local retention ms and bytes must be -1, 0 or positive (got %d, %d)", c.Tier.LocalRetentionMs, c.Tier.LocalRetentionBytes)
 	}
 	for _, id := range c.Controllers {
 		if id == sm.NoNode {

@@ -50,6 +50,8 @@ type fakeController struct {
 	// heartbeats records every heartbeat that reached the controller (even
 	// while down), with its arrival time.
 	heartbeats []timedHeartbeat
+	// remote are the recorded uploaded segments (tiered storage).
+	remote map[sm.TopicPartition][]sm.RemoteSegment
 }
 
 type timedHeartbeat struct {
@@ -72,6 +74,12 @@ type world struct {
 	tap func(sm.Envelope)
 	// observe, when set, sees every effect a broker hands its Env.
 	observe func(id sm.NodeID, e testkit.Effect)
+	// objects, when set, is the object store every broker shares: brokers
+	// start with tiering on, and run completes their object operations.
+	objects *testkit.Objects
+	// tierCfg adjusts the tier configuration of brokers started with
+	// objects set.
+	tierCfg func(*broker.Config)
 }
 
 // The clients: IDs in the client range.
@@ -115,6 +123,12 @@ func (w *world) start(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]by
 // report added.
 func (w *world) startFrom(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]byte, extra sm.Durable) {
 	cfg := testConfig(id, inc)
+	if w.objects != nil {
+		cfg.Tier.Enabled = true
+		if w.tierCfg != nil {
+			w.tierCfg(&cfg)
+		}
+	}
 	disk := testkit.NewDiskFrom(files)
 	d := disk.Durable()
 	d.FreshDisk = extra.FreshDisk
@@ -129,6 +143,7 @@ func (w *world) startFrom(id sm.NodeID, inc uint64, files map[sm.TopicPartition]
 		w.t.Fatal(err)
 	}
 	env := testkit.NewEnv(id, disk, w.net)
+	env.Store = w.objects
 	env.Observe = func(e testkit.Effect) {
 		if w.observe != nil {
 			w.observe(id, e)
@@ -252,6 +267,38 @@ func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
 			c.version++
 		}
 		reply(sm.AlterISRResponse{ReqID: m.ReqID, TP: m.TP, Code: code, State: st})
+	case sm.CommitSegmentRequest:
+		st := c.parts[m.TP]
+		r := st.Remote
+		code := sm.CodeOK
+		switch {
+		case m.LeaderEpoch != st.LeaderEpoch:
+			code = sm.CodeFencedLeaderEpoch
+		case len(c.remote[m.TP]) > 0 && c.remote[m.TP][len(c.remote[m.TP])-1].Name == m.Segment.Name:
+		case m.Segment.Base != r.End && !(r.End == 0 && r.Segments == 0):
+			code = sm.CodeRemoteMismatch
+		default:
+			if c.remote == nil {
+				c.remote = map[sm.TopicPartition][]sm.RemoteSegment{}
+			}
+			if r.Segments == 0 {
+				r.Start = m.Segment.Base
+			}
+			c.remote[m.TP] = append(c.remote[m.TP], m.Segment)
+			r.End, r.Bytes, r.Segments = m.Segment.Next, r.Bytes+m.Segment.DataBytes, r.Segments+1
+			st.Remote = r
+			c.parts[m.TP] = st
+			c.version++
+		}
+		reply(sm.CommitSegmentResponse{ReqID: m.ReqID, TP: m.TP, Code: code, Remote: c.parts[m.TP].Remote})
+	case sm.RemoteSegmentsRequest:
+		var segs []sm.RemoteSegment
+		for _, rs := range c.remote[m.TP] {
+			if rs.Next > m.From {
+				segs = append(segs, rs)
+			}
+		}
+		reply(sm.RemoteSegmentsResponse{ReqID: m.ReqID, TP: m.TP, Remote: c.parts[m.TP].Remote, Segments: segs})
 	}
 }
 
@@ -279,6 +326,9 @@ func (w *world) run(d sm.Duration) {
 			for _, id := range w.ids() {
 				for b := w.nodes[id]; !w.holdDisk && len(b.disk.Pending()) > 0 && b.host.Up(); {
 					w.completeDisk(id)
+					progressed = true
+				}
+				if b := w.nodes[id]; w.objects != nil && b.host.Up() && b.host.CompleteObjects() > 0 {
 					progressed = true
 				}
 			}

@@ -49,6 +49,22 @@ func (n *Node) settings(topic string) partition.Settings {
 			s.SegmentMs = c.SegmentMs
 		}
 		s.RetentionMs, s.RetentionBytes = c.RetentionMs, c.RetentionBytes
+		if tc := &n.cfg.Tier; tc.Enabled {
+			s.Tiered = true
+			s.LocalRetentionMs, s.LocalRetentionBytes = tc.LocalRetentionMs, tc.LocalRetentionBytes
+			if c.LocalRetentionMs != 0 {
+				s.LocalRetentionMs = c.LocalRetentionMs
+			}
+			if c.LocalRetentionBytes != 0 {
+				s.LocalRetentionBytes = c.LocalRetentionBytes
+			}
+			// Committed data waits at most the upload interval in the
+			// active segment: a leader rolls a segment that old at its
+			// next append, and the segment is uploaded once committed.
+			if ms := int64(tc.UploadInterval / sm.Millisecond); ms > 0 && (s.SegmentMs == 0 || ms < s.SegmentMs) {
+				s.SegmentMs = ms
+			}
+		}
 	}
 	return s
 }
@@ -107,7 +123,13 @@ func (n *Node) reconcile(d sm.MetadataDelta) {
 			if s := n.settings(tp.Topic); s != h.Settings() {
 				h.SetSettings(s)
 			}
+			h.SetRemote(n.now, st.Remote)
 			h.ApplyState(n.now, st, n.minISR(tp.Topic), n.registered)
+			if t := n.tiers[tp]; t != nil {
+				t.SetRemote(n.now, st.Remote)
+				n.settleTier(tp)
+			}
+			n.syncTier(tp)
 			n.drain(tp)
 		}
 	}
@@ -144,6 +166,7 @@ func (n *Node) drop(tp sm.TopicPartition) {
 	p := n.parts[tp]
 	p.Close(n.now)
 	n.drain(tp)
+	n.dropTier(tp)
 	delete(n.parts, tp)
 	n.hosts.Remove(host.PartitionKey(tp))
 	n.probe(sm.ProbeReplicaDropped)

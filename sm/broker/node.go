@@ -32,6 +32,7 @@ import (
 	"github.com/weirmq/weir/sm/assert"
 	"github.com/weirmq/weir/sm/host"
 	"github.com/weirmq/weir/sm/partition"
+	"github.com/weirmq/weir/sm/tier"
 )
 
 // PartitionStatus is one hosted replica's state as the simulator, tests and
@@ -52,6 +53,13 @@ type Node struct {
 	parts map[sm.TopicPartition]*partition.Partition
 	// cache bounds the batches all replicas keep in memory together.
 	cache *partition.Cache
+	// tiers are the tiered-storage components of the partitions this
+	// broker leads (with an object store); uploads bounds their uploads.
+	tiers   map[sm.TopicPartition]*tier.Tier
+	uploads *tier.Budget
+	// cold caches what cold reads got from the object store, for all the
+	// broker's partitions together.
+	cold *tier.ColdCache
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
@@ -94,12 +102,14 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	cfg = cfg.withDefaults()
 	n := &Node{
 		cfg: cfg, hosts: host.NewSet(), parts: map[sm.TopicPartition]*partition.Partition{},
+		tiers: map[sm.TopicPartition]*tier.Tier{}, uploads: tier.NewBudget(cfg.Tier.MaxConcurrentUploads),
 		ctrl: cfg.Controllers[0], meta: newMetadata(),
 		hb:       heartbeat{nextAt: 1},
 		damaged:  map[sm.TopicPartition]string{},
 		lostDisk: d.FreshDisk,
 	}
 	n.cache = partition.NewCache(cfg.CacheBytes)
+	n.cold = tier.NewColdCache(tier.ColdCacheConfig{BudgetBytes: cfg.Tier.ColdCacheBytes})
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Manifests), sm.CompareTP) {
 		m := d.Manifests[tp]
 		if err := n.host(tp, &m); err != nil {
@@ -159,6 +169,8 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 		n.onLogDone(e)
 	case sm.LogReadDone:
 		n.onLogReadDone(e)
+	case sm.ObjectDone:
+		n.onObjectDone(e)
 	case sm.HealthObserved:
 		n.observed = e.Health
 	default:
@@ -235,6 +247,10 @@ func (n *Node) sortedParts() []sm.TopicPartition {
 // controller believed to lead, and its timer is re-filed.
 func (n *Node) drain(tp sm.TopicPartition) {
 	n.settle(host.PartitionKey(tp))
+	if t := n.tiers[tp]; t != nil {
+		t.Poke(n.now, n.tierView(tp))
+		n.settleTier(tp)
+	}
 }
 
 func (n *Node) settle(k host.Key) {
@@ -242,6 +258,7 @@ func (n *Node) settle(k host.Key) {
 	out.Messages = n.gateLease(out.Messages)
 	n.rd.Log = append(n.rd.Log, out.Log...)
 	n.rd.Reads = append(n.rd.Reads, out.Reads...)
+	n.rd.Objects = append(n.rd.Objects, out.Objects...)
 	n.rd.Messages = append(n.rd.Messages, out.Messages...)
 	n.rd.Probes = append(n.rd.Probes, out.Probes...)
 	for _, m := range out.ToController {
@@ -364,6 +381,10 @@ func (n *Node) onTimer() {
 			return
 		}
 		n.hosts.Get(k).OnTimer(n.now)
+		if k.Kind == host.KindTier {
+			n.settleTier(k.TP)
+			continue
+		}
 		n.settle(k)
 	}
 }
@@ -381,8 +402,8 @@ func (n *Node) CheckInvariants() error {
 	if err := n.hosts.CheckInvariants(); err != nil {
 		return fmt.Errorf("broker: %v: %w", n.cfg.ID, err)
 	}
-	if len(n.parts) != n.hosts.Len() {
-		return fmt.Errorf("broker: %v indexes %d partitions but hosts %d components", n.cfg.ID, len(n.parts), n.hosts.Len())
+	if len(n.parts)+len(n.tiers) != n.hosts.Len() {
+		return fmt.Errorf("broker: %v indexes %d partitions and %d tier components but hosts %d components", n.cfg.ID, len(n.parts), len(n.tiers), n.hosts.Len())
 	}
 	// Map order first (this runs after every simulated step); only a
 	// failing check pays for the sorted pass that names the same first

@@ -5,6 +5,7 @@ import (
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/partition"
+	"github.com/weirmq/weir/sm/tier"
 )
 
 // onReceived routes a message to the replica it concerns, or to the
@@ -17,7 +18,16 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 				return sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
 	case sm.FetchRequest:
-		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnFetch(n.now, from, m) },
+		n.routeClient(from, m.TP, func(p *partition.Partition) {
+			if t := n.tiers[m.TP]; t != nil {
+				if st, cold := p.ColdFetch(n.now, m); cold {
+					t.ColdFetch(n.now, from, m, st, n.tierView(m.TP))
+					n.settleTier(m.TP)
+					return
+				}
+			}
+			p.OnFetch(n.now, from, m)
+		},
 			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
 				return sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
@@ -48,6 +58,12 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 		}
 	case sm.AlterISRResponse:
 		n.onAlterISRResponse(from, m)
+	case sm.CommitSegmentResponse:
+		n.onTierResponse(from, m.TP, m.Code, m.LeaderHint, func(t *tier.Tier) { t.OnCommitResponse(n.now, m) })
+	case sm.DropRemoteSegmentsResponse:
+		n.onTierResponse(from, m.TP, m.Code, m.LeaderHint, func(t *tier.Tier) { t.OnDropResponse(n.now, m) })
+	case sm.RemoteSegmentsResponse:
+		n.onTierResponse(from, m.TP, m.Code, m.LeaderHint, func(t *tier.Tier) { t.OnRemoteSegments(n.now, m) })
 	case sm.BrokerHeartbeatResponse:
 		n.onHeartbeatResponse(from, m)
 	case sm.MetadataRequest:

@@ -28,6 +28,9 @@ type command struct {
 	AlterISR *alterISR       `json:"alter_isr,omitempty"`
 
 	AlterConfig *alterTopicConfig `json:"alter_config,omitempty"`
+
+	CommitSegment *commitSegment      `json:"commit_segment,omitempty"`
+	DropRemote    *dropRemoteSegments `json:"drop_remote_segments,omitempty"`
 }
 
 // registerBroker records a broker incarnation and unfences it.
@@ -91,9 +94,11 @@ const (
 	kindDelete
 	kindAlterISR
 	kindAlterConfig
+	kindCommitSegment
+	kindDropRemote
 )
 
-var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config"}
+var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -112,6 +117,10 @@ func (c *command) kind() kind {
 		return kindAlterISR
 	case c.AlterConfig != nil:
 		return kindAlterConfig
+	case c.CommitSegment != nil:
+		return kindCommitSegment
+	case c.DropRemote != nil:
+		return kindDropRemote
 	}
 	return kindNone
 }
@@ -119,7 +128,8 @@ func (c *command) kind() kind {
 // operations counts the operation fields set; a valid command has one.
 func (c *command) operations() int {
 	n := 0
-	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil, c.AlterConfig != nil} {
+	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil, c.AlterConfig != nil,
+		c.CommitSegment != nil, c.DropRemote != nil} {
 		if set {
 			n++
 		}

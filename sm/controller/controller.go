@@ -25,6 +25,13 @@
 //
 // Requests are validated where they apply (in log order, identically on every
 // replica), and the leader that proposed an entry replies when it applies.
+//
+// Tiered storage (remote.go, gc.go): the metadata records each partition's
+// uploaded segments (commit_segment, drop_remote_segments) and summarises
+// them in PartitionState.Remote; the leader answers RemoteSegmentsRequest
+// pages from its applied state and, with Config.Tiering.GC, runs the
+// garbage collector of segment objects (object-store effects in
+// Ready.Objects, completed by sm.ObjectDone).
 package controller
 
 import (
@@ -40,9 +47,6 @@ import (
 	"github.com/weirmq/weir/sm/assert"
 )
 
-// Config is one controller's configuration. Peers and the raft timing must be
-// the same on every controller; the metadata itself never depends on Config,
-// so replicas agree even if other fields differ.
 // TieringConfig is the controller's side of tiered storage: recording
 // uploaded segments is always on (it costs nothing without uploads); the
 // garbage collector needs the object store.
@@ -65,6 +69,9 @@ const (
 	DefaultGCInterval = 5 * 60 * sm.Second
 )
 
+// Config is one controller's configuration. Peers and the raft timing must be
+// the same on every controller; the metadata itself never depends on Config,
+// so replicas agree even if other fields differ.
 type Config struct {
 	// ID is this controller's raft ID (1..99, see sm.NodeID).
 	ID sm.NodeID
@@ -148,6 +155,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("controller: max partitions must be >= 1 (got %d)", c.MaxPartitions)
 	case c.HealthTimeout < 0:
 		return fmt.Errorf("controller: health timeout must be >= 0 (got %v); 0 uses %v", c.HealthTimeout, DefaultHealthTimeout)
+	case c.Tiering.GCGrace < 0:
+		return fmt.Errorf("controller: gc grace must be >= 0 (got %v); 0 uses %v", c.Tiering.GCGrace, DefaultGCGrace)
+	case c.Tiering.GCInterval < 0:
+		return fmt.Errorf("controller: gc interval must be >= 0 (got %v); 0 uses %v", c.Tiering.GCInterval, DefaultGCInterval)
 	}
 	for i, p := range c.Peers {
 		if !p.IsController() || slices.Contains(c.Peers[:i], p) {
@@ -200,6 +211,7 @@ type Node struct {
 	tickNext sm.Time
 
 	out         sm.Ready       // effects since the last Advance (TimerAt filled by Ready)
+	effectLast  sm.EffectID    // the last effect ID issued (raft saves and object operations share them)
 	saveIDLast  sm.EffectID    // the last RaftSave ID issued
 	unsynced    *unsyncedReady // the raft Ready waiting for its RaftDone
 	versionSeen uint64         // the highest metadata version CheckInvariants saw
@@ -215,6 +227,17 @@ type Node struct {
 	sweepAt     sm.Time               // next sweep of stale reports
 	readSeqLast uint64                // the last ReadIndex context issued (never reused)
 	reads       map[uint64]*read      // by context: cluster-status reads in flight
+	gc          gcState               // the garbage collector (gc.go); stats survive tenures
+
+	// remoteEndSeen is each partition's Remote.End when CheckInvariants
+	// last ran, keyed by topic ID, so it can tell that End never went back.
+	remoteEndSeen map[remoteKey]sm.Offset
+}
+
+// remoteKey names one partition of one topic incarnation.
+type remoteKey struct {
+	id        sm.TopicID
+	partition int32
 }
 
 // unsyncedReady is a raft Ready whose entries and HardState are on their way
@@ -380,12 +403,15 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 		n.onRaftDone(ev)
 	case sm.Received:
 		err = n.onReceived(ev)
+	case sm.ObjectDone:
+		n.onObjectDone(ev)
 	default:
 		err = fmt.Errorf("controller: unexpected event %T", ev)
 	}
 	if n.tick() {
 		n.expireSessions()
 		n.sweepReports()
+		n.gcTick()
 	}
 	n.pump()
 	return err
@@ -407,6 +433,7 @@ func (n *Node) Ready() sm.Ready {
 // its messages are sent.
 func (n *Node) Advance() {
 	n.out.Raft = nil
+	n.out.Objects = nil
 	n.out.Messages = nil
 	n.out.Probes = nil
 }
@@ -472,6 +499,13 @@ func (n *Node) MetadataDigest() []byte { return encodeSnapshot(n.md) }
 // Metadata is the full applied metadata (Full=true), in deterministic order;
 // controllers that applied the same index return equal values.
 func (n *Node) Metadata() sm.MetadataDelta { return n.md.delta(0) }
+
+// nextEffect issues an effect ID; IDs are unique within the process
+// lifetime of the node and never reused.
+func (n *Node) nextEffect() sm.EffectID {
+	n.effectLast++
+	return n.effectLast
+}
 
 // probe reports that a protocol path was taken (sm.Probe).
 func (n *Node) probe(p sm.Probe) { n.out.Probes = append(n.out.Probes, p) }

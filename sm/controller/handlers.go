@@ -16,7 +16,7 @@ type proposal struct {
 	kind    kind
 	client  sm.NodeID
 	reqID   uint64
-	tp      sm.TopicPartition // alter_isr
+	tp      sm.TopicPartition // alter_isr, commit_segment, drop_remote_segments
 	broker  sm.NodeID         // register, fence
 	waiters []heartbeat       // register, fence
 }
@@ -53,6 +53,12 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onMetadata(ev.From, m)
 	case sm.ClusterStatusRequest:
 		n.onClusterStatus(ev.From, m)
+	case sm.CommitSegmentRequest:
+		n.onCommitSegment(ev.From, m)
+	case sm.DropRemoteSegmentsRequest:
+		n.onDropRemoteSegments(ev.From, m)
+	case sm.RemoteSegmentsRequest:
+		n.onRemoteSegments(ev.From, m)
 	default:
 		return fmt.Errorf("controller: unexpected message %T from %v", ev.Msg, ev.From)
 	}
@@ -256,6 +262,10 @@ func (n *Node) answer(p *proposal, res result) {
 		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, LeaderHint: n.cfg.ID, State: res.state})
 	case kindAlterConfig:
 		n.send(p.client, sm.AlterTopicConfigResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID})
+	case kindCommitSegment:
+		n.send(p.client, sm.CommitSegmentResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Remote: res.remote})
+	case kindDropRemote:
+		n.send(p.client, sm.DropRemoteSegmentsResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Remote: res.remote})
 	case kindRegister, kindFence:
 		delete(n.brokerOps, p.broker)
 		for _, h := range p.waiters {
@@ -278,6 +288,7 @@ func (n *Node) stepUp(term uint64) {
 	}
 	n.leaderSince = n.now
 	n.sweepAt = n.now.Add(n.cfg.HealthTimeout)
+	n.gcStepUp()
 }
 
 // stepDown ends a tenure. Pending requests may still commit under the next
@@ -296,6 +307,7 @@ func (n *Node) stepDown(hint sm.NodeID) {
 	clear(n.heartbeatAt)
 	clear(n.reports)
 	n.abandonReads(hint)
+	n.gcStepDown()
 }
 
 func (n *Node) abandon(p *proposal, hint sm.NodeID) {
@@ -308,6 +320,10 @@ func (n *Node) abandon(p *proposal, hint sm.NodeID) {
 		n.send(p.client, sm.AlterISRResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, LeaderHint: hint})
 	case kindAlterConfig:
 		n.send(p.client, sm.AlterTopicConfigResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindCommitSegment:
+		n.send(p.client, sm.CommitSegmentResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindDropRemote:
+		n.send(p.client, sm.DropRemoteSegmentsResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindRegister, kindFence:
 		for _, h := range p.waiters {
 			n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: hint})

@@ -23,7 +23,7 @@ import (
 // broker agents that heartbeat. Everything happens in a fixed order, and
 // raft's jitter is seeded, so a seed is a trace.
 type harness struct {
-	t     testing.TB
+	t     harnessT
 	ids   []sm.NodeID
 	cfgs  map[sm.NodeID]Config
 	nodes map[sm.NodeID]*Node // nil while crashed
@@ -41,6 +41,16 @@ type harness struct {
 	inbox   map[sm.NodeID][]sm.Message // replies to clients
 	leaders map[uint64]sm.NodeID       // term → the controller that led it
 	trace   *strings.Builder           // when set, every delivered message
+	// objects, when set, serves the controllers' object-store operations
+	// as they are issued (gc_test.go); unset, they wait in each Env's
+	// PendingObjects for the test.
+	objects *objStore
+}
+
+// harnessT is what both *testing.T and *rapid.T offer the harness.
+type harnessT interface {
+	Fatalf(format string, args ...any)
+	Helper()
 }
 
 // durable reads a controller's completed raft state.
@@ -67,13 +77,13 @@ func testConfig(id sm.NodeID, peers []sm.NodeID) Config {
 }
 
 // newHarness starts n controllers (IDs 1..n) with raft's randomness seeded.
-func newHarness(t testing.TB, seed uint64, n int) *harness {
+func newHarness(t harnessT, seed uint64, n int) *harness {
 	return newHarnessWith(t, seed, n, nil)
 }
 
 // newHarnessWith is newHarness with each controller's configuration passed
 // through adjust (when set) before it starts.
-func newHarnessWith(t testing.TB, seed uint64, n int, adjust func(*Config)) *harness {
+func newHarnessWith(t harnessT, seed uint64, n int, adjust func(*Config)) *harness {
 	if tt, ok := t.(*testing.T); ok {
 		cryptotest.SetGlobalRandom(tt, seed)
 	}
@@ -131,6 +141,7 @@ func (h *harness) run(id sm.NodeID, n *Node) {
 func (h *harness) crash(id sm.NodeID) {
 	h.nodes[id] = nil
 	h.hosts[id].Crash(0)
+	h.hosts[id].Env.PendingObjects = nil // their completions would reach no one
 }
 
 // step delivers one event to id and executes its effects.
@@ -201,6 +212,16 @@ func (h *harness) next() bool {
 		if h.hosts[id].Up() && len(h.disks[id].PendingRaft()) > 0 {
 			h.hosts[id].CompleteRaft(sm.OutcomeOK, "")
 			return true
+		}
+	}
+	if h.objects != nil {
+		for _, id := range h.ids {
+			if env := h.hosts[id].Env; h.hosts[id].Up() && len(env.PendingObjects) > 0 {
+				op := env.PendingObjects[0]
+				env.PendingObjects = env.PendingObjects[1:]
+				h.step(id, h.objects.exec(op))
+				return true
+			}
 		}
 	}
 	env, ok := h.net.Pop()

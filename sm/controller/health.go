@@ -155,7 +155,11 @@ func (n *Node) statusRefusal(reqID uint64, hint sm.NodeID) sm.ClusterStatusRespo
 func (n *Node) onReadStates(rss []raft.ReadState) {
 	for _, rs := range rss {
 		assert.That(len(rs.RequestCtx) == 8, "controller: %v read state with a %d-byte context", n.cfg.ID, len(rs.RequestCtx))
-		if r := n.reads[binary.LittleEndian.Uint64(rs.RequestCtx)]; r != nil {
+		seq := binary.LittleEndian.Uint64(rs.RequestCtx)
+		if n.gcOnReadState(seq, rs.Index) {
+			continue
+		}
+		if r := n.reads[seq]; r != nil {
 			r.confirmed, r.index = true, rs.Index
 		}
 	}

@@ -10,9 +10,15 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-// check verifies the metadata's invariants. It returns the first violation;
-// the simulator calls it (via Node.CheckInvariants) after every step.
-func (md *metadata) check() error {
+// check verifies the metadata's invariants, all of them: what a snapshot
+// read from disk or a peer must pass. It returns the first violation.
+func (md *metadata) check() error { return md.checkDepth(true) }
+
+// checkDepth is check; without deep it skips re-parsing every recorded
+// segment's object name, which applying the commit checked and nothing
+// changes afterwards (the simulator checks a node after every step, and
+// a partition may record many segments).
+func (md *metadata) checkDepth(deep bool) error {
 	if md.version > md.applied {
 		return fmt.Errorf("controller: version %d beyond applied %d", md.version, md.applied)
 	}
@@ -43,7 +49,7 @@ func (md *metadata) check() error {
 	}
 	ids := make(map[sm.TopicID]string, len(md.topics))
 	for _, name := range slices.Sorted(maps.Keys(md.topics)) {
-		if err := md.checkTopic(name, md.topics[name]); err != nil {
+		if err := md.checkTopic(name, md.topics[name], deep); err != nil {
 			return err
 		}
 		id := md.topics[name].info.ID
@@ -67,7 +73,7 @@ func (md *metadata) checkBroker(id sm.NodeID, b *brokerEntry) error {
 	return nil
 }
 
-func (md *metadata) checkTopic(name string, t *topicEntry) error {
+func (md *metadata) checkTopic(name string, t *topicEntry, deep bool) error {
 	switch {
 	case t.info.Name != name:
 		return fmt.Errorf("controller: topic %q stored under %q", t.info.Name, name)
@@ -91,6 +97,9 @@ func (md *metadata) checkTopic(name string, t *topicEntry) error {
 			return fmt.Errorf("controller: partition %v stored as %v", p.state.TP, want)
 		}
 		if err := md.checkPartition(t, &p.state); err != nil {
+			return err
+		}
+		if err := checkRemote(t, p, deep); err != nil {
 			return err
 		}
 	}
@@ -176,13 +185,16 @@ func (md *metadata) checkOffline(t *topicEntry, st *sm.PartitionState) error {
 // CheckInvariants verifies the metadata and the node's own bookkeeping; the
 // simulator calls it after every step. It returns the first violation.
 func (n *Node) CheckInvariants() error {
-	if err := n.md.check(); err != nil {
+	if err := n.md.checkDepth(false); err != nil {
 		return err
 	}
 	if n.md.version < n.versionSeen {
 		return fmt.Errorf("controller: %v metadata version went back from %d to %d", n.cfg.ID, n.versionSeen, n.md.version)
 	}
 	n.versionSeen = n.md.version
+	if err := n.checkRemoteEnds(); err != nil {
+		return err
+	}
 	if err := n.checkRole(); err != nil {
 		return err
 	}
@@ -245,7 +257,28 @@ func (n *Node) checkPending() error {
 			return fmt.Errorf("controller: %v broker %v heartbeat at %v after now %v", n.cfg.ID, id, n.heartbeatAt[id], n.now)
 		}
 	}
+	if err := n.checkGC(); err != nil {
+		return err
+	}
 	return n.checkHealth()
+}
+
+// checkRemoteEnds: no partition's uploaded end went back since the last
+// check (a deleted topic's partitions are forgotten; a re-created topic
+// has a new ID).
+func (n *Node) checkRemoteEnds() error {
+	seen := make(map[remoteKey]sm.Offset, len(n.remoteEndSeen))
+	var err error
+	n.md.eachPartition(func(t *topicEntry, p *partitionEntry) {
+		k := remoteKey{id: t.info.ID, partition: p.state.TP.Partition}
+		end := p.state.Remote.End
+		if was, ok := n.remoteEndSeen[k]; ok && end < was && err == nil {
+			err = fmt.Errorf("controller: %v %v uploaded end went back from %d to %d", n.cfg.ID, p.state.TP, was, end)
+		}
+		seen[k] = end
+	})
+	n.remoteEndSeen = seen
+	return err
 }
 
 // checkHealth: reports come from registered brokers and are not from the

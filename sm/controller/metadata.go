@@ -55,6 +55,9 @@ type topicEntry struct {
 type partitionEntry struct {
 	state   sm.PartitionState
 	version uint64
+	// remote is the recorded uploaded segments, in offset order (nil when
+	// none); state.Remote summarises them (remote.go).
+	remote []sm.RemoteSegment
 }
 
 // result is the outcome of applying one command; the proposing leader turns
@@ -63,6 +66,7 @@ type result struct {
 	code    sm.Code
 	message string
 	state   sm.PartitionState // AlterISR: the partition after the command
+	remote  sm.RemoteLog      // commit_segment, drop_remote_segments: the uploaded range after the command
 }
 
 func newMetadata(applied uint64) *metadata {
@@ -97,6 +101,10 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 		return md.applyAlterISR(cmd.AlterISR)
 	case cmd.AlterConfig != nil:
 		return md.applyAlterConfig(cmd.AlterConfig)
+	case cmd.CommitSegment != nil:
+		return md.applyCommitSegment(cmd.CommitSegment)
+	case cmd.DropRemote != nil:
+		return md.applyDropRemote(cmd.DropRemote)
 	}
 	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
 }
@@ -377,6 +385,9 @@ func validateCreate(c *createTopic, live int) (result, bool) {
 	return result{}, true
 }
 
+// applyDelete removes the topic with its partitions and their uploaded
+// segments' records: the objects are orphans for the garbage collector,
+// which finds their topic ID gone.
 func (md *metadata) applyDelete(c *deleteTopic) result {
 	if md.topics[c.Name] == nil {
 		return fail(sm.CodeUnknownTopic, "topic %q does not exist", c.Name)

@@ -47,7 +47,7 @@ func (n *Node) pump() {
 			n.finishReady(rd)
 			continue
 		}
-		n.saveIDLast++
+		n.saveIDLast = n.nextEffect()
 		op := sm.RaftSave{ID: n.saveIDLast, Entries: append([]*pb.Entry(nil), rd.Entries...), Sync: true}
 		if !raft.IsEmptyHardState(rd.HardState) {
 			op.HardState = rd.HardState
@@ -115,6 +115,7 @@ func (n *Node) finishReady(rd raft.Ready) {
 	}
 	n.onReadStates(rd.ReadStates)
 	n.answerReads()
+	n.gcAfterApply()
 	n.rn.Advance(rd)
 	// The network gives no delivery report, so a sent snapshot is reported
 	// finished at once: raft then probes the follower from the snapshot's
@@ -164,7 +165,7 @@ func (n *Node) maybeSnapshot() {
 			assert.That(err == nil, "controller: compact memory storage to %d: %v", to, err)
 		}
 	}
-	n.saveIDLast++
+	n.saveIDLast = n.nextEffect()
 	n.compacting = n.saveIDLast
 	n.out.Raft = append(n.out.Raft, sm.RaftSave{ID: n.saveIDLast, Snapshot: snap})
 }

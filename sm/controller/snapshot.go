@@ -22,11 +22,20 @@ import (
 //
 // Layout: one format-version byte (snapshotFormat), then the JSON encoding
 // of snapshotBody, with every list sorted (brokers by ID, topics by name,
-// tombstones oldest first), so equal metadata encodes to equal bytes. A reader
-// refuses any other version byte rather than misread it: a newer
-// controller's snapshot reaching an older one during a rolling upgrade is
-// an error naming both versions, never silently partial metadata.
-const snapshotFormat = 1
+// tombstones oldest first, uploaded segments by offset), so equal metadata
+// encodes to equal bytes. A reader refuses any version byte it does not
+// know rather than misread it: a newer controller's snapshot reaching an
+// older one during a rolling upgrade is an error naming both versions,
+// never silently partial metadata.
+//
+// Versions: 1 (issue 9) has no tiered storage; 2 adds each partition's
+// recorded uploaded segments (snapPartition.Remote) and PartitionState's
+// Remote summary. A version-1 snapshot reads as metadata with nothing
+// uploaded, which is what it described.
+const (
+	snapshotFormat   = 2
+	snapshotFormatV1 = 1
+)
 
 // ErrSnapshotFormat is wrapped by decodeSnapshot's error for a snapshot of
 // an unknown format version.
@@ -56,6 +65,8 @@ type snapTopic struct {
 type snapPartition struct {
 	State   sm.PartitionState `json:"state"`
 	Version uint64            `json:"v"`
+	// Remote is the recorded uploaded segments (format 2).
+	Remote []sm.RemoteSegment `json:"remote,omitempty"`
 }
 
 type snapTombstone struct {
@@ -74,7 +85,7 @@ func encodeSnapshot(md *metadata) []byte {
 		t := md.topics[name]
 		st := snapTopic{Info: t.info, Version: t.version, Partitions: make([]snapPartition, len(t.partitions))}
 		for i, p := range t.partitions {
-			st.Partitions[i] = snapPartition{State: p.state, Version: p.version}
+			st.Partitions[i] = snapPartition{State: p.state, Version: p.version, Remote: p.remote}
 		}
 		body.Topics = append(body.Topics, st)
 	}
@@ -96,8 +107,8 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 	if len(data) == 0 {
 		return nil, errors.New("controller: metadata snapshot is empty")
 	}
-	if data[0] != snapshotFormat {
-		return nil, fmt.Errorf("%w: version %d (this controller reads version %d)", ErrSnapshotFormat, data[0], snapshotFormat)
+	if data[0] != snapshotFormat && data[0] != snapshotFormatV1 {
+		return nil, fmt.Errorf("%w: version %d (this controller reads versions %d and %d)", ErrSnapshotFormat, data[0], snapshotFormatV1, snapshotFormat)
 	}
 	var body snapshotBody
 	dec := json.NewDecoder(bytes.NewReader(data[1:]))
@@ -122,7 +133,10 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 		}
 		te := &topicEntry{info: t.Info, version: t.Version}
 		for _, p := range t.Partitions {
-			te.partitions = append(te.partitions, &partitionEntry{state: p.State, version: p.Version})
+			if data[0] == snapshotFormatV1 && (len(p.Remote) > 0 || p.State.Remote != (sm.RemoteLog{})) {
+				return nil, fmt.Errorf("controller: metadata snapshot: version %d holds uploaded segments of %v", snapshotFormatV1, p.State.TP)
+			}
+			te.partitions = append(te.partitions, &partitionEntry{state: p.State, version: p.Version, remote: p.Remote})
 		}
 		md.topics[t.Info.Name] = te
 	}

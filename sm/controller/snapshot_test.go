@@ -31,7 +31,7 @@ func sameMetadata(a, b *metadata) error {
 func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 	brokerIDs := []sm.NodeID{0, 101, 102, 103, 104, 105}
 	names := []string{"a", "b", "c", ".", "d/e"}
-	switch rapid.IntRange(0, 6).Draw(t, "kind") {
+	switch rapid.IntRange(0, 8).Draw(t, "kind") {
 	case 0:
 		return command{Register: &registerBroker{
 			ID:             rapid.SampledFrom(brokerIDs).Draw(t, "id"),
@@ -57,8 +57,66 @@ func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 		key := rapid.SampledFrom(sm.TopicConfigKeys()).Draw(t, "key")
 		value := rapid.SampledFrom([]int64{-1, 0, 1, 60_000, 1 << 20, 1 << 30}).Draw(t, "value")
 		return command{AlterConfig: &alterTopicConfig{Name: rapid.SampledFrom(names).Draw(t, "name"), Set: []sm.TopicConfigEntry{{Key: key, Value: value}}}}, true
+	case 6:
+		return command{CommitSegment: drawCommit(t, md)}, true
+	case 7:
+		return command{DropRemote: drawDrop(t, md)}, true
 	}
 	return command{}, false // an empty entry (a new leader's first)
+}
+
+// drawPartition picks an existing partition, or a made-up one.
+func drawPartition(t *rapid.T, md *metadata) (*topicEntry, *partitionEntry) {
+	var all []*partitionEntry
+	md.eachPartition(func(_ *topicEntry, p *partitionEntry) { all = append(all, p) })
+	if len(all) == 0 || rapid.IntRange(0, 9).Draw(t, "wild") == 0 {
+		return nil, nil
+	}
+	p := rapid.SampledFrom(all).Draw(t, "partition")
+	return md.topics[p.state.TP.Topic], p
+}
+
+// drawCommit mostly draws an upload by the current leader that continues
+// the range (so that records build up), and otherwise retries, zombies,
+// gaps, overlaps and other topics' IDs.
+func drawCommit(t *rapid.T, md *metadata) *commitSegment {
+	te, p := drawPartition(t, md)
+	if p == nil {
+		return &commitSegment{Broker: 101, TP: sm.TopicPartition{Topic: "z"}, LeaderEpoch: 1,
+			Segment: sm.RemoteSegment{Name: "segments/x", Base: 0, Next: 1, DataBytes: 1}}
+	}
+	st := p.state
+	if len(p.remote) > 0 && rapid.IntRange(0, 5).Draw(t, "retry") == 0 {
+		s := rapid.SampledFrom(p.remote).Draw(t, "recorded")
+		return &commitSegment{Broker: st.Leader, TP: st.TP, TopicID: te.info.ID, LeaderEpoch: s.LeaderEpoch, Segment: s}
+	}
+	base := st.Remote.End
+	if !uploadedEver(st.Remote) {
+		base = sm.Offset(rapid.Int64Range(0, 50).Draw(t, "first"))
+	}
+	base += sm.Offset(rapid.SampledFrom([]int64{0, 0, 0, -1, 1}).Draw(t, "skew"))
+	c := uploadOf(md, st.TP, max(base, 0), max(base, 0)+sm.Offset(rapid.Int64Range(1, 20).Draw(t, "len")), sm.EffectID(rapid.Uint64Range(1, 1<<20).Draw(t, "eff")))
+	if rapid.IntRange(0, 5).Draw(t, "zombie") == 0 && st.LeaderEpoch > 1 {
+		c.LeaderEpoch--
+		c.Segment.LeaderEpoch = c.LeaderEpoch
+		on, _ := sm.ParseObjectName(c.Segment.Name)
+		on.Epoch = c.LeaderEpoch
+		c.Segment.Name = on.String()
+	}
+	return c
+}
+
+// drawDrop mostly drops at a recorded boundary.
+func drawDrop(t *rapid.T, md *metadata) *dropRemoteSegments {
+	te, p := drawPartition(t, md)
+	if p == nil {
+		return &dropRemoteSegments{Broker: 101, TP: sm.TopicPartition{Topic: "z"}, LeaderEpoch: 1, Below: 5}
+	}
+	below := sm.Offset(rapid.Int64Range(0, 100).Draw(t, "below"))
+	if len(p.remote) > 0 && rapid.IntRange(0, 3).Draw(t, "boundary") > 0 {
+		below = rapid.SampledFrom(p.remote).Draw(t, "segment").Next
+	}
+	return &dropRemoteSegments{Broker: p.state.Leader, TP: p.state.TP, TopicID: te.info.ID, LeaderEpoch: p.state.LeaderEpoch, Below: below}
 }
 
 // Goal: a controller restored from a snapshot taken at any index i, then
@@ -114,6 +172,7 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 	f.register(101)
 	f.register(102)
 	f.create("x", 2, 2, sm.TopicConfig{})
+	f.commit(sm.TopicPartition{Topic: "x"}, 0, 10)
 	good := encodeSnapshot(f.md)
 	if _, err := decodeSnapshot(good); err != nil {
 		t.Fatalf("good snapshot: %v", err)
@@ -125,8 +184,9 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty"},
-		{"version 0", withVersion(0), "version 0 (this controller reads version 1)"},
-		{"version 2", withVersion(2), "version 2"},
+		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 and 2)"},
+		{"version 3", withVersion(3), "version 3"},
+		{"version 1 with segments", withVersion(1), "version 1 holds uploaded segments of x/0"},
 		{"trailing data", append(slices.Clone(good), "{}"...), "data after the body"},
 		{"unknown field", []byte("\x01{\"applied\":3,\"surprise\":1}"), "unknown field"},
 		{"not json", []byte("\x01{"), "unexpected EOF"},
@@ -160,6 +220,8 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	fsm.create("y", 1, 3, sm.TopicConfig{MinInSyncReplicas: 2, RetentionMs: -1})
 	fsm.ok(command{Delete: &deleteTopic{Name: "x"}})
 	fsm.ok(command{Fence: &fenceBroker{ID: 102, Incarnation: 1}})
+	fsm.commit(sm.TopicPartition{Topic: "y"}, 5, 10)
+	fsm.commit(sm.TopicPartition{Topic: "y"}, 10, 30)
 	f.Add(encodeSnapshot(fsm.md))
 	f.Add([]byte{2})
 	f.Add([]byte("\x01null"))
@@ -270,5 +332,32 @@ func TestNewRejectsBadSnapshot(t *testing.T) {
 	if _, err := New(cfg, sm.Durable{Snapshot: snap(f.md.applied, []uint64{1, 2, 3}, data),
 		HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(f.md.applied)}}); err != nil {
 		t.Errorf("good snapshot: %v", err)
+	}
+}
+
+// Goal: a snapshot of format 1 (before tiered storage: no Remote in the
+// partition states, no records) still reads, as metadata with nothing
+// uploaded, and what it decodes to encodes as format 2.
+func TestSnapshotReadsFormat1(t *testing.T) {
+	f := newFSM(t)
+	f.register(101, 102)
+	f.create("x", 2, 2, sm.TopicConfig{RetentionMs: 60000})
+	f.ok(command{Delete: &deleteTopic{Name: "x"}})
+	f.create("y", 1, 1, sm.TopicConfig{})
+	enc := encodeSnapshot(f.md)
+	remote := []byte(`,"Remote":{"Start":0,"End":0,"Bytes":0,"Segments":0}`)
+	if bytes.Count(enc, remote) != 1 {
+		t.Fatalf("format 2 encodes Remote %d times for 1 partition:\n%s", bytes.Count(enc, remote), enc)
+	}
+	v1 := append([]byte{snapshotFormatV1}, bytes.ReplaceAll(enc[1:], remote, nil)...)
+	md, err := decodeSnapshot(v1)
+	if err != nil {
+		t.Fatalf("format 1: %v\n%s", err, v1)
+	}
+	if err := sameMetadata(md, f.md); err != nil {
+		t.Fatal(err)
+	}
+	if again := encodeSnapshot(md); again[0] != snapshotFormat || !bytes.Equal(again, enc) {
+		t.Fatalf("re-encoded format 1 snapshot:\n%s\nwant\n%s", again, enc)
 	}
 }

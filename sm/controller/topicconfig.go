@@ -36,6 +36,12 @@ func validateTopicConfig(c *sm.TopicConfig) (result, bool) {
 	if r := c.RetentionBytes; r < -1 {
 		return fail(sm.CodeInvalidRequest, "%s must be -1 (unlimited), 0 (unset) or positive (got %d)", sm.ConfigRetentionBytes, r), false
 	}
+	if r := c.LocalRetentionMs; r < -1 {
+		return fail(sm.CodeInvalidRequest, "%s must be -1 (until retention_ms), 0 (unset) or positive (got %d)", sm.ConfigLocalRetentionMs, r), false
+	}
+	if r := c.LocalRetentionBytes; r < -1 {
+		return fail(sm.CodeInvalidRequest, "%s must be -1 (until retention_bytes), 0 (unset) or positive (got %d)", sm.ConfigLocalRetentionBytes, r), false
+	}
 	if s := c.SegmentBytes; s != 0 && (s < segmentBytesMin || s > segmentBytesMax) {
 		return fail(sm.CodeInvalidRequest, "%s must be 0 (unset) or in %d..%d (1 MiB..16 GiB) (got %d)", sm.ConfigSegmentBytes, segmentBytesMin, int64(segmentBytesMax), s), false
 	}

@@ -133,6 +133,8 @@ func TestAlterTopicConfig(t *testing.T) {
 		{[]sm.TopicConfigEntry{{Key: sm.ConfigRetentionBytes, Value: -5}}, sm.CodeInvalidRequest, "retention_bytes must be -1 (unlimited), 0 (unset) or positive (got -5)"},
 		{[]sm.TopicConfigEntry{{Key: sm.ConfigSegmentBytes, Value: 4096}}, sm.CodeInvalidRequest, "segment_bytes must be 0 (unset) or in 1048576..17179869184 (1 MiB..16 GiB) (got 4096)"},
 		{[]sm.TopicConfigEntry{{Key: sm.ConfigSegmentMs, Value: 10}}, sm.CodeInvalidRequest, "segment_ms must be 0 (unset) or in 1000..31536000000 (1 s..365 d) (got 10)"},
+		{[]sm.TopicConfigEntry{{Key: sm.ConfigLocalRetentionMs, Value: -2}}, sm.CodeInvalidRequest, "local_retention_ms must be -1 (until retention_ms), 0 (unset) or positive (got -2)"},
+		{[]sm.TopicConfigEntry{{Key: sm.ConfigLocalRetentionBytes, Value: -3}}, sm.CodeInvalidRequest, "local_retention_bytes must be -1 (until retention_bytes), 0 (unset) or positive (got -3)"},
 		// One bad setting refuses the whole request.
 		{[]sm.TopicConfigEntry{{Key: sm.ConfigRetentionMs, Value: 5}, {Key: sm.ConfigSegmentMs, Value: -1}}, sm.CodeInvalidRequest, "segment_ms must be"},
 	} {
@@ -164,13 +166,21 @@ func TestCreateTopicConfigBounds(t *testing.T) {
 		{sm.TopicConfig{MinInSyncReplicas: 1, RetentionBytes: -2}, "retention_bytes must be"},
 		{sm.TopicConfig{MinInSyncReplicas: 1, SegmentMs: 999}, "segment_ms must be"},
 		{sm.TopicConfig{MinInSyncReplicas: 1, SegmentBytes: 1<<34 + 1}, "segment_bytes must be"},
+		{sm.TopicConfig{MinInSyncReplicas: 1, LocalRetentionMs: -7}, "local_retention_ms must be"},
+		{sm.TopicConfig{MinInSyncReplicas: 1, LocalRetentionBytes: -2}, "local_retention_bytes must be"},
 	} {
 		r := f.do(command{Create: &createTopic{Name: "t", Partitions: 1, ReplicationFactor: 1, Config: c.cfg}})
 		if r.code != sm.CodeInvalidRequest || !strings.Contains(r.message, c.msg) {
 			t.Errorf("create with %+v: %v %q", c.cfg, r.code, r.message)
 		}
 	}
-	f.create("t", 1, 1, sm.TopicConfig{RetentionBytes: -1, SegmentMs: 1000})
+	f.create("t", 1, 1, sm.TopicConfig{RetentionBytes: -1, SegmentMs: 1000, LocalRetentionMs: -1, LocalRetentionBytes: 1 << 30})
+	if r := f.do(command{AlterConfig: &alterTopicConfig{Name: "t", Set: []sm.TopicConfigEntry{{Key: sm.ConfigLocalRetentionMs, Value: 3600000}, {Key: sm.ConfigLocalRetentionBytes, Value: -1}}}}); r.code != sm.CodeOK {
+		t.Fatalf("alter local retention: %v %s", r.code, r.message)
+	}
+	if c := f.md.topics["t"].info.Config; c.LocalRetentionMs != 3600000 || c.LocalRetentionBytes != -1 {
+		t.Fatalf("local retention after alter: %+v", c)
+	}
 }
 
 // Goal: the leader answers an alter once its entry applies, and refuses a

@@ -178,6 +178,18 @@ func (p *Partition) onCorrupt(r pendingRead, pos int64, err error) {
 	}
 }
 
+// ReportCorruption handles corruption found in sealed segment seg by
+// someone else (an upload's adapter verifying the frames it read): as a
+// read finding it, the replica serves nothing more and records the damage
+// from the segment's start, then restarts into the damaged-replica path.
+func (p *Partition) ReportCorruption(now sm.Time, seg sm.Offset, reason string) {
+	p.setNow(now)
+	if i := p.log.segment(seg); i < 0 || p.log.segmentAt(i).Base != seg {
+		return // the segment is gone (trimmed, truncated): nothing to report
+	}
+	p.onCorrupt(pendingRead{seg: seg, locate: true}, 0, errors.New(reason))
+}
+
 // Damaged reports corruption a read found at rest ("" when none): the file
 // position and what is wrong.
 func (p *Partition) Damaged() string { return p.damaged }
@@ -249,6 +261,17 @@ func (p *Partition) OnReplicaFetch(now sm.Time, from sm.NodeID, req sm.ReplicaFe
 	if req.Incarnation < f.incarnation {
 		return // sent before the follower restarted
 	}
+	if p.settings.Tiered && req.FetchOffset < p.remote.End && p.remote.End <= p.hw {
+		// Everything below the uploaded end is in the object store: a
+		// follower behind it (a new replica, a rebuilt disk) starts there
+		// and fetches only the tail (tail-only rebuild).
+		p.probe(sm.ProbeTailOnlyRebuild)
+		p.send(from, sm.ReplicaFetchResponse{
+			TP: p.cfg.TP, Code: sm.CodeOffsetOutOfRange, Incarnation: req.Incarnation, FetchOffset: req.FetchOffset,
+			LeaderEpoch: p.epoch, HighWatermark: p.hw, LogStart: p.remote.End,
+		})
+		return
+	}
 	if req.FetchOffset < p.log.start() {
 		// Retention deleted what the follower lacks: it starts over at the
 		// log start.
@@ -302,7 +325,19 @@ func (p *Partition) divergence(req sm.ReplicaFetchRequest) (sm.ReplicaFetchRespo
 	e, end, ok := p.log.endOfEpoch(req.LastFetchedEpoch)
 	switch {
 	case !ok:
-		e, end = 0, 0 // every epoch here is newer: the follower keeps nothing
+		// Every epoch here is newer than the follower's last. Below this
+		// log's start everything was committed (retention, a reset to the
+		// leader's start or the uploaded end only pass committed records),
+		// so the follower keeps what it has there and nothing after: its
+		// own end of that epoch, cut at this log's start.
+		switch start := p.log.start(); {
+		case start > 0 && req.FetchOffset == start:
+			return sm.ReplicaFetchResponse{}, false // it ends where this log starts: nothing to compare
+		case start > 0:
+			e, end = req.LastFetchedEpoch, start
+		default:
+			e, end = 0, 0
+		}
 	case e != req.LastFetchedEpoch || end < req.FetchOffset:
 	case !p.log.cutsCachedBatch(req.FetchOffset):
 		// One leader wrote every batch of an epoch, and replicas copy whole
@@ -389,6 +424,12 @@ func (p *Partition) replicaBatches(bs []sm.Batch) []sm.Batch {
 
 // replyReplica sends a follower its batches.
 func (p *Partition) replyReplica(pf *parkedFetch, bs []sm.Batch) {
+	if f := p.progress(pf.req.Replica); f != nil && pf.req.Incarnation < f.incarnation {
+		// The follower restarted while this fetch waited (for a read, or
+		// parked): it came from the replaced process, a zombie perhaps,
+		// and is not answered (OnReplicaFetch drops such fetches too).
+		return
+	}
 	if n := len(bs); n > 0 {
 		// A leader serves followers only data it has itself synced, and only
 		// batches of its epoch or older, from where the follower asked.
@@ -425,18 +466,38 @@ func (p *Partition) fetchStatus(req sm.FetchRequest) sm.FetchResponse {
 	case p.hw < p.lead.epochStart:
 		resp.Code, resp.Message = sm.CodeLeaderNotAvailable, "new leader has not committed its epoch start yet"
 		p.probe(sm.ProbeLeaderBelowEpochStart)
-	case req.Offset < p.log.start() || req.Offset > p.hw:
-		resp.Code, resp.HighWatermark, resp.LogStart = sm.CodeOffsetOutOfRange, p.hw, p.log.start()
-		resp.Message = fmt.Sprintf("offset %d outside [log start %d, high watermark %d]", req.Offset, p.log.start(), p.hw)
+	case req.Offset < p.clientLogStart() || req.Offset > p.hw:
+		resp.Code, resp.HighWatermark, resp.LogStart = sm.CodeOffsetOutOfRange, p.hw, p.clientLogStart()
+		resp.Message = fmt.Sprintf("offset %d outside [log start %d, high watermark %d]", req.Offset, p.clientLogStart(), p.hw)
 	default:
-		resp.HighWatermark, resp.LogStart = p.hw, p.log.start()
+		resp.HighWatermark, resp.LogStart = p.hw, p.clientLogStart()
 	}
 	return resp
+}
+
+// ColdFetch answers whether a consumer fetch must be served from the
+// object store (tiered storage: its offset is below the local log start
+// but recorded as uploaded), with the answer's status (code, high
+// watermark, log start, epoch) to fill. When cold is false the broker
+// hands the fetch to OnFetch.
+func (p *Partition) ColdFetch(now sm.Time, req sm.FetchRequest) (status sm.FetchResponse, cold bool) {
+	p.setNow(now)
+	if !p.settings.Tiered || req.Offset >= p.log.start() {
+		return sm.FetchResponse{}, false
+	}
+	resp := p.fetchStatus(req)
+	return resp, resp.Code == sm.CodeOK
 }
 
 // serveFetch answers a consumer fetch now, or issues the read that will.
 func (p *Partition) serveFetch(from sm.NodeID, req sm.FetchRequest) {
 	resp := p.fetchStatus(req)
+	if resp.Code == sm.CodeOK && req.Offset < p.log.start() {
+		// Below the local log: only the object store holds it, and this
+		// broker's tier component is not serving (not registered yet, or
+		// no object store): retry.
+		resp.Code, resp.Message = sm.CodeLeaderNotAvailable, "records below the local log start are served from the object store, which this leader cannot read yet"
+	}
 	if resp.Code != sm.CodeOK || req.Offset == p.hw {
 		p.send(from, resp)
 		return

@@ -224,6 +224,11 @@ func (p *Partition) resetTo(start, leaderHW sm.Offset) {
 	f.synced = false
 	f.leaderHW = max(f.leaderHW, leaderHW)
 	p.probe(sm.ProbeFollowerReset)
+	p.resetLog(start)
+}
+
+// resetLog empties the log and starts it at start, on disk too.
+func (p *Partition) resetLog(start sm.Offset) {
 	p.log.reset(start)
 	for i := range p.disk {
 		p.disk[i].start = min(p.disk[i].start, start)

@@ -20,6 +20,7 @@ func (p *Partition) OnListOffsets(now sm.Time, from sm.NodeID, req sm.ListOffset
 		resp.Code = sm.CodeUnknownLeaderEpoch
 	default:
 		resp.LogStart, resp.HighWatermark, resp.LogEnd = st.LogStart, st.HW, st.LEO
+		resp.LocalStart, resp.LocalBytes, resp.Remote = st.LocalStart, p.log.bytes(), p.remote
 	}
 	p.send(from, resp)
 }

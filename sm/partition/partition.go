@@ -168,6 +168,15 @@ type Settings struct {
 	// the log would still hold at least this much without them (-1 or 0:
 	// unlimited).
 	RetentionBytes int64
+	// Tiered says the partition's segments are uploaded to the object
+	// store (tiered storage): the replica then deletes local segments only
+	// once they are uploaded (below Remote.End), by retention or outside
+	// the local window LocalRetentionMs/LocalRetentionBytes (-1: no such
+	// bound; the broker resolves unset values to its defaults), and its
+	// consumers' log start is the remote tier's.
+	Tiered              bool
+	LocalRetentionMs    int64
+	LocalRetentionBytes int64
 }
 
 // DefaultSegmentBytes is the segment size when nothing sets one (the
@@ -188,6 +197,7 @@ type Status struct {
 	LeaderEpoch    sm.Epoch
 	PartitionEpoch int64
 	LogStart       sm.Offset // log start offset: older records were deleted by retention
+	LocalStart     sm.Offset // the local log's start: older records are only in the object store (tiered storage)
 	LEO            sm.Offset // in-memory log end
 	DurableLEO     sm.Offset // log end the disk has confirmed
 	HW             sm.Offset // high watermark: consumers read below it
@@ -242,6 +252,9 @@ type Partition struct {
 	// damaged is set once a read found corrupt bytes at rest: the file
 	// and byte. The replica serves nothing more until it is rebuilt.
 	damaged string
+	// remote is the partition's uploaded range (tiered storage), as
+	// metadata or this broker's uploader last reported it.
+	remote sm.RemoteLog
 }
 
 // New recovers a replica from its log's manifest (nil for a new log, which
@@ -294,6 +307,44 @@ func (p *Partition) AdoptTopicID(id sm.TopicID) {
 // Settings are the log settings in force.
 func (p *Partition) Settings() Settings { return p.settings }
 
+// SetRemote records the partition's uploaded range (from metadata or the
+// broker's uploader). Its end never moves back; segments it passes may go
+// from the local disk (see applyRetention).
+func (p *Partition) SetRemote(now sm.Time, r sm.RemoteLog) {
+	p.setNow(now)
+	if r.End < p.remote.End {
+		return // older news
+	}
+	grew := r.End > p.remote.End
+	p.remote = r
+	if grew && p.settings.Tiered && p.role != RoleNone {
+		p.applyRetention()
+	}
+}
+
+// Remote is the uploaded range the replica knows.
+func (p *Partition) Remote() sm.RemoteLog { return p.remote }
+
+// Sealed returns the sealed segments' indexes, oldest first, for the
+// uploader. The slice is the replica's own: read it, do not keep it.
+func (p *Partition) Sealed() []sm.SegmentIndex { return p.log.sealed }
+
+// LocalBytes is the size of the log on this replica's disk.
+func (p *Partition) LocalBytes() int64 { return p.log.bytes() }
+
+// WallClock is the replica's wall clock (Unix ms) now.
+func (p *Partition) WallClock() int64 { return p.wallClock() }
+
+// clientLogStart is the log start consumers see: with tiered storage the
+// oldest uploaded offset still recorded, when that is below the local
+// start.
+func (p *Partition) clientLogStart() sm.Offset {
+	if p.settings.Tiered && p.remote.Segments > 0 && p.remote.Start < p.log.start() {
+		return p.remote.Start
+	}
+	return p.log.start()
+}
+
 // TakeOutput returns what the replica asked for since the last call.
 func (p *Partition) TakeOutput() Output {
 	o := p.out
@@ -305,7 +356,7 @@ func (p *Partition) TakeOutput() Output {
 func (p *Partition) Status() Status {
 	return Status{
 		TP: p.cfg.TP, Role: p.role, Leader: p.leader, LeaderEpoch: p.epoch,
-		PartitionEpoch: p.partitionEpoch, LogStart: p.log.start(), LEO: p.log.end(), DurableLEO: p.durable,
+		PartitionEpoch: p.partitionEpoch, LogStart: p.clientLogStart(), LocalStart: p.log.start(), LEO: p.log.end(), DurableLEO: p.durable,
 		HW: p.hw, ISR: slices.Clone(p.isr), Replicas: slices.Clone(p.replicas),
 	}
 }

@@ -21,9 +21,11 @@ func (p *Partition) scheduleRetention() {
 	}
 }
 
-// limited reports whether the topic sets any retention limit.
+// limited reports whether the topic sets any retention limit (with tiered
+// storage the local window is one).
 func (p *Partition) limited() bool {
-	return p.settings.RetentionMs > 0 || p.settings.RetentionBytes > 0
+	s := &p.settings
+	return s.RetentionMs > 0 || s.RetentionBytes > 0 || s.Tiered && (s.LocalRetentionMs >= 0 || s.LocalRetentionBytes > 0)
 }
 
 // applyRetention deletes what retention allows and schedules the next check.
@@ -35,18 +37,35 @@ func (p *Partition) applyRetention() {
 	wall := p.wallClock()
 	size := p.log.bytes()
 	cut := p.log.start()
+	st := &p.settings
+	local := false
 	for i := range p.log.sealed {
 		s := &p.log.sealed[i]
 		if s.Next > p.hw {
 			break
 		}
-		byTime := p.settings.RetentionMs > 0 && wall-s.MaxTimestamp > p.settings.RetentionMs
-		bySize := p.settings.RetentionBytes > 0 && size-s.Bytes >= p.settings.RetentionBytes
-		if !byTime && !bySize {
+		// With tiered storage a segment leaves the disk only once it is
+		// uploaded: retention of the whole log deletes it from the remote
+		// tier too (the leader's uploader asks the controller), and the
+		// local window bounds the hot tail. A segment never uploaded —
+		// the object store unreachable — stays, and a full disk refuses
+		// produce (retriable) rather than losing records.
+		if st.Tiered && s.Next > p.remote.End {
 			break
 		}
+		byTime := st.RetentionMs > 0 && wall-s.MaxTimestamp > st.RetentionMs
+		bySize := st.RetentionBytes > 0 && size-s.Bytes >= st.RetentionBytes
+		byWindow := st.Tiered && (st.LocalRetentionMs >= 0 && wall-s.MaxTimestamp > st.LocalRetentionMs ||
+			st.LocalRetentionBytes > 0 && size-s.Bytes >= st.LocalRetentionBytes)
+		if !byTime && !bySize && !byWindow {
+			break
+		}
+		local = local || !byTime && !bySize
 		size -= s.Bytes
 		cut = s.Next
+	}
+	if local && cut > p.log.start() {
+		p.probe(sm.ProbeUploadedDeletedLocally)
 	}
 	p.trim(cut)
 }

@@ -65,6 +65,13 @@ func (p *Partition) recordState(st sm.PartitionState) {
 func (p *Partition) becomeLeader(st sm.PartitionState) {
 	p.stepDown(st.LeaderEpoch)
 	p.recordState(st)
+	if p.settings.Tiered && p.log.end() < p.remote.End {
+		// Elected without the records up to the uploaded end (an unclean
+		// election, or data loss the operator accepted): they are in the
+		// object store, so this log continues after them instead of giving
+		// their offsets to new records.
+		p.resetLog(p.remote.End)
+	}
 	p.role = RoleLeader
 	p.lead = leaderState{epochStart: p.log.end()}
 	p.syncFollowers()

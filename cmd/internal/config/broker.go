@@ -20,14 +20,16 @@ type Broker struct {
 		// to the controller (the controller's admin.health_check_interval_ms).
 		HealthCheckIntervalMs int64 `toml:"health_check_interval_ms"`
 	} `toml:"broker"`
-	Network     Network     `toml:"network"`
-	WAL         WAL         `toml:"wal"`
-	Cache       Cache       `toml:"cache"`
-	Controller  Controllers `toml:"controller"`
-	Replication Replication `toml:"replication"`
-	TLS         TLS         `toml:"tls"`
-	Log         Log         `toml:"log"`
-	Metrics     Metrics     `toml:"metrics"`
+	Network Network `toml:"network"`
+	WAL     WAL     `toml:"wal"`
+	Cache   Cache   `toml:"cache"`
+	// ObjectStorage is the tiered log's cold copy ([object_storage]).
+	ObjectStorage BrokerObjectStorage `toml:"object_storage"`
+	Controller    Controllers         `toml:"controller"`
+	Replication   Replication         `toml:"replication"`
+	TLS           TLS                 `toml:"tls"`
+	Log           Log                 `toml:"log"`
+	Metrics       Metrics             `toml:"metrics"`
 	// AcceptDataLoss is weir-broker's --accept-data-loss (alias
 	// --truncate-corrupt), never a configuration key: start even where the
 	// last in-sync copy of a partition was lost, cutting damaged logs at the
@@ -84,6 +86,10 @@ type WAL struct {
 	// MaxOpenFiles bounds the segment files kept open (0: half the file
 	// descriptor limit); the least recently used are closed past it.
 	MaxOpenFiles int `toml:"max_open_files"`
+	// UploadIntervalMs bounds how long committed data waits before it is
+	// uploaded to the object store: a leader rolls an active segment whose
+	// first record is this old (with [object_storage]).
+	UploadIntervalMs int64 `toml:"upload_interval_ms"`
 }
 
 // Cache is the [cache] section.
@@ -92,6 +98,9 @@ type Cache struct {
 	// memory, all partitions together; fetches for older data read the
 	// disk.
 	WriteCacheSizeBytes int64 `toml:"write_cache_size_bytes"`
+	// ReadCacheSizeBytes bounds the broker-wide cache of data read from
+	// the object store (cold reads, with [object_storage]).
+	ReadCacheSizeBytes int64 `toml:"read_cache_size_bytes"`
 }
 
 // Bounds of the segment and cache keys, named in their errors.
@@ -142,8 +151,9 @@ func DefaultBroker() Broker {
 	b.Network.NetworkLimits = DefaultNetworkLimits()
 	b.WAL = WAL{Path: "./weir-data/broker-101/wal", CapacityBytes: 10 << 30, FsyncOnWrite: true,
 		SegmentSizeBytes: 1 << 30, SegmentMs: 7 * 24 * 3600 * 1000, RetentionCheckIntervalMs: 300000,
-		FlushIntervalMs: 1000, Backend: "auto"}
-	b.Cache = Cache{WriteCacheSizeBytes: 1 << 30}
+		FlushIntervalMs: 1000, Backend: "auto", UploadIntervalMs: DefaultUploadIntervalMs}
+	b.Cache = Cache{WriteCacheSizeBytes: 1 << 30, ReadCacheSizeBytes: DefaultReadCacheSizeBytes}
+	b.ObjectStorage = DefaultBrokerObjectStorage()
 	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, HeartbeatIntervalMs: 1000}
 	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
 	b.Log = Log{Level: "info", Format: "console"}
@@ -172,6 +182,10 @@ func (b *Broker) Validate() error {
 		"must be 0 (never by age) or in %d..%d (1 s..365 d) (got %d)", segmentMsMin, int64(segmentMsMax), b.WAL.SegmentMs)
 	p.Add(b.WAL.RetentionCheckIntervalMs < retentionCheckMsMin, "wal.retention_check_interval_ms", "must be >= %d (got %d)", retentionCheckMsMin, b.WAL.RetentionCheckIntervalMs)
 	p.Add(b.Cache.WriteCacheSizeBytes < writeCacheSizeBytesMin, "cache.write_cache_size_bytes", "must be >= %d (1 MiB) (got %d)", writeCacheSizeBytesMin, b.Cache.WriteCacheSizeBytes)
+	p.Add(b.WAL.UploadIntervalMs < uploadIntervalMsMin || b.WAL.UploadIntervalMs > uploadIntervalMsMax, "wal.upload_interval_ms",
+		"must be in %d..%d (1 s..7 d) (got %d)", uploadIntervalMsMin, int64(uploadIntervalMsMax), b.WAL.UploadIntervalMs)
+	p.Add(b.Cache.ReadCacheSizeBytes < readCacheSizeBytesMin, "cache.read_cache_size_bytes", "must be >= %d (1 MiB) (got %d)", readCacheSizeBytesMin, b.Cache.ReadCacheSizeBytes)
+	b.ObjectStorage.validate(&p)
 	p.Add(b.WAL.Backend != "auto" && b.WAL.Backend != "uring" && b.WAL.Backend != "sync", "wal.backend", "want auto, uring or sync (got %q)", b.WAL.Backend)
 	if _, err := ParseEndpoints(b.Controller.Endpoints); err != nil {
 		p.Add(true, "controller.endpoints", "%v", err)

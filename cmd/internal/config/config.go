@@ -54,10 +54,10 @@ var unsupported = map[string]string{
 	"network.quic_config.max_concurrent_uni_streams":  "Weir uses one stream per direction per connection",
 	"network.quic_config.max_concurrent_bidi_streams": "Weir uses one stream per direction per connection",
 	"wal.buffer_size":                                 "the WAL groups appends itself (group commit)",
-	"wal.upload_interval_ms":                          "object storage tiering is not there yet",
-	"cache.read_cache_size_bytes":                     "the cold read cache comes with object storage tiering",
 	"cache.eviction_policy":                           "the write cache always evicts the oldest batches first",
 	"controller.election_timeout_ms":                  "brokers do not elect controllers; set raft.election_timeout_ms on the controllers",
+	"object_storage.access_key":                       "GCS credentials come from Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS), not from the configuration",
+	"object_storage.secret_key":                       "GCS credentials come from Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS), not from the configuration",
 }
 
 func decode(path string, data []byte, dst any) error {

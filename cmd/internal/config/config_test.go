@@ -184,7 +184,7 @@ func TestDecodeErrorsNameTOMLTypes(t *testing.T) {
 // Keys of the reference that Weir does not implement are refused, saying
 // so, rather than accepted and ignored.
 func TestUnimplementedReferenceKeysRefused(t *testing.T) {
-	for _, doc := range []string{"[network]\nrpc_listen = \"0.0.0.0:9093\"\n", "[wal]\nupload_interval_ms = 600000\n", "[network.quic_config]\nmax_concurrent_uni_streams = 1000\n"} {
+	for _, doc := range []string{"[network]\nrpc_listen = \"0.0.0.0:9093\"\n", "[object_storage]\naccess_key = \"k\"\n", "[network.quic_config]\nmax_concurrent_uni_streams = 1000\n"} {
 		b := DefaultBroker()
 		if err := Load(write(t, doc), &b, nil); err == nil || !strings.Contains(err.Error(), "does not implement") {
 			t.Errorf("%q: Load = %v, want it refused as not implemented", doc, err)

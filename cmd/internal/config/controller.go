@@ -64,8 +64,11 @@ type Controller struct {
 		MaxPartitions     int32 `toml:"max_partitions"`
 	} `toml:"cluster"`
 	Network NetworkLimits `toml:"network"`
-	TLS     TLS           `toml:"tls"`
-	Log     Log           `toml:"log"`
+	// ObjectStorage is the brokers' object store, where the controller
+	// leader's garbage collector deletes orphaned segments.
+	ObjectStorage ControllerObjectStorage `toml:"object_storage"`
+	TLS           TLS                     `toml:"tls"`
+	Log           Log                     `toml:"log"`
 }
 
 // Admin is the controller's [admin] section.
@@ -247,6 +250,7 @@ func DefaultController() Controller {
 	c.Cluster.MinInSyncReplicas = 2
 	c.Cluster.MaxPartitions = 10000
 	c.Network = DefaultNetworkLimits()
+	c.ObjectStorage = DefaultControllerObjectStorage()
 	c.Log = Log{Level: "info", Format: "console"}
 	return c
 }
@@ -285,6 +289,7 @@ func (c *Controller) Validate() error {
 	p.Add(c.Cluster.MinInSyncReplicas < 1, "cluster.min_in_sync_replicas", "must be >= 1 (got %d)", c.Cluster.MinInSyncReplicas)
 	p.Add(c.Cluster.MaxPartitions < 1, "cluster.max_partitions", "must be >= 1 (got %d)", c.Cluster.MaxPartitions)
 	validateNetwork(&p, c.Network)
+	c.ObjectStorage.validate(&p)
 	validateTLS(&p, c.TLS)
 	validateLog(&p, c.Log)
 	return p.Err("controller")

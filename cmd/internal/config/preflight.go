@@ -26,6 +26,7 @@ func (b *Broker) Preflight() error {
 		p.checkTCP("metrics.listen", b.Metrics.Listen)
 	}
 	p.checkDir("wal.path", b.WAL.Path)
+	p.checkStore(&b.ObjectStorage.ObjectStore, b.ObjectStorage.StoreOptions())
 	return p.Err("broker")
 }
 
@@ -37,6 +38,7 @@ func (c *Controller) Preflight() error {
 	p.checkUDP("controller.rpc_listen", c.Controller.RPCListen)
 	p.checkTCP("controller.http_listen", c.Controller.HTTPListen)
 	p.checkDir("controller.data_dir", c.Controller.DataDir)
+	p.checkStore(&c.ObjectStorage.ObjectStore, StoreOptions{})
 	return p.Err("controller")
 }
 

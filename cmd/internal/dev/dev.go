@@ -49,6 +49,17 @@ type Options struct {
 	// the cluster (Cluster.Failed).
 	RestartAttempts int
 	RestartBackoff  time.Duration
+	// Objects is the directory of the local object store every broker
+	// uploads to and the controller collects garbage in (empty:
+	// <Dir>/objects); NoObjects runs without one (logs stay whole on the
+	// brokers' disks).
+	Objects   string
+	NoObjects bool
+	// LocalRetentionMs and LocalRetentionBytes are the brokers' local
+	// window for topics that set none (0: the defaults, one hour and no
+	// size bound; -1: keep until retention); UploadIntervalMs bounds how
+	// long data waits to be uploaded (0: the default, 10 minutes).
+	LocalRetentionMs, LocalRetentionBytes, UploadIntervalMs int64
 
 	// startBroker and startController are server.StartBroker and
 	// server.StartController; tests replace them to fail restarts.
@@ -59,6 +70,14 @@ type Options struct {
 // DefaultOptions is one broker on loopback in ./weir-data.
 func DefaultOptions() Options {
 	return Options{Dir: "weir-data", Brokers: 1, Host: "127.0.0.1", ControllerPort: 9094, RaftPort: 9095, HTTPPort: 9642, BrokerPort: 9092, MetricsPort: 9643}
+}
+
+// ObjectsDir is the dev cluster's local object store.
+func (o Options) ObjectsDir() string {
+	if o.Objects != "" {
+		return o.Objects
+	}
+	return filepath.Join(o.Dir, "objects")
 }
 
 // ClientCertName is the certificate the CLI uses by default.
@@ -163,6 +182,9 @@ func ControllerConfig(o Options) config.Controller {
 		c.Admin.RateLimiting = config.InteractiveRateLimiting()
 	}
 	c.Admin.RateLimiting.Enabled = !o.NoRateLimit
+	if !o.NoObjects {
+		c.ObjectStorage.StorageType, c.ObjectStorage.Path = config.StorageLocal, o.ObjectsDir()
+	}
 	return c
 }
 
@@ -189,6 +211,18 @@ func BrokerConfig(o Options, i int) config.Broker {
 	b.Replication.HeartbeatTimeoutMs = 5000
 	b.Replication.AckTimeoutMs = 5000
 	b.TLS = tlsFor(o, "broker-"+strconv.Itoa(id))
+	if !o.NoObjects {
+		b.ObjectStorage.StorageType, b.ObjectStorage.Path = config.StorageLocal, o.ObjectsDir()
+	}
+	if o.LocalRetentionMs != 0 {
+		b.ObjectStorage.LocalRetentionMs = o.LocalRetentionMs
+	}
+	if o.LocalRetentionBytes != 0 {
+		b.ObjectStorage.LocalRetentionBytes = o.LocalRetentionBytes
+	}
+	if o.UploadIntervalMs != 0 {
+		b.WAL.UploadIntervalMs = o.UploadIntervalMs
+	}
 	return b
 }
 

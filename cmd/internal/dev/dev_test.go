@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +39,13 @@ func TestOperatorSurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Shutdown()
+	// Every node runs on the dev cluster's local object store.
+	if c.Controller.Objects == nil || c.Brokers[0].Objects == nil {
+		t.Errorf("weir dev runs without an object store")
+	}
+	if fi, err := os.Stat(filepath.Join(o.Dir, "objects")); err != nil || !fi.IsDir() {
+		t.Errorf("no object store at %s/objects: %v", o.Dir, err)
+	}
 	base := "http://" + c.Controller.HTTPAddr
 
 	get := func(path string) (*http.Response, string) {
@@ -340,5 +348,38 @@ func TestDevRateLimitsAreInteractive(t *testing.T) {
 	}
 	if ref := ControllerConfig(Options{ReferenceRateLimits: true}).Admin.RateLimiting; ref.PerIPBurstSize >= 1000 {
 		t.Fatalf("ReferenceRateLimits did not keep the reference's limits: %+v", ref)
+	}
+}
+
+// Goal: weir dev puts every node on one local object store under its data
+// directory (or none), and its window flags reach the brokers.
+func TestDevObjectStore(t *testing.T) {
+	o := DefaultOptions()
+	o.Brokers = 3
+	ctl := ControllerConfig(o)
+	if ctl.ObjectStorage.Type() != config.StorageLocal || ctl.ObjectStorage.Path != filepath.Join("weir-data", "objects") {
+		t.Fatalf("controller object storage %+v", ctl.ObjectStorage)
+	}
+	for i := range o.Brokers {
+		b := BrokerConfig(o, i)
+		if b.ObjectStorage.Type() != config.StorageLocal || b.ObjectStorage.Path != ctl.ObjectStorage.Path {
+			t.Fatalf("broker %d object storage %+v", i, b.ObjectStorage)
+		}
+		if b.ObjectStorage.LocalRetentionMs != config.DefaultLocalRetentionMs || b.WAL.UploadIntervalMs != config.DefaultUploadIntervalMs {
+			t.Fatalf("broker %d defaults: %+v, upload interval %d", i, b.ObjectStorage, b.WAL.UploadIntervalMs)
+		}
+	}
+	o.LocalRetentionMs, o.LocalRetentionBytes, o.UploadIntervalMs = 60000, 8<<20, 5000
+	b := BrokerConfig(o, 0)
+	if b.ObjectStorage.LocalRetentionMs != 60000 || b.ObjectStorage.LocalRetentionBytes != 8<<20 || b.WAL.UploadIntervalMs != 5000 {
+		t.Fatalf("flags not applied: %+v, upload interval %d", b.ObjectStorage, b.WAL.UploadIntervalMs)
+	}
+	b.TLS = config.TLS{CAFile: "a", CertFile: "b", KeyFile: "c"}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o.NoObjects = true
+	if BrokerConfig(o, 0).ObjectStorage.Enabled() || ControllerConfig(o).ObjectStorage.Enabled() {
+		t.Fatalf("--no-object-store left a store configured")
 	}
 }

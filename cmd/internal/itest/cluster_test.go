@@ -26,6 +26,10 @@ type cluster struct {
 	procs    map[string]*exec.Cmd
 	ctlPorts map[int][3]int // id -> rpc, raft, http
 	brkPorts map[int]int    // id -> quic
+	// objects, when set, is the local object store every node uses
+	// (tiered storage); brokerObjects and walExtra are more lines for the
+	// brokers' [object_storage] and [wal] sections.
+	objects, brokerObjects, walExtra string
 }
 
 // buildBinaries compiles the two server binaries once per test run.
@@ -70,6 +74,20 @@ func newCluster(t *testing.T, controllers, brokers int) *cluster {
 	return c
 }
 
+// objectBlock is the nodes' [object_storage] section: none unless the
+// cluster is tiered, else the local store every node shares, with
+// c.brokerObjects appended for brokers.
+func (c *cluster) objectBlock(broker bool) string {
+	if c.objects == "" {
+		return ""
+	}
+	b := fmt.Sprintf("[object_storage]\nstorage_type = \"local\"\npath = %q\n", c.objects)
+	if broker {
+		b += c.brokerObjects
+	}
+	return b
+}
+
 func (c *cluster) tlsBlock(name string) string {
 	p := tlsutil.PathsFor(c.certs, name)
 	return fmt.Sprintf("[tls]\nca_file = %q\ncert_file = %q\nkey_file = %q\n", p.CA, p.Cert, p.Key)
@@ -110,8 +128,9 @@ min_in_sync_replicas = 2
 level = "info"
 format = "json"
 
+%s
 %s`, id, ports[0], ports[1], ports[2], filepath.Join(c.dir, fmt.Sprintf("controller-%d", id)),
-		strings.Join(peers, ", "), strings.Join(urls, ", "), c.tlsBlock(fmt.Sprintf("controller-%d", id)))
+		strings.Join(peers, ", "), strings.Join(urls, ", "), c.tlsBlock(fmt.Sprintf("controller-%d", id)), c.objectBlock(false))
 }
 
 func (c *cluster) brokerConfig(id int) string {
@@ -130,7 +149,7 @@ quic_listen = "127.0.0.1:%d"
 path = %q
 capacity_bytes = 1073741824
 segment_size_bytes = 8388608
-
+%s
 [controller]
 endpoints = [%s]
 heartbeat_interval_ms = 200
@@ -147,8 +166,9 @@ listen = "127.0.0.1:0"
 level = "info"
 format = "json"
 
-%s`, id, id%3, c.brkPorts[id], filepath.Join(c.dir, fmt.Sprintf("broker-%d", id), "wal"),
-		strings.Join(eps, ", "), c.tlsBlock(fmt.Sprintf("broker-%d", id)))
+%s
+%s`, id, id%3, c.brkPorts[id], filepath.Join(c.dir, fmt.Sprintf("broker-%d", id), "wal"), c.walExtra,
+		strings.Join(eps, ", "), c.tlsBlock(fmt.Sprintf("broker-%d", id)), c.objectBlock(true))
 }
 
 // start launches (or relaunches) a node by name: "controller-2", "broker-101".
@@ -285,6 +305,12 @@ type partitionInfo struct {
 	Replicas    []string `json:"replicas"`
 	ISR         []string `json:"in_sync_replicas"`
 	LeaderEpoch int64    `json:"leader_epoch"`
+	Uploaded    struct {
+		Start    int64 `json:"start_offset"`
+		End      int64 `json:"end_offset"`
+		Bytes    int64 `json:"bytes"`
+		Segments int32 `json:"segments"`
+	} `json:"uploaded"`
 }
 
 func (c *cluster) describe(topic string) ([]partitionInfo, error) {

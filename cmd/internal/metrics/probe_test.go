@@ -45,13 +45,13 @@ func (n *diskNode) CheckInvariants() error { return nil }
 
 type nopEnv struct{}
 
-func (nopEnv) StartLog([]sm.LogOp)     {}
-func (nopEnv) StartRead([]sm.LogRead)  {}
+func (nopEnv) StartLog([]sm.LogOp)       {}
+func (nopEnv) StartRead([]sm.LogRead)    {}
 func (nopEnv) StartObject([]sm.ObjectOp) {}
-func (nopEnv) StartRaft([]sm.RaftSave) {}
-func (nopEnv) Send([]sm.Envelope)      {}
-func (nopEnv) SetTimer(sm.Time)        {}
-func (nopEnv) Fatal(string)            {}
+func (nopEnv) StartRaft([]sm.RaftSave)   {}
+func (nopEnv) Send([]sm.Envelope)        {}
+func (nopEnv) SetTimer(sm.Time)          {}
+func (nopEnv) Fatal(string)              {}
 
 func TestProbe(t *testing.T) {
 	reg := New()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/cloud"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/metrics"
 	"github.com/weirmq/weir/io/wal"
@@ -30,6 +31,9 @@ type Broker struct {
 	ID          sm.NodeID
 	Addr        string // the QUIC address it listens on
 	MetricsAddr string // GET /metrics, when [metrics] listen is set
+	// Objects runs the broker's object-store effects ([object_storage]);
+	// nil without a store. Its Stats are the upload and cold-read counters.
+	Objects *cloud.Executor
 
 	metrics *http.Server
 	log     zerolog.Logger
@@ -95,6 +99,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	for _, r := range rec.Warnings {
 		log.Warn().Str("warning", r).Msg("wal found on open")
 	}
+	objects, err := openObjectStore(log, &cfg.ObjectStorage.ObjectStore, cfg.ObjectStorage.StoreOptions(), &b.undo)
+	if err != nil {
+		return nil, err
+	}
 	lost, err := lostDisk(cfg.WAL.Path, fresh)
 	if err != nil {
 		return nil, err
@@ -150,8 +158,24 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	ad := &adapters{}
 	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
 	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
-	loop = runtime.NewLoop(probe, runtime.Adapters{Log: ad, Read: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log, Start: start})
+	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad}
+	if objects != nil {
+		adapters.Object = ad
+	}
+	loop = runtime.NewLoop(probe, adapters, runtime.LoopConfig{Queue: queueEvents, Log: log, Start: start})
 	exec := w.NewExecutor(func(d sm.LogDone) { _ = loop.Post(ctx, d) }).WithReads(func(d sm.LogReadDone) { _ = loop.Post(ctx, d) })
+	if objects != nil {
+		// Uploads read sealed segments from the WAL; the executor closes
+		// after the loop stopped (its posts then return at once) and before
+		// the WAL and the store.
+		ox, err := cloud.NewExecutor(objects, w, func(ev sm.Event) { _ = loop.Post(ctx, ev) }, objectExecutorConfig(cfg.ObjectStorage))
+		if err != nil {
+			return nil, err
+		}
+		b.undo.push(ox.Close)
+		b.Objects = ox
+		ad.object = ox.StartObject
+	}
 	close(ready)
 	ad.log = exec.StartLog
 	ad.read = exec.StartRead
@@ -229,16 +253,18 @@ func (b *Broker) serveMetrics(addr string, reg *metrics.Registry) error {
 // runtime.Network of a loop, bound once the executor exists (the executor
 // posts to the loop, so it is made after it).
 type adapters struct {
-	log   func([]sm.LogOp)
-	read  func([]sm.LogRead)
-	raft  func([]sm.RaftSave)
-	send  func([]sm.Envelope)
-	local *local
+	log    func([]sm.LogOp)
+	read   func([]sm.LogRead)
+	raft   func([]sm.RaftSave)
+	object func([]sm.ObjectOp)
+	send   func([]sm.Envelope)
+	local  *local
 }
 
 func (a *adapters) StartLog(ops []sm.LogOp)       { a.log(ops) }
 func (a *adapters) StartRead(rs []sm.LogRead)     { a.read(rs) }
 func (a *adapters) StartRaft(saves []sm.RaftSave) { a.raft(saves) }
+func (a *adapters) StartObject(ops []sm.ObjectOp) { a.object(ops) }
 
 func (a *adapters) Send(msgs []sm.Envelope) {
 	if a.local == nil {
@@ -318,6 +344,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.CacheBytes = cfg.Cache.WriteCacheSizeBytes
 	bc.AcceptDataLoss = cfg.AcceptDataLoss
 	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
+	bc.Tier = tierConfig(cfg)
 	// A batch must fit in one frame with room for the envelope.
 	bc.MaxBatchBytes = min(bc.MaxBatchBytes, cfg.Network.MaxFrameBytes/2)
 	bc.MaxRecordBytes = min(bc.MaxRecordBytes, bc.MaxBatchBytes)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/cloud"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/metrics"
 	"github.com/weirmq/weir/io/raftstore"
@@ -32,6 +33,9 @@ type Controller struct {
 	RPCAddr  string
 	RaftAddr string
 	HTTPAddr string
+	// Objects runs the garbage collector's object-store effects; nil
+	// without [object_storage].
+	Objects *cloud.Executor
 
 	log     zerolog.Logger
 	raft    *transport.Transport
@@ -85,6 +89,10 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	}
 	log.Info().Int("raft_entries", len(durable.Entries)).Uint64("snapshot_index", durable.Snapshot.GetMetadata().GetIndex()).
 		Int("snapshot_bytes", len(durable.Snapshot.GetData())).Msg("raft store recovered")
+	objects, err := openObjectStore(log, &cfg.ObjectStorage.ObjectStore, config.StoreOptions{}, &c.undo)
+	if err != nil {
+		return nil, err
+	}
 	tick := ms(cfg.Raft.HeartbeatIntervalMs)
 	node, err := controller.New(controller.Config{
 		ID: id, Peers: ids, TickInterval: tick,
@@ -98,6 +106,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 
 		SnapshotEntries: cfg.Controller.SnapshotEntries,
 		// SnapshotCatchUpEntries: the default, min(5000, half of it).
+		Tiering: tieringConfig(cfg.ObjectStorage, objects != nil),
 	}, durable)
 	if err != nil {
 		return nil, err
@@ -107,10 +116,25 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	reg := metrics.New()
 	probe := metrics.NewProbe(reg, node, time.Second, func() metrics.ControllerSnapshot { return metrics.SampleController(node) })
 	ad := &adapters{}
-	loop := runtime.NewLoop(probe, runtime.Adapters{Raft: ad, Net: ad}, runtime.LoopConfig{Queue: queueEvents, Log: log})
+	adapters := runtime.Adapters{Raft: ad, Net: ad}
+	if objects != nil {
+		adapters.Object = ad
+	}
+	loop := runtime.NewLoop(probe, adapters, runtime.LoopConfig{Queue: queueEvents, Log: log})
 	loc := newLocal(loop)
 	exec := raftstore.NewExecutor(store, func(d sm.RaftDone) { _ = loop.Post(ctx, d) })
 	c.undo.push(exec.Close) // the store finishes its write
+	if objects != nil {
+		// The garbage collector's lists and deletes; no segment reader (a
+		// put with a Source fails invalid).
+		ox, err := cloud.NewExecutor(objects, nil, func(ev sm.Event) { _ = loop.Post(ctx, ev) }, cloud.ExecutorConfig{})
+		if err != nil {
+			return nil, err
+		}
+		c.undo.push(ox.Close)
+		c.Objects = ox
+		ad.object = ox.StartObject
+	}
 	deliver := func(from sm.NodeID, m sm.Message) {
 		reg.ObserveInbound(from, m)
 		_ = loop.Post(ctx, sm.Received{From: from, Msg: m})

@@ -140,6 +140,16 @@ func TestStartBrokerFailureClosesWhatItOpened(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "want a number"},
+		{"object store", func(t *testing.T, cfg *config.Broker) {
+			// A regular file where the store's directory should be.
+			cfg.ObjectStorage.StorageType, cfg.ObjectStorage.Path = "local", filepath.Join(filepath.Dir(cfg.WAL.Path), "objects")
+			if err := os.MkdirAll(filepath.Dir(cfg.WAL.Path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cfg.ObjectStorage.Path, []byte("not a directory"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "object_storage.path"},
 		{"transport", func(t *testing.T, cfg *config.Broker) { hold(t, "udp", cfg.Network.QUICListen) }, "address already in use"},
 		{"metrics", func(t *testing.T, cfg *config.Broker) { hold(t, "tcp", cfg.Metrics.Listen) }, "metrics.listen"},
 	} {
@@ -197,6 +207,12 @@ func TestStartControllerFailureClosesWhatItOpened(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "not a directory", nil},
+		{"object store", func(t *testing.T, cfg *config.Controller) {
+			cfg.ObjectStorage.StorageType, cfg.ObjectStorage.Path = "local", filepath.Join(filepath.Dir(cfg.Controller.DataDir), "objects")
+			if err := os.WriteFile(cfg.ObjectStorage.Path, []byte("not a directory"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "object_storage.path", nil},
 		{"raft transport", func(t *testing.T, cfg *config.Controller) { hold(t, "udp", cfg.Controller.RaftListen) },
 			"address already in use", nil},
 		{"rpc transport", func(t *testing.T, cfg *config.Controller) { hold(t, "udp", cfg.Controller.RPCListen) },
@@ -247,6 +263,9 @@ func TestShutdownClosesWhatStartOpened(t *testing.T) {
 	}
 	r := newStartFailRig(t)
 	ccfg := r.controller()
+	// Both on a local object store: its executors stop too.
+	objects := filepath.Join(r.dir, "objects")
+	ccfg.ObjectStorage.StorageType, ccfg.ObjectStorage.Path = "local", objects
 	before := goruntime.NumGoroutine()
 	c, err := server.StartController(ccfg, zerolog.Nop())
 	if err != nil {
@@ -254,10 +273,14 @@ func TestShutdownClosesWhatStartOpened(t *testing.T) {
 	}
 	bcfg := r.broker()
 	bcfg.Controller.Endpoints = []string{"1@" + c.RPCAddr}
+	bcfg.ObjectStorage.StorageType, bcfg.ObjectStorage.Path = "local", objects
 	b, err := server.StartBroker(bcfg, zerolog.Nop())
 	if err != nil {
 		_ = c.Shutdown()
 		t.Fatal(err)
+	}
+	if b.Objects == nil || c.Objects == nil {
+		t.Errorf("a broker and a controller with [object_storage] run no object-store executor")
 	}
 	if err := b.Shutdown(); err != nil {
 		t.Errorf("broker shutdown: %v", err)
