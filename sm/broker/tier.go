@@ -97,15 +97,14 @@ func (n *Node) onObjectDone(e sm.ObjectDone) {
 	if !ok {
 		return
 	}
+	if r.Key.Kind == host.KindTier {
+		n.tiers[r.Key.TP].Refresh(n.tierView(r.Key.TP))
+	}
 	if err := u.OnObjectDone(n.now, e); err != nil {
 		n.fatal = "broker: " + err.Error()
 		return
 	}
-	if r.Key.Kind == host.KindTier {
-		n.settleTier(r.Key.TP)
-		return
-	}
-	n.settle(r.Key)
+	n.settleKey(r.Key)
 }
 
 // onTierResponse hands a controller's answer to the tier component it is
@@ -115,6 +114,7 @@ func (n *Node) onTierResponse(from sm.NodeID, tp sm.TopicPartition, code sm.Code
 		n.ctrl = hint
 	}
 	if t := n.tiers[tp]; t != nil {
+		t.Refresh(n.tierView(tp))
 		deliver(t)
 		n.settleTier(tp)
 	}

@@ -200,3 +200,29 @@ func TestTieredOnlyCopyLostContinuesAfterUploadedRange(t *testing.T) {
 		t.Fatalf("read back %d records (last %q), want the %d uploaded and the new one", len(got), got[len(got)-1], remote.End)
 	}
 }
+
+// One append after the upload interval rolls the segment, and that is
+// enough for it to be uploaded: the tier component sees the replica's state
+// after the append becomes durable, not only when a message arrives.
+func TestTieredOneAppendAfterTheIntervalUploads(t *testing.T) {
+	w := newWorld(t)
+	w.objects = testkit.NewObjects()
+	w.tierCfg = func(c *broker.Config) { c.Tier.UploadInterval = sm.Second }
+	w.start(101, 1, nil)
+	w.topic("t", 1, 101)
+	c := w.ctrl[ctrl1]
+	ti := c.topics["t"]
+	ti.ID = sm.TopicID{5}
+	ti.Config.MinInSyncReplicas = 1
+	c.topics["t"] = ti
+	c.version++
+	w.run(ms(500))
+	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	produceValues(w, tp, 0, 10)
+	w.run(ms(1200))
+	produceValues(w, tp, 10, 1)
+	w.run(ms(1000))
+	if r := c.parts[tp].Remote; r.End != 10 {
+		t.Fatalf("uploaded range %+v, want it to end at 10", r)
+	}
+}

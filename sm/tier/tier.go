@@ -276,6 +276,10 @@ func (t *Tier) Poke(now sm.Time, v ReplicaView) {
 	t.step()
 }
 
+// Refresh hands the component the replica's current state before a call
+// that does not carry it (a timer, a completion, a controller's answer).
+func (t *Tier) Refresh(v ReplicaView) { t.view = v }
+
 func (t *Tier) setNow(now sm.Time) {
 	if now > t.now {
 		t.now = now
