@@ -157,7 +157,9 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	}
 	ad := &adapters{}
 	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
-	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
+	probe := metrics.NewProbe(reg, tracked, time.Second, func() brokerSample {
+		return brokerSample{parts: metrics.SampleBroker(node), tier: metrics.SampleTier(node)}
+	})
 	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad}
 	if objects != nil {
 		adapters.Object = ad
@@ -180,8 +182,15 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	ad.log = exec.StartLog
 	ad.read = exec.StartRead
 	ad.send = func(ms []sm.Envelope) { reg.ObserveSend(ms); tr.Send(ms) }
-	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: probe.Load, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
+	parts := func() []metrics.PartitionStat { return probe.Load().parts }
+	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: parts, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
 		return nil, err
+	}
+	if b.Objects != nil {
+		tierSrc := metrics.TierSources{Objects: b.Objects.Stats, Broker: func() metrics.TierSnapshot { return probe.Load().tier }}
+		if err := reg.RegisterTier(tierSrc); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Metrics.Listen != "" {
 		if err := b.serveMetrics(cfg.Metrics.Listen, reg); err != nil {
@@ -201,6 +210,13 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	b.undo.pushFunc(func() { cancel(); <-healthDone })
 	log.Info().Str("quic", b.Addr).Msg("broker started")
 	return b, nil
+}
+
+// brokerSample is what a broker's metrics probe takes on the loop
+// goroutine: the hosted replicas and tiered storage.
+type brokerSample struct {
+	parts []metrics.PartitionStat
+	tier  metrics.TierSnapshot
 }
 
 // observeHealth samples what only the process can see — WAL, network,

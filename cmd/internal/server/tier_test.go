@@ -79,6 +79,16 @@ func TestBrokerUploadsToLocalStore(t *testing.T) {
 	if s := r.brk.Objects.Stats(); s.Puts == 0 || s.PutBytes < uint64(len(data)) {
 		t.Fatalf("executor stats %+v after an upload of %d bytes", s, len(data))
 	}
+	// Its metrics count the upload and show the cold cache.
+	for _, m := range []string{"weir_object_store_puts_total", "weir_object_store_put_bytes_total", "weir_cold_cache_budget_bytes", "weir_tier_uploads_in_flight"} {
+		for body := ""; !strings.Contains(body, m+" ") || strings.Contains(body, m+" 0\n") && strings.HasPrefix(m, "weir_object_store_put"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("broker metrics lack %s (or it is 0):\n%s", m, grepLines(body, "weir_object_store|weir_cold|weir_tier"))
+			}
+			time.Sleep(200 * time.Millisecond)
+			body = httpGet(t, "http://"+r.brk.MetricsAddr+"/metrics")
+		}
+	}
 	// The broker's health reports its object store, reachable.
 	want := `"object_storage":{"healthy":true,"configured":true}`
 	for body := ""; !strings.Contains(body, want); {
