@@ -23,10 +23,12 @@ func (n *Node) tierView(tp sm.TopicPartition) tier.ReplicaView {
 	st := p.Status()
 	s := p.Settings()
 	leading, epoch := p.Leading()
+	active, firstTs := p.Active()
 	return tier.ReplicaView{
 		Leading: leading && n.registered && n.leased(), Epoch: epoch, TopicID: p.TopicID(),
 		HW: st.HW, Durable: st.DurableLEO, LocalStart: st.LocalStart,
-		Sealed: p.Sealed(), LocalBytes: p.LocalBytes(), Wall: p.WallClock(),
+		Sealed: p.Sealed(), LocalBytes: p.LocalBytes(), Wall: n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond),
+		Active: active, ActiveFirstTs: firstTs,
 		RetentionMs: s.RetentionMs, RetentionBytes: s.RetentionBytes,
 	}
 }
