@@ -546,7 +546,13 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		return struct{}{}, obj.Delete(ctx)
 	})
 	if err != nil {
-		return classify(s, "delete", name, err, ambiguous)
+		err = classify(s, "delete", name, err, ambiguous)
+		if ambiguous && cloud.KindOf(err) == sm.ObjErrNotFound {
+			// An earlier attempt may have deleted it (its answer lost):
+			// report the removal, as if that answer had arrived.
+			return nil
+		}
+		return err
 	}
 	return nil
 }
