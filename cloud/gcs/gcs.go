@@ -34,7 +34,6 @@
 package gcs
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -521,14 +520,15 @@ func (s *Store) Get(ctx context.Context, name string, off, n int64) ([]byte, err
 			return nil, err
 		}
 		defer r.Close()
-		var buf bytes.Buffer
-		if rem := r.Remain(); rem > 0 {
-			buf.Grow(int(rem))
+		rem := r.Remain()
+		if rem < 0 {
+			return io.ReadAll(r)
 		}
-		if _, err := buf.ReadFrom(r); err != nil {
+		buf := make([]byte, rem)
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return nil, err
 		}
-		return buf.Bytes(), nil
+		return buf, nil
 	})
 	if err != nil {
 		return nil, classify(s, "get", name, err, false)
