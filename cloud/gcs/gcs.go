@@ -95,13 +95,18 @@ type Config struct {
 	// ChunkSize is a resumable upload's chunk (rounded up to 256 KiB by the
 	// client). Zero: DefaultChunkSize.
 	ChunkSize int
-	// OpTimeout bounds every operation, retries included. Zero:
-	// DefaultOpTimeout.
+	// OpTimeout bounds every operation, retries included, whose context
+	// has no deadline (a caller's deadline wins: cloud.Executor sets one per
+	// op). Zero: DefaultOpTimeout.
 	OpTimeout time.Duration
 	// AttemptTimeout bounds one attempt (one request, or one chunk of a
 	// resumable upload), so a stalled request is retried within OpTimeout.
 	// Zero: DefaultAttemptTimeout; it never exceeds OpTimeout.
 	AttemptTimeout time.Duration
+	// MaxAttempts, when positive, caps an op's attempts (a resumable
+	// upload's: its failed requests, plus one); zero retries until the op's
+	// deadline.
+	MaxAttempts int
 	// RetryInitial and RetryMax shape the exponential backoff between
 	// attempts (multiplier 2, full jitter). Zero: the defaults.
 	RetryInitial, RetryMax time.Duration
@@ -608,9 +613,16 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]sm
 	return pg.objs, pg.more, nil
 }
 
-// opContext bounds an op by OpTimeout and by the store's life.
+// opContext bounds an op by the store's life, and by OpTimeout unless the
+// caller set a deadline of its own (cloud.Executor does, stretched by its
+// upload bandwidth limit).
 func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	var cancel context.CancelFunc
+	if _, ok := ctx.Deadline(); ok {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.OpTimeout)
+	}
 	stop := context.AfterFunc(s.ctx, cancel)
 	return ctx, func() { stop(); cancel() }
 }

@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,8 +22,9 @@ import (
 func retryStore(t *testing.T) (*fakestorage.Server, *Store, *injector) {
 	srv := newFake(t, "")
 	s, in := faultyStore(t, srv, func(c *Config) {
-		c.OpTimeout = time.Second
-		c.AttemptTimeout = 200 * time.Millisecond
+		c.OpTimeout = 600 * time.Millisecond
+		c.AttemptTimeout = 150 * time.Millisecond
+		c.MaxAttempts = 6 // "always failing" ends by count, not by a deadline cutting an attempt
 		c.MultipartThreshold = 1 << 20
 		c.ChunkSize = 256 << 10
 	})
@@ -262,4 +264,21 @@ type nopTransport struct{}
 
 func (nopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return statusResponse(req, 200), nil
+}
+
+// A caller's deadline replaces OpTimeout: the Executor stretches a put's by
+// its bandwidth limit.
+func TestCallerDeadline(t *testing.T) {
+	_, s, in := retryStore(t)
+	s.cfg.OpTimeout = 200 * time.Millisecond
+	in.on(isSingleUpload, 2, hang)
+	_, err := s.Put(ctx, "a", strings.NewReader("a"), 1, true)
+	wantErr(t, err, sm.ObjErrUnavailable, true)
+	in.reset()
+	in.on(isSingleUpload, 2, hang)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.Put(dctx, "b", strings.NewReader("b"), 1, true); err != nil {
+		t.Fatalf("put within the caller's deadline: %v", err)
+	}
 }
