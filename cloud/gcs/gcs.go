@@ -11,15 +11,26 @@
 //
 // The client's own retryer is switched off (storage.WithPolicy(RetryNever))
 // and every operation runs in this package's loop (retry.go): exponential
-// backoff with full jitter (gax.Backoff) on 408, 429, 5xx and transport
-// errors, each attempt bounded by Config.AttemptTimeout and the whole op by
-// Config.OpTimeout. One loop that sees every attempt is what lets a put or
-// delete say whether an earlier attempt may have reached the server, which
-// the client's retryer does not report. The one exception is a resumable
-// upload (an object of at least MultipartThreshold bytes): only the client
-// can resume its session, so its chunks are retried by the client with the
-// same backoff and a per-op error function that classifies and records
-// every failed attempt.
+// backoff with full jitter (gax.Backoff, Config.RetryInitial to RetryMax)
+// on 408, 429, 5xx and transport errors, each attempt bounded by
+// Config.AttemptTimeout, the whole op by the caller's deadline or else
+// Config.OpTimeout (and Config.MaxAttempts if set). One loop that sees
+// every attempt is what lets a put or delete say whether an earlier attempt
+// may have reached the server, which the client's retryer does not report;
+// and a single-request upload (Writer.ChunkSize 0) is not retried by the
+// client at all. The one exception is a resumable upload (an object of at
+// least MultipartThreshold bytes): only the client can resume its session,
+// so its chunks are retried by the client, with the same backoff and a
+// per-op error function that classifies every failed attempt. Only the
+// last chunk can create the object, and it is sent only after every other
+// chunk was acknowledged, so the acknowledged progress says whether a
+// failure may have landed.
+//
+// Outcomes: a status the server sent before acting (408, 429, other 4xx)
+// changed nothing; a 5xx, a timeout or a reset after the request left may
+// have, and a put or delete that ends after one is reported Unknown. A
+// delete whose retry finds the object gone after such an attempt reports
+// the removal.
 //
 // # Create-only puts whose reply was lost
 //
@@ -30,7 +41,16 @@
 // size and CRC32C are the put's own, the object is ours and the put
 // completes OK with its generation; otherwise — or when the attributes
 // cannot be read — it fails with ObjErrExists and Unknown set, never a
-// plain "exists", because the name may hold our own bytes.
+// plain "exists", because the name may hold our own bytes. (The same check
+// resolves a resumable upload whose last chunk's answer was lost and whose
+// repeat finds the session gone: fake-gcs-server answers 404 there, where
+// GCS answers with the object.)
+//
+// A body is read whole before a single-request upload starts (so a body
+// that fails, such as a SegmentReader refusing a corrupt source, never
+// reaches the store, and retries resend the same bytes); a resumable
+// upload streams it, and a body that fails cancels the upload before its
+// last chunk, so nothing is created.
 package gcs
 
 import (
@@ -42,6 +62,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,8 +102,9 @@ type Config struct {
 	Prefix string
 	// Endpoint, when set, is an emulator's base URL (for example
 	// http://127.0.0.1:4443, or the same ending in /storage/v1/): requests
-	// go there without authentication. Empty: Google Cloud Storage with
-	// Application Default Credentials.
+	// go there without authentication. Empty: STORAGE_EMULATOR_HOST if the
+	// environment sets it (the client library's convention), else Google
+	// Cloud Storage with Application Default Credentials.
 	Endpoint string
 	// Region, when set, must match the bucket's location (case-insensitive,
 	// for example us-central1 or US); Open refuses a mismatch.
@@ -147,6 +169,13 @@ func (c *Config) fill() error {
 	c.RetryMax = max(c.RetryMax, c.RetryInitial)
 	if c.ListPageSize <= 0 || c.ListPageSize > 1000 {
 		c.ListPageSize = DefaultListPageSize
+	}
+	if host := os.Getenv("STORAGE_EMULATOR_HOST"); c.Endpoint == "" && host != "" {
+		// The client library's emulator convention: host:port or a URL.
+		if !strings.Contains(host, "://") {
+			host = "http://" + host
+		}
+		c.Endpoint = host
 	}
 	if c.Transport != nil && c.Endpoint == "" {
 		return errors.New("gcs: a custom transport needs an emulator endpoint")

@@ -325,6 +325,16 @@ func TestOpenMissingCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "endpoint") {
 		t.Fatalf("a transport without an endpoint: %v", err)
 	}
+	// The client library's emulator variable stands in for an endpoint.
+	srv := newFake(t, "")
+	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(srv.URL(), "http://"))
+	s, err := Open(ctx, Config{Bucket: testBucket})
+	if err != nil {
+		t.Fatalf("Open with STORAGE_EMULATOR_HOST: %v", err)
+	}
+	defer s.Close()
+	mustPut(t, s, "e", []byte("e"), true)
+	mustGet(t, s, "e", 0, 0, []byte("e"))
 }
 
 // Close cancels in-flight calls; calls after it fail.
