@@ -68,6 +68,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/storage"
 	gax "github.com/googleapis/gax-go/v2"
@@ -257,7 +258,10 @@ func (s *Store) check(ctx context.Context, where string) error {
 		}
 		return nil
 	}
+	var ae *auth.Error
 	switch code := httpCode(err); {
+	case errors.As(err, &ae):
+		return fmt.Errorf("gcs: the credentials could not get a token for bucket %q: %w", b, err)
 	case errors.Is(err, storage.ErrBucketNotExist) || code == http.StatusNotFound:
 		return fmt.Errorf("gcs: bucket %q not found at %s: %w", b, where, err)
 	case code == http.StatusUnauthorized:
@@ -299,6 +303,14 @@ func (s *Store) Close() error {
 	return err
 }
 
+// closed fails an op started after Close: nothing was sent.
+func (s *Store) closed(op, name string) error {
+	if s.ctx.Err() != nil {
+		return &cloud.Error{Kind: sm.ObjErrUnavailable, Op: op, Name: name, Err: errors.New("store closed")}
+	}
+	return nil
+}
+
 func (s *Store) object(name string) *storage.ObjectHandle {
 	return s.bucket.Object(s.cfg.Prefix + name)
 }
@@ -308,6 +320,9 @@ func (s *Store) object(name string) *storage.ObjectHandle {
 func (s *Store) Put(ctx context.Context, name string, body io.Reader, size int64, createOnly bool) (sm.ObjectInfo, error) {
 	if name == "" || size < 0 {
 		return sm.ObjectInfo{}, &cloud.Error{Kind: sm.ObjErrInvalid, Op: "put", Name: name, Err: fmt.Errorf("bad name or size %d", size)}
+	}
+	if err := s.closed("put", name); err != nil {
+		return sm.ObjectInfo{}, err
 	}
 	var tok [16]byte
 	rand.Read(tok[:])
@@ -540,6 +555,9 @@ func (s *Store) Get(ctx context.Context, name string, off, n int64) ([]byte, err
 	if off < 0 {
 		return nil, &cloud.Error{Kind: sm.ObjErrInvalid, Op: "get", Name: name, Err: fmt.Errorf("negative offset %d", off)}
 	}
+	if err := s.closed("get", name); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	length := n
@@ -572,6 +590,9 @@ func (s *Store) Get(ctx context.Context, name string, off, n int64) ([]byte, err
 
 // Delete removes name.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := s.closed("delete", name); err != nil {
+		return err
+	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	obj := s.object(name)
@@ -595,6 +616,9 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // order. GCS's startOffset is inclusive, so the object named after itself
 // is skipped; one more object than asked for says whether more follow.
 func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]sm.ObjectInfo, bool, error) {
+	if err := s.closed("list", prefix); err != nil {
+		return nil, false, err
+	}
 	if limit <= 0 {
 		limit = s.cfg.ListPageSize
 	}

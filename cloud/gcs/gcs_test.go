@@ -370,6 +370,11 @@ func TestCloseCancelsInFlight(t *testing.T) {
 	}
 	_, err := s.Get(ctx, "x", 0, 0)
 	wantErr(t, err, sm.ObjErrUnavailable, false)
+	_, err = s.Put(ctx, "z", strings.NewReader("z"), 1, true)
+	wantErr(t, err, sm.ObjErrUnavailable, false) // never sent
+	wantErr(t, s.Delete(ctx, "x"), sm.ObjErrUnavailable, false)
+	_, _, err = s.List(ctx, "", "", 0)
+	wantErr(t, err, sm.ObjErrUnavailable, false)
 }
 
 var _ io.Reader = (*failingReader)(nil)
