@@ -11,15 +11,26 @@
 //
 // The client's own retryer is switched off (storage.WithPolicy(RetryNever))
 // and every operation runs in this package's loop (retry.go): exponential
-// backoff with full jitter (gax.Backoff) on 408, 429, 5xx and transport
-// errors, each attempt bounded by Config.AttemptTimeout and the whole op by
-// Config.OpTimeout. One loop that sees every attempt is what lets a put or
-// delete say whether an earlier attempt may have reached the server, which
-// the client's retryer does not report. The one exception is a resumable
-// upload (an object of at least MultipartThreshold bytes): only the client
-// can resume its session, so its chunks are retried by the client with the
-// same backoff and a per-op error function that classifies and records
-// every failed attempt.
+// backoff with full jitter (gax.Backoff, Config.RetryInitial to RetryMax)
+// on 408, 429, 5xx and transport errors, each attempt bounded by
+// Config.AttemptTimeout, the whole op by the caller's deadline or else
+// Config.OpTimeout (and Config.MaxAttempts if set). One loop that sees
+// every attempt is what lets a put or delete say whether an earlier attempt
+// may have reached the server, which the client's retryer does not report;
+// and a single-request upload (Writer.ChunkSize 0) is not retried by the
+// client at all. The one exception is a resumable upload (an object of at
+// least MultipartThreshold bytes): only the client can resume its session,
+// so its chunks are retried by the client, with the same backoff and a
+// per-op error function that classifies every failed attempt. Only the
+// last chunk can create the object, and it is sent only after every other
+// chunk was acknowledged, so the acknowledged progress says whether a
+// failure may have landed.
+//
+// Outcomes: a status the server sent before acting (408, 429, other 4xx)
+// changed nothing; a 5xx, a timeout or a reset after the request left may
+// have, and a put or delete that ends after one is reported Unknown. A
+// delete whose retry finds the object gone after such an attempt reports
+// the removal.
 //
 // # Create-only puts whose reply was lost
 //
@@ -30,11 +41,19 @@
 // size and CRC32C are the put's own, the object is ours and the put
 // completes OK with its generation; otherwise — or when the attributes
 // cannot be read — it fails with ObjErrExists and Unknown set, never a
-// plain "exists", because the name may hold our own bytes.
+// plain "exists", because the name may hold our own bytes. (The same check
+// resolves a resumable upload whose last chunk's answer was lost and whose
+// repeat finds the session gone: fake-gcs-server answers 404 there, where
+// GCS answers with the object.)
+//
+// A body is read whole before a single-request upload starts (so a body
+// that fails, such as a SegmentReader refusing a corrupt source, never
+// reaches the store, and retries resend the same bytes); a resumable
+// upload streams it, and a body that fails cancels the upload before its
+// last chunk, so nothing is created.
 package gcs
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,11 +62,13 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/storage"
 	gax "github.com/googleapis/gax-go/v2"
@@ -82,8 +103,9 @@ type Config struct {
 	Prefix string
 	// Endpoint, when set, is an emulator's base URL (for example
 	// http://127.0.0.1:4443, or the same ending in /storage/v1/): requests
-	// go there without authentication. Empty: Google Cloud Storage with
-	// Application Default Credentials.
+	// go there without authentication. Empty: STORAGE_EMULATOR_HOST if the
+	// environment sets it (the client library's convention), else Google
+	// Cloud Storage with Application Default Credentials.
 	Endpoint string
 	// Region, when set, must match the bucket's location (case-insensitive,
 	// for example us-central1 or US); Open refuses a mismatch.
@@ -96,13 +118,18 @@ type Config struct {
 	// ChunkSize is a resumable upload's chunk (rounded up to 256 KiB by the
 	// client). Zero: DefaultChunkSize.
 	ChunkSize int
-	// OpTimeout bounds every operation, retries included. Zero:
-	// DefaultOpTimeout.
+	// OpTimeout bounds every operation, retries included, whose context
+	// has no deadline (a caller's deadline wins: cloud.Executor sets one per
+	// op). Zero: DefaultOpTimeout.
 	OpTimeout time.Duration
 	// AttemptTimeout bounds one attempt (one request, or one chunk of a
 	// resumable upload), so a stalled request is retried within OpTimeout.
 	// Zero: DefaultAttemptTimeout; it never exceeds OpTimeout.
 	AttemptTimeout time.Duration
+	// MaxAttempts, when positive, caps an op's attempts (a resumable
+	// upload's: its failed requests, plus one); zero retries until the op's
+	// deadline.
+	MaxAttempts int
 	// RetryInitial and RetryMax shape the exponential backoff between
 	// attempts (multiplier 2, full jitter). Zero: the defaults.
 	RetryInitial, RetryMax time.Duration
@@ -143,6 +170,13 @@ func (c *Config) fill() error {
 	c.RetryMax = max(c.RetryMax, c.RetryInitial)
 	if c.ListPageSize <= 0 || c.ListPageSize > 1000 {
 		c.ListPageSize = DefaultListPageSize
+	}
+	if host := os.Getenv("STORAGE_EMULATOR_HOST"); c.Endpoint == "" && host != "" {
+		// The client library's emulator convention: host:port or a URL.
+		if !strings.Contains(host, "://") {
+			host = "http://" + host
+		}
+		c.Endpoint = host
 	}
 	if c.Transport != nil && c.Endpoint == "" {
 		return errors.New("gcs: a custom transport needs an emulator endpoint")
@@ -224,7 +258,10 @@ func (s *Store) check(ctx context.Context, where string) error {
 		}
 		return nil
 	}
+	var ae *auth.Error
 	switch code := httpCode(err); {
+	case errors.As(err, &ae):
+		return fmt.Errorf("gcs: the credentials could not get a token for bucket %q: %w", b, err)
 	case errors.Is(err, storage.ErrBucketNotExist) || code == http.StatusNotFound:
 		return fmt.Errorf("gcs: bucket %q not found at %s: %w", b, where, err)
 	case code == http.StatusUnauthorized:
@@ -266,6 +303,14 @@ func (s *Store) Close() error {
 	return err
 }
 
+// closed fails an op started after Close: nothing was sent.
+func (s *Store) closed(op, name string) error {
+	if s.ctx.Err() != nil {
+		return &cloud.Error{Kind: sm.ObjErrUnavailable, Op: op, Name: name, Err: errors.New("store closed")}
+	}
+	return nil
+}
+
 func (s *Store) object(name string) *storage.ObjectHandle {
 	return s.bucket.Object(s.cfg.Prefix + name)
 }
@@ -275,6 +320,9 @@ func (s *Store) object(name string) *storage.ObjectHandle {
 func (s *Store) Put(ctx context.Context, name string, body io.Reader, size int64, createOnly bool) (sm.ObjectInfo, error) {
 	if name == "" || size < 0 {
 		return sm.ObjectInfo{}, &cloud.Error{Kind: sm.ObjErrInvalid, Op: "put", Name: name, Err: fmt.Errorf("bad name or size %d", size)}
+	}
+	if err := s.closed("put", name); err != nil {
+		return sm.ObjectInfo{}, err
 	}
 	var tok [16]byte
 	rand.Read(tok[:])
@@ -507,6 +555,9 @@ func (s *Store) Get(ctx context.Context, name string, off, n int64) ([]byte, err
 	if off < 0 {
 		return nil, &cloud.Error{Kind: sm.ObjErrInvalid, Op: "get", Name: name, Err: fmt.Errorf("negative offset %d", off)}
 	}
+	if err := s.closed("get", name); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	length := n
@@ -521,14 +572,15 @@ func (s *Store) Get(ctx context.Context, name string, off, n int64) ([]byte, err
 			return nil, err
 		}
 		defer r.Close()
-		var buf bytes.Buffer
-		if rem := r.Remain(); rem > 0 {
-			buf.Grow(int(rem))
+		rem := r.Remain()
+		if rem < 0 {
+			return io.ReadAll(r)
 		}
-		if _, err := buf.ReadFrom(r); err != nil {
+		buf := make([]byte, rem)
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return nil, err
 		}
-		return buf.Bytes(), nil
+		return buf, nil
 	})
 	if err != nil {
 		return nil, classify(s, "get", name, err, false)
@@ -538,6 +590,9 @@ func (s *Store) Get(ctx context.Context, name string, off, n int64) ([]byte, err
 
 // Delete removes name.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := s.closed("delete", name); err != nil {
+		return err
+	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	obj := s.object(name)
@@ -546,7 +601,13 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		return struct{}{}, obj.Delete(ctx)
 	})
 	if err != nil {
-		return classify(s, "delete", name, err, ambiguous)
+		err = classify(s, "delete", name, err, ambiguous)
+		if ambiguous && cloud.KindOf(err) == sm.ObjErrNotFound {
+			// An earlier attempt may have deleted it (its answer lost):
+			// report the removal, as if that answer had arrived.
+			return nil
+		}
+		return err
 	}
 	return nil
 }
@@ -555,6 +616,9 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // order. GCS's startOffset is inclusive, so the object named after itself
 // is skipped; one more object than asked for says whether more follow.
 func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]sm.ObjectInfo, bool, error) {
+	if err := s.closed("list", prefix); err != nil {
+		return nil, false, err
+	}
 	if limit <= 0 {
 		limit = s.cfg.ListPageSize
 	}
@@ -602,9 +666,16 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]sm
 	return pg.objs, pg.more, nil
 }
 
-// opContext bounds an op by OpTimeout and by the store's life.
+// opContext bounds an op by the store's life, and by OpTimeout unless the
+// caller set a deadline of its own (cloud.Executor does, stretched by its
+// upload bandwidth limit).
 func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	var cancel context.CancelFunc
+	if _, ok := ctx.Deadline(); ok {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.OpTimeout)
+	}
 	stop := context.AfterFunc(s.ctx, cancel)
 	return ctx, func() { stop(); cancel() }
 }

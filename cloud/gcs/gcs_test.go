@@ -325,6 +325,16 @@ func TestOpenMissingCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "endpoint") {
 		t.Fatalf("a transport without an endpoint: %v", err)
 	}
+	// The client library's emulator variable stands in for an endpoint.
+	srv := newFake(t, "")
+	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(srv.URL(), "http://"))
+	s, err := Open(ctx, Config{Bucket: testBucket})
+	if err != nil {
+		t.Fatalf("Open with STORAGE_EMULATOR_HOST: %v", err)
+	}
+	defer s.Close()
+	mustPut(t, s, "e", []byte("e"), true)
+	mustGet(t, s, "e", 0, 0, []byte("e"))
 }
 
 // Close cancels in-flight calls; calls after it fail.
@@ -359,6 +369,11 @@ func TestCloseCancelsInFlight(t *testing.T) {
 		t.Fatalf("in-flight calls took %v to end after Close", d)
 	}
 	_, err := s.Get(ctx, "x", 0, 0)
+	wantErr(t, err, sm.ObjErrUnavailable, false)
+	_, err = s.Put(ctx, "z", strings.NewReader("z"), 1, true)
+	wantErr(t, err, sm.ObjErrUnavailable, false) // never sent
+	wantErr(t, s.Delete(ctx, "x"), sm.ObjErrUnavailable, false)
+	_, _, err = s.List(ctx, "", "", 0)
 	wantErr(t, err, sm.ObjErrUnavailable, false)
 }
 

@@ -30,7 +30,7 @@ func retry[T any](s *Store, ctx context.Context, mutating bool, fn func(context.
 // (put, delete) failed in a way that may have taken effect on the server.
 func retryRec[T any](s *Store, ctx context.Context, mutating bool, ambiguous *bool, fn func(context.Context) (T, error)) (T, error) {
 	bo := s.backoff()
-	for {
+	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
 		v, err := fn(actx)
 		cancel()
@@ -41,7 +41,7 @@ func retryRec[T any](s *Store, ctx context.Context, mutating bool, ambiguous *bo
 		if mutating && applied {
 			*ambiguous = true
 		}
-		if !retryable || ctx.Err() != nil {
+		if !retryable || ctx.Err() != nil || s.cfg.MaxAttempts > 0 && attempt >= s.cfg.MaxAttempts {
 			return v, err
 		}
 		if gax.Sleep(ctx, bo.Pause()) != nil {
@@ -60,6 +60,7 @@ type recorder struct {
 	mu        sync.Mutex
 	ambiguous bool
 	last      error
+	failures  int
 }
 
 func (r *recorder) shouldRetry(err error) bool {
@@ -70,8 +71,10 @@ func (r *recorder) shouldRetry(err error) bool {
 	r.mu.Lock()
 	r.ambiguous = r.ambiguous || applied && r.final()
 	r.last = err
+	r.failures++
+	capped := r.s.cfg.MaxAttempts > 0 && r.failures >= r.s.cfg.MaxAttempts
 	r.mu.Unlock()
-	return retryable
+	return retryable && !capped
 }
 
 func (r *recorder) wasAmbiguous() bool {

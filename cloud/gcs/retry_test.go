@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,8 +22,9 @@ import (
 func retryStore(t *testing.T) (*fakestorage.Server, *Store, *injector) {
 	srv := newFake(t, "")
 	s, in := faultyStore(t, srv, func(c *Config) {
-		c.OpTimeout = time.Second
-		c.AttemptTimeout = 200 * time.Millisecond
+		c.OpTimeout = 600 * time.Millisecond
+		c.AttemptTimeout = 150 * time.Millisecond
+		c.MaxAttempts = 6 // "always failing" ends by count, not by a deadline cutting an attempt
 		c.MultipartThreshold = 1 << 20
 		c.ChunkSize = 256 << 10
 	})
@@ -169,8 +171,9 @@ func TestDeleteRetries(t *testing.T) {
 		{"429 then ok", func(in *injector) { in.on(isDelete, 1, refuse(429)) }, 2, sm.ObjErrNone, false},
 		{"timeout then ok", func(in *injector) { in.on(isDelete, 1, hang) }, 2, sm.ObjErrNone, false},
 		// The first attempt deleted it and its reply was lost: the retry
-		// finds nothing, which is the same outcome.
-		{"reply lost then not found", func(in *injector) { in.on(isDelete, 1, dropReply) }, 2, sm.ObjErrNotFound, false},
+		// finds nothing, and the store reports the removal that answer
+		// would have.
+		{"reply lost then not found", func(in *injector) { in.on(isDelete, 1, dropReply) }, 2, sm.ObjErrNone, false},
 		{"always 503 after processing", func(in *injector) { in.on(isDelete, -1, processedThen(503)) }, -1, sm.ObjErrUnavailable, true},
 		{"always 429", func(in *injector) { in.on(isDelete, -1, refuse(429)) }, -1, sm.ObjErrThrottled, false},
 	} {
@@ -261,4 +264,21 @@ type nopTransport struct{}
 
 func (nopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return statusResponse(req, 200), nil
+}
+
+// A caller's deadline replaces OpTimeout: the Executor stretches a put's by
+// its bandwidth limit.
+func TestCallerDeadline(t *testing.T) {
+	_, s, in := retryStore(t)
+	s.cfg.OpTimeout = 200 * time.Millisecond
+	in.on(isSingleUpload, 2, hang)
+	_, err := s.Put(ctx, "a", strings.NewReader("a"), 1, true)
+	wantErr(t, err, sm.ObjErrUnavailable, true)
+	in.reset()
+	in.on(isSingleUpload, 2, hang)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.Put(dctx, "b", strings.NewReader("b"), 1, true); err != nil {
+		t.Fatalf("put within the caller's deadline: %v", err)
+	}
 }
