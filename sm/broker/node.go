@@ -369,13 +369,7 @@ func (n *Node) settleKey(k host.Key) {
 // (reads complete in any order; one for a gone component is dropped).
 func (n *Node) onLogReadDone(e sm.LogReadDone) {
 	r, known := n.hosts.RouteRead(e)
-	switch {
-	case !known:
-		return
-	case r.Gone:
-		n.probe(sm.ProbeCompletionForGoneComponent)
-		return
-	case r.Component == nil:
+	if !n.deliverable(r, known) {
 		return
 	}
 	if err := r.Component.OnLogReadDone(n.now, e); err != nil {
@@ -383,6 +377,20 @@ func (n *Node) onLogReadDone(e sm.LogReadDone) {
 		return
 	}
 	n.settleKey(r.Key)
+}
+
+// deliverable reports whether a routed completion (any order) goes to a
+// component: not for one this process does not track, nor for the node's
+// own effects; one for a gone component is counted and dropped.
+func (n *Node) deliverable(r host.LogDone, known bool) bool {
+	switch {
+	case !known, r.Component == nil && !r.Gone:
+		return false
+	case r.Gone:
+		n.probe(sm.ProbeCompletionForGoneComponent)
+		return false
+	}
+	return true
 }
 
 // onTimer runs the heartbeat and every component deadline that has come, in

@@ -86,13 +86,7 @@ func (n *Node) settleTier(tp sm.TopicPartition) {
 // issued it (any order; one for a gone component is dropped).
 func (n *Node) onObjectDone(e sm.ObjectDone) {
 	r, known := n.hosts.RouteObject(e)
-	switch {
-	case !known:
-		return
-	case r.Gone:
-		n.probe(sm.ProbeCompletionForGoneComponent)
-		return
-	case r.Component == nil:
+	if !n.deliverable(r, known) {
 		return
 	}
 	u, ok := r.Component.(host.ObjectUser)

@@ -237,24 +237,24 @@ func (s *Set) Issue(op sm.LogOp) {
 	s.track(op, nil)
 }
 
+// checkNew panics unless id is fresh from this set's allocator.
+func (s *Set) checkNew(id sm.EffectID, what string) {
+	if id == 0 || id > s.IDs.last {
+		panic(fmt.Sprintf("host: %s has ID %d, not from this set's allocator (last %d)", what, id, s.IDs.last))
+	}
+	if _, dup := s.routes[id]; dup {
+		panic(fmt.Sprintf("host: effect ID %d issued twice", id))
+	}
+}
+
 func (s *Set) track(op sm.LogOp, e *entry) {
-	if op.ID == 0 || op.ID > s.IDs.last {
-		panic(fmt.Sprintf("host: log operation on %v has ID %d, not from this set's allocator (last %d)", op.TP, op.ID, s.IDs.last))
-	}
-	if _, dup := s.routes[op.ID]; dup {
-		panic(fmt.Sprintf("host: effect ID %d issued twice", op.ID))
-	}
+	s.checkNew(op.ID, "log operation on "+op.TP.String())
 	s.routes[op.ID] = route{e: e, tp: op.TP}
 	s.logs[op.TP] = append(s.logs[op.TP], op.ID)
 }
 
 func (s *Set) trackRead(r sm.LogRead, e *entry) {
-	if r.ID == 0 || r.ID > s.IDs.last {
-		panic(fmt.Sprintf("host: log read on %v has ID %d, not from this set's allocator (last %d)", r.TP, r.ID, s.IDs.last))
-	}
-	if _, dup := s.routes[r.ID]; dup {
-		panic(fmt.Sprintf("host: effect ID %d issued twice", r.ID))
-	}
+	s.checkNew(r.ID, "log read on "+r.TP.String())
 	s.routes[r.ID] = route{e: e, tp: r.TP, read: true}
 	s.reads++
 }
@@ -264,12 +264,7 @@ func (s *Set) trackRead(r sm.LogRead, e *entry) {
 func (s *Set) IssueObject(op sm.ObjectOp) { s.trackObject(op, nil) }
 
 func (s *Set) trackObject(op sm.ObjectOp, e *entry) {
-	if op.ID == 0 || op.ID > s.IDs.last {
-		panic(fmt.Sprintf("host: object operation %v has ID %d, not from this set's allocator (last %d)", op.Kind, op.ID, s.IDs.last))
-	}
-	if _, dup := s.routes[op.ID]; dup {
-		panic(fmt.Sprintf("host: effect ID %d issued twice", op.ID))
-	}
+	s.checkNew(op.ID, "object operation "+op.Kind.String())
 	s.routes[op.ID] = route{e: e, obj: true}
 	s.objects++
 }
@@ -277,34 +272,32 @@ func (s *Set) trackObject(op sm.ObjectOp, e *entry) {
 // RouteObject matches an object-store completion to the operation it
 // completes (any order). known is false for an ID this set does not track
 // as an object operation.
-func (s *Set) RouteObject(d sm.ObjectDone) (r LogDone, known bool) {
+func (s *Set) RouteObject(d sm.ObjectDone) (LogDone, bool) {
 	rt, ok := s.routes[d.ID]
 	if !ok || !rt.obj {
 		return LogDone{}, false
 	}
 	delete(s.routes, d.ID)
 	s.objects--
-	switch {
-	case rt.e == nil:
-	case rt.e.gone:
-		r.Gone = true
-	default:
-		r.Key, r.Component = rt.e.key, rt.e.c
-	}
-	return r, true
+	return rt.done(), true
 }
 
 // RouteRead matches a read completion to the read it completes (reads
 // complete in any order). known is false for an ID this set does not track
 // as a read.
-func (s *Set) RouteRead(d sm.LogReadDone) (r LogDone, known bool) {
+func (s *Set) RouteRead(d sm.LogReadDone) (LogDone, bool) {
 	rt, ok := s.routes[d.ID]
 	if !ok || !rt.read {
 		return LogDone{}, false
 	}
 	delete(s.routes, d.ID)
 	s.reads--
-	r.TP = rt.tp
+	return rt.done(), true
+}
+
+// done is where a completed effect's completion goes.
+func (rt route) done() LogDone {
+	r := LogDone{TP: rt.tp}
 	switch {
 	case rt.e == nil:
 	case rt.e.gone:
@@ -312,7 +305,7 @@ func (s *Set) RouteRead(d sm.LogReadDone) (r LogDone, known bool) {
 	default:
 		r.Key, r.Component = rt.e.key, rt.e.c
 	}
-	return r, true
+	return r
 }
 
 // file puts e's current timer in the heap.
@@ -383,15 +376,7 @@ func (s *Set) RouteLog(d sm.LogDone) (r LogDone, known bool, err error) {
 	} else {
 		s.logs[rt.tp] = q[1:]
 	}
-	r.TP = rt.tp
-	switch {
-	case rt.e == nil:
-	case rt.e.gone:
-		r.Gone = true
-	default:
-		r.Key, r.Component = rt.e.key, rt.e.c
-	}
-	return r, true, nil
+	return rt.done(), true, nil
 }
 
 // Pending is the number of tracked, uncompleted effects.
