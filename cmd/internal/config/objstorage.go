@@ -39,7 +39,11 @@ type BrokerObjectStorage struct {
 	ObjectStore
 	// MultipartThreshold: a GCS put of at least this many bytes is a
 	// resumable (chunked) upload, a smaller one a single request (the
-	// reference's multipart upload threshold).
+	// reference's multipart upload threshold). A single request holds its
+	// whole body in memory so it can be retried, so uploads use up to this
+	// times max_concurrent_uploads of memory: the default is 16 MiB, not the
+	// reference's 100 MB (which with 64 MiB segments would buffer every
+	// upload).
 	MultipartThreshold int64 `toml:"multipart_threshold"`
 	// MaxConcurrentUploads bounds the broker's uploads in flight.
 	MaxConcurrentUploads int `toml:"max_concurrent_uploads"`
@@ -74,7 +78,7 @@ const (
 
 // Defaults and bounds of the object-storage keys.
 const (
-	DefaultMultipartThreshold   = 100 << 20 // the reference's 100 MB
+	DefaultMultipartThreshold   = 16 << 20  // below the reference's 100 MB: see BrokerObjectStorage
 	multipartThresholdMin       = 256 << 10 // GCS's resumable chunk unit
 	multipartThresholdMax       = 5 << 30
 	DefaultMaxConcurrentUploads = 10

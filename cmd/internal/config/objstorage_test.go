@@ -26,7 +26,7 @@ func validBroker() Broker {
 func TestObjectStorageKeys(t *testing.T) {
 	b := DefaultBroker()
 	if b.ObjectStorage.Enabled() || b.WAL.UploadIntervalMs != 600000 || b.Cache.ReadCacheSizeBytes != 256<<20 ||
-		b.ObjectStorage.MaxConcurrentUploads != 10 || b.ObjectStorage.MultipartThreshold != 100<<20 {
+		b.ObjectStorage.MaxConcurrentUploads != 10 || b.ObjectStorage.MultipartThreshold != 16<<20 {
 		t.Fatalf("defaults: %+v %+v %+v", b.ObjectStorage, b.WAL, b.Cache)
 	}
 	doc := "[wal]\nupload_interval_ms = 5000\n[cache]\nread_cache_size_bytes = 67108864\n" +
