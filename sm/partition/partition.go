@@ -309,17 +309,15 @@ func (p *Partition) Settings() Settings { return p.settings }
 
 // SetRemote records the partition's uploaded range (from metadata or the
 // broker's uploader). Its end never moves back; segments it passes may go
-// from the local disk (see applyRetention).
+// from the local disk at the next retention check (applyRetention), which
+// deletes them together: one trim per check, not one per upload (a trim
+// syncs a directory, which on a busy disk delays the appends' syncs).
 func (p *Partition) SetRemote(now sm.Time, r sm.RemoteLog) {
 	p.setNow(now)
 	if r.End < p.remote.End {
 		return // older news
 	}
-	grew := r.End > p.remote.End
 	p.remote = r
-	if grew && p.settings.Tiered && p.role != RoleNone {
-		p.applyRetention()
-	}
 }
 
 // Remote is the uploaded range the replica knows.
