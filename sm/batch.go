@@ -37,8 +37,25 @@ var (
 
 // BatchCRC computes the CRC32C that protects b.
 func BatchCRC(b *Batch) uint32 {
-	frame := appendBatchBody(nil, b)
-	return crc32.Checksum(frame, castagnoli)
+	// The checksum of appendBatchBody's bytes, computed piece by piece
+	// instead of over an encoded copy: a partition verifies every batch it
+	// takes in, and the copies were most of the produce path's garbage.
+	var hdr [28]byte
+	binary.LittleEndian.PutUint64(hdr[0:], uint64(b.BaseOffset))
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(b.Epoch))
+	binary.LittleEndian.PutUint64(hdr[16:], uint64(b.Timestamp))
+	binary.LittleEndian.PutUint32(hdr[24:], uint32(len(b.Records)))
+	crc := crc32.Update(0, castagnoli, hdr[:])
+	var n [4]byte
+	for _, r := range b.Records {
+		binary.LittleEndian.PutUint32(n[:], uint32(len(r.Key)))
+		crc = crc32.Update(crc, castagnoli, n[:])
+		crc = crc32.Update(crc, castagnoli, r.Key)
+		binary.LittleEndian.PutUint32(n[:], uint32(len(r.Value)))
+		crc = crc32.Update(crc, castagnoli, n[:])
+		crc = crc32.Update(crc, castagnoli, r.Value)
+	}
+	return crc
 }
 
 // Seal sets b.CRC from its contents. The leader seals a batch once, when it
