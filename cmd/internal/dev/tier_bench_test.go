@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"testing"
@@ -443,7 +444,8 @@ func BenchmarkTierColdFetch(b *testing.B) {
 		dropPageCache(b, o.ObjectsDir(), BrokerConfig(o, 0).WAL.Path)
 		t0 := time.Now()
 		objBytes = rawGetAll(b, o.ObjectsDir(), prefix, 1<<20)
-		rawT += time.Since(t0)
+		raw := time.Since(t0)
+		rawT += raw
 
 		b.StopTimer()
 		bc.restart()
@@ -452,17 +454,24 @@ func BenchmarkTierColdFetch(b *testing.B) {
 		cl := bc.client()
 		dropPageCache(b, o.ObjectsDir(), BrokerConfig(o, 0).WAL.Path)
 		b.StartTimer()
+		stopProfile := profileCold(b)
 		t0 = time.Now()
 		coldBytes = consumeAll(b, cl, "cold", end)
-		coldT += time.Since(t0)
+		cold := time.Since(t0)
+		coldT += cold
+		stopProfile()
 
 		b.StopTimer()
 		dropPageCache(b, o.ObjectsDir(), BrokerConfig(o, 0).WAL.Path)
 		b.StartTimer()
 		t0 = time.Now()
 		hotBytes = consumeAll(b, cl, "hot", end)
-		hotT += time.Since(t0)
+		hot := time.Since(t0)
+		hotT += hot
 		cl.Close()
+		b.Logf("raw %.0f MB/s, cold %.1f MB/s, hot %.1f MB/s: cold/raw %.1f %%, cold/hot %.1f %%",
+			float64(objBytes)/1e6/raw.Seconds(), float64(coldBytes)/1e6/cold.Seconds(), float64(hotBytes)/1e6/hot.Seconds(),
+			100*raw.Seconds()/cold.Seconds(), 100*hot.Seconds()/cold.Seconds())
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(objBytes)*n/1e6/rawT.Seconds(), "raw-MB/s")
@@ -471,6 +480,28 @@ func BenchmarkTierColdFetch(b *testing.B) {
 	b.ReportMetric(100*rawT.Seconds()/coldT.Seconds(), "cold/raw-%")
 	b.ReportMetric(float64(objBytes)/1e6, "object-MB")
 }
+
+// profileCold starts a CPU profile of the cold pass alone when
+// WEIR_BENCH_COLD_PROFILE names a file (one per iteration, suffixed with
+// its number: go test's -cpuprofile would mix in the set-up's produce);
+// the returned func stops it.
+func profileCold(b *testing.B) func() {
+	path := os.Getenv("WEIR_BENCH_COLD_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	coldProfiles++
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, coldProfiles))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+var coldProfiles int
 
 // partitionPrefix is the object-name prefix of topic's partition 0 (the
 // admin API's topic_id is the ID's base64url form, as in object names).
