@@ -533,6 +533,9 @@ func (bc *benchCluster) partitionPrefix(topic string) string {
 // (not measured), and the order of the two modes alternates between
 // iterations.
 //
+// WEIR_BENCH_OBJECTS_DIR puts the tiered cluster's object store under that
+// directory (another volume than the WALs', e.g. /dev/shm).
+//
 // Reported per mode: p50 and p99 of the records' produce latency (median
 // over iterations), records a second, and for rate=1000 the bytes stored
 // per byte produced once the tiered cluster's uploads and deletes settled:
@@ -558,6 +561,12 @@ func BenchmarkTierProduce(b *testing.B) {
 					b.StopTimer()
 					o := benchOptions(b, 3)
 					o.NoObjects = mode == "none"
+					if d := os.Getenv("WEIR_BENCH_OBJECTS_DIR"); d != "" && !o.NoObjects {
+						// The store on another volume (e.g. /dev/shm): the
+						// uploads' fsyncs off the WALs' disk.
+						o.Objects = filepath.Join(d, fmt.Sprintf("weir-bench-objects-%d-%d", os.Getpid(), i))
+						b.Cleanup(func() { os.RemoveAll(o.Objects) })
+					}
 					o.LocalRetentionMs, o.LocalRetentionBytes, o.UploadIntervalMs = 1, 1, 1000
 					bc := startBenchCluster(b, o)
 					bc.createTopic("p", 3, map[string]any{"segment_bytes": 1 << 20})
