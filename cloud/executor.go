@@ -229,6 +229,7 @@ func (e *Executor) exec(op sm.ObjectOp) sm.ObjectDone {
 
 func (e *Executor) failed(op sm.ObjectOp, kind sm.ObjErr, reason string) sm.ObjectDone {
 	e.stats.errors[kind%numKinds].Add(1)
+	e.heard(kind)
 	return sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeFailed, Err: kind, Reason: reason}
 }
 
@@ -241,6 +242,7 @@ func (e *Executor) outcome(op sm.ObjectOp, err error) sm.ObjectDone {
 	}
 	kind := KindOf(err)
 	e.stats.errors[kind%numKinds].Add(1)
+	e.heard(kind)
 	e.stats.unknown.Add(1)
 	return sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeUnknown, Err: kind, Reason: err.Error()}
 }
@@ -297,6 +299,7 @@ func (e *Executor) put(op sm.ObjectOp) sm.ObjectDone {
 	if err != nil {
 		return e.outcome(op, err)
 	}
+	e.heard(sm.ObjErrNone)
 	e.stats.puts.Add(1)
 	e.stats.putBytes.Add(uint64(size))
 	d := time.Since(start)
@@ -317,6 +320,7 @@ func (e *Executor) get(op sm.ObjectOp) sm.ObjectDone {
 	if err != nil {
 		return e.failed(op, KindOf(err), err.Error()) // a get changes nothing
 	}
+	e.heard(sm.ObjErrNone)
 	e.stats.gets.Add(1)
 	e.stats.getBytes.Add(uint64(len(data)))
 	return sm.ObjectDone{ID: op.ID, Data: data}
@@ -329,8 +333,10 @@ func (e *Executor) delete(op sm.ObjectOp) sm.ObjectDone {
 	e.stats.deletes.Add(1)
 	switch {
 	case err == nil:
+		e.heard(sm.ObjErrNone)
 		return sm.ObjectDone{ID: op.ID}
 	case KindOf(err) == sm.ObjErrNotFound:
+		e.heard(sm.ObjErrNone)
 		return sm.ObjectDone{ID: op.ID, Err: sm.ObjErrNotFound}
 	}
 	return e.outcome(op, err)
@@ -343,8 +349,31 @@ func (e *Executor) list(op sm.ObjectOp) sm.ObjectDone {
 	if err != nil {
 		return e.failed(op, KindOf(err), err.Error())
 	}
+	e.heard(sm.ObjErrNone)
 	e.stats.lists.Add(1)
 	return sm.ObjectDone{ID: op.ID, Objects: objs, More: more}
+}
+
+// heard records what an op learnt about the store: an answer (any outcome
+// but a store that failed or throttled) shows it reachable.
+func (e *Executor) heard(kind sm.ObjErr) {
+	now := time.Now().UnixNano()
+	switch kind {
+	case sm.ObjErrUnavailable, sm.ObjErrThrottled:
+		e.stats.lastFailNs.Store(now)
+	case sm.ObjErrSourceGone, sm.ObjErrSourceCorrupt, sm.ObjErrInvalid:
+		// decided before or without the store
+	default:
+		e.stats.lastOKNs.Store(now)
+	}
+}
+
+// Reachable says the store answered the latest op that reached it: no op
+// failed for the store's sake (unavailable, throttled) since the last one
+// it answered. An Executor that has run nothing yet counts as reachable
+// (its store answered the start's list).
+func (e *Executor) Reachable() bool {
+	return e.stats.lastFailNs.Load() <= e.stats.lastOKNs.Load()
 }
 
 // limitedReader takes tokens for every byte it hands on.
@@ -374,6 +403,7 @@ type stats struct {
 	puts, putBytes, putLatencyNs, putLatencyMaxNs atomic.Uint64
 	gets, getBytes, deletes, lists, unknown       atomic.Uint64
 	errors                                        [numKinds]atomic.Uint64
+	lastOKNs, lastFailNs                          atomic.Int64
 }
 
 // Stats is a snapshot of an Executor's counters, for metrics.

@@ -324,3 +324,26 @@ func TestExecutorVerifierStopsEarly(t *testing.T) {
 		t.Fatalf("the store read %d bytes, want the %d before the bad frame", n, 3*frame)
 	}
 }
+
+// Reachable follows the store's answers: a get the store failed makes it
+// unreachable until an op it answers (a not-found included); source
+// failures say nothing about the store.
+func TestExecutorReachable(t *testing.T) {
+	f := &fakeStore{getErr: &cloud.Error{Kind: sm.ObjErrUnavailable, Err: errors.New("503")}}
+	s := newSubject(t, f, cloud.ExecutorConfig{})
+	if !s.Reachable() {
+		t.Fatal("unreachable before any op")
+	}
+	one(t, s, sm.ObjectOp{ID: 1, Kind: sm.ObjGet, Name: "a"})
+	if s.Reachable() {
+		t.Fatal("reachable after a 503")
+	}
+	one(t, s, sm.ObjectOp{ID: 2, Kind: sm.ObjPut, Name: "a", Source: &sm.SegmentSource{TP: sm.TopicPartition{Topic: "gone"}, Len: 1, Next: 1}})
+	if s.Reachable() {
+		t.Fatal("a missing source made the store reachable")
+	}
+	one(t, s, sm.ObjectOp{ID: 3, Kind: sm.ObjList})
+	if !s.Reachable() {
+		t.Fatal("unreachable after a list it answered")
+	}
+}

@@ -22,8 +22,9 @@
 //     sorts as "x/", after "x-y" and before "x0"), skipping subtrees outside
 //     the prefix or at or before After.
 //
-// Temporary files are in .weir-tmp, which List never shows and Open empties
-// (the leftovers of puts a crash interrupted). Several Stores (processes)
+// Temporary files are in .weir-tmp, which List never shows and Open cleans
+// of leftovers (puts a crash interrupted, older than LeftoverAge). Several
+// Stores (processes)
 // may share a directory: link and rename keep create-only atomic between
 // them.
 package local
@@ -49,6 +50,12 @@ import (
 // TempDir is the hidden directory of in-progress puts under the root; no
 // object name may start with it.
 const TempDir = ".weir-tmp"
+
+// LeftoverAge is how old a temporary file must be for Open to remove it as
+// the leftover of an interrupted put: a younger one may be another
+// process's put in progress (puts take at most the executor's put
+// deadline, minutes).
+const LeftoverAge = time.Hour
 
 // DefaultPageSize is a list's page when the caller sets no limit (GCS's
 // default page of 1000).
@@ -93,6 +100,11 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("cloud/local: %w", err)
 	}
 	for _, e := range ents {
+		// Only leftovers: another process sharing the directory (weir dev's
+		// nodes do) may be writing a put's temporary file right now.
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < LeftoverAge {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(s.tmp, e.Name())); err != nil {
 			return nil, fmt.Errorf("cloud/local: removing a leftover temporary file: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/weirmq/weir/cloud"
 	"github.com/weirmq/weir/sm"
@@ -78,11 +79,24 @@ func TestOpenCleansTemp(t *testing.T) {
 	if err != nil || len(objs) != 1 || objs[0].Name != "a" {
 		t.Fatalf("list: %v %v", objs, err)
 	}
+	// A young temporary file may be another process's put in progress:
+	// Open leaves it; one older than LeftoverAge is a leftover and goes.
+	inFlight := filepath.Join(dir, TempDir, "put-456")
+	if err := os.WriteFile(inFlight, []byte("a put in progress"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * LeftoverAge)
+	if err := os.Chtimes(left, old, old); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("leftover temp file after Open: %v", err)
+	}
+	if _, err := os.Stat(inFlight); err != nil {
+		t.Fatalf("Open removed another process's temporary file in progress: %v", err)
 	}
 }
 

@@ -15,13 +15,13 @@ import (
 var _ cloud.SegmentReader = (*WAL)(nil)
 
 // ReadSegment implements cloud.SegmentReader for uploads: a reader of
-// exactly src.Len bytes from src.Pos of the sealed segment of src.TP based
-// at src.Segment. It looks the segment up in the view readers use (see
+// exactly src.Len bytes from src.Pos of the segment of src.TP based at
+// src.Segment (sealed, or the active one's completed bytes). It looks the segment up in the view readers use (see
 // StartRead), never on the committer, so an upload holds up no append;
 // the file is opened at once, and a segment trimmed or deleted afterwards
 // stays readable through the open descriptor (its data is still whole). A
-// segment that is not there — trimmed, truncated away, reset, deleted,
-// still active, of another topic incarnation, or shorter than the range —
+// segment that is not there — trimmed, truncated away, reset, deleted, of
+// another topic incarnation, or shorter than the range —
 // is an *cloud.Error of kind sm.ObjErrSourceGone; so is a file that a
 // truncate cuts while it is read (the reader returns that error at the
 // cut).
@@ -36,17 +36,19 @@ func (w *WAL) ReadSegment(src sm.SegmentSource) (io.ReadCloser, error) {
 	rd.viewMu.RLock()
 	v := rd.views[src.TP]
 	var seg viewSeg
-	sealed := false
+	found := false
 	if v != nil {
-		seg, sealed = v.findSealed(src.Segment)
+		// The active segment too: its completed bytes never change (a
+		// quiet partition's uploader puts the committed prefix of its
+		// active segment; a truncate cutting it while it is read fails the
+		// read at the cut).
+		seg, found = v.find(src.Segment)
 	}
 	rd.viewMu.RUnlock()
 	switch {
 	case v == nil:
 		return nil, gone("no such log (deleted?)")
-	case !sealed && !v.empty && v.active.base == src.Segment:
-		return nil, gone("the segment is still active (not sealed)")
-	case !sealed:
+	case !found:
 		return nil, gone("%s does not exist (trimmed, truncated away, reset or deleted)", w.segmentPath(src.TP, src.Segment))
 	case src.TopicID != (sm.TopicID{}) && v.id != (sm.TopicID{}) && src.TopicID != v.id:
 		return nil, gone("the log belongs to topic %v, not %v (re-created)", v.id, src.TopicID)
@@ -61,15 +63,6 @@ func (w *WAL) ReadSegment(src sm.SegmentSource) (io.ReadCloser, error) {
 		return nil, gone("open %s: %v", seg.path, err)
 	}
 	return &segReader{f: f, path: seg.path, pos: src.Pos, end: src.Pos + src.Len}, nil
-}
-
-// findSealed finds a sealed segment of the view.
-func (v *logView) findSealed(base sm.Offset) (viewSeg, bool) {
-	s, ok := v.find(base)
-	if !ok || (!v.empty && v.active.base == base) {
-		return viewSeg{}, false
-	}
-	return s, true
 }
 
 // segReader reads [pos, end) of an open segment file.

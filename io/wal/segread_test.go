@@ -58,9 +58,9 @@ func wantGone(t *testing.T, w *WAL, src sm.SegmentSource, why string) {
 	}
 }
 
-// ReadSegment returns exactly the asked range of a sealed segment, and
-// refuses the active one, a missing one, a range past the end and a log of
-// another topic incarnation.
+// ReadSegment returns exactly the asked range of a sealed segment or of the
+// active one's completed bytes, and refuses a missing one, a range past the
+// end and a log of another topic incarnation.
 func TestReadSegment(t *testing.T) {
 	forBackends(t, func(t *testing.T, be string) {
 		w, _ := mustOpen(t, testConfig(t.TempDir(), be))
@@ -78,9 +78,14 @@ func TestReadSegment(t *testing.T) {
 		if got := readAll(t, w, part); !bytes.Equal(got, m.data[m.starts[5]:m.starts[7]]) {
 			t.Fatalf("part of segment 1: %d bytes", len(got))
 		}
-		active := srcs[1]
-		active.Segment = m.bases[8]
-		wantGone(t, w, active, "is active")
+		// The active segment's completed bytes are readable (a quiet
+		// partition uploads its committed active segment); beyond them not.
+		active := sm.SegmentSource{TP: m.tp, TopicID: segTopic, Segment: m.bases[8], Len: int64(len(m.data) - m.segs[1]), Base: m.bases[8], Next: m.next}
+		if got := readAll(t, w, active); !bytes.Equal(got, m.data[m.segs[1]:]) {
+			t.Fatalf("active segment: %d bytes, want %d", len(got), len(m.data)-m.segs[1])
+		}
+		active.Len++
+		wantGone(t, w, active, "is shorter than the range (active)")
 		missing := srcs[1]
 		missing.Segment = 3
 		wantGone(t, w, missing, "never existed")

@@ -162,7 +162,7 @@ func (c *Config) tierSettings(tp sm.TopicPartition) tier.Settings {
 		Self: c.ID, Incarnation: c.Incarnation, TP: tp, CommitTimeout: c.AlterISRTimeout,
 		RetentionCheckInterval: c.RetentionCheckInterval,
 		RetryMin:               max(c.ReplicaFetchWait, sm.Millisecond), RetryMax: 30 * sm.Second,
-		FetchMaxRecords: c.FetchMaxRecords,
+		FetchMaxRecords: c.FetchMaxRecords, UploadInterval: c.Tier.UploadInterval,
 	}
 }
 

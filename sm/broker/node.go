@@ -348,7 +348,21 @@ func (n *Node) onLogDone(e sm.LogDone) {
 		n.fatal = "broker: " + err.Error()
 		return
 	}
-	n.settle(r.Key)
+	n.settleKey(r.Key)
+}
+
+// settleKey settles the component under k after a call into it; a replica's
+// tier component then sees the replica's new state (a durable append moves
+// the high watermark, which may make a segment uploadable).
+func (n *Node) settleKey(k host.Key) {
+	switch k.Kind {
+	case host.KindPartition:
+		n.drain(k.TP)
+	case host.KindTier:
+		n.settleTier(k.TP)
+	default:
+		n.settle(k)
+	}
 }
 
 // onLogReadDone routes a read completion to the component that issued it
@@ -368,7 +382,7 @@ func (n *Node) onLogReadDone(e sm.LogReadDone) {
 		n.fatal = "broker: " + err.Error()
 		return
 	}
-	n.settle(r.Key)
+	n.settleKey(r.Key)
 }
 
 // onTimer runs the heartbeat and every component deadline that has come, in
@@ -380,12 +394,11 @@ func (n *Node) onTimer() {
 		if !ok {
 			return
 		}
-		n.hosts.Get(k).OnTimer(n.now)
 		if k.Kind == host.KindTier {
-			n.settleTier(k.TP)
-			continue
+			n.tiers[k.TP].Refresh(n.tierView(k.TP))
 		}
-		n.settle(k)
+		n.hosts.Get(k).OnTimer(n.now)
+		n.settleKey(k)
 	}
 }
 

@@ -23,10 +23,12 @@ func (n *Node) tierView(tp sm.TopicPartition) tier.ReplicaView {
 	st := p.Status()
 	s := p.Settings()
 	leading, epoch := p.Leading()
+	active, firstTs := p.Active()
 	return tier.ReplicaView{
 		Leading: leading && n.registered && n.leased(), Epoch: epoch, TopicID: p.TopicID(),
 		HW: st.HW, Durable: st.DurableLEO, LocalStart: st.LocalStart,
-		Sealed: p.Sealed(), LocalBytes: p.LocalBytes(), Wall: p.WallClock(),
+		Sealed: p.Sealed(), LocalBytes: p.LocalBytes(), Wall: n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond),
+		Active: active, ActiveFirstTs: firstTs,
 		RetentionMs: s.RetentionMs, RetentionBytes: s.RetentionBytes,
 	}
 }
@@ -97,15 +99,14 @@ func (n *Node) onObjectDone(e sm.ObjectDone) {
 	if !ok {
 		return
 	}
+	if r.Key.Kind == host.KindTier {
+		n.tiers[r.Key.TP].Refresh(n.tierView(r.Key.TP))
+	}
 	if err := u.OnObjectDone(n.now, e); err != nil {
 		n.fatal = "broker: " + err.Error()
 		return
 	}
-	if r.Key.Kind == host.KindTier {
-		n.settleTier(r.Key.TP)
-		return
-	}
-	n.settle(r.Key)
+	n.settleKey(r.Key)
 }
 
 // onTierResponse hands a controller's answer to the tier component it is
@@ -115,6 +116,7 @@ func (n *Node) onTierResponse(from sm.NodeID, tp sm.TopicPartition, code sm.Code
 		n.ctrl = hint
 	}
 	if t := n.tiers[tp]; t != nil {
+		t.Refresh(n.tierView(tp))
 		deliver(t)
 		n.settleTier(tp)
 	}

@@ -200,3 +200,73 @@ func TestTieredOnlyCopyLostContinuesAfterUploadedRange(t *testing.T) {
 		t.Fatalf("read back %d records (last %q), want the %d uploaded and the new one", len(got), got[len(got)-1], remote.End)
 	}
 }
+
+// One append after the upload interval rolls the segment, and that is
+// enough for it to be uploaded: the tier component sees the replica's state
+// after the append becomes durable, not only when a message arrives.
+func TestTieredOneAppendAfterTheIntervalUploads(t *testing.T) {
+	w := newWorld(t)
+	w.objects = testkit.NewObjects()
+	w.tierCfg = func(c *broker.Config) { c.Tier.UploadInterval = sm.Second }
+	w.start(101, 1, nil)
+	w.topic("t", 1, 101)
+	c := w.ctrl[ctrl1]
+	ti := c.topics["t"]
+	ti.ID = sm.TopicID{5}
+	ti.Config.MinInSyncReplicas = 1
+	c.topics["t"] = ti
+	c.version++
+	w.run(ms(500))
+	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	produceValues(w, tp, 0, 10)
+	w.run(ms(1200))
+	produceValues(w, tp, 10, 1)
+	w.run(ms(1000))
+	if r := c.parts[tp].Remote; r.End < 10 {
+		t.Fatalf("uploaded range %+v, want it to reach 10", r)
+	}
+}
+
+// A partition that receives nothing more still has its committed data
+// uploaded within the upload interval: the active segment's committed bytes
+// go up as they are, so losing every disk loses at most that window.
+func TestTieredQuietPartitionUploadsActiveSegment(t *testing.T) {
+	w := newWorld(t)
+	w.objects = testkit.NewObjects()
+	w.tierCfg = func(c *broker.Config) { c.Tier.UploadInterval = sm.Second }
+	w.start(101, 1, nil)
+	w.topic("t", 1, 101)
+	c := w.ctrl[ctrl1]
+	ti := c.topics["t"]
+	ti.ID = sm.TopicID{6}
+	ti.Config.MinInSyncReplicas = 1
+	c.topics["t"] = ti
+	c.version++
+	w.run(ms(500))
+	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	produceValues(w, tp, 0, 3) // the first record is 900 ms old after this
+	if r := c.parts[tp].Remote; r.End != 0 {
+		t.Fatalf("uploaded %+v before the interval passed", r)
+	}
+	w.run(ms(2000))
+	r := c.parts[tp].Remote
+	if r.End != 3 {
+		t.Fatalf("uploaded range %+v a while after the interval, want it to end at 3", r)
+	}
+	// The next records roll the segment; it is uploaded whole and recorded
+	// from the uploaded end.
+	produceValues(w, tp, 3, 4)
+	w.run(ms(2500))
+	if r := c.parts[tp].Remote; r.End != 7 {
+		t.Fatalf("uploaded range %+v, want it to end at 7", r)
+	}
+	segs := c.remote[tp]
+	for i := 1; i < len(segs); i++ {
+		if segs[i].Base != segs[i-1].Next {
+			t.Fatalf("records not contiguous: %+v", segs)
+		}
+	}
+	if got := consumeAll(w, 101, 1, tp); len(got) != 7 {
+		t.Fatalf("read back %d records", len(got))
+	}
+}

@@ -1,5 +1,6 @@
-// Package host is how a node runs many components: partition replicas
-// today; segment uploaders, group coordinators and ETL pipelines later. A
+// Package host is how a node runs many components: partition replicas and
+// tier components (uploads, cold reads) today; group coordinators and ETL
+// pipelines later. A
 // component is a small pure state machine with its own inputs (the node
 // routes messages to it by its concrete type), effects and timers. The Set
 // gives every component three things the node would otherwise hand-write

@@ -329,6 +329,12 @@ func (p *Partition) Remote() sm.RemoteLog { return p.remote }
 // uploader. The slice is the replica's own: read it, do not keep it.
 func (p *Partition) Sealed() []sm.SegmentIndex { return p.log.sealed }
 
+// Active returns the active segment's index and its first batch's
+// timestamp (Unix ms; 0 when empty), for the uploader of a quiet partition.
+func (p *Partition) Active() (sm.SegmentIndex, int64) {
+	return p.log.activeIndex(), p.log.activeFirstTs
+}
+
 // LocalBytes is the size of the log on this replica's disk.
 func (p *Partition) LocalBytes() int64 { return p.log.bytes() }
 

@@ -49,6 +49,11 @@ type Settings struct {
 	RetryMin, RetryMax sm.Duration
 	// FetchMaxRecords bounds a cold fetch as the replica bounds a hot one.
 	FetchMaxRecords int32
+	// UploadInterval is how long committed data may wait before it is
+	// uploaded: a partition that receives nothing more (so never rolls) has
+	// its active segment's committed bytes uploaded once its first batch is
+	// this old. Zero: never.
+	UploadInterval sm.Duration
 }
 
 // ReplicaView is the hosting replica's state the component works from; the broker
@@ -60,8 +65,12 @@ type ReplicaView struct {
 	// HW is the high watermark, Durable the log end the disk confirmed,
 	// LocalStart the local log's start.
 	HW, Durable, LocalStart sm.Offset
-	// Sealed are the replica's sealed segments, oldest first (read only).
-	Sealed []sm.SegmentIndex
+	// Sealed are the replica's sealed segments, oldest first (read only);
+	// Active the active segment and ActiveFirstTs its first batch's
+	// timestamp (Unix ms).
+	Sealed        []sm.SegmentIndex
+	Active        sm.SegmentIndex
+	ActiveFirstTs int64
 	// LocalBytes is the size of the local log; Wall the wall clock (ms).
 	LocalBytes int64
 	Wall       int64
@@ -276,6 +285,10 @@ func (t *Tier) Poke(now sm.Time, v ReplicaView) {
 	t.step()
 }
 
+// Refresh hands the component the replica's current state before a call
+// that does not carry it (a timer, a completion, a controller's answer).
+func (t *Tier) Refresh(v ReplicaView) { t.view = v }
+
 func (t *Tier) setNow(now sm.Time) {
 	if now > t.now {
 		t.now = now
@@ -301,11 +314,21 @@ func (t *Tier) candidate() (sm.SegmentIndex, sm.Offset, bool) {
 	end := t.remote.End
 	never := t.remote.End == 0 && t.remote.Segments == 0
 	i := sort.Search(len(v.Sealed), func(i int) bool { return v.Sealed[i].Next > end })
-	if i == len(v.Sealed) {
-		return sm.SegmentIndex{}, 0, false
-	}
-	s := v.Sealed[i]
-	if s.Next > v.HW || s.Next >= v.Durable || s.Bytes == 0 {
+	var s sm.SegmentIndex
+	switch {
+	case i < len(v.Sealed):
+		s = v.Sealed[i]
+		if s.Next > v.HW || s.Next >= v.Durable || s.Bytes == 0 {
+			return sm.SegmentIndex{}, 0, false
+		}
+	case t.quietActive():
+		// Nothing more arrives to roll the active segment: its committed,
+		// durable bytes go up as they are (the object is a snapshot; once
+		// the segment rolls, it is uploaded whole and recorded from the
+		// uploaded end).
+		s = v.Active
+		s.Sealed = true
+	default:
 		return sm.SegmentIndex{}, 0, false
 	}
 	start := end
@@ -319,6 +342,29 @@ func (t *Tier) candidate() (sm.SegmentIndex, sm.Offset, bool) {
 		return sm.SegmentIndex{}, 0, false
 	}
 	return s, start, true
+}
+
+// quietActive reports whether the active segment is uploadable as it is:
+// every byte of it committed and durable, data past the uploaded end, and
+// its first batch at least the upload interval old.
+func (t *Tier) quietActive() bool {
+	v, a := &t.view, &t.view.Active
+	return t.cfg.UploadInterval > 0 && a.Bytes > 0 && a.Next > t.remote.End && a.Next <= v.HW && a.Next <= v.Durable &&
+		v.Wall-v.ActiveFirstTs >= int64(t.cfg.UploadInterval/sm.Millisecond)
+}
+
+// activeDue is when the active segment becomes old enough to upload while
+// the partition is quiet (zero: not pending, or due already).
+func (t *Tier) activeDue() sm.Time {
+	v, a := &t.view, &t.view.Active
+	if t.cfg.UploadInterval <= 0 || a.Bytes == 0 || a.Next <= t.remote.End || t.up != nil {
+		return 0
+	}
+	wait := int64(t.cfg.UploadInterval/sm.Millisecond) - (v.Wall - v.ActiveFirstTs)
+	if wait <= 0 {
+		return 0 // due now: the high watermark or the disk is what it waits for
+	}
+	return t.now.Add(sm.Duration(wait) * sm.Millisecond)
 }
 
 func (t *Tier) maybeUpload() {
@@ -612,6 +658,9 @@ func (t *Tier) TimerAt() sm.Time {
 	}
 	if t.loaded && t.retentionAt > t.now {
 		earliest(t.retentionAt)
+	}
+	if t.loaded {
+		earliest(t.activeDue())
 	}
 	return at
 }

@@ -37,8 +37,9 @@ type ObjectStore struct {
 // BrokerObjectStorage is the broker's [object_storage] section.
 type BrokerObjectStorage struct {
 	ObjectStore
-	// MultipartThreshold: objects larger than this are uploaded to GCS in
-	// resumable chunks of this size (the reference's multipart upload).
+	// MultipartThreshold: a GCS put of at least this many bytes is a
+	// resumable (chunked) upload, a smaller one a single request (the
+	// reference's multipart upload threshold).
 	MultipartThreshold int64 `toml:"multipart_threshold"`
 	// MaxConcurrentUploads bounds the broker's uploads in flight.
 	MaxConcurrentUploads int `toml:"max_concurrent_uploads"`
@@ -171,7 +172,8 @@ func DefaultControllerObjectStorage() ControllerObjectStorage {
 
 // StoreOptions are what opening a store needs beyond its keys.
 type StoreOptions struct {
-	// MultipartThreshold is the GCS resumable chunk size (brokers).
+	// MultipartThreshold is where GCS puts become resumable uploads
+	// (brokers).
 	MultipartThreshold int64
 }
 

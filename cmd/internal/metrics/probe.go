@@ -216,6 +216,8 @@ type ControllerSnapshot struct {
 	Partitions, Offline, UnderReplicated int
 	// Registered brokers, and those not fenced.
 	Registered, Online int
+	// GC is the garbage collector's counters (tiered storage).
+	GC controller.GCStats
 }
 
 // SampleController reads a controller's state (call it on the loop
@@ -226,6 +228,7 @@ func SampleController(n *controller.Node) ControllerSnapshot {
 	md := n.Metadata()
 	s.Partitions, s.Offline, s.UnderReplicated = CountPartitions(md.Partitions)
 	s.Registered, s.Online = CountBrokers(md.Brokers)
+	s.GC = n.GCStats()
 	return s
 }
 

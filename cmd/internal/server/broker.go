@@ -157,7 +157,9 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	}
 	ad := &adapters{}
 	tracked := &lossTracker{Node: node, dir: cfg.WAL.Path, pending: lost, log: log}
-	probe := metrics.NewProbe(reg, tracked, time.Second, func() []metrics.PartitionStat { return metrics.SampleBroker(node) })
+	probe := metrics.NewProbe(reg, tracked, time.Second, func() brokerSample {
+		return brokerSample{parts: metrics.SampleBroker(node), tier: metrics.SampleTier(node)}
+	})
 	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad}
 	if objects != nil {
 		adapters.Object = ad
@@ -180,8 +182,15 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	ad.log = exec.StartLog
 	ad.read = exec.StartRead
 	ad.send = func(ms []sm.Envelope) { reg.ObserveSend(ms); tr.Send(ms) }
-	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: probe.Load, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
+	parts := func() []metrics.PartitionStat { return probe.Load().parts }
+	if err := reg.RegisterBroker(metrics.BrokerSources{Transport: tr.Stats, WAL: w.Stats, Partitions: parts, WALCapacityBytes: cfg.WAL.CapacityBytes}); err != nil {
 		return nil, err
+	}
+	if b.Objects != nil {
+		tierSrc := metrics.TierSources{Objects: b.Objects.Stats, Broker: func() metrics.TierSnapshot { return probe.Load().tier }}
+		if err := reg.RegisterTier(tierSrc); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Metrics.Listen != "" {
 		if err := b.serveMetrics(cfg.Metrics.Listen, reg); err != nil {
@@ -196,18 +205,25 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	healthDone := make(chan struct{})
 	go func() {
 		defer close(healthDone)
-		observeHealth(ctx, loop, w, tr, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
+		observeHealth(ctx, loop, w, tr, b.Objects, cfg.WAL.CapacityBytes, time.Duration(cfg.Broker.HealthCheckIntervalMs)*time.Millisecond)
 	}()
 	b.undo.pushFunc(func() { cancel(); <-healthDone })
 	log.Info().Str("quic", b.Addr).Msg("broker started")
 	return b, nil
 }
 
+// brokerSample is what a broker's metrics probe takes on the loop
+// goroutine: the hosted replicas and tiered storage.
+type brokerSample struct {
+	parts []metrics.PartitionStat
+	tier  metrics.TierSnapshot
+}
+
 // observeHealth samples what only the process can see — WAL, network,
-// memory, goroutines — and posts it to the broker, which sends it with its
+// object store, memory, goroutines — and posts it to the broker, which sends it with its
 // next health report (the broker adds replication lag itself). It samples
 // twice per report interval so a report is never older than half of one.
-func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *transport.Transport, capacity int64, every time.Duration) {
+func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *transport.Transport, objects *cloud.Executor, capacity int64, every time.Duration) {
 	t := time.NewTicker(max(every/2, 100*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -220,6 +236,10 @@ func observeHealth(ctx context.Context, loop *runtime.Loop, w *wal.WAL, tr *tran
 			WAL:       sm.WALHealth{Healthy: capacity <= 0 || ws.UsedBytes < capacity/100*95, UsedBytes: ws.UsedBytes, CapacityBytes: capacity, Backend: w.Backend().Name},
 			Network:   sm.NetworkHealth{Healthy: true, Connections: ts.Conns},
 			Resources: sm.ResourceUsage{MemoryBytes: mem.Sys, Goroutines: goruntime.NumGoroutine()},
+		}
+		if objects != nil {
+			// Reachable: the store answered the latest op that reached it.
+			h.ObjectStorage = sm.ObjectStorageHealth{Configured: true, Healthy: objects.Reachable()}
 		}
 		if err := loop.Post(ctx, sm.HealthObserved{Health: observedHealth(h)}); err != nil {
 			return

@@ -173,6 +173,12 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	if err := reg.RegisterController(src); err != nil {
 		return nil, err
 	}
+	if c.Objects != nil {
+		tierSrc := metrics.TierSources{Objects: c.Objects.Stats, GC: func() controller.GCStats { return probe.Load().GC }}
+		if err := reg.RegisterTier(tierSrc); err != nil {
+			return nil, err
+		}
+	}
 	go func() {
 		c.err = loop.Run(ctx)
 		close(c.done)

@@ -6,10 +6,24 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cloud"
+	"github.com/weirmq/weir/cloud/gcs"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/sm/controller"
 	"github.com/weirmq/weir/sm/tier"
 )
+
+// The GCS adapter, linked into every binary that runs nodes (config only
+// names it, so that packages reading configuration need not link the
+// client).
+func init() {
+	config.OpenGCS = func(ctx context.Context, o config.ObjectStore, opt config.StoreOptions) (cloud.Store, error) {
+		s, err := gcs.Open(ctx, gcs.Config{Bucket: o.Bucket, Prefix: o.Prefix, Endpoint: o.Endpoint, Region: o.Region, MultipartThreshold: opt.MultipartThreshold})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
 
 // openObjectStore opens the configured object store (nil for none), checks
 // that it answers a list of its prefix, and pushes its Close on undo.
