@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"slices"
 	"sync"
 	"testing"
@@ -486,12 +487,20 @@ func BenchmarkTierColdFetch(b *testing.B) {
 // its number: go test's -cpuprofile would mix in the set-up's produce);
 // the returned func stops it.
 func profileCold(b *testing.B) func() {
-	path := os.Getenv("WEIR_BENCH_COLD_PROFILE")
+	coldProfiles++
+	return profileTo(b, "WEIR_BENCH_COLD_PROFILE", strconv.Itoa(coldProfiles))
+}
+
+// profileTo starts a CPU profile to the file the environment variable env
+// names, suffixed with "."+suffix, when it is set; the returned func stops
+// it. (WEIR_BENCH_PRODUCE_PROFILE profiles BenchmarkTierProduce's measured
+// produce of each mode apart.)
+func profileTo(b *testing.B, env, suffix string) func() {
+	path := os.Getenv(env)
 	if path == "" {
 		return func() {}
 	}
-	coldProfiles++
-	f, err := os.Create(fmt.Sprintf("%s.%d", path, coldProfiles))
+	f, err := os.Create(path + "." + suffix)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -576,7 +585,9 @@ func BenchmarkTierProduce(b *testing.B) {
 					const warm = 3000
 					produce(b, cl, "p", sm.AckAll, warm, size, 64, w.perSec)
 					b.StartTimer()
+					stopProfile := profileTo(b, "WEIR_BENCH_PRODUCE_PROFILE", w.name+"-"+mode)
 					r := produce(b, cl, "p", sm.AckAll, w.records, size, 64, w.perSec)
+					stopProfile()
 					a := res[mode]
 					a.p50 = append(a.p50, float64(r.p50.Microseconds())/1000)
 					a.p99 = append(a.p99, float64(r.p99.Microseconds())/1000)
