@@ -17,7 +17,7 @@ import (
 )
 
 // TestTieredBrokerRebuildsFromTail: three brokers and three controllers on
-// one local object store. About 8 MB is produced to a partition of RF 3 and
+// one local object store. 100 MB is produced to a partition of RF 3 and
 // uploaded; the brokers keep everything locally too (no local window), so
 // a replica that copied the log would hold all of it. Broker 103 is killed
 // with SIGKILL, its data directory deleted, and it is restarted: it must
@@ -69,7 +69,7 @@ func TestTieredBrokerRebuildsFromTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n, size = 8000, 1000
+	const n, size = 100_000, 1000
 	value := func(i int) []byte { return fmt.Appendf(make([]byte, 0, size), "%08d-%0*d", i, size-9, 0) }
 	// In batches of 200 in flight; a record whose outcome is unknown (the
 	// ISR shrank under the burst) is sent again, so the log may hold a
