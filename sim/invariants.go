@@ -403,17 +403,28 @@ func (w *World) verifySegmentObject(tp sm.TopicPartition, seg *sm.RemoteSegment,
 		return fmt.Sprintf("object holds %d bytes, the record says %d of frames and %d of index", len(data), seg.DataBytes, seg.IndexBytes)
 	}
 	frames := data[:seg.DataBytes]
-	idx, serr := sm.ScanSegment(frames, seg.Base, 0)
+	// The object holds a whole local segment, which may start below the
+	// record's Base (a new leader whose segment straddled the uploaded end
+	// uploads it whole; readers never serve below Base): its index trailer
+	// says where its frames start.
+	trailer, err := sm.DecodeSegmentIndex(data[seg.DataBytes:])
+	if err != nil {
+		return fmt.Sprintf("index trailer does not decode: %v", err)
+	}
+	if trailer.Base > seg.Base || trailer.Next != seg.Next || trailer.Bytes != seg.DataBytes {
+		return fmt.Sprintf("index trailer covers [%d, %d) in %d bytes, the record [%d, %d) in %d", trailer.Base, trailer.Next, trailer.Bytes, seg.Base, seg.Next, seg.DataBytes)
+	}
+	idx, serr := sm.ScanSegment(frames, trailer.Base, 0)
 	switch {
 	case serr != nil:
 		return fmt.Sprintf("frames do not decode: %v", serr)
 	case idx.Next != seg.Next:
-		return fmt.Sprintf("frames hold offsets [%d, %d)", seg.Base, idx.Next)
+		return fmt.Sprintf("frames hold offsets [%d, %d)", trailer.Base, idx.Next)
 	}
-	if trailer, err := sm.DecodeSegmentIndex(data[seg.DataBytes:]); err != nil {
-		return fmt.Sprintf("index trailer does not decode: %v", err)
-	} else if trailer.Base != seg.Base || trailer.Next != seg.Next {
-		return fmt.Sprintf("index trailer covers [%d, %d)", trailer.Base, trailer.Next)
+	if seg.Base > trailer.Base {
+		if _, ok := frameStartingAt(frames, seg.Base); !ok {
+			return fmt.Sprintf("no batch of the object starts at the record's base %d", seg.Base)
+		}
 	}
 	if !compare {
 		done.compared = seg.Next
@@ -442,6 +453,21 @@ func (w *World) verifySegmentObject(tp sm.TopicPartition, seg *sm.RemoteSegment,
 		}
 	}
 	return ""
+}
+
+// frameStartingAt finds the frame of frames whose batch starts at off.
+func frameStartingAt(frames []byte, off sm.Offset) (int, bool) {
+	for pos := 0; pos < len(frames); {
+		b, n, err := sm.DecodeBatch(frames[pos:])
+		if err != nil || b.BaseOffset > off {
+			return 0, false
+		}
+		if b.BaseOffset == off {
+			return pos, true
+		}
+		pos += n
+	}
+	return 0, false
 }
 
 // trackOrphans notes since when each segment object has been an orphan the
