@@ -107,6 +107,13 @@ func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
 	target := sm.Offset(0)
 	if _, end, ok := p.log.endOfEpoch(resp.DivergingEpoch); ok {
 		target = max(0, min(end, resp.DivergingEndOffset))
+	} else if resp.DivergingEndOffset >= p.log.start() {
+		// Every epoch this log holds is newer than the leader's answer:
+		// it diverges from its first batch on. Below its start everything
+		// was committed (retention and the local window pass committed
+		// records only), and the leader's log reaches that far, so the
+		// log agrees up to its start.
+		target = p.log.start()
 	}
 	if target < p.log.start() {
 		// The leader agrees with nothing this log holds, and the log does
