@@ -389,7 +389,9 @@ func TestGCSafetyChecker(t *testing.T) {
 			o.w.inv.appliedMax = 11 // a controller applied the drop, deleted and went down
 		}, ""},
 		{"size", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.IndexBytes++ }, "the record says"},
-		{"offsets", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.Next++ }, "frames hold offsets"},
+		{"offsets", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.Next++ }, "index trailer covers [4, 8) in 184 bytes, the record [4, 9)"},
+		{"base before the frames", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.Base-- }, "index trailer covers [4, 8) in 184 bytes, the record [3, 8)"},
+		{"base inside the frames", func(_ *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) { seg.Base++ }, ""}, // a new leader's straddling segment
 		{"crc", func(o *objWorld, _ [2]*fakeRecords, seg *sm.RemoteSegment) {
 			data, _ := o.w.objects.Get(seg.Name)
 			bad := slices.Clone(data)
