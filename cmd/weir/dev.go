@@ -47,11 +47,16 @@ backoff); if it cannot be restarted, weir dev stops and exits non-zero.`,
 				}
 				return err
 			}
+			objects := o.ObjectsDir() + " (sealed segments are uploaded here; brokers keep the local window)"
+			if o.NoObjects {
+				objects = "none (--no-object-store: logs stay whole on the brokers' disks)"
+			}
 			fmt.Printf(`Weir dev cluster running (1 controller, %d broker(s)); data in %s
   admin API  http://%s
   brokers    %s
   metrics    http://%s/metrics (controller), %s (brokers)
   certs      %s (client certificate: client-cli)
+  objects    %s
 
 Try, from another terminal:
   weir create-topic t 3 1
@@ -59,7 +64,7 @@ Try, from another terminal:
   weir consume t --from-beginning --max 1000
 
 Ctrl-C stops the cluster.
-`, len(c.Brokers), o.Dir, c.Controller.HTTPAddr, strings.Join(c.BrokerAddrs(), ","), c.Controller.HTTPAddr, strings.Join(c.MetricsAddrs(), ","), dev.CertDir(o.Dir))
+`, len(c.Brokers), o.Dir, c.Controller.HTTPAddr, strings.Join(c.BrokerAddrs(), ","), c.Controller.HTTPAddr, strings.Join(c.MetricsAddrs(), ","), dev.CertDir(o.Dir), objects)
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(sig)
