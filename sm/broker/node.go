@@ -426,6 +426,16 @@ func (n *Node) CheckInvariants() error {
 	if len(n.parts)+len(n.tiers) != n.hosts.Len() {
 		return fmt.Errorf("broker: %v indexes %d partitions and %d tier components but hosts %d components", n.cfg.ID, len(n.parts), len(n.tiers), n.hosts.Len())
 	}
+	uploading := 0
+	for _, t := range n.tiers {
+		if t.Uploading() {
+			uploading++
+		}
+	}
+	if uploading != n.uploads.Used() {
+		// A slot held by no upload would stall every partition's uploads.
+		return fmt.Errorf("broker: %v has %d uploads in flight but %d of %d upload slots taken", n.cfg.ID, uploading, n.uploads.Used(), n.uploads.Max)
+	}
 	// Map order first (this runs after every simulated step); only a
 	// failing check pays for the sorted pass that names the same first
 	// violation in every run.

@@ -205,6 +205,9 @@ func (t *Tier) ColdFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, statu
 // Epoch is the leader epoch the component works for.
 func (t *Tier) Epoch() sm.Epoch { return t.epoch }
 
+// Uploading reports whether an upload holds one of the budget's slots.
+func (t *Tier) Uploading() bool { return t.up != nil }
+
 // Remote is the uploaded range as the component knows it.
 func (t *Tier) Remote() sm.RemoteLog { return t.remote }
 
