@@ -163,23 +163,11 @@ func TestTieredLostDiskRebuildsOnlyTheTail(t *testing.T) {
 // uploaded offsets to new records — and serves the old records from the
 // object store. Only what was not uploaded is lost.
 func TestTieredOnlyCopyLostContinuesAfterUploadedRange(t *testing.T) {
-	w := newWorld(t)
-	w.objects = testkit.NewObjects()
-	w.tierCfg = func(c *broker.Config) {
+	w, c, tp := singleTiered(t, func(c *broker.Config) {
 		c.SegmentBytes = 400
 		c.RetentionCheckInterval = 100 * sm.Millisecond
 		c.Tier.LocalRetentionMs = -1
-	}
-	w.start(101, 1, nil)
-	w.topic("t", 1, 101)
-	c := w.ctrl[ctrl1]
-	ti := c.topics["t"]
-	ti.ID = sm.TopicID{9}
-	ti.Config.MinInSyncReplicas = 1
-	c.topics["t"] = ti
-	c.version++
-	w.run(ms(500))
-	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	})
 	produceValues(w, tp, 0, 30)
 	w.run(ms(2000))
 	remote := c.parts[tp].Remote
@@ -205,19 +193,7 @@ func TestTieredOnlyCopyLostContinuesAfterUploadedRange(t *testing.T) {
 // enough for it to be uploaded: the tier component sees the replica's state
 // after the append becomes durable, not only when a message arrives.
 func TestTieredOneAppendAfterTheIntervalUploads(t *testing.T) {
-	w := newWorld(t)
-	w.objects = testkit.NewObjects()
-	w.tierCfg = func(c *broker.Config) { c.Tier.UploadInterval = sm.Second }
-	w.start(101, 1, nil)
-	w.topic("t", 1, 101)
-	c := w.ctrl[ctrl1]
-	ti := c.topics["t"]
-	ti.ID = sm.TopicID{5}
-	ti.Config.MinInSyncReplicas = 1
-	c.topics["t"] = ti
-	c.version++
-	w.run(ms(500))
-	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	w, c, tp := singleTiered(t, func(c *broker.Config) { c.Tier.UploadInterval = sm.Second })
 	produceValues(w, tp, 0, 10)
 	w.run(ms(1200))
 	produceValues(w, tp, 10, 1)
@@ -231,19 +207,7 @@ func TestTieredOneAppendAfterTheIntervalUploads(t *testing.T) {
 // uploaded within the upload interval: the active segment's committed bytes
 // go up as they are, so losing every disk loses at most that window.
 func TestTieredQuietPartitionUploadsActiveSegment(t *testing.T) {
-	w := newWorld(t)
-	w.objects = testkit.NewObjects()
-	w.tierCfg = func(c *broker.Config) { c.Tier.UploadInterval = sm.Second }
-	w.start(101, 1, nil)
-	w.topic("t", 1, 101)
-	c := w.ctrl[ctrl1]
-	ti := c.topics["t"]
-	ti.ID = sm.TopicID{6}
-	ti.Config.MinInSyncReplicas = 1
-	c.topics["t"] = ti
-	c.version++
-	w.run(ms(500))
-	tp := sm.TopicPartition{Topic: "t", Partition: 0}
+	w, c, tp := singleTiered(t, func(c *broker.Config) { c.Tier.UploadInterval = sm.Second })
 	produceValues(w, tp, 0, 3) // the first record is 900 ms old after this
 	if r := c.parts[tp].Remote; r.End != 0 {
 		t.Fatalf("uploaded %+v before the interval passed", r)
@@ -269,4 +233,22 @@ func TestTieredQuietPartitionUploadsActiveSegment(t *testing.T) {
 	if got := consumeAll(w, 101, 1, tp); len(got) != 7 {
 		t.Fatalf("read back %d records", len(got))
 	}
+}
+
+// singleTiered is one tiered broker (cfg adjusts it) leading topic "t" of
+// one partition at RF 1 and min ISR 1, settled.
+func singleTiered(t *testing.T, cfg func(*broker.Config)) (*world, *fakeController, sm.TopicPartition) {
+	w := newWorld(t)
+	w.objects = testkit.NewObjects()
+	w.tierCfg = cfg
+	w.start(101, 1, nil)
+	w.topic("t", 1, 101)
+	c := w.ctrl[ctrl1]
+	ti := c.topics["t"]
+	ti.ID = sm.TopicID{9}
+	ti.Config.MinInSyncReplicas = 1
+	c.topics["t"] = ti
+	c.version++
+	w.run(ms(500))
+	return w, c, sm.TopicPartition{Topic: "t", Partition: 0}
 }
