@@ -1,0 +1,458 @@
+package acl
+
+import (
+	"math/bits"
+	"net/netip"
+
+	"github.com/weirmq/weir/sm/assert"
+)
+
+// Authorizer answers Requests from a rule set compiled once. It is
+// immutable, so any number of goroutines may share one; when the State's
+// version changes the caller compiles a new one and swaps it in (the old
+// one keeps answering for the old version meanwhile).
+//
+// Layout: per resource type, a hash table of literal resource names, a
+// hash table of prefix patterns probed once per distinct prefix length not
+// longer than the name, and the wildcard's bucket. Each bucket holds the
+// rules of one resource pattern: a few are scanned directly; more are
+// indexed by principal the same way (exact table, prefix table with its
+// lengths, wildcard list). A decision hashes the principal and the name
+// once each and probes O(1 + distinct prefix lengths) slots, whatever the
+// number of rules; conditions are evaluated only on candidate rules, those
+// that match principal, resource and operation. No decision allocates.
+type Authorizer struct {
+	version  uint64
+	allowNo  bool
+	super    table
+	types    [resourceTypeCount]resIndex
+	buckets  []bucket
+	spans    []span
+	rules    []crule
+	rulesLen int
+}
+
+// resIndex is level 1: resource name pattern → bucket.
+type resIndex struct {
+	exact  table    // literal name → bucket index
+	prefix table    // prefix value → bucket index
+	lens   []uint16 // distinct prefix lengths, ascending
+	any    int32    // bucket of the "*" pattern, -1 if none
+}
+
+// bucket is level 2: the rules of one resource pattern.
+type bucket struct {
+	small  bool // rules are scanned with their principal pattern checked
+	all    span // small: every rule of the bucket
+	exact  table
+	prefix table
+	lens   []uint16
+	any    span // principal "*"
+}
+
+// span is a run of a.rules, in ID order.
+type span struct{ lo, hi int32 }
+
+// crule is a compiled rule.
+type crule struct {
+	id     RuleID
+	ops    OpSet
+	deny   bool
+	pkind  PatternKind // used in small buckets only
+	pvalue string
+	window TimeWindow
+	cidrs  []netip.Prefix
+}
+
+// bucketSmallMax is the rule count up to which a bucket is scanned rather
+// than indexed by principal: a short scan beats hashing and probing.
+const bucketSmallMax = 8
+
+// Compile builds an Authorizer for the state's current rules and version.
+// Its error is only for invalid options.
+func Compile(s *State, opt Options) (*Authorizer, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	return compileRules(s.rules, s.version, opt), nil
+}
+
+// Version is the state version the authorizer was compiled from.
+func (a *Authorizer) Version() uint64 { return a.version }
+
+// Len is the number of rules compiled in.
+func (a *Authorizer) Len() int { return a.rulesLen }
+
+type patKey struct {
+	kind  PatternKind
+	value string
+}
+
+type resKey struct {
+	typ ResourceType
+	patKey
+}
+
+// compileRules groups rules by resource pattern, then (in large buckets) by
+// principal pattern, and lays each group out as one span. Groups are kept in
+// first-seen order, so equal rule sets compile to equal layouts.
+func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
+	a := &Authorizer{version: version, allowNo: opt.AllowIfNoRules, rulesLen: len(rules)}
+	a.super = newTable(uniq(opt.SuperUsers))
+	for i := range a.types {
+		a.types[i].any = -1
+	}
+	// Level 1 groups, in first-seen order.
+	groupOf := map[resKey]int{}
+	var groups [][]*Rule
+	var keys []resKey
+	for i := range rules {
+		r := &rules[i]
+		k := resKey{r.Resource.Type, patKey{r.Resource.Name.Kind, r.Resource.Name.Value}}
+		g, ok := groupOf[k]
+		if !ok {
+			g = len(groups)
+			groupOf[k] = g
+			groups = append(groups, nil)
+			keys = append(keys, k)
+		}
+		groups[g] = append(groups[g], r)
+	}
+	a.rules = make([]crule, 0, len(rules))
+	a.buckets = make([]bucket, len(groups))
+	var exact, prefix [resourceTypeCount][]entry
+	for g, rs := range groups {
+		a.buckets[g] = a.compileBucket(rs)
+		k := keys[g]
+		switch k.kind {
+		case PatternAny:
+			a.types[k.typ].any = int32(g)
+		case PatternLiteral:
+			exact[k.typ] = append(exact[k.typ], entry{k.value, uint32(g)})
+		case PatternPrefix:
+			prefix[k.typ] = append(prefix[k.typ], entry{k.value, uint32(g)})
+		}
+	}
+	for t := range a.types {
+		a.types[t].exact = newTable(exact[t])
+		a.types[t].prefix = newTable(prefix[t])
+		a.types[t].lens = lengths(prefix[t])
+	}
+	assert.That(len(a.rules) == len(rules), "acl: compiled %d of %d rules", len(a.rules), len(rules))
+	return a
+}
+
+func (a *Authorizer) compileBucket(rs []*Rule) bucket {
+	if len(rs) <= bucketSmallMax {
+		return bucket{small: true, all: a.layout(rs)}
+	}
+	groupOf := map[patKey]int{}
+	var groups [][]*Rule
+	var keys []patKey
+	for _, r := range rs {
+		k := patKey{r.Principal.Kind, r.Principal.Value}
+		g, ok := groupOf[k]
+		if !ok {
+			g = len(groups)
+			groupOf[k] = g
+			groups = append(groups, nil)
+			keys = append(keys, k)
+		}
+		groups[g] = append(groups[g], r)
+	}
+	var b bucket
+	var exact, prefix []entry
+	for g, grs := range groups {
+		sp := a.layout(grs)
+		switch keys[g].kind {
+		case PatternAny:
+			b.any = sp
+		case PatternLiteral:
+			exact = append(exact, entry{keys[g].value, uint32(len(a.spans))})
+			a.spans = append(a.spans, sp)
+		case PatternPrefix:
+			prefix = append(prefix, entry{keys[g].value, uint32(len(a.spans))})
+			a.spans = append(a.spans, sp)
+		}
+	}
+	b.exact, b.prefix, b.lens = newTable(exact), newTable(prefix), lengths(prefix)
+	return b
+}
+
+// layout appends rs (in ID order) to a.rules and returns their span.
+func (a *Authorizer) layout(rs []*Rule) span {
+	lo := int32(len(a.rules))
+	for _, r := range rs {
+		a.rules = append(a.rules, crule{
+			id: r.ID, ops: r.Operations, deny: r.Effect == Deny,
+			pkind: r.Principal.Kind, pvalue: r.Principal.Value,
+			window: r.Conditions.TimeUTC, cidrs: r.Conditions.SourceCIDRs,
+		})
+	}
+	return span{lo, int32(len(a.rules))}
+}
+
+func uniq(ss []string) []entry {
+	seen := map[string]bool{}
+	var out []entry
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, entry{key: s})
+		}
+	}
+	return out
+}
+
+// lengths returns the distinct key lengths of es, ascending.
+func lengths(es []entry) []uint16 {
+	var seen [PatternBytesMax + 1]bool
+	for _, e := range es {
+		seen[len(e.key)] = true
+	}
+	var out []uint16
+	for l, ok := range seen {
+		if ok {
+			out = append(out, uint16(l))
+		}
+	}
+	return out
+}
+
+// eval accumulates one decision.
+type eval struct {
+	allowM, denyM OpSet
+	src           netip.Addr
+	minute        int
+	timeKnown     bool
+	covered       bool
+	deny, allow   RuleID
+}
+
+// Authorize decides req (same semantics as EvaluateLinear, which it is
+// tested against). It never allocates.
+func (a *Authorizer) Authorize(req Request) Decision {
+	if !requestOK(&req) {
+		return Decision{Reason: ReasonBadRequest}
+	}
+	ph := hashString(req.Principal)
+	if a.super.n > 0 {
+		if _, ok := a.super.get(ph, req.Principal); ok {
+			return Decision{Allowed: true, Reason: ReasonSuperUser}
+		}
+	}
+	e := eval{allowM: allowMask[req.Operation], denyM: denyMask[req.Operation], src: normalSource(req.Source)}
+	e.minute, e.timeKnown = req.Time.Minute()
+	ti := &a.types[req.Resource.Type]
+	name := req.Resource.Name
+	if ti.any >= 0 {
+		a.scanBucket(&a.buckets[ti.any], &e, req.Principal, ph)
+	}
+	if ti.exact.n > 0 {
+		if g, ok := ti.exact.get(hashString(name), name); ok {
+			a.scanBucket(&a.buckets[g], &e, req.Principal, ph)
+		}
+	}
+	for _, l := range ti.lens {
+		if int(l) > len(name) {
+			break
+		}
+		p := name[:l]
+		if g, ok := ti.prefix.get(hashString(p), p); ok {
+			a.scanBucket(&a.buckets[g], &e, req.Principal, ph)
+		}
+	}
+	switch {
+	case e.deny != 0:
+		return Decision{RuleID: e.deny, Reason: ReasonDeniedByRule}
+	case e.allow != 0:
+		return Decision{Allowed: true, RuleID: e.allow, Reason: ReasonAllowedByRule}
+	case e.covered:
+		return Decision{Reason: ReasonNoMatchingAllow}
+	case a.allowNo:
+		return Decision{Allowed: true, Reason: ReasonNoRulesAllowed}
+	}
+	return Decision{Reason: ReasonNoRulesDenied}
+}
+
+// scanBucket folds the rules of one resource bucket that match principal.
+func (a *Authorizer) scanBucket(b *bucket, e *eval, principal string, ph uint64) {
+	e.covered = true
+	if b.small {
+		for i := b.all.lo; i < b.all.hi; i++ {
+			r := &a.rules[i]
+			if principalMatches(r.pkind, r.pvalue, principal) {
+				e.fold(r)
+			}
+		}
+		return
+	}
+	a.scanSpan(b.any, e)
+	if b.exact.n > 0 {
+		if s, ok := b.exact.get(ph, principal); ok {
+			a.scanSpan(a.spans[s], e)
+		}
+	}
+	for _, l := range b.lens {
+		if int(l) > len(principal) {
+			break
+		}
+		p := principal[:l]
+		if s, ok := b.prefix.get(hashString(p), p); ok {
+			a.scanSpan(a.spans[s], e)
+		}
+	}
+}
+
+func (a *Authorizer) scanSpan(s span, e *eval) {
+	for i := s.lo; i < s.hi; i++ {
+		e.fold(&a.rules[i])
+	}
+}
+
+func principalMatches(kind PatternKind, value, principal string) bool {
+	switch kind {
+	case PatternAny:
+		return true
+	case PatternLiteral:
+		return principal == value
+	}
+	return len(principal) >= len(value) && principal[:len(value)] == value
+}
+
+// fold applies one candidate rule: operation first, conditions last.
+func (e *eval) fold(r *crule) {
+	if r.deny {
+		if r.ops&e.denyM != 0 && (e.deny == 0 || r.id < e.deny) && !e.condFalse(r) {
+			e.deny = r.id
+		}
+		return
+	}
+	if r.ops&e.allowM != 0 && (e.allow == 0 || r.id < e.allow) && e.condTrue(r) {
+		e.allow = r.id
+	}
+}
+
+// condTrue: every condition of r certainly holds (what an allow needs).
+func (e *eval) condTrue(r *crule) bool {
+	if len(r.cidrs) > 0 && (!e.src.IsValid() || !inAny(r.cidrs, e.src)) {
+		return false
+	}
+	return r.window.IsZero() || (e.timeKnown && r.window.Contains(e.minute))
+}
+
+// condFalse: some condition of r certainly fails (what stops a deny).
+func (e *eval) condFalse(r *crule) bool {
+	if len(r.cidrs) > 0 && e.src.IsValid() && !inAny(r.cidrs, e.src) {
+		return true
+	}
+	return !r.window.IsZero() && e.timeKnown && !r.window.Contains(e.minute)
+}
+
+// entry is a table key and its value.
+type entry struct {
+	key string
+	val uint32
+}
+
+// table is an open-addressing hash table from strings to uint32, built once
+// and read-only after: linear probing at load ≤ 1/2, hashes stored so a
+// probe compares a word before any bytes. Keys come from rules (written by
+// administrators); lookups with any key cost the probe chains the rules
+// built, so a client choosing names cannot lengthen them.
+type table struct {
+	slots []slot
+	shift uint8
+	n     int
+}
+
+type slot struct {
+	h   uint64 // 0: empty
+	key string
+	val uint32
+}
+
+func newTable(es []entry) table {
+	t := table{n: len(es)}
+	if len(es) == 0 {
+		return t
+	}
+	size := 2
+	for size < 2*len(es) {
+		size *= 2
+	}
+	t.slots = make([]slot, size)
+	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+	mask := uint64(size - 1)
+	for _, e := range es {
+		h := hashString(e.key)
+		i := h >> t.shift
+		for t.slots[i].h != 0 {
+			assert.That(t.slots[i].h != h || t.slots[i].key != e.key, "acl: key %q twice in one table", e.key)
+			i = (i + 1) & mask
+		}
+		t.slots[i] = slot{h: h, key: e.key, val: e.val}
+	}
+	return t
+}
+
+func (t *table) get(h uint64, key string) (uint32, bool) {
+	if len(t.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := h >> t.shift; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.h == h && s.key == key {
+			return s.val, true
+		}
+		if s.h == 0 {
+			return 0, false
+		}
+	}
+}
+
+// hashString is a fixed-seed multiply-mix hash (wyhash's construction):
+// 8 bytes per multiplication, never 0. It needs no randomness: tables hold
+// only keys from rules, so a chosen lookup key cannot degrade them.
+func hashString(s string) uint64 {
+	const (
+		p0 = 0xa0761d6478bd642f
+		p1 = 0xe7037ed1a0b428db
+		p2 = 0x8ebc6af09c88c6e3
+	)
+	n := len(s)
+	seed := uint64(p0) ^ uint64(n)*p2
+	var x, y uint64
+	switch {
+	case n == 0:
+	case n < 4:
+		x = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
+	case n <= 8:
+		x, y = uint64(load32(s, 0)), uint64(load32(s, n-4))
+	case n <= 16:
+		x, y = load64(s, 0), load64(s, n-8)
+	default:
+		for i := 0; n-i > 16; i += 16 {
+			seed = mix(load64(s, i)^p1, load64(s, i+8)^seed)
+		}
+		x, y = load64(s, n-16), load64(s, n-8)
+	}
+	return mix(p1^uint64(n), mix(x^p1, y^seed)) | 1
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func load32(s string, i int) uint32 {
+	s = s[i : i+4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
