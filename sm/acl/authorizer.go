@@ -24,9 +24,10 @@ import (
 type Authorizer struct {
 	version  uint64
 	allowNo  bool
-	super    table
+	super    superUsers
 	types    [resourceTypeCount]resIndex
 	buckets  []bucket
+	indexes  []principalIndex
 	spans    []span
 	rules    []crule
 	rulesLen int
@@ -34,19 +35,26 @@ type Authorizer struct {
 
 // resIndex is level 1: resource name pattern → bucket.
 type resIndex struct {
-	exact  table    // literal name → bucket index
-	prefix table    // prefix value → bucket index
-	lens   []uint16 // distinct prefix lengths, ascending
-	any    int32    // bucket of the "*" pattern, -1 if none
+	exact  table       // literal name → bucket index
+	prefix table       // prefix value → bucket index
+	lens   []prefixLen // distinct prefix lengths, ascending
+	any    int32       // bucket of the "*" pattern, -1 if none
 }
 
-// bucket is level 2: the rules of one resource pattern.
+// bucket is the rules of one resource pattern: 12 bytes, so the buckets a
+// decision visits share cache lines. A small bucket (index < 0) is scanned
+// with each rule's principal pattern checked; a large one is indexed by
+// principal (a.indexes[index]).
 type bucket struct {
-	small  bool // rules are scanned with their principal pattern checked
-	all    span // small: every rule of the bucket
-	exact  table
-	prefix table
-	lens   []uint16
+	all   span
+	index int32
+}
+
+// principalIndex is level 2: a large bucket's rules by principal pattern.
+type principalIndex struct {
+	exact  table // literal principal → a.spans index
+	prefix table // principal prefix → a.spans index
+	lens   []prefixLen
 	any    span // principal "*"
 }
 
@@ -98,7 +106,7 @@ type resKey struct {
 // first-seen order, so equal rule sets compile to equal layouts.
 func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 	a := &Authorizer{version: version, allowNo: opt.AllowIfNoRules, rulesLen: len(rules)}
-	a.super = newTable(uniq(opt.SuperUsers))
+	a.super = newSuperUsers(opt.SuperUsers)
 	for i := range a.types {
 		a.types[i].any = -1
 	}
@@ -136,7 +144,7 @@ func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 	for t := range a.types {
 		a.types[t].exact = newTable(exact[t])
 		a.types[t].prefix = newTable(prefix[t])
-		a.types[t].lens = lengths(prefix[t])
+		a.types[t].lens = prefixLens(prefix[t])
 	}
 	assert.That(len(a.rules) == len(rules), "acl: compiled %d of %d rules", len(a.rules), len(rules))
 	return a
@@ -144,7 +152,7 @@ func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 
 func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 	if len(rs) <= bucketSmallMax {
-		return bucket{small: true, all: a.layout(rs)}
+		return bucket{all: a.layout(rs), index: -1}
 	}
 	groupOf := map[patKey]int{}
 	var groups [][]*Rule
@@ -160,7 +168,7 @@ func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 		}
 		groups[g] = append(groups[g], r)
 	}
-	var b bucket
+	var b principalIndex
 	var exact, prefix []entry
 	for g, grs := range groups {
 		sp := a.layout(grs)
@@ -175,8 +183,9 @@ func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 			a.spans = append(a.spans, sp)
 		}
 	}
-	b.exact, b.prefix, b.lens = newTable(exact), newTable(prefix), lengths(prefix)
-	return b
+	b.exact, b.prefix, b.lens = newTable(exact), newTable(prefix), prefixLens(prefix)
+	a.indexes = append(a.indexes, b)
+	return bucket{index: int32(len(a.indexes) - 1)}
 }
 
 // layout appends rs (in ID order) to a.rules and returns their span.
@@ -192,40 +201,82 @@ func (a *Authorizer) layout(rs []*Rule) span {
 	return span{lo, int32(len(a.rules))}
 }
 
-func uniq(ss []string) []entry {
-	seen := map[string]bool{}
-	var out []entry
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, entry{key: s})
+// prefixLen is one length of prefix keys in a table, with the sets of
+// bytes those keys start and end with: a name whose byte at either end of
+// that length is in neither set cannot match, and is not hashed or probed
+// (prefixes mostly end in a separator: "events." at length 7 skips every
+// name whose 7th byte is not '.').
+type prefixLen struct {
+	n           int
+	first, last byteSet
+}
+
+type byteSet [4]uint64
+
+func (b *byteSet) add(c byte)             { b[c>>6] |= 1 << (c & 63) }
+func (b *byteSet) has(c byte) bool        { return b[c>>6]&(1<<(c&63)) != 0 }
+func (p *prefixLen) admits(s string) bool { return p.last.has(s[p.n-1]) && p.first.has(s[0]) }
+
+// prefixLens returns the distinct key lengths of es, ascending, with their
+// first and last bytes.
+func prefixLens(es []entry) []prefixLen {
+	byLen := map[int]*prefixLen{}
+	var out []prefixLen
+	for _, e := range es {
+		if byLen[len(e.key)] == nil {
+			byLen[len(e.key)] = &prefixLen{n: len(e.key)}
+		}
+		p := byLen[len(e.key)]
+		p.first.add(e.key[0])
+		p.last.add(e.key[len(e.key)-1])
+	}
+	for l := range PatternBytesMax + 1 {
+		if p := byLen[l]; p != nil {
+			out = append(out, *p)
 		}
 	}
 	return out
 }
 
-// lengths returns the distinct key lengths of es, ascending.
-func lengths(es []entry) []uint16 {
-	var seen [PatternBytesMax + 1]bool
-	for _, e := range es {
-		seen[len(e.key)] = true
-	}
-	var out []uint16
-	for l, ok := range seen {
-		if ok {
-			out = append(out, uint16(l))
+// superUsers is the exact set of super-user principals, with a filter of
+// their lengths so most principals are ruled out without hashing.
+type superUsers struct {
+	lens  [PatternBytesMax/64 + 1]uint64
+	names table
+}
+
+func newSuperUsers(names []string) superUsers {
+	var s superUsers
+	seen := map[string]bool{}
+	var es []entry
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			es = append(es, entry{key: n})
+			s.lens[len(n)>>6] |= 1 << (len(n) & 63)
 		}
 	}
-	return out
+	s.names = newTable(es)
+	return s
+}
+
+func (s *superUsers) has(p string) bool {
+	if len(p) > PatternBytesMax || s.lens[len(p)>>6]&(1<<(len(p)&63)) == 0 {
+		return false
+	}
+	_, ok := s.names.get(hashString(p), p)
+	return ok
 }
 
 // eval accumulates one decision.
 type eval struct {
 	allowM, denyM OpSet
-	src           netip.Addr
+	src           netip.Addr // as given: normalised only for a rule with CIDRs
 	minute        int
 	timeKnown     bool
 	covered       bool
+	phKnown       bool // ph is the principal's hash (computed on first need)
+	ph            uint64
 	deny, allow   RuleID
 }
 
@@ -235,31 +286,32 @@ func (a *Authorizer) Authorize(req Request) Decision {
 	if !requestOK(&req) {
 		return Decision{Reason: ReasonBadRequest}
 	}
-	ph := hashString(req.Principal)
-	if a.super.n > 0 {
-		if _, ok := a.super.get(ph, req.Principal); ok {
-			return Decision{Allowed: true, Reason: ReasonSuperUser}
-		}
+	if a.super.has(req.Principal) {
+		return Decision{Allowed: true, Reason: ReasonSuperUser}
 	}
-	e := eval{allowM: allowMask[req.Operation], denyM: denyMask[req.Operation], src: normalSource(req.Source)}
+	e := eval{allowM: allowMask[req.Operation], denyM: denyMask[req.Operation], src: req.Source}
 	e.minute, e.timeKnown = req.Time.Minute()
 	ti := &a.types[req.Resource.Type]
 	name := req.Resource.Name
 	if ti.any >= 0 {
-		a.scanBucket(&a.buckets[ti.any], &e, req.Principal, ph)
+		a.scanBucket(&a.buckets[ti.any], &e, req.Principal)
 	}
 	if ti.exact.n > 0 {
 		if g, ok := ti.exact.get(hashString(name), name); ok {
-			a.scanBucket(&a.buckets[g], &e, req.Principal, ph)
+			a.scanBucket(&a.buckets[g], &e, req.Principal)
 		}
 	}
-	for _, l := range ti.lens {
-		if int(l) > len(name) {
+	for i := range ti.lens {
+		l := &ti.lens[i]
+		if l.n > len(name) {
 			break
 		}
-		p := name[:l]
+		if !l.admits(name) {
+			continue
+		}
+		p := name[:l.n]
 		if g, ok := ti.prefix.get(hashString(p), p); ok {
-			a.scanBucket(&a.buckets[g], &e, req.Principal, ph)
+			a.scanBucket(&a.buckets[g], &e, req.Principal)
 		}
 	}
 	switch {
@@ -276,9 +328,9 @@ func (a *Authorizer) Authorize(req Request) Decision {
 }
 
 // scanBucket folds the rules of one resource bucket that match principal.
-func (a *Authorizer) scanBucket(b *bucket, e *eval, principal string, ph uint64) {
+func (a *Authorizer) scanBucket(b *bucket, e *eval, principal string) {
 	e.covered = true
-	if b.small {
+	if b.index < 0 {
 		for i := b.all.lo; i < b.all.hi; i++ {
 			r := &a.rules[i]
 			if principalMatches(r.pkind, r.pvalue, principal) {
@@ -287,17 +339,28 @@ func (a *Authorizer) scanBucket(b *bucket, e *eval, principal string, ph uint64)
 		}
 		return
 	}
+	a.scanIndex(&a.indexes[b.index], e, principal)
+}
+
+func (a *Authorizer) scanIndex(b *principalIndex, e *eval, principal string) {
 	a.scanSpan(b.any, e)
 	if b.exact.n > 0 {
-		if s, ok := b.exact.get(ph, principal); ok {
+		if !e.phKnown {
+			e.ph, e.phKnown = hashString(principal), true
+		}
+		if s, ok := b.exact.get(e.ph, principal); ok {
 			a.scanSpan(a.spans[s], e)
 		}
 	}
-	for _, l := range b.lens {
-		if int(l) > len(principal) {
+	for i := range b.lens {
+		l := &b.lens[i]
+		if l.n > len(principal) {
 			break
 		}
-		p := principal[:l]
+		if !l.admits(principal) {
+			continue
+		}
+		p := principal[:l.n]
 		if s, ok := b.prefix.get(hashString(p), p); ok {
 			a.scanSpan(a.spans[s], e)
 		}
@@ -335,7 +398,7 @@ func (e *eval) fold(r *crule) {
 
 // condTrue: every condition of r certainly holds (what an allow needs).
 func (e *eval) condTrue(r *crule) bool {
-	if len(r.cidrs) > 0 && (!e.src.IsValid() || !inAny(r.cidrs, e.src)) {
+	if len(r.cidrs) > 0 && (!e.src.IsValid() || !inAny(r.cidrs, normalSource(e.src))) {
 		return false
 	}
 	return r.window.IsZero() || (e.timeKnown && r.window.Contains(e.minute))
@@ -343,7 +406,7 @@ func (e *eval) condTrue(r *crule) bool {
 
 // condFalse: some condition of r certainly fails (what stops a deny).
 func (e *eval) condFalse(r *crule) bool {
-	if len(r.cidrs) > 0 && e.src.IsValid() && !inAny(r.cidrs, e.src) {
+	if len(r.cidrs) > 0 && e.src.IsValid() && !inAny(r.cidrs, normalSource(e.src)) {
 		return true
 	}
 	return !r.window.IsZero() && e.timeKnown && !r.window.Contains(e.minute)
@@ -356,18 +419,19 @@ type entry struct {
 }
 
 // table is an open-addressing hash table from strings to uint32, built once
-// and read-only after: linear probing at load ≤ 1/2, hashes stored so a
-// probe compares a word before any bytes. Keys come from rules (written by
-// administrators); lookups with any key cost the probe chains the rules
+// and read-only after: linear probing at load ≤ 1/2. The hashes sit in
+// their own array, eight to a cache line, so a probe reads a word and
+// touches a key only when the hash matches. Keys come from rules (written
+// by administrators); lookups with any key cost the probe chains the rules
 // built, so a client choosing names cannot lengthen them.
 type table struct {
-	slots []slot
-	shift uint8
-	n     int
+	hashes []uint64 // 0: empty slot
+	slots  []slot
+	shift  uint8
+	n      int
 }
 
 type slot struct {
-	h   uint64 // 0: empty
 	key string
 	val uint32
 }
@@ -381,32 +445,36 @@ func newTable(es []entry) table {
 	for size < 2*len(es) {
 		size *= 2
 	}
+	t.hashes = make([]uint64, size)
 	t.slots = make([]slot, size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	mask := uint64(size - 1)
 	for _, e := range es {
 		h := hashString(e.key)
 		i := h >> t.shift
-		for t.slots[i].h != 0 {
-			assert.That(t.slots[i].h != h || t.slots[i].key != e.key, "acl: key %q twice in one table", e.key)
+		for t.hashes[i] != 0 {
+			assert.That(t.hashes[i] != h || t.slots[i].key != e.key, "acl: key %q twice in one table", e.key)
 			i = (i + 1) & mask
 		}
-		t.slots[i] = slot{h: h, key: e.key, val: e.val}
+		t.hashes[i] = h
+		t.slots[i] = slot{key: e.key, val: e.val}
 	}
 	return t
 }
 
 func (t *table) get(h uint64, key string) (uint32, bool) {
-	if len(t.slots) == 0 {
+	hs := t.hashes
+	if len(hs) == 0 {
 		return 0, false
 	}
-	mask := uint64(len(t.slots) - 1)
+	mask := uint64(len(hs) - 1)
 	for i := h >> t.shift; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.h == h && s.key == key {
-			return s.val, true
-		}
-		if s.h == 0 {
+		switch hs[i] {
+		case h:
+			if s := &t.slots[i]; s.key == key {
+				return s.val, true
+			}
+		case 0:
 			return 0, false
 		}
 	}

@@ -188,7 +188,7 @@ func TestAuthorizerAgreesWithReference(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, b := range a.buckets {
-			if !b.small {
+			if b.index >= 0 {
 				large++
 				break
 			}
