@@ -146,7 +146,7 @@ func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 		a.types[t].prefix = newTable(prefix[t])
 		a.types[t].lens = prefixLens(prefix[t])
 	}
-	assert.That(len(a.rules) == len(rules), "acl: compiled %d of %d rules", len(a.rules), len(rules))
+	assert.That(len(a.rules) <= len(rules), "acl: compiled %d rules from %d", len(a.rules), len(rules))
 	return a
 }
 
@@ -171,7 +171,7 @@ func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 	var b principalIndex
 	var exact, prefix []entry
 	for g, grs := range groups {
-		sp := a.layout(grs)
+		sp := a.layout(prune(grs))
 		switch keys[g].kind {
 		case PatternAny:
 			b.any = sp
@@ -186,6 +186,41 @@ func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 	b.exact, b.prefix, b.lens = newTable(exact), newTable(prefix), prefixLens(prefix)
 	a.indexes = append(a.indexes, b)
 	return bucket{index: int32(len(a.indexes) - 1)}
+}
+
+// prune drops the rules of one principal-and-resource group that can never
+// decide: every rule in it matches the same requests but for operations and
+// conditions, so among rules without conditions only the lowest-ID allow
+// and the lowest-ID deny of each operation can be the reported rule. A
+// group keeps at most 2 × 8 unconditional rules however many were written,
+// so a flood of duplicate rules cannot slow decisions. Rules with
+// conditions are all kept.
+func prune(rs []*Rule) []*Rule {
+	var lowest [2][opCount]*Rule
+	keep := make(map[*Rule]bool)
+	for _, r := range rs {
+		if !r.Conditions.IsZero() {
+			keep[r] = true
+			continue
+		}
+		e := 0
+		if r.Effect == Deny {
+			e = 1
+		}
+		for _, o := range r.Operations.List() {
+			if lowest[e][o] == nil { // rs is in ID order: the first is the lowest
+				lowest[e][o] = r
+				keep[r] = true
+			}
+		}
+	}
+	out := make([]*Rule, 0, len(keep))
+	for _, r := range rs {
+		if keep[r] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // layout appends rs (in ID order) to a.rules and returns their span.

@@ -177,3 +177,35 @@ func TestReasonNames(t *testing.T) {
 		seen[n] = true
 	}
 }
+
+// TestDuplicateFlood: tens of thousands of rules on one principal and
+// resource compile to a few candidates, and decide as the reference.
+func TestDuplicateFlood(t *testing.T) {
+	s := &State{}
+	flood := make([]Rule, 50_000)
+	for i := range flood {
+		flood[i] = mustRule(t, "alice", "topic:orders", "read,write", "allow", "")
+	}
+	flood[30_000] = mustRule(t, "alice", "topic:orders", "write", "deny", "")
+	flood[40_000] = mustRule(t, "alice", "topic:orders", "read", "allow", "source_ip=10.0.0.0/8")
+	if _, err := s.Create(flood...); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := Compile(s, Options{})
+	if len(a.rules) > 2*int(opCount) {
+		t.Fatalf("%d rules compiled, want at most %d candidates", len(a.rules), 2*opCount)
+	}
+	for _, r := range []Request{
+		req("alice", ResourceTopic, "orders", OpRead, "10.1.1.1", 0),
+		req("alice", ResourceTopic, "orders", OpWrite, "", 0),
+		req("alice", ResourceTopic, "orders", OpDescribe, "", 0),
+		req("bob", ResourceTopic, "orders", OpRead, "", 0),
+	} {
+		if got, want := a.Authorize(r), s.Evaluate(Options{}, r); got != want {
+			t.Errorf("%+v: authorizer %+v, reference %+v", r, got, want)
+		}
+	}
+	if d := a.Authorize(req("alice", ResourceTopic, "orders", OpWrite, "", 0)); d.RuleID != 30_001 {
+		t.Errorf("write decided by %+v, want deny rule 30001", d)
+	}
+}

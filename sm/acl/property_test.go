@@ -179,13 +179,16 @@ func disagreement(sc scenario, decide func(Request) Decision) (Request, Decision
 // requests (rapid's default -rapid.checks=100); the test fails if fewer
 // than 10,000 were checked when run with the default count.
 func TestAuthorizerAgreesWithReference(t *testing.T) {
-	checked, large, rules := 0, 0, 0
+	checked, large, rules, pruned := 0, 0, 0, 0
 	reasons := map[Reason]int{}
 	rapid.Check(t, func(t *rapid.T) {
 		sc := genScenario().Draw(t, "scenario")
 		a, err := Compile(sc.state, sc.opt)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(a.rules) < sc.state.Len() {
+			pruned++
 		}
 		for _, b := range a.buckets {
 			if b.index >= 0 {
@@ -203,7 +206,10 @@ func TestAuthorizerAgreesWithReference(t *testing.T) {
 		}
 	})
 	t.Logf("mean rules per case %.1f; decisions by reason: %v", float64(rules)/float64(max(1, checked/requestsPerCase)), reasons)
-	t.Logf("checked %d requests; %d cases had a principal-indexed bucket", checked, large)
+	t.Logf("checked %d requests; %d cases had a principal-indexed bucket, %d pruned rules", checked, large, pruned)
+	if pruned == 0 {
+		t.Error("no case pruned a rule: the generator misses that path")
+	}
 	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" && !testing.Short() && checked < 10_000 {
 		t.Fatalf("only %d requests checked, want at least 10,000", checked)
 	}

@@ -761,3 +761,56 @@ func (t *ResourceType) UnmarshalText(b []byte) error {
 	*t = q
 	return nil
 }
+
+// ParseRule builds a rule from the CLI's and admin API's strings
+// (acl create --principal --resource --permissions --effect --conditions)
+// and validates it; the error names the flag's field and value.
+func ParseRule(principal, resource, operations, effect, conditions string) (Rule, error) {
+	var r Rule
+	var err error
+	if r.Principal, err = ParsePattern(principal); err != nil {
+		return Rule{}, fmt.Errorf("principal: %w", err)
+	}
+	if r.Resource, err = ParseResourcePattern(resource); err != nil {
+		return Rule{}, err
+	}
+	if r.Operations, err = ParseOperations(operations); err != nil {
+		return Rule{}, fmt.Errorf("operations: %w", err)
+	}
+	if r.Effect, err = ParseEffect(effect); err != nil {
+		return Rule{}, fmt.Errorf("effect: %w", err)
+	}
+	if r.Conditions, err = ParseConditions(conditions); err != nil {
+		return Rule{}, fmt.Errorf("conditions: %w", err)
+	}
+	if err := r.Validate(); err != nil {
+		return Rule{}, err
+	}
+	return r, nil
+}
+
+// ParseResource reads one concrete resource for a request (acl test):
+// "TYPE:NAME" or the reference's "TYPE.NAME" ("topic.events.user-login" is
+// the topic "events.user-login"). A bare "cluster" is the cluster resource
+// named "cluster". The name may not contain '*'.
+func ParseResource(s string) (Resource, error) {
+	typ, name := s, ""
+	if i := strings.IndexAny(s, ":."); i >= 0 {
+		typ, name = s[:i], s[i+1:]
+	}
+	t, err := ParseResourceType(typ)
+	if err != nil {
+		return Resource{}, fmt.Errorf("resource %q: %w; write TYPE:NAME, e.g. topic:events.a", s, err)
+	}
+	switch {
+	case name == "" && t == ResourceCluster:
+		name = "cluster"
+	case name == "":
+		return Resource{}, fmt.Errorf("resource %q: empty resource name after the type", s)
+	case strings.Contains(name, "*"):
+		return Resource{}, fmt.Errorf("resource %q: a request names one resource; '*' is for rules", s)
+	case len(name) > PatternBytesMax:
+		return Resource{}, fmt.Errorf("resource %q: name longer than %d bytes", s[:32]+"…", PatternBytesMax)
+	}
+	return Resource{Type: t, Name: name}, nil
+}

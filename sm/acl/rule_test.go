@@ -310,3 +310,74 @@ func TestTimeOfDay(t *testing.T) {
 		t.Errorf("MinuteUTC(0) = %d %v", m, ok)
 	}
 }
+
+func TestParseRuleAndResource(t *testing.T) {
+	r, err := ParseRule("app@company.com", "topic.events.*", "read,write", "allow", "source_ip=10.0.0.0/8,time_range=09:00-17:00")
+	if err != nil || r.String() != "#0 allow app@company.com read,write on topic:events.* from 10.0.0.0/8 at 09:00-17:00 UTC" {
+		t.Fatalf("ParseRule = %s, %v", r.String(), err)
+	}
+	for _, tc := range []struct{ p, res, ops, eff, cond, err string }{
+		{"", "topic:x", "read", "allow", "", "principal: pattern \"\": empty"},
+		{"a", "topic:x", "fly", "allow", "", `operations: unknown operation "fly"`},
+		{"a", "topic:x", "read", "permit", "", `effect: unknown effect "permit"`},
+		{"a", "topic:x", "read", "allow", "source_ip=10.0.0.0/40", `conditions: condition "source_ip=10.0.0.0/40": bad CIDR`},
+		{"a", "x", "read", "allow", "", `unknown resource type "x"`},
+	} {
+		if _, err := ParseRule(tc.p, tc.res, tc.ops, tc.eff, tc.cond); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("ParseRule(%q, %q, %q, %q, %q) = %v, want %q", tc.p, tc.res, tc.ops, tc.eff, tc.cond, err, tc.err)
+		}
+	}
+	for in, want := range map[string]Resource{
+		"topic.events.user-login": {ResourceTopic, "events.user-login"},
+		"topic:orders":            {ResourceTopic, "orders"},
+		"group:billing":           {ResourceGroup, "billing"},
+		"cluster":                 {ResourceCluster, "cluster"},
+	} {
+		if got, err := ParseResource(in); err != nil || got != want {
+			t.Errorf("ParseResource(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"topic:", "topic:a*", "orders", ""} {
+		if _, err := ParseResource(bad); err == nil {
+			t.Errorf("ParseResource(%q) accepted", bad)
+		}
+	}
+}
+
+// FuzzParse: no input string panics a parser, and whatever parses
+// round-trips through its text form.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"*", "a*", "topic.events.*", "group:x", "cluster", "read,write", "09:00-17:00",
+		"source_ip=10.0.0.0/8,time_range=22:00-06:00", "::ffff:1.2.3.4/128", "a**", "24:00-00:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if p, err := ParsePattern(s); err == nil {
+			if q, err := ParsePattern(p.String()); err != nil || q != p {
+				t.Fatalf("pattern %q → %v → %v, %v", s, p, q, err)
+			}
+		}
+		if rp, err := ParseResourcePattern(s); err == nil {
+			if q, err := ParseResourcePattern(rp.String()); err != nil || q != rp {
+				t.Fatalf("resource %q → %v → %v, %v", s, rp, q, err)
+			}
+		}
+		if o, err := ParseOperations(s); err == nil {
+			if q, err := ParseOperations(o.String()); err != nil || q != o {
+				t.Fatalf("ops %q → %v → %v, %v", s, o, q, err)
+			}
+		}
+		if w, err := ParseTimeWindow(s); err == nil {
+			if q, err := ParseTimeWindow(w.String()); err != nil || q != w {
+				t.Fatalf("window %q → %v → %v, %v", s, w, q, err)
+			}
+		}
+		if c, err := ParseConditions(s); err == nil {
+			if err := c.Validate(); err != nil {
+				t.Fatalf("conditions %q parsed invalid: %v", s, err)
+			}
+		}
+		_, _ = ParseResource(s)
+		_, _ = ParseRule(s, s, s, s, s)
+	})
+}
