@@ -1,8 +1,10 @@
 package acl
 
 import (
+	"maps"
 	"math/bits"
 	"net/netip"
+	"slices"
 
 	"github.com/weirmq/weir/sm/assert"
 )
@@ -14,13 +16,20 @@ import (
 //
 // Layout: per resource type, a hash table of literal resource names, a
 // hash table of prefix patterns probed once per distinct prefix length not
-// longer than the name, and the wildcard's bucket. Each bucket holds the
-// rules of one resource pattern: a few are scanned directly; more are
-// indexed by principal the same way (exact table, prefix table with its
-// lengths, wildcard list). A decision hashes the principal and the name
-// once each and probes O(1 + distinct prefix lengths) slots, whatever the
-// number of rules; conditions are evaluated only on candidate rules, those
-// that match principal, resource and operation. No decision allocates.
+// longer than the name (skipped without hashing when the name's first or
+// last byte at that length cannot match), and the wildcard's bucket. Each
+// bucket holds the rules of one resource pattern: up to bucketSmallMax are
+// scanned directly; more are indexed by principal the same way (exact
+// table, prefix table with its lengths, wildcard span), and rules that can
+// never decide are pruned (see prune). A decision hashes the name once (the
+// principal only if a principal index is visited) and probes O(1 +
+// distinct prefix lengths) slots, whatever the number of rules; conditions
+// are evaluated only on candidate rules, those that match principal,
+// resource and operation. No decision allocates.
+//
+// There is no decision cache: a cache lookup would hash the same strings
+// and probe a table as the index does, so it could not be much faster,
+// and in sm/ it could not be shared between goroutines without locks.
 type Authorizer struct {
 	version  uint64
 	allowNo  bool
@@ -88,7 +97,7 @@ func Compile(s *State, opt Options) (*Authorizer, error) {
 // Version is the state version the authorizer was compiled from.
 func (a *Authorizer) Version() uint64 { return a.version }
 
-// Len is the number of rules compiled in.
+// Len is the number of rules in the state compiled (pruned ones included).
 func (a *Authorizer) Len() int { return a.rulesLen }
 
 type patKey struct {
@@ -255,20 +264,22 @@ func (p *prefixLen) admits(s string) bool { return p.last.has(s[p.n-1]) && p.fir
 // prefixLens returns the distinct key lengths of es, ascending, with their
 // first and last bytes.
 func prefixLens(es []entry) []prefixLen {
+	if len(es) == 0 {
+		return nil
+	}
 	byLen := map[int]*prefixLen{}
-	var out []prefixLen
 	for _, e := range es {
-		if byLen[len(e.key)] == nil {
-			byLen[len(e.key)] = &prefixLen{n: len(e.key)}
-		}
 		p := byLen[len(e.key)]
+		if p == nil {
+			p = &prefixLen{n: len(e.key)}
+			byLen[len(e.key)] = p
+		}
 		p.first.add(e.key[0])
 		p.last.add(e.key[len(e.key)-1])
 	}
-	for l := range PatternBytesMax + 1 {
-		if p := byLen[l]; p != nil {
-			out = append(out, *p)
-		}
+	out := make([]prefixLen, 0, len(byLen))
+	for _, l := range slices.Sorted(maps.Keys(byLen)) {
+		out = append(out, *byLen[l])
 	}
 	return out
 }
