@@ -386,7 +386,7 @@ func corrupt(r *Rule, how int) {
 	}
 }
 
-// TestApplyIsAtomic: a command either succeeds (bumping the version only if
+// TestApplyIsAtomic: Check predicts Apply's error; a command either succeeds (bumping the version only if
 // it changed the rules) or fails leaving the snapshot byte-identical; two
 // states fed the same commands stay byte-identical; invariants hold after
 // every step.
@@ -397,7 +397,14 @@ func TestApplyIsAtomic(t *testing.T) {
 		for range rapid.IntRange(1, 30).Draw(t, "steps") {
 			c := genCommand(s).Draw(t, "command")
 			before := s.Snapshot()
+			checkErr := s.Check(c)
+			if !bytes.Equal(before, s.Snapshot()) {
+				t.Fatal("Check changed the state")
+			}
 			res, err := s.Apply(c)
+			if (checkErr == nil) != (err == nil) || (err != nil && err.Error() != checkErr.Error()) {
+				t.Fatalf("Check said %v, Apply %v", checkErr, err)
+			}
 			res2, err2 := twin.Apply(c)
 			if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
 				t.Fatalf("twins disagree: %v vs %v", err, err2)

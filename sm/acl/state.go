@@ -182,19 +182,68 @@ func (c *Command) fields() int {
 // a new version. The error is deterministic, so every replica refuses the
 // same commands.
 func (s *State) Apply(c Command) (Result, error) {
-	if n := c.fields(); n != 1 {
-		return Result{}, fmt.Errorf("acl: command sets %d operations (want exactly one of create, delete, delete_matching, replace)", n)
+	if err := s.Check(c); err != nil {
+		return Result{}, err
 	}
 	switch {
 	case c.Create != nil:
-		return s.create(c.Create)
+		return s.create(c.Create), nil
 	case c.Delete != nil:
-		return s.delete(c.Delete)
+		gone := make(map[RuleID]bool, len(c.Delete))
+		for _, id := range c.Delete {
+			gone[id] = true
+		}
+		return s.remove(func(r *Rule) bool { return gone[r.ID] }), nil
 	case c.DeleteMatching != nil:
-		return s.deleteMatching(*c.DeleteMatching)
+		return s.remove(c.DeleteMatching.Matches), nil
 	default:
-		return s.replace(*c.Replace)
+		return s.replace(*c.Replace), nil
 	}
+}
+
+// Check returns the error Apply would return for c now, changing nothing:
+// a controller leader can refuse a bad request before proposing it (Apply
+// checks again, as the state may change before the entry commits).
+func (s *State) Check(c Command) error {
+	if n := c.fields(); n != 1 {
+		return fmt.Errorf("acl: command sets %d operations (want exactly one of create, delete, delete_matching, replace)", n)
+	}
+	switch {
+	case c.Create != nil:
+		if len(c.Create) == 0 {
+			return errors.New("acl: create with no rules")
+		}
+		if err := checkNew(c.Create); err != nil {
+			return err
+		}
+		if total := len(s.rules) + len(c.Create); total > RulesMax {
+			return fmt.Errorf("%w: %d rules plus %d new would be %d, over the limit of %d", ErrTooManyRules, len(s.rules), len(c.Create), total, RulesMax)
+		}
+	case c.Delete != nil:
+		if len(c.Delete) == 0 {
+			return errors.New("acl: delete with no rule IDs")
+		}
+		for _, id := range c.Delete {
+			if _, ok := s.find(id); !ok {
+				return fmt.Errorf("%w: rule %d (nothing deleted)", ErrNoSuchRule, id)
+			}
+		}
+	case c.DeleteMatching != nil:
+		if c.DeleteMatching.IsZero() {
+			return errors.New("acl: delete filter is empty and would match every rule; replace with no rules to delete all")
+		}
+		if err := c.DeleteMatching.Validate(); err != nil {
+			return fmt.Errorf("acl: %w", err)
+		}
+	default:
+		if err := checkNew(*c.Replace); err != nil {
+			return err
+		}
+		if len(*c.Replace) > RulesMax {
+			return fmt.Errorf("%w: replacing with %d rules, over the limit of %d", ErrTooManyRules, len(*c.Replace), RulesMax)
+		}
+	}
+	return nil
 }
 
 // Create is Apply(Command{Create: rules}).
@@ -227,51 +276,24 @@ func checkNew(rules []Rule) error {
 	return nil
 }
 
-func (s *State) create(rules []Rule) (Result, error) {
-	if len(rules) == 0 {
-		return Result{}, errors.New("acl: create with no rules")
-	}
-	if err := checkNew(rules); err != nil {
-		return Result{}, err
-	}
-	if total := len(s.rules) + len(rules); total > RulesMax {
-		return Result{}, fmt.Errorf("%w: %d rules plus %d new would be %d, over the limit of %d", ErrTooManyRules, len(s.rules), len(rules), total, RulesMax)
-	}
-	res := Result{Created: make([]RuleID, len(rules))}
+// create appends checked rules with the next IDs.
+func (s *State) create(rules []Rule) Result {
+	res := Result{Created: s.appendNew(rules)}
+	s.version++
+	res.Version = s.version
+	return res
+}
+
+func (s *State) appendNew(rules []Rule) []RuleID {
+	ids := make([]RuleID, len(rules))
 	for i, r := range rules {
 		s.nextID++
 		r = r.clone()
 		r.ID = s.nextID
 		s.rules = append(s.rules, r)
-		res.Created[i] = r.ID
+		ids[i] = r.ID
 	}
-	s.version++
-	res.Version = s.version
-	return res, nil
-}
-
-func (s *State) delete(ids []RuleID) (Result, error) {
-	if len(ids) == 0 {
-		return Result{}, errors.New("acl: delete with no rule IDs")
-	}
-	gone := make(map[RuleID]bool, len(ids))
-	for _, id := range ids {
-		if _, ok := s.find(id); !ok {
-			return Result{}, fmt.Errorf("%w: rule %d (nothing deleted)", ErrNoSuchRule, id)
-		}
-		gone[id] = true
-	}
-	return s.remove(func(r *Rule) bool { return gone[r.ID] }), nil
-}
-
-func (s *State) deleteMatching(f Filter) (Result, error) {
-	if f.IsZero() {
-		return Result{}, errors.New("acl: delete filter is empty and would match every rule; replace with no rules to delete all")
-	}
-	if err := f.Validate(); err != nil {
-		return Result{}, fmt.Errorf("acl: %w", err)
-	}
-	return s.remove(f.Matches), nil
+	return ids
 }
 
 // remove deletes the rules match selects; the version grows only if one was.
@@ -294,31 +316,22 @@ func (s *State) remove(match func(*Rule) bool) Result {
 	return res
 }
 
-func (s *State) replace(rules []Rule) (Result, error) {
-	if err := checkNew(rules); err != nil {
-		return Result{}, err
-	}
-	if len(rules) > RulesMax {
-		return Result{}, fmt.Errorf("%w: replacing with %d rules, over the limit of %d", ErrTooManyRules, len(rules), RulesMax)
-	}
+// replace swaps in checked rules with new IDs.
+func (s *State) replace(rules []Rule) Result {
 	if len(rules) == 0 && len(s.rules) == 0 {
-		return Result{Version: s.version}, nil // nothing to replace: no new version
+		return Result{Version: s.version} // nothing to replace: no new version
 	}
 	var res Result
 	for _, r := range s.rules {
 		res.Deleted = append(res.Deleted, r.ID)
 	}
 	s.rules = nil
-	for _, r := range rules {
-		s.nextID++
-		r = r.clone()
-		r.ID = s.nextID
-		s.rules = append(s.rules, r)
-		res.Created = append(res.Created, r.ID)
+	if len(rules) > 0 {
+		res.Created = s.appendNew(rules)
 	}
 	s.version++
 	res.Version = s.version
-	return res, nil
+	return res
 }
 
 // CheckInvariants reports a broken invariant: IDs strictly ascending and
