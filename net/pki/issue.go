@@ -33,7 +33,7 @@ func RoleURI(r Role) *url.URL {
 
 // Errors RoleOf returns, wrapped with detail.
 var (
-	ErrNoRole = errors.New("pki: certificate carries no role")
+	ErrNoRole  = errors.New("pki: certificate carries no role")
 	ErrBadRole = errors.New("pki: certificate carries a malformed role")
 )
 
@@ -366,7 +366,8 @@ func (ca *CA) sign(tmpl *x509.Certificate, pub crypto.PublicKey, key crypto.Sign
 }
 
 // RenewRequest is the new validity of a renewed or rotated certificate. Zero
-// values keep the old certificate's duration, starting now.
+// values keep the old certificate's window length, starting five minutes
+// ago (like Issue's default).
 type RenewRequest struct {
 	NotBefore, NotAfter time.Time
 	Validity            time.Duration
@@ -422,14 +423,14 @@ func (ca *CA) successor(old *x509.Certificate, req RenewRequest) (*x509.Certific
 	if err != nil {
 		return nil, fmt.Errorf("pki: certificate %s: %w", serial, err)
 	}
-	validity := req.Validity
-	if validity == 0 {
-		validity = old.NotAfter.Sub(old.NotBefore) - backdate
-		if validity <= 0 {
-			validity = old.NotAfter.Sub(old.NotBefore)
+	validity, start := req.Validity, req.NotBefore
+	if validity == 0 && req.NotAfter.IsZero() { // the old window's length, from now
+		validity = old.NotAfter.Sub(old.NotBefore)
+		if start.IsZero() {
+			start = ca.now().Add(-backdate)
 		}
 	}
-	nb, na, err := window(ca.now(), req.NotBefore, req.NotAfter, validity, CertValidity)
+	nb, na, err := window(ca.now(), start, req.NotAfter, validity, CertValidity)
 	if err != nil {
 		return nil, err
 	}
