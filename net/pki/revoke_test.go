@@ -138,9 +138,9 @@ func TestCRLRefusals(t *testing.T) {
 		})
 	}
 	for in, want := range map[string]string{
-		"":            "parse CRL",
-		"garbage":     "parse CRL",
-		"-----BEGIN":  "malformed PEM CRL",
+		"":           "parse CRL",
+		"garbage":    "parse CRL",
+		"-----BEGIN": "malformed PEM CRL",
 		string(pemEncode("CERTIFICATE", ca.Cert.Raw)): `PEM block is "CERTIFICATE"`,
 	} {
 		_, err := ParseCRL([]byte(in))
