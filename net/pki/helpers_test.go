@@ -55,7 +55,7 @@ func forge(t *testing.T, ca *CA, tmpl *x509.Certificate) *x509.Certificate {
 	if tmpl.NotBefore.IsZero() {
 		tmpl.NotBefore, tmpl.NotAfter = t0.Add(-time.Hour), t0.Add(time.Hour)
 	}
-	if tmpl.Subject.CommonName == "" {
+	if tmpl.Subject.CommonName == "" && len(tmpl.Subject.Organization) == 0 {
 		tmpl.Subject = pkix.Name{CommonName: "forged"}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)

@@ -38,28 +38,25 @@ var (
 )
 
 // RoleOf reads the role a certificate carries (its weir://role/<role> URI).
-// A certificate without one wraps ErrNoRole; two role URIs, a malformed one
-// or an unknown role wrap ErrBadRole.
+// A certificate without a weir: URI wraps ErrNoRole; two, or one that is
+// not exactly weir://role/ and a known role, wrap ErrBadRole.
 func RoleOf(cert *x509.Certificate) (Role, error) {
 	var found []string
 	for _, u := range cert.URIs {
-		if u.Scheme == RoleScheme && u.Host == roleHost {
+		if u.Scheme == RoleScheme { // Issue refuses any other weir: URI, so each is a role claim
 			found = append(found, u.String())
 		}
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("%w (no %s://%s/ URI)", ErrNoRole, RoleScheme, roleHost)
+		return "", fmt.Errorf("%w (no %s://%s/<role> URI)", ErrNoRole, RoleScheme, roleHost)
 	case 1:
 	default:
 		return "", fmt.Errorf("%w: %d role URIs (%s), want exactly one", ErrBadRole, len(found), strings.Join(found, ", "))
 	}
 	name, ok := strings.CutPrefix(found[0], RoleScheme+"://"+roleHost+"/")
-	if !ok {
-		return "", fmt.Errorf("%w: %q", ErrBadRole, found[0])
-	}
 	r, err := ParseRole(name)
-	if err != nil || RoleURI(r).String() != found[0] {
+	if !ok || err != nil || RoleURI(r).String() != found[0] {
 		return "", fmt.Errorf("%w: %q is not one of weir://role/broker, controller, client, admin", ErrBadRole, found[0])
 	}
 	return r, nil

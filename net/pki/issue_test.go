@@ -121,10 +121,19 @@ func TestRoleOfRefusals(t *testing.T) {
 		{"unknown", []*url.URL{u("weir://role/root")}, ErrBadRole, "weir://role/root"},
 		{"query", []*url.URL{u("weir://role/client?x=broker")}, ErrBadRole, "is not one of"},
 		{"nested", []*url.URL{u("weir://role/client/broker")}, ErrBadRole, "is not one of"},
+		{"host case", []*url.URL{u("weir://ROLE/broker")}, ErrBadRole, "is not one of"},
+		{"other weir uri", []*url.URL{u("weir://node/101"), u("weir://role/client")}, ErrBadRole, "2 role URIs"},
+		{"scheme case", []*url.URL{u("WEIR://role/admin")}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := forge(t, ca, &x509.Certificate{URIs: tc.uris})
 			_, err := RoleOf(c)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("RoleOf: %v, want %v", err, tc.want)
 			}
