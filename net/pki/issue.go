@@ -246,10 +246,17 @@ type Issued struct {
 	CertPEM []byte
 	// KeyPEM is Key as PKCS #8 PEM; nil after Renew.
 	KeyPEM []byte
+	// Replaces is the serial of the certificate a Renew or Rotate succeeds.
+	Replaces string
 }
 
-// Record is the certificate's registry record.
-func (is *Issued) Record() Record { return RecordOf(is.Cert) }
+// Record is the certificate's registry record (with Replaces set after a
+// renewal or rotation).
+func (is *Issued) Record() Record {
+	r := RecordOf(is.Cert)
+	r.Replaces = is.Replaces
+	return r
+}
 
 // WriteFiles writes <name>.pem and <name>-key.pem (mode 0600) into dir,
 // refusing to overwrite either. After Renew there is no key and only the
@@ -382,7 +389,12 @@ func (ca *CA) Renew(old *x509.Certificate, req RenewRequest) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ca.sign(tmpl, old.PublicKey, nil)
+	is, err := ca.sign(tmpl, old.PublicKey, nil)
+	if err != nil {
+		return nil, err
+	}
+	is.Replaces = SerialString(old.SerialNumber)
+	return is, nil
 }
 
 // Rotate signs a new certificate with a new key pair: a new serial, key and
@@ -403,7 +415,12 @@ func (ca *CA) Rotate(old *x509.Certificate, req RenewRequest) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ca.sign(tmpl, key.Public(), key)
+	is, err := ca.sign(tmpl, key.Public(), key)
+	if err != nil {
+		return nil, err
+	}
+	is.Replaces = SerialString(old.SerialNumber)
+	return is, nil
 }
 
 // successor is the template of old's renewal: its subject (byte for byte),

@@ -215,6 +215,9 @@ func TestRenewAndRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, rn, rt := old.Record(), renewed.Record(), rotated.Record()
+	if rn.Replaces != o.Serial || rt.Replaces != o.Serial || o.Replaces != "" {
+		t.Fatalf("Replaces: %q %q %q", rn.Replaces, rt.Replaces, o.Replaces)
+	}
 	if renewed.Key != nil || renewed.KeyPEM != nil {
 		t.Fatal("Renew made a key")
 	}

@@ -62,6 +62,8 @@ type Record struct {
 	// PublicKey is the SHA-256 of its SubjectPublicKeyInfo, hex: the same
 	// across a renewal, new after a rotation.
 	PublicKey string `json:"public_key_sha256"`
+	// Replaces is the serial this certificate renewed or rotated, if any.
+	Replaces string `json:"replaces,omitempty"`
 	// Status is Active or Revoked; see StatusAt for the status at a time.
 	Status           Status    `json:"status"`
 	RevocationReason Reason    `json:"revocation_reason,omitempty"`
@@ -208,4 +210,21 @@ func sortByExpiry(rs []Record) {
 		}
 		return cmp.Compare(a.Serial, b.Serial)
 	})
+}
+
+// Revocations lists the revocations among records issued by the CA whose
+// SubjectKeyID is issuerKeyID ("" for all), sorted by serial: the entries
+// of that CA's CRL.
+func Revocations(records []Record, issuerKeyID string) []Revocation {
+	var out []Revocation
+	for _, r := range records {
+		if issuerKeyID != "" && !strings.EqualFold(r.AuthorityKeyID, issuerKeyID) {
+			continue
+		}
+		if rv, ok := r.Revocation(); ok {
+			out = append(out, rv)
+		}
+	}
+	slices.SortFunc(out, func(a, b Revocation) int { return cmp.Compare(a.Serial, b.Serial) })
+	return out
 }

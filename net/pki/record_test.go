@@ -142,3 +142,21 @@ func TestSerials(t *testing.T) {
 		wantErr(t, err, want)
 	}
 }
+
+func TestRevocations(t *testing.T) {
+	mk := func(serial, aki string, revoked bool) Record {
+		r := Record{Serial: serial, AuthorityKeyID: aki, Status: StatusActive}
+		if revoked {
+			r.Revoke(ReasonSuperseded, t0)
+		}
+		return r
+	}
+	rs := []Record{mk("c", "aa", true), mk("a", "aa", true), mk("b", "aa", false), mk("d", "bb", true)}
+	got := Revocations(rs, "AA")
+	if len(got) != 2 || got[0].Serial != "a" || got[1].Serial != "c" || got[0].Reason != ReasonSuperseded || !got[0].At.Equal(t0) {
+		t.Fatalf("Revocations(aa) = %+v", got)
+	}
+	if n := len(Revocations(rs, "")); n != 3 {
+		t.Fatalf("Revocations of all: %d", n)
+	}
+}

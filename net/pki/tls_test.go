@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weirmq/weir/net/tlsutil"
 )
 
 // handshake runs a TLS 1.3 handshake over loopback TCP and exchanges a byte
@@ -189,4 +191,43 @@ func TestPeerIdentityRefusals(t *testing.T) {
 	m, _ := ParsePrincipalMapper("san-dns")
 	_, err = PeerIdentity(tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}, VerifiedChains: [][]*x509.Certificate{{c, ca.Cert}}}, m)
 	wantErr(t, err, "no DNS SAN")
+}
+
+// A certificate issued here, written beside a root made here, loads through
+// net/tlsutil's configs and handshakes with the names the transport expects.
+func TestTLSUtilCompatible(t *testing.T) {
+	dir := t.TempDir()
+	root, err := InitRoot(dir, CAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct {
+		name string
+		role Role
+		dns  []string
+	}{{"broker-101", RoleBroker, []string{"localhost"}}, {"client-app", RoleClient, nil}} {
+		is := issue(t, root, IssueRequest{Principal: n.name, Role: n.role, SANs: SANs{DNS: n.dns}})
+		if _, _, err := is.WriteFiles(dir, n.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc, err := tlsutil.LoadServerConfig(tlsutil.PathsFor(dir, "broker-101"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := tlsutil.LoadClientConfig(tlsutil.PathsFor(dir, "client-app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.ServerName = "localhost"
+	saw, serr, cerr := handshake(t, sc, cc)
+	if serr != nil || cerr != nil {
+		t.Fatalf("server %v client %v", serr, cerr)
+	}
+	if name, err := tlsutil.PeerName(saw); err != nil || name != "client-app" {
+		t.Fatalf("PeerName %q %v", name, err)
+	}
+	if id, err := PeerIdentity(saw, nil); err != nil || id.Principal != "client-app" || id.Role != RoleClient {
+		t.Fatalf("PeerIdentity %+v %v", id, err)
+	}
 }
