@@ -220,7 +220,7 @@ func ValidateCert(cert *x509.Certificate, t Trust, opts ValidateOptions) Result 
 		}
 	}
 	revoked(cert, "certificate")
-	if len(chains) > 0 {
+	if len(chains) > 0 && len(chains[0]) > 2 {
 		for _, c := range chains[0][1 : len(chains[0])-1] {
 			revoked(c, "issuing CA")
 		}

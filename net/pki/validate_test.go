@@ -106,6 +106,8 @@ func TestValidate(t *testing.T) {
 			ProblemKeyUsage: "lacks the extended key usage serverAuth a broker needs"}},
 		{name: "CA as leaf", pem: pemEncode("CERTIFICATE", sub.Cert.Raw), want: map[ProblemKind]string{
 			ProblemIsCA: "is a CA certificate"}},
+		{name: "a trusted root as leaf", pem: pemEncode("CERTIFICATE", root.Cert.Raw), opts: ValidateOptions{Revoked: set, Checker: checker}, want: map[ProblemKind]string{
+			ProblemIsCA: "is a CA certificate"}},
 		{name: "no role (tlsutil certificate)", pem: legacyPEM, trust: legacyTrust, opts: ValidateOptions{Now: time.Now()}, want: map[ProblemKind]string{
 			ProblemRole: "carries no role"}},
 		{name: "everything at once", pem: expired.CertPEM, trust: foreign.Trust(), opts: ValidateOptions{Role: RoleBroker, Checker: func(*big.Int) (bool, string) { return true, "" }}, want: map[ProblemKind]string{
