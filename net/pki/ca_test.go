@@ -2,6 +2,8 @@ package pki
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"io/fs"
@@ -272,4 +274,62 @@ func TestKeyAlgorithms(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseKeyForms(t *testing.T) {
+	ec, _ := GenerateKey(ECDSAP256)
+	rsaKey, _ := GenerateKey(RSA2048)
+	ecDER, _ := x509.MarshalECPrivateKey(ec.(*ecdsa.PrivateKey))
+	rsaDER := x509.MarshalPKCS1PrivateKey(rsaKey.(*rsa.PrivateKey))
+	pk8, _ := MarshalKey(ec)
+	for name, data := range map[string][]byte{
+		"pkcs8":               pk8,
+		"ec":                  pemEncode("EC PRIVATE KEY", ecDER),
+		"rsa":                 pemEncode("RSA PRIVATE KEY", rsaDER),
+		"after a certificate": append(pemEncode("CERTIFICATE", []byte{1}), pk8...),
+	} {
+		if _, err := ParseKey(data); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	_, err := ParseKey([]byte("nothing"))
+	wantErr(t, err, "no PEM private key")
+	_, err = ParseKey(pemEncode("PRIVATE KEY", []byte{1, 2}))
+	wantErr(t, err, "pki: private key:")
+}
+
+func TestLoadCAChainRefusals(t *testing.T) {
+	root := newRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	if _, err := root.InitIntermediate(dir, CAOptions{CommonName: "Sub"}); err != nil {
+		t.Fatal(err)
+	}
+	chain := filepath.Join(dir, ChainFile)
+	os.WriteFile(chain, []byte("no pem here"), 0o644)
+	_, err := LoadCA(dir)
+	wantErr(t, err, "no PEM certificate found")
+	leaf := issue(t, root, IssueRequest{Principal: "x", Role: RoleClient})
+	os.WriteFile(chain, leaf.CertPEM, 0o644)
+	_, err = LoadCA(dir)
+	wantErr(t, err, "is not a CA")
+	// A chain that stops below the root.
+	mid := newIntermediate(t, root, "Mid")
+	sub, err := mid.NewIntermediate(CAOptions{CommonName: "Low"})
+	if err == nil {
+		t.Fatalf("mid has path length 0 and signed %v", sub)
+	}
+	deep, _ := NewRoot(CAOptions{PathLen: 2, NotBefore: t0.Add(-time.Hour)})
+	m2, _ := deep.NewIntermediate(CAOptions{CommonName: "M2", PathLen: 1, NotBefore: t0.Add(-time.Hour)})
+	dir2 := t.TempDir()
+	os.Chmod(dir2, 0o700)
+	if _, err := m2.InitIntermediate(dir2, CAOptions{CommonName: "L2", NotBefore: t0.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir2, ChainFile), pemEncode("CERTIFICATE", m2.Cert.Raw), 0o644)
+	_, err = LoadCA(dir2)
+	wantErr(t, err, "does not end at a self-signed root")
+	// InitIntermediate refuses the directory of an existing CA.
+	_, err = root.InitIntermediate(dir2, CAOptions{CommonName: "again"})
+	wantErr(t, err, "already exists")
 }

@@ -71,11 +71,6 @@ type SANs struct {
 	URI   []string `json:"uri,omitempty"`
 }
 
-// Empty reports whether there is no name at all.
-func (s SANs) Empty() bool {
-	return len(s.DNS)+len(s.IP)+len(s.Email)+len(s.URI) == 0
-}
-
 // ParseSANs sorts command-line style names into SANs. Each is either typed
 // ("dns:broker-1.example.com", "ip:10.0.0.5", "email:app@example.com",
 // "uri:spiffe://example.com/app") or bare, and then an IP address if it

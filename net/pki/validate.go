@@ -250,8 +250,6 @@ func chainProblem(r *Result, cert *x509.Certificate, at time.Time, err error) {
 			r.add(ProblemChain, "%s is not valid at %s (valid %s to %s)", what, stamp(at), stamp(c.NotBefore), stamp(c.NotAfter))
 		case x509.TooManyIntermediates:
 			r.add(ProblemChain, "%s: too many intermediates for its path length constraint", what)
-		case x509.NotAuthorizedToSign:
-			r.add(ProblemChain, "%s is not allowed to sign certificates", what)
 		default:
 			r.add(ProblemChain, "%s: %v", what, err)
 		}

@@ -1,7 +1,9 @@
 package pki
 
 import (
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"math/big"
 	"net/url"
 	"os"
@@ -177,4 +179,51 @@ func TestValidateFileAndTrust(t *testing.T) {
 	wantErr(t, err, "no self-signed root")
 	_, err = ParseTrust(nil)
 	wantErr(t, err, "no PEM certificate")
+}
+
+// Chains that break the CA rules: an intermediate under a path-length-0
+// CA, and a leaf acting as a CA.
+func TestValidateChainRules(t *testing.T) {
+	root := newRoot(t)
+	sub := newIntermediate(t, root, "Sub CA") // path length 0
+	role, _ := url.Parse("weir://role/client")
+	leafTmpl := func() *x509.Certificate {
+		return &x509.Certificate{URIs: []*url.URL{role}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	}
+	signWith := func(parent *x509.Certificate, parentKey *CA, tmpl *x509.Certificate) (*x509.Certificate, *CA) {
+		key, err := GenerateKey(ECDSAP256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.SerialNumber, _ = newSerial()
+		tmpl.NotBefore, tmpl.NotAfter = t0.Add(-time.Hour), t0.Add(time.Hour)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, &CA{Cert: c, Key: key}
+	}
+	// sub signs a CA although its path length is 0.
+	deeper, deeperCA := signWith(sub.Cert, sub, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "Too Deep"}, IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	})
+	tooDeep, _ := signWith(deeper, deeperCA, leafTmpl())
+	res := ValidateCert(tooDeep, Trust{Roots: []*x509.Certificate{root.Cert}, Intermediates: []*x509.Certificate{sub.Cert, deeper}}, ValidateOptions{Now: t0})
+	if res.Valid || !res.Has(ProblemChain) || !strings.Contains(res.Err().Error(), "too many intermediates") {
+		t.Fatalf("path length violation: %+v", res.Problems)
+	}
+	// A leaf signs a certificate.
+	leaf := issue(t, root, IssueRequest{Principal: "leaf", Role: RoleClient})
+	leafCA := &CA{Cert: leaf.Cert, Key: leaf.Key}
+	underLeaf, _ := signWith(leaf.Cert, leafCA, leafTmpl())
+	res = ValidateCert(underLeaf, Trust{Roots: []*x509.Certificate{root.Cert}, Intermediates: []*x509.Certificate{leaf.Cert}}, ValidateOptions{Now: t0})
+	// (crypto/x509 skips non-CA candidates, so no chain is found at all)
+	if res.Valid || !res.Has(ProblemUnknownCA) || !strings.Contains(res.Err().Error(), `unknown CA (issuer "CN=leaf")`) {
+		t.Fatalf("leaf as CA: %+v", res.Problems)
+	}
 }
