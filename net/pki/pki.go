@@ -15,8 +15,9 @@
 //
 //	weir://role/<role>
 //
-// Exactly one such URI is allowed; any other URI with scheme "weir" is
-// reserved and refused when issuing. The role never lives in the subject, so
+// A certificate carries exactly one URI with scheme "weir", and it is that
+// one (RoleOf refuses two, or any other weir: URI; Issue refuses a weir: URI
+// among the requested SANs). The role never lives in the subject, so
 // it cannot be confused with the CommonName or forged by a principal-mapping
 // rule over the subject, and a standard tool (openssl x509 -text) shows it.
 // Key usage follows the role: broker and controller certificates are issued
