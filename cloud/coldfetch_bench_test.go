@@ -132,7 +132,7 @@ func coldServe(b *testing.B, st cloud.Store, tp sm.TopicPartition, segs []sm.Rem
 	for next < end {
 		i := int((next - segs[0].Base) / (segs[0].Next - segs[0].Base))
 		reqID++
-		r.Fetch(0, 1_000_001, sm.FetchRequest{ReqID: reqID, TP: tp, Offset: next}, segs[i:min(i+tier.DefaultColdFetchSegments+1, len(segs))], view)
+		r.Fetch(0, 1_000_001, sm.FetchRequest{ReqID: reqID, TP: tp, Offset: next}, segs[i:], view)
 		for answered := false; !answered; {
 			ops, replies, _ := r.TakeOutput(&ids)
 			ex.StartObject(ops)

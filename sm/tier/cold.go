@@ -154,8 +154,9 @@ type coldGet struct {
 	// reserved is the read-ahead reservation it holds in the cache (zero:
 	// a fetch asked for it).
 	reserved int64
-	// ahead, for a read-ahead of a segment's index: how many of its chunks
-	// to read ahead once it arrives, from the one where its reads start.
+	// ahead, for a read-ahead of a segment's index: how many bytes of its
+	// chunks to read ahead once it arrives, from the one where its reads
+	// start.
 	ahead int64
 }
 
@@ -206,13 +207,13 @@ type coldFetch struct {
 	// its epoch).
 	view View
 	// parts are the segments the fetch may read, from the one holding the
-	// fetch offset; cur is the one the cursor is in. next, when hasNext,
-	// is the segment after them (for read-ahead).
-	parts   []coldPart
-	cur     int
-	inline  [2]coldPart // parts' storage for most fetches
-	next    segRef
-	hasNext bool
+	// fetch offset; cur is the one the cursor is in. after are up to
+	// readAheadSegments segments after them, below the high watermark
+	// (for read-ahead).
+	parts  []coldPart
+	cur    int
+	inline [2]coldPart // parts' storage for most fetches
+	after  []segRef
 	// The answer so far: batches, their records at or after the fetch
 	// offset, and their frame bytes.
 	batches []sm.Batch
@@ -247,11 +248,11 @@ func (r *ColdReader) Pending() int { return len(r.fetches) }
 // Fetch serves req, from consumer from, out of segs: segs[0] is the
 // recorded segment holding req.Offset, the rest the recorded segments after
 // it, in order. The fetch reads on into them while its budgets last, up to
-// MaxSegments of them; the segment after those it may read is read ahead.
-// Passing more than MaxSegments+1 is useless. The caller has checked
-// everything the hot path checks (role, epochs, req.Offset within
-// [LogStart, HighWatermark)) and routed here an offset below its local log
-// start. The answer comes out of TakeOutput, now or after the gets it needs
+// MaxSegments of them; up to readAheadSegments segments after those may be
+// read ahead. Passing more than MaxSegments+readAheadSegments is useless.
+// The caller has checked everything the hot path checks (role, epochs,
+// req.Offset within [LogStart, HighWatermark)) and routed here an offset
+// below its local log start. The answer comes out of TakeOutput, now or after the gets it needs
 // complete. With MaxPending fetches already waiting it is answered
 // LEADER_NOT_AVAILABLE at once.
 func (r *ColdReader) Fetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, segs []sm.RemoteSegment, v View) {
@@ -285,9 +286,12 @@ func (r *ColdReader) Fetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, seg
 			panic(fmt.Sprintf("tier: %v: cold fetch at %d given segment %s [%d, %d) of %d data and %d index bytes after %d",
 				r.cfg.TP, req.Offset, s.Name, s.Base, s.Next, s.DataBytes, s.IndexBytes, segs[max(i-1, 0)].Next))
 		}
-		if i > 0 && (len(f.parts) == r.cfg.MaxSegments || records >= f.maxRecords || s.Base >= v.HighWatermark) {
-			f.next, f.hasNext = refOf(s), true
-			break
+		if len(f.after) > 0 || i > 0 && (len(f.parts) == r.cfg.MaxSegments || records >= f.maxRecords || s.Base >= v.HighWatermark) {
+			if len(f.after) == readAheadSegments || s.Base >= v.HighWatermark {
+				break
+			}
+			f.after = append(f.after, refOf(s))
+			continue
 		}
 		p := coldPart{seg: refOf(s), from: s.Base}
 		if i == 0 {
@@ -749,10 +753,17 @@ func (r *ColdReader) answer(f *coldFetch, resp sm.FetchResponse) {
 }
 
 // readAheadChunks is how far read-ahead reaches past the last byte a fetch
-// used, in chunks (with the default 4 MiB chunks, 16 MiB: at a few hundred
-// MB/s that covers an object store's first-byte latency several times
-// over). The cache's read-ahead share bounds it as well.
+// used, in chunks of the cache's size (with the default 4 MiB chunks,
+// 16 MiB: at a few hundred MB/s that covers an object store's first-byte
+// latency several times over), counting the bytes of short chunks (a
+// segment smaller than a chunk is one short chunk), so small segments are
+// read as far ahead. The cache's read-ahead share bounds it as well.
 const readAheadChunks = 4
+
+// readAheadSegments bounds the segments after a fetch's own that its
+// read-ahead may reach (a consumer reading small ranges still reads far
+// enough ahead).
+const readAheadSegments = 8
 
 // readAhead gets into the cache what a sequential consumer of f asks for
 // next: the chunks after the last one f used, then the segments after f's
@@ -767,7 +778,7 @@ func (r *ColdReader) readAhead(f *coldFetch) {
 	if !p.started || p.pos == 0 {
 		return
 	}
-	left := int64(readAheadChunks)
+	left := readAheadChunks * r.cache.chunk // bytes
 	if !r.aheadChunks(p.seg, r.cache.chunkOf(p.pos-1)+1, &left) {
 		return
 	}
@@ -776,8 +787,8 @@ func (r *ColdReader) readAhead(f *coldFetch) {
 		switch {
 		case j < len(f.parts):
 			n = f.parts[j].seg
-		case j == len(f.parts) && f.hasNext:
-			n = f.next
+		case j-len(f.parts) < len(f.after):
+			n = f.after[j-len(f.parts)]
 		default:
 			return
 		}
@@ -791,11 +802,11 @@ func (r *ColdReader) readAhead(f *coldFetch) {
 		if !ok {
 			return
 		}
-		chunks := min(left, (n.dataBytes+r.cache.chunk-1)/r.cache.chunk)
+		bytes := min(left, n.dataBytes)
 		if g != nil && g.reserved > 0 { // (a fetch's own get: that fetch asks for the chunks it reads)
-			g.ahead = max(g.ahead, chunks)
+			g.ahead = max(g.ahead, bytes)
 		}
-		left -= chunks
+		left -= bytes
 	}
 }
 
@@ -807,7 +818,7 @@ func (r *ColdReader) startChunk(seg segRef, idx *sm.SegmentIndex) int64 {
 	return r.cache.chunkOf(e.Pos)
 }
 
-// aheadChunks reads ahead seg's chunks from k while *left chunks remain,
+// aheadChunks reads ahead seg's chunks from k while *left bytes remain,
 // counting the cached and asked-for ones too; false when the read-ahead
 // share is used up.
 func (r *ColdReader) aheadChunks(seg segRef, k int64, left *int64) bool {
@@ -816,7 +827,7 @@ func (r *ColdReader) aheadChunks(seg segRef, k int64, left *int64) bool {
 		if _, ok := r.prefetch(coldKey{seg.name, k}, seg, off, end); !ok {
 			return false
 		}
-		*left--
+		*left -= end - off
 	}
 	return true
 }
