@@ -312,10 +312,10 @@ type fetchResult struct {
 	logStart sm.Offset
 	// span is how many records the first answer held when the broker's
 	// bounds ended it below the high watermark (zero otherwise).
-	span sm.Offset
-	err      error
-	retry    bool // err is transient: try again later
-	refresh  bool // metadata is probably stale
+	span    sm.Offset
+	err     error
+	retry   bool // err is transient: try again later
+	refresh bool // metadata is probably stale
 }
 
 // pollOnce runs one fetch round over the assignment.
