@@ -904,3 +904,88 @@ func TestClientClose(t *testing.T) {
 	}
 	eventually(t, "the client's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
+
+// A partition with a backlog is read with several fetches in flight, of
+// consecutive ranges the size of the last answer; answers that fall short
+// (a gap) or fail are not reported and not skipped: the consumer reads every
+// record once, in order. At the log's end it fetches one range at a time.
+func TestConsumerPipelinesBacklog(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("orders", 1, 101)
+	pc := f.newClient(f.clientConfig())
+	p := newProducer(t, pc, ProducerConfig{})
+	defer p.Close(testCtx(t))
+	const n = 120
+	for i := range n {
+		if _, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: fmt.Appendf(nil, "v%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Rounds read [0], then three ranges of 10: [10 20 30], [40 50 60], ….
+	// The range at 50 is answered short (one record): the round ends at
+	// 51, and the next reads [51 61 71]; the range at 61 fails once with
+	// NOT_LEADER: that round ends at 61.
+	f.mu.Lock()
+	failed := false
+	f.onFetch = func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool) {
+		switch {
+		case req.Offset == 50:
+			resp := f.fetchLocked(self, req)
+			resp.Batches = resp.Batches[:1]
+			return resp, true
+		case req.Offset == 61 && !failed:
+			failed = true
+			return sm.FetchResponse{ReqID: req.ReqID, TP: req.TP, Code: sm.CodeNotLeader, LeaderEpoch: 1, LeaderHint: 101}, true
+		}
+		return nil, false
+	}
+	f.mu.Unlock()
+	c := f.newClient(f.clientConfig())
+	k := newConsumer(t, c, ConsumerConfig{MaxRecords: 10, FetchesInFlight: 3, PollInterval: 10 * time.Millisecond})
+	k.Assign(orders0)
+	var got []Record
+	for len(got) < n {
+		recs, err := k.Poll(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+	}
+	for i, r := range got {
+		if r.Offset != sm.Offset(i) || string(r.Value) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("record %d: offset %d value %q", i, r.Offset, r.Value)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("consumed %d records, want %d", len(got), n)
+	}
+	// Ranges ahead of the position were asked for (offsets no answer had
+	// reached yet), and the short and failed ones were read again.
+	ahead, at := 0, map[sm.Offset]int{}
+	var reached sm.Offset
+	for _, s := range f.fetchesSeen() {
+		if s.req.Offset > reached {
+			ahead++
+		}
+		at[s.req.Offset]++
+		reached = max(reached, s.req.Offset+1)
+	}
+	if ahead == 0 {
+		t.Fatalf("no fetch read ahead of the position: %+v", f.fetchesSeen())
+	}
+	if at[51] == 0 || at[61] < 2 {
+		t.Fatalf("the gap after the short answer at 50 (fetches at 51: %d) or the failed range at 61 (%d fetches) was not read again: %+v", at[51], at[61], f.fetchesSeen())
+	}
+	// At the end: one fetch per round.
+	before := len(f.fetchesSeen())
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if recs, err := k.Poll(ctx); len(recs) != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll at the end = %d records, %v", len(recs), err)
+	}
+	for _, s := range f.fetchesSeen()[before:] {
+		if s.req.Offset != n {
+			t.Fatalf("at the log's end a fetch asked for %d", s.req.Offset)
+		}
+	}
+}

@@ -22,7 +22,19 @@ type ConsumerConfig struct {
 	// round in which no partition had new records (default 100 ms). Brokers
 	// answer fetches at once, so this is the consumer's idle latency.
 	PollInterval time.Duration
+	// FetchesInFlight bounds the fetches Poll keeps in flight for one
+	// partition (default 4; 1 fetches one at a time). A partition with a
+	// backlog (the last fetch stopped at the broker's bounds, below the
+	// high watermark) is read in one round as that many consecutive
+	// ranges, each as large as the last answer, so the broker prepares the
+	// next answers while earlier ones travel: offsets are dense, so the
+	// ranges' starts are known in advance. At the log's end it fetches one
+	// at a time. Memory: up to this many answers per partition.
+	FetchesInFlight int
 }
+
+// DefaultFetchesInFlight is ConsumerConfig.FetchesInFlight's default.
+const DefaultFetchesInFlight = 4
 
 // Record is one consumed record.
 type Record struct {
@@ -63,6 +75,11 @@ type cursor struct {
 	// beginning says the position is "the log start" (SeekToBeginning):
 	// when retention moved the log start past pos, reading starts there.
 	beginning bool
+	// span is how many records the last answer held when the broker's
+	// bounds, not the high watermark, ended it (zero: unknown, or the
+	// partition was read to its end); hw the high watermark it named.
+	span sm.Offset
+	hw   sm.Offset
 }
 
 // NewConsumer makes a consumer on c's connections, with nothing assigned.
@@ -280,6 +297,10 @@ type fetchJob struct {
 	pos   sm.Offset
 	epoch sm.Epoch
 	seq   uint64
+	// span and hw are the cursor's (pipelining); maxRecords is the
+	// request's bound.
+	span, hw   sm.Offset
+	maxRecords int32
 }
 
 type fetchResult struct {
@@ -289,9 +310,12 @@ type fetchResult struct {
 	hw    sm.Offset
 	// logStart is the log start the leader named with OFFSET_OUT_OF_RANGE.
 	logStart sm.Offset
-	err      error
-	retry    bool // err is transient: try again later
-	refresh  bool // metadata is probably stale
+	// span is how many records the first answer held when the broker's
+	// bounds ended it below the high watermark (zero otherwise).
+	span    sm.Offset
+	err     error
+	retry   bool // err is transient: try again later
+	refresh bool // metadata is probably stale
 }
 
 // pollOnce runs one fetch round over the assignment.
@@ -308,7 +332,7 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 	jobs := make([]fetchJob, len(k.assigned))
 	for i, tp := range k.assigned {
 		cur := k.cursors[tp]
-		jobs[i] = fetchJob{tp: tp, pos: cur.pos, epoch: cur.epoch, seq: cur.seq}
+		jobs[i] = fetchJob{tp: tp, pos: cur.pos, epoch: cur.epoch, seq: cur.seq, span: cur.span, hw: cur.hw, maxRecords: k.cfg.MaxRecords}
 	}
 	k.mu.Unlock()
 
@@ -328,7 +352,7 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = k.fetch(ctx, jobs[i])
+			results[i] = k.fetchRanges(ctx, jobs[i])
 		}()
 	}
 	wg.Wait()
@@ -349,6 +373,7 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 			recs = append(recs, r.recs...)
 			cur.pos = r.next
 		}
+		cur.span, cur.hw = r.span, max(cur.hw, r.hw)
 		if len(r.recs) > 0 {
 			cur.beginning = false
 		}
@@ -380,6 +405,76 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 	return recs, retry, errors.Join(errs...)
 }
 
+// fetchRanges reads one partition in one round: one fetch, or, when the
+// partition has a backlog of more than one answer, up to FetchesInFlight
+// fetches at once of consecutive ranges of the last answer's size (see
+// ConsumerConfig.FetchesInFlight). The answers are joined in offset order
+// while each one reaches the next one's start; a later range that fails or
+// leaves a gap (an answer cut short by the broker's byte bounds) ends the
+// round there, and the next round reads on from the end. Only the first
+// fetch's failure is reported: a later one reads ahead of the position.
+func (k *Consumer) fetchRanges(ctx context.Context, job fetchJob) fetchResult {
+	depth := 1
+	if job.span > 0 && job.hw > job.pos {
+		want := int((job.hw - job.pos + job.span - 1) / job.span)
+		depth = min(want, k.depth())
+	}
+	if depth <= 1 {
+		res := k.fetch(ctx, job)
+		res.span = answerSpan(job.pos, res)
+		return res
+	}
+	jobs := make([]fetchJob, depth)
+	results := make([]fetchResult, depth)
+	var wg sync.WaitGroup
+	for i := range jobs {
+		jobs[i] = job
+		jobs[i].pos = job.pos + sm.Offset(i)*job.span
+		jobs[i].maxRecords = int32(min(job.span, math.MaxInt32))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = k.fetch(ctx, jobs[i])
+		}()
+	}
+	wg.Wait()
+	out := results[0]
+	out.span = answerSpan(job.pos, out)
+	for i := 1; i < depth && out.err == nil && len(out.recs) > 0; i++ {
+		r := results[i]
+		out.epoch, out.hw = max(out.epoch, r.epoch), max(out.hw, r.hw)
+		if r.err != nil || len(r.recs) == 0 || jobs[i].pos > out.next {
+			break // a failure or a gap: the next round reads on from out.next
+		}
+		for _, rec := range r.recs {
+			if rec.Offset >= out.next {
+				out.recs = append(out.recs, rec)
+				out.next = rec.Offset + 1
+			}
+		}
+	}
+	return out
+}
+
+// depth is the configured fetches in flight per partition.
+func (k *Consumer) depth() int {
+	if k.cfg.FetchesInFlight > 0 {
+		return k.cfg.FetchesInFlight
+	}
+	return DefaultFetchesInFlight
+}
+
+// answerSpan is how many records a fetch at pos answered when the broker's
+// bounds ended the answer below the high watermark: the size of the next
+// ranges to read at once. Zero when the answer reached the high watermark
+// (the log's end: nothing to read ahead) or failed.
+func answerSpan(pos sm.Offset, r fetchResult) sm.Offset {
+	if r.err != nil || len(r.recs) == 0 || r.next >= r.hw {
+		return 0
+	}
+	return r.next - pos
+}
+
 // fetch reads one partition once from its leader.
 func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	c := k.c
@@ -403,7 +498,7 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 		return res
 	}
 	reqID := c.nextReqID()
-	req := sm.FetchRequest{ReqID: reqID, TP: job.tp, Offset: job.pos, MaxRecords: k.cfg.MaxRecords, CurrentLeaderEpoch: res.epoch}
+	req := sm.FetchRequest{ReqID: reqID, TP: job.tp, Offset: job.pos, MaxRecords: job.maxRecords, CurrentLeaderEpoch: res.epoch}
 	m, _, err := c.roundTrip(ctx, leader, reqID, req, c.cfg.RequestTimeout)
 	if err != nil {
 		// A fetch changes nothing, so a lost reply is only a retry.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -104,6 +105,13 @@ func (e *encoder) records(rs []sm.Record) {
 
 func (e *encoder) batches(bs []sm.Batch) {
 	e.count(len(bs), "batches")
+	// One allocation for all the frames: appending megabytes of records
+	// record by record would copy them again at every doubling.
+	need := 0
+	for i := range bs {
+		need += sm.FrameBytes(bs[i].Records)
+	}
+	e.buf = slices.Grow(e.buf, need)
 	for i := range bs {
 		at := len(e.buf)
 		e.buf = sm.EncodeBatch(e.buf, &bs[i])

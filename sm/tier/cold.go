@@ -154,9 +154,10 @@ type coldGet struct {
 	// reserved is the read-ahead reservation it holds in the cache (zero:
 	// a fetch asked for it).
 	reserved int64
-	// thenStart: a read-ahead of the next segment's index, after which the
-	// chunk where that segment's reads start is read ahead too.
-	thenStart bool
+	// ahead, for a read-ahead of a segment's index: how many bytes of its
+	// chunks to read ahead once it arrives, from the one where its reads
+	// start.
+	ahead int64
 }
 
 // coldWaiter is a fetch waiting on a get, and which of its parts the bytes
@@ -206,13 +207,13 @@ type coldFetch struct {
 	// its epoch).
 	view View
 	// parts are the segments the fetch may read, from the one holding the
-	// fetch offset; cur is the one the cursor is in. next, when hasNext,
-	// is the segment after them (for read-ahead).
-	parts   []coldPart
-	cur     int
-	inline  [2]coldPart // parts' storage for most fetches
-	next    segRef
-	hasNext bool
+	// fetch offset; cur is the one the cursor is in. after are up to
+	// readAheadSegments segments after them, below the high watermark
+	// (for read-ahead).
+	parts  []coldPart
+	cur    int
+	inline [2]coldPart // parts' storage for most fetches
+	after  []segRef
 	// The answer so far: batches, their records at or after the fetch
 	// offset, and their frame bytes.
 	batches []sm.Batch
@@ -247,11 +248,11 @@ func (r *ColdReader) Pending() int { return len(r.fetches) }
 // Fetch serves req, from consumer from, out of segs: segs[0] is the
 // recorded segment holding req.Offset, the rest the recorded segments after
 // it, in order. The fetch reads on into them while its budgets last, up to
-// MaxSegments of them; the segment after those it may read is read ahead.
-// Passing more than MaxSegments+1 is useless. The caller has checked
-// everything the hot path checks (role, epochs, req.Offset within
-// [LogStart, HighWatermark)) and routed here an offset below its local log
-// start. The answer comes out of TakeOutput, now or after the gets it needs
+// MaxSegments of them; up to readAheadSegments segments after those may be
+// read ahead. Passing more than MaxSegments+readAheadSegments is useless.
+// The caller has checked everything the hot path checks (role, epochs,
+// req.Offset within [LogStart, HighWatermark)) and routed here an offset
+// below its local log start. The answer comes out of TakeOutput, now or after the gets it needs
 // complete. With MaxPending fetches already waiting it is answered
 // LEADER_NOT_AVAILABLE at once.
 func (r *ColdReader) Fetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, segs []sm.RemoteSegment, v View) {
@@ -285,9 +286,12 @@ func (r *ColdReader) Fetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, seg
 			panic(fmt.Sprintf("tier: %v: cold fetch at %d given segment %s [%d, %d) of %d data and %d index bytes after %d",
 				r.cfg.TP, req.Offset, s.Name, s.Base, s.Next, s.DataBytes, s.IndexBytes, segs[max(i-1, 0)].Next))
 		}
-		if i > 0 && (len(f.parts) == r.cfg.MaxSegments || records >= f.maxRecords || s.Base >= v.HighWatermark) {
-			f.next, f.hasNext = refOf(s), true
-			break
+		if len(f.after) > 0 || i > 0 && (len(f.parts) == r.cfg.MaxSegments || records >= f.maxRecords || s.Base >= v.HighWatermark) {
+			if len(f.after) == readAheadSegments || s.Base >= v.HighWatermark {
+				break
+			}
+			f.after = append(f.after, refOf(s))
+			continue
 		}
 		p := coldPart{seg: refOf(s), from: s.Base}
 		if i == 0 {
@@ -328,8 +332,8 @@ func (r *ColdReader) OnObjectDone(now sm.Time, d sm.ObjectDone, v View) (mine bo
 		r.deliver(w, g.key, idx, data, why, corrupt)
 		r.advance(w.f, v)
 	}
-	if g.thenStart && idx != nil {
-		r.prefetchStart(g.seg, idx)
+	if g.ahead > 0 && idx != nil {
+		r.aheadChunks(g.seg, r.startChunk(g.seg, idx), &g.ahead)
 	}
 	return true
 }
@@ -748,63 +752,104 @@ func (r *ColdReader) answer(f *coldFetch, resp sm.FetchResponse) {
 	r.replies = append(r.replies, sm.Envelope{From: r.cfg.Self, To: f.from, Msg: resp})
 }
 
+// readAheadChunks is how far read-ahead reaches past the last byte a fetch
+// used, in chunks of the cache's size (with the default 4 MiB chunks,
+// 16 MiB: at a few hundred MB/s that covers an object store's first-byte
+// latency several times over), counting the bytes of short chunks (a
+// segment smaller than a chunk is one short chunk), so small segments are
+// read as far ahead. The cache's read-ahead share bounds it as well.
+const readAheadChunks = 4
+
+// readAheadSegments bounds the segments after a fetch's own that its
+// read-ahead may reach (a consumer reading small ranges still reads far
+// enough ahead).
+const readAheadSegments = 8
+
 // readAhead gets into the cache what a sequential consumer of f asks for
-// next: the chunk after the last one f used, or the next segment's index
-// and first chunk.
+// next: the chunks after the last one f used, then the segments after f's
+// part, each one's index and chunks, until readAheadChunks chunks past f's
+// last byte are cached or asked for, or the read-ahead share is used up.
+// A segment's chunks are read ahead from the one where a fetch at its base
+// starts reading (not always its first: a record may start after its
+// object's first batch), so one whose index is not cached has its chunks
+// asked for when its index arrives (coldGet.ahead).
 func (r *ColdReader) readAhead(f *coldFetch) {
 	p := &f.parts[f.cur]
 	if !p.started || p.pos == 0 {
 		return
 	}
-	k := r.cache.chunkOf(p.pos-1) + 1
-	if k*r.cache.chunk < p.seg.dataBytes {
-		off, end := r.cache.chunkSpan(p.seg.dataBytes, k)
-		r.prefetch(coldKey{p.seg.name, k}, p.seg, off, end)
+	left := readAheadChunks * r.cache.chunk // bytes
+	if !r.aheadChunks(p.seg, r.cache.chunkOf(p.pos-1)+1, &left) {
 		return
 	}
-	var n segRef
-	switch {
-	case f.cur+1 < len(f.parts):
-		n = f.parts[f.cur+1].seg
-	case f.hasNext:
-		n = f.next
-	default:
-		return
-	}
-	if it := r.cache.items[coldKey{n.name, indexChunk}]; it != nil {
-		r.prefetchStart(n, it.idx)
-		return
-	}
-	if g := r.prefetch(coldKey{n.name, indexChunk}, n, n.dataBytes, n.dataBytes+n.indexBytes); g != nil {
-		g.thenStart = true
+	for j := f.cur + 1; left > 0; j++ {
+		var n segRef
+		switch {
+		case j < len(f.parts):
+			n = f.parts[j].seg
+		case j-len(f.parts) < len(f.after):
+			n = f.after[j-len(f.parts)]
+		default:
+			return
+		}
+		if it := r.cache.items[coldKey{n.name, indexChunk}]; it != nil {
+			if !r.aheadChunks(n, r.startChunk(n, it.idx), &left) {
+				return
+			}
+			continue
+		}
+		g, ok := r.prefetch(coldKey{n.name, indexChunk}, n, n.dataBytes, n.dataBytes+n.indexBytes)
+		if !ok {
+			return
+		}
+		bytes := min(left, n.dataBytes)
+		if g != nil && g.reserved > 0 { // (a fetch's own get: that fetch asks for the chunks it reads)
+			g.ahead = max(g.ahead, bytes)
+		}
+		left -= bytes
 	}
 }
 
-// prefetchStart asks for the chunk where a fetch at seg's first offset
-// starts reading, by seg's index (not always chunk 0: a record may start
-// after its object's first batch).
-func (r *ColdReader) prefetchStart(seg segRef, idx *sm.SegmentIndex) {
+// startChunk is the chunk where a fetch at seg's base starts reading, by
+// seg's index.
+func (r *ColdReader) startChunk(seg segRef, idx *sm.SegmentIndex) int64 {
 	e, ok := idx.Locate(seg.base)
 	assert.That(ok, "tier: %v: index of %s has no entry at or below its record's base %d", r.cfg.TP, seg.name, seg.base)
-	k := r.cache.chunkOf(e.Pos)
-	off, end := r.cache.chunkSpan(seg.dataBytes, k)
-	r.prefetch(coldKey{seg.name, k}, seg, off, end)
+	return r.cache.chunkOf(e.Pos)
 }
 
-// prefetch asks for k within the cache's read-ahead share, unless it is
-// cached or asked for already; it returns the get it queued.
-func (r *ColdReader) prefetch(k coldKey, seg segRef, off, end int64) *coldGet {
-	if r.gets[k] != nil || r.cache.has(k) {
-		return nil
+// aheadChunks reads ahead seg's chunks from k while *left bytes remain,
+// counting the cached and asked-for ones too; false when the read-ahead
+// share is used up.
+func (r *ColdReader) aheadChunks(seg segRef, k int64, left *int64) bool {
+	for ; *left > 0 && k*r.cache.chunk < seg.dataBytes; k++ {
+		off, end := r.cache.chunkSpan(seg.dataBytes, k)
+		if _, ok := r.prefetch(coldKey{seg.name, k}, seg, off, end); !ok {
+			return false
+		}
+		*left -= end - off
+	}
+	return true
+}
+
+// prefetch asks for k within the cache's read-ahead share unless it is
+// cached (nil, true) or asked for already (that get, true); false when the
+// share cannot hold it.
+func (r *ColdReader) prefetch(k coldKey, seg segRef, off, end int64) (*coldGet, bool) {
+	if g := r.gets[k]; g != nil {
+		return g, true
+	}
+	if r.cache.has(k) {
+		return nil, true
 	}
 	size := itemSize(end - off)
 	if !r.cache.reserveReadAhead(size) {
-		return nil
+		return nil, false
 	}
 	g := &coldGet{key: k, seg: seg, off: off, end: end, reserved: size}
 	r.gets[k] = g
 	r.queued = append(r.queued, g)
-	return g
+	return g, true
 }
 
 // TakeOutput returns what the reader asked for since the last call: gets

@@ -287,8 +287,14 @@ func TestColdReadAhead(t *testing.T) {
 	for _, bt := range resp.Batches {
 		last += int64(sm.FrameBytes(bt.Records))
 	}
-	if len(w.ops) != 1 || w.ops[0].Off != (last-1)/chunk*chunk+chunk {
-		t.Fatalf("after a fetch ending at byte %d, gets %+v; want the read-ahead of the next chunk", last, w.ops)
+	// Read-ahead: the next readAheadChunks chunks, in order.
+	if len(w.ops) != readAheadChunks {
+		t.Fatalf("after a fetch ending at byte %d, gets %+v; want the read-ahead of the next %d chunks", last, w.ops, readAheadChunks)
+	}
+	for i, op := range w.ops {
+		if want := (last-1)/chunk*chunk + chunk*int64(i+1); op.Off != want || op.Len != chunk {
+			t.Fatalf("after a fetch ending at byte %d, read-ahead %d gets [%d, +%d), want [%d, +%d)", last, i, op.Off, op.Len, want, chunk)
+		}
 	}
 	w.drain()
 	// Sequential fetches through a: each finds its bytes cached.
@@ -322,6 +328,43 @@ func TestColdReadAhead(t *testing.T) {
 	if st := w.cache.Stats(); st.ReadAheadBytes > st.BudgetBytes/4 {
 		t.Fatalf("read-ahead holds %d of %d", st.ReadAheadBytes, st.BudgetBytes)
 	}
+}
+
+// Read-ahead reaches past the segment a fetch ended in: the next
+// segment's index first, and its chunks once the index arrives, up to
+// readAheadChunks chunks in all.
+func TestColdReadAheadIntoNextSegment(t *testing.T) {
+	a := makeSegment(t, 0, 1, uniformShapes(4, 1, 60))
+	b := makeSegment(t, a.seg.Next, 2, uniformShapes(40, 1, 60))
+	const chunk = 512
+	w := newColdWorld(t, ColdCacheConfig{BudgetBytes: 1 << 20, ChunkBytes: chunk}, ColdReaderConfig{MaxSegments: 1}, a, b)
+	req := w.fetch(0, 0)
+	w.complete(0, false) // a's index
+	w.complete(0, false) // a's only chunk
+	w.check(req, w.takeReply())
+	if len(w.ops) != 1 || w.ops[0].Name != b.seg.Name || w.ops[0].Off != b.seg.DataBytes {
+		t.Fatalf("after reading all of a: gets %+v, want b's index", w.ops)
+	}
+	w.complete(0, false)
+	if int64(len(w.ops)) != min(readAheadChunks, (b.seg.DataBytes+chunk-1)/chunk) {
+		t.Fatalf("after b's index arrived: %d gets, want %d of its chunks", len(w.ops), readAheadChunks)
+	}
+	for i, op := range w.ops {
+		if op.Name != b.seg.Name || op.Off != int64(i)*chunk {
+			t.Fatalf("read-ahead %d: %s at %d, want %s at %d", i, op.Name, op.Off, b.seg.Name, int64(i)*chunk)
+		}
+	}
+	w.drain()
+	// Reading b, the fetch finds the read-ahead chunks cached and asks for
+	// the rest only.
+	req = w.fetch(b.seg.Base, 0)
+	for _, op := range w.ops {
+		if op.Off < readAheadChunks*chunk {
+			t.Fatalf("the fetch of b asked again for [%d, +%d), read ahead already", op.Off, op.Len)
+		}
+	}
+	w.drain()
+	w.check(req, w.takeReply())
 }
 
 // Read-ahead stays within a quarter of the budget: with a cache of four

@@ -32,8 +32,21 @@ import (
 // quarter of the budget, so read-ahead can never push out more than that of
 // what consumers actually read.
 
-// DefaultColdChunkBytes is the chunk size: a get reads one chunk.
-const DefaultColdChunkBytes = 1 << 20
+// DefaultColdChunkBytes is the chunk size: a get reads one chunk. 4 MiB
+// keeps the gets per byte low (an object store's first byte costs tens of
+// milliseconds; a segment of a few MiB is then its index and one get), and
+// still lets a cache of the default budget hold 64 chunks. A cache whose
+// budget is below minChunksPerBudget chunks of it uses smaller chunks.
+const DefaultColdChunkBytes = 4 << 20
+
+// minChunksPerBudget is how many default chunks a budget must hold before
+// the default chunk size is used; below it chunks shrink to
+// budget/minChunksPerBudget (at least minColdChunkBytes), so a small cache
+// still caches.
+const (
+	minChunksPerBudget = 16
+	minColdChunkBytes  = 64 << 10
+)
 
 // coldItemOverheadBytes is what the cache charges each item beyond its
 // payload (its key, list links and map slot), so a budget bounds memory even
@@ -52,7 +65,8 @@ type ColdCacheConfig struct {
 	// charge); zero uses DefaultColdCacheBytes.
 	BudgetBytes int64
 	// ChunkBytes is the unit of gets and of caching; zero uses
-	// DefaultColdChunkBytes. Every reader sharing the cache uses it.
+	// DefaultColdChunkBytes, or less for a small budget (see
+	// minChunksPerBudget). Every reader sharing the cache uses it.
 	ChunkBytes int64
 }
 
@@ -133,7 +147,7 @@ func NewColdCache(cfg ColdCacheConfig) *ColdCache {
 		cfg.BudgetBytes = DefaultColdCacheBytes
 	}
 	if cfg.ChunkBytes <= 0 {
-		cfg.ChunkBytes = DefaultColdChunkBytes
+		cfg.ChunkBytes = min(DefaultColdChunkBytes, max(cfg.BudgetBytes/minChunksPerBudget, minColdChunkBytes))
 	}
 	c := &ColdCache{budget: cfg.BudgetBytes, chunk: cfg.ChunkBytes, items: map[coldKey]*coldItem{}}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru

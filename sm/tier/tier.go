@@ -199,7 +199,7 @@ func (t *Tier) ColdFetch(now sm.Time, from sm.NodeID, req sm.FetchRequest, statu
 	cv := View{HighWatermark: status.HighWatermark, LogStart: status.LogStart, LeaderEpoch: status.LeaderEpoch}
 	// The covering segment and the ones a fetch may read on into, and one
 	// more for read-ahead.
-	t.cold.Fetch(now, from, req, t.segs[i:min(i+DefaultColdFetchSegments+1, len(t.segs))], cv)
+	t.cold.Fetch(now, from, req, t.segs[i:min(i+DefaultColdFetchSegments+readAheadSegments, len(t.segs))], cv)
 }
 
 // Epoch is the leader epoch the component works for.
