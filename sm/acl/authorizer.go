@@ -35,34 +35,40 @@ type Authorizer struct {
 	allowNo  bool
 	super    superUsers
 	types    [resourceTypeCount]resIndex
-	buckets  []bucket
 	indexes  []principalIndex
-	spans    []span
 	rules    []crule
 	rulesLen int
 }
 
 // resIndex is level 1: resource name pattern → bucket.
 type resIndex struct {
-	exact  table       // literal name → bucket index
-	prefix table       // prefix value → bucket index
+	exact  table       // literal name → bucket
+	prefix table       // prefix value → bucket
 	lens   []prefixLen // distinct prefix lengths, ascending
-	any    int32       // bucket of the "*" pattern, -1 if none
+	any    bucket      // the "*" pattern's bucket
+	hasAny bool
 }
 
-// bucket is the rules of one resource pattern: 12 bytes, so the buckets a
-// decision visits share cache lines. A small bucket (index < 0) is scanned
-// with each rule's principal pattern checked; a large one is indexed by
-// principal (a.indexes[index]).
-type bucket struct {
-	all   span
-	index int32
-}
+// bucket is the rules of one resource pattern, packed in a word that
+// sits in the table slot itself: a decision goes from the slot straight to
+// the rules. A small bucket (top bit clear: lo<<32 | hi, a span of
+// a.rules) is scanned with each rule's principal pattern checked; a large
+// one (top bit set: an index into a.indexes) is indexed by principal.
+type bucket uint64
+
+const bucketIndexed bucket = 1 << 63
+
+func smallBucket(sp span) bucket    { return bucket(uint64(sp.lo)<<32 | uint64(uint32(sp.hi))) }
+func indexedBucket(i int) bucket    { return bucketIndexed | bucket(i) }
+func (b bucket) span() span         { return span{int32(b >> 32), int32(uint32(b))} }
+func (b bucket) index() (int, bool) { return int(b &^ bucketIndexed), b&bucketIndexed != 0 }
+func spanValue(sp span) uint64      { return uint64(smallBucket(sp)) }
+func valueSpan(v uint64) span       { return bucket(v).span() }
 
 // principalIndex is level 2: a large bucket's rules by principal pattern.
 type principalIndex struct {
-	exact  table // literal principal → a.spans index
-	prefix table // principal prefix → a.spans index
+	exact  table // literal principal → span (spanValue)
+	prefix table // principal prefix → span (spanValue)
 	lens   []prefixLen
 	any    span // principal "*"
 }
@@ -116,9 +122,6 @@ type resKey struct {
 func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 	a := &Authorizer{version: version, allowNo: opt.AllowIfNoRules, rulesLen: len(rules)}
 	a.super = newSuperUsers(opt.SuperUsers)
-	for i := range a.types {
-		a.types[i].any = -1
-	}
 	// Level 1 groups, in first-seen order.
 	groupOf := map[resKey]int{}
 	var groups [][]*Rule
@@ -136,18 +139,17 @@ func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 		groups[g] = append(groups[g], r)
 	}
 	a.rules = make([]crule, 0, len(rules))
-	a.buckets = make([]bucket, len(groups))
 	var exact, prefix [resourceTypeCount][]entry
 	for g, rs := range groups {
-		a.buckets[g] = a.compileBucket(rs)
+		b := a.compileBucket(rs)
 		k := keys[g]
 		switch k.kind {
 		case PatternAny:
-			a.types[k.typ].any = int32(g)
+			a.types[k.typ].any, a.types[k.typ].hasAny = b, true
 		case PatternLiteral:
-			exact[k.typ] = append(exact[k.typ], entry{k.value, uint32(g)})
+			exact[k.typ] = append(exact[k.typ], entry{k.value, uint64(b)})
 		case PatternPrefix:
-			prefix[k.typ] = append(prefix[k.typ], entry{k.value, uint32(g)})
+			prefix[k.typ] = append(prefix[k.typ], entry{k.value, uint64(b)})
 		}
 	}
 	for t := range a.types {
@@ -160,8 +162,9 @@ func compileRules(rules []Rule, version uint64, opt Options) *Authorizer {
 }
 
 func (a *Authorizer) compileBucket(rs []*Rule) bucket {
+	rs = prune(rs)
 	if len(rs) <= bucketSmallMax {
-		return bucket{all: a.layout(rs), index: -1}
+		return smallBucket(a.layout(rs))
 	}
 	groupOf := map[patKey]int{}
 	var groups [][]*Rule
@@ -180,52 +183,49 @@ func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 	var b principalIndex
 	var exact, prefix []entry
 	for g, grs := range groups {
-		sp := a.layout(prune(grs))
+		sp := a.layout(grs)
 		switch keys[g].kind {
 		case PatternAny:
 			b.any = sp
 		case PatternLiteral:
-			exact = append(exact, entry{keys[g].value, uint32(len(a.spans))})
-			a.spans = append(a.spans, sp)
+			exact = append(exact, entry{keys[g].value, spanValue(sp)})
 		case PatternPrefix:
-			prefix = append(prefix, entry{keys[g].value, uint32(len(a.spans))})
-			a.spans = append(a.spans, sp)
+			prefix = append(prefix, entry{keys[g].value, spanValue(sp)})
 		}
 	}
 	b.exact, b.prefix, b.lens = newTable(exact), newTable(prefix), prefixLens(prefix)
 	a.indexes = append(a.indexes, b)
-	return bucket{index: int32(len(a.indexes) - 1)}
+	return indexedBucket(len(a.indexes) - 1)
 }
 
-// prune drops the rules of one principal-and-resource group that can never
-// decide: every rule in it matches the same requests but for operations and
-// conditions, so among rules without conditions only the lowest-ID allow
-// and the lowest-ID deny of each operation can be the reported rule. A
-// group keeps at most 2 × 8 unconditional rules however many were written,
-// so a flood of duplicate rules cannot slow decisions. Rules with
-// conditions are all kept.
+// prune drops rules of one resource pattern that can never decide. Rules
+// with the same principal pattern match the same requests but for
+// operations and conditions, so among those without conditions only the
+// lowest-ID allow and the lowest-ID deny of each operation can be the
+// reported rule. A principal keeps at most 2 × 8 unconditional rules per
+// resource pattern however many were written, so a flood of duplicates
+// cannot slow decisions. Rules with conditions are all kept; the order
+// (by ID) is kept.
 func prune(rs []*Rule) []*Rule {
-	var lowest [2][opCount]*Rule
-	keep := make(map[*Rule]bool)
+	type key struct {
+		p      patKey
+		effect Effect
+		op     Operation
+	}
+	lowest := map[key]bool{}
+	out := make([]*Rule, 0, len(rs))
 	for _, r := range rs {
-		if !r.Conditions.IsZero() {
-			keep[r] = true
-			continue
-		}
-		e := 0
-		if r.Effect == Deny {
-			e = 1
-		}
+		keep := !r.Conditions.IsZero()
 		for _, o := range r.Operations.List() {
-			if lowest[e][o] == nil { // rs is in ID order: the first is the lowest
-				lowest[e][o] = r
-				keep[r] = true
+			k := key{patKey{r.Principal.Kind, r.Principal.Value}, r.Effect, o}
+			if !keep && !lowest[k] { // rs is in ID order: the first is the lowest
+				keep = true
+			}
+			if r.Conditions.IsZero() {
+				lowest[k] = true
 			}
 		}
-	}
-	out := make([]*Rule, 0, len(keep))
-	for _, r := range rs {
-		if keep[r] {
+		if keep {
 			out = append(out, r)
 		}
 	}
@@ -339,12 +339,12 @@ func (a *Authorizer) Authorize(req Request) Decision {
 	e.minute, e.timeKnown = req.Time.Minute()
 	ti := &a.types[req.Resource.Type]
 	name := req.Resource.Name
-	if ti.any >= 0 {
-		a.scanBucket(&a.buckets[ti.any], &e, req.Principal)
+	if ti.hasAny {
+		a.scanBucket(ti.any, &e, req.Principal)
 	}
 	if ti.exact.n > 0 {
-		if g, ok := ti.exact.get(hashString(name), name); ok {
-			a.scanBucket(&a.buckets[g], &e, req.Principal)
+		if b, ok := ti.exact.get(hashString(name), name); ok {
+			a.scanBucket(bucket(b), &e, req.Principal)
 		}
 	}
 	for i := range ti.lens {
@@ -356,8 +356,8 @@ func (a *Authorizer) Authorize(req Request) Decision {
 			continue
 		}
 		p := name[:l.n]
-		if g, ok := ti.prefix.get(hashString(p), p); ok {
-			a.scanBucket(&a.buckets[g], &e, req.Principal)
+		if b, ok := ti.prefix.get(hashString(p), p); ok {
+			a.scanBucket(bucket(b), &e, req.Principal)
 		}
 	}
 	switch {
@@ -374,18 +374,18 @@ func (a *Authorizer) Authorize(req Request) Decision {
 }
 
 // scanBucket folds the rules of one resource bucket that match principal.
-func (a *Authorizer) scanBucket(b *bucket, e *eval, principal string) {
+func (a *Authorizer) scanBucket(b bucket, e *eval, principal string) {
 	e.covered = true
-	if b.index < 0 {
-		for i := b.all.lo; i < b.all.hi; i++ {
-			r := &a.rules[i]
-			if principalMatches(r.pkind, r.pvalue, principal) {
-				e.fold(r)
-			}
-		}
+	if x, ok := b.index(); ok {
+		a.scanIndex(&a.indexes[x], e, principal)
 		return
 	}
-	a.scanIndex(&a.indexes[b.index], e, principal)
+	for sp, i := b.span(), b.span().lo; i < sp.hi; i++ {
+		r := &a.rules[i]
+		if principalMatches(r.pkind, r.pvalue, principal) {
+			e.fold(r)
+		}
+	}
 }
 
 func (a *Authorizer) scanIndex(b *principalIndex, e *eval, principal string) {
@@ -394,8 +394,8 @@ func (a *Authorizer) scanIndex(b *principalIndex, e *eval, principal string) {
 		if !e.phKnown {
 			e.ph, e.phKnown = hashString(principal), true
 		}
-		if s, ok := b.exact.get(e.ph, principal); ok {
-			a.scanSpan(a.spans[s], e)
+		if v, ok := b.exact.get(e.ph, principal); ok {
+			a.scanSpan(valueSpan(v), e)
 		}
 	}
 	for i := range b.lens {
@@ -407,8 +407,8 @@ func (a *Authorizer) scanIndex(b *principalIndex, e *eval, principal string) {
 			continue
 		}
 		p := principal[:l.n]
-		if s, ok := b.prefix.get(hashString(p), p); ok {
-			a.scanSpan(a.spans[s], e)
+		if v, ok := b.prefix.get(hashString(p), p); ok {
+			a.scanSpan(valueSpan(v), e)
 		}
 	}
 }
@@ -461,25 +461,25 @@ func (e *eval) condFalse(r *crule) bool {
 // entry is a table key and its value.
 type entry struct {
 	key string
-	val uint32
+	val uint64
 }
 
-// table is an open-addressing hash table from strings to uint32, built once
-// and read-only after: linear probing at load ≤ 1/2. The hashes sit in
-// their own array, eight to a cache line, so a probe reads a word and
-// touches a key only when the hash matches. Keys come from rules (written
-// by administrators); lookups with any key cost the probe chains the rules
-// built, so a client choosing names cannot lengthen them.
+// table is an open-addressing hash table from strings to words, built once
+// and read-only after: linear probing at load ≤ 1/2, each 32-byte slot
+// holding the key's hash (compared before any key byte), the value and the
+// key. Keys come from rules (written by administrators); lookups with any
+// key cost the probe chains the rules built, so a client choosing names
+// cannot lengthen them.
 type table struct {
-	hashes []uint64 // 0: empty slot
-	slots  []slot
-	shift  uint8
-	n      int
+	slots []slot
+	shift uint8
+	n     int
 }
 
 type slot struct {
+	h   uint64 // 0: empty slot
+	val uint64
 	key string
-	val uint32
 }
 
 func newTable(es []entry) table {
@@ -491,36 +491,32 @@ func newTable(es []entry) table {
 	for size < 2*len(es) {
 		size *= 2
 	}
-	t.hashes = make([]uint64, size)
 	t.slots = make([]slot, size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	mask := uint64(size - 1)
 	for _, e := range es {
 		h := hashString(e.key)
 		i := h >> t.shift
-		for t.hashes[i] != 0 {
-			assert.That(t.hashes[i] != h || t.slots[i].key != e.key, "acl: key %q twice in one table", e.key)
+		for t.slots[i].h != 0 {
+			assert.That(t.slots[i].h != h || t.slots[i].key != e.key, "acl: key %q twice in one table", e.key)
 			i = (i + 1) & mask
 		}
-		t.hashes[i] = h
-		t.slots[i] = slot{key: e.key, val: e.val}
+		t.slots[i] = slot{h: h, val: e.val, key: e.key}
 	}
 	return t
 }
 
-func (t *table) get(h uint64, key string) (uint32, bool) {
-	hs := t.hashes
-	if len(hs) == 0 {
+func (t *table) get(h uint64, key string) (uint64, bool) {
+	if len(t.slots) == 0 {
 		return 0, false
 	}
-	mask := uint64(len(hs) - 1)
+	mask := uint64(len(t.slots) - 1)
 	for i := h >> t.shift; ; i = (i + 1) & mask {
-		switch hs[i] {
-		case h:
-			if s := &t.slots[i]; s.key == key {
-				return s.val, true
-			}
-		case 0:
+		s := &t.slots[i]
+		if s.h == h && s.key == key {
+			return s.val, true
+		}
+		if s.h == 0 {
 			return 0, false
 		}
 	}
