@@ -50,6 +50,16 @@ func (s *State) Rules() []Rule {
 	return out
 }
 
+// Clone returns an independent copy (the simulator's checker keeps the
+// state of every version it needs to judge requests against).
+func (s *State) Clone() *State {
+	c := &State{version: s.version, nextID: s.nextID}
+	if len(s.rules) > 0 {
+		c.rules = s.Rules()
+	}
+	return c
+}
+
 // Rule returns the rule with the given ID.
 func (s *State) Rule(id RuleID) (Rule, bool) {
 	i, ok := s.find(id)

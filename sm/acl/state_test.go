@@ -3,6 +3,7 @@ package acl
 import (
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,21 @@ func TestRestoreRefuses(t *testing.T) {
 		if _, err := Restore([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("Restore(%q) = %v, want %q", tc.in, err, tc.err)
 		}
+	}
+}
+
+func TestClone(t *testing.T) {
+	s := &State{}
+	r := validRule()
+	r.Conditions.SourceCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	_, _ = s.Create(r, r)
+	c := s.Clone()
+	_, _ = s.Delete(1)
+	s.rules[0].Conditions.SourceCIDRs[0] = netip.MustParsePrefix("11.0.0.0/8")
+	if c.Len() != 2 || c.Version() != 1 || c.rules[1].Conditions.SourceCIDRs[0].String() != "10.0.0.0/8" {
+		t.Fatalf("clone changed with the original: %s", dumpRules(c))
+	}
+	if string((&State{}).Clone().Snapshot()) != string((&State{}).Snapshot()) {
+		t.Fatal("clone of the empty state differs")
 	}
 }
