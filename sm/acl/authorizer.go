@@ -207,6 +207,9 @@ func (a *Authorizer) compileBucket(rs []*Rule) bucket {
 // cannot slow decisions. Rules with conditions are all kept; the order
 // (by ID) is kept.
 func prune(rs []*Rule) []*Rule {
+	if len(rs) < 2 {
+		return rs
+	}
 	type key struct {
 		p      patKey
 		effect Effect
