@@ -258,7 +258,8 @@ func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req 
 // deliver is the transport's Deliver: it hands a reply to the request
 // waiting for it. Replies nobody waits for (late, or after a timeout) are
 // dropped. It never blocks.
-func (c *Client) deliver(from sm.NodeID, m sm.Message) {
+func (c *Client) deliver(peer transport.Peer, m sm.Message) {
+	from := peer.ID
 	var id uint64
 	switch r := m.(type) {
 	case sm.ProduceResponse:

@@ -128,7 +128,7 @@ func (f *fakeCluster) startBroker(id sm.NodeID) {
 	b.tr, err = transport.New(transport.Config{
 		Self: id, Role: wire.RoleBroker, Listen: "127.0.0.1:0",
 		ServerTLS: server, ClientTLS: client,
-		Deliver: func(from sm.NodeID, m sm.Message) { f.handle(b, from, m) },
+		Deliver: func(from transport.Peer, m sm.Message) { f.handle(b, from.ID, m) },
 		Log:     testLogger(t, "broker"),
 	})
 	if err != nil {

@@ -1,6 +1,10 @@
 package sm
 
-import pb "go.etcd.io/raft/v3/raftpb"
+import (
+	"net/netip"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
 
 // Event is one input to a node's state machine. Time arrives beside it (see
 // runtime.Node.Step); the set is closed.
@@ -10,6 +14,13 @@ type Event interface{ isEvent() }
 type Received struct {
 	From NodeID
 	Msg  Message
+	// Principal is who the sender's verified certificate says it is, as the
+	// process's principal rule maps it (the name ACLs grant to); Source
+	// the address it connected from (invalid when unknown). Both are empty
+	// for messages that do not come over the network (the admin API's
+	// own requests carry the admin principal).
+	Principal string
+	Source    netip.Addr
 }
 
 // TimerFired is delivered once the time a node asked for in Ready.TimerAt has

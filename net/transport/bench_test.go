@@ -34,7 +34,8 @@ func benchTransport(b *testing.B) {
 	var broker *Transport
 	cfg, _ := nodeConfig(b, 101, "broker-101", true, book)
 	cfg.Log = zerolog.Nop()
-	cfg.Deliver = func(from sm.NodeID, m sm.Message) {
+	cfg.Deliver = func(p Peer, m sm.Message) {
+		from := p.ID
 		req := m.(sm.ProduceRequest)
 		broker.Send([]sm.Envelope{{To: from, Msg: sm.ProduceResponse{ReqID: req.ReqID, TP: req.TP, BaseOffset: 1}}})
 	}
@@ -42,7 +43,7 @@ func benchTransport(b *testing.B) {
 	replies := make(chan uint64, 1)
 	ccfg, _ := nodeConfig(b, 1_000_001, "client-a", false, book)
 	ccfg.Log = zerolog.Nop()
-	ccfg.Deliver = func(_ sm.NodeID, m sm.Message) { replies <- m.(sm.ProduceResponse).ReqID }
+	ccfg.Deliver = func(_ Peer, m sm.Message) { replies <- m.(sm.ProduceResponse).ReqID }
 	client := start(b, ccfg, nil, book)
 	env := []sm.Envelope{{To: 101, Msg: benchRequest}}
 	client.Send(env) // connect outside the timed loop

@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/sm"
@@ -39,11 +41,14 @@ type Config struct {
 	// messages to them go only over their own connections.
 	Addresses func(sm.NodeID) (string, bool)
 	// Deliver receives every decoded message, from the connection's reader
-	// goroutine; from is the peer's authenticated id, never a claimed field.
-	// Blocking in Deliver (say, Loop.Post on a full queue) stalls only that
-	// connection, and QUIC flow control pushes back on its sender. It must
-	// return eventually: Close waits for it.
-	Deliver func(from sm.NodeID, m sm.Message)
+	// goroutine; from is the peer as its certificate authenticated it,
+	// never a claimed field. Blocking in Deliver (say, Loop.Post on a full
+	// queue) stalls only that connection, and QUIC flow control pushes back
+	// on its sender. It must return eventually: Close waits for it.
+	Deliver func(from Peer, m sm.Message)
+	// Principals maps a verified peer certificate to its principal (the
+	// name ACLs grant to); nil uses the certificate's CommonName.
+	Principals pki.PrincipalMapper
 	// MaxFrameBytes bounds one frame in either direction (default
 	// wire.DefaultMaxFrameBytes). Larger outgoing messages are dropped and
 	// counted; a peer announcing a larger frame is disconnected before the
@@ -122,11 +127,11 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxFrameBytes < 0 || c.QueueMessagesMax < 0 || c.QueueBytesMax < 0 || c.ConnsMax < 0:
 		return c, errors.New("transport: limits must not be negative")
 	}
-	cn, err := ownName(c.ClientTLS)
+	own, err := ownCert(c.ClientTLS)
 	if err != nil {
 		return c, err
 	}
-	if err := Authorize(cn, c.Role, c.Self); err != nil {
+	if err := AuthorizeCert(own, c.Role, c.Self); err != nil {
 		return c, fmt.Errorf("transport: own certificate: %w", err)
 	}
 	if c.Addresses == nil {
@@ -167,24 +172,33 @@ func (c *Config) quicConfig() *quic.Config {
 	}
 }
 
-// ownName is the CommonName of the certificate a config presents.
-func ownName(tc *tls.Config) (string, error) {
+// ownCert is the certificate a config presents.
+func ownCert(tc *tls.Config) (*x509.Certificate, error) {
 	if len(tc.Certificates) == 0 || len(tc.Certificates[0].Certificate) == 0 {
-		return "", errors.New("transport: ClientTLS has no certificate: mutual TLS needs one")
+		return nil, errors.New("transport: ClientTLS has no certificate: mutual TLS needs one")
 	}
 	leaf := tc.Certificates[0].Leaf
 	if leaf == nil {
 		var err error
 		if leaf, err = x509.ParseCertificate(tc.Certificates[0].Certificate[0]); err != nil {
-			return "", fmt.Errorf("transport: own certificate: %w", err)
+			return nil, fmt.Errorf("transport: own certificate: %w", err)
 		}
 	}
-	return leaf.Subject.CommonName, nil
+	return leaf, nil
 }
 
 // peerName is the verified CommonName of the other side of qc.
 func peerName(qc *quic.Conn) (string, error) {
 	return tlsutil.PeerName(qc.ConnectionState().TLS)
+}
+
+// Peer is who sent a message: the node ID the connection's Hello claimed
+// and its certificate allows, the principal the certificate maps to
+// (Config.Principals), and the address the connection comes from.
+type Peer struct {
+	ID        sm.NodeID
+	Principal string
+	Addr      netip.Addr
 }
 
 // handshakeContext bounds one dial or accept.

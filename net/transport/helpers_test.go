@@ -109,7 +109,7 @@ func nodeConfig(t testing.TB, id sm.NodeID, name string, listen bool, b *book) (
 	inbox := make(chan received, 4096)
 	cfg := Config{
 		Self: id, Role: role, ClientTLS: clientTLS(t, name), Addresses: b.lookup,
-		Deliver: func(from sm.NodeID, m sm.Message) { inbox <- received{from, m} },
+		Deliver: func(from Peer, m sm.Message) { inbox <- received{from.ID, m} },
 	}
 	if testing.Verbose() {
 		cfg.Log = zerolog.New(zerolog.NewTestWriter(t)).With().Stringer("node", id).Logger()

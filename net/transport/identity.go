@@ -1,11 +1,14 @@
 package transport
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/sm"
 )
@@ -70,6 +73,43 @@ func Authorize(cn string, role wire.Role, id sm.NodeID) error {
 		return fmt.Errorf("transport: certificate %q may not act as %v %d (want %q)", cn, role, uint64(id), nameFor(role, id))
 	}
 	return nil
+}
+
+// AuthorizeCert decides whether a peer with verified certificate cert may
+// act as node id with the given role. A certificate that carries a role
+// (net/pki's weir://role/<role> URI) must carry exactly that role — a
+// client certificate can never act as a broker or controller, and an
+// admin certificate cannot connect here at all — and, for a server role,
+// have the CommonName CertName(role, id), binding it to one node; a client
+// certificate's CommonName is free (its principal, say app@example.com)
+// and it may take any id in the client range. A certificate without a
+// role (tlsutil's, from before roles) follows Authorize's naming rule.
+func AuthorizeCert(cert *x509.Certificate, role wire.Role, id sm.NodeID) error {
+	cn := cert.Subject.CommonName
+	r, err := pki.RoleOf(cert)
+	switch {
+	case errors.Is(err, pki.ErrNoRole):
+		return Authorize(cn, role, id)
+	case err != nil:
+		return fmt.Errorf("transport: certificate %q: %w", cn, err)
+	}
+	if want, ok := pkiRoles[role]; !ok || r != want {
+		return fmt.Errorf("transport: certificate %q carries role %s and may not act as %v %d", cn, r, role, uint64(id))
+	}
+	if got, ok := RoleOf(id); !ok || got != role {
+		return fmt.Errorf("transport: node %d is not a %v id", uint64(id), role)
+	}
+	if role != wire.RoleClient && cn != CertName(role, id) {
+		return fmt.Errorf("transport: certificate %q may not act as %v %d (want %q)", cn, role, uint64(id), CertName(role, id))
+	}
+	return nil
+}
+
+// pkiRoles maps a connection role to the certificate role it needs.
+var pkiRoles = map[wire.Role]pki.Role{
+	wire.RoleController: pki.RoleController,
+	wire.RoleBroker:     pki.RoleBroker,
+	wire.RoleClient:     pki.RoleClient,
 }
 
 func nameFor(role wire.Role, id sm.NodeID) string {

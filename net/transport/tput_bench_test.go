@@ -107,7 +107,8 @@ func benchFetch(b *testing.B, mib int) {
 	cfg, _ := nodeConfig(b, 101, "broker-101", true, book)
 	cfg.Log = zerolog.Nop()
 	cfg.MaxFrameBytes = 64 << 20
-	cfg.Deliver = func(from sm.NodeID, m sm.Message) {
+	cfg.Deliver = func(p Peer, m sm.Message) {
+		from := p.ID
 		req := m.(sm.FetchRequest)
 		broker.Send([]sm.Envelope{{To: from, Msg: sm.FetchResponse{ReqID: req.ReqID, TP: req.TP, Batches: batches, HighWatermark: 1 << 40}}})
 	}
@@ -116,7 +117,7 @@ func benchFetch(b *testing.B, mib int) {
 	ccfg, _ := nodeConfig(b, 1_000_001, "client-a", false, book)
 	ccfg.Log = zerolog.Nop()
 	ccfg.MaxFrameBytes = 64 << 20
-	ccfg.Deliver = func(_ sm.NodeID, m sm.Message) {
+	ccfg.Deliver = func(_ Peer, m sm.Message) {
 		n := 0
 		for _, bt := range m.(sm.FetchResponse).Batches {
 			n += len(bt.Records)

@@ -38,8 +38,8 @@
 //		Self: 101, Role: wire.RoleBroker, Listen: ":9092",
 //		ServerTLS: serverTLS, ClientTLS: clientTLS, // tlsutil.Load*Config
 //		Addresses: metadata.Address,
-//		Deliver: func(from sm.NodeID, m sm.Message) {
-//			loop.Post(ctx, sm.Received{From: from, Msg: m}) // back-pressure, not loss
+//		Deliver: func(from transport.Peer, m sm.Message) {
+//			loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr}) // back-pressure, not loss
 //		},
 //	})
 //	loop = runtime.NewLoop(node, adapters{disk, tr}, 1024) // tr.Send is Adapters.Send
@@ -56,6 +56,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,13 +125,15 @@ type peer struct {
 
 // conn is one QUIC connection, from its handshake until its reader ends.
 type conn struct {
-	qc    *quic.Conn
-	peer  sm.NodeID // set once its Hello is verified
-	name  string    // the peer certificate's CommonName
-	send  *quic.SendStream
-	wake  chan struct{} // cap 1: frames are queued for this connection
-	flush chan struct{} // closed by Close: drain, finish the stream, exit
-	done  chan struct{} // closed when the reader has finished
+	qc        *quic.Conn
+	peer      sm.NodeID // set once its Hello is verified
+	name      string    // the peer certificate's CommonName
+	principal string    // the peer certificate's principal (Config.Principals)
+	addr      netip.Addr
+	send      *quic.SendStream
+	wake      chan struct{} // cap 1: frames are queued for this connection
+	flush     chan struct{} // closed by Close: drain, finish the stream, exit
+	done      chan struct{} // closed when the reader has finished
 }
 
 // New binds the UDP socket, starts accepting if cfg.Listen is set, and
@@ -391,7 +394,7 @@ func (t *Transport) connect(ctx context.Context, to sm.NodeID, addr string) (*co
 		c.peer = to
 	}
 	role, _ := RoleOf(to)
-	if err := Authorize(c.name, role, to); err != nil {
+	if err := t.identify(c, role, to); err != nil {
 		return fail(CodeIdentity, err)
 	}
 	if c.send, err = qc.OpenUniStreamSync(ctx); err != nil {
@@ -536,7 +539,7 @@ func (t *Transport) handshakeInbound(qc *quic.Conn) (*conn, *quic.ReceiveStream,
 	if err != nil {
 		return fail(CodeProtocol, err)
 	}
-	if err := Authorize(c.name, h.Role, h.Node); err != nil {
+	if err := t.identify(c, h.Role, h.Node); err != nil {
 		return fail(CodeIdentity, err)
 	}
 	if h.Node == t.cfg.Self {
@@ -636,13 +639,32 @@ func (t *Transport) serve(c *conn, rs *quic.ReceiveStream) {
 				}
 				t.stats.received.Add(1)
 				t.stats.receivedBytes.Add(uint64(len(frame)))
-				t.cfg.Deliver(c.peer, m)
+				t.cfg.Deliver(Peer{ID: c.peer, Principal: c.principal, Addr: c.addr}, m)
 				continue
 			}
 		}
 		t.readFailed(c, err)
 		return
 	}
+}
+
+// identify checks that c's verified certificate may act as node id with the
+// given role (AuthorizeCert) and records the principal it maps to and the
+// peer's address.
+func (t *Transport) identify(c *conn, role wire.Role, id sm.NodeID) error {
+	leaf := c.qc.ConnectionState().TLS.PeerCertificates[0] // peerName checked there is one, verified
+	if err := AuthorizeCert(leaf, role, id); err != nil {
+		return err
+	}
+	p, err := t.cfg.Principals.Principal(leaf)
+	if err != nil {
+		return fmt.Errorf("transport: certificate %q: %w", c.name, err)
+	}
+	c.principal = p
+	if a, ok := c.qc.RemoteAddr().(*net.UDPAddr); ok {
+		c.addr = a.AddrPort().Addr().Unmap()
+	}
+	return nil
 }
 
 // forbidden closes a connection whose peer sent a message its role may not

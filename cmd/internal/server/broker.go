@@ -126,12 +126,12 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 		Self: id, Role: wire.RoleBroker, Listen: cfg.Network.QUICListen,
 		ServerTLS: serverTLS, ClientTLS: clientTLS,
 		Addresses: book.lookup,
-		Deliver: func(from sm.NodeID, m sm.Message) {
+		Deliver: func(from transport.Peer, m sm.Message) {
 			book.learn(m)
-			reg.ObserveInbound(from, m)
+			reg.ObserveInbound(from.ID, m)
 			select {
 			case <-ready:
-				_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
+				_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr})
 			case <-ctx.Done():
 			}
 		},

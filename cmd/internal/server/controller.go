@@ -135,9 +135,9 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 		c.Objects = ox
 		ad.object = ox.StartObject
 	}
-	deliver := func(from sm.NodeID, m sm.Message) {
-		reg.ObserveInbound(from, m)
-		_ = loop.Post(ctx, sm.Received{From: from, Msg: m})
+	deliver := func(from transport.Peer, m sm.Message) {
+		reg.ObserveInbound(from.ID, m)
+		_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr})
 	}
 	mk := func(listen string, addrs func(sm.NodeID) (string, bool)) (*transport.Transport, error) {
 		tr, err := transport.New(transport.Config{
