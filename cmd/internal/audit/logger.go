@@ -372,7 +372,7 @@ func (l *Logger) collect(first item) ([]Event, []chan error) {
 		}
 		break
 	}
-	return append(evs, l.own(len(flushes) > 0)...), flushes
+	return append(evs, l.own(false)...), flushes
 }
 
 // own returns the Logger's own events due now: repeat summaries of finished
