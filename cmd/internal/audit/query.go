@@ -324,7 +324,7 @@ func (fo *follower) run(ctx context.Context, poll time.Duration) error {
 	}()
 	fo.buf = make([]byte, 64<<10)
 	// Start: what exists now is history; everything after is delivered.
-	if err := fo.attach(); err != nil {
+	if _, err := fo.attach(true); err != nil {
 		return err
 	}
 	if fo.cur != nil {
@@ -350,24 +350,28 @@ func (fo *follower) run(ctx context.Context, poll time.Duration) error {
 
 // attach opens the file at path and records the backups that exist, retrying
 // until no rotation slipped in between (the path still names the opened file
-// after the listing). With no file yet, cur stays nil and the listing is kept.
-func (fo *follower) attach() error {
+// after the listing). If there is no file at path (a writer between its rename
+// and its create), it reports false and changes nothing, except on the first
+// attach, which keeps the listing as the history not to deliver.
+func (fo *follower) attach(first bool) (bool, error) {
 	for {
 		f, err := os.Open(fo.path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("audit: follow %s: %w", fo.path, err)
+			return false, fmt.Errorf("audit: follow %s: %w", fo.path, err)
 		}
 		known, lerr := fo.listKnown()
 		if lerr != nil {
 			if f != nil {
 				f.Close()
 			}
-			return lerr
+			return false, lerr
 		}
 		if f == nil {
 			if _, err := os.Stat(fo.path); errors.Is(err, os.ErrNotExist) {
-				fo.known = known
-				return nil
+				if first {
+					fo.known = known
+				}
+				return false, nil
 			}
 			continue
 		}
@@ -376,7 +380,7 @@ func (fo *follower) attach() error {
 				fo.cur.Close()
 			}
 			fo.cur, fo.known, fo.off = f, known, 0
-			return nil
+			return true, nil
 		}
 		f.Close()
 	}
@@ -424,11 +428,8 @@ func (fo *follower) step() error {
 	}
 	hadCur := fo.cur != nil
 	before := fo.known
-	if err := fo.attach(); err != nil {
-		return err
-	}
-	if fo.cur == nil {
-		return nil
+	if ok, err := fo.attach(false); err != nil || !ok {
+		return err // not ok: try again at the next poll
 	}
 	// Backups that appeared since the last attach, oldest first. The oldest is
 	// the file we were following (already read); the rest rotated past us.
