@@ -271,14 +271,17 @@ func (ev Event) bounded() Event {
 	ev.Operation = clip(ev.Operation, FieldBytesMax)
 	ev.Node = clip(ev.Node, FieldBytesMax)
 	ev.Message = clip(ev.Message, MessageBytesMax)
-	if len(ev.Details) > 0 {
-		keys := slices.Sorted(maps.Keys(ev.Details))
-		if len(keys) > DetailsMax {
-			keys, cut = keys[:DetailsMax], true
-		}
-		d := make(map[string]string, len(keys)+1)
+	if n := len(ev.Details); n > DetailsMax {
+		keys := slices.Sorted(maps.Keys(ev.Details))[:DetailsMax]
+		d := make(map[string]string, DetailsMax+1)
 		for _, k := range keys {
 			d[clip(k, DetailKeyMax)] = clip(ev.Details[k], FieldBytesMax)
+		}
+		ev.Details, cut = d, true
+	} else if n > 0 {
+		d := make(map[string]string, n+1)
+		for k, v := range ev.Details {
+			d[clip(k, DetailKeyMax)] = clip(v, FieldBytesMax)
 		}
 		ev.Details = d
 	}

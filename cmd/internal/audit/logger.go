@@ -184,6 +184,12 @@ type Logger struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	giveUpAt  time.Time // once closing: when Close stops retrying a failing disk
+
+	// Reused by the drain goroutine between batches.
+	encBuf  []byte
+	encEnds []int
+	lines   [][]byte
 }
 
 // New validates cfg and starts the drain goroutine. The file is opened on the
@@ -247,7 +253,7 @@ func (l *Logger) Log(ev Event) {
 		ev.Node = l.cfg.Node
 	}
 	ev = ev.bounded()
-	if limited(ev.Type) && !l.rep.admit(&ev) {
+	if limited(ev.Type) && !l.rep.admit(&ev, l.cfg.Now()) {
 		return
 	}
 	l.mu.RLock()
@@ -391,21 +397,27 @@ func (l *Logger) own(all bool) []Event {
 }
 
 // write mirrors, encodes and writes evs, retrying with backoff until they are
-// written or, when closing, CloseTimeout has passed. Then it answers flushes.
+// written or, once closing, until CloseTimeout after Close began. Then it
+// answers flushes.
 func (l *Logger) write(evs []Event, flushes []chan error, closing bool) {
-	lines := make([][]byte, 0, len(evs))
+	buf, ends := l.encBuf[:0], l.encEnds[:0]
 	for _, ev := range evs {
 		l.mirror(ev)
-		b, err := ev.AppendLine(nil)
-		if err != nil { // Log refused such events; an error here is a bug, counted
+		var err error
+		if buf, err = ev.AppendLine(buf); err != nil { // Log refused such events: a bug, counted
 			l.invalid.Add(1)
 			continue
 		}
-		lines = append(lines, b)
+		ends = append(ends, len(buf))
 	}
-	var deadline time.Time
+	lines, start := l.lines[:0], 0
+	for _, e := range ends {
+		lines = append(lines, buf[start:e])
+		start = e
+	}
+	l.encBuf, l.encEnds, l.lines = buf, ends, lines
 	if closing {
-		deadline = time.Now().Add(l.cfg.CloseTimeout)
+		l.closing()
 	}
 	pause := l.cfg.RetryMin
 	var err error
@@ -419,7 +431,7 @@ func (l *Logger) write(evs []Event, flushes []chan error, closing bool) {
 			break
 		}
 		l.writeErrors.Add(1)
-		if closing && time.Now().Add(pause).After(deadline) {
+		if closing && time.Now().Add(pause).After(l.giveUpAt) {
 			l.lost.Add(uint64(len(lines)))
 			err = fmt.Errorf("audit: gave up on %d events after %s: %w", len(lines), l.cfg.CloseTimeout, err)
 			break
@@ -429,15 +441,22 @@ func (l *Logger) write(evs []Event, flushes []chan error, closing bool) {
 		case <-t.C:
 		case <-l.stopped(closing):
 			t.Stop()
-			closing, deadline = true, time.Now().Add(l.cfg.CloseTimeout)
+			closing = true
+			l.closing()
 		}
 		pause = min(2*pause, l.cfg.RetryMax)
 	}
-	if closing && err != nil {
+	if err != nil && l.closeErr == nil {
 		l.closeErr = err
 	}
 	for _, f := range flushes {
-		f <- nil
+		f <- err
+	}
+}
+
+func (l *Logger) closing() {
+	if l.giveUpAt.IsZero() {
+		l.giveUpAt = time.Now().Add(l.cfg.CloseTimeout)
 	}
 }
 

@@ -41,13 +41,12 @@ type repeater struct {
 	perSecond int
 	keysMax   int
 
-	mu      sync.Mutex
-	window  time.Time // start of the current second
-	seen    map[repeatKey]int
-	held    map[repeatKey]*suppressed // this window's suppressed events
-	ready   map[repeatKey]*suppressed // finished windows', waiting to be written
-	total   uint64                    // all suppressed, ever
-	pending bool                      // ready is not empty
+	mu     sync.Mutex
+	window time.Time // start of the current second
+	seen   map[repeatKey]int
+	held   map[repeatKey]*suppressed // this window's suppressed events
+	ready  map[repeatKey]*suppressed // finished windows', waiting to be written
+	total  uint64                    // all suppressed, ever
 }
 
 func newRepeater(perSecond, keysMax int) *repeater {
@@ -66,12 +65,14 @@ func hostOf(source string) string {
 	return source
 }
 
-// admit reports whether ev (already bounded and timed) is to be written.
-func (r *repeater) admit(ev *Event) bool {
+// admit reports whether ev (already bounded and timed) is to be written. The
+// window follows the Logger's clock, not ev.Time, so an event stamped far in
+// the future or past cannot move it.
+func (r *repeater) admit(ev *Event, now time.Time) bool {
 	k := repeatKey{typ: ev.Type, principal: ev.Principal, host: hostOf(ev.Source), resource: ev.Resource, operation: ev.Operation}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.roll(ev.Time)
+	r.roll(now)
 	n, ok := r.seen[k]
 	if !ok && len(r.seen) >= r.keysMax {
 		k = repeatKey{typ: ev.Type, overflow: true}
@@ -122,7 +123,6 @@ func (r *repeater) closeWindow() {
 		}
 		r.ready[k] = s
 	}
-	r.pending = len(r.ready) > 0
 	clear(r.held)
 	clear(r.seen)
 }
@@ -136,7 +136,7 @@ func (r *repeater) take(now time.Time, node string, final bool) []Event {
 	if final {
 		r.closeWindow()
 	}
-	if !r.pending {
+	if len(r.ready) == 0 {
 		return nil
 	}
 	keys := make([]repeatKey, 0, len(r.ready))
@@ -171,7 +171,6 @@ func (r *repeater) take(now time.Time, node string, final bool) []Event {
 		})
 	}
 	clear(r.ready)
-	r.pending = false
 	return out
 }
 
