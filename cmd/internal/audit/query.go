@@ -355,7 +355,7 @@ func (fo *follower) run(ctx context.Context, poll time.Duration) error {
 // attach, which keeps the listing as the history not to deliver.
 func (fo *follower) attach(first bool) (bool, error) {
 	for {
-		f, err := os.Open(fo.path)
+		f, err := openRegular(fo.path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return false, fmt.Errorf("audit: follow %s: %w", fo.path, err)
 		}
@@ -367,7 +367,7 @@ func (fo *follower) attach(first bool) (bool, error) {
 			return false, lerr
 		}
 		if f == nil {
-			if _, err := os.Stat(fo.path); errors.Is(err, os.ErrNotExist) {
+			if _, err := openRegularStat(fo.path); errors.Is(err, os.ErrNotExist) {
 				if first {
 					fo.known = known
 				}
@@ -398,6 +398,31 @@ func (fo *follower) listKnown() (map[string]bool, error) {
 	return known, nil
 }
 
+// openRegular opens path for reading; anything but a regular file (a directory
+// put in the log's place) counts as no file yet.
+func openRegular(path string) (*os.File, error) {
+	if _, err := openRegularStat(path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, os.ErrNotExist
+	}
+	return f, nil
+}
+
+func openRegularStat(path string) (os.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("audit: %s is not a regular file: %w", path, os.ErrNotExist)
+	}
+	return st, err
+}
+
 func sameFileAt(f *os.File, path string) bool {
 	a, err1 := f.Stat()
 	b, err2 := os.Stat(path)
@@ -414,7 +439,7 @@ func (fo *follower) step() error {
 		if sameFileAt(fo.cur, fo.path) {
 			return nil
 		}
-		if _, err := os.Stat(fo.path); errors.Is(err, os.ErrNotExist) {
+		if _, err := openRegularStat(fo.path); errors.Is(err, os.ErrNotExist) {
 			return nil // between the writer's rename and its create, or no writer
 		}
 		if err := fo.drain(); err != nil { // the last lines before the rename
@@ -423,10 +448,13 @@ func (fo *follower) step() error {
 		if err := fo.split.end(fo.emit); err != nil {
 			return err
 		}
-	} else if _, err := os.Stat(fo.path); errors.Is(err, os.ErrNotExist) {
+	} else if _, err := openRegularStat(fo.path); errors.Is(err, os.ErrNotExist) {
 		return nil // still waiting for the log to appear
 	}
-	hadCur := fo.cur != nil
+	var old os.FileInfo // the file we were following, if any
+	if fo.cur != nil {
+		old, _ = fo.cur.Stat()
+	}
 	before := fo.known
 	if ok, err := fo.attach(false); err != nil || !ok {
 		return err // not ok: try again at the next poll
@@ -437,14 +465,18 @@ func (fo *follower) step() error {
 	if err != nil {
 		return fmt.Errorf("audit: follow %s: %w", fo.path, err)
 	}
-	skip := hadCur
+	skip := old != nil
 	for _, b := range bs {
 		if before[b.base] || !fo.known[b.base] {
 			continue
 		}
 		if skip {
 			skip = false
-			continue
+			// A plain backup can be checked; if it is not our file, ours was
+			// deleted rather than rotated, and this one is unread.
+			if st, err := os.Stat(b.path); b.gz || err != nil || os.SameFile(st, old) {
+				continue
+			}
 		}
 		if err := fo.readBackup(b); err != nil {
 			return err

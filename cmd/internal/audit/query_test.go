@@ -404,3 +404,34 @@ func TestFollowHoldsPartialLines(t *testing.T) {
 		t.Fatalf("err %v, events %+v, stats %+v", fr.err, fr.c.evs, fr.st)
 	}
 }
+
+// A directory put in the log's place is waited out, not an error: once the
+// writer can create the file again, the follower carries on from it.
+func TestFollowSurvivesDirectoryInPlace(t *testing.T) {
+	cfg := testConfig(t)
+	l := mustNew(t, cfg)
+	l.Log(seq(0))
+	flush(t, l)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fr := startFollow(t, ctx, cfg.Path, Filter{Limit: 2})
+	time.Sleep(10 * time.Millisecond)
+	l.Log(seq(1))
+	flush(t, l)
+	waitFor(t, "event 1", func() bool { return fr.c.len() == 1 })
+	os.Remove(cfg.Path)
+	os.Mkdir(cfg.Path, 0o700)
+	l.Log(seq(2))
+	waitFor(t, "write errors", func() bool { return l.Stats().WriteErrors > 0 })
+	time.Sleep(10 * time.Millisecond) // the follower polls the directory a few times
+	os.Remove(cfg.Path)
+	flush(t, l)
+	select {
+	case <-fr.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("follow got %d of 2", fr.c.len())
+	}
+	if fr.err != nil || seqOf(t, fr.c.evs[0]) != 1 || seqOf(t, fr.c.evs[1]) != 2 {
+		t.Fatalf("err %v, events %+v", fr.err, fr.c.evs)
+	}
+}
