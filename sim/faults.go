@@ -26,6 +26,9 @@ func (w *World) startFaults() {
 	if w.cfg.FaultMean > 0 && len(w.enabledObjectFaults()) > 0 {
 		w.scheduleObjectFault(newRNG(w.cfg.Seed).child("object-faults"))
 	}
+	if w.cfg.FaultMean > 0 {
+		w.startForgery(newRNG(w.cfg.Seed).child("forge"))
+	}
 }
 
 // enabledObjectFaults are the object-store classes this run injects.

@@ -341,6 +341,9 @@ var mustReach = append([]string{
 	// dropping the log of an earlier incarnation of a topic.
 	sm.ProbeReadFromCache.String(), sm.ProbeReadFromDisk.String(), sm.ProbeSegmentRolled.String(),
 	sm.ProbeRetentionDeleted.String(), sm.ProbeFollowerReset.String(), sm.ProbeStaleTopicLogDropped.String(),
+	// Security: a hostile client's forged server traffic refused at the
+	// sender gate (sim/forge.go).
+	sm.ProbeForbiddenSender.String(),
 }, append(segmentProbes(), objectProbes()...)...)
 
 // objectProbes are the simulator's own paths of the object store, gated

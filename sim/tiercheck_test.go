@@ -74,7 +74,7 @@ func putSegmentObject(t *testing.T, w *World, id sm.TopicID, epoch sm.Epoch, bas
 func commit(t *testing.T, w *World, id sm.TopicID, epoch sm.Epoch, seg sm.RemoteSegment) error {
 	t.Helper()
 	ctl := w.hosts[w.ControllerLeader()]
-	ctl.deliver(ctl.incarnation, sm.Received{From: adminClientID, Msg: sm.CommitSegmentRequest{ReqID: 1, Broker: firstBrokerID, TP: tp0, TopicID: id, LeaderEpoch: epoch, Segment: seg}})
+	ctl.deliver(ctl.incarnation, sm.Received{From: firstBrokerID, Msg: sm.CommitSegmentRequest{ReqID: 1, Broker: firstBrokerID, TP: tp0, TopicID: id, LeaderEpoch: epoch, Segment: seg}})
 	err := w.RunFor(sm.Second)
 	for _, st := range w.leaderController().Metadata().Partitions {
 		if st.TP == tp0 && st.Remote.End != seg.Next {

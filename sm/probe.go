@@ -132,6 +132,10 @@ const (
 	// ProbeOrphanCollected: the controller's garbage collector deleted a
 	// segment object that no record refers to and none ever can.
 	ProbeOrphanCollected
+	// Security (issue 11):
+	// ProbeForbiddenSender: a node dropped a message its sender's role may
+	// not send at all (sm.MaySend), without acting on it.
+	ProbeForbiddenSender
 
 	probeCount
 )
@@ -177,6 +181,7 @@ var probeNames = [probeCount]string{
 	ProbeColdCacheHit:                 "cold-cache-hit",
 	ProbeZombieUploadRejected:         "zombie-upload-rejected",
 	ProbeOrphanCollected:              "orphan-collected",
+	ProbeForbiddenSender:              "forbidden-sender",
 }
 
 func (p Probe) String() string {

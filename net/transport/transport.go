@@ -84,6 +84,10 @@ const (
 	CodeFrameTooLarge quic.ApplicationErrorCode = 4
 	// CodeOverloaded means the node already has ConnsMax connections.
 	CodeOverloaded quic.ApplicationErrorCode = 5
+	// CodeForbidden means the peer sent a message its role may not send at
+	// all (sm.MaySend: a client sending raft or broker traffic); the
+	// message names it. Nothing of it was delivered.
+	CodeForbidden quic.ApplicationErrorCode = 6
 )
 
 // Transport is one node's endpoint. It is safe for concurrent use.
@@ -626,6 +630,10 @@ func (t *Transport) serve(c *conn, rs *quic.ReceiveStream) {
 		if err == nil {
 			var m sm.Message
 			if m, err = wire.Decode(frame); err == nil {
+				if !sm.SenderAllowed(c.peer, m) {
+					t.forbidden(c, m)
+					return
+				}
 				t.stats.received.Add(1)
 				t.stats.receivedBytes.Add(uint64(len(frame)))
 				t.cfg.Deliver(c.peer, m)
@@ -635,6 +643,15 @@ func (t *Transport) serve(c *conn, rs *quic.ReceiveStream) {
 		t.readFailed(c, err)
 		return
 	}
+}
+
+// forbidden closes a connection whose peer sent a message its role may not
+// send (sm.MaySend), naming it; the message is not delivered.
+func (t *Transport) forbidden(c *conn, m sm.Message) {
+	t.stats.forbidden.Add(1)
+	why := fmt.Sprintf("a %v may not send %v", c.peer.Role(), m.Kind())
+	c.qc.CloseWithError(CodeForbidden, why)
+	t.cfg.Log.Warn().Stringer("peer", c.peer).Str("kind", m.Kind().String()).Msg("transport: closed connection: " + why)
 }
 
 // readFailed closes a connection whose stream ended or failed, saying why.
@@ -775,6 +792,7 @@ type Stats struct {
 	DroppedInvalid     uint64 // would not encode, or above MaxFrameBytes
 	DroppedClosed      uint64 // sent after Close
 	Malformed          uint64 // connections closed for an undecodable or oversized frame
+	Forbidden          uint64 // connections closed for a message the peer's role may not send
 	Refused            uint64 // connections refused: TLS handshake (certificate), hello, id in use, limits
 	Dials              uint64
 	DialFailures       uint64
@@ -784,7 +802,7 @@ type Stats struct {
 type counters struct {
 	sent, sentBytes, received, receivedBytes                            atomic.Uint64
 	droppedQueueFull, droppedUnreachable, droppedInvalid, droppedClosed atomic.Uint64
-	malformed, refused, dials, dialFailures                             atomic.Uint64
+	malformed, refused, dials, dialFailures, forbidden                  atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -794,7 +812,7 @@ func (t *Transport) Stats() Stats {
 		Received: t.stats.received.Load(), ReceivedBytes: t.stats.receivedBytes.Load(),
 		DroppedQueueFull: t.stats.droppedQueueFull.Load(), DroppedUnreachable: t.stats.droppedUnreachable.Load(),
 		DroppedInvalid: t.stats.droppedInvalid.Load(), DroppedClosed: t.stats.droppedClosed.Load(),
-		Malformed: t.stats.malformed.Load(), Refused: t.stats.refused.Load(),
+		Malformed: t.stats.malformed.Load(), Refused: t.stats.refused.Load(), Forbidden: t.stats.forbidden.Load(),
 		Dials: t.stats.dials.Load(), DialFailures: t.stats.dialFailures.Load(),
 	}
 	s.Dropped = s.DroppedQueueFull + s.DroppedUnreachable + s.DroppedInvalid + s.DroppedClosed

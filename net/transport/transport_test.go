@@ -169,6 +169,38 @@ func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {
 	}
 }
 
+// A message the peer's role may not send at all (a client sending raft or
+// replica traffic, or an answer it was never asked) closes that connection
+// with CodeForbidden naming it, and is not delivered.
+func TestForbiddenMessageClosesConnection(t *testing.T) {
+	b := newBook()
+	broker := newNode(t, 101, "broker-101", true, b)
+	addr, _ := b.lookup(101)
+	for i, m := range []sm.Message{
+		sm.RaftMessage{},
+		sm.ReplicaFetchRequest{TP: tp, Replica: 102},
+		sm.AlterISRResponse{TP: tp},
+		sm.ProduceResponse{TP: tp},
+	} {
+		r := rawDial(t, addr, clientTLS(t, "client-a"), wire.Hello{Node: sm.NodeID(1_000_001 + i), Role: wire.RoleClient, Version: 1})
+		if _, err := r.serverHello(); err != nil {
+			t.Fatal(err)
+		}
+		frame, err := wire.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.send.Write(frame)
+		ae := r.closedBy(t)
+		if want := "a client may not send " + m.Kind().String(); ae.ErrorCode != CodeForbidden || ae.ErrorMessage != want {
+			t.Fatalf("%v: closed with %d %q, want %d %q", m.Kind(), ae.ErrorCode, ae.ErrorMessage, CodeForbidden, want)
+		}
+	}
+	if s := broker.Stats(); s.Forbidden != 4 || s.Received != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
 // A frame whose length prefix exceeds MaxFrameBytes is refused from the
 // prefix alone: the test sends only the prefix, so a server that waited for
 // (or allocated) the body would never close the connection.
@@ -210,6 +242,12 @@ func TestRefusesClientIDHeldByAnotherCertificate(t *testing.T) {
 	owner.expect(t, 101, sm.MetadataResponse{ReqID: 1})
 }
 
+// peerMsg is a message one broker may send another (sm.MaySend), told
+// apart by i.
+func peerMsg(i int) sm.Message {
+	return sm.ReplicaFetchRequest{TP: tp, Replica: 101, FetchOffset: sm.Offset(i)}
+}
+
 // After a peer restarts (same address, new process), the next sends redial
 // and get through.
 func TestReconnectAfterPeerRestart(t *testing.T) {
@@ -218,7 +256,7 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	cfg.BackoffMin, cfg.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
 	b101 := start(t, cfg, make(chan received, 16), b)
 	b102 := newNode(t, 102, "broker-102", true, b)
-	env := sm.Envelope{From: 101, To: 102, Msg: sm.MetadataRequest{ReqID: 1}}
+	env := sm.Envelope{From: 101, To: 102, Msg: peerMsg(1)}
 	b101.Send([]sm.Envelope{env})
 	b102.expect(t, 101, env.Msg)
 
@@ -229,7 +267,7 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	cfg2, inbox2 := nodeConfig(t, 102, "broker-102", true, b)
 	cfg2.Listen = addr
 	restarted := start(t, cfg2, inbox2, b)
-	sendUntil(t, b101, restarted, sm.Envelope{From: 101, To: 102, Msg: sm.MetadataRequest{ReqID: 2}})
+	sendUntil(t, b101, restarted, sm.Envelope{From: 101, To: 102, Msg: peerMsg(2)})
 	if s := b101.Stats(); s.Dials < 2 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -281,11 +319,13 @@ func TestSendDoesNotBlockAndDropsOldest(t *testing.T) {
 func TestCloseFlushesQueuedMessages(t *testing.T) {
 	b := newBook()
 	b101, b102 := newNode(t, 101, "broker-101", true, b), newNode(t, 102, "broker-102", true, b)
-	b101.Send([]sm.Envelope{{To: 102, Msg: sm.MetadataRequest{ReqID: 0}}})
-	b102.expect(t, 101, sm.MetadataRequest{ReqID: 0})
+	b101.Send([]sm.Envelope{{To: 102, Msg: peerMsg(0)}})
+	b102.expect(t, 101, peerMsg(0))
 	var batch []sm.Envelope
 	for i := 1; i <= 200; i++ {
-		batch = append(batch, sm.Envelope{To: 102, Msg: sm.ProduceRequest{ReqID: uint64(i), TP: tp, Records: []sm.Record{{Value: make([]byte, 1024)}}}})
+		bt := sm.Batch{BaseOffset: sm.Offset(i), Epoch: 1, Records: []sm.Record{{Value: make([]byte, 1024)}}}
+		bt.CRC = sm.BatchCRC(&bt)
+		batch = append(batch, sm.Envelope{To: 102, Msg: sm.ReplicaFetchResponse{TP: tp, FetchOffset: sm.Offset(i), Batches: []sm.Batch{bt}}})
 	}
 	b101.Send(batch)
 	if err := b101.Close(); err != nil {
@@ -294,7 +334,7 @@ func TestCloseFlushesQueuedMessages(t *testing.T) {
 	for i := 1; i <= 200; i++ {
 		b102.expect(t, 101, batch[i-1].Msg)
 	}
-	b101.Send([]sm.Envelope{{To: 102, Msg: sm.MetadataRequest{}}})
+	b101.Send([]sm.Envelope{{To: 102, Msg: peerMsg(0)}})
 	if s := b101.Stats(); s.DroppedClosed != 1 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -314,8 +354,8 @@ func TestSimultaneousDials(t *testing.T) {
 	b := newBook()
 	b101, b102 := newNode(t, 101, "broker-101", true, b), newNode(t, 102, "broker-102", true, b)
 	for i := range 20 {
-		b101.Send([]sm.Envelope{{To: 102, Msg: sm.MetadataRequest{ReqID: uint64(i)}}})
-		b102.Send([]sm.Envelope{{To: 101, Msg: sm.MetadataRequest{ReqID: uint64(i)}}})
+		b101.Send([]sm.Envelope{{To: 102, Msg: peerMsg(i)}})
+		b102.Send([]sm.Envelope{{To: 101, Msg: peerMsg(i)}})
 	}
 	for _, n := range []*node{b101, b102} {
 		seen := 0
@@ -341,8 +381,8 @@ func TestReconnectAfterPeerCrash(t *testing.T) {
 	cfg.BackoffMin, cfg.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
 	b101 := start(t, cfg, make(chan received, 16), b)
 	b102 := newNode(t, 102, "broker-102", true, b)
-	b101.Send([]sm.Envelope{{To: 102, Msg: sm.MetadataRequest{ReqID: 1}}})
-	b102.expect(t, 101, sm.MetadataRequest{ReqID: 1})
+	b101.Send([]sm.Envelope{{To: 102, Msg: peerMsg(1)}})
+	b102.expect(t, 101, peerMsg(1))
 
 	addr, _ := b.lookup(102)
 	b102.udp.Close() // crash: the socket vanishes, nothing is said to peers
@@ -350,7 +390,7 @@ func TestReconnectAfterPeerCrash(t *testing.T) {
 	cfg2, inbox2 := nodeConfig(t, 102, "broker-102", true, b)
 	cfg2.Listen = addr
 	restarted := start(t, cfg2, inbox2, b)
-	sendUntil(t, b101, restarted, sm.Envelope{From: 101, To: 102, Msg: sm.MetadataRequest{ReqID: 2}})
+	sendUntil(t, b101, restarted, sm.Envelope{From: 101, To: 102, Msg: peerMsg(2)})
 }
 
 // A client that knows only an address learns the server's id from its

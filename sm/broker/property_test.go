@@ -1204,8 +1204,8 @@ func (w *propWorld) readBack(tp sm.TopicPartition) {
 	got := map[sm.Offset]string{}
 	for off, hw := sm.Offset(0), sm.Offset(1); off < hw; {
 		w.reqSeq++
-		w.step(nd, sm.Received{From: 3000, Msg: sm.FetchRequest{ReqID: w.reqSeq, TP: tp, Offset: off, CurrentLeaderEpoch: st.LeaderEpoch}})
-		answered := func(m propMsg) bool { return m.env.To == 3000 }
+		w.step(nd, sm.Received{From: sm.ClientIDMin + 3000, Msg: sm.FetchRequest{ReqID: w.reqSeq, TP: tp, Offset: off, CurrentLeaderEpoch: st.LeaderEpoch}})
+		answered := func(m propMsg) bool { return m.env.To == sm.ClientIDMin+3000 }
 		for !slices.ContainsFunc(w.pool, answered) && w.completeRead(nd) {
 		}
 		i := slices.IndexFunc(w.pool, answered)

@@ -11,6 +11,12 @@ import (
 // onReceived routes a message to the replica it concerns, or to the
 // heartbeat session.
 func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
+	if !sm.SenderAllowed(from, msg) {
+		// Not for a peer of that role to send (a client forging replica or
+		// controller traffic): nothing of it is acted on.
+		n.probe(sm.ProbeForbiddenSender)
+		return fmt.Errorf("broker: %v: a %v may not send %v (from %v)", n.cfg.ID, from.Role(), msg.Kind(), from)
+	}
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
 		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnProduce(n.now, from, m) },

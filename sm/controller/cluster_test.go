@@ -10,7 +10,7 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
-const client sm.NodeID = 1000
+const client sm.NodeID = sm.ClientIDMin
 
 var threeRacks = map[sm.NodeID]string{101: "a", 102: "b", 103: "c"}
 
@@ -117,10 +117,10 @@ func TestFollowerAnswersNotLeader(t *testing.T) {
 	if r := h.requestOne(client, f, sm.DeleteTopicRequest{ReqID: 3, Name: "t"}).(sm.DeleteTopicResponse); r.Code != sm.CodeNotLeader || r.LeaderHint != l {
 		t.Errorf("delete on follower: %+v", r)
 	}
-	if r := h.requestOne(client, f, sm.AlterISRRequest{ReqID: 4, Broker: 101}).(sm.AlterISRResponse); r.Code != sm.CodeNotLeader || r.LeaderHint != l {
+	if r := h.requestOne(101, f, sm.AlterISRRequest{ReqID: 4, Broker: 101}).(sm.AlterISRResponse); r.Code != sm.CodeNotLeader || r.LeaderHint != l {
 		t.Errorf("alter isr on follower: %+v", r)
 	}
-	if r := h.requestOne(client, f, sm.BrokerHeartbeat{Broker: 101, Incarnation: 1}).(sm.BrokerHeartbeatResponse); r.Code != sm.CodeNotLeader || r.LeaderHint != l {
+	if r := h.requestOne(150, f, sm.BrokerHeartbeat{Broker: 150, Incarnation: 1}).(sm.BrokerHeartbeatResponse); r.Code != sm.CodeNotLeader || r.LeaderHint != l {
 		t.Errorf("heartbeat on follower: %+v", r)
 	}
 	r := h.requestOne(client, f, sm.MetadataRequest{ReqID: 5}).(sm.MetadataResponse)

@@ -36,6 +36,12 @@ const outcomeUnknown = "outcome unknown: leadership lost"
 const codeLeadershipLost = sm.CodeLeadershipLost
 
 func (n *Node) onReceived(ev sm.Received) error {
+	if !sm.SenderAllowed(ev.From, ev.Msg) {
+		// Not for a peer of that role to send (a client forging raft or
+		// broker traffic): nothing of it is acted on.
+		n.probe(sm.ProbeForbiddenSender)
+		return fmt.Errorf("controller: %v: a %v may not send %v (from %v)", n.cfg.ID, ev.From.Role(), ev.Msg.Kind(), ev.From)
+	}
 	switch m := ev.Msg.(type) {
 	case sm.RaftMessage:
 		return n.onRaftMessage(ev.From, m)

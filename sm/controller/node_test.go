@@ -87,9 +87,10 @@ func TestLeadershipLossAbandonsPending(t *testing.T) {
 		return fc && tc && (from == l) != (to == l)
 	}
 	h.inbox[client] = nil
+	h.inbox[p.Leader] = nil
 	h.inbox[109] = nil
 	h.send(client, l, sm.DeleteTopicRequest{ReqID: 2, Name: "t"})
-	h.send(client, l, sm.AlterISRRequest{ReqID: 3, Broker: p.Leader, TP: p.TP, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: []sm.NodeID{p.Leader}})
+	h.send(p.Leader, l, sm.AlterISRRequest{ReqID: 3, Broker: p.Leader, TP: p.TP, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: []sm.NodeID{p.Leader}})
 	for range waitersMax + 2 {
 		h.send(109, l, sm.BrokerHeartbeat{Broker: 109, Incarnation: 1})
 	}
@@ -98,7 +99,7 @@ func TestLeadershipLossAbandonsPending(t *testing.T) {
 		t.Fatalf("isolated %v still leads", l)
 	}
 	var codes []sm.Code
-	for _, m := range h.inbox[client] {
+	for _, m := range append(h.inbox[client], h.inbox[p.Leader]...) {
 		switch r := m.(type) {
 		case sm.DeleteTopicResponse:
 			codes = append(codes, r.Code)

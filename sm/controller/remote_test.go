@@ -232,15 +232,15 @@ func TestTieringLeadershipLost(t *testing.T) {
 		_, tc := h.cfgs[to]
 		return fc && tc && (from == l) != (to == l)
 	}
-	h.inbox[client] = nil
-	h.send(client, l, sm.CommitSegmentRequest{ReqID: 8, Broker: c.Broker, TP: tp, TopicID: c.TopicID, LeaderEpoch: c.LeaderEpoch, Segment: c.Segment})
-	h.send(client, l, sm.DropRemoteSegmentsRequest{ReqID: 9, Broker: c.Broker, TP: tp, TopicID: c.TopicID, LeaderEpoch: c.LeaderEpoch, Below: 10})
+	h.inbox[c.Broker] = nil
+	h.send(c.Broker, l, sm.CommitSegmentRequest{ReqID: 8, Broker: c.Broker, TP: tp, TopicID: c.TopicID, LeaderEpoch: c.LeaderEpoch, Segment: c.Segment})
+	h.send(c.Broker, l, sm.DropRemoteSegmentsRequest{ReqID: 9, Broker: c.Broker, TP: tp, TopicID: c.TopicID, LeaderEpoch: c.LeaderEpoch, Below: 10})
 	h.advance(3 * sm.Second)
 	if h.nodes[l].IsLeader() {
 		t.Fatalf("isolated %v still leads", l)
 	}
 	var got []string
-	for _, m := range h.inbox[client] {
+	for _, m := range h.inbox[c.Broker] {
 		switch r := m.(type) {
 		case sm.CommitSegmentResponse:
 			got = append(got, fmt.Sprintf("commit %d %v %v", r.ReqID, r.TP, r.Code))

@@ -132,11 +132,11 @@ func TestClusterWiring(t *testing.T) {
 	w.add(100, brProbe, brReg)
 
 	w.run(3 * time.Second) // election, broker registration
-	w.deliver(1000, sm.Envelope{To: 1, Msg: sm.CreateTopicRequest{ReqID: 1, Name: "orders", Partitions: 2, ReplicationFactor: 1}})
+	w.deliver(sm.ClientIDMin, sm.Envelope{To: 1, Msg: sm.CreateTopicRequest{ReqID: 1, Name: "orders", Partitions: 2, ReplicationFactor: 1}})
 	w.run(3 * time.Second) // topic created, broker learns it and leads both partitions
 	tp0 := sm.TopicPartition{Topic: "orders", Partition: 0}
 	for i := range uint64(3) {
-		w.deliver(1000, sm.Envelope{To: 100, Msg: sm.ProduceRequest{ReqID: 10 + i, TP: tp0, Acks: sm.Acks{Kind: sm.AckAll}, Records: records(2, 10)}})
+		w.deliver(sm.ClientIDMin, sm.Envelope{To: 100, Msg: sm.ProduceRequest{ReqID: 10 + i, TP: tp0, Acks: sm.Acks{Kind: sm.AckAll}, Records: records(2, 10)}})
 	}
 	w.run(2 * time.Second) // and the probes sample again
 
