@@ -25,7 +25,9 @@
 // goroutine drains it in batches of up to 1024 events, writes each batch with
 // one write call, and (SyncBatch, the default) fsyncs once per batch. When the
 // queue is full Log drops the event and counts it (Stats.Dropped); the drain
-// goroutine then writes one events_dropped event carrying the count. A failed
+// goroutine then writes one events_dropped event carrying the count since the
+// previous one (at most one per batch, so under sustained overload the count
+// keeps arriving without adding more than one line in 1024). A failed
 // open, write, fsync or rotation is counted (Stats.WriteErrors) and retried
 // with backoff from RetryMin to RetryMax, holding the batch (new events queue,
 // then drop, both counted); a short write leaves a fragment that is ended with
@@ -56,7 +58,9 @@
 // # Reading
 //
 // Query reads the backups (plain or gzipped) and the current file and returns
-// matching events in time order; Limit keeps the most recent. Follow polls for
+// matching events in time order; Limit keeps the most recent (and bounds the
+// memory Query uses to about 4×Limit events; without a Limit every match is
+// held, so a CLI should default to one). Follow polls for
 // new lines and follows rotation. Both skip and count lines that are not
 // events (torn, over LineBytesMax, bad JSON, unknown type) and files that
 // cannot be read; neither fails on bad content.

@@ -297,7 +297,12 @@ func (l *Logger) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-l.exited:
-		return ErrClosed
+		select {
+		case err := <-done: // answered by Close's last write
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 
