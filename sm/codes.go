@@ -53,6 +53,12 @@ const (
 	// An uploaded segment does not continue the partition's uploaded range
 	// (a gap or an overlap): the uploader resumes from the range it is told.
 	CodeRemoteMismatch Code = 20 // REMOTE_MISMATCH
+	// The principal may not do this to the topic (ACLs); Message names the
+	// principal, operation and topic. Not retriable: it needs a rule change.
+	CodeTopicAuthorizationFailed Code = 21 // TOPIC_AUTHORIZATION_FAILED
+	// The principal may not do this to the cluster (ACLs: create topics,
+	// alter, describe the cluster, change ACLs).
+	CodeClusterAuthorizationFailed Code = 22 // CLUSTER_AUTHORIZATION_FAILED
 )
 
 // Retriable reports whether a client may retry the same request elsewhere or

@@ -48,7 +48,7 @@ const (
 
 	// kindEnd is one past the largest kind: a new kind goes at the end of
 	// the last block below, and kindEnd names it.
-	kindEnd = KindRemoteSegmentsResponse + 1
+	kindEnd = KindACLResponse + 1
 )
 
 // Message kinds added with bounded storage (issue 9).
@@ -67,6 +67,12 @@ const (
 	KindDropRemoteSegmentsResponse MsgKind = 28
 	KindRemoteSegmentsRequest      MsgKind = 29
 	KindRemoteSegmentsResponse     MsgKind = 30
+)
+
+// Message kinds added with security (issue 11).
+const (
+	KindACLRequest  MsgKind = 31
+	KindACLResponse MsgKind = 32
 )
 
 // MsgKindFirst is the smallest message kind (the values below it are
@@ -692,9 +698,13 @@ type MetadataDelta struct {
 	Topics        []TopicInfo
 	DeletedTopics []string
 	Partitions    []PartitionState
+	// ACL is the whole ACL rule set (acl.State.Snapshot) when it changed
+	// after FromVersion (or Full); nil otherwise. Brokers compile it into
+	// their authorizer.
+	ACL []byte
 }
 
 // Empty reports whether the delta changes nothing.
 func (d *MetadataDelta) Empty() bool {
-	return !d.Full && len(d.Brokers) == 0 && len(d.Topics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0
+	return !d.Full && len(d.Brokers) == 0 && len(d.Topics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0 && d.ACL == nil
 }

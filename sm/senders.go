@@ -66,6 +66,9 @@ var senders = [kindEnd]roleSet{
 	KindRemoteSegmentsResponse:     controllers,
 	// Controllers among themselves.
 	KindRaftMessage: controllers,
+	// Security: ACL changes go to the controller.
+	KindACLRequest:  clients,
+	KindACLResponse: controllers,
 }
 
 // MaySend reports whether a node of role r may send messages of kind k.

@@ -42,6 +42,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 )
 
 // Backend is what the server needs from the controller process, which wires
@@ -71,6 +72,20 @@ type Backend interface {
 	// *NotLeaderError. Errors that certainly did nothing wrap
 	// ErrUnavailable.
 	ClusterStatus(ctx context.Context, stale bool) (ClusterStatus, error)
+	// ApplyACL submits req (an ACL change; ReqID left zero) to the local
+	// controller state machine and waits for its reply, as CreateTopic
+	// does: the outcome, a refused command included, is in the response's
+	// Code; a follower answers CodeNotLeader with the leader's hint.
+	ApplyACL(ctx context.Context, req sm.ACLRequest) (sm.ACLResponse, error)
+	// ACLs returns a copy of this controller's applied ACL rule set (the
+	// caller may keep it) and the authorizer options the cluster runs with
+	// (super users, allow_everyone_if_no_acl_found), so "acl test" decides
+	// exactly as brokers do.
+	ACLs(ctx context.Context) (*acl.State, acl.Options, error)
+	// AuditLog is the path of this process's audit log, which the audit
+	// endpoints read with cmd/internal/audit's Query and Follow ("" when
+	// auditing is off).
+	AuditLog() string
 }
 
 // ErrUnavailable is what a Backend error wraps when the request certainly

@@ -19,22 +19,26 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 )
 
 // fakeBackend is a controller whose answers each test scripts. By default
 // it leads, and creates and deletes succeed.
 type fakeBackend struct {
-	mu       sync.Mutex
-	self     sm.NodeID
-	leader   sm.NodeID
-	md       sm.MetadataDelta
-	mdErr    error
-	createFn func(context.Context, sm.CreateTopicRequest) (sm.CreateTopicResponse, error)
-	deleteFn func(context.Context, sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error)
-	creates  []sm.CreateTopicRequest
-	deletes  []sm.DeleteTopicRequest
-	alterFn  func(context.Context, sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error)
-	alters   []sm.AlterTopicConfigRequest
+	mu         sync.Mutex
+	acls       *acl.State
+	aclOptions acl.Options
+	auditLog   string
+	self       sm.NodeID
+	leader     sm.NodeID
+	md         sm.MetadataDelta
+	mdErr      error
+	createFn   func(context.Context, sm.CreateTopicRequest) (sm.CreateTopicResponse, error)
+	deleteFn   func(context.Context, sm.DeleteTopicRequest) (sm.DeleteTopicResponse, error)
+	creates    []sm.CreateTopicRequest
+	deletes    []sm.DeleteTopicRequest
+	alterFn    func(context.Context, sm.AlterTopicConfigRequest) (sm.AlterTopicConfigResponse, error)
+	alters     []sm.AlterTopicConfigRequest
 	// status is what ClusterStatus answers, with IsLeader and Leader
 	// filled from self and leader; a linearizable call on a follower gets
 	// *NotLeaderError, as from a real controller. statusFn overrides it.
@@ -114,6 +118,31 @@ func (f *fakeBackend) Leader() (sm.NodeID, sm.NodeID) {
 	defer f.mu.Unlock()
 	return f.self, f.leader
 }
+
+// ApplyACL applies req to the fake's own rule set, as a leader would.
+func (f *fakeBackend) ApplyACL(_ context.Context, req sm.ACLRequest) (sm.ACLResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.acls == nil {
+		f.acls = &acl.State{}
+	}
+	res, err := f.acls.Apply(req.Command)
+	if err != nil {
+		return sm.ACLResponse{ReqID: req.ReqID, Code: sm.CodeInvalidRequest, Message: err.Error(), LeaderHint: f.leader}, nil
+	}
+	return sm.ACLResponse{ReqID: req.ReqID, Code: sm.CodeOK, LeaderHint: f.leader, Result: res}, nil
+}
+
+func (f *fakeBackend) ACLs(context.Context) (*acl.State, acl.Options, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.acls == nil {
+		return &acl.State{}, f.aclOptions, nil
+	}
+	return f.acls.Clone(), f.aclOptions, nil
+}
+
+func (f *fakeBackend) AuditLog() string { return f.auditLog }
 
 func (f *fakeBackend) calls() (creates, deletes int) {
 	f.mu.Lock()
@@ -471,6 +500,8 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeStaleRequest:                 {500, "unexpected controller reply STALE_REQUEST: msg"},
 		sm.CodeLeadershipLost:               {504, "outcome unknown (LEADERSHIP_LOST: msg); check GET /api/v1/topics/t before retrying"},
 		sm.CodeRemoteMismatch:               {500, "unexpected controller reply REMOTE_MISMATCH: msg"},
+		sm.CodeTopicAuthorizationFailed:     {403, "msg"},
+		sm.CodeClusterAuthorizationFailed:   {403, "msg"},
 	}
 	var named []sm.Code
 	for c := sm.Code(0); !strings.HasPrefix(c.String(), "Code("); c++ {

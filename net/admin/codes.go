@@ -25,6 +25,8 @@ func codeStatus(c sm.Code) int {
 		return http.StatusConflict
 	case sm.CodeMessageTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case sm.CodeTopicAuthorizationFailed, sm.CodeClusterAuthorizationFailed:
+		return http.StatusForbidden
 	case sm.CodeNotLeader, sm.CodeLeaderNotAvailable, sm.CodeNotEnoughReplicas, sm.CodeStorageError:
 		return http.StatusServiceUnavailable
 	case sm.CodeTimeout, sm.CodeLeadershipLost, sm.CodeNotEnoughReplicasAfterAppend:

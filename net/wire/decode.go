@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -466,7 +468,26 @@ func (d *decoder) delta(field string) sm.MetadataDelta {
 			d.pop()
 		}
 	}
+	md.ACL = d.bytes("acl")
 	return md
+}
+
+// json decodes a length-prefixed JSON value into v, refusing unknown
+// fields and trailing data.
+func (d *decoder) json(field string, v any) {
+	data := d.bytes(field)
+	if d.err != nil {
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		d.fail(field, err.Error(), nil)
+		return
+	}
+	if dec.More() {
+		d.fail(field, "trailing data after the JSON value", nil)
+	}
 }
 
 func (d *decoder) raft() sm.RaftMessage {
@@ -641,6 +662,15 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), TopicID: d.topicID("topicID"), From: sm.Offset(d.i64("from")),
 			Max: d.i32("max"),
 		}
+	case sm.KindACLRequest:
+		m := sm.ACLRequest{ReqID: d.u64("reqID")}
+		d.json("command", &m.Command)
+		return m
+	case sm.KindACLResponse:
+		var m sm.ACLResponse
+		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
+		d.json("result", &m.Result)
+		return m
 	case sm.KindRemoteSegmentsResponse:
 		var m sm.RemoteSegmentsResponse
 		m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, m.Remote = d.tieringReply()

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -67,6 +68,17 @@ func (e *encoder) str(s string, what string) {
 func (e *encoder) bytes(b []byte, what string) {
 	e.count(len(b), what)
 	e.buf = append(e.buf, b...)
+}
+
+// json appends v's JSON encoding as a length-prefixed byte string: ACL
+// commands and results, whose rules are JSON in the controller's raft log
+// too (one encoding of them everywhere).
+func (e *encoder) json(v any, what string) {
+	data, err := json.Marshal(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("wire: %s: %w", what, err)
+	}
+	e.bytes(data, what)
 }
 
 func (e *encoder) tp(tp sm.TopicPartition) {
@@ -141,6 +153,7 @@ func (e *encoder) delta(d *sm.MetadataDelta) {
 	for i := range d.Partitions {
 		e.partitionState(&d.Partitions[i])
 	}
+	e.bytes(d.ACL, "acl")
 }
 
 func (e *encoder) brokerInfo(b *sm.BrokerInfo) {
@@ -448,6 +461,12 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.buf = append(e.buf, m.TopicID[:]...)
 		e.i64(int64(m.From))
 		e.i32(m.Max)
+	case sm.ACLRequest:
+		e.u64(m.ReqID)
+		e.json(m.Command, "command")
+	case sm.ACLResponse:
+		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
+		e.json(m.Result, "result")
 	case sm.RemoteSegmentsResponse:
 		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
 		e.count(len(m.Segments), "segments")

@@ -128,6 +128,8 @@ func FuzzDropRemoteSegmentsRequest(f *testing.F)  { fuzzType(f, sm.KindDropRemot
 func FuzzDropRemoteSegmentsResponse(f *testing.F) { fuzzType(f, sm.KindDropRemoteSegmentsResponse) }
 func FuzzRemoteSegmentsRequest(f *testing.F)      { fuzzType(f, sm.KindRemoteSegmentsRequest) }
 func FuzzRemoteSegmentsResponse(f *testing.F)     { fuzzType(f, sm.KindRemoteSegmentsResponse) }
+func FuzzACLRequest(f *testing.F)                 { fuzzType(f, sm.KindACLRequest) }
+func FuzzACLResponse(f *testing.F)                { fuzzType(f, sm.KindACLResponse) }
 
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.

@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 )
 
 // Generators for every message type. Strings come from arbitrary bytes, so
@@ -81,6 +82,7 @@ var (
 			}), 0, 3).Draw(t, "topics"),
 			DeletedTopics: rapid.SliceOfN(genString, 0, 3).Draw(t, "deleted"),
 			Partitions:    rapid.SliceOfN(genPartitionState, 0, 3).Draw(t, "partitions"),
+			ACL:           rapid.SliceOfN(rapid.Byte(), 0, 16).Draw(t, "acl"),
 		}
 	})
 	genHealth = rapid.Custom(func(t *rapid.T) sm.BrokerHealth {
@@ -245,6 +247,12 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 		case sm.KindRemoteSegmentsRequest:
 			return sm.RemoteSegmentsRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), TopicID: genTopicID.Draw(t, "id"),
 				From: sm.Offset(i64("from")), Max: i32("max")}
+		case sm.KindACLRequest:
+			return sm.ACLRequest{ReqID: u64("req"), Command: genACLCommand.Draw(t, "command")}
+		case sm.KindACLResponse:
+			return sm.ACLResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"),
+				Result: acl.Result{Version: rapid.Uint64().Draw(t, "version"), Created: rapid.SliceOfN(genRuleID, 0, 3).Draw(t, "created"),
+					Deleted: rapid.SliceOfN(genRuleID, 0, 3).Draw(t, "deleted")}}
 		case sm.KindRemoteSegmentsResponse:
 			return sm.RemoteSegmentsResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
 				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), Remote: genRemoteLog.Draw(t, "remote"),
@@ -253,6 +261,36 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 		panic("no generator for " + typ.String())
 	})
 }
+
+var (
+	genRuleID = rapid.Custom(func(t *rapid.T) acl.RuleID { return acl.RuleID(rapid.Uint64Range(1, 1<<40).Draw(t, "id")) })
+	// genACLCommand draws commands the controller could be sent: rules
+	// built from the CLI's own strings, deletes by ID and by filter.
+	genACLCommand = rapid.Custom(func(t *rapid.T) acl.Command {
+		rule := func(l string) acl.Rule {
+			r, err := acl.ParseRule(rapid.SampledFrom([]string{"*", "app@example.com", "team-*"}).Draw(t, l+"p"),
+				rapid.SampledFrom([]string{"topic:orders", "topic:events.*", "group:*", "cluster"}).Draw(t, l+"r"),
+				rapid.SampledFrom([]string{"read", "read,write", "all"}).Draw(t, l+"o"),
+				rapid.SampledFrom([]string{"allow", "deny"}).Draw(t, l+"e"),
+				rapid.SampledFrom([]string{"", "source_ip=10.0.0.0/8", "time_range=09:00-17:00"}).Draw(t, l+"c"))
+			if err != nil {
+				t.Fatalf("rule: %v", err)
+			}
+			return r
+		}
+		switch rapid.IntRange(0, 3).Draw(t, "kind") {
+		case 0:
+			return acl.Command{Create: []acl.Rule{rule("a"), rule("b")}}
+		case 1:
+			return acl.Command{Delete: rapid.SliceOfN(genRuleID, 1, 3).Draw(t, "ids")}
+		case 2:
+			p, _ := acl.ParsePattern("app@example.com")
+			return acl.Command{DeleteMatching: &acl.Filter{Principal: p}}
+		}
+		rules := []acl.Rule{rule("c")}
+		return acl.Command{Replace: &rules}
+	})
+)
 
 // messageTypes is every message kind.
 func messageTypes() []sm.MsgKind { return sm.MsgKinds() }
@@ -364,5 +402,7 @@ func samples() []sm.Message {
 		sm.DropRemoteSegmentsResponse{ReqID: 11, TP: tp, Code: sm.CodeOK, LeaderHint: 1, Remote: remote},
 		sm.RemoteSegmentsRequest{ReqID: 12, TP: tp, TopicID: tid, From: 3900, Max: 100},
 		sm.RemoteSegmentsResponse{ReqID: 12, TP: tp, Code: sm.CodeOK, LeaderHint: 1, Remote: remote, Segments: []sm.RemoteSegment{seg, {Name: "x", Base: 4500, Next: 4501}}, More: true},
+		sm.ACLRequest{ReqID: 13, Command: acl.Command{Delete: []acl.RuleID{4, 9}}},
+		sm.ACLResponse{ReqID: 13, Code: sm.CodeOK, LeaderHint: 1, Result: acl.Result{Version: 7, Deleted: []acl.RuleID{4, 9}}},
 	}
 }

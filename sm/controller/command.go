@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/assert"
 )
 
@@ -31,6 +32,8 @@ type command struct {
 
 	CommitSegment *commitSegment      `json:"commit_segment,omitempty"`
 	DropRemote    *dropRemoteSegments `json:"drop_remote_segments,omitempty"`
+
+	ACL *acl.Command `json:"acl,omitempty"`
 }
 
 // registerBroker records a broker incarnation and unfences it.
@@ -96,9 +99,10 @@ const (
 	kindAlterConfig
 	kindCommitSegment
 	kindDropRemote
+	kindACL
 )
 
-var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments"}
+var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments", "acl"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -121,6 +125,8 @@ func (c *command) kind() kind {
 		return kindCommitSegment
 	case c.DropRemote != nil:
 		return kindDropRemote
+	case c.ACL != nil:
+		return kindACL
 	}
 	return kindNone
 }
@@ -129,7 +135,7 @@ func (c *command) kind() kind {
 func (c *command) operations() int {
 	n := 0
 	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil, c.AlterConfig != nil,
-		c.CommitSegment != nil, c.DropRemote != nil} {
+		c.CommitSegment != nil, c.DropRemote != nil, c.ACL != nil} {
 		if set {
 			n++
 		}

@@ -44,6 +44,9 @@ func (md *metadata) delta(since uint64) sm.MetadataDelta {
 			}
 		}
 	}
+	if d.Full || md.aclVersion > since {
+		d.ACL = md.aclSnapshot()
+	}
 	if !d.Full {
 		for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
 			if md.tombstones[name] > since {

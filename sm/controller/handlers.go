@@ -65,6 +65,8 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onDropRemoteSegments(ev.From, m)
 	case sm.RemoteSegmentsRequest:
 		n.onRemoteSegments(ev.From, m)
+	case sm.ACLRequest:
+		n.onACL(ev, m)
 	default:
 		return fmt.Errorf("controller: unexpected message %T from %v", ev.Msg, ev.From)
 	}
@@ -272,6 +274,8 @@ func (n *Node) answer(p *proposal, res result) {
 		n.send(p.client, sm.CommitSegmentResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Remote: res.remote})
 	case kindDropRemote:
 		n.send(p.client, sm.DropRemoteSegmentsResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Remote: res.remote})
+	case kindACL:
+		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Result: res.acl})
 	case kindRegister, kindFence:
 		delete(n.brokerOps, p.broker)
 		for _, h := range p.waiters {
@@ -330,6 +334,8 @@ func (n *Node) abandon(p *proposal, hint sm.NodeID) {
 		n.send(p.client, sm.CommitSegmentResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindDropRemote:
 		n.send(p.client, sm.DropRemoteSegmentsResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindACL:
+		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindRegister, kindFence:
 		for _, h := range p.waiters {
 			n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: hint})

@@ -22,6 +22,9 @@ func (md *metadata) checkDepth(deep bool) error {
 	if md.version > md.applied {
 		return fmt.Errorf("controller: version %d beyond applied %d", md.version, md.applied)
 	}
+	if err := md.checkACLs(); err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
 	if md.horizon > md.version {
 		return fmt.Errorf("controller: tombstone horizon %d beyond version %d", md.horizon, md.version)
 	}

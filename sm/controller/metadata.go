@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/assert"
 )
 
@@ -35,6 +36,12 @@ type metadata struct {
 	// probes are the protocol paths applying entries took (sm.Probe); the
 	// node moves them to its Ready.
 	probes []sm.Probe
+	// acls is the ACL rule set; aclVersion the metadata version of its
+	// last change (0: never changed), aclSnap its snapshot at that version
+	// (what deltas carry), built on first use.
+	acls       *acl.State
+	aclVersion uint64
+	aclSnap    []byte
 }
 
 // tombstonesMax bounds the deleted-topic memory; older receivers get a Full
@@ -67,6 +74,7 @@ type result struct {
 	message string
 	state   sm.PartitionState // AlterISR: the partition after the command
 	remote  sm.RemoteLog      // commit_segment, drop_remote_segments: the uploaded range after the command
+	acl     acl.Result        // acl: what the command did
 }
 
 func newMetadata(applied uint64) *metadata {
@@ -75,6 +83,7 @@ func newMetadata(applied uint64) *metadata {
 		brokers:    map[sm.NodeID]*brokerEntry{},
 		topics:     map[string]*topicEntry{},
 		tombstones: map[string]uint64{},
+		acls:       &acl.State{},
 	}
 }
 
@@ -105,6 +114,8 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 		return md.applyCommitSegment(cmd.CommitSegment)
 	case cmd.DropRemote != nil:
 		return md.applyDropRemote(cmd.DropRemote)
+	case cmd.ACL != nil:
+		return md.applyACL(cmd.ACL)
 	}
 	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
 }

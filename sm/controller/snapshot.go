@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/assert"
 )
 
@@ -30,10 +31,13 @@ import (
 //
 // Versions: 1 (issue 9) has no tiered storage; 2 adds each partition's
 // recorded uploaded segments (snapPartition.Remote) and PartitionState's
-// Remote summary. A version-1 snapshot reads as metadata with nothing
-// uploaded, which is what it described.
+// Remote summary; 3 adds the ACL rule set (ACL, its acl.State snapshot,
+// and ACLVersion). A version-1 snapshot reads as metadata with nothing
+// uploaded, and versions 1 and 2 as metadata without ACL rules, which is
+// what they described.
 const (
-	snapshotFormat   = 2
+	snapshotFormat   = 3
+	snapshotFormatV2 = 2
 	snapshotFormatV1 = 1
 )
 
@@ -49,6 +53,10 @@ type snapshotBody struct {
 	Brokers       []snapBroker    `json:"brokers"`
 	Topics        []snapTopic     `json:"topics"`
 	Tombstones    []snapTombstone `json:"tombstones"`
+	// ACL and ACLVersion (format 3): acl.State.Snapshot, and the metadata
+	// version of its last change.
+	ACL        []byte `json:"acl,omitempty"`
+	ACLVersion uint64 `json:"acl_version,omitempty"`
 }
 
 type snapBroker struct {
@@ -76,7 +84,8 @@ type snapTombstone struct {
 
 // encodeSnapshot serialises md (see the layout above).
 func encodeSnapshot(md *metadata) []byte {
-	body := snapshotBody{Applied: md.applied, Version: md.version, TopicsCreated: md.topicsCreated, Horizon: md.horizon}
+	body := snapshotBody{Applied: md.applied, Version: md.version, TopicsCreated: md.topicsCreated, Horizon: md.horizon,
+		ACL: md.acls.Snapshot(), ACLVersion: md.aclVersion}
 	for _, id := range slices.Sorted(maps.Keys(md.brokers)) {
 		b := md.brokers[id]
 		body.Brokers = append(body.Brokers, snapBroker{Info: b.info, Version: b.version})
@@ -107,8 +116,8 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 	if len(data) == 0 {
 		return nil, errors.New("controller: metadata snapshot is empty")
 	}
-	if data[0] != snapshotFormat && data[0] != snapshotFormatV1 {
-		return nil, fmt.Errorf("%w: version %d (this controller reads versions %d and %d)", ErrSnapshotFormat, data[0], snapshotFormatV1, snapshotFormat)
+	if data[0] != snapshotFormat && data[0] != snapshotFormatV2 && data[0] != snapshotFormatV1 {
+		return nil, fmt.Errorf("%w: version %d (this controller reads versions %d to %d)", ErrSnapshotFormat, data[0], snapshotFormatV1, snapshotFormat)
 	}
 	var body snapshotBody
 	dec := json.NewDecoder(bytes.NewReader(data[1:]))
@@ -146,6 +155,18 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 		}
 		md.tombstones[ts.Name] = ts.Version
 		md.tombstoneOrder = append(md.tombstoneOrder, ts.Name) // check() refuses an order that is not by version
+	}
+	switch { // after the topics, whose errors name older formats' limits first
+	case data[0] != snapshotFormat && (body.ACL != nil || body.ACLVersion != 0):
+		return nil, fmt.Errorf("controller: metadata snapshot: version %d holds ACL rules", data[0])
+	case body.ACL != nil:
+		acls, err := acl.Restore(body.ACL)
+		if err != nil {
+			return nil, fmt.Errorf("controller: metadata snapshot: %w", err)
+		}
+		md.acls, md.aclVersion = acls, body.ACLVersion
+	case data[0] == snapshotFormat:
+		return nil, errors.New("controller: metadata snapshot: no ACL rule set")
 	}
 	if md.applied < bootstrapIndex {
 		return nil, fmt.Errorf("controller: metadata snapshot: applied index %d below the bootstrap index %d", md.applied, bootstrapIndex)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 )
 
 // sameMetadata fails unless a and b are the same state, field by field
@@ -21,6 +23,11 @@ import (
 func sameMetadata(a, b *metadata) error {
 	ac, bc := *a, *b
 	ac.probes, bc.probes = nil, nil
+	ac.aclSnap, bc.aclSnap = nil, nil // a cache
+	if !bytes.Equal(a.acls.Snapshot(), b.acls.Snapshot()) {
+		return fmt.Errorf("ACL rules differ:\n%s\n%s", a.acls.Snapshot(), b.acls.Snapshot())
+	}
+	ac.acls, bc.acls = nil, nil // compared by their encoding: equal rule sets may differ in slice capacity
 	if !reflect.DeepEqual(ac, bc) {
 		return fmt.Errorf("metadata differs:\n%s\n%s", encodeSnapshot(a), encodeSnapshot(b))
 	}
@@ -31,7 +38,7 @@ func sameMetadata(a, b *metadata) error {
 func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 	brokerIDs := []sm.NodeID{0, 101, 102, 103, 104, 105}
 	names := []string{"a", "b", "c", ".", "d/e"}
-	switch rapid.IntRange(0, 8).Draw(t, "kind") {
+	switch rapid.IntRange(0, 9).Draw(t, "kind") {
 	case 0:
 		return command{Register: &registerBroker{
 			ID:             rapid.SampledFrom(brokerIDs).Draw(t, "id"),
@@ -61,8 +68,32 @@ func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 		return command{CommitSegment: drawCommit(t, md)}, true
 	case 7:
 		return command{DropRemote: drawDrop(t, md)}, true
+	case 8:
+		return command{ACL: drawACL(t, md)}, true
 	}
 	return command{}, false // an empty entry (a new leader's first)
+}
+
+// drawACL draws an ACL change: rules created, an existing or unknown rule
+// deleted, everything replaced.
+func drawACL(t *rapid.T, md *metadata) *acl.Command {
+	switch rapid.IntRange(0, 3).Draw(t, "acl") {
+	case 0, 1:
+		r, err := acl.ParseRule(rapid.SampledFrom([]string{"*", "app", "team-*"}).Draw(t, "principal"),
+			rapid.SampledFrom([]string{"topic:a", "topic:b*", "cluster"}).Draw(t, "resource"), "read,write",
+			rapid.SampledFrom([]string{"allow", "deny"}).Draw(t, "effect"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &acl.Command{Create: []acl.Rule{r}}
+	case 2:
+		ids := []acl.RuleID{99}
+		for _, r := range md.acls.Rules() {
+			ids = append(ids, r.ID)
+		}
+		return &acl.Command{Delete: []acl.RuleID{rapid.SampledFrom(ids).Draw(t, "id")}}
+	}
+	return &acl.Command{Replace: &[]acl.Rule{}}
 }
 
 // drawPartition picks an existing partition, or a made-up one.
@@ -184,8 +215,9 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty"},
-		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 and 2)"},
-		{"version 3", withVersion(3), "version 3"},
+		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 to 3)"},
+		{"version 4", withVersion(4), "version 4"},
+		{"version 2 with ACL rules", withVersion(2), "version 2 holds ACL rules"},
 		{"version 1 with segments", withVersion(1), "version 1 holds uploaded segments of x/0"},
 		{"trailing data", append(slices.Clone(good), "{}"...), "data after the body"},
 		{"unknown field", []byte("\x01{\"applied\":3,\"surprise\":1}"), "unknown field"},
@@ -350,6 +382,7 @@ func TestSnapshotReadsFormat1(t *testing.T) {
 		t.Fatalf("format 2 encodes Remote %d times for 1 partition:\n%s", bytes.Count(enc, remote), enc)
 	}
 	v1 := append([]byte{snapshotFormatV1}, bytes.ReplaceAll(enc[1:], remote, nil)...)
+	v1 = regexp.MustCompile(`,"acl":"[^"]*"`).ReplaceAll(v1, nil) // format 3's ACL rule set
 	md, err := decodeSnapshot(v1)
 	if err != nil {
 		t.Fatalf("format 1: %v\n%s", err, v1)

@@ -31,6 +31,11 @@ type Cache struct {
 	// parts holds partition states by topic, then partition index, so a
 	// deletion costs the deleted topic's partitions, not all of them.
 	parts map[string]map[int32]sm.PartitionState
+	// acl is the ACL rule set as the last delta that carried one had it
+	// (acl.State.Snapshot; nil: none yet); aclGen counts the times it was
+	// replaced, so a holder of a compiled authorizer knows to recompile.
+	acl    []byte
+	aclGen uint64
 }
 
 // New returns an empty cache at version 0.
@@ -42,6 +47,7 @@ func (c *Cache) reset() {
 	c.topics = map[string]sm.TopicInfo{}
 	c.ids = map[sm.TopicID]string{}
 	c.parts = map[string]map[int32]sm.PartitionState{}
+	c.setACL(nil)
 }
 
 // deleteTopic removes the topic named name and its partitions.
@@ -90,6 +96,9 @@ func (c *Cache) Apply(d sm.MetadataDelta) bool {
 		return false
 	case c.brokers == nil:
 		c.reset() // the zero value meeting its first delta
+	}
+	if d.ACL != nil {
+		c.setACL(d.ACL)
 	}
 	for _, name := range d.DeletedTopics {
 		c.deleteTopic(name)
@@ -222,12 +231,27 @@ func (c *Cache) Full() sm.MetadataDelta {
 		st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
 		d.Partitions = append(d.Partitions, st)
 	}
+	d.ACL = slices.Clone(c.acl)
 	return d
 }
 
+func (c *Cache) setACL(snap []byte) {
+	if c.acl == nil && snap == nil {
+		return
+	}
+	c.acl = slices.Clone(snap)
+	c.aclGen++
+}
+
+// ACL is the ACL rule set the cache holds (an acl.State snapshot; nil when
+// no delta carried one yet) and its generation, which changes whenever the
+// rule set is replaced.
+func (c *Cache) ACL() ([]byte, uint64) { return c.acl, c.aclGen }
+
 // Clone returns an independent copy.
 func (c *Cache) Clone() *Cache {
-	out := &Cache{version: c.version, brokers: maps.Clone(c.brokers), topics: maps.Clone(c.topics), ids: maps.Clone(c.ids)}
+	out := &Cache{version: c.version, brokers: maps.Clone(c.brokers), topics: maps.Clone(c.topics), ids: maps.Clone(c.ids),
+		acl: c.acl, aclGen: c.aclGen} // acl is never modified in place
 	if c.parts != nil {
 		out.parts = make(map[string]map[int32]sm.PartitionState, len(c.parts))
 		for name, byIndex := range c.parts {

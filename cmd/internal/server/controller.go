@@ -22,6 +22,7 @@ import (
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/controller"
 )
 
@@ -325,7 +326,38 @@ func (c *Controller) Shutdown() error {
 type backend struct {
 	local *local
 	self  sm.NodeID
+	// aclOptions are the authorizer options the cluster runs with;
+	// auditLog this process's audit log ("" when off).
+	aclOptions acl.Options
+	auditLog   string
 }
+
+func (b *backend) ApplyACL(ctx context.Context, req sm.ACLRequest) (sm.ACLResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
+	if err != nil {
+		return sm.ACLResponse{}, err
+	}
+	r, ok := m.(sm.ACLResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to an ACL change", m)
+	}
+	return r, nil
+}
+
+// ACLs reads the applied rule set from a full metadata answer of the loop.
+func (b *backend) ACLs(ctx context.Context) (*acl.State, acl.Options, error) {
+	r, err := b.metadata(ctx)
+	if err != nil {
+		return nil, b.aclOptions, err
+	}
+	if r.Delta.ACL == nil {
+		return &acl.State{}, b.aclOptions, nil
+	}
+	st, err := acl.Restore(r.Delta.ACL)
+	return st, b.aclOptions, err
+}
+
+func (b *backend) AuditLog() string { return b.auditLog }
 
 func (b *backend) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
 	if req.CreatedAtMs == 0 {

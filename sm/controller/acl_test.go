@@ -1,0 +1,71 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
+)
+
+func mustRule(t *testing.T, principal, resource, ops, effect string) acl.Rule {
+	t.Helper()
+	r, err := acl.ParseRule(principal, resource, ops, effect, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Goal: ACL changes go through raft: the leader answers with what the
+// command did, every controller applies it, brokers get the rule set in
+// their deltas; a command that does not validate changes nothing, and a
+// follower refuses with the leader's hint. The rules survive a snapshot.
+func TestACLsThroughRaft(t *testing.T) {
+	h := newHarness(t, 7, 3)
+	l := h.waitLeader()
+	h.registerBrokers(threeRacks)
+	create := sm.ACLRequest{ReqID: 1, Command: acl.Command{Create: []acl.Rule{
+		mustRule(t, "app@example.com", "topic:events.*", "write", "allow"),
+		mustRule(t, "*", "topic:orders", "read", "deny"),
+	}}}
+	r := h.requestOne(client, l, create).(sm.ACLResponse)
+	if r.Code != sm.CodeOK || r.ReqID != 1 || r.Result.Version != 1 || len(r.Result.Created) != 2 {
+		t.Fatalf("create: %+v", r)
+	}
+	md := h.converge()
+	st, err := acl.Restore(md.ACL)
+	if err != nil || st.Len() != 2 {
+		t.Fatalf("the metadata's rule set: %v, %v", st, err)
+	}
+	for _, id := range h.ids {
+		if got := h.nodes[id].ACLs(); got.Len() != 2 || got.Version() != 1 {
+			t.Errorf("%v holds %d rules at version %d", id, got.Len(), got.Version())
+		}
+	}
+	h.advance(sm.Second)
+	for _, id := range []sm.NodeID{101, 102, 103} {
+		if snap, _ := h.brokers[id].view.ACL(); string(snap) != string(md.ACL) {
+			t.Errorf("broker %v holds rule set %q", id, snap)
+		}
+	}
+
+	bad := sm.ACLRequest{ReqID: 2, Command: acl.Command{Delete: []acl.RuleID{99}}}
+	if r := h.requestOne(client, l, bad).(sm.ACLResponse); r.Code != sm.CodeInvalidRequest || !strings.Contains(r.Message, "99") {
+		t.Fatalf("delete of an unknown rule: %+v", r)
+	}
+	f := h.followers()[0]
+	if r := h.requestOne(client, f, create).(sm.ACLResponse); r.Code != sm.CodeNotLeader || r.LeaderHint != l {
+		t.Fatalf("on a follower: %+v", r)
+	}
+	restored, err := decodeSnapshot(encodeSnapshot(h.nodes[l].md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameMetadata(restored, h.nodes[l].md); err != nil {
+		t.Fatal(err)
+	}
+	if restored.acls.Len() != 2 || restored.aclVersion != h.nodes[l].md.aclVersion {
+		t.Fatalf("restored %d rules, acl version %d", restored.acls.Len(), restored.aclVersion)
+	}
+}
