@@ -1,8 +1,8 @@
 package wire
 
 import (
-	"encoding/json"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
