@@ -11,8 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/pki"
+	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/sm"
 )
 
