@@ -21,6 +21,9 @@ type Adapters struct {
 	Raft   RaftStore
 	Object ObjectStore
 	Net    Network
+	// Audit, when set, receives the node's security events (the audit
+	// log); nil drops them.
+	Audit func([]sm.SecurityEvent)
 }
 
 // LoopConfig tunes a Loop.
@@ -202,6 +205,13 @@ func (e loopEnv) StartObject(ops []sm.ObjectOp) {
 func (e loopEnv) Send(msgs []sm.Envelope) {
 	if e.l.adapters.Net != nil {
 		e.l.adapters.Net.Send(msgs)
+	}
+}
+
+// Audit implements AuditSink.
+func (e loopEnv) Audit(events []sm.SecurityEvent) {
+	if e.l.adapters.Audit != nil {
+		e.l.adapters.Audit(events)
 	}
 }
 

@@ -190,6 +190,9 @@ func Flush(node Node, env Env) {
 	if ps, ok := env.(ProbeSink); ok && len(rd.Probes) > 0 {
 		ps.Reached(rd.Probes)
 	}
+	if as, ok := env.(AuditSink); ok && len(rd.Security) > 0 {
+		as.Audit(rd.Security)
+	}
 	env.SetTimer(rd.TimerAt)
 	node.Advance()
 }
@@ -199,6 +202,12 @@ func Flush(node Node, env Env) {
 // without it ignores them.
 type ProbeSink interface {
 	Reached(probes []sm.Probe)
+}
+
+// AuditSink is an Env that records the security events nodes report
+// (sm.Ready.Security) in an audit log; an Env without it ignores them.
+type AuditSink interface {
+	Audit(events []sm.SecurityEvent)
 }
 
 // Alarm is the one definition of SetTimer, shared by both drivers: a node

@@ -64,6 +64,10 @@ type Ready struct {
 	// Probes are the protocol paths taken since the last Advance (see
 	// Probe): the simulator counts them; production may ignore them.
 	Probes []Probe
+	// Security are the security events since the last Advance — requests
+	// the ACLs refused, ACL changes applied — for the process's audit log
+	// (the state machine decides; the adapter writes).
+	Security []SecurityEvent
 }
 
 // Durable is what a node found on its disk at start; the runtime reads it and

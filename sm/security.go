@@ -1,6 +1,10 @@
 package sm
 
-import "github.com/weirmq/weir/sm/acl"
+import (
+	"net/netip"
+
+	"github.com/weirmq/weir/sm/acl"
+)
 
 // ACLRequest changes the ACL rule set through the controller's raft log: a
 // create, a delete by ID or filter, or a replace (acl.Command). The
@@ -27,3 +31,29 @@ type ACLResponse struct {
 
 func (ACLRequest) Kind() MsgKind  { return KindACLRequest }
 func (ACLResponse) Kind() MsgKind { return KindACLResponse }
+
+// SecurityEventKind is what a SecurityEvent records.
+type SecurityEventKind uint8
+
+const (
+	// SecurityDenied: a request was refused by the ACLs.
+	SecurityDenied SecurityEventKind = 1
+	// SecurityACLChanged: an ACL change this controller proposed was
+	// applied (Message says what it did).
+	SecurityACLChanged SecurityEventKind = 2
+)
+
+// SecurityEvent is one event for the audit log: who (Principal, from
+// Source), what (Operation on Resource, "topic:orders" or "cluster"),
+// the deciding RuleID (0: a default) and Reason (acl.Reason's name), and a
+// Message.
+type SecurityEvent struct {
+	Kind      SecurityEventKind
+	Principal string
+	Source    netip.Addr
+	Resource  string
+	Operation string
+	RuleID    uint64
+	Reason    string
+	Message   string
+}

@@ -69,6 +69,12 @@ func (n *Node) authorize(ev sm.Received, topic string, op acl.Operation) acl.Dec
 	})
 }
 
+// audit reports a refusal for the audit log.
+func (n *Node) audit(ev sm.Received, topic string, op acl.Operation, d acl.Decision, msg string) {
+	n.rd.Security = append(n.rd.Security, sm.SecurityEvent{Kind: sm.SecurityDenied, Principal: ev.Principal, Source: ev.Source,
+		Resource: "topic:" + topic, Operation: op.String(), RuleID: uint64(d.RuleID), Reason: d.Reason.String(), Message: msg})
+}
+
 // denied is the Message of a TOPIC_AUTHORIZATION_FAILED answer.
 func (n *Node) denied(ev sm.Received, topic string, op acl.Operation, d acl.Decision) string {
 	who := ev.Principal

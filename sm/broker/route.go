@@ -144,7 +144,9 @@ func (n *Node) routeClient(ev sm.Received, tp sm.TopicPartition, op acl.Operatio
 			case acl.OpRead:
 				n.probe(sm.ProbeFetchDenied)
 			}
-			n.send(from, refuse(sm.CodeTopicAuthorizationFailed, sm.NoNode, n.denied(ev, tp.Topic, op, d)))
+			msg := n.denied(ev, tp.Topic, op, d)
+			n.audit(ev, tp.Topic, op, d, msg)
+			n.send(from, refuse(sm.CodeTopicAuthorizationFailed, sm.NoNode, msg))
 			return
 		}
 	}

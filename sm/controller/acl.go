@@ -29,7 +29,7 @@ func (n *Node) onACL(ev sm.Received, req sm.ACLRequest) {
 		return
 	}
 	cmd := req.Command
-	p := &proposal{client: ev.From, reqID: req.ReqID}
+	p := &proposal{client: ev.From, reqID: req.ReqID, principal: ev.Principal}
 	if _, err := n.propose(&command{ACL: &cmd}, p); err != nil {
 		reply(sm.CodeLeaderNotAvailable, err.Error())
 	}
@@ -163,10 +163,16 @@ func (n *Node) permitted(ev sm.Received) bool {
 		return true
 	}
 	code := sm.CodeTopicAuthorizationFailed
+	resource := "cluster"
 	if r.Type == acl.ResourceCluster {
 		code = sm.CodeClusterAuthorizationFailed
+	} else {
+		resource = "topic:" + r.Name
 	}
-	n.send(ev.From, refuse(code, deniedMessage(ev, r, op, d)))
+	msg := deniedMessage(ev, r, op, d)
+	n.out.Security = append(n.out.Security, sm.SecurityEvent{Kind: sm.SecurityDenied, Principal: ev.Principal, Source: ev.Source,
+		Resource: resource, Operation: op.String(), RuleID: uint64(d.RuleID), Reason: d.Reason.String(), Message: msg})
+	n.send(ev.From, refuse(code, msg))
 	return false
 }
 

@@ -451,6 +451,7 @@ func (n *Node) Advance() {
 	n.out.Objects = nil
 	n.out.Messages = nil
 	n.out.Probes = nil
+	n.out.Security = nil
 }
 
 // IsLeader reports whether this node currently leads (and answers writes).

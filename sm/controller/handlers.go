@@ -19,6 +19,8 @@ type proposal struct {
 	tp      sm.TopicPartition // alter_isr, commit_segment, drop_remote_segments
 	broker  sm.NodeID         // register, fence
 	waiters []heartbeat       // register, fence
+	// principal is who asked (acl), for the audit log.
+	principal string
 }
 
 // heartbeat is a BrokerHeartbeat with the node it came from.
@@ -278,6 +280,14 @@ func (n *Node) answer(p *proposal, res result) {
 	case kindDropRemote:
 		n.send(p.client, sm.DropRemoteSegmentsResponse{ReqID: p.reqID, TP: p.tp, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Remote: res.remote})
 	case kindACL:
+		if res.code == sm.CodeOK && (len(res.acl.Created) > 0 || len(res.acl.Deleted) > 0) {
+			op := "create"
+			if len(res.acl.Created) == 0 {
+				op = "delete"
+			}
+			n.out.Security = append(n.out.Security, sm.SecurityEvent{Kind: sm.SecurityACLChanged, Principal: p.principal, Resource: "cluster", Operation: op,
+				Message: fmt.Sprintf("ACL rules version %d: created %v, deleted %v", res.acl.Version, res.acl.Created, res.acl.Deleted)})
+		}
 		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Result: res.acl})
 	case kindRegister, kindFence:
 		delete(n.brokerOps, p.broker)

@@ -21,7 +21,14 @@ type Security struct {
 	// "san-email", "san-dns", "san-uri", "regex:<re>:<replacement>" over the
 	// RFC 2253 subject, or Kafka's "RULE:<re>/<replacement>/[LU]".
 	PrincipalMappingRules []string `toml:"principal_mapping_rules"`
+	// AuditLog is where security events (requests the ACLs refused, ACL
+	// changes) are written as JSON lines, rotated at 100 MiB with 10
+	// backups kept: "" is <data dir>/audit/audit.log, "off" disables it.
+	AuditLog string `toml:"audit_log"`
 }
+
+// AuditOff is the AuditLog value that disables the audit log.
+const AuditOff = "off"
 
 // DefaultSecurity is the [security] defaults.
 func DefaultSecurity() Security {

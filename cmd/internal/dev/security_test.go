@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/cmd/internal/audit"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/testnet"
 	"github.com/weirmq/weir/net/pki"
@@ -98,5 +99,24 @@ func TestACLsEndToEnd(t *testing.T) {
 	var berr *sdk.BrokerError
 	if !errors.As(err, &berr) || berr.Code != sm.CodeTopicAuthorizationFailed || !strings.Contains(berr.Message, `principal "app@example.com" may not write topic "orders"`) {
 		t.Fatalf("produce to orders: %v, want TOPIC_AUTHORIZATION_FAILED naming app@example.com", err)
+	}
+	// Both are in the audit logs: the rule change on the controller's, the
+	// denial on the broker's.
+	for path, want := range map[string]audit.Type{c.Node().AuditLog(): audit.ACLRuleCreated, c.BrokerNode(0).AuditLog: audit.AuthorizationDenied} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			res, err := audit.Query(path, audit.Filter{Types: []audit.Type{want}})
+			if err == nil && len(res.Events) > 0 {
+				ev := res.Events[0]
+				if want == audit.AuthorizationDenied && (ev.Principal != "app@example.com" || ev.Resource != "topic:orders" || ev.Operation != "write" || ev.Source == "") {
+					t.Fatalf("denial audited as %+v", ev)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %v event in %s: %v", want, path, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }

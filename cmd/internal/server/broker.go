@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -34,6 +36,8 @@ type Broker struct {
 	// Objects runs the broker's object-store effects ([object_storage]);
 	// nil without a store. Its Stats are the upload and cold-read counters.
 	Objects *cloud.Executor
+	// AuditLog is the path of its audit log ("" when off).
+	AuditLog string
 
 	metrics *http.Server
 	log     zerolog.Logger
@@ -165,7 +169,12 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	probe := metrics.NewProbe(reg, tracked, time.Second, func() brokerSample {
 		return brokerSample{parts: metrics.SampleBroker(node), tier: metrics.SampleTier(node)}
 	})
-	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad}
+	auditPath, auditFn, err := openAudit(&cfg.Security, filepath.Dir(cfg.WAL.Path), "broker-"+strconv.FormatUint(uint64(id), 10), log, &b.undo)
+	if err != nil {
+		return nil, err
+	}
+	b.AuditLog = auditPath
+	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad, Audit: auditFn}
 	if objects != nil {
 		adapters.Object = ad
 	}

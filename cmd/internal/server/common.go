@@ -112,6 +112,11 @@ func nextIncarnation(dir string, now time.Time) (n uint64, fresh bool, err error
 	return n, fresh, nil
 }
 
+// AdminPrincipal is the principal of the admin API's own requests in the
+// state machines and the audit log (the admin listener does not
+// authenticate its callers yet).
+const AdminPrincipal = "admin-api"
+
 // local routes requests that originate inside this process (the admin HTTP
 // server) into the node loop and their replies back, using admin client IDs
 // (sm.AdminClientIDMin and up), which no remote peer may hold.
@@ -158,7 +163,7 @@ func (l *local) call(ctx context.Context, build func(reqID uint64) sm.Message) (
 		delete(l.waiting, id)
 		l.mu.Unlock()
 	}()
-	if err := l.loop.Post(ctx, sm.Received{From: id, Msg: build(n)}); err != nil {
+	if err := l.loop.Post(ctx, sm.Received{From: id, Msg: build(n), Principal: AdminPrincipal}); err != nil {
 		return nil, err
 	}
 	select {

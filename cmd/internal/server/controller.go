@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -119,7 +120,11 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	reg := metrics.New()
 	probe := metrics.NewProbe(reg, node, time.Second, func() metrics.ControllerSnapshot { return metrics.SampleController(node) })
 	ad := &adapters{}
-	adapters := runtime.Adapters{Raft: ad, Net: ad}
+	auditPath, auditFn, err := openAudit(&cfg.Security, cfg.Controller.DataDir, "controller-"+strconv.FormatUint(uint64(id), 10), log, &c.undo)
+	if err != nil {
+		return nil, err
+	}
+	adapters := runtime.Adapters{Raft: ad, Net: ad, Audit: auditFn}
 	if objects != nil {
 		adapters.Object = ad
 	}
@@ -170,7 +175,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
-	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions()}
+	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions(), auditLog: auditPath}
 	lim, err := ratelimit.New(cfg.Admin.RateLimiting.Limiter(), nil)
 	if err != nil {
 		return nil, err
@@ -285,6 +290,9 @@ func (c *Controller) route(msgs []sm.Envelope) {
 
 // WaitReady waits until a controller leader is known and at least brokers
 // brokers are registered and unfenced in its applied metadata.
+// AuditLog is the path of the controller's audit log ("" when off).
+func (c *Controller) AuditLog() string { return c.api.auditLog }
+
 // CreateTopic creates a topic through this controller as its admin API
 // does.
 func (c *Controller) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
