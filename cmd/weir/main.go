@@ -76,7 +76,8 @@ func newRoot() *cobra.Command {
 	pf.BoolVar(&g.noColor, "no-color", false, "no ANSI colors in tables (also when NO_COLOR is set, or stdout is not a terminal)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print each admin API request (method, URL, status, time) to stderr (weir dev: log at info level)")
 	root.AddCommand(newDev(g), newCreateTopic(g), newListTopics(g), newDescribeTopic(g), newAlterTopic(g), newDeleteTopic(g),
-		newListBrokers(g), newClusterHealth(g), newVersion(g))
+		newListBrokers(g), newClusterHealth(g), newVersion(g),
+		newACL(g), newAudit(g), newSecurity(g), newCA(g), newCerts(g))
 	addClientCommands(root, g)
 	return root
 }
