@@ -137,7 +137,7 @@ created IDs, the rule), csv (the rule).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, f := range []string{"principal", "resource", "permissions"} {
-				if !cmd.Flags().Changed(f) {
+				if !cmd.Flags().Changed(f) && (f != "permissions" || !cmd.Flags().Changed("operations")) {
 					return fmt.Errorf("--%s is required\nhint: weir acl create --principal app@example.com --resource 'topic:events.*' --permissions read,write --effect allow", f)
 				}
 			}
