@@ -344,3 +344,38 @@ func TestSecurityCommandsOldController(t *testing.T) {
 		t.Errorf("unreachable: %v", err)
 	}
 }
+
+// Goal: the README's security quick start against weir dev: grant a
+// principal write on topic.events.*, test what it may do, see the rule set
+// in security status, and take the grant back.
+func TestSecurityQuickStartDev(t *testing.T) {
+	d := startDev(t)
+	cli := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := d.cli(t, "", args...)
+		if err != nil {
+			t.Fatalf("weir %s: %v (stderr %q)", strings.Join(args, " "), err, errOut)
+		}
+		return out
+	}
+	if out := cli("acl", "create", "--principal", "app@example.com", "--resource", "topic.events.*", "--permissions", "write", "--effect", "allow"); !strings.HasPrefix(out, "ACL rule 1 created") {
+		t.Fatalf("create: %q", out)
+	}
+	var dd aclDecision
+	json.Unmarshal([]byte(cli("acl", "test", "--principal", "app@example.com", "--resource", "topic:events.a", "--operation", "write", "-o", "json")), &dd)
+	if !dd.Allowed || dd.RuleID == nil || *dd.RuleID != 1 {
+		t.Fatalf("test events.a: %+v", dd)
+	}
+	json.Unmarshal([]byte(cli("acl", "test", "--principal", "app@example.com", "--resource", "topic:events.a", "--operation", "read", "-o", "json")), &dd)
+	if dd.Allowed || dd.Reason != "no_matching_allow" {
+		t.Fatalf("test read events.a: %+v", dd)
+	}
+	if rows := tableRows(cli("acl", "permissions", "app@example.com")); len(rows) != 2 {
+		t.Fatalf("permissions: %q", rows)
+	}
+	hasLines(t, cli("security", "status"), "acl rules                       1", "acl version                     1")
+	cli("acl", "delete", "1", "--force")
+	if out := cli("acl", "list"); !strings.HasPrefix(out, "no ACL rules match") {
+		t.Fatalf("list after delete: %q", out)
+	}
+}

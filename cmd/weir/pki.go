@@ -83,6 +83,14 @@ func (c *caOptionFlags) options() (pki.CAOptions, error) {
 	return pki.CAOptions{CommonName: c.cn, Organization: c.org, Country: c.country, Validity: c.validity, KeyAlgorithm: alg, PathLen: c.pathLen}, nil
 }
 
+// caOutput is ca init's and ca intermediate's json and yaml.
+type caOutput struct {
+	Dir    string     `json:"dir"`
+	Type   string     `json:"type"` // root or intermediate
+	Record pki.Record `json:"record"`
+	Files  []string   `json:"files"`
+}
+
 // caView renders a CA made by ca init or ca intermediate.
 func caView(dir string, ca *pki.CA, what string) view {
 	rec := ca.Record()
@@ -100,7 +108,7 @@ func caView(dir string, ca *pki.CA, what string) view {
 		{"files", strings.Join(files, ", ")},
 	}
 	return view{
-		data:    map[string]any{"dir": dir, "type": caType(ca.IsRoot()), "record": rec, "files": files},
+		data:    caOutput{Dir: dir, Type: caType(ca.IsRoot()), Record: rec, Files: files},
 		preface: []string{fmt.Sprintf("%s CA %q created in %s", what, ca.Cert.Subject.CommonName, dir)},
 		table:   table{rows: rows, keys: true},
 		csv:     [][]string{{"dir", "type", "subject", "serial", "not_after", "fingerprint_sha256"}, {dir, caType(ca.IsRoot()), rec.Subject, rec.Serial, rec.NotAfter.Format(time.RFC3339), rec.Fingerprint}},
@@ -127,6 +135,7 @@ func pkiHint(err error, dir string) error {
 
 func newCAInit(g *globals) *cobra.Command {
 	var dir string
+	var years int
 	var o caOptionFlags
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR [--cn NAME] [--org O] [--country C] [--validity 87600h]",
@@ -139,6 +148,12 @@ intermediate (weir ca intermediate), with weir certs issue.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
 				return errors.New("--dir is required: the directory to write the CA into")
+			}
+			if cmd.Flags().Changed("validity-years") {
+				if years <= 0 || years > 100 {
+					return fmt.Errorf("--validity-years %d: want 1..100", years)
+				}
+				o.validity = time.Duration(years) * 365 * 24 * time.Hour
 			}
 			opts, err := o.options()
 			if err != nil {
@@ -153,6 +168,7 @@ intermediate (weir ca intermediate), with weir certs issue.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to write the CA into")
 	o.add(cmd, "Weir Root CA", pki.RootValidity)
+	cmd.Flags().IntVar(&years, "validity-years", 0, "validity in years of 365 days (instead of --validity)")
 	cmd.Flags().IntVar(&o.pathLen, "path-len", 0, "how many intermediate CAs may follow in a chain (0: the default, 1; -1: none)")
 	return cmd
 }
@@ -440,6 +456,7 @@ func newCertsIssue(g *globals) *cobra.Command {
 	var caDir, principal, role, out, name, keyAlg string
 	var sans, org, ou []string
 	var validity time.Duration
+	var days int
 	cmd := &cobra.Command{
 		Use:   "issue --ca-dir CA --principal P --role client [--san S ...] [--validity 8760h] --out DIR",
 		Short: "Issue a certificate with a new key pair",
@@ -469,6 +486,12 @@ the principal. SANs: dns:, ip:, email:, uri: prefixes, or bare (guessed).`,
 			if err != nil {
 				return fmt.Errorf("--key-algorithm: %w", err)
 			}
+			if cmd.Flags().Changed("validity-days") {
+				if days <= 0 || days > 36500 {
+					return fmt.Errorf("--validity-days %d: want 1..36500", days)
+				}
+				validity = time.Duration(days) * 24 * time.Hour
+			}
 			if validity <= 0 {
 				return fmt.Errorf("--validity %v: want a positive duration (8760h is a year)", validity)
 			}
@@ -492,6 +515,7 @@ the principal. SANs: dns:, ip:, email:, uri: prefixes, or bare (guessed).`,
 	f.StringVar(&role, "role", "client", "broker, controller, client or admin")
 	f.StringSliceVar(&sans, "san", nil, "subject alternative name (repeatable): dns:host, ip:10.0.0.5, email:a@b, uri:spiffe://...")
 	f.DurationVar(&validity, "validity", pki.CertValidity, "how long the certificate is valid")
+	f.IntVar(&days, "validity-days", 0, "validity in days (instead of --validity)")
 	f.StringSliceVar(&org, "org", nil, "subject organization (repeatable)")
 	f.StringSliceVar(&ou, "ou", nil, "subject organizational unit (repeatable)")
 	f.StringVar(&keyAlg, "key-algorithm", "ecdsa-p256", "ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072 or rsa-4096")
@@ -777,6 +801,7 @@ const expiringScanMax = 100_000
 func newCertsExpiring(g *globals) *cobra.Command {
 	var dir string
 	var within time.Duration
+	var days int
 	cmd := &cobra.Command{
 		Use:   "expiring --dir DIR [--within 720h]",
 		Short: "List certificate files under a directory that expire soon",
@@ -788,6 +813,12 @@ table; json and yaml (file, status, expires_in, record); csv.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
 				return errors.New("--dir is required: the directory to look for certificates in")
+			}
+			if cmd.Flags().Changed("days") {
+				if days <= 0 || days > 36500 {
+					return fmt.Errorf("--days %d: want 1..36500", days)
+				}
+				within = time.Duration(days) * 24 * time.Hour
 			}
 			if within <= 0 {
 				return fmt.Errorf("--within %v: want a positive duration (720h is 30 days)", within)
@@ -841,6 +872,7 @@ table; json and yaml (file, status, expires_in, record); csv.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to look for certificate files in")
 	cmd.Flags().DurationVar(&within, "within", 720*time.Hour, "how soon: list certificates expiring within this")
+	cmd.Flags().IntVar(&days, "days", 0, "how soon, in days (instead of --within)")
 	return cmd
 }
 
@@ -1062,7 +1094,7 @@ it off. It asks for confirmation unless --force.`,
 			if again {
 				what = "was already revoked"
 			}
-			out := map[string]any{"record": revoked, "crl": crlPath, "crl_number": number, "crl_entries": entries, "note": note}
+			out := revokeOutput{Record: revoked, CRL: crlPath, CRLNumber: number, CRLEntries: entries, Note: note}
 			return g.print(view{data: out,
 				preface: []string{fmt.Sprintf("certificate %s (%s) %s: %s; CRL %s written (number %d, %d entries)", serial, revoked.Principal, what, rsn, crlPath, number, entries), "note: " + note},
 				csv:     [][]string{{"serial", "principal", "reason", "revoked_at", "crl", "crl_number"}, {serial, revoked.Principal, string(rsn), revoked.RevokedAt.Format(time.RFC3339), crlPath, strconv.FormatUint(number, 10)}}})
@@ -1074,6 +1106,15 @@ it off. It asks for confirmation unless --force.`,
 	f.StringVar(&reason, "reason", "unspecified", "revocation reason (RFC 5280): keyCompromise, superseded, cessationOfOperation, ...")
 	f.BoolVarP(&force, "force", "f", false, "revoke without asking")
 	return cmd
+}
+
+// revokeOutput is certs revoke's json and yaml.
+type revokeOutput struct {
+	Record     pki.Record `json:"record"`
+	CRL        string     `json:"crl"`
+	CRLNumber  uint64     `json:"crl_number"`
+	CRLEntries int        `json:"crl_entries"`
+	Note       string     `json:"note"`
 }
 
 // writeCRL writes the CA's CRL of the revocations in records, numbered one

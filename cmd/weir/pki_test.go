@@ -41,12 +41,7 @@ func TestCARoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	root, clients, out := filepath.Join(dir, "root"), filepath.Join(dir, "clients"), filepath.Join(dir, "certs")
 
-	var initOut struct {
-		Dir    string     `json:"dir"`
-		Type   string     `json:"type"`
-		Record pki.Record `json:"record"`
-		Files  []string   `json:"files"`
-	}
+	var initOut caOutput
 	parseJSON(t, pkiOK(t, "ca", "init", "--dir", root, "--cn", "Acme Root CA", "--org", "Acme", "--format", "json"), &initOut)
 	if initOut.Type != "root" || initOut.Record.Subject != "CN=Acme Root CA,O=Acme" || !initOut.Record.IsCA || len(initOut.Files) != 2 {
 		t.Fatalf("ca init: %+v", initOut)
@@ -106,6 +101,12 @@ func TestCARoundTrip(t *testing.T) {
 	pkiFails(t, "--san: ", "certs", "issue", "--ca-dir", clients, "--principal", "x", "--san", "dns:bad_name!", "--out", out)
 	pkiFails(t, "--validity", "certs", "issue", "--ca-dir", clients, "--principal", "x", "--validity", "-1h", "--out", out)
 	pkiFails(t, "--ca-dir is required", "certs", "issue", "--principal", "x", "--out", out)
+	var shortCA caOutput
+	parseJSON(t, pkiOK(t, "ca", "init", "--dir", filepath.Join(dir, "y"), "--validity-years", "2", "-o", "json"), &shortCA)
+	if d := shortCA.Record.NotAfter.Sub(shortCA.Record.NotBefore); d != 2*365*24*time.Hour+5*time.Minute {
+		t.Fatalf("--validity-years 2: %v", d)
+	}
+	pkiFails(t, "--validity-days 0", "certs", "issue", "--ca-dir", clients, "--principal", "x", "--validity-days", "0", "--out", out)
 	pkiFails(t, "--key-algorithm: ", "ca", "init", "--dir", filepath.Join(dir, "k"), "--key-algorithm", "dsa")
 }
 
@@ -149,6 +150,9 @@ func TestCertsLifecycle(t *testing.T) {
 		t.Fatalf("expiring: %q", recs)
 	}
 	pkiFails(t, "--within", "certs", "expiring", "--dir", dir, "--within", "0s")
+	if recs := parseCSV(t, pkiOK(t, "certs", "expiring", "--dir", dir, "--days", "5", "-o", "csv"), "file", "principal", "role", "serial", "not_after", "expires_in"); len(recs) != 0 {
+		t.Fatalf("expiring --days 5: %q", recs)
+	}
 
 	// list reads the CA's index: 4 certificates
 	rows := tableRows(pkiOK(t, "certs", "list", "--ca-dir", ca))

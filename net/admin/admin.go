@@ -29,6 +29,7 @@
 //	          before retrying; a read's 502 means the leader's admin URL
 //	          answered something that is not this API
 //	500       a bug, logged; for a write the outcome is unknown
+//	501       this build cannot serve it (GET /api/v1/audit without Config.Audit)
 package admin
 
 import (
