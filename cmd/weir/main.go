@@ -4,9 +4,9 @@
 //
 // The admin commands (topics, brokers, cluster health, acl, audit,
 // security) and the certificate commands (ca, certs) print a table, or with
-// --format json, yaml or csv a machine-readable document on stdout; errors, prompts and --verbose traces go to stderr. Exit status: 0 done,
-// 1 an error, 2 `cluster-health --fail-unhealthy` found the cluster
-// unhealthy.
+// --format json, yaml or csv a machine-readable document on stdout; errors,
+// prompts and --verbose traces go to stderr. Exit status: 0 done, 1 an
+// error, 2 `cluster-health --fail-unhealthy` found the cluster unhealthy.
 package main
 
 import (
