@@ -14,6 +14,7 @@ import (
 	"github.com/weirmq/weir/linearizability"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/broker"
 	"github.com/weirmq/weir/sm/controller"
 	"github.com/weirmq/weir/sm/partition"
@@ -729,16 +730,18 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 	cfg := w.cfg
 	if h.kind == kindController {
 		return controller.New(controller.Config{
-			ID:             h.id,
-			Peers:          w.controllerIDs(),
-			TickInterval:   cfg.RaftTick,
-			ElectionTicks:  cfg.ElectionTicks,
-			HeartbeatTicks: cfg.HeartbeatTicks,
-			SessionTimeout: cfg.SessionTimeout,
-			DefaultMinISR:  1,
-			MaxPartitions:  1000,
-			HealthTimeout:  cfg.HealthTimeout,
-			Tiering:        controller.TieringConfig{GC: true, GCGrace: cfg.GCGrace, GCInterval: cfg.GCInterval},
+			ID:               h.id,
+			Peers:            w.controllerIDs(),
+			TickInterval:     cfg.RaftTick,
+			ElectionTicks:    cfg.ElectionTicks,
+			HeartbeatTicks:   cfg.HeartbeatTicks,
+			SessionTimeout:   cfg.SessionTimeout,
+			DefaultMinISR:    1,
+			MaxPartitions:    1000,
+			HealthTimeout:    cfg.HealthTimeout,
+			Tiering:          controller.TieringConfig{GC: true, GCGrace: cfg.GCGrace, GCInterval: cfg.GCInterval},
+			ACL:              acl.Options{AllowIfNoRules: true},
+			WallClockAtStart: simWallClockAtStart,
 
 			SnapshotEntries:        cfg.SnapshotEntries,
 			SnapshotCatchUpEntries: cfg.SnapshotCatchUpEntries,
@@ -767,6 +770,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		MaxBatchBytes:                4 << 20,
 		FetchMaxRecords:              256,
 		WallClockAtStart:             simWallClockAtStart,
+		ACL:                          acl.Options{AllowIfNoRules: true},
 		CacheBytes:                   max(cfg.Storage.CacheBytes, 1), // 0 would mean the default
 		SegmentBytes:                 cfg.Storage.SegmentBytes,
 		RetentionCheckInterval:       cfg.Storage.RetentionCheckInterval,

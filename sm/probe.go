@@ -136,6 +136,13 @@ const (
 	// ProbeForbiddenSender: a node dropped a message its sender's role may
 	// not send at all (sm.MaySend), without acting on it.
 	ProbeForbiddenSender
+	// ProbeProduceDenied, ProbeFetchDenied: a broker refused a produce or a
+	// fetch with TOPIC_AUTHORIZATION_FAILED (the ACLs).
+	ProbeProduceDenied
+	ProbeFetchDenied
+	// ProbeACLRulesApplied: a broker compiled a new ACL rule set from
+	// metadata (a rule change propagated).
+	ProbeACLRulesApplied
 
 	probeCount
 )
@@ -182,6 +189,9 @@ var probeNames = [probeCount]string{
 	ProbeZombieUploadRejected:         "zombie-upload-rejected",
 	ProbeOrphanCollected:              "orphan-collected",
 	ProbeForbiddenSender:              "forbidden-sender",
+	ProbeProduceDenied:                "produce-denied",
+	ProbeFetchDenied:                  "fetch-denied",
+	ProbeACLRulesApplied:              "acl-rules-applied",
 }
 
 func (p Probe) String() string {

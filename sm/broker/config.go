@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/partition"
 	"github.com/weirmq/weir/sm/tier"
 )
@@ -75,6 +76,12 @@ type Config struct {
 	// retention compares against the same clock. The process reads the clock
 	// once at start; the simulator sets a fixed value.
 	WallClockAtStart int64
+	// ACL is how the broker decides client requests against the cluster's
+	// ACL rules (which arrive in metadata): super users, and whether a
+	// resource no rule covers is open (allow_everyone_if_no_acl_found). The
+	// zero value allows nothing that no rule allows: a cluster without
+	// rules sets AllowIfNoRules to behave as one without ACLs.
+	ACL acl.Options
 	// FsyncOnWrite syncs every log append before it counts as durable. The
 	// simulator uses true; without it acks promise only "written".
 	FsyncOnWrite bool
@@ -119,7 +126,7 @@ func DefaultConfig(id sm.NodeID, incarnation uint64, controllers []sm.NodeID) Co
 		AlterISRTimeout: 5 * sm.Second, DefaultMinISR: 2,
 		MaxRecordBytes: 1 << 20, MaxBatchBytes: 4 << 20, FetchMaxRecords: 10000,
 		SegmentBytes: DefaultSegmentBytes, CacheBytes: DefaultCacheBytes, RetentionCheckInterval: DefaultRetentionCheckInterval,
-		FsyncOnWrite: true,
+		FsyncOnWrite: true, ACL: acl.Options{AllowIfNoRules: true},
 	}
 }
 
@@ -168,6 +175,9 @@ func (c *Config) tierSettings(tp sm.TopicPartition) tier.Settings {
 
 // Validate reports the first field that cannot work, naming it and its value.
 func (c *Config) Validate() error {
+	if err := c.ACL.Validate(); err != nil {
+		return fmt.Errorf("broker: acl: %w", err)
+	}
 	switch {
 	case c.ID == sm.NoNode:
 		return fmt.Errorf("broker: id must be set (got %d)", uint64(c.ID))

@@ -52,6 +52,8 @@ type fakeController struct {
 	heartbeats []timedHeartbeat
 	// remote are the recorded uploaded segments (tiered storage).
 	remote map[sm.TopicPartition][]sm.RemoteSegment
+	// acl is the ACL rule set it sends (acl.State.Snapshot; nil: none).
+	acl []byte
 }
 
 type timedHeartbeat struct {
@@ -192,6 +194,15 @@ func (w *world) stepErr(id sm.NodeID, ev sm.Event) error {
 	return h.Handle(ev)
 }
 
+// askAs is ask with the sender's authenticated principal.
+func (w *world) askAs(id, from sm.NodeID, principal string, m sm.Message) []sm.Envelope {
+	n := w.net.Len()
+	w.step(id, sm.Received{From: from, Msg: m, Principal: principal})
+	out := slices.Clone(w.net.Queue[n:])
+	w.net.Queue = w.net.Queue[:n]
+	return out
+}
+
 // ask hands id a message from from directly (past the network and its
 // cuts) and returns what id sent in answer, taking it off the network.
 func (w *world) ask(id, from sm.NodeID, m sm.Message) []sm.Envelope {
@@ -313,6 +324,7 @@ func (c *fakeController) full() sm.MetadataDelta {
 	for _, tp := range slices.SortedFunc(maps.Keys(c.parts), sm.CompareTP) {
 		d.Partitions = append(d.Partitions, c.parts[tp])
 	}
+	d.ACL = c.acl
 	return d
 }
 

@@ -113,6 +113,7 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 			n.hb.healthAt = n.now.Add(n.cfg.HealthInterval)
 		}
 		if n.meta.Apply(resp.Delta) {
+			n.syncAuthz()
 			n.reconcile(resp.Delta)
 		}
 	case sm.CodeNotLeader:

@@ -46,6 +46,8 @@ type Node struct {
 	now        sm.Time
 	meta       metadata
 	registered bool
+	// authz decides client requests by the cluster's ACL rules.
+	authz authz
 
 	// hosts holds every component (its effects, routes and timers); parts
 	// indexes the partition replicas among them.
@@ -110,6 +112,7 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	}
 	n.cache = partition.NewCache(cfg.CacheBytes)
 	n.cold = tier.NewColdCache(tier.ColdCacheConfig{BudgetBytes: cfg.Tier.ColdCacheBytes})
+	n.syncAuthz()
 	for _, tp := range slices.SortedFunc(maps.Keys(d.Manifests), sm.CompareTP) {
 		m := d.Manifests[tp]
 		if err := n.host(tp, &m); err != nil {
@@ -163,7 +166,7 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	var err error
 	switch e := ev.(type) {
 	case sm.Received:
-		err = n.onReceived(e.From, e.Msg)
+		err = n.onReceived(e)
 	case sm.TimerFired:
 	case sm.LogDone:
 		n.onLogDone(e)

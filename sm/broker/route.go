@@ -4,13 +4,15 @@ import (
 	"fmt"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/partition"
 	"github.com/weirmq/weir/sm/tier"
 )
 
 // onReceived routes a message to the replica it concerns, or to the
 // heartbeat session.
-func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
+func (n *Node) onReceived(ev sm.Received) error {
+	from, msg := ev.From, ev.Msg
 	if !sm.SenderAllowed(from, msg) {
 		// Not for a peer of that role to send (a client forging replica or
 		// controller traffic): nothing of it is acted on.
@@ -19,12 +21,12 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 	}
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
-		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnProduce(n.now, from, m) },
+		n.routeClient(ev, m.TP, acl.OpWrite, func(p *partition.Partition) { p.OnProduce(n.now, from, m) },
 			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
 				return sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
 	case sm.FetchRequest:
-		n.routeClient(from, m.TP, func(p *partition.Partition) {
+		n.routeClient(ev, m.TP, acl.OpRead, func(p *partition.Partition) {
 			if t := n.tiers[m.TP]; t != nil {
 				if st, cold := p.ColdFetch(n.now, m); cold {
 					t.ColdFetch(n.now, from, m, st, n.tierView(m.TP))
@@ -38,7 +40,7 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 				return sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
 	case sm.ListOffsetsRequest:
-		n.routeClient(from, m.TP, func(p *partition.Partition) { p.OnListOffsets(n.now, from, m) },
+		n.routeClient(ev, m.TP, acl.OpDescribe, func(p *partition.Partition) { p.OnListOffsets(n.now, from, m) },
 			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
 				return sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
@@ -73,7 +75,7 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 	case sm.BrokerHeartbeatResponse:
 		n.onHeartbeatResponse(from, m)
 	case sm.MetadataRequest:
-		n.onMetadataRequest(from, m)
+		n.onMetadataRequest(ev, m)
 	default:
 		return fmt.Errorf("broker: %v cannot route %T from %v", n.cfg.ID, msg, from)
 	}
@@ -85,12 +87,12 @@ func (n *Node) onReceived(from sm.NodeID, msg sm.Message) error {
 // does). The copy may lag the controller; clients refresh on NOT_LEADER.
 // Before the broker holds any metadata it answers NOT_LEADER with its
 // controller guess as the hint.
-func (n *Node) onMetadataRequest(from sm.NodeID, req sm.MetadataRequest) {
+func (n *Node) onMetadataRequest(ev sm.Received, req sm.MetadataRequest) {
 	if n.meta.Version() == 0 {
-		n.send(from, sm.MetadataResponse{ReqID: req.ReqID, Code: sm.CodeNotLeader, LeaderHint: n.ctrl})
+		n.send(ev.From, sm.MetadataResponse{ReqID: req.ReqID, Code: sm.CodeNotLeader, LeaderHint: n.ctrl})
 		return
 	}
-	n.send(from, sm.MetadataResponse{ReqID: req.ReqID, Delta: n.meta.delta(req.SinceVersion)})
+	n.send(ev.From, sm.MetadataResponse{ReqID: req.ReqID, Delta: n.visible(ev, n.meta.delta(req.SinceVersion))})
 }
 
 // notHosted answers for a partition this broker holds no replica of: before
@@ -122,13 +124,26 @@ func (n *Node) onAlterISRResponse(from sm.NodeID, m sm.AlterISRResponse) {
 // routeClient hands a client's request for tp to its replica, unless the
 // leader lease has expired (NOT_LEADER, see leaseUntil) or tp is not hosted
 // here; refuse builds the answer in those cases.
-func (n *Node) routeClient(from sm.NodeID, tp sm.TopicPartition, deliver func(*partition.Partition), refuse func(code sm.Code, hint sm.NodeID, msg string) sm.Message) {
+func (n *Node) routeClient(ev sm.Received, tp sm.TopicPartition, op acl.Operation, deliver func(*partition.Partition), refuse func(code sm.Code, hint sm.NodeID, msg string) sm.Message) {
+	from := ev.From
 	p := n.parts[tp]
 	switch {
 	case p != nil && !n.leased():
 		n.probe(sm.ProbeLeaseExpired)
 		n.send(from, refuse(sm.CodeNotLeader, sm.NoNode, leaseExpired))
 	case p != nil:
+		// Authorized only with a lease: a broker cut off from the
+		// controller may hold old rules, and then it decides nothing.
+		if d := n.authorize(ev, tp.Topic, op); !d.Allowed {
+			switch op {
+			case acl.OpWrite:
+				n.probe(sm.ProbeProduceDenied)
+			case acl.OpRead:
+				n.probe(sm.ProbeFetchDenied)
+			}
+			n.send(from, refuse(sm.CodeTopicAuthorizationFailed, sm.NoNode, n.denied(ev, tp.Topic, op, d)))
+			return
+		}
 		deliver(p)
 		n.drain(tp)
 	default:

@@ -71,3 +71,129 @@ func (md *metadata) checkACLs() error {
 	}
 	return nil
 }
+
+// authorizer is the controller's compiled rule set, rebuilt when the
+// applied rules change.
+func (n *Node) authorizer() *acl.Authorizer {
+	if n.authz == nil || n.authz.Version() != n.md.acls.Version() {
+		a, err := acl.Compile(n.md.acls, n.cfg.ACL)
+		if err != nil { // the options were validated with the config
+			panic(fmt.Sprintf("controller: %v: compile ACL rules: %v", n.cfg.ID, err))
+		}
+		n.authz = a
+	}
+	return n.authz
+}
+
+// authorize decides op on r for the request in ev. The process's own admin
+// requests are not checked (see Config.ACL).
+func (n *Node) authorize(ev sm.Received, r acl.Resource, op acl.Operation) (acl.Decision, bool) {
+	if ev.From.IsAdmin() {
+		return acl.Decision{Allowed: true}, true
+	}
+	var tod acl.TimeOfDay
+	if n.cfg.WallClockAtStart != 0 {
+		tod = acl.TimeOfDayFromUnixNano((n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond)) * 1e6)
+	}
+	d := n.authorizer().Authorize(acl.Request{Principal: ev.Principal, Resource: r, Operation: op, Source: ev.Source, Time: tod})
+	return d, d.Allowed
+}
+
+// deniedMessage names who was refused what.
+func deniedMessage(ev sm.Received, r acl.Resource, op acl.Operation, d acl.Decision) string {
+	who := ev.Principal
+	if who == "" {
+		who = "(no principal)"
+	}
+	what := "the cluster"
+	if r.Type == acl.ResourceTopic {
+		what = fmt.Sprintf("topic %q", r.Name)
+	}
+	msg := fmt.Sprintf("principal %q may not %v %s (%v", who, op, what, d.Reason)
+	if d.RuleID != 0 {
+		msg += fmt.Sprintf(", rule %d", d.RuleID)
+	}
+	return msg + ")"
+}
+
+// permitted checks a client request before the controller acts on it; a
+// refusal is answered here (CLUSTER_AUTHORIZATION_FAILED or
+// TOPIC_AUTHORIZATION_FAILED) and permitted returns false.
+func (n *Node) permitted(ev sm.Received) bool {
+	cluster := acl.Resource{Type: acl.ResourceCluster}
+	topic := func(name string) acl.Resource { return acl.Resource{Type: acl.ResourceTopic, Name: name} }
+	var r acl.Resource
+	var op acl.Operation
+	var refuse func(code sm.Code, msg string) sm.Message
+	switch m := ev.Msg.(type) {
+	case sm.CreateTopicRequest:
+		// Kafka's rule: create on the cluster, or on the topic's name.
+		if _, ok := n.authorize(ev, cluster, acl.OpCreate); ok {
+			return true
+		}
+		r, op = topic(m.Name), acl.OpCreate
+		refuse = func(c sm.Code, msg string) sm.Message {
+			return sm.CreateTopicResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
+		}
+	case sm.DeleteTopicRequest:
+		r, op = topic(m.Name), acl.OpDelete
+		refuse = func(c sm.Code, msg string) sm.Message {
+			return sm.DeleteTopicResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
+		}
+	case sm.AlterTopicConfigRequest:
+		r, op = topic(m.Name), acl.OpAlter
+		refuse = func(c sm.Code, msg string) sm.Message {
+			return sm.AlterTopicConfigResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
+		}
+	case sm.ACLRequest:
+		r, op = cluster, acl.OpAlter
+		refuse = func(c sm.Code, msg string) sm.Message {
+			return sm.ACLResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
+		}
+	case sm.ClusterStatusRequest:
+		r, op = cluster, acl.OpDescribe
+		refuse = func(c sm.Code, msg string) sm.Message {
+			return sm.ClusterStatusResponse{ReqID: m.ReqID, Code: c, LeaderHint: n.Leader()}
+		}
+	default:
+		return true
+	}
+	d, ok := n.authorize(ev, r, op)
+	if ok {
+		return true
+	}
+	code := sm.CodeTopicAuthorizationFailed
+	if r.Type == acl.ResourceCluster {
+		code = sm.CodeClusterAuthorizationFailed
+	}
+	n.send(ev.From, refuse(code, deniedMessage(ev, r, op, d)))
+	return false
+}
+
+// visible is the metadata a client may see: the topics and partitions its
+// principal may describe, and no ACL rules (servers and the admin API see
+// everything).
+func (n *Node) visible(ev sm.Received, d sm.MetadataDelta) sm.MetadataDelta {
+	if ev.From.IsServer() || ev.From.IsAdmin() {
+		return d
+	}
+	d.ACL = nil
+	keep := func(name string) bool {
+		_, ok := n.authorize(ev, acl.Resource{Type: acl.ResourceTopic, Name: name}, acl.OpDescribe)
+		return ok
+	}
+	var topics []sm.TopicInfo
+	for _, t := range d.Topics {
+		if keep(t.Name) {
+			topics = append(topics, t)
+		}
+	}
+	var parts []sm.PartitionState
+	for _, p := range d.Partitions {
+		if keep(p.TP.Topic) {
+			parts = append(parts, p)
+		}
+	}
+	d.Topics, d.Partitions = topics, parts
+	return d
+}

@@ -44,6 +44,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/assert"
 )
 
@@ -104,6 +105,16 @@ type Config struct {
 	CanaryStatusWithoutReadIndex bool
 	// Tiering configures the controller's side of tiered storage.
 	Tiering TieringConfig
+	// ACL is how the controller decides clients' requests (topic create,
+	// delete and alter, ACL changes, cluster status, metadata) against the
+	// ACL rules it holds, as brokers do (broker.Config.ACL). Requests of
+	// the process's own admin API (admin IDs) are not checked here: the
+	// admin listener authenticates them.
+	ACL acl.Options
+	// WallClockAtStart is the wall-clock time, in Unix ms, at node time 0,
+	// for the ACLs' time-of-day conditions (zero: unknown, so time-windowed
+	// allow rules grant nothing and time-windowed deny rules apply).
+	WallClockAtStart int64
 	// SnapshotEntries is how many entries applied since the last snapshot
 	// make the node take the next one and compact its log; zero uses
 	// DefaultSnapshotEntries.
@@ -136,6 +147,9 @@ const (
 // Validate reports the first invalid field, naming it, so a bad deployment
 // fails at start rather than as a confusing raft panic later.
 func (c *Config) Validate() error {
+	if err := c.ACL.Validate(); err != nil {
+		return fmt.Errorf("controller: acl: %w", err)
+	}
 	switch {
 	case !c.ID.IsController():
 		return fmt.Errorf("controller: id must be in 1..99 (got %d)", c.ID)
@@ -194,6 +208,7 @@ var errDropped = errors.New("controller: proposal dropped")
 // read-only views for tests and the simulator.
 type Node struct {
 	cfg     Config
+	authz   *acl.Authorizer // the applied rules, compiled (authorizer)
 	rn      *raft.RawNode
 	storage *raft.MemoryStorage
 	md      *metadata

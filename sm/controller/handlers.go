@@ -42,6 +42,9 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.probe(sm.ProbeForbiddenSender)
 		return fmt.Errorf("controller: %v: a %v may not send %v (from %v)", n.cfg.ID, ev.From.Role(), ev.Msg.Kind(), ev.From)
 	}
+	if !n.permitted(ev) {
+		return nil
+	}
 	switch m := ev.Msg.(type) {
 	case sm.RaftMessage:
 		return n.onRaftMessage(ev.From, m)
@@ -56,7 +59,7 @@ func (n *Node) onReceived(ev sm.Received) error {
 	case sm.AlterTopicConfigRequest:
 		n.onAlterTopicConfig(ev.From, m)
 	case sm.MetadataRequest:
-		n.onMetadata(ev.From, m)
+		n.onMetadata(ev, m)
 	case sm.ClusterStatusRequest:
 		n.onClusterStatus(ev.From, m)
 	case sm.CommitSegmentRequest:
@@ -75,8 +78,8 @@ func (n *Node) onReceived(ev sm.Received) error {
 
 // onMetadata answers from the applied state on any controller; it may be
 // stale, which clients tolerate.
-func (n *Node) onMetadata(from sm.NodeID, req sm.MetadataRequest) {
-	n.send(from, sm.MetadataResponse{ReqID: req.ReqID, LeaderHint: n.Leader(), Delta: n.md.delta(req.SinceVersion)})
+func (n *Node) onMetadata(ev sm.Received, req sm.MetadataRequest) {
+	n.send(ev.From, sm.MetadataResponse{ReqID: req.ReqID, LeaderHint: n.Leader(), Delta: n.visible(ev, n.md.delta(req.SinceVersion))})
 }
 
 // onHeartbeat registers a broker incarnation (through raft) or refreshes its

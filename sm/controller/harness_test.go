@@ -74,6 +74,7 @@ func testConfig(id sm.NodeID, peers []sm.NodeID) Config {
 	return Config{
 		ID: id, Peers: peers, TickInterval: 100 * sm.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
 		SessionTimeout: 2 * sm.Second, DefaultMinISR: 2, MaxPartitions: 1000,
+		ACL: acl.Options{AllowIfNoRules: true},
 	}
 }
 

@@ -29,6 +29,7 @@ type Broker struct {
 	Replication   Replication         `toml:"replication"`
 	TLS           TLS                 `toml:"tls"`
 	Log           Log                 `toml:"log"`
+	Security      Security            `toml:"security"`
 	Metrics       Metrics             `toml:"metrics"`
 	// AcceptDataLoss is weir-broker's --accept-data-loss (alias
 	// --truncate-corrupt), never a configuration key: start even where the
@@ -157,6 +158,7 @@ func DefaultBroker() Broker {
 	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, HeartbeatIntervalMs: 1000}
 	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
 	b.Log = Log{Level: "info", Format: "console"}
+	b.Security = DefaultSecurity()
 	b.Metrics.Listen = "127.0.0.1:9643"
 	return b
 }
@@ -198,6 +200,7 @@ func (b *Broker) Validate() error {
 	p.Add(b.Metrics.Listen != "" && !validAddr(b.Metrics.Listen), "metrics.listen", "want host:port or empty (got %q)", b.Metrics.Listen)
 	validateTLS(&p, b.TLS)
 	validateLog(&p, b.Log)
+	b.Security.validate(&p)
 	return p.Err("broker")
 }
 

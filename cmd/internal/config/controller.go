@@ -69,6 +69,7 @@ type Controller struct {
 	ObjectStorage ControllerObjectStorage `toml:"object_storage"`
 	TLS           TLS                     `toml:"tls"`
 	Log           Log                     `toml:"log"`
+	Security      Security                `toml:"security"`
 }
 
 // Admin is the controller's [admin] section.
@@ -252,6 +253,7 @@ func DefaultController() Controller {
 	c.Network = DefaultNetworkLimits()
 	c.ObjectStorage = DefaultControllerObjectStorage()
 	c.Log = Log{Level: "info", Format: "console"}
+	c.Security = DefaultSecurity()
 	return c
 }
 
@@ -292,6 +294,7 @@ func (c *Controller) Validate() error {
 	c.ObjectStorage.validate(&p)
 	validateTLS(&p, c.TLS)
 	validateLog(&p, c.Log)
+	c.Security.validate(&p)
 	return p.Err("controller")
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 	"github.com/weirmq/weir/sm/broker"
 	"github.com/weirmq/weir/sm/controller"
 )
@@ -111,6 +112,7 @@ func TestClusterWiring(t *testing.T) {
 	ctlReg := New()
 	ctl, err := controller.New(controller.Config{
 		ID: 1, Peers: []sm.NodeID{1}, TickInterval: 10 * sm.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
+		ACL:            acl.Options{AllowIfNoRules: true},
 		SessionTimeout: 10 * sm.Second, DefaultMinISR: 1, MaxPartitions: 100,
 	}, sm.Durable{})
 	if err != nil {

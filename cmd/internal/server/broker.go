@@ -122,6 +122,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	// it actually bound (port 0 picks one); messages wait for the loop.
 	var loop *runtime.Loop
 	ready := make(chan struct{})
+	principals, err := cfg.Security.PrincipalMapper() // validated with the config
+	if err != nil {
+		return nil, err
+	}
 	tr, err := transport.New(transport.Config{
 		Self: id, Role: wire.RoleBroker, Listen: cfg.Network.QUICListen,
 		ServerTLS: serverTLS, ClientTLS: clientTLS,
@@ -138,6 +142,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 		MaxFrameBytes: cfg.Network.MaxFrameBytes,
 		ConnsMax:      cfg.Network.MaxConnections,
 		QUIC:          quicConfig(cfg.Network.NetworkLimits),
+		Principals:    principals,
 		Log:           log,
 	})
 	if err != nil {
@@ -365,6 +370,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.AcceptDataLoss = cfg.AcceptDataLoss
 	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
 	bc.Tier = tierConfig(cfg)
+	bc.ACL = cfg.Security.ACLOptions()
 	// A batch must fit in one frame with room for the envelope.
 	bc.MaxBatchBytes = min(bc.MaxBatchBytes, cfg.Network.MaxFrameBytes/2)
 	bc.MaxRecordBytes = min(bc.MaxRecordBytes, bc.MaxBatchBytes)

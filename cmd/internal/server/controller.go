@@ -97,13 +97,15 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	tick := ms(cfg.Raft.HeartbeatIntervalMs)
 	node, err := controller.New(controller.Config{
 		ID: id, Peers: ids, TickInterval: tick,
-		ElectionTicks:  int(max(cfg.Raft.ElectionTimeoutMs/cfg.Raft.HeartbeatIntervalMs, 2)),
-		HeartbeatTicks: 1,
-		SessionTimeout: ms(cfg.Cluster.SessionTimeoutMs),
-		DefaultMinISR:  cfg.Cluster.MinInSyncReplicas,
-		MaxPartitions:  cfg.Cluster.MaxPartitions,
-		HealthTimeout:  ms(cfg.Admin.HealthTimeoutMs),
-		RaftLogger:     newRaftLogger(log),
+		ElectionTicks:    int(max(cfg.Raft.ElectionTimeoutMs/cfg.Raft.HeartbeatIntervalMs, 2)),
+		HeartbeatTicks:   1,
+		SessionTimeout:   ms(cfg.Cluster.SessionTimeoutMs),
+		DefaultMinISR:    cfg.Cluster.MinInSyncReplicas,
+		MaxPartitions:    cfg.Cluster.MaxPartitions,
+		HealthTimeout:    ms(cfg.Admin.HealthTimeoutMs),
+		RaftLogger:       newRaftLogger(log),
+		ACL:              cfg.Security.ACLOptions(),
+		WallClockAtStart: time.Now().UnixMilli(),
 
 		SnapshotEntries: cfg.Controller.SnapshotEntries,
 		// SnapshotCatchUpEntries: the default, min(5000, half of it).
@@ -140,12 +142,16 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 		reg.ObserveInbound(from.ID, m)
 		_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr})
 	}
+	principals, err := cfg.Security.PrincipalMapper() // validated with the config
+	if err != nil {
+		return nil, err
+	}
 	mk := func(listen string, addrs func(sm.NodeID) (string, bool)) (*transport.Transport, error) {
 		tr, err := transport.New(transport.Config{
 			Self: id, Role: wire.RoleController, Listen: listen,
 			ServerTLS: serverTLS, ClientTLS: clientTLS, Addresses: addrs, Deliver: deliver,
 			MaxFrameBytes: cfg.Network.MaxFrameBytes, ConnsMax: cfg.Network.MaxConnections,
-			QUIC: quicConfig(cfg.Network), Log: log,
+			QUIC: quicConfig(cfg.Network), Log: log, Principals: principals,
 		})
 		if err == nil {
 			c.undo.push(tr.Close) // queued messages are flushed
@@ -164,7 +170,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
-	c.api = &backend{local: loc, self: id}
+	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions()}
 	lim, err := ratelimit.New(cfg.Admin.RateLimiting.Limiter(), nil)
 	if err != nil {
 		return nil, err
