@@ -77,7 +77,7 @@ func dash(s string) string {
 }
 
 // aclHint adds the next step to an ACL command's error.
-func aclHint(err error) error {
+func aclHint(err error, command string) error {
 	ae, ok := errors.AsType[*apiError](err)
 	if !ok {
 		return err
@@ -88,7 +88,10 @@ func aclHint(err error) error {
 			return fmt.Errorf("%w\nhint: `weir acl list` lists the rules", err)
 		}
 	case http.StatusBadRequest:
-		return fmt.Errorf("%w\nhint: `weir acl create --help` shows the forms (resource topic:events.*, permissions read,write, conditions source_ip=10.0.0.0/8,time_range=09:00-17:00)", err)
+		if command == "create" {
+			return fmt.Errorf("%w\nhint: `weir acl create --help` shows the forms (resource topic:events.*, permissions read,write, conditions source_ip=10.0.0.0/8,time_range=09:00-17:00)", err)
+		}
+		return fmt.Errorf("%w\nhint: `weir acl %s --help` shows the flags and their forms", err, command)
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		return fmt.Errorf("%w\nhint: `weir acl list` shows whether it happened", err)
 	}
@@ -147,7 +150,7 @@ created IDs, the rule), csv (the rule).`,
 			}
 			var raw json.RawMessage
 			if err := g.api(http.MethodPost, "/api/v1/acls", body, &raw); err != nil {
-				return aclHint(err)
+				return aclHint(err, "create")
 			}
 			var w aclWrite
 			if err := json.Unmarshal(raw, &w); err != nil {
@@ -220,7 +223,7 @@ and rules); csv (id, principal, resource, operations, effect, conditions).`,
 			}
 			var raw json.RawMessage
 			if err := g.api(http.MethodGet, path, nil, &raw); err != nil {
-				return aclHint(err)
+				return aclHint(err, "list")
 			}
 			var l aclListData
 			if err := json.Unmarshal(raw, &l); err != nil {
@@ -288,7 +291,7 @@ when stdin is not a terminal it refuses to prompt and needs --force.`,
 			}
 			var raw json.RawMessage
 			if err := g.api(method, path, body, &raw); err != nil {
-				return aclHint(err)
+				return aclHint(err, "delete")
 			}
 			var w aclWrite
 			if err := json.Unmarshal(raw, &w); err != nil {
@@ -365,7 +368,7 @@ rules with source_ip conditions do not allow.`,
 			}
 			var raw json.RawMessage
 			if err := g.api(http.MethodPost, "/api/v1/acls/test", body, &raw); err != nil {
-				return aclHint(err)
+				return aclHint(err, "test")
 			}
 			var d aclDecision
 			if err := json.Unmarshal(raw, &d); err != nil {
@@ -419,7 +422,7 @@ or *), and whether it is a super user. Formats as 'weir acl list'.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw json.RawMessage
 			if err := g.api(http.MethodGet, "/api/v1/acls/permissions?principal="+url.QueryEscape(args[0]), nil, &raw); err != nil {
-				return aclHint(err)
+				return aclHint(err, "permissions")
 			}
 			var p permissionsData
 			if err := json.Unmarshal(raw, &p); err != nil {
@@ -492,7 +495,7 @@ failures in red); json and yaml (the API's counts and results); csv.`,
 				if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusBadRequest {
 					return fmt.Errorf("%s: %w", input, err)
 				}
-				return aclHint(err)
+				return aclHint(err, "bulk-test")
 			}
 			var d bulkData
 			if err := json.Unmarshal(raw, &d); err != nil {

@@ -246,6 +246,10 @@ func TestACLControllerAnswers(t *testing.T) {
 	fs = New(Config{Self: 1, Log: zerolog.Nop()}, &aclErrBackend{f, errors.New("down")})
 	expect(t, do(t, fs.Handler(), "GET", "/api/v1/acls", "", ""), 503, "ACL rules unavailable")
 	expect(t, do(t, fs.Handler(), "GET", "/api/v1/security/status", "", ""), 503, "ACL rules unavailable")
+	expect(t, do(t, fs.Handler(), "GET", "/api/v1/acls/permissions?principal=p", "", ""), 503, "ACL rules unavailable")
+	expect(t, do(t, fs.Handler(), "POST", "/api/v1/acls/test", jsonType, `{"principal":"p","resource":"topic:t","operation":"read"}`), 503, "ACL rules unavailable")
+	expect(t, do(t, fs.Handler(), "POST", "/api/v1/acls/bulk-test", jsonType, `[{"principal":"p","resource":"topic:t","operation":"read"}]`), 503, "ACL rules unavailable")
+	expect(t, do(t, fs.Handler(), "POST", "/api/v1/acls", jsonType, `{"principal":"p","resource":"topic:t","operations":"read","effect":"allow"}`), 504, "outcome unknown")
 
 	// forwarding: the follower relays the leader's answer
 	leader := newSec(t)
