@@ -645,7 +645,7 @@ func auditHint(err error) error {
 	}
 	switch {
 	case ae.status == http.StatusNotFound && strings.Contains(ae.msg, "audit logging is off"):
-		return fmt.Errorf("%w\nhint: set audit.path in the controller's config and restart it", err)
+		return fmt.Errorf("%w\nhint: enable the audit log in the controller's config and restart it", err)
 	case ae.status == http.StatusBadRequest:
 		return fmt.Errorf("%w\nhint: `weir audit logs --help` lists the filters", err)
 	}

@@ -323,7 +323,7 @@ func TestAuditAndSecurityCommands(t *testing.T) {
 
 	// audit off
 	c.auditPath = ""
-	c.fails(t, "hint: set audit.path in the controller's config", "audit", "logs")
+	c.fails(t, "hint: enable the audit log in the controller's config", "audit", "logs")
 	if out := c.ok(t, "security", "status"); !strings.Contains(out, "audit log                       off\n") {
 		t.Fatalf("status with audit off: %q", out)
 	}

@@ -866,7 +866,7 @@ func (s *Server) onAudit(w http.ResponseWriter, r *http.Request) {
 	path := s.b.AuditLog()
 	switch {
 	case path == "":
-		fail(w, http.StatusNotFound, fmt.Sprintf("audit logging is off on %s: set audit.path in its config to turn it on", controllerName(s.cfg.Self)), leader)
+		fail(w, http.StatusNotFound, fmt.Sprintf("audit logging is off on %s: it writes no audit log (enable it in its config)", controllerName(s.cfg.Self)), leader)
 		return
 	case s.cfg.Audit == nil:
 		s.logf("admin: GET /api/v1/audit: audit log %s but no Config.Audit reader", path)
