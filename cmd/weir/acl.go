@@ -195,10 +195,14 @@ func (a *aclFilterFlags) values() map[string]string {
 	return m
 }
 
+// aclListData is a page of GET /api/v1/acls, and acl list's json and yaml
+// (every page's rules; next_after then null).
 type aclListData struct {
-	Version uint64    `json:"version"`
-	Count   int       `json:"count"`
-	Rules   []aclRule `json:"rules"`
+	Version   uint64    `json:"version"`
+	Count     int       `json:"count"`
+	Total     int       `json:"total"`
+	NextAfter *uint64   `json:"next_after"`
+	Rules     []aclRule `json:"rules"`
 }
 
 func newACLList(g *globals) *cobra.Command {
@@ -217,18 +221,33 @@ and rules); csv (id, principal, resource, operations, effect, conditions).`,
 			for k, v := range flt.values() {
 				q.Set(k, v)
 			}
-			path := "/api/v1/acls"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			var raw json.RawMessage
-			if err := g.api(http.MethodGet, path, nil, &raw); err != nil {
-				return aclHint(err, "list")
-			}
+			// The API answers pages (10,000 rules by default): follow
+			// next_after until the last one.
 			var l aclListData
-			if err := json.Unmarshal(raw, &l); err != nil {
-				return dataError("list of ACL rules", err)
+			for page := 0; ; page++ {
+				path := "/api/v1/acls"
+				if len(q) > 0 {
+					path += "?" + q.Encode()
+				}
+				var p aclListData
+				if err := g.api(http.MethodGet, path, nil, &p); err != nil {
+					return aclHint(err, "list")
+				}
+				if page > 0 && p.Version != l.Version {
+					fmt.Fprintf(os.Stderr, "warning: the rule set changed while listing (version %d, then %d); run it again for one version\n", l.Version, p.Version)
+				}
+				l.Version, l.Total = p.Version, p.Total
+				l.Rules = append(l.Rules, p.Rules...)
+				if p.NextAfter == nil || len(p.Rules) == 0 {
+					break
+				}
+				q.Set("after", strconv.FormatUint(*p.NextAfter, 10))
 			}
+			if l.Rules == nil {
+				l.Rules = []aclRule{}
+			}
+			l.Count = len(l.Rules)
+			raw := l
 			v := rulesView(raw, l.Rules)
 			if len(l.Rules) == 0 {
 				v.preface = []string{fmt.Sprintf("no ACL rules match (rule set version %d)", l.Version)}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -377,5 +378,32 @@ func TestSecurityQuickStartDev(t *testing.T) {
 	cli("acl", "delete", "1", "--force")
 	if out := cli("acl", "list"); !strings.HasPrefix(out, "no ACL rules match") {
 		t.Fatalf("list after delete: %q", out)
+	}
+}
+
+// Goal: acl list follows the API's pages: every rule of a set larger than
+// one page is listed once, in ID order.
+func TestACLListPages(t *testing.T) {
+	c := newSecController(t)
+	rules := make([]acl.Rule, 0, 20_001)
+	for i := range 20_001 {
+		r, err := acl.ParseRule(fmt.Sprintf("p%d", i), "topic:t", "read", "allow", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	if _, err := c.acls.Create(rules...); err != nil {
+		t.Fatal(err)
+	}
+	var l aclListData
+	parseJSON(t, c.ok(t, "acl", "list", "-o", "json"), &l)
+	if l.Count != 20_001 || l.Total != 20_001 || l.NextAfter != nil || l.Rules[0].ID != 1 || l.Rules[20_000].ID != 20_001 {
+		t.Fatalf("list: count %d total %d next %v", l.Count, l.Total, l.NextAfter)
+	}
+	for i, r := range l.Rules {
+		if r.ID != uint64(i+1) {
+			t.Fatalf("rule %d has ID %d", i, r.ID)
+		}
 	}
 }

@@ -20,6 +20,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,10 @@ import (
 
 // Limits of the security endpoints.
 const (
+	// ACLPageDefault is GET /api/v1/acls' page size when the query names
+	// none (?limit=, at most acl.RulesMax): a rule is about 250 bytes of
+	// JSON, so a page stays a few MiB.
+	ACLPageDefault = 10_000
 	// aclCreateMax bounds the rules of one create request.
 	aclCreateMax = 10_000
 	// aclTestsMax bounds the requests of one bulk test.
@@ -117,11 +122,15 @@ func viewRules(rs []acl.Rule) []ruleView {
 	return out
 }
 
-// aclList is GET /api/v1/acls' data.
+// aclList is GET /api/v1/acls' data: a page of the matching rules, in ID
+// order. Count is the page's, Total every match's; NextAfter, when not
+// null, is the after= of the next page.
 type aclList struct {
-	Version uint64     `json:"version"`
-	Count   int        `json:"count"`
-	Rules   []ruleView `json:"rules"`
+	Version   uint64      `json:"version"`
+	Count     int         `json:"count"`
+	Total     int         `json:"total"`
+	NextAfter *acl.RuleID `json:"next_after"`
+	Rules     []ruleView  `json:"rules"`
 }
 
 // aclWriteResult is the data of a create or delete.
@@ -207,10 +216,25 @@ func parseFilter(principal, resource, operation, effect string) (acl.Filter, *re
 
 // onListACLs answers GET /api/v1/acls.
 func (s *Server) onListACLs(w http.ResponseWriter, r *http.Request) {
-	q, rerr := query(r, "principal", "resource", "operation", "effect")
+	q, rerr := query(r, "principal", "resource", "operation", "effect", "limit", "after")
 	var f acl.Filter
 	if rerr == nil {
 		f, rerr = parseFilter(q.Get("principal"), q.Get("resource"), q.Get("operation"), q.Get("effect"))
+	}
+	limit, after := ACLPageDefault, uint64(0)
+	if v := q.Get("limit"); rerr == nil && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > acl.RulesMax {
+			rerr = badRequest("limit: %s, want a number in 1..%d", quoteBounded(v), acl.RulesMax)
+		}
+		limit = n
+	}
+	if v := q.Get("after"); rerr == nil && v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			rerr = badRequest("after: %s, want a rule ID (the next_after of the previous page)", quoteBounded(v))
+		}
+		after = n
 	}
 	if rerr != nil {
 		_, leader := s.b.Leader()
@@ -221,8 +245,20 @@ func (s *Server) onListACLs(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rules := viewRules(st.Find(f))
-	succeed(w, http.StatusOK, aclList{Version: st.Version(), Count: len(rules), Rules: rules}, leader)
+	all := st.Find(f)
+	total := len(all)
+	start, _ := slices.BinarySearchFunc(all, acl.RuleID(after), func(r acl.Rule, id acl.RuleID) int { return cmp.Compare(r.ID, id) })
+	if start < len(all) && all[start].ID == acl.RuleID(after) {
+		start++
+	}
+	page := all[start:]
+	var next *acl.RuleID
+	if len(page) > limit {
+		page = page[:limit]
+		next = new(page[limit-1].ID)
+	}
+	rules := viewRules(page)
+	succeed(w, http.StatusOK, aclList{Version: st.Version(), Count: len(rules), Total: total, NextAfter: next, Rules: rules}, leader)
 }
 
 // permissions is GET /api/v1/acls/permissions' data.

@@ -117,6 +117,28 @@ func TestACLCreateListDelete(t *testing.T) {
 		}
 	}
 
+	// pages
+	a = ss.do(t, "GET", "/api/v1/acls?limit=2", "")
+	expect(t, a, 200, "")
+	if l := data[aclList](t, a); l.Count != 2 || l.Total != 3 || l.NextAfter == nil || *l.NextAfter != 2 {
+		t.Fatalf("page 1: %s", a.env.Data)
+	}
+	a = ss.do(t, "GET", "/api/v1/acls?limit=2&after=2", "")
+	if l := data[aclList](t, a); l.Count != 1 || l.Rules[0].ID != 3 || l.NextAfter != nil || l.Total != 3 {
+		t.Fatalf("page 2: %s", a.env.Data)
+	}
+	a = ss.do(t, "GET", "/api/v1/acls?after=1&operation=read", "")
+	if l := data[aclList](t, a); l.Count != 1 || l.Rules[0].ID != 2 || l.Total != 2 {
+		t.Fatalf("filtered page: %s", a.env.Data)
+	}
+	a = ss.do(t, "GET", "/api/v1/acls?after=99", "")
+	if l := data[aclList](t, a); l.Count != 0 || l.Rules == nil || l.NextAfter != nil {
+		t.Fatalf("past the end: %s", a.env.Data)
+	}
+	expect(t, ss.do(t, "GET", "/api/v1/acls?limit=0", ""), 400, "limit: ")
+	expect(t, ss.do(t, "GET", "/api/v1/acls?limit=300000", ""), 400, "limit: ")
+	expect(t, ss.do(t, "GET", "/api/v1/acls?after=-1", ""), 400, "after: ")
+
 	a = ss.do(t, "DELETE", "/api/v1/acls/2", "")
 	expect(t, a, 200, "")
 	if wr := data[aclWriteResult](t, a); !slices.Equal(wr.Deleted, []acl.RuleID{2}) || wr.Version != 3 || wr.Message != "ACL rule 2 deleted (version 3)" {
