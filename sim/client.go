@@ -363,6 +363,7 @@ func (c *client) retryController(hint sm.NodeID) {
 
 // complete records a produce or fetch outcome.
 func (c *client) complete(p *pending, code sm.Code, hint sm.NodeID, tp sm.TopicPartition) {
+	c.w.noteDecision(c, p, code)
 	if code != sm.CodeOK {
 		p.op.Err = code.String()
 	}

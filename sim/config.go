@@ -222,6 +222,10 @@ type Config struct {
 	// liveness phase and requires the final reads to return everything
 	// that was uploaded (World.wipeAll).
 	WipeAll bool
+	// ACLs gives the workload clients principals and changes ACL rules
+	// during the safety phase, and checks every broker decision against
+	// the rule sets the controllers applied (sim/security.go).
+	ACLs bool
 
 	NetLatency, NetLatencyMax sm.Duration
 	// ObjectLatency is the object store's typical operation latency and
@@ -290,6 +294,10 @@ type Config struct {
 	// CanaryZombie plants a third: brokers serve and count replica fetches
 	// from replaced incarnations (zombies).
 	CanaryZombie bool
+	// CanaryStaleACL plants a fourth: brokers keep the first ACL rule set
+	// they compiled (broker.Config.CanaryStaleACL); the security checker
+	// must catch it.
+	CanaryStaleACL bool
 
 	// VizDir, when set, receives porcupine's HTML visualisation of a
 	// violation.
@@ -484,6 +492,8 @@ func Swarm(seed uint64) Config {
 		}
 		c.WipeAll = ts.chance(0.2)
 	}
+	// ACLs, from their own stream: in half the seeds.
+	c.ACLs = newRNG(seed).child("acl-config").chance(0.5)
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))

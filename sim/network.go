@@ -101,7 +101,7 @@ func (n *network) arrive(m sm.Envelope) {
 		w.fail("message to unknown node %v from %v: %v", m.To, m.From, m.Msg.Kind())
 		return
 	}
-	h.deliver(h.incarnation, sm.Received{From: m.From, Msg: m.Msg})
+	h.deliver(h.incarnation, sm.Received{From: m.From, Msg: m.Msg, Principal: w.principal(m.From)})
 }
 
 // probe counts the protocol outcomes a message shows.

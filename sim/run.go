@@ -170,6 +170,7 @@ func New(cfg Config) (*World, error) {
 	}
 	w.trace.verbose = cfg.Trace
 	w.net = newNetwork(w)
+	w.sec = security{on: cfg.ACLs, versions: []aclVersion{{rules: &acl.State{}}}}
 	for i := 1; i <= cfg.Controllers; i++ {
 		w.addHost(sm.NodeID(i), kindController)
 	}
@@ -236,6 +237,9 @@ func (w *World) run() error {
 	w.startInvariants()
 	w.startWorkload()
 	w.startFaults()
+	if w.sec.on {
+		w.startACLs(newRNG(w.cfg.Seed).child("acl"))
+	}
 	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
 	if w.failure != nil {
 		return w.failure
@@ -584,7 +588,7 @@ func (w *World) brokersRegistered() bool {
 // partition led by a broker that knows it, with the full replica set in the
 // ISR and everything it holds committed.
 func (w *World) converged() bool {
-	if !w.brokersRegistered() {
+	if !w.brokersRegistered() || !w.aclsSettled() {
 		return false
 	}
 	ctl := w.leaderController()
@@ -779,5 +783,6 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		FsyncOnWrite:                 true,
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,
+		CanaryStaleACL:               cfg.CanaryStaleACL,
 	}, d)
 }

@@ -344,6 +344,7 @@ var mustReach = append([]string{
 	// Security: a hostile client's forged server traffic refused at the
 	// sender gate (sim/forge.go).
 	sm.ProbeForbiddenSender.String(),
+	sm.ProbeProduceDenied.String(), sm.ProbeFetchDenied.String(), sm.ProbeACLRulesApplied.String(),
 }, append(segmentProbes(), objectProbes()...)...)
 
 // objectProbes are the simulator's own paths of the object store, gated
@@ -542,6 +543,25 @@ func TestCanaryReadIndex(t *testing.T) {
 		}
 	}
 	t.Fatalf("read-index canary not caught in %d seeds", budget)
+}
+
+// TestCanaryStaleACL plants brokers that never apply an ACL change after
+// their first rule set, and requires the security checker to catch a
+// request allowed long after a deny rule that forbids it was applied.
+func TestCanaryStaleACL(t *testing.T) {
+	const budget = 30
+	for seed := uint64(1); seed <= budget; seed++ {
+		cfg := DefaultConfig(seed)
+		cfg.ACLs, cfg.CanaryStaleACL = true, true
+		if res := Run(cfg); res.Err != nil {
+			if !strings.Contains(res.Err.Error(), "security:") {
+				t.Fatalf("seed %d failed for another reason: %v", seed, res.Err)
+			}
+			t.Logf("canary caught at seed %d: %v", seed, firstLine(res.Err.Error()))
+			return
+		}
+	}
+	t.Fatalf("stale-ACL canary not caught in %d seeds", budget)
 }
 
 // TestCanaryZombie plants trust in replaced incarnations — leaders serve

@@ -47,6 +47,7 @@ type World struct {
 	faultsOn   bool
 	heals      int // counts healAll; faults scheduled before a heal do not start after it
 	inv        invariants
+	sec        security
 
 	trace   tracer
 	stats   Stats
@@ -204,6 +205,7 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 		h.w.stats.StepErrors++
 		h.w.trace.note(h.w.now, h.id, "step error: %v", err)
 	}
+	h.w.noteACLs(h)
 	if h.up && h.incarnation == inc && h.w.nodeCheckDue() {
 		if err := h.node.CheckInvariants(); err != nil {
 			h.w.fail("%v invariant: %v", h.id, err)

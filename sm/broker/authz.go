@@ -32,7 +32,7 @@ type authz struct {
 // syncAuthz recompiles the authorizer when metadata holds a new rule set.
 func (n *Node) syncAuthz() {
 	snap, gen := n.meta.ACL()
-	if n.authz.a != nil && gen == n.authz.gen {
+	if n.authz.a != nil && (gen == n.authz.gen || n.cfg.CanaryStaleACL && n.authz.version > 0) {
 		return
 	}
 	st, broken := &acl.State{}, ""

@@ -82,6 +82,10 @@ type Config struct {
 	// zero value allows nothing that no rule allows: a cluster without
 	// rules sets AllowIfNoRules to behave as one without ACLs.
 	ACL acl.Options
+	// CanaryStaleACL is a deliberate bug for the simulator's self-test: the
+	// broker keeps the first non-empty ACL rule set it compiled and ignores
+	// every later change. Never set it in production.
+	CanaryStaleACL bool
 	// FsyncOnWrite syncs every log append before it counts as durable. The
 	// simulator uses true; without it acks promise only "written".
 	FsyncOnWrite bool

@@ -41,7 +41,10 @@ func (p *Partition) applyRetention() {
 	local := false
 	for i := range p.log.sealed {
 		s := &p.log.sealed[i]
-		if s.Next > p.hw {
+		// Only below a durable roll: the segment after s must hold a
+		// record on disk, or a failed append that created it (and sealed
+		// s) would roll back onto a log already trimmed past s.
+		if s.Next > p.hw || s.Next >= p.durable {
 			break
 		}
 		// With tiered storage a segment leaves the disk only once it is
@@ -75,7 +78,7 @@ func (p *Partition) applyRetention() {
 func (p *Partition) followLogStart(leaderStart sm.Offset) {
 	cut := p.log.start()
 	for i := range p.log.sealed {
-		if s := &p.log.sealed[i]; s.Next <= leaderStart && s.Next <= p.durable {
+		if s := &p.log.sealed[i]; s.Next <= leaderStart && s.Next < p.durable { // below a durable roll, as in retention
 			cut = s.Next
 			continue
 		}
