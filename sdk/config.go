@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/sm"
 )
@@ -137,15 +138,25 @@ func checkClientCert(tc *tls.Config) error {
 			return fmt.Errorf("sdk: client certificate: %w", err)
 		}
 	}
-	if !strings.HasPrefix(leaf.Subject.CommonName, "client-") {
-		return fmt.Errorf("sdk: client certificate is named %q; clients must use a certificate named \"client-<label>\"", leaf.Subject.CommonName)
+	// A certificate that carries a role (net/pki) must carry the client
+	// role, its CommonName free; one without (tlsutil's) must be named
+	// client-<label> (transport.AuthorizeCert).
+	switch r, err := pki.RoleOf(leaf); {
+	case err == nil && r != pki.RoleClient:
+		return fmt.Errorf("sdk: client certificate %q carries role %s; clients need a client certificate", leaf.Subject.CommonName, r)
+	case err == nil:
+	case !errors.Is(err, pki.ErrNoRole):
+		return fmt.Errorf("sdk: client certificate %q: %w", leaf.Subject.CommonName, err)
+	case !strings.HasPrefix(leaf.Subject.CommonName, "client-"):
+		return fmt.Errorf("sdk: client certificate is named %q; clients must use a certificate named \"client-<label>\" or one issued with the client role (weir certs issue --role client)", leaf.Subject.CommonName)
 	}
 	return nil
 }
 
 // TLSFromDir loads the client config for certificate name from dir, laid out
 // as tlsutil writes it (ca.pem, <name>.pem, <name>-key.pem), e.g. the
-// certificates `weir dev` makes. name must be "client-<label>".
+// certificates `weir dev` makes: a certificate with the client role
+// (weir certs issue --role client), or one named "client-<label>".
 func TLSFromDir(dir, name string) (*tls.Config, error) {
 	tc, err := tlsutil.LoadClientConfig(tlsutil.PathsFor(dir, name))
 	if err != nil {

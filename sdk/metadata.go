@@ -286,3 +286,29 @@ func (c *Client) Partitions(ctx context.Context, topic string) ([]PartitionInfo,
 	}
 	return out, nil
 }
+
+// authorizationError asks a broker whether this client may write to
+// topic, which metadata does not show: metadata lists only the topics the
+// principal may describe, so a topic it may not use looks like one that
+// does not exist. A produce of no records to its partition 0 is refused
+// TOPIC_AUTHORIZATION_FAILED when the principal may not write there
+// (whether or not the topic exists), and is otherwise answered without
+// writing anything. Nil when no broker says the write is refused.
+func (c *Client) authorizationError(ctx context.Context, topic string) *BrokerError {
+	tp := sm.TopicPartition{Topic: topic}
+	for _, id := range c.metadataCandidates() {
+		if err := c.connect(ctx, id); err != nil {
+			continue
+		}
+		reqID := c.nextReqID()
+		m, _, err := c.roundTrip(ctx, id, reqID, sm.ProduceRequest{ReqID: reqID, TP: tp, Acks: sm.Acks{Kind: sm.AckLeader}}, c.cfg.RequestTimeout)
+		if err != nil {
+			continue
+		}
+		if r, ok := m.(sm.ProduceResponse); ok && r.Code == sm.CodeTopicAuthorizationFailed {
+			return &BrokerError{Code: r.Code, Message: r.Message, Broker: id, TP: tp}
+		}
+		return nil
+	}
+	return nil
+}

@@ -593,6 +593,11 @@ func (p *Producer) resolve(topic string) {
 			if misses++; misses > p.cfg.UnknownTopicRetries {
 				resolveErr = &BrokerError{Code: sm.CodeUnknownTopic, TP: sm.TopicPartition{Topic: topic, Partition: -1},
 					Message: fmt.Sprintf("no such topic in metadata (version %d, asked %d times); create it first (weir create-topic %s PARTITIONS RF)", p.c.metadataVersion(), misses, topic)}
+				// Metadata lists only the topics this principal may
+				// describe: a broker says whether writing is allowed.
+				if berr := p.c.authorizationError(p.ctx, topic); berr != nil {
+					resolveErr = berr
+				}
 				break
 			}
 		}

@@ -127,13 +127,16 @@ func (n *Node) onAlterISRResponse(from sm.NodeID, m sm.AlterISRResponse) {
 func (n *Node) routeClient(ev sm.Received, tp sm.TopicPartition, op acl.Operation, deliver func(*partition.Partition), refuse func(code sm.Code, hint sm.NodeID, msg string) sm.Message) {
 	from := ev.From
 	p := n.parts[tp]
-	switch {
-	case p != nil && !n.leased():
+	if p != nil && !n.leased() {
 		n.probe(sm.ProbeLeaseExpired)
 		n.send(from, refuse(sm.CodeNotLeader, sm.NoNode, leaseExpired))
-	case p != nil:
-		// Authorized only with a lease: a broker cut off from the
-		// controller may hold old rules, and then it decides nothing.
+		return
+	}
+	// Authorized first, hosted here or not, so that a principal learns
+	// nothing of a topic it may not use (not even that it exists: an
+	// unknown topic it may not use is refused the same way); and only with
+	// a lease: a broker cut off from the controller may hold old rules.
+	if n.leased() {
 		if d := n.authorize(ev, tp.Topic, op); !d.Allowed {
 			switch op {
 			case acl.OpWrite:
@@ -144,10 +147,12 @@ func (n *Node) routeClient(ev sm.Received, tp sm.TopicPartition, op acl.Operatio
 			n.send(from, refuse(sm.CodeTopicAuthorizationFailed, sm.NoNode, n.denied(ev, tp.Topic, op, d)))
 			return
 		}
+	}
+	if p != nil {
 		deliver(p)
 		n.drain(tp)
-	default:
-		code, hint := n.notHosted(tp)
-		n.send(from, refuse(code, hint, "partition not hosted here"))
+		return
 	}
+	code, hint := n.notHosted(tp)
+	n.send(from, refuse(code, hint, "partition not hosted here"))
 }

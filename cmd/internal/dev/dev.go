@@ -60,6 +60,9 @@ type Options struct {
 	// size bound; -1: keep until retention); UploadIntervalMs bounds how
 	// long data waits to be uploaded (0: the default, 10 minutes).
 	LocalRetentionMs, LocalRetentionBytes, UploadIntervalMs int64
+	// Security, when set, is every node's [security] section (nil: the
+	// defaults: a cluster without ACL rules is open).
+	Security *config.Security
 
 	// startBroker and startController are server.StartBroker and
 	// server.StartController; tests replace them to fail restarts.
@@ -185,6 +188,9 @@ func ControllerConfig(o Options) config.Controller {
 	if !o.NoObjects {
 		c.ObjectStorage.StorageType, c.ObjectStorage.Path = config.StorageLocal, o.ObjectsDir()
 	}
+	if o.Security != nil {
+		c.Security = *o.Security
+	}
 	return c
 }
 
@@ -222,6 +228,9 @@ func BrokerConfig(o Options, i int) config.Broker {
 	}
 	if o.UploadIntervalMs != 0 {
 		b.WAL.UploadIntervalMs = o.UploadIntervalMs
+	}
+	if o.Security != nil {
+		b.Security = *o.Security
 	}
 	return b
 }

@@ -285,6 +285,18 @@ func (c *Controller) route(msgs []sm.Envelope) {
 
 // WaitReady waits until a controller leader is known and at least brokers
 // brokers are registered and unfenced in its applied metadata.
+// CreateTopic creates a topic through this controller as its admin API
+// does.
+func (c *Controller) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
+	return c.api.CreateTopic(ctx, req)
+}
+
+// ApplyACL changes the ACL rules through this controller as its admin API
+// does (the command goes through raft; a follower answers NOT_LEADER).
+func (c *Controller) ApplyACL(ctx context.Context, cmd acl.Command) (sm.ACLResponse, error) {
+	return c.api.ApplyACL(ctx, sm.ACLRequest{Command: cmd})
+}
+
 func (c *Controller) WaitReady(ctx context.Context, brokers int) error {
 	for {
 		r, err := c.api.metadata(ctx)
