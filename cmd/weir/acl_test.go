@@ -346,38 +346,73 @@ func TestSecurityCommandsOldController(t *testing.T) {
 	}
 }
 
-// Goal: the README's security quick start against weir dev: grant a
-// principal write on topic.events.*, test what it may do, see the rule set
-// in security status, and take the grant back.
+// Goal: the README's security quick start against weir dev: issue a
+// certificate for app@example.com from the dev CA, grant it write on
+// topic.events.* (with describe for everyone and everything for the CLI's
+// own principal, so every topic is covered by a rule), then producing to
+// events.a works and to orders is refused; acl test, permissions and
+// security status agree.
 func TestSecurityQuickStartDev(t *testing.T) {
 	d := startDev(t)
+	dir := d.flags[1] // --data
+	app := filepath.Join(dir, "app")
+	run := func(stdin string, args ...string) (string, string, error) {
+		t.Helper()
+		return d.cli(t, stdin, args...)
+	}
 	cli := func(args ...string) string {
 		t.Helper()
-		out, errOut, err := d.cli(t, "", args...)
+		out, errOut, err := run("", args...)
 		if err != nil {
 			t.Fatalf("weir %s: %v (stderr %q)", strings.Join(args, " "), err, errOut)
 		}
 		return out
 	}
+	cli("create-topic", "events.a", "1", "1")
+	cli("create-topic", "orders", "1", "1")
+	cli("certs", "issue", "--ca-dir", filepath.Join(dir, "certs"), "--principal", "app@example.com", "--role", "client", "--out", app)
+	hasLines(t, cli("certs", "validate", filepath.Join(app, "app@example.com.pem"), "--ca-dir", filepath.Join(dir, "certs"), "--role", "client"), "result     VALID")
 	if out := cli("acl", "create", "--principal", "app@example.com", "--resource", "topic.events.*", "--permissions", "write", "--effect", "allow"); !strings.HasPrefix(out, "ACL rule 1 created") {
 		t.Fatalf("create: %q", out)
 	}
+	cli("acl", "create", "--principal", "*", "--resource", "topic:*", "--permissions", "describe", "--effect", "allow")
+	cli("acl", "create", "--principal", "client-cli", "--resource", "topic:*", "--permissions", "all", "--effect", "allow")
+
 	var dd aclDecision
 	json.Unmarshal([]byte(cli("acl", "test", "--principal", "app@example.com", "--resource", "topic:events.a", "--operation", "write", "-o", "json")), &dd)
 	if !dd.Allowed || dd.RuleID == nil || *dd.RuleID != 1 {
 		t.Fatalf("test events.a: %+v", dd)
 	}
-	json.Unmarshal([]byte(cli("acl", "test", "--principal", "app@example.com", "--resource", "topic:events.a", "--operation", "read", "-o", "json")), &dd)
+	json.Unmarshal([]byte(cli("acl", "test", "--principal", "app@example.com", "--resource", "topic:orders", "--operation", "write", "-o", "json")), &dd)
 	if dd.Allowed || dd.Reason != "no_matching_allow" {
-		t.Fatalf("test read events.a: %+v", dd)
+		t.Fatalf("test orders: %+v", dd)
 	}
-	if rows := tableRows(cli("acl", "permissions", "app@example.com")); len(rows) != 2 {
+	if rows := tableRows(cli("acl", "permissions", "app@example.com")); len(rows) != 3 {
 		t.Fatalf("permissions: %q", rows)
 	}
-	hasLines(t, cli("security", "status"), "acl rules                       1", "acl version                     1")
+	hasLines(t, cli("security", "status"), "acl rules                       3", "acl version                     3")
+
+	// Brokers learn the rules with their next metadata update.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, errOut, err := run("hello\n", "produce", "orders", "--certs", app, "--cert-name", "app@example.com")
+		if err != nil && strings.Contains(errOut+err.Error(), "TOPIC_AUTHORIZATION_FAILED") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("produce to orders as app@example.com was not refused: %q %q %v", out, errOut, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, errOut, err := run("hello\n", "produce", "events.a", "--certs", app, "--cert-name", "app@example.com"); err != nil || !strings.Contains(out+errOut, "produced 1 records") {
+		t.Fatalf("produce to events.a as app@example.com: %q %q %v", out, errOut, err)
+	}
+	if out, errOut, err := run("hello\n", "produce", "orders"); err != nil || !strings.Contains(out+errOut, "produced 1 records") {
+		t.Fatalf("produce to orders as client-cli: %q %q %v", out, errOut, err)
+	}
 	cli("acl", "delete", "1", "--force")
-	if out := cli("acl", "list"); !strings.HasPrefix(out, "no ACL rules match") {
-		t.Fatalf("list after delete: %q", out)
+	if rows := tableRows(cli("acl", "list")); len(rows) != 3 || rows[1][0] != "2" {
+		t.Fatalf("list after delete: %q", rows)
 	}
 }
 
