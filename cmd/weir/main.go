@@ -2,11 +2,11 @@
 // the other commands produce, consume and manage topics against it (or any
 // cluster, with --api-url, --brokers and --certs).
 //
-// The admin commands (topics, brokers, cluster health) print a table, or
-// with --format json, yaml or csv a machine-readable document on stdout;
-// errors, prompts and --verbose traces go to stderr. Exit status: 0 done,
-// 1 an error, 2 `cluster-health --fail-unhealthy` found the cluster
-// unhealthy.
+// The admin commands (topics, brokers, cluster health, acl, audit,
+// security) and the certificate commands (ca, certs) print a table, or with
+// --format json, yaml or csv a machine-readable document on stdout; errors,
+// prompts and --verbose traces go to stderr. Exit status: 0 done, 1 an
+// error, 2 `cluster-health --fail-unhealthy` found the cluster unhealthy.
 package main
 
 import (
@@ -76,7 +76,8 @@ func newRoot() *cobra.Command {
 	pf.BoolVar(&g.noColor, "no-color", false, "no ANSI colors in tables (also when NO_COLOR is set, or stdout is not a terminal)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print each admin API request (method, URL, status, time) to stderr (weir dev: log at info level)")
 	root.AddCommand(newDev(g), newCreateTopic(g), newListTopics(g), newDescribeTopic(g), newAlterTopic(g), newDeleteTopic(g),
-		newListBrokers(g), newClusterHealth(g), newVersion(g))
+		newListBrokers(g), newClusterHealth(g), newVersion(g),
+		newACL(g), newAudit(g), newSecurity(g), newCA(g), newCerts(g))
 	addClientCommands(root, g)
 	return root
 }

@@ -1,6 +1,8 @@
 // Package admin is the controller's HTTP admin API: list, describe, create,
 // alter (PATCH a topic's config) and delete topics under /api/v1/topics,
-// and the operator endpoints
+// ACL rules under /api/v1/acls, the audit log (/api/v1/audit) and the
+// security status (/api/v1/security/status; see security.go), and the
+// operator endpoints
 // (GET /health, /api/v1/cluster, /api/v1/brokers and
 // /api/v1/brokers/{id}/health). Every answer but /health's is in the
 // reference's envelope {"success", "data", "error", "leader_hint"}; /health
@@ -27,6 +29,7 @@
 //	          before retrying; a read's 502 means the leader's admin URL
 //	          answered something that is not this API
 //	500       a bug, logged; for a write the outcome is unknown
+//	501       this build cannot serve it (GET /api/v1/audit without Config.Audit)
 package admin
 
 import (
@@ -126,6 +129,10 @@ type Config struct {
 	// included), inside the body limit and panic recovery: the process
 	// plugs rate limiting, CORS and request logging in here.
 	Middleware func(http.Handler) http.Handler
+	// Audit reads the audit log for GET /api/v1/audit (the process passes
+	// an adapter over cmd/internal/audit's Query). Nil answers 501 when the
+	// Backend has an audit log.
+	Audit AuditReader
 	// Now is the clock, for tests. Nil means time.Now.
 	Now func() time.Time
 }
@@ -269,6 +276,28 @@ var endpoints = []endpoint{
 	{"DELETE /api/v1/topics/{name}", (*Server).onDeleteTopic},
 	{"PATCH /api/v1/topics/{name}", (*Server).onAlterTopic},
 	{"/api/v1/topics/{name}", notAllowed("GET, HEAD, DELETE, PATCH")},
+	{"GET /api/v1/acls", (*Server).onListACLs},
+	{"POST /api/v1/acls", (*Server).onCreateACL},
+	{"/api/v1/acls", notAllowed("GET, HEAD, POST")},
+	// The fixed paths under /api/v1/acls/ would conflict with a
+	// method-less pattern of their own (DELETE /api/v1/acls/{id} is more
+	// specific in method, they in path): their DELETE answers 405 here and
+	// their other methods go to /api/v1/acls/{id}'s catch-all, which knows
+	// them (aclsNotAllowed).
+	{"POST /api/v1/acls/delete", (*Server).onDeleteMatchingACLs},
+	{"DELETE /api/v1/acls/delete", notAllowed("POST")},
+	{"POST /api/v1/acls/test", (*Server).onTestACL},
+	{"DELETE /api/v1/acls/test", notAllowed("POST")},
+	{"POST /api/v1/acls/bulk-test", (*Server).onBulkTestACL},
+	{"DELETE /api/v1/acls/bulk-test", notAllowed("POST")},
+	{"GET /api/v1/acls/permissions", (*Server).onPermissions},
+	{"DELETE /api/v1/acls/permissions", notAllowed("GET, HEAD")},
+	{"DELETE /api/v1/acls/{id}", (*Server).onDeleteACL},
+	{"/api/v1/acls/{id}", aclsNotAllowed},
+	{"GET /api/v1/audit", (*Server).onAudit},
+	{"/api/v1/audit", notAllowed("GET, HEAD")},
+	{"GET /api/v1/security/status", (*Server).onSecurityStatus},
+	{"/api/v1/security/status", notAllowed("GET, HEAD")},
 	{notFoundPattern, func(_ *Server, w http.ResponseWriter, r *http.Request) { onNotFound(w, r) }},
 }
 

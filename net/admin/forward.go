@@ -28,6 +28,9 @@ type forwarding struct {
 	read bool
 	// name is a write's topic, named in "check GET /api/v1/topics/<name>".
 	name string
+	// check, when set, replaces that check ("GET /api/v1/acls"), for
+	// writes that are not about a topic.
+	check string
 	// body is a write's body; nil for deletes and reads.
 	body []byte
 }
@@ -40,6 +43,15 @@ func (f forwarding) replyLimit() int {
 	return replyBytesMax
 }
 
+// checkPath is where a client checks a forwarded write whose outcome is
+// unknown.
+func (f forwarding) checkPath() string {
+	if f.check != "" {
+		return f.check
+	}
+	return describePath(f.name)
+}
+
 // routeWrite decides where a write runs. It returns true when this
 // controller leads and should run it; otherwise it has answered: relayed
 // the leader's answer, or 503 with leader_hint.
@@ -49,6 +61,17 @@ func (s *Server) routeWrite(w http.ResponseWriter, r *http.Request, name string,
 		return true
 	}
 	s.toLeader(w, r, leader, forwarding{name: name, body: body})
+	return false
+}
+
+// routeWriteCheck is routeWrite for a write that is not about a topic:
+// check is where a client checks its outcome when it is unknown.
+func (s *Server) routeWriteCheck(w http.ResponseWriter, r *http.Request, check string, body []byte) bool {
+	self, leader := s.b.Leader()
+	if leader == self {
+		return true
+	}
+	s.toLeader(w, r, leader, forwarding{check: check, body: body})
 	return false
 }
 
@@ -134,7 +157,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, leader sm.NodeI
 		return
 	case err != nil:
 		fail(w, http.StatusGatewayTimeout, fmt.Sprintf("outcome unknown (forwarded to the controller leader %s at %s, no answer: %v); check %s before retrying",
-			controllerName(leader), base, err, describePath(f.name)), leader)
+			controllerName(leader), base, err, f.checkPath()), leader)
 		return
 	}
 	defer resp.Body.Close()
@@ -165,7 +188,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, resp *http.Respon
 			return
 		}
 		fail(w, http.StatusBadGateway, fmt.Sprintf("outcome unknown (the controller leader %s at %s answered status %d: %s); check %s before retrying",
-			controllerName(leader), base, resp.StatusCode, problem, describePath(f.name)), leader)
+			controllerName(leader), base, resp.StatusCode, problem, f.checkPath()), leader)
 		return
 	}
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
