@@ -410,6 +410,10 @@ func TestSecurityQuickStartDev(t *testing.T) {
 	if out, errOut, err := run("hello\n", "produce", "orders"); err != nil || !strings.Contains(out+errOut, "produced 1 records") {
 		t.Fatalf("produce to orders as client-cli: %q %q %v", out, errOut, err)
 	}
+	// The controller's audit log holds the rule changes.
+	if out := cli("audit", "logs", "--type", "acl_rule_created", "-o", "json"); strings.Count(out, "acl_rule_created") < 3 || !strings.Contains(out, "admin-api") {
+		t.Fatalf("audit logs: %q", out)
+	}
 	cli("acl", "delete", "1", "--force")
 	if rows := tableRows(cli("acl", "list")); len(rows) != 3 || rows[1][0] != "2" {
 		t.Fatalf("list after delete: %q", rows)

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cloud"
+	"github.com/weirmq/weir/cmd/internal/auditadmin"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/metrics"
 	"github.com/weirmq/weir/io/raftstore"
@@ -203,6 +204,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 		Log:            adminLog,
 		Version:        Version,
 		RateLimitStats: func() any { return lim.Stats() },
+		Audit:          auditadmin.Reader,
 		Middleware: func(next http.Handler) http.Handler {
 			limited := ratelimit.Log(adminLog, cfg.Admin.LogRequests)(ratelimit.CORS(cfg.Admin.CORSOrigins())(lim.Middleware(next)))
 			return withMetrics(reg, limited)
