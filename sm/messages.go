@@ -704,6 +704,26 @@ type MetadataDelta struct {
 	ACL []byte
 }
 
+// Visible is d as a client may see it: the topics and partitions keep
+// allows (those its principal may describe), and never the ACL rules.
+func (d MetadataDelta) Visible(keep func(topic string) bool) MetadataDelta {
+	d.ACL = nil
+	var topics []TopicInfo
+	for _, t := range d.Topics {
+		if keep(t.Name) {
+			topics = append(topics, t)
+		}
+	}
+	var parts []PartitionState
+	for _, p := range d.Partitions {
+		if keep(p.TP.Topic) {
+			parts = append(parts, p)
+		}
+	}
+	d.Topics, d.Partitions = topics, parts
+	return d
+}
+
 // Empty reports whether the delta changes nothing.
 func (d *MetadataDelta) Empty() bool {
 	return !d.Full && len(d.Brokers) == 0 && len(d.Topics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0 && d.ACL == nil

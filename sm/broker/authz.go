@@ -94,20 +94,5 @@ func (n *Node) denied(ev sm.Received, topic string, op acl.Operation, d acl.Deci
 // visible is the metadata delta a client may see: the topics and
 // partitions its principal may describe, and no ACL rules.
 func (n *Node) visible(ev sm.Received, d sm.MetadataDelta) sm.MetadataDelta {
-	d.ACL = nil
-	keep := func(topic string) bool { return n.authorize(ev, topic, acl.OpDescribe).Allowed }
-	var topics []sm.TopicInfo
-	for _, t := range d.Topics {
-		if keep(t.Name) {
-			topics = append(topics, t)
-		}
-	}
-	var parts []sm.PartitionState
-	for _, p := range d.Partitions {
-		if keep(p.TP.Topic) {
-			parts = append(parts, p)
-		}
-	}
-	d.Topics, d.Partitions = topics, parts
-	return d
+	return d.Visible(func(topic string) bool { return n.authorize(ev, topic, acl.OpDescribe).Allowed })
 }

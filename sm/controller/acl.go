@@ -183,23 +183,8 @@ func (n *Node) visible(ev sm.Received, d sm.MetadataDelta) sm.MetadataDelta {
 	if ev.From.IsServer() || ev.From.IsAdmin() {
 		return d
 	}
-	d.ACL = nil
-	keep := func(name string) bool {
+	return d.Visible(func(name string) bool {
 		_, ok := n.authorize(ev, acl.Resource{Type: acl.ResourceTopic, Name: name}, acl.OpDescribe)
 		return ok
-	}
-	var topics []sm.TopicInfo
-	for _, t := range d.Topics {
-		if keep(t.Name) {
-			topics = append(topics, t)
-		}
-	}
-	var parts []sm.PartitionState
-	for _, p := range d.Partitions {
-		if keep(p.TP.Topic) {
-			parts = append(parts, p)
-		}
-	}
-	d.Topics, d.Partitions = topics, parts
-	return d
+	})
 }
