@@ -236,9 +236,7 @@ func (s *Server) onListACLs(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	if rerr != nil {
-		_, leader := s.b.Leader()
-		fail(w, rerr.status, rerr.msg, leader)
+	if s.refused(w, rerr) {
 		return
 	}
 	st, _, leader, ok := s.acls(w, r)
@@ -283,9 +281,7 @@ func (s *Server) onPermissions(w http.ResponseWriter, r *http.Request) {
 	if rerr == nil && len(q.Get("principal")) > acl.PatternBytesMax {
 		rerr = badRequest("principal: longer than %d bytes (%d)", acl.PatternBytesMax, len(q.Get("principal")))
 	}
-	if rerr != nil {
-		_, leader := s.b.Leader()
-		fail(w, rerr.status, rerr.msg, leader)
+	if s.refused(w, rerr) {
 		return
 	}
 	st, opt, leader, ok := s.acls(w, r)
@@ -429,6 +425,28 @@ func decide(a *acl.Authorizer, st *acl.State, req acl.Request, expect *acl.Effec
 
 // compile builds the authorizer of the applied rules, answering the request
 // itself when it cannot.
+// refused answers a request whose input did not parse; false when rerr is
+// nil.
+func (s *Server) refused(w http.ResponseWriter, rerr *requestError) bool {
+	if rerr == nil {
+		return false
+	}
+	_, leader := s.b.Leader()
+	fail(w, rerr.status, rerr.msg, leader)
+	return true
+}
+
+// authorizer is the applied rules compiled with the cluster's options, as
+// brokers decide; false when it answered the request with why not.
+func (s *Server) authorizer(w http.ResponseWriter, r *http.Request) (*acl.State, *acl.Authorizer, sm.NodeID, bool) {
+	st, opt, leader, ok := s.acls(w, r)
+	if !ok {
+		return nil, nil, leader, false
+	}
+	a, ok := s.compile(w, st, opt, leader)
+	return st, a, leader, ok
+}
+
 func (s *Server) compile(w http.ResponseWriter, st *acl.State, opt acl.Options, leader sm.NodeID) (*acl.Authorizer, bool) {
 	a, err := acl.Compile(st, opt)
 	if err != nil {
@@ -472,16 +490,10 @@ func (s *Server) onTestACL(w http.ResponseWriter, r *http.Request) {
 	if rerr == nil {
 		req, expect, rerr = tb.parse("", s.cfg.Now())
 	}
-	if rerr != nil {
-		_, leader := s.b.Leader()
-		fail(w, rerr.status, rerr.msg, leader)
+	if s.refused(w, rerr) {
 		return
 	}
-	st, opt, leader, ok := s.acls(w, r)
-	if !ok {
-		return
-	}
-	a, ok := s.compile(w, st, opt, leader)
+	st, a, leader, ok := s.authorizer(w, r)
 	if !ok {
 		return
 	}
@@ -538,16 +550,10 @@ func (s *Server) onBulkTestACL(w http.ResponseWriter, r *http.Request) {
 		}
 		reqs[i], expects[i], rerr = tbs[i].parse(fmt.Sprintf("requests[%d].", i), now)
 	}
-	if rerr != nil {
-		_, leader := s.b.Leader()
-		fail(w, rerr.status, rerr.msg, leader)
+	if s.refused(w, rerr) {
 		return
 	}
-	st, opt, leader, ok := s.acls(w, r)
-	if !ok {
-		return
-	}
-	a, ok := s.compile(w, st, opt, leader)
+	st, a, leader, ok := s.authorizer(w, r)
 	if !ok {
 		return
 	}
@@ -683,9 +689,7 @@ func (s *Server) onCreateACL(w http.ResponseWriter, r *http.Request) {
 	if rerr == nil {
 		rules, rerr = b.rules()
 	}
-	if rerr != nil {
-		_, leader := s.b.Leader()
-		fail(w, rerr.status, rerr.msg, leader)
+	if s.refused(w, rerr) {
 		return
 	}
 	if !s.routeWriteCheck(w, r, aclsCheck, body) {
@@ -762,9 +766,7 @@ func (s *Server) onDeleteMatchingACLs(w http.ResponseWriter, r *http.Request) {
 	if rerr == nil && f.IsZero() {
 		rerr = badRequest("request body: an empty filter would delete every rule; give at least one of principal, resource, operation, effect")
 	}
-	if rerr != nil {
-		_, leader := s.b.Leader()
-		fail(w, rerr.status, rerr.msg, leader)
+	if s.refused(w, rerr) {
 		return
 	}
 	if !s.routeWriteCheck(w, r, aclsCheck, body) {
