@@ -49,6 +49,12 @@ type Config struct {
 	// Principals maps a verified peer certificate to its principal (the
 	// name ACLs grant to); nil uses the certificate's CommonName.
 	Principals pki.PrincipalMapper
+	// Refused, when set, hears of every inbound connection refused (a TLS
+	// handshake that failed: no certificate, an unknown CA, an expired
+	// one; or an identity the certificate does not allow): the remote
+	// address, the certificate's CommonName when one was verified, and
+	// why. The process writes it to its audit log. It must not block.
+	Refused func(remote, name, reason string)
 	// MaxFrameBytes bounds one frame in either direction (default
 	// wire.DefaultMaxFrameBytes). Larger outgoing messages are dropped and
 	// counted; a peer announcing a larger frame is disconnected before the

@@ -49,4 +49,7 @@ func (t *Transport) onInboundEnd(ctx context.Context) {
 	}
 	t.stats.refused.Add(1)
 	t.cfg.Log.Warn().Str("remote", remote).Err(te).Msg("transport: refused TLS handshake")
+	if t.cfg.Refused != nil {
+		t.cfg.Refused(remote, "", "TLS handshake: "+te.Error())
+	}
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/net/wire"
@@ -40,6 +41,8 @@ func TestRoleCertificates(t *testing.T) {
 	cfg, _ := nodeConfig(t, 101, "broker-101", true, b)
 	peers := make(chan Peer, 4)
 	cfg.Deliver = func(p Peer, m sm.Message) { peers <- p }
+	refusals := make(chan string, 8)
+	cfg.Refused = func(remote, name, reason string) { refusals <- name + ": " + reason }
 	start(t, cfg, nil, b)
 	app := newNode(t, 1_000_001, "rc-app", false, b)
 	app.Send([]sm.Envelope{{To: 101, Msg: sm.MetadataRequest{ReqID: 1}}})
@@ -63,6 +66,16 @@ func TestRoleCertificates(t *testing.T) {
 		r.serverHello()
 		if ae := r.closedBy(t); ae.ErrorCode != CodeIdentity || !strings.Contains(ae.ErrorMessage, c.want) {
 			t.Errorf("%s as %v %d: closed with %d %q, want %q", c.cert, c.hello.Role, uint64(c.hello.Node), ae.ErrorCode, ae.ErrorMessage, c.want)
+		}
+		// Each refusal is reported (for the audit log), naming the
+		// certificate and why.
+		select {
+		case got := <-refusals:
+			if !strings.Contains(got, c.want) {
+				t.Errorf("%s: refusal reported as %q", c.cert, got)
+			}
+		case <-time.After(wait):
+			t.Errorf("%s: refusal not reported", c.cert)
 		}
 	}
 }

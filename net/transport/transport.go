@@ -511,6 +511,13 @@ func (t *Transport) accept(qc *quic.Conn) {
 	if err != nil {
 		t.stats.refused.Add(1)
 		t.cfg.Log.Warn().Str("remote", qc.RemoteAddr().String()).Err(err).Msg("transport: refused connection")
+		if t.cfg.Refused != nil {
+			name := ""
+			if certs := qc.ConnectionState().TLS.PeerCertificates; len(certs) > 0 {
+				name = certs[0].Subject.CommonName
+			}
+			t.cfg.Refused(qc.RemoteAddr().String(), name, err.Error())
+		}
 		return
 	}
 	t.cfg.Log.Info().Stringer("from", c.peer).Str("name", c.name).Str("remote", qc.RemoteAddr().String()).Msg("transport: accepted")

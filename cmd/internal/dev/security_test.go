@@ -100,9 +100,34 @@ func TestACLsEndToEnd(t *testing.T) {
 	if !errors.As(err, &berr) || berr.Code != sm.CodeTopicAuthorizationFailed || !strings.Contains(berr.Message, `principal "app@example.com" may not write topic "orders"`) {
 		t.Fatalf("produce to orders: %v, want TOPIC_AUTHORIZATION_FAILED naming app@example.com", err)
 	}
-	// Both are in the audit logs: the rule change on the controller's, the
-	// denial on the broker's.
-	for path, want := range map[string]audit.Type{c.Node().AuditLog(): audit.ACLRuleCreated, c.BrokerNode(0).AuditLog: audit.AuthorizationDenied} {
+	// A certificate from another CA is refused at the handshake.
+	foreign := t.TempDir()
+	other, err := pki.InitRoot(foreign, pki.CAOptions{CommonName: "Elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := other.Issue(pki.IssueRequest{Principal: "mallory", Role: pki.RoleClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := stranger.WriteFiles(foreign, "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	strangerTLS, err := sdk.TLSFromDir(foreign, "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strangerTLS.RootCAs = tlsConf.RootCAs // it trusts the cluster; the cluster does not trust it
+	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+	if scl, err := sdk.NewClient(sctx, sdk.Config{Brokers: c.BrokerAddrs(), TLS: strangerTLS}); err == nil {
+		scl.Close()
+		t.Fatal("a client with a certificate from another CA connected")
+	}
+	scancel()
+	// Everything is in the audit logs: the rule change on the controller's,
+	// the denial and the refused handshake on the broker's.
+	for path, want := range map[string]audit.Type{c.Node().AuditLog(): audit.ACLRuleCreated, c.BrokerNode(0).AuditLog: audit.AuthorizationDenied, c.BrokerNode(0).AuditLog + "#": audit.AuthenticationFailure} {
+		path = strings.TrimSuffix(path, "#")
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			res, err := audit.Query(path, audit.Filter{Types: []audit.Type{want}})

@@ -10,28 +10,42 @@ import (
 	"github.com/weirmq/weir/sm"
 )
 
+// auditTrail is a process's audit log and the adapters that write to it.
+type auditTrail struct {
+	path string // "" when off
+	// events writes the state machine's security events (runtime
+	// Adapters.Audit); refused the transport's refused connections
+	// (transport.Config.Refused). Both nil when off.
+	events  func([]sm.SecurityEvent)
+	refused func(remote, name, reason string)
+}
+
 // openAudit opens the process's audit log as [security] audit_log says:
-// "off" disables it, "" puts it in dataDir/audit/audit.log. It returns
-// the path ("" when off) and the runtime adapter that writes the state
-// machine's security events to it.
-func openAudit(sec *config.Security, dataDir, node string, log zerolog.Logger, undo *cleanups) (string, func([]sm.SecurityEvent), error) {
+// "off" disables it, "" puts it in dataDir/audit/audit.log.
+func openAudit(sec *config.Security, dataDir, node string, log zerolog.Logger, undo *cleanups) (auditTrail, error) {
 	path := sec.AuditLog
 	switch path {
 	case config.AuditOff:
-		return "", nil, nil
+		return auditTrail{}, nil
 	case "":
 		path = filepath.Join(dataDir, "audit", "audit.log")
 	}
 	l, err := audit.New(audit.Config{Path: path, Node: node})
 	if err != nil {
-		return "", nil, err
+		return auditTrail{}, err
 	}
 	undo.push(l.Close)
 	log.Info().Str("path", path).Msg("audit log")
-	return path, func(events []sm.SecurityEvent) {
-		for _, e := range events {
-			l.Log(auditEvent(e))
-		}
+	return auditTrail{
+		path: path,
+		events: func(events []sm.SecurityEvent) {
+			for _, e := range events {
+				l.Log(auditEvent(e))
+			}
+		},
+		refused: func(remote, name, reason string) {
+			l.Log(audit.Event{Type: audit.AuthenticationFailure, Principal: name, Source: remote, Decision: audit.Deny, Message: reason})
+		},
 	}, nil
 }
 

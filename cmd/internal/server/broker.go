@@ -130,6 +130,10 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
+	trail, err := openAudit(&cfg.Security, filepath.Dir(cfg.WAL.Path), "broker-"+strconv.FormatUint(uint64(id), 10), log, &b.undo)
+	if err != nil {
+		return nil, err
+	}
 	tr, err := transport.New(transport.Config{
 		Self: id, Role: wire.RoleBroker, Listen: cfg.Network.QUICListen,
 		ServerTLS: serverTLS, ClientTLS: clientTLS,
@@ -147,6 +151,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 		ConnsMax:      cfg.Network.MaxConnections,
 		QUIC:          quicConfig(cfg.Network.NetworkLimits),
 		Principals:    principals,
+		Refused:       trail.refused,
 		Log:           log,
 	})
 	if err != nil {
@@ -169,12 +174,8 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	probe := metrics.NewProbe(reg, tracked, time.Second, func() brokerSample {
 		return brokerSample{parts: metrics.SampleBroker(node), tier: metrics.SampleTier(node)}
 	})
-	auditPath, auditFn, err := openAudit(&cfg.Security, filepath.Dir(cfg.WAL.Path), "broker-"+strconv.FormatUint(uint64(id), 10), log, &b.undo)
-	if err != nil {
-		return nil, err
-	}
-	b.AuditLog = auditPath
-	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad, Audit: auditFn}
+	b.AuditLog = trail.path
+	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad, Audit: trail.events}
 	if objects != nil {
 		adapters.Object = ad
 	}

@@ -121,11 +121,11 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	reg := metrics.New()
 	probe := metrics.NewProbe(reg, node, time.Second, func() metrics.ControllerSnapshot { return metrics.SampleController(node) })
 	ad := &adapters{}
-	auditPath, auditFn, err := openAudit(&cfg.Security, cfg.Controller.DataDir, "controller-"+strconv.FormatUint(uint64(id), 10), log, &c.undo)
+	trail, err := openAudit(&cfg.Security, cfg.Controller.DataDir, "controller-"+strconv.FormatUint(uint64(id), 10), log, &c.undo)
 	if err != nil {
 		return nil, err
 	}
-	adapters := runtime.Adapters{Raft: ad, Net: ad, Audit: auditFn}
+	adapters := runtime.Adapters{Raft: ad, Net: ad, Audit: trail.events}
 	if objects != nil {
 		adapters.Object = ad
 	}
@@ -157,7 +157,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 			Self: id, Role: wire.RoleController, Listen: listen,
 			ServerTLS: serverTLS, ClientTLS: clientTLS, Addresses: addrs, Deliver: deliver,
 			MaxFrameBytes: cfg.Network.MaxFrameBytes, ConnsMax: cfg.Network.MaxConnections,
-			QUIC: quicConfig(cfg.Network), Log: log, Principals: principals,
+			QUIC: quicConfig(cfg.Network), Log: log, Principals: principals, Refused: trail.refused,
 		})
 		if err == nil {
 			c.undo.push(tr.Close) // queued messages are flushed
@@ -176,7 +176,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
-	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions(), auditLog: auditPath}
+	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions(), auditLog: trail.path}
 	lim, err := ratelimit.New(cfg.Admin.RateLimiting.Limiter(), nil)
 	if err != nil {
 		return nil, err
