@@ -24,6 +24,9 @@ type Adapters struct {
 	// Audit, when set, receives the node's security events (the audit
 	// log); nil drops them.
 	Audit func([]sm.SecurityEvent)
+	// Revoke, when set, receives the revoked certificate serials whenever
+	// they change (sm.Ready.Revoked).
+	Revoke func([]string)
 }
 
 // LoopConfig tunes a Loop.
@@ -205,6 +208,13 @@ func (e loopEnv) StartObject(ops []sm.ObjectOp) {
 func (e loopEnv) Send(msgs []sm.Envelope) {
 	if e.l.adapters.Net != nil {
 		e.l.adapters.Net.Send(msgs)
+	}
+}
+
+// Revoke implements RevocationSink.
+func (e loopEnv) Revoke(serials []string) {
+	if e.l.adapters.Revoke != nil {
+		e.l.adapters.Revoke(serials)
 	}
 }
 

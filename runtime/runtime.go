@@ -193,6 +193,9 @@ func Flush(node Node, env Env) {
 	if as, ok := env.(AuditSink); ok && len(rd.Security) > 0 {
 		as.Audit(rd.Security)
 	}
+	if rs, ok := env.(RevocationSink); ok && rd.Revoked != nil {
+		rs.Revoke(rd.Revoked)
+	}
 	env.SetTimer(rd.TimerAt)
 	node.Advance()
 }
@@ -202,6 +205,12 @@ func Flush(node Node, env Env) {
 // without it ignores them.
 type ProbeSink interface {
 	Reached(probes []sm.Probe)
+}
+
+// RevocationSink is an Env that enforces revoked certificates
+// (sm.Ready.Revoked) at its transport; an Env without it ignores them.
+type RevocationSink interface {
+	Revoke(serials []string)
 }
 
 // AuditSink is an Env that records the security events nodes report

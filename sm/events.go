@@ -68,6 +68,10 @@ type Ready struct {
 	// the ACLs refused, ACL changes applied — for the process's audit log
 	// (the state machine decides; the adapter writes).
 	Security []SecurityEvent
+	// Revoked, when not nil, is the whole set of revoked certificate
+	// serials, which changed (or is reported for the first time): the
+	// process refuses them at the handshake and closes their connections.
+	Revoked []string
 }
 
 // Durable is what a node found on its disk at start; the runtime reads it and

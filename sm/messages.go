@@ -48,7 +48,7 @@ const (
 
 	// kindEnd is one past the largest kind: a new kind goes at the end of
 	// the last block below, and kindEnd names it.
-	kindEnd = KindACLResponse + 1
+	kindEnd = KindCertResponse + 1
 )
 
 // Message kinds added with bounded storage (issue 9).
@@ -71,8 +71,10 @@ const (
 
 // Message kinds added with security (issue 11).
 const (
-	KindACLRequest  MsgKind = 31
-	KindACLResponse MsgKind = 32
+	KindACLRequest   MsgKind = 31
+	KindACLResponse  MsgKind = 32
+	KindCertRequest  MsgKind = 33
+	KindCertResponse MsgKind = 34
 )
 
 // MsgKindFirst is the smallest message kind (the values below it are
@@ -702,12 +704,16 @@ type MetadataDelta struct {
 	// after FromVersion (or Full); nil otherwise. Brokers compile it into
 	// their authorizer.
 	ACL []byte
+	// Revoked is every revoked certificate serial, sorted, when the set
+	// changed after FromVersion (or Full); nil otherwise (an empty, non-nil
+	// list is "none revoked").
+	Revoked []string
 }
 
 // Visible is d as a client may see it: the topics and partitions keep
 // allows (those its principal may describe), and never the ACL rules.
 func (d MetadataDelta) Visible(keep func(topic string) bool) MetadataDelta {
-	d.ACL = nil
+	d.ACL, d.Revoked = nil, nil
 	var topics []TopicInfo
 	for _, t := range d.Topics {
 		if keep(t.Name) {
@@ -726,5 +732,5 @@ func (d MetadataDelta) Visible(keep func(topic string) bool) MetadataDelta {
 
 // Empty reports whether the delta changes nothing.
 func (d *MetadataDelta) Empty() bool {
-	return !d.Full && len(d.Brokers) == 0 && len(d.Topics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0 && d.ACL == nil
+	return !d.Full && len(d.Brokers) == 0 && len(d.Topics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0 && d.ACL == nil && d.Revoked == nil
 }

@@ -39,11 +39,13 @@ func _() {
 	_ = x[KindRemoteSegmentsResponse-30]
 	_ = x[KindACLRequest-31]
 	_ = x[KindACLResponse-32]
+	_ = x[KindCertRequest-33]
+	_ = x[KindCertResponse-34]
 }
 
-const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponseACLRequestACLResponse"
+const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponseACLRequestACLResponseCertRequestCertResponse"
 
-var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538, 548, 559}
+var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538, 548, 559, 570, 582}
 
 func (i MsgKind) String() string {
 	idx := int(i) - 2

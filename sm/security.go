@@ -41,6 +41,10 @@ const (
 	// SecurityACLChanged: an ACL change this controller proposed was
 	// applied (Message says what it did).
 	SecurityACLChanged SecurityEventKind = 2
+	// SecurityCertRevoked, SecurityCertRegistered: a registry change this
+	// controller proposed was applied (Resource is "certificate:<serial>").
+	SecurityCertRevoked    SecurityEventKind = 3
+	SecurityCertRegistered SecurityEventKind = 4
 )
 
 // SecurityEvent is one event for the audit log: who (Principal, from
@@ -57,3 +61,40 @@ type SecurityEvent struct {
 	Reason    string
 	Message   string
 }
+
+// CertRecord is one certificate in the controller's registry: what the
+// certificate authority issued (Serial, lowercase hex; the Principal it
+// names, its Role, when it expires) and whether it is revoked (Reason, an
+// RFC 5280 reason name, and when). Brokers and controllers refuse revoked
+// certificates at the handshake and close their live connections.
+type CertRecord struct {
+	Serial      string `json:"serial"`
+	Principal   string `json:"principal,omitempty"`
+	Role        string `json:"role,omitempty"`
+	NotAfterMs  int64  `json:"not_after_ms,omitempty"`
+	Revoked     bool   `json:"revoked,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	RevokedAtMs int64  `json:"revoked_at_ms,omitempty"`
+}
+
+// CertRequest registers an issued certificate (Register) or revokes one
+// by serial (Revoke, with Reason and RevokedAtMs; a serial the registry
+// does not hold is recorded revoked) through the controller's raft log.
+// Exactly one of Register and Revoke is set.
+type CertRequest struct {
+	ReqID    uint64
+	Register *CertRecord
+	Revoke   *CertRecord
+}
+
+// CertResponse answers CertRequest with the record as it now stands.
+type CertResponse struct {
+	ReqID      uint64
+	Code       Code
+	Message    string
+	LeaderHint NodeID
+	Record     CertRecord
+}
+
+func (CertRequest) Kind() MsgKind  { return KindCertRequest }
+func (CertResponse) Kind() MsgKind { return KindCertResponse }

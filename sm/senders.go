@@ -67,8 +67,10 @@ var senders = [kindEnd]roleSet{
 	// Controllers among themselves.
 	KindRaftMessage: controllers,
 	// Security: ACL changes go to the controller.
-	KindACLRequest:  clients,
-	KindACLResponse: controllers,
+	KindACLRequest:   clients,
+	KindACLResponse:  controllers,
+	KindCertRequest:  clients,
+	KindCertResponse: controllers,
 }
 
 // MaySend reports whether a node of role r may send messages of kind k.

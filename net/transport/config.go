@@ -55,6 +55,10 @@ type Config struct {
 	// address, the certificate's CommonName when one was verified, and
 	// why. The process writes it to its audit log. It must not block.
 	Refused func(remote, name, reason string)
+	// Revoked, when set, says whether a certificate serial (lowercase hex,
+	// pki.SerialString) is revoked: such a certificate is refused at the
+	// handshake, and CloseRevoked closes its live connections.
+	Revoked func(serial string) bool
 	// MaxFrameBytes bounds one frame in either direction (default
 	// wire.DefaultMaxFrameBytes). Larger outgoing messages are dropped and
 	// counted; a peer announcing a larger frame is disconnected before the

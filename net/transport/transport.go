@@ -63,6 +63,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/sm"
 )
@@ -129,6 +130,7 @@ type conn struct {
 	peer      sm.NodeID // set once its Hello is verified
 	name      string    // the peer certificate's CommonName
 	principal string    // the peer certificate's principal (Config.Principals)
+	serial    string    // the peer certificate's serial (pki.SerialString)
 	addr      netip.Addr
 	send      *quic.SendStream
 	wake      chan struct{} // cap 1: frames are queued for this connection
@@ -663,6 +665,10 @@ func (t *Transport) identify(c *conn, role wire.Role, id sm.NodeID) error {
 	if err := AuthorizeCert(leaf, role, id); err != nil {
 		return err
 	}
+	c.serial = pki.SerialString(leaf.SerialNumber)
+	if t.cfg.Revoked != nil && t.cfg.Revoked(c.serial) {
+		return fmt.Errorf("transport: certificate %s (%q) is revoked", c.serial, c.name)
+	}
 	p, err := t.cfg.Principals.Principal(leaf)
 	if err != nil {
 		return fmt.Errorf("transport: certificate %q: %w", c.name, err)
@@ -672,6 +678,28 @@ func (t *Transport) identify(c *conn, role wire.Role, id sm.NodeID) error {
 		c.addr = a.AddrPort().Addr().Unmap()
 	}
 	return nil
+}
+
+// CloseRevoked closes every live connection whose peer certificate
+// Config.Revoked now says is revoked (call it when the revoked set
+// changes); it returns how many it closed.
+func (t *Transport) CloseRevoked() int {
+	if t.cfg.Revoked == nil {
+		return 0
+	}
+	t.mu.Lock()
+	var victims []*conn
+	for c := range t.conns {
+		if c.serial != "" && t.cfg.Revoked(c.serial) {
+			victims = append(victims, c)
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range victims {
+		c.qc.CloseWithError(CodeIdentity, fmt.Sprintf("certificate %s revoked", c.serial))
+		t.cfg.Log.Warn().Stringer("peer", c.peer).Str("serial", c.serial).Msg("transport: closed connection: certificate revoked")
+	}
+	return len(victims)
 }
 
 // forbidden closes a connection whose peer sent a message its role may not

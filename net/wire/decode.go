@@ -469,6 +469,17 @@ func (d *decoder) delta(field string) sm.MetadataDelta {
 		}
 	}
 	md.ACL = d.bytes("acl")
+	if present := d.bool("revokedPresent"); present {
+		n := d.count("revoked", stringBytesMin)
+		md.Revoked = make([]string, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.push("revoked", i)
+			md.Revoked[i] = d.str("")
+			d.pop()
+		}
+	} else {
+		d.count("revoked", stringBytesMin)
+	}
 	return md
 }
 
@@ -670,6 +681,16 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		var m sm.ACLResponse
 		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
 		d.json("result", &m.Result)
+		return m
+	case sm.KindCertRequest:
+		m := sm.CertRequest{ReqID: d.u64("reqID")}
+		d.json("register", &m.Register)
+		d.json("revoke", &m.Revoke)
+		return m
+	case sm.KindCertResponse:
+		var m sm.CertResponse
+		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
+		d.json("record", &m.Record)
 		return m
 	case sm.KindRemoteSegmentsResponse:
 		var m sm.RemoteSegmentsResponse

@@ -154,6 +154,11 @@ func (e *encoder) delta(d *sm.MetadataDelta) {
 		e.partitionState(&d.Partitions[i])
 	}
 	e.bytes(d.ACL, "acl")
+	e.bool(d.Revoked != nil)
+	e.count(len(d.Revoked), "revoked")
+	for _, serial := range d.Revoked {
+		e.str(serial, "revoked serial")
+	}
 }
 
 func (e *encoder) brokerInfo(b *sm.BrokerInfo) {
@@ -467,6 +472,13 @@ func encodeMessage(e *encoder, m sm.Message) {
 	case sm.ACLResponse:
 		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
 		e.json(m.Result, "result")
+	case sm.CertRequest:
+		e.u64(m.ReqID)
+		e.json(m.Register, "register")
+		e.json(m.Revoke, "revoke")
+	case sm.CertResponse:
+		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
+		e.json(m.Record, "record")
 	case sm.RemoteSegmentsResponse:
 		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
 		e.count(len(m.Segments), "segments")

@@ -130,6 +130,8 @@ func FuzzRemoteSegmentsRequest(f *testing.F)      { fuzzType(f, sm.KindRemoteSeg
 func FuzzRemoteSegmentsResponse(f *testing.F)     { fuzzType(f, sm.KindRemoteSegmentsResponse) }
 func FuzzACLRequest(f *testing.F)                 { fuzzType(f, sm.KindACLRequest) }
 func FuzzACLResponse(f *testing.F)                { fuzzType(f, sm.KindACLResponse) }
+func FuzzCertRequest(f *testing.F)                { fuzzType(f, sm.KindCertRequest) }
+func FuzzCertResponse(f *testing.F)               { fuzzType(f, sm.KindCertResponse) }
 
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.

@@ -83,6 +83,7 @@ var (
 			DeletedTopics: rapid.SliceOfN(genString, 0, 3).Draw(t, "deleted"),
 			Partitions:    rapid.SliceOfN(genPartitionState, 0, 3).Draw(t, "partitions"),
 			ACL:           rapid.SliceOfN(rapid.Byte(), 0, 16).Draw(t, "acl"),
+			Revoked:       rapid.OneOf(rapid.Just([]string(nil)), rapid.SliceOfN(genString, 0, 3)).Draw(t, "revoked"),
 		}
 	})
 	genHealth = rapid.Custom(func(t *rapid.T) sm.BrokerHealth {
@@ -247,6 +248,15 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 		case sm.KindRemoteSegmentsRequest:
 			return sm.RemoteSegmentsRequest{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), TopicID: genTopicID.Draw(t, "id"),
 				From: sm.Offset(i64("from")), Max: i32("max")}
+		case sm.KindCertRequest:
+			rec := genCertRecord.Draw(t, "record")
+			if rapid.Bool().Draw(t, "revoke") {
+				return sm.CertRequest{ReqID: u64("req"), Revoke: &rec}
+			}
+			return sm.CertRequest{ReqID: u64("req"), Register: &rec}
+		case sm.KindCertResponse:
+			return sm.CertResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"),
+				Record: genCertRecord.Draw(t, "record")}
 		case sm.KindACLRequest:
 			return sm.ACLRequest{ReqID: u64("req"), Command: genACLCommand.Draw(t, "command")}
 		case sm.KindACLResponse:
@@ -263,6 +273,12 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 }
 
 var (
+	genCertRecord = rapid.Custom(func(t *rapid.T) sm.CertRecord {
+		text := rapid.StringMatching(`[a-z0-9@.:-]{0,12}`) // JSON text: valid UTF-8
+		return sm.CertRecord{Serial: text.Draw(t, "serial"), Principal: text.Draw(t, "principal"), Role: text.Draw(t, "role"),
+			NotAfterMs: rapid.Int64().Draw(t, "na"), Revoked: rapid.Bool().Draw(t, "revoked"), Reason: text.Draw(t, "reason"),
+			RevokedAtMs: rapid.Int64().Draw(t, "at")}
+	})
 	genRuleID = rapid.Custom(func(t *rapid.T) acl.RuleID { return acl.RuleID(rapid.Uint64Range(1, 1<<40).Draw(t, "id")) })
 	// genACLCommand draws commands the controller could be sent: rules
 	// built from the CLI's own strings, deletes by ID and by filter.
@@ -404,5 +420,7 @@ func samples() []sm.Message {
 		sm.RemoteSegmentsResponse{ReqID: 12, TP: tp, Code: sm.CodeOK, LeaderHint: 1, Remote: remote, Segments: []sm.RemoteSegment{seg, {Name: "x", Base: 4500, Next: 4501}}, More: true},
 		sm.ACLRequest{ReqID: 13, Command: acl.Command{Delete: []acl.RuleID{4, 9}}},
 		sm.ACLResponse{ReqID: 13, Code: sm.CodeOK, LeaderHint: 1, Result: acl.Result{Version: 7, Deleted: []acl.RuleID{4, 9}}},
+		sm.CertRequest{ReqID: 14, Revoke: &sm.CertRecord{Serial: "3a0f", Reason: "keyCompromise", RevokedAtMs: 1767225600000}},
+		sm.CertResponse{ReqID: 14, Code: sm.CodeOK, LeaderHint: 1, Record: sm.CertRecord{Serial: "3a0f", Revoked: true, Reason: "keyCompromise"}},
 	}
 }

@@ -113,10 +113,10 @@ func TestDecodeErrorMessages(t *testing.T) {
 
 	hb, _ := Encode(sm.BrokerHeartbeatResponse{Delta: sm.MetadataDelta{Partitions: []sm.PartitionState{{ISR: []sm.NodeID{1}}}}})
 	hbCount := bytes.Clone(hb)
-	// The ISR count is 4+8+8+4+28+4+8 bytes before the end (isr count, one
-	// id, partition epoch, an empty elr, the remote range, an empty acl,
-	// then the session timeout).
-	binary.LittleEndian.PutUint32(hbCount[len(hbCount)-8-4-28-4-8-8-4:], 1000)
+	// The ISR count is 4+8+8+4+28+4+5+8 bytes before the end (isr count,
+	// one id, partition epoch, an empty elr, the remote range, an empty
+	// acl, no revoked list, then the session timeout).
+	binary.LittleEndian.PutUint32(hbCount[len(hbCount)-8-5-4-28-4-8-8-4:], 1000)
 
 	fetch, _ := Encode(samples()[3])
 	corrupt := bytes.Clone(fetch)
@@ -161,7 +161,7 @@ func TestDecodeErrorMessages(t *testing.T) {
 		is    error
 	}{
 		{"lying length", lying, "wire: ProduceRequest: records[3].value: length 4294967295 exceeds remaining 8 bytes", ErrMalformed},
-		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 60 bytes", ErrMalformed},
+		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 65 bytes", ErrMalformed},
 		{"batch checksum", corrupt, "wire: FetchResponse: batches[1]: sm: batch frame checksum mismatch", sm.ErrCorruptFrame},
 		{"bool", boolBad, "wire: ReplicaFetchResponse: diverging: invalid bool 7", ErrMalformed},
 		{"health presence", presenceBad, "wire: BrokerHeartbeat: health: invalid presence byte 2", ErrMalformed},

@@ -58,6 +58,17 @@ func (n *Node) syncAuthz() {
 	n.authz = authz{a: a, gen: gen, version: st.Version(), broken: broken}
 }
 
+// syncRevoked reports the revoked certificate serials when metadata holds
+// a new set, for the process to enforce at its transport.
+func (n *Node) syncRevoked() {
+	serials, gen := n.meta.Revoked()
+	if gen == n.revokedGen || serials == nil {
+		return
+	}
+	n.revokedGen = gen
+	n.rd.Revoked = serials
+}
+
 // ACLVersion is the version of the ACL rule set the broker enforces.
 func (n *Node) ACLVersion() uint64 { return n.authz.version }
 

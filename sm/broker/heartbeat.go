@@ -114,6 +114,7 @@ func (n *Node) onHeartbeatResponse(from sm.NodeID, resp sm.BrokerHeartbeatRespon
 		}
 		if n.meta.Apply(resp.Delta) {
 			n.syncAuthz()
+			n.syncRevoked()
 			n.reconcile(resp.Delta)
 		}
 	case sm.CodeNotLeader:

@@ -48,6 +48,9 @@ type Node struct {
 	registered bool
 	// authz decides client requests by the cluster's ACL rules.
 	authz authz
+	// revokedGen is the metadata generation of the revoked serials last
+	// reported in Ready.Revoked.
+	revokedGen uint64
 
 	// hosts holds every component (its effects, routes and timers); parts
 	// indexes the partition replicas among them.

@@ -66,8 +66,8 @@ func (md *metadata) checkACLs() error {
 	if err := md.acls.CheckInvariants(); err != nil {
 		return err
 	}
-	if md.aclVersion > md.version {
-		return fmt.Errorf("acl version %d beyond metadata version %d", md.aclVersion, md.version)
+	if md.aclVersion > md.version || md.revokedVersion > md.version {
+		return fmt.Errorf("acl version %d or revocation version %d beyond metadata version %d", md.aclVersion, md.revokedVersion, md.version)
 	}
 	return nil
 }
@@ -149,6 +149,11 @@ func (n *Node) permitted(ev sm.Received) bool {
 		r, op = cluster, acl.OpAlter
 		refuse = func(c sm.Code, msg string) sm.Message {
 			return sm.ACLResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
+		}
+	case sm.CertRequest:
+		r, op = cluster, acl.OpAlter
+		refuse = func(c sm.Code, msg string) sm.Message {
+			return sm.CertResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
 		}
 	case sm.ClusterStatusRequest:
 		r, op = cluster, acl.OpDescribe

@@ -33,7 +33,8 @@ type command struct {
 	CommitSegment *commitSegment      `json:"commit_segment,omitempty"`
 	DropRemote    *dropRemoteSegments `json:"drop_remote_segments,omitempty"`
 
-	ACL *acl.Command `json:"acl,omitempty"`
+	ACL  *acl.Command `json:"acl,omitempty"`
+	Cert *certChange  `json:"cert,omitempty"`
 }
 
 // registerBroker records a broker incarnation and unfences it.
@@ -100,9 +101,10 @@ const (
 	kindCommitSegment
 	kindDropRemote
 	kindACL
+	kindCert
 )
 
-var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments", "acl"}
+var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments", "acl", "cert"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -127,6 +129,8 @@ func (c *command) kind() kind {
 		return kindDropRemote
 	case c.ACL != nil:
 		return kindACL
+	case c.Cert != nil:
+		return kindCert
 	}
 	return kindNone
 }
@@ -135,7 +139,7 @@ func (c *command) kind() kind {
 func (c *command) operations() int {
 	n := 0
 	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil, c.AlterConfig != nil,
-		c.CommitSegment != nil, c.DropRemote != nil, c.ACL != nil} {
+		c.CommitSegment != nil, c.DropRemote != nil, c.ACL != nil, c.Cert != nil} {
 		if set {
 			n++
 		}

@@ -207,12 +207,16 @@ var errDropped = errors.New("controller: proposal dropped")
 // Node is one controller. It implements runtime.Node; the other methods are
 // read-only views for tests and the simulator.
 type Node struct {
-	cfg     Config
-	authz   *acl.Authorizer // the applied rules, compiled (authorizer)
-	rn      *raft.RawNode
-	storage *raft.MemoryStorage
-	md      *metadata
-	voters  []uint64 // the raft membership, sorted, for snapshots' ConfState
+	cfg   Config
+	authz *acl.Authorizer // the applied rules, compiled (authorizer)
+	// revokedAt is the revocation version last reported in Ready.Revoked
+	// (revokedReported: once at all).
+	revokedAt       uint64
+	revokedReported bool
+	rn              *raft.RawNode
+	storage         *raft.MemoryStorage
+	md              *metadata
+	voters          []uint64 // the raft membership, sorted, for snapshots' ConfState
 	// snapIndex is the index of the newest raft snapshot in storage (the
 	// bootstrap one, one restored at start, received or taken); compacting
 	// is the ID of the RaftSave persisting a snapshot this node took, 0 when
@@ -429,6 +433,7 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 		n.gcTick()
 	}
 	n.pump()
+	n.syncRevoked()
 	return err
 }
 
@@ -452,6 +457,7 @@ func (n *Node) Advance() {
 	n.out.Messages = nil
 	n.out.Probes = nil
 	n.out.Security = nil
+	n.out.Revoked = nil
 }
 
 // IsLeader reports whether this node currently leads (and answers writes).

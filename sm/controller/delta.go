@@ -47,6 +47,9 @@ func (md *metadata) delta(since uint64) sm.MetadataDelta {
 	if d.Full || md.aclVersion > since {
 		d.ACL = md.aclSnapshot()
 	}
+	if d.Full || md.revokedVersion > since {
+		d.Revoked = md.revoked()
+	}
 	if !d.Full {
 		for _, name := range slices.Sorted(maps.Keys(md.tombstones)) {
 			if md.tombstones[name] > since {

@@ -72,6 +72,8 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onRemoteSegments(ev.From, m)
 	case sm.ACLRequest:
 		n.onACL(ev, m)
+	case sm.CertRequest:
+		n.onCert(ev, m)
 	default:
 		return fmt.Errorf("controller: unexpected message %T from %v", ev.Msg, ev.From)
 	}
@@ -289,6 +291,15 @@ func (n *Node) answer(p *proposal, res result) {
 				Message: fmt.Sprintf("ACL rules version %d: created %v, deleted %v", res.acl.Version, res.acl.Created, res.acl.Deleted)})
 		}
 		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Result: res.acl})
+	case kindCert:
+		if res.code == sm.CodeOK {
+			kind, msg := sm.SecurityCertRegistered, fmt.Sprintf("certificate %s registered for %q (%s)", res.cert.Serial, res.cert.Principal, res.cert.Role)
+			if res.cert.Revoked {
+				kind, msg = sm.SecurityCertRevoked, fmt.Sprintf("certificate %s revoked: %s", res.cert.Serial, res.cert.Reason)
+			}
+			n.out.Security = append(n.out.Security, sm.SecurityEvent{Kind: kind, Principal: p.principal, Resource: "certificate:" + res.cert.Serial, Reason: res.cert.Reason, Message: msg})
+		}
+		n.send(p.client, sm.CertResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Record: res.cert})
 	case kindRegister, kindFence:
 		delete(n.brokerOps, p.broker)
 		for _, h := range p.waiters {
@@ -349,6 +360,8 @@ func (n *Node) abandon(p *proposal, hint sm.NodeID) {
 		n.send(p.client, sm.DropRemoteSegmentsResponse{ReqID: p.reqID, TP: p.tp, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindACL:
 		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindCert:
+		n.send(p.client, sm.CertResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindRegister, kindFence:
 		for _, h := range p.waiters {
 			n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: hint})

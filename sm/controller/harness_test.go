@@ -451,6 +451,9 @@ func equalMetadata(a, b sm.MetadataDelta) bool {
 		if d.ACL == nil {
 			d.ACL = empty
 		}
+		if d.Revoked == nil {
+			d.Revoked = []string{}
+		}
 	}
 	return reflect.DeepEqual(a, b)
 }

@@ -42,6 +42,10 @@ type metadata struct {
 	acls       *acl.State
 	aclVersion uint64
 	aclSnap    []byte
+	// certs is the certificate registry by serial; revokedVersion the
+	// metadata version of the last revocation.
+	certs          map[string]*sm.CertRecord
+	revokedVersion uint64
 }
 
 // tombstonesMax bounds the deleted-topic memory; older receivers get a Full
@@ -75,6 +79,7 @@ type result struct {
 	state   sm.PartitionState // AlterISR: the partition after the command
 	remote  sm.RemoteLog      // commit_segment, drop_remote_segments: the uploaded range after the command
 	acl     acl.Result        // acl: what the command did
+	cert    sm.CertRecord     // cert: the record after the command
 }
 
 func newMetadata(applied uint64) *metadata {
@@ -84,6 +89,7 @@ func newMetadata(applied uint64) *metadata {
 		topics:     map[string]*topicEntry{},
 		tombstones: map[string]uint64{},
 		acls:       &acl.State{},
+		certs:      map[string]*sm.CertRecord{},
 	}
 }
 
@@ -116,6 +122,8 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 		return md.applyDropRemote(cmd.DropRemote)
 	case cmd.ACL != nil:
 		return md.applyACL(cmd.ACL)
+	case cmd.Cert != nil:
+		return md.applyCert(cmd.Cert)
 	}
 	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
 }

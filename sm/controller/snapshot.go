@@ -32,11 +32,13 @@ import (
 // Versions: 1 (issue 9) has no tiered storage; 2 adds each partition's
 // recorded uploaded segments (snapPartition.Remote) and PartitionState's
 // Remote summary; 3 adds the ACL rule set (ACL, its acl.State snapshot,
-// and ACLVersion). A version-1 snapshot reads as metadata with nothing
-// uploaded, and versions 1 and 2 as metadata without ACL rules, which is
-// what they described.
+// and ACLVersion); 4 the certificate registry (Certs, RevokedVersion). A
+// version-1 snapshot reads as metadata with nothing uploaded, versions 1
+// and 2 as metadata without ACL rules, and 1 to 3 without certificates,
+// which is what they described.
 const (
-	snapshotFormat   = 3
+	snapshotFormat   = 4
+	snapshotFormatV3 = 3
 	snapshotFormatV2 = 2
 	snapshotFormatV1 = 1
 )
@@ -57,6 +59,9 @@ type snapshotBody struct {
 	// version of its last change.
 	ACL        []byte `json:"acl,omitempty"`
 	ACLVersion uint64 `json:"acl_version,omitempty"`
+	// Certs and RevokedVersion (format 4): the registry, by serial.
+	Certs          []sm.CertRecord `json:"certs,omitempty"`
+	RevokedVersion uint64          `json:"revoked_version,omitempty"`
 }
 
 type snapBroker struct {
@@ -85,7 +90,10 @@ type snapTombstone struct {
 // encodeSnapshot serialises md (see the layout above).
 func encodeSnapshot(md *metadata) []byte {
 	body := snapshotBody{Applied: md.applied, Version: md.version, TopicsCreated: md.topicsCreated, Horizon: md.horizon,
-		ACL: md.acls.Snapshot(), ACLVersion: md.aclVersion}
+		ACL: md.acls.Snapshot(), ACLVersion: md.aclVersion, RevokedVersion: md.revokedVersion}
+	for _, serial := range slices.Sorted(maps.Keys(md.certs)) {
+		body.Certs = append(body.Certs, *md.certs[serial])
+	}
 	for _, id := range slices.Sorted(maps.Keys(md.brokers)) {
 		b := md.brokers[id]
 		body.Brokers = append(body.Brokers, snapBroker{Info: b.info, Version: b.version})
@@ -116,7 +124,7 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 	if len(data) == 0 {
 		return nil, errors.New("controller: metadata snapshot is empty")
 	}
-	if data[0] != snapshotFormat && data[0] != snapshotFormatV2 && data[0] != snapshotFormatV1 {
+	if data[0] < snapshotFormatV1 || data[0] > snapshotFormat {
 		return nil, fmt.Errorf("%w: version %d (this controller reads versions %d to %d)", ErrSnapshotFormat, data[0], snapshotFormatV1, snapshotFormat)
 	}
 	var body snapshotBody
@@ -157,7 +165,7 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 		md.tombstoneOrder = append(md.tombstoneOrder, ts.Name) // check() refuses an order that is not by version
 	}
 	switch { // after the topics, whose errors name older formats' limits first
-	case data[0] != snapshotFormat && (body.ACL != nil || body.ACLVersion != 0):
+	case data[0] < snapshotFormatV3 && (body.ACL != nil || body.ACLVersion != 0):
 		return nil, fmt.Errorf("controller: metadata snapshot: version %d holds ACL rules", data[0])
 	case body.ACL != nil:
 		acls, err := acl.Restore(body.ACL)
@@ -165,9 +173,20 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 			return nil, fmt.Errorf("controller: metadata snapshot: %w", err)
 		}
 		md.acls, md.aclVersion = acls, body.ACLVersion
-	case data[0] == snapshotFormat:
+	case data[0] >= snapshotFormatV3:
 		return nil, errors.New("controller: metadata snapshot: no ACL rule set")
 	}
+	if data[0] < snapshotFormat && (len(body.Certs) > 0 || body.RevokedVersion != 0) {
+		return nil, fmt.Errorf("controller: metadata snapshot: version %d holds certificates", data[0])
+	}
+	for i := range body.Certs {
+		rec := body.Certs[i]
+		if rec.Serial == "" || md.certs[rec.Serial] != nil {
+			return nil, fmt.Errorf("controller: metadata snapshot: certificate %q empty or listed twice", rec.Serial)
+		}
+		md.certs[rec.Serial] = &rec
+	}
+	md.revokedVersion = body.RevokedVersion
 	if md.applied < bootstrapIndex {
 		return nil, fmt.Errorf("controller: metadata snapshot: applied index %d below the bootstrap index %d", md.applied, bootstrapIndex)
 	}

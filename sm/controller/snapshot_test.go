@@ -38,7 +38,7 @@ func sameMetadata(a, b *metadata) error {
 func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 	brokerIDs := []sm.NodeID{0, 101, 102, 103, 104, 105}
 	names := []string{"a", "b", "c", ".", "d/e"}
-	switch rapid.IntRange(0, 9).Draw(t, "kind") {
+	switch rapid.IntRange(0, 10).Draw(t, "kind") {
 	case 0:
 		return command{Register: &registerBroker{
 			ID:             rapid.SampledFrom(brokerIDs).Draw(t, "id"),
@@ -70,6 +70,12 @@ func drawCommand(t *rapid.T, md *metadata) (command, bool) {
 		return command{DropRemote: drawDrop(t, md)}, true
 	case 8:
 		return command{ACL: drawACL(t, md)}, true
+	case 9:
+		serial := rapid.SampledFrom([]string{"", "a1", "b2", "c3"}).Draw(t, "serial")
+		if rapid.Bool().Draw(t, "register") {
+			return command{Cert: &certChange{Register: &sm.CertRecord{Serial: serial, Principal: "p"}}}, true
+		}
+		return command{Cert: &certChange{Revoke: &sm.CertRecord{Serial: serial, Reason: rapid.SampledFrom([]string{"", "superseded"}).Draw(t, "reason")}}}, true
 	}
 	return command{}, false // an empty entry (a new leader's first)
 }
@@ -215,8 +221,8 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty"},
-		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 to 3)"},
-		{"version 4", withVersion(4), "version 4"},
+		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 to 4)"},
+		{"version 5", withVersion(5), "version 5"},
 		{"version 2 with ACL rules", withVersion(2), "version 2 holds ACL rules"},
 		{"version 1 with segments", withVersion(1), "version 1 holds uploaded segments of x/0"},
 		{"trailing data", append(slices.Clone(good), "{}"...), "data after the body"},

@@ -36,6 +36,11 @@ type Cache struct {
 	// replaced, so a holder of a compiled authorizer knows to recompile.
 	acl    []byte
 	aclGen uint64
+	// revoked is the revoked certificate serials as the last delta that
+	// carried them had them (nil: none yet); revokedGen counts the times
+	// the set was replaced.
+	revoked    []string
+	revokedGen uint64
 }
 
 // New returns an empty cache at version 0.
@@ -48,6 +53,7 @@ func (c *Cache) reset() {
 	c.ids = map[sm.TopicID]string{}
 	c.parts = map[string]map[int32]sm.PartitionState{}
 	c.setACL(nil)
+	c.setRevoked(nil)
 }
 
 // deleteTopic removes the topic named name and its partitions.
@@ -99,6 +105,9 @@ func (c *Cache) Apply(d sm.MetadataDelta) bool {
 	}
 	if d.ACL != nil {
 		c.setACL(d.ACL)
+	}
+	if d.Revoked != nil {
+		c.setRevoked(d.Revoked)
 	}
 	for _, name := range d.DeletedTopics {
 		c.deleteTopic(name)
@@ -232,6 +241,7 @@ func (c *Cache) Full() sm.MetadataDelta {
 		d.Partitions = append(d.Partitions, st)
 	}
 	d.ACL = slices.Clone(c.acl)
+	d.Revoked = slices.Clone(c.revoked)
 	return d
 }
 
@@ -243,6 +253,18 @@ func (c *Cache) setACL(snap []byte) {
 	c.aclGen++
 }
 
+func (c *Cache) setRevoked(serials []string) {
+	if c.revoked == nil && serials == nil {
+		return
+	}
+	c.revoked = slices.Clone(serials)
+	c.revokedGen++
+}
+
+// Revoked is the revoked certificate serials the cache holds (nil when no
+// delta carried them yet) and their generation.
+func (c *Cache) Revoked() ([]string, uint64) { return c.revoked, c.revokedGen }
+
 // ACL is the ACL rule set the cache holds (an acl.State snapshot; nil when
 // no delta carried one yet) and its generation, which changes whenever the
 // rule set is replaced.
@@ -251,7 +273,7 @@ func (c *Cache) ACL() ([]byte, uint64) { return c.acl, c.aclGen }
 // Clone returns an independent copy.
 func (c *Cache) Clone() *Cache {
 	out := &Cache{version: c.version, brokers: maps.Clone(c.brokers), topics: maps.Clone(c.topics), ids: maps.Clone(c.ids),
-		acl: c.acl, aclGen: c.aclGen} // acl is never modified in place
+		acl: c.acl, aclGen: c.aclGen, revoked: c.revoked, revokedGen: c.revokedGen} // never modified in place
 	if c.parts != nil {
 		out.parts = make(map[string]map[int32]sm.PartitionState, len(c.parts))
 		for name, byIndex := range c.parts {

@@ -73,7 +73,10 @@ func TestACLsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := sdk.NewClient(ctx, sdk.Config{Brokers: c.BrokerAddrs(), TLS: tlsConf})
+	// A short request timeout: once revoked, the broker closes the
+	// connection and refuses the next handshake, which the client sees as
+	// requests that get no answer.
+	cl, err := sdk.NewClient(ctx, sdk.Config{Brokers: c.BrokerAddrs(), TLS: tlsConf, RequestTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +103,32 @@ func TestACLsEndToEnd(t *testing.T) {
 	if !errors.As(err, &berr) || berr.Code != sm.CodeTopicAuthorizationFailed || !strings.Contains(berr.Message, `principal "app@example.com" may not write topic "orders"`) {
 		t.Fatalf("produce to orders: %v, want TOPIC_AUTHORIZATION_FAILED naming app@example.com", err)
 	}
+	// Revoked: the live connection is closed, and it cannot reconnect.
+	if r, err := c.Node().RevokeCert(ctx, pki.SerialString(is.Cert.SerialNumber), "keyCompromise"); err != nil || r.Code != sm.CodeOK {
+		t.Fatalf("revoke: %+v, %v", r, err)
+	}
+	quick, err := cl.NewProducer(sdk.ProducerConfig{DeliveryTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quick.Close(ctx)
+	sendQuick := func() error {
+		_, err := quick.Send(ctx, sdk.Message{Topic: "events.a", Value: []byte("v")})
+		return err
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for err := sendQuick(); err == nil; err = sendQuick() {
+		if time.Now().After(deadline) {
+			t.Fatal("a revoked certificate still produces")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+	if again, err := sdk.NewClient(rctx, sdk.Config{Brokers: c.BrokerAddrs(), TLS: tlsConf}); err == nil {
+		again.Close()
+		t.Fatal("a revoked certificate connected again")
+	}
+	rcancel()
 	// A certificate from another CA is refused at the handshake.
 	foreign := t.TempDir()
 	other, err := pki.InitRoot(foreign, pki.CAOptions{CommonName: "Elsewhere"})
@@ -126,7 +155,7 @@ func TestACLsEndToEnd(t *testing.T) {
 	scancel()
 	// Everything is in the audit logs: the rule change on the controller's,
 	// the denial and the refused handshake on the broker's.
-	for path, want := range map[string]audit.Type{c.Node().AuditLog(): audit.ACLRuleCreated, c.BrokerNode(0).AuditLog: audit.AuthorizationDenied, c.BrokerNode(0).AuditLog + "#": audit.AuthenticationFailure} {
+	for path, want := range map[string]audit.Type{c.Node().AuditLog(): audit.ACLRuleCreated, c.BrokerNode(0).AuditLog: audit.AuthorizationDenied, c.BrokerNode(0).AuditLog + "#": audit.AuthenticationFailure, c.Node().AuditLog() + "#": audit.CertificateRevoked} {
 		path = strings.TrimSuffix(path, "#")
 		deadline := time.Now().Add(10 * time.Second)
 		for {

@@ -2,11 +2,13 @@ package server
 
 import (
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cmd/internal/audit"
 	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/net/transport"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -66,6 +68,42 @@ func auditEvent(e sm.SecurityEvent) audit.Event {
 		if e.Operation == "delete" {
 			ev.Type = audit.ACLRuleDeleted
 		}
+	case sm.SecurityCertRevoked:
+		ev.Type = audit.CertificateRevoked
+	case sm.SecurityCertRegistered:
+		ev.Type = audit.CertificateIssued
 	}
 	return ev
+}
+
+// revocations is the process's set of revoked certificate serials, which
+// the state machine reports (sm.Ready.Revoked) and the transports consult
+// at every handshake (transport.Config.Revoked).
+type revocations struct {
+	set        atomic.Pointer[map[string]bool]
+	transports []*transport.Transport // closed over once built
+	log        zerolog.Logger
+}
+
+// revoked implements transport.Config.Revoked.
+func (r *revocations) revoked(serial string) bool {
+	if m := r.set.Load(); m != nil {
+		return (*m)[serial]
+	}
+	return false
+}
+
+// update is runtime.Adapters.Revoke: the new set, then every live
+// connection of a revoked certificate closed.
+func (r *revocations) update(serials []string) {
+	m := make(map[string]bool, len(serials))
+	for _, s := range serials {
+		m[s] = true
+	}
+	r.set.Store(&m)
+	for _, tr := range r.transports {
+		if n := tr.CloseRevoked(); n > 0 {
+			r.log.Warn().Int("connections", n).Msg("closed the connections of revoked certificates")
+		}
+	}
 }

@@ -134,6 +134,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
+	revs := &revocations{log: log}
 	tr, err := transport.New(transport.Config{
 		Self: id, Role: wire.RoleBroker, Listen: cfg.Network.QUICListen,
 		ServerTLS: serverTLS, ClientTLS: clientTLS,
@@ -152,6 +153,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 		QUIC:          quicConfig(cfg.Network.NetworkLimits),
 		Principals:    principals,
 		Refused:       trail.refused,
+		Revoked:       revs.revoked,
 		Log:           log,
 	})
 	if err != nil {
@@ -175,7 +177,8 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 		return brokerSample{parts: metrics.SampleBroker(node), tier: metrics.SampleTier(node)}
 	})
 	b.AuditLog = trail.path
-	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad, Audit: trail.events}
+	revs.transports = []*transport.Transport{tr}
+	adapters := runtime.Adapters{Log: ad, Read: ad, Net: ad, Audit: trail.events, Revoke: revs.update}
 	if objects != nil {
 		adapters.Object = ad
 	}

@@ -125,7 +125,8 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	if err != nil {
 		return nil, err
 	}
-	adapters := runtime.Adapters{Raft: ad, Net: ad, Audit: trail.events}
+	revs := &revocations{log: log}
+	adapters := runtime.Adapters{Raft: ad, Net: ad, Audit: trail.events, Revoke: revs.update}
 	if objects != nil {
 		adapters.Object = ad
 	}
@@ -157,7 +158,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 			Self: id, Role: wire.RoleController, Listen: listen,
 			ServerTLS: serverTLS, ClientTLS: clientTLS, Addresses: addrs, Deliver: deliver,
 			MaxFrameBytes: cfg.Network.MaxFrameBytes, ConnsMax: cfg.Network.MaxConnections,
-			QUIC: quicConfig(cfg.Network), Log: log, Principals: principals, Refused: trail.refused,
+			QUIC: quicConfig(cfg.Network), Log: log, Principals: principals, Refused: trail.refused, Revoked: revs.revoked,
 		})
 		if err == nil {
 			c.undo.push(tr.Close) // queued messages are flushed
@@ -171,6 +172,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 		return nil, err
 	}
 	c.RaftAddr, c.RPCAddr = c.raft.Addr().String(), c.rpc.Addr().String()
+	revs.transports = []*transport.Transport{c.raft, c.rpc} // before the loop runs
 	ad.local = loc
 	ad.raft = exec.StartRaft
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
@@ -301,6 +303,13 @@ func (c *Controller) CreateTopic(ctx context.Context, req sm.CreateTopicRequest)
 	return c.api.CreateTopic(ctx, req)
 }
 
+// RevokeCert revokes a certificate by serial (lowercase hex) through this
+// controller: brokers and controllers refuse it from their next metadata
+// round on and close its live connections.
+func (c *Controller) RevokeCert(ctx context.Context, serial, reason string) (sm.CertResponse, error) {
+	return c.api.Cert(ctx, sm.CertRequest{Revoke: &sm.CertRecord{Serial: serial, Reason: reason, RevokedAtMs: time.Now().UnixMilli()}})
+}
+
 // ApplyACL changes the ACL rules through this controller as its admin API
 // does (the command goes through raft; a follower answers NOT_LEADER).
 func (c *Controller) ApplyACL(ctx context.Context, cmd acl.Command) (sm.ACLResponse, error) {
@@ -386,6 +395,19 @@ func (b *backend) ACLs(ctx context.Context) (*acl.State, acl.Options, error) {
 }
 
 func (b *backend) AuditLog() string { return b.auditLog }
+
+// Cert submits a certificate registry change.
+func (b *backend) Cert(ctx context.Context, req sm.CertRequest) (sm.CertResponse, error) {
+	m, err := b.local.call(ctx, func(id uint64) sm.Message { req.ReqID = id; return req })
+	if err != nil {
+		return sm.CertResponse{}, err
+	}
+	r, ok := m.(sm.CertResponse)
+	if !ok {
+		return r, fmt.Errorf("controller: unexpected reply %T to a certificate change", m)
+	}
+	return r, nil
+}
 
 func (b *backend) CreateTopic(ctx context.Context, req sm.CreateTopicRequest) (sm.CreateTopicResponse, error) {
 	if req.CreatedAtMs == 0 {
