@@ -418,6 +418,21 @@ func TestSecurityQuickStartDev(t *testing.T) {
 	if rows := tableRows(cli("acl", "list")); len(rows) != 3 || rows[1][0] != "2" {
 		t.Fatalf("list after delete: %q", rows)
 	}
+	// Revoked in the cluster's registry: the certificate is refused.
+	if out := cli("certs", "revoke", "--cert", filepath.Join(app, "app@example.com.pem"), "--ca-dir", filepath.Join(dir, "certs"), "--reason", "keyCompromise", "--force"); !strings.Contains(out, "the cluster's registry revoked it") {
+		t.Fatalf("revoke: %q", out)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		out, errOut, err := run("hello\n", "produce", "events.a", "--certs", app, "--cert-name", "app@example.com")
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a revoked certificate still produces: %q %q", out, errOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Goal: acl list follows the API's pages: every rule of a set larger than

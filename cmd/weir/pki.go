@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1001,21 +1002,21 @@ yaml (the records); csv.`,
 
 func newCertsRevoke(g *globals) *cobra.Command {
 	var caDir, certFile, reason string
-	var force bool
+	var force, localOnly bool
 	cmd := &cobra.Command{
 		Use:   "revoke SERIAL|--cert FILE --ca-dir CA --reason R [--force]",
-		Short: "Revoke a certificate in the CA's local index and CRL",
+		Short: "Revoke a certificate: in the cluster's registry, the CA's local index and its CRL",
 		Long: `Revoke the certificate with SERIAL (as certs list shows it), or the one in
 --cert, issued by the CA in --ca-dir, for --reason (keyCompromise,
 superseded, cessationOfOperation, affiliationChanged, certificateHold,
 privilegeWithdrawn, unspecified; key-compromise spellings accepted). It marks
 the certificate revoked in CA/issued.json and writes CA/crl.pem, signed by
-the CA, which certs validate and certs status honour.
-
-Running nodes do not read that CRL yet: until the controller's certificate
-registry exists, a revoked certificate keeps working against a running
-cluster; replace the trust (new CA) or restart with new certificates to cut
-it off. It asks for confirmation unless --force.`,
+the CA, which certs validate and certs status honour, and revokes it in the
+cluster's certificate registry through the admin API (POST
+/api/v1/certs/revoke): every broker and controller then refuses the
+certificate at the handshake and closes its live connections, from its
+next metadata round. --local-only skips the cluster. It asks for
+confirmation unless --force.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ca, err := loadCA(caDir)
@@ -1089,7 +1090,14 @@ it off. It asks for confirmation unless --force.`,
 			if err != nil {
 				return fmt.Errorf("certificate %s revoked in %s, but writing the CRL failed: %w\nhint: fix the problem and run the same command again: it rewrites the CRL", serial, filepath.Join(caDir, indexFile), err)
 			}
-			note := "running nodes do not read this CRL yet (the controller's certificate registry is not built): the certificate still connects to a running cluster"
+			note := "the cluster's registry was not told (--local-only): the certificate still connects to a running cluster"
+			if !localOnly {
+				var raw json.RawMessage
+				if err := g.api(http.MethodPost, "/api/v1/certs/revoke", map[string]string{"serial": serial, "reason": string(rsn)}, &raw); err != nil {
+					return fmt.Errorf("certificate %s revoked in %s and its CRL, but the cluster's registry was not told: %w\nhint: run the same command again when the admin API is reachable (revoking again changes nothing), or pass --local-only", serial, filepath.Join(caDir, indexFile), err)
+				}
+				note = "the cluster's registry revoked it: every broker and controller refuses it from its next metadata round and closes its live connections"
+			}
 			what := "revoked"
 			if again {
 				what = "was already revoked"
@@ -1105,6 +1113,7 @@ it off. It asks for confirmation unless --force.`,
 	f.StringVar(&certFile, "cert", "", "the certificate file to revoke (instead of a serial)")
 	f.StringVar(&reason, "reason", "unspecified", "revocation reason (RFC 5280): keyCompromise, superseded, cessationOfOperation, ...")
 	f.BoolVarP(&force, "force", "f", false, "revoke without asking")
+	f.BoolVar(&localOnly, "local-only", false, "revoke in the CA's index and CRL only, without telling the cluster's registry")
 	return cmd
 }
 

@@ -167,7 +167,7 @@ func TestCertsLifecycle(t *testing.T) {
 
 	// revoke: confirmation, then index, CRL, validate and status agree
 	pkiFails(t, "pass --force to revoke", "certs", "revoke", old.Serial, "--ca-dir", ca, "--reason", "key-compromise")
-	hasLines(t, pkiOK(t, "certs", "revoke", old.Serial, "--ca-dir", ca, "--reason", "key-compromise", "--force"),
+	hasLines(t, pkiOK(t, "certs", "revoke", old.Serial, "--ca-dir", ca, "--reason", "key-compromise", "--force", "--local-only"),
 		"certificate "+old.Serial+" (broker-1) revoked: keyCompromise; CRL "+filepath.Join(ca, crlFile)+" written (number 1, 1 entries)")
 	recs = parseCSV(t, pkiOK(t, "certs", "list", "--ca-dir", ca, "--status", "revoked", "-o", "csv"), "serial", "principal", "role", "status", "not_after", "revocation_reason", "replaces")
 	if len(recs) != 1 || recs[0][0] != old.Serial || recs[0][5] != "keyCompromise" {
@@ -177,7 +177,7 @@ func TestCertsLifecycle(t *testing.T) {
 	hasLines(t, pkiOK(t, "certs", "status", cert, "--ca-dir", ca), "status                revoked")
 	pkiOK(t, "certs", "validate", filepath.Join(dir, "rotated", "broker-1.pem"), "--ca-dir", ca)
 	// by file, a second revocation: the CRL is renumbered and lists both
-	pkiOK(t, "certs", "revoke", "--cert", filepath.Join(dir, "rotated", "broker-1.pem"), "--ca-dir", ca, "--reason", "superseded", "-f")
+	pkiOK(t, "certs", "revoke", "--cert", filepath.Join(dir, "rotated", "broker-1.pem"), "--ca-dir", ca, "--reason", "superseded", "-f", "--local-only")
 	b, _ := os.ReadFile(filepath.Join(ca, crlFile))
 	caObj, err := pki.LoadCA(ca)
 	if err != nil {

@@ -89,6 +89,9 @@ type Backend interface {
 	// endpoints read with cmd/internal/audit's Query and Follow ("" when
 	// auditing is off).
 	AuditLog() string
+	// Cert submits a certificate registry change (register or revoke; ReqID
+	// left zero) and waits for its reply, as ApplyACL does.
+	Cert(ctx context.Context, req sm.CertRequest) (sm.CertResponse, error)
 }
 
 // ErrUnavailable is what a Backend error wraps when the request certainly
@@ -296,6 +299,10 @@ var endpoints = []endpoint{
 	{"/api/v1/acls/{id}", aclsNotAllowed},
 	{"GET /api/v1/audit", (*Server).onAudit},
 	{"/api/v1/audit", notAllowed("GET, HEAD")},
+	{"POST /api/v1/certs", (*Server).onRegisterCert},
+	{"/api/v1/certs", notAllowed("POST")},
+	{"POST /api/v1/certs/revoke", (*Server).onRevokeCert},
+	{"/api/v1/certs/revoke", notAllowed("POST")},
 	{"GET /api/v1/security/status", (*Server).onSecurityStatus},
 	{"/api/v1/security/status", notAllowed("GET, HEAD")},
 	{notFoundPattern, func(_ *Server, w http.ResponseWriter, r *http.Request) { onNotFound(w, r) }},

@@ -29,6 +29,7 @@ type fakeBackend struct {
 	acls       *acl.State
 	aclOptions acl.Options
 	auditLog   string
+	certs      map[string]sm.CertRecord
 	self       sm.NodeID
 	leader     sm.NodeID
 	md         sm.MetadataDelta
@@ -143,6 +144,26 @@ func (f *fakeBackend) ACLs(context.Context) (*acl.State, acl.Options, error) {
 }
 
 func (f *fakeBackend) AuditLog() string { return f.auditLog }
+
+// Cert keeps a registry as the controller does, without raft.
+func (f *fakeBackend) Cert(_ context.Context, req sm.CertRequest) (sm.CertResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.certs == nil {
+		f.certs = map[string]sm.CertRecord{}
+	}
+	switch {
+	case req.Register != nil && f.certs[req.Register.Serial].Serial != "":
+		return sm.CertResponse{ReqID: req.ReqID, Code: sm.CodeInvalidRequest, Message: "registered already", LeaderHint: f.leader}, nil
+	case req.Register != nil:
+		f.certs[req.Register.Serial] = *req.Register
+		return sm.CertResponse{ReqID: req.ReqID, Code: sm.CodeOK, LeaderHint: f.leader, Record: *req.Register}, nil
+	}
+	rec := f.certs[req.Revoke.Serial]
+	rec.Serial, rec.Revoked, rec.Reason, rec.RevokedAtMs = req.Revoke.Serial, true, req.Revoke.Reason, req.Revoke.RevokedAtMs
+	f.certs[rec.Serial] = rec
+	return sm.CertResponse{ReqID: req.ReqID, Code: sm.CodeOK, LeaderHint: f.leader, Record: rec}, nil
+}
 
 func (f *fakeBackend) calls() (creates, deletes int) {
 	f.mu.Lock()
