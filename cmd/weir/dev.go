@@ -47,6 +47,9 @@ backoff); if it cannot be restarted, weir dev stops and exits non-zero.`,
 				}
 				return err
 			}
+			if o.AdminToken {
+				fmt.Printf("admin API token in %s; for example:\n  curl -s -H \"Authorization: Bearer $(cat %s)\" http://%s/api/v1/cluster\n", o.AdminTokenFile(), o.AdminTokenFile(), c.Controller.HTTPAddr)
+			}
 			objects := o.ObjectsDir() + " (sealed segments are uploaded here; brokers keep the local window)"
 			if o.NoObjects {
 				objects = "none (--no-object-store: logs stay whole on the brokers' disks)"
@@ -80,6 +83,7 @@ Ctrl-C stops the cluster.
 	}
 	cmd.Flags().IntVar(&o.Brokers, "brokers", 1, "number of brokers (1..9)")
 	cmd.Flags().BoolVar(&o.NoObjects, "no-object-store", false, "run without the local object store (no tiered storage)")
+	cmd.Flags().BoolVar(&o.AdminToken, "admin-token", false, "require a bearer token on the admin API (written to --data/admin-token on first start; weir reads it there)")
 	cmd.Flags().Int64Var(&o.LocalRetentionMs, "local-retention-ms", 0, "keep uploaded segments on the brokers' disks this long (ms) for topics that set no local_retention_ms (0: 1 hour; -1: until retention)")
 	cmd.Flags().Int64Var(&o.LocalRetentionBytes, "local-retention-bytes", 0, "keep at most this many bytes of uploaded segments per partition on disk for topics that set no local_retention_bytes (0 or -1: no size bound)")
 	cmd.Flags().Int64Var(&o.UploadIntervalMs, "upload-interval-ms", 0, "upload committed data at the latest this long after it was written (ms; 0: 10 minutes)")

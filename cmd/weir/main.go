@@ -26,6 +26,7 @@ type globals struct {
 	certs     string
 	cert      string
 	dataDir   string
+	tokenFile string
 	format    string
 	noColor   bool
 	verbose   bool
@@ -70,6 +71,7 @@ func newRoot() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.apiURL, "api-url", envOr("WEIR_API_URL", "http://127.0.0.1:9642"), "controller admin API")
 	pf.StringVar(&g.dataDir, "data", envOr("WEIR_DATA", "weir-data"), "data directory (weir dev keeps its certificates in <data>/certs)")
+	pf.StringVar(&g.tokenFile, "token-file", "", "file with the admin API's bearer token (default: $WEIR_ADMIN_TOKEN, else <data>/admin-token when it exists)")
 	pf.StringVar(&g.certs, "certs", "", "directory with ca.pem and the client certificate (default <data>/certs)")
 	pf.StringVar(&g.cert, "cert-name", "client-cli", "client certificate name in --certs (<name>.pem, <name>-key.pem)")
 	pf.StringVarP(&g.format, "format", "o", formatTable, "output of the admin commands: table, json, yaml or csv")

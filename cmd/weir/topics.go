@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,26 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// adminToken is the admin API's bearer token: --token-file's, else
+// $WEIR_ADMIN_TOKEN, else <data>/admin-token when it exists ("" for none).
+func (g *globals) adminToken() (string, error) {
+	path := g.tokenFile
+	if path == "" {
+		if tok := strings.TrimSpace(os.Getenv("WEIR_ADMIN_TOKEN")); tok != "" {
+			return tok, nil
+		}
+		path = filepath.Join(g.dataDir, "admin-token")
+		if _, err := os.Stat(path); err != nil {
+			return "", nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 func (g *globals) doOnce(method, path string, body any) (httpReply, error) {
 	var rd io.Reader
 	if body != nil {
@@ -107,6 +128,11 @@ func (g *globals) doOnce(method, path string, body any) (httpReply, error) {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok, err := g.adminToken(); err != nil {
+		return httpReply{}, err
+	} else if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)

@@ -118,6 +118,9 @@ type Config struct {
 	// line per successful request (the access log is ratelimit.Log's). The
 	// zero value discards them.
 	Log zerolog.Logger
+	// AuthToken, when set, is the bearer token every request but GET
+	// /health must carry (auth.go).
+	AuthToken string
 	// Version is the build's version, reported by /health.
 	Version string
 	// Started is when the controller process started; /health reports
@@ -345,7 +348,7 @@ func (s *Server) routes() http.Handler {
 	for _, e := range endpoints {
 		mux.HandleFunc(e.pattern, func(w http.ResponseWriter, r *http.Request) { e.serve(s, w, r) })
 	}
-	h := s.recoverPanics(mux)
+	h := s.recoverPanics(s.requireToken(mux))
 	if s.cfg.Middleware != nil {
 		mw := s.cfg.Middleware(h)
 		if mw == nil {

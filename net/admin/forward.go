@@ -145,6 +145,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, leader sm.NodeI
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set(forwardedHeader, controllerName(s.cfg.Self))
+	if a := r.Header.Get("Authorization"); a != "" {
+		req.Header.Set("Authorization", a) // the leader checks it too
+	}
 	resp, err := s.client.Do(req)
 	switch {
 	case err != nil && !sent.Load():

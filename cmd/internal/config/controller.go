@@ -85,9 +85,14 @@ type Admin struct {
 	// without them a follower answers 503 with the leader's ID.
 	PeerURLs []string `toml:"peer_urls"`
 	// RequestTimeoutMs bounds each admin request.
-	RequestTimeoutMs      int64 `toml:"request_timeout_ms"`
-	HealthCheckIntervalMs int64 `toml:"health_check_interval_ms"`
-	HealthTimeoutMs       int64 `toml:"health_timeout_ms"`
+	RequestTimeoutMs int64 `toml:"request_timeout_ms"`
+	// AuthTokenFile, when set, names a file (mode 0600) holding the bearer
+	// token every admin request but GET /health must carry
+	// (Authorization: Bearer <token>); every controller of a cluster uses
+	// the same. Empty leaves the API open to whoever reaches its port.
+	AuthTokenFile         string `toml:"auth_token_file"`
+	HealthCheckIntervalMs int64  `toml:"health_check_interval_ms"`
+	HealthTimeoutMs       int64  `toml:"health_timeout_ms"`
 	// EnableCORS lets the web pages of AllowedOrigins call the API from a
 	// browser. Off by default: the API has no authentication, so any page
 	// in an operator's browser could otherwise drive it. On, it needs

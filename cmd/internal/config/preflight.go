@@ -39,7 +39,33 @@ func (c *Controller) Preflight() error {
 	p.checkTCP("controller.http_listen", c.Controller.HTTPListen)
 	p.checkDir("controller.data_dir", c.Controller.DataDir)
 	p.checkStore(&c.ObjectStorage.ObjectStore, StoreOptions{})
+	if c.Admin.AuthTokenFile != "" {
+		if _, err := ReadAuthToken(c.Admin.AuthTokenFile); err != nil {
+			p.add("admin.auth_token_file", c.Admin.AuthTokenFile, err)
+		}
+	}
 	return p.Err("controller")
+}
+
+// ReadAuthToken reads an admin bearer token file: one line, not empty, not
+// readable by group or others.
+func ReadAuthToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fileErr(err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("readable by others (mode %v): chmod 600 %s", fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fileErr(err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" || strings.ContainsAny(tok, " \t\n") {
+		return "", errors.New("holds no token (want one line without spaces)")
+	}
+	return tok, nil
 }
 
 // KeyError is one preflight problem: the key and what is wrong with what it

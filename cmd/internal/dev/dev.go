@@ -6,6 +6,8 @@ package dev
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -63,6 +65,9 @@ type Options struct {
 	// Security, when set, is every node's [security] section (nil: the
 	// defaults: a cluster without ACL rules is open).
 	Security *config.Security
+	// AdminToken makes the admin API require the bearer token in
+	// AdminTokenFile (created, mode 0600, on first start).
+	AdminToken bool
 
 	// startBroker and startController are server.StartBroker and
 	// server.StartController; tests replace them to fail restarts.
@@ -191,7 +196,31 @@ func ControllerConfig(o Options) config.Controller {
 	if o.Security != nil {
 		c.Security = *o.Security
 	}
+	if o.AdminToken {
+		c.Admin.AuthTokenFile = o.AdminTokenFile()
+	}
 	return c
+}
+
+// AdminTokenFile is where the admin API's bearer token lives (the CLI
+// reads it there too: <data>/admin-token).
+func (o Options) AdminTokenFile() string { return filepath.Join(o.Dir, "admin-token") }
+
+// ensureAdminToken writes a fresh random token to o.AdminTokenFile unless
+// one is there.
+func ensureAdminToken(o Options) error {
+	path := o.AdminTokenFile()
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(hex.EncodeToString(b[:])+"\n"), 0o600)
 }
 
 // BrokerConfig is dev broker i's configuration (ID 101+i).
@@ -301,6 +330,11 @@ func Start(o Options, log zerolog.Logger) (*Cluster, error) {
 	}
 	if _, err := EnsureCerts(o); err != nil {
 		return nil, err
+	}
+	if o.AdminToken {
+		if err := ensureAdminToken(o); err != nil {
+			return nil, fmt.Errorf("dev: admin token %s: %w", o.AdminTokenFile(), err)
+		}
 	}
 	if err := Preflight(o); err != nil {
 		return nil, err

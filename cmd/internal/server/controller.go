@@ -200,8 +200,15 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	}()
 	c.undo.pushFunc(func() { cancel(); <-c.done }) // the loop stops
 	adminLog := log.With().Str("component", "admin").Logger()
+	var token string
+	if cfg.Admin.AuthTokenFile != "" {
+		if token, err = config.ReadAuthToken(cfg.Admin.AuthTokenFile); err != nil {
+			return nil, fmt.Errorf("admin.auth_token_file %q: %w", cfg.Admin.AuthTokenFile, err)
+		}
+	}
 	srv := admin.New(admin.Config{
-		Self: id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
+		AuthToken: token,
+		Self:      id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
 		LeaderURL:      func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
 		Log:            adminLog,
 		Version:        Version,
