@@ -138,7 +138,11 @@ func TestMutualTLSPrincipalsAndACLs(t *testing.T) {
 	revoked := map[string]bool{}
 	var revMu sync.Mutex
 	s := New(Config{Self: 1, Log: zerolog.Nop(), RequestTimeout: 5 * time.Second, AuthToken: "s3cret", RequireAuth: true, AuditEvent: sink.add,
-		Revoked: func(c *x509.Certificate) bool { revMu.Lock(); defer revMu.Unlock(); return revoked[c.Subject.CommonName] }}, fb)
+		Revoked: func(c *x509.Certificate) bool {
+			revMu.Lock()
+			defer revMu.Unlock()
+			return revoked[c.Subject.CommonName]
+		}}, fb)
 	ts := ca.serve(t, s, "controller-1")
 	alice, bob, none := ca.client("client-alice"), ca.client("client-bob"), ca.client("")
 	token := map[string]string{"Authorization": "Bearer s3cret"}
