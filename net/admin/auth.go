@@ -167,9 +167,13 @@ func (s *Server) authenticate(r *http.Request) (Caller, *authError) {
 		return Caller{}, &authError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s and %s are accepted only from a controller forwarding a request; remove them", PrincipalHeader, SourceHeader)}
 	}
 	if s.cfg.RequireAuth || s.cfg.AuthToken != "" {
-		how := "Authorization: Bearer <token> (the controller's [admin] auth_token_file; weir reads it from --token-file, WEIR_ADMIN_TOKEN or <data>/admin-token)"
+		const cert = "a client certificate signed by the cluster CA ([admin] tls)"
 		if s.cfg.AuthToken == "" {
-			how = "a client certificate signed by the cluster CA (https, [admin] tls)"
+			return Caller{}, &authError{status: http.StatusUnauthorized, msg: "this API needs authentication: send " + cert}
+		}
+		how := "Authorization: Bearer <token> (the controller's [admin] auth_token_file; weir reads it from --token-file, WEIR_ADMIN_TOKEN or <data>/admin-token)"
+		if r.TLS != nil {
+			how += ", or " + cert
 		}
 		return Caller{}, &authError{status: http.StatusUnauthorized, msg: "missing or wrong bearer token: this API needs authentication: send " + how}
 	}
