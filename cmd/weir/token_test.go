@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +177,17 @@ func TestAdminMutualTLS(t *testing.T) {
 		if err != nil || len(res.Events) == 0 {
 			t.Errorf("no %v event for %s in %s: %v", want.typ, want.principal, log, err)
 		}
+	}
+}
+
+// Goal: pointing the CLI's http:// --api-url at an HTTPS admin API says so
+// and gives the https URL to use, instead of "not the admin envelope".
+func TestHTTPToHTTPSAdminHint(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	plain := "http://" + strings.TrimPrefix(srv.URL, "https://")
+	_, errOut, err := runIO(t, "", "list-topics", "--api-url", plain, "--data", t.TempDir())
+	if err == nil || !strings.Contains(errOut+err.Error(), "pass --api-url "+srv.URL) {
+		t.Fatalf("want the https hint: %v %q", err, errOut)
 	}
 }

@@ -193,6 +193,10 @@ func (g *globals) api(method, path string, body any, out any) error {
 	}
 	var env envelope
 	if err := json.Unmarshal(r.body, &env); err != nil {
+		if r.status == http.StatusBadRequest && strings.Contains(string(r.body), "HTTP request to an HTTPS server") {
+			return fmt.Errorf("the controller at %s serves its admin API over HTTPS ([admin] tls)\nhint: pass --api-url %s (weir presents its client certificate, --certs and --cert-name)",
+				g.apiURL, "https://"+strings.TrimPrefix(g.apiURL, "http://"))
+		}
 		return fmt.Errorf("the controller at %s answered %s %s with status %d and a body that is not the admin envelope: %v\nhint: does --api-url point at a Weir controller's admin API?", g.apiURL, method, path, r.status, err)
 	}
 	if !env.Success {
