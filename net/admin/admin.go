@@ -33,6 +33,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -250,7 +251,7 @@ func New(cfg Config, b Backend) *Server {
 		WriteTimeout:      s.forwardTimeout() + writeSlack,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    headerBytesMax,
-		ErrorLog:          log.New(logWriter{cfg.Log}, "admin: ", 0),
+		ErrorLog:          log.New(logWriter{log: cfg.Log, audit: cfg.AuditEvent}, "admin: ", 0),
 	}
 	return s
 }
@@ -402,9 +403,23 @@ func (s *Server) logf(format string, args ...any) { s.cfg.Log.Warn().Msgf(format
 
 // logWriter is the io.Writer net/http logs its own errors to (a log.Logger
 // writes each line with one Write): they go to Log at warning level.
-type logWriter struct{ log zerolog.Logger }
+type logWriter struct {
+	log   zerolog.Logger
+	audit func(AuditRecord)
+}
+
+// handshakeError is how net/http logs a TLS handshake that failed (a
+// certificate of another CA, an expired one, none where one is required):
+// "http: TLS handshake error from ADDR: ERR". Each is audited as an
+// authentication failure, as the QUIC listeners audit theirs.
+const handshakeError = "http: TLS handshake error from "
 
 func (w logWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSuffix(string(bytes.TrimPrefix(p, []byte("admin: "))), "\n")
+	if rest, ok := strings.CutPrefix(line, handshakeError); ok && w.audit != nil {
+		addr, reason, _ := strings.Cut(rest, ": ")
+		w.audit(AuditRecord{Type: "authentication_failure", Source: addr, Operation: "tls handshake", Message: "admin API TLS handshake refused: " + reason})
+	}
 	w.log.Warn().Str("source", "net/http").Msg(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -278,4 +279,32 @@ func mustRuleCommand(t *testing.T, principal, resource, ops string) acl.Command 
 		t.Fatal(err)
 	}
 	return acl.Command{Create: []acl.Rule{r}}
+}
+
+// Goal: a client certificate of another CA fails the admin listener's TLS
+// handshake, and the failure is audited as an authentication failure
+// naming the client's address (bad input: "a certificate from another CA").
+func TestForeignCAHandshakeAudited(t *testing.T) {
+	ours, theirs := newMTLSCA(t, "controller-1"), newMTLSCA(t, "client-mallory")
+	var sink auditSink
+	s := New(Config{Self: 1, Log: zerolog.Nop(), RequireAuth: true, AuditEvent: sink.add}, newFake(1, 1))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{ours.certs["controller-1"]}, ClientCAs: ours.pool, ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS13}
+	go s.Serve(tls.NewListener(ln, tc))
+	defer s.Shutdown(context.Background())
+	mallory := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ours.pool, Certificates: []tls.Certificate{theirs.certs["client-mallory"]}, MinVersion: tls.VersionTLS13}}, Timeout: 5 * time.Second}
+	if resp, err := mallory.Get("https://" + ln.Addr().String() + "/api/v1/topics"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a foreign CA's certificate was served: %s", resp.Status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !sink.find("authentication_failure", "", "TLS handshake refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("handshake failure not audited: %+v", sink.recs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
