@@ -416,7 +416,10 @@ func (t *Transport) connect(ctx context.Context, to sm.NodeID, addr string) (*co
 	// the server rejects our certificate).
 	rs, err := qc.AcceptUniStream(ctx)
 	if err != nil {
-		return fail(CodeProtocol, fmt.Errorf("waiting for the server's hello: %w", refusal(c, addr, err)))
+		if r := refusal(c, addr, err); r != err {
+			return fail(CodeProtocol, r) // the server said why
+		}
+		return fail(CodeProtocol, fmt.Errorf("waiting for the server's hello: %w", err))
 	}
 	h, err := t.readHello(ctx, rs)
 	if err != nil {
