@@ -108,16 +108,16 @@ func TestListCerts(t *testing.T) {
 		t.Fatalf("d4: %+v", d4)
 	}
 	for q, serials := range map[string][]string{
-		"status=active":                                   {"a1", "b2"},
-		"status=revoked":                                  {"d4"},
-		"status=expired":                                  {"c3"},
-		"principal=app@example.com":                       {"a1", "b2", "d4"},
-		"expiring_within=720h":                            {"a1"},
-		"expiring_within=30d":                             {"a1"},
+		"status=active":             {"a1", "b2"},
+		"status=revoked":            {"d4"},
+		"status=expired":            {"c3"},
+		"principal=app@example.com": {"a1", "b2", "d4"},
+		"expiring_within=720h":      {"a1"},
+		"expiring_within=30d":       {"a1"},
 		"expiring_within=2400h&principal=app@example.com": {"a1", "b2"},
-		"principal=nobody":                                nil,
-		"limit=2":                                         {"a1", "b2"},
-		"limit=2&after=b2":                                {"c3", "d4"},
+		"principal=nobody": nil,
+		"limit=2":          {"a1", "b2"},
+		"limit=2&after=b2": {"c3", "d4"},
 	} {
 		a := ss.do(t, "GET", "/api/v1/certs?"+q, "")
 		expect(t, a, 200, "")
