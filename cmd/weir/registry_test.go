@@ -48,7 +48,10 @@ func TestCertRegistryDev(t *testing.T) {
 	if !app.Registry.Registered || !strings.Contains(app.Registry.Message, "registered in the cluster's certificate registry") {
 		t.Fatalf("issue: registry %+v", app.Registry)
 	}
-	hasLines(t, func() string { s, _ := cli("certs", "issue", "--ca-dir", ca, "--principal", "ops@example.com", "--role", "admin", "--out", out); return s }(),
+	hasLines(t, func() string {
+		s, _ := cli("certs", "issue", "--ca-dir", ca, "--principal", "ops@example.com", "--role", "admin", "--out", out)
+		return s
+	}(),
 		"registered in the cluster's certificate registry ("+d.apiURL+")")
 	c := find(registry(), app.Record.Serial)
 	if c == nil || c.Principal != "app@example.com" || c.Role != "client" || c.Status != "active" || c.NotAfter != app.Record.NotAfter.UTC().Format("2006-01-02T15:04:05Z07:00") {
