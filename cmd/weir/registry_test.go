@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,23 +109,32 @@ func TestCertRegistryDev(t *testing.T) {
 	}
 
 	// The admin API's read endpoints, as curl sees them.
-	resp, err := http.Get(d.apiURL + "/api/v1/certs/" + rotated.Record.Serial)
-	if err != nil {
-		t.Fatal(err)
+	get := func(path string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, d.apiURL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok, err := os.ReadFile(filepath.Join(dir, "admin-token")); err == nil {
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
+	resp := get("/api/v1/certs/" + rotated.Record.Serial)
 	var env struct {
 		Success bool         `json:"success"`
 		Data    registryCert `json:"data"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&env)
+	err := json.NewDecoder(resp.Body).Decode(&env)
 	resp.Body.Close()
 	if err != nil || !env.Success || env.Data.Serial != rotated.Record.Serial || env.Data.Status != "active" {
 		t.Fatalf("GET /api/v1/certs/%s: %+v %v", rotated.Record.Serial, env, err)
 	}
-	resp, err = http.Get(d.apiURL + "/api/v1/certs/crl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp = get("/api/v1/certs/crl")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "[admin] ca_dir is not set") {
