@@ -47,7 +47,10 @@ var (
 	// SDK did before sending. Not written, not retried.
 	ErrInvalidRequest = errors.New("sdk: invalid request")
 	// ErrUnreachable: no connection to the broker could be made, so the
-	// request was never sent.
+	// request was never sent. When the broker refused the connection the
+	// chain holds a *transport.CloseError saying why ("connection refused
+	// by broker 101 ...: certificate … is revoked (code 7, revoked)"); a
+	// revoked certificate's refusal is not retried.
 	ErrUnreachable = errors.New("sdk: broker unreachable")
 	// ErrConnectionLost: the connection a request went out on closed
 	// before the reply came, and the error says who closed it and why
