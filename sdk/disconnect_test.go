@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,5 +120,28 @@ func TestBrokerShutdownFailsInFlightRequestAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "connection closed by broker 101 at ") || !strings.Contains(err.Error(), "shutting down") {
 		t.Fatalf("err %q does not say the broker shut down", err)
+	}
+}
+
+// A fetch in flight when the broker revokes the client's certificate is
+// retried on a new connection, which the broker refuses: Poll returns
+// that refusal at once, not after RequestTimeout, and does not retry it.
+func TestRevocationEndsPoll(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("orders", 1, 101)
+	c := f.newClient(slowClientConfig(f))
+	k := newConsumer(t, c, ConsumerConfig{})
+	k.Assign(orders0)
+	var once sync.Once
+	f.mu.Lock()
+	f.onFetch = func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool) {
+		once.Do(func() { go f.setRevoked(true) })
+		return nil, true
+	}
+	f.mu.Unlock()
+	_, err := k.Poll(testCtx(t))
+	var closed *transport.CloseError
+	if !errors.Is(err, ErrUnreachable) || !errors.As(err, &closed) || !closed.Revoked() || !strings.Contains(err.Error(), "is revoked (code 7, revoked)") {
+		t.Fatalf("Poll: %v, want the broker's refusal of a revoked certificate", err)
 	}
 }
