@@ -447,10 +447,12 @@ func (r *ColdReader) seekStart(f *coldFetch, p *coldPart) {
 	es := p.idx.Entries
 	k := sort.Search(len(es), func(i int) bool { return es[i].MaxTimestamp >= f.t })
 	p.seekCheck, p.seen = -1, math.MinInt64
-	if k == len(es) {
+	if k == len(es) && p.idx.MaxTimestamp < f.t {
 		p.pos, p.expect, p.seekEnd = p.seg.dataBytes, p.seg.next, p.seg.dataBytes
 		return
 	}
+	// k == len(es): the batch is after the last entry's (the segment's
+	// MaxTimestamp is the end's entry).
 	at := sort.Search(len(es), func(i int) bool { return es[i].Offset > p.from }) - 1 // the cursor's entry
 	if k > 0 && k-1 > at {
 		at = k - 1
@@ -458,8 +460,12 @@ func (r *ColdReader) seekStart(f *coldFetch, p *coldPart) {
 	}
 	if at == k-1 || at == 0 && k == 0 {
 		// The cursor's entry is the one before k (or k is the object's
-		// first batch): the batches from it through k's reach the time.
-		p.seekCheck = es[k].Offset
+		// first batch): the batches from it through k's (through the end)
+		// reach the time.
+		p.seekCheck = p.seg.next
+		if k < len(es) {
+			p.seekCheck = es[k].Offset
+		}
 	}
 	p.seekEnd = p.seg.dataBytes
 	if n := max(at, k) + 1; n < len(es) {
@@ -624,6 +630,10 @@ func (r *ColdReader) seekAhead(f *coldFetch) {
 // part's end, end where the recorded segment does.
 func (r *ColdReader) endsRight(f *coldFetch) bool {
 	p := &f.parts[f.cur]
+	if f.seek && p.seekCheck == p.seg.next && p.seen < f.t {
+		r.seekCorrupt(f, p.pos-1, 1, fmt.Sprintf("the index says a batch has a timestamp at or after %d, the batches to the end reach %d", f.t, p.seen))
+		return false
+	}
 	if p.expect == p.seg.next {
 		return true
 	}
@@ -704,7 +714,7 @@ func (r *ColdReader) seekStep(f *coldFetch, b *sm.Batch, size int64) stepResult 
 	p := &f.parts[f.cur]
 	p.seen = max(p.seen, b.Timestamp)
 	if b.BaseOffset == p.seekCheck && p.seen < f.t {
-		return r.corrupt(f, p.pos, size, fmt.Sprintf("the index says a batch up to offset %d has a timestamp at or after %d, the batches there reach %d", b.BaseOffset, f.t, p.seen))
+		return r.seekCorrupt(f, p.pos, size, fmt.Sprintf("the index says a batch up to offset %d has a timestamp at or after %d, the batches there reach %d", b.BaseOffset, f.t, p.seen))
 	}
 	if b.NextOffset() > p.from && b.Timestamp >= f.t && max(b.BaseOffset, p.from) < f.view.HighWatermark {
 		f.found, f.foundAt, f.foundTS = true, max(b.BaseOffset, p.from), b.Timestamp
@@ -796,6 +806,13 @@ func (r *ColdReader) corrupt(f *coldFetch, pos, n int64, why string) stepResult 
 	}
 	r.fail(f, fmt.Sprintf("object %s: byte %d (offset %d): %s", p.seg.name, pos, p.expect, why))
 	return stepAnswered
+}
+
+// seekCorrupt answers a seek whose index's timestamps are not the
+// object's, dropping the index from the cache too.
+func (r *ColdReader) seekCorrupt(f *coldFetch, pos, n int64, why string) stepResult {
+	r.cache.remove(coldKey{f.parts[f.cur].seg.name, indexChunk})
+	return r.corrupt(f, pos, n, why)
 }
 
 func (r *ColdReader) corruptFound() {
