@@ -3,6 +3,7 @@ package tier
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/assert"
@@ -147,3 +148,59 @@ func (r *ColdReader) answerSeek(f *coldFetch, res SeekResult) {
 	r.done(f)
 	r.seeks = append(r.seeks, res)
 }
+
+// ColdSeekTime routes a ListOffsets by time ts, for the records below the
+// replica's local start, to the cold reader: it searches offsets at or
+// after `after` (the log start, or the End of an earlier answer to the
+// same request that was not found) in the recorded segments below
+// v.LocalStart, and the answer carries cv (from the replica's ListOffsets
+// answer: high watermark, log start, epoch). It returns false, answering
+// nothing, when no recorded segment starting below the local start and
+// ending after `after` has a MaxTimestamp reaching ts: the first batch at
+// or after ts, if any, is in the local log, from max(after, local start).
+// Otherwise the answer comes out of TakeSeeks: a SeekResult (see there; not
+// found below the high watermark with End at or above v.LocalStart means
+// the caller goes on in the local log from End, below it by calling again
+// with after = End), or LEADER_NOT_AVAILABLE while the component loads or
+// catches up with the segment records. The result's LogStart is
+// max(cv.LogStart, after).
+func (t *Tier) ColdSeekTime(now sm.Time, from sm.NodeID, req sm.ListOffsetsRequest, ts int64, after sm.Offset, cv View, v ReplicaView) bool {
+	t.setNow(now)
+	t.view = v
+	t.step()
+	refuse := func(msg string) bool {
+		t.cold.seeks = append(t.cold.seeks, SeekResult{
+			ReqID: req.ReqID, TP: t.cfg.TP, From: from, Code: sm.CodeLeaderNotAvailable, Message: msg, Time: ts, LeaderHint: t.cfg.Self,
+			HighWatermark: cv.HighWatermark, LogStart: cv.LogStart, LeaderEpoch: cv.LeaderEpoch,
+		})
+		return true
+	}
+	if !t.loaded {
+		return refuse("the leader is loading the partition's uploaded segment records")
+	}
+	after = max(after, cv.LogStart)
+	if need := min(t.remote.End, v.LocalStart); t.remote.Segments > 0 && after < need && (len(t.segs) == 0 || t.segs[len(t.segs)-1].Next < need) {
+		// The records end below what the range says is uploaded and not
+		// local (a commit seen in metadata first): a seek would miss the
+		// records between.
+		t.reload()
+		t.step()
+		return refuse(fmt.Sprintf("the leader is catching up with the uploaded segment records (uploaded [%d, %d), local log from %d)", t.remote.Start, t.remote.End, v.LocalStart))
+	}
+	i := sort.Search(len(t.segs), func(i int) bool { return t.segs[i].Next > after })
+	for i < len(t.segs) && t.segs[i].Base < v.LocalStart && t.segs[i].MaxTimestamp < ts {
+		i++
+	}
+	if i == len(t.segs) || t.segs[i].Base >= v.LocalStart {
+		return false
+	}
+	n := i + sort.Search(len(t.segs)-i, func(j int) bool { return t.segs[i+j].Base >= v.LocalStart })
+	if cv.LogStart < after {
+		cv.LogStart = after // the reader searches from its view's log start
+	}
+	t.cold.SeekTime(now, from, req, ts, t.segs[i:n], cv)
+	return true
+}
+
+// TakeSeeks returns the answers to ColdSeekTime since the last call.
+func (t *Tier) TakeSeeks() []SeekResult { return t.cold.TakeSeeks() }

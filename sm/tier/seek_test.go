@@ -407,3 +407,88 @@ func TestColdSeekMaxSegments(t *testing.T) {
 		w.checkSeek(ts)
 	}
 }
+
+// The component routes a seek to the recorded segments below the local
+// start that can hold the time, answers LEADER_NOT_AVAILABLE while it
+// loads the records, and leaves a time the cold segments cannot hold to
+// the local log.
+func TestTierColdSeekTime(t *testing.T) {
+	var ts []testSegment
+	base := sm.Offset(0)
+	for i := range 3 {
+		s := makeSegment(t, base, sm.EffectID(i+1), stamped(variedShapes(10, 0), rising(100*int64(i+1), 5, 10)...))
+		ts = append(ts, s)
+		base = s.seg.Next
+	}
+	local := ts[2].seg.Base // the third segment is local too
+	f := newFixture(t, NewBudget(1), sm.RemoteLog{Start: 0, End: base, Segments: 3, Bytes: 1})
+	f.view.LocalStart, f.view.HW, f.view.Durable = local, base+5, base+5
+	cv := View{HighWatermark: base + 5, LogStart: 0, LeaderEpoch: 1}
+	req := sm.ListOffsetsRequest{ReqID: 9, TP: testTP}
+	f.tier.reload()
+	o := f.poke()
+	if !f.tier.ColdSeekTime(f.now, coldConsumer, req, 120, 0, cv, f.view) {
+		t.Fatalf("a seek while loading was not answered")
+	}
+	if res := f.tier.TakeSeeks(); len(res) != 1 || res[0].Code != sm.CodeLeaderNotAvailable || res[0].ReqID != 9 {
+		t.Fatalf("seek while loading: %+v", res)
+	}
+	var list sm.RemoteSegmentsRequest
+	for _, m := range o.ToController {
+		list = m.(sm.RemoteSegmentsRequest)
+	}
+	f.tier.OnRemoteSegments(f.now, sm.RemoteSegmentsResponse{ReqID: list.ReqID, TP: testTP, Remote: f.tier.Remote(),
+		Segments: []sm.RemoteSegment{ts[0].seg, ts[1].seg, ts[2].seg}})
+	f.take()
+	objs := map[string][]byte{}
+	for _, s := range ts {
+		objs[s.seg.Name] = s.obj
+	}
+	seek := func(tm int64, after sm.Offset) (SeekResult, bool) {
+		t.Helper()
+		if !f.tier.ColdSeekTime(f.now, coldConsumer, req, tm, after, cv, f.view) {
+			return SeekResult{}, false
+		}
+		for {
+			o := f.take()
+			if len(o.Objects) == 0 {
+				break
+			}
+			for _, op := range o.Objects {
+				obj := objs[op.Name]
+				if err := f.tier.OnObjectDone(f.now, sm.ObjectDone{ID: op.ID, Outcome: sm.OutcomeOK, Data: obj[op.Off : op.Off+op.Len], Size: int64(len(obj))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		res := f.tier.TakeSeeks()
+		if len(res) != 1 || res[0].Code != sm.CodeOK || res[0].ReqID != 9 || res[0].From != coldConsumer {
+			t.Fatalf("seek for %d: %+v", tm, res)
+		}
+		return res[0], true
+	}
+	if res, ok := seek(0, 0); !ok || !res.Found || res.Offset != 0 || res.Timestamp != 100 {
+		t.Fatalf("seek before everything: %+v", res)
+	}
+	if res, ok := seek(212, 0); !ok || !res.Found || res.Offset != ts[1].batches[3].BaseOffset || res.Timestamp != 215 {
+		t.Fatalf("seek for 212: %+v", res)
+	}
+	if _, ok := seek(212, ts[1].seg.Next); ok {
+		t.Fatalf("a seek after the cold segments was routed to them")
+	}
+	if _, ok := seek(300, 0); ok { // only the local log holds 300 and up
+		t.Fatalf("a seek for a time in the local segments was routed to the tier")
+	}
+	if st := f.tier.cache.Stats(); st.Seeks != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Records behind the uploaded range: answered LEADER_NOT_AVAILABLE,
+	// and read again.
+	f.tier.remote.End, f.view.LocalStart = base+20, base+20
+	if !f.tier.ColdSeekTime(f.now, coldConsumer, req, 1000, 0, cv, f.view) {
+		t.Fatalf("a seek with the records behind was not answered")
+	}
+	if res := f.tier.TakeSeeks(); len(res) != 1 || res[0].Code != sm.CodeLeaderNotAvailable || !strings.Contains(res[0].Message, "catching up") || f.tier.loaded {
+		t.Fatalf("seek with the records behind: %+v (loaded %v)", res, f.tier.loaded)
+	}
+}
