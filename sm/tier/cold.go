@@ -66,6 +66,11 @@ import (
 // share, so it never pushes out more than a quarter of the cache, and it
 // never takes bytes a pending fetch holds (fetches keep the slices they
 // use).
+//
+// Seeks by time (SeekTime, seek.go) are cold fetches in seek mode
+// (coldFetch.seek): the same parts, cursor, gets and checks, positioned by
+// the index's timestamps and answering the first batch at or after the
+// time instead of a run of batches.
 
 // Defaults for ColdReaderConfig.
 const (

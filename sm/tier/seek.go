@@ -35,18 +35,19 @@ import (
 // sm.ListOffsetsResponse for ReqID, sent to From: Code and Message as the
 // response's (OK; STORAGE_ERROR, retriable, when a get failed or the
 // object is corrupt, naming the object and byte; LEADER_NOT_AVAILABLE,
-// retriable, when the reader held MaxPending fetches and seeks; Abort's
-// code with LeaderHint), and with Code OK:
+// retriable, when the reader held MaxPending fetches and seeks, or when
+// retention moved the log start past the answer while the seek waited;
+// Abort's code with LeaderHint), and with Code OK:
 //   - Found: Offset is the base offset of the first batch whose Timestamp
 //     is at or after Time (raised to the part's first offset when the batch
 //     starts below it: LogStart, or the base of a segment whose object holds
 //     records below it), and Timestamp that batch's.
 //   - Not found: no batch holding records in [max(segs[0].Base, LogStart),
 //     End) reaches Time. End is the high watermark when the search reached
-//     it (Kafka answers offset -1, timestamp -1); below it, the search stopped at the
-//     end of the segments it was given or allowed (MaxSegments segments
-//     that can hold the time), and the caller goes on from End (the local
-//     log, or another SeekTime).
+//     it (Kafka answers offset -1, timestamp -1); below it, the search
+//     stopped at the end of the segments it was given or allowed
+//     (MaxSegments segments that can hold the time), and the caller goes
+//     on from End (the local log, or another SeekTime).
 //
 // HighWatermark, LogStart and LeaderEpoch are the view the answer was made
 // with.
@@ -125,11 +126,18 @@ func (r *ColdReader) TakeSeeks() []SeekResult {
 
 // finishSeek answers f, which found its batch or searched all it may.
 func (r *ColdReader) finishSeek(f *coldFetch, v View) {
+	if f.found && f.foundAt < v.LogStart {
+		// Retention moved the log start past the answer while the seek
+		// waited for gets: a retry searches from the new start.
+		r.answerSeek(f, r.seekResult(f, sm.CodeLeaderNotAvailable, fmt.Sprintf(
+			"the log start moved to %d, past the answer %d, while the seek for %d read the object store; retry", v.LogStart, f.foundAt, f.t), v, r.cfg.Self))
+		return
+	}
 	r.cache.stats.Seeks++
 	res := r.seekResult(f, sm.CodeOK, "", v, r.cfg.Self)
 	if f.found {
-		assert.That(f.foundAt < v.HighWatermark && f.foundAt >= v.LogStart && f.foundTS >= f.t,
-			"tier: %v: seek by time %d found offset %d at %d, outside [%d, %d)", r.cfg.TP, f.t, f.foundAt, f.foundTS, v.LogStart, v.HighWatermark)
+		assert.That(f.foundAt < v.HighWatermark && f.foundTS >= f.t,
+			"tier: %v: seek by time %d found offset %d at %d, at or past the high watermark %d", r.cfg.TP, f.t, f.foundAt, f.foundTS, v.HighWatermark)
 		res.Found, res.Offset, res.Timestamp, res.End = true, f.foundAt, f.foundTS, f.foundAt
 	} else {
 		res.End = min(f.seekUntil, v.HighWatermark)

@@ -492,3 +492,20 @@ func TestTierColdSeekTime(t *testing.T) {
 		t.Fatalf("seek with the records behind: %+v (loaded %v)", res, f.tier.loaded)
 	}
 }
+
+// Retention moving the log start past the answer while the seek waits is
+// answered LEADER_NOT_AVAILABLE (retriable): the retry searches from the
+// new start.
+func TestColdSeekLogStartMoves(t *testing.T) {
+	s := makeSegment(t, 0, 1, stamped(variedShapes(20, 0), rising(10, 10, 20)...))
+	w := newColdWorld(t, ColdCacheConfig{ChunkBytes: 256}, ColdReaderConfig{}, s)
+	w.seek(15, 0) // batch 1
+	w.view.LogStart = s.batches[5].BaseOffset
+	w.drain()
+	if res := w.takeSeek(); res.Code != sm.CodeLeaderNotAvailable || !strings.Contains(res.Message, "log start moved") {
+		t.Fatalf("seek past which the log start moved: %+v", res)
+	}
+	if res := w.checkSeek(15); !res.Found || res.Offset != s.batches[5].BaseOffset || res.Timestamp != 60 {
+		t.Fatalf("retried seek: %+v", res)
+	}
+}
