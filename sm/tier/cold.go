@@ -204,12 +204,14 @@ type coldPart struct {
 	first   int64
 	chunks  []chunkState
 	// A seek's (see SeekTime): seekEnd bounds the bytes it likely scans
-	// (the frame of the index entry after the first one reaching its time,
-	// or after the cursor's, whichever is later), seekCheck is the offset
-	// of the first entry reaching its time when the cursor starts at or
-	// before it, with every batch between them scanned (-1 otherwise), and seen the largest timestamp scanned
-	// since the cursor's start: reaching that entry's batch with seen
-	// below the time means the index is not the object's.
+	// (to the index entry after the first one reaching its time, or after
+	// the cursor's, whichever is later). seekCheck is the offset of the
+	// first entry reaching its time (the segment's next offset: the end,
+	// when only the segment's MaxTimestamp does) when the cursor starts at
+	// the entry before it, so every batch between them is scanned (-1
+	// otherwise); seen is the largest timestamp scanned since the cursor's
+	// start: reaching seekCheck with seen below the time means the index
+	// is not the object's.
 	seekEnd   int64
 	seekCheck sm.Offset
 	seen      int64
@@ -456,8 +458,8 @@ func (r *ColdReader) seekStart(f *coldFetch, p *coldPart) {
 		p.pos, p.expect, p.seekEnd = p.seg.dataBytes, p.seg.next, p.seg.dataBytes
 		return
 	}
-	// k == len(es): the batch is after the last entry's (the segment's
-	// MaxTimestamp is the end's entry).
+	// (k == len(es): only the segment's MaxTimestamp reaches f.t, so the
+	// batch is after the last entry's, as if the end were entry k.)
 	at := sort.Search(len(es), func(i int) bool { return es[i].Offset > p.from }) - 1 // the cursor's entry
 	if k > 0 && k-1 > at {
 		at = k - 1
