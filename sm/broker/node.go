@@ -319,6 +319,11 @@ func (n *Node) gateLease(msgs []sm.Envelope) []sm.Envelope {
 				kept[i].Msg = m
 				n.probe(sm.ProbeLeaseExpired)
 			}
+		case sm.ListOffsetsResponse:
+			if m.Code == sm.CodeOK {
+				kept[i].Msg = sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeNotLeader, Message: leaseExpired}
+				n.probe(sm.ProbeLeaseExpired)
+			}
 		}
 	}
 	return kept

@@ -5,6 +5,7 @@ import (
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/acl"
+	"github.com/weirmq/weir/sm/host"
 	"github.com/weirmq/weir/sm/partition"
 	"github.com/weirmq/weir/sm/tier"
 )
@@ -40,7 +41,7 @@ func (n *Node) onReceived(ev sm.Received) error {
 				return sm.FetchResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
 	case sm.ListOffsetsRequest:
-		n.routeClient(ev, m.TP, acl.OpDescribe, func(p *partition.Partition) { p.OnListOffsets(n.now, from, m) },
+		n.routeClient(ev, m.TP, acl.OpDescribe, func(p *partition.Partition) { n.listOffsets(from, p, m) },
 			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
 				return sm.ListOffsetsResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
 			})
@@ -80,6 +81,60 @@ func (n *Node) onReceived(ev sm.Received) error {
 		return fmt.Errorf("broker: %v cannot route %T from %v", n.cfg.ID, msg, from)
 	}
 	return nil
+}
+
+// listOffsets answers a client's ListOffsets. A time lookup on a tiered
+// partition whose answer may lie below the local log start (a recorded
+// segment there reaches the time) goes to the tier component, which reads
+// the object store (its answer comes out of settleTier, see onSeekResult);
+// everything else the replica answers.
+func (n *Node) listOffsets(from sm.NodeID, p *partition.Partition, m sm.ListOffsetsRequest) {
+	if t := n.tiers[m.TP]; t != nil && m.ByTime {
+		if st, ok := p.OffsetsStatus(n.now, m); ok {
+			cv := tier.View{HighWatermark: st.HighWatermark, LogStart: st.LogStart, LeaderEpoch: st.LeaderEpoch}
+			if t.ColdSeekTime(n.now, from, m, m.Timestamp, 0, cv, n.tierView(m.TP)) {
+				n.settleTier(m.TP)
+				return
+			}
+		}
+	}
+	p.OnListOffsets(n.now, from, m)
+}
+
+// onSeekResult answers a time lookup the tier component finished, by the
+// replica's state now: found, or none below the high watermark; a search
+// that stopped short goes on in the object store or, past the local log
+// start, in the local log.
+func (n *Node) onSeekResult(t *tier.Tier, res tier.SeekResult) {
+	req := sm.ListOffsetsRequest{ReqID: res.ReqID, TP: res.TP, ByTime: true, Timestamp: res.Time}
+	p := n.parts[res.TP]
+	if p == nil {
+		code, hint := n.notHosted(res.TP)
+		n.send(res.From, sm.ListOffsetsResponse{ReqID: res.ReqID, TP: res.TP, Code: code, LeaderHint: hint, Message: "partition not hosted here"})
+		return
+	}
+	resp, ok := p.OffsetsStatus(n.now, req)
+	switch {
+	case !ok:
+	case !n.leased():
+		n.probe(sm.ProbeLeaseExpired)
+		resp = sm.ListOffsetsResponse{ReqID: req.ReqID, TP: req.TP, Code: sm.CodeNotLeader, Message: leaseExpired}
+	case res.Code != sm.CodeOK:
+		resp.Code, resp.Message = res.Code, res.Message
+	case res.Found:
+		resp.Offset, resp.OffsetTimestamp = res.Offset, res.Timestamp
+	case res.End >= resp.HighWatermark:
+		resp.Offset = -1
+	default:
+		cv := tier.View{HighWatermark: resp.HighWatermark, LogStart: resp.LogStart, LeaderEpoch: resp.LeaderEpoch}
+		if res.End < resp.LocalStart && t.ColdSeekTime(n.now, res.From, req, res.Time, res.End, cv, n.tierView(res.TP)) {
+			return // settleTier takes it on
+		}
+		p.OnListOffsets(n.now, res.From, req)
+		n.settle(host.PartitionKey(res.TP))
+		return
+	}
+	n.send(res.From, resp)
 }
 
 // onMetadataRequest answers a client from this broker's copy of the

@@ -80,6 +80,14 @@ func (n *Node) settleTier(tp sm.TopicPartition) {
 		p.ReportCorruption(n.now, seg, reason)
 		n.settle(host.PartitionKey(tp))
 	}
+	// Time lookups the component answered; one that goes on in the tier may
+	// answer at once, or issue gets (settled here).
+	for seeks := t.TakeSeeks(); len(seeks) > 0; seeks = t.TakeSeeks() {
+		for _, res := range seeks {
+			n.onSeekResult(t, res)
+		}
+		n.settle(tierKey(tp))
+	}
 }
 
 // onObjectDone routes an object-store completion to the component that

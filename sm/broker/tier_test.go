@@ -252,3 +252,58 @@ func singleTiered(t *testing.T, cfg func(*broker.Config)) (*world, *fakeControll
 	w.run(ms(500))
 	return w, c, sm.TopicPartition{Topic: "t", Partition: 0}
 }
+
+// Goal (issue 12, seek by time, with tiered storage): a ListOffsets by
+// timestamp answers the first committed batch stamped at or after the time
+// whether it lies in the object store (below the local log start) or on
+// the leader's disk, checked by brute force at every batch's stamp; some
+// lookups must have gone to the object store.
+func TestTieredTimeLookup(t *testing.T) {
+	w, tp := tieredWorld(t)
+	for i := range 60 {
+		produceValues(w, tp, i, 1)
+		w.run(ms(50 + int64(i%3)*40))
+	}
+	w.run(ms(2000))
+	if s := w.status(101, tp); s.LocalStart == 0 {
+		t.Fatalf("nothing below the local start to look up: %+v", s)
+	}
+	type stamp struct {
+		base sm.Offset
+		ts   int64
+	}
+	var log []stamp
+	for off := sm.Offset(0); ; {
+		r := w.client(101, sm.FetchRequest{ReqID: 9, TP: tp, Offset: off, CurrentLeaderEpoch: 1}, ms(20)).(sm.FetchResponse)
+		if r.Code != sm.CodeOK {
+			t.Fatalf("fetch at %d: %+v", off, r)
+		}
+		if len(r.Batches) == 0 {
+			break
+		}
+		for _, b := range r.Batches {
+			log = append(log, stamp{b.BaseOffset, b.Timestamp})
+			off = b.NextOffset()
+		}
+	}
+	first := func(ts int64) (sm.Offset, int64) {
+		for _, s := range log {
+			if s.ts >= ts {
+				return s.base, s.ts
+			}
+		}
+		return -1, 0
+	}
+	for _, s := range log {
+		for _, ts := range []int64{s.ts - 1, s.ts, s.ts + 1} {
+			want, wantTs := first(ts)
+			r := w.client(101, sm.ListOffsetsRequest{ReqID: 11, TP: tp, ByTime: true, Timestamp: ts}, ms(20)).(sm.ListOffsetsResponse)
+			if r.Code != sm.CodeOK || r.Offset != want || want >= 0 && r.OffsetTimestamp != wantTs {
+				t.Fatalf("time %d: got offset %d stamped %d (%v %s), want %d stamped %d", ts, r.Offset, r.OffsetTimestamp, r.Code, r.Message, want, wantTs)
+			}
+		}
+	}
+	if cs := w.nodes[101].n.ColdCacheStats(); cs.Seeks == 0 {
+		t.Fatalf("no lookup went to the object store: %+v", cs)
+	}
+}

@@ -23,6 +23,14 @@ func (p *Partition) OnListOffsets(now sm.Time, from sm.NodeID, req sm.ListOffset
 	p.send(from, resp)
 }
 
+// OffsetsStatus is the answer to req without a time lookup's result (the
+// broker fills one from the object-store tier); ok is false for a refusal,
+// which is the whole answer.
+func (p *Partition) OffsetsStatus(now sm.Time, req sm.ListOffsetsRequest) (sm.ListOffsetsResponse, bool) {
+	p.setNow(now)
+	return p.offsetsStatus(req)
+}
+
 // offsetsStatus is the answer to req without a time lookup's result; ok
 // is false for a refusal.
 func (p *Partition) offsetsStatus(req sm.ListOffsetsRequest) (sm.ListOffsetsResponse, bool) {
