@@ -1,0 +1,364 @@
+// Package assign holds the partition assignors a consumer group's leader
+// runs (client side, as in Kafka: the coordinator only relays the leader's
+// result) and the consumer protocol encoding they exchange through the
+// coordinator: Kafka's ConsumerProtocolSubscription (topics, user data,
+// owned partitions, generation, rack) and ConsumerProtocolAssignment, so
+// Kafka clients and Weir's SDK speak the same bytes.
+//
+// Two assignors, under Kafka's protocol names:
+//
+//   - "range" is Kafka's RangeAssignor: per topic, the subscribed members
+//     sorted (by group instance ID when both have one, members with one
+//     first, then by member ID), the topic's partitions in order, each
+//     member taking a contiguous range; the first partitions%members
+//     members take one extra.
+//   - "cooperative-sticky" is Kafka's CooperativeStickyAssignor: balanced
+//     (for members with equal subscriptions the partition counts differ by
+//     at most one), sticky (a member keeps the partitions it owned unless
+//     balance requires a move) and cooperative: a partition that moves from
+//     one live member to another is only revoked in this rebalance (neither
+//     gets it); the old owner gives it up, rejoins, and the next rebalance
+//     assigns it to the new owner. Owned partitions claimed by two members
+//     go to the one with the higher generation (neither, on a tie).
+//
+// Everything here is pure and deterministic: inputs are sorted before use,
+// and maps never reach an output in iteration order.
+package assign
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/weirmq/weir/sm"
+)
+
+// Protocol names, as Kafka's clients announce them in JoinGroup.
+const (
+	RangeName             = "range"
+	CooperativeStickyName = "cooperative-sticky"
+)
+
+// Member is one group member as the leader sees it in the JoinGroup
+// response: its ID, optional static instance ID and decoded subscription.
+type Member struct {
+	ID           string
+	InstanceID   string
+	Subscription Subscription
+}
+
+// Assignor computes a group's assignment.
+type Assignor interface {
+	// Name is the protocol name members announce.
+	Name() string
+	// Assign returns every member's partitions (sorted), every member
+	// present (possibly with none). topics gives each topic's partition
+	// count; subscribed topics missing from it have no partitions.
+	Assign(members []Member, topics map[string]int32) map[string][]sm.TopicPartition
+}
+
+// ByName returns the assignor with protocol name name.
+func ByName(name string) (Assignor, error) {
+	switch name {
+	case RangeName:
+		return Range{}, nil
+	case CooperativeStickyName:
+		return CooperativeSticky{}, nil
+	}
+	return nil, fmt.Errorf("assign: unknown assignor %q (known: %s, %s)", name, RangeName, CooperativeStickyName)
+}
+
+// Known reports whether name is an assignor protocol whose assignments use
+// the standard consumer protocol encoding (Kafka's range, roundrobin,
+// sticky and cooperative-sticky all do), so the coordinator can decode
+// assignments and check commits against them.
+func Known(name string) bool {
+	switch name {
+	case RangeName, CooperativeStickyName, "roundrobin", "sticky":
+		return true
+	}
+	return false
+}
+
+// compareMembers is Kafka's MemberInfo ordering: by instance ID when both
+// have one, members with one before members without, then by member ID.
+func compareMembers(a, b Member) int {
+	switch {
+	case a.InstanceID != "" && b.InstanceID != "":
+		if c := cmp.Compare(a.InstanceID, b.InstanceID); c != 0 {
+			return c
+		}
+	case a.InstanceID != "":
+		return -1
+	case b.InstanceID != "":
+		return 1
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+func emptyResult(members []Member) map[string][]sm.TopicPartition {
+	out := make(map[string][]sm.TopicPartition, len(members))
+	for _, m := range members {
+		out[m.ID] = []sm.TopicPartition{}
+	}
+	return out
+}
+
+func subscribes(m Member, topic string) bool { return slices.Contains(m.Subscription.Topics, topic) }
+
+// Range is Kafka's RangeAssignor.
+type Range struct{}
+
+// Name implements Assignor.
+func (Range) Name() string { return RangeName }
+
+// Assign implements Assignor.
+func (Range) Assign(members []Member, topics map[string]int32) map[string][]sm.TopicPartition {
+	out := emptyResult(members)
+	sorted := slices.Clone(members)
+	slices.SortFunc(sorted, compareMembers)
+	for _, topic := range slices.Sorted(maps.Keys(topics)) {
+		var subs []Member
+		for _, m := range sorted {
+			if subscribes(m, topic) {
+				subs = append(subs, m)
+			}
+		}
+		n := int(max(topics[topic], 0))
+		if len(subs) == 0 || n == 0 {
+			continue
+		}
+		per, extra := n/len(subs), n%len(subs)
+		for i, m := range subs {
+			start := i*per + min(i, extra)
+			length := per
+			if i < extra {
+				length++
+			}
+			for p := start; p < start+length; p++ {
+				out[m.ID] = append(out[m.ID], sm.TopicPartition{Topic: topic, Partition: int32(p)})
+			}
+		}
+	}
+	for id := range out {
+		slices.SortFunc(out[id], sm.CompareTP)
+	}
+	return out
+}
+
+// CooperativeSticky is Kafka's CooperativeStickyAssignor (see the package
+// doc).
+type CooperativeSticky struct{}
+
+// Name implements Assignor.
+func (CooperativeSticky) Name() string { return CooperativeStickyName }
+
+// Assign implements Assignor: Sticky's balanced, sticky assignment, then
+// the cooperative adjustment that withholds partitions still owned by
+// another live member.
+func (CooperativeSticky) Assign(members []Member, topics map[string]int32) map[string][]sm.TopicPartition {
+	target, prevOwner := Sticky(members, topics)
+	out := emptyResult(members)
+	for _, id := range slices.Sorted(maps.Keys(target)) {
+		for _, tp := range target[id] {
+			if o, ok := prevOwner[tp]; ok && o != id {
+				continue // revoked from o now, assigned to id next rebalance
+			}
+			out[id] = append(out[id], tp)
+		}
+	}
+	return out
+}
+
+// Sticky computes the balanced, sticky target assignment (what Kafka's
+// eager StickyAssignor would hand out) and the valid previous owner of each
+// partition (owned by a live member that is still subscribed, the claim
+// with the highest generation, no tie). Exported for tests and for a leader
+// that wants the eventual target.
+func Sticky(members []Member, topics map[string]int32) (target map[string][]sm.TopicPartition, prevOwner map[sm.TopicPartition]string) {
+	sorted := slices.Clone(members)
+	slices.SortFunc(sorted, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
+	byID := make(map[string]Member, len(sorted))
+	for _, m := range sorted {
+		byID[m.ID] = m
+	}
+	// Every partition of a subscribed topic, with the members that may own it.
+	eligible := map[sm.TopicPartition][]string{}
+	var all []sm.TopicPartition
+	for _, topic := range slices.Sorted(maps.Keys(topics)) {
+		var subs []string
+		for _, m := range sorted {
+			if subscribes(m, topic) {
+				subs = append(subs, m.ID)
+			}
+		}
+		if len(subs) == 0 {
+			continue
+		}
+		for p := int32(0); p < topics[topic]; p++ {
+			tp := sm.TopicPartition{Topic: topic, Partition: p}
+			eligible[tp] = subs
+			all = append(all, tp)
+		}
+	}
+	prevOwner = previousOwners(sorted, eligible)
+
+	owner := make(map[sm.TopicPartition]string, len(all))
+	load := make(map[string]int, len(sorted))
+	for _, m := range sorted {
+		load[m.ID] = 0
+	}
+	// Owned partitions stay. With equal subscriptions Kafka's quotas apply:
+	// a member keeps at most P/C of them, and up to P%C members one more;
+	// otherwise all stay and rebalance evens the loads.
+	equal := equalSubscriptions(sorted)
+	minQ, maxQ, numMax, atMax := 0, 0, 0, 0
+	if equal && len(sorted) > 0 {
+		minQ = len(all) / len(sorted)
+		numMax = len(all) % len(sorted)
+		maxQ = minQ
+		if numMax > 0 {
+			maxQ++
+		}
+	}
+	for _, m := range sorted {
+		owned := sortedOwned(m, prevOwner)
+		keep := len(owned)
+		if equal {
+			keep = min(keep, minQ)
+			if len(owned) > minQ && maxQ > minQ && atMax < numMax {
+				keep = maxQ
+				atMax++
+			}
+		}
+		for _, tp := range owned[:keep] {
+			owner[tp] = m.ID
+		}
+		load[m.ID] = keep
+	}
+	// Unowned partitions go to the least-loaded eligible member.
+	for _, tp := range all {
+		if _, ok := owner[tp]; ok {
+			continue
+		}
+		best := ""
+		for _, id := range eligible[tp] {
+			if best == "" || load[id] < load[best] {
+				best = id
+			}
+		}
+		owner[tp] = best
+		load[best]++
+	}
+	rebalance(all, eligible, owner, load, prevOwner)
+
+	target = emptyResult(members)
+	for _, tp := range all {
+		target[owner[tp]] = append(target[owner[tp]], tp)
+	}
+	return target, prevOwner
+}
+
+// previousOwners resolves owned-partition claims: only partitions that
+// exist and the claimant may own count; of several claims the highest
+// generation wins, and a tie at the top leaves the partition unowned (Kafka
+// treats same-generation double claims as invalid).
+func previousOwners(sorted []Member, eligible map[sm.TopicPartition][]string) map[sm.TopicPartition]string {
+	type claim struct {
+		id  string
+		gen int32
+		tie bool
+	}
+	claims := map[sm.TopicPartition]claim{}
+	for _, m := range sorted {
+		for _, tp := range m.Subscription.Owned {
+			if !slices.Contains(eligible[tp], m.ID) {
+				continue
+			}
+			c, ok := claims[tp]
+			switch {
+			case !ok || m.Subscription.Generation > c.gen:
+				claims[tp] = claim{id: m.ID, gen: m.Subscription.Generation}
+			case m.Subscription.Generation == c.gen && c.id != m.ID:
+				c.tie = true
+				claims[tp] = c
+			}
+		}
+	}
+	out := make(map[sm.TopicPartition]string, len(claims))
+	for tp, c := range claims {
+		if !c.tie {
+			out[tp] = c.id
+		}
+	}
+	return out
+}
+
+func sortedOwned(m Member, prevOwner map[sm.TopicPartition]string) []sm.TopicPartition {
+	var out []sm.TopicPartition
+	for _, tp := range m.Subscription.Owned {
+		if prevOwner[tp] == m.ID {
+			out = append(out, tp)
+		}
+	}
+	slices.SortFunc(out, sm.CompareTP)
+	return slices.Compact(out)
+}
+
+func equalSubscriptions(sorted []Member) bool {
+	if len(sorted) == 0 {
+		return true
+	}
+	first := slices.Sorted(slices.Values(sorted[0].Subscription.Topics))
+	first = slices.Compact(first)
+	for _, m := range sorted[1:] {
+		t := slices.Compact(slices.Sorted(slices.Values(m.Subscription.Topics)))
+		if !slices.Equal(first, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// rebalance moves partitions from the most loaded member to a member that
+// may own them and has at least two fewer, until no such move exists. Each
+// move lowers the sum of squared loads, so it ends. Newly placed partitions
+// move before previously owned ones (stickiness), higher partitions first.
+func rebalance(all []sm.TopicPartition, eligible map[sm.TopicPartition][]string, owner map[sm.TopicPartition]string, load map[string]int, prevOwner map[sm.TopicPartition]string) {
+	for {
+		moved := false
+		// Candidates in a stable order: non-sticky first, then by partition descending.
+		cands := slices.Clone(all)
+		slices.SortStableFunc(cands, func(a, b sm.TopicPartition) int {
+			sa, sb := prevOwner[a] == owner[a], prevOwner[b] == owner[b]
+			if sa != sb {
+				if sa {
+					return 1
+				}
+				return -1
+			}
+			return sm.CompareTP(b, a)
+		})
+		for _, tp := range cands {
+			from := owner[tp]
+			best := ""
+			for _, id := range eligible[tp] {
+				if load[id]+1 < load[from] && (best == "" || load[id] < load[best]) {
+					best = id
+				}
+			}
+			if best == "" {
+				continue
+			}
+			owner[tp] = best
+			load[from]--
+			load[best]++
+			moved = true
+			break
+		}
+		if !moved {
+			return
+		}
+	}
+}
