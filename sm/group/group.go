@@ -180,13 +180,7 @@ func (g *group) fenced(instanceID, memberID string) bool {
 // group: the group's protocol type, and a protocol every other member
 // supports too.
 func (g *group) supports(protocolType string, protocols []Protocol, except string) bool {
-	others := 0
-	for id := range g.members {
-		if id != except {
-			others++
-		}
-	}
-	if others == 0 {
+	if len(g.members) == 0 {
 		return true
 	}
 	if protocolType != g.protocolType {
