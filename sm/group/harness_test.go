@@ -151,9 +151,13 @@ func (w *world) advance(d sm.Duration) {
 	w.settle()
 }
 
-func tp(topic string, p int32) sm.TopicPartition { return sm.TopicPartition{Topic: topic, Partition: p} }
+func tp(topic string, p int32) sm.TopicPartition {
+	return sm.TopicPartition{Topic: topic, Partition: p}
+}
 
-func off(t sm.TopicPartition, o sm.Offset) OffsetCommit { return OffsetCommit{TP: t, Offset: o, LeaderEpoch: -1} }
+func off(t sm.TopicPartition, o sm.Offset) OffsetCommit {
+	return OffsetCommit{TP: t, Offset: o, LeaderEpoch: -1}
+}
 
 // rangeAssign is what a leader does with its join reply.
 func rangeAssign(t testing.TB, jr JoinResponse, topics map[string]int32) []MemberAssignment {
