@@ -328,34 +328,29 @@ func equalSubscriptions(sorted []Member) bool {
 func rebalance(all []sm.TopicPartition, eligible map[sm.TopicPartition][]string, owner map[sm.TopicPartition]string, load map[string]int, prevOwner map[sm.TopicPartition]string) {
 	for {
 		moved := false
-		// Candidates in a stable order: non-sticky first, then by partition descending.
-		cands := slices.Clone(all)
-		slices.SortStableFunc(cands, func(a, b sm.TopicPartition) int {
-			sa, sb := prevOwner[a] == owner[a], prevOwner[b] == owner[b]
-			if sa != sb {
-				if sa {
-					return 1
+		for _, sticky := range []bool{false, true} {
+			for i := len(all) - 1; i >= 0 && !moved; i-- { // all is sorted: highest first
+				tp := all[i]
+				from := owner[tp]
+				if (prevOwner[tp] == from) != sticky {
+					continue
 				}
-				return -1
-			}
-			return sm.CompareTP(b, a)
-		})
-		for _, tp := range cands {
-			from := owner[tp]
-			best := ""
-			for _, id := range eligible[tp] {
-				if load[id]+1 < load[from] && (best == "" || load[id] < load[best]) {
-					best = id
+				best := ""
+				for _, id := range eligible[tp] {
+					if load[id]+1 < load[from] && (best == "" || load[id] < load[best]) {
+						best = id
+					}
+				}
+				if best != "" {
+					owner[tp] = best
+					load[from]--
+					load[best]++
+					moved = true
 				}
 			}
-			if best == "" {
-				continue
+			if moved {
+				break
 			}
-			owner[tp] = best
-			load[from]--
-			load[best]++
-			moved = true
-			break
 		}
 		if !moved {
 			return
