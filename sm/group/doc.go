@@ -30,19 +30,24 @@
 //
 // # Group states
 //
-//	                 join
-//	   Empty ─────────────────────► PreparingRebalance ◄──────────────┐
-//	   ▲  │ delete                   │    │ join phase over, no members│
-//	   │  ▼                          │    └──────────► Empty (gen+1)   │
-//	   │ Dead ──(tombstones stored)  │ every member rejoined, or the   │
-//	   │  │      → removed           │ rebalance timeout: gen+1,       │
-//	   └──┘ (tombstones failed)      ▼ the leader gets all metadata    │
-//	                       CompletingRebalance ───────────────────────►┤
-//	                                 │ leader's assignment stored       │ member joins, leaves,
-//	                                 ▼                                  │ expires, changes its
-//	                               Stable ─────────────────────────────┘ protocols; leader
-//	                                                                      rejoins; sync timeout;
-//	                                                                      assignment store failed
+//	Empty ──join──► PreparingRebalance ──joined──► CompletingRebalance ──stored──► Stable
+//	 ▲  │                ▲      │ none left                 │                         │
+//	 │ delete            │      └──► Empty (gen+1)          │ change                  │ change
+//	 │  ▼                └──────────────────────────────────┴─────────────────────────┘
+//	Dead ──tombstones stored──► removed (failed: back to Empty)
+//
+//	from                 to                   when
+//	Empty                PreparingRebalance   a member joins
+//	PreparingRebalance   CompletingRebalance  every member rejoined, or the rebalance timeout removed
+//	                                          the rest: generation+1, the leader gets all metadata
+//	PreparingRebalance   Empty                the join phase ended with no members: generation+1, stored
+//	CompletingRebalance  Stable               the leader's assignment is stored: every sync answered
+//	CompletingRebalance  PreparingRebalance   a member joins with other protocols, leaves or expires;
+//	                                          a member did not sync in time; the store failed
+//	Stable               PreparingRebalance   a member joins, leaves, expires or changes protocols;
+//	                                          the leader rejoins
+//	Empty                Dead                 delete (tombstones in flight)
+//	Dead                 removed / Empty      tombstones stored / failed
 //
 // Every membership change starts a rebalance, and every completed join
 // phase bumps the generation. Heartbeats answer RebalanceInProgress while
