@@ -68,16 +68,41 @@ func (bg *benchGroup) take() map[Handle]Response {
 // member lost partitions (the cooperative protocol then needs another).
 func (bg *benchGroup) round() bool {
 	joins := make([]Handle, len(bg.members))
-	for i, m := range bg.members {
+	join := func(i int) {
+		m := bg.members[i]
 		bg.h++
 		joins[i] = bg.h
 		meta := assign.EncodeSubscription(assign.Subscription{Version: 2, Topics: []string{"t"}, Owned: m.owned, Generation: bg.gen})
 		bg.c.Join(bg.h, bg.now, JoinRequest{GroupID: "bench", MemberID: m.id, ClientID: "c", ProtocolType: "consumer",
 			Protocols: []Protocol{{Name: bg.assignor.Name(), Metadata: meta}}, SessionTimeout: 10 * sm.Second, RebalanceTimeout: 10 * sm.Second})
 	}
+	for i := range bg.members {
+		join(i)
+	}
 	replies := bg.take()
-	if len(replies) < len(bg.members) { // the initial delay
-		bg.now = bg.now.Add(2 * sm.Second)
+	for range 3 {
+		missing := false
+		for i := range bg.members {
+			missing = missing || replies[joins[i]] == nil
+		}
+		if !missing {
+			break
+		}
+		if bg.c.Describe([]string{"bench"})[0].State == StatePreparingRebalance {
+			// A join phase ended before a later member arrived: those
+			// answered learn of the new rebalance (a heartbeat would say
+			// so) and join again.
+			for i := range bg.members {
+				if r, ok := replies[joins[i]].(JoinResponse); ok && r.Code == None {
+					bg.members[i].id = r.MemberID
+					join(i)
+				}
+			}
+		}
+		for h, r := range bg.take() {
+			replies[h] = r
+		}
+		bg.now = bg.now.Add(2 * sm.Second) // past an initial delay
 		bg.c.OnTimer(bg.now)
 		for h, r := range bg.take() {
 			replies[h] = r
@@ -237,5 +262,54 @@ func TestRebalanceScenario(t *testing.T) {
 		if len(m.owned) < 11 || len(m.owned) > 12 {
 			t.Fatalf("member %s owns %d", m.id, len(m.owned))
 		}
+	}
+}
+
+// Goal: with the cooperative protocol a partition taken from a member is
+// first revoked (nobody holds it; its old owner may still commit it, as a
+// cooperative consumer does after the sync) and assigned to the new owner
+// one rebalance later, who alone may then commit it.
+func TestCooperativeCommitOwnership(t *testing.T) {
+	bg := newBenchGroup(t, 1, 8, assign.CooperativeSticky{})
+	a := bg.members[0]
+	if len(a.owned) != 8 {
+		t.Fatalf("a owns %v", a.owned)
+	}
+	commit := func(m *benchMember, p sm.TopicPartition) Code {
+		bg.h++
+		bg.c.Commit(bg.h, bg.now, CommitRequest{GroupID: "bench", Generation: bg.gen, MemberID: m.id, Offsets: []OffsetCommit{off(p, 1)}}, bg.hw)
+		return bg.take()[bg.h].(CommitResponse).Partitions[0].Code
+	}
+	b := &benchMember{}
+	bg.members = append(bg.members, b)
+	if !bg.round() {
+		t.Fatal("nothing revoked when b joined")
+	}
+	if len(a.owned) != 4 || len(b.owned) != 0 {
+		t.Fatalf("after the revoking round: a %v, b %v", a.owned, b.owned)
+	}
+	var moved sm.TopicPartition
+	for p := range int32(8) {
+		if !slices.Contains(a.owned, tp("t", p)) {
+			moved = tp("t", p)
+		}
+	}
+	if c := commit(a, moved); c != None {
+		t.Fatalf("a commits revoked %s: %v", moved, c)
+	}
+	if c := commit(b, moved); c != PartitionNotAssigned {
+		t.Fatalf("b commits %s before it is assigned: %v", moved, c)
+	}
+	if bg.round() {
+		t.Fatal("second round revoked more")
+	}
+	if len(a.owned) != 4 || len(b.owned) != 4 || !slices.Contains(b.owned, moved) {
+		t.Fatalf("after settling: a %v, b %v", a.owned, b.owned)
+	}
+	if c := commit(a, moved); c != PartitionNotAssigned {
+		t.Fatalf("a commits %s after it moved: %v", moved, c)
+	}
+	if c := commit(b, moved); c != None {
+		t.Fatalf("b commits its %s: %v", moved, c)
 	}
 }
