@@ -474,6 +474,16 @@ func (c *Coordinator) OnTimer(now sm.Time) {
 	}
 }
 
+// touchLight is touch after a change that can only move g's deadline
+// later (a member heard from, offsets committed): the filed deadline stays
+// and may wake OnTimer early, which then re-files the exact one. It keeps
+// heartbeats and commits O(log groups) instead of O(members).
+func (c *Coordinator) touchLight(g *group) {
+	if g.forgettable() || (g.heapIndex < 0 && g.deadline == 0 && g.nextDeadline() != 0) {
+		c.touch(g)
+	}
+}
+
 // touch re-files g's deadline in the heap.
 func (c *Coordinator) touch(g *group) {
 	if c.mode != modeActive && c.mode != modeLoading {

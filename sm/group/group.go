@@ -804,7 +804,7 @@ func (c *Coordinator) Heartbeat(h Handle, now sm.Time, r HeartbeatRequest) {
 		reply(UnknownMemberID, fmt.Sprintf("group: member %q unknown: group %q does not exist", r.MemberID, r.GroupID))
 		return
 	}
-	defer c.touch(g)
+	defer c.touchLight(g)
 	m := g.members[r.MemberID]
 	switch {
 	case g.state == StateDead:

@@ -84,7 +84,8 @@ func (c *Coordinator) checkGroup(g *group, refs map[Handle]bool) []error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("group: %q (%v, generation %d): %s", g.id, g.state, g.generation, fmt.Sprintf(format, args...)))
 	}
-	if want := g.nextDeadline(); want != g.deadline || (want != 0) != (g.heapIndex >= 0) {
+	// The filed deadline may be early (touchLight), never late or missing.
+	if want := g.nextDeadline(); (want == 0 && g.deadline != 0) || (want != 0 && (g.deadline == 0 || g.deadline > want)) || (g.deadline != 0) != (g.heapIndex >= 0) {
 		bad("deadline %v filed, %v due (heap index %d)", g.deadline, want, g.heapIndex)
 	}
 	if g.forgettable() {

@@ -75,9 +75,12 @@ func (p *pendingAppend) failedResponse(code Code, msg string) Response {
 // complete applies a finished append, in issue order.
 func (c *Coordinator) complete(now sm.Time, p *pendingAppend) {
 	ok := p.outcome == sm.OutcomeOK
-	code, msg := CoordinatorNotAvailable, fmt.Sprintf("group: append to offsets partition %d failed: %s", c.cfg.Partition, p.reason)
-	if p.notLeader {
-		code = NotCoordinator
+	code, msg := None, ""
+	if !ok {
+		code, msg = CoordinatorNotAvailable, fmt.Sprintf("group: append to offsets partition %d failed: %s", c.cfg.Partition, p.reason)
+		if p.notLeader {
+			code = NotCoordinator
+		}
 	}
 	if p.kind == appendDelete {
 		c.completeDelete(p, ok, code, msg)
@@ -86,7 +89,11 @@ func (c *Coordinator) complete(now sm.Time, p *pendingAppend) {
 	g := c.groups[p.group]
 	assert.That(g != nil, "group: append %d completed for group %q, which is gone", p.id, p.group)
 	g.appendsInflight--
-	defer c.touch(g)
+	if p.kind == appendCommit {
+		defer c.touchLight(g)
+	} else {
+		defer c.touch(g)
+	}
 	switch p.kind {
 	case appendCommit:
 		for _, pc := range p.commits {
@@ -182,7 +189,7 @@ func (c *Coordinator) Commit(h Handle, now sm.Time, r CommitRequest, hw Watermar
 			return
 		}
 	}
-	defer c.touch(g)
+	defer c.touchLight(g)
 	standalone := r.Generation < 0 && g.state == StateEmpty
 	var m *member
 	switch {
