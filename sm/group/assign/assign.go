@@ -179,18 +179,44 @@ func (CooperativeSticky) Assign(members []Member, topics map[string]int32) map[s
 func Sticky(members []Member, topics map[string]int32) (target map[string][]sm.TopicPartition, prevOwner map[sm.TopicPartition]string) {
 	sorted := slices.Clone(members)
 	slices.SortFunc(sorted, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
-	byID := make(map[string]Member, len(sorted))
-	for _, m := range sorted {
-		byID[m.ID] = m
+	st := newStickyState(sorted, topics)
+	st.claim()
+	st.keep(equalSubscriptions(sorted))
+	st.place()
+	st.rebalance()
+	target = emptyResult(members)
+	for j, tp := range st.all {
+		id := sorted[st.owner[j]].ID
+		target[id] = append(target[id], tp)
 	}
-	// Every partition of a subscribed topic, with the members that may own it.
-	eligible := map[sm.TopicPartition][]string{}
-	var all []sm.TopicPartition
+	prevOwner = make(map[sm.TopicPartition]string, len(st.all))
+	for j, tp := range st.all {
+		if st.prev[j] >= 0 {
+			prevOwner[tp] = sorted[st.prev[j]].ID
+		}
+	}
+	return target, prevOwner
+}
+
+// stickyState indexes members (by ID order) and partitions (in topic,
+// partition order) so the assignment works on slices, not maps.
+type stickyState struct {
+	members []Member
+	all     []sm.TopicPartition
+	index   map[sm.TopicPartition]int
+	subs    [][]int // per partition: the members subscribed to its topic
+	prev    []int   // per partition: the valid previous owner, -1 none
+	owner   []int
+	load    []int
+}
+
+func newStickyState(sorted []Member, topics map[string]int32) *stickyState {
+	st := &stickyState{members: sorted, index: map[sm.TopicPartition]int{}, load: make([]int, len(sorted))}
 	for _, topic := range slices.Sorted(maps.Keys(topics)) {
-		var subs []string
-		for _, m := range sorted {
+		var subs []int
+		for i, m := range sorted {
 			if subscribes(m, topic) {
-				subs = append(subs, m.ID)
+				subs = append(subs, i)
 			}
 		}
 		if len(subs) == 0 {
@@ -198,112 +224,136 @@ func Sticky(members []Member, topics map[string]int32) (target map[string][]sm.T
 		}
 		for p := int32(0); p < topics[topic]; p++ {
 			tp := sm.TopicPartition{Topic: topic, Partition: p}
-			eligible[tp] = subs
-			all = append(all, tp)
+			st.index[tp] = len(st.all)
+			st.all = append(st.all, tp)
+			st.subs = append(st.subs, subs)
 		}
 	}
-	prevOwner = previousOwners(sorted, eligible)
-
-	owner := make(map[sm.TopicPartition]string, len(all))
-	load := make(map[string]int, len(sorted))
-	for _, m := range sorted {
-		load[m.ID] = 0
+	st.prev = make([]int, len(st.all))
+	st.owner = make([]int, len(st.all))
+	for j := range st.all {
+		st.prev[j], st.owner[j] = -1, -1
 	}
-	// Owned partitions stay. With equal subscriptions Kafka's quotas apply:
-	// a member keeps at most P/C of them, and up to P%C members one more;
-	// otherwise all stay and rebalance evens the loads.
-	equal := equalSubscriptions(sorted)
+	return st
+}
+
+// claim resolves owned-partition claims: only partitions that exist and
+// the claimant may own count; of several claims the highest generation
+// wins, and a tie at the top leaves the partition unowned (Kafka treats
+// same-generation double claims as invalid).
+func (st *stickyState) claim() {
+	gen := make([]int32, len(st.all))
+	tie := make([]bool, len(st.all))
+	for i, m := range st.members {
+		for _, tp := range m.Subscription.Owned {
+			j, ok := st.index[tp]
+			if !ok || !slices.Contains(st.subs[j], i) {
+				continue
+			}
+			g := m.Subscription.Generation
+			switch {
+			case st.prev[j] < 0 || g > gen[j]:
+				st.prev[j], gen[j], tie[j] = i, g, false
+			case g == gen[j] && st.prev[j] != i:
+				tie[j] = true
+			}
+		}
+	}
+	for j := range st.all {
+		if tie[j] {
+			st.prev[j] = -1
+		}
+	}
+}
+
+// keep leaves owned partitions with their owners. With equal
+// subscriptions Kafka's quotas apply: a member keeps at most P/C of them,
+// and up to P%C members one more; otherwise all stay and rebalance evens
+// the loads.
+func (st *stickyState) keep(equal bool) {
+	owned := make([][]int, len(st.members))
+	for j, i := range st.prev { // ascending j: each member's list is sorted
+		if i >= 0 {
+			owned[i] = append(owned[i], j)
+		}
+	}
+	n := len(st.members)
 	minQ, maxQ, numMax, atMax := 0, 0, 0, 0
-	if equal && len(sorted) > 0 {
-		minQ = len(all) / len(sorted)
-		numMax = len(all) % len(sorted)
+	if equal && n > 0 {
+		minQ, numMax = len(st.all)/n, len(st.all)%n
 		maxQ = minQ
 		if numMax > 0 {
 			maxQ++
 		}
 	}
-	for _, m := range sorted {
-		owned := sortedOwned(m, prevOwner)
-		keep := len(owned)
+	for i, js := range owned {
+		k := len(js)
 		if equal {
-			keep = min(keep, minQ)
-			if len(owned) > minQ && maxQ > minQ && atMax < numMax {
-				keep = maxQ
+			k = min(k, minQ)
+			if len(js) > minQ && maxQ > minQ && atMax < numMax {
+				k = maxQ
 				atMax++
 			}
 		}
-		for _, tp := range owned[:keep] {
-			owner[tp] = m.ID
+		for _, j := range js[:k] {
+			st.owner[j] = i
 		}
-		load[m.ID] = keep
+		st.load[i] = k
 	}
-	// Unowned partitions go to the least-loaded eligible member.
-	for _, tp := range all {
-		if _, ok := owner[tp]; ok {
+}
+
+// place gives every unowned partition to its least-loaded eligible member
+// (the first by ID on a tie).
+func (st *stickyState) place() {
+	for j := range st.all {
+		if st.owner[j] >= 0 {
 			continue
 		}
-		best := ""
-		for _, id := range eligible[tp] {
-			if best == "" || load[id] < load[best] {
-				best = id
+		best := -1
+		for _, i := range st.subs[j] {
+			if best < 0 || st.load[i] < st.load[best] {
+				best = i
 			}
 		}
-		owner[tp] = best
-		load[best]++
+		st.owner[j] = best
+		st.load[best]++
 	}
-	rebalance(all, eligible, owner, load, prevOwner)
-
-	target = emptyResult(members)
-	for _, tp := range all {
-		target[owner[tp]] = append(target[owner[tp]], tp)
-	}
-	return target, prevOwner
 }
 
-// previousOwners resolves owned-partition claims: only partitions that
-// exist and the claimant may own count; of several claims the highest
-// generation wins, and a tie at the top leaves the partition unowned (Kafka
-// treats same-generation double claims as invalid).
-func previousOwners(sorted []Member, eligible map[sm.TopicPartition][]string) map[sm.TopicPartition]string {
-	type claim struct {
-		id  string
-		gen int32
-		tie bool
-	}
-	claims := map[sm.TopicPartition]claim{}
-	for _, m := range sorted {
-		for _, tp := range m.Subscription.Owned {
-			if !slices.Contains(eligible[tp], m.ID) {
-				continue
+// rebalance moves a partition to an eligible member with at least two
+// fewer, until no such move exists. Each move lowers the sum of squared
+// loads, so it ends. Newly placed partitions move before previously owned
+// ones (stickiness), higher partitions first.
+func (st *stickyState) rebalance() {
+	for {
+		moved := false
+		for _, sticky := range []bool{false, true} {
+			for j := len(st.all) - 1; j >= 0 && !moved; j-- {
+				from := st.owner[j]
+				if (st.prev[j] == from) != sticky {
+					continue
+				}
+				best := -1
+				for _, i := range st.subs[j] {
+					if st.load[i]+1 < st.load[from] && (best < 0 || st.load[i] < st.load[best]) {
+						best = i
+					}
+				}
+				if best >= 0 {
+					st.owner[j] = best
+					st.load[from]--
+					st.load[best]++
+					moved = true
+				}
 			}
-			c, ok := claims[tp]
-			switch {
-			case !ok || m.Subscription.Generation > c.gen:
-				claims[tp] = claim{id: m.ID, gen: m.Subscription.Generation}
-			case m.Subscription.Generation == c.gen && c.id != m.ID:
-				c.tie = true
-				claims[tp] = c
+			if moved {
+				break
 			}
 		}
-	}
-	out := make(map[sm.TopicPartition]string, len(claims))
-	for tp, c := range claims {
-		if !c.tie {
-			out[tp] = c.id
+		if !moved {
+			return
 		}
 	}
-	return out
-}
-
-func sortedOwned(m Member, prevOwner map[sm.TopicPartition]string) []sm.TopicPartition {
-	var out []sm.TopicPartition
-	for _, tp := range m.Subscription.Owned {
-		if prevOwner[tp] == m.ID {
-			out = append(out, tp)
-		}
-	}
-	slices.SortFunc(out, sm.CompareTP)
-	return slices.Compact(out)
 }
 
 func equalSubscriptions(sorted []Member) bool {
@@ -319,41 +369,4 @@ func equalSubscriptions(sorted []Member) bool {
 		}
 	}
 	return true
-}
-
-// rebalance moves partitions from the most loaded member to a member that
-// may own them and has at least two fewer, until no such move exists. Each
-// move lowers the sum of squared loads, so it ends. Newly placed partitions
-// move before previously owned ones (stickiness), higher partitions first.
-func rebalance(all []sm.TopicPartition, eligible map[sm.TopicPartition][]string, owner map[sm.TopicPartition]string, load map[string]int, prevOwner map[sm.TopicPartition]string) {
-	for {
-		moved := false
-		for _, sticky := range []bool{false, true} {
-			for i := len(all) - 1; i >= 0 && !moved; i-- { // all is sorted: highest first
-				tp := all[i]
-				from := owner[tp]
-				if (prevOwner[tp] == from) != sticky {
-					continue
-				}
-				best := ""
-				for _, id := range eligible[tp] {
-					if load[id]+1 < load[from] && (best == "" || load[id] < load[best]) {
-						best = id
-					}
-				}
-				if best != "" {
-					owner[tp] = best
-					load[from]--
-					load[best]++
-					moved = true
-				}
-			}
-			if moved {
-				break
-			}
-		}
-		if !moved {
-			return
-		}
-	}
 }
