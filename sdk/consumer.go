@@ -247,6 +247,29 @@ func (k *Consumer) SeekToEnd(ctx context.Context, tps ...TopicPartition) error {
 	return nil
 }
 
+// SeekToTime moves the given partitions, or all assigned ones when none
+// are given, to the first committed record stamped at or after t
+// (Client.OffsetForTime); a partition with no record that recent yet moves
+// to its high watermark, where such records will appear.
+func (k *Consumer) SeekToTime(ctx context.Context, t time.Time, tps ...TopicPartition) error {
+	if len(tps) == 0 {
+		tps = k.Assignment()
+	}
+	for _, tp := range tps {
+		if _, ok := k.Position(tp); !ok {
+			return fmt.Errorf("sdk: SeekToTime: %v is not assigned", tp)
+		}
+		to, err := k.c.OffsetForTime(ctx, tp, t)
+		if err != nil {
+			return fmt.Errorf("sdk: SeekToTime %v: %w", tp, err)
+		}
+		if err := k.Seek(tp, to.Offset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Position is the offset the next Poll reads tp from; false if tp is not
 // assigned.
 func (k *Consumer) Position(tp TopicPartition) (sm.Offset, bool) {
@@ -494,7 +517,7 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 		return res
 	}
 	if err := c.connect(ctx, leader); err != nil {
-		res.err, res.retry, res.refresh = err, !stopped(), true
+		res.err, res.retry, res.refresh = err, !stopped() && !revoked(err), true
 		return res
 	}
 	reqID := c.nextReqID()
@@ -502,7 +525,7 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	m, _, err := c.roundTrip(ctx, leader, reqID, req, c.cfg.RequestTimeout)
 	if err != nil {
 		// A fetch changes nothing, so a lost reply is only a retry.
-		res.err, res.retry, res.refresh = err, errors.Is(err, ErrTimeout) && !stopped(), true
+		res.err, res.retry, res.refresh = err, (errors.Is(err, ErrTimeout) || errors.Is(err, ErrConnectionLost)) && !stopped(), true
 		return res
 	}
 	resp, ok := m.(sm.FetchResponse)

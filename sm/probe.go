@@ -143,6 +143,9 @@ const (
 	// ProbeACLRulesApplied: a broker compiled a new ACL rule set from
 	// metadata (a rule change propagated).
 	ProbeACLRulesApplied
+	// ProbeTimeLookup: a partition leader answered a ListOffsets by
+	// timestamp from its local log.
+	ProbeTimeLookup
 
 	probeCount
 )
@@ -192,6 +195,7 @@ var probeNames = [probeCount]string{
 	ProbeProduceDenied:                "produce-denied",
 	ProbeFetchDenied:                  "fetch-denied",
 	ProbeACLRulesApplied:              "acl-rules-applied",
+	ProbeTimeLookup:                   "time-lookup",
 }
 
 func (p Probe) String() string {

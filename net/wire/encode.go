@@ -429,6 +429,8 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.u64(m.ReqID)
 		e.tp(m.TP)
 		e.i64(int64(m.CurrentLeaderEpoch))
+		e.bool(m.ByTime)
+		e.i64(m.Timestamp)
 	case sm.ListOffsetsResponse:
 		e.u64(m.ReqID)
 		e.tp(m.TP)
@@ -442,6 +444,8 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i64(int64(m.LocalStart))
 		e.i64(m.LocalBytes)
 		e.remoteLog(&m.Remote)
+		e.i64(int64(m.Offset))
+		e.i64(m.OffsetTimestamp)
 	case sm.CommitSegmentRequest:
 		e.u64(m.ReqID)
 		e.u64(uint64(m.Broker))
@@ -476,9 +480,12 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.u64(m.ReqID)
 		e.json(m.Register, "register")
 		e.json(m.Revoke, "revoke")
+		e.bool(m.List)
 	case sm.CertResponse:
 		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
 		e.json(m.Record, "record")
+		e.json(m.Records, "records")
+		e.u64(m.RevokedVersion)
 	case sm.RemoteSegmentsResponse:
 		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
 		e.count(len(m.Segments), "segments")
