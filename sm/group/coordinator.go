@@ -40,6 +40,12 @@ type Config struct {
 	OffsetMetadataBytesMax int
 	// AppendsInflightMax caps appends awaiting OnAppended.
 	AppendsInflightMax int
+	// ProtocolMetadataBytesMax caps one member's protocol metadata in a
+	// join (all protocols together); GroupRecordBytesMax caps a group's
+	// metadata record (members' metadata and assignments), which must fit
+	// the offsets partition's record size limit.
+	ProtocolMetadataBytesMax int
+	GroupRecordBytesMax      int
 	// IDs allocates effect IDs; nil uses a counter of the coordinator's own.
 	IDs IDSource
 }
@@ -53,6 +59,7 @@ func DefaultConfig() Config {
 		InitialRebalanceDelay: 3 * sm.Second,
 		MembersMax:            1000, GroupsMax: 100_000,
 		OffsetMetadataBytesMax: 4096, AppendsInflightMax: 4096,
+		ProtocolMetadataBytesMax: 1 << 20, GroupRecordBytesMax: 8 << 20,
 	}
 }
 
@@ -71,6 +78,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("group: initial rebalance delay must be >= 0 (got %v)", c.InitialRebalanceDelay)
 	case c.MembersMax <= 0 || c.GroupsMax <= 0 || c.AppendsInflightMax <= 0:
 		return fmt.Errorf("group: members max %d, groups max %d, appends inflight max %d must be > 0", c.MembersMax, c.GroupsMax, c.AppendsInflightMax)
+	case c.ProtocolMetadataBytesMax <= 0 || c.GroupRecordBytesMax < c.ProtocolMetadataBytesMax:
+		return fmt.Errorf("group: protocol metadata bytes max %d must be > 0 and <= group record bytes max %d", c.ProtocolMetadataBytesMax, c.GroupRecordBytesMax)
 	case c.OffsetMetadataBytesMax < 0 || c.OffsetMetadataBytesMax > stringMax:
 		return fmt.Errorf("group: offset metadata bytes max %d outside 0..%d", c.OffsetMetadataBytesMax, stringMax)
 	}

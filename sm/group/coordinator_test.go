@@ -237,6 +237,8 @@ func TestRequestErrors(t *testing.T) {
 		{"session too long", JoinRequest{GroupID: "mine", Protocols: sub("t"), SessionTimeout: 3600 * sm.Second}, InvalidSessionTimeout},
 		{"no protocols", JoinRequest{GroupID: "mine"}, InconsistentGroupProtocol},
 		{"unknown member, no group", JoinRequest{GroupID: "mine", MemberID: "m", Protocols: sub("t")}, UnknownMemberID},
+		{"metadata too large", JoinRequest{GroupID: "mine", Protocols: []Protocol{{Name: "range", Metadata: make([]byte, 2<<20)}}}, InvalidRequest},
+		{"repeated protocol", JoinRequest{GroupID: "mine", Protocols: append(sub("t"), sub("t")...)}, InconsistentGroupProtocol},
 		{"kip-394", JoinRequest{GroupID: "mine", Protocols: sub("t"), RequireKnownMemberID: true}, MemberIDRequired},
 	}
 	for _, tc := range cases {
@@ -560,5 +562,65 @@ func TestRecordEncoding(t *testing.T) {
 	rep := c2.Load([]sm.Record{{Key: []byte{0, 7}, Value: []byte{1}}, {Key: groupKey("g"), Value: []byte{0, 1, 0}}})
 	if len(rep.Skipped) != 2 {
 		t.Fatalf("load skipped %v", rep.Skipped)
+	}
+}
+
+// Goal: unloading (leadership of the offsets partition moved) answers
+// every held request NotCoordinator, and every later one; late
+// completions are dropped.
+func TestUnload(t *testing.T) {
+	w := newWorld(t, testConfig())
+	ids, gen := stableGroup(t, w, "g", "a", "b")
+	w.auto = false
+	held := w.join("g", ids[0], "a", sub("t")) // leader rejoins: held
+	h := w.handle()
+	w.c.Commit(h, w.now, CommitRequest{GroupID: "g", Generation: gen, MemberID: ids[1], Offsets: []OffsetCommit{off(assignmentOf(t, w, "g", ids[1])[0], 1)}}, w.hw)
+	w.settle()
+	w.c.Unload()
+	w.settle()
+	if r := w.take(held).(JoinResponse); r.Code != NotCoordinator {
+		t.Fatalf("held join: %v", r.Code)
+	}
+	if r := w.take(h).(CommitResponse); r.Partitions[0].Code != NotCoordinator {
+		t.Fatalf("held commit: %v", r.Partitions[0].Code)
+	}
+	w.complete(0, sm.OutcomeOK) // late: dropped
+	w.settle()
+	if c := w.heartbeat("g", gen, ids[1]); c != NotCoordinator {
+		t.Fatalf("after unload: %v", c)
+	}
+	if w.c.TimerAt() != 0 {
+		t.Fatal("timer after unload")
+	}
+}
+
+// Goal: a leader's assignment that gives a partition to two members, or
+// that members could not decode, is refused; the group stays in
+// CompletingRebalance for a good one.
+func TestLeaderAssignmentRefused(t *testing.T) {
+	w := newWorld(t, testConfig())
+	jr := w.joinResp(w.join("g", "", "a", sub("t")))
+	both := assign.EncodeAssignment(assign.Assignment{Partitions: []sm.TopicPartition{tp("t", 0)}})
+	jb := w.join("g", "", "b", sub("t"))
+	ja := w.join("g", jr.MemberID, "a", sub("t"))
+	rb, ra := w.joinResp(jb), w.joinResp(ja)
+	lead := ra
+	if rb.Leader == rb.MemberID {
+		lead = rb
+	}
+	bad := [][]MemberAssignment{
+		{{MemberID: ra.MemberID, Assignment: both}, {MemberID: rb.MemberID, Assignment: both}},
+		{{MemberID: ra.MemberID, Assignment: []byte{0, 1, 0xff}}},
+	}
+	for i, as := range bad {
+		if r := w.take(w.sync("g", lead.Generation, lead.MemberID, as)).(SyncResponse); r.Code != InvalidRequest {
+			t.Fatalf("bad assignment %d: %v", i, r.Code)
+		}
+	}
+	if d := w.c.Describe([]string{"g"})[0]; d.State != StateCompletingRebalance {
+		t.Fatalf("after refusals: %v", d.State)
+	}
+	if r := w.take(w.sync("g", lead.Generation, lead.MemberID, rangeAssign(t, lead, map[string]int32{"t": 8}))).(SyncResponse); r.Code != None {
+		t.Fatalf("good assignment: %v", r.Code)
 	}
 }

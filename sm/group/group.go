@@ -309,6 +309,13 @@ func (c *Coordinator) checkJoin(r *JoinRequest) (Code, string) {
 		}
 	}
 	seen := map[string]bool{}
+	size := 0
+	for _, p := range r.Protocols {
+		size += len(p.Metadata)
+	}
+	if size > c.cfg.ProtocolMetadataBytesMax {
+		return InvalidRequest, fmt.Sprintf("group: protocol metadata of %d bytes (max %d)", size, c.cfg.ProtocolMetadataBytesMax)
+	}
 	for _, p := range r.Protocols {
 		if p.Name == "" || len(p.Name) > stringMax || seen[p.Name] {
 			return InconsistentGroupProtocol, fmt.Sprintf("group: protocol name %.40q empty, too long or repeated", p.Name)
@@ -693,6 +700,14 @@ func (c *Coordinator) syncCompleting(h Handle, now sm.Time, g *group, m *member,
 			c.reply(h, SyncResponse{Code: InvalidRequest, Message: msg})
 			return
 		}
+	}
+	size := 0
+	for _, o := range g.members {
+		size += len(o.metadataFor(g.protocol)) + len(assignments[o.id]) + 128
+	}
+	if size > c.cfg.GroupRecordBytesMax {
+		c.reply(h, SyncResponse{Code: InvalidRequest, Message: fmt.Sprintf("group: group record of about %d bytes (max %d): assignments too large", size, c.cfg.GroupRecordBytesMax)})
+		return
 	}
 	if c.appendFull() {
 		c.reply(h, SyncResponse{Code: CoordinatorNotAvailable, Message: fmt.Sprintf("group: %d appends in flight (max %d)", len(c.appends), c.cfg.AppendsInflightMax)})

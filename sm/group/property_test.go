@@ -303,6 +303,23 @@ func TestCoordinatorProperties(t *testing.T) {
 				}
 			},
 		})
+		// Liveness: with every append completed and time passing, every
+		// held request is answered (none waits forever).
+		for range 6 {
+			for i := range w.issued {
+				if !w.issued[i].done {
+					w.issued[i].done, w.issued[i].outcome = true, sm.OutcomeOK
+					w.c.OnAppended(w.now, Appended{ID: w.issued[i].a.ID, Outcome: sm.OutcomeOK})
+				}
+			}
+			w.settle(t)
+			w.now = w.now.Add(30 * sm.Second)
+			w.c.OnTimer(w.now)
+			w.settle(t)
+		}
+		if len(w.open) != 0 {
+			t.Fatalf("%d requests never answered", len(w.open))
+		}
 	})
 }
 
