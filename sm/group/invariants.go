@@ -34,7 +34,7 @@ func (c *Coordinator) CheckInvariants() error {
 		}
 		c.checked[id] = g.generation
 	}
-	for id := range c.checked {
+	for _, id := range slices.Sorted(maps.Keys(c.checked)) {
 		if c.groups[id] == nil {
 			errs = append(errs, fmt.Errorf("group: generation tracked for gone group %q", id))
 		}
@@ -61,12 +61,12 @@ func (c *Coordinator) CheckInvariants() error {
 			perGroup[p.group]++
 		}
 	}
-	for id, g := range c.groups {
-		if perGroup[id] != g.appendsInflight {
+	for _, id := range slices.Sorted(maps.Keys(c.groups)) {
+		if g := c.groups[id]; perGroup[id] != g.appendsInflight {
 			errs = append(errs, fmt.Errorf("group: %q counts %d appends in flight, %d queued", id, g.appendsInflight, perGroup[id]))
 		}
 	}
-	for h := range c.held {
+	for _, h := range slices.Sorted(maps.Keys(c.held)) {
 		if !refs[h] {
 			errs = append(errs, fmt.Errorf("group: handle %d held for nothing (%+v)", h, c.held[h]))
 		}
@@ -144,7 +144,8 @@ func (c *Coordinator) checkGroup(g *group, refs map[Handle]bool) []error {
 			bad("member %q also pending", m.id)
 		}
 	}
-	for inst, id := range g.instances {
+	for _, inst := range slices.Sorted(maps.Keys(g.instances)) {
+		id := g.instances[inst]
 		if g.members[id] == nil || g.members[id].instanceID != inst {
 			bad("instance %q maps to non-member %q", inst, id)
 		}
@@ -161,15 +162,15 @@ func (c *Coordinator) checkGroup(g *group, refs map[Handle]bool) []error {
 			}
 		}
 		for _, m := range g.sortedMembers() {
-			for tp := range m.owned {
+			for _, tp := range slices.SortedFunc(maps.Keys(m.owned), sm.CompareTP) {
 				if g.assigned[tp] != m.id {
 					bad("member %q owns %s, assigned to %q", m.id, tp, g.assigned[tp])
 				}
 			}
 		}
 	}
-	for tp, ids := range g.inflight {
-		for id := range ids {
+	for _, tp := range slices.SortedFunc(maps.Keys(g.inflight), sm.CompareTP) {
+		for _, id := range slices.Sorted(maps.Keys(g.inflight[tp])) {
 			if p := c.byID[id]; p == nil || p.kind != appendCommit || p.group != g.id {
 				bad("commit of %s in flight as append %d, which is not", tp, id)
 			}
