@@ -1,6 +1,7 @@
 package group
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -622,5 +623,36 @@ func TestLeaderAssignmentRefused(t *testing.T) {
 	}
 	if r := w.take(w.sync("g", lead.Generation, lead.MemberID, rangeAssign(t, lead, map[string]int32{"t": 8}))).(SyncResponse); r.Code != None {
 		t.Fatalf("good assignment: %v", r.Code)
+	}
+}
+
+// Goal: the exported decoder reads what the coordinator writes, and the
+// log of a member commit, a seek and a delete says so.
+func TestDecodeRecord(t *testing.T) {
+	w := newWorld(t, testConfig())
+	ids, gen := stableGroup(t, w, "g", "a")
+	mine := assignmentOf(t, w, "g", ids[0])
+	w.commit("g", gen, ids[0], false, off(mine[0], 9))
+	w.commit("g", gen, ids[0], true, off(mine[0], 4))
+	var kinds []string
+	for _, rec := range w.log {
+		r, err := DecodeRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.IsOffset:
+			kinds = append(kinds, fmt.Sprintf("offset %s=%d seek=%v by %s/%d", r.TP, r.Offset.Offset, r.Offset.Seek, r.Offset.MemberID, r.Offset.Generation))
+		default:
+			kinds = append(kinds, fmt.Sprintf("group gen %d %s members %d", r.Generation, r.Protocol, len(r.Members)))
+		}
+	}
+	want := []string{
+		"group gen 1 range members 1",
+		fmt.Sprintf("offset %s=9 seek=false by %s/%d", mine[0], ids[0], gen),
+		fmt.Sprintf("offset %s=4 seek=true by %s/%d", mine[0], ids[0], gen),
+	}
+	if strings.Join(kinds, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("log:\n%s\nwant:\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
 	}
 }

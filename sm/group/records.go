@@ -278,3 +278,57 @@ func (r *rd) done(what string) error {
 	}
 	return nil
 }
+
+// StoredMember is one member of a stored group record, for readers of the
+// offsets partition (the simulator's group checker, debugging tools).
+type StoredMember struct {
+	MemberID, InstanceID, ClientID, ClientHost string
+	SessionTimeout, RebalanceTimeout           sm.Duration
+	Metadata, Assignment                       []byte
+}
+
+// Record is one offsets-partition record decoded: an offset commit
+// (IsOffset, TP, Offset) or a group's metadata (Generation and the rest);
+// Tombstone when it deletes its key.
+type Record struct {
+	Group     string
+	IsOffset  bool
+	TP        sm.TopicPartition
+	Tombstone bool
+	Offset    Committed
+	// Group metadata.
+	ProtocolType string
+	Generation   int32
+	Protocol     string
+	Leader       string
+	Members      []StoredMember
+}
+
+// DecodeRecord reads one record of the offsets partition.
+func DecodeRecord(rec sm.Record) (Record, error) {
+	k, err := decodeKey(rec.Key)
+	if err != nil {
+		return Record{}, err
+	}
+	out := Record{Group: k.group, IsOffset: k.isOffset, TP: k.tp, Tombstone: rec.Value == nil}
+	switch {
+	case out.Tombstone:
+	case k.isOffset:
+		if out.Offset, err = decodeOffset(rec.Value); err != nil {
+			return Record{}, err
+		}
+	default:
+		v, err := decodeGroup(rec.Value)
+		if err != nil {
+			return Record{}, err
+		}
+		out.ProtocolType, out.Generation, out.Protocol, out.Leader = v.protocolType, v.generation, v.protocol, v.leader
+		for _, m := range v.members {
+			out.Members = append(out.Members, StoredMember{
+				MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost,
+				SessionTimeout: m.sessionTimeout, RebalanceTimeout: m.rebalanceTimeout, Metadata: m.metadata, Assignment: m.assignment,
+			})
+		}
+	}
+	return out, nil
+}
