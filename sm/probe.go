@@ -143,6 +143,11 @@ const (
 	// ProbeACLRulesApplied: a broker compiled a new ACL rule set from
 	// metadata (a rule change propagated).
 	ProbeACLRulesApplied
+	// ProbeRevokedCertRefused: a broker or controller refused a client
+	// request whose certificate serial is in its applied revocation set
+	// (CodeCertificateRevoked): one that got past the transport, which
+	// enforces the set only once the node reported it.
+	ProbeRevokedCertRefused
 
 	probeCount
 )
@@ -192,6 +197,7 @@ var probeNames = [probeCount]string{
 	ProbeProduceDenied:                "produce-denied",
 	ProbeFetchDenied:                  "fetch-denied",
 	ProbeACLRulesApplied:              "acl-rules-applied",
+	ProbeRevokedCertRefused:           "revoked-cert-refused",
 }
 
 func (p Probe) String() string {

@@ -39,7 +39,7 @@
 //		ServerTLS: serverTLS, ClientTLS: clientTLS, // tlsutil.Load*Config
 //		Addresses: metadata.Address,
 //		Deliver: func(from transport.Peer, m sm.Message) {
-//			loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr}) // back-pressure, not loss
+//			loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Serial: from.Serial, Source: from.Addr}) // back-pressure, not loss
 //		},
 //	})
 //	loop = runtime.NewLoop(node, adapters{disk, tr}, 1024) // tr.Send is Adapters.Send
@@ -648,7 +648,7 @@ func (t *Transport) serve(c *conn, rs *quic.ReceiveStream) {
 				}
 				t.stats.received.Add(1)
 				t.stats.receivedBytes.Add(uint64(len(frame)))
-				t.cfg.Deliver(Peer{ID: c.peer, Principal: c.principal, Addr: c.addr}, m)
+				t.cfg.Deliver(Peer{ID: c.peer, Principal: c.principal, Serial: c.serial, Addr: c.addr}, m)
 				continue
 			}
 		}
