@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,6 +32,9 @@ type Cluster struct {
 	CertDir string
 	// AdminURL is the controller's admin API.
 	AdminURL string
+	// AdminToken is its bearer token (weir dev's, from the data
+	// directory's admin-token file).
+	AdminToken string
 
 	c *dev.Cluster
 }
@@ -48,7 +53,18 @@ func Start(dir string, brokers int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{Brokers: c.BrokerAddrs(), CertDir: dev.CertDir(dir), AdminURL: "http://" + c.Controller.HTTPAddr, c: c}, nil
+	tok, err := os.ReadFile(o.AdminTokenFile())
+	if err != nil {
+		_ = c.Shutdown()
+		return nil, fmt.Errorf("devcluster: admin token: %w", err)
+	}
+	return &Cluster{Brokers: c.BrokerAddrs(), CertDir: dev.CertDir(dir), AdminURL: c.Controller.AdminURL, AdminToken: strings.TrimSpace(string(tok)), c: c}, nil
+}
+
+// do sends an admin request with the token.
+func (c *Cluster) do(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+	return http.DefaultClient.Do(req)
 }
 
 // CreateTopic creates a topic through the admin API and waits until every
@@ -60,7 +76,7 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions, rf i
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("devcluster: create topic %s: %w", name, err)
 	}
@@ -87,7 +103,7 @@ func (c *Cluster) led(ctx context.Context, topic string, partitions int) (bool, 
 	if err != nil {
 		return false, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return false, nil // not yet
 	}

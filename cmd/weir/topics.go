@@ -90,6 +90,27 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// adminClient is the HTTP client for the admin API: for an https
+// --api-url it trusts the cluster CA and presents the client certificate
+// (--certs, --cert-name), whose principal the controller checks against
+// the ACLs; the bearer token, when there is one, is sent as well.
+func (g *globals) adminClient() (*http.Client, error) {
+	if !strings.HasPrefix(g.apiURL, "https://") {
+		return http.DefaultClient, nil
+	}
+	dir := g.certs
+	if dir == "" {
+		dir = filepath.Join(g.dataDir, "certs")
+	}
+	tc, err := sdk.TLSFromDir(dir, g.cert)
+	if err != nil {
+		return nil, fmt.Errorf("loading client certificate %q from %s for the https admin API: %w\nhint: pass --certs and --cert-name, or an http:// --api-url", g.cert, dir, err)
+	}
+	tc = tc.Clone()
+	tc.NextProtos = nil // HTTP's ALPN, not the brokers' QUIC protocol
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
+}
+
 // adminToken is the admin API's bearer token: --token-file's, else
 // $WEIR_ADMIN_TOKEN, else <data>/admin-token when it exists ("" for none).
 func (g *globals) adminToken() (string, error) {
@@ -134,8 +155,12 @@ func (g *globals) doOnce(method, path string, body any) (httpReply, error) {
 	} else if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	hc, err := g.adminClient()
+	if err != nil {
+		return httpReply{}, err
+	}
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -168,6 +193,10 @@ func (g *globals) api(method, path string, body any, out any) error {
 	}
 	var env envelope
 	if err := json.Unmarshal(r.body, &env); err != nil {
+		if r.status == http.StatusBadRequest && strings.Contains(string(r.body), "HTTP request to an HTTPS server") {
+			return fmt.Errorf("the controller at %s serves its admin API over HTTPS ([admin] tls)\nhint: pass --api-url %s (weir presents its client certificate, --certs and --cert-name)",
+				g.apiURL, "https://"+strings.TrimPrefix(g.apiURL, "http://"))
+		}
 		return fmt.Errorf("the controller at %s answered %s %s with status %d and a body that is not the admin envelope: %v\nhint: does --api-url point at a Weir controller's admin API?", g.apiURL, method, path, r.status, err)
 	}
 	if !env.Success {

@@ -33,7 +33,10 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
@@ -44,6 +47,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/acl"
 )
@@ -118,9 +122,28 @@ type Config struct {
 	// line per successful request (the access log is ratelimit.Log's). The
 	// zero value discards them.
 	Log zerolog.Logger
-	// AuthToken, when set, is the bearer token every request but GET
-	// /health must carry (auth.go).
+	// AuthToken, when set, is the bearer token that authenticates a
+	// request as TokenPrincipal (auth.go); with it set, or RequireAuth,
+	// every request but GET /health must authenticate.
 	AuthToken string
+	// RequireAuth refuses (401) requests that bring neither the token nor
+	// a client certificate. Off, they are served as TokenPrincipal: the
+	// process chose an open API.
+	RequireAuth bool
+	// Principals maps a verified client certificate to its principal
+	// (nil: the CommonName), as the QUIC listeners do.
+	Principals pki.PrincipalMapper
+	// Revoked reports whether a verified client certificate is revoked;
+	// it is asked on every request. Nil: none is.
+	Revoked func(*x509.Certificate) bool
+	// ForwardTLS, when set, is the TLS config a follower presents (its
+	// controller certificate) forwarding to the leader's https admin URL;
+	// a certificate caller's principal then travels in PrincipalHeader.
+	ForwardTLS *tls.Config
+	// AuditEvent receives the API's security events: failed
+	// authentication, refused authorization, served writes. Nil drops
+	// them.
+	AuditEvent func(AuditRecord)
 	// Version is the build's version, reported by /health.
 	Version string
 	// Started is when the controller process started; /health reports
@@ -190,6 +213,7 @@ type Server struct {
 	b       Backend
 	client  *http.Client // forwards writes to the leader
 	handler http.Handler
+	authz   authzCache
 	srv     *http.Server
 }
 
@@ -216,7 +240,7 @@ func New(cfg Config, b Backend) *Server {
 	s.client = &http.Client{
 		// No proxy from the environment: controller-to-controller traffic
 		// stays direct. No redirects: the leader answers, or it is an error.
-		Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: idleTimeout},
+		Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: idleTimeout, TLSClientConfig: forwardTLS(cfg.ForwardTLS)},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	s.handler = s.routes()
@@ -227,9 +251,19 @@ func New(cfg Config, b Backend) *Server {
 		WriteTimeout:      s.forwardTimeout() + writeSlack,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    headerBytesMax,
-		ErrorLog:          log.New(logWriter{cfg.Log}, "admin: ", 0),
+		ErrorLog:          log.New(logWriter{log: cfg.Log, audit: cfg.AuditEvent}, "admin: ", 0),
 	}
 	return s
+}
+
+// forwardTLS is c for HTTPS: a copy without the QUIC transports' ALPN.
+func forwardTLS(c *tls.Config) *tls.Config {
+	if c == nil {
+		return nil
+	}
+	c = c.Clone()
+	c.NextProtos = nil
+	return c
 }
 
 // Handler returns the API's handler, for tests and for embedding.
@@ -348,7 +382,7 @@ func (s *Server) routes() http.Handler {
 	for _, e := range endpoints {
 		mux.HandleFunc(e.pattern, func(w http.ResponseWriter, r *http.Request) { e.serve(s, w, r) })
 	}
-	h := s.recoverPanics(s.requireToken(mux))
+	h := s.recoverPanics(s.requireAuth(mux))
 	if s.cfg.Middleware != nil {
 		mw := s.cfg.Middleware(h)
 		if mw == nil {
@@ -369,9 +403,23 @@ func (s *Server) logf(format string, args ...any) { s.cfg.Log.Warn().Msgf(format
 
 // logWriter is the io.Writer net/http logs its own errors to (a log.Logger
 // writes each line with one Write): they go to Log at warning level.
-type logWriter struct{ log zerolog.Logger }
+type logWriter struct {
+	log   zerolog.Logger
+	audit func(AuditRecord)
+}
+
+// handshakeError is how net/http logs a TLS handshake that failed (a
+// certificate of another CA, an expired one, none where one is required):
+// "http: TLS handshake error from ADDR: ERR". Each is audited as an
+// authentication failure, as the QUIC listeners audit theirs.
+const handshakeError = "http: TLS handshake error from "
 
 func (w logWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSuffix(string(bytes.TrimPrefix(p, []byte("admin: "))), "\n")
+	if rest, ok := strings.CutPrefix(line, handshakeError); ok && w.audit != nil {
+		addr, reason, _ := strings.Cut(rest, ": ")
+		w.audit(AuditRecord{Type: "authentication_failure", Source: addr, Operation: "tls handshake", Message: "admin API TLS handshake refused: " + reason})
+	}
 	w.log.Warn().Str("source", "net/http").Msg(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }

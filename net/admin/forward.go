@@ -147,6 +147,19 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, leader sm.NodeI
 	req.Header.Set(forwardedHeader, controllerName(s.cfg.Self))
 	if a := r.Header.Get("Authorization"); a != "" {
 		req.Header.Set("Authorization", a) // the leader checks it too
+	} else if c, ok := CallerFrom(r.Context()); ok && !c.Trusted {
+		// A certificate's caller: the leader sees this controller's
+		// certificate, so the principal travels in a header only a
+		// controller may send, and the leader authorizes it again.
+		if s.cfg.ForwardTLS == nil {
+			fail(w, http.StatusServiceUnavailable, fmt.Sprintf("not the controller leader, and a certificate-authenticated request can be forwarded only over TLS between controllers ([admin] tls); nothing was done, send it to the leader %s",
+				controllerName(leader)), leader)
+			return
+		}
+		req.Header.Set(PrincipalHeader, c.Principal)
+		if c.Source.IsValid() {
+			req.Header.Set(SourceHeader, c.Source.String())
+		}
 	}
 	resp, err := s.client.Do(req)
 	switch {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/sm/acl"
 )
 
 // topicSummary is one element of GET /api/v1/topics' data (the
@@ -86,7 +87,12 @@ func (s *Server) onListTopics(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	succeed(w, http.StatusOK, topicSummaries(md.Topics), leader)
+	topics, err := s.describable(r, md.Topics)
+	if err != nil {
+		fail(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot read the ACL rules to filter the topics: %v; retry", err), leader)
+		return
+	}
+	succeed(w, http.StatusOK, topicSummaries(topics), leader)
 }
 
 // topicSummaries lists topics by name, without reordering the Backend's
@@ -104,6 +110,9 @@ func topicSummaries(all []sm.TopicInfo) []topicSummary {
 // metadata.
 func (s *Server) onDescribeTopic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if !s.mayTopic(w, r, name, acl.OpDescribe) {
+		return
+	}
 	md, leader, ok := s.metadata(w, r)
 	if !ok {
 		return
@@ -223,7 +232,7 @@ func (s *Server) onCreateTopic(w http.ResponseWriter, r *http.Request) {
 		fail(w, rerr.status, rerr.msg, leader)
 		return
 	}
-	if !s.routeWrite(w, r, req.Name, body) {
+	if !s.mayTopic(w, r, req.Name, acl.OpCreate) || !s.routeWrite(w, r, req.Name, body) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
@@ -239,7 +248,7 @@ func (s *Server) onCreateTopic(w http.ResponseWriter, r *http.Request) {
 // onDeleteTopic answers DELETE /api/v1/topics/{name} on the leader.
 func (s *Server) onDeleteTopic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !s.routeWrite(w, r, name, nil) {
+	if !s.mayTopic(w, r, name, acl.OpDelete) || !s.routeWrite(w, r, name, nil) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
@@ -268,7 +277,7 @@ func (s *Server) onAlterTopic(w http.ResponseWriter, r *http.Request) {
 		fail(w, rerr.status, rerr.msg, leader)
 		return
 	}
-	if !s.routeWrite(w, r, name, body) {
+	if !s.mayTopic(w, r, name, acl.OpAlter) || !s.routeWrite(w, r, name, body) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)

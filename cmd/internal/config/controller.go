@@ -86,16 +86,27 @@ type Admin struct {
 	PeerURLs []string `toml:"peer_urls"`
 	// RequestTimeoutMs bounds each admin request.
 	RequestTimeoutMs int64 `toml:"request_timeout_ms"`
-	// AuthTokenFile, when set, names a file (mode 0600) holding the bearer
-	// token every admin request but GET /health must carry
-	// (Authorization: Bearer <token>); every controller of a cluster uses
-	// the same. Empty leaves the API open to whoever reaches its port.
-	AuthTokenFile         string `toml:"auth_token_file"`
-	HealthCheckIntervalMs int64  `toml:"health_check_interval_ms"`
-	HealthTimeoutMs       int64  `toml:"health_timeout_ms"`
+	// AuthTokenFile, when set, names a file (mode 0600) holding a bearer
+	// token (Authorization: Bearer <token>) that authenticates a request
+	// as the operator, allowed everything; every controller of a cluster
+	// uses the same.
+	AuthTokenFile string `toml:"auth_token_file"`
+	// TLS serves the admin API over HTTPS with the controller's [tls]
+	// certificate and authenticates callers by client certificates of the
+	// cluster CA (admin or client role), whose principals the ACLs then
+	// check (cluster describe for reads, alter for writes, the topic's
+	// permission for topic routes). On by default. Peer URLs must then be
+	// https://.
+	TLS bool `toml:"tls"`
+	// AllowUnauthenticated serves requests that bring neither the token
+	// nor a certificate, as the operator. Without it, a controller with
+	// neither auth_token_file nor tls refuses to start.
+	AllowUnauthenticated  bool  `toml:"allow_unauthenticated"`
+	HealthCheckIntervalMs int64 `toml:"health_check_interval_ms"`
+	HealthTimeoutMs       int64 `toml:"health_timeout_ms"`
 	// EnableCORS lets the web pages of AllowedOrigins call the API from a
-	// browser. Off by default: the API has no authentication, so any page
-	// in an operator's browser could otherwise drive it. On, it needs
+	// browser. Off by default: a browser lends its client certificate to
+	// every page, so any page could otherwise drive the API. On, it needs
 	// AllowedOrigins; "*" is refused.
 	EnableCORS bool `toml:"enable_cors"`
 	// AllowedOrigins are the origins ("https://console.example.com",
@@ -251,6 +262,7 @@ func DefaultController() Controller {
 	c.Admin.HealthCheckIntervalMs = 15000
 	c.Admin.HealthTimeoutMs = 30000
 	c.Admin.LogRequests = true
+	c.Admin.TLS = true
 	c.Admin.RateLimiting = referenceRateLimiting()
 	c.Cluster.SessionTimeoutMs = 30000
 	c.Cluster.MinInSyncReplicas = 2
@@ -284,8 +296,15 @@ func (c *Controller) Validate() error {
 	}
 	p.Add(c.Raft.HeartbeatIntervalMs <= 0, "raft.heartbeat_interval_ms", "must be > 0 (got %d)", c.Raft.HeartbeatIntervalMs)
 	p.Add(c.Raft.ElectionTimeoutMs <= c.Raft.HeartbeatIntervalMs, "raft.election_timeout_ms", "must be > raft.heartbeat_interval_ms (got %d <= %d)", c.Raft.ElectionTimeoutMs, c.Raft.HeartbeatIntervalMs)
-	_, err = ParsePeerURLs(c.Admin.PeerURLs)
+	urls, err := ParsePeerURLs(c.Admin.PeerURLs)
 	p.Add(err != nil, "admin.peer_urls", "%v", err)
+	for id, u := range urls {
+		https := strings.HasPrefix(u, "https://")
+		p.Add(c.Admin.TLS && !https, "admin.peer_urls", "controller %d's URL %q must be https:// with admin.tls on", id, u)
+		p.Add(!c.Admin.TLS && https, "admin.peer_urls", "controller %d's URL %q must be http:// with admin.tls off", id, u)
+	}
+	p.Add(c.Admin.AuthTokenFile == "" && !c.Admin.TLS && !c.Admin.AllowUnauthenticated, "admin",
+		"the admin API needs authentication: set admin.tls = true (client certificates of the cluster CA), or admin.auth_token_file (a 0600 file with a bearer token), or admin.allow_unauthenticated = true to leave it open to whoever reaches controller.http_listen")
 	p.Add(c.Admin.RequestTimeoutMs <= 0, "admin.request_timeout_ms", "must be > 0 (got %d)", c.Admin.RequestTimeoutMs)
 	p.Add(c.Admin.HealthCheckIntervalMs <= 0, "admin.health_check_interval_ms", "must be > 0 (got %d)", c.Admin.HealthCheckIntervalMs)
 	p.Add(c.Admin.HealthTimeoutMs <= c.Admin.HealthCheckIntervalMs, "admin.health_timeout_ms", "must be > admin.health_check_interval_ms (got %d <= %d)", c.Admin.HealthTimeoutMs, c.Admin.HealthCheckIntervalMs)

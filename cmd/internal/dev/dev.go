@@ -65,9 +65,12 @@ type Options struct {
 	// Security, when set, is every node's [security] section (nil: the
 	// defaults: a cluster without ACL rules is open).
 	Security *config.Security
-	// AdminToken makes the admin API require the bearer token in
-	// AdminTokenFile (created, mode 0600, on first start).
-	AdminToken bool
+	// AdminToken makes the admin API take the bearer token in
+	// AdminTokenFile (created, mode 0600, on first start); AdminTLS serves
+	// it over HTTPS, authenticating client certificates of the dev CA.
+	// With neither the API is open (allow_unauthenticated), as tests that
+	// build Options by hand want; DefaultOptions (weir dev) sets the token.
+	AdminToken, AdminTLS bool
 
 	// startBroker and startController are server.StartBroker and
 	// server.StartController; tests replace them to fail restarts.
@@ -77,7 +80,7 @@ type Options struct {
 
 // DefaultOptions is one broker on loopback in ./weir-data.
 func DefaultOptions() Options {
-	return Options{Dir: "weir-data", Brokers: 1, Host: "127.0.0.1", ControllerPort: 9094, RaftPort: 9095, HTTPPort: 9642, BrokerPort: 9092, MetricsPort: 9643}
+	return Options{Dir: "weir-data", Brokers: 1, Host: "127.0.0.1", ControllerPort: 9094, RaftPort: 9095, HTTPPort: 9642, BrokerPort: 9092, MetricsPort: 9643, AdminToken: true}
 }
 
 // ObjectsDir is the dev cluster's local object store.
@@ -199,6 +202,8 @@ func ControllerConfig(o Options) config.Controller {
 	if o.AdminToken {
 		c.Admin.AuthTokenFile = o.AdminTokenFile()
 	}
+	c.Admin.TLS = o.AdminTLS
+	c.Admin.AllowUnauthenticated = !o.AdminToken && !o.AdminTLS
 	return c
 }
 

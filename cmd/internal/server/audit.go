@@ -2,12 +2,14 @@ package server
 
 import (
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
 	"github.com/weirmq/weir/cmd/internal/audit"
 	"github.com/weirmq/weir/cmd/internal/config"
+	"github.com/weirmq/weir/net/admin"
 	"github.com/weirmq/weir/net/transport"
 	"github.com/weirmq/weir/sm"
 )
@@ -20,6 +22,8 @@ type auditTrail struct {
 	// (transport.Config.Refused). Both nil when off.
 	events  func([]sm.SecurityEvent)
 	refused func(remote, name, reason string)
+	// admin writes the admin API's events (admin.Config.AuditEvent).
+	admin func(admin.AuditRecord)
 }
 
 // openAudit opens the process's audit log as [security] audit_log says:
@@ -48,7 +52,24 @@ func openAudit(sec *config.Security, dataDir, node string, log zerolog.Logger, u
 		refused: func(remote, name, reason string) {
 			l.Log(audit.Event{Type: audit.AuthenticationFailure, Principal: name, Source: remote, Decision: audit.Deny, Message: reason})
 		},
+		admin: func(r admin.AuditRecord) { l.Log(adminAuditEvent(r)) },
 	}, nil
+}
+
+// adminAuditEvent is an admin API event as an audit line.
+func adminAuditEvent(r admin.AuditRecord) audit.Event {
+	ev := audit.Event{Principal: r.Principal, Source: r.Source, Resource: r.Resource, Operation: r.Operation, RuleID: r.RuleID, Message: r.Message,
+		Details: map[string]string{"status": strconv.Itoa(r.Status)}}
+	switch r.Type {
+	case "authentication_failure":
+		ev.Type, ev.Decision = audit.AuthenticationFailure, audit.Deny
+	case "authorization_denied":
+		ev.Type, ev.Decision = audit.AuthorizationDenied, audit.Deny
+		ev.Details["reason"] = r.Reason
+	default:
+		ev.Type = audit.AdminWrite
+	}
+	return ev
 }
 
 // auditEvent is a state machine's security event as an audit line.

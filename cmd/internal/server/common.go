@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weirmq/weir/net/admin"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
 )
@@ -112,10 +113,11 @@ func nextIncarnation(dir string, now time.Time) (n uint64, fresh bool, err error
 	return n, fresh, nil
 }
 
-// AdminPrincipal is the principal of the admin API's own requests in the
-// state machines and the audit log (the admin listener does not
-// authenticate its callers yet).
-const AdminPrincipal = "admin-api"
+// AdminPrincipal is the principal of the admin API's requests in the state
+// machines and the audit log when its caller is the operator (the bearer
+// token, or an API left open); a certificate's caller is named by its own
+// principal (admin.CallerFrom).
+const AdminPrincipal = admin.TokenPrincipal
 
 // local routes requests that originate inside this process (the admin HTTP
 // server) into the node loop and their replies back, using admin client IDs
@@ -163,7 +165,11 @@ func (l *local) call(ctx context.Context, build func(reqID uint64) sm.Message) (
 		delete(l.waiting, id)
 		l.mu.Unlock()
 	}()
-	if err := l.loop.Post(ctx, sm.Received{From: id, Msg: build(n), Principal: AdminPrincipal}); err != nil {
+	ev := sm.Received{From: id, Msg: build(n), Principal: AdminPrincipal}
+	if c, ok := admin.CallerFrom(ctx); ok { // who the admin API authenticated, for the audit log
+		ev.Principal, ev.Source = c.Principal, c.Source
+	}
+	if err := l.loop.Post(ctx, ev); err != nil {
 		return nil, err
 	}
 	select {

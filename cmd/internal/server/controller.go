@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +22,7 @@ import (
 	"github.com/weirmq/weir/io/raftstore"
 	"github.com/weirmq/weir/net/admin"
 	"github.com/weirmq/weir/net/admin/ratelimit"
+	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/net/transport"
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
@@ -36,6 +39,9 @@ type Controller struct {
 	RPCAddr  string
 	RaftAddr string
 	HTTPAddr string
+	// AdminURL is the admin API's base URL: https://HTTPAddr with
+	// [admin] tls, else http://HTTPAddr.
+	AdminURL string
 	// Objects runs the garbage collector's object-store effects; nil
 	// without [object_storage].
 	Objects *cloud.Executor
@@ -206,9 +212,25 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 			return nil, fmt.Errorf("admin.auth_token_file %q: %w", cfg.Admin.AuthTokenFile, err)
 		}
 	}
+	var listenTLS, forwardTLS *tls.Config
+	if cfg.Admin.TLS {
+		// HTTPS with this controller's certificate; a client certificate
+		// is asked for and verified against the cluster CA when given (a
+		// token caller brings none), and each request checks it for
+		// revocation. Followers present their own to the leader.
+		listenTLS = serverTLS.Clone()
+		listenTLS.NextProtos = []string{"h2", "http/1.1"}
+		listenTLS.ClientAuth = tls.VerifyClientCertIfGiven
+		forwardTLS = clientTLS
+	}
 	srv := admin.New(admin.Config{
-		AuthToken: token,
-		Self:      id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
+		AuthToken:   token,
+		RequireAuth: !cfg.Admin.AllowUnauthenticated,
+		Principals:  principals,
+		Revoked:     func(cert *x509.Certificate) bool { return revs.revoked(pki.SerialString(cert.SerialNumber)) },
+		ForwardTLS:  forwardTLS,
+		AuditEvent:  trail.admin,
+		Self:        id, RequestTimeout: time.Duration(cfg.Admin.RequestTimeoutMs) * time.Millisecond,
 		LeaderURL:      func(n sm.NodeID) (string, bool) { u, ok := peerURLs[n]; return u, ok },
 		Log:            adminLog,
 		Version:        Version,
@@ -219,11 +241,17 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 			return withMetrics(reg, limited)
 		},
 	}, c.api)
+	lim.KeyByPrincipal(srv.Principal)
 	ln, err := net.Listen("tcp", cfg.Controller.HTTPListen)
 	if err != nil {
 		return nil, fmt.Errorf("controller: admin http_listen %s: %w", cfg.Controller.HTTPListen, err)
 	}
 	c.HTTPAddr = ln.Addr().String()
+	c.AdminURL = "http://" + c.HTTPAddr
+	if listenTLS != nil {
+		ln = tls.NewListener(ln, listenTLS)
+		c.AdminURL = "https://" + c.HTTPAddr
+	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

@@ -125,6 +125,7 @@ func TestControllerRefusesCorruptStore(t *testing.T) {
 		t.Skip("starts a controller and a broker; skipped with -short")
 	}
 	o := dev.DefaultOptions()
+	o.AdminToken = false // storage tests talk to an open admin API
 	o.Dir = t.TempDir()
 	o.NoRateLimit = true
 	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort, o.MetricsPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), 0
@@ -208,6 +209,7 @@ func newCtlCluster(t *testing.T, n int) *ctlCluster {
 		cfg.Raft.HeartbeatIntervalMs = 100
 		cfg.Raft.ElectionTimeoutMs = 1000
 		cfg.Admin.PeerURLs = urls
+		cfg.Admin.TLS, cfg.Admin.AllowUnauthenticated = false, true // store tests; admin auth has its own (net/admin, cmd/weir)
 		cfg.Admin.RateLimiting.Enabled = false
 		cfg.Cluster.MinInSyncReplicas = 1
 		p := tlsutil.PathsFor(certs, name)

@@ -61,6 +61,7 @@ func newLossRigN(t testing.TB, brokers int) *lossRig {
 		t.Skip("starts a controller and a broker; skipped with -short")
 	}
 	o := dev.DefaultOptions()
+	o.AdminToken = false // storage tests talk to an open admin API
 	o.Dir = t.TempDir()
 	o.ControllerPort, o.RaftPort, o.HTTPPort, o.BrokerPort = testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	o.MetricsPort = testnet.FreePort(t)

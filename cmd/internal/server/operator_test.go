@@ -54,6 +54,7 @@ func startMiniCluster(t *testing.T, mutate func(*config.Controller)) *miniCluste
 	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)) }
 
 	c := config.DefaultController()
+	c.Admin.TLS, c.Admin.AllowUnauthenticated = false, true // rate limits and metrics by IP; admin auth has its own tests
 	c.Controller.RPCListen, c.Controller.RaftListen, c.Controller.HTTPListen = addr(), addr(), addr()
 	c.Controller.DataDir = filepath.Join(dir, "controller-1")
 	c.Raft.Peers = []string{"1@" + c.Controller.RaftListen}

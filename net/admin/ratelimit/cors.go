@@ -25,9 +25,10 @@ const (
 // CORS is the admin API's cross-origin policy: it lets the web pages of
 // the origins listed (canonical, as ParseOrigin returns them; none means
 // CORS is off) call the API, and stops every other web page from changing
-// anything. The API has no authentication yet, so any page open in an
-// operator's browser could otherwise delete topics on a controller the
-// browser can reach, loopback included.
+// anything. A browser lends its client certificate (and an open API's
+// trust) to every page, so any page open in an operator's browser could
+// otherwise delete topics on a controller the browser can reach, loopback
+// included.
 //
 //   - A request whose Origin is listed gets Access-Control-Allow-Origin
 //     naming that origin (never "*") and the exposed headers; with CORS on,
@@ -133,7 +134,7 @@ func refuseOrigin(w http.ResponseWriter, origin string, corsOn bool) {
 	if corsOn {
 		fix = "the origin is not in admin.allowed_origins"
 	}
-	msg := fmt.Sprintf("cross-origin request from %s refused: %s (the admin API has no authentication, so only listed web pages may use it)", what, fix)
+	msg := fmt.Sprintf("cross-origin request from %s refused: %s (a browser lends its credentials to every page, so only listed web pages may use the admin API)", what, fix)
 	body, err := json.Marshal(envelope{Error: msg})
 	if err != nil {
 		panic(fmt.Sprintf("ratelimit: encoding origin refusal: %v", err))
@@ -155,7 +156,7 @@ func refuseOrigin(w http.ResponseWriter, origin string, corsOn bool) {
 func ParseOrigin(s string) (string, error) {
 	switch s {
 	case "*":
-		return "", errors.New(`"*" would let every web page drive the admin API, which has no authentication; list the origins of the pages that may (e.g. "http://localhost:3000")`)
+		return "", errors.New(`"*" would let every web page drive the admin API with the browser's credentials; list the origins of the pages that may (e.g. "http://localhost:3000")`)
 	case "null":
 		return "", errors.New(`"null" is the origin of sandboxed and file:// pages, which any page can produce; list real origins`)
 	}

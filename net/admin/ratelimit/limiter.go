@@ -123,7 +123,8 @@ type Limiter struct {
 	// serialisation that the global bucket does not already impose.
 	mu              sync.Mutex
 	global          *bucket
-	ips             map[netip.Addr]*bucket
+	ips             map[clientKey]*bucket
+	principalOf     func(*http.Request) string
 	ipOverflow      *bucket
 	totalRequests   uint64
 	blockedRequests uint64
@@ -148,7 +149,7 @@ func New(cfg Config, clock Clock) (*Limiter, error) {
 		exact:           map[string]*pathEndpoints{},
 		globalLimit:     newLimit(cfg.GlobalBurstSize, cfg.GlobalRefillRate),
 		ipLimit:         newLimit(cfg.PerIPBurstSize, cfg.PerIPRefillRate),
-		ips:             map[netip.Addr]*bucket{},
+		ips:             map[clientKey]*bucket{},
 		lastCleanup:     now,
 	}
 	for _, s := range cfg.TrustedProxies {
@@ -245,11 +246,17 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 		}
 		ip := l.ClientIP(r)
 		noteClientIP(r, ip)
+		key := clientKey{ip: ip}
+		if l.principalOf != nil {
+			if p := l.principalOf(r); p != "" {
+				key = clientKey{principal: p}
+			}
+		}
 		ep := l.endpointFor(r.Method, path)
-		v := l.decide(l.clock.Now().UnixNano(), ip, ep)
+		v := l.decide(l.clock.Now().UnixNano(), key, ep)
 		setHeaders(w.Header(), &v)
 		if !v.allowed {
-			refuse(w, &v, ip, ep)
+			refuse(w, &v, key, ep)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -316,7 +323,7 @@ func newVerdict(nowNs int64, c *candidate, allowed bool) verdict {
 
 // decide checks every bucket of the request and takes one token from
 // each only if all have one.
-func (l *Limiter) decide(nowNs int64, ip netip.Addr, ep *endpoint) verdict {
+func (l *Limiter) decide(nowNs int64, ip clientKey, ep *endpoint) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.totalRequests++
@@ -412,7 +419,7 @@ type envelope struct {
 }
 
 // refuse answers 429 in the reference's words.
-func refuse(w http.ResponseWriter, v *verdict, ip netip.Addr, ep *endpoint) {
+func refuse(w http.ResponseWriter, v *verdict, ip clientKey, ep *endpoint) {
 	body, err := json.Marshal(envelope{Error: refusalMessage(v, ip, ep)})
 	if err != nil {
 		panic(fmt.Sprintf("ratelimit: encoding refusal: %v", err))
@@ -434,13 +441,16 @@ func refuse(w http.ResponseWriter, v *verdict, ip netip.Addr, ep *endpoint) {
 // facts a client needs that the reference's words leave out: the bucket's
 // burst (a client refused on its 6th request of a burst, under a limit of
 // 10 a minute, must learn why) and when to retry (Retry-After).
-func refusalMessage(v *verdict, ip netip.Addr, ep *endpoint) string {
+func refusalMessage(v *verdict, ip clientKey, ep *endpoint) string {
 	var who string
 	switch v.scope {
 	case scopeGlobal:
 		who = "all clients"
 	case scopeIP:
-		who = "IP " + ipString(ip)
+		who = "IP " + ipString(ip.ip)
+		if ip.principal != "" {
+			who = fmt.Sprintf("principal %q", ip.principal)
+		}
 	case scopeEndpoint:
 		who = "endpoint " + ep.name
 	}
@@ -456,6 +466,20 @@ func ipString(ip netip.Addr) string {
 	}
 	return ip.String()
 }
+
+// clientKey is whose per-client bucket a request draws from: its
+// authenticated principal when it has one (every address of one principal
+// shares its budget, and principals behind one proxy do not share one),
+// else its client IP.
+type clientKey struct {
+	ip        netip.Addr
+	principal string
+}
+
+// KeyByPrincipal makes the per-client buckets key on principalOf(r) when
+// it is not "" (the admin server's authenticated principal), instead of
+// the client IP. Call it before serving.
+func (l *Limiter) KeyByPrincipal(principalOf func(*http.Request) string) { l.principalOf = principalOf }
 
 // Stats is the rate_limiting block of the reference's /health answer.
 type Stats struct {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -153,7 +155,7 @@ func TestRefusalTakesNothing(t *testing.T) {
 	}
 	now := clock.Now().UnixNano()
 	ip := netip.MustParseAddr("192.0.2.1")
-	if g, i := l.global.tokensAt(&l.globalLimit, now), l.ips[ip].tokensAt(&l.ipLimit, now); g != 9 || i != 4 {
+	if g, i := l.global.tokensAt(&l.globalLimit, now), l.ips[clientKey{ip: ip}].tokensAt(&l.ipLimit, now); g != 9 || i != 4 {
 		t.Fatalf("after 1 admitted and 3 refused: global %v, ip %v tokens; want 9 and 4", g, i)
 	}
 }
@@ -356,7 +358,7 @@ func TestCleanupDropsIdleLimiters(t *testing.T) {
 	if n := l.Cleanup(clock.Now()); n != 1 {
 		t.Fatalf("Cleanup after 1 s dropped %d, want 1 (192.0.2.1 full again)", n)
 	}
-	if _, ok := l.ips[netip.MustParseAddr("192.0.2.2")]; !ok {
+	if _, ok := l.ips[clientKey{ip: netip.MustParseAddr("192.0.2.2")}]; !ok {
 		t.Fatalf("Cleanup dropped 192.0.2.2, which is still refilling")
 	}
 	clock.Advance(time.Second)
@@ -387,13 +389,13 @@ func TestIPLimitersBounded(t *testing.T) {
 	now := clock.Now().UnixNano()
 	for i := range ipLimitersMax {
 		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		if v := l.decide(now, ip, nil); !v.allowed {
+		if v := l.decide(now, clientKey{ip: ip}, nil); !v.allowed {
 			t.Fatalf("request %d refused", i)
 		}
 	}
 	for i, want := range []bool{true, true, false} {
 		ip := netip.AddrFrom4([4]byte{172, 16, 0, byte(i)})
-		if v := l.decide(now, ip, nil); v.allowed != want || (!want && v.scope != scopeIP) {
+		if v := l.decide(now, clientKey{ip: ip}, nil); v.allowed != want || (!want && v.scope != scopeIP) {
 			t.Fatalf("new IP %d past the bound: allowed=%v scope=%v, want %v (shared overflow bucket of 2)", i, v.allowed, v.scope, want)
 		}
 	}
@@ -501,4 +503,48 @@ func TestConcurrentAdmitsExactlyBurst(t *testing.T) {
 func (l *Limiter) routeBucketTokens(nowNs int64, path string) float64 {
 	ep := l.exact[path].any
 	return ep.bucket.tokensAt(&ep.limit, nowNs)
+}
+
+// Goal: with KeyByPrincipal, an authenticated principal has one budget
+// wherever it connects from, two principals behind one address have one
+// each, and the refusal names the principal; requests without one still
+// draw from their IP's bucket.
+func TestKeyByPrincipal(t *testing.T) {
+	cfg := roomyConfig()
+	cfg.PerIPBurstSize, cfg.PerIPRefillRate = 2, 1
+	l, _ := newTestLimiter(t, cfg)
+	l.KeyByPrincipal(func(r *http.Request) string { return r.Header.Get("X-Test-Principal") })
+	h := l.Middleware(&okHandler{})
+	send := func(remote, principal string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.RemoteAddr = remote
+		if principal != "" {
+			r.Header.Set("X-Test-Principal", principal)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i, remote := range []string{"192.0.2.1:1", "192.0.2.2:1"} { // alice from two addresses: one budget
+		if w := send(remote, "alice"); w.Code != 200 {
+			t.Fatalf("alice request %d: %d", i, w.Code)
+		}
+	}
+	w := send("192.0.2.3:1", "alice")
+	if w.Code != 429 || !strings.Contains(w.Body.String(), `Rate limit exceeded for principal \"alice\"`) {
+		t.Fatalf("alice's third request: %d %s", w.Code, w.Body.String())
+	}
+	for i := range 2 { // bob behind alice's first address has his own
+		if w := send("192.0.2.1:1", "bob"); w.Code != 200 {
+			t.Fatalf("bob request %d: %d", i, w.Code)
+		}
+	}
+	for i := range 2 { // an unauthenticated client from that address too
+		if w := send("192.0.2.1:1", ""); w.Code != 200 {
+			t.Fatalf("anonymous request %d: %d", i, w.Code)
+		}
+	}
+	if w := send("192.0.2.1:1", ""); w.Code != 429 || !strings.Contains(w.Body.String(), "IP 192.0.2.1") {
+		t.Fatalf("anonymous third: %d %s", w.Code, w.Body.String())
+	}
 }
