@@ -51,7 +51,13 @@ type Client struct {
 // call is a request waiting for its reply.
 type call struct {
 	to    sm.NodeID
-	reply chan sm.Message // capacity 1
+	reply chan answer // capacity 1
+}
+
+// answer is a reply, or why none can come (the connection closed).
+type answer struct {
+	m   sm.Message
+	err error
 }
 
 // link is what the Client knows about its connection to one broker.
@@ -59,6 +65,9 @@ type link struct {
 	up      bool          // a Connect succeeded and no request to it has timed out since
 	dialing chan struct{} // non-nil while a Connect is in progress; closed when it ends
 	err     error         // the last Connect's error
+	// lost is why the connection closed (wrapping ErrConnectionLost),
+	// when it did and no Connect has succeeded since.
+	lost error
 }
 
 // NewClient connects to the cluster: it tries each bootstrap address in
@@ -93,6 +102,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		ClientTLS:        cfg.TLS,
 		Addresses:        c.address,
 		Deliver:          c.deliver,
+		Disconnected:     c.disconnected,
 		HandshakeTimeout: cfg.DialTimeout,
 		BackoffMin:       cfg.Backoff.Min,
 		BackoffMax:       cfg.Backoff.Max,
@@ -162,7 +172,8 @@ func (c *Client) bootstrapFrom(ctx context.Context, addr string) error {
 		c.bootAddrs[addr] = id
 		c.metaMu.Unlock()
 		c.linkMu.Lock()
-		c.linkLocked(id).up = true
+		l := c.linkLocked(id)
+		l.up, l.lost = true, nil
 		c.linkMu.Unlock()
 	}
 	if err := c.metadataFrom(ctx, id); err != nil {
@@ -221,12 +232,15 @@ func (c *Client) nextReqID() uint64 { return c.reqID.Add(1) }
 // wait for the reply. sent reports whether the request was handed to the
 // transport: when it is false the request certainly had no effect. A reply
 // that never comes is an error wrapping ErrTimeout; the broker's link is
-// then re-checked before the next request to it.
+// then re-checked before the next request to it. When the connection
+// closes first (the broker closed it: a revoked certificate, a shutdown),
+// the wait ends at once with an error wrapping ErrConnectionLost that says
+// who closed it and why.
 func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req sm.Message, wait time.Duration) (reply sm.Message, sent bool, err error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, false, err
 	}
-	ch := make(chan sm.Message, 1)
+	ch := make(chan answer, 1)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -239,12 +253,23 @@ func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req 
 		delete(c.pending, reqID)
 		c.mu.Unlock()
 	}()
+	// Registered first, checked second: either disconnected sees this
+	// call, or this sees the link it marked lost.
+	c.linkMu.Lock()
+	var lost error
+	if l := c.links[to]; l != nil && !l.up {
+		lost = l.lost
+	}
+	c.linkMu.Unlock()
+	if lost != nil {
+		return nil, false, lost
+	}
 	c.tr.Send([]sm.Envelope{{From: c.id, To: to, Msg: req}})
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
-	case m := <-ch:
-		return m, true, nil
+	case a := <-ch:
+		return a.m, true, a.err
 	case <-timer.C:
 		c.suspect(to)
 		return nil, true, fmt.Errorf("%w: no reply from %v within %v", ErrTimeout, to, wait)
@@ -281,8 +306,37 @@ func (c *Client) deliver(peer transport.Peer, m sm.Message) {
 	}
 	c.mu.Unlock()
 	if ok && p.to == from {
-		p.reply <- m // capacity 1, and only one reply is ever handed over
+		p.reply <- answer{m: m} // capacity 1, and only one answer is ever handed over
 	}
+}
+
+// disconnected is the transport's Disconnected: when the last connection to
+// a broker ends, the requests waiting on it fail at once with why (their
+// replies can no longer arrive), and the next request to the broker
+// reconnects first. It never blocks.
+func (c *Client) disconnected(peer transport.Peer, why *transport.CloseError, remaining int) {
+	if remaining > 0 || c.isClosed() {
+		return
+	}
+	err := fmt.Errorf("%w: %w", ErrConnectionLost, why)
+	c.linkMu.Lock()
+	if l := c.links[peer.ID]; l != nil && l.dialing == nil {
+		l.up, l.lost = false, err
+	}
+	c.linkMu.Unlock()
+	var failed []call
+	c.mu.Lock()
+	for id, p := range c.pending {
+		if p.to == peer.ID {
+			delete(c.pending, id)
+			failed = append(failed, p)
+		}
+	}
+	c.mu.Unlock()
+	for _, p := range failed {
+		p.reply <- answer{err: err}
+	}
+	c.cfg.Log.Warn().Stringer("broker", peer.ID).Int("requests", len(failed)).Err(why).Msg("sdk: connection closed")
 }
 
 func (c *Client) linkLocked(id sm.NodeID) *link {
@@ -331,6 +385,9 @@ func (c *Client) connect(ctx context.Context, id sm.NodeID) error {
 	err := c.dial(ctx, id)
 	c.linkMu.Lock()
 	l.dialing, l.up, l.err = nil, err == nil, err
+	if err == nil {
+		l.lost = nil
+	}
 	c.linkMu.Unlock()
 	close(done)
 	return err

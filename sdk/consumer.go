@@ -494,7 +494,7 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 		return res
 	}
 	if err := c.connect(ctx, leader); err != nil {
-		res.err, res.retry, res.refresh = err, !stopped(), true
+		res.err, res.retry, res.refresh = err, !stopped() && !revoked(err), true
 		return res
 	}
 	reqID := c.nextReqID()
@@ -502,7 +502,7 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	m, _, err := c.roundTrip(ctx, leader, reqID, req, c.cfg.RequestTimeout)
 	if err != nil {
 		// A fetch changes nothing, so a lost reply is only a retry.
-		res.err, res.retry, res.refresh = err, errors.Is(err, ErrTimeout) && !stopped(), true
+		res.err, res.retry, res.refresh = err, (errors.Is(err, ErrTimeout) || errors.Is(err, ErrConnectionLost)) && !stopped(), true
 		return res
 	}
 	resp, ok := m.(sm.FetchResponse)

@@ -21,11 +21,19 @@
 //   - an *OutcomeUnknownError (errors.Is(err, ErrTimeout)): the request
 //     reached, or may have reached, the leader but no decisive answer came
 //     back (TIMEOUT, LEADERSHIP_LOST, NOT_ENOUGH_REPLICAS_AFTER_APPEND, no
-//     reply within RequestTimeout, or the wait was abandoned). The records
+//     reply within RequestTimeout, the connection closed before the reply
+//     came — ErrConnectionLost, at once, with the broker's reason — or the
+//     wait was abandoned). The records
 //     may or may not have been written; the SDK never retries such a
 //     request, because a retry could write them twice;
 //   - any other error: the records were certainly not written (rejected
 //     locally, refused by the broker, or never sent).
+//
+// A broker that closes the connection (its shutdown, a revoked
+// certificate) fails the requests waiting on it at once with
+// ErrConnectionLost naming who closed it and why; the next request
+// reconnects. A broker that refuses the certificate as revoked fails the
+// request with ErrUnreachable saying so, and it is not retried.
 //
 // Retriable refusals (NOT_LEADER, LEADER_NOT_AVAILABLE, UNKNOWN_LEADER_EPOCH,
 // FENCED_LEADER_EPOCH, NOT_ENOUGH_REPLICAS, STORAGE_ERROR; sm.Code.Retriable)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/weirmq/weir/net/transport"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -46,9 +47,29 @@ var (
 	// SDK did before sending. Not written, not retried.
 	ErrInvalidRequest = errors.New("sdk: invalid request")
 	// ErrUnreachable: no connection to the broker could be made, so the
-	// request was never sent.
+	// request was never sent. When the broker refused the connection the
+	// chain holds a *transport.CloseError saying why ("connection refused
+	// by broker 101 ...: certificate … is revoked (code 7, revoked)"); a
+	// revoked certificate's refusal is not retried.
 	ErrUnreachable = errors.New("sdk: broker unreachable")
+	// ErrConnectionLost: the connection a request went out on closed
+	// before the reply came, and the error says who closed it and why
+	// (a *transport.CloseError in the chain: "connection closed by broker
+	// 101: certificate … revoked (code 7, revoked)", a shutdown, an idle
+	// timeout). Requests fail with it as soon as the connection closes,
+	// not at RequestTimeout. For a produce it comes inside an
+	// *OutcomeUnknownError; fetches and metadata requests are retried, and
+	// the next request reconnects first (a revoked certificate's reconnect
+	// fails with ErrUnreachable naming the broker's refusal).
+	ErrConnectionLost = errors.New("sdk: connection lost")
 )
+
+// revoked reports whether err is a broker's refusal of this client's
+// certificate as revoked, which no retry can overcome.
+func revoked(err error) bool {
+	var ce *transport.CloseError
+	return errors.As(err, &ce) && ce.Revoked()
+}
 
 // sentinels maps reply codes to the sentinel their BrokerError matches.
 var sentinels = map[sm.Code]error{

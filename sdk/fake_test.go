@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/x509"
 	"maps"
 	"net"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/weirmq/weir/net/pki"
 
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/transport"
@@ -44,6 +47,11 @@ type fakeCluster struct {
 	// A nil response with true means "no answer at all".
 	onProduce func(self sm.NodeID, req sm.ProduceRequest) (sm.Message, bool)
 	onFetch   func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool)
+
+	// revoked is the brokers' Config.Revoked set, under its own lock:
+	// the transports consult it at handshakes, hooks may change it.
+	revMu   sync.Mutex
+	revoked map[string]bool
 }
 
 type fakeBroker struct {
@@ -129,6 +137,7 @@ func (f *fakeCluster) startBroker(id sm.NodeID) {
 		Self: id, Role: wire.RoleBroker, Listen: "127.0.0.1:0",
 		ServerTLS: server, ClientTLS: client,
 		Deliver: func(from transport.Peer, m sm.Message) { f.handle(b, from.ID, m) },
+		Revoked: f.isRevoked,
 		Log:     testLogger(t, "broker"),
 	})
 	if err != nil {
@@ -137,6 +146,36 @@ func (f *fakeCluster) startBroker(id sm.NodeID) {
 	t.Cleanup(func() { b.tr.Close() })
 	b.addr = b.tr.Addr().String()
 	f.brokers[id] = b
+}
+
+func (f *fakeCluster) isRevoked(serial string) bool {
+	f.revMu.Lock()
+	defer f.revMu.Unlock()
+	return f.revoked[serial]
+}
+
+// setRevoked revokes (or reinstates) the test client's certificate on
+// every broker, closing its live connections as a revocation does.
+func (f *fakeCluster) setRevoked(revoked bool) {
+	tc, err := TLSFromDir(f.certDir, "client-test")
+	if err != nil {
+		f.t.Error(err)
+		return
+	}
+	leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0])
+	if err != nil {
+		f.t.Error(err)
+		return
+	}
+	f.revMu.Lock()
+	if f.revoked == nil {
+		f.revoked = map[string]bool{}
+	}
+	f.revoked[pki.SerialString(leaf.SerialNumber)] = revoked
+	f.revMu.Unlock()
+	for _, b := range f.brokers {
+		b.tr.CloseRevoked()
+	}
 }
 
 func testLogger(t testing.TB, who string) zerolog.Logger {

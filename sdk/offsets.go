@@ -113,13 +113,13 @@ func (c *Client) listOffsetsOnce(ctx context.Context, tp TopicPartition, epoch *
 		return po, !stopped(), err
 	}
 	if err := c.connect(ctx, leader); err != nil {
-		return po, !stopped(), err
+		return po, !stopped() && !revoked(err), err
 	}
 	reqID := c.nextReqID()
 	m, _, err := c.roundTrip(ctx, leader, reqID, sm.ListOffsetsRequest{ReqID: reqID, TP: tp, CurrentLeaderEpoch: *epoch}, c.cfg.RequestTimeout)
 	if err != nil {
 		// The query changes nothing, so a lost reply is only a retry.
-		return po, errors.Is(err, ErrTimeout) && !stopped(), err
+		return po, (errors.Is(err, ErrTimeout) || errors.Is(err, ErrConnectionLost)) && !stopped(), err
 	}
 	resp, ok := m.(sm.ListOffsetsResponse)
 	if !ok {

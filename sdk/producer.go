@@ -537,6 +537,9 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 			if ctx.Err() != nil || c.isClosed() {
 				return -1, ErrClosed
 			}
+			if revoked(err) {
+				return -1, err // refused for good: retrying cannot help
+			}
 			lastErr = err
 			c.refresh(ctx)
 			continue

@@ -85,21 +85,33 @@ type CertRecord struct {
 
 // CertRequest registers an issued certificate (Register) or revokes one
 // by serial (Revoke, with Reason and RevokedAtMs; a serial the registry
-// does not hold is recorded revoked) through the controller's raft log.
-// Exactly one of Register and Revoke is set.
+// does not hold is recorded revoked) through the controller's raft log,
+// or reads the registry (List). Exactly one of Register, Revoke and List
+// is set.
 type CertRequest struct {
 	ReqID    uint64
 	Register *CertRecord
 	Revoke   *CertRecord
+	// List asks for the whole registry as this controller has applied it,
+	// answered by any controller without a raft round (like metadata, a
+	// follower's answer may be a little behind the leader's).
+	List bool
 }
 
-// CertResponse answers CertRequest with the record as it now stands.
+// CertResponse answers CertRequest with the record as it now stands, or,
+// for List, with the registry.
 type CertResponse struct {
 	ReqID      uint64
 	Code       Code
 	Message    string
 	LeaderHint NodeID
 	Record     CertRecord
+	// Records answers List: every record, sorted by serial.
+	Records []CertRecord
+	// RevokedVersion answers List: the metadata version of the last
+	// revocation (0 for none), which grows with every change to the
+	// revoked set, so it numbers CRLs made from Records.
+	RevokedVersion uint64
 }
 
 func (CertRequest) Kind() MsgKind  { return KindCertRequest }

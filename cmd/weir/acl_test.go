@@ -433,6 +433,10 @@ func TestSecurityQuickStartDev(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The registry lists it as revoked.
+	if out := cli("certs", "list", "--registry", "--status", "revoked"); !strings.Contains(out, "app@example.com") {
+		t.Fatalf("registry list: %q", out)
+	}
 }
 
 // Goal: acl list follows the API's pages: every rule of a set larger than

@@ -27,12 +27,12 @@ import (
 // CA's private key, which never leaves its directory.
 //
 // The controller's certificate registry (serials, status and revocations
-// through raft, enforced at every broker's TLS handshake) is not built yet.
-// Until it is, every certificate this CLI issues with --ca-dir D is also
-// recorded in D/issued.json, which `certs list` reads; `certs revoke`
-// marks it there and writes D/crl.pem, which `certs validate --ca-dir D`
-// honours. Nodes do not read that CRL: they must be restarted with new
-// certificates, or wait for the registry, for a revocation to take effect.
+// through raft, enforced at every broker's and controller's handshake) is
+// told through the admin API: issue, renew and rotate register what they
+// make (registry.go), revoke revokes there. Every certificate this CLI
+// issues with --ca-dir D is also recorded in D/issued.json, which `certs
+// list --ca-dir D` reads; `certs revoke` marks it there and writes
+// D/crl.pem, which `certs validate --ca-dir D` honours.
 
 // Local CA index and CRL file names in a CA directory.
 const (
@@ -342,17 +342,19 @@ func readCertFile(path string) ([]*x509.Certificate, error) {
 func newCerts(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "certs",
-		Short: "Certificates: issue, renew, rotate, validate, status, expiring, list, revoke",
+		Short: "Certificates: issue, renew, rotate, register, validate, status, expiring, list, revoke",
 		Long: `Issue and manage certificates with a CA directory (weir ca init). A
 certificate names its principal (the subject CN, what ACL rules match) and
 its role (broker, controller, client or admin) as the URI SAN weir://role/R.
 
-The controller's certificate registry is not built yet: certs list and certs
-revoke work on the CA directory's local index (issued.json, which certs
-issue, renew and rotate append to) and write its CRL (crl.pem), which certs
-validate honours; running nodes do not read it yet.`,
+certs issue, renew and rotate register the new certificate in the cluster's
+certificate registry through the admin API (--api-url; --local-only skips
+it), certs revoke revokes it there (every broker and controller then
+refuses it), and certs list --registry lists the registry. The CA
+directory keeps its own index (issued.json, which certs list --ca-dir
+reads) and CRL (crl.pem, which certs validate honours).`,
 	}
-	cmd.AddCommand(newCertsIssue(g), newCertsRenew(g, false), newCertsRenew(g, true), newCertsValidate(g), newCertsStatus(g),
+	cmd.AddCommand(newCertsIssue(g), newCertsRenew(g, false), newCertsRenew(g, true), newCertsRegister(g), newCertsValidate(g), newCertsStatus(g),
 		newCertsExpiring(g), newCertsList(g), newCertsRevoke(g))
 	return cmd
 }
@@ -365,6 +367,8 @@ type issuedOutput struct {
 	CA          string     `json:"ca"`
 	Index       string     `json:"index"`
 	Note        string     `json:"note,omitempty"`
+	// Registry is what the cluster's certificate registry made of it.
+	Registry registryResult `json:"registry"`
 }
 
 func issuedView(o issuedOutput, what string) view {
@@ -388,9 +392,12 @@ func issuedView(o issuedOutput, what string) view {
 	if o.Note != "" {
 		pre = append(pre, o.Note)
 	}
+	if o.Registry.Message != "" {
+		pre = append(pre, o.Registry.Message)
+	}
 	return view{data: o, preface: pre, table: table{rows: rows, keys: true},
-		csv: [][]string{{"serial", "principal", "role", "not_after", "certificate", "key", "replaces"},
-			{r.Serial, r.Principal, string(r.Role), r.NotAfter.Format(time.RFC3339), o.Certificate, o.Key, r.Replaces}}}
+		csv: [][]string{{"serial", "principal", "role", "not_after", "certificate", "key", "replaces", "registered"},
+			{r.Serial, r.Principal, string(r.Role), r.NotAfter.Format(time.RFC3339), o.Certificate, o.Key, r.Replaces, strconv.FormatBool(o.Registry.Registered)}}}
 }
 
 func sansText(s pki.SANs) string {
@@ -458,14 +465,22 @@ func newCertsIssue(g *globals) *cobra.Command {
 	var sans, org, ou []string
 	var validity time.Duration
 	var days int
+	var localOnly bool
 	cmd := &cobra.Command{
-		Use:   "issue --ca-dir CA --principal P --role client [--san S ...] [--validity 8760h] --out DIR",
+		Use:   "issue --ca-dir CA --principal P --role client [--san S ...] [--validity 8760h] --out DIR [--local-only]",
 		Short: "Issue a certificate with a new key pair",
 		Long: `Issue a certificate for --principal in --role, signed by the CA in --ca-dir,
 with a new key pair: writes DIR/NAME.pem (the certificate and the issuing
 intermediates), DIR/NAME-key.pem (0600) and, if DIR has none, DIR/ca.pem (the
 root), so DIR works as 'weir --certs DIR --cert-name NAME'. NAME defaults to
-the principal. SANs: dns:, ip:, email:, uri: prefixes, or bare (guessed).`,
+the principal. SANs: dns:, ip:, email:, uri: prefixes, or bare (guessed).
+
+The certificate is registered in the cluster's certificate registry through
+the admin API (--api-url, with the admin token of --token-file,
+$WEIR_ADMIN_TOKEN or <data>/admin-token), so it can be listed and revoked
+cluster-wide; --local-only skips that. When the cluster cannot be reached
+the certificate is still issued, and the command says so and how to
+register it later (weir certs register FILE).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if principal == "" || out == "" {
@@ -507,6 +522,7 @@ the principal. SANs: dns:, ip:, email:, uri: prefixes, or bare (guessed).`,
 			if err != nil {
 				return err
 			}
+			o.Registry = g.register(o.Record, o.Certificate, localOnly)
 			return g.print(issuedView(o, "issued"))
 		},
 	}
@@ -522,6 +538,7 @@ the principal. SANs: dns:, ip:, email:, uri: prefixes, or bare (guessed).`,
 	f.StringVar(&keyAlg, "key-algorithm", "ecdsa-p256", "ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072 or rsa-4096")
 	f.StringVar(&out, "out", "", "directory to write the certificate and key into")
 	f.StringVar(&name, "name", "", "file name: NAME.pem and NAME-key.pem (default: the principal)")
+	f.BoolVar(&localOnly, "local-only", false, "do not register the certificate in the cluster's registry")
 	return cmd
 }
 
@@ -540,19 +557,24 @@ func readLeaf(path string) (*x509.Certificate, error) {
 func newCertsRenew(g *globals, rotate bool) *cobra.Command {
 	var caDir, certFile, out, name, keyAlg string
 	var validity time.Duration
+	var localOnly bool
 	use, short, long := "renew", "Renew a certificate: new serial and validity, same key",
 		`Renew --cert: a new certificate with a new serial and validity for the same
 subject, role, SANs and public key, signed by the CA in --ca-dir. It writes
 DIR/NAME.pem; the key stays the old one, and when the old key file
 (<cert>-key.pem) is beside the certificate it is copied to DIR/NAME-key.pem.
-NAME defaults to the old file's name, so give another --out (or --name).`
+NAME defaults to the old file's name, so give another --out (or --name).
+The new serial is registered in the cluster's certificate registry, as
+certs issue does (--local-only skips it).`
 	if rotate {
 		use, short, long = "rotate", "Rotate a certificate: new key pair, serial and validity",
 			`Rotate --cert: a new certificate and a new key pair for the same subject,
 role and SANs, signed by the CA in --ca-dir; writes DIR/NAME.pem and
 DIR/NAME-key.pem. NAME defaults to the old file's name, so give another
 --out (or --name). Revoke the old one (reason superseded) once the holder
-uses the new one: weir certs revoke SERIAL --ca-dir CA --reason superseded.`
+uses the new one: weir certs revoke SERIAL --ca-dir CA --reason superseded.
+The new serial is registered in the cluster's certificate registry, as
+certs issue does (--local-only skips it).`
 	}
 	cmd := &cobra.Command{
 		Use:   use + " --ca-dir CA --cert FILE --out DIR",
@@ -613,6 +635,7 @@ uses the new one: weir certs revoke SERIAL --ca-dir CA --reason superseded.`
 			} else {
 				o.Note = fmt.Sprintf("revoke the old certificate once it is replaced: weir certs revoke %s --ca-dir %s --reason superseded", o.Record.Replaces, caDir)
 			}
+			o.Registry = g.register(o.Record, o.Certificate, localOnly)
 			return g.print(issuedView(o, map[bool]string{false: "renewed", true: "rotated"}[rotate]))
 		},
 	}
@@ -622,6 +645,7 @@ uses the new one: weir certs revoke SERIAL --ca-dir CA --reason superseded.`
 	f.StringVar(&out, "out", "", "directory to write the new certificate into")
 	f.StringVar(&name, "name", "", "file name of the new certificate (default: the old one's)")
 	f.DurationVar(&validity, "validity", 0, "how long the new certificate is valid (default: as long as the old one)")
+	f.BoolVar(&localOnly, "local-only", false, "do not register the new certificate in the cluster's registry")
 	if rotate {
 		f.StringVar(&keyAlg, "key-algorithm", "", "the new key's algorithm (default: the old key's)")
 	}
@@ -938,19 +962,36 @@ func updateIndex(dir string, fn func([]pki.Record) ([]pki.Record, error)) error 
 
 func newCertsList(g *globals) *cobra.Command {
 	var caDir, status, role, principal string
+	var registry bool
+	var within time.Duration
 	cmd := &cobra.Command{
-		Use:   "list --ca-dir CA [--status S] [--role R] [--principal P]",
-		Short: "List the certificates a CA issued (its local index)",
-		Long: `List the certificates issued, renewed or rotated by this CLI with the CA in
---ca-dir, from its local index (CA/issued.json), soonest expiry first. The
-cluster-wide registry (through the controller) is not built yet, so
-certificates issued elsewhere are not listed. Filters: --status active,
-revoked, expired, not-yet-valid; --role; --principal. Formats: table; json and
-yaml (the records); csv.`,
+		Use:   "list --ca-dir CA|--registry [--status S] [--role R] [--principal P]",
+		Short: "List certificates: the cluster's registry, or a CA's local index",
+		Long: `With --registry, list the cluster's certificate registry through the admin
+API (GET /api/v1/certs at --api-url): every certificate registered by certs
+issue, renew, rotate or register, or revoked, from any CLI, by serial.
+Filters: --status active, revoked or expired; --role; --principal;
+--expiring-within 720h (active certificates expiring that soon).
+
+With --ca-dir, list the certificates issued, renewed or rotated by this CLI
+with the CA in --ca-dir, from its local index (CA/issued.json), soonest
+expiry first. Filters: --status active, revoked, expired, not-yet-valid;
+--role; --principal.
+
+Formats: table; json and yaml (the records); csv.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if registry {
+				if caDir != "" {
+					return errors.New("give --registry (the cluster's registry) or --ca-dir (a CA's local index), not both")
+				}
+				return g.certsListRegistry(status, role, principal, within)
+			}
+			if cmd.Flags().Changed("expiring-within") {
+				return errors.New("--expiring-within needs --registry\nhint: `weir certs expiring --dir DIR` lists certificate files that expire soon")
+			}
 			if caDir == "" {
-				return errors.New("--ca-dir is required: the CA whose certificates to list\nhint: the cluster's certificate registry is not available yet; certs list reads the CA directory's local index")
+				return errors.New("--ca-dir is required: the CA whose local index to list; or pass --registry for the cluster's registry\nhint: weir certs list --registry")
 			}
 			if _, err := os.Stat(filepath.Join(caDir, pki.CAFile)); err != nil {
 				return pkiHint(fmt.Errorf("%s is not a CA directory: %w", caDir, err), caDir)
@@ -997,6 +1038,8 @@ yaml (the records); csv.`,
 	f.StringVar(&status, "filter", "", "same as --status")
 	f.StringVar(&role, "role", "", "broker, controller, client or admin")
 	f.StringVar(&principal, "principal", "", "only this principal's certificates")
+	f.BoolVar(&registry, "registry", false, "list the cluster's certificate registry (through --api-url)")
+	f.DurationVar(&within, "expiring-within", 0, "with --registry: only active certificates expiring within this (720h)")
 	return cmd
 }
 

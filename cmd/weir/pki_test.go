@@ -14,6 +14,14 @@ import (
 	"github.com/weirmq/weir/net/tlsutil"
 )
 
+// noCluster points the CLI at an admin API that refuses connections, so
+// that certs issue, renew and rotate, which register what they make, never
+// reach a cluster another process runs on the default port.
+func noCluster(t *testing.T) {
+	t.Setenv("WEIR_API_URL", "http://127.0.0.1:1")
+	t.Setenv("WEIR_ADMIN_TOKEN", "")
+}
+
 func pkiOK(t *testing.T, args ...string) string {
 	t.Helper()
 	out, errOut, err := runIO(t, "", args...)
@@ -38,6 +46,7 @@ func pkiFails(t *testing.T, want string, args ...string) string {
 // certificate directory; a wrong role, another CA and tampering are
 // refused.
 func TestCARoundTrip(t *testing.T) {
+	noCluster(t)
 	dir := t.TempDir()
 	root, clients, out := filepath.Join(dir, "root"), filepath.Join(dir, "clients"), filepath.Join(dir, "certs")
 
@@ -113,6 +122,7 @@ func TestCARoundTrip(t *testing.T) {
 // Goal: status, renew, rotate, expiring, list and revoke work on files;
 // a revocation shows in list, status and validate through the CA's CRL.
 func TestCertsLifecycle(t *testing.T) {
+	noCluster(t)
 	dir := t.TempDir()
 	ca, out := filepath.Join(dir, "ca"), filepath.Join(dir, "certs")
 	pkiOK(t, "ca", "init", "--dir", ca)

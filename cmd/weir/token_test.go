@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -168,6 +169,22 @@ func TestAdminMutualTLS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	cliCert := client(filepath.Join(certs, "client-cli.pem"), filepath.Join(certs, "client-cli-key.pem"))
+	code, body := get(cliCert, "/api/v1/certs/crl", "Accept", "application/pkix-crl")
+	crl, err := x509.ParseRevocationList([]byte(body))
+	if code != http.StatusOK || err != nil {
+		t.Fatalf("CRL: %d %v", code, err)
+	}
+	appPEM, _ := os.ReadFile(filepath.Join(o.Dir, "app", "app@example.com.pem"))
+	blk, _ := pem.Decode(appPEM)
+	appCert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(appCert.SerialNumber) != 0 || crl.CheckSignatureFrom(caCert(t, caPEM)) != nil {
+		t.Fatalf("CRL entries %+v, want app@example.com's serial %x signed by the dev CA", crl.RevokedCertificateEntries, appCert.SerialNumber)
+	}
+
 	log := c.Node().AuditLog()
 	for _, want := range []struct {
 		typ       audit.Type
@@ -190,4 +207,17 @@ func TestHTTPToHTTPSAdminHint(t *testing.T) {
 	if err == nil || !strings.Contains(errOut+err.Error(), "pass --api-url "+srv.URL) {
 		t.Fatalf("want the https hint: %v %q", err, errOut)
 	}
+}
+
+func caCert(t *testing.T, caPEM []byte) *x509.Certificate {
+	t.Helper()
+	blk, _ := pem.Decode(caPEM)
+	if blk == nil {
+		t.Fatal("dev CA PEM")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -96,6 +96,10 @@ type Backend interface {
 	// Cert submits a certificate registry change (register or revoke; ReqID
 	// left zero) and waits for its reply, as ApplyACL does.
 	Cert(ctx context.Context, req sm.CertRequest) (sm.CertResponse, error)
+	// Certs reads this controller's applied certificate registry (an
+	// sm.CertRequest with List), as Metadata reads topics. Errors that
+	// certainly did nothing wrap ErrUnavailable.
+	Certs(ctx context.Context) (CertRegistry, error)
 }
 
 // ErrUnavailable is what a Backend error wraps when the request certainly
@@ -336,10 +340,16 @@ var endpoints = []endpoint{
 	{"/api/v1/acls/{id}", aclsNotAllowed},
 	{"GET /api/v1/audit", (*Server).onAudit},
 	{"/api/v1/audit", notAllowed("GET, HEAD")},
+	{"GET /api/v1/certs", (*Server).onListCerts},
 	{"POST /api/v1/certs", (*Server).onRegisterCert},
-	{"/api/v1/certs", notAllowed("POST")},
+	{"/api/v1/certs", notAllowed("GET, HEAD, POST")},
+	// As under /api/v1/acls/, the fixed paths share /api/v1/certs/{serial}'s
+	// catch-all (certsNotAllowed).
 	{"POST /api/v1/certs/revoke", (*Server).onRevokeCert},
-	{"/api/v1/certs/revoke", notAllowed("POST")},
+	{"GET /api/v1/certs/revoke", certsNotAllowed},
+	{"GET /api/v1/certs/crl", (*Server).onCRL},
+	{"GET /api/v1/certs/{serial}", (*Server).onDescribeCert},
+	{"/api/v1/certs/{serial}", certsNotAllowed},
 	{"GET /api/v1/security/status", (*Server).onSecurityStatus},
 	{"/api/v1/security/status", notAllowed("GET, HEAD")},
 	{notFoundPattern, func(_ *Server, w http.ResponseWriter, r *http.Request) { onNotFound(w, r) }},

@@ -59,6 +59,15 @@ type Config struct {
 	// pki.SerialString) is revoked: such a certificate is refused at the
 	// handshake, and CloseRevoked closes its live connections.
 	Revoked func(serial string) bool
+	// Disconnected, when set, hears of every verified connection that
+	// ended, once it is unregistered: the peer, why (who closed it, with
+	// which code and reason: a revoked certificate, a shutdown, a refused
+	// message, an idle timeout), and how many live connections the peer
+	// still has. A client uses it to fail the requests waiting on a
+	// connection the broker closed at once, rather than at their
+	// timeouts. It is called from the connection's reader goroutine and
+	// must not block.
+	Disconnected func(peer Peer, why *CloseError, remaining int)
 	// MaxFrameBytes bounds one frame in either direction (default
 	// wire.DefaultMaxFrameBytes). Larger outgoing messages are dropped and
 	// counted; a peer announcing a larger frame is disconnected before the

@@ -90,6 +90,10 @@ const (
 	// all (sm.MaySend: a client sending raft or broker traffic); the
 	// message names it. Nothing of it was delivered.
 	CodeForbidden quic.ApplicationErrorCode = 6
+	// CodeRevoked means the peer's certificate is revoked (Config.Revoked):
+	// refused at the handshake, or a live connection closed by
+	// CloseRevoked. The message names the serial.
+	CodeRevoked quic.ApplicationErrorCode = 7
 )
 
 // Transport is one node's endpoint. It is safe for concurrent use.
@@ -132,6 +136,8 @@ type conn struct {
 	principal string    // the peer certificate's principal (Config.Principals)
 	serial    string    // the peer certificate's serial (pki.SerialString)
 	addr      netip.Addr
+	remote    string // the peer's "host:port"
+	finished  bool   // the peer finished its stream (it is shutting down); set by the reader
 	send      *quic.SendStream
 	wake      chan struct{} // cap 1: frames are queued for this connection
 	flush     chan struct{} // closed by Close: drain, finish the stream, exit
@@ -397,24 +403,27 @@ func (t *Transport) connect(ctx context.Context, to sm.NodeID, addr string) (*co
 	}
 	role, _ := RoleOf(to)
 	if err := t.identify(c, role, to); err != nil {
-		return fail(CodeIdentity, err)
+		return fail(identityCode(err), err)
 	}
 	if c.send, err = qc.OpenUniStreamSync(ctx); err != nil {
-		return fail(CodeProtocol, err)
+		return fail(CodeProtocol, refusal(c, addr, err))
 	}
 	if _, err := c.send.Write(t.hello); err != nil {
-		return fail(CodeProtocol, err)
+		return fail(CodeProtocol, refusal(c, addr, err))
 	}
 	// The server answers only after accepting our certificate and Hello, so
 	// this read is where a refusal surfaces (a QUIC dial succeeds even when
 	// the server rejects our certificate).
 	rs, err := qc.AcceptUniStream(ctx)
 	if err != nil {
+		if r := refusal(c, addr, err); r != err {
+			return fail(CodeProtocol, r) // the server said why
+		}
 		return fail(CodeProtocol, fmt.Errorf("waiting for the server's hello: %w", err))
 	}
 	h, err := t.readHello(ctx, rs)
 	if err != nil {
-		return fail(CodeProtocol, err)
+		return fail(CodeProtocol, refusal(c, addr, err))
 	}
 	if h.Node != to || h.Role != role {
 		return fail(CodeIdentity, fmt.Errorf("transport: dialled %v %d but the server's hello says %v %d", role, uint64(to), h.Role, uint64(h.Node)))
@@ -549,7 +558,7 @@ func (t *Transport) handshakeInbound(qc *quic.Conn) (*conn, *quic.ReceiveStream,
 		return fail(CodeProtocol, err)
 	}
 	if err := t.identify(c, h.Role, h.Node); err != nil {
-		return fail(CodeIdentity, err)
+		return fail(identityCode(err), err)
 	}
 	if h.Node == t.cfg.Self {
 		return fail(CodeIdentity, fmt.Errorf("transport: peer claims this node's own id %d", uint64(h.Node)))
@@ -604,15 +613,16 @@ func (t *Transport) register(c *conn) error {
 	return nil
 }
 
-// unregister removes a finished connection. If it was the peer's last, the
-// queue is dropped: the next Send redials (or, for a client, has no route).
-func (t *Transport) unregister(c *conn) {
+// unregister removes a finished connection and returns how many live
+// connections its peer still has. If it was the peer's last, the queue is
+// dropped: the next Send redials (or, for a client, has no route).
+func (t *Transport) unregister(c *conn) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.conns, c)
 	p := t.peers[c.peer]
 	if p == nil {
-		return
+		return 0
 	}
 	for i, o := range p.conns {
 		if o == c {
@@ -622,20 +632,41 @@ func (t *Transport) unregister(c *conn) {
 	}
 	if n := len(p.conns); n > 0 {
 		signal(p.conns[n-1].wake)
-		return
+		return n
 	}
 	if !p.dialing {
 		t.dropQueueLocked(p)
 	}
 	t.forgetIfIdleLocked(c.peer)
+	return 0
+}
+
+// disconnected tells Config.Disconnected that c ended, and why. Its reader
+// closed it (readFailed) if the peer had not, so the cause is final.
+func (t *Transport) disconnected(c *conn, remaining int) {
+	if t.cfg.Disconnected == nil {
+		return
+	}
+	<-c.qc.Context().Done()
+	e := closeError(c.peer, c.remote, context.Cause(c.qc.Context()))
+	if e == nil {
+		e = &CloseError{Peer: c.peer, Addr: c.remote, Err: context.Cause(c.qc.Context())}
+	}
+	if c.finished && e.Application && !e.Remote && e.Code == CodeClosed {
+		// An orderly close the peer started: it finished its stream, and
+		// this node closed the connection once it had read everything.
+		e.Remote, e.Reason = true, "shutting down (it finished its stream)"
+	}
+	t.cfg.Disconnected(Peer{ID: c.peer, Principal: c.principal, Addr: c.addr}, e, remaining)
 }
 
 // serve reads frames from a verified connection until it ends, delivering
 // each message; a frame that does not decode closes the connection.
 func (t *Transport) serve(c *conn, rs *quic.ReceiveStream) {
 	defer func() {
-		t.unregister(c)
+		remaining := t.unregister(c)
 		close(c.done)
+		t.disconnected(c, remaining)
 	}()
 	for {
 		frame, err := wire.ReadFrame(rs, t.cfg.MaxFrameBytes)
@@ -667,7 +698,7 @@ func (t *Transport) identify(c *conn, role wire.Role, id sm.NodeID) error {
 	}
 	c.serial = pki.SerialString(leaf.SerialNumber)
 	if t.cfg.Revoked != nil && t.cfg.Revoked(c.serial) {
-		return fmt.Errorf("transport: certificate %s (%q) is revoked", c.serial, c.name)
+		return fmt.Errorf("transport: certificate %s (%q) is %w", c.serial, c.name, errRevoked)
 	}
 	p, err := t.cfg.Principals.Principal(leaf)
 	if err != nil {
@@ -677,6 +708,7 @@ func (t *Transport) identify(c *conn, role wire.Role, id sm.NodeID) error {
 	if a, ok := c.qc.RemoteAddr().(*net.UDPAddr); ok {
 		c.addr = a.AddrPort().Addr().Unmap()
 	}
+	c.remote = c.qc.RemoteAddr().String()
 	return nil
 }
 
@@ -696,7 +728,7 @@ func (t *Transport) CloseRevoked() int {
 	}
 	t.mu.Unlock()
 	for _, c := range victims {
-		c.qc.CloseWithError(CodeIdentity, fmt.Sprintf("certificate %s revoked", c.serial))
+		c.qc.CloseWithError(CodeRevoked, fmt.Sprintf("certificate %s (%q) revoked", c.serial, c.name))
 		t.cfg.Log.Warn().Stringer("peer", c.peer).Str("serial", c.serial).Msg("transport: closed connection: certificate revoked")
 	}
 	return len(victims)
@@ -725,6 +757,7 @@ func (t *Transport) readFailed(c *conn, err error) {
 	case errors.Is(err, io.EOF):
 		// The peer finished its stream: it is shutting down and has sent
 		// everything. Closing tells it we have read it all.
+		c.finished = true
 		c.qc.CloseWithError(CodeClosed, "stream finished")
 	default:
 		c.qc.CloseWithError(CodeClosed, "read failed")

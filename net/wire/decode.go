@@ -686,11 +686,14 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		m := sm.CertRequest{ReqID: d.u64("reqID")}
 		d.json("register", &m.Register)
 		d.json("revoke", &m.Revoke)
+		m.List = d.bool("list")
 		return m
 	case sm.KindCertResponse:
 		var m sm.CertResponse
 		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
 		d.json("record", &m.Record)
+		d.json("records", &m.Records)
+		m.RevokedVersion = d.u64("revokedVersion")
 		return m
 	case sm.KindRemoteSegmentsResponse:
 		var m sm.RemoteSegmentsResponse

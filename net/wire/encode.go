@@ -476,9 +476,12 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.u64(m.ReqID)
 		e.json(m.Register, "register")
 		e.json(m.Revoke, "revoke")
+		e.bool(m.List)
 	case sm.CertResponse:
 		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
 		e.json(m.Record, "record")
+		e.json(m.Records, "records")
+		e.u64(m.RevokedVersion)
 	case sm.RemoteSegmentsResponse:
 		e.tieringReply(m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, &m.Remote)
 		e.count(len(m.Segments), "segments")

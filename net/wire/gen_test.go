@@ -250,13 +250,20 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 				From: sm.Offset(i64("from")), Max: i32("max")}
 		case sm.KindCertRequest:
 			rec := genCertRecord.Draw(t, "record")
-			if rapid.Bool().Draw(t, "revoke") {
+			switch rapid.IntRange(0, 2).Draw(t, "op") {
+			case 0:
 				return sm.CertRequest{ReqID: u64("req"), Revoke: &rec}
+			case 1:
+				return sm.CertRequest{ReqID: u64("req"), List: true}
 			}
 			return sm.CertRequest{ReqID: u64("req"), Register: &rec}
 		case sm.KindCertResponse:
+			var recs []sm.CertRecord
+			if n := rapid.IntRange(0, 3).Draw(t, "records"); n > 0 {
+				recs = rapid.SliceOfN(genCertRecord, n, n).Draw(t, "list")
+			}
 			return sm.CertResponse{ReqID: u64("req"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"),
-				Record: genCertRecord.Draw(t, "record")}
+				Record: genCertRecord.Draw(t, "record"), Records: recs, RevokedVersion: u64("rv")}
 		case sm.KindACLRequest:
 			return sm.ACLRequest{ReqID: u64("req"), Command: genACLCommand.Draw(t, "command")}
 		case sm.KindACLResponse:

@@ -152,6 +152,9 @@ func (n *Node) permitted(ev sm.Received) bool {
 		}
 	case sm.CertRequest:
 		r, op = cluster, acl.OpAlter
+		if m.List {
+			op = acl.OpDescribe
+		}
 		refuse = func(c sm.Code, msg string) sm.Message {
 			return sm.CertResponse{ReqID: m.ReqID, Code: c, Message: msg, LeaderHint: n.Leader()}
 		}

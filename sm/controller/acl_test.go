@@ -110,6 +110,21 @@ func TestCertificateRegistry(t *testing.T) {
 			t.Errorf("broker %v holds revoked %v", id, got)
 		}
 	}
+	// Any controller lists the registry from its applied state, sorted by
+	// serial, with the version of the last revocation.
+	for id := range h.nodes {
+		r := h.requestOne(client, id, sm.CertRequest{ReqID: 20, List: true}).(sm.CertResponse)
+		want := []sm.CertRecord{
+			{Serial: "aa01", Principal: "app@example.com", Role: "client", Revoked: true, Reason: "keyCompromise", RevokedAtMs: 7},
+			{Serial: "bb02", Revoked: true, Reason: "keyCompromise", RevokedAtMs: 7},
+		}
+		if r.Code != sm.CodeOK || !slices.Equal(r.Records, want) || r.RevokedVersion == 0 || r.RevokedVersion > md.ToVersion {
+			t.Fatalf("list on %v: %+v, want %+v at a revocation version in 1..%d", id, r, want, md.ToVersion)
+		}
+	}
+	if r := ask(sm.CertRequest{ReqID: 21, List: true, Register: &sm.CertRecord{Serial: "cc03"}}); r.Code != sm.CodeInvalidRequest || r.Records != nil {
+		t.Fatalf("list and register at once: %+v", r)
+	}
 	restored, err := decodeSnapshot(encodeSnapshot(h.nodes[l].md))
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,14 @@ func (n *Node) onCert(ev sm.Received, req sm.CertRequest) {
 	reply := func(code sm.Code, msg string) {
 		n.send(ev.From, sm.CertResponse{ReqID: req.ReqID, Code: code, Message: msg, LeaderHint: n.Leader()})
 	}
+	if req.List {
+		if req.Register != nil || req.Revoke != nil {
+			reply(sm.CodeInvalidRequest, "a certificate request lists, registers or revokes: exactly one")
+			return
+		}
+		n.send(ev.From, sm.CertResponse{ReqID: req.ReqID, LeaderHint: n.Leader(), Records: n.md.certList(), RevokedVersion: n.md.revokedVersion})
+		return
+	}
 	if !n.IsLeader() {
 		reply(sm.CodeNotLeader, "not the controller leader")
 		return
@@ -88,6 +96,15 @@ func (md *metadata) applyCert(c *certChange) result {
 	rec.Revoked, rec.Reason, rec.RevokedAtMs = true, c.Revoke.Reason, c.Revoke.RevokedAtMs
 	md.revokedVersion = md.touch()
 	return result{cert: *rec}
+}
+
+// certList is a copy of every record, sorted by serial.
+func (md *metadata) certList() []sm.CertRecord {
+	out := make([]sm.CertRecord, 0, len(md.certs))
+	for _, serial := range slices.Sorted(maps.Keys(md.certs)) {
+		out = append(out, *md.certs[serial])
+	}
+	return out
 }
 
 // revoked is every revoked serial, sorted (empty, not nil, for none).

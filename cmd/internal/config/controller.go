@@ -86,6 +86,11 @@ type Admin struct {
 	PeerURLs []string `toml:"peer_urls"`
 	// RequestTimeoutMs bounds each admin request.
 	RequestTimeoutMs int64 `toml:"request_timeout_ms"`
+	// CADir is a CA directory (weir ca init's: ca.pem and ca-key.pem,
+	// mode 0600) whose key signs the CRL the admin API serves (GET
+	// /api/v1/certs/crl); empty serves none (501). The key stays on this
+	// host; nothing of it enters the raft log.
+	CADir string `toml:"ca_dir"`
 	// AuthTokenFile, when set, names a file (mode 0600) holding a bearer
 	// token (Authorization: Bearer <token>) that authenticates a request
 	// as the operator, allowed everything; every controller of a cluster

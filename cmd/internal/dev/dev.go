@@ -203,6 +203,7 @@ func ControllerConfig(o Options) config.Controller {
 		c.Admin.AuthTokenFile = o.AdminTokenFile()
 	}
 	c.Admin.TLS = o.AdminTLS
+	c.Admin.CADir = CertDir(o.Dir) // the dev CA signs the CRL GET /api/v1/certs/crl serves
 	c.Admin.AllowUnauthenticated = !o.AdminToken && !o.AdminTLS
 	return c
 }

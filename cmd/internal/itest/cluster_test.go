@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/weirmq/weir/cmd/internal/testnet"
 	"github.com/weirmq/weir/net/tlsutil"
+	"github.com/weirmq/weir/sdk"
 )
 
 // cluster is a set of weir-controller and weir-broker processes.
@@ -30,6 +32,9 @@ type cluster struct {
 	// (tiered storage); brokerObjects and walExtra are more lines for the
 	// brokers' [object_storage] and [wal] sections.
 	objects, brokerObjects, walExtra string
+
+	adminOnce sync.Once
+	admin     *http.Client
 }
 
 // buildBinaries compiles the two server binaries once per test run.
@@ -99,7 +104,7 @@ func (c *cluster) controllerConfig(id int) string {
 	for pid := 1; pid <= len(c.ctlPorts); pid++ {
 		pp := c.ctlPorts[pid]
 		peers = append(peers, fmt.Sprintf("%q", fmt.Sprintf("%d@127.0.0.1:%d", pid, pp[1])))
-		urls = append(urls, fmt.Sprintf("%q", fmt.Sprintf("%d@http://127.0.0.1:%d", pid, pp[2])))
+		urls = append(urls, fmt.Sprintf("%q", fmt.Sprintf("%d@https://127.0.0.1:%d", pid, pp[2])))
 	}
 	return fmt.Sprintf(`[controller]
 node_id = %d
@@ -234,18 +239,35 @@ func (c *cluster) stopAll() {
 	}
 }
 
+// adminClient talks to the controllers' admin API as production runs it
+// ([admin] tls, the default): HTTPS, presenting the client-itest
+// certificate (no ACL rules: allowed). Writes sent to a follower are
+// forwarded to the leader over HTTPS with the follower's certificate.
+func (c *cluster) adminClient() *http.Client {
+	c.adminOnce.Do(func() {
+		tc, err := sdk.TLSFromDir(c.certs, "client-itest")
+		if err != nil {
+			c.t.Fatalf("admin client certificate: %v", err)
+		}
+		tc = tc.Clone()
+		tc.NextProtos = nil
+		c.admin = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	})
+	return c.admin
+}
+
 // api calls any controller's admin API, trying each until one answers
 // successfully.
 func (c *cluster) api(method, path string, body string) (json.RawMessage, error) {
 	var last error
 	for id := 1; id <= len(c.ctlPorts); id++ {
-		u := fmt.Sprintf("http://127.0.0.1:%d%s", c.ctlPorts[id][2], path)
+		u := fmt.Sprintf("https://127.0.0.1:%d%s", c.ctlPorts[id][2], path)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.adminClient().Do(req)
 		if err != nil {
 			cancel()
 			last = err
@@ -331,7 +353,7 @@ func (c *cluster) controllerLeader() (string, error) {
 		if c.procs[fmt.Sprintf("controller-%d", id)] == nil {
 			continue
 		}
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/topics", c.ctlPorts[id][2]))
+		resp, err := c.adminClient().Get(fmt.Sprintf("https://127.0.0.1:%d/api/v1/topics", c.ctlPorts[id][2]))
 		if err != nil {
 			continue
 		}

@@ -184,7 +184,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	ad.send = func(msgs []sm.Envelope) { reg.ObserveSend(msgs); c.route(msgs) }
 	src := metrics.ControllerSourcesFrom(probe)
 	src.Transports = map[string]func() transport.Stats{"raft": c.raft.Stats, "rpc": c.rpc.Stats}
-	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions(), auditLog: trail.path}
+	c.api = &backend{local: loc, self: id, aclOptions: cfg.Security.ACLOptions(), auditLog: trail.path, caDir: cfg.Admin.CADir}
 	lim, err := ratelimit.New(cfg.Admin.RateLimiting.Limiter(), nil)
 	if err != nil {
 		return nil, err
@@ -402,6 +402,7 @@ type backend struct {
 	// auditLog this process's audit log ("" when off).
 	aclOptions acl.Options
 	auditLog   string
+	caDir      string // [admin] ca_dir: the CA that signs the admin API's CRL ("" for none)
 }
 
 func (b *backend) ApplyACL(ctx context.Context, req sm.ACLRequest) (sm.ACLResponse, error) {
