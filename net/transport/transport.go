@@ -657,7 +657,7 @@ func (t *Transport) disconnected(c *conn, remaining int) {
 		// this node closed the connection once it had read everything.
 		e.Remote, e.Reason = true, "shutting down (it finished its stream)"
 	}
-	t.cfg.Disconnected(Peer{ID: c.peer, Principal: c.principal, Addr: c.addr}, e, remaining)
+	t.cfg.Disconnected(Peer{ID: c.peer, Principal: c.principal, Serial: c.serial, Addr: c.addr}, e, remaining)
 }
 
 // serve reads frames from a verified connection until it ends, delivering
