@@ -247,6 +247,29 @@ func (k *Consumer) SeekToEnd(ctx context.Context, tps ...TopicPartition) error {
 	return nil
 }
 
+// SeekToTime moves the given partitions, or all assigned ones when none
+// are given, to the first committed record stamped at or after t
+// (Client.OffsetForTime); a partition with no record that recent yet moves
+// to its high watermark, where such records will appear.
+func (k *Consumer) SeekToTime(ctx context.Context, t time.Time, tps ...TopicPartition) error {
+	if len(tps) == 0 {
+		tps = k.Assignment()
+	}
+	for _, tp := range tps {
+		if _, ok := k.Position(tp); !ok {
+			return fmt.Errorf("sdk: SeekToTime: %v is not assigned", tp)
+		}
+		to, err := k.c.OffsetForTime(ctx, tp, t)
+		if err != nil {
+			return fmt.Errorf("sdk: SeekToTime %v: %w", tp, err)
+		}
+		if err := k.Seek(tp, to.Offset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Position is the offset the next Poll reads tp from; false if tp is not
 // assigned.
 func (k *Consumer) Position(tp TopicPartition) (sm.Offset, bool) {

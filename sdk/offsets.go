@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/weirmq/weir/sm"
 )
@@ -57,6 +58,10 @@ type PartitionOffsets struct {
 	LocalStart sm.Offset
 	LocalBytes int64
 	Remote     sm.RemoteLog
+
+	// timeOffset and timeStamp answer a time lookup (OffsetForTime).
+	timeOffset sm.Offset
+	timeStamp  int64
 }
 
 // ListOffsets asks the leader of each of the topic's partitions, all at
@@ -84,11 +89,52 @@ func (c *Client) ListOffsets(ctx context.Context, topic string) ([]PartitionOffs
 	return out, errors.Join(errs...)
 }
 
+// TimeOffset is where a partition's records stamped at or after a time
+// begin (Kafka's offsetsForTimes).
+type TimeOffset struct {
+	TP TopicPartition
+	// Offset is the first committed offset whose batch is stamped at or
+	// after the time asked, and Timestamp that stamp; Found is false when
+	// no committed record is that recent yet (Offset is then the high
+	// watermark, where such records will appear).
+	Offset    sm.Offset
+	Timestamp time.Time
+	Found     bool
+	// HighWatermark is the partition's, as the leader answered.
+	HighWatermark sm.Offset
+}
+
+// OffsetForTime asks tp's leader for the first committed offset stamped at
+// or after t (each batch is stamped with its leader's append time),
+// retrying retriable failures until ctx ends.
+func (c *Client) OffsetForTime(ctx context.Context, tp TopicPartition, t time.Time) (TimeOffset, error) {
+	if c.isClosed() {
+		return TimeOffset{TP: tp}, ErrClosed
+	}
+	ms := t.UnixMilli()
+	po, err := c.listOffsetsBy(ctx, tp, &ms)
+	to := TimeOffset{TP: tp, Offset: po.timeOffset, Found: po.timeOffset >= 0, HighWatermark: po.HighWatermark}
+	if err != nil {
+		return to, err
+	}
+	if to.Found {
+		to.Timestamp = time.UnixMilli(po.timeStamp)
+	} else {
+		to.Offset = po.HighWatermark
+	}
+	return to, nil
+}
+
 // listOffsets asks tp's leader, retrying retriable answers.
 func (c *Client) listOffsets(ctx context.Context, tp TopicPartition) (PartitionOffsets, error) {
+	return c.listOffsetsBy(ctx, tp, nil)
+}
+
+// listOffsetsBy is listOffsets, with a time lookup when byTime is set.
+func (c *Client) listOffsetsBy(ctx context.Context, tp TopicPartition, byTime *int64) (PartitionOffsets, error) {
 	var epoch sm.Epoch
 	for attempt := 0; ; attempt++ {
-		po, retry, err := c.listOffsetsOnce(ctx, tp, &epoch)
+		po, retry, err := c.listOffsetsOnce(ctx, tp, &epoch, byTime)
 		if err == nil || !retry {
 			return po, err
 		}
@@ -101,7 +147,7 @@ func (c *Client) listOffsets(ctx context.Context, tp TopicPartition) (PartitionO
 
 // listOffsetsOnce asks tp's leader once. epoch is the highest leader epoch
 // seen for tp, sent so that an older leader cannot answer.
-func (c *Client) listOffsetsOnce(ctx context.Context, tp TopicPartition, epoch *sm.Epoch) (po PartitionOffsets, retry bool, err error) {
+func (c *Client) listOffsetsOnce(ctx context.Context, tp TopicPartition, epoch *sm.Epoch, byTime *int64) (po PartitionOffsets, retry bool, err error) {
 	po.TP = tp
 	stopped := func() bool { return ctx.Err() != nil || c.isClosed() }
 	leader, mEpoch, err := c.leaderOf(tp)
@@ -116,7 +162,11 @@ func (c *Client) listOffsetsOnce(ctx context.Context, tp TopicPartition, epoch *
 		return po, !stopped() && !revoked(err), err
 	}
 	reqID := c.nextReqID()
-	m, _, err := c.roundTrip(ctx, leader, reqID, sm.ListOffsetsRequest{ReqID: reqID, TP: tp, CurrentLeaderEpoch: *epoch}, c.cfg.RequestTimeout)
+	req := sm.ListOffsetsRequest{ReqID: reqID, TP: tp, CurrentLeaderEpoch: *epoch}
+	if byTime != nil {
+		req.ByTime, req.Timestamp = true, *byTime
+	}
+	m, _, err := c.roundTrip(ctx, leader, reqID, req, c.cfg.RequestTimeout)
 	if err != nil {
 		// The query changes nothing, so a lost reply is only a retry.
 		return po, (errors.Is(err, ErrTimeout) || errors.Is(err, ErrConnectionLost)) && !stopped(), err
@@ -132,5 +182,6 @@ func (c *Client) listOffsetsOnce(ctx context.Context, tp TopicPartition, epoch *
 	po.LogStart, po.HighWatermark, po.LogEnd = resp.LogStart, resp.HighWatermark, resp.LogEnd
 	po.LocalStart, po.LocalBytes, po.Remote = resp.LocalStart, resp.LocalBytes, resp.Remote
 	po.Leader, po.LeaderEpoch = leader, resp.LeaderEpoch
+	po.timeOffset, po.timeStamp = resp.Offset, resp.OffsetTimestamp
 	return po, false, nil
 }

@@ -160,6 +160,12 @@ type ListOffsetsRequest struct {
 	ReqID              uint64
 	TP                 TopicPartition
 	CurrentLeaderEpoch Epoch
+	// ByTime asks for the first committed offset whose batch timestamp
+	// (Batch.Timestamp, Unix ms) is at or after Timestamp (Kafka's
+	// ListOffsets by timestamp): the answer is in the response's Offset and
+	// OffsetTimestamp, or Offset -1 when no committed batch reaches it.
+	ByTime    bool
+	Timestamp int64
 }
 
 // ListOffsetsResponse answers ListOffsetsRequest; only the leader answers
@@ -185,6 +191,11 @@ type ListOffsetsResponse struct {
 	LocalStart Offset
 	LocalBytes int64
 	Remote     RemoteLog
+	// Offset and OffsetTimestamp answer a ByTime request: the first
+	// committed batch stamped at or after the asked time and its stamp;
+	// Offset is -1 when there is none (yet).
+	Offset          Offset
+	OffsetTimestamp int64
 }
 
 // ---- broker ↔ broker (replication) ----------------------------------------

@@ -143,6 +143,9 @@ const (
 	// ProbeACLRulesApplied: a broker compiled a new ACL rule set from
 	// metadata (a rule change propagated).
 	ProbeACLRulesApplied
+	// ProbeTimeLookup: a partition leader answered a ListOffsets by
+	// timestamp from its local log.
+	ProbeTimeLookup
 	// ProbeRevokedCertRefused: a broker or controller refused a client
 	// request whose certificate serial is in its applied revocation set
 	// (CodeCertificateRevoked): one that got past the transport, which
@@ -197,6 +200,7 @@ var probeNames = [probeCount]string{
 	ProbeProduceDenied:                "produce-denied",
 	ProbeFetchDenied:                  "fetch-denied",
 	ProbeACLRulesApplied:              "acl-rules-applied",
+	ProbeTimeLookup:                   "time-lookup",
 	ProbeRevokedCertRefused:           "revoked-cert-refused",
 }
 

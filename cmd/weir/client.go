@@ -285,13 +285,15 @@ func newConsume(g *globals) *cobra.Command {
 	var partition int32
 	var offset int64
 	var maxN int
-	var delimFlag string
+	var delimFlag, fromTime string
 	cmd := &cobra.Command{
 		Use:   "consume TOPIC",
 		Short: "Print records of a topic",
 		Long: `Print records of a topic: those produced from now on (the default, as
-kafka-console-consumer does), --from-beginning, or from --offset N in every
-assigned partition.
+kafka-console-consumer does), --from-beginning, from --offset N in every
+assigned partition, or from --from-time T: the first record each partition
+stamped at or after T (RFC 3339, e.g. 2026-12-03T10:00:00Z, or Unix
+milliseconds; records are stamped with their leader's append time).
 
 Formats: table (the default) prints each value as it is, followed by
 --delimiter (a newline); --print-offset and --print-key put the
@@ -305,6 +307,15 @@ then one row per record (topic, partition, offset, key, value).`,
 			o, err := consumeFlags(cmd, g.format, fromBeginning, offset, maxN, delimFlag)
 			if err != nil {
 				return err
+			}
+			var since time.Time
+			if cmd.Flags().Changed("from-time") {
+				if fromBeginning || cmd.Flags().Changed("offset") {
+					return errors.New("--from-time, --offset and --from-beginning each say where to start: give one")
+				}
+				if since, err = parseTimeFlag(fromTime); err != nil {
+					return fmt.Errorf("--from-time %q: %w", fromTime, err)
+				}
 			}
 			o.printKey, o.printOffset = printKey, printOffset
 			part, err := partitionFlag(cmd, partition)
@@ -340,6 +351,13 @@ then one row per record (topic, partition, offset, key, value).`,
 				}
 			case fromBeginning:
 				cons.SeekToBeginning(tps...)
+			case !since.IsZero():
+				if err := cons.SeekToTime(ctx, since, tps...); err != nil {
+					if errors.Is(err, context.Canceled) {
+						return nil
+					}
+					return fmt.Errorf("finding where %s's records from %s begin: %w", args[0], since.UTC().Format(time.RFC3339Nano), err)
+				}
 			default:
 				if err := cons.SeekToEnd(ctx, tps...); err != nil {
 					if errors.Is(err, context.Canceled) {
@@ -354,11 +372,28 @@ then one row per record (topic, partition, offset, key, value).`,
 	cmd.Flags().BoolVar(&fromBeginning, "from-beginning", false, "start at the first record (default: the end, records produced from now on)")
 	cmd.Flags().Int32Var(&partition, "partition", -1, "only this partition (default: all)")
 	cmd.Flags().Int64Var(&offset, "offset", -1, "start at this offset in every partition read")
+	cmd.Flags().StringVar(&fromTime, "from-time", "", "start at the first record stamped at or after this time (RFC 3339, or Unix ms)")
 	cmd.Flags().IntVar(&maxN, "max", 0, "stop after N records (default: run until Ctrl-C)")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print each record's key before its value (table format)")
 	cmd.Flags().BoolVar(&printOffset, "print-offset", false, "print each record's PARTITION:OFFSET before it (table format)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what follows each record (table format), with Go escapes (\n, \0, \x1e)`)
 	return cmd
+}
+
+// parseTimeFlag reads a time given as RFC 3339 (with or without fractional
+// seconds; a zone is required) or as Unix milliseconds.
+func parseTimeFlag(v string) (time.Time, error) {
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if ms < 0 {
+			return time.Time{}, errors.New("want Unix milliseconds ≥ 0")
+		}
+		return time.UnixMilli(ms), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errors.New("want an RFC 3339 time with a zone (2026-12-03T10:00:00Z, 2026-12-03T11:00:00+01:00) or Unix milliseconds")
+	}
+	return t, nil
 }
 
 // consumeFlags checks consume's flags before anything connects.

@@ -214,3 +214,46 @@ func TestConsumeFormats(t *testing.T) {
 		t.Errorf("binary value in json: %s", b)
 	}
 }
+
+// Goal (issue 12, seek by time): `weir consume --from-time T` starts each
+// partition at its first record stamped at or after T, so records produced
+// before T are skipped and every later one is read, in every partition;
+// the SDK's OffsetForTime answers the same offsets, and says Found false
+// (at the high watermark) for a time after every record. A bad time is
+// refused naming the forms accepted.
+func TestConsumeFromTime(t *testing.T) {
+	d := startDev(t)
+	d.mustCLI(t, "", "create-topic", "stamped", "3", "1")
+	d.mustCLI(t, "a1\na2\na3\na4\na5\na6\n", "produce", "stamped")
+	time.Sleep(20 * time.Millisecond)
+	since := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	d.mustCLI(t, "b1\nb2\nb3\nb4\nb5\nb6\n", "produce", "stamped")
+	out := d.mustCLI(t, "", "consume", "stamped", "--from-time", since.UTC().Format(time.RFC3339Nano), "--max", "6")
+	got := strings.Fields(out)
+	slices.Sort(got)
+	if want := []string{"b1", "b2", "b3", "b4", "b5", "b6"}; !slices.Equal(got, want) {
+		t.Fatalf("consume --from-time: %q, want %q", got, want)
+	}
+	out = d.mustCLI(t, "", "consume", "stamped", "--from-time", fmt.Sprint(since.Add(-time.Hour).UnixMilli()), "--max", "12")
+	if n := len(strings.Fields(out)); n != 12 {
+		t.Fatalf("consume from an hour ago read %d records: %q", n, out)
+	}
+	c := d.sdkClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for p := range int32(3) {
+		tp := sdk.TopicPartition{Topic: "stamped", Partition: p}
+		to, err := c.OffsetForTime(ctx, tp, time.Now().Add(time.Hour))
+		if err != nil || to.Found || to.Offset != to.HighWatermark {
+			t.Fatalf("%v: a time after every record: %+v %v", tp, to, err)
+		}
+		to, err = c.OffsetForTime(ctx, tp, since)
+		if err != nil || to.Found != (to.Offset < to.HighWatermark) || to.Found && to.Timestamp.Before(since.Truncate(time.Millisecond)) {
+			t.Fatalf("%v: from since: %+v %v", tp, to, err)
+		}
+	}
+	if _, errOut, err := d.cli(t, "", "consume", "stamped", "--from-time", "yesterday"); err == nil || !strings.Contains(errOut+err.Error(), "RFC 3339") {
+		t.Fatalf("a bad --from-time: %v %q", err, errOut)
+	}
+}

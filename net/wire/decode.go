@@ -637,7 +637,8 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
 		return m
 	case sm.KindListOffsetsRequest:
-		return sm.ListOffsetsRequest{ReqID: d.u64("reqID"), TP: d.tp("tp"), CurrentLeaderEpoch: sm.Epoch(d.i64("currentLeaderEpoch"))}
+		return sm.ListOffsetsRequest{ReqID: d.u64("reqID"), TP: d.tp("tp"), CurrentLeaderEpoch: sm.Epoch(d.i64("currentLeaderEpoch")),
+			ByTime: d.bool("byTime"), Timestamp: d.i64("timestamp")}
 	case sm.KindListOffsetsResponse:
 		return sm.ListOffsetsResponse{
 			ReqID: d.u64("reqID"), TP: d.tp("tp"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
@@ -645,6 +646,7 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			LogEnd: sm.Offset(d.i64("logEnd")), LeaderEpoch: sm.Epoch(d.i64("leaderEpoch")),
 			LeaderHint: sm.NodeID(d.u64("leaderHint")), LocalStart: sm.Offset(d.i64("localStart")),
 			LocalBytes: d.i64("localBytes"), Remote: d.remoteLog("remote"),
+			Offset: sm.Offset(d.i64("offset")), OffsetTimestamp: d.i64("offsetTimestamp"),
 		}
 	case sm.KindCommitSegmentRequest:
 		m := sm.CommitSegmentRequest{

@@ -429,6 +429,8 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.u64(m.ReqID)
 		e.tp(m.TP)
 		e.i64(int64(m.CurrentLeaderEpoch))
+		e.bool(m.ByTime)
+		e.i64(m.Timestamp)
 	case sm.ListOffsetsResponse:
 		e.u64(m.ReqID)
 		e.tp(m.TP)
@@ -442,6 +444,8 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i64(int64(m.LocalStart))
 		e.i64(m.LocalBytes)
 		e.remoteLog(&m.Remote)
+		e.i64(int64(m.Offset))
+		e.i64(m.OffsetTimestamp)
 	case sm.CommitSegmentRequest:
 		e.u64(m.ReqID)
 		e.u64(uint64(m.Broker))

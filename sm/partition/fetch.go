@@ -22,12 +22,13 @@ type pendingRead struct {
 	seg  sm.Offset // segment read
 	pos  int64     // byte read from
 	want sm.Offset // the fetch's offset: the answer starts with the batch holding it
-	// Exactly one of consumer, replica and locate is set: a consumer fetch,
-	// a follower's fetch, or a follower looking for the position of the
-	// offset it must truncate to (want).
+	// Exactly one of consumer, replica, locate and seek is set: a consumer
+	// fetch, a follower's fetch, a follower looking for the position of the
+	// offset it must truncate to (want), or a time lookup (timeseek.go).
 	consumer *consumerFetch
 	replica  *parkedFetch
 	locate   bool
+	seek     *timeSeek
 }
 
 // frameAt is one frame a read returned and where it lies.
@@ -77,6 +78,18 @@ func (p *Partition) OnLogReadDone(now sm.Time, d sm.LogReadDone) error {
 		if p.follow.locating && p.follow.locateID == d.ID {
 			p.locateDone(r, d)
 		}
+		return nil
+	}
+	if r.seek != nil {
+		if r.gen != p.log.gen { // the log changed under the read: look again
+			if resp, ok := p.offsetsStatus(r.seek.req); ok {
+				p.seekTime(r.seek.from, r.seek.req, resp)
+			} else {
+				p.send(r.seek.from, resp)
+			}
+			return nil
+		}
+		p.seekDone(r, d)
 		return nil
 	}
 	if r.gen != p.log.gen {
@@ -236,6 +249,9 @@ func (p *Partition) answerReads(code sm.Code, msg string) {
 	for id, r := range p.reads {
 		if r.consumer != nil {
 			p.send(r.consumer.from, sm.FetchResponse{ReqID: r.consumer.req.ReqID, TP: p.cfg.TP, Code: code, Message: msg, LeaderEpoch: p.epoch, LeaderHint: p.leader})
+		}
+		if r.seek != nil {
+			p.send(r.seek.from, sm.ListOffsetsResponse{ReqID: r.seek.req.ReqID, TP: p.cfg.TP, Code: code, Message: msg, LeaderEpoch: p.epoch, LeaderHint: p.leader})
 		}
 		delete(p.reads, id)
 	}

@@ -131,6 +131,7 @@ func (c *cluster) start(id sm.NodeID) {
 		c.reps[id] = r
 	}
 	cfg := testConfig(id, r.host.Incarnation+1)
+	cfg.WallClockAtStart = 1_767_225_600_000
 	if c.mutate != nil {
 		c.mutate(&cfg)
 	}
@@ -138,7 +139,6 @@ func (c *cluster) start(id sm.NodeID) {
 		cfg.Cache = NewCache(c.cacheBytes)
 	}
 	cfg.RetentionCheckInterval = 500 * sm.Millisecond
-	cfg.WallClockAtStart = 1_767_225_600_000
 	var m *sm.LogManifest
 	if dm, ok := r.disk.Durable().Manifests[testTP]; ok {
 		m = &dm
@@ -160,6 +160,8 @@ func receive(p *Partition) func(now sm.Time, from sm.NodeID, m sm.Message) error
 			p.OnProduce(now, from, m)
 		case sm.FetchRequest:
 			p.OnFetch(now, from, m)
+		case sm.ListOffsetsRequest:
+			p.OnListOffsets(now, from, m)
 		case sm.ReplicaFetchRequest:
 			p.OnReplicaFetch(now, from, m)
 		case sm.ReplicaFetchResponse:

@@ -1,6 +1,10 @@
 package partition
 
-import "github.com/weirmq/weir/sm"
+import (
+	"fmt"
+
+	"github.com/weirmq/weir/sm"
+)
 
 // OnListOffsets answers a client's offsets query, as leader only, from the
 // replica's Status: the log start (older records were deleted by
@@ -11,6 +15,17 @@ import "github.com/weirmq/weir/sm"
 // a fetch is.
 func (p *Partition) OnListOffsets(now sm.Time, from sm.NodeID, req sm.ListOffsetsRequest) {
 	p.setNow(now)
+	resp, ok := p.offsetsStatus(req)
+	if ok && req.ByTime {
+		p.seekTime(from, req, resp)
+		return
+	}
+	p.send(from, resp)
+}
+
+// offsetsStatus is the answer to req without a time lookup's result; ok
+// is false for a refusal.
+func (p *Partition) offsetsStatus(req sm.ListOffsetsRequest) (sm.ListOffsetsResponse, bool) {
 	st := p.Status()
 	resp := sm.ListOffsetsResponse{ReqID: req.ReqID, TP: st.TP, LeaderEpoch: st.LeaderEpoch, LeaderHint: st.Leader}
 	switch {
@@ -18,9 +33,12 @@ func (p *Partition) OnListOffsets(now sm.Time, from sm.NodeID, req sm.ListOffset
 		resp.Code, resp.Message = sm.CodeNotLeader, "not the partition leader"
 	case req.CurrentLeaderEpoch > st.LeaderEpoch:
 		resp.Code = sm.CodeUnknownLeaderEpoch
+	case req.ByTime && p.damaged != "":
+		resp.Code, resp.Message = sm.CodeStorageError, fmt.Sprintf("broker %d holds corrupt data for %v (%s)", uint64(p.cfg.Self), p.cfg.TP, p.damaged)
 	default:
 		resp.LogStart, resp.HighWatermark, resp.LogEnd = st.LogStart, st.HW, st.LEO
 		resp.LocalStart, resp.LocalBytes, resp.Remote = st.LocalStart, p.log.bytes(), p.remote
+		return resp, true
 	}
-	p.send(from, resp)
+	return resp, false
 }

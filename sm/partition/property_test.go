@@ -54,7 +54,7 @@ func TestReplicationProperties(t *testing.T) {
 	})
 	// The storage paths must be taken across the runs, or the draws above
 	// stopped reaching them.
-	for _, pr := range []sm.Probe{sm.ProbeReadFromCache, sm.ProbeReadFromDisk, sm.ProbeSegmentRolled, sm.ProbeRetentionDeleted} {
+	for _, pr := range []sm.Probe{sm.ProbeReadFromCache, sm.ProbeReadFromDisk, sm.ProbeSegmentRolled, sm.ProbeRetentionDeleted, sm.ProbeTimeLookup} {
 		if propProbes[pr] == 0 {
 			t.Errorf("no run reached %v (probes reached: %v)", pr, propProbes)
 		}
@@ -116,6 +116,50 @@ func (w *propWorld) actions() map[string]propAction {
 		"crash":    {1, w.crash},
 		"elect":    {1, func(t *rapid.T) { w.elect(rapid.SampledFrom(c.st.ISR).Draw(t, "leader")) }},
 		"consume":  {2, w.consume},
+		"time":     {2, w.timeLookup},
+	}
+}
+
+// timeLookup asks a replica for the first committed offset stamped at or
+// after a time near one of its batches' stamps; a leader's answer must be
+// the first batch by offset, below the high watermark and at or above the
+// log start, that reaches it (brute force over the replica's log).
+func (w *propWorld) timeLookup(t *rapid.T) {
+	id := rapid.SampledFrom(w.c.ids).Draw(t, "replica")
+	if l := w.leader(); l != nil && rapid.IntRange(0, 3).Draw(t, "ask the leader") > 0 {
+		id = l.id
+	}
+	r := w.c.reps[id]
+	bs := r.batches()
+	ts := rapid.Int64Range(0, 3000).Draw(t, "ms") + 1_767_225_600_000
+	if len(bs) > 0 && rapid.Bool().Draw(t, "near a batch") {
+		ts = bs[rapid.IntRange(0, len(bs)-1).Draw(t, "batch")].Timestamp + rapid.Int64Range(-1, 1).Draw(t, "delta")
+	}
+	w.checkTimeLookup(t, id, ts)
+}
+
+// checkTimeLookup asks replica id for the first offset stamped at or after
+// ts and checks a leader's answer by brute force over its log.
+func (w *propWorld) checkTimeLookup(t *rapid.T, id sm.NodeID, ts int64) {
+	r := w.c.reps[id]
+	bs := r.batches()
+	resp := w.c.listTime(id, ts)
+	if resp.Code != sm.CodeOK {
+		return
+	}
+	st := r.p.Status()
+	want, wantTs := sm.Offset(-1), int64(0)
+	for _, b := range bs {
+		if b.BaseOffset >= st.HW {
+			break
+		}
+		if b.NextOffset() > st.LocalStart && b.Timestamp >= ts {
+			want, wantTs = max(b.BaseOffset, st.LocalStart), b.Timestamp
+			break
+		}
+	}
+	if resp.Offset != want || (want >= 0 && resp.OffsetTimestamp != wantTs) {
+		t.Fatalf("%v: first offset stamped at or after %d: got %d (%d), want %d (%d); log start %d, hw %d", id, ts, resp.Offset, resp.OffsetTimestamp, want, wantTs, st.LocalStart, st.HW)
 	}
 }
 
@@ -353,6 +397,16 @@ func (w *propWorld) converge(t *rapid.T) {
 	}
 	if s := l.p.Status(); s.HW != s.LEO || len(l.p.lead.acks) != 0 {
 		t.Fatalf("leader not settled: %+v, %d pending acks", s, len(l.p.lead.acks))
+	}
+	// Settled, everything is committed: time lookups at each batch's stamp
+	// (and next to it) find the first batch by offset that reaches it.
+	for i, b := range l.batches() {
+		if i == 20 {
+			break
+		}
+		for _, d := range []int64{-1, 0, 1} {
+			w.checkTimeLookup(t, l.id, b.Timestamp+d)
+		}
 	}
 }
 
