@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"sort"
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/assert"
@@ -64,6 +66,11 @@ import (
 // share, so it never pushes out more than a quarter of the cache, and it
 // never takes bytes a pending fetch holds (fetches keep the slices they
 // use).
+//
+// Seeks by time (SeekTime, seek.go) are cold fetches in seek mode
+// (coldFetch.seek): the same parts, cursor, gets and checks, positioned by
+// the index's timestamps and answering the first batch at or after the
+// time instead of a run of batches.
 
 // Defaults for ColdReaderConfig.
 const (
@@ -129,6 +136,7 @@ type ColdReader struct {
 	queued []*coldGet
 	// Output since the last TakeOutput.
 	replies []sm.Envelope
+	seeks   []SeekResult
 	probes  []sm.Probe
 }
 
@@ -195,6 +203,18 @@ type coldPart struct {
 	expect  sm.Offset
 	first   int64
 	chunks  []chunkState
+	// A seek's (see SeekTime): seekEnd bounds the bytes it likely scans
+	// (to the index entry after the first one reaching its time, or after
+	// the cursor's, whichever is later). seekCheck is the offset of the
+	// first entry reaching its time (the segment's next offset: the end,
+	// when only the segment's MaxTimestamp does) when the cursor starts at
+	// the entry before it, so every batch between them is scanned (-1
+	// otherwise); seen is the largest timestamp scanned since the cursor's
+	// start: reaching seekCheck with seen below the time means the index
+	// is not the object's.
+	seekEnd   int64
+	seekCheck sm.Offset
+	seen      int64
 }
 
 // coldFetch is one pending consumer fetch.
@@ -223,6 +243,16 @@ type coldFetch struct {
 	missed  bool // some bytes were in no cache: the fetch asks for all its budget reaches
 	waited  bool // some bytes came from a get
 	done    bool
+	// A seek by time (SeekTime) rather than a fetch: the request, the
+	// time, the end of the range its parts cover, and once found, the
+	// first batch's offset and timestamp.
+	seek      bool
+	sreq      sm.ListOffsetsRequest
+	t         int64
+	seekUntil sm.Offset
+	found     bool
+	foundAt   sm.Offset
+	foundTS   int64
 }
 
 // NewColdReader returns a reader for cfg.TP reading through cache.
@@ -388,7 +418,7 @@ func (r *ColdReader) deliver(w coldWaiter, k coldKey, idx *sm.SegmentIndex, data
 		assert.That(p.idxWaiting && p.idx == nil, "tier: %v: fetch %d handed an index it did not wait for", r.cfg.TP, w.f.seq)
 		p.idxWaiting, p.idx, p.idxFailed, p.idxCorrupt = false, idx, why, corrupt
 		if idx != nil {
-			r.start(p)
+			r.start(w.f, p)
 		}
 		return
 	}
@@ -400,13 +430,54 @@ func (r *ColdReader) deliver(w coldWaiter, k coldKey, idx *sm.SegmentIndex, data
 	}
 }
 
-// start places p's cursor at the index entry at or below its first offset.
-func (r *ColdReader) start(p *coldPart) {
+// start places p's cursor at the index entry at or below its first offset
+// (a seek's: see seekStart).
+func (r *ColdReader) start(f *coldFetch, p *coldPart) {
 	e, ok := p.idx.Locate(p.from)
 	if !ok { // not assert.That: its arguments would allocate per fetch
 		panic(fmt.Sprintf("tier: %v: index of %s has no entry at or below %d (base %d)", r.cfg.TP, p.seg.name, p.from, p.idx.Base))
 	}
-	p.started, p.pos, p.expect, p.first = true, e.Pos, e.Offset, r.cache.chunkOf(e.Pos)
+	p.started, p.pos, p.expect = true, e.Pos, e.Offset
+	if f.seek {
+		r.seekStart(f, p)
+	}
+	p.first = r.cache.chunkOf(p.pos)
+}
+
+// seekStart places a seek's cursor by p's index: the entries' MaxTimestamp
+// is cumulative, so with k the first entry reaching f.t, every batch up to
+// entry k-1's is below it and the first batch at or after f.t lies after
+// that one, at or before entry k's. The cursor starts at the later of entry
+// k-1 and the entry at or below p.from. With no entry reaching f.t the part
+// holds no such batch: the cursor is put at its end.
+func (r *ColdReader) seekStart(f *coldFetch, p *coldPart) {
+	es := p.idx.Entries
+	k := sort.Search(len(es), func(i int) bool { return es[i].MaxTimestamp >= f.t })
+	p.seekCheck, p.seen = -1, math.MinInt64
+	if k == len(es) && p.idx.MaxTimestamp < f.t {
+		p.pos, p.expect, p.seekEnd = p.seg.dataBytes, p.seg.next, p.seg.dataBytes
+		return
+	}
+	// (k == len(es): only the segment's MaxTimestamp reaches f.t, so the
+	// batch is after the last entry's, as if the end were entry k.)
+	at := sort.Search(len(es), func(i int) bool { return es[i].Offset > p.from }) - 1 // the cursor's entry
+	if k > 0 && k-1 > at {
+		at = k - 1
+		p.pos, p.expect = es[at].Pos, es[at].Offset
+	}
+	if at == k-1 || at == 0 && k == 0 {
+		// The cursor's entry is the one before k (or k is the object's
+		// first batch): the batches from it through k's (through the end)
+		// reach the time.
+		p.seekCheck = p.seg.next
+		if k < len(es) {
+			p.seekCheck = es[k].Offset
+		}
+	}
+	p.seekEnd = p.seg.dataBytes
+	if n := max(at, k) + 1; n < len(es) {
+		p.seekEnd = es[n].Pos
+	}
 }
 
 // chunk returns p's state of chunk k (at or after p.first).
@@ -482,7 +553,7 @@ func (r *ColdReader) plan(f *coldFetch) {
 		}
 		if idx, ok := r.cache.index(p.seg.name); ok {
 			p.idx = idx
-			r.start(p)
+			r.start(f, p)
 			continue
 		}
 		p.idxWaiting = true
@@ -497,6 +568,9 @@ func (r *ColdReader) plan(f *coldFetch) {
 // its byte and record budgets and the high watermark reach, estimating a
 // part's bytes from its cursor, or, before its index, from its size.
 func (r *ColdReader) reach(f *coldFetch) int {
+	if f.seek {
+		return f.cur + 1 // the next part is read only if this one holds no answer
+	}
 	bytes, records := f.bytes, f.records
 	j := f.cur
 	for ; j < len(f.parts); j++ {
@@ -519,6 +593,10 @@ func (r *ColdReader) reach(f *coldFetch) int {
 // askAhead asks for every chunk f's byte budget reaches from its cursor in
 // parts [cur, n) that no cache holds and f does not have or wait for.
 func (r *ColdReader) askAhead(f *coldFetch, n int) {
+	if f.seek {
+		r.seekAhead(f)
+		return
+	}
 	left := r.cfg.FetchMaxBytes - f.bytes
 	for j := f.cur; j < n && left > 0; j++ {
 		p := &f.parts[j]
@@ -535,10 +613,34 @@ func (r *ColdReader) askAhead(f *coldFetch, n int) {
 	}
 }
 
+// seekAhead asks for the chunks a seek will likely scan from its cursor:
+// up to the end of the frame the index says holds its answer, or, when the
+// scan goes past it (the answer lies below the part's first offset or
+// beyond the high watermark), FetchMaxBytes more.
+func (r *ColdReader) seekAhead(f *coldFetch) {
+	p := &f.parts[f.cur]
+	if !p.started || p.pos == p.seg.dataBytes {
+		return
+	}
+	end := p.seekEnd
+	if end <= p.pos {
+		end = min(p.seg.dataBytes, p.pos+r.cfg.FetchMaxBytes)
+	}
+	for k := r.cache.chunkOf(p.pos); k <= r.cache.chunkOf(end-1); k++ {
+		if c := p.chunk(k); c.data == nil && !c.waiting && c.failed == "" && !r.cache.has(coldKey{p.seg.name, k}) {
+			r.askChunk(f, f.cur, k)
+		}
+	}
+}
+
 // endsRight checks that the frames of f's current part, read to the data
 // part's end, end where the recorded segment does.
 func (r *ColdReader) endsRight(f *coldFetch) bool {
 	p := &f.parts[f.cur]
+	if f.seek && p.seekCheck == p.seg.next && p.seen < f.t {
+		r.seekCorrupt(f, p.pos-1, 1, fmt.Sprintf("the index says a batch has a timestamp at or after %d, the batches to the end reach %d", f.t, p.seen))
+		return false
+	}
 	if p.expect == p.seg.next {
 		return true
 	}
@@ -582,6 +684,9 @@ func (r *ColdReader) step(f *coldFetch, v View) stepResult {
 	case b.NextOffset() > p.seg.next:
 		return r.corrupt(f, p.pos, size, fmt.Sprintf("batch [%d, %d) past the segment's end %d", b.BaseOffset, b.NextOffset(), p.seg.next))
 	}
+	if f.seek {
+		return r.seekStep(f, &b, size)
+	}
 	if b.NextOffset() <= p.from {
 		p.pos += size
 		p.expect = b.NextOffset()
@@ -606,6 +711,24 @@ func (r *ColdReader) step(f *coldFetch, v View) stepResult {
 	f.records += b.NextOffset() - max(p.from, b.BaseOffset)
 	f.bytes += size
 	f.batches = append(f.batches, b)
+	return stepOK
+}
+
+// seekStep takes the batch b (size bytes) at a seek's cursor: the answer
+// when it holds records at or after the part's first offset and its
+// timestamp reaches the seek's time; passed over otherwise.
+func (r *ColdReader) seekStep(f *coldFetch, b *sm.Batch, size int64) stepResult {
+	p := &f.parts[f.cur]
+	p.seen = max(p.seen, b.Timestamp)
+	if b.BaseOffset == p.seekCheck && p.seen < f.t {
+		return r.seekCorrupt(f, p.pos, size, fmt.Sprintf("the index says a batch up to offset %d has a timestamp at or after %d, the batches there reach %d", b.BaseOffset, f.t, p.seen))
+	}
+	if b.NextOffset() > p.from && b.Timestamp >= f.t && max(b.BaseOffset, p.from) < f.view.HighWatermark {
+		f.found, f.foundAt, f.foundTS = true, max(b.BaseOffset, p.from), b.Timestamp
+		return stepFull
+	}
+	p.pos += size
+	p.expect = b.NextOffset()
 	return stepOK
 }
 
@@ -692,6 +815,13 @@ func (r *ColdReader) corrupt(f *coldFetch, pos, n int64, why string) stepResult 
 	return stepAnswered
 }
 
+// seekCorrupt answers a seek whose index's timestamps are not the
+// object's, dropping the index from the cache too.
+func (r *ColdReader) seekCorrupt(f *coldFetch, pos, n int64, why string) stepResult {
+	r.cache.remove(coldKey{f.parts[f.cur].seg.name, indexChunk})
+	return r.corrupt(f, pos, n, why)
+}
+
 func (r *ColdReader) corruptFound() {
 	r.cache.stats.Corruptions++
 	r.probes = append(r.probes, sm.ProbeCorruptionFound)
@@ -700,6 +830,10 @@ func (r *ColdReader) corruptFound() {
 // finish answers f with its batches.
 func (r *ColdReader) finish(f *coldFetch, v View) {
 	if p := &f.parts[f.cur]; p.pos == p.seg.dataBytes && !r.endsRight(f) {
+		return
+	}
+	if f.seek {
+		r.finishSeek(f, v)
 		return
 	}
 	if n := len(f.batches); n > 0 {
@@ -740,16 +874,25 @@ func (r *ColdReader) getFailed(f *coldFetch, why string, corrupt bool) {
 
 // fail answers f STORAGE_ERROR (retriable) saying why.
 func (r *ColdReader) fail(f *coldFetch, why string) {
+	if f.seek {
+		r.answerSeek(f, r.seekResult(f, sm.CodeStorageError, why, f.view, r.cfg.Self))
+		return
+	}
 	r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: sm.CodeStorageError, Message: why, LeaderEpoch: f.view.LeaderEpoch, LeaderHint: r.cfg.Self})
 }
 
 func (r *ColdReader) answer(f *coldFetch, resp sm.FetchResponse) {
+	r.done(f)
+	r.replies = append(r.replies, sm.Envelope{From: r.cfg.Self, To: f.from, Msg: resp})
+}
+
+// done ends f: it is answered.
+func (r *ColdReader) done(f *coldFetch) {
 	assert.That(!f.done && r.fetches[f.seq] == f, "tier: %v: fetch %d answered twice", r.cfg.TP, f.seq)
 	f.done = true
 	delete(r.fetches, f.seq)
 	// Gets still in flight list f until they complete: let go of its bytes.
 	f.parts, f.inline = nil, [2]coldPart{}
-	r.replies = append(r.replies, sm.Envelope{From: r.cfg.Self, To: f.from, Msg: resp})
 }
 
 // readAheadChunks is how far read-ahead reaches past the last byte a fetch
@@ -875,6 +1018,10 @@ func (r *ColdReader) TakeOutput(ids *host.IDs) (ops []sm.ObjectOp, replies []sm.
 func (r *ColdReader) Abort(code sm.Code, hint sm.NodeID) {
 	for _, seq := range slices.Sorted(maps.Keys(r.fetches)) {
 		f := r.fetches[seq]
+		if f.seek {
+			r.answerSeek(f, r.seekResult(f, code, "", f.view, hint))
+			continue
+		}
 		r.answer(f, sm.FetchResponse{ReqID: f.req.ReqID, TP: r.cfg.TP, Code: code, LeaderEpoch: f.view.LeaderEpoch, LeaderHint: hint})
 	}
 	for _, g := range r.gets {

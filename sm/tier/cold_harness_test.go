@@ -36,10 +36,12 @@ type testSegment struct {
 	batches []sm.Batch
 }
 
-// batchShape is one batch to build: its epoch and its records' value sizes.
+// batchShape is one batch to build: its epoch, its records' value sizes
+// and its timestamp (zero: 1000 plus its place in the segment).
 type batchShape struct {
 	epoch  sm.Epoch
 	values []int
+	ts     int64
 }
 
 // makeSegment builds the object of a segment at base holding shapes.
@@ -50,6 +52,9 @@ func makeSegment(t tb, base sm.Offset, effect sm.EffectID, shapes []batchShape) 
 	next := base
 	for i, sh := range shapes {
 		bt := sm.Batch{BaseOffset: next, Epoch: sh.epoch, Timestamp: int64(1000 + i)}
+		if sh.ts != 0 {
+			bt.Timestamp = sh.ts
+		}
 		for j, n := range sh.values {
 			v := make([]byte, n)
 			for k := range v {
@@ -169,6 +174,7 @@ type coldWorld struct {
 	ops     []sm.ObjectOp // issued, not completed, in issue order
 	issued  []sm.ObjectOp // every op ever issued
 	replies []sm.FetchResponse
+	seeks   []SeekResult
 	probes  []sm.Probe
 	view    View
 	reqID   uint64
@@ -203,6 +209,12 @@ func (w *coldWorld) settle() {
 			w.t.Fatalf("reader sent %+v", e)
 		}
 		w.replies = append(w.replies, resp)
+	}
+	for _, s := range w.r.TakeSeeks() {
+		if s.From != coldConsumer || s.TP != coldTP {
+			w.t.Fatalf("reader answered seek %+v", s)
+		}
+		w.seeks = append(w.seeks, s)
 	}
 	w.probes = append(w.probes, probes...)
 	if err := w.r.CheckInvariants(); err != nil {

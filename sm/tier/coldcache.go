@@ -98,6 +98,9 @@ type ColdCacheStats struct {
 	// when a get they needed next failed. Refused counts fetches answered LEADER_NOT_AVAILABLE because
 	// their reader held its most pending fetches.
 	ColdReads, CacheHitReads, MultiSegmentReads, PartialReads, Refused uint64
+	// Seeks counts seeks by time (SeekTime) answered OK, found or not
+	// (Refused counts the refused ones too).
+	Seeks uint64
 	// Forgotten counts the items dropped because their segment's record
 	// was dropped (remote retention).
 	Forgotten uint64
