@@ -122,19 +122,44 @@ func (c *client) armDeadline() {
 
 // timeout gives up on the outstanding request: its outcome is unknown.
 func (c *client) timeout() {
+	c.abandon("NO_REPLY")
+	c.next(c.thinkTime())
+}
+
+// abandon gives up on the outstanding request without an answer (err
+// says why): its outcome is unknown.
+func (c *client) abandon(err string) {
 	p := c.inflight
 	c.inflight = nil
 	c.retry = nil // no reply: the outcome is unknown, so never retried
 	if p.meta || p.status {
 		c.rotateController()
 	} else {
-		p.op.Err = "NO_REPLY"
+		p.op.Err = err
 		c.finish(p, linearizability.Unknown)
 		if p.kind == linearizability.Produce || p.kind == linearizability.Fetch {
 			c.leaders[p.tp] = sm.NoNode // ask metadata before trying it again
 		}
 	}
-	c.next(c.thinkTime())
+}
+
+// refused handles the refusal of request reqID at the handshake (its
+// certificate is revoked there): it certainly did nothing. The client
+// tries again after a reconnect backoff.
+func (c *client) refused(reqID uint64) {
+	p := c.inflight
+	if p == nil || p.reqID != reqID {
+		return
+	}
+	c.inflight = nil
+	c.retry = nil
+	if p.meta || p.status {
+		c.rotateController()
+	} else {
+		p.op.Err = "HANDSHAKE_REFUSED"
+		c.finish(p, linearizability.Failed)
+	}
+	c.next(reconnectBackoff)
 }
 
 func (c *client) rotateController() {

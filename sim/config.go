@@ -226,6 +226,12 @@ type Config struct {
 	// during the safety phase, and checks every broker decision against
 	// the rule sets the controllers applied (sim/security.go).
 	ACLs bool
+	// Revocations gives every workload client a certificate serial and
+	// revokes some of them through the controller during the safety phase;
+	// the network closes and refuses revoked certificates' connections as
+	// the transport does, and the revocation checker holds brokers to the
+	// propagation bound (sim/revoke.go).
+	Revocations bool
 
 	NetLatency, NetLatencyMax sm.Duration
 	// ObjectLatency is the object store's typical operation latency and
@@ -298,6 +304,11 @@ type Config struct {
 	// they compiled (broker.Config.CanaryStaleACL); the security checker
 	// must catch it.
 	CanaryStaleACL bool
+	// CanaryIgnoreRevocations plants a fifth: brokers never take in the
+	// revoked certificates metadata carries
+	// (broker.Config.CanaryIgnoreRevocations); the revocation checker must
+	// catch it.
+	CanaryIgnoreRevocations bool
 
 	// VizDir, when set, receives porcupine's HTML visualisation of a
 	// violation.
@@ -494,6 +505,8 @@ func Swarm(seed uint64) Config {
 	}
 	// ACLs, from their own stream: in half the seeds.
 	c.ACLs = newRNG(seed).child("acl-config").chance(0.5)
+	// Revocations, from their own stream too: in half the seeds.
+	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))

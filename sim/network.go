@@ -15,15 +15,22 @@ type network struct {
 	w        *World
 	blocked  map[link]bool    // from→to drops everything
 	cloggedU map[link]sm.Time // from→to holds messages until
-	held     map[link][]sm.Envelope
+	held     map[link][]packet
 	drop     float64
 	dup      float64
 }
 
 type link struct{ from, to sm.NodeID }
 
+// packet is an envelope on its way, with the client certificate its
+// connection was made with (serialOf, "" for none).
+type packet struct {
+	sm.Envelope
+	serial string
+}
+
 func newNetwork(w *World) *network {
-	return &network{w: w, blocked: map[link]bool{}, cloggedU: map[link]sm.Time{}, held: map[link][]sm.Envelope{}}
+	return &network{w: w, blocked: map[link]bool{}, cloggedU: map[link]sm.Time{}, held: map[link][]packet{}}
 }
 
 // send schedules one envelope's delivery (or loses it).
@@ -34,6 +41,7 @@ func (n *network) send(m sm.Envelope) {
 	}
 	w.stats.Messages++
 	probe(&w.stats, m.Msg)
+	w.judgeServed(m)
 	l := link{m.From, m.To}
 	if n.blocked[l] {
 		w.stats.Dropped++
@@ -47,14 +55,15 @@ func (n *network) send(m sm.Envelope) {
 		w.stats.Faults[FaultDrop]++
 		return
 	}
-	n.schedule(m, l)
+	p := packet{Envelope: m, serial: w.serialOf(m)}
+	n.schedule(p, l)
 	if !clientTraffic && n.dup > 0 && w.netRNG.chance(n.dup) {
 		w.stats.Faults[FaultDuplicate]++
-		n.schedule(m, l)
+		n.schedule(p, l)
 	}
 }
 
-func (n *network) schedule(m sm.Envelope, l link) {
+func (n *network) schedule(m packet, l link) {
 	w := n.w
 	if u, ok := n.cloggedU[l]; ok && u > w.now {
 		n.held[l] = append(n.held[l], m)
@@ -84,14 +93,19 @@ func (n *network) unclog(l link) {
 	}
 }
 
-// arrive hands the envelope to its destination if the link is still open.
-func (n *network) arrive(m sm.Envelope) {
+// arrive hands the envelope to its destination if the link is still open
+// (and, for a client's, its connection: sim/revoke.go).
+func (n *network) arrive(p packet) {
 	w := n.w
+	m := p.Envelope
 	if n.blocked[link{m.From, m.To}] {
 		w.stats.Dropped++
 		return
 	}
 	if c := w.clients[m.To]; c != nil {
+		if w.closedOn(m, p.serial) {
+			return // the server closed the connection the reply was on
+		}
 		w.trace.event(w.now, m.To, sm.Received{From: m.From, Msg: m.Msg})
 		c.receive(m)
 		return
@@ -101,7 +115,10 @@ func (n *network) arrive(m sm.Envelope) {
 		w.fail("message to unknown node %v from %v: %v", m.To, m.From, m.Msg.Kind())
 		return
 	}
-	h.deliver(h.incarnation, sm.Received{From: m.From, Msg: m.Msg, Principal: w.principal(m.From)})
+	if !h.admit(m, p.serial) {
+		return
+	}
+	h.deliver(h.incarnation, sm.Received{From: m.From, Msg: m.Msg, Principal: w.principal(m.From), Serial: p.serial})
 }
 
 // probe counts the protocol outcomes a message shows.

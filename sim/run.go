@@ -171,6 +171,7 @@ func New(cfg Config) (*World, error) {
 	w.trace.verbose = cfg.Trace
 	w.net = newNetwork(w)
 	w.sec = security{on: cfg.ACLs, versions: []aclVersion{{rules: &acl.State{}}}}
+	w.rev = newRevocations(cfg)
 	for i := 1; i <= cfg.Controllers; i++ {
 		w.addHost(sm.NodeID(i), kindController)
 	}
@@ -239,6 +240,9 @@ func (w *World) run() error {
 	w.startFaults()
 	if w.sec.on {
 		w.startACLs(newRNG(w.cfg.Seed).child("acl"))
+	}
+	if w.rev.on {
+		w.startRevocations()
 	}
 	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
 	if w.failure != nil {
@@ -784,5 +788,6 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CanaryAckAllBeforeISR:        cfg.Canary,
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,
 		CanaryStaleACL:               cfg.CanaryStaleACL,
+		CanaryIgnoreRevocations:      cfg.CanaryIgnoreRevocations,
 	}, d)
 }

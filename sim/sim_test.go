@@ -345,6 +345,10 @@ var mustReach = append([]string{
 	// sender gate (sim/forge.go).
 	sm.ProbeForbiddenSender.String(),
 	sm.ProbeProduceDenied.String(), sm.ProbeFetchDenied.String(), sm.ProbeACLRulesApplied.String(),
+	// Revocation (sim/revoke.go): a node's transport closed a revoked
+	// certificate's live connection, and a state machine refused a
+	// request that came with one (before its transport enforced the set).
+	"revocation-closes-connection", sm.ProbeRevokedCertRefused.String(),
 }, append(segmentProbes(), objectProbes()...)...)
 
 // objectProbes are the simulator's own paths of the object store, gated
@@ -562,6 +566,31 @@ func TestCanaryStaleACL(t *testing.T) {
 		}
 	}
 	t.Fatalf("stale-ACL canary not caught in %d seeds", budget)
+}
+
+// TestCanaryIgnoredRevocation plants brokers that never take in a
+// revocation — they neither refuse the revoked certificate's requests nor
+// report it for their transport to cut off — and requires the revocation
+// checker to catch a request of a revoked certificate served later than
+// the propagation bound after the revocation was applied.
+func TestCanaryIgnoredRevocation(t *testing.T) {
+	const budget = 30
+	for seed := uint64(1); seed <= budget; seed++ {
+		cfg := DefaultConfig(seed)
+		cfg.Revocations, cfg.CanaryIgnoreRevocations = true, true
+		if res := Run(cfg); res.Err != nil {
+			if !strings.Contains(res.Err.Error(), "revocation:") {
+				t.Fatalf("seed %d failed for another reason: %v", seed, res.Err)
+			}
+			t.Logf("canary caught at seed %d: %v", seed, firstLine(res.Err.Error()))
+			cfg.CanaryIgnoreRevocations = false
+			if res := Run(cfg); res.Err != nil {
+				t.Fatalf("seed %d fails without the canary too: %v", seed, res.Err)
+			}
+			return
+		}
+	}
+	t.Fatalf("ignored-revocation canary not caught in %d seeds", budget)
 }
 
 // TestCanaryZombie plants trust in replaced incarnations — leaders serve

@@ -48,6 +48,7 @@ type World struct {
 	heals      int // counts healAll; faults scheduled before a heal do not start after it
 	inv        invariants
 	sec        security
+	rev        revocations
 
 	trace   tracer
 	stats   Stats
@@ -169,6 +170,12 @@ type host struct {
 	// acceptDataLoss starts the broker with --accept-data-loss (the
 	// operator's answer to losing every copy: see World.wipeAll).
 	acceptDataLoss bool
+	// tlsRevoked is the set of revoked certificate serials the process's
+	// transport refuses (what its node last reported, after the adapter's
+	// lag; nil until then), and conns the serial of each client's live
+	// connection to it (sim/revoke.go). A process starts with neither.
+	tlsRevoked map[string]bool
+	conns      map[sm.NodeID]string
 }
 
 // diskFaults are a host's active disk fault windows.
@@ -206,6 +213,7 @@ func (h *host) deliver(inc uint64, ev sm.Event) {
 		h.w.trace.note(h.w.now, h.id, "step error: %v", err)
 	}
 	h.w.noteACLs(h)
+	h.w.noteRevocations(h)
 	if h.up && h.incarnation == inc && h.w.nodeCheckDue() {
 		if err := h.node.CheckInvariants(); err != nil {
 			h.w.fail("%v invariant: %v", h.id, err)
@@ -460,6 +468,7 @@ func (h *host) start() {
 	w := h.w
 	h.incarnation++
 	clear(h.diskFree)
+	h.tlsRevoked, h.conns = nil, nil
 	// As the production broker does, a node starts from its logs'
 	// manifests (io/wal's Open), never from their bytes.
 	d, err := h.disk.recoverRaft()
@@ -621,6 +630,9 @@ func (t *tracer) event(now sm.Time, node sm.NodeID, ev sm.Event) {
 		t.begin(now, node, traceReceived)
 		t.u64(uint64(e.From))
 		t.message(e.Msg)
+		if e.Serial != "" { // only with revocations: other runs hash as before
+			t.str(e.Serial)
+		}
 	case sm.LogDone:
 		t.begin(now, node, traceLogDone)
 		t.u64(uint64(e.ID))

@@ -59,6 +59,11 @@ const (
 	// The principal may not do this to the cluster (ACLs: create topics,
 	// alter, describe the cluster, change ACLs).
 	CodeClusterAuthorizationFailed Code = 22 // CLUSTER_AUTHORIZATION_FAILED
+	// The request came with a certificate the cluster revoked: nothing
+	// was done, and nothing will be for that certificate (the transport
+	// also closes its connections). Not retriable: it needs a new
+	// certificate.
+	CodeCertificateRevoked Code = 23 // CERTIFICATE_REVOKED
 )
 
 // Retriable reports whether a client may retry the same request elsewhere or

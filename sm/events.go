@@ -21,6 +21,13 @@ type Received struct {
 	// own requests carry the admin principal).
 	Principal string
 	Source    netip.Addr
+	// Serial is the sender's verified certificate serial, in the
+	// registry's form (lowercase hex, pki.SerialString): brokers and
+	// controllers refuse a client request whose certificate they know is
+	// revoked (CodeCertificateRevoked), behind the transport's own check.
+	// Empty when unknown (in-process requests, certificates-free tests),
+	// which no revocation concerns.
+	Serial string
 }
 
 // TimerFired is delivered once the time a node asked for in Ready.TimerAt has

@@ -146,6 +146,11 @@ const (
 	// ProbeTimeLookup: a partition leader answered a ListOffsets by
 	// timestamp from its local log.
 	ProbeTimeLookup
+	// ProbeRevokedCertRefused: a broker or controller refused a client
+	// request whose certificate serial is in its applied revocation set
+	// (CodeCertificateRevoked): one that got past the transport, which
+	// enforces the set only once the node reported it.
+	ProbeRevokedCertRefused
 
 	probeCount
 )
@@ -196,6 +201,7 @@ var probeNames = [probeCount]string{
 	ProbeFetchDenied:                  "fetch-denied",
 	ProbeACLRulesApplied:              "acl-rules-applied",
 	ProbeTimeLookup:                   "time-lookup",
+	ProbeRevokedCertRefused:           "revoked-cert-refused",
 }
 
 func (p Probe) String() string {

@@ -1,6 +1,7 @@
 package sm
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/weirmq/weir/sm/acl"
@@ -45,6 +46,11 @@ const (
 	// controller proposed was applied (Resource is "certificate:<serial>").
 	SecurityCertRevoked    SecurityEventKind = 3
 	SecurityCertRegistered SecurityEventKind = 4
+	// SecurityRevokedRefused: a client request came with a revoked
+	// certificate (Resource is "certificate:<serial>", Operation the
+	// request's kind) and was refused with CodeCertificateRevoked: an
+	// authentication failure.
+	SecurityRevokedRefused SecurityEventKind = 5
 )
 
 // SecurityEvent is one event for the audit log: who (Principal, from
@@ -110,3 +116,44 @@ type CertResponse struct {
 
 func (CertRequest) Kind() MsgKind  { return KindCertRequest }
 func (CertResponse) Kind() MsgKind { return KindCertResponse }
+
+// RefuseRevoked is the answer to a client request m that came with the
+// revoked certificate serial (Received.Serial): CodeCertificateRevoked with
+// a message naming the serial, and hint as the leader hint. ok is false for
+// a message that is not a client request (peers' traffic is for the
+// transport to cut off). Brokers and controllers both use it, so every
+// client request gets the same answer wherever it lands.
+func RefuseRevoked(m Message, serial string, hint NodeID) (reply Message, ok bool) {
+	const code = CodeCertificateRevoked
+	msg := "certificate " + serial + " is revoked"
+	switch r := m.(type) {
+	case ProduceRequest:
+		return ProduceResponse{ReqID: r.ReqID, TP: r.TP, Code: code, Message: msg, LeaderHint: hint}, true
+	case FetchRequest:
+		return FetchResponse{ReqID: r.ReqID, TP: r.TP, Code: code, Message: msg, LeaderHint: hint}, true
+	case ListOffsetsRequest:
+		return ListOffsetsResponse{ReqID: r.ReqID, TP: r.TP, Code: code, Message: msg, LeaderHint: hint}, true
+	case MetadataRequest:
+		return MetadataResponse{ReqID: r.ReqID, Code: code, LeaderHint: hint}, true
+	case CreateTopicRequest:
+		return CreateTopicResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
+	case DeleteTopicRequest:
+		return DeleteTopicResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
+	case AlterTopicConfigRequest:
+		return AlterTopicConfigResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
+	case ClusterStatusRequest:
+		return ClusterStatusResponse{ReqID: r.ReqID, Code: code, LeaderHint: hint}, true
+	case ACLRequest:
+		return ACLResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
+	case CertRequest:
+		return CertResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
+	}
+	return nil, false
+}
+
+// RevokedEvent is the audit event of a request refused by RefuseRevoked.
+func RevokedEvent(ev Received) SecurityEvent {
+	return SecurityEvent{Kind: SecurityRevokedRefused, Principal: ev.Principal, Source: ev.Source,
+		Resource: "certificate:" + ev.Serial, Operation: ev.Msg.Kind().String(),
+		Message: fmt.Sprintf("%v from %v refused: certificate %s is revoked", ev.Msg.Kind(), ev.From, ev.Serial)}
+}

@@ -523,6 +523,7 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeRemoteMismatch:               {500, "unexpected controller reply REMOTE_MISMATCH: msg"},
 		sm.CodeTopicAuthorizationFailed:     {403, "msg"},
 		sm.CodeClusterAuthorizationFailed:   {403, "msg"},
+		sm.CodeCertificateRevoked:           {403, "msg"},
 	}
 	var named []sm.Code
 	for c := sm.Code(0); !strings.HasPrefix(c.String(), "Code("); c++ {

@@ -25,7 +25,7 @@ func codeStatus(c sm.Code) int {
 		return http.StatusConflict
 	case sm.CodeMessageTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case sm.CodeTopicAuthorizationFailed, sm.CodeClusterAuthorizationFailed:
+	case sm.CodeTopicAuthorizationFailed, sm.CodeClusterAuthorizationFailed, sm.CodeCertificateRevoked:
 		return http.StatusForbidden
 	case sm.CodeNotLeader, sm.CodeLeaderNotAvailable, sm.CodeNotEnoughReplicas, sm.CodeStorageError:
 		return http.StatusServiceUnavailable

@@ -213,10 +213,12 @@ func peerName(qc *quic.Conn) (string, error) {
 
 // Peer is who sent a message: the node ID the connection's Hello claimed
 // and its certificate allows, the principal the certificate maps to
-// (Config.Principals), and the address the connection comes from.
+// (Config.Principals), its certificate's serial (pki.SerialString, the
+// registry's form), and the address the connection comes from.
 type Peer struct {
 	ID        sm.NodeID
 	Principal string
+	Serial    string
 	Addr      netip.Addr
 }
 

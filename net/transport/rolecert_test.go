@@ -12,7 +12,7 @@ import (
 
 // issue writes a certificate from the test CA for principal with role,
 // under file name name in certDir.
-func issue(t *testing.T, name, principal string, role pki.Role) {
+func issue(t *testing.T, name, principal string, role pki.Role) (serial string) {
 	t.Helper()
 	ca, err := pki.LoadCA(certDir)
 	if err != nil {
@@ -25,14 +25,15 @@ func issue(t *testing.T, name, principal string, role pki.Role) {
 	if _, _, err := is.WriteFiles(certDir, name); err != nil {
 		t.Fatal(err)
 	}
+	return pki.SerialString(is.Cert.SerialNumber)
 }
 
 // Certificates that carry a role (net/pki) are held to it: a client
 // certificate with any CommonName connects as a client and its principal
-// reaches Deliver with the peer's address; one claiming a broker id, an
+// reaches Deliver with its serial and the peer's address; one claiming a broker id, an
 // admin certificate, or a broker certificate for another broker is refused.
 func TestRoleCertificates(t *testing.T) {
-	issue(t, "rc-app", "app@example.com", pki.RoleClient)
+	appSerial := issue(t, "rc-app", "app@example.com", pki.RoleClient)
 	issue(t, "rc-client-as-broker", "broker-103", pki.RoleClient)
 	issue(t, "rc-admin", "ops", pki.RoleAdmin)
 	issue(t, "rc-broker-104", "broker-104", pki.RoleBroker)
@@ -47,7 +48,7 @@ func TestRoleCertificates(t *testing.T) {
 	app := newNode(t, 1_000_001, "rc-app", false, b)
 	app.Send([]sm.Envelope{{To: 101, Msg: sm.MetadataRequest{ReqID: 1}}})
 	p := <-peers
-	if p.ID != 1_000_001 || p.Principal != "app@example.com" || p.Addr.String() != "127.0.0.1" {
+	if p.ID != 1_000_001 || p.Principal != "app@example.com" || p.Serial != appSerial || p.Addr.String() != "127.0.0.1" {
 		t.Fatalf("delivered from %+v", p)
 	}
 

@@ -39,7 +39,7 @@
 //		ServerTLS: serverTLS, ClientTLS: clientTLS, // tlsutil.Load*Config
 //		Addresses: metadata.Address,
 //		Deliver: func(from transport.Peer, m sm.Message) {
-//			loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr}) // back-pressure, not loss
+//			loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Serial: from.Serial, Source: from.Addr}) // back-pressure, not loss
 //		},
 //	})
 //	loop = runtime.NewLoop(node, adapters{disk, tr}, 1024) // tr.Send is Adapters.Send
@@ -657,7 +657,7 @@ func (t *Transport) disconnected(c *conn, remaining int) {
 		// this node closed the connection once it had read everything.
 		e.Remote, e.Reason = true, "shutting down (it finished its stream)"
 	}
-	t.cfg.Disconnected(Peer{ID: c.peer, Principal: c.principal, Addr: c.addr}, e, remaining)
+	t.cfg.Disconnected(Peer{ID: c.peer, Principal: c.principal, Serial: c.serial, Addr: c.addr}, e, remaining)
 }
 
 // serve reads frames from a verified connection until it ends, delivering
@@ -679,7 +679,7 @@ func (t *Transport) serve(c *conn, rs *quic.ReceiveStream) {
 				}
 				t.stats.received.Add(1)
 				t.stats.receivedBytes.Add(uint64(len(frame)))
-				t.cfg.Deliver(Peer{ID: c.peer, Principal: c.principal, Addr: c.addr}, m)
+				t.cfg.Deliver(Peer{ID: c.peer, Principal: c.principal, Serial: c.serial, Addr: c.addr}, m)
 				continue
 			}
 		}

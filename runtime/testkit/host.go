@@ -17,6 +17,7 @@ package testkit
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
@@ -78,6 +79,11 @@ type Env struct {
 	Net  *Network
 	// Probes counts the protocol paths the node reported.
 	Probes map[sm.Probe]int
+	// Security collects the security events the node reported
+	// (runtime.AuditSink); Revoked is the revoked certificate serials it
+	// last reported (runtime.RevocationSink; nil: none yet).
+	Security []sm.SecurityEvent
+	Revoked  []string
 	// Observe, when set, sees every effect batch before it is executed.
 	Observe func(Effect)
 	// CheckSend, when set, vets every envelope before it is queued (for
@@ -186,6 +192,12 @@ func (e *Env) Reached(probes []sm.Probe) {
 		e.Probes[p]++
 	}
 }
+
+// Audit implements runtime.AuditSink.
+func (e *Env) Audit(events []sm.SecurityEvent) { e.Security = append(e.Security, events...) }
+
+// Revoke implements runtime.RevocationSink.
+func (e *Env) Revoke(serials []string) { e.Revoked = slices.Clone(serials) }
 
 // TimerAt is when the node's armed wake-up is due (zero: none).
 func (e *Env) TimerAt() sm.Time { return e.wake }

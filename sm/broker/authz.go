@@ -58,15 +58,39 @@ func (n *Node) syncAuthz() {
 	n.authz = authz{a: a, gen: gen, version: st.Version(), broken: broken}
 }
 
-// syncRevoked reports the revoked certificate serials when metadata holds
-// a new set, for the process to enforce at its transport.
+// syncRevoked takes in the revoked certificate serials when metadata holds
+// a new set: client requests with them are refused from now on (refused),
+// and the set is reported for the process to enforce at its transport.
 func (n *Node) syncRevoked() {
 	serials, gen := n.meta.Revoked()
-	if gen == n.revokedGen || serials == nil {
+	if gen == n.revokedGen || serials == nil || n.cfg.CanaryIgnoreRevocations {
 		return
 	}
 	n.revokedGen = gen
+	n.revoked = make(map[string]bool, len(serials))
+	for _, s := range serials {
+		n.revoked[s] = true
+	}
 	n.rd.Revoked = serials
+}
+
+// refused answers a client request that came with a revoked certificate
+// (CodeCertificateRevoked, audited) and reports whether it did. The
+// transport refuses such certificates too, but only once this broker has
+// reported the set (a restarted process, a request read before the
+// report); this check holds from the moment the set arrived.
+func (n *Node) refused(ev sm.Received) bool {
+	if ev.Serial == "" || !n.revoked[ev.Serial] {
+		return false
+	}
+	reply, ok := sm.RefuseRevoked(ev.Msg, ev.Serial, sm.NoNode)
+	if !ok {
+		return false // peers' traffic: the transport's to cut off
+	}
+	n.probe(sm.ProbeRevokedCertRefused)
+	n.rd.Security = append(n.rd.Security, sm.RevokedEvent(ev))
+	n.send(ev.From, reply)
+	return true
 }
 
 // ACLVersion is the version of the ACL rule set the broker enforces.

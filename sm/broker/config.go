@@ -86,6 +86,11 @@ type Config struct {
 	// broker keeps the first non-empty ACL rule set it compiled and ignores
 	// every later change. Never set it in production.
 	CanaryStaleACL bool
+	// CanaryIgnoreRevocations is another: the broker never takes in the
+	// revoked certificates metadata carries, so it neither refuses their
+	// requests nor reports them for its transport to cut off. Never set it
+	// in production.
+	CanaryIgnoreRevocations bool
 	// FsyncOnWrite syncs every log append before it counts as durable. The
 	// simulator uses true; without it acks promise only "written".
 	FsyncOnWrite bool

@@ -54,6 +54,8 @@ type fakeController struct {
 	remote map[sm.TopicPartition][]sm.RemoteSegment
 	// acl is the ACL rule set it sends (acl.State.Snapshot; nil: none).
 	acl []byte
+	// revoked is the revoked certificate serials it sends (nil: none).
+	revoked []string
 }
 
 type timedHeartbeat struct {
@@ -203,6 +205,15 @@ func (w *world) askAs(id, from sm.NodeID, principal string, m sm.Message) []sm.E
 	return out
 }
 
+// askWith hands id a message with the sender's certificate serial.
+func (w *world) askWith(id, from sm.NodeID, serial string, m sm.Message) []sm.Envelope {
+	n := w.net.Len()
+	w.step(id, sm.Received{From: from, Msg: m, Principal: "app", Serial: serial})
+	out := slices.Clone(w.net.Queue[n:])
+	w.net.Queue = w.net.Queue[:n]
+	return out
+}
+
 // ask hands id a message from from directly (past the network and its
 // cuts) and returns what id sent in answer, taking it off the network.
 func (w *world) ask(id, from sm.NodeID, m sm.Message) []sm.Envelope {
@@ -325,6 +336,7 @@ func (c *fakeController) full() sm.MetadataDelta {
 		d.Partitions = append(d.Partitions, c.parts[tp])
 	}
 	d.ACL = c.acl
+	d.Revoked = c.revoked
 	return d
 }
 

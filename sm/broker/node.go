@@ -49,8 +49,10 @@ type Node struct {
 	// authz decides client requests by the cluster's ACL rules.
 	authz authz
 	// revokedGen is the metadata generation of the revoked serials last
-	// reported in Ready.Revoked.
+	// reported in Ready.Revoked; revoked is that set, which client requests
+	// are checked against (Received.Serial).
 	revokedGen uint64
+	revoked    map[string]bool
 
 	// hosts holds every component (its effects, routes and timers); parts
 	// indexes the partition replicas among them.

@@ -20,6 +20,9 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.probe(sm.ProbeForbiddenSender)
 		return fmt.Errorf("broker: %v: a %v may not send %v (from %v)", n.cfg.ID, from.Role(), msg.Kind(), from)
 	}
+	if n.refused(ev) {
+		return nil
+	}
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
 		n.routeClient(ev, m.TP, acl.OpWrite, func(p *partition.Partition) { p.OnProduce(n.now, from, m) },

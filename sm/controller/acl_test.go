@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -130,5 +131,56 @@ func TestCertificateRegistry(t *testing.T) {
 	}
 	if err := sameMetadata(restored, h.nodes[l].md); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Goal: a controller refuses every client request that comes with a
+// certificate its applied registry holds revoked — the leader and the
+// followers alike, whatever the request — with CERTIFICATE_REVOKED and an
+// audit event, and still serves other certificates and requests without
+// one; it reports the revoked set for its transport.
+func TestRevokedCertificateRefusedByControllers(t *testing.T) {
+	h := newHarness(t, 11, 3)
+	l := h.waitLeader()
+	h.registerBrokers(threeRacks)
+	if r := h.requestOne(client, l, sm.CertRequest{ReqID: 1, Revoke: &sm.CertRecord{Serial: "aa01", Reason: "keyCompromise"}}).(sm.CertResponse); r.Code != sm.CodeOK {
+		t.Fatalf("revoke: %+v", r)
+	}
+	h.converge()
+	askWith := func(id sm.NodeID, serial string, m sm.Message) []sm.Envelope {
+		t.Helper()
+		n := h.net.Len()
+		h.step(id, sm.Received{From: client, Msg: m, Principal: "app", Serial: serial})
+		out := slices.Clone(h.net.Queue[n:])
+		h.net.Queue = h.net.Queue[:n]
+		return out
+	}
+	for _, id := range h.ids {
+		if got := h.hosts[id].Env.Revoked; !slices.Equal(got, []string{"aa01"}) {
+			t.Errorf("%v reported revoked %v", id, got)
+		}
+		h.hosts[id].Env.Security = nil
+		for _, m := range []sm.Message{sm.MetadataRequest{ReqID: 2}, sm.CreateTopicRequest{ReqID: 3, Name: "x", Partitions: 1, ReplicationFactor: 1},
+			sm.ClusterStatusRequest{ReqID: 4}, sm.CertRequest{ReqID: 5, Revoke: &sm.CertRecord{Serial: "bb02", Reason: "keyCompromise"}}} {
+			out := askWith(id, "aa01", m)
+			if len(out) != 1 || out[0].To != client {
+				t.Fatalf("%v: %v with a revoked certificate: %+v", id, m.Kind(), out)
+			}
+			if c := reflect.ValueOf(out[0].Msg).FieldByName("Code").Uint(); sm.Code(c) != sm.CodeCertificateRevoked {
+				t.Errorf("%v: %v with a revoked certificate: %+v", id, m.Kind(), out[0].Msg)
+			}
+		}
+		if sec := h.hosts[id].Env.Security; len(sec) != 4 || sec[0].Kind != sm.SecurityRevokedRefused || sec[0].Resource != "certificate:aa01" {
+			t.Errorf("%v: security events %+v", id, sec)
+		}
+		if h.hosts[id].Env.Probes[sm.ProbeRevokedCertRefused] != 4 {
+			t.Errorf("%v: probe reached %d times", id, h.hosts[id].Env.Probes[sm.ProbeRevokedCertRefused])
+		}
+		for _, serial := range []string{"bb02", ""} {
+			out := askWith(id, serial, sm.MetadataRequest{ReqID: 6})
+			if len(out) != 1 || out[0].Msg.(sm.MetadataResponse).Code != sm.CodeOK {
+				t.Errorf("%v: metadata with certificate %q: %+v", id, serial, out)
+			}
+		}
 	}
 }

@@ -118,6 +118,27 @@ func (md *metadata) revoked() []string {
 	return out
 }
 
+// refused answers a client request that came with a certificate the
+// applied registry holds revoked (CodeCertificateRevoked, audited) and
+// reports whether it did: the state machine's own check behind the
+// transport's, which enforces the set only once this node reported it.
+func (n *Node) refused(ev sm.Received) bool {
+	if ev.Serial == "" {
+		return false
+	}
+	if rec := n.md.certs[ev.Serial]; rec == nil || !rec.Revoked {
+		return false
+	}
+	reply, ok := sm.RefuseRevoked(ev.Msg, ev.Serial, n.Leader())
+	if !ok {
+		return false // peers' traffic: the transport's to cut off
+	}
+	n.probe(sm.ProbeRevokedCertRefused)
+	n.out.Security = append(n.out.Security, sm.RevokedEvent(ev))
+	n.send(ev.From, reply)
+	return true
+}
+
 // Certs is the registry, by serial (read-only).
 func (n *Node) Certs() map[string]*sm.CertRecord { return n.md.certs }
 

@@ -44,7 +44,7 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.probe(sm.ProbeForbiddenSender)
 		return fmt.Errorf("controller: %v: a %v may not send %v (from %v)", n.cfg.ID, ev.From.Role(), ev.Msg.Kind(), ev.From)
 	}
-	if !n.permitted(ev) {
+	if n.refused(ev) || !n.permitted(ev) {
 		return nil
 	}
 	switch m := ev.Msg.(type) {

@@ -104,6 +104,21 @@ func (p *Partition) onDiverging(resp sm.ReplicaFetchResponse) {
 	if p.follow.synced || p.log.lastEpoch() == p.epoch {
 		return
 	}
+	if resp.LogStart > 0 && resp.DivergingEndOffset == resp.LogStart {
+		// The leader knows no epoch of its own at or below this log's last
+		// one: retention or the local window (tiered storage) dropped their
+		// history with the segments below its start, and it answers its
+		// start. Everything below that start is committed there, but not
+		// necessarily as this log holds it: records above this log's high
+		// watermark, of an older epoch, may have been replaced by the
+		// leader's own, committed and trimmed since (found by the
+		// simulator). Only this log's committed prefix is known to agree,
+		// and that ends at or below the leader's start (a committed record
+		// at or above it would carry an epoch the leader holds), so the
+		// log starts over at the leader's start.
+		p.resetTo(resp.LogStart, resp.HighWatermark)
+		return
+	}
 	target := sm.Offset(0)
 	if _, end, ok := p.log.endOfEpoch(resp.DivergingEpoch); ok {
 		target = max(0, min(end, resp.DivergingEndOffset))

@@ -200,6 +200,51 @@ func TestDivergenceTruncatesToEpochBoundary(t *testing.T) {
 	}
 }
 
+// A deposed leader holding an uncommitted tail of an old epoch, whose new
+// leader's log starts above that epoch (retention or the local window
+// dropped its history) and answers the divergence at its start, starts
+// over at that start: it must not keep its own tail below the leader's
+// start, which the leader may have replaced with committed records (the
+// simulator found a replica serving such a record as committed).
+func TestDivergenceBelowLeaderStartResets(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	c.produce(101, ackAll, "a1", "a2")
+	c.stabilize()
+	c.isolated[101] = true
+	c.produce(101, ackLeader, "x1") // epoch 1, only on 101: batches [2,3) and [3,5)
+	c.produce(101, ackLeader, "x2", "x3")
+	c.stabilize()
+	if s := c.status(101); s.DurableLEO != 5 || s.HW != 2 {
+		t.Fatalf("101 %+v", s)
+	}
+	c.elect(102) // epoch 2
+	c.isolated[101] = false
+	// 101 asks the new leader from its end in epoch 1; the leader's log
+	// (epoch 2 from offset 2) has been trimmed to start at 3, so it knows
+	// nothing of epoch 1 and answers at its start.
+	i := slices.IndexFunc(c.net.Queue, func(e sm.Envelope) bool {
+		m, ok := e.Msg.(sm.ReplicaFetchRequest)
+		return ok && e.From == 101 && m.FetchOffset == 5 && m.LastFetchedEpoch == 1
+	})
+	if i < 0 {
+		t.Fatalf("no fetch from 101 at its end: %+v", c.net.Queue)
+	}
+	req := c.net.Take(i).Msg.(sm.ReplicaFetchRequest)
+	c.reps[101].host.Deliver(sm.Envelope{From: 102, To: 101, Msg: sm.ReplicaFetchResponse{TP: testTP, Incarnation: req.Incarnation,
+		FetchOffset: req.FetchOffset, LeaderEpoch: 2, HighWatermark: 4, LogStart: 3, Diverging: true, DivergingEpoch: 1, DivergingEndOffset: 3}})
+	if s := c.status(101); s.LEO != 3 || s.LogStart != 3 || s.HW != 2 {
+		t.Fatalf("101 after the answer: %+v, want its log empty from the leader's start 3, high watermark 2", s)
+	}
+	for c.reps[101].host.CompleteNext(sm.OutcomeOK, "") {
+	}
+	if got := values(c.reps[101]); len(got) != 0 {
+		t.Fatalf("101 keeps %v below the leader's start", got)
+	}
+	if c.reps[101].host.Env.Probes[sm.ProbeFollowerReset] != 1 {
+		t.Fatal("no follower reset")
+	}
+}
+
 // A delayed, older fetch from a follower never moves the high watermark
 // back, nor lowers what the leader knows of the follower.
 func TestHighWatermarkNeverGoesBack(t *testing.T) {

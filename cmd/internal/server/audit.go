@@ -93,6 +93,8 @@ func auditEvent(e sm.SecurityEvent) audit.Event {
 		ev.Type = audit.CertificateRevoked
 	case sm.SecurityCertRegistered:
 		ev.Type = audit.CertificateIssued
+	case sm.SecurityRevokedRefused:
+		ev.Type, ev.Decision = audit.AuthenticationFailure, audit.Deny
 	}
 	return ev
 }

@@ -144,7 +144,7 @@ func StartBroker(cfg config.Broker, log zerolog.Logger) (_ *Broker, err error) {
 			reg.ObserveInbound(from.ID, m)
 			select {
 			case <-ready:
-				_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr})
+				_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Serial: from.Serial, Source: from.Addr})
 			case <-ctx.Done():
 			}
 		},

@@ -153,7 +153,7 @@ func StartController(cfg config.Controller, log zerolog.Logger) (_ *Controller, 
 	}
 	deliver := func(from transport.Peer, m sm.Message) {
 		reg.ObserveInbound(from.ID, m)
-		_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Source: from.Addr})
+		_ = loop.Post(ctx, sm.Received{From: from.ID, Msg: m, Principal: from.Principal, Serial: from.Serial, Source: from.Addr})
 	}
 	principals, err := cfg.Security.PrincipalMapper() // validated with the config
 	if err != nil {
