@@ -336,6 +336,9 @@ func (c *client) receive(m sm.Envelope) {
 			p.op.HW, p.op.Epoch, p.op.LogStart = int64(r.HighWatermark), int64(r.LeaderEpoch), int64(r.LogStart)
 		}
 		if r.Code == sm.CodeOK {
+			if c.w.isWorkloadTP(r.TP) {
+				c.w.noteStamps(r)
+			}
 			p.op.Records = flatten(r.Batches, sm.Offset(p.op.FetchOffset))
 			c.noteEpoch(r.TP, r.LeaderEpoch)
 			if r.HighWatermark > c.w.knownHW[r.TP] {

@@ -309,6 +309,11 @@ type Config struct {
 	// (broker.Config.CanaryIgnoreRevocations); the revocation checker must
 	// catch it.
 	CanaryIgnoreRevocations bool
+	// CanaryTimeLookupNext plants a sixth: a time lookup on the local log
+	// answers the batch after the right one
+	// (partition.Config.CanaryTimeLookupNext); the time-lookup checker
+	// must catch it.
+	CanaryTimeLookupNext bool
 
 	// VizDir, when set, receives porcupine's HTML visualisation of a
 	// violation.

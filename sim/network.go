@@ -102,6 +102,10 @@ func (n *network) arrive(p packet) {
 		w.stats.Dropped++
 		return
 	}
+	if m.To == timeClientID {
+		w.onTimeAnswer(m)
+		return
+	}
 	if c := w.clients[m.To]; c != nil {
 		if w.closedOn(m, p.serial) {
 			return // the server closed the connection the reply was on

@@ -244,6 +244,7 @@ func (w *World) run() error {
 	if w.rev.on {
 		w.startRevocations()
 	}
+	w.startTimeLookups(newRNG(w.cfg.Seed).child("time"))
 	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
 	if w.failure != nil {
 		return w.failure
@@ -256,7 +257,10 @@ func (w *World) run() error {
 			return err
 		}
 	}
-	return w.finalReads()
+	if err := w.finalReads(); err != nil {
+		return err
+	}
+	return w.checkTimeLookups() // the final reads learned every committed batch
 }
 
 // wipeAll is the stateless-broker test: once the cluster has converged,
@@ -789,5 +793,6 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CanaryTrustStaleIncarnations: cfg.CanaryZombie,
 		CanaryStaleACL:               cfg.CanaryStaleACL,
 		CanaryIgnoreRevocations:      cfg.CanaryIgnoreRevocations,
+		CanaryTimeLookupNext:         cfg.CanaryTimeLookupNext,
 	}, d)
 }

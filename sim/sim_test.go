@@ -349,6 +349,8 @@ var mustReach = append([]string{
 	// certificate's live connection, and a state machine refused a
 	// request that came with one (before its transport enforced the set).
 	"revocation-closes-connection", sm.ProbeRevokedCertRefused.String(),
+	// Time lookups (sim/timelookup.go): answered by a leader's local log.
+	sm.ProbeTimeLookup.String(), "time lookup found",
 }, append(segmentProbes(), objectProbes()...)...)
 
 // objectProbes are the simulator's own paths of the object store, gated
@@ -680,4 +682,27 @@ func TestConfigValidate(t *testing.T) {
 	if s, err := ParseFaults("crash,torn"); err != nil || !s.Has(FaultCrash) || !s.Has(FaultTornWrite) || s.Has(FaultDrop) {
 		t.Fatalf("ParseFaults = %v, %v", s, err)
 	}
+}
+
+// TestCanaryTimeLookup plants partitions that answer a time lookup with the
+// batch after the right one, and requires the time-lookup checker to catch
+// it (and the same seed to pass without it).
+func TestCanaryTimeLookup(t *testing.T) {
+	const budget = 30
+	for seed := uint64(1); seed <= budget; seed++ {
+		cfg := DefaultConfig(seed)
+		cfg.CanaryTimeLookupNext = true
+		if res := Run(cfg); res.Err != nil {
+			if !strings.Contains(res.Err.Error(), "time lookups:") {
+				t.Fatalf("seed %d failed for another reason: %v", seed, res.Err)
+			}
+			t.Logf("canary caught at seed %d: %v", seed, firstLine(res.Err.Error()))
+			cfg.CanaryTimeLookupNext = false
+			if res := Run(cfg); res.Err != nil {
+				t.Fatalf("seed %d fails without the canary too: %v", seed, res.Err)
+			}
+			return
+		}
+	}
+	t.Fatalf("time-lookup canary not caught in %d seeds", budget)
 }

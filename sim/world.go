@@ -45,7 +45,8 @@ type World struct {
 	knownHW    map[sm.TopicPartition]sm.Offset // highest HW any client saw, to aim fetches
 	replyHooks map[sm.NodeID]func(linearizability.Op)
 	faultsOn   bool
-	heals      int // counts healAll; faults scheduled before a heal do not start after it
+	times      timeLookups // the time-lookup director and checker (timelookup.go)
+	heals      int         // counts healAll; faults scheduled before a heal do not start after it
 	inv        invariants
 	sec        security
 	rev        revocations

@@ -42,7 +42,9 @@ type IndexEntry struct {
 	// MaxTimestamp is the largest Batch.Timestamp of the segment's batches up
 	// to and including this one: the first entry whose MaxTimestamp reaches
 	// t bounds where the first batch at or after t can be (it lies after
-	// the previous entry).
+	// the previous entry). It may be larger than the batches bear out (a
+	// replica that truncated into batches it no longer held in memory keeps
+	// the old maximum), never smaller: readers treat it as an upper bound.
 	MaxTimestamp int64
 }
 

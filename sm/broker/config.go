@@ -108,6 +108,10 @@ type Config struct {
 	// incarnation older than the registered one are served and counted, and
 	// leaders keep a replaced process's progress. Never set it in production.
 	CanaryTrustStaleIncarnations bool
+	// CanaryTimeLookupNext is another: the broker's partitions answer a
+	// time lookup with the batch after the right one
+	// (partition.Config.CanaryTimeLookupNext).
+	CanaryTimeLookupNext bool
 }
 
 // DefaultHealthInterval is the reference's health_check_interval_ms (15 s).
@@ -238,5 +242,6 @@ func (c *Config) partitionConfig(tp sm.TopicPartition) partition.Config {
 		FetchMaxRecords: c.FetchMaxRecords, ReplicaFetchMaxBytes: 4 * c.MaxBatchBytes,
 		WallClockAtStart: c.WallClockAtStart, RetentionCheckInterval: c.RetentionCheckInterval,
 		FsyncOnWrite: c.FsyncOnWrite, CanaryAckAllBeforeISR: c.CanaryAckAllBeforeISR,
+		CanaryTimeLookupNext: c.CanaryTimeLookupNext,
 	}
 }

@@ -328,17 +328,26 @@ func (l *replicaLog) truncateAt(off sm.Offset, i int, pos int64) {
 	e := sort.Search(len(s.Epochs), func(j int) bool { return s.Epochs[j].Start >= off })
 	s.Epochs = s.Epochs[:e:e]
 	s.Next, s.Bytes, s.Sealed = off, pos, false
-	// The largest timestamp among what remains: the last kept entry's
-	// running maximum, and the cached batches after it. Batches between
-	// them that are not cached are not known; retention may then see the
-	// segment as slightly older than it is until it rolls.
-	s.MaxTimestamp = 0
+	// The largest timestamp among what remains: exact (the last kept
+	// entry's running maximum and the cached batches after it) when the
+	// cache holds every batch after that entry; otherwise the segment's
+	// old maximum, which bounds it from above. Index timestamps are upper
+	// bounds, never lower ones: a time lookup may read a little more than
+	// it needs, retention may keep the segment a little longer, but
+	// neither skips a batch (see sm.IndexEntry).
+	from := s.Base
 	if k > 0 {
-		s.MaxTimestamp = s.Entries[k-1].MaxTimestamp
+		from = s.Entries[k-1].Offset
 	}
-	for _, cb := range l.cache {
-		if cb.seg == s.Base {
-			s.MaxTimestamp = max(s.MaxTimestamp, cb.b.Timestamp)
+	if l.cacheStart() <= from || off == s.Base {
+		s.MaxTimestamp = 0
+		if k > 0 {
+			s.MaxTimestamp = s.Entries[k-1].MaxTimestamp
+		}
+		for _, cb := range l.cache {
+			if cb.seg == s.Base {
+				s.MaxTimestamp = max(s.MaxTimestamp, cb.b.Timestamp)
+			}
 		}
 	}
 	if i < len(l.sealed) {

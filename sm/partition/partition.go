@@ -120,6 +120,9 @@ type Config struct {
 	// CanaryAckAllBeforeISR is a deliberate bug for the simulator's
 	// self-test: acks=all is acknowledged once durable on the leader alone.
 	CanaryAckAllBeforeISR bool
+	// CanaryTimeLookupNext is another: a time lookup answers the batch
+	// after the right one.
+	CanaryTimeLookupNext bool
 }
 
 // Validate reports the first field that cannot work, naming it and its value.

@@ -28,9 +28,17 @@ type timeSeek struct {
 
 // timeStart is where the first local batch stamped at or after t can be:
 // the segment, the byte to read from and the offset there. ok is false when
-// no local batch reaches t.
+// no local batch reaches t. Index timestamps are upper bounds
+// (sm.IndexEntry): the batches there may still all be older, and the
+// search then goes on (timeStartFrom).
 func (l *replicaLog) timeStart(t int64) (seg sm.Offset, pos int64, off sm.Offset, ok bool) {
-	for i := 0; i <= len(l.sealed); i++ {
+	return l.timeStartFrom(t, 0)
+}
+
+// timeStartFrom is timeStart among the segments from the one based at
+// from on (from a segment base, or 0 for all).
+func (l *replicaLog) timeStartFrom(t int64, from sm.Offset) (seg sm.Offset, pos int64, off sm.Offset, ok bool) {
+	for i := l.segment(from); i <= len(l.sealed); i++ {
 		s := l.segmentAt(i)
 		if s.Next == s.Base || s.MaxTimestamp < t {
 			continue
@@ -46,13 +54,17 @@ func (l *replicaLog) timeStart(t int64) (seg sm.Offset, pos int64, off sm.Offset
 }
 
 // firstAtOrAfter is the first of bs (in offset order, from offset from on)
-// stamped at or after t and starting below limit; ok false if none.
-func firstAtOrAfter(bs []sm.Batch, from sm.Offset, t int64, limit sm.Offset) (sm.Batch, bool) {
-	for _, b := range bs {
+// stamped at or after t and starting below limit; ok false if none. With
+// skip (the simulator's canary) it is the one after.
+func firstAtOrAfter(bs []sm.Batch, from sm.Offset, t int64, limit sm.Offset, skip bool) (sm.Batch, bool) {
+	for i, b := range bs {
 		if b.BaseOffset >= limit {
 			break
 		}
 		if b.NextOffset() > from && b.Timestamp >= t {
+			if skip && i+1 < len(bs) && bs[i+1].BaseOffset < limit {
+				return bs[i+1], true
+			}
 			return b, true
 		}
 	}
@@ -70,7 +82,7 @@ func (p *Partition) seekTime(from sm.NodeID, req sm.ListOffsetsRequest, resp sm.
 	}
 	if off >= p.log.cacheStart() {
 		bs, _ := p.log.cached(off, p.log.end(), int(^uint(0)>>1))
-		if b, found := firstAtOrAfter(bs, off, req.Timestamp, p.hw); found {
+		if b, found := firstAtOrAfter(bs, off, req.Timestamp, p.hw, p.cfg.CanaryTimeLookupNext); found {
 			resp.Offset, resp.OffsetTimestamp = max(b.BaseOffset, p.log.start()), b.Timestamp
 		}
 		p.probe(sm.ProbeTimeLookup)
@@ -90,6 +102,7 @@ func (p *Partition) seekDone(r pendingRead, d sm.LogReadDone) {
 	}
 	t := r.seek.req.Timestamp
 	next := sm.Offset(-1)
+	skipped := false
 	for at := 0; at < len(d.Data); {
 		b, n, err := sm.DecodeBatch(d.Data[at:])
 		if err == nil && next >= 0 && b.BaseOffset != next {
@@ -108,7 +121,12 @@ func (p *Partition) seekDone(r pendingRead, d sm.LogReadDone) {
 			p.answerSeek(r.seek, sm.CodeOK, "", sm.Batch{}, false)
 			return
 		}
-		if b.NextOffset() > r.want && b.Timestamp >= t {
+		if skipped || b.NextOffset() > r.want && b.Timestamp >= t {
+			if p.cfg.CanaryTimeLookupNext && !skipped && at+n < len(d.Data) {
+				skipped = true // the canary answers the batch after
+				at += n
+				continue
+			}
 			p.answerSeek(r.seek, sm.CodeOK, "", b, true)
 			return
 		}
@@ -119,24 +137,27 @@ func (p *Partition) seekDone(r pendingRead, d sm.LogReadDone) {
 		r.pos += int64(len(d.Data))
 		p.issueReadAt(r)
 	default:
+		// The segment's end, and nothing reached t (its index timestamps
+		// claimed more than its batches hold): the next segments that can.
 		nx, ok := p.log.nextSegment(r.seg)
-		if !ok {
-			p.answerSeek(r.seek, sm.CodeOK, "", sm.Batch{}, false) // the log's end: none yet
-			return
+		if ok {
+			r.seg, r.pos, r.want, ok = p.log.timeStartFrom(t, nx)
 		}
-		if s := p.log.segmentAt(p.log.segment(nx)); s.Base == nx && nx >= p.log.cacheStart() {
-			p.seekCached(r.seek, nx)
-			return
+		switch {
+		case !ok || r.want >= p.hw:
+			p.answerSeek(r.seek, sm.CodeOK, "", sm.Batch{}, false) // none yet
+		case r.want >= p.log.cacheStart():
+			p.seekCached(r.seek, r.want)
+		default:
+			p.issueReadAt(r)
 		}
-		r.seg, r.pos, r.want = nx, 0, nx
-		p.issueReadAt(r)
 	}
 }
 
 // seekCached finishes a time lookup that reached the cached suffix at off.
 func (p *Partition) seekCached(s *timeSeek, off sm.Offset) {
 	bs, _ := p.log.cached(off, p.log.end(), int(^uint(0)>>1))
-	b, found := firstAtOrAfter(bs, off, s.req.Timestamp, p.hw)
+	b, found := firstAtOrAfter(bs, off, s.req.Timestamp, p.hw, p.cfg.CanaryTimeLookupNext)
 	p.answerSeek(s, sm.CodeOK, "", b, found)
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"sort"
 
@@ -205,16 +204,10 @@ type coldPart struct {
 	chunks  []chunkState
 	// A seek's (see SeekTime): seekEnd bounds the bytes it likely scans
 	// (to the index entry after the first one reaching its time, or after
-	// the cursor's, whichever is later). seekCheck is the offset of the
-	// first entry reaching its time (the segment's next offset: the end,
-	// when only the segment's MaxTimestamp does) when the cursor starts at
-	// the entry before it, so every batch between them is scanned (-1
-	// otherwise); seen is the largest timestamp scanned since the cursor's
-	// start: reaching seekCheck with seen below the time means the index
-	// is not the object's.
-	seekEnd   int64
-	seekCheck sm.Offset
-	seen      int64
+	// the cursor's, whichever is later). Index timestamps are upper bounds
+	// (sm.IndexEntry): when the batches there do not reach the time, the
+	// seek reads on.
+	seekEnd int64
 }
 
 // coldFetch is one pending consumer fetch.
@@ -453,7 +446,6 @@ func (r *ColdReader) start(f *coldFetch, p *coldPart) {
 func (r *ColdReader) seekStart(f *coldFetch, p *coldPart) {
 	es := p.idx.Entries
 	k := sort.Search(len(es), func(i int) bool { return es[i].MaxTimestamp >= f.t })
-	p.seekCheck, p.seen = -1, math.MinInt64
 	if k == len(es) && p.idx.MaxTimestamp < f.t {
 		p.pos, p.expect, p.seekEnd = p.seg.dataBytes, p.seg.next, p.seg.dataBytes
 		return
@@ -464,15 +456,6 @@ func (r *ColdReader) seekStart(f *coldFetch, p *coldPart) {
 	if k > 0 && k-1 > at {
 		at = k - 1
 		p.pos, p.expect = es[at].Pos, es[at].Offset
-	}
-	if at == k-1 || at == 0 && k == 0 {
-		// The cursor's entry is the one before k (or k is the object's
-		// first batch): the batches from it through k's (through the end)
-		// reach the time.
-		p.seekCheck = p.seg.next
-		if k < len(es) {
-			p.seekCheck = es[k].Offset
-		}
 	}
 	p.seekEnd = p.seg.dataBytes
 	if n := max(at, k) + 1; n < len(es) {
@@ -637,10 +620,6 @@ func (r *ColdReader) seekAhead(f *coldFetch) {
 // part's end, end where the recorded segment does.
 func (r *ColdReader) endsRight(f *coldFetch) bool {
 	p := &f.parts[f.cur]
-	if f.seek && p.seekCheck == p.seg.next && p.seen < f.t {
-		r.seekCorrupt(f, p.pos-1, 1, fmt.Sprintf("the index says a batch has a timestamp at or after %d, the batches to the end reach %d", f.t, p.seen))
-		return false
-	}
 	if p.expect == p.seg.next {
 		return true
 	}
@@ -719,10 +698,6 @@ func (r *ColdReader) step(f *coldFetch, v View) stepResult {
 // timestamp reaches the seek's time; passed over otherwise.
 func (r *ColdReader) seekStep(f *coldFetch, b *sm.Batch, size int64) stepResult {
 	p := &f.parts[f.cur]
-	p.seen = max(p.seen, b.Timestamp)
-	if b.BaseOffset == p.seekCheck && p.seen < f.t {
-		return r.seekCorrupt(f, p.pos, size, fmt.Sprintf("the index says a batch up to offset %d has a timestamp at or after %d, the batches there reach %d", b.BaseOffset, f.t, p.seen))
-	}
 	if b.NextOffset() > p.from && b.Timestamp >= f.t && max(b.BaseOffset, p.from) < f.view.HighWatermark {
 		f.found, f.foundAt, f.foundTS = true, max(b.BaseOffset, p.from), b.Timestamp
 		return stepFull
@@ -813,13 +788,6 @@ func (r *ColdReader) corrupt(f *coldFetch, pos, n int64, why string) stepResult 
 	}
 	r.fail(f, fmt.Sprintf("object %s: byte %d (offset %d): %s", p.seg.name, pos, p.expect, why))
 	return stepAnswered
-}
-
-// seekCorrupt answers a seek whose index's timestamps are not the
-// object's, dropping the index from the cache too.
-func (r *ColdReader) seekCorrupt(f *coldFetch, pos, n int64, why string) stepResult {
-	r.cache.remove(coldKey{f.parts[f.cur].seg.name, indexChunk})
-	return r.corrupt(f, pos, n, why)
 }
 
 func (r *ColdReader) corruptFound() {

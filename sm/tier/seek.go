@@ -27,9 +27,10 @@ import (
 // one for an uncached index), scans the frames there, checking each one as
 // a fetch does, without buffering them, and stops at the first batch at or
 // after the time. A recorded segment whose MaxTimestamp is below the time
-// is passed over unread. Reaching the entry that reaches the time having
-// seen only earlier timestamps means the index is not the object's:
-// corruption, as a bad frame.
+// is passed over unread. Index timestamps are upper bounds (a replica that
+// truncated into batches it no longer held in memory keeps the old
+// maximum: sm.IndexEntry), so a seek whose batches there do not reach the
+// time reads on, through the segment and the next ones.
 
 // SeekResult answers one SeekTime, out of TakeSeeks. The lead maps it onto
 // sm.ListOffsetsResponse for ReqID, sent to From: Code and Message as the
