@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weirmq/weir/net/admin/ratelimit"
 	"github.com/weirmq/weir/net/pki"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/acl"
@@ -274,11 +275,11 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &ratelimit.StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		s.authz.invalidate() // a rule change here takes effect here at once
 		s.audit(AuditRecord{Type: "admin_write", Principal: c.Principal, Source: sourceText(c, r), Operation: r.Method + " " + r.URL.Path,
-			Status: sw.code(), Message: fmt.Sprintf("%s %s by %s (%s): %d", r.Method, r.URL.Path, c.Principal, c.Via, sw.code())})
+			Status: sw.Status(), Message: fmt.Sprintf("%s %s by %s (%s): %d", r.Method, r.URL.Path, c.Principal, c.Via, sw.Status())})
 	})
 }
 
@@ -428,33 +429,3 @@ func sourceText(c Caller, r *http.Request) string {
 	}
 	return r.RemoteAddr
 }
-
-// statusWriter remembers the status a handler answered.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) code() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -32,12 +32,12 @@ func Log(log zerolog.Logger, enabled bool) func(http.Handler) http.Handler {
 			start := time.Now()
 			slot := &logSlot{}
 			r = r.WithContext(context.WithValue(r.Context(), logSlotKey{}, slot))
-			sw := &statusWriter{ResponseWriter: w}
+			sw := &StatusWriter{ResponseWriter: w}
 			done := false
 			defer func() {
 				status := "aborted"
 				if done {
-					status = strconv.Itoa(sw.statusOr200())
+					status = strconv.Itoa(sw.Status())
 				}
 				ip := slot.clientIP
 				if !slot.set {
@@ -76,28 +76,29 @@ func quotePath(p string) string {
 	return strconv.Quote(p)
 }
 
-// statusWriter remembers the status a handler answered.
-type statusWriter struct {
+// StatusWriter remembers the status a handler answered (the admin API's
+// audit of writes uses it too).
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
-func (w *statusWriter) WriteHeader(status int) {
+func (w *StatusWriter) WriteHeader(status int) {
 	if w.status == 0 && status >= 200 {
 		w.status = status
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
-func (w *statusWriter) Write(p []byte) (int, error) {
+func (w *StatusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(p)
 }
 
-// statusOr200 is the status sent; a handler that wrote nothing sent 200.
-func (w *statusWriter) statusOr200() int {
+// Status is the status sent; a handler that wrote nothing sent 200.
+func (w *StatusWriter) Status() int {
 	if w.status == 0 {
 		return http.StatusOK
 	}
@@ -105,4 +106,4 @@ func (w *statusWriter) statusOr200() int {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
