@@ -548,3 +548,27 @@ func TestKeyByPrincipal(t *testing.T) {
 		t.Fatalf("anonymous third: %d %s", w.Code, w.Body.String())
 	}
 }
+
+// Goal: the security endpoints are classified like the topic ones: rule
+// and registry changes (raft writes) share the low-frequency budget, the
+// reads and ACL decisions the medium one, and the category shows in the
+// refusal.
+func TestSecurityRoutesClassified(t *testing.T) {
+	cfg := roomyConfig()
+	cfg.LowFrequency = EndpointLimit{BurstSize: 1, RefillRate: 1}
+	cfg.MediumFrequency = EndpointLimit{BurstSize: 1, RefillRate: 1}
+	l, _ := newTestLimiter(t, cfg)
+	h := l.Middleware(&okHandler{})
+	for _, rq := range []request{{method: "POST", path: "/api/v1/acls"}, {method: "DELETE", path: "/api/v1/acls/7"}, {method: "POST", path: "/api/v1/certs/revoke"}} {
+		first, second := serve(h, rq), serve(h, rq)
+		if first.Code != 200 || second.Code != 429 || !strings.Contains(second.Body.String(), rq.method+":") {
+			t.Errorf("%s %s: %d then %d %s, want the low-frequency budget of 1", rq.method, rq.path, first.Code, second.Code, second.Body.String())
+		}
+	}
+	for _, rq := range []request{{method: "GET", path: "/api/v1/acls"}, {method: "POST", path: "/api/v1/acls/test"}, {method: "GET", path: "/api/v1/certs/crl"}, {method: "GET", path: "/api/v1/certs/0a1b"}} {
+		first, second := serve(h, rq), serve(h, rq)
+		if first.Code != 200 || second.Code != 429 {
+			t.Errorf("%s %s: %d then %d, want the medium-frequency budget of 1", rq.method, rq.path, first.Code, second.Code)
+		}
+	}
+}

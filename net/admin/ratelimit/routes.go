@@ -65,6 +65,22 @@ var routes = []route{
 	{method: "POST", pattern: "/api/v1/topics", category: CategoryLow},
 	{method: "DELETE", pattern: "/api/v1/topics/{name}", category: CategoryLow},
 	{method: "PATCH", pattern: "/api/v1/topics/{name}", category: CategoryLow},
+	// Security (issue 11): reads and decisions are medium, rule and
+	// registry changes (raft writes) low.
+	{method: "GET", pattern: "/api/v1/acls", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/acls/permissions", category: CategoryMedium},
+	{method: "POST", pattern: "/api/v1/acls/test", category: CategoryMedium},
+	{method: "POST", pattern: "/api/v1/acls/bulk-test", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/audit", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/security/status", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/certs", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/certs/crl", category: CategoryMedium},
+	{method: "GET", pattern: "/api/v1/certs/{serial}", category: CategoryMedium},
+	{method: "POST", pattern: "/api/v1/acls", category: CategoryLow},
+	{method: "POST", pattern: "/api/v1/acls/delete", category: CategoryLow},
+	{method: "DELETE", pattern: "/api/v1/acls/{id}", category: CategoryLow},
+	{method: "POST", pattern: "/api/v1/certs", category: CategoryLow},
+	{method: "POST", pattern: "/api/v1/certs/revoke", category: CategoryLow},
 }
 
 // match reports whether method and the escaped path fit the route.
