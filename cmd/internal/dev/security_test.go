@@ -73,9 +73,9 @@ func TestACLsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A short request timeout: once revoked, the broker closes the
-	// connection and refuses the next handshake, which the client sees as
-	// requests that get no answer.
+	// Once revoked, the broker closes the connection (requests in flight
+	// fail at once with sdk.ErrConnectionLost, naming why) and refuses the
+	// next handshake; the short request timeout only bounds the test.
 	cl, err := sdk.NewClient(ctx, sdk.Config{Brokers: c.BrokerAddrs(), TLS: tlsConf, RequestTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +117,24 @@ func TestACLsEndToEnd(t *testing.T) {
 		return err
 	}
 	deadline = time.Now().Add(20 * time.Second)
-	for err := sendQuick(); err == nil; err = sendQuick() {
+	err = sendQuick()
+	for ; err == nil; err = sendQuick() {
 		if time.Now().After(deadline) {
 			t.Fatal("a revoked certificate still produces")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The client is told why: its connection was closed for the revocation
+	// (or, on a later request, the reconnect was refused for it).
+	if !errors.Is(err, sdk.ErrConnectionLost) && !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("the revoked certificate's produce failed, but not for the revocation: %v", err)
+	}
 	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
 	if again, err := sdk.NewClient(rctx, sdk.Config{Brokers: c.BrokerAddrs(), TLS: tlsConf}); err == nil {
 		again.Close()
 		t.Fatal("a revoked certificate connected again")
+	} else if !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("the reconnect was refused, but not for the revocation: %v", err)
 	}
 	rcancel()
 	// A certificate from another CA is refused at the handshake.
