@@ -989,3 +989,73 @@ func TestConsumerPipelinesBacklog(t *testing.T) {
 		}
 	}
 }
+
+// Goal: Pause stops a partition's records until Resume, which continues
+// from where it was paused; Poll keeps serving the other partitions; every
+// partition paused makes Poll wait (until ctx ends); pausing a partition
+// not assigned is refused and pauses nothing.
+func TestConsumerPauseResume(t *testing.T) {
+	f := newFakeCluster(t, 101, 102)
+	f.createTopic("orders", 2, 101, 102)
+	pc := f.newClient(f.clientConfig())
+	p := newProducer(t, pc, ProducerConfig{})
+	defer p.Close(testCtx(t))
+	for i := range 4 {
+		for _, tp := range []sm.TopicPartition{orders0, orders1} {
+			if _, err := p.Send(testCtx(t), Message{Topic: tp.Topic, Partition: tp.Partition, Value: []byte(fmt.Sprintf("%d-%d", tp.Partition, i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	k := newConsumer(t, f.newClient(f.clientConfig()), ConsumerConfig{MaxRecords: 2, PollInterval: 10 * time.Millisecond})
+	if _, err := k.AssignTopic(testCtx(t), "orders"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Pause(orders1, sm.TopicPartition{Topic: "nope", Partition: 0}); err == nil || !strings.Contains(err.Error(), "not assigned") {
+		t.Fatalf("Pause of an unassigned partition: %v", err)
+	}
+	if len(k.Paused()) != 0 {
+		t.Fatalf("a refused Pause paused %v", k.Paused())
+	}
+	if err := k.Pause(orders1); err != nil || !slices.Equal(k.Paused(), []sm.TopicPartition{orders1}) {
+		t.Fatalf("Pause: %v, paused %v", err, k.Paused())
+	}
+	var got []Record
+	for len(got) < 4 {
+		recs, err := k.Poll(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+	}
+	for _, r := range got {
+		if r.TP != orders0 {
+			t.Fatalf("a paused partition's record came back: %+v", r)
+		}
+	}
+	if err := k.Pause(); err != nil { // everything
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
+	recs, err := k.Poll(ctx)
+	cancel()
+	if len(recs) != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll with everything paused: %v, %v", recs, err)
+	}
+	if err := k.Resume(orders1); err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for len(got) < 4 {
+		recs, err := k.Poll(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+	}
+	for i, r := range got {
+		if r.TP != orders1 || r.Offset != sm.Offset(i) {
+			t.Fatalf("after Resume: %+v, want orders/1 from offset 0", got)
+		}
+	}
+}

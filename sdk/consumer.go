@@ -80,6 +80,8 @@ type cursor struct {
 	// partition was read to its end); hw the high watermark it named.
 	span sm.Offset
 	hw   sm.Offset
+	// paused partitions are not fetched until resumed (Pause).
+	paused bool
 }
 
 // NewConsumer makes a consumer on c's connections, with nothing assigned.
@@ -270,6 +272,55 @@ func (k *Consumer) SeekToTime(ctx context.Context, t time.Time, tps ...TopicPart
 	return nil
 }
 
+// Pause stops fetching the given partitions (all assigned ones when none
+// are given) until Resume, keeping their positions: Poll returns no more
+// of their records, including ones a Poll in progress fetched for them, and
+// waits for the others' (a Poll with every partition paused waits until
+// one is resumed or ctx ends). Kafka's consumer pause, for back pressure.
+// A partition not assigned is an error, and nothing is paused.
+func (k *Consumer) Pause(tps ...TopicPartition) error {
+	return k.setPaused(true, "Pause", tps)
+}
+
+// Resume fetches paused partitions again, from where they were paused.
+func (k *Consumer) Resume(tps ...TopicPartition) error {
+	return k.setPaused(false, "Resume", tps)
+}
+
+// Paused returns the paused partitions, in assignment order.
+func (k *Consumer) Paused() []TopicPartition {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []TopicPartition
+	for _, tp := range k.assigned {
+		if k.cursors[tp].paused {
+			out = append(out, tp)
+		}
+	}
+	return out
+}
+
+func (k *Consumer) setPaused(paused bool, op string, tps []TopicPartition) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(tps) == 0 {
+		tps = k.assigned
+	}
+	for _, tp := range tps {
+		if k.cursors[tp] == nil {
+			return fmt.Errorf("sdk: %s: %v is not assigned", op, tp)
+		}
+	}
+	for _, tp := range tps {
+		cur := k.cursors[tp]
+		if paused && !cur.paused {
+			cur.seq++ // what a Poll in progress fetched for it is dropped
+		}
+		cur.paused = paused
+	}
+	return nil
+}
+
 // Position is the offset the next Poll reads tp from; false if tp is not
 // assigned.
 func (k *Consumer) Position(tp TopicPartition) (sm.Offset, bool) {
@@ -352,10 +403,11 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 		k.mu.Unlock()
 		return nil, false, errors.New("sdk: Poll: no partitions assigned")
 	}
-	jobs := make([]fetchJob, len(k.assigned))
-	for i, tp := range k.assigned {
-		cur := k.cursors[tp]
-		jobs[i] = fetchJob{tp: tp, pos: cur.pos, epoch: cur.epoch, seq: cur.seq, span: cur.span, hw: cur.hw, maxRecords: k.cfg.MaxRecords}
+	jobs := make([]fetchJob, 0, len(k.assigned))
+	for _, tp := range k.assigned {
+		if cur := k.cursors[tp]; !cur.paused {
+			jobs = append(jobs, fetchJob{tp: tp, pos: cur.pos, epoch: cur.epoch, seq: cur.seq, span: cur.span, hw: cur.hw, maxRecords: k.cfg.MaxRecords})
+		}
 	}
 	k.mu.Unlock()
 
