@@ -46,6 +46,8 @@ type Client struct {
 
 	linkMu sync.Mutex
 	links  map[sm.NodeID]*link
+
+	stats clientCounters
 }
 
 // call is a request waiting for its reply.
@@ -63,6 +65,7 @@ type answer struct {
 // link is what the Client knows about its connection to one broker.
 type link struct {
 	up      bool          // a Connect succeeded and no request to it has timed out since
+	dialed  bool          // a Connect was attempted before (the next one is a reconnect)
 	dialing chan struct{} // non-nil while a Connect is in progress; closed when it ends
 	err     error         // the last Connect's error
 	// lost is why the connection closed (wrapping ErrConnectionLost),
@@ -264,14 +267,19 @@ func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req 
 	if lost != nil {
 		return nil, false, lost
 	}
+	c.stats.requests.Add(1)
 	c.tr.Send([]sm.Envelope{{From: c.id, To: to, Msg: req}})
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case a := <-ch:
+		if a.err != nil {
+			c.stats.errors.Add(1)
+		}
 		return a.m, true, a.err
 	case <-timer.C:
 		c.suspect(to)
+		c.stats.errors.Add(1)
 		return nil, true, fmt.Errorf("%w: no reply from %v within %v", ErrTimeout, to, wait)
 	case <-ctx.Done():
 		return nil, true, context.Cause(ctx)
@@ -380,6 +388,10 @@ func (c *Client) connect(ctx context.Context, id sm.NodeID) error {
 	}
 	done := make(chan struct{})
 	l.dialing = done
+	if l.dialed {
+		c.stats.reconnects.Add(1)
+	}
+	l.dialed = true
 	c.linkMu.Unlock()
 
 	err := c.dial(ctx, id)
@@ -447,5 +459,43 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) error {
 		return context.Cause(ctx)
 	case <-stop:
 		return ErrClosed
+	}
+}
+
+// Stats is what a Client has done since NewClient: the reference SDK's
+// connection statistics, as far as Weir's client has them (it runs no
+// health checks of its own: MetadataRefreshes is the nearest thing).
+type Stats struct {
+	// ActiveConnections are the verified connections to brokers now;
+	// TotalConnections every connection made (dials that succeeded).
+	ActiveConnections int
+	TotalConnections  uint64
+	// ReconnectAttempts are dials to a broker this client had dialed
+	// before (after a lost connection, a timeout or a failed dial).
+	ReconnectAttempts uint64
+	// MetadataRefreshes are metadata requests answered.
+	MetadataRefreshes uint64
+	// Requests are requests sent; Errors those that ended without a reply
+	// (timeout, lost connection); BytesSent and BytesReceived the frames'
+	// bytes on the wire.
+	Requests      uint64
+	Errors        uint64
+	BytesSent     uint64
+	BytesReceived uint64
+}
+
+// clientCounters are the Client's own counters behind Stats.
+type clientCounters struct {
+	requests, errors, reconnects, refreshes atomic.Uint64
+}
+
+// Stats returns the client's counters now.
+func (c *Client) Stats() Stats {
+	ts := c.tr.Stats()
+	return Stats{
+		ActiveConnections: ts.Conns, TotalConnections: ts.Dials - ts.DialFailures,
+		ReconnectAttempts: c.stats.reconnects.Load(), MetadataRefreshes: c.stats.refreshes.Load(),
+		Requests: c.stats.requests.Load(), Errors: c.stats.errors.Load(),
+		BytesSent: ts.SentBytes, BytesReceived: ts.ReceivedBytes,
 	}
 }

@@ -1059,3 +1059,37 @@ func TestConsumerPauseResume(t *testing.T) {
 		}
 	}
 }
+
+// Goal: Client.Stats counts what the client did: connections made and live,
+// requests and the bytes they took, metadata refreshes, and a request that
+// timed out as an error followed by a reconnect.
+func TestClientStats(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("orders", 1, 101)
+	cfg := f.clientConfig()
+	cfg.RequestTimeout = 200 * time.Millisecond
+	c := f.newClient(cfg)
+	p := newProducer(t, c, ProducerConfig{})
+	defer p.Close(testCtx(t))
+	if _, err := p.Send(testCtx(t), Message{Topic: "orders", Partition: 0, Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Stats()
+	if s.ActiveConnections != 1 || s.TotalConnections < 1 || s.Requests < 2 || s.MetadataRefreshes < 1 || s.BytesSent == 0 || s.BytesReceived == 0 || s.Errors != 0 {
+		t.Fatalf("after one produce: %+v", s)
+	}
+	// The broker stops answering fetches: the request times out (an error)
+	// and the next one dials again (a reconnect).
+	f.mu.Lock()
+	f.onFetch = func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool) { return nil, true }
+	f.mu.Unlock()
+	k := newConsumer(t, c, ConsumerConfig{})
+	k.Assign(orders0)
+	k.SeekToBeginning()
+	ctx, cancel := context.WithTimeout(testCtx(t), time.Second)
+	_, _ = k.Poll(ctx)
+	cancel()
+	if s := c.Stats(); s.Errors == 0 || s.ReconnectAttempts == 0 {
+		t.Fatalf("after timeouts: %+v", s)
+	}
+}

@@ -51,6 +51,7 @@ func (c *Client) metadataFrom(ctx context.Context, id sm.NodeID) error {
 		// A broker that holds no metadata yet says NOT_LEADER.
 		return &BrokerError{Code: resp.Code, Broker: id, Message: "no metadata to answer with"}
 	}
+	c.stats.refreshes.Add(1)
 	c.metaMu.Lock()
 	c.meta.Apply(resp.Delta)
 	c.meta.updated = time.Now()
