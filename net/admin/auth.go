@@ -271,7 +271,7 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 		if res, op, ok := routePermission(r.Method, pattern); ok && !s.permit(w, r, c, res, op) {
 			return
 		}
-		if r.Method == http.MethodGet || r.Method == http.MethodHead || readOnlyPost(pattern) {
+		if pattern == "" || r.Method == http.MethodGet || r.Method == http.MethodHead || readOnlyPost(pattern) {
 			next.ServeHTTP(w, r)
 			return
 		}
