@@ -175,6 +175,9 @@ func TestMutualTLSPrincipalsAndACLs(t *testing.T) {
 	if code, body := httpsDo(t, alice, "GET", u+"/api/v1/brokers", "", nil); code != 200 {
 		t.Errorf("alice may describe the cluster now: %d %s", code, body)
 	}
+	if code, body := httpsDo(t, alice, "GET", u+"/api/v1/brokers", "", map[string]string{"Authorization": "Bearer wrong"}); code != 401 {
+		t.Errorf("a wrong token beside a certificate, on a controller with a token: %d %s", code, body)
+	}
 	if code, body := httpsDo(t, alice, "GET", u+"/api/v1/topics", "", nil); code != 200 || !strings.Contains(body, `"orders"`) || strings.Contains(body, "payments") {
 		t.Errorf("alice's topic list: %d %s", code, body)
 	}
@@ -252,6 +255,14 @@ func TestMutualTLSForwarding(t *testing.T) {
 		LeaderURL: func(id sm.NodeID) (string, bool) { return lts.URL, id == 1 }}, fb)
 	fts := ca.serve(t, follower, "controller-2")
 	alice := ca.client("client-alice")
+	// A controller without a token: a token sent beside the certificate
+	// (the CLI sends its data directory's) is not in the way.
+	if code, body := httpsDo(t, alice, "GET", lts.URL+"/api/v1/topics", "", map[string]string{"Authorization": "Bearer leftover"}); code != 200 {
+		t.Fatalf("certificate with a leftover token: %d %s", code, body)
+	}
+	if code, body := httpsDo(t, ca.client(""), "GET", lts.URL+"/api/v1/topics", "", map[string]string{"Authorization": "Bearer leftover"}); code != 401 {
+		t.Fatalf("a token alone to a controller that takes none: %d %s", code, body)
+	}
 	if code, body := httpsDo(t, alice, "POST", fts.URL+"/api/v1/topics", `{"name":"orders","partitions":1,"replication_factor":1}`, nil); code != 201 {
 		t.Fatalf("forwarded create: %d %s", code, body)
 	}
