@@ -7,6 +7,7 @@ import (
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/assert"
+	"github.com/weirmq/weir/sm/group"
 )
 
 // proposal is a request waiting for its entry to apply. Broker operations
@@ -181,10 +182,21 @@ func (n *Node) createCommand(req sm.CreateTopicRequest) (*createTopic, result) {
 	if r, ok := validateCreate(c, int(c.ReplicationFactor)); !ok {
 		return nil, r
 	}
+	if reservedTopic(c.Name) {
+		return nil, fail(sm.CodeInvalidTopicName, "topic name %q is reserved for Weir's internal topics (consumer group offsets, transactions); choose another name", c.Name)
+	}
 	if c.Partitions > n.cfg.MaxPartitions {
 		return nil, fail(sm.CodeInvalidPartitions, "partitions %d above the limit %d", c.Partitions, n.cfg.MaxPartitions)
 	}
 	return c, result{}
+}
+
+// reservedTopic reports whether name is one of the internal topics (Kafka's
+// names, which Kafka clients expect): requests may not create them. The
+// check is the proposer's, not the apply step's, so logs written before it
+// replay as they did.
+func reservedTopic(name string) bool {
+	return name == group.OffsetsTopic || name == "__transaction_state"
 }
 
 func (n *Node) onDeleteTopic(from sm.NodeID, req sm.DeleteTopicRequest) {

@@ -121,8 +121,9 @@ func TestLeadershipLossAbandonsPending(t *testing.T) {
 	}
 }
 
-// Goal: the leader rejects malformed creates before raft and resolves the
-// default min ISR into the command.
+// Goal: the leader rejects malformed creates, and creates of the reserved
+// internal topic names, before raft, and resolves the default min ISR into
+// the command.
 func TestCreateTopicProposalChecks(t *testing.T) {
 	h := newHarness(t, 23, 3)
 	l := h.waitLeader()
@@ -137,6 +138,8 @@ func TestCreateTopicProposalChecks(t *testing.T) {
 		{sm.CreateTopicRequest{Name: "neg", Partitions: 1, ReplicationFactor: 1, Config: sm.TopicConfig{MinInSyncReplicas: -1}}, sm.CodeInvalidRequest, "min in-sync replicas must be in 1..1 (replication factor) (got -1)", 0},
 		{sm.CreateTopicRequest{Name: "bad name", Partitions: 1, ReplicationFactor: 1}, sm.CodeInvalidTopicName, `topic name "bad name"`, 0},
 		{sm.CreateTopicRequest{Name: "wide", Partitions: 1, ReplicationFactor: 4}, sm.CodeInvalidReplicationFactor, "replication factor 4 above the 3 live brokers", 0},
+		{sm.CreateTopicRequest{Name: "__consumer_offsets", Partitions: 1, ReplicationFactor: 1}, sm.CodeInvalidTopicName, `topic name "__consumer_offsets" is reserved for Weir's internal topics`, 0},
+		{sm.CreateTopicRequest{Name: "__transaction_state", Partitions: 1, ReplicationFactor: 1}, sm.CodeInvalidTopicName, "reserved", 0},
 		{sm.CreateTopicRequest{Name: "rf1", Partitions: 1, ReplicationFactor: 1}, sm.CodeOK, "", 1},
 		{sm.CreateTopicRequest{Name: "rf3", Partitions: 1, ReplicationFactor: 3}, sm.CodeOK, "", 2},
 		{sm.CreateTopicRequest{Name: "rf3", Partitions: 1, ReplicationFactor: 3}, sm.CodeTopicExists, `topic "rf3" already exists`, 0},
