@@ -645,30 +645,52 @@ func (c *Coordinator) groupTimer(g *group, now sm.Time) {
 
 // ---- sync ------------------------------------------------------------------
 
+// requestGroup is the group a member's request names, or its refusal:
+// the coordinator's own checks (precheck), then a group that does not
+// exist (its member is unknown).
+func (c *Coordinator) requestGroup(groupID, memberID string) (*group, Code, string) {
+	if code, msg := c.precheck(groupID); code != None {
+		return nil, code, msg
+	}
+	g := c.groups[groupID]
+	if g == nil {
+		return nil, UnknownMemberID, fmt.Sprintf("group: member %q unknown: group %q does not exist", memberID, groupID)
+	}
+	return g, None, ""
+}
+
+// currentMember is the member a sync or heartbeat names, or its refusal,
+// in Kafka's order: the group being deleted, a fenced static instance, an
+// unknown member, another generation.
+func (g *group) currentMember(instanceID, memberID string, generation int32) (*member, Code, string) {
+	m := g.members[memberID]
+	switch {
+	case g.state == StateDead:
+		return nil, CoordinatorNotAvailable, fmt.Sprintf("group: group %q is being deleted", g.id)
+	case g.fenced(instanceID, memberID):
+		return nil, FencedInstanceID, fmt.Sprintf("group: instance %q is now member %q", instanceID, g.instances[instanceID])
+	case m == nil:
+		return nil, UnknownMemberID, fmt.Sprintf("group: member %q is not in group %q", memberID, g.id)
+	case generation != g.generation:
+		return nil, IllegalGeneration, fmt.Sprintf("group: generation %d is not group %q's current %d", generation, g.id, g.generation)
+	}
+	return m, None, ""
+}
+
 // Sync handles a SyncGroup. In CompletingRebalance every member's reply is
 // held until the leader's assignment is durable; then all get theirs.
 func (c *Coordinator) Sync(h Handle, now sm.Time, r SyncRequest) {
 	fail := func(code Code, msg string) { c.reply(h, SyncResponse{Code: code, Message: msg}) }
-	if code, msg := c.precheck(r.GroupID); code != None {
+	g, code, msg := c.requestGroup(r.GroupID, r.MemberID)
+	if code != None {
 		fail(code, msg)
 		return
 	}
-	g := c.groups[r.GroupID]
-	if g == nil {
-		fail(UnknownMemberID, fmt.Sprintf("group: member %q unknown: group %q does not exist", r.MemberID, r.GroupID))
-		return
-	}
 	defer c.touch(g)
-	m := g.members[r.MemberID]
+	m, code, msg := g.currentMember(r.GroupInstanceID, r.MemberID, r.Generation)
 	switch {
-	case g.state == StateDead:
-		fail(CoordinatorNotAvailable, fmt.Sprintf("group: group %q is being deleted", g.id))
-	case g.fenced(r.GroupInstanceID, r.MemberID):
-		fail(FencedInstanceID, fmt.Sprintf("group: instance %q is now member %q", r.GroupInstanceID, g.instances[r.GroupInstanceID]))
-	case m == nil:
-		fail(UnknownMemberID, fmt.Sprintf("group: member %q is not in group %q", r.MemberID, g.id))
-	case r.Generation != g.generation:
-		fail(IllegalGeneration, fmt.Sprintf("group: generation %d is not group %q's current %d", r.Generation, g.id, g.generation))
+	case code != None:
+		fail(code, msg)
 	case (r.ProtocolType != "" && r.ProtocolType != g.protocolType) || (r.Protocol != "" && r.Protocol != g.protocol):
 		fail(InconsistentGroupProtocol, fmt.Sprintf("group: sync names protocol %q/%q, group %q runs %q/%q", r.ProtocolType, r.Protocol, g.id, g.protocolType, g.protocol))
 	case g.state == StatePreparingRebalance:
@@ -810,26 +832,16 @@ func (c *Coordinator) installSync(now sm.Time, g *group, p *pendingAppend) {
 // to rejoin.
 func (c *Coordinator) Heartbeat(h Handle, now sm.Time, r HeartbeatRequest) {
 	reply := func(code Code, msg string) { c.reply(h, HeartbeatResponse{Code: code, Message: msg}) }
-	if code, msg := c.precheck(r.GroupID); code != None {
+	g, code, msg := c.requestGroup(r.GroupID, r.MemberID)
+	if code != None {
 		reply(code, msg)
 		return
 	}
-	g := c.groups[r.GroupID]
-	if g == nil {
-		reply(UnknownMemberID, fmt.Sprintf("group: member %q unknown: group %q does not exist", r.MemberID, r.GroupID))
-		return
-	}
 	defer c.touchLight(g)
-	m := g.members[r.MemberID]
+	m, code, msg := g.currentMember(r.GroupInstanceID, r.MemberID, r.Generation)
 	switch {
-	case g.state == StateDead:
-		reply(CoordinatorNotAvailable, fmt.Sprintf("group: group %q is being deleted", g.id))
-	case g.fenced(r.GroupInstanceID, r.MemberID):
-		reply(FencedInstanceID, fmt.Sprintf("group: instance %q is now member %q", r.GroupInstanceID, g.instances[r.GroupInstanceID]))
-	case m == nil:
-		reply(UnknownMemberID, fmt.Sprintf("group: member %q is not in group %q", r.MemberID, g.id))
-	case r.Generation != g.generation:
-		reply(IllegalGeneration, fmt.Sprintf("group: generation %d is not group %q's current %d", r.Generation, g.id, g.generation))
+	case code != None:
+		reply(code, msg)
 	case g.state == StatePreparingRebalance:
 		m.lastHeard = now
 		reply(RebalanceInProgress, fmt.Sprintf("group: group %q is rebalancing: join again", g.id))
