@@ -81,6 +81,11 @@ type CertRecord struct {
 	Revoked     bool   `json:"revoked,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	RevokedAtMs int64  `json:"revoked_at_ms,omitempty"`
+	// Replaces is the serial of the certificate this one succeeds (a
+	// renewal, or with Rotated a rotation to a new key pair), for the
+	// audit log's certificate_renewed and certificate_rotated.
+	Replaces string `json:"replaces,omitempty"`
+	Rotated  bool   `json:"rotated,omitempty"`
 }
 
 // CertRequest registers an issued certificate (Register) or revokes one

@@ -522,7 +522,7 @@ register it later (weir certs register FILE).`,
 			if err != nil {
 				return err
 			}
-			o.Registry = g.register(o.Record, o.Certificate, localOnly)
+			o.Registry = g.register(o.Record, false, o.Certificate, localOnly)
 			return g.print(issuedView(o, "issued"))
 		},
 	}
@@ -635,7 +635,7 @@ certs issue does (--local-only skips it).`
 			} else {
 				o.Note = fmt.Sprintf("revoke the old certificate once it is replaced: weir certs revoke %s --ca-dir %s --reason superseded", o.Record.Replaces, caDir)
 			}
-			o.Registry = g.register(o.Record, o.Certificate, localOnly)
+			o.Registry = g.register(o.Record, rotate, o.Certificate, localOnly)
 			return g.print(issuedView(o, map[bool]string{false: "renewed", true: "rotated"}[rotate]))
 		},
 	}

@@ -28,10 +28,13 @@ type registryResult struct {
 }
 
 // registerBody is POST /api/v1/certs' body.
-func registerBody(rec pki.Record) map[string]string {
-	b := map[string]string{"serial": rec.Serial, "principal": rec.Principal, "role": string(rec.Role)}
+func registerBody(rec pki.Record, rotated bool) map[string]any {
+	b := map[string]any{"serial": rec.Serial, "principal": rec.Principal, "role": string(rec.Role)}
 	if !rec.NotAfter.IsZero() {
 		b["not_after"] = rec.NotAfter.UTC().Format(time.RFC3339)
+	}
+	if rec.Replaces != "" {
+		b["replaces"], b["rotated"] = rec.Replaces, rotated
 	}
 	return b
 }
@@ -41,12 +44,14 @@ func registerBody(rec pki.Record) map[string]string {
 // certificate: the files are written and valid whatever the cluster says,
 // so a failure is reported (on stderr too, so json output does not hide
 // it) with the command that registers it later.
-func (g *globals) register(rec pki.Record, certPath string, localOnly bool) registryResult {
+// rotated says a certificate replacing another (rec.Replaces) has a new key
+// pair, for the audit log's certificate_rotated (else certificate_renewed).
+func (g *globals) register(rec pki.Record, rotated bool, certPath string, localOnly bool) registryResult {
 	later := fmt.Sprintf("weir certs register %s --api-url %s", certPath, g.apiURL)
 	if localOnly {
 		return registryResult{Message: fmt.Sprintf("not registered in the cluster's registry (--local-only); to register it: %s", later)}
 	}
-	err := g.api(http.MethodPost, "/api/v1/certs", registerBody(rec), nil)
+	err := g.api(http.MethodPost, "/api/v1/certs", registerBody(rec, rotated), nil)
 	var ae *apiError
 	switch {
 	case err == nil:
@@ -87,7 +92,7 @@ Registering a certificate that is registered already changes nothing.`,
 				return err
 			}
 			rec := pki.RecordOf(c)
-			err = g.api(http.MethodPost, "/api/v1/certs", registerBody(rec), nil)
+			err = g.api(http.MethodPost, "/api/v1/certs", registerBody(rec, false), nil)
 			what := "registered"
 			if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusBadRequest && strings.Contains(ae.msg, "registered already") {
 				err, what = nil, "was registered already"

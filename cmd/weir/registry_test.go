@@ -155,4 +155,18 @@ func TestCertRegistryDev(t *testing.T) {
 	if _, err := readLeaf(late); err != nil {
 		t.Fatalf("the certificate was not written: %v", err)
 	}
+
+	var renewed issuedOutput
+	stdout, _ = cli("certs", "renew", rotated.Certificate, "--ca-dir", ca, "--out", filepath.Join(dir, "renewed"), "-o", "json")
+	parseJSON(t, stdout, &renewed)
+	if !renewed.Registry.Registered {
+		t.Fatalf("renew: %+v", renewed.Registry)
+	}
+	// The controller's audit log tells a rotation and a renewal from an
+	// issue, naming the certificate each replaced.
+	for typ, want := range map[string]string{"certificate_rotated": "a new key pair replacing " + app.Record.Serial, "certificate_renewed": "renewing " + rotated.Record.Serial} {
+		if out, _ := cli("audit", "logs", "--type", typ, "-o", "json"); !strings.Contains(out, want) {
+			t.Errorf("audit %s: %q, want %q", typ, out, want)
+		}
+	}
 }

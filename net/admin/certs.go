@@ -33,6 +33,10 @@ type certBody struct {
 	Role      string `json:"role"`
 	NotAfter  string `json:"not_after"` // RFC 3339
 	Reason    string `json:"reason"`
+	// Replaces and Rotated say the certificate renews (or, rotated, rekeys)
+	// the one with that serial.
+	Replaces string `json:"replaces"`
+	Rotated  bool   `json:"rotated"`
 }
 
 func (b *certBody) record(revoke bool) (sm.CertRecord, *requestError) {
@@ -41,6 +45,14 @@ func (b *certBody) record(revoke bool) (sm.CertRecord, *requestError) {
 		return sm.CertRecord{}, rerr
 	}
 	rec := sm.CertRecord{Serial: serial, Principal: b.Principal, Role: b.Role}
+	if b.Replaces != "" && !revoke {
+		if rec.Replaces, rerr = canonicalSerial(b.Replaces, "replaces"); rerr != nil {
+			return rec, rerr
+		}
+		rec.Rotated = b.Rotated
+	} else if b.Rotated {
+		return rec, badRequest("rotated: says which certificate it replaces only with replaces (a serial)")
+	}
 	if b.NotAfter != "" {
 		at, err := time.Parse(time.RFC3339, b.NotAfter)
 		if err != nil {

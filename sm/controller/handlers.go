@@ -305,11 +305,16 @@ func (n *Node) answer(p *proposal, res result) {
 		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Result: res.acl})
 	case kindCert:
 		if res.code == sm.CodeOK {
-			kind, msg := sm.SecurityCertRegistered, fmt.Sprintf("certificate %s registered for %q (%s)", res.cert.Serial, res.cert.Principal, res.cert.Role)
-			if res.cert.Revoked {
-				kind, msg = sm.SecurityCertRevoked, fmt.Sprintf("certificate %s revoked: %s", res.cert.Serial, res.cert.Reason)
+			kind, op, msg := sm.SecurityCertRegistered, "issue", fmt.Sprintf("certificate %s registered for %q (%s)", res.cert.Serial, res.cert.Principal, res.cert.Role)
+			switch {
+			case res.cert.Revoked:
+				kind, op, msg = sm.SecurityCertRevoked, "revoke", fmt.Sprintf("certificate %s revoked: %s", res.cert.Serial, res.cert.Reason)
+			case res.cert.Replaces != "" && res.cert.Rotated:
+				op, msg = "rotate", msg+fmt.Sprintf(", a new key pair replacing %s", res.cert.Replaces)
+			case res.cert.Replaces != "":
+				op, msg = "renew", msg+fmt.Sprintf(", renewing %s", res.cert.Replaces)
 			}
-			n.out.Security = append(n.out.Security, sm.SecurityEvent{Kind: kind, Principal: p.principal, Resource: "certificate:" + res.cert.Serial, Reason: res.cert.Reason, Message: msg})
+			n.out.Security = append(n.out.Security, sm.SecurityEvent{Kind: kind, Principal: p.principal, Resource: "certificate:" + res.cert.Serial, Operation: op, Reason: res.cert.Reason, Message: msg})
 		}
 		n.send(p.client, sm.CertResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Record: res.cert})
 	case kindRegister, kindFence:

@@ -92,7 +92,14 @@ func auditEvent(e sm.SecurityEvent) audit.Event {
 	case sm.SecurityCertRevoked:
 		ev.Type = audit.CertificateRevoked
 	case sm.SecurityCertRegistered:
-		ev.Type = audit.CertificateIssued
+		switch e.Operation {
+		case "renew":
+			ev.Type = audit.CertificateRenewed
+		case "rotate":
+			ev.Type = audit.CertificateRotated
+		default:
+			ev.Type = audit.CertificateIssued
+		}
 	case sm.SecurityRevokedRefused:
 		ev.Type, ev.Decision = audit.AuthenticationFailure, audit.Deny
 	}
