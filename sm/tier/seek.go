@@ -188,6 +188,17 @@ func (t *Tier) ColdSeekTime(now sm.Time, from sm.NodeID, req sm.ListOffsetsReque
 		return refuse("the leader is loading the partition's uploaded segment records")
 	}
 	after = max(after, cv.LogStart)
+	if need := min(t.remote.End, v.LocalStart); t.remote.Segments > 0 && after < need && (len(t.segs) == 0 || t.segs[0].Base > after) {
+		// The records start above where the search must (the uploaded range
+		// says more is uploaded below them, or retention dropped it and the
+		// range has not caught up): a seek would skip the records between,
+		// so as a cold fetch does, the component reloads and the client
+		// retries.
+		msg := fmt.Sprintf("the leader is catching up with the uploaded segment records (searching from %d; uploaded [%d, %d), records from %d)", after, t.remote.Start, t.remote.End, t.firstRecorded())
+		t.reload()
+		t.step()
+		return refuse(msg)
+	}
 	if need := min(t.remote.End, v.LocalStart); t.remote.Segments > 0 && after < need && (len(t.segs) == 0 || t.segs[len(t.segs)-1].Next < need) {
 		// The records end below what the range says is uploaded and not
 		// local (a commit seen in metadata first): a seek would miss the
@@ -213,3 +224,11 @@ func (t *Tier) ColdSeekTime(now sm.Time, from sm.NodeID, req sm.ListOffsetsReque
 
 // TakeSeeks returns the answers to ColdSeekTime since the last call.
 func (t *Tier) TakeSeeks() []SeekResult { return t.cold.TakeSeeks() }
+
+// firstRecorded is the base of the first segment record held (-1: none).
+func (t *Tier) firstRecorded() sm.Offset {
+	if len(t.segs) == 0 {
+		return -1
+	}
+	return t.segs[0].Base
+}

@@ -493,6 +493,18 @@ func TestTierColdSeekTime(t *testing.T) {
 	if res := f.tier.TakeSeeks(); len(res) != 1 || res[0].Code != sm.CodeLeaderNotAvailable || !strings.Contains(res[0].Message, "catching up") || f.tier.loaded {
 		t.Fatalf("seek with the records behind: %+v (loaded %v)", res, f.tier.loaded)
 	}
+	// Records that start above the log start (the first segment's record
+	// missing: found by the simulator, seed 3875, where the seek skipped
+	// it and answered a later batch): answered LEADER_NOT_AVAILABLE, and
+	// read again, never a search from the records' start.
+	f.tier.remote.End, f.view.LocalStart = base, local
+	f.tier.loaded, f.tier.segs = true, []sm.RemoteSegment{ts[1].seg, ts[2].seg}
+	if !f.tier.ColdSeekTime(f.now, coldConsumer, req, 0, 0, cv, f.view) {
+		t.Fatalf("a seek with the first record missing was not answered")
+	}
+	if res := f.tier.TakeSeeks(); len(res) != 1 || res[0].Code != sm.CodeLeaderNotAvailable || !strings.Contains(res[0].Message, "records from "+strconv.FormatInt(int64(ts[1].seg.Base), 10)) || f.tier.loaded {
+		t.Fatalf("seek with the first record missing: %+v (loaded %v)", res, f.tier.loaded)
+	}
 }
 
 // Retention moving the log start past the answer while the seek waits is
