@@ -297,7 +297,7 @@ func (p *Partition) OnReplicaFetch(now sm.Time, from sm.NodeID, req sm.ReplicaFe
 		})
 		return
 	}
-	if resp, diverging := p.divergence(req); diverging {
+	if resp, diverging := p.divergence(req, f.known && f.incarnation == req.Incarnation); diverging {
 		p.send(from, resp)
 		return
 	}
@@ -334,21 +334,28 @@ func (p *Partition) replicaFetchCode(req sm.ReplicaFetchRequest) sm.Code {
 // reset at a log start, or emptied by its own retention, which deletes only
 // committed records) has nothing to diverge while its end is within this
 // log; beyond it, it must start over.
-func (p *Partition) divergence(req sm.ReplicaFetchRequest) (sm.ReplicaFetchResponse, bool) {
+func (p *Partition) divergence(req sm.ReplicaFetchRequest, known bool) (sm.ReplicaFetchResponse, bool) {
 	if req.FetchOffset == 0 || req.LastFetchedEpoch == 0 && req.FetchOffset <= p.log.end() {
 		return sm.ReplicaFetchResponse{}, false
 	}
 	e, end, ok := p.log.endOfEpoch(req.LastFetchedEpoch)
 	switch {
 	case !ok:
-		// Every epoch here is newer than the follower's last. Below this
-		// log's start everything was committed (retention, a reset to the
-		// leader's start or the uploaded end only pass committed records),
-		// so the follower keeps what it has there and nothing after: its
-		// own end of that epoch, cut at this log's start.
+		// Every epoch here is newer than the follower's last, and the
+		// history that would say where the follower's epoch ended went with
+		// the segments below this log's start. Everything below that start
+		// is committed here, but the follower's records there need not be
+		// those: an older epoch's records above its high watermark may have
+		// been replaced by this leader's, committed and trimmed (found by
+		// the simulator, seed 4475: a follower ending exactly at this log's
+		// start kept them). So the follower keeps nothing after this log's
+		// start, and a follower answered at the start itself starts over
+		// there (onDiverging) — unless this leader already took a fetch
+		// of that incarnation without a divergence in this epoch (known):
+		// its log was checked then, while the history was here.
 		switch start := p.log.start(); {
-		case start > 0 && req.FetchOffset == start:
-			return sm.ReplicaFetchResponse{}, false // it ends where this log starts: nothing to compare
+		case start > 0 && req.FetchOffset == start && known:
+			return sm.ReplicaFetchResponse{}, false
 		case start > 0:
 			e, end = req.LastFetchedEpoch, start
 		default:
