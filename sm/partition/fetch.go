@@ -186,7 +186,7 @@ func (p *Partition) onCorrupt(r pendingRead, pos int64, err error) {
 		end := p.log.end()
 		p.issueDisk(sm.LogOp{Kind: sm.LogDamaged, Offset: cut, Note: p.damaged, Sync: true}, end, end)
 	}
-	if !r.locate {
+	if !r.locate && r.seek == nil { // a time lookup answers for itself (seekDone)
 		p.answerRead(r, sm.CodeStorageError, fmt.Sprintf("broker %d holds corrupt data for %v (%s); another replica will serve it", uint64(p.cfg.Self), p.cfg.TP, p.damaged), nil)
 	}
 }
