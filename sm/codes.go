@@ -64,13 +64,59 @@ const (
 	// also closes its connections). Not retriable: it needs a new
 	// certificate.
 	CodeCertificateRevoked Code = 23 // CERTIFICATE_REVOKED
+
+	// Consumer groups (issue 12): the coordinator's outcomes (sm/group,
+	// Kafka's error of the same name unless marked Weir's).
+
+	// The group's coordinator cannot serve now: the offsets topic is being
+	// created or has no leader, an append of group state failed, or the
+	// coordinator is rebuilding. Retriable (find the coordinator again).
+	CodeCoordinatorNotAvailable Code = 24 // COORDINATOR_NOT_AVAILABLE
+	// This broker does not coordinate the group (any more): find it again.
+	CodeNotCoordinator Code = 25 // NOT_COORDINATOR
+	// The coordinator is loading its offsets partition. Retriable.
+	CodeCoordinatorLoadInProgress Code = 26 // COORDINATOR_LOAD_IN_PROGRESS
+	// The request's generation is not the group's current one (a stale
+	// member): join again.
+	CodeIllegalGeneration Code = 27 // ILLEGAL_GENERATION
+	// The member is not in the group (never joined, expired, left): join
+	// again with no member ID.
+	CodeUnknownMemberID Code = 28 // UNKNOWN_MEMBER_ID
+	// The group is rebalancing: join again.
+	CodeRebalanceInProgress Code = 29 // REBALANCE_IN_PROGRESS
+	// No protocol in common with the group, or another protocol type.
+	CodeInconsistentGroupProtocol Code = 30 // INCONSISTENT_GROUP_PROTOCOL
+	// The group ID is empty or too long.
+	CodeInvalidGroupID Code = 31 // INVALID_GROUP_ID
+	// The session timeout is outside the broker's bounds.
+	CodeInvalidSessionTimeout Code = 32 // INVALID_SESSION_TIMEOUT
+	// Delete or reset of a group that has members.
+	CodeNonEmptyGroup Code = 33 // NON_EMPTY_GROUP
+	// No such group.
+	CodeGroupIDNotFound Code = 34 // GROUP_ID_NOT_FOUND
+	// KIP-394: join again with the member ID in the reply.
+	CodeMemberIDRequired Code = 35 // MEMBER_ID_REQUIRED
+	// The group has as many members as it may.
+	CodeGroupMaxSizeReached Code = 36 // GROUP_MAX_SIZE_REACHED
+	// The static member's instance ID belongs to a newer member.
+	CodeFencedInstanceID Code = 37 // FENCED_INSTANCE_ID
+	// Weir's: a commit for a partition the member's assignment does not
+	// hold.
+	CodePartitionNotAssigned Code = 38 // PARTITION_NOT_ASSIGNED
+	// Weir's: a commit below the committed offset that is not a seek.
+	CodeOffsetRegression Code = 39 // OFFSET_REGRESSION
+	// A commit's metadata string is over the broker's limit.
+	CodeOffsetMetadataTooLarge Code = 40 // OFFSET_METADATA_TOO_LARGE
+	// The principal may not do this to the group (ACLs).
+	CodeGroupAuthorizationFailed Code = 41 // GROUP_AUTHORIZATION_FAILED
 )
 
 // Retriable reports whether a client may retry the same request elsewhere or
 // later without risk of a duplicate (the request certainly did nothing).
 func (c Code) Retriable() bool {
 	switch c {
-	case CodeNotLeader, CodeLeaderNotAvailable, CodeUnknownLeaderEpoch, CodeFencedLeaderEpoch, CodeNotEnoughReplicas, CodeStorageError:
+	case CodeNotLeader, CodeLeaderNotAvailable, CodeUnknownLeaderEpoch, CodeFencedLeaderEpoch, CodeNotEnoughReplicas, CodeStorageError,
+		CodeCoordinatorNotAvailable, CodeNotCoordinator, CodeCoordinatorLoadInProgress:
 		return true
 	}
 	return false

@@ -8,6 +8,26 @@ func _() {
 	// An "invalid array index" compiler error signifies that the constant values have changed.
 	// Re-run the stringer command to generate them again.
 	var x [1]struct{}
+	_ = x[KindFindCoordinatorRequest-35]
+	_ = x[KindFindCoordinatorResponse-36]
+	_ = x[KindJoinGroupRequest-37]
+	_ = x[KindJoinGroupResponse-38]
+	_ = x[KindSyncGroupRequest-39]
+	_ = x[KindSyncGroupResponse-40]
+	_ = x[KindHeartbeatRequest-41]
+	_ = x[KindHeartbeatResponse-42]
+	_ = x[KindLeaveGroupRequest-43]
+	_ = x[KindLeaveGroupResponse-44]
+	_ = x[KindOffsetCommitRequest-45]
+	_ = x[KindOffsetCommitResponse-46]
+	_ = x[KindOffsetFetchRequest-47]
+	_ = x[KindOffsetFetchResponse-48]
+	_ = x[KindListGroupsRequest-49]
+	_ = x[KindListGroupsResponse-50]
+	_ = x[KindDescribeGroupsRequest-51]
+	_ = x[KindDescribeGroupsResponse-52]
+	_ = x[KindDeleteGroupsRequest-53]
+	_ = x[KindDeleteGroupsResponse-54]
 	_ = x[KindProduceRequest-2]
 	_ = x[KindProduceResponse-3]
 	_ = x[KindFetchRequest-4]
@@ -43,9 +63,9 @@ func _() {
 	_ = x[KindCertResponse-34]
 }
 
-const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponseACLRequestACLResponseCertRequestCertResponse"
+const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponseACLRequestACLResponseCertRequestCertResponseFindCoordinatorRequestFindCoordinatorResponseJoinGroupRequestJoinGroupResponseSyncGroupRequestSyncGroupResponseHeartbeatRequestHeartbeatResponseLeaveGroupRequestLeaveGroupResponseOffsetCommitRequestOffsetCommitResponseOffsetFetchRequestOffsetFetchResponseListGroupsRequestListGroupsResponseDescribeGroupsRequestDescribeGroupsResponseDeleteGroupsRequestDeleteGroupsResponse"
 
-var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538, 548, 559, 570, 582}
+var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538, 548, 559, 570, 582, 604, 627, 643, 660, 676, 693, 709, 726, 743, 761, 780, 800, 818, 837, 854, 872, 893, 915, 934, 954}
 
 func (i MsgKind) String() string {
 	idx := int(i) - 2

@@ -153,7 +153,7 @@ func RefuseRevoked(m Message, serial string, hint NodeID) (reply Message, ok boo
 	case CertRequest:
 		return CertResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
 	}
-	return nil, false
+	return RefuseGroup(m, code, msg)
 }
 
 // RevokedEvent is the audit event of a request refused by RefuseRevoked.

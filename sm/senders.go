@@ -71,6 +71,27 @@ var senders = [kindEnd]roleSet{
 	KindACLResponse:  controllers,
 	KindCertRequest:  clients,
 	KindCertResponse: controllers,
+	// Consumer groups: clients and the coordinators brokers host.
+	KindFindCoordinatorRequest:  clients,
+	KindFindCoordinatorResponse: brokers,
+	KindJoinGroupRequest:        clients,
+	KindJoinGroupResponse:       brokers,
+	KindSyncGroupRequest:        clients,
+	KindSyncGroupResponse:       brokers,
+	KindHeartbeatRequest:        clients,
+	KindHeartbeatResponse:       brokers,
+	KindLeaveGroupRequest:       clients,
+	KindLeaveGroupResponse:      brokers,
+	KindOffsetCommitRequest:     clients,
+	KindOffsetCommitResponse:    brokers,
+	KindOffsetFetchRequest:      clients,
+	KindOffsetFetchResponse:     brokers,
+	KindListGroupsRequest:       clients,
+	KindListGroupsResponse:      brokers,
+	KindDescribeGroupsRequest:   clients,
+	KindDescribeGroupsResponse:  brokers,
+	KindDeleteGroupsRequest:     clients,
+	KindDeleteGroupsResponse:    brokers,
 }
 
 // MaySend reports whether a node of role r may send messages of kind k.
