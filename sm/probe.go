@@ -166,6 +166,12 @@ const (
 	// ProbeOffsetsTopicCreateRequested: a broker asked the controller to
 	// create the offsets topic (the first FindCoordinator).
 	ProbeOffsetsTopicCreateRequested
+	// ProbeGroupRebalanced: a coordinator completed a join phase into a
+	// generation after the first (a rebalance of a group that had one).
+	ProbeGroupRebalanced
+	// ProbeStaleGenerationCommit: a commit from an older generation was
+	// refused ILLEGAL_GENERATION.
+	ProbeStaleGenerationCommit
 
 	probeCount
 )
@@ -222,6 +228,8 @@ var probeNames = [probeCount]string{
 	ProbeGroupAppendFailed:            "group-append-failed",
 	ProbeGroupSnapshotWritten:         "group-snapshot-written",
 	ProbeOffsetsTopicCreateRequested:  "offsets-topic-create-requested",
+	ProbeGroupRebalanced:              "group-rebalanced",
+	ProbeStaleGenerationCommit:        "stale-generation-commit",
 }
 
 func (p Probe) String() string {

@@ -654,6 +654,9 @@ func (n *Node) groupReply(g *groupHost, r group.Reply) {
 	var msg sm.Message
 	switch b := r.Body.(type) {
 	case group.JoinResponse:
+		if b.Code == group.None && b.Generation > 1 && b.Leader == b.MemberID {
+			n.probe(sm.ProbeGroupRebalanced)
+		}
 		resp := sm.JoinGroupResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message, Generation: b.Generation,
 			ProtocolType: b.ProtocolType, Protocol: b.Protocol, Leader: b.Leader, MemberID: b.MemberID}
 		for _, m := range b.Members {
@@ -671,6 +674,9 @@ func (n *Node) groupReply(g *groupHost, r group.Reply) {
 		}
 		msg = resp
 	case group.CommitResponse:
+		if b.Code == group.IllegalGeneration {
+			n.probe(sm.ProbeStaleGenerationCommit)
+		}
 		resp := sm.OffsetCommitResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message}
 		for _, p := range b.Partitions {
 			resp.Partitions = append(resp.Partitions, sm.PartitionResult{TP: p.TP, Code: groupCode(p.Code), Message: p.Message})
