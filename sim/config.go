@@ -232,6 +232,8 @@ type Config struct {
 	// the transport does, and the revocation checker holds brokers to the
 	// propagation bound (sim/revoke.go).
 	Revocations bool
+	// Groups is the consumer-group workload (sim/groups.go; zero: none).
+	Groups GroupWorkload
 
 	NetLatency, NetLatencyMax sm.Duration
 	// ObjectLatency is the object store's typical operation latency and
@@ -512,6 +514,12 @@ func Swarm(seed uint64) Config {
 	c.ACLs = newRNG(seed).child("acl-config").chance(0.5)
 	// Revocations, from their own stream too: in half the seeds.
 	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
+	// Consumer groups, from their own stream, in the seeds without ACLs
+	// (the ACL workload's rules cover topics only, so every group request
+	// would be refused there).
+	if !c.ACLs {
+		c.Groups = drawGroups(seed, &c)
+	}
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))
@@ -590,5 +598,5 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("sim: topic %s replication factor %d above %d brokers", t.Name, t.ReplicationFactor, c.Brokers)
 		}
 	}
-	return nil
+	return c.Groups.validate(c)
 }

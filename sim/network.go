@@ -50,7 +50,7 @@ func (n *network) send(m sm.Envelope) {
 	// Client requests and replies ride a reliable stream per request (QUIC):
 	// they are never duplicated, but a connection can be lost.
 	clientTraffic := !m.From.IsServer() || !m.To.IsServer()
-	if n.drop > 0 && w.netRNG.chance(n.drop) {
+	if n.drop > 0 && n.rngFor(m).chance(n.drop) {
 		w.stats.Dropped++
 		w.stats.Faults[FaultDrop]++
 		return
@@ -69,8 +69,18 @@ func (n *network) schedule(m packet, l link) {
 		n.held[l] = append(n.held[l], m)
 		return
 	}
-	lat := sm.Duration(w.netRNG.heavyTail(int64(w.cfg.NetLatency), int64(w.cfg.NetLatencyMax)))
+	lat := sm.Duration(n.rngFor(m.Envelope).heavyTail(int64(w.cfg.NetLatency), int64(w.cfg.NetLatencyMax)))
 	w.at(w.now.Add(lat), func() { n.arrive(m) })
+}
+
+// rngFor is the stream a message's loss and latency are drawn from: group
+// members' traffic has its own (sim/groups.go), so the group workload
+// shifts no draw of the rest.
+func (n *network) rngFor(m sm.Envelope) *rng {
+	if g := &n.w.grp; g.on && (g.isMember(m.From) || g.isMember(m.To)) {
+		return g.netRNG
+	}
+	return n.w.netRNG
 }
 
 // clog holds from→to's messages until until (or until unclog).
@@ -104,6 +114,11 @@ func (n *network) arrive(p packet) {
 	}
 	if m.To == timeClientID {
 		w.onTimeAnswer(m)
+		return
+	}
+	if mb := w.grp.members[m.To]; mb != nil {
+		w.trace.event(w.now, m.To, sm.Received{From: m.From, Msg: m.Msg})
+		mb.receive(m)
 		return
 	}
 	if c := w.clients[m.To]; c != nil {

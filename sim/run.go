@@ -182,6 +182,7 @@ func New(cfg Config) (*World, error) {
 		id := firstClientID + sm.NodeID(i)
 		w.clients[id] = newClient(w, id)
 	}
+	w.newGroups()
 	return w, nil
 }
 
@@ -245,11 +246,15 @@ func (w *World) run() error {
 		w.startRevocations()
 	}
 	w.startTimeLookups(newRNG(w.cfg.Seed).child("time"))
+	w.startGroups()
 	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
 	if w.failure != nil {
 		return w.failure
 	}
 	if err := w.liveness(); err != nil {
+		return err
+	}
+	if err := w.groupLiveness(); err != nil {
 		return err
 	}
 	if w.cfg.WipeAll {
@@ -794,5 +799,6 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CanaryStaleACL:               cfg.CanaryStaleACL,
 		CanaryIgnoreRevocations:      cfg.CanaryIgnoreRevocations,
 		CanaryTimeLookupNext:         cfg.CanaryTimeLookupNext,
+		Groups:                       cfg.Groups.Broker,
 	}, d)
 }

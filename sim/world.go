@@ -46,6 +46,7 @@ type World struct {
 	replyHooks map[sm.NodeID]func(linearizability.Op)
 	faultsOn   bool
 	times      timeLookups // the time-lookup director and checker (timelookup.go)
+	grp        groupRun    // the consumer-group workload and checker (groups.go)
 	heals      int         // counts healAll; faults scheduled before a heal do not start after it
 	inv        invariants
 	sec        security
