@@ -514,12 +514,8 @@ func Swarm(seed uint64) Config {
 	c.ACLs = newRNG(seed).child("acl-config").chance(0.5)
 	// Revocations, from their own stream too: in half the seeds.
 	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
-	// Consumer groups, from their own stream, in the seeds without ACLs
-	// (the ACL workload's rules cover topics only, so every group request
-	// would be refused there).
-	if !c.ACLs {
-		c.Groups = drawGroups(seed, &c)
-	}
+	// Consumer groups, from their own stream, in every seed.
+	c.Groups = drawGroups(seed, &c)
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))

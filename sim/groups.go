@@ -8,6 +8,7 @@ import (
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
+	"github.com/weirmq/weir/sm/group"
 	"github.com/weirmq/weir/sm/group/assign"
 )
 
@@ -169,6 +170,9 @@ type groupFacts struct {
 	// [from, to) members jumped over to a log start retention moved.
 	values  map[sm.TopicPartition]map[sm.Offset]string
 	skipped map[sm.TopicPartition][][2]sm.Offset
+	// fetched: the highest committed offset an OK OffsetFetch returned
+	// (a commit whose answer was lost shows there).
+	fetched map[sm.TopicPartition]sm.Offset
 }
 
 type okCommit struct {
@@ -199,6 +203,7 @@ func addOffset(m map[sm.TopicPartition]map[sm.Offset]bool, tp sm.TopicPartition,
 
 // groupRun is the world's group workload.
 type groupRun struct {
+	w       *World
 	on      bool
 	stopped bool
 	cfg     GroupWorkload
@@ -209,6 +214,17 @@ type groupRun struct {
 	groups  []*groupFacts
 }
 
+// delay is the extra latency of a member's message: while the faults run,
+// now and then a long one (a slow link), so that an async commit may
+// arrive after its generation ended.
+func (g *groupRun) delay(m sm.Envelope) sm.Duration {
+	if !g.on || !g.w.faultsOn || !(g.isMember(m.From) || g.isMember(m.To)) || !g.netRNG.chance(0.02) {
+		return 0
+	}
+	g.w.stats.reach("group message delayed")
+	return sm.Duration(g.netRNG.between(int64(100*sm.Millisecond), int64(1500*sm.Millisecond)))
+}
+
 // isMember reports whether id is a group member's node ID.
 func (g *groupRun) isMember(id sm.NodeID) bool { return g.members[id] != nil }
 
@@ -217,11 +233,11 @@ func (g *groupRun) isMember(id sm.NodeID) bool { return g.members[id] != nil }
 type memberPhase uint8
 
 const (
-	phaseJoin         memberPhase = iota // join (MemberID "" for a new member)
-	phaseSync                            // sync the generation just joined
-	phaseOffsets                         // fetch the committed offsets of new partitions
-	phaseStable                          // heartbeat, read, commit
-	phaseDown                            // crashed or left, restarting later
+	phaseJoin    memberPhase = iota // join (MemberID "" for a new member)
+	phaseSync                       // sync the generation just joined
+	phaseOffsets                    // fetch the committed offsets of new partitions
+	phaseStable                     // heartbeat, read, commit
+	phaseDown                       // crashed or left, restarting later
 )
 
 type member struct {
@@ -258,6 +274,12 @@ type member struct {
 
 	reqID    uint64 // never reset: a late answer to an earlier incarnation matches nothing
 	inflight *memberReq
+	// async is a periodic commit in flight beside inflight (Kafka's
+	// commitAsync): the member carries on, and may have joined a new
+	// generation by the time it is answered.
+	async *memberReq
+	// stepGen: only the latest scheduled step runs (next supersedes).
+	stepGen uint64
 }
 
 type memberReq struct {
@@ -270,6 +292,11 @@ type memberReq struct {
 	offsets map[sm.TopicPartition]sm.Offset
 	assign  map[string][]sm.TopicPartition
 	gen     int32
+	// A commit of partitions just revoked (cooperative), with what the
+	// member owned going into the generation.
+	revoke    bool
+	prevOwned []sm.TopicPartition
+	async     bool
 }
 
 func (w *World) newGroups() {
@@ -278,7 +305,7 @@ func (w *World) newGroups() {
 		return
 	}
 	root := newRNG(w.cfg.Seed)
-	w.grp = groupRun{on: true, cfg: gc, rng: root.child("groups"), netRNG: root.child("groups-net"), members: map[sm.NodeID]*member{}}
+	w.grp = groupRun{w: w, on: true, cfg: gc, rng: root.child("groups"), netRNG: root.child("groups-net"), members: map[sm.NodeID]*member{}}
 	var tps []sm.TopicPartition
 	for _, tp := range w.workloadTPs() {
 		if tp.Topic == gc.Topic {
@@ -290,7 +317,7 @@ func (w *World) newGroups() {
 		f := &groupFacts{id: fmt.Sprintf("g%d", i), assignor: gc.Assignors[i], tps: tps,
 			syncs: map[int32]map[string][]sm.TopicPartition{}, leaders: map[int32]map[string][]sm.TopicPartition{},
 			commits: map[sm.TopicPartition][]okCommit{}, values: map[sm.TopicPartition]map[sm.Offset]string{},
-			skipped: map[sm.TopicPartition][][2]sm.Offset{}}
+			skipped: map[sm.TopicPartition][][2]sm.Offset{}, fetched: map[sm.TopicPartition]sm.Offset{}}
 		w.grp.groups = append(w.grp.groups, f)
 		for j := 0; j < gc.Members; j++ {
 			id := groupMemberBase + sm.NodeID(slot)
@@ -312,7 +339,7 @@ func (m *member) reset() {
 	m.owned, m.ownedGen, m.prevOwned, m.toFetch, m.revoking = nil, -1, nil, nil, nil
 	m.pos, m.committed = map[sm.TopicPartition]sm.Offset{}, map[sm.TopicPartition]sm.Offset{}
 	m.rejoin, m.leaving, m.finalDone = false, false, false
-	m.inflight = nil
+	m.inflight, m.async = nil, nil
 }
 
 // startGroups starts every member and the fault director.
@@ -352,15 +379,17 @@ func (m *member) fault(r *rng) {
 	case u < 0.4:
 		w.stats.reach("group member crashed")
 		m.phase = phaseDown
-		m.inflight = nil
+		m.inflight, m.async = nil, nil
+		m.stepGen++
 		w.after(sm.Duration(r.between(int64(200*sm.Millisecond), int64(2*sm.Second))), func() {
 			m.reset()
-			m.step()
+			m.next(0)
 		})
 	case u < 0.75:
 		w.stats.reach("group member paused")
-		m.paused = w.now.Add(w.grp.cfg.SessionTimeout + sm.Duration(r.between(int64(200*sm.Millisecond), int64(1500*sm.Millisecond))))
-		w.at(m.paused, func() { m.step() })
+		d := w.grp.cfg.SessionTimeout + sm.Duration(r.between(int64(200*sm.Millisecond), int64(1500*sm.Millisecond)))
+		m.paused = w.now.Add(d)
+		m.next(d)
 	default:
 		if m.memberID != "" {
 			m.leaving = true
@@ -368,7 +397,17 @@ func (m *member) fault(r *rng) {
 	}
 }
 
-func (m *member) next(d sm.Duration) { m.w.after(d, func() { m.step() }) }
+// next schedules the member's next step, superseding any scheduled
+// before.
+func (m *member) next(d sm.Duration) {
+	m.stepGen++
+	gen := m.stepGen
+	m.w.after(d, func() {
+		if m.stepGen == gen {
+			m.step()
+		}
+	})
+}
 
 func (m *member) think() sm.Duration {
 	return sm.Duration(m.rng.between(int64(5*sm.Millisecond), int64(60*sm.Millisecond)))
@@ -376,23 +415,29 @@ func (m *member) think() sm.Duration {
 
 func (m *member) hbInterval() sm.Duration { return m.w.grp.cfg.SessionTimeout / 3 }
 
-// send issues the one request in flight.
+// send issues the one request in flight (or the async commit).
 func (m *member) send(to sm.NodeID, req *memberReq, timeout sm.Duration) {
 	w := m.w
 	req.reqID, req.to, req.sentAt, req.hist = m.reqID, to, w.now, m.hist // every request takes the latest ID (newReq)
-	m.inflight = req
+	slot := &m.inflight
+	if req.async {
+		slot = &m.async
+	}
+	*slot = req
 	w.net.send(sm.Envelope{From: m.id, To: to, Msg: req.msg})
 	var expire func()
 	expire = func() {
-		if m.inflight != req {
+		if *slot != req {
 			return
 		}
 		if w.now < m.paused {
 			w.at(m.paused, expire) // a paused process sees its timeouts when it resumes
 			return
 		}
-		m.inflight = nil
-		m.timedOut(req)
+		*slot = nil
+		if !req.async {
+			m.timedOut(req)
+		}
 	}
 	w.after(timeout, expire)
 }
@@ -404,7 +449,7 @@ func (m *member) finalCommit(tps []sm.TopicPartition, to sm.Duration) bool {
 		return false
 	}
 	m.finalDone = true
-	return m.commit(tps, to)
+	return m.commit(tps, to, false)
 }
 
 func (m *member) newReq() uint64 {
@@ -460,8 +505,11 @@ func (m *member) stable(to sm.Duration) {
 	case len(m.revoking) > 0:
 		// Cooperative: commit what was read of the revoked partitions,
 		// then give them up and join again.
-		if m.finalCommit(m.revoking, to) {
-			return
+		if !m.finalDone {
+			m.finalDone = true
+			if m.commit(m.revoking, to, false, true) {
+				return
+			}
 		}
 		m.finalDone = false
 		m.drop(m.revoking)
@@ -488,8 +536,9 @@ func (m *member) stable(to sm.Duration) {
 		m.step()
 	case w.now >= m.nextHB:
 		m.send(m.coord, &memberReq{msg: sm.HeartbeatRequest{ReqID: m.newReq(), GroupID: m.g.id, Generation: m.gen, MemberID: m.memberID}}, to)
-	case w.now >= m.commitAt && m.dirty(m.owned):
-		m.commit(m.owned, to)
+	case w.now >= m.commitAt && m.async == nil && m.dirty(m.owned):
+		m.commit(m.owned, to, true)
+		m.next(0)
 	case len(m.owned) > 0:
 		m.read(to)
 	default:
@@ -509,7 +558,7 @@ func (m *member) dirty(tps []sm.TopicPartition) bool {
 
 // commit sends the positions of tps read past their last commit; false
 // when there is nothing to commit.
-func (m *member) commit(tps []sm.TopicPartition, to sm.Duration) bool {
+func (m *member) commit(tps []sm.TopicPartition, to sm.Duration, async bool, revoke ...bool) bool {
 	w := m.w
 	req := sm.OffsetCommitRequest{ReqID: m.newReq(), GroupID: m.g.id, Generation: m.gen, MemberID: m.memberID}
 	offs := map[sm.TopicPartition]sm.Offset{}
@@ -528,8 +577,29 @@ func (m *member) commit(tps []sm.TopicPartition, to sm.Duration) bool {
 	if len(offs) == 0 {
 		return false
 	}
-	m.send(m.coord, &memberReq{msg: req, offsets: offs, gen: m.gen}, to)
+	m.send(m.coord, &memberReq{msg: req, offsets: offs, gen: m.gen, async: async, revoke: len(revoke) > 0 && revoke[0], prevOwned: slices.Clone(m.prevOwned)}, to)
 	return true
+}
+
+// lateCommit sends, beside the member's steps, an async commit of the
+// partitions it kept tagged with the generation it had them in before this
+// one: a commit queued before the rebalance and sent after it (Kafka's
+// commitAsync from a poll that straddled the rebalance). The coordinator
+// must refuse it (ILLEGAL_GENERATION).
+func (m *member) lateCommit(gen int32, kept []sm.TopicPartition) {
+	req := sm.OffsetCommitRequest{ReqID: m.newReq(), GroupID: m.g.id, Generation: gen, MemberID: m.memberID}
+	offs := map[sm.TopicPartition]sm.Offset{}
+	for _, tp := range kept {
+		if p, ok := m.pos[tp]; ok && slices.Contains(m.prevOwned, tp) {
+			offs[tp] = p
+			req.Offsets = append(req.Offsets, sm.OffsetCommit{TP: tp, Offset: p, LeaderEpoch: -1})
+		}
+	}
+	if len(offs) == 0 {
+		return
+	}
+	m.w.stats.reach("group late commit sent")
+	m.send(m.coord, &memberReq{msg: req, offsets: offs, gen: gen, async: true, prevOwned: slices.Clone(m.prevOwned)}, m.w.cfg.ClientTimeout+500*sm.Millisecond)
 }
 
 // read fetches the next owned partition from its leader.
@@ -603,9 +673,10 @@ func (m *member) timedOut(req *memberReq) {
 // down ends an incarnation that left: a new one starts later.
 func (m *member) down() {
 	m.phase = phaseDown
+	m.stepGen++
 	m.w.after(sm.Duration(m.rng.between(int64(300*sm.Millisecond), int64(3*sm.Second))), func() {
 		m.reset()
-		m.step()
+		m.next(0)
 	})
 }
 
@@ -618,6 +689,13 @@ func (m *member) receive(env sm.Envelope) {
 	if w.now < m.paused {
 		w.at(m.paused, func() { m.receive(env) })
 		return
+	}
+	if a := m.async; a != nil && a.to == env.From && replyID(env.Msg) == a.reqID {
+		m.async = nil
+		if r, ok := env.Msg.(sm.OffsetCommitResponse); ok {
+			m.onCommit(env.From, r, a)
+		}
+		return // the member's own steps carry on
 	}
 	req := m.inflight
 	if req == nil || req.to != env.From || replyID(env.Msg) != req.reqID {
@@ -657,8 +735,10 @@ func (m *member) receive(env sm.Envelope) {
 		}
 		m.onGroupError("leave", r.Code)
 	case sm.FetchResponse:
-		m.onRead(r)
-		backoff = m.think()
+		if m.onRead(r) == 0 {
+			// Caught up (or refused): look again a little later.
+			backoff = sm.Duration(m.rng.between(int64(50*sm.Millisecond), int64(200*sm.Millisecond)))
+		}
 	}
 	m.next(backoff)
 }
@@ -782,8 +862,12 @@ func (m *member) onSync(from sm.NodeID, r sm.SyncGroupResponse, req *memberReq, 
 	}
 	m.owned = append(slices.Clone(got), m.revoking...)
 	slices.SortFunc(m.owned, sm.CompareTP)
+	prevGen := m.ownedGen
 	m.ownedGen = req.gen
 	m.nextHB = w.now.Add(m.hbInterval())
+	if prevGen >= 0 && prevGen < req.gen && m.async == nil && m.rng.chance(0.25) {
+		m.lateCommit(prevGen, got)
+	}
 	m.toFetch = added
 	m.phase = phaseStable
 	if len(added) > 0 {
@@ -839,7 +923,9 @@ func (m *member) onCommit(from sm.NodeID, r sm.OffsetCommitResponse, req *member
 			continue
 		}
 		w.stats.reach("group committed")
-		m.committed[p.TP] = max(m.committed[p.TP], o)
+		if _, ok := m.committed[p.TP]; ok || !req.async {
+			m.committed[p.TP] = max(m.committed[p.TP], o)
+		}
 		if err := m.g.noteCommit(w, from, p.TP, o, req, m); err != nil {
 			w.fail("groups: %v", err)
 			return
@@ -847,6 +933,14 @@ func (m *member) onCommit(from sm.NodeID, r sm.OffsetCommitResponse, req *member
 	}
 	if len(m.toFetch) > 0 && m.phase == phaseStable && !m.rejoin {
 		m.phase = phaseOffsets
+	}
+	if refused != 0 && req.async && (req.gen != m.gen || m.phase != phaseStable) {
+		// An async commit of an earlier generation: the member has moved
+		// on (Kafka's consumer logs these and carries on).
+		if refused == sm.CodeIllegalGeneration {
+			w.stats.reach("group async commit of an old generation refused")
+		}
+		return
 	}
 	switch refused {
 	case 0, sm.CodeOffsetRegression:
@@ -860,8 +954,9 @@ func (m *member) onCommit(from sm.NodeID, r sm.OffsetCommitResponse, req *member
 	}
 }
 
-// onRead takes a fetch answer for an owned partition.
-func (m *member) onRead(r sm.FetchResponse) {
+// onRead takes a fetch answer for an owned partition and returns the
+// records delivered.
+func (m *member) onRead(r sm.FetchResponse) (n int) {
 	w := m.w
 	pos, ok := m.pos[r.TP]
 	if !ok || !slices.Contains(m.owned, r.TP) {
@@ -895,7 +990,9 @@ func (m *member) onRead(r sm.FetchResponse) {
 		}
 		addOffset(m.hist.delivered, r.TP, off)
 		m.pos[r.TP] = off + 1
+		n++
 	}
+	return n
 }
 
 // ---- the checker ---------------------------------------------------------
@@ -990,7 +1087,7 @@ func (f *groupFacts) noteCommit(w *World, from sm.NodeID, tp sm.TopicPartition, 
 	}
 	mine, anyone := f.ownedIn(c.Generation, c.MemberID, tp)
 	if !mine {
-		revoked := f.assignor == assign.CooperativeStickyName && slices.Contains(m.prevOwned, tp) && m.gen == c.Generation
+		revoked := f.assignor == assign.CooperativeStickyName && req.revoke && slices.Contains(req.prevOwned, tp)
 		if !revoked || anyone {
 			return fmt.Errorf("%s, but it does not own the partition in that generation (owners: %s)", who, f.describeGen(c.Generation))
 		}
@@ -1011,6 +1108,9 @@ func (f *groupFacts) describeGen(gen int32) string {
 // noteFetched checks (c) for one OK OffsetFetch answer: at least every
 // commit answered OK before it was sent.
 func (f *groupFacts) noteFetched(w *World, from sm.NodeID, tp sm.TopicPartition, got sm.Offset, sentAt sm.Time, m *member) {
+	if old, ok := f.fetched[tp]; !ok || got > old {
+		f.fetched[tp] = got
+	}
 	var best *okCommit
 	for i := range f.commits[tp] {
 		c := &f.commits[tp][i]
@@ -1050,10 +1150,38 @@ func (w *World) groupLiveness() error {
 			hws[st.TP] = statusByTP(b)[st.TP].HW
 		}
 	}
+	// A group whose offsets partition lost every eligible copy (possible
+	// only when the offsets topic's min ISR is within the lost-disk budget:
+	// brokers create it with the controllers' default) has no coordinator
+	// until an operator acts, as checkLostForGood allows for workload
+	// partitions.
+	offline := map[string]bool{}
+	md := ctl.Metadata()
+	for _, t := range md.Topics {
+		if t.Name != sm.OffsetsTopic {
+			continue
+		}
+		for _, f := range w.grp.groups {
+			otp := sm.TopicPartition{Topic: sm.OffsetsTopic, Partition: group.PartitionFor(f.id, t.Partitions)}
+			for _, st := range md.Partitions {
+				if st.TP == otp && w.lostForGood(st) {
+					if int(max(t.Config.MinInSyncReplicas, 1)) > w.durabilityBudget() {
+						return fmt.Errorf("t=%v: groups: group %s's offsets partition %v lost every in-sync and eligible copy with %d of at most %d disks lost, below its min isr %d\n%s",
+							w.now, f.id, otp, len(w.diskVictims), w.durabilityBudget(), t.Config.MinInSyncReplicas, w.describe())
+					}
+					w.stats.reach("group offsets partition lost for good")
+					offline[f.id] = true
+				}
+			}
+		}
+	}
 	done := func() bool {
 		for _, f := range w.grp.groups {
+			if offline[f.id] {
+				continue
+			}
 			for _, tp := range f.tps {
-				if f.maxCommitted(tp) < hws[tp] {
+				if hws[tp] > 0 && f.maxCommitted(tp) < hws[tp] {
 					return false
 				}
 			}
@@ -1080,6 +1208,9 @@ func (w *World) groupLiveness() error {
 		return w.stuck("groups: the members did not consume to the high watermarks within " + w.cfg.LivenessTimeout.String() + ":" + b.String())
 	}
 	for _, f := range w.grp.groups {
+		if offline[f.id] {
+			continue
+		}
 		for _, tp := range f.tps {
 			for o := sm.Offset(0); o < hws[tp]; o++ {
 				if _, ok := f.values[tp][o]; ok || f.wasSkipped(tp, o) {
@@ -1093,8 +1224,13 @@ func (w *World) groupLiveness() error {
 	return nil
 }
 
+// maxCommitted is the highest offset known committed: answered OK, or
+// returned by an offset fetch.
 func (f *groupFacts) maxCommitted(tp sm.TopicPartition) sm.Offset {
 	best := sm.Offset(-1)
+	if o, ok := f.fetched[tp]; ok {
+		best = o
+	}
 	for _, c := range f.commits[tp] {
 		best = max(best, c.offset)
 	}

@@ -25,5 +25,3 @@ func TestGroupsRun(t *testing.T) {
 		t.Logf("seed %d: %v", seed, probes)
 	}
 }
-
-

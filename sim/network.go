@@ -69,7 +69,7 @@ func (n *network) schedule(m packet, l link) {
 		n.held[l] = append(n.held[l], m)
 		return
 	}
-	lat := sm.Duration(n.rngFor(m.Envelope).heavyTail(int64(w.cfg.NetLatency), int64(w.cfg.NetLatencyMax)))
+	lat := sm.Duration(n.rngFor(m.Envelope).heavyTail(int64(w.cfg.NetLatency), int64(w.cfg.NetLatencyMax))) + w.grp.delay(m.Envelope)
 	w.at(w.now.Add(lat), func() { n.arrive(m) })
 }
 

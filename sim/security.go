@@ -82,6 +82,21 @@ func baseRule() acl.Rule {
 	return r
 }
 
+// baseRules are the rules the run starts and ends with: baseRule, and with
+// the group workload one letting everyone use every group (the director's
+// deny rules cover topics only).
+func (w *World) baseRules() []acl.Rule {
+	rules := []acl.Rule{baseRule()}
+	if w.grp.on {
+		r, err := acl.ParseRule("*", "group:*", "all", "allow", "")
+		if err != nil {
+			panic(err)
+		}
+		rules = append(rules, r)
+	}
+	return rules
+}
+
 // noteACLs records a controller's rule set once it applied a new version.
 func (w *World) noteACLs(h *host) {
 	if !w.sec.on || h.kind != kindController || !h.up {
@@ -117,7 +132,7 @@ func (w *World) sendACL(cmd acl.Command) {
 
 // startACLs installs the base rule and starts the director, from stream r.
 func (w *World) startACLs(r *rng) {
-	w.sendACL(acl.Command{Create: []acl.Rule{baseRule()}})
+	w.sendACL(acl.Command{Create: w.baseRules()})
 	var direct func()
 	direct = func() {
 		if !w.faultsOn {
@@ -170,10 +185,16 @@ func (w *World) aclsSettled() bool {
 		return false
 	}
 	st := ctl.ACLs()
-	if rules := st.Rules(); len(rules) != 1 || rules[0].Effect != acl.Allow {
+	rules := st.Rules()
+	settled := len(rules) == len(w.baseRules())
+	for _, r := range rules {
+		settled = settled && r.Effect == acl.Allow
+	}
+	if !settled {
 		if w.now >= w.sec.resendAt {
 			w.sec.resendAt = w.now.Add(500 * sm.Millisecond)
-			w.sendACL(acl.Command{Replace: &[]acl.Rule{baseRule()}})
+			base := w.baseRules()
+			w.sendACL(acl.Command{Replace: &base})
 		}
 		return false
 	}

@@ -351,6 +351,18 @@ var mustReach = append([]string{
 	"revocation-closes-connection", sm.ProbeRevokedCertRefused.String(),
 	// Time lookups (sim/timelookup.go): answered by a leader's local log.
 	sm.ProbeTimeLookup.String(), "time lookup found",
+	// Consumer groups (sim/groups.go): the offsets topic created on
+	// demand, coordinators loaded (and reloaded after a fenced append),
+	// rebalances completed, snapshots written, a stale generation's commit
+	// refused, and a member fetching after a failover the offsets a
+	// previous coordinator accepted.
+	sm.ProbeOffsetsTopicCreateRequested.String(), sm.ProbeCoordinatorLoaded.String(), sm.ProbeCoordinatorReloaded.String(),
+	sm.ProbeGroupRebalanced.String(), sm.ProbeGroupSnapshotWritten.String(), sm.ProbeStaleGenerationCommit.String(),
+	sm.ProbeGroupAppendFailed.String(),
+	"coordinator failover: offsets survived", "group consumed to the high watermark", "group member crashed", "group member paused",
+	"group heartbeat UNKNOWN_MEMBER_ID", "group heartbeat REBALANCE_IN_PROGRESS", "group join MEMBER_ID_REQUIRED",
+	"group cooperative revoke", "group revoked partition committed", "group stale commit refused", "group leave OK",
+	"group read moved to the log start",
 }, append(segmentProbes(), objectProbes()...)...)
 
 // objectProbes are the simulator's own paths of the object store, gated
