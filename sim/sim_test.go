@@ -29,6 +29,7 @@ var (
 	flagFaults  = flag.String("faults", "", "fault classes: all, none, or a comma list (default: each seed draws its own, see Swarm)")
 	flagMaxFail = flag.Int("maxfail", 3, "stop a seed range (each worker) after this many failing seeds")
 	flagWorkers = flag.Int("workers", 0, "worker processes for a seed range (default GOMAXPROCS; 1 runs in this process)")
+	flagShared  = flag.Bool("sharedmemberids", false, "group members keep one client ID across incarnations (GroupWorkload.SharedClientIDs)")
 	flagSave    = flag.String("save", os.Getenv("WEIR_SIM_SAVE"), "directory to write failing seeds as scenario files, with porcupine HTML (or WEIR_SIM_SAVE)")
 )
 
@@ -55,6 +56,7 @@ func seedConfig(seed uint64, faults string) (Config, error) {
 		}
 		cfg.Faults = set
 	}
+	cfg.Groups.SharedClientIDs = *flagShared
 	cfg.VizDir = *flagSave
 	return cfg, nil
 }
@@ -137,7 +139,8 @@ func runWorker(t *testing.T, list, out string) {
 func runWorkers(t *testing.T, seeds []uint64, n int, faults string) []seedReport {
 	t.Helper()
 	dir := t.TempDir()
-	args := []string{"-test.run=^TestSim$", "-test.count=1", "-faults=" + faults, "-save=" + *flagSave, "-maxfail=" + strconv.Itoa(*flagMaxFail)}
+	args := []string{"-test.run=^TestSim$", "-test.count=1", "-faults=" + faults, "-save=" + *flagSave, "-maxfail=" + strconv.Itoa(*flagMaxFail),
+		"-sharedmemberids=" + strconv.FormatBool(*flagShared)}
 	if d, ok := t.Deadline(); ok {
 		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
 	} else {
