@@ -426,7 +426,12 @@ var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeS
 	sm.ProbeZombieUploadRejected.String(), "all disks wiped",
 	// A read failed by readerr: the class is injected only when a read
 	// runs inside its window (about one seed in seventeen).
-	"log read failed"}
+	"log read failed",
+	// Consumer groups: over seeds 1-1000, a synchronous commit of a member
+	// already removed refused in 67 seeds, a member's read moved to a log
+	// start retention raised in 172, a cooperative member's commit of a
+	// partition just revoked in 182 (20 seeds miss one with 0.1-2.5%).
+	"group stale commit refused", "group read moved to the log start", "group revoked partition committed"}
 
 // rareFaults are the fault classes injected in too few seeds for a short
 // range to be sure of them; like rareProbes, required from fullGateSeeds.
