@@ -56,8 +56,9 @@ type GroupsConfig struct {
 	// offsets.topic.replication.factor; default 3), capped at the brokers
 	// registered when it is created.
 	OffsetsReplication int32
-	// OffsetsSegmentBytes is its segment size (default 16 MiB): snapshots
-	// free whole segments only.
+	// OffsetsSegmentBytes is its segment size on this broker, unless the
+	// topic sets segment_bytes (default 16 MiB): snapshots free whole
+	// segments only.
 	OffsetsSegmentBytes int64
 	// SnapshotBytes: a coordinator writes a snapshot once this many bytes
 	// of records were appended since the last one (default 4 MiB).
@@ -744,7 +745,7 @@ func (n *Node) createOffsetsTopic() {
 	n.selfReq++
 	n.send(n.ctrl, sm.CreateTopicRequest{ReqID: n.selfReq, Name: sm.OffsetsTopic, Partitions: n.cfg.Groups.OffsetsPartitions,
 		ReplicationFactor: rf, CreatedAtMs: n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond),
-		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1, SegmentBytes: n.cfg.Groups.OffsetsSegmentBytes}})
+		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1}})
 }
 
 // onCreateTopicResponse follows the controller's answer to the offsets
