@@ -550,7 +550,7 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 			protos[i] = group.Protocol{Name: p.Name, Metadata: p.Metadata}
 		}
 		g.c.Join(h, n.now, group.JoinRequest{GroupID: m.GroupID, MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID,
-			ClientID: m.ClientID, ClientHost: ev.From.String(), ProtocolType: m.ProtocolType, Protocols: protos,
+			ClientID: m.ClientID, ClientHost: clientHost(ev), ProtocolType: m.ProtocolType, Protocols: protos,
 			SessionTimeout: m.SessionTimeout, RebalanceTimeout: m.RebalanceTimeout, RequireKnownMemberID: m.RequireKnownMemberID})
 	case sm.SyncGroupRequest:
 		as := make([]group.MemberAssignment, len(m.Assignments))
@@ -589,6 +589,15 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 	}
 	n.pumpGroup(g)
 	n.settle(groupKey(g.tp))
+}
+
+// clientHost is how a member's client is shown in describes: its address
+// (Kafka shows "/10.0.0.7"), or its node ID where the transport gave none.
+func clientHost(ev sm.Received) string {
+	if ev.Source.IsValid() {
+		return "/" + ev.Source.String()
+	}
+	return ev.From.String()
 }
 
 // coordinatorFor finds the hosted coordinator of group id, serving.
