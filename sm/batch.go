@@ -250,6 +250,16 @@ func EncodeRecords(dst []byte, recs []Record) []byte {
 	return dst
 }
 
+// RecordBytes is a record's size as limits count it: key, value, and
+// every header's key and value.
+func RecordBytes(r Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
 // RecordsBlockBytes is the size of EncodeRecords' block for recs.
 func RecordsBlockBytes(recs []Record) int {
 	n := 0

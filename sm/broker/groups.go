@@ -361,7 +361,11 @@ func (n *Node) onGroupFetch(m sm.FetchResponse) {
 		} else {
 			g.sinceSnap += recordBytes(b.Records)
 		}
-		for j, r := range b.Records {
+		brecs, err := b.Decode(n.cfg.Compressor, sm.BatchFrameMax)
+		if err != nil {
+			n.probe(sm.ProbeGroupAppendFailed) // a batch that does not decode: left out
+		}
+		for j, r := range brecs {
 			if off := b.BaseOffset + sm.Offset(j); off >= g.loadNext && off < g.loadEnd {
 				recs = append(recs, r)
 			}

@@ -456,4 +456,3 @@ func (l *replicaLog) manifest() sm.LogManifest {
 }
 
 // batchBytes is the encoded frame size of a batch holding recs.
-func batchBytes(recs []sm.Record) int { return sm.FrameBytes(recs) }

@@ -120,6 +120,10 @@ type Config struct {
 	// CanaryAckAllBeforeISR is a deliberate bug for the simulator's
 	// self-test: acks=all is acknowledged once durable on the leader alone.
 	CanaryAckAllBeforeISR bool
+	// Compressor recompresses produced batches for topics whose
+	// compression_type forces a codec (Settings.Compression); nil refuses
+	// such produces.
+	Compressor sm.Compressor
 	// CanaryTimeLookupNext is another: a time lookup answers the batch
 	// after the right one.
 	CanaryTimeLookupNext bool
@@ -180,6 +184,13 @@ type Settings struct {
 	Tiered              bool
 	LocalRetentionMs    int64
 	LocalRetentionBytes int64
+	// ForceCodec makes the leader store every produced batch compressed
+	// with Compression (CodecNone: uncompressed), recompressing what a
+	// producer sent otherwise (the topic's compression_type names a
+	// codec or "none"); false keeps the producer's (compression_type
+	// "producer" or unset).
+	ForceCodec  bool
+	Compression sm.Codec
 }
 
 // DefaultSegmentBytes is the segment size when nothing sets one (the

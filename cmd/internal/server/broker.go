@@ -24,6 +24,7 @@ import (
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/sm/broker"
 )
 
@@ -384,6 +385,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
 	bc.Tier = tierConfig(cfg)
 	bc.ACL = cfg.Security.ACLOptions()
+	bc.Compressor = codec.Codecs{}
 	g := cfg.Groups
 	bc.Groups = broker.GroupsConfig{OffsetsPartitions: g.OffsetsTopicPartitions, OffsetsReplication: g.OffsetsTopicReplicationFactor,
 		OffsetsSegmentBytes: g.OffsetsTopicSegmentBytes, SnapshotBytes: g.SnapshotBytes,
