@@ -18,13 +18,13 @@ import (
 	"github.com/weirmq/weir/cloud"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/metrics"
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/io/wal"
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/transport"
 	"github.com/weirmq/weir/net/wire"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
-	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/sm/broker"
 )
 
