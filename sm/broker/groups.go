@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"strconv"
 	"maps"
 	"slices"
 
@@ -257,6 +258,11 @@ func (n *Node) syncGroup(tp sm.TopicPartition) {
 	cfg := group.DefaultConfig()
 	gc := n.cfg.Groups
 	cfg.Partition, cfg.Partitions, cfg.Epoch = tp.Partition, n.offsetsPartitions(), int64(epoch)
+	// Unique among this partition's coordinators of this epoch: the
+	// process (incarnations grow with every restart) and its count of
+	// coordinators created.
+	n.coordinators++
+	cfg.Instance = strconv.FormatUint(n.cfg.Incarnation, 36) + "." + strconv.FormatUint(n.coordinators, 36)
 	cfg.SessionTimeoutMin, cfg.SessionTimeoutMax, cfg.InitialRebalanceDelay = gc.SessionTimeoutMin, gc.SessionTimeoutMax, gc.InitialRebalanceDelay
 	cfg.MembersMax, cfg.GroupsMax = gc.MembersMax, gc.GroupsMax
 	// A group's record, and a member's metadata, must fit one record.
