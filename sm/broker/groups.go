@@ -2,9 +2,9 @@ package broker
 
 import (
 	"fmt"
-	"strconv"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/acl"
