@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -42,9 +43,11 @@ type Record struct {
 	// partition, so Offset+1 is the next record.
 	TP     TopicPartition
 	Offset sm.Offset
-	// Key and Value are the record as produced. They are the caller's to
-	// keep; the SDK does not reuse them.
+	// Key and Value are the record as produced, Headers its headers (nil
+	// when none). They are the caller's to keep; the SDK does not reuse
+	// them.
 	Key, Value []byte
+	Headers    []Header
 	// LeaderEpoch is the epoch of the leader that wrote the record.
 	LeaderEpoch sm.Epoch
 }
@@ -602,12 +605,21 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	}
 	// The first batch may start before the position: skip what was read.
 	for _, b := range resp.Batches {
-		for i, r := range b.Records {
+		recs, err := b.Decode(codec.Codecs{}, sm.BatchFrameMax)
+		if err != nil {
+			// A batch that does not decompress: the records before it are
+			// returned; the next fetch, from it, reports the error.
+			if len(res.recs) == 0 {
+				res.err = fmt.Errorf("sdk: %v from %v: %w", job.tp, leader, err)
+			}
+			return res
+		}
+		for i, r := range recs {
 			off := b.BaseOffset + sm.Offset(i)
 			if off < res.next {
 				continue
 			}
-			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, LeaderEpoch: b.Epoch})
+			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch})
 			res.next = off + 1
 		}
 	}
