@@ -425,3 +425,56 @@ func GroupOf(m Message) string {
 	}
 	return ""
 }
+
+// Snapshots of the offsets partition. Group state is the latest record per
+// key, so a coordinator can restate all of it (group.Coordinator.Snapshot)
+// and what came before that restatement is no longer needed. A snapshot is
+// one batch: the restated records, then SnapshotMarker(n), n the records
+// restated. Being one batch, it is in the log whole or not at all. The
+// coordinator writes it with no other append in flight, so it restates
+// everything before it. A replica whose host learned that such a batch
+// committed may delete the sealed segments wholly below it
+// (partition.SetObsoleteBelow); without one nothing is deleted. The
+// marker key's version, 0x7fff, is no Kafka key version, so no Kafka record
+// is mistaken for it.
+var snapshotMarkerKey = []byte{0x7f, 0xff, 'w', 'e', 'i', 'r', '.', 's', 'n', 'a', 'p', 's', 'h', 'o', 't'}
+
+// SnapshotMarker is the record that ends a snapshot of n records.
+func SnapshotMarker(n int64) Record {
+	v := make([]byte, 10)
+	v[0], v[1] = 0, 1 // value version 1
+	for i := range 8 {
+		v[2+i] = byte(uint64(n) >> (56 - 8*i))
+	}
+	return Record{Key: append([]byte(nil), snapshotMarkerKey...), Value: v}
+}
+
+// IsSnapshotMarker reports whether rec is a snapshot marker, and the
+// records the snapshot restated.
+func IsSnapshotMarker(rec Record) (n int64, ok bool) {
+	if string(rec.Key) != string(snapshotMarkerKey) || len(rec.Value) != 10 || rec.Value[0] != 0 || rec.Value[1] != 1 {
+		return 0, false
+	}
+	var u uint64
+	for i := range 8 {
+		u = u<<8 | uint64(rec.Value[2+i])
+	}
+	if int64(u) < 0 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// SnapshotStart reports whether b is a snapshot (its last record a marker
+// counting the records before it) and, if so, the offset it starts at:
+// every record below it is restated in b or obsolete.
+func SnapshotStart(b *Batch) (Offset, bool) {
+	if len(b.Records) == 0 {
+		return 0, false
+	}
+	n, ok := IsSnapshotMarker(b.Records[len(b.Records)-1])
+	if !ok || n != int64(len(b.Records)-1) {
+		return 0, false
+	}
+	return b.BaseOffset, true
+}

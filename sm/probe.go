@@ -151,6 +151,27 @@ const (
 	// (CodeCertificateRevoked): one that got past the transport, which
 	// enforces the set only once the node reported it.
 	ProbeRevokedCertRefused
+	// ProbeCoordinatorLoaded: a broker leading an offsets partition loaded
+	// its group coordinator from the partition's committed records.
+	ProbeCoordinatorLoaded
+	// ProbeCoordinatorReloaded: a coordinator whose append ended unknown
+	// was replaced by one loaded from the partition again.
+	ProbeCoordinatorReloaded
+	// ProbeGroupAppendFailed: an append of group state was refused or
+	// lost (its requests got an error, or the coordinator fenced itself).
+	ProbeGroupAppendFailed
+	// ProbeGroupSnapshotWritten: a coordinator's snapshot of its state
+	// committed, making the records below it obsolete.
+	ProbeGroupSnapshotWritten
+	// ProbeOffsetsTopicCreateRequested: a broker asked the controller to
+	// create the offsets topic (the first FindCoordinator).
+	ProbeOffsetsTopicCreateRequested
+	// ProbeGroupRebalanced: a coordinator completed a join phase into a
+	// generation after the first (a rebalance of a group that had one).
+	ProbeGroupRebalanced
+	// ProbeStaleGenerationCommit: a commit from an older generation was
+	// refused ILLEGAL_GENERATION.
+	ProbeStaleGenerationCommit
 
 	probeCount
 )
@@ -202,6 +223,13 @@ var probeNames = [probeCount]string{
 	ProbeACLRulesApplied:              "acl-rules-applied",
 	ProbeTimeLookup:                   "time-lookup",
 	ProbeRevokedCertRefused:           "revoked-cert-refused",
+	ProbeCoordinatorLoaded:            "coordinator-loaded",
+	ProbeCoordinatorReloaded:          "coordinator-reloaded",
+	ProbeGroupAppendFailed:            "group-append-failed",
+	ProbeGroupSnapshotWritten:         "group-snapshot-written",
+	ProbeOffsetsTopicCreateRequested:  "offsets-topic-create-requested",
+	ProbeGroupRebalanced:              "group-rebalanced",
+	ProbeStaleGenerationCommit:        "stale-generation-commit",
 }
 
 func (p Probe) String() string {

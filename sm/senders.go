@@ -42,7 +42,7 @@ var senders = [kindEnd]roleSet{
 	KindListOffsetsResponse:      brokers,
 	KindMetadataRequest:          clients,
 	KindMetadataResponse:         brokers | controllers,
-	KindCreateTopicRequest:       clients,
+	KindCreateTopicRequest:       clients | brokers, // brokers: the offsets topic only
 	KindCreateTopicResponse:      controllers,
 	KindDeleteTopicRequest:       clients,
 	KindDeleteTopicResponse:      controllers,

@@ -525,6 +525,18 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeClusterAuthorizationFailed:   {403, "msg"},
 		sm.CodeCertificateRevoked:           {403, "msg"},
 	}
+	// Consumer-group codes come from the group coordinator, never from the
+	// controller's topic create or delete: unexpected, 500.
+	for _, c := range []sm.Code{sm.CodeCoordinatorNotAvailable, sm.CodeNotCoordinator, sm.CodeCoordinatorLoadInProgress,
+		sm.CodeIllegalGeneration, sm.CodeUnknownMemberID, sm.CodeRebalanceInProgress, sm.CodeInconsistentGroupProtocol,
+		sm.CodeInvalidGroupID, sm.CodeInvalidSessionTimeout, sm.CodeNonEmptyGroup, sm.CodeGroupIDNotFound,
+		sm.CodeMemberIDRequired, sm.CodeGroupMaxSizeReached, sm.CodeFencedInstanceID, sm.CodePartitionNotAssigned,
+		sm.CodeOffsetRegression, sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed} {
+		want[c] = struct {
+			status int
+			err    string
+		}{500, "unexpected controller reply " + c.String() + ": msg"}
+	}
 	var named []sm.Code
 	for c := sm.Code(0); !strings.HasPrefix(c.String(), "Code("); c++ {
 		named = append(named, c)

@@ -33,6 +33,14 @@ func codeStatus(c sm.Code) int {
 		return http.StatusGatewayTimeout
 	case sm.CodeOffsetOutOfRange, sm.CodeFencedLeaderEpoch, sm.CodeUnknownLeaderEpoch, sm.CodeStaleBrokerEpoch, sm.CodeStaleRequest:
 		return http.StatusInternalServerError
+	case sm.CodeCoordinatorNotAvailable, sm.CodeNotCoordinator, sm.CodeCoordinatorLoadInProgress, sm.CodeIllegalGeneration,
+		sm.CodeUnknownMemberID, sm.CodeRebalanceInProgress, sm.CodeInconsistentGroupProtocol, sm.CodeInvalidGroupID,
+		sm.CodeInvalidSessionTimeout, sm.CodeNonEmptyGroup, sm.CodeGroupIDNotFound, sm.CodeMemberIDRequired,
+		sm.CodeGroupMaxSizeReached, sm.CodeFencedInstanceID, sm.CodePartitionNotAssigned, sm.CodeOffsetRegression,
+		sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed:
+		// Consumer-group codes: the group coordinator's, never the
+		// controller's answer to a topic create or delete.
+		return http.StatusInternalServerError
 	}
 	return http.StatusInternalServerError // a code newer than this table
 }

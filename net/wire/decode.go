@@ -39,6 +39,21 @@ const (
 	// WAL, cache, object storage, network, replication, resources.
 	healthBytes          = (1 + 8 + 8 + 4) + (1 + 8 + 8 + 8) + (1 + 1) + (8 + 1) + (8 + 8) + (8 + 8 + 8)
 	brokerStatusBytesMin = brokerBytesMin + 1 + 8 + healthBytes // info, online, last report, health
+
+	// Consumer-group elements (sm/groups.go), every string and byte
+	// string empty.
+	groupProtocolBytesMin     = 4 + 4                             // name, metadata
+	groupMemberMetaBytesMin   = 4 + 4 + 4                         // member id, instance id, metadata
+	groupAssignmentBytesMin   = 4 + 4                             // member id, assignment
+	groupMemberRefBytesMin    = 4 + 4                             // member id, instance id
+	groupMemberResultBytesMin = 4 + 4 + 2 + 4                     // member id, instance id, code, message
+	offsetCommitBytesMin      = tpBytesMin + 8 + 4 + 4            // tp, offset, leader epoch, metadata
+	partitionResultBytesMin   = tpBytesMin + 2 + 4                // tp, code, message
+	committedOffsetBytesMin   = tpBytesMin + 8 + 4 + 4 + 2        // tp, offset, leader epoch, metadata, code
+	groupListingBytesMin      = 4 + 4 + 4                         // group id, protocol type, state
+	groupMemberBytesMin       = 4 + 4 + 4 + 4 + 4 + 4             // ids, client id and host, metadata, assignment
+	groupResultBytesMin       = 4 + 2 + 4                         // group id, code, message
+	groupDescriptionBytesMin  = 4 + 2 + 4 + 4 + 4 + 4 + 4 + 4 + 4 // group id … protocol, generation, leader, members
 )
 
 // pathElem is one step of the field path a decoder is inside, such as
@@ -702,6 +717,180 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		m.ReqID, m.TP, m.Code, m.Message, m.LeaderHint, m.Remote = d.tieringReply()
 		m.Segments = d.remoteSegments("segments")
 		m.More = d.bool("more")
+		return m
+	case sm.KindFindCoordinatorRequest, sm.KindFindCoordinatorResponse, sm.KindJoinGroupRequest, sm.KindJoinGroupResponse,
+		sm.KindSyncGroupRequest, sm.KindSyncGroupResponse, sm.KindHeartbeatRequest, sm.KindHeartbeatResponse,
+		sm.KindLeaveGroupRequest, sm.KindLeaveGroupResponse, sm.KindOffsetCommitRequest, sm.KindOffsetCommitResponse,
+		sm.KindOffsetFetchRequest, sm.KindOffsetFetchResponse, sm.KindListGroupsRequest, sm.KindListGroupsResponse,
+		sm.KindDescribeGroupsRequest, sm.KindDescribeGroupsResponse, sm.KindDeleteGroupsRequest, sm.KindDeleteGroupsResponse:
+		return decodeGroupMessage(d, k)
+	}
+	d.fail("", "no decoder for message kind "+k.String(), ErrUnknownType)
+	return nil
+}
+
+// list decodes a u32 count then that many elements, each read by elem
+// under the path field[i]; elemMin is an element's smallest encoding, so
+// the count is checked against the remaining bytes before allocating. An
+// empty list decodes as nil.
+func list[T any](d *decoder, field string, elemMin int, elem func() T) []T {
+	n := d.count(field, elemMin)
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.push(field, i)
+		out[i] = elem()
+		d.pop()
+	}
+	return out
+}
+
+func (d *decoder) strs(field string) []string {
+	return list(d, field, stringBytesMin, func() string { return d.str("") })
+}
+
+func (d *decoder) code(field string) sm.Code { return sm.Code(d.u16(field)) }
+
+// groupReply reads the head every consumer-group answer starts with.
+func (d *decoder) groupReply() (uint64, sm.Code, string) {
+	return d.u64("reqID"), d.code("code"), d.str("message")
+}
+
+// decodeGroupMessage reads the payload of a consumer-group message of kind
+// k (sm/groups.go), fields in declaration order.
+func decodeGroupMessage(d *decoder, k sm.MsgKind) sm.Message {
+	switch k {
+	case sm.KindFindCoordinatorRequest:
+		return sm.FindCoordinatorRequest{ReqID: d.u64("reqID"), GroupID: d.str("groupID")}
+	case sm.KindFindCoordinatorResponse:
+		var m sm.FindCoordinatorResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Coordinator = sm.NodeID(d.u64("coordinator"))
+		m.Partition = d.i32("partition")
+		return m
+	case sm.KindJoinGroupRequest:
+		return sm.JoinGroupRequest{
+			ReqID: d.u64("reqID"), GroupID: d.str("groupID"), MemberID: d.str("memberID"),
+			GroupInstanceID: d.str("groupInstanceID"), ClientID: d.str("clientID"), ProtocolType: d.str("protocolType"),
+			Protocols: list(d, "protocols", groupProtocolBytesMin, func() sm.GroupProtocol {
+				return sm.GroupProtocol{Name: d.str("name"), Metadata: d.bytes("metadata")}
+			}),
+			SessionTimeout: sm.Duration(d.i64("sessionTimeout")), RebalanceTimeout: sm.Duration(d.i64("rebalanceTimeout")),
+			RequireKnownMemberID: d.bool("requireKnownMemberID"),
+		}
+	case sm.KindJoinGroupResponse:
+		var m sm.JoinGroupResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Generation = d.i32("generation")
+		m.ProtocolType = d.str("protocolType")
+		m.Protocol = d.str("protocol")
+		m.Leader = d.str("leader")
+		m.MemberID = d.str("memberID")
+		m.Members = list(d, "members", groupMemberMetaBytesMin, func() sm.GroupMemberMetadata {
+			return sm.GroupMemberMetadata{MemberID: d.str("memberID"), InstanceID: d.str("instanceID"), Metadata: d.bytes("metadata")}
+		})
+		return m
+	case sm.KindSyncGroupRequest:
+		return sm.SyncGroupRequest{
+			ReqID: d.u64("reqID"), GroupID: d.str("groupID"), Generation: d.i32("generation"), MemberID: d.str("memberID"),
+			GroupInstanceID: d.str("groupInstanceID"), ProtocolType: d.str("protocolType"), Protocol: d.str("protocol"),
+			Assignments: list(d, "assignments", groupAssignmentBytesMin, func() sm.GroupAssignment {
+				return sm.GroupAssignment{MemberID: d.str("memberID"), Assignment: d.bytes("assignment")}
+			}),
+		}
+	case sm.KindSyncGroupResponse:
+		var m sm.SyncGroupResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.ProtocolType = d.str("protocolType")
+		m.Protocol = d.str("protocol")
+		m.Assignment = d.bytes("assignment")
+		return m
+	case sm.KindHeartbeatRequest:
+		return sm.HeartbeatRequest{
+			ReqID: d.u64("reqID"), GroupID: d.str("groupID"), Generation: d.i32("generation"), MemberID: d.str("memberID"),
+			GroupInstanceID: d.str("groupInstanceID"),
+		}
+	case sm.KindHeartbeatResponse:
+		var m sm.HeartbeatResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		return m
+	case sm.KindLeaveGroupRequest:
+		return sm.LeaveGroupRequest{
+			ReqID: d.u64("reqID"), GroupID: d.str("groupID"),
+			Members: list(d, "members", groupMemberRefBytesMin, func() sm.GroupMemberRef {
+				return sm.GroupMemberRef{MemberID: d.str("memberID"), GroupInstanceID: d.str("groupInstanceID")}
+			}),
+		}
+	case sm.KindLeaveGroupResponse:
+		var m sm.LeaveGroupResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Members = list(d, "members", groupMemberResultBytesMin, func() sm.GroupMemberResult {
+			return sm.GroupMemberResult{MemberID: d.str("memberID"), GroupInstanceID: d.str("groupInstanceID"),
+				Code: d.code("code"), Message: d.str("message")}
+		})
+		return m
+	case sm.KindOffsetCommitRequest:
+		return sm.OffsetCommitRequest{
+			ReqID: d.u64("reqID"), GroupID: d.str("groupID"), Generation: d.i32("generation"), MemberID: d.str("memberID"),
+			GroupInstanceID: d.str("groupInstanceID"), Seek: d.bool("seek"), Reset: d.bool("reset"),
+			Offsets: list(d, "offsets", offsetCommitBytesMin, func() sm.OffsetCommit {
+				return sm.OffsetCommit{TP: d.tp("tp"), Offset: sm.Offset(d.i64("offset")), LeaderEpoch: d.i32("leaderEpoch"),
+					Metadata: d.str("metadata")}
+			}),
+		}
+	case sm.KindOffsetCommitResponse:
+		var m sm.OffsetCommitResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Partitions = list(d, "partitions", partitionResultBytesMin, func() sm.PartitionResult {
+			return sm.PartitionResult{TP: d.tp("tp"), Code: d.code("code"), Message: d.str("message")}
+		})
+		return m
+	case sm.KindOffsetFetchRequest:
+		return sm.OffsetFetchRequest{ReqID: d.u64("reqID"), GroupID: d.str("groupID"), Partitions: d.tps("partitions")}
+	case sm.KindOffsetFetchResponse:
+		var m sm.OffsetFetchResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Offsets = list(d, "offsets", committedOffsetBytesMin, func() sm.CommittedOffset {
+			return sm.CommittedOffset{TP: d.tp("tp"), Offset: sm.Offset(d.i64("offset")), LeaderEpoch: d.i32("leaderEpoch"),
+				Metadata: d.str("metadata"), Code: d.code("code")}
+		})
+		return m
+	case sm.KindListGroupsRequest:
+		return sm.ListGroupsRequest{ReqID: d.u64("reqID")}
+	case sm.KindListGroupsResponse:
+		var m sm.ListGroupsResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Groups = list(d, "groups", groupListingBytesMin, func() sm.GroupListing {
+			return sm.GroupListing{GroupID: d.str("groupID"), ProtocolType: d.str("protocolType"), State: d.str("state")}
+		})
+		return m
+	case sm.KindDescribeGroupsRequest:
+		return sm.DescribeGroupsRequest{ReqID: d.u64("reqID"), GroupIDs: d.strs("groupIDs")}
+	case sm.KindDescribeGroupsResponse:
+		var m sm.DescribeGroupsResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Groups = list(d, "groups", groupDescriptionBytesMin, func() sm.GroupDescription {
+			return sm.GroupDescription{
+				GroupID: d.str("groupID"), Code: d.code("code"), Message: d.str("message"), State: d.str("state"),
+				ProtocolType: d.str("protocolType"), Protocol: d.str("protocol"), Generation: d.i32("generation"),
+				Leader: d.str("leader"),
+				Members: list(d, "members", groupMemberBytesMin, func() sm.GroupMember {
+					return sm.GroupMember{MemberID: d.str("memberID"), InstanceID: d.str("instanceID"), ClientID: d.str("clientID"),
+						ClientHost: d.str("clientHost"), Metadata: d.bytes("metadata"), Assignment: d.bytes("assignment")}
+				}),
+			}
+		})
+		return m
+	case sm.KindDeleteGroupsRequest:
+		return sm.DeleteGroupsRequest{ReqID: d.u64("reqID"), GroupIDs: d.strs("groupIDs")}
+	case sm.KindDeleteGroupsResponse:
+		var m sm.DeleteGroupsResponse
+		m.ReqID, m.Code, m.Message = d.groupReply()
+		m.Groups = list(d, "groups", groupResultBytesMin, func() sm.GroupResult {
+			return sm.GroupResult{GroupID: d.str("groupID"), Code: d.code("code"), Message: d.str("message")}
+		})
 		return m
 	}
 	d.fail("", "no decoder for message kind "+k.String(), ErrUnknownType)

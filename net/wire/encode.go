@@ -493,6 +493,12 @@ func encodeMessage(e *encoder, m sm.Message) {
 			e.remoteSegment(&m.Segments[i])
 		}
 		e.bool(m.More)
+	case sm.FindCoordinatorRequest, sm.FindCoordinatorResponse, sm.JoinGroupRequest, sm.JoinGroupResponse,
+		sm.SyncGroupRequest, sm.SyncGroupResponse, sm.HeartbeatRequest, sm.HeartbeatResponse,
+		sm.LeaveGroupRequest, sm.LeaveGroupResponse, sm.OffsetCommitRequest, sm.OffsetCommitResponse,
+		sm.OffsetFetchRequest, sm.OffsetFetchResponse, sm.ListGroupsRequest, sm.ListGroupsResponse,
+		sm.DescribeGroupsRequest, sm.DescribeGroupsResponse, sm.DeleteGroupsRequest, sm.DeleteGroupsResponse:
+		encodeGroupMessage(e, m)
 	default:
 		// A Message with a valid Kind but a type this codec does not know,
 		// such as a pointer to a message struct.
@@ -515,4 +521,188 @@ func (e *encoder) tieringReply(reqID uint64, tp sm.TopicPartition, code sm.Code,
 	e.str(msg, "message")
 	e.u64(uint64(hint))
 	e.remoteLog(r)
+}
+
+// groupReply is the head every consumer-group answer starts with.
+func (e *encoder) groupReply(reqID uint64, code sm.Code, msg string) {
+	e.u64(reqID)
+	e.u16(uint16(code))
+	e.str(msg, "message")
+}
+
+func (e *encoder) strs(ss []string, what string) {
+	e.count(len(ss), what)
+	for _, s := range ss {
+		e.str(s, what)
+	}
+}
+
+// encodeGroupMessage writes a consumer-group message (sm/groups.go) in
+// declaration order; encodeMessage has already matched its type.
+func encodeGroupMessage(e *encoder, m sm.Message) {
+	switch m := m.(type) {
+	case sm.FindCoordinatorRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+	case sm.FindCoordinatorResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.u64(uint64(m.Coordinator))
+		e.i32(m.Partition)
+	case sm.JoinGroupRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+		e.str(m.MemberID, "member id")
+		e.str(m.GroupInstanceID, "group instance id")
+		e.str(m.ClientID, "client id")
+		e.str(m.ProtocolType, "protocol type")
+		e.count(len(m.Protocols), "protocols")
+		for _, p := range m.Protocols {
+			e.str(p.Name, "protocol name")
+			e.bytes(p.Metadata, "protocol metadata")
+		}
+		e.i64(int64(m.SessionTimeout))
+		e.i64(int64(m.RebalanceTimeout))
+		e.bool(m.RequireKnownMemberID)
+	case sm.JoinGroupResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.i32(m.Generation)
+		e.str(m.ProtocolType, "protocol type")
+		e.str(m.Protocol, "protocol")
+		e.str(m.Leader, "leader")
+		e.str(m.MemberID, "member id")
+		e.count(len(m.Members), "members")
+		for _, mem := range m.Members {
+			e.str(mem.MemberID, "member id")
+			e.str(mem.InstanceID, "instance id")
+			e.bytes(mem.Metadata, "member metadata")
+		}
+	case sm.SyncGroupRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+		e.i32(m.Generation)
+		e.str(m.MemberID, "member id")
+		e.str(m.GroupInstanceID, "group instance id")
+		e.str(m.ProtocolType, "protocol type")
+		e.str(m.Protocol, "protocol")
+		e.count(len(m.Assignments), "assignments")
+		for _, a := range m.Assignments {
+			e.str(a.MemberID, "member id")
+			e.bytes(a.Assignment, "assignment")
+		}
+	case sm.SyncGroupResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.str(m.ProtocolType, "protocol type")
+		e.str(m.Protocol, "protocol")
+		e.bytes(m.Assignment, "assignment")
+	case sm.HeartbeatRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+		e.i32(m.Generation)
+		e.str(m.MemberID, "member id")
+		e.str(m.GroupInstanceID, "group instance id")
+	case sm.HeartbeatResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+	case sm.LeaveGroupRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+		e.count(len(m.Members), "members")
+		for _, mem := range m.Members {
+			e.str(mem.MemberID, "member id")
+			e.str(mem.GroupInstanceID, "group instance id")
+		}
+	case sm.LeaveGroupResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.count(len(m.Members), "members")
+		for _, mem := range m.Members {
+			e.str(mem.MemberID, "member id")
+			e.str(mem.GroupInstanceID, "group instance id")
+			e.u16(uint16(mem.Code))
+			e.str(mem.Message, "member message")
+		}
+	case sm.OffsetCommitRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+		e.i32(m.Generation)
+		e.str(m.MemberID, "member id")
+		e.str(m.GroupInstanceID, "group instance id")
+		e.bool(m.Seek)
+		e.bool(m.Reset)
+		e.count(len(m.Offsets), "offsets")
+		for _, o := range m.Offsets {
+			e.tp(o.TP)
+			e.i64(int64(o.Offset))
+			e.i32(o.LeaderEpoch)
+			e.str(o.Metadata, "offset metadata")
+		}
+	case sm.OffsetCommitResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.count(len(m.Partitions), "partitions")
+		for _, p := range m.Partitions {
+			e.tp(p.TP)
+			e.u16(uint16(p.Code))
+			e.str(p.Message, "partition message")
+		}
+	case sm.OffsetFetchRequest:
+		e.u64(m.ReqID)
+		e.str(m.GroupID, "group id")
+		e.tps(m.Partitions, "partitions")
+	case sm.OffsetFetchResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.count(len(m.Offsets), "offsets")
+		for _, o := range m.Offsets {
+			e.tp(o.TP)
+			e.i64(int64(o.Offset))
+			e.i32(o.LeaderEpoch)
+			e.str(o.Metadata, "offset metadata")
+			e.u16(uint16(o.Code))
+		}
+	case sm.ListGroupsRequest:
+		e.u64(m.ReqID)
+	case sm.ListGroupsResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.count(len(m.Groups), "groups")
+		for _, g := range m.Groups {
+			e.str(g.GroupID, "group id")
+			e.str(g.ProtocolType, "protocol type")
+			e.str(g.State, "state")
+		}
+	case sm.DescribeGroupsRequest:
+		e.u64(m.ReqID)
+		e.strs(m.GroupIDs, "group ids")
+	case sm.DescribeGroupsResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.count(len(m.Groups), "groups")
+		for i := range m.Groups {
+			g := &m.Groups[i]
+			e.str(g.GroupID, "group id")
+			e.u16(uint16(g.Code))
+			e.str(g.Message, "group message")
+			e.str(g.State, "state")
+			e.str(g.ProtocolType, "protocol type")
+			e.str(g.Protocol, "protocol")
+			e.i32(g.Generation)
+			e.str(g.Leader, "leader")
+			e.count(len(g.Members), "members")
+			for j := range g.Members {
+				mem := &g.Members[j]
+				e.str(mem.MemberID, "member id")
+				e.str(mem.InstanceID, "instance id")
+				e.str(mem.ClientID, "client id")
+				e.str(mem.ClientHost, "client host")
+				e.bytes(mem.Metadata, "member metadata")
+				e.bytes(mem.Assignment, "member assignment")
+			}
+		}
+	case sm.DeleteGroupsRequest:
+		e.u64(m.ReqID)
+		e.strs(m.GroupIDs, "group ids")
+	case sm.DeleteGroupsResponse:
+		e.groupReply(m.ReqID, m.Code, m.Message)
+		e.count(len(m.Groups), "groups")
+		for _, g := range m.Groups {
+			e.str(g.GroupID, "group id")
+			e.u16(uint16(g.Code))
+			e.str(g.Message, "group message")
+		}
+	}
 }

@@ -275,6 +275,9 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 				Message: genString.Draw(t, "msg"), LeaderHint: genNode.Draw(t, "hint"), Remote: genRemoteLog.Draw(t, "remote"),
 				Segments: rapid.SliceOfN(genRemoteSegment, 0, 3).Draw(t, "segments"), More: rapid.Bool().Draw(t, "more")}
 		}
+		if m, ok := genGroupMessage(t, typ); ok {
+			return m
+		}
 		panic("no generator for " + typ.String())
 	})
 }
@@ -314,6 +317,128 @@ var (
 		return acl.Command{Replace: &rules}
 	})
 )
+
+// Consumer-group generators (sm/groups.go): every field drawn, slices
+// empty or not (an empty slice decodes as nil; normalize equates them).
+var (
+	genGroupProtocol = rapid.Custom(func(t *rapid.T) sm.GroupProtocol {
+		return sm.GroupProtocol{Name: genString.Draw(t, "name"), Metadata: genBytes.Draw(t, "metadata")}
+	})
+	genGroupMemberMetadata = rapid.Custom(func(t *rapid.T) sm.GroupMemberMetadata {
+		return sm.GroupMemberMetadata{MemberID: genString.Draw(t, "member"), InstanceID: genString.Draw(t, "instance"),
+			Metadata: genBytes.Draw(t, "metadata")}
+	})
+	genGroupAssignment = rapid.Custom(func(t *rapid.T) sm.GroupAssignment {
+		return sm.GroupAssignment{MemberID: genString.Draw(t, "member"), Assignment: genBytes.Draw(t, "assignment")}
+	})
+	genGroupMemberRef = rapid.Custom(func(t *rapid.T) sm.GroupMemberRef {
+		return sm.GroupMemberRef{MemberID: genString.Draw(t, "member"), GroupInstanceID: genString.Draw(t, "instance")}
+	})
+	genGroupMemberResult = rapid.Custom(func(t *rapid.T) sm.GroupMemberResult {
+		return sm.GroupMemberResult{MemberID: genString.Draw(t, "member"), GroupInstanceID: genString.Draw(t, "instance"),
+			Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg")}
+	})
+	genOffsetCommit = rapid.Custom(func(t *rapid.T) sm.OffsetCommit {
+		return sm.OffsetCommit{TP: genTP.Draw(t, "tp"), Offset: sm.Offset(rapid.Int64().Draw(t, "offset")),
+			LeaderEpoch: rapid.Int32().Draw(t, "epoch"), Metadata: genString.Draw(t, "metadata")}
+	})
+	genPartitionResult = rapid.Custom(func(t *rapid.T) sm.PartitionResult {
+		return sm.PartitionResult{TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg")}
+	})
+	genCommittedOffset = rapid.Custom(func(t *rapid.T) sm.CommittedOffset {
+		return sm.CommittedOffset{TP: genTP.Draw(t, "tp"), Offset: sm.Offset(rapid.Int64().Draw(t, "offset")),
+			LeaderEpoch: rapid.Int32().Draw(t, "epoch"), Metadata: genString.Draw(t, "metadata"), Code: genCode.Draw(t, "code")}
+	})
+	genGroupListing = rapid.Custom(func(t *rapid.T) sm.GroupListing {
+		return sm.GroupListing{GroupID: genString.Draw(t, "group"), ProtocolType: genString.Draw(t, "ptype"), State: genString.Draw(t, "state")}
+	})
+	genGroupMember = rapid.Custom(func(t *rapid.T) sm.GroupMember {
+		return sm.GroupMember{MemberID: genString.Draw(t, "member"), InstanceID: genString.Draw(t, "instance"),
+			ClientID: genString.Draw(t, "client"), ClientHost: genString.Draw(t, "host"), Metadata: genBytes.Draw(t, "metadata"),
+			Assignment: genBytes.Draw(t, "assignment")}
+	})
+	genGroupDescription = rapid.Custom(func(t *rapid.T) sm.GroupDescription {
+		return sm.GroupDescription{GroupID: genString.Draw(t, "group"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg"),
+			State: genString.Draw(t, "state"), ProtocolType: genString.Draw(t, "ptype"), Protocol: genString.Draw(t, "protocol"),
+			Generation: rapid.Int32().Draw(t, "generation"), Leader: genString.Draw(t, "leader"),
+			Members: rapid.SliceOfN(genGroupMember, 0, 3).Draw(t, "members")}
+	})
+	genGroupResult = rapid.Custom(func(t *rapid.T) sm.GroupResult {
+		return sm.GroupResult{GroupID: genString.Draw(t, "group"), Code: genCode.Draw(t, "code"), Message: genString.Draw(t, "msg")}
+	})
+)
+
+// genGroupMessage draws a consumer-group message of kind typ; false for
+// any other kind.
+func genGroupMessage(t *rapid.T, typ sm.MsgKind) (sm.Message, bool) {
+	u64 := func(l string) uint64 { return rapid.Uint64().Draw(t, l) }
+	i64 := func(l string) int64 { return rapid.Int64().Draw(t, l) }
+	i32 := func(l string) int32 { return rapid.Int32().Draw(t, l) }
+	str := func(l string) string { return genString.Draw(t, l) }
+	code := func() sm.Code { return genCode.Draw(t, "code") }
+	switch typ {
+	case sm.KindFindCoordinatorRequest:
+		return sm.FindCoordinatorRequest{ReqID: u64("req"), GroupID: str("group")}, true
+	case sm.KindFindCoordinatorResponse:
+		return sm.FindCoordinatorResponse{ReqID: u64("req"), Code: code(), Message: str("msg"), Coordinator: genNode.Draw(t, "coord"),
+			Partition: i32("partition")}, true
+	case sm.KindJoinGroupRequest:
+		return sm.JoinGroupRequest{ReqID: u64("req"), GroupID: str("group"), MemberID: str("member"), GroupInstanceID: str("instance"),
+			ClientID: str("client"), ProtocolType: str("ptype"), Protocols: rapid.SliceOfN(genGroupProtocol, 0, 3).Draw(t, "protocols"),
+			SessionTimeout: sm.Duration(i64("session")), RebalanceTimeout: sm.Duration(i64("rebalance")),
+			RequireKnownMemberID: rapid.Bool().Draw(t, "requireKnown")}, true
+	case sm.KindJoinGroupResponse:
+		return sm.JoinGroupResponse{ReqID: u64("req"), Code: code(), Message: str("msg"), Generation: i32("generation"),
+			ProtocolType: str("ptype"), Protocol: str("protocol"), Leader: str("leader"), MemberID: str("member"),
+			Members: rapid.SliceOfN(genGroupMemberMetadata, 0, 3).Draw(t, "members")}, true
+	case sm.KindSyncGroupRequest:
+		return sm.SyncGroupRequest{ReqID: u64("req"), GroupID: str("group"), Generation: i32("generation"), MemberID: str("member"),
+			GroupInstanceID: str("instance"), ProtocolType: str("ptype"), Protocol: str("protocol"),
+			Assignments: rapid.SliceOfN(genGroupAssignment, 0, 3).Draw(t, "assignments")}, true
+	case sm.KindSyncGroupResponse:
+		return sm.SyncGroupResponse{ReqID: u64("req"), Code: code(), Message: str("msg"), ProtocolType: str("ptype"),
+			Protocol: str("protocol"), Assignment: genBytes.Draw(t, "assignment")}, true
+	case sm.KindHeartbeatRequest:
+		return sm.HeartbeatRequest{ReqID: u64("req"), GroupID: str("group"), Generation: i32("generation"), MemberID: str("member"),
+			GroupInstanceID: str("instance")}, true
+	case sm.KindHeartbeatResponse:
+		return sm.HeartbeatResponse{ReqID: u64("req"), Code: code(), Message: str("msg")}, true
+	case sm.KindLeaveGroupRequest:
+		return sm.LeaveGroupRequest{ReqID: u64("req"), GroupID: str("group"),
+			Members: rapid.SliceOfN(genGroupMemberRef, 0, 3).Draw(t, "members")}, true
+	case sm.KindLeaveGroupResponse:
+		return sm.LeaveGroupResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
+			Members: rapid.SliceOfN(genGroupMemberResult, 0, 3).Draw(t, "members")}, true
+	case sm.KindOffsetCommitRequest:
+		return sm.OffsetCommitRequest{ReqID: u64("req"), GroupID: str("group"), Generation: i32("generation"), MemberID: str("member"),
+			GroupInstanceID: str("instance"), Seek: rapid.Bool().Draw(t, "seek"), Reset: rapid.Bool().Draw(t, "reset"),
+			Offsets: rapid.SliceOfN(genOffsetCommit, 0, 4).Draw(t, "offsets")}, true
+	case sm.KindOffsetCommitResponse:
+		return sm.OffsetCommitResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
+			Partitions: rapid.SliceOfN(genPartitionResult, 0, 4).Draw(t, "partitions")}, true
+	case sm.KindOffsetFetchRequest:
+		return sm.OffsetFetchRequest{ReqID: u64("req"), GroupID: str("group"), Partitions: rapid.SliceOfN(genTP, 0, 4).Draw(t, "partitions")}, true
+	case sm.KindOffsetFetchResponse:
+		return sm.OffsetFetchResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
+			Offsets: rapid.SliceOfN(genCommittedOffset, 0, 4).Draw(t, "offsets")}, true
+	case sm.KindListGroupsRequest:
+		return sm.ListGroupsRequest{ReqID: u64("req")}, true
+	case sm.KindListGroupsResponse:
+		return sm.ListGroupsResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
+			Groups: rapid.SliceOfN(genGroupListing, 0, 4).Draw(t, "groups")}, true
+	case sm.KindDescribeGroupsRequest:
+		return sm.DescribeGroupsRequest{ReqID: u64("req"), GroupIDs: rapid.SliceOfN(genString, 0, 4).Draw(t, "groups")}, true
+	case sm.KindDescribeGroupsResponse:
+		return sm.DescribeGroupsResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
+			Groups: rapid.SliceOfN(genGroupDescription, 0, 3).Draw(t, "groups")}, true
+	case sm.KindDeleteGroupsRequest:
+		return sm.DeleteGroupsRequest{ReqID: u64("req"), GroupIDs: rapid.SliceOfN(genString, 0, 4).Draw(t, "groups")}, true
+	case sm.KindDeleteGroupsResponse:
+		return sm.DeleteGroupsResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
+			Groups: rapid.SliceOfN(genGroupResult, 0, 4).Draw(t, "groups")}, true
+	}
+	return nil, false
+}
 
 // messageTypes is every message kind.
 func messageTypes() []sm.MsgKind { return sm.MsgKinds() }
@@ -391,7 +516,7 @@ func samples() []sm.Message {
 	}
 	raft := &pb.Message{Type: pb.MessageType_MsgApp.Enum(), To: proto.Uint64(2), From: proto.Uint64(1), Term: proto.Uint64(5),
 		Entries: []*pb.Entry{{Term: proto.Uint64(5), Index: proto.Uint64(8), Data: []byte(`{"cmd":1}`)}}, Commit: proto.Uint64(7)}
-	return []sm.Message{
+	ss := []sm.Message{
 		sm.ProduceRequest{ReqID: 1, TP: tp, Acks: sm.Acks{Kind: sm.AckCustom, N: 2}, Records: b.Records, Timeout: 5 * sm.Second},
 		sm.ProduceResponse{ReqID: 1, TP: tp, Code: sm.CodeNotLeader, Message: "not leader", BaseOffset: 10, LeaderEpoch: 2, LeaderHint: 102},
 		sm.FetchRequest{ReqID: 2, TP: tp, Offset: 10, MaxRecords: 100, CurrentLeaderEpoch: 2},
@@ -429,5 +554,51 @@ func samples() []sm.Message {
 		sm.ACLResponse{ReqID: 13, Code: sm.CodeOK, LeaderHint: 1, Result: acl.Result{Version: 7, Deleted: []acl.RuleID{4, 9}}},
 		sm.CertRequest{ReqID: 14, Revoke: &sm.CertRecord{Serial: "3a0f", Reason: "keyCompromise", RevokedAtMs: 1767225600000}},
 		sm.CertResponse{ReqID: 14, Code: sm.CodeOK, LeaderHint: 1, Record: sm.CertRecord{Serial: "3a0f", Revoked: true, Reason: "keyCompromise"}},
+	}
+	return append(ss, groupSamples()...)
+}
+
+// groupSamples is one fixed, non-trivial consumer-group message of every
+// kind, in kind order.
+func groupSamples() []sm.Message {
+	tp := sm.TopicPartition{Topic: "orders", Partition: 3}
+	tp2 := sm.TopicPartition{Topic: "orders", Partition: 4}
+	sub := []byte{0, 3, 0, 0, 0, 1, 0, 6, 'o', 'r', 'd', 'e', 'r', 's'} // a consumer subscription
+	assign := []byte{0, 3, 0, 0, 0, 1, 0, 6, 'o', 'r', 'd', 'e', 'r', 's', 0, 0, 0, 1, 0, 0, 0, 3}
+	return []sm.Message{
+		sm.FindCoordinatorRequest{ReqID: 20, GroupID: "billing"},
+		sm.FindCoordinatorResponse{ReqID: 20, Code: sm.CodeOK, Coordinator: 102, Partition: 17},
+		sm.JoinGroupRequest{ReqID: 21, GroupID: "billing", GroupInstanceID: "billing-0", ClientID: "weir-go", ProtocolType: "consumer",
+			Protocols:      []sm.GroupProtocol{{Name: "range", Metadata: sub}, {Name: "roundrobin"}},
+			SessionTimeout: 10 * sm.Second, RebalanceTimeout: 30 * sm.Second, RequireKnownMemberID: true},
+		sm.JoinGroupResponse{ReqID: 21, Code: sm.CodeOK, Generation: 5, ProtocolType: "consumer", Protocol: "range", Leader: "m-1",
+			MemberID: "m-1", Members: []sm.GroupMemberMetadata{{MemberID: "m-1", InstanceID: "billing-0", Metadata: sub}, {MemberID: "m-2"}}},
+		sm.SyncGroupRequest{ReqID: 22, GroupID: "billing", Generation: 5, MemberID: "m-1", GroupInstanceID: "billing-0",
+			ProtocolType: "consumer", Protocol: "range",
+			Assignments: []sm.GroupAssignment{{MemberID: "m-1", Assignment: assign}, {MemberID: "m-2"}}},
+		sm.SyncGroupResponse{ReqID: 22, Code: sm.CodeOK, ProtocolType: "consumer", Protocol: "range", Assignment: assign},
+		sm.HeartbeatRequest{ReqID: 23, GroupID: "billing", Generation: 5, MemberID: "m-2"},
+		sm.HeartbeatResponse{ReqID: 23, Code: sm.CodeRebalanceInProgress, Message: "group billing is rebalancing"},
+		sm.LeaveGroupRequest{ReqID: 24, GroupID: "billing", Members: []sm.GroupMemberRef{{MemberID: "m-2"}, {GroupInstanceID: "billing-0"}}},
+		sm.LeaveGroupResponse{ReqID: 24, Code: sm.CodeOK, Members: []sm.GroupMemberResult{{MemberID: "m-2"},
+			{GroupInstanceID: "billing-0", Code: sm.CodeUnknownMemberID, Message: "no member with instance billing-0"}}},
+		sm.OffsetCommitRequest{ReqID: 25, GroupID: "billing", Generation: 5, MemberID: "m-1", GroupInstanceID: "billing-0", Seek: true,
+			Offsets: []sm.OffsetCommit{{TP: tp, Offset: 1200, LeaderEpoch: 4, Metadata: "batch 7"}, {TP: tp2, Offset: 0, LeaderEpoch: -1}}},
+		sm.OffsetCommitResponse{ReqID: 25, Code: sm.CodeOK, Partitions: []sm.PartitionResult{{TP: tp},
+			{TP: tp2, Code: sm.CodePartitionNotAssigned, Message: "orders-4 is not assigned to m-1"}}},
+		sm.OffsetFetchRequest{ReqID: 26, GroupID: "billing", Partitions: []sm.TopicPartition{tp, tp2}},
+		sm.OffsetFetchResponse{ReqID: 26, Code: sm.CodeOK, Offsets: []sm.CommittedOffset{{TP: tp, Offset: 1200, LeaderEpoch: 4, Metadata: "batch 7"},
+			{TP: tp2, Offset: -1, LeaderEpoch: -1}}},
+		sm.ListGroupsRequest{ReqID: 27},
+		sm.ListGroupsResponse{ReqID: 27, Code: sm.CodeCoordinatorLoadInProgress, Message: "partition 9 loading",
+			Groups: []sm.GroupListing{{GroupID: "audit", ProtocolType: "consumer", State: "Empty"}, {GroupID: "billing", ProtocolType: "consumer", State: "Stable"}}},
+		sm.DescribeGroupsRequest{ReqID: 28, GroupIDs: []string{"billing", "nope"}},
+		sm.DescribeGroupsResponse{ReqID: 28, Code: sm.CodeOK, Groups: []sm.GroupDescription{
+			{GroupID: "billing", State: "Stable", ProtocolType: "consumer", Protocol: "range", Generation: 5, Leader: "m-1",
+				Members: []sm.GroupMember{{MemberID: "m-1", InstanceID: "billing-0", ClientID: "weir-go", ClientHost: "10.0.0.7", Metadata: sub, Assignment: assign}}},
+			{GroupID: "nope", Code: sm.CodeGroupIDNotFound, Message: "no group nope", Generation: -1}}},
+		sm.DeleteGroupsRequest{ReqID: 29, GroupIDs: []string{"audit", "billing"}},
+		sm.DeleteGroupsResponse{ReqID: 29, Code: sm.CodeOK, Groups: []sm.GroupResult{{GroupID: "audit"},
+			{GroupID: "billing", Code: sm.CodeNonEmptyGroup, Message: "group billing has 1 member"}}},
 	}
 }

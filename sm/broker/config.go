@@ -68,6 +68,8 @@ type Config struct {
 	CacheBytes int64
 	// Tier is the broker's tiered-storage configuration (its object store).
 	Tier tier.Config
+	// Groups configures the offsets topic and the group coordinators.
+	Groups GroupsConfig
 	// RetentionCheckInterval is how often replicas apply their topic's
 	// retention (Kafka's log.retention.check.interval.ms).
 	RetentionCheckInterval sm.Duration
@@ -157,6 +159,7 @@ func (c Config) withDefaults() Config {
 	if c.RetentionCheckInterval == 0 {
 		c.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
+	c.Groups = c.Groups.withDefaults()
 	t := &c.Tier
 	if t.UploadInterval == 0 {
 		t.UploadInterval = tier.DefaultUploadInterval
@@ -222,6 +225,9 @@ func (c *Config) Validate() error {
 		if id == sm.NoNode {
 			return fmt.Errorf("broker: controllers must not contain node 0 (got %v)", c.Controllers)
 		}
+	}
+	if err := c.Groups.validate(); err != nil {
+		return err
 	}
 	pc := c.partitionConfig(sm.TopicPartition{Topic: "validate"})
 	if err := pc.Validate(); err != nil {

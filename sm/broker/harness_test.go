@@ -56,6 +56,9 @@ type fakeController struct {
 	acl []byte
 	// revoked is the revoked certificate serials it sends (nil: none).
 	revoked []string
+	// creates counts CreateTopicRequests (brokers creating the offsets
+	// topic).
+	creates int
 }
 
 type timedHeartbeat struct {
@@ -101,6 +104,9 @@ func testConfig(id sm.NodeID, inc uint64) broker.Config {
 	cfg.ReplicaFetchTimeout = 500 * sm.Millisecond
 	cfg.AlterISRTimeout = 500 * sm.Millisecond
 	cfg.HealthInterval = 500 * sm.Millisecond
+	cfg.Groups.OffsetsPartitions = 4
+	cfg.Groups.InitialRebalanceDelay = -1
+	cfg.Groups.Retry = 100 * sm.Millisecond
 	return cfg
 }
 
@@ -126,7 +132,17 @@ func (w *world) start(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]by
 // what the disk's store finds there, with extra's damage and fresh-disk
 // report added.
 func (w *world) startFrom(id sm.NodeID, inc uint64, files map[sm.TopicPartition][]byte, extra sm.Durable) {
-	cfg := testConfig(id, inc)
+	w.startCfg(testConfig(id, inc), files, extra)
+}
+
+// startWith starts broker cfg.ID with an empty disk and cfg.
+func (w *world) startWith(id sm.NodeID, cfg broker.Config) {
+	cfg.ID = id
+	w.startCfg(cfg, nil, sm.Durable{})
+}
+
+func (w *world) startCfg(cfg broker.Config, files map[sm.TopicPartition][]byte, extra sm.Durable) {
+	id := cfg.ID
 	if w.objects != nil {
 		cfg.Tier.Enabled = true
 		if w.tierCfg != nil {
@@ -313,6 +329,28 @@ func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
 			c.version++
 		}
 		reply(sm.CommitSegmentResponse{ReqID: m.ReqID, TP: m.TP, Code: code, Remote: c.parts[m.TP].Remote})
+	case sm.CreateTopicRequest:
+		// A broker creating the offsets topic: replicas the first
+		// ReplicationFactor brokers, rotated per partition, the first
+		// leading.
+		c.creates++
+		if _, ok := c.topics[m.Name]; ok {
+			reply(sm.CreateTopicResponse{ReqID: m.ReqID, Code: sm.CodeTopicExists})
+			return
+		}
+		ids := slices.Sorted(maps.Keys(c.brokers))
+		c.topics[m.Name] = sm.TopicInfo{Name: m.Name, Partitions: m.Partitions, ReplicationFactor: m.ReplicationFactor, Config: m.Config,
+			ID: sm.TopicID{byte(len(c.topics) + 1)}}
+		for i := range m.Partitions {
+			var rs []sm.NodeID
+			for j := range m.ReplicationFactor {
+				rs = append(rs, ids[(int(i)+int(j))%len(ids)])
+			}
+			tp := sm.TopicPartition{Topic: m.Name, Partition: i}
+			c.parts[tp] = sm.PartitionState{TP: tp, Replicas: rs, Leader: rs[0], LeaderEpoch: 1, ISR: rs, PartitionEpoch: 1}
+		}
+		c.version++
+		reply(sm.CreateTopicResponse{ReqID: m.ReqID})
 	case sm.RemoteSegmentsRequest:
 		var segs []sm.RemoteSegment
 		for _, rs := range c.remote[m.TP] {

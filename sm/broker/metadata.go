@@ -49,7 +49,9 @@ func (n *Node) settings(topic string) partition.Settings {
 			s.SegmentMs = c.SegmentMs
 		}
 		s.RetentionMs, s.RetentionBytes = c.RetentionMs, c.RetentionBytes
-		if tc := &n.cfg.Tier; tc.Enabled {
+		// The offsets topic stays local: its coordinator loads it from the
+		// replica's own log.
+		if tc := &n.cfg.Tier; tc.Enabled && topic != sm.OffsetsTopic {
 			s.Tiered = true
 			s.LocalRetentionMs, s.LocalRetentionBytes = tc.LocalRetentionMs, tc.LocalRetentionBytes
 			if c.LocalRetentionMs != 0 {

@@ -67,6 +67,17 @@ type Node struct {
 	// cold caches what cold reads got from the object store, for all the
 	// broker's partitions together.
 	cold *tier.ColdCache
+	// groups are the group coordinators of the offsets partitions this
+	// broker leads (groups.go); self holds the messages the node sent
+	// itself (their internal produces' and fetches' answers) until the end
+	// of the Step; selfReq numbers those requests, groupSeq the requests
+	// the coordinators hold; createdAt is when the offsets topic's creation
+	// was last asked for.
+	groups    map[sm.TopicPartition]*groupHost
+	self      []sm.Message
+	selfReq   uint64
+	groupSeq  uint64
+	createdAt sm.Time
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
@@ -109,7 +120,7 @@ func New(cfg Config, d sm.Durable) (*Node, error) {
 	cfg = cfg.withDefaults()
 	n := &Node{
 		cfg: cfg, hosts: host.NewSet(), parts: map[sm.TopicPartition]*partition.Partition{},
-		tiers: map[sm.TopicPartition]*tier.Tier{}, uploads: tier.NewBudget(cfg.Tier.MaxConcurrentUploads),
+		tiers: map[sm.TopicPartition]*tier.Tier{}, groups: map[sm.TopicPartition]*groupHost{}, uploads: tier.NewBudget(cfg.Tier.MaxConcurrentUploads),
 		ctrl: cfg.Controllers[0], meta: newMetadata(),
 		hb:       heartbeat{nextAt: 1},
 		damaged:  map[sm.TopicPartition]string{},
@@ -184,11 +195,13 @@ func (n *Node) Step(now sm.Time, ev sm.Event) error {
 	default:
 		err = fmt.Errorf("broker: unknown event %T", ev)
 	}
+	n.deliverSelf()
 	// Every event doubles as a tick: a TimerFired may come late (a paused
 	// process, a clock jump) behind other events, and deadlines that have
 	// passed are handled now, so after any Step every timer is in the future.
 	if n.fatal == "" {
 		n.onTimer()
+		n.deliverSelf()
 	}
 	return err
 }
@@ -259,6 +272,13 @@ func (n *Node) drain(tp sm.TopicPartition) {
 		t.Poke(n.now, n.tierView(tp))
 		n.settleTier(tp)
 	}
+	if tp.Topic == sm.OffsetsTopic {
+		n.syncGroup(tp)
+		if g := n.groups[tp]; g != nil && g.phase != groupServing {
+			n.loadGroup(g)
+			n.settle(groupKey(tp))
+		}
+	}
 }
 
 func (n *Node) settle(k host.Key) {
@@ -267,7 +287,13 @@ func (n *Node) settle(k host.Key) {
 	n.rd.Log = append(n.rd.Log, out.Log...)
 	n.rd.Reads = append(n.rd.Reads, out.Reads...)
 	n.rd.Objects = append(n.rd.Objects, out.Objects...)
-	n.rd.Messages = append(n.rd.Messages, out.Messages...)
+	for _, e := range out.Messages {
+		if e.To == n.cfg.ID {
+			n.self = append(n.self, e.Msg) // a coordinator's produce or fetch answered
+			continue
+		}
+		n.rd.Messages = append(n.rd.Messages, e)
+	}
 	n.rd.Probes = append(n.rd.Probes, out.Probes...)
 	for _, m := range out.ToController {
 		n.send(n.ctrl, m)
@@ -415,6 +441,10 @@ func (n *Node) onTimer() {
 		if !ok {
 			return
 		}
+		if k.Kind == host.KindGroup {
+			n.onGroupTimer(k.TP)
+			continue
+		}
 		if k.Kind == host.KindTier {
 			n.tiers[k.TP].Refresh(n.tierView(k.TP))
 		}
@@ -436,8 +466,14 @@ func (n *Node) CheckInvariants() error {
 	if err := n.hosts.CheckInvariants(); err != nil {
 		return fmt.Errorf("broker: %v: %w", n.cfg.ID, err)
 	}
-	if len(n.parts)+len(n.tiers) != n.hosts.Len() {
-		return fmt.Errorf("broker: %v indexes %d partitions and %d tier components but hosts %d components", n.cfg.ID, len(n.parts), len(n.tiers), n.hosts.Len())
+	if len(n.parts)+len(n.tiers)+len(n.groups) != n.hosts.Len() {
+		return fmt.Errorf("broker: %v indexes %d partitions, %d tier components and %d coordinators but hosts %d components",
+			n.cfg.ID, len(n.parts), len(n.tiers), len(n.groups), n.hosts.Len())
+	}
+	for tp, g := range n.groups {
+		if leading, epoch := n.parts[tp].Leading(); !leading || epoch != g.epoch {
+			return fmt.Errorf("broker: %v hosts the coordinator of %v at epoch %d but its replica leads %v at %d", n.cfg.ID, tp, g.epoch, leading, epoch)
+		}
 	}
 	uploading := 0
 	for _, t := range n.tiers {

@@ -25,6 +25,13 @@ func (n *Node) onReceived(ev sm.Received) error {
 	}
 	switch m := msg.(type) {
 	case sm.ProduceRequest:
+		if m.TP.Topic == sm.OffsetsTopic {
+			// Only the coordinators write the offsets topic (they produce to
+			// the replica directly, not through here).
+			n.send(from, sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: sm.CodeInvalidTopicName,
+				Message: fmt.Sprintf("topic %q is internal: only the group coordinators write it", m.TP.Topic)})
+			return nil
+		}
 		n.routeClient(ev, m.TP, acl.OpWrite, func(p *partition.Partition) { p.OnProduce(n.now, from, m) },
 			func(code sm.Code, hint sm.NodeID, msg string) sm.Message {
 				return sm.ProduceResponse{ReqID: m.ReqID, TP: m.TP, Code: code, LeaderHint: hint, Message: msg}
@@ -80,6 +87,11 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onHeartbeatResponse(from, m)
 	case sm.MetadataRequest:
 		n.onMetadataRequest(ev, m)
+	case sm.FindCoordinatorRequest, sm.JoinGroupRequest, sm.SyncGroupRequest, sm.HeartbeatRequest, sm.LeaveGroupRequest,
+		sm.OffsetCommitRequest, sm.OffsetFetchRequest, sm.ListGroupsRequest, sm.DescribeGroupsRequest, sm.DeleteGroupsRequest:
+		n.onGroupRequest(ev)
+	case sm.CreateTopicResponse:
+		n.onCreateTopicResponse(from, m)
 	default:
 		return fmt.Errorf("broker: %v cannot route %T from %v", n.cfg.ID, msg, from)
 	}

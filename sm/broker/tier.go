@@ -38,7 +38,7 @@ func (n *Node) tierView(tp sm.TopicPartition) tier.ReplicaView {
 func (n *Node) syncTier(tp sm.TopicPartition) {
 	p := n.parts[tp]
 	leading, epoch := p.Leading()
-	want := n.cfg.Tier.Enabled && leading && n.registered && p.TopicID() != (sm.TopicID{})
+	want := n.cfg.Tier.Enabled && leading && n.registered && p.TopicID() != (sm.TopicID{}) && tp.Topic != sm.OffsetsTopic
 	t := n.tiers[tp]
 	if t != nil && (!want || t.Epoch() != epoch) {
 		n.dropTier(tp)

@@ -158,7 +158,7 @@ func (n *Node) onCreateTopic(from sm.NodeID, req sm.CreateTopicRequest) {
 		reply(sm.CodeNotLeader, "not the controller leader")
 		return
 	}
-	c, r := n.createCommand(req)
+	c, r := n.createCommand(req, from.Role() == sm.RoleBroker)
 	if r.code != sm.CodeOK {
 		reply(r.code, r.message)
 		return
@@ -174,7 +174,10 @@ func (n *Node) onCreateTopic(from sm.NodeID, req sm.CreateTopicRequest) {
 // that depend on state (existence, live brokers) happen when the entry
 // applies; the partition limit only here, so that replicas never need to
 // agree on configuration.
-func (n *Node) createCommand(req sm.CreateTopicRequest) (*createTopic, result) {
+//
+// A broker may create only the offsets topic (on a client's first
+// FindCoordinator), and only it may: clients never name internal topics.
+func (n *Node) createCommand(req sm.CreateTopicRequest, byBroker bool) (*createTopic, result) {
 	c := &createTopic{Name: req.Name, Partitions: req.Partitions, ReplicationFactor: req.ReplicationFactor, Config: req.Config, CreatedAtMs: req.CreatedAtMs}
 	if c.Config.MinInSyncReplicas == 0 {
 		c.Config.MinInSyncReplicas = max(1, min(n.cfg.DefaultMinISR, c.ReplicationFactor))
@@ -182,7 +185,10 @@ func (n *Node) createCommand(req sm.CreateTopicRequest) (*createTopic, result) {
 	if r, ok := validateCreate(c, int(c.ReplicationFactor)); !ok {
 		return nil, r
 	}
-	if reservedTopic(c.Name) {
+	if byBroker && c.Name != group.OffsetsTopic {
+		return nil, fail(sm.CodeInvalidRequest, "a broker may create only the offsets topic %q (got %q)", group.OffsetsTopic, c.Name)
+	}
+	if reservedTopic(c.Name) && !byBroker {
 		return nil, fail(sm.CodeInvalidTopicName, "topic name %q is reserved for Weir's internal topics (consumer group offsets, transactions); choose another name", c.Name)
 	}
 	if c.Partitions > n.cfg.MaxPartitions {
@@ -205,6 +211,10 @@ func (n *Node) onDeleteTopic(from sm.NodeID, req sm.DeleteTopicRequest) {
 	}
 	if !n.IsLeader() {
 		reply(sm.CodeNotLeader, "not the controller leader")
+		return
+	}
+	if reservedTopic(req.Name) {
+		reply(sm.CodeInvalidTopicName, fmt.Sprintf("topic %q is internal (consumer group offsets, transactions) and cannot be deleted; delete groups with weir groups delete", req.Name))
 		return
 	}
 	p := &proposal{client: from, reqID: req.ReqID}

@@ -156,6 +156,21 @@ func TestCreateTopicProposalChecks(t *testing.T) {
 			}
 		}
 	}
+	// A broker may create the offsets topic (on a client's first
+	// FindCoordinator), and nothing else; nobody may delete it.
+	const b sm.NodeID = sm.BrokerIDMin
+	if r := h.requestOne(b, l, sm.CreateTopicRequest{ReqID: 90, Name: "other", Partitions: 1, ReplicationFactor: 1}).(sm.CreateTopicResponse); r.Code != sm.CodeInvalidRequest || !strings.Contains(r.Message, "only the offsets topic") {
+		t.Errorf("a broker creating another topic: %v %q", r.Code, r.Message)
+	}
+	if r := h.requestOne(b, l, sm.CreateTopicRequest{ReqID: 91, Name: sm.OffsetsTopic, Partitions: 4, ReplicationFactor: 3}).(sm.CreateTopicResponse); r.Code != sm.CodeOK {
+		t.Errorf("a broker creating the offsets topic: %v %q", r.Code, r.Message)
+	}
+	if info, ok := findTopic(h.nodes[l].Metadata(), sm.OffsetsTopic); !ok || info.Partitions != 4 {
+		t.Errorf("offsets topic %+v %v", info, ok)
+	}
+	if r := h.requestOne(client, l, sm.DeleteTopicRequest{ReqID: 92, Name: sm.OffsetsTopic}).(sm.DeleteTopicResponse); r.Code != sm.CodeInvalidTopicName {
+		t.Errorf("a client deleting the offsets topic: %v %q", r.Code, r.Message)
+	}
 }
 
 // Goal: a failed raft write is fatal; the node then ignores everything.

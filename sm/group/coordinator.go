@@ -175,6 +175,9 @@ func (c *Coordinator) Load(records []sm.Record) LoadReport {
 }
 
 func (c *Coordinator) loadOne(rec sm.Record) error {
+	if _, ok := sm.IsSnapshotMarker(rec); ok {
+		return nil // the end of a snapshot: its records were loaded
+	}
 	k, err := decodeKey(rec.Key)
 	if err != nil {
 		return err

@@ -1,9 +1,13 @@
 package group
 
-import "unicode/utf16"
+import (
+	"unicode/utf16"
+
+	"github.com/weirmq/weir/sm"
+)
 
 // OffsetsTopic is the internal topic whose partitions hold group state.
-const OffsetsTopic = "__consumer_offsets"
+const OffsetsTopic = sm.OffsetsTopic
 
 // PartitionFor is the offsets partition that owns groupID: Kafka's
 // Utils.abs(groupId.hashCode()) % partitions, so a Kafka client's

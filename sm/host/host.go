@@ -40,6 +40,7 @@ type Kind uint8
 const (
 	KindPartition Kind = 1 // a partition replica (sm/partition)
 	KindTier      Kind = 2 // a partition leader's tiered-storage component (sm/tier)
+	KindGroup     Kind = 3 // an offsets partition leader's group coordinator (sm/group)
 )
 
 func (k Kind) String() string {
@@ -48,6 +49,8 @@ func (k Kind) String() string {
 		return "partition"
 	case KindTier:
 		return "tier"
+	case KindGroup:
+		return "group"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }

@@ -252,6 +252,9 @@ type Partition struct {
 	reads map[sm.EffectID]pendingRead
 	// retentionAt is when retention next runs (zero: never).
 	retentionAt sm.Time
+	// obsoleteBelow lets retention delete whole segments below it (see
+	// SetObsoleteBelow); zero: no such bound.
+	obsoleteBelow sm.Offset
 	// damaged is set once a read found corrupt bytes at rest: the file
 	// and byte. The replica serves nothing more until it is rebuilt.
 	damaged string

@@ -13,6 +13,30 @@ import "github.com/weirmq/weir/sm"
 // replicas converge on the leader's log start; a follower whose log ends
 // below it starts over there (resetTo).
 
+// A host may also allow deleting below an offset it knows is obsolete
+// (SetObsoleteBelow): the offsets topic's coordinator, below the start of
+// its latest committed snapshot (sm.SnapshotStart). Only whole sealed,
+// committed segments go, as by any other rule.
+
+// SetObsoleteBelow lets retention delete sealed segments that end at or
+// below off (zero: no such bound), whatever the topic's limits: every
+// record there is obsolete, as the records of an offsets partition below
+// its latest snapshot are. It never lowers an earlier bound (an older
+// snapshot's start is obsolete too) and takes effect at the next
+// retention check.
+func (p *Partition) SetObsoleteBelow(off sm.Offset) {
+	if off <= p.obsoleteBelow {
+		return
+	}
+	p.obsoleteBelow = off
+	if p.retentionAt == 0 {
+		p.scheduleRetention()
+	}
+}
+
+// ObsoleteBelow is the bound SetObsoleteBelow set.
+func (p *Partition) ObsoleteBelow() sm.Offset { return p.obsoleteBelow }
+
 // scheduleRetention arms the next retention check.
 func (p *Partition) scheduleRetention() {
 	p.retentionAt = 0
@@ -25,7 +49,8 @@ func (p *Partition) scheduleRetention() {
 // storage the local window is one).
 func (p *Partition) limited() bool {
 	s := &p.settings
-	return s.RetentionMs > 0 || s.RetentionBytes > 0 || s.Tiered && (s.LocalRetentionMs >= 0 || s.LocalRetentionBytes > 0)
+	return s.RetentionMs > 0 || s.RetentionBytes > 0 || s.Tiered && (s.LocalRetentionMs >= 0 || s.LocalRetentionBytes > 0) ||
+		p.obsoleteBelow > 0
 }
 
 // applyRetention deletes what retention allows and schedules the next check.
@@ -60,10 +85,11 @@ func (p *Partition) applyRetention() {
 		bySize := st.RetentionBytes > 0 && size-s.Bytes >= st.RetentionBytes
 		byWindow := st.Tiered && (st.LocalRetentionMs >= 0 && wall-s.MaxTimestamp > st.LocalRetentionMs ||
 			st.LocalRetentionBytes > 0 && size-s.Bytes >= st.LocalRetentionBytes)
-		if !byTime && !bySize && !byWindow {
+		obsolete := s.Next <= p.obsoleteBelow
+		if !byTime && !bySize && !byWindow && !obsolete {
 			break
 		}
-		local = local || !byTime && !bySize
+		local = local || !byTime && !bySize && !obsolete
 		size -= s.Bytes
 		cut = s.Next
 	}
