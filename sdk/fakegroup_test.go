@@ -27,9 +27,9 @@ type fakeGroups struct {
 	start   time.Time
 	// delay is the coordinators' InitialRebalanceDelay.
 	delay sm.Duration
-	// drop swallows a group request (no answer): a member cut off from
-	// its coordinator.
-	drop func(from sm.NodeID, m sm.Message) bool
+	// cut swallows a group request (no answer; refuse zero) or refuses it
+	// with refuse: a member cut off from its coordinator.
+	cut func(from sm.NodeID, m sm.Message) (refuse sm.Code, cut bool)
 	// seen counts group requests by type name.
 	seen map[string]int
 }
@@ -174,13 +174,17 @@ func (f *fakeCluster) groupRequestLocked(b *fakeBroker, from sm.NodeID, m sm.Mes
 		g.seen = map[string]int{}
 	}
 	g.seen[typeName(m)]++
-	if g.drop != nil && g.drop(from, m) {
-		return nil, true
-	}
 	reply := func(r sm.Message) []outMsg { return []outMsg{{b, from, r}} }
 	refuse := func(code sm.Code, msg string) []outMsg {
 		r, _ := sm.RefuseGroup(m, code, msg)
 		return reply(r)
+	}
+	if g.cut != nil {
+		if code, cut := g.cut(from, m); cut && code == sm.CodeOK {
+			return nil, true
+		} else if cut {
+			return refuse(code, "cut off"), true
+		}
 	}
 	if fc, isFind := m.(sm.FindCoordinatorRequest); isFind {
 		if !g.created {
