@@ -49,7 +49,10 @@ type ConsumerConfig struct {
 	AutoCommitInterval time.Duration
 	// StartOffset is where to read a partition the group has no committed
 	// offset for: StartEarliest (the zero value: nothing is skipped) or
-	// StartLatest.
+	// StartLatest. It is also where a group consumer goes when its position
+	// is outside the log (a committed offset retention deleted, a Seek past
+	// the end): the log start, or the high watermark (Kafka's
+	// auto.offset.reset).
 	StartOffset StartOffset
 	// SessionTimeout is how long the coordinator keeps the member without
 	// a heartbeat (default 10 s; brokers bound it); HeartbeatInterval how
@@ -612,6 +615,20 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 			// Retention deleted the records before the log start: the
 			// beginning is there now.
 			cur.pos = r.logStart
+			retry = true
+		case k.grp != nil && errors.Is(r.err, ErrOffsetOutOfRange):
+			// The committed offset (or a Seek) is outside the log: restart
+			// per StartOffset, Kafka's auto.offset.reset, and commit the
+			// new position as a seek.
+			to := r.logStart
+			if k.cfg.StartOffset == StartLatest {
+				to = max(r.hw, r.logStart)
+			}
+			k.c.cfg.Log.Warn().Str("group", k.cfg.Group).Stringer("tp", jobs[i].tp).Int64("from", int64(cur.pos)).Int64("to", int64(to)).
+				Stringer("start", k.cfg.StartOffset).Msg("sdk: position out of range; reset")
+			cur.pos, cur.beginning = to, false
+			cur.seq++
+			k.movedLocked(jobs[i].tp, to, true)
 			retry = true
 		case r.retry:
 			retry = true

@@ -170,6 +170,9 @@ type groupState struct {
 	// seeks are partitions moved by Seek since their last commit: the next
 	// commit of each is flagged as a seek.
 	seeks map[TopicPartition]bool
+	// counts are the partition counts the leader assigned over (nil when
+	// this member is not the leader): a change starts a rebalance.
+	counts map[string]int32
 }
 
 func newGroupState(a assign.Assignor) *groupState {
@@ -332,12 +335,16 @@ func (k *Consumer) joinAndSync(ctx context.Context) (rejoin bool, err error) {
 		break
 	}
 	k.mu.Lock()
-	g.memberID, g.generation = resp.MemberID, resp.Generation
+	g.memberID, g.generation, g.counts = resp.MemberID, resp.Generation, nil
 	k.mu.Unlock()
 
 	var assignments []sm.GroupAssignment
 	if resp.Leader == resp.MemberID {
-		assignments = k.runAssignor(ctx, resp.Protocol, resp.Members)
+		var counts map[string]int32
+		assignments, counts = k.runAssignor(ctx, resp.Protocol, resp.Members)
+		k.mu.Lock()
+		g.counts = counts
+		k.mu.Unlock()
 	}
 	sreq := sm.SyncGroupRequest{
 		GroupID: group, Generation: resp.Generation, MemberID: resp.MemberID, GroupInstanceID: k.cfg.InstanceID,
@@ -382,8 +389,9 @@ func (k *Consumer) resetMember(unknown bool) {
 }
 
 // runAssignor is the leader's part: every member's partitions for its
-// subscription, over the partition counts metadata holds now.
-func (k *Consumer) runAssignor(ctx context.Context, protocol string, members []sm.GroupMemberMetadata) []sm.GroupAssignment {
+// subscription, over the partition counts metadata holds now (returned:
+// every subscribed topic's, 0 for a topic metadata does not know).
+func (k *Consumer) runAssignor(ctx context.Context, protocol string, members []sm.GroupMemberMetadata) ([]sm.GroupAssignment, map[string]int32) {
 	log := k.c.cfg.Log.With().Str("group", k.cfg.Group).Logger()
 	a, err := assign.ByName(protocol)
 	if err != nil {
@@ -404,18 +412,39 @@ func (k *Consumer) runAssignor(ctx context.Context, protocol string, members []s
 	if err := k.c.refresh(ctx); err != nil {
 		log.Warn().Err(err).Msg("sdk: metadata refresh before assigning failed; assigning from what is held")
 	}
-	counts := map[string]int32{}
-	for t := range topics {
-		if n, ok := k.c.partitionCount(t); ok {
-			counts[t] = n
-		}
-	}
+	counts := k.partitionCounts(slices.Sorted(maps.Keys(topics)))
 	result := a.Assign(in, counts)
 	out := make([]sm.GroupAssignment, 0, len(result))
 	for _, id := range slices.Sorted(maps.Keys(result)) {
 		out = append(out, sm.GroupAssignment{MemberID: id, Assignment: assign.EncodeAssignment(assign.Assignment{Partitions: result[id]})})
 	}
-	return out
+	return out, counts
+}
+
+// partitionCounts is each topic's partition count in the held metadata
+// (0: unknown).
+func (k *Consumer) partitionCounts(topics []string) map[string]int32 {
+	counts := map[string]int32{}
+	for _, t := range topics {
+		n, _ := k.c.partitionCount(t)
+		counts[t] = n
+	}
+	return counts
+}
+
+// countsChanged reports, for the leader, whether a subscribed topic's
+// partition count changed since it assigned (a topic created, partitions
+// added): the group must rebalance to assign them (Kafka's leader watches
+// metadata the same way). Metadata is refreshed every MetadataMaxAge.
+func (k *Consumer) countsChanged(ctx context.Context) bool {
+	k.mu.Lock()
+	counts := k.grp.counts
+	k.mu.Unlock()
+	if counts == nil {
+		return false
+	}
+	k.c.maybeRefresh(ctx)
+	return !maps.Equal(counts, k.partitionCounts(slices.Collect(maps.Keys(counts))))
 }
 
 // apply takes the assignment of generation gen: revokes what it no
@@ -597,6 +626,10 @@ func (k *Consumer) stable(ctx context.Context) error {
 			return nil
 		case err != nil:
 			continue
+		}
+		if code == sm.CodeOK && k.countsChanged(ctx) {
+			k.c.cfg.Log.Info().Str("group", k.cfg.Group).Msg("sdk: subscribed topics' partitions changed; rebalancing")
+			code = sm.CodeRebalanceInProgress
 		}
 		switch code {
 		case sm.CodeOK:

@@ -71,7 +71,13 @@ type member struct {
 // test (or stop) ends it.
 func startMember(t testing.TB, f *fakeCluster, name string, cfg ConsumerConfig) *member {
 	t.Helper()
-	m := &member{t: t, name: name, c: f.newClient(f.clientConfig()), done: make(chan struct{})}
+	return startMemberOn(t, f.newClient(f.clientConfig()), name, cfg)
+}
+
+// startMemberOn is startMember on client c.
+func startMemberOn(t testing.TB, c *Client, name string, cfg ConsumerConfig) *member {
+	t.Helper()
+	m := &member{t: t, name: name, c: c, done: make(chan struct{})}
 	cfg.OnAssigned = func(_ context.Context, tps []TopicPartition) { m.note(&m.assigned, tps) }
 	cfg.OnRevoked = func(_ context.Context, tps []TopicPartition) { m.note(&m.revoked, tps) }
 	cfg.OnLost = func(_ context.Context, tps []TopicPartition) { m.note(&m.lost, tps) }
@@ -88,7 +94,7 @@ func startMember(t testing.TB, f *fakeCluster, name string, cfg ConsumerConfig) 
 				m.err = err
 			}
 			m.mu.Unlock()
-			if errors.Is(err, ErrClosed) {
+			if errors.Is(err, ErrClosed) || fatalGroupError(err) {
 				return
 			}
 		}
@@ -676,4 +682,100 @@ func TestGroupSurvivesCoordinatorFailover(t *testing.T) {
 			t.Errorf("%s lost %v in a coordinator failover", m.name, lost)
 		}
 	}
+}
+
+// A static member that restarts within the session timeout gets its
+// partitions back; the other member never sees them.
+func TestGroupStaticMemberRestart(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("t", 6, 101)
+	tps := topicTPs("t", 6)
+	cfg := groupTestConfig("static", "t")
+	static := cfg
+	static.InstanceID = "i-a"
+	a := startMember(t, f, "a", static)
+	b := startMember(t, f, "b", cfg)
+	eventuallyGroup(t, "3/3", func() bool { return balanced(tps, 3, 3, a, b) }, a, b)
+	had := sortTPs(a.k.Assignment())
+	a.stop() // a static member does not leave
+	a2 := startMember(t, f, "a2", static)
+	eventuallyGroup(t, "a2 holding a's partitions", func() bool { return slices.Equal(sortTPs(a2.k.Assignment()), had) }, a2, b)
+	if !balanced(tps, 3, 3, a2, b) {
+		t.Errorf("after the restart: %s", describe(a2, b))
+	}
+	if assigned, revoked, lost := b.callbacks(); len(assigned) != 3 || len(revoked)+len(lost) != 0 {
+		t.Errorf("b: assigned %v, revoked %v, lost %v: a static restart moved partitions", assigned, revoked, lost)
+	}
+	// A second live consumer with the same instance ID fences the first.
+	a3 := startMember(t, f, "a3", static)
+	eventuallyGroup(t, "a2 fenced", func() bool {
+		a2.mu.Lock()
+		defer a2.mu.Unlock()
+		return errors.Is(a2.err, ErrFencedInstanceID)
+	}, a2, a3)
+	eventuallyGroup(t, "a3 holding the instance's partitions", func() bool { return balanced(tps, 3, 3, a3, b) }, a3, b)
+	if _, _, lost := a2.callbacks(); len(lost) != 3 {
+		t.Errorf("a2 lost %v when fenced", lost)
+	}
+}
+
+func TestGroupStartLatest(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("t", 1, 101)
+	tp := TopicPartition{Topic: "t"}
+	f.appendRecords(tp, 5)
+	cfg := groupTestConfig("latest", "t")
+	cfg.StartOffset = StartLatest
+	a := startMember(t, f, "a", cfg)
+	eventuallyGroup(t, "assigned", func() bool { return len(a.k.Assignment()) == 1 }, a)
+	f.appendRecords(tp, 3)
+	eventuallyGroup(t, "the new records read", func() bool { return len(a.read()) >= 3 }, a)
+	time.Sleep(50 * time.Millisecond)
+	var offs []sm.Offset
+	for _, r := range a.read() {
+		offs = append(offs, r.Offset)
+	}
+	if !slices.Equal(offs, []sm.Offset{5, 6, 7}) {
+		t.Errorf("read offsets %v, want only the records after the assignment [5 6 7]", offs)
+	}
+}
+
+// A committed offset outside the log restarts the partition per
+// StartOffset, and the new position is committed as a seek.
+func TestGroupCommittedOffsetOutOfRange(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("t", 1, 101)
+	tp := TopicPartition{Topic: "t"}
+	f.appendRecords(tp, 10)
+	cfg := groupTestConfig("oor", "t")
+	cfg.AutoCommit = true
+	a := startMember(t, f, "a", cfg)
+	eventuallyGroup(t, "a read everything", func() bool { return len(a.read()) == 10 }, a)
+	a.stop()
+	f.mu.Lock()
+	f.logs[tp] = nil // the log lost its records (a recreated partition)
+	f.mu.Unlock()
+	f.appendRecords(tp, 3)
+	b := startMember(t, f, "b", cfg)
+	eventuallyGroup(t, "b read the log from its start", func() bool { return len(b.read()) == 3 }, b)
+	eventually(t, "offset 3 committed (a seek back from 10)", func() bool {
+		got, _ := b.c.CommittedOffsets(testCtx(t), "oor", tp)
+		return got[tp] == 3
+	})
+}
+
+// The leader notices subscribed topics gaining partitions (a topic
+// created) and rebalances to assign them.
+func TestGroupPicksUpNewPartitions(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("t", 2, 101)
+	ccfg := f.clientConfig()
+	ccfg.MetadataMaxAge = 50 * time.Millisecond
+	cfg := groupTestConfig("grow", "t", "later")
+	a := startMemberOn(t, f.newClient(ccfg), "a", cfg)
+	b := startMemberOn(t, f.newClient(ccfg), "b", cfg)
+	eventuallyGroup(t, "1/1", func() bool { return balanced(topicTPs("t", 2), 1, 1, a, b) }, a, b)
+	f.createTopic("later", 4, 101)
+	all := append(topicTPs("later", 4), topicTPs("t", 2)...)
+	eventuallyGroup(t, "3/3 over both topics", func() bool { return balanced(all, 3, 3, a, b) }, a, b)
 }
