@@ -557,7 +557,7 @@ func (k *Consumer) unassignLocked(tps []TopicPartition) {
 // their positions are committed (AutoCommit), then OnRevoked runs.
 func (k *Consumer) revoke(ctx context.Context, tps []TopicPartition) {
 	k.mu.Lock()
-	offsets := k.commitOffsetsLocked(tps, false)
+	offsets := k.commitOffsetsLocked(tps, fromConsumed)
 	k.unassignLocked(tps)
 	k.mu.Unlock()
 	if k.cfg.AutoCommit {
@@ -677,25 +677,33 @@ func (k *Consumer) heartbeat(ctx context.Context, deadline time.Time) (sm.Code, 
 	return resp.Code, nil
 }
 
+// What a commit takes its offsets from.
+type commitSource uint8
+
+const (
+	fromConsumed  commitSource = iota // AutoCommit, revocation: marks once used, else what Poll's caller consumed
+	fromDelivered                     // Close: marks once used, else everything Poll returned
+	fromMarked                        // CommitMarked: marks only
+)
+
 // commitOffsetsLocked is what a commit of tps (all owned partitions when
-// nil) would send: marked offsets once the application marks, else the
-// positions it has consumed (delivered, when all). Unchanged offsets are
-// left out unless a seek is pending.
-func (k *Consumer) commitOffsetsLocked(tps []TopicPartition, all bool) map[TopicPartition]sm.Offset {
+// nil) sends, from src. Offsets already committed are left out unless a
+// seek is pending.
+func (k *Consumer) commitOffsetsLocked(tps []TopicPartition, src commitSource) map[TopicPartition]sm.Offset {
 	g := k.grp
 	if tps == nil {
 		tps = g.owned
 	}
-	src := g.consumed
+	from := g.consumed
 	switch {
-	case g.marking:
-		src = g.marked
-	case all:
-		src = g.delivered
+	case g.marking || src == fromMarked:
+		from = g.marked
+	case src == fromDelivered:
+		from = g.delivered
 	}
 	out := map[TopicPartition]sm.Offset{}
 	for _, tp := range tps {
-		off, ok := src[tp]
+		off, ok := from[tp]
 		if !ok {
 			continue
 		}
@@ -710,7 +718,7 @@ func (k *Consumer) commitOffsetsLocked(tps []TopicPartition, all bool) map[Topic
 // autoCommit commits what the application consumed.
 func (k *Consumer) autoCommit(ctx context.Context) error {
 	k.mu.Lock()
-	offsets := k.commitOffsetsLocked(nil, false)
+	offsets := k.commitOffsetsLocked(nil, fromConsumed)
 	k.mu.Unlock()
 	return k.commitGroup(ctx, offsets)
 }
@@ -822,15 +830,14 @@ func (k *Consumer) Mark(rec Record) error {
 	return nil
 }
 
-// CommitMarked commits what Mark (or Message.Ack) marked since the last
-// commit (see Commit).
+// CommitMarked commits what Mark (or Delivery.Ack) marked, and the
+// positions Seek moved, since the last commit (see Commit).
 func (k *Consumer) CommitMarked(ctx context.Context) error {
 	if k.grp == nil {
 		return fmt.Errorf("%w: CommitMarked", ErrNoGroup)
 	}
 	k.mu.Lock()
-	k.grp.marking = true
-	offsets := k.commitOffsetsLocked(nil, false)
+	offsets := k.commitOffsetsLocked(nil, fromMarked)
 	k.mu.Unlock()
 	return k.commitGroup(ctx, offsets)
 }
@@ -866,7 +873,7 @@ func (k *Consumer) closeGroup() error {
 	var errs []error
 	k.mu.Lock()
 	member, gen, owned := g.memberID, g.generation, slices.Clone(g.owned)
-	offsets := k.commitOffsetsLocked(nil, true)
+	offsets := k.commitOffsetsLocked(nil, fromDelivered)
 	k.mu.Unlock()
 	if member != "" && gen >= 0 && k.cfg.AutoCommit {
 		if err := k.commitGroup(ctx, offsets); err != nil {

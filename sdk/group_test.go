@@ -779,3 +779,56 @@ func TestGroupPicksUpNewPartitions(t *testing.T) {
 	all := append(topicTPs("later", 4), topicTPs("t", 2)...)
 	eventuallyGroup(t, "3/3 over both topics", func() bool { return balanced(all, 3, 3, a, b) }, a, b)
 }
+
+func TestGroupMarkCommitMarked(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("t", 2, 101)
+	tps := topicTPs("t", 2)
+	for _, tp := range tps {
+		f.appendRecords(tp, 10)
+	}
+	c := f.newClient(f.clientConfig())
+	k := newConsumer(t, c, groupTestConfig("mark", "t"))
+	defer k.Close()
+	ctx := testCtx(t)
+	if err := k.Commit(ctx, map[TopicPartition]sm.Offset{tps[0]: 1}); !errors.Is(err, ErrRebalanceInProgress) {
+		t.Errorf("Commit before joining: %v, want ErrRebalanceInProgress", err)
+	}
+	var recs []Record
+	for len(recs) < 20 {
+		got, err := k.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, got...)
+	}
+	if err := k.CommitMarked(ctx); err != nil { // nothing marked: nothing committed
+		t.Fatal(err)
+	}
+	if got, err := c.CommittedOffsets(ctx, "mark"); err != nil || len(got) != 0 {
+		t.Fatalf("committed %v (%v) with nothing marked", got, err)
+	}
+	for _, r := range recs {
+		if r.TP == tps[0] && r.Offset <= 4 || r.TP == tps[1] && r.Offset == 0 {
+			if err := k.Mark(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := k.Mark(recs[0]); err != nil { // older than what is marked: no change
+		t.Fatal(err)
+	}
+	if err := k.CommitMarked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CommittedOffsets(ctx, "mark")
+	if want := map[TopicPartition]sm.Offset{tps[0]: 5, tps[1]: 1}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("committed %v (%v), want %v", got, err, want)
+	}
+	if err := k.Commit(ctx, map[TopicPartition]sm.Offset{tps[0]: -1}); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("Commit of a negative offset: %v", err)
+	}
+	if err := k.Commit(ctx, map[TopicPartition]sm.Offset{{Topic: "t", Partition: 7}: 1}); err == nil {
+		t.Error("Commit of a partition that does not exist: no error")
+	}
+}
