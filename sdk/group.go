@@ -916,4 +916,3 @@ func (k *Consumer) leave(ctx context.Context, member string) error {
 	}
 	return nil
 }
-
