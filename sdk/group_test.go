@@ -832,3 +832,91 @@ func TestGroupMarkCommitMarked(t *testing.T) {
 		t.Error("Commit of a partition that does not exist: no error")
 	}
 }
+
+// BenchmarkGroupRebalance is issue 12's rebalance figure on the loopback
+// fake cluster (real coordinators, appends instant): 10 members sharing a
+// 100-partition topic with cooperative-sticky, the time from one member's
+// Close (its LeaveGroup) until the other 9 own every partition again. The
+// members heartbeat every 50 ms, which bounds how soon they hear of the
+// rebalance.
+func BenchmarkGroupRebalance(b *testing.B) {
+	f := newFakeCluster(b, 101, 102, 103)
+	f.createTopic("t", 100, 101, 102, 103)
+	tps := topicTPs("t", 100)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		cfg := groupTestConfig(fmt.Sprintf("bench-%d", i), "t")
+		var ms []*member
+		for j := range 10 {
+			ms = append(ms, startMember(b, f, fmt.Sprint(j), cfg))
+		}
+		eventuallyGroup(b, "10 members sharing 100 partitions", func() bool { return balanced(tps, 10, 10, ms...) }, ms...)
+		b.StartTimer()
+		ms[0].stop()
+		eventuallyGroup(b, "9 members sharing 100 partitions", func() bool { return balanced(tps, 11, 12, ms[1:]...) }, ms[1:]...)
+		b.StopTimer()
+		for _, m := range ms {
+			m.stop()
+			m.c.Close()
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkGroupCommit is commit throughput on the loopback fake cluster:
+// members committing one partition's offset each, in a loop, one commit
+// in flight per member, each a higher offset; the figure is commits/s
+// over all members. The baseline is one client's sequential ListOffsets
+// round trips to the same fake broker (a request with no state to store).
+func BenchmarkGroupCommit(b *testing.B) {
+	b.Run("baseline=list-offsets", func(b *testing.B) {
+		f := newFakeCluster(b, 101)
+		f.createTopic("t", 1, 101)
+		c := f.newClient(f.clientConfig())
+		ctx := testCtx(b)
+		tp := TopicPartition{Topic: "t"}
+		start := time.Now()
+		for b.Loop() {
+			if _, err := c.listOffsets(ctx, tp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "requests/s")
+	})
+	for _, members := range []int{1, 10} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			f := newFakeCluster(b, 101)
+			f.createTopic("t", int32(members), 101)
+			tps := topicTPs("t", int32(members))
+			per := max(b.N/members, 1)
+			for _, tp := range tps {
+				f.appendRecords(tp, per)
+			}
+			cfg := groupTestConfig("commits", "t")
+			var ms []*member
+			for j := range members {
+				ms = append(ms, startMember(b, f, fmt.Sprint(j), cfg))
+			}
+			eventuallyGroup(b, "one partition each", func() bool { return balanced(tps, 1, 1, ms...) }, ms...)
+			ctx := testCtx(b)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for _, m := range ms {
+				tp := m.k.Assignment()[0]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range per {
+						if err := m.k.Commit(ctx, map[TopicPartition]sm.Offset{tp: sm.Offset(i + 1)}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(per*members)/time.Since(start).Seconds(), "commits/s")
+		})
+	}
+}

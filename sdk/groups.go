@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -506,7 +505,5 @@ func (c *Client) commitOffsets(ctx context.Context, req sm.OffsetCommitRequest) 
 func sortTPs(tps []TopicPartition) []TopicPartition {
 	tps = slices.Clone(tps)
 	slices.SortFunc(tps, sm.CompareTP)
-	return slices.CompactFunc(tps, func(a, b TopicPartition) bool {
-		return cmp.Compare(a.Topic, b.Topic) == 0 && a.Partition == b.Partition
-	})
+	return slices.Compact(tps)
 }
