@@ -178,7 +178,8 @@ func (k *Consumer) markClosed() {
 // Close ends the consumer: Poll returns ErrClosed. The Client stays open.
 // A group consumer then commits what it delivered (AutoCommit), runs
 // OnRevoked for its partitions and leaves the group (a static member
-// stays); the error says what of that failed. Closing the Client instead
+// stays), each step bounded by the Client's RequestTimeout; the error says
+// what of that failed. Closing the Client instead
 // stops a group consumer without committing or leaving (the coordinator
 // removes it after SessionTimeout).
 func (k *Consumer) Close() error {

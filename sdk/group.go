@@ -76,8 +76,10 @@ func (s StartOffset) String() string {
 
 // RebalanceFunc is a rebalance callback: the partitions assigned, revoked
 // or lost. Callbacks run on the consumer's membership goroutine, one at a
-// time; ctx ends when the consumer closes. They may call the consumer's
-// methods (Commit, Seek, Position).
+// time, and no heartbeat is sent while one runs: keep them well within
+// SessionTimeout. ctx ends when the consumer closes. They may call the
+// consumer's methods (Commit, Seek, Position, Pause) but not Close, which
+// waits for them.
 type RebalanceFunc func(ctx context.Context, tps []TopicPartition)
 
 // Group consumer defaults.
@@ -298,7 +300,6 @@ func (k *Consumer) joinWait() time.Duration {
 func (k *Consumer) joinAndSync(ctx context.Context) (rejoin bool, err error) {
 	c, g, group := k.c, k.grp, k.cfg.Group
 	var resp sm.JoinGroupResponse
-	var coord sm.NodeID
 	for {
 		k.mu.Lock()
 		memberID := g.memberID
@@ -315,7 +316,6 @@ func (k *Consumer) joinAndSync(ctx context.Context) (rejoin bool, err error) {
 		if resp, err = replyAs[sm.JoinGroupResponse](m, from); err != nil {
 			return false, err
 		}
-		coord = from
 		switch resp.Code {
 		case sm.CodeOK:
 		case sm.CodeMemberIDRequired:
@@ -358,7 +358,6 @@ func (k *Consumer) joinAndSync(ctx context.Context) (rejoin bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	_ = coord
 	switch sresp.Code {
 	case sm.CodeOK:
 	case sm.CodeRebalanceInProgress:
