@@ -234,9 +234,6 @@ func (k *Consumer) groupCtx() (context.Context, context.CancelFunc) {
 	return ctx, func() { cancel(nil) }
 }
 
-// errRejoin says the consumer must join again at once.
-var errRejoin = errors.New("sdk: rejoin")
-
 // runGroup is the membership goroutine.
 func (k *Consumer) runGroup() {
 	g := k.grp
@@ -257,7 +254,7 @@ func (k *Consumer) runGroup() {
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err == nil || errors.Is(err, errRejoin):
+		case err == nil:
 			continue
 		case fatalGroupError(err):
 			log.Error().Err(err).Msg("sdk: group membership ended")
@@ -300,7 +297,12 @@ func (k *Consumer) joinWait() time.Duration {
 func (k *Consumer) joinAndSync(ctx context.Context) (rejoin bool, err error) {
 	c, g, group := k.c, k.grp, k.cfg.Group
 	var resp sm.JoinGroupResponse
-	for {
+	for attempt := 0; ; attempt++ {
+		if attempt > 1 { // the second join (KIP-394's) is expected; more are paced
+			if err := sleep(ctx, k.done, c.cfg.Backoff.Delay(attempt-2)); err != nil {
+				return false, err
+			}
+		}
 		k.mu.Lock()
 		memberID := g.memberID
 		k.mu.Unlock()
