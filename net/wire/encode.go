@@ -121,7 +121,7 @@ func (e *encoder) batches(bs []sm.Batch) {
 	// record by record would copy them again at every doubling.
 	need := 0
 	for i := range bs {
-		need += sm.FrameBytes(bs[i].Records)
+		need += bs[i].FrameSize()
 	}
 	e.buf = slices.Grow(e.buf, need)
 	for i := range bs {

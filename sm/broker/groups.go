@@ -56,8 +56,9 @@ type GroupsConfig struct {
 	// offsets.topic.replication.factor; default 3), capped at the brokers
 	// registered when it is created.
 	OffsetsReplication int32
-	// OffsetsSegmentBytes is its segment size (default 16 MiB): snapshots
-	// free whole segments only.
+	// OffsetsSegmentBytes is its segment size on this broker, unless the
+	// topic sets segment_bytes (default 16 MiB): snapshots free whole
+	// segments only.
 	OffsetsSegmentBytes int64
 	// SnapshotBytes: a coordinator writes a snapshot once this many bytes
 	// of records were appended since the last one (default 4 MiB).
@@ -549,7 +550,7 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 			protos[i] = group.Protocol{Name: p.Name, Metadata: p.Metadata}
 		}
 		g.c.Join(h, n.now, group.JoinRequest{GroupID: m.GroupID, MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID,
-			ClientID: m.ClientID, ClientHost: ev.From.String(), ProtocolType: m.ProtocolType, Protocols: protos,
+			ClientID: m.ClientID, ClientHost: clientHost(ev), ProtocolType: m.ProtocolType, Protocols: protos,
 			SessionTimeout: m.SessionTimeout, RebalanceTimeout: m.RebalanceTimeout, RequireKnownMemberID: m.RequireKnownMemberID})
 	case sm.SyncGroupRequest:
 		as := make([]group.MemberAssignment, len(m.Assignments))
@@ -588,6 +589,15 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 	}
 	n.pumpGroup(g)
 	n.settle(groupKey(g.tp))
+}
+
+// clientHost is how a member's client is shown in describes: its address
+// (Kafka shows "/10.0.0.7"), or its node ID where the transport gave none.
+func clientHost(ev sm.Received) string {
+	if ev.Source.IsValid() {
+		return "/" + ev.Source.String()
+	}
+	return ev.From.String()
 }
 
 // coordinatorFor finds the hosted coordinator of group id, serving.
@@ -744,7 +754,7 @@ func (n *Node) createOffsetsTopic() {
 	n.selfReq++
 	n.send(n.ctrl, sm.CreateTopicRequest{ReqID: n.selfReq, Name: sm.OffsetsTopic, Partitions: n.cfg.Groups.OffsetsPartitions,
 		ReplicationFactor: rf, CreatedAtMs: n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond),
-		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1, SegmentBytes: n.cfg.Groups.OffsetsSegmentBytes}})
+		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1}})
 }
 
 // onCreateTopicResponse follows the controller's answer to the offsets

@@ -40,6 +40,9 @@ func (n *Node) minISR(topic string) int32 {
 // defaults.
 func (n *Node) settings(topic string) partition.Settings {
 	s := partition.Settings{SegmentBytes: n.cfg.SegmentBytes, SegmentMs: n.cfg.SegmentMs}
+	if topic == sm.OffsetsTopic {
+		s.SegmentBytes = n.cfg.Groups.OffsetsSegmentBytes
+	}
 	if t, ok := n.meta.Topic(topic); ok {
 		c := t.Config
 		if c.SegmentBytes > 0 {

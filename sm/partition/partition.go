@@ -509,7 +509,7 @@ func (p *Partition) issueDisk(op sm.LogOp, start, end sm.Offset) *pendingDisk {
 // the active segment (or find it too old) rolling a new one first.
 func (p *Partition) appendBatches(bs []sm.Batch) {
 	for len(bs) > 0 {
-		roll := p.log.wantsRoll(batchBytes(bs[0].Records), bs[0].Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs)
+		roll := p.log.wantsRoll(bs[0].FrameSize(), bs[0].Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs)
 		before, beforeTs := p.log.activeIndex(), p.log.activeFirstTs
 		if roll {
 			p.log.roll()
@@ -520,7 +520,7 @@ func (p *Partition) appendBatches(bs []sm.Batch) {
 		n := 0
 		for n < len(bs) {
 			b := &bs[n]
-			if n > 0 && p.log.wantsRoll(batchBytes(b.Records), b.Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs) {
+			if n > 0 && p.log.wantsRoll(b.FrameSize(), b.Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs) {
 				break
 			}
 			assert.That(b.Verify(), "partition: %v: appending batch at %d with a bad checksum", p.cfg.TP, b.BaseOffset)
