@@ -396,6 +396,14 @@ func TestGroupAutoCommitCommitsWhatWasConsumed(t *testing.T) {
 		got, _ := c.CommittedOffsets(ctx, "auto", tp)
 		return got[tp] == 10
 	})
+	// A Seek back is auto-committed as a seek.
+	if err := k.Seek(tp, 2); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "offset 2 committed", func() bool {
+		got, _ := c.CommittedOffsets(ctx, "auto", tp)
+		return got[tp] == 2
+	})
 }
 
 func TestGroupReceiveAckNack(t *testing.T) {
