@@ -286,6 +286,7 @@ func newConsume(g *globals) *cobra.Command {
 	var offset int64
 	var maxN int
 	var delimFlag, fromTime, group string
+	var session time.Duration
 	cmd := &cobra.Command{
 		Use:   "consume TOPIC",
 		Short: "Print records of a topic",
@@ -325,7 +326,13 @@ then one row per record (topic, partition, offset, key, value).`,
 				}
 			}
 			o.printKey, o.printOffset = printKey, printOffset
+			if group == "" && cmd.Flags().Changed("session-timeout") {
+				return errors.New("--session-timeout is a group member's: give --group too")
+			}
 			if group != "" {
+				if session < time.Second {
+					return fmt.Errorf("--session-timeout %v: want at least 1s (the brokers' minimum, groups.min_session_timeout_ms)", session)
+				}
 				if err := groupConsumerFlags(cmd); err != nil {
 					return err
 				}
@@ -337,7 +344,7 @@ then one row per record (topic, partition, offset, key, value).`,
 				if _, err := checkTopic(ctx, c, args[0]); err != nil {
 					return err
 				}
-				return consumeGroup(ctx, c, args[0], group, fromBeginning, newRecordWriter(os.Stdout, g.format, o), maxN)
+				return consumeGroup(ctx, c, args[0], group, fromBeginning, session, newRecordWriter(os.Stdout, g.format, o), maxN)
 			}
 			part, err := partitionFlag(cmd, partition)
 			if err != nil {
@@ -396,6 +403,7 @@ then one row per record (topic, partition, offset, key, value).`,
 	cmd.Flags().StringVar(&fromTime, "from-time", "", "start at the first record stamped at or after this time (RFC 3339, or Unix ms)")
 	cmd.Flags().IntVar(&maxN, "max", 0, "stop after N records (default: run until Ctrl-C)")
 	cmd.Flags().StringVar(&group, "group", "", "consume as a member of this consumer group, committing as it goes")
+	cmd.Flags().DurationVar(&session, "session-timeout", 10*time.Second, "with --group: how long the group keeps this consumer's partitions after it stops heartbeating (killed, frozen)")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print each record's key before its value (table format)")
 	cmd.Flags().BoolVar(&printOffset, "print-offset", false, "print each record's PARTITION:OFFSET before it (table format)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what follows each record (table format), with Go escapes (\n, \0, \x1e)`)

@@ -384,13 +384,13 @@ func groupConsumerFlags(cmd *cobra.Command) error {
 // records once it is written out: a record is committed only after it was
 // printed, so a consumer killed at any moment loses nothing (it may print
 // some records again after a restart: at least once).
-func consumeGroup(ctx context.Context, c *sdk.Client, topic, group string, fromBeginning bool, w *recordWriter, maxN int) error {
+func consumeGroup(ctx context.Context, c *sdk.Client, topic, group string, fromBeginning bool, session time.Duration, w *recordWriter, maxN int) error {
 	start := sdk.StartLatest
 	if fromBeginning {
 		start = sdk.StartEarliest
 	}
 	cons, err := c.NewConsumer(sdk.ConsumerConfig{Group: group, Topics: []string{topic}, StartOffset: start,
-		SessionTimeout: 10 * time.Second, Assignor: "cooperative-sticky"})
+		SessionTimeout: session, Assignor: "cooperative-sticky"})
 	if err != nil {
 		return err
 	}
