@@ -28,7 +28,7 @@ import (
 // through the SDK.
 func addClientCommands(root *cobra.Command, g *globals) {
 	root.PersistentFlags().StringSliceVar(&g.bootstrap, "bootstrap", []string{envOr("WEIR_BOOTSTRAP", "127.0.0.1:9092")}, "broker QUIC addresses to bootstrap from")
-	root.AddCommand(newProduce(g), newConsume(g), newBench(g))
+	root.AddCommand(newProduce(g), newConsume(g), newBench(g), newGroups(g))
 }
 
 // checkTopic fails fast, with a hint, when topic does not exist (the SDK
@@ -285,7 +285,8 @@ func newConsume(g *globals) *cobra.Command {
 	var partition int32
 	var offset int64
 	var maxN int
-	var delimFlag, fromTime string
+	var delimFlag, fromTime, group string
+	var session time.Duration
 	cmd := &cobra.Command{
 		Use:   "consume TOPIC",
 		Short: "Print records of a topic",
@@ -294,6 +295,13 @@ kafka-console-consumer does), --from-beginning, from --offset N in every
 assigned partition, or from --from-time T: the first record each partition
 stamped at or after T (RFC 3339, e.g. 2026-12-03T10:00:00Z, or Unix
 milliseconds; records are stamped with their leader's append time).
+
+With --group G the consumer joins consumer group G: the group shares the
+topic's partitions among its members, and each record is committed once it
+is printed, so a consumer that stops (or is killed) resumes where it
+stopped, and another member takes its partitions over. Partitions the group
+has no committed offset for start at the end, or at the first record with
+--from-beginning.
 
 Formats: table (the default) prints each value as it is, followed by
 --delimiter (a newline); --print-offset and --print-key put the
@@ -318,6 +326,26 @@ then one row per record (topic, partition, offset, key, value).`,
 				}
 			}
 			o.printKey, o.printOffset = printKey, printOffset
+			if group == "" && cmd.Flags().Changed("session-timeout") {
+				return errors.New("--session-timeout is a group member's: give --group too")
+			}
+			if group != "" {
+				if session < time.Second {
+					return fmt.Errorf("--session-timeout %v: want at least 1s (the brokers' minimum, groups.min_session_timeout_ms)", session)
+				}
+				if err := groupConsumerFlags(cmd); err != nil {
+					return err
+				}
+				ctx, c, closeSession, err := g.session()
+				if err != nil {
+					return err
+				}
+				defer closeSession()
+				if _, err := checkTopic(ctx, c, args[0]); err != nil {
+					return err
+				}
+				return consumeGroup(ctx, c, args[0], group, fromBeginning, session, newRecordWriter(os.Stdout, g.format, o), maxN)
+			}
 			part, err := partitionFlag(cmd, partition)
 			if err != nil {
 				return err
@@ -374,6 +402,8 @@ then one row per record (topic, partition, offset, key, value).`,
 	cmd.Flags().Int64Var(&offset, "offset", -1, "start at this offset in every partition read")
 	cmd.Flags().StringVar(&fromTime, "from-time", "", "start at the first record stamped at or after this time (RFC 3339, or Unix ms)")
 	cmd.Flags().IntVar(&maxN, "max", 0, "stop after N records (default: run until Ctrl-C)")
+	cmd.Flags().StringVar(&group, "group", "", "consume as a member of this consumer group, committing as it goes")
+	cmd.Flags().DurationVar(&session, "session-timeout", 10*time.Second, "with --group: how long the group keeps this consumer's partitions after it stops heartbeating (killed, frozen)")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print each record's key before its value (table format)")
 	cmd.Flags().BoolVar(&printOffset, "print-offset", false, "print each record's PARTITION:OFFSET before it (table format)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what follows each record (table format), with Go escapes (\n, \0, \x1e)`)
