@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -137,7 +138,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func newProduce(g *globals) *cobra.Command {
-	var acksFlag, key, delimFlag string
+	var acksFlag, key, delimFlag, compression string
+	var headerFlags []string
 	var partition int32
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
@@ -146,6 +148,8 @@ func newProduce(g *globals) *cobra.Command {
 is part of the record; pass --delimiter '\r\n' for CRLF text). --delimiter
 splits on another byte string instead, e.g. '\0' for NUL-separated input.
 Records without --key and --partition spread over the partitions.
+--header k=v (repeatable) gives every record that header; --compression
+compresses each batch (gzip, snappy, lz4 or zstd).
 
 The summary goes to stderr (table format) or, with --format json or yaml, to
 stdout: records written, records failed, and how many went to each partition.`,
@@ -166,6 +170,13 @@ stdout: records written, records failed, and how many went to each partition.`,
 			if err != nil {
 				return err
 			}
+			headers, err := parseHeaders(headerFlags)
+			if err != nil {
+				return err
+			}
+			if _, err := sm.ParseCodec(compression); err != nil {
+				return fmt.Errorf("--compression: %w", err)
+			}
 			ctx, c, closeSession, err := g.session()
 			if err != nil {
 				return err
@@ -178,7 +189,8 @@ stdout: records written, records failed, and how many went to each partition.`,
 			if err := checkPartition(args[0], part, n); err != nil {
 				return err
 			}
-			sum, firstErr, err := produceRecords(ctx, c, os.Stdin, delim, sdk.Message{Topic: args[0], Partition: part, Key: []byte(key)}, acks)
+			tmpl := sdk.Message{Topic: args[0], Partition: part, Key: []byte(key), Headers: headers}
+			sum, firstErr, err := produceRecords(ctx, c, os.Stdin, delim, tmpl, sdk.ProducerConfig{Acks: &acks, Compression: compression})
 			if err != nil {
 				return err
 			}
@@ -197,7 +209,27 @@ stdout: records written, records failed, and how many went to each partition.`,
 	cmd.Flags().StringVar(&key, "key", "", "record key (records with one key go to one partition)")
 	cmd.Flags().Int32Var(&partition, "partition", -1, "partition (default: by key, or spread)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what ends a record on stdin, with Go escapes (\n, \r\n, \t, \0, \x1e)`)
+	cmd.Flags().StringArrayVar(&headerFlags, "header", nil, "a header every record carries, as key=value (repeat for more)")
+	cmd.Flags().StringVar(&compression, "compression", "none", "compress each batch: none, gzip, snappy, lz4 or zstd")
 	return cmd
+}
+
+// parseHeaders reads --header key=value flags.
+func parseHeaders(flags []string) ([]sdk.Header, error) {
+	var hs []sdk.Header
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--header %q: want key=value", f)
+		case k == "":
+			return nil, fmt.Errorf("--header %q: the key is empty", f)
+		case !utf8.ValidString(k):
+			return nil, fmt.Errorf("--header %q: the key is not UTF-8", f)
+		}
+		hs = append(hs, sdk.Header{Key: k, Value: []byte(v)})
+	}
+	return hs, nil
 }
 
 // produceSummary is what produce reports: records written and failed, and
@@ -232,12 +264,12 @@ func (s produceSummary) spread() string {
 // produceRecords sends every delim-terminated record of in as tmpl's value
 // and waits for all of them. err is a failure to read in; firstErr the
 // first record's failure.
-func produceRecords(ctx context.Context, c *sdk.Client, in io.Reader, delim []byte, tmpl sdk.Message, acks sm.Acks) (sum produceSummary, firstErr error, err error) {
-	sum = produceSummary{Topic: tmpl.Topic, Acks: acks.String(), Partitions: map[string]int{}}
+func produceRecords(ctx context.Context, c *sdk.Client, in io.Reader, delim []byte, tmpl sdk.Message, pc sdk.ProducerConfig) (sum produceSummary, firstErr error, err error) {
+	sum = produceSummary{Topic: tmpl.Topic, Acks: pc.Acks.String(), Partitions: map[string]int{}}
 	if len(tmpl.Key) == 0 {
 		tmpl.Key = nil
 	}
-	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks})
+	p, err := c.NewProducer(pc)
 	if err != nil {
 		return sum, nil, err
 	}
@@ -281,7 +313,7 @@ func produceRecords(ctx context.Context, c *sdk.Client, in io.Reader, delim []by
 }
 
 func newConsume(g *globals) *cobra.Command {
-	var fromBeginning, printKey, printOffset bool
+	var fromBeginning, printKey, printOffset, printHeaders bool
 	var partition int32
 	var offset int64
 	var maxN int
@@ -325,7 +357,7 @@ then one row per record (topic, partition, offset, key, value).`,
 					return fmt.Errorf("--from-time %q: %w", fromTime, err)
 				}
 			}
-			o.printKey, o.printOffset = printKey, printOffset
+			o.printKey, o.printOffset, o.printHeaders = printKey, printOffset, printHeaders
 			if group == "" && cmd.Flags().Changed("session-timeout") {
 				return errors.New("--session-timeout is a group member's: give --group too")
 			}
@@ -406,6 +438,7 @@ then one row per record (topic, partition, offset, key, value).`,
 	cmd.Flags().DurationVar(&session, "session-timeout", 10*time.Second, "with --group: how long the group keeps this consumer's partitions after it stops heartbeating (killed, frozen)")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print each record's key before its value (table format)")
 	cmd.Flags().BoolVar(&printOffset, "print-offset", false, "print each record's PARTITION:OFFSET before it (table format)")
+	cmd.Flags().BoolVar(&printHeaders, "print-headers", false, "print each record's headers (k=v,k2=v2) before its key and value (table format)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what follows each record (table format), with Go escapes (\n, \0, \x1e)`)
 	return cmd
 }
@@ -439,7 +472,7 @@ func consumeFlags(cmd *cobra.Command, format string, fromBeginning bool, offset 
 		return o, fmt.Errorf("--max %d: want a number of records ≥ 1 (leave it out to run until Ctrl-C)", maxN)
 	}
 	if format != formatTable {
-		for _, name := range []string{"print-key", "print-offset", "delimiter"} {
+		for _, name := range []string{"print-key", "print-offset", "print-headers", "delimiter"} {
 			if f.Changed(name) {
 				return o, fmt.Errorf("--%s shapes the table format's plain output; --format %s always has every field of a record", name, format)
 			}
