@@ -84,7 +84,7 @@ func (v *verifier) frame() {
 	case b.BaseOffset != v.next:
 		v.fail(sm.ObjErrSourceCorrupt, at, fmt.Sprintf("batch at offset %d, want %d", b.BaseOffset, v.next))
 		return
-	case len(b.Records) == 0:
+	case b.Len() == 0:
 		v.fail(sm.ObjErrSourceCorrupt, at, fmt.Sprintf("empty batch at offset %d", b.BaseOffset))
 		return
 	}

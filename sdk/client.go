@@ -47,6 +47,9 @@ type Client struct {
 	linkMu sync.Mutex
 	links  map[sm.NodeID]*link
 
+	coordMu sync.Mutex
+	coords  map[string]sm.NodeID // group ID → its coordinator, as last found
+
 	stats clientCounters
 }
 
@@ -98,6 +101,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		bootstrap: map[sm.NodeID]string{},
 		bootAddrs: map[string]sm.NodeID{},
 		links:     map[sm.NodeID]*link{},
+		coords:    map[string]sm.NodeID{},
 	}
 	c.tr, err = transport.New(transport.Config{
 		Self:             c.id,
@@ -304,6 +308,10 @@ func (c *Client) deliver(peer transport.Peer, m sm.Message) {
 	case sm.ListOffsetsResponse:
 		id = r.ReqID
 	default:
+		var ok bool
+		if id, ok = groupReqID(m); ok {
+			break
+		}
 		c.cfg.Log.Warn().Stringer("from", from).Str("type", fmt.Sprintf("%T", m)).Msg("sdk: unexpected message")
 		return
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -31,6 +33,49 @@ type ConsumerConfig struct {
 	// ranges' starts are known in advance. At the log's end it fetches one
 	// at a time. Memory: up to this many answers per partition.
 	FetchesInFlight int
+
+	// Consumer groups. With Group set the consumer is group-managed: its
+	// group assigns it partitions of Topics (Assign and AssignTopic are
+	// ErrGroupManaged), Poll drives the membership, and Commit, Mark,
+	// CommitMarked and Receive commit progress (see group.go's overview).
+
+	// Group is the consumer group's ID ("" for explicit assignment).
+	Group string
+	// Topics the consumer subscribes to (required with Group).
+	Topics []string
+	// AutoCommit commits what the application has been given every
+	// AutoCommitInterval (default 5 s), before a partition is revoked,
+	// and at Close: at-least-once delivery.
+	AutoCommit         bool
+	AutoCommitInterval time.Duration
+	// StartOffset is where to read a partition the group has no committed
+	// offset for: StartEarliest (the zero value: nothing is skipped) or
+	// StartLatest. It is also where a group consumer goes when its position
+	// is outside the log (a committed offset retention deleted, a Seek past
+	// the end): the log start, or the high watermark (Kafka's
+	// auto.offset.reset).
+	StartOffset StartOffset
+	// SessionTimeout is how long the coordinator keeps the member without
+	// a heartbeat (default 10 s; brokers bound it); HeartbeatInterval how
+	// often it heartbeats (default SessionTimeout/3, below SessionTimeout).
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	// RebalanceTimeout bounds how long a rebalance waits for the members
+	// to rejoin (default 30 s).
+	RebalanceTimeout time.Duration
+	// Assignor is the partition assignment strategy: "cooperative-sticky"
+	// (the default: balanced, moves only what it must, and members keep
+	// reading during a rebalance) or "range" (Kafka's eager RangeAssignor).
+	Assignor string
+	// InstanceID makes the consumer a static member (KIP-345): a restart
+	// with the same InstanceID within SessionTimeout takes its assignment
+	// back without a rebalance. Close does not leave the group then.
+	InstanceID string
+	// OnAssigned, OnRevoked and OnLost are told of partitions assigned,
+	// given up in an orderly way (after their commit, when AutoCommit), and
+	// lost (the group moved on without this consumer; nothing could be
+	// committed). See RebalanceFunc.
+	OnAssigned, OnRevoked, OnLost RebalanceFunc
 }
 
 // DefaultFetchesInFlight is ConsumerConfig.FetchesInFlight's default.
@@ -42,9 +87,11 @@ type Record struct {
 	// partition, so Offset+1 is the next record.
 	TP     TopicPartition
 	Offset sm.Offset
-	// Key and Value are the record as produced. They are the caller's to
-	// keep; the SDK does not reuse them.
+	// Key and Value are the record as produced, Headers its headers (nil
+	// when none). They are the caller's to keep; the SDK does not reuse
+	// them.
 	Key, Value []byte
+	Headers    []Header
 	// LeaderEpoch is the epoch of the leader that wrote the record.
 	LeaderEpoch sm.Epoch
 }
@@ -53,8 +100,8 @@ type Record struct {
 // position. It reads only committed records (below the high watermark), and
 // never from a leader older than one it has already seen: every fetch
 // carries the highest leader epoch seen for the partition, in metadata or in
-// replies. Positions live in the Consumer only (there are no consumer
-// groups or committed offsets yet). Its methods are safe for concurrent use,
+// replies. Positions live in the Consumer; a group consumer
+// (ConsumerConfig.Group) also commits them to its group. Its methods are safe for concurrent use,
 // but its positions are one cursor per partition.
 type Consumer struct {
 	c    *Client
@@ -65,6 +112,15 @@ type Consumer struct {
 	closed   bool
 	assigned []TopicPartition
 	cursors  map[TopicPartition]*cursor
+
+	// grp is the group membership (nil: explicit assignment).
+	grp *groupState
+	// inbox holds fetched records Receive has not handed out yet; acks the
+	// received, unacknowledged ones per partition.
+	inbox []*Delivery
+	acks  map[TopicPartition]*ackState
+	// toInbox: Receive is in use, polls queue records for it.
+	toInbox bool
 }
 
 // cursor is one assigned partition's read state.
@@ -85,15 +141,25 @@ type cursor struct {
 }
 
 // NewConsumer makes a consumer on c's connections, with nothing assigned.
-// It fails with ErrNoClient when c is nil, and with ErrClosed when c is
-// closed.
+// With cfg.Group set it is a group consumer, which joins its group at the
+// first Poll or Receive. It fails with ErrNoClient when c is nil, with
+// ErrClosed when c is closed, and with an error wrapping
+// ErrInvalidRequest naming the field when the group configuration is
+// wrong (an unknown Assignor, no Topics, ...).
 func (c *Client) NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if c == nil {
 		return nil, ErrNoClient
 	}
 	cfg.PollInterval = orDefault(cfg.PollInterval, 100*time.Millisecond)
 	cfg.MaxRecords = max(cfg.MaxRecords, 0)
-	k := &Consumer{c: c, cfg: cfg, done: make(chan struct{}), cursors: map[TopicPartition]*cursor{}}
+	cfg, assignor, err := groupConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	k := &Consumer{c: c, cfg: cfg, done: make(chan struct{}), cursors: map[TopicPartition]*cursor{}, acks: map[TopicPartition]*ackState{}}
+	if assignor != nil {
+		k.grp = newGroupState(assignor)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -113,18 +179,35 @@ func (k *Consumer) markClosed() {
 }
 
 // Close ends the consumer: Poll returns ErrClosed. The Client stays open.
+// A group consumer then commits what it delivered (AutoCommit), runs
+// OnRevoked for its partitions and leaves the group (a static member
+// stays), each step bounded by the Client's RequestTimeout; the error says
+// what of that failed. Closing the Client instead
+// stops a group consumer without committing or leaving (the coordinator
+// removes it after SessionTimeout).
 func (k *Consumer) Close() error {
+	k.mu.Lock()
+	already := k.closed
+	k.mu.Unlock()
 	k.markClosed()
+	var err error
+	if k.grp != nil && !already {
+		err = k.closeGroup()
+	}
 	k.c.mu.Lock()
 	delete(k.c.consumers, k)
 	k.c.mu.Unlock()
-	return nil
+	return err
 }
 
 // Assign sets the partitions Poll reads, replacing the previous assignment.
 // Partitions assigned before keep their positions; new ones start at offset
-// 0, the beginning of the log.
-func (k *Consumer) Assign(tps ...TopicPartition) {
+// 0, the beginning of the log. A group consumer's partitions are its
+// group's to assign: Assign is ErrGroupManaged.
+func (k *Consumer) Assign(tps ...TopicPartition) error {
+	if k.grp != nil {
+		return fmt.Errorf("%w: Assign on a consumer of group %q", ErrGroupManaged, k.cfg.Group)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	kept := map[TopicPartition]*cursor{}
@@ -141,12 +224,16 @@ func (k *Consumer) Assign(tps ...TopicPartition) {
 		k.assigned = append(k.assigned, tp)
 	}
 	k.cursors = kept
+	return nil
 }
 
 // AssignTopic assigns exactly the partitions of topic, as metadata lists
 // them (see Assign), and returns them. To read several topics, Assign the
 // union of their Partitions.
 func (k *Consumer) AssignTopic(ctx context.Context, topic string) ([]TopicPartition, error) {
+	if k.grp != nil {
+		return nil, fmt.Errorf("%w: AssignTopic on a consumer of group %q", ErrGroupManaged, k.cfg.Group)
+	}
 	parts, err := k.c.Partitions(ctx, topic)
 	if err != nil {
 		return nil, err
@@ -155,8 +242,7 @@ func (k *Consumer) AssignTopic(ctx context.Context, topic string) ([]TopicPartit
 	for i, p := range parts {
 		tps[i] = p.TP
 	}
-	k.Assign(tps...)
-	return tps, nil
+	return tps, k.Assign(tps...)
 }
 
 // Assignment returns the assigned partitions, in assignment order.
@@ -167,8 +253,16 @@ func (k *Consumer) Assignment() []TopicPartition {
 }
 
 // Seek sets the offset the next Poll reads tp from. A Poll in progress
-// discards what it fetched for tp from the old position.
+// discards what it fetched for tp from the old position. In a group
+// consumer the next commit of tp commits the new position as an explicit
+// seek (which may move the committed offset back), and records received
+// from the old position are no longer acknowledged.
 func (k *Consumer) Seek(tp TopicPartition, offset sm.Offset) error {
+	return k.seek(tp, offset, true)
+}
+
+// seek is Seek; flag says whether a group's next commit of tp is a seek.
+func (k *Consumer) seek(tp TopicPartition, offset sm.Offset, flag bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	cur := k.cursors[tp]
@@ -181,7 +275,33 @@ func (k *Consumer) Seek(tp TopicPartition, offset sm.Offset) error {
 	cur.pos = offset
 	cur.beginning = false
 	cur.seq++
+	k.movedLocked(tp, offset, flag)
 	return nil
+}
+
+// movedLocked updates the delivery state after tp's position moved to
+// off: by an explicit seek (Seek, SeekToBeginning, ...; a group commits it
+// as a seek, and messages received before are no longer acknowledged), or
+// by Nack (the records from off on are received again).
+func (k *Consumer) movedLocked(tp TopicPartition, off sm.Offset, explicit bool) {
+	k.inbox = slices.DeleteFunc(k.inbox, func(m *Delivery) bool { return m.TP == tp })
+	g := k.grp
+	if explicit {
+		delete(k.acks, tp)
+		if g != nil {
+			g.seekedLocked(tp, off, true)
+		}
+		return
+	}
+	if st := k.acks[tp]; st != nil {
+		st.truncate(off)
+		if g != nil {
+			g.marked[tp] = st.mark()
+		}
+	}
+	if g != nil {
+		g.delivered[tp] = off
+	}
 }
 
 // SeekToBeginning moves the given partitions, or all assigned ones when
@@ -198,6 +318,7 @@ func (k *Consumer) SeekToBeginning(tps ...TopicPartition) {
 			cur.pos = 0
 			cur.beginning = true
 			cur.seq++
+			k.movedLocked(tp, 0, true)
 		}
 	}
 }
@@ -346,9 +467,37 @@ func (k *Consumer) Position(tp TopicPartition) (sm.Offset, bool) {
 // *BrokerError values (joined, one per partition), together with the
 // records other partitions returned in the same round; the failed
 // partition's position is unchanged.
+//
+// A group consumer's Poll first starts its membership (the first call),
+// counts what the previous Poll returned as consumed (what AutoCommit
+// commits), and waits while the group has assigned it nothing; it returns
+// the membership's error when that ended for good (ErrFencedInstanceID,
+// ErrInvalidGroup).
 func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
+	if k.grp != nil {
+		if err := k.startGroup(); err != nil {
+			return nil, err
+		}
+		k.mu.Lock()
+		maps.Copy(k.grp.consumed, k.grp.delivered)
+		k.toInbox = false
+		k.mu.Unlock()
+	}
+	return k.poll(ctx)
+}
+
+// poll is Poll's fetch loop.
+func (k *Consumer) poll(ctx context.Context) ([]Record, error) {
 	failures := 0
 	for {
+		if k.grp != nil {
+			k.mu.Lock()
+			err := k.grp.fatal
+			k.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
 		recs, retry, err := k.pollOnce(ctx)
 		if len(recs) > 0 || err != nil {
 			return recs, err
@@ -368,6 +517,7 @@ func (k *Consumer) Poll(ctx context.Context) ([]Record, error) {
 
 type fetchJob struct {
 	tp    TopicPartition
+	cur   *cursor // the cursor it reads for (a partition revoked and assigned again has a new one)
 	pos   sm.Offset
 	epoch sm.Epoch
 	seq   uint64
@@ -401,12 +551,15 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 	}
 	if len(k.assigned) == 0 {
 		k.mu.Unlock()
+		if k.grp != nil {
+			return nil, false, nil // wait for the group to assign some
+		}
 		return nil, false, errors.New("sdk: Poll: no partitions assigned")
 	}
 	jobs := make([]fetchJob, 0, len(k.assigned))
 	for _, tp := range k.assigned {
 		if cur := k.cursors[tp]; !cur.paused {
-			jobs = append(jobs, fetchJob{tp: tp, pos: cur.pos, epoch: cur.epoch, seq: cur.seq, span: cur.span, hw: cur.hw, maxRecords: k.cfg.MaxRecords})
+			jobs = append(jobs, fetchJob{tp: tp, cur: cur, pos: cur.pos, epoch: cur.epoch, seq: cur.seq, span: cur.span, hw: cur.hw, maxRecords: k.cfg.MaxRecords})
 		}
 	}
 	k.mu.Unlock()
@@ -437,7 +590,7 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 	k.mu.Lock()
 	for i, r := range results {
 		cur := k.cursors[jobs[i].tp]
-		if cur == nil {
+		if cur == nil || cur != jobs[i].cur {
 			continue // unassigned meanwhile
 		}
 		cur.epoch = max(cur.epoch, r.epoch)
@@ -447,6 +600,14 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 		if len(r.recs) > 0 {
 			recs = append(recs, r.recs...)
 			cur.pos = r.next
+			if k.grp != nil {
+				k.grp.delivered[jobs[i].tp] = r.next
+			}
+			if k.toInbox {
+				for _, rec := range r.recs {
+					k.inbox = append(k.inbox, &Delivery{Record: rec, k: k})
+				}
+			}
 		}
 		cur.span, cur.hw = r.span, max(cur.hw, r.hw)
 		if len(r.recs) > 0 {
@@ -458,6 +619,20 @@ func (k *Consumer) pollOnce(ctx context.Context) (recs []Record, retry bool, err
 			// Retention deleted the records before the log start: the
 			// beginning is there now.
 			cur.pos = r.logStart
+			retry = true
+		case k.grp != nil && errors.Is(r.err, ErrOffsetOutOfRange):
+			// The committed offset (or a Seek) is outside the log: restart
+			// per StartOffset, Kafka's auto.offset.reset, and commit the
+			// new position as a seek.
+			to := r.logStart
+			if k.cfg.StartOffset == StartLatest {
+				to = max(r.hw, r.logStart)
+			}
+			k.c.cfg.Log.Warn().Str("group", k.cfg.Group).Stringer("tp", jobs[i].tp).Int64("from", int64(cur.pos)).Int64("to", int64(to)).
+				Stringer("start", k.cfg.StartOffset).Msg("sdk: position out of range; reset")
+			cur.pos, cur.beginning = to, false
+			cur.seq++
+			k.movedLocked(jobs[i].tp, to, true)
 			retry = true
 		case r.retry:
 			retry = true
@@ -602,12 +777,21 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 	}
 	// The first batch may start before the position: skip what was read.
 	for _, b := range resp.Batches {
-		for i, r := range b.Records {
+		recs, err := b.Decode(codec.Codecs{}, sm.BatchFrameMax)
+		if err != nil {
+			// A batch that does not decompress: the records before it are
+			// returned; the next fetch, from it, reports the error.
+			if len(res.recs) == 0 {
+				res.err = fmt.Errorf("sdk: %v from %v: %w", job.tp, leader, err)
+			}
+			return res
+		}
+		for i, r := range recs {
 			off := b.BaseOffset + sm.Offset(i)
 			if off < res.next {
 				continue
 			}
-			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, LeaderEpoch: b.Epoch})
+			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch})
 			res.next = off + 1
 		}
 	}

@@ -1,6 +1,7 @@
 // Package sdk is Weir's Go client: a Client that connects to a cluster over
 // QUIC with mutual TLS and keeps its metadata, a batching Producer and a
-// Consumer that reads assigned partitions.
+// Consumer that reads assigned partitions, or the partitions its consumer
+// group assigns it.
 //
 // # Connecting
 //
@@ -49,6 +50,41 @@
 // for its log start (older records were deleted by retention), high
 // watermark (the end of what consumers read) and log end, retrying at the
 // new leader when leadership moved.
+//
+// # Consumer groups
+//
+// A Consumer made with ConsumerConfig.Group and Topics is a member of that
+// consumer group (Kafka's classic group protocol, coordinated by the broker
+// leading the group's partition of __consumer_offsets): the group shares
+// the topics' partitions among its members, each partition read by one
+// member, and remembers each partition's committed offset, so a restarted
+// member, or the one that takes over a partition, reads on from there.
+// Poll (or Receive) joins the group; a goroutine heartbeats and follows
+// rebalances, telling the application through OnAssigned, OnRevoked (given
+// up in order, after a commit) and OnLost (taken away: the member was out
+// of touch past SessionTimeout). The assignor runs in the member the
+// coordinator picks as leader: "cooperative-sticky" (the default; members
+// keep reading during a rebalance and only the partitions that must move
+// do, in two rounds) or "range" (eager: every member gives up everything,
+// then the ranges are handed out).
+//
+// Progress is committed with Commit (explicit offsets), Mark and
+// CommitMarked, or AutoCommit (at intervals, before a revocation and at
+// Close), always the offset of the next record to read, and only what the
+// application has been given: a Poll's records count once Poll is called
+// again, Receive's once acknowledged (Delivery.Ack; commits advance over
+// acknowledged records contiguously, Nack redelivers). That makes delivery
+// at least once: a crash redelivers what was not committed. A committed
+// offset only moves back by a Seek, which the next commit sends as an
+// explicit seek.
+//
+// The admin helpers ListGroups, DescribeGroup, DeleteGroup,
+// CommittedOffsets and ResetOffsets serve `weir groups`. The group codes
+// are *BrokerError values matching ErrRebalanceInProgress,
+// ErrIllegalGeneration, ErrUnknownMember, ErrFencedInstanceID,
+// ErrGroupNotEmpty, ErrGroupNotFound, ErrPartitionNotAssigned,
+// ErrOffsetRegression, ErrInvalidGroup, ErrGroupAuthorizationFailed and
+// ErrCoordinatorNotAvailable.
 //
 // # Concurrency
 //

@@ -62,6 +62,56 @@ var (
 	// the next request reconnects first (a revoked certificate's reconnect
 	// fails with ErrUnreachable naming the broker's refusal).
 	ErrConnectionLost = errors.New("sdk: connection lost")
+
+	// Consumer groups.
+
+	// ErrCoordinatorNotAvailable: the group's coordinator cannot serve now
+	// (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+	// COORDINATOR_LOAD_IN_PROGRESS). The SDK finds the coordinator again and
+	// retries, so callers see it only when their context ended first.
+	ErrCoordinatorNotAvailable = errors.New("sdk: group coordinator not available")
+	// ErrRebalanceInProgress: the group is rebalancing (a commit while the
+	// assignment is being handed out). The consumer rejoins by itself;
+	// commit again after the rebalance.
+	ErrRebalanceInProgress = errors.New("sdk: group rebalance in progress")
+	// ErrIllegalGeneration: the consumer's generation is no longer the
+	// group's (it was out of touch while the group rebalanced without
+	// it): the commit was refused, and its partitions are lost (OnLost).
+	ErrIllegalGeneration = errors.New("sdk: stale group generation")
+	// ErrUnknownMember: the coordinator does not know the consumer's
+	// member ID (it expired after the session timeout, or left): nothing
+	// was committed; the consumer joins again as a new member.
+	ErrUnknownMember = errors.New("sdk: unknown group member")
+	// ErrFencedInstanceID: another consumer joined with the same
+	// InstanceID (static membership) and replaced this one, which stops
+	// for good: Poll returns it.
+	ErrFencedInstanceID = errors.New("sdk: group instance ID fenced by a newer member")
+	// ErrGroupNotEmpty: delete or reset of a group that has members.
+	ErrGroupNotEmpty = errors.New("sdk: group has members")
+	// ErrGroupNotFound: no such group.
+	ErrGroupNotFound = errors.New("sdk: group not found")
+	// ErrPartitionNotAssigned: a commit for a partition the member's
+	// assignment does not hold.
+	ErrPartitionNotAssigned = errors.New("sdk: partition not assigned to this member")
+	// ErrOffsetRegression: a commit below the committed offset that was not
+	// an explicit seek (Consumer.Seek flags the next commit as one).
+	ErrOffsetRegression = errors.New("sdk: commit below the committed offset")
+	// ErrInvalidGroup: the coordinator refused the group or the join
+	// itself: an empty or too long group ID (INVALID_GROUP_ID), an
+	// assignor or protocol type the group's members do not share
+	// (INCONSISTENT_GROUP_PROTOCOL), a session timeout outside the
+	// brokers' bounds (INVALID_SESSION_TIMEOUT), a full group
+	// (GROUP_MAX_SIZE_REACHED). Not retried: the consumer's Poll returns it.
+	ErrInvalidGroup = errors.New("sdk: group refused")
+	// ErrGroupAuthorizationFailed: the principal may not use the group
+	// (ACLs).
+	ErrGroupAuthorizationFailed = errors.New("sdk: group authorization failed")
+	// ErrGroupManaged: an explicit assignment (Assign, AssignTopic) on a
+	// consumer whose partitions its group assigns.
+	ErrGroupManaged = errors.New("sdk: the consumer's group assigns its partitions")
+	// ErrNoGroup: a group operation (Commit, CommitMarked, Mark, Receive)
+	// on a consumer made without ConsumerConfig.Group.
+	ErrNoGroup = errors.New("sdk: the consumer has no group")
 )
 
 // revoked reports whether err is a broker's refusal of this client's
@@ -85,6 +135,24 @@ var sentinels = map[sm.Code]error{
 	sm.CodeTimeout:                      ErrTimeout,
 	sm.CodeLeadershipLost:               ErrTimeout,
 	sm.CodeNotEnoughReplicasAfterAppend: ErrTimeout,
+
+	sm.CodeCoordinatorNotAvailable:   ErrCoordinatorNotAvailable,
+	sm.CodeNotCoordinator:            ErrCoordinatorNotAvailable,
+	sm.CodeCoordinatorLoadInProgress: ErrCoordinatorNotAvailable,
+	sm.CodeRebalanceInProgress:       ErrRebalanceInProgress,
+	sm.CodeIllegalGeneration:         ErrIllegalGeneration,
+	sm.CodeUnknownMemberID:           ErrUnknownMember,
+	sm.CodeFencedInstanceID:          ErrFencedInstanceID,
+	sm.CodeNonEmptyGroup:             ErrGroupNotEmpty,
+	sm.CodeGroupIDNotFound:           ErrGroupNotFound,
+	sm.CodePartitionNotAssigned:      ErrPartitionNotAssigned,
+	sm.CodeOffsetRegression:          ErrOffsetRegression,
+	sm.CodeInvalidGroupID:            ErrInvalidGroup,
+	sm.CodeInconsistentGroupProtocol: ErrInvalidGroup,
+	sm.CodeInvalidSessionTimeout:     ErrInvalidGroup,
+	sm.CodeGroupMaxSizeReached:       ErrInvalidGroup,
+	sm.CodeGroupAuthorizationFailed:  ErrGroupAuthorizationFailed,
+	sm.CodeOffsetMetadataTooLarge:    ErrInvalidRequest,
 }
 
 // BrokerError is a broker's refusal: the reply code, the broker's
@@ -102,6 +170,9 @@ type BrokerError struct {
 	Broker sm.NodeID
 	// TP is the partition the request was for.
 	TP sm.TopicPartition
+	// Group is the consumer group a group request was for ("" for other
+	// requests); TP is then set when the code is one partition's.
+	Group string
 }
 
 func (e *BrokerError) Error() string {
@@ -109,7 +180,14 @@ func (e *BrokerError) Error() string {
 	if e.Broker != sm.NoNode {
 		who = "broker " + e.Broker.String()
 	}
-	s := fmt.Sprintf("sdk: %s: %v from %s", e.TP, e.Code, who)
+	where := e.TP.String()
+	if e.Group != "" {
+		where = fmt.Sprintf("group %q", e.Group)
+		if e.TP.Topic != "" {
+			where += " " + e.TP.String()
+		}
+	}
+	s := fmt.Sprintf("sdk: %s: %v from %s", where, e.Code, who)
 	if e.Message != "" {
 		s += ": " + e.Message
 	}

@@ -21,6 +21,7 @@ import (
 //	weir create-topic orders 3 1
 //	weir create-topic payments 1 1
 //	weir create-topic clicks 3 1
+//	weir create-topic signups 2 1
 //
 // go test runs them against an in-process cluster on free ports instead
 // (TestMain), pointing these two variables at it.
@@ -218,6 +219,62 @@ func ExampleConsumer_Poll() {
 	// orders/0 tail=third
 }
 
+// Process a topic's records as a member of a consumer group: the group
+// assigns the partitions, and acknowledged records are committed, so a
+// restarted (or another) member of the group carries on after them.
+func ExampleConsumer_Receive() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tlsConf, err := sdk.TLSFromDir(certDir, "client-cli")
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := sdk.NewClient(ctx, sdk.Config{Brokers: bootstrap, TLS: tlsConf})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	producer, err := client.NewProducer(sdk.ProducerConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, who := range []string{"ada", "grace", "alan"} {
+		if _, err := producer.Send(ctx, sdk.Message{Topic: "signups", Partition: 0, Value: []byte(who)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	consumer, err := client.NewConsumer(sdk.ConsumerConfig{
+		Group: "welcome-mailer", Topics: []string{"signups"}, AutoCommit: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		msg, err := consumer.Receive(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("welcome, %s\n", msg.Value)
+		msg.Ack()
+	}
+	if err := consumer.Close(); err != nil { // commits what was acknowledged, leaves the group
+		log.Fatal(err)
+	}
+
+	committed, err := client.CommittedOffsets(ctx, "welcome-mailer")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("committed:", committed)
+	// Output:
+	// welcome, ada
+	// welcome, grace
+	// welcome, alan
+	// committed: map[signups/0:3]
+}
+
 // TestMain runs the examples against an in-process cluster with the topics
 // they use.
 func TestMain(m *testing.M) {
@@ -242,7 +299,7 @@ func runWithCluster(m *testing.M) int {
 	for _, t := range []struct {
 		name       string
 		partitions int
-	}{{"orders", 3}, {"payments", 1}, {"clicks", 3}} {
+	}{{"orders", 3}, {"payments", 1}, {"clicks", 3}, {"signups", 2}} {
 		if err := c.CreateTopic(ctx, t.name, t.partitions, 1); err != nil {
 			fmt.Fprintln(os.Stderr, "sdk examples:", err)
 			return 1

@@ -47,6 +47,8 @@ type fakeCluster struct {
 	// A nil response with true means "no answer at all".
 	onProduce func(self sm.NodeID, req sm.ProduceRequest) (sm.Message, bool)
 	onFetch   func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool)
+	// groups hosts the group coordinators (fakegroup_test.go).
+	groups fakeGroups
 
 	// revoked is the brokers' Config.Revoked set, under its own lock:
 	// the transports consult it at handshakes, hooks may change it.
@@ -114,6 +116,7 @@ func newFakeCluster(t testing.TB, ids ...sm.NodeID) *fakeCluster {
 		t: t, certDir: dir, brokers: map[sm.NodeID]*fakeBroker{},
 		version: 1, topics: map[string]sm.TopicInfo{}, parts: map[sm.TopicPartition]sm.PartitionState{},
 		logs: map[sm.TopicPartition][]sm.Batch{}, noMetadata: map[sm.NodeID]bool{},
+		groups: fakeGroups{start: time.Now(), delay: 50 * sm.Millisecond},
 	}
 	for _, id := range ids {
 		f.startBroker(id)
@@ -298,6 +301,11 @@ func (f *fakeCluster) logOf(tp sm.TopicPartition) []sm.Record {
 
 func (f *fakeCluster) handle(b *fakeBroker, from sm.NodeID, m sm.Message) {
 	f.mu.Lock()
+	if out, ok := f.groupRequestLocked(b, from, m); ok {
+		f.mu.Unlock()
+		f.send(out)
+		return
+	}
 	var reply sm.Message
 	answered := false
 	switch r := m.(type) {

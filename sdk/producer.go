@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/sm"
 )
 
@@ -25,7 +28,13 @@ type Message struct {
 	// Key and Value are the record. The producer keeps references to them
 	// until the record's outcome is reported: do not modify them before.
 	Key, Value []byte
+	// Headers are the record's headers (UTF-8 keys, any values), kept in
+	// order; consumers get them in Record.Headers.
+	Headers []Header
 }
+
+// Header is one record header: a UTF-8 key and a value.
+type Header = sm.Header
 
 // Result is where a record was written. After an error, Offset is -1 and
 // Partition is -1 if none had been chosen yet.
@@ -91,6 +100,11 @@ type ProducerConfig struct {
 	// Metadata requests that fail are retried until DeliveryTimeout, as the
 	// cluster may just be unreachable.
 	UnknownTopicRetries int
+	// Compression compresses each batch before it is sent: "none" (or
+	// empty, the default), "gzip", "snappy", "lz4" or "zstd". Brokers store
+	// a batch as it was sent, unless its topic's compression_type names
+	// another codec. NewProducer refuses other names.
+	Compression string
 }
 
 // AckLevel returns an ack level for ProducerConfig.Acks: sm.AckNone,
@@ -139,7 +153,9 @@ type Producer struct {
 	c    *Client
 	cfg  ProducerConfig
 	acks sm.Acks
-	wait time.Duration // for each produce reply
+	// codec compresses every batch (ProducerConfig.Compression).
+	codec sm.Codec
+	wait  time.Duration // for each produce reply
 
 	// ctx is cancelled (cause ErrClosed) to abandon requests in flight.
 	ctx    context.Context
@@ -219,8 +235,16 @@ func (c *Client) NewProducer(cfg ProducerConfig) (*Producer, error) {
 		return nil, ErrNoClient
 	}
 	cfg = cfg.withDefaults()
+	codecName := cfg.Compression
+	if codecName == "" {
+		codecName = "none"
+	}
+	cd, err := sm.ParseCodec(codecName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ProducerConfig.Compression: %v", ErrInvalidRequest, err)
+	}
 	p := &Producer{
-		c: c, cfg: cfg, acks: *cfg.Acks,
+		c: c, cfg: cfg, acks: *cfg.Acks, codec: cd,
 		wait:       c.cfg.RequestTimeout + cfg.AckTimeout,
 		parts:      map[sm.TopicPartition]*partQueue{},
 		unresolved: map[string][]*entry{},
@@ -302,23 +326,32 @@ func failedResult(topic string, partition int32) Result {
 // enqueue queues msg. It returns the entry, already completed (state
 // dropped) when msg was rejected at once.
 func (p *Producer) enqueue(msg Message, cb func(Result, error)) *entry {
+	rec := sm.Record{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
 	e := &entry{
-		rec:   sm.Record{Key: msg.Key, Value: msg.Value},
+		rec:   rec,
 		topic: msg.Topic, partition: msg.Partition, tp: sm.TopicPartition{Topic: msg.Topic, Partition: -1},
 		size: recordOverhead + len(msg.Key) + len(msg.Value), cb: cb,
+	}
+	if len(msg.Headers) > 0 {
+		e.size = sm.RecordsBlockBytes([]sm.Record{rec}) // as the broker counts a records block
 	}
 	reject := func(err error) *entry {
 		e.state = dropped
 		cb(failedResult(msg.Topic, -1), err)
 		return e
 	}
-	switch n := len(msg.Key) + len(msg.Value); {
+	for i, h := range msg.Headers {
+		if !utf8.ValidString(h.Key) {
+			return reject(fmt.Errorf("%w: header %d key %q is not UTF-8", ErrInvalidRequest, i, h.Key))
+		}
+	}
+	switch n := sm.RecordBytes(rec); {
 	case msg.Topic == "":
 		return reject(fmt.Errorf("%w: message has no topic", ErrInvalidRequest))
 	case msg.Partition < AnyPartition:
 		return reject(fmt.Errorf("%w: partition %d (want >= 0, or AnyPartition)", ErrInvalidRequest, msg.Partition))
 	case n > p.cfg.MaxRecordBytes:
-		return reject(fmt.Errorf("%w: record is %d bytes (key plus value), above MaxRecordBytes %d", ErrMessageTooLarge, n, p.cfg.MaxRecordBytes))
+		return reject(fmt.Errorf("%w: record is %d bytes (key, value and headers), above MaxRecordBytes %d", ErrMessageTooLarge, n, p.cfg.MaxRecordBytes))
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -501,6 +534,18 @@ func (p *Producer) sendBatch(pq *partQueue, entries []*entry) {
 // backoff until DeliveryTimeout, after a metadata refresh when leadership
 // moved; nothing whose outcome is unknown is ever retried.
 func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, error) {
+	// Records with headers, or a compressed batch, go as a records block
+	// (format 2), built once for every attempt.
+	var block []byte
+	if p.codec != sm.CodecNone || slices.ContainsFunc(recs, func(r sm.Record) bool { return len(r.Headers) > 0 }) {
+		block = sm.EncodeRecords(make([]byte, 0, sm.RecordsBlockBytes(recs)), recs)
+		if p.codec != sm.CodecNone {
+			var err error
+			if block, err = (codec.Codecs{}).Compress(p.codec, block); err != nil {
+				return -1, fmt.Errorf("sdk: compressing a batch of %d records for %v with %v: %w", len(recs), tp, p.codec, err)
+			}
+		}
+	}
 	c, ctx := p.c, p.ctx
 	deadline := time.Now().Add(p.cfg.DeliveryTimeout)
 	var lastErr error
@@ -546,6 +591,9 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 		}
 		reqID := c.nextReqID()
 		req := sm.ProduceRequest{ReqID: reqID, TP: tp, Acks: p.acks, Records: recs, Timeout: sm.Duration(p.cfg.AckTimeout)}
+		if block != nil {
+			req.Records, req.Codec, req.Block, req.Count, req.BlockCRC = nil, p.codec, block, int32(len(recs)), sm.BlockChecksum(block)
+		}
 		m, sent, err := c.roundTrip(ctx, leader, reqID, req, p.wait)
 		if err != nil {
 			if !sent {

@@ -109,6 +109,10 @@ const (
 	CodeOffsetMetadataTooLarge Code = 40 // OFFSET_METADATA_TOO_LARGE
 	// The principal may not do this to the group (ACLs).
 	CodeGroupAuthorizationFailed Code = 41 // GROUP_AUTHORIZATION_FAILED
+	// A produced records block whose checksum does not match it, or that
+	// does not decode as its codec's output or as records: nothing was
+	// stored. Kafka's CORRUPT_MESSAGE.
+	CodeCorruptMessage Code = 42 // CORRUPT_MESSAGE
 )
 
 // Retriable reports whether a client may retry the same request elsewhere or

@@ -112,6 +112,24 @@ type ProduceRequest struct {
 	// reply is CodeTimeout and the outcome unknown. Zero uses the broker's
 	// ack_timeout.
 	Timeout Duration
+	// Block, when set, carries the records instead of Records, as a
+	// format-2 records block (sm.EncodeRecords: records with headers),
+	// compressed with Codec (CodecNone: as it is): Count records, BlockCRC
+	// its CRC32C as sent (sm.BlockChecksum). The leader stores it as it
+	// came, checking the checksum but not decompressing, unless the topic's
+	// compression_type names another codec. Records must then be empty.
+	Codec    Codec
+	Block    []byte
+	Count    int32
+	BlockCRC uint32
+}
+
+// RecordCount is the number of records a produce carries.
+func (r *ProduceRequest) RecordCount() int {
+	if r.Block != nil {
+		return int(r.Count)
+	}
+	return len(r.Records)
 }
 
 // ProduceResponse answers a ProduceRequest. On CodeOK BaseOffset is the offset

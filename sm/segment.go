@@ -183,7 +183,7 @@ func ScanSegment(data []byte, base Offset, minEpoch Epoch) (SegmentIndex, *ScanE
 			return b.Index(), &ScanError{Pos: int64(pos), Reason: err.Error(), Torn: errors.Is(err, ErrShortFrame)}
 		case bt.BaseOffset != b.idx.Next:
 			return b.Index(), &ScanError{Pos: int64(pos), Reason: fmt.Sprintf("batch at offset %d, expected %d", bt.BaseOffset, b.idx.Next)}
-		case len(bt.Records) == 0:
+		case bt.Len() == 0:
 			return b.Index(), &ScanError{Pos: int64(pos), Reason: fmt.Sprintf("empty batch at offset %d", bt.BaseOffset)}
 		case bt.Epoch < last || bt.Epoch < 0:
 			return b.Index(), &ScanError{Pos: int64(pos), Reason: fmt.Sprintf("batch at offset %d has epoch %d after epoch %d", bt.BaseOffset, bt.Epoch, last)}

@@ -267,6 +267,16 @@ func CompareTP(a, b TopicPartition) int {
 type Record struct {
 	Key   []byte
 	Value []byte
+	// Headers are the record's (key, value) pairs in the producer's order;
+	// keys are UTF-8. A batch with any header is stored in format 2 (see
+	// Batch.V2).
+	Headers []Header
+}
+
+// Header is one record header (Kafka's): a UTF-8 key and opaque bytes.
+type Header struct {
+	Key   string
+	Value []byte
 }
 
 // Batch is the unit of replication and storage: records with dense offsets
@@ -281,11 +291,37 @@ type Batch struct {
 	// it from the wall time its host derives from the event time.
 	Timestamp int64
 	CRC       uint32
-	Records   []Record
+	// Records are the batch's records. A compressed format-2 batch that was
+	// not decoded holds none here (Records nil; Count and Block are the
+	// batch): brokers store and serve it as the producer compressed it.
+	Records []Record
+
+	// V2 marks a format-2 batch (EncodeBatch): one produced with record
+	// headers, a compression codec or a producer ID. Its records are the
+	// records block Block as stored (Codec compressed, or the encoded
+	// records when CodecNone), BlockCRC the producer's CRC32C of it, Count
+	// the records in it. ProducerID is -1 when none, with ProducerEpoch and
+	// BaseSequence -1.
+	V2            bool
+	Codec         Codec
+	ProducerID    int64
+	ProducerEpoch int16
+	BaseSequence  int32
+	Count         int32
+	BlockCRC      uint32
+	Block         []byte
+}
+
+// Len is the number of records in the batch.
+func (b *Batch) Len() int {
+	if b.V2 {
+		return int(b.Count)
+	}
+	return len(b.Records)
 }
 
 // NextOffset is the offset just past the batch.
-func (b *Batch) NextOffset() Offset { return b.BaseOffset + Offset(len(b.Records)) }
+func (b *Batch) NextOffset() Offset { return b.BaseOffset + Offset(b.Len()) }
 
 // AckKind is how many replicas must hold a produce before it is acknowledged.
 // The values are part of the wire protocol (ProduceRequest): append only.

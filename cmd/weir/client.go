@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +29,7 @@ import (
 // through the SDK.
 func addClientCommands(root *cobra.Command, g *globals) {
 	root.PersistentFlags().StringSliceVar(&g.bootstrap, "bootstrap", []string{envOr("WEIR_BOOTSTRAP", "127.0.0.1:9092")}, "broker QUIC addresses to bootstrap from")
-	root.AddCommand(newProduce(g), newConsume(g), newBench(g))
+	root.AddCommand(newProduce(g), newConsume(g), newBench(g), newGroups(g))
 }
 
 // checkTopic fails fast, with a hint, when topic does not exist (the SDK
@@ -137,7 +138,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func newProduce(g *globals) *cobra.Command {
-	var acksFlag, key, delimFlag string
+	var acksFlag, key, delimFlag, compression string
+	var headerFlags []string
 	var partition int32
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
@@ -146,6 +148,8 @@ func newProduce(g *globals) *cobra.Command {
 is part of the record; pass --delimiter '\r\n' for CRLF text). --delimiter
 splits on another byte string instead, e.g. '\0' for NUL-separated input.
 Records without --key and --partition spread over the partitions.
+--header k=v (repeatable) gives every record that header; --compression
+compresses each batch (gzip, snappy, lz4 or zstd).
 
 The summary goes to stderr (table format) or, with --format json or yaml, to
 stdout: records written, records failed, and how many went to each partition.`,
@@ -166,6 +170,13 @@ stdout: records written, records failed, and how many went to each partition.`,
 			if err != nil {
 				return err
 			}
+			headers, err := parseHeaders(headerFlags)
+			if err != nil {
+				return err
+			}
+			if _, err := sm.ParseCodec(compression); err != nil {
+				return fmt.Errorf("--compression: %w", err)
+			}
 			ctx, c, closeSession, err := g.session()
 			if err != nil {
 				return err
@@ -178,7 +189,8 @@ stdout: records written, records failed, and how many went to each partition.`,
 			if err := checkPartition(args[0], part, n); err != nil {
 				return err
 			}
-			sum, firstErr, err := produceRecords(ctx, c, os.Stdin, delim, sdk.Message{Topic: args[0], Partition: part, Key: []byte(key)}, acks)
+			tmpl := sdk.Message{Topic: args[0], Partition: part, Key: []byte(key), Headers: headers}
+			sum, firstErr, err := produceRecords(ctx, c, os.Stdin, delim, tmpl, sdk.ProducerConfig{Acks: &acks, Compression: compression})
 			if err != nil {
 				return err
 			}
@@ -197,7 +209,27 @@ stdout: records written, records failed, and how many went to each partition.`,
 	cmd.Flags().StringVar(&key, "key", "", "record key (records with one key go to one partition)")
 	cmd.Flags().Int32Var(&partition, "partition", -1, "partition (default: by key, or spread)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what ends a record on stdin, with Go escapes (\n, \r\n, \t, \0, \x1e)`)
+	cmd.Flags().StringArrayVar(&headerFlags, "header", nil, "a header every record carries, as key=value (repeat for more)")
+	cmd.Flags().StringVar(&compression, "compression", "none", "compress each batch: none, gzip, snappy, lz4 or zstd")
 	return cmd
+}
+
+// parseHeaders reads --header key=value flags.
+func parseHeaders(flags []string) ([]sdk.Header, error) {
+	var hs []sdk.Header
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--header %q: want key=value", f)
+		case k == "":
+			return nil, fmt.Errorf("--header %q: the key is empty", f)
+		case !utf8.ValidString(k):
+			return nil, fmt.Errorf("--header %q: the key is not UTF-8", f)
+		}
+		hs = append(hs, sdk.Header{Key: k, Value: []byte(v)})
+	}
+	return hs, nil
 }
 
 // produceSummary is what produce reports: records written and failed, and
@@ -232,12 +264,12 @@ func (s produceSummary) spread() string {
 // produceRecords sends every delim-terminated record of in as tmpl's value
 // and waits for all of them. err is a failure to read in; firstErr the
 // first record's failure.
-func produceRecords(ctx context.Context, c *sdk.Client, in io.Reader, delim []byte, tmpl sdk.Message, acks sm.Acks) (sum produceSummary, firstErr error, err error) {
-	sum = produceSummary{Topic: tmpl.Topic, Acks: acks.String(), Partitions: map[string]int{}}
+func produceRecords(ctx context.Context, c *sdk.Client, in io.Reader, delim []byte, tmpl sdk.Message, pc sdk.ProducerConfig) (sum produceSummary, firstErr error, err error) {
+	sum = produceSummary{Topic: tmpl.Topic, Acks: pc.Acks.String(), Partitions: map[string]int{}}
 	if len(tmpl.Key) == 0 {
 		tmpl.Key = nil
 	}
-	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks})
+	p, err := c.NewProducer(pc)
 	if err != nil {
 		return sum, nil, err
 	}
@@ -281,11 +313,12 @@ func produceRecords(ctx context.Context, c *sdk.Client, in io.Reader, delim []by
 }
 
 func newConsume(g *globals) *cobra.Command {
-	var fromBeginning, printKey, printOffset bool
+	var fromBeginning, printKey, printOffset, printHeaders bool
 	var partition int32
 	var offset int64
 	var maxN int
-	var delimFlag, fromTime string
+	var delimFlag, fromTime, group string
+	var session time.Duration
 	cmd := &cobra.Command{
 		Use:   "consume TOPIC",
 		Short: "Print records of a topic",
@@ -294,6 +327,13 @@ kafka-console-consumer does), --from-beginning, from --offset N in every
 assigned partition, or from --from-time T: the first record each partition
 stamped at or after T (RFC 3339, e.g. 2026-12-03T10:00:00Z, or Unix
 milliseconds; records are stamped with their leader's append time).
+
+With --group G the consumer joins consumer group G: the group shares the
+topic's partitions among its members, and each record is committed once it
+is printed, so a consumer that stops (or is killed) resumes where it
+stopped, and another member takes its partitions over. Partitions the group
+has no committed offset for start at the end, or at the first record with
+--from-beginning.
 
 Formats: table (the default) prints each value as it is, followed by
 --delimiter (a newline); --print-offset and --print-key put the
@@ -317,7 +357,27 @@ then one row per record (topic, partition, offset, key, value).`,
 					return fmt.Errorf("--from-time %q: %w", fromTime, err)
 				}
 			}
-			o.printKey, o.printOffset = printKey, printOffset
+			o.printKey, o.printOffset, o.printHeaders = printKey, printOffset, printHeaders
+			if group == "" && cmd.Flags().Changed("session-timeout") {
+				return errors.New("--session-timeout is a group member's: give --group too")
+			}
+			if group != "" {
+				if session < time.Second {
+					return fmt.Errorf("--session-timeout %v: want at least 1s (the brokers' minimum, groups.min_session_timeout_ms)", session)
+				}
+				if err := groupConsumerFlags(cmd); err != nil {
+					return err
+				}
+				ctx, c, closeSession, err := g.session()
+				if err != nil {
+					return err
+				}
+				defer closeSession()
+				if _, err := checkTopic(ctx, c, args[0]); err != nil {
+					return err
+				}
+				return consumeGroup(ctx, c, args[0], group, fromBeginning, session, newRecordWriter(os.Stdout, g.format, o), maxN)
+			}
 			part, err := partitionFlag(cmd, partition)
 			if err != nil {
 				return err
@@ -374,8 +434,11 @@ then one row per record (topic, partition, offset, key, value).`,
 	cmd.Flags().Int64Var(&offset, "offset", -1, "start at this offset in every partition read")
 	cmd.Flags().StringVar(&fromTime, "from-time", "", "start at the first record stamped at or after this time (RFC 3339, or Unix ms)")
 	cmd.Flags().IntVar(&maxN, "max", 0, "stop after N records (default: run until Ctrl-C)")
+	cmd.Flags().StringVar(&group, "group", "", "consume as a member of this consumer group, committing as it goes")
+	cmd.Flags().DurationVar(&session, "session-timeout", 10*time.Second, "with --group: how long the group keeps this consumer's partitions after it stops heartbeating (killed, frozen)")
 	cmd.Flags().BoolVar(&printKey, "print-key", false, "print each record's key before its value (table format)")
 	cmd.Flags().BoolVar(&printOffset, "print-offset", false, "print each record's PARTITION:OFFSET before it (table format)")
+	cmd.Flags().BoolVar(&printHeaders, "print-headers", false, "print each record's headers (k=v,k2=v2) before its key and value (table format)")
 	cmd.Flags().StringVar(&delimFlag, "delimiter", `\n`, `what follows each record (table format), with Go escapes (\n, \0, \x1e)`)
 	return cmd
 }
@@ -409,7 +472,7 @@ func consumeFlags(cmd *cobra.Command, format string, fromBeginning bool, offset 
 		return o, fmt.Errorf("--max %d: want a number of records ≥ 1 (leave it out to run until Ctrl-C)", maxN)
 	}
 	if format != formatTable {
-		for _, name := range []string{"print-key", "print-offset", "delimiter"} {
+		for _, name := range []string{"print-key", "print-offset", "print-headers", "delimiter"} {
 			if f.Changed(name) {
 				return o, fmt.Errorf("--%s shapes the table format's plain output; --format %s always has every field of a record", name, format)
 			}

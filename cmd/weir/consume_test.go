@@ -56,6 +56,10 @@ type consumedJSON struct {
 	KeyBase64   *string `json:"key_base64"`
 	Value       *string `json:"value"`
 	ValueBase64 *string `json:"value_base64"`
+	Headers     []struct {
+		Key   string  `json:"key"`
+		Value *string `json:"value"`
+	} `json:"headers"`
 }
 
 // jsonLines decodes consume's JSON output: one object per line.

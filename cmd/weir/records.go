@@ -57,9 +57,10 @@ func splitOn(delim []byte) bufio.SplitFunc {
 
 // recordFormat is how consume prints records in the table format.
 type recordFormat struct {
-	delim       []byte // after each value
-	printKey    bool
-	printOffset bool
+	delim        []byte // after each value
+	printKey     bool
+	printOffset  bool
+	printHeaders bool
 }
 
 // recordWriter prints consumed records in one --format.
@@ -83,12 +84,21 @@ func newRecordWriter(w io.Writer, format string, o recordFormat) *recordWriter {
 // text; bytes that are not UTF-8 as base64, in the _base64 field, the
 // text field then null.
 type jsonRecord struct {
-	Topic       string  `json:"topic"`
-	Partition   int32   `json:"partition"`
-	Offset      int64   `json:"offset"`
-	LeaderEpoch int64   `json:"leader_epoch"`
-	Key         *string `json:"key"`
-	KeyBase64   *string `json:"key_base64,omitempty"`
+	Topic       string       `json:"topic"`
+	Partition   int32        `json:"partition"`
+	Offset      int64        `json:"offset"`
+	LeaderEpoch int64        `json:"leader_epoch"`
+	Key         *string      `json:"key"`
+	KeyBase64   *string      `json:"key_base64,omitempty"`
+	Value       *string      `json:"value"`
+	ValueBase64 *string      `json:"value_base64,omitempty"`
+	Headers     []jsonHeader `json:"headers,omitempty"`
+}
+
+// jsonHeader is one record header: its value as text, or base64 when it
+// is not UTF-8.
+type jsonHeader struct {
+	Key         string  `json:"key"`
 	Value       *string `json:"value"`
 	ValueBase64 *string `json:"value_base64,omitempty"`
 }
@@ -111,6 +121,11 @@ func toJSONRecord(r sdk.Record) jsonRecord {
 	j := jsonRecord{Topic: r.TP.Topic, Partition: r.TP.Partition, Offset: int64(r.Offset), LeaderEpoch: int64(r.LeaderEpoch)}
 	j.Key, j.KeyBase64 = textOrBase64(r.Key, true)
 	j.Value, j.ValueBase64 = textOrBase64(r.Value, false)
+	for _, h := range r.Headers {
+		jh := jsonHeader{Key: h.Key}
+		jh.Value, jh.ValueBase64 = textOrBase64(h.Value, false)
+		j.Headers = append(j.Headers, jh)
+	}
 	return j
 }
 
@@ -140,6 +155,17 @@ func (rw *recordWriter) write(r sdk.Record) error {
 	}
 	if rw.o.printOffset {
 		fmt.Fprintf(rw.w, "%d:%d\t", r.TP.Partition, r.Offset)
+	}
+	if rw.o.printHeaders {
+		for i, h := range r.Headers {
+			if i > 0 {
+				rw.w.WriteByte(',')
+			}
+			rw.w.WriteString(h.Key)
+			rw.w.WriteByte('=')
+			rw.w.Write(h.Value)
+		}
+		rw.w.WriteByte('\t')
 	}
 	if rw.o.printKey {
 		rw.w.Write(r.Key)

@@ -48,7 +48,7 @@ func (w *WAL) parseFrames(tp sm.TopicPartition, data []byte) ([]frameInfo, error
 			return nil, fmt.Errorf("wal: append to %v: frame at byte %d has base offset %d, the frame before it ends at %d",
 				tp, pos, b.BaseOffset, out[k-1].next)
 		}
-		if len(b.Records) == 0 {
+		if b.Len() == 0 {
 			return nil, fmt.Errorf("wal: append to %v: frame at byte %d (offset %d) holds no record", tp, pos, b.BaseOffset)
 		}
 		if k := len(out); k > 0 && b.Epoch < out[k-1].epoch || b.Epoch < 0 {
@@ -326,7 +326,8 @@ func (w *WAL) cutIndex(tp sm.TopicPartition, s *segment, off sm.Offset) (int64, 
 		n := int64(binary.LittleEndian.Uint32(hdr[:]))
 		base := sm.Offset(binary.LittleEndian.Uint64(hdr[frameBaseAt:]))
 		ts := int64(binary.LittleEndian.Uint64(hdr[frameTimestampAt:]))
-		count := sm.Offset(binary.LittleEndian.Uint32(hdr[frameCountAt:]))
+		c, _ := sm.FrameCount(binary.LittleEndian.Uint32(hdr[frameCountAt:]))
+		count := sm.Offset(c)
 		if n < frameLenMin || pos+4+n > s.size {
 			return 0, idx, w.fail(&CorruptError{Path: s.path, Pos: pos, Reason: fmt.Sprintf("bad frame length %d", n)})
 		}

@@ -531,7 +531,7 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeIllegalGeneration, sm.CodeUnknownMemberID, sm.CodeRebalanceInProgress, sm.CodeInconsistentGroupProtocol,
 		sm.CodeInvalidGroupID, sm.CodeInvalidSessionTimeout, sm.CodeNonEmptyGroup, sm.CodeGroupIDNotFound,
 		sm.CodeMemberIDRequired, sm.CodeGroupMaxSizeReached, sm.CodeFencedInstanceID, sm.CodePartitionNotAssigned,
-		sm.CodeOffsetRegression, sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed} {
+		sm.CodeOffsetRegression, sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed, sm.CodeCorruptMessage} {
 		want[c] = struct {
 			status int
 			err    string

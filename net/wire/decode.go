@@ -555,6 +555,7 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			ReqID: d.u64("reqID"), TP: d.tp("tp"),
 			Acks:    sm.Acks{Kind: sm.AckKind(d.u8("acks.kind")), N: d.i32("acks.n")},
 			Records: d.records("records"), Timeout: sm.Duration(d.i64("timeout")),
+			Codec: sm.Codec(d.u8("codec")), Block: d.bytes("block"), Count: d.i32("count"), BlockCRC: d.u32("blockCRC"),
 		}
 	case sm.KindProduceResponse:
 		return sm.ProduceResponse{

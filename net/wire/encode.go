@@ -121,7 +121,7 @@ func (e *encoder) batches(bs []sm.Batch) {
 	// record by record would copy them again at every doubling.
 	need := 0
 	for i := range bs {
-		need += sm.FrameBytes(bs[i].Records)
+		need += bs[i].FrameSize()
 	}
 	e.buf = slices.Grow(e.buf, need)
 	for i := range bs {
@@ -309,6 +309,10 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i32(m.Acks.N)
 		e.records(m.Records)
 		e.i64(int64(m.Timeout))
+		e.u8(uint8(m.Codec))
+		e.bytes(m.Block, "block")
+		e.i32(m.Count)
+		e.u32(m.BlockCRC)
 	case sm.ProduceResponse:
 		e.u64(m.ReqID)
 		e.tp(m.TP)

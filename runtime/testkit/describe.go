@@ -51,7 +51,7 @@ func Batches(bs []sm.Batch) string {
 	}
 	parts := make([]string, len(bs))
 	for i, b := range bs {
-		parts[i] = fmt.Sprintf("[%d,%d)@%d", b.BaseOffset, b.BaseOffset+sm.Offset(len(b.Records)), b.Epoch)
+		parts[i] = fmt.Sprintf("[%d,%d)@%d", b.BaseOffset, b.NextOffset(), b.Epoch)
 	}
 	return strings.Join(parts, ",")
 }

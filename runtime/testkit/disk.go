@@ -837,7 +837,7 @@ func logEnd(file []byte) sm.Offset {
 		if err != nil {
 			break
 		}
-		end = b.BaseOffset + sm.Offset(len(b.Records))
+		end = b.NextOffset()
 		pos += n
 	}
 	return end

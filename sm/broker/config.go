@@ -70,6 +70,10 @@ type Config struct {
 	Tier tier.Config
 	// Groups configures the offsets topic and the group coordinators.
 	Groups GroupsConfig
+	// Compressor (io/codec) recompresses produced batches for topics whose
+	// compression_type forces a codec, and decodes compressed batches of
+	// the offsets topic; nil refuses produces to such topics.
+	Compressor sm.Compressor
 	// RetentionCheckInterval is how often replicas apply their topic's
 	// retention (Kafka's log.retention.check.interval.ms).
 	RetentionCheckInterval sm.Duration
@@ -248,6 +252,6 @@ func (c *Config) partitionConfig(tp sm.TopicPartition) partition.Config {
 		FetchMaxRecords: c.FetchMaxRecords, ReplicaFetchMaxBytes: 4 * c.MaxBatchBytes,
 		WallClockAtStart: c.WallClockAtStart, RetentionCheckInterval: c.RetentionCheckInterval,
 		FsyncOnWrite: c.FsyncOnWrite, CanaryAckAllBeforeISR: c.CanaryAckAllBeforeISR,
-		CanaryTimeLookupNext: c.CanaryTimeLookupNext,
+		CanaryTimeLookupNext: c.CanaryTimeLookupNext, Compressor: c.Compressor,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/acl"
@@ -56,8 +57,9 @@ type GroupsConfig struct {
 	// offsets.topic.replication.factor; default 3), capped at the brokers
 	// registered when it is created.
 	OffsetsReplication int32
-	// OffsetsSegmentBytes is its segment size (default 16 MiB): snapshots
-	// free whole segments only.
+	// OffsetsSegmentBytes is its segment size on this broker, unless the
+	// topic sets segment_bytes (default 16 MiB): snapshots free whole
+	// segments only.
 	OffsetsSegmentBytes int64
 	// SnapshotBytes: a coordinator writes a snapshot once this many bytes
 	// of records were appended since the last one (default 4 MiB).
@@ -256,6 +258,11 @@ func (n *Node) syncGroup(tp sm.TopicPartition) {
 	cfg := group.DefaultConfig()
 	gc := n.cfg.Groups
 	cfg.Partition, cfg.Partitions, cfg.Epoch = tp.Partition, n.offsetsPartitions(), int64(epoch)
+	// Unique among this partition's coordinators of this epoch: the
+	// process (incarnations grow with every restart) and its count of
+	// coordinators created.
+	n.coordinators++
+	cfg.Instance = strconv.FormatUint(n.cfg.Incarnation, 36) + "." + strconv.FormatUint(n.coordinators, 36)
 	cfg.SessionTimeoutMin, cfg.SessionTimeoutMax, cfg.InitialRebalanceDelay = gc.SessionTimeoutMin, gc.SessionTimeoutMax, gc.InitialRebalanceDelay
 	cfg.MembersMax, cfg.GroupsMax = gc.MembersMax, gc.GroupsMax
 	// A group's record, and a member's metadata, must fit one record.
@@ -360,7 +367,11 @@ func (n *Node) onGroupFetch(m sm.FetchResponse) {
 		} else {
 			g.sinceSnap += recordBytes(b.Records)
 		}
-		for j, r := range b.Records {
+		brecs, err := b.Decode(n.cfg.Compressor, sm.BatchFrameMax)
+		if err != nil {
+			n.probe(sm.ProbeGroupAppendFailed) // a batch that does not decode: left out
+		}
+		for j, r := range brecs {
 			if off := b.BaseOffset + sm.Offset(j); off >= g.loadNext && off < g.loadEnd {
 				recs = append(recs, r)
 			}
@@ -549,7 +560,7 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 			protos[i] = group.Protocol{Name: p.Name, Metadata: p.Metadata}
 		}
 		g.c.Join(h, n.now, group.JoinRequest{GroupID: m.GroupID, MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID,
-			ClientID: m.ClientID, ClientHost: ev.From.String(), ProtocolType: m.ProtocolType, Protocols: protos,
+			ClientID: m.ClientID, ClientHost: clientHost(ev), ProtocolType: m.ProtocolType, Protocols: protos,
 			SessionTimeout: m.SessionTimeout, RebalanceTimeout: m.RebalanceTimeout, RequireKnownMemberID: m.RequireKnownMemberID})
 	case sm.SyncGroupRequest:
 		as := make([]group.MemberAssignment, len(m.Assignments))
@@ -588,6 +599,15 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 	}
 	n.pumpGroup(g)
 	n.settle(groupKey(g.tp))
+}
+
+// clientHost is how a member's client is shown in describes: its address
+// (Kafka shows "/10.0.0.7"), or its node ID where the transport gave none.
+func clientHost(ev sm.Received) string {
+	if ev.Source.IsValid() {
+		return "/" + ev.Source.String()
+	}
+	return ev.From.String()
 }
 
 // coordinatorFor finds the hosted coordinator of group id, serving.
@@ -744,7 +764,7 @@ func (n *Node) createOffsetsTopic() {
 	n.selfReq++
 	n.send(n.ctrl, sm.CreateTopicRequest{ReqID: n.selfReq, Name: sm.OffsetsTopic, Partitions: n.cfg.Groups.OffsetsPartitions,
 		ReplicationFactor: rf, CreatedAtMs: n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond),
-		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1, SegmentBytes: n.cfg.Groups.OffsetsSegmentBytes}})
+		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1}})
 }
 
 // onCreateTopicResponse follows the controller's answer to the offsets

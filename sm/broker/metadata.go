@@ -40,6 +40,9 @@ func (n *Node) minISR(topic string) int32 {
 // defaults.
 func (n *Node) settings(topic string) partition.Settings {
 	s := partition.Settings{SegmentBytes: n.cfg.SegmentBytes, SegmentMs: n.cfg.SegmentMs}
+	if topic == sm.OffsetsTopic {
+		s.SegmentBytes = n.cfg.Groups.OffsetsSegmentBytes
+	}
 	if t, ok := n.meta.Topic(topic); ok {
 		c := t.Config
 		if c.SegmentBytes > 0 {
@@ -49,6 +52,13 @@ func (n *Node) settings(topic string) partition.Settings {
 			s.SegmentMs = c.SegmentMs
 		}
 		s.RetentionMs, s.RetentionBytes = c.RetentionMs, c.RetentionBytes
+		switch c.CompressionType {
+		case "", "producer":
+		default:
+			if codec, err := sm.ParseCodec(c.CompressionType); err == nil {
+				s.ForceCodec, s.Compression = true, codec
+			}
+		}
 		// The offsets topic stays local: its coordinator loads it from the
 		// replica's own log.
 		if tc := &n.cfg.Tier; tc.Enabled && topic != sm.OffsetsTopic {

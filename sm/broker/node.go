@@ -78,6 +78,9 @@ type Node struct {
 	selfReq   uint64
 	groupSeq  uint64
 	createdAt sm.Time
+	// coordinators counts the coordinators this process created (their
+	// member IDs' Instance).
+	coordinators uint64
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead

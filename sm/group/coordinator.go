@@ -19,9 +19,15 @@ type Config struct {
 	Partition  int32
 	Partitions int32
 	// Epoch is the offsets partition's leader epoch this coordinator serves
-	// in. It is part of every member ID it issues, so IDs from different
-	// coordinator incarnations never collide (the member counter restarts).
-	Epoch int64
+	// in, and Instance names this coordinator among those of that epoch (a
+	// reload after an unknown append, a process restarted into the same
+	// epoch): the host must never reuse it for the partition and epoch.
+	// Both are part of every member ID it issues, so IDs of different
+	// coordinator incarnations never collide (the member counter restarts
+	// with each): a member ID a dead incarnation handed out, never stored,
+	// can never name a member of this one.
+	Epoch    int64
+	Instance string
 	// SessionTimeoutMin/Max bound a join's session timeout
 	// (group.min/max.session.timeout.ms; Kafka: 6 s, 30 min).
 	SessionTimeoutMin sm.Duration

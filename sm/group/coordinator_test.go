@@ -656,3 +656,17 @@ func TestDecodeRecord(t *testing.T) {
 		t.Fatalf("log:\n%s\nwant:\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Goal: two coordinators of the same epoch (a reload, a process restarted
+// into the epoch) never issue the same member ID: their Instance is part
+// of it.
+func TestMemberIDsDifferAcrossInstances(t *testing.T) {
+	a, b := testConfig(), testConfig()
+	a.Epoch, b.Epoch = 5, 5
+	a.Instance, b.Instance = "x.1", "x.2"
+	ida, _ := stableGroup(t, newWorld(t, a), "g", "c1")
+	idb, _ := stableGroup(t, newWorld(t, b), "g", "c1")
+	if ida[0] == idb[0] || !strings.HasPrefix(ida[0], "c1-5.x.1-") || !strings.HasPrefix(idb[0], "c1-5.x.2-") {
+		t.Fatalf("member IDs %q and %q", ida[0], idb[0])
+	}
+}

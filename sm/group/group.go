@@ -339,6 +339,9 @@ func (c *Coordinator) newMemberID(prefix string) string {
 		prefix = "member"
 	}
 	c.memberSeq++
+	if c.cfg.Instance != "" {
+		return fmt.Sprintf("%s-%d.%s-%d", prefix, c.cfg.Epoch, c.cfg.Instance, c.memberSeq)
+	}
 	return fmt.Sprintf("%s-%d-%d", prefix, c.cfg.Epoch, c.memberSeq)
 }
 

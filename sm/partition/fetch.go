@@ -107,8 +107,8 @@ func (p *Partition) OnLogReadDone(now sm.Time, d sm.LogReadDone) error {
 		if err == nil && next >= 0 && b.BaseOffset != next {
 			err = fmt.Errorf("batch at offset %d follows one ending at %d", b.BaseOffset, next)
 		}
-		if err == nil && (b.BaseOffset < r.seg || len(b.Records) == 0) {
-			err = fmt.Errorf("batch at offset %d with %d records in the segment at %d", b.BaseOffset, len(b.Records), r.seg)
+		if err == nil && (b.BaseOffset < r.seg || b.Len() == 0) {
+			err = fmt.Errorf("batch at offset %d with %d records in the segment at %d", b.BaseOffset, b.Len(), r.seg)
 		}
 		if err != nil {
 			p.onCorrupt(r, r.pos+int64(pos), err)
@@ -436,7 +436,7 @@ func (p *Partition) serveReplica(pf *parkedFetch) {
 func (p *Partition) replicaBatches(bs []sm.Batch) []sm.Batch {
 	bytes := 0
 	for i := range bs {
-		size := batchBytes(bs[i].Records)
+		size := bs[i].FrameSize()
 		if bs[i].NextOffset() > p.durable || i > 0 && bytes+size > p.cfg.ReplicaFetchMaxBytes {
 			return bs[:i:i]
 		}
@@ -554,9 +554,11 @@ func (p *Partition) consumerBatches(from sm.Offset, maxRecords int32, bs []sm.Ba
 			break
 		}
 		if b.NextOffset() > p.hw {
-			k := int(p.hw - b.BaseOffset)
-			b.Records = b.Records[:k:k]
-			b.Seal()
+			cut, ok := b.Truncated(int(p.hw - b.BaseOffset))
+			if !ok {
+				break // compressed: served whole once the high watermark passes it
+			}
+			b = cut
 		}
 		n += b.NextOffset() - max(from, b.BaseOffset)
 		assert.That(b.NextOffset() <= p.hw && b.NextOffset() <= p.durable && b.NextOffset() > from,

@@ -220,7 +220,7 @@ func (p *Partition) validBatches(bs []sm.Batch, leaderEpoch sm.Epoch) bool {
 	next, last := p.log.end(), p.log.lastEpoch()
 	for i := range bs {
 		b := &bs[i]
-		if b.BaseOffset != next || len(b.Records) == 0 || b.Epoch < last || b.Epoch > leaderEpoch || !b.Verify() {
+		if b.BaseOffset != next || b.Len() == 0 || b.Epoch < last || b.Epoch > leaderEpoch || !b.Verify() {
 			return false
 		}
 		next, last = b.NextOffset(), b.Epoch

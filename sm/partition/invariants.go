@@ -54,8 +54,8 @@ func (p *Partition) checkLog() error {
 		for i := n - 1; i >= 0 && l.cache[i].seq > l.checkedSeq; i-- {
 			cb := &l.cache[i]
 			switch {
-			case len(cb.b.Records) == 0 || cb.size != batchBytes(cb.b.Records):
-				return fmt.Errorf("partition: %v cached batch at %d: %d records, size %d", p.cfg.TP, cb.b.BaseOffset, len(cb.b.Records), cb.size)
+			case cb.b.Len() == 0 || cb.size != cb.b.FrameSize():
+				return fmt.Errorf("partition: %v cached batch at %d: %d records, size %d", p.cfg.TP, cb.b.BaseOffset, cb.b.Len(), cb.size)
 			case i > 0 && l.cache[i-1].b.NextOffset() != cb.b.BaseOffset:
 				return fmt.Errorf("partition: %v cached batch at %d follows one ending at %d", p.cfg.TP, cb.b.BaseOffset, l.cache[i-1].b.NextOffset())
 			case i > 0 && l.cache[i-1].seg == cb.seg && l.cache[i-1].pos+int64(l.cache[i-1].size) != cb.pos:

@@ -111,7 +111,12 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 	}
 	assert.That(p.log.lastEpoch() <= p.epoch, "partition: %v: leading epoch %d over a log ending in epoch %d", p.cfg.TP, p.epoch, p.log.lastEpoch())
 	assert.That(p.lead.epochStart <= p.log.end(), "partition: %v: epoch start %d beyond log end %d", p.cfg.TP, p.lead.epochStart, p.log.end())
-	b := sm.Batch{BaseOffset: p.log.end(), Epoch: p.epoch, Timestamp: p.wallClock(), Records: slices.Clone(req.Records)}
+	b, code, msg := p.producedBatch(req)
+	if code != sm.CodeOK {
+		p.replyProduce(from, req.ReqID, code, msg, 0)
+		return
+	}
+	b.BaseOffset, b.Epoch, b.Timestamp = p.log.end(), p.epoch, p.wallClock()
 	b.Seal()
 	p.appendBatches([]sm.Batch{b})
 	if req.Acks.Kind == sm.AckNone {
@@ -131,8 +136,19 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 // checkProduce validates a produce before anything is written.
 func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
 	rf := int32(len(p.replicas))
-	if len(req.Records) == 0 {
+	switch {
+	case req.Block != nil && len(req.Records) > 0:
+		return sm.CodeInvalidRequest, "records: produce carries both records and a records block"
+	case req.Block == nil && len(req.Records) == 0:
 		return sm.CodeInvalidRequest, "records: produce carries no records"
+	case req.Block != nil && req.Count < 1:
+		return sm.CodeInvalidRequest, fmt.Sprintf("count: a records block of %d records", req.Count)
+	case req.Block != nil && !req.Codec.Valid():
+		return sm.CodeInvalidRequest, fmt.Sprintf("codec: unknown compression codec %d (know none, gzip, snappy, lz4, zstd)", uint8(req.Codec))
+	case req.Block != nil && len(req.Block) > p.cfg.MaxBatchBytes:
+		return sm.CodeMessageTooLarge, fmt.Sprintf("records block is %d bytes, above max batch bytes %d", len(req.Block), p.cfg.MaxBatchBytes)
+	case req.Block != nil && sm.BlockChecksum(req.Block) != req.BlockCRC:
+		return sm.CodeCorruptMessage, fmt.Sprintf("records block checksum %08x, the producer's is %08x: damaged on the way", sm.BlockChecksum(req.Block), req.BlockCRC)
 	}
 	switch req.Acks.Kind {
 	case sm.AckNone, sm.AckLeader, sm.AckMajority, sm.AckAll:
@@ -144,11 +160,15 @@ func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
 		return sm.CodeInvalidRequest, fmt.Sprintf("acks: unknown level %v", req.Acks)
 	}
 	for i, r := range req.Records {
-		if n := len(r.Key) + len(r.Value); n > p.cfg.MaxRecordBytes {
+		if n := sm.RecordBytes(r); n > p.cfg.MaxRecordBytes {
 			return sm.CodeMessageTooLarge, fmt.Sprintf("record %d is %d bytes, above max record bytes %d", i, n, p.cfg.MaxRecordBytes)
 		}
 	}
-	if n := batchBytes(req.Records); n > p.cfg.MaxBatchBytes {
+	n := sm.FrameBytes(req.Records)
+	if slices.ContainsFunc(req.Records, func(r sm.Record) bool { return len(r.Headers) > 0 }) {
+		n = sm.FrameV2HeaderBytes + sm.RecordsBlockBytes(req.Records)
+	}
+	if req.Block == nil && n > p.cfg.MaxBatchBytes {
 		return sm.CodeMessageTooLarge, fmt.Sprintf("batch is %d bytes, above max batch bytes %d", n, p.cfg.MaxBatchBytes)
 	}
 	if need, have := p.isrNeeded(req.Acks), p.isrSize(); have < need {
@@ -384,4 +404,71 @@ func (p *Partition) OnReplicaRestarted(now sm.Time, id sm.NodeID, inc uint64) {
 		return
 	}
 	f.incarnation, f.known, f.offset, f.parked = inc, false, 0, nil
+}
+
+// producedBatch is the batch a valid produce appends (offsets, epoch and
+// timestamp still to set): format 1 for plain records, format 2 for a
+// records block or records with headers. A compressed block is kept as
+// the producer sent it (checksum checked, not decompressed) unless the
+// topic forces another codec; then, and for a topic forcing a codec on
+// uncompressed records, the leader recompresses.
+func (p *Partition) producedBatch(req sm.ProduceRequest) (sm.Batch, sm.Code, string) {
+	st := &p.settings
+	if req.Block == nil {
+		recs := slices.Clone(req.Records)
+		headers := slices.ContainsFunc(recs, func(r sm.Record) bool { return len(r.Headers) > 0 })
+		if !headers && (!st.ForceCodec || st.Compression == sm.CodecNone) {
+			return sm.Batch{Records: recs}, sm.CodeOK, ""
+		}
+		b := sm.NewBatchV2(recs)
+		return p.forceCodec(b)
+	}
+	b := sm.Batch{V2: true, Codec: req.Codec, Count: req.Count, Block: slices.Clone(req.Block), BlockCRC: req.BlockCRC,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	if req.Codec == sm.CodecNone {
+		recs, err := sm.DecodeRecords(b.Block, int(b.Count))
+		if err != nil {
+			return b, sm.CodeCorruptMessage, "records block: " + err.Error()
+		}
+		for i, r := range recs {
+			if n := sm.RecordBytes(r); n > p.cfg.MaxRecordBytes {
+				return b, sm.CodeMessageTooLarge, fmt.Sprintf("record %d is %d bytes, above max record bytes %d", i, n, p.cfg.MaxRecordBytes)
+			}
+		}
+		b.Records = recs
+	} else if p.cfg.Compressor != nil {
+		if err := p.cfg.Compressor.Plausible(req.Codec, b.Block); err != nil {
+			return b, sm.CodeCorruptMessage, "records block: " + err.Error()
+		}
+	}
+	return p.forceCodec(b)
+}
+
+// forceCodec recompresses b when the topic forces a codec it does not
+// have.
+func (p *Partition) forceCodec(b sm.Batch) (sm.Batch, sm.Code, string) {
+	st := &p.settings
+	if !st.ForceCodec || b.Codec == st.Compression {
+		return b, sm.CodeOK, ""
+	}
+	if p.cfg.Compressor == nil {
+		return b, sm.CodeInvalidRequest, fmt.Sprintf("the topic forces %v compression and this broker has no compressor", st.Compression)
+	}
+	recs, err := b.Decode(p.cfg.Compressor, sm.BatchFrameMax)
+	if err != nil {
+		return b, sm.CodeCorruptMessage, "records block: " + err.Error()
+	}
+	block := sm.EncodeRecords(nil, recs)
+	out := sm.Batch{V2: true, Count: int32(len(recs)), ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch, BaseSequence: b.BaseSequence}
+	if st.Compression == sm.CodecNone {
+		out.Records, out.Block = recs, block
+	} else if out.Block, err = p.cfg.Compressor.Compress(st.Compression, block); err != nil {
+		return b, sm.CodeInvalidRequest, fmt.Sprintf("recompressing with %v: %v", st.Compression, err)
+	}
+	out.Codec = st.Compression
+	out.BlockCRC = sm.BlockChecksum(out.Block)
+	if len(out.Block) > p.cfg.MaxBatchBytes {
+		return b, sm.CodeMessageTooLarge, fmt.Sprintf("records block is %d bytes as %v, above max batch bytes %d", len(out.Block), st.Compression, p.cfg.MaxBatchBytes)
+	}
+	return out, sm.CodeOK, ""
 }

@@ -135,7 +135,7 @@ func (l *replicaLog) roll() {
 // it.
 func (l *replicaLog) append(b sm.Batch) {
 	assert.That(b.BaseOffset == l.end(), "partition: append at %d, log end %d", b.BaseOffset, l.end())
-	assert.That(len(b.Records) > 0, "partition: append of an empty batch at %d", b.BaseOffset)
+	assert.That(b.Len() > 0, "partition: append of an empty batch at %d", b.BaseOffset)
 	assert.That(b.Epoch >= l.lastEpoch(), "partition: append of epoch %d after epoch %d", b.Epoch, l.lastEpoch())
 	switch {
 	case l.start() == l.end() && len(l.epochs) > 0 && b.Epoch > l.lastEpoch():
@@ -149,7 +149,7 @@ func (l *replicaLog) append(b sm.Batch) {
 	if a.Bytes == 0 {
 		l.activeFirstTs = b.Timestamp
 	}
-	size := sm.FrameBytes(b.Records)
+	size := b.FrameSize()
 	l.active.Add(b.BaseOffset, b.NextOffset(), b.Epoch, b.Timestamp, size)
 	l.cache = append(l.cache, cachedBatch{b: b, seg: a.Base, pos: a.Bytes, size: size})
 	l.cacheBytes += int64(size)
@@ -456,4 +456,3 @@ func (l *replicaLog) manifest() sm.LogManifest {
 }
 
 // batchBytes is the encoded frame size of a batch holding recs.
-func batchBytes(recs []sm.Record) int { return sm.FrameBytes(recs) }

@@ -120,6 +120,10 @@ type Config struct {
 	// CanaryAckAllBeforeISR is a deliberate bug for the simulator's
 	// self-test: acks=all is acknowledged once durable on the leader alone.
 	CanaryAckAllBeforeISR bool
+	// Compressor recompresses produced batches for topics whose
+	// compression_type forces a codec (Settings.Compression); nil refuses
+	// such produces.
+	Compressor sm.Compressor
 	// CanaryTimeLookupNext is another: a time lookup answers the batch
 	// after the right one.
 	CanaryTimeLookupNext bool
@@ -180,6 +184,13 @@ type Settings struct {
 	Tiered              bool
 	LocalRetentionMs    int64
 	LocalRetentionBytes int64
+	// ForceCodec makes the leader store every produced batch compressed
+	// with Compression (CodecNone: uncompressed), recompressing what a
+	// producer sent otherwise (the topic's compression_type names a
+	// codec or "none"); false keeps the producer's (compression_type
+	// "producer" or unset).
+	ForceCodec  bool
+	Compression sm.Codec
 }
 
 // DefaultSegmentBytes is the segment size when nothing sets one (the
@@ -509,7 +520,7 @@ func (p *Partition) issueDisk(op sm.LogOp, start, end sm.Offset) *pendingDisk {
 // the active segment (or find it too old) rolling a new one first.
 func (p *Partition) appendBatches(bs []sm.Batch) {
 	for len(bs) > 0 {
-		roll := p.log.wantsRoll(batchBytes(bs[0].Records), bs[0].Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs)
+		roll := p.log.wantsRoll(bs[0].FrameSize(), bs[0].Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs)
 		before, beforeTs := p.log.activeIndex(), p.log.activeFirstTs
 		if roll {
 			p.log.roll()
@@ -520,7 +531,7 @@ func (p *Partition) appendBatches(bs []sm.Batch) {
 		n := 0
 		for n < len(bs) {
 			b := &bs[n]
-			if n > 0 && p.log.wantsRoll(batchBytes(b.Records), b.Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs) {
+			if n > 0 && p.log.wantsRoll(b.FrameSize(), b.Timestamp, p.settings.SegmentBytes, p.settings.SegmentMs) {
 				break
 			}
 			assert.That(b.Verify(), "partition: %v: appending batch at %d with a bad checksum", p.cfg.TP, b.BaseOffset)

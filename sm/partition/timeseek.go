@@ -108,8 +108,8 @@ func (p *Partition) seekDone(r pendingRead, d sm.LogReadDone) {
 		if err == nil && next >= 0 && b.BaseOffset != next {
 			err = fmt.Errorf("batch at offset %d follows one ending at %d", b.BaseOffset, next)
 		}
-		if err == nil && (b.BaseOffset < r.seg || len(b.Records) == 0) {
-			err = fmt.Errorf("batch at offset %d with %d records in the segment at %d", b.BaseOffset, len(b.Records), r.seg)
+		if err == nil && (b.BaseOffset < r.seg || b.Len() == 0) {
+			err = fmt.Errorf("batch at offset %d with %d records in the segment at %d", b.BaseOffset, b.Len(), r.seg)
 		}
 		if err != nil {
 			p.onCorrupt(r, r.pos+int64(at), err)

@@ -658,7 +658,7 @@ func (r *ColdReader) step(f *coldFetch, v View) stepResult {
 		return r.corrupt(f, p.pos, size, err.Error())
 	case b.BaseOffset != p.expect:
 		return r.corrupt(f, p.pos, size, fmt.Sprintf("batch at offset %d, expected %d", b.BaseOffset, p.expect))
-	case len(b.Records) == 0:
+	case b.Len() == 0:
 		return r.corrupt(f, p.pos, size, fmt.Sprintf("empty batch at offset %d", b.BaseOffset))
 	case b.NextOffset() > p.seg.next:
 		return r.corrupt(f, p.pos, size, fmt.Sprintf("batch [%d, %d) past the segment's end %d", b.BaseOffset, b.NextOffset(), p.seg.next))
@@ -683,9 +683,11 @@ func (r *ColdReader) step(f *coldFetch, v View) stepResult {
 		// Uploaded segments are committed, so this cannot happen while the
 		// caller's view is right; cut as the hot path does, never serve
 		// beyond the high watermark.
-		k := int(v.HighWatermark - b.BaseOffset)
-		b.Records = b.Records[:k:k]
-		b.Seal()
+		cut, ok := b.Truncated(int(v.HighWatermark - b.BaseOffset))
+		if !ok {
+			return stepFull // compressed: served whole once the high watermark passes it
+		}
+		b = cut
 	}
 	f.records += b.NextOffset() - max(p.from, b.BaseOffset)
 	f.bytes += size

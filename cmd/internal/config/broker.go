@@ -31,6 +31,9 @@ type Broker struct {
 	Log           Log                 `toml:"log"`
 	Security      Security            `toml:"security"`
 	Metrics       Metrics             `toml:"metrics"`
+	// Groups is the consumer groups' [groups] section: the offsets topic
+	// and the coordinators this broker hosts.
+	Groups Groups `toml:"groups"`
 	// AcceptDataLoss is weir-broker's --accept-data-loss (alias
 	// --truncate-corrupt), never a configuration key: start even where the
 	// last in-sync copy of a partition was lost, cutting damaged logs at the
@@ -136,6 +139,53 @@ type TLS struct {
 	KeyFile  string `toml:"key_file"`
 }
 
+// Groups is the [groups] section (Kafka's names in parentheses). Every
+// broker of a cluster should use the same offsets topic settings: the
+// first to serve a FindCoordinator creates the topic with its own.
+type Groups struct {
+	// OffsetsTopicPartitions is __consumer_offsets' partition count
+	// (offsets.topic.num.partitions); fixed once the topic exists.
+	OffsetsTopicPartitions int32 `toml:"offsets_topic_partitions"`
+	// OffsetsTopicReplicationFactor (offsets.topic.replication.factor) is
+	// capped at the brokers registered when the topic is created.
+	OffsetsTopicReplicationFactor int32 `toml:"offsets_topic_replication_factor"`
+	// OffsetsTopicSegmentBytes is its segment size (offsets.topic.segment.bytes).
+	OffsetsTopicSegmentBytes int64 `toml:"offsets_topic_segment_bytes"`
+	// SnapshotBytes: a coordinator restates its state once this much was
+	// appended since it last did, so retention can delete what is below.
+	SnapshotBytes int64 `toml:"snapshot_bytes"`
+	// Session timeouts a member may ask for
+	// (group.min/max.session.timeout.ms).
+	MinSessionTimeoutMs int64 `toml:"min_session_timeout_ms"`
+	MaxSessionTimeoutMs int64 `toml:"max_session_timeout_ms"`
+	// InitialRebalanceDelayMs holds an empty group's first rebalance open
+	// so a starting fleet lands in one generation
+	// (group.initial.rebalance.delay.ms; 0: none).
+	InitialRebalanceDelayMs int64 `toml:"initial_rebalance_delay_ms"`
+	// MaxSize caps a group's members (group.max.size).
+	MaxSize int `toml:"max_size"`
+}
+
+// DefaultGroups is Kafka's defaults where they fit one machine (16
+// offsets partitions instead of 50, a 1 s minimum session timeout
+// instead of 6 s).
+func DefaultGroups() Groups {
+	return Groups{OffsetsTopicPartitions: 16, OffsetsTopicReplicationFactor: 3, OffsetsTopicSegmentBytes: 16 << 20,
+		SnapshotBytes: 4 << 20, MinSessionTimeoutMs: 1000, MaxSessionTimeoutMs: 1800000, InitialRebalanceDelayMs: 3000, MaxSize: 1000}
+}
+
+func (g Groups) validate(p *Problems) {
+	p.Add(g.OffsetsTopicPartitions < 1 || g.OffsetsTopicPartitions > 1000, "groups.offsets_topic_partitions", "must be in 1..1000 (got %d)", g.OffsetsTopicPartitions)
+	p.Add(g.OffsetsTopicReplicationFactor < 1, "groups.offsets_topic_replication_factor", "must be >= 1 (got %d)", g.OffsetsTopicReplicationFactor)
+	p.Add(g.OffsetsTopicSegmentBytes < segmentSizeBytesMin || g.OffsetsTopicSegmentBytes > segmentSizeBytesMax, "groups.offsets_topic_segment_bytes",
+		"must be in %d..%d (1 MiB..16 GiB) (got %d)", segmentSizeBytesMin, int64(segmentSizeBytesMax), g.OffsetsTopicSegmentBytes)
+	p.Add(g.SnapshotBytes < 1, "groups.snapshot_bytes", "must be >= 1 (got %d)", g.SnapshotBytes)
+	p.Add(g.MinSessionTimeoutMs < 1, "groups.min_session_timeout_ms", "must be >= 1 (got %d)", g.MinSessionTimeoutMs)
+	p.Add(g.MaxSessionTimeoutMs < g.MinSessionTimeoutMs, "groups.max_session_timeout_ms", "must be >= groups.min_session_timeout_ms %d (got %d)", g.MinSessionTimeoutMs, g.MaxSessionTimeoutMs)
+	p.Add(g.InitialRebalanceDelayMs < 0, "groups.initial_rebalance_delay_ms", "must be >= 0 (got %d)", g.InitialRebalanceDelayMs)
+	p.Add(g.MaxSize < 1, "groups.max_size", "must be >= 1 (got %d)", g.MaxSize)
+}
+
 // Log is the [log] section.
 type Log struct {
 	Level  string `toml:"level"`
@@ -160,6 +210,7 @@ func DefaultBroker() Broker {
 	b.Log = Log{Level: "info", Format: "console"}
 	b.Security = DefaultSecurity()
 	b.Metrics.Listen = "127.0.0.1:9643"
+	b.Groups = DefaultGroups()
 	return b
 }
 
@@ -201,6 +252,7 @@ func (b *Broker) Validate() error {
 	validateTLS(&p, b.TLS)
 	validateLog(&p, b.Log)
 	b.Security.validate(&p)
+	b.Groups.validate(&p)
 	return p.Err("broker")
 }
 

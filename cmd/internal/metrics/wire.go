@@ -227,6 +227,10 @@ func recordBytes(rs []sm.Record) int {
 func batchBytes(bs []sm.Batch) int {
 	n := 0
 	for i := range bs {
+		if bs[i].Records == nil {
+			n += len(bs[i].Block) // compressed: the bytes as they travel
+			continue
+		}
 		n += recordBytes(bs[i].Records)
 	}
 	return n

@@ -18,6 +18,7 @@ import (
 	"github.com/weirmq/weir/cloud"
 	"github.com/weirmq/weir/cmd/internal/config"
 	"github.com/weirmq/weir/cmd/internal/metrics"
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/io/wal"
 	"github.com/weirmq/weir/net/tlsutil"
 	"github.com/weirmq/weir/net/transport"
@@ -384,6 +385,15 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.HealthInterval = ms(cfg.Broker.HealthCheckIntervalMs)
 	bc.Tier = tierConfig(cfg)
 	bc.ACL = cfg.Security.ACLOptions()
+	bc.Compressor = codec.Codecs{}
+	g := cfg.Groups
+	bc.Groups = broker.GroupsConfig{OffsetsPartitions: g.OffsetsTopicPartitions, OffsetsReplication: g.OffsetsTopicReplicationFactor,
+		OffsetsSegmentBytes: g.OffsetsTopicSegmentBytes, SnapshotBytes: g.SnapshotBytes,
+		SessionTimeoutMin: ms(g.MinSessionTimeoutMs), SessionTimeoutMax: ms(g.MaxSessionTimeoutMs),
+		InitialRebalanceDelay: ms(g.InitialRebalanceDelayMs), MembersMax: g.MaxSize}
+	if g.InitialRebalanceDelayMs == 0 {
+		bc.Groups.InitialRebalanceDelay = -1 // none (the broker's 0 means its default)
+	}
 	// A batch must fit in one frame with room for the envelope.
 	bc.MaxBatchBytes = min(bc.MaxBatchBytes, cfg.Network.MaxFrameBytes/2)
 	bc.MaxRecordBytes = min(bc.MaxRecordBytes, bc.MaxBatchBytes)
