@@ -91,7 +91,7 @@ func drawGroups(seed uint64, c *Config) GroupWorkload {
 	r := newRNG(seed).child("group-config")
 	g := GroupWorkload{
 		Groups:         1 + r.intn(2),
-		Members:        2 + r.intn(3),
+		Members:        2 + r.intn(2),
 		Topic:          "t0",
 		SessionTimeout: sm.Duration(r.between(1000, 3000)) * sm.Millisecond,
 		FaultMean:      sm.Duration(r.between(1500, 5000)) * sm.Millisecond,
@@ -420,7 +420,7 @@ func (m *member) next(d sm.Duration) {
 }
 
 func (m *member) think() sm.Duration {
-	return sm.Duration(m.rng.between(int64(5*sm.Millisecond), int64(60*sm.Millisecond)))
+	return sm.Duration(m.rng.between(int64(10*sm.Millisecond), int64(100*sm.Millisecond)))
 }
 
 func (m *member) hbInterval() sm.Duration { return m.w.grp.cfg.SessionTimeout / 3 }
@@ -754,7 +754,7 @@ func (m *member) receive(env sm.Envelope) {
 	case sm.FetchResponse:
 		if m.onRead(r) == 0 {
 			// Caught up (or refused): look again a little later.
-			backoff = sm.Duration(m.rng.between(int64(50*sm.Millisecond), int64(200*sm.Millisecond)))
+			backoff = sm.Duration(m.rng.between(int64(100*sm.Millisecond), int64(400*sm.Millisecond)))
 		}
 	}
 	m.next(backoff)
