@@ -20,13 +20,21 @@ import (
 // group topic's partitions client side (range or cooperative-sticky, drawn
 // per group). Each member syncs, heartbeats, reads its partitions from the
 // committed offsets (OffsetFetch; none: from the start, and a read below
-// the log start moves to it) and commits what it consumed. While the
-// faults run, members now and then crash (all state lost: they rejoin as
-// new members), pause past their session timeout (and find, when they
-// resume, that they were removed: UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION
-// send them back to join), or leave cleanly and come back later.
-// Coordinators fail over with their offsets partition under the cluster's
-// faults.
+// the log start moves to it) and commits what it consumed: periodically
+// and asynchronously (Kafka's commitAsync: the member carries on, so an
+// answer may come back after the generation ended), synchronously before
+// an eager rejoin, a cooperative revoke or a leave, and now and then late,
+// tagged with the generation before the one just synced (which the
+// coordinator must refuse: ILLEGAL_GENERATION). While the faults run,
+// members now and then crash (all state lost: they rejoin as new
+// members), pause past their session timeout (and find, when they resume,
+// that they were removed: UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION send
+// them back to join), or leave cleanly and come back later, and 2% of
+// their messages take a slow link (0.1-1.5 s more). Coordinators fail over
+// with their offsets partition under the cluster's faults. In ACL seeds
+// the base rules let everyone use every group (the ACL director's deny
+// rules cover topics, so members' reads and commits are refused now and
+// then).
 //
 // The group checker judges the facts members saw, as they arrive:
 //
