@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/io/codec"
+	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
 	"github.com/weirmq/weir/sm/partition"
