@@ -92,6 +92,9 @@ type Record struct {
 	// them.
 	Key, Value []byte
 	Headers    []Header
+	// Timestamp is the record's create time when its producer gave one,
+	// else AppendTime, the time its leader appended it.
+	Timestamp, AppendTime time.Time
 	// LeaderEpoch is the epoch of the leader that wrote the record.
 	LeaderEpoch sm.Epoch
 }
@@ -791,7 +794,13 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 			if off < res.next {
 				continue
 			}
-			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch})
+			rec := Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch,
+				AppendTime: time.UnixMilli(b.Timestamp)}
+			rec.Timestamp = rec.AppendTime
+			if r.Timestamp != 0 {
+				rec.Timestamp = time.UnixMilli(r.Timestamp)
+			}
+			res.recs = append(res.recs, rec)
 			res.next = off + 1
 		}
 	}

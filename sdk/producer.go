@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -31,6 +30,10 @@ type Message struct {
 	// Headers are the record's headers (UTF-8 keys, any values), kept in
 	// order; consumers get them in Record.Headers.
 	Headers []Header
+	// Timestamp is the record's create time, kept with it (Kafka's
+	// CreateTime); zero gives none, and consumers see the leader's append
+	// time instead.
+	Timestamp time.Time
 }
 
 // Header is one record header: a UTF-8 key and a value.
@@ -327,12 +330,15 @@ func failedResult(topic string, partition int32) Result {
 // dropped) when msg was rejected at once.
 func (p *Producer) enqueue(msg Message, cb func(Result, error)) *entry {
 	rec := sm.Record{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
+	if !msg.Timestamp.IsZero() {
+		rec.Timestamp = max(msg.Timestamp.UnixMilli(), 1) // 0 means none
+	}
 	e := &entry{
 		rec:   rec,
 		topic: msg.Topic, partition: msg.Partition, tp: sm.TopicPartition{Topic: msg.Topic, Partition: -1},
 		size: recordOverhead + len(msg.Key) + len(msg.Value), cb: cb,
 	}
-	if len(msg.Headers) > 0 {
+	if sm.NeedsV2([]sm.Record{rec}) {
 		e.size = sm.RecordsBlockBytes([]sm.Record{rec}) // as the broker counts a records block
 	}
 	reject := func(err error) *entry {
@@ -537,7 +543,7 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 	// Records with headers, or a compressed batch, go as a records block
 	// (format 2), built once for every attempt.
 	var block []byte
-	if p.codec != sm.CodecNone || slices.ContainsFunc(recs, func(r sm.Record) bool { return len(r.Headers) > 0 }) {
+	if p.codec != sm.CodecNone || sm.NeedsV2(recs) {
 		block = sm.EncodeRecords(make([]byte, 0, sm.RecordsBlockBytes(recs)), recs)
 		if p.codec != sm.CodecNone {
 			var err error

@@ -32,7 +32,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	u32 blockCRC       CRC32C of block as stored (the producer's)
 //	u32 blockLen
 //	block              the records, Codec compressed (CodecNone: as they are):
-//	                   count × { u32 keyLen, key, u32 valueLen, value,
+//	                   count × { i64 timestamp (the producer's create time, Unix ms; 0: none),
+//	                             u32 keyLen, key, u32 valueLen, value,
 //	                             u32 headers, headers × { u32 keyLen, key, u32 valueLen, value } }
 //
 // The frame CRC covers the block as stored, so a broker checks a compressed
@@ -232,9 +233,14 @@ func decodeV2(b *Batch, count uint32, p []byte) error {
 	return nil
 }
 
+// recordBlockMin is the smallest record in a records block: timestamp,
+// key and value lengths, header count.
+const recordBlockMin = 8 + 4 + 4 + 4
+
 // EncodeRecords appends recs as a format-2 records block, uncompressed.
 func EncodeRecords(dst []byte, recs []Record) []byte {
 	for _, r := range recs {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(r.Timestamp))
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Key)))
 		dst = append(dst, r.Key...)
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Value)))
@@ -248,6 +254,17 @@ func EncodeRecords(dst []byte, recs []Record) []byte {
 		}
 	}
 	return dst
+}
+
+// NeedsV2 reports whether recs carry what only format 2 stores: headers or
+// create timestamps.
+func NeedsV2(recs []Record) bool {
+	for _, r := range recs {
+		if len(r.Headers) > 0 || r.Timestamp != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // RecordBytes is a record's size as limits count it: key, value, and
@@ -264,7 +281,7 @@ func RecordBytes(r Record) int {
 func RecordsBlockBytes(recs []Record) int {
 	n := 0
 	for _, r := range recs {
-		n += 12 + len(r.Key) + len(r.Value)
+		n += recordBlockMin + len(r.Key) + len(r.Value)
 		for _, h := range r.Headers {
 			n += 8 + len(h.Key) + len(h.Value)
 		}
@@ -277,13 +294,18 @@ func RecordsBlockBytes(recs []Record) int {
 // cut, has bytes left over, or has a header key that is not UTF-8, naming
 // the record.
 func DecodeRecords(block []byte, count int) ([]Record, error) {
-	if count <= 0 || count > len(block)/12 {
+	if count <= 0 || count > len(block)/recordBlockMin {
 		return nil, fmt.Errorf("%w: %d records in a block of %d bytes", ErrBadFrame, count, len(block))
 	}
 	recs := make([]Record, count)
 	p := block
 	for i := range recs {
 		var ok bool
+		if len(p) < 8 {
+			return nil, fmt.Errorf("%w: record %d timestamp", ErrBadFrame, i)
+		}
+		recs[i].Timestamp = int64(binary.LittleEndian.Uint64(p))
+		p = p[8:]
 		if recs[i].Key, p, ok = takeBytes(p); !ok {
 			return nil, fmt.Errorf("%w: record %d key", ErrBadFrame, i)
 		}

@@ -121,7 +121,7 @@ func TestDecodeRecordsBadInput(t *testing.T) {
 		{"cut", good[:len(good)-1], 1, "record 0 header 0 value"},
 		{"trailing", append(bytes.Clone(good), 0), 1, "after the last record"},
 		{"not utf-8", badKey, 1, "not UTF-8"},
-		{"count too large", good, 2, "record 1 key"},
+		{"count too large", good, 2, "2 records in a block"},
 		{"count zero", good, 0, "0 records"},
 	}
 	for _, c := range cases {

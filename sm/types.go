@@ -271,6 +271,10 @@ type Record struct {
 	// keys are UTF-8. A batch with any header is stored in format 2 (see
 	// Batch.V2).
 	Headers []Header
+	// Timestamp is the producer's create time in Unix milliseconds (zero:
+	// none given), carried by format-2 batches; the batch's own Timestamp
+	// is the leader's append time.
+	Timestamp int64
 }
 
 // Header is one record header (Kafka's): a UTF-8 key and opaque bytes.

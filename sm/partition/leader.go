@@ -165,7 +165,7 @@ func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
 		}
 	}
 	n := sm.FrameBytes(req.Records)
-	if slices.ContainsFunc(req.Records, func(r sm.Record) bool { return len(r.Headers) > 0 }) {
+	if sm.NeedsV2(req.Records) {
 		n = sm.FrameV2HeaderBytes + sm.RecordsBlockBytes(req.Records)
 	}
 	if req.Block == nil && n > p.cfg.MaxBatchBytes {
@@ -416,8 +416,7 @@ func (p *Partition) producedBatch(req sm.ProduceRequest) (sm.Batch, sm.Code, str
 	st := &p.settings
 	if req.Block == nil {
 		recs := slices.Clone(req.Records)
-		headers := slices.ContainsFunc(recs, func(r sm.Record) bool { return len(r.Headers) > 0 })
-		if !headers && (!st.ForceCodec || st.Compression == sm.CodecNone) {
+		if !sm.NeedsV2(recs) && (!st.ForceCodec || st.Compression == sm.CodecNone) {
 			return sm.Batch{Records: recs}, sm.CodeOK, ""
 		}
 		b := sm.NewBatchV2(recs)
