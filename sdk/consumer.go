@@ -92,9 +92,12 @@ type Record struct {
 	// them.
 	Key, Value []byte
 	Headers    []Header
-	// Timestamp is the record's create time when its producer gave one,
-	// else AppendTime, the time its leader appended it.
-	Timestamp, AppendTime time.Time
+	// Timestamp is the record's time as its topic keeps it (Kafka's
+	// ConsumerRecord.timestamp): its create time as the producer gave it
+	// when the topic's message_timestamp_type is create_time (CreateTime
+	// true), else the time its leader appended it.
+	Timestamp  time.Time
+	CreateTime bool
 	// LeaderEpoch is the epoch of the leader that wrote the record.
 	LeaderEpoch sm.Epoch
 }
@@ -795,10 +798,9 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 				continue
 			}
 			rec := Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch,
-				AppendTime: time.UnixMilli(b.Timestamp)}
-			rec.Timestamp = rec.AppendTime
-			if r.Timestamp != 0 {
-				rec.Timestamp = time.UnixMilli(r.Timestamp)
+				Timestamp: time.UnixMilli(b.Timestamp)}
+			if b.CreateTime && r.Timestamp != 0 {
+				rec.Timestamp, rec.CreateTime = time.UnixMilli(r.Timestamp), true
 			}
 			res.recs = append(res.recs, rec)
 			res.next = off + 1

@@ -385,7 +385,7 @@ func (f *fakeCluster) produceLocked(self sm.NodeID, req sm.ProduceRequest) sm.Pr
 	case req.Block != nil:
 		// Stored as sent, as a broker does (format 2).
 		b = sm.Batch{BaseOffset: b.BaseOffset, Epoch: b.Epoch, V2: true, Codec: req.Codec, Count: req.Count, Block: slices.Clone(req.Block),
-			BlockCRC: req.BlockCRC, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+			BlockCRC: req.BlockCRC, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, CreateTime: true}
 		if req.Codec == sm.CodecNone {
 			recs, err := sm.DecodeRecords(b.Block, int(b.Count))
 			if err != nil {
@@ -396,7 +396,7 @@ func (f *fakeCluster) produceLocked(self sm.NodeID, req sm.ProduceRequest) sm.Pr
 		}
 	case sm.NeedsV2(req.Records):
 		nb := sm.NewBatchV2(b.Records)
-		nb.BaseOffset, nb.Epoch = b.BaseOffset, b.Epoch
+		nb.BaseOffset, nb.Epoch, nb.CreateTime = b.BaseOffset, b.Epoch, true
 		b = nb
 	}
 	b.Seal()

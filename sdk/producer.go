@@ -30,9 +30,10 @@ type Message struct {
 	// Headers are the record's headers (UTF-8 keys, any values), kept in
 	// order; consumers get them in Record.Headers.
 	Headers []Header
-	// Timestamp is the record's create time, kept with it (Kafka's
-	// CreateTime); zero gives none, and consumers see the leader's append
-	// time instead.
+	// Timestamp is the record's create time, kept with it; consumers see
+	// it when the topic's message_timestamp_type is create_time (else the
+	// leader's append time). Zero gives none: the record counts as created
+	// when its leader appends it.
 	Timestamp time.Time
 }
 
@@ -599,6 +600,9 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 		req := sm.ProduceRequest{ReqID: reqID, TP: tp, Acks: p.acks, Records: recs, Timeout: sm.Duration(p.cfg.AckTimeout)}
 		if block != nil {
 			req.Records, req.Codec, req.Block, req.Count, req.BlockCRC = nil, p.codec, block, int32(len(recs)), sm.BlockChecksum(block)
+			for _, r := range recs {
+				req.MaxTimestamp = max(req.MaxTimestamp, r.Timestamp)
+			}
 		}
 		m, sent, err := c.roundTrip(ctx, leader, reqID, req, p.wait)
 		if err != nil {

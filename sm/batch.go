@@ -25,7 +25,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // bit (a format-1 decoder then refuses it rather than misreading it):
 //
 //	u32 count | 1<<31
-//	u8  codec          (Codec)
+//	u8  attributes     bits 0-2 the codec (Codec), bit 3 create time (Batch.CreateTime), others 0
 //	i64 producerID     (-1: none)
 //	i16 producerEpoch
 //	i32 baseSequence
@@ -50,6 +50,9 @@ const (
 	FrameV2HeaderBytes = FrameHeaderBytes + 1 + 8 + 2 + 4 + 4 + 4
 	// countV2 marks a format-2 frame in its count field.
 	countV2 = 1 << 31
+	// Format-2 attribute bits.
+	attrCodec      = 0x07
+	attrCreateTime = 0x08
 )
 
 // FrameCount reads a frame's count field: the records, and whether the
@@ -106,7 +109,11 @@ func v2Header(dst []byte, b *Batch) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Epoch))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Timestamp))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(b.Count)|countV2)
-	dst = append(dst, byte(b.Codec))
+	attrs := byte(b.Codec)
+	if b.CreateTime {
+		attrs |= attrCreateTime
+	}
+	dst = append(dst, attrs)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.ProducerID))
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(b.ProducerEpoch))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(b.BaseSequence))
@@ -203,7 +210,10 @@ func decodeV2(b *Batch, count uint32, p []byte) error {
 		return fmt.Errorf("%w: format 2 header cut at %d bytes", ErrBadFrame, len(p))
 	}
 	b.V2, b.Count = true, int32(count)
-	b.Codec = Codec(p[0])
+	if p[0]&^(attrCodec|attrCreateTime) != 0 {
+		return fmt.Errorf("%w: unknown attributes %#02x", ErrBadFrame, p[0])
+	}
+	b.Codec, b.CreateTime = Codec(p[0]&attrCodec), p[0]&attrCreateTime != 0
 	b.ProducerID = int64(binary.LittleEndian.Uint64(p[1:]))
 	b.ProducerEpoch = int16(binary.LittleEndian.Uint16(p[9:]))
 	b.BaseSequence = int32(binary.LittleEndian.Uint32(p[11:]))

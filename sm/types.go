@@ -308,6 +308,11 @@ type Batch struct {
 	// BaseSequence -1.
 	V2            bool
 	Codec         Codec
+	// CreateTime: Timestamp is the newest create time of the records (the
+	// topic's message_timestamp_type is create_time), and each record's
+	// own Timestamp is what consumers see; else Timestamp is the leader's
+	// append time, which consumers see for every record.
+	CreateTime    bool
 	ProducerID    int64
 	ProducerEpoch int16
 	BaseSequence  int32

@@ -117,6 +117,15 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 		return
 	}
 	b.BaseOffset, b.Epoch, b.Timestamp = p.log.end(), p.epoch, p.wallClock()
+	if p.settings.CreateTime && b.V2 {
+		// Kafka's CreateTime: the batch goes by its newest record, as the
+		// producer stamped them (a compressed block's is declared with it);
+		// a record without a create time counts as appended now.
+		b.CreateTime = true
+		if ts := createStamp(req, b.Records, b.Timestamp); ts > 0 {
+			b.Timestamp = ts
+		}
+	}
 	b.Seal()
 	p.appendBatches([]sm.Batch{b})
 	if req.Acks.Kind == sm.AckNone {
@@ -404,6 +413,31 @@ func (p *Partition) OnReplicaRestarted(now sm.Time, id sm.NodeID, inc uint64) {
 		return
 	}
 	f.incarnation, f.known, f.offset, f.parked = inc, false, 0, nil
+}
+
+// createStamp is the newest create time of a produce's records: read from
+// them where the leader has them decoded, else as the producer declared it
+// (a compressed block); now stands in for a record without one.
+func createStamp(req sm.ProduceRequest, decoded []sm.Record, now int64) int64 {
+	recs := req.Records
+	if recs == nil {
+		recs = decoded
+	}
+	if recs == nil {
+		if req.MaxTimestamp > 0 {
+			return req.MaxTimestamp
+		}
+		return now
+	}
+	var ts int64
+	for _, r := range recs {
+		if r.Timestamp > 0 {
+			ts = max(ts, r.Timestamp)
+		} else {
+			ts = max(ts, now)
+		}
+	}
+	return ts
 }
 
 // producedBatch is the batch a valid produce appends (offsets, epoch and
