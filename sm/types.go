@@ -306,8 +306,8 @@ type Batch struct {
 	// records when CodecNone), BlockCRC the producer's CRC32C of it, Count
 	// the records in it. ProducerID is -1 when none, with ProducerEpoch and
 	// BaseSequence -1.
-	V2            bool
-	Codec         Codec
+	V2    bool
+	Codec Codec
 	// CreateTime: Timestamp is the newest create time of the records (the
 	// topic's message_timestamp_type is create_time), and each record's
 	// own Timestamp is what consumers see; else Timestamp is the leader's
