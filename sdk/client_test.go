@@ -1093,3 +1093,59 @@ func TestClientStats(t *testing.T) {
 		t.Fatalf("after timeouts: %+v", s)
 	}
 }
+
+// Goal: headers, a create timestamp and compression go through the
+// producer and come back from the consumer as they were sent, for every
+// codec (the fake keeps create times, as a create_time topic does);
+// records without one show the batch's time.
+func TestProduceHeadersTimestampsCompression(t *testing.T) {
+	f := newFakeCluster(t, 101)
+	f.createTopic("t", 1, 101)
+	c := f.newClient(f.clientConfig(f.brokers[101].addr))
+	ctx := context.Background()
+	at := time.UnixMilli(1_764_720_000_123)
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		p, err := c.NewProducer(ProducerConfig{Compression: codec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Send(ctx, Message{Topic: "t", Partition: 0, Value: []byte("v-" + codec), Headers: []Header{{Key: "codec", Value: []byte(codec)}}, Timestamp: at}); err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		if _, err := p.Send(ctx, Message{Topic: "t", Partition: 0, Value: []byte("plain-" + codec)}); err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		p.Close(ctx)
+	}
+	if _, err := c.NewProducer(ProducerConfig{Compression: "brotli"}); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("unknown codec: %v", err)
+	}
+	if _, err := func() (Result, error) {
+		p, _ := c.NewProducer(ProducerConfig{})
+		defer p.Close(ctx)
+		return p.Send(ctx, Message{Topic: "t", Partition: 0, Value: []byte("x"), Headers: []Header{{Key: "\xff"}}})
+	}(); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("a header key that is not UTF-8: %v", err)
+	}
+	cons, _ := c.NewConsumer(ConsumerConfig{})
+	tp := TopicPartition{Topic: "t"}
+	cons.Assign(tp)
+	cons.SeekToBeginning(tp)
+	var got []Record
+	for len(got) < 10 {
+		recs, err := cons.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+	}
+	for i, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		r, plain := got[2*i], got[2*i+1]
+		if string(r.Value) != "v-"+codec || len(r.Headers) != 1 || string(r.Headers[0].Value) != codec || !r.Timestamp.Equal(at) || !r.CreateTime {
+			t.Errorf("%s: got %+v", codec, r)
+		}
+		if string(plain.Value) != "plain-"+codec || plain.Headers != nil || plain.CreateTime {
+			t.Errorf("%s: plain record %+v", codec, plain)
+		}
+	}
+}

@@ -92,6 +92,12 @@ type Record struct {
 	// them.
 	Key, Value []byte
 	Headers    []Header
+	// Timestamp is the record's time as its topic keeps it (Kafka's
+	// ConsumerRecord.timestamp): its create time as the producer gave it
+	// when the topic's message_timestamp_type is create_time (CreateTime
+	// true), else the time its leader appended it.
+	Timestamp  time.Time
+	CreateTime bool
 	// LeaderEpoch is the epoch of the leader that wrote the record.
 	LeaderEpoch sm.Epoch
 }
@@ -791,7 +797,12 @@ func (k *Consumer) fetch(ctx context.Context, job fetchJob) fetchResult {
 			if off < res.next {
 				continue
 			}
-			res.recs = append(res.recs, Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch})
+			rec := Record{TP: job.tp, Offset: off, Key: r.Key, Value: r.Value, Headers: r.Headers, LeaderEpoch: b.Epoch,
+				Timestamp: time.UnixMilli(b.Timestamp)}
+			if b.CreateTime && r.Timestamp != 0 {
+				rec.Timestamp, rec.CreateTime = time.UnixMilli(r.Timestamp), true
+			}
+			res.recs = append(res.recs, rec)
 			res.next = off + 1
 		}
 	}

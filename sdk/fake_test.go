@@ -381,6 +381,24 @@ func (f *fakeCluster) produceLocked(self sm.NodeID, req sm.ProduceRequest) sm.Pr
 		return resp
 	}
 	b := sm.Batch{BaseOffset: f.endLocked(req.TP), Epoch: st.LeaderEpoch, Records: slices.Clone(req.Records)}
+	switch {
+	case req.Block != nil:
+		// Stored as sent, as a broker does (format 2).
+		b = sm.Batch{BaseOffset: b.BaseOffset, Epoch: b.Epoch, V2: true, Codec: req.Codec, Count: req.Count, Block: slices.Clone(req.Block),
+			BlockCRC: req.BlockCRC, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, CreateTime: true}
+		if req.Codec == sm.CodecNone {
+			recs, err := sm.DecodeRecords(b.Block, int(b.Count))
+			if err != nil {
+				resp.Code, resp.Message = sm.CodeCorruptMessage, err.Error()
+				return resp
+			}
+			b.Records = recs
+		}
+	case sm.NeedsV2(req.Records):
+		nb := sm.NewBatchV2(b.Records)
+		nb.BaseOffset, nb.Epoch, nb.CreateTime = b.BaseOffset, b.Epoch, true
+		b = nb
+	}
 	b.Seal()
 	f.logs[req.TP] = append(f.logs[req.TP], b)
 	resp.BaseOffset, resp.LeaderEpoch, resp.LeaderHint = b.BaseOffset, st.LeaderEpoch, self

@@ -710,7 +710,7 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	eventuallyGroup(t, "3/3", func() bool { return balanced(tps, 3, 3, a, b) }, a, b)
 	had := sortTPs(a.k.Assignment())
 	assignedB, revokedB, _ := b.callbacks() // b may have held everything before a joined
-	a.stop() // a static member does not leave
+	a.stop()                                // a static member does not leave
 	a2 := startMember(t, f, "a2", static)
 	eventuallyGroup(t, "a2 holding a's partitions", func() bool { return slices.Equal(sortTPs(a2.k.Assignment()), had) }, a2, b)
 	if !balanced(tps, 3, 3, a2, b) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -31,6 +30,11 @@ type Message struct {
 	// Headers are the record's headers (UTF-8 keys, any values), kept in
 	// order; consumers get them in Record.Headers.
 	Headers []Header
+	// Timestamp is the record's create time, kept with it; consumers see
+	// it when the topic's message_timestamp_type is create_time (else the
+	// leader's append time). Zero gives none: the record counts as created
+	// when its leader appends it.
+	Timestamp time.Time
 }
 
 // Header is one record header: a UTF-8 key and a value.
@@ -327,12 +331,15 @@ func failedResult(topic string, partition int32) Result {
 // dropped) when msg was rejected at once.
 func (p *Producer) enqueue(msg Message, cb func(Result, error)) *entry {
 	rec := sm.Record{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}
+	if !msg.Timestamp.IsZero() {
+		rec.Timestamp = max(msg.Timestamp.UnixMilli(), 1) // 0 means none
+	}
 	e := &entry{
 		rec:   rec,
 		topic: msg.Topic, partition: msg.Partition, tp: sm.TopicPartition{Topic: msg.Topic, Partition: -1},
 		size: recordOverhead + len(msg.Key) + len(msg.Value), cb: cb,
 	}
-	if len(msg.Headers) > 0 {
+	if sm.NeedsV2([]sm.Record{rec}) {
 		e.size = sm.RecordsBlockBytes([]sm.Record{rec}) // as the broker counts a records block
 	}
 	reject := func(err error) *entry {
@@ -537,7 +544,7 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 	// Records with headers, or a compressed batch, go as a records block
 	// (format 2), built once for every attempt.
 	var block []byte
-	if p.codec != sm.CodecNone || slices.ContainsFunc(recs, func(r sm.Record) bool { return len(r.Headers) > 0 }) {
+	if p.codec != sm.CodecNone || sm.NeedsV2(recs) {
 		block = sm.EncodeRecords(make([]byte, 0, sm.RecordsBlockBytes(recs)), recs)
 		if p.codec != sm.CodecNone {
 			var err error
@@ -593,6 +600,9 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 		req := sm.ProduceRequest{ReqID: reqID, TP: tp, Acks: p.acks, Records: recs, Timeout: sm.Duration(p.cfg.AckTimeout)}
 		if block != nil {
 			req.Records, req.Codec, req.Block, req.Count, req.BlockCRC = nil, p.codec, block, int32(len(recs)), sm.BlockChecksum(block)
+			for _, r := range recs {
+				req.MaxTimestamp = max(req.MaxTimestamp, r.Timestamp)
+			}
 		}
 		m, sent, err := c.roundTrip(ctx, leader, reqID, req, p.wait)
 		if err != nil {

@@ -25,14 +25,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // bit (a format-1 decoder then refuses it rather than misreading it):
 //
 //	u32 count | 1<<31
-//	u8  codec          (Codec)
+//	u8  attributes     bits 0-2 the codec (Codec), bit 3 create time (Batch.CreateTime), others 0
 //	i64 producerID     (-1: none)
 //	i16 producerEpoch
 //	i32 baseSequence
 //	u32 blockCRC       CRC32C of block as stored (the producer's)
 //	u32 blockLen
 //	block              the records, Codec compressed (CodecNone: as they are):
-//	                   count × { u32 keyLen, key, u32 valueLen, value,
+//	                   count × { i64 timestamp (the producer's create time, Unix ms; 0: none),
+//	                             u32 keyLen, key, u32 valueLen, value,
 //	                             u32 headers, headers × { u32 keyLen, key, u32 valueLen, value } }
 //
 // The frame CRC covers the block as stored, so a broker checks a compressed
@@ -49,6 +50,9 @@ const (
 	FrameV2HeaderBytes = FrameHeaderBytes + 1 + 8 + 2 + 4 + 4 + 4
 	// countV2 marks a format-2 frame in its count field.
 	countV2 = 1 << 31
+	// Format-2 attribute bits.
+	attrCodec      = 0x07
+	attrCreateTime = 0x08
 )
 
 // FrameCount reads a frame's count field: the records, and whether the
@@ -105,7 +109,11 @@ func v2Header(dst []byte, b *Batch) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Epoch))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Timestamp))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(b.Count)|countV2)
-	dst = append(dst, byte(b.Codec))
+	attrs := byte(b.Codec)
+	if b.CreateTime {
+		attrs |= attrCreateTime
+	}
+	dst = append(dst, attrs)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.ProducerID))
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(b.ProducerEpoch))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(b.BaseSequence))
@@ -202,7 +210,10 @@ func decodeV2(b *Batch, count uint32, p []byte) error {
 		return fmt.Errorf("%w: format 2 header cut at %d bytes", ErrBadFrame, len(p))
 	}
 	b.V2, b.Count = true, int32(count)
-	b.Codec = Codec(p[0])
+	if p[0]&^(attrCodec|attrCreateTime) != 0 {
+		return fmt.Errorf("%w: unknown attributes %#02x", ErrBadFrame, p[0])
+	}
+	b.Codec, b.CreateTime = Codec(p[0]&attrCodec), p[0]&attrCreateTime != 0
 	b.ProducerID = int64(binary.LittleEndian.Uint64(p[1:]))
 	b.ProducerEpoch = int16(binary.LittleEndian.Uint16(p[9:]))
 	b.BaseSequence = int32(binary.LittleEndian.Uint32(p[11:]))
@@ -232,9 +243,14 @@ func decodeV2(b *Batch, count uint32, p []byte) error {
 	return nil
 }
 
+// recordBlockMin is the smallest record in a records block: timestamp,
+// key and value lengths, header count.
+const recordBlockMin = 8 + 4 + 4 + 4
+
 // EncodeRecords appends recs as a format-2 records block, uncompressed.
 func EncodeRecords(dst []byte, recs []Record) []byte {
 	for _, r := range recs {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(r.Timestamp))
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Key)))
 		dst = append(dst, r.Key...)
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Value)))
@@ -248,6 +264,17 @@ func EncodeRecords(dst []byte, recs []Record) []byte {
 		}
 	}
 	return dst
+}
+
+// NeedsV2 reports whether recs carry what only format 2 stores: headers or
+// create timestamps.
+func NeedsV2(recs []Record) bool {
+	for _, r := range recs {
+		if len(r.Headers) > 0 || r.Timestamp != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // RecordBytes is a record's size as limits count it: key, value, and
@@ -264,7 +291,7 @@ func RecordBytes(r Record) int {
 func RecordsBlockBytes(recs []Record) int {
 	n := 0
 	for _, r := range recs {
-		n += 12 + len(r.Key) + len(r.Value)
+		n += recordBlockMin + len(r.Key) + len(r.Value)
 		for _, h := range r.Headers {
 			n += 8 + len(h.Key) + len(h.Value)
 		}
@@ -277,13 +304,18 @@ func RecordsBlockBytes(recs []Record) int {
 // cut, has bytes left over, or has a header key that is not UTF-8, naming
 // the record.
 func DecodeRecords(block []byte, count int) ([]Record, error) {
-	if count <= 0 || count > len(block)/12 {
+	if count <= 0 || count > len(block)/recordBlockMin {
 		return nil, fmt.Errorf("%w: %d records in a block of %d bytes", ErrBadFrame, count, len(block))
 	}
 	recs := make([]Record, count)
 	p := block
 	for i := range recs {
 		var ok bool
+		if len(p) < 8 {
+			return nil, fmt.Errorf("%w: record %d timestamp", ErrBadFrame, i)
+		}
+		recs[i].Timestamp = int64(binary.LittleEndian.Uint64(p))
+		p = p[8:]
 		if recs[i].Key, p, ok = takeBytes(p); !ok {
 			return nil, fmt.Errorf("%w: record %d key", ErrBadFrame, i)
 		}

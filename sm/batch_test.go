@@ -77,6 +77,11 @@ func TestParseAcks(t *testing.T) {
 func FuzzDecodeBatch(f *testing.F) {
 	b := sampleBatch()
 	f.Add(EncodeBatch(nil, &b))
+	v2 := sampleV2()
+	f.Add(EncodeBatch(nil, &v2))
+	z := Batch{V2: true, Codec: CodecZstd, Count: 3, Block: []byte("zz"), BlockCRC: BlockChecksum([]byte("zz")), BaseOffset: 1}
+	z.Seal()
+	f.Add(EncodeBatch(nil, &z))
 	f.Add([]byte{})
 	f.Add([]byte{255, 255, 255, 255, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {

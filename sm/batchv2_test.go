@@ -121,7 +121,7 @@ func TestDecodeRecordsBadInput(t *testing.T) {
 		{"cut", good[:len(good)-1], 1, "record 0 header 0 value"},
 		{"trailing", append(bytes.Clone(good), 0), 1, "after the last record"},
 		{"not utf-8", badKey, 1, "not UTF-8"},
-		{"count too large", good, 2, "record 1 key"},
+		{"count too large", good, 2, "2 records in a block"},
 		{"count zero", good, 0, "0 records"},
 	}
 	for _, c := range cases {
@@ -130,9 +130,9 @@ func TestDecodeRecordsBadInput(t *testing.T) {
 		}
 	}
 	b := sampleV2()
-	b.Codec = Codec(9)
+	b.Codec = Codec(6)
 	b.Seal()
-	if _, _, err := DecodeBatch(EncodeBatch(nil, &b)); err == nil || !strings.Contains(err.Error(), "unknown codec 9") {
+	if _, _, err := DecodeBatch(EncodeBatch(nil, &b)); err == nil || !strings.Contains(err.Error(), "unknown codec 6") {
 		t.Fatalf("unknown codec: %v", err)
 	}
 }
@@ -184,4 +184,21 @@ func nilIfEmpty(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// Goal: the create-time attribute round-trips, and attribute bits this
+// build does not know are refused.
+func TestBatchV2Attributes(t *testing.T) {
+	b := sampleV2()
+	b.CreateTime, b.Codec = true, CodecNone
+	b.Seal()
+	got, _, err := DecodeBatch(EncodeBatch(nil, &b))
+	if err != nil || !got.CreateTime {
+		t.Fatalf("create time lost: %+v %v", got, err)
+	}
+	b.Codec = Codec(0x10)
+	b.Seal()
+	if _, _, err := DecodeBatch(EncodeBatch(nil, &b)); err == nil || !strings.Contains(err.Error(), "unknown attributes") {
+		t.Fatalf("unknown attribute bits: %v", err)
+	}
 }

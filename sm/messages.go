@@ -122,6 +122,10 @@ type ProduceRequest struct {
 	Block    []byte
 	Count    int32
 	BlockCRC uint32
+	// MaxTimestamp is the newest create time among the block's records
+	// (Unix ms; zero: none), which a topic of create-time timestamps
+	// stamps the batch with without decompressing it.
+	MaxTimestamp int64
 }
 
 // RecordCount is the number of records a produce carries.
@@ -624,7 +628,20 @@ type TopicConfig struct {
 	// retention_ms/bytes delete them.
 	LocalRetentionMs    int64
 	LocalRetentionBytes int64
+	// TimestampType is Kafka's message.timestamp.type: "create_time" makes
+	// a batch's timestamp (Batch.Timestamp: what retention, segment rolls
+	// and time lookups go by) the newest of its records' create times, and
+	// consumers see each record's create time; "log_append_time" or empty
+	// (the default) stamps batches with the leader's append time, which
+	// consumers see. Set at creation.
+	TimestampType string
 }
+
+// Message timestamp types (TopicConfig.TimestampType).
+const (
+	TimestampCreateTime    = "create_time"
+	TimestampLogAppendTime = "log_append_time"
+)
 
 // Topic config keys: the names AlterTopicConfigRequest, the admin API and
 // the CLI use for the alterable settings.

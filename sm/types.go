@@ -271,6 +271,10 @@ type Record struct {
 	// keys are UTF-8. A batch with any header is stored in format 2 (see
 	// Batch.V2).
 	Headers []Header
+	// Timestamp is the producer's create time in Unix milliseconds (zero:
+	// none given), carried by format-2 batches; the batch's own Timestamp
+	// is the leader's append time.
+	Timestamp int64
 }
 
 // Header is one record header (Kafka's): a UTF-8 key and opaque bytes.
@@ -302,8 +306,13 @@ type Batch struct {
 	// records when CodecNone), BlockCRC the producer's CRC32C of it, Count
 	// the records in it. ProducerID is -1 when none, with ProducerEpoch and
 	// BaseSequence -1.
-	V2            bool
-	Codec         Codec
+	V2    bool
+	Codec Codec
+	// CreateTime: Timestamp is the newest create time of the records (the
+	// topic's message_timestamp_type is create_time), and each record's
+	// own Timestamp is what consumers see; else Timestamp is the leader's
+	// append time, which consumers see for every record.
+	CreateTime    bool
 	ProducerID    int64
 	ProducerEpoch int16
 	BaseSequence  int32

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/weirmq/weir/sdk"
+	"github.com/weirmq/weir/sm"
 )
 
 type benchOpts struct {
@@ -30,6 +32,8 @@ type benchOpts struct {
 	create      bool
 	partitions  int
 	rf          int
+	compression string
+	payload     string
 }
 
 func newBench(g *globals) *cobra.Command {
@@ -44,6 +48,8 @@ func newBench(g *globals) *cobra.Command {
 	pf.Float64Var(&o.rate, "rate", 0, "target records per second (0: as fast as possible)")
 	pf.IntVar(&o.inflight, "max-inflight", 1, "produce requests in flight per partition (more than 1 may reorder retried batches)")
 	pf.DurationVar(&o.linger, "linger", time.Millisecond, "how long a batch may wait for more records")
+	pf.StringVar(&o.compression, "compression", "none", "compress each produced batch: none, gzip, snappy, lz4 or zstd")
+	pf.StringVar(&o.payload, "payload", "text", "record values: text (one repeated pattern) or json (distinct JSON events, compressible as real ones are)")
 	produce := &cobra.Command{
 		Use: "produce", Short: "Send records and report msg/s, MB/s and latency percentiles",
 		Long: `Send --records records of --size bytes and report msg/s, MB/s and latency
@@ -80,6 +86,11 @@ func (o *benchOpts) check() error {
 		return fmt.Errorf("--max-inflight %d: want at least 1", o.inflight)
 	case o.linger < 0:
 		return fmt.Errorf("--linger %v: want a duration ≥ 0", o.linger)
+	case o.payload != "text" && o.payload != "json":
+		return fmt.Errorf("--payload %q: want text or json", o.payload)
+	}
+	if _, err := sm.ParseCodec(o.compression); err != nil {
+		return fmt.Errorf("--compression: %w", err)
 	}
 	return nil
 }
@@ -147,7 +158,7 @@ func benchProduce(g *globals, o *benchOpts) error {
 	if _, err := checkTopicHint(ctx, c, o.topic, hint); err != nil {
 		return err
 	}
-	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight})
+	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight, Compression: o.compression})
 	if err != nil {
 		return err
 	}
@@ -182,7 +193,11 @@ func benchProduce(g *globals, o *benchOpts) error {
 			break
 		}
 		t0 := time.Now()
-		p.SendAsync(sdk.Message{Topic: o.topic, Partition: sdk.AnyPartition, Value: payload}, func(_ sdk.Result, err error) {
+		value := payload
+		if o.payload == "json" {
+			value = jsonPayload(sent, o.size)
+		}
+		p.SendAsync(sdk.Message{Topic: o.topic, Partition: sdk.AnyPartition, Value: value}, func(_ sdk.Result, err error) {
 			d := time.Since(t0)
 			mu.Lock()
 			if err != nil {
@@ -208,6 +223,13 @@ func benchProduce(g *globals, o *benchOpts) error {
 	defer mu.Unlock()
 	f := failed.Load()
 	report("produce", int(ok.Load()), int(f), o.size, elapsed, lat)
+	if offs, err := c.ListOffsets(ctx, o.topic); err == nil {
+		var stored int64
+		for _, po := range offs {
+			stored += po.LocalBytes
+		}
+		fmt.Printf("stored: %d bytes on the leaders' disks for %s (all of the topic's data; --compression %s)\n", stored, o.topic, o.compression)
+	}
 	if f > 0 {
 		return fmt.Errorf("%d of %d records sent failed (the run stops at the first failure; %d of --records %d were sent); first error: %w", f, sent, sent, o.records, firstErr)
 	}
@@ -303,4 +325,25 @@ func report(what string, n, failed, size int, elapsed time.Duration, lat []time.
 		fmt.Printf("; %d failed (not counted)", failed)
 	}
 	fmt.Println()
+}
+
+// jsonPayload is record i as a JSON event of about size bytes: fields that
+// vary from record to record, as real events do, and free text of words
+// drawn pseudo-randomly from a small vocabulary, so codecs find about what
+// they find in production (zstd about 4x), not one repeated pattern.
+func jsonPayload(i, size int) []byte {
+	users := []string{"ada", "grace", "edsger", "barbara", "ken", "dennis", "leslie", "frances"}
+	events := []string{"page_view", "add_to_cart", "checkout", "search", "login"}
+	words := strings.Fields(`the a of to and in is it you that he was for on are with as his they be at one have this from or had by hot
+		word but what some we can out other were all there when up use your how said an each she which do their time if will way about many
+		then them write would like so these her long make thing see him two has look more day could go come did number sound no most people`)
+	b := fmt.Appendf(nil, `{"id":%d,"ts":%d,"user":"%s-%d","event":"%s","path":"/products/%d","session":"s%08x","ok":%t,"text":"`,
+		i, 1764720000000+int64(i)*37, users[i%len(users)], i%997, events[i%len(events)], i%311, uint32(i)*2654435761, i%7 != 0)
+	x := uint64(i)*6364136223846793005 + 1442695040888963407
+	for len(b) < size-2 {
+		x = x*6364136223846793005 + 1442695040888963407
+		b = append(b, words[(x>>33)%uint64(len(words))]...)
+		b = append(b, ' ')
+	}
+	return append(b[:max(size-2, 0)], '"', '}')
 }

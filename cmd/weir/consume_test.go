@@ -48,15 +48,17 @@ func (d *devCluster) mustCLI(t *testing.T, stdin string, args ...string) string 
 
 // consumedJSON is one line of `weir consume --format json`.
 type consumedJSON struct {
-	Topic       string  `json:"topic"`
-	Partition   int32   `json:"partition"`
-	Offset      int64   `json:"offset"`
-	LeaderEpoch int64   `json:"leader_epoch"`
-	Key         *string `json:"key"`
-	KeyBase64   *string `json:"key_base64"`
-	Value       *string `json:"value"`
-	ValueBase64 *string `json:"value_base64"`
-	Headers     []struct {
+	Topic         string  `json:"topic"`
+	Partition     int32   `json:"partition"`
+	Offset        int64   `json:"offset"`
+	LeaderEpoch   int64   `json:"leader_epoch"`
+	Timestamp     int64   `json:"timestamp"`
+	TimestampType string  `json:"timestamp_type"`
+	Key           *string `json:"key"`
+	KeyBase64     *string `json:"key_base64"`
+	Value         *string `json:"value"`
+	ValueBase64   *string `json:"value_base64"`
+	Headers       []struct {
 		Key   string  `json:"key"`
 		Value *string `json:"value"`
 	} `json:"headers"`

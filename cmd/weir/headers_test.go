@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/weirmq/weir/sdk"
 )
 
 // Goal: `weir produce --header k=v --compression zstd` writes records with
@@ -31,5 +35,42 @@ func TestProduceHeadersCompression(t *testing.T) {
 		if _, errOut, err := d.cli(t, "x\n", append([]string{"produce", "h"}, bad...)...); err == nil {
 			t.Errorf("produce %v: accepted (stderr %q)", bad, errOut)
 		}
+	}
+}
+
+// Goal: a topic created with --message-timestamp-type create_time keeps
+// the producer's create times, and consume shows them as such; the
+// default topic shows append times.
+func TestCreateTimeTopicCLI(t *testing.T) {
+	d := startDev(t)
+	d.mustCLI(t, "", "create-topic", "ct", "1", "1", "--message-timestamp-type", "create_time")
+	d.mustCLI(t, "", "create-topic", "at", "1", "1")
+	if _, _, err := d.cli(t, "", "create-topic", "bad", "1", "1", "--message-timestamp-type", "yesterday"); err == nil {
+		t.Fatal("a bad --message-timestamp-type was accepted")
+	}
+	c := d.sdkClient(t)
+	ctx := context.Background()
+	p, err := c.NewProducer(sdk.ProducerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(1_600_000_000_000)
+	for _, topic := range []string{"ct", "at"} {
+		if _, err := p.Send(ctx, sdk.Message{Topic: topic, Partition: 0, Value: []byte("v"), Timestamp: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close(ctx)
+	ct := jsonLines(t, d.mustCLI(t, "", "consume", "ct", "--from-beginning", "--max", "1", "--format", "json"))
+	if ct[0].Timestamp != at.UnixMilli() || ct[0].TimestampType != "create_time" {
+		t.Fatalf("create-time topic: %+v", ct[0])
+	}
+	apt := jsonLines(t, d.mustCLI(t, "", "consume", "at", "--from-beginning", "--max", "1", "--format", "json"))
+	if apt[0].Timestamp == at.UnixMilli() || apt[0].TimestampType != "log_append_time" {
+		t.Fatalf("append-time topic: %+v", apt[0])
+	}
+	desc := d.mustCLI(t, "", "describe-topic", "ct", "--format", "json")
+	if !strings.Contains(desc, `"message_timestamp_type": "create_time"`) {
+		t.Fatalf("describe does not show the timestamp type: %s", desc)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/weirmq/weir/sdk"
+	"github.com/weirmq/weir/sm"
 )
 
 // parseDelimiter reads a --delimiter: a byte string written with Go's
@@ -84,15 +85,19 @@ func newRecordWriter(w io.Writer, format string, o recordFormat) *recordWriter {
 // text; bytes that are not UTF-8 as base64, in the _base64 field, the
 // text field then null.
 type jsonRecord struct {
-	Topic       string       `json:"topic"`
-	Partition   int32        `json:"partition"`
-	Offset      int64        `json:"offset"`
-	LeaderEpoch int64        `json:"leader_epoch"`
-	Key         *string      `json:"key"`
-	KeyBase64   *string      `json:"key_base64,omitempty"`
-	Value       *string      `json:"value"`
-	ValueBase64 *string      `json:"value_base64,omitempty"`
-	Headers     []jsonHeader `json:"headers,omitempty"`
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	Offset      int64  `json:"offset"`
+	LeaderEpoch int64  `json:"leader_epoch"`
+	// Timestamp is Unix ms: the record's create time when TimestampType
+	// is create_time, else its leader's append time.
+	Timestamp     int64        `json:"timestamp"`
+	TimestampType string       `json:"timestamp_type"`
+	Key           *string      `json:"key"`
+	KeyBase64     *string      `json:"key_base64,omitempty"`
+	Value         *string      `json:"value"`
+	ValueBase64   *string      `json:"value_base64,omitempty"`
+	Headers       []jsonHeader `json:"headers,omitempty"`
 }
 
 // jsonHeader is one record header: its value as text, or base64 when it
@@ -118,7 +123,11 @@ func textOrBase64(b []byte, isKey bool) (text, b64 *string) {
 }
 
 func toJSONRecord(r sdk.Record) jsonRecord {
-	j := jsonRecord{Topic: r.TP.Topic, Partition: r.TP.Partition, Offset: int64(r.Offset), LeaderEpoch: int64(r.LeaderEpoch)}
+	j := jsonRecord{Topic: r.TP.Topic, Partition: r.TP.Partition, Offset: int64(r.Offset), LeaderEpoch: int64(r.LeaderEpoch),
+		Timestamp: r.Timestamp.UnixMilli(), TimestampType: sm.TimestampLogAppendTime}
+	if r.CreateTime {
+		j.TimestampType = sm.TimestampCreateTime
+	}
 	j.Key, j.KeyBase64 = textOrBase64(r.Key, true)
 	j.Value, j.ValueBase64 = textOrBase64(r.Value, false)
 	for _, h := range r.Headers {

@@ -271,6 +271,7 @@ func newCreateTopic(g *globals) *cobra.Command {
 	var minISR int
 	var unclean bool
 	var settings configFlags
+	var compressionType, timestampType string
 	cmd := &cobra.Command{
 		Use:   "create-topic NAME PARTITIONS REPLICATION_FACTOR",
 		Short: "Create a topic",
@@ -295,6 +296,12 @@ func newCreateTopic(g *globals) *cobra.Command {
 			for k, v := range settings.given(cmd) {
 				cfg[k] = v
 			}
+			if cmd.Flags().Changed("compression-type") {
+				cfg["compression_type"] = compressionType
+			}
+			if cmd.Flags().Changed("message-timestamp-type") {
+				cfg["message_timestamp_type"] = timestampType
+			}
 			if len(cfg) > 0 {
 				body["config"] = cfg
 			}
@@ -307,6 +314,8 @@ func newCreateTopic(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&minISR, "min-insync-replicas", 0, "min_in_sync_replicas for acks=all (default: the cluster's)")
 	cmd.Flags().BoolVar(&unclean, "unclean-leader-election", false, "allow an out-of-sync replica to lead (may lose data)")
+	cmd.Flags().StringVar(&compressionType, "compression-type", "producer", "how batches are stored: producer (as sent), none, gzip, snappy, lz4 or zstd (recompressed by the leader)")
+	cmd.Flags().StringVar(&timestampType, "message-timestamp-type", "log_append_time", "record timestamps: log_append_time (the leader's) or create_time (the producer's; retention and time lookups go by it)")
 	settings.add(cmd)
 	return cmd
 }

@@ -344,7 +344,7 @@ func TestDescribeTopic(t *testing.T) {
 	expect(t, a, http.StatusOK, "")
 	want := compact(t, `{"success":true,"data":{
 		"name":"user-events","topic_id":"AQAAAAAAAAAAAAAAAAAAAA","partitions":2,"replication_factor":3,
-		"config":{"retention_ms":null,"segment_bytes":null,"compression_type":null,"min_in_sync_replicas":2,"unclean_leader_election":false,"retention_bytes":null,"segment_ms":null,"local_retention_ms":null,"local_retention_bytes":null},
+		"config":{"retention_ms":null,"segment_bytes":null,"compression_type":null,"min_in_sync_replicas":2,"unclean_leader_election":false,"retention_bytes":null,"segment_ms":null,"local_retention_ms":null,"local_retention_bytes":null,"message_timestamp_type":"log_append_time"},
 		"created_at":null,
 		"partition_assignments":[
 			{"partition":0,"leader":"broker-101","replicas":["broker-101","broker-102","broker-103"],"in_sync_replicas":["broker-101","broker-102"],"leader_epoch":1,

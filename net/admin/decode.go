@@ -35,9 +35,12 @@ type createBody struct {
 	RetentionBytes    *int64  `json:"retention_bytes"`
 	SegmentMs         *int64  `json:"segment_ms"`
 	// Tiered storage's local window (Weir's; Kafka's local.retention.*).
-	LocalRetentionMs    *int64      `json:"local_retention_ms"`
-	LocalRetentionBytes *int64      `json:"local_retention_bytes"`
-	Config              *configBody `json:"config"`
+	LocalRetentionMs    *int64 `json:"local_retention_ms"`
+	LocalRetentionBytes *int64 `json:"local_retention_bytes"`
+	// MessageTimestampType is Kafka's message.timestamp.type: create_time
+	// or log_append_time (the default).
+	MessageTimestampType *string     `json:"message_timestamp_type"`
+	Config               *configBody `json:"config"`
 }
 
 // configBody is createBody's "config" object; describe's "config" has the
@@ -54,6 +57,7 @@ type configBody struct {
 	SegmentMs             *int64  `json:"segment_ms"`
 	LocalRetentionMs      *int64  `json:"local_retention_ms"`
 	LocalRetentionBytes   *int64  `json:"local_retention_bytes"`
+	MessageTimestampType  *string `json:"message_timestamp_type"`
 }
 
 // requestError is an answer to a request rejected before it reached the
@@ -122,7 +126,13 @@ func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
 	if rerr := moreSettings(&req.Config, "", cb.RetentionBytes, cb.SegmentMs, cb.LocalRetentionMs, cb.LocalRetentionBytes); rerr != nil {
 		return sm.CreateTopicRequest{}, rerr
 	}
+	if rerr := timestampType(&req.Config, "", cb.MessageTimestampType); rerr != nil {
+		return sm.CreateTopicRequest{}, rerr
+	}
 	if c := cb.Config; c != nil {
+		if rerr := timestampType(&req.Config, "config.", c.MessageTimestampType); rerr != nil {
+			return sm.CreateTopicRequest{}, rerr
+		}
 		if rerr := settings(&req.Config, "config.", c.RetentionMs, c.SegmentBytes, c.CompressionType); rerr != nil {
 			return sm.CreateTopicRequest{}, rerr
 		}
@@ -144,6 +154,19 @@ func (cb *createBody) request() (sm.CreateTopicRequest, *requestError) {
 		}
 	}
 	return req, nil
+}
+
+// timestampType sets message_timestamp_type, which must agree when given
+// at the top level and under config.
+func timestampType(cfg *sm.TopicConfig, prefix string, v *string) *requestError {
+	if v == nil {
+		return nil
+	}
+	if cfg.TimestampType != "" && cfg.TimestampType != *v {
+		return badRequest("%smessage_timestamp_type: %q disagrees with message_timestamp_type %q", prefix, *v, cfg.TimestampType)
+	}
+	cfg.TimestampType = *v
+	return nil
 }
 
 // settings copies the reference's per-topic settings into cfg; a setting

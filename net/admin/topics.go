@@ -53,6 +53,7 @@ type topicConfig struct {
 	SegmentMs             *int64  `json:"segment_ms"`
 	LocalRetentionMs      *int64  `json:"local_retention_ms"`
 	LocalRetentionBytes   *int64  `json:"local_retention_bytes"`
+	MessageTimestampType  string  `json:"message_timestamp_type"`
 }
 
 // partitionAssignment is one partition's replicas and leadership; brokers
@@ -164,6 +165,7 @@ func describe(t sm.TopicInfo, all []sm.PartitionState) topicDetail {
 			SegmentMs:             nonZero(t.Config.SegmentMs),
 			LocalRetentionMs:      nonZero(t.Config.LocalRetentionMs),
 			LocalRetentionBytes:   nonZero(t.Config.LocalRetentionBytes),
+			MessageTimestampType:  cmp.Or(t.Config.TimestampType, sm.TimestampLogAppendTime),
 		},
 		CreatedAt:            createdAt(t.CreatedAtMs),
 		PartitionAssignments: []partitionAssignment{},

@@ -294,7 +294,8 @@ func (d *decoder) topicConfig(field string) sm.TopicConfig {
 	return sm.TopicConfig{MinInSyncReplicas: d.i32("minInSyncReplicas"), UncleanLeaderElection: d.bool("uncleanLeaderElection"),
 		RetentionMs: d.i64("retentionMs"), SegmentBytes: d.i64("segmentBytes"), CompressionType: d.str("compressionType"),
 		RetentionBytes: d.i64("retentionBytes"), SegmentMs: d.i64("segmentMs"),
-		LocalRetentionMs: d.i64("localRetentionMs"), LocalRetentionBytes: d.i64("localRetentionBytes")}
+		LocalRetentionMs: d.i64("localRetentionMs"), LocalRetentionBytes: d.i64("localRetentionBytes"),
+		TimestampType: d.str("timestampType")}
 }
 
 func (d *decoder) remoteLog(field string) sm.RemoteLog {
@@ -556,6 +557,7 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			Acks:    sm.Acks{Kind: sm.AckKind(d.u8("acks.kind")), N: d.i32("acks.n")},
 			Records: d.records("records"), Timeout: sm.Duration(d.i64("timeout")),
 			Codec: sm.Codec(d.u8("codec")), Block: d.bytes("block"), Count: d.i32("count"), BlockCRC: d.u32("blockCRC"),
+			MaxTimestamp: d.i64("maxTimestamp"),
 		}
 	case sm.KindProduceResponse:
 		return sm.ProduceResponse{

@@ -240,6 +240,7 @@ func (e *encoder) topicConfig(c sm.TopicConfig) {
 	e.i64(c.SegmentMs)
 	e.i64(c.LocalRetentionMs)
 	e.i64(c.LocalRetentionBytes)
+	e.str(c.TimestampType, "timestamp type")
 }
 
 func (e *encoder) partitionState(p *sm.PartitionState) {
@@ -313,6 +314,7 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.bytes(m.Block, "block")
 		e.i32(m.Count)
 		e.u32(m.BlockCRC)
+		e.i64(m.MaxTimestamp)
 	case sm.ProduceResponse:
 		e.u64(m.ReqID)
 		e.tp(m.TP)

@@ -106,11 +106,11 @@ func setPrefix(frame []byte) []byte {
 func TestDecodeErrorMessages(t *testing.T) {
 	produce := sm.ProduceRequest{TP: sm.TopicPartition{Topic: "t"}, Records: make([]sm.Record, 4)}
 	frame, _ := Encode(produce)
-	// The value length of records[3] sits 25 bytes before the end (value
-	// length, then the timeout, codec, an empty block, count and block
-	// CRC). Claim 4294967295 bytes there.
+	// The value length of records[3] sits 33 bytes before the end (value
+	// length, then the timeout, codec, an empty block, count, block CRC
+	// and max timestamp). Claim 4294967295 bytes there.
 	lying := bytes.Clone(frame)
-	binary.LittleEndian.PutUint32(lying[len(lying)-25:], 0xFFFFFFFF)
+	binary.LittleEndian.PutUint32(lying[len(lying)-33:], 0xFFFFFFFF)
 
 	hb, _ := Encode(sm.BrokerHeartbeatResponse{Delta: sm.MetadataDelta{Partitions: []sm.PartitionState{{ISR: []sm.NodeID{1}}}}})
 	hbCount := bytes.Clone(hb)
@@ -161,7 +161,7 @@ func TestDecodeErrorMessages(t *testing.T) {
 		want  string
 		is    error
 	}{
-		{"lying length", lying, "wire: ProduceRequest: records[3].value: length 4294967295 exceeds remaining 21 bytes", ErrMalformed},
+		{"lying length", lying, "wire: ProduceRequest: records[3].value: length 4294967295 exceeds remaining 29 bytes", ErrMalformed},
 		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 65 bytes", ErrMalformed},
 		{"batch checksum", corrupt, "wire: FetchResponse: batches[1]: sm: batch frame checksum mismatch", sm.ErrCorruptFrame},
 		{"bool", boolBad, "wire: ReplicaFetchResponse: diverging: invalid bool 7", ErrMalformed},

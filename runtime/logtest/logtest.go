@@ -334,6 +334,15 @@ func (h *harness) frame(tp sm.TopicPartition, base sm.Offset, epoch sm.Epoch, ts
 		v := bytes.Repeat([]byte{byte(base) + byte(i)}, size)
 		b.Records = append(b.Records, sm.Record{Key: fmt.Appendf(nil, "%s/%d@%d", tp.Topic, tp.Partition, base+sm.Offset(i)), Value: v})
 	}
+	if base%3 == 1 {
+		// Every third batch in format 2 (records with headers), so stores
+		// walk both formats' headers (sm.FrameCount) the same way.
+		for i := range b.Records {
+			b.Records[i].Headers = []sm.Header{{Key: "i", Value: []byte{byte(i)}}}
+		}
+		b = sm.NewBatchV2(b.Records)
+		b.BaseOffset, b.Epoch, b.Timestamp = base, epoch, ts
+	}
 	b.Seal()
 	return sm.EncodeBatch(nil, &b)
 }

@@ -193,3 +193,51 @@ func TestBadProducedBlocks(t *testing.T) {
 		t.Fatalf("a good produce after the bad ones: %+v", r)
 	}
 }
+
+// Goal: a topic with message_timestamp_type create_time stamps each batch
+// with its newest record's create time (read from the records, or as a
+// compressed block's producer declared it), so time lookups go by create
+// time; a log_append_time topic stamps the append time whatever the
+// producer said.
+func TestCreateTimeTopic(t *testing.T) {
+	w := newWorld(t, 101, 102, 103)
+	w.topic("c", 1, 101, 102, 103)
+	w.topic("a", 1, 101, 102, 103)
+	c := w.ctrl[ctrl1]
+	ct := c.topics["c"]
+	ct.Config.TimestampType = sm.TimestampCreateTime
+	c.topics["c"] = ct
+	c.version++
+	w.run(300 * sm.Millisecond)
+	const old = 1_600_000_000_000 // 2020: nothing like the world's clock
+	recs := []sm.Record{{Value: []byte("x"), Timestamp: old}, {Value: []byte("y"), Timestamp: old + 5}}
+	for _, topic := range []string{"c", "a"} {
+		tp := sm.TopicPartition{Topic: topic}
+		plain := sm.ProduceRequest{ReqID: 1, TP: tp, Acks: sm.Acks{Kind: sm.AckAll}, Records: recs}
+		comp := compressedProduce(t, tp, sm.CodecLZ4, []sm.Record{{Value: []byte("z"), Timestamp: old + 9}})
+		comp.MaxTimestamp = old + 9
+		for _, req := range []sm.ProduceRequest{plain, comp} {
+			if r := w.client(101, req, 200*sm.Millisecond).(sm.ProduceResponse); r.Code != sm.CodeOK {
+				t.Fatalf("produce to %s: %+v", topic, r)
+			}
+		}
+		bs, _ := fetchAll(t, w, tp)
+		if len(bs) != 2 {
+			t.Fatalf("%s: %d batches", topic, len(bs))
+		}
+		switch topic {
+		case "c":
+			if bs[0].Timestamp != old+5 || !bs[0].CreateTime || bs[1].Timestamp != old+9 || !bs[1].CreateTime {
+				t.Fatalf("create-time topic stamps %d %v, %d %v", bs[0].Timestamp, bs[0].CreateTime, bs[1].Timestamp, bs[1].CreateTime)
+			}
+			l := w.client(101, sm.ListOffsetsRequest{ReqID: 3, TP: tp, ByTime: true, Timestamp: old + 6}, 10*sm.Millisecond).(sm.ListOffsetsResponse)
+			if l.Code != sm.CodeOK || l.Offset != 2 || l.OffsetTimestamp != old+9 {
+				t.Fatalf("time lookup by create time: %+v", l)
+			}
+		case "a":
+			if bs[0].Timestamp == old+5 || bs[1].Timestamp == old+9 || bs[0].CreateTime || bs[1].CreateTime {
+				t.Fatalf("append-time topic stamps %d %v", bs[0].Timestamp, bs[0].CreateTime)
+			}
+		}
+	}
+}

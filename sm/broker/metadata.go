@@ -52,6 +52,7 @@ func (n *Node) settings(topic string) partition.Settings {
 			s.SegmentMs = c.SegmentMs
 		}
 		s.RetentionMs, s.RetentionBytes = c.RetentionMs, c.RetentionBytes
+		s.CreateTime = c.TimestampType == sm.TimestampCreateTime
 		switch c.CompressionType {
 		case "", "producer":
 		default:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
@@ -254,6 +255,21 @@ func (w *propWorld) actProduce(t *rapid.T) {
 		v := fmt.Sprintf("r%d.%d", w.reqSeq, i)
 		values = append(values, v)
 		req.Records = append(req.Records, sm.Record{Value: []byte(v)})
+	}
+	// Now and then a format-2 batch: records with a header, as a records
+	// block, uncompressed or compressed (stored as sent, never cut).
+	switch rapid.IntRange(0, 5).Draw(t, "format") {
+	case 0:
+		for i := range req.Records {
+			req.Records[i].Headers = []sm.Header{{Key: "h", Value: []byte{byte(i)}}}
+		}
+	case 1:
+		c := rapid.SampledFrom([]sm.Codec{sm.CodecNone, sm.CodecLZ4, sm.CodecSnappy}).Draw(t, "codec")
+		block := sm.EncodeRecords(nil, req.Records)
+		if c != sm.CodecNone {
+			block, _ = codec.Codecs{}.Compress(c, block)
+		}
+		req.Records, req.Codec, req.Block, req.Count, req.BlockCRC = nil, c, block, int32(n), sm.BlockChecksum(block)
 	}
 	w.produces[req.ReqID] = propProduce{tp: tp, acks: acks, values: values}
 	w.send(sm.Envelope{From: client, To: to, Msg: req}, 0, 0)
@@ -990,7 +1006,7 @@ func (w *propWorld) onFetchOK(nd *propNode, m sm.FetchResponse) {
 		if !b.Verify() {
 			w.t.Fatalf("%v: consumer batch of %v at %d fails its checksum", nd.id, m.TP, b.BaseOffset)
 		}
-		for i, r := range b.Records {
+		for i, r := range propDecode(w.t, b) {
 			off := b.BaseOffset + sm.Offset(i)
 			if off >= m.HighWatermark {
 				w.t.Fatalf("%v: consumer got %v offset %d at or above high watermark %d", nd.id, m.TP, off, m.HighWatermark)
@@ -1219,7 +1235,7 @@ func (w *propWorld) readBack(tp sm.TopicPartition) {
 		}
 		hw = resp.HighWatermark
 		for _, b := range resp.Batches {
-			for i, r := range b.Records {
+			for i, r := range propDecode(w.t, b) {
 				got[b.BaseOffset+sm.Offset(i)] = string(r.Value)
 				off = max(off, b.BaseOffset+sm.Offset(i)+1)
 			}
@@ -1237,12 +1253,23 @@ func (w *propWorld) readBack(tp sm.TopicPartition) {
 	}
 }
 
+// propDecode is b's records, decompressed; a batch that does not decode
+// fails the test.
+func propDecode(t interface{ Fatalf(string, ...any) }, b sm.Batch) []sm.Record {
+	recs, err := b.Decode(codec.Codecs{}, sm.BatchFrameMax)
+	if err != nil {
+		t.Fatalf("batch at %d does not decode: %v", b.BaseOffset, err)
+	}
+	return recs
+}
+
 // propRecords flattens a log into records indexed by offset (logs are dense
 // from 0).
 func propRecords(bs []sm.Batch) []propRec {
 	var out []propRec
 	for _, b := range bs {
-		for _, r := range b.Records {
+		recs, _ := b.Decode(codec.Codecs{}, sm.BatchFrameMax)
+		for _, r := range recs {
 			out = append(out, propRec{b.Epoch, string(r.Value)})
 		}
 	}

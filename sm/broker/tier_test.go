@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/runtime/testkit"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/broker"
@@ -58,7 +59,11 @@ func consumeAll(w *world, leader sm.NodeID, epoch sm.Epoch, tp sm.TopicPartition
 			return got
 		}
 		for _, b := range r.Batches {
-			for i, rec := range b.Records {
+			recs, err := b.Decode(codec.Codecs{}, sm.BatchFrameMax)
+			if err != nil {
+				w.t.Fatalf("batch at %d: %v", b.BaseOffset, err)
+			}
+			for i, rec := range recs {
 				if b.BaseOffset+sm.Offset(i) >= off {
 					got = append(got, string(rec.Value))
 				}
@@ -108,6 +113,42 @@ func TestTieredUploadAndColdRead(t *testing.T) {
 	}
 	if w.nodes[101].host.Env.Probes[sm.ProbeUploadOK] == 0 {
 		t.Fatal("probe upload-ok not reached")
+	}
+}
+
+// Compressed and headered (format-2) batches go to the object store as
+// they were stored and come back whole from cold reads.
+func TestTieredColdReadsFormat2(t *testing.T) {
+	w, tp := tieredWorld(t)
+	for i := range 40 {
+		recs := []sm.Record{{Value: []byte(fmt.Sprintf("record-%04d-%s", i, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy")), Headers: []sm.Header{{Key: "n", Value: []byte(fmt.Sprint(i))}}}}
+		req := sm.ProduceRequest{ReqID: 5, TP: tp, Acks: sm.Acks{Kind: sm.AckAll}, Records: recs}
+		if i%2 == 1 {
+			block, _ := codec.Codecs{}.Compress(sm.CodecLZ4, sm.EncodeRecords(nil, recs))
+			req = sm.ProduceRequest{ReqID: 5, TP: tp, Acks: sm.Acks{Kind: sm.AckAll}, Codec: sm.CodecLZ4, Block: block, Count: 1, BlockCRC: sm.BlockChecksum(block)}
+		}
+		if r := w.client(101, req, ms(300)).(sm.ProduceResponse); r.Code != sm.CodeOK {
+			t.Fatalf("produce %d: %+v", i, r)
+		}
+	}
+	w.run(ms(2000))
+	if st := w.ctrl[ctrl1].parts[tp]; st.Remote.Segments < 2 {
+		t.Fatalf("uploaded range %+v", st.Remote)
+	}
+	if s := w.status(101, tp); s.LocalStart == 0 {
+		t.Fatalf("nothing left the local disk: %+v", s)
+	}
+	got := consumeAll(w, 101, 1, tp)
+	if len(got) != 40 {
+		t.Fatalf("consumed %d records, want 40", len(got))
+	}
+	for i, v := range got {
+		if want := fmt.Sprintf("record-%04d-", i); v[:len(want)] != want {
+			t.Fatalf("record %d is %q", i, v)
+		}
+	}
+	if cs := w.nodes[101].n.ColdCacheStats(); cs.ColdReads == 0 {
+		t.Fatalf("no cold reads: %+v", cs)
 	}
 }
 

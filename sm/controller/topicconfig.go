@@ -48,6 +48,11 @@ func validateTopicConfig(c *sm.TopicConfig) (result, bool) {
 	if s := c.SegmentMs; s != 0 && (s < segmentMsMin || s > segmentMsMax) {
 		return fail(sm.CodeInvalidRequest, "%s must be 0 (unset) or in %d..%d (1 s..365 d) (got %d)", sm.ConfigSegmentMs, segmentMsMin, int64(segmentMsMax), s), false
 	}
+	switch c.TimestampType {
+	case "", sm.TimestampCreateTime, sm.TimestampLogAppendTime:
+	default:
+		return fail(sm.CodeInvalidRequest, "message_timestamp_type must be create_time or log_append_time (got %q)", c.TimestampType), false
+	}
 	switch c.CompressionType {
 	case "", "none", "gzip", "snappy", "lz4", "zstd", "producer":
 	default:

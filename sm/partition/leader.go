@@ -117,6 +117,15 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 		return
 	}
 	b.BaseOffset, b.Epoch, b.Timestamp = p.log.end(), p.epoch, p.wallClock()
+	if p.settings.CreateTime && b.V2 {
+		// Kafka's CreateTime: the batch goes by its newest record, as the
+		// producer stamped them (a compressed block's is declared with it);
+		// a record without a create time counts as appended now.
+		b.CreateTime = true
+		if ts := createStamp(req, b.Records, b.Timestamp); ts > 0 {
+			b.Timestamp = ts
+		}
+	}
 	b.Seal()
 	p.appendBatches([]sm.Batch{b})
 	if req.Acks.Kind == sm.AckNone {
@@ -165,7 +174,7 @@ func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
 		}
 	}
 	n := sm.FrameBytes(req.Records)
-	if slices.ContainsFunc(req.Records, func(r sm.Record) bool { return len(r.Headers) > 0 }) {
+	if sm.NeedsV2(req.Records) {
 		n = sm.FrameV2HeaderBytes + sm.RecordsBlockBytes(req.Records)
 	}
 	if req.Block == nil && n > p.cfg.MaxBatchBytes {
@@ -406,6 +415,31 @@ func (p *Partition) OnReplicaRestarted(now sm.Time, id sm.NodeID, inc uint64) {
 	f.incarnation, f.known, f.offset, f.parked = inc, false, 0, nil
 }
 
+// createStamp is the newest create time of a produce's records: read from
+// them where the leader has them decoded, else as the producer declared it
+// (a compressed block); now stands in for a record without one.
+func createStamp(req sm.ProduceRequest, decoded []sm.Record, now int64) int64 {
+	recs := req.Records
+	if recs == nil {
+		recs = decoded
+	}
+	if recs == nil {
+		if req.MaxTimestamp > 0 {
+			return req.MaxTimestamp
+		}
+		return now
+	}
+	var ts int64
+	for _, r := range recs {
+		if r.Timestamp > 0 {
+			ts = max(ts, r.Timestamp)
+		} else {
+			ts = max(ts, now)
+		}
+	}
+	return ts
+}
+
 // producedBatch is the batch a valid produce appends (offsets, epoch and
 // timestamp still to set): format 1 for plain records, format 2 for a
 // records block or records with headers. A compressed block is kept as
@@ -416,8 +450,7 @@ func (p *Partition) producedBatch(req sm.ProduceRequest) (sm.Batch, sm.Code, str
 	st := &p.settings
 	if req.Block == nil {
 		recs := slices.Clone(req.Records)
-		headers := slices.ContainsFunc(recs, func(r sm.Record) bool { return len(r.Headers) > 0 })
-		if !headers && (!st.ForceCodec || st.Compression == sm.CodecNone) {
+		if !sm.NeedsV2(recs) && (!st.ForceCodec || st.Compression == sm.CodecNone) {
 			return sm.Batch{Records: recs}, sm.CodeOK, ""
 		}
 		b := sm.NewBatchV2(recs)

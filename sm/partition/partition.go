@@ -191,6 +191,10 @@ type Settings struct {
 	// "producer" or unset).
 	ForceCodec  bool
 	Compression sm.Codec
+	// CreateTime stamps each batch with the newest create time of its
+	// records instead of the append time (message_timestamp_type
+	// create_time); records without one count as appended now.
+	CreateTime bool
 }
 
 // DefaultSegmentBytes is the segment size when nothing sets one (the
