@@ -85,13 +85,11 @@ type GroupWorkload struct {
 	CanaryCommitAhead bool
 	// SharedClientIDs makes a member slot join with one client ID
 	// (member<slot>) every time, as an application's processes do; off,
-	// every join as a new member has its own (member<slot>.<n>). Off in
-	// Swarm for now: a coordinator replaced at the same epoch (reloaded
-	// after a fenced append) restarts its member-ID counter, so it hands
-	// out IDs its loaded group still holds (prefix-epoch-counter:
-	// "member1-1-1" again) and the coordinator's invariants fail ("member
-	// … also pending", or "assigned to …, which does not own it"). Run
-	// TestSim with -sharedmemberids to have members share them.
+	// every join as a new member has its own (member<slot>.<n>). Swarm
+	// draws it (TestSim -sharedmemberids forces it): shared IDs found
+	// that a coordinator reloaded in the same epoch reissued member IDs
+	// its loaded group still held (fixed: member IDs name the
+	// coordinator's instance).
 	SharedClientIDs bool
 }
 
@@ -113,18 +111,20 @@ func drawGroups(seed uint64, c *Config) GroupWorkload {
 	if r.chance(0.5) {
 		g.Broker.InitialRebalanceDelay = sm.Duration(r.between(50, 500)) * sm.Millisecond
 	}
+	// Drawn after the rest, so the draws above stay as they were.
+	g.Broker.OffsetsSegmentBytes = int64(r.logUniform(1<<10, 32<<10))
+	g.SharedClientIDs = r.chance(0.5)
 	return g
 }
 
 // defaultGroupBrokerConfig is the brokers' group configuration in the
-// simulator: three offsets partitions, short session bounds, small
-// snapshots, quick retries. The offsets topic's segments cannot be small:
-// a topic's segment size is at least 1 MiB (the controllers refuse less),
-// and GroupsConfig has no way to leave it to the brokers' default.
+// simulator: three offsets partitions of small segments (so snapshots
+// free segments and the offsets partitions' log start moves), short
+// session bounds, small snapshots, quick retries.
 func defaultGroupBrokerConfig() broker.GroupsConfig {
 	return broker.GroupsConfig{
 		OffsetsPartitions:     3,
-		OffsetsSegmentBytes:   1 << 20,
+		OffsetsSegmentBytes:   4 << 10,
 		SnapshotBytes:         2 << 10,
 		SessionTimeoutMin:     200 * sm.Millisecond,
 		SessionTimeoutMax:     60 * sm.Second,
@@ -1220,6 +1220,12 @@ func (w *World) groupLiveness() error {
 		return w.failure
 	}
 	w.grp.stopped = true
+	for _, st := range md.Partitions {
+		if b := w.brokerNode(st.Leader); b != nil && st.TP.Topic == sm.OffsetsTopic && statusByTP(b)[st.TP].LogStart > 0 {
+			w.stats.reach("offsets partition log start moved") // a snapshot freed segments
+			break
+		}
+	}
 	if !done() {
 		var b strings.Builder
 		for _, f := range w.grp.groups {
