@@ -435,7 +435,7 @@ var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeS
 	// partition just revoked in 182 (20 seeds miss one with 0.1-2.5%).
 	"group stale commit refused", "group read moved to the log start", "group revoked partition committed",
 	// A snapshot freeing offsets-partition segments, seen as a log start
-	// above 0 once the group workload is done (48 of seeds 1-300).
+	// above 0 once the group workload is done (159 of seeds 1-1000).
 	"offsets partition log start moved"}
 
 // rareFaults are the fault classes injected in too few seeds for a short
