@@ -307,6 +307,8 @@ func (c *Client) deliver(peer transport.Peer, m sm.Message) {
 		id = r.ReqID
 	case sm.ListOffsetsResponse:
 		id = r.ReqID
+	case sm.InitProducerIDResponse:
+		id = r.ReqID
 	default:
 		var ok bool
 		if id, ok = groupReqID(m); ok {

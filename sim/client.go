@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/linearizability"
 	"github.com/weirmq/weir/sm"
 	"github.com/weirmq/weir/sm/metacache"
@@ -275,7 +276,7 @@ func (c *client) issue(a action) bool {
 			// lose (a committed record is on that many eligible copies).
 			p.op.Durable = a.acks.Durable() && !ti.Config.UncleanLeaderElection &&
 				int(max(ti.Config.MinInSyncReplicas, 1)) > c.w.durabilityBudget()
-			c.send(p.to, sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs})
+			c.send(p.to, formatted(sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs}))
 		} else {
 			p.op.FetchOffset = int64(a.offset)
 			p.op.Final = a.final
@@ -450,11 +451,44 @@ func (c *client) finish(p *pending, out linearizability.Outcome) {
 	w.stats.Ops++
 }
 
+// formatted sends every third produce (by request ID, so no random draw
+// changes) as records with a header, and every third as an lz4-compressed
+// records block: the brokers then store, replicate, upload and serve
+// format-2 batches beside format-1 ones.
+func formatted(req sm.ProduceRequest) sm.ProduceRequest {
+	switch req.ReqID % 3 {
+	case 1:
+		for i := range req.Records {
+			req.Records[i].Headers = []sm.Header{{Key: "sim", Value: []byte{byte(i)}}}
+		}
+	case 2:
+		for i := range req.Records {
+			req.Records[i].Headers = []sm.Header{{Key: "sim", Value: []byte{byte(i)}}}
+		}
+		block, err := codec.Codecs{}.Compress(sm.CodecLZ4, sm.EncodeRecords(nil, req.Records))
+		if err != nil {
+			panic(fmt.Sprintf("sim: lz4: %v", err)) // a bug in the codec, not an input
+		}
+		req.Count, req.Codec, req.Block, req.BlockCRC, req.Records = int32(len(req.Records)), sm.CodecLZ4, block, sm.BlockChecksum(block), nil
+	}
+	return req
+}
+
+// decoded is b's records, decompressing a compressed batch; one that does
+// not decode reads as none (the checkers then find its records missing).
+func decoded(b *sm.Batch) []sm.Record {
+	recs, err := b.Decode(codec.Codecs{}, sm.BatchFrameMax)
+	if err != nil {
+		return nil
+	}
+	return recs
+}
+
 // flatten turns batches into records at or after from and below hw.
 func flatten(bs []sm.Batch, from sm.Offset) []linearizability.Rec {
 	var out []linearizability.Rec
 	for _, b := range bs {
-		for i, r := range b.Records {
+		for i, r := range decoded(&b) {
 			off := b.BaseOffset + sm.Offset(i)
 			if off < from {
 				continue // the first batch may start before the offset asked

@@ -163,7 +163,7 @@ func (w *World) checkCommitted(id sm.NodeID, tp sm.TopicPartition, st broker.Par
 	checked := from
 	i := sort.Search(len(log), func(i int) bool { return log[i].NextOffset() > from })
 	for ; i < len(log) && log[i].BaseOffset < st.HW; i++ {
-		for j, r := range log[i].Records {
+		for j, r := range decoded(&log[i]) {
 			off := log[i].BaseOffset + sm.Offset(j)
 			if off < from || off >= st.HW {
 				continue
@@ -434,7 +434,7 @@ func (w *World) verifySegmentObject(tp sm.TopicPartition, seg *sm.RemoteSegment,
 	for pos := 0; pos < len(frames); {
 		b, n, _ := sm.DecodeBatch(frames[pos:])
 		pos += n
-		for j, r := range b.Records {
+		for j, r := range decoded(&b) {
 			off := b.BaseOffset + sm.Offset(j)
 			if off < done.compared {
 				continue

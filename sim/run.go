@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weirmq/weir/io/codec"
 	"github.com/weirmq/weir/linearizability"
 	"github.com/weirmq/weir/runtime"
 	"github.com/weirmq/weir/sm"
@@ -772,6 +773,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		Incarnation:                  h.incarnation,
 		Rack:                         rack,
 		Host:                         fmt.Sprintf("broker-%d.sim", h.id),
+		Compressor:                   codec.Codecs{},
 		Controllers:                  w.controllerIDs(),
 		HeartbeatInterval:            cfg.HeartbeatInterval,
 		ControllerTimeout:            3 * cfg.HeartbeatInterval,

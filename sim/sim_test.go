@@ -356,6 +356,9 @@ var mustReach = append([]string{
 	"revocation-closes-connection", sm.ProbeRevokedCertRefused.String(),
 	// Time lookups (sim/timelookup.go): answered by a leader's local log.
 	sm.ProbeTimeLookup.String(), "time lookup found",
+	// Format 2 (sim/client.go formatted): batches with headers and lz4
+	// blocks stored as produced.
+	sm.ProbeFormat2Stored.String(), sm.ProbeCompressedStored.String(),
 	// Consumer groups (sim/groups.go): the offsets topic created on
 	// demand, coordinators loaded (and reloaded after a fenced append),
 	// rebalances completed, snapshots written, a stale generation's commit

@@ -48,7 +48,7 @@ const (
 
 	// kindEnd is one past the largest kind: a new kind goes at the end of
 	// the last block below, and kindEnd names it.
-	kindEnd = KindDeleteGroupsResponse + 1
+	kindEnd = KindAllocateProducerIDsResponse + 1
 )
 
 // Message kinds added with bounded storage (issue 9).

@@ -61,11 +61,15 @@ func _() {
 	_ = x[KindACLResponse-32]
 	_ = x[KindCertRequest-33]
 	_ = x[KindCertResponse-34]
+	_ = x[KindInitProducerIDRequest-55]
+	_ = x[KindInitProducerIDResponse-56]
+	_ = x[KindAllocateProducerIDsRequest-57]
+	_ = x[KindAllocateProducerIDsResponse-58]
 }
 
-const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponseACLRequestACLResponseCertRequestCertResponseFindCoordinatorRequestFindCoordinatorResponseJoinGroupRequestJoinGroupResponseSyncGroupRequestSyncGroupResponseHeartbeatRequestHeartbeatResponseLeaveGroupRequestLeaveGroupResponseOffsetCommitRequestOffsetCommitResponseOffsetFetchRequestOffsetFetchResponseListGroupsRequestListGroupsResponseDescribeGroupsRequestDescribeGroupsResponseDeleteGroupsRequestDeleteGroupsResponse"
+const _MsgKind_name = "ProduceRequestProduceResponseFetchRequestFetchResponseReplicaFetchRequestReplicaFetchResponseBrokerHeartbeatBrokerHeartbeatResponseAlterISRRequestAlterISRResponseCreateTopicRequestCreateTopicResponseDeleteTopicRequestDeleteTopicResponseMetadataRequestMetadataResponseRaftMessageClusterStatusRequestClusterStatusResponseAlterTopicConfigRequestAlterTopicConfigResponseListOffsetsRequestListOffsetsResponseCommitSegmentRequestCommitSegmentResponseDropRemoteSegmentsRequestDropRemoteSegmentsResponseRemoteSegmentsRequestRemoteSegmentsResponseACLRequestACLResponseCertRequestCertResponseFindCoordinatorRequestFindCoordinatorResponseJoinGroupRequestJoinGroupResponseSyncGroupRequestSyncGroupResponseHeartbeatRequestHeartbeatResponseLeaveGroupRequestLeaveGroupResponseOffsetCommitRequestOffsetCommitResponseOffsetFetchRequestOffsetFetchResponseListGroupsRequestListGroupsResponseDescribeGroupsRequestDescribeGroupsResponseDeleteGroupsRequestDeleteGroupsResponseInitProducerIDRequestInitProducerIDResponseAllocateProducerIDsRequestAllocateProducerIDsResponse"
 
-var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538, 548, 559, 570, 582, 604, 627, 643, 660, 676, 693, 709, 726, 743, 761, 780, 800, 818, 837, 854, 872, 893, 915, 934, 954}
+var _MsgKind_index = [...]uint16{0, 14, 29, 41, 54, 73, 93, 108, 131, 146, 162, 180, 199, 217, 236, 251, 267, 278, 298, 319, 342, 366, 384, 403, 423, 444, 469, 495, 516, 538, 548, 559, 570, 582, 604, 627, 643, 660, 676, 693, 709, 726, 743, 761, 780, 800, 818, 837, 854, 872, 893, 915, 934, 954, 975, 997, 1023, 1050}
 
 func (i MsgKind) String() string {
 	idx := int(i) - 2

@@ -172,6 +172,11 @@ const (
 	// ProbeStaleGenerationCommit: a commit from an older generation was
 	// refused ILLEGAL_GENERATION.
 	ProbeStaleGenerationCommit
+	// ProbeFormat2Stored: a leader stored a produced batch in format 2
+	// (headers, a records block); ProbeCompressedStored: one compressed,
+	// as the producer sent it.
+	ProbeFormat2Stored
+	ProbeCompressedStored
 
 	probeCount
 )
@@ -230,6 +235,8 @@ var probeNames = [probeCount]string{
 	ProbeOffsetsTopicCreateRequested:  "offsets-topic-create-requested",
 	ProbeGroupRebalanced:              "group-rebalanced",
 	ProbeStaleGenerationCommit:        "stale-generation-commit",
+	ProbeFormat2Stored:                "format2-stored",
+	ProbeCompressedStored:             "compressed-stored",
 }
 
 func (p Probe) String() string {

@@ -153,6 +153,9 @@ func RefuseRevoked(m Message, serial string, hint NodeID) (reply Message, ok boo
 	case CertRequest:
 		return CertResponse{ReqID: r.ReqID, Code: code, Message: msg, LeaderHint: hint}, true
 	}
+	if r, ok := m.(InitProducerIDRequest); ok {
+		return InitProducerIDResponse{ReqID: r.ReqID, Code: code, Message: msg, ProducerID: -1, ProducerEpoch: -1}, true
+	}
 	return RefuseGroup(m, code, msg)
 }
 

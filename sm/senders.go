@@ -92,6 +92,11 @@ var senders = [kindEnd]roleSet{
 	KindDescribeGroupsResponse:  brokers,
 	KindDeleteGroupsRequest:     clients,
 	KindDeleteGroupsResponse:    brokers,
+	// Producer IDs: clients ask brokers, brokers ask the controller.
+	KindInitProducerIDRequest:       clients,
+	KindInitProducerIDResponse:      brokers,
+	KindAllocateProducerIDsRequest:  brokers,
+	KindAllocateProducerIDsResponse: controllers,
 }
 
 // MaySend reports whether a node of role r may send messages of kind k.

@@ -62,7 +62,7 @@ func TestRefuseRevokedCoversClientRequests(t *testing.T) {
 		ACLRequest{ReqID: 7}, CertRequest{ReqID: 7},
 		FindCoordinatorRequest{ReqID: 7}, JoinGroupRequest{ReqID: 7}, SyncGroupRequest{ReqID: 7}, HeartbeatRequest{ReqID: 7},
 		LeaveGroupRequest{ReqID: 7}, OffsetCommitRequest{ReqID: 7}, OffsetFetchRequest{ReqID: 7}, ListGroupsRequest{ReqID: 7},
-		DescribeGroupsRequest{ReqID: 7}, DeleteGroupsRequest{ReqID: 7}}
+		DescribeGroupsRequest{ReqID: 7}, DeleteGroupsRequest{ReqID: 7}, InitProducerIDRequest{ReqID: 7}}
 	answers := map[MsgKind]MsgKind{}
 	for _, m := range requests {
 		reply, ok := RefuseRevoked(m, "ab12", 3)

@@ -74,3 +74,21 @@ func TestCreateTimeTopicCLI(t *testing.T) {
 		t.Fatalf("describe does not show the timestamp type: %s", desc)
 	}
 }
+
+// Goal: producer IDs come from the real controller through a broker,
+// distinct from one call to the next and from one broker block to the
+// next (more calls than a block holds).
+func TestInitProducerIDDev(t *testing.T) {
+	d := startDev(t)
+	c := d.sdkClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seen := map[int64]bool{}
+	for range 1005 {
+		id, epoch, err := c.InitProducerID(ctx)
+		if err != nil || epoch != 0 || id < 0 || seen[id] {
+			t.Fatalf("InitProducerID: %d %d %v (after %d)", id, epoch, err, len(seen))
+		}
+		seen[id] = true
+	}
+}

@@ -727,6 +727,18 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 		sm.KindOffsetFetchRequest, sm.KindOffsetFetchResponse, sm.KindListGroupsRequest, sm.KindListGroupsResponse,
 		sm.KindDescribeGroupsRequest, sm.KindDescribeGroupsResponse, sm.KindDeleteGroupsRequest, sm.KindDeleteGroupsResponse:
 		return decodeGroupMessage(d, k)
+	case sm.KindInitProducerIDRequest:
+		return sm.InitProducerIDRequest{ReqID: d.u64("reqID")}
+	case sm.KindInitProducerIDResponse:
+		return sm.InitProducerIDResponse{ReqID: d.u64("reqID"), Code: sm.Code(d.u16("code")), Message: d.str("message"),
+			ProducerID: d.i64("producerID"), ProducerEpoch: int16(d.u16("producerEpoch"))}
+	case sm.KindAllocateProducerIDsRequest:
+		return sm.AllocateProducerIDsRequest{ReqID: d.u64("reqID"), Broker: sm.NodeID(d.u64("broker")), Incarnation: d.u64("incarnation")}
+	case sm.KindAllocateProducerIDsResponse:
+		var m sm.AllocateProducerIDsResponse
+		m.ReqID, m.Code, m.Message, m.LeaderHint = d.reply()
+		m.First, m.Count = d.i64("first"), d.i32("count")
+		return m
 	}
 	d.fail("", "no decoder for message kind "+k.String(), ErrUnknownType)
 	return nil

@@ -505,6 +505,22 @@ func encodeMessage(e *encoder, m sm.Message) {
 		sm.OffsetFetchRequest, sm.OffsetFetchResponse, sm.ListGroupsRequest, sm.ListGroupsResponse,
 		sm.DescribeGroupsRequest, sm.DescribeGroupsResponse, sm.DeleteGroupsRequest, sm.DeleteGroupsResponse:
 		encodeGroupMessage(e, m)
+	case sm.InitProducerIDRequest:
+		e.u64(m.ReqID)
+	case sm.InitProducerIDResponse:
+		e.u64(m.ReqID)
+		e.u16(uint16(m.Code))
+		e.str(m.Message, "message")
+		e.i64(m.ProducerID)
+		e.u16(uint16(m.ProducerEpoch))
+	case sm.AllocateProducerIDsRequest:
+		e.u64(m.ReqID)
+		e.u64(uint64(m.Broker))
+		e.u64(m.Incarnation)
+	case sm.AllocateProducerIDsResponse:
+		e.reply(m.ReqID, m.Code, m.Message, m.LeaderHint)
+		e.i64(m.First)
+		e.i32(m.Count)
 	default:
 		// A Message with a valid Kind but a type this codec does not know,
 		// such as a pointer to a message struct.

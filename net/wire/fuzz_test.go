@@ -133,26 +133,30 @@ func FuzzACLResponse(f *testing.F)                { fuzzType(f, sm.KindACLRespon
 func FuzzCertRequest(f *testing.F)                { fuzzType(f, sm.KindCertRequest) }
 func FuzzCertResponse(f *testing.F)               { fuzzType(f, sm.KindCertResponse) }
 
-func FuzzFindCoordinatorRequest(f *testing.F)  { fuzzType(f, sm.KindFindCoordinatorRequest) }
-func FuzzFindCoordinatorResponse(f *testing.F) { fuzzType(f, sm.KindFindCoordinatorResponse) }
-func FuzzJoinGroupRequest(f *testing.F)        { fuzzType(f, sm.KindJoinGroupRequest) }
-func FuzzJoinGroupResponse(f *testing.F)       { fuzzType(f, sm.KindJoinGroupResponse) }
-func FuzzSyncGroupRequest(f *testing.F)        { fuzzType(f, sm.KindSyncGroupRequest) }
-func FuzzSyncGroupResponse(f *testing.F)       { fuzzType(f, sm.KindSyncGroupResponse) }
-func FuzzHeartbeatRequest(f *testing.F)        { fuzzType(f, sm.KindHeartbeatRequest) }
-func FuzzHeartbeatResponse(f *testing.F)       { fuzzType(f, sm.KindHeartbeatResponse) }
-func FuzzLeaveGroupRequest(f *testing.F)       { fuzzType(f, sm.KindLeaveGroupRequest) }
-func FuzzLeaveGroupResponse(f *testing.F)      { fuzzType(f, sm.KindLeaveGroupResponse) }
-func FuzzOffsetCommitRequest(f *testing.F)     { fuzzType(f, sm.KindOffsetCommitRequest) }
-func FuzzOffsetCommitResponse(f *testing.F)    { fuzzType(f, sm.KindOffsetCommitResponse) }
-func FuzzOffsetFetchRequest(f *testing.F)      { fuzzType(f, sm.KindOffsetFetchRequest) }
-func FuzzOffsetFetchResponse(f *testing.F)     { fuzzType(f, sm.KindOffsetFetchResponse) }
-func FuzzListGroupsRequest(f *testing.F)       { fuzzType(f, sm.KindListGroupsRequest) }
-func FuzzListGroupsResponse(f *testing.F)      { fuzzType(f, sm.KindListGroupsResponse) }
-func FuzzDescribeGroupsRequest(f *testing.F)   { fuzzType(f, sm.KindDescribeGroupsRequest) }
-func FuzzDescribeGroupsResponse(f *testing.F)  { fuzzType(f, sm.KindDescribeGroupsResponse) }
-func FuzzDeleteGroupsRequest(f *testing.F)     { fuzzType(f, sm.KindDeleteGroupsRequest) }
-func FuzzDeleteGroupsResponse(f *testing.F)    { fuzzType(f, sm.KindDeleteGroupsResponse) }
+func FuzzFindCoordinatorRequest(f *testing.F)      { fuzzType(f, sm.KindFindCoordinatorRequest) }
+func FuzzFindCoordinatorResponse(f *testing.F)     { fuzzType(f, sm.KindFindCoordinatorResponse) }
+func FuzzJoinGroupRequest(f *testing.F)            { fuzzType(f, sm.KindJoinGroupRequest) }
+func FuzzJoinGroupResponse(f *testing.F)           { fuzzType(f, sm.KindJoinGroupResponse) }
+func FuzzSyncGroupRequest(f *testing.F)            { fuzzType(f, sm.KindSyncGroupRequest) }
+func FuzzSyncGroupResponse(f *testing.F)           { fuzzType(f, sm.KindSyncGroupResponse) }
+func FuzzHeartbeatRequest(f *testing.F)            { fuzzType(f, sm.KindHeartbeatRequest) }
+func FuzzHeartbeatResponse(f *testing.F)           { fuzzType(f, sm.KindHeartbeatResponse) }
+func FuzzLeaveGroupRequest(f *testing.F)           { fuzzType(f, sm.KindLeaveGroupRequest) }
+func FuzzLeaveGroupResponse(f *testing.F)          { fuzzType(f, sm.KindLeaveGroupResponse) }
+func FuzzOffsetCommitRequest(f *testing.F)         { fuzzType(f, sm.KindOffsetCommitRequest) }
+func FuzzOffsetCommitResponse(f *testing.F)        { fuzzType(f, sm.KindOffsetCommitResponse) }
+func FuzzOffsetFetchRequest(f *testing.F)          { fuzzType(f, sm.KindOffsetFetchRequest) }
+func FuzzOffsetFetchResponse(f *testing.F)         { fuzzType(f, sm.KindOffsetFetchResponse) }
+func FuzzListGroupsRequest(f *testing.F)           { fuzzType(f, sm.KindListGroupsRequest) }
+func FuzzListGroupsResponse(f *testing.F)          { fuzzType(f, sm.KindListGroupsResponse) }
+func FuzzDescribeGroupsRequest(f *testing.F)       { fuzzType(f, sm.KindDescribeGroupsRequest) }
+func FuzzDescribeGroupsResponse(f *testing.F)      { fuzzType(f, sm.KindDescribeGroupsResponse) }
+func FuzzDeleteGroupsRequest(f *testing.F)         { fuzzType(f, sm.KindDeleteGroupsRequest) }
+func FuzzDeleteGroupsResponse(f *testing.F)        { fuzzType(f, sm.KindDeleteGroupsResponse) }
+func FuzzInitProducerIDRequest(f *testing.F)       { fuzzType(f, sm.KindInitProducerIDRequest) }
+func FuzzInitProducerIDResponse(f *testing.F)      { fuzzType(f, sm.KindInitProducerIDResponse) }
+func FuzzAllocateProducerIDsRequest(f *testing.F)  { fuzzType(f, sm.KindAllocateProducerIDsRequest) }
+func FuzzAllocateProducerIDsResponse(f *testing.F) { fuzzType(f, sm.KindAllocateProducerIDsResponse) }
 
 // FuzzHello checks DecodeHello: any payload decodes to a Hello that
 // re-encodes to the same bytes, or fails with ErrMalformed.

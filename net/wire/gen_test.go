@@ -438,6 +438,16 @@ func genGroupMessage(t *rapid.T, typ sm.MsgKind) (sm.Message, bool) {
 	case sm.KindDeleteGroupsResponse:
 		return sm.DeleteGroupsResponse{ReqID: u64("req"), Code: code(), Message: str("msg"),
 			Groups: rapid.SliceOfN(genGroupResult, 0, 4).Draw(t, "groups")}, true
+	case sm.KindInitProducerIDRequest:
+		return sm.InitProducerIDRequest{ReqID: u64("req")}, true
+	case sm.KindInitProducerIDResponse:
+		return sm.InitProducerIDResponse{ReqID: u64("req"), Code: code(), Message: str("msg"), ProducerID: rapid.Int64().Draw(t, "pid"),
+			ProducerEpoch: rapid.Int16().Draw(t, "epoch")}, true
+	case sm.KindAllocateProducerIDsRequest:
+		return sm.AllocateProducerIDsRequest{ReqID: u64("req"), Broker: sm.NodeID(u64("broker")), Incarnation: u64("inc")}, true
+	case sm.KindAllocateProducerIDsResponse:
+		return sm.AllocateProducerIDsResponse{ReqID: u64("req"), Code: code(), Message: str("msg"), LeaderHint: sm.NodeID(u64("hint")),
+			First: rapid.Int64().Draw(t, "first"), Count: rapid.Int32().Draw(t, "count")}, true
 	}
 	return nil, false
 }
@@ -602,5 +612,9 @@ func groupSamples() []sm.Message {
 		sm.DeleteGroupsRequest{ReqID: 29, GroupIDs: []string{"audit", "billing"}},
 		sm.DeleteGroupsResponse{ReqID: 29, Code: sm.CodeOK, Groups: []sm.GroupResult{{GroupID: "audit"},
 			{GroupID: "billing", Code: sm.CodeNonEmptyGroup, Message: "group billing has 1 member"}}},
+		sm.InitProducerIDRequest{ReqID: 30},
+		sm.InitProducerIDResponse{ReqID: 30, ProducerID: 4096, ProducerEpoch: 0},
+		sm.AllocateProducerIDsRequest{ReqID: 31, Broker: 101, Incarnation: 1_764_720_000},
+		sm.AllocateProducerIDsResponse{ReqID: 31, LeaderHint: 1, First: 4096, Count: 1000},
 	}
 }

@@ -240,3 +240,49 @@ func TestGroupSnapshotBoundsOffsetsLog(t *testing.T) {
 		t.Fatalf("heartbeat at the new coordinator: %+v", r)
 	}
 }
+
+// Goal: InitProducerID answers distinct IDs from the blocks the controller
+// allocates, asking for the next block when one runs out, and retrying a
+// refused block request; a broker that is not registered refuses.
+func TestInitProducerID(t *testing.T) {
+	w := newWorld(t, 101)
+	c := w.ctrl[ctrl1]
+	c.nextPID = 100
+	c.refusePIDs = true
+	c.session = time1s
+	w.run(300 * sm.Millisecond)
+	w.replies = nil
+	w.net.Send([]sm.Envelope{{From: client, To: 101, Msg: sm.InitProducerIDRequest{ReqID: 1}}})
+	w.run(100 * sm.Millisecond)
+	if len(w.replies) != 0 || c.pidRequests != 1 {
+		t.Fatalf("with the controller refusing: %d replies, %d block requests", len(w.replies), c.pidRequests)
+	}
+	c.refusePIDs = false
+	w.run(time1s)
+	seen := map[int64]bool{}
+	for i := range 7 {
+		var r sm.InitProducerIDResponse
+		if i == 0 {
+			if len(w.replies) != 1 {
+				t.Fatalf("the waiting request got %d replies after the retry", len(w.replies))
+			}
+			r = w.replies[0].Msg.(sm.InitProducerIDResponse)
+		} else {
+			r = w.client(101, sm.InitProducerIDRequest{ReqID: uint64(i + 1)}, 10*sm.Millisecond).(sm.InitProducerIDResponse)
+		}
+		if r.Code != sm.CodeOK || r.ProducerID < 100 || seen[r.ProducerID] || r.ProducerEpoch != 0 {
+			t.Fatalf("request %d: %+v (seen %v)", i, r, seen)
+		}
+		seen[r.ProducerID] = true
+	}
+	if c.pidRequests != 4 { // the refused one, then three blocks of three
+		t.Fatalf("%d block requests", c.pidRequests)
+	}
+	w.ctrl[ctrl1].down = true
+	w.run(3 * time1s) // the lease runs out
+	if r := w.client(101, sm.InitProducerIDRequest{ReqID: 9}, 10*sm.Millisecond).(sm.InitProducerIDResponse); r.Code != sm.CodeLeaderNotAvailable {
+		t.Fatalf("without a lease: %+v", r)
+	}
+}
+
+const time1s = sm.Second

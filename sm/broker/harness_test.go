@@ -59,6 +59,11 @@ type fakeController struct {
 	// creates counts CreateTopicRequests (brokers creating the offsets
 	// topic).
 	creates int
+	// Producer ID blocks (of 3) it hands out from nextPID, unless
+	// refusePIDs; pidRequests counts the requests.
+	nextPID     int64
+	refusePIDs  bool
+	pidRequests int
 }
 
 type timedHeartbeat struct {
@@ -329,6 +334,14 @@ func (w *world) controller(id sm.NodeID, c *fakeController, e sm.Envelope) {
 			c.version++
 		}
 		reply(sm.CommitSegmentResponse{ReqID: m.ReqID, TP: m.TP, Code: code, Remote: c.parts[m.TP].Remote})
+	case sm.AllocateProducerIDsRequest:
+		c.pidRequests++
+		if c.refusePIDs {
+			reply(sm.AllocateProducerIDsResponse{ReqID: m.ReqID, Code: sm.CodeLeaderNotAvailable})
+			return
+		}
+		reply(sm.AllocateProducerIDsResponse{ReqID: m.ReqID, First: c.nextPID, Count: 3})
+		c.nextPID += 3
 	case sm.CreateTopicRequest:
 		// A broker creating the offsets topic: replicas the first
 		// ReplicationFactor brokers, rotated per partition, the first

@@ -81,6 +81,8 @@ type Node struct {
 	// coordinators counts the coordinators this process created (their
 	// member IDs' Instance).
 	coordinators uint64
+	// pids is the block of producer IDs InitProducerID answers from.
+	pids producerIDs
 
 	ctrlIdx int       // position in cfg.Controllers of the last rotation
 	ctrl    sm.NodeID // the controller believed to lead
@@ -439,6 +441,7 @@ func (n *Node) deliverable(r host.LogDone, known bool) bool {
 // (time, key) order.
 func (n *Node) onTimer() {
 	n.tickHeartbeat()
+	n.tickPIDs()
 	for {
 		k, ok := n.hosts.Due(n.now)
 		if !ok {
@@ -459,6 +462,9 @@ func (n *Node) onTimer() {
 func (n *Node) timerAt() sm.Time {
 	t := n.hb.timerAt(n.cfg.ControllerTimeout)
 	if at := n.hosts.TimerAt(); at != 0 && at < t {
+		t = at
+	}
+	if at := n.pidTimerAt(); at != 0 && at < t {
 		t = at
 	}
 	return t

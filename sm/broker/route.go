@@ -92,6 +92,10 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onGroupRequest(ev)
 	case sm.CreateTopicResponse:
 		n.onCreateTopicResponse(from, m)
+	case sm.InitProducerIDRequest:
+		n.onInitProducerID(ev, m)
+	case sm.AllocateProducerIDsResponse:
+		n.onAllocateProducerIDsResponse(from, m)
 	default:
 		return fmt.Errorf("broker: %v cannot route %T from %v", n.cfg.ID, msg, from)
 	}

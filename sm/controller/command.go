@@ -35,6 +35,14 @@ type command struct {
 
 	ACL  *acl.Command `json:"acl,omitempty"`
 	Cert *certChange  `json:"cert,omitempty"`
+
+	AllocProducerIDs *allocProducerIDs `json:"alloc_producer_ids,omitempty"`
+}
+
+// allocProducerIDs takes the next Count producer IDs for Broker.
+type allocProducerIDs struct {
+	Broker sm.NodeID `json:"broker"`
+	Count  int32     `json:"count"`
 }
 
 // registerBroker records a broker incarnation and unfences it.
@@ -102,9 +110,10 @@ const (
 	kindDropRemote
 	kindACL
 	kindCert
+	kindAllocProducerIDs
 )
 
-var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments", "acl", "cert"}
+var kindNames = [...]string{"none", "register", "fence", "create", "delete", "alter_isr", "alter_config", "commit_segment", "drop_remote_segments", "acl", "cert", "alloc_producer_ids"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -131,6 +140,8 @@ func (c *command) kind() kind {
 		return kindACL
 	case c.Cert != nil:
 		return kindCert
+	case c.AllocProducerIDs != nil:
+		return kindAllocProducerIDs
 	}
 	return kindNone
 }
@@ -139,7 +150,7 @@ func (c *command) kind() kind {
 func (c *command) operations() int {
 	n := 0
 	for _, set := range []bool{c.Register != nil, c.Fence != nil, c.Create != nil, c.Delete != nil, c.AlterISR != nil, c.AlterConfig != nil,
-		c.CommitSegment != nil, c.DropRemote != nil, c.ACL != nil, c.Cert != nil} {
+		c.CommitSegment != nil, c.DropRemote != nil, c.ACL != nil, c.Cert != nil, c.AllocProducerIDs != nil} {
 		if set {
 			n++
 		}

@@ -75,6 +75,8 @@ func (n *Node) onReceived(ev sm.Received) error {
 		n.onACL(ev, m)
 	case sm.CertRequest:
 		n.onCert(ev, m)
+	case sm.AllocateProducerIDsRequest:
+		n.onAllocateProducerIDs(ev.From, m)
 	default:
 		return fmt.Errorf("controller: unexpected message %T from %v", ev.Msg, ev.From)
 	}
@@ -327,6 +329,9 @@ func (n *Node) answer(p *proposal, res result) {
 			n.out.Security = append(n.out.Security, sm.SecurityEvent{Kind: kind, Principal: p.principal, Resource: "certificate:" + res.cert.Serial, Operation: op, Reason: res.cert.Reason, Message: msg})
 		}
 		n.send(p.client, sm.CertResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID, Record: res.cert})
+	case kindAllocProducerIDs:
+		n.send(p.client, sm.AllocateProducerIDsResponse{ReqID: p.reqID, Code: res.code, Message: res.message, LeaderHint: n.cfg.ID,
+			First: res.pidFirst, Count: res.pidCount})
 	case kindRegister, kindFence:
 		delete(n.brokerOps, p.broker)
 		for _, h := range p.waiters {
@@ -389,6 +394,9 @@ func (n *Node) abandon(p *proposal, hint sm.NodeID) {
 		n.send(p.client, sm.ACLResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindCert:
 		n.send(p.client, sm.CertResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
+	case kindAllocProducerIDs:
+		// The block may still be taken: its IDs are then never used.
+		n.send(p.client, sm.AllocateProducerIDsResponse{ReqID: p.reqID, Code: codeLeadershipLost, Message: outcomeUnknown, LeaderHint: hint})
 	case kindRegister, kindFence:
 		for _, h := range p.waiters {
 			n.send(h.from, sm.BrokerHeartbeatResponse{Incarnation: h.hb.Incarnation, Code: sm.CodeNotLeader, LeaderHint: hint})
@@ -419,5 +427,25 @@ func (n *Node) expireSessions() {
 			n.brokerOps[b.ID] = seq
 			n.probe(sm.ProbeSessionExpired)
 		}
+	}
+}
+
+// onAllocateProducerIDs takes a block of producer IDs for the broker that
+// asks, through raft (so no failover reissues one).
+func (n *Node) onAllocateProducerIDs(from sm.NodeID, req sm.AllocateProducerIDsRequest) {
+	reply := func(code sm.Code, msg string) {
+		n.send(from, sm.AllocateProducerIDsResponse{ReqID: req.ReqID, Code: code, Message: msg, LeaderHint: n.Leader()})
+	}
+	switch {
+	case req.Broker != from:
+		reply(sm.CodeInvalidRequest, fmt.Sprintf("broker %v asked for producer IDs for %v", from, req.Broker))
+		return
+	case !n.IsLeader():
+		reply(sm.CodeNotLeader, "not the controller leader")
+		return
+	}
+	p := &proposal{client: from, reqID: req.ReqID}
+	if _, err := n.propose(&command{AllocProducerIDs: &allocProducerIDs{Broker: from, Count: producerIDBlock}}, p); err != nil {
+		reply(sm.CodeLeaderNotAvailable, err.Error())
 	}
 }

@@ -46,6 +46,8 @@ type metadata struct {
 	// metadata version of the last revocation.
 	certs          map[string]*sm.CertRecord
 	revokedVersion uint64
+	// nextProducerID is the first producer ID no block has taken.
+	nextProducerID int64
 }
 
 // tombstonesMax bounds the deleted-topic memory; older receivers get a Full
@@ -80,6 +82,9 @@ type result struct {
 	remote  sm.RemoteLog      // commit_segment, drop_remote_segments: the uploaded range after the command
 	acl     acl.Result        // acl: what the command did
 	cert    sm.CertRecord     // cert: the record after the command
+	// alloc_producer_ids: the block allocated.
+	pidFirst int64
+	pidCount int32
 }
 
 func newMetadata(applied uint64) *metadata {
@@ -124,6 +129,8 @@ func (md *metadata) apply(index uint64, cmd *command) result {
 		return md.applyACL(cmd.ACL)
 	case cmd.Cert != nil:
 		return md.applyCert(cmd.Cert)
+	case cmd.AllocProducerIDs != nil:
+		return md.applyAllocProducerIDs(cmd.AllocProducerIDs)
 	}
 	panic(fmt.Sprintf("controller: apply of empty command at index %d", index))
 }
@@ -513,4 +520,25 @@ func clonePartition(st sm.PartitionState) sm.PartitionState {
 	st.ISR = slices.Clone(st.ISR)
 	st.ELR = slices.Clone(st.ELR)
 	return st
+}
+
+// producerIDBlock is how many producer IDs one allocation takes.
+const producerIDBlock = 1000
+
+// applyAllocProducerIDs takes the next block of producer IDs for a broker
+// that is registered and alive; the block is never given out again. It
+// changes no metadata brokers see (the version stays).
+func (md *metadata) applyAllocProducerIDs(c *allocProducerIDs) result {
+	if !md.alive(c.Broker) {
+		return fail(sm.CodeStaleBrokerEpoch, "broker %v is not registered and alive", c.Broker)
+	}
+	if c.Count <= 0 || c.Count > producerIDBlock*10 {
+		return fail(sm.CodeInvalidRequest, "a block of %d producer IDs (want 1..%d)", c.Count, producerIDBlock*10)
+	}
+	if md.nextProducerID > 1<<62 {
+		return fail(sm.CodeInvalidRequest, "producer IDs are exhausted")
+	}
+	r := result{pidFirst: md.nextProducerID, pidCount: c.Count}
+	md.nextProducerID += int64(c.Count)
+	return r
 }

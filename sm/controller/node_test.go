@@ -264,3 +264,31 @@ func TestNewRejectsCorruptDurable(t *testing.T) {
 		}
 	}
 }
+
+// Goal: producer ID blocks are disjoint and never reissued, across a
+// leader crash (the new leader continues from the raft log) and for a
+// broker that is not registered nothing is allocated.
+func TestAllocateProducerIDs(t *testing.T) {
+	h := newHarness(t, 29, 3)
+	l := h.waitLeader()
+	h.registerBrokers(threeRacks)
+	ask := func(to, from sm.NodeID) sm.AllocateProducerIDsResponse {
+		return h.requestOne(from, to, sm.AllocateProducerIDsRequest{ReqID: 1, Broker: from, Incarnation: 1}).(sm.AllocateProducerIDsResponse)
+	}
+	a, b := ask(l, 101), ask(l, 102)
+	if a.Code != sm.CodeOK || b.Code != sm.CodeOK || a.Count != producerIDBlock || b.First != a.First+int64(a.Count) {
+		t.Fatalf("blocks %+v and %+v", a, b)
+	}
+	if r := ask(l, 109); r.Code != sm.CodeStaleBrokerEpoch {
+		t.Fatalf("an unregistered broker got %+v", r)
+	}
+	if r := h.requestOne(101, l, sm.AllocateProducerIDsRequest{ReqID: 2, Broker: 102}).(sm.AllocateProducerIDsResponse); r.Code != sm.CodeInvalidRequest {
+		t.Fatalf("a broker asking for another's block got %+v", r)
+	}
+	h.crash(l)
+	l2 := h.waitLeader()
+	c := ask(l2, 103)
+	if c.Code != sm.CodeOK || c.First < b.First+int64(b.Count) {
+		t.Fatalf("after the leader's crash: %+v (the last block was [%d, %d))", c, b.First, b.First+int64(b.Count))
+	}
+}

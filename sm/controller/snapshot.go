@@ -32,12 +32,14 @@ import (
 // Versions: 1 (issue 9) has no tiered storage; 2 adds each partition's
 // recorded uploaded segments (snapPartition.Remote) and PartitionState's
 // Remote summary; 3 adds the ACL rule set (ACL, its acl.State snapshot,
-// and ACLVersion); 4 the certificate registry (Certs, RevokedVersion). A
+// and ACLVersion); 4 the certificate registry (Certs, RevokedVersion); 5
+// the next producer ID (NextProducerID). A
 // version-1 snapshot reads as metadata with nothing uploaded, versions 1
 // and 2 as metadata without ACL rules, and 1 to 3 without certificates,
-// which is what they described.
+// which is what they described; 1 to 4 have allocated no producer IDs.
 const (
-	snapshotFormat   = 4
+	snapshotFormat   = 5
+	snapshotFormatV4 = 4
 	snapshotFormatV3 = 3
 	snapshotFormatV2 = 2
 	snapshotFormatV1 = 1
@@ -62,6 +64,8 @@ type snapshotBody struct {
 	// Certs and RevokedVersion (format 4): the registry, by serial.
 	Certs          []sm.CertRecord `json:"certs,omitempty"`
 	RevokedVersion uint64          `json:"revoked_version,omitempty"`
+	// NextProducerID (format 5): the first producer ID no block has taken.
+	NextProducerID int64 `json:"next_producer_id,omitempty"`
 }
 
 type snapBroker struct {
@@ -90,7 +94,7 @@ type snapTombstone struct {
 // encodeSnapshot serialises md (see the layout above).
 func encodeSnapshot(md *metadata) []byte {
 	body := snapshotBody{Applied: md.applied, Version: md.version, TopicsCreated: md.topicsCreated, Horizon: md.horizon,
-		ACL: md.acls.Snapshot(), ACLVersion: md.aclVersion, RevokedVersion: md.revokedVersion}
+		ACL: md.acls.Snapshot(), ACLVersion: md.aclVersion, RevokedVersion: md.revokedVersion, NextProducerID: md.nextProducerID}
 	for _, serial := range slices.Sorted(maps.Keys(md.certs)) {
 		body.Certs = append(body.Certs, *md.certs[serial])
 	}
@@ -138,6 +142,13 @@ func decodeSnapshot(data []byte) (*metadata, error) {
 	}
 	md := newMetadata(body.Applied)
 	md.version, md.topicsCreated, md.horizon = body.Version, body.TopicsCreated, body.Horizon
+	switch {
+	case body.NextProducerID < 0:
+		return nil, fmt.Errorf("controller: metadata snapshot: next producer ID %d", body.NextProducerID)
+	case data[0] <= snapshotFormatV4 && body.NextProducerID != 0:
+		return nil, fmt.Errorf("controller: metadata snapshot: version %d holds producer IDs", data[0])
+	}
+	md.nextProducerID = body.NextProducerID
 	for _, b := range body.Brokers {
 		if md.brokers[b.Info.ID] != nil {
 			return nil, fmt.Errorf("controller: metadata snapshot: broker %v listed twice", b.Info.ID)

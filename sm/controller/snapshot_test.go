@@ -221,8 +221,9 @@ func TestDecodeSnapshotRefuses(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty"},
-		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 to 4)"},
-		{"version 5", withVersion(5), "version 5"},
+		{"version 0", withVersion(0), "version 0 (this controller reads versions 1 to 5)"},
+		{"version 6", withVersion(6), "version 6"},
+		{"version 4 with producer IDs", []byte("\x04" + `{"applied":3,"next_producer_id":1000}`), "version 4 holds producer IDs"},
 		{"version 2 with ACL rules", withVersion(2), "version 2 holds ACL rules"},
 		{"version 1 with segments", withVersion(1), "version 1 holds uploaded segments of x/0"},
 		{"trailing data", append(slices.Clone(good), "{}"...), "data after the body"},

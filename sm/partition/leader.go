@@ -117,6 +117,12 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 		return
 	}
 	b.BaseOffset, b.Epoch, b.Timestamp = p.log.end(), p.epoch, p.wallClock()
+	if b.V2 {
+		p.probe(sm.ProbeFormat2Stored)
+		if b.Codec != sm.CodecNone {
+			p.probe(sm.ProbeCompressedStored)
+		}
+	}
 	if p.settings.CreateTime && b.V2 {
 		// Kafka's CreateTime: the batch goes by its newest record, as the
 		// producer stamped them (a compressed block's is declared with it);
