@@ -514,7 +514,7 @@ func Swarm(seed uint64) Config {
 	c.ACLs = newRNG(seed).child("acl-config").chance(0.5)
 	// Revocations, from their own stream too: in half the seeds.
 	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
-	// Consumer groups, from their own stream, in every seed.
+	// Consumer groups, from their own stream, in three seeds of four.
 	c.Groups = drawGroups(seed, &c)
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
