@@ -764,7 +764,12 @@ func (n *Node) createOffsetsTopic() {
 	n.selfReq++
 	n.send(n.ctrl, sm.CreateTopicRequest{ReqID: n.selfReq, Name: sm.OffsetsTopic, Partitions: n.cfg.Groups.OffsetsPartitions,
 		ReplicationFactor: rf, CreatedAtMs: n.cfg.WallClockAtStart + int64(n.now)/int64(sm.Millisecond),
-		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1}})
+		// Two in-sync copies (one with a single replica) before a group's
+		// state counts as stored, whatever the cluster's default: group
+		// state is as durable as an acks=all record of a topic with min
+		// ISR 2 (the simulator found the controllers' default of 1 losing
+		// it with a disk).
+		Config: sm.TopicConfig{RetentionMs: -1, RetentionBytes: -1, MinInSyncReplicas: min(2, rf)}})
 }
 
 // onCreateTopicResponse follows the controller's answer to the offsets

@@ -670,3 +670,52 @@ func TestMemberIDsDifferAcrossInstances(t *testing.T) {
 		t.Fatalf("member IDs %q and %q", ida[0], idb[0])
 	}
 }
+
+// Goal: a partition a cooperative rebalance revoked from a member (nobody
+// holds it yet) stays the member's to commit after the coordinator is
+// rebuilt from its records, as before: the revoked set comes back from
+// the members' stored subscriptions (found by the simulator's group
+// workload: such commits were refused PARTITION_NOT_ASSIGNED after a
+// reload).
+func TestRevokedCommitAfterReload(t *testing.T) {
+	w := newWorld(t, testConfig())
+	t0, t1 := sm.TopicPartition{Topic: "t", Partition: 0}, sm.TopicPartition{Topic: "t", Partition: 1}
+	coop := func(owned ...sm.TopicPartition) []Protocol {
+		return []Protocol{{Name: "cooperative-sticky", Metadata: assign.EncodeSubscription(assign.Subscription{Version: 2, Topics: []string{"t"}, Owned: owned, Generation: -1})}}
+	}
+	asg := func(tps ...sm.TopicPartition) []byte { return assign.EncodeAssignment(assign.Assignment{Partitions: tps}) }
+	a := w.joinResp(w.join("g", "", "a", coop())).MemberID
+	if r := w.take(w.sync("g", 1, a, []MemberAssignment{{MemberID: a, Assignment: asg(t0, t1)}})).(SyncResponse); r.Code != None {
+		t.Fatalf("first sync: %+v", r)
+	}
+	hb := w.join("g", "", "b", coop())
+	if c := w.heartbeat("g", 1, a); c != RebalanceInProgress {
+		t.Fatalf("heartbeat during the rebalance: %v", c)
+	}
+	ha := w.join("g", a, "a", coop(t0, t1))
+	b := w.joinResp(hb).MemberID
+	if jr := w.joinResp(ha); jr.Generation != 2 || jr.Leader != a {
+		t.Fatalf("rejoin: %+v", jr)
+	}
+	hs := w.sync("g", 2, b, nil)
+	if r := w.take(w.sync("g", 2, a, []MemberAssignment{{MemberID: a, Assignment: asg(t0)}, {MemberID: b, Assignment: asg()}})).(SyncResponse); r.Code != None {
+		t.Fatalf("leader sync: %+v", r)
+	}
+	w.take(hs)
+	if r := w.commit("g", 2, a, false, off(t1, 5)); r.Code != None || r.Partitions[0].Code != None {
+		t.Fatalf("commit of the revoked partition before the reload: %+v", r)
+	}
+	c2, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Load(w.c.Snapshot())
+	c2.FinishLoad(w.now)
+	w.c = c2
+	if r := w.commit("g", 2, a, false, off(t1, 6)); r.Code != None || r.Partitions[0].Code != None {
+		t.Fatalf("commit of the revoked partition after the reload: %+v", r)
+	}
+	if r := w.commit("g", 2, b, false, off(t0, 1)); r.Partitions[0].Code != PartitionNotAssigned {
+		t.Fatalf("a member committing a partition another holds: %+v", r)
+	}
+}

@@ -124,6 +124,29 @@ func (g *group) decodeOwned() {
 			}
 		}
 	}
+	// What the last rebalance revoked from each member is what it owned
+	// going into it (its subscription's owned partitions, in the stored
+	// metadata) and was not given again: still its to commit while nobody
+	// holds it, as before the reload.
+	for _, m := range g.sortedMembers() {
+		for _, p := range m.protocols {
+			if p.Name != g.protocol {
+				continue
+			}
+			s, err := assign.DecodeSubscription(p.Metadata)
+			if err != nil {
+				break
+			}
+			for _, tp := range s.Owned {
+				if _, held := g.assigned[tp]; !held && !m.owned[tp] {
+					if m.revoked == nil {
+						m.revoked = map[sm.TopicPartition]bool{}
+					}
+					m.revoked[tp] = true
+				}
+			}
+		}
+	}
 }
 
 // forgettable: an empty group that nothing durable or pending refers to
