@@ -683,7 +683,9 @@ func TestRevokedCommitAfterReload(t *testing.T) {
 	coop := func(owned ...sm.TopicPartition) []Protocol {
 		return []Protocol{{Name: "cooperative-sticky", Metadata: assign.EncodeSubscription(assign.Subscription{Version: 2, Topics: []string{"t"}, Owned: owned, Generation: -1})}}
 	}
-	asg := func(tps ...sm.TopicPartition) []byte { return assign.EncodeAssignment(assign.Assignment{Partitions: tps}) }
+	asg := func(tps ...sm.TopicPartition) []byte {
+		return assign.EncodeAssignment(assign.Assignment{Partitions: tps})
+	}
 	a := w.joinResp(w.join("g", "", "a", coop())).MemberID
 	if r := w.take(w.sync("g", 1, a, []MemberAssignment{{MemberID: a, Assignment: asg(t0, t1)}})).(SyncResponse); r.Code != None {
 		t.Fatalf("first sync: %+v", r)
