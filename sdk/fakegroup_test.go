@@ -224,7 +224,7 @@ func (f *fakeCluster) groupRequestLocked(b *fakeBroker, from sm.NodeID, m sm.Mes
 			}
 			l := g.coords[p].List()
 			if l.Code != group.None {
-				resp.Code, resp.Message = wireCode(l.Code), l.Message
+				resp.Code, resp.Message = l.Code.Wire(), l.Message
 			}
 			for _, gl := range l.Groups {
 				resp.Groups = append(resp.Groups, sm.GroupListing{GroupID: gl.GroupID, ProtocolType: gl.ProtocolType, State: gl.State.String()})
@@ -241,7 +241,7 @@ func (f *fakeCluster) groupRequestLocked(b *fakeBroker, from sm.NodeID, m sm.Mes
 				continue
 			}
 			d := c.Describe([]string{id})[0]
-			gd := sm.GroupDescription{GroupID: d.GroupID, Code: wireCode(d.Code), Message: d.Message, State: d.State.String(), ProtocolType: d.ProtocolType, Protocol: d.Protocol, Generation: d.Generation, Leader: d.Leader}
+			gd := sm.GroupDescription{GroupID: d.GroupID, Code: d.Code.Wire(), Message: d.Message, State: d.State.String(), ProtocolType: d.ProtocolType, Protocol: d.Protocol, Generation: d.Generation, Leader: d.Leader}
 			for _, mem := range d.Members {
 				gd.Members = append(gd.Members, sm.GroupMember{MemberID: mem.MemberID, InstanceID: mem.InstanceID, ClientID: mem.ClientID, ClientHost: mem.ClientHost, Metadata: mem.Metadata, Assignment: mem.Assignment})
 			}
@@ -291,9 +291,9 @@ func (f *fakeCluster) groupRequestLocked(b *fakeBroker, from sm.NodeID, m sm.Mes
 		}
 	case sm.OffsetFetchRequest:
 		fr := c.FetchOffsets(r.GroupID, r.Partitions)
-		resp := sm.OffsetFetchResponse{ReqID: r.ReqID, Code: wireCode(fr.Code), Message: fr.Message}
+		resp := sm.OffsetFetchResponse{ReqID: r.ReqID, Code: fr.Code.Wire(), Message: fr.Message}
 		for _, o := range fr.Partitions {
-			resp.Offsets = append(resp.Offsets, sm.CommittedOffset{TP: o.TP, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, Code: wireCode(o.Code)})
+			resp.Offsets = append(resp.Offsets, sm.CommittedOffset{TP: o.TP, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, Code: o.Code.Wire()})
 		}
 		return reply(resp), true
 	case sm.DeleteGroupsRequest:
@@ -344,82 +344,34 @@ func typeName(m sm.Message) string {
 func groupWireReply(reqID uint64, body group.Response) sm.Message {
 	switch r := body.(type) {
 	case group.JoinResponse:
-		resp := sm.JoinGroupResponse{ReqID: reqID, Code: wireCode(r.Code), Message: r.Message, Generation: r.Generation, ProtocolType: r.ProtocolType, Protocol: r.Protocol, Leader: r.Leader, MemberID: r.MemberID}
+		resp := sm.JoinGroupResponse{ReqID: reqID, Code: r.Code.Wire(), Message: r.Message, Generation: r.Generation, ProtocolType: r.ProtocolType, Protocol: r.Protocol, Leader: r.Leader, MemberID: r.MemberID}
 		for _, m := range r.Members {
 			resp.Members = append(resp.Members, sm.GroupMemberMetadata{MemberID: m.MemberID, InstanceID: m.InstanceID, Metadata: m.Metadata})
 		}
 		return resp
 	case group.SyncResponse:
-		return sm.SyncGroupResponse{ReqID: reqID, Code: wireCode(r.Code), Message: r.Message, ProtocolType: r.ProtocolType, Protocol: r.Protocol, Assignment: r.Assignment}
+		return sm.SyncGroupResponse{ReqID: reqID, Code: r.Code.Wire(), Message: r.Message, ProtocolType: r.ProtocolType, Protocol: r.Protocol, Assignment: r.Assignment}
 	case group.HeartbeatResponse:
-		return sm.HeartbeatResponse{ReqID: reqID, Code: wireCode(r.Code), Message: r.Message}
+		return sm.HeartbeatResponse{ReqID: reqID, Code: r.Code.Wire(), Message: r.Message}
 	case group.LeaveResponse:
-		resp := sm.LeaveGroupResponse{ReqID: reqID, Code: wireCode(r.Code), Message: r.Message}
+		resp := sm.LeaveGroupResponse{ReqID: reqID, Code: r.Code.Wire(), Message: r.Message}
 		for _, m := range r.Members {
-			resp.Members = append(resp.Members, sm.GroupMemberResult{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, Code: wireCode(m.Code), Message: m.Message})
+			resp.Members = append(resp.Members, sm.GroupMemberResult{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, Code: m.Code.Wire(), Message: m.Message})
 		}
 		return resp
 	case group.CommitResponse:
-		resp := sm.OffsetCommitResponse{ReqID: reqID, Code: wireCode(r.Code), Message: r.Message}
+		resp := sm.OffsetCommitResponse{ReqID: reqID, Code: r.Code.Wire(), Message: r.Message}
 		for _, p := range r.Partitions {
-			resp.Partitions = append(resp.Partitions, sm.PartitionResult{TP: p.TP, Code: wireCode(p.Code), Message: p.Message})
+			resp.Partitions = append(resp.Partitions, sm.PartitionResult{TP: p.TP, Code: p.Code.Wire(), Message: p.Message})
 		}
 		return resp
 	case group.DeleteResponse:
 		resp := sm.DeleteGroupsResponse{ReqID: reqID}
 		for _, g := range r.Groups {
-			resp.Groups = append(resp.Groups, sm.GroupResult{GroupID: g.GroupID, Code: wireCode(g.Code), Message: g.Message})
+			resp.Groups = append(resp.Groups, sm.GroupResult{GroupID: g.GroupID, Code: g.Code.Wire(), Message: g.Message})
 		}
 		return resp
 	}
 	panic("fake: unknown coordinator reply")
 }
 
-// wireCode maps the coordinator's codes to the wire's, as brokers do.
-func wireCode(c group.Code) sm.Code {
-	switch c {
-	case group.None:
-		return sm.CodeOK
-	case group.OffsetOutOfRange:
-		return sm.CodeOffsetOutOfRange
-	case group.UnknownTopicOrPartition:
-		return sm.CodeUnknownTopic
-	case group.OffsetMetadataTooLarge:
-		return sm.CodeOffsetMetadataTooLarge
-	case group.CoordinatorLoadInProgress:
-		return sm.CodeCoordinatorLoadInProgress
-	case group.CoordinatorNotAvailable:
-		return sm.CodeCoordinatorNotAvailable
-	case group.NotCoordinator:
-		return sm.CodeNotCoordinator
-	case group.IllegalGeneration:
-		return sm.CodeIllegalGeneration
-	case group.InconsistentGroupProtocol:
-		return sm.CodeInconsistentGroupProtocol
-	case group.InvalidGroupID:
-		return sm.CodeInvalidGroupID
-	case group.UnknownMemberID:
-		return sm.CodeUnknownMemberID
-	case group.InvalidSessionTimeout:
-		return sm.CodeInvalidSessionTimeout
-	case group.RebalanceInProgress:
-		return sm.CodeRebalanceInProgress
-	case group.InvalidRequest:
-		return sm.CodeInvalidRequest
-	case group.NonEmptyGroup:
-		return sm.CodeNonEmptyGroup
-	case group.GroupIDNotFound:
-		return sm.CodeGroupIDNotFound
-	case group.MemberIDRequired:
-		return sm.CodeMemberIDRequired
-	case group.GroupMaxSizeReached:
-		return sm.CodeGroupMaxSizeReached
-	case group.FencedInstanceID:
-		return sm.CodeFencedInstanceID
-	case group.PartitionNotAssigned:
-		return sm.CodePartitionNotAssigned
-	case group.OffsetRegression:
-		return sm.CodeOffsetRegression
-	}
-	return sm.CodeInvalidRequest
-}

@@ -591,9 +591,9 @@ func (n *Node) onGroupRequest(ev sm.Received) {
 	case sm.OffsetFetchRequest:
 		delete(g.calls, h) // answered at once
 		r := g.c.FetchOffsets(m.GroupID, m.Partitions)
-		resp := sm.OffsetFetchResponse{ReqID: m.ReqID, Code: groupCode(r.Code), Message: r.Message}
+		resp := sm.OffsetFetchResponse{ReqID: m.ReqID, Code: r.Code.Wire(), Message: r.Message}
 		for _, f := range r.Partitions {
-			resp.Offsets = append(resp.Offsets, sm.CommittedOffset{TP: f.TP, Offset: f.Offset, LeaderEpoch: f.LeaderEpoch, Metadata: f.Metadata, Code: groupCode(f.Code)})
+			resp.Offsets = append(resp.Offsets, sm.CommittedOffset{TP: f.TP, Offset: f.Offset, LeaderEpoch: f.LeaderEpoch, Metadata: f.Metadata, Code: f.Code.Wire()})
 		}
 		n.send(ev.From, resp)
 	}
@@ -677,35 +677,35 @@ func (n *Node) groupReply(g *groupHost, r group.Reply) {
 		if b.Code == group.None && b.Generation > 1 && b.Leader == b.MemberID {
 			n.probe(sm.ProbeGroupRebalanced)
 		}
-		resp := sm.JoinGroupResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message, Generation: b.Generation,
+		resp := sm.JoinGroupResponse{ReqID: call.reqID, Code: b.Code.Wire(), Message: b.Message, Generation: b.Generation,
 			ProtocolType: b.ProtocolType, Protocol: b.Protocol, Leader: b.Leader, MemberID: b.MemberID}
 		for _, m := range b.Members {
 			resp.Members = append(resp.Members, sm.GroupMemberMetadata{MemberID: m.MemberID, InstanceID: m.InstanceID, Metadata: m.Metadata})
 		}
 		msg = resp
 	case group.SyncResponse:
-		msg = sm.SyncGroupResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message, ProtocolType: b.ProtocolType, Protocol: b.Protocol, Assignment: b.Assignment}
+		msg = sm.SyncGroupResponse{ReqID: call.reqID, Code: b.Code.Wire(), Message: b.Message, ProtocolType: b.ProtocolType, Protocol: b.Protocol, Assignment: b.Assignment}
 	case group.HeartbeatResponse:
-		msg = sm.HeartbeatResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message}
+		msg = sm.HeartbeatResponse{ReqID: call.reqID, Code: b.Code.Wire(), Message: b.Message}
 	case group.LeaveResponse:
-		resp := sm.LeaveGroupResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message}
+		resp := sm.LeaveGroupResponse{ReqID: call.reqID, Code: b.Code.Wire(), Message: b.Message}
 		for _, m := range b.Members {
-			resp.Members = append(resp.Members, sm.GroupMemberResult{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, Code: groupCode(m.Code), Message: m.Message})
+			resp.Members = append(resp.Members, sm.GroupMemberResult{MemberID: m.MemberID, GroupInstanceID: m.GroupInstanceID, Code: m.Code.Wire(), Message: m.Message})
 		}
 		msg = resp
 	case group.CommitResponse:
 		if b.Code == group.IllegalGeneration {
 			n.probe(sm.ProbeStaleGenerationCommit)
 		}
-		resp := sm.OffsetCommitResponse{ReqID: call.reqID, Code: groupCode(b.Code), Message: b.Message}
+		resp := sm.OffsetCommitResponse{ReqID: call.reqID, Code: b.Code.Wire(), Message: b.Message}
 		for _, p := range b.Partitions {
-			resp.Partitions = append(resp.Partitions, sm.PartitionResult{TP: p.TP, Code: groupCode(p.Code), Message: p.Message})
+			resp.Partitions = append(resp.Partitions, sm.PartitionResult{TP: p.TP, Code: p.Code.Wire(), Message: p.Message})
 		}
 		msg = resp
 	case group.DeleteResponse:
 		resp := sm.DeleteGroupsResponse{ReqID: call.reqID}
 		for _, x := range b.Groups {
-			resp.Groups = append(resp.Groups, sm.GroupResult{GroupID: x.GroupID, Code: groupCode(x.Code), Message: x.Message})
+			resp.Groups = append(resp.Groups, sm.GroupResult{GroupID: x.GroupID, Code: x.Code.Wire(), Message: x.Message})
 		}
 		msg = resp
 	default:
@@ -831,7 +831,7 @@ func (n *Node) describeGroups(ev sm.Received, m sm.DescribeGroupsRequest) {
 			continue
 		}
 		gd := g.c.Describe([]string{id})[0]
-		d = sm.GroupDescription{GroupID: id, Code: groupCode(gd.Code), Message: gd.Message, State: gd.State.String(), ProtocolType: gd.ProtocolType,
+		d = sm.GroupDescription{GroupID: id, Code: gd.Code.Wire(), Message: gd.Message, State: gd.State.String(), ProtocolType: gd.ProtocolType,
 			Protocol: gd.Protocol, Generation: gd.Generation, Leader: gd.Leader}
 		if gd.Code != group.None {
 			d.State = ""
@@ -894,7 +894,7 @@ func byCoordAll(m map[sm.TopicPartition][]string) []string {
 func (n *Node) multiDone(mu *groupMulti, body group.Response) {
 	if b, ok := body.(group.DeleteResponse); ok {
 		for _, x := range b.Groups {
-			mu.results[x.GroupID] = sm.GroupResult{GroupID: x.GroupID, Code: groupCode(x.Code), Message: x.Message}
+			mu.results[x.GroupID] = sm.GroupResult{GroupID: x.GroupID, Code: x.Code.Wire(), Message: x.Message}
 		}
 	}
 	if mu.waiting--; mu.waiting == 0 {
@@ -1009,51 +1009,3 @@ func (w watermarks) HighWatermark(tp sm.TopicPartition) (sm.Offset, bool) {
 	return sm.Offset(1<<62 - 1), true
 }
 
-// groupCode maps a coordinator's code to the wire's.
-func groupCode(c group.Code) sm.Code {
-	switch c {
-	case group.None:
-		return sm.CodeOK
-	case group.OffsetOutOfRange:
-		return sm.CodeOffsetOutOfRange
-	case group.UnknownTopicOrPartition:
-		return sm.CodeUnknownTopic
-	case group.OffsetMetadataTooLarge:
-		return sm.CodeOffsetMetadataTooLarge
-	case group.CoordinatorLoadInProgress:
-		return sm.CodeCoordinatorLoadInProgress
-	case group.CoordinatorNotAvailable:
-		return sm.CodeCoordinatorNotAvailable
-	case group.NotCoordinator:
-		return sm.CodeNotCoordinator
-	case group.IllegalGeneration:
-		return sm.CodeIllegalGeneration
-	case group.InconsistentGroupProtocol:
-		return sm.CodeInconsistentGroupProtocol
-	case group.InvalidGroupID:
-		return sm.CodeInvalidGroupID
-	case group.UnknownMemberID:
-		return sm.CodeUnknownMemberID
-	case group.InvalidSessionTimeout:
-		return sm.CodeInvalidSessionTimeout
-	case group.RebalanceInProgress:
-		return sm.CodeRebalanceInProgress
-	case group.InvalidRequest:
-		return sm.CodeInvalidRequest
-	case group.NonEmptyGroup:
-		return sm.CodeNonEmptyGroup
-	case group.GroupIDNotFound:
-		return sm.CodeGroupIDNotFound
-	case group.MemberIDRequired:
-		return sm.CodeMemberIDRequired
-	case group.GroupMaxSizeReached:
-		return sm.CodeGroupMaxSizeReached
-	case group.FencedInstanceID:
-		return sm.CodeFencedInstanceID
-	case group.PartitionNotAssigned:
-		return sm.CodePartitionNotAssigned
-	case group.OffsetRegression:
-		return sm.CodeOffsetRegression
-	}
-	return sm.CodeInvalidRequest
-}

@@ -1,6 +1,10 @@
 package group
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/weirmq/weir/sm"
+)
 
 // Code is a group-protocol error code. The values are Kafka's error codes
 // (org.apache.kafka.common.protocol.Errors) wherever Kafka has one, so a
@@ -123,4 +127,54 @@ func (c Code) Retriable() bool {
 		return true
 	}
 	return false
+}
+
+// Wire is the sm.Code a broker answers with for c (one to one; Kafka's
+// numbering stays the coordinator's own).
+func (c Code) Wire() sm.Code {
+	switch c {
+	case None:
+		return sm.CodeOK
+	case OffsetOutOfRange:
+		return sm.CodeOffsetOutOfRange
+	case UnknownTopicOrPartition:
+		return sm.CodeUnknownTopic
+	case OffsetMetadataTooLarge:
+		return sm.CodeOffsetMetadataTooLarge
+	case CoordinatorLoadInProgress:
+		return sm.CodeCoordinatorLoadInProgress
+	case CoordinatorNotAvailable:
+		return sm.CodeCoordinatorNotAvailable
+	case NotCoordinator:
+		return sm.CodeNotCoordinator
+	case IllegalGeneration:
+		return sm.CodeIllegalGeneration
+	case InconsistentGroupProtocol:
+		return sm.CodeInconsistentGroupProtocol
+	case InvalidGroupID:
+		return sm.CodeInvalidGroupID
+	case UnknownMemberID:
+		return sm.CodeUnknownMemberID
+	case InvalidSessionTimeout:
+		return sm.CodeInvalidSessionTimeout
+	case RebalanceInProgress:
+		return sm.CodeRebalanceInProgress
+	case InvalidRequest:
+		return sm.CodeInvalidRequest
+	case NonEmptyGroup:
+		return sm.CodeNonEmptyGroup
+	case GroupIDNotFound:
+		return sm.CodeGroupIDNotFound
+	case MemberIDRequired:
+		return sm.CodeMemberIDRequired
+	case GroupMaxSizeReached:
+		return sm.CodeGroupMaxSizeReached
+	case FencedInstanceID:
+		return sm.CodeFencedInstanceID
+	case PartitionNotAssigned:
+		return sm.CodePartitionNotAssigned
+	case OffsetRegression:
+		return sm.CodeOffsetRegression
+	}
+	return sm.CodeInvalidRequest
 }
