@@ -374,4 +374,3 @@ func groupWireReply(reqID uint64, body group.Response) sm.Message {
 	}
 	panic("fake: unknown coordinator reply")
 }
-

@@ -1008,4 +1008,3 @@ func (w watermarks) HighWatermark(tp sm.TopicPartition) (sm.Offset, bool) {
 	}
 	return sm.Offset(1<<62 - 1), true
 }
-
