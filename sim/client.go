@@ -276,7 +276,11 @@ func (c *client) issue(a action) bool {
 			// lose (a committed record is on that many eligible copies).
 			p.op.Durable = a.acks.Durable() && !ti.Config.UncleanLeaderElection &&
 				int(max(ti.Config.MinInSyncReplicas, 1)) > c.w.durabilityBudget()
-			c.send(p.to, formatted(sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs}))
+			req := sm.ProduceRequest{ReqID: c.reqID, TP: a.tp, Acks: a.acks, Records: recs}
+			if w.cfg.Format2 {
+				req = formatted(req)
+			}
+			c.send(p.to, req)
 		} else {
 			p.op.FetchOffset = int64(a.offset)
 			p.op.Final = a.final

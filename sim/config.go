@@ -234,6 +234,11 @@ type Config struct {
 	Revocations bool
 	// Groups is the consumer-group workload (sim/groups.go; zero: none).
 	Groups GroupWorkload
+	// Format2 makes clients send every third produce with record headers
+	// and every third as an lz4 records block (sim/client.go formatted):
+	// format-2 batches beside format-1 ones. Swarm sets it; scenario files
+	// keep the byte sizes they were written against.
+	Format2 bool
 
 	NetLatency, NetLatencyMax sm.Duration
 	// ObjectLatency is the object store's typical operation latency and
@@ -516,6 +521,7 @@ func Swarm(seed uint64) Config {
 	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
 	// Consumer groups, from their own stream, in three seeds of four.
 	c.Groups = drawGroups(seed, &c)
+	c.Format2 = true
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
 			c.Topics[i].RetentionBytes = int64(r.logUniform(1<<10, 64<<10))
