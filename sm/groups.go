@@ -403,9 +403,8 @@ func RefuseGroup(m Message, code Code, msg string) (reply Message, ok bool) {
 	return nil, false
 }
 
-// GroupOf is the group a group request names ("" for FindCoordinator's
-// key-less forms, ListGroups, and the multi-group requests, which name
-// theirs in GroupIDs).
+// GroupOf is the group a group request names ("" for ListGroups and the
+// multi-group requests, which name theirs in GroupIDs).
 func GroupOf(m Message) string {
 	switch r := m.(type) {
 	case FindCoordinatorRequest:

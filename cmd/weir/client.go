@@ -426,7 +426,7 @@ then one row per record (topic, partition, offset, key, value).`,
 					return fmt.Errorf("finding the end of %s: %w", args[0], err)
 				}
 			}
-			return consumeRecords(ctx, cons, newRecordWriter(os.Stdout, g.format, o), maxN)
+			return consumeRecords(ctx, cons, newRecordWriter(os.Stdout, g.format, o), maxN, nil)
 		},
 	}
 	cmd.Flags().BoolVar(&fromBeginning, "from-beginning", false, "start at the first record (default: the end, records produced from now on)")
@@ -484,7 +484,9 @@ func consumeFlags(cmd *cobra.Command, format string, fromBeginning bool, offset 
 }
 
 // consumeRecords polls until maxN records (0: no bound) or Ctrl-C.
-func consumeRecords(ctx context.Context, cons *sdk.Consumer, w *recordWriter, maxN int) error {
+// printed, when set, is told after each flush where every partition
+// printed from continues (the offset after its last record printed).
+func consumeRecords(ctx context.Context, cons *sdk.Consumer, w *recordWriter, maxN int, printed func(next map[sdk.TopicPartition]sm.Offset)) error {
 	n := 0
 	for maxN <= 0 || n < maxN {
 		recs, err := cons.Poll(ctx)
@@ -495,10 +497,12 @@ func consumeRecords(ctx context.Context, cons *sdk.Consumer, w *recordWriter, ma
 			w.flush()
 			return err
 		}
+		next := map[sdk.TopicPartition]sm.Offset{}
 		for _, r := range recs {
 			if err := w.write(r); err != nil {
 				return err
 			}
+			next[r.TP] = r.Offset + 1
 			n++
 			if maxN > 0 && n >= maxN {
 				break
@@ -506,6 +510,9 @@ func consumeRecords(ctx context.Context, cons *sdk.Consumer, w *recordWriter, ma
 		}
 		if err := w.flush(); err != nil {
 			return err
+		}
+		if printed != nil && len(next) > 0 {
+			printed(next)
 		}
 	}
 	return nil

@@ -395,37 +395,11 @@ func consumeGroup(ctx context.Context, c *sdk.Client, topic, group string, fromB
 		return err
 	}
 	defer cons.Close() // leaves the group: its partitions move at once
-	n := 0
-	for maxN <= 0 || n < maxN {
-		recs, err := cons.Poll(ctx)
-		if errors.Is(err, context.Canceled) {
-			return w.flush()
+	return consumeRecords(ctx, cons, w, maxN, func(next map[sdk.TopicPartition]sm.Offset) {
+		if err := cons.Commit(ctx, next); err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(os.Stderr, "warning: committing %s: %v (the records may be read again)\n", formatOffsets(next), err)
 		}
-		if err != nil {
-			w.flush()
-			return err
-		}
-		next := map[sdk.TopicPartition]sm.Offset{}
-		for _, r := range recs {
-			if maxN > 0 && n >= maxN {
-				break
-			}
-			if err := w.write(r); err != nil {
-				return err
-			}
-			next[r.TP] = r.Offset + 1
-			n++
-		}
-		if err := w.flush(); err != nil {
-			return err
-		}
-		if len(next) > 0 {
-			if err := cons.Commit(ctx, next); err != nil && !errors.Is(err, context.Canceled) {
-				fmt.Fprintf(os.Stderr, "warning: committing %s: %v (the records may be read again)\n", formatOffsets(next), err)
-			}
-		}
-	}
-	return nil
+	})
 }
 
 func formatOffsets(m map[sdk.TopicPartition]sm.Offset) string {

@@ -131,7 +131,6 @@ func decompress(c sm.Codec, data []byte, limit int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := dec
 		// DecodeAll has no output bound of its own beyond the decoder's
 		// max memory: check the frame's declared size first, then the
 		// output.
@@ -139,7 +138,7 @@ func decompress(c sm.Codec, data []byte, limit int) ([]byte, error) {
 		if err := h.Decode(data); err == nil && h.HasFCS && h.FrameContentSize > uint64(limit) {
 			return nil, fmt.Errorf("%w: frame declares %d bytes, limit %d", ErrTooLarge, h.FrameContentSize, limit)
 		}
-		out, err := r.DecodeAll(data, nil)
+		out, err := dec.DecodeAll(data, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -388,7 +389,7 @@ func (n *Node) onGroupFetch(m sm.FetchResponse) {
 func recordBytes(recs []sm.Record) int64 {
 	var b int64
 	for _, r := range recs {
-		b += int64(len(r.Key) + len(r.Value))
+		b += int64(sm.RecordBytes(r))
 	}
 	return b
 }
@@ -432,8 +433,7 @@ func (n *Node) maybeSnapshot(g *groupHost) {
 	}
 	recs := g.c.Snapshot()
 	recs = append(recs, sm.SnapshotMarker(int64(len(recs))))
-	size := recordBytes(recs) + int64(len(recs))*32
-	if size > int64(n.cfg.MaxBatchBytes) {
+	if sm.FrameBytes(recs) > n.cfg.MaxBatchBytes {
 		return // too large for one batch: the log grows (see the comment above)
 	}
 	for _, r := range recs {
@@ -802,15 +802,7 @@ func (n *Node) listGroups(ev sm.Received, m sm.ListGroupsRequest) {
 			}
 		}
 	}
-	slices.SortFunc(resp.Groups, func(a, b sm.GroupListing) int {
-		switch {
-		case a.GroupID < b.GroupID:
-			return -1
-		case a.GroupID > b.GroupID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(resp.Groups, func(a, b sm.GroupListing) int { return cmp.Compare(a.GroupID, b.GroupID) })
 	n.send(ev.From, resp)
 }
 
@@ -850,8 +842,10 @@ func (n *Node) describeGroups(ev sm.Received, m sm.DescribeGroupsRequest) {
 func (n *Node) deleteGroups(ev sm.Received, m sm.DeleteGroupsRequest) {
 	mu := &groupMulti{from: ev.From, reqID: m.ReqID, order: m.GroupIDs, results: map[string]sm.GroupResult{}}
 	byCoord := map[sm.TopicPartition][]string{}
+	named := map[string]bool{}
 	for _, id := range m.GroupIDs {
-		if _, seen := mu.results[id]; seen || slices.Contains(byCoordAll(byCoord), id) {
+		_, seen := mu.results[id]
+		if seen || named[id] {
 			mu.results[id] = sm.GroupResult{GroupID: id, Code: sm.CodeInvalidRequest, Message: fmt.Sprintf("group %q named twice", id)}
 			continue
 		}
@@ -865,6 +859,7 @@ func (n *Node) deleteGroups(ev sm.Received, m sm.DeleteGroupsRequest) {
 			continue
 		}
 		byCoord[g.tp] = append(byCoord[g.tp], id)
+		named[id] = true
 	}
 	mu.waiting = len(byCoord)
 	if mu.waiting == 0 {
@@ -880,14 +875,6 @@ func (n *Node) deleteGroups(ev sm.Received, m sm.DeleteGroupsRequest) {
 		n.pumpGroup(g)
 		n.settle(groupKey(tp))
 	}
-}
-
-func byCoordAll(m map[sm.TopicPartition][]string) []string {
-	var out []string
-	for _, ids := range m {
-		out = append(out, ids...)
-	}
-	return out
 }
 
 // multiDone takes one coordinator's part of a DeleteGroups answer.

@@ -479,7 +479,8 @@ func (n *Node) CheckInvariants() error {
 		return fmt.Errorf("broker: %v indexes %d partitions, %d tier components and %d coordinators but hosts %d components",
 			n.cfg.ID, len(n.parts), len(n.tiers), len(n.groups), n.hosts.Len())
 	}
-	for tp, g := range n.groups {
+	for _, tp := range slices.SortedFunc(maps.Keys(n.groups), sm.CompareTP) { // a few: sorted, so a failure names the same one every run
+		g := n.groups[tp]
 		if leading, epoch := n.parts[tp].Leading(); !leading || epoch != g.epoch {
 			return fmt.Errorf("broker: %v hosts the coordinator of %v at epoch %d but its replica leads %v at %d", n.cfg.ID, tp, g.epoch, leading, epoch)
 		}
