@@ -113,6 +113,27 @@ const (
 	// does not decode as its codec's output or as records: nothing was
 	// stored. Kafka's CORRUPT_MESSAGE.
 	CodeCorruptMessage Code = 42 // CORRUPT_MESSAGE
+	// An idempotent produce whose batch this partition already holds (the
+	// producer retried after losing the reply): nothing new was stored,
+	// and BaseOffset is where the original batch is. Answered once the
+	// original reaches the produce's ack level, so it means what CodeOK
+	// would have. Kafka's DUPLICATE_SEQUENCE_NUMBER.
+	CodeDuplicateSequence Code = 43 // DUPLICATE_SEQUENCE_NUMBER
+	// An idempotent produce whose first sequence number is not the one
+	// after the producer's last batch here: nothing was stored. An earlier
+	// batch has not arrived yet (retry this one after it), or one was lost.
+	// Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER.
+	CodeOutOfOrderSequence Code = 44 // OUT_OF_ORDER_SEQUENCE_NUMBER
+	// An idempotent produce with a sequence number other than 0 from a
+	// producer this partition holds nothing of (its batches left the log,
+	// or were truncated before they committed): nothing was stored; the
+	// producer starts this partition's sequence again at 0.
+	// Kafka's UNKNOWN_PRODUCER_ID.
+	CodeUnknownProducerID Code = 45 // UNKNOWN_PRODUCER_ID
+	// An idempotent produce from an epoch of its producer ID older than one
+	// that has written here: the producer was fenced; nothing was stored.
+	// Kafka's INVALID_PRODUCER_EPOCH.
+	CodeInvalidProducerEpoch Code = 46 // INVALID_PRODUCER_EPOCH
 )
 
 // Retriable reports whether a client may retry the same request elsewhere or

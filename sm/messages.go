@@ -126,6 +126,17 @@ type ProduceRequest struct {
 	// (Unix ms; zero: none), which a topic of create-time timestamps
 	// stamps the batch with without decompressing it.
 	MaxTimestamp int64
+	// Idempotent produces (acks=all only) carry the producer's ID and
+	// epoch (InitProducerID) and the sequence number of their first
+	// record: each partition numbers a producer's records from 0, the
+	// next batch's BaseSequence is this one's plus its record count
+	// (wrapping from MaxInt32 to 0). The leader stores each batch once
+	// (CodeDuplicateSequence answers a retry) and in sequence order
+	// (CodeOutOfOrderSequence refuses a gap).
+	Idempotent    bool
+	ProducerID    int64
+	ProducerEpoch int16
+	BaseSequence  int32
 }
 
 // RecordCount is the number of records a produce carries.

@@ -531,7 +531,8 @@ func TestReplyCodes(t *testing.T) {
 		sm.CodeIllegalGeneration, sm.CodeUnknownMemberID, sm.CodeRebalanceInProgress, sm.CodeInconsistentGroupProtocol,
 		sm.CodeInvalidGroupID, sm.CodeInvalidSessionTimeout, sm.CodeNonEmptyGroup, sm.CodeGroupIDNotFound,
 		sm.CodeMemberIDRequired, sm.CodeGroupMaxSizeReached, sm.CodeFencedInstanceID, sm.CodePartitionNotAssigned,
-		sm.CodeOffsetRegression, sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed, sm.CodeCorruptMessage} {
+		sm.CodeOffsetRegression, sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed, sm.CodeCorruptMessage,
+		sm.CodeDuplicateSequence, sm.CodeOutOfOrderSequence, sm.CodeUnknownProducerID, sm.CodeInvalidProducerEpoch} {
 		want[c] = struct {
 			status int
 			err    string

@@ -37,8 +37,9 @@ func codeStatus(c sm.Code) int {
 		sm.CodeUnknownMemberID, sm.CodeRebalanceInProgress, sm.CodeInconsistentGroupProtocol, sm.CodeInvalidGroupID,
 		sm.CodeInvalidSessionTimeout, sm.CodeNonEmptyGroup, sm.CodeGroupIDNotFound, sm.CodeMemberIDRequired,
 		sm.CodeGroupMaxSizeReached, sm.CodeFencedInstanceID, sm.CodePartitionNotAssigned, sm.CodeOffsetRegression,
-		sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed, sm.CodeCorruptMessage:
-		// Consumer-group codes (and a corrupt produce): the brokers', never the
+		sm.CodeOffsetMetadataTooLarge, sm.CodeGroupAuthorizationFailed, sm.CodeCorruptMessage, sm.CodeDuplicateSequence,
+		sm.CodeOutOfOrderSequence, sm.CodeUnknownProducerID, sm.CodeInvalidProducerEpoch:
+		// Consumer-group codes (and produce refusals): the brokers', never the
 		// controller's answer to a topic create or delete.
 		return http.StatusInternalServerError
 	}

@@ -154,7 +154,7 @@ func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame, _ := wire.Encode(sm.ProduceRequest{TP: tp, Records: []sm.Record{{Value: []byte("v")}}})
-	binary.LittleEndian.PutUint32(frame[len(frame)-34:], 0xFFFFFFFF) // records[0].value's length (then 1 byte of value, the timeout, codec, block, count, block CRC, max timestamp)
+	binary.LittleEndian.PutUint32(frame[len(frame)-49:], 0xFFFFFFFF) // records[0].value's length (then 1 byte of value, the timeout, codec, block, count, block CRC, max timestamp, the producer fields)
 	r.send.Write(frame)
 	ae := r.closedBy(t)
 	if ae.ErrorCode != CodeMalformed || !strings.Contains(ae.ErrorMessage, "wire: ProduceRequest: records[0].value: length 4294967295 exceeds remaining") {

@@ -557,7 +557,8 @@ func decodeMessage(d *decoder, k sm.MsgKind) sm.Message {
 			Acks:    sm.Acks{Kind: sm.AckKind(d.u8("acks.kind")), N: d.i32("acks.n")},
 			Records: d.records("records"), Timeout: sm.Duration(d.i64("timeout")),
 			Codec: sm.Codec(d.u8("codec")), Block: d.bytes("block"), Count: d.i32("count"), BlockCRC: d.u32("blockCRC"),
-			MaxTimestamp: d.i64("maxTimestamp"),
+			MaxTimestamp: d.i64("maxTimestamp"), Idempotent: d.bool("idempotent"), ProducerID: d.i64("producerID"),
+			ProducerEpoch: int16(d.u16("producerEpoch")), BaseSequence: d.i32("baseSequence"),
 		}
 	case sm.KindProduceResponse:
 		return sm.ProduceResponse{

@@ -315,6 +315,10 @@ func encodeMessage(e *encoder, m sm.Message) {
 		e.i32(m.Count)
 		e.u32(m.BlockCRC)
 		e.i64(m.MaxTimestamp)
+		e.bool(m.Idempotent)
+		e.i64(m.ProducerID)
+		e.u16(uint16(m.ProducerEpoch))
+		e.i32(m.BaseSequence)
 	case sm.ProduceResponse:
 		e.u64(m.ReqID)
 		e.tp(m.TP)

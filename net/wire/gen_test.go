@@ -163,7 +163,8 @@ func genMessage(typ sm.MsgKind) *rapid.Generator[sm.Message] {
 				Acks:    sm.Acks{Kind: sm.AckKind(rapid.Uint8().Draw(t, "kind")), N: i32("n")},
 				Records: genRecords.Draw(t, "records"), Timeout: sm.Duration(i64("timeout")),
 				Codec: sm.Codec(rapid.Uint8().Draw(t, "codec")), Block: genBytes.Draw(t, "block"), Count: i32("count"), BlockCRC: rapid.Uint32().Draw(t, "blockCRC"),
-				MaxTimestamp: i64("maxTimestamp")}
+				MaxTimestamp: i64("maxTimestamp"), Idempotent: rapid.Bool().Draw(t, "idem"), ProducerID: i64("pid"),
+				ProducerEpoch: rapid.Int16().Draw(t, "pepoch"), BaseSequence: i32("seq")}
 		case sm.KindProduceResponse:
 			return sm.ProduceResponse{ReqID: u64("req"), TP: genTP.Draw(t, "tp"), Code: genCode.Draw(t, "code"),
 				Message: genString.Draw(t, "msg"), BaseOffset: sm.Offset(i64("base")), LeaderEpoch: sm.Epoch(i64("epoch")),

@@ -110,7 +110,7 @@ func TestDecodeErrorMessages(t *testing.T) {
 	// length, then the timeout, codec, an empty block, count, block CRC
 	// and max timestamp). Claim 4294967295 bytes there.
 	lying := bytes.Clone(frame)
-	binary.LittleEndian.PutUint32(lying[len(lying)-33:], 0xFFFFFFFF)
+	binary.LittleEndian.PutUint32(lying[len(lying)-48:], 0xFFFFFFFF)
 
 	hb, _ := Encode(sm.BrokerHeartbeatResponse{Delta: sm.MetadataDelta{Partitions: []sm.PartitionState{{ISR: []sm.NodeID{1}}}}})
 	hbCount := bytes.Clone(hb)
@@ -161,7 +161,7 @@ func TestDecodeErrorMessages(t *testing.T) {
 		want  string
 		is    error
 	}{
-		{"lying length", lying, "wire: ProduceRequest: records[3].value: length 4294967295 exceeds remaining 29 bytes", ErrMalformed},
+		{"lying length", lying, "wire: ProduceRequest: records[3].value: length 4294967295 exceeds remaining 44 bytes", ErrMalformed},
 		{"count", hbCount, "wire: BrokerHeartbeatResponse: delta.partitions[0].isr: count 1000 needs at least 8000 bytes, exceeds remaining 65 bytes", ErrMalformed},
 		{"batch checksum", corrupt, "wire: FetchResponse: batches[1]: sm: batch frame checksum mismatch", sm.ErrCorruptFrame},
 		{"bool", boolBad, "wire: ReplicaFetchResponse: diverging: invalid bool 7", ErrMalformed},
