@@ -177,6 +177,16 @@ const (
 	// as the producer sent it.
 	ProbeFormat2Stored
 	ProbeCompressedStored
+	// ProbeDuplicateSequence: a leader answered an idempotent produce with
+	// the batch it already held (a retry after a lost reply);
+	// ProbeOutOfOrderSequence: it refused one whose sequence skipped ahead;
+	// ProbeUnknownProducerID: it refused a sequence other than 0 from a
+	// producer it held nothing of; ProbeProducerStateRecovered: a replica
+	// started with producer state read from its segment indexes.
+	ProbeDuplicateSequence
+	ProbeOutOfOrderSequence
+	ProbeUnknownProducerID
+	ProbeProducerStateRecovered
 
 	probeCount
 )
@@ -237,6 +247,10 @@ var probeNames = [probeCount]string{
 	ProbeStaleGenerationCommit:        "stale-generation-commit",
 	ProbeFormat2Stored:                "format2-stored",
 	ProbeCompressedStored:             "compressed-stored",
+	ProbeDuplicateSequence:            "duplicate-sequence",
+	ProbeOutOfOrderSequence:           "out-of-order-sequence",
+	ProbeUnknownProducerID:            "unknown-producer-id",
+	ProbeProducerStateRecovered:       "producer-state-recovered",
 }
 
 func (p Probe) String() string {

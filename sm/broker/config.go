@@ -118,6 +118,10 @@ type Config struct {
 	// time lookup with the batch after the right one
 	// (partition.Config.CanaryTimeLookupNext).
 	CanaryTimeLookupNext bool
+	// CanaryStoreDuplicates is another: the broker's partitions append an
+	// idempotent produce's retry again instead of answering it with the
+	// batch they hold (partition.Config.CanaryStoreDuplicates).
+	CanaryStoreDuplicates bool
 }
 
 // DefaultHealthInterval is the reference's health_check_interval_ms (15 s).
@@ -253,5 +257,6 @@ func (c *Config) partitionConfig(tp sm.TopicPartition) partition.Config {
 		WallClockAtStart: c.WallClockAtStart, RetentionCheckInterval: c.RetentionCheckInterval,
 		FsyncOnWrite: c.FsyncOnWrite, CanaryAckAllBeforeISR: c.CanaryAckAllBeforeISR,
 		CanaryTimeLookupNext: c.CanaryTimeLookupNext, Compressor: c.Compressor,
+		CanaryStoreDuplicates: c.CanaryStoreDuplicates,
 	}
 }

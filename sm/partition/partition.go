@@ -127,6 +127,9 @@ type Config struct {
 	// CanaryTimeLookupNext is another: a time lookup answers the batch
 	// after the right one.
 	CanaryTimeLookupNext bool
+	// CanaryStoreDuplicates is another: an idempotent produce that repeats
+	// a batch the leader holds is appended again.
+	CanaryStoreDuplicates bool
 }
 
 // Validate reports the first field that cannot work, naming it and its value.
