@@ -187,6 +187,9 @@ const (
 	ProbeOutOfOrderSequence
 	ProbeUnknownProducerID
 	ProbeProducerStateRecovered
+	// ProbeProducerPinHeld: a tiered topic's local window kept a segment
+	// holding an idempotent producer's remembered batches.
+	ProbeProducerPinHeld
 
 	probeCount
 )
@@ -251,6 +254,7 @@ var probeNames = [probeCount]string{
 	ProbeOutOfOrderSequence:           "out-of-order-sequence",
 	ProbeUnknownProducerID:            "unknown-producer-id",
 	ProbeProducerStateRecovered:       "producer-state-recovered",
+	ProbeProducerPinHeld:              "producer-pin-held",
 }
 
 func (p Probe) String() string {

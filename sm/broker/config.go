@@ -43,6 +43,11 @@ type Config struct {
 	// ReplicaLagTime shrinks ISR followers that have not caught up for this
 	// long (reference heartbeat_timeout_ms).
 	ReplicaLagTime sm.Duration
+	// ProducerStateWindow is how long an idempotent producer that sent
+	// nothing pins the local copies of its last batches against the local
+	// retention window (partition.Config.ProducerStateWindow; zero:
+	// DefaultProducerStateWindow).
+	ProducerStateWindow sm.Duration
 	// MaxReplicationLag shrinks ISR followers this many records behind; 0
 	// disables it (reference max_replication_lag).
 	MaxReplicationLag int64
@@ -136,6 +141,10 @@ const (
 	DefaultRetentionCheckInterval = 5 * 60 * sm.Second
 )
 
+// DefaultProducerStateWindow is producer_state_window_ms's default, 15
+// minutes: well above any producer's delivery timeout.
+const DefaultProducerStateWindow = 900 * sm.Second
+
 // DefaultConfig is a production-shaped configuration using the reference's
 // defaults (ack_timeout_ms 5000, heartbeat_timeout_ms 30000,
 // max_replication_lag 1000, min_in_sync_replicas 2,
@@ -155,6 +164,9 @@ func DefaultConfig(id sm.NodeID, incarnation uint64, controllers []sm.NodeID) Co
 
 // withDefaults fills the storage fields left zero.
 func (c Config) withDefaults() Config {
+	if c.ProducerStateWindow == 0 {
+		c.ProducerStateWindow = DefaultProducerStateWindow
+	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = DefaultHealthInterval
 	}
@@ -250,7 +262,8 @@ func (c *Config) partitionConfig(tp sm.TopicPartition) partition.Config {
 	return partition.Config{
 		Self: c.ID, Incarnation: c.Incarnation, TP: tp,
 		AckTimeout: c.AckTimeout, ReplicaLagTime: c.ReplicaLagTime, MaxReplicationLag: c.MaxReplicationLag,
-		ReplicaFetchWait: c.ReplicaFetchWait, ReplicaFetchTimeout: c.ReplicaFetchTimeout,
+		ProducerStateWindow: c.ProducerStateWindow,
+		ReplicaFetchWait:    c.ReplicaFetchWait, ReplicaFetchTimeout: c.ReplicaFetchTimeout,
 		AlterISRTimeout: c.AlterISRTimeout,
 		MaxRecordBytes:  c.MaxRecordBytes, MaxBatchBytes: c.MaxBatchBytes,
 		FetchMaxRecords: c.FetchMaxRecords, ReplicaFetchMaxBytes: 4 * c.MaxBatchBytes,

@@ -257,6 +257,18 @@ func (p *Partition) answerReads(code sm.Code, msg string) {
 	}
 }
 
+// tailStart is where a follower rebuilt from the tail starts: the
+// uploaded end, or the base of the segment holding the producer pin when
+// that is lower (it is local: the local window keeps it), never below the
+// log start.
+func (p *Partition) tailStart() sm.Offset {
+	start := p.remote.End
+	if pin := p.producerPin(); pin < start {
+		start = max(p.log.segmentAt(p.log.segment(pin)).Base, p.log.start())
+	}
+	return start
+}
+
 // OnReplicaFetch serves a follower's fetch (leader only). The fetch's offset
 // is the follower's durable end: once the divergence check passes it counts
 // toward the high watermark. Only data durable on the leader is returned.
@@ -277,14 +289,15 @@ func (p *Partition) OnReplicaFetch(now sm.Time, from sm.NodeID, req sm.ReplicaFe
 	if req.Incarnation < f.incarnation {
 		return // sent before the follower restarted
 	}
-	if p.settings.Tiered && req.FetchOffset < p.remote.End && p.remote.End <= p.hw {
+	if p.settings.Tiered && req.FetchOffset < p.remote.End && p.remote.End <= p.hw && req.FetchOffset < p.tailStart() {
 		// Everything below the uploaded end is in the object store: a
 		// follower behind it (a new replica, a rebuilt disk) starts there
-		// and fetches only the tail (tail-only rebuild).
+		// and fetches only the tail (tail-only rebuild) — from lower
+		// where idempotent producers' remembered batches are.
 		p.probe(sm.ProbeTailOnlyRebuild)
 		p.send(from, sm.ReplicaFetchResponse{
 			TP: p.cfg.TP, Code: sm.CodeOffsetOutOfRange, Incarnation: req.Incarnation, FetchOffset: req.FetchOffset,
-			LeaderEpoch: p.epoch, HighWatermark: p.hw, LogStart: p.remote.End,
+			LeaderEpoch: p.epoch, HighWatermark: p.hw, LogStart: p.tailStart(),
 		})
 		return
 	}

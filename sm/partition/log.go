@@ -155,7 +155,7 @@ func (l *replicaLog) append(b sm.Batch) {
 	size := b.FrameSize()
 	l.active.Add(sm.MetaOf(&b, size))
 	if pb, ok := batchProducer(&b); ok {
-		l.producers.add(pb)
+		l.producers.add(pb, b.Timestamp)
 	}
 	l.cache = append(l.cache, cachedBatch{b: b, seg: a.Base, pos: a.Bytes, size: size})
 	l.cacheBytes += int64(size)

@@ -127,6 +127,12 @@ type Config struct {
 	// CanaryTimeLookupNext is another: a time lookup answers the batch
 	// after the right one.
 	CanaryTimeLookupNext bool
+	// ProducerStateWindow is how long an idempotent producer that sent
+	// nothing keeps the local copies of its remembered batches on disk
+	// against a tiered topic's local retention window, so that the
+	// producer state of every replica — restarted from its disk, or
+	// rebuilt from the leader's tail — still holds it (zero: no pin).
+	ProducerStateWindow sm.Duration
 	// CanaryStoreDuplicates is another: an idempotent produce that repeats
 	// a batch the leader holds is appended again.
 	CanaryStoreDuplicates bool

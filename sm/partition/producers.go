@@ -39,6 +39,9 @@ import (
 // producerState is one producer's state on this replica.
 type producerState struct {
 	epoch int16
+	// lastTs is the timestamp of its newest batch (for a state recovered
+	// from segment indexes, its segment's newest timestamp: an upper bound).
+	lastTs int64
 	// batches are its latest batches in offset order, at most
 	// sm.ProducerBatchesKept, the last one its newest.
 	batches []sm.ProducerBatch
@@ -48,12 +51,13 @@ type producerState struct {
 type producers map[int64]*producerState
 
 // add records an idempotent batch appended at the log end.
-func (ps producers) add(pb sm.ProducerBatch) {
+func (ps producers) add(pb sm.ProducerBatch, ts int64) {
 	st := ps[pb.ProducerID]
 	if st == nil {
 		st = &producerState{}
 		ps[pb.ProducerID] = st
 	}
+	st.lastTs = max(st.lastTs, ts)
 	if pb.Epoch > st.epoch {
 		st.batches, st.epoch = st.batches[:0], pb.Epoch
 	}
@@ -97,10 +101,34 @@ func recoverProducers(m sm.LogManifest) producers {
 	ps := producers{}
 	for i := range m.Segments {
 		for _, pb := range m.Segments[i].Producers {
-			ps.add(pb)
+			ps.add(pb, m.Segments[i].MaxTimestamp)
 		}
 	}
 	return ps
+}
+
+// producerPin is the lowest offset the producer state needs on disk: the
+// oldest remembered batch of every producer that wrote within
+// ProducerStateWindow (the log end when there is none). A tiered topic's
+// local window deletes no segment above it (applyRetention), and a
+// follower rebuilt from the leader's tail starts no later than its
+// segment (tailStart), so every replica's state — built as it appends,
+// or recovered from its segment indexes — holds every batch a producer
+// may still retry, whatever the local window. Retention of the whole log
+// (retention_ms, retention_bytes) deletes regardless: a retry outliving
+// that is a known limit (above).
+func (p *Partition) producerPin() sm.Offset {
+	pin := p.log.end()
+	if p.cfg.ProducerStateWindow <= 0 {
+		return pin
+	}
+	since := p.wallClock() - int64(p.cfg.ProducerStateWindow/sm.Millisecond)
+	for _, st := range p.log.producers {
+		if st.lastTs >= since {
+			pin = min(pin, st.batches[0].Base)
+		}
+	}
+	return pin
 }
 
 // batchProducer is the producer batch b records, ok false for a batch of

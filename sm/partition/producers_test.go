@@ -123,8 +123,8 @@ func TestCanaryStoreDuplicates(t *testing.T) {
 func TestProducerStateFollowsLog(t *testing.T) {
 	ps := producers{}
 	for i := range 8 {
-		ps.add(sm.ProducerBatch{ProducerID: 1, FirstSeq: int32(i), LastSeq: int32(i), Base: sm.Offset(2 * i), Last: sm.Offset(2 * i)})
-		ps.add(sm.ProducerBatch{ProducerID: 2, FirstSeq: int32(i), LastSeq: int32(i), Base: sm.Offset(2*i + 1), Last: sm.Offset(2*i + 1)})
+		ps.add(sm.ProducerBatch{ProducerID: 1, FirstSeq: int32(i), LastSeq: int32(i), Base: sm.Offset(2 * i), Last: sm.Offset(2 * i)}, 0)
+		ps.add(sm.ProducerBatch{ProducerID: 2, FirstSeq: int32(i), LastSeq: int32(i), Base: sm.Offset(2*i + 1), Last: sm.Offset(2*i + 1)}, 0)
 	}
 	if b := ps[1].batches; len(b) != sm.ProducerBatchesKept || b[0].FirstSeq != 3 || b[4].FirstSeq != 7 {
 		t.Fatalf("producer 1 keeps %+v", b)
@@ -144,7 +144,7 @@ func TestProducerStateFollowsLog(t *testing.T) {
 		t.Fatalf("producer 2 had nothing left and is remembered: %+v", ps[2])
 	}
 	// A new epoch starts the producer's batches again.
-	ps.add(sm.ProducerBatch{ProducerID: 1, Epoch: 1, Base: 20, Last: 20})
+	ps.add(sm.ProducerBatch{ProducerID: 1, Epoch: 1, Base: 20, Last: 20}, 0)
 	if st := ps[1]; st.epoch != 1 || len(st.batches) != 1 {
 		t.Fatalf("new epoch: %+v", st)
 	}

@@ -64,6 +64,10 @@ func (p *Partition) applyRetention() {
 	cut := p.log.start()
 	st := &p.settings
 	local := false
+	pin := p.log.end()
+	if st.Tiered {
+		pin = p.producerPin()
+	}
 	for i := range p.log.sealed {
 		s := &p.log.sealed[i]
 		// Only below a durable roll: the segment after s must hold a
@@ -87,6 +91,12 @@ func (p *Partition) applyRetention() {
 			st.LocalRetentionBytes > 0 && size-s.Bytes >= st.LocalRetentionBytes)
 		obsolete := s.Next <= p.obsoleteBelow
 		if !byTime && !bySize && !byWindow && !obsolete {
+			break
+		}
+		if !byTime && !bySize && !obsolete && s.Next > pin {
+			// Only the local window would delete it, and an idempotent
+			// producer's remembered batches are in it (producerPin).
+			p.probe(sm.ProbeProducerPinHeld)
 			break
 		}
 		local = local || !byTime && !bySize && !obsolete

@@ -109,3 +109,46 @@ func TestReplicaFetchFromReplacedProcessNotAnsweredAfterRead(t *testing.T) {
 		}
 	}
 }
+
+// Goal: on a tiered topic the local window keeps the segments holding an
+// idempotent producer's remembered batches for ProducerStateWindow after
+// its last batch, so a replica rebuilt from the leader's tail starts low
+// enough to know the producer; past the window the segments go.
+// Setup: three replicas, 100-byte segments, a 150-byte local window, one
+// idempotent batch at offset 0 then plain records, all uploaded; 103 is
+// away from the start and comes back holding nothing.
+func TestProducerPinHoldsLocalWindow(t *testing.T) {
+	c := newClusterSetup(t, 3, 1, func(c *cluster) {
+		c.cacheBytes = 1000
+		c.settings = Settings{SegmentBytes: 100, Tiered: true, LocalRetentionMs: -1, LocalRetentionBytes: 150}
+		c.mutate = func(cfg *Config) { cfg.ProducerStateWindow = 30 * sm.Second }
+	})
+	c.isolated[103] = true
+	first := c.idem(101, ackAll, 7, 0, 0, "p0")
+	c.settle(3 * sm.Second) // 103 leaves the ISR
+	c.wantReply(t, first, sm.CodeOK, 0)
+	produceN(c, 12, "v")
+	c.settle(2 * sm.Second)
+	segs := c.reps[101].p.Sealed()
+	up := segs[len(segs)-1].Next
+	c.setRemote(sm.RemoteLog{Start: 0, End: up, Segments: int32(len(segs)), Bytes: 1200})
+	c.settle(2 * sm.Second)
+	if l := c.status(101); l.LocalStart != 0 {
+		t.Fatalf("local start %d: the window deleted producer 7's only batch (%+v)", l.LocalStart, l)
+	}
+	if c.reps[101].host.Env.Probes[sm.ProbeProducerPinHeld] == 0 {
+		t.Fatal("probe producer-pin-held not reached")
+	}
+	c.isolated[103] = false // it holds nothing, as on an empty disk
+	c.settle(2 * sm.Second)
+	if f := c.status(103); f.LocalStart != 0 || f.LEO != c.status(101).LEO {
+		t.Fatalf("rebuilt follower %+v: it should start at the pinned segment", f)
+	}
+	if c.reps[103].p.log.producers[7] == nil {
+		t.Fatal("the rebuilt follower does not know producer 7")
+	}
+	c.settle(31 * sm.Second)
+	if l := c.status(101); l.LocalStart == 0 {
+		t.Fatalf("local start %d past the producer state window", l.LocalStart)
+	}
+}

@@ -130,6 +130,11 @@ type Replication struct {
 	AckTimeoutMs       int64 `toml:"ack_timeout_ms"`
 	MaxReplicationLag  int64 `toml:"max_replication_lag"`
 	HeartbeatTimeoutMs int64 `toml:"heartbeat_timeout_ms"`
+	// ProducerStateWindowMs is how long an idempotent producer that sent
+	// nothing is remembered for certain: the local copies of its last
+	// batches stay on disk that long (tiered topics), so a retry is
+	// recognized on any replica, restarted or rebuilt.
+	ProducerStateWindowMs int64 `toml:"producer_state_window_ms"`
 }
 
 // TLS names the files of mutual TLS, which is always on.
@@ -206,7 +211,7 @@ func DefaultBroker() Broker {
 	b.Cache = Cache{WriteCacheSizeBytes: 1 << 30, ReadCacheSizeBytes: DefaultReadCacheSizeBytes}
 	b.ObjectStorage = DefaultBrokerObjectStorage()
 	b.Controller = Controllers{Endpoints: []string{"1@127.0.0.1:9094"}, HeartbeatIntervalMs: 1000}
-	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000}
+	b.Replication = Replication{MinInSyncReplicas: 2, AckTimeoutMs: 5000, MaxReplicationLag: 1000, HeartbeatTimeoutMs: 30000, ProducerStateWindowMs: 900000}
 	b.Log = Log{Level: "info", Format: "console"}
 	b.Security = DefaultSecurity()
 	b.Metrics.Listen = "127.0.0.1:9643"
@@ -247,6 +252,7 @@ func (b *Broker) Validate() error {
 	p.Add(b.Replication.MinInSyncReplicas < 1, "replication.min_in_sync_replicas", "must be >= 1 (got %d)", b.Replication.MinInSyncReplicas)
 	p.Add(b.Replication.AckTimeoutMs <= 0, "replication.ack_timeout_ms", "must be > 0 (got %d)", b.Replication.AckTimeoutMs)
 	p.Add(b.Replication.MaxReplicationLag < 0, "replication.max_replication_lag", "must be >= 0 (got %d)", b.Replication.MaxReplicationLag)
+	p.Add(b.Replication.ProducerStateWindowMs <= 0, "replication.producer_state_window_ms", "must be > 0 (got %d)", b.Replication.ProducerStateWindowMs)
 	p.Add(b.Replication.HeartbeatTimeoutMs <= 0, "replication.heartbeat_timeout_ms", "must be > 0 (got %d)", b.Replication.HeartbeatTimeoutMs)
 	p.Add(b.Metrics.Listen != "" && !validAddr(b.Metrics.Listen), "metrics.listen", "want host:port or empty (got %q)", b.Metrics.Listen)
 	validateTLS(&p, b.TLS)

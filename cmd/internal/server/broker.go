@@ -374,6 +374,7 @@ func brokerConfig(cfg config.Broker, id sm.NodeID, inc uint64, ctrls []sm.NodeID
 	bc.ControllerTimeout = 3 * bc.HeartbeatInterval
 	bc.AckTimeout = ms(cfg.Replication.AckTimeoutMs)
 	bc.ReplicaLagTime = ms(cfg.Replication.HeartbeatTimeoutMs)
+	bc.ProducerStateWindow = ms(cfg.Replication.ProducerStateWindowMs)
 	bc.MaxReplicationLag = cfg.Replication.MaxReplicationLag
 	bc.DefaultMinISR = cfg.Replication.MinInSyncReplicas
 	bc.FsyncOnWrite = cfg.WAL.FsyncOnWrite
