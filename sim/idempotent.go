@@ -172,6 +172,11 @@ type idemPart struct {
 	// are numbered from 0.
 	renumber     bool
 	renumberAcks int
+	// unknownLogStart is the highest log start of the replicas that
+	// answered UNKNOWN_PRODUCER_ID (see idemBatch.retentionStart).
+	unknownLogStart sm.Offset
+	// retention: the topic deletes by size or time.
+	retention bool
 }
 
 type idemBatch struct {
@@ -199,6 +204,17 @@ type idemBatch struct {
 	ackAt  sm.Time
 	// recorded: its operation is in the history.
 	recorded bool
+	// last is the last answer, for failure reports.
+	last sm.ProduceResponse
+	// retentionStart is a log start a leader had when the batch was
+	// stored again with sequence 0: renumbered after UNKNOWN_PRODUCER_ID
+	// (the answering replica's, then), or the partition's first batch
+	// acknowledged after an unknown outcome (the acknowledging
+	// replica's). A copy of the batch below it may have been deleted by
+	// retention before the retry came, which the leader then stores
+	// again: a retry outliving the log's retention (sm/partition's known
+	// limit), the one duplicate the checker allows.
+	retentionStart sm.Offset
 }
 
 type idemAttempt struct {
@@ -217,9 +233,10 @@ func (w *World) newIdempotent() {
 	root := newRNG(w.cfg.Seed)
 	w.idem = idemRun{w: w, on: true, netRNG: root.child("idem-net"), producers: map[sm.NodeID]*producer{}, values: map[string]idemValue{}}
 	tps := w.workloadTPs()
-	durable := map[string]bool{}
+	durable, retention := map[string]bool{}, map[string]bool{}
 	for _, t := range w.cfg.Topics {
 		durable[t.Name] = !t.Unclean && int(max(t.MinISR, 1)) > w.durabilityBudget()
+		retention[t.Name] = t.RetentionBytes > 0 || t.RetentionMs > 0
 	}
 	for i := 0; i < ic.Producers; i++ {
 		id := idemProducerBase + sm.NodeID(i)
@@ -227,7 +244,7 @@ func (w *World) newIdempotent() {
 		p.inflightMax = 1 + p.rng.intn(cmp.Or(ic.InflightMax, idemInflightMax))
 		n := min(len(tps), 1+p.rng.intn(ic.PartitionsMax))
 		for _, k := range p.rng.r.Perm(len(tps))[:n] {
-			p.parts = append(p.parts, &idemPart{tp: tps[k], durable: durable[tps[k].Topic]})
+			p.parts = append(p.parts, &idemPart{tp: tps[k], durable: durable[tps[k].Topic], retention: retention[tps[k].Topic]})
 		}
 		slices.SortFunc(p.parts, func(a, b *idemPart) int { return sm.CompareTP(a.tp, b.tp) })
 		w.idem.producers[id] = p
@@ -285,7 +302,7 @@ func (p *producer) step() {
 	if !g.draining && w.now >= p.nextBatchAt {
 		p.nextBatchAt = w.now.Add(sm.Duration(p.rng.between(int64(w.cfg.Idempotent.IntervalMin), int64(w.cfg.Idempotent.IntervalMax))))
 		part := p.parts[p.rng.intn(len(p.parts))]
-		if len(part.unacked) < p.inflightMax && !part.renumber {
+		if p.room(part) {
 			p.newBatch(part)
 		}
 	}
@@ -339,9 +356,11 @@ func (p *producer) pump(part *idemPart) {
 			w.stats.reach("idempotent renumber cancelled")
 		} else if len(part.unacked) > 0 && part.unacked[0].seq != 0 {
 			w.stats.reach("idempotent renumbered from 0")
+			w.trace.note(w.now, p.id, "idempotent %v: renumbering %d batches from 0 (first was batch %d seq %d)", part.tp, len(part.unacked), part.unacked[0].ord, part.unacked[0].seq)
 			seq := int32(0)
 			for _, b := range part.unacked {
 				b.seq = seq
+				b.retentionStart = max(b.retentionStart, part.unknownLogStart)
 				seq = seqAdd(seq, len(b.values))
 			}
 			part.nextSeq = seq
@@ -355,6 +374,18 @@ func (p *producer) pump(part *idemPart) {
 			p.send(b)
 		}
 	}
+}
+
+// room reports whether part may take a new batch: the oldest
+// unacknowledged one and every batch after it, the new one included, are
+// at most inflightMax (the leader remembers a producer's last five
+// batches: a retry of one older would be refused out of order, not
+// recognised — however many of those after it were acknowledged).
+func (p *producer) room(part *idemPart) bool {
+	if part.renumber {
+		return false
+	}
+	return len(part.unacked) == 0 || part.batches-part.unacked[0].ord < p.inflightMax
 }
 
 // seqAdd is seq advanced by n records, wrapping from MaxInt32 to 0.
@@ -447,6 +478,9 @@ func (p *producer) send(b *idemBatch) {
 			o.retryAt = w.now
 		}
 	}
+	if w.trace.verbose != nil {
+		w.trace.note(w.now, p.id, "idempotent send #%d %v batch %d seq %d (%d records, %s) to %v, attempt %d", a.reqID, b.part.tp, b.ord, b.seq, len(b.values), b.valueRange(), to, b.sends)
+	}
 	w.net.send(sm.Envelope{From: p.id, To: to, Msg: req})
 	w.after(w.cfg.ClientTimeout, func() {
 		if p.attempts[a.reqID] == a {
@@ -465,6 +499,9 @@ func (p *producer) timedOut(a *idemAttempt) {
 	b.maybe = true
 	b.retryAt = w.now.Add(w.cfg.RetryBackoff)
 	delete(p.leaders, b.part.tp)
+	if w.trace.verbose != nil {
+		w.trace.note(w.now, p.id, "idempotent timeout #%d %v batch %d seq %d to %v", a.reqID, b.part.tp, b.ord, a.seq, a.to)
+	}
 	w.stats.reach("idempotent attempt timed out")
 	p.wake(b.retryAt)
 }
@@ -516,6 +553,10 @@ func (p *producer) receive(env sm.Envelope) {
 func (p *producer) onProduce(a *idemAttempt, r sm.ProduceResponse) {
 	w := p.w
 	b, part := a.b, a.b.part
+	b.last = r
+	if w.trace.verbose != nil {
+		w.trace.note(w.now, p.id, "idempotent answer #%d %v batch %d seq %d from %v: %v at %d epoch %d %q", a.reqID, part.tp, b.ord, a.seq, a.to, r.Code, r.BaseOffset, r.LeaderEpoch, r.Message)
+	}
 	backoff := w.now.Add(w.cfg.RetryBackoff)
 	switch code := r.Code; {
 	case code == sm.CodeOK || code == sm.CodeDuplicateSequence:
@@ -542,6 +583,7 @@ func (p *producer) onProduce(a *idemAttempt, r sm.ProduceResponse) {
 		b.retryAt = backoff
 	case code == sm.CodeUnknownProducerID:
 		w.stats.reach("idempotent unknown producer id")
+		part.unknownLogStart = max(part.unknownLogStart, w.replicaLogStart(a.to, part.tp))
 		if !part.renumber {
 			part.renumber, part.renumberAcks = true, part.acks
 		}
@@ -575,6 +617,9 @@ func (p *producer) ack(b *idemBatch, r sm.ProduceResponse, from sm.NodeID) {
 	w := p.w
 	part := b.part
 	b.acked, b.offset, b.epoch, b.ackBy, b.ackAt = true, r.BaseOffset, r.LeaderEpoch, from, w.now
+	if b.seq == 0 && b.maybe {
+		b.retentionStart = max(b.retentionStart, w.replicaLogStart(from, part.tp))
+	}
 	part.acks++
 	part.unacked = slices.DeleteFunc(part.unacked, func(o *idemBatch) bool { return o == b })
 	for _, o := range part.unacked {
@@ -608,6 +653,17 @@ func (g *idemRun) record(b *idemBatch) {
 	w.stats.Ops++
 }
 
+// replicaLogStart is the log start (as consumers see it: with tiered
+// storage, the oldest uploaded offset) of broker id's replica of tp; 0
+// when it is down or holds none.
+func (w *World) replicaLogStart(id sm.NodeID, tp sm.TopicPartition) sm.Offset {
+	b := w.brokerNode(id)
+	if b == nil {
+		return 0
+	}
+	return statusByTP(b)[tp].LogStart
+}
+
 func (b *idemBatch) valueRange() string {
 	if len(b.values) == 1 {
 		return b.values[0]
@@ -635,7 +691,7 @@ func (w *World) idemLiveness() error {
 		var out []*idemBatch
 		for _, id := range g.ids {
 			for _, part := range g.producers[id].parts {
-				if part.durable && len(part.unacked) > 0 && !w.lostForGoodNow(part.tp) {
+				if part.durable && !part.retention && len(part.unacked) > 0 && !w.lostForGoodNow(part.tp) {
 					out = append(out, part.unacked...)
 				}
 			}
@@ -648,6 +704,12 @@ func (w *World) idemLiveness() error {
 	}
 	left := pending()
 	g.stopped = true
+	// The committed log as it is now, before a wipe of every disk
+	// (WipeAll) may lose what was not uploaded.
+	w.checkCluster()
+	if w.failure != nil {
+		return w.failure
+	}
 	for _, b := range g.batches {
 		g.record(b)
 	}
@@ -658,8 +720,8 @@ func (w *World) idemLiveness() error {
 				fmt.Fprintf(&s, "\n  ... and %d more", len(left)-i)
 				break
 			}
-			fmt.Fprintf(&s, "\n  producer %v (pid %d) %v batch %d sequence %d values %s: sent %d times, held=%v renumber=%v, leader %v",
-				b.p.id, b.p.pid, b.part.tp, b.ord, b.seq, b.valueRange(), b.sends, b.held, b.part.renumber, b.p.leader(b.part.tp))
+			fmt.Fprintf(&s, "\n  producer %v (pid %d) %v batch %d sequence %d values %s: sent %d times, held=%v renumber=%v, leader %v, last answer %v %q",
+				b.p.id, b.p.pid, b.part.tp, b.ord, b.seq, b.valueRange(), b.sends, b.held, b.part.renumber, b.p.leader(b.part.tp), b.last.Code, b.last.Message)
 		}
 		return w.stuck(fmt.Sprintf("idempotent: %d batches still unacknowledged %v after the faults were healed:%s", len(left), w.cfg.LivenessTimeout, s.String()))
 	}
@@ -702,6 +764,13 @@ func (w *World) checkIdempotent() error {
 					w.now, b.p.id, b.p.pid, v, b.part.tp, b.ord, b.seq, tp, off)
 			}
 			if prev, dup := at[v]; dup {
+				if b.seq == 0 && prev < b.retentionStart {
+					// Deleted by retention before the retry came (see
+					// retentionStart): not the leader's to know.
+					w.stats.reach("idempotent retry outlived retention")
+					at[v] = off
+					continue
+				}
 				return fmt.Errorf("t=%v: idempotent: duplicate: producer %v (pid %d) value %q on %v is at offsets %d and %d (batch %d of %d records, base sequence %d, sent %d times, %s)",
 					w.now, b.p.id, b.p.pid, v, tp, prev, off, b.ord, len(b.values), b.seq, b.sends, b.answer())
 			}
