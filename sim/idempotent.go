@@ -664,6 +664,11 @@ func (w *World) replicaLogStart(id sm.NodeID, tp sm.TopicPartition) sm.Offset {
 	return statusByTP(b)[tp].LogStart
 }
 
+// logStartNow is tp's log start on its leader now (0: none known).
+func (w *World) logStartNow(tp sm.TopicPartition) sm.Offset {
+	return w.replicaLogStart(w.idem.metaLeader(tp), tp)
+}
+
 func (b *idemBatch) valueRange() string {
 	if len(b.values) == 1 {
 		return b.values[0]
@@ -764,15 +769,15 @@ func (w *World) checkIdempotent() error {
 					w.now, b.p.id, b.p.pid, v, b.part.tp, b.ord, b.seq, tp, off)
 			}
 			if prev, dup := at[v]; dup {
-				if b.seq == 0 && prev < b.retentionStart {
+				if prev < b.retentionStart {
 					// Deleted by retention before the retry came (see
 					// retentionStart): not the leader's to know.
 					w.stats.reach("idempotent retry outlived retention")
 					at[v] = off
 					continue
 				}
-				return fmt.Errorf("t=%v: idempotent: duplicate: producer %v (pid %d) value %q on %v is at offsets %d and %d (batch %d of %d records, base sequence %d, sent %d times, %s)",
-					w.now, b.p.id, b.p.pid, v, tp, prev, off, b.ord, len(b.values), b.seq, b.sends, b.answer())
+				return fmt.Errorf("t=%v: idempotent: duplicate: producer %v (pid %d) value %q on %v is at offsets %d and %d (batch %d of %d records, base sequence %d, sent %d times, %s; log start when stored again %d, now %d)",
+					w.now, b.p.id, b.p.pid, v, tp, prev, off, b.ord, len(b.values), b.seq, b.sends, b.answer(), b.retentionStart, w.logStartNow(tp))
 			}
 			at[v] = off
 			if lv, ok := last[b.p.id]; ok && (lv.b.ord > b.ord || lv.b.ord == b.ord && lv.i > iv.i) {
