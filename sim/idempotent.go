@@ -131,6 +131,8 @@ type idemRun struct {
 	metaCtl     *controller.Node
 	metaVersion uint64
 	metaLeaders map[sm.TopicPartition]sm.NodeID
+	// renamed: the copies renameCopy rewrote, by batch and base.
+	renamed map[string]bool
 }
 
 type idemValue struct {
@@ -653,6 +655,43 @@ func (g *idemRun) record(b *idemBatch) {
 	w.stats.Ops++
 }
 
+// renameCopy tells the history checkers about a copy of b at base that a
+// retry outliving retention wrote again later (checkIdempotent allows
+// it): the reads that showed that copy show values of their own, produced
+// by an operation of unknown outcome, so that the claimed-order checker
+// and porcupine, which hold every value to one offset, judge the rest.
+func (w *World) renameCopy(b *idemBatch, tp sm.TopicPartition, base sm.Offset) {
+	g := &w.idem
+	key := fmt.Sprintf("%v %v %d@%d", b.p.id, tp, b.ord, base)
+	if g.renamed == nil {
+		g.renamed = map[string]bool{}
+	}
+	if g.renamed[key] {
+		return
+	}
+	g.renamed[key] = true
+	suffix := fmt.Sprintf("~copy-at-%d", base)
+	op := linearizability.Op{Client: int(b.p.id), Kind: linearizability.Produce, TP: tp.String(), Call: int64(b.call), Return: int64(w.now),
+		Outcome: linearizability.Unknown, Err: "RETRY_OUTLIVED_RETENTION"}
+	for _, v := range b.values {
+		op.Values = append(op.Values, v+suffix)
+	}
+	name := tp.String()
+	for i := range w.history.Ops {
+		rd := &w.history.Ops[i]
+		if rd.Kind != linearizability.Fetch || rd.TP != name {
+			continue
+		}
+		for j := range rd.Records {
+			r := &rd.Records[j]
+			if k := sm.Offset(r.Offset) - base; k >= 0 && int(k) < len(b.values) && r.Value == b.values[k] {
+				r.Value += suffix
+			}
+		}
+	}
+	w.history.Ops = append(w.history.Ops, op)
+}
+
 // replicaLogStart is the log start (as consumers see it: with tiered
 // storage, the oldest uploaded offset) of broker id's replica of tp; 0
 // when it is down or holds none.
@@ -773,6 +812,7 @@ func (w *World) checkIdempotent() error {
 					// Deleted by retention before the retry came (see
 					// retentionStart): not the leader's to know.
 					w.stats.reach("idempotent retry outlived retention")
+					w.renameCopy(b, tp, prev-sm.Offset(iv.i))
 					at[v] = off
 					continue
 				}
