@@ -529,7 +529,7 @@ func Swarm(seed uint64) Config {
 	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
 	// Consumer groups, from their own stream, in three seeds of four.
 	c.Groups = drawGroups(seed, &c)
-	// Idempotent producers, from their own stream, in three seeds of four.
+	// Idempotent producers, from their own stream, in half the seeds.
 	c.Idempotent = drawIdempotent(seed)
 	c.Format2 = true
 	for i := range c.Topics {
