@@ -31,8 +31,11 @@ import (
 // answered was not the one that knows the producer);
 // DUPLICATE_SEQUENCE_NUMBER is a success at the answer's BaseOffset.
 // When the faults are healed the producers send no new batch and must get
-// every outstanding batch of a partition with a durability promise
-// acknowledged within the liveness timeout (idemLiveness).
+// every outstanding batch of a partition with a durability promise and no
+// retention acknowledged within the liveness timeout (idemLiveness): a
+// batch whose original retention deleted before its outcome was known
+// cannot be (the leader no longer remembers it, and refuses its retry out
+// of order).
 //
 // Each batch is one operation in the history (invoked at its first send,
 // returned at its acknowledgment; Unknown when the run ended without one),
@@ -42,7 +45,12 @@ import (
 // invariants read from the replicas' disks over the run, so records that
 // retention deleted later count too — and requires:
 //
-//	(a) every value an idempotent producer sent appears at most once;
+//	(a) every value an idempotent producer sent appears at most once —
+//	    but for sm/partition's known limit, a retry that outlived
+//	    retention: a batch stored again with sequence 0 (renumbered after
+//	    UNKNOWN_PRODUCER_ID, or a partition's first) while its earlier
+//	    copy lay below the log start (idemBatch.retentionStart); that
+//	    copy is renamed in the history for the other checkers;
 //	(b) every acknowledged batch (OK, or DUPLICATE_SEQUENCE_NUMBER at its
 //	    BaseOffset) on a partition with a durability promise is at the
 //	    offsets it was acknowledged at;
@@ -729,8 +737,8 @@ func (b *idemBatch) valueRange() string {
 // ---- liveness ------------------------------------------------------------
 
 // idemLiveness runs once the cluster has converged: no new batches, and
-// every outstanding batch of a partition with a durability promise (and
-// not lost for good) must be acknowledged within the liveness timeout.
+// every outstanding batch of a partition with a durability promise and no
+// retention must be acknowledged within the liveness timeout.
 // Then the producers stop and what is still outstanding goes into the
 // history as Unknown (or Failed).
 func (w *World) idemLiveness() error {
