@@ -183,6 +183,12 @@ type idemPart struct {
 	// are numbered from 0.
 	renumber     bool
 	renumberAcks int
+	// lastAckAt and lastAckEpoch are when the last acknowledgment came
+	// and the leader epoch that gave it: an UNKNOWN_PRODUCER_ID answer to
+	// a request sent before it, or from an older epoch, is stale (the
+	// leader that acknowledged knows the producer).
+	lastAckAt    sm.Time
+	lastAckEpoch sm.Epoch
 	// unknownLogStart is the highest log start of the replicas that
 	// answered UNKNOWN_PRODUCER_ID (see idemBatch.retentionStart).
 	unknownLogStart sm.Offset
@@ -602,6 +608,12 @@ func (p *producer) onProduce(a *idemAttempt, r sm.ProduceResponse) {
 		// the leader lags what an earlier one stored (or lost it).
 		w.stats.reach("idempotent first batch out of order")
 		b.retryAt = backoff
+	case code == sm.CodeUnknownProducerID && (part.lastAckAt >= a.sentAt || r.LeaderEpoch < part.lastAckEpoch):
+		// Decided before a batch of this producer was stored, or by an
+		// older leader: renumbering now would send sequence 0 to a
+		// leader that remembers the producer's first batch under it.
+		w.stats.reach("idempotent stale unknown producer id ignored")
+		b.retryAt = backoff
 	case code == sm.CodeUnknownProducerID:
 		w.stats.reach("idempotent unknown producer id")
 		part.unknownLogStart = max(part.unknownLogStart, w.replicaLogStart(a.to, part.tp))
@@ -642,6 +654,7 @@ func (p *producer) ack(b *idemBatch, r sm.ProduceResponse, from sm.NodeID) {
 		b.retentionStart = max(b.retentionStart, w.replicaLogStart(from, part.tp))
 	}
 	part.acks++
+	part.lastAckAt, part.lastAckEpoch = w.now, max(part.lastAckEpoch, r.LeaderEpoch)
 	part.unacked = slices.DeleteFunc(part.unacked, func(o *idemBatch) bool { return o == b })
 	for _, o := range part.unacked {
 		if o.held && o.ord > b.ord {
