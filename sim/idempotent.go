@@ -17,7 +17,8 @@ import (
 // (InitProducerID, retried while the broker waits for the controller),
 // then write acks=all batches of unique values to a few of the workload's
 // partitions, with up to InflightMax (1-5, drawn per producer) batches
-// unacknowledged per partition. Each partition numbers a producer's
+// unacknowledged per partition (counted from the oldest unacknowledged
+// one: the leader remembers five). Each partition numbers a producer's
 // records from 0 and the next batch's BaseSequence is this one's plus its
 // record count. A batch is retried with its own sequence — on a timeout,
 // a lost reply, an unknown outcome, not-leader or any refusal that stored
@@ -27,8 +28,9 @@ import (
 // OUT_OF_ORDER_SEQUENCE_NUMBER holds a batch until an earlier one is
 // acknowledged or sent again; UNKNOWN_PRODUCER_ID renumbers the
 // partition's unacknowledged batches from 0 once none is in flight
-// (unless an acknowledgment came in meanwhile: then the leader that
-// answered was not the one that knows the producer);
+// (unless an acknowledgment came in after the refused request was sent,
+// or from a newer leader epoch: then the refusal is stale, and sequence 0
+// could match the producer's first batch, which the leader remembers);
 // DUPLICATE_SEQUENCE_NUMBER is a success at the answer's BaseOffset.
 // When the faults are healed the producers send no new batch and must get
 // every outstanding batch of a partition with a durability promise and no
