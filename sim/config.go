@@ -234,6 +234,9 @@ type Config struct {
 	Revocations bool
 	// Groups is the consumer-group workload (sim/groups.go; zero: none).
 	Groups GroupWorkload
+	// Idempotent is the idempotent-producer workload and its duplicate
+	// checker (sim/idempotent.go; zero: none).
+	Idempotent IdempotentWorkload
 	// Format2 makes clients send every third produce with record headers
 	// and every third as an lz4 records block (sim/client.go formatted):
 	// format-2 batches beside format-1 ones. Swarm sets it; scenario files
@@ -321,6 +324,11 @@ type Config struct {
 	// (partition.Config.CanaryTimeLookupNext); the time-lookup checker
 	// must catch it.
 	CanaryTimeLookupNext bool
+	// CanaryStoreDuplicates plants a seventh: partition leaders append a
+	// retried idempotent batch again instead of answering
+	// DUPLICATE_SEQUENCE_NUMBER (broker.Config.CanaryStoreDuplicates); the
+	// duplicate checker must catch it.
+	CanaryStoreDuplicates bool
 
 	// VizDir, when set, receives porcupine's HTML visualisation of a
 	// violation.
@@ -521,6 +529,8 @@ func Swarm(seed uint64) Config {
 	c.Revocations = newRNG(seed).child("revoke-config").chance(0.5)
 	// Consumer groups, from their own stream, in three seeds of four.
 	c.Groups = drawGroups(seed, &c)
+	// Idempotent producers, from their own stream, in half the seeds.
+	c.Idempotent = drawIdempotent(seed)
 	c.Format2 = true
 	for i := range c.Topics {
 		if r.chance(1.0 / 3) {
@@ -599,6 +609,9 @@ func (c *Config) Validate() error {
 		if t.ReplicationFactor > int32(c.Brokers) {
 			return fmt.Errorf("sim: topic %s replication factor %d above %d brokers", t.Name, t.ReplicationFactor, c.Brokers)
 		}
+	}
+	if err := c.Idempotent.validate(); err != nil {
+		return err
 	}
 	return c.Groups.validate(c)
 }

@@ -80,6 +80,9 @@ func (n *network) rngFor(m sm.Envelope) *rng {
 	if g := &n.w.grp; g.on && (g.isMember(m.From) || g.isMember(m.To)) {
 		return g.netRNG
 	}
+	if g := &n.w.idem; g.on && (g.isProducer(m.From) || g.isProducer(m.To)) {
+		return g.netRNG
+	}
 	return n.w.netRNG
 }
 
@@ -119,6 +122,11 @@ func (n *network) arrive(p packet) {
 	if mb := w.grp.members[m.To]; mb != nil {
 		w.trace.event(w.now, m.To, sm.Received{From: m.From, Msg: m.Msg})
 		mb.receive(m)
+		return
+	}
+	if p := w.idem.producers[m.To]; p != nil {
+		w.trace.event(w.now, m.To, sm.Received{From: m.From, Msg: m.Msg})
+		p.receive(m)
 		return
 	}
 	if c := w.clients[m.To]; c != nil {

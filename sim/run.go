@@ -184,6 +184,7 @@ func New(cfg Config) (*World, error) {
 		w.clients[id] = newClient(w, id)
 	}
 	w.newGroups()
+	w.newIdempotent()
 	return w, nil
 }
 
@@ -248,11 +249,15 @@ func (w *World) run() error {
 	}
 	w.startTimeLookups(newRNG(w.cfg.Seed).child("time"))
 	w.startGroups()
+	w.startIdempotent()
 	w.runUntil(w.now.Add(w.cfg.SafetyDuration), nil)
 	if w.failure != nil {
 		return w.failure
 	}
 	if err := w.liveness(); err != nil {
+		return err
+	}
+	if err := w.idemLiveness(); err != nil {
 		return err
 	}
 	if err := w.groupLiveness(); err != nil {
@@ -264,6 +269,9 @@ func (w *World) run() error {
 		}
 	}
 	if err := w.finalReads(); err != nil {
+		return err
+	}
+	if err := w.checkIdempotent(); err != nil {
 		return err
 	}
 	return w.checkTimeLookups() // the final reads learned every committed batch
@@ -801,6 +809,7 @@ func (w *World) newNode(h *host, d sm.Durable) (runtime.Node, error) {
 		CanaryStaleACL:               cfg.CanaryStaleACL,
 		CanaryIgnoreRevocations:      cfg.CanaryIgnoreRevocations,
 		CanaryTimeLookupNext:         cfg.CanaryTimeLookupNext,
+		CanaryStoreDuplicates:        cfg.CanaryStoreDuplicates,
 		Groups:                       cfg.Groups.Broker,
 	}, d)
 }

@@ -371,6 +371,19 @@ var mustReach = append([]string{
 	"group heartbeat UNKNOWN_MEMBER_ID", "group heartbeat REBALANCE_IN_PROGRESS", "group join MEMBER_ID_REQUIRED",
 	"group cooperative revoke", "group revoked partition committed", "group stale commit refused", "group leave OK",
 	"group read moved to the log start", "offsets partition log start moved",
+	// Idempotent producers (sim/idempotent.go): a retry answered with the
+	// batch the leader holds (lost replies, timeouts), a batch that came
+	// before the one it follows (reordering, a dropped earlier batch), a
+	// producer a partition lost (truncation, retention) starting again at
+	// 0, and a replica starting with producer state from its segment
+	// indexes (a restart with idempotent data on disk); the workload's
+	// own paths: retries, renumbering, every outstanding batch
+	// acknowledged after the heal, and acknowledgments verified against
+	// the committed log.
+	sm.ProbeDuplicateSequence.String(), sm.ProbeOutOfOrderSequence.String(), sm.ProbeUnknownProducerID.String(),
+	sm.ProbeProducerStateRecovered.String(),
+	"idempotent batch retried", "idempotent duplicate answered", "idempotent renumbered from 0", "idempotent producers drained",
+	"idempotent ack verified",
 }, append(segmentProbes(), objectProbes()...)...)
 
 // objectProbes are the simulator's own paths of the object store, gated
@@ -439,7 +452,12 @@ var rareProbes = []string{sm.ProbeCompletionForGoneComponent.String(), sm.ProbeS
 	"group stale commit refused", "group read moved to the log start", "group revoked partition committed",
 	// A snapshot freeing offsets-partition segments, seen as a log start
 	// above 0 once the group workload is done (159 of seeds 1-1000).
-	"offsets partition log start moved"}
+	"offsets partition log start moved",
+	// Idempotent producers (in half the seeds): a partition that holds
+	// nothing of a producer refusing its sequence (truncation, retention)
+	// in 46 of seeds 1-300, and the producer renumbering from 0 after it
+	// in 39 (20 seeds miss one with 4% and 6%).
+	sm.ProbeUnknownProducerID.String(), "idempotent renumbered from 0"}
 
 // rareFaults are the fault classes injected in too few seeds for a short
 // range to be sure of them; like rareProbes, required from fullGateSeeds.

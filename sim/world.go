@@ -47,6 +47,7 @@ type World struct {
 	faultsOn   bool
 	times      timeLookups // the time-lookup director and checker (timelookup.go)
 	grp        groupRun    // the consumer-group workload and checker (groups.go)
+	idem       idemRun     // the idempotent producers and duplicate checker (idempotent.go)
 	heals      int         // counts healAll; faults scheduled before a heal do not start after it
 	inv        invariants
 	sec        security
