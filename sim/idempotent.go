@@ -729,12 +729,25 @@ func (w *World) renameCopy(b *idemBatch, tp sm.TopicPartition, base sm.Offset) {
 // replicaLogStart is the log start (as consumers see it: with tiered
 // storage, the oldest uploaded offset) of broker id's replica of tp; 0
 // when it is down or holds none.
+//
+// On a topic with retention of the whole log it is the replica's local
+// start: a tiered replica deletes its local copies by that retention
+// before the remote tier records the deletion, and the producer state goes
+// with the local copies. Without such retention only the producer state
+// window (sm/partition producerPin), far longer than any run, lets local
+// copies of remembered batches go, so the log start is the consumers'.
 func (w *World) replicaLogStart(id sm.NodeID, tp sm.TopicPartition) sm.Offset {
 	b := w.brokerNode(id)
 	if b == nil {
 		return 0
 	}
-	return statusByTP(b)[tp].LogStart
+	st := statusByTP(b)[tp]
+	if slices.ContainsFunc(w.cfg.Topics, func(t TopicSpec) bool {
+		return t.Name == tp.Topic && (t.RetentionBytes > 0 || t.RetentionMs > 0)
+	}) {
+		return max(st.LogStart, st.LocalStart)
+	}
+	return st.LogStart
 }
 
 // logStartNow is tp's log start on its leader now (0: none known).
