@@ -69,7 +69,7 @@ func BenchmarkColdServe(b *testing.B) {
 			bt.CRC = sm.BatchCRC(&bt)
 			at := len(data)
 			data = sm.EncodeBatch(data, &bt)
-			ib.Add(bt.BaseOffset, bt.NextOffset(), 1, bt.Timestamp, len(data)-at)
+			ib.Add(sm.MetaOf(&bt, len(data)-at))
 		}
 		idx := ib.Index()
 		obj := sm.EncodeSegmentIndex(bytes.Clone(data), &idx)

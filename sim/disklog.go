@@ -265,7 +265,7 @@ func (d *Disk) appendLog(l *plog, op sm.LogOp) (string, bool) {
 			l.activeOK = false
 			return fmt.Sprintf("append: frame at byte %d of segment %d: %v", pos+p, a.base, err), false
 		}
-		l.active.Add(b.BaseOffset, b.NextOffset(), b.Epoch, b.Timestamp, n)
+		l.active.Add(sm.MetaOf(&b, n))
 		p += n
 	}
 	return "", false

@@ -72,6 +72,86 @@ type SegmentIndex struct {
 	// this segment or continue into it: the first batch's epoch always has
 	// an entry, at Base.
 	Epochs []EpochStart
+	// Producers holds the segment's idempotent batches in offset order, at
+	// least the last ProducerBatchesKept of each producer (older ones are
+	// dropped as the list grows, see IndexBuilder.Add). It is the
+	// producer state a replica recovers without reading the log (Kafka's
+	// producer snapshot, kept with the index).
+	Producers []ProducerBatch
+}
+
+// ProducerBatchesKept is how many of a producer's latest batches a
+// partition remembers (Kafka's five): an idempotent producer keeps at most
+// this many batches in flight per partition, so every retry it can send
+// is one of them.
+const ProducerBatchesKept = 5
+
+// ProducerBatch is one idempotent batch of a segment: its producer, the
+// sequence numbers of its first and last records, and their offsets.
+type ProducerBatch struct {
+	ProducerID        int64
+	Epoch             int16
+	FirstSeq, LastSeq int32
+	Base, Last        Offset
+}
+
+// SeqAdd is seq advanced by n records: sequence numbers wrap from
+// MaxInt32 to 0 (Kafka's rule).
+func SeqAdd(seq int32, n int64) int32 {
+	return int32((int64(seq) + n) % (1 << 31))
+}
+
+// CutProducers is ps without the batches at or after off (a truncation).
+func CutProducers(ps []ProducerBatch, off Offset) []ProducerBatch {
+	i := len(ps)
+	for i > 0 && ps[i-1].Base >= off {
+		i--
+	}
+	return ps[:i:i]
+}
+
+// TrimProducers keeps, of ps (in offset order), the last
+// ProducerBatchesKept batches of each producer, in a new slice.
+func TrimProducers(ps []ProducerBatch) []ProducerBatch {
+	seen := make(map[int64]int, len(ps)/ProducerBatchesKept+1)
+	keep := make([]bool, len(ps))
+	n := 0
+	for i := len(ps) - 1; i >= 0; i-- {
+		if seen[ps[i].ProducerID] < ProducerBatchesKept {
+			seen[ps[i].ProducerID]++
+			keep[i] = true
+			n++
+		}
+	}
+	out := make([]ProducerBatch, 0, n)
+	for i, k := range keep {
+		if k {
+			out = append(out, ps[i])
+		}
+	}
+	return out
+}
+
+// BatchMeta is what a segment index records of one appended batch.
+type BatchMeta struct {
+	Base, Next Offset
+	Epoch      Epoch
+	Timestamp  int64
+	FrameBytes int
+	// ProducerID is -1 for a batch of no idempotent producer.
+	ProducerID    int64
+	ProducerEpoch int16
+	BaseSequence  int32
+}
+
+// MetaOf is b's BatchMeta, its frame frameBytes long. Only format-2
+// batches carry a producer.
+func MetaOf(b *Batch, frameBytes int) BatchMeta {
+	m := BatchMeta{Base: b.BaseOffset, Next: b.NextOffset(), Epoch: b.Epoch, Timestamp: b.Timestamp, FrameBytes: frameBytes, ProducerID: -1}
+	if b.V2 && b.ProducerID >= 0 {
+		m.ProducerID, m.ProducerEpoch, m.BaseSequence = b.ProducerID, b.ProducerEpoch, b.BaseSequence
+	}
+	return m
 }
 
 // Locate returns the index entry at or below off: where a read for off
@@ -97,7 +177,13 @@ func (s *SegmentIndex) Locate(off Offset) (IndexEntry, bool) {
 type IndexBuilder struct {
 	idx  SegmentIndex
 	last int64 // position of the latest entry
+	// trimmed is len(idx.Producers) after its last trim: the list is
+	// trimmed again once it has doubled, so a trim costs O(1) per batch.
+	trimmed int
 }
+
+// producerTrimMin is the shortest Producers list the builder trims.
+const producerTrimMin = 64
 
 // NewIndexBuilder starts the index of an empty segment at base.
 func NewIndexBuilder(base Offset) IndexBuilder {
@@ -110,6 +196,8 @@ func ResumeIndex(idx SegmentIndex) IndexBuilder {
 	b := IndexBuilder{idx: idx}
 	b.idx.Entries = idx.Entries[:len(idx.Entries):len(idx.Entries)]
 	b.idx.Epochs = idx.Epochs[:len(idx.Epochs):len(idx.Epochs)]
+	b.idx.Producers = idx.Producers[:len(idx.Producers):len(idx.Producers)]
+	b.trimmed = len(idx.Producers)
 	b.idx.Sealed = false
 	if n := len(idx.Entries); n > 0 {
 		b.last = idx.Entries[n-1].Pos
@@ -117,11 +205,24 @@ func ResumeIndex(idx SegmentIndex) IndexBuilder {
 	return b
 }
 
-// Add records the batch [base, next) of epoch written at timestamp, whose
-// frame of frameBytes bytes is appended at the end of the segment. The
-// caller has checked that base is the segment's Next and the epoch does not
-// go back.
-func (b *IndexBuilder) Add(base, next Offset, epoch Epoch, timestamp int64, frameBytes int) {
+// Add records the batch m, whose frame is appended at the end of the
+// segment. The caller has checked that its base is the segment's Next and
+// its epoch does not go back. An idempotent batch joins Producers, which
+// is trimmed to the last ProducerBatchesKept of each producer whenever it
+// has doubled since the last trim (at least producerTrimMin long).
+func (b *IndexBuilder) Add(m BatchMeta) {
+	base, next, epoch, timestamp, frameBytes := m.Base, m.Next, m.Epoch, m.Timestamp, m.FrameBytes
+	if m.ProducerID >= 0 {
+		b.idx.Producers = append(b.idx.Producers, ProducerBatch{
+			ProducerID: m.ProducerID, Epoch: m.ProducerEpoch,
+			FirstSeq: m.BaseSequence, LastSeq: SeqAdd(m.BaseSequence, int64(next-base-1)),
+			Base: base, Last: next - 1,
+		})
+		if n := len(b.idx.Producers); n >= producerTrimMin && n >= 2*b.trimmed {
+			b.idx.Producers = TrimProducers(b.idx.Producers)
+			b.trimmed = len(b.idx.Producers)
+		}
+	}
 	pos := b.idx.Bytes
 	b.idx.MaxTimestamp = max(b.idx.MaxTimestamp, timestamp)
 	newEpoch := len(b.idx.Epochs) == 0 || epoch > b.idx.Epochs[len(b.idx.Epochs)-1].Epoch
@@ -150,6 +251,7 @@ func (b *IndexBuilder) Index() SegmentIndex {
 	idx := b.idx
 	idx.Entries = idx.Entries[:len(idx.Entries):len(idx.Entries)]
 	idx.Epochs = idx.Epochs[:len(idx.Epochs):len(idx.Epochs)]
+	idx.Producers = idx.Producers[:len(idx.Producers):len(idx.Producers)]
 	return idx
 }
 
@@ -189,7 +291,7 @@ func ScanSegment(data []byte, base Offset, minEpoch Epoch) (SegmentIndex, *ScanE
 			return b.Index(), &ScanError{Pos: int64(pos), Reason: fmt.Sprintf("batch at offset %d has epoch %d after epoch %d", bt.BaseOffset, bt.Epoch, last)}
 		}
 		last = bt.Epoch
-		b.Add(bt.BaseOffset, bt.NextOffset(), bt.Epoch, bt.Timestamp, n)
+		b.Add(MetaOf(&bt, n))
 		pos += n
 	}
 	return b.Index(), nil
@@ -306,6 +408,18 @@ func EncodeSegmentIndex(dst []byte, idx *SegmentIndex) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Epoch))
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Start))
 	}
+	if len(idx.Producers) > 0 {
+		// Index files written before producers end after the epochs.
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(idx.Producers)))
+		for _, pb := range idx.Producers {
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(pb.ProducerID))
+			dst = binary.LittleEndian.AppendUint16(dst, uint16(pb.Epoch))
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(pb.FirstSeq))
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(pb.LastSeq))
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(pb.Base))
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(pb.Last))
+		}
+	}
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+8:], castagnoli))
 	return dst
 }
@@ -340,12 +454,36 @@ func DecodeSegmentIndex(buf []byte) (SegmentIndex, error) {
 	}
 	n = binary.LittleEndian.Uint32(p)
 	p = p[4:]
-	if uint64(n)*16 != uint64(len(p)) {
+	if uint64(n)*16 > uint64(len(p)) || uint64(n)*16 != uint64(len(p)) && uint64(n)*16+4 > uint64(len(p)) {
 		return bad("%d epochs in %d bytes", n, len(p))
 	}
 	idx.Epochs = make([]EpochStart, n)
 	for i := range idx.Epochs {
 		idx.Epochs[i] = EpochStart{Epoch: Epoch(i64()), Start: Offset(i64())}
+	}
+	if len(p) > 0 {
+		const size = 8 + 2 + 4 + 4 + 8 + 8
+		n = binary.LittleEndian.Uint32(p)
+		p = p[4:]
+		if n == 0 || uint64(n)*size != uint64(len(p)) {
+			return bad("%d producer batches in %d bytes", n, len(p))
+		}
+		idx.Producers = make([]ProducerBatch, n)
+		for i := range idx.Producers {
+			pb := &idx.Producers[i]
+			pb.ProducerID = int64(binary.LittleEndian.Uint64(p))
+			pb.Epoch = int16(binary.LittleEndian.Uint16(p[8:]))
+			pb.FirstSeq = int32(binary.LittleEndian.Uint32(p[10:]))
+			pb.LastSeq = int32(binary.LittleEndian.Uint32(p[14:]))
+			p = p[18:]
+			pb.Base, pb.Last = Offset(i64()), Offset(i64())
+			switch {
+			case pb.ProducerID < 0 || pb.Last < pb.Base || pb.Base < idx.Base || pb.Last >= idx.Next:
+				return bad("producer batch %d: producer %d at [%d, %d] in a segment of [%d, %d)", i, pb.ProducerID, pb.Base, pb.Last, idx.Base, idx.Next)
+			case i > 0 && pb.Base <= idx.Producers[i-1].Last:
+				return bad("producer batch %d at %d overlaps the one before, ending at %d", i, pb.Base, idx.Producers[i-1].Last)
+			}
+		}
 	}
 	// A lone sealed segment must pass the manifest's checks (with an active
 	// segment after it).

@@ -29,7 +29,7 @@ func TestSegmentIndexRoundTrip(t *testing.T) {
 	pos := 0
 	for i := range bs {
 		n := FrameBytes(bs[i].Records)
-		b.Add(bs[i].BaseOffset, bs[i].NextOffset(), bs[i].Epoch, bs[i].Timestamp, n)
+		b.Add(MetaOf(&bs[i], n))
 		pos += n
 	}
 	built := b.Index()
@@ -107,4 +107,74 @@ func FuzzDecodeSegmentIndex(f *testing.F) {
 			t.Fatalf("re-encoded index differs: %v", err)
 		}
 	})
+}
+
+// Goal: a segment index records its idempotent batches — rebuilt the same
+// by a scan, kept through the index file, trimmed to the last
+// ProducerBatchesKept of each producer as the list grows — and an index
+// file written before producers existed still decodes.
+func TestSegmentIndexProducers(t *testing.T) {
+	var data []byte
+	b := NewIndexBuilder(0)
+	off := Offset(0)
+	seqs := map[int64]int32{}
+	for i := range 300 {
+		pid := int64(i % 7)
+		if i%5 == 4 {
+			pid = -1 // not idempotent
+		}
+		bt := NewBatchV2([]Record{{Value: []byte{byte(i)}}, {Value: []byte("x")}})
+		bt.BaseOffset, bt.Epoch, bt.Timestamp = off, 1, int64(i)
+		if pid >= 0 {
+			bt.ProducerID, bt.ProducerEpoch, bt.BaseSequence = pid, 0, seqs[pid]
+			seqs[pid] = SeqAdd(seqs[pid], 2)
+		}
+		bt.Seal()
+		at := len(data)
+		data = EncodeBatch(data, &bt)
+		b.Add(MetaOf(&bt, len(data)-at))
+		off = bt.NextOffset()
+	}
+	built := b.Index()
+	scanned, serr := ScanSegment(data, 0, 0)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if !reflect.DeepEqual(built, scanned) {
+		t.Fatalf("built %d producer batches, scanned %d", len(built.Producers), len(scanned.Producers))
+	}
+	// 240 idempotent batches of 7 producers: trimmed as the list doubled,
+	// never below the last five of each.
+	if n := len(built.Producers); n >= 240 || n < 7*ProducerBatchesKept {
+		t.Fatalf("%d producer batches kept", n)
+	}
+	last := TrimProducers(built.Producers)
+	if len(last) != 7*ProducerBatchesKept {
+		t.Fatalf("trimmed to %d", len(last))
+	}
+	newest := map[int64]ProducerBatch{}
+	for _, pb := range last {
+		newest[pb.ProducerID] = pb
+	}
+	for _, pb := range newest {
+		if pb.LastSeq != SeqAdd(seqs[pb.ProducerID], -1) || pb.Last != pb.Base+1 {
+			t.Fatalf("newest batch of producer %d: %+v (its next sequence %d)", pb.ProducerID, pb, seqs[pb.ProducerID])
+		}
+	}
+	built.Sealed = true
+	got, err := DecodeSegmentIndex(EncodeSegmentIndex(nil, &built))
+	if err != nil || !reflect.DeepEqual(got, built) {
+		t.Fatalf("decoded %v", err)
+	}
+	old := built
+	old.Producers = nil
+	if got, err := DecodeSegmentIndex(EncodeSegmentIndex(nil, &old)); err != nil || got.Producers != nil {
+		t.Fatalf("an index without producers: %+v, %v", got.Producers, err)
+	}
+	if cut := CutProducers(built.Producers, 560); len(cut) == 0 || cut[len(cut)-1].Base >= 560 || len(cut) == len(built.Producers) {
+		t.Fatalf("cut at 560 keeps %d of %d", len(cut), len(built.Producers))
+	}
+	if SeqAdd(1<<31-1, 1) != 0 || SeqAdd(5, 3) != 8 {
+		t.Fatalf("sequence numbers wrap at MaxInt32")
+	}
 }

@@ -29,6 +29,7 @@ type frameInfo struct {
 	epoch      sm.Epoch
 	ts         int64
 	n          int
+	meta       sm.BatchMeta
 }
 
 // parseFrames decodes an append's frames with the decoder recovery uses, so
@@ -54,7 +55,7 @@ func (w *WAL) parseFrames(tp sm.TopicPartition, data []byte) ([]frameInfo, error
 		if k := len(out); k > 0 && b.Epoch < out[k-1].epoch || b.Epoch < 0 {
 			return nil, fmt.Errorf("wal: append to %v: frame at byte %d has epoch %d after epoch %d", tp, pos, b.Epoch, out[max(k-1, 0)].epoch)
 		}
-		out = append(out, frameInfo{base: b.BaseOffset, next: b.NextOffset(), epoch: b.Epoch, ts: b.Timestamp, n: n})
+		out = append(out, frameInfo{base: b.BaseOffset, next: b.NextOffset(), epoch: b.Epoch, ts: b.Timestamp, n: n, meta: sm.MetaOf(&b, n)})
 		pos += n
 	}
 	w.frames = out
@@ -116,7 +117,7 @@ func (w *WAL) queueAppend(g *group, op *sm.LogOp) error {
 	}
 	g.add(s, s.size, op.Data)
 	for _, f := range frames {
-		s.b.Add(f.base, f.next, f.epoch, f.ts, f.n)
+		s.b.Add(f.meta)
 	}
 	s.size += int64(len(op.Data))
 	w.used += int64(len(op.Data))
@@ -352,6 +353,7 @@ func (w *WAL) cutIndex(tp sm.TopicPartition, s *segment, off sm.Offset) (int64, 
 			idx.Epochs = append(idx.Epochs, ep)
 		}
 	}
+	idx.Producers = sm.CutProducers(old.Producers, off)
 	return pos, idx, nil
 }
 

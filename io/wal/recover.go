@@ -413,7 +413,7 @@ func (w *WAL) recoverActive(p *partition, s *segment, indexPath string, minEpoch
 		if err != nil {
 			return nil, fmt.Errorf("wal: %s at byte %d: %w after a clean scan", s.path, from+int64(pos), err)
 		}
-		s.b.Add(bt.BaseOffset, bt.NextOffset(), bt.Epoch, bt.Timestamp, n)
+		s.b.Add(sm.MetaOf(&bt, n))
 		pos += n
 	}
 	s.size = from + int64(good)

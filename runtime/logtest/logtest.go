@@ -538,6 +538,9 @@ func sameManifest(a, b sm.LogManifest) bool {
 			if len(s.Epochs) == 0 {
 				s.Epochs = nil
 			}
+			if len(s.Producers) == 0 {
+				s.Producers = nil
+			}
 		}
 		return m
 	}
@@ -622,7 +625,7 @@ func (m *model) apply(t tb, op sm.LogOp) {
 			if err != nil {
 				t.Fatalf("logtest: model: %v", err)
 			}
-			s.b.Add(bt.BaseOffset, bt.NextOffset(), bt.Epoch, bt.Timestamp, n)
+			s.b.Add(sm.MetaOf(&bt, n))
 			pos += n
 		}
 		s.data = append(slices.Clip(s.data), op.Data...)

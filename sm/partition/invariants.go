@@ -15,6 +15,9 @@ func (p *Partition) CheckInvariants() error {
 	if err := p.checkDurable(); err != nil {
 		return err
 	}
+	if err := p.checkProducers(); err != nil {
+		return err
+	}
 	switch p.role {
 	case RoleLeader:
 		return p.checkLeader()
@@ -118,10 +121,13 @@ func (p *Partition) checkLeader() error {
 	prev := sm.Offset(-1)
 	var due sm.Time
 	for _, a := range p.lead.acks {
-		if a.base <= prev || a.next <= a.base || a.next > p.log.end() {
+		// An idempotent retry waits on its original, anywhere in the log.
+		if !a.dup && a.base <= prev || a.next <= a.base || a.next > p.log.end() {
 			return fmt.Errorf("partition: %v pending ack [%d, %d) out of order (previous base %d, log end %d)", p.cfg.TP, a.base, a.next, prev, p.log.end())
 		}
-		prev = a.base
+		if !a.dup {
+			prev = a.base
+		}
 		due = earliest(due, a.deadline)
 	}
 	if due != p.lead.acksDue {

@@ -66,6 +66,9 @@ type pendingAck struct {
 	acks       sm.Acks
 	base, next sm.Offset
 	deadline   sm.Time
+	// dup: an idempotent retry of the batch [base, next), which it
+	// already holds (answered CodeDuplicateSequence on success).
+	dup bool
 }
 
 // syncFollowers makes lead.followers match the replica set, keeping what is
@@ -111,6 +114,25 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 	}
 	assert.That(p.log.lastEpoch() <= p.epoch, "partition: %v: leading epoch %d over a log ending in epoch %d", p.cfg.TP, p.epoch, p.log.lastEpoch())
 	assert.That(p.lead.epochStart <= p.log.end(), "partition: %v: epoch start %d beyond log end %d", p.cfg.TP, p.lead.epochStart, p.log.end())
+	if req.Idempotent {
+		v := p.checkSequence(&req, req.RecordCount())
+		switch {
+		case v.code == sm.CodeDuplicateSequence && p.cfg.CanaryStoreDuplicates:
+			req.Idempotent = false // the canary: stored again, as if no producer had sent it
+		case v.code == sm.CodeDuplicateSequence:
+			// The original may not have reached the ack level yet: the
+			// retry is answered when it does, as the original would be.
+			p.addAck(pendingAck{
+				client: from, reqID: req.ReqID, acks: req.Acks, dup: true,
+				base: v.dup.Base, next: v.dup.Last + 1, deadline: now.Add(p.ackTimeout(req)),
+			})
+			p.completeAcks()
+			return
+		case v.code != sm.CodeOK:
+			p.replyProduce(from, req.ReqID, v.code, v.msg, 0)
+			return
+		}
+	}
 	b, code, msg := p.producedBatch(req)
 	if code != sm.CodeOK {
 		p.replyProduce(from, req.ReqID, code, msg, 0)
@@ -138,14 +160,18 @@ func (p *Partition) OnProduce(now sm.Time, from sm.NodeID, req sm.ProduceRequest
 		p.replyProduce(from, req.ReqID, sm.CodeOK, "", b.BaseOffset)
 		return
 	}
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = p.cfg.AckTimeout
-	}
 	p.addAck(pendingAck{
 		client: from, reqID: req.ReqID, acks: req.Acks,
-		base: b.BaseOffset, next: b.NextOffset(), deadline: now.Add(timeout),
+		base: b.BaseOffset, next: b.NextOffset(), deadline: now.Add(p.ackTimeout(req)),
 	})
+}
+
+// ackTimeout is how long a produce waits for its ack level.
+func (p *Partition) ackTimeout(req sm.ProduceRequest) sm.Duration {
+	if req.Timeout > 0 {
+		return req.Timeout
+	}
+	return p.cfg.AckTimeout
 }
 
 // checkProduce validates a produce before anything is written.
@@ -164,6 +190,16 @@ func (p *Partition) checkProduce(req sm.ProduceRequest) (sm.Code, string) {
 		return sm.CodeMessageTooLarge, fmt.Sprintf("records block is %d bytes, above max batch bytes %d", len(req.Block), p.cfg.MaxBatchBytes)
 	case req.Block != nil && sm.BlockChecksum(req.Block) != req.BlockCRC:
 		return sm.CodeCorruptMessage, fmt.Sprintf("records block checksum %08x, the producer's is %08x: damaged on the way", sm.BlockChecksum(req.Block), req.BlockCRC)
+	}
+	switch {
+	case req.Idempotent && req.Acks.Kind != sm.AckAll:
+		return sm.CodeInvalidRequest, fmt.Sprintf("acks: an idempotent produce needs acks=all, not %v", req.Acks)
+	case req.Idempotent && req.ProducerID < 0:
+		return sm.CodeInvalidRequest, fmt.Sprintf("producer id: %d is not one InitProducerID hands out", req.ProducerID)
+	case req.Idempotent && (req.ProducerEpoch < 0 || req.BaseSequence < 0):
+		return sm.CodeInvalidRequest, fmt.Sprintf("producer epoch %d, base sequence %d: neither may be negative", req.ProducerEpoch, req.BaseSequence)
+	case !req.Idempotent && (req.ProducerID != 0 || req.ProducerEpoch != 0 || req.BaseSequence != 0):
+		return sm.CodeInvalidRequest, "producer id, epoch and base sequence: set on a produce that is not idempotent"
 	}
 	switch req.Acks.Kind {
 	case sm.AckNone, sm.AckLeader, sm.AckMajority, sm.AckAll:
@@ -279,6 +315,9 @@ func (p *Partition) completeAcks() {
 }
 
 func (p *Partition) replyAck(a pendingAck, code sm.Code, msg string) {
+	if code == sm.CodeOK && a.dup {
+		code, msg = sm.CodeDuplicateSequence, fmt.Sprintf("the batch is already at offsets %d-%d", a.base, a.next-1)
+	}
 	if code == sm.CodeNotEnoughReplicasAfterAppend {
 		p.probe(sm.ProbeAckAfterAppendShrunk)
 		msg = fmt.Sprintf("isr shrank to %d replicas, below min in-sync replicas %d", p.isrSize(), p.minISR)
@@ -287,7 +326,7 @@ func (p *Partition) replyAck(a pendingAck, code sm.Code, msg string) {
 }
 
 func (p *Partition) replyProduce(to sm.NodeID, reqID uint64, code sm.Code, msg string, base sm.Offset) {
-	if code != sm.CodeOK && !code.Unknown() {
+	if code != sm.CodeOK && code != sm.CodeDuplicateSequence && !code.Unknown() {
 		base = 0
 	}
 	p.send(to, sm.ProduceResponse{
@@ -454,16 +493,21 @@ func createStamp(req sm.ProduceRequest, decoded []sm.Record, now int64) int64 {
 // uncompressed records, the leader recompresses.
 func (p *Partition) producedBatch(req sm.ProduceRequest) (sm.Batch, sm.Code, string) {
 	st := &p.settings
+	pid, pepoch, seq := int64(-1), int16(-1), int32(-1)
+	if req.Idempotent {
+		pid, pepoch, seq = req.ProducerID, req.ProducerEpoch, req.BaseSequence
+	}
 	if req.Block == nil {
 		recs := slices.Clone(req.Records)
-		if !sm.NeedsV2(recs) && (!st.ForceCodec || st.Compression == sm.CodecNone) {
+		if !req.Idempotent && !sm.NeedsV2(recs) && (!st.ForceCodec || st.Compression == sm.CodecNone) {
 			return sm.Batch{Records: recs}, sm.CodeOK, ""
 		}
 		b := sm.NewBatchV2(recs)
+		b.ProducerID, b.ProducerEpoch, b.BaseSequence = pid, pepoch, seq
 		return p.forceCodec(b)
 	}
 	b := sm.Batch{V2: true, Codec: req.Codec, Count: req.Count, Block: slices.Clone(req.Block), BlockCRC: req.BlockCRC,
-		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+		ProducerID: pid, ProducerEpoch: pepoch, BaseSequence: seq}
 	if req.Codec == sm.CodecNone {
 		recs, err := sm.DecodeRecords(b.Block, int(b.Count))
 		if err != nil {

@@ -45,11 +45,14 @@ type replicaLog struct {
 	// then); checkedSeq is the newest cached batch already checked.
 	version, checkedVersion uint64
 	checkedSeq              uint64
+	// producers is the idempotent producers' state (producers.go), kept
+	// in step with the log.
+	producers producers
 }
 
 // newLog is a log recovered from m (see sm.LogManifest), caching nothing.
 func newLog(m sm.LogManifest, pool *Cache) replicaLog {
-	l := replicaLog{pool: pool, version: 1}
+	l := replicaLog{pool: pool, version: 1, producers: recoverProducers(m)}
 	if len(m.Segments) == 0 {
 		l.active = sm.NewIndexBuilder(0)
 		return l
@@ -150,7 +153,10 @@ func (l *replicaLog) append(b sm.Batch) {
 		l.activeFirstTs = b.Timestamp
 	}
 	size := b.FrameSize()
-	l.active.Add(b.BaseOffset, b.NextOffset(), b.Epoch, b.Timestamp, size)
+	l.active.Add(sm.MetaOf(&b, size))
+	if pb, ok := batchProducer(&b); ok {
+		l.producers.add(pb)
+	}
 	l.cache = append(l.cache, cachedBatch{b: b, seg: a.Base, pos: a.Bytes, size: size})
 	l.cacheBytes += int64(size)
 	if l.pool != nil {
@@ -322,11 +328,13 @@ func (l *replicaLog) truncateAt(off sm.Offset, i int, pos int64) {
 	l.gen++
 	l.version++
 	l.dropCache(off, false)
+	l.producers.cut(off)
 	s := l.segmentAt(i)
 	k := sort.Search(len(s.Entries), func(j int) bool { return s.Entries[j].Offset >= off })
 	s.Entries = s.Entries[:k:k]
 	e := sort.Search(len(s.Epochs), func(j int) bool { return s.Epochs[j].Start >= off })
 	s.Epochs = s.Epochs[:e:e]
+	s.Producers = sm.CutProducers(s.Producers, off)
 	s.Next, s.Bytes, s.Sealed = off, pos, false
 	// The largest timestamp among what remains: exact (the last kept
 	// entry's running maximum and the cached batches after it) when the
@@ -369,6 +377,7 @@ func (l *replicaLog) restore(before sm.SegmentIndex, firstTs int64) {
 	l.version++
 	cut := before.Next
 	l.dropCache(cut, false)
+	l.producers.cut(cut)
 	i := sort.Search(len(l.sealed), func(i int) bool { return l.sealed[i].Base >= before.Base })
 	l.sealed = l.sealed[:i:i]
 	l.active = sm.ResumeIndex(before)
@@ -386,6 +395,7 @@ func (l *replicaLog) reset(off sm.Offset) {
 	l.active = sm.NewIndexBuilder(off)
 	l.activeFirstTs = 0
 	l.epochs = nil
+	clear(l.producers)
 }
 
 // trimTo deletes the sealed segments that end at or below start, a segment
@@ -400,6 +410,7 @@ func (l *replicaLog) trimTo(start sm.Offset) {
 	l.version++
 	l.sealed = l.sealed[i:]
 	l.dropCache(start, true)
+	l.producers.trim(start)
 	// Keep the epoch that covers start, starting there (Kafka's
 	// LeaderEpochFileCache.truncateFromStart). When the trim empties the
 	// log, that is the epoch of the last batch deleted: a follower whose

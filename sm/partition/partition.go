@@ -298,6 +298,9 @@ func New(cfg Config, settings Settings, m *sm.LogManifest, ids *host.IDs) (*Part
 			return nil, fmt.Errorf("partition: %v: bad manifest: %w", cfg.TP, err)
 		}
 		p.log = newLog(*m, cfg.Cache)
+		if len(p.log.producers) > 0 {
+			p.probe(sm.ProbeProducerStateRecovered)
+		}
 	} else {
 		p.log = newLog(sm.LogManifest{}, cfg.Cache)
 	}

@@ -65,7 +65,7 @@ func makeSegment(t tb, base sm.Offset, effect sm.EffectID, shapes []batchShape) 
 		bt.Seal()
 		size := len(data)
 		data = sm.EncodeBatch(data, &bt)
-		b.Add(bt.BaseOffset, bt.NextOffset(), bt.Epoch, bt.Timestamp, len(data)-size)
+		b.Add(sm.MetaOf(&bt, len(data)-size))
 		next = bt.NextOffset()
 	}
 	idx := b.Index()
