@@ -321,9 +321,44 @@ func TestIdempotentLossyNetwork(t *testing.T) {
 	}
 	got := sendAll(t, p, vals)
 	checkInOrder(t, f, vals, got)
-	t.Logf("%+v", c.Stats())
 	if s := c.Stats(); s.DuplicatesAnswered == 0 {
 		t.Errorf("stats %+v: lost replies should have been answered as duplicates", s)
+	}
+}
+
+// Goal: a Close whose context ends while batches are unanswered fails the
+// sent ones as unknown and the queued ones with ErrClosed, callbacks still
+// in order, and returns.
+func TestIdempotentCloseAbandons(t *testing.T) {
+	f, _, p := idemFixture(t, 5*time.Second, ProducerConfig{BatchRecords: 1})
+	f.setOnProduce(func(self sm.NodeID, req sm.ProduceRequest) (sm.Message, bool) { return nil, true })
+	var mu sync.Mutex
+	var got []outcome
+	for i := range 8 {
+		v := fmt.Sprint(i)
+		p.SendAsync(Message{Topic: "orders", Partition: 0, Value: []byte(v)}, func(r Result, err error) {
+			mu.Lock()
+			got = append(got, outcome{v, r, err})
+			mu.Unlock()
+		})
+	}
+	eventually(t, "five requests out", func() bool { return len(f.idemProduces()) == 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want the context's error", err)
+	}
+	eventually(t, "every callback", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 8 })
+	for i, o := range got {
+		var ue *OutcomeUnknownError
+		switch {
+		case o.value != fmt.Sprint(i):
+			t.Fatalf("callback %d for record %s: out of order", i, o.value)
+		case i < 5 && !errors.As(o.err, &ue):
+			t.Errorf("sent record %d: %v, want an *OutcomeUnknownError", i, o.err)
+		case i >= 5 && !errors.Is(o.err, ErrClosed):
+			t.Errorf("queued record %d: %v, want ErrClosed", i, o.err)
+		}
 	}
 }
 

@@ -169,8 +169,8 @@ const (
 // Producer batches records per partition and sends each batch as one
 // ProduceRequest to the partition's leader, retrying retriable refusals.
 // Records of one partition are written in the order they were sent (with
-// the default MaxInflightPerPartition of 1), and their outcomes are
-// reported in that order. It is safe for concurrent use.
+// the default MaxInflightPerPartition of 1, or with Idempotent), and their
+// outcomes are reported in that order. It is safe for concurrent use.
 type Producer struct {
 	c    *Client
 	cfg  ProducerConfig
