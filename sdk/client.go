@@ -244,6 +244,13 @@ func (c *Client) nextReqID() uint64 { return c.reqID.Add(1) }
 // the wait ends at once with an error wrapping ErrConnectionLost that says
 // who closed it and why.
 func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req sm.Message, wait time.Duration) (reply sm.Message, sent bool, err error) {
+	return c.roundTripNotify(ctx, to, reqID, req, wait, nil)
+}
+
+// roundTripNotify is roundTrip calling onSent (when not nil) once the
+// request is queued on the connection, before waiting for the reply: the
+// transport sends a connection's frames in the order they were queued.
+func (c *Client) roundTripNotify(ctx context.Context, to sm.NodeID, reqID uint64, req sm.Message, wait time.Duration, onSent func()) (reply sm.Message, sent bool, err error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, false, err
 	}
@@ -273,6 +280,9 @@ func (c *Client) roundTrip(ctx context.Context, to sm.NodeID, reqID uint64, req 
 	}
 	c.stats.requests.Add(1)
 	c.tr.Send([]sm.Envelope{{From: c.id, To: to, Msg: req}})
+	if onSent != nil {
+		onSent()
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
@@ -492,11 +502,25 @@ type Stats struct {
 	Errors        uint64
 	BytesSent     uint64
 	BytesReceived uint64
+	// Idempotent producers (ProducerConfig.Idempotent): DuplicatesAnswered
+	// are retried batches a leader already held (DUPLICATE_SEQUENCE_NUMBER,
+	// taken as the original's success); OutOfOrderRetries batches refused
+	// as out of order while an earlier one was unacknowledged, sent again
+	// after it; SequenceResets the times a partition's sequence started
+	// again from 0 (the leader knew nothing of the producer, a gap, or an
+	// unknown outcome, which also takes a new producer ID); ProducerIDs
+	// the producer IDs obtained.
+	DuplicatesAnswered uint64
+	OutOfOrderRetries  uint64
+	SequenceResets     uint64
+	ProducerIDs        uint64
 }
 
 // clientCounters are the Client's own counters behind Stats.
 type clientCounters struct {
 	requests, errors, reconnects, refreshes atomic.Uint64
+	// Idempotent producers'.
+	duplicates, outOfOrder, seqResets, producerIDs atomic.Uint64
 }
 
 // Stats returns the client's counters now.
@@ -507,5 +531,7 @@ func (c *Client) Stats() Stats {
 		ReconnectAttempts: c.stats.reconnects.Load(), MetadataRefreshes: c.stats.refreshes.Load(),
 		Requests: c.stats.requests.Load(), Errors: c.stats.errors.Load(),
 		BytesSent: ts.SentBytes, BytesReceived: ts.ReceivedBytes,
+		DuplicatesAnswered: c.stats.duplicates.Load(), OutOfOrderRetries: c.stats.outOfOrder.Load(),
+		SequenceResets: c.stats.seqResets.Load(), ProducerIDs: c.stats.producerIDs.Load(),
 	}
 }

@@ -26,7 +26,8 @@
 //     came — ErrConnectionLost, at once, with the broker's reason — or the
 //     wait was abandoned). The records
 //     may or may not have been written; the SDK never retries such a
-//     request, because a retry could write them twice;
+//     request, because a retry could write them twice — unless the
+//     producer is idempotent (below);
 //   - any other error: the records were certainly not written (rejected
 //     locally, refused by the broker, or never sent).
 //
@@ -41,6 +42,20 @@
 // are retried with exponential backoff and jitter until
 // ProducerConfig.DeliveryTimeout, refreshing metadata first when the
 // refusal says leadership moved.
+//
+// # Idempotent producers
+//
+// With ProducerConfig.Idempotent the producer takes a producer ID
+// (InitProducerID) before its first send and numbers each partition's
+// records; leaders store each batch once and in order. It then retries
+// unknown outcomes too, with the same numbers, until DeliveryTimeout (a
+// retry of a batch the leader holds is answered with the original's
+// offset), keeps up to five batches per partition in flight without
+// reordering them, and reports outcomes in the order sent. A record fails
+// with an *OutcomeUnknownError only when its retries ran out; the
+// partition then goes on under a new producer ID. It needs acks all.
+// Client.Stats counts duplicates answered, out-of-order retries and
+// sequence resets.
 //
 // # Topics and offsets
 //

@@ -63,6 +63,30 @@ var (
 	// fails with ErrUnreachable naming the broker's refusal).
 	ErrConnectionLost = errors.New("sdk: connection lost")
 
+	// Idempotent producers (ProducerConfig.Idempotent). The SDK handles
+	// the first three itself; callers see them only inside the error of a
+	// record whose delivery timeout passed.
+
+	// ErrDuplicateSequence: the leader already held the batch
+	// (DUPLICATE_SEQUENCE_NUMBER, a retry after a lost reply). The
+	// producer takes it as the original's success at its offset.
+	ErrDuplicateSequence = errors.New("sdk: duplicate sequence number")
+	// ErrOutOfOrderSequence: the leader refused a batch whose sequence
+	// number is not the one after the producer's last batch there
+	// (OUT_OF_ORDER_SEQUENCE_NUMBER). Nothing was stored; the producer
+	// sends it again after the earlier batch, or numbers the partition's
+	// batches again.
+	ErrOutOfOrderSequence = errors.New("sdk: out of order sequence number")
+	// ErrUnknownProducerID: the leader holds nothing of the producer on
+	// the partition and the batch did not start at sequence 0
+	// (UNKNOWN_PRODUCER_ID). Nothing was stored; the producer numbers the
+	// partition's batches again from 0.
+	ErrUnknownProducerID = errors.New("sdk: unknown producer ID")
+	// ErrProducerFenced: the leader has seen a newer epoch of the
+	// producer's ID (INVALID_PRODUCER_EPOCH): the batch was not stored
+	// and fails with it.
+	ErrProducerFenced = errors.New("sdk: producer fenced by a newer epoch of its ID")
+
 	// Consumer groups.
 
 	// ErrCoordinatorNotAvailable: the group's coordinator cannot serve now
@@ -153,6 +177,11 @@ var sentinels = map[sm.Code]error{
 	sm.CodeGroupMaxSizeReached:       ErrInvalidGroup,
 	sm.CodeGroupAuthorizationFailed:  ErrGroupAuthorizationFailed,
 	sm.CodeOffsetMetadataTooLarge:    ErrInvalidRequest,
+
+	sm.CodeDuplicateSequence:    ErrDuplicateSequence,
+	sm.CodeOutOfOrderSequence:   ErrOutOfOrderSequence,
+	sm.CodeUnknownProducerID:    ErrUnknownProducerID,
+	sm.CodeInvalidProducerEpoch: ErrProducerFenced,
 }
 
 // BrokerError is a broker's refusal: the reply code, the broker's
@@ -202,7 +231,9 @@ func (e *BrokerError) Is(target error) bool {
 
 // OutcomeUnknownError says a produce may or may not have been written: the
 // request reached, or may have reached, the leader, and no decisive answer
-// came back. Retrying could write the records twice, so the SDK never does;
+// came back. Retrying could write the records twice, so the SDK never does
+// unless the producer is idempotent (ProducerConfig.Idempotent: it then
+// retries until DeliveryTimeout, and this error means those retries ran out);
 // the caller decides (for example by reading the partition back, or by
 // making records idempotent at the application level). It matches
 // ErrTimeout with errors.Is, and unwraps to the reason: a *BrokerError with

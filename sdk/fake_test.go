@@ -49,6 +49,10 @@ type fakeCluster struct {
 	onFetch   func(self sm.NodeID, req sm.FetchRequest) (sm.Message, bool)
 	// groups hosts the group coordinators (fakegroup_test.go).
 	groups fakeGroups
+	// producers is the leaders' idempotence state (fakeidem_test.go);
+	// lastPID the last producer ID handed out.
+	producers map[fakeProducerKey]*fakeProducerState
+	lastPID   int64
 
 	// revoked is the brokers' Config.Revoked set, under its own lock:
 	// the transports consult it at handshakes, hooks may change it.
@@ -116,6 +120,7 @@ func newFakeCluster(t testing.TB, ids ...sm.NodeID) *fakeCluster {
 		t: t, certDir: dir, brokers: map[sm.NodeID]*fakeBroker{},
 		version: 1, topics: map[string]sm.TopicInfo{}, parts: map[sm.TopicPartition]sm.PartitionState{},
 		logs: map[sm.TopicPartition][]sm.Batch{}, noMetadata: map[sm.NodeID]bool{},
+		producers: map[fakeProducerKey]*fakeProducerState{}, lastPID: 1000,
 		groups: fakeGroups{start: time.Now(), delay: 50 * sm.Millisecond},
 	}
 	for _, id := range ids {
@@ -335,6 +340,9 @@ func (f *fakeCluster) handle(b *fakeBroker, from sm.NodeID, m sm.Message) {
 	case sm.ListOffsetsRequest:
 		f.offsetReqs = append(f.offsetReqs, seenOffsets{b.id, r})
 		reply = f.listOffsetsLocked(b.id, r)
+	case sm.InitProducerIDRequest:
+		f.lastPID++
+		reply = sm.InitProducerIDResponse{ReqID: r.ReqID, ProducerID: f.lastPID}
 	default:
 		f.t.Errorf("fake broker %v: unexpected %T from %v", b.id, m, from)
 	}
@@ -380,6 +388,12 @@ func (f *fakeCluster) produceLocked(self sm.NodeID, req sm.ProduceRequest) sm.Pr
 		resp.Code, resp.LeaderHint, resp.Message = sm.CodeNotLeader, st.Leader, "not the leader"
 		return resp
 	}
+	if req.Idempotent {
+		if code, base, msg := f.checkSequenceLocked(req); code != sm.CodeOK {
+			resp.Code, resp.BaseOffset, resp.Message, resp.LeaderEpoch, resp.LeaderHint = code, base, msg, st.LeaderEpoch, self
+			return resp
+		}
+	}
 	b := sm.Batch{BaseOffset: f.endLocked(req.TP), Epoch: st.LeaderEpoch, Records: slices.Clone(req.Records)}
 	switch {
 	case req.Block != nil:
@@ -398,6 +412,10 @@ func (f *fakeCluster) produceLocked(self sm.NodeID, req sm.ProduceRequest) sm.Pr
 		nb := sm.NewBatchV2(b.Records)
 		nb.BaseOffset, nb.Epoch, nb.CreateTime = b.BaseOffset, b.Epoch, true
 		b = nb
+	}
+	if req.Idempotent {
+		b.ProducerID, b.ProducerEpoch, b.BaseSequence = req.ProducerID, req.ProducerEpoch, req.BaseSequence
+		f.recordSequenceLocked(req, b.BaseOffset)
 	}
 	b.Seal()
 	f.logs[req.TP] = append(f.logs[req.TP], b)

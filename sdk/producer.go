@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -78,9 +80,12 @@ type ProducerConfig struct {
 	// batches for keyless records).
 	Partitioner Partitioner
 	// MaxInflightPerPartition bounds the requests in flight to one
-	// partition (default 1). One keeps the partition's records in the order
-	// they were sent, retries included; more raises throughput per
-	// partition but a retried batch can then land after a later one.
+	// partition (default 1, or 5 with Idempotent). One keeps the
+	// partition's records in the order they were sent, retries included;
+	// more raises throughput per partition but, without Idempotent, a
+	// retried batch can then land after a later one. With Idempotent it is
+	// at most 5 (the batches a leader remembers per producer) and order
+	// is kept.
 	MaxInflightPerPartition int
 	// MaxRecordBytes rejects, before sending, a record whose key plus value
 	// exceeds it, with ErrMessageTooLarge (default 1 MiB, the broker's
@@ -109,6 +114,16 @@ type ProducerConfig struct {
 	// a batch as it was sent, unless its topic's compression_type names
 	// another codec. NewProducer refuses other names.
 	Compression string
+	// Idempotent makes every record be written once and in order, whatever
+	// the retries: the producer takes a producer ID from the cluster
+	// before its first send and numbers each partition's records, so a
+	// leader stores a retried batch only once and never out of order. The
+	// producer then retries unknown outcomes too (no reply in time, a lost
+	// connection, TIMEOUT, a leader change) with the same numbers, until
+	// DeliveryTimeout; a record fails with an *OutcomeUnknownError only
+	// when its retries ran out. It needs Acks all (the default; NewProducer
+	// refuses others) and MaxInflightPerPartition at most 5 (default 5).
+	Idempotent bool
 }
 
 // AckLevel returns an ack level for ProducerConfig.Acks: sm.AckNone,
@@ -124,6 +139,9 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 	}
 	c.BatchBytes = orDefault(c.BatchBytes, 1<<20)
 	c.BatchRecords = orDefault(c.BatchRecords, 10000)
+	if c.Idempotent && c.MaxInflightPerPartition == 0 {
+		c.MaxInflightPerPartition = maxIdempotentInflight
+	}
 	c.MaxInflightPerPartition = max(c.MaxInflightPerPartition, 1)
 	c.MaxRecordBytes = orDefault(c.MaxRecordBytes, 1<<20)
 	c.DeliveryTimeout = orDefault(c.DeliveryTimeout, 60*time.Second)
@@ -151,8 +169,8 @@ const (
 // Producer batches records per partition and sends each batch as one
 // ProduceRequest to the partition's leader, retrying retriable refusals.
 // Records of one partition are written in the order they were sent (with
-// the default MaxInflightPerPartition of 1), and their outcomes are
-// reported in that order. It is safe for concurrent use.
+// the default MaxInflightPerPartition of 1, or with Idempotent), and their
+// outcomes are reported in that order. It is safe for concurrent use.
 type Producer struct {
 	c    *Client
 	cfg  ProducerConfig
@@ -175,6 +193,7 @@ type Producer struct {
 	sticky     map[string]stickyState
 	gen        uint64               // the current flush generation
 	gens       map[uint64]*flushGen // unfinished records per generation
+	ident      producerIdentity     // with Idempotent, once obtained
 }
 
 type stickyState struct {
@@ -217,6 +236,9 @@ type batch struct {
 	bytes   int
 	created time.Time
 	full    bool
+	// idem is the batch's sequence state once an idempotent producer sent
+	// it; nil before, and always without Idempotent.
+	idem *idemBatch
 }
 
 // partQueue is one partition's unsent batches, oldest first; only the last
@@ -226,6 +248,8 @@ type partQueue struct {
 	batches  []*batch
 	inflight int
 	timer    *time.Timer // linger of the head batch
+	// seq is the partition's sequence state with Idempotent (idempotent.go).
+	seq idemPartition
 }
 
 // ErrNoClient: a Producer or Consumer was asked of a nil *Client, typically
@@ -239,6 +263,9 @@ func (c *Client) NewProducer(cfg ProducerConfig) (*Producer, error) {
 		return nil, ErrNoClient
 	}
 	cfg = cfg.withDefaults()
+	if err := cfg.checkIdempotent(); err != nil {
+		return nil, err
+	}
 	codecName := cfg.Compression
 	if codecName == "" {
 		codecName = "none"
@@ -476,7 +503,26 @@ func (p *Producer) drainLocked(pq *partQueue) {
 	if p.stopped {
 		return
 	}
-	for pq.inflight < p.cfg.MaxInflightPerPartition && len(pq.batches) > 0 {
+	if p.cfg.Idempotent {
+		p.drainIdempotentLocked(pq)
+		return
+	}
+	for pq.inflight < p.cfg.MaxInflightPerPartition {
+		b := p.nextBatchLocked(pq)
+		if b == nil {
+			return
+		}
+		pq.inflight++
+		p.wg.Add(1)
+		go p.sendBatch(pq, b.entries)
+	}
+}
+
+// nextBatchLocked takes pq's head batch if it is ready to go, its records
+// marked in flight (those withdrawn meanwhile left out), or returns nil:
+// nothing queued, or the head batch lingers (its timer armed).
+func (p *Producer) nextBatchLocked(pq *partQueue) *batch {
+	for len(pq.batches) > 0 {
 		b := pq.batches[0]
 		ready := len(pq.batches) > 1 || b.full || p.flushing > 0 || p.closed
 		if wait := p.cfg.Linger - time.Since(b.created); !ready && wait > 0 {
@@ -488,7 +534,7 @@ func (p *Producer) drainLocked(pq *partQueue) {
 					p.mu.Unlock()
 				})
 			}
-			return
+			return nil
 		}
 		pq.batches[0] = nil
 		pq.batches = pq.batches[1:]
@@ -502,24 +548,24 @@ func (p *Producer) drainLocked(pq *partQueue) {
 				live = append(live, e)
 			}
 		}
-		if len(live) == 0 {
-			continue
+		if len(live) > 0 {
+			b.entries = live
+			return b
 		}
-		pq.inflight++
-		p.wg.Add(1)
-		go p.sendBatch(pq, live)
 	}
+	return nil
 }
 
 // sendBatch produces one batch, reports every record's outcome in order,
 // then lets the partition's next batch go.
 func (p *Producer) sendBatch(pq *partQueue, entries []*entry) {
 	defer p.wg.Done()
-	recs := make([]sm.Record, len(entries))
-	for i, e := range entries {
-		recs[i] = e.rec
+	recs := recordsOf(entries)
+	block, err := p.encode(pq.tp, recs)
+	base := sm.Offset(-1)
+	if err == nil {
+		base, err = p.produce(pq.tp, recs, block, nil)
 	}
-	base, err := p.produce(pq.tp, recs)
 	for i, e := range entries {
 		r := Result{Topic: pq.tp.Topic, Partition: pq.tp.Partition, Offset: base + sm.Offset(i)}
 		if err != nil {
@@ -536,36 +582,69 @@ func (p *Producer) sendBatch(pq *partQueue, entries []*entry) {
 	p.mu.Unlock()
 }
 
-// produce sends one batch to tp's leader until it is written, refused for
-// good, or its outcome is unknown. Retriable refusals are retried with
-// backoff until DeliveryTimeout, after a metadata refresh when leadership
-// moved; nothing whose outcome is unknown is ever retried.
-func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, error) {
-	// Records with headers, or a compressed batch, go as a records block
-	// (format 2), built once for every attempt.
-	var block []byte
-	if p.codec != sm.CodecNone || sm.NeedsV2(recs) {
-		block = sm.EncodeRecords(make([]byte, 0, sm.RecordsBlockBytes(recs)), recs)
-		if p.codec != sm.CodecNone {
-			var err error
-			if block, err = (codec.Codecs{}).Compress(p.codec, block); err != nil {
-				return -1, fmt.Errorf("sdk: compressing a batch of %d records for %v with %v: %w", len(recs), tp, p.codec, err)
-			}
+func recordsOf(entries []*entry) []sm.Record {
+	recs := make([]sm.Record, len(entries))
+	for i, e := range entries {
+		recs[i] = e.rec
+	}
+	return recs
+}
+
+// encode builds the records block that records with headers, or a
+// compressed batch, go as (format 2), once for every attempt; nil when the
+// records go as they are.
+func (p *Producer) encode(tp sm.TopicPartition, recs []sm.Record) ([]byte, error) {
+	if p.codec == sm.CodecNone && !sm.NeedsV2(recs) {
+		return nil, nil
+	}
+	block := sm.EncodeRecords(make([]byte, 0, sm.RecordsBlockBytes(recs)), recs)
+	if p.codec != sm.CodecNone {
+		var err error
+		if block, err = (codec.Codecs{}).Compress(p.codec, block); err != nil {
+			return nil, fmt.Errorf("sdk: compressing a batch of %d records for %v with %v: %w", len(recs), tp, p.codec, err)
 		}
 	}
+	return block, nil
+}
+
+// produce sends one batch (recs, or block when not nil) to tp's leader
+// until it is written, refused for good, or its outcome is unknown.
+// Retriable refusals are retried with backoff until DeliveryTimeout, after
+// a metadata refresh when leadership moved. Without idempotence (seq nil)
+// nothing whose outcome is unknown is ever retried; with it (seq the
+// batch's numbers) unknown outcomes are retried too, a duplicate is the
+// original's success, and the sequence refusals return for the caller to
+// decide (see idempotent.go).
+func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record, block []byte, seq *idemTry) (sm.Offset, error) {
 	c, ctx := p.c, p.ctx
 	deadline := time.Now().Add(p.cfg.DeliveryTimeout)
 	var lastErr error
+	if seq != nil {
+		deadline, lastErr = seq.deadline, seq.lastErr
+	}
+	// fail is the batch's error when it ends with err: with idempotence,
+	// unknown if any attempt's outcome was.
+	fail := func(err error) (sm.Offset, error) {
+		if seq != nil && seq.maybeStored {
+			if _, ok := errors.AsType[*OutcomeUnknownError](err); !ok {
+				err = &OutcomeUnknownError{TP: tp, Err: err}
+			}
+		}
+		return -1, err
+	}
 	var refused, hint sm.NodeID // the last node that said NOT_LEADER, and the leader it named
 	for attempt := 0; ; attempt++ {
+		if attempt == 0 && lastErr != nil && !time.Now().Before(deadline) {
+			return fail(lastErr) // sent again after waiting, too late
+		}
 		if attempt > 0 {
 			wait := c.cfg.Backoff.Delay(attempt - 1)
 			if time.Until(deadline) < wait {
-				return -1, lastErr
+				return fail(lastErr)
 			}
 			c.cfg.Log.Debug().Stringer("tp", tp).Int("attempt", attempt).Dur("in", wait).Err(lastErr).Msg("sdk: retrying produce")
 			if err := sleep(ctx, nil, wait); err != nil {
-				return -1, fmt.Errorf("%w (while retrying after: %v)", err, lastErr)
+				return fail(fmt.Errorf("%w (while retrying after: %v)", err, lastErr))
 			}
 		}
 		c.maybeRefresh(ctx)
@@ -587,10 +666,10 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 		}
 		if err := c.connect(ctx, leader); err != nil {
 			if ctx.Err() != nil || c.isClosed() {
-				return -1, ErrClosed
+				return fail(ErrClosed)
 			}
 			if revoked(err) {
-				return -1, err // refused for good: retrying cannot help
+				return fail(err) // refused for good: retrying cannot help
 			}
 			lastErr = err
 			c.refresh(ctx)
@@ -604,26 +683,58 @@ func (p *Producer) produce(tp sm.TopicPartition, recs []sm.Record) (sm.Offset, e
 				req.MaxTimestamp = max(req.MaxTimestamp, r.Timestamp)
 			}
 		}
-		m, sent, err := c.roundTrip(ctx, leader, reqID, req, p.wait)
+		var onSent func()
+		if seq != nil {
+			req.Idempotent, req.ProducerID, req.ProducerEpoch, req.BaseSequence = true, seq.pid, seq.epoch, seq.seq
+			seq.waitTurn(ctx)
+			onSent = seq.passTurn
+		}
+		m, sent, err := c.roundTripNotify(ctx, leader, reqID, req, p.wait, onSent)
 		if err != nil {
-			if !sent {
+			switch {
+			case seq == nil && !sent:
 				return -1, err
+			case seq == nil:
+				return -1, &OutcomeUnknownError{TP: tp, Err: err}
+			case sent:
+				seq.maybeStored = true
+				err = &OutcomeUnknownError{TP: tp, Err: err}
 			}
-			return -1, &OutcomeUnknownError{TP: tp, Err: err}
+			if ctx.Err() != nil || c.isClosed() || revoked(err) {
+				return fail(err)
+			}
+			lastErr = err // idempotent: the same numbers again cannot write twice
+			c.refresh(ctx)
+			continue
 		}
 		resp, ok := m.(sm.ProduceResponse)
 		if !ok {
-			return -1, &OutcomeUnknownError{TP: tp, Err: fmt.Errorf("%v answered a produce with %T", leader, m)}
+			return fail(&OutcomeUnknownError{TP: tp, Err: fmt.Errorf("%v answered a produce with %T", leader, m)})
 		}
-		if resp.Code == sm.CodeOK {
+		switch resp.Code {
+		case sm.CodeOK:
 			return resp.BaseOffset, nil
+		case sm.CodeDuplicateSequence:
+			if seq != nil { // the original, already at the ack level
+				c.stats.duplicates.Add(1)
+				return resp.BaseOffset, nil
+			}
 		}
 		berr := &BrokerError{Code: resp.Code, Message: resp.Message, Broker: leader, TP: tp}
 		switch {
-		case resp.Code.Unknown():
+		case resp.Code.Unknown() && seq == nil:
 			return -1, &OutcomeUnknownError{TP: tp, Err: berr}
-		case !resp.Code.Retriable():
+		case resp.Code.Unknown():
+			seq.maybeStored = true
+			lastErr = &OutcomeUnknownError{TP: tp, Err: berr}
+			c.refresh(ctx) // a leader change, or replicas behind: look again
+			continue
+		case seq != nil && sequenceRefusal(resp.Code):
+			seq.maybeStored = false // the leader checks for duplicates first: this batch is not there
+			seq.refused = true
 			return -1, berr
+		case !resp.Code.Retriable():
+			return fail(berr)
 		}
 		lastErr = berr
 		refused, hint = sm.NoNode, sm.NoNode
@@ -796,6 +907,11 @@ func (p *Producer) abort() {
 	p.closed, p.stopped = true, true
 	p.stopTimersLocked()
 	var lost []*entry
+	if p.cfg.Idempotent { // in order, behind the requests still out
+		for _, pq := range p.parts {
+			p.failUnsentLocked(pq, ErrClosed)
+		}
+	}
 	for _, pq := range p.parts {
 		for _, b := range pq.batches {
 			lost = append(lost, b.entries...)
@@ -822,7 +938,13 @@ func (p *Producer) abort() {
 	for _, e := range failed {
 		p.untrackLocked(e)
 	}
+	parts := slices.Collect(maps.Values(p.parts))
 	p.mu.Unlock()
+	if p.cfg.Idempotent {
+		for _, pq := range parts {
+			p.deliverIdempotent(pq)
+		}
+	}
 }
 
 func (p *Producer) stopTimersLocked() {

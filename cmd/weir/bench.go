@@ -34,6 +34,9 @@ type benchOpts struct {
 	rf          int
 	compression string
 	payload     string
+	idempotent  bool
+	// acksSet and inflightSet: --acks and --max-inflight were given.
+	acksSet, inflightSet bool
 }
 
 func newBench(g *globals) *cobra.Command {
@@ -56,8 +59,12 @@ func newBench(g *globals) *cobra.Command {
 percentiles of the records written. The run stops at the first record that
 fails (after the SDK's retries) and reports failed records apart.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return benchProduce(g, o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.acksSet, o.inflightSet = cmd.Flag("acks").Changed, cmd.Flag("max-inflight").Changed
+			return benchProduce(g, o)
+		},
 	}
+	produce.Flags().BoolVar(&o.idempotent, "idempotent", false, "produce with the idempotent producer (acks all, up to 5 requests in flight per partition; --acks defaults to all and --max-inflight to 5)")
 	produce.Flags().BoolVar(&o.create, "create", false, "create --topic first if it does not exist")
 	produce.Flags().IntVar(&o.partitions, "partitions", 1, "partitions of the topic --create makes")
 	produce.Flags().IntVar(&o.rf, "replication-factor", 1, "replication factor of the topic --create makes")
@@ -137,9 +144,23 @@ func createBenchTopic(g *globals, o *benchOpts) error {
 }
 
 func benchProduce(g *globals, o *benchOpts) error {
+	if o.idempotent {
+		if !o.acksSet {
+			o.acks = "all"
+		}
+		switch {
+		case !o.inflightSet:
+			o.inflight = 5
+		case o.inflight > 5:
+			return fmt.Errorf("--idempotent allows --max-inflight 5 at most, not %d (the batches a leader remembers per producer)", o.inflight)
+		}
+	}
 	acks, err := parseAcks(o.acks)
 	if err != nil {
 		return err
+	}
+	if o.idempotent && acks.Kind != sm.AckAll {
+		return fmt.Errorf("--idempotent needs --acks all, not %s", acks)
 	}
 	if err := o.check(); err != nil {
 		return err
@@ -158,7 +179,7 @@ func benchProduce(g *globals, o *benchOpts) error {
 	if _, err := checkTopicHint(ctx, c, o.topic, hint); err != nil {
 		return err
 	}
-	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight, Compression: o.compression})
+	p, err := c.NewProducer(sdk.ProducerConfig{Acks: &acks, Linger: o.linger, MaxInflightPerPartition: o.inflight, Compression: o.compression, Idempotent: o.idempotent})
 	if err != nil {
 		return err
 	}
@@ -223,6 +244,11 @@ func benchProduce(g *globals, o *benchOpts) error {
 	defer mu.Unlock()
 	f := failed.Load()
 	report("produce", int(ok.Load()), int(f), o.size, elapsed, lat)
+	if o.idempotent {
+		s := c.Stats()
+		fmt.Printf("idempotent: %d producer IDs, %d duplicates answered, %d out-of-order retries, %d sequence resets\n",
+			s.ProducerIDs, s.DuplicatesAnswered, s.OutOfOrderRetries, s.SequenceResets)
+	}
 	if offs, err := c.ListOffsets(ctx, o.topic); err == nil {
 		var stored int64
 		for _, po := range offs {

@@ -54,3 +54,26 @@ func TestBench(t *testing.T) {
 		t.Errorf("bench consume of an empty topic: %v", err)
 	}
 }
+
+// Goal: bench produce --idempotent writes through the idempotent producer
+// against real brokers (every record once: the topic then holds exactly
+// the records sent), reports its counters, and refuses the ack levels and
+// in-flight counts idempotence cannot have.
+func TestBenchIdempotent(t *testing.T) {
+	d := startDev(t)
+	out, _, err := d.cli(t, "", "bench", "produce", "--idempotent", "--topic", "idem", "--create", "--partitions", "2", "--records", "3000", "--size", "100")
+	if err != nil || !strings.HasPrefix(out, "produce: 3000 records of 100 B") || !strings.Contains(out, "idempotent: 1 producer IDs, 0 duplicates answered") {
+		t.Fatalf("bench produce --idempotent: %q %v", out, err)
+	}
+	out, errOut, err := d.cli(t, "", "bench", "consume", "--topic", "idem", "--records", "100000")
+	if err != nil || !strings.HasPrefix(out, "consume: 3000 records") || !strings.Contains(errOut, "holds 3000 records") {
+		t.Fatalf("bench consume after an idempotent run: %q %v (stderr %q)", out, err, errOut)
+	}
+	for _, bad := range [][]string{{"--acks", "leader"}, {"--acks", "majority"}, {"--max-inflight", "6"}} {
+		args := append([]string{"bench", "produce", "--idempotent", "--topic", "idem", "--records", "10"}, bad...)
+		_, _, err := d.cli(t, "", args...)
+		if err == nil || !strings.Contains(err.Error(), bad[0]) || !strings.Contains(err.Error(), "--idempotent") {
+			t.Errorf("bench produce --idempotent %v: %v, want a refusal naming %s", bad, err, bad[0])
+		}
+	}
+}
